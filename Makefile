@@ -1,0 +1,60 @@
+# The README's two commands: `make run` and `make test`. Nothing else is needed
+# on a fresh machine with Python 3.11+ (and, for the browser tests, Debian's
+# chromium, which `make test` installs when it runs as root).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= $(or $(SALOMAT_TEST_PG_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test)
+DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-10)
+
+.PHONY: run test lint pytest-sqlite pytest-postgresql browser clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-$(DEPS_HASH): $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev-$(DEPS_HASH): $(VENV)/.installed-$(DEPS_HASH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed-$(DEPS_HASH)
+	$(BIN)/salomat db upgrade
+	$(BIN)/salomat demo load
+	$(BIN)/salomat serve --host $(HOST) --port $(PORT)
+
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "WARNING: chromium could not be installed: browser tests will be SKIPPED"; \
+	else echo "WARNING: /usr/bin/chromium is missing and we are not root: browser tests will be SKIPPED"; fi
+
+lint: $(VENV)/.installed-dev-$(DEPS_HASH)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+pytest-sqlite: $(VENV)/.installed-dev-$(DEPS_HASH)
+	@echo "== pytest on SQLite =="
+	SALOMAT_TEST_DB=sqlite $(BIN)/pytest
+
+pytest-postgresql: $(VENV)/.installed-dev-$(DEPS_HASH)
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect(sys.argv[1].replace('+psycopg',''), connect_timeout=5).close()" '$(PG_URL)' 2>/dev/null; then \
+	  echo "== pytest on PostgreSQL ($(PG_URL)) =="; \
+	  SALOMAT_TEST_DB=postgresql SALOMAT_TEST_PG_URL='$(PG_URL)' $(BIN)/pytest; \
+	else \
+	  echo ""; echo "!! PostgreSQL tests SKIPPED: no server answers at $(PG_URL)"; \
+	  echo "!! (set SALOMAT_TEST_PG_URL to a PostgreSQL 15+ server to run them)"; echo ""; \
+	fi
+
+test: lint browser pytest-sqlite pytest-postgresql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

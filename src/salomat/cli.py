@@ -1,0 +1,406 @@
+"""``salomat``: serve, migrate, back up and restore, load the demo region.
+
+The root adds each domain's command group (``salomat user`` from accounts).
+Every command that touches data is one unit of work: it opens a session,
+calls services, commits once at the end, and disposes the engines.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from salomat.core import backup as db_backup
+from salomat.core import idempotency, migrate
+from salomat.core.config import get_settings
+from salomat.core.errors import Conflict, FieldError, field_errors_from_pydantic
+from salomat.core.pagination import PageParams
+from salomat.core.policy import Role
+from salomat.core.security import Principal
+from salomat.core.uow import run_unit_of_work
+from salomat.country import pack
+from salomat.domains.accounts import cli as accounts_cli
+from salomat.domains.accounts import service as accounts
+from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery
+
+app = typer.Typer(
+    name="salomat",
+    help="Salomat, the national digital-health platform: serve, migrate, back up, demo data.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo region of the deployed country.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+maintenance_app = typer.Typer(help="Housekeeping to run daily (cron).", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(accounts_cli.app, name="user")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, errors: list[FieldError] | None = None) -> typer.Exit:
+    err.print(message, style="bold red", markup=False)
+    for e in errors or []:
+        err.print(f"  {e.field}: {e.message}", style="red", markup=False)
+    return typer.Exit(1)
+
+
+@app.callback()
+def _check_configuration() -> None:
+    """Refuse a bad SALOMAT_* variable up front, naming it, instead of failing midway."""
+    try:
+        get_settings()
+    except ValidationError as e:
+        errors = [
+            FieldError(f"SALOMAT_{f.field.upper()}", f.message)
+            for f in field_errors_from_pydantic(list(e.errors()))
+        ]
+        raise _fail("The configuration is invalid:", errors) from None
+
+
+# ---- serve ---------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the web UI, the REST API and the FHIR API (uvicorn; logs are JSON lines)."""
+    import uvicorn
+
+    try:
+        current = db_backup.current_revision()
+        if current is None or sorted(current.split(",")) != sorted(db_backup.head_revisions()):
+            err.print(
+                f"Warning: the database is at migration {current or 'none'}; "
+                "run `salomat db upgrade` first.",
+                style="yellow",
+                markup=False,
+            )
+    except Exception as e:  # a warning only: the app itself reports readiness on /readyz
+        err.print(f"Warning: could not check the database: {e}", style="yellow", markup=False)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    shown = f"[{shown}]" if ":" in shown else shown
+    out.print(f"Salomat on http://{shown}:{port}/  (health: /healthz, readiness: /readyz)")
+    uvicorn.run(
+        "salomat.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+# ---- db ------------------------------------------------------------------------
+
+
+def _revision_line(current: str | None) -> str:
+    heads = db_backup.head_revisions()
+    if current is None:
+        return "none: the database is empty (run `salomat db upgrade`)"
+    if sorted(current.split(",")) == sorted(heads):
+        return f"{current} (head)"
+    return f"{current} (head is {','.join(heads)}: run `salomat db upgrade`)"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration up to the latest (safe to repeat)."""
+    where = db_backup.describe()
+    sqlite_file = db_backup.sqlite_file()
+    if sqlite_file is not None and not sqlite_file.exists():
+        # health data: owner-only from the start (SQLite gives -wal/-shm the same mode)
+        sqlite_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    with err.status(f"Migrating {where}..."):
+        try:
+            migrate.upgrade()
+        except Exception as e:  # alembic and driver errors alike: say which database failed
+            raise _fail(f"Migrating {where} failed: {e}") from None
+    out.print(f"{where}: {_revision_line(db_backup.current_revision())}", markup=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the migration the database is at."""
+    try:
+        out.print(_revision_line(db_backup.current_revision()), markup=False)
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+
+
+# ---- backup and restore ----------------------------------------------------------
+
+
+@app.command("backup")
+def backup_command(
+    file: Annotated[Path, typer.Argument(help="where to write the backup", dir_okay=False)],
+    overwrite: Annotated[bool, typer.Option(help="replace FILE if it exists")] = False,
+) -> None:
+    """Write a consistent copy of the database to FILE (owner-only: it holds health data)."""
+    where = db_backup.describe()
+    with err.status(f"Backing up {where} to {file}..."):
+        try:
+            db_backup.backup(file, overwrite=overwrite)
+        except db_backup.BackupError as e:
+            raise _fail(str(e)) from None
+    size = file.stat().st_size
+    out.print(f"Backed up {where} to {file} ({size:,} bytes, mode 0600).", markup=False)
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="a file made by `salomat backup`", dir_okay=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    """Replace everything in the database with FILE. Stop the app first."""
+    where = db_backup.describe()
+    try:
+        revision = db_backup.inspect(file)
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+    if not yes:
+        typer.confirm(
+            f"Replace everything in {where} with {file} (migration {revision})?", abort=True
+        )
+    with err.status(f"Restoring {where} from {file}..."):
+        try:
+            revision = db_backup.restore(file)
+        except db_backup.BackupError as e:
+            raise _fail(str(e)) from None
+    out.print(f"Restored {where} from {file}: migration {_revision_line(revision)}", markup=False)
+
+
+# ---- demo ------------------------------------------------------------------------
+
+#: who the demo loader acts as in the audit trail (a registrar: registers people)
+DEMO_LOADER = Principal(
+    user_id=0, username="cli:demo-load", role=Role.registrar.value, session_id="cli"
+)
+_SYLLABLE_START = "bdfgkmnprstvz"
+_SYLLABLE_VOWEL = "aeiou"
+
+
+def readable_password(groups: int = 4) -> str:
+    """``bota-rune-ziko-maku``: about 50 bits, easy to read aloud and type in a demo."""
+    parts = []
+    for _ in range(groups):
+        parts.append(
+            "".join(
+                secrets.choice(_SYLLABLE_START) + secrets.choice(_SYLLABLE_VOWEL) for _ in range(2)
+            )
+        )
+    return "-".join(parts)
+
+
+@dataclass
+class DemoLoad:
+    users_before: int
+    loaded: bool
+    facilities: int = 0
+    people: int = 0
+    created: list[tuple[UserOut, str]] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+
+
+async def _person_id_by_national_id(session: Any, national_id: str) -> int:
+    page = await registry.search_persons(
+        session, DEMO_LOADER, PersonQuery(national_id=national_id), PageParams(limit=1, offset=0)
+    )
+    return page.items[0].id
+
+
+async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoLoad:
+    """Facilities, people and one user per role; what already exists is left alone."""
+    before = await accounts.count_users(session)
+    result = DemoLoad(users_before=before, loaded=not before or force)
+    if not result.loaded:
+        return result
+    for f in data["facilities"]:
+        if await registry.facility_by_code(session, f["code"]) is None:
+            await registry.create_facility(
+                session, FacilityIn(code=f["code"], name=f["name"], kind=f["kind"])
+            )
+            result.facilities += 1
+    person_ids: dict[str, int] = {}
+    for p in data["people"]:
+        person = PersonIn(**p, attached_facility_code=data["polyclinic"])
+        try:
+            created = await registry.register_person(session, DEMO_LOADER, person)
+        except Conflict:
+            person_ids[p["national_id"]] = await _person_id_by_national_id(
+                session, p["national_id"]
+            )
+            continue
+        person_ids[p["national_id"]] = created.id
+        result.people += 1
+    for u in data["users"]:
+        password = readable_password()
+        user_in = UserIn(
+            username=u["username"],
+            password=password,
+            role=u["role"],
+            full_name=u.get("full_name"),
+            facility_code=u.get("facility"),
+            person_id=person_ids[u["person"]] if u.get("person") else None,
+            language=u.get("language"),
+        )
+        try:
+            user = await accounts.create_user(session, user_in)
+        except Conflict as e:
+            if any(fe.field == "username" for fe in e.errors):
+                result.existing.append(u["username"])
+                continue
+            raise
+        result.created.append((user, password))
+    return result
+
+
+def _logins_path() -> Path:
+    return get_settings().var_dir / "demo-logins.txt"
+
+
+def _read_logins(path: Path) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            cols = line.split()
+            if len(cols) == 4 and not line.startswith("#"):
+                rows[cols[0]] = cols
+    return rows
+
+
+def _write_logins(path: Path, data: dict[str, Any], load: DemoLoad) -> None:
+    """Owner-only, written whole and then renamed: never a half-written password list."""
+    old = _read_logins(path)
+    new = {
+        u.username: [u.username, pw, u.role.value, u.facility_code or "-"] for u, pw in load.created
+    }
+    rows = [new.get(u["username"]) or old.get(u["username"]) for u in data["users"]]
+    region = data.get("region", {})
+    lines = [
+        f"# Salomat demo logins for this installation: {region.get('name', '')} "
+        f"({get_settings().country}), written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "# Demo data only. Anyone holding this file can log in: keep it private.",
+        f"# {'username':<16} {'password':<22} {'role':<18} facility",
+    ]
+    lines += [f"  {r[0]:<16} {r[1]:<22} {r[2]:<18} {r[3]}" for r in rows if r]
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@demo_app.command("load")
+def demo_load(
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="load even though the database has users; adds only what is missing, "
+            "never duplicates, never changes existing accounts"
+        ),
+    ] = False,
+) -> None:
+    """Load the demo region (facilities, people, one user per role) into an empty database."""
+    try:
+        db_backup.require_migrated()
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+    country = get_settings().country
+    data = pack.demo(country)
+    region = data.get("region", {}).get("name", country)
+    with err.status(f"Loading the demo region {region}..."):
+        try:
+            load = run_unit_of_work(lambda s: load_demo(s, data, force=force))
+        except Exception as e:
+            errors = getattr(e, "errors", None)
+            raise _fail(
+                f"The demo region was not loaded (nothing was changed): {e}",
+                errors if isinstance(errors, list) else None,
+            ) from None
+    if not load.loaded:
+        out.print(
+            f"The database already has {load.users_before} user account(s): the demo region "
+            "was not loaded. `salomat demo load --force` adds what is missing of it.",
+            markup=False,
+        )
+        if _logins_path().is_file():
+            out.print(_logins_path().read_text(encoding="utf-8"), end="", markup=False)
+        return
+    out.print(
+        f"Demo region {region}: added {load.facilities} facilities, {load.people} people, "
+        f"{len(load.created)} users.",
+        markup=False,
+    )
+    if load.existing:
+        out.print(
+            f"Left unchanged (the username exists): {', '.join(load.existing)}.", markup=False
+        )
+    path = _logins_path()
+    if load.created:
+        _write_logins(path, data, load)
+    if path.is_file():
+        out.print(path.read_text(encoding="utf-8"), end="", markup=False)
+        out.print(f"Saved in {path} (owner-only); `salomat demo logins` shows them again.")
+
+
+@demo_app.command("logins")
+def demo_logins() -> None:
+    """Print the demo logins of this installation."""
+    path = _logins_path()
+    if not path.is_file():
+        raise _fail(f"There is no {path}: run `salomat demo load` on an empty database first.")
+    out.print(path.read_text(encoding="utf-8"), end="", markup=False)
+
+
+# ---- maintenance -------------------------------------------------------------------
+
+
+async def purge(session: Any, keep_days: int) -> dict[str, int]:
+    counts = await accounts.purge_expired(session, keep_days=keep_days)
+    counts["idempotency_records"] = await idempotency.purge_older_than(
+        session, get_settings().idempotency_hours
+    )
+    return counts
+
+
+@maintenance_app.command("purge")
+def maintenance_purge(
+    keep_days: Annotated[
+        int, typer.Option(min=1, help="keep ended login sessions this many days")
+    ] = 30,
+) -> None:
+    """Delete expired login sessions, old failed-login rows and stored idempotent replies.
+
+    Audit rows are never deleted: the audit trail is append-only.
+    """
+    try:
+        db_backup.require_migrated()
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+    counts = run_unit_of_work(lambda s: purge(s, keep_days))
+    out.print(
+        "Deleted " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items()) + ".",
+        markup=False,
+    )

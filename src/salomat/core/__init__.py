@@ -1,0 +1,1 @@
+"""Platform kernel. Knows no domain: config, db, errors, auth, audit, events, i18n."""

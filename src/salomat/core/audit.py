@@ -1,0 +1,240 @@
+"""Append-only audit trail of every access to person data.
+
+Rows are inserted in the request's own transaction, so an action and its
+audit row commit together, before the response leaves. Denials and failed
+logins must outlive the rollback of their failed request: they are queued in
+``session.info`` and written by the unit of work after it rolls back.
+Nothing here updates or deletes; database triggers refuse it (migration 0001).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salomat.core import context
+from salomat.core.db import Base, UTCDateTime, utcnow
+from salomat.core.security import Principal
+
+ACTIONS = frozenset({"create", "read", "update", "delete", "search", "login", "logout", "denied"})
+ID = BigInteger().with_variant(Integer, "sqlite")
+AFTER_ROLLBACK = "salomat_after_rollback"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(150), index=True)
+    role: Mapped[str | None] = mapped_column(String(32))
+    facility_id: Mapped[int | None] = mapped_column(Integer)
+    facility_code: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(16))
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
+    break_glass_grant_id: Mapped[int | None] = mapped_column(Integer)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (Index("ix_audit_event_user_time", "user_id", "occurred_at"),)
+
+
+def _row(
+    principal: Principal | None,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    patient_id: int | None,
+    purpose: str | None,
+    outcome: str,
+    break_glass_grant: int | None,
+    detail: str | None,
+    username: str | None,
+) -> dict[str, Any]:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    ctx = context.current()
+    return {
+        "occurred_at": utcnow(),
+        "user_id": principal.user_id if principal else None,
+        "username": principal.username if principal else username,
+        "role": principal.role if principal else None,
+        "facility_id": principal.facility_id if principal else None,
+        "facility_code": principal.facility_code if principal else None,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "patient_id": patient_id,
+        "purpose": (purpose or None) and purpose[:500],
+        "outcome": outcome,
+        "break_glass": break_glass_grant is not None,
+        "break_glass_grant_id": break_glass_grant,
+        "client_address": ctx.client_address if ctx else None,
+        "request_id": ctx.request_id if ctx else None,
+        "detail": detail and detail[:500],
+    }
+
+
+async def record(
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    patient_id: int | None = None,
+    purpose: str | None = None,
+    outcome: str = "success",
+    break_glass_grant: int | None = None,
+    detail: str | None = None,
+    username: str | None = None,
+) -> None:
+    """Write one audit row in the current transaction (a Core insert: hot path)."""
+    row = _row(
+        principal,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        purpose=purpose,
+        outcome=outcome,
+        break_glass_grant=break_glass_grant,
+        detail=detail,
+        username=username,
+    )
+    await session.execute(insert(AuditEvent), [row])
+
+
+def keep_after_rollback(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:
+    """Queue a row that must be written even though the request fails."""
+    session.info.setdefault(AFTER_ROLLBACK, []).append((table, row))
+
+
+async def denied(
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    resource_type: str,
+    resource_id: str | None = None,
+    patient_id: int | None = None,
+    detail: str | None = None,
+    action: str = "denied",
+    username: str | None = None,
+) -> None:
+    row = _row(
+        principal,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        purpose=None,
+        outcome="failure",
+        break_glass_grant=None,
+        detail=detail,
+        username=username,
+    )
+    keep_after_rollback(session, AuditEvent.__table__, row)
+
+
+def keep_statement_after_rollback(session: AsyncSession, statement: Any) -> None:
+    """Queue a statement (a security reaction such as revoking a session) that must
+    take effect even though the request that triggered it fails."""
+    session.info.setdefault(AFTER_ROLLBACK, []).append((None, statement))
+
+
+async def write_after_rollback(session: AsyncSession) -> bool:
+    pending = session.info.pop(AFTER_ROLLBACK, [])
+    for table, row in pending:
+        if table is None:
+            await session.execute(row)
+        else:
+            await session.execute(insert(table), [row])
+    return bool(pending)
+
+
+class AuditEntry(BaseModel):
+    """What an auditor or the person sees of one audit row."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: int
+    occurred_at: datetime
+    user_id: int | None
+    username: str | None
+    role: str | None
+    facility_id: int | None
+    facility_code: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    patient_id: int | None
+    purpose: str | None
+    outcome: str
+    break_glass: bool
+    client_address: str | None
+    request_id: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    patient_id: int | None = None
+    username: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str | None = None
+    actions: frozenset[str] | None = None
+    max_id: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+async def search(session: AsyncSession, q: AuditQuery) -> tuple[list[AuditEntry], int]:
+    from sqlalchemy import func
+
+    stmt = select(AuditEvent)
+    if q.patient_id is not None:
+        stmt = stmt.where(AuditEvent.patient_id == q.patient_id)
+    if q.username is not None:
+        stmt = stmt.where(AuditEvent.username == q.username)
+    if q.since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= q.since)
+    if q.until is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < q.until)
+    if q.action is not None:
+        stmt = stmt.where(AuditEvent.action == q.action)
+    if q.actions is not None:
+        stmt = stmt.where(AuditEvent.action.in_(sorted(q.actions)))
+    if q.max_id is not None:
+        stmt = stmt.where(AuditEvent.id <= q.max_id)
+    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    rows = await session.execute(
+        stmt.order_by(AuditEvent.id.desc()).limit(q.limit).offset(q.offset)
+    )
+    return [AuditEntry.model_validate(r) for r in rows.scalars()], int(total)
+
+
+async def latest_id(session: AsyncSession) -> int:
+    """Highest id now: pins a paged listing so rows written meanwhile do not shift it."""
+    from sqlalchemy import func
+
+    return int((await session.execute(select(func.max(AuditEvent.id)))).scalar() or 0)
+
+
+async def get_entry(session: AsyncSession, event_id: int) -> AuditEntry | None:
+    row = await session.get(AuditEvent, event_id)
+    return AuditEntry.model_validate(row) if row else None

@@ -1,0 +1,83 @@
+"""Settings from the environment (prefix ``SALOMAT_``).
+
+The signing secret is never a constant in the code: when ``SALOMAT_SECRET_KEY``
+is unset, a random one is generated once into ``var/secret.key`` (mode 0600)
+and reused, so tokens survive a restart but differ between installations.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def default_var_dir() -> Path:
+    return Path(os.environ.get("SALOMAT_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALOMAT_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    country: Literal["UZ", "KZ"] = "UZ"
+    var_dir: Path = Field(default_factory=default_var_dir)
+    database_url: str = ""
+    secret_key: str = ""
+
+    access_token_minutes: int = Field(default=15, ge=1, le=120)
+    refresh_token_hours: int = Field(default=12, ge=1, le=24 * 30)
+    jwt_audience: str = "salomat-api"
+    jwt_issuer: str = "salomat"
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+
+    break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=20, ge=1)
+    idempotency_hours: int = Field(default=24, ge=1)
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / 'salomat.sqlite3'}"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        return _secret_from_file(self.var_dir / "secret.key")
+
+
+def _secret_from_file(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

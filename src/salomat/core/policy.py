@@ -1,0 +1,222 @@
+"""The one place that decides permissions. Deny by default.
+
+Every route declares what it needs: ``Depends(Require("person:read"))`` or
+``Depends(PUBLIC)``. A test walks every route of the app and fails on a route
+that declares nothing. Person-level reads go further through
+``patient_access``: the role must hold the permission *and* the person must be
+in the user's scope (attached to their facility, an open care relationship
+there, their own record, or a live break-the-glass grant). Out-of-scope reads
+answer like a missing record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.errors import Forbidden, NotFound, Unauthorized
+from salomat.core.security import Principal
+
+
+class Role(StrEnum):
+    admin = "admin"
+    auditor = "auditor"
+    registrar = "registrar"
+    nurse = "nurse"
+    family_doctor = "family_doctor"
+    obstetrician = "obstetrician"
+    pharmacist = "pharmacist"
+    sanatorium_admin = "sanatorium_admin"
+    oncologist = "oncologist"
+    insurance_analyst = "insurance_analyst"
+    analyst = "analyst"
+    epidemiologist = "epidemiologist"
+    citizen = "citizen"
+
+
+#: Roles that act for a facility and must be bound to one.
+FACILITY_ROLES = frozenset(
+    {
+        Role.registrar,
+        Role.nurse,
+        Role.family_doctor,
+        Role.obstetrician,
+        Role.pharmacist,
+        Role.sanatorium_admin,
+        Role.oncologist,
+    }
+)
+#: Roles that treat patients and may break the glass.
+CLINICAL_ROLES = frozenset({Role.nurse, Role.family_doctor, Role.obstetrician, Role.oncologist})
+
+_ANY = frozenset(Role)
+_STAFF = _ANY - {Role.citizen}
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    # own account and session
+    "session:self": _ANY,
+    # accounts administration
+    "user:manage": frozenset({Role.admin}),
+    "user:read": frozenset({Role.admin, Role.auditor}),
+    # audit trail
+    "audit:read": frozenset({Role.admin, Role.auditor}),
+    "audit:self": frozenset({Role.citizen}),
+    # registries
+    "facility:read": _STAFF,
+    "facility:manage": frozenset({Role.admin}),
+    "person:create": frozenset({Role.registrar}),
+    "person:read": frozenset({Role.registrar, *CLINICAL_ROLES, Role.citizen}),
+    "person:search": frozenset({Role.registrar, *CLINICAL_ROLES}),
+    "person:update": frozenset({Role.registrar}),
+    "break_glass:request": frozenset(CLINICAL_ROLES),
+}
+
+#: Roles whose person reads are not limited to a facility (with why).
+NATIONAL_PERSON_SCOPE: dict[Role, str] = {
+    Role.registrar: "registers and attaches people, so must find anyone in the national index",
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    holders = PERMISSIONS.get(permission)
+    if holders is None:
+        raise KeyError(f"undeclared permission {permission!r}")
+    return role in holders
+
+
+def facility_required(role: str) -> bool:
+    return role in FACILITY_ROLES
+
+
+class Public:
+    """Marks a route as reachable without logging in (login, health, static)."""
+
+    permission = None
+
+    async def __call__(self, request: Request) -> Principal | None:
+        return getattr(request.state, "principal", None)
+
+
+PUBLIC = Public()
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Require:
+    """Dependency: the caller is logged in and their role holds ``permission``."""
+
+    def __init__(self, permission: str) -> None:
+        if permission not in PERMISSIONS:
+            raise KeyError(f"undeclared permission {permission!r}")
+        self.permission = permission
+
+    async def __call__(self, request: Request) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None:
+            err = getattr(request.state, "auth_error", None)
+            raise err if isinstance(err, Unauthorized) else Unauthorized()
+        if principal.via == "cookie" and request.method not in SAFE_METHODS:
+            await _check_csrf(request, principal)
+        if not allowed(principal.role, self.permission):
+            from salomat.core import audit
+
+            await audit.denied(
+                request.state.session,
+                principal,
+                resource_type=self.permission.split(":")[0],
+                detail=f"role {principal.role} lacks {self.permission}",
+            )
+            raise Forbidden(f"Your role ({principal.role}) may not do this ({self.permission}).")
+        return principal
+
+
+async def _check_csrf(request: Request, principal: Principal) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    import hmac
+
+    if not sent or not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+        raise Forbidden("The form has expired or did not come from this site; reload and retry.")
+
+
+# ---- person scope --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Why a user may open a person's record."""
+
+    reason: str
+    break_glass_grant: int | None = None
+
+
+ScopeProvider = Callable[[AsyncSession, Principal, int], Awaitable[Scope | None]]
+_providers: list[ScopeProvider] = []
+
+
+def scope_provider(fn: ScopeProvider) -> ScopeProvider:
+    """Domains register how a facility comes to hold a person (attachment, referral, ...)."""
+    if fn not in _providers:
+        _providers.append(fn)
+    return fn
+
+
+async def person_scope(session: AsyncSession, principal: Principal, person_id: int) -> Scope | None:
+    if principal.role == Role.citizen:
+        return Scope("self") if principal.person_id == person_id else None
+    role = Role(principal.role)
+    if role in NATIONAL_PERSON_SCOPE:
+        return Scope("national-registry")
+    found: Scope | None = None
+    for provider in _providers:
+        scope = await provider(session, principal, person_id)
+        if scope is None:
+            continue
+        if scope.break_glass_grant is None:
+            return scope
+        found = found or scope
+    return found
+
+
+async def require_person(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: int,
+    *,
+    action: str,
+    resource_type: str = "Patient",
+    purpose: str | None = None,
+) -> Scope:
+    """Scope check plus audit: allowed reads are logged, denials logged and answered 404."""
+    from salomat.core import audit
+
+    scope = await person_scope(session, principal, person_id)
+    if scope is None:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=resource_type,
+            resource_id=str(person_id),
+            patient_id=person_id,
+            detail="outside the user's scope",
+        )
+        raise NotFound(f"{resource_type} {person_id} not found.")
+    await audit.record(
+        session,
+        principal,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(person_id),
+        patient_id=person_id,
+        purpose=purpose or scope.reason,
+        break_glass_grant=scope.break_glass_grant,
+    )
+    return scope

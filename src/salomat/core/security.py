@@ -1,0 +1,104 @@
+"""Password hashing (Argon2id) and signed access tokens (JWT, HS256 only).
+
+Tokens carry the user id, role and the login session id; the session is
+checked against the database on every request, so logout and disabling an
+account revoke a token before it expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from salomat.core.config import get_settings
+from salomat.core.errors import Unauthorized
+
+ALGORITHMS = ["HS256"]
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists (no user enumeration by timing)."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting. Built from a verified token or session cookie."""
+
+    user_id: int
+    username: str
+    role: str
+    session_id: str
+    facility_id: int | None = None
+    facility_code: str | None = None
+    person_id: int | None = None
+    via: str = "bearer"
+    csrf_token: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def issue_access_token(*, user_id: int, role: str, session_id: str) -> tuple[str, int]:
+    s = get_settings()
+    now = datetime.now(UTC)
+    ttl = timedelta(minutes=s.access_token_minutes)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "sid": session_id,
+        "iss": s.jwt_issuer,
+        "aud": s.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, s.resolved_secret_key(), algorithm=ALGORITHMS[0])
+    return token, int(ttl.total_seconds())
+
+
+def decode_access_token(token: str) -> dict[str, Any]:
+    s = get_settings()
+    try:
+        return jwt.decode(
+            token,
+            s.resolved_secret_key(),
+            algorithms=ALGORITHMS,
+            audience=s.jwt_audience,
+            issuer=s.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "sid", "aud", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as e:
+        raise Unauthorized("The access token has expired; refresh it or log in again.") from e
+    except jwt.InvalidAudienceError as e:
+        raise Unauthorized("The access token is not meant for this service.") from e
+    except jwt.PyJWTError as e:
+        raise Unauthorized("The access token is invalid.") from e

@@ -1,0 +1,120 @@
+"""One unit of work per request: the only place that commits.
+
+``UnitOfWorkRoute`` wraps every route: it opens the session, resolves who is
+calling, replays idempotent retries, runs the endpoint, and commits *before*
+the response is returned, so audit rows are durable when the client sees the
+answer. A failed request (an exception or a 4xx/5xx answer) rolls back
+everything but the rows queued with ``audit.keep_after_rollback``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from salomat.core import audit, idempotency
+from salomat.core.db import dispose_engines, session_factory
+from salomat.core.errors import Conflict, SalomatError
+from salomat.core.security import Principal
+
+Resolver = Callable[[Request, AsyncSession], Awaitable[Principal | None]]
+
+
+async def _finish_failed(session: AsyncSession) -> None:
+    await session.rollback()
+    if await audit.write_after_rollback(session):
+        await session.commit()
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        endpoint = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            async with session_factory()() as session:
+                request.state.session = session
+                request.state.principal = None
+                resolver: Resolver | None = getattr(request.app.state, "resolve_principal", None)
+                if resolver is not None:
+                    try:
+                        request.state.principal = await resolver(request, session)
+                    except SalomatError as e:
+                        request.state.auth_error = e
+                principal: Principal | None = request.state.principal
+                key = idempotency.key_of(request) if principal else None
+                digest = None
+                if key and principal:
+                    digest = await idempotency.request_hash(request)
+                    replay = await idempotency.stored(session, principal.user_id, key, digest)
+                    if replay is not None:
+                        await session.rollback()
+                        return replay
+                try:
+                    response: Response = await endpoint(request)
+                except BaseException:
+                    await _finish_failed(session)
+                    raise
+                if response.status_code >= 400:
+                    await _finish_failed(session)
+                    return response
+                try:
+                    if key and principal and digest:
+                        await idempotency.remember(
+                            session, principal.user_id, key, digest, response
+                        )
+                    await session.commit()
+                except IntegrityError as e:
+                    await session.rollback()
+                    if key and principal and digest:
+                        replay = await idempotency.stored(session, principal.user_id, key, digest)
+                        if replay is not None:
+                            return replay
+                    raise Conflict(
+                        "The change conflicts with another one made at the same time; retry."
+                    ) from e
+                return response
+
+        return handler
+
+
+def router(**kwargs: Any) -> APIRouter:
+    """Every router of the app is made here, so every route gets the unit of work."""
+    return APIRouter(route_class=UnitOfWorkRoute, **kwargs)
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """FastAPI dependency: the request's session (opened by ``UnitOfWorkRoute``)."""
+    return request.state.session  # type: ignore[no-any-return]
+
+
+#: What adapters declare to receive the session, without importing SQLAlchemy.
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+T = TypeVar("T")
+
+
+def run_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]], url: str | None = None) -> T:
+    """Outside a request (CLI commands): run ``work(session)`` in one transaction.
+
+    Commits only when ``work`` returns; disposes the engines afterwards, since
+    the event loop that owns their connections ends here.
+    """
+
+    async def main() -> T:
+        try:
+            async with session_factory(url)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(main())

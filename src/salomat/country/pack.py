@@ -1,0 +1,55 @@
+"""Country packs: rules that differ by country are data, not code.
+
+Each pack is a directory ``src/salomat/country/<CC>/`` of YAML files
+(``pack.yaml``: identity, languages, national id, currency; ``demo.yaml``: the
+demo region), each value with its source noted beside it. Code reads the pack
+of the deployed country (``SALOMAT_COUNTRY``) and never hard-codes one
+country's numbers; adding a country means adding a directory, not code.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKS_DIR = Path(__file__).resolve().parent
+_CODE = re.compile(r"^[A-Z]{2}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class PackError(LookupError):
+    """A pack or one of its files is missing or malformed."""
+
+
+def countries() -> list[str]:
+    """Country codes that have a pack."""
+    return sorted(p.name for p in PACKS_DIR.iterdir() if (p / "pack.yaml").is_file())
+
+
+def load(country: str, name: str = "pack") -> dict[str, Any]:
+    """The YAML file ``<country>/<name>.yaml`` as a dict (a copy: callers may change it)."""
+    return copy.deepcopy(_read(country.upper(), name))
+
+
+def demo(country: str) -> dict[str, Any]:
+    """The demo region: facilities, one user per role, people."""
+    return load(country, "demo")
+
+
+@lru_cache
+def _read(country: str, name: str) -> dict[str, Any]:
+    if not _CODE.match(country) or not _NAME.match(name):
+        raise PackError(f"not a country pack file: {country}/{name}")
+    path = PACKS_DIR / country / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(countries()) or "none"
+        raise PackError(f"no country pack file {country}/{name}.yaml (packs: {known})")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise PackError(f"{country}/{name}.yaml must hold a mapping at the top")
+    return data

@@ -1,0 +1,1 @@
+"""Domains: each is models, schemas, service, api, web, cli, templates."""

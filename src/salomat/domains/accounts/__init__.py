@@ -1,0 +1,1 @@
+"""Accounts: users, login sessions, throttling, break-the-glass grants."""

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Request, Response
+
+from salomat.core.audit import AuditEntry, AuditQuery
+from salomat.core.errors import FieldError, Invalid, Unauthorized
+from salomat.core.pagination import Page, PageParams, page_params
+from salomat.core.policy import PUBLIC, Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.accounts import service
+from salomat.domains.accounts.schemas import (
+    BreakGlassIn,
+    BreakGlassOut,
+    Me,
+    TokenPair,
+    UserIn,
+    UserOut,
+)
+
+SESSION_COOKIE = "salomat_session"
+auth = router(prefix="/auth", tags=["auth"])
+api = router(prefix="/api/v1", tags=["accounts"])
+Session = DbSession
+
+
+async def resolve_principal(request: Request, session: Any) -> Principal | None:
+    """Installed as ``app.state.resolve_principal``: bearer token first, then the web cookie."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("Use 'Authorization: Bearer <token>'.")
+        return await service.principal_from_bearer(session, token.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return await service.principal_from_cookie(session, cookie)
+    return None
+
+
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@auth.post("/token", response_model=TokenPair, dependencies=[Depends(PUBLIC)])
+async def token(
+    request: Request,
+    session: Session,
+    grant_type: Annotated[str, Form()] = "password",
+    username: Annotated[str | None, Form()] = None,
+    password: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
+) -> TokenPair:
+    """OAuth2 token endpoint: ``grant_type=password`` or ``grant_type=refresh_token``."""
+    if grant_type == "password":
+        missing = [
+            FieldError(n, "required")
+            for n, v in (("username", username), ("password", password))
+            if not v
+        ]
+        if missing:
+            raise Invalid.fields(missing)
+        return await service.login(session, username or "", password or "", client_of(request))
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise Invalid.fields([FieldError("refresh_token", "required")])
+        return await service.refresh(session, refresh_token)
+    raise Invalid.fields([FieldError("grant_type", "must be 'password' or 'refresh_token'")])
+
+
+@auth.post("/logout", status_code=204)
+async def logout(
+    session: Session, principal: Annotated[Principal, Depends(Require("session:self"))]
+) -> Response:
+    await service.logout(session, principal)
+    return Response(status_code=204)
+
+
+@api.get("/me", response_model=Me)
+async def whoami(
+    session: Session, principal: Annotated[Principal, Depends(Require("session:self"))]
+) -> Me:
+    return await service.describe(session, principal)
+
+
+@api.get("/me/access-log", response_model=Page[AuditEntry])
+async def my_access_log(
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:self"))],
+    page: Annotated[PageParams, Depends(page_params)],
+) -> Page[AuditEntry]:
+    """Who opened my record (break-the-glass accesses are flagged)."""
+    return await service.access_log_of_self(
+        session, principal, AuditQuery(limit=page.limit, offset=page.offset)
+    )
+
+
+@api.get("/users", response_model=Page[UserOut], dependencies=[Depends(Require("user:read"))])
+async def users(
+    session: Session, page: Annotated[PageParams, Depends(page_params)]
+) -> Page[UserOut]:
+    return await service.list_users(session, page)
+
+
+@api.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    dependencies=[Depends(Require("user:manage"))],
+)
+async def create_user(session: Session, data: UserIn, response: Response) -> UserOut:
+    user = await service.create_user(session, data)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return user
+
+
+@api.post("/users/{user_id}/disable", response_model=UserOut)
+async def disable_user(
+    session: Session,
+    user_id: int,
+    principal: Annotated[Principal, Depends(Require("user:manage"))],
+) -> UserOut:
+    return await service.set_active(session, principal, user_id, False)
+
+
+@api.post("/users/{user_id}/enable", response_model=UserOut)
+async def enable_user(
+    session: Session,
+    user_id: int,
+    principal: Annotated[Principal, Depends(Require("user:manage"))],
+) -> UserOut:
+    return await service.set_active(session, principal, user_id, True)
+
+
+@api.post("/break-glass", response_model=BreakGlassOut, status_code=201)
+async def break_glass(
+    session: Session,
+    data: BreakGlassIn,
+    principal: Annotated[Principal, Depends(Require("break_glass:request"))],
+) -> BreakGlassOut:
+    return await service.break_glass(session, principal, data)

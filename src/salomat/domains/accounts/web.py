@@ -1,0 +1,198 @@
+"""Pages: login, logout, language switch, start page, and the citizen's access log."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from salomat.core import i18n
+from salomat.core.audit import AuditQuery
+from salomat.core.config import get_settings
+from salomat.core.errors import Forbidden, Invalid, SalomatError, field_errors_from_pydantic
+from salomat.core.pagination import PageParams
+from salomat.core.policy import PUBLIC, Require, Role, allowed
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.accounts import service
+from salomat.domains.accounts.api import SESSION_COOKIE, client_of
+from salomat.domains.accounts.schemas import UserIn
+from salomat.ui.templating import NavItem, redirect, register_nav, render
+
+web = router(include_in_schema=False)
+Session = DbSession
+PRE_CSRF = "salomat_login_csrf"
+
+register_nav(NavItem("Start", "/", "session:self", order=0))
+register_nav(NavItem("Who opened my record", "/access-log", "audit:self", order=90))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: browsers read ``/\\evil`` and ``//evil`` as another host."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return "/"
+    return target
+
+
+def _cookie_flags() -> dict[str, object]:
+    return {"httponly": True, "samesite": "lax", "secure": get_settings().production, "path": "/"}
+
+
+@web.get("/", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
+async def home(request: Request, session: Session) -> Response:
+    principal: Principal | None = request.state.principal
+    if principal is None:
+        return redirect("/login")
+    me = await service.describe(session, principal)
+    return render(request, "accounts/home.html", {"me": me})
+
+
+@web.get("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
+async def login_form(request: Request, next: str | None = None) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request, "accounts/login.html", {"login_csrf": token, "next": _safe_next(next)}
+    )
+    response.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_flags())  # type: ignore[arg-type]
+    return response
+
+
+@web.post("/login", response_class=HTMLResponse, dependencies=[Depends(PUBLIC)])
+async def login_submit(
+    request: Request,
+    session: Session,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    login_csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    expected = request.cookies.get(PRE_CSRF, "")
+    if not expected or not hmac.compare_digest(expected, login_csrf):
+        raise Forbidden("The login form expired; reload the page and try again.")
+    try:
+        result = await service.web_login(session, username, password, client_of(request))
+    except SalomatError as e:
+        token = secrets.token_urlsafe(24)
+        response = render(
+            request,
+            "accounts/login.html",
+            {"login_csrf": token, "next": _safe_next(next), "error": e, "username": username},
+            status=e.status,
+        )
+        response.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_flags())  # type: ignore[arg-type]
+        for k, v in e.headers.items():
+            if k.lower() == "retry-after":
+                response.headers[k] = v
+        return response
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, result.cookie, max_age=result.max_age, **_cookie_flags())  # type: ignore[arg-type]
+    response.delete_cookie(PRE_CSRF, path="/")
+    if result.language and not request.cookies.get(i18n.LANG_COOKIE):
+        response.set_cookie(
+            i18n.LANG_COOKIE, result.language, max_age=365 * 86400, path="/", samesite="lax"
+        )
+    return response
+
+
+@web.post("/logout")
+async def logout(
+    session: Session, principal: Annotated[Principal, Depends(Require("session:self"))]
+) -> Response:
+    await service.logout(session, principal)
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@web.get("/language", dependencies=[Depends(PUBLIC)])
+async def language(
+    lang: Annotated[str, Query(pattern="^(en|ru|uz|kk)$")],
+    next: str | None = None,
+) -> Response:
+    """Only a preference cookie: no record changes, so a plain link may set it."""
+    response = redirect(_safe_next(next))
+    response.set_cookie(i18n.LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="lax")
+    return response
+
+
+@web.get("/access-log", response_class=HTMLResponse)
+async def access_log(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:self"))],
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    page = await service.access_log_of_self(session, principal, AuditQuery(limit=50, offset=offset))
+    return render(request, "accounts/access_log.html", {"page": page})
+
+
+register_nav(NavItem("Users", "/admin/users", "user:read", order=80))
+
+
+@web.get("/admin/users", response_class=HTMLResponse)
+async def users_page(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("user:read"))],
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    page = await service.list_users(session, PageParams(limit=50, offset=offset))
+    return render(
+        request,
+        "accounts/users.html",
+        {
+            "page": page,
+            "roles": [r.value for r in Role],
+            "facilities": await service.facility_choices(session),
+            "can_manage": allowed(principal.role, "user:manage"),
+        },
+    )
+
+
+@web.post("/admin/users", response_class=HTMLResponse)
+async def users_create(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("user:manage"))],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    full_name: Annotated[str, Form()] = "",
+    facility_code: Annotated[str, Form()] = "",
+    person_id: Annotated[str, Form()] = "",
+) -> Response:
+    raw = {
+        "username": username,
+        "password": password,
+        "role": role,
+        "full_name": full_name or None,
+        "facility_code": facility_code or None,
+        "person_id": person_id or None,
+    }
+    try:
+        data = UserIn.model_validate(raw)
+    except ValidationError as e:
+        raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
+    user = await service.create_user(session, data)
+    return render(request, "accounts/user_row.html", {"u": user, "can_manage": True, "fresh": True})
+
+
+@web.post("/admin/users/{user_id}/{action}", response_class=HTMLResponse)
+async def users_toggle(
+    request: Request,
+    session: Session,
+    user_id: int,
+    action: Annotated[str, Path(pattern="^(enable|disable)$")],
+    principal: Annotated[Principal, Depends(Require("user:manage"))],
+) -> Response:
+    user = await service.set_active(session, principal, user_id, action == "enable")
+    return render(request, "accounts/user_row.html", {"u": user, "can_manage": True})

@@ -1,0 +1,1 @@
+"""Registry: people, facilities, practitioners, territory. The bottom domain."""

@@ -1,0 +1,201 @@
+"""FHIR R4 endpoints. Errors come back as OperationOutcome (core.errors)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from salomat import __version__
+from salomat.core import audit
+from salomat.core.audit import AuditQuery
+from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.pagination import check_page
+from salomat.core.policy import PUBLIC, Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.fhir import audit_event
+from salomat.fhir.search import bundle, parse_date_param
+
+FHIR_JSON = "application/fhir+json"
+router = router(prefix="/fhir", tags=["fhir"])  # type: ignore[no-redef]
+Session = DbSession
+
+AUDIT_PARAMS = {"patient", "agent", "altid", "date", "action", "_count", "_offset", "_snapshot"}
+#: FHIR AuditEvent.action codes and the audit actions each covers (E: execute)
+ACTION_CODES = {
+    "C": frozenset({"create"}),
+    "R": frozenset({"read"}),
+    "U": frozenset({"update"}),
+    "D": frozenset({"delete"}),
+    "E": frozenset({"search", "login", "logout", "denied"}),
+}
+
+
+def fhir_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+@router.get("/metadata", dependencies=[Depends(PUBLIC)])
+async def metadata(request: Request) -> JSONResponse:
+    """CapabilityStatement: exactly what this server supports."""
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    cs = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-23",
+        "kind": "instance",
+        "software": {"name": "Salomat", "version": __version__},
+        "implementation": {"description": "Salomat national platform", "url": _base(request)},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "Bearer JWT from POST /auth/token (OAuth2 password grant).",
+                },
+                "resource": [
+                    {
+                        "type": "AuditEvent",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "patient", "type": "reference"},
+                            {
+                                "name": "agent",
+                                "type": "reference",
+                                "documentation": "the user's username (agent.altId)",
+                            },
+                            {"name": "altid", "type": "token"},
+                            {"name": "date", "type": "date"},
+                            {
+                                "name": "action",
+                                "type": "token",
+                                "documentation": "C, R, U, D or E (search, login, logout, denied)",
+                            },
+                            {
+                                "name": "_snapshot",
+                                "type": "number",
+                                "documentation": "set by the server in next links: "
+                                "pages show the trail as of the first page",
+                            },
+                            {"name": "_count", "type": "number"},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    return fhir_response(
+        CapabilityStatement.model_validate(cs).model_dump(mode="json", exclude_none=True)
+    )
+
+
+def _patient_id(value: str) -> int:
+    v = value.removeprefix("Patient/")
+    if not v.isdigit():
+        raise Invalid.fields([FieldError("patient", "must be a Patient id or Patient/<id>")])
+    return int(v)
+
+
+@router.get("/AuditEvent")
+async def search_audit_events(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:read"))],
+) -> JSONResponse:
+    params = list(request.query_params.multi_items())
+    unknown = sorted({k for k, _ in params} - AUDIT_PARAMS)
+    if unknown:
+        raise Invalid.fields([FieldError(k, "unsupported search parameter") for k in unknown])
+    get = request.query_params.getlist
+    patient = _patient_id(get("patient")[-1]) if get("patient") else None
+    agent = (get("agent") or get("altid") or [None])[-1]
+    since, until = parse_date_param(get("date"))
+    count_raw, offset_raw = (get("_count") or [None])[-1], (get("_offset") or [None])[-1]
+    snapshot_raw = (get("_snapshot") or [None])[-1]
+    for name, raw in (("_count", count_raw), ("_offset", offset_raw), ("_snapshot", snapshot_raw)):
+        if raw is not None and not raw.isdigit():
+            raise Invalid.fields([FieldError(name, "must be a whole number")])
+    page = check_page(
+        int(count_raw) if count_raw else None,
+        int(offset_raw) if offset_raw else None,
+        field="_count",
+    )
+    actions = None
+    if get("action"):
+        code = get("action")[-1]
+        if code not in ACTION_CODES:
+            raise Invalid.fields([FieldError("action", "must be one of C, R, U, D, E")])
+        actions = ACTION_CODES[code]
+    # later pages see the trail as it was at the first page (this search adds rows too)
+    snapshot = int(snapshot_raw) if snapshot_raw else await audit.latest_id(session)
+    params = [(k, v) for k, v in params if k != "_snapshot"] + [("_snapshot", str(snapshot))]
+    q = AuditQuery(
+        patient_id=patient,
+        username=agent,
+        since=since,
+        until=until,
+        actions=actions,
+        max_id=snapshot,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items, total = await audit.search(session, q)
+    await audit.record(
+        session,
+        principal,
+        action="search",
+        resource_type="AuditEvent",
+        patient_id=patient,
+        detail=str(request.url.query)[:500] or None,
+        purpose="audit review",
+    )
+    return fhir_response(
+        bundle(
+            _base(request),
+            "/AuditEvent",
+            params,
+            [audit_event.to_fhir(e) for e in items],
+            total,
+            page.limit,
+            page.offset,
+        )
+    )
+
+
+@router.get("/AuditEvent/{event_id}")
+async def read_audit_event(
+    session: Session,
+    event_id: int,
+    principal: Annotated[Principal, Depends(Require("audit:read"))],
+) -> JSONResponse:
+    entry = await audit.get_entry(session, event_id)
+    if entry is None:
+        raise NotFound(f"AuditEvent {event_id} not found.")
+    await audit.record(
+        session,
+        principal,
+        action="read",
+        resource_type="AuditEvent",
+        resource_id=str(event_id),
+        patient_id=entry.patient_id,
+        purpose="audit review",
+    )
+    return fhir_response(audit_event.to_fhir(entry))

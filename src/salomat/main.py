@@ -1,0 +1,52 @@
+"""Application factory: routers, error handlers, middleware, static files."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from salomat import __version__
+from salomat.core import logging as salomat_logging
+from salomat.core.config import get_settings
+from salomat.core.errors import install_error_handlers
+from salomat.core.health import health
+from salomat.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from salomat.domains.accounts import api as accounts_api
+from salomat.domains.accounts import web as accounts_web
+from salomat.domains.registry import api as registry_api
+from salomat.fhir import api as fhir_api
+from salomat.ui.templating import UI_DIR, render_error
+
+#: Paths served outside the unit-of-work routes; each is public by design.
+PUBLIC_PATHS = frozenset({"/static", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    salomat_logging.configure()
+    docs = not settings.production
+    app = FastAPI(
+        title="Salomat",
+        version=__version__,
+        summary="National digital-health platform: REST API (the FHIR R4 API is under /fhir)",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect" if docs else None,
+    )
+    app.state.resolve_principal = accounts_api.resolve_principal
+    app.state.render_error_html = render_error
+    install_error_handlers(app)
+    for r in (
+        health,
+        accounts_api.auth,
+        accounts_api.api,
+        registry_api.api,
+        fhir_api.router,
+        accounts_web.web,
+    ):
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""HTML shell: base template, static assets, template loader, navigation."""
