@@ -1,0 +1,115 @@
+"""Test set-up: one fresh database per run, migrated with Alembic.
+
+``SALOMAT_TEST_DB=sqlite`` (default) uses a temporary SQLite file;
+``SALOMAT_TEST_DB=postgresql`` creates a throw-away database on the server
+named by ``SALOMAT_TEST_PG_URL`` (default: this machine's 127.0.0.1:5432,
+database ``test``) and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BACKEND = os.environ.get("SALOMAT_TEST_DB", "sqlite")
+PG_URL = os.environ.get("SALOMAT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_TMP = Path(tempfile.mkdtemp(prefix="salomat-test-"))
+os.environ["SALOMAT_ENV"] = "test"
+os.environ["SALOMAT_VAR_DIR"] = str(_TMP)
+os.environ["SALOMAT_SECRET_KEY"] = secrets.token_urlsafe(32)
+os.environ.setdefault("SALOMAT_COUNTRY", "UZ")
+
+
+def _pg_admin_dsn() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _pg_database_url(name: str) -> str:
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _create_pg_database(name: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as e:  # unreachable server: say so, loudly
+        pytest.exit(f"PostgreSQL tests requested but {PG_URL} is unreachable: {e}", returncode=3)
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_admin_dsn(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# the name is fixed now (settings read it lazily); the database is made by the fixture
+if BACKEND == "postgresql":
+    _PG_NAME: str | None = f"salomat_test_{uuid.uuid4().hex[:10]}"
+    TEST_URL = _pg_database_url(_PG_NAME)
+else:
+    TEST_URL, _PG_NAME = f"sqlite+aiosqlite:///{_TMP / 'test.sqlite3'}", None
+os.environ["SALOMAT_DATABASE_URL"] = TEST_URL
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"salomat database backend: {BACKEND} ({TEST_URL.split('@')[-1]})"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database() -> Iterator[str]:
+    from salomat.core import migrate
+    from salomat.core.config import get_settings
+
+    get_settings.cache_clear()
+    if _PG_NAME:
+        _create_pg_database(_PG_NAME)
+    try:
+        migrate.upgrade(TEST_URL)
+        yield TEST_URL
+    finally:
+        if _PG_NAME:
+            from salomat.core.db import dispose_engines
+
+            asyncio.run(dispose_engines())
+            _drop_pg_database(_PG_NAME)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def app():  # type: ignore[no-untyped-def]
+    from salomat.main import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app):  # type: ignore[no-untyped-def]
+    import httpx
+
+    ip = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def backend() -> str:
+    return BACKEND
+
+
+from tests.factories import *  # noqa: E402, F403

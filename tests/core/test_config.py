@@ -1,0 +1,111 @@
+"""Configuration from the environment; the signing secret is never a constant."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+
+import pytest
+from pydantic import ValidationError
+
+from salomat.core.config import Settings, get_settings
+from salomat.core.logging import JsonFormatter
+
+
+def test_secret_is_generated_once_into_var_with_owner_only_permissions(tmp_path):
+    s = Settings(var_dir=tmp_path, secret_key="")
+    first = s.resolved_secret_key()
+    path = tmp_path / "secret.key"
+    assert len(first) >= 48
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert Settings(var_dir=tmp_path, secret_key="").resolved_secret_key() == first
+    other = Settings(var_dir=tmp_path / "elsewhere", secret_key="").resolved_secret_key()
+    assert other != first
+
+
+def test_environment_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("SALOMAT_COUNTRY", "kz")
+    monkeypatch.setenv("SALOMAT_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("SALOMAT_DATABASE_URL", "postgresql+psycopg://u@db/salomat")
+    s = Settings()
+    assert s.country == "KZ"
+    assert s.resolved_secret_key() == "from-the-environment"
+    assert s.resolved_database_url() == "postgresql+psycopg://u@db/salomat"
+
+
+def test_default_database_is_sqlite_under_var(monkeypatch, tmp_path):
+    monkeypatch.delenv("SALOMAT_DATABASE_URL", raising=False)
+    s = Settings(var_dir=tmp_path)
+    assert s.resolved_database_url() == f"sqlite+aiosqlite:///{tmp_path / 'salomat.sqlite3'}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SALOMAT_COUNTRY", "FR"), ("SALOMAT_ENV", "staging"), ("SALOMAT_ACCESS_TOKEN_MINUTES", "0")],
+)
+def test_bad_configuration_is_refused_naming_the_setting(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as e:
+        Settings()
+    assert name.removeprefix("SALOMAT_").lower() in str(e.value)
+
+
+def test_docs_are_served_in_development_and_off_in_production(monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from salomat.main import create_app
+
+    try:
+        monkeypatch.setenv("SALOMAT_ENV", "production")
+        get_settings.cache_clear()
+        prod = TestClient(create_app())
+        assert prod.get("/docs").status_code == 404
+        assert prod.get("/openapi.json").status_code == 404
+        monkeypatch.setenv("SALOMAT_ENV", "development")
+        get_settings.cache_clear()
+        dev = TestClient(create_app())
+        assert dev.get("/docs").status_code == 200
+        assert "/auth/token" in dev.get("/openapi.json").json()["paths"]
+    finally:
+        monkeypatch.setenv("SALOMAT_ENV", "test")
+        get_settings.cache_clear()
+
+
+def test_access_log_is_one_json_object_with_the_request_id(app, caplog):
+    from fastapi.testclient import TestClient
+
+    with caplog.at_level(logging.INFO, logger="salomat.access"):
+        r = TestClient(app).get("/healthz", headers={"X-Request-ID": "trace-42"})
+    assert r.headers["x-request-id"] == "trace-42"
+    record = next(rec for rec in caplog.records if rec.name == "salomat.access")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "trace-42"
+    assert line["path"] == "/healthz"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+
+
+def test_health_and_readiness(app):
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app)
+    assert c.get("/healthz").json()["status"] == "ok"
+    ready = c.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] in ("sqlite", "postgresql")
+
+
+def test_readiness_says_503_when_the_database_is_unreachable(monkeypatch, app):
+    from fastapi.testclient import TestClient
+
+    try:
+        monkeypatch.setenv("SALOMAT_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+        get_settings.cache_clear()
+        r = TestClient(app).get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["status"] == "unavailable"
+        assert TestClient(app).get("/healthz").status_code == 200
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

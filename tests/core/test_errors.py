@@ -1,0 +1,184 @@
+"""Clear errors, in the caller's format, and a failed request changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from salomat.core.audit import AuditEvent
+from salomat.core.config import get_settings
+from salomat.core.db import session_factory
+from salomat.domains.registry.models import Person
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_validation_error_names_every_wrong_field(client, make_user, login):
+    auth = await login(await make_user("registrar"))
+    r = await client.post(
+        "/api/v1/persons",
+        json={
+            "family_name": "",
+            "given_name": "Ali",
+            "birth_date": "2999-01-01",
+            "sex": "x",
+            "national_id": "12ab",
+            "shoe_size": 44,
+        },
+        headers=auth,
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 422
+    assert body["title"] == "Invalid input"
+    fields = {e["field"] for e in body["errors"]}
+    assert fields == {"family_name", "birth_date", "sex", "national_id", "shoe_size"}
+    for f in fields:
+        assert f in body["detail"]
+
+
+async def test_a_failed_request_changes_nothing(client, make_user, login):
+    auth = await login(await make_user("registrar"))
+    before = await _counts()
+    r = await client.post(
+        "/api/v1/persons",
+        json={
+            "family_name": "Rollback",
+            "given_name": "Ali",
+            "birth_date": "1990-01-01",
+            "sex": "male",
+            "attached_facility_code": "NOPE",
+        },
+        headers=auth,
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"field": "attached_facility_code", "message": "no facility has code NOPE"}
+    ]
+    after = await _counts()
+    assert after["people"] == before["people"]
+    assert after["creates"] == before["creates"]
+
+
+async def _counts() -> dict[str, int]:
+    async with session_factory()() as s:
+        people = (await s.execute(select(func.count()).select_from(Person))).scalar_one()
+        creates = (
+            await s.execute(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "create")
+            )
+        ).scalar_one()
+    return {"people": people, "creates": creates}
+
+
+async def test_conflict_on_duplicate_national_id(client, make_user, login):
+    auth = await login(await make_user("registrar"))
+    person = {
+        "family_name": "Dup",
+        "given_name": "Ali",
+        "birth_date": "1990-01-01",
+        "sex": "male",
+        "national_id": "31208902620036",
+    }
+    assert (await client.post("/api/v1/persons", json=person, headers=auth)).status_code == 201
+    r = await client.post("/api/v1/persons", json=person, headers=auth)
+    assert r.status_code == 409
+    assert r.json()["errors"][0]["field"] == "national_id"
+
+
+async def test_stale_if_match_is_refused_with_412(client, make_user, make_person, login):
+    registrar = await make_user("registrar")
+    auth = await login(registrar)
+    person = await make_person()
+    first = await client.get(f"/api/v1/persons/{person.id}", headers=auth)
+    etag = first.headers["etag"]
+    ok = await client.patch(
+        f"/api/v1/persons/{person.id}",
+        json={"given_name": "Once"},
+        headers={**auth, "If-Match": etag},
+    )
+    assert ok.status_code == 200
+    assert ok.headers["etag"] != etag
+    stale = await client.patch(
+        f"/api/v1/persons/{person.id}",
+        json={"given_name": "Twice"},
+        headers={**auth, "If-Match": etag},
+    )
+    assert stale.status_code == 412
+    missing = await client.patch(
+        f"/api/v1/persons/{person.id}", json={"given_name": "Twice"}, headers=auth
+    )
+    assert missing.status_code == 412
+    final = await client.get(f"/api/v1/persons/{person.id}", headers=auth)
+    assert final.json()["given_name"] == "Once"
+
+
+async def test_page_size_is_bounded(client, make_user, login):
+    auth = await login(await make_user("registrar"))
+    top = get_settings().max_page_size
+    r = await client.get("/api/v1/persons", params={"name": "ab", "limit": top + 1}, headers=auth)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "limit"
+    r = await client.get("/api/v1/persons", params={"name": "ab", "limit": top}, headers=auth)
+    assert r.status_code == 200
+
+
+async def test_body_over_the_limit_is_refused_with_413(client, make_user, login):
+    auth = await login(await make_user("registrar"))
+    big = b'{"family_name": "' + b"x" * (get_settings().max_body_bytes + 10) + b'"}'
+    r = await client.post(
+        "/api/v1/persons", content=big, headers={**auth, "content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+
+    async def chunks():
+        for _ in range(get_settings().max_body_bytes // 65536 + 2):
+            yield b"x" * 65536
+
+    r = await client.post(
+        "/api/v1/persons", content=chunks(), headers={**auth, "content-type": "application/json"}
+    )
+    assert r.status_code == 413
+
+
+async def test_fhir_errors_are_operation_outcomes(client):
+    r = await client.get("/fhir/AuditEvent")
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/fhir+json")
+    body = r.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["code"] == "login"
+
+
+async def test_unknown_routes_and_methods_answer_problem_json(client):
+    r = await client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    r = await client.delete("/api/v1/me")
+    assert r.status_code == 405
+
+
+async def test_pages_get_a_readable_html_error(client):
+    r = await client.get("/no-such-page", headers={"Accept-Language": "en"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Not found" in r.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/me", "/login", "/fhir/metadata"])
+async def test_security_headers_on_every_response(client, path):
+    r = await client.get(path)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-request-id"]
+
+
+async def test_person_data_is_never_cached(client, make_user, make_person, login):
+    nurse = await make_user("nurse")
+    person = await make_person(nurse.facility_code)
+    r = await client.get(f"/api/v1/persons/{person.id}", headers=await login(nurse))
+    assert r.headers["cache-control"] == "no-store"

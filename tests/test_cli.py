@@ -1,0 +1,616 @@
+"""The ``salomat`` command line: accounts, the demo region, backup and restore, serve.
+
+The CLI runs ``asyncio.run`` itself, so these tests are synchronous (not anyio).
+Commands that wipe or fill a database run against a scratch database of the
+run's backend, named through ``SALOMAT_DATABASE_URL``; settings are cached, so
+every invocation clears the cache before and after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from salomat.cli import app
+from salomat.core import backup, migrate
+from salomat.core.config import get_settings
+from salomat.core.db import dispose_engines, session_factory
+from salomat.core.policy import Role, facility_required
+from salomat.core.security import Principal
+from salomat.country import pack
+from salomat.domains.accounts import service as accounts
+from salomat.domains.accounts.schemas import UserIn
+from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import FacilityIn, PersonIn
+from tests.factories import PASSWORD, unique
+
+MAIN_URL = os.environ["SALOMAT_DATABASE_URL"]
+SYSTEM = Principal(user_id=0, username="test-cli", role="registrar", session_id="test")
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None, **kw: Any) -> Result:
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args, env=env, **kw)
+    finally:
+        get_settings.cache_clear()
+
+
+def run(work: Callable[[Any], Awaitable[Any]], url: str | None = None) -> Any:
+    """One committed unit of work from a synchronous test."""
+
+    async def main() -> Any:
+        try:
+            async with session_factory(url)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await dispose_engines()
+
+    return asyncio.run(main())
+
+
+def _pg_admin(url: str) -> str:
+    return url.replace("+psycopg", "")
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated database of this run's backend that a test may fill, wipe or restore."""
+    if MAIN_URL.startswith("sqlite"):
+        url = f"sqlite+aiosqlite:///{tmp_path / 'scratch.sqlite3'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    import psycopg
+
+    name = f"salomat_scratch_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_pg_admin(MAIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{MAIN_URL.rpartition('/')[0]}/{name}"
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(_pg_admin(MAIN_URL), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _env(url: str, var_dir: Path, country: str = "UZ") -> dict[str, str]:
+    return {
+        "SALOMAT_DATABASE_URL": url,
+        "SALOMAT_VAR_DIR": str(var_dir),
+        "SALOMAT_COUNTRY": country,
+    }
+
+
+# ---- salomat user create --------------------------------------------------------
+
+
+@pytest.fixture
+def facility_code() -> str:
+    code = unique("CLI-")
+
+    async def work(s: Any) -> None:
+        await registry.create_facility(s, FacilityIn(code=code, name="CLI polyclinic", kind="x"))
+
+    run(work)
+    return code
+
+
+def _login(username: str, password: str, url: str | None = None) -> str:
+    async def work(s: Any) -> str:
+        return (await accounts.login(s, username, password, None)).access_token
+
+    return run(work, url)
+
+
+def test_user_create_makes_an_account_that_logs_in(facility_code):
+    name = unique("nurse-")
+    r = invoke(
+        [
+            "user",
+            "create",
+            "--username",
+            name,
+            "--role",
+            "nurse",
+            "--facility",
+            facility_code,
+            "--password",
+            PASSWORD,
+            "--full-name",
+            "Jo'rayeva Muhabbat",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    assert f"Created user {name}" in r.output
+    assert facility_code in r.output
+    assert _login(name, PASSWORD)
+
+
+def test_user_create_asks_for_the_password_hidden_and_confirmed():
+    name = unique("admin-")
+    r = invoke(
+        ["user", "create", "--username", name, "--role", "admin"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert r.exit_code == 0, r.output
+    assert "Repeat for confirmation" in r.output
+    assert PASSWORD not in r.output
+    assert _login(name, PASSWORD)
+
+
+def test_user_create_refuses_a_password_typed_differently_twice():
+    r = invoke(
+        ["user", "create", "--username", unique("admin-"), "--role", "admin"],
+        input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert r.exit_code == 0, r.output
+    assert "do not match" in r.output
+
+
+def _flat(options: dict[str, str]) -> list[str]:
+    return [part for pair in options.items() for part in pair]
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ("unknown facility", "facility_code"),
+        ("facility role without facility", "facility_code"),
+        ("facility given to a national role", "facility_code"),
+        ("duplicate username", "username"),
+        ("citizen without person", "person_id"),
+        ("short password", "password"),
+        ("bad username", "username"),
+    ],
+)
+def test_user_create_errors_name_the_field_and_exit_1(facility_code, case, field):
+    name = unique("user-")
+    args = {"--username": name, "--role": "nurse", "--password": PASSWORD}
+    if case == "unknown facility":
+        args["--facility"] = "NO-SUCH-CODE"
+    elif case == "facility given to a national role":
+        args |= {"--role": "analyst", "--facility": facility_code}
+    elif case == "duplicate username":
+        args |= {"--role": "admin"}
+        assert invoke(["user", "create", *_flat(args)]).exit_code == 0
+    elif case == "citizen without person":
+        args["--role"] = "citizen"
+    elif case == "short password":
+        args |= {"--facility": facility_code, "--password": "short"}
+    elif case == "bad username":
+        args |= {"--facility": facility_code, "--username": "Has Spaces"}
+    r = invoke(["user", "create", *_flat(args)])
+    assert r.exit_code == 1, r.output
+    assert "not created" in r.output
+    assert re.search(rf"^\s*{field}: \S", r.output, re.M), r.output
+
+
+def test_an_unknown_role_is_a_usage_error_listing_the_roles():
+    r = invoke(["user", "create", "--username", unique("u-"), "--role", "boss"])
+    assert r.exit_code == 2
+    assert "family_doctor" in r.output
+
+
+def test_a_bad_setting_is_named_before_anything_runs():
+    r = invoke(["db", "current"], env={"SALOMAT_COUNTRY": "FR"})
+    assert r.exit_code == 1
+    assert "SALOMAT_COUNTRY" in r.output
+
+
+# ---- salomat db ------------------------------------------------------------------
+
+
+def test_db_current_names_the_head_revision():
+    r = invoke(["db", "current"])
+    assert r.exit_code == 0, r.output
+    assert "(head)" in r.output
+
+
+def test_db_upgrade_creates_the_schema_of_an_empty_sqlite_database(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'not-yet' / 'db.sqlite3'}"
+    env = _env(url, tmp_path)
+    assert "empty" in invoke(["db", "current"], env=env).output
+    r = invoke(["db", "upgrade"], env=env)
+    assert r.exit_code == 0, r.output
+    assert backup.current_revision(url) == ",".join(backup.head_revisions(url))
+    file = tmp_path / "not-yet" / "db.sqlite3"
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(file.parent.stat().st_mode) == 0o700
+    assert "(head)" in invoke(["db", "current"], env=env).output
+
+
+def test_commands_on_an_unmigrated_database_say_to_upgrade(tmp_path):
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}", tmp_path)
+    for args in (
+        ["demo", "load"],
+        ["user", "create", "--username", "someone", "--role", "admin", "--password", PASSWORD],
+    ):
+        r = invoke(args, env=env)
+        assert r.exit_code == 1, r.output
+        assert "salomat db upgrade" in r.output
+
+
+# ---- the demo region -------------------------------------------------------------
+
+
+def _iin_ok(nid: str, weights: list[int], second: list[int]) -> bool:
+    digits = [int(c) for c in nid]
+    r = sum(d * w for d, w in zip(digits[:11], weights, strict=True)) % 11
+    if r == 10:
+        r = sum(d * w for d, w in zip(digits[:11], second, strict=True)) % 11
+    return r != 10 and r == digits[11]
+
+
+def _pinfl_ok(nid: str, weights: list[int]) -> bool:
+    digits = [int(c) for c in nid]
+    total = sum(d * weights[i % len(weights)] for i, d in enumerate(digits[:13]))
+    return total % 10 == digits[13]
+
+
+def _encoded_birth_and_sex(country: str, nid: str) -> tuple[date, str]:
+    """Birth date and sex as the national id encodes them (../shared/domain/national-ids.md)."""
+    code = int(nid[0] if country == "UZ" else nid[6])
+    century = 1800 + 100 * ((code - 1) // 2)
+    sex = "male" if code % 2 else "female"
+    if country == "UZ":
+        day, month, year = int(nid[1:3]), int(nid[3:5]), int(nid[5:7])
+    else:
+        year, month, day = int(nid[0:2]), int(nid[2:4]), int(nid[4:6])
+    return date(century + year, month, day), sex
+
+
+@pytest.mark.parametrize("country", ["UZ", "KZ"])
+def test_the_demo_pack_is_valid_data(country):
+    rules = pack.load(country)
+    data = pack.demo(country)
+    assert rules["code"] == country
+    nid = rules["national_id"]
+    codes = [f["code"] for f in data["facilities"]]
+    assert len(codes) == len(set(codes))
+    assert all(c.startswith(f"{country}-") for c in codes)
+    assert data["polyclinic"] in codes
+    for f in data["facilities"]:
+        FacilityIn(code=f["code"], name=f["name"], kind=f["kind"])
+    people = {p["national_id"]: p for p in data["people"]}
+    assert len(people) == len(data["people"]) >= 15
+    for p in data["people"]:
+        PersonIn(**p, attached_facility_code=data["polyclinic"])
+        value = p["national_id"]
+        assert re.fullmatch(nid["pattern"], value)
+        assert len(value) == nid["length"]
+        if country == "UZ":
+            assert _pinfl_ok(value, nid["check_weights"]), value
+        else:
+            assert _iin_ok(value, nid["check_weights"], nid["check_weights_second"]), value
+        assert _encoded_birth_and_sex(country, value) == (p["birth_date"], p["sex"]), value
+    roles = [u["role"] for u in data["users"]]
+    assert sorted(roles) == sorted(r.value for r in Role)
+    for u in data["users"]:
+        assert "password" not in u
+        assert (
+            (u.get("facility") in codes) if facility_required(u["role"]) else not u.get("facility")
+        )
+        assert (u.get("person") in people) == (u["role"] == "citizen")
+        UserIn(
+            username=u["username"],
+            password=PASSWORD,
+            role=u["role"],
+            full_name=u["full_name"],
+            language=u.get("language"),
+        )
+    assert rules["default_language"] in rules["languages"]
+
+
+def _parse_logins(text: str) -> dict[str, tuple[str, str, str]]:
+    rows = {}
+    for line in text.splitlines():
+        cols = line.split()
+        if len(cols) == 4 and not line.startswith("#"):
+            rows[cols[0]] = (cols[1], cols[2], cols[3])
+    return rows
+
+
+async def _inventory(s: Any) -> dict[str, Any]:
+    from salomat.core.pagination import PageParams
+
+    users = await accounts.list_users(s, PageParams(limit=100, offset=0))
+    facilities = await registry.list_facilities(s, PageParams(limit=100, offset=0))
+    return {
+        "users": {u.username: u for u in users.items},
+        "facilities": [f.code for f in facilities.items],
+        "people": await registry.count_people(s),
+    }
+
+
+@pytest.mark.parametrize("country", ["UZ", "KZ"])
+def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url, tmp_path, country):
+    env = _env(scratch_url, tmp_path / "var", country)
+    data = pack.demo(country)
+
+    r = invoke(["demo", "load"], env=env)
+    assert r.exit_code == 0, r.output
+    logins = _parse_logins(r.output)
+    assert {role for _, role, _ in logins.values()} == {role.value for role in Role}
+    path = tmp_path / "var" / "demo-logins.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert _parse_logins(path.read_text()) == logins
+    passwords = [pw for pw, _, _ in logins.values()]
+    assert len(set(passwords)) == len(passwords)
+
+    first = run(_inventory, scratch_url)
+    assert len(first["users"]) == len(data["users"])
+    assert first["people"] == len(data["people"])
+    assert sorted(first["facilities"]) == sorted(f["code"] for f in data["facilities"])
+    for username, (_, role, facility) in logins.items():
+        user = first["users"][username]
+        assert user.role.value == role
+        assert user.facility_code == (facility if facility != "-" else None)
+        assert (user.facility_code is not None) == facility_required(role)
+    citizen = next(u for u in first["users"].values() if u.role == Role.citizen)
+    assert citizen.person_id is not None
+
+    for username, (password, _, _) in logins.items():
+        assert _login(username, password, scratch_url)
+
+    again = invoke(["demo", "load"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "not loaded" in again.output
+    forced = invoke(["demo", "load", "--force"], env=env)
+    assert forced.exit_code == 0, forced.output
+    after = run(_inventory, scratch_url)
+    assert after["users"].keys() == first["users"].keys()
+    assert after["people"] == first["people"]
+    assert sorted(after["facilities"]) == sorted(first["facilities"])
+    assert _parse_logins(path.read_text()) == logins  # nothing new: passwords unchanged
+
+    shown = invoke(["demo", "logins"], env=env)
+    assert shown.exit_code == 0
+    assert _parse_logins(shown.output) == logins
+
+
+def test_demo_load_force_adds_only_what_is_missing(scratch_url, tmp_path):
+    env = _env(scratch_url, tmp_path)
+
+    async def arrange(s: Any) -> None:
+        await accounts.create_user(
+            s, UserIn(username="admin", password=PASSWORD, role="admin", full_name="Local admin")
+        )
+
+    run(arrange, scratch_url)
+    assert "not loaded" in invoke(["demo", "load"], env=env).output
+    r = invoke(["demo", "load", "--force"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "Left unchanged (the username exists): admin." in r.output
+    logins = _parse_logins((tmp_path / "demo-logins.txt").read_text())
+    assert "admin" not in logins
+    assert len(logins) == len(pack.demo("UZ")["users"]) - 1
+    assert _login("admin", PASSWORD, scratch_url)  # the existing account is untouched
+
+
+def test_demo_logins_before_any_load_says_what_to_do(tmp_path):
+    r = invoke(["demo", "logins"], env={"SALOMAT_VAR_DIR": str(tmp_path)})
+    assert r.exit_code == 1
+    assert "salomat demo load" in r.output
+
+
+# ---- backup and restore ------------------------------------------------------------
+
+
+def _add_person(url: str, family_name: str) -> int:
+    async def work(s: Any) -> int:
+        person = await registry.register_person(
+            s,
+            SYSTEM,
+            PersonIn(
+                family_name=family_name, given_name="Test", birth_date=date(1990, 1, 2), sex="male"
+            ),
+        )
+        return person.id
+
+    return run(work, url)
+
+
+def _exists(url: str, person_id: int) -> bool:
+    return run(lambda s: registry.person_exists(s, person_id), url)
+
+
+def test_backup_then_restore_brings_back_exactly_the_backed_up_data(scratch_url, tmp_path):
+    env = _env(scratch_url, tmp_path)
+    kept = _add_person(scratch_url, "Backedup")
+    file = tmp_path / "salomat.backup"
+
+    r = invoke(["backup", str(file)], env=env)
+    assert r.exit_code == 0, r.output
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+
+    lost = _add_person(scratch_url, "Afterwards")
+    assert _exists(scratch_url, lost)
+
+    r = invoke(["restore", str(file), "--yes"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "(head)" in r.output
+    assert _exists(scratch_url, kept)
+    assert not _exists(scratch_url, lost)
+    # the restored database is fully usable: new rows, audit trail still append-only
+    assert _exists(scratch_url, _add_person(scratch_url, "Restored"))
+
+
+def test_backup_and_restore_functions_take_an_explicit_url(scratch_url, tmp_path):
+    kept = _add_person(scratch_url, "Direct")
+    file = backup.backup(tmp_path / "direct.backup", scratch_url)
+    lost = _add_person(scratch_url, "Gone")
+    assert backup.inspect(file, scratch_url) == backup.current_revision(scratch_url)
+    assert backup.restore(file, scratch_url) == backup.current_revision(scratch_url)
+    assert _exists(scratch_url, kept)
+    assert not _exists(scratch_url, lost)
+
+
+def test_backup_never_overwrites_a_file_unless_told(scratch_url, tmp_path):
+    env = _env(scratch_url, tmp_path)
+    file = tmp_path / "existing.backup"
+    file.write_text("precious")
+    r = invoke(["backup", str(file)], env=env)
+    assert r.exit_code == 1
+    assert "--overwrite" in r.output
+    assert file.read_text() == "precious"
+    assert invoke(["backup", str(file), "--overwrite"], env=env).exit_code == 0
+    assert backup.inspect(file, scratch_url)
+
+
+def _not_a_backup(kind: str, path: Path) -> Path:
+    if kind == "text file":
+        path.write_text("not a backup\n")
+    else:  # a SQLite database that Salomat did not make
+        import sqlite3
+
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE notes (body TEXT)")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["text file", "foreign sqlite database"])
+def test_restore_refuses_a_file_that_is_not_a_salomat_backup(scratch_url, tmp_path, kind):
+    env = _env(scratch_url, tmp_path)
+    kept = _add_person(scratch_url, "Untouched")
+    file = _not_a_backup(kind, tmp_path / "file.bin")
+    r = invoke(["restore", str(file), "--yes"], env=env)
+    assert r.exit_code == 1, r.output
+    if scratch_url.startswith("sqlite"):
+        expected = "not a SQLite database" if kind == "text file" else "no alembic_version table"
+    else:
+        expected = "not a pg_dump" if kind == "text file" else "is a SQLite backup"
+    assert expected in r.output
+    assert _exists(scratch_url, kept)
+
+
+def test_restore_asks_before_replacing_the_database(scratch_url, tmp_path):
+    env = _env(scratch_url, tmp_path)
+    file = backup.backup(tmp_path / "b.backup", scratch_url)
+    lost_if_restored = _add_person(scratch_url, "Kept")
+    r = invoke(["restore", str(file)], env=env, input="n\n")
+    assert r.exit_code == 1
+    assert "Replace everything" in r.output
+    assert _exists(scratch_url, lost_if_restored)
+
+
+def test_a_missing_pg_dump_is_reported_clearly(monkeypatch, tmp_path):
+    monkeypatch.setattr(backup.shutil, "which", lambda name: None)
+    with pytest.raises(backup.BackupError, match="pg_dump is not installed"):
+        backup.backup(tmp_path / "x.dump", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert not list(tmp_path.iterdir())
+
+
+def test_pg_arguments_keep_the_password_out_of_the_command_line():
+    conninfo, password = backup._conninfo("postgresql+psycopg://app:s3cret@db.example:5433/salomat")
+    assert conninfo == "postgresql://app@db.example:5433/salomat"
+    assert password == "s3cret"
+
+
+# ---- serve ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_prints_its_url_and_answers_health_checks():
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from salomat.cli import app; app()", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200
+        assert r.json()["status"] == "ready"
+    finally:
+        proc.terminate()
+        stdout, stderr = proc.communicate(timeout=15)
+    assert f"http://127.0.0.1:{port}/" in stdout
+    assert '"path": "/readyz"' in stderr  # the app's own JSON access log, not uvicorn's
+
+
+def test_maintenance_purge_deletes_only_what_has_expired(facility_code):
+    from sqlalchemy import func, select, update
+
+    from salomat.core.db import utcnow
+    from salomat.core.idempotency import IdempotencyRecord
+    from salomat.domains.accounts.models import AuthSession, User
+
+    old_name, live_name = unique("old-"), unique("live-")
+    for name in (old_name, live_name):
+        args = ["user", "create", "--username", name, "--role", "nurse"]
+        assert invoke([*args, "--facility", facility_code, "--password", PASSWORD]).exit_code == 0
+        _login(name, PASSWORD)
+
+    def sessions_of(name: str) -> Any:
+        user_id = select(User.id).where(User.username == name).scalar_subquery()
+        return select(func.count()).select_from(AuthSession).where(AuthSession.user_id == user_id)
+
+    async def age(s: Any) -> None:
+        user_id = select(User.id).where(User.username == old_name).scalar_subquery()
+        await s.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id)
+            .values(expires_at=utcnow() - timedelta(days=31))
+        )
+        s.add(
+            IdempotencyRecord(
+                user_id=-1,
+                key=unique("k-"),
+                request_hash="0" * 64,
+                status_code=201,
+                body=b"",
+                created_at=utcnow() - timedelta(days=2),
+            )
+        )
+
+    run(age)
+    r = invoke(["maintenance", "purge"])
+    assert r.exit_code == 0, r.output
+    assert "login sessions" in r.output
+    assert "idempotency records" in r.output
+
+    async def left(s: Any) -> tuple[int, int, int]:
+        stale = select(func.count()).select_from(IdempotencyRecord)
+        stale = stale.where(IdempotencyRecord.created_at < utcnow() - timedelta(days=1))
+        return (
+            await s.scalar(sessions_of(old_name)),
+            await s.scalar(sessions_of(live_name)),
+            await s.scalar(stale),
+        )
+
+    assert run(left) == (0, 1, 0)

@@ -1,0 +1,505 @@
+"""The web shell in a real browser: headless Chromium (Debian's) driven by Playwright
+against the app served by uvicorn on a free local port and the test database; and,
+without a browser, that every string of the shell is translated.
+
+Set ``SALOMAT_SCREENSHOT_DIR`` to keep a screenshot of each page the tests look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import PASSWORD, unique
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SESSION = "salomat_session"
+
+try:
+    import playwright.async_api  # noqa: F401
+
+    _PLAYWRIGHT = True
+except ImportError:  # pragma: no cover - the dev extra installs it
+    _PLAYWRIGHT = False
+
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM.exists() and _PLAYWRIGHT),
+    reason=(
+        f"{CHROMIUM} is missing (apt-get install chromium)"
+        if not CHROMIUM.exists()
+        else "the playwright package is missing (pip install -e '.[dev]')"
+    ),
+)
+
+
+def in_chromium(test: Any) -> Any:
+    return pytest.mark.anyio(pytest.mark.browser(needs_chromium(test)))
+
+
+# ---- the server ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated_database: str) -> Iterator[str]:
+    """uvicorn in a child process; it inherits the test database settings from os.environ."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
+        prefix="salomat-uvicorn-", suffix=".log", delete=False
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "salomat.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"uvicorn exited with {proc.returncode}:\n{_tail(log.name)}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not answer on {base} in 30 s:\n{_tail(log.name)}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def _tail(path: str, lines: int = 40) -> str:
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+# ---- the browser ----------------------------------------------------------------
+
+
+class Browser:
+    """One fresh browser context (no cookies) and page, plus what went wrong in it."""
+
+    def __init__(self, base: str, context: Any, page: Any) -> None:
+        self.base = base
+        self.context = context
+        self.page = page
+        self.problems: list[str] = []
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    async def cookie(self, name: str) -> dict[str, Any] | None:
+        return next((c for c in await self.context.cookies() if c["name"] == name), None)
+
+    async def log_in(self, username: str, password: str = PASSWORD) -> None:
+        page = self.page
+        await page.goto(self.url("/login"))
+        await page.get_by_label("Username").fill(username)
+        await page.get_by_label("Password").fill(password)
+        await page.get_by_test_id("login-submit").click()
+
+    async def screenshot(self, name: str) -> None:
+        folder = os.environ.get("SALOMAT_SCREENSHOT_DIR")
+        if folder:  # Playwright creates the folder
+            await self.page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+@asynccontextmanager
+async def _open_browser(base: str, **context_options: Any) -> AsyncIterator[Browser]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await chromium.new_context(
+                locale="en-US", viewport={"width": 1200, "height": 800}, **context_options
+            )
+            context.set_default_timeout(10_000)
+            page = await context.new_page()
+            b = Browser(base, context, page)
+
+            def on_console(msg: Any) -> None:
+                # a CSP violation (an inline style or script) or a script error
+                if msg.type == "error" and "Failed to load resource" not in msg.text:
+                    b.problems.append(msg.text)
+
+            page.on("console", on_console)
+            page.on("pageerror", lambda exc: b.problems.append(f"uncaught: {exc}"))
+            yield b
+            assert not b.problems, b.problems
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def browser(live_server: str) -> AsyncIterator[Browser]:
+    async with _open_browser(live_server) as b:
+        yield b
+
+
+@pytest.fixture
+async def browser_without_js(live_server: str) -> AsyncIterator[Browser]:
+    async with _open_browser(live_server, java_script_enabled=False) as b:
+        yield b
+
+
+async def _nav_links(b: Browser) -> list[str]:
+    nav = b.page.get_by_test_id("nav")
+    return [t.strip() for t in await nav.get_by_role("link").all_inner_texts()]
+
+
+# ---- tests ------------------------------------------------------------------------
+
+
+@in_chromium
+async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, make_user):
+    doctor = await make_user("family_doctor")
+    page = browser.page
+    await page.goto(browser.url("/"))
+    assert page.url == browser.url("/login")
+    await browser.screenshot("login")
+
+    await browser.log_in(doctor.username)
+    await page.wait_for_url(browser.url("/"))
+    assert await page.title() == "Start · Salomat"
+    who = page.get_by_test_id("who")
+    assert await page.get_by_test_id("who-username").inner_text() == doctor.username
+    assert await page.get_by_test_id("who-role").inner_text() == "family doctor"
+    assert await page.get_by_test_id("who-facility").inner_text() == doctor.facility_code
+    assert await who.is_visible()
+    heading = page.get_by_role("heading", level=1)
+    assert await heading.inner_text() == f"Welcome, {doctor.username}"
+    assert await _nav_links(browser) == ["Start"]
+    current = page.get_by_test_id("nav").get_by_role("link", name="Start")
+    assert await current.get_attribute("aria-current") == "page"
+    await browser.screenshot("home-family-doctor")
+
+
+@in_chromium
+@pytest.mark.parametrize(
+    ("role", "sees", "does_not_see"),
+    [
+        ("citizen", ["Start", "Who opened my record"], ["Users"]),
+        ("nurse", ["Start"], ["Who opened my record", "Users"]),
+        ("admin", ["Start", "Users"], ["Who opened my record"]),
+    ],
+)
+async def test_the_menu_follows_the_role(browser, make_user, make_person, role, sees, does_not_see):
+    person_id = (await make_person()).id if role == "citizen" else None
+    account = await make_user(role, person_id=person_id)
+    await browser.log_in(account.username)
+    await browser.page.wait_for_url(browser.url("/"))
+    links = await _nav_links(browser)
+    assert links == sees
+    assert not set(links) & set(does_not_see)
+
+
+@in_chromium
+async def test_a_wrong_password_shows_the_error_and_lets_nobody_in(browser, make_user):
+    doctor = await make_user("family_doctor")
+    page = browser.page
+    await browser.log_in(doctor.username, "not the password")
+    error = page.get_by_test_id("login-error")
+    assert await error.inner_text() == "Wrong username or password."
+    assert await error.get_attribute("role") == "alert"
+    assert page.url == browser.url("/login")
+    assert await page.get_by_label("Username").input_value() == doctor.username
+    assert await page.get_by_label("Password").input_value() == ""
+    assert await page.get_by_test_id("who").count() == 0
+    assert await browser.cookie(SESSION) is None
+    await browser.screenshot("login-error")
+
+    await page.goto(browser.url("/"))
+    assert page.url == browser.url("/login")
+
+
+LANGUAGES = [
+    # lang, the login button, the page title, the password label
+    ("ru", "Войти", "Войти · Salomat", "Пароль"),
+    ("uz", "Kirish", "Kirish · Salomat", "Parol"),
+    ("kk", "Кіру", "Кіру · Salomat", "Құпиясөз"),
+    ("en", "Log in", "Log in · Salomat", "Password"),
+]
+
+
+@in_chromium
+async def test_switching_the_language_translates_the_page(browser, make_user):
+    page = browser.page
+    await page.goto(browser.url("/login"))
+    assert await page.locator("html").get_attribute("lang") == "en"
+    for lang, button, title, password in LANGUAGES:
+        async with page.expect_navigation():
+            await page.get_by_test_id("language").select_option(lang)  # salomat.js submits
+        assert page.url == browser.url("/login")
+        assert await page.locator("html").get_attribute("lang") == lang
+        assert (await page.get_by_test_id("login-submit").inner_text()).strip() == button
+        assert await page.title() == title
+        assert await page.get_by_label(password).count() == 1
+        assert (await browser.cookie("salomat_lang"))["value"] == lang
+        await browser.screenshot(f"login-{lang}")
+
+    # the choice holds after logging in: the shell in Kazakh
+    async with page.expect_navigation():
+        await page.get_by_test_id("language").select_option("kk")
+    doctor = await make_user("family_doctor")
+    await page.get_by_label("Пайдаланушы аты").fill(doctor.username)
+    await page.get_by_label("Құпиясөз").fill(PASSWORD)
+    await page.get_by_test_id("login-submit").click()
+    await page.wait_for_url(browser.url("/"))
+    assert await page.get_by_test_id("who-role").inner_text() == "отбасылық дәрігер"
+    assert await _nav_links(browser) == ["Басты бет"]
+    assert (await page.get_by_test_id("logout").inner_text()).strip() == "Шығу"
+    await browser.screenshot("home-kk")
+
+
+@in_chromium
+async def test_the_language_switch_works_without_javascript(browser_without_js):
+    b = browser_without_js
+    page = b.page
+    await page.goto(b.url("/login"))
+    await page.get_by_test_id("language").select_option("uz")
+    assert page.url == b.url("/login")  # nothing submitted by itself
+    await page.locator("form.lang").get_by_role("button").click()
+    await page.wait_for_url(b.url("/login"))
+    assert await page.locator("html").get_attribute("lang") == "uz"
+    assert (await page.get_by_test_id("login-submit").inner_text()).strip() == "Kirish"
+
+
+@in_chromium
+async def test_logging_out_returns_to_the_login_page_and_ends_the_session(browser, make_user):
+    nurse = await make_user("nurse")
+    page = browser.page
+    await browser.log_in(nurse.username)
+    await page.wait_for_url(browser.url("/"))
+    old = await browser.cookie(SESSION)
+    assert old is not None
+
+    await page.get_by_test_id("logout").click()
+    await page.wait_for_url(browser.url("/login"))
+    assert await page.get_by_test_id("login-submit").is_visible()
+    assert await browser.cookie(SESSION) is None
+
+    await browser.context.add_cookies([old])  # a copy of the cookie kept somewhere
+    await page.goto(browser.url("/"))
+    assert page.url == browser.url("/login")
+    async with httpx.AsyncClient(base_url=browser.base, cookies={SESSION: old["value"]}) as http:
+        r = await http.get("/")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login"
+
+
+@in_chromium
+async def test_the_session_cookie_is_httponly_and_samesite_lax(browser, make_user):
+    doctor = await make_user("family_doctor")
+    await browser.log_in(doctor.username)
+    await browser.page.wait_for_url(browser.url("/"))
+    cookie = await browser.cookie(SESSION)
+    assert cookie is not None
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["path"] == "/"
+    assert SESSION not in await browser.page.evaluate("document.cookie")
+
+
+@in_chromium
+async def test_a_citizen_sees_which_clinician_opened_their_record(browser, make_user, make_person):
+    nurse = await make_user("nurse")
+    person = await make_person(nurse.facility_code)
+    citizen = await make_user("citizen", person_id=person.id)
+    async with httpx.AsyncClient(base_url=browser.base) as http:
+        token = await http.post(
+            "/auth/token", data={"username": nurse.username, "password": PASSWORD}
+        )
+        assert token.status_code == 200, token.text
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        r = await http.get(f"/api/v1/persons/{person.id}", headers=bearer)
+        assert r.status_code == 200, r.text
+
+    page = browser.page
+    await browser.log_in(citizen.username)
+    await page.wait_for_url(browser.url("/"))
+    await page.get_by_test_id("nav").get_by_role("link", name="Who opened my record").click()
+    await page.wait_for_url(browser.url("/access-log"))
+    table = page.get_by_test_id("access-log")
+    row = table.locator("tbody tr").filter(has_text=nurse.username)
+    assert await row.count() >= 1
+    cells = [c.strip() for c in await row.first.locator("td").all_inner_texts()]
+    assert cells[1:5] == [nurse.username, "nurse", nurse.facility_code, "read"]
+    assert "attached to the user's facility" in cells[5]
+    assert await row.first.get_attribute("class") is None  # not an emergency access
+    await browser.screenshot("access-log")
+
+    # and in Russian
+    async with page.expect_navigation():
+        await page.get_by_test_id("language").select_option("ru")
+    assert page.url == browser.url("/access-log")
+    row = page.get_by_test_id("access-log").locator("tbody tr").filter(has_text=nurse.username)
+    cells = [c.strip() for c in await row.first.locator("td").all_inner_texts()]
+    assert cells[2] == "медсестра"
+    assert cells[4] == "просмотр"
+    assert await page.get_by_role("heading", level=1).inner_text() == "Кто открывал мою карту"
+    await browser.screenshot("access-log-ru")
+
+
+@in_chromium
+async def test_htmx_sends_the_csrf_header_under_the_csp(browser, make_user):
+    """The vendored htmx loads under the CSP and its requests carry the page's CSRF token."""
+    admin = await make_user("admin")
+    page = browser.page
+    await browser.log_in(admin.username)
+    await page.wait_for_url(browser.url("/"))
+    await page.goto(browser.url("/admin/users"))
+    assert await page.evaluate("typeof window.htmx") == "object"
+
+    username = unique("analyst.htmx-")
+    form = page.get_by_test_id("new-user")
+    await form.get_by_label("Username").fill(username)
+    await form.get_by_label("Role").select_option("analyst")
+    await form.get_by_label("Initial password").fill("long enough pw")
+    async with page.expect_response("**/admin/users") as answer:
+        await form.get_by_role("button", name="Create user").click()
+    response = await answer.value
+    assert response.status == 200
+    sent = await response.request.all_headers()
+    assert sent.get("hx-request") == "true"
+    assert sent.get("x-csrf-token")
+    row = page.get_by_test_id("users").locator("tbody tr").filter(has_text=username)
+    await row.wait_for()
+    assert await form.get_by_label("Username").input_value() == ""  # ready for the next one
+
+    async with page.expect_response("**/disable") as answer:
+        await row.get_by_role("button", name="Disable").click()
+    assert (await answer.value).status == 200
+    await row.get_by_role("button", name="Enable").wait_for()
+    assert page.url == browser.url("/admin/users")  # swapped in place, no navigation
+    await browser.screenshot("users")
+
+
+# ---- the catalogs (no browser) ---------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+LOCALE = REPO / "src" / "salomat" / "core" / "locale"
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+UPDATE = (
+    "run: .venv/bin/pybabel extract -F babel.cfg -o src/salomat/core/locale/messages.pot src "
+    "&& .venv/bin/pybabel update -i src/salomat/core/locale/messages.pot "
+    "-d src/salomat/core/locale, then translate"
+)
+
+
+def _source_msgids() -> set[str]:
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (REPO / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f, str(REPO / "babel.cfg"))
+    found = extract_from_dir(str(REPO / "src"), method_map, options_map)
+    return {msg if isinstance(msg, str) else msg[0] for _, _, msg, _, _ in found}
+
+
+def _catalog(lang: str) -> Any:
+    from babel.messages.pofile import read_po
+
+    from salomat.core.i18n import BABEL_LOCALES
+
+    path = LOCALE / lang / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        return read_po(f, locale=BABEL_LOCALES[lang])
+
+
+def test_the_template_lists_every_message_of_the_source():
+    from babel.messages.pofile import read_po
+
+    with (LOCALE / "messages.pot").open("rb") as f:
+        pot = {m.id for m in read_po(f) if m.id}
+    source = _source_msgids()
+    assert not source - pot, f"new messages not in messages.pot; {UPDATE}"
+    assert not pot - source, f"messages.pot has messages no longer used; {UPDATE}"
+
+
+@pytest.mark.parametrize("lang", ["ru", "uz", "kk"])
+def test_every_message_is_translated(lang):
+    catalog = _catalog(lang)
+    untranslated = [m.id for m in catalog if m.id and (not m.string or m.fuzzy)]
+    missing = _source_msgids() - {m.id for m in catalog if m.id}
+    assert not missing, f"{lang}: not in the catalog: {sorted(missing)}; {UPDATE}"
+    assert not untranslated, f"{lang}: untranslated or fuzzy: {untranslated}"
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check() if errors]
+    assert not problems, problems  # e.g. a %(name)s lost in translation
+
+
+def test_uzbek_is_written_in_latin_script():
+    for m in _catalog("uz"):
+        if m.id:
+            assert not CYRILLIC.search(m.string), (m.id, m.string)
+            # oʻ and gʻ take U+02BB, the tutuq belgisi U+02BC: never a quote or backtick
+            assert not re.search(r"[OoGg]['`‘’]", m.string), (m.id, m.string)
+
+
+def test_kazakh_is_written_in_cyrillic_script():
+    for m in _catalog("kk"):
+        if m.id and re.search(r"[A-Za-z]{3}", m.id.replace("%(name)s", "")):
+            assert CYRILLIC.search(m.string), (m.id, m.string)
+
+
+def test_every_role_action_and_error_title_has_a_message():
+    from salomat.core import audit, errors
+    from salomat.core.policy import Role
+    from salomat.ui import msgids
+
+    assert set(msgids.ROLES) == {r.value for r in Role}
+    assert set(msgids.AUDIT_ACTIONS) == set(audit.ACTIONS)
+    titles = {
+        cls.title
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.SalomatError)
+    }
+    assert titles <= set(msgids.ERROR_TITLES)
