@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import salomat.main  # noqa: F401  (imports every domain, so every model is on the metadata)
 from salomat.core.config import get_settings
-from salomat.core.db import Base
+from salomat.core.db import Base, is_managed
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +26,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=is_managed,
     )
     with context.begin_transaction():
         context.run_migrations()

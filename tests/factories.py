@@ -19,6 +19,33 @@ def unique(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(4)}"
 
 
+_LETTERS = str.maketrans("0123456789abcdef", "bdfghjklmnprstvz")
+
+
+def unique_name(prefix: str = "") -> str:
+    """A name of letters only (names with digits are refused), unlike any other."""
+    return (prefix + secrets.token_hex(5).translate(_LETTERS)).capitalize()
+
+
+def national_id_for(birth: date, sex: str, country: str = "UZ", serial: int | None = None) -> str:
+    """A valid PINFL (UZ) or IIN (KZ) encoding ``birth`` and ``sex``; random serial."""
+    from salomat.country.national_id import iin_check_digit, pinfl_check_digit
+
+    code = {1800: 1, 1900: 3, 2000: 5}[birth.year // 100 * 100] + (sex == "female")
+    while True:
+        n = serial if serial is not None else secrets.randbelow(10**6)
+        if country == "UZ":
+            body = f"{code}{birth:%d%m%y}{n:06d}"
+            digits = [int(c) for c in body]
+            return body + str(pinfl_check_digit(digits, [7, 3, 1]))
+        body = f"{birth:%y%m%d}{code}{n % 10**4:04d}"
+        digits = [int(c) for c in body]
+        check = iin_check_digit(digits, list(range(1, 12)), [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2])
+        if check is not None:
+            return body + str(check)
+        serial = None
+
+
 @pytest.fixture
 async def db() -> AsyncIterator[AsyncSession]:
     """A session for arranging and inspecting data; commit what you arrange."""
@@ -90,8 +117,8 @@ def make_person(db: AsyncSession) -> Callable[..., Awaitable[Any]]:
 
     async def make(facility_code: str | None = None, **kw: Any) -> Any:
         data = {
-            "family_name": kw.pop("family_name", "Karimova"),
-            "given_name": kw.pop("given_name", unique("Dilnoza")),
+            "family_name": kw.pop("family_name", unique_name("Ka")),
+            "given_name": kw.pop("given_name", unique_name("Di")),
             "birth_date": kw.pop("birth_date", date(1994, 5, 17)),
             "sex": kw.pop("sex", "female"),
             "attached_facility_code": facility_code,
@@ -118,3 +145,75 @@ def login(client: httpx.AsyncClient) -> Callable[[Account], Awaitable[dict[str, 
         return await token_for(client, account)
 
     return do
+
+
+# ---- territory, facilities, practitioners (registry) -------------------------------
+
+
+@dataclass
+class Place:
+    """A region with one district and one settlement, made for one test."""
+
+    region: str
+    district: str
+    settlement: str
+
+
+@pytest.fixture
+def make_place(db: AsyncSession) -> Callable[..., Awaitable[Place]]:
+    from salomat.domains.registry import service
+    from salomat.domains.registry.schemas import TerritoryIn
+
+    async def make(is_rural: bool = True) -> Place:
+        region = unique("R")
+        await service.create_territory(db, TerritoryIn(code=region, level="region", name="Region"))
+        district = f"{region}-D"
+        await service.create_territory(
+            db, TerritoryIn(code=district, level="district", parent_code=region, name="District")
+        )
+        settlement = f"{district}-S"
+        await service.create_territory(
+            db,
+            TerritoryIn(
+                code=settlement,
+                level="settlement",
+                parent_code=district,
+                name="Village",
+                is_rural=is_rural,
+                latitude=39.6,
+                longitude=66.9,
+            ),
+        )
+        await db.commit()
+        return Place(region, district, settlement)
+
+    return make
+
+
+@pytest.fixture
+def make_practitioner(db: AsyncSession) -> Callable[..., Awaitable[Any]]:
+    from salomat.core.security import Principal
+    from salomat.domains.registry import service
+    from salomat.domains.registry.schemas import PractitionerIn
+
+    system = Principal(user_id=0, username="fixture", role="admin", session_id="fixture")
+
+    async def make(specialty: str = "general_practice", **kw: Any) -> Any:
+        data = {
+            "family_name": kw.pop("family_name", "Rasulov"),
+            "given_name": kw.pop("given_name", unique("Farrux")),
+            "specialty": specialty,
+            **kw,
+        }
+        p = await service.create_practitioner(db, system, PractitionerIn(**data))
+        await db.commit()
+        return p
+
+    return make
+
+
+@pytest.fixture
+async def admin_headers(
+    client: httpx.AsyncClient, make_user: Callable[..., Awaitable[Account]]
+) -> dict[str, str]:
+    return await token_for(client, await make_user("admin"))

@@ -108,7 +108,9 @@ def facility_code() -> str:
     code = unique("CLI-")
 
     async def work(s: Any) -> None:
-        await registry.create_facility(s, FacilityIn(code=code, name="CLI polyclinic", kind="x"))
+        await registry.create_facility(
+            s, FacilityIn(code=code, name="CLI polyclinic", kind="family_polyclinic")
+        )
 
     run(work)
     return code

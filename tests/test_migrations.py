@@ -23,7 +23,7 @@ from alembic.script import ScriptDirectory
 
 import salomat.main  # noqa: F401  (imports every domain: every model is on the metadata)
 from salomat.core import migrate
-from salomat.core.db import Base, get_engine
+from salomat.core.db import Base, get_engine, is_managed
 from tests.conftest import BACKEND, PG_URL
 
 # ---- helpers ----------------------------------------------------------------
@@ -32,7 +32,8 @@ from tests.conftest import BACKEND, PG_URL
 def schema_diff(conn: sa.Connection, metadata: sa.MetaData) -> list[Any]:
     """What ``alembic revision --autogenerate`` would write (as env.py configures it)."""
     ctx = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
+        conn,
+        opts={"compare_type": True, "compare_server_default": True, "include_name": is_managed},
     )
     return compare_metadata(ctx, metadata)
 
@@ -107,8 +108,10 @@ def objects(url: str) -> set[str]:
 
 
 def tables(url: str) -> set[str]:
+    """The tables the models manage (not the FTS5 search tables of the migrations)."""
     with connect(url) as conn:
-        return set(sa.inspect(conn).get_table_names())
+        names = sa.inspect(conn).get_table_names()
+    return {n for n in names if is_managed(n, "table", None)}
 
 
 def revision(url: str) -> str | None:

@@ -21,7 +21,7 @@ from rich.console import Console
 from salomat.core import backup as db_backup
 from salomat.core import idempotency, migrate
 from salomat.core.config import get_settings
-from salomat.core.errors import Conflict, FieldError, field_errors_from_pydantic
+from salomat.core.errors import Conflict, FieldError, Invalid, field_errors_from_pydantic
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Role
 from salomat.core.security import Principal
@@ -30,6 +30,7 @@ from salomat.country import pack
 from salomat.domains.accounts import cli as accounts_cli
 from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery
 
@@ -46,6 +47,8 @@ app.add_typer(demo_app, name="demo")
 maintenance_app = typer.Typer(help="Housekeeping to run daily (cron).", no_args_is_help=True)
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(accounts_cli.app, name="user")
+app.add_typer(registry_cli.territory_app, name="territory")
+app.add_typer(registry_cli.app, name="registry")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -232,15 +235,42 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     result = DemoLoad(users_before=before, loaded=not before or force)
     if not result.loaded:
         return result
-    for f in data["facilities"]:
+    if data.get("territory"):
+        csv_file = pack.PACKS_DIR / get_settings().country / data["territory"]
+        report = await registry.import_territory(
+            session, csv_file.read_text(encoding="utf-8"), by=DEMO_LOADER.username
+        )
+        if report.issues:
+            raise Invalid.fields(
+                [FieldError(f"line {i.line}: {i.column}", i.message) for i in report.issues],
+                f"the demo territory {csv_file.name} has wrong rows",
+            )
+    for f in data["facilities"]:  # parents come before their subordinates in the file
         if await registry.facility_by_code(session, f["code"]) is None:
             await registry.create_facility(
-                session, FacilityIn(code=f["code"], name=f["name"], kind=f["kind"])
+                session,
+                FacilityIn(
+                    code=f["code"],
+                    name=f["name"],
+                    kind=f["kind"],
+                    names=f.get("names", {}),
+                    perinatal_level=f.get("perinatal_level"),
+                    settlement_code=f.get("settlement"),
+                    parent_code=f.get("parent"),
+                    beds=f.get("beds", {}),
+                    address=f.get("address"),
+                    phone=f.get("phone"),
+                ),
+                by=DEMO_LOADER.username,
             )
             result.facilities += 1
     person_ids: dict[str, int] = {}
     for p in data["people"]:
-        person = PersonIn(**p, attached_facility_code=data["polyclinic"])
+        person = PersonIn(
+            **p,
+            attached_facility_code=data["polyclinic"],
+            duplicate_reason="demo data: distinct fictitious people",
+        )
         try:
             created = await registry.register_person(session, DEMO_LOADER, person)
         except Conflict:

@@ -41,7 +41,7 @@ def create_app() -> FastAPI:
         health,
         accounts_api.auth,
         accounts_api.api,
-        registry_api.api,
+        *registry_api.routers,
         fhir_api.router,
         accounts_web.web,
     ):

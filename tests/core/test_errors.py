@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +11,7 @@ from salomat.core.audit import AuditEvent
 from salomat.core.config import get_settings
 from salomat.core.db import session_factory
 from salomat.domains.registry.models import Person
+from tests.factories import national_id_for
 
 pytestmark = pytest.mark.anyio
 
@@ -77,9 +80,9 @@ async def test_conflict_on_duplicate_national_id(client, make_user, login):
     person = {
         "family_name": "Dup",
         "given_name": "Ali",
-        "birth_date": "1990-01-01",
+        "birth_date": "1990-08-12",
         "sex": "male",
-        "national_id": "31208902620036",
+        "national_id": national_id_for(date(1990, 8, 12), "male"),
     }
     assert (await client.post("/api/v1/persons", json=person, headers=auth)).status_code == 201
     r = await client.post("/api/v1/persons", json=person, headers=auth)

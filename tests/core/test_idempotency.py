@@ -15,7 +15,14 @@ pytestmark = pytest.mark.anyio
 
 
 def _person(name: str) -> dict:
-    return {"family_name": name, "given_name": "Aziza", "birth_date": "2001-09-30", "sex": "female"}
+    return {
+        "family_name": name,
+        "given_name": "Aziza",
+        "birth_date": "2001-09-30",
+        "sex": "female",
+        # the same person on purpose: registering her again needs a reason
+        "duplicate_reason": "test: a deliberate duplicate",
+    }
 
 
 async def _count(family_name: str) -> int:

@@ -119,6 +119,53 @@ async def record(
     await session.execute(insert(AuditEvent), [row])
 
 
+@dataclass(frozen=True)
+class Access:
+    """One person shown in a listing, and why the user may see them."""
+
+    patient_id: int
+    purpose: str | None = None
+    break_glass_grant: int | None = None
+
+
+async def record_listing(
+    session: AsyncSession,
+    principal: Principal | None,
+    shown: list[Access],
+    *,
+    action: str = "search",
+    resource_type: str = "Patient",
+) -> None:
+    """One row per person shown, written in one batched insert.
+
+    A search page shows up to a hundred people; one cached statement run over
+    all rows (the drivers' executemany / SQLAlchemy's insertmanyvalues)
+    instead of one round trip per row keeps the audit from dominating the
+    search's time. An empty listing is audited too (``detail='no result'``).
+    """
+    if not shown:
+        await record(
+            session, principal, action=action, resource_type=resource_type, detail="no result"
+        )
+        return
+    rows = [
+        _row(
+            principal,
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(a.patient_id),
+            patient_id=a.patient_id,
+            purpose=a.purpose,
+            outcome="success",
+            break_glass_grant=a.break_glass_grant,
+            detail=None,
+            username=None,
+        )
+        for a in shown
+    ]
+    await session.execute(insert(AuditEvent), rows)
+
+
 def keep_after_rollback(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:
     """Queue a row that must be written even though the request fails."""
     session.info.setdefault(AFTER_ROLLBACK, []).append((table, row))

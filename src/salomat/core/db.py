@@ -114,3 +114,14 @@ async def dispose_engines() -> None:
 
 def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+#: Search structures the models cannot express (SQLite FTS5 tables, PostgreSQL
+#: trigram indexes): created by migrations, skipped when comparing the models
+#: with the database.
+UNMANAGED_PREFIXES = ("search_", "ix_trgm_")
+
+
+def is_managed(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic ``include_name`` hook: False for what ``UNMANAGED_PREFIXES`` names."""
+    return not (name or "").startswith(UNMANAGED_PREFIXES)

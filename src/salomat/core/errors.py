@@ -42,11 +42,14 @@ class SalomatError(Exception):
         *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
+        #: extra members of the problem+json body (RFC 9457 section 3.2)
+        self.extensions = extensions or {}
 
 
 class Invalid(SalomatError):
@@ -145,6 +148,7 @@ def problem(request: Request, exc: SalomatError) -> Response:
     }
     if exc.errors:
         body["errors"] = [e.as_dict() for e in exc.errors]
+    body.update({k: v for k, v in exc.extensions.items() if k not in body})
     rid = getattr(request.state, "request_id", None)
     if rid:
         body["request_id"] = rid

@@ -68,10 +68,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # registries
     "facility:read": _STAFF,
     "facility:manage": frozenset({Role.admin}),
+    "territory:read": _STAFF,
+    "territory:manage": frozenset({Role.admin}),
+    "practitioner:read": _STAFF,
+    "practitioner:manage": frozenset({Role.admin}),
     "person:create": frozenset({Role.registrar}),
     "person:read": frozenset({Role.registrar, *CLINICAL_ROLES, Role.citizen}),
     "person:search": frozenset({Role.registrar, *CLINICAL_ROLES}),
     "person:update": frozenset({Role.registrar}),
+    # a death is entered from the medical death certificate: by its doctor or the registry
+    "person:death": frozenset({Role.registrar, Role.family_doctor}),
+    # merging two records of one person re-points every domain's rows
+    "person:merge": frozenset({Role.registrar}),
     "break_glass:request": frozenset(CLINICAL_ROLES),
 }
 

@@ -19,6 +19,7 @@ from salomat.domains.accounts.schemas import (
     UserIn,
     UserOut,
 )
+from salomat.domains.registry.schemas import PractitionerLink, PractitionerLinkOut
 
 SESSION_COOKIE = "salomat_session"
 auth = router(prefix="/auth", tags=["auth"])
@@ -141,3 +142,14 @@ async def break_glass(
     principal: Annotated[Principal, Depends(Require("break_glass:request"))],
 ) -> BreakGlassOut:
     return await service.break_glass(session, principal, data)
+
+
+@api.put("/users/{user_id}/practitioner", response_model=PractitionerLinkOut)
+async def link_practitioner(
+    session: Session,
+    user_id: int,
+    data: PractitionerLink,
+    principal: Annotated[Principal, Depends(Require("user:manage"))],
+) -> PractitionerLinkOut:
+    """Link the account to its practitioner record in the registry (``null`` unlinks)."""
+    return await service.link_practitioner(session, principal, user_id, data.practitioner_id)

@@ -20,6 +20,8 @@ class User(Base):
     full_name: Mapped[str | None] = mapped_column(String(200))
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    #: the practitioner record of a clinician's account (registry)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"), unique=True)
     language: Mapped[str | None] = mapped_column(String(8))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -50,6 +50,7 @@ from salomat.domains.accounts.schemas import (
     WebLogin,
 )
 from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import PractitionerLinkOut
 
 BAD_LOGIN = "Wrong username or password."
 #: a client address may fail this many times the per-user limit (password spraying)
@@ -504,3 +505,73 @@ async def purge_expired(session: AsyncSession, *, keep_days: int = 30) -> dict[s
         "login_sessions": int(getattr(sessions, "rowcount", 0) or 0),
         "login_failures": int(getattr(failures, "rowcount", 0) or 0),
     }
+
+
+async def link_practitioner(
+    session: AsyncSession, actor: Principal, user_id: int, practitioner_id: int | None
+) -> PractitionerLinkOut:
+    """Links a clinician's account to their practitioner record (``None`` unlinks).
+
+    The account must work where the practitioner holds a current role, and one
+    practitioner has at most one account (a database constraint as well).
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found.")
+    if practitioner_id is not None:
+        errors = []
+        if user.role == Role.citizen:
+            errors.append(FieldError("practitioner_id", "a citizen account is not a practitioner"))
+        elif not await registry.practitioner_exists(session, practitioner_id):
+            errors.append(
+                FieldError("practitioner_id", f"no practitioner has id {practitioner_id}")
+            )
+        elif user.facility_id is not None and not await registry.practitioner_works_at(
+            session, practitioner_id, user.facility_id
+        ):
+            errors.append(
+                FieldError(
+                    "practitioner_id",
+                    "the practitioner holds no current role at the account's facility",
+                )
+            )
+        if errors:
+            raise Invalid.fields(errors)
+        other = await session.scalar(
+            select(User.username).where(User.practitioner_id == practitioner_id, User.id != user.id)
+        )
+        if other is not None:
+            raise Conflict(
+                f"Practitioner {practitioner_id} is linked to the account {other}.",
+                errors=[FieldError("practitioner_id", f"linked to {other}")],
+            )
+    user.practitioner_id = practitioner_id
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="update",
+        resource_type="User",
+        resource_id=str(user.id),
+        detail=f"practitioner link: {practitioner_id}",
+    )
+    return PractitionerLinkOut(
+        user_id=user.id, username=user.username, practitioner_id=user.practitioner_id
+    )
+
+
+@registry.on_person_rows_moved
+async def move_person_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
+    """A registry merge or unmerge: accounts and break-the-glass grants follow the person."""
+    for model, table in ((User, "app_user"), (BreakGlassGrant, "break_glass_grant")):
+        where = [model.person_id == event.from_id]
+        if event.only is not None:
+            if not event.only.get(table):
+                continue
+            where.append(model.id.in_(event.only[table]))
+        ids = list((await session.scalars(select(model.id).where(*where))).all())
+        if ids:
+            await session.execute(
+                update(model).where(model.id.in_(ids)).values(person_id=event.to_id)
+            )
+            event.moved[table] = ids

@@ -1,13 +1,83 @@
+"""The national registries: territory, facilities, practitioners, people.
+
+Person-level rows carry ``person_id`` so that, on Citus, it can be the
+distribution key; territory and facilities are small reference tables.
+"""
+
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salomat.core.db import Base, UTCDateTime
 
 PERSON_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+# ---- territory -------------------------------------------------------------
+
+
+class Territory(Base):
+    """Region, district or settlement; codes are the national classifier's (SOATO, KATO)."""
+
+    __tablename__ = "territory"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    level: Mapped[str] = mapped_column(String(16))  # region | district | settlement
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: the name in each language of the pack: {"uz": ..., "ru": ..., "en": ...}
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    is_rural: Mapped[bool | None] = mapped_column(Boolean)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint("level IN ('region', 'district', 'settlement')", name="level"),
+        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude"),
+        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude"),
+    )
+
+
+class Population(Base):
+    """Residents of a settlement on 1 January of ``year``, by sex and 5-year age band."""
+
+    __tablename__ = "territory_population"
+
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territory.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sex: Mapped[str] = mapped_column(String(8), primary_key=True)
+    #: lower bound of the band: 0, 5, ..., 85 (85 = 85 and over)
+    age_from: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("sex IN ('male', 'female')", name="sex"),
+        CheckConstraint("age_from >= 0 AND age_from <= 85 AND age_from % 5 = 0", name="age_from"),
+        CheckConstraint("count >= 0", name="count"),
+    )
+
+
+# ---- facilities --------------------------------------------------------------
 
 
 class Facility(Base):
@@ -16,24 +86,233 @@ class Facility(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: a facility type of the country pack (``facility_types``)
     kind: Mapped[str] = mapped_column(String(64))
+    perinatal_level: Mapped[int | None] = mapped_column(Integer)
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(20))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint(
+            "perinatal_level IS NULL OR perinatal_level IN (1, 2, 3)", name="perinatal_level"
+        ),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    )
 
 
-class Person(Base):
-    __tablename__ = "person"
+class FacilityBeds(Base):
+    """Beds by profile (the pack's ``bed_profiles``): what capacity planning reads."""
 
-    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    __tablename__ = "facility_beds"
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(32), primary_key=True)
+    beds: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("beds >= 0", name="beds"),)
+
+
+class Section(Base):
+    """A family-doctor section (uchastok): the families one doctor and nurse look after."""
+
+    __tablename__ = "care_section"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+
+    __table_args__ = (UniqueConstraint("facility_id", "code"),)
+
+
+# ---- practitioners -----------------------------------------------------------------
+
+
+class Practitioner(Base):
+    __tablename__ = "practitioner"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     national_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     family_name: Mapped[str] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
     patronymic: Mapped[str | None] = mapped_column(String(100))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    #: a specialty of the country pack (``specialties``)
+    specialty: Mapped[str] = mapped_column(String(64))
+    licence_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    licence_valid_until: Mapped[date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class PractitionerRole(Base):
+    """Who works where, as what, from when; ``section_id`` for family doctors and nurses."""
+
+    __tablename__ = "practitioner_role"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioner.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    #: a position of the country pack (``positions``): family_doctor, obstetrician, ...
+    position: Mapped[str] = mapped_column(String(64))
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("care_section.id"))
+    start_on: Mapped[date] = mapped_column(Date)
+    end_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates"),)
+
+
+# ---- people ------------------------------------------------------------------------
+
+
+class Person(Base):
+    """One person, identified once. Names are kept in both scripts of the country."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    national_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    #: names as entered, and their transliteration: the search and duplicate keys use both
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    patronymic: Mapped[str | None] = mapped_column(String(100))
+    name_script: Mapped[str] = mapped_column(String(8), default="latn")  # latn | cyrl
+    family_name_alt: Mapped[str | None] = mapped_column(String(100))
+    given_name_alt: Mapped[str | None] = mapped_column(String(100))
+    patronymic_alt: Mapped[str | None] = mapped_column(String(100))
+    #: script-insensitive phonetic skeletons ("family given patronymic"), see registry.names
+    name_key: Mapped[str] = mapped_column(String(320))
+    family_key: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[date] = mapped_column(Date, index=True)
     sex: Mapped[str] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
     attached_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("care_section.id"))
     deceased_on: Mapped[date | None] = mapped_column(Date)
+    death_cause: Mapped[str | None] = mapped_column(String(8))  # ICD-10
+    #: set when a registrar created the person although candidates were shown
+    duplicate_reason: Mapped[str | None] = mapped_column(String(500))
+    #: a merged person stays as a tombstone pointing at the survivor
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint("sex IN ('male', 'female')", name="sex"),
+        CheckConstraint("name_script IN ('latn', 'cyrl')", name="name_script"),
+        CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_own_survivor"),
+        Index("ix_person_family_key_birth_date", "family_key", "birth_date"),
+    )
+
+
+class ResourceVersion(Base):
+    """Every version of a registry resource as FHIR served it (vread, ``_history``)."""
+
+    __tablename__ = "resource_version"
+
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: create | update | delete (FHIR Bundle.entry.request.method: POST | PUT | DELETE)
+    action: Mapped[str] = mapped_column(String(8))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Attachment(Base):
+    """Attachment history: a person is attached to one primary-care facility at a time."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("care_section.id"))
+    start_on: Mapped[date] = mapped_column(Date)
+    end_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CareRelationship(Base):
+    """An open episode that lets a facility other than the attached one see a person.
+
+    Opened by the care programmes (referral, admission, prescription to
+    dispense) through the registry service; closed when the episode ends.
+    """
+
+    __tablename__ = "care_relationship"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_care_relationship_facility_person", "facility_id", "person_id"),)
+
+
+class DuplicatePair(Base):
+    """A pair the batch linkage (Splink) or a registrar flagged, for review."""
+
+    __tablename__ = "duplicate_pair"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    person_a_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    person_b_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    probability: Mapped[float] = mapped_column(Float)
+    #: open | merged | distinct
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(150))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("person_a_id", "person_b_id"),
+        CheckConstraint("person_a_id < person_b_id", name="ordered"),
+        CheckConstraint("status IN ('open', 'merged', 'distinct')", name="status"),
+        Index("ix_duplicate_pair_status_probability", "status", "probability"),
+    )
+
+
+class Merge(Base):
+    """One merge: what was re-pointed, so that it can be undone."""
+
+    __tablename__ = "person_merge"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    #: {"table": [row ids re-pointed]} across every domain, and the fields copied over
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    merged_by: Mapped[str] = mapped_column(String(150))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(150))
+    note: Mapped[str | None] = mapped_column(Text)

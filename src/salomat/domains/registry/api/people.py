@@ -1,3 +1,5 @@
+"""REST routes of the person index (master patient index)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -12,15 +14,18 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import (
-    FacilityIn,
-    FacilityOut,
+    AttachIn,
+    AttachmentOut,
+    Candidate,
+    DeathIn,
     PersonIn,
     PersonOut,
     PersonPatch,
     PersonQuery,
+    PersonVersionOut,
 )
 
-api = router(prefix="/api/v1", tags=["registry"])
+api = router(prefix="/api/v1", tags=["people"])
 Session = DbSession
 
 
@@ -38,40 +43,34 @@ def parse_if_match(value: str | None) -> int | None:
     return int(v)
 
 
-@api.get(
-    "/facilities",
-    response_model=Page[FacilityOut],
-    dependencies=[Depends(Require("facility:read"))],
-)
-async def facilities(
-    session: Session, page: Annotated[PageParams, Depends(page_params)]
-) -> Page[FacilityOut]:
-    return await service.list_facilities(session, page)
-
-
 @api.post(
-    "/facilities",
-    response_model=FacilityOut,
+    "/persons",
+    response_model=PersonOut,
     status_code=201,
-    dependencies=[Depends(Require("facility:manage"))],
+    responses={409: {"description": "the id is taken, or candidates need a duplicate_reason"}},
 )
-async def create_facility(session: Session, data: FacilityIn, response: Response) -> FacilityOut:
-    fac = await service.create_facility(session, data)
-    response.headers["Location"] = f"/api/v1/facilities/{fac.id}"
-    return fac
-
-
-@api.post("/persons", response_model=PersonOut, status_code=201)
 async def register_person(
     session: Session,
     data: PersonIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("person:create"))],
 ) -> PersonOut:
+    """Register a person. Likely duplicates come back as 409 with ``candidates``."""
     person = await service.register_person(session, principal, data)
     response.headers["Location"] = f"/api/v1/persons/{person.id}"
     response.headers["ETag"] = etag(person.version)
     return person
+
+
+@api.post("/persons/candidates", response_model=list[Candidate])
+async def duplicate_candidates(
+    session: Session,
+    data: PersonIn,
+    principal: Annotated[Principal, Depends(Require("person:create"))],
+) -> list[Candidate]:
+    """Who is already registered and may be this person (nothing is stored)."""
+    service.check_identity(data.national_id, data.birth_date, data.sex)
+    return await service.find_candidates(session, principal, data)
 
 
 @api.get("/persons", response_model=Page[PersonOut])
@@ -80,10 +79,23 @@ async def search_persons(
     principal: Annotated[Principal, Depends(Require("person:search"))],
     page: Annotated[PageParams, Depends(page_params)],
     national_id: Annotated[str | None, Query(max_length=32)] = None,
-    name: Annotated[str | None, Query(min_length=2, max_length=100)] = None,
+    name: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
+    family: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    given: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     birth_date: date | None = None,
+    sex: Annotated[str | None, Query(pattern="^(male|female)$")] = None,
+    attached_to: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Page[PersonOut]:
-    q = PersonQuery(national_id=national_id, name=name, birth_date=birth_date)
+    """By national id, or by name in either script (fuzzy), narrowed by birth date and sex."""
+    q = PersonQuery(
+        national_id=national_id,
+        name=name,
+        family=family,
+        given=given,
+        birth_date=birth_date,
+        sex=sex,  # type: ignore[arg-type]
+        attached_to=attached_to,
+    )
     return await service.search_persons(session, principal, q, page)
 
 
@@ -114,3 +126,57 @@ async def update_person(
     )
     response.headers["ETag"] = etag(person.version)
     return person
+
+
+@api.post("/persons/{person_id}/attachment", response_model=PersonOut)
+async def attach_person(
+    session: Session,
+    person_id: int,
+    data: AttachIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("person:update"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> PersonOut:
+    """Attach to a primary-care facility (and section); the previous attachment ends."""
+    person = await service.attach_person(
+        session, principal, person_id, data, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(person.version)
+    return person
+
+
+@api.get("/persons/{person_id}/attachments", response_model=list[AttachmentOut])
+async def attachment_history(
+    session: Session,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("person:read"))],
+) -> list[AttachmentOut]:
+    return await service.attachment_history(session, principal, person_id)
+
+
+@api.post("/persons/{person_id}/death", response_model=PersonOut)
+async def register_death(
+    session: Session,
+    person_id: int,
+    data: DeathIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("person:death"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> PersonOut:
+    """Date and underlying cause (ICD-10); care programmes refuse new care afterwards."""
+    person = await service.register_death(
+        session, principal, person_id, data, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(person.version)
+    return person
+
+
+@api.get("/persons/{person_id}/history", response_model=list[PersonVersionOut])
+async def person_history(
+    session: Session,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("person:read"))],
+    page: Annotated[PageParams, Depends(page_params)],
+) -> list[PersonVersionOut]:
+    """Every version of the record, newest first."""
+    return await service.person_history(session, principal, person_id, page)

