@@ -15,7 +15,7 @@ from salomat.core.pagination import check_page
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.fhir import audit_event
+from salomat.fhir import audit_event, patient_api, registry_api
 from salomat.fhir.search import bundle, parse_date_param
 
 FHIR_JSON = "application/fhir+json"
@@ -31,6 +31,39 @@ ACTION_CODES = {
     "D": frozenset({"delete"}),
     "E": frozenset({"search", "login", "logout", "denied"}),
 }
+
+
+#: AuditEvent in ``/fhir/metadata``
+AUDIT_EVENT: dict[str, Any] = {
+    "type": "AuditEvent",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [
+        {"name": "patient", "type": "reference"},
+        {
+            "name": "agent",
+            "type": "reference",
+            "documentation": "the user's username (agent.altId)",
+        },
+        {"name": "altid", "type": "token"},
+        {"name": "date", "type": "date"},
+        {
+            "name": "action",
+            "type": "token",
+            "documentation": "C, R, U, D or E (search, login, logout, denied)",
+        },
+        {
+            "name": "_snapshot",
+            "type": "number",
+            "documentation": "set by the server in next links: "
+            "pages show the trail as of the first page",
+        },
+        {"name": "_count", "type": "number"},
+    ],
+}
+#: the registry resources: routes under /fhir, and what /fhir/metadata says of them
+router.include_router(patient_api.router)
+router.include_router(registry_api.router)
+RESOURCES = [AUDIT_EVENT, patient_api.CAPABILITY, *registry_api.CAPABILITIES]
 
 
 def fhir_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -71,34 +104,7 @@ async def metadata(request: Request) -> JSONResponse:
                     ],
                     "description": "Bearer JWT from POST /auth/token (OAuth2 password grant).",
                 },
-                "resource": [
-                    {
-                        "type": "AuditEvent",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [
-                            {"name": "patient", "type": "reference"},
-                            {
-                                "name": "agent",
-                                "type": "reference",
-                                "documentation": "the user's username (agent.altId)",
-                            },
-                            {"name": "altid", "type": "token"},
-                            {"name": "date", "type": "date"},
-                            {
-                                "name": "action",
-                                "type": "token",
-                                "documentation": "C, R, U, D or E (search, login, logout, denied)",
-                            },
-                            {
-                                "name": "_snapshot",
-                                "type": "number",
-                                "documentation": "set by the server in next links: "
-                                "pages show the trail as of the first page",
-                            },
-                            {"name": "_count", "type": "number"},
-                        ],
-                    }
-                ],
+                "resource": RESOURCES,
             }
         ],
     }

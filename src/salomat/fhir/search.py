@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlencode
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.pagination import PageParams
+from salomat.fhir.common import page_links
 
 PREFIXES = ("eq", "ne", "ge", "gt", "le", "lt", "sa", "eb", "ap")
 #: the latest instant a bound can name; an interval ending after it is cut here
@@ -141,16 +142,7 @@ def bundle(
     count: int,
     offset: int,
 ) -> dict[str, Any]:
-    def link(rel: str, off: int) -> dict[str, str]:
-        q = [(k, v) for k, v in params if k not in ("_count", "_offset")]
-        q += [("_count", str(count)), ("_offset", str(off))]
-        return {"relation": rel, "url": f"{base}{path}?{urlencode(q)}"}
-
-    links = [link("self", offset)]
-    if offset + count < total:
-        links.append(link("next", offset + count))
-    if offset > 0:
-        links.append(link("previous", max(0, offset - count)))
+    links = page_links(base, path, params, total, PageParams(count, offset))
     return {
         "resourceType": "Bundle",
         "type": "searchset",

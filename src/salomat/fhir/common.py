@@ -1,0 +1,261 @@
+"""What every FHIR resource route shares: responses, versions, parsing, error paths."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from salomat.core.errors import FieldError, Invalid, PreconditionFailed, SalomatError
+from salomat.core.pagination import PageParams, check_page
+
+FHIR_JSON = "application/fhir+json"
+#: Salomat's own extensions (the placeholder domain of docs/fhir.md)
+EXT = "https://salomat.example/fhir/StructureDefinition/"
+FACILITY_SYSTEM = "urn:salomat:facility"
+TERRITORY_SYSTEM = "urn:salomat:territory"
+#: result parameters every search accepts
+PAGING = frozenset({"_count", "_offset"})
+
+
+class BadRequest(SalomatError):
+    """The body is not JSON or not a valid R4B resource of the expected type."""
+
+    status, code, title, fhir_code = 400, "bad-request", "Bad request", "structure"
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+def fhir_response(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def http_date(when: datetime) -> str:
+    return format_datetime(
+        (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC), True
+    )
+
+
+def instant(when: datetime) -> str:
+    """A FHIR ``instant`` (meta.lastUpdated) in UTC."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def meta(version: int, last_updated: datetime | None) -> dict[str, str]:
+    out = {"versionId": str(version)}
+    if last_updated is not None:
+        out["lastUpdated"] = instant(last_updated)
+    return out
+
+
+def resource_response(
+    request: Request,
+    resource: dict[str, Any],
+    *,
+    status: int = 200,
+    location: bool = False,
+) -> JSONResponse:
+    """A resource with ETag, Last-Modified and (create, update) its versioned Location."""
+    version = resource["meta"]["versionId"]
+    headers = {"ETag": etag(int(version))}
+    if "lastUpdated" in resource["meta"]:
+        updated = datetime.fromisoformat(resource["meta"]["lastUpdated"])
+        headers["Last-Modified"] = http_date(updated)
+    if location:
+        headers["Location"] = (
+            f"{base_url(request)}/{resource['resourceType']}/{resource['id']}/_history/{version}"
+        )
+    return fhir_response(resource, status, headers)
+
+
+def parse_if_match(value: str | None, *, body_version: str | None = None) -> int:
+    """The version an update expects: ``If-Match`` (an ETag), else the body's meta.versionId."""
+    if value is None:
+        if body_version is None:
+            raise PreconditionFailed(
+                'Send If-Match with the ETag you read (W/"<version>"), '
+                "or meta.versionId in the resource."
+            )
+        value = body_version
+        field = "meta.versionId"
+    else:
+        field = "If-Match"
+    v = value.strip().removeprefix("W/").strip('"')
+    if not v.isdigit():
+        raise Invalid.fields([FieldError(field, 'must be a version such as W/"3"')])
+    return int(v)
+
+
+async def read_body(request: Request, resource_type: str, model: type[BaseModel]) -> Any:
+    """The request's resource, parsed with its R4B model; errors name the element."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest("The body is not JSON.", errors=[FieldError(resource_type, str(e))]) from e
+    if not isinstance(data, dict) or data.get("resourceType") != resource_type:
+        raise BadRequest(
+            f"Send a {resource_type} resource.",
+            errors=[FieldError(f"{resource_type}.resourceType", f"must be {resource_type}")],
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise BadRequest(
+            f"Not a valid FHIR R4 {resource_type}.",
+            errors=[
+                FieldError(element_path(resource_type, err["loc"]), err["msg"])
+                for err in e.errors()
+            ],
+        ) from e
+
+
+def element_path(resource_type: str, loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as FHIRPath: ``("name", 0)`` -> ``Patient.name[0]``."""
+    out = resource_type
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in ("__root__",):
+            out += f".{part}"
+    return out
+
+
+@contextmanager
+def fields_as(paths: Mapping[str, str]) -> Iterator[None]:
+    """Rename a service error's REST field names to the FHIR elements the client sent."""
+    try:
+        yield
+    except SalomatError as e:
+        e.errors = [FieldError(paths.get(f.field, f.field), f.message) for f in e.errors]
+        raise
+
+
+# ---- search plumbing ----------------------------------------------------------------
+
+
+class Params:
+    """A search's query parameters: unknown ones refused, repeated ones take the last value."""
+
+    def __init__(self, items: list[tuple[str, str]], allowed: frozenset[str]) -> None:
+        unknown = sorted({k for k, _ in items} - allowed)
+        if unknown:
+            raise Invalid.fields([FieldError(k, "unsupported search parameter") for k in unknown])
+        self.items = items
+        self._last = dict(items)
+
+    def get(self, name: str) -> str | None:
+        return self._last.get(name)
+
+    def page(self) -> PageParams:
+        count, offset = self.get("_count"), self.get("_offset")
+        for name, raw in (("_count", count), ("_offset", offset)):
+            if raw is not None and not raw.isdigit():
+                raise Invalid.fields([FieldError(name, "must be a whole number")])
+        return check_page(
+            int(count) if count else None, int(offset) if offset else None, field="_count"
+        )
+
+
+def page_links(
+    base: str, path: str, params: list[tuple[str, str]], total: int, page: PageParams
+) -> list[dict[str, str]]:
+    def link(rel: str, off: int) -> dict[str, str]:
+        q = [(k, v) for k, v in params if k not in PAGING]
+        q += [("_count", str(page.limit)), ("_offset", str(off))]
+        return {"relation": rel, "url": f"{base}{path}?{urlencode(q)}"}
+
+    links = [link("self", page.offset)]
+    if page.offset + page.limit < total:
+        links.append(link("next", page.offset + page.limit))
+    if page.offset > 0:
+        links.append(link("previous", max(0, page.offset - page.limit)))
+    return links
+
+
+def searchset(
+    base: str,
+    resource_type: str,
+    params: list[tuple[str, str]],
+    resources: list[dict[str, Any]],
+    total: int,
+    page: PageParams,
+) -> dict[str, Any]:
+    from fhir.resources.R4B.bundle import Bundle
+
+    body = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": page_links(base, f"/{resource_type}", params, total, page),
+        "entry": [
+            {
+                "fullUrl": f"{base}/{resource_type}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+
+
+def history_bundle(
+    base: str,
+    resource_type: str,
+    resource_id: int,
+    versions: list[tuple[str, dict[str, Any]]],
+    total: int,
+    page: PageParams,
+) -> dict[str, Any]:
+    """``_history`` of one resource, newest first; ``versions`` are (action, resource)."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    path = f"/{resource_type}/{resource_id}/_history"
+    entries = []
+    for action, r in versions:
+        created = action == "create"
+        entries.append(
+            {
+                "fullUrl": f"{base}/{resource_type}/{r['id']}",
+                "resource": r,
+                "request": {
+                    "method": "POST" if created else "PUT",
+                    "url": resource_type if created else f"{resource_type}/{r['id']}",
+                },
+                "response": {
+                    "status": "201 Created" if created else "200 OK",
+                    "etag": etag(int(r["meta"]["versionId"])),
+                    "lastModified": r["meta"].get("lastUpdated"),
+                },
+            }
+        )
+    body = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": total,
+        "link": page_links(base, path, [], total, page),
+        "entry": entries,
+    }
+    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+
+
+def validated(model: type[BaseModel], resource: dict[str, Any]) -> dict[str, Any]:
+    """Every outgoing resource goes through its R4B model."""
+    return model.model_validate(resource).model_dump(mode="json", exclude_none=True)

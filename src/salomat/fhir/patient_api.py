@@ -1,0 +1,479 @@
+"""FHIR Patient: the national person index through the registry's service.
+
+Reads and searches are scoped and audited by the service (out of scope
+answers 404 like a missing id); nothing here audits again.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.parameters import Parameters
+from fhir.resources.R4B.patient import Patient
+from pydantic import BaseModel, ValidationError
+
+from salomat.core.config import get_settings
+from salomat.core.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+)
+from salomat.core.pagination import PageParams
+from salomat.core.policy import Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.registry import service
+from salomat.domains.registry.schemas import (
+    AttachIn,
+    PersonIn,
+    PersonOut,
+    PersonPatch,
+    PersonQuery,
+)
+from salomat.fhir import patient as mapper
+from salomat.fhir.common import (
+    PAGING,
+    BadRequest,
+    Params,
+    base_url,
+    fhir_response,
+    fields_as,
+    history_bundle,
+    parse_if_match,
+    read_body,
+    resource_response,
+    searchset,
+    validated,
+)
+
+router = router(tags=["fhir"])  # type: ignore[no-redef]
+Session = DbSession
+
+#: what ``GET /fhir/Patient`` accepts (and ``If-None-Exist`` on create)
+SEARCH_PARAMS: dict[str, tuple[str, str]] = {
+    "identifier": ("token", "the national id: <system>|<value>, or just <value>"),
+    "name": ("string", "any part of the name, in either script; spelling slips tolerated"),
+    "family": ("string", "the family name, in either script"),
+    "given": ("string", "the given name or the patronymic, in either script"),
+    "birthdate": ("date", "the exact day (YYYY-MM-DD, prefix eq or none)"),
+    "gender": ("token", "male or female"),
+    "general-practitioner": ("reference", "the primary-care facility: Organization/<id>"),
+}
+PARAMS = frozenset(SEARCH_PARAMS) | PAGING
+MATCH_GRADE_EXT = "http://hl7.org/fhir/StructureDefinition/match-grade"
+#: this resource in ``/fhir/metadata``: exactly the routes below
+CAPABILITY: dict[str, Any] = {
+    "type": "Patient",
+    "profile": "http://hl7.org/fhir/StructureDefinition/Patient",
+    "interaction": [
+        {"code": c}
+        for c in ("read", "vread", "update", "history-instance", "create", "search-type")
+    ],
+    "versioning": "versioned-update",
+    "readHistory": True,
+    "updateCreate": False,
+    "conditionalCreate": True,
+    "conditionalUpdate": False,
+    "conditionalDelete": "not-supported",
+    "searchParam": [
+        {"name": n, "type": t, "documentation": d} for n, (t, d) in SEARCH_PARAMS.items()
+    ]
+    + [{"name": "_count", "type": "number"}],
+    "operation": [
+        {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
+    ],
+}
+#: the REST names of the search's fields -> the FHIR parameters
+_QUERY_FIELDS = {
+    "national_id": "identifier",
+    "name": "name",
+    "family": "family",
+    "given": "given",
+    "birth_date": "birthdate",
+    "sex": "gender",
+    "attached_to": "general-practitioner",
+}
+_DAY = re.compile(r"(?:eq)?(\d{4}-\d{2}-\d{2})", re.ASCII)
+
+
+def build(model: type[BaseModel], values: dict[str, Any], paths: dict[str, str]) -> Any:
+    """A service schema from mapped values; its validation errors name FHIR elements."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    paths.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else "body",
+                    err["msg"].removeprefix("Value error, "),
+                )
+                for err in e.errors()
+            ]
+        ) from e
+
+
+def _one(person: PersonOut) -> dict[str, Any]:
+    return mapper.to_fhir(person)
+
+
+# ---- search ---------------------------------------------------------------------------
+
+
+async def _query(session: Any, params: Params) -> PersonQuery | None:
+    """The service query for ``params``; None when nothing can match."""
+    values: dict[str, Any] = {}
+    ident = params.get("identifier")
+    if ident is not None:
+        system, sep, value = ident.rpartition("|")
+        if sep and system != mapper.national_system():
+            return None  # FHIR: another system's identifier finds nobody here
+        if not value:
+            raise Invalid.fields([FieldError("identifier", "give the value: <system>|<value>")])
+        values["national_id"] = value
+    for name in ("name", "family", "given"):
+        if params.get(name) is not None:
+            values[name] = params.get(name)
+    birth = params.get("birthdate")
+    if birth is not None:
+        m = _DAY.fullmatch(birth)
+        if m is None:
+            raise Invalid.fields(
+                [FieldError("birthdate", "give the day, YYYY-MM-DD (prefix eq or none)")]
+            )
+        try:
+            values["birth_date"] = date.fromisoformat(m.group(1))
+        except ValueError:
+            raise Invalid.fields([FieldError("birthdate", f"{birth!r} is not a date")]) from None
+    gender = params.get("gender")
+    if gender is not None:
+        if gender in ("other", "unknown"):
+            return None
+        if gender not in ("male", "female"):
+            raise Invalid.fields([FieldError("gender", "must be male, female, other or unknown")])
+        values["sex"] = gender
+    gp = params.get("general-practitioner")
+    if gp is not None:
+        ref = gp.removeprefix("Organization/")
+        if not ref.isdigit():
+            raise Invalid.fields(
+                [FieldError("general-practitioner", "must be Organization/<id> or <id>")]
+            )
+        try:
+            values["attached_to"] = (await service.get_facility(session, int(ref))).code
+        except NotFound:
+            return None
+    return build(PersonQuery, values, _QUERY_FIELDS)  # type: ignore[no-any-return]
+
+
+async def _search(
+    session: Any, principal: Principal, params: Params, page: PageParams
+) -> tuple[list[PersonOut], int]:
+    query = await _query(session, params)
+    if query is None:
+        return [], 0
+    with fields_as(_QUERY_FIELDS):
+        found = await service.search_persons(session, principal, query, page)
+    return found.items, found.total
+
+
+@router.get("/Patient")
+async def search_patients(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("person:search"))],
+) -> JSONResponse:
+    """By national id, or by name in either script, narrowed by birth date, gender, facility."""
+    params = Params(list(request.query_params.multi_items()), PARAMS)
+    page = params.page()
+    items, total = await _search(session, principal, params, page)
+    return fhir_response(
+        searchset(base_url(request), "Patient", params.items, [_one(p) for p in items], total, page)
+    )
+
+
+# ---- create ----------------------------------------------------------------------------
+
+
+async def _facility_code(session: Any, incoming: mapper.Incoming) -> str | None:
+    if incoming.facility_id is not None:
+        try:
+            return (await service.get_facility(session, incoming.facility_id)).code
+        except NotFound:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "Patient.generalPractitioner[0]",
+                        f"no Organization {incoming.facility_id}",
+                    )
+                ]
+            ) from None
+    return incoming.facility_code
+
+
+def _refuse_lifecycle(incoming: mapper.Incoming, current: PersonOut | None) -> None:
+    """Death, merging and detachment have their own workflows: a Patient cannot set them."""
+    errors = []
+    deceased_on = current.deceased_on if current else None
+    d = incoming.deceased
+    if (d is True and deceased_on is None) or (isinstance(d, date) and d != deceased_on):
+        errors.append(
+            FieldError(
+                "Patient.deceased[x]",
+                "a death is registered with its ICD-10 cause: POST /api/v1/persons/{id}/death",
+            )
+        )
+    elif d is False and deceased_on is not None:
+        errors.append(FieldError("Patient.deceased[x]", f"the death on {deceased_on} stands"))
+    merged = current is not None and current.merged_into_id is not None
+    if incoming.active is False and not merged:
+        errors.append(FieldError("Patient.active", "only a merge makes a record inactive"))
+    if incoming.replaced_by is not None and (
+        current is None or incoming.replaced_by != current.merged_into_id
+    ):
+        errors.append(FieldError("Patient.link", "records are merged by the registry, not here"))
+    if errors:
+        raise Invalid.fields(errors)
+
+
+def _candidates_conflict(e: Conflict) -> Conflict:
+    """A 409 whose issues name each likely duplicate and how to register anyway."""
+    candidates = e.extensions.get("candidates") or []
+    existing = e.extensions.get("existing_id")
+    errors = []
+    if existing is not None:
+        errors.append(FieldError("Patient.identifier", f"already registered: Patient/{existing}"))
+    if candidates:
+        errors.append(
+            FieldError(
+                mapper.FIELDS["duplicate_reason"],
+                "required: the Patient resembles registered people (below); if it is "
+                "another person, say why in this extension",
+            )
+        )
+        for c in candidates:
+            errors.append(
+                FieldError(
+                    "Patient",
+                    f"resembles Patient/{c['person']['id']} (score {c['score']}: "
+                    f"{', '.join(c['reasons'])})",
+                )
+            )
+    if errors:
+        e.errors = errors
+    return e
+
+
+@router.post("/Patient")
+async def create_patient(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("person:create"))],
+) -> JSONResponse:
+    """Register a person; ``If-None-Exist`` makes it conditional (200 with the match)."""
+    patient = await read_body(request, "Patient", Patient)
+    condition = request.headers.get("if-none-exist")
+    if condition is not None:
+        pairs = parse_qsl(condition.lstrip("?"), keep_blank_values=True)
+        if not pairs:
+            raise Invalid.fields([FieldError("If-None-Exist", "give search parameters")])
+        try:
+            params = Params(pairs, frozenset(SEARCH_PARAMS))
+        except Invalid as e:
+            e.errors = [FieldError(f"If-None-Exist: {f.field}", f.message) for f in e.errors]
+            raise
+        found, total = await _search(session, principal, params, PageParams(2, 0))
+        if total > 1:
+            raise PreconditionFailed(
+                f"If-None-Exist matches {total} patients; make the condition more selective."
+            )
+        if total == 1:
+            return resource_response(request, _one(found[0]))
+    incoming = mapper.check(mapper.from_fhir(patient))
+    _refuse_lifecycle(incoming, None)
+    data = build(
+        PersonIn,
+        {
+            **incoming.person(),
+            "attached_facility_code": await _facility_code(session, incoming),
+            "section_code": incoming.section_code,
+            "duplicate_reason": incoming.duplicate_reason,
+        },
+        mapper.FIELDS,
+    )
+    try:
+        with fields_as(mapper.FIELDS):
+            person = await service.register_person(session, principal, data)
+    except Conflict as e:
+        raise _candidates_conflict(e) from None
+    return resource_response(request, _one(person), status=201, location=True)
+
+
+# ---- $match ---------------------------------------------------------------------------
+
+
+def _grade(score: float, reasons: list[str]) -> str:
+    if "same national id" in reasons or score >= 0.95:
+        return "certain"
+    return "probable" if score >= 0.8 else "possible"
+
+
+@router.post("/Patient/$match")
+async def match_patients(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("person:search"))],
+) -> JSONResponse:
+    """Registered people who may be the Patient given (MPI match), best first, with grades."""
+    parameters = await read_body(request, "Parameters", Parameters)
+    patient = None
+    only_certain = False
+    count = get_settings().max_page_size
+    for i, p in enumerate(parameters.parameter or []):
+        path = f"Parameters.parameter[{i}]"
+        if p.name == "resource" and isinstance(p.resource, Patient) and patient is None:
+            patient = p.resource
+        elif p.name == "onlyCertainMatches" and p.valueBoolean is not None:
+            only_certain = p.valueBoolean
+        elif p.name == "count" and p.valueInteger is not None and p.valueInteger >= 1:
+            count = min(p.valueInteger, count)
+        else:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        path,
+                        "expected one resource (a Patient), onlyCertainMatches (boolean) "
+                        "or count (a positive integer)",
+                    )
+                ]
+            )
+    if patient is None:
+        raise Invalid.fields([FieldError("Parameters.parameter", "give the resource: a Patient")])
+    incoming = mapper.check(mapper.from_fhir(patient))
+    data = build(PersonIn, incoming.person(), mapper.FIELDS)
+    with fields_as(mapper.FIELDS):
+        service.check_identity(data.national_id, data.birth_date, data.sex)
+        candidates = await service.find_candidates(session, principal, data)
+    base = base_url(request)
+    entries = []
+    for c in candidates:
+        grade = _grade(c.score, c.reasons)
+        if only_certain and grade != "certain":
+            continue
+        entries.append(
+            {
+                "fullUrl": f"{base}/Patient/{c.person.id}",
+                "resource": _one(c.person),
+                "search": {
+                    "mode": "match",
+                    "score": c.score,
+                    "extension": [{"url": MATCH_GRADE_EXT, "valueCode": grade}],
+                },
+            }
+        )
+    entries = entries[:count]
+    body = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "link": [{"relation": "self", "url": f"{base}/Patient/$match"}],
+        "entry": entries,
+    }
+    return fhir_response(validated(Bundle, body))
+
+
+# ---- read, vread, history, update --------------------------------------------------------
+
+
+@router.get("/Patient/{person_id}")
+async def read_patient(
+    request: Request,
+    session: Session,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("person:read"))],
+) -> JSONResponse:
+    person = await service.get_person(session, principal, person_id)
+    return resource_response(request, _one(person))
+
+
+@router.get("/Patient/{person_id}/_history/{version}")
+async def vread_patient(
+    request: Request,
+    session: Session,
+    person_id: int,
+    version: int,
+    principal: Annotated[Principal, Depends(Require("person:read"))],
+) -> JSONResponse:
+    """One version as it was (scoped like a read: the person's scope today decides)."""
+    await service.get_person(session, principal, person_id)
+    stored = await service.stored_version(session, "Patient", person_id, version)
+    return resource_response(request, _one(PersonOut.model_validate(stored.data)))
+
+
+@router.get("/Patient/{person_id}/_history")
+async def patient_history(
+    request: Request,
+    session: Session,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("person:read"))],
+) -> JSONResponse:
+    """Every version, newest first; one audited read of the record."""
+    params = Params(list(request.query_params.multi_items()), PAGING)
+    page = params.page()
+    await service.get_person(session, principal, person_id, purpose="history")
+    stored = await service.history(session, "Patient", person_id, page)
+    versions = [(v.action, _one(PersonOut.model_validate(v.data))) for v in stored.items]
+    return fhir_response(
+        history_bundle(base_url(request), "Patient", person_id, versions, stored.total, page)
+    )
+
+
+@router.put("/Patient/{person_id}")
+async def update_patient(
+    request: Request,
+    session: Session,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("person:update"))],
+) -> JSONResponse:
+    """Replace the person's data; needs the version read (``If-Match`` or meta.versionId).
+
+    A changed ``generalPractitioner`` attaches the person there (a second
+    version). Leaving out ``generalPractitioner`` or ``deceased[x]`` keeps
+    them: detaching and deaths have their own workflows.
+    """
+    patient = await read_body(request, "Patient", Patient)
+    if patient.id != str(person_id):
+        raise BadRequest(
+            "The resource's id must be the id in the URL.",
+            errors=[FieldError("Patient.id", f"must be {person_id}")],
+        )
+    body_version = patient.meta.versionId if patient.meta else None
+    expected = parse_if_match(request.headers.get("if-match"), body_version=body_version)
+    incoming = mapper.check(mapper.from_fhir(patient))
+    patch = build(PersonPatch, incoming.person(), mapper.FIELDS)
+    facility_code = await _facility_code(session, incoming)
+    with fields_as(mapper.FIELDS):
+        person = await service.update_person(
+            session, principal, person_id, patch, expected_version=expected
+        )
+        _refuse_lifecycle(incoming, person)
+        if facility_code is not None and (
+            facility_code != person.attached_facility_code
+            or incoming.section_code != person.section_code
+        ):
+            attach = build(
+                AttachIn,
+                {"facility_code": facility_code, "section_code": incoming.section_code},
+                mapper.FIELDS,
+            )
+            person = await service.attach_person(
+                session, principal, person_id, attach, expected_version=person.version
+            )
+    return resource_response(request, _one(person), location=True)
