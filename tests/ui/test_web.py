@@ -7,15 +7,8 @@ Set ``SALOMAT_SCREENSHOT_DIR`` to keep a screenshot of each page the tests look 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,171 +16,14 @@ import httpx
 import pytest
 
 from tests.factories import PASSWORD, unique
+from tests.ui.conftest import Browser, in_chromium, open_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SESSION = "salomat_session"
-
-try:
-    import playwright.async_api  # noqa: F401
-
-    _PLAYWRIGHT = True
-except ImportError:  # pragma: no cover - the dev extra installs it
-    _PLAYWRIGHT = False
-
-needs_chromium = pytest.mark.skipif(
-    not (CHROMIUM.exists() and _PLAYWRIGHT),
-    reason=(
-        f"{CHROMIUM} is missing (apt-get install chromium)"
-        if not CHROMIUM.exists()
-        else "the playwright package is missing (pip install -e '.[dev]')"
-    ),
-)
-
-
-def in_chromium(test: Any) -> Any:
-    return pytest.mark.anyio(pytest.mark.browser(needs_chromium(test)))
-
-
-# ---- the server ---------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def live_server(migrated_database: str) -> Iterator[str]:
-    """uvicorn in a child process; it inherits the test database settings from os.environ."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
-        prefix="salomat-uvicorn-", suffix=".log", delete=False
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "salomat.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"uvicorn exited with {proc.returncode}:\n{_tail(log.name)}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer on {base} in 30 s:\n{_tail(log.name)}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
-
-
-def _tail(path: str, lines: int = 40) -> str:
-    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-
-
-# ---- the browser ----------------------------------------------------------------
-
-
-class Browser:
-    """One fresh browser context (no cookies) and page, plus what went wrong in it."""
-
-    def __init__(self, base: str, context: Any, page: Any) -> None:
-        self.base = base
-        self.context = context
-        self.page = page
-        self.problems: list[str] = []
-
-    def url(self, path: str) -> str:
-        return f"{self.base}{path}"
-
-    async def cookie(self, name: str) -> dict[str, Any] | None:
-        return next((c for c in await self.context.cookies() if c["name"] == name), None)
-
-    async def log_in(self, username: str, password: str = PASSWORD) -> None:
-        page = self.page
-        await page.goto(self.url("/login"))
-        await page.get_by_label("Username").fill(username)
-        await page.get_by_label("Password").fill(password)
-        await page.get_by_test_id("login-submit").click()
-
-    async def screenshot(self, name: str) -> None:
-        folder = os.environ.get("SALOMAT_SCREENSHOT_DIR")
-        if folder:  # Playwright creates the folder
-            await self.page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-@asynccontextmanager
-async def _open_browser(base: str, **context_options: Any) -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context = await chromium.new_context(
-                locale="en-US", viewport={"width": 1200, "height": 800}, **context_options
-            )
-            context.set_default_timeout(10_000)
-            page = await context.new_page()
-            b = Browser(base, context, page)
-
-            def on_console(msg: Any) -> None:
-                # a CSP violation (an inline style or script) or a script error
-                if msg.type == "error" and "Failed to load resource" not in msg.text:
-                    b.problems.append(msg.text)
-
-            page.on("console", on_console)
-            page.on("pageerror", lambda exc: b.problems.append(f"uncaught: {exc}"))
-            yield b
-            assert not b.problems, b.problems
-        finally:
-            await chromium.close()
-
-
-@pytest.fixture
-async def browser(live_server: str) -> AsyncIterator[Browser]:
-    async with _open_browser(live_server) as b:
-        yield b
 
 
 @pytest.fixture
 async def browser_without_js(live_server: str) -> AsyncIterator[Browser]:
-    async with _open_browser(live_server, java_script_enabled=False) as b:
+    async with open_browser(live_server, java_script_enabled=False) as b:
         yield b
 
 
@@ -217,7 +53,7 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
     assert await who.is_visible()
     heading = page.get_by_role("heading", level=1)
     assert await heading.inner_text() == f"Welcome, {doctor.username}"
-    assert await _nav_links(browser) == ["Start"]
+    assert await _nav_links(browser) == ["Start", "Patients", "Facilities"]
     current = page.get_by_test_id("nav").get_by_role("link", name="Start")
     assert await current.get_attribute("aria-current") == "page"
     await browser.screenshot("home-family-doctor")
@@ -228,8 +64,8 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
     ("role", "sees", "does_not_see"),
     [
         ("citizen", ["Start", "Who opened my record"], ["Users"]),
-        ("nurse", ["Start"], ["Who opened my record", "Users"]),
-        ("admin", ["Start", "Users"], ["Who opened my record"]),
+        ("nurse", ["Start", "Patients", "Facilities"], ["Who opened my record", "Users"]),
+        ("admin", ["Start", "Facilities", "Users"], ["Who opened my record", "Patients"]),
     ],
 )
 async def test_the_menu_follows_the_role(browser, make_user, make_person, role, sees, does_not_see):
@@ -295,7 +131,7 @@ async def test_switching_the_language_translates_the_page(browser, make_user):
     await page.get_by_test_id("login-submit").click()
     await page.wait_for_url(browser.url("/"))
     assert await page.get_by_test_id("who-role").inner_text() == "отбасылық дәрігер"
-    assert await _nav_links(browser) == ["Басты бет"]
+    assert await _nav_links(browser) == ["Басты бет", "Пациенттер", "Мекемелер"]
     assert (await page.get_by_test_id("logout").inner_text()).strip() == "Шығу"
     await browser.screenshot("home-kk")
 
@@ -421,6 +257,29 @@ async def test_htmx_sends_the_csrf_header_under_the_csp(browser, make_user):
     await row.get_by_role("button", name="Enable").wait_for()
     assert page.url == browser.url("/admin/users")  # swapped in place, no navigation
     await browser.screenshot("users")
+
+
+@in_chromium
+async def test_a_refused_htmx_form_shows_the_error_and_keeps_what_was_typed(browser, make_user):
+    """htmx 2 does not swap 4xx answers by default; the page config makes it show them."""
+    admin = await make_user("admin")
+    page = browser.page
+    await browser.log_in(admin.username)
+    await page.wait_for_url(browser.url("/"))
+    await page.goto(browser.url("/admin/users"))
+    form = page.get_by_test_id("new-user")
+    await form.get_by_label("Username").fill(admin.username)  # taken
+    await form.get_by_label("Role").select_option("analyst")
+    await form.get_by_label("Initial password").fill("long enough pw")
+    async with page.expect_response("**/admin/users") as answer:
+        await form.get_by_role("button", name="Create user").click()
+    assert (await answer.value).status == 409
+    alert = page.get_by_test_id("error")
+    await alert.wait_for()
+    assert "username" in (await alert.inner_text())
+    assert await form.get_by_label("Username").input_value() == admin.username
+    rows = page.get_by_test_id("users").locator("tbody tr").filter(has_text=admin.username)
+    assert await rows.count() == 1
 
 
 # ---- the catalogs (no browser) ---------------------------------------------------

@@ -13,14 +13,22 @@ from pydantic import ValidationError
 from salomat.core import i18n
 from salomat.core.audit import AuditQuery
 from salomat.core.config import get_settings
-from salomat.core.errors import Forbidden, Invalid, SalomatError, field_errors_from_pydantic
+from salomat.core.errors import (
+    FieldError,
+    Forbidden,
+    Invalid,
+    SalomatError,
+    field_errors_from_pydantic,
+)
 from salomat.core.pagination import PageParams
 from salomat.core.policy import PUBLIC, Require, Role, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
+from salomat.country import national_id as nid
 from salomat.domains.accounts import service
 from salomat.domains.accounts.api import SESSION_COOKIE, client_of
-from salomat.domains.accounts.schemas import UserIn
+from salomat.domains.accounts.schemas import BreakGlassIn, UserIn
+from salomat.domains.registry import service as registry
 from salomat.ui.templating import NavItem, redirect, register_nav, render
 
 web = router(include_in_schema=False)
@@ -196,3 +204,70 @@ async def users_toggle(
 ) -> Response:
     user = await service.set_active(session, principal, user_id, action == "enable")
     return render(request, "accounts/user_row.html", {"u": user, "can_manage": True})
+
+
+# ---- break the glass ---------------------------------------------------------------------
+
+
+def _break_glass_page(
+    request: Request,
+    form: dict[str, str],
+    error: SalomatError | None = None,
+    status: int = 200,
+) -> Response:
+    errors: dict[str, list[str]] = {}
+    for e in error.errors if error else []:
+        errors.setdefault(e.field, []).append(e.message)
+    return render(
+        request,
+        "accounts/break_glass.html",
+        {
+            "form": form,
+            "error": error,
+            "errors": errors,
+            "id_label": nid.name(get_settings().country),
+            "minutes": get_settings().break_glass_minutes,
+        },
+        status=status,
+    )
+
+
+@web.get("/break-glass", response_class=HTMLResponse)
+async def break_glass_form(
+    request: Request,
+    principal: Annotated[Principal, Depends(Require("break_glass:request"))],
+    national_id: Annotated[str, Query(max_length=32)] = "",
+) -> Response:
+    return _break_glass_page(request, {"national_id": national_id.strip(), "reason": ""})
+
+
+@web.post("/break-glass", response_class=HTMLResponse)
+async def break_glass_submit(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("break_glass:request"))],
+    national_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Opens one person found by national id, then shows their card (the grant is audited)."""
+    form = {"national_id": national_id.strip(), "reason": reason.strip()}
+    problems = []
+    if not form["national_id"]:
+        problems.append(FieldError("national_id", "required"))
+    if len(form["reason"]) < 10:
+        problems.append(FieldError("reason", "say why, in at least 10 characters"))
+    try:
+        if problems:
+            raise Invalid.fields(problems)
+        person_id = await registry.person_id_by_national_id(session, form["national_id"])
+        if person_id is None:
+            label = nid.name(get_settings().country)
+            raise Invalid.fields([FieldError("national_id", f"no person has this {label}")])
+        try:
+            data = BreakGlassIn(person_id=person_id, reason=form["reason"])
+        except ValidationError as e:
+            raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
+        await service.break_glass(session, principal, data)
+    except Invalid as e:
+        return _break_glass_page(request, form, e, status=e.status)
+    return redirect(f"/patients/{person_id}")

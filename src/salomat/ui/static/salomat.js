@@ -16,11 +16,12 @@
   });
 
   // A <form data-reset-on-success> sent by htmx is emptied once the server accepted it,
-  // so the next record starts from a blank form; a refused one keeps what was typed.
+  // so the next record starts from a blank form; a refused one (4xx: its error is swapped
+  // in, see htmx-config in base.html) keeps what was typed.
   document.addEventListener("htmx:afterRequest", function (event) {
     var form = event.target;
     if (form instanceof HTMLFormElement && form.hasAttribute("data-reset-on-success") &&
-        event.detail && event.detail.successful) {
+        event.detail && event.detail.xhr && event.detail.xhr.status < 400) {
       form.reset();
     }
   });
