@@ -109,3 +109,21 @@ def test_readiness_says_503_when_the_database_is_unreachable(monkeypatch, app):
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_passwords_are_argon2id_with_the_rfc9106_profile_outside_tests(monkeypatch):
+    from salomat.core import security
+
+    monkeypatch.setenv("SALOMAT_ENV", "production")
+    get_settings.cache_clear()
+    security._hasher.cache_clear()
+    try:
+        hashed = security.hash_password("correct horse battery")
+        assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert security.verify_password(hashed, "correct horse battery")
+        assert not security.verify_password(hashed, "wrong horse battery")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        security._hasher.cache_clear()
+    assert security.hash_password("x" * 12).startswith("$argon2id$")
