@@ -9,7 +9,7 @@ PORT ?= 8000
 PG_URL ?= $(or $(SALOMAT_TEST_PG_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test)
 DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-10)
 
-.PHONY: run test lint pytest-sqlite pytest-postgresql browser clean
+.PHONY: run test lint pytest-sqlite pytest-postgresql browser clean bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,12 @@ pytest-postgresql: $(VENV)/.installed-dev-$(DEPS_HASH)
 	fi
 
 test: lint browser pytest-sqlite pytest-postgresql
+
+# Search latency at 100k and 1M people on SQLite and PostgreSQL (never part of `make test`).
+# Populations are generated once into var/bench/ and the `bench` database; results go to
+# bench/results/<date>-search.{json,md}. BENCH_ARGS="--sizes 100000 --queries 50" for a quick run.
+bench: $(VENV)/.installed-$(DEPS_HASH)
+	$(BIN)/python -m bench.search $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

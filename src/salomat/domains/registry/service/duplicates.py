@@ -97,7 +97,7 @@ async def find_candidates(
         days.append(swapped)
     for p, _ in await people_by_name(session, tokens, birth_dates=days):
         pool.setdefault(p.id, p)
-    for p, _ in (await people_by_name(session, tokens))[:50]:
+    for p, _ in await people_by_name(session, tokens, limit=50):
         pool.setdefault(p.id, p)
     scored = []
     for p in pool.values():

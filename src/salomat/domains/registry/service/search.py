@@ -25,10 +25,16 @@ from salomat.domains.registry.schemas import PersonOut, PersonQuery
 from salomat.domains.registry.service.people import (
     audit_listing,
     person_out,
-    visible,
+    visible_ids,
 )
 
-__all__ = ["name_similarity", "people_by_name", "search_persons", "swapped_day_month"]
+__all__ = [
+    "name_matches",
+    "name_similarity",
+    "people_by_name",
+    "search_persons",
+    "swapped_day_month",
+]
 
 #: rows the index hands to the scorer; the best of them are shown
 _POOL = 300
@@ -190,15 +196,18 @@ async def _pool_postgresql(
     return [r[0] for r in rows]
 
 
-async def people_by_name(
+async def name_matches(
     session: AsyncSession,
     tokens: list[str],
     *,
     birth_dates: list[date] | None = None,
     sex: str | None = None,
     facility_id: int | None = None,
-) -> list[tuple[Person, float]]:
-    """People whose names match ``tokens`` (skeletons), best first, with the name score."""
+) -> list[tuple[int, float]]:
+    """Ids of the people whose names match ``tokens`` (skeletons), best first, with the score.
+
+    Only ids and keys are read here; callers load the few rows they show.
+    """
     where = select(Person.id).where(Person.merged_into_id.is_(None))
     if birth_dates:
         where = where.where(Person.birth_date.in_(birth_dates))
@@ -215,11 +224,38 @@ async def people_by_name(
         ids = await _pool_sqlite(session, tokens, where)
     if not ids:
         return []
-    rows = (await session.scalars(select(Person).where(Person.id.in_(ids)))).all()
-    scored = [(p, name_similarity(tokens, p.name_key)) for p in rows]
-    scored = [(p, s) for p, s in scored if s > 0]
-    scored.sort(key=lambda ps: (-ps[1], ps[0].family_name, ps[0].id))
-    return scored
+    rows = await session.execute(
+        select(Person.id, Person.name_key, Person.family_name).where(Person.id.in_(ids))
+    )
+    scored = [(pid, name_similarity(tokens, key), family) for pid, key, family in rows]
+    scored.sort(key=lambda r: (-r[1], r[2], r[0]))
+    return [(pid, score) for pid, score, _ in scored if score > 0]
+
+
+async def _people(session: AsyncSession, ids: list[int]) -> list[Person]:
+    """The rows of ``ids``, in that order."""
+    if not ids:
+        return []
+    rows = {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+async def people_by_name(
+    session: AsyncSession,
+    tokens: list[str],
+    *,
+    birth_dates: list[date] | None = None,
+    sex: str | None = None,
+    facility_id: int | None = None,
+    limit: int | None = None,
+) -> list[tuple[Person, float]]:
+    """People whose names match ``tokens`` (skeletons), best first, with the name score."""
+    found = await name_matches(
+        session, tokens, birth_dates=birth_dates, sex=sex, facility_id=facility_id
+    )
+    found = found[:limit] if limit is not None else found
+    score = dict(found)
+    return [(p, score[p.id]) for p in await _people(session, [pid for pid, _ in found])]
 
 
 async def search_persons(
@@ -242,13 +278,12 @@ async def search_persons(
             raise Invalid.fields(
                 [FieldError("attached_to", f"no facility has code {q.attached_to}")]
             )
-    people: list[Person]
     if q.national_id:
         stmt = select(Person).where(Person.national_id == q.national_id.strip())
         people = list((await session.scalars(stmt)).all())
         tokens = _tokens(q.name, q.family, q.given)
-        people = [
-            p
+        ids = [
+            p.id
             for p in people
             if (not tokens or name_similarity(tokens, p.name_key) > 0)
             and (q.birth_date is None or p.birth_date == q.birth_date)
@@ -259,16 +294,18 @@ async def search_persons(
         tokens = _tokens(q.name, q.family, q.given)
         if not tokens:
             raise Invalid.fields([FieldError("name", "give at least one letter of a name")])
-        found = await people_by_name(
+        found = await name_matches(
             session,
             tokens,
             birth_dates=[q.birth_date] if q.birth_date else None,
             sex=q.sex,
             facility_id=facility_id,
         )
-        people = [p for p, _ in found]
-    allowed = await visible(session, principal, people)
+        ids = [pid for pid, _ in found]
+    allowed = await visible_ids(session, principal, ids)
     shown = allowed[page.offset : page.offset + page.limit]
-    await audit_listing(session, principal, shown)
-    items = [await person_out(session, p) for p, _ in shown]
+    people = await _people(session, [pid for pid, _ in shown])
+    why = dict(shown)
+    await audit_listing(session, principal, [(p, why[p.id]) for p in people])
+    items = [await person_out(session, p) for p in people]
     return Page[PersonOut](items=items, total=len(allowed), limit=page.limit, offset=page.offset)
