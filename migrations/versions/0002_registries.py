@@ -141,6 +141,7 @@ def upgrade() -> None:
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachment_facility_id'), ['facility_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_attachment_person_id'), ['person_id'], unique=False)
+        batch_op.create_index('ux_attachment_current', ['person_id'], unique=True, sqlite_where=sa.text('end_on IS NULL'), postgresql_where=sa.text('end_on IS NULL'))
 
     op.create_table('care_relationship',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -381,6 +382,7 @@ def downgrade() -> None:
 
     op.drop_table('care_relationship')
     with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.drop_index('ux_attachment_current', sqlite_where=sa.text('end_on IS NULL'), postgresql_where=sa.text('end_on IS NULL'))
         batch_op.drop_index(batch_op.f('ix_attachment_person_id'))
         batch_op.drop_index(batch_op.f('ix_attachment_facility_id'))
 

@@ -387,3 +387,46 @@ async def test_a_merge_is_stored_with_what_it_moved(client, registrar, make_pers
     assert row.reason == WHY
     r = await client.get(f"/api/v1/merges/{row.id}", headers=registrar)
     assert r.json()["moved"] == row.moved
+
+
+async def test_merging_two_attached_people_keeps_one_current_attachment_and_unmerge_restores(
+    client, registrar, make_facility, make_person
+):
+    from salomat.domains.registry.models import Attachment
+
+    here, there = await make_facility(), await make_facility()
+    family = unique_name("Ot")
+    survivor = await make_person(here.code, family_name=family, given_name="Malika")
+    merged = await make_person(
+        there.code,
+        family_name=family,
+        given_name="Malika",
+        duplicate_reason="test: the same woman registered twice",
+    )
+
+    async def current() -> dict[int, list[int]]:
+        async with session_factory()() as s:
+            rows = await s.execute(
+                select(Attachment.person_id, Attachment.facility_id).where(
+                    Attachment.person_id.in_([survivor.id, merged.id]),
+                    Attachment.end_on.is_(None),
+                )
+            )
+            out: dict[int, list[int]] = {}
+            for pid, fid in rows:
+                out.setdefault(pid, []).append(fid)
+            return out
+
+    before = await current()
+    r = await client.post(
+        f"/api/v1/persons/{survivor.id}/merge",
+        json={"merged_id": merged.id, "reason": WHY},
+        headers=registrar,
+    )
+    assert r.status_code == 200, r.text
+    assert await current() == {survivor.id: [here.id]}
+    undo = await client.post(
+        f"/api/v1/merges/{r.json()['id']}/undo", json={"reason": WHY}, headers=registrar
+    )
+    assert undo.status_code == 200, undo.text
+    assert await current() == before

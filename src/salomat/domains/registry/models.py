@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -254,6 +255,17 @@ class Attachment(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     recorded_by: Mapped[str] = mapped_column(String(150))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # one current attachment per person, whatever two requests do at once
+        Index(
+            "ux_attachment_current",
+            "person_id",
+            unique=True,
+            sqlite_where=text("end_on IS NULL"),
+            postgresql_where=text("end_on IS NULL"),
+        ),
+    )
 
 
 class CareRelationship(Base):

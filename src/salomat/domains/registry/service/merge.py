@@ -228,38 +228,39 @@ def _fill(survivor: Person, merged: Person) -> dict[str, list[Any]]:
 async def _repoint_registry(
     session: AsyncSession, survivor: Person, merged: Person, moved: dict[str, Any]
 ) -> None:
-    for table, model in _REGISTRY_ROWS.items():
-        ids = list(
-            (await session.scalars(select(model.id).where(model.person_id == merged.id))).all()
-        )
-        if ids:
-            await session.execute(
-                update(model).where(model.id.in_(ids)).values(person_id=survivor.id)
-            )
-        moved[table] = ids
-    # one open attachment at a time: the survivor's wins; a dead survivor has none open
+    # one open attachment at a time (a unique index): the survivor's wins, and a dead
+    # survivor has none open; the merged one's is closed *before* it is re-pointed
     today = date.today()
     closed: list[int] = []
     survivor_open = await session.scalar(
         select(func.count())
         .select_from(Attachment)
-        .where(
-            Attachment.person_id == survivor.id,
-            Attachment.end_on.is_(None),
-            Attachment.id.not_in(moved["attachment"] or [0]),
-        )
+        .where(Attachment.person_id == survivor.id, Attachment.end_on.is_(None))
     )
     if survivor_open or survivor.deceased_on is not None:
         end = survivor.deceased_on or today
         for a in (
             await session.scalars(
                 select(Attachment).where(
-                    Attachment.id.in_(moved["attachment"] or [0]), Attachment.end_on.is_(None)
+                    Attachment.person_id == merged.id, Attachment.end_on.is_(None)
                 )
             )
         ).all():
             a.end_on = _close_on(a.start_on, end)
             closed.append(a.id)
+        await session.flush()
+    for table, model in _REGISTRY_ROWS.items():
+        ids = list(
+            (await session.scalars(select(model.id).where(model.person_id == merged.id))).all()
+        )
+        if ids:
+            await session.execute(
+                update(model)
+                .where(model.id.in_(ids))
+                .values(person_id=survivor.id)
+                .execution_options(synchronize_session=False)
+            )
+        moved[table] = ids
     moved["attachment_closed"] = closed
     care_closed: list[int] = []
     if survivor.deceased_on is not None:
@@ -466,12 +467,6 @@ async def unmerge(
             pair.reviewed_at = (
                 _parse_time(old["reviewed_at"]) if old["reviewed_at"] is not None else None
             )
-    if moved["attachment_closed"]:
-        await session.execute(
-            update(Attachment)
-            .where(Attachment.id.in_(moved["attachment_closed"]))
-            .values(end_on=None)
-        )
     if moved["care_relationship_closed"]:
         await session.execute(
             update(CareRelationship)
@@ -485,6 +480,13 @@ async def unmerge(
                 .where(model.id.in_(moved[table]), model.person_id == survivor.id)
                 .values(person_id=merged.id)
             )
+    # reopened only once back with the merged person: one open attachment each
+    if moved["attachment_closed"]:
+        await session.execute(
+            update(Attachment)
+            .where(Attachment.id.in_(moved["attachment_closed"]))
+            .values(end_on=None)
+        )
     now = utcnow()
     for f, (old, _) in moved["fields"].items():
         setattr(survivor, f, old)
