@@ -38,8 +38,10 @@ __all__ = [
 
 #: rows the index hands to the scorer; the best of them are shown
 _POOL = 300
-#: matches of a selective FTS5 step read (unranked) and scored in Python
+#: matches of a selective step read (unranked) and scored in Python
 _CAP = 3000
+#: a step that found this many stops the widening: a full page of closer matches
+_ENOUGH = 20
 #: a token scores at least this (0-100) against some token of the name to count
 _MIN_TOKEN_SCORE = 75
 
@@ -83,14 +85,28 @@ def _fts_query(tokens: list[str], *, all_of: bool) -> str | None:
     return (" AND " if all_of else " OR ").join(f'"{g}"' for g in grams)
 
 
+def _halves(token: str) -> list[str]:
+    """A slip (one letter wrong, missing or extra) leaves one half of a word intact.
+
+    Words too short to halve into trigrams give themselves.
+    """
+    k = max(3, len(token) // 2)
+    if len(token) < 6:
+        return [token]
+    return list(dict.fromkeys([token[:k], token[-k:]]))
+
+
 def _one_slip_fts_query(tokens: list[str]) -> str | None:
-    """Every token but one intact, the other sharing a trigram: one misspelt name."""
+    """Every token but one intact, the other with its first or its second half intact."""
     if len(tokens) < 2:
         return None
     alternatives = []
     for i, slipped in enumerate(tokens):
         intact = _fts_query(tokens[:i] + tokens[i + 1 :], all_of=True)
-        loose = _fts_query([slipped], all_of=False)
+        halves = [_fts_query([h], all_of=True) for h in _halves(slipped)]
+        if len(slipped) < 6:
+            halves = [_fts_query([slipped], all_of=False)]
+        loose = " OR ".join(f"({h})" for h in halves if h)
         if intact and loose:
             alternatives.append(f"({intact} AND ({loose}))")
     return " OR ".join(alternatives) or None
@@ -125,7 +141,7 @@ async def _pool_sqlite(
         stmt = keyed.where(text("search_person MATCH :m")).limit(_CAP)
         rows = [(r[0], r[1]) for r in await session.execute(stmt, {"m": match})]
         ids += [pid for pid in _best(tokens, rows) if pid not in ids]
-        if len(ids) >= _POOL // 3:
+        if len(ids) >= _ENOUGH:
             return ids[:_POOL]
     if ids:
         return ids
@@ -161,32 +177,42 @@ async def _pool_postgresql(
         like.append(f"person.name_key LIKE :l{i}")
     steps = [(" AND ".join(like), "0.5")]
     if len(tokens) > 1:
-        # one slipped token: the others as typed and the slipped one loosely similar (both
-        # from the index), then the whole query as similar as the last step asks
+        # one slipped token: the others as typed and one half of the slipped one intact
+        # (all from the index), then the whole query as similar as the last step asks
+        loose = []
+        for i, t in enumerate(tokens):
+            if len(t) < 6:
+                loose.append(f":t{i} <% person.name_key")
+                continue
+            halves = []
+            for j, h in enumerate(_halves(t)):
+                params[f"h{i}_{j}"] = f"%{h}%"
+                halves.append(f"person.name_key LIKE :h{i}_{j}")
+            loose.append("(" + " OR ".join(halves) + ")")
         slipped = " OR ".join(
-            "(" + " AND ".join([*like[:i], *like[i + 1 :], f":t{i} <% person.name_key"]) + ")"
+            "(" + " AND ".join([*like[:i], *like[i + 1 :], loose[i]]) + ")"
             for i in range(len(tokens))
         )
-        steps.append((f"({slipped}) AND word_similarity(:q, person.name_key) >= 0.5", "0.3"))
+        steps.append((f"({slipped})", "0.3"))
     ids: list[int] = []
+    keyed = where.add_columns(Person.name_key)
     for cond, threshold in steps:
         await session.execute(
             text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
             {"t": threshold},
         )
-        stmt = (
-            where.where(text(f"({cond})"))
-            .order_by(text("word_similarity(:q, person.name_key) DESC"))
-            .limit(_POOL)
-        )
-        ids += [r[0] for r in await session.execute(stmt, params) if r[0] not in ids]
-        if len(ids) >= _POOL // 3:
-            return ids[:_POOL]
+        # read unranked (up to _CAP) and rank here by the final score, as on SQLite:
+        # computing word_similarity for every match inside PostgreSQL cost more
+        stmt = keyed.where(text(f"({cond})")).limit(_CAP)
+        rows = [(r[0], r[1]) for r in await session.execute(stmt, params)]
+        ids += [pid for pid in _best(tokens, rows) if pid not in ids]
+        if len(ids) >= _ENOUGH:
+            break
     await session.execute(
         text("SELECT set_config('pg_trgm.word_similarity_threshold', '0.5', true)")
     )
     if ids:
-        return ids
+        return ids[:_POOL]
     stmt = (
         where.where(text(":q <% person.name_key"))
         .order_by(text("word_similarity(:q, person.name_key) DESC"))
