@@ -230,6 +230,9 @@ async def test_linking_a_user_account(client, admin_headers, make_user, make_fac
         "username": doctor.username,
         "practitioner_id": p["id"],
     }
+    from salomat.domains.accounts import service as accounts
+
+    assert (await accounts.get_user(db, doctor.id)).practitioner_id == p["id"]
 
     other = await make_user("nurse", facility_code=poly.code)
     r = await client.put(

@@ -32,6 +32,8 @@ class UserOut(BaseModel):
     facility_id: int | None
     facility_code: str | None = None
     person_id: int | None
+    #: the registry's practitioner record of a clinician's account
+    practitioner_id: int | None = None
     language: str | None
     is_active: bool
     created_at: datetime
