@@ -771,4 +771,3 @@ async def person_id_by_national_id(session: AsyncSession, national_id: str) -> i
         return None
     found = await session.scalar(select(Person.id).where(Person.national_id == value))
     return int(found) if found is not None else None
-
