@@ -13,6 +13,7 @@ from salomat.core.health import health
 from salomat.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from salomat.domains.accounts import api as accounts_api
 from salomat.domains.accounts import web as accounts_web
+from salomat.domains.maternal import api as maternal_api
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
 from salomat.fhir import api as fhir_api
@@ -43,6 +44,7 @@ def create_app() -> FastAPI:
         accounts_api.auth,
         accounts_api.api,
         *registry_api.routers,
+        *maternal_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,

@@ -81,6 +81,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # merging two records of one person re-points every domain's rows
     "person:merge": frozenset({Role.registrar}),
     "break_glass:request": frozenset(CLINICAL_ROLES),
+    # maternal care: the family doctor or obstetrician registers and closes a pregnancy;
+    # the patronage nurse (and they) record antenatal contacts (docs/maternal.md)
+    "pregnancy:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
+    "pregnancy:register": frozenset({Role.family_doctor, Role.obstetrician}),
+    "pregnancy:contact": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

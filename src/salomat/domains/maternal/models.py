@@ -1,0 +1,191 @@
+"""The pregnancy register: pregnancies, antenatal contacts and the advice they gave.
+
+Every row carries ``person_id`` (the Citus distribution key). One current
+pregnancy per woman is a partial unique index, so two clinicians registering
+her at once cannot both succeed (DESIGN rule 9).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salomat.core.db import Base, UTCDateTime
+
+ROW_ID = BigInteger().with_variant(Integer, "sqlite")
+
+OUTCOMES = ("live_birth", "stillbirth", "miscarriage", "termination", "maternal_death")
+
+
+class Pregnancy(Base):
+    """One pregnancy of one woman, from registration to its outcome."""
+
+    __tablename__ = "pregnancy"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    #: current | closed
+    status: Mapped[str] = mapped_column(String(16), default="current")
+    registered_on: Mapped[date] = mapped_column(Date)
+    #: age in full years on the registration date (the risk rules read it)
+    age_years: Mapped[int] = mapped_column(Integer)
+    lmp: Mapped[date | None] = mapped_column(Date)
+    scan_on: Mapped[date | None] = mapped_column(Date)
+    ga_days_at_scan: Mapped[int | None] = mapped_column(Integer)
+    fundal_height_cm: Mapped[float | None] = mapped_column(Float)
+    edd: Mapped[date] = mapped_column(Date)
+    #: lmp | ultrasound | fundal_height (dating.date_pregnancy decides)
+    dating_method: Mapped[str] = mapped_column(String(16))
+    suboptimally_dated: Mapped[bool] = mapped_column(Boolean, default=False)
+    dating_discrepancy_days: Mapped[int | None] = mapped_column(Integer)
+    gravida: Mapped[int] = mapped_column(Integer)
+    parity: Mapped[int] = mapped_column(Integer)
+    previous_caesarean: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_pre_eclampsia: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_pph: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_instrumental_birth: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_convulsions: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_severe_tear: Mapped[bool] = mapped_column(Boolean, default=False)
+    stillbirths: Mapped[int] = mapped_column(Integer, default=0)
+    miscarriages: Mapped[int] = mapped_column(Integer, default=0)
+    multiple_pregnancy: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: chronic conditions the rules read: autoimmune, diabetes, chronic_hypertension, ...
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: where she was registered
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    registered_by: Mapped[str] = mapped_column(String(150))
+    #: low | medium | high, and the level of perinatal care (1-3), from the last evaluation
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    care_level: Mapped[int | None] = mapped_column(Integer)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint("status IN ('current', 'closed')", name="status"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN "
+            "('live_birth', 'stillbirth', 'miscarriage', 'termination', 'maternal_death')",
+            name="outcome",
+        ),
+        CheckConstraint(
+            "(status = 'current' AND closed_on IS NULL AND outcome IS NULL) OR "
+            "(status = 'closed' AND closed_on IS NOT NULL AND outcome IS NOT NULL)",
+            name="closed_has_outcome",
+        ),
+        CheckConstraint("gravida >= 1 AND parity >= 0 AND parity < gravida", name="obstetric"),
+        CheckConstraint(
+            "risk_level IS NULL OR risk_level IN ('low', 'medium', 'high')", name="risk"
+        ),
+        CheckConstraint("care_level IS NULL OR care_level IN (1, 2, 3)", name="care_level"),
+        # one current pregnancy per woman, whatever two requests do at once
+        Index(
+            "ux_pregnancy_current",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status = 'current'"),
+            postgresql_where=text("status = 'current'"),
+        ),
+    )
+
+
+class AntenatalContact(Base):
+    """What one antenatal contact measured and asked (the rules' ``ContactFacts``)."""
+
+    __tablename__ = "antenatal_contact"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    on: Mapped[date] = mapped_column(Date)
+    ga_days: Mapped[int] = mapped_column(Integer)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: blood pressure, first reading and the re-measurement after rest (mmHg)
+    systolic_1: Mapped[int | None] = mapped_column(Integer)
+    diastolic_1: Mapped[int | None] = mapped_column(Integer)
+    systolic_2: Mapped[int | None] = mapped_column(Integer)
+    diastolic_2: Mapped[int | None] = mapped_column(Integer)
+    temperature_c_1: Mapped[float | None] = mapped_column(Float)
+    temperature_c_2: Mapped[float | None] = mapped_column(Float)
+    pulse_1: Mapped[int | None] = mapped_column(Integer)
+    pulse_2: Mapped[int | None] = mapped_column(Integer)
+    spo2: Mapped[int | None] = mapped_column(Integer)
+    fetal_heart_rate_1: Mapped[int | None] = mapped_column(Integer)
+    fetal_heart_rate_2: Mapped[int | None] = mapped_column(Integer)
+    fetal_heartbeat_absent: Mapped[bool] = mapped_column(Boolean, default=False)
+    fundal_height_cm: Mapped[float | None] = mapped_column(Float)
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    height_cm: Mapped[float | None] = mapped_column(Float)
+    #: dipstick: none | + | ++ | +++ | ++++
+    urine_protein: Mapped[str | None] = mapped_column(String(8))
+    haemoglobin_g_l: Mapped[int | None] = mapped_column(Integer)
+    pallor: Mapped[bool] = mapped_column(Boolean, default=False)
+    fasting_glucose_mmol_l: Mapped[float | None] = mapped_column(Float)
+    ogtt_1h_mmol_l: Mapped[float | None] = mapped_column(Float)
+    ogtt_2h_mmol_l: Mapped[float | None] = mapped_column(Float)
+    random_glucose_mmol_l: Mapped[float | None] = mapped_column(Float)
+    danger_signs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    symptoms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    abnormal_presentation: Mapped[bool] = mapped_column(Boolean, default=False)
+    ultrasound_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    hiv_test_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    syphilis_test_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    hiv_positive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        CheckConstraint(
+            "urine_protein IS NULL OR urine_protein IN ('none', '+', '++', '+++', '++++')",
+            name="urine_protein",
+        ),
+        CheckConstraint("ga_days >= 0", name="ga_days"),
+        Index("ix_antenatal_contact_pregnancy_on", "pregnancy_id", "on"),
+    )
+
+
+class AdviceItem(Base):
+    """One piece of advice a rule gave; a re-evaluation retires the previous active set."""
+
+    __tablename__ = "antenatal_advice"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    #: the contact whose recording triggered the evaluation (None: at registration)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("antenatal_contact.id"))
+    rule_id: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    action: Mapped[str] = mapped_column(String(500))
+    #: emergency | urgent | soon | routine
+    urgency: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        CheckConstraint("urgency IN ('emergency', 'urgent', 'soon', 'routine')", name="urgency"),
+        Index("ix_antenatal_advice_pregnancy_active", "pregnancy_id", "active"),
+    )

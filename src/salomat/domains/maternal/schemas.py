@@ -1,0 +1,177 @@
+"""The pregnancy register: what the API takes and returns.
+
+Input models check types only; the impossible values (a blood pressure of
+400/20, an LMP in the future) are refused by the service, naming each field,
+so the web and FHIR adapters get the same checks.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AdviceOut",
+    "CloseIn",
+    "ContactIn",
+    "ContactOut",
+    "Outcome",
+    "PregnancyDetail",
+    "PregnancyIn",
+    "PregnancyOut",
+]
+
+Outcome = Literal["live_birth", "stillbirth", "miscarriage", "termination", "maternal_death"]
+UrineProtein = Literal["none", "+", "++", "+++", "++++"]
+
+
+class PregnancyIn(BaseModel):
+    """A registration: dating inputs, obstetric history and chronic conditions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: the day she was registered (default today; earlier when a paper record is entered)
+    registered_on: date | None = None
+    lmp: date | None = None
+    scan_on: date | None = None
+    ga_days_at_scan: int | None = None
+    #: only when neither LMP nor a scan is known
+    fundal_height_cm: float | None = None
+    gravida: int = Field(ge=1, le=30)
+    parity: int = Field(ge=0, le=29)
+    previous_caesarean: bool = False
+    previous_pre_eclampsia: bool = False
+    previous_pph: bool = False
+    previous_instrumental_birth: bool = False
+    previous_convulsions: bool = False
+    previous_severe_tear: bool = False
+    stillbirths: int = Field(default=0, ge=0, le=29)
+    miscarriages: int = Field(default=0, ge=0, le=29)
+    multiple_pregnancy: bool = False
+    conditions: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ContactIn(BaseModel):
+    """One antenatal contact; leave out what was not measured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: date | None = None
+    systolic_1: int | None = None
+    diastolic_1: int | None = None
+    systolic_2: int | None = None
+    diastolic_2: int | None = None
+    temperature_c_1: float | None = None
+    temperature_c_2: float | None = None
+    pulse_1: int | None = None
+    pulse_2: int | None = None
+    spo2: int | None = None
+    fetal_heart_rate_1: int | None = None
+    fetal_heart_rate_2: int | None = None
+    fetal_heartbeat_absent: bool = False
+    fundal_height_cm: float | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    urine_protein: UrineProtein | None = None
+    haemoglobin_g_l: int | None = None
+    pallor: bool = False
+    fasting_glucose_mmol_l: float | None = None
+    ogtt_1h_mmol_l: float | None = None
+    ogtt_2h_mmol_l: float | None = None
+    random_glucose_mmol_l: float | None = None
+    danger_signs: list[str] = Field(default_factory=list, max_length=20)
+    symptoms: list[str] = Field(default_factory=list, max_length=20)
+    abnormal_presentation: bool = False
+    ultrasound_done: bool = False
+    hiv_test_done: bool = False
+    syphilis_test_done: bool = False
+    hiv_positive: bool = False
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+    closed_on: date | None = None
+
+
+class ContactOut(ContactIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pregnancy_id: int
+    person_id: int
+    on: date  # type: ignore[assignment]
+    ga_days: int
+    ga_weeks: str = ""
+    facility_id: int | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class AdviceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pregnancy_id: int
+    contact_id: int | None
+    rule_id: str
+    code: str
+    values: dict[str, Any]
+    details: dict[str, Any]
+    action: str
+    urgency: Literal["emergency", "urgent", "soon", "routine"]
+    source: str
+    created_at: datetime
+    active: bool
+
+
+class PregnancyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    person_id: int
+    status: Literal["current", "closed"]
+    registered_on: date
+    age_years: int
+    lmp: date | None
+    scan_on: date | None
+    ga_days_at_scan: int | None
+    fundal_height_cm: float | None
+    edd: date
+    dating_method: str
+    suboptimally_dated: bool
+    dating_discrepancy_days: int | None
+    #: gestational age today (while current) or at closure
+    ga_days: int = 0
+    ga_weeks: str = ""
+    gravida: int
+    parity: int
+    previous_caesarean: bool
+    previous_pre_eclampsia: bool
+    previous_pph: bool
+    previous_instrumental_birth: bool
+    previous_convulsions: bool
+    previous_severe_tear: bool
+    stillbirths: int
+    miscarriages: int
+    multiple_pregnancy: bool
+    conditions: list[str]
+    facility_id: int | None
+    registered_by: str
+    risk_level: Literal["low", "medium", "high"] | None
+    care_level: int | None
+    evaluated_at: datetime | None
+    opened_at: datetime
+    closed_on: date | None
+    outcome: Outcome | None
+    version: int
+
+
+class PregnancyDetail(PregnancyOut):
+    """A pregnancy with its contacts (oldest first) and its active advice."""
+
+    contacts: list[ContactOut] = Field(default_factory=list)
+    advice: list[AdviceOut] = Field(default_factory=list)

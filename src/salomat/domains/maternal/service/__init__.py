@@ -1,0 +1,9 @@
+"""Maternal use cases; import names from here.
+
+``dating`` and ``rules`` are pure (no database); ``pregnancy`` stores the
+register, the contacts and the advice, and lists its public names in ``__all__``.
+"""
+
+from salomat.domains.maternal.service import dating as dating
+from salomat.domains.maternal.service import rules as rules
+from salomat.domains.maternal.service.pregnancy import *  # noqa: F403

@@ -1,0 +1,645 @@
+"""The pregnancy register: open, record antenatal contacts, close; and the advice.
+
+Every read and write of a pregnancy goes through ``policy.require_person``
+(scope check and audit row in one call): an out-of-scope clinician gets 404,
+as for a missing record. Writes check every field before anything is added
+to the session, so a refused request stores nothing. One current pregnancy
+per woman is a unique index (``ux_pregnancy_current``); the check here only
+makes the usual case's message friendlier.
+
+After each write the rules (``service.rules``, the WHO ANC DAK decision
+tables) run over the whole pregnancy: the advice they give replaces the
+active set, and the risk level and level of care are stored on the pregnancy.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from salomat.core import audit, events
+from salomat.core.config import get_settings
+from salomat.core.db import utcnow
+from salomat.core.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    InvalidState,
+    NotFound,
+    PreconditionFailed,
+)
+from salomat.core.policy import require_person
+from salomat.core.security import Principal
+from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Pregnancy
+from salomat.domains.maternal.schemas import (
+    AdviceOut,
+    CloseIn,
+    ContactIn,
+    ContactOut,
+    PregnancyDetail,
+    PregnancyIn,
+    PregnancyOut,
+)
+from salomat.domains.maternal.service import dating, rules
+from salomat.domains.registry import service as registry
+
+__all__ = [
+    "close_pregnancy",
+    "current_pregnancy_of",
+    "evaluate",
+    "get_pregnancy",
+    "list_advice",
+    "list_contacts",
+    "list_pregnancies",
+    "open_pregnancy",
+    "record_contact",
+]
+
+#: FHIR's name for a pregnancy record (an episode of antenatal care), in the audit
+RESOURCE = "EpisodeOfCare"
+#: an antenatal contact, in the audit
+CONTACT = "Encounter"
+
+#: age at the LMP outside which a registration is a typing error
+AGE_RANGE = (10, 60)
+#: impossible values (not abnormal ones: those are what the rules are for)
+LIMITS: dict[str, tuple[float, float, str]] = {
+    "systolic_1": (50, 300, "mmHg"),
+    "systolic_2": (50, 300, "mmHg"),
+    "diastolic_1": (20, 200, "mmHg"),
+    "diastolic_2": (20, 200, "mmHg"),
+    "temperature_c_1": (30, 45, "°C"),
+    "temperature_c_2": (30, 45, "°C"),
+    "pulse_1": (20, 250, "/min"),
+    "pulse_2": (20, 250, "/min"),
+    "spo2": (50, 100, "%"),
+    "fetal_heart_rate_1": (50, 250, "/min"),
+    "fetal_heart_rate_2": (50, 250, "/min"),
+    "fundal_height_cm": (5, 50, "cm"),
+    "weight_kg": (25, 250, "kg"),
+    "height_cm": (100, 220, "cm"),
+    "haemoglobin_g_l": (20, 250, "g/L"),
+    "fasting_glucose_mmol_l": (1, 40, "mmol/L"),
+    "ogtt_1h_mmol_l": (1, 40, "mmol/L"),
+    "ogtt_2h_mmol_l": (1, 40, "mmol/L"),
+    "random_glucose_mmol_l": (1, 40, "mmol/L"),
+}
+_CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _country() -> str:
+    return get_settings().country
+
+
+def _start(p: Pregnancy) -> date:
+    """Day 0 of gestation as dated (EDD - 280 days)."""
+    return p.edd - timedelta(days=dating.PREGNANCY_DAYS)
+
+
+def ga_on(p: Pregnancy, day: date) -> int:
+    return (day - _start(p)).days
+
+
+def weeks(days: int) -> str:
+    return f"{days // 7}w{days % 7}d"
+
+
+# ---- reading --------------------------------------------------------------------------
+
+
+async def _load(session: AsyncSession, principal: Principal, pregnancy_id: int) -> Pregnancy:
+    p = await session.get(Pregnancy, pregnancy_id)
+    if p is None:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=RESOURCE,
+            resource_id=str(pregnancy_id),
+            detail="no such pregnancy",
+        )
+        raise NotFound(f"Pregnancy {pregnancy_id} not found.")
+    return p
+
+
+async def _open(
+    session: AsyncSession, principal: Principal, pregnancy_id: int, *, action: str, what: str
+) -> Pregnancy:
+    """Load and check scope: an out-of-scope pregnancy is ``NotFound`` like a missing one."""
+    p = await _load(session, principal, pregnancy_id)
+    try:
+        await require_person(
+            session, principal, p.person_id, action=action, resource_type=what, purpose=None
+        )
+    except NotFound:
+        raise NotFound(f"Pregnancy {pregnancy_id} not found.") from None
+    return p
+
+
+def _out(p: Pregnancy) -> PregnancyOut:
+    out = PregnancyOut.model_validate(p)
+    out.ga_days = ga_on(p, p.closed_on or date.today())
+    out.ga_weeks = weeks(out.ga_days)
+    return out
+
+
+def _contact_out(c: AntenatalContact) -> ContactOut:
+    out = ContactOut.model_validate(c)
+    out.ga_weeks = weeks(c.ga_days)
+    return out
+
+
+async def _contacts(session: AsyncSession, pregnancy_id: int) -> list[AntenatalContact]:
+    rows = await session.execute(
+        select(AntenatalContact)
+        .where(AntenatalContact.pregnancy_id == pregnancy_id)
+        .order_by(AntenatalContact.on, AntenatalContact.id)
+    )
+    return list(rows.scalars())
+
+
+async def _advice(
+    session: AsyncSession, pregnancy_id: int, *, retired: bool = False
+) -> list[AdviceOut]:
+    q = select(AdviceItem).where(AdviceItem.pregnancy_id == pregnancy_id)
+    if not retired:
+        q = q.where(AdviceItem.active.is_(True))
+    rows = await session.execute(q.order_by(AdviceItem.id))
+    return [AdviceOut.model_validate(a) for a in rows.scalars()]
+
+
+async def _detail(session: AsyncSession, p: Pregnancy) -> PregnancyDetail:
+    out = PregnancyDetail.model_validate(_out(p).model_dump())
+    out.contacts = [_contact_out(c) for c in await _contacts(session, p.id)]
+    out.advice = await _advice(session, p.id)
+    return out
+
+
+async def get_pregnancy(
+    session: AsyncSession, principal: Principal, pregnancy_id: int
+) -> PregnancyDetail:
+    """The pregnancy with its contacts, its active advice and its risk level."""
+    p = await _open(session, principal, pregnancy_id, action="read", what=RESOURCE)
+    return await _detail(session, p)
+
+
+async def list_pregnancies(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> list[PregnancyOut]:
+    """Her pregnancies, the newest first."""
+    await require_person(session, principal, person_id, action="read", resource_type=RESOURCE)
+    rows = await session.execute(
+        select(Pregnancy)
+        .where(Pregnancy.person_id == person_id)
+        .order_by(Pregnancy.edd.desc(), Pregnancy.id.desc())
+    )
+    return [_out(p) for p in rows.scalars()]
+
+
+async def current_pregnancy_of(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> PregnancyOut | None:
+    await require_person(session, principal, person_id, action="read", resource_type=RESOURCE)
+    p = await _current(session, person_id)
+    return _out(p) if p is not None else None
+
+
+async def _current(session: AsyncSession, person_id: int) -> Pregnancy | None:
+    return (
+        await session.execute(
+            select(Pregnancy).where(Pregnancy.person_id == person_id, Pregnancy.status == "current")
+        )
+    ).scalar_one_or_none()
+
+
+async def list_contacts(
+    session: AsyncSession, principal: Principal, pregnancy_id: int
+) -> list[ContactOut]:
+    await _open(session, principal, pregnancy_id, action="read", what=CONTACT)
+    return [_contact_out(c) for c in await _contacts(session, pregnancy_id)]
+
+
+async def list_advice(
+    session: AsyncSession, principal: Principal, pregnancy_id: int, *, retired: bool = False
+) -> list[AdviceOut]:
+    """The active advice (with ``retired``, every evaluation's, oldest first)."""
+    await _open(session, principal, pregnancy_id, action="read", what=RESOURCE)
+    return await _advice(session, pregnancy_id, retired=retired)
+
+
+# ---- writing --------------------------------------------------------------------------
+
+
+def _check_version(p: Pregnancy, expected: int | None) -> None:
+    if expected is None:
+        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+    if expected != p.version:
+        raise PreconditionFailed(
+            f"The pregnancy record changed since you read it (version {p.version}, "
+            f"you sent {expected}); reload and retry."
+        )
+
+
+def _codes(values: list[str], field: str) -> tuple[list[str], list[FieldError]]:
+    """Lower-case snake_case codes, each once, in the order given."""
+    out: list[str] = []
+    errors = []
+    for v in values:
+        code = v.strip().lower()
+        if not code or not set(code) <= _CODE_CHARS or len(code) > 64:
+            errors.append(FieldError(field, f"{v!r} is not a code (lower-case letters, digits, _)"))
+        elif code not in out:
+            out.append(code)
+    return out, errors
+
+
+async def _save(session: AsyncSession, p: Pregnancy) -> None:
+    p.updated_at = utcnow()
+    try:
+        await session.flush()
+    except StaleDataError as e:
+        raise PreconditionFailed("The pregnancy record changed while you edited it; reload.") from e
+
+
+async def open_pregnancy(
+    session: AsyncSession, principal: Principal, person_id: int, data: PregnancyIn
+) -> PregnancyDetail:
+    """Register a pregnancy: dated, history recorded, evaluated by the rules.
+
+    Refused for a man, a woman who has died, an age at the LMP outside 10-60
+    years and a woman who already has a current pregnancy (409, with its id).
+    """
+    await require_person(session, principal, person_id, action="create", resource_type=RESOURCE)
+    person = await registry.get_person(
+        session, principal, person_id, purpose="pregnancy registration"
+    )
+    if person.sex != "female":
+        raise InvalidState(f"Patient {person_id} is registered as {person.sex}.")
+    today = date.today()
+    on = data.registered_on or today
+    await registry.require_alive(session, person_id, on)
+
+    errors: list[FieldError] = []
+    if on > today:
+        errors.append(FieldError("registered_on", "is in the future"))
+    if data.parity >= data.gravida:
+        errors.append(
+            FieldError(
+                "parity", f"must be less than gravida ({data.gravida}): this pregnancy counts"
+            )
+        )
+    if data.stillbirths > data.parity:
+        errors.append(FieldError("stillbirths", f"must not exceed parity ({data.parity})"))
+    if data.miscarriages > data.gravida - 1 - data.parity:
+        errors.append(
+            FieldError(
+                "miscarriages",
+                f"must not exceed gravida - 1 - parity ({max(data.gravida - 1 - data.parity, 0)})",
+            )
+        )
+    conditions, bad = _codes(data.conditions, "conditions")
+    errors += bad
+    dated: dating.Dating | None = None
+    try:
+        dated = dating.date_pregnancy(
+            on, data.lmp, data.scan_on, data.ga_days_at_scan, data.fundal_height_cm
+        )
+    except Invalid as e:
+        errors += e.errors
+    if dated is not None:
+        start = dated.edd - timedelta(days=dating.PREGNANCY_DAYS)
+        age = registry.age_on(person.birth_date, start)
+        if not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
+            field = "lmp" if data.lmp else "scan_on" if data.scan_on else "fundal_height_cm"
+            errors.append(
+                FieldError(
+                    field,
+                    f"she would have been {age} at the start of this pregnancy "
+                    f"(born {person.birth_date:%d.%m.%Y}); expected {AGE_RANGE[0]}-{AGE_RANGE[1]}",
+                )
+            )
+    if errors or dated is None:
+        raise Invalid.fields(errors)
+
+    existing = await _current(session, person_id)
+    if existing is not None:
+        raise _already(existing.id)
+    now = utcnow()
+    p = Pregnancy(
+        person_id=person_id,
+        status="current",
+        registered_on=on,
+        age_years=registry.age_on(person.birth_date, on),
+        lmp=data.lmp,
+        scan_on=data.scan_on,
+        ga_days_at_scan=data.ga_days_at_scan,
+        fundal_height_cm=data.fundal_height_cm,
+        edd=dated.edd,
+        dating_method=dated.method,
+        suboptimally_dated=dated.suboptimal,
+        dating_discrepancy_days=dated.discrepancy_days,
+        gravida=data.gravida,
+        parity=data.parity,
+        previous_caesarean=data.previous_caesarean,
+        previous_pre_eclampsia=data.previous_pre_eclampsia,
+        previous_pph=data.previous_pph,
+        previous_instrumental_birth=data.previous_instrumental_birth,
+        previous_convulsions=data.previous_convulsions,
+        previous_severe_tear=data.previous_severe_tear,
+        stillbirths=data.stillbirths,
+        miscarriages=data.miscarriages,
+        multiple_pregnancy=data.multiple_pregnancy,
+        conditions=conditions,
+        facility_id=principal.facility_id,
+        registered_by=principal.username,
+        opened_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(p)
+    try:
+        await session.flush()
+    except IntegrityError as e:
+        raise _already(None) from e
+    await evaluate(session, p)
+    return await _detail(session, p)
+
+
+def _already(pregnancy_id: int | None) -> Conflict:
+    return Conflict(
+        "She already has a current pregnancy; close it (with its outcome) first.",
+        errors=[FieldError("person_id", "already has a current pregnancy")],
+        extensions={"current_pregnancy_id": pregnancy_id} if pregnancy_id else None,
+    )
+
+
+def _check_contact(p: Pregnancy, data: ContactIn, on: date) -> list[FieldError]:
+    errors: list[FieldError] = []
+    values = data.model_dump()
+    for field, (low, high, unit) in LIMITS.items():
+        v = values.get(field)
+        if v is not None and not low <= v <= high:
+            errors.append(FieldError(field, f"{v:g} {unit} is impossible (expected {low}-{high})"))
+    for n in (1, 2):
+        s, d = values[f"systolic_{n}"], values[f"diastolic_{n}"]
+        if (s is None) != (d is None):
+            missing = f"diastolic_{n}" if d is None else f"systolic_{n}"
+            errors.append(FieldError(missing, "give both values of a blood-pressure reading"))
+        elif s is not None and d is not None and d >= s:
+            errors.append(FieldError(f"diastolic_{n}", f"must be below the systolic ({s})"))
+    if values["systolic_2"] is not None and values["systolic_1"] is None:
+        errors.append(FieldError("systolic_1", "the second reading needs a first one"))
+    if on > date.today():
+        errors.append(FieldError("on", "is in the future"))
+    start = _start(p)
+    if on < start:
+        errors.append(
+            FieldError("on", f"is before this pregnancy began (dated from {start:%d.%m.%Y})")
+        )
+    elif ga_on(p, on) > dating.MAX_GA_DAYS:
+        errors.append(
+            FieldError(
+                "on",
+                f"gestational age would be {weeks(ga_on(p, on))}, over "
+                f"{dating.MAX_GA_DAYS // 7} weeks: check the date or the pregnancy's dating",
+            )
+        )
+    return errors
+
+
+async def record_contact(
+    session: AsyncSession,
+    principal: Principal,
+    pregnancy_id: int,
+    data: ContactIn,
+    *,
+    expected_version: int | None,
+) -> PregnancyDetail:
+    """Record one antenatal contact and re-evaluate the rules over the whole pregnancy."""
+    p = await _open(session, principal, pregnancy_id, action="create", what=CONTACT)
+    _check_version(p, expected_version)
+    if p.status != "current":
+        raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
+    on = data.on or date.today()
+    errors = _check_contact(p, data, on)
+    danger, bad = _codes(data.danger_signs, "danger_signs")
+    known = ", ".join(sorted(rules.DANGER_SIGNS))
+    bad += [
+        FieldError("danger_signs", f"{d} is not a danger sign (known: {known})")
+        for d in danger
+        if d not in rules.DANGER_SIGNS
+    ]
+    symptoms, bad2 = _codes(data.symptoms, "symptoms")
+    errors += bad + bad2
+    if errors:
+        raise Invalid.fields(errors)
+    await registry.require_alive(session, p.person_id, on)
+    values = data.model_dump(exclude={"on", "danger_signs", "symptoms"})
+    contact = AntenatalContact(
+        pregnancy_id=p.id,
+        person_id=p.person_id,
+        on=on,
+        ga_days=ga_on(p, on),
+        facility_id=principal.facility_id,
+        recorded_by=principal.username,
+        recorded_at=utcnow(),
+        danger_signs=danger,
+        symptoms=symptoms,
+        **values,
+    )
+    session.add(contact)
+    await _save(session, p)
+    await evaluate(session, p, contact_id=contact.id)
+    return await _detail(session, p)
+
+
+async def close_pregnancy(
+    session: AsyncSession,
+    principal: Principal,
+    pregnancy_id: int,
+    data: CloseIn,
+    *,
+    expected_version: int | None,
+) -> PregnancyDetail:
+    """Record the outcome; she may then have a new pregnancy registered."""
+    p = await _open(session, principal, pregnancy_id, action="update", what=RESOURCE)
+    _check_version(p, expected_version)
+    if p.status != "current":
+        raise InvalidState(f"Pregnancy {pregnancy_id} is already closed ({p.outcome}).")
+    closed_on = data.closed_on or date.today()
+    errors = []
+    if closed_on > date.today():
+        errors.append(FieldError("closed_on", "is in the future"))
+    if closed_on < _start(p):
+        errors.append(FieldError("closed_on", "is before this pregnancy began"))
+    last = max((c.on for c in await _contacts(session, p.id)), default=None)
+    if last is not None and closed_on < last:
+        errors.append(FieldError("closed_on", f"is before the last contact ({last:%d.%m.%Y})"))
+    if errors:
+        raise Invalid.fields(errors)
+    p.status, p.closed_on, p.outcome = "closed", closed_on, data.outcome
+    await _save(session, p)
+    return await _detail(session, p)
+
+
+# ---- the rules ------------------------------------------------------------------------
+
+
+def _facts(p: Pregnancy, contacts: list[AntenatalContact], today: date) -> rules.Facts:
+    def readings(*vs: Any) -> tuple[Any, ...]:
+        return tuple(v for v in vs if v is not None)
+
+    cf = tuple(
+        rules.ContactFacts(
+            on=c.on,
+            ga_days=c.ga_days,
+            systolic=readings(c.systolic_1, c.systolic_2),
+            diastolic=readings(c.diastolic_1, c.diastolic_2),
+            temperature_c=readings(c.temperature_c_1, c.temperature_c_2),
+            pulse=readings(c.pulse_1, c.pulse_2),
+            spo2=c.spo2,
+            fetal_heart_rate=readings(c.fetal_heart_rate_1, c.fetal_heart_rate_2),
+            fetal_heartbeat_absent=c.fetal_heartbeat_absent,
+            urine_protein=c.urine_protein,
+            haemoglobin_g_l=c.haemoglobin_g_l,
+            pallor=c.pallor,
+            fasting_glucose_mmol_l=c.fasting_glucose_mmol_l,
+            ogtt_1h_mmol_l=c.ogtt_1h_mmol_l,
+            ogtt_2h_mmol_l=c.ogtt_2h_mmol_l,
+            random_glucose_mmol_l=c.random_glucose_mmol_l,
+            danger_signs=frozenset(c.danger_signs or ()),
+            symptoms=frozenset(c.symptoms or ()),
+            ultrasound_done=c.ultrasound_done,
+            hiv_test_done=c.hiv_test_done,
+            syphilis_test_done=c.syphilis_test_done,
+            hiv_positive=c.hiv_positive,
+        )
+        for c in contacts
+    )
+    return rules.Facts(
+        today=today,
+        age_years=p.age_years,
+        ga_days=ga_on(p, today),
+        gravida=p.gravida,
+        parity=p.parity,
+        previous_caesarean=p.previous_caesarean,
+        previous_pre_eclampsia=p.previous_pre_eclampsia,
+        previous_pph=p.previous_pph,
+        previous_instrumental_birth=p.previous_instrumental_birth,
+        previous_convulsions=p.previous_convulsions,
+        previous_severe_tear=p.previous_severe_tear,
+        multiple_pregnancy=p.multiple_pregnancy,
+        # as the latest contact found it: a presentation changes until term
+        abnormal_presentation=bool(contacts and contacts[-1].abnormal_presentation),
+        conditions=frozenset(p.conditions or ()),
+        contacts=cf,
+        first_contact_on=contacts[0].on if contacts else None,
+    )
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_json(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    return value
+
+
+async def evaluate(
+    session: AsyncSession, p: Pregnancy, *, contact_id: int | None = None
+) -> list[rules.Advice]:
+    """Run the rules over the pregnancy as of today; store the advice and the risk.
+
+    The previous active advice is retired (kept, ``active = false``), so the
+    record shows what was advised when.
+    """
+    contacts = await _contacts(session, p.id)
+    today = min(date.today(), p.closed_on or date.today())
+    country = _country()
+    advice = rules.evaluate(_facts(p, contacts, today), country)
+    risk_level, care_level = rules.risk(advice, country)
+    await session.execute(
+        update(AdviceItem)
+        .where(AdviceItem.pregnancy_id == p.id, AdviceItem.active.is_(True))
+        .values(active=False)
+    )
+    now = utcnow()
+    session.add_all(
+        AdviceItem(
+            pregnancy_id=p.id,
+            person_id=p.person_id,
+            contact_id=contact_id,
+            rule_id=a.rule_id,
+            code=a.code,
+            values=_json(a.values),
+            details=_json(a.details),
+            action=a.action,
+            urgency=a.urgency,
+            source=a.source,
+            created_at=now,
+            active=True,
+        )
+        for a in advice
+    )
+    p.risk_level, p.care_level = risk_level, care_level
+    p.evaluated_at = now
+    await _save(session, p)
+    return advice
+
+
+# ---- events from the registry -----------------------------------------------------------
+
+
+@events.subscribe(registry.PersonDied)
+async def close_at_death(session: AsyncSession, event: registry.PersonDied) -> None:
+    """A death closes her current pregnancy with outcome ``maternal_death``."""
+    p = await _current(session, event.person_id)
+    if p is not None:
+        p.status, p.outcome = "closed", "maternal_death"
+        p.closed_on = max(event.deceased_on, _start(p))
+        await _save(session, p)
+
+
+_MOVED = {
+    "pregnancy": Pregnancy,
+    "antenatal_contact": AntenatalContact,
+    "antenatal_advice": AdviceItem,
+}
+
+
+@registry.on_person_rows_moved
+async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
+    """A merge re-points her pregnancies; refused when both records have a current one."""
+    if event.only is None:
+        mine = await _current(session, event.from_id)
+        theirs = await _current(session, event.to_id)
+        if mine is not None and theirs is not None:
+            raise Conflict(
+                f"Both records have a current pregnancy ({mine.id} and {theirs.id}); close the "
+                "one entered in error before merging."
+            )
+    for table, model in _MOVED.items():
+        q = select(model.id).where(model.person_id == event.from_id)
+        if event.only is not None:
+            ids = event.only.get(table, [])
+            if not ids:
+                continue
+            q = q.where(model.id.in_(ids))
+        moved = [int(i) for i in (await session.execute(q)).scalars()]
+        if moved:
+            await session.execute(
+                update(model).where(model.id.in_(moved)).values(person_id=event.to_id)
+            )
+            event.moved[table] = moved
+    if event.moved.get("pregnancy"):
+        # the ORM's copies are stale after a Core update
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Pregnancy | AntenatalContact | AdviceItem):
+                session.expire(obj)
