@@ -86,6 +86,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "pregnancy:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
     "pregnancy:register": frozenset({Role.family_doctor, Role.obstetrician}),
     "pregnancy:contact": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
+    # referrals (docs/maternal.md): primary care sends; the receiving facility's
+    # obstetricians accept, see and return them; the family doctor and the patronage
+    # nurse work from the antenatal worklist
+    "referral:send": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
+    "referral:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
+    "referral:receive": frozenset({Role.obstetrician}),
+    "worklist:read": frozenset({Role.nurse, Role.family_doctor}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

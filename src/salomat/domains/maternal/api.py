@@ -13,11 +13,17 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import (
     AdviceOut,
+    BirthPlanIn,
     CloseIn,
     ContactIn,
     PregnancyDetail,
     PregnancyIn,
     PregnancyOut,
+    ReferralIn,
+    ReferralOut,
+    ReferralStatus,
+    ReferralUpdateIn,
+    WorklistRow,
 )
 
 api = router(prefix="/api/v1", tags=["maternal"])
@@ -124,3 +130,161 @@ async def pregnancy_advice(
 ) -> list[AdviceOut]:
     """The active advice; ``retired=true`` adds what earlier evaluations advised."""
     return await service.list_advice(session, principal, pregnancy_id, retired=retired)
+
+
+# ---- referrals, birth plan and worklists -----------------------------------------------
+
+
+@api.post(
+    "/pregnancies/{pregnancy_id}/referrals",
+    response_model=ReferralOut,
+    status_code=201,
+    responses={422: {"description": "no suitable facility (named, or in the region)"}},
+)
+async def send_referral(
+    session: DbSession,
+    pregnancy_id: int,
+    data: ReferralIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:send"))],
+) -> ReferralOut:
+    """Refer her to a screening or perinatal centre (default: the nearest suitable one)."""
+    r = await service.send_referral(session, principal, pregnancy_id, data)
+    response.headers["Location"] = f"/api/v1/referrals/{r.id}"
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
+@api.get("/pregnancies/{pregnancy_id}/referrals", response_model=list[ReferralOut])
+async def list_referrals(
+    session: DbSession,
+    pregnancy_id: int,
+    principal: Annotated[Principal, Depends(Require("referral:read"))],
+) -> list[ReferralOut]:
+    """The referrals of this pregnancy, oldest first."""
+    return await service.list_referrals(session, principal, pregnancy_id)
+
+
+@api.get("/referrals/{referral_id}", response_model=ReferralOut)
+async def read_referral(
+    session: DbSession,
+    referral_id: int,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:read"))],
+) -> ReferralOut:
+    """For the receiving facility's staff, or anyone who has her in scope."""
+    r = await service.get_referral(session, principal, referral_id)
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
+@api.get("/facilities/{code}/referrals", response_model=list[ReferralOut])
+async def referral_inbox(
+    session: DbSession,
+    code: str,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+    status: ReferralStatus | None = None,
+) -> list[ReferralOut]:
+    """The facility's inbox, oldest first; only for its own staff."""
+    return await service.inbox(session, principal, code, status=status)
+
+
+@api.post("/referrals/{referral_id}/accept", response_model=ReferralOut)
+async def accept_referral(
+    session: DbSession,
+    referral_id: int,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> ReferralOut:
+    """sent -> accepted: the facility may now open her record."""
+    r = await service.accept_referral(
+        session, principal, referral_id, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
+@api.post("/referrals/{referral_id}/seen", response_model=ReferralOut)
+async def referral_seen(
+    session: DbSession,
+    referral_id: int,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> ReferralOut:
+    """accepted -> seen."""
+    r = await service.mark_seen(
+        session, principal, referral_id, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
+@api.post("/referrals/{referral_id}/return", response_model=ReferralOut)
+async def return_referral(
+    session: DbSession,
+    referral_id: int,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+    data: ReferralUpdateIn | None = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ReferralOut:
+    """seen -> returned, with a conclusion; the facility's access ends."""
+    r = await service.return_referral(
+        session,
+        principal,
+        referral_id,
+        data or ReferralUpdateIn(),
+        expected_version=parse_if_match(if_match),
+    )
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
+@api.post("/referrals/{referral_id}/decline", response_model=ReferralOut)
+async def decline_referral(
+    session: DbSession,
+    referral_id: int,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+    data: ReferralUpdateIn | None = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ReferralOut:
+    """sent -> declined (the conclusion says why)."""
+    r = await service.decline_referral(
+        session,
+        principal,
+        referral_id,
+        data or ReferralUpdateIn(),
+        expected_version=parse_if_match(if_match),
+    )
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
+@api.put("/pregnancies/{pregnancy_id}/birth-plan", response_model=PregnancyDetail)
+async def plan_birth(
+    session: DbSession,
+    pregnancy_id: int,
+    data: BirthPlanIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> PregnancyDetail:
+    """The planned place of birth: an open facility giving the level of care she needs."""
+    p = await service.plan_birth(
+        session, principal, pregnancy_id, data, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(p.version)
+    return p
+
+
+@api.get("/worklists/antenatal", response_model=list[WorklistRow])
+async def antenatal_worklist(
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("worklist:read"))],
+) -> list[WorklistRow]:
+    """Women of the user's facility due a contact, high risk without an accepted
+    referral, or at 36+ weeks without a planned place of birth; each row says why."""
+    return await service.antenatal_worklist(session, principal)

@@ -76,6 +76,8 @@ class Pregnancy(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_on: Mapped[date | None] = mapped_column(Date)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    #: the planned place of birth (the worklist flags 36+ weeks without one)
+    planned_birth_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -188,4 +190,55 @@ class AdviceItem(Base):
     __table_args__ = (
         CheckConstraint("urgency IN ('emergency', 'urgent', 'soon', 'routine')", name="urgency"),
         Index("ix_antenatal_advice_pregnancy_active", "pregnancy_id", "active"),
+    )
+
+
+REFERRAL_KINDS = ("screening", "perinatal")
+REFERRAL_STATUSES = ("sent", "accepted", "seen", "returned", "declined")
+
+
+class Referral(Base):
+    """A referral of a pregnant woman from primary care to a screening or perinatal centre.
+
+    sent -> accepted -> seen -> returned (with a conclusion); sent -> declined.
+    Accepting opens a care relationship of the receiving facility (its id is
+    kept here), returning or declining closes it.
+    """
+
+    __tablename__ = "antenatal_referral"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    from_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    to_facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"))
+    #: screening | perinatal
+    kind: Mapped[str] = mapped_column(String(16))
+    #: the level of perinatal care required (perinatal referrals)
+    required_level: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    #: sent | accepted | seen | returned | declined
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    conclusion: Mapped[str | None] = mapped_column(String(2000))
+    sent_by: Mapped[str] = mapped_column(String(150))
+    updated_by: Mapped[str] = mapped_column(String(150))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    care_relationship_id: Mapped[int | None] = mapped_column(ForeignKey("care_relationship.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint("kind IN ('screening', 'perinatal')", name="kind"),
+        CheckConstraint(
+            "status IN ('sent', 'accepted', 'seen', 'returned', 'declined')", name="status"
+        ),
+        CheckConstraint(
+            "required_level IS NULL OR required_level IN (1, 2, 3)", name="required_level"
+        ),
+        Index("ix_antenatal_referral_to_status", "to_facility_id", "status"),
     )

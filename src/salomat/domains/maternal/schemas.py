@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AdviceOut",
+    "BirthPlanIn",
     "CloseIn",
     "ContactIn",
     "ContactOut",
@@ -21,6 +22,12 @@ __all__ = [
     "PregnancyDetail",
     "PregnancyIn",
     "PregnancyOut",
+    "ReferralIn",
+    "ReferralOut",
+    "ReferralStatus",
+    "ReferralUpdateIn",
+    "WorklistReason",
+    "WorklistRow",
 ]
 
 Outcome = Literal["live_birth", "stillbirth", "miscarriage", "termination", "maternal_death"]
@@ -167,6 +174,8 @@ class PregnancyOut(BaseModel):
     opened_at: datetime
     closed_on: date | None
     outcome: Outcome | None
+    #: the planned place of birth (``PUT /pregnancies/{id}/birth-plan``)
+    planned_birth_facility_id: int | None = None
     version: int
 
 
@@ -175,3 +184,78 @@ class PregnancyDetail(PregnancyOut):
 
     contacts: list[ContactOut] = Field(default_factory=list)
     advice: list[AdviceOut] = Field(default_factory=list)
+
+
+# ---- referrals and worklists -------------------------------------------------------------
+
+ReferralKind = Literal["screening", "perinatal"]
+ReferralStatus = Literal["sent", "accepted", "seen", "returned", "declined"]
+
+
+class ReferralIn(BaseModel):
+    """A referral; without ``to_facility_code`` the nearest suitable facility in the region."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: ReferralKind
+    reason: str = Field(min_length=1, max_length=500)
+    to_facility_code: str | None = Field(default=None, max_length=32)
+    #: perinatal only: the level of care (default: the pregnancy's required level)
+    required_level: int | None = Field(default=None, ge=1, le=3)
+
+
+class ReferralUpdateIn(BaseModel):
+    """The receiving facility's note: required when returning, optional when declining."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    conclusion: str | None = Field(default=None, max_length=2000)
+
+
+class ReferralOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pregnancy_id: int
+    person_id: int
+    from_facility_id: int | None
+    from_facility_code: str | None = None
+    to_facility_id: int
+    to_facility_code: str = ""
+    kind: ReferralKind
+    required_level: int | None
+    reason: str
+    status: ReferralStatus
+    conclusion: str | None
+    sent_by: str
+    updated_by: str
+    sent_at: datetime
+    accepted_at: datetime | None
+    seen_at: datetime | None
+    returned_at: datetime | None
+    declined_at: datetime | None
+    care_relationship_id: int | None
+    version: int
+
+
+class BirthPlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    facility_code: str = Field(min_length=1, max_length=32)
+
+
+class WorklistReason(BaseModel):
+    #: contact_due | contact_overdue | high_risk_no_referral | no_birth_place
+    code: str
+    detail: str
+
+
+class WorklistRow(BaseModel):
+    pregnancy_id: int
+    person_id: int
+    ga_days: int
+    ga_weeks: str
+    edd: date
+    risk_level: Literal["low", "medium", "high"] | None
+    care_level: int | None
+    reasons: list[WorklistReason]
