@@ -14,6 +14,7 @@ from salomat.core.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from salomat.domains.accounts import api as accounts_api
 from salomat.domains.accounts import web as accounts_web
 from salomat.domains.maternal import api as maternal_api
+from salomat.domains.maternal import web as maternal_web
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
 from salomat.fhir import api as fhir_api
@@ -48,6 +49,7 @@ def create_app() -> FastAPI:
         fhir_api.router,
         accounts_web.web,
         registry_web.web,
+        maternal_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

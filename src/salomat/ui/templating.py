@@ -63,7 +63,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # a template shows a link or form only to those allowed to use it
+    env.globals["can"] = can
     return env
+
+
+def can(principal: Principal | None, permission: str) -> bool:
+    """Whether the caller's role holds ``permission`` (for pages; routes use ``Require``)."""
+    return principal is not None and allowed(principal.role, permission)
 
 
 env = _environment()
