@@ -15,7 +15,7 @@ from salomat.core.pagination import check_page
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.fhir import audit_event, patient_api, registry_api
+from salomat.fhir import audit_event, maternal_api, patient_api, registry_api
 from salomat.fhir.search import bundle, parse_date_param
 
 FHIR_JSON = "application/fhir+json"
@@ -63,7 +63,13 @@ AUDIT_EVENT: dict[str, Any] = {
 #: the registry resources: routes under /fhir, and what /fhir/metadata says of them
 router.include_router(patient_api.router)
 router.include_router(registry_api.router)
-RESOURCES = [AUDIT_EVENT, patient_api.CAPABILITY, *registry_api.CAPABILITIES]
+router.include_router(maternal_api.router)
+RESOURCES = [
+    AUDIT_EVENT,
+    patient_api.CAPABILITY,
+    *registry_api.CAPABILITIES,
+    *maternal_api.CAPABILITIES,
+]
 
 
 def fhir_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
