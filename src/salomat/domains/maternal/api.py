@@ -13,9 +13,13 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import (
     AdviceOut,
+    BirthIn,
+    BirthOut,
     BirthPlanIn,
     CloseIn,
     ContactIn,
+    PostnatalContactIn,
+    PostnatalContactOut,
     PregnancyDetail,
     PregnancyIn,
     PregnancyOut,
@@ -288,3 +292,63 @@ async def antenatal_worklist(
     """Women of the user's facility due a contact, high risk without an accepted
     referral, or at 36+ weeks without a planned place of birth; each row says why."""
     return await service.antenatal_worklist(session, principal)
+
+
+# ---- birth and after ---------------------------------------------------------------------
+
+
+@api.post(
+    "/pregnancies/{pregnancy_id}/birth",
+    response_model=BirthOut,
+    status_code=201,
+    responses={409: {"description": "the birth is already recorded or the pregnancy closed"}},
+)
+async def record_birth(
+    session: DbSession,
+    pregnancy_id: int,
+    data: BirthIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> BirthOut:
+    """Record the birth: the pregnancy closes and each live-born baby is registered."""
+    b = await service.record_birth(
+        session, principal, pregnancy_id, data, expected_version=parse_if_match(if_match)
+    )
+    response.headers["Location"] = f"/api/v1/pregnancies/{pregnancy_id}/birth"
+    return b
+
+
+@api.get("/pregnancies/{pregnancy_id}/birth", response_model=BirthOut)
+async def read_birth(
+    session: DbSession,
+    pregnancy_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
+) -> BirthOut:
+    """The birth record with its babies (each live-born one's person id)."""
+    return await service.get_birth(session, principal, pregnancy_id)
+
+
+@api.post(
+    "/pregnancies/{pregnancy_id}/postnatal-contacts",
+    response_model=PostnatalContactOut,
+    status_code=201,
+)
+async def record_postnatal_contact(
+    session: DbSession,
+    pregnancy_id: int,
+    data: PostnatalContactIn,
+    principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
+) -> PostnatalContactOut:
+    """A postnatal contact (up to 42 days after the birth)."""
+    return await service.record_postnatal_contact(session, principal, pregnancy_id, data)
+
+
+@api.get("/pregnancies/{pregnancy_id}/postnatal-contacts", response_model=list[PostnatalContactOut])
+async def list_postnatal_contacts(
+    session: DbSession,
+    pregnancy_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
+) -> list[PostnatalContactOut]:
+    """The postnatal contacts, oldest first."""
+    return await service.list_postnatal_contacts(session, principal, pregnancy_id)

@@ -242,3 +242,124 @@ class Referral(Base):
         ),
         Index("ix_antenatal_referral_to_status", "to_facility_id", "status"),
     )
+
+
+# ---- birth and after --------------------------------------------------------------------
+
+BIRTH_MODES = (
+    "spontaneous_vaginal",
+    "vaginal_breech",
+    "vacuum",
+    "forceps",
+    "caesarean_elective",
+    "caesarean_emergency",
+)
+
+
+class BirthRecord(Base):
+    """The birth that ended a pregnancy: one per pregnancy, its babies in ``Baby``."""
+
+    __tablename__ = "birth_record"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), unique=True)
+    #: the mother
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    born_on: Mapped[date] = mapped_column(Date)
+    #: one of ``BIRTH_MODES``
+    mode: Mapped[str] = mapped_column(String(24))
+    #: gestational age at birth, in days
+    ga_days: Mapped[int] = mapped_column(Integer)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "mode IN ('spontaneous_vaginal', 'vaginal_breech', 'vacuum', 'forceps', "
+            "'caesarean_elective', 'caesarean_emergency')",
+            name="mode",
+        ),
+        CheckConstraint("ga_days BETWEEN 140 AND 315", name="ga_days"),
+    )
+
+
+class Baby(Base):
+    """One baby of a birth; a live-born baby is a registered person (``person_id``)."""
+
+    __tablename__ = "birth_baby"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    birth_id: Mapped[int] = mapped_column(ForeignKey("birth_record.id"), index=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), index=True)
+    #: the mother (the child passport reads the link from here)
+    mother_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    #: the baby as registered (live births only)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    #: 1, 2, ... in the order born
+    birth_order: Mapped[int] = mapped_column(Integer)
+    #: live | stillbirth
+    outcome: Mapped[str] = mapped_column(String(16))
+    #: stillbirths: fresh | macerated, when known
+    stillbirth_type: Mapped[str | None] = mapped_column(String(16))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    birth_weight_g: Mapped[int | None] = mapped_column(Integer)
+    length_cm: Mapped[float | None] = mapped_column(Float)
+    apgar_1: Mapped[int | None] = mapped_column(Integer)
+    apgar_5: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("outcome IN ('live', 'stillbirth')", name="outcome"),
+        CheckConstraint(
+            "stillbirth_type IS NULL OR "
+            "(outcome = 'stillbirth' AND stillbirth_type IN ('fresh', 'macerated'))",
+            name="stillbirth_type",
+        ),
+        CheckConstraint(
+            "(outcome = 'live' AND person_id IS NOT NULL) OR "
+            "(outcome = 'stillbirth' AND person_id IS NULL)",
+            name="live_is_registered",
+        ),
+        CheckConstraint("sex IS NULL OR sex IN ('male', 'female')", name="sex"),
+        CheckConstraint(
+            "birth_weight_g IS NULL OR birth_weight_g BETWEEN 300 AND 7000", name="weight"
+        ),
+        CheckConstraint("apgar_1 IS NULL OR apgar_1 BETWEEN 0 AND 10", name="apgar_1"),
+        CheckConstraint("apgar_5 IS NULL OR apgar_5 BETWEEN 0 AND 10", name="apgar_5"),
+        Index("ux_birth_baby_order", "birth_id", "birth_order", unique=True),
+    )
+
+
+class PostnatalContact(Base):
+    """One postnatal contact: the mother's checks and, optionally, one baby's."""
+
+    __tablename__ = "postnatal_contact"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), index=True)
+    #: the mother
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    on: Mapped[date] = mapped_column(Date)
+    #: days since the birth
+    day: Mapped[int] = mapped_column(Integer)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    systolic: Mapped[int | None] = mapped_column(Integer)
+    diastolic: Mapped[int | None] = mapped_column(Integer)
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    pulse: Mapped[int | None] = mapped_column(Integer)
+    #: normal | heavy
+    bleeding: Mapped[str | None] = mapped_column(String(8))
+    danger_signs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: the baby seen (a registered baby of this birth)
+    baby_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    baby_weight_g: Mapped[int | None] = mapped_column(Integer)
+    baby_temperature_c: Mapped[float | None] = mapped_column(Float)
+    breastfeeding: Mapped[bool | None] = mapped_column(Boolean)
+    baby_danger_signs: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        CheckConstraint("day >= 0", name="day"),
+        CheckConstraint("bleeding IS NULL OR bleeding IN ('normal', 'heavy')", name="bleeding"),
+    )

@@ -14,11 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AdviceOut",
+    "BabyIn",
+    "BabyOut",
+    "BirthIn",
+    "BirthOut",
     "BirthPlanIn",
     "CloseIn",
     "ContactIn",
     "ContactOut",
     "Outcome",
+    "PostnatalContactIn",
+    "PostnatalContactOut",
     "PregnancyDetail",
     "PregnancyIn",
     "PregnancyOut",
@@ -259,3 +265,107 @@ class WorklistRow(BaseModel):
     risk_level: Literal["low", "medium", "high"] | None
     care_level: int | None
     reasons: list[WorklistReason]
+
+
+# ---- birth and after ---------------------------------------------------------------------
+
+BirthMode = Literal[
+    "spontaneous_vaginal",
+    "vaginal_breech",
+    "vacuum",
+    "forceps",
+    "caesarean_elective",
+    "caesarean_emergency",
+]
+
+
+class BabyIn(BaseModel):
+    """One baby; a live-born one is registered as a person (``given_name`` and ``sex`` needed)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcome: Literal["live", "stillbirth"]
+    stillbirth_type: Literal["fresh", "macerated"] | None = None
+    sex: Literal["male", "female"] | None = None
+    given_name: str | None = Field(default=None, max_length=100)
+    patronymic: str | None = Field(default=None, max_length=100)
+    birth_weight_g: int | None = None
+    length_cm: float | None = None
+    apgar_1: int | None = None
+    apgar_5: int | None = None
+    #: passed to the registry when the baby resembles registered people
+    duplicate_reason: str | None = Field(default=None, min_length=5, max_length=500)
+
+
+class BirthIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    born_on: date
+    mode: BirthMode
+    #: gestational age at birth in days (default: from the pregnancy's dating)
+    ga_days: int | None = None
+    babies: list[BabyIn] = Field(min_length=1, max_length=8)
+
+
+class BabyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    birth_order: int
+    outcome: Literal["live", "stillbirth"]
+    stillbirth_type: str | None
+    sex: str | None
+    birth_weight_g: int | None
+    length_cm: float | None
+    apgar_1: int | None
+    apgar_5: int | None
+    mother_person_id: int
+    #: the baby's own record (live births)
+    person_id: int | None
+
+
+class BirthOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pregnancy_id: int
+    person_id: int
+    born_on: date
+    mode: BirthMode
+    ga_days: int
+    ga_weeks: str = ""
+    facility_id: int | None
+    recorded_by: str
+    recorded_at: datetime
+    babies: list[BabyOut] = Field(default_factory=list)
+
+
+class PostnatalContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: date | None = None
+    systolic: int | None = None
+    diastolic: int | None = None
+    temperature_c: float | None = None
+    pulse: int | None = None
+    bleeding: Literal["normal", "heavy"] | None = None
+    danger_signs: list[str] = Field(default_factory=list, max_length=20)
+    #: the baby seen: one of this birth's registered babies
+    baby_person_id: int | None = None
+    baby_weight_g: int | None = None
+    baby_temperature_c: float | None = None
+    breastfeeding: bool | None = None
+    baby_danger_signs: list[str] = Field(default_factory=list, max_length=20)
+
+
+class PostnatalContactOut(PostnatalContactIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pregnancy_id: int
+    person_id: int
+    on: date  # type: ignore[assignment]
+    day: int
+    facility_id: int | None
+    recorded_by: str
+    recorded_at: datetime
