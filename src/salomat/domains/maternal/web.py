@@ -21,10 +21,18 @@ from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.maternal import service
-from salomat.domains.maternal.schemas import AdviceOut, ContactIn, PregnancyDetail, PregnancyIn
+from salomat.domains.maternal.schemas import (
+    AdviceOut,
+    ContactIn,
+    PregnancyDetail,
+    PregnancyIn,
+    ReferralIn,
+    ReferralOut,
+    ReferralUpdateIn,
+)
 from salomat.domains.maternal.service import rules
 from salomat.domains.registry import service as registry
-from salomat.ui.templating import can, redirect, render
+from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
 web = router(include_in_schema=False)
 
@@ -68,6 +76,26 @@ DATING_METHODS = {
     "fundal_height": N_("fundal height"),
 }
 URINE_PROTEIN = ("none", "+", "++", "+++", "++++")
+
+register_nav(NavItem(N_("Worklist"), "/worklist", "worklist:read", order=20))
+register_nav(NavItem(N_("Referrals"), "/referrals", "referral:receive", order=30))
+
+#: referral kinds and statuses (``schemas.ReferralKind``, ``schemas.ReferralStatus``)
+REFERRAL_KINDS = {"perinatal": N_("perinatal centre"), "screening": N_("screening centre")}
+REFERRAL_STATUSES = {
+    "sent": N_("sent"),
+    "accepted": N_("accepted"),
+    "seen": N_("seen"),
+    "returned": N_("returned"),
+    "declined": N_("declined"),
+}
+#: why a woman is on the worklist (``service.worklists``)
+WORKLIST_REASONS = {
+    "contact_due": N_("contact due"),
+    "contact_overdue": N_("contact overdue"),
+    "high_risk_no_referral": N_("high risk, no referral accepted"),
+    "no_birth_place": N_("no planned place of birth"),
+}
 
 REGISTRATION_NUMBERS = ("gravida", "parity", "stillbirths", "miscarriages")
 HISTORY_FLAGS = {
@@ -147,10 +175,13 @@ async def _page(
     person = await registry.get_person(session, principal, person_id, purpose="obstetric record")
     current = await service.current_pregnancy_of(session, principal, person_id)
     pregnancy: PregnancyDetail | None = None
+    referrals: list[ReferralOut] = []
     new_advice: set[int] = set()
     saved = request.query_params.get("saved") == "1"
     if current is not None:
         pregnancy = await service.get_pregnancy(session, principal, current.id)
+        if can(principal, "referral:read"):
+            referrals = await service.list_referrals(session, principal, current.id)
         if saved:
             everything = await service.list_advice(session, principal, current.id, retired=True)
             new_advice = _new_advice(everything, pregnancy.advice)
@@ -176,6 +207,12 @@ async def _page(
         "reg_errors": {},
         "contact_form": {"on": date.today().isoformat()},
         "contact_errors": {},
+        "referrals": referrals,
+        "can_refer": can(principal, "referral:send") and pregnancy is not None,
+        "referral_kinds": REFERRAL_KINDS,
+        "referral_statuses": REFERRAL_STATUSES,
+        "refer_form": {"kind": "perinatal"},
+        "refer_errors": {},
         **(extra or {}),
     }
     return render(request, "maternal/record.html", ctx, status=status)
@@ -286,3 +323,143 @@ async def contact(
         }
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/pregnancy?saved=1#advice")
+
+
+# ---- referrals from the record ---------------------------------------------------------
+
+
+@web.post("/patients/{person_id}/pregnancy/referrals", response_class=HTMLResponse)
+async def refer(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("referral:send"))],
+) -> Response:
+    """Refer her current pregnancy: to the facility named, else the nearest suitable one."""
+    posted = await request.form()
+    form = {name: _text(posted, name) for name in ("kind", "reason", "to_facility_code")}
+    pregnancy_id = _text(posted, "pregnancy_id")
+    try:
+        data = _validate(
+            ReferralIn,
+            {
+                "kind": form["kind"],
+                "reason": form["reason"],
+                "to_facility_code": _or_none(form["to_facility_code"]),
+            },
+        )
+        current = await service.current_pregnancy_of(session, principal, person_id)
+        if current is None or str(current.id) != pregnancy_id:
+            raise Invalid.fields([FieldError("pregnancy_id", "not her current pregnancy")])
+        await service.send_referral(session, principal, current.id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"refer_form": form, "refer_errors": _errors_by_field(e.errors), "refer_error": e}
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/pregnancy?referred=1#referrals")
+
+
+# ---- the worklist ----------------------------------------------------------------------
+
+
+@web.get("/worklist", response_class=HTMLResponse)
+async def worklist(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("worklist:read"))],
+) -> Response:
+    """The facility's antenatal worklist: who needs something done, and why."""
+    rows = await service.antenatal_worklist(session, principal)
+    people = {
+        r.person_id: await registry.get_person(
+            session, principal, r.person_id, purpose="antenatal worklist"
+        )
+        for r in rows
+    }
+    ctx = {"rows": rows, "people": people, "reasons": WORKLIST_REASONS, "risks": RISKS}
+    return render(request, "maternal/worklist.html", ctx)
+
+
+# ---- the referral inbox ----------------------------------------------------------------
+
+
+async def _inbox(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    extra: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    wanted = request.query_params.get("status") or None
+    if wanted not in REFERRAL_STATUSES:
+        wanted = None
+    code = principal.facility_code
+    if code is None and principal.facility_id is not None:
+        code = (await registry.get_facility(session, principal.facility_id)).code
+    items = await service.inbox(session, principal, code or "", status=wanted)
+    ctx: dict[str, Any] = {
+        "items": items,
+        "wanted": wanted,
+        "facility_code": code,
+        "referral_kinds": REFERRAL_KINDS,
+        "referral_statuses": REFERRAL_STATUSES,
+        "error_id": None,
+        **(extra or {}),
+    }
+    return render(request, "maternal/inbox.html", ctx, status=status)
+
+
+@web.get("/referrals", response_class=HTMLResponse)
+async def referrals_inbox(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+) -> Response:
+    """Referrals to the user's facility, oldest first; ``?status=`` filters."""
+    return await _inbox(request, session, principal)
+
+
+#: inbox button -> the service call
+_ACTIONS = ("accept", "seen", "return", "decline")
+
+
+@web.post("/referrals/{referral_id}/{action}", response_class=HTMLResponse)
+async def act_on_referral(
+    request: Request,
+    session: DbSession,
+    referral_id: int,
+    action: str,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+) -> Response:
+    """Accept, mark seen, return with a conclusion or decline, at the version shown."""
+    posted = await request.form()
+    version = _text(posted, "version")
+    expected = int(version) if version.isdigit() else None
+    conclusion = _or_none(_text(posted, "conclusion"))
+    back = _text(posted, "back_status")
+    back = back if back in REFERRAL_STATUSES else ""
+    try:
+        if action == "accept":
+            await service.accept_referral(
+                session, principal, referral_id, expected_version=expected
+            )
+        elif action == "seen":
+            await service.mark_seen(session, principal, referral_id, expected_version=expected)
+        elif action in ("return", "decline"):
+            data = _validate(ReferralUpdateIn, {"conclusion": conclusion})
+            move = service.return_referral if action == "return" else service.decline_referral
+            await move(session, principal, referral_id, data, expected_version=expected)
+        else:
+            raise Invalid.fields([FieldError("action", f"one of {', '.join(_ACTIONS)}")])
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {
+            "error": e,
+            "error_id": referral_id,
+            "errors": _errors_by_field(e.errors),
+            "conclusion": conclusion or "",
+        }
+        return await _inbox(request, session, principal, extra, e.status)
+    return redirect("/referrals" + (f"?status={back}" if back else "") + f"#referral-{referral_id}")
