@@ -442,6 +442,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "Location",
         "Practitioner",
         "PractitionerRole",
+        "ServiceRequest",  # checked in test_maternal_exchange.py
         *MATERNAL_PARAMS,  # checked in test_maternal.py
     }
     params = {res["type"]: {p["name"] for p in res["searchParam"]} for res in resources}

@@ -15,7 +15,7 @@ from salomat.core.pagination import check_page
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.fhir import audit_event, maternal_api, patient_api, registry_api
+from salomat.fhir import audit_event, maternal_api, maternal_exchange, patient_api, registry_api
 from salomat.fhir.search import bundle, parse_date_param
 
 FHIR_JSON = "application/fhir+json"
@@ -64,11 +64,14 @@ AUDIT_EVENT: dict[str, Any] = {
 router.include_router(patient_api.router)
 router.include_router(registry_api.router)
 router.include_router(maternal_api.router)
+router.include_router(maternal_exchange.router)
+router.add_api_route("", maternal_exchange.transaction, methods=["POST"])  # transaction Bundle
 RESOURCES = [
     AUDIT_EVENT,
     patient_api.CAPABILITY,
     *registry_api.CAPABILITIES,
     *maternal_api.CAPABILITIES,
+    maternal_exchange.CAPABILITY,
 ]
 
 
@@ -111,6 +114,7 @@ async def metadata(request: Request) -> JSONResponse:
                     "description": "Bearer JWT from POST /auth/token (OAuth2 password grant).",
                 },
                 "resource": RESOURCES,
+                "interaction": maternal_exchange.SYSTEM_INTERACTIONS,
             }
         ],
     }
