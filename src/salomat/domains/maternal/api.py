@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Response
 
-from salomat.core.errors import FieldError, Invalid
+from salomat.core.etags import etag, parse_if_match
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -32,19 +32,6 @@ from salomat.domains.maternal.schemas import (
 
 api = router(prefix="/api/v1", tags=["maternal"])
 routers = [api]
-
-
-def etag(version: int) -> str:
-    return f'W/"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    v = value.strip().removeprefix("W/").strip('"')
-    if not v.isdigit():
-        raise Invalid.fields([FieldError("If-Match", 'must be an ETag such as W/"3"')])
-    return int(v)
 
 
 @api.post(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Response
 
-from salomat.core.errors import FieldError, Invalid
+from salomat.core.etags import etag, parse_if_match
 from salomat.core.pagination import Page, PageParams, page_params
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -27,20 +27,6 @@ from salomat.domains.registry.schemas import (
 
 api = router(prefix="/api/v1", tags=["people"])
 Session = DbSession
-
-
-def etag(version: int) -> str:
-    return f'W/"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    v = value.strip()
-    v = v.removeprefix("W/").strip('"')
-    if not v.isdigit():
-        raise Invalid.fields([FieldError("If-Match", 'must be an ETag such as W/"3"')])
-    return int(v)
 
 
 @api.post(

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from fastapi import Body, Depends, Header, Query, Response
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.etags import etag, parse_if_match
 from salomat.core.pagination import Page, PageParams, page_params
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.registry import service
-from salomat.domains.registry.api.people import etag, parse_if_match
 from salomat.domains.registry.schemas import (
     ImportReport,
     PopulationIn,
