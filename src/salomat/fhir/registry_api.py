@@ -227,11 +227,7 @@ ORGANIZATION = Kind(
 
 
 async def _territory(session: Any, tid: int) -> TerritoryOut:
-    """A unit by id: its stored versions name its code (the service reads units by code)."""
-    latest = await service.history(session, "Location", tid, PageParams(1, 0))
-    if not latest.items:
-        raise NotFound(f"Location {tid} not found.")
-    return await service.get_territory(session, latest.items[0].data["code"])
+    return await service.get_territory_by_id(session, tid)
 
 
 async def _loc_search(session: Any, params: Params, page: PageParams) -> Found:
@@ -380,12 +376,7 @@ PRACTITIONER = Kind(
 
 
 async def _role(session: Any, rid: int) -> PractitionerRoleOut:
-    """A role by id: its stored versions name the practitioner, whose roles are read live."""
-    latest = await service.history(session, "PractitionerRole", rid, PageParams(1, 0))
-    if not latest.items:
-        raise NotFound(f"PractitionerRole {rid} not found.")
-    owner = await service.get_practitioner(session, latest.items[0].data["practitioner_id"])
-    return next(r for r in owner.roles if r.id == rid)
+    return await service.get_practitioner_role(session, rid)
 
 
 async def _roles_at(session: Any, facility_code: str) -> list[PractitionerRoleOut]:

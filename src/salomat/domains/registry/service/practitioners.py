@@ -49,6 +49,7 @@ __all__ = [
     "add_practitioner_role",
     "create_practitioner",
     "get_practitioner",
+    "get_practitioner_role",
     "list_practitioners",
     "positions",
     "practitioner_exists",
@@ -174,6 +175,14 @@ async def _get(session: AsyncSession, practitioner_id: int) -> Practitioner:
 
 async def get_practitioner(session: AsyncSession, practitioner_id: int) -> PractitionerOut:
     return await _out(session, await _get(session, practitioner_id))
+
+
+async def get_practitioner_role(session: AsyncSession, role_id: int) -> PractitionerRoleOut:
+    """A role by its database id (FHIR ``PractitionerRole/<id>``)."""
+    role = await session.get(PractitionerRole, role_id)
+    if role is None:
+        raise NotFound(f"PractitionerRole {role_id} not found.")
+    return (await _role_outs(session, [role]))[0]
 
 
 async def practitioner_exists(session: AsyncSession, practitioner_id: int) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "check_territory_csv",
     "create_territory",
     "get_territory",
+    "get_territory_by_id",
     "import_territory",
     "list_territory",
     "set_population",
@@ -131,6 +132,14 @@ async def get_territory(session: AsyncSession, code: str) -> TerritoryOut:
     t = await _by_code(session, code)
     if t is None:
         raise NotFound(f"No territorial unit has code {code}.")
+    return await territory_out(session, t)
+
+
+async def get_territory_by_id(session: AsyncSession, territory_id: int) -> TerritoryOut:
+    """A unit by its database id (FHIR ``Location/<id>``)."""
+    t = await session.get(Territory, territory_id)
+    if t is None:
+        raise NotFound(f"Location {territory_id} not found.")
     return await territory_out(session, t)
 
 
