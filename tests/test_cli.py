@@ -295,7 +295,8 @@ def test_the_demo_pack_is_valid_data(country):
     people = {p["national_id"]: p for p in data["people"]}
     assert len(people) == len(data["people"]) >= 15
     for p in data["people"]:
-        PersonIn(**p, attached_facility_code=data["polyclinic"])
+        person = PersonIn(**{"attached_facility_code": data["polyclinic"], **p})
+        assert person.attached_facility_code in codes
         value = p["national_id"]
         assert re.fullmatch(nid["pattern"], value)
         assert len(value) == nid["length"]
@@ -304,6 +305,14 @@ def test_the_demo_pack_is_valid_data(country):
         else:
             assert _iin_ok(value, nid["check_weights"], nid["check_weights_second"]), value
         assert _encoded_birth_and_sex(country, value) == (p["birth_date"], p["sex"]), value
+    # the demo pregnancies: their women are demo people, their facilities demo facilities
+    assert len(data["pregnancies"]) >= 6
+    for preg in data["pregnancies"]:
+        assert people[preg["woman"]]["sex"] == "female"
+        assert preg["at"] in codes
+        assert preg.get("birth", {}).get("at", preg["at"]) in codes
+        assert preg.get("referral", {}).get("to", preg["at"]) in codes
+        assert not ("birth" in preg and "close" in preg)
     roles = [u["role"] for u in data["users"]]
     assert sorted(roles) == sorted(r.value for r in Role)
     for u in data["users"]:
@@ -360,7 +369,16 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
 
     first = run(_inventory, scratch_url)
     assert len(first["users"]) == len(data["users"])
-    assert first["people"] == len(data["people"])
+    # the demo people, and the babies born alive in the demo pregnancies (registered at birth)
+    babies = [
+        b
+        for preg in data["pregnancies"]
+        for b in preg.get("birth", {}).get("babies", [])
+        if b["outcome"] == "live"
+    ]
+    assert babies
+    assert first["people"] == len(data["people"]) + len(babies)
+    assert f"{len(data['pregnancies'])} pregnancies" in r.output
     assert sorted(first["facilities"]) == sorted(f["code"] for f in data["facilities"])
     for username, (_, role, facility) in logins.items():
         user = first["users"][username]

@@ -30,6 +30,8 @@ from salomat.country import pack
 from salomat.domains.accounts import cli as accounts_cli
 from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.maternal import cli as maternal_cli
+from salomat.domains.maternal import service as maternal
 from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery
@@ -49,6 +51,7 @@ app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(accounts_cli.app, name="user")
 app.add_typer(registry_cli.territory_app, name="territory")
 app.add_typer(registry_cli.app, name="registry")
+app.add_typer(maternal_cli.app, name="maternal")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -218,6 +221,7 @@ class DemoLoad:
     loaded: bool
     facilities: int = 0
     people: int = 0
+    pregnancies: int = 0
     created: list[tuple[UserOut, str]] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
 
@@ -267,8 +271,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     person_ids: dict[str, int] = {}
     for p in data["people"]:
         person = PersonIn(
-            **p,
-            attached_facility_code=data["polyclinic"],
+            **{"attached_facility_code": data["polyclinic"], **p},
             duplicate_reason="demo data: distinct fictitious people",
         )
         try:
@@ -299,6 +302,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
                 continue
             raise
         result.created.append((user, password))
+    result.pregnancies = await maternal.load_demo_pregnancies(session, data.get("pregnancies", []))
     return result
 
 
@@ -380,7 +384,7 @@ def demo_load(
         return
     out.print(
         f"Demo region {region}: added {load.facilities} facilities, {load.people} people, "
-        f"{len(load.created)} users.",
+        f"{load.pregnancies} pregnancies, {len(load.created)} users.",
         markup=False,
     )
     if load.existing:

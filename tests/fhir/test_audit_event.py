@@ -392,7 +392,7 @@ async def test_read_one_audit_event_and_a_missing_one_is_404(client, nurse_read,
     assert issues[0]["code"] == "not-found"
     assert "987654321" in issues[0]["diagnostics"]
     outcome(await client.get("/fhir/AuditEvent/not-a-number", headers=auditor), 422)
-    outcome(await client.get("/fhir/Condition", headers=auditor), 404)
+    outcome(await client.get("/fhir/Basic", headers=auditor), 404)
 
 
 # ---- capability statement ---------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
@@ -29,6 +30,7 @@ MODELS = {
     "Observation": Observation,
     "RiskAssessment": RiskAssessment,
     "DetectedIssue": DetectedIssue,
+    "Condition": Condition,
 }
 
 
@@ -307,6 +309,7 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
     samples = {
         "patient": str(woman.id),
         "status": "active",
+        "clinical-status": "active",
         "episode-of-care": str(preg["id"]),
         "encounter": str(preg["contacts"][0]["id"]),
         "code": "718-7",

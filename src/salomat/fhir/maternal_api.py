@@ -20,6 +20,7 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import PregnancyDetail
 from salomat.fhir import maternal as mapper
+from salomat.fhir import maternal_condition as conditions
 from salomat.fhir.common import (
     PAGING,
     Params,
@@ -51,6 +52,11 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "RiskAssessment": {"patient": ("reference", "required: the woman, Patient/<id>")},
     "DetectedIssue": {
         "patient": ("reference", "required: the woman, Patient/<id>; active advice only")
+    },
+    "Condition": {
+        "patient": ("reference", "required: the woman, Patient/<id>"),
+        "clinical-status": ("token", "active or resolved"),
+        "code": ("token", "an ICD-10 code: http://hl7.org/fhir/sid/icd-10|<code> or <code>"),
     },
 }
 CAPABILITIES: list[dict[str, Any]] = [
@@ -261,3 +267,42 @@ async def search_issues(request: Request, session: Session, principal: Reader) -
 async def read_issue(session: Session, advice_id: int, principal: Reader) -> JSONResponse:
     person_id, advice = await service.get_advice_item(session, principal, advice_id)
     return fhir_response(mapper.detected_issue(person_id, advice))
+
+
+# ---- Condition ------------------------------------------------------------------------
+
+
+@router.get("/Condition")
+async def search_conditions(request: Request, session: Session, principal: Reader) -> JSONResponse:
+    params = _params(request, "Condition")
+    person = _id_of(params, "patient", "Patient")
+    status = params.get("clinical-status")
+    if status is not None:
+        status = status.removeprefix(f"{conditions.CLINICAL}|")
+        if status not in conditions.CLINICAL_STATUSES:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "clinical-status", "must be a condition-clinical code (active, resolved)"
+                    )
+                ]
+            )
+    code = params.get("code")
+    if person is None:
+        raise _need("patient")
+    found = [
+        conditions.condition(c) for c in await service.list_conditions(session, principal, person)
+    ]
+    if status is not None:
+        found = [r for r in found if conditions.clinical_status(r) == status]
+    if code is not None:
+        found = [r for r in found if conditions.matches_code(r, code)]
+    return _found(request, "Condition", params, found)
+
+
+@router.get("/Condition/{condition_id}")
+async def read_condition(session: Session, condition_id: str, principal: Reader) -> JSONResponse:
+    """``<pregnancy id>-<diagnosis>`` or ``<pregnancy id>-reg-<recorded condition>``."""
+    return fhir_response(
+        conditions.condition(await service.get_condition(session, principal, condition_id))
+    )

@@ -60,6 +60,7 @@ STATUS = {
     "seen": "active",
     "returned": "completed",
     "declined": "revoked",
+    "cancelled": "revoked",
 }
 SEARCH_PARAMS: dict[str, tuple[str, str]] = {
     "patient": ("reference", "the woman, Patient/<id>; this or performer is required"),
@@ -67,7 +68,10 @@ SEARCH_PARAMS: dict[str, tuple[str, str]] = {
         "reference",
         "the receiving facility's code (its inbox; only for that facility's own staff)",
     ),
-    "status": ("token", "active (sent, accepted, seen), completed (returned), revoked (declined)"),
+    "status": (
+        "token",
+        "active (sent, accepted, seen), completed (returned), revoked (declined, cancelled)",
+    ),
 }
 CAPABILITY: dict[str, Any] = {
     "type": "ServiceRequest",

@@ -251,18 +251,27 @@ async def test_closing_with_an_outcome_allows_a_new_pregnancy(client, clinic):
         url, json={"outcome": "live_birth"}, headers={**clinic.doctor, "If-Match": 'W/"999"'}
     )
     assert stale.status_code == 412
+    # at 30 weeks a fetal death is a stillbirth, recorded as a birth
+    for outcome in ("live_birth", "stillbirth", "maternal_death", "miscarriage"):
+        refused = await client.post(
+            url,
+            json={"outcome": outcome},
+            headers={**clinic.doctor, "If-Match": f'W/"{preg["version"]}"'},
+        )
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["outcome"]
     closed = await client.post(
         url,
-        json={"outcome": "live_birth"},
+        json={"outcome": "termination"},
         headers={**clinic.doctor, "If-Match": f'W/"{preg["version"]}"'},
     )
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed"
-    assert closed.json()["outcome"] == "live_birth"
+    assert closed.json()["outcome"] == "termination"
     assert closed.json()["closed_on"] == TODAY.isoformat()
     again = await client.post(
         url,
-        json={"outcome": "stillbirth"},
+        json={"outcome": "miscarriage"},
         headers={**clinic.doctor, "If-Match": closed.headers["etag"]},
     )
     assert again.status_code == 409

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Query, Response
+from fastapi.responses import PlainTextResponse
 
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.policy import Require
@@ -18,11 +20,13 @@ from salomat.domains.maternal.schemas import (
     BirthPlanIn,
     CloseIn,
     ContactIn,
+    MaternalDashboard,
     PostnatalContactIn,
     PostnatalContactOut,
     PregnancyDetail,
     PregnancyIn,
     PregnancyOut,
+    ReferralCancelIn,
     ReferralIn,
     ReferralOut,
     ReferralStatus,
@@ -254,6 +258,27 @@ async def decline_referral(
     return r
 
 
+@api.post("/referrals/{referral_id}/cancel", response_model=ReferralOut)
+async def cancel_referral(
+    session: DbSession,
+    referral_id: int,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("referral:send"))],
+    data: ReferralCancelIn | None = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ReferralOut:
+    """sent or accepted -> cancelled, by the sending facility; ``{"reason"}`` required."""
+    r = await service.cancel_referral(
+        session,
+        principal,
+        referral_id,
+        data or ReferralCancelIn(),
+        expected_version=parse_if_match(if_match),
+    )
+    response.headers["ETag"] = etag(r.version)
+    return r
+
+
 @api.put("/pregnancies/{pregnancy_id}/birth-plan", response_model=PregnancyDetail)
 async def plan_birth(
     session: DbSession,
@@ -339,3 +364,53 @@ async def list_postnatal_contacts(
 ) -> list[PostnatalContactOut]:
     """The postnatal contacts, oldest first."""
     return await service.list_postnatal_contacts(session, principal, pregnancy_id)
+
+
+# ---- monitoring dashboard ----------------------------------------------------------------
+
+DashboardReader = Annotated[Principal, Depends(Require("maternal_dashboard:read"))]
+AreaParam = Annotated[
+    str | None,
+    Query(max_length=32, description="a region or district code; none: the whole country"),
+]
+FromParam = Annotated[date | None, Query(alias="from", description="default: 365 days back")]
+ToParam = Annotated[date | None, Query(alias="to", description="default: today")]
+
+
+@api.get("/dashboards/maternal", response_model=MaternalDashboard)
+async def maternal_dashboard(
+    session: DbSession,
+    principal: DashboardReader,
+    area: AreaParam = None,
+    period_from: FromParam = None,
+    period_to: ToParam = None,
+) -> MaternalDashboard:
+    """Pregnant women by risk and trimester, early registration, ANC4+/ANC8+, outcomes,
+    high-risk referrals pending over 24 h: for the area and per unit one level down."""
+    return await service.maternal_dashboard(
+        session, principal, area=area, period_from=period_from, period_to=period_to
+    )
+
+
+@api.get(
+    "/dashboards/maternal.csv",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def maternal_dashboard_csv(
+    session: DbSession,
+    principal: DashboardReader,
+    area: AreaParam = None,
+    period_from: FromParam = None,
+    period_to: ToParam = None,
+) -> Response:
+    """The same figures as CSV: one line per unit, then the area's total."""
+    d = await service.maternal_dashboard(
+        session, principal, area=area, period_from=period_from, period_to=period_to
+    )
+    name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
+    return Response(
+        service.dashboard_csv(d),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

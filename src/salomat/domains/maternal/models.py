@@ -68,6 +68,9 @@ class Pregnancy(Base):
     conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: where she was registered
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    #: where she lived at registration (else the registering facility's settlement): the
+    #: dashboard counts her there, and a later move does not rewrite past figures
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
     registered_by: Mapped[str] = mapped_column(String(150))
     #: low | medium | high, and the level of perinatal care (1-3), from the last evaluation
     risk_level: Mapped[str | None] = mapped_column(String(16))
@@ -194,15 +197,16 @@ class AdviceItem(Base):
 
 
 REFERRAL_KINDS = ("screening", "perinatal")
-REFERRAL_STATUSES = ("sent", "accepted", "seen", "returned", "declined")
+REFERRAL_STATUSES = ("sent", "accepted", "seen", "returned", "declined", "cancelled")
 
 
 class Referral(Base):
     """A referral of a pregnant woman from primary care to a screening or perinatal centre.
 
-    sent -> accepted -> seen -> returned (with a conclusion); sent -> declined.
-    Accepting opens a care relationship of the receiving facility (its id is
-    kept here), returning or declining closes it.
+    sent -> accepted -> seen -> returned (with a conclusion); sent -> declined;
+    sent or accepted -> cancelled (by the sending facility, with a reason, kept
+    in ``conclusion``). Accepting opens a care relationship of the receiving
+    facility (its id is kept here), returning, declining or cancelling closes it.
     """
 
     __tablename__ = "antenatal_referral"
@@ -217,7 +221,7 @@ class Referral(Base):
     #: the level of perinatal care required (perinatal referrals)
     required_level: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(500))
-    #: sent | accepted | seen | returned | declined
+    #: sent | accepted | seen | returned | declined | cancelled
     status: Mapped[str] = mapped_column(String(16), default="sent")
     conclusion: Mapped[str | None] = mapped_column(String(2000))
     sent_by: Mapped[str] = mapped_column(String(150))
@@ -227,6 +231,7 @@ class Referral(Base):
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     care_relationship_id: Mapped[int | None] = mapped_column(ForeignKey("care_relationship.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -235,7 +240,8 @@ class Referral(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('screening', 'perinatal')", name="kind"),
         CheckConstraint(
-            "status IN ('sent', 'accepted', 'seen', 'returned', 'declined')", name="status"
+            "status IN ('sent', 'accepted', 'seen', 'returned', 'declined', 'cancelled')",
+            name="status",
         ),
         CheckConstraint(
             "required_level IS NULL OR required_level IN (1, 2, 3)", name="required_level"

@@ -20,14 +20,20 @@ __all__ = [
     "BirthOut",
     "BirthPlanIn",
     "CloseIn",
+    "ConditionOut",
     "ContactIn",
     "ContactOut",
+    "DashboardFigures",
+    "DashboardRow",
+    "MaternalDashboard",
     "Outcome",
+    "PendingAtFacility",
     "PostnatalContactIn",
     "PostnatalContactOut",
     "PregnancyDetail",
     "PregnancyIn",
     "PregnancyOut",
+    "ReferralCancelIn",
     "ReferralIn",
     "ReferralOut",
     "ReferralStatus",
@@ -195,7 +201,7 @@ class PregnancyDetail(PregnancyOut):
 # ---- referrals and worklists -------------------------------------------------------------
 
 ReferralKind = Literal["screening", "perinatal"]
-ReferralStatus = Literal["sent", "accepted", "seen", "returned", "declined"]
+ReferralStatus = Literal["sent", "accepted", "seen", "returned", "declined", "cancelled"]
 
 
 class ReferralIn(BaseModel):
@@ -240,6 +246,7 @@ class ReferralOut(BaseModel):
     seen_at: datetime | None
     returned_at: datetime | None
     declined_at: datetime | None
+    cancelled_at: datetime | None = None
     care_relationship_id: int | None
     version: int
 
@@ -369,3 +376,110 @@ class PostnatalContactOut(PostnatalContactIn):
     facility_id: int | None
     recorded_by: str
     recorded_at: datetime
+
+
+class ReferralCancelIn(BaseModel):
+    """The sender's reason for cancelling a referral (required; stored as its conclusion)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+# ---- monitoring dashboard (issue 4 item 6) --------------------------------------------
+
+RiskKey = Literal["low", "medium", "high", "unassessed"]
+
+
+class DashboardFigures(BaseModel):
+    """The figures of one area for one period; definitions in ``MaternalDashboard``."""
+
+    current: int = 0
+    #: current pregnancies by risk level, each split by trimester [1st, 2nd, 3rd]
+    by_risk: dict[RiskKey, list[int]] = Field(
+        default_factory=lambda: {k: [0, 0, 0] for k in ("low", "medium", "high", "unassessed")}
+    )
+    registered: int = 0
+    registered_early: int = 0
+    early_pct: float | None = None
+    closed: int = 0
+    anc4: int = 0
+    anc8: int = 0
+    anc4_pct: float | None = None
+    anc8_pct: float | None = None
+    outcomes: dict[Outcome, int] = Field(
+        default_factory=lambda: {
+            k: 0
+            for k in ("live_birth", "stillbirth", "miscarriage", "termination", "maternal_death")
+        }
+    )
+    births: int = 0
+    caesarean: int = 0
+    preterm: int = 0
+    babies_live: int = 0
+    babies_stillborn: int = 0
+    low_birth_weight: int = 0
+    high_risk_pending_24h: int = 0
+
+
+class DashboardRow(BaseModel):
+    """One unit of the area (a region, district or settlement); code None: place unknown."""
+
+    code: str | None
+    name: str
+    level: str | None
+    figures: DashboardFigures
+
+
+class PendingAtFacility(BaseModel):
+    """High-risk referrals a receiving facility has left unanswered over 24 hours."""
+
+    facility_code: str
+    facility_name: str
+    count: int
+    oldest_hours: int
+
+
+class MaternalDashboard(BaseModel):
+    area_code: str | None
+    area_name: str | None
+    area_level: str | None
+    period_from: date
+    period_to: date
+    as_of: datetime
+    total: DashboardFigures
+    rows: list[DashboardRow]
+    pending: list[PendingAtFacility]
+    definitions: dict[str, str]
+
+
+# ---- diagnoses (FHIR Condition) ----------------------------------------------------------
+
+
+class ConditionOut(BaseModel):
+    """One diagnosis of a pregnancy: made by the rules, or recorded at registration.
+
+    A rule-made diagnosis is one record however many evaluations gave it (the
+    advice is re-created at each), so its id stays the same.
+    """
+
+    #: ``<pregnancy id>-<diagnosis>``, or ``<pregnancy id>-reg-<condition>`` (hyphens for _)
+    id: str
+    pregnancy_id: int
+    person_id: int
+    #: the diagnosis (``hypertension``, ``anaemia``, ...) or the recorded condition's code
+    code: str
+    origin: Literal["rules", "registration"]
+    #: rules: the advice code, rule and source of the latest evaluation that gave it
+    advice_code: str | None = None
+    advice_id: int | None = None
+    rule_id: str | None = None
+    rule_source: str | None = None
+    active: bool
+    #: rules: when an evaluation first gave it (a recorded condition's onset is unknown)
+    onset: datetime | None = None
+    #: when it stopped: the first evaluation without it, or the day the pregnancy closed
+    abatement: datetime | date | None = None
+    recorded: datetime
+    #: the contact whose evaluation first gave it
+    contact_id: int | None = None

@@ -16,21 +16,36 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from salomat.core.errors import FieldError, Invalid, SalomatError, field_errors_from_pydantic
+from salomat.core.errors import (
+    FieldError,
+    Invalid,
+    NotFound,
+    SalomatError,
+    field_errors_from_pydantic,
+)
+from salomat.core.pagination import PageParams
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import (
     AdviceOut,
+    BirthIn,
+    BirthOut,
+    CloseIn,
     ContactIn,
+    PostnatalContactIn,
+    PostnatalContactOut,
     PregnancyDetail,
     PregnancyIn,
+    PregnancyOut,
+    ReferralCancelIn,
     ReferralIn,
     ReferralOut,
     ReferralUpdateIn,
 )
 from salomat.domains.maternal.service import rules
+from salomat.domains.maternal.service.birth import POSTNATAL_DAYS
 from salomat.domains.registry import service as registry
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
@@ -88,6 +103,7 @@ REFERRAL_STATUSES = {
     "seen": N_("seen"),
     "returned": N_("returned"),
     "declined": N_("declined"),
+    "cancelled": N_("cancelled"),
 }
 #: why a woman is on the worklist (``service.worklists``)
 WORKLIST_REASONS = {
@@ -126,6 +142,66 @@ CONTACT_FLAGS = {
     "syphilis_test_done": N_("syphilis test done"),
 }
 
+#: how a pregnancy ends (``schemas.Outcome``)
+OUTCOMES = {
+    "live_birth": N_("live birth"),
+    "stillbirth": N_("stillbirth"),
+    "miscarriage": N_("miscarriage"),
+    "termination": N_("termination"),
+    "maternal_death": N_("maternal death"),
+}
+#: the outcomes the close form offers: a birth has its own page, and a maternal death is
+#: registered as a death in the registry, which closes the pregnancy (``close_at_death``)
+CLOSE_OUTCOMES = ("miscarriage", "termination")
+#: ``schemas.BirthMode``
+BIRTH_MODES = {
+    "spontaneous_vaginal": N_("spontaneous vaginal"),
+    "vaginal_breech": N_("vaginal breech"),
+    "vacuum": N_("vacuum extraction"),
+    "forceps": N_("forceps"),
+    "caesarean_elective": N_("elective caesarean section"),
+    "caesarean_emergency": N_("emergency caesarean section"),
+}
+BABY_OUTCOMES = {"live": N_("live-born"), "stillbirth": N_("stillborn")}
+STILLBIRTH_TYPES = {"fresh": N_("fresh"), "macerated": N_("macerated")}
+SEXES = {"female": N_("female"), "male": N_("male")}
+BABY_TEXTS = ("given_name", "patronymic")
+BABY_NUMBERS = ("birth_weight_g", "length_cm", "apgar_1", "apgar_5")
+#: the most babies ``BirthIn`` takes
+MAX_BABIES = 8
+#: the mother's danger signs after birth (a subset of DT.01's vocabulary)
+POSTNATAL_SIGNS = (
+    "vaginal_bleeding",
+    "convulsions",
+    "fever",
+    "severe_headache",
+    "visual_disturbance",
+    "severe_abdominal_pain",
+    "unconscious",
+    "looks_very_ill",
+)
+#: a newborn's danger signs (WHO postnatal care of the newborn)
+BABY_SIGNS = {
+    "not_feeding_well": N_("not feeding well"),
+    "convulsions": N_("convulsions"),
+    "fast_breathing": N_("fast breathing"),
+    "severe_chest_indrawing": N_("severe chest indrawing"),
+    "no_spontaneous_movement": N_("no spontaneous movement"),
+    "fever": N_("fever"),
+    "low_temperature": N_("low body temperature"),
+    "jaundice": N_("jaundice"),
+}
+#: ``PostnatalContactIn.bleeding``
+BLEEDING = {"normal": N_("normal"), "heavy": N_("heavy")}
+POSTNATAL_NUMBERS = (
+    "systolic",
+    "diastolic",
+    "temperature_c",
+    "pulse",
+    "baby_weight_g",
+    "baby_temperature_c",
+)
+
 
 # ---- helpers -------------------------------------------------------------------------
 
@@ -148,6 +224,11 @@ def _validate(model: type[BaseModel], raw: dict[str, Any]) -> Any:
 def _text(form: Any, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def _texts(form: Any, name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes)."""
+    return [v for v in form.getlist(name) if isinstance(v, str)]
 
 
 def _or_none(value: str) -> str | None:
@@ -175,6 +256,15 @@ async def _page(
     person = await registry.get_person(session, principal, person_id, purpose="obstetric record")
     current = await service.current_pregnancy_of(session, principal, person_id)
     pregnancy: PregnancyDetail | None = None
+    last: PregnancyOut | None = None
+    birth: BirthOut | None = None
+    postnatal: list[PostnatalContactOut] = []
+    if current is None:
+        last, birth = await _last_birth(session, principal, person_id)
+        if birth is not None:
+            postnatal = await service.list_postnatal_contacts(
+                session, principal, birth.pregnancy_id
+            )
     referrals: list[ReferralOut] = []
     new_advice: set[int] = set()
     saved = request.query_params.get("saved") == "1"
@@ -213,9 +303,53 @@ async def _page(
         "referral_statuses": REFERRAL_STATUSES,
         "refer_form": {"kind": "perinatal"},
         "refer_errors": {},
+        "outcomes": OUTCOMES,
+        "close_outcomes": CLOSE_OUTCOMES,
+        "can_close": can(principal, "pregnancy:register") and pregnancy is not None,
+        "close_form": {"closed_on": date.today().isoformat()},
+        "close_errors": {},
+        "last": last,
+        "born": request.query_params.get("born") == "1" and birth is not None,
+        **_birth_ctx(birth),
+        "postnatal": postnatal,
+        "can_postnatal": can(principal, "pregnancy:contact")
+        and birth is not None
+        and (date.today() - birth.born_on).days <= POSTNATAL_DAYS,
+        "postnatal_signs": {code: DANGER_SIGNS[code] for code in POSTNATAL_SIGNS},
+        "baby_signs": BABY_SIGNS,
+        "bleeding": BLEEDING,
+        "pn_form": {"on": date.today().isoformat()},
+        "pn_errors": {},
         **(extra or {}),
     }
     return render(request, "maternal/record.html", ctx, status=status)
+
+
+async def _last_birth(
+    session: DbSession, principal: Principal, person_id: int
+) -> tuple[PregnancyOut | None, BirthOut | None]:
+    """Her latest pregnancy (when none is current) and its birth record, if one was recorded."""
+    pregnancies = await service.list_pregnancies(session, principal, person_id)
+    if not pregnancies:
+        return None, None
+    last = max(pregnancies, key=lambda p: (p.closed_on or date.min, p.id))
+    if last.outcome not in ("live_birth", "stillbirth"):
+        return last, None
+    try:
+        return last, await service.get_birth(session, principal, last.id)
+    except NotFound:  # closed through the API with a birth outcome but no birth record
+        return last, None
+
+
+def _birth_ctx(birth: BirthOut | None) -> dict[str, Any]:
+    """What the birth summary (``_birth.html``) needs."""
+    return {
+        "birth": birth,
+        "birth_modes": BIRTH_MODES,
+        "baby_outcomes": BABY_OUTCOMES,
+        "stillbirth_types": STILLBIRTH_TYPES,
+        "sexes": SEXES,
+    }
 
 
 # ---- the record --------------------------------------------------------------------------
@@ -290,8 +424,8 @@ async def contact(
     posted = await request.form()
     form: dict[str, Any] = {name: _text(posted, name) for name in ("on", *CONTACT_NUMBERS)}
     form["urine_protein"] = _text(posted, "urine_protein")
-    form["danger_signs"] = [v for v in posted.getlist("danger_signs") if isinstance(v, str)]
-    form["symptoms"] = [v for v in posted.getlist("symptoms") if isinstance(v, str)]
+    form["danger_signs"] = _texts(posted, "danger_signs")
+    form["symptoms"] = _texts(posted, "symptoms")
     flags = {name: posted.get(name) == "1" for name in CONTACT_FLAGS}
     raw: dict[str, Any] = {name: _or_none(form[name]) for name in ("on", *CONTACT_NUMBERS)}
     raw.update(
@@ -358,6 +492,257 @@ async def refer(
         extra = {"refer_form": form, "refer_errors": _errors_by_field(e.errors), "refer_error": e}
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/pregnancy?referred=1#referrals")
+
+
+@web.post(
+    "/patients/{person_id}/pregnancy/referrals/{referral_id}/cancel",
+    response_class=HTMLResponse,
+)
+async def cancel_referral(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    referral_id: int,
+    principal: Annotated[Principal, Depends(Require("referral:send"))],
+) -> Response:
+    """The sending facility cancels a sent or accepted referral, with a reason."""
+    posted = await request.form()
+    version = _text(posted, "version")
+    reason = _text(posted, "reason")
+    try:
+        data = _validate(ReferralCancelIn, {"reason": _or_none(reason)})
+        await service.cancel_referral(
+            session,
+            principal,
+            referral_id,
+            data,
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {
+            "cancel_error": e,
+            "cancel_error_id": referral_id,
+            "cancel_errors": _errors_by_field(e.errors),
+            "cancel_reason": reason,
+        }
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/pregnancy?cancelled=1#referrals")
+
+
+# ---- closing, the birth and after -------------------------------------------------------
+
+
+def _version(posted: Any) -> int | None:
+    version = _text(posted, "version")
+    return int(version) if version.isdigit() else None
+
+
+async def _current_of(
+    session: DbSession, principal: Principal, person_id: int, pregnancy_id: str
+) -> PregnancyOut:
+    """Her current pregnancy, which must be the one the form was read for."""
+    current = await service.current_pregnancy_of(session, principal, person_id)
+    if current is None or str(current.id) != pregnancy_id:
+        raise Invalid.fields([FieldError("pregnancy_id", "not her current pregnancy")])
+    return current
+
+
+@web.post("/patients/{person_id}/pregnancy/close", response_class=HTMLResponse)
+async def close(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
+) -> Response:
+    """Close her current pregnancy without a birth (miscarriage, termination), If-Match."""
+    posted = await request.form()
+    form = {name: _text(posted, name) for name in ("outcome", "closed_on")}
+    try:
+        if form["outcome"] not in CLOSE_OUTCOMES:
+            raise Invalid.fields(
+                [FieldError("outcome", f"one of {', '.join(CLOSE_OUTCOMES)} (a birth: its page)")]
+            )
+        data = _validate(
+            CloseIn, {"outcome": form["outcome"], "closed_on": _or_none(form["closed_on"])}
+        )
+        current = await _current_of(session, principal, person_id, _text(posted, "pregnancy_id"))
+        await service.close_pregnancy(
+            session, principal, current.id, data, expected_version=_version(posted)
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"close_form": form, "close_errors": _errors_by_field(e.errors), "close_error": e}
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/pregnancy?closed=1")
+
+
+def _ga_text(days: int) -> tuple[str, str]:
+    return str(days // 7), str(days % 7)
+
+
+def _baby_names(i: int) -> list[str]:
+    at = f"babies.{i}."
+    return [at + f for f in ("outcome", "stillbirth_type", "sex", *BABY_TEXTS, *BABY_NUMBERS)]
+
+
+async def _birth_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    person_id: int,
+    form: dict[str, str] | None = None,
+    rows: int | None = None,
+    error: SalomatError | None = None,
+    status: int = 200,
+) -> Response:
+    person = await registry.get_person(session, principal, person_id, purpose="birth record")
+    current = await service.current_pregnancy_of(session, principal, person_id)
+    if form is None:
+        form = {"born_on": date.today().isoformat(), "mode": "spontaneous_vaginal"}
+        if current is not None:
+            form["ga_w"], form["ga_d"] = _ga_text(current.ga_days)
+    if rows is None:
+        rows = 2 if current is not None and current.multiple_pregnancy else 1
+    for i in range(rows):
+        form.setdefault(f"babies.{i}.outcome", "live")
+    errors = _errors_by_field(error.errors) if error else {}
+    placed: set[str] = set()
+    if current is not None:  # else the form is not shown and every message goes on top
+        placed = {"born_on", "mode", "ga_days", "pregnancy_id", "babies"}
+        placed.update(name for i in range(rows) for name in _baby_names(i))
+    ctx: dict[str, Any] = {
+        "person": person,
+        "pregnancy": current,
+        "form": form,
+        "rows": rows,
+        "max_babies": MAX_BABIES,
+        "errors": errors,
+        "error": error,
+        "other_errors": {k: v for k, v in errors.items() if k not in placed},
+        "birth_modes": BIRTH_MODES,
+        "baby_outcomes": BABY_OUTCOMES,
+        "stillbirth_types": STILLBIRTH_TYPES,
+        "sexes": SEXES,
+        "today": date.today().isoformat(),
+    }
+    return render(request, "maternal/birth.html", ctx, status=status)
+
+
+@web.get("/patients/{person_id}/pregnancy/birth", response_class=HTMLResponse)
+async def birth_form(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
+) -> Response:
+    """The birth form for her current pregnancy (``?babies=`` rows; twins by default when
+    the pregnancy is multiple); without a current pregnancy, back to the record."""
+    await registry.get_person(session, principal, person_id, purpose="birth record")
+    if await service.current_pregnancy_of(session, principal, person_id) is None:
+        return redirect(f"/patients/{person_id}/pregnancy")
+    wanted = request.query_params.get("babies", "")
+    rows = min(int(wanted), MAX_BABIES) if wanted.isdigit() and int(wanted) > 0 else None
+    return await _birth_page(request, session, principal, person_id, rows=rows)
+
+
+@web.post("/patients/{person_id}/pregnancy/birth", response_class=HTMLResponse)
+async def birth(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
+) -> Response:
+    """Record the birth at the version shown; "add a baby" / "remove" only redraw the form.
+
+    The gestational age is sent only when it was changed from the one the page
+    prefilled from the dating; otherwise the service computes it for the birth date.
+    """
+    posted = await request.form()
+    count = _text(posted, "count")
+    rows = min(max(int(count), 1), MAX_BABIES) if count.isdigit() else 1
+    names = ["born_on", "mode", "ga_w", "ga_d", "ga_dated"]
+    names += [name for i in range(rows) for name in _baby_names(i)]
+    form = {name: _text(posted, name) for name in names}
+    wanted = _text(posted, "rows")
+    if wanted.isdigit():  # a button that changes the number of rows, not a submit
+        rows = min(max(int(wanted), 1), MAX_BABIES)
+        return await _birth_page(request, session, principal, person_id, form, rows)
+    errors: list[FieldError] = []
+    ga_days: int | None = None
+    w, d = form["ga_w"], form["ga_d"]
+    if w or d:
+        w, d = w or "0", d or "0"
+        if w.isdigit() and d.isdigit() and int(d) <= 6:
+            ga_days = int(w) * 7 + int(d)
+            if str(ga_days) == form["ga_dated"]:
+                ga_days = None  # as dated: computed for the birth date
+        else:
+            errors.append(FieldError("ga_days", "weeks (whole number) and days (0-6)"))
+    babies = []
+    for i in range(rows):
+        at = f"babies.{i}."
+        baby: dict[str, Any] = {"outcome": form[at + "outcome"]}
+        for field in ("stillbirth_type", "sex", *BABY_TEXTS, *BABY_NUMBERS):
+            baby[field] = _or_none(form[at + field])
+        babies.append(baby)
+    raw = {
+        "born_on": _or_none(form["born_on"]),
+        "mode": form["mode"],
+        "ga_days": ga_days,
+        "babies": babies,
+    }
+    try:
+        if errors:
+            raise Invalid.fields(errors)
+        data = _validate(BirthIn, raw)
+        current = await _current_of(session, principal, person_id, _text(posted, "pregnancy_id"))
+        await service.record_birth(
+            session, principal, current.id, data, expected_version=_version(posted)
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        return await _birth_page(request, session, principal, person_id, form, rows, e, e.status)
+    return redirect(f"/patients/{person_id}/pregnancy?born=1#birth")
+
+
+@web.post("/patients/{person_id}/pregnancy/postnatal", response_class=HTMLResponse)
+async def postnatal_contact(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
+) -> Response:
+    """A postnatal contact after her latest birth: her checks and, optionally, one baby's."""
+    posted = await request.form()
+    names = ("on", *POSTNATAL_NUMBERS, "bleeding", "baby_person_id", "breastfeeding")
+    form: dict[str, Any] = {name: _text(posted, name) for name in names}
+    form["danger_signs"] = _texts(posted, "danger_signs")
+    form["baby_danger_signs"] = _texts(posted, "baby_danger_signs")
+    raw: dict[str, Any] = {
+        name: _or_none(form[name]) for name in ("on", *POSTNATAL_NUMBERS, "bleeding")
+    }
+    raw.update(
+        baby_person_id=_or_none(form["baby_person_id"]),
+        breastfeeding={"yes": True, "no": False}.get(form["breastfeeding"]),
+        danger_signs=form["danger_signs"],
+        baby_danger_signs=form["baby_danger_signs"],
+    )
+    try:
+        data = _validate(PostnatalContactIn, raw)
+        _, born = await _last_birth(session, principal, person_id)
+        if born is None or str(born.pregnancy_id) != _text(posted, "pregnancy_id"):
+            raise Invalid.fields([FieldError("pregnancy_id", "not her latest birth")])
+        await service.record_postnatal_contact(session, principal, born.pregnancy_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"pn_form": form, "pn_errors": _errors_by_field(e.errors), "pn_error": e}
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/pregnancy?postnatal=1#postnatal")
 
 
 # ---- the worklist ----------------------------------------------------------------------
@@ -463,3 +848,89 @@ async def act_on_referral(
         }
         return await _inbox(request, session, principal, extra, e.status)
     return redirect("/referrals" + (f"?status={back}" if back else "") + f"#referral-{referral_id}")
+
+
+# ---- the monitoring dashboard ------------------------------------------------------------
+
+register_nav(
+    NavItem(N_("Maternal monitoring"), "/dashboard/maternal", "maternal_dashboard:read", order=40)
+)
+
+
+def _dashboard_query(request: Request) -> tuple[str | None, date | None, date | None, list]:
+    """The area and the period from the query string; a malformed date is named."""
+    q = request.query_params
+    area = (q.get("area") or "").strip() or None
+    errors: list[FieldError] = []
+    days: dict[str, date | None] = {}
+    for key in ("from", "to"):
+        raw = (q.get(key) or "").strip()
+        try:
+            days[key] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            errors.append(FieldError(key, f"{raw!r} is not a date (YYYY-MM-DD)"))
+            days[key] = None
+    if area is not None and len(area) > 32:
+        errors.append(FieldError("area", "is longer than 32 characters"))
+    return area, days["from"], days["to"], errors
+
+
+async def _areas(session: DbSession) -> tuple[list[Any], dict[str, list[Any]]]:
+    regions = (await registry.list_territory(session, PageParams(500, 0), level="region")).items
+    districts: dict[str, list[Any]] = {}
+    for d in (await registry.list_territory(session, PageParams(500, 0), level="district")).items:
+        districts.setdefault(d.parent_code or "", []).append(d)
+    return regions, districts
+
+
+@web.get("/dashboard/maternal", response_class=HTMLResponse)
+async def maternal_dashboard(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("maternal_dashboard:read"))],
+) -> Response:
+    """Region and district figures with charts; each unit links to its own breakdown."""
+    area, start, end, errors = _dashboard_query(request)
+    regions, districts = await _areas(session)
+    ctx: dict[str, Any] = {
+        "area": area,
+        "period_from": start,
+        "period_to": end,
+        "regions": regions,
+        "districts": districts,
+        "d": None,
+        "errors": errors,
+        "query": request.url.query,
+    }
+    if errors:
+        return render(request, "maternal/dashboard.html", ctx, status=422)
+    try:
+        ctx["d"] = await service.maternal_dashboard(
+            session, principal, area=area, period_from=start, period_to=end
+        )
+    except Invalid as e:
+        ctx["errors"] = e.errors
+        return render(request, "maternal/dashboard.html", ctx, status=e.status)
+    ctx["period_from"], ctx["period_to"] = ctx["d"].period_from, ctx["d"].period_to
+    return render(request, "maternal/dashboard.html", ctx)
+
+
+@web.get("/dashboard/maternal.csv")
+async def maternal_dashboard_csv(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("maternal_dashboard:read"))],
+) -> Response:
+    """The dashboard's figures as CSV (the same as the REST API's)."""
+    area, start, end, errors = _dashboard_query(request)
+    if errors:
+        raise Invalid.fields(errors)
+    d = await service.maternal_dashboard(
+        session, principal, area=area, period_from=start, period_to=end
+    )
+    name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
+    return Response(
+        service.dashboard_csv(d),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

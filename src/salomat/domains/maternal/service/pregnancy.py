@@ -35,7 +35,15 @@ from salomat.core.errors import (
 )
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
-from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Pregnancy
+from salomat.domains.maternal.models import (
+    AdviceItem,
+    AntenatalContact,
+    Baby,
+    BirthRecord,
+    PostnatalContact,
+    Pregnancy,
+    Referral,
+)
 from salomat.domains.maternal.schemas import (
     AdviceOut,
     CloseIn,
@@ -65,6 +73,10 @@ RESOURCE = "EpisodeOfCare"
 #: an antenatal contact, in the audit
 CONTACT = "Encounter"
 
+#: outcomes that only a birth record gives (it registers the babies)
+BIRTH_OUTCOMES = ("live_birth", "stillbirth")
+#: from 22 completed weeks a fetal death is a stillbirth, not a miscarriage (WHO, ICD-10)
+STILLBIRTH_FROM_DAYS = 22 * 7
 #: age at the LMP outside which a registration is a typing error
 AGE_RANGE = (10, 60)
 #: impossible values (not abnormal ones: those are what the rules are for)
@@ -328,6 +340,9 @@ async def open_pregnancy(
     existing = await _current(session, person_id)
     if existing is not None:
         raise _already(existing.id)
+    settlement = person.settlement_code
+    if settlement is None and principal.facility_id is not None:
+        settlement = (await registry.get_facility(session, principal.facility_id)).settlement_code
     now = utcnow()
     p = Pregnancy(
         person_id=person_id,
@@ -355,6 +370,9 @@ async def open_pregnancy(
         multiple_pregnancy=data.multiple_pregnancy,
         conditions=conditions,
         facility_id=principal.facility_id,
+        settlement_id=(
+            await registry.territory_id_by_code(session, settlement) if settlement else None
+        ),
         registered_by=principal.username,
         opened_at=now,
         created_at=now,
@@ -465,13 +483,42 @@ async def close_pregnancy(
     *,
     expected_version: int | None,
 ) -> PregnancyDetail:
-    """Record the outcome; she may then have a new pregnancy registered."""
+    """Record a miscarriage or termination; she may then have a new pregnancy registered.
+
+    A live birth or stillbirth is recorded with ``record_birth`` (the babies are
+    registered), a maternal death by registering the death: both close the
+    pregnancy themselves, so ``close`` refuses those outcomes, naming ``outcome``.
+    """
     p = await _open(session, principal, pregnancy_id, action="update", what=RESOURCE)
     _check_version(p, expected_version)
     if p.status != "current":
         raise InvalidState(f"Pregnancy {pregnancy_id} is already closed ({p.outcome}).")
     closed_on = data.closed_on or date.today()
     errors = []
+    if data.outcome in BIRTH_OUTCOMES:
+        errors.append(
+            FieldError(
+                "outcome",
+                f"a {data.outcome.replace('_', ' ')} is recorded as a birth, with its babies "
+                f"(POST /api/v1/pregnancies/{p.id}/birth), which closes the pregnancy",
+            )
+        )
+    elif data.outcome == "miscarriage" and ga_on(p, closed_on) >= STILLBIRTH_FROM_DAYS:
+        errors.append(
+            FieldError(
+                "outcome",
+                f"at {weeks(ga_on(p, closed_on))} a fetal death is a stillbirth (from 22 "
+                "weeks, ICD-10 / WHO): record it as a birth",
+            )
+        )
+    elif data.outcome == "maternal_death":
+        errors.append(
+            FieldError(
+                "outcome",
+                "register her death on her patient record (the medical death certificate); "
+                "that closes the pregnancy",
+            )
+        )
     if closed_on > date.today():
         errors.append(FieldError("closed_on", "is in the future"))
     if closed_on < _start(p):
@@ -607,16 +654,27 @@ async def close_at_death(session: AsyncSession, event: registry.PersonDied) -> N
         await _save(session, p)
 
 
-_MOVED = {
-    "pregnancy": Pregnancy,
-    "antenatal_contact": AntenatalContact,
-    "antenatal_advice": AdviceItem,
+#: key in ``PersonRowsMoved.moved`` -> (model, the column naming the person). A row with
+#: two people (a baby row names mother and baby) has one key per column, so an unmerge
+#: moves back exactly the column the merge moved.
+_MOVED: dict[str, tuple[Any, str]] = {
+    "pregnancy": (Pregnancy, "person_id"),
+    "antenatal_contact": (AntenatalContact, "person_id"),
+    "antenatal_advice": (AdviceItem, "person_id"),
+    "antenatal_referral": (Referral, "person_id"),
+    "birth_record": (BirthRecord, "person_id"),
+    "birth_baby": (Baby, "mother_person_id"),
+    "birth_baby.person_id": (Baby, "person_id"),
+    "postnatal_contact": (PostnatalContact, "person_id"),
+    "postnatal_contact.baby_person_id": (PostnatalContact, "baby_person_id"),
 }
+_MOVED_MODELS = tuple({model for model, _ in _MOVED.values()})
 
 
 @registry.on_person_rows_moved
 async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
-    """A merge re-points her pregnancies; refused when both records have a current one."""
+    """A merge re-points every maternal row naming her (or the baby); an unmerge, exactly
+    the rows the merge recorded. Refused when both records have a current pregnancy."""
     if event.only is None:
         mine = await _current(session, event.from_id)
         theirs = await _current(session, event.to_id)
@@ -625,21 +683,22 @@ async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> N
                 f"Both records have a current pregnancy ({mine.id} and {theirs.id}); close the "
                 "one entered in error before merging."
             )
-    for table, model in _MOVED.items():
-        q = select(model.id).where(model.person_id == event.from_id)
+    for key, (model, column) in _MOVED.items():
+        col = getattr(model, column)
+        q = select(model.id).where(col == event.from_id)
         if event.only is not None:
-            ids = event.only.get(table, [])
+            ids = event.only.get(key, [])
             if not ids:
                 continue
             q = q.where(model.id.in_(ids))
         moved = [int(i) for i in (await session.execute(q)).scalars()]
         if moved:
             await session.execute(
-                update(model).where(model.id.in_(moved)).values(person_id=event.to_id)
+                update(model).where(model.id.in_(moved)).values({column: event.to_id})
             )
-            event.moved[table] = moved
-    if event.moved.get("pregnancy"):
+            event.moved[key] = moved
+    if event.moved:
         # the ORM's copies are stale after a Core update
         for obj in list(session.identity_map.values()):
-            if isinstance(obj, Pregnancy | AntenatalContact | AdviceItem):
+            if isinstance(obj, _MOVED_MODELS):
                 session.expire(obj)

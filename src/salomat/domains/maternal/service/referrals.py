@@ -1,18 +1,21 @@
 """Referrals of pregnant women to a screening or perinatal centre, and the birth plan.
 
 A referral goes ``sent -> accepted -> seen -> returned`` (with a conclusion),
-or ``sent -> declined``. Sending needs the woman in the sender's scope; the
-destination is given by code or, by default, the nearest open facility of
-the sender's region that can take her (a screening centre, or a facility
-whose perinatal level is at least the level required). Only staff of the
-receiving facility act on it; accepting opens a care relationship there
-(``kind="referral"``) so its clinicians can read her record, returning or
-declining closes it. Every transition needs If-Match and is audited.
+or ``sent -> declined``; the sending facility may cancel it while it is
+``sent`` or ``accepted`` (a reason required, kept in ``conclusion``).
+Sending needs the woman in the sender's scope; the destination is given by
+code or, by default, the nearest open facility of the sender's region that
+can take her (a screening centre, or a facility whose perinatal level is
+at least the level required). Only staff of the receiving facility act on
+it; accepting opens a care relationship there
+(``kind="referral"``) so its clinicians can read her record, returning,
+declining or cancelling closes it. Every transition needs If-Match and is audited.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +38,7 @@ from salomat.domains.maternal.models import Referral
 from salomat.domains.maternal.schemas import (
     BirthPlanIn,
     PregnancyDetail,
+    ReferralCancelIn,
     ReferralIn,
     ReferralOut,
     ReferralUpdateIn,
@@ -46,6 +50,7 @@ from salomat.domains.registry.schemas import FacilityOut, FacilityQuery
 __all__ = [
     "ACCEPTED",
     "accept_referral",
+    "cancel_referral",
     "decline_referral",
     "get_referral",
     "inbox",
@@ -68,6 +73,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "declined": (("sent",), "declined_at"),
     "seen": (("accepted",), "seen_at"),
     "returned": (("seen",), "returned_at"),
+    # by the sending facility, before the woman is seen there
+    "cancelled": (("sent", "accepted"), "cancelled_at"),
 }
 _REGION_SCAN = PageParams(limit=1000, offset=0)
 
@@ -248,9 +255,18 @@ async def inbox(
 
 
 async def send_referral(
-    session: AsyncSession, principal: Principal, pregnancy_id: int, data: ReferralIn
+    session: AsyncSession,
+    principal: Principal,
+    pregnancy_id: int,
+    data: ReferralIn,
+    *,
+    sent_at: datetime | None = None,
 ) -> ReferralOut:
-    """Refer her: to the facility named, or to the nearest suitable one in the region."""
+    """Refer her: to the facility named, or to the nearest suitable one in the region.
+
+    ``sent_at`` is for loading history (the demo region, paper referrals entered
+    later); the API and the web never pass it.
+    """
     p = await preg._open(session, principal, pregnancy_id, action="create", what=RESOURCE)
     if p.status != "current":
         raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
@@ -295,8 +311,8 @@ async def send_referral(
         status="sent",
         sent_by=principal.username,
         updated_by=principal.username,
-        sent_at=now,
-        updated_at=now,
+        sent_at=sent_at or now,
+        updated_at=sent_at or now,
     )
     session.add(r)
     await session.flush()
@@ -323,14 +339,18 @@ async def _move(
     conclusion: str | None = None,
 ) -> Referral:
     r = await _load(session, principal, referral_id)
-    if principal.facility_id is None or principal.facility_id != r.to_facility_id:
+    # the sender cancels; the receiving facility does everything else
+    side, facility_id = (
+        ("sending", r.from_facility_id) if to == "cancelled" else ("receiving", r.to_facility_id)
+    )
+    if principal.facility_id is None or principal.facility_id != facility_id:
         await audit.denied(
             session,
             principal,
             resource_type=RESOURCE,
             resource_id=str(r.id),
             patient_id=r.person_id,
-            detail="not the receiving facility",
+            detail=f"not the {side} facility",
         )
         raise NotFound(f"Referral {referral_id} not found.")
     _check_version(r, expected_version)
@@ -341,13 +361,15 @@ async def _move(
         )
     if to == "returned" and not conclusion:
         raise Invalid.fields([FieldError("conclusion", "a returned referral needs a conclusion")])
+    if to == "cancelled" and not conclusion:
+        raise Invalid.fields([FieldError("reason", "say why the referral is cancelled")])
     now = utcnow()
     if to == "accepted":
         rel = await registry.open_care_relationship(
             session, r.person_id, r.to_facility_id, kind="referral", source=f"referral {r.id}"
         )
         r.care_relationship_id = rel.id
-    elif to in ("returned", "declined") and r.care_relationship_id is not None:
+    elif to in ("returned", "declined", "cancelled") and r.care_relationship_id is not None:
         await registry.close_care_relationship(session, r.care_relationship_id)
     if conclusion is not None:
         r.conclusion = conclusion
@@ -420,6 +442,30 @@ async def decline_referral(
         "declined",
         expected_version=expected_version,
         conclusion=data.conclusion,
+    )
+    return await _out(session, r)
+
+
+async def cancel_referral(
+    session: AsyncSession,
+    principal: Principal,
+    referral_id: int,
+    data: ReferralCancelIn,
+    *,
+    expected_version: int | None,
+) -> ReferralOut:
+    """The sender withdraws it before she is seen: an accepting facility loses her record.
+
+    The reason is kept in ``conclusion`` (the field the receiving facility
+    fills only when returning or declining, which a cancelled referral never is).
+    """
+    r = await _move(
+        session,
+        principal,
+        referral_id,
+        "cancelled",
+        expected_version=expected_version,
+        conclusion=data.reason,
     )
     return await _out(session, r)
 

@@ -14,6 +14,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -39,6 +40,8 @@ from salomat.domains.registry.schemas import (
 from salomat.domains.registry.service import versions
 
 __all__ = [
+    "AreaBreakdown",
+    "area_breakdown",
     "check_territory_csv",
     "create_territory",
     "get_territory",
@@ -197,6 +200,68 @@ async def settlement_ids_under(session: AsyncSession, code: str) -> list[int]:
                 Territory.parent_id.in_(parents), Territory.level == "settlement"
             )
         )
+    )
+
+
+@dataclass(frozen=True)
+class AreaBreakdown:
+    """An area split into the units one level down, for figures per unit.
+
+    ``area`` is None for the whole country (units: the regions). ``unit_of``
+    maps every settlement inside the area to the code of the unit it lies in
+    (for a district, each settlement is its own unit).
+    """
+
+    area: TerritoryOut | None
+    units: list[TerritoryOut]
+    unit_of: dict[int, str]
+
+
+async def area_breakdown(session: AsyncSession, code: str | None) -> AreaBreakdown:
+    """The country, a region or a district, and its units; ``NotFound`` for an unknown code.
+
+    Reads the whole territory table once (a country has a few thousand
+    settlements), so figures can be grouped by settlement in SQL and summed
+    per unit here.
+    """
+    rows = (await session.execute(select(Territory.id, Territory.parent_id, Territory.level))).all()
+    parent = {r.id: r.parent_id for r in rows}
+    level = {r.id: r.level for r in rows}
+    if code is None:
+        area_id, child_level = None, "region"
+    else:
+        area_id = await territory_id_by_code(session, code)
+        if area_id is None:
+            raise NotFound(f"No territorial unit has code {code}.")
+        if level[area_id] == "settlement":
+            raise Invalid.fields(
+                [FieldError("area", f"{code} is a settlement: choose a region or a district")]
+            )
+        child_level = "district" if level[area_id] == "region" else "settlement"
+
+    def unit(settlement_id: int) -> int | None:
+        """The ancestor at ``child_level`` of a settlement inside the area, else None."""
+        node: int | None = settlement_id
+        chain: list[int] = []
+        while node is not None:
+            chain.append(node)
+            node = parent.get(node)
+        if area_id is not None and area_id not in chain:
+            return None
+        return next((n for n in chain if level[n] == child_level), None)
+
+    of_id = {sid: u for sid in level if level[sid] == "settlement" and (u := unit(sid)) is not None}
+    units = list(
+        await session.scalars(
+            select(Territory).where(Territory.id.in_(set(of_id.values()))).order_by(Territory.code)
+        )
+    )
+    area = await get_territory(session, code) if code is not None else None
+    codes = {t.id: t.code for t in units}
+    return AreaBreakdown(
+        area=area,
+        units=[_out(t, area.code if area else None) for t in units],
+        unit_of={sid: codes[u] for sid, u in of_id.items()},
     )
 
 
