@@ -30,6 +30,7 @@ from salomat.country import pack
 from salomat.domains.accounts import cli as accounts_cli
 from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.immunization import service as immunization
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
 from salomat.domains.registry import cli as registry_cli
@@ -303,6 +304,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
             raise
         result.created.append((user, password))
     result.pregnancies = await maternal.load_demo_pregnancies(session, data.get("pregnancies", []))
+    await immunization.load_demo_immunizations(session, data.get("immunizations", []))
     return result
 
 

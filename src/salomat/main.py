@@ -13,6 +13,10 @@ from salomat.core.health import health
 from salomat.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from salomat.domains.accounts import api as accounts_api
 from salomat.domains.accounts import web as accounts_web
+from salomat.domains.child import api as child_api
+from salomat.domains.child import web as child_web
+from salomat.domains.immunization import api as immunization_api
+from salomat.domains.immunization import web as immunization_web
 from salomat.domains.maternal import api as maternal_api
 from salomat.domains.maternal import web as maternal_web
 from salomat.domains.registry import api as registry_api
@@ -46,10 +50,14 @@ def create_app() -> FastAPI:
         accounts_api.api,
         *registry_api.routers,
         *maternal_api.routers,
+        *immunization_api.routers,
+        *child_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,
         maternal_web.web,
+        immunization_web.web,
+        child_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

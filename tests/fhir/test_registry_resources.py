@@ -13,6 +13,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from salomat.fhir import location, organization, practitioner
 from salomat.fhir.api import AUDIT_PARAMS
+from salomat.fhir.immunization_api import SEARCH_PARAMS as IMMUNIZATION_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS as MATERNAL_PARAMS
 from salomat.fhir.patient_api import SEARCH_PARAMS as PATIENT_PARAMS
 from salomat.fhir.registry_api import KINDS
@@ -444,6 +445,8 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "PractitionerRole",
         "ServiceRequest",  # checked in test_maternal_exchange.py
         *MATERNAL_PARAMS,  # checked in test_maternal.py
+        *IMMUNIZATION_PARAMS,  # checked in test_immunization.py
+        "RelatedPerson",  # checked in test_child.py
     }
     params = {res["type"]: {p["name"] for p in res["searchParam"]} for res in resources}
     assert params["Patient"] == set(PATIENT_PARAMS) | {"_count"}

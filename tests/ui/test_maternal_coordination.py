@@ -34,7 +34,7 @@ async def test_the_doctor_refers_the_high_risk_woman_and_the_centre_accepts(
     # the family doctor: the worklist says why she is there and leads to her record
     await browser.log_in(doctor.username)
     async with page.expect_navigation():
-        await page.get_by_test_id("nav").get_by_role("link", name="Worklist").click()
+        await page.get_by_test_id("nav").get_by_role("link", name="Antenatal worklist").click()
     row = page.locator(f'[data-testid="worklist-row"][data-person="{woman.id}"]')
     reason = row.get_by_test_id("worklist-reason")
     assert await reason.get_attribute("data-code") == "high_risk_no_referral"

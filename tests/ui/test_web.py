@@ -53,7 +53,14 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
     assert await who.is_visible()
     heading = page.get_by_role("heading", level=1)
     assert await heading.inner_text() == f"Welcome, {doctor.username}"
-    assert await _nav_links(browser) == ["Start", "Patients", "Worklist", "Facilities"]
+    assert await _nav_links(browser) == [
+        "Start",
+        "Patients",
+        "Antenatal worklist",
+        "Immunization worklist",
+        "Immunization coverage",
+        "Facilities",
+    ]
     current = page.get_by_test_id("nav").get_by_role("link", name="Start")
     assert await current.get_attribute("aria-current") == "page"
     await browser.screenshot("home-family-doctor")
@@ -63,10 +70,10 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
 @pytest.mark.parametrize(
     ("role", "sees", "does_not_see"),
     [
-        ("citizen", ["Start", "Who opened my record"], ["Users"]),
+        ("citizen", ["Start", "My children", "Who opened my record"], ["Users"]),
         (
             "nurse",
-            ["Start", "Patients", "Worklist", "Facilities"],
+            ["Start", "Patients", "Antenatal worklist", "Immunization worklist", "Facilities"],
             ["Who opened my record", "Users"],
         ),
         ("admin", ["Start", "Facilities", "Users"], ["Who opened my record", "Patients"]),
@@ -135,7 +142,14 @@ async def test_switching_the_language_translates_the_page(browser, make_user):
     await page.get_by_test_id("login-submit").click()
     await page.wait_for_url(browser.url("/"))
     assert await page.get_by_test_id("who-role").inner_text() == "отбасылық дәрігер"
-    assert await _nav_links(browser) == ["Басты бет", "Пациенттер", "Жұмыс тізімі", "Мекемелер"]
+    assert await _nav_links(browser) == [
+        "Басты бет",
+        "Пациенттер",
+        "Антенаталдық бақылау жұмыс тізімі",
+        "Екпе жұмыс тізімі",
+        "Иммундаумен қамту",
+        "Мекемелер",
+    ]
     assert (await page.get_by_test_id("logout").inner_text()).strip() == "Шығу"
     await browser.screenshot("home-kk")
 

@@ -96,6 +96,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # aggregate figures only (no person data): ministry and regional analysts, the
     # epidemiologist, and obstetricians who coordinate perinatal care in a region
     "maternal_dashboard:read": frozenset({Role.analyst, Role.epidemiologist, Role.obstetrician}),
+    # immunization registry (issue 5): the nurse and family doctor record and plan doses;
+    # a citizen reads her own card and her children's (person scope decides whose)
+    "immunization:read": frozenset({Role.nurse, Role.family_doctor, Role.citizen}),
+    "immunization:record": frozenset({Role.nurse, Role.family_doctor}),
+    "immunization:worklist": frozenset({Role.nurse, Role.family_doctor}),
+    # coverage is aggregate (no person data)
+    "immunization:coverage": frozenset({Role.analyst, Role.epidemiologist, Role.family_doctor}),
+    # the child's health passport: growth, newborn data, well-child visits
+    "child:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician, Role.citizen}),
+    "child:record": frozenset({Role.nurse, Role.family_doctor}),
+    # the citizen portal's list of her own children
+    "child:portal": frozenset({Role.citizen}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).
@@ -192,9 +204,29 @@ def scope_provider(fn: ScopeProvider) -> ScopeProvider:
     return fn
 
 
+#: (session, the citizen's person id, the person asked for) -> why she may, or None
+CitizenScopeProvider = Callable[[AsyncSession, int, int], Awaitable[str | None]]
+_citizen_providers: list[CitizenScopeProvider] = []
+
+
+def citizen_scope_provider(fn: CitizenScopeProvider) -> CitizenScopeProvider:
+    """Domains register whom a citizen may see besides herself (her young children, ...)."""
+    if fn not in _citizen_providers:
+        _citizen_providers.append(fn)
+    return fn
+
+
 async def person_scope(session: AsyncSession, principal: Principal, person_id: int) -> Scope | None:
     if principal.role == Role.citizen:
-        return Scope("self") if principal.person_id == person_id else None
+        if principal.person_id is None:
+            return None
+        if principal.person_id == person_id:
+            return Scope("self")
+        for provider in _citizen_providers:
+            reason = await provider(session, principal.person_id, person_id)
+            if reason is not None:
+                return Scope(reason)
+        return None
     role = Role(principal.role)
     if role in NATIONAL_PERSON_SCOPE:
         return Scope("national-registry")

@@ -41,6 +41,11 @@ def demo(country: str) -> dict[str, Any]:
     return load(country, "demo")
 
 
+def immunization(country: str) -> dict[str, Any]:
+    """The immunization calendar: series, doses, vaccines, sites, boosters."""
+    return load(country, "immunization")
+
+
 @lru_cache
 def _read(country: str, name: str) -> dict[str, Any]:
     if not _CODE.match(country) or not _NAME.match(name):

@@ -15,7 +15,15 @@ from salomat.core.pagination import check_page
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.fhir import audit_event, maternal_api, maternal_exchange, patient_api, registry_api
+from salomat.fhir import (
+    audit_event,
+    child_api,
+    immunization_api,
+    maternal_api,
+    maternal_exchange,
+    patient_api,
+    registry_api,
+)
 from salomat.fhir.search import bundle, parse_date_param
 
 FHIR_JSON = "application/fhir+json"
@@ -64,14 +72,18 @@ AUDIT_EVENT: dict[str, Any] = {
 router.include_router(patient_api.router)
 router.include_router(registry_api.router)
 router.include_router(maternal_api.router)
+router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)
+router.include_router(immunization_api.router)
 router.add_api_route("", maternal_exchange.transaction, methods=["POST"])  # transaction Bundle
 RESOURCES = [
     AUDIT_EVENT,
     patient_api.CAPABILITY,
     *registry_api.CAPABILITIES,
     *maternal_api.CAPABILITIES,
+    *child_api.CAPABILITIES,
     maternal_exchange.CAPABILITY,
+    *immunization_api.CAPABILITIES,
 ]
 
 

@@ -19,6 +19,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import PregnancyDetail
+from salomat.fhir import child_api
 from salomat.fhir import maternal as mapper
 from salomat.fhir import maternal_condition as conditions
 from salomat.fhir.common import (
@@ -45,7 +46,11 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
         "episode-of-care": ("reference", "the pregnancy, EpisodeOfCare/<id>"),
     },
     "Observation": {
-        "patient": ("reference", "the woman, Patient/<id>; this or encounter is required"),
+        "patient": (
+            "reference",
+            "Patient/<id>; this or encounter is required: a woman's antenatal and a child's "
+            "growth Observations (fhir/child_api.py)",
+        ),
         "encounter": ("reference", "the antenatal contact, Encounter/<id>"),
         "code": ("token", "a LOINC code: http://loinc.org|<code> or <code> (Observation.code)"),
     },
@@ -194,6 +199,7 @@ async def search_observations(
             found += mapper.pregnancy_observations(p)
             for c in p.contacts:
                 found += mapper.contact_observations(c)
+        found += await child_api.search_growth(session, principal, person)
     else:
         raise _need("patient", "encounter")
     if code is not None:
@@ -205,7 +211,9 @@ async def search_observations(
 async def read_observation(
     session: Session, observation_id: str, principal: Reader
 ) -> JSONResponse:
-    """``<contact id>-<measure>``, or ``p<pregnancy id>-edd`` / ``-lmp``."""
+    """``<contact id>-<measure>``, or ``p<pregnancy id>-edd`` / ``-lmp``; growth: ``g...``."""
+    if child_api.is_growth_id(observation_id):
+        return fhir_response(await child_api.read_growth(session, principal, observation_id))
     hit = _OBSERVATION_ID.fullmatch(observation_id)
     missing = NotFound(f"Observation {observation_id} not found.")
     if hit is None or hit.group(3) not in mapper.MEASURES:

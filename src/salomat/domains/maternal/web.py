@@ -14,14 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
 
 from salomat.core.errors import (
     FieldError,
     Invalid,
     NotFound,
     SalomatError,
-    field_errors_from_pydantic,
 )
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Require
@@ -47,6 +45,7 @@ from salomat.domains.maternal.schemas import (
 from salomat.domains.maternal.service import rules
 from salomat.domains.maternal.service.birth import POSTNATAL_DAYS
 from salomat.domains.registry import service as registry
+from salomat.ui import forms
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
 web = router(include_in_schema=False)
@@ -92,7 +91,7 @@ DATING_METHODS = {
 }
 URINE_PROTEIN = ("none", "+", "++", "+++", "++++")
 
-register_nav(NavItem(N_("Worklist"), "/worklist", "worklist:read", order=20))
+register_nav(NavItem(N_("Antenatal worklist"), "/worklist", "worklist:read", order=20))
 register_nav(NavItem(N_("Referrals"), "/referrals", "referral:receive", order=30))
 
 #: referral kinds and statuses (``schemas.ReferralKind``, ``schemas.ReferralStatus``)
@@ -206,29 +205,8 @@ POSTNATAL_NUMBERS = (
 # ---- helpers -------------------------------------------------------------------------
 
 
-def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for e in errors:
-        field = "ga_at_scan" if e.field == "ga_days_at_scan" else e.field
-        out.setdefault(field, []).append(e.message)
-    return out
-
-
-def _validate(model: type[BaseModel], raw: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as e:
-        raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
-
-
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _texts(form: Any, name: str) -> list[str]:
-    """Every value of a repeated field (checkboxes)."""
-    return [v for v in form.getlist(name) if isinstance(v, str)]
+def _errors_of(errors: list[FieldError]) -> dict[str, list[str]]:
+    return forms.errors_by_field(errors, {"ga_days_at_scan": "ga_at_scan"})
 
 
 def _or_none(value: str) -> str | None:
@@ -376,7 +354,7 @@ async def register(
     """Register a pregnancy from the form; refused fields are shown beside themselves."""
     posted = await request.form()
     form = {
-        name: _text(posted, name)
+        name: forms.text(posted, name)
         for name in ("lmp", "scan_on", "ga_weeks", "ga_days", "conditions", *REGISTRATION_NUMBERS)
     }
     flags = {name: posted.get(name) == "1" for name in HISTORY_FLAGS}
@@ -399,14 +377,14 @@ async def register(
     try:
         if errors:
             raise Invalid.fields(errors)
-        data = _validate(PregnancyIn, raw)
+        data = forms.validate(PregnancyIn, raw)
         await service.open_pregnancy(session, principal, person_id, data)
     except SalomatError as e:
         if e.status == 404:
             raise
         extra = {
             "reg_form": {**form, **flags},
-            "reg_errors": _errors_by_field(e.errors),
+            "reg_errors": _errors_of(e.errors),
             "reg_error": e,
         }
         return await _page(request, session, principal, person_id, extra, e.status)
@@ -422,10 +400,10 @@ async def contact(
 ) -> Response:
     """Record a contact at the version the page was read (If-Match), then show the advice."""
     posted = await request.form()
-    form: dict[str, Any] = {name: _text(posted, name) for name in ("on", *CONTACT_NUMBERS)}
-    form["urine_protein"] = _text(posted, "urine_protein")
-    form["danger_signs"] = _texts(posted, "danger_signs")
-    form["symptoms"] = _texts(posted, "symptoms")
+    form: dict[str, Any] = {name: forms.text(posted, name) for name in ("on", *CONTACT_NUMBERS)}
+    form["urine_protein"] = forms.text(posted, "urine_protein")
+    form["danger_signs"] = forms.texts(posted, "danger_signs")
+    form["symptoms"] = forms.texts(posted, "symptoms")
     flags = {name: posted.get(name) == "1" for name in CONTACT_FLAGS}
     raw: dict[str, Any] = {name: _or_none(form[name]) for name in ("on", *CONTACT_NUMBERS)}
     raw.update(
@@ -434,9 +412,9 @@ async def contact(
         symptoms=form["symptoms"],
         **flags,
     )
-    pregnancy_id, version = _text(posted, "pregnancy_id"), _text(posted, "version")
+    pregnancy_id, version = forms.text(posted, "pregnancy_id"), forms.text(posted, "version")
     try:
-        data = _validate(ContactIn, raw)
+        data = forms.validate(ContactIn, raw)
         current = await service.current_pregnancy_of(session, principal, person_id)
         if current is None or str(current.id) != pregnancy_id:
             raise Invalid.fields([FieldError("pregnancy_id", "not her current pregnancy")])
@@ -452,7 +430,7 @@ async def contact(
             raise
         extra = {
             "contact_form": {**form, **flags},
-            "contact_errors": _errors_by_field(e.errors),
+            "contact_errors": _errors_of(e.errors),
             "contact_error": e,
         }
         return await _page(request, session, principal, person_id, extra, e.status)
@@ -471,10 +449,10 @@ async def refer(
 ) -> Response:
     """Refer her current pregnancy: to the facility named, else the nearest suitable one."""
     posted = await request.form()
-    form = {name: _text(posted, name) for name in ("kind", "reason", "to_facility_code")}
-    pregnancy_id = _text(posted, "pregnancy_id")
+    form = {name: forms.text(posted, name) for name in ("kind", "reason", "to_facility_code")}
+    pregnancy_id = forms.text(posted, "pregnancy_id")
     try:
-        data = _validate(
+        data = forms.validate(
             ReferralIn,
             {
                 "kind": form["kind"],
@@ -489,7 +467,7 @@ async def refer(
     except SalomatError as e:
         if e.status == 404:
             raise
-        extra = {"refer_form": form, "refer_errors": _errors_by_field(e.errors), "refer_error": e}
+        extra = {"refer_form": form, "refer_errors": _errors_of(e.errors), "refer_error": e}
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/pregnancy?referred=1#referrals")
 
@@ -507,10 +485,10 @@ async def cancel_referral(
 ) -> Response:
     """The sending facility cancels a sent or accepted referral, with a reason."""
     posted = await request.form()
-    version = _text(posted, "version")
-    reason = _text(posted, "reason")
+    version = forms.text(posted, "version")
+    reason = forms.text(posted, "reason")
     try:
-        data = _validate(ReferralCancelIn, {"reason": _or_none(reason)})
+        data = forms.validate(ReferralCancelIn, {"reason": _or_none(reason)})
         await service.cancel_referral(
             session,
             principal,
@@ -524,7 +502,7 @@ async def cancel_referral(
         extra = {
             "cancel_error": e,
             "cancel_error_id": referral_id,
-            "cancel_errors": _errors_by_field(e.errors),
+            "cancel_errors": _errors_of(e.errors),
             "cancel_reason": reason,
         }
         return await _page(request, session, principal, person_id, extra, e.status)
@@ -535,7 +513,7 @@ async def cancel_referral(
 
 
 def _version(posted: Any) -> int | None:
-    version = _text(posted, "version")
+    version = forms.text(posted, "version")
     return int(version) if version.isdigit() else None
 
 
@@ -558,23 +536,25 @@ async def close(
 ) -> Response:
     """Close her current pregnancy without a birth (miscarriage, termination), If-Match."""
     posted = await request.form()
-    form = {name: _text(posted, name) for name in ("outcome", "closed_on")}
+    form = {name: forms.text(posted, name) for name in ("outcome", "closed_on")}
     try:
         if form["outcome"] not in CLOSE_OUTCOMES:
             raise Invalid.fields(
                 [FieldError("outcome", f"one of {', '.join(CLOSE_OUTCOMES)} (a birth: its page)")]
             )
-        data = _validate(
+        data = forms.validate(
             CloseIn, {"outcome": form["outcome"], "closed_on": _or_none(form["closed_on"])}
         )
-        current = await _current_of(session, principal, person_id, _text(posted, "pregnancy_id"))
+        current = await _current_of(
+            session, principal, person_id, forms.text(posted, "pregnancy_id")
+        )
         await service.close_pregnancy(
             session, principal, current.id, data, expected_version=_version(posted)
         )
     except SalomatError as e:
         if e.status == 404:
             raise
-        extra = {"close_form": form, "close_errors": _errors_by_field(e.errors), "close_error": e}
+        extra = {"close_form": form, "close_errors": _errors_of(e.errors), "close_error": e}
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/pregnancy?closed=1")
 
@@ -608,7 +588,7 @@ async def _birth_page(
         rows = 2 if current is not None and current.multiple_pregnancy else 1
     for i in range(rows):
         form.setdefault(f"babies.{i}.outcome", "live")
-    errors = _errors_by_field(error.errors) if error else {}
+    errors = _errors_of(error.errors) if error else {}
     placed: set[str] = set()
     if current is not None:  # else the form is not shown and every message goes on top
         placed = {"born_on", "mode", "ga_days", "pregnancy_id", "babies"}
@@ -661,12 +641,12 @@ async def birth(
     prefilled from the dating; otherwise the service computes it for the birth date.
     """
     posted = await request.form()
-    count = _text(posted, "count")
+    count = forms.text(posted, "count")
     rows = min(max(int(count), 1), MAX_BABIES) if count.isdigit() else 1
     names = ["born_on", "mode", "ga_w", "ga_d", "ga_dated"]
     names += [name for i in range(rows) for name in _baby_names(i)]
-    form = {name: _text(posted, name) for name in names}
-    wanted = _text(posted, "rows")
+    form = {name: forms.text(posted, name) for name in names}
+    wanted = forms.text(posted, "rows")
     if wanted.isdigit():  # a button that changes the number of rows, not a submit
         rows = min(max(int(wanted), 1), MAX_BABIES)
         return await _birth_page(request, session, principal, person_id, form, rows)
@@ -697,8 +677,10 @@ async def birth(
     try:
         if errors:
             raise Invalid.fields(errors)
-        data = _validate(BirthIn, raw)
-        current = await _current_of(session, principal, person_id, _text(posted, "pregnancy_id"))
+        data = forms.validate(BirthIn, raw)
+        current = await _current_of(
+            session, principal, person_id, forms.text(posted, "pregnancy_id")
+        )
         await service.record_birth(
             session, principal, current.id, data, expected_version=_version(posted)
         )
@@ -719,9 +701,9 @@ async def postnatal_contact(
     """A postnatal contact after her latest birth: her checks and, optionally, one baby's."""
     posted = await request.form()
     names = ("on", *POSTNATAL_NUMBERS, "bleeding", "baby_person_id", "breastfeeding")
-    form: dict[str, Any] = {name: _text(posted, name) for name in names}
-    form["danger_signs"] = _texts(posted, "danger_signs")
-    form["baby_danger_signs"] = _texts(posted, "baby_danger_signs")
+    form: dict[str, Any] = {name: forms.text(posted, name) for name in names}
+    form["danger_signs"] = forms.texts(posted, "danger_signs")
+    form["baby_danger_signs"] = forms.texts(posted, "baby_danger_signs")
     raw: dict[str, Any] = {
         name: _or_none(form[name]) for name in ("on", *POSTNATAL_NUMBERS, "bleeding")
     }
@@ -732,15 +714,15 @@ async def postnatal_contact(
         baby_danger_signs=form["baby_danger_signs"],
     )
     try:
-        data = _validate(PostnatalContactIn, raw)
+        data = forms.validate(PostnatalContactIn, raw)
         _, born = await _last_birth(session, principal, person_id)
-        if born is None or str(born.pregnancy_id) != _text(posted, "pregnancy_id"):
+        if born is None or str(born.pregnancy_id) != forms.text(posted, "pregnancy_id"):
             raise Invalid.fields([FieldError("pregnancy_id", "not her latest birth")])
         await service.record_postnatal_contact(session, principal, born.pregnancy_id, data)
     except SalomatError as e:
         if e.status == 404:
             raise
-        extra = {"pn_form": form, "pn_errors": _errors_by_field(e.errors), "pn_error": e}
+        extra = {"pn_form": form, "pn_errors": _errors_of(e.errors), "pn_error": e}
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/pregnancy?postnatal=1#postnatal")
 
@@ -819,10 +801,10 @@ async def act_on_referral(
 ) -> Response:
     """Accept, mark seen, return with a conclusion or decline, at the version shown."""
     posted = await request.form()
-    version = _text(posted, "version")
+    version = forms.text(posted, "version")
     expected = int(version) if version.isdigit() else None
-    conclusion = _or_none(_text(posted, "conclusion"))
-    back = _text(posted, "back_status")
+    conclusion = _or_none(forms.text(posted, "conclusion"))
+    back = forms.text(posted, "back_status")
     back = back if back in REFERRAL_STATUSES else ""
     try:
         if action == "accept":
@@ -832,7 +814,7 @@ async def act_on_referral(
         elif action == "seen":
             await service.mark_seen(session, principal, referral_id, expected_version=expected)
         elif action in ("return", "decline"):
-            data = _validate(ReferralUpdateIn, {"conclusion": conclusion})
+            data = forms.validate(ReferralUpdateIn, {"conclusion": conclusion})
             move = service.return_referral if action == "return" else service.decline_referral
             await move(session, principal, referral_id, data, expected_version=expected)
         else:
@@ -843,7 +825,7 @@ async def act_on_referral(
         extra = {
             "error": e,
             "error_id": referral_id,
-            "errors": _errors_by_field(e.errors),
+            "errors": _errors_of(e.errors),
             "conclusion": conclusion or "",
         }
         return await _inbox(request, session, principal, extra, e.status)

@@ -14,15 +14,12 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
 
 from salomat.core.config import get_settings
 from salomat.core.errors import (
     Conflict,
-    FieldError,
     Invalid,
     SalomatError,
-    field_errors_from_pydantic,
 )
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Require, allowed
@@ -39,6 +36,7 @@ from salomat.domains.registry.schemas import (
     PersonIn,
     PersonQuery,
 )
+from salomat.ui import forms
 from salomat.ui.templating import NavItem, redirect, register_nav, render
 
 web = router(include_in_schema=False)
@@ -84,20 +82,6 @@ PERSON_FIELDS = (
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-
-def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for e in errors:
-        out.setdefault(e.field, []).append(e.message)
-    return out
-
-
-def _validate(model: type[BaseModel], raw: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as e:
-        raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
 
 
 def _blank_to_none(values: dict[str, str]) -> dict[str, str | None]:
@@ -160,12 +144,12 @@ async def patients(
     status = 200
     if any(form.values()):
         try:
-            query = _validate(PersonQuery, _blank_to_none(form))
+            query = forms.validate(PersonQuery, _blank_to_none(form))
             page = await service.search_persons(
                 session, principal, query, PageParams(PATIENTS_PAGE, offset)
             )
         except Invalid as e:
-            ctx["errors"] = _errors_by_field(e.errors)
+            ctx["errors"] = forms.errors_by_field(e.errors)
             ctx["error"] = e
             status = 422
         else:
@@ -264,11 +248,11 @@ async def register(
         raw[required] = form[required].strip()
     ctx = _registration_ctx({**form, "duplicate_reason": duplicate_reason})
     try:
-        data = _validate(PersonIn, raw)
+        data = forms.validate(PersonIn, raw)
         person = await service.register_person(session, principal, data)
     except Conflict as e:
         ctx["error"] = e
-        ctx["errors"] = _errors_by_field(e.errors)
+        ctx["errors"] = forms.errors_by_field(e.errors)
         ctx["candidates"] = [
             Candidate.model_validate(c) for c in e.extensions.get("candidates", [])
         ]
@@ -276,11 +260,11 @@ async def register(
         status = e.status
     except Invalid as e:
         ctx["error"] = e
-        ctx["errors"] = _errors_by_field(e.errors)
+        ctx["errors"] = forms.errors_by_field(e.errors)
         status = e.status
         if set(ctx["errors"]) == {"duplicate_reason"}:
             # a reason too short: keep showing whom the registration resembles
-            data = _validate(PersonIn, {**raw, "duplicate_reason": None})
+            data = forms.validate(PersonIn, {**raw, "duplicate_reason": None})
             found = await service.find_candidates(session, principal, data)
             ctx["candidates"] = found
     else:
@@ -406,7 +390,7 @@ async def attach(
     raw = _blank_to_none(form)
     raw["facility_code"] = facility_code.strip()
     try:
-        data = _validate(AttachIn, raw)
+        data = forms.validate(AttachIn, raw)
         await service.attach_person(
             session, principal, person_id, data, expected_version=_version(version)
         )
@@ -415,7 +399,7 @@ async def attach(
             raise
         extra = {
             "attach_form": form,
-            "attach_errors": _errors_by_field(e.errors),
+            "attach_errors": forms.errors_by_field(e.errors),
             "attach_error": e,
         }
         return await _card(request, session, principal, person_id, extra, e.status)
@@ -434,14 +418,18 @@ async def death(
 ) -> Response:
     form = {"deceased_on": deceased_on, "cause": cause}
     try:
-        data = _validate(DeathIn, {k: v.strip() for k, v in form.items()})
+        data = forms.validate(DeathIn, {k: v.strip() for k, v in form.items()})
         await service.register_death(
             session, principal, person_id, data, expected_version=_version(version)
         )
     except SalomatError as e:
         if e.status == 404:
             raise
-        extra = {"death_form": form, "death_errors": _errors_by_field(e.errors), "death_error": e}
+        extra = {
+            "death_form": form,
+            "death_errors": forms.errors_by_field(e.errors),
+            "death_error": e,
+        }
         return await _card(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}")
 

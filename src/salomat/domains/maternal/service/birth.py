@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.errors import Conflict, FieldError, Invalid, InvalidState, NotFound
+from salomat.core.policy import citizen_scope_provider, require_person
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import Baby, BirthRecord, PostnatalContact, Pregnancy
 from salomat.domains.maternal.schemas import (
@@ -44,7 +45,15 @@ from salomat.domains.maternal.service.pregnancy import (
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import PersonIn
 
-__all__ = ["get_birth", "list_postnatal_contacts", "record_birth", "record_postnatal_contact"]
+__all__ = [
+    "birth_of_baby",
+    "children_of",
+    "get_birth",
+    "list_postnatal_contacts",
+    "mother_of_child",
+    "record_birth",
+    "record_postnatal_contact",
+]
 
 #: a birth, in the audit (FHIR has no Birth resource; the procedure of delivery)
 BIRTH = "Procedure"
@@ -264,6 +273,29 @@ async def get_birth(session: AsyncSession, principal: Principal, pregnancy_id: i
     return await _birth_out(session, b)
 
 
+async def birth_of_baby(
+    session: AsyncSession, principal: Principal, baby_person_id: int
+) -> BirthOut | None:
+    """The birth record a registered baby was born in (None: not born in the system).
+
+    For the child passport: the caller must have the baby in scope (audited as a
+    read of the birth on the baby's record); the mother's own record is not opened.
+    """
+    await require_person(
+        session,
+        principal,
+        baby_person_id,
+        action="read",
+        resource_type=BIRTH,
+        purpose="child health passport",
+    )
+    birth_id = await session.scalar(select(Baby.birth_id).where(Baby.person_id == baby_person_id))
+    if birth_id is None:
+        return None
+    b = await session.get(BirthRecord, birth_id)
+    return None if b is None else await _birth_out(session, b)
+
+
 async def record_postnatal_contact(
     session: AsyncSession, principal: Principal, pregnancy_id: int, data: PostnatalContactIn
 ) -> PostnatalContactOut:
@@ -330,3 +362,42 @@ async def list_postnatal_contacts(
         .order_by(PostnatalContact.on, PostnatalContact.id)
     )
     return [PostnatalContactOut.model_validate(c) for c in rows.scalars()]
+
+
+# ---- the mother's view in the citizen portal ---------------------------------------------
+
+#: a mother opens her children's records in the citizen portal until they come of age
+CHILD_UNTIL_YEARS = 18
+
+
+async def _born_to(session: AsyncSession, mother_id: int, child_id: int | None = None) -> list:
+    q = (
+        select(Baby.person_id, BirthRecord.born_on)
+        .join(BirthRecord, BirthRecord.id == Baby.birth_id)
+        .where(Baby.mother_person_id == mother_id, Baby.person_id.is_not(None))
+    )
+    if child_id is not None:
+        q = q.where(Baby.person_id == child_id)
+    today = date.today()
+    return [
+        (pid, born)
+        for pid, born in (await session.execute(q.order_by(BirthRecord.born_on))).all()
+        if registry.age_on(born, today) < CHILD_UNTIL_YEARS
+    ]
+
+
+@citizen_scope_provider
+async def mother_of_child(session: AsyncSession, citizen_id: int, person_id: int) -> str | None:
+    """A citizen may open the record of a child born to her in the system, under 18.
+
+    The birth record is the link (children registered otherwise need a guardian
+    relation in the registry, which does not exist yet).
+    """
+    return "mother of the child" if await _born_to(session, citizen_id, person_id) else None
+
+
+async def children_of(session: AsyncSession, principal: Principal) -> list[int]:
+    """The person ids of the citizen's children under 18 born in the system, oldest first."""
+    if principal.person_id is None:
+        return []
+    return [pid for pid, _ in await _born_to(session, principal.person_id)]

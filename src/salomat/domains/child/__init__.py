@@ -1,0 +1,1 @@
+"""The electronic mother-and-child health passport: newborn data, growth, well-child visits."""

@@ -1,0 +1,89 @@
+"""REST routes of the child health passport: growth, well-child visits, newborn data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Response
+
+from salomat.core.etags import etag, parse_if_match
+from salomat.core.policy import Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.child import service
+from salomat.domains.child.schemas import (
+    MeasurementIn,
+    MeasurementOut,
+    NewbornIn,
+    NewbornOut,
+    PassportOut,
+    VisitIn,
+    VisitOut,
+)
+
+api = router(prefix="/api/v1", tags=["child"])
+routers = [api]
+
+Reader = Annotated[Principal, Depends(Require("child:read"))]
+Recorder = Annotated[Principal, Depends(Require("child:record"))]
+
+
+@api.post("/persons/{person_id}/growth", response_model=MeasurementOut, status_code=201)
+async def record_measurement(
+    session: DbSession, person_id: int, data: MeasurementIn, principal: Recorder
+) -> MeasurementOut:
+    """Record a measurement; the answer carries the WHO z-scores, flags and classification.
+
+    Impossible values are refused (422, naming each field); implausible z-scores
+    (|z| > 6 for length/height- and weight-for-age, > 5 for the others) are stored
+    and flagged in ``implausible``.
+    """
+    return await service.record_measurement(session, principal, person_id, data)
+
+
+@api.get("/persons/{person_id}/growth", response_model=list[MeasurementOut])
+async def list_measurements(
+    session: DbSession, person_id: int, principal: Reader
+) -> list[MeasurementOut]:
+    """The child's measurements, oldest first."""
+    return await service.list_measurements(session, principal, person_id)
+
+
+@api.get("/persons/{person_id}/passport", response_model=PassportOut)
+async def read_passport(session: DbSession, person_id: int, principal: Reader) -> PassportOut:
+    """The mother-and-child health passport (child sections under 18; a woman's pregnancies)."""
+    return await service.get_passport(session, principal, person_id)
+
+
+@api.post("/persons/{person_id}/well-child-visits", response_model=VisitOut, status_code=201)
+async def record_visit(
+    session: DbSession, person_id: int, data: VisitIn, principal: Recorder
+) -> VisitOut:
+    """Record a well-child visit: milestones, feeding, illnesses since the last, notes."""
+    return await service.record_visit(session, principal, person_id, data)
+
+
+@api.get("/persons/{person_id}/well-child-visits", response_model=list[VisitOut])
+async def list_visits(session: DbSession, person_id: int, principal: Reader) -> list[VisitOut]:
+    """The child's well-child visits, oldest first."""
+    return await service.list_visits(session, principal, person_id)
+
+
+@api.put("/persons/{person_id}/newborn-screening", response_model=NewbornOut)
+async def put_newborn_screening(
+    session: DbSession,
+    person_id: int,
+    data: NewbornIn,
+    response: Response,
+    principal: Recorder,
+    if_match: Annotated[str | None, Header()] = None,
+) -> NewbornOut:
+    """Create or replace the newborn screening results (If-Match optional, from the ETag).
+
+    Born in the system: birth weight, length and Apgar come from the birth record.
+    """
+    out = await service.record_newborn_screening(
+        session, principal, person_id, data, expected_version=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(out.version)
+    return out

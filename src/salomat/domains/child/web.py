@@ -1,0 +1,348 @@
+"""The child health passport in the browser: growth chart, newborn data, visits, print.
+
+The growth charts are inline SVG (no script, CSP-safe): the WHO curves at
+z = -3, -2, 0, +2, +3 computed from the LMS tables (``service.reference_curve``)
+and the child's measurements as points. A nurse records a measurement with a
+plain HTML form; the page comes back with its z-scores and classification. A
+refused form is shown again with each message beside its field and a 4xx
+status, so nothing is stored. A citizen (a mother, for her child) reads the
+same page without the form.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from salomat.core.errors import (
+    Invalid,
+    SalomatError,
+    field_errors_from_pydantic,
+)
+from salomat.core.policy import Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.child import service
+from salomat.domains.child.schemas import MeasurementIn, MeasurementOut, PassportOut
+from salomat.ui import forms
+from salomat.ui.templating import NavItem, can, redirect, register_nav, render
+
+web = router(include_in_schema=False)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+CLASSIFICATIONS = {
+    "moderate_stunting": N_("moderate stunting"),
+    "severe_stunting": N_("severe stunting"),
+    "moderate_wasting": N_("moderate wasting"),
+    "severe_wasting": N_("severe wasting"),
+    "moderate_underweight": N_("moderate underweight"),
+    "severe_underweight": N_("severe underweight"),
+    "moderate_thinness": N_("thinness"),
+    "severe_thinness": N_("severe thinness"),
+    "overweight": N_("overweight"),
+    "obese": N_("obesity"),
+}
+INDICATORS = {
+    "wfa": N_("weight-for-age"),
+    "lhfa": N_("length/height-for-age"),
+    "wfl": N_("weight-for-length"),
+    "wfh": N_("weight-for-height"),
+    "wfl_or_wfh": N_("weight-for-length/height"),
+    "bmifa": N_("BMI-for-age"),
+    "hcfa": N_("head circumference-for-age"),
+}
+FEEDING = {
+    "exclusive_breastfeeding": N_("exclusive breastfeeding"),
+    "mixed": N_("mixed feeding"),
+    "formula": N_("formula"),
+    "complementary": N_("complementary feeding"),
+}
+VISIT_STATUSES = {
+    "done": N_("done"),
+    "due": N_("due"),
+    "overdue": N_("overdue"),
+    "upcoming": N_("upcoming"),
+    "missed": N_("missed"),
+}
+SCREENING = {
+    "hearing": N_("hearing"),
+    "hypothyroidism": N_("congenital hypothyroidism"),
+    "phenylketonuria": N_("phenylketonuria"),
+}
+SCREENING_RESULTS = {
+    "pass": N_("pass"),
+    "refer": N_("refer"),
+    "normal": N_("normal"),
+    "abnormal": N_("abnormal"),
+    "pending": N_("pending"),
+    "not_done": N_("not done"),
+}
+CHART_TITLES = {
+    "wfa": N_("Weight-for-age (kg)"),
+    "lhfa": N_("Length/height-for-age (cm)"),
+}
+MEASUREMENT_FIELDS = (
+    "measured_on",
+    "weight_kg",
+    "length_or_height_cm",
+    "head_circumference_cm",
+    "muac_cm",
+)
+
+# ---- the growth chart -------------------------------------------------------------------
+
+#: SVG box and plot margins
+W, H = 640, 360
+LEFT, RIGHT, TOP, BOTTOM = 48, 40, 16, 36
+DAYS_PER_MONTH = 30.4375
+
+
+def _age_range(age_days: int, indicator: str) -> tuple[int, int]:
+    """0-2 years, 0-5 years or 5-19 (weight-for-age: 5-10) years, by the child's age."""
+    if age_days < service.LENGTH_UNTIL_DAYS:
+        return 0, 730
+    if age_days <= service.UNDER_FIVE_DAYS:
+        return 0, service.UNDER_FIVE_DAYS
+    return service.UNDER_FIVE_DAYS + 1, (
+        service.WFA_UNTIL_DAYS if indicator == "wfa" else service.UNTIL_DAYS
+    )
+
+
+def _value(m: MeasurementOut, indicator: str) -> float | None:
+    if indicator == "wfa":
+        return m.weight_kg
+    if m.length_or_height_cm is None:
+        return None
+    return service.conventional_length(m.age_days, m.length_or_height_cm, m.measured_lying)[0]
+
+
+def growth_chart(p: PassportOut, indicator: str) -> dict[str, Any] | None:
+    """Everything the SVG needs: curve polylines, axis ticks and the child's points."""
+    start, end = _age_range(p.age_days, indicator)
+    if start > end:
+        return None
+    curves = service.reference_curve(indicator, p.person.sex, start, end, points=80)
+    if not curves:
+        return None
+    points = [
+        (m.age_days, v, m)
+        for m in p.measurements
+        if start <= m.age_days <= end and (v := _value(m, indicator)) is not None
+    ]
+    low = min([c[1][0] for c in curves] + [v for _, v, _ in points])
+    high = max([c[1][-1] for c in curves] + [v for _, v, _ in points])
+    pad = (high - low) * 0.04 or 1
+    low, high = max(0.0, low - pad), high + pad
+
+    def x(day: float) -> float:
+        return round(LEFT + (day - start) / (end - start) * (W - LEFT - RIGHT), 1)
+
+    def y(value: float) -> float:
+        return round(TOP + (high - value) / (high - low) * (H - TOP - BOTTOM), 1)
+
+    lines = []
+    for i, z in enumerate(service.CURVE_ZS):
+        pts = " ".join(f"{x(d)},{y(vs[i])}" for d, vs in curves)
+        last = curves[-1]
+        lines.append(
+            {
+                "z": z,
+                "label": f"{z:+d}" if z else "0",
+                "points": pts,
+                "label_x": x(last[0]) + 4,
+                "label_y": y(last[1][i]) + 4,
+            }
+        )
+    months_span = (end - start) / DAYS_PER_MONTH
+    step = 3 if months_span <= 24 else 12 if months_span <= 60 else 24
+    first = int(start / DAYS_PER_MONTH + 0.999)
+    x_ticks = [
+        {"x": x(mo * DAYS_PER_MONTH), "label": str(mo)}
+        for mo in range(first - first % step + (step if first % step else 0), 10**4, step)
+        if mo * DAYS_PER_MONTH <= end
+    ]
+    value_step = _nice_step(high - low)
+    y_ticks = []
+    v = (int(low / value_step) + 1) * value_step
+    while v < high:
+        y_ticks.append({"y": y(v), "label": f"{v:g}"})
+        v += value_step
+    return {
+        "indicator": indicator,
+        "title": CHART_TITLES[indicator],
+        "width": W,
+        "height": H,
+        "left": LEFT,
+        "right": W - RIGHT,
+        "top": TOP,
+        "bottom": H - BOTTOM,
+        "lines": lines,
+        "x_ticks": x_ticks,
+        "y_ticks": y_ticks,
+        "points": [
+            {
+                "x": x(d),
+                "y": y(v),
+                "value": v,
+                "on": m.measured_on,
+                "z": m.wfa_z if indicator == "wfa" else m.lhfa_z,
+                "implausible": (indicator in m.implausible),
+                "id": m.id,
+            }
+            for d, v, m in points
+        ],
+    }
+
+
+def _nice_step(span: float) -> float:
+    for s in (0.5, 1, 2, 5, 10, 20, 25, 50):
+        if span / s <= 10:
+            return s
+    return 100
+
+
+# ---- pages ------------------------------------------------------------------------------
+
+
+def _ctx(p: PassportOut) -> dict[str, Any]:
+    return {
+        "p": p,
+        "person": p.person,
+        "classifications": CLASSIFICATIONS,
+        "indicators": INDICATORS,
+        "feeding": FEEDING,
+        "visit_statuses": VISIT_STATUSES,
+        "screening": SCREENING,
+        "screening_results": SCREENING_RESULTS,
+        "charts": [c for i in ("wfa", "lhfa") if (c := growth_chart(p, i)) is not None]
+        if p.is_child
+        else [],
+        "age_text": _age_text(p.age_days),
+    }
+
+
+def _age_text(days: int) -> str:
+    if days < 61:
+        return f"{days} d"
+    months = int(days / DAYS_PER_MONTH)
+    if months < 24:
+        return f"{months} mo"
+    return f"{months // 12} y {months % 12} mo"
+
+
+async def _page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    person_id: int,
+    extra: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    p = await service.get_passport(session, principal, person_id)
+    saved_id = request.query_params.get("saved")
+    saved = next((m for m in p.measurements if str(m.id) == saved_id), None)
+    ctx: dict[str, Any] = {
+        **_ctx(p),
+        "saved": saved,
+        "can_record": can(principal, "child:record") and p.is_child and not p.person.deceased_on,
+        "form": {"measured_on": date.today().isoformat()},
+        "errors": {},
+        "error": None,
+        "today": date.today().isoformat(),
+        **(extra or {}),
+    }
+    return render(request, "child/passport.html", ctx, status=status)
+
+
+@web.get("/children/{person_id}", response_class=HTMLResponse)
+async def passport_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("child:read"))],
+) -> Response:
+    """The child health passport with the growth charts (and a woman's own pregnancies)."""
+    return await _page(request, session, principal, person_id)
+
+
+def _number(raw: str) -> float | str | None:
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return raw  # the model refuses it, naming the field
+
+
+@web.post("/children/{person_id}/growth", response_class=HTMLResponse)
+async def record_measurement(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("child:record"))],
+) -> Response:
+    posted = await request.form()
+    form = {
+        k: (v.strip() if isinstance(v := posted.get(k), str) else "") for k in MEASUREMENT_FIELDS
+    }
+    lying = posted.get("position")
+    form["position"] = lying if isinstance(lying, str) else ""
+    raw: dict[str, Any] = {
+        "measured_on": form["measured_on"] or None,
+        **{k: _number(form[k]) for k in MEASUREMENT_FIELDS[1:]},
+        "measured_lying": {"lying": True, "standing": False}.get(form["position"]),
+    }
+    try:
+        try:
+            data = MeasurementIn.model_validate(raw)
+        except ValidationError as e:
+            raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
+        m = await service.record_measurement(session, principal, person_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"form": form, "errors": forms.errors_by_field(e.errors), "error": e}
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/children/{person_id}?saved={m.id}#saved")
+
+
+@web.get("/children/{person_id}/passport/print", response_class=HTMLResponse)
+async def print_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("child:read"))],
+) -> Response:
+    """The passport to print: no navigation, a print stylesheet, the vaccination card."""
+    p = await service.get_passport(session, principal, person_id)
+    return render(
+        request,
+        "child/print.html",
+        {**_ctx(p), "printed_on": date.today(), "saved": None, "printing": True},
+    )
+
+
+# ---- the citizen portal ------------------------------------------------------------------
+
+register_nav(NavItem("My children", "/my/children", "child:portal", order=5))
+
+
+@web.get("/my/children", response_class=HTMLResponse)
+async def my_children(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("child:portal"))],
+) -> Response:
+    """A mother's children under 18 born in the system, each with its passport and card."""
+    children = await service.my_children(session, principal)
+    return render(request, "child/my_children.html", {"children": children})

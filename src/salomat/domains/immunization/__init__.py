@@ -1,0 +1,1 @@
+"""The national immunization registry: calendars, doses given, due and overdue, coverage."""

@@ -1,0 +1,11 @@
+"""Use cases of this domain; import names from here.
+
+``schedule`` is pure (no database): the calendar engine. The other modules
+store and read doses and exemptions and list their public names in ``__all__``.
+"""
+
+from salomat.domains.immunization.service import schedule as schedule
+from salomat.domains.immunization.service.coverage import *  # noqa: F403
+from salomat.domains.immunization.service.demo import *  # noqa: F403
+from salomat.domains.immunization.service.doses import *  # noqa: F403
+from salomat.domains.immunization.service.worklists import *  # noqa: F403

@@ -1,0 +1,318 @@
+"""Immunization coverage of a birth cohort, for the country, a region or a district.
+
+Aggregates only: no name or id of a child leaves this module, so the readers
+(analysts, epidemiologists, family doctors) need no person scope; each view
+is audited as an aggregate read.
+
+Definitions (the pack's ``immunization_coverage.yaml`` holds the indicators;
+``DEFINITIONS`` travels with every answer and its CSV):
+
+- Cohort: the children born in the given calendar year (merged records left
+  out), counted where they live (``person.settlement``), else where the
+  facility they are attached to stands.
+- An indicator (DTP3 by 12 months, MCV1 by 24 months, ...) counts a child as
+  *eligible* once the child has reached the indicator's age (``by_days``
+  after birth) by today and did not die before that age; *covered* when a
+  valid, not entered-in-error dose of one of the indicator's antigens with
+  that dose number was given at an age of at most ``by_days`` days (age 0:
+  the birth day). A refusal or contraindication does not remove a child
+  from the denominator (WHO counts them as not vaccinated).
+- Revaccination coverage (``among`` in the pack, target 65 %): among the
+  eligible children with the earlier dose (valid, by the same age), those
+  who also had the revaccination dose. DTP revaccination: DTP 4 among
+  DTP3-vaccinated children, by 24 months; MMR revaccination: MMR 2 among
+  MMR1-vaccinated children, by 7 years.
+- Dropout DTP1 -> DTP3: (DTP1 - DTP3) / DTP1, both by 12 months, of the same
+  eligible children.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit
+from salomat.core.config import get_settings
+from salomat.core.db import utcnow
+from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.security import Principal
+from salomat.country import pack
+from salomat.domains.immunization.models import Dose
+from salomat.domains.immunization.schemas import (
+    CoverageFigure,
+    CoverageIndicator,
+    CoverageRow,
+    ImmunizationCoverage,
+)
+from salomat.domains.registry import service as registry
+
+__all__ = ["COVERAGE_DEFINITIONS", "coverage_csv", "coverage_indicators", "immunization_coverage"]
+
+#: the oldest cohort a coverage can be asked for (the registry's paper records go no further)
+FIRST_COHORT = 1990
+
+COVERAGE_DEFINITIONS = {
+    "cohort": "children born in the calendar year, counted where they live (else where the "
+    "facility they are attached to stands)",
+    "eligible": "children of the cohort who have reached the indicator's age by today and did "
+    "not die before it",
+    "covered": "of those, with a valid dose (not entered in error) of the indicator's antigen "
+    "and number given at an age of at most by_days days; refusals stay in the denominator",
+    "revaccination": "among the eligible children with the earlier dose (valid, by the same "
+    "age), those who also had the revaccination dose; national target at least 65 %",
+    "dropout": "(first - last) / first, e.g. DTP1 to DTP3, both by 12 months",
+    "complete": "false while some children of the cohort are younger than the indicator's age",
+}
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    label: str
+    antigens: tuple[str, ...]
+    dose: int
+    by_days: int
+    among: tuple[tuple[str, ...], int] | None = None
+    target: float | None = None
+
+
+@dataclass(frozen=True)
+class Dropout:
+    code: str
+    label: str
+    first: str
+    last: str
+
+
+@lru_cache
+def coverage_indicators(country: str) -> tuple[tuple[Indicator, ...], tuple[Dropout, ...]]:
+    """The pack's indicators and dropouts (``<CC>/immunization_coverage.yaml``)."""
+    data = pack.load(country, "immunization_coverage")["coverage"]
+    indicators = []
+    for i in data["indicators"]:
+        among = i.get("among")
+        indicators.append(
+            Indicator(
+                code=i["code"],
+                label=i["label"],
+                antigens=tuple(i["antigens"]),
+                dose=int(i["dose"]),
+                by_days=int(i["by_days"]),
+                among=(tuple(among["antigens"]), int(among["dose"])) if among else None,
+                target=float(i["target"]) if i.get("target") is not None else None,
+            )
+        )
+    codes = {i.code for i in indicators}
+    dropouts = []
+    for d in data.get("dropout", []):
+        if d["first"] not in codes or d["last"] not in codes:
+            raise pack.PackError(f"coverage dropout {d['code']} names an unknown indicator")
+        dropouts.append(Dropout(d["code"], d["label"], d["first"], d["last"]))
+    return tuple(indicators), tuple(dropouts)
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _age_days(session: AsyncSession, later: Any, birth: Any) -> Any:
+    """Whole days from ``birth`` to ``later`` (date columns) in the backend's own terms."""
+    if session.bind.dialect.name == "sqlite":
+        return cast(func.julianday(later) - func.julianday(birth), Integer)
+    return later - birth
+
+
+def _has_dose(
+    session: AsyncSession, cohort: Any, antigens: tuple[str, ...], dose: int, by_days: int
+) -> Any:
+    age = _age_days(session, Dose.given_on, cohort.c.birth_date)
+    return exists().where(
+        Dose.person_id == cohort.c.person_id,
+        Dose.antigen.in_(antigens),
+        Dose.dose_number == dose,
+        Dose.valid.is_(True),
+        Dose.status == "completed",
+        age >= 0,
+        age <= by_days,
+    )
+
+
+async def _indicator(
+    session: AsyncSession, cohort: Any, ind: Indicator, today: date
+) -> dict[int | None, tuple[int, int]]:
+    """(eligible, covered) per settlement id."""
+    died_at = _age_days(session, cohort.c.deceased_on, cohort.c.birth_date)
+    where = [
+        cohort.c.birth_date <= today - timedelta(days=ind.by_days),
+        or_(cohort.c.deceased_on.is_(None), died_at > ind.by_days),
+    ]
+    if ind.among is not None:
+        where.append(_has_dose(session, cohort, ind.among[0], ind.among[1], ind.by_days))
+    covered = case((_has_dose(session, cohort, ind.antigens, ind.dose, ind.by_days), 1), else_=0)
+    rows = await session.execute(
+        select(cohort.c.settlement_id, func.count(), func.sum(covered))
+        .where(and_(*where))
+        .group_by(cohort.c.settlement_id)
+    )
+    return {sid: (int(n), int(c or 0)) for sid, n, c in rows}
+
+
+def _check_cohort(cohort: int | None, today: date) -> int:
+    year = today.year if cohort is None else cohort
+    if not FIRST_COHORT <= year <= today.year:
+        raise Invalid.fields(
+            [FieldError("cohort", f"must be a birth year from {FIRST_COHORT} to {today.year}")]
+        )
+    return year
+
+
+def _row(
+    code: str | None,
+    name: str,
+    level: str | None,
+    counts: dict[str, list[int]],
+    indicators: tuple[Indicator, ...],
+    dropouts: tuple[Dropout, ...],
+) -> CoverageRow:
+    figures = {}
+    for ind in indicators:
+        eligible, covered = counts.get(ind.code, [0, 0])
+        pct = _pct(covered, eligible)
+        figures[ind.code] = CoverageFigure(
+            code=ind.code,
+            covered=covered,
+            eligible=eligible,
+            pct=pct,
+            target=ind.target,
+            meets_target=None if ind.target is None or pct is None else pct >= ind.target,
+        )
+    dropout = {}
+    for d in dropouts:
+        first, last = figures[d.first].covered, figures[d.last].covered
+        dropout[d.code] = _pct(first - last, first)
+    return CoverageRow(code=code, name=name, level=level, figures=figures, dropout=dropout)
+
+
+async def immunization_coverage(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    area: str | None = None,
+    cohort: int | None = None,
+    today: date | None = None,
+) -> ImmunizationCoverage:
+    """Coverage of a birth cohort in an area, per unit one level down.
+
+    ``area``: a region or district code (None: the whole country); ``cohort``:
+    a birth year (default: this year). An unknown code, a settlement or a
+    year outside the register is refused, naming the field.
+    """
+    today = today or date.today()
+    year = _check_cohort(cohort, today)
+    try:
+        breakdown = await registry.area_breakdown(session, area)
+    except NotFound as e:
+        raise Invalid.fields([FieldError("area", f"no territorial unit has code {area}")]) from e
+    settlements = None if area is None else sorted(breakdown.unit_of)
+    people = registry.cohort_query(year, settlements)
+    indicators, dropouts = coverage_indicators(get_settings().country)
+    # unit code (None: place not recorded) -> indicator -> [eligible, covered]
+    per_unit: dict[str | None, dict[str, list[int]]] = defaultdict(
+        lambda: defaultdict(lambda: [0, 0])
+    )
+    total: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for ind in indicators:
+        for sid, (eligible, covered) in (await _indicator(session, people, ind, today)).items():
+            code = breakdown.unit_of.get(sid) if sid is not None else None
+            if code is None and sid is not None:
+                continue
+            for into in (per_unit[code][ind.code], total[ind.code]):
+                into[0] += eligible
+                into[1] += covered
+    rows = [
+        _row(u.code, u.name, u.level, per_unit.get(u.code, {}), indicators, dropouts)
+        for u in breakdown.units
+    ]
+    if None in per_unit:
+        rows.append(_row(None, "place not recorded", None, per_unit[None], indicators, dropouts))
+    await audit.record(
+        session,
+        principal,
+        action="read",
+        resource_type="ImmunizationCoverage",
+        resource_id=area or "national",
+        purpose="aggregate monitoring",
+        detail=f"cohort {year}",
+    )
+    a = breakdown.area
+    cohort_end = date(year, 12, 31)
+    return ImmunizationCoverage(
+        area_code=a.code if a else None,
+        area_name=a.name if a else None,
+        area_level=a.level if a else None,
+        cohort=year,
+        as_of=utcnow(),
+        indicators=[
+            CoverageIndicator(
+                code=i.code,
+                label=i.label,
+                antigens=list(i.antigens),
+                dose=i.dose,
+                by_days=i.by_days,
+                among=f"{'/'.join(i.among[0])} {i.among[1]}" if i.among else None,
+                target=i.target,
+                complete=cohort_end + timedelta(days=i.by_days) <= today,
+            )
+            for i in indicators
+        ],
+        total=_row(
+            a.code if a else None,
+            f"total: {a.name if a else 'national'}",
+            a.level if a else None,
+            total,
+            indicators,
+            dropouts,
+        ),
+        rows=rows,
+        definitions=COVERAGE_DEFINITIONS,
+    )
+
+
+def _columns(c: ImmunizationCoverage) -> list[str]:
+    cols = ["cohort", "code", "name", "level"]
+    for i in c.indicators:
+        cols += [f"{i.code}_eligible", f"{i.code}_covered", f"{i.code}_pct"]
+        if i.target is not None:
+            cols.append(f"{i.code}_meets_target")
+    cols += [f"dropout_{d}_pct" for d in c.total.dropout]
+    return cols
+
+
+def _line(c: ImmunizationCoverage, r: CoverageRow) -> list[Any]:
+    out: list[Any] = [c.cohort, r.code or "", r.name, r.level or ""]
+    for i in c.indicators:
+        f = r.figures[i.code]
+        out += [f.eligible, f.covered, "" if f.pct is None else f.pct]
+        if i.target is not None:
+            out.append("" if f.meets_target is None else ("yes" if f.meets_target else "no"))
+    out += ["" if v is None else v for v in r.dropout.values()]
+    return out
+
+
+def coverage_csv(c: ImmunizationCoverage) -> str:
+    """A header line, one line per unit and a last line with the area's total."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(_columns(c))
+    for r in c.rows:
+        w.writerow(_line(c, r))
+    w.writerow(_line(c, c.total))
+    return out.getvalue()

@@ -1,0 +1,201 @@
+"""The immunization worklist of a primary-care facility (nurse, family doctor).
+
+Children (under 18 at the end of the week) attached to the user's facility,
+optionally of one family-doctor section, with at least one dose ``due`` or
+``overdue`` by the schedule engine as of the last day of the week: a dose
+whose due date falls in or before the week, not given, not exempted (a
+refusal or contraindication in force) and still within its catch-up age.
+Each row names the doses (antigen, dose, due date, status); the CSV is the
+invitation list (name, birth date, phone, address, what is due).
+
+Attached children are read page by page from the registry (never a whole
+country), their doses and exemptions one query per page. Every child listed
+is audited as shown, with why the user may see them (attached to the user's
+facility: the registry's scope rule).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit
+from salomat.core.config import get_settings
+from salomat.core.errors import FieldError, Forbidden, Invalid
+from salomat.core.security import Principal
+from salomat.domains.immunization.models import Dose, Exemption
+from salomat.domains.immunization.schemas import (
+    ImmunizationWorklist,
+    ImmunizationWorklistRow,
+    WorklistDose,
+)
+from salomat.domains.immunization.service import schedule
+from salomat.domains.registry import service as registry
+
+__all__ = ["immunization_worklist", "parse_week", "worklist_csv"]
+
+#: children: under this age (years) at the end of the week
+CHILD_UNDER_YEARS = 18
+PAGE = 500
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+#: why a nurse of the facility may see the child (the registry's scope rule)
+SCOPE_REASON = "attached to the user's facility"
+
+
+def parse_week(value: str | None, today: date | None = None) -> date:
+    """The Monday of a week given as ``2026-W48`` or any of its days (``2026-11-25``)."""
+    day = today or date.today()
+    raw = (value or "").strip()
+    if raw:
+        try:
+            m = _ISO_WEEK.match(raw)
+            day = date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else date.fromisoformat(raw)
+        except ValueError:
+            raise Invalid.fields(
+                [FieldError("week", f"{raw!r} is not a week (2026-W48) or a date (YYYY-MM-DD)")]
+            ) from None
+    return day - timedelta(days=day.weekday())
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+async def _records(
+    session: AsyncSession, ids: list[int]
+) -> tuple[dict[int, list[Dose]], dict[int, list[Exemption]]]:
+    doses: dict[int, list[Dose]] = defaultdict(list)
+    for d in await session.scalars(select(Dose).where(Dose.person_id.in_(ids))):
+        doses[d.person_id].append(d)
+    exemptions: dict[int, list[Exemption]] = defaultdict(list)
+    for e in await session.scalars(select(Exemption).where(Exemption.person_id.in_(ids))):
+        exemptions[e.person_id].append(e)
+    return doses, exemptions
+
+
+async def immunization_worklist(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    section: str | None = None,
+    week: str | None = None,
+    today: date | None = None,
+) -> ImmunizationWorklist:
+    """The children of the user's facility due or overdue a dose in the week, oldest due first.
+
+    ``section``: a section code of the facility (``""`` or None: all; ``"-"``:
+    children with no section). ``week``: ``2026-W48`` or a day of it
+    (default: this week).
+    """
+    if principal.facility_id is None:
+        raise Forbidden("The worklist is a facility's; your account has none.")
+    start = parse_week(week, today)
+    end = start + timedelta(days=6)
+    section_code = (section or "").strip() or None
+    if section_code is not None and len(section_code) > 16:
+        raise Invalid.fields([FieldError("section", "is longer than 16 characters")])
+    if section_code == "-":
+        section_code = ""
+    born_from = _years_before(end, CHILD_UNDER_YEARS) + timedelta(days=1)
+    country = get_settings().country
+    rows: list[ImmunizationWorklistRow] = []
+    after = 0
+    while True:
+        page = await registry.attached_people(
+            session,
+            principal.facility_id,
+            born_from=born_from,
+            born_to=end,
+            section_code=section_code,
+            after_id=after,
+            limit=PAGE,
+        )
+        if not page:
+            break
+        after = page[-1].id
+        doses, exemptions = await _records(session, [p.id for p in page])
+        for p in page:
+            due = schedule.next_due(
+                schedule.schedule_for(
+                    p.birth_date, p.sex, doses[p.id], exemptions[p.id], end, country
+                )
+            )
+            if not due:
+                continue
+            rows.append(
+                ImmunizationWorklistRow(
+                    person_id=p.id,
+                    family_name=p.family_name,
+                    given_name=p.given_name,
+                    patronymic=p.patronymic,
+                    birth_date=p.birth_date,
+                    sex=p.sex,
+                    phone=p.phone,
+                    address=p.address,
+                    section_code=p.section_code,
+                    section_name=p.section_name,
+                    doses=[
+                        WorklistDose(
+                            antigen=d.antigen,
+                            label=d.label,
+                            dose_number=d.dose_number,
+                            due_on=d.due_on,
+                            overdue_on=d.overdue_on,
+                            status=d.status,
+                        )
+                        for d in due
+                    ],
+                )
+            )
+        if len(page) < PAGE:
+            break
+    rows.sort(key=lambda r: (r.doses[0].due_on, r.birth_date, r.person_id))
+    await audit.record_listing(
+        session,
+        principal,
+        [audit.Access(r.person_id, SCOPE_REASON) for r in rows],
+        action="search",
+        resource_type="Immunization",
+    )
+    return ImmunizationWorklist(
+        facility_code=principal.facility_code,
+        section=section,
+        week_start=start,
+        week_end=end,
+        rows=rows,
+    )
+
+
+def _what(row: ImmunizationWorklistRow) -> str:
+    return "; ".join(
+        f"{d.label} {d.dose_number} ({d.status}, due {d.due_on.isoformat()})" for d in row.doses
+    )
+
+
+def worklist_csv(w: ImmunizationWorklist) -> str:
+    """The invitation list: one line per child."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "birth_date", "phone", "address", "section", "due"])
+    for r in w.rows:
+        name = " ".join(x for x in (r.family_name, r.given_name, r.patronymic) if x)
+        writer.writerow(
+            [
+                name,
+                r.birth_date.isoformat(),
+                r.phone or "",
+                r.address or "",
+                r.section_code or "",
+                _what(r),
+            ]
+        )
+    return out.getvalue()

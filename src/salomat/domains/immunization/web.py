@@ -1,0 +1,262 @@
+"""The immunization registry in the browser: vaccination card, nurse's worklist, coverage."""
+
+from __future__ import annotations
+
+from datetime import date as _date
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from salomat.core.errors import FieldError, Invalid, SalomatError, field_errors_from_pydantic
+from salomat.core.pagination import PageParams
+from salomat.core.policy import Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.immunization import service as _service
+from salomat.domains.immunization.schemas import DoseIn
+from salomat.domains.registry import service as _registry
+from salomat.ui.templating import NavItem, can, redirect, register_nav, render
+
+web = router(include_in_schema=False)
+
+
+# ---- worklist and coverage pages (issue 5) --------------------------------------------------
+
+
+# the labels are the pages' titles, so the catalog has them from the templates
+register_nav(
+    NavItem("Immunization worklist", "/immunization/worklist", "immunization:worklist", 22)
+)
+register_nav(
+    NavItem("Immunization coverage", "/dashboard/immunization", "immunization:coverage", 42)
+)
+
+
+@web.get("/immunization/worklist", response_class=HTMLResponse)
+async def immunization_worklist_page(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("immunization:worklist"))],
+) -> Response:
+    """The nurse's list of children due or overdue a vaccine this week, by section."""
+    q = request.query_params
+    section = (q.get("section") or "").strip() or None
+    week = (q.get("week") or "").strip() or None
+    ctx: dict[str, Any] = {"section": section, "week": week, "w": None, "errors": []}
+    try:
+        ctx["w"] = await _service.immunization_worklist(
+            session, principal, section=section, week=week
+        )
+    except Invalid as e:
+        ctx["errors"] = e.errors
+        return render(request, "immunization/worklist.html", ctx, status=e.status)
+    ctx["query"] = request.url.query
+    return render(request, "immunization/worklist.html", ctx)
+
+
+def _coverage_query(request: Request) -> tuple[str | None, int | None, list[FieldError]]:
+    q = request.query_params
+    area = (q.get("area") or "").strip() or None
+    raw = (q.get("cohort") or "").strip()
+    errors: list[FieldError] = []
+    cohort = None
+    if raw:
+        if raw.isdigit() and len(raw) == 4:
+            cohort = int(raw)
+        else:
+            errors.append(FieldError("cohort", f"{raw!r} is not a year (YYYY)"))
+    if area is not None and len(area) > 32:
+        errors.append(FieldError("area", "is longer than 32 characters"))
+    return area, cohort, errors
+
+
+@web.get("/dashboard/immunization", response_class=HTMLResponse)
+async def immunization_coverage_page(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("immunization:coverage"))],
+) -> Response:
+    """Coverage of a birth cohort per unit, with a bar chart and the 65 % target line."""
+    area, cohort, errors = _coverage_query(request)
+    regions = (await _registry.list_territory(session, PageParams(500, 0), level="region")).items
+    districts: dict[str, list[Any]] = {}
+    for d in (await _registry.list_territory(session, PageParams(500, 0), level="district")).items:
+        districts.setdefault(d.parent_code or "", []).append(d)
+    ctx: dict[str, Any] = {
+        "area": area,
+        "cohort": cohort,
+        "regions": regions,
+        "districts": districts,
+        "c": None,
+        "errors": errors,
+        "query": request.url.query,
+    }
+    if errors:
+        return render(request, "immunization/coverage.html", ctx, status=422)
+    try:
+        ctx["c"] = await _service.immunization_coverage(
+            session, principal, area=area, cohort=cohort
+        )
+    except Invalid as e:
+        ctx["errors"] = e.errors
+        return render(request, "immunization/coverage.html", ctx, status=e.status)
+    ctx["cohort"] = ctx["c"].cohort
+    return render(request, "immunization/coverage.html", ctx)
+
+
+@web.get("/dashboard/immunization.csv")
+async def immunization_coverage_page_csv(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("immunization:coverage"))],
+) -> Response:
+    """The coverage as CSV (the same as the REST API's)."""
+    area, cohort, errors = _coverage_query(request)
+    if errors:
+        raise Invalid.fields(errors)
+    c = await _service.immunization_coverage(session, principal, area=area, cohort=cohort)
+    name = f"immunization-coverage-{c.area_code or 'national'}-{c.cohort}.csv"
+    return Response(
+        _service.coverage_csv(c),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@web.get("/immunization/worklist.csv")
+async def immunization_worklist_page_csv(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("immunization:worklist"))],
+) -> Response:
+    """The invitation list as CSV (the same as the REST API's)."""
+    q = request.query_params
+    w = await _service.immunization_worklist(
+        session, principal, section=q.get("section"), week=q.get("week")
+    )
+    name = f"immunization-invitations-{w.facility_code or 'facility'}-{w.week_start}.csv"
+    return Response(
+        _service.worklist_csv(w),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# ---- the vaccination card (issue 5) -----------------------------------------------------
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+#: the schedule's statuses as the card shows them
+DOSE_STATUSES = {
+    "given": N_("given"),
+    "due": N_("due"),
+    "overdue": N_("overdue"),
+    "upcoming": N_("upcoming"),
+    "not_eligible": N_("too late (catch-up age passed)"),
+    "exempt": N_("exempt"),
+}
+_CARD_FIELDS = ("dose", "given_on", "vaccine", "lot", "expires_on", "site", "place")
+
+
+def _card_errors(errors: list[FieldError]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for e in errors:
+        name = "dose" if e.field in ("antigen", "dose_number") else e.field
+        out.setdefault(name, []).append(e.message)
+    return out
+
+
+async def _card_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    person_id: int,
+    extra: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    person = await _registry.get_person(session, principal, person_id, purpose="immunization")
+    card = await _service.get_card(session, principal, person_id)
+    cal = _service.calendar_options()
+    due = _service.schedule.next_due(card.schedule)  # type: ignore[arg-type]
+    open_doses = [d for d in card.schedule if d.status in ("due", "overdue", "upcoming")]
+    chosen = request.query_params.get("dose") or (
+        f"{due[0].antigen}/{due[0].dose_number}" if due else ""
+    )
+    by_series: dict[str, list[Any]] = {}
+    for d in card.doses:
+        by_series.setdefault(d.antigen, []).append(d)
+    ctx: dict[str, Any] = {
+        "person": person,
+        "card": card,
+        "series": [s for s in cal.series if s.antigen in by_series],
+        "by_series": by_series,
+        "due": due,
+        "open_doses": open_doses,
+        "statuses": DOSE_STATUSES,
+        "vaccines": cal.vaccines,
+        "sites": cal.sites,
+        "can_record": can(principal, "immunization:record")
+        and person.deceased_on is None
+        and person.merged_into_id is None,
+        "today": _date.today().isoformat(),
+        "form": {"dose": chosen, "given_on": _date.today().isoformat()},
+        "errors": {},
+        "error": None,
+        "saved": request.query_params.get("saved") == "1",
+        **(extra or {}),
+    }
+    return render(request, "immunization/card.html", ctx, status=status)
+
+
+@web.get("/patients/{person_id}/immunizations", response_class=HTMLResponse)
+async def immunization_card_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("immunization:read"))],
+) -> Response:
+    """The vaccination card: doses by series, the due and overdue list, the entry form."""
+    return await _card_page(request, session, principal, person_id)
+
+
+@web.post("/patients/{person_id}/immunizations", response_class=HTMLResponse)
+async def immunization_record_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("immunization:record"))],
+) -> Response:
+    """Record a dose from the form; a refused one is shown again with each field's message."""
+    posted = await request.form()
+    form = {n: str(posted.get(n) or "").strip() for n in _CARD_FIELDS}
+    form["given_elsewhere"] = "1" if posted.get("given_elsewhere") == "1" else ""
+    antigen, _, number = form["dose"].partition("/")
+    raw: dict[str, Any] = {
+        "antigen": antigen,
+        "dose_number": number or None,
+        "given_on": form["given_on"] or None,
+        "vaccine": form["vaccine"] or None,
+        "lot": form["lot"] or None,
+        "expires_on": form["expires_on"] or None,
+        "site": form["site"] or None,
+        "given_elsewhere": bool(form["given_elsewhere"]),
+        "place": form["place"] or None,
+    }
+    try:
+        try:
+            data = DoseIn.model_validate(raw)
+        except ValidationError as e:
+            raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
+        await _service.record_dose(session, principal, person_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"form": form, "errors": _card_errors(e.errors), "error": e}
+        return await _card_page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/immunizations?saved=1")

@@ -1,0 +1,256 @@
+"""FHIR Immunization (read, search, create) and ImmunizationRecommendation (read, search)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.immunization import Immunization
+from fhir.resources.R4B.immunizationrecommendation import ImmunizationRecommendation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from salomat.fhir.immunization_api import SEARCH_PARAMS
+
+pytestmark = pytest.mark.anyio
+
+FHIR_JSON = "application/fhir+json"
+TODAY = date.today()
+BORN = TODAY - timedelta(days=150)
+VACCINE = "urn:salomat:vaccine"
+SITE = "urn:salomat:immunization-site"
+MODELS = {"Immunization": Immunization, "ImmunizationRecommendation": ImmunizationRecommendation}
+
+
+def ok(r, status: int = 200) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == FHIR_JSON
+    body = r.json()
+    if body["resourceType"] == "Bundle":
+        Bundle.model_validate(body)
+        for e in body.get("entry", []):
+            MODELS[e["resource"]["resourceType"]].model_validate(e["resource"])
+    else:
+        MODELS[body["resourceType"]].model_validate(body)
+    return body
+
+
+def issues(r, status: int) -> set[str]:
+    assert r.status_code == status, r.text
+    body = r.json()
+    OperationOutcome.model_validate(body)
+    return {x for i in body["issue"] for x in i.get("expression", [])}
+
+
+def entries(b: dict) -> list[dict]:
+    return [e["resource"] for e in b.get("entry", [])]
+
+
+@pytest.fixture
+async def clinic(make_facility, make_person, make_user, login) -> dict[str, Any]:
+    fac = await make_facility()
+    baby = await make_person(facility_code=fac.code, birth_date=BORN, sex="female")
+    nurse = await login(await make_user("nurse", facility_code=fac.code))
+    return {"facility": fac, "baby": baby, "nurse": nurse}
+
+
+def resource(patient: int, **kw: Any) -> dict[str, Any]:
+    on = kw.pop("on", BORN + timedelta(days=61))
+    res = {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "vaccineCode": {"coding": [{"system": VACCINE, "code": kw.pop("vaccine", "penta")}]},
+        "patient": {"reference": f"Patient/{patient}"},
+        "occurrenceDateTime": on.isoformat(),
+        "lotNumber": "AB123",
+        "site": {"coding": [{"system": SITE, "code": "left_thigh"}]},
+        "protocolApplied": [{"series": kw.pop("series", "penta"), "doseNumberPositiveInt": 1}],
+    }
+    res.update(kw)
+    return res
+
+
+async def create(client, c, **kw: Any):
+    return await client.post(
+        "/fhir/Immunization",
+        json=resource(c["baby"].id, **kw),
+        headers={**c["nurse"], "Content-Type": FHIR_JSON},
+    )
+
+
+async def test_create_read_and_search(client, clinic, make_practitioner):
+    doc = await make_practitioner()
+    created = ok(
+        await create(
+            client,
+            clinic,
+            performer=[{"actor": {"reference": f"Practitioner/{doc.id}"}}],
+        ),
+        201,
+    )
+    assert created["status"] == "completed"
+    assert created["lotNumber"] == "AB123"
+    assert created["protocolApplied"][0] == {"series": "penta", "doseNumberPositiveInt": 1}
+    codes = {(c["system"], c["code"]) for c in created["vaccineCode"]["coding"]}
+    assert (VACCINE, "penta") in codes
+    assert {p["actor"]["reference"] for p in created["performer"]} == {
+        f"Practitioner/{doc.id}",
+        f"Organization/{clinic['facility'].id}",
+    }
+    assert "isSubpotent" not in created
+    r = await client.get(f"/fhir/Immunization/{created['id']}", headers=clinic["nurse"])
+    assert ok(r)["id"] == created["id"]
+    assert r.headers["etag"] == 'W/"1"'
+    found = ok(
+        await client.get(
+            "/fhir/Immunization",
+            params={"patient": f"Patient/{clinic['baby'].id}"},
+            headers=clinic["nurse"],
+        )
+    )
+    assert [x["id"] for x in entries(found)] == [created["id"]]
+    for params, n in (
+        ({"vaccine-code": f"{VACCINE}|penta"}, 1),
+        ({"vaccine-code": "pcv13"}, 0),
+        ({"date": f"ge{(BORN + timedelta(days=61)).isoformat()}"}, 1),
+        ({"date": f"lt{(BORN + timedelta(days=61)).isoformat()}"}, 0),
+        ({"status": "entered-in-error"}, 0),
+        ({"status": "completed"}, 1),
+    ):
+        b = ok(
+            await client.get(
+                "/fhir/Immunization",
+                params={"patient": str(clinic["baby"].id), **params},
+                headers=clinic["nurse"],
+            )
+        )
+        assert b["total"] == n, params
+
+
+async def test_create_refuses_an_early_dose_naming_the_element(client, clinic):
+    r = await create(client, clinic, on=BORN + timedelta(days=20))
+    assert issues(r, 422) == {"Immunization.occurrenceDateTime"}
+    assert "minimum age" in r.text
+
+
+async def test_an_early_dose_from_elsewhere_is_subpotent(client, clinic):
+    created = ok(
+        await create(
+            client,
+            clinic,
+            on=BORN + timedelta(days=20),
+            primarySource=False,
+            location={"display": "Clinic abroad"},
+        ),
+        201,
+    )
+    assert created["isSubpotent"] is True
+    assert "minimum age" in created["subpotentReason"][0]["text"]
+    assert created["primarySource"] is False
+    assert created["location"]["display"] == "Clinic abroad"
+
+
+async def test_create_names_each_wrong_element(client, clinic):
+    r = await create(
+        client,
+        clinic,
+        vaccine="nope",
+        site={"coding": [{"system": SITE, "code": "left_ear"}]},
+        on=TODAY + timedelta(days=3),
+    )
+    assert issues(r, 422) == {
+        "Immunization.vaccineCode",
+        "Immunization.site",
+        "Immunization.occurrenceDateTime",
+    }
+    no_code = resource(clinic["baby"].id)
+    no_code["vaccineCode"] = {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "198"}]}
+    r = await client.post("/fhir/Immunization", json=no_code, headers=clinic["nurse"])
+    assert issues(r, 422) == {"Immunization.vaccineCode"}
+
+
+async def test_create_refuses_what_r4b_refuses(client, clinic):
+    bad = resource(clinic["baby"].id)
+    bad["occurrenceDateTime"] = "yesterday"
+    r = await client.post("/fhir/Immunization", json=bad, headers=clinic["nurse"])
+    assert r.status_code == 400
+    assert any("occurrenceDateTime" in x for x in issues(r, 400))
+    wrong = {**resource(clinic["baby"].id), "resourceType": "Patient"}
+    assert (
+        await client.post("/fhir/Immunization", json=wrong, headers=clinic["nurse"])
+    ).status_code == 400
+
+
+async def test_out_of_scope_is_404_and_search_needs_a_patient(client, clinic, make_user, login):
+    created = ok(await create(client, clinic), 201)
+    other = await login(await make_user("nurse"))
+    r = await client.get(f"/fhir/Immunization/{created['id']}", headers=other)
+    issues(r, 404)
+    r = await client.get("/fhir/Immunization", params={"patient": clinic["baby"].id}, headers=other)
+    issues(r, 404)
+    r = await client.post("/fhir/Immunization", json=resource(clinic["baby"].id), headers=other)
+    issues(r, 404)
+    assert issues(await client.get("/fhir/Immunization", headers=clinic["nurse"]), 422) == {
+        "patient"
+    }
+    r = await client.get(
+        "/fhir/Immunization",
+        params={"patient": clinic["baby"].id, "colour": "x"},
+        headers=clinic["nurse"],
+    )
+    assert issues(r, 422) == {"colour"}
+
+
+async def test_recommendation_read_and_search(client, clinic):
+    ok(await create(client, clinic), 201)
+    pid = clinic["baby"].id
+    rec = ok(await client.get(f"/fhir/ImmunizationRecommendation/{pid}", headers=clinic["nurse"]))
+    assert rec["patient"]["reference"] == f"Patient/{pid}"
+    by_dose = {(x["series"], x["doseNumberPositiveInt"]): x for x in rec["recommendation"]}
+    penta1 = by_dose[("penta", 1)]
+    assert penta1["forecastStatus"]["text"] == "given"
+    penta2 = by_dose[("penta", 2)]
+    assert penta2["forecastStatus"]["text"] in ("due", "overdue")
+    loinc = {c["code"]["coding"][0]["code"] for c in penta2["dateCriterion"]}
+    assert {"30980-7", "30981-5"} <= loinc
+    assert ("hpv", 1) in by_dose  # a girl
+    found = ok(
+        await client.get(
+            "/fhir/ImmunizationRecommendation", params={"patient": pid}, headers=clinic["nurse"]
+        )
+    )
+    assert [x["id"] for x in entries(found)] == [str(pid)]
+    assert issues(
+        await client.get("/fhir/ImmunizationRecommendation", headers=clinic["nurse"]), 422
+    ) == {"patient"}
+
+
+async def test_metadata_lists_the_immunization_resources(client):
+    cs = (await client.get("/fhir/metadata")).json()
+    res = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    for kind, params in SEARCH_PARAMS.items():
+        assert {p["name"] for p in res[kind]["searchParam"]} == set(params) | {"_count"}
+    assert {i["code"] for i in res["Immunization"]["interaction"]} == {
+        "read",
+        "search-type",
+        "create",
+    }
+
+
+async def test_reads_are_audited(client, clinic, db):
+    from sqlalchemy import select
+
+    from salomat.core.audit import AuditEvent
+
+    created = ok(await create(client, clinic), 201)
+    await client.get(f"/fhir/Immunization/{created['id']}", headers=clinic["nurse"])
+    rows = (
+        await db.execute(
+            select(AuditEvent.action, AuditEvent.resource_type).where(
+                AuditEvent.patient_id == clinic["baby"].id
+            )
+        )
+    ).all()
+    assert ("create", "Immunization") in rows
+    assert ("read", "Immunization") in rows
