@@ -138,3 +138,48 @@ async def test_the_mother_finds_her_child_in_the_portal_with_passport_and_card(
         r = await page.goto(browser.url(path))
         assert r is not None
         assert r.status == 404, path
+
+
+@in_chromium
+async def test_the_nurse_records_a_well_child_visit_and_sees_it_listed(
+    browser, make_facility, make_person, make_user
+):
+    fac = await make_facility()
+    child = await make_person(
+        facility_code=fac.code, sex="male", birth_date=date.today() - timedelta(days=45)
+    )
+    nurse = await make_user("nurse", facility_code=fac.code)
+    page = browser.page
+    await browser.log_in(nurse.username)
+    await page.goto(browser.url(f"/children/{child.id}"))
+    assert await page.get_by_test_id("visit-row").count() == 0
+    form = page.get_by_test_id("visit-form")
+    # a date in the future is refused beside its field, nothing is stored
+    await form.get_by_label("Date of the visit").fill(
+        (date.today() + timedelta(days=1)).isoformat()
+    )
+    await form.get_by_label("Notes").fill("Holds his head well.")
+    await page.get_by_test_id("visit-save").click()
+    error = page.get_by_test_id("error-on")
+    await error.wait_for()
+    assert "future" in await error.inner_text()
+    assert await form.get_by_label("Notes").input_value() == "Holds his head well."
+    assert await page.get_by_test_id("visit-row").count() == 0
+
+    await form.get_by_label("Date of the visit").fill(date.today().isoformat())
+    await form.get_by_label("Feeding").select_option("mixed")
+    await form.get_by_label("Milestones achieved").fill("social_smile")
+    await form.get_by_label("Illnesses since the last visit").fill("common cold")
+    async with page.expect_navigation():
+        await page.get_by_test_id("visit-save").click()
+    assert await page.get_by_test_id("visit-saved").is_visible()
+    assert await page.get_by_test_id("visit-saved-slot").inner_text() == "6 weeks"
+    rows = page.get_by_test_id("visit-row")
+    assert await rows.count() == 1
+    text = await rows.nth(0).inner_text()
+    for shown in ("mixed feeding", "social smile", "common cold", "Holds his head well."):
+        assert shown in text, (shown, text)
+    done = page.locator('[data-testid="schedule-row"][data-visit]')
+    assert await done.count() == 1
+    assert await done.get_by_test_id("visit-status").inner_text() == "done"
+    await browser.screenshot("child-visit")

@@ -60,3 +60,34 @@ async def test_the_nurse_records_a_due_dose_and_an_early_one_is_refused(
     assert "minimum interval" in message
     assert await page.locator('[data-testid="dose"][data-antigen="pcv"]').count() == 1
     await browser.screenshot("vaccination-card-refused")
+
+
+@in_chromium
+async def test_the_nurse_records_a_contraindication_and_sees_the_antigen_exempt(
+    browser, make_facility, make_person, make_user
+):
+    fac = await make_facility()
+    born = date.today() - timedelta(days=70)
+    baby = await make_person(facility_code=fac.code, birth_date=born, sex="female")
+    nurse = await make_user("nurse", facility_code=fac.code)
+    page = browser.page
+    await browser.log_in(nurse.username)
+    await page.goto(browser.url(f"/patients/{baby.id}/immunizations"))
+    pcv = page.locator('[data-testid="due-dose"][data-antigen="pcv"][data-dose="1"]')
+    assert await pcv.get_attribute("data-status") == "due"
+
+    form = page.get_by_test_id("exemption-form")
+    await form.get_by_label("Kind").select_option("contraindication")
+    await form.get_by_label("Against").select_option("pcv")
+    await form.get_by_label("Reason").fill("severe reaction to the previous vaccine")
+    async with page.expect_navigation():
+        await form.get_by_test_id("exemption-submit").click()
+    assert await page.get_by_test_id("exempted").is_visible()
+    assert await pcv.get_attribute("data-status") == "exempt"
+    assert await pcv.get_by_test_id("exemption-kind").inner_text() == "contraindication"
+    assert await pcv.get_by_test_id("record-due").count() == 0
+    penta = page.locator('[data-testid="due-dose"][data-antigen="penta"][data-dose="1"]')
+    assert await penta.get_attribute("data-status") == "due"
+    item = page.locator('[data-testid="exemption"][data-antigen="pcv"]')
+    assert await item.get_attribute("data-active") == "true"
+    await browser.screenshot("vaccination-card-contraindication")

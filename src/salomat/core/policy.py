@@ -80,6 +80,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "person:death": frozenset({Role.registrar, Role.family_doctor}),
     # merging two records of one person re-points every domain's rows
     "person:merge": frozenset({Role.registrar}),
+    # a child's mother, father or guardian, recorded from a document (docs/registries.md)
+    "person:relate": frozenset({Role.registrar}),
     "break_glass:request": frozenset(CLINICAL_ROLES),
     # maternal care: the family doctor or obstetrician registers and closes a pregnancy;
     # the patronage nurse (and they) record antenatal contacts (docs/maternal.md)

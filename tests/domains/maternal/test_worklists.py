@@ -96,3 +96,39 @@ async def test_the_worklist_is_for_primary_care_roles(client, make_user, login):
     ob = await login(await make_user("obstetrician"))
     r = await client.get("/api/v1/worklists/antenatal", headers=ob)
     assert r.status_code == 403
+
+
+async def test_a_woman_who_moves_here_is_on_this_worklist_though_registered_elsewhere(
+    client, db, make_place, make_person, make_user, login
+):
+    place = await make_place()
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    before = await facility(db, "family_polyclinic", place.settlement)
+    doctor = await login(await make_user("family_doctor", facility_code=poly.code))
+    their_doctor = await login(await make_user("family_doctor", facility_code=before.code))
+    registrar = await login(await make_user("registrar", facility_code=poly.code))
+    woman = await make_person(facility_code=before.code)
+    await register(client, woman, their_doctor, 37)  # registered there; no birth place
+    assert woman.id not in await rows(client, doctor)
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Attachment
+
+    await db.execute(
+        update(Attachment)
+        .where(Attachment.person_id == woman.id)
+        .values(start_on=date.today() - timedelta(days=300))
+    )
+    await db.commit()
+
+    etag = (await client.get(f"/api/v1/persons/{woman.id}", headers=registrar)).headers["etag"]
+    moved = await client.post(
+        f"/api/v1/persons/{woman.id}/attachment",
+        json={"facility_code": poly.code, "reason": "moved house"},
+        headers={**registrar, "If-Match": etag},
+    )
+    assert moved.status_code == 200, moved.text
+    listed = (await rows(client, doctor))[woman.id]
+    assert "no_birth_place" in codes(listed)
+    # the facility she left no longer holds her: off its worklist (and her record is 404)
+    assert woman.id not in await rows(client, their_doctor)

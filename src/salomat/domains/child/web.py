@@ -27,7 +27,14 @@ from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.child import service
-from salomat.domains.child.schemas import MeasurementIn, MeasurementOut, PassportOut
+from salomat.domains.child.schemas import (
+    MeasurementIn,
+    MeasurementOut,
+    NewbornIn,
+    NewbornOut,
+    PassportOut,
+    VisitIn,
+)
 from salomat.ui import forms
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
@@ -97,6 +104,15 @@ MEASUREMENT_FIELDS = (
     "head_circumference_cm",
     "muac_cm",
 )
+VISIT_FIELDS = ("on", "milestones", "feeding", "illnesses", "notes")
+NEWBORN_BIRTH_FIELDS = ("birth_weight_g", "birth_length_cm", "apgar_1", "apgar_5")
+NEWBORN_FIELDS = ("screened_on", "hearing", "hypothyroidism", "phenylketonuria")
+#: the answers the newborn form offers per screening test (the schema's literals)
+SCREENING_CHOICES = {
+    "hearing": ("pass", "refer", "not_done"),
+    "hypothyroidism": ("normal", "abnormal", "pending", "not_done"),
+    "phenylketonuria": ("normal", "abnormal", "pending", "not_done"),
+}
 
 # ---- the growth chart -------------------------------------------------------------------
 
@@ -250,13 +266,26 @@ async def _page(
     p = await service.get_passport(session, principal, person_id)
     saved_id = request.query_params.get("saved")
     saved = next((m for m in p.measurements if str(m.id) == saved_id), None)
+    visit_id = request.query_params.get("visit")
+    can_record = can(principal, "child:record") and p.is_child and not p.person.deceased_on
     ctx: dict[str, Any] = {
         **_ctx(p),
         "saved": saved,
-        "can_record": can(principal, "child:record") and p.is_child and not p.person.deceased_on,
+        "saved_visit": next((v for v in p.visits if str(v.id) == visit_id), None),
+        "newborn_saved": request.query_params.get("screened") == "1",
+        "can_record": can_record,
         "form": {"measured_on": date.today().isoformat()},
         "errors": {},
         "error": None,
+        "visit_form": {"on": date.today().isoformat()},
+        "visit_errors": {},
+        "visit_error": None,
+        "can_screen": can_record and _under_one(p.person.birth_date, p.as_of),
+        "newborn_linked": _newborn_linked(p),
+        "newborn_form": _newborn_form(p.newborn),
+        "newborn_errors": {},
+        "newborn_error": None,
+        "screening_choices": SCREENING_CHOICES,
         "today": date.today().isoformat(),
         **(extra or {}),
     }
@@ -316,6 +345,105 @@ async def record_measurement(
     return redirect(f"/children/{person_id}?saved={m.id}#saved")
 
 
+# ---- well-child visits and newborn screening ----------------------------------------------
+
+
+def _under_one(birth: date, on: date) -> bool:
+    """Under one year on ``on`` (the newborn screening form is offered in the first year)."""
+    return (on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))) < 1
+
+
+def _newborn_linked(p: PassportOut) -> bool:
+    """Born in the system: the birth values come from the birth record, not this form."""
+    return p.birth is not None or (p.newborn is not None and p.newborn.from_birth_record)
+
+
+def _newborn_form(n: NewbornOut | None) -> dict[str, str]:
+    """The form filled with what is stored: a save replaces the whole screening."""
+    if n is None:
+        return {"version": ""}
+
+    def shown(v: object) -> str:
+        return "" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    return {
+        "screened_on": n.screened_on.isoformat() if n.screened_on else "",
+        **{t: n.screening.get(t, "") for t in SCREENING_CHOICES},
+        **{k: shown(getattr(n, k)) for k in NEWBORN_BIRTH_FIELDS},
+        "version": str(n.version) if n.stored else "",
+    }
+
+
+def _by_field(e: SalomatError) -> dict[str, list[str]]:
+    """Messages per form field; ``milestones.2`` and ``illnesses.0`` belong to their list."""
+    return forms.errors_by_field(e.errors, {f.field: f.field.split(".")[0] for f in e.errors})
+
+
+def _codes(raw: str) -> list[str]:
+    """Milestone codes as typed: separated by commas, semicolons or spaces, lowercased."""
+    return [c for c in raw.replace(";", ",").replace(" ", ",").lower().split(",") if c]
+
+
+@web.post("/children/{person_id}/visits", response_class=HTMLResponse)
+async def post_visit(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("child:record"))],
+) -> Response:
+    """Record a well-child visit; the page comes back with it in the list and the schedule."""
+    posted = await request.form()
+    form = {k: forms.text(posted, k) for k in VISIT_FIELDS}
+    raw: dict[str, Any] = {
+        "on": form["on"] or None,
+        "milestones": _codes(form["milestones"]),
+        "feeding": form["feeding"] or None,
+        "illnesses": [s.strip() for s in form["illnesses"].splitlines() if s.strip()],
+        "notes": form["notes"] or None,
+    }
+    try:
+        data = forms.validate(VisitIn, raw)
+        v = await service.record_visit(session, principal, person_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"visit_form": form, "visit_errors": _by_field(e), "visit_error": e}
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/children/{person_id}?visit={v.id}#visit-saved")
+
+
+@web.post("/children/{person_id}/newborn-screening", response_class=HTMLResponse)
+async def post_newborn_screening(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("child:record"))],
+) -> Response:
+    """Replace the newborn screening at the version the page was read (a stale one: 412)."""
+    posted = await request.form()
+    form = {k: forms.text(posted, k) for k in (*NEWBORN_FIELDS, *NEWBORN_BIRTH_FIELDS, "version")}
+    raw: dict[str, Any] = {k: form[k] or None for k in NEWBORN_FIELDS}
+    for k in NEWBORN_BIRTH_FIELDS:
+        if form[k]:
+            raw[k] = _number(form[k]) if k == "birth_length_cm" else form[k]
+    version = form["version"]
+    try:
+        data = forms.validate(NewbornIn, raw)
+        await service.record_newborn_screening(
+            session,
+            principal,
+            person_id,
+            data,
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"newborn_form": form, "newborn_errors": _by_field(e), "newborn_error": e}
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/children/{person_id}?screened=1#newborn-saved")
+
+
 @web.get("/children/{person_id}/passport/print", response_class=HTMLResponse)
 async def print_page(
     request: Request,
@@ -343,6 +471,6 @@ async def my_children(
     session: DbSession,
     principal: Annotated[Principal, Depends(Require("child:portal"))],
 ) -> Response:
-    """A mother's children under 18 born in the system, each with its passport and card."""
+    """The citizen's children under 18 (birth record or registry relation), passport and card."""
     children = await service.my_children(session, principal)
     return render(request, "child/my_children.html", {"children": children})

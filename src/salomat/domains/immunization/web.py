@@ -9,14 +9,21 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from salomat.core.errors import FieldError, Invalid, SalomatError, field_errors_from_pydantic
+from salomat.core.errors import (
+    FieldError,
+    Invalid,
+    NotFound,
+    SalomatError,
+    field_errors_from_pydantic,
+)
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.immunization import service as _service
-from salomat.domains.immunization.schemas import DoseIn
+from salomat.domains.immunization.schemas import DoseIn, EnteredInErrorIn, ExemptionIn
 from salomat.domains.registry import service as _registry
+from salomat.ui import forms
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
 web = router(include_in_schema=False)
@@ -162,6 +169,21 @@ DOSE_STATUSES = {
     "exempt": N_("exempt"),
 }
 _CARD_FIELDS = ("dose", "given_on", "vaccine", "lot", "expires_on", "site", "place")
+EXEMPTION_KINDS = {"contraindication": N_("contraindication"), "refusal": N_("refusal")}
+_EXEMPTION_FIELDS = ("kind", "antigen", "reason", "starts_on", "ends_on")
+
+
+def _exempt_now(schedule: list[Any], today: _date) -> list[Any]:
+    """Per series, the next dose an exemption holds back, if it would be due by now."""
+    seen: set[str] = set()
+    out = []
+    for d in schedule:
+        if d.status != "exempt" or d.antigen in seen:
+            continue
+        seen.add(d.antigen)
+        if d.due_on <= today and (d.latest_on is None or d.latest_on > today):
+            out.append(d)
+    return out
 
 
 def _card_errors(errors: list[FieldError]) -> dict[str, list[str]]:
@@ -191,12 +213,19 @@ async def _card_page(
     by_series: dict[str, list[Any]] = {}
     for d in card.doses:
         by_series.setdefault(d.antigen, []).append(d)
+    today = _date.today()
+    marked = str(
+        (extra or {}).pop("eie_id", "") or request.query_params.get("entered_in_error", "")
+    )
     ctx: dict[str, Any] = {
         "person": person,
         "card": card,
         "series": [s for s in cal.series if s.antigen in by_series],
         "by_series": by_series,
         "due": due,
+        "due_rows": sorted(
+            [*due, *_exempt_now(card.schedule, today)], key=lambda d: (d.due_on, d.dose_number)
+        ),
         "open_doses": open_doses,
         "statuses": DOSE_STATUSES,
         "vaccines": cal.vaccines,
@@ -209,6 +238,23 @@ async def _card_page(
         "errors": {},
         "error": None,
         "saved": request.query_params.get("saved") == "1",
+        # contraindications and refusals, and marking a dose entered in error
+        "all_series": cal.series,
+        "exemption_kinds": EXEMPTION_KINDS,
+        "ex_form": {"kind": "contraindication", "starts_on": today.isoformat()},
+        "ex_errors": {},
+        "ex_error": None,
+        "withdrawable": {
+            e.id
+            for e in card.exemptions
+            if e.withdrawn_on is None and (e.ends_on is None or e.ends_on >= today)
+        },
+        "withdraw_error": None,
+        "eie_dose": next((d for d in card.doses if str(d.id) == marked), None),
+        "eie_reason": "",
+        "eie_errors": {},
+        "eie_error": None,
+        "done": request.query_params.get("done", ""),
         **(extra or {}),
     }
     return render(request, "immunization/card.html", ctx, status=status)
@@ -260,3 +306,88 @@ async def immunization_record_page(
         extra = {"form": form, "errors": _card_errors(e.errors), "error": e}
         return await _card_page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/immunizations?saved=1")
+
+
+@web.post("/patients/{person_id}/immunizations/exemptions", response_class=HTMLResponse)
+async def immunization_exemption_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("immunization:record"))],
+) -> Response:
+    """Record a contraindication or a refusal; a refused one is shown again with each message."""
+    posted = await request.form()
+    form = {n: forms.text(posted, n) for n in _EXEMPTION_FIELDS}
+    raw = {n: form[n] or None for n in _EXEMPTION_FIELDS}
+    raw["reason"] = form["reason"]
+    try:
+        data = forms.validate(ExemptionIn, raw)
+        await _service.record_exemption(session, principal, person_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"ex_form": form, "ex_errors": forms.errors_by_field(e.errors), "ex_error": e}
+        return await _card_page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/immunizations?done=exempted#exemptions")
+
+
+@web.post(
+    "/patients/{person_id}/immunizations/exemptions/{exemption_id}/withdraw",
+    response_class=HTMLResponse,
+)
+async def immunization_exemption_withdraw_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    exemption_id: int,
+    principal: Annotated[Principal, Depends(Require("immunization:record"))],
+) -> Response:
+    """Withdraw a contraindication or refusal (today): the antigen is planned again."""
+    try:
+        mine = await _service.list_exemptions(session, principal, person_id)
+        if not any(e.id == exemption_id for e in mine):
+            raise NotFound(f"Exemption {exemption_id} not found.")
+        await _service.withdraw_exemption(session, principal, exemption_id)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"withdraw_error": e}
+        return await _card_page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/immunizations?done=withdrawn#exemptions")
+
+
+@web.post(
+    "/patients/{person_id}/immunizations/{dose_id}/entered-in-error", response_class=HTMLResponse
+)
+async def immunization_entered_in_error_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    dose_id: int,
+    principal: Annotated[Principal, Depends(Require("immunization:record"))],
+) -> Response:
+    """Confirmed from the card: the dose leaves it and the schedule asks for it again."""
+    posted = await request.form()
+    version, reason = forms.text(posted, "version"), forms.text(posted, "reason")
+    try:
+        data = forms.validate(EnteredInErrorIn, {"reason": reason or None})
+        if (await _service.get_dose(session, principal, dose_id)).person_id != person_id:
+            raise NotFound(f"Immunization {dose_id} not found.")
+        await _service.mark_entered_in_error(
+            session,
+            principal,
+            dose_id,
+            int(version) if version.isdigit() else None,
+            data.reason,
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {
+            "eie_id": dose_id,
+            "eie_reason": reason,
+            "eie_errors": forms.errors_by_field(e.errors),
+            "eie_error": e,
+        }
+        return await _card_page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/immunizations?done=entered_in_error")

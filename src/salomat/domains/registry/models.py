@@ -328,3 +328,55 @@ class Merge(Base):
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undone_by: Mapped[str | None] = mapped_column(String(150))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class PersonRelation(Base):
+    """A child's mother, father or guardian, as a document shows it.
+
+    What lets a parent or guardian open the child's record in the citizen
+    portal (beside the birth record of a child born in the system). A relation
+    is open while ``ends_on`` is empty; a court order ends a guardianship.
+    """
+
+    __tablename__ = "person_relation"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    #: the child
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    #: the mother, father or guardian
+    related_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # mother | father | guardian
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    #: what it rests on: a birth certificate number, a court decision (free text)
+    document: Mapped[str] = mapped_column(String(300))
+    end_document: Mapped[str | None] = mapped_column(String(300))
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(150))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('mother', 'father', 'guardian')", name="kind"),
+        CheckConstraint("related_person_id <> person_id", name="not_self"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates"),
+        # no duplicate open relation of one kind between the same two people
+        Index(
+            "ux_person_relation_open",
+            "person_id",
+            "related_person_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("ends_on IS NULL"),
+            postgresql_where=text("ends_on IS NULL"),
+        ),
+        # one open mother and one open father per child, whatever two requests do at once
+        Index(
+            "ux_person_relation_one_parent",
+            "person_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("ends_on IS NULL AND kind IN ('mother', 'father')"),
+            postgresql_where=text("ends_on IS NULL AND kind IN ('mother', 'father')"),
+        ),
+    )

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from salomat.core.config import get_settings
 from salomat.core.errors import (
     Conflict,
+    FieldError,
     Invalid,
     SalomatError,
 )
@@ -35,6 +36,8 @@ from salomat.domains.registry.schemas import (
     FacilityQuery,
     PersonIn,
     PersonQuery,
+    RelationEndIn,
+    RelationIn,
 )
 from salomat.ui import forms
 from salomat.ui.templating import NavItem, redirect, register_nav, render
@@ -67,6 +70,7 @@ CANDIDATE_REASONS = (
     N_("another national id"),
 )
 SEXES = (N_("female"), N_("male"))
+RELATION_KINDS = ("mother", "father", "guardian")
 PERSON_FIELDS = (
     "national_id",
     "family_name",
@@ -313,6 +317,7 @@ async def _card(
     today = date.today()
     age = service.age_on(person.birth_date, person.deceased_on or today)
     can_attach = allowed(principal.role, "person:update") and person.deceased_on is None
+    relations = await service.list_relations(session, principal, person_id)
     ctx: dict[str, Any] = {
         "person": person,
         "age": age,
@@ -329,6 +334,13 @@ async def _card(
         "attach_errors": {},
         "death_form": {},
         "death_errors": {},
+        "relations": relations,
+        "can_relate": allowed(principal.role, "person:relate")
+        and person.deceased_on is None
+        and person.merged_into_id is None,
+        "relation_kinds": RELATION_KINDS,
+        "relate_form": {},
+        "relate_errors": {},
         "today": today.isoformat(),
         **(extra or {}),
     }
@@ -430,6 +442,79 @@ async def death(
             "death_errors": forms.errors_by_field(e.errors),
             "death_error": e,
         }
+        return await _card(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}")
+
+
+# ---- parents and guardians ---------------------------------------------------------------------
+
+
+@web.post("/patients/{person_id}/relations", response_class=HTMLResponse)
+async def add_relation(
+    request: Request,
+    session: Session,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("person:relate"))],
+    kind: Annotated[str, Form()] = "",
+    national_id: Annotated[str, Form()] = "",
+    starts_on: Annotated[str, Form()] = "",
+    document: Annotated[str, Form()] = "",
+) -> Response:
+    """Link a mother, father or guardian found by national id; refused fields shown beside them."""
+    form = {"kind": kind, "national_id": national_id, "starts_on": starts_on, "document": document}
+    try:
+        parent_id = None
+        errors: list[FieldError] = []
+        if not national_id.strip():
+            errors.append(FieldError("national_id", f"enter the {_id_label()}"))
+        else:
+            parent_id = await service.person_id_by_national_id(session, national_id)
+            if parent_id is None:
+                errors.append(FieldError("national_id", f"no person has this {_id_label()}"))
+        raw = {
+            "kind": kind.strip(),
+            "related_person_id": parent_id or person_id,
+            "starts_on": starts_on.strip() or None,
+            "document": document.strip(),
+        }
+        try:
+            data = forms.validate(RelationIn, raw)
+        except Invalid as e:
+            errors += e.errors
+        if errors:
+            raise Invalid.fields(errors)
+        await service.add_relation(session, principal, person_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {
+            "relate_form": form,
+            "relate_errors": forms.errors_by_field(e.errors, {"related_person_id": "national_id"}),
+            "relate_error": e,
+        }
+        return await _card(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}")
+
+
+@web.post("/patients/{person_id}/relations/{relation_id}/end", response_class=HTMLResponse)
+async def end_relation(
+    request: Request,
+    session: Session,
+    person_id: int,
+    relation_id: int,
+    principal: Annotated[Principal, Depends(Require("person:relate"))],
+    ends_on: Annotated[str, Form()] = "",
+    document: Annotated[str, Form()] = "",
+) -> Response:
+    """End a relation (a court order ending a guardianship)."""
+    raw = {"ends_on": ends_on.strip() or None, "document": document.strip() or None}
+    try:
+        data = forms.validate(RelationEndIn, raw)
+        await service.end_relation(session, principal, relation_id, data)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"end_relation_error": e, "end_relation_id": relation_id}
         return await _card(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}")
 

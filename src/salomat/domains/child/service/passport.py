@@ -210,12 +210,23 @@ async def get_passport(
 
 
 async def my_children(session: AsyncSession, principal: Principal) -> list[PersonOut]:
-    """The citizen portal's list: her children under 18 born in the system.
+    """The citizen portal's list: her or his children under 18, oldest first.
 
-    Each is read through the registry, so the read is scope-checked (the
-    mother-of-the-child rule) and audited on the child's record.
+    Born to her in the system (maternal birth record) or linked in the registry
+    as mother, father or guardian. Each is read through the registry, so the
+    read is scope-checked and audited on the child's record.
     """
+    ids = list(
+        dict.fromkeys(
+            [
+                *await maternal.children_of(session, principal),
+                *await registry.children_of(session, principal),
+            ]
+        )
+    )
+    born = await registry.birth_dates(session, ids)
+    ids.sort(key=lambda pid: (born.get(pid, date.max), pid))
     return [
         await registry.get_person(session, principal, child_id, purpose="citizen portal")
-        for child_id in await maternal.children_of(session, principal)
+        for child_id in ids
     ]

@@ -1,7 +1,7 @@
 """The antenatal worklist of a primary-care facility (family doctor, patronage nurse).
 
-Women with a current pregnancy registered or seen at the user's facility and
-still in its scope (attached there, or in its care), listed when at least one
+Women with a current pregnancy attached to the user's facility, or registered
+or seen there and still in its scope (in its care), listed when at least one
 of these holds, each row naming why:
 
 - ``contact_due`` / ``contact_overdue``: a scheduled contact (``rules.schedule``);
@@ -12,7 +12,7 @@ of these holds, each row naming why:
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from salomat.domains.maternal.schemas import WorklistReason, WorklistRow
 from salomat.domains.maternal.service import pregnancy as preg
 from salomat.domains.maternal.service import rules
 from salomat.domains.maternal.service.referrals import ACCEPTED
+from salomat.domains.registry import service as registry
 
 __all__ = ["antenatal_worklist"]
 
@@ -81,21 +82,51 @@ def _reasons(
     return out
 
 
+#: ids per IN list (SQLite allows a few thousand bound parameters)
+_CHUNK = 500
+
+
+async def _attached_women(session: AsyncSession, facility_id: int, today: date) -> list[int]:
+    """Women of child-bearing age (10-60, ``pregnancy.AGE_RANGE``) attached to the facility."""
+    low, high = preg.AGE_RANGE
+    # a generous band: her pregnancy's own checks decided her age; this only narrows the read
+    born_from = today - timedelta(days=366 * (high + 1))
+    born_to = today - timedelta(days=365 * low)
+    out: list[int] = []
+    after = 0
+    while page := await registry.attached_people(
+        session, facility_id, born_from=born_from, born_to=born_to, after_id=after, limit=2000
+    ):
+        out += [p.id for p in page if p.sex == "female"]
+        after = page[-1].id
+    return out
+
+
 async def antenatal_worklist(session: AsyncSession, principal: Principal) -> list[WorklistRow]:
     """The women of the user's facility who need something done, earliest EDD first."""
     if principal.facility_id is None:
         raise Forbidden("The worklist is a facility's; your account has none.")
     fid = principal.facility_id
     seen_here = select(AntenatalContact.pregnancy_id).where(AntenatalContact.facility_id == fid)
-    rows = await session.scalars(
-        select(Pregnancy)
-        .where(
-            Pregnancy.status == "current",
-            or_(Pregnancy.facility_id == fid, Pregnancy.id.in_(seen_here)),
+    found = {
+        p.id: p
+        for p in await session.scalars(
+            select(Pregnancy).where(
+                Pregnancy.status == "current",
+                or_(Pregnancy.facility_id == fid, Pregnancy.id.in_(seen_here)),
+            )
         )
-        .order_by(Pregnancy.edd, Pregnancy.id)
-    )
-    pregnancies = list(rows)
+    }
+    # and the women attached here, wherever their pregnancy was registered
+    women = await _attached_women(session, fid, date.today())
+    for i in range(0, len(women), _CHUNK):
+        for p in await session.scalars(
+            select(Pregnancy).where(
+                Pregnancy.status == "current", Pregnancy.person_id.in_(women[i : i + _CHUNK])
+            )
+        ):
+            found[p.id] = p
+    pregnancies = sorted(found.values(), key=lambda p: (p.edd, p.id))
     scopes = {}
     for p in pregnancies:
         scope = await person_scope(session, principal, p.person_id)

@@ -5,7 +5,15 @@ from salomat.domains.registry.api import (
     facilities,
     people,
     practitioners,
+    relations,
     territory,
 )
 
-routers = [facilities.api, people.api, practitioners.api, territory.api, duplicates.api]
+routers = [
+    facilities.api,
+    people.api,
+    relations.api,
+    practitioners.api,
+    territory.api,
+    duplicates.api,
+]

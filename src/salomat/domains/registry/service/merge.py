@@ -55,6 +55,7 @@ from salomat.domains.registry.models import (
     DuplicatePair,
     Merge,
     Person,
+    PersonRelation,
 )
 from salomat.domains.registry.schemas import DuplicatePairOut, MergeOut, PairStatus, PersonIn
 from salomat.domains.registry.service import versions
@@ -276,6 +277,64 @@ async def _repoint_registry(
             c.closed_at = now
             care_closed.append(c.id)
     moved["care_relationship_closed"] = care_closed
+    await _repoint_relations(session, survivor, merged, moved)
+
+
+async def _repoint_relations(
+    session: AsyncSession, survivor: Person, merged: Person, moved: dict[str, Any]
+) -> None:
+    """Both ends of a parent-child relation follow the person.
+
+    A relation that would become a second open one (the survivor already has
+    a mother, or already this guardian) is ended at the merge; a relation
+    between the two records themselves stays with the tombstone.
+    """
+    today = date.today()
+    as_child: list[int] = []
+    as_parent: list[int] = []
+    closed: list[int] = []
+    rows = (
+        await session.scalars(
+            select(PersonRelation)
+            .where(
+                or_(
+                    PersonRelation.person_id == merged.id,
+                    PersonRelation.related_person_id == merged.id,
+                )
+            )
+            .order_by(PersonRelation.id)
+        )
+    ).all()
+    for r in rows:
+        child = survivor.id if r.person_id == merged.id else r.person_id
+        parent = survivor.id if r.related_person_id == merged.id else r.related_person_id
+        if child == parent:
+            continue
+        if r.ends_on is None:
+            same = and_(PersonRelation.related_person_id == parent, PersonRelation.kind == r.kind)
+            parent_kind = and_(
+                PersonRelation.kind == r.kind, PersonRelation.kind.in_(("mother", "father"))
+            )
+            clash = await session.scalar(
+                select(PersonRelation.id).where(
+                    PersonRelation.person_id == child,
+                    PersonRelation.ends_on.is_(None),
+                    PersonRelation.id != r.id,
+                    or_(same, parent_kind),
+                )
+            )
+            if clash is not None:
+                r.ends_on = _close_on(r.starts_on, today)
+                closed.append(r.id)
+        if r.person_id != child:
+            as_child.append(r.id)
+        if r.related_person_id != parent:
+            as_parent.append(r.id)
+        r.person_id, r.related_person_id = child, parent
+        await _flush(session)
+    moved["person_relation"] = as_child
+    moved["person_relation_related"] = as_parent
+    moved["person_relation_closed"] = closed
 
 
 async def _repoint_pairs(
@@ -480,6 +539,31 @@ async def unmerge(
                 .where(model.id.in_(moved[table]), model.person_id == survivor.id)
                 .values(person_id=merged.id)
             )
+    # merges made before relations existed recorded none
+    if moved.get("person_relation"):
+        await session.execute(
+            update(PersonRelation)
+            .where(
+                PersonRelation.id.in_(moved["person_relation"]),
+                PersonRelation.person_id == survivor.id,
+            )
+            .values(person_id=merged.id)
+        )
+    if moved.get("person_relation_related"):
+        await session.execute(
+            update(PersonRelation)
+            .where(
+                PersonRelation.id.in_(moved["person_relation_related"]),
+                PersonRelation.related_person_id == survivor.id,
+            )
+            .values(related_person_id=merged.id)
+        )
+    if moved.get("person_relation_closed"):
+        await session.execute(
+            update(PersonRelation)
+            .where(PersonRelation.id.in_(moved["person_relation_closed"]))
+            .values(ends_on=None)
+        )
     # reopened only once back with the merged person: one open attachment each
     if moved["attachment_closed"]:
         await session.execute(
