@@ -305,6 +305,13 @@ def test_the_demo_pack_is_valid_data(country):
         else:
             assert _iin_ok(value, nid["check_weights"], nid["check_weights_second"]), value
         assert _encoded_birth_and_sex(country, value) == (p["birth_date"], p["sex"]), value
+    # the demo relations: parent and child are demo people, the citizen has children
+    citizen = next(u["person"] for u in data["users"] if u["role"] == "citizen")
+    assert any(r["parent"] == citizen for r in data["relations"])
+    for rel in data["relations"]:
+        assert rel["child"] in people
+        assert rel["parent"] in people
+        assert people[rel["child"]]["birth_date"] > people[rel["parent"]]["birth_date"]
     # the demo pregnancies: their women are demo people, their facilities demo facilities
     assert len(data["pregnancies"]) >= 6
     for preg in data["pregnancies"]:
@@ -387,6 +394,21 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
         assert (user.facility_code is not None) == facility_required(role)
     citizen = next(u for u in first["users"].values() if u.role == Role.citizen)
     assert citizen.person_id is not None
+
+    async def her_children(s: Any) -> list[int]:
+        from salomat.core.security import Principal
+
+        me = Principal(
+            user_id=citizen.id,
+            username=citizen.username,
+            role="citizen",
+            session_id="t",
+            person_id=citizen.person_id,
+        )
+        return await registry.children_of(s, me)
+
+    # the portal's "My children" has the demo relations' children
+    assert len(run(her_children, scratch_url)) == 2
 
     for username, (password, _, _) in logins.items():
         assert _login(username, password, scratch_url)

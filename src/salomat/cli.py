@@ -35,7 +35,7 @@ from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
 from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
-from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery
+from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery, RelationIn
 
 app = typer.Typer(
     name="salomat",
@@ -284,6 +284,20 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
             continue
         person_ids[p["national_id"]] = created.id
         result.people += 1
+    for rel in data.get("relations", []):
+        try:
+            await registry.add_relation(
+                session,
+                DEMO_LOADER,
+                person_ids[rel["child"]],
+                RelationIn(
+                    related_person_id=person_ids[rel["parent"]],
+                    kind=rel["kind"],
+                    document=rel["document"],
+                ),
+            )
+        except Conflict:
+            continue  # already recorded (a --force load)
     for u in data["users"]:
         password = readable_password()
         user_in = UserIn(
