@@ -33,6 +33,8 @@ from salomat.domains.accounts.schemas import UserIn, UserOut
 from salomat.domains.immunization import service as immunization
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
+from salomat.domains.prescription import cli as prescription_cli
+from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery, RelationIn
@@ -53,6 +55,7 @@ app.add_typer(accounts_cli.app, name="user")
 app.add_typer(registry_cli.territory_app, name="territory")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(maternal_cli.app, name="maternal")
+app.add_typer(prescription_cli.app, name="formulary")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -269,6 +272,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
                 by=DEMO_LOADER.username,
             )
             result.facilities += 1
+    await prescription.load_demo_formulary(session)
     person_ids: dict[str, int] = {}
     for p in data["people"]:
         person = PersonIn(

@@ -19,6 +19,8 @@ from salomat.domains.immunization import api as immunization_api
 from salomat.domains.immunization import web as immunization_web
 from salomat.domains.maternal import api as maternal_api
 from salomat.domains.maternal import web as maternal_web
+from salomat.domains.prescription import api as prescription_api
+from salomat.domains.prescription import web as prescription_web
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
 from salomat.fhir import api as fhir_api
@@ -52,12 +54,14 @@ def create_app() -> FastAPI:
         *maternal_api.routers,
         *immunization_api.routers,
         *child_api.routers,
+        *prescription_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,
         maternal_web.web,
         immunization_web.web,
         child_web.web,
+        prescription_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

@@ -16,6 +16,7 @@ from salomat.fhir.api import AUDIT_PARAMS
 from salomat.fhir.immunization_api import SEARCH_PARAMS as IMMUNIZATION_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS as MATERNAL_PARAMS
 from salomat.fhir.patient_api import SEARCH_PARAMS as PATIENT_PARAMS
+from salomat.fhir.prescription_api import SEARCH_PARAMS as PRESCRIPTION_PARAMS
 from salomat.fhir.registry_api import KINDS
 from tests.factories import unique, unique_name
 
@@ -447,6 +448,9 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         *MATERNAL_PARAMS,  # checked in test_maternal.py
         *IMMUNIZATION_PARAMS,  # checked in test_immunization.py
         "RelatedPerson",  # checked in test_child.py
+        *PRESCRIPTION_PARAMS,  # checked in test_prescription.py
+        "Claim",  # checked in test_claim.py
+        "MedicationDispense",  # checked in test_dispense.py
     }
     params = {res["type"]: {p["name"] for p in res["searchParam"]} for res in resources}
     assert params["Patient"] == set(PATIENT_PARAMS) | {"_count"}

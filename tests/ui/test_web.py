@@ -70,7 +70,11 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
 @pytest.mark.parametrize(
     ("role", "sees", "does_not_see"),
     [
-        ("citizen", ["Start", "My children", "Who opened my record"], ["Users"]),
+        (
+            "citizen",
+            ["Start", "My children", "My prescriptions", "Who opened my record"],
+            ["Users"],
+        ),
         (
             "nurse",
             ["Start", "Patients", "Antenatal worklist", "Immunization worklist", "Facilities"],

@@ -110,6 +110,20 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "child:record": frozenset({Role.nurse, Role.family_doctor}),
     # the citizen portal's list of her own children
     "child:portal": frozenset({Role.citizen}),
+    # e-prescriptions (issue 6): the formulary is reference data; doctors prescribe for
+    # people in their scope; the pharmacist finds one prescription by its code and the
+    # patient's national id (never by browsing); the fund's analyst reviews claims
+    "formulary:read": _STAFF,
+    "formulary:manage": frozenset({Role.admin}),
+    "prescription:write": frozenset({Role.family_doctor, Role.obstetrician, Role.oncologist}),
+    "prescription:read": frozenset(
+        {Role.family_doctor, Role.obstetrician, Role.oncologist, Role.nurse, Role.citizen}
+    ),
+    "prescription:dispense": frozenset({Role.pharmacist}),
+    "claim:read": frozenset({Role.pharmacist, Role.insurance_analyst}),
+    "claim:review": frozenset({Role.insurance_analyst}),
+    # the citizen portal's own prescriptions (and her young children's)
+    "prescription:portal": frozenset({Role.citizen}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

@@ -18,10 +18,13 @@ from salomat.core.uow import DbSession, router
 from salomat.fhir import (
     audit_event,
     child_api,
+    claim_api,
+    dispense_api,
     immunization_api,
     maternal_api,
     maternal_exchange,
     patient_api,
+    prescription_api,
     registry_api,
 )
 from salomat.fhir.search import bundle, parse_date_param
@@ -75,6 +78,9 @@ router.include_router(maternal_api.router)
 router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)
 router.include_router(immunization_api.router)
+router.include_router(prescription_api.router)
+router.include_router(claim_api.router)
+router.include_router(dispense_api.router)
 router.add_api_route("", maternal_exchange.transaction, methods=["POST"])  # transaction Bundle
 RESOURCES = [
     AUDIT_EVENT,
@@ -84,6 +90,9 @@ RESOURCES = [
     *child_api.CAPABILITIES,
     maternal_exchange.CAPABILITY,
     *immunization_api.CAPABILITIES,
+    *prescription_api.CAPABILITIES,
+    *claim_api.CAPABILITIES,
+    *dispense_api.CAPABILITIES,
 ]
 
 

@@ -58,6 +58,7 @@ from salomat.domains.registry.service import versions
 __all__ = [
     "AttachedPerson",
     "PersonDied",
+    "PharmacyIdentity",
     "age_on",
     "attach_person",
     "attached_people",
@@ -67,12 +68,14 @@ __all__ = [
     "close_care_relationship",
     "cohort_query",
     "count_people",
+    "death_dates",
     "get_person",
     "open_care_relationship",
     "person_exists",
     "person_history",
     "person_id_by_national_id",
     "person_out",
+    "pharmacy_identity",
     "register_death",
     "register_person",
     "reindex_names",
@@ -777,6 +780,43 @@ async def person_id_by_national_id(session: AsyncSession, national_id: str) -> i
     return int(found) if found is not None else None
 
 
+@dataclass(frozen=True)
+class PharmacyIdentity:
+    """What a pharmacist may see of the person a prescription was written for."""
+
+    person_id: int
+    name: str
+    birth_year: int
+    deceased_on: date | None
+    merged_into_id: int | None
+
+
+async def pharmacy_identity(session: AsyncSession, person_id: int) -> PharmacyIdentity | None:
+    """Name and birth year only, for a dispensing the caller has already matched and audits.
+
+    The pharmacist proved the link by presenting the prescription's code and this
+    person's national id; no scope applies and no other personal data leaves.
+    """
+    row = (
+        await session.execute(
+            select(
+                Person.family_name,
+                Person.given_name,
+                Person.patronymic,
+                Person.birth_date,
+                Person.deceased_on,
+                Person.merged_into_id,
+            ).where(Person.id == person_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    name = " ".join(p for p in (row.family_name, row.given_name, row.patronymic) if p)
+    return PharmacyIdentity(
+        person_id, name, row.birth_date.year, row.deceased_on, row.merged_into_id
+    )
+
+
 # ---- lists for the care programmes' worklists and coverage ------------------------------
 
 
@@ -874,6 +914,21 @@ def cohort_query(year: int, settlement_ids: list[int] | None) -> Any:
     if settlement_ids is not None:
         q = q.where(home.in_(settlement_ids))
     return q.subquery("cohort")
+
+
+async def death_dates(session: AsyncSession, ids: list[int]) -> dict[int, date]:
+    """Dates of death by person id (the living are absent), for checks such as claims'.
+
+    Not audited, like ``birth_dates``: the callers audit what they show.
+    """
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Person.id, Person.deceased_on).where(
+            Person.id.in_(ids), Person.deceased_on.is_not(None)
+        )
+    )
+    return {pid: died for pid, died in rows.all()}
 
 
 async def birth_dates(session: AsyncSession, ids: list[int]) -> dict[int, date]:

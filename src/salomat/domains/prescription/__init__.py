@@ -1,0 +1,1 @@
+"""E-prescriptions with reimbursement: formulary, prescribing, dispensing, claims to the fund."""

@@ -1,0 +1,710 @@
+"""Claims to the fund: one per pharmacy and month, one line per reimbursed dispensing.
+
+Each ``MedicineDispensed`` (published by ``dispensing`` in its transaction)
+adds a line with the fund's share to the pharmacy's claim for the month of the
+dispensing (local time of the country), creating the claim on the first
+dispensing; under a race the unique index on (pharmacy, month) decides and
+the loser re-reads the winner's claim. The anomaly rules then run on the
+line; each that fires adds ``{rule, reason}`` and sets the line ``flagged``
+for the fund's reviewer. Rules never refuse a dispensing: they only ask a
+person to look.
+
+The rules are data (the country pack's ``prescription_rules.yaml``) and the
+small pure functions below, each tested at its boundary. The prescriber
+outlier rule compares a month's prescribers with each other, so it is a
+batch (``flag_outliers``) rather than a per-dispensing check.
+
+Who sees what: a pharmacist her own pharmacy's claims, the fund's analyst
+all; anything else answers like a missing claim. Claim lines are person-level
+data, so every read writes one audit row per patient shown.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit, events
+from salomat.core.audit import Access
+from salomat.core.config import get_settings
+from salomat.core.db import utcnow
+from salomat.core.errors import Conflict, FieldError, Invalid, InvalidState, NotFound
+from salomat.core.policy import Role
+from salomat.core.security import Principal
+from salomat.country import pack
+from salomat.domains.prescription.models import (
+    Claim,
+    ClaimLine,
+    Dispensing,
+    Medicine,
+    Prescription,
+)
+from salomat.domains.prescription.schemas import (
+    ClaimFlag,
+    ClaimLineOut,
+    ClaimOut,
+    ClaimReviewIn,
+    ClaimTotals,
+)
+from salomat.domains.prescription.service.dispensing import MedicineDispensed
+from salomat.domains.registry import service as registry
+
+__all__ = [
+    "RULES",
+    "after_death",
+    "claim_month",
+    "flag_outliers",
+    "get_claim",
+    "get_claim_line",
+    "list_claim_lines",
+    "list_claims",
+    "local_day",
+    "many_pharmacies",
+    "on_medicine_dispensed",
+    "outside_validity",
+    "parse_month",
+    "prescriber_outliers",
+    "review_claim_line",
+    "rules_config",
+    "submit_claim",
+]
+
+#: the rules a line can carry (``late``: the line came after its claim was submitted)
+RULES = ("after_death", "many_pharmacies", "prescriber_outlier", "outside_validity", "late")
+RESOURCE = "Claim"
+#: most lines one worklist answer holds
+WORKLIST_LIMIT = 500
+
+
+# ---- the rules: data and pure functions ------------------------------------------------
+
+
+def rules_config(country: str | None = None) -> dict[str, Any]:
+    """The country pack's thresholds (``prescription_rules.yaml``)."""
+    return pack.load(country or get_settings().country, "prescription_rules")
+
+
+def _enabled(cfg: dict[str, Any], rule: str) -> bool:
+    return bool(cfg.get(rule, {}).get("enabled", True))
+
+
+def local_day(when: datetime, country: str | None = None) -> date:
+    """The calendar day of an instant in the country's time zone (the pack's ``timezone``)."""
+    tz = ZoneInfo(str(pack.load(country or get_settings().country)["timezone"]))
+    return when.astimezone(tz).date()
+
+
+def claim_month(day: date) -> date:
+    """The month a day is claimed in: its first day."""
+    return day.replace(day=1)
+
+
+def parse_month(value: str, field: str = "month") -> date:
+    """``YYYY-MM`` (or a full date) as the month's first day; else ``Invalid`` naming the field."""
+    try:
+        parts = [int(p) for p in value.strip().split("-")]
+        return date(parts[0], parts[1], 1)
+    except (ValueError, IndexError):
+        raise Invalid.fields([FieldError(field, "must be a month as YYYY-MM")]) from None
+
+
+def after_death(dispensed_on: date, deceased_on: date | None) -> ClaimFlag | None:
+    """Dispensed on or after the registry's date of death (a date has no hour: from that day)."""
+    if deceased_on is None or dispensed_on < deceased_on:
+        return None
+    return ClaimFlag(
+        rule="after_death",
+        reason=f"dispensed on {dispensed_on:%d.%m.%Y}; the registry records the patient's "
+        f"death on {deceased_on:%d.%m.%Y}",
+    )
+
+
+def many_pharmacies(
+    dispensed_on: date,
+    facility_id: int,
+    earlier: Iterable[tuple[int, date]],
+    *,
+    min_pharmacies: int,
+    window_days: int,
+) -> ClaimFlag | None:
+    """The same INN for one patient at ``min_pharmacies`` pharmacies within ``window_days``.
+
+    ``earlier``: (pharmacy, day) of the patient's other dispensings of the INN.
+    Counted: this pharmacy and those with a dispensing at most ``window_days``
+    days before this one.
+    """
+    start = dispensed_on - timedelta(days=window_days)
+    places = {facility_id} | {f for f, day in earlier if start <= day <= dispensed_on}
+    if len(places) < min_pharmacies:
+        return None
+    return ClaimFlag(
+        rule="many_pharmacies",
+        reason=f"the same INN dispensed to this patient at {len(places)} pharmacies within "
+        f"{window_days} days (threshold {min_pharmacies})",
+    )
+
+
+def outside_validity(dispensed_on: date, issued_on: date, valid_until: date) -> ClaimFlag | None:
+    """Dispensed before the prescription was issued or after its last valid day."""
+    if dispensed_on < issued_on:
+        return ClaimFlag(
+            rule="outside_validity",
+            reason=f"dispensed on {dispensed_on:%d.%m.%Y}, before the prescription was issued "
+            f"on {issued_on:%d.%m.%Y}",
+        )
+    if dispensed_on > valid_until:
+        return ClaimFlag(
+            rule="outside_validity",
+            reason=f"dispensed on {dispensed_on:%d.%m.%Y}, after the prescription's validity "
+            f"ended on {valid_until:%d.%m.%Y}",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Outlier:
+    prescriber: str
+    count: int
+    median: float
+    k: float
+
+
+def prescriber_outliers(
+    counts_by_group: dict[str, dict[str, int]],
+    *,
+    k: float,
+    min_prescriptions: int,
+    min_peers: int,
+) -> dict[str, Outlier]:
+    """Prescribers whose count exceeds ``k`` × their group's median (groups of ``min_peers``+).
+
+    ``counts_by_group``: group (facility type) -> prescriber -> reimbursed
+    prescriptions issued in the month. A count must also reach
+    ``min_prescriptions``, so small numbers raise nothing.
+    """
+    out: dict[str, Outlier] = {}
+    for counts in counts_by_group.values():
+        if len(counts) < min_peers:
+            continue
+        median = statistics.median(counts.values())
+        for who, n in counts.items():
+            if n >= min_prescriptions and n > k * median:
+                out[who] = Outlier(who, n, float(median), k)
+    return out
+
+
+def _outlier_flag(o: Outlier, kind: str) -> ClaimFlag:
+    return ClaimFlag(
+        rule="prescriber_outlier",
+        reason=f"prescriber {o.prescriber} issued {o.count} reimbursed prescriptions this month, "
+        f"more than {o.k:g} × the median ({o.median:g}) of prescribers at {kind} facilities",
+    )
+
+
+def _add_flags(line: ClaimLine, flags: Sequence[ClaimFlag]) -> bool:
+    """Adds new rules' flags (a rule once only); an unreviewed line becomes ``flagged``."""
+    have = {f["rule"] for f in line.flags or []}
+    new = [f.model_dump() for f in flags if f.rule not in have]
+    if not new:
+        return False
+    line.flags = [*(line.flags or []), *new]  # a new list, so the change is seen
+    if line.status == "entered":
+        line.status = "flagged"
+    return True
+
+
+# ---- a dispensing makes a claim line ---------------------------------------------------
+
+
+async def _find_claim(session: AsyncSession, facility_id: int, month: date) -> Claim | None:
+    return (
+        await session.execute(
+            select(Claim).where(Claim.facility_id == facility_id, Claim.month == month)
+        )
+    ).scalar_one_or_none()
+
+
+async def _claim_for(session: AsyncSession, facility_id: int, month: date) -> Claim:
+    """The pharmacy's claim for the month, made on its first line (the unique index decides)."""
+    found = await _find_claim(session, facility_id, month)
+    if found is not None:
+        return found
+    claim = Claim(facility_id=facility_id, month=month, status="open")
+    try:
+        async with session.begin_nested():
+            session.add(claim)
+            await session.flush()
+    except IntegrityError:
+        # another transaction made it first: use theirs
+        found = await _find_claim(session, facility_id, month)
+        if found is None:
+            raise Conflict("The month's claim is being created elsewhere; retry.") from None
+        return found
+    return claim
+
+
+async def _rule_flags(
+    session: AsyncSession, d: Dispensing, p: Prescription, cfg: dict[str, Any]
+) -> list[ClaimFlag]:
+    day = local_day(d.dispensed_at)
+    flags: list[ClaimFlag | None] = []
+    if _enabled(cfg, "after_death"):
+        died = (await registry.death_dates(session, [d.person_id])).get(d.person_id)
+        flags.append(after_death(day, died))
+    if _enabled(cfg, "many_pharmacies"):
+        rule = cfg["many_pharmacies"]
+        window = int(rule["window_days"])
+        since = d.dispensed_at - timedelta(days=window + 1)
+        rows = await session.execute(
+            select(Dispensing.facility_id, Dispensing.dispensed_at)
+            .join(Prescription, Prescription.id == Dispensing.prescription_id)
+            .where(
+                Dispensing.person_id == d.person_id,
+                Prescription.inn == p.inn,
+                Dispensing.id != d.id,
+                Dispensing.dispensed_at >= since,
+                Dispensing.dispensed_at <= d.dispensed_at,
+            )
+        )
+        earlier = [(f, local_day(at)) for f, at in rows.all()]
+        flags.append(
+            many_pharmacies(
+                day,
+                d.facility_id,
+                earlier,
+                min_pharmacies=int(rule["min_pharmacies"]),
+                window_days=window,
+            )
+        )
+    if _enabled(cfg, "outside_validity"):
+        flags.append(outside_validity(day, p.issued_on, p.valid_until))
+    return [f for f in flags if f is not None]
+
+
+async def add_claim_line(session: AsyncSession, event: MedicineDispensed) -> ClaimLine | None:
+    """The line of one dispensing (none for a prescription the fund does not reimburse)."""
+    d = await session.get(Dispensing, event.dispensing_id)
+    p = await session.get(Prescription, event.prescription_id)
+    if d is None or p is None:
+        raise NotFound(f"Dispensing {event.dispensing_id} not found.")
+    if not p.reimbursed:
+        return None
+    existing = (
+        await session.execute(select(ClaimLine).where(ClaimLine.dispensing_id == d.id))
+    ).scalar_one_or_none()
+    if existing is not None:  # the same event twice: one line
+        return existing
+    month = claim_month(local_day(event.dispensed_at))
+    claim = await _claim_for(session, event.facility_id, month)
+    line = ClaimLine(
+        claim_id=claim.id,
+        dispensing_id=d.id,
+        person_id=event.person_id,
+        amount=event.amount,
+        status="entered",
+        flags=[],
+    )
+    flags = await _rule_flags(session, d, p, rules_config())
+    if claim.status != "open":
+        flags.append(
+            ClaimFlag(
+                rule="late",
+                reason=f"recorded after the claim for {month:%m.%Y} was submitted",
+            )
+        )
+    _add_flags(line, flags)
+    session.add(line)
+    await session.flush()
+    return line
+
+
+@events.subscribe(MedicineDispensed)
+async def on_medicine_dispensed(session: AsyncSession, event: MedicineDispensed) -> None:
+    await add_claim_line(session, event)
+
+
+# ---- the prescriber outlier batch ------------------------------------------------------
+
+
+def _month_bounds(month: date) -> tuple[date, date]:
+    start = claim_month(month)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+async def flag_outliers(session: AsyncSession, month: date) -> int:
+    """Flags the lines of outlier prescribers' reimbursed prescriptions of ``month``.
+
+    Run once a month before the claims are reviewed (and again safely: a line
+    carries a rule once). Returns how many lines were newly flagged.
+    """
+    cfg = rules_config()
+    if not _enabled(cfg, "prescriber_outlier"):
+        return 0
+    rule = cfg["prescriber_outlier"]
+    start, end = _month_bounds(month)
+    rows = (
+        await session.execute(
+            select(Prescription.facility_id, Prescription.prescriber_username, func.count())
+            .where(
+                Prescription.reimbursed.is_(True),
+                Prescription.issued_on >= start,
+                Prescription.issued_on < end,
+            )
+            .group_by(Prescription.facility_id, Prescription.prescriber_username)
+        )
+    ).all()
+    kinds: dict[int, str] = {}
+    for facility_id in {f for f, _, _ in rows}:
+        kinds[facility_id] = (await registry.get_facility(session, facility_id)).kind
+    groups: dict[str, dict[str, int]] = {}
+    kind_of: dict[str, str] = {}
+    for facility_id, who, n in rows:
+        kind = kinds[facility_id]
+        group = groups.setdefault(kind, {})
+        group[who] = group.get(who, 0) + int(n)
+        kind_of[who] = kind
+    outliers = prescriber_outliers(
+        groups,
+        k=float(rule["k"]),
+        min_prescriptions=int(rule["min_prescriptions"]),
+        min_peers=int(rule["min_peers"]),
+    )
+    if not outliers:
+        return 0
+    lines = await session.execute(
+        select(ClaimLine, Prescription.prescriber_username)
+        .join(Dispensing, Dispensing.id == ClaimLine.dispensing_id)
+        .join(Prescription, Prescription.id == Dispensing.prescription_id)
+        .where(
+            Prescription.reimbursed.is_(True),
+            Prescription.issued_on >= start,
+            Prescription.issued_on < end,
+            Prescription.prescriber_username.in_(list(outliers)),
+        )
+    )
+    changed = 0
+    for line, who in lines.all():
+        if line.status in ("approved", "rejected"):
+            continue
+        if _add_flags(line, [_outlier_flag(outliers[who], kind_of[who])]):
+            changed += 1
+    await session.flush()
+    return changed
+
+
+# ---- reading claims --------------------------------------------------------------------
+
+
+def _scope_facility(principal: Principal) -> int | None:
+    """The pharmacy a pharmacist is limited to (None: the fund's analyst sees all)."""
+    if principal.role == Role.insurance_analyst:
+        return None
+    if principal.role == Role.pharmacist and principal.facility_id is not None:
+        return principal.facility_id
+    return -1  # nobody else holds claim:read; match nothing
+
+
+async def _facility_id(session: AsyncSession, code: str | None) -> int | None:
+    if not code:
+        return None
+    found = await registry.facility_id_by_code(session, code)
+    return found if found is not None else -1
+
+
+def _totals(lines: Sequence[ClaimLine]) -> ClaimTotals:
+    t = ClaimTotals(lines=len(lines))
+    for line in lines:
+        t.claimed += line.amount
+        if line.status == "approved":
+            t.approved += line.amount
+        elif line.status == "rejected":
+            t.rejected += line.amount
+        else:
+            t.pending += line.amount
+        if line.flags:
+            t.flagged_lines += 1
+    return t
+
+
+async def _claim_out(
+    session: AsyncSession,
+    claim: Claim,
+    lines: Sequence[ClaimLine],
+    line_outs: list[ClaimLineOut] | None = None,
+) -> ClaimOut:
+    fac = await registry.get_facility(session, claim.facility_id)
+    return ClaimOut(
+        id=claim.id,
+        facility_id=claim.facility_id,
+        facility_code=fac.code,
+        facility_name=fac.name,
+        month=claim.month,
+        status=claim.status,
+        submitted_at=claim.submitted_at,
+        version=claim.version,
+        totals=_totals(lines),
+        lines=line_outs or [],
+    )
+
+
+async def list_claims(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    facility: str | None = None,
+    month: date | None = None,
+) -> list[ClaimOut]:
+    """Claims with their totals, newest month first (a pharmacist: her pharmacy's only)."""
+    q = select(Claim).order_by(Claim.month.desc(), Claim.id)
+    own = _scope_facility(principal)
+    if own is not None:
+        q = q.where(Claim.facility_id == own)
+    wanted = await _facility_id(session, facility)
+    if wanted is not None:
+        q = q.where(Claim.facility_id == wanted)
+    if month is not None:
+        q = q.where(Claim.month == claim_month(month))
+    claims = list((await session.execute(q.limit(WORKLIST_LIMIT))).scalars())
+    by_claim: dict[int, list[ClaimLine]] = {c.id: [] for c in claims}
+    if claims:
+        rows = await session.execute(select(ClaimLine).where(ClaimLine.claim_id.in_(by_claim)))
+        for line in rows.scalars():
+            by_claim[line.claim_id].append(line)
+    await audit.record(
+        session,
+        principal,
+        action="search",
+        resource_type=RESOURCE,
+        detail=f"claims: {len(claims)}",
+        purpose="reimbursement claims (totals, no person data)",
+    )
+    return [await _claim_out(session, c, by_claim[c.id]) for c in claims]
+
+
+async def _line_outs(
+    session: AsyncSession, rows: Sequence[tuple[ClaimLine, Claim]]
+) -> list[ClaimLineOut]:
+    if not rows:
+        return []
+    d_ids = [line.dispensing_id for line, _ in rows]
+    facts = await session.execute(
+        select(Dispensing, Prescription.code, Prescription.inn, Medicine)
+        .join(Prescription, Prescription.id == Dispensing.prescription_id)
+        .join(Medicine, Medicine.id == Dispensing.medicine_id)
+        .where(Dispensing.id.in_(d_ids))
+    )
+    by_d = {d.id: (d, code, inn, m) for d, code, inn, m in facts.all()}
+    names: dict[int, str] = {}
+    out = []
+    for line, claim in rows:
+        d, code, inn, m = by_d[line.dispensing_id]
+        if claim.facility_id not in names:
+            names[claim.facility_id] = (
+                await registry.get_facility(session, claim.facility_id)
+            ).name
+        out.append(
+            ClaimLineOut(
+                id=line.id,
+                claim_id=claim.id,
+                claim_status=claim.status,
+                facility_id=claim.facility_id,
+                facility_name=names[claim.facility_id],
+                month=claim.month,
+                dispensing_id=d.id,
+                prescription_id=d.prescription_id,
+                prescription_code=code,
+                person_id=line.person_id,
+                inn=inn,
+                medicine=f"{m.trade_name or m.inn} {m.strength}",
+                units=d.units,
+                dispensed_at=d.dispensed_at,
+                amount=line.amount,
+                status=line.status,
+                flags=[ClaimFlag.model_validate(f) for f in line.flags or []],
+                reviewed_by=line.reviewed_by,
+                review_note=line.review_note,
+                reviewed_at=line.reviewed_at,
+            )
+        )
+    return out
+
+
+async def _audit_lines(
+    session: AsyncSession, principal: Principal, lines: Sequence[ClaimLineOut], purpose: str
+) -> None:
+    people = dict.fromkeys(line.person_id for line in lines)
+    await audit.record_listing(
+        session,
+        principal,
+        [Access(patient_id=pid, purpose=purpose) for pid in people],
+        action="read",
+        resource_type=RESOURCE,
+    )
+
+
+async def _load_claim(session: AsyncSession, principal: Principal, claim_id: int) -> Claim:
+    claim = await session.get(Claim, claim_id)
+    own = _scope_facility(principal)
+    if claim is None or (own is not None and claim.facility_id != own):
+        await audit.denied(
+            session,
+            principal,
+            resource_type=RESOURCE,
+            resource_id=str(claim_id),
+            detail="no such claim" if claim is None else "another pharmacy's claim",
+        )
+        raise NotFound(f"Claim {claim_id} not found.")
+    return claim
+
+
+async def get_claim(session: AsyncSession, principal: Principal, claim_id: int) -> ClaimOut:
+    """One claim with its lines (a pharmacist: her pharmacy's only; others' are ``NotFound``)."""
+    claim = await _load_claim(session, principal, claim_id)
+    lines = list(
+        (
+            await session.execute(
+                select(ClaimLine).where(ClaimLine.claim_id == claim.id).order_by(ClaimLine.id)
+            )
+        ).scalars()
+    )
+    outs = await _line_outs(session, [(line, claim) for line in lines])
+    await _audit_lines(session, principal, outs, f"reimbursement claim {claim.id}")
+    return await _claim_out(session, claim, lines, outs)
+
+
+async def list_claim_lines(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None = "flagged",
+    rule: str | None = None,
+    month: date | None = None,
+    facility: str | None = None,
+    facility_id: int | None = None,
+    person_id: int | None = None,
+) -> list[ClaimLineOut]:
+    """The reviewer's worklist: lines by status (flagged by default), rule, month, pharmacy.
+
+    ``facility`` is a pharmacy's code, ``facility_id`` its id (FHIR's provider).
+    """
+    errors = []
+    if status is not None and status not in ("entered", "flagged", "approved", "rejected"):
+        errors.append(FieldError("status", "must be entered, flagged, approved or rejected"))
+    if rule is not None and rule not in RULES:
+        errors.append(FieldError("rule", f"must be one of {', '.join(RULES)}"))
+    if errors:
+        raise Invalid.fields(errors)
+    q = (
+        select(ClaimLine, Claim)
+        .join(Claim, Claim.id == ClaimLine.claim_id)
+        .order_by(Claim.month.desc(), ClaimLine.id)
+    )
+    if status is not None:
+        q = q.where(ClaimLine.status == status)
+    own = _scope_facility(principal)
+    if own is not None:
+        q = q.where(Claim.facility_id == own)
+    wanted = await _facility_id(session, facility)
+    if wanted is not None:
+        q = q.where(Claim.facility_id == wanted)
+    if facility_id is not None:
+        q = q.where(Claim.facility_id == facility_id)
+    if person_id is not None:
+        q = q.where(ClaimLine.person_id == person_id)
+    if month is not None:
+        q = q.where(Claim.month == claim_month(month))
+    rows = [(line, claim) for line, claim in (await session.execute(q)).all()]
+    if rule is not None:  # the flags are a JSON list: filtered here, the same on both backends
+        rows = [(li, c) for li, c in rows if any(f["rule"] == rule for f in li.flags or [])]
+    outs = await _line_outs(session, rows[:WORKLIST_LIMIT])
+    await _audit_lines(session, principal, outs, "review of reimbursement claims")
+    return outs
+
+
+async def get_claim_line(session: AsyncSession, principal: Principal, line_id: int) -> ClaimLineOut:
+    """One line (another pharmacy's, for a pharmacist: ``NotFound``), audited on its patient."""
+    line = await session.get(ClaimLine, line_id)
+    claim = await session.get(Claim, line.claim_id) if line is not None else None
+    own = _scope_facility(principal)
+    if line is None or claim is None or (own is not None and claim.facility_id != own):
+        await audit.denied(
+            session,
+            principal,
+            resource_type=RESOURCE,
+            resource_id=f"line-{line_id}",
+            detail="no such claim line" if line is None else "another pharmacy's claim",
+        )
+        raise NotFound(f"Claim {line_id} not found.")
+    outs = await _line_outs(session, [(line, claim)])
+    await _audit_lines(session, principal, outs, f"reimbursement claim {claim.id}")
+    return outs[0]
+
+
+# ---- submitting and reviewing ----------------------------------------------------------
+
+
+async def submit_claim(
+    session: AsyncSession, principal: Principal, claim_id: int, *, today: date | None = None
+) -> ClaimOut:
+    """The pharmacist sends her pharmacy's claim for a month that has ended (open -> submitted)."""
+    claim = await _load_claim(session, principal, claim_id)
+    if principal.role != Role.pharmacist:
+        raise InvalidState("Only the pharmacy submits its claim.")
+    if claim.status != "open":
+        raise InvalidState(f"The claim is {claim.status}; only an open claim can be submitted.")
+    now_month = claim_month(today or local_day(utcnow()))
+    if claim.month >= now_month:
+        raise InvalidState("A month's claim can be submitted once the month has ended.")
+    claim.status = "submitted"
+    claim.submitted_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type=RESOURCE,
+        resource_id=str(claim.id),
+        purpose="claim submitted to the fund",
+    )
+    return await get_claim(session, principal, claim.id)
+
+
+async def review_claim_line(
+    session: AsyncSession, principal: Principal, line_id: int, data: ClaimReviewIn
+) -> ClaimLineOut:
+    """The fund's analyst approves or rejects one line; a rejection carries its reason."""
+    line = await session.get(ClaimLine, line_id)
+    if line is None:
+        raise NotFound(f"Claim line {line_id} not found.")
+    claim = await session.get(Claim, line.claim_id)
+    assert claim is not None
+    if data.decision == "reject" and not data.note:
+        raise Invalid.fields([FieldError("note", "give the reason for the rejection")])
+    if line.status in ("approved", "rejected"):
+        raise InvalidState(f"The line was already {line.status} by {line.reviewed_by}.")
+    if claim.status in ("approved", "rejected"):
+        raise InvalidState(f"The claim is {claim.status}; its lines can no longer be reviewed.")
+    line.status = "approved" if data.decision == "approve" else "rejected"
+    line.review_note = data.note or None
+    line.reviewed_by = principal.username
+    line.reviewed_at = utcnow()
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type=RESOURCE,
+        resource_id=str(claim.id),
+        patient_id=line.person_id,
+        purpose=f"claim line {line.id} {line.status}",
+    )
+    return (await _line_outs(session, [(line, claim)]))[0]

@@ -1,0 +1,89 @@
+"""FHIR read and search of Claim: the lines of pharmacies' monthly claims to the fund.
+
+Read-only; claims are made by dispensings and reviewed through the REST API.
+Search by ``patient`` (Patient/<id>) or ``provider`` (Organization/<pharmacy
+id>), optionally narrowed to ``created`` (a month, YYYY-MM: the claim's
+month). Scope is the claims service's: a pharmacist sees her own pharmacy's
+lines, the fund's analyst all; each patient shown is audited. Permission:
+``claim:read``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from salomat.core.config import get_settings
+from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.policy import Require
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.country import pack
+from salomat.domains.prescription import service
+from salomat.fhir import claim as mapper
+from salomat.fhir.common import PAGING, Params, base_url, fhir_response, searchset
+
+router = router(tags=["fhir"])  # type: ignore[no-redef]
+Reader = Annotated[Principal, Depends(Require("claim:read"))]
+
+SEARCH_PARAMS: dict[str, tuple[str, str]] = {
+    "patient": ("reference", "Patient/<id>; this or provider is required"),
+    "provider": ("reference", "the pharmacy, Organization/<id>"),
+    "created": ("date", "the claim's month, YYYY-MM"),
+}
+CAPABILITIES: list[dict[str, Any]] = [
+    {
+        "type": "Claim",
+        "profile": "http://hl7.org/fhir/StructureDefinition/Claim",
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [
+            {"name": n, "type": ty, "documentation": d} for n, (ty, d) in SEARCH_PARAMS.items()
+        ]
+        + [{"name": "_count", "type": "number"}],
+    }
+]
+
+
+def _currency() -> str:
+    return str(pack.load(get_settings().country).get("currency", "XXX"))
+
+
+def _ref(raw: str | None, kind: str, field: str) -> int | None:
+    if raw is None:
+        return None
+    v = raw.removeprefix(f"{kind}/")
+    if not v.isdigit():
+        raise Invalid.fields([FieldError(field, f"must be a {kind} id or {kind}/<id>")])
+    return int(v)
+
+
+@router.get("/Claim")
+async def search_claims(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
+    params = Params(list(request.query_params.multi_items()), frozenset(SEARCH_PARAMS) | PAGING)
+    patient = _ref(params.get("patient"), "Patient", "patient")
+    provider = _ref(params.get("provider"), "Organization", "provider")
+    if patient is None and provider is None:
+        raise Invalid.fields([FieldError("patient", "patient or provider is required")])
+    created = params.get("created")
+    month = service.parse_month(created.removeprefix("eq"), "created") if created else None
+    page = params.page()
+    lines = await service.list_claim_lines(
+        session, principal, status=None, month=month, facility_id=provider, person_id=patient
+    )
+    currency = _currency()
+    shown = [
+        mapper.to_fhir(line, currency) for line in lines[page.offset : page.offset + page.limit]
+    ]
+    return fhir_response(
+        searchset(base_url(request), "Claim", params.items, shown, len(lines), page)
+    )
+
+
+@router.get("/Claim/{claim_id}")
+async def read_claim(session: DbSession, claim_id: str, principal: Reader) -> JSONResponse:
+    if not claim_id.isdigit():
+        raise NotFound(f"Claim {claim_id} not found.")
+    line = await service.get_claim_line(session, principal, int(claim_id))
+    return fhir_response(mapper.to_fhir(line, _currency()))
