@@ -96,7 +96,8 @@ def upgrade() -> None:
         sa.Column("updated_at", salomat.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "status IN ('active', 'dispensed', 'cancelled')", name=op.f("ck_prescription_status")
+            "status IN ('active', 'dispensed', 'cancelled', 'expired')",
+            name=op.f("ck_prescription_status"),
         ),
         sa.CheckConstraint(
             "NOT reimbursed OR diagnosis IS NOT NULL",
@@ -135,6 +136,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_prescription_person_id"), ["person_id"], unique=False)
         batch_op.create_index(
             "ix_prescription_person_inn_status", ["person_id", "inn", "status"], unique=False
+        )
+        batch_op.create_index(
+            "ux_prescription_active_inn",
+            ["person_id", "inn"],
+            unique=True,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
         )
         batch_op.create_index(
             batch_op.f("ix_prescription_prescriber_username"), ["prescriber_username"], unique=False
@@ -258,6 +266,7 @@ def downgrade() -> None:
     op.drop_table("dispensing")
     with op.batch_alter_table("prescription", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_prescription_prescriber_username"))
+        batch_op.drop_index("ux_prescription_active_inn")
         batch_op.drop_index("ix_prescription_person_inn_status")
         batch_op.drop_index(batch_op.f("ix_prescription_person_id"))
         batch_op.drop_index(batch_op.f("ix_prescription_facility_id"))

@@ -28,7 +28,13 @@ TYPE_SYSTEM = "urn:salomat:prescription-type"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 UCUM = "http://unitsofmeasure.org"
 REIMBURSEMENT = "urn:salomat:reimbursement-pct"
-STATUS = {"active": "active", "dispensed": "completed", "cancelled": "cancelled"}
+STATUS = {
+    "active": "active",
+    "dispensed": "completed",
+    "cancelled": "cancelled",
+    # lapsed before it was fully dispensed
+    "expired": "stopped",
+}
 #: the service's field names as the FHIR elements a client sent
 FIELDS = {
     "medicine": "MedicationRequest.medicationCodeableConcept",

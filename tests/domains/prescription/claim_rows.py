@@ -65,6 +65,7 @@ async def make_rx(
     prescriber: str = "doctor-a",
     reimbursed: bool = True,
     quantity: int = 60,
+    status: str = "active",
 ) -> Rx:
     m = medicine or await make_medicine(db)
     issued = issued_on or last_month(day=1).date()
@@ -82,7 +83,7 @@ async def make_rx(
         days=quantity,
         quantity_units=quantity,
         dispensed_units=0,
-        status="active",
+        status=status,
         issued_on=issued,
         valid_until=valid_until or issued + timedelta(days=60),
         facility_id=facility_id,

@@ -215,8 +215,9 @@ async def test_the_third_pharmacy_for_one_inn_within_30_days_is_flagged(
     ph1, ph2, ph3 = await pharmacies(make_facility, 3)
     person = await make_person()
     m = await make_medicine(db)
-    # two prescriptions of the same INN, so it is not one prescription's history
-    rx1 = await make_rx(db, person.id, clinic.id, medicine=m)
+    # two prescriptions of the same INN, so it is not one prescription's history (only
+    # one may be active at a time: the first was dispensed in full before the second)
+    rx1 = await make_rx(db, person.id, clinic.id, medicine=m, status="dispensed")
     rx2 = await make_rx(db, person.id, clinic.id, medicine=m)
     a = await line_of(db, (await dispense(db, rx1, ph1.id, at=last_month(day=2))).id)
     b = await line_of(db, (await dispense(db, rx2, ph2.id, units=10, at=last_month(day=3))).id)
@@ -258,7 +259,14 @@ async def test_flag_outliers_flags_the_lines_of_a_prescriber_far_above_the_media
     for who, n in counts.items():
         rxs[who] = [
             await make_rx(
-                db, person.id, clinic.id, medicine=m, prescriber=who, issued_on=month, quantity=5
+                db,
+                person.id,
+                clinic.id,
+                medicine=m,
+                prescriber=who,
+                issued_on=month,
+                quantity=5,
+                status="expired",  # long lapsed: only one of an INN may be active
             )
             for _ in range(n)
         ]

@@ -64,7 +64,7 @@ class Medicine(Base):
     )
 
 
-PRESCRIPTION_STATUSES = ("active", "dispensed", "cancelled")
+PRESCRIPTION_STATUSES = ("active", "dispensed", "cancelled", "expired")
 
 
 class Prescription(Base):
@@ -108,7 +108,7 @@ class Prescription(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'dispensed', 'cancelled')", name="status"),
+        CheckConstraint("status IN ('active', 'dispensed', 'cancelled', 'expired')", name="status"),
         CheckConstraint("quantity_units > 0", name="quantity"),
         # never more dispensed than prescribed, whatever two pharmacies do at once
         CheckConstraint(
@@ -118,6 +118,16 @@ class Prescription(Base):
         CheckConstraint("NOT reimbursed OR diagnosis IS NOT NULL", name="reimbursed_diagnosis"),
         CheckConstraint("valid_until >= issued_on", name="validity"),
         Index("ix_prescription_person_inn_status", "person_id", "inn", "status"),
+        # one active prescription per person and INN, whatever two doctors do at once
+        # (a lapsed one is marked expired before a new one is written)
+        Index(
+            "ux_prescription_active_inn",
+            "person_id",
+            "inn",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -304,24 +304,43 @@ async def _check(session: AsyncSession, data: PrescriptionIn) -> _Checked:
     )
 
 
+def _duplicate(inn: str, found: str | None) -> Conflict:
+    which = f" ({found})" if found else ""
+    return Conflict(
+        f"The person already has an active prescription of {inn}{which}: "
+        "cancel it or wait until it is dispensed.",
+        errors=[FieldError("medicine", f"an active prescription of {inn} exists{which}")],
+    )
+
+
 async def _check_active_duplicate(
     session: AsyncSession, person_id: int, inn: str, today: date
 ) -> None:
+    """One active prescription per person and INN (``ux_prescription_active_inn``).
+
+    A lapsed one (past ``valid_until``) is marked ``expired`` first, so it does
+    not block the new one; the unique index decides when two doctors race.
+    """
+    await session.execute(
+        update(Prescription)
+        .where(
+            Prescription.person_id == person_id,
+            Prescription.inn == inn,
+            Prescription.status == "active",
+            Prescription.valid_until < today,
+        )
+        .values(status="expired", version=Prescription.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     found = await session.scalar(
         select(Prescription.code).where(
             Prescription.person_id == person_id,
             Prescription.inn == inn,
             Prescription.status == "active",
-            Prescription.valid_until >= today,
-            Prescription.dispensed_units < Prescription.quantity_units,
         )
     )
     if found is not None:
-        raise Conflict(
-            f"The person already has an active prescription of {inn} ({found}): "
-            "cancel it or wait until it is dispensed.",
-            errors=[FieldError("medicine", f"an active prescription of {inn} exists ({found})")],
-        )
+        raise _duplicate(inn, found)
 
 
 async def _check_period_limit(
@@ -329,9 +348,9 @@ async def _check_period_limit(
 ) -> None:
     rule = prescription_rules().reimbursement[inn]
     since = today - timedelta(days=rule.period_days - 1)
-    # a cancelled prescription counts only what was dispensed before the cancel
+    # a cancelled or lapsed prescription counts only what was dispensed
     units = case(
-        (Prescription.status == "cancelled", Prescription.dispensed_units),
+        (Prescription.status.in_(("cancelled", "expired")), Prescription.dispensed_units),
         else_=Prescription.quantity_units,
     )
     counted = func.coalesce(func.sum(units), 0)
@@ -414,8 +433,17 @@ async def create_prescription(
             async with session.begin_nested():
                 session.add(p)
                 await session.flush()
-        except IntegrityError:
-            # the one unique column a fresh row can collide on is the random code
+        except IntegrityError as e:
+            # another doctor's prescription of this INN won the race (the unique index)
+            if "ux_prescription_active_inn" in str(e.orig) or await session.scalar(
+                select(Prescription.id).where(
+                    Prescription.person_id == person_id,
+                    Prescription.inn == inn,
+                    Prescription.status == "active",
+                )
+            ):
+                raise _duplicate(inn, None) from e
+            # else the random code collided: draw another
             if attempt == CODE_ATTEMPTS:
                 raise
             continue
