@@ -56,6 +56,7 @@ app.add_typer(registry_cli.territory_app, name="territory")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(maternal_cli.app, name="maternal")
 app.add_typer(prescription_cli.app, name="formulary")
+app.add_typer(prescription_cli.claims_app, name="claims")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

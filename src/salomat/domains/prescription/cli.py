@@ -7,6 +7,7 @@ wrong; the report names each line (the header is line 1), column and reason.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -59,3 +60,39 @@ def import_command(
         f"{report.updated} packages ({report.rows} rows).",
         markup=False,
     )
+
+
+claims_app = typer.Typer(help="Claims to the fund (monthly jobs).", no_args_is_help=True)
+
+
+@claims_app.callback()
+def _claims() -> None:
+    """Claims to the fund (monthly jobs)."""
+
+
+def _month(value: str | None) -> date:
+    if value is None:
+        first = date.today().replace(day=1)
+        return (first - timedelta(days=1)).replace(day=1)  # the month just ended
+    try:
+        year, month = (int(x) for x in value.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a month (YYYY-MM)") from None
+
+
+@claims_app.command("flag-outliers")
+def flag_outliers_command(
+    month: Annotated[
+        str | None, typer.Option(help="YYYY-MM; default: the month just ended")
+    ] = None,
+) -> None:
+    """Flag the claim lines of prescribers far above their peers' median (run monthly)."""
+    first = _month(month)
+    try:
+        backup.require_migrated()
+    except backup.BackupError as e:
+        err.print(str(e), style="bold red", markup=False)
+        raise typer.Exit(1) from None
+    flagged = run_unit_of_work(lambda s: service.flag_outliers(s, first))
+    out.print(f"{first:%Y-%m}: {flagged} claim line(s) newly flagged.", markup=False)
