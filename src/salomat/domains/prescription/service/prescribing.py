@@ -59,7 +59,6 @@ from salomat.domains.prescription.service.formulary import (
     prescription_rules,
 )
 from salomat.domains.registry import service as registry
-from salomat.domains.registry.service.people import icd10_cause
 
 __all__ = [
     "CODE_ALPHABET",
@@ -258,7 +257,7 @@ async def _check(session: AsyncSession, data: PrescriptionIn) -> _Checked:
     diagnosis = None
     if data.diagnosis and data.diagnosis.strip():
         try:
-            diagnosis = icd10_cause(data.diagnosis, "diagnosis")
+            diagnosis = registry.icd10_cause(data.diagnosis, "diagnosis")
         except Invalid as e:
             errors.extend(e.errors)
     rate = 0

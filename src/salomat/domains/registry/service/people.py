@@ -70,6 +70,7 @@ __all__ = [
     "count_people",
     "death_dates",
     "get_person",
+    "icd10_cause",
     "open_care_relationship",
     "person_exists",
     "person_history",
