@@ -136,3 +136,41 @@ async def test_citizen_sees_own_record_only_and_who_opened_it(
     who = {e["username"] for e in log["items"]}
     assert nurse.username in who
     assert all(e["patient_id"] == me.id for e in log["items"])
+
+
+async def test_a_refused_form_shown_again_with_the_record_keeps_its_read_audit(
+    client, make_facility, make_person, make_user
+):
+    """The 422 page shows her record again: that read is kept though the write rolls back."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import func, select
+
+    from salomat.core.audit import AuditEvent
+    from salomat.core.db import session_factory
+    from tests.domains.registry.test_web import web_login
+
+    fac = await make_facility()
+    woman = await make_person(facility_code=fac.code)
+    doctor = await make_user("family_doctor", facility_code=fac.code)
+    csrf = await web_login(client, doctor)
+
+    async def reads() -> int:
+        async with session_factory()() as s:
+            return await s.scalar(
+                select(func.count()).where(
+                    AuditEvent.patient_id == woman.id,
+                    AuditEvent.username == doctor.username,
+                    AuditEvent.action == "read",
+                )
+            )
+
+    before = await reads()
+    future = (date.today() + timedelta(days=30)).isoformat()
+    r = await client.post(
+        f"/patients/{woman.id}/pregnancy",
+        data={"csrf_token": csrf, "lmp": future, "gravida": "1", "parity": "0"},
+    )
+    assert r.status_code == 422
+    assert woman.family_name in r.text  # the record was shown again
+    assert await reads() > before

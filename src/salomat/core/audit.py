@@ -103,7 +103,13 @@ async def record(
     detail: str | None = None,
     username: str | None = None,
 ) -> None:
-    """Write one audit row in the current transaction (a Core insert: hot path)."""
+    """Write one audit row in the current transaction (a Core insert: hot path).
+
+    A read or search is also queued to survive a rollback: a request that then
+    fails (a refused form shown again with the record, a 409 naming what
+    exists) has still shown the person's data, and the person's list of who
+    opened her record must say so. Writes roll back with what they recorded.
+    """
     row = _row(
         principal,
         action=action,
@@ -117,6 +123,12 @@ async def record(
         username=username,
     )
     await session.execute(insert(AuditEvent), [row])
+    if action in KEPT_ACTIONS:
+        keep_after_rollback(session, AuditEvent.__table__, row)
+
+
+#: actions whose audit rows outlive a failed request (what was shown stays shown)
+KEPT_ACTIONS = frozenset({"read", "search"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,9 @@ async def record_listing(
         for a in shown
     ]
     await session.execute(insert(AuditEvent), rows)
+    if action in KEPT_ACTIONS:
+        for row in rows:
+            keep_after_rollback(session, AuditEvent.__table__, row)
 
 
 def keep_after_rollback(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:
