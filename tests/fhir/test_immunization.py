@@ -182,6 +182,23 @@ async def test_create_refuses_what_r4b_refuses(client, clinic):
     ).status_code == 400
 
 
+@pytest.mark.parametrize("partial", ["2024-05", "2024"])
+async def test_create_refuses_a_partial_date_naming_the_element(client, clinic, db, partial):
+    from sqlalchemy import func, select
+
+    from salomat.domains.immunization.models import Dose
+
+    bad = resource(clinic["baby"].id)
+    bad["occurrenceDateTime"] = partial
+    r = await client.post(
+        "/fhir/Immunization", json=bad, headers={**clinic["nurse"], "Content-Type": FHIR_JSON}
+    )
+    assert issues(r, 422) == {"Immunization.occurrenceDateTime"}
+    assert "a full date is required" in r.text
+    stored = select(func.count()).where(Dose.person_id == clinic["baby"].id)
+    assert await db.scalar(stored) == 0
+
+
 async def test_out_of_scope_is_404_and_search_needs_a_patient(client, clinic, make_user, login):
     created = ok(await create(client, clinic), 201)
     other = await login(await make_user("nurse"))

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -190,9 +190,20 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
         errors.append(FieldError("Immunization.occurrenceDateTime", "is required"))
     else:
         v = imm.occurrenceDateTime
-        given_on = v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
-        if hasattr(given_on, "date"):
-            given_on = given_on.date()  # type: ignore[union-attr]
+        if isinstance(v, datetime):
+            given_on = v.date()
+        elif isinstance(v, date):
+            given_on = v
+        else:  # a partial date ("2024-05", "2024") is kept as text by fhir.resources
+            try:
+                given_on = date.fromisoformat(str(v)[:10])
+            except ValueError:
+                errors.append(
+                    FieldError(
+                        "Immunization.occurrenceDateTime",
+                        f"a full date is required (YYYY-MM-DD), not {str(v)!r}",
+                    )
+                )
     antigen, dose_number = None, None
     if imm.protocolApplied:
         p = imm.protocolApplied[0]

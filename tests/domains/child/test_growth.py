@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from salomat.domains.child.schemas import MeasurementIn
 from salomat.domains.child.service import growth
 from salomat.domains.child.service.growth import Assessment, assess, classify
 
@@ -258,6 +259,43 @@ async def test_impossible_values_are_refused_naming_the_field(client, nursery, d
         .where(GrowthMeasurement.person_id == child.id)
     )
     assert count == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"weight_kg": "nan"}, "weight_kg"),
+        ({"weight_kg": "NaN"}, "weight_kg"),
+        ({"weight_kg": 7, "length_or_height_cm": "inf"}, "length_or_height_cm"),
+        ({"weight_kg": 7, "head_circumference_cm": "-Infinity"}, "head_circumference_cm"),
+        ({"weight_kg": 7, "muac_cm": "nan"}, "muac_cm"),
+    ],
+)
+async def test_nan_and_infinity_are_refused_naming_the_field(client, nursery, body, field):
+    child, nurse = nursery["child"], nursery["nurse"]
+    r = await client.post(f"/api/v1/persons/{child.id}/growth", json=body, headers=nurse)
+    assert r.status_code == 422, r.text
+    assert _fields(r) == {field}
+    listed = await client.get(f"/api/v1/persons/{child.id}/growth", headers=nurse)
+    assert listed.json() == []
+
+
+@pytest.mark.anyio
+async def test_newborn_nan_is_refused_naming_the_field(client, nursery):
+    child, nurse = nursery["child"], nursery["nurse"]
+    r = await client.put(
+        f"/api/v1/persons/{child.id}/newborn-screening",
+        json={"hearing": "pass", "birth_length_cm": "nan"},
+        headers=nurse,
+    )
+    assert r.status_code == 422, r.text
+    assert _fields(r) == {"birth_length_cm"}
+
+
+def test_the_service_refuses_nan_even_past_the_schema():
+    data = MeasurementIn.model_construct(weight_kg=float("nan"), muac_cm=float("inf"))
+    assert {e.field for e in growth._check(data)} == {"weight_kg", "muac_cm"}
 
 
 @pytest.mark.anyio

@@ -281,6 +281,45 @@ async def test_a_merge_moves_the_childs_rows_and_an_unmerge_moves_them_back(
     assert (p["measurements"], p["visits"], p["newborn"]) == ([], [], None)
 
 
+async def test_nothing_new_is_recorded_on_a_merged_record(
+    client, make_facility, make_person, make_user, login
+):
+    from tests.domains.maternal.test_merge import merge
+    from tests.domains.registry.test_web import web_login
+
+    fac = await make_facility()
+    birth = TODAY - timedelta(days=100)
+    keep = await make_person(facility_code=fac.code, birth_date=birth, sex="male")
+    dup = await make_person(
+        facility_code=fac.code, birth_date=birth, sex="male", given_name=keep.given_name
+    )
+    nurse_user = await make_user("nurse", facility_code=fac.code)
+    nurse = await login(nurse_user)
+    registrar = await login(await make_user("registrar"))
+    await merge(client, registrar, keep.id, dup.id)
+    for method, path, body in (
+        ("post", "growth", {"weight_kg": 6.0}),
+        ("post", "well-child-visits", {"feeding": "mixed"}),
+        ("put", "newborn-screening", {"hearing": "pass"}),
+    ):
+        r = await client.request(
+            method, f"/api/v1/persons/{dup.id}/{path}", json=body, headers=nurse
+        )
+        assert r.status_code == 409, (path, r.text)
+        assert f"merged into Patient {keep.id}" in r.text, path
+    p = (await client.get(f"/api/v1/persons/{keep.id}/passport", headers=nurse)).json()
+    assert (p["measurements"], p["visits"], p["newborn"]) == ([], [], None)
+    # the passport page of the merged record offers no form; the surviving one does
+    await web_login(client, nurse_user)
+    page = await client.get(f"/children/{dup.id}")
+    assert page.status_code == 200, page.text
+    for form in ("visit-form", "newborn-form", "measure-form"):
+        assert f'data-testid="{form}"' not in page.text, form
+    page = await client.get(f"/children/{keep.id}")
+    for form in ("visit-form", "newborn-form", "measure-form"):
+        assert f'data-testid="{form}"' in page.text, form
+
+
 async def test_the_vaccination_card_is_in_the_passport_for_roles_that_read_it(
     client, clinic, make_user, login
 ):

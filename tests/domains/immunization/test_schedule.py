@@ -114,8 +114,50 @@ def test_invalid_and_entered_in_error_doses_do_not_count() -> None:
         GivenDose("pcv", 1, date(2026, 3, 15), status="entered_in_error"),
     ]
     items = s.schedule_for(BORN, "male", doses, [], date(2026, 3, 20), "UZ")
-    assert _item(items, "penta", 1).status == "due"
+    # the invalid dose 1 does not count: it is repeated, 28 days after it (no interval of its own)
+    p1 = _item(items, "penta", 1)
+    assert p1.status == "upcoming"
+    assert p1.given_on is None
+    assert p1.earliest_on == date(2026, 3, 29)
     assert _item(items, "pcv", 1).status == "due"
+    items = s.schedule_for(BORN, "male", doses, [], date(2026, 3, 29), "UZ")
+    assert _item(items, "penta", 1).status == "due"
+
+
+def test_repeat_after_an_invalid_dose_waits_the_minimum_interval() -> None:
+    day_x = date(2026, 3, 20)  # Penta-1, valid (after 6 weeks)
+    invalid_on = day_x + timedelta(days=10)  # Penta-2 given elsewhere, too early
+    doses = [
+        GivenDose("penta", 1, day_x),
+        GivenDose("penta", 2, invalid_on, valid=False),
+    ]
+    repeat_on = invalid_on + timedelta(days=28)  # the dose's own minimum interval (4w)
+    # 19 days after the invalid dose: past 4 weeks after Penta-1, but not after the invalid one
+    early = invalid_on + timedelta(days=19)
+    assert early >= day_x + timedelta(days=28)
+    v = s.check_dose(BORN, "penta", 2, early, doses, "UZ")
+    assert not v.valid
+    assert v.code == "too_early_interval"
+    assert v.earliest_on == repeat_on
+    assert repeat_on.isoformat() in (v.reason or "")
+    v = s.check_dose(BORN, "penta", 2, repeat_on, doses, "UZ")
+    assert v.valid, v
+    # an invalid dose entered in error does not hold the repeat back
+    wrong = [doses[0], GivenDose("penta", 2, invalid_on, valid=False, status="entered_in_error")]
+    assert s.check_dose(BORN, "penta", 2, early, wrong, "UZ").valid
+    # the schedule does not show Penta-2 due before that day
+    day = invalid_on
+    while day < repeat_on:
+        p2 = _item(s.schedule_for(BORN, "male", doses, [], day, "UZ"), "penta", 2)
+        assert p2.status == "upcoming", (day, p2)
+        assert p2.earliest_on == repeat_on
+        day += timedelta(days=1)
+    p2 = _item(s.schedule_for(BORN, "male", doses, [], repeat_on, "UZ"), "penta", 2)
+    assert p2.status == "due"
+    assert p2.due_on == repeat_on
+    # Penta-3 counts from the repeat (projected), not from the invalid dose
+    p3 = _item(s.schedule_for(BORN, "male", doses, [], repeat_on, "UZ"), "penta", 3)
+    assert p3.earliest_on == repeat_on + timedelta(days=28)
 
 
 def test_dtp_booster_counts_from_penta_3() -> None:

@@ -195,6 +195,10 @@ async def test_the_nurse_sees_the_page(client, clinic, make_user):
     assert page.status_code == 200
     assert f'data-person="{kid.id}"' in page.text
     assert 'data-antigen="bcg" data-dose="1" data-status="overdue"' in page.text
+    # each row opens the child's vaccination card, where the dose is recorded
+    assert f'href="/patients/{kid.id}/immunizations"' in page.text
+    card = await client.get(f"/patients/{kid.id}/immunizations")
+    assert card.status_code == 200
     bad = await client.get("/immunization/worklist", params={"week": "soon"})
     assert bad.status_code == 422
     assert 'data-field="week"' in bad.text

@@ -43,7 +43,8 @@ BloodSpot = Literal["normal", "abnormal", "pending", "not_done"]
 class MeasurementIn(BaseModel):
     """One measurement; leave out what was not measured (at least one value)."""
 
-    model_config = ConfigDict(extra="forbid")
+    #: NaN and infinity are refused (they would pass every range check)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     #: default today
     measured_on: date | None = None
@@ -111,7 +112,7 @@ class VisitOut(BaseModel):
 class NewbornIn(BaseModel):
     """Newborn screening results; the birth values only when not born in the system."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     screened_on: date | None = None
     hearing: Hearing | None = None
@@ -159,6 +160,8 @@ class PersonSummary(BaseModel):
     birth_date: date
     sex: Literal["male", "female"]
     deceased_on: date | None = None
+    #: set when this record was merged into another (nothing new is recorded on it)
+    merged_into_id: int | None = None
 
 
 class BirthSummary(BaseModel):

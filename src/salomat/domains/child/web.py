@@ -267,7 +267,12 @@ async def _page(
     saved_id = request.query_params.get("saved")
     saved = next((m for m in p.measurements if str(m.id) == saved_id), None)
     visit_id = request.query_params.get("visit")
-    can_record = can(principal, "child:record") and p.is_child and not p.person.deceased_on
+    can_record = (
+        can(principal, "child:record")
+        and p.is_child
+        and not p.person.deceased_on
+        and p.person.merged_into_id is None
+    )
     ctx: dict[str, Any] = {
         **_ctx(p),
         "saved": saved,

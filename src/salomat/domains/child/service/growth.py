@@ -19,6 +19,7 @@ conventions around them (../shared/domain/child-health.md):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.db import utcnow
-from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.child.models import GrowthMeasurement
@@ -264,12 +265,25 @@ def reference_curve(
 # ---- recording --------------------------------------------------------------------------
 
 
+def refuse_merged(person: Any) -> None:
+    """No new child records on a record merged into another (as immunization refuses;
+    the registry's ``require_alive`` also refuses the day of death, which here stays allowed:
+    a measurement dated up to the death is recorded)."""
+    if person.merged_into_id is not None:
+        raise InvalidState(
+            f"Patient {person.id} was merged into Patient {person.merged_into_id}; use that record."
+        )
+
+
 def _check(data: MeasurementIn) -> list[FieldError]:
     errors: list[FieldError] = []
     values = data.model_dump()
     for name, (low, high, unit, open_low) in LIMITS.items():
         v = values.get(name)
         if v is None:
+            continue
+        if not math.isfinite(v):
+            errors.append(FieldError(name, "must be a finite number"))
             continue
         if (v <= low if open_low else v < low) or v > high:
             shown = "above 0" if open_low else f"{low:g}-{high:g}"
@@ -289,6 +303,7 @@ async def record_measurement(
     """Record a measurement with its z-scores; implausible ones are flagged, not refused."""
     await require_person(session, principal, person_id, action="create", resource_type=RESOURCE)
     person = await registry.get_person(session, principal, person_id, purpose="growth monitoring")
+    refuse_merged(person)
     on = data.measured_on or date.today()
     errors = _check(data)
     if on > date.today():

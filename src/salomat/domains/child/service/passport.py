@@ -109,6 +109,7 @@ def _summary(p: Any) -> PersonSummary:
         birth_date=p.birth_date,
         sex=p.sex,
         deceased_on=p.deceased_on,
+        merged_into_id=getattr(p, "merged_into_id", None),
     )
 
 

@@ -7,6 +7,7 @@ registry's code).
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -20,6 +21,7 @@ from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.child.models import GrowthMeasurement, NewbornRecord, WellChildVisit
 from salomat.domains.child.schemas import NewbornIn, NewbornOut, VisitIn, VisitOut
+from salomat.domains.child.service.growth import refuse_merged
 from salomat.domains.maternal import service as maternal
 from salomat.domains.registry import service as registry
 
@@ -53,6 +55,7 @@ async def record_visit(
 ) -> VisitOut:
     await require_person(session, principal, person_id, action="create", resource_type=VISIT)
     person = await registry.get_person(session, principal, person_id, purpose="well-child visit")
+    refuse_merged(person)
     on = data.on or date.today()
     errors: list[FieldError] = []
     if on > date.today():
@@ -162,6 +165,7 @@ async def record_newborn_screening(
     """
     await require_person(session, principal, person_id, action="update", resource_type=NEWBORN)
     person = await registry.get_person(session, principal, person_id, purpose="newborn record")
+    refuse_merged(person)
     birth = await maternal.birth_of_baby(session, principal, person_id)
     linked = None if birth is None else _from_birth(person_id, birth)
     errors: list[FieldError] = []
@@ -172,6 +176,8 @@ async def record_newborn_screening(
             continue
         if linked is not None:
             errors.append(FieldError(name, "copied from the birth record; correct it there"))
+        elif not math.isfinite(v):
+            errors.append(FieldError(name, "must be a finite number"))
         elif not low <= v <= high:
             errors.append(
                 FieldError(name, f"{v:g} {unit} is impossible (expected {low}-{high})".strip())

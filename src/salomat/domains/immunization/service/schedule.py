@@ -336,14 +336,38 @@ def _exempt(exemptions: Iterable[Any], antigen: str, today: date) -> str | None:
     return None
 
 
+#: a dose repeated because the first was invalid waits this long after the invalid one
+#: when its rule has no interval of its own (WHO / ACIP: doses of live vaccines 4 weeks apart)
+REPEAT_AFTER_INVALID = Age(days=28)
+
+
+def _repeat_floors(doses: Iterable[Any], cal: Calendar) -> dict[tuple[str, int], date]:
+    """(antigen, dose) -> the earliest date a repeat may be given after an invalid dose.
+
+    An invalid dose still primes (or blunts) the response: the repeat waits the
+    dose's minimum interval (or 4 weeks) after it, as after any dose.
+    """
+    out: dict[tuple[str, int], date] = {}
+    for d in _active(doses):
+        if getattr(d, "valid", True):
+            continue
+        key = (d.antigen, d.dose_number)
+        rule = cal.rule(*key)
+        step = rule.min_interval if rule and rule.min_interval else REPEAT_AFTER_INVALID
+        out[key] = max(out.get(key, d.given_on), add_age(d.given_on, step))
+    return out
+
+
 def _earliest(
     rule: DoseRule,
     birth: date,
     given: dict[tuple[str, int], date],
     cal: Calendar,
     memo: dict[tuple[str, int], date],
+    floors: dict[tuple[str, int], date] | None = None,
 ) -> date:
-    """Minimum age and minimum interval after the previous valid dose (projected when missing)."""
+    """Minimum age and minimum interval after the previous valid dose (projected when missing),
+    and after an invalid dose of the same number (``floors``)."""
     key = (rule.antigen, rule.dose_number)
     if key in memo:
         return memo[key]
@@ -352,9 +376,11 @@ def _earliest(
         prev = given.get(rule.after)
         if prev is None:
             prev_rule = cal.rule(*rule.after)
-            prev = _earliest(prev_rule, birth, given, cal, memo) if prev_rule else None
+            prev = _earliest(prev_rule, birth, given, cal, memo, floors) if prev_rule else None
         if prev is not None:
             day = max(day, add_age(prev, rule.min_interval))
+    if floors and key in floors:
+        day = max(day, floors[key])
     memo[key] = day
     return day
 
@@ -368,6 +394,7 @@ def _item(
     today: date,
     cal: Calendar,
     memo: dict[tuple[str, int], date],
+    floors: dict[tuple[str, int], date] | None = None,
 ) -> DueDose:
     def _still_possible(key: tuple[str, int]) -> bool:
         prev = cal.rule(*key)
@@ -375,7 +402,7 @@ def _item(
             return True
         return today < add_age(birth, prev.max_age)
 
-    earliest = _earliest(rule, birth, given, cal, memo)
+    earliest = _earliest(rule, birth, given, cal, memo, floors)
     recommended = add_age(birth, rule.age)
     if rule.booster and rule.after in given:
         recommended = max(recommended, add_age(given[rule.after], series.booster_every or Age()))
@@ -422,7 +449,9 @@ def schedule_for(
 ) -> list[DueDose]:
     """Every calendar dose for this person with its status as of ``today`` (pack order)."""
     cal = _cal(country)
+    doses = list(doses)
     given = _valid_index(doses)
+    floors = _repeat_floors(doses, cal)
     exempts = list(exemptions)
     memo: dict[tuple[str, int], date] = {}
     out: list[DueDose] = []
@@ -430,17 +459,29 @@ def schedule_for(
         if s.sex and sex and s.sex != sex:
             continue
         for rule in s.doses:
-            out.append(_item(rule, s, birth_date, given, exempts, today, cal, memo))
+            out.append(_item(rule, s, birth_date, given, exempts, today, cal, memo, floors))
         if s.booster_every is not None and s.doses:
             n = s.doses[-1].dose_number + 1
             while (s.antigen, n) in given:
                 out.append(
-                    _item(cal.rule(s.antigen, n), s, birth_date, given, exempts, today, cal, memo)
+                    _item(
+                        cal.rule(s.antigen, n),
+                        s,
+                        birth_date,
+                        given,
+                        exempts,
+                        today,
+                        cal,
+                        memo,
+                        floors,
+                    )
                 )  # type: ignore[arg-type]
                 n += 1
             if (s.antigen, n - 1) in given:
                 out.append(
-                    _item(_booster_rule(s, n), s, birth_date, given, exempts, today, cal, memo)
+                    _item(
+                        _booster_rule(s, n), s, birth_date, given, exempts, today, cal, memo, floors
+                    )
                 )
     return out
 
@@ -480,6 +521,15 @@ def check_dose(
             "too_early_age",
             f"before the minimum age ({rule.min_age}; not before {min_age_on.isoformat()})",
             min_age_on,
+        )
+    repeat_on = _repeat_floors(doses, cal).get((antigen, dose_number))
+    if repeat_on is not None and given_on < repeat_on:
+        return Validity(
+            False,
+            "too_early_interval",
+            f"too soon after the invalid {antigen} dose {dose_number}; "
+            f"not before {repeat_on.isoformat()}",
+            repeat_on,
         )
     if rule.after is not None and rule.min_interval is not None and rule.after in given:
         prev = given[rule.after]
