@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -42,8 +43,13 @@ async def test_the_sender_cancels_a_sent_referral_with_a_reason(client, net, db)
     mob = net.maternity_obstetrician
     assert await inbox(client, net, mob, "sent") == []
     assert await inbox(client, net, mob, "cancelled") == [ref["id"]]
-    # nothing more can happen to it
-    assert (await act(client, mob, ref, "accept")).status_code == 409
+    # nothing more can happen to it (and the receiving facility no longer reads it)
+    assert (await client.get(f"/api/v1/referrals/{ref['id']}", headers=mob)).status_code == 404
+    late = await client.post(
+        f"/api/v1/referrals/{ref['id']}/accept",
+        headers={**mob, "If-Match": r.headers["etag"]},
+    )
+    assert late.status_code == 409
     again = await act(client, net.doctor, ref, "cancel", reason="twice")
     assert again.status_code == 409
     assert again.json()["type"].endswith("/invalid-state")
@@ -80,6 +86,21 @@ async def test_cancelling_an_accepted_referral_ends_the_receiving_facilitys_acce
     assert r.json()["status"] == "cancelled"
     assert (await client.get(url, headers=mob)).status_code == 404
     assert "high_risk_no_referral" in (await worklist(client, net.doctor))[net.woman.id]
+
+
+async def test_after_the_cancel_the_receiving_facility_cannot_read_the_referral(client, net):
+    preg = await register_hypertensive(client, net)
+    ref = (await refer(client, net, preg)).json()
+    mob = net.maternity_obstetrician
+    url = f"/api/v1/referrals/{ref['id']}"
+    assert (await act(client, mob, ref, "accept")).status_code == 200
+    assert (await client.get(url, headers=mob)).status_code == 200
+
+    r = await act(client, net.doctor, ref, "cancel", reason="referred to the centre instead")
+    assert r.status_code == 200, r.text
+    assert (await client.get(url, headers=mob)).status_code == 404
+    # the sender, who has her in scope, still reads it
+    assert (await client.get(url, headers=net.doctor)).status_code == 200
 
 
 async def test_what_is_refused(client, net, make_user, login):
@@ -165,3 +186,47 @@ async def test_cancel_from_the_obstetric_record(client, people, session_client):
         assert 'data-testid="cancel-referral-form"' not in page.text
         # the acceptance's access ended
         assert (await ob.get(record_url)).status_code == 404
+
+
+async def test_closing_the_pregnancy_ends_the_accepting_centres_access(client, net):
+    preg = await register_hypertensive(client, net)
+    ref = (await refer(client, net, preg)).json()
+    mob = net.maternity_obstetrician
+    record = f"/api/v1/persons/{net.woman.id}"
+    assert (await act(client, mob, ref, "accept")).status_code == 200
+    assert (await client.get(record, headers=mob)).status_code == 200
+
+    url = f"/api/v1/pregnancies/{preg['id']}"
+    etag = (await client.get(url, headers=net.doctor)).headers["etag"]
+    closed = await client.post(
+        f"{url}/close", json={"outcome": "termination"}, headers={**net.doctor, "If-Match": etag}
+    )
+    assert closed.status_code == 200, closed.text
+    assert (await client.get(record, headers=mob)).status_code == 404
+    assert (await client.get(url, headers=mob)).status_code == 404
+    # the referral keeps its status
+    got = await client.get(f"/api/v1/referrals/{ref['id']}", headers=net.doctor)
+    assert got.json()["status"] == "accepted"
+
+
+async def test_her_death_ends_the_accepting_centres_care_relationship(client, net):
+    from salomat.core.db import session_factory
+    from salomat.domains.maternal.models import Referral
+    from salomat.domains.registry.models import CareRelationship
+
+    preg = await register_hypertensive(client, net)
+    ref = (await refer(client, net, preg)).json()
+    assert (await act(client, net.maternity_obstetrician, ref, "accept")).status_code == 200
+    record = f"/api/v1/persons/{net.woman.id}"
+    person = (await client.get(record, headers=net.doctor)).json()
+    died = await client.post(
+        f"{record}/death",
+        json={"deceased_on": date.today().isoformat(), "cause": "O15.0"},
+        headers={**net.doctor, "If-Match": f'W/"{person["version"]}"'},
+    )
+    assert died.status_code == 200, died.text
+    async with session_factory()() as s:
+        r = await s.get(Referral, ref["id"])
+        assert r.status == "accepted"
+        rel = await s.get(CareRelationship, r.care_relationship_id)
+        assert rel.closed_at is not None

@@ -214,6 +214,37 @@ async def test_ending_a_relation(client, registrar, make_person):
     assert r.status_code == 201, r.text
 
 
+async def test_a_registrar_cannot_link_herself_as_parent_or_guardian(
+    client, db, make_person, make_user, login
+):
+    from salomat.core.errors import Invalid
+    from salomat.domains.registry import service
+    from salomat.domains.registry.schemas import RelationIn
+
+    child = await make_person(birth_date=years_ago(4), sex="male")
+    herself = await make_person(birth_date=date(1985, 5, 5), sex="female")
+    acct = await make_user("registrar")
+    # staff accounts carry no person through the API today; the service refuses anyway
+    me = Principal(
+        user_id=acct.id,
+        username=acct.username,
+        role="registrar",
+        session_id="s",
+        person_id=herself.id,
+    )
+    for kind in ("mother", "guardian"):
+        with pytest.raises(Invalid) as e:
+            await service.add_relation(
+                db, me, child.id, RelationIn(related_person_id=herself.id, kind=kind, document=CERT)
+            )
+        assert [f.field for f in e.value.errors] == ["related_person_id"]
+    await db.rollback()
+    assert await stored(child.id) == []
+    # another registrar may
+    other = await login(await make_user("registrar"))
+    assert (await relate(client, other, child.id, herself.id, kind="mother")).status_code == 201
+
+
 async def test_only_the_registrar_relates(client, make_user, login, make_person):
     child = await make_person(birth_date=years_ago(1), sex="male")
     father = await make_person(birth_date=date(1990, 1, 1), sex="male")

@@ -36,6 +36,7 @@ from salomat.domains.maternal.service.pregnancy import (
     _check_version,
     _codes,
     _contacts,
+    _end_referral_care,
     _open,
     _save,
     _start,
@@ -261,6 +262,7 @@ async def record_birth(
     # the pregnancy closes as close_pregnancy would (its checks are done above)
     p.status, p.closed_on = "closed", data.born_on
     p.outcome = "live_birth" if registered else "stillbirth"
+    await _end_referral_care(session, p)
     await _save(session, p)
     return await _birth_out(session, birth)
 
@@ -379,10 +381,15 @@ async def _born_to(session: AsyncSession, mother_id: int, child_id: int | None =
     if child_id is not None:
         q = q.where(Baby.person_id == child_id)
     today = date.today()
+    rows = (await session.execute(q.order_by(BirthRecord.born_on))).all()
+    if not rows:
+        return []
+    # the registry ended her parenthood (rights withdrawn, the child adopted)
+    ended = await registry.ended_parenthood(session, mother_id)
     return [
         (pid, born)
-        for pid, born in (await session.execute(q.order_by(BirthRecord.born_on))).all()
-        if registry.age_on(born, today) < CHILD_UNTIL_YEARS
+        for pid, born in rows
+        if registry.age_on(born, today) < CHILD_UNTIL_YEARS and pid not in ended
     ]
 
 
@@ -390,8 +397,9 @@ async def _born_to(session: AsyncSession, mother_id: int, child_id: int | None =
 async def mother_of_child(session: AsyncSession, citizen_id: int, person_id: int) -> str | None:
     """A citizen may open the record of a child born to her in the system, under 18.
 
-    The birth record is the link (children registered otherwise need a guardian
-    relation in the registry, which does not exist yet).
+    The birth record is the link (children registered otherwise need a
+    relation in the registry). An ended mother relation in the registry for
+    the same child (parental rights withdrawn, the child adopted) revokes it.
     """
     return "mother of the child" if await _born_to(session, citizen_id, person_id) else None
 

@@ -529,8 +529,26 @@ async def close_pregnancy(
     if errors:
         raise Invalid.fields(errors)
     p.status, p.closed_on, p.outcome = "closed", closed_on, data.outcome
+    await _end_referral_care(session, p)
     await _save(session, p)
     return await _detail(session, p)
+
+
+async def _end_referral_care(session: AsyncSession, p: Pregnancy) -> None:
+    """The outcome ends the care its accepted or seen referrals opened.
+
+    The receiving centre loses her record with the pregnancy; the referrals
+    keep their status (the centre did not return them).
+    """
+    rels = await session.scalars(
+        select(Referral.care_relationship_id).where(
+            Referral.pregnancy_id == p.id,
+            Referral.status.in_(("accepted", "seen")),
+            Referral.care_relationship_id.is_not(None),
+        )
+    )
+    for rel_id in rels.all():
+        await registry.close_care_relationship(session, rel_id)
 
 
 # ---- the rules ------------------------------------------------------------------------
@@ -651,6 +669,7 @@ async def close_at_death(session: AsyncSession, event: registry.PersonDied) -> N
     if p is not None:
         p.status, p.outcome = "closed", "maternal_death"
         p.closed_on = max(event.deceased_on, _start(p))
+        await _end_referral_care(session, p)
         await _save(session, p)
 
 

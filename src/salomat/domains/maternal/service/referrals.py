@@ -67,6 +67,8 @@ RESOURCE = "ServiceRequest"
 SCREENING_KIND = "screening_centre"
 #: statuses in which the receiving facility has taken her on
 ACCEPTED = ("accepted", "seen", "returned")
+#: statuses in which the receiving facility reads the referral without her in its scope
+LIVE = ("sent", "accepted", "seen")
 #: status -> (statuses it may come from, timestamp column)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "accepted": (("sent",), "accepted_at"),
@@ -187,9 +189,17 @@ async def _load(session: AsyncSession, principal: Principal, referral_id: int) -
 async def _open(
     session: AsyncSession, principal: Principal, referral_id: int, *, action: str
 ) -> Referral:
-    """Staff of the receiving facility always; others when she is in their scope."""
+    """Staff of the receiving facility while the referral is live; others when she is in scope.
+
+    Once it is cancelled, declined or returned, the receiving facility reads it
+    like anyone else: only when she is in its scope (a 404 otherwise).
+    """
     r = await _load(session, principal, referral_id)
-    if principal.facility_id is not None and principal.facility_id == r.to_facility_id:
+    if (
+        principal.facility_id is not None
+        and principal.facility_id == r.to_facility_id
+        and r.status in LIVE
+    ):
         await audit.record(
             session,
             principal,

@@ -32,6 +32,7 @@ __all__ = [
     "add_relation",
     "children_of",
     "end_relation",
+    "ended_parenthood",
     "list_relations",
 ]
 
@@ -85,14 +86,31 @@ async def add_relation(
 ) -> RelationOut:
     """Record that ``data.related_person_id`` is the mother, father or guardian of ``person_id``.
 
-    Refused, naming the field: an unknown, merged or dead person; a relation
-    with oneself; a mother who is not female or a father who is not male; a
+    Refused, naming the field: the registrar herself as the parent or
+    guardian (``related_person_id``); an unknown, merged or dead person; a
+    relation with oneself; a mother who is not female or a father who is not male; a
     parent less than 12 years older than the child, a guardian under 18; a
     start in the future or before the birth; a second open mother or father,
     or the same open relation twice (the last two are also unique indexes).
     """
     child = await _person(session, principal, person_id)
     await require_person(session, principal, person_id, action="update", purpose="relation")
+    if principal.person_id is not None and data.related_person_id == principal.person_id:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=RESOURCE,
+            resource_id=str(person_id),
+            detail="relation to oneself refused",
+        )
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "related_person_id",
+                    "is you: another registrar records a relation to yourself",
+                )
+            ]
+        )
     errors: list[FieldError] = []
     if (bad := _unusable(child, "person_id")) is not None:
         errors.append(bad)
@@ -306,3 +324,23 @@ async def children_of(session: AsyncSession, principal: Principal) -> list[int]:
     )
     ids = [pid for pid, _, born in rows.all() if age_on(born, today) < CHILD_UNTIL_YEARS]
     return list(dict.fromkeys(ids))
+
+
+async def ended_parenthood(session: AsyncSession, parent_id: int) -> set[int]:
+    """The children whose mother or father relation with ``parent_id`` has ended.
+
+    Parental rights withdrawn, the child adopted: a link outside the registry
+    (the birth record) no longer opens the child's record. A child with an
+    open mother or father relation to the same person again is not included.
+    """
+    rows = (
+        await session.execute(
+            select(PersonRelation.person_id, PersonRelation.ends_on).where(
+                PersonRelation.related_person_id == parent_id,
+                PersonRelation.kind.in_(("mother", "father")),
+            )
+        )
+    ).all()
+    ended = {pid for pid, ends in rows if ends is not None}
+    still_open = {pid for pid, ends in rows if ends is None}
+    return ended - still_open
