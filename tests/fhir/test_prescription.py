@@ -156,6 +156,44 @@ async def test_create_read_and_search_a_medication_request(client, clinic):
     )
 
 
+async def test_a_lapsed_request_is_stopped_not_active(client, db, clinic):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from salomat.domains.prescription.models import Prescription
+
+    body = request_body(clinic["patient"].id, clinic["code"])
+    created = ok(
+        await client.post("/fhir/MedicationRequest", json=body, headers=clinic["doctor"]), 201
+    )
+    today = date.today()
+    await db.execute(
+        update(Prescription)
+        .where(Prescription.id == int(created["id"]))
+        .values(issued_on=today - timedelta(days=30), valid_until=today - timedelta(days=1))
+    )
+    await db.commit()
+    read = ok(
+        await client.get(f"/fhir/MedicationRequest/{created['id']}", headers=clinic["doctor"])
+    )
+    assert read["status"] == "stopped"
+    patient = f"Patient/{clinic['patient'].id}"
+
+    async def search(status: str) -> list[str]:
+        b = ok(
+            await client.get(
+                "/fhir/MedicationRequest",
+                params={"patient": patient, "status": status},
+                headers=clinic["doctor"],
+            )
+        )
+        return [r["id"] for r in entries(b)]
+
+    assert await search("active") == []
+    assert await search("stopped") == [created["id"]]
+
+
 async def test_a_refused_request_names_the_element(client, clinic):
     body = request_body(clinic["patient"].id, clinic["code"], diagnosis="J45.9")
     found = issues(
@@ -173,6 +211,66 @@ async def test_a_refused_request_names_the_element(client, clinic):
         await client.post("/fhir/MedicationRequest", json=body, headers=clinic["doctor"]), 422
     )
     assert found == {"MedicationRequest.medicationCodeableConcept"}
+
+
+BOUNDS = "MedicationRequest.dosageInstruction[0].timing.repeat.boundsDuration"
+SUPPLY = "MedicationRequest.dispenseRequest.expectedSupplyDuration"
+DOSE = "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity"
+
+
+def with_durations(body: dict[str, Any], bounds: dict | None, supply: dict | None) -> dict:
+    repeat = body["dosageInstruction"][0]["timing"]["repeat"]
+    if bounds is not None:
+        repeat["boundsDuration"] = bounds
+    if supply is None:
+        del body["dispenseRequest"]
+    else:
+        body["dispenseRequest"]["expectedSupplyDuration"] = supply
+    return body
+
+
+async def test_durations_are_whole_days_or_weeks(client, clinic):
+    async def post(b: dict[str, Any]):
+        return await client.post("/fhir/MedicationRequest", json=b, headers=clinic["doctor"])
+
+    pid, code = clinic["patient"].id, clinic["code"]
+    # weeks are seven days
+    body = with_durations(
+        request_body(pid, code), {"value": 2, "unit": "weeks", "code": "wk"}, None
+    )
+    created = ok(await post(body), 201)
+    assert created["dispenseRequest"]["expectedSupplyDuration"]["value"] == 14
+    assert created["dispenseRequest"]["quantity"]["value"] == 14  # 0.5 x 2 x 14
+    await client.post(
+        f"/api/v1/prescriptions/{created['id']}/cancel",
+        json={"reason": "test"},
+        headers=clinic["doctor"],
+    )
+    # months, hours: refused, naming the element that carried them
+    body = with_durations(
+        request_body(pid, code), {"value": 1, "unit": "month", "code": "mo"}, None
+    )
+    assert issues(await post(body), 422) == {BOUNDS}
+    body = with_durations(request_body(pid, code), None, {"value": 720, "unit": "h", "code": "h"})
+    assert issues(await post(body), 422) == {SUPPLY}
+    # a part of a day is refused, not rounded
+    body = with_durations(request_body(pid, code), None, {"value": 10.5, "code": "d"})
+    assert issues(await post(body), 422) == {SUPPLY}
+    body = with_durations(request_body(pid, code), {"value": 1.5, "code": "wk"}, None)
+    assert issues(await post(body), 422) == {BOUNDS}
+
+
+async def test_the_dose_unit_must_be_the_medicines(client, clinic):
+    body = request_body(clinic["patient"].id, clinic["code"])
+    body["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["unit"] = "mg"
+    r = await client.post("/fhir/MedicationRequest", json=body, headers=clinic["doctor"])
+    assert issues(r, 422) == {DOSE}
+    assert "tablet" in r.text
+    body["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["unit"] = "tablet"
+    created = ok(
+        await client.post("/fhir/MedicationRequest", json=body, headers=clinic["doctor"]), 201
+    )
+    assert created["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["unit"] == "tablet"
 
 
 async def test_out_of_scope_is_not_found(client, clinic, make_user, login):

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -142,6 +143,38 @@ def _ref_id(reference: str | None, kind: str, element: str) -> int | None:
     return int(v)
 
 
+BOUNDS = "MedicationRequest.dosageInstruction[0].timing.repeat.boundsDuration"
+DOSE = "MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity"
+#: a Duration's UCUM code (or, without one, its unit text) as a number of days
+DAYS_IN = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
+
+
+def _days(duration: Any, element: str, errors: list[FieldError]) -> int | None:
+    """A Duration as whole days: ``d`` as it is, ``wk`` times seven, nothing else."""
+    if duration is None or duration.value is None:
+        return None
+    unit = duration.code if duration.code is not None else duration.unit
+    factor = DAYS_IN.get(unit) if unit is not None else 1
+    if factor is None or (duration.code is not None and duration.code not in ("d", "wk")):
+        errors.append(FieldError(element, "must be in days (code d) or weeks (code wk)"))
+        return None
+    days = Decimal(str(duration.value)) * factor
+    if days != days.to_integral_value():
+        errors.append(FieldError(element, "must be a whole number of days"))
+        return None
+    return int(days)
+
+
+def check_dose_unit(mr: Any, medicine_unit: str | None) -> None:
+    """``doseQuantity.unit``, when sent, must be the medicine's own unit."""
+    dosage = (mr.dosageInstruction or [None])[0]
+    rate = dosage.doseAndRate[0] if dosage is not None and dosage.doseAndRate else None
+    given = rate.doseQuantity.unit if rate is not None and rate.doseQuantity else None
+    expected = medicine_unit or "unit"
+    if given is not None and given.strip() != expected:
+        raise Invalid.fields([FieldError(DOSE, f"unit must be {expected}, the medicine's unit")])
+
+
 def from_fhir(mr: Any) -> tuple[int, str | None, int | None, dict[str, Any]]:
     """An incoming R4B ``MedicationRequest``: patient id, formulary code or Medication id, fields.
 
@@ -212,14 +245,12 @@ def from_fhir(mr: Any) -> tuple[int, str | None, int | None, dict[str, Any]]:
             )
         else:
             times = repeat.frequency
-        if repeat is not None and repeat.boundsDuration is not None:
-            days = repeat.boundsDuration.value
+        if repeat is not None:
+            days = _days(repeat.boundsDuration, BOUNDS, errors)
     supply = mr.dispenseRequest.expectedSupplyDuration if mr.dispenseRequest else None
     if supply is not None and supply.value is not None:
-        if supply.code not in (None, "d"):
-            errors.append(FieldError(FIELDS["days"], "must be in days (code d)"))
-        days = supply.value
-    if days is None:
+        days = _days(supply, FIELDS["days"], errors)
+    if days is None and not any(e.field in (BOUNDS, FIELDS["days"]) for e in errors):
         errors.append(FieldError(FIELDS["days"], "is required (days of treatment)"))
     if errors:
         raise Invalid.fields(errors)

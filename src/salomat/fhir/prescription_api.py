@@ -45,7 +45,7 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "MedicationRequest": {
         "patient": ("reference", "required: Patient/<id>"),
-        "status": ("token", "active, completed or cancelled"),
+        "status": ("token", "active, completed, cancelled or stopped"),
     },
 }
 CAPABILITIES: list[dict[str, Any]] = [
@@ -131,7 +131,9 @@ async def search_medication_requests(
     status = None
     if (s := params.get("status")) is not None:
         if s not in STATUSES:
-            raise Invalid.fields([FieldError("status", "must be active, completed or cancelled")])
+            raise Invalid.fields(
+                [FieldError("status", "must be active, completed, cancelled or stopped")]
+            )
         status = STATUSES[s]
     found = await service.list_prescriptions(session, principal, int(v), status=status)
     return _found(
@@ -164,6 +166,9 @@ async def create_medication_request(
             raise Invalid.fields(
                 [FieldError("MedicationRequest.medicationReference", "no such Medication")]
             ) from None
+    medicine = await service.medicine_by_code(session, code)
+    if medicine is not None:  # an unknown code is refused by the service, naming the element
+        mapper.check_dose_unit(mr, medicine.unit)
     data = mapper.to_input(code, fields)
     with fields_as(mapper.FIELDS):
         p = await service.create_prescription(session, principal, person_id, data, source="fhir")

@@ -420,6 +420,60 @@ async def test_the_analyst_approves_and_rejects_lines_with_a_reason(client, setu
     )
 
 
+async def test_a_line_decided_meanwhile_is_not_decided_again(db, setup, make_user):
+    """The decision is one conditional UPDATE, not a check of a row read earlier."""
+    from salomat.core.errors import InvalidState
+    from salomat.core.security import Principal
+    from salomat.domains.prescription.schemas import ClaimReviewIn
+
+    line = setup["lines"][2]  # loaded into this session while still flagged
+    assert line.status == "flagged"
+    # another analyst rejects it after this session read it
+    await db.execute(
+        update(ClaimLine)
+        .where(ClaimLine.id == line.id)
+        .values(status="rejected", review_note="late", reviewed_by="other-analyst")
+        .execution_options(synchronize_session=False)
+    )
+    analyst = await make_user("insurance_analyst")
+    who = Principal(
+        user_id=analyst.id, username=analyst.username, role=analyst.role, session_id="t"
+    )
+    with pytest.raises(InvalidState, match="already rejected by other-analyst"):
+        await service.review_claim_line(db, who, line.id, ClaimReviewIn(decision="approve"))
+    await db.rollback()
+
+
+async def test_two_analysts_reviewing_one_line_at_once_decide_it_once(app, setup, make_user, login):
+    import asyncio
+
+    import httpx
+
+    from salomat.core.db import session_factory
+
+    line = setup["lines"][2]
+    analysts = [setup["analyst"], await login(await make_user("insurance_analyst"))]
+    transport = httpx.ASGITransport(app=app, client=("10.9.8.7", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        answers = await asyncio.gather(
+            *[
+                c.post(
+                    f"/api/v1/claim-lines/{line.id}/review",
+                    json={"decision": decision, "note": "checked"},
+                    headers=auth,
+                )
+                for decision, auth in zip(("approve", "reject"), analysts, strict=True)
+            ]
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 409], [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 200).json()
+    async with session_factory()() as s:
+        stored = await s.get(ClaimLine, line.id)
+        assert stored is not None
+        assert (stored.status, stored.reviewed_by) == (winner["status"], winner["reviewed_by"])
+
+
 async def test_the_pharmacist_submits_the_months_claim_once(client, setup, db):
     s = setup
     own = s["lines"][0].claim_id

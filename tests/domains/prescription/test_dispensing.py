@@ -345,3 +345,69 @@ async def test_a_stale_read_is_stopped_by_the_conditional_update(
     assert "0 units remain" in refused.value.detail
     await db.refresh(case.rx)
     assert case.rx.dispensed_units == 30
+
+
+async def test_only_the_lookup_opens_the_window_not_a_page_reload(
+    client, db, make_facility, make_person, make_user, login, monkeypatch
+):
+    from salomat.core import audit
+    from salomat.core.db import utcnow
+    from salomat.core.security import Principal
+    from salomat.domains.prescription import service
+    from salomat.domains.prescription.service import dispensing
+    from salomat.domains.registry import service as registry
+
+    case = await make_case(db, make_facility, make_person, quantity=60)
+    account = await pharmacist(make_facility, make_user)
+    auth = await login(account)
+    assert (await _lookup(client, auth, case)).status_code == 200
+    # the audit log is append-only: move the clock, not the rows
+    now = utcnow()
+    clock = [now + timedelta(hours=11)]
+    monkeypatch.setattr(audit, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(dispensing, "utcnow", lambda: clock[0])
+    # 11 hours later the pharmacist's page is reloaded: a read, but not a lookup
+    who = Principal(
+        user_id=account.id,
+        username=account.username,
+        role="pharmacist",
+        session_id="t",
+        facility_id=await registry.facility_id_by_code(db, account.facility_code),
+        facility_code=account.facility_code,
+    )
+    await db.commit()
+    await service.dispensing_view(db, who, case.rx.id)
+    await db.commit()
+    # 13 hours after the lookup the window has closed, whatever was reloaded since
+    clock[0] = now + timedelta(hours=13)
+    r = await _dispense(client, auth, case.rx.id, units=1)
+    assert r.status_code == 404, r.text
+    # a fresh lookup opens it again
+    assert (await _lookup(client, auth, case)).status_code == 200
+    assert (await _dispense(client, auth, case.rx.id, units=1)).status_code == 201
+
+
+@pytest.mark.parametrize("price", ["inf", "Infinity", "-inf", "NaN", "sNaN"])
+async def test_a_price_that_is_no_number_is_refused_on_the_page(
+    client, db, make_facility, make_person, make_user, price
+):
+    import re
+
+    from tests.domains.registry.test_web import web_login
+
+    case = await make_case(db, make_facility, make_person, quantity=60)
+    csrf = await web_login(client, await pharmacist(make_facility, make_user))
+    found = await client.post(
+        "/pharmacy",
+        data={"code": case.rx.code, "national_id": case.national_id, "csrf_token": csrf},
+    )
+    assert found.status_code == 200, found.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', found.text).group(1)
+    r = await client.post(
+        f"/pharmacy/prescriptions/{case.rx.id}/dispense",
+        data={"units": "1", "price": price, "csrf_token": csrf},
+    )
+    assert r.status_code == 422, r.text[:500]
+    assert 'id="d-price-error"' in r.text or 'aria-invalid="true"' in r.text
+    q = select(Dispensing).where(Dispensing.prescription_id == case.rx.id)
+    assert (await db.execute(q)).first() is None

@@ -192,9 +192,45 @@ async def test_a_second_active_prescription_of_the_same_inn_is_409(client, clini
     assert first.status_code == 201
     r = await post(client, clinic, rx(clinic.amlodipine, days=10))
     assert r.status_code == 409
-    assert first.json()["code"] in r.json()["detail"]
+    # the existing code is half of what a pharmacy needs: it is never echoed
+    assert first.json()["code"] not in r.text
+    assert "active prescription of amlodipine" in r.json()["detail"]
+    assert fields(r)["medicine"] == "an active prescription of amlodipine exists"
     other = await post(client, clinic, rx(clinic.metformin, diagnosis="E11.9"))
     assert other.status_code == 201, other.text
+
+
+async def test_a_lapsed_prescription_is_expired_everywhere(client, db, clinic, make_user):
+    from sqlalchemy import update
+
+    from salomat.domains.prescription.models import Prescription
+    from tests.domains.registry.test_web import web_login
+
+    p = (await post(client, clinic, rx(clinic.amlodipine))).json()
+    await db.execute(
+        update(Prescription)
+        .where(Prescription.id == p["id"])
+        .values(issued_on=TODAY - timedelta(days=30), valid_until=TODAY - timedelta(days=1))
+    )
+    await db.commit()
+    r = await client.get(f"/api/v1/prescriptions/{p['id']}", headers=clinic.doctor)
+    assert r.json()["status"] == "expired"
+    url = f"/api/v1/persons/{clinic.patient.id}/prescriptions"
+    active = await client.get(url, params={"status": "active"}, headers=clinic.doctor)
+    assert active.json() == []
+    lapsed = await client.get(url, params={"status": "expired"}, headers=clinic.doctor)
+    assert [x["id"] for x in lapsed.json()] == [p["id"]]
+    r = await client.post(
+        f"/api/v1/prescriptions/{p['id']}/cancel", json={"reason": "x"}, headers=clinic.doctor
+    )
+    assert r.status_code == 409
+    assert "expired" in r.json()["detail"]
+    # the doctor's page shows it expired and offers no cancel
+    await web_login(client, await make_user("family_doctor", facility_code=clinic.facility.code))
+    page = await client.get(f"/patients/{clinic.patient.id}/prescriptions")
+    assert page.status_code == 200, page.text
+    assert f'data-id="{p["id"]}" data-status="expired"' in page.text
+    assert 'data-testid="cancel-form"' not in page.text
 
 
 async def test_a_dead_patient_gets_no_prescription(client, clinic):

@@ -108,7 +108,7 @@ async def list_prescriptions(
     session: DbSession,
     person_id: int,
     principal: PrescriptionReader,
-    status: Annotated[str | None, Query(pattern="^(active|dispensed|cancelled)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(active|dispensed|cancelled|expired)$")] = None,
 ) -> list[PrescriptionOut]:
     """A person's prescriptions, newest first."""
     return await service.list_prescriptions(session, principal, person_id, status=status)

@@ -353,7 +353,7 @@ def _minor(raw: str) -> int | str | None:
         value = Decimal(text)
     except InvalidOperation:
         return raw  # refused by the model, naming the field
-    if value != value.quantize(Decimal("0.01")):
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):  # "inf", "NaN"
         return raw
     return int(value * 100)
 

@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -689,15 +689,25 @@ async def review_claim_line(
     assert claim is not None
     if data.decision == "reject" and not data.note:
         raise Invalid.fields([FieldError("note", "give the reason for the rejection")])
-    if line.status in ("approved", "rejected"):
-        raise InvalidState(f"The line was already {line.status} by {line.reviewed_by}.")
     if claim.status in ("approved", "rejected"):
         raise InvalidState(f"The claim is {claim.status}; its lines can no longer be reviewed.")
-    line.status = "approved" if data.decision == "approve" else "rejected"
-    line.review_note = data.note or None
-    line.reviewed_by = principal.username
-    line.reviewed_at = utcnow()
+    # one conditional UPDATE decides: of two analysts reviewing at once, or of a
+    # review sent twice, exactly one changes the row and the other gets 409
     await session.flush()
+    decided = await session.execute(
+        update(ClaimLine)
+        .where(ClaimLine.id == line.id, ClaimLine.status.in_(("entered", "flagged")))
+        .values(
+            status="approved" if data.decision == "approve" else "rejected",
+            review_note=data.note or None,
+            reviewed_by=principal.username,
+            reviewed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(line)
+    if decided.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidState(f"The line was already {line.status} by {line.reviewed_by}.")
     await audit.record(
         session,
         principal,

@@ -72,6 +72,8 @@ LOOKUP_WINDOW = timedelta(minutes=15)
 LOOKUP_MISS = "no prescription with this code and national id"
 #: how long a lookup opens a prescription to the pharmacy that made it
 OPEN_FOR = timedelta(hours=12)
+#: the audit purpose of a lookup by code and national id: only this opens ``OPEN_FOR``
+LOOKUP_PURPOSE = "dispensing: code and national id presented"
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ async def find_for_dispensing(
         resource_type=RX,
         resource_id=str(rx.id),
         patient_id=rx.person_id,
-        purpose="dispensing: code and national id presented",
+        purpose=LOOKUP_PURPOSE,
     )
     return await _view(session, rx, who)
 
@@ -274,7 +276,11 @@ async def find_for_dispensing(
 async def _opened_here(
     session: AsyncSession, principal: Principal, rx: Prescription, facility_id: int
 ) -> bool:
-    """Whether a pharmacist of this pharmacy looked it up (code + national id) lately."""
+    """Whether a pharmacist of this pharmacy looked it up (code + national id) lately.
+
+    Only the lookup counts: reloading the pharmacist's page (also a ``read``)
+    does not stretch the window.
+    """
     hit = await session.scalar(
         select(AuditEvent.id)
         .where(
@@ -284,6 +290,7 @@ async def _opened_here(
             AuditEvent.facility_id == facility_id,
             AuditEvent.action == "read",
             AuditEvent.outcome == "success",
+            AuditEvent.purpose == LOOKUP_PURPOSE,
             AuditEvent.occurred_at >= utcnow() - OPEN_FOR,
         )
         .limit(1)

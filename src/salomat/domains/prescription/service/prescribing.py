@@ -122,8 +122,16 @@ def qr_svg(code: str, *, scale: int = 4, inline: bool = False) -> str:
 # ---- helpers --------------------------------------------------------------------------
 
 
+def _lapsed(p: Prescription, today: date | None = None) -> bool:
+    """Still ``active`` in the table but past its last valid day: it is expired."""
+    return p.status == "active" and p.valid_until < (today or date.today())
+
+
 def _out(p: Prescription, m: Medicine | None) -> PrescriptionOut:
     out = PrescriptionOut.model_validate(p)
+    if _lapsed(p):
+        # the row is marked only when the next one of its INN is written
+        out.status = "expired"
     out.remaining_units = p.quantity_units - p.dispensed_units
     if m is not None:
         out.medicine_code = m.code
@@ -204,7 +212,15 @@ async def list_prescriptions(
         .where(Prescription.person_id == person_id)
         .order_by(Prescription.issued_on.desc(), Prescription.id.desc())
     )
-    if status is not None:
+    today = date.today()
+    if status == "active":
+        q = q.where(Prescription.status == "active", Prescription.valid_until >= today)
+    elif status == "expired":
+        q = q.where(
+            (Prescription.status == "expired")
+            | ((Prescription.status == "active") & (Prescription.valid_until < today))
+        )
+    elif status is not None:
         q = q.where(Prescription.status == status)
     if atc is not None:
         q = q.where(Medicine.atc == atc)
@@ -303,12 +319,13 @@ async def _check(session: AsyncSession, data: PrescriptionIn) -> _Checked:
     )
 
 
-def _duplicate(inn: str, found: str | None) -> Conflict:
-    which = f" ({found})" if found else ""
+def _duplicate(inn: str) -> Conflict:
+    # the existing prescription's code is half of what a pharmacy needs to
+    # dispense it, so it is never echoed back
     return Conflict(
-        f"The person already has an active prescription of {inn}{which}: "
+        f"The person already has an active prescription of {inn}: "
         "cancel it or wait until it is dispensed.",
-        errors=[FieldError("medicine", f"an active prescription of {inn} exists{which}")],
+        errors=[FieldError("medicine", f"an active prescription of {inn} exists")],
     )
 
 
@@ -332,14 +349,14 @@ async def _check_active_duplicate(
         .execution_options(synchronize_session=False)
     )
     found = await session.scalar(
-        select(Prescription.code).where(
+        select(Prescription.id).where(
             Prescription.person_id == person_id,
             Prescription.inn == inn,
             Prescription.status == "active",
         )
     )
     if found is not None:
-        raise _duplicate(inn, found)
+        raise _duplicate(inn)
 
 
 async def _check_period_limit(
@@ -441,7 +458,7 @@ async def create_prescription(
                     Prescription.status == "active",
                 )
             ):
-                raise _duplicate(inn, None) from e
+                raise _duplicate(inn) from e
             # else the random code collided: draw another
             if attempt == CODE_ATTEMPTS:
                 raise
@@ -477,8 +494,9 @@ async def cancel_prescription(
         raise PreconditionFailed(
             f"MedicationRequest {prescription_id} changed (version {p.version}); reload it."
         )
-    if p.status != "active":
-        raise InvalidState(f"The prescription is {p.status}; only an active one can be cancelled.")
+    status = "expired" if _lapsed(p) else p.status
+    if status != "active":
+        raise InvalidState(f"The prescription is {status}; only an active one can be cancelled.")
     if p.dispensed_units >= p.quantity_units:
         raise InvalidState("The prescription was dispensed in full; it cannot be cancelled.")
     reason = reason.strip()
