@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Response
 from fastapi.responses import PlainTextResponse
 
+from salomat.core.downloads import csv_download
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -185,12 +186,7 @@ async def immunization_worklist_csv(
 ) -> Response:
     """The invitation list: name, birth date, phone, address, what is due."""
     w = await service.immunization_worklist(session, principal, section=section, week=week)
-    name = f"immunization-invitations-{w.facility_code or 'facility'}-{w.week_start}.csv"
-    return Response(
-        service.worklist_csv(w),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(service.worklist_csv(w))
 
 
 @api.get("/dashboards/immunization", response_model=ImmunizationCoverage)
@@ -218,9 +214,4 @@ async def immunization_coverage_csv(
 ) -> Response:
     """The same figures as CSV: one line per unit, then the area's total."""
     c = await service.immunization_coverage(session, principal, area=area, cohort=cohort)
-    name = f"immunization-coverage-{c.area_code or 'national'}-{c.cohort}.csv"
-    return Response(
-        service.coverage_csv(c),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(service.coverage_csv(c))

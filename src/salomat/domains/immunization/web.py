@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from salomat.core.downloads import csv_download
 from salomat.core.errors import (
     FieldError,
     Invalid,
@@ -124,12 +125,7 @@ async def immunization_coverage_page_csv(
     if errors:
         raise Invalid.fields(errors)
     c = await _service.immunization_coverage(session, principal, area=area, cohort=cohort)
-    name = f"immunization-coverage-{c.area_code or 'national'}-{c.cohort}.csv"
-    return Response(
-        _service.coverage_csv(c),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(_service.coverage_csv(c))
 
 
 @web.get("/immunization/worklist.csv")
@@ -143,12 +139,7 @@ async def immunization_worklist_page_csv(
     w = await _service.immunization_worklist(
         session, principal, section=q.get("section"), week=q.get("week")
     )
-    name = f"immunization-invitations-{w.facility_code or 'facility'}-{w.week_start}.csv"
-    return Response(
-        _service.worklist_csv(w),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(_service.worklist_csv(w))
 
 
 # ---- the vaccination card (issue 5) -----------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Response
 from fastapi.responses import PlainTextResponse
 
+from salomat.core.downloads import csv_download
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -408,9 +409,4 @@ async def maternal_dashboard_csv(
     d = await service.maternal_dashboard(
         session, principal, area=area, period_from=period_from, period_to=period_to
     )
-    name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
-    return Response(
-        service.dashboard_csv(d),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(service.dashboard_csv(d))

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core.downloads import csv_download
 from salomat.core.errors import (
     FieldError,
     Invalid,
@@ -910,9 +911,4 @@ async def maternal_dashboard_csv(
     d = await service.maternal_dashboard(
         session, principal, area=area, period_from=start, period_to=end
     )
-    name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
-    return Response(
-        service.dashboard_csv(d),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return csv_download(service.dashboard_csv(d))

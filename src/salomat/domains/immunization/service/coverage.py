@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
+from salomat.core.downloads import CsvFile
 from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.country import pack
@@ -307,7 +308,7 @@ def _line(c: ImmunizationCoverage, r: CoverageRow) -> list[Any]:
     return out
 
 
-def coverage_csv(c: ImmunizationCoverage) -> str:
+def coverage_csv(c: ImmunizationCoverage) -> CsvFile:
     """A header line, one line per unit and a last line with the area's total."""
     out = io.StringIO()
     w = csv.writer(out)
@@ -315,4 +316,5 @@ def coverage_csv(c: ImmunizationCoverage) -> str:
     for r in c.rows:
         w.writerow(_line(c, r))
     w.writerow(_line(c, c.total))
-    return out.getvalue()
+    name = f"immunization-coverage-{c.area_code or 'national'}-{c.cohort}.csv"
+    return CsvFile(name, out.getvalue())

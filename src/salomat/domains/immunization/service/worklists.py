@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.config import get_settings
+from salomat.core.downloads import CsvFile
 from salomat.core.errors import FieldError, Forbidden, Invalid
 from salomat.core.security import Principal
 from salomat.domains.immunization.models import Dose, Exemption
@@ -181,7 +182,7 @@ def _what(row: ImmunizationWorklistRow) -> str:
     )
 
 
-def worklist_csv(w: ImmunizationWorklist) -> str:
+def worklist_csv(w: ImmunizationWorklist) -> CsvFile:
     """The invitation list: one line per child."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -198,4 +199,5 @@ def worklist_csv(w: ImmunizationWorklist) -> str:
                 _what(r),
             ]
         )
-    return out.getvalue()
+    name = f"immunization-invitations-{w.facility_code or 'facility'}-{w.week_start}.csv"
+    return CsvFile(name, out.getvalue())

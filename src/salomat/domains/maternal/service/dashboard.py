@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.db import utcnow
+from salomat.core.downloads import CsvFile
 from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import (
@@ -417,7 +418,7 @@ def _line(
     return ["" if values[c] is None else values[c] for c in _columns()]
 
 
-def dashboard_csv(d: MaternalDashboard) -> str:
+def dashboard_csv(d: MaternalDashboard) -> CsvFile:
     """A header line, one line per unit and a last line with the area's total."""
     out = io.StringIO()
     w = csv.writer(out)
@@ -425,4 +426,5 @@ def dashboard_csv(d: MaternalDashboard) -> str:
     for r in d.rows:
         w.writerow(_line(d, r.code, r.name, r.level, r.figures))
     w.writerow(_line(d, d.area_code, f"total: {d.area_name or 'national'}", d.area_level, d.total))
-    return out.getvalue()
+    name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
+    return CsvFile(name, out.getvalue())
