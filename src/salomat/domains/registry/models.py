@@ -380,3 +380,19 @@ class PersonRelation(Base):
             postgresql_where=text("ends_on IS NULL AND kind IN ('mother', 'father')"),
         ),
     )
+
+
+class SyntheticDuplicate(Base):
+    """The truth about a duplicate record ``salomat synth`` injected on purpose.
+
+    ``person_id`` is the injected record, ``original_id`` the person it
+    duplicates, ``kind`` how it was made (typo, transliteration, swapped day
+    and month, ...). Only synthetic databases have rows: the deduplication
+    benchmark measures precision and recall against them.
+    """
+
+    __tablename__ = "synthetic_duplicate"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    original_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))

@@ -5,4 +5,5 @@ from salomat.domains.registry.schemas.facilities import *  # noqa: F403
 from salomat.domains.registry.schemas.people import *  # noqa: F403
 from salomat.domains.registry.schemas.practitioners import *  # noqa: F403
 from salomat.domains.registry.schemas.relations import *  # noqa: F403
+from salomat.domains.registry.schemas.synth import *  # noqa: F403
 from salomat.domains.registry.schemas.territory import *  # noqa: F403

@@ -11,5 +11,6 @@ from salomat.domains.registry.service.people import *  # noqa: F403
 from salomat.domains.registry.service.practitioners import *  # noqa: F403
 from salomat.domains.registry.service.relations import *  # noqa: F403
 from salomat.domains.registry.service.search import *  # noqa: F403
+from salomat.domains.registry.service.synth import *  # noqa: F403
 from salomat.domains.registry.service.territory import *  # noqa: F403
 from salomat.domains.registry.service.versions import *  # noqa: F403
