@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from salomat.core import backup as db_backup
 from salomat.core import idempotency, migrate
+from salomat.core import synth as synth_core
 from salomat.core.config import get_settings
 from salomat.core.errors import Conflict, FieldError, Invalid, field_errors_from_pydantic
 from salomat.core.pagination import PageParams
@@ -30,6 +32,7 @@ from salomat.country import pack
 from salomat.domains.accounts import cli as accounts_cli
 from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
@@ -459,3 +462,95 @@ def maintenance_purge(
         "Deleted " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items()) + ".",
         markup=False,
     )
+
+
+# ---- synthetic national population -------------------------------------------------
+
+
+class _RichProgress:
+    """``core.synth.Progress`` on a rich progress bar (one line per stage)."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def start(self, label: str, total: int | None) -> Any:
+        task = self.bar.add_task(label, total=total)
+        return lambda n: self.bar.advance(task, n)
+
+
+def _timed(ctx: Any, name: str, generator: Any, *args: Any) -> Any:
+    t0 = time.perf_counter()
+    result = generator(ctx, *args)
+    ctx.timings[name] = round(time.perf_counter() - t0, 1)
+    return result
+
+
+@app.command("synth")
+def synth(
+    people: Annotated[int, typer.Option(min=1, help="how many people (before duplicates)")],
+    country: Annotated[
+        str | None, typer.Option(help="UZ or KZ (default: SALOMAT_COUNTRY; the two must agree)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="same seed, same population")] = 1,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="the day the data is as of (default: today)"),
+    ] = None,
+) -> None:
+    """Load a synthetic national population into an EMPTY database, for benchmarks and trials.
+
+    Territory, facilities, people (households, both scripts, valid national ids),
+    pregnancies with contacts, births, children with immunization and growth
+    records, prescriptions with dispensings and claims, and a known set of
+    duplicate persons (``synthetic_duplicate``). Streams with COPY on PostgreSQL.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    deployed = get_settings().country
+    country = (country or deployed).upper()
+    if country not in pack.countries():
+        raise _fail(f"--country: no country pack {country!r} (have {', '.join(pack.countries())})")
+    if country != deployed:
+        raise _fail(
+            f"--country {country} differs from SALOMAT_COUNTRY={deployed}: the app would read "
+            f"this data with the wrong country pack. Set SALOMAT_COUNTRY={country}."
+        )
+    day = (as_of or datetime.now(UTC)).date()
+    url = get_settings().resolved_database_url()
+    started = time.perf_counter()
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err) as bar:
+        try:
+            with synth_core.run(
+                url,
+                country=country,
+                people=people,
+                seed=seed,
+                as_of=day,
+                progress=_RichProgress(bar),
+            ) as ctx:
+                population = _timed(ctx, "registry", registry.synthesize_population, people)
+                births = _timed(ctx, "maternal", maternal.synthesize_pregnancies, population)
+                _timed(ctx, "immunization", immunization.synthesize_immunizations, population)
+                _timed(ctx, "child", child.synthesize_child_health, population, births)
+                _timed(ctx, "prescription", prescription.synthesize_prescriptions, population)
+        except synth_core.SynthError as e:
+            raise _fail(f"Nothing was loaded: {e}") from None
+    out.print(
+        f"Synthetic {country} population (seed {seed}, as of {day}) loaded in "
+        f"{time.perf_counter() - started:.0f} s:",
+        markup=False,
+    )
+    for table, n in sorted(ctx.counts.items()):
+        out.print(f"  {table:<32} {n:>12,}", markup=False)

@@ -7,3 +7,4 @@ well-child visits and the newborn record; ``passport`` reads everything together
 from salomat.domains.child.service.growth import *  # noqa: F403
 from salomat.domains.child.service.passport import *  # noqa: F403
 from salomat.domains.child.service.records import *  # noqa: F403
+from salomat.domains.child.service.synth import *  # noqa: F403

@@ -9,3 +9,4 @@ from salomat.domains.prescription.service.dispensing import *  # noqa: F403
 from salomat.domains.prescription.service.formulary import *  # noqa: F403
 from salomat.domains.prescription.service.portal import *  # noqa: F403
 from salomat.domains.prescription.service.prescribing import *  # noqa: F403
+from salomat.domains.prescription.service.synth import *  # noqa: F403
