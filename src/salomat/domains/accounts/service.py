@@ -261,14 +261,14 @@ async def _open_session(
 async def _principal_for(
     session: AsyncSession, user: User, sess: AuthSession, via: str
 ) -> Principal:
-    fac = await registry.get_facility(session, user.facility_id) if user.facility_id else None
+    code = await registry.facility_code(session, user.facility_id) if user.facility_id else None
     return Principal(
         user_id=user.id,
         username=user.username,
         role=user.role,
         session_id=sess.id,
         facility_id=user.facility_id,
-        facility_code=fac.code if fac else None,
+        facility_code=code,
         person_id=user.person_id,
         via=via,
         csrf_token=sess.csrf_token,
@@ -381,8 +381,17 @@ async def _live(session: AsyncSession, sess: AuthSession | None) -> tuple[User, 
 
 async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
     claims = decode_access_token(token)
-    sess = await session.get(AuthSession, claims["sid"])
-    user, sess = await _live(session, sess)
+    # every API request passes here: the login session and its user in one round trip
+    row = (
+        await session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id == claims["sid"])
+        )
+    ).first()
+    if row is None:
+        raise Unauthorized("Your session has ended; log in again.")
+    user, sess = await _live(session, row[0])
     if str(user.id) != claims["sub"] or user.role != claims.get("role"):
         raise Unauthorized("The access token no longer matches the account; log in again.")
     return await _principal_for(session, user, sess, "bearer")

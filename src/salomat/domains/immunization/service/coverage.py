@@ -36,7 +36,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
@@ -131,39 +131,79 @@ def _age_days(session: AsyncSession, later: Any, birth: Any) -> Any:
     return later - birth
 
 
-def _has_dose(
-    session: AsyncSession, cohort: Any, antigens: tuple[str, ...], dose: int, by_days: int
-) -> Any:
+async def _counts(
+    session: AsyncSession, cohort: Any, indicators: tuple[Indicator, ...], today: date
+) -> dict[int | None, dict[str, tuple[int, int]]]:
+    """(eligible, covered) per settlement id and indicator, in one pass over the cohort.
+
+    Each child's smallest age (days, from 0) at a valid completed dose of each
+    (antigen group, dose number) the indicators name, then filtered counts: a
+    dose "by ``by_days``" is one whose smallest age is at most ``by_days``. Only
+    settlements with eligible children are returned (an empty group has no row).
+    """
+    wanted: dict[tuple[tuple[str, ...], int], str] = {}
+    for ind in indicators:
+        for key in [(ind.antigens, ind.dose)] + ([ind.among] if ind.among else []):
+            wanted.setdefault(key, f"a{len(wanted)}")
+    if not wanted:
+        return {}
     age = _age_days(session, Dose.given_on, cohort.c.birth_date)
-    return exists().where(
-        Dose.person_id == cohort.c.person_id,
-        Dose.antigen.in_(antigens),
-        Dose.dose_number == dose,
-        Dose.valid.is_(True),
-        Dose.status == "completed",
-        age >= 0,
-        age <= by_days,
+    antigens = sorted({a for antigens, _ in wanted for a in antigens})
+    ages = (
+        select(
+            cohort.c.settlement_id,
+            cohort.c.birth_date,
+            _age_days(session, cohort.c.deceased_on, cohort.c.birth_date).label("died_at"),
+            *(
+                func.min(
+                    case((and_(Dose.antigen.in_(antigens_), Dose.dose_number == dose), age))
+                ).label(col)
+                for (antigens_, dose), col in wanted.items()
+            ),
+        )
+        .select_from(cohort)
+        .outerjoin(
+            Dose,
+            and_(
+                Dose.person_id == cohort.c.person_id,
+                Dose.antigen.in_(antigens),
+                Dose.valid.is_(True),
+                Dose.status == "completed",
+                Dose.given_on >= cohort.c.birth_date,
+            ),
+        )
+        .group_by(
+            cohort.c.person_id,
+            cohort.c.settlement_id,
+            cohort.c.birth_date,
+            cohort.c.deceased_on,
+        )
+        .subquery()
     )
-
-
-async def _indicator(
-    session: AsyncSession, cohort: Any, ind: Indicator, today: date
-) -> dict[int | None, tuple[int, int]]:
-    """(eligible, covered) per settlement id."""
-    died_at = _age_days(session, cohort.c.deceased_on, cohort.c.birth_date)
-    where = [
-        cohort.c.birth_date <= today - timedelta(days=ind.by_days),
-        or_(cohort.c.deceased_on.is_(None), died_at > ind.by_days),
-    ]
-    if ind.among is not None:
-        where.append(_has_dose(session, cohort, ind.among[0], ind.among[1], ind.by_days))
-    covered = case((_has_dose(session, cohort, ind.antigens, ind.dose, ind.by_days), 1), else_=0)
+    columns = []
+    for ind in indicators:
+        eligible = [
+            ages.c.birth_date <= today - timedelta(days=ind.by_days),
+            or_(ages.c.died_at.is_(None), ages.c.died_at > ind.by_days),
+        ]
+        if ind.among is not None:
+            eligible.append(ages.c[wanted[ind.among]] <= ind.by_days)
+        covered = ages.c[wanted[(ind.antigens, ind.dose)]] <= ind.by_days
+        columns.append(func.sum(case((and_(*eligible), 1), else_=0)))
+        columns.append(func.sum(case((and_(*eligible, covered), 1), else_=0)))
     rows = await session.execute(
-        select(cohort.c.settlement_id, func.count(), func.sum(covered))
-        .where(and_(*where))
-        .group_by(cohort.c.settlement_id)
+        select(ages.c.settlement_id, *columns).group_by(ages.c.settlement_id)
     )
-    return {sid: (int(n), int(c or 0)) for sid, n, c in rows}
+    out: dict[int | None, dict[str, tuple[int, int]]] = {}
+    for row in rows:
+        figures = {
+            ind.code: (int(row[1 + 2 * i] or 0), int(row[2 + 2 * i] or 0))
+            for i, ind in enumerate(indicators)
+        }
+        figures = {code: f for code, f in figures.items() if f[0]}
+        if figures:
+            out[row[0]] = figures
+    return out
 
 
 def _check_cohort(cohort: int | None, today: date) -> int:
@@ -230,12 +270,12 @@ async def immunization_coverage(
         lambda: defaultdict(lambda: [0, 0])
     )
     total: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for ind in indicators:
-        for sid, (eligible, covered) in (await _indicator(session, people, ind, today)).items():
-            code = breakdown.unit_of.get(sid) if sid is not None else None
-            if code is None and sid is not None:
-                continue
-            for into in (per_unit[code][ind.code], total[ind.code]):
+    for sid, figures in (await _counts(session, people, indicators, today)).items():
+        code = breakdown.unit_of.get(sid) if sid is not None else None
+        if code is None and sid is not None:
+            continue
+        for ind_code, (eligible, covered) in figures.items():
+            for into in (per_unit[code][ind_code], total[ind_code]):
                 into[0] += eligible
                 into[1] += covered
     rows = [

@@ -6,6 +6,7 @@ Public surface (stable; the worklist, coverage and child passport call it)::
     schedule_for(birth_date, sex, doses, exemptions, today, country) -> list[DueDose]
     check_dose(birth_date, antigen, dose_number, given_on, doses, country) -> Validity
     next_due(schedule) -> list[DueDose]          # the due and overdue items only
+    DueOn(country, today).next_due(birth_date, sex, doses, exemptions)  # the same, for a batch
 
 ``doses`` are any objects with ``antigen``, ``dose_number``, ``given_on``,
 ``valid`` (and optionally ``status``: rows whose status is
@@ -50,7 +51,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 from salomat.country import pack
@@ -61,6 +62,7 @@ __all__ = [
     "Calendar",
     "DoseRule",
     "DueDose",
+    "DueOn",
     "GivenDose",
     "Series",
     "Validity",
@@ -182,16 +184,28 @@ class Calendar:
     vaccines: dict[str, dict[str, Any]] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)
 
+    @cached_property
+    def _index(self) -> tuple[dict[str, Series], dict[tuple[str, int], DoseRule]]:
+        """Series by antigen and rules by (antigen, dose): the first in pack order wins."""
+        series: dict[str, Series] = {}
+        rules: dict[tuple[str, int], DoseRule] = {}
+        for s in self.series:
+            series.setdefault(s.antigen, s)
+        for s in series.values():
+            for r in s.doses:
+                rules.setdefault((s.antigen, r.dose_number), r)
+        return series, rules
+
     def get(self, antigen: str) -> Series | None:
-        return next((s for s in self.series if s.antigen == antigen), None)
+        return self._index[0].get(antigen)
 
     def rule(self, antigen: str, dose_number: int) -> DoseRule | None:
-        s = self.get(antigen)
+        found = self._index[1].get((antigen, dose_number))
+        if found is not None:
+            return found
+        s = self._index[0].get(antigen)
         if s is None:
             return None
-        for r in s.doses:
-            if r.dose_number == dose_number:
-                return r
         if s.booster_every is not None and s.doses and dose_number > s.doses[-1].dose_number:
             return _booster_rule(s, dose_number)
         return None
@@ -484,6 +498,162 @@ def schedule_for(
                     )
                 )
     return out
+
+
+def _last_birth(age: Age, today: date) -> date:
+    """The latest birth date for which ``add_age(birth, age) <= today``.
+
+    ``add_age`` never decreases as the birth date moves later (month ends clamp), so
+    the births reaching an age by ``today`` are exactly those up to this day.
+    """
+    months = today.month - 1 - age.months - 12 * age.years
+    year = today.year + months // 12
+    month = months % 12 + 1
+    guess = date(year, month, min(today.day, _calendar.monthrange(year, month)[1]))
+    guess -= timedelta(days=age.days)
+    one = timedelta(days=1)
+    while add_age(guess, age) > today:
+        guess -= one
+    while add_age(guess + one, age) <= today:
+        guess += one
+    return guess
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One calendar dose with what a day's worklist can decide from the birth date alone."""
+
+    rule: DoseRule
+    series: Series
+    key: tuple[str, int]
+    #: too young for the recommended age (so not due yet) when born after this day
+    reached_age_by: date
+    #: catch-up over (not eligible) when born on or before this day; None: no upper age
+    too_old_by: date | None
+    #: the previous dose can no longer be given when born on or before this day
+    #: (None: it always can): otherwise a missing previous dose makes this one wait
+    previous_over_by: date | None
+
+
+class DueOn:
+    """The due and overdue doses of many people as of one day (a worklist's batch).
+
+    ``DueOn(country, today).next_due(birth, sex, doses, exemptions)`` equals
+    ``next_due(schedule_for(birth, sex, doses, exemptions, today, country))``
+    (property-tested), but what depends only on the calendar and the day is
+    prepared once: the rule lookups, and for each dose the birth dates that have
+    reached its recommended age or passed its catch-up age. A dose that the
+    birth date alone rules out costs one date comparison, and no ``DueDose`` is
+    built for the doses a worklist does not show. Pure, like the rest of the
+    engine.
+    """
+
+    def __init__(self, country: str | Calendar, today: date) -> None:
+        self.cal = _cal(country)
+        self.today = today
+        self._steps: dict[str | None, tuple[_Step, ...]] = {}
+        self._boosters: dict[str | None, tuple[Series, ...]] = {}
+
+    def _prepare(self, sex: str | None) -> None:
+        cal, today = self.cal, self.today
+        steps: list[_Step] = []
+        boosters: list[Series] = []
+        for s in cal.series:
+            if s.sex and sex and s.sex != sex:
+                continue
+            for rule in s.doses:
+                prev = cal.rule(*rule.after) if rule.after is not None else None
+                steps.append(
+                    _Step(
+                        rule=rule,
+                        series=s,
+                        key=(rule.antigen, rule.dose_number),
+                        reached_age_by=_last_birth(rule.age, today),
+                        too_old_by=_last_birth(rule.max_age, today) if rule.max_age else None,
+                        previous_over_by=(
+                            _last_birth(prev.max_age, today)
+                            if prev is not None and prev.max_age is not None
+                            else None
+                        ),
+                    )
+                )
+            if s.booster_every is not None and s.doses:
+                boosters.append(s)
+        self._steps[sex] = tuple(steps)
+        self._boosters[sex] = tuple(boosters)
+
+    def next_due(
+        self,
+        birth_date: date,
+        sex: str | None,
+        doses: Iterable[DoseLike],
+        exemptions: Iterable[Any],
+    ) -> list[DueDose]:
+        """The person's due and overdue doses, oldest due date first."""
+        if sex not in self._steps:
+            self._prepare(sex)
+        cal, today = self.cal, self.today
+        doses = list(doses)
+        # _valid_index in one pass, noting whether any invalid dose asks for a repeat floor
+        given: dict[tuple[str, int], date] = {}
+        invalid = False
+        for d in doses:
+            if getattr(d, "status", "completed") == "entered_in_error":
+                continue
+            if d.valid:
+                key = (d.antigen, d.dose_number)
+                was = given.get(key)
+                if was is None or d.given_on < was:
+                    given[key] = d.given_on
+            else:
+                invalid = True
+        floors = _repeat_floors(doses, cal) if invalid else {}
+        exempts = list(exemptions)
+        memo: dict[tuple[str, int], date] = {}
+        out: list[DueDose] = []
+        for st in self._steps[sex]:
+            if birth_date > st.reached_age_by or st.key in given:
+                continue  # not due yet (due on or after the recommended age), or given
+            if st.too_old_by is not None and birth_date <= st.too_old_by:
+                continue  # not eligible any more
+            rule = st.rule
+            after = rule.after
+            if (
+                after is not None
+                and after not in given
+                and (st.previous_over_by is None or birth_date > st.previous_over_by)
+            ):
+                continue  # waits for the previous dose
+            if exempts and _exempt(exempts, rule.antigen, today):
+                continue
+            earliest = _earliest(rule, birth_date, given, cal, memo, floors)
+            due = max(add_age(birth_date, rule.age), earliest)
+            if today < due:
+                continue
+            overdue = due + timedelta(days=OVERDUE_AFTER_DAYS)
+            out.append(
+                DueDose(
+                    antigen=rule.antigen,
+                    label=st.series.label,
+                    dose_number=rule.dose_number,
+                    status="overdue" if today >= overdue else "due",
+                    due_on=due,
+                    earliest_on=earliest,
+                    overdue_on=overdue,
+                    latest_on=add_age(birth_date, rule.max_age) if rule.max_age else None,
+                )
+            )
+        for s in self._boosters[sex]:
+            n = s.doses[-1].dose_number + 1
+            while (s.antigen, n) in given:
+                n += 1
+            if (s.antigen, n - 1) in given:
+                item = _item(
+                    _booster_rule(s, n), s, birth_date, given, exempts, today, cal, memo, floors
+                )
+                if item.status in ("due", "overdue"):
+                    out.append(item)
+        return next_due(out)
 
 
 def next_due(schedule: Iterable[DueDose]) -> list[DueDose]:

@@ -192,38 +192,35 @@ async def _registered(
 async def _closed(
     session: AsyncSession, sums: _Sums, where: list[Any], start: date, end: date
 ) -> None:
+    # contacts are counted only for the area's and period's pregnancies (a correlated count
+    # on ix_antenatal_contact_pregnancy_on): grouping every contact of the country first
+    # made a district's dashboard cost as much as the nation's. Grouped by that count (a
+    # few values) so that it is taken once per pregnancy, not once per figure.
     visits = (
-        select(
-            AntenatalContact.pregnancy_id.label("pid"),
-            func.count(distinct(AntenatalContact.on)).label("n"),
-        )
-        .group_by(AntenatalContact.pregnancy_id)
-        .subquery()
+        select(func.count(distinct(AntenatalContact.on)))
+        .where(AntenatalContact.pregnancy_id == Pregnancy.id)
+        .correlate(Pregnancy)
+        .scalar_subquery()
+        .label("visits")
     )
-    n = func.coalesce(visits.c.n, 0)
     rows = await session.execute(
-        select(
-            Pregnancy.settlement_id,
-            Pregnancy.outcome,
-            func.count(),
-            func.sum(case((n >= 4, 1), else_=0)),
-            func.sum(case((n >= 8, 1), else_=0)),
-        )
-        .outerjoin(visits, visits.c.pid == Pregnancy.id)
+        select(Pregnancy.settlement_id, Pregnancy.outcome, visits, func.count())
         .where(
             Pregnancy.status == "closed",
             Pregnancy.closed_on >= start,
             Pregnancy.closed_on <= end,
             *where,
         )
-        .group_by(Pregnancy.settlement_id, Pregnancy.outcome)
+        .group_by(Pregnancy.settlement_id, Pregnancy.outcome, visits)
     )
-    for sid, outcome, count, anc4, anc8 in rows:
+    for sid, outcome, n, count in rows:
         f = sums[sid]
         f.closed += count
         f.outcomes[outcome] += count
-        f.anc4 += int(anc4 or 0)
-        f.anc8 += int(anc8 or 0)
+        if n >= 4:
+            f.anc4 += count
+        if n >= 8:
+            f.anc8 += count
 
 
 async def _births(
@@ -286,9 +283,10 @@ async def _pending(
     for sid, facility_id, sent_at in rows:
         sums[sid].high_risk_pending_24h += 1
         by_facility[facility_id].append(sent_at)
+    names = await registry.facility_names(session, by_facility)
     out = []
     for facility_id, sent in by_facility.items():
-        fac = await registry.get_facility(session, facility_id)
+        fac = names[facility_id]
         oldest = int((now - min(sent)).total_seconds() // 3600)
         out.append(
             PendingAtFacility(

@@ -13,14 +13,16 @@ of these holds, each row naming why:
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.errors import Forbidden
-from salomat.core.policy import person_scope
+from salomat.core.policy import NATIONAL_PERSON_SCOPE, Role, Scope, person_scope
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.maternal.models import AntenatalContact, Pregnancy, Referral
 from salomat.domains.maternal.schemas import WorklistReason, WorklistRow
 from salomat.domains.maternal.service import pregnancy as preg
@@ -52,11 +54,16 @@ async def _accepted_levels(session: AsyncSession, pregnancy_ids: list[int]) -> d
 
 
 def _reasons(
-    p: Pregnancy, contacts: list[AntenatalContact], accepted_level: int, today: date
+    p: Pregnancy,
+    contacts: list[Any],
+    accepted_level: int,
+    today: date,
+    maternal_pack: dict[str, Any],
 ) -> list[WorklistReason]:
     out: list[WorklistReason] = []
     facts = preg._facts(p, contacts, today)
-    for due in rules.schedule(facts, preg._country()):
+    # ``rules.schedule`` with the pack read once per list, not copied once per woman
+    for due in rules._schedule(facts, maternal_pack):
         if due.status in ("due", "overdue"):
             out.append(
                 WorklistReason(
@@ -86,60 +93,101 @@ def _reasons(
 _CHUNK = 500
 
 
-async def _attached_women(session: AsyncSession, facility_id: int, today: date) -> list[int]:
-    """Women of child-bearing age (10-60, ``pregnancy.AGE_RANGE``) attached to the facility."""
-    low, high = preg.AGE_RANGE
-    # a generous band: her pregnancy's own checks decided her age; this only narrows the read
-    born_from = today - timedelta(days=366 * (high + 1))
-    born_to = today - timedelta(days=365 * low)
-    out: list[int] = []
-    after = 0
-    while page := await registry.attached_people(
-        session, facility_id, born_from=born_from, born_to=born_to, after_id=after, limit=2000
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+async def _contacts_of(session: AsyncSession, pregnancy_ids: list[int]) -> dict[int, list[Any]]:
+    """Each pregnancy's contacts in ``preg._contacts``'s order, a chunk of pregnancies a read.
+
+    Plain rows with every column (``preg._facts`` reads attributes only): building
+    thousands of ORM objects cost more than the read itself.
+    """
+    out: dict[int, list[Any]] = {pid: [] for pid in pregnancy_ids}
+    columns = AntenatalContact.__table__.c
+    for chunk in _chunks(pregnancy_ids):
+        for c in await session.execute(
+            select(*columns)
+            .where(columns.pregnancy_id.in_(chunk))
+            .order_by(columns.pregnancy_id, columns.on, columns.id)
+        ):
+            out[c.pregnancy_id].append(c)
+    return out
+
+
+async def _scopes(
+    session: AsyncSession, principal: Principal, person_ids: list[int]
+) -> dict[int, Scope]:
+    """``person_scope`` of each woman, without asking once per woman.
+
+    For a facility's staff the registry's rule (attached here, or in care
+    here) is the only one that gives a scope without a break-the-glass grant,
+    so whoever it covers gets its reason from ``registry.facility_scopes``
+    in a few statements; only the women it does not cover (registered or
+    seen here, since gone elsewhere) are asked one by one, for a grant.
+    """
+    out: dict[int, Scope] = {}
+    rest = person_ids
+    role = principal.role
+    if (
+        principal.facility_id is not None
+        and role != Role.citizen
+        and role not in NATIONAL_PERSON_SCOPE
     ):
-        out += [p.id for p in page if p.sex == "female"]
-        after = page[-1].id
+        out = await registry.facility_scopes(session, principal.facility_id, person_ids)
+        rest = [pid for pid in person_ids if pid not in out]
+    for pid in rest:
+        scope = await person_scope(session, principal, pid)
+        if scope is not None:
+            out[pid] = scope
     return out
 
 
 async def antenatal_worklist(session: AsyncSession, principal: Principal) -> list[WorklistRow]:
-    """The women of the user's facility who need something done, earliest EDD first."""
+    """The women of the user's facility who need something done, earliest EDD first.
+
+    A fixed number of statements whatever the number of women: the
+    pregnancies in one read (the women attached here joined in SQL), then
+    scopes, accepted referrals and contacts for all of them at once.
+    """
     if principal.facility_id is None:
         raise Forbidden("The worklist is a facility's; your account has none.")
     fid = principal.facility_id
-    seen_here = select(AntenatalContact.pregnancy_id).where(AntenatalContact.facility_id == fid)
-    found = {
-        p.id: p
-        for p in await session.scalars(
-            select(Pregnancy).where(
-                Pregnancy.status == "current",
-                or_(Pregnancy.facility_id == fid, Pregnancy.id.in_(seen_here)),
-            )
-        )
-    }
-    # and the women attached here, wherever their pregnancy was registered
-    women = await _attached_women(session, fid, date.today())
-    for i in range(0, len(women), _CHUNK):
-        for p in await session.scalars(
-            select(Pregnancy).where(
-                Pregnancy.status == "current", Pregnancy.person_id.in_(women[i : i + _CHUNK])
-            )
-        ):
-            found[p.id] = p
-    pregnancies = sorted(found.values(), key=lambda p: (p.edd, p.id))
-    scopes = {}
-    for p in pregnancies:
-        scope = await person_scope(session, principal, p.person_id)
-        if scope is not None:
-            scopes[p.person_id] = scope
-    pregnancies = [p for p in pregnancies if p.person_id in scopes]
-    accepted = await _accepted_levels(session, [p.id for p in pregnancies])
     today = date.today()
+    seen_here = select(AntenatalContact.pregnancy_id).where(AntenatalContact.facility_id == fid)
+    # women of child-bearing age (10-60, ``pregnancy.AGE_RANGE``) attached here, wherever
+    # their pregnancy was registered; a generous band: her pregnancy's own checks decided
+    # her age, this only narrows the read
+    low, high = preg.AGE_RANGE
+    attached = registry.attached_ids_query(
+        fid,
+        sex="female",
+        born_from=today - timedelta(days=366 * (high + 1)),
+        born_to=today - timedelta(days=365 * low),
+    )
+    found = await session.scalars(
+        select(Pregnancy).where(
+            Pregnancy.status == "current",
+            or_(
+                Pregnancy.facility_id == fid,
+                Pregnancy.id.in_(seen_here),
+                Pregnancy.person_id.in_(attached),
+            ),
+        )
+    )
+    pregnancies = sorted(found, key=lambda p: (p.edd, p.id))
+    scopes = await _scopes(session, principal, [p.person_id for p in pregnancies])
+    pregnancies = [p for p in pregnancies if p.person_id in scopes]
+    ids = [p.id for p in pregnancies]
+    accepted: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        accepted.update(await _accepted_levels(session, chunk))
+    contacts = await _contacts_of(session, ids)
+    maternal_pack = pack.load(preg._country(), "maternal")
     out: list[WorklistRow] = []
     shown: list[audit.Access] = []
     for p in pregnancies:
-        contacts = await preg._contacts(session, p.id)
-        reasons = _reasons(p, contacts, accepted.get(p.id, 0), today)
+        reasons = _reasons(p, contacts[p.id], accepted.get(p.id, 0), today, maternal_pack)
         if not reasons:
             continue
         ga = preg.ga_on(p, today)

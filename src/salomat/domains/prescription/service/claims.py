@@ -362,9 +362,8 @@ async def flag_outliers(session: AsyncSession, month: date) -> int:
             .group_by(Prescription.facility_id, Prescription.prescriber_username)
         )
     ).all()
-    kinds: dict[int, str] = {}
-    for facility_id in {f for f, _, _ in rows}:
-        kinds[facility_id] = (await registry.get_facility(session, facility_id)).kind
+    names = await registry.facility_names(session, {f for f, _, _ in rows})
+    kinds = {facility_id: f.kind for facility_id, f in names.items()}
     groups: dict[str, dict[str, int]] = {}
     kind_of: dict[str, str] = {}
     for facility_id, who, n in rows:
@@ -503,14 +502,11 @@ async def _line_outs(
         .where(Dispensing.id.in_(d_ids))
     )
     by_d = {d.id: (d, code, inn, m) for d, code, inn, m in facts.all()}
-    names: dict[int, str] = {}
+    facilities = await registry.facility_names(session, {claim.facility_id for _, claim in rows})
+    names = {facility_id: f.name for facility_id, f in facilities.items()}
     out = []
     for line, claim in rows:
         d, code, inn, m = by_d[line.dispensing_id]
-        if claim.facility_id not in names:
-            names[claim.facility_id] = (
-                await registry.get_facility(session, claim.facility_id)
-            ).name
         out.append(
             ClaimLineOut(
                 id=line.id,

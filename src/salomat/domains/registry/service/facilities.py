@@ -7,9 +7,9 @@ feldsher point under its district hospital), never to itself through a chain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 from sqlalchemy import delete, func, insert, select
@@ -27,8 +27,17 @@ from salomat.core.errors import (
     PreconditionFailed,
 )
 from salomat.core.pagination import Page, PageParams
+from salomat.core.policy import Scope
 from salomat.country import pack
-from salomat.domains.registry.models import Facility, FacilityBeds, Practitioner, Section, Territory
+from salomat.domains.registry.models import (
+    CareRelationship,
+    Facility,
+    FacilityBeds,
+    Person,
+    Practitioner,
+    Section,
+    Territory,
+)
 from salomat.domains.registry.schemas import (
     FacilityIn,
     FacilityOut,
@@ -45,11 +54,15 @@ from salomat.domains.registry.service.territory import (
 )
 
 __all__ = [
+    "attached_ids_query",
     "close_facility",
     "create_facility",
     "create_section",
     "facility_by_code",
+    "facility_code",
     "facility_id_by_code",
+    "facility_names",
+    "facility_scopes",
     "facility_types",
     "get_facility",
     "list_facilities",
@@ -235,6 +248,100 @@ async def facility_by_code(session: AsyncSession, code: str) -> FacilityOut | No
 
 async def facility_id_by_code(session: AsyncSession, code: str) -> int | None:
     return await session.scalar(select(Facility.id).where(Facility.code == code))
+
+
+async def facility_code(session: AsyncSession, facility_id: int) -> str | None:
+    """Just the code: what every request's principal carries (one indexed read)."""
+    return await session.scalar(select(Facility.code).where(Facility.id == facility_id))
+
+
+class FacilityName(NamedTuple):
+    code: str
+    name: str
+    kind: str
+
+
+async def facility_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, FacilityName]:
+    """Code, name and type of many facilities in one statement (batches and dashboards that
+    name the facilities they count); ids with no facility are left out."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Facility.id, Facility.code, Facility.name, Facility.kind).where(
+            Facility.id.in_(wanted)
+        )
+    )
+    return {r.id: FacilityName(r.code, r.name, r.kind) for r in rows}
+
+
+def attached_ids_query(
+    facility_id: int,
+    *,
+    sex: str | None = None,
+    born_from: date | None = None,
+    born_to: date | None = None,
+) -> Any:
+    """The ids of the living people attached to a facility, as a subquery to join in SQL.
+
+    The people ``attached_people`` pages through (same filters), for a care
+    programme's worklist that needs only who they are, not their names: one
+    statement instead of reading every attached person. ``born_from`` and
+    ``born_to`` are inclusive.
+    """
+    q = select(Person.id).where(
+        Person.attached_facility_id == facility_id,
+        Person.deceased_on.is_(None),
+        Person.merged_into_id.is_(None),
+    )
+    if sex is not None:
+        q = q.where(Person.sex == sex)
+    if born_from is not None:
+        q = q.where(Person.birth_date >= born_from)
+    if born_to is not None:
+        q = q.where(Person.birth_date <= born_to)
+    return q
+
+
+#: ids per IN list (SQLite allows a few thousand bound parameters)
+_SCOPE_CHUNK = 500
+
+
+async def facility_scopes(
+    session: AsyncSession, facility_id: int, person_ids: Iterable[int]
+) -> dict[int, Scope]:
+    """The registry's scope rule (``attached_or_in_care_at_users_facility``) for many people.
+
+    A worklist listing hundreds of people asked it once per person; this
+    answers for all in two statements per chunk, with the same reasons: attached to
+    the facility, else an open care relationship there (the oldest, if
+    several). People the facility does not hold are left out: only a
+    break-the-glass grant (``policy.person_scope``) can still open them.
+    """
+    wanted = sorted(set(person_ids))
+    out: dict[int, Scope] = {}
+    for i in range(0, len(wanted), _SCOPE_CHUNK):
+        chunk = wanted[i : i + _SCOPE_CHUNK]
+        for (pid,) in await session.execute(
+            select(Person.id).where(
+                Person.id.in_(chunk), Person.attached_facility_id == facility_id
+            )
+        ):
+            out[pid] = Scope("attached to the user's facility")
+        rest = [pid for pid in chunk if pid not in out]
+        if not rest:
+            continue
+        for pid, kind in await session.execute(
+            select(CareRelationship.person_id, CareRelationship.kind)
+            .where(
+                CareRelationship.person_id.in_(rest),
+                CareRelationship.facility_id == facility_id,
+                CareRelationship.closed_at.is_(None),
+            )
+            .order_by(CareRelationship.id)
+        ):
+            out.setdefault(pid, Scope(f"open care relationship ({kind})"))
+    return out
 
 
 async def _get(session: AsyncSession, facility_id: int) -> Facility:

