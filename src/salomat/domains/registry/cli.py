@@ -9,6 +9,7 @@ recomputes the name search keys.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,11 +115,24 @@ def population_command(
         out.print(f"  {label:<7} {m:>10,} {f:>10,}", markup=False)
 
 
+class Backend(StrEnum):
+    """Where ``registry dedup`` runs Splink (service.BACKENDS)."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 @app.command("dedup")
 def dedup_command(
     threshold: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="lowest match probability kept as a pair")
     ] = 0.9,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            help="where Splink runs: DuckDB here, or Spark (the spark extra; Java 17+)",
+        ),
+    ] = Backend.duckdb,
 ) -> None:
     """Find likely duplicate people in the whole registry (Splink) for review; merges nothing."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -135,14 +149,17 @@ def dedup_command(
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
         summary = run_unit_of_work(
-            lambda s: service.dedup_registry(s, threshold=threshold, progress=tick)
+            lambda s: service.dedup_registry(
+                s, threshold=threshold, progress=tick, backend=backend.value
+            )
         )
-    model = "trained (u by sampling, m by EM)" if summary.trained else "fixed m/u (small registry)"
+    model = "u by sampling, fixed m" if summary.trained else "fixed m/u (small registry)"
     out.print(
         f"Run {summary.run_id}: {summary.people:,} people, {summary.compared:,} pairs compared, "
         f"{summary.above_threshold:,} at or above {summary.threshold}: {summary.new_pairs:,} new, "
         f"{summary.updated_pairs:,} updated, {summary.left_alone:,} already reviewed (left "
-        f"alone). Model: {model}; {summary.seconds:.1f} s. Review: GET /api/v1/duplicates.",
+        f"alone). Model: {model}, on {backend.value}; {summary.seconds:.1f} s. "
+        "Review: GET /api/v1/duplicates.",
         markup=False,
     )
 
