@@ -56,11 +56,17 @@ pytest-postgresql: $(VENV)/.installed-dev-$(DEPS_HASH)
 
 test: lint browser pytest-sqlite pytest-postgresql
 
-# Search latency at 100k and 1M people on SQLite and PostgreSQL (never part of `make test`).
-# Populations are generated once into var/bench/ and the `bench` database; results go to
-# bench/results/<date>-search.{json,md}. BENCH_ARGS="--sizes 100000 --queries 50" for a quick run.
-bench: $(VENV)/.installed-$(DEPS_HASH)
-	$(BIN)/python -m bench.search $(BENCH_ARGS)
+$(VENV)/.installed-bench-$(DEPS_HASH): $(VENV)/.installed-$(DEPS_HASH)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
+# The benchmark suite on PostgreSQL (never part of `make test`): a synthetic population
+# of 1M people (`salomat synth`, generated once per size into the database
+# bench_<country>_<size>), then API writes and reads against same-run baselines, person
+# search, indicators, batch deduplication. Results: bench/results/<date>-bench.{json,md}.
+# Smaller or several sizes: make bench BENCH_ARGS="--people 100000" (see docs/scaling.md).
+bench: $(VENV)/.installed-bench-$(DEPS_HASH)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
