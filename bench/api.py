@@ -658,6 +658,16 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
             },
             ctx.work,
         )
+        results["bare_read"] = _loadgen(
+            {
+                "kind": "requests",
+                "base_url": base,
+                "connections": CONNECTIONS,
+                "items": [{"path": f"/read/{pid}"} for pid, _ in reads_sample[:10000]],
+                **timing,
+            },
+            ctx.work,
+        )
         results["hello"] = _loadgen(
             {
                 "kind": "requests",
@@ -747,4 +757,13 @@ def _figures(ctx: BenchContext, people: int, results: dict[str, dict[str, Any]])
                 latency=("p95", 20.0),
             )
         )
+    figures.append(
+        _figure(
+            ctx,
+            "read a person by id, against a bare one-select endpoint",
+            results["read"],
+            "bare one-select endpoint (bench/bare_app.py GET /read/{id}: no auth, no audit)",
+            results.get("bare_read"),
+        )
+    )
     return figures

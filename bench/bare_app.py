@@ -10,6 +10,10 @@ is what Salomat costs:
 
 ``GET /hello``
     A constant JSON answer: the floor for a read.
+``GET /read/{id}``
+    One ``person`` row by primary key, in one transaction, as JSON: the floor
+    for a read that touches the database. No authentication, no scope check,
+    no audit row, no codes.
 ``POST /insert``
     The registration's JSON body, unvalidated, inserted as one ``person`` row
     in one transaction, committed: the floor for a durable write. No
@@ -32,6 +36,11 @@ INSERT = text(
     ":family_key) RETURNING id"
 )
 
+READ = text(
+    "SELECT id, national_id, family_name, given_name, patronymic, birth_date, sex, "
+    "settlement_id, attached_facility_id, section_id, version FROM person WHERE id = :id"
+)
+
 
 def create_app() -> FastAPI:
     from salomat.core.db import session_factory
@@ -41,6 +50,14 @@ def create_app() -> FastAPI:
     @app.get("/hello")
     async def hello() -> dict[str, str]:
         return {"hello": "world"}
+
+    @app.get("/read/{person_id}")
+    async def read(person_id: int) -> dict[str, Any]:
+        async with session_factory()() as session:
+            row = (await session.execute(READ, {"id": person_id})).mappings().first()
+            await session.commit()
+        found = dict(row or {})
+        return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in found.items()}
 
     @app.post("/insert", status_code=201)
     async def insert(request: Request) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -259,9 +260,16 @@ async def _open_session(
 
 
 async def _principal_for(
-    session: AsyncSession, user: User, sess: AuthSession, via: str
+    session: AsyncSession,
+    user: User,
+    sess: AuthSession,
+    via: str,
+    facility_code: str | Literal[False] | None = False,
 ) -> Principal:
-    code = await registry.facility_code(session, user.facility_id) if user.facility_id else None
+    """``facility_code``: already read with the session (False: read it here)."""
+    code = facility_code
+    if code is False:
+        code = await registry.facility_code(session, user.facility_id) if user.facility_id else None
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -379,34 +387,38 @@ async def _live(session: AsyncSession, sess: AuthSession | None) -> tuple[User, 
     return user, sess
 
 
-async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
-    claims = decode_access_token(token)
-    # every API request passes here: the login session and its user in one round trip
+async def _session_user(session: AsyncSession, where: Any) -> tuple[User, AuthSession, str | None]:
+    """The live login session, its user and the user's facility code in one round trip.
+
+    Every authenticated request passes here, so what it reads is one statement
+    (the facility code through the registry's correlated subquery).
+    """
     row = (
         await session.execute(
-            select(AuthSession, User)
+            select(AuthSession, User, registry.facility_code_of(User.facility_id))
             .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id == claims["sid"])
+            .where(where)
         )
     ).first()
     if row is None:
         raise Unauthorized("Your session has ended; log in again.")
     user, sess = await _live(session, row[0])
+    return user, sess, row[2]
+
+
+async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
+    claims = decode_access_token(token)
+    user, sess, code = await _session_user(session, AuthSession.id == claims["sid"])
     if str(user.id) != claims["sub"] or user.role != claims.get("role"):
         raise Unauthorized("The access token no longer matches the account; log in again.")
-    return await _principal_for(session, user, sess, "bearer")
+    return await _principal_for(session, user, sess, "bearer", code)
 
 
 async def principal_from_cookie(session: AsyncSession, cookie: str) -> Principal:
-    sess = (
-        await session.execute(
-            select(AuthSession).where(
-                AuthSession.token_digest == token_digest(cookie), AuthSession.kind == "web"
-            )
-        )
-    ).scalar_one_or_none()
-    user, sess = await _live(session, sess)
-    return await _principal_for(session, user, sess, "cookie")
+    user, sess, code = await _session_user(
+        session, (AuthSession.token_digest == token_digest(cookie)) & (AuthSession.kind == "web")
+    )
+    return await _principal_for(session, user, sess, "cookie", code)
 
 
 def me(principal: Principal, full_name: str | None = None, language: str | None = None) -> Me:

@@ -60,6 +60,7 @@ __all__ = [
     "create_section",
     "facility_by_code",
     "facility_code",
+    "facility_code_of",
     "facility_id_by_code",
     "facility_names",
     "facility_scopes",
@@ -253,6 +254,13 @@ async def facility_id_by_code(session: AsyncSession, code: str) -> int | None:
 async def facility_code(session: AsyncSession, facility_id: int) -> str | None:
     """Just the code: what every request's principal carries (one indexed read)."""
     return await session.scalar(select(Facility.code).where(Facility.id == facility_id))
+
+
+def facility_code_of(facility_id: Any) -> Any:
+    """The code of the facility ``facility_id`` (a column) refers to, as a correlated
+    scalar subquery: a caller that reads a row with a facility id gets the code in the
+    same statement (the principal of every request is read this way)."""
+    return select(Facility.code).where(Facility.id == facility_id).scalar_subquery()
 
 
 class FacilityName(NamedTuple):

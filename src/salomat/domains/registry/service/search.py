@@ -24,6 +24,7 @@ from salomat.domains.registry.models import Facility, Person
 from salomat.domains.registry.schemas import PersonOut, PersonQuery
 from salomat.domains.registry.service.people import (
     audit_listing,
+    people_with_codes,
     person_out,
     visible_ids,
 )
@@ -330,8 +331,8 @@ async def search_persons(
         ids = [pid for pid, _ in found]
     allowed = await visible_ids(session, principal, ids)
     shown = allowed[page.offset : page.offset + page.limit]
-    people = await _people(session, [pid for pid, _ in shown])
+    people = await people_with_codes(session, [pid for pid, _ in shown])
     why = dict(shown)
-    await audit_listing(session, principal, [(p, why[p.id]) for p in people])
-    items = [await person_out(session, p) for p in people]
+    await audit_listing(session, principal, [(p, why[p.id]) for p, _ in people])
+    items = [await person_out(session, p, codes=codes) for p, codes in people]
     return Page[PersonOut](items=items, total=len(allowed), limit=page.limit, offset=page.offset)
