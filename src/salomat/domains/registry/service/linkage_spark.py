@@ -146,5 +146,8 @@ def _link(
         if predictions is not None:
             predictions.drop_table_from_database_and_remove_from_cache()
         frame.unpersist()
+        # the session outlives the run (the JVM is slow to start): a second run in this
+        # process registers the table again
+        spark.catalog.dropTempView("salomat_people")
         spark.catalog.clearCache()
     return [(int(a), int(b), float(p)) for a, b, p in rows], compared, trained
