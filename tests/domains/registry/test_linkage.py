@@ -191,3 +191,51 @@ def test_agreeing_on_more_never_lowers_the_score(f1, g1, d1, s1, f2, g2, d2, s2)
     assert service.score_pair(new, stored(f2, g2, d2, s1))[0] >= base  # same sex
     assert service.score_pair(new, stored(f1, g1, d1, s1))[0] == 1.0
     assert 0.0 <= base <= 1.0
+
+
+# ---- registration candidates: which registered people are scored at all ----------------
+
+PATRONYMICS = st.sampled_from([None, "Rustamovich", "Рустамович", "Alisherovna"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(NAMES, GIVENS, PATRONYMICS, DAYS, SEX, NAMES, GIVENS, PATRONYMICS, DAYS, SEX)
+def test_a_far_birth_date_reaches_the_threshold_only_with_the_same_name(
+    f1, g1, p1, d1, s1, f2, g2, p2, d2, s2
+):
+    """What the narrow blocks of ``find_candidates`` rely on: a stored person born on
+    another day, not the swapped one and not in the same month, can reach
+    ``SHOW_FROM`` only with the same family and given name skeletons."""
+    from salomat.country import names
+
+    new = PersonIn(family_name=f1, given_name=g1, patronymic=p1, birth_date=d1, sex=s1)
+    old = stored(f2, g2, d2, s2)
+    old.patronymic = p2
+    far = (
+        d2 != d1
+        and d2 != service.swapped_day_month(d1)
+        and (d2.year, d2.month) != (d1.year, d1.month)
+    )
+    if far and service.score_pair(new, old)[0] >= service.SHOW_FROM:
+        assert names.skeleton(f1) == names.skeleton(f2)
+        assert names.skeleton(g1) == names.skeleton(g2)
+
+
+async def test_registration_finds_a_namesake_born_months_apart_and_a_relative_born_the_same_month():
+    family = unique_name("Nb")
+    async with session_factory()() as s:
+        namesake = await register(s, family, "Jasur", date(1991, 2, 20))
+        same_month = await register(s, family, "Jasurbek", date(1992, 6, 3))
+        other = await register(s, family, "Bobur", date(1992, 1, 15))  # can't reach 0.6
+        found = await service.find_candidates(
+            s,
+            CLERK,
+            PersonIn(
+                family_name=family, given_name="Jasur", birth_date=date(1992, 6, 28), sex="male"
+            ),
+        )
+        await s.rollback()
+    ids = {c.person.id for c in found}
+    assert namesake in ids  # another month, a year apart: same family and given name
+    assert same_month in ids  # same month, similar given name
+    assert other not in ids
