@@ -56,8 +56,9 @@ pytest-postgresql: $(VENV)/.installed-dev-$(DEPS_HASH)
 
 test: lint browser pytest-sqlite pytest-postgresql
 
+# the load generator, and pyspark for the Spark deduplication (which runs where Java 17+ is)
 $(VENV)/.installed-bench-$(DEPS_HASH): $(VENV)/.installed-$(DEPS_HASH)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[bench,spark]'
 	@touch $@
 
 # The benchmark suite on PostgreSQL (never part of `make test`): a synthetic population
