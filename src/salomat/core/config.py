@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
 
+    #: PostgreSQL connections each app process keeps open, and how many more it may open
+    #: at a peak (closed again when handed back)
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_max_overflow: int = Field(default=10, ge=0, le=500)
+
     @field_validator("country", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:

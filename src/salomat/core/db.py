@@ -79,8 +79,14 @@ def get_engine(url: str | None = None) -> AsyncEngine:
     url = url or get_settings().resolved_database_url()
     engine = _engines.get(url)
     if engine is None:
+        settings = get_settings()
         kwargs: dict[str, Any] = {"pool_pre_ping": not url.startswith("sqlite")}
-        if get_settings().env == "test":
+        if not url.startswith("sqlite"):
+            # a request holds one connection from its first statement to its commit;
+            # connections beyond pool_size are closed when handed back, and a new
+            # PostgreSQL connection (a forked backend) costs more than a whole request
+            kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        if settings.env == "test":
             # each test runs in its own event loop; pooled connections would outlive theirs
             kwargs = {"poolclass": NullPool}
         if url.startswith("sqlite"):
