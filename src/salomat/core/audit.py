@@ -103,7 +103,8 @@ async def record(
     detail: str | None = None,
     username: str | None = None,
 ) -> None:
-    """Write one audit row in the current transaction (a Core insert: hot path).
+    """Write one audit row in the current transaction (a Core insert on the table, not
+    the ORM's bulk path: every read passes here).
 
     A read or search is also queued to survive a rollback: a request that then
     fails (a refused form shown again with the record, a 409 naming what
@@ -122,7 +123,7 @@ async def record(
         detail=detail,
         username=username,
     )
-    await session.execute(insert(AuditEvent), [row])
+    await session.execute(insert(AuditEvent.__table__), [row])
     if action in KEPT_ACTIONS:
         keep_after_rollback(session, AuditEvent.__table__, row)
 
@@ -175,7 +176,7 @@ async def record_listing(
         )
         for a in shown
     ]
-    await session.execute(insert(AuditEvent), rows)
+    await session.execute(insert(AuditEvent.__table__), rows)
     if action in KEPT_ACTIONS:
         for row in rows:
             keep_after_rollback(session, AuditEvent.__table__, row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -260,16 +260,9 @@ async def _open_session(
 
 
 async def _principal_for(
-    session: AsyncSession,
-    user: User,
-    sess: AuthSession,
-    via: str,
-    facility_code: str | Literal[False] | None = False,
+    session: AsyncSession, user: User, sess: AuthSession, via: str
 ) -> Principal:
-    """``facility_code``: already read with the session (False: read it here)."""
-    code = facility_code
-    if code is False:
-        code = await registry.facility_code(session, user.facility_id) if user.facility_id else None
+    code = await registry.facility_code(session, user.facility_id) if user.facility_id else None
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -378,47 +371,60 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
     )
 
 
-async def _live(session: AsyncSession, sess: AuthSession | None) -> tuple[User, AuthSession]:
-    if sess is None or sess.revoked_at is not None or sess.expires_at <= utcnow():
-        raise Unauthorized("Your session has ended; log in again.")
-    user = await session.get(User, sess.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("Your session has ended; log in again.")
-    return user, sess
+async def _session_principal(session: AsyncSession, where: Any, via: str) -> tuple[Principal, Any]:
+    """The principal of a live login session, read in one round trip.
 
-
-async def _session_user(session: AsyncSession, where: Any) -> tuple[User, AuthSession, str | None]:
-    """The live login session, its user and the user's facility code in one round trip.
-
-    Every authenticated request passes here, so what it reads is one statement
-    (the facility code through the registry's correlated subquery).
+    Every authenticated request passes here, so it is one statement of plain
+    columns (no ORM objects), the facility code joined through the
+    registry's correlated subquery. Returns the principal and the row (for
+    the checks the token adds).
     """
     row = (
         await session.execute(
-            select(AuthSession, User, registry.facility_code_of(User.facility_id))
+            select(
+                AuthSession.id,
+                AuthSession.revoked_at,
+                AuthSession.expires_at,
+                AuthSession.csrf_token,
+                User.id.label("user_id"),
+                User.username,
+                User.role,
+                User.is_active,
+                User.facility_id,
+                User.person_id,
+                registry.facility_code_of(User.facility_id).label("facility_code"),
+            )
             .join(User, User.id == AuthSession.user_id)
             .where(where)
         )
     ).first()
-    if row is None:
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.is_active:
         raise Unauthorized("Your session has ended; log in again.")
-    user, sess = await _live(session, row[0])
-    return user, sess, row[2]
+    principal = Principal(
+        user_id=row.user_id,
+        username=row.username,
+        role=row.role,
+        session_id=row.id,
+        facility_id=row.facility_id,
+        facility_code=row.facility_code,
+        person_id=row.person_id,
+        via=via,
+        csrf_token=row.csrf_token,
+    )
+    return principal, row
 
 
 async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
     claims = decode_access_token(token)
-    user, sess, code = await _session_user(session, AuthSession.id == claims["sid"])
-    if str(user.id) != claims["sub"] or user.role != claims.get("role"):
+    principal, row = await _session_principal(session, AuthSession.id == claims["sid"], "bearer")
+    if str(row.user_id) != claims["sub"] or row.role != claims.get("role"):
         raise Unauthorized("The access token no longer matches the account; log in again.")
-    return await _principal_for(session, user, sess, "bearer", code)
+    return principal
 
 
 async def principal_from_cookie(session: AsyncSession, cookie: str) -> Principal:
-    user, sess, code = await _session_user(
-        session, (AuthSession.token_digest == token_digest(cookie)) & (AuthSession.kind == "web")
-    )
-    return await _principal_for(session, user, sess, "cookie", code)
+    where = (AuthSession.token_digest == token_digest(cookie)) & (AuthSession.kind == "web")
+    return (await _session_principal(session, where, "cookie"))[0]
 
 
 def me(principal: Principal, full_name: str | None = None, language: str | None = None) -> Me:
