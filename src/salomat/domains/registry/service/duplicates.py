@@ -13,7 +13,9 @@ side. These are exactly the people whose ``score_pair`` can reach
 ``SHOW_FROM``: a birth date that is neither the same, nor swapped, nor in
 the same month scores 0, and then only an identical name reaches 0.6. A
 person whose family name was mistyped *and* whose birth date differs is not
-found here (their score could not reach ``SHOW_FROM`` anyway); the nightly
+found here (their score could not reach ``SHOW_FROM`` anyway). As in the
+name search, every name given must match some part of the stored name, so
+twins (one family name, one birth date) are not each other's candidates. The nightly
 batch deduplication compares more widely. Before, a fuzzy search over every
 name ran at each registration: 80 ms at the median with 1M people
 (bench/search.py); then every namesake born within a year was scored, which
@@ -34,7 +36,7 @@ from salomat.country import names
 from salomat.domains.registry.models import Person
 from salomat.domains.registry.schemas import Candidate, PersonIn
 from salomat.domains.registry.service.people import audit_listing, person_out, visible
-from salomat.domains.registry.service.search import swapped_day_month
+from salomat.domains.registry.service.search import name_similarity, swapped_day_month
 
 __all__ = ["SHOW_FROM", "find_candidates", "score_pair"]
 
@@ -150,8 +152,12 @@ async def find_candidates(
     found = await session.scalars(
         select(Person).where(Person.merged_into_id.is_(None), or_(*blocks)).limit(_BLOCK_LIMIT)
     )
+    # as the name search does: every name given must match some part of the stored
+    # name (twins share the family name and birth date, not the given name)
+    tokens = [t for t in (family, given) if t]
     for p in found:
-        pool.setdefault(p.id, p)
+        if not tokens or name_similarity(tokens, p.name_key) > 0:
+            pool.setdefault(p.id, p)
     scored = []
     for p in pool.values():
         if p.merged_into_id is not None:
