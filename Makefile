@@ -54,7 +54,11 @@ pytest-postgresql: $(VENV)/.installed-dev-$(DEPS_HASH)
 	  echo "!! (set SALOMAT_TEST_PG_URL to a PostgreSQL 15+ server to run them)"; echo ""; \
 	fi
 
-test: lint browser pytest-sqlite pytest-postgresql
+# The two backends' suites are independent (a temporary SQLite file; a PostgreSQL database
+# of its own) and run side by side on the two cores; each one's output is printed whole
+# when it ends (--output-sync), so the two never interleave.
+test: lint browser
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-sqlite pytest-postgresql
 
 # the load generator, and pyspark for the Spark deduplication (which runs where Java 17+ is)
 $(VENV)/.installed-bench-$(DEPS_HASH): $(VENV)/.installed-$(DEPS_HASH)
