@@ -28,10 +28,8 @@ pyspark is importable, on at most ``SPARK_PEOPLE`` people: above that, on
 a sample of whole clusters (the same sample for DuckDB, so the two compare),
 and the figure's detail says so.
 
-``--people N`` without ``--url`` builds a population in a database of its
-own (dropped afterwards): ``bench.population``'s people plus 1 % injected
-duplicates of the kinds ``salomat synth`` injects. It is for developing the
-suite without ``salomat synth``; ``make bench`` uses the synthetic database.
+``--people N`` without ``--url`` runs on the database ``make bench`` loads
+for that size (``salomat synth``, once).
 """
 
 from __future__ import annotations
@@ -42,15 +40,12 @@ import json
 import math
 import random
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import PG_SERVER, BenchContext, Figure
+from bench.common import BenchContext, Figure
 
 SUITE = "dedup"
 TARGET_PRECISION = 0.99
@@ -503,137 +498,6 @@ def run(ctx: BenchContext, *, spark: bool = True) -> list[Figure]:
 
 # ---- a population of its own (developing without salomat synth) -------------------------
 
-KINDS = (
-    "typo",
-    "transliteration",
-    "day_month_swap",
-    "patronymic_missing",
-    "typo+day_month_swap",
-    "typo+patronymic_missing",
-    "transliteration+day_month_swap",
-)
-
-
-_PARTS = ("typo", "transliteration", "day_month_swap", "patronymic_missing")
-
-
-def _typo(word: str, rng: random.Random) -> str:
-    """One letter changed or dropped, never the first (clerks get that right)."""
-    if len(word) < 4:
-        return word
-    i = rng.randrange(1, len(word))
-    if rng.random() < 0.5:
-        return word[:i] + word[i + 1 :]
-    cyrl = any("а" <= c.lower() <= "я" for c in word)
-    alphabet = "абвгдежзиклмнопрстуфхш" if cyrl else "abdefghijklmnopqrstuvxyz"
-    return word[:i] + rng.choice([c for c in alphabet if c != word[i]]) + word[i + 1 :]
-
-
-def duplicate_of(row: dict[str, Any], kind: str, country: str, rng: random.Random) -> dict | None:
-    """``row`` registered again by a clerk without the document, as ``kind`` describes."""
-    from salomat.country import names
-    from salomat.domains.registry.service.search import swapped_day_month
-
-    dup = dict(row, national_id=None)
-    family, given, patronymic = row["family_name"], row["given_name"], row["patronymic"]
-    for part in kind.split("+"):
-        if part == "typo":
-            if rng.random() < 0.5:
-                family = _typo(family, rng)
-            else:
-                given = _typo(given, rng)
-        elif part == "transliteration":
-            convert = names.cyrl_to_latn if row["name_script"] == "cyrl" else names.latn_to_cyrl
-            family, given = convert(family, country), convert(given, country)
-            patronymic = convert(patronymic, country) if patronymic else None
-            dup["name_script"] = "latn" if row["name_script"] == "cyrl" else "cyrl"
-        elif part == "day_month_swap":
-            swapped = swapped_day_month(row["birth_date"])
-            if swapped is None:
-                return None
-            dup["birth_date"] = swapped
-        elif part == "patronymic_missing":
-            patronymic = None
-    other = names.latn_to_cyrl if dup["name_script"] == "latn" else names.cyrl_to_latn
-    dup.update(
-        family_name=family,
-        given_name=given,
-        patronymic=patronymic,
-        family_name_alt=other(family, country),
-        given_name_alt=other(given, country),
-        patronymic_alt=other(patronymic, country) if patronymic else None,
-        name_key=names.name_key(family, given, patronymic)[:320],
-        family_key=names.skeleton(family)[:100],
-    )
-    return dup
-
-
-@contextmanager
-def own_population(people: int, country: str, seed: int, *, keep: bool = False) -> Any:
-    """A database of its own with ``people`` people and 1 % injected duplicates."""
-    import psycopg
-
-    from bench import population
-    from salomat.core import migrate
-
-    name = f"salomat_bench_dedup_{uuid.uuid4().hex[:8]}"
-    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_SERVER}/{name}"
-    try:
-        started = time.perf_counter()
-        migrate.upgrade(url.replace("+psycopg://", "+psycopg_async://"))
-        rng = random.Random(seed)
-        rows = list(population.people(people, country=country, seed=seed))
-        now = datetime.now(UTC)
-        for i, row in enumerate(rows, start=1):
-            row["id"] = i
-        truth: list[tuple[int, int, str]] = []
-        dups: list[dict[str, Any]] = []
-        for _ in range(people // 100):
-            original = rng.randrange(people)
-            kind = rng.choice(KINDS)
-            dup = duplicate_of(rows[original], kind, country, rng)
-            if dup is None:  # no day/month reading of this date: a typo instead
-                kind = kind.replace("day_month_swap", "typo").replace("typo+typo", "typo")
-                dup = duplicate_of(rows[original], kind, country, rng)
-            assert dup is not None
-            kind = "+".join(k for k in _PARTS if k in kind.split("+"))
-            dup.update(id=people + len(dups) + 1, created_at=now, updated_at=now)
-            dups.append(dup)
-            truth.append((dup["id"], original + 1, kind))
-        _copy(url, rows + dups)
-        dsn = url.replace("postgresql+psycopg://", "postgresql://")
-        sql = "COPY synthetic_duplicate (person_id, original_id, kind) FROM STDIN"
-        with psycopg.connect(dsn) as conn, conn.cursor().copy(sql) as copy:
-            for row in truth:
-                copy.write_row(row)
-        print(
-            f"-- own population: {people:,} + {len(dups):,} duplicates in {name} "
-            f"({time.perf_counter() - started:.0f} s)"
-        )
-        yield url
-    finally:
-        if not keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _copy(url: str, rows: list[dict[str, Any]]) -> None:
-    """COPY into ``person`` (explicit ids), then move its sequence past them."""
-    import psycopg
-
-    cols = list(rows[0])
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as conn:
-        with conn.cursor().copy(f"COPY person ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in cols])
-        conn.execute("SELECT setval(pg_get_serial_sequence('person', 'id'), max(id)) FROM person")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE person")
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.dedup", description=__doc__)
@@ -641,22 +505,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--country", default="UZ")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="keep the population's database")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-spark", action="store_true", help="DuckDB only")
     args = parser.parse_args(argv)
+    url = args.url
+    if not url:
+        # the same database `make bench` uses (salomat synth, loaded once per size)
+        from bench.__main__ import prepare
 
-    def go(url: str) -> list[Figure]:
-        ctx = BenchContext(
-            url=url, people=args.people, country=args.country, seed=args.seed, quick=args.quick
-        )
-        return run(ctx, spark=not args.no_spark)
-
-    if args.url:
-        figures = go(args.url)
-    else:
-        with own_population(args.people, args.country, args.seed, keep=args.keep) as url:
-            figures = go(url)
+        url, _ = prepare(args.country.upper(), args.people, args.seed, fresh=False)
+    ctx = BenchContext(
+        url=url, people=args.people, country=args.country, seed=args.seed, quick=args.quick
+    )
+    figures = run(ctx, spark=not args.no_spark)
     print(json.dumps([f.as_dict() for f in figures], indent=1, default=str))
 
 
