@@ -168,3 +168,14 @@ async def test_an_unknown_backend_is_refused():
     async with session_factory()() as s:
         with pytest.raises(Invalid):
             await service.dedup_registry(s, backend="oracle")
+
+
+async def test_without_java_the_spark_backend_says_what_to_install(monkeypatch):
+    from salomat.core.errors import InvalidState
+    from salomat.domains.registry.service import linkage_spark
+
+    monkeypatch.setattr(linkage_spark, "_spark", None)
+    monkeypatch.setattr(linkage_spark.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(InvalidState, match="Java runtime"):
+        linkage_spark.session()

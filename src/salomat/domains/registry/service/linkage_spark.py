@@ -22,6 +22,7 @@ import asyncio
 import importlib.util
 import logging
 import os
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -70,6 +71,11 @@ def session() -> Any:
     if not spark_available():
         raise InvalidState(
             "The Spark backend needs pyspark: pip install -e '.[spark]' (and Java 17+)."
+        )
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise InvalidState(
+            "The Spark backend needs a Java runtime (17+): install one (Debian: "
+            "openjdk-17-jre-headless) or set JAVA_HOME, or use --backend duckdb."
         )
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
