@@ -9,8 +9,9 @@ Observation they derive from (weight: weight-for-age and weight-for-length/
 height; length/height: length/height-for-age; BMI: BMI-for-age; head:
 head-circumference-for-age), coded in ``Z_SYSTEM`` with the value in UCUM
 ``{SD}``; a component's interpretation carries the classification it gives
-(``CLASS_SYSTEM``) and ``implausible`` when flagged. The mid-upper arm
-circumference is not mapped.
+(``CLASS_SYSTEM``) and ``implausible`` when flagged. A measurement a clinician
+marked as entered in error keeps its Observations with status
+``entered-in-error``. The mid-upper arm circumference is not mapped.
 
 The mother (from the birth record) is ``RelatedPerson/<child id>-mother``:
 relationship MTH, her Patient record in the ``related-patient`` extension.
@@ -91,7 +92,7 @@ def _observation(
     res: dict[str, Any] = {
         "resourceType": "Observation",
         "id": f"{ID_PREFIX}{m.id}-{measure}",
-        "status": "final",
+        "status": "entered-in-error" if m.entered_in_error else "final",
         "category": [{"coding": [{"system": CATEGORY, "code": "vital-signs"}]}],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
         "subject": {"reference": f"Patient/{m.person_id}"},

@@ -12,6 +12,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.child import service
 from salomat.domains.child.schemas import (
+    MeasurementErrorIn,
     MeasurementIn,
     MeasurementOut,
     NewbornIn,
@@ -35,17 +36,29 @@ async def record_measurement(
     """Record a measurement; the answer carries the WHO z-scores, flags and classification.
 
     Impossible values are refused (422, naming each field); implausible z-scores
-    (|z| > 6 for length/height- and weight-for-age, > 5 for the others) are stored
-    and flagged in ``implausible``.
+    (WHO Anthro's limits: weight-for-age < -6 or > +5, length/height-for-age
+    beyond +-6, the others beyond +-5) are stored and flagged in ``implausible``.
     """
     return await service.record_measurement(session, principal, person_id, data)
+
+
+@api.post("/growth/{measurement_id}/entered-in-error", response_model=MeasurementOut)
+async def mark_measurement_entered_in_error(
+    session: DbSession, measurement_id: int, data: MeasurementErrorIn, principal: Recorder
+) -> MeasurementOut:
+    """The measurement was recorded by mistake (``reason`` required): it stays in the list,
+    marked ``entered_in_error``, and leaves the charts, the z-score trend and the print.
+    Marking it twice: 409."""
+    return await service.mark_measurement_entered_in_error(
+        session, principal, measurement_id, data.reason
+    )
 
 
 @api.get("/persons/{person_id}/growth", response_model=list[MeasurementOut])
 async def list_measurements(
     session: DbSession, person_id: int, principal: Reader
 ) -> list[MeasurementOut]:
-    """The child's measurements, oldest first."""
+    """The child's measurements, oldest first (those entered in error too, marked)."""
     return await service.list_measurements(session, principal, person_id)
 
 

@@ -64,10 +64,24 @@ class GrowthMeasurement(Base):
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
     recorded_by: Mapped[str] = mapped_column(String(150))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: entered in error: why, who and when (all three or none); the row stays, out of the charts
+    error_reason: Mapped[str | None] = mapped_column(String(500))
+    error_marked_by: Mapped[str | None] = mapped_column(String(150))
+    error_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def entered_in_error(self) -> bool:
+        return self.error_marked_at is not None
 
     __table_args__ = (
         CheckConstraint("age_days >= 0", name="age_days"),
         CheckConstraint("sex IN ('male', 'female')", name="sex"),
+        CheckConstraint(
+            "(error_marked_at IS NULL AND error_marked_by IS NULL AND error_reason IS NULL)"
+            " OR (error_marked_at IS NOT NULL AND error_marked_by IS NOT NULL"
+            " AND error_reason IS NOT NULL)",
+            name="error_marked",
+        ),
         CheckConstraint("weight_kg IS NULL OR (weight_kg > 0 AND weight_kg <= 200)", name="weight"),
         CheckConstraint(
             "length_or_height_cm IS NULL OR length_or_height_cm BETWEEN 30 AND 230",

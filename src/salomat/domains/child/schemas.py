@@ -22,6 +22,7 @@ from salomat.domains.maternal.schemas import (
 __all__ = [
     "BirthSummary",
     "Feeding",
+    "MeasurementErrorIn",
     "MeasurementIn",
     "MeasurementOut",
     "MotherSide",
@@ -33,6 +34,7 @@ __all__ = [
     "ScheduledVisit",
     "VisitIn",
     "VisitOut",
+    "ZTrend",
 ]
 
 Feeding = Literal["exclusive_breastfeeding", "mixed", "formula", "complementary"]
@@ -81,6 +83,32 @@ class MeasurementOut(BaseModel):
     facility_id: int | None
     recorded_by: str
     recorded_at: datetime
+    #: marked as entered in error: kept in the record, left out of charts, trend and print
+    entered_in_error: bool = False
+    error_reason: str | None = None
+    error_marked_by: str | None = None
+    error_marked_at: datetime | None = None
+
+
+class MeasurementErrorIn(BaseModel):
+    """Why the measurement was entered in error (required, as the audit will show it)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ZTrend(BaseModel):
+    """The latest plausible z-score of one indicator and its change since the one before."""
+
+    #: wfa, lhfa, wfl, wfh, bmifa or hcfa
+    indicator: str
+    z: float
+    on: date
+    previous_z: float | None = None
+    previous_on: date | None = None
+    #: z - previous_z
+    change: float | None = None
 
 
 class VisitIn(BaseModel):
@@ -203,7 +231,10 @@ class PassportOut(BaseModel):
     is_child: bool
     birth: BirthSummary | None = None
     newborn: NewbornOut | None = None
+    #: every measurement, those entered in error too (marked; the charts leave them out)
     measurements: list[MeasurementOut] = Field(default_factory=list)
+    #: per indicator, the latest plausible z-score and its change (no measurement in error)
+    trend: list[ZTrend] = Field(default_factory=list)
     visits: list[VisitOut] = Field(default_factory=list)
     schedule: list[ScheduledVisit] = Field(default_factory=list)
     #: where the schedule comes from (the country pack's note)

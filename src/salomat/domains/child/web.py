@@ -5,8 +5,11 @@ z = -3, -2, 0, +2, +3 computed from the LMS tables (``service.reference_curve``)
 and the child's measurements as points. A nurse records a measurement with a
 plain HTML form; the page comes back with its z-scores and classification. A
 refused form is shown again with each message beside its field and a 4xx
-status, so nothing is stored. A citizen (a mother, for her child) reads the
-same page without the form.
+status, so nothing is stored. A clinician marks a measurement entered in
+error from its row (a reason is required): it stays in the history, struck
+through with who, when and why, and leaves the charts, the z-score trend and
+the print. A citizen (a mother, for her child) reads the same page without the
+forms.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import ValidationError
 
 from salomat.core.errors import (
     Invalid,
+    NotFound,
     SalomatError,
     field_errors_from_pydantic,
 )
@@ -28,6 +32,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.child import service
 from salomat.domains.child.schemas import (
+    MeasurementErrorIn,
     MeasurementIn,
     MeasurementOut,
     NewbornIn,
@@ -152,7 +157,9 @@ def growth_chart(p: PassportOut, indicator: str) -> dict[str, Any] | None:
     points = [
         (m.age_days, v, m)
         for m in p.measurements
-        if start <= m.age_days <= end and (v := _value(m, indicator)) is not None
+        if not m.entered_in_error
+        and start <= m.age_days <= end
+        and (v := _value(m, indicator)) is not None
     ]
     low = min([c[1][0] for c in curves] + [v for _, v, _ in points])
     high = max([c[1][-1] for c in curves] + [v for _, v, _ in points])
@@ -273,9 +280,17 @@ async def _page(
         and not p.person.deceased_on
         and p.person.merged_into_id is None
     )
+    marked = request.query_params.get("marked")
     ctx: dict[str, Any] = {
         **_ctx(p),
         "saved": saved,
+        "marked": next((m for m in p.measurements if str(m.id) == marked), None),
+        # marking a measurement entered in error (also on a deceased child's record)
+        "can_correct": can(principal, "child:record") and p.is_child,
+        "eie_id": None,
+        "eie_reason": "",
+        "eie_errors": {},
+        "eie_error": None,
         "saved_visit": next((v for v in p.visits if str(v.id) == visit_id), None),
         "newborn_saved": request.query_params.get("screened") == "1",
         "can_record": can_record,
@@ -348,6 +363,41 @@ async def record_measurement(
         extra = {"form": form, "errors": forms.errors_by_field(e.errors), "error": e}
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/children/{person_id}?saved={m.id}#saved")
+
+
+@web.post(
+    "/children/{person_id}/growth/{measurement_id}/entered-in-error", response_class=HTMLResponse
+)
+async def post_entered_in_error(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    measurement_id: int,
+    principal: Annotated[Principal, Depends(Require("child:record"))],
+) -> Response:
+    """Mark a measurement entered in error from its row; a refused one comes back with the
+    message beside the row's reason."""
+    posted = await request.form()
+    reason = forms.text(posted, "reason")
+    try:
+        data = forms.validate(MeasurementErrorIn, {"reason": reason or None})
+        m = await service.get_measurement(session, principal, measurement_id)
+        if m.person_id != person_id:
+            raise NotFound(f"Measurement {measurement_id} not found.")
+        await service.mark_measurement_entered_in_error(
+            session, principal, measurement_id, data.reason
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {
+            "eie_id": measurement_id,
+            "eie_reason": reason,
+            "eie_errors": forms.errors_by_field(e.errors),
+            "eie_error": e,
+        }
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/children/{person_id}?marked={measurement_id}#measurement-{measurement_id}")
 
 
 # ---- well-child visits and newborn screening ----------------------------------------------

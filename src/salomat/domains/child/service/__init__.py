@@ -1,6 +1,8 @@
 """Use cases of this domain; import names from here.
 
-``growth`` computes the WHO z-scores (its ``assess`` is pure); ``records`` stores
+``who`` computes the WHO z-scores as WHO Anthro does (pure); ``growth`` applies
+the conventions around them (its ``assess`` is pure), records measurements and
+marks them entered in error; ``records`` stores
 well-child visits and the newborn record; ``passport`` reads everything together.
 """
 
@@ -8,3 +10,4 @@ from salomat.domains.child.service.growth import *  # noqa: F403
 from salomat.domains.child.service.passport import *  # noqa: F403
 from salomat.domains.child.service.records import *  # noqa: F403
 from salomat.domains.child.service.synth import *  # noqa: F403
+from salomat.domains.child.service.who import *  # noqa: F403

@@ -1,47 +1,56 @@
-"""Growth monitoring: WHO z-scores, their classification, and the reference curves.
+"""Growth monitoring: the WHO conventions around the z-scores, recording, correcting.
 
-The z-scores come from ``pygrowup`` (WHO Child Growth Standards 2006 for 0-5
-years, WHO Reference 2007 for 5-19 years). What this module adds is the WHO
-conventions around them (../shared/domain/child-health.md):
+The z-scores themselves are computed in ``who`` as WHO Anthro and AnthroPlus
+compute them. What this module adds are the conventions
+(../shared/domain/child-health.md):
 
 - length is measured lying below 24 months (under 731 days: the WHO tables
   switch from length to height between day 730 and 731), height standing
   from 24 months; a measurement taken the other way is corrected by 0.7 cm
-  before it is compared (pygrowup's own correction switches at day 730, one
-  day early, so it is not used);
+  before it is compared;
 - weight-for-length below 24 months, weight-for-height from 24 months to 5 years;
-- a z-score beyond +-6 (length/height- and weight-for-age) or +-5 (the others)
-  is flagged implausible: stored and shown, left out of the classification,
-  never refused (a typing error is for the nurse to see and correct);
+- a z-score beyond WHO Anthro's limits (weight-for-age < -6 or > +5,
+  length/height-for-age beyond +-6, the others beyond +-5) is flagged
+  implausible: stored and shown, left out of the classification, never
+  refused (a typing error is for the nurse to see and correct);
 - impossible values (a weight of 0, a length of 3 m, a date before birth) are
-  refused naming the field.
+  refused naming the field;
+- a measurement entered in error is marked, not deleted: it stays in the
+  record (who, when and why), out of the charts, the trend and the print.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
-from importlib import import_module
+from datetime import date
 from typing import Any
 
-from pygrowup import Observation
-from pygrowup.exceptions import PyGrowUpException
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.child.models import GrowthMeasurement
-from salomat.domains.child.schemas import MeasurementIn, MeasurementOut
+from salomat.domains.child.schemas import MeasurementIn, MeasurementOut, ZTrend
+from salomat.domains.child.service import who
+from salomat.domains.child.service.who import (
+    CURVE_ZS,
+    UNDER_FIVE_DAYS,
+    UNTIL_DAYS,
+    WFA_UNTIL_DAYS,
+    reference_curve,
+)
 from salomat.domains.registry import service as registry
 
 __all__ = [
     "CURVE_ZS",
     "LENGTH_UNTIL_DAYS",
+    "REASON_MAX",
+    "TREND_INDICATORS",
     "UNDER_FIVE_DAYS",
     "UNTIL_DAYS",
     "WFA_UNTIL_DAYS",
@@ -51,8 +60,10 @@ __all__ = [
     "conventional_length",
     "get_measurement",
     "list_measurements",
+    "mark_measurement_entered_in_error",
     "record_measurement",
     "reference_curve",
+    "zscore_trend",
 ]
 
 #: a measurement, in the audit
@@ -61,19 +72,6 @@ RESOURCE = "Observation"
 LENGTH_UNTIL_DAYS = 731
 #: cm between a lying length and a standing height of the same child
 LYING_STANDING_CM = 0.7
-#: the WHO 2006 standards end at 60 months (pygrowup's by-day tables: day 1856)
-UNDER_FIVE_DAYS = 1856
-#: weight-for-age is defined to 10 years, the rest to 19
-WFA_UNTIL_DAYS = int(10 * 365.25)
-UNTIL_DAYS = int(19 * 365.25)
-#: |z| beyond which a z-score is biologically implausible (WHO)
-IMPLAUSIBLE_ABOVE: dict[str, float] = {
-    "wfa": 6,
-    "lhfa": 6,
-    "wfl_or_wfh": 5,
-    "bmifa": 5,
-    "hcfa": 5,
-}
 #: impossible values: (lowest, highest, unit, lowest excluded)
 LIMITS: dict[str, tuple[float, float, str, bool]] = {
     "weight_kg": (0, 200, "kg", True),
@@ -81,8 +79,10 @@ LIMITS: dict[str, tuple[float, float, str, bool]] = {
     "head_circumference_cm": (15, 80, "cm", False),
     "muac_cm": (5, 60, "cm", False),
 }
-#: the curves drawn on the chart
-CURVE_ZS = (-3, -2, 0, 2, 3)
+#: the longest reason for marking a measurement entered in error
+REASON_MAX = 500
+#: the z-scores whose trend the passport shows, in its order
+TREND_INDICATORS = ("wfa", "lhfa", "wfl_or_wfh", "bmifa", "hcfa")
 
 
 @dataclass
@@ -120,24 +120,6 @@ def conventional_length(age_days: int, cm: float, lying: bool | None) -> tuple[f
     if not due_lying and lying:
         return round(cm - LYING_STANDING_CM, 2), lying
     return cm, lying
-
-
-def _observation(sex: str, age_days: int) -> Observation:
-    # by dates: pygrowup takes age_in_days=0 (a measurement at birth) for "no age"
-    born = date(2000, 1, 1)
-    return Observation(
-        Observation.MALE if sex == "male" else Observation.FEMALE,
-        dob=born,
-        date_of_observation=born + timedelta(days=age_days),
-    )
-
-
-def _z(fn: Any, *args: Any, **kw: Any) -> float | None:
-    """A z-score, or None outside the reference's ages or measurement ranges."""
-    try:
-        return float(fn(*args, **kw))
-    except (PyGrowUpException, ArithmeticError):
-        return None
 
 
 def classify(age_days: int, a: Assessment) -> list[str]:
@@ -180,6 +162,11 @@ def classify(age_days: int, a: Assessment) -> list[str]:
     return out
 
 
+def _by_age(indicator: str, sex: str, age_days: int, y: float) -> float | None:
+    lms = who.lms_for_age(indicator, sex, age_days)
+    return None if lms is None else who.zscore(y, lms, indicator in who.WEIGHT_BASED)
+
+
 def assess(
     sex: str,
     age_days: int,
@@ -191,74 +178,64 @@ def assess(
 ) -> Assessment:
     """The z-scores, implausible flags and classification of one measurement (pure)."""
     a = Assessment(age_days=age_days)
-    o = _observation(sex, age_days)
     cm: float | None = None
     if length_or_height_cm is not None:
-        cm, lying = conventional_length(age_days, length_or_height_cm, measured_lying)
+        cm, _ = conventional_length(age_days, length_or_height_cm, measured_lying)
         a.conventional_cm = cm
-        if age_days <= UNTIL_DAYS:
-            # the correction is done above: pygrowup compares the value as given
-            a.lhfa = _z(o.lhfa, Decimal(str(cm)), recumbent=lying, auto_adjust=False)
+        a.lhfa = _by_age("lhfa", sex, age_days, cm)
     if weight_kg is not None:
-        if age_days <= WFA_UNTIL_DAYS:
-            a.wfa = _z(o.wfa, Decimal(str(weight_kg)))
+        a.wfa = _by_age("wfa", sex, age_days, weight_kg)
         if cm is not None:
-            a.bmi = round(weight_kg / (cm / 100) ** 2, 2)
-            if age_days <= UNTIL_DAYS:
-                a.bmifa = _z(o.bmifa, Decimal(str(a.bmi)))
+            # the z-score from the BMI as computed (WHO Anthro's cbmi); shown to 0.01
+            bmi = weight_kg / (cm / 100) ** 2
+            a.bmi = round(bmi, 2)
+            a.bmifa = _by_age("bmifa", sex, age_days, bmi)
             if age_days < UNDER_FIVE_DAYS:
-                if age_days < LENGTH_UNTIL_DAYS:
-                    a.wfl_or_wfh, a.wfl_or_wfh_z = "wfl", _z(o.wfl, weight_kg, str(cm))
-                else:
-                    a.wfl_or_wfh, a.wfl_or_wfh_z = "wfh", _z(o.wfh, weight_kg, str(cm))
-    if head_circumference_cm is not None and age_days <= UNDER_FIVE_DAYS:
-        a.hcfa = _z(o.hcfa, Decimal(str(head_circumference_cm)))
-    a.implausible = [
-        name
-        for name, above in IMPLAUSIBLE_ABOVE.items()
-        if (z := a.z(name)) is not None and abs(z) > above
-    ]
+                kind = "wfl" if age_days < LENGTH_UNTIL_DAYS else "wfh"
+                lms = who.lms_for_length(kind, sex, cm)
+                a.wfl_or_wfh = kind
+                a.wfl_or_wfh_z = None if lms is None else who.zscore(weight_kg, lms, True)
+    if head_circumference_cm is not None:
+        a.hcfa = _by_age("hcfa", sex, age_days, head_circumference_cm)
+    a.implausible = [name for name in who.IMPLAUSIBLE if who.implausible(name, a.z(name))]
     a.classification = classify(age_days, a)
     return a
 
 
-# ---- the reference curves --------------------------------------------------------------
+def zscore_trend(measurements: list[MeasurementOut]) -> list[ZTrend]:
+    """Per indicator, the latest plausible z-score and its change since the one before (pure).
 
-_TABLE = {"wfa": "wfa", "lhfa": "lfa", "bmifa": "bmifa", "hcfa": "hcfa"}
-
-
-def _lms(indicator: str, sex: str, age_days: int) -> dict[str, Decimal] | None:
-    name = _TABLE[indicator]
-    if age_days <= UNDER_FIVE_DAYS:
-        table = import_module(f"pygrowup.tables.by_day.{name}").DATA
-        return table[sex].get(age_days)  # type: ignore[no-any-return]
-    try:
-        table = import_module(f"pygrowup.tables.by_month.{name}").DATA
-    except ImportError:
-        return None
-    return table[sex].get(round(age_days / (365 / 12)))  # type: ignore[no-any-return]
-
-
-def _value_at(lms: dict[str, Decimal], z: float) -> float:
-    """The measurement at z-score ``z``: M (1 + L S z)^(1/L) (Box-Cox; L = 0: M e^(S z))."""
-    import math
-
-    lam, m, s = float(lms["l"]), float(lms["m"]), float(lms["s"])
-    if abs(lam) < 1e-9:
-        return m * math.exp(s * z)
-    return float(m * (1 + lam * s * z) ** (1 / lam))
-
-
-def reference_curve(
-    indicator: str, sex: str, from_days: int, to_days: int, points: int = 60
-) -> list[tuple[int, list[float]]]:
-    """(age in days, the values at ``CURVE_ZS``) across an age range, from the LMS tables."""
-    step = max(1, (to_days - from_days) // points)
-    out: list[tuple[int, list[float]]] = []
-    for day in [*range(from_days, to_days, step), to_days]:
-        lms = _lms(indicator, sex, day)
-        if lms is not None:
-            out.append((day, [round(_value_at(lms, z), 2) for z in CURVE_ZS]))
+    Measurements entered in error and implausible z-scores take no part.
+    """
+    out: list[ZTrend] = []
+    ordered = sorted(measurements, key=lambda m: (m.measured_on, m.id))
+    for indicator in TREND_INDICATORS:
+        series = [
+            (m, z)
+            for m in ordered
+            if not m.entered_in_error
+            and indicator not in m.implausible
+            and (
+                z := (m.wfl_or_wfh_z if indicator == "wfl_or_wfh" else getattr(m, f"{indicator}_z"))
+            )
+            is not None
+        ]
+        if not series:
+            continue
+        last, z = series[-1]
+        before = series[-2] if len(series) > 1 else None
+        out.append(
+            ZTrend(
+                indicator=last.wfl_or_wfh
+                if indicator == "wfl_or_wfh" and last.wfl_or_wfh
+                else indicator,
+                z=z,
+                on=last.measured_on,
+                previous_z=before[1] if before else None,
+                previous_on=before[0].measured_on if before else None,
+                change=round(z - before[1], 2) if before else None,
+            )
+        )
     return out
 
 
@@ -392,4 +369,56 @@ async def get_measurement(
         await require_person(session, principal, m.person_id, action="read", resource_type=RESOURCE)
     except NotFound:
         raise missing from None
+    return MeasurementOut.model_validate(m)
+
+
+# ---- entered in error -------------------------------------------------------------------
+
+
+async def mark_measurement_entered_in_error(
+    session: AsyncSession, principal: Principal, measurement_id: int, reason: str | None
+) -> MeasurementOut:
+    """The measurement was recorded by mistake: kept in the record with who, when and why,
+    but no longer on the charts, in the z-score trend or the printed passport (FHIR
+    status ``entered-in-error``).
+
+    Final, as a dose entered in error is: a mark made by mistake is undone by
+    recording the measurement again. Two clinicians marking at once: one wins,
+    the other gets 409 (the update only touches an unmarked row).
+    """
+    missing = NotFound(f"Measurement {measurement_id} not found.")
+    m = await session.get(GrowthMeasurement, measurement_id)
+    if m is None:
+        raise missing
+    try:
+        await require_person(
+            session, principal, m.person_id, action="update", resource_type=RESOURCE
+        )
+    except NotFound:
+        raise missing from None
+    text = (reason or "").strip()
+    if not text:
+        raise Invalid.fields([FieldError("reason", "is required: say what was wrong")])
+    if len(text) > REASON_MAX:
+        raise Invalid.fields([FieldError("reason", f"at most {REASON_MAX} characters")])
+    if m.error_marked_at is not None:
+        raise InvalidState(f"Measurement {measurement_id} is already marked entered in error.")
+    marked = await session.execute(
+        update(GrowthMeasurement)
+        .where(GrowthMeasurement.id == measurement_id, GrowthMeasurement.error_marked_at.is_(None))
+        .values(error_reason=text, error_marked_by=principal.username, error_marked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(marked, "rowcount", 1) == 0:
+        raise InvalidState(f"Measurement {measurement_id} is already marked entered in error.")
+    await session.refresh(m)
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type=RESOURCE,
+        resource_id=f"g{m.id}",  # as the FHIR Observation ids: g<id>-<measure>
+        patient_id=m.person_id,
+        detail=f"entered in error: {text}",
+    )
     return MeasurementOut.model_validate(m)

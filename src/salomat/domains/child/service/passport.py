@@ -2,7 +2,8 @@
 
 For a child under 18: identity (registry), the birth and the mother when the
 baby was born in the system (maternal), the newborn record, the growth
-measurements with their z-scores, the well-child visits against the country
+measurements with their z-scores (those entered in error marked, and left out
+of the trend), the well-child visits against the country
 pack's schedule, and the vaccination card (immunization). For a woman: her
 pregnancies, births and postnatal contacts (maternal). Every part is read
 through its own domain's service, so each is scope-checked and audited there;
@@ -31,7 +32,7 @@ from salomat.domains.child.schemas import (
     ScheduledVisit,
     VisitOut,
 )
-from salomat.domains.child.service.growth import _measurements
+from salomat.domains.child.service.growth import _measurements, zscore_trend
 from salomat.domains.child.service.records import _visits, get_newborn
 from salomat.domains.immunization import service as immunization
 from salomat.domains.immunization.schemas import CardOut
@@ -198,6 +199,7 @@ async def get_passport(
         out.birth = await birth_summary(session, principal, person_id)
         out.newborn = await get_newborn(session, principal, person_id)
         out.measurements = await _measurements(session, person_id)
+        out.trend = zscore_trend(out.measurements)
         out.visits = await _visits(session, person_id)
         out.schedule = visit_schedule(person.birth_date, out.visits, as_of)
         out.schedule_source = well_child_schedule()[1]

@@ -7,13 +7,11 @@ section of ``child.yaml``), plus a little noise per visit. Children of five
 and over get nothing here: school checks are not in the passport's schedule.
 
 The measurement is made from the z-score through the WHO LMS tables that
-pygrowup ships (the inverse of its transform), rounded as a nurse writes it
+pygrowup ships (the inverse of the transform), rounded as a nurse writes it
 (length 0.1 cm, weight 0.01 kg), and its z-scores are then computed from the
-rounded values with the same formulas and the same rounding (0.01) as
-pygrowup, in floats: pygrowup's Decimal arithmetic costs about a millisecond
-per measurement, too slow for a million of them. ``assess`` gives the same
-figures within 0.01 (the tests check a sample); the implausible flags and the
-classification come from the app's own ``classify``.
+rounded values with ``who``'s functions, as ``assess`` computes them (the
+tests check a sample); the implausible flags are ``who``'s and the
+classification comes from the app's own ``classify`` on the z-scores' bands.
 """
 
 from __future__ import annotations
@@ -21,19 +19,14 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, date, datetime, time
-from importlib import import_module
 from typing import Any
 
 from salomat.core.synth import SynthContext
 from salomat.country.pack import load
 from salomat.domains.child.models import GrowthMeasurement, NewbornRecord, WellChildVisit
-from salomat.domains.child.service.growth import (
-    IMPLAUSIBLE_ABOVE,
-    LENGTH_UNTIL_DAYS,
-    UNDER_FIVE_DAYS,
-    Assessment,
-    classify,
-)
+from salomat.domains.child.service import who
+from salomat.domains.child.service.growth import LENGTH_UNTIL_DAYS, Assessment, classify
+from salomat.domains.child.service.who import UNDER_FIVE_DAYS
 from salomat.domains.registry.schemas import SyntheticPopulation
 
 __all__ = ["synthesize_child_health"]
@@ -56,9 +49,7 @@ NEWBORN_COLUMNS = (
     "apgar_5", "ga_days", "screening", "screened_on", "facility_id", "recorded_by", "updated_at",
     "version",
 )  # fmt: skip
-#: pygrowup's measurement bounds (values outside give no z-score there)
-WEIGHT_RANGE = (1.0, 125.0)
-WFL_CM, WFH_CM = (45.0, 110.0), (65.0, 120.0)
+WFL_CM, WFH_CM = who.LENGTH_RANGE["wfl"], who.LENGTH_RANGE["wfh"]
 FLUSH_EVERY = 50_000
 #: the indicators in the order of the flags kept per measurement
 INDICATORS = ("lhfa", "wfl_or_wfh", "wfa", "bmifa", "hcfa")
@@ -84,26 +75,13 @@ def _mid(z: float | None, implausible: bool) -> float | None:
     return 9.0 if implausible else _MIDS[_band(z)]
 
 
-LMS = tuple[float, float, float]
+LMS = who.LMS
 
 
 def lms_tables() -> dict[str, dict[str, dict[int, LMS]]]:
-    """pygrowup's by-day tables (key: age in days; wfl and wfh: tenths of a cm), in floats."""
-    out: dict[str, dict[str, dict[int, LMS]]] = {}
-    for name in ("lfa", "wfa", "hcfa", "bmifa", "wfl", "wfh"):
-        data = import_module(f"pygrowup.tables.by_day.{name}").DATA
-        by_length = name in ("wfl", "wfh")
-        out[name] = {
-            sex: {
-                (round(float(k) * 10) if by_length else int(k)): (
-                    float(v["l"]),
-                    float(v["m"]),
-                    float(v["s"]),
-                )
-                for k, v in rows.items()
-            }
-            for sex, rows in data.items()
-        }
+    """The by-day tables (key: age in days; wfl and wfh: tenths of a cm), in floats."""
+    out = {name: who.table(name, "day") for name in ("lfa", "wfa", "hcfa", "bmifa")}
+    out["wfl"], out["wfh"] = who.table("wfl", "length"), who.table("wfh", "length")
     return out
 
 
@@ -116,21 +94,6 @@ def _value(lms: LMS, z: float) -> float:
     if base <= 0:  # far outside the tables' range: the most extreme value that has one
         base = 1e-3
     return float(m * base ** (1 / lam))
-
-
-def _z(y: float, lms: LMS, weight_based: bool) -> float:
-    """pygrowup's z-score: rounded to 0.01, WHO's restricted tails for weight-based ones."""
-    lam, m, s = lms
-    z = round(((y / m) ** lam - 1) / (s * lam), 2)
-    if weight_based and abs(z) > 3:
-        sd3 = m * (1 + lam * s * (3 if z > 0 else -3)) ** (1 / lam)
-        sd2 = m * (1 + lam * s * (2 if z > 0 else -2)) ** (1 / lam)
-        z = (
-            round(3 + (y - sd3) / (sd3 - sd2), 2)
-            if z > 0
-            else round(-3 + (y - sd3) / (sd2 - sd3), 2)
-        )
-    return z
 
 
 def synthesize_child_health(
@@ -159,7 +122,7 @@ def synthesize_child_health(
     eb_share = float(syn["exclusive_breastfeeding_under_6m"])
     abnormal = syn["screening_abnormal"]
     not_done = float(syn["screening_not_done"])
-    lim_lhfa, lim_wflh, lim_wfa, lim_bmifa, lim_hcfa = (IMPLAUSIBLE_ABOVE[n] for n in INDICATORS)
+    zscore, flagged = who.zscore, who.implausible
     #: (bands of the z-scores classify reads, implausible flags) -> the two JSON columns
     judged: dict[tuple[Any, ...], tuple[Any, Any]] = {}
     pg = w.dialect == "postgresql"
@@ -223,7 +186,9 @@ def synthesize_child_health(
                 if rng.random() >= attendance:
                     continue
                 age = due + rng.randint(-(before // 2), after // 2)
-                if age < 1 or born + age > until or age > UNDER_FIVE_DAYS:
+                if (
+                    age < 1 or born + age > until or age >= UNDER_FIVE_DAYS
+                ):  # classify bands: under 5
                     continue
                 on = born + age
                 at = datetime.combine(date.fromordinal(on), time(10), tzinfo=UTC)
@@ -243,22 +208,22 @@ def synthesize_child_health(
                     if age < hc_until
                     else None
                 )
-                # the z-scores, as assess would compute them
-                weighed = WEIGHT_RANGE[0] <= kg <= WEIGHT_RANGE[1]
-                lhfa_z = _z(cm, lt[age], False) if 10 <= cm <= 200 else None
-                wfa_z = _z(kg, wt[age], True) if weighed else None
-                bmi = round(kg / (cm / 100) ** 2, 2)
-                bmifa_z = _z(bmi, bt[age], True) if 5 <= bmi <= 60 else None
+                # the z-scores, as assess computes them (length on a 0.1-cm row: no interpolation)
+                lhfa_z = zscore(cm, lt[age], False)
+                wfa_z = zscore(kg, wt[age], True)
+                bmi_exact = kg / (cm / 100) ** 2
+                bmi = round(bmi_exact, 2)
+                bmifa_z = zscore(bmi_exact, bt[age], True)
                 wflh_z = None
-                if weighed and lo <= cm <= hi and key in table:
-                    wflh_z = _z(kg, table[key], True)
-                hcfa_z = _z(hc, ht[age], False) if hc is not None and 10 <= hc <= 150 else None
+                if lo <= cm <= hi and key in table:
+                    wflh_z = zscore(kg, table[key], True)
+                hcfa_z = zscore(hc, ht[age], False) if hc is not None else None
                 flags = (
-                    lhfa_z is not None and abs(lhfa_z) > lim_lhfa,
-                    wflh_z is not None and abs(wflh_z) > lim_wflh,
-                    wfa_z is not None and abs(wfa_z) > lim_wfa,
-                    bmifa_z is not None and abs(bmifa_z) > lim_bmifa,
-                    hcfa_z is not None and abs(hcfa_z) > lim_hcfa,
+                    flagged("lhfa", lhfa_z),
+                    flagged("wfl_or_wfh", wflh_z),
+                    flagged("wfa", wfa_z),
+                    flagged("bmifa", bmifa_z),
+                    flagged("hcfa", hcfa_z),
                 )
                 key_z = (
                     None if flags[0] or lhfa_z is None else _band(lhfa_z),
@@ -276,7 +241,7 @@ def synthesize_child_health(
                     )  # fmt: skip
                     bad = {n for n, flag in zip(INDICATORS, flags, strict=True) if flag}
                     # in the order assess() lists them
-                    a.implausible = [n for n in IMPLAUSIBLE_ABOVE if n in bad]
+                    a.implausible = [n for n in who.IMPLAUSIBLE if n in bad]
                     found = judged[key_z] = (js(a.implausible), js(classify(age, a)))
                 measurements.append(
                     (w.next_id(GrowthMeasurement.__table__), person, date.fromordinal(on), age,
