@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core import i18n
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound, SalomatError
+from salomat.core.money import MoneyInputError, money_format, parse_money
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -24,7 +26,7 @@ from salomat.domains.prescription.schemas import (
 )
 from salomat.domains.registry import service as _registry
 from salomat.ui import forms
-from salomat.ui.templating import NavItem, can, redirect, register_nav, render
+from salomat.ui.templating import NavItem, can, language_of, redirect, register_nav, render
 
 web = router(include_in_schema=False)
 
@@ -337,25 +339,43 @@ _Dispenser = Annotated[Principal, Depends(Require("prescription:dispense"))]
 _DISPENSE_FIELDS = ("units", "packages", "medicine_code", "price")
 
 
+#: decimals of the currency: ISO 4217 minor units, UZS 2 (tiyin) and KZT 2 (tiyn); the
+#: amounts are stored in these minor units
+MINOR_PLACES = 2
+#: the largest price of one package the dispensing takes (``DispenseIn.price``), in major units
+MAX_PRICE = Decimal(
+    next(m.le for m in DispenseIn.model_fields["price"].metadata if hasattr(m, "le"))
+).scaleb(-MINOR_PLACES)
+
+
 def _money(minor: int) -> str:
-    """Minor units as the pharmacist reads them: 12 345.67."""
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(minor), 100)
-    return f"{sign}{whole:,}".replace(",", "\u202f") + f".{cents:02d}"
+    """Minor units as the page's language writes them: 12,345.67 (en), 12 345,67 (ru)."""
+    fmt = money_format(i18n.babel_locale(i18n.current_language()), MINOR_PLACES)
+    return fmt.format(Decimal(minor).scaleb(-MINOR_PLACES))
 
 
-def _minor(raw: str) -> int | str | None:
-    """A price typed in major units (so'm, tenge; "350", "350.50", "350,5") in minor units."""
-    text = raw.replace(" ", "").replace("\u202f", "").replace(",", ".")
-    if not text:
-        return None
+def _price(raw: str, lang: str) -> tuple[int | None, str | None]:
+    """A price typed in major units (so'm, tenge) in the page's language: minor units, or
+    the reason it was refused in that language (``core.money``: never guessed)."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return raw  # refused by the model, naming the field
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):  # "inf", "NaN"
-        return raw
-    return int(value * 100)
+        value = parse_money(raw, i18n.babel_locale(lang), places=MINOR_PLACES, maximum=MAX_PRICE)
+    except MoneyInputError as e:
+        return None, e.message(i18n.translations(lang).gettext)
+    return int(value.scaleb(MINOR_PLACES)), None
+
+
+def _validate_dispense(raw: dict[str, Any], price_error: str | None) -> DispenseIn:
+    """The dispensing, or every wrong field at once; the typed price's own reason wins."""
+    errors: list[FieldError] = []
+    try:
+        data: DispenseIn = forms.validate(DispenseIn, raw)
+    except Invalid as e:
+        errors = [x for x in e.errors if price_error is None or x.field != "price"]
+    if price_error is not None:
+        errors.append(FieldError("price", price_error))
+    if errors:
+        raise Invalid.fields(errors)
+    return data
 
 
 def _whole(raw: str) -> int | str | None:
@@ -380,6 +400,10 @@ async def _disp_page(
         "dispensed": None,
         "history": [],
         "money": _money,
+        "price_example": money_format(
+            i18n.babel_locale(language_of(request)), MINOR_PLACES
+        ).example,
+        "currency": pack.load(get_settings().country).get("currency", ""),
     }
     base.update(ctx)
     return render(request, "prescription/pharmacy.html", base, status=status)
@@ -445,17 +469,16 @@ async def pharmacy_dispense(
     """``action=quote`` shows the price, the fund's share and the co-payment; else dispense."""
     posted = await request.form()
     form = {k: forms.text(posted, k) for k in _DISPENSE_FIELDS}
+    price, price_error = _price(form["price"], language_of(request))
     raw: dict[str, Any] = {
         "units": _whole(form["units"]),
         "packages": _whole(form["packages"]),
         "medicine_code": form["medicine_code"] or None,
-        "price": _minor(form["price"]),
+        "price": price,
     }
     quoting = forms.text(posted, "action") == "quote"
     try:
-        if raw["price"] is None:
-            raise Invalid.fields([FieldError("price", "the pharmacy's price of one package")])
-        data = forms.validate(DispenseIn, raw)
+        data = _validate_dispense(raw, price_error)
         if quoting:
             quote = await service.quote_dispensing(session, principal, prescription_id, data)
             return await _disp_view_page(
