@@ -25,14 +25,20 @@ SNOMED = "http://snomed.info/sct"
 ADVICE_SYSTEM = "urn:salomat:maternal-advice"
 CONDITION_SYSTEM = "urn:salomat:maternal-condition"
 
-#: the rules' diagnoses (service.DIAGNOSES) in ICD-10 (WHO), chapter O
+#: the rules' diagnoses (service.DIAGNOSES) by advice code, in ICD-10 (WHO), chapter O
 RULE_ICD10: dict[str, str] = {
     "hypertension": "O13",  # gestational [pregnancy-induced] hypertension
+    "severe_hypertension": "O13",
+    "pre_eclampsia": "O14.0",  # mild to moderate pre-eclampsia
     "severe_pre_eclampsia": "O14.1",  # severe pre-eclampsia
     "gestational_diabetes": "O24.4",  # diabetes mellitus arising in pregnancy
     "diabetes_in_pregnancy": "O24.9",  # diabetes mellitus in pregnancy, unspecified
     "anaemia": "O99.0",  # anaemia complicating pregnancy, childbirth and the puerperium
+    "moderate_anaemia": "O99.0",
+    "severe_anaemia": "O99.0",
 }
+#: how a clinician resolved a rule-made diagnosis -> Condition.verificationStatus
+RESOLUTION_VERIFICATION = {"ruled_out": "refuted", "entered_in_error": "entered-in-error"}
 #: chronic conditions recorded at registration (free codes; these are the known ones)
 REGISTERED_ICD10: dict[str, str] = {
     "chronic_hypertension": "O10.9",  # unspecified pre-existing hypertension
@@ -65,7 +71,7 @@ def _when(d: datetime | date) -> str:
 
 def condition(c: ConditionOut) -> dict[str, Any]:
     rules = c.origin == "rules"
-    icd = (RULE_ICD10 if rules else REGISTERED_ICD10).get(c.code)
+    icd = RULE_ICD10.get(c.advice_code or c.code) if rules else REGISTERED_ICD10.get(c.code)
     codings: list[dict[str, str]] = []
     if icd is not None:
         codings.append({"system": ICD10, "code": icd, "display": icd10.get_description(icd)})
@@ -77,7 +83,12 @@ def condition(c: ConditionOut) -> dict[str, Any]:
         "resourceType": "Condition",
         "id": c.id,
         "clinicalStatus": _concept(CLINICAL, "active" if c.active else "resolved"),
-        "verificationStatus": _concept(VERIFICATION, "provisional" if rules else "confirmed"),
+        "verificationStatus": _concept(
+            VERIFICATION,
+            RESOLUTION_VERIFICATION.get(c.resolution or "", "provisional")
+            if rules
+            else "confirmed",
+        ),
         "category": [_concept(CATEGORY, "encounter-diagnosis" if rules else "problem-list-item")],
         "code": {"coding": codings, "text": c.code.replace("_", " ")},
         "subject": {"reference": f"Patient/{c.person_id}"},
@@ -88,7 +99,7 @@ def condition(c: ConditionOut) -> dict[str, Any]:
     if c.contact_id is not None:
         res["encounter"] = {"reference": f"Encounter/{c.contact_id}"}
     if c.onset is not None:
-        res["onsetDateTime"] = instant(c.onset)
+        res["onsetDateTime"] = _when(c.onset)
     if c.abatement is not None:
         res["abatementDateTime"] = _when(c.abatement)
     if c.advice_id is not None:
@@ -100,6 +111,8 @@ def condition(c: ConditionOut) -> dict[str, Any]:
                 f"of pregnancy EpisodeOfCare/{c.pregnancy_id}; not confirmed by a clinician."
             }
         ]
+        if c.resolution is not None:
+            res["note"].append({"text": f"Resolved ({c.resolution}): {c.resolution_note}"})
     else:
         res["note"] = [{"text": f"Recorded at the registration of EpisodeOfCare/{c.pregnancy_id}."}]
     return validated(Condition, res)

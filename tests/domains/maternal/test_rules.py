@@ -155,8 +155,13 @@ def test_dt17_needs_both_readings_high() -> None:
 
 
 @pytest.mark.parametrize("protein", ["++", "+++"])
-def test_dt17_severe_pre_eclampsia_beats_hypertension(protein: str) -> None:
-    for reading in [(140, 90), (150, 95), (170, 115)]:
+def test_dt17_protein_without_severe_feature_is_pre_eclampsia_not_severe(protein: str) -> None:
+    for reading in [(140, 90), (150, 95), (159, 109)]:
+        out = rules.dt17_hypertension(bp(*reading, urine_protein=protein))
+        assert codes(out) == ["pre_eclampsia"]
+        assert out[0].urgency == "urgent"
+        assert "magnesium" not in out[0].action.lower()
+    for reading in [(160, 95), (150, 110), (170, 115)]:
         out = rules.dt17_hypertension(bp(*reading, urine_protein=protein))
         assert codes(out) == ["severe_pre_eclampsia"]
         assert out[0].urgency == "emergency"
@@ -181,9 +186,7 @@ def test_dt17_typo_row_read_as_at_least_140() -> None:
     proteinuria is not classified as (severe) pre-eclampsia."""
     assert rules.dt17_hypertension(bp(120, 80, urine_protein="++")) == []
     assert rules.dt17_hypertension(bp(139, 89, urine_protein="+++")) == []
-    assert codes(rules.dt17_hypertension(bp(140, 80, urine_protein="++"))) == [
-        "severe_pre_eclampsia"
-    ]
+    assert codes(rules.dt17_hypertension(bp(140, 80, urine_protein="++"))) == ["pre_eclampsia"]
 
 
 def test_dt17_hypertension_reassess_in_a_week_late_and_refer_if_persisting() -> None:
@@ -212,7 +215,9 @@ def test_dt17_hypertension_reassess_in_a_week_late_and_refer_if_persisting() -> 
         ({"ogtt_1h_mmol_l": 9.9}, None),
         ({"ogtt_1h_mmol_l": 10.0}, "gestational_diabetes"),
         ({"ogtt_1h_mmol_l": 11.0}, "gestational_diabetes"),
-        ({"ogtt_1h_mmol_l": 11.1}, "diabetes_in_pregnancy"),
+        # WHO 2013: a 1-h value alone, however high, is gestational diabetes
+        ({"ogtt_1h_mmol_l": 11.1}, "gestational_diabetes"),
+        ({"ogtt_1h_mmol_l": 16.0}, "gestational_diabetes"),
         ({"ogtt_2h_mmol_l": 8.4}, None),
         ({"ogtt_2h_mmol_l": 8.5}, "gestational_diabetes"),
         ({"ogtt_2h_mmol_l": 11.1}, "diabetes_in_pregnancy"),
@@ -433,7 +438,8 @@ def test_schedule_first_seen_at_10_weeks() -> None:
     lmp = TODAY - timedelta(days=70)
     first = ContactFacts(on=TODAY, ga_days=70)
     due = schedule(facts(first, ga_days=70), "UZ")
-    assert [d.ga_weeks for d in due] == [12, 20, 26, 30, 34, 36, 38, 40]
+    assert [d.ga_weeks for d in due] == [10, 20, 26, 30, 34, 36, 38, 40]
+    assert [d.number for d in due] == list(range(1, 9))
     assert due[0].status == "done"
     assert {d.status for d in due[1:]} == {"upcoming"}
     assert due[1].due_on == lmp + timedelta(weeks=20)
@@ -468,7 +474,7 @@ def test_schedule_expires_at_41_weeks() -> None:
 
 def test_missed_contacts_advice() -> None:
     first = ContactFacts(on=TODAY - timedelta(days=77), ga_days=70)
-    f = facts(first, ga_days=147)
+    f = facts(first, ga_days=147, today=TODAY)
     [a] = [a for a in evaluate(f, "UZ") if a.rule_id == "ANC.S.01"]
     assert (a.code, a.values) == ("contact_overdue", {"ga_weeks": [20]})
 
@@ -476,7 +482,11 @@ def test_missed_contacts_advice() -> None:
 def test_schedule_reads_pack_weeks() -> None:
     pack = {"schedule_weeks": [12, 16, 20]}
     due = rules._schedule(facts(ga_days=70), pack)
-    assert [d.ga_weeks for d in due] == [12, 16, 20]
+    assert [(d.ga_weeks, d.status) for d in due] == [
+        (12, "upcoming"),
+        (16, "upcoming"),
+        (20, "upcoming"),
+    ]
 
 
 # --- properties --------------------------------------------------------------

@@ -21,6 +21,8 @@ from salomat.domains.maternal.schemas import (
     BirthPlanIn,
     CloseIn,
     ContactIn,
+    DiagnosisOut,
+    DiagnosisResolveIn,
     MaternalDashboard,
     PostnatalContactIn,
     PostnatalContactOut,
@@ -126,6 +128,43 @@ async def pregnancy_advice(
 ) -> list[AdviceOut]:
     """The active advice; ``retired=true`` adds what earlier evaluations advised."""
     return await service.list_advice(session, principal, pregnancy_id, retired=retired)
+
+
+@api.get("/pregnancies/{pregnancy_id}/diagnoses", response_model=list[DiagnosisOut])
+async def pregnancy_diagnoses(
+    session: DbSession,
+    pregnancy_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
+) -> list[DiagnosisOut]:
+    """Diagnoses and findings standing since the contact that gave them, then resolved ones."""
+    return await service.list_diagnoses(session, principal, pregnancy_id)
+
+
+@api.post(
+    "/pregnancies/{pregnancy_id}/diagnoses/{diagnosis_id}/resolve",
+    response_model=PregnancyDetail,
+    responses={409: {"description": "already resolved, or the pregnancy is closed"}},
+)
+async def resolve_diagnosis(
+    session: DbSession,
+    pregnancy_id: int,
+    diagnosis_id: int,
+    data: DiagnosisResolveIn,
+    response: Response,
+    principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
+    if_match: Annotated[str | None, Header()] = None,
+) -> PregnancyDetail:
+    """Resolve a standing diagnosis with a reason; the answer is the pregnancy re-evaluated."""
+    p = await service.resolve_diagnosis(
+        session,
+        principal,
+        pregnancy_id,
+        diagnosis_id,
+        data,
+        expected_version=parse_if_match(if_match),
+    )
+    response.headers["ETag"] = etag(p.version)
+    return p
 
 
 # ---- referrals, birth plan and worklists -----------------------------------------------

@@ -196,6 +196,64 @@ class AdviceItem(Base):
     )
 
 
+DIAGNOSIS_STATUSES = ("active", "resolved")
+RESOLUTIONS = ("resolved", "ruled_out", "entered_in_error")
+
+
+class Diagnosis(Base):
+    """A diagnosis or finding the rules made at one contact, standing on the pregnancy.
+
+    It stays ``active`` through later contacts that lack the test or measure
+    normal, until a clinician resolves it with a reason; while it stands its
+    ``code`` only escalates (anaemia -> severe_anaemia), never falls. One active
+    row per pregnancy and ``family`` is a partial unique index (DESIGN rule 9).
+    """
+
+    __tablename__ = "antenatal_diagnosis"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    #: hypertension | pre_eclampsia | gestational_diabetes | ... (``service.standing``)
+    family: Mapped[str] = mapped_column(String(64))
+    #: the most severe advice code the family reached while standing, and its advice
+    code: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(32))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    action: Mapped[str] = mapped_column(String(500))
+    urgency: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(300))
+    #: the contact that first gave it, and the one that gave its current ``code``
+    first_contact_id: Mapped[int] = mapped_column(ForeignKey("antenatal_contact.id"))
+    first_on: Mapped[date] = mapped_column(Date)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("antenatal_contact.id"))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(150))
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    resolution_note: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'resolved')", name="status"),
+        CheckConstraint(
+            "resolution IS NULL OR resolution IN ('resolved', 'ruled_out', 'entered_in_error')",
+            name="resolution",
+        ),
+        CheckConstraint(
+            "(status = 'active') = (resolved_at IS NULL)", name="resolved_when_resolved"
+        ),
+        Index(
+            "ux_antenatal_diagnosis_active",
+            "pregnancy_id",
+            "family",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
+
 REFERRAL_KINDS = ("screening", "perinatal")
 REFERRAL_STATUSES = ("sent", "accepted", "seen", "returned", "declined", "cancelled")
 

@@ -191,11 +191,56 @@ class PregnancyOut(BaseModel):
     version: int
 
 
+Resolution = Literal["resolved", "ruled_out", "entered_in_error"]
+
+
+class DiagnosisOut(BaseModel):
+    """A diagnosis or finding standing on the pregnancy since the contact that gave it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pregnancy_id: int
+    #: hypertension | pre_eclampsia | gestational_diabetes | anaemia | danger_signs | ...
+    family: str
+    #: the most severe code it reached while standing (severe_pre_eclampsia, ...)
+    code: str
+    #: diagnosis (a FHIR Condition) or finding (danger signs, fever, ...)
+    kind: Literal["diagnosis", "finding"] = "diagnosis"
+    rule_id: str
+    values: dict[str, Any]
+    action: str
+    urgency: Literal["emergency", "urgent", "soon", "routine"]
+    source: str
+    first_contact_id: int
+    #: which contact of the pregnancy (1 = the first) first gave it, and when
+    first_contact_number: int | None = None
+    first_on: date
+    contact_id: int
+    raised_at: datetime
+    status: Literal["active", "resolved"]
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: Resolution | None
+    resolution_note: str | None
+
+
+class DiagnosisResolveIn(BaseModel):
+    """A clinician resolves a standing diagnosis: why, in a code and in words."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Resolution
+    note: str = Field(min_length=3, max_length=500)
+
+
 class PregnancyDetail(PregnancyOut):
-    """A pregnancy with its contacts (oldest first) and its active advice."""
+    """A pregnancy with its contacts (oldest first), its active advice and its diagnoses."""
 
     contacts: list[ContactOut] = Field(default_factory=list)
     advice: list[AdviceOut] = Field(default_factory=list)
+    #: standing first, then resolved; each oldest first
+    diagnoses: list[DiagnosisOut] = Field(default_factory=list)
 
 
 # ---- referrals and worklists -------------------------------------------------------------
@@ -476,10 +521,13 @@ class ConditionOut(BaseModel):
     rule_id: str | None = None
     rule_source: str | None = None
     active: bool
-    #: rules: when an evaluation first gave it (a recorded condition's onset is unknown)
-    onset: datetime | None = None
+    #: rules: the day of the contact that first gave it (a recorded condition's is unknown)
+    onset: datetime | date | None = None
     #: when it stopped: the first evaluation without it, or the day the pregnancy closed
     abatement: datetime | date | None = None
     recorded: datetime
     #: the contact whose evaluation first gave it
     contact_id: int | None = None
+    #: rules: how a clinician resolved it (resolved | ruled_out | entered_in_error), and why
+    resolution: str | None = None
+    resolution_note: str | None = None

@@ -33,6 +33,7 @@ from salomat.domains.maternal.schemas import (
     BirthOut,
     CloseIn,
     ContactIn,
+    DiagnosisResolveIn,
     PostnatalContactIn,
     PostnatalContactOut,
     PregnancyDetail,
@@ -111,6 +112,31 @@ WORKLIST_REASONS = {
     "contact_overdue": N_("contact overdue"),
     "high_risk_no_referral": N_("high risk, no referral accepted"),
     "no_birth_place": N_("no planned place of birth"),
+}
+
+#: the standing diagnoses and findings (``service.standing``), by advice code
+DIAGNOSIS_LABELS = {
+    "hypertension": N_("hypertension"),
+    "severe_hypertension": N_("severe hypertension"),
+    "pre_eclampsia": N_("pre-eclampsia"),
+    "severe_pre_eclampsia": N_("severe pre-eclampsia"),
+    "gestational_diabetes": N_("gestational diabetes"),
+    "diabetes_in_pregnancy": N_("diabetes in pregnancy"),
+    "anaemia": N_("anaemia"),
+    "moderate_anaemia": N_("moderate anaemia"),
+    "severe_anaemia": N_("severe anaemia"),
+    "danger_signs": N_("danger signs"),
+    "fever": N_("fever"),
+    "abnormal_pulse": N_("abnormal pulse"),
+    "low_oxygen_saturation": N_("low oxygen saturation"),
+    "no_fetal_heartbeat": N_("no fetal heartbeat"),
+    "abnormal_fetal_heart_rate": N_("abnormal fetal heart rate"),
+}
+#: why a clinician resolves one (``schemas.Resolution``)
+RESOLUTIONS = {
+    "resolved": N_("resolved"),
+    "ruled_out": N_("ruled out"),
+    "entered_in_error": N_("entered in error"),
 }
 
 REGISTRATION_NUMBERS = ("gravida", "parity", "stillbirths", "miscarriages")
@@ -258,7 +284,12 @@ async def _page(
         "person": person,
         "pregnancy": pregnancy,
         "saved": saved and pregnancy is not None,
+        "resolved": request.query_params.get("resolved") == "1" and pregnancy is not None,
         "new_advice": new_advice,
+        "diagnosis_labels": DIAGNOSIS_LABELS,
+        "resolutions": RESOLUTIONS,
+        "resolve_form": {},
+        "resolve_errors": {},
         "can_register": can(principal, "pregnancy:register")
         and pregnancy is None
         and person.sex == "female"
@@ -508,6 +539,43 @@ async def cancel_referral(
         }
         return await _page(request, session, principal, person_id, extra, e.status)
     return redirect(f"/patients/{person_id}/pregnancy?cancelled=1#referrals")
+
+
+@web.post(
+    "/patients/{person_id}/pregnancy/diagnoses/{diagnosis_id}/resolve",
+    response_class=HTMLResponse,
+)
+async def resolve_diagnosis(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    diagnosis_id: int,
+    principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
+) -> Response:
+    """A clinician resolves a standing diagnosis with a reason (If-Match by the version)."""
+    posted = await request.form()
+    form = {name: forms.text(posted, name) for name in ("reason", "note")}
+    try:
+        data = forms.validate(
+            DiagnosisResolveIn, {"reason": form["reason"], "note": _or_none(form["note"])}
+        )
+        current = await _current_of(
+            session, principal, person_id, forms.text(posted, "pregnancy_id")
+        )
+        await service.resolve_diagnosis(
+            session, principal, current.id, diagnosis_id, data, expected_version=_version(posted)
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {
+            "resolve_error": e,
+            "resolve_error_id": diagnosis_id,
+            "resolve_errors": _errors_of(e.errors),
+            "resolve_form": form,
+        }
+        return await _page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/pregnancy?resolved=1#diagnoses")
 
 
 # ---- closing, the birth and after -------------------------------------------------------

@@ -3,9 +3,9 @@
 Each loads the row only to learn its pregnancy, then goes through the pregnancy
 module's ``_open`` (scope check and audit row): out of scope is 404 like missing.
 
-Diagnoses (FHIR Condition) are derived, not stored: the advice items that are
-diagnoses, grouped per pregnancy and diagnosis over every evaluation (the advice
-is re-created at each), and the chronic conditions recorded at registration.
+Diagnoses (FHIR Condition) are the standing diagnoses the rules made (``standing``,
+one row per diagnosis until a clinician resolves it) and the chronic conditions
+recorded at registration.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Pregnancy
 from salomat.domains.maternal.schemas import AdviceOut, ConditionOut, ContactOut
+from salomat.domains.maternal.service import standing
+from salomat.domains.maternal.service.evaluation import _diagnoses
 from salomat.domains.maternal.service.pregnancy import (
     CONTACT,
     RESOURCE,
     _contact_out,
-    _contacts,
     _open,
 )
 
@@ -37,14 +38,7 @@ CONDITION = "Condition"
 #: the advice codes (``rules``) that are diagnoses, and the diagnosis each belongs to: a
 #: change of severity (anaemia -> severe_anaemia) is the same diagnosis, not a new one
 DIAGNOSES: dict[str, str] = {
-    "hypertension": "hypertension",
-    "severe_hypertension": "hypertension",
-    "severe_pre_eclampsia": "severe_pre_eclampsia",
-    "gestational_diabetes": "gestational_diabetes",
-    "diabetes_in_pregnancy": "diabetes_in_pregnancy",
-    "anaemia": "anaemia",
-    "moderate_anaemia": "anaemia",
-    "severe_anaemia": "anaemia",
+    code: fam for code, fam in standing.FAMILY_OF.items() if fam in standing.CONDITION_FAMILIES
 }
 #: FHIR ids are at most 64 characters
 _ID_MAX = 64
@@ -102,60 +96,54 @@ def _condition_id(pregnancy_id: int, key: str, *, registered: bool) -> str:
 
 
 async def _conditions(session: AsyncSession, p: Pregnancy) -> list[ConditionOut]:
-    """Her diagnoses in this pregnancy: the rules' first (by first given), then recorded ones.
+    """Her diagnoses in this pregnancy: the standing ones the rules made, then recorded ones.
 
-    Active while the latest evaluation gave it. It stopped at the first evaluation
-    after its last advice row. Evaluations are seen by their traces: each contact's
-    ``recorded_at`` (``record_contact`` stores the contact, then evaluates), the
-    ``created_at`` of every advice row (the nightly re-evaluation stores only changes),
-    and the pregnancy's ``evaluated_at``; one that left none of these (no advice at all,
-    no contact, not the last) is invisible, and the date is then a later one. A diagnosis still
-    active when the pregnancy closed stops on the closing day: these are diagnoses
-    of the pregnancy, and the rules do not run after it.
+    A rule-made diagnosis is its ``antenatal_diagnosis`` row (``standing``): active
+    until a clinician resolves it, its onset the day of the contact that first gave
+    it. One still standing when the pregnancy closed stops on the closing day: these
+    are diagnoses of the pregnancy, and the rules do not run after it.
     """
-    rows = list(
-        (
+    rows = [d for d in await _diagnoses(session, p.id) if d.family in standing.CONDITION_FAMILIES]
+    evidence = {
+        a.code: a.id
+        for a in (
             await session.execute(
                 select(AdviceItem)
-                .where(AdviceItem.pregnancy_id == p.id)
-                .order_by(AdviceItem.created_at, AdviceItem.id)
+                .where(AdviceItem.pregnancy_id == p.id, AdviceItem.active.is_(True))
+                .order_by(AdviceItem.id)
             )
         ).scalars()
-    )
-    groups: dict[str, list[AdviceItem]] = {}
-    for a in rows:
-        if a.code in DIAGNOSES:
-            groups.setdefault(DIAGNOSES[a.code], []).append(a)
-    evaluations = sorted(
-        {c.recorded_at for c in await _contacts(session, p.id)}
-        | {a.created_at for a in rows}
-        | ({p.evaluated_at} if p.evaluated_at is not None else set())
-    )
+    }
     out = []
-    for key, items in groups.items():
-        first, last = items[0], items[-1]
-        active = last.active
-        abatement: datetime | date | None = None
-        if not active:
-            abatement = next((t for t in evaluations if t > last.created_at), None)
-        elif p.status == "closed":
+    first_of: dict[str, int] = {}
+    for d in rows:
+        first_of.setdefault(d.family, d.id)
+    for d in rows:
+        active = d.status == "active"
+        abatement: datetime | date | None = d.resolved_at
+        if active and p.status == "closed":
             active, abatement = False, p.closed_on
+        # stable ids: the family's first diagnosis in the pregnancy is ``<family>``; one
+        # raised again after a clinician resolved it is a new Condition, ``<family>-<row>``
+        key = d.family if first_of[d.family] == d.id else f"{d.family}-{d.id}"
         out.append(
             ConditionOut(
                 id=_condition_id(p.id, key, registered=False),
                 pregnancy_id=p.id,
                 person_id=p.person_id,
-                code=key,
+                code=d.family,
                 origin="rules",
-                advice_code=last.code,
-                advice_id=last.id,
-                rule_id=last.rule_id,
-                rule_source=last.source,
+                advice_code=d.code,
+                advice_id=evidence.get(d.code),
+                rule_id=d.rule_id,
+                rule_source=d.source,
                 active=active,
-                onset=first.created_at,
+                onset=d.first_on,
                 abatement=abatement,
-                recorded=first.created_at,
-                contact_id=first.contact_id,
+                recorded=d.raised_at,
+                contact_id=d.first_contact_id,
+                resolution=d.resolution,
+                resolution_note=d.resolution_note,
             )
         )
     out += [

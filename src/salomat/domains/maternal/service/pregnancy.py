@@ -20,10 +20,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from salomat.core import audit, events
-from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import (
     Conflict,
@@ -54,6 +52,28 @@ from salomat.domains.maternal.schemas import (
     PregnancyOut,
 )
 from salomat.domains.maternal.service import dating, rules
+
+# re-exported: the other maternal modules read the facts and dates through ``pregnancy``
+from salomat.domains.maternal.service.evaluation import (
+    _contacts as _contacts,
+)
+from salomat.domains.maternal.service.evaluation import (
+    _country as _country,
+)
+from salomat.domains.maternal.service.evaluation import (
+    _diagnoses,
+    _save,
+    _start,
+    diagnoses_out,
+    evaluate,
+    ga_on,
+)
+from salomat.domains.maternal.service.evaluation import (
+    _facts as _facts,
+)
+from salomat.domains.maternal.service.evaluation import (
+    _json as _json,
+)
 from salomat.domains.registry import service as registry
 
 __all__ = [
@@ -104,19 +124,6 @@ LIMITS: dict[str, tuple[float, float, str]] = {
 _CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-def _country() -> str:
-    return get_settings().country
-
-
-def _start(p: Pregnancy) -> date:
-    """Day 0 of gestation as dated (EDD - 280 days)."""
-    return p.edd - timedelta(days=dating.PREGNANCY_DAYS)
-
-
-def ga_on(p: Pregnancy, day: date) -> int:
-    return (day - _start(p)).days
-
-
 def weeks(days: int) -> str:
     return f"{days // 7}w{days % 7}d"
 
@@ -165,15 +172,6 @@ def _contact_out(c: AntenatalContact) -> ContactOut:
     return out
 
 
-async def _contacts(session: AsyncSession, pregnancy_id: int) -> list[AntenatalContact]:
-    rows = await session.execute(
-        select(AntenatalContact)
-        .where(AntenatalContact.pregnancy_id == pregnancy_id)
-        .order_by(AntenatalContact.on, AntenatalContact.id)
-    )
-    return list(rows.scalars())
-
-
 async def _advice(
     session: AsyncSession, pregnancy_id: int, *, retired: bool = False
 ) -> list[AdviceOut]:
@@ -186,8 +184,10 @@ async def _advice(
 
 async def _detail(session: AsyncSession, p: Pregnancy) -> PregnancyDetail:
     out = PregnancyDetail.model_validate(_out(p).model_dump())
-    out.contacts = [_contact_out(c) for c in await _contacts(session, p.id)]
+    contacts = await _contacts(session, p.id)
+    out.contacts = [_contact_out(c) for c in contacts]
     out.advice = await _advice(session, p.id)
+    out.diagnoses = diagnoses_out(await _diagnoses(session, p.id), contacts)
     return out
 
 
@@ -267,14 +267,6 @@ def _codes(values: list[str], field: str) -> tuple[list[str], list[FieldError]]:
         elif code not in out:
             out.append(code)
     return out, errors
-
-
-async def _save(session: AsyncSession, p: Pregnancy) -> None:
-    p.updated_at = utcnow()
-    try:
-        await session.flush()
-    except StaleDataError as e:
-        raise PreconditionFailed("The pregnancy record changed while you edited it; reload.") from e
 
 
 async def open_pregnancy(
@@ -549,114 +541,6 @@ async def _end_referral_care(session: AsyncSession, p: Pregnancy) -> None:
     )
     for rel_id in rels.all():
         await registry.close_care_relationship(session, rel_id)
-
-
-# ---- the rules ------------------------------------------------------------------------
-
-
-def _facts(p: Pregnancy, contacts: list[AntenatalContact], today: date) -> rules.Facts:
-    def readings(*vs: Any) -> tuple[Any, ...]:
-        return tuple(v for v in vs if v is not None)
-
-    cf = tuple(
-        rules.ContactFacts(
-            on=c.on,
-            ga_days=c.ga_days,
-            systolic=readings(c.systolic_1, c.systolic_2),
-            diastolic=readings(c.diastolic_1, c.diastolic_2),
-            temperature_c=readings(c.temperature_c_1, c.temperature_c_2),
-            pulse=readings(c.pulse_1, c.pulse_2),
-            spo2=c.spo2,
-            fetal_heart_rate=readings(c.fetal_heart_rate_1, c.fetal_heart_rate_2),
-            fetal_heartbeat_absent=c.fetal_heartbeat_absent,
-            urine_protein=c.urine_protein,
-            haemoglobin_g_l=c.haemoglobin_g_l,
-            pallor=c.pallor,
-            fasting_glucose_mmol_l=c.fasting_glucose_mmol_l,
-            ogtt_1h_mmol_l=c.ogtt_1h_mmol_l,
-            ogtt_2h_mmol_l=c.ogtt_2h_mmol_l,
-            random_glucose_mmol_l=c.random_glucose_mmol_l,
-            danger_signs=frozenset(c.danger_signs or ()),
-            symptoms=frozenset(c.symptoms or ()),
-            ultrasound_done=c.ultrasound_done,
-            hiv_test_done=c.hiv_test_done,
-            syphilis_test_done=c.syphilis_test_done,
-            hiv_positive=c.hiv_positive,
-        )
-        for c in contacts
-    )
-    return rules.Facts(
-        today=today,
-        age_years=p.age_years,
-        ga_days=ga_on(p, today),
-        gravida=p.gravida,
-        parity=p.parity,
-        previous_caesarean=p.previous_caesarean,
-        previous_pre_eclampsia=p.previous_pre_eclampsia,
-        previous_pph=p.previous_pph,
-        previous_instrumental_birth=p.previous_instrumental_birth,
-        previous_convulsions=p.previous_convulsions,
-        previous_severe_tear=p.previous_severe_tear,
-        multiple_pregnancy=p.multiple_pregnancy,
-        # as the latest contact found it: a presentation changes until term
-        abnormal_presentation=bool(contacts and contacts[-1].abnormal_presentation),
-        conditions=frozenset(p.conditions or ()),
-        contacts=cf,
-        first_contact_on=contacts[0].on if contacts else None,
-    )
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_json(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    return value
-
-
-async def evaluate(
-    session: AsyncSession, p: Pregnancy, *, contact_id: int | None = None
-) -> list[rules.Advice]:
-    """Run the rules over the pregnancy as of today; store the advice and the risk.
-
-    The previous active advice is retired (kept, ``active = false``), so the
-    record shows what was advised when.
-    """
-    contacts = await _contacts(session, p.id)
-    today = min(date.today(), p.closed_on or date.today())
-    country = _country()
-    advice = rules.evaluate(_facts(p, contacts, today), country)
-    risk_level, care_level = rules.risk(advice, country)
-    await session.execute(
-        update(AdviceItem)
-        .where(AdviceItem.pregnancy_id == p.id, AdviceItem.active.is_(True))
-        .values(active=False)
-    )
-    now = utcnow()
-    session.add_all(
-        AdviceItem(
-            pregnancy_id=p.id,
-            person_id=p.person_id,
-            contact_id=contact_id,
-            rule_id=a.rule_id,
-            code=a.code,
-            values=_json(a.values),
-            details=_json(a.details),
-            action=a.action,
-            urgency=a.urgency,
-            source=a.source,
-            created_at=now,
-            active=True,
-        )
-        for a in advice
-    )
-    p.risk_level, p.care_level = risk_level, care_level
-    p.evaluated_at = now
-    await _save(session, p)
-    return advice
 
 
 # ---- events from the registry -----------------------------------------------------------

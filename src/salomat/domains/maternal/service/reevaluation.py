@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.domains.maternal.models import AdviceItem, Pregnancy
+from salomat.domains.maternal.service import evaluation, rules, standing
 from salomat.domains.maternal.service import pregnancy as preg
-from salomat.domains.maternal.service import rules
 
 __all__ = ["ReevaluationBatch", "count_current", "reevaluate_current"]
 
@@ -58,8 +58,11 @@ async def count_current(session: AsyncSession) -> int:
 
 async def _unchanged(session: AsyncSession, p: Pregnancy, today: date) -> bool:
     facts = preg._facts(p, await preg._contacts(session, p.id), today)
+    if await evaluation.would_change(session, p, facts):
+        return False
     country = preg._country()
-    advice = rules.evaluate(facts, country)
+    held = await evaluation.standing_of(session, p.id)
+    advice = standing.with_standing(rules.evaluate(facts, country), held)
     if rules.risk(advice, country) != (p.risk_level, p.care_level):
         return False
     stored = await session.scalars(

@@ -15,10 +15,29 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from salomat.country.pack import load
+from salomat.domains.maternal.service.contact_schedule import (
+    OVERDUE_AFTER_DAYS,
+    SCHEDULE_EXPIRES_DAYS,
+    ContactStatus,
+    DueContact,
+    contact_schedule,
+)
 
 Urgency = Literal["emergency", "urgent", "soon", "routine"]
 RiskLevel = Literal["low", "medium", "high"]
-ContactStatus = Literal["done", "due", "overdue", "upcoming", "missed"]
+
+__all__ = [
+    "OVERDUE_AFTER_DAYS",
+    "SCHEDULE_EXPIRES_DAYS",
+    "Advice",
+    "ContactFacts",
+    "ContactStatus",
+    "DueContact",
+    "Facts",
+    "evaluate",
+    "risk",
+    "schedule",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,7 @@ class Facts:
     conditions: frozenset[str] = frozenset()  # autoimmune, diabetes, chronic_hypertension, ...
     contacts: tuple[ContactFacts, ...] = ()  # oldest first
     first_contact_on: date | None = None
+    registered_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -156,19 +176,8 @@ RETEST_FROM_DAYS = 29 * 7
 #: (younger women fire), and the table's own bound (<= 17) is the value used.
 ADOLESCENT_MAX_AGE = 17
 GRAND_MULTIPARITY = 5  # parity > 5
-#: ANC.S.01: overdue 7 days after the due date; schedule expires at 41 weeks.
-OVERDUE_AFTER_DAYS = 7
-SCHEDULE_EXPIRES_DAYS = 41 * 7
-LATE_BOOKING_DAYS = 22 * 7  # DAK rule 7: first seen at >= 22 w
 
 RISK_LEVELS: tuple[RiskLevel, ...] = ("low", "medium", "high")
-
-
-@dataclass(frozen=True)
-class DueContact:
-    ga_weeks: int
-    due_on: date
-    status: ContactStatus
 
 
 # --- helpers -----------------------------------------------------------------
@@ -179,11 +188,27 @@ def _latest(facts: Facts) -> ContactFacts | None:
 
 
 def _high(sbp: int, dbp: int) -> bool:
+    """One reading at or above the raised range in either component (DT.04: re-measure)."""
     return sbp >= SBP_HIGH or dbp >= DBP_HIGH
 
 
-def _severe(sbp: int, dbp: int) -> bool:
-    return sbp >= SBP_SEVERE or dbp >= DBP_SEVERE
+def _both(readings: list[tuple[int, int]], sbp_limit: int, dbp_limit: int) -> bool:
+    """DT.17, per component across the two readings: systolic at or above its limit on
+    both, or diastolic at or above its limit on both; never one component of one reading
+    with the other component of the other (145/80 then 130/95 is not raised)."""
+    return len(readings) >= 2 and (
+        all(s >= sbp_limit for s, _ in readings) or all(d >= dbp_limit for _, d in readings)
+    )
+
+
+def bp_raised(readings: list[tuple[int, int]]) -> bool:
+    """Raised: systolic >= 140 on both readings, or diastolic >= 90 on both."""
+    return _both(readings[:2], SBP_HIGH, DBP_HIGH)
+
+
+def bp_severe(readings: list[tuple[int, int]]) -> bool:
+    """Severe: systolic >= 160 on both readings, or diastolic >= 110 on both."""
+    return _both(readings[:2], SBP_SEVERE, DBP_SEVERE)
 
 
 def _readings(c: ContactFacts) -> list[tuple[int, int]]:
@@ -359,19 +384,29 @@ def dt06_refer(facts: Facts) -> list[Advice]:
 def _hypertensive(c: ContactFacts) -> str | None:
     """DT.17 classification of one contact, the most severe that applies.
 
-    The DAK row "SBP <= 140 + protein ++" is read as ">= 140": a normal blood
-    pressure with proteinuria is not pre-eclampsia (protein alone is not in
-    the other rows either), so it classifies as nothing here.
+    - not raised (``bp_raised``): nothing. Proteinuria with a normal blood
+      pressure is not pre-eclampsia: the DAK row "SBP <= 140 + protein ++" is read
+      as a typo for ">= 140" (maternal.md).
+    - protein >= ++ with a severe feature (severe blood pressure or a symptom):
+      severe pre-eclampsia; without one: pre-eclampsia. The DAK spreadsheet labels
+      protein ++ without symptoms "severe pre-eclampsia" in rows 11-16 and
+      "pre-eclampsia" in rows 17-23; WHO's pre-eclampsia guidance and rows 17-23
+      are followed: severity needs a severe feature.
+    - protein none, + or not tested, with a symptom of severe pre-eclampsia:
+      severe pre-eclampsia (the "raised blood pressure plus a severe feature" row).
+    - protein none, + or not tested, severe blood pressure: severe hypertension;
+      else hypertension.
     """
     readings = _readings(c)[:2]
-    if len(readings) < 2 or not all(_high(s, d) for s, d in readings):
+    if not bp_raised(readings):
         return None
-    protein = c.urine_protein in PROTEIN_SIGNIFICANT
-    if protein or c.symptoms & PRE_ECLAMPSIA_SYMPTOMS:
+    severe_bp = bp_severe(readings)
+    symptom = bool(c.symptoms & PRE_ECLAMPSIA_SYMPTOMS)
+    if c.urine_protein in PROTEIN_SIGNIFICANT:
+        return "severe_pre_eclampsia" if severe_bp or symptom else "pre_eclampsia"
+    if symptom:
         return "severe_pre_eclampsia"
-    if all(_severe(s, d) for s, d in readings):
-        return "severe_hypertension"
-    return "hypertension"
+    return "severe_hypertension" if severe_bp else "hypertension"
 
 
 def dt17_hypertension(facts: Facts) -> list[Advice]:
@@ -405,6 +440,17 @@ def dt17_hypertension(facts: Facts) -> list[Advice]:
                 "Severe pre-eclampsia: give first dose of magnesium sulfate and"
                 " antihypertensive per protocol, urgent referral to hospital",
                 "emergency",
+                src,
+            )
+        ]
+    if kind == "pre_eclampsia":
+        return [
+            _advice(
+                "DT.17",
+                kind,
+                values,
+                "Pre-eclampsia: refer to hospital; revise the birth plan",
+                "urgent",
                 src,
             )
         ]
@@ -442,7 +488,16 @@ def dt17_hypertension(facts: Facts) -> list[Advice]:
 
 
 def dt23_diabetes(facts: Facts) -> list[Advice]:
-    """Glucose at the latest contact: diabetes in pregnancy beats gestational diabetes."""
+    """Glucose at the latest contact: diabetes in pregnancy beats gestational diabetes.
+
+    WHO 2013 criteria (Diagnostic criteria and classification of hyperglycaemia first
+    detected in pregnancy, WHO/NMH/MND/13.2): diabetes in pregnancy is fasting >= 7.0,
+    2-h >= 11.1 or random >= 11.1 mmol/L; gestational diabetes is fasting 5.1-6.9,
+    1-h >= 10.0 or 2-h 8.5-11.0. A 1-h value alone, however high, is gestational
+    diabetes: WHO 2013 has no 1-h criterion for diabetes in pregnancy. The DAK
+    spreadsheet's 1-h >= 200 mg/dL row (diabetes) departs from WHO 2013 and is not
+    followed (docs/maternal.md).
+    """
     c = _latest(facts)
     if c is None:
         return []
@@ -465,7 +520,7 @@ def dt23_diabetes(facts: Facts) -> list[Advice]:
     src = f"{DAK} ANC.DT.23; WHO 2013 diagnostic criteria for hyperglycaemia in pregnancy"
     if (
         (f is not None and f >= DIP_FASTING)
-        or any(v is not None and v >= DIP_OGTT for v in (h1, h2))
+        or (h2 is not None and h2 >= DIP_OGTT)
         or (r is not None and r >= DIP_RANDOM)
     ):
         return [
@@ -788,60 +843,16 @@ def risk(advice: list[Advice], country: str) -> tuple[RiskLevel, int]:
 
 
 def schedule(facts: Facts, country: str) -> list[DueContact]:
-    """The scheduled contacts of this pregnancy and where each stands today."""
+    """The contacts of this pregnancy, done and planned, and where each stands today."""
     return _schedule(facts, load(country, "maternal"))
 
 
 def _schedule(facts: Facts, pack: dict[str, Any]) -> list[DueContact]:
-    """ANC.S.01 with the pack's weeks.
-
-    Each recorded contact fills the earliest open scheduled contact whose
-    window holds it: from one week before its due week (for the first, from
-    conception) to the next scheduled week (for the last, to 41 weeks). An
-    unfilled contact is upcoming before its due date, due for 7 days, then
-    overdue until the next one falls due (or the schedule expires at 41 w),
-    then missed. A woman first seen at 22 weeks or later (DAK rule 7) gets only
-    the contacts from her age at that visit on, and that visit is listed done.
-    """
-    weeks = sorted({int(w) for w in pack.get("schedule_weeks") or []})
-    start = facts.today - timedelta(days=facts.ga_days)
-    contacts = sorted(facts.contacts, key=lambda c: c.ga_days)
-    first_ga = contacts[0].ga_days if contacts else None
-    if first_ga is None and facts.first_contact_on is not None:
-        first_ga = (facts.first_contact_on - start).days
-    late_first = first_ga is not None and first_ga >= LATE_BOOKING_DAYS
-    if late_first:
-        assert first_ga is not None
-        weeks = [w for w in weeks if w * 7 >= first_ga - 7]
-    filled: dict[int, bool] = dict.fromkeys(weeks, False)
-    first_counted = False
-    for c in contacts:
-        for i, w in enumerate(weeks):
-            lo = 0 if i == 0 and not late_first else w * 7 - 7
-            hi = weeks[i + 1] * 7 if i + 1 < len(weeks) else SCHEDULE_EXPIRES_DAYS
-            if not filled[w] and lo <= c.ga_days < hi:
-                filled[w] = True
-                if c is contacts[0]:
-                    first_counted = True
-                break
-    out: list[DueContact] = []
-    if late_first and not first_counted:
-        assert first_ga is not None
-        out.append(DueContact(first_ga // 7, start + timedelta(days=first_ga), "done"))
-    for i, w in enumerate(weeks):
-        due_on = start + timedelta(days=w * 7)
-        end_day = weeks[i + 1] * 7 if i + 1 < len(weeks) else SCHEDULE_EXPIRES_DAYS
-        end_day = min(end_day, SCHEDULE_EXPIRES_DAYS)
-        status: ContactStatus
-        if filled[w]:
-            status = "done"
-        elif facts.today < due_on:
-            status = "upcoming"
-        elif facts.ga_days >= end_day:
-            status = "missed"
-        elif facts.today < due_on + timedelta(days=OVERDUE_AFTER_DAYS):
-            status = "due"
-        else:
-            status = "overdue"
-        out.append(DueContact(w, due_on, status))
-    return out
+    """ANC.S.01 with the pack's weeks (``contact_schedule`` says how)."""
+    return contact_schedule(
+        weeks=[int(w) for w in pack.get("schedule_weeks") or []],
+        today=facts.today,
+        today_ga_days=facts.ga_days,
+        contacts=[(c.on, c.ga_days) for c in facts.contacts],
+        registered_on=facts.registered_on or facts.first_contact_on,
+    )

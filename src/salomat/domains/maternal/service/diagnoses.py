@@ -1,0 +1,71 @@
+"""Standing diagnoses: a clinician reads them and resolves one with a reason.
+
+A diagnosis the rules made at a contact stands on the pregnancy (``standing``)
+until this use case resolves it; the pregnancy is then evaluated again, so its
+risk level and level of care may fall, and the record says who lowered them,
+when and why. The same contacts do not raise it again: only a contact recorded
+after the resolution can.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.db import utcnow
+from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
+from salomat.core.security import Principal
+from salomat.domains.maternal.models import Diagnosis
+from salomat.domains.maternal.schemas import DiagnosisOut, DiagnosisResolveIn, PregnancyDetail
+from salomat.domains.maternal.service.evaluation import (
+    _contacts,
+    _diagnoses,
+    diagnoses_out,
+    evaluate,
+)
+from salomat.domains.maternal.service.pregnancy import (
+    RESOURCE,
+    _check_version,
+    _detail,
+    _open,
+)
+
+__all__ = ["list_diagnoses", "resolve_diagnosis"]
+
+
+async def list_diagnoses(
+    session: AsyncSession, principal: Principal, pregnancy_id: int
+) -> list[DiagnosisOut]:
+    """The pregnancy's diagnoses and findings: standing first, then resolved."""
+    p = await _open(session, principal, pregnancy_id, action="read", what=RESOURCE)
+    return diagnoses_out(await _diagnoses(session, p.id), await _contacts(session, p.id))
+
+
+async def resolve_diagnosis(
+    session: AsyncSession,
+    principal: Principal,
+    pregnancy_id: int,
+    diagnosis_id: int,
+    data: DiagnosisResolveIn,
+    *,
+    expected_version: int | None,
+) -> PregnancyDetail:
+    """Resolve one standing diagnosis with a reason; the pregnancy is evaluated again."""
+    p = await _open(session, principal, pregnancy_id, action="update", what=RESOURCE)
+    _check_version(p, expected_version)
+    d = await session.get(Diagnosis, diagnosis_id)
+    if d is None or d.pregnancy_id != p.id:
+        raise NotFound(f"Diagnosis {diagnosis_id} not found in pregnancy {pregnancy_id}.")
+    if d.status != "active":
+        raise InvalidState(f"Diagnosis {diagnosis_id} is already resolved.")
+    if p.status != "current":
+        raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
+    note = data.note.strip()
+    if len(note) < 3:
+        raise Invalid.fields([FieldError("note", "say why, in at least 3 characters")])
+    d.status = "resolved"
+    d.resolved_at = utcnow()
+    d.resolved_by = principal.username
+    d.resolution = data.reason
+    d.resolution_note = note
+    await evaluate(session, p)
+    return await _detail(session, p)

@@ -1,0 +1,98 @@
+"""Data steps of the maternal migrations that need the rules (pure code, a sync connection).
+
+Tables are reflected from the database as the migration finds it, so a column
+added by a later revision does not break an older revision's step.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from salomat.core.config import get_settings
+from salomat.core.db import utcnow
+from salomat.domains.maternal.service import rules, standing
+from salomat.domains.maternal.service.evaluation import _facts, _json
+
+__all__ = ["backfill_standing"]
+
+_BATCH = 500
+
+
+def backfill_standing(conn: sa.Connection) -> tuple[int, int]:
+    """Replay every pregnancy's contacts; store the diagnoses that stand; raise the risk.
+
+    Returns (pregnancies whose risk level or level of care was raised, diagnoses stored).
+    """
+    md = sa.MetaData()
+    preg = sa.Table("pregnancy", md, autoload_with=conn)
+    contact = sa.Table("antenatal_contact", md, autoload_with=conn)
+    diagnosis = sa.Table("antenatal_diagnosis", md, autoload_with=conn)
+    country = get_settings().country
+    levels = rules.RISK_LEVELS
+    raised = stored = 0
+    after = 0
+    now = utcnow()
+    while True:
+        batch = list(
+            conn.execute(sa.select(preg).where(preg.c.id > after).order_by(preg.c.id).limit(_BATCH))
+        )
+        if not batch:
+            return raised, stored
+        after = batch[-1].id
+        by_preg: dict[int, list[Any]] = {p.id: [] for p in batch}
+        for c in conn.execute(
+            sa.select(contact)
+            .where(contact.c.pregnancy_id.in_(list(by_preg)))
+            .order_by(contact.c.on, contact.c.id)
+        ):
+            by_preg[c.pregnancy_id].append(c)
+        rows: list[dict[str, Any]] = []
+        for p in batch:
+            contacts = by_preg[p.id]
+            if not contacts:
+                continue
+            today = min(date.today(), p.closed_on or date.today())
+            facts = _facts(p, contacts, today)
+            changes = standing.plan(
+                standing.findings_by_contact(facts), [c.recorded_at for c in contacts], {}, {}
+            )
+            for ch in changes:
+                first, given_by = contacts[ch.first_index], contacts[ch.contact_index]
+                a = ch.advice
+                rows.append(
+                    {
+                        "pregnancy_id": p.id,
+                        "person_id": p.person_id,
+                        "family": ch.family,
+                        "code": a.code,
+                        "rule_id": a.rule_id,
+                        "values": _json(a.values),
+                        "action": a.action,
+                        "urgency": a.urgency,
+                        "source": a.source,
+                        "first_contact_id": first.id,
+                        "first_on": first.on,
+                        "contact_id": given_by.id,
+                        "raised_at": now,
+                        "status": "active",
+                    }
+                )
+            if not changes:
+                continue
+            level, care = rules.risk([ch.advice for ch in changes], country)
+            old_level = p.risk_level if p.risk_level in levels else "low"
+            new_level = max(old_level, level, key=levels.index)
+            new_care = max(p.care_level or 1, care)
+            if (new_level, new_care) != (p.risk_level, p.care_level):
+                conn.execute(
+                    preg.update()
+                    .where(preg.c.id == p.id)
+                    .values(risk_level=new_level, care_level=new_care)
+                )
+                raised += 1
+        if rows:
+            conn.execute(diagnosis.insert(), rows)
+            stored += len(rows)

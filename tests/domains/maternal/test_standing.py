@@ -1,0 +1,218 @@
+"""Diagnoses stand on the pregnancy until a clinician resolves them (issue 12 item 1).
+
+Through the REST API as a clinician uses it; the web page's resolve form is in
+test_web_standing.py. Reference: ../shared/domain/maternal.md, "A diagnosis made at
+one contact ... stays on the pregnancy until a clinician resolves it with a reason".
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from salomat.core.audit import AuditEvent
+from salomat.domains.maternal.models import Diagnosis, Pregnancy
+from salomat.domains.maternal.service import reevaluate_current
+
+pytestmark = pytest.mark.anyio
+TODAY = date.today()
+
+
+@pytest.fixture
+async def clinic(client, make_facility, make_person, make_user, login) -> dict[str, Any]:
+    fac = await make_facility()
+    woman = await make_person(facility_code=fac.code)
+    account = await make_user("family_doctor", facility_code=fac.code)
+    doctor = await login(account)
+    lmp = TODAY - timedelta(weeks=30)
+    r = await client.post(
+        f"/api/v1/persons/{woman.id}/pregnancies",
+        json={"lmp": lmp.isoformat(), "gravida": 2, "parity": 1},
+        headers=doctor,
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+
+    async def contact(days_ago: int, **values: Any) -> dict[str, Any]:
+        etag = (await client.get(f"/api/v1/pregnancies/{pid}", headers=doctor)).headers["etag"]
+        r = await client.post(
+            f"/api/v1/pregnancies/{pid}/contacts",
+            json={"on": (TODAY - timedelta(days=days_ago)).isoformat(), **values},
+            headers={**doctor, "If-Match": etag},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    return {"pid": pid, "doctor": doctor, "username": account.username, "contact": contact}
+
+
+SEVERE = {
+    "systolic_1": 165,
+    "diastolic_1": 112,
+    "systolic_2": 162,
+    "diastolic_2": 111,
+    "urine_protein": "+++",
+    "haemoglobin_g_l": 65,
+    "fasting_glucose_mmol_l": 7.4,
+}
+NORMAL = {"systolic_1": 118, "diastolic_1": 76, "systolic_2": 116, "diastolic_2": 74}
+
+
+def standing(body: dict) -> dict[str, dict]:
+    return {d["family"]: d for d in body["diagnoses"] if d["status"] == "active"}
+
+
+async def test_severe_pre_eclampsia_stands_after_a_normal_contact_until_resolved(client, clinic):
+    """The issue's case: severe pre-eclampsia, diabetes and severe anaemia at one contact,
+    then a normal blood pressure and no laboratory tests."""
+    first = await clinic["contact"](14, **SEVERE)
+    assert (first["risk_level"], first["care_level"]) == ("high", 3)
+    later = await clinic["contact"](0, **NORMAL)
+    held = standing(later)
+    assert held["pre_eclampsia"]["code"] == "severe_pre_eclampsia"
+    assert held["diabetes_in_pregnancy"]["code"] == "diabetes_in_pregnancy"
+    assert held["anaemia"]["code"] == "severe_anaemia"
+    # where it came from: the first contact
+    c1 = first["contacts"][-1]
+    assert held["pre_eclampsia"]["first_contact_id"] == c1["id"]
+    assert held["pre_eclampsia"]["first_contact_number"] == 1
+    assert held["pre_eclampsia"]["first_on"] == c1["on"]
+    assert (later["risk_level"], later["care_level"]) == ("high", 3)
+    advice = {a["code"]: a for a in later["advice"]}
+    assert advice["severe_pre_eclampsia"]["details"]["standing"] is True
+    assert advice["severe_pre_eclampsia"]["details"]["since"] == c1["on"]
+    # still on the high-risk worklist reasons: no level-3 referral accepted
+    r = await client.get("/api/v1/worklists/antenatal", headers=clinic["doctor"])
+    assert r.status_code == 200, r.text
+    (row,) = [w for w in r.json() if w["pregnancy_id"] == clinic["pid"]]
+    assert "high_risk_no_referral" in {x["code"] for x in row["reasons"]}
+
+    # a clinician resolves them one by one; the risk falls only then
+    pid, doctor = clinic["pid"], clinic["doctor"]
+    for family in ("pre_eclampsia", "diabetes_in_pregnancy", "anaemia"):
+        r = await client.get(f"/api/v1/pregnancies/{pid}", headers=doctor)
+        d = standing(r.json())[family]
+        res = await client.post(
+            f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve",
+            json={"reason": "resolved", "note": "treated at the perinatal centre"},
+            headers={**doctor, "If-Match": r.headers["etag"]},
+        )
+        assert res.status_code == 200, res.text
+    body = res.json()
+    assert standing(body) == {}
+    assert (body["risk_level"], body["care_level"]) == ("low", 1)
+    resolved = {d["family"]: d for d in body["diagnoses"]}
+    assert resolved["pre_eclampsia"]["resolved_by"] == clinic["username"]
+    assert resolved["pre_eclampsia"]["resolution_note"] == "treated at the perinatal centre"
+    # the same contacts do not raise it again; a new contact with the finding does
+    assert standing(await clinic["contact"](0, **NORMAL)) == {}
+    again = await clinic["contact"](0, **{**NORMAL, "haemoglobin_g_l": 95})
+    assert standing(again)["anaemia"]["code"] == "moderate_anaemia"
+
+
+async def test_severity_escalates_and_never_falls_while_standing(client, clinic):
+    await clinic["contact"](21, haemoglobin_g_l=104)  # 30 weeks less 3: anaemia (< 110)
+    body = await clinic["contact"](14, haemoglobin_g_l=65)
+    assert standing(body)["anaemia"]["code"] == "severe_anaemia"
+    body = await clinic["contact"](7, haemoglobin_g_l=100)
+    assert standing(body)["anaemia"]["code"] == "severe_anaemia"
+    assert standing(body)["anaemia"]["first_contact_number"] == 1
+
+
+async def test_resolving_needs_a_reason_a_current_version_and_an_active_diagnosis(client, clinic):
+    body = await clinic["contact"](0, **SEVERE)
+    pid, doctor = clinic["pid"], clinic["doctor"]
+    d = standing(body)["pre_eclampsia"]
+    url = f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve"
+    etag = (await client.get(f"/api/v1/pregnancies/{pid}", headers=doctor)).headers["etag"]
+    for bad, field in (
+        ({"reason": "better", "note": "fine now"}, "reason"),
+        ({"reason": "resolved", "note": "  "}, "note"),
+        ({"reason": "resolved"}, "note"),
+    ):
+        r = await client.post(url, json=bad, headers={**doctor, "If-Match": etag})
+        assert r.status_code == 422, r.text
+        assert field in r.text
+    ok = {"reason": "entered_in_error", "note": "typed into the wrong record"}
+    assert (await client.post(url, json=ok, headers=doctor)).status_code == 412
+    stale = {**doctor, "If-Match": '"0"'}
+    assert (await client.post(url, json=ok, headers=stale)).status_code == 412
+    r = await client.post(url, json=ok, headers={**doctor, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    etag = r.headers["etag"]
+    r = await client.post(url, json=ok, headers={**doctor, "If-Match": etag})
+    assert r.status_code == 409
+    other = f"/api/v1/pregnancies/{pid}/diagnoses/999999/resolve"
+    assert (
+        await client.post(other, json=ok, headers={**doctor, "If-Match": etag})
+    ).status_code == 404
+
+
+async def test_resolving_is_audited_and_out_of_scope_is_404(
+    client, clinic, db, make_facility, make_user, login
+):
+    body = await clinic["contact"](0, **SEVERE)
+    pid = clinic["pid"]
+    d = standing(body)["pre_eclampsia"]
+    stranger = await login(
+        await make_user("family_doctor", facility_code=(await make_facility()).code)
+    )
+    r = await client.post(
+        f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve",
+        json={"reason": "resolved", "note": "not mine"},
+        headers={**stranger, "If-Match": '"1"'},
+    )
+    assert r.status_code == 404
+    assert (
+        await client.get(f"/api/v1/pregnancies/{pid}/diagnoses", headers=stranger)
+    ).status_code == 404
+    listed = await client.get(f"/api/v1/pregnancies/{pid}/diagnoses", headers=clinic["doctor"])
+    assert {x["family"] for x in listed.json() if x["status"] == "active"} == {
+        "pre_eclampsia",
+        "diabetes_in_pregnancy",
+        "anaemia",
+    }
+    etag = (await client.get(f"/api/v1/pregnancies/{pid}", headers=clinic["doctor"])).headers[
+        "etag"
+    ]
+    r = await client.post(
+        f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve",
+        json={"reason": "resolved", "note": "seen"},
+        headers={**clinic["doctor"], "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    rows = (
+        await db.execute(
+            select(AuditEvent.action, AuditEvent.outcome, AuditEvent.username).where(
+                AuditEvent.resource_type == "EpisodeOfCare", AuditEvent.resource_id == str(pid)
+            )
+        )
+    ).all()
+    assert ("update", "success", clinic["username"]) in rows
+    assert any(o == "failure" and u != clinic["username"] for _, o, u in rows), rows
+
+
+async def test_the_nightly_job_restores_what_the_history_gives(client, clinic, db):
+    """A pregnancy evaluated before standing diagnoses existed (the rows gone, the risk
+    fallen) is put right by the re-evaluation, as the migration does."""
+    await clinic["contact"](14, **SEVERE)
+    await clinic["contact"](0, **NORMAL)
+    pid = clinic["pid"]
+    await db.execute(Diagnosis.__table__.delete().where(Diagnosis.pregnancy_id == pid))
+    await db.execute(
+        update(Pregnancy).where(Pregnancy.id == pid).values(risk_level="low", care_level=1)
+    )
+    await db.commit()
+    batch = await reevaluate_current(db)
+    await db.commit()
+    assert batch.updated >= 1
+    p = await db.get(Pregnancy, pid)
+    await db.refresh(p)
+    assert (p.risk_level, p.care_level) == ("high", 3)
+    fams = set(
+        (await db.execute(select(Diagnosis.family).where(Diagnosis.pregnancy_id == pid))).scalars()
+    )
+    assert {"pre_eclampsia", "diabetes_in_pregnancy", "anaemia"} <= fams
