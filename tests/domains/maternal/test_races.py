@@ -83,3 +83,66 @@ async def test_two_contacts_sent_with_the_same_version_record_one(
     async with session_factory()() as s:
         n = await s.scalar(select(func.count()).where(AntenatalContact.pregnancy_id == pid))
     assert n == 1
+
+
+async def test_two_evaluations_at_once_store_each_standing_diagnosis_once(
+    app, make_facility, make_person, make_user, login
+):
+    """A clinician's evaluation holds the pregnancy while the nightly job evaluates it too:
+    the job waits (PostgreSQL) or is refused (SQLite), never stores a diagnosis twice, and
+    answers a stale version (retried), not an error. The assertions hold in either order."""
+    from salomat.core.errors import PreconditionFailed
+    from salomat.domains.maternal.models import Diagnosis
+    from salomat.domains.maternal.service import evaluate
+
+    fac = await make_facility()
+    woman = await make_person(facility_code=fac.code)
+    auth = await login(await make_user("family_doctor", facility_code=fac.code))
+    transport = httpx.ASGITransport(app=app, client=("10.9.8.5", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        opened = await c.post(
+            f"/api/v1/persons/{woman.id}/pregnancies", json=_registration(30), headers=auth
+        )
+        pid, etag = opened.json()["id"], opened.headers["etag"]
+        r = await c.post(
+            f"/api/v1/pregnancies/{pid}/contacts",
+            json={"haemoglobin_g_l": 65, "fasting_glucose_mmol_l": 7.5},
+            headers={**auth, "If-Match": etag},
+        )
+        assert r.status_code == 201, r.text
+    factory = session_factory()
+    async with factory() as s:  # as if the rows predated standing diagnoses
+        await s.execute(Diagnosis.__table__.delete().where(Diagnosis.pregnancy_id == pid))
+        await s.commit()
+
+    first_done = asyncio.Event()
+
+    async def clinician() -> None:
+        async with factory() as s:
+            await evaluate(s, await s.get(Pregnancy, pid))
+            first_done.set()  # holds the pregnancy until it commits
+            await asyncio.sleep(0)
+            await s.commit()
+
+    async def job() -> str:
+        await first_done.wait()
+        async with factory() as s:
+            try:
+                await evaluate(s, await s.get(Pregnancy, pid))
+                await s.commit()
+            except PreconditionFailed:
+                await s.rollback()
+                return "stale"
+            return "stored"
+
+    _, outcome = await asyncio.gather(clinician(), job())
+    assert outcome in ("stale", "stored")
+    async with factory() as s:
+        rows = (
+            await s.execute(
+                select(Diagnosis.family, func.count())
+                .where(Diagnosis.pregnancy_id == pid, Diagnosis.status == "active")
+                .group_by(Diagnosis.family)
+            )
+        ).all()
+    assert dict(rows) == {"anaemia": 1, "diabetes_in_pregnancy": 1}

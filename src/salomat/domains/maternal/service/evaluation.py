@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -194,7 +195,19 @@ def _advice_columns(a: rules.Advice) -> dict[str, Any]:
 async def _reconcile(
     session: AsyncSession, p: Pregnancy, contacts: list[AntenatalContact], facts: rules.Facts
 ) -> list[Diagnosis]:
-    """Store what the history gives that the standing diagnoses lack; return those standing."""
+    """Store what the history gives that the standing diagnoses lack; return those standing.
+
+    The pregnancy row is locked first (PostgreSQL, ``FOR NO KEY UPDATE``: the lock an
+    update of it takes, which a contact's foreign-key check does not block), so two
+    evaluations of one pregnancy at once (a clinician's contact and the nightly job)
+    read the diagnoses one after the other: the second sees the first's rows and adds
+    none twice, then fails on the pregnancy's version and is retried. SQLite ignores
+    the lock (its transactions read before they write): there the unique index
+    refuses the second row, and that is answered as a stale version too.
+    """
+    await session.execute(
+        select(Pregnancy.id).where(Pregnancy.id == p.id).with_for_update(key_share=True)
+    )
     active, resolved = _standing_state(await _diagnoses(session, p.id))
     changes = standing.plan(
         standing.findings_by_contact(facts), [c.recorded_at for c in contacts], active, resolved
@@ -223,7 +236,12 @@ async def _reconcile(
                 setattr(d, k, v)
             d.contact_id = given_by.id
     if changes:
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError as e:  # SQLite: another evaluation stored it first
+            raise PreconditionFailed(
+                "The pregnancy record changed while it was evaluated; reload and retry."
+            ) from e
     return list(active.values())
 
 
