@@ -23,7 +23,7 @@ from salomat.core.db import session_factory
 from salomat.core.security import Principal
 from salomat.domains.maternal import service as maternal
 from salomat.domains.maternal.models import AdviceItem, Pregnancy
-from salomat.domains.maternal.service import pregnancy, rules
+from salomat.domains.maternal.service import evaluation, pregnancy, rules, standing
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.models import Facility, Person, Territory
 from salomat.domains.registry.schemas import SyntheticFacility, SyntheticPopulation
@@ -349,6 +349,8 @@ async def test_the_stored_evaluation_is_what_the_apps_rules_give_on_the_stored_c
     url, _, _ = loaded
     closed = rows(url, "SELECT id FROM pregnancy WHERE status = 'closed' ORDER BY id")
     current = rows(url, "SELECT id FROM pregnancy WHERE status = 'current' ORDER BY id")
+    # the generator stores the diagnoses the contacts gave (hypertension, anaemia, ...)
+    assert rows(url, "SELECT COUNT(*) AS n FROM antenatal_diagnosis")[0]["n"] > 0
     # current ones are evaluated as of the load's day: comparable only on that day
     sample = closed[::7] + (current[::5] if date.today() == AS_OF else [])
     async with session_factory(url)() as s:
@@ -356,7 +358,11 @@ async def test_the_stored_evaluation_is_what_the_apps_rules_give_on_the_stored_c
             p = await s.get(Pregnancy, r["id"])
             contacts = await pregnancy._contacts(s, p.id)
             today = min(date.today(), p.closed_on or date.today())
-            advice = rules.evaluate(pregnancy._facts(p, contacts, today), "UZ")
+            facts = pregnancy._facts(p, contacts, today)
+            # the standing diagnoses are what the history gives, and join the advice
+            assert not await evaluation.would_change(s, p, facts)
+            held = await evaluation.standing_of(s, p.id)
+            advice = standing.with_standing(rules.evaluate(facts, "UZ"), held)
             assert (p.risk_level, p.care_level) == rules.risk(advice, "UZ")
             stored = (
                 await s.execute(

@@ -23,6 +23,7 @@ import bisect
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from salomat.core.synth import SynthContext
@@ -32,11 +33,12 @@ from salomat.domains.maternal.models import (
     AntenatalContact,
     Baby,
     BirthRecord,
+    Diagnosis,
     PostnatalContact,
     Pregnancy,
     Referral,
 )
-from salomat.domains.maternal.service import rules
+from salomat.domains.maternal.service import rules, standing
 from salomat.domains.maternal.service.dating import OPTIMAL_SCAN_BEFORE_DAYS, PREGNANCY_DAYS
 from salomat.domains.registry.schemas import SyntheticFacility, SyntheticPopulation
 
@@ -102,7 +104,20 @@ POSTNATAL_COLUMNS = (
     "systolic", "diastolic", "temperature_c", "pulse", "bleeding", "danger_signs",
     "baby_person_id", "baby_weight_g", "baby_temperature_c", "breastfeeding", "baby_danger_signs",
 )  # fmt: skip
-TABLES = (Pregnancy, AntenatalContact, AdviceItem, Referral, BirthRecord, Baby, PostnatalContact)
+DIAGNOSIS_COLUMNS = (
+    "id", "pregnancy_id", "person_id", "family", "code", "rule_id", "values", "action",
+    "urgency", "source", "first_contact_id", "first_on", "contact_id", "raised_at", "status",
+)  # fmt: skip
+TABLES = (
+    Pregnancy,
+    AntenatalContact,
+    AdviceItem,
+    Referral,
+    BirthRecord,
+    Baby,
+    PostnatalContact,
+    Diagnosis,
+)
 COLUMNS = (
     PREGNANCY_COLUMNS,
     CONTACT_COLUMNS,
@@ -111,6 +126,7 @@ COLUMNS = (
     BIRTH_COLUMNS,
     BABY_COLUMNS,
     POSTNATAL_COLUMNS,
+    DIAGNOSIS_COLUMNS,
 )
 
 
@@ -218,8 +234,11 @@ class _Generator:
 
     # ---- one pregnancy ---------------------------------------------------------------
 
-    def _evaluate(self, facts: rules.Facts) -> tuple[list[rules.Advice], str, int]:
-        """``rules.evaluate`` and ``rules.risk``, with the pack read once.
+    def _evaluate(
+        self, facts: rules.Facts, held: Sequence[Any] = ()
+    ) -> tuple[list[rules.Advice], str, int]:
+        """``rules.evaluate`` joined with the standing diagnosis rows ``held``, and
+        ``rules.risk``, with the pack read once.
 
         The same rule functions in the same order; only the pack is not
         re-read (``pack.load`` copies it: 3 ms a pregnancy, the generator's
@@ -237,6 +256,7 @@ class _Generator:
             if (a.rule_id, a.code) not in seen:
                 seen.add((a.rule_id, a.code))
                 advice.append(a)
+        advice = standing.with_standing(advice, held)
         key = tuple(
             (a.code, tuple(f) if isinstance(f := a.values.get("factors"), list | tuple) else ())
             for a in advice
@@ -245,6 +265,38 @@ class _Generator:
         if found is None:
             found = self.risks[key] = rules.risk(advice, self.country)
         return advice, found[0], found[1]
+
+    def _standing(
+        self,
+        f: rules.Facts,
+        pid: int,
+        person_id: int,
+        contact_ids: list[int],
+        at: datetime,
+    ) -> list[SimpleNamespace]:
+        """The diagnoses her contacts gave, as ``evaluate`` stores them (``standing``)."""
+        held = []
+        for ch in standing.plan(standing.findings_by_contact(f), [], {}, {}):
+            a = ch.advice
+            d = SimpleNamespace(
+                id=self.ctx.writer.next_id(Diagnosis.__table__),
+                family=ch.family,
+                code=a.code,
+                rule_id=a.rule_id,
+                values=_json(a.values),
+                action=a.action,
+                urgency=a.urgency,
+                source=a.source,
+                first_contact_id=contact_ids[ch.first_index],
+                first_on=f.contacts[ch.first_index].on,
+            )
+            held.append(d)
+            self.rows[7].append(
+                (d.id, pid, person_id, d.family, d.code, d.rule_id, self.js(d.values), d.action,
+                 d.urgency, d.source, d.first_contact_id, d.first_on,
+                 contact_ids[ch.contact_index], at, "active")
+            )  # fmt: skip
+        return held
 
     def _contact_days(self, reg_ga: int, end_ga: int) -> list[int]:
         """GA (days) of her contacts: registration, then the schedule's weeks she kept."""
@@ -323,6 +375,7 @@ class _Generator:
         js, none = self.js, self.none
         contacts_rows = self.rows[1]
         facts: list[rules.ContactFacts] = []
+        contact_ids: list[int] = []
         last_id = None
         last_on = registered
         days = self._contact_days(reg_ga, end_ga)
@@ -393,6 +446,7 @@ class _Generator:
                     hiv_positive=hiv,
                 )
             )
+            contact_ids.append(cid)
             last_id, last_on = cid, on
         # the evaluation as the register stores it: as of today, or of the day it closed
         evaluated = min(today, end) if end is not None else today
@@ -408,8 +462,9 @@ class _Generator:
             contacts=tuple(facts),
             first_contact_on=facts[0].on if facts else None,
         )
-        advice, risk, care = self._evaluate(f)
         evaluated_at = _at(last_on, 11)
+        held = self._standing(f, pid, p.person_id[i], contact_ids, evaluated_at)
+        advice, risk, care = self._evaluate(f, held)
         for a in advice:
             self.rows[2].append(
                 (ctx.writer.next_id(AdviceItem.__table__), pid, p.person_id[i], last_id,
