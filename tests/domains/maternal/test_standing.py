@@ -216,3 +216,45 @@ async def test_the_nightly_job_restores_what_the_history_gives(client, clinic, d
         (await db.execute(select(Diagnosis.family).where(Diagnosis.pregnancy_id == pid))).scalars()
     )
     assert {"pre_eclampsia", "diabetes_in_pregnancy", "anaemia"} <= fams
+
+
+async def test_the_migration_replays_a_history_stored_before_standing_diagnoses(client, clinic, db):
+    """Migration 0012's data step (``backfill_standing``) on a pregnancy whose contacts were
+    stored and evaluated by the old rules: the severe contact's diagnoses stand, the risk is
+    raised (never lowered), and a second run stores nothing twice."""
+    import sqlalchemy as sa
+
+    from salomat.domains.maternal.service.migration_support import backfill_standing
+    from tests.conftest import TEST_URL
+
+    await clinic["contact"](14, **SEVERE)
+    await clinic["contact"](0, **NORMAL)
+    pid = clinic["pid"]
+    await db.execute(Diagnosis.__table__.delete().where(Diagnosis.pregnancy_id == pid))
+    await db.execute(
+        update(Pregnancy).where(Pregnancy.id == pid).values(risk_level="low", care_level=1)
+    )
+    await db.commit()
+    engine = sa.create_engine(TEST_URL.replace("+aiosqlite", ""))
+    try:
+        with engine.begin() as conn:
+            assert backfill_standing(conn, only=[pid]) == (1, 3)
+        with engine.begin() as conn:
+            assert backfill_standing(conn, only=[pid]) == (0, 0)
+    finally:
+        engine.dispose()
+    db.expire_all()
+    p = await db.get(Pregnancy, pid)
+    assert (p.risk_level, p.care_level) == ("high", 3)
+    codes = dict(
+        (
+            await db.execute(
+                select(Diagnosis.family, Diagnosis.code).where(Diagnosis.pregnancy_id == pid)
+            )
+        ).all()
+    )
+    assert codes == {
+        "pre_eclampsia": "severe_pre_eclampsia",
+        "diabetes_in_pregnancy": "diabetes_in_pregnancy",
+        "anaemia": "severe_anaemia",
+    }

@@ -21,10 +21,12 @@ __all__ = ["backfill_standing"]
 _BATCH = 500
 
 
-def backfill_standing(conn: sa.Connection) -> tuple[int, int]:
+def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tuple[int, int]:
     """Replay every pregnancy's contacts; store the diagnoses that stand; raise the risk.
 
-    Returns (pregnancies whose risk level or level of care was raised, diagnoses stored).
+    A pregnancy that has diagnosis rows already is left alone, so a second run stores
+    nothing twice. ``only`` limits it to those pregnancy ids. Returns (pregnancies whose
+    risk level or level of care was raised, diagnoses stored).
     """
     md = sa.MetaData()
     preg = sa.Table("pregnancy", md, autoload_with=conn)
@@ -42,10 +44,18 @@ def backfill_standing(conn: sa.Connection) -> tuple[int, int]:
         if not batch:
             return raised, stored
         after = batch[-1].id
+        done = set(
+            conn.execute(
+                sa.select(diagnosis.c.pregnancy_id).where(
+                    diagnosis.c.pregnancy_id.in_([p.id for p in batch])
+                )
+            ).scalars()
+        )
+        batch = [p for p in batch if p.id not in done]
         by_preg: dict[int, list[Any]] = {p.id: [] for p in batch}
         for c in conn.execute(
             sa.select(contact)
-            .where(contact.c.pregnancy_id.in_(list(by_preg)))
+            .where(contact.c.pregnancy_id.in_(list(by_preg) or [0]))
             .order_by(contact.c.on, contact.c.id)
         ):
             by_preg[c.pregnancy_id].append(c)
