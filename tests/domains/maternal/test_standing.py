@@ -46,7 +46,13 @@ async def clinic(client, make_facility, make_person, make_user, login) -> dict[s
         assert r.status_code == 201, r.text
         return r.json()
 
-    return {"pid": pid, "doctor": doctor, "username": account.username, "contact": contact}
+    return {
+        "pid": pid,
+        "woman": woman,
+        "doctor": doctor,
+        "username": account.username,
+        "contact": contact,
+    }
 
 
 SEVERE = {
@@ -187,7 +193,8 @@ async def test_resolving_is_audited_and_out_of_scope_is_404(
     rows = (
         await db.execute(
             select(AuditEvent.action, AuditEvent.outcome, AuditEvent.username).where(
-                AuditEvent.resource_type == "EpisodeOfCare", AuditEvent.resource_id == str(pid)
+                AuditEvent.resource_type == "EpisodeOfCare",
+                AuditEvent.patient_id == clinic["woman"].id,
             )
         )
     ).all()

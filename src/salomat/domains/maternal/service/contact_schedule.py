@@ -10,8 +10,9 @@ reads it: contacts are counted in sequence, not matched to calendar slots.
 - The next contact is due at the first scheduled week after the completed
   weeks of the latest contact (a contact at 20w0d: next at 26; at 19w6d: next
   at 20; at 10 weeks: next at 20, the schedule's first week being the first
-  contact's deadline, "up to 12 weeks"). A woman who comes at the weeks the DAK schedules is never "missed"
-  or "overdue", and one who comes early just moves her next contact on.
+  contact's deadline, "up to 12 weeks"). A woman who comes at the weeks the
+  DAK schedules is never "missed" or "overdue", and one who comes early just
+  moves her next contact on.
 - A woman first seen late (DAK rule 7: at 22 weeks or later) gets the
   remaining scheduled contacts from that visit on; the contacts before her
   first visit are never listed as missed.

@@ -1,6 +1,8 @@
 """Antenatal decision rules (WHO SMART ANC DAK) and the risk level they give.
 
-Pure functions over ``Facts``: no database. Every rule is a small function
+Pure functions over ``Facts`` (``anc_facts``): no database. The rules whose
+results are diagnoses (DT.17, DT.23, DT.25) are in ``diagnostic_rules``; the
+contact schedule in ``contact_schedule``. Every rule is a small function
 named for its DAK id, reading the facts and the country pack's thresholds,
 returning the advice it fires. ``evaluate`` runs them all; ``risk`` derives
 the risk level and the required level of perinatal care from the fired
@@ -10,11 +12,25 @@ rules through the pack's table. Source: ../shared/domain/maternal.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any
 
 from salomat.country.pack import load
+from salomat.domains.maternal.service.anc_facts import (
+    DAK as DAK,
+)
+from salomat.domains.maternal.service.anc_facts import (
+    WHO_ANC_2016 as WHO_ANC_2016,
+)
+from salomat.domains.maternal.service.anc_facts import (
+    Advice,
+    ContactFacts,
+    Facts,
+    RiskLevel,
+    _advice,
+    _latest,
+    _readings,
+)
 from salomat.domains.maternal.service.contact_schedule import (
     OVERDUE_AFTER_DAYS,
     SCHEDULE_EXPIRES_DAYS,
@@ -22,9 +38,26 @@ from salomat.domains.maternal.service.contact_schedule import (
     DueContact,
     contact_schedule,
 )
-
-Urgency = Literal["emergency", "urgent", "soon", "routine"]
-RiskLevel = Literal["low", "medium", "high"]
+from salomat.domains.maternal.service.diagnostic_rules import (
+    DBP_HIGH as DBP_HIGH,
+)
+from salomat.domains.maternal.service.diagnostic_rules import (
+    PRE_ECLAMPSIA_SYMPTOMS as PRE_ECLAMPSIA_SYMPTOMS,
+)
+from salomat.domains.maternal.service.diagnostic_rules import (
+    PROTEIN_SIGNIFICANT as PROTEIN_SIGNIFICANT,
+)
+from salomat.domains.maternal.service.diagnostic_rules import (
+    SBP_HIGH as SBP_HIGH,
+)
+from salomat.domains.maternal.service.diagnostic_rules import (
+    _high,
+    bp_raised,
+    bp_severe,
+    dt17_hypertension,
+    dt23_diabetes,
+    dt25_anaemia,
+)
 
 __all__ = [
     "OVERDUE_AFTER_DAYS",
@@ -34,82 +67,16 @@ __all__ = [
     "ContactStatus",
     "DueContact",
     "Facts",
+    "bp_raised",
+    "bp_severe",
+    "dt17_hypertension",
+    "dt23_diabetes",
+    "dt25_anaemia",
     "evaluate",
     "risk",
     "schedule",
 ]
 
-
-@dataclass(frozen=True)
-class ContactFacts:
-    """What one antenatal contact recorded (None: not measured)."""
-
-    on: date
-    ga_days: int
-    systolic: tuple[int, ...] = ()  # each reading, in order (mmHg)
-    diastolic: tuple[int, ...] = ()
-    temperature_c: tuple[float, ...] = ()
-    pulse: tuple[int, ...] = ()
-    spo2: int | None = None
-    fetal_heart_rate: tuple[int, ...] = ()
-    fetal_heartbeat_absent: bool = False
-    urine_protein: str | None = None  # "none", "+", "++", "+++"
-    haemoglobin_g_l: int | None = None
-    pallor: bool = False
-    fasting_glucose_mmol_l: float | None = None
-    ogtt_1h_mmol_l: float | None = None
-    ogtt_2h_mmol_l: float | None = None
-    random_glucose_mmol_l: float | None = None
-    danger_signs: frozenset[str] = frozenset()
-    symptoms: frozenset[str] = frozenset()  # severe_headache, blurred_vision, ...
-    ultrasound_done: bool = False
-    hiv_test_done: bool = False
-    syphilis_test_done: bool = False
-    hiv_positive: bool = False
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Everything the rules read about one pregnancy, as of ``today``."""
-
-    today: date
-    age_years: int
-    ga_days: int
-    gravida: int
-    parity: int
-    previous_caesarean: bool = False
-    previous_pre_eclampsia: bool = False
-    previous_pph: bool = False
-    previous_instrumental_birth: bool = False
-    previous_convulsions: bool = False
-    previous_severe_tear: bool = False
-    multiple_pregnancy: bool = False
-    abnormal_presentation: bool = False
-    conditions: frozenset[str] = frozenset()  # autoimmune, diabetes, chronic_hypertension, ...
-    contacts: tuple[ContactFacts, ...] = ()  # oldest first
-    first_contact_on: date | None = None
-    registered_on: date | None = None
-
-
-@dataclass(frozen=True)
-class Advice:
-    rule_id: str  # the DAK's id (DT.17) or the pack's (UZ.AGE35)
-    code: str  # stable machine code: "severe_hypertension", "gestational_diabetes", ...
-    values: dict[str, object]  # the values that fired it
-    action: str  # what to do, for the clinician (English; translated at display)
-    urgency: Urgency
-    source: str  # the document and table the rule comes from
-    details: dict[str, object] = field(default_factory=dict)
-
-
-# --- sources -----------------------------------------------------------------
-
-DAK = "WHO SMART Guidelines ANC DAK (WHO-SRH-21.2), decision table"
-WHO_ANC_2016 = "WHO recommendations on antenatal care for a positive pregnancy experience (2016)"
-WHO_HB_2011 = (
-    "WHO, Haemoglobin concentrations for the diagnosis of anaemia and assessment of"
-    " severity (WHO/NMH/NHD/MNM/11.1, 2011), table 1 (pregnant women)"
-)
 
 # --- WHO/DAK thresholds (not country-specific: kept in code) -----------------
 
@@ -131,18 +98,6 @@ DANGER_SIGNS = frozenset(
         "central_cyanosis",
     }
 )
-#: DT.04 / DT.17: raised blood pressure, mmHg.
-SBP_HIGH, DBP_HIGH = 140, 90
-#: DT.17: severe range, mmHg.
-SBP_SEVERE, DBP_SEVERE = 160, 110
-#: DT.17: symptoms of severe pre-eclampsia.
-PRE_ECLAMPSIA_SYMPTOMS = frozenset(
-    {"severe_headache", "blurred_vision", "epigastric_pain", "dizziness", "vomiting"}
-)
-#: DT.17: urine protein at or above "++" (dipstick).
-PROTEIN_SIGNIFICANT = frozenset({"++", "+++", "++++"})
-#: DT.17: "reassess in 1 week at >= 8 months": the 8th month read as from 32 weeks.
-LATE_PREGNANCY_DAYS = 32 * 7
 #: DT.04 / DT.06: fever, pulse and fetal heart rate limits.
 FEVER_C = 38.0
 PULSE_LOW, PULSE_HIGH = 60, 100  # abnormal: < 60 or > 100 per minute
@@ -151,17 +106,6 @@ FHR_LOW, FHR_HIGH = 100, 180  # abnormal: < 100 or > 180 per minute
 SPO2_LOW = 92
 #: DT.06: absent fetal heartbeat counts from 20 weeks.
 FHR_FROM_DAYS = 20 * 7
-#: DT.23 (mmol/L): gestational diabetes ranges; diabetes in pregnancy from the limits.
-GDM_FASTING, DIP_FASTING = 5.1, 7.0
-GDM_OGTT_1H = 10.0
-GDM_OGTT_2H = 8.5
-DIP_OGTT, DIP_RANDOM = 11.1, 11.1
-#: DT.25: Hb (g/L) below which a pregnant woman is anaemic: 110 at <= 12 and
-#: >= 28 completed weeks, 105 at 13-27 weeks.
-HB_ANAEMIA, HB_ANAEMIA_MID = 110, 105
-HB_MID_FROM_WEEKS, HB_MID_TO_WEEKS = 13, 27
-#: WHO 2011 severity in pregnancy: moderate 70-99, severe < 70 g/L.
-HB_MODERATE, HB_SEVERE = 100, 70
 #: DT.27: conditions that make a woman at risk of pre-eclampsia.
 PRE_ECLAMPSIA_RISK_CONDITIONS = frozenset(
     {"autoimmune", "diabetes", "chronic_hypertension", "kidney_disease"}
@@ -183,56 +127,12 @@ RISK_LEVELS: tuple[RiskLevel, ...] = ("low", "medium", "high")
 # --- helpers -----------------------------------------------------------------
 
 
-def _latest(facts: Facts) -> ContactFacts | None:
-    return facts.contacts[-1] if facts.contacts else None
-
-
-def _high(sbp: int, dbp: int) -> bool:
-    """One reading at or above the raised range in either component (DT.04: re-measure)."""
-    return sbp >= SBP_HIGH or dbp >= DBP_HIGH
-
-
-def _both(readings: list[tuple[int, int]], sbp_limit: int, dbp_limit: int) -> bool:
-    """DT.17, per component across the two readings: systolic at or above its limit on
-    both, or diastolic at or above its limit on both; never one component of one reading
-    with the other component of the other (145/80 then 130/95 is not raised)."""
-    return len(readings) >= 2 and (
-        all(s >= sbp_limit for s, _ in readings) or all(d >= dbp_limit for _, d in readings)
-    )
-
-
-def bp_raised(readings: list[tuple[int, int]]) -> bool:
-    """Raised: systolic >= 140 on both readings, or diastolic >= 90 on both."""
-    return _both(readings[:2], SBP_HIGH, DBP_HIGH)
-
-
-def bp_severe(readings: list[tuple[int, int]]) -> bool:
-    """Severe: systolic >= 160 on both readings, or diastolic >= 110 on both."""
-    return _both(readings[:2], SBP_SEVERE, DBP_SEVERE)
-
-
-def _readings(c: ContactFacts) -> list[tuple[int, int]]:
-    return list(zip(c.systolic, c.diastolic, strict=False))
-
-
 def _pulse_abnormal(p: int) -> bool:
     return p < PULSE_LOW or p > PULSE_HIGH
 
 
 def _fhr_abnormal(f: int) -> bool:
     return f < FHR_LOW or f > FHR_HIGH
-
-
-def _advice(
-    rule_id: str,
-    code: str,
-    values: dict[str, object],
-    action: str,
-    urgency: Urgency,
-    source: str,
-    **details: object,
-) -> Advice:
-    return Advice(rule_id, code, values, action, urgency, source, dict(details))
 
 
 # --- the rules (maternal.md "Decision rules -> advice") ------------------------
@@ -379,246 +279,6 @@ def dt06_refer(facts: Facts) -> list[Advice]:
                 )
             )
     return out
-
-
-def _hypertensive(c: ContactFacts) -> str | None:
-    """DT.17 classification of one contact, the most severe that applies.
-
-    - not raised (``bp_raised``): nothing. Proteinuria with a normal blood
-      pressure is not pre-eclampsia: the DAK row "SBP <= 140 + protein ++" is read
-      as a typo for ">= 140" (maternal.md).
-    - protein >= ++ with a severe feature (severe blood pressure or a symptom):
-      severe pre-eclampsia; without one: pre-eclampsia. The DAK spreadsheet labels
-      protein ++ without symptoms "severe pre-eclampsia" in rows 11-16 and
-      "pre-eclampsia" in rows 17-23; WHO's pre-eclampsia guidance and rows 17-23
-      are followed: severity needs a severe feature.
-    - protein none, + or not tested, with a symptom of severe pre-eclampsia:
-      severe pre-eclampsia (the "raised blood pressure plus a severe feature" row).
-    - protein none, + or not tested, severe blood pressure: severe hypertension;
-      else hypertension.
-    """
-    readings = _readings(c)[:2]
-    if not bp_raised(readings):
-        return None
-    severe_bp = bp_severe(readings)
-    symptom = bool(c.symptoms & PRE_ECLAMPSIA_SYMPTOMS)
-    if c.urine_protein in PROTEIN_SIGNIFICANT:
-        return "severe_pre_eclampsia" if severe_bp or symptom else "pre_eclampsia"
-    if symptom:
-        return "severe_pre_eclampsia"
-    return "severe_hypertension" if severe_bp else "hypertension"
-
-
-def dt17_hypertension(facts: Facts) -> list[Advice]:
-    """Both readings of the latest contact raised: classify; most severe wins.
-
-    Urine protein not measured counts as "none or +" (the rows without
-    protein), so raised pressure is never left without advice.
-    """
-    c = _latest(facts)
-    if c is None:
-        return []
-    kind = _hypertensive(c)
-    if kind is None:
-        return []
-    readings = _readings(c)[:2]
-    values: dict[str, object] = {
-        "systolic": [s for s, _ in readings],
-        "diastolic": [d for _, d in readings],
-        "urine_protein": c.urine_protein,
-    }
-    symptoms = sorted(c.symptoms & PRE_ECLAMPSIA_SYMPTOMS)
-    if symptoms:
-        values["symptoms"] = symptoms
-    src = f"{DAK} ANC.DT.17; {WHO_ANC_2016}"
-    if kind == "severe_pre_eclampsia":
-        return [
-            _advice(
-                "DT.17",
-                kind,
-                values,
-                "Severe pre-eclampsia: give first dose of magnesium sulfate and"
-                " antihypertensive per protocol, urgent referral to hospital",
-                "emergency",
-                src,
-            )
-        ]
-    if kind == "pre_eclampsia":
-        return [
-            _advice(
-                "DT.17",
-                kind,
-                values,
-                "Pre-eclampsia: refer to hospital; revise the birth plan",
-                "urgent",
-                src,
-            )
-        ]
-    if kind == "severe_hypertension":
-        return [
-            _advice(
-                "DT.17",
-                kind,
-                values,
-                "Severe hypertension: urgent referral to hospital",
-                "urgent",
-                src,
-            )
-        ]
-    late = facts.ga_days >= LATE_PREGNANCY_DAYS
-    previous = facts.contacts[-2] if len(facts.contacts) >= 2 else None
-    still_high = previous is not None and _hypertensive(previous) is not None
-    action = "Hypertension: counsel on diet, rest and danger signs; reassess " + (
-        "in 1 week" if late else "at the next contact"
-    )
-    if still_high:
-        action = "Hypertension persists since the last contact: refer to hospital"
-    return [
-        _advice(
-            "DT.17",
-            kind,
-            values,
-            action,
-            "soon" if still_high else "routine",
-            src,
-            reassess_in_days=7 if late else None,
-            refer=still_high,
-        )
-    ]
-
-
-def dt23_diabetes(facts: Facts) -> list[Advice]:
-    """Glucose at the latest contact: diabetes in pregnancy beats gestational diabetes.
-
-    WHO 2013 criteria (Diagnostic criteria and classification of hyperglycaemia first
-    detected in pregnancy, WHO/NMH/MND/13.2): diabetes in pregnancy is fasting >= 7.0,
-    2-h >= 11.1 or random >= 11.1 mmol/L; gestational diabetes is fasting 5.1-6.9,
-    1-h >= 10.0 or 2-h 8.5-11.0. A 1-h value alone, however high, is gestational
-    diabetes: WHO 2013 has no 1-h criterion for diabetes in pregnancy. The DAK
-    spreadsheet's 1-h >= 200 mg/dL row (diabetes) departs from WHO 2013 and is not
-    followed (docs/maternal.md).
-    """
-    c = _latest(facts)
-    if c is None:
-        return []
-    values = {
-        k: v
-        for k, v in (
-            ("fasting_glucose_mmol_l", c.fasting_glucose_mmol_l),
-            ("ogtt_1h_mmol_l", c.ogtt_1h_mmol_l),
-            ("ogtt_2h_mmol_l", c.ogtt_2h_mmol_l),
-            ("random_glucose_mmol_l", c.random_glucose_mmol_l),
-        )
-        if v is not None
-    }
-    f, h1, h2, r = (
-        c.fasting_glucose_mmol_l,
-        c.ogtt_1h_mmol_l,
-        c.ogtt_2h_mmol_l,
-        c.random_glucose_mmol_l,
-    )
-    src = f"{DAK} ANC.DT.23; WHO 2013 diagnostic criteria for hyperglycaemia in pregnancy"
-    if (
-        (f is not None and f >= DIP_FASTING)
-        or (h2 is not None and h2 >= DIP_OGTT)
-        or (r is not None and r >= DIP_RANDOM)
-    ):
-        return [
-            _advice(
-                "DT.23",
-                "diabetes_in_pregnancy",
-                values,
-                "Diabetes in pregnancy: refer for specialist management",
-                "soon",
-                src,
-            )
-        ]
-    if (
-        (f is not None and f >= GDM_FASTING)
-        or (h1 is not None and h1 >= GDM_OGTT_1H)
-        or (h2 is not None and h2 >= GDM_OGTT_2H)
-    ):
-        return [
-            _advice(
-                "DT.23",
-                "gestational_diabetes",
-                values,
-                "Gestational diabetes: counsel on diet and exercise, manage per protocol",
-                "soon",
-                src,
-            )
-        ]
-    return []
-
-
-def anaemia_threshold(ga_days: int) -> int:
-    """DT.25: Hb (g/L) below which a woman is anaemic at this GA."""
-    weeks = ga_days // 7
-    if HB_MID_FROM_WEEKS <= weeks <= HB_MID_TO_WEEKS:
-        return HB_ANAEMIA_MID
-    return HB_ANAEMIA
-
-
-def dt25_anaemia(facts: Facts) -> list[Advice]:
-    """Anaemia by GA band (DT.25) and its WHO severity; one item, the most severe."""
-    c = _latest(facts)
-    if c is None:
-        return []
-    hb = c.haemoglobin_g_l
-    src = f"{DAK} ANC.DT.25; {WHO_HB_2011}"
-    treat = "iron 120 mg and folic acid 0.4 mg daily"
-    if hb is None:
-        if not c.pallor:
-            return []
-        return [
-            _advice(
-                "DT.25",
-                "anaemia",
-                {"pallor": True, "haemoglobin_g_l": None},
-                f"Anaemia (pallor, no Hb test): {treat}; test Hb",
-                "routine",
-                src,
-            )
-        ]
-    threshold = anaemia_threshold(c.ga_days)
-    if hb >= threshold:
-        return []
-    values: dict[str, object] = {"haemoglobin_g_l": hb, "ga_days": c.ga_days}
-    if hb < HB_SEVERE:
-        return [
-            _advice(
-                "DT.25",
-                "severe_anaemia",
-                values,
-                f"Severe anaemia: refer to hospital; {treat}",
-                "urgent",
-                src,
-                threshold_g_l=threshold,
-            )
-        ]
-    if hb < HB_MODERATE:
-        return [
-            _advice(
-                "DT.25",
-                "moderate_anaemia",
-                values,
-                f"Moderate anaemia: {treat}; recheck Hb",
-                "soon",
-                src,
-                threshold_g_l=threshold,
-            )
-        ]
-    return [
-        _advice(
-            "DT.25",
-            "anaemia",
-            values,
-            f"Anaemia: {treat}",
-            "routine",
-            src,
-            threshold_g_l=threshold,
-        )
-    ]
 
 
 def dt27_pre_eclampsia_risk(facts: Facts) -> list[Advice]:
