@@ -306,7 +306,7 @@ def coverage_raw(area: str | None, area_level: str | None, year: int, country: s
             names.append(f":{col}_{j}")
         ages.append(
             f"min(d.given_on - c.birth_date) FILTER (WHERE d.antigen IN ({', '.join(names)}) "
-            f"AND d.dose_number = {dose}) AS {col}"
+            f"AND d.counted_as = {dose}) AS {col}"
         )
     counts = []
     for i, ind in enumerate(indicators):
@@ -431,6 +431,26 @@ def antenatal_worklist_raw(facility_id: int) -> Run:
 
 
 # ---- claims: the monthly prescriber-outlier flags ------------------------------------
+
+
+#: pregnancies per batch of the nightly re-evaluation (its CLI default)
+REEVALUATION_BATCH = 500
+
+
+def reevaluation_raw() -> Run:
+    """One statement reading the batch's current pregnancies with their contacts."""
+    from sqlalchemy import text
+
+    sql = text(
+        "SELECT p.id, c.id FROM (SELECT id FROM pregnancy WHERE status = 'current' "
+        "ORDER BY id LIMIT :n) p LEFT JOIN antenatal_contact c ON c.pregnancy_id = p.id"
+    )
+
+    async def run(s: Any) -> int:
+        rows = (await s.execute(sql, {"n": REEVALUATION_BATCH})).all()
+        return len({pid for pid, _ in rows})
+
+    return run
 
 
 def outliers_raw(month: date) -> Run:
@@ -702,6 +722,17 @@ async def measure(ctx: BenchContext) -> list[Figure]:
         False,
         facility=facts["facility_code"],
         rows_compared="high_risk_no_referral and no_birth_place reasons",
+    )
+    await compare(
+        f"nightly re-evaluation of {REEVALUATION_BATCH} current pregnancies",
+        lambda s: maternal.reevaluate_current(s, limit=REEVALUATION_BATCH),
+        reevaluation_raw(),
+        "one statement reading the batch's pregnancies with their contacts (no rule run)",
+        lambda batch: batch.evaluated,
+        lambda a, b: [] if a == b else [f"product evaluated {a}, raw read {b}"],
+        False,
+        note="the rules replayed over each history (standing diagnoses) and the advice "
+        "compared with the stored; writes rolled back",
     )
     if facts["events"].get("reimbursement_claim_line"):
         month = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)

@@ -149,8 +149,10 @@ DEMO_UZ_SAMARKAND = {
     "current": 8,
     "by_risk": {
         "low": [1, 1, 1],  # Xasanova 9 w; Karimova 23 w; Normatova 30 w
-        "medium": [0, 1, 1],  # Abdurahmonova (17 years) 16 w; Tursunova (39) 34 w
-        "high": [1, 1, 1],  # Rahimova 13 w (hypertension); Sattorova 20 w; Qurbonova 37 w
+        "medium": [0, 1, 0],  # Abdurahmonova (17 years) 16 w
+        # Rahimova 13 w (hypertension); Sattorova 20 w; Qurbonova 37 w; Tursunova 34 w
+        # (pre-eclampsia at 26 w stands after two normal contacts)
+        "high": [1, 1, 2],
         "unassessed": [0, 0, 0],
     },
     "registered": 14,  # Tursunova's first pregnancy was registered 68 weeks ago
