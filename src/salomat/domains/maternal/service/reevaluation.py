@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.domains.maternal.models import AdviceItem, Pregnancy
-from salomat.domains.maternal.service import evaluation, rules, standing
+from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
+from salomat.domains.maternal.service import evaluation, rules, standing, worklists
 from salomat.domains.maternal.service import pregnancy as preg
 
 __all__ = ["ReevaluationBatch", "count_current", "reevaluate_current"]
@@ -56,23 +56,39 @@ async def count_current(session: AsyncSession) -> int:
     return int(await session.scalar(q) or 0)
 
 
-async def _unchanged(session: AsyncSession, p: Pregnancy, today: date) -> bool:
-    facts = preg._facts(p, await preg._contacts(session, p.id), today)
-    if await evaluation.would_change(session, p, facts):
+def _unchanged(
+    p: Pregnancy,
+    contacts: list[Any],
+    diagnoses: list[Diagnosis],
+    stored: list[Any],
+    today: date,
+    country: str,
+) -> bool:
+    """Whether the rules give what is stored: no new standing diagnosis, the same advice
+    (rule, code, values, details) and the same risk and care level. Pure: the batch's
+    rows are read set-wise by the caller."""
+    facts = preg._facts(p, contacts, today)
+    active, resolved = evaluation._standing_state(diagnoses)
+    recorded = [c.recorded_at for c in contacts]
+    if standing.plan(standing.findings_by_contact(facts), recorded, active, resolved):
         return False
-    country = preg._country()
-    held = await evaluation.standing_of(session, p.id)
-    advice = standing.with_standing(rules.evaluate(facts, country), held)
+    advice = standing.with_standing(rules.evaluate(facts, country), active.values())
     if rules.risk(advice, country) != (p.risk_level, p.care_level):
         return False
-    stored = await session.scalars(
-        select(AdviceItem).where(AdviceItem.pregnancy_id == p.id, AdviceItem.active.is_(True))
-    )
     old = sorted(_key(a.rule_id, a.code, a.values, a.details) for a in stored)
     new = sorted(
         _key(a.rule_id, a.code, preg._json(a.values), preg._json(a.details)) for a in advice
     )
     return old == new
+
+
+async def _by_pregnancy(session: AsyncSession, model: Any, ids: list[int], *where: Any) -> dict:
+    out: dict[int, list[Any]] = {pid: [] for pid in ids}
+    if ids:
+        q = select(model).where(model.pregnancy_id.in_(ids), *where).order_by(model.id)
+        for row in (await session.execute(q)).scalars():
+            out[row.pregnancy_id].append(row)
+    return out
 
 
 async def reevaluate_current(
@@ -88,9 +104,15 @@ async def reevaluate_current(
         )
     )
     today = date.today()
+    country = preg._country()
+    ids = [p.id for p in rows]
+    # the batch's contacts, diagnoses and active advice in three reads, not three a woman
+    contacts = await worklists._contacts_of(session, ids)
+    diagnoses = await _by_pregnancy(session, Diagnosis, ids)
+    advice = await _by_pregnancy(session, AdviceItem, ids, AdviceItem.active.is_(True))
     risk_changed = updated = 0
     for p in rows:
-        if await _unchanged(session, p, today):
+        if _unchanged(p, contacts[p.id], diagnoses[p.id], advice[p.id], today, country):
             continue
         before = p.risk_level
         await preg.evaluate(session, p)
