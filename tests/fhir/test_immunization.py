@@ -243,6 +243,35 @@ async def test_recommendation_read_and_search(client, clinic):
     ) == {"patient"}
 
 
+async def test_dose_number_is_the_counted_place_and_the_recorded_number_is_a_note(client, clinic):
+    """A dose sent as dose 3 with no doses 1-2 is Immunization dose 1 (a note says 3)."""
+    applied = [{"series": "penta", "doseNumberPositiveInt": 3}]
+    created = ok(await create(client, clinic, protocolApplied=applied), 201)
+    assert created["protocolApplied"][0] == {"series": "penta", "doseNumberPositiveInt": 1}
+    assert "Recorded as dose 3" in created["note"][0]["text"]
+    assert "isSubpotent" not in created
+    again = ok(await client.get(f"/fhir/Immunization/{created['id']}", headers=clinic["nurse"]))
+    assert again["protocolApplied"][0]["doseNumberPositiveInt"] == 1
+    # the recommendation asks for dose 2 next, 4 weeks after it
+    pid = clinic["baby"].id
+    rec = ok(await client.get(f"/fhir/ImmunizationRecommendation/{pid}", headers=clinic["nurse"]))
+    by_dose = {(x["series"], x["doseNumberPositiveInt"]): x for x in rec["recommendation"]}
+    assert by_dose[("penta", 1)]["forecastStatus"]["text"] == "given"
+    assert by_dose[("penta", 2)]["forecastStatus"]["text"] in ("due", "overdue")
+    # a dose counted where it was recorded carries no note
+    second = ok(
+        await create(
+            client,
+            clinic,
+            on=BORN + timedelta(days=92),
+            protocolApplied=[{"series": "penta", "doseNumberPositiveInt": 2}],
+        ),
+        201,
+    )
+    assert second["protocolApplied"][0]["doseNumberPositiveInt"] == 2
+    assert "note" not in second
+
+
 async def test_metadata_lists_the_immunization_resources(client):
     cs = (await client.get("/fhir/metadata")).json()
     res = {r["type"]: r for r in cs["rest"][0]["resource"]}

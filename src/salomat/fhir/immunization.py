@@ -3,8 +3,13 @@
 - ``Immunization``: one dose. ``vaccineCode`` carries the pack's vaccine code
   (``urn:salomat:vaccine``) and, when the pack has one, the CDC CVX code;
   ``protocolApplied[0]`` the series (the pack's antigen code) and the dose
-  number. A dose that does not count (given before its minimum age or
-  interval) is ``isSubpotent: true`` with the reason in ``subpotentReason``.
+  number: the place the dose counts in its series (valid doses in date
+  order), not necessarily the number recorded; when the two differ, a
+  ``note`` says what was recorded. A dose that does not count (given before
+  its minimum age or interval, or once the series was complete) is
+  ``isSubpotent: true`` with the reason in ``subpotentReason`` and keeps the
+  recorded number. An incoming ``doseNumber`` is taken as the number
+  recorded; where the dose counts is decided here.
   A dose given elsewhere is ``primarySource: false`` with the place in
   ``location.display``.
 - ``ImmunizationRecommendation``: computed from the schedule, one per
@@ -84,8 +89,17 @@ def immunization(d: DoseOut, calendar: Any) -> dict[str, Any]:
         "occurrenceDateTime": d.given_on.isoformat(),
         "recorded": instant(d.recorded_at),
         "primarySource": d.source != "elsewhere" and not d.place_elsewhere,
-        "protocolApplied": [{"series": d.antigen, "doseNumberPositiveInt": d.dose_number}],
+        "protocolApplied": [
+            {"series": d.antigen, "doseNumberPositiveInt": d.counted_as or d.dose_number}
+        ],
     }
+    if d.counted_as is not None and d.counted_as != d.dose_number:
+        res["note"] = [
+            {
+                "text": f"Recorded as dose {d.dose_number}; counts as dose {d.counted_as} "
+                "(valid doses of the series in date order)."
+            }
+        ]
     if d.lot:
         res["lotNumber"] = d.lot
     if d.expires_on:

@@ -39,6 +39,8 @@ INDICATORS_UZ = {
     "dtp4_revaccination": ("dtp", 4, 730, ("penta", 3)),
     "mcv2_revaccination": ("mmr", 2, 2557, ("mmr", 1)),
 }
+#: the number of a series' first dose when it is not 1 (UZ: the DTP booster is DTP 4)
+FIRST_NUMBER = {"dtp": 4}
 
 
 # ---- the recount from the raw tables ------------------------------------------------------
@@ -78,12 +80,18 @@ async def recount(session, area: str | None, cohort: int) -> dict[str, tuple[int
         if _day(p["birth_date"]).year == cohort
         and inside(p["settlement_id"] or fac_home.get(p["attached_facility_id"]))
     ]
-    given: dict[int, list[tuple[str, int, date]]] = {}
+    # WHO counts a series' valid doses in sequence: the n-th valid dose (by date) is dose n,
+    # whatever number was written on it (the UZ calendar numbers the DTP booster series from 4)
+    valid: dict[tuple[int, str], list[tuple[date, int]]] = {}
     for d in await _rows(session, "SELECT * FROM immunization_dose"):
         if d["valid"] and d["status"] == "completed":
-            given.setdefault(d["person_id"], []).append(
-                (d["antigen"], d["dose_number"], _day(d["given_on"]))
+            valid.setdefault((d["person_id"], d["antigen"]), []).append(
+                (_day(d["given_on"]), d["id"])
             )
+    given: dict[int, list[tuple[str, int, date]]] = {}
+    for (pid, antigen), days in valid.items():
+        for k, (on, _id) in enumerate(sorted(days)):
+            given.setdefault(pid, []).append((antigen, FIRST_NUMBER.get(antigen, 1) + k, on))
     out = {}
     for code, (antigen, dose, by_days, among) in INDICATORS_UZ.items():
         eligible = covered = 0
@@ -281,6 +289,39 @@ async def test_dtp3_counts_at_364_days_of_age_and_not_at_366(client, region):
     revac = d["total"]["figures"]["dtp4_revaccination"]
     assert (revac["eligible"], revac["covered"], revac["meets_target"]) == (2, 0, False)
     assert [r["code"] for r in d["rows"]] == [place.district]
+
+
+async def test_a_lone_dose_recorded_as_dtp3_counts_once_as_dtp1(client, region):
+    """The issue's words: the only DTP-containing dose, numbered 3, counts once, as DTP1."""
+    place, _, nurse, analyst, child = region
+    born = date(COHORT, 3, 10)
+    kid = await child(born)
+    await give(client, nurse, kid.id, "penta", 3, born + timedelta(days=120))
+    d = await coverage(client, analyst, area=place.region, cohort=COHORT)
+    f = d["total"]["figures"]
+    assert (f["dtp1"]["eligible"], f["dtp1"]["covered"]) == (1, 1)
+    assert (f["dtp3"]["eligible"], f["dtp3"]["covered"]) == (1, 0)
+    assert d["total"]["dropout"]["dtp1_dtp3"] == 100.0
+    # and two more doses make it DTP3, whatever numbers the nurse typed on them
+    await give(client, nurse, kid.id, "penta", 3, born + timedelta(days=150))
+    await give(client, nurse, kid.id, "penta", 1, born + timedelta(days=180))
+    f = (await coverage(client, analyst, area=place.region, cohort=COHORT))["total"]["figures"]
+    assert (f["dtp1"]["covered"], f["dtp3"]["covered"]) == (1, 1)
+
+
+async def test_dtp3_counts_the_third_valid_dose_not_the_third_recorded(client, region):
+    place, _, nurse, analyst, child = region
+    born = date(COHORT, 4, 2)
+    kid = await child(born)
+    # dose "2" comes 27 days after dose 1: too soon, it does not count; the next one is DTP2
+    await give(client, nurse, kid.id, "penta", 1, born + timedelta(days=60))
+    await give(client, nurse, kid.id, "penta", 2, born + timedelta(days=87))
+    await give(client, nurse, kid.id, "penta", 3, born + timedelta(days=120))
+    f = (await coverage(client, analyst, area=place.region, cohort=COHORT))["total"]["figures"]
+    assert (f["dtp1"]["covered"], f["dtp3"]["covered"]) == (1, 0)
+    await give(client, nurse, kid.id, "penta", 3, born + timedelta(days=148))  # 28 days on
+    f = (await coverage(client, analyst, area=place.region, cohort=COHORT))["total"]["figures"]
+    assert (f["dtp1"]["covered"], f["dtp3"]["covered"]) == (1, 1)
 
 
 async def test_a_child_younger_than_the_indicator_age_is_not_yet_counted(client, region):

@@ -106,7 +106,7 @@ async def test_too_short_an_interval_is_refused(client, clinic):
     assert (await post(client, clinic, dose(on=first))).status_code == 201
     r = await post(client, clinic, dose(n=2, on=first + timedelta(days=27)))
     assert r.status_code == 422
-    assert "minimum interval" in fields(r)["given_on"]
+    assert fields(r)["given_on"].startswith("too early")  # the second place's minimum age
     ok = await post(client, clinic, dose(n=2, on=first + timedelta(days=28)))
     assert ok.status_code == 201, ok.text
 
@@ -166,11 +166,51 @@ async def test_wrong_fields_are_named(client, clinic, change, field):
     assert field in fields(r), r.text
 
 
-async def test_a_second_valid_dose_is_a_conflict(client, clinic):
-    assert (await post(client, clinic, dose())).status_code == 201
-    r = await post(client, clinic, dose(on=TODAY))
+async def test_a_second_dose_recorded_as_dose_1_counts_as_dose_2_and_is_flagged(client, clinic):
+    first = (await post(client, clinic, dose())).json()
+    assert (first["dose_number"], first["counted_as"], first["needs_review"]) == (1, 1, False)
+    r = await post(client, clinic, dose(n=1, on=TODAY))
+    assert r.status_code == 201, r.text
+    second = r.json()
+    assert (second["dose_number"], second["counted_as"]) == (1, 2)
+    assert second["valid"] is True
+    assert second["needs_review"] is True
+    sched = (
+        await client.get(
+            f"/api/v1/persons/{clinic.baby.id}/immunization-schedule", headers=clinic.nurse
+        )
+    ).json()
+    assert status_of(sched, "penta", 2) == "given"
+    assert status_of(sched, "penta", 3) == "upcoming"  # 4 weeks after today
+
+
+async def test_the_same_dose_entered_twice_is_a_conflict(client, clinic):
+    first = (await post(client, clinic, dose())).json()
+    r = await post(client, clinic, dose())
     assert r.status_code == 409
-    assert r.json()["existing"]
+    assert r.json()["existing"] == first["id"]
+    # given elsewhere too: a paper record entered twice is the same dose
+    r = await post(client, clinic, dose(given_elsewhere=True, place="Paper card"))
+    assert r.status_code == 409
+    # another number on the same day is a second dose, too soon to count
+    r = await post(client, clinic, dose(n=2))
+    assert r.status_code == 422
+    assert fields(r)["given_on"].startswith("too early")  # the second place's minimum age
+
+
+async def test_a_dose_once_the_series_is_complete_is_a_conflict_here(client, clinic):
+    start = BORN + timedelta(days=42)
+    for n in (1, 2, 3):
+        on = start + timedelta(days=28 * (n - 1))
+        assert (await post(client, clinic, dose(n=n, on=on))).status_code == 201
+    r = await post(client, clinic, dose(n=3, on=TODAY))
+    assert r.status_code == 409, r.text
+    assert "already complete" in r.json()["detail"]
+    # from a paper record it is kept, not counted
+    r = await post(client, clinic, dose(n=3, on=TODAY, given_elsewhere=True, place="Paper card"))
+    assert r.status_code == 201, r.text
+    assert (r.json()["valid"], r.json()["counted_as"]) == (False, None)
+    assert "already complete" in r.json()["invalid_reason"]
 
 
 async def test_entered_in_error_needs_if_match_and_frees_the_dose(client, clinic, db):

@@ -194,7 +194,7 @@ def _doses(url: str) -> list[Any]:
                 c.execute(
                     text(
                         "SELECT d.id, d.person_id, d.antigen, d.dose_number, d.given_on, "
-                        "d.valid, d.invalid_reason, d.status, d.facility_id, "
+                        "d.valid, d.invalid_reason, d.status, d.counted_as, d.facility_id, "
                         "d.practitioner_id, d.vaccine, d.lot, d.site, p.birth_date, p.sex "
                         "FROM immunization_dose d JOIN person p ON p.id = d.person_id "
                         "ORDER BY d.id"
@@ -257,7 +257,55 @@ def test_doses_follow_the_calendar_as_the_engine_judges_them(country: str) -> No
                 (d.antigen, d.dose_number) for d in doses if d.valid and d.status == "completed"
             ]
             assert len(valid_keys) == len(set(valid_keys))
+            _counted_as_the_engine_counts(birth, doses, cal)
         assert invalid > 0, "some doses were given too early and stored invalid"
+
+
+def _counted_as_the_engine_counts(birth: date, doses: list[Any], cal: Any) -> None:
+    """The stored place of each dose is where the register's count puts it."""
+    rows = [r for r in doses if r.status == "completed"]
+    given = [
+        schedule.GivenDose(r.antigen, r.dose_number, _day(r.given_on), bool(r.valid)) for r in rows
+    ]
+    for r, c in zip(rows, schedule.count_doses(birth, given, cal), strict=True):
+        assert c is not None
+        assert (r.counted_as, bool(r.valid), r.invalid_reason) == (c.counted_as, c.valid, c.reason)
+    for r in doses:
+        if r.status == "entered_in_error":
+            assert r.counted_as is None
+
+
+def test_late_starters_follow_the_catch_up_series(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With months of delay before each infant dose, PCV often starts after 12 months."""
+    real = immunization.synth._settings
+
+    def late(country: str) -> dict[str, Any]:
+        cfg = dict(real(country))
+        cfg["delay"] = {**cfg["delay"], "next": {"median": 200, "sigma": 0.6}}
+        return cfg
+
+    monkeypatch.setattr(immunization.synth, "_settings", late)
+    with loaded(people=1500) as (url, _, _):
+        rows = _doses(url)
+        cal = schedule.calendar("UZ")
+        pcv = cal.get("pcv")
+        assert pcv is not None
+        by_person: dict[int, list[Any]] = defaultdict(list)
+        for r in rows:
+            by_person[r.person_id].append(r)
+        late_starts = 0
+        for doses in by_person.values():
+            birth = _day(doses[0].birth_date)
+            _counted_as_the_engine_counts(birth, doses, cal)
+            given = sorted(
+                _day(d.given_on) for d in doses if d.antigen == "pcv" and d.counted_as is not None
+            )
+            if given and pcv.plan(birth, given[0]) is not None:
+                late_starts += 1
+                plan = pcv.plan(birth, given[0])
+                assert plan is not None
+                assert len(given) <= len(plan.rules)  # never the calendar's third dose
+        assert late_starts > 5
 
 
 def test_the_same_seed_gives_the_same_rows_and_another_seed_others() -> None:
@@ -300,10 +348,15 @@ async def test_the_coverage_service_equals_a_recount_of_the_rows() -> None:
         cohort = AS_OF.year - 2
         async with sessions() as s:
             cov = await immunization.immunization_coverage(s, ANALYST, cohort=cohort, today=AS_OF)
-        valid: dict[int, dict[tuple[str, int], date]] = defaultdict(dict)
+        # the n-th valid dose of a series (by date) is its dose n (UZ: DTP booster series from 4)
+        days: dict[tuple[int, str], list[date]] = defaultdict(list)
         for r in rows:
             if r.valid and r.status == "completed":
-                valid[r.person_id][(r.antigen, r.dose_number)] = _day(r.given_on)
+                days[(r.person_id, r.antigen)].append(_day(r.given_on))
+        valid: dict[int, dict[tuple[str, int], date]] = defaultdict(dict)
+        for (pid, antigen), ons in days.items():
+            for k, on in enumerate(sorted(ons)):
+                valid[pid][(antigen, (4 if antigen == "dtp" else 1) + k)] = on
         indicators, _ = immunization.coverage_indicators("UZ")
         for ind in indicators:
             eligible = covered = 0

@@ -5,6 +5,13 @@ deleted: a dose entered by mistake is marked ``entered_in_error`` (FHIR
 Immunization.status), and a dose given before its minimum age or interval is
 kept with ``valid = false`` and the reason, as WHO counts it (it does not
 count towards the series; the schedule asks for it again).
+
+Doses count in order (``service.counting``): ``dose_number`` is what the
+clinician recorded, ``counted_as`` the place the dose fills in its series,
+derived from the person's valid doses in date order and recomputed on every
+write to the person's card. ``valid`` and ``invalid_reason`` are the same
+verdict; all three are a stored copy of what the engine says, kept so that
+coverage counts in SQL.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ ROW_ID = BigInteger().with_variant(Integer, "sqlite")
 DOSE_STATUSES = ("completed", "entered_in_error")
 #: where the record came from
 DOSE_SOURCES = ("entered", "elsewhere", "fhir", "demo")
+#: the rows of ``ux_immunization_dose_counted``
+COUNTED_DOSE = "counted_as IS NOT NULL AND status = 'completed'"
 
 
 class Dose(Base):
@@ -43,8 +52,11 @@ class Dose(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     #: the pack's series code: hepb, bcg, opv, penta, pcv, rota, ipv, mmr, dtp, td, hpv, covid19
     antigen: Mapped[str] = mapped_column(String(32))
-    #: the dose's place in the series (1, 2, ...), as the calendar numbers it
+    #: the dose number the clinician recorded (1, 2, ..., as the calendar numbers doses)
     dose_number: Mapped[int] = mapped_column(Integer)
+    #: the place it counts in its series (valid doses in date order); None: it does not
+    #: count (invalid, entered in error, or an antigen outside the calendar)
+    counted_as: Mapped[int | None] = mapped_column(Integer)
     given_on: Mapped[date] = mapped_column(Date)
     #: the product given (the pack's vaccine code), its lot and expiry
     vaccine: Mapped[str | None] = mapped_column(String(64))
@@ -57,7 +69,8 @@ class Dose(Base):
     place_elsewhere: Mapped[str | None] = mapped_column(String(300))
     #: who gave it (a practitioner of the registry) when known
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
-    #: false: given before the minimum age or interval; the reason says which
+    #: false: given before the minimum age or interval, or once the series was complete;
+    #: the reason says which
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     invalid_reason: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(24), default="completed")
@@ -72,17 +85,18 @@ class Dose(Base):
         CheckConstraint("status IN ('completed', 'entered_in_error')", name="status"),
         CheckConstraint("source IN ('entered', 'elsewhere', 'fhir', 'demo')", name="source"),
         CheckConstraint("valid OR invalid_reason IS NOT NULL", name="invalid_has_reason"),
+        CheckConstraint("counted_as IS NULL OR (valid AND counted_as >= 1)", name="counted_valid"),
         Index("ix_immunization_dose_person_antigen", "person_id", "antigen", "given_on"),
         Index("ix_immunization_dose_antigen_given", "antigen", "dose_number", "given_on"),
-        # one valid dose per antigen and dose number, whatever two requests do at once
+        # one dose counts in each place of a series, whatever two requests do at once
         Index(
-            "ux_immunization_dose_valid",
+            "ux_immunization_dose_counted",
             "person_id",
             "antigen",
-            "dose_number",
+            "counted_as",
             unique=True,
-            sqlite_where=text("valid AND status = 'completed'"),
-            postgresql_where=text("valid AND status = 'completed'"),
+            sqlite_where=text(COUNTED_DOSE),
+            postgresql_where=text(COUNTED_DOSE),
         ),
     )
 

@@ -51,7 +51,10 @@ class DoseOut(BaseModel):
     id: int
     person_id: int
     antigen: str
+    #: the number the clinician recorded
     dose_number: int
+    #: the place it counts in its series (valid doses in date order); None: it does not count
+    counted_as: int | None = None
     given_on: date
     vaccine: str | None = None
     lot: str | None = None
@@ -68,6 +71,8 @@ class DoseOut(BaseModel):
     recorded_at: datetime
     version: int
     label: str | None = None
+    #: the recorded number is not the place the dose counts in: check the record
+    needs_review: bool = False
 
 
 class EnteredInErrorIn(BaseModel):
@@ -118,7 +123,7 @@ class DueDoseOut(BaseModel):
     antigen: str
     label: str
     dose_number: int
-    status: Literal["given", "due", "overdue", "upcoming", "not_eligible", "exempt"]
+    status: Literal["given", "due", "overdue", "upcoming", "not_eligible", "exempt", "not_needed"]
     due_on: date
     earliest_on: date
     overdue_on: date

@@ -158,6 +158,7 @@ DOSE_STATUSES = {
     "upcoming": N_("upcoming"),
     "not_eligible": N_("too late (catch-up age passed)"),
     "exempt": N_("exempt"),
+    "not_needed": N_("not needed (late start: fewer doses)"),
 }
 _CARD_FIELDS = ("dose", "given_on", "vaccine", "lot", "expires_on", "site", "place")
 EXEMPTION_KINDS = {"contraindication": N_("contraindication"), "refusal": N_("refusal")}
@@ -218,6 +219,8 @@ async def _card_page(
             [*due, *_exempt_now(card.schedule, today)], key=lambda d: (d.due_on, d.dose_number)
         ),
         "open_doses": open_doses,
+        # series on a catch-up plan (the calendar's later doses not needed)
+        "reduced": {d.antigen for d in card.schedule if d.status == "not_needed"},
         "statuses": DOSE_STATUSES,
         "vaccines": cal.vaccines,
         "sites": cal.sites,

@@ -13,10 +13,12 @@ Definitions (the pack's ``immunization_coverage.yaml`` holds the indicators;
 - An indicator (DTP3 by 12 months, MCV1 by 24 months, ...) counts a child as
   *eligible* once the child has reached the indicator's age (``by_days``
   after birth) by today and did not die before that age; *covered* when a
-  valid, not entered-in-error dose of one of the indicator's antigens with
-  that dose number was given at an age of at most ``by_days`` days (age 0:
-  the birth day). A refusal or contraindication does not remove a child
-  from the denominator (WHO counts them as not vaccinated).
+  valid, not entered-in-error dose of one of the indicator's antigens that
+  counts as that dose (``counted_as``: valid doses in date order, so a dose
+  recorded as "dose 3" with no valid doses 1-2 counts for DTP1, not DTP3)
+  was given at an age of at most ``by_days`` days (age 0: the birth day). A
+  refusal or contraindication does not remove a child from the denominator
+  (WHO counts them as not vaccinated).
 - Revaccination coverage (``among`` in the pack, target 65 %): among the
   eligible children with the earlier dose (valid, by the same age), those
   who also had the revaccination dose. DTP revaccination: DTP 4 among
@@ -66,7 +68,8 @@ COVERAGE_DEFINITIONS = {
     "eligible": "children of the cohort who have reached the indicator's age by today and did "
     "not die before it",
     "covered": "of those, with a valid dose (not entered in error) of the indicator's antigen "
-    "and number given at an age of at most by_days days; refusals stay in the denominator",
+    "counting as that dose of the series (valid doses counted in date order, whatever number "
+    "was recorded) given at an age of at most by_days days; refusals stay in the denominator",
     "revaccination": "among the eligible children with the earlier dose (valid, by the same "
     "age), those who also had the revaccination dose; national target at least 65 %",
     "dropout": "(first - last) / first, e.g. DTP1 to DTP3, both by 12 months",
@@ -136,8 +139,8 @@ async def _counts(
 ) -> dict[int | None, dict[str, tuple[int, int]]]:
     """(eligible, covered) per settlement id and indicator, in one pass over the cohort.
 
-    Each child's smallest age (days, from 0) at a valid completed dose of each
-    (antigen group, dose number) the indicators name, then filtered counts: a
+    Each child's smallest age (days, from 0) at a valid completed dose counted in
+    each (antigen group, place) the indicators name, then filtered counts: a
     dose "by ``by_days``" is one whose smallest age is at most ``by_days``. Only
     settlements with eligible children are returned (an empty group has no row).
     """
@@ -156,7 +159,7 @@ async def _counts(
             _age_days(session, cohort.c.deceased_on, cohort.c.birth_date).label("died_at"),
             *(
                 func.min(
-                    case((and_(Dose.antigen.in_(antigens_), Dose.dose_number == dose), age))
+                    case((and_(Dose.antigen.in_(antigens_), Dose.counted_as == dose), age))
                 ).label(col)
                 for (antigens_, dose), col in wanted.items()
             ),
@@ -168,6 +171,7 @@ async def _counts(
                 Dose.person_id == cohort.c.person_id,
                 Dose.antigen.in_(antigens),
                 Dose.valid.is_(True),
+                Dose.counted_as.is_not(None),
                 Dose.status == "completed",
                 Dose.given_on >= cohort.c.birth_date,
             ),

@@ -5,9 +5,10 @@ given (``at``), the doses as ``antigen: [date, ...]`` (numbered 1, 2, ... in
 order; ``null`` skips a number that was missed) or ``antigen: {4: date}``
 (explicit numbers), and optionally a ``refusal`` (``antigen``: null for every
 vaccine, ``starts_on``, ``reason``). Dates are fixed: the demo children have fixed
-birth dates. Each dose is checked against the calendar (``schedule.check_dose``)
-and stored with ``source = 'demo'`` as the IT operator who enters paper records
-would store it; a child who already has a dose is left alone.
+birth dates. The child's doses are counted in date order as the register
+counts them (``schedule.count_doses``: the place each fills, valid or not and
+why) and stored with ``source = 'demo'`` as the IT operator who enters paper
+records would store them; a child who already has a dose is left alone.
 """
 
 from __future__ import annotations
@@ -65,29 +66,31 @@ async def load_demo_immunizations(
             raise _bad(i, "at", f"no facility has code {spec['at']}")
         birth = (await registry.birth_dates(session, [person_id]))[person_id]
         now = utcnow()
-        given: list[schedule.GivenDose] = []
+        cal = schedule.calendar(country)
         pairs = [
             (antigen, n, d)
             for antigen, value in spec.get("doses", {}).items()
             for n, d in _numbered(i, antigen, value)
         ]
+        given: list[schedule.GivenDose] = []
         for antigen, n, on in sorted(pairs, key=lambda x: (x[2], x[0], x[1])):
             if on > today or on < birth:
                 raise _bad(i, f"doses.{antigen}", f"{on} is not between the birth and today")
-            try:
-                check = schedule.check_dose(birth, antigen, n, on, given, country)
-            except LookupError:
-                raise _bad(i, f"doses.{antigen}", f"the calendar has no dose {n}") from None
-            given.append(schedule.GivenDose(antigen, n, on, check.valid))
+            if cal.rule(antigen, n) is None:
+                raise _bad(i, f"doses.{antigen}", f"the calendar has no dose {n}")
+            given.append(schedule.GivenDose(antigen, n, on))
+        for g, verdict in zip(given, schedule.count_doses(birth, given, cal), strict=True):
+            assert verdict is not None
             session.add(
                 Dose(
                     person_id=person_id,
-                    antigen=antigen,
-                    dose_number=n,
-                    given_on=on,
+                    antigen=g.antigen,
+                    dose_number=g.dose_number,
+                    counted_as=verdict.counted_as,
+                    given_on=g.given_on,
                     facility_id=facility_id,
-                    valid=check.valid,
-                    invalid_reason=check.reason,
+                    valid=verdict.valid,
+                    invalid_reason=verdict.reason,
                     status="completed",
                     source="demo",
                     recorded_by=LOADER,

@@ -5,18 +5,26 @@ audit row in one call, resource type ``Immunization``): an out-of-scope user
 gets 404, as for a missing record. Writes check every field before anything
 is added to the session, so a refused request stores nothing.
 
-A dose given before its minimum age or interval (``schedule.check_dose``) is
-refused here with the reason on ``given_on``, unless it is a historical dose
-given elsewhere (``given_elsewhere``): WHO keeps such a dose on the card but
-does not count it, so it is stored with ``valid = false`` and the reason and
-the schedule asks for it again. One valid dose per antigen and dose number is
-a partial unique index (``ux_immunization_dose_valid``); the check here only
-makes the usual case's message friendlier.
+Doses count in order (``counting``): each write recounts the person's doses
+in date order and stores, on every dose whose verdict changed, where it
+counts (``counted_as``), whether it is valid and why not. The recorded
+``dose_number`` is kept as the clinician wrote it; when it differs from the
+place the dose counts in, the dose is flagged for review (``needs_review``).
+
+The same dose entered twice (antigen, number and day) is 409. A dose given
+before its minimum age or interval, or once its series is complete, is
+refused here (422 on ``given_on``, 409), unless it is a
+historical dose given elsewhere (``given_elsewhere``): WHO keeps such a dose
+on the card but does not count it, so it is stored with ``valid = false`` and
+the reason and the schedule asks for it again. One dose per counted place is
+a partial unique index (``ux_immunization_dose_counted``): two nurses
+recording a dose of the same series at once store one; the other gets 409.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +90,9 @@ def _dose_out(d: Dose, cal: engine.Calendar | None = None) -> DoseOut:
     out = DoseOut.model_validate(d)
     series = (cal or calendar_options()).get(d.antigen)
     out.label = series.label if series else d.antigen
+    out.needs_review = (
+        d.status == "completed" and d.counted_as is not None and d.counted_as != d.dose_number
+    )
     return out
 
 
@@ -264,6 +275,60 @@ async def get_card(
 # ---- writing --------------------------------------------------------------------------
 
 
+Change = tuple[Dose, bool, str | None, int | None]
+
+
+def _changes(doses: list[Dose], verdicts: list[engine.Counted | None]) -> list[Change]:
+    """The doses whose stored verdict the count changes: (dose, valid, reason, counted_as)."""
+    out: list[Change] = []
+    for d, v in zip(doses, verdicts, strict=True):
+        if v is None:
+            now = (d.valid, d.invalid_reason, None)  # entered in error: counts nowhere
+        elif v.unknown:
+            continue
+        else:
+            now = (v.valid, v.reason, v.counted_as)
+        if (d.valid, d.invalid_reason, d.counted_as) != now:
+            out.append((d, *now))
+    return out
+
+
+async def _store_counts(session: AsyncSession, changes: list[Change]) -> None:
+    """Write new verdicts; rows that move to another place first leave theirs.
+
+    One dose per counted place is a unique index, checked row by row: when an
+    earlier dose entered late moves dose 1 to 2 and 2 to 3, the rows that move
+    are cleared in one statement before any is set (the version is not bumped
+    twice: the ORM update that follows carries the one change).
+    """
+    moving = [
+        d.id
+        for d, _valid, _reason, counted in changes
+        if d.id is not None and d.counted_as is not None and d.counted_as != counted
+    ]
+    if moving:
+        await session.execute(
+            update(Dose)
+            .where(Dose.id.in_(moving))
+            .values(counted_as=None)
+            .execution_options(synchronize_session=False)
+        )
+    for d, valid, reason, counted in changes:
+        d.valid, d.invalid_reason, d.counted_as = valid, reason, counted
+
+
+async def _recount(session: AsyncSession, person_id: int, birth: date) -> int:
+    """Count the person's doses again and store what changed; how many changed."""
+    doses = await _doses(session, person_id)
+    changes = _changes(doses, engine.count_doses(birth, doses, calendar_options()))
+    await _store_counts(session, changes)
+    try:
+        await session.flush()
+    except (IntegrityError, StaleDataError) as e:
+        raise Conflict("The vaccination card changed meanwhile; reload and retry.") from e
+    return len(changes)
+
+
 def _check_fields(data: DoseIn, birth: date, today: date, cal: engine.Calendar) -> list[FieldError]:
     errors: list[FieldError] = []
     series = cal.get(data.antigen)
@@ -329,22 +394,19 @@ async def record_dose(
         errors.append(FieldError("practitioner_id", "no such practitioner"))
     if errors:
         raise Invalid.fields(errors)
-    doses = [d for d in await _doses(session, person_id) if d.status != "entered_in_error"]
-    check = engine.check_dose(birth, data.antigen, data.dose_number, data.given_on, doses, cal)
-    if not check.valid and not data.given_elsewhere:
-        raise Invalid.fields(
-            [FieldError("given_on", f"too early: {check.reason}")],
-            detail=f"{data.antigen} dose {data.dose_number} on {data.given_on:%d.%m.%Y} "
-            f"would not count: {check.reason}",
-        )
-    if check.valid:
-        for d in doses:
-            if d.valid and d.antigen == data.antigen and d.dose_number == data.dose_number:
-                raise Conflict(
-                    f"{data.antigen} dose {data.dose_number} is already recorded "
-                    f"(Immunization {d.id}, {d.given_on:%d.%m.%Y}).",
-                    extensions={"existing": d.id},
-                )
+    doses = await _doses(session, person_id)
+    for d in doses:
+        if (
+            d.status == "completed"
+            and d.antigen == data.antigen
+            and d.given_on == data.given_on
+            and d.dose_number == data.dose_number
+        ):
+            raise Conflict(
+                f"{data.antigen} dose {data.dose_number} of {data.given_on:%d.%m.%Y} is "
+                f"already recorded (Immunization {d.id}).",
+                extensions={"existing": d.id},
+            )
     dose = Dose(
         person_id=person_id,
         antigen=data.antigen,
@@ -357,18 +419,37 @@ async def record_dose(
         facility_id=None if data.given_elsewhere else principal.facility_id,
         place_elsewhere=(data.place or "").strip() or None,
         practitioner_id=data.practitioner_id,
-        valid=check.valid,
-        invalid_reason=None if check.valid else check.reason,
+        valid=True,
+        invalid_reason=None,
+        counted_as=None,
         status="completed",
         source=source or ("elsewhere" if data.given_elsewhere else "entered"),
         recorded_by=principal.username,
         recorded_at=utcnow(),
     )
+    verdicts = engine.count_doses(birth, [*doses, dose], cal)
+    mine = verdicts[-1]
+    assert mine is not None
+    if not mine.valid and not data.given_elsewhere:
+        _refuse(data, mine, doses)
+    changes = _changes([*doses, dose], verdicts)
+    await _store_counts(session, changes)
     session.add(dose)
     try:
         await session.flush()
-    except IntegrityError as e:
-        raise Conflict(f"{data.antigen} dose {data.dose_number} is already recorded.") from e
+    except (IntegrityError, StaleDataError) as e:
+        raise Conflict(
+            f"Another {data.antigen} dose was recorded for this person at the same time; "
+            "reload the card and retry."
+        ) from e
+    moved = len([c for c in changes if c[0] is not dose])
+    detail = f"{dose.antigen}/{dose.dose_number}"
+    if mine.counted_as is not None and mine.counted_as != dose.dose_number:
+        detail += f" counted as {mine.counted_as}"
+    if not mine.valid:
+        detail += " invalid"
+    if moved:
+        detail += f"; {moved} other dose(s) recounted"
     await audit.record(
         session,
         principal,
@@ -376,9 +457,29 @@ async def record_dose(
         resource_type=IMMUNIZATION,
         resource_id=str(dose.id),
         patient_id=person_id,
-        detail=f"{dose.antigen}/{dose.dose_number}" + ("" if dose.valid else " invalid"),
+        detail=detail,
     )
     return _dose_out(dose, cal)
+
+
+def _refuse(data: DoseIn, verdict: engine.Counted, doses: list[Dose]) -> None:
+    """A dose given here that would not count: 409 when the series is complete, else 422."""
+    reason = verdict.reason
+    if verdict.code == "series_complete":
+        last = max(
+            (d for d in doses if d.antigen == data.antigen and d.counted_as is not None),
+            key=lambda d: d.given_on,
+            default=None,
+        )
+        raise Conflict(
+            f"{data.antigen}: {reason}.",
+            extensions={"existing": last.id} if last is not None else None,
+        )
+    raise Invalid.fields(
+        [FieldError("given_on", f"too early: {reason}")],
+        detail=f"{data.antigen} dose {data.dose_number} on {data.given_on:%d.%m.%Y} "
+        f"would not count: {reason}",
+    )
 
 
 async def mark_entered_in_error(
@@ -404,10 +505,13 @@ async def mark_entered_in_error(
     if d.status == "entered_in_error":
         raise InvalidState(f"Immunization {dose_id} is already marked entered in error.")
     d.status = "entered_in_error"
+    d.counted_as = None
     try:
         await session.flush()
     except StaleDataError as e:
         raise PreconditionFailed("The dose changed while you edited it; reload.") from e
+    birth = (await registry.birth_dates(session, [d.person_id]))[d.person_id]
+    await _recount(session, d.person_id, birth)
     await audit.record(
         session,
         principal,
@@ -505,23 +609,27 @@ _MOVED: dict[str, type[Dose] | type[Exemption]] = {
 async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
     """A merge re-points every dose and exemption; an unmerge, exactly the rows it moved.
 
-    Refused when both records hold a valid dose of the same antigen and number
-    (one must be marked entered in error first: the card keeps one per dose).
+    Refused when both records hold a dose of the same antigen given on the same
+    day: the same dose recorded twice (one must be marked entered in error
+    first, as ``record_dose`` refuses it on one card). Otherwise the doses that
+    move leave their counted place, and both records are counted again in date
+    order: one record's dose 1 and the other's "dose 1" a month later become
+    doses 1 and 2 of the survivor (the second flagged for review).
     """
     if event.only is None:
         mine = {
-            (d.antigen, d.dose_number)
+            (d.antigen, d.given_on)
             for d in await _doses(session, event.from_id)
-            if d.valid and d.status == "completed"
+            if d.status == "completed"
         }
         theirs = {
-            (d.antigen, d.dose_number)
+            (d.antigen, d.given_on)
             for d in await _doses(session, event.to_id)
-            if d.valid and d.status == "completed"
+            if d.status == "completed"
         }
         both = sorted(mine & theirs)
         if both:
-            named = ", ".join(f"{a} dose {n}" for a, n in both)
+            named = ", ".join(f"{a} of {on:%d.%m.%Y}" for a, on in both)
             raise Conflict(
                 f"Both records have {named}; mark the duplicate entered in error before merging."
             )
@@ -534,11 +642,16 @@ async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> N
             q = q.where(model.id.in_(ids))
         moved = [int(i) for i in (await session.execute(q)).scalars()]
         if moved:
-            await session.execute(
-                update(model).where(model.id.in_(moved)).values(person_id=event.to_id)
-            )
+            values: dict[str, Any] = {"person_id": event.to_id}
+            if model is Dose:
+                values["counted_as"] = None
+            await session.execute(update(model).where(model.id.in_(moved)).values(**values))
             event.moved[key] = moved
     if event.moved:
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Dose | Exemption):
                 session.expire(obj)
+    if event.moved.get("immunization_dose"):
+        births = await registry.birth_dates(session, [event.from_id, event.to_id])
+        for person_id, birth in births.items():
+            await _recount(session, person_id, birth)

@@ -12,6 +12,11 @@ Attached children are read page by page from the registry (never a whole
 country), their doses and exemptions one query per page. Every child listed
 is audited as shown, with why the user may see them (attached to the user's
 facility: the registry's scope rule).
+
+Doses count in order (``counting``): the dose a child is due is the next
+place of the series after the valid doses given, whatever numbers were
+recorded on them, and a late starter's series follows its catch-up plan (a
+PCV begun at 14 months asks for one more dose 8 weeks later, not two).
 """
 
 from __future__ import annotations
@@ -79,11 +84,12 @@ async def _records(
     """The page's doses and exemptions as plain rows (the engine reads attributes only)."""
     doses: dict[int, list[Any]] = defaultdict(list)
     # doses entered in error count nowhere in the engine: they are not read (the status is,
-    # as the engine asks each dose for it)
+    # as the engine asks each dose for it). The engine counts the doses itself, in date
+    # order (id breaks a tie), so the recorded number and stored verdict are not read.
     for d in await session.execute(
-        select(
-            Dose.person_id, Dose.antigen, Dose.dose_number, Dose.given_on, Dose.valid, Dose.status
-        ).where(Dose.person_id.in_(ids), Dose.status != "entered_in_error")
+        select(Dose.id, Dose.person_id, Dose.antigen, Dose.given_on, Dose.status).where(
+            Dose.person_id.in_(ids), Dose.status != "entered_in_error"
+        )
     ):
         doses[d.person_id].append(d)
     exemptions: dict[int, list[Any]] = defaultdict(list)
