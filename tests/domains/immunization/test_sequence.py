@@ -86,6 +86,7 @@ async def test_the_card_and_the_passport_show_the_counted_dose_and_the_flag(
     client, clinic, make_user, login
 ):
     await post(client, clinic, dose(n=3, on=BORN + timedelta(days=61)))
+    client.cookies.set("salomat_lang", "en")  # the pack's own language is uz
     page = await client.get(f"/patients/{clinic.baby.id}/immunizations", headers=clinic.nurse)
     assert page.status_code == 200
     html = page.text
@@ -96,6 +97,9 @@ async def test_the_card_and_the_passport_show_the_counted_dose_and_the_flag(
     passport = await client.get(f"/children/{clinic.baby.id}", headers=doctor)
     assert passport.status_code == 200, passport.text
     assert "recorded as dose 3" in passport.text  # the child passport's vaccinations
+    client.cookies.set("salomat_lang", "uz")
+    page = await client.get(f"/patients/{clinic.baby.id}/immunizations", headers=clinic.nurse)
+    assert "3-doza sifatida yozilgan" in page.text
 
 
 async def test_merging_two_records_counts_their_doses_together(
