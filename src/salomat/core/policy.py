@@ -88,6 +88,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "pregnancy:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
     "pregnancy:register": frozenset({Role.family_doctor, Role.obstetrician}),
     "pregnancy:contact": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
+    # resolving a standing diagnosis can lower the risk level and level of care: a doctor's
+    "pregnancy:diagnose": frozenset({Role.family_doctor, Role.obstetrician}),
     # referrals (docs/maternal.md): primary care sends; the receiving facility's
     # obstetricians accept, see and return them; the family doctor and the patronage
     # nurse work from the antenatal worklist

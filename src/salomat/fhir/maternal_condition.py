@@ -82,7 +82,6 @@ def condition(c: ConditionOut) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "Condition",
         "id": c.id,
-        "clinicalStatus": _concept(CLINICAL, "active" if c.active else "resolved"),
         "verificationStatus": _concept(
             VERIFICATION,
             RESOLUTION_VERIFICATION.get(c.resolution or "", "provisional")
@@ -94,6 +93,9 @@ def condition(c: ConditionOut) -> dict[str, Any]:
         "subject": {"reference": f"Patient/{c.person_id}"},
         "recordedDate": instant(c.recorded),
     }
+    # con-5: no clinicalStatus on a Condition entered in error
+    if c.resolution != "entered_in_error":
+        res["clinicalStatus"] = _concept(CLINICAL, "active" if c.active else "resolved")
     if c.advice_code in SEVERITY:
         res["severity"] = _concept(SNOMED, *SEVERITY[c.advice_code])
     if c.contact_id is not None:
@@ -127,5 +129,7 @@ def matches_code(res: dict[str, Any], token: str) -> bool:
     )
 
 
-def clinical_status(res: dict[str, Any]) -> str:
-    return res["clinicalStatus"]["coding"][0]["code"]
+def clinical_status(res: dict[str, Any]) -> str | None:
+    """None for a Condition entered in error (con-5: it has no clinical status)."""
+    status = res.get("clinicalStatus")
+    return status["coding"][0]["code"] if status else None

@@ -186,10 +186,38 @@ def sched(contact_weeks: list[float], today_ga_days: int, lmp: date = date(2026,
     )
 
 
-def ref_next_week(last_contact_weeks: int) -> int | None:
-    """DAK: the first contact is the one up to 12 weeks; after any contact the next is
-    the next of 20, 26, 30, 34, 36, 38, 40 after it."""
-    return next((w for w in DAK_WEEKS[1:] if w > last_contact_weeks), None)
+#: counted by hand from the DAK's weeks (12 = "up to 12 weeks", then 20, 26, 30, 34, 36,
+#: 38, 40) and the one reading we add (a contact up to 6 days before a scheduled week is
+#: that week's contact): (weeks, days) of the latest contact -> the week of the next one
+NEXT_BY_HAND = [
+    ((8, 0), 20),
+    ((12, 0), 20),
+    ((13, 6), 20),
+    ((19, 0), 20),  # 7 days before 20 weeks: not yet the 20-week contact
+    ((19, 1), 26),  # 6 days before: it was the 20-week contact
+    ((20, 0), 26),
+    ((24, 0), 26),
+    ((25, 0), 26),
+    ((25, 1), 30),
+    ((29, 1), 34),
+    ((30, 0), 34),
+    ((33, 1), 36),
+    ((34, 0), 36),
+    ((35, 0), 36),
+    ((35, 1), 38),
+    ((38, 0), 40),
+    ((39, 0), 40),
+    ((39, 1), None),  # the 40-week contact: next comes the referral at 41 weeks
+    ((40, 0), None),
+]
+
+
+@pytest.mark.parametrize(("contact", "expected"), NEXT_BY_HAND)
+def test_next_contact_by_hand(contact: tuple[int, int], expected: int | None) -> None:
+    ga = contact[0] * 7 + contact[1]
+    due = sched([ga / 7], ga)
+    planned = [d for d in due if d.status != "done"]
+    assert (planned[0].ga_weeks if planned else None) == expected
 
 
 def test_a_woman_who_attends_as_the_dak_schedules_is_never_missed_or_overdue() -> None:
@@ -268,7 +296,7 @@ def test_no_contact_yet_first_due_by_12_weeks_never_missed() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(4 * 7, 41 * 7), min_size=1, max_size=10), st.integers(0, 30))
-def test_next_contact_equals_the_reference(gas: list[int], extra_days: int) -> None:
+def test_schedule_invariants_for_any_history(gas: list[int], extra_days: int) -> None:
     gas = sorted(gas)
     today_ga = gas[-1] + extra_days
     lmp = date(2026, 1, 5)
@@ -279,11 +307,60 @@ def test_next_contact_equals_the_reference(gas: list[int], extra_days: int) -> N
         today_ga_days=today_ga,
         contacts=contacts,
     )
-    done = [d for d in due if d.status == "done"]
+    # every contact recorded is a contact, numbered in order
     assert [d.number for d in due] == list(range(1, len(due) + 1))
-    assert len(done) == len(gas)
+    assert len([d for d in due if d.status == "done"]) == len(gas)
     planned = [d for d in due if d.status != "done"]
-    expected = ref_next_week(gas[-1] // 7)
-    assert (planned[0].ga_weeks if planned else None) == expected
-    # only one contact is ever due or overdue at a time
+    # only the DAK's weeks after the first, each at least a week after the last contact,
+    # none skipped except the one the last contact stood for
+    assert all(d.ga_weeks in DAK_WEEKS[1:] for d in planned)
+    assert all(d.ga_weeks * 7 - gas[-1] >= 7 for d in planned)
+    later = [w for w in DAK_WEEKS[1:] if w * 7 - gas[-1] >= 7]
+    assert [d.ga_weeks for d in planned] == later
+    # one contact at most is chased at a time
     assert sum(d.status in ("due", "overdue") for d in due) <= 1
+
+
+def test_registered_never_seen_chases_the_first_contact_only() -> None:
+    """Registered at 8 weeks, never seen, now 30 weeks: contact 1 is overdue; nothing is
+    listed missed, and the later contacts are planned from today."""
+    lmp = date(2026, 1, 5)
+    due = contact_schedule(
+        weeks=DAK_WEEKS,
+        today=lmp + timedelta(weeks=30),
+        today_ga_days=30 * 7,
+        contacts=[],
+        registered_on=lmp + timedelta(weeks=8),
+    )
+    assert [(d.number, d.ga_weeks, d.status) for d in due] == [
+        (1, 12, "overdue"),
+        (2, 34, "upcoming"),
+        (3, 36, "upcoming"),
+        (4, 38, "upcoming"),
+        (5, 40, "upcoming"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("danger", "severe"),
+    [
+        ("severe_headache", True),
+        ("visual_disturbance", True),
+        ("severe_abdominal_pain", True),
+        ("severe_vomiting", True),
+        ("vaginal_bleeding", False),
+        ("fever", False),
+    ],
+)
+def test_a_severe_feature_ticked_as_a_danger_sign_makes_pre_eclampsia_severe(danger, severe):
+    c = ContactFacts(
+        on=TODAY,
+        ga_days=30 * 7,
+        systolic=(150, 150),
+        diastolic=(95, 95),
+        urine_protein="++",
+        danger_signs=frozenset({danger}),
+    )
+    f = Facts(today=TODAY, age_years=25, ga_days=30 * 7, gravida=2, parity=1, contacts=(c,))
+    (a,) = rules.dt17_hypertension(f)
+    assert a.code == ("severe_pre_eclampsia" if severe else "pre_eclampsia")

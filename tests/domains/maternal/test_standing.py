@@ -7,7 +7,7 @@ one contact ... stays on the pregnancy until a clinician resolves it with a reas
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -48,6 +48,7 @@ async def clinic(client, make_facility, make_person, make_user, login) -> dict[s
 
     return {
         "pid": pid,
+        "fac": fac,
         "woman": woman,
         "doctor": doctor,
         "username": account.username,
@@ -200,6 +201,51 @@ async def test_resolving_is_audited_and_out_of_scope_is_404(
     ).all()
     assert ("update", "success", clinic["username"]) in rows
     assert any(o == "failure" and u != clinic["username"] for _, o, u in rows), rows
+    # the resolution itself: which diagnosis, how and why
+    (detail,) = (
+        await db.execute(
+            select(AuditEvent.detail).where(
+                AuditEvent.resource_type == "Condition",
+                AuditEvent.patient_id == clinic["woman"].id,
+                AuditEvent.action == "update",
+            )
+        )
+    ).scalars()
+    assert detail == f"diagnosis {d['id']} (severe_pre_eclampsia) resolved as resolved: seen"
+
+
+async def test_a_nurse_records_contacts_but_does_not_resolve_diagnoses(
+    client, clinic, make_user, login
+):
+    from tests.domains.maternal.test_standing import SEVERE as severe
+
+    body = await clinic["contact"](0, **severe)
+    pid = clinic["pid"]
+    d = standing(body)["pre_eclampsia"]
+    fac_code = (
+        (await client.get("/api/v1/me", headers=clinic["doctor"])).json().get("facility_code")
+    )
+    nurse = await login(await make_user("nurse", facility_code=fac_code))
+    etag = (await client.get(f"/api/v1/pregnancies/{pid}", headers=nurse)).headers["etag"]
+    r = await client.post(
+        f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve",
+        json={"reason": "resolved", "note": "looks fine"},
+        headers={**nurse, "If-Match": etag},
+    )
+    assert r.status_code == 403
+    assert standing((await client.get(f"/api/v1/pregnancies/{pid}", headers=nurse)).json())
+
+
+async def test_ids_beyond_64_bits_are_refused_not_a_server_error(client, clinic):
+    huge = 2**64
+    r = await client.post(
+        f"/api/v1/pregnancies/{clinic['pid']}/diagnoses/{huge}/resolve",
+        json={"reason": "resolved", "note": "x" * 5},
+        headers={**clinic["doctor"], "If-Match": '"1"'},
+    )
+    assert r.status_code == 422, r.text
+    r = await client.get(f"/api/v1/pregnancies/{huge}/diagnoses", headers=clinic["doctor"])
+    assert r.status_code == 422, r.text
 
 
 async def test_the_nightly_job_restores_what_the_history_gives(client, clinic, db):
@@ -265,3 +311,105 @@ async def test_the_migration_replays_a_history_stored_before_standing_diagnoses(
         "diabetes_in_pregnancy": "diabetes_in_pregnancy",
         "anaemia": "severe_anaemia",
     }
+
+
+def test_a_resolved_family_is_neither_raised_nor_escalated_by_the_contacts_before_it():
+    """Pure ``standing.plan``: severe anaemia at contact 1, resolved after contact 2 was
+    recorded; a milder anaemia at contact 3 raises a new row, and contact 1's severe
+    finding does not escalate it."""
+    from datetime import UTC, datetime
+
+    from salomat.domains.maternal.service import rules, standing
+
+    def finding(i: int, code: str) -> standing.Finding:
+        a = rules.Advice("DT.25", code, {}, "", "routine", "")
+        return standing.Finding(i, "anaemia", a)
+
+    at = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    resolved = {"anaemia": datetime(2026, 1, 2, 12, tzinfo=UTC)}
+    found = [finding(0, "severe_anaemia"), finding(1, "severe_anaemia"), finding(2, "anaemia")]
+    (change,) = standing.plan(found, at, {}, resolved)
+    assert (change.advice.code, change.first_index, change.existing) == ("anaemia", 2, None)
+
+    class Row:
+        code = "anaemia"
+
+    # the next evaluation, with the new milder row standing: nothing to escalate
+    assert standing.plan(found, at, {"anaemia": Row()}, resolved) == []
+
+
+async def test_resolving_what_the_latest_contact_gave_lowers_the_risk_until_it_comes_back(
+    client, clinic
+):
+    body = await clinic["contact"](0, **SEVERE)
+    pid, doctor = clinic["pid"], clinic["doctor"]
+    assert (body["risk_level"], body["care_level"]) == ("high", 3)
+    for family in ("pre_eclampsia", "diabetes_in_pregnancy", "anaemia"):
+        r = await client.get(f"/api/v1/pregnancies/{pid}", headers=doctor)
+        d = standing(r.json())[family]
+        res = await client.post(
+            f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve",
+            json={"reason": "entered_in_error", "note": "another woman's results"},
+            headers={**doctor, "If-Match": r.headers["etag"]},
+        )
+        assert res.status_code == 200, res.text
+    body = res.json()
+    codes = {a["code"] for a in body["advice"]}
+    assert not codes & {"severe_pre_eclampsia", "diabetes_in_pregnancy", "severe_anaemia"}
+    assert (body["risk_level"], body["care_level"]) == ("low", 1)
+    r = await clinic["contact"](0, **SEVERE)  # a new contact with the findings again
+    assert {"pre_eclampsia", "diabetes_in_pregnancy", "anaemia"} <= set(standing(r))
+    assert (r["risk_level"], r["care_level"]) == ("high", 3)
+
+
+async def test_the_migration_keeps_what_the_earlier_rules_advised_for_a_clinician_to_judge(
+    client, clinic, db
+):
+    """145/80 then 130/95 was "hypertension" under the rules before issue 12 (components
+    mixed across readings). The replay gives nothing now; the migration keeps it standing,
+    marked, so the risk does not fall until a clinician rules it out."""
+    import sqlalchemy as sa
+
+    from salomat.domains.maternal.models import AdviceItem
+    from salomat.domains.maternal.service.migration_support import backfill_standing
+    from tests.conftest import TEST_URL
+
+    body = await clinic["contact"](
+        0, systolic_1=145, diastolic_1=80, systolic_2=130, diastolic_2=95
+    )
+    assert "hypertension" not in {a["code"] for a in body["advice"]}
+    pid, contact_id = clinic["pid"], body["contacts"][-1]["id"]
+    old = AdviceItem(
+        pregnancy_id=pid,
+        person_id=clinic["woman"].id,
+        contact_id=contact_id,
+        rule_id="DT.17",
+        code="hypertension",
+        values={"systolic": [145, 130], "diastolic": [80, 95]},
+        details={},
+        action="Hypertension: counsel",
+        urgency="routine",
+        source="DAK",
+        created_at=datetime.fromisoformat(
+            body["contacts"][-1]["recorded_at"].replace("Z", "+00:00")
+        ),
+        active=True,
+    )
+    db.add(old)
+    await db.execute(Diagnosis.__table__.delete().where(Diagnosis.pregnancy_id == pid))
+    await db.execute(
+        update(Pregnancy).where(Pregnancy.id == pid).values(risk_level="high", care_level=2)
+    )
+    await db.commit()
+    engine = sa.create_engine(TEST_URL.replace("+aiosqlite", ""))
+    try:
+        with engine.begin() as conn:
+            assert backfill_standing(conn, only=[pid]) == (0, 1)
+    finally:
+        engine.dispose()
+    db.expire_all()
+    (d,) = (await db.execute(select(Diagnosis).where(Diagnosis.pregnancy_id == pid))).scalars()
+    assert (d.family, d.code, d.first_contact_id) == ("hypertension", "hypertension", contact_id)
+    assert d.values["stored_by_earlier_rules"] is True
+    p = await db.get(Pregnancy, pid)
+    assert (p.risk_level, p.care_level) == ("high", 2)

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from salomat.core.downloads import csv_download
 from salomat.core.etags import etag, parse_if_match
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -133,7 +134,7 @@ async def pregnancy_advice(
 @api.get("/pregnancies/{pregnancy_id}/diagnoses", response_model=list[DiagnosisOut])
 async def pregnancy_diagnoses(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
 ) -> list[DiagnosisOut]:
     """Diagnoses and findings standing since the contact that gave them, then resolved ones."""
@@ -147,11 +148,11 @@ async def pregnancy_diagnoses(
 )
 async def resolve_diagnosis(
     session: DbSession,
-    pregnancy_id: int,
-    diagnosis_id: int,
+    pregnancy_id: RowId,
+    diagnosis_id: RowId,
     data: DiagnosisResolveIn,
     response: Response,
-    principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
+    principal: Annotated[Principal, Depends(Require("pregnancy:diagnose"))],
     if_match: Annotated[str | None, Header()] = None,
 ) -> PregnancyDetail:
     """Resolve a standing diagnosis with a reason; the answer is the pregnancy re-evaluated."""

@@ -9,6 +9,7 @@ someone else in the meantime is not silently overtaken.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from salomat.core.errors import (
     SalomatError,
 )
 from salomat.core.pagination import PageParams
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -288,6 +290,7 @@ async def _page(
         "new_advice": new_advice,
         "diagnosis_labels": DIAGNOSIS_LABELS,
         "resolutions": RESOLUTIONS,
+        "can_diagnose": can(principal, "pregnancy:diagnose") and pregnancy is not None,
         "resolve_form": {},
         "resolve_errors": {},
         "can_register": can(principal, "pregnancy:register")
@@ -394,7 +397,7 @@ async def register(
     ga_days_at_scan: int | None = None
     if form["ga_weeks"] or form["ga_days"]:
         w, d = form["ga_weeks"] or "0", form["ga_days"] or "0"
-        if w.isdigit() and d.isdigit() and int(d) <= 6:
+        if _number(w) is not None and (dd := _number(d)) is not None and dd <= 6:
             ga_days_at_scan = int(w) * 7 + int(d)
         else:
             errors.append(FieldError("ga_at_scan", "weeks (whole number) and days (0-6)"))
@@ -455,7 +458,7 @@ async def contact(
             principal,
             current.id,
             data,
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=_number(version),
         )
     except SalomatError as e:
         if e.status == 404:
@@ -526,7 +529,7 @@ async def cancel_referral(
             principal,
             referral_id,
             data,
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=_number(version),
         )
     except SalomatError as e:
         if e.status == 404:
@@ -548,9 +551,9 @@ async def cancel_referral(
 async def resolve_diagnosis(
     request: Request,
     session: DbSession,
-    person_id: int,
-    diagnosis_id: int,
-    principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
+    person_id: RowId,
+    diagnosis_id: RowId,
+    principal: Annotated[Principal, Depends(Require("pregnancy:diagnose"))],
 ) -> Response:
     """A clinician resolves a standing diagnosis with a reason (If-Match by the version)."""
     posted = await request.form()
@@ -581,9 +584,14 @@ async def resolve_diagnosis(
 # ---- closing, the birth and after -------------------------------------------------------
 
 
+def _number(text: str) -> int | None:
+    """A whole number typed or posted: ASCII digits only ("²".isdigit() is true, and
+    int("²") raises), at most 18 of them (within a 64-bit integer); else None."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+
+
 def _version(posted: Any) -> int | None:
-    version = forms.text(posted, "version")
-    return int(version) if version.isdigit() else None
+    return _number(forms.text(posted, "version"))
 
 
 async def _current_of(
@@ -693,7 +701,7 @@ async def birth_form(
     if await service.current_pregnancy_of(session, principal, person_id) is None:
         return redirect(f"/patients/{person_id}/pregnancy")
     wanted = request.query_params.get("babies", "")
-    rows = min(int(wanted), MAX_BABIES) if wanted.isdigit() and int(wanted) > 0 else None
+    rows = min(n, MAX_BABIES) if (n := _number(wanted)) else None
     return await _birth_page(request, session, principal, person_id, rows=rows)
 
 
@@ -711,12 +719,12 @@ async def birth(
     """
     posted = await request.form()
     count = forms.text(posted, "count")
-    rows = min(max(int(count), 1), MAX_BABIES) if count.isdigit() else 1
+    rows = min(max(n, 1), MAX_BABIES) if (n := _number(count)) is not None else 1
     names = ["born_on", "mode", "ga_w", "ga_d", "ga_dated"]
     names += [name for i in range(rows) for name in _baby_names(i)]
     form = {name: forms.text(posted, name) for name in names}
     wanted = forms.text(posted, "rows")
-    if wanted.isdigit():  # a button that changes the number of rows, not a submit
+    if _number(wanted) is not None:  # a button that changes the number of rows, not a submit
         rows = min(max(int(wanted), 1), MAX_BABIES)
         return await _birth_page(request, session, principal, person_id, form, rows)
     errors: list[FieldError] = []
@@ -724,7 +732,7 @@ async def birth(
     w, d = form["ga_w"], form["ga_d"]
     if w or d:
         w, d = w or "0", d or "0"
-        if w.isdigit() and d.isdigit() and int(d) <= 6:
+        if _number(w) is not None and (dd := _number(d)) is not None and dd <= 6:
             ga_days = int(w) * 7 + int(d)
             if str(ga_days) == form["ga_dated"]:
                 ga_days = None  # as dated: computed for the birth date
@@ -871,7 +879,7 @@ async def act_on_referral(
     """Accept, mark seen, return with a conclusion or decline, at the version shown."""
     posted = await request.form()
     version = forms.text(posted, "version")
-    expected = int(version) if version.isdigit() else None
+    expected = _number(version)
     conclusion = _or_none(forms.text(posted, "conclusion"))
     back = forms.text(posted, "back_status")
     back = back if back in REFERRAL_STATUSES else ""

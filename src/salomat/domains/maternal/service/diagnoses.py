@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
 from salomat.core.security import Principal
@@ -30,6 +31,9 @@ from salomat.domains.maternal.service.pregnancy import (
 )
 
 __all__ = ["list_diagnoses", "resolve_diagnosis"]
+
+#: a diagnosis, in the audit (FHIR's name, as the Condition reads are audited)
+CONDITION = "Condition"
 
 
 async def list_diagnoses(
@@ -67,5 +71,15 @@ async def resolve_diagnosis(
     d.resolved_by = principal.username
     d.resolution = data.reason
     d.resolution_note = note
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type=CONDITION,
+        resource_id=f"{p.id}-{d.family.replace('_', '-')}",
+        patient_id=p.person_id,
+        purpose="resolve a standing diagnosis",
+        detail=f"diagnosis {d.id} ({d.code}) resolved as {data.reason}: {note}"[:500],
+    )
     await evaluate(session, p)
     return await _detail(session, p)

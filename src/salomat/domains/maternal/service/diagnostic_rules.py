@@ -37,6 +37,15 @@ SBP_SEVERE, DBP_SEVERE = 160, 110
 PRE_ECLAMPSIA_SYMPTOMS = frozenset(
     {"severe_headache", "blurred_vision", "epigastric_pain", "dizziness", "vomiting"}
 )
+#: DT.01 danger signs that are also DT.17's severe features, recorded either way on the
+#: form (the same woman's severe headache may be ticked as a danger sign or a symptom):
+#: danger sign -> the DT.17 symptom it is
+DANGER_SIGN_SEVERE_FEATURES = {
+    "severe_headache": "severe_headache",
+    "visual_disturbance": "blurred_vision",
+    "severe_abdominal_pain": "epigastric_pain",
+    "severe_vomiting": "vomiting",
+}
 #: DT.17: urine protein at or above "++" (dipstick).
 PROTEIN_SIGNIFICANT = frozenset({"++", "+++", "++++"})
 #: DT.17: "reassess in 1 week at >= 8 months": the 8th month read as from 32 weeks.
@@ -84,6 +93,14 @@ def bp_severe(readings: list[tuple[int, int]]) -> bool:
 # --- DT.17, DT.23, DT.25 ----------------------------------------------------
 
 
+def severe_features(c: ContactFacts) -> set[str]:
+    """DT.17's symptoms of severe pre-eclampsia at this contact, recorded as symptoms or as
+    the danger signs that are the same thing."""
+    found = set(c.symptoms & PRE_ECLAMPSIA_SYMPTOMS)
+    found |= {v for k, v in DANGER_SIGN_SEVERE_FEATURES.items() if k in c.danger_signs}
+    return found
+
+
 def _hypertensive(c: ContactFacts) -> str | None:
     """DT.17 classification of one contact, the most severe that applies.
 
@@ -104,7 +121,7 @@ def _hypertensive(c: ContactFacts) -> str | None:
     if not bp_raised(readings):
         return None
     severe_bp = bp_severe(readings)
-    symptom = bool(c.symptoms & PRE_ECLAMPSIA_SYMPTOMS)
+    symptom = bool(severe_features(c))
     if c.urine_protein in PROTEIN_SIGNIFICANT:
         return "severe_pre_eclampsia" if severe_bp or symptom else "pre_eclampsia"
     if symptom:
@@ -130,7 +147,7 @@ def dt17_hypertension(facts: Facts) -> list[Advice]:
         "diastolic": [d for _, d in readings],
         "urine_protein": c.urine_protein,
     }
-    symptoms = sorted(c.symptoms & PRE_ECLAMPSIA_SYMPTOMS)
+    symptoms = sorted(severe_features(c))
     if symptoms:
         values["symptoms"] = symptoms
     src = f"{DAK} ANC.DT.17; {WHO_ANC_2016}"

@@ -133,8 +133,10 @@ async def evaluate(
     today = min(date.today(), p.closed_on or date.today())
     country = _country()
     facts = _facts(p, contacts, today)
-    held = await _reconcile(session, p, contacts, facts)
-    advice = standing.with_standing(rules.evaluate(facts, country), held)
+    held, resolved = await _reconcile(session, p, contacts, facts)
+    latest = contacts[-1].recorded_at if contacts else None
+    current = standing.without_resolved(rules.evaluate(facts, country), latest, resolved)
+    advice = standing.with_standing(current, held)
     risk_level, care_level = rules.risk(advice, country)
     await session.execute(
         update(AdviceItem)
@@ -194,8 +196,9 @@ def _advice_columns(a: rules.Advice) -> dict[str, Any]:
 
 async def _reconcile(
     session: AsyncSession, p: Pregnancy, contacts: list[AntenatalContact], facts: rules.Facts
-) -> list[Diagnosis]:
-    """Store what the history gives that the standing diagnoses lack; return those standing.
+) -> tuple[list[Diagnosis], dict[str, datetime]]:
+    """Store what the history gives that the standing diagnoses lack; return those standing
+    and when each family was last resolved.
 
     The pregnancy row is locked first (PostgreSQL, ``FOR NO KEY UPDATE``: the lock an
     update of it takes, which a contact's foreign-key check does not block), so two
@@ -242,20 +245,7 @@ async def _reconcile(
             raise PreconditionFailed(
                 "The pregnancy record changed while it was evaluated; reload and retry."
             ) from e
-    return list(active.values())
-
-
-async def would_change(session: AsyncSession, p: Pregnancy, facts: rules.Facts) -> bool:
-    """Whether the history gives a diagnosis the stored ones lack (read-only)."""
-    active, resolved = _standing_state(await _diagnoses(session, p.id))
-    contacts = await _contacts(session, p.id)
-    findings = standing.findings_by_contact(facts)
-    return bool(standing.plan(findings, [c.recorded_at for c in contacts], active, resolved))
-
-
-async def standing_of(session: AsyncSession, pregnancy_id: int) -> list[Diagnosis]:
-    """The pregnancy's active diagnoses."""
-    return [d for d in await _diagnoses(session, pregnancy_id) if d.status == "active"]
+    return list(active.values()), resolved
 
 
 def diagnoses_out(rows: list[Diagnosis], contacts: list[AntenatalContact]) -> list[DiagnosisOut]:

@@ -21,6 +21,43 @@ __all__ = ["backfill_standing"]
 _BATCH = 500
 
 
+def _kept_from_earlier_rules(
+    changes: list[standing.Change], earlier: list[Any], contacts: list[Any]
+) -> list[rules.Advice]:
+    """What the rules before this revision advised and the replay does not give: kept.
+
+    The earlier rules over-classified some women (pressure components mixed across
+    readings; protein ++ with no severe feature called severe pre-eclampsia). Dropping
+    what they said would lower a risk level with no clinician seeing it, so a family the
+    replay lacks is added from the stored advice, and one the replay gives milder is
+    raised to the stored code; a clinician resolves it (ruled out) if it was wrong.
+    Changes ``changes`` in place; returns the advice it kept (for the risk).
+    """
+    by_family = {ch.family: ch for ch in changes}
+    kept: list[rules.Advice] = []
+    for a in earlier:
+        family = standing.FAMILY_OF[a.code]
+        old = rules.Advice(
+            a.rule_id,
+            a.code,
+            {**(a.values or {}), "stored_by_earlier_rules": True},
+            a.action,
+            a.urgency,
+            a.source,
+        )
+        ch = by_family.get(family)
+        given = next((i for i, c in enumerate(contacts) if c.id == a.contact_id), len(contacts) - 1)
+        if ch is None:
+            ch = standing.Change(family, old, given, given)
+            changes.append(ch)
+            by_family[family] = ch
+            kept.append(old)
+        elif standing.severity(a.code) > standing.severity(ch.advice.code):
+            ch.advice, ch.contact_index = old, given
+            kept.append(old)
+    return kept
+
+
 def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tuple[int, int]:
     """Replay every pregnancy's contacts; store the diagnoses that stand; raise the risk.
 
@@ -32,6 +69,7 @@ def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tup
     preg = sa.Table("pregnancy", md, autoload_with=conn)
     contact = sa.Table("antenatal_contact", md, autoload_with=conn)
     diagnosis = sa.Table("antenatal_diagnosis", md, autoload_with=conn)
+    advice = sa.Table("antenatal_advice", md, autoload_with=conn)
     country = get_settings().country
     levels = rules.RISK_LEVELS
     raised = stored = 0
@@ -59,6 +97,14 @@ def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tup
             .order_by(contact.c.on, contact.c.id)
         ):
             by_preg[c.pregnancy_id].append(c)
+        earlier: dict[int, list[Any]] = {pid: [] for pid in by_preg}
+        for a in conn.execute(
+            sa.select(advice)
+            .where(advice.c.pregnancy_id.in_(list(by_preg) or [0]), advice.c.active.is_(True))
+            .order_by(advice.c.id)
+        ):
+            if a.code in standing.FAMILY_OF:
+                earlier[a.pregnancy_id].append(a)
         rows: list[dict[str, Any]] = []
         for p in batch:
             contacts = by_preg[p.id]
@@ -69,6 +115,7 @@ def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tup
             changes = standing.plan(
                 standing.findings_by_contact(facts), [c.recorded_at for c in contacts], {}, {}
             )
+            kept = _kept_from_earlier_rules(changes, earlier[p.id], contacts)
             for ch in changes:
                 first, given_by = contacts[ch.first_index], contacts[ch.contact_index]
                 a = ch.advice
@@ -92,7 +139,7 @@ def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tup
                 )
             if not changes:
                 continue
-            level, care = rules.risk([ch.advice for ch in changes], country)
+            level, care = rules.risk([ch.advice for ch in changes] + kept, country)
             old_level = p.risk_level if p.risk_level in levels else "low"
             new_level = max(old_level, level, key=levels.index)
             new_care = max(p.care_level or 1, care)

@@ -72,7 +72,9 @@ def _unchanged(
     recorded = [c.recorded_at for c in contacts]
     if standing.plan(standing.findings_by_contact(facts), recorded, active, resolved):
         return False
-    advice = standing.with_standing(rules.evaluate(facts, country), active.values())
+    latest = contacts[-1].recorded_at if contacts else None
+    current = standing.without_resolved(rules.evaluate(facts, country), latest, resolved)
+    advice = standing.with_standing(current, active.values())
     if rules.risk(advice, country) != (p.risk_level, p.care_level):
         return False
     old = sorted(_key(a.rule_id, a.code, a.values, a.details) for a in stored)

@@ -38,6 +38,7 @@ __all__ = [
     "plan",
     "severity",
     "with_standing",
+    "without_resolved",
 ]
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -129,6 +130,10 @@ def plan(
     """
     changes: dict[str, Change] = {}
     for f in findings:
+        resolved = resolved_at.get(f.family)
+        if resolved is not None and recorded_at[f.index] <= resolved:
+            # known when a clinician resolved the family: neither raised nor escalated again
+            continue
         pending = changes.get(f.family)
         current_code = (
             pending.advice.code
@@ -136,9 +141,6 @@ def plan(
             else (active[f.family].code if f.family in active else None)
         )
         if current_code is None:
-            resolved = resolved_at.get(f.family)
-            if resolved is not None and recorded_at[f.index] <= resolved:
-                continue
             changes[f.family] = Change(f.family, f.advice, f.index, f.index)
         elif severity(f.advice.code) > severity(current_code):
             if pending is not None:
@@ -148,6 +150,26 @@ def plan(
                     f.family, f.advice, f.index, f.index, existing=active[f.family]
                 )
     return list(changes.values())
+
+
+def without_resolved(
+    advice: list[rules.Advice],
+    latest_recorded_at: datetime | None,
+    resolved_at: dict[str, datetime],
+) -> list[rules.Advice]:
+    """The latest contact's advice less the families a clinician resolved after that contact
+    was recorded: resolving a diagnosis the latest contact gave takes it off the record
+    (and off the risk level) until a later contact gives it again."""
+    if latest_recorded_at is None:
+        return advice
+    out = []
+    for a in advice:
+        fam = FAMILY_OF.get(a.code)
+        resolved = resolved_at.get(fam) if fam else None
+        if resolved is not None and latest_recorded_at <= resolved:
+            continue
+        out.append(a)
+    return out
 
 
 def standing_advice(d: Any) -> rules.Advice:
