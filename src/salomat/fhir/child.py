@@ -92,6 +92,8 @@ def _observation(
     res: dict[str, Any] = {
         "resourceType": "Observation",
         "id": f"{ID_PREFIX}{m.id}-{measure}",
+        # the measurement's version: marking it entered in error makes a new one
+        "meta": {"versionId": str(m.version)},
         "status": "entered-in-error" if m.entered_in_error else "final",
         "category": [{"coding": [{"system": CATEGORY, "code": "vital-signs"}]}],
         "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},

@@ -42,10 +42,18 @@ async def measure(client, c, on: date, kg: float, cm: float) -> dict[str, Any]:
     return r.json()
 
 
-async def mark(client, c, mid: int, body: dict[str, Any], headers=None):
-    return await client.post(
-        f"/api/v1/growth/{mid}/entered-in-error", json=body, headers=headers or c["nurse"]
-    )
+async def mark(client, c, mid: int, body: dict[str, Any], headers=None, *, version: Any = 1):
+    """POST the mark with ``If-Match: W/"<version>"`` (the version read; None: no If-Match)."""
+    sent = dict(headers or c["nurse"])
+    if version is not None:
+        sent["If-Match"] = f'W/"{version}"' if isinstance(version, int) else version
+    return await client.post(f"/api/v1/growth/{mid}/entered-in-error", json=body, headers=sent)
+
+
+async def listed(client, c) -> list[dict[str, Any]]:
+    r = await client.get(f"/api/v1/persons/{c['child'].id}/growth", headers=c["nurse"])
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 async def test_the_nurse_marks_a_typing_error_and_it_stays_in_the_record(client, clinic, db):
@@ -65,10 +73,7 @@ async def test_the_nurse_marks_a_typing_error_and_it_stays_in_the_record(client,
     # the z-scores as recorded are kept
     assert out["wfa_z"] == typo["wfa_z"]
 
-    listed = (
-        await client.get(f"/api/v1/persons/{clinic['child'].id}/growth", headers=clinic["nurse"])
-    ).json()
-    assert [(m["id"], m["entered_in_error"]) for m in listed] == [
+    assert [(m["id"], m["entered_in_error"]) for m in await listed(client, clinic)] == [
         (good["id"], False),
         (typo["id"], True),
     ]
@@ -93,12 +98,94 @@ async def test_marking_twice_is_409_and_nothing_changes(client, clinic):
     m = await measure(client, clinic, TODAY, 7.6, 66.0)
     first = await mark(client, clinic, m["id"], {"reason": "wrong child"})
     assert first.status_code == 200
-    again = await mark(client, clinic, m["id"], {"reason": "another reason"})
+    assert first.json()["version"] == 2
+    # at the version read after the mark: already marked
+    again = await mark(client, clinic, m["id"], {"reason": "another reason"}, version=2)
     assert again.status_code == 409, again.text
-    listed = (
-        await client.get(f"/api/v1/persons/{clinic['child'].id}/growth", headers=clinic["nurse"])
-    ).json()
-    assert listed[0]["error_reason"] == "wrong child"
+    assert (await listed(client, clinic))[0]["error_reason"] == "wrong child"
+
+
+# ---- If-Match: the version read, as every update takes -------------------------------------
+
+
+async def test_the_measurement_answers_its_version_as_an_etag(client, clinic):
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    assert m["version"] == 1
+    read = await client.get(f"/api/v1/growth/{m['id']}", headers=clinic["nurse"])
+    assert read.status_code == 200, read.text
+    assert read.headers["ETag"] == 'W/"1"'
+    assert (await listed(client, clinic))[0]["version"] == 1
+
+    r = await mark(client, clinic, m["id"], {"reason": "scale not zeroed"}, version=1)
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == 'W/"2"'
+    assert (r.json()["version"], r.json()["entered_in_error"]) == (2, True)
+    read = await client.get(f"/api/v1/growth/{m['id']}", headers=clinic["nurse"])
+    assert read.headers["ETag"] == 'W/"2"'
+
+
+async def test_without_if_match_it_is_412_and_nothing_changes(client, clinic, db):
+    from salomat.core.audit import AuditEvent
+
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    r = await mark(client, clinic, m["id"], {"reason": "wrong child"}, version=None)
+    assert r.status_code == 412, r.text
+    assert "If-Match" in r.json()["detail"]
+    (row,) = await listed(client, clinic)
+    assert (row["entered_in_error"], row["version"]) == (False, 1)
+    updates = await db.scalar(
+        select(AuditEvent.id).where(
+            AuditEvent.resource_id == f"g{m['id']}", AuditEvent.action == "update"
+        )
+    )
+    assert updates is None
+
+
+async def test_a_stale_version_is_412_and_the_first_mark_stands(client, clinic, make_user, login):
+    """Two clinicians read version 1; the first marks it; the second, still at 1, is refused."""
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    doctor = await login(await make_user("family_doctor", facility_code=clinic["facility"].code))
+    first = await mark(client, clinic, m["id"], {"reason": "wrong child"}, version=1)
+    assert first.status_code == 200, first.text
+    second = await mark(client, clinic, m["id"], {"reason": "typed 76"}, doctor, version=1)
+    assert second.status_code == 412, second.text
+    assert "changed since you read it" in second.json()["detail"]
+    (row,) = await listed(client, clinic)
+    assert (row["error_reason"], row["error_marked_by"], row["version"]) == (
+        "wrong child",
+        clinic["account"].username,
+        2,
+    )
+
+
+async def test_a_version_ahead_of_the_stored_one_is_412(client, clinic):
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    r = await mark(client, clinic, m["id"], {"reason": "x"}, version=2)
+    assert r.status_code == 412, r.text
+    assert (await listed(client, clinic))[0]["entered_in_error"] is False
+
+
+async def test_a_malformed_if_match_is_422_naming_it(client, clinic):
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    r = await mark(client, clinic, m["id"], {"reason": "x"}, version="latest")
+    assert r.status_code == 422, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"If-Match"}
+
+
+@pytest.mark.parametrize("mid", [0, -1, 2**63, 10**30])
+async def test_an_id_outside_the_64_bit_range_is_422_not_500(client, clinic, mid):
+    for r in (
+        await mark(client, clinic, mid, {"reason": "x"}),
+        await client.get(f"/api/v1/growth/{mid}", headers=clinic["nurse"]),
+    ):
+        assert r.status_code == 422, r.text
+        assert "measurement_id" in r.text
+
+
+async def test_the_largest_64_bit_id_is_simply_not_found(client, clinic):
+    assert (await mark(client, clinic, 2**63 - 1, {"reason": "x"})).status_code == 404
+    read = await client.get(f"/api/v1/growth/{2**63 - 1}", headers=clinic["nurse"])
+    assert read.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -111,10 +198,7 @@ async def test_a_reason_is_required(client, clinic, body, field):
     r = await mark(client, clinic, m["id"], body)
     assert r.status_code == 422, r.text
     assert {e["field"] for e in r.json()["errors"]} == {field}
-    listed = (
-        await client.get(f"/api/v1/persons/{clinic['child'].id}/growth", headers=clinic["nurse"])
-    ).json()
-    assert listed[0]["entered_in_error"] is False
+    assert (await listed(client, clinic))[0]["entered_in_error"] is False
 
 
 async def test_who_may_mark(client, clinic, make_user, login):
@@ -162,16 +246,20 @@ async def test_the_web_button_marks_it_and_the_chart_and_print_leave_it_out(clie
     # no reason: refused beside the row, nothing stored
     refused = await client.post(
         f"/children/{clinic['child'].id}/growth/{typo['id']}/entered-in-error",
-        data={"csrf_token": csrf, "reason": ""},
+        data={"csrf_token": csrf, "reason": "", "version": "1"},
     )
     assert refused.status_code == 422
     assert 'data-testid="eie-error"' in refused.text
     assert 'data-testid="error-reason"' in refused.text
     assert "data-entered-in-error" not in refused.text
 
+    # the form carries the version the page read
+    form = re.search(rf'data-testid="eie-form-{typo["id"]}">.*?</form>', page, re.S)
+    assert form is not None
+    assert '<input type="hidden" name="version" value="1">' in form.group(0)
     r = await client.post(
         f"/children/{clinic['child'].id}/growth/{typo['id']}/entered-in-error",
-        data={"csrf_token": csrf, "reason": "76 typed for 7.6"},
+        data={"csrf_token": csrf, "reason": "76 typed for 7.6", "version": "1"},
     )
     assert r.status_code == 303, r.text
     assert r.headers["location"] == (
@@ -196,6 +284,52 @@ async def test_the_web_button_marks_it_and_the_chart_and_print_leave_it_out(clie
     assert 'data-testid="eie-form' not in printed
 
 
+async def test_the_button_on_a_page_read_before_another_mark_is_412(client, clinic):
+    """The page showed version 1; another clinician marked it meanwhile: refused, and the row
+    shows the other mark and why this one was refused."""
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    csrf = await web_login(client, clinic["account"])
+    page = (await client.get(f"/children/{clinic['child'].id}")).text
+    assert '<input type="hidden" name="version" value="1">' in page
+    first = await mark(client, clinic, m["id"], {"reason": "wrong child"}, version=1)
+    assert first.status_code == 200, first.text
+    r = await client.post(
+        f"/children/{clinic['child'].id}/growth/{m['id']}/entered-in-error",
+        data={"csrf_token": csrf, "reason": "typed 76", "version": "1"},
+    )
+    assert r.status_code == 412, r.text
+    row = re.search(rf'<tr [^>]*id="measurement-{m["id"]}"[^>]*>.*?</tr>', r.text, re.S)
+    assert row is not None
+    assert 'data-testid="eie-error"' in row.group(0)
+    assert "changed since you read it" in row.group(0)
+    assert "wrong child" in row.group(0)
+    assert (await listed(client, clinic))[0]["error_reason"] == "wrong child"
+
+
+async def test_the_button_without_a_version_is_412(client, clinic):
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    csrf = await web_login(client, clinic["account"])
+    r = await client.post(
+        f"/children/{clinic['child'].id}/growth/{m['id']}/entered-in-error",
+        data={"csrf_token": csrf, "reason": "typed 76"},
+    )
+    assert r.status_code == 412, r.text
+    assert 'data-testid="eie-error"' in r.text
+    assert (await listed(client, clinic))[0]["entered_in_error"] is False
+
+
+@pytest.mark.parametrize("path", ["{child}/growth/{huge}", "{huge}/growth/{m}"])
+async def test_the_button_with_an_id_beyond_64_bits_is_422_not_500(client, clinic, path):
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    csrf = await web_login(client, clinic["account"])
+    url = "/children/" + path.format(child=clinic["child"].id, huge=2**64, m=m["id"])
+    r = await client.post(
+        f"{url}/entered-in-error", data={"csrf_token": csrf, "reason": "x", "version": "1"}
+    )
+    assert r.status_code == 422, r.text
+    assert (await listed(client, clinic))[0]["entered_in_error"] is False
+
+
 async def test_the_button_on_another_childs_measurement_is_404(client, clinic, make_person):
     other = await make_person(
         facility_code=clinic["facility"].code, birth_date=TODAY - timedelta(days=200)
@@ -204,7 +338,7 @@ async def test_the_button_on_another_childs_measurement_is_404(client, clinic, m
     csrf = await web_login(client, clinic["account"])
     r = await client.post(
         f"/children/{other.id}/growth/{m['id']}/entered-in-error",
-        data={"csrf_token": csrf, "reason": "x"},
+        data={"csrf_token": csrf, "reason": "x", "version": "1"},
     )
     assert r.status_code == 404
 
@@ -221,7 +355,7 @@ def _m(
         muac_cm=None, bmi=None, wfa_z=wfa, lhfa_z=None, wfl_or_wfh=None, wfl_or_wfh_z=None,
         bmifa_z=None, hcfa_z=None, implausible=list(implausible), classification=[],
         facility_id=None, recorded_by="n", recorded_at=datetime.now(UTC),
-        entered_in_error=error,
+        entered_in_error=error, version=2 if error else 1,
     )  # fmt: skip
 
 
@@ -245,3 +379,30 @@ def test_the_trend_skips_errors_and_implausible_z_scores():
     ms[3] = _m(4, d + timedelta(days=90), -4.0)
     assert zscore_trend(ms)[0].z == -4.0
     assert zscore_trend([_m(1, d, None)]) == []
+
+
+async def test_a_mark_made_meanwhile_by_someone_else_makes_this_one_stale(client, clinic):
+    """This session read version 1 before another clinician's mark was committed: the Python
+    check passes on what it read, the UPDATE at version 1 finds no row, 412, nothing stored."""
+    from salomat.core.db import session_factory
+    from salomat.core.errors import PreconditionFailed
+    from salomat.core.security import Principal
+    from salomat.domains.child import service
+    from salomat.domains.child.models import GrowthMeasurement
+
+    m = await measure(client, clinic, TODAY, 7.6, 66.0)
+    nurse = Principal(
+        user_id=clinic["account"].id, username=clinic["account"].username, role="nurse",
+        session_id="t", facility_id=clinic["facility"].id,
+    )  # fmt: skip
+    async with session_factory()() as s:
+        read = await s.get(GrowthMeasurement, m["id"])
+        assert read is not None
+        assert read.version == 1
+        other = await mark(client, clinic, m["id"], {"reason": "wrong child"}, version=1)
+        assert other.status_code == 200, other.text
+        with pytest.raises(PreconditionFailed, match="changed while you marked it"):
+            await service.mark_measurement_entered_in_error(s, nurse, m["id"], "typed 76", 1)
+        await s.rollback()
+    (row,) = await listed(client, clinic)
+    assert (row["error_reason"], row["version"]) == ("wrong child", 2)

@@ -1,5 +1,10 @@
 """WHO z-scores checked against WHO's own tables and WHO Anthro's method, written out here.
 
+(The z-scores WHO's own software publishes for given children, in its tests and
+README, are pinned in ``test_who_published.py``; WHO publishes none at a length
+between two 0.1-cm rows, so the interpolation there is checked here against
+the method written out from WHO Anthro's source.)
+
 The reference is not our code:
 
 - the L, M, S rows below are copied by hand from WHO's LMS tables as WHO
@@ -89,7 +94,10 @@ def between(low, high, fraction):
 
 
 @pytest.mark.parametrize(("sex", "kg"), [("male", 7.22), ("female", 6.89)])
-def test_weight_for_length_at_70_25_cm_equals_who_anthro_to_2_decimals(sex, kg):
+def test_weight_for_length_at_70_25_cm_follows_who_anthros_interpolation(sex, kg):
+    """The expected value is WHO Anthro's method (``z-score-weight-for-lenhei.R``: L, M, S
+    linear between the truncated 0.1-cm row and the next) applied by hand to WHO's rows;
+    no WHO-published z-score at a non-integer 0.1-cm length was found to pin instead."""
     lms = between(WFL[(sex, 70.2)], WFL[(sex, 70.3)], 0.5)
     expected = who_z(kg, lms, True)
     a = assess(sex, 300, weight_kg=kg, length_or_height_cm=70.25, measured_lying=True)

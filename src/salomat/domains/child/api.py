@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Path, Response
 
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.policy import Require
@@ -27,11 +27,18 @@ routers = [api]
 
 Reader = Annotated[Principal, Depends(Require("child:read"))]
 Recorder = Annotated[Principal, Depends(Require("child:record"))]
+#: a row's id in a path: ids are 64-bit, a larger number is refused (422) before it reaches
+#: the database (where it would fail: a 500)
+PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @api.post("/persons/{person_id}/growth", response_model=MeasurementOut, status_code=201)
 async def record_measurement(
-    session: DbSession, person_id: int, data: MeasurementIn, principal: Recorder
+    session: DbSession,
+    person_id: int,
+    data: MeasurementIn,
+    response: Response,
+    principal: Recorder,
 ) -> MeasurementOut:
     """Record a measurement; the answer carries the WHO z-scores, flags and classification.
 
@@ -39,19 +46,46 @@ async def record_measurement(
     (WHO Anthro's limits: weight-for-age < -6 or > +5, length/height-for-age
     beyond +-6, the others beyond +-5) are stored and flagged in ``implausible``.
     """
-    return await service.record_measurement(session, principal, person_id, data)
+    m = await service.record_measurement(session, principal, person_id, data)
+    response.headers["ETag"] = etag(m.version)
+    return m
 
 
-@api.post("/growth/{measurement_id}/entered-in-error", response_model=MeasurementOut)
-async def mark_measurement_entered_in_error(
-    session: DbSession, measurement_id: int, data: MeasurementErrorIn, principal: Recorder
+@api.get("/growth/{measurement_id}", response_model=MeasurementOut)
+async def read_measurement(
+    session: DbSession, measurement_id: PathId, response: Response, principal: Reader
 ) -> MeasurementOut:
-    """The measurement was recorded by mistake (``reason`` required): it stays in the list,
-    marked ``entered_in_error``, and leaves the charts, the z-score trend and the print.
-    Marking it twice: 409."""
-    return await service.mark_measurement_entered_in_error(
-        session, principal, measurement_id, data.reason
+    """One measurement; the ETag is for If-Match."""
+    m = await service.get_measurement(session, principal, measurement_id)
+    response.headers["ETag"] = etag(m.version)
+    return m
+
+
+@api.post(
+    "/growth/{measurement_id}/entered-in-error",
+    response_model=MeasurementOut,
+    responses={
+        409: {"description": "already marked entered in error"},
+        412: {"description": "no If-Match, or the measurement changed since it was read"},
+    },
+)
+async def mark_measurement_entered_in_error(
+    session: DbSession,
+    measurement_id: PathId,
+    data: MeasurementErrorIn,
+    response: Response,
+    principal: Recorder,
+    if_match: Annotated[str | None, Header()] = None,
+) -> MeasurementOut:
+    """The measurement was recorded by mistake (``reason`` required; If-Match required, with
+    the version read: its ETag or ``version``): it stays in the list, marked
+    ``entered_in_error``, and leaves the charts, the z-score trend and the print.
+    No If-Match or a stale one: 412. Marking it twice: 409."""
+    m = await service.mark_measurement_entered_in_error(
+        session, principal, measurement_id, data.reason, parse_if_match(if_match)
     )
+    response.headers["ETag"] = etag(m.version)
+    return m
 
 
 @api.get("/persons/{person_id}/growth", response_model=list[MeasurementOut])

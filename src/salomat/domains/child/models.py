@@ -68,6 +68,10 @@ class GrowthMeasurement(Base):
     error_reason: Mapped[str | None] = mapped_column(String(500))
     error_marked_by: Mapped[str | None] = mapped_column(String(150))
     error_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the row's version (the ETag); marking it entered in error takes it in If-Match
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     @property
     def entered_in_error(self) -> bool:

@@ -88,6 +88,8 @@ class MeasurementOut(BaseModel):
     error_reason: str | None = None
     error_marked_by: str | None = None
     error_marked_at: datetime | None = None
+    #: the row's version: send it back in If-Match to mark the measurement entered in error
+    version: int
 
 
 class MeasurementErrorIn(BaseModel):

@@ -6,10 +6,11 @@ and the child's measurements as points. A nurse records a measurement with a
 plain HTML form; the page comes back with its z-scores and classification. A
 refused form is shown again with each message beside its field and a 4xx
 status, so nothing is stored. A clinician marks a measurement entered in
-error from its row (a reason is required): it stays in the history, struck
-through with who, when and why, and leaves the charts, the z-score trend and
-the print. A citizen (a mother, for her child) reads the same page without the
-forms.
+error from its row (a reason is required; the form carries the version the
+page read, the web form of If-Match, so a row changed meanwhile is refused with
+412): it stays in the history, struck through with who, when and why, and
+leaves the charts, the z-score trend and the print. A citizen (a mother, for
+her child) reads the same page without the forms.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.child import service
+from salomat.domains.child.api import PathId
 from salomat.domains.child.schemas import (
     MeasurementErrorIn,
     MeasurementIn,
@@ -128,12 +130,13 @@ DAYS_PER_MONTH = 30.4375
 
 
 def _age_range(age_days: int, indicator: str) -> tuple[int, int]:
-    """0-2 years, 0-5 years or 5-19 (weight-for-age: 5-10) years, by the child's age."""
+    """0-2 years, 0-5 years (to day 1826) or 5-19 (weight-for-age: 5-10) years, by the
+    child's age."""
     if age_days < service.LENGTH_UNTIL_DAYS:
         return 0, 730
-    if age_days <= service.UNDER_FIVE_DAYS:
-        return 0, service.UNDER_FIVE_DAYS
-    return service.UNDER_FIVE_DAYS + 1, (
+    if age_days < service.UNDER_FIVE_DAYS:
+        return 0, service.UNDER_FIVE_DAYS - 1
+    return service.UNDER_FIVE_DAYS, (
         service.WFA_UNTIL_DAYS if indicator == "wfa" else service.UNTIL_DAYS
     )
 
@@ -371,21 +374,26 @@ async def record_measurement(
 async def post_entered_in_error(
     request: Request,
     session: DbSession,
-    person_id: int,
-    measurement_id: int,
+    person_id: PathId,
+    measurement_id: PathId,
     principal: Annotated[Principal, Depends(Require("child:record"))],
 ) -> Response:
-    """Mark a measurement entered in error from its row; a refused one comes back with the
-    message beside the row's reason."""
+    """Mark a measurement entered in error from its row, at the version the page showed; a
+    refused one (no reason; 412 when the row changed meanwhile) comes back with the message
+    beside the row's reason."""
     posted = await request.form()
-    reason = forms.text(posted, "reason")
+    reason, version = forms.text(posted, "reason"), forms.text(posted, "version")
     try:
         data = forms.validate(MeasurementErrorIn, {"reason": reason or None})
         m = await service.get_measurement(session, principal, measurement_id)
         if m.person_id != person_id:
             raise NotFound(f"Measurement {measurement_id} not found.")
         await service.mark_measurement_entered_in_error(
-            session, principal, measurement_id, data.reason
+            session,
+            principal,
+            measurement_id,
+            data.reason,
+            int(version) if version.isdigit() else None,
         )
     except SalomatError as e:
         if e.status == 404:

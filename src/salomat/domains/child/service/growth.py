@@ -7,8 +7,11 @@ compute them. What this module adds are the conventions
 - length is measured lying below 24 months (under 731 days: the WHO tables
   switch from length to height between day 730 and 731), height standing
   from 24 months; a measurement taken the other way is corrected by 0.7 cm
-  before it is compared;
-- weight-for-length below 24 months, weight-for-height from 24 months to 5 years;
+  before it is compared, except a standing height under 9 months (to day
+  273), which WHO Anthro takes for a mistyped position and compares as it is;
+- weight-for-length below 24 months, weight-for-height from 24 months to 5
+  years (WHO Anthro: age in months < 60, to day 1826); from day 1827 the
+  5-19 conventions (BMI-for-age) classify;
 - a z-score beyond WHO Anthro's limits (weight-for-age < -6 or > +5,
   length/height-for-age beyond +-6, the others beyond +-5) is flagged
   implausible: stored and shown, left out of the classification, never
@@ -26,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from salomat.core import audit
 from salomat.core.db import utcnow
-from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
+from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound, PreconditionFailed
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.child.models import GrowthMeasurement
@@ -50,6 +54,7 @@ __all__ = [
     "CURVE_ZS",
     "LENGTH_UNTIL_DAYS",
     "REASON_MAX",
+    "STANDING_FROM_DAYS",
     "TREND_INDICATORS",
     "UNDER_FIVE_DAYS",
     "UNTIL_DAYS",
@@ -72,6 +77,9 @@ RESOURCE = "Observation"
 LENGTH_UNTIL_DAYS = 731
 #: cm between a lying length and a standing height of the same child
 LYING_STANDING_CM = 0.7
+#: a height "measured standing" before 9 months (days / 30.4375 < 9: to day 273) is taken
+#: for a mistyped position and compared uncorrected (WHO Anthro's ``c9mo_flag``)
+STANDING_FROM_DAYS = math.ceil(9 * who.DAYS_PER_MONTH)
 #: impossible values: (lowest, highest, unit, lowest excluded)
 LIMITS: dict[str, tuple[float, float, str, bool]] = {
     "weight_kg": (0, 200, "kg", True),
@@ -110,12 +118,13 @@ class Assessment:
 def conventional_length(age_days: int, cm: float, lying: bool | None) -> tuple[float, bool]:
     """The length/height as the standard expects it for the age, and how it was measured.
 
-    ``lying`` None means "as due for the age" (no correction).
+    ``lying`` None means "as due for the age" (no correction); so does standing under
+    9 months, when a child cannot stand (WHO Anthro).
     """
     due_lying = age_days < LENGTH_UNTIL_DAYS
     if lying is None:
         lying = due_lying
-    if due_lying and not lying:
+    if due_lying and not lying and age_days >= STANDING_FROM_DAYS:
         return round(cm + LYING_STANDING_CM, 2), lying
     if not due_lying and lying:
         return round(cm - LYING_STANDING_CM, 2), lying
@@ -125,7 +134,7 @@ def conventional_length(age_days: int, cm: float, lying: bool | None) -> tuple[f
 def classify(age_days: int, a: Assessment) -> list[str]:
     """WHO classification codes from the plausible z-scores.
 
-    Under 5: < -2 moderate, < -3 severe stunting (length/height-for-age),
+    Under 5 (to day 1826): < -2 moderate, < -3 severe stunting (length/height-for-age),
     wasting (weight-for-length/height) and underweight (weight-for-age, to 10
     years); weight-for-length/height > +2 overweight, > +3 obese. From 5 to 19
     years (WHO 2007): stunting as above; BMI-for-age < -2 thinness, < -3
@@ -376,15 +385,20 @@ async def get_measurement(
 
 
 async def mark_measurement_entered_in_error(
-    session: AsyncSession, principal: Principal, measurement_id: int, reason: str | None
+    session: AsyncSession,
+    principal: Principal,
+    measurement_id: int,
+    reason: str | None,
+    expected_version: int | None,
 ) -> MeasurementOut:
     """The measurement was recorded by mistake: kept in the record with who, when and why,
     but no longer on the charts, in the z-score trend or the printed passport (FHIR
     status ``entered-in-error``).
 
-    Final, as a dose entered in error is: a mark made by mistake is undone by
-    recording the measurement again. Two clinicians marking at once: one wins,
-    the other gets 409 (the update only touches an unmarked row).
+    ``expected_version`` is the version the clinician read (``If-Match``): required, and a
+    stale one is refused (412), as every update is. Final, as a dose entered in error is: a
+    mark made by mistake is undone by recording the measurement again; marking a marked
+    one is 409. Two clinicians marking at once: the second one's version is stale (412).
     """
     missing = NotFound(f"Measurement {measurement_id} not found.")
     m = await session.get(GrowthMeasurement, measurement_id)
@@ -396,22 +410,26 @@ async def mark_measurement_entered_in_error(
         )
     except NotFound:
         raise missing from None
+    if expected_version is None:
+        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+    if expected_version != m.version:
+        raise PreconditionFailed(
+            f"The measurement changed since you read it (version {m.version}, you sent "
+            f"{expected_version}); reload and retry."
+        )
+    if m.error_marked_at is not None:
+        raise InvalidState(f"Measurement {measurement_id} is already marked entered in error.")
     text = (reason or "").strip()
     if not text:
         raise Invalid.fields([FieldError("reason", "is required: say what was wrong")])
     if len(text) > REASON_MAX:
         raise Invalid.fields([FieldError("reason", f"at most {REASON_MAX} characters")])
-    if m.error_marked_at is not None:
-        raise InvalidState(f"Measurement {measurement_id} is already marked entered in error.")
-    marked = await session.execute(
-        update(GrowthMeasurement)
-        .where(GrowthMeasurement.id == measurement_id, GrowthMeasurement.error_marked_at.is_(None))
-        .values(error_reason=text, error_marked_by=principal.username, error_marked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(marked, "rowcount", 1) == 0:
-        raise InvalidState(f"Measurement {measurement_id} is already marked entered in error.")
-    await session.refresh(m)
+    m.error_reason, m.error_marked_by, m.error_marked_at = text, principal.username, utcnow()
+    try:
+        # UPDATE ... WHERE version = the one read: a concurrent mark makes this one stale
+        await session.flush()
+    except StaleDataError as e:
+        raise PreconditionFailed("The measurement changed while you marked it; reload.") from e
     await audit.record(
         session,
         principal,

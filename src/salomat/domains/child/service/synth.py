@@ -38,7 +38,7 @@ MEASUREMENT_COLUMNS = (
     "id", "person_id", "measured_on", "age_days", "sex", "weight_kg", "length_or_height_cm",
     "measured_lying", "head_circumference_cm", "muac_cm", "bmi", "wfa_z", "lhfa_z", "wfl_or_wfh",
     "wfl_or_wfh_z", "bmifa_z", "hcfa_z", "implausible", "classification", "facility_id",
-    "recorded_by", "recorded_at",
+    "recorded_by", "recorded_at", "version",
 )  # fmt: skip
 VISIT_COLUMNS = (
     "id", "person_id", "on", "age_days", "milestones", "feeding", "notes", "illnesses",
@@ -246,7 +246,7 @@ def synthesize_child_health(
                 measurements.append(
                     (w.next_id(GrowthMeasurement.__table__), person, date.fromordinal(on), age,
                      sex, kg, cm, lying, hc, None, bmi, wfa_z, lhfa_z, kind, wflh_z, bmifa_z,
-                     hcfa_z, found[0], found[1], fid, BY, at)
+                     hcfa_z, found[0], found[1], fid, BY, at, 1)
                 )  # fmt: skip
                 if age < 183:
                     r = rng.random()

@@ -2,7 +2,8 @@
 
 The LMS parameters are the WHO tables that ``pygrowup`` ships offline (WHO
 Child Growth Standards 2006 by day, 0-1856 days; weight-for-length and
-weight-for-height by 0.1 cm; WHO Reference 2007 by month, 61-228 months).
+weight-for-height by 0.1 cm; WHO Reference 2007 by month, 61-228 months),
+plus the Reference 2007's 60-month rows, which pygrowup lacks (``MONTH_60``).
 pygrowup's own computation is not used: it rounds the length to the nearest
 0.1 cm (half to even) before weight-for-length/height, rounds an age over five
 years to the nearest month of 365/12 days, and rounds the first-pass z-score
@@ -10,7 +11,7 @@ to 0.01 before deciding whether the restricted tails apply.
 
 The method is WHO Anthro's (R package ``anthro``, WorldHealthOrganization/anthro:
 ``z-score-helper.R``, ``z-score-weight-for-lenhei.R``) and WHO AnthroPlus's
-(``anthroplus``: ``zscore-computation.R``), after "WHO Child Growth Standards:
+(``anthroplus`` 1.x: ``zscores.R``), after "WHO Child Growth Standards:
 Methods and development" (2006), chapter 7:
 
 - z = ((y / M)^L - 1) / (L S);
@@ -21,8 +22,13 @@ Methods and development" (2006), chapter 7:
   length/height- and head-circumference-for-age do not;
 - weight-for-length/height between two 0.1-cm rows: L, M and S interpolated
   linearly between the row below (the length truncated to 0.1 cm) and the next;
-- over 1856 days: age in months = days / 30.4375, L, M and S interpolated
-  linearly between the whole month below and the next;
+- ages: months = days / 30.4375 (unrounded). WHO Anthro computes every
+  z-score only for months < 60, that is to day 1826 (59.99 months), from the
+  by-day rows; from day 1827 (60.02 months) WHO AnthroPlus (since 1.0.0: from
+  60 months, before that from 61) interpolates L, M and S linearly between the
+  whole month below and the next. Head circumference and
+  weight-for-length/height end at day 1826; weight-for-age goes on to 10
+  years, length/height- and BMI-for-age to 19;
 - the z-score is rounded to 2 decimals and the implausible flags are read on
   that value: weight-for-age z < -6 or z > +5, length/height-for-age |z| > 6,
   the others |z| > 5. A z-score exactly at a limit is not flagged.
@@ -39,6 +45,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "IMPLAUSIBLE",
     "LMS",
+    "MONTH_60",
     "UNDER_FIVE_DAYS",
     "UNTIL_DAYS",
     "WEIGHT_BASED",
@@ -55,8 +62,10 @@ LMS = tuple[float, float, float]
 
 #: WHO Anthro's days per month (anthro: ANTHRO_DAYS_OF_MONTH)
 DAYS_PER_MONTH = 30.4375
-#: the WHO 2006 standards' by-day tables end at day 1856
-UNDER_FIVE_DAYS = 1856
+#: the first day that is not under five: WHO Anthro's z-scores need age in months
+#: (days / 30.4375, unrounded) < 60, so they end at day 1826 (59.99 months); from day
+#: 1827 (60.02 months) WHO AnthroPlus's (anthroplus >= 1.0.0: age in months >= 60)
+UNDER_FIVE_DAYS = math.ceil(60 * DAYS_PER_MONTH)
 #: weight-for-age is defined to 10 years (120 months), the rest to 19 (228 months)
 WFA_UNTIL_DAYS = int(10 * 365.25)
 UNTIL_DAYS = int(19 * 365.25)
@@ -76,8 +85,22 @@ CURVE_ZS = (-3, -2, 0, 2, 3)
 LENGTH_RANGE = {"wfl": (45.0, 110.0), "wfh": (65.0, 120.0)}
 #: pygrowup's table names per indicator
 _TABLE = {"wfa": "wfa", "lhfa": "lfa", "bmifa": "bmifa", "hcfa": "hcfa"}
-#: last day of each indicator
-_UNTIL = {"wfa": WFA_UNTIL_DAYS, "lhfa": UNTIL_DAYS, "bmifa": UNTIL_DAYS, "hcfa": UNDER_FIVE_DAYS}
+#: last day of each indicator (head circumference: WHO Anthro's only, under five)
+_UNTIL = {
+    "wfa": WFA_UNTIL_DAYS,
+    "lhfa": UNTIL_DAYS,
+    "bmifa": UNTIL_DAYS,
+    "hcfa": UNDER_FIVE_DAYS - 1,
+}
+#: the WHO Reference 2007 at 60 months (L, M, S), which pygrowup's month tables (from 61)
+#: lack: WHO AnthroPlus (R package ``anthroplus`` >= 1.0.0, WorldHealthOrganization/
+#: anthroplus, ``data-raw/growthstandards/{wfa,hfa,bfa}who2007.txt``, row ``age`` 60),
+#: needed to interpolate between 60 and 61 months
+MONTH_60: dict[str, dict[str, LMS]] = {
+    "wfa": {"male": (-0.1922, 18.3328, 0.12947), "female": (-0.4650, 18.0823, 0.14240)},
+    "lfa": {"male": (1.0, 109.7265, 0.04156), "female": (1.0, 109.0725, 0.04346)},
+    "bmifa": {"male": (-0.7151, 15.2679, 0.08366), "female": (-0.8702, 15.2453, 0.09646)},
+}
 
 
 @cache
@@ -87,7 +110,7 @@ def table(name: str, by: str) -> dict[str, dict[int, LMS]]:
         data = import_module(f"pygrowup.tables.{'by_month' if by == 'month' else 'by_day'}.{name}")
     except ImportError:
         return {}
-    return {
+    out = {
         sex: {
             (round(float(k) * 10) if by == "length" else int(k)): (
                 float(v["l"]),
@@ -98,6 +121,10 @@ def table(name: str, by: str) -> dict[str, dict[int, LMS]]:
         }
         for sex, rows in data.DATA.items()
     }
+    if by == "month" and name in MONTH_60:
+        for sex, row in MONTH_60[name].items():
+            out[sex].setdefault(60, row)
+    return out
 
 
 def _between(low: LMS, high: LMS, fraction: float) -> LMS:
@@ -111,12 +138,13 @@ def _between(low: LMS, high: LMS, fraction: float) -> LMS:
 def lms_for_age(indicator: str, sex: str, age_days: int) -> LMS | None:
     """L, M, S of an age-based indicator; None outside its ages.
 
-    To day 1856 the by-day row; later the months (days / 30.4375) interpolated.
+    Under five (to day 1826) the by-day row; from day 1827 the months (days /
+    30.4375) interpolated.
     """
     if age_days < 0 or age_days > _UNTIL[indicator]:
         return None
     name = _TABLE[indicator]
-    if age_days <= UNDER_FIVE_DAYS:
+    if age_days < UNDER_FIVE_DAYS:
         return table(name, "day")[sex].get(age_days)
     rows = table(name, "month").get(sex, {})
     months = age_days / DAYS_PER_MONTH
