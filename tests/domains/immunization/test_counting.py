@@ -1,21 +1,14 @@
 """Doses count in order, and late starters follow the catch-up series (the engine, pure).
 
-The reference ``who_count`` below is written from the sources, not from the
-engine or the pack: WHO "Table 2: Recommended routine immunizations for
-children" and "Table 3: Recommendations for interrupted or delayed routine
-immunization" (summaries of the WHO position papers), the WHO PCV position
-paper 2019 (begun at 12-23 months: 2 doses at least 8 weeks apart), the WHO
-rotavirus position paper 2021 (from 6 weeks, 4 weeks apart, not after 24
-months), and ACIP's General Best Practice Guidelines on timing and spacing (a
-dose given too early does not count; it is repeated no sooner than the
-minimum interval after the invalid dose; a series is never restarted). Where
+The reference (``who_reference.who_count``) is written from the sources, not
+from the engine or the pack: WHO Tables 2 and 3, the DTP, Hib, rotavirus and
+PCV position papers, and ACIP's timing and spacing (see that module). Where
 Uzbekistan's calendar sets its own spacing (PCV 2, 3 and 12 months; booster
 from 9 months) the reference says so beside the number.
 """
 
 from __future__ import annotations
 
-import calendar as _cal
 from datetime import date, timedelta
 
 import pytest
@@ -25,119 +18,72 @@ from hypothesis import strategies as st
 from salomat.country import pack
 from salomat.domains.immunization.service import schedule as s
 from salomat.domains.immunization.service.schedule import GivenDose
-
-# ---- the reference, from the sources --------------------------------------------------------
-
-
-def months_after(born: date, months: int) -> date:
-    """The same day ``months`` calendar months later (the last day of a shorter month)."""
-    y, m = divmod(born.month - 1 + months, 12)
-    year, month = born.year + y, m + 1
-    return date(year, month, min(born.day, _cal.monthrange(year, month)[1]))
-
-
-#: a slot: (minimum age as (months, days), minimum days after the previous counted dose)
-Slot = tuple[tuple[int, int], int | None]
-
-#: the routine series (WHO Table 2; the UZ calendar's PCV spacing noted)
-ROUTINE: dict[str, list[Slot]] = {
-    # DTP-containing vaccine: first dose from 6 weeks, then at least 4 weeks apart (3 doses)
-    "penta": [((0, 42), None), ((0, 0), 28), ((0, 0), 28)],
-    # rotavirus (WHO 2021): from 6 weeks, at least 4 weeks apart; UZ gives 3 doses
-    "rota": [((0, 42), None), ((0, 0), 28), ((0, 0), 28)],
-    # PCV 2p+1: from 6 weeks; UZ spaces the primary doses 1 month (at least 4 weeks);
-    # booster from 9 months and at least 8 weeks after the second dose
-    "pcv": [((0, 42), None), ((0, 0), 28), ((9, 0), 56)],
-}
-
-
-def pcv_late(born: date, first: date) -> list[Slot] | None:
-    """WHO PCV 2019: begun at 12-23 months, 2 doses 8 weeks apart; ACIP: from 24 months, 1."""
-    if months_after(born, 12) <= first < months_after(born, 24):
-        return [((0, 42), None), ((0, 0), 56)]
-    if months_after(born, 24) <= first < months_after(born, 60):
-        return [((0, 42), None)]
-    return None
-
-
-#: without an interval of its own, a repeat waits 4 weeks after the invalid dose (ACIP)
-REPEAT_DAYS = 28
-
-
-def who_count(born: date, antigen: str, days: list[date]) -> list[date]:
-    """The dates of the doses that count, in order: the n-th is dose n."""
-    plan = ROUTINE[antigen]
-    counted: list[date] = []
-    last_invalid: dict[int, date] = {}
-    for day in sorted(days):
-        k = len(counted)
-        if k >= len(plan):
-            continue  # the series is complete: an extra dose counts for nothing
-        (months, plus), gap = plan[k]
-        ok = day >= months_after(born, months) + timedelta(days=plus)
-        if ok and k and gap is not None:
-            ok = day >= counted[-1] + timedelta(days=gap)
-        if ok and k in last_invalid:
-            ok = day >= last_invalid[k] + timedelta(days=gap or REPEAT_DAYS)
-        if ok:
-            counted.append(day)
-            if k == 0 and antigen == "pcv":
-                plan = pcv_late(born, day) or plan
-        else:
-            last_invalid[k] = day
-    return counted
-
-
-def engine_count(born: date, antigen: str, doses: list[GivenDose]) -> list[date]:
-    out = sorted(
-        (c.counted_as, d.given_on)
-        for d, c in zip(doses, s.count_doses(born, doses, "UZ"), strict=True)
-        if c is not None and c.counted_as is not None and d.antigen == antigen
-    )
-    assert [n for n, _ in out] == list(range(1, len(out) + 1)), out
-    return [on for _, on in out]
-
+from tests.domains.immunization.who_reference import SEQUENCES, who_count
 
 # ---- the reference agrees with the engine ---------------------------------------------------
+
+
+def engine_count(born: date, sequence: str, doses: list[GivenDose]) -> list[tuple[date, str]]:
+    """(date, product) of the doses the engine counts in the sequence, by counted place."""
+    products = SEQUENCES[sequence][1]
+    out = sorted(
+        (c.counted_as, d.given_on, d.antigen)
+        for d, c in zip(doses, s.count_doses(born, doses, "UZ"), strict=True)
+        if c is not None and c.counted_as is not None and d.antigen in products
+    )
+    assert [n for n, _, _ in out] == list(range(1, len(out) + 1)), out
+    return [(on, antigen) for _, on, antigen in out]
+
 
 births = st.dates(min_value=date(2015, 1, 1), max_value=date(2026, 6, 1))
 
 
-#: ages and gaps near the rules' edges: 6 weeks, 4 and 8 weeks, 9, 12, 24 months
+#: ages and gaps near the rules' edges: 6 weeks, 4 and 8 weeks, 6, 9, 12, 24 months, 5 and 7
+#: years (the upper ages of rotavirus, Penta and DTP)
 AGES = st.one_of(
     st.integers(min_value=0, max_value=1100),
     st.integers(min_value=38, max_value=46),
     st.integers(min_value=268, max_value=278),
     st.integers(min_value=360, max_value=370),
     st.integers(min_value=725, max_value=735),
+    st.integers(min_value=1820, max_value=1830),
+    st.integers(min_value=2550, max_value=2560),
 )
 GAPS = st.one_of(
     st.integers(min_value=0, max_value=400),
     st.integers(min_value=25, max_value=31),
     st.integers(min_value=53, max_value=59),
+    st.integers(min_value=178, max_value=186),
 )
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[date, str, list[GivenDose]]:
+    """A child's doses of one sequence; the DTP-containing one mixes Penta and DTP doses."""
     born = draw(births)
-    antigen = draw(st.sampled_from(sorted(ROUTINE)))
+    sequence = draw(st.sampled_from(sorted(SEQUENCES)))
+    products = sorted(SEQUENCES[sequence][1])
     offsets = [draw(AGES)]
     for _ in range(draw(st.integers(min_value=0, max_value=5))):
         offsets.append(offsets[-1] + draw(GAPS))
-    typed = draw(st.lists(st.integers(1, 3), min_size=len(offsets), max_size=len(offsets)))
-    doses = [
-        GivenDose(antigen, n, born + timedelta(days=o)) for o, n in zip(offsets, typed, strict=True)
-    ]
-    return born, antigen, draw(st.permutations(doses))
+    doses = []
+    for o in offsets:
+        product = draw(st.sampled_from(products))
+        # a number the calendar has for that product: the clinician's choice, never read
+        typed = draw(
+            st.sampled_from([4] if product == "dtp" else [1, 2, 3][: 2 + (product != "mmr")])
+        )
+        doses.append(GivenDose(product, typed, born + timedelta(days=o)))
+    return born, sequence, draw(st.permutations(doses))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(h=histories())
 def test_the_engine_counts_as_the_who_rules_do(h: tuple[date, str, list[GivenDose]]) -> None:
-    born, antigen, doses = h
-    assert engine_count(born, antigen, doses) == who_count(
-        born, antigen, [d.given_on for d in doses]
+    born, sequence, doses = h
+    assert (
+        engine_count(born, sequence, doses)
+        == who_count(born, sequence, [(d.antigen, d.given_on) for d in doses]).places
     )
 
 
@@ -149,7 +95,10 @@ def test_the_counted_doses_do_not_depend_on_typed_numbers_or_entry_order(
     born, _, doses = h
     renumbered = [
         GivenDose(
-            d.antigen, data.draw(st.integers(1, 3)), d.given_on, valid=data.draw(st.booleans())
+            d.antigen,
+            4 if d.antigen == "dtp" else data.draw(st.integers(1, 2 if d.antigen == "mmr" else 3)),
+            d.given_on,
+            valid=data.draw(st.booleans()),
         )
         for d in doses
     ]
@@ -218,8 +167,8 @@ def test_an_earlier_dose_entered_later_moves_the_others_on() -> None:
 
 
 def test_a_dose_past_the_last_place_does_not_count() -> None:
-    doses = [GivenDose("penta", n, date(2025, 3, 1) + timedelta(days=28 * n)) for n in (1, 2, 3)]
-    doses.append(GivenDose("penta", 3, date(2025, 9, 1)))
+    doses = [GivenDose("rota", n, date(2025, 3, 1) + timedelta(days=28 * n)) for n in (1, 2, 3)]
+    doses.append(GivenDose("rota", 3, date(2025, 9, 1)))
     got = _counted(doses)
     assert got[:3] == [(1, True, None), (2, True, None), (3, True, None)]
     assert got[3] == (None, False, "series_complete")
@@ -241,6 +190,103 @@ def test_the_dtp_booster_counts_from_the_third_counted_penta() -> None:
     assert (v.valid, v.code, v.earliest_on) == (False, "too_early_interval", date(2026, 6, 1))
     v = s.check_dose(BORN, "dtp", 4, date(2026, 6, 1), pentas, "UZ")
     assert (v.valid, v.counted_as) == (True, 4)
+
+
+# ---- DTP-containing doses count in one sequence, whatever the product (WHO) ----------------
+
+PRIMARY = [date(2025, 3, 15), date(2025, 4, 15), date(2025, 5, 15)]
+
+
+def test_a_lone_dtp_dose_is_dtp_containing_dose_1_never_the_booster() -> None:
+    """The review's case: a DTP (booster product) dose with no Penta before it."""
+    lone = [GivenDose("dtp", 4, date(2026, 3, 1))]
+    assert _counted(lone) == [(1, True, None)]
+    items = s.schedule_for(BORN, "male", lone, [], date(2026, 3, 2), "UZ")
+    assert (_item(items, "penta", 1).status, _item(items, "penta", 1).given_on) == (
+        "given",
+        date(2026, 3, 1),
+    )
+    assert _item(items, "dtp", 4).status == "upcoming"  # waits for the third primary dose
+    p2 = _item(items, "penta", 2)
+    assert p2.earliest_on == date(2026, 3, 29)  # 4 weeks after the DTP dose
+    # with two Penta doses before it, the same DTP dose is the third primary dose
+    two = [GivenDose("penta", 1, PRIMARY[0]), GivenDose("penta", 2, PRIMARY[1])]
+    assert _counted([*two, *lone]) == [(1, True, None), (2, True, None), (3, True, None)]
+
+
+@pytest.mark.parametrize(
+    ("on", "counted", "code"),
+    [
+        (date(2026, 1, 31), None, "too_early_interval"),  # one day before 6 months
+        (date(2026, 2, 1), 4, None),  # 6 months after the third DTP-containing dose
+        (date(2026, 2, 2), 4, None),
+    ],
+)
+def test_the_booster_waits_6_months_after_the_third_dtp_containing_dose(
+    on: date, counted: int | None, code: str | None
+) -> None:
+    # Penta, DTP, Penta: the third DTP-containing dose is the Penta of 1 August 2025 (WHO
+    # Table 2: the booster at least 6 months after the primary series; 12 months old by then)
+    doses = [
+        GivenDose("penta", 1, date(2025, 3, 15)),
+        GivenDose("dtp", 4, date(2025, 4, 15)),
+        GivenDose("penta", 2, date(2025, 8, 1)),
+    ]
+    v = s.check_dose(BORN, "dtp", 4, on, doses, "UZ")
+    assert (v.counted_as, v.code) == (counted, code)
+
+
+def test_a_fourth_penta_after_six_months_counts_as_the_booster() -> None:
+    doses = [GivenDose("penta", n, on) for n, on in zip((1, 2, 3), PRIMARY, strict=True)]
+    v = s.check_dose(BORN, "penta", 3, date(2026, 5, 20), doses, "UZ")
+    assert (v.valid, v.counted_as) == (True, 4)
+    # one day before 6 months after the third: too soon
+    v = s.check_dose(BORN, "penta", 3, date(2025, 11, 14), doses, "UZ")
+    assert (v.counted_as, v.code) == (None, "too_early_age")  # and before 12 months
+
+
+# ---- upper ages: each product's own (WHO rotavirus 2021, Hib 2013, DTP 2017) ------------------
+
+
+@pytest.mark.parametrize(
+    ("antigen", "number", "limit", "before"),
+    [
+        ("rota", 1, date(2027, 1, 15), []),  # 24 months
+        ("penta", 1, date(2030, 1, 15), []),  # 5 years (Hib)
+        ("pcv", 1, date(2030, 1, 15), []),  # 5 years
+        ("dtp", 4, date(2032, 1, 15), []),  # 7 years (whole-cell pertussis), as a primary dose
+        # Penta as the booster keeps Penta's 5 years
+        (
+            "penta",
+            3,
+            date(2030, 1, 15),
+            [GivenDose("penta", n, on) for n, on in zip((1, 2, 3), PRIMARY, strict=True)],
+        ),
+    ],
+)
+def test_a_dose_at_or_after_its_upper_age_does_not_count(
+    antigen: str, number: int, limit: date, before: list[GivenDose]
+) -> None:
+    for on, counts in (
+        (limit - timedelta(days=1), True),
+        (limit, False),
+        (limit + timedelta(days=1), False),
+    ):
+        v = s.check_dose(BORN, antigen, number, on, before, "UZ")
+        assert v.valid is counts, on
+        if not counts:
+            assert (v.code, v.counted_as) == ("too_late_age", None)
+            assert limit.isoformat() in (v.reason or "")
+
+
+def test_a_dtp_dose_after_5_years_still_counts_where_penta_would_not() -> None:
+    on = date(2030, 6, 1)  # 5 years 4 months: no Hib, but DTP until 7 years
+    assert s.check_dose(BORN, "penta", 1, on, [], "UZ").code == "too_late_age"
+    assert s.check_dose(BORN, "dtp", 1, on, [], "UZ").counted_as == 1
+    # the Penta refused at 5 years: the DTP dose 4 weeks later takes its place
+    late = [GivenDose("penta", 1, on)]
+    assert s.check_dose(BORN, "dtp", 1, on + timedelta(days=27), late, "UZ").valid is False
+    assert s.check_dose(BORN, "dtp", 1, on + timedelta(days=28), late, "UZ").counted_as == 1
 
 
 # ---- catch-up: PCV begun late (WHO 2019; ACIP from 24 months) ---------------------------------

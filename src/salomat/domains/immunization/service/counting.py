@@ -5,16 +5,25 @@ and "Table 3") and ACIP (General Best Practice Guidelines, "Timing and
 spacing") count a series the same way, and so does ``count_doses``:
 
 - A person's doses of one series (``antigen``) are taken in date order
-  (entered-in-error ones left out). The number the clinician recorded on a
-  dose is kept, but it does not decide where the dose counts.
+  (entered-in-error ones left out; on one day, a chain's series in pack order,
+  Penta before DTP, then stored rows by id, then new ones as given). The
+  number the clinician recorded on a dose is kept, but it does not decide
+  where the dose counts.
 - Each dose is judged against the next open slot of the series: valid when
-  given at or after the slot's minimum age and at least the slot's minimum
-  interval after the previous valid dose (the slot's ``after``: the series'
-  previous slot, or another series' dose such as Penta 3 for the DTP
-  booster). A valid dose fills the slot; its *counted position* is the
-  slot's dose number. A dose recorded as "dose 3" with no valid doses 1-2 is
-  the first valid dose: it counts as dose 1 (a mismatch the card flags for
-  review), never dose 3.
+  given at or after the slot's minimum age, before the upper age (``max_age``,
+  exclusive: WHO gives no rotavirus dose after 24 months, no Hib after 5
+  years; ``too_late_age``) and at least the slot's minimum interval after the
+  previous valid dose (the slot's ``after``: the series' previous slot, or
+  another series' dose). A valid dose fills the slot; its *counted position*
+  is the slot's dose number. A dose recorded as "dose 3" with no valid doses
+  1-2 is the first valid dose: it counts as dose 1 (a mismatch the card flags
+  for review), never dose 3.
+- Series that the pack chains (``continues``) count as one sequence: WHO
+  counts DTP-containing doses whatever the product, so in Uzbekistan Penta
+  and DTP doses fill Penta 1-3 then the DTP booster (4) in date order. A lone
+  DTP dose is DTP-containing dose 1 (in Penta 1's place), never the booster:
+  the booster's 6 months count from the third DTP-containing dose. The upper
+  age is the product's (``rules.Chain.upper_age``).
 - An invalid dose does not count and does not move the series on; the repeat
   of that slot waits the slot's minimum interval (4 weeks when it has none,
   ``REPEAT_AFTER_INVALID``) after the invalid dose (ACIP: "the repeat dose
@@ -42,8 +51,8 @@ from typing import Any, Protocol
 from salomat.domains.immunization.service.rules import (
     Age,
     Calendar,
+    Chain,
     DoseRule,
-    Series,
     add_age,
     cal_of,
 )
@@ -85,7 +94,7 @@ class GivenDose:
 @dataclass(frozen=True)
 class Validity:
     valid: bool
-    #: too_early_age | too_early_interval | series_complete | None
+    #: too_early_age | too_late_age | too_early_interval | series_complete | None
     code: str | None
     reason: str | None
     earliest_on: date | None
@@ -132,8 +141,14 @@ def _judge(
     given_on: date,
     counted: dict[tuple[str, int], date],
     floor: date | None,
-) -> tuple[bool, str | None, str | None, date]:
-    """(valid, code, reason, earliest day) for a dose given on ``given_on`` in ``rule``'s slot."""
+    upper: Age | None = None,
+    product: str | None = None,
+) -> tuple[bool, str | None, str | None, date | None]:
+    """(valid, code, reason, earliest day) for a dose given on ``given_on`` in ``rule``'s slot.
+
+    ``upper``: the age from which the dose no longer counts (the product's upper age,
+    exclusive); ``product``: the series of the dose given, when it names it.
+    """
     min_age_on = add_age(birth, rule.min_age)
     if given_on < min_age_on:
         return (
@@ -142,6 +157,16 @@ def _judge(
             f"before the minimum age ({rule.min_age}; not before {min_age_on.isoformat()})",
             min_age_on,
         )
+    if upper is not None:
+        upper_on = add_age(birth, upper)
+        if given_on >= upper_on:
+            return (
+                False,
+                "too_late_age",
+                f"at or after the upper age of {product or rule.antigen} ({upper}; "
+                f"not from {upper_on.isoformat()})",
+                None,
+            )
     if floor is not None and given_on < floor:
         return (
             False,
@@ -169,50 +194,74 @@ def _judge(
     return True, None, None, earliest
 
 
-def _count_series(
-    s: Series,
+def _count_chain(
+    c: Chain,
+    cal: Calendar,
     birth: date,
-    items: list[tuple[int, date]],
+    items: list[tuple[int, date, str]],
     out: list[Counted | None] | None,
     t: Tally,
 ) -> None:
-    """Fill the series' places with its doses, in date order (``out``: verdicts, if wanted)."""
-    slots = s.doses
+    """Fill the chain's places with its doses, in date order (``out``: verdicts, if wanted).
+
+    ``items``: (index, date given, series of the dose). A place's minimum age and
+    interval are the place's; the upper age is the product's (``Chain.upper_age``).
+    """
+    slots = c.places
+    lead = c.lead.antigen
+    single = len(c.series) == 1
     k = 0
     floors: dict[int, date] = {}
     given = t.given
     min_on: dict[int, date] = {}  # id(rule) -> birth + its minimum age
-    for i, on in items:
-        rule = slots[k] if k < len(slots) else s.slot(slots, k)
+    upper_on: dict[tuple[int, str], date | None] = {}  # (id(rule), product) -> upper date
+    for i, on, antigen in items:
+        rule = slots[k] if k < len(slots) else c.slot(slots, k)
         if rule is None:
             if out is not None:
                 n = len(slots)
-                plan = "" if slots is s.doses else ", late-start schedule"
+                plan = "" if slots is c.places else ", late-start schedule"
                 out[i] = Counted(
                     None,
                     False,
                     "series_complete",
-                    f"the {s.antigen} series was already complete ({n} "
+                    f"the {c.label()} series was already complete ({n} "
                     f"dose{'s' if n > 1 else ''}{plan}); this dose does not count",
                 )
             continue
-        # the usual case decided in line: old enough, no repeat floor, far enough after
+        # the usual case decided in line: old enough, young enough, no repeat floor, far enough
         first_on = min_on.get(id(rule))
         if first_on is None:
             first_on = min_on[id(rule)] = add_age(birth, rule.min_age)
-        ok = on >= first_on and not floors
+        key = (id(rule), antigen)
+        if key in upper_on:
+            last_on = upper_on[key]
+        else:
+            product = c.lead if single else cal.get(antigen) or c.lead
+            upper = c.upper_age(product, rule)
+            last_on = upper_on[key] = add_age(birth, upper) if upper is not None else None
+        ok = on >= first_on and not floors and (last_on is None or on < last_on)
         if ok and rule.after is not None and rule.min_interval is not None:
             prev = given.get(rule.after)
             ok = prev is None or on >= add_age(prev, rule.min_interval)
         if ok:
             valid, code, reason, earliest = True, None, None, None
         else:
-            valid, code, reason, earliest = _judge(rule, birth, on, given, floors.get(k))
+            product = c.lead if single else cal.get(antigen) or c.lead
+            valid, code, reason, earliest = _judge(
+                rule,
+                birth,
+                on,
+                given,
+                floors.get(k),
+                c.upper_age(product, rule),
+                antigen,
+            )
         if valid:
-            given[(s.antigen, rule.dose_number)] = on
+            given[(rule.antigen, rule.dose_number)] = on
             if k == 0:
-                t.first[s.antigen] = on
-                slots = s.slots(birth, on)
+                t.first[lead] = on
+                slots = c.slots(birth, on)
             k += 1
             if out is not None:
                 if earliest is None:
@@ -221,17 +270,17 @@ def _count_series(
         else:
             step = rule.min_interval or REPEAT_AFTER_INVALID
             floors[k] = max(floors.get(k, on), add_age(on, step))
-            t.floors[(s.antigen, rule.dose_number)] = floors[k]
+            t.floors[(rule.antigen, rule.dose_number)] = floors[k]
             if out is not None:
                 out[i] = Counted(None, False, code, reason, earliest)
-    t.slots[s.antigen] = slots
+    t.slots[lead] = slots
 
 
 def _count(
     birth: date, doses: Sequence[Any], cal: Calendar, verdicts: bool = True
 ) -> tuple[list[Counted | None], Tally]:
     out: list[Counted | None] = [None] * len(doses)
-    keyed: list[tuple[date, int, int, int]] = []
+    keyed: list[tuple[date, int, int, int, int]] = []
     for i, d in enumerate(doses):
         if getattr(d, "status", "completed") == "entered_in_error":
             continue
@@ -245,16 +294,21 @@ def _count(
             )
             continue
         ident = getattr(d, "id", None)
-        keyed.append((d.given_on, 0 if ident is not None else 1, ident or 0, i))
+        c = cal.chain(d.antigen)
+        rank = c.antigens.index(d.antigen) if c is not None and len(c.series) > 1 else 0
+        keyed.append((d.given_on, rank, 0 if ident is not None else 1, ident or 0, i))
     keyed.sort()
-    by_series: dict[str, list[tuple[int, date]]] = {}
-    for on, _, _, i in keyed:
-        by_series.setdefault(doses[i].antigen, []).append((i, on))
+    by_chain: dict[str, list[tuple[int, date, str]]] = {}
+    for on, _, _, _, i in keyed:
+        antigen = doses[i].antigen
+        c = cal.chain(antigen)
+        assert c is not None
+        by_chain.setdefault(c.lead.antigen, []).append((i, on, antigen))
     t = Tally()
-    for s in cal.counting_order:
-        items = by_series.get(s.antigen)
+    for c in cal.counting_order:
+        items = by_chain.get(c.lead.antigen)
         if items:
-            _count_series(s, birth, items, out if verdicts else None, t)
+            _count_chain(c, cal, birth, items, out if verdicts else None, t)
     return out, t
 
 
@@ -291,7 +345,7 @@ def check_dose(
     antigen or dose number the calendar does not have.
     """
     cal = cal_of(country)
-    if cal.rule(antigen, dose_number) is None:
+    if not cal.accepts(antigen, dose_number):
         raise LookupError(f"{antigen}/{dose_number}")
     new = GivenDose(antigen, dose_number, given_on)
     result = _count(birth_date, [*doses, new], cal)[0][-1]

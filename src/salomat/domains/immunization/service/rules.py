@@ -15,6 +15,12 @@ from there.
   Which plan applies depends on the age at the first valid dose of the series;
   the plan's slots are the first ``doses`` slots of the series with the plan's
   interval between them, and the later slots are not needed.
+- ``continues``: a series whose slots follow another's in one sequence
+  (a ``Chain``). WHO counts DTP-containing doses, not products: Uzbekistan's
+  DTP booster ``continues: penta``, so a DTP dose given before three valid
+  Penta doses fills the next primary place, and a Penta dose once the primary
+  places are filled may fill the booster's. A dose's upper age is its own
+  product's (``Chain.upper_age``): Penta's 5 years (Hib), DTP's 7.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "Age",
     "Calendar",
     "CatchUp",
+    "Chain",
     "DoseRule",
     "Series",
     "add_age",
@@ -136,6 +143,8 @@ class Series:
     booster_min_interval: Age | None = None
     booster_max_age: Age | None = None
     catch_up: tuple[CatchUp, ...] = ()
+    #: the series whose places this one's follow (one ``Chain``), e.g. the DTP booster: penta
+    continues: str | None = None
 
     def plan(self, birth: date, first_on: date | None) -> CatchUp | None:
         """The reduced series that a first dose on ``first_on`` starts (None: the calendar's)."""
@@ -157,6 +166,69 @@ class Series:
         if slots is not self.doses or self.booster_every is None or not self.doses:
             return None
         return booster_rule(self, self.doses[-1].dose_number + 1 + k - len(self.doses))
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Series whose doses count as one sequence, in date order, whatever the product.
+
+    Usually a single series. A chain of several (``continues`` in the pack) has
+    as places the series' doses one after the other: Uzbekistan's Penta 1-3 and
+    DTP 4 are the DTP-containing places 1-4, filled by Penta and DTP doses
+    alike (WHO counts DTP-containing doses in sequence). The places keep their
+    own rules (minimum age, interval, the series they belong to); only the
+    upper age follows the product given (``upper_age``).
+    """
+
+    series: tuple[Series, ...]
+
+    @property
+    def lead(self) -> Series:
+        return self.series[0]
+
+    @cached_property
+    def antigens(self) -> tuple[str, ...]:
+        return tuple(s.antigen for s in self.series)
+
+    @cached_property
+    def places(self) -> tuple[DoseRule, ...]:
+        if len(self.series) == 1:
+            return self.lead.doses
+        return tuple(r for s in self.series for r in s.doses)
+
+    @cached_property
+    def numbers(self) -> tuple[int, ...]:
+        """The numbers of its places (a dose of any of its series may be recorded with one)."""
+        return tuple(r.dose_number for r in self.places)
+
+    def slots(self, birth: date, first_on: date | None) -> tuple[DoseRule, ...]:
+        """The places to fill when the first valid dose is on ``first_on`` (catch-up plans)."""
+        return self.lead.slots(birth, first_on) if len(self.series) == 1 else self.places
+
+    def slot(self, slots: tuple[DoseRule, ...], k: int) -> DoseRule | None:
+        """The ``k``-th place (0-based); past the last, the last series' revaccinations if any."""
+        if len(self.series) == 1:
+            return self.lead.slot(slots, k)
+        if k < len(slots):
+            return slots[k]
+        last = self.series[-1]
+        if slots is not self.places or last.booster_every is None or not last.doses:
+            return None
+        return booster_rule(last, last.doses[-1].dose_number + 1 + k - len(slots))
+
+    def upper_age(self, product: Series, rule: DoseRule) -> Age | None:
+        """The age from which a dose of ``product`` no longer counts in ``rule``'s place.
+
+        In its own series' place: the place's ``max_age``. In another series' place
+        of the chain: the product's own upper age (its last dose's ``max_age``):
+        Penta as the DTP booster stops at 5 years (Hib), DTP as a primary dose at 7.
+        """
+        if rule.antigen == product.antigen or not product.doses:
+            return rule.max_age
+        return product.doses[-1].max_age
+
+    def label(self) -> str:
+        return "/".join(self.antigens)
 
 
 def booster_rule(s: Series, n: int) -> DoseRule:
@@ -194,22 +266,53 @@ class Calendar:
         return series, rules
 
     @cached_property
-    def counting_order(self) -> tuple[Series, ...]:
-        """Series so that one whose first dose counts from another's comes after it."""
+    def _chains(self) -> tuple[tuple[Chain, ...], dict[str, Chain]]:
+        """The chains (a series and those that ``continue`` it), ordered so that one whose
+        places count from another chain's dose (KZ: Td after DTP 5) comes after it."""
         index = self._index[0]
-        done: dict[str, Series] = {}
-
-        def visit(s: Series, path: tuple[str, ...]) -> None:
-            if s.antigen in done or s.antigen in path:
-                return
-            for r in s.doses:
-                if r.after is not None and r.after[0] != s.antigen and r.after[0] in index:
-                    visit(index[r.after[0]], (*path, s.antigen))
-            done[s.antigen] = s
-
+        members: dict[str, list[Series]] = {}
+        head: dict[str, str] = {}
         for s in index.values():
-            visit(s, ())
-        return tuple(done.values())
+            if s.continues is not None and s.continues in head:
+                root = head[s.continues]
+                members[root].append(s)
+            else:
+                root = s.antigen
+                members[root] = [s]
+            head[s.antigen] = root
+        by_root = {root: Chain(tuple(ss)) for root, ss in members.items()}
+        done: dict[str, Chain] = {}
+
+        def visit(c: Chain, path: tuple[str, ...]) -> None:
+            root = c.lead.antigen
+            if root in done or root in path:
+                return
+            for r in c.places:
+                if r.after is not None and r.after[0] not in c.antigens and r.after[0] in head:
+                    visit(by_root[head[r.after[0]]], (*path, root))
+            done[root] = c
+
+        for c in by_root.values():
+            visit(c, ())
+        chains = tuple(done.values())
+        return chains, {a: c for c in chains for a in c.antigens}
+
+    @property
+    def counting_order(self) -> tuple[Chain, ...]:
+        """Chains so that one whose first place counts from another's dose comes after it."""
+        return self._chains[0]
+
+    def chain(self, antigen: str) -> Chain | None:
+        """The chain a series' doses count in (None: not in the calendar)."""
+        return self._chains[1].get(antigen)
+
+    def accepts(self, antigen: str, dose_number: int) -> bool:
+        """May a dose of this series be recorded with this number? (its chain's places, or a
+        revaccination after the last)."""
+        c = self.chain(antigen)
+        if c is None:
+            return False
+        return dose_number in c.numbers or self.rule(antigen, dose_number) is not None
 
     def get(self, antigen: str) -> Series | None:
         return self._index[0].get(antigen)
@@ -264,16 +367,43 @@ def _catch_up(antigen: str, rules: list[DoseRule], entries: list[dict[str, Any]]
     return out
 
 
+def _continued(
+    antigen: str, continues: str | None, earlier: list[Series], spec: dict[str, Any]
+) -> Series | None:
+    """The series ``antigen`` continues, checked: earlier in the pack, not continued twice,
+    neither with a catch-up plan, and the numbers go on (DTP 4 after Penta 3)."""
+    if continues is None:
+        return None
+    before = next((x for x in earlier if x.antigen == continues), None)
+    if before is None or not before.doses:
+        raise pack.PackError(f"{antigen} continues {continues!r}: no such series before it")
+    if any(x.continues == continues for x in earlier):
+        raise pack.PackError(f"{antigen} continues {continues}, which another series continues")
+    if before.catch_up or spec.get("catch_up"):
+        raise pack.PackError(f"{antigen} continues {continues}: a chain has no catch-up plan")
+    first = min((int(d["dose"]) for d in spec["doses"]), default=0)
+    if first <= before.doses[-1].dose_number:
+        raise pack.PackError(
+            f"{antigen} continues {continues}: its doses are numbered after "
+            f"{continues} {before.doses[-1].dose_number}"
+        )
+    return before
+
+
 def _build(country: str, data: dict[str, Any]) -> Calendar:
     series: list[Series] = []
     for s in data.get("series", []):
         antigen = s["antigen"]
+        continues = s.get("continues")
+        before = _continued(antigen, continues, series, s)
         rules: list[DoseRule] = []
         for d in s["doses"]:
             n = int(d["dose"])
             after = _parse_after(d.get("after"))
             if after is None and rules:
                 after = (antigen, rules[-1].dose_number)
+            if after is None and before is not None:
+                after = (before.antigen, before.doses[-1].dose_number)
             age = parse_age(d["age"])
             assert age is not None
             rules.append(
@@ -301,6 +431,7 @@ def _build(country: str, data: dict[str, Any]) -> Calendar:
                 booster_min_interval=parse_age(b.get("min_interval")),
                 booster_max_age=parse_age(b.get("max_age")),
                 catch_up=tuple(_catch_up(antigen, rules, s.get("catch_up") or [])),
+                continues=continues,
             )
         )
     vaccines = {v["code"]: v for v in data.get("vaccines", [])}
