@@ -300,3 +300,38 @@ async def test_reads_are_audited(client, clinic, db):
     ).all()
     assert ("create", "Immunization") in rows
     assert ("read", "Immunization") in rows
+
+
+async def test_a_dose_past_its_upper_age_is_refused_or_subpotent(
+    client, make_facility, make_person, make_user, login
+):
+    """WHO: no rotavirus from 24 months. Given here: 422 on the date; from elsewhere: subpotent."""
+    fac = await make_facility()
+    born = TODAY - timedelta(days=4 * 365)
+    child = await make_person(facility_code=fac.code, birth_date=born, sex="male")
+    c = {"baby": child, "nurse": await login(await make_user("nurse", facility_code=fac.code))}
+    at_38_months = born + timedelta(days=1160)
+    r = await create(client, c, vaccine="rota", series="rota", on=at_38_months)
+    assert issues(r, 422) == {"Immunization.occurrenceDateTime"}
+    assert "upper age" in r.text
+    created = ok(
+        await create(
+            client,
+            c,
+            vaccine="rota",
+            series="rota",
+            on=at_38_months,
+            primarySource=False,
+            location={"display": "Clinic abroad"},
+        ),
+        201,
+    )
+    assert created["isSubpotent"] is True
+    assert "upper age" in created["subpotentReason"][0]["text"]
+    assert created["protocolApplied"][0]["doseNumberPositiveInt"] == 1  # recorded, not counted
+
+
+async def test_a_dtp_dose_before_any_penta_is_dtp_containing_dose_1(client, clinic):
+    created = ok(await create(client, clinic, vaccine="dtp", series="dtp"), 201)
+    assert created["protocolApplied"][0] == {"series": "dtp", "doseNumberPositiveInt": 1}
+    assert "isSubpotent" not in created

@@ -37,7 +37,9 @@ def dose(antigen: str = "penta", n: int = 1, on: date | None = None, **kw: Any) 
     on = on or schedule.add_age(BORN, schedule.Age(months=2))
     body = {"antigen": antigen, "dose_number": n, "given_on": on.isoformat(), **kw}
     if not kw.get("given_elsewhere"):
-        body.setdefault("vaccine", {"penta": "penta", "pcv": "pcv13", "opv": "bopv"}[antigen])
+        body.setdefault(
+            "vaccine", {"penta": "penta", "pcv": "pcv13", "opv": "bopv", "rota": "rota"}[antigen]
+        )
         body.setdefault("lot", "L123")
         body.setdefault("site", "left_thigh")
     return body
@@ -202,12 +204,14 @@ async def test_a_dose_once_the_series_is_complete_is_a_conflict_here(client, cli
     start = BORN + timedelta(days=42)
     for n in (1, 2, 3):
         on = start + timedelta(days=28 * (n - 1))
-        assert (await post(client, clinic, dose(n=n, on=on))).status_code == 201
-    r = await post(client, clinic, dose(n=3, on=TODAY))
+        assert (await post(client, clinic, dose("rota", n=n, on=on))).status_code == 201
+    r = await post(client, clinic, dose("rota", n=3, on=TODAY))
     assert r.status_code == 409, r.text
     assert "already complete" in r.json()["detail"]
     # from a paper record it is kept, not counted
-    r = await post(client, clinic, dose(n=3, on=TODAY, given_elsewhere=True, place="Paper card"))
+    r = await post(
+        client, clinic, dose("rota", n=3, on=TODAY, given_elsewhere=True, place="Paper card")
+    )
     assert r.status_code == 201, r.text
     assert (r.json()["valid"], r.json()["counted_as"]) == (False, None)
     assert "already complete" in r.json()["invalid_reason"]

@@ -73,6 +73,10 @@ class DoseOut(BaseModel):
     label: str | None = None
     #: the recorded number is not the place the dose counts in: check the record
     needs_review: bool = False
+    #: the series whose place the dose fills, when another of its chain (a DTP dose in
+    #: Penta 1's place: DTP-containing dose 1, without Penta's HepB and Hib)
+    counted_in: str | None = None
+    counted_in_label: str | None = None
 
 
 class EnteredInErrorIn(BaseModel):
@@ -220,7 +224,10 @@ class CoverageIndicator(BaseModel):
     code: str
     label: str
     antigens: list[str]
-    dose: int
+    #: the place counted; None for a series-complete indicator
+    dose: int | None
+    #: the series complete under the child's plan (the calendar's or a catch-up plan's)
+    series_complete: bool = False
     by_days: int
     among: str | None = None
     target: float | None = None

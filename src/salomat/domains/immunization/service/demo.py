@@ -76,7 +76,7 @@ async def load_demo_immunizations(
         for antigen, n, on in sorted(pairs, key=lambda x: (x[2], x[0], x[1])):
             if on > today or on < birth:
                 raise _bad(i, f"doses.{antigen}", f"{on} is not between the birth and today")
-            if cal.rule(antigen, n) is None:
+            if not cal.accepts(antigen, n):
                 raise _bad(i, f"doses.{antigen}", f"the calendar has no dose {n}")
             given.append(schedule.GivenDose(antigen, n, on))
         for g, verdict in zip(given, schedule.count_doses(birth, given, cal), strict=True):

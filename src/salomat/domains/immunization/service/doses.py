@@ -12,8 +12,9 @@ counts (``counted_as``), whether it is valid and why not. The recorded
 place the dose counts in, the dose is flagged for review (``needs_review``).
 
 The same dose entered twice (antigen, number and day) is 409. A dose given
-before its minimum age or interval, or once its series is complete, is
-refused here (422 on ``given_on``, 409), unless it is a
+before its minimum age or interval, at or after its upper age (``max_age``),
+or once its series is complete, is refused here (422 on ``given_on``, 409),
+unless it is a
 historical dose given elsewhere (``given_elsewhere``): WHO keeps such a dose
 on the card but does not count it, so it is stored with ``valid = false`` and
 the reason and the schedule asks for it again. One dose per counted place is
@@ -24,7 +25,6 @@ recording a dose of the same series at once store one; the other gets 409.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,7 +50,6 @@ from salomat.domains.immunization.schemas import (
     DoseIn,
     DoseOut,
     DueDoseOut,
-    ExemptionIn,
     ExemptionOut,
     ScheduleOut,
 )
@@ -65,12 +64,9 @@ __all__ = [
     "get_dose",
     "get_schedule",
     "list_doses",
-    "list_exemptions",
     "mark_entered_in_error",
     "record_dose",
-    "record_exemption",
     "search_doses",
-    "withdraw_exemption",
 ]
 
 #: the audit's resource type (FHIR Immunization)
@@ -87,12 +83,22 @@ def calendar_options(country: str | None = None) -> engine.Calendar:
 
 
 def _dose_out(d: Dose, cal: engine.Calendar | None = None) -> DoseOut:
+    cal = cal or calendar_options()
     out = DoseOut.model_validate(d)
-    series = (cal or calendar_options()).get(d.antigen)
+    series = cal.get(d.antigen)
     out.label = series.label if series else d.antigen
     out.needs_review = (
         d.status == "completed" and d.counted_as is not None and d.counted_as != d.dose_number
     )
+    if d.status == "completed" and d.counted_as is not None and series is not None:
+        chain = cal.chain(d.antigen)
+        place = next(
+            (r for r in (chain.places if chain else ()) if r.dose_number == d.counted_as), None
+        )
+        if place is not None and place.antigen != d.antigen:
+            other = cal.get(place.antigen)
+            out.counted_in = place.antigen
+            out.counted_in_label = other.label if other else place.antigen
     return out
 
 
@@ -317,7 +323,7 @@ async def _store_counts(session: AsyncSession, changes: list[Change]) -> None:
         d.valid, d.invalid_reason, d.counted_as = valid, reason, counted
 
 
-async def _recount(session: AsyncSession, person_id: int, birth: date) -> int:
+async def recount(session: AsyncSession, person_id: int, birth: date) -> int:
     """Count the person's doses again and store what changed; how many changed."""
     doses = await _doses(session, person_id)
     changes = _changes(doses, engine.count_doses(birth, doses, calendar_options()))
@@ -335,8 +341,9 @@ def _check_fields(data: DoseIn, birth: date, today: date, cal: engine.Calendar) 
     if series is None:
         known = ", ".join(s.antigen for s in cal.series)
         errors.append(FieldError("antigen", f"{data.antigen!r} is not in the calendar ({known})"))
-    elif cal.rule(data.antigen, data.dose_number) is None:
-        numbers = ", ".join(str(r.dose_number) for r in series.doses)
+    elif not cal.accepts(data.antigen, data.dose_number):
+        chain = cal.chain(data.antigen)
+        numbers = ", ".join(str(n) for n in (chain.numbers if chain else ()))
         errors.append(
             FieldError(
                 "dose_number",
@@ -379,9 +386,10 @@ async def record_dose(
 
     Refused (422, naming the field): unknown antigen, dose number, vaccine or
     site; a date in the future or before birth; a dose before its minimum
-    age or interval (on ``given_on``, with the reason) unless it was given
-    elsewhere, in which case it is stored invalid with the reason. A second
-    valid dose of the same antigen and number is a 409.
+    age or interval, or at or after its upper age (on ``given_on``, with the
+    reason) unless it was given elsewhere, in which case it is stored invalid
+    with the reason and counts nowhere. A second valid dose of the same
+    antigen and number is a 409.
     """
     birth, _sex = await _open(session, principal, person_id, action="create")
     today = date.today()
@@ -463,7 +471,8 @@ async def record_dose(
 
 
 def _refuse(data: DoseIn, verdict: engine.Counted, doses: list[Dose]) -> None:
-    """A dose given here that would not count: 409 when the series is complete, else 422."""
+    """A dose given here that would not count: 409 when the series is complete, else 422
+    (too early, or at or after the upper age: a rotavirus dose at 38 months)."""
     reason = verdict.reason
     if verdict.code == "series_complete":
         last = max(
@@ -475,8 +484,9 @@ def _refuse(data: DoseIn, verdict: engine.Counted, doses: list[Dose]) -> None:
             f"{data.antigen}: {reason}.",
             extensions={"existing": last.id} if last is not None else None,
         )
+    when = "too late" if verdict.code == "too_late_age" else "too early"
     raise Invalid.fields(
-        [FieldError("given_on", f"too early: {reason}")],
+        [FieldError("given_on", f"{when}: {reason}")],
         detail=f"{data.antigen} dose {data.dose_number} on {data.given_on:%d.%m.%Y} "
         f"would not count: {reason}",
     )
@@ -511,7 +521,7 @@ async def mark_entered_in_error(
     except StaleDataError as e:
         raise PreconditionFailed("The dose changed while you edited it; reload.") from e
     birth = (await registry.birth_dates(session, [d.person_id]))[d.person_id]
-    await _recount(session, d.person_id, birth)
+    await recount(session, d.person_id, birth)
     await audit.record(
         session,
         principal,
@@ -522,136 +532,3 @@ async def mark_entered_in_error(
         detail=f"entered in error: {reason}" if reason else "entered in error",
     )
     return _dose_out(d)
-
-
-async def list_exemptions(
-    session: AsyncSession, principal: Principal, person_id: int
-) -> list[ExemptionOut]:
-    """Contraindications and refusals, withdrawn ones included (``active`` says which count)."""
-    await _open(session, principal, person_id, action="read")
-    return [_exemption_out(e) for e in await _exemptions(session, person_id)]
-
-
-async def record_exemption(
-    session: AsyncSession, principal: Principal, person_id: int, data: ExemptionIn
-) -> ExemptionOut:
-    """A contraindication or refusal: the schedule shows the antigen as exempt meanwhile."""
-    await _open(session, principal, person_id, action="create")
-    await registry.require_alive(session, person_id)
-    cal = calendar_options()
-    today = date.today()
-    starts = data.starts_on or today
-    errors: list[FieldError] = []
-    if data.antigen is not None and cal.get(data.antigen) is None:
-        errors.append(FieldError("antigen", f"{data.antigen!r} is not in the calendar"))
-    if not data.reason.strip():
-        errors.append(FieldError("reason", "is required"))
-    if data.ends_on is not None and data.ends_on < starts:
-        errors.append(FieldError("ends_on", "is before starts_on"))
-    if errors:
-        raise Invalid.fields(errors)
-    e = Exemption(
-        person_id=person_id,
-        kind=data.kind,
-        antigen=data.antigen,
-        reason=data.reason.strip(),
-        starts_on=starts,
-        ends_on=data.ends_on,
-        facility_id=principal.facility_id,
-        recorded_by=principal.username,
-        recorded_at=utcnow(),
-    )
-    session.add(e)
-    await session.flush()
-    return _exemption_out(e, today)
-
-
-async def withdraw_exemption(
-    session: AsyncSession,
-    principal: Principal,
-    exemption_id: int,
-    withdrawn_on: date | None = None,
-) -> ExemptionOut:
-    """The contraindication is over or the refusal taken back: the antigen is planned again."""
-    e = await session.get(Exemption, exemption_id)
-    if e is None:
-        await audit.denied(
-            session,
-            principal,
-            resource_type=IMMUNIZATION,
-            resource_id=f"exemption/{exemption_id}",
-            detail="no such exemption",
-        )
-        raise NotFound(f"Exemption {exemption_id} not found.")
-    try:
-        await _open(session, principal, e.person_id, action="update")
-    except NotFound:
-        raise NotFound(f"Exemption {exemption_id} not found.") from None
-    if e.withdrawn_on is not None:
-        raise InvalidState(f"Exemption {exemption_id} was withdrawn on {e.withdrawn_on}.")
-    day = withdrawn_on or date.today()
-    if day > date.today():
-        raise Invalid.fields([FieldError("withdrawn_on", "is in the future")])
-    e.withdrawn_on = day
-    await session.flush()
-    return _exemption_out(e)
-
-
-# ---- a registry merge moves the card ---------------------------------------------------
-
-_MOVED: dict[str, type[Dose] | type[Exemption]] = {
-    "immunization_dose": Dose,
-    "immunization_exemption": Exemption,
-}
-
-
-@registry.on_person_rows_moved
-async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
-    """A merge re-points every dose and exemption; an unmerge, exactly the rows it moved.
-
-    Refused when both records hold a dose of the same antigen given on the same
-    day: the same dose recorded twice (one must be marked entered in error
-    first, as ``record_dose`` refuses it on one card). Otherwise the doses that
-    move leave their counted place, and both records are counted again in date
-    order: one record's dose 1 and the other's "dose 1" a month later become
-    doses 1 and 2 of the survivor (the second flagged for review).
-    """
-    if event.only is None:
-        mine = {
-            (d.antigen, d.given_on)
-            for d in await _doses(session, event.from_id)
-            if d.status == "completed"
-        }
-        theirs = {
-            (d.antigen, d.given_on)
-            for d in await _doses(session, event.to_id)
-            if d.status == "completed"
-        }
-        both = sorted(mine & theirs)
-        if both:
-            named = ", ".join(f"{a} of {on:%d.%m.%Y}" for a, on in both)
-            raise Conflict(
-                f"Both records have {named}; mark the duplicate entered in error before merging."
-            )
-    for key, model in _MOVED.items():
-        q = select(model.id).where(model.person_id == event.from_id)
-        if event.only is not None:
-            ids = event.only.get(key, [])
-            if not ids:
-                continue
-            q = q.where(model.id.in_(ids))
-        moved = [int(i) for i in (await session.execute(q)).scalars()]
-        if moved:
-            values: dict[str, Any] = {"person_id": event.to_id}
-            if model is Dose:
-                values["counted_as"] = None
-            await session.execute(update(model).where(model.id.in_(moved)).values(**values))
-            event.moved[key] = moved
-    if event.moved:
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, Dose | Exemption):
-                session.expire(obj)
-    if event.moved.get("immunization_dose"):
-        births = await registry.birth_dates(session, [event.from_id, event.to_id])
-        for person_id, birth in births.items():
-            await _recount(session, person_id, birth)

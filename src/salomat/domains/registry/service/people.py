@@ -57,6 +57,7 @@ from salomat.domains.registry.service import versions
 
 __all__ = [
     "AttachedPerson",
+    "PersonCorrected",
     "PersonDied",
     "PharmacyIdentity",
     "age_on",
@@ -95,6 +96,21 @@ class PersonDied:
     person_id: int
     deceased_on: date
     cause: str
+
+
+@dataclass(frozen=True)
+class PersonCorrected:
+    """Published when a correction changes the birth date or sex.
+
+    Care programmes that store what they derived from them (the immunization
+    register counts doses by age) recompute it in the same transaction.
+    """
+
+    person_id: int
+    birth_date: date
+    sex: str
+    previous_birth_date: date
+    previous_sex: str
 
 
 def _country() -> str:
@@ -587,6 +603,7 @@ async def update_person(
     warnings = check_identity(national_id, birth_date, sex)
     if person.deceased_on and birth_date > person.deceased_on:
         raise Invalid.fields([FieldError("birth_date", "is after the registered date of death")])
+    before = (person.birth_date, person.sex)
     person.national_id, person.birth_date, person.sex = national_id, birth_date, sex
     if {"family_name", "given_name", "patronymic"} & values.keys():
         _set_names(
@@ -603,7 +620,12 @@ async def update_person(
         )
     if "address" in values:
         person.address = values["address"] or None
-    return await _save(session, principal, person, warnings)
+    out = await _save(session, principal, person, warnings)
+    if before != (birth_date, sex):
+        await events.publish(
+            session, PersonCorrected(person_id, birth_date, sex, before[0], before[1])
+        )
+    return out
 
 
 async def require_alive(session: AsyncSession, person_id: int, on: date | None = None) -> None:
