@@ -295,19 +295,36 @@ def coverage_raw(area: str | None, area_level: str | None, year: int, country: s
     indicators, _ = coverage_indicators(country)
     doses: dict[tuple[tuple[str, ...], int], str] = {}
     for ind in indicators:
-        for key in [(ind.antigens, ind.dose)] + ([ind.among] if ind.among else []):
+        for key in ind.places:
             doses.setdefault(key, f"a{len(doses)}")
     params: dict[str, Any] = {"area": area, "y0": date(year, 1, 1), "y1": date(year, 12, 31)}
     ages = []
+    names_of: dict[tuple[str, ...], str] = {}
     for (antigens, dose), col in doses.items():
         names = []
         for j, antigen in enumerate(antigens):
             params[f"{col}_{j}"] = antigen
             names.append(f":{col}_{j}")
+        names_of[antigens] = ", ".join(names)
         ages.append(
             f"min(d.given_on - c.birth_date) FILTER (WHERE d.antigen IN ({', '.join(names)}) "
             f"AND d.counted_as = {dose}) AS {col}"
         )
+    # whole calendar months at the first valid dose (a catch-up plan's band), PCV complete
+    months = (
+        "(extract(year FROM d.given_on) * 12 + extract(month FROM d.given_on) "
+        "- extract(year FROM c.birth_date) * 12 - extract(month FROM c.birth_date) "
+        "- CASE WHEN extract(day FROM d.given_on) < extract(day FROM c.birth_date) "
+        "AND extract(day FROM d.given_on + 1) <> 1 THEN 1 ELSE 0 END)"
+    )
+    first: dict[tuple[str, ...], str] = {}
+    for ind in indicators:
+        if ind.plans and ind.antigens not in first:
+            col = first[ind.antigens] = f"m{len(first)}"
+            ages.append(
+                f"min({months}) FILTER (WHERE d.antigen IN ({names_of[ind.antigens]}) "
+                f"AND d.counted_as = 1) AS {col}"
+            )
     counts = []
     for i, ind in enumerate(indicators):
         params[f"cut{i}"] = None  # set per call: today - by_days
@@ -318,6 +335,13 @@ def coverage_raw(area: str | None, area_level: str | None, year: int, country: s
         if ind.among:
             eligible += f" AND {doses[ind.among]} <= {ind.by_days}"
         covered = f"{doses[(ind.antigens, ind.dose)]} <= {ind.by_days}"
+        for p in ind.plans:
+            m1 = first[ind.antigens]
+            covered += (
+                f" OR ({m1} >= {p.from_months} AND {m1} < {p.until_months} "
+                f"AND {doses[(ind.antigens, p.last)]} <= {ind.by_days})"
+            )
+        covered = f"({covered})"
         counts.append(f"count(*) FILTER (WHERE {eligible})")
         counts.append(f"count(*) FILTER (WHERE {eligible} AND {covered})")
     sql = text(

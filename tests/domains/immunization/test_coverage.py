@@ -3,7 +3,11 @@
 The acceptance test loads the demo region into a scratch database and checks
 the coverage of the 2024 cohort twice: against figures counted by hand from
 demo.yaml, and against a recount from the raw tables written here
-independently of the service (residence and ages in Python).
+independently of the service (residence and ages in Python). The recount
+never reads the engine's stored verdicts (``valid``, ``counted_as``): it
+judges each dose from its date, the birth date and the WHO rules
+(``who_reference``): minimum ages, intervals, upper ages, DTP-containing
+doses of any product in one sequence, PCV catch-up plans.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from salomat.core.db import get_engine, session_factory
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.immunization import service
+from tests.domains.immunization.who_reference import who_complete_on, who_places
 from tests.domains.maternal.test_referrals import facility
 from tests.factories import national_id_for
 from tests.test_cli import scratch_url  # noqa: F401  (the fixture)
@@ -30,17 +35,19 @@ TODAY = date.today()
 ANALYST = Principal(user_id=0, username="test-analyst", role="analyst", session_id="t")
 
 #: the indicators as docs/immunization.md defines them (the recount does not read the pack):
-#: code -> (antigen, dose, by age in days, (antigen, dose) needed first or None)
-INDICATORS_UZ = {
-    "dtp1": ("penta", 1, 365, None),
-    "dtp3": ("penta", 3, 365, None),
+#: code -> (sequence of the reference, place or "complete", by age in days, (sequence, place)
+#: needed first or None). DTP counts DTP-containing doses, Penta or DTP (WHO).
+INDICATORS_UZ: dict[str, tuple[str, int | str, int, tuple[str, int] | None]] = {
+    "dtp1": ("dtp", 1, 365, None),
+    "dtp3": ("dtp", 3, 365, None),
     "mcv1": ("mmr", 1, 730, None),
     "mcv2": ("mmr", 2, 2557, None),
-    "dtp4_revaccination": ("dtp", 4, 730, ("penta", 3)),
+    "dtp4_revaccination": ("dtp", 4, 730, ("dtp", 3)),
+    # WHO IMMZ.IND.19: the third PCV dose; and the series complete under the child's plan
+    "pcv3": ("pcv", 3, 730, None),
+    "pcv_complete": ("pcv", "complete", 730, None),
     "mcv2_revaccination": ("mmr", 2, 2557, ("mmr", 1)),
 }
-#: the number of a series' first dose when it is not 1 (UZ: the DTP booster is DTP 4)
-FIRST_NUMBER = {"dtp": 4}
 
 
 # ---- the recount from the raw tables ------------------------------------------------------
@@ -80,39 +87,32 @@ async def recount(session, area: str | None, cohort: int) -> dict[str, tuple[int
         if _day(p["birth_date"]).year == cohort
         and inside(p["settlement_id"] or fac_home.get(p["attached_facility_id"]))
     ]
-    # WHO counts a series' valid doses in sequence: the n-th valid dose (by date) is dose n,
-    # whatever number was written on it (the UZ calendar numbers the DTP booster series from 4)
-    valid: dict[tuple[int, str], list[tuple[date, int]]] = {}
+    # every dose given (entered-in-error ones aside), whatever the register judged of it
+    given: dict[int, list[tuple[str, date]]] = {}
     for d in await _rows(session, "SELECT * FROM immunization_dose"):
-        if d["valid"] and d["status"] == "completed":
-            valid.setdefault((d["person_id"], d["antigen"]), []).append(
-                (_day(d["given_on"]), d["id"])
-            )
-    given: dict[int, list[tuple[str, int, date]]] = {}
-    for (pid, antigen), days in valid.items():
-        for k, (on, _id) in enumerate(sorted(days)):
-            given.setdefault(pid, []).append((antigen, FIRST_NUMBER.get(antigen, 1) + k, on))
+        if d["status"] == "completed":
+            given.setdefault(d["person_id"], []).append((d["antigen"], _day(d["given_on"])))
     out = {}
-    for code, (antigen, dose, by_days, among) in INDICATORS_UZ.items():
+    for code, (sequence, place, by_days, among) in INDICATORS_UZ.items():
         eligible = covered = 0
         for p in children:
             born = _day(p["birth_date"])
             died = _day(p["deceased_on"])
             if (TODAY - born).days < by_days or (died and (died - born).days <= by_days):
                 continue
+            doses = given.get(p["id"], [])
+            places = who_places(born, doses)
 
-            def had(
-                a: str, n: int, born: date = born, pid: int = p["id"], by_days: int = by_days
-            ) -> bool:
-                return any(
-                    x == a and k == n and 0 <= (on - born).days <= by_days
-                    for x, k, on in given.get(pid, [])
-                )
+            def by_age(on: date | None, born: date = born, by_days: int = by_days) -> bool:
+                return on is not None and 0 <= (on - born).days <= by_days
 
-            if among and not had(*among):
+            if among and not by_age(places.get(among)):
                 continue
             eligible += 1
-            covered += had(antigen, dose)
+            if place == "complete":
+                covered += by_age(who_complete_on(born, sequence, doses))
+            else:
+                covered += by_age(places.get((sequence, place)))  # type: ignore[arg-type]
         out[code] = (eligible, covered)
     return out
 
@@ -132,6 +132,8 @@ DEMO_UZ_2024 = {
     "mcv1": (4, 3),  # Behruz 365, Alibek 366, Oysha 370 days
     "mcv2": (0, 0),  # nobody born in 2024 is 7 years old yet
     "dtp4_revaccination": (3, 2),  # Penta 3 by 24 months: Behruz, Alibek, Oysha; DTP 4: not Oysha
+    "pcv3": (4, 3),  # PCV 3 at 365, 366 and 370 days; none for Javohir
+    "pcv_complete": (4, 3),  # the same three, all on the calendar's plan
     "mcv2_revaccination": (0, 0),
 }
 DEMO_UZ_2024_BY_DISTRICT = {
@@ -141,6 +143,8 @@ DEMO_UZ_2024_BY_DISTRICT = {
         "mcv1": (3, 2),
         "mcv2": (0, 0),
         "dtp4_revaccination": (2, 1),
+        "pcv3": (3, 2),
+        "pcv_complete": (3, 2),
         "mcv2_revaccination": (0, 0),
     },
     "1718236": {  # Urgut: Alibek, who lives in Kamangaron
@@ -149,6 +153,8 @@ DEMO_UZ_2024_BY_DISTRICT = {
         "mcv1": (1, 1),
         "mcv2": (0, 0),
         "dtp4_revaccination": (1, 1),
+        "pcv3": (1, 1),
+        "pcv_complete": (1, 1),
         "mcv2_revaccination": (0, 0),
     },
 }

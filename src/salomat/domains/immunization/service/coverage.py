@@ -26,6 +26,12 @@ Definitions (the pack's ``immunization_coverage.yaml`` holds the indicators;
   MMR1-vaccinated children, by 7 years.
 - Dropout DTP1 -> DTP3: (DTP1 - DTP3) / DTP1, both by 12 months, of the same
   eligible children.
+- Series complete (``series_complete`` in the pack, PCV): the child's series is
+  complete under the plan that applies to the child: the calendar's last dose,
+  or, when the first valid dose fell in a catch-up band (PCV begun at 12-23
+  months: 2 doses), that plan's last dose, by ``by_days``. The band is read
+  from the age in calendar months at the first valid dose, counted as the
+  engine counts ages (``_months``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, extract, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
@@ -55,6 +61,7 @@ from salomat.domains.immunization.schemas import (
     CoverageRow,
     ImmunizationCoverage,
 )
+from salomat.domains.immunization.service.rules import Age, calendar
 from salomat.domains.registry import service as registry
 
 __all__ = ["COVERAGE_DEFINITIONS", "coverage_csv", "coverage_indicators", "immunization_coverage"]
@@ -72,9 +79,22 @@ COVERAGE_DEFINITIONS = {
     "was recorded) given at an age of at most by_days days; refusals stay in the denominator",
     "revaccination": "among the eligible children with the earlier dose (valid, by the same "
     "age), those who also had the revaccination dose; national target at least 65 %",
+    "series_complete": "the child's series complete under the plan that applies to the child "
+    "(the calendar's doses, or the catch-up plan the first valid dose started), its last dose "
+    "given by by_days",
     "dropout": "(first - last) / first, e.g. DTP1 to DTP3, both by 12 months",
     "complete": "false while some children of the cohort are younger than the indicator's age",
 }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A catch-up plan for a series-complete indicator: first valid dose at an age of
+    ``from_months`` (inclusive) to ``until_months`` (exclusive): complete at place ``last``."""
+
+    from_months: int
+    until_months: int
+    last: int
 
 
 @dataclass(frozen=True)
@@ -82,10 +102,49 @@ class Indicator:
     code: str
     label: str
     antigens: tuple[str, ...]
-    dose: int
+    #: the place counted (None: ``series_complete``)
+    dose: int | None
     by_days: int
     among: tuple[tuple[str, ...], int] | None = None
     target: float | None = None
+    #: complete under the child's plan: the calendar's last place, or a catch-up plan's
+    series_complete: bool = False
+    #: the catch-up plans that end before the calendar's last place (series_complete only)
+    plans: tuple[Plan, ...] = ()
+
+    @property
+    def places(self) -> list[tuple[tuple[str, ...], int]]:
+        """(antigens, place) whose age at the dose the indicator reads."""
+        assert self.dose is not None
+        out = [(self.antigens, self.dose)]
+        out += [(self.antigens, p.last) for p in self.plans]
+        if self.plans:
+            out.append((self.antigens, 1))
+        return out + ([self.among] if self.among else [])
+
+
+def _band_months(age: Age, where: str) -> int:
+    if age.days:
+        raise pack.PackError(f"{where}: a catch-up band for coverage is in months or years")
+    return 12 * age.years + age.months
+
+
+def _complete_plans(country: str, code: str, antigens: tuple[str, ...]) -> tuple[int, list[Plan]]:
+    """The calendar's last place of the series and its catch-up plans that end earlier."""
+    series = calendar(country).get(antigens[0]) if len(antigens) == 1 else None
+    if series is None or not series.doses:
+        raise pack.PackError(f"coverage {code}: series_complete names one series of the calendar")
+    last = series.doses[-1].dose_number
+    plans = [
+        Plan(
+            _band_months(c.from_age, f"coverage {code}"),
+            _band_months(c.until_age, f"coverage {code}"),
+            c.rules[-1].dose_number,
+        )
+        for c in series.catch_up
+        if c.rules[-1].dose_number != last
+    ]
+    return last, plans
 
 
 @dataclass(frozen=True)
@@ -103,15 +162,24 @@ def coverage_indicators(country: str) -> tuple[tuple[Indicator, ...], tuple[Drop
     indicators = []
     for i in data["indicators"]:
         among = i.get("among")
+        antigens = tuple(i["antigens"])
+        complete = bool(i.get("series_complete"))
+        if complete == ("dose" in i):
+            raise pack.PackError(f"coverage {i['code']}: give either dose or series_complete")
+        dose, plans = (
+            _complete_plans(country, i["code"], antigens) if complete else (int(i["dose"]), [])
+        )
         indicators.append(
             Indicator(
                 code=i["code"],
                 label=i["label"],
-                antigens=tuple(i["antigens"]),
-                dose=int(i["dose"]),
+                antigens=antigens,
+                dose=dose,
                 by_days=int(i["by_days"]),
                 among=(tuple(among["antigens"]), int(among["dose"])) if among else None,
                 target=float(i["target"]) if i.get("target") is not None else None,
+                series_complete=complete,
+                plans=tuple(plans),
             )
         )
     codes = {i.code for i in indicators}
@@ -134,6 +202,23 @@ def _age_days(session: AsyncSession, later: Any, birth: Any) -> Any:
     return later - birth
 
 
+def _months(session: AsyncSession, later: Any, birth: Any) -> Any:
+    """Whole calendar months from ``birth`` to ``later``, as the engine counts ages.
+
+    ``add_age(birth, n months)`` is the same day n months on, or the month's last
+    day when the month is shorter; so n months are reached on ``later`` when its
+    day is at least the birth's day, or ``later`` is the last day of its month.
+    """
+    if session.bind.dialect.name == "sqlite":
+        next_day = func.date(later, "+1 day")
+    else:
+        next_day = later + literal(1)
+    y, m, d = (extract(f, later) for f in ("year", "month", "day"))
+    by, bm, bd = (extract(f, birth) for f in ("year", "month", "day"))
+    short = and_(d < bd, extract("day", next_day) != 1)
+    return 12 * (y - by) + (m - bm) - case((short, 1), else_=0)
+
+
 async def _counts(
     session: AsyncSession, cohort: Any, indicators: tuple[Indicator, ...], today: date
 ) -> dict[int | None, dict[str, tuple[int, int]]]:
@@ -146,11 +231,16 @@ async def _counts(
     """
     wanted: dict[tuple[tuple[str, ...], int], str] = {}
     for ind in indicators:
-        for key in [(ind.antigens, ind.dose)] + ([ind.among] if ind.among else []):
+        for key in ind.places:
             wanted.setdefault(key, f"a{len(wanted)}")
     if not wanted:
         return {}
     age = _age_days(session, Dose.given_on, cohort.c.birth_date)
+    months = _months(session, Dose.given_on, cohort.c.birth_date)
+    # the age in months at the first valid dose, for the series whose plan it decides
+    first: dict[tuple[str, ...], str] = {
+        ind.antigens: f"m{k}" for k, ind in enumerate(indicators) if ind.plans
+    }
     antigens = sorted({a for antigens, _ in wanted for a in antigens})
     ages = (
         select(
@@ -162,6 +252,12 @@ async def _counts(
                     case((and_(Dose.antigen.in_(antigens_), Dose.counted_as == dose), age))
                 ).label(col)
                 for (antigens_, dose), col in wanted.items()
+            ),
+            *(
+                func.min(
+                    case((and_(Dose.antigen.in_(antigens_), Dose.counted_as == 1), months))
+                ).label(col)
+                for antigens_, col in first.items()
             ),
         )
         .select_from(cohort)
@@ -193,6 +289,19 @@ async def _counts(
         if ind.among is not None:
             eligible.append(ages.c[wanted[ind.among]] <= ind.by_days)
         covered = ages.c[wanted[(ind.antigens, ind.dose)]] <= ind.by_days
+        if ind.plans:
+            m1 = ages.c[first[ind.antigens]]
+            covered = or_(
+                covered,
+                *(
+                    and_(
+                        m1 >= p.from_months,
+                        m1 < p.until_months,
+                        ages.c[wanted[(ind.antigens, p.last)]] <= ind.by_days,
+                    )
+                    for p in ind.plans
+                ),
+            )
         columns.append(func.sum(case((and_(*eligible), 1), else_=0)))
         columns.append(func.sum(case((and_(*eligible, covered), 1), else_=0)))
     rows = await session.execute(
@@ -310,7 +419,8 @@ async def immunization_coverage(
                 code=i.code,
                 label=i.label,
                 antigens=list(i.antigens),
-                dose=i.dose,
+                dose=None if i.series_complete else i.dose,
+                series_complete=i.series_complete,
                 by_days=i.by_days,
                 among=f"{'/'.join(i.among[0])} {i.among[1]}" if i.among else None,
                 target=i.target,
