@@ -656,3 +656,138 @@ def test_maintenance_purge_deletes_only_what_has_expired(facility_code):
         )
 
     assert run(left) == (0, 1, 0)
+
+
+# ---- the audit trail: seal, verify; db roles; the start-up warning ---------------------
+
+
+def _audit_rows(url: str, n: int) -> list[int]:
+    """``n`` audit rows written as the application writes them; their ids."""
+    from sqlalchemy import select
+
+    from salomat.core import audit
+    from salomat.core.audit import AuditEvent
+
+    async def work(s: Any) -> list[int]:
+        for i in range(n):
+            await audit.record(
+                s, SYSTEM, action="read", resource_type="Patient", resource_id=str(i), patient_id=i
+            )
+        await s.flush()
+        ids = await s.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(n))
+        return sorted(ids)
+
+    return run(work, url)
+
+
+def _as_superuser(url: str, sql: str, params: tuple[Any, ...]) -> None:
+    """What someone with the database's own rights can do: the triggers switched off."""
+    if url.startswith("sqlite"):
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(url.split("///", 1)[1])) as conn:
+            conn.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
+            conn.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
+            conn.execute(sql, params)
+            conn.commit()
+        return
+    import psycopg
+
+    with psycopg.connect(_pg_admin(url)) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(sql.replace("?", "%s"), params)
+
+
+def test_audit_verify_says_ok_with_the_count_then_names_the_altered_and_missing_rows(
+    scratch_url, tmp_path
+):
+    ids = _audit_rows(scratch_url, 5)
+    env = _env(scratch_url, tmp_path)
+
+    sealed = invoke(["audit", "seal"], env=env)
+    assert sealed.exit_code == 0, sealed.output
+    assert f"Sealed 5 new audit row(s); the chain ends at row {ids[-1]}, hash " in sealed.output
+    ok = invoke(["audit", "verify"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "OK: all 5 audit rows are as they were written: 5 sealed" in ok.output
+
+    _as_superuser(scratch_url, "UPDATE audit_event SET patient_id = 999 WHERE id = ?", (ids[3],))
+    altered = invoke(["audit", "verify"], env=env)
+    assert altered.exit_code == 1
+    assert f"First: audit row {ids[3]} altered" in altered.output
+
+    _as_superuser(scratch_url, "DELETE FROM audit_event WHERE id = ?", (ids[1],))
+    missing = invoke(["audit", "verify"], env=env)
+    assert missing.exit_code == 1
+    assert f"First: audit row {ids[1]} missing" in missing.output
+    assert f"audit row {ids[3]} altered" in missing.output  # every problem is listed
+    assert "2 problem(s) in 4 audit rows" in missing.output
+
+
+def test_audit_verify_seal_first_seals_the_new_rows(scratch_url, tmp_path):
+    _audit_rows(scratch_url, 2)
+    r = invoke(["audit", "verify", "--seal"], env=_env(scratch_url, tmp_path))
+    assert r.exit_code == 0, r.output
+    assert "Sealed 2 new audit row(s)" in r.output
+    assert "OK: all 2 audit rows are as they were written: 2 sealed" in r.output
+
+
+@pytest.mark.skipif(not MAIN_URL.startswith("sqlite"), reason="SQLite only")
+def test_db_roles_on_sqlite_says_it_has_no_roles():
+    r = invoke(["db", "roles"])
+    assert r.exit_code == 1
+    assert "SQLite has no database roles: nothing was done" in r.output
+
+
+def _serve_output(monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None) -> str:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    r = invoke(["serve"], env=env)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_serve_warns_when_its_database_role_can_bypass_the_audit_protections(monkeypatch):
+    output = _serve_output(monkeypatch)  # the test database: SQLite, or PostgreSQL as postgres
+    if MAIN_URL.startswith("sqlite"):
+        assert "Warning: the app is connected" not in output
+    else:
+        assert "Warning: the app is connected to PostgreSQL as postgres, a superuser" in output
+        assert '"Database roles" in docs/operations.md' in output
+
+
+@pytest.mark.skipif(MAIN_URL.startswith("sqlite"), reason="needs PostgreSQL")
+def test_db_roles_once_and_again_then_the_app_role_serves_without_warning(
+    scratch_url, tmp_path, monkeypatch
+):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    tag = uuid.uuid4().hex[:8]
+    names = {"owner": f"c{tag}_owner", "app": f"c{tag}_app", "auditor": f"c{tag}_auditor"}
+    args = ["db", "roles"] + [a for k, v in names.items() for a in (f"--{k}", v)]
+    env = _env(scratch_url, tmp_path)
+    try:
+        first = invoke(args, env=env)
+        assert first.exit_code == 0, first.output
+        assert first.output.count(": created, LOGIN without a password") == 3
+        again = invoke(args, env=env)
+        assert again.exit_code == 0, again.output
+        assert "created" not in again.output
+        assert again.output.count("exists, an ordinary login role") == 3
+
+        as_app = make_url(scratch_url).set(username=names["app"])
+        output = _serve_output(monkeypatch, _env(as_app.render_as_string(False), tmp_path))
+        assert "Warning" not in output
+    finally:
+        with psycopg.connect(_pg_admin(scratch_url), autocommit=True) as conn:
+            if conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (names["owner"],)
+            ).fetchone():
+                conn.execute(f'REASSIGN OWNED BY "{names["owner"]}" TO CURRENT_USER')
+            for n in names.values():  # one role at a time: their grants refer to each other
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (n,)).fetchone():
+                    conn.execute(f'DROP OWNED BY "{n}"')
+                    conn.execute(f'DROP ROLE "{n}"')

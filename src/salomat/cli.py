@@ -7,6 +7,7 @@ calls services, commits once at the end, and disposes the engines.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -19,11 +20,17 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from salomat.core import audit_chain, db_roles, idempotency, migrate
 from salomat.core import backup as db_backup
-from salomat.core import idempotency, migrate
 from salomat.core import synth as synth_core
 from salomat.core.config import get_settings
-from salomat.core.errors import Conflict, FieldError, Invalid, field_errors_from_pydantic
+from salomat.core.errors import (
+    Conflict,
+    FieldError,
+    Invalid,
+    SalomatError,
+    field_errors_from_pydantic,
+)
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Role
 from salomat.core.security import Principal
@@ -54,6 +61,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 maintenance_app = typer.Typer(help="Housekeeping to run daily (cron).", no_args_is_help=True)
 app.add_typer(maintenance_app, name="maintenance")
+audit_app = typer.Typer(
+    help="The audit trail: seal its hash chain, verify that no row was altered or removed.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_cli.app, name="user")
 app.add_typer(registry_cli.territory_app, name="territory")
 app.add_typer(registry_cli.app, name="registry")
@@ -107,6 +119,12 @@ def serve(
             )
     except Exception as e:  # a warning only: the app itself reports readiness on /readyz
         err.print(f"Warning: could not check the database: {e}", style="yellow", markup=False)
+    try:
+        bypass = run_unit_of_work(db_roles.bypass_warning)
+    except Exception:  # unreachable or unmigrated: said just above
+        bypass = None
+    if bypass:
+        err.print(bypass, style="bold yellow", markup=False)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     shown = f"[{shown}]" if ":" in shown else shown
     out.print(f"Salomat on http://{shown}:{port}/  (health: /healthz, readiness: /readyz)")
@@ -157,6 +175,172 @@ def db_current() -> None:
         out.print(_revision_line(db_backup.current_revision()), markup=False)
     except db_backup.BackupError as e:
         raise _fail(str(e)) from None
+
+
+@db_app.command("roles")
+def db_roles_command(
+    owner: Annotated[str, typer.Option(help="the role that owns the tables, runs migrations")] = (
+        db_roles.Roles.owner
+    ),
+    app_role: Annotated[
+        str, typer.Option("--app", help="the role the app connects as: no UPDATE/DELETE of audit")
+    ] = db_roles.Roles.app,
+    auditor: Annotated[
+        str, typer.Option(help="a read-only role for `salomat audit verify`")
+    ] = db_roles.Roles.auditor,
+) -> None:
+    """Create the PostgreSQL roles that keep the app from bypassing the audit protections.
+
+    Run it as a superuser once (creates the roles, hands the tables to the owner),
+    then as the owner after each `salomat db upgrade` (refreshes the grants). Safe
+    to repeat. See "Database roles" in docs/operations.md.
+    """
+    if db_backup.backend() != "postgresql":
+        raise _fail(
+            "SQLite has no database roles: nothing was done. Whoever can write the database "
+            "file can change anything in it, the audit trail included; keep SALOMAT_VAR_DIR "
+            "owner-only, and use PostgreSQL with these roles in production "
+            '("Database roles" in docs/operations.md).'
+        )
+    roles = db_roles.Roles(owner=owner, app=app_role, auditor=auditor)
+    try:
+        done = run_unit_of_work(lambda s: db_roles.create_roles(s, roles))
+    except SalomatError as e:
+        raise _fail(f"Nothing was changed: {e.detail}") from None
+    except Exception as e:  # a refusal of the server: one transaction, so nothing was done
+        raise _fail(f"Nothing was changed: {e}") from None
+    for line in done:
+        out.print(f"- {line}", markup=False)
+    out.print(
+        f"Run `salomat db upgrade` as {roles.owner}, the app (and `salomat audit seal`) as "
+        f"{roles.app}, `salomat audit verify` as {roles.auditor}; run `salomat db roles` again "
+        f"as {roles.owner} after each upgrade.",
+        markup=False,
+    )
+
+
+# ---- audit trail -------------------------------------------------------------------
+
+
+def _hash_text(digest: bytes | None) -> str:
+    return digest.hex() if digest else "none"
+
+
+@audit_app.command("seal")
+def audit_seal(
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="rows per transaction")] = 5000,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, help="seconds to wait for transactions still writing audit rows (PostgreSQL)"
+        ),
+    ] = 30.0,
+) -> None:
+    """Chain the audit rows written since the last seal (run it every few minutes from cron)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    try:
+        db_backup.require_migrated()
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("sealing")
+
+        def shown(n: int) -> None:
+            bar.update(task, description=f"sealed {n:,} rows")
+
+        try:
+            report = audit_chain.run_job(
+                lambda: audit_chain.seal(batch=batch, wait_seconds=wait, progress=shown)
+            )
+        except SalomatError as e:
+            raise _fail(e.detail) from None
+    if report.waiting_for:
+        pids = ", ".join(map(str, report.waiting_for))
+        err.print(
+            f"Warning: rows written since the last seal were not sealed: the transaction(s) "
+            f"of PostgreSQL backend(s) {pids} were still writing the audit trail after "
+            f"{wait:g} s. The next run seals them once they end.",
+            style="yellow",
+            markup=False,
+        )
+    if report.head_id is None:
+        out.print("The audit trail is empty: nothing to seal.", markup=False)
+    else:
+        out.print(
+            f"Sealed {report.sealed:,} new audit row(s); the chain ends at row "
+            f"{report.head_id}, hash {_hash_text(report.head_hash)}.",
+            markup=False,
+        )
+    if report.altered:
+        err.print(
+            f"{len(report.altered)} row(s) no longer matched their own hash when sealed "
+            "(sealed all the same; `salomat audit verify` keeps naming them):",
+            style="bold red",
+            markup=False,
+        )
+        for finding in report.altered[:50]:
+            err.print(f"  {finding.describe()}", style="red", markup=False)
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="rows read at a time")] = 5000,
+    seal_first: Annotated[
+        bool, typer.Option("--seal", help="seal the rows written since the last seal first")
+    ] = False,
+) -> None:
+    """Check every audit row against its own hash and the sealed chain.
+
+    Exits 1 naming the first row altered or missing. Read-only without --seal
+    (the auditor role can run it).
+    """
+    if seal_first:
+        # rows found altered while sealing exit 1 there: the verification below names them
+        with contextlib.suppress(typer.Exit):
+            audit_seal(batch=batch, wait=30.0)
+    try:
+        db_backup.require_migrated()
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+    with err.status("Verifying the audit trail..."):
+        report = audit_chain.run_job(lambda: audit_chain.verify(batch=batch))
+    first = report.first
+    if first is not None:
+        err.print(
+            f"FAILED: the audit trail was tampered with. First: {first.describe()}.",
+            style="bold red",
+            markup=False,
+        )
+        for finding in sorted(report.findings, key=lambda f: f.event_id)[:50]:
+            err.print(f"  {finding.describe()}", style="red", markup=False)
+        if len(report.findings) > 50:
+            err.print(f"  ... {len(report.findings) - 50} more", style="red", markup=False)
+        err.print(
+            f"{len(report.findings)} problem(s) in {report.rows:,} audit rows. The rows stay as "
+            "they are (append-only): keep this output as evidence.",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    sealed = (
+        f"{report.sealed:,} sealed (the chain ends at row {report.head_id}, hash "
+        f"{_hash_text(report.head_hash)})"
+        if report.sealed
+        else "none sealed yet (run `salomat audit seal`)"
+    )
+    out.print(
+        f"OK: all {report.rows:,} audit rows are as they were written: {sealed}; "
+        f"{report.unsealed:,} written since the last seal, checked against their own hash.",
+        markup=False,
+    )
+    if report.without_hash:
+        out.print(
+            f"{report.without_hash:,} row(s) carry no hash of their own (written before "
+            "migration 0016, or by hand): the seal protects them from when it covers them.",
+            markup=False,
+        )
 
 
 # ---- backup and restore ----------------------------------------------------------

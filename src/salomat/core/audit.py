@@ -5,33 +5,87 @@ audit row commit together, before the response leaves. Denials and failed
 logins must outlive the rollback of their failed request: they are queued in
 ``session.info`` and written by the unit of work after it rolls back.
 Nothing here updates or deletes; database triggers refuse it (migration 0001).
+
+The database sets each row's time (``occurred_at`` defaults to its own clock;
+the app role may not even name the column, docs/operations.md), and each row
+carries ``row_hash``, the SHA-256 of what the application wrote, computed here
+as the row is built: no extra statement, a few microseconds. ``audit_seal``
+chains the rows after the fact (``core.audit_chain``: ``salomat audit seal``
+and ``salomat audit verify``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    insert,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from salomat.core import context
-from salomat.core.db import Base, UTCDateTime, utcnow
+from salomat.core.db import Base, UTCDateTime
 from salomat.core.security import Principal
 
 ACTIONS = frozenset({"create", "read", "update", "delete", "search", "login", "logout", "denied"})
 ID = BigInteger().with_variant(Integer, "sqlite")
 AFTER_ROLLBACK = "salomat_after_rollback"
+#: SQLite's clock in SQLAlchemy's text format (%f is seconds with milliseconds)
+SQLITE_NOW = "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))"
+
+
+class DatabaseNow(FunctionElement[datetime]):
+    """The database's own clock, as a column default.
+
+    PostgreSQL: ``clock_timestamp()``, the time of the insert itself (``now()``
+    would be the transaction's start). SQLite: UTC with milliseconds, written
+    as SQLAlchemy writes a datetime (``YYYY-MM-DD HH:MM:SS.ffffff``), so that
+    rows compare and sort as text with the times the app binds;
+    ``CURRENT_TIMESTAMP`` would keep whole seconds in another format.
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(DatabaseNow)
+def _now_default(element: DatabaseNow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(DatabaseNow, "postgresql")
+def _now_postgresql(element: DatabaseNow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "clock_timestamp()"
+
+
+@compiles(DatabaseNow, "sqlite")
+def _now_sqlite(element: DatabaseNow, compiler: SQLCompiler, **kw: Any) -> str:
+    return SQLITE_NOW
 
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, index=True, server_default=DatabaseNow()
+    )
     user_id: Mapped[int | None] = mapped_column(Integer)
     username: Mapped[str | None] = mapped_column(String(150), index=True)
     role: Mapped[str | None] = mapped_column(String(32))
@@ -48,8 +102,58 @@ class AuditEvent(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(500))
+    #: SHA-256 of the CONTENT columns as the application wrote them (``content_hash``)
+    row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_audit_event_user_time", "user_id", "occurred_at"),)
+
+
+class AuditSeal(Base):
+    """The hash chain over the audit rows, in id order, written by ``salomat audit seal``.
+
+    ``hash`` = SHA-256(the previous entry's hash + the sealed row as stored, every
+    column). Append-only like ``audit_event`` (migration 0016).
+    """
+
+    __tablename__ = "audit_seal"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+#: the columns the application writes, in the order ``content_hash`` reads them
+CONTENT = (
+    "user_id",
+    "username",
+    "role",
+    "facility_id",
+    "facility_code",
+    "action",
+    "resource_type",
+    "resource_id",
+    "patient_id",
+    "purpose",
+    "outcome",
+    "break_glass",
+    "break_glass_grant_id",
+    "client_address",
+    "request_id",
+    "detail",
+)
+
+
+def content_hash(row: Any) -> bytes:
+    """SHA-256 of a row's CONTENT as canonical JSON (a list: no key can be confused).
+
+    ``row`` is a mapping (what ``_row`` builds, or a row read back): the values
+    read back from either database are the ones written, as ``_row`` writes
+    ints, strings and booleans only.
+    """
+    return hashlib.sha256(CANONICAL.encode([row[c] for c in CONTENT]).encode()).digest()
+
+
+#: compact JSON, UTF-8 as is (one encoder: ``json.dumps`` with options builds one per call)
+CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _row(
@@ -68,8 +172,9 @@ def _row(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     ctx = context.current()
-    return {
-        "occurred_at": utcnow(),
+    if resource_id is not None and not isinstance(resource_id, str):
+        resource_id = str(resource_id)  # stored as text: hashed as text
+    row = {
         "user_id": principal.user_id if principal else None,
         "username": principal.username if principal else username,
         "role": principal.role if principal else None,
@@ -87,6 +192,8 @@ def _row(
         "request_id": ctx.request_id if ctx else None,
         "detail": detail and detail[:500],
     }
+    row["row_hash"] = content_hash(row)
+    return row
 
 
 async def record(
