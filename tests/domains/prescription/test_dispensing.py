@@ -350,7 +350,8 @@ async def test_a_stale_read_is_stopped_by_the_conditional_update(
 async def test_only_the_lookup_opens_the_window_not_a_page_reload(
     client, db, make_facility, make_person, make_user, login, monkeypatch
 ):
-    from salomat.core import audit
+    from sqlalchemy import insert
+
     from salomat.core.db import utcnow
     from salomat.core.security import Principal
     from salomat.domains.prescription import service
@@ -360,26 +361,41 @@ async def test_only_the_lookup_opens_the_window_not_a_page_reload(
     case = await make_case(db, make_facility, make_person, quantity=60)
     account = await pharmacist(make_facility, make_user)
     auth = await login(account)
-    assert (await _lookup(client, auth, case)).status_code == 200
-    # the audit log is append-only: move the clock, not the rows
+    facility_id = await registry.facility_id_by_code(db, account.facility_code)
+    # the database sets each audit row's time and never changes a row: the lookup made
+    # 11 hours ago is written with that time, as only the database's owner could
     now = utcnow()
-    clock = [now + timedelta(hours=11)]
-    monkeypatch.setattr(audit, "utcnow", lambda: clock[0])
-    monkeypatch.setattr(dispensing, "utcnow", lambda: clock[0])
-    # 11 hours later the pharmacist's page is reloaded: a read, but not a lookup
+    await db.execute(
+        insert(AuditEvent.__table__).values(
+            occurred_at=now - timedelta(hours=11),
+            user_id=account.id,
+            username=account.username,
+            role="pharmacist",
+            facility_id=facility_id,
+            facility_code=account.facility_code,
+            action="read",
+            resource_type=dispensing.RX,
+            resource_id=str(case.rx.id),
+            patient_id=case.rx.person_id,
+            purpose=dispensing.LOOKUP_PURPOSE,
+            outcome="success",
+            break_glass=False,
+        )
+    )
+    await db.commit()
+    # now, 11 hours after the lookup, the pharmacist's page is reloaded: a read, not a lookup
     who = Principal(
         user_id=account.id,
         username=account.username,
         role="pharmacist",
         session_id="t",
-        facility_id=await registry.facility_id_by_code(db, account.facility_code),
+        facility_id=facility_id,
         facility_code=account.facility_code,
     )
-    await db.commit()
     await service.dispensing_view(db, who, case.rx.id)
     await db.commit()
     # 13 hours after the lookup the window has closed, whatever was reloaded since
-    clock[0] = now + timedelta(hours=13)
+    monkeypatch.setattr(dispensing, "utcnow", lambda: now + timedelta(hours=2))
     r = await _dispense(client, auth, case.rx.id, units=1)
     assert r.status_code == 404, r.text
     # a fresh lookup opens it again
