@@ -10,7 +10,11 @@ from salomat.core import logging as salomat_logging
 from salomat.core.config import get_settings
 from salomat.core.errors import install_error_handlers
 from salomat.core.health import health
-from salomat.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from salomat.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    UrlGuardMiddleware,
+)
 from salomat.domains.accounts import api as accounts_api
 from salomat.domains.accounts import web as accounts_web
 from salomat.domains.child import api as child_api
@@ -65,6 +69,9 @@ def create_app() -> FastAPI:
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")
+    # the last one added is the outermost: every answer, the guards' and the last-resort
+    # 500 included, leaves through RequestContextMiddleware (security headers, request id)
+    app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("salomat.errors")
@@ -97,6 +97,15 @@ class PayloadTooLarge(SalomatError):
     status, code, title, fhir_code = 413, "payload-too-large", "Payload too large", "too-costly"
 
 
+class InternalError(SalomatError):
+    status, code, title, fhir_code = 500, "internal", "Internal error", "exception"
+
+
+def internal_error() -> InternalError:
+    """What the client learns of an unexpected error: that it happened, never how."""
+    return InternalError("An unexpected error occurred; it has been logged with this request's id.")
+
+
 _STATUS_CLASS: dict[int, type[SalomatError]] = {
     401: Unauthorized,
     403: Forbidden,
@@ -106,6 +115,14 @@ _STATUS_CLASS: dict[int, type[SalomatError]] = {
     413: PayloadTooLarge,
     422: Invalid,
     429: TooManyRequests,
+}
+
+#: PostgreSQL refusing a value the request carried (SQLSTATE class 22); the fields are
+#: bounded where they are declared, this is the net under a bound forgotten
+_VALUE_REFUSED = {
+    "22003": "A number in the request is beyond what can be stored.",
+    "22001": "A text in the request is longer than can be stored.",
+    "22008": "A date or time in the request is beyond what can be stored.",
 }
 
 API_PREFIXES = ("/api/", "/auth/", "/healthz", "/readyz")
@@ -139,6 +156,12 @@ def problem(request: Request, exc: SalomatError) -> Response:
         renderer = getattr(request.app.state, "render_error_html", None)
         if renderer is not None:
             return renderer(request, exc)
+    return problem_json(request, exc)
+
+
+def problem_json(request: Request, exc: SalomatError) -> Response:
+    """RFC 9457 problem+json, whatever the path."""
+    headers = dict(exc.headers)
     body: dict[str, Any] = {
         "type": f"https://salomat.example/problems/{exc.code}",
         "title": exc.title,
@@ -185,15 +208,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(request, err)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # errors inside the routes become a 500 in core.middleware.RequestContextMiddleware
+        # (with the security headers and the request id); this is for the middleware itself
         log.exception("unhandled error", exc_info=exc)
-        err = SalomatError("An unexpected error occurred; it has been logged.")
-        err.status, err.code, err.title, err.fhir_code = (
-            500,
-            "internal",
-            "Internal error",
-            "exception",
-        )
-        return problem(request, err)
+        return problem_json(request, internal_error())
 
     async def on_integrity(request: Request, exc: Exception) -> Response:
         log.info("integrity error turned into 409", exc_info=exc)
@@ -202,7 +220,17 @@ def install_error_handlers(app: FastAPI) -> None:
             Conflict("The change conflicts with existing data or a concurrent change; retry."),
         )
 
+    async def on_data(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DataError)
+        refused = _VALUE_REFUSED.get(getattr(exc.orig, "sqlstate", None) or "")
+        if refused is None:
+            return await on_unexpected(request, exc)
+        # a bound missing on some field: the value is the client's, the missing bound ours
+        log.warning("database refused a value; bound the field", exc_info=exc)
+        return problem(request, Invalid(refused))
+
     app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(DataError, on_data)
     app.add_exception_handler(SalomatError, on_salomat)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

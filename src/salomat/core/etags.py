@@ -7,6 +7,7 @@ sends it back in ``If-Match`` and a stale one is refused (412) by the service.
 from __future__ import annotations
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.params import parse_version
 
 
 def etag(version: int) -> str:
@@ -17,7 +18,7 @@ def parse_if_match(value: str | None) -> int | None:
     """The version an ``If-Match`` header names; None when absent (the service decides)."""
     if value is None:
         return None
-    v = value.strip().removeprefix("W/").strip('"')
-    if not v.isdigit():
+    v = parse_version(value.strip().removeprefix("W/").strip('"'))
+    if v is None:  # not ASCII digits, or past the 32-bit version column
         raise Invalid.fields([FieldError("If-Match", 'must be an ETag such as W/"3"')])
-    return int(v)
+    return v

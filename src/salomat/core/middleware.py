@@ -1,4 +1,5 @@
-"""ASGI middleware: request id and access log, security headers, body-size limit."""
+"""ASGI middleware: request id and access log, security headers, the last-resort 500, URL and
+body-size guards."""
 
 from __future__ import annotations
 
@@ -7,14 +8,25 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salomat.core import context
-from salomat.core.errors import PayloadTooLarge, problem
+from salomat.core.errors import (
+    FieldError,
+    Invalid,
+    PayloadTooLarge,
+    SalomatError,
+    internal_error,
+    problem,
+    problem_json,
+)
+from salomat.core.params import NUL_MESSAGE, PATH_NUL_MESSAGE
 
 log = logging.getLogger("salomat.access")
+error_log = logging.getLogger("salomat.errors")
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 SECURITY_HEADERS = [
@@ -36,7 +48,16 @@ _DOCS_CSP = (
 
 
 class RequestContextMiddleware:
-    """Request id, structured access log and security headers on every response."""
+    """Request id, structured access log and security headers on every response.
+
+    It is also where an error nothing else handled becomes a response: a 500
+    problem+json (an OperationOutcome under /fhir) with no stack trace, carrying
+    the security headers and the request id like any other answer. The error is
+    logged with the request id and not raised further, so the server keeps the
+    connection open for the client's next request (uvicorn closes a connection
+    whose application raised). Only when the response had already begun is the
+    error raised: the client has half an answer, and closing is all that is left.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -61,13 +82,14 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 500
+        started = False
         is_static = path.startswith("/static/")
         is_docs = path in ("/docs", "/redoc") or path.startswith("/docs/")
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 hdrs: list[Any] = list(message.get("headers", []))
                 names = {k.lower() for k, _ in hdrs}
                 for k, v in SECURITY_HEADERS:
@@ -85,6 +107,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started:
+                raise
+            error_log.error(
+                "unhandled error",
+                exc_info=exc,
+                extra={"method": ctx.method, "path": path, "request_id": rid},
+            )
+            await _internal_error_response(scope, receive, send_wrapper)
         finally:
             log.info(
                 "request",
@@ -98,6 +129,55 @@ class RequestContextMiddleware:
                 },
             )
             context.reset(token)
+
+
+async def _internal_error_response(scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope, receive)
+    try:
+        response = problem(request, internal_error())
+    except Exception:  # the error page itself failed: answer the plain problem+json
+        error_log.exception("the error page failed; answering problem+json")
+        response = problem_json(request, internal_error())
+    await response(scope, receive, send)
+
+
+#: "%00" in a query string decodes to NUL (decoding is one pass: "%2500" is the text "%00")
+_NUL_QUERY = re.compile(rb"%00|\x00")
+
+
+class UrlGuardMiddleware:
+    """Refuse a NUL character in the path or the query before routing.
+
+    No path or parameter of the platform has one, and PostgreSQL text cannot
+    store it: the path is a 400, a query parameter a 422 naming it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            error = _url_error(scope)
+            if error is not None:
+                await problem(Request(scope, receive), error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _url_error(scope: Scope) -> SalomatError | None:
+    if "\x00" in scope.get("path", ""):
+        return SalomatError(PATH_NUL_MESSAGE)
+    query: bytes = scope.get("query_string", b"")
+    if not _NUL_QUERY.search(query):
+        return None
+    names = dict.fromkeys(
+        k.replace("\x00", "\\u0000")
+        for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if "\x00" in k or "\x00" in v
+    )
+    return Invalid.fields(
+        [FieldError(n or "query", NUL_MESSAGE) for n in names] or [FieldError("query", NUL_MESSAGE)]
+    )
 
 
 class BodySizeLimitMiddleware:

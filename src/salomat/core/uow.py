@@ -1,10 +1,12 @@
 """One unit of work per request: the only place that commits.
 
 ``UnitOfWorkRoute`` wraps every route: it opens the session, resolves who is
-calling, replays idempotent retries, runs the endpoint, and commits *before*
+calling, replays idempotent retries, checks the body (``core.params``: no NUL
+character, no JSON nested too deep), runs the endpoint, and commits *before*
 the response is returned, so audit rows are durable when the client sees the
 answer. A failed request (an exception or a 4xx/5xx answer) rolls back
-everything but the rows queued with ``audit.keep_after_rollback``.
+everything but the rows queued with ``audit.keep_after_rollback``. Its
+integer parameters get the 64-bit range (``params.bound_integers``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, params
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,7 @@ from starlette.responses import Response
 from salomat.core import audit, idempotency
 from salomat.core.db import dispose_engines, session_factory
 from salomat.core.errors import Conflict, SalomatError
+from salomat.core.params import bound_integers, check_form, check_json_body
 from salomat.core.security import Principal
 
 Resolver = Callable[[Request, AsyncSession], Awaitable[Principal | None]]
@@ -34,8 +37,15 @@ async def _finish_failed(session: AsyncSession) -> None:
 
 
 class UnitOfWorkRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, bound_integers(endpoint), **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Any]:
         endpoint = super().get_route_handler()
+        body = self.body_field
+        check_body = None
+        if body is not None:
+            check_body = check_form if isinstance(body.field_info, params.Form) else check_json_body
 
         async def handler(request: Request) -> Response:
             async with session_factory()() as session:
@@ -57,6 +67,8 @@ class UnitOfWorkRoute(APIRoute):
                         await session.rollback()
                         return replay
                 try:
+                    if check_body is not None:
+                        await check_body(request)
                     response: Response = await endpoint(request)
                 except BaseException:
                     await _finish_failed(session)
