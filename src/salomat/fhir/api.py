@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 
 from salomat import __version__
 from salomat.core import audit
 from salomat.core.audit import AuditQuery
 from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.pagination import check_page
+from salomat.core.params import MAX_INT, RowId
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -27,6 +29,7 @@ from salomat.fhir import (
     prescription_api,
     registry_api,
 )
+from salomat.fhir.common import PAGING, reference_id
 from salomat.fhir.search import bundle, parse_date_param
 
 FHIR_JSON = "application/fhir+json"
@@ -96,6 +99,27 @@ RESOURCES = [
 ]
 
 
+def _declare_search_parameters() -> None:
+    """Publish each search's parameters in ``/openapi.json``, as ``/fhir/metadata`` does.
+
+    The searches read the raw query (FHIR's modifiers and repeats do not fit
+    FastAPI's parameters), so without this the schema showed none: clients could
+    not see them, and the schema-based fuzzer never sent them.
+    """
+    names = {r["type"]: [p["name"] for p in r.get("searchParam", [])] for r in RESOURCES}
+    for ctx in iter_route_contexts(router.routes):
+        resource_type = ctx.path.removeprefix("/fhir/")
+        if "GET" not in (ctx.methods or ()) or resource_type not in names:
+            continue
+        declared = dict.fromkeys([*names[resource_type], *sorted(PAGING)])
+        ctx.original_route.openapi_extra = {
+            "parameters": [
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                for n in declared
+            ]
+        }
+
+
 def fhir_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
 
@@ -145,10 +169,10 @@ async def metadata(request: Request) -> JSONResponse:
 
 
 def _patient_id(value: str) -> int:
-    v = value.removeprefix("Patient/")
-    if not v.isdigit():
+    v = reference_id(value, "Patient")
+    if v is None:
         raise Invalid.fields([FieldError("patient", "must be a Patient id or Patient/<id>")])
-    return int(v)
+    return v
 
 
 @router.get("/AuditEvent")
@@ -168,8 +192,8 @@ async def search_audit_events(
     count_raw, offset_raw = (get("_count") or [None])[-1], (get("_offset") or [None])[-1]
     snapshot_raw = (get("_snapshot") or [None])[-1]
     for name, raw in (("_count", count_raw), ("_offset", offset_raw), ("_snapshot", snapshot_raw)):
-        if raw is not None and not raw.isdigit():
-            raise Invalid.fields([FieldError(name, "must be a whole number")])
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_INT):
+            raise Invalid.fields([FieldError(name, f"must be a whole number up to {MAX_INT}")])
     page = check_page(
         int(count_raw) if count_raw else None,
         int(offset_raw) if offset_raw else None,
@@ -220,7 +244,7 @@ async def search_audit_events(
 @router.get("/AuditEvent/{event_id}")
 async def read_audit_event(
     session: Session,
-    event_id: int,
+    event_id: RowId,
     principal: Annotated[Principal, Depends(Require("audit:read"))],
 ) -> JSONResponse:
     entry = await audit.get_entry(session, event_id)
@@ -236,3 +260,6 @@ async def read_audit_event(
         purpose="audit review",
     )
     return fhir_response(audit_event.to_fhir(entry))
+
+
+_declare_search_parameters()  # after the last route of this module

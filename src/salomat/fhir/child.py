@@ -129,7 +129,7 @@ def parse_growth_id(observation_id: str) -> tuple[int, str] | None:
     if not observation_id.startswith(ID_PREFIX):
         return None
     rid, _, measure = observation_id[len(ID_PREFIX) :].partition("-")
-    if not rid.isdigit() or len(rid) > 18 or measure not in GROWTH_MEASURES:
+    if not (rid.isascii() and rid.isdigit()) or len(rid) > 18 or measure not in GROWTH_MEASURES:
         return None
     return int(rid), measure
 
@@ -140,7 +140,8 @@ def related_person_id(child_id: int) -> str:
 
 def parse_related_person_id(value: str) -> int | None:
     rid, _, rest = value.partition("-")
-    return int(rid) if rest == "mother" and rid.isdigit() and len(rid) <= 18 else None
+    ok = rest == "mother" and rid.isascii() and rid.isdigit() and len(rid) <= 18
+    return int(rid) if ok else None
 
 
 def mother(child_id: int, b: BirthSummary) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from fastapi.responses import JSONResponse
 
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.params import parse_row_id
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.country import pack
 from salomat.domains.prescription import service
 from salomat.fhir import claim as mapper
-from salomat.fhir.common import PAGING, Params, base_url, fhir_response, searchset
+from salomat.fhir.common import PAGING, Params, base_url, fhir_response, reference_id, searchset
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Reader = Annotated[Principal, Depends(Require("claim:read"))]
@@ -53,10 +54,10 @@ def _currency() -> str:
 def _ref(raw: str | None, kind: str, field: str) -> int | None:
     if raw is None:
         return None
-    v = raw.removeprefix(f"{kind}/")
-    if not v.isdigit():
+    v = reference_id(raw, kind)
+    if v is None:
         raise Invalid.fields([FieldError(field, f"must be a {kind} id or {kind}/<id>")])
-    return int(v)
+    return v
 
 
 @router.get("/Claim")
@@ -83,7 +84,8 @@ async def search_claims(request: Request, session: DbSession, principal: Reader)
 
 @router.get("/Claim/{claim_id}")
 async def read_claim(session: DbSession, claim_id: str, principal: Reader) -> JSONResponse:
-    if not claim_id.isdigit():
+    line_id = parse_row_id(claim_id)
+    if line_id is None:
         raise NotFound(f"Claim {claim_id} not found.")
-    line = await service.get_claim_line(session, principal, int(claim_id))
+    line = await service.get_claim_line(session, principal, line_id)
     return fhir_response(mapper.to_fhir(line, _currency()))

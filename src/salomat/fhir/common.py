@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from salomat.core.errors import FieldError, Invalid, PreconditionFailed, SalomatError
 from salomat.core.pagination import PageParams, check_page
+from salomat.core.params import BodyError, load_json, parse_row_id, parse_version
 
 FHIR_JSON = "application/fhir+json"
 #: Salomat's own extensions (the placeholder domain of docs/fhir.md)
@@ -24,6 +25,21 @@ FACILITY_SYSTEM = "urn:salomat:facility"
 TERRITORY_SYSTEM = "urn:salomat:territory"
 #: result parameters every search accepts
 PAGING = frozenset({"_count", "_offset"})
+
+
+#: resources kept in reference tables, whose ids are 32-bit
+SMALL_ID_KINDS = frozenset(
+    {"Organization", "Location", "Practitioner", "PractitionerRole", "Medication"}
+)
+
+
+def reference_id(reference: str, kind: str) -> int | None:
+    """The id in ``<kind>/<id>`` (or a bare ``<id>``), None if it cannot be one of ours.
+
+    ASCII digits within the id column's range only: "²" passes ``str.isdigit``
+    but not ``int``, and an id past the column's range fails in the driver.
+    """
+    return parse_row_id(reference.removeprefix(f"{kind}/"), small=kind in SMALL_ID_KINDS)
 
 
 class BadRequest(SalomatError):
@@ -96,19 +112,28 @@ def parse_if_match(value: str | None, *, body_version: str | None = None) -> int
         field = "meta.versionId"
     else:
         field = "If-Match"
-    v = value.strip().removeprefix("W/").strip('"')
-    if not v.isdigit():
+    v = parse_version(value.strip().removeprefix("W/").strip('"'))
+    if v is None:
         raise Invalid.fields([FieldError(field, 'must be a version such as W/"3"')])
-    return int(v)
+    return v
 
 
 async def read_body(request: Request, resource_type: str, model: type[BaseModel]) -> Any:
-    """The request's resource, parsed with its R4B model; errors name the element."""
+    """The request's resource, parsed with its R4B model; errors name the element.
+
+    ``load_json`` refuses what no resource holds before anything walks it: nesting
+    deeper than ``MAX_JSON_DEPTH``, a NUL character, an integer past 64 bits.
+    """
     raw = await request.body()
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadRequest("The body is not JSON.", errors=[FieldError(resource_type, str(e))]) from e
+    except BodyError as e:
+        raise BadRequest(
+            f"Not a valid FHIR R4 {resource_type}.",
+            errors=[FieldError(element_path(resource_type, e.loc), e.message)],
+        ) from e
     if not isinstance(data, dict) or data.get("resourceType") != resource_type:
         raise BadRequest(
             f"Send a {resource_type} resource.",
@@ -166,8 +191,9 @@ class Params:
     def page(self) -> PageParams:
         count, offset = self.get("_count"), self.get("_offset")
         for name, raw in (("_count", count), ("_offset", offset)):
-            if raw is not None and not raw.isdigit():
+            if raw is not None and not (raw.isascii() and raw.isdigit()):
                 raise Invalid.fields([FieldError(name, "must be a whole number")])
+        # past 64 bits, check_page refuses the offset by name
         return check_page(
             int(count) if count else None, int(offset) if offset else None, field="_count"
         )

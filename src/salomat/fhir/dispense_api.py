@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -24,6 +25,7 @@ from salomat.fhir.common import (
     Params,
     base_url,
     fhir_response,
+    reference_id,
     resource_response,
     searchset,
 )
@@ -52,10 +54,10 @@ def _ref(params: Params, name: str, kind: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    v = raw.removeprefix(f"{kind}/")
-    if not v.isdigit():
+    v = reference_id(raw, kind)
+    if v is None:
         raise Invalid.fields([FieldError(name, f"must be a {kind} id or {kind}/<id>")])
-    return int(v)
+    return v
 
 
 @router.get("/MedicationDispense")
@@ -77,7 +79,7 @@ async def search_dispenses(request: Request, session: DbSession, principal: Read
 
 @router.get("/MedicationDispense/{dispensing_id}")
 async def read_dispense(
-    request: Request, session: DbSession, dispensing_id: int, principal: Reader
+    request: Request, session: DbSession, dispensing_id: RowId, principal: Reader
 ) -> JSONResponse:
     d = await service.get_dispensing(session, principal, dispensing_id)
     return resource_response(request, mapper.medication_dispense(d))

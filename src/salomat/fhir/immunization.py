@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from salomat.core.errors import FieldError, Invalid
 from salomat.domains.immunization.schemas import DoseIn, DoseOut, ScheduleOut
-from salomat.fhir.common import instant, meta, validated
+from salomat.fhir.common import instant, meta, reference_id, validated
 
 CVX = "http://hl7.org/fhir/sid/cvx"
 SERIES_SYSTEM = "urn:salomat:immunization-series"
@@ -177,10 +177,10 @@ def recommendation(s: ScheduleOut, calendar: Any) -> dict[str, Any]:
 def _ref_id(ref: Any, kind: str, element: str) -> int | None:
     if ref is None or not ref.reference:
         return None
-    v = ref.reference.removeprefix(f"{kind}/")
-    if not v.isdigit():
+    v = reference_id(ref.reference, kind)
+    if v is None:
         raise Invalid.fields([FieldError(element, f"must reference {kind}/<id>")])
-    return int(v)
+    return v
 
 
 def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
@@ -223,8 +223,9 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
         p = imm.protocolApplied[0]
         antigen = p.series
         dose_number = p.doseNumberPositiveInt
-        if dose_number is None and p.doseNumberString and p.doseNumberString.isdigit():
-            dose_number = int(p.doseNumberString)
+        text = p.doseNumberString
+        if dose_number is None and text and text.isascii() and text.isdigit() and len(text) < 4:
+            dose_number = int(text)
     if antigen is None and vaccine in calendar.vaccines:
         series = calendar.vaccines[vaccine].get("series", [])
         if len(series) == 1:

@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -29,6 +30,7 @@ from salomat.fhir.common import (
     fhir_response,
     fields_as,
     read_body,
+    reference_id,
     resource_response,
     searchset,
 )
@@ -86,10 +88,10 @@ def _patient(params: Params) -> int:
     raw = params.get("patient")
     if raw is None:
         raise Invalid.fields([FieldError("patient", "is required")])
-    v = raw.removeprefix("Patient/")
-    if not v.isdigit():
+    v = reference_id(raw, "Patient")
+    if v is None:
         raise Invalid.fields([FieldError("patient", "must be a Patient id or Patient/<id>")])
-    return int(v)
+    return v
 
 
 def _found(request: Request, resource_type: str, params: Params, resources: list[Any]) -> Any:
@@ -149,7 +151,7 @@ async def search_immunizations(
 
 @router.get("/Immunization/{dose_id}")
 async def read_immunization(
-    request: Request, session: Session, dose_id: int, principal: Reader
+    request: Request, session: Session, dose_id: RowId, principal: Reader
 ) -> JSONResponse:
     d = await service.get_dose(session, principal, dose_id)
     return resource_response(request, mapper.immunization(d, service.calendar_options()))
@@ -190,7 +192,7 @@ async def search_recommendations(
 
 @router.get("/ImmunizationRecommendation/{person_id}")
 async def read_recommendation(
-    request: Request, session: Session, person_id: int, principal: Reader
+    request: Request, session: Session, person_id: RowId, principal: Reader
 ) -> JSONResponse:
     """Computed now from the schedule; its id is the patient's."""
     s = await service.get_schedule(session, principal, person_id)

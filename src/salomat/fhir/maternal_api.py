@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -27,6 +28,7 @@ from salomat.fhir.common import (
     Params,
     base_url,
     fhir_response,
+    reference_id,
     resource_response,
     searchset,
 )
@@ -88,10 +90,10 @@ def _id_of(params: Params, name: str, kind: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    v = raw.removeprefix(f"{kind}/")
-    if not v.isdigit():
+    v = reference_id(raw, kind)
+    if v is None:
         raise Invalid.fields([FieldError(name, f"must be a {kind} id or {kind}/<id>")])
-    return int(v)
+    return v
 
 
 def _need(*names: str) -> Invalid:
@@ -135,7 +137,7 @@ async def search_episodes(request: Request, session: Session, principal: Reader)
 
 @router.get("/EpisodeOfCare/{pregnancy_id}")
 async def read_episode(
-    request: Request, session: Session, pregnancy_id: int, principal: Reader
+    request: Request, session: Session, pregnancy_id: RowId, principal: Reader
 ) -> JSONResponse:
     p = await service.get_pregnancy(session, principal, pregnancy_id)
     return resource_response(request, mapper.episode_of_care(p))
@@ -161,7 +163,7 @@ async def search_encounters(request: Request, session: Session, principal: Reade
 
 
 @router.get("/Encounter/{contact_id}")
-async def read_encounter(session: Session, contact_id: int, principal: Reader) -> JSONResponse:
+async def read_encounter(session: Session, contact_id: RowId, principal: Reader) -> JSONResponse:
     return fhir_response(
         mapper.encounter(await service.get_contact(session, principal, contact_id))
     )
@@ -249,7 +251,7 @@ async def search_risk(request: Request, session: Session, principal: Reader) -> 
 
 
 @router.get("/RiskAssessment/{pregnancy_id}")
-async def read_risk(session: Session, pregnancy_id: int, principal: Reader) -> JSONResponse:
+async def read_risk(session: Session, pregnancy_id: RowId, principal: Reader) -> JSONResponse:
     p = await service.get_pregnancy(session, principal, pregnancy_id)
     r = mapper.risk_assessment(p, p.advice)
     if r is None:
@@ -272,7 +274,7 @@ async def search_issues(request: Request, session: Session, principal: Reader) -
 
 
 @router.get("/DetectedIssue/{advice_id}")
-async def read_issue(session: Session, advice_id: int, principal: Reader) -> JSONResponse:
+async def read_issue(session: Session, advice_id: RowId, principal: Reader) -> JSONResponse:
     person_id, advice = await service.get_advice_item(session, principal, advice_id)
     return fhir_response(mapper.detected_issue(person_id, advice))
 

@@ -21,6 +21,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -174,7 +175,7 @@ async def search_service_requests(
 
 @router.get("/ServiceRequest/{referral_id}")
 async def read_service_request(
-    request: Request, session: Session, referral_id: int, principal: ReferralReader
+    request: Request, session: Session, referral_id: RowId, principal: ReferralReader
 ) -> JSONResponse:
     r = await service.get_referral(session, principal, referral_id)
     return resource_response(request, service_request(r))

@@ -22,7 +22,14 @@ from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid
 from salomat.country import national_id as nid
 from salomat.domains.registry.schemas import PersonOut
-from salomat.fhir.common import EXT, FACILITY_SYSTEM, TERRITORY_SYSTEM, instant, validated
+from salomat.fhir.common import (
+    EXT,
+    FACILITY_SYSTEM,
+    TERRITORY_SYSTEM,
+    instant,
+    reference_id,
+    validated,
+)
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 LANGUAGE_EXT = "http://hl7.org/fhir/StructureDefinition/language"
@@ -271,8 +278,8 @@ def from_fhir(p: Patient, *, require_identity: bool = True) -> Incoming:
         ref = link.other.reference or ""
         if link.type != "replaced-by" or not ref.startswith("Patient/"):
             err(FieldError(f"Patient.link[{i}]", "only replaced-by links to a Patient are kept"))
-        elif ref.removeprefix("Patient/").isdigit():
-            out.replaced_by = int(ref.removeprefix("Patient/"))
+        elif (replaced_by := reference_id(ref, "Patient")) is not None:
+            out.replaced_by = replaced_by
     return out
 
 
@@ -287,8 +294,8 @@ def _general_practitioner(p: Patient, out: Incoming) -> None:
         return
     ref, path = refs[0], "Patient.generalPractitioner[0]"
     target = ref.reference or ""
-    if target.startswith("Organization/") and target.removeprefix("Organization/").isdigit():
-        out.facility_id = int(target.removeprefix("Organization/"))
+    if target.startswith("Organization/") and reference_id(target, "Organization") is not None:
+        out.facility_id = reference_id(target, "Organization")
     elif not target and ref.identifier is not None and ref.identifier.system == FACILITY_SYSTEM:
         out.facility_code = ref.identifier.value
     else:

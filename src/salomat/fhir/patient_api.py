@@ -27,6 +27,7 @@ from salomat.core.errors import (
     PreconditionFailed,
 )
 from salomat.core.pagination import PageParams
+from salomat.core.params import RowId, Version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -49,6 +50,7 @@ from salomat.fhir.common import (
     history_bundle,
     parse_if_match,
     read_body,
+    reference_id,
     resource_response,
     searchset,
     validated,
@@ -161,13 +163,13 @@ async def _query(session: Any, params: Params) -> PersonQuery | None:
         values["sex"] = gender
     gp = params.get("general-practitioner")
     if gp is not None:
-        ref = gp.removeprefix("Organization/")
-        if not ref.isdigit():
+        ref = reference_id(gp, "Organization")
+        if ref is None:
             raise Invalid.fields(
                 [FieldError("general-practitioner", "must be Organization/<id> or <id>")]
             )
         try:
-            values["attached_to"] = (await service.get_facility(session, int(ref))).code
+            values["attached_to"] = (await service.get_facility(session, ref)).code
         except NotFound:
             return None
     return build(PersonQuery, values, _QUERY_FIELDS)  # type: ignore[no-any-return]
@@ -396,7 +398,7 @@ async def match_patients(
 async def read_patient(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
 ) -> JSONResponse:
     person = await service.get_person(session, principal, person_id)
@@ -407,8 +409,8 @@ async def read_patient(
 async def vread_patient(
     request: Request,
     session: Session,
-    person_id: int,
-    version: int,
+    person_id: RowId,
+    version: Version,
     principal: Annotated[Principal, Depends(Require("person:read"))],
 ) -> JSONResponse:
     """One version as it was (scoped like a read: the person's scope today decides)."""
@@ -421,7 +423,7 @@ async def vread_patient(
 async def patient_history(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
 ) -> JSONResponse:
     """Every version, newest first; one audited read of the record."""
@@ -439,7 +441,7 @@ async def patient_history(
 async def update_patient(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:update"))],
 ) -> JSONResponse:
     """Replace the person's data; needs the version read (``If-Match`` or meta.versionId).

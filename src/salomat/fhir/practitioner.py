@@ -16,7 +16,7 @@ from fhir.resources.R4B.practitionerrole import PractitionerRole
 
 from salomat.core.errors import FieldError, Invalid
 from salomat.domains.registry.schemas import PractitionerOut, PractitionerRoleOut
-from salomat.fhir.common import EXT, FACILITY_SYSTEM, meta, validated
+from salomat.fhir.common import EXT, FACILITY_SYSTEM, meta, reference_id, validated
 from salomat.fhir.patient import V2_0203, national_system
 
 LICENCE_SYSTEM = "urn:salomat:practitioner-licence"
@@ -181,8 +181,7 @@ def role_to_fhir(r: PractitionerRoleOut, last_updated: datetime | None) -> dict[
 
 def _ref_id(ref: Any, kind: str) -> int | None:
     target = (ref.reference or "") if ref is not None else ""
-    v = target.removeprefix(f"{kind}/")
-    return int(v) if target.startswith(f"{kind}/") and v.isdigit() else None
+    return reference_id(target, kind) if target.startswith(f"{kind}/") else None
 
 
 def role_from_fhir(r: PractitionerRole) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from salomat.core.errors import FieldError, Invalid
 from salomat.domains.prescription.schemas import MedicineOut, PrescriptionIn, PrescriptionOut
-from salomat.fhir.common import instant, meta, validated
+from salomat.fhir.common import instant, meta, reference_id, validated
 
 ATC = "http://www.whocc.no/atc"
 FORMULARY = "urn:salomat:formulary"
@@ -137,10 +137,10 @@ def medication_request(p: PrescriptionOut) -> dict[str, Any]:
 def _ref_id(reference: str | None, kind: str, element: str) -> int | None:
     if not reference:
         return None
-    v = reference.removeprefix(f"{kind}/")
-    if not v.isdigit():
+    v = reference_id(reference, kind)
+    if v is None:
         raise Invalid.fields([FieldError(element, f"must reference {kind}/<id>")])
-    return int(v)
+    return v
 
 
 BOUNDS = "MedicationRequest.dosageInstruction[0].timing.repeat.boundsDuration"

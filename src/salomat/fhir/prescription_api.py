@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.params import RowId, SmallRowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -29,6 +30,7 @@ from salomat.fhir.common import (
     fhir_response,
     fields_as,
     read_body,
+    reference_id,
     resource_response,
     searchset,
 )
@@ -108,7 +110,7 @@ async def search_medications(
 
 @router.get("/Medication/{medicine_id}")
 async def read_medication(
-    request: Request, session: Session, medicine_id: int, principal: FormularyReader
+    request: Request, session: Session, medicine_id: SmallRowId, principal: FormularyReader
 ) -> JSONResponse:
     m = await service.get_medicine(session, medicine_id)
     return resource_response(request, mapper.medication(m))
@@ -125,8 +127,8 @@ async def search_medication_requests(
     raw = params.get("patient")
     if raw is None:
         raise Invalid.fields([FieldError("patient", "is required")])
-    v = raw.removeprefix("Patient/")
-    if not v.isdigit():
+    v = reference_id(raw, "Patient")
+    if v is None:
         raise Invalid.fields([FieldError("patient", "must be a Patient id or Patient/<id>")])
     status = None
     if (s := params.get("status")) is not None:
@@ -135,7 +137,7 @@ async def search_medication_requests(
                 [FieldError("status", "must be active, completed, cancelled or stopped")]
             )
         status = STATUSES[s]
-    found = await service.list_prescriptions(session, principal, int(v), status=status)
+    found = await service.list_prescriptions(session, principal, v, status=status)
     return _found(
         request, "MedicationRequest", params, [mapper.medication_request(p) for p in found]
     )
@@ -143,7 +145,7 @@ async def search_medication_requests(
 
 @router.get("/MedicationRequest/{prescription_id}")
 async def read_medication_request(
-    request: Request, session: Session, prescription_id: int, principal: Reader
+    request: Request, session: Session, prescription_id: RowId, principal: Reader
 ) -> JSONResponse:
     p = await service.get_prescription(session, principal, prescription_id)
     return resource_response(request, mapper.medication_request(p))

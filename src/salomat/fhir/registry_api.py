@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound, PreconditionFailed
 from salomat.core.pagination import PageParams
+from salomat.core.params import SmallRowId, Version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -559,7 +560,7 @@ def add_routes(api: APIRouter, kind: Kind) -> None:
     async def read(
         request: Request,
         session: Session,
-        rid: int,
+        rid: SmallRowId,
         principal: Annotated[Principal, Depends(Require(kind.read))],
     ) -> JSONResponse:
         out = await kind.get(session, rid)
@@ -568,8 +569,8 @@ def add_routes(api: APIRouter, kind: Kind) -> None:
     async def vread(
         request: Request,
         session: Session,
-        rid: int,
-        version: int,
+        rid: SmallRowId,
+        version: Version,
         principal: Annotated[Principal, Depends(Require(kind.read))],
     ) -> JSONResponse:
         stored = await service.stored_version(session, t, rid, version)
@@ -579,7 +580,7 @@ def add_routes(api: APIRouter, kind: Kind) -> None:
     async def history(
         request: Request,
         session: Session,
-        rid: int,
+        rid: SmallRowId,
         principal: Annotated[Principal, Depends(Require(kind.read))],
     ) -> JSONResponse:
         params = Params(list(request.query_params.multi_items()), PAGING)
@@ -597,7 +598,7 @@ def add_routes(api: APIRouter, kind: Kind) -> None:
     async def update(
         request: Request,
         session: Session,
-        rid: int,
+        rid: SmallRowId,
         principal: Annotated[Principal, Depends(Require(kind.manage))],
     ) -> JSONResponse:
         res = await read_body(request, t, kind.model)

@@ -7,6 +7,7 @@ from fastapi import Depends, Form, Request, Response
 from salomat.core.audit import AuditEntry, AuditQuery
 from salomat.core.errors import FieldError, Invalid, Unauthorized
 from salomat.core.pagination import Page, PageParams, page_params
+from salomat.core.params import SmallRowId
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -120,7 +121,7 @@ async def create_user(session: Session, data: UserIn, response: Response) -> Use
 @api.post("/users/{user_id}/disable", response_model=UserOut)
 async def disable_user(
     session: Session,
-    user_id: int,
+    user_id: SmallRowId,
     principal: Annotated[Principal, Depends(Require("user:manage"))],
 ) -> UserOut:
     return await service.set_active(session, principal, user_id, False)
@@ -129,7 +130,7 @@ async def disable_user(
 @api.post("/users/{user_id}/enable", response_model=UserOut)
 async def enable_user(
     session: Session,
-    user_id: int,
+    user_id: SmallRowId,
     principal: Annotated[Principal, Depends(Require("user:manage"))],
 ) -> UserOut:
     return await service.set_active(session, principal, user_id, True)
@@ -147,7 +148,7 @@ async def break_glass(
 @api.put("/users/{user_id}/practitioner", response_model=PractitionerLinkOut)
 async def link_practitioner(
     session: Session,
-    user_id: int,
+    user_id: SmallRowId,
     data: PractitionerLink,
     principal: Annotated[Principal, Depends(Require("user:manage"))],
 ) -> PractitionerLinkOut:

@@ -21,6 +21,7 @@ from salomat.core.errors import (
     field_errors_from_pydantic,
 )
 from salomat.core.pagination import PageParams
+from salomat.core.params import SmallRowId
 from salomat.core.policy import PUBLIC, Require, Role, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -198,7 +199,7 @@ async def users_create(
 async def users_toggle(
     request: Request,
     session: Session,
-    user_id: int,
+    user_id: SmallRowId,
     action: Annotated[str, Path(pattern="^(enable|disable)$")],
     principal: Annotated[Principal, Depends(Require("user:manage"))],
 ) -> Response:

@@ -50,7 +50,7 @@ routers = [api]
 )
 async def open_pregnancy(
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     data: PregnancyIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
@@ -65,7 +65,7 @@ async def open_pregnancy(
 @api.get("/persons/{person_id}/pregnancies", response_model=list[PregnancyOut])
 async def list_pregnancies(
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
 ) -> list[PregnancyOut]:
     """Her pregnancies, the newest first."""
@@ -75,7 +75,7 @@ async def list_pregnancies(
 @api.get("/pregnancies/{pregnancy_id}", response_model=PregnancyDetail)
 async def read_pregnancy(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
 ) -> PregnancyDetail:
@@ -88,7 +88,7 @@ async def read_pregnancy(
 @api.post("/pregnancies/{pregnancy_id}/contacts", response_model=PregnancyDetail, status_code=201)
 async def record_contact(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     data: ContactIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
@@ -106,7 +106,7 @@ async def record_contact(
 @api.post("/pregnancies/{pregnancy_id}/close", response_model=PregnancyDetail)
 async def close_pregnancy(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     data: CloseIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
@@ -123,7 +123,7 @@ async def close_pregnancy(
 @api.get("/pregnancies/{pregnancy_id}/advice", response_model=list[AdviceOut])
 async def pregnancy_advice(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
     retired: bool = False,
 ) -> list[AdviceOut]:
@@ -179,7 +179,7 @@ async def resolve_diagnosis(
 )
 async def send_referral(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     data: ReferralIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:send"))],
@@ -194,7 +194,7 @@ async def send_referral(
 @api.get("/pregnancies/{pregnancy_id}/referrals", response_model=list[ReferralOut])
 async def list_referrals(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     principal: Annotated[Principal, Depends(Require("referral:read"))],
 ) -> list[ReferralOut]:
     """The referrals of this pregnancy, oldest first."""
@@ -204,7 +204,7 @@ async def list_referrals(
 @api.get("/referrals/{referral_id}", response_model=ReferralOut)
 async def read_referral(
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:read"))],
 ) -> ReferralOut:
@@ -228,7 +228,7 @@ async def referral_inbox(
 @api.post("/referrals/{referral_id}/accept", response_model=ReferralOut)
 async def accept_referral(
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:receive"))],
     if_match: Annotated[str | None, Header()] = None,
@@ -244,7 +244,7 @@ async def accept_referral(
 @api.post("/referrals/{referral_id}/seen", response_model=ReferralOut)
 async def referral_seen(
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:receive"))],
     if_match: Annotated[str | None, Header()] = None,
@@ -260,7 +260,7 @@ async def referral_seen(
 @api.post("/referrals/{referral_id}/return", response_model=ReferralOut)
 async def return_referral(
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:receive"))],
     data: ReferralUpdateIn | None = None,
@@ -281,7 +281,7 @@ async def return_referral(
 @api.post("/referrals/{referral_id}/decline", response_model=ReferralOut)
 async def decline_referral(
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:receive"))],
     data: ReferralUpdateIn | None = None,
@@ -302,7 +302,7 @@ async def decline_referral(
 @api.post("/referrals/{referral_id}/cancel", response_model=ReferralOut)
 async def cancel_referral(
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("referral:send"))],
     data: ReferralCancelIn | None = None,
@@ -323,7 +323,7 @@ async def cancel_referral(
 @api.put("/pregnancies/{pregnancy_id}/birth-plan", response_model=PregnancyDetail)
 async def plan_birth(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     data: BirthPlanIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
@@ -358,7 +358,7 @@ async def antenatal_worklist(
 )
 async def record_birth(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     data: BirthIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
@@ -375,7 +375,7 @@ async def record_birth(
 @api.get("/pregnancies/{pregnancy_id}/birth", response_model=BirthOut)
 async def read_birth(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
 ) -> BirthOut:
     """The birth record with its babies (each live-born one's person id)."""
@@ -389,7 +389,7 @@ async def read_birth(
 )
 async def record_postnatal_contact(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     data: PostnatalContactIn,
     principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
 ) -> PostnatalContactOut:
@@ -400,7 +400,7 @@ async def record_postnatal_contact(
 @api.get("/pregnancies/{pregnancy_id}/postnatal-contacts", response_model=list[PostnatalContactOut])
 async def list_postnatal_contacts(
     session: DbSession,
-    pregnancy_id: int,
+    pregnancy_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
 ) -> list[PostnatalContactOut]:
     """The postnatal contacts, oldest first."""

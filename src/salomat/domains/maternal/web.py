@@ -372,7 +372,7 @@ def _birth_ctx(birth: BirthOut | None) -> dict[str, Any]:
 async def record(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:read"))],
 ) -> Response:
     """Her current pregnancy (or the form to register one), its contacts and advice."""
@@ -383,7 +383,7 @@ async def record(
 async def register(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
 ) -> Response:
     """Register a pregnancy from the form; refused fields are shown beside themselves."""
@@ -430,7 +430,7 @@ async def register(
 async def contact(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
 ) -> Response:
     """Record a contact at the version the page was read (If-Match), then show the advice."""
@@ -479,7 +479,7 @@ async def contact(
 async def refer(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("referral:send"))],
 ) -> Response:
     """Refer her current pregnancy: to the facility named, else the nearest suitable one."""
@@ -514,8 +514,8 @@ async def refer(
 async def cancel_referral(
     request: Request,
     session: DbSession,
-    person_id: int,
-    referral_id: int,
+    person_id: RowId,
+    referral_id: RowId,
     principal: Annotated[Principal, Depends(Require("referral:send"))],
 ) -> Response:
     """The sending facility cancels a sent or accepted referral, with a reason."""
@@ -608,7 +608,7 @@ async def _current_of(
 async def close(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
 ) -> Response:
     """Close her current pregnancy without a birth (miscarriage, termination), If-Match."""
@@ -692,7 +692,7 @@ async def _birth_page(
 async def birth_form(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
 ) -> Response:
     """The birth form for her current pregnancy (``?babies=`` rows; twins by default when
@@ -709,7 +709,7 @@ async def birth_form(
 async def birth(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:register"))],
 ) -> Response:
     """Record the birth at the version shown; "add a baby" / "remove" only redraw the form.
@@ -772,7 +772,7 @@ async def birth(
 async def postnatal_contact(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("pregnancy:contact"))],
 ) -> Response:
     """A postnatal contact after her latest birth: her checks and, optionally, one baby's."""
@@ -872,7 +872,7 @@ _ACTIONS = ("accept", "seen", "return", "decline")
 async def act_on_referral(
     request: Request,
     session: DbSession,
-    referral_id: int,
+    referral_id: RowId,
     action: str,
     principal: Annotated[Principal, Depends(Require("referral:receive"))],
 ) -> Response:

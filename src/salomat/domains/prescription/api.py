@@ -9,6 +9,7 @@ from fastapi import Body, Depends, Header, Query, Response
 
 from salomat.core.errors import FieldError, Invalid
 from salomat.core.etags import etag, parse_if_match
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -91,7 +92,7 @@ async def import_formulary(
 )
 async def create_prescription(
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     data: PrescriptionIn,
     response: Response,
     principal: Prescriber,
@@ -106,7 +107,7 @@ async def create_prescription(
 @api.get("/persons/{person_id}/prescriptions", response_model=list[PrescriptionOut])
 async def list_prescriptions(
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: PrescriptionReader,
     status: Annotated[str | None, Query(pattern="^(active|dispensed|cancelled|expired)$")] = None,
 ) -> list[PrescriptionOut]:
@@ -117,7 +118,7 @@ async def list_prescriptions(
 @api.get("/prescriptions/{prescription_id}", response_model=PrescriptionOut)
 async def read_prescription(
     session: DbSession,
-    prescription_id: int,
+    prescription_id: RowId,
     response: Response,
     principal: PrescriptionReader,
 ) -> PrescriptionOut:
@@ -130,7 +131,7 @@ async def read_prescription(
 @api.post("/prescriptions/{prescription_id}/cancel", response_model=PrescriptionOut)
 async def cancel_prescription(
     session: DbSession,
-    prescription_id: int,
+    prescription_id: RowId,
     data: PrescriptionCancelIn,
     response: Response,
     principal: Prescriber,
@@ -146,7 +147,7 @@ async def cancel_prescription(
 
 @api.get("/prescriptions/{prescription_id}/qr.svg", response_class=Response)
 async def prescription_qr(
-    session: DbSession, prescription_id: int, principal: PrescriptionReader
+    session: DbSession, prescription_id: RowId, principal: PrescriptionReader
 ) -> Response:
     """The QR code of the prescription's code (the code only, no health data)."""
     svg = await service.prescription_qr_svg(session, principal, prescription_id)
@@ -176,7 +177,7 @@ async def lookup_for_dispensing(
 )
 async def dispense(
     session: DbSession,
-    prescription_id: int,
+    prescription_id: RowId,
     data: DispenseIn,
     response: Response,
     principal: Dispenser,
@@ -194,7 +195,7 @@ async def dispense(
 
 @api.get("/prescriptions/{prescription_id}/dispensings", response_model=list[DispensingOut])
 async def list_dispensings(
-    session: DbSession, prescription_id: int, principal: Dispenser
+    session: DbSession, prescription_id: RowId, principal: Dispenser
 ) -> list[DispensingOut]:
     """The prescription's dispensings, oldest first (for the pharmacy that looked it up)."""
     return await service.list_dispensings(session, principal, prescription_id)
@@ -227,13 +228,13 @@ async def list_claims(
 
 
 @api.get("/claims/{claim_id}", response_model=ClaimOut)
-async def read_claim(session: DbSession, claim_id: int, principal: ClaimReader) -> ClaimOut:
+async def read_claim(session: DbSession, claim_id: RowId, principal: ClaimReader) -> ClaimOut:
     """One claim with its lines and totals (another pharmacy's claim: 404)."""
     return await service.get_claim(session, principal, claim_id)
 
 
 @api.post("/claims/{claim_id}/submit", response_model=ClaimOut)
-async def submit_claim(session: DbSession, claim_id: int, principal: ClaimReader) -> ClaimOut:
+async def submit_claim(session: DbSession, claim_id: RowId, principal: ClaimReader) -> ClaimOut:
     """The pharmacist submits her pharmacy's claim once its month has ended (open -> submitted)."""
     return await service.submit_claim(session, principal, claim_id)
 
@@ -263,7 +264,7 @@ async def list_claim_lines(
 
 @api.post("/claim-lines/{line_id}/review", response_model=ClaimLineOut)
 async def review_claim_line(
-    session: DbSession, line_id: int, data: ClaimReviewIn, principal: ClaimReviewer
+    session: DbSession, line_id: RowId, data: ClaimReviewIn, principal: ClaimReviewer
 ) -> ClaimLineOut:
     """Approve or reject one line; a rejection needs its reason in ``note`` (422 otherwise)."""
     return await service.review_claim_line(session, principal, line_id, data)

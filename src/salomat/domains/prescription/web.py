@@ -13,6 +13,7 @@ from salomat.core import i18n
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound, SalomatError
 from salomat.core.money import MoneyInputError, money_format, parse_money
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -82,7 +83,7 @@ async def _prescriptions_page(
 async def prescriptions_page(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("prescription:read"))],
 ) -> Response:
     """The patient's prescriptions with their codes and QR codes; the doctor's form."""
@@ -93,7 +94,7 @@ async def prescriptions_page(
 async def prescribe_page(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("prescription:write"))],
 ) -> Response:
     """Prescribe from the form; a refused one is shown again with each field's message."""
@@ -119,8 +120,8 @@ async def prescribe_page(
 async def cancel_prescription_page(
     request: Request,
     session: DbSession,
-    person_id: int,
-    prescription_id: int,
+    person_id: RowId,
+    prescription_id: RowId,
     principal: Annotated[Principal, Depends(Require("prescription:write"))],
 ) -> Response:
     """Cancel with a reason; the version the page showed guards against a stale cancel."""
@@ -242,7 +243,7 @@ async def fund_claims(
 async def review_line(
     request: Request,
     session: DbSession,
-    line_id: int,
+    line_id: RowId,
     principal: Annotated[Principal, Depends(Require("claim:review"))],
 ) -> Response:
     """Approve or reject a line with a note; a refused form comes back beside its line."""
@@ -302,7 +303,7 @@ async def pharmacy_claims(
 async def submit_claim_page(
     request: Request,
     session: DbSession,
-    claim_id: int,
+    claim_id: RowId,
     principal: Annotated[Principal, Depends(Require("claim:read"))],
 ) -> Response:
     """Submit the month's claim; a refusal (month not over, not open) is shown on the page."""
@@ -452,7 +453,7 @@ async def _disp_view_page(
 async def pharmacy_prescription(
     request: Request,
     session: DbSession,
-    prescription_id: int,
+    prescription_id: RowId,
     principal: _Dispenser,
     dispensed: int | None = None,
 ) -> Response:
@@ -464,7 +465,7 @@ async def pharmacy_prescription(
 
 @web.post("/pharmacy/prescriptions/{prescription_id}/dispense", response_class=HTMLResponse)
 async def pharmacy_dispense(
-    request: Request, session: DbSession, prescription_id: int, principal: _Dispenser
+    request: Request, session: DbSession, prescription_id: RowId, principal: _Dispenser
 ) -> Response:
     """``action=quote`` shows the price, the fund's share and the co-payment; else dispense."""
     posted = await request.form()

@@ -23,6 +23,7 @@ from salomat.core.errors import (
     SalomatError,
 )
 from salomat.core.pagination import PageParams
+from salomat.core.params import RowId
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -353,7 +354,7 @@ async def _card(
 async def card(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
 ) -> Response:
     return await _card(request, session, principal, person_id)
@@ -363,7 +364,7 @@ async def card(
 async def versions(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
@@ -384,7 +385,7 @@ def _version(value: str) -> int | None:
 async def attach(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:update"))],
     version: Annotated[str, Form()] = "",
     facility_code: Annotated[str, Form()] = "",
@@ -422,7 +423,7 @@ async def attach(
 async def death(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:death"))],
     version: Annotated[str, Form()] = "",
     deceased_on: Annotated[str, Form()] = "",
@@ -453,7 +454,7 @@ async def death(
 async def add_relation(
     request: Request,
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:relate"))],
     kind: Annotated[str, Form()] = "",
     national_id: Annotated[str, Form()] = "",
@@ -500,8 +501,8 @@ async def add_relation(
 async def end_relation(
     request: Request,
     session: Session,
-    person_id: int,
-    relation_id: int,
+    person_id: RowId,
+    relation_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:relate"))],
     ends_on: Annotated[str, Form()] = "",
     document: Annotated[str, Form()] = "",

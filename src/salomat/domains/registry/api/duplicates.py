@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from salomat.core.pagination import Page, PageParams, page_params
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -35,7 +36,7 @@ async def list_pairs(
 
 
 @api.post("/duplicates/{pair_id}/distinct", response_model=DuplicatePairOut)
-async def mark_distinct(session: DbSession, pair_id: int, principal: Merger) -> DuplicatePairOut:
+async def mark_distinct(session: DbSession, pair_id: RowId, principal: Merger) -> DuplicatePairOut:
     """Two different people: later linkage runs leave the pair alone."""
     return await service.mark_distinct(session, principal, pair_id)
 
@@ -49,7 +50,7 @@ async def mark_distinct(session: DbSession, pair_id: int, principal: Merger) -> 
     },
 )
 async def merge_persons(
-    session: DbSession, survivor_id: int, data: MergeIn, principal: Merger
+    session: DbSession, survivor_id: RowId, data: MergeIn, principal: Merger
 ) -> MergeOut:
     """Merge ``merged_id`` into this person, who keeps the id; every record is re-pointed."""
     return await service.merge_persons(
@@ -63,13 +64,13 @@ async def merge_persons(
 
 
 @api.get("/merges/{merge_id}", response_model=MergeOut)
-async def read_merge(session: DbSession, merge_id: int, principal: Merger) -> MergeOut:
+async def read_merge(session: DbSession, merge_id: RowId, principal: Merger) -> MergeOut:
     return await service.get_merge(session, merge_id)
 
 
 @api.post("/merges/{merge_id}/undo", response_model=MergeOut)
 async def undo_merge(
-    session: DbSession, merge_id: int, data: UnmergeIn, principal: Merger
+    session: DbSession, merge_id: RowId, data: UnmergeIn, principal: Merger
 ) -> MergeOut:
     """Undo a merge exactly; refused when the survivor changed in what the merge filled."""
     return await service.unmerge(session, principal, merge_id, data.reason)

@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Query, Response
 
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.pagination import Page, PageParams, page_params
+from salomat.core.params import SmallRowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -69,7 +70,9 @@ async def create_facility(
     response_model=FacilityOut,
     dependencies=[Depends(Require("facility:read"))],
 )
-async def read_facility(session: Session, facility_id: int, response: Response) -> FacilityOut:
+async def read_facility(
+    session: Session, facility_id: SmallRowId, response: Response
+) -> FacilityOut:
     fac = await service.get_facility(session, facility_id)
     response.headers["ETag"] = etag(fac.version)
     return fac
@@ -78,7 +81,7 @@ async def read_facility(session: Session, facility_id: int, response: Response) 
 @api.patch("/facilities/{facility_id}", response_model=FacilityOut)
 async def update_facility(
     session: Session,
-    facility_id: int,
+    facility_id: SmallRowId,
     patch: FacilityPatch,
     response: Response,
     principal: Annotated[Principal, Depends(Require("facility:manage"))],
@@ -98,7 +101,7 @@ async def update_facility(
 @api.post("/facilities/{facility_id}/close", response_model=FacilityOut)
 async def close_facility(
     session: Session,
-    facility_id: int,
+    facility_id: SmallRowId,
     data: FacilityClose,
     response: Response,
     principal: Annotated[Principal, Depends(Require("facility:manage"))],
@@ -118,7 +121,7 @@ async def close_facility(
 @api.post("/facilities/{facility_id}/reopen", response_model=FacilityOut)
 async def reopen_facility(
     session: Session,
-    facility_id: int,
+    facility_id: SmallRowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("facility:manage"))],
     if_match: IfMatch = None,
@@ -135,7 +138,7 @@ async def reopen_facility(
     response_model=list[SectionOut],
     dependencies=[Depends(Require("facility:read"))],
 )
-async def sections(session: Session, facility_id: int) -> list[SectionOut]:
+async def sections(session: Session, facility_id: SmallRowId) -> list[SectionOut]:
     return await service.list_sections(session, facility_id)
 
 
@@ -145,5 +148,5 @@ async def sections(session: Session, facility_id: int) -> list[SectionOut]:
     status_code=201,
     dependencies=[Depends(Require("facility:manage"))],
 )
-async def create_section(session: Session, facility_id: int, data: SectionIn) -> SectionOut:
+async def create_section(session: Session, facility_id: SmallRowId, data: SectionIn) -> SectionOut:
     return await service.create_section(session, facility_id, data)

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Query, Response
 
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.pagination import Page, PageParams, page_params
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -88,7 +89,7 @@ async def search_persons(
 @api.get("/persons/{person_id}", response_model=PersonOut)
 async def read_person(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     response: Response,
     principal: Annotated[Principal, Depends(Require("person:read"))],
     purpose: Annotated[str | None, Query(max_length=200)] = None,
@@ -101,7 +102,7 @@ async def read_person(
 @api.patch("/persons/{person_id}", response_model=PersonOut)
 async def update_person(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     patch: PersonPatch,
     response: Response,
     principal: Annotated[Principal, Depends(Require("person:update"))],
@@ -117,7 +118,7 @@ async def update_person(
 @api.post("/persons/{person_id}/attachment", response_model=PersonOut)
 async def attach_person(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     data: AttachIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("person:update"))],
@@ -134,7 +135,7 @@ async def attach_person(
 @api.get("/persons/{person_id}/attachments", response_model=list[AttachmentOut])
 async def attachment_history(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
 ) -> list[AttachmentOut]:
     return await service.attachment_history(session, principal, person_id)
@@ -143,7 +144,7 @@ async def attachment_history(
 @api.post("/persons/{person_id}/death", response_model=PersonOut)
 async def register_death(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     data: DeathIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("person:death"))],
@@ -160,7 +161,7 @@ async def register_death(
 @api.get("/persons/{person_id}/history", response_model=list[PersonVersionOut])
 async def person_history(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
     page: Annotated[PageParams, Depends(page_params)],
 ) -> list[PersonVersionOut]:

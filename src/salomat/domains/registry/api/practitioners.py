@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Query, Response
 
 from salomat.core.etags import etag, parse_if_match
 from salomat.core.pagination import Page, PageParams, page_params
+from salomat.core.params import SmallRowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -70,7 +71,7 @@ async def create_practitioner(
     dependencies=[Depends(Require("practitioner:read"))],
 )
 async def read_practitioner(
-    session: Session, practitioner_id: int, response: Response
+    session: Session, practitioner_id: SmallRowId, response: Response
 ) -> PractitionerOut:
     p = await service.get_practitioner(session, practitioner_id)
     response.headers["ETag"] = etag(p.version)
@@ -80,7 +81,7 @@ async def read_practitioner(
 @api.patch("/practitioners/{practitioner_id}", response_model=PractitionerOut)
 async def update_practitioner(
     session: Session,
-    practitioner_id: int,
+    practitioner_id: SmallRowId,
     patch: PractitionerPatch,
     response: Response,
     principal: Annotated[Principal, Depends(Require("practitioner:manage"))],
@@ -98,7 +99,7 @@ async def update_practitioner(
 )
 async def add_role(
     session: Session,
-    practitioner_id: int,
+    practitioner_id: SmallRowId,
     data: PractitionerRoleIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("practitioner:manage"))],
@@ -111,7 +112,7 @@ async def add_role(
 @api.patch("/practitioner-roles/{role_id}", response_model=PractitionerRoleOut)
 async def update_role(
     session: Session,
-    role_id: int,
+    role_id: SmallRowId,
     patch: PractitionerRolePatch,
     response: Response,
     principal: Annotated[Principal, Depends(Require("practitioner:manage"))],

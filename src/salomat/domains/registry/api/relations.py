@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Response
 
+from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -19,7 +20,7 @@ Session = DbSession
 @api.post("/persons/{person_id}/relations", response_model=RelationOut, status_code=201)
 async def add_relation(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     data: RelationIn,
     response: Response,
     principal: Annotated[Principal, Depends(Require("person:relate"))],
@@ -33,7 +34,7 @@ async def add_relation(
 @api.get("/persons/{person_id}/relations", response_model=list[RelationOut])
 async def list_relations(
     session: Session,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("person:read"))],
 ) -> list[RelationOut]:
     """The person's parents and guardians, and whom they are parent or guardian of."""
@@ -43,7 +44,7 @@ async def list_relations(
 @api.post("/relations/{relation_id}/end", response_model=RelationOut)
 async def end_relation(
     session: Session,
-    relation_id: int,
+    relation_id: RowId,
     data: RelationEndIn,
     principal: Annotated[Principal, Depends(Require("person:relate"))],
 ) -> RelationOut:

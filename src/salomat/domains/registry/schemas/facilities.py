@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salomat.core.params import MAX_SMALL_ID
+
 __all__ = [
     "FacilityClose",
     "FacilityIn",
@@ -106,7 +108,7 @@ class SectionIn(BaseModel):
 
     code: str = Field(min_length=1, max_length=16, pattern=_CODE)
     name: str = Field(min_length=1, max_length=200)
-    practitioner_id: int | None = None
+    practitioner_id: int | None = Field(default=None, ge=1, le=MAX_SMALL_ID)
 
 
 class SectionOut(BaseModel):

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from salomat.core.params import MAX_SMALL_ID
+
 __all__ = [
     "PractitionerIn",
     "PractitionerLink",
@@ -135,7 +137,7 @@ class PractitionerLink(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    practitioner_id: int | None
+    practitioner_id: int | None = Field(ge=1, le=MAX_SMALL_ID)
 
 
 class PractitionerLinkOut(BaseModel):
