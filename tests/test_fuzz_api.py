@@ -1,0 +1,261 @@
+"""A schema-based fuzzer over ``/openapi.json``: no input makes the API answer 5xx.
+
+Schemathesis generates requests for every operation of the published schema
+and sends them in-process (ASGI): the schema's examples, its coverage phase
+(each parameter's boundaries, wrong types, missing and extra fields, NUL
+characters, an unexpected method) and random cases, valid and invalid. The
+only property checked is the one a client relies on whatever it sends: the
+answer is never a server error.
+
+Each case goes as the family doctor (with a facility, a woman attached there
+and her pregnancy) when her role may call the operation, else as the admin,
+else as the first role that may (the registrar, the obstetrician, the
+pharmacist, the analyst...), so that it gets past the permission check into
+the code that reads it. The run is seeded and bounded: the same requests every
+time, about a minute a backend (SALOMAT_FUZZ_EXAMPLES raises the random cases
+for a longer hunt).
+
+It runs on a scratch database of its own, migrated here and dropped afterwards:
+the fuzzer creates facilities, territory and people with generated values,
+which must not reach the other tests' shared database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.routing import APIRoute, iter_route_contexts
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from salomat.core.policy import PERMISSIONS, Public, Require, Role
+from tests.conftest import BACKEND, PG_URL
+from tests.factories import PASSWORD, unique
+
+#: random cases per operation, after the examples and the coverage phase
+MAX_EXAMPLES = int(os.environ.get("SALOMAT_FUZZ_EXAMPLES", "3"))
+
+#: operations that end the fuzzer's own sessions: its tokens would stop working and the
+#: rest of the run would test nothing but 401s. The guards they rely on (bounded
+#: integers, no NUL, the catch-all 500) are the app's and tests/core/test_no_5xx.py
+#: checks them on every route.
+EXCLUDED = {
+    ("POST", "/auth/logout"),
+    ("POST", "/api/v1/users/{user_id}/disable"),
+}
+
+#: who sends an operation's cases: the first of these whose role may call it
+PREFERENCE = [
+    Role.family_doctor,
+    Role.admin,
+    Role.registrar,
+    Role.obstetrician,
+    Role.nurse,
+    Role.pharmacist,
+    Role.analyst,
+    Role.epidemiologist,
+    Role.auditor,
+    Role.insurance_analyst,
+    Role.oncologist,
+    Role.sanatorium_admin,
+    Role.citizen,
+]
+
+#: explicit, so a schemathesis.toml lying around changes nothing; seeded and
+#: deterministic, so every run sends the same requests and a failure reproduces
+CONFIG = {
+    "seed": 20261205,
+    "generation": {
+        "mode": "all",  # requests that fit the schema and requests that break it
+        "max-examples": MAX_EXAMPLES,
+        "deterministic": True,
+        "allow-x00": True,
+    },
+    "phases": {
+        "examples": {"enabled": True},
+        # one unexpected method is enough to see every route answer 405 (not 500)
+        "coverage": {"enabled": True, "unexpected-methods": ["delete"]},
+        "fuzzing": {"enabled": True},
+        "stateful": {"enabled": False},
+    },
+}
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _load_schema() -> Any:
+    """The schema as the app publishes it (no database is needed to build it)."""
+    from schemathesis.config import SchemathesisConfig
+
+    from salomat.main import create_app
+
+    loaded = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(), config=SchemathesisConfig.from_dict(CONFIG)
+    )
+    return loaded.exclude(
+        func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in EXCLUDED
+    )
+
+
+schema = _load_schema()
+
+
+def _permission_of(route: APIRoute) -> Require | Public | None:
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Require | Public):
+            return dep.call
+        stack.extend(dep.dependencies)
+    return None
+
+
+def _senders(app: Any) -> dict[tuple[str, str], Role]:
+    """(method, path) -> the role that sends that operation's cases."""
+    out: dict[tuple[str, str], Role] = {}
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        needed = _permission_of(route)
+        allowed = PERMISSIONS[needed.permission] if isinstance(needed, Require) else frozenset(Role)
+        role = next((r for r in PREFERENCE if r in allowed), Role.family_doctor)
+        for method in ctx.methods or ():
+            out[(method, ctx.path)] = role
+    return out
+
+
+SENDERS = _senders(schema.app)
+
+
+@pytest.fixture(scope="module")
+def fuzz_database() -> Iterator[str]:
+    """A migrated database of the backend under test, used by this module only."""
+    from salomat.core import migrate
+    from salomat.core.config import get_settings
+    from salomat.core.db import dispose_engines
+
+    previous = os.environ["SALOMAT_DATABASE_URL"]
+    scratch = tempfile.TemporaryDirectory(prefix="salomat-fuzz-")
+    name = None
+    if BACKEND == "postgresql":
+        import psycopg
+
+        name = f"salomat_fuzz_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(_libpq(PG_URL), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{PG_URL.rpartition('/')[0]}/{name}"
+    else:
+        url = f"sqlite+aiosqlite:///{scratch.name}/fuzz.sqlite3"
+    os.environ["SALOMAT_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(dispose_engines())
+        os.environ["SALOMAT_DATABASE_URL"] = previous
+        get_settings.cache_clear()
+        scratch.cleanup()
+        if name:
+            import psycopg
+
+            with psycopg.connect(_libpq(PG_URL), autocommit=True, connect_timeout=5) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Senders:
+    headers: dict[Role, dict[str, str]]
+
+
+async def _arrange(app: Any, roles: set[Role]) -> Senders:
+    """A polyclinic with a woman attached and her pregnancy, a pharmacy, and one user per role.
+
+    The first rows of a fresh database: ids 1 are the ones the coverage phase
+    sends first (a path id's lower bound), so those cases reach existing records.
+    """
+    import httpx
+
+    from salomat.core.db import session_factory
+    from salomat.core.policy import FACILITY_ROLES
+    from salomat.core.security import Principal
+    from salomat.domains.accounts import service as accounts
+    from salomat.domains.accounts.schemas import UserIn
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.schemas import FacilityIn, PersonIn
+
+    async with session_factory()() as db:
+        clinic = await registry.create_facility(
+            db, FacilityIn(code=unique("F"), name="Fuzz polyclinic", kind="family_polyclinic")
+        )
+        pharmacy = await registry.create_facility(
+            db, FacilityIn(code=unique("P"), name="Fuzz pharmacy", kind="pharmacy")
+        )
+        clerk = Principal(user_id=0, username="fixture", role="registrar", session_id="fixture")
+        woman = await registry.register_person(
+            db,
+            clerk,
+            PersonIn(
+                family_name="Karimova",
+                given_name="Dilnoza",
+                birth_date=date(1994, 5, 17),
+                sex="female",
+                attached_facility_code=clinic.code,
+            ),
+        )
+        users = {}
+        for role in sorted(roles | {Role.family_doctor, Role.admin}):
+            code = None
+            if role in FACILITY_ROLES:
+                code = pharmacy.code if role == Role.pharmacist else clinic.code
+            users[role] = await accounts.create_user(
+                db,
+                UserIn(
+                    username=unique(f"{role.replace('_', '')}-"),
+                    password=PASSWORD,
+                    role=role,
+                    facility_code=code,
+                    person_id=woman.id if role == Role.citizen else None,
+                ),
+            )
+        await db.commit()
+    headers = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        for role, user in users.items():
+            r = await c.post("/auth/token", data={"username": user.username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            headers[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        lmp = (date.today() - timedelta(weeks=12)).isoformat()
+        r = await c.post(
+            f"/api/v1/persons/{woman.id}/pregnancies",
+            json={"lmp": lmp, "gravida": 1, "parity": 0},
+            headers=headers[Role.family_doctor],
+        )
+        assert r.status_code == 201, r.text
+    return Senders(headers)
+
+
+@pytest.fixture(scope="module")
+def senders(fuzz_database: str) -> Senders:
+    return asyncio.run(_arrange(schema.app, set(SENDERS.values())))
+
+
+@schema.parametrize()
+@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_no_input_makes_a_server_error(case: Any, senders: Senders) -> None:
+    role = SENDERS.get((case.operation.method.upper(), case.operation.path), Role.family_doctor)
+    response = case.call(headers=senders.headers[role])
+    case.validate_response(response, checks=[not_a_server_error])
