@@ -28,6 +28,7 @@ from salomat.core.errors import (
     SalomatError,
     field_errors_from_pydantic,
 )
+from salomat.core.params import parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -393,7 +394,7 @@ async def post_entered_in_error(
             principal,
             measurement_id,
             data.reason,
-            int(version) if version.isdigit() else None,
+            parse_version(version),
         )
     except SalomatError as e:
         if e.status == 404:
@@ -497,7 +498,7 @@ async def post_newborn_screening(
             principal,
             person_id,
             data,
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=parse_version(version),
         )
     except SalomatError as e:
         if e.status == 404:

@@ -38,7 +38,7 @@ class DoseIn(BaseModel):
     expires_on: date | None = None
     site: str | None = Field(None, max_length=32)
     #: who gave it, when known (a practitioner of the registry)
-    practitioner_id: int | None = None
+    practitioner_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     #: a dose given elsewhere (another country, a private clinic, a paper card): kept
     #: even when too early, with valid=false and the reason
     given_elsewhere: bool = False
@@ -62,7 +62,7 @@ class DoseOut(BaseModel):
     site: str | None = None
     facility_id: int | None = None
     place_elsewhere: str | None = None
-    practitioner_id: int | None = None
+    practitioner_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     valid: bool
     invalid_reason: str | None = None
     status: str

@@ -18,6 +18,7 @@ from salomat.core.errors import (
     field_errors_from_pydantic,
 )
 from salomat.core.pagination import PageParams
+from salomat.core.params import parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -71,7 +72,7 @@ def _coverage_query(request: Request) -> tuple[str | None, int | None, list[Fiel
     errors: list[FieldError] = []
     cohort = None
     if raw:
-        if raw.isdigit() and len(raw) == 4:
+        if raw.isascii() and raw.isdigit() and len(raw) == 4:
             cohort = int(raw)
         else:
             errors.append(FieldError("cohort", f"{raw!r} is not a year (YYYY)"))
@@ -371,7 +372,7 @@ async def immunization_entered_in_error_page(
             session,
             principal,
             dose_id,
-            int(version) if version.isdigit() else None,
+            parse_version(version),
             data.reason,
         )
     except SalomatError as e:

@@ -13,7 +13,7 @@ from salomat.core import i18n
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound, SalomatError
 from salomat.core.money import MoneyInputError, money_format, parse_money
-from salomat.core.params import RowId
+from salomat.core.params import RowId, parse_row_id, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -136,7 +136,7 @@ async def cancel_prescription_page(
             principal,
             prescription_id,
             forms.text(posted, "reason"),
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=parse_version(version),
         )
     except SalomatError as e:
         if e.status == 404:
@@ -277,7 +277,7 @@ async def _pharmacy_page(
     wanted = request.query_params.get("claim") or ""
     ctx: dict[str, object] = {"mode": "pharmacy", **_claims_ctx()}
     ctx["claims"] = await service.list_claims(session, principal)
-    claim_id = int(wanted) if wanted.isdigit() else None
+    claim_id = parse_row_id(wanted)
     if claim_id is None and ctx["claims"]:
         claim_id = ctx["claims"][0].id  # type: ignore[index]
     ctx["claim"] = (
@@ -380,7 +380,7 @@ def _validate_dispense(raw: dict[str, Any], price_error: str | None) -> Dispense
 
 
 def _whole(raw: str) -> int | str | None:
-    return None if not raw else int(raw) if raw.isdigit() else raw
+    return None if not raw else n if (n := parse_row_id(raw)) is not None else raw
 
 
 async def _disp_page(

@@ -23,7 +23,7 @@ from salomat.core.errors import (
     SalomatError,
 )
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId
+from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -378,7 +378,7 @@ async def versions(
 
 
 def _version(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    return parse_version(value.strip())
 
 
 @web.post("/patients/{person_id}/attach", response_class=HTMLResponse)
