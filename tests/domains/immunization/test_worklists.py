@@ -13,7 +13,7 @@ from sqlalchemy import text
 from salomat.domains.immunization.service import schedule
 from tests.domains.immunization.test_coverage import give
 from tests.domains.maternal.test_referrals import facility
-from tests.factories import national_id_for
+from tests.factories import national_id_for, unique_name
 
 pytestmark = pytest.mark.anyio
 
@@ -175,9 +175,11 @@ async def test_the_invitation_list_is_a_csv_of_the_same_children(client, clinic)
     assert len(lines) == len(w["rows"])
     line = next(x for x in lines if x["name"].startswith("Karimova Oysha"))
     born = (TODAY - timedelta(weeks=10)).isoformat()
+    # a phone in E.164 starts with "+", which a spreadsheet would run: it is written
+    # with the apostrophe that makes it text (shown as typed, "+" kept)
     assert (line["birth_date"], line["phone"], line["address"]) == (
         born,
-        "+998901112233",
+        "'+998901112233",
         "Registon 1",
     )
     assert "BCG" in line["due"] or "bcg" in line["due"].lower()
@@ -202,3 +204,27 @@ async def test_the_nurse_sees_the_page(client, clinic, make_user):
     bad = await client.get("/immunization/worklist", params={"week": "soon"})
     assert bad.status_code == 422
     assert 'data-field="week"' in bad.text
+
+
+@pytest.mark.parametrize(
+    "typed", ['=HYPERLINK("http://x","click")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+)
+async def test_a_formula_typed_into_an_address_comes_out_neutralised_in_the_csv(
+    client, clinic, typed
+):
+    """OWASP, CSV injection: a cell a spreadsheet would run is written with a leading
+    apostrophe, so it is shown as typed."""
+    _, _, _, nurse, _, child = clinic
+    family = unique_name("Formulova")
+    await child(
+        TODAY - timedelta(weeks=10),
+        family_name=family,
+        given_name="Aziza",
+        address=f"{typed} Registon",
+    )
+    r = await client.get("/api/v1/worklists/immunization.csv", headers=nurse)
+    assert r.status_code == 200
+    line = next(x for x in csv.DictReader(io.StringIO(r.text)) if x["name"].startswith(family))
+    # the register trims leading white space (a tab or CR typed first is gone), and what is
+    # left starts a formula: written with the apostrophe
+    assert line["address"] == "'" + f"{typed} Registon".lstrip()

@@ -36,8 +36,6 @@ Definitions (the pack's ``immunization_coverage.yaml`` holds the indicators;
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -50,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
-from salomat.core.downloads import CsvFile
+from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.country import pack
@@ -464,11 +462,6 @@ def _line(c: ImmunizationCoverage, r: CoverageRow) -> list[Any]:
 
 def coverage_csv(c: ImmunizationCoverage) -> CsvFile:
     """A header line, one line per unit and a last line with the area's total."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(_columns(c))
-    for r in c.rows:
-        w.writerow(_line(c, r))
-    w.writerow(_line(c, c.total))
+    rows = [_line(c, r) for r in c.rows] + [_line(c, c.total)]
     name = f"immunization-coverage-{c.area_code or 'national'}-{c.cohort}.csv"
-    return CsvFile(name, out.getvalue())
+    return CsvFile(name, csv_text(_columns(c), rows))

@@ -21,8 +21,6 @@ PCV begun at 14 months asks for one more dose 8 weeks later, not two).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections import defaultdict
 from datetime import date, timedelta
@@ -33,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.config import get_settings
-from salomat.core.downloads import CsvFile
+from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Forbidden, Invalid
 from salomat.core.security import Principal
 from salomat.domains.immunization.models import Dose, Exemption
@@ -206,20 +204,17 @@ def _what(row: ImmunizationWorklistRow) -> str:
 
 def worklist_csv(w: ImmunizationWorklist) -> CsvFile:
     """The invitation list: one line per child."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "birth_date", "phone", "address", "section", "due"])
-    for r in w.rows:
-        name = " ".join(x for x in (r.family_name, r.given_name, r.patronymic) if x)
-        writer.writerow(
-            [
-                name,
-                r.birth_date.isoformat(),
-                r.phone or "",
-                r.address or "",
-                r.section_code or "",
-                _what(r),
-            ]
-        )
+    rows = [
+        [
+            " ".join(x for x in (r.family_name, r.given_name, r.patronymic) if x),
+            r.birth_date.isoformat(),
+            r.phone or "",
+            r.address or "",
+            r.section_code or "",
+            _what(r),
+        ]
+        for r in w.rows
+    ]
     name = f"immunization-invitations-{w.facility_code or 'facility'}-{w.week_start}.csv"
-    return CsvFile(name, out.getvalue())
+    header = ["name", "birth_date", "phone", "address", "section", "due"]
+    return CsvFile(name, csv_text(header, rows))

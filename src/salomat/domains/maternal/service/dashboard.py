@@ -32,8 +32,6 @@ answer so a reader of the CSV has them too):
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.db import utcnow
-from salomat.core.downloads import CsvFile
+from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import (
@@ -418,11 +416,7 @@ def _line(
 
 def dashboard_csv(d: MaternalDashboard) -> CsvFile:
     """A header line, one line per unit and a last line with the area's total."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(_columns())
-    for r in d.rows:
-        w.writerow(_line(d, r.code, r.name, r.level, r.figures))
-    w.writerow(_line(d, d.area_code, f"total: {d.area_name or 'national'}", d.area_level, d.total))
+    rows = [_line(d, r.code, r.name, r.level, r.figures) for r in d.rows]
+    rows.append(_line(d, d.area_code, f"total: {d.area_name or 'national'}", d.area_level, d.total))
     name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
-    return CsvFile(name, out.getvalue())
+    return CsvFile(name, csv_text(_columns(), rows))
