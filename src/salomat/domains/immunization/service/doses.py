@@ -325,6 +325,7 @@ async def _store_counts(session: AsyncSession, changes: list[Change]) -> None:
 
 async def recount(session: AsyncSession, person_id: int, birth: date) -> int:
     """Count the person's doses again and store what changed; how many changed."""
+    await registry.hold_person(session, person_id)  # one writer of the card at a time
     doses = await _doses(session, person_id)
     changes = _changes(doses, engine.count_doses(birth, doses, calendar_options()))
     await _store_counts(session, changes)
@@ -402,6 +403,9 @@ async def record_dose(
         errors.append(FieldError("practitioner_id", "no such practitioner"))
     if errors:
         raise Invalid.fields(errors)
+    # the card is counted from what is read: two doses recorded at once (a Penta and a DTP
+    # of one chain, or two doses of a series) must not both be counted from the same card
+    await registry.hold_person(session, person_id)
     doses = await _doses(session, person_id)
     for d in doses:
         if (

@@ -71,6 +71,7 @@ __all__ = [
     "count_people",
     "death_dates",
     "get_person",
+    "hold_person",
     "icd10_cause",
     "open_care_relationship",
     "people_with_codes",
@@ -643,6 +644,17 @@ async def require_alive(session: AsyncSession, person_id: int, on: date | None =
         )
     if row.deceased_on is not None and (on is None or on >= row.deceased_on):
         raise InvalidState(f"Patient {person_id} died on {row.deceased_on:%d.%m.%Y}.")
+
+
+async def hold_person(session: AsyncSession, person_id: int) -> None:
+    """Hold the person's row until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``:
+    the lock an update takes, which a foreign-key check does not wait for), so that a
+    domain recounting the person's records from what it read (the vaccination card) runs
+    one writer at a time; a second writer reads after the first has committed. SQLite
+    has one writer at a time already."""
+    await session.execute(
+        select(Person.id).where(Person.id == person_id).with_for_update(key_share=True)
+    )
 
 
 async def attach_person(
