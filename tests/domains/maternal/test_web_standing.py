@@ -49,6 +49,12 @@ async def test_a_standing_diagnosis_shows_its_contact_and_is_resolved_with_a_rea
     assert row, page
     since = re.search(r'data-testid="diagnosis-since">(.*?)</td>', row.group(1), re.S).group(1)
     assert "contact 1" in since
+    values = re.search(r'data-testid="diagnosis-values">(.*?)</td>', row.group(1), re.S).group(1)
+    # labels, not the rules' codes
+    assert "urine protein: ++" in values
+    assert "severe headache" in values
+    assert "urine_protein" not in values
+    assert "severe_headache" not in values
     assert first_on.strftime("%d.%m.%Y") in since
     assert re.search(r'data-testid="risk"><span class="badge warn">high<', page)
 

@@ -134,6 +134,26 @@ DIAGNOSIS_LABELS = {
     "no_fetal_heartbeat": N_("no fetal heartbeat"),
     "abnormal_fetal_heart_rate": N_("abnormal fetal heart rate"),
 }
+#: the values a standing diagnosis was made on (``diagnostic_rules`` and DT.01/DT.06)
+DIAGNOSIS_VALUES = {
+    "systolic": N_("systolic, mmHg"),
+    "diastolic": N_("diastolic, mmHg"),
+    "urine_protein": N_("urine protein"),
+    "symptoms": N_("symptoms"),
+    "danger_signs": N_("danger signs"),
+    "haemoglobin_g_l": N_("haemoglobin, g/L"),
+    "pallor": N_("pallor"),
+    "ga_days": N_("gestational age, days"),
+    "fasting_glucose_mmol_l": N_("fasting glucose, mmol/L"),
+    "ogtt_1h_mmol_l": N_("OGTT 1 h, mmol/L"),
+    "ogtt_2h_mmol_l": N_("OGTT 2 h, mmol/L"),
+    "random_glucose_mmol_l": N_("random glucose, mmol/L"),
+    "temperature_c": N_("temperature, °C"),
+    "pulse": N_("pulse, /min"),
+    "spo2": N_("oxygen saturation, per cent"),
+    "fetal_heart_rate": N_("fetal heart rate, /min"),
+    "fetal_heartbeat_absent": N_("no fetal heartbeat"),
+}
 #: why a clinician resolves one (``schemas.Resolution``)
 RESOLUTIONS = {
     "resolved": N_("resolved"),
@@ -289,6 +309,8 @@ async def _page(
         "resolved": request.query_params.get("resolved") == "1" and pregnancy is not None,
         "new_advice": new_advice,
         "diagnosis_labels": DIAGNOSIS_LABELS,
+        "diagnosis_values": DIAGNOSIS_VALUES,
+        "value_codes": {**DANGER_SIGNS, **SYMPTOMS},
         "resolutions": RESOLUTIONS,
         "can_diagnose": can(principal, "pregnancy:diagnose") and pregnancy is not None,
         "resolve_form": {},
