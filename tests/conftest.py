@@ -22,6 +22,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# No property test is timed: hypothesis's default 200 ms deadline per example fails a
+# test on a loaded machine (CI runs two suites side by side on two cores) for a reason
+# that is not the behaviour it names. Tests that set other settings keep this one.
+hypothesis_settings.register_profile("salomat", deadline=None)
+hypothesis_settings.load_profile("salomat")
 
 BACKEND = os.environ.get("SALOMAT_TEST_DB", "sqlite")
 PG_URL = os.environ.get("SALOMAT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
