@@ -24,7 +24,7 @@ from salomat.core.errors import (
     SalomatError,
 )
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId
+from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -480,7 +480,7 @@ async def contact(
             principal,
             current.id,
             data,
-            expected_version=_number(version),
+            expected_version=parse_version(version),
         )
     except SalomatError as e:
         if e.status == 404:
@@ -551,7 +551,7 @@ async def cancel_referral(
             principal,
             referral_id,
             data,
-            expected_version=_number(version),
+            expected_version=parse_version(version),
         )
     except SalomatError as e:
         if e.status == 404:
@@ -607,13 +607,13 @@ async def resolve_diagnosis(
 
 
 def _number(text: str) -> int | None:
-    """A whole number typed or posted: ASCII digits only ("²".isdigit() is true, and
-    int("²") raises), at most 18 of them (within a 64-bit integer); else None."""
-    return int(text) if re.fullmatch(r"[0-9]{1,18}", text) else None
+    """A small whole number typed in a form (weeks, days, rows), 0 included: ASCII digits
+    only ("²".isdigit() is true, and int("²") raises), at most 4 of them; else None."""
+    return int(text) if re.fullmatch(r"[0-9]{1,4}", text) else None
 
 
 def _version(posted: Any) -> int | None:
-    return _number(forms.text(posted, "version"))
+    return parse_version(forms.text(posted, "version"))
 
 
 async def _current_of(
@@ -901,7 +901,7 @@ async def act_on_referral(
     """Accept, mark seen, return with a conclusion or decline, at the version shown."""
     posted = await request.form()
     version = forms.text(posted, "version")
-    expected = _number(version)
+    expected = parse_version(version)
     conclusion = _or_none(forms.text(posted, "conclusion"))
     back = forms.text(posted, "back_status")
     back = back if back in REFERRAL_STATUSES else ""
