@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from salomat import __version__
+from salomat.core import db_roles
 from salomat.core import logging as salomat_logging
 from salomat.core.config import get_settings
+from salomat.core.db import session_factory
 from salomat.core.errors import install_error_handlers
 from salomat.core.health import health
 from salomat.core.middleware import (
@@ -34,6 +40,32 @@ from salomat.ui.templating import UI_DIR, render_error
 PUBLIC_PATHS = frozenset({"/static", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 
 
+_log = logging.getLogger("salomat.startup")
+
+
+async def warn_if_audit_can_be_bypassed(url: str | None = None) -> str | None:
+    """Log (once, at start) that the connected role can bypass the audit protections.
+
+    ``salomat serve`` prints the same warning on the console before it starts; this
+    covers a start by uvicorn or gunicorn directly (``salomat.main:create_app``). A
+    database that can't be reached or isn't migrated yet is left to /readyz.
+    """
+    try:
+        async with session_factory(url)() as session:
+            warning = await db_roles.bypass_warning(session)
+    except Exception:  # unreachable or unmigrated: /readyz reports it
+        return None
+    if warning:
+        _log.warning(warning)
+    return warning
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    await warn_if_audit_can_be_bypassed()
+    yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     salomat_logging.configure()
@@ -46,6 +78,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect" if docs else None,
+        lifespan=lifespan,
     )
     app.state.resolve_principal = accounts_api.resolve_principal
     app.state.render_error_html = render_error

@@ -169,6 +169,30 @@ async def test_running_the_app_as_a_superuser_or_the_owner_warns_naming_the_guid
 
 
 @postgres_only
+async def test_the_app_started_without_salomat_serve_logs_the_warning(cluster, caplog):
+    """uvicorn or gunicorn on ``salomat.main:create_app`` skip ``salomat serve``'s console
+    warning: the app's own start-up logs it, and says nothing as the app role."""
+    from salomat.main import warn_if_audit_can_be_bypassed
+
+    roles = cluster.roles
+    await make_roles(cluster.url, roles)
+    with caplog.at_level("WARNING", logger="salomat.startup"):
+        as_superuser = await warn_if_audit_can_be_bypassed(cluster.url)
+    assert as_superuser is not None
+    assert any("salomat db roles" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="salomat.startup"):
+        assert await warn_if_audit_can_be_bypassed(cluster.as_role(roles.app)) is None
+    assert not caplog.records
+
+
+async def test_the_app_start_up_check_never_stops_the_app_on_an_unreachable_database():
+    from salomat.main import warn_if_audit_can_be_bypassed
+
+    assert await warn_if_audit_can_be_bypassed("sqlite+aiosqlite:///nonexistent/dir/x.db") is None
+
+
+@postgres_only
 async def test_db_roles_is_idempotent_and_the_owner_runs_migrations(cluster):
     roles = cluster.roles
     await make_roles(cluster.url, roles)
