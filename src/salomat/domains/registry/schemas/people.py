@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salomat.core.text import NameText, OptNameText, OptNotes
+
 __all__ = [
     "AttachIn",
     "AttachmentOut",
@@ -42,18 +44,18 @@ class PersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     national_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]*$")
-    family_name: str = Field(**_NAME)
-    given_name: str = Field(**_NAME)
-    patronymic: str | None = Field(default=None, max_length=100)
+    family_name: NameText = Field(**_NAME)
+    given_name: NameText = Field(**_NAME)
+    patronymic: OptNameText = Field(default=None, max_length=100)
     birth_date: date
     sex: Sex
     phone: str | None = Field(default=None, max_length=32)
     settlement_code: str | None = Field(default=None, max_length=32)
-    address: str | None = Field(default=None, max_length=300)
+    address: OptNameText = Field(default=None, max_length=300)
     attached_facility_code: str | None = Field(default=None, max_length=32)
     section_code: str | None = Field(default=None, max_length=16)
     #: needed when the registration resembles people already registered
-    duplicate_reason: str | None = Field(default=None, min_length=5, max_length=500)
+    duplicate_reason: OptNotes = Field(default=None, min_length=5, max_length=500)
 
     @field_validator("birth_date")
     @classmethod
@@ -72,14 +74,14 @@ class PersonPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     national_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]*$")
-    family_name: str | None = Field(default=None, **_NAME)
-    given_name: str | None = Field(default=None, **_NAME)
-    patronymic: str | None = Field(default=None, max_length=100)
+    family_name: OptNameText = Field(default=None, **_NAME)
+    given_name: OptNameText = Field(default=None, **_NAME)
+    patronymic: OptNameText = Field(default=None, max_length=100)
     birth_date: date | None = None
     sex: Sex | None = None
     phone: str | None = Field(default=None, max_length=32)
     settlement_code: str | None = Field(default=None, max_length=32)
-    address: str | None = Field(default=None, max_length=300)
+    address: OptNameText = Field(default=None, max_length=300)
 
     @field_validator("birth_date")
     @classmethod
@@ -155,7 +157,7 @@ class AttachIn(BaseModel):
     facility_code: str = Field(min_length=1, max_length=32)
     section_code: str | None = Field(default=None, max_length=16)
     start_on: date | None = None
-    reason: str | None = Field(default=None, max_length=200)
+    reason: OptNotes = Field(default=None, max_length=200)
 
 
 class AttachmentOut(BaseModel):
