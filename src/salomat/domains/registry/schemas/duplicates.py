@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.text import Notes
 from salomat.domains.registry.schemas.people import PersonOut
 
 __all__ = [
@@ -45,7 +46,7 @@ class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     merged_id: int = Field(gt=0)
-    reason: str = Field(min_length=10, max_length=500)
+    reason: Notes = Field(min_length=10, max_length=500)
     #: the versions the registrar reviewed; a record changed since is refused (412)
     survivor_version: int | None = Field(default=None, ge=1)
     merged_version: int | None = Field(default=None, ge=1)
@@ -54,7 +55,7 @@ class MergeIn(BaseModel):
 class UnmergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str = Field(min_length=10, max_length=500)
+    reason: Notes = Field(min_length=10, max_length=500)
 
 
 class MergeOut(BaseModel):

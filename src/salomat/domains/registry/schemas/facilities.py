@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salomat.core.params import MAX_SMALL_ID
+from salomat.core.text import NameText, OptNameText
 
 __all__ = [
     "FacilityClose",
@@ -31,15 +32,15 @@ class FacilityIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=32, pattern=_CODE)
-    name: str = Field(min_length=1, max_length=300)
+    name: NameText = Field(min_length=1, max_length=300)
     kind: str = Field(min_length=1, max_length=64)
-    names: dict[str, str] = Field(default_factory=dict)
+    names: dict[str, NameText] = Field(default_factory=dict)
     perinatal_level: int | None = Field(default=None, ge=1, le=3)
     settlement_code: str | None = Field(default=None, max_length=32)
     parent_code: str | None = Field(default=None, max_length=32)
     #: bed profile (pack ``bed_profiles``) -> number of beds
     beds: dict[str, int] = Field(default_factory=dict)
-    address: str | None = Field(default=None, max_length=300)
+    address: OptNameText = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=32)
     opened_on: date | None = None
 
@@ -51,15 +52,15 @@ class FacilityPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: OptNameText = Field(default=None, min_length=1, max_length=300)
     kind: str | None = Field(default=None, min_length=1, max_length=64)
-    names: dict[str, str] | None = None
+    names: dict[str, NameText] | None = None
     perinatal_level: int | None = Field(default=None, ge=1, le=3)
     settlement_code: str | None = Field(default=None, max_length=32)
     parent_code: str | None = Field(default=None, max_length=32)
     #: replaces the whole bed list; a profile with 0 beds is dropped
     beds: dict[str, int] | None = None
-    address: str | None = Field(default=None, max_length=300)
+    address: OptNameText = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=32)
     opened_on: date | None = None
 
@@ -107,7 +108,7 @@ class SectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=16, pattern=_CODE)
-    name: str = Field(min_length=1, max_length=200)
+    name: NameText = Field(min_length=1, max_length=200)
     practitioner_id: int | None = Field(default=None, ge=1, le=MAX_SMALL_ID)
 
 

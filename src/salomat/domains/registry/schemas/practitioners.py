@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from salomat.core.params import MAX_SMALL_ID
+from salomat.core.text import NameText, OptNameText
 
 __all__ = [
     "PractitionerIn",
@@ -32,13 +33,13 @@ class PractitionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     national_id: str | None = Field(default=None, max_length=32)
-    family_name: str = Field(**_NAME)
-    given_name: str = Field(**_NAME)
-    patronymic: str | None = Field(default=None, max_length=100)
+    family_name: NameText = Field(**_NAME)
+    given_name: NameText = Field(**_NAME)
+    patronymic: OptNameText = Field(default=None, max_length=100)
     sex: Literal["male", "female"] | None = None
     #: a specialty of the country pack (``specialties``)
     specialty: str = Field(min_length=1, max_length=64)
-    licence_number: str | None = Field(default=None, max_length=64)
+    licence_number: OptNameText = Field(default=None, max_length=64)
     licence_valid_until: date | None = None
     phone: str | None = Field(default=None, max_length=32)
 
@@ -51,12 +52,12 @@ class PractitionerPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     national_id: str | None = Field(default=None, max_length=32)
-    family_name: str | None = Field(default=None, **_NAME)
-    given_name: str | None = Field(default=None, **_NAME)
-    patronymic: str | None = Field(default=None, max_length=100)
+    family_name: OptNameText = Field(default=None, **_NAME)
+    given_name: OptNameText = Field(default=None, **_NAME)
+    patronymic: OptNameText = Field(default=None, max_length=100)
     sex: Literal["male", "female"] | None = None
     specialty: str | None = Field(default=None, min_length=1, max_length=64)
-    licence_number: str | None = Field(default=None, max_length=64)
+    licence_number: OptNameText = Field(default=None, max_length=64)
     licence_valid_until: date | None = None
     phone: str | None = Field(default=None, max_length=32)
     #: false when the practitioner leaves the profession (their roles are ended)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.text import NameText, OptNameText
+
 __all__ = ["RelationEndIn", "RelationIn", "RelationKind", "RelationOut"]
 
 RelationKind = Literal["mother", "father", "guardian"]
@@ -22,7 +24,7 @@ class RelationIn(BaseModel):
     #: default: the child's birth date for a mother or father, today for a guardian
     starts_on: date | None = None
     #: a birth certificate number, a court decision: what the relation rests on
-    document: str = Field(min_length=3, max_length=300)
+    document: NameText = Field(min_length=3, max_length=300)
 
 
 class RelationEndIn(BaseModel):
@@ -31,7 +33,7 @@ class RelationEndIn(BaseModel):
     #: default: today; never in the future
     ends_on: date | None = None
     #: the court decision that ends a guardianship, for example
-    document: str | None = Field(default=None, max_length=300)
+    document: OptNameText = Field(default=None, max_length=300)
 
 
 class RelationOut(BaseModel):

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from salomat.core.text import NameText, OptNameText
+
 __all__ = [
     "AGE_BANDS",
     "ImportIssue",
@@ -32,9 +34,9 @@ class TerritoryIn(BaseModel):
     code: str = Field(min_length=1, max_length=32, pattern=CODE)
     level: Level
     parent_code: str | None = Field(default=None, max_length=32)
-    name: str = Field(min_length=1, max_length=200)
+    name: NameText = Field(min_length=1, max_length=200)
     #: the name in each language of the pack
-    names: dict[str, str] = Field(default_factory=dict)
+    names: dict[str, NameText] = Field(default_factory=dict)
     #: settlements only: rural (village) or urban (town, city)
     is_rural: bool | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
@@ -46,8 +48,8 @@ class TerritoryPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    names: dict[str, str] | None = None
+    name: OptNameText = Field(default=None, min_length=1, max_length=200)
+    names: dict[str, NameText] | None = None
     is_rural: bool | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
