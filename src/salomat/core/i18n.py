@@ -7,6 +7,7 @@ memory at start-up, so there is no build step and no binary in the repo.
 from __future__ import annotations
 
 import gettext as _gettext
+from collections.abc import Sequence
 from contextvars import ContextVar
 from functools import lru_cache
 from io import BytesIO
@@ -64,12 +65,27 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_lang.get()).ngettext(singular, plural, n)
 
 
+def offered(languages: Sequence[str]) -> dict[str, str]:
+    """The languages a pack offers (its ``languages`` list, in its order), with their names."""
+    return {code: LANGUAGES[code] for code in languages if code in LANGUAGES}
+
+
 def negotiate(
-    *, cookie: str | None, user_pref: str | None, accept_language: str | None, country: str
+    *,
+    cookie: str | None,
+    user_pref: str | None,
+    accept_language: str | None,
+    country: str,
+    languages: Sequence[str] | None = None,
 ) -> str:
-    """Explicit choice, then the account's preference, then the browser, then the country."""
+    """Explicit choice, then the account's preference, then the browser, then the country.
+
+    ``languages`` are those the deployed pack offers (its national language, ru and en);
+    a choice outside them (a Kazakh cookie on an Uzbek deployment) is passed over.
+    """
+    allowed = offered(languages) if languages is not None else LANGUAGES
     for choice in (cookie, user_pref):
-        if choice in LANGUAGES:
+        if choice in allowed:
             return choice
     if accept_language:
         ranked: list[tuple[float, str]] = []
@@ -85,8 +101,9 @@ def negotiate(
                     except ValueError:
                         weight = 0.0
             # q=0 means "not acceptable"; nan/inf are not weights
-            if code in LANGUAGES and 0 < weight <= 1:
+            if code in allowed and 0 < weight <= 1:
                 ranked.append((weight, code))
         if ranked:
             return max(ranked, key=lambda t: t[0])[1]
-    return COUNTRY_DEFAULT.get(country, "en")
+    default = COUNTRY_DEFAULT.get(country, "en")
+    return default if default in allowed else next(iter(allowed), "en")

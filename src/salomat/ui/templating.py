@@ -21,6 +21,7 @@ from salomat.core.config import get_settings
 from salomat.core.errors import SalomatError
 from salomat.core.policy import allowed
 from salomat.core.security import Principal
+from salomat.country import pack
 
 UI_DIR = Path(__file__).parent
 DOMAINS_DIR = UI_DIR.parent / "domains"
@@ -76,15 +77,22 @@ def can(principal: Principal | None, permission: str) -> bool:
 env = _environment()
 
 
+def pack_languages() -> dict[str, str]:
+    """The deployed pack's languages (its own, ru and en) with their names, for the switch."""
+    return i18n.offered(pack.load(get_settings().country)["languages"])
+
+
 def language_of(request: Request) -> str:
     lang = getattr(request.state, "lang", None)
-    if lang:
+    offered = pack_languages()
+    if lang and lang in offered:
         return str(lang)
     return i18n.negotiate(
         cookie=request.cookies.get(i18n.LANG_COOKIE),
         user_pref=None,
         accept_language=request.headers.get("accept-language"),
         country=get_settings().country,
+        languages=list(offered),
     )
 
 
@@ -101,7 +109,7 @@ def render(
             nav=nav_for(principal),
             csrf_token=principal.csrf_token if principal else None,
             lang=lang,
-            languages=i18n.LANGUAGES,
+            languages=pack_languages(),
             country=get_settings().country,
             version=__version__,
             **(context or {}),

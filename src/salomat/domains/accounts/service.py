@@ -40,6 +40,7 @@ from salomat.core.security import (
     token_digest,
     verify_password,
 )
+from salomat.country import pack
 from salomat.domains.accounts.models import AuthSession, BreakGlassGrant, LoginFailure, User
 from salomat.domains.accounts.schemas import (
     BreakGlassIn,
@@ -83,6 +84,10 @@ async def create_user(session: AsyncSession, data: UserIn) -> UserOut:
             errors.append(FieldError("person_id", f"no person has id {data.person_id}"))
     elif data.person_id is not None:
         errors.append(FieldError("person_id", "only citizen accounts are linked to a person"))
+    offered = pack.load(get_settings().country)["languages"]
+    if data.language is not None and data.language not in offered:
+        # the pack's languages: its own, ru and en (a kk preference on a UZ deployment is none)
+        errors.append(FieldError("language", f"not a language of this country: {data.language}"))
     if errors:
         raise Invalid.fields(errors)
     taken = await session.execute(select(User.id).where(User.username == data.username))
