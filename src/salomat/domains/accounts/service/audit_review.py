@@ -1,0 +1,3 @@
+"""The auditor's filtered reading of the audit trail."""
+
+__all__: list[str] = []
