@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -44,6 +45,21 @@ def demo(country: str) -> dict[str, Any]:
 def immunization(country: str) -> dict[str, Any]:
     """The immunization calendar: series, doses, vaccines, sites, boosters."""
     return load(country, "immunization")
+
+
+@lru_cache
+def time_zone(country: str) -> ZoneInfo:
+    """The country's civil time zone (``timezone`` in pack.yaml, an IANA name): pages show
+    times in it and read the times people type in it. The offsets come from the system's
+    tz database: Kazakhstan's single UTC+5 zone (since 1 March 2024) needs tzdata 2024a
+    or later, or Asia/Almaty reads as UTC+6 (docs/operations.md)."""
+    name = _read(country.upper(), "pack").get("timezone")
+    if not isinstance(name, str):
+        raise PackError(f"{country.upper()}/pack.yaml names no timezone")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise PackError(f"{country.upper()}/pack.yaml: unknown time zone {name!r}") from e
 
 
 @lru_cache
