@@ -3,7 +3,13 @@ co-payment, dispense part; too many units are refused beside the field; no diagn
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+
+import pytest
+
 from tests.domains.prescription.dispensing_data import make_case, make_medicine, pharmacist
+from tests.domains.registry.test_web import web_login
 from tests.ui.conftest import in_chromium
 
 
@@ -69,3 +75,69 @@ async def test_the_pharmacist_looks_up_and_dispenses_part(
     assert await page.get_by_test_id("rx-remaining").inner_text() == "30"
     assert await page.get_by_test_id("dispensing").count() == 1
     await browser.screenshot("pharmacy-dispensed")
+
+
+# ---- after a successful dispensing the page shows the success, never an error ---------------
+
+
+async def _look_up(client, case, csrf: str) -> str:  # type: ignore[no-untyped-def]
+    found = await client.post(
+        "/pharmacy",
+        data={"code": case.rx.code, "national_id": case.national_id, "csrf_token": csrf},
+    )
+    assert found.status_code == 200, found.text[:500]
+    return re.search(r'name="csrf_token" value="([^"]+)"', found.text).group(1)
+
+
+def _alerts(html: str) -> list[str]:
+    return re.findall(r'<div class="alert error"[^>]*>', html)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("lang", "units", "note"), [("en", "60", "Fully dispensed"), ("ru", "20", None)]
+)
+async def test_the_page_after_a_dispensing_shows_no_error(
+    client, db, make_facility, make_person, make_user, lang, units, note
+):
+    case = await make_case(db, make_facility, make_person, quantity=60, pct=50)
+    csrf = await web_login(client, await pharmacist(make_facility, make_user))
+    client.cookies.set("salomat_lang", lang)
+    csrf = await _look_up(client, case, csrf)
+    r = await client.post(
+        f"/pharmacy/prescriptions/{case.rx.id}/dispense",
+        data={"units": units, "price": "300", "action": "dispense", "csrf_token": csrf},
+    )
+    assert r.status_code == 303, r.text[:500]
+    page = await client.get(r.headers["location"])
+    assert page.status_code == 200
+    assert 'data-testid="dispensed"' in page.text
+    assert _alerts(page.text) == []
+    assert 'data-testid="refusal"' not in page.text
+    assert "already fully dispensed" not in page.text
+    if note:
+        assert note in page.text
+        assert 'data-testid="dispense-form"' not in page.text  # nothing left to give
+    else:
+        assert 'data-testid="dispense-form"' in page.text
+
+
+@pytest.mark.anyio
+async def test_an_expired_prescription_is_refused_in_the_pages_language(
+    client, db, make_facility, make_person, make_user
+):
+    old = date.today() - timedelta(days=40)
+    case = await make_case(
+        db, make_facility, make_person, issued_on=old, valid_until=old + timedelta(days=30)
+    )
+    csrf = await web_login(client, await pharmacist(make_facility, make_user))
+    client.cookies.set("salomat_lang", "ru")
+    found = await client.post(
+        "/pharmacy",
+        data={"code": case.rx.code, "national_id": case.national_id, "csrf_token": csrf},
+    )
+    assert found.status_code == 200
+    refusal = re.search(r'data-testid="refusal">(.*?)</div>', found.text, re.S).group(1)
+    assert f"{old + timedelta(days=30):%d.%m.%Y}" in refusal
+    assert "expired" not in refusal  # the Russian sentence, not the service's English
+    assert 'data-testid="dispense-form"' not in found.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -379,6 +380,23 @@ def _validate_dispense(raw: dict[str, Any], price_error: str | None) -> Dispense
     return data
 
 
+def _refusal_kind(view: Any) -> str | None:
+    """Why nothing can be dispensed, as a key the page words in its language.
+
+    A fully dispensed prescription is the normal end of a dispensing, not an error: the
+    page says so calmly (it used to show the refusal in red right after a success).
+    """
+    if view is None or view.refusal is None:
+        return None
+    if view.status == "cancelled":
+        return "cancelled"
+    if view.status == "dispensed" or view.remaining_units <= 0:
+        return "dispensed"
+    if view.valid_until < date.today():
+        return "expired"
+    return "died"
+
+
 def _whole(raw: str) -> int | str | None:
     return None if not raw else n if (n := parse_row_id(raw)) is not None else raw
 
@@ -407,6 +425,7 @@ async def _disp_page(
         "currency": pack.load(get_settings().country).get("currency", ""),
     }
     base.update(ctx)
+    base["refusal_kind"] = _refusal_kind(base["view"])
     return render(request, "prescription/pharmacy.html", base, status=status)
 
 
