@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from salomat.core.policy import Role
+from salomat.core.text import Notes, OptNameText
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{2,149}$"
 MIN_PASSWORD = 10
@@ -16,7 +17,7 @@ class UserIn(BaseModel):
     username: str = Field(pattern=USERNAME, description="lower-case letters, digits, . _ -")
     password: str = Field(min_length=MIN_PASSWORD, max_length=256)
     role: Role
-    full_name: str | None = Field(default=None, max_length=200)
+    full_name: OptNameText = Field(default=None, max_length=200)
     facility_code: str | None = Field(default=None, max_length=32)
     person_id: int | None = None
     language: str | None = Field(default=None, pattern=r"^(en|ru|uz|kk)$")
@@ -58,7 +59,7 @@ class BreakGlassIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     person_id: int
-    reason: str = Field(min_length=10, max_length=1000)
+    reason: Notes = Field(min_length=10, max_length=1000)
 
 
 class BreakGlassOut(BaseModel):

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.text import OptNotes
 from salomat.domains.immunization.schemas import CardOut
 from salomat.domains.maternal.schemas import (
     BirthOut,
@@ -97,7 +98,7 @@ class MeasurementErrorIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str | None = Field(default=None, max_length=500)
+    reason: OptNotes = Field(default=None, max_length=500)
 
 
 class ZTrend(BaseModel):
@@ -119,7 +120,7 @@ class VisitIn(BaseModel):
     on: date | None = None
     milestones: list[str] = Field(default_factory=list, max_length=40)
     feeding: Feeding | None = None
-    notes: str | None = Field(default=None, max_length=2000)
+    notes: OptNotes = Field(default=None, max_length=2000)
     illnesses: list[str] = Field(default_factory=list, max_length=20)
 
 

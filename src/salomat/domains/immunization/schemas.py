@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.text import Notes, OptNameText, OptNotes
+
 __all__ = [
     "CardOut",
     "DoseIn",
@@ -34,7 +36,7 @@ class DoseIn(BaseModel):
     dose_number: int = Field(ge=1, le=99)
     given_on: date
     vaccine: str | None = Field(None, max_length=64, description="the pack's vaccine code")
-    lot: str | None = Field(None, max_length=64)
+    lot: OptNameText = Field(None, max_length=64)
     expires_on: date | None = None
     site: str | None = Field(None, max_length=32)
     #: who gave it, when known (a practitioner of the registry)
@@ -42,7 +44,7 @@ class DoseIn(BaseModel):
     #: a dose given elsewhere (another country, a private clinic, a paper card): kept
     #: even when too early, with valid=false and the reason
     given_elsewhere: bool = False
-    place: str | None = Field(None, max_length=300)
+    place: OptNameText = Field(None, max_length=300)
 
 
 class DoseOut(BaseModel):
@@ -82,7 +84,7 @@ class DoseOut(BaseModel):
 class EnteredInErrorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=300)
+    reason: OptNotes = Field(None, max_length=300)
 
 
 class ExemptionIn(BaseModel):
@@ -91,7 +93,7 @@ class ExemptionIn(BaseModel):
     kind: Literal["contraindication", "refusal"]
     #: None: every vaccine
     antigen: str | None = Field(None, max_length=32)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Notes = Field(min_length=1, max_length=500)
     starts_on: date | None = None
     ends_on: date | None = None
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.text import Notes, OptNameText, OptNotes
+
 __all__ = [
     "AdviceOut",
     "BabyIn",
@@ -231,7 +233,7 @@ class DiagnosisResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Resolution
-    note: str = Field(min_length=3, max_length=500)
+    note: Notes = Field(min_length=3, max_length=500)
 
 
 class PregnancyDetail(PregnancyOut):
@@ -255,7 +257,7 @@ class ReferralIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: ReferralKind
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Notes = Field(min_length=1, max_length=500)
     to_facility_code: str | None = Field(default=None, max_length=32)
     #: perinatal only: the level of care (default: the pregnancy's required level)
     required_level: int | None = Field(default=None, ge=1, le=3)
@@ -266,7 +268,7 @@ class ReferralUpdateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    conclusion: str | None = Field(default=None, max_length=2000)
+    conclusion: OptNotes = Field(default=None, max_length=2000)
 
 
 class ReferralOut(BaseModel):
@@ -339,14 +341,14 @@ class BabyIn(BaseModel):
     outcome: Literal["live", "stillbirth"]
     stillbirth_type: Literal["fresh", "macerated"] | None = None
     sex: Literal["male", "female"] | None = None
-    given_name: str | None = Field(default=None, max_length=100)
-    patronymic: str | None = Field(default=None, max_length=100)
+    given_name: OptNameText = Field(default=None, max_length=100)
+    patronymic: OptNameText = Field(default=None, max_length=100)
     birth_weight_g: int | None = None
     length_cm: float | None = None
     apgar_1: int | None = None
     apgar_5: int | None = None
     #: passed to the registry when the baby resembles registered people
-    duplicate_reason: str | None = Field(default=None, min_length=5, max_length=500)
+    duplicate_reason: OptNotes = Field(default=None, min_length=5, max_length=500)
 
 
 class BirthIn(BaseModel):
@@ -428,7 +430,7 @@ class ReferralCancelIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: OptNotes = Field(default=None, max_length=2000)
 
 
 # ---- monitoring dashboard (issue 4 item 6) --------------------------------------------

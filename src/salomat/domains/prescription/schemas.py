@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.text import Notes, OptNotes
+
 __all__ = [
     "DispenseIn",
     "DispensingLookupIn",
@@ -84,13 +86,13 @@ class PrescriptionIn(BaseModel):
     dose_units: float
     times_per_day: int
     days: int
-    instructions: str | None = Field(None, max_length=500)
+    instructions: OptNotes = Field(None, max_length=500)
 
 
 class PrescriptionCancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Notes = Field(min_length=1, max_length=500)
 
 
 class PrescriptionOut(BaseModel):
@@ -316,7 +318,7 @@ class ClaimReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     decision: str = Field(pattern="^(approve|reject)$")
-    note: str | None = Field(default=None, max_length=500)
+    note: OptNotes = Field(default=None, max_length=500)
 
 
 class MyDispensing(BaseModel):
