@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from salomat.core import i18n
 from salomat.core.errors import (
     Invalid,
     NotFound,
@@ -44,6 +45,7 @@ from salomat.domains.child.schemas import (
     VisitIn,
 )
 from salomat.ui import forms
+from salomat.ui.pdf import render_pdf
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
 web = router(include_in_schema=False)
@@ -257,13 +259,23 @@ def _ctx(p: PassportOut) -> dict[str, Any]:
     }
 
 
-def _age_text(days: int) -> str:
-    if days < 61:
-        return f"{days} d"
-    months = int(days / DAYS_PER_MONTH)
-    if months < 24:
-        return f"{months} mo"
-    return f"{months // 12} y {months % 12} mo"
+class _AgeText:
+    """A child's age, worded when the template prints it (in the page's language)."""
+
+    def __init__(self, days: int) -> None:
+        self.days = days
+
+    def __str__(self) -> str:
+        if self.days < 61:
+            return i18n.gettext("%(n)s d") % {"n": self.days}
+        months = int(self.days / DAYS_PER_MONTH)
+        if months < 24:
+            return i18n.gettext("%(n)s mo") % {"n": months}
+        return i18n.gettext("%(y)s y %(m)s mo") % {"y": months // 12, "m": months % 12}
+
+
+def _age_text(days: int) -> _AgeText:
+    return _AgeText(days)
 
 
 async def _page(
@@ -521,6 +533,23 @@ async def print_page(
         request,
         "child/print.html",
         {**_ctx(p), "printed_on": date.today(), "saved": None, "printing": True},
+    )
+
+
+@web.get("/children/{person_id}/passport.pdf")
+async def passport_pdf(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("child:read"))],
+) -> Response:
+    """The passport as a PDF document in the page's language (read and audited as the page)."""
+    p = await service.get_passport(session, principal, person_id)
+    return await render_pdf(
+        request,
+        "child/passport_pdf.html",
+        {**_ctx(p), "saved": None, "printing": True},
+        filename=f"passport-{person_id}",
     )
 
 
