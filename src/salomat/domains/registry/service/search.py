@@ -30,9 +30,11 @@ from salomat.domains.registry.service.people import (
 )
 
 __all__ = [
+    "PREFIX_MIN",
     "name_matches",
     "name_similarity",
     "people_by_name",
+    "prefix_forms",
     "search_persons",
     "swapped_day_month",
 ]
@@ -45,6 +47,9 @@ _CAP = 3000
 _ENOUGH = 20
 #: a token scores at least this (0-100) against some token of the name to count
 _MIN_TOKEN_SCORE = 75
+#: the fewest letters (of the skeleton) that match as the beginning of a name: two
+#: letters ("Ka") would list a good part of the registry, and trigram indexes need three
+PREFIX_MIN = 3
 
 
 def swapped_day_month(d: date) -> date | None:
@@ -57,18 +62,77 @@ def swapped_day_month(d: date) -> date | None:
         return None
 
 
-def _tokens(*parts: str | None) -> list[str]:
-    return [t for p in parts if p for t in (names.skeleton(w) for w in p.split()) if t]
+#: Latin digraphs the skeleton folds to one letter (kh -> h, dj -> j, ya -> a): a word
+#: typed up to the middle of one ("Mak" of Makhmudov) is also read as if it went on.
+#: Not ts, ia, iu, io: "Kat" would find Kasimov and "Kari" Karaev
+_DIGRAPHS = ("kh", "ch", "zh", "dj", "dzh", "yo", "yu", "ya", "ye")
+#: a word ending in the first letter of ts is also read without it ("Kuznet": "kuzne")
 
 
-def name_similarity(query: list[str], key: str) -> float:
-    """0-1: how well every query token matches some token of a stored name key."""
+def prefix_forms(word: str) -> tuple[str, ...]:
+    """The skeletons a typed word may be the beginning of: as typed first, then the
+    readings where its last letters begin a digraph. Only whole words typed in Latin
+    can end inside a digraph; a Cyrillic letter is one letter of the skeleton."""
+    typed = names.skeleton(word)
+    low = word.lower()
+    forms = [typed]
+    if len(typed) < PREFIX_MIN:
+        return tuple(forms)
+    for d in _DIGRAPHS:
+        for cut in range(1, len(d)):
+            if low.endswith(d[:cut]):
+                form = names.skeleton(word[: len(word) - cut] + d)
+                if form and form not in forms:
+                    forms.append(form)
+    if low.endswith("t"):
+        form = names.skeleton(word[:-1])
+        if len(form) >= PREFIX_MIN and form not in forms:
+            forms.append(form)
+    return tuple(forms)
+
+
+def _terms(*parts: str | None) -> list[tuple[str, ...]]:
+    """What a search typed: each word's skeleton and the forms it may be a prefix of."""
+    return [f for p in parts if p for f in (prefix_forms(w) for w in p.split()) if f[0]]
+
+
+def _prefix_score(forms: tuple[str, ...], stored: str) -> float:
+    """0-100: ``stored`` begins with one of the forms (at least ``PREFIX_MIN`` letters).
+
+    Below an exact match (100) and above a whole name with one slip, so that
+    "Karimov" lists Karimov before Karimova, and "Kari" lists both.
+    """
+    best = 0.0
+    for i, form in enumerate(forms):
+        if len(form) >= PREFIX_MIN and len(form) < len(stored) and stored.startswith(form):
+            # a reading through a digraph ranks just below the word as typed
+            best = max(best, 90.0 + 10.0 * len(form) / len(stored) - (0.01 if i == 0 else 1.0))
+    return best
+
+
+def _term_score(forms: tuple[str, ...], have: list[str], prefix: bool) -> float:
+    best = max(fuzz.ratio(forms[0], h) for h in have)
+    if prefix:
+        best = max(best, *(_prefix_score(forms, h) for h in have))
+    return best
+
+
+def name_similarity(
+    query: list[str] | list[tuple[str, ...]], key: str, *, prefix: bool = False
+) -> float:
+    """0-1: how well every query token matches some token of a stored name key.
+
+    With ``prefix`` (a search, not a duplicate check) a token also matches the
+    names it begins: "kari" matches "karimova". A token is a skeleton or the
+    tuple ``prefix_forms`` gives (the first is scored as typed).
+    """
     have = key.split()
     if not query or not have:
         return 0.0
     total = 0.0
     for q in query:
-        best = max(fuzz.ratio(q, h) for h in have)
+        forms = (q,) if isinstance(q, str) else q
+        best = _term_score(forms, have, prefix)
         if best < _MIN_TOKEN_SCORE:
             return 0.0
         total += best
@@ -84,6 +148,21 @@ def _fts_query(tokens: list[str], *, all_of: bool) -> str | None:
     if not grams:
         return None
     return (" AND " if all_of else " OR ").join(f'"{g}"' for g in grams)
+
+
+def _fts_terms(terms: list[tuple[str, ...]]) -> str | None:
+    """Every term as typed or as the beginning of one of its forms (all trigrams of one).
+
+    A term whose typed form is too short for a trigram constrains nothing, as before.
+    """
+    groups = []
+    for forms in terms:
+        alts = [_fts_query([forms[0]], all_of=True)]
+        if alts[0] is None:
+            continue
+        alts += [_fts_query([f], all_of=True) for f in forms[1:] if len(f) >= PREFIX_MIN]
+        groups.append("(" + " OR ".join(f"({a})" for a in alts if a) + ")")
+    return " AND ".join(groups) or None
 
 
 def _halves(token: str) -> list[str]:
@@ -116,14 +195,14 @@ def _one_slip_fts_query(tokens: list[str]) -> str | None:
 _FTS = table("search_person", column("rowid"), column("rank"))
 
 
-def _best(tokens: list[str], rows: list[tuple[int, str]]) -> list[int]:
-    """The ``_POOL`` rows whose keys score best against ``tokens``, best first."""
-    scored = sorted(((-name_similarity(tokens, key), pid) for pid, key in rows))
+def _best(terms: list[tuple[str, ...]], rows: list[tuple[int, str]]) -> list[int]:
+    """The ``_POOL`` rows whose keys score best against ``terms``, best first."""
+    scored = sorted(((-name_similarity(terms, key, prefix=True), pid) for pid, key in rows))
     return [pid for _, pid in scored[:_POOL]]
 
 
 async def _pool_sqlite(
-    session: AsyncSession, tokens: list[str], where: Select[tuple[int]]
+    session: AsyncSession, terms: list[tuple[str, ...]], where: Select[tuple[int]]
 ) -> list[int]:
     """Three widening FTS5 queries, each only when the narrower found too few.
 
@@ -132,16 +211,19 @@ async def _pool_sqlite(
     3. any trigram, best ranked by bm25 (only when nothing else matched).
     The first two are selective, so their matches are fetched unranked (up
     to ``_CAP``) and ranked here by the same score the results are sorted
-    by: ordering by bm25 inside FTS5 costs far more than the matching.
+    by: ordering by bm25 inside FTS5 costs far more than the matching. A
+    trigram query matches inside words, so the first step also finds the
+    names a token begins.
     """
+    tokens = [forms[0] for forms in terms]
     ids: list[int] = []
     keyed = where.add_columns(Person.name_key).join(_FTS, _FTS.c.rowid == Person.id)
-    for match in (_fts_query(tokens, all_of=True), _one_slip_fts_query(tokens)):
+    for match in (_fts_terms(terms), _one_slip_fts_query(tokens)):
         if match is None:
             continue
         stmt = keyed.where(text("search_person MATCH :m")).limit(_CAP)
         rows = [(r[0], r[1]) for r in await session.execute(stmt, {"m": match})]
-        ids += [pid for pid in _best(tokens, rows) if pid not in ids]
+        ids += [pid for pid in _best(terms, rows) if pid not in ids]
         if len(ids) >= _ENOUGH:
             return ids[:_POOL]
     if ids:
@@ -159,7 +241,7 @@ async def _pool_sqlite(
 
 
 async def _pool_postgresql(
-    session: AsyncSession, tokens: list[str], where: Select[tuple[int]]
+    session: AsyncSession, terms: list[tuple[str, ...]], where: Select[tuple[int]]
 ) -> list[int]:
     """The same widening as on SQLite, with the trigram GIN index on ``name_key``.
 
@@ -169,13 +251,19 @@ async def _pool_postgresql(
     the last step, the word similarity alone, runs only when they found
     nothing.
     """
+    tokens = [forms[0] for forms in terms]
     query = " ".join(tokens)
     params: dict[str, str] = {"q": query}
     like = []
-    for i, t in enumerate(tokens):
-        params[f"t{i}"] = t
-        params[f"l{i}"] = f"%{t}%"  # skeletons are [a-z] only: nothing to escape
-        like.append(f"person.name_key LIKE :l{i}")
+    for i, forms in enumerate(terms):
+        params[f"t{i}"] = forms[0]
+        alts = []
+        for j, form in enumerate(forms):
+            if j and len(form) < PREFIX_MIN:
+                continue
+            params[f"l{i}_{j}"] = f"%{form}%"  # skeletons are [a-z] only: nothing to escape
+            alts.append(f"person.name_key LIKE :l{i}_{j}")
+        like.append("(" + " OR ".join(alts) + ")")
     steps = [(" AND ".join(like), "0.5")]
     if len(tokens) > 1:
         # one slipped token: the others as typed and one half of the slipped one intact
@@ -206,7 +294,7 @@ async def _pool_postgresql(
         # computing word_similarity for every match inside PostgreSQL cost more
         stmt = keyed.where(text(f"({cond})")).limit(_CAP)
         rows = [(r[0], r[1]) for r in await session.execute(stmt, params)]
-        ids += [pid for pid in _best(tokens, rows) if pid not in ids]
+        ids += [pid for pid in _best(terms, rows) if pid not in ids]
         if len(ids) >= _ENOUGH:
             break
     await session.execute(
@@ -225,7 +313,7 @@ async def _pool_postgresql(
 
 async def name_matches(
     session: AsyncSession,
-    tokens: list[str],
+    tokens: list[str] | list[tuple[str, ...]],
     *,
     birth_dates: list[date] | None = None,
     sex: str | None = None,
@@ -233,8 +321,11 @@ async def name_matches(
 ) -> list[tuple[int, float]]:
     """Ids of the people whose names match ``tokens`` (skeletons), best first, with the score.
 
-    Only ids and keys are read here; callers load the few rows they show.
+    Only ids and keys are read here; callers load the few rows they show. A
+    token may be the tuple of ``prefix_forms`` (a search: it also matches the
+    names it begins).
     """
+    terms = [(t,) if isinstance(t, str) else t for t in tokens]
     where = select(Person.id).where(Person.merged_into_id.is_(None))
     if birth_dates:
         where = where.where(Person.birth_date.in_(birth_dates))
@@ -246,15 +337,15 @@ async def name_matches(
         # a day holds a few dozen people even in a national registry: score them all
         ids = [r[0] for r in await session.execute(where.limit(5000))]
     elif session.get_bind().dialect.name == "postgresql":
-        ids = await _pool_postgresql(session, tokens, where)
+        ids = await _pool_postgresql(session, terms, where)
     else:
-        ids = await _pool_sqlite(session, tokens, where)
+        ids = await _pool_sqlite(session, terms, where)
     if not ids:
         return []
     rows = await session.execute(
         select(Person.id, Person.name_key, Person.family_name).where(Person.id.in_(ids))
     )
-    scored = [(pid, name_similarity(tokens, key), family) for pid, key, family in rows]
+    scored = [(pid, name_similarity(terms, key, prefix=True), family) for pid, key, family in rows]
     scored.sort(key=lambda r: (-r[1], r[2], r[0]))
     return [(pid, score) for pid, score, _ in scored if score > 0]
 
@@ -308,22 +399,22 @@ async def search_persons(
     if q.national_id:
         stmt = select(Person).where(Person.national_id == q.national_id.strip())
         people = list((await session.scalars(stmt)).all())
-        tokens = _tokens(q.name, q.family, q.given)
+        terms = _terms(q.name, q.family, q.given)
         ids = [
             p.id
             for p in people
-            if (not tokens or name_similarity(tokens, p.name_key) > 0)
+            if (not terms or name_similarity(terms, p.name_key, prefix=True) > 0)
             and (q.birth_date is None or p.birth_date == q.birth_date)
             and (q.sex is None or p.sex == q.sex)
             and (facility_id is None or p.attached_facility_id == facility_id)
         ]
     else:
-        tokens = _tokens(q.name, q.family, q.given)
-        if not tokens:
+        terms = _terms(q.name, q.family, q.given)
+        if not terms:
             raise Invalid.fields([FieldError("name", "give at least one letter of a name")])
         found = await name_matches(
             session,
-            tokens,
+            terms,
             birth_dates=[q.birth_date] if q.birth_date else None,
             sex=q.sex,
             facility_id=facility_id,
