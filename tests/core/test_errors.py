@@ -185,3 +185,102 @@ async def test_person_data_is_never_cached(client, make_user, make_person, login
     person = await make_person(nurse.facility_code)
     r = await client.get(f"/api/v1/persons/{person.id}", headers=await login(nurse))
     assert r.headers["cache-control"] == "no-store"
+
+
+# ---- messages in the reader's language ---------------------------------------------------
+
+
+async def test_api_messages_follow_accept_language_and_codes_stay(client, make_user, login):
+    """Machine-readable parts (type, status, field) never change; the words do."""
+    auth = await login(await make_user("registrar"))
+    bad = {"family_name": "Ali", "birth_date": "not a date", "sex": "female"}
+    english = await client.post("/api/v1/persons", json=bad, headers=auth)
+    russian = await client.post(
+        "/api/v1/persons", json=bad, headers={**auth, "Accept-Language": "ru"}
+    )
+    assert english.status_code == russian.status_code == 422
+    en, ru = english.json(), russian.json()
+    assert en["type"] == ru["type"] == "https://salomat.example/problems/invalid"
+    assert en["title"] == "Invalid input"
+    assert ru["title"] != en["title"]
+    by_field_en = {e["field"]: e["message"] for e in en["errors"]}
+    by_field_ru = {e["field"]: e["message"] for e in ru["errors"]}
+    assert set(by_field_en) == set(by_field_ru) == {"given_name", "birth_date"}
+    assert by_field_en["given_name"] == "This field is required."
+    assert by_field_ru["given_name"] == "Это поле обязательно."
+    assert by_field_en["birth_date"] == "Enter a valid date (YYYY-MM-DD)."
+    assert by_field_ru["birth_date"] == "Введите правильную дату (ГГГГ-ММ-ДД)."
+    assert ru["detail"].startswith("Неверное значение")
+
+
+async def test_a_language_the_pack_does_not_offer_leaves_the_api_in_english(
+    client, make_user, login
+):
+    auth = await login(await make_user("registrar"))
+    r = await client.post("/api/v1/persons", json={}, headers={**auth, "Accept-Language": "kk"})
+    assert r.status_code == 422
+    assert r.json()["title"] == "Invalid input"  # the test deployment is UZ: uz, ru, en
+
+
+def test_the_frameworks_own_messages_by_type_with_their_values():
+    from pydantic import BaseModel, Field, ValidationError
+
+    from salomat.core import i18n
+    from salomat.core.errors import field_errors_from_pydantic
+
+    class Form(BaseModel):
+        code: str = Field(pattern=r"^[0-9]{3}$", max_length=3)
+        note: str = Field(max_length=5)
+        count: int = Field(ge=1, le=9)
+
+    try:
+        Form(code="12a", note="too long text", count=0)
+    except ValidationError as e:
+        errors = field_errors_from_pydantic(list(e.errors()))
+    token = i18n.set_language("uz")
+    try:
+        shown = {f.field: f.message for f in errors}
+    finally:
+        i18n.reset_language(token)
+    assert shown == {
+        "code": "Qiymat kutilgan shaklda emas.",
+        "note": "Koʻpi bilan 5 ta belgi.",
+        "count": "Kamida 1 boʻlishi kerak.",
+    }
+    assert {f.field: f.type for f in errors} == {
+        "code": "string_pattern_mismatch",
+        "note": "string_too_long",
+        "count": "greater_than_equal",
+    }
+    assert [f.message for f in errors][1] == "At most 5 characters."  # English outside a page
+
+
+async def test_pages_show_errors_in_the_page_language(client, make_user, login):
+    from salomat.core import i18n
+
+    client.cookies.set("salomat_lang", "ru")
+    r = await client.get("/no-such-page")
+    assert r.status_code == 404
+    not_found = i18n.translations("ru").gettext("Not found")
+    assert not_found != "Not found"
+    assert not_found in r.text
+    assert "Not found" not in r.text
+    auth = await login(await make_user("registrar"))
+    r = await client.get("/patients/2147483647", headers=auth)
+    assert r.status_code == 404
+    assert "Not found" not in r.text
+    assert "<h1" in r.text
+
+
+def test_our_messages_carry_their_values_into_every_language():
+    from salomat.core import i18n
+    from salomat.core.errors import N_, Invalid, NotFound
+
+    err = NotFound(N_("Invalid value for: %(fields)s"), params={"fields": "a, b"})
+    assert str(err) == err.detail == "Invalid value for: a, b"
+    token = i18n.set_language("kk")
+    try:
+        assert err.detail == "Қате мән: a, b"
+        assert Invalid.fields([]).detail == "Қате мән: "
+    finally:
+        i18n.reset_language(token)

@@ -9,7 +9,6 @@ pages a readable HTML message (rendered by the UI layer's renderer, which
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,19 +17,92 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from salomat.core import i18n, text
+
 log = logging.getLogger("salomat.errors")
 
 
-@dataclass(frozen=True)
+def N_(message: str) -> str:
+    """Marks a message for the catalog (``pybabel extract`` knows ``N_``); no translation here."""
+    return message
+
+
+def _format(msgid: str, params: dict[str, Any] | None, translate: bool) -> str:
+    text = i18n.gettext(msgid) if translate else msgid
+    if not params:
+        return text
+    try:
+        return text % params
+    except (KeyError, ValueError, TypeError):  # a broken translation must not hide the error
+        return msgid % params
+
+
 class FieldError:
-    field: str
-    message: str
+    """One wrong field: a message (an English msgid, ``%(name)s`` filled from ``params``).
+
+    ``message`` is the text in the current language (``core.i18n``): English on the API
+    unless the request asked for another language, the page's language on pages.
+    ``type`` is the machine code of a framework (pydantic) error, ``None`` for ours.
+    """
+
+    __slots__ = ("ctx", "field", "msgid", "params", "type")
+
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        params: dict[str, Any] | None = None,
+        *,
+        type: str | None = None,
+        ctx: dict[str, Any] | None = None,
+    ) -> None:
+        self.field = field
+        self.msgid = message
+        self.params = params or {}
+        self.type = type
+        self.ctx = ctx or {}
+
+    @property
+    def message(self) -> str:
+        return _format(self.msgid, self.params, translate=True)
+
+    @property
+    def english(self) -> str:
+        return _format(self.msgid, self.params, translate=False)
+
+    @property
+    def label(self) -> str:
+        """The field's name for a reader: its label in the catalog, else its words."""
+        last = self.field.rsplit(".", 1)[-1]
+        translated = i18n.gettext(last)
+        if translated != last:
+            return translated
+        return last.replace("_", " ")
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message}
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldError):
+            return NotImplemented
+        return (self.field, self.english) == (other.field, other.english)
+
+    def __hash__(self) -> int:
+        return hash((self.field, self.english))
+
+    def __repr__(self) -> str:
+        return f"FieldError({self.field!r}, {self.english!r})"
+
 
 class SalomatError(Exception):
+    """A refusal a service raises; ``detail`` is an English msgid, ``params`` fill it.
+
+    Mark a fixed message with ``N_`` and pass its values as ``params`` so that pages (and
+    API callers that send Accept-Language) read it in their language:
+    ``NotFound(N_("Pregnancy %(id)s not found."), params={"id": pregnancy_id})``.
+    A message built with an f-string still works; it is shown as written.
+    """
+
     status: int = 400
     code: str = "error"
     title: str = "Bad request"
@@ -43,13 +115,28 @@ class SalomatError(Exception):
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         extensions: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        self.msgid = detail
+        self.params = params or {}
+        super().__init__(_format(detail, self.params, translate=False))
         self.errors = errors or []
         self.headers = headers or {}
         #: extra members of the problem+json body (RFC 9457 section 3.2)
         self.extensions = extensions or {}
+
+    @property
+    def detail(self) -> str:
+        """The message in the current language (English unless one was set)."""
+        return _format(self.msgid, self.params, translate=True)
+
+    @detail.setter
+    def detail(self, value: str) -> None:
+        self.msgid, self.params = value, {}
+
+    @property
+    def title_text(self) -> str:
+        return i18n.gettext(self.title)
 
 
 class Invalid(SalomatError):
@@ -57,8 +144,10 @@ class Invalid(SalomatError):
 
     @classmethod
     def fields(cls, errors: list[FieldError], detail: str | None = None) -> Invalid:
+        if detail is not None:
+            return cls(detail, errors=errors)
         names = ", ".join(e.field for e in errors)
-        return cls(detail or f"Invalid value for: {names}", errors=errors)
+        return cls(N_("Invalid value for: %(fields)s"), errors=errors, params={"fields": names})
 
 
 class NotFound(SalomatError):
@@ -80,7 +169,7 @@ class Forbidden(SalomatError):
 class Unauthorized(SalomatError):
     status, code, title, fhir_code = 401, "unauthorized", "Authentication required", "login"
 
-    def __init__(self, detail: str = "Authentication required", **kw: Any) -> None:
+    def __init__(self, detail: str = N_("Authentication required"), **kw: Any) -> None:
         kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="salomat"'})
         super().__init__(detail, **kw)
 
@@ -103,7 +192,9 @@ class InternalError(SalomatError):
 
 def internal_error() -> InternalError:
     """What the client learns of an unexpected error: that it happened, never how."""
-    return InternalError("An unexpected error occurred; it has been logged with this request's id.")
+    return InternalError(
+        N_("An unexpected error occurred; it has been logged with this request's id.")
+    )
 
 
 _STATUS_CLASS: dict[int, type[SalomatError]] = {
@@ -120,9 +211,9 @@ _STATUS_CLASS: dict[int, type[SalomatError]] = {
 #: PostgreSQL refusing a value the request carried (SQLSTATE class 22); the fields are
 #: bounded where they are declared, this is the net under a bound forgotten
 _VALUE_REFUSED = {
-    "22003": "A number in the request is beyond what can be stored.",
-    "22001": "A text in the request is longer than can be stored.",
-    "22008": "A date or time in the request is beyond what can be stored.",
+    "22003": N_("A number in the request is beyond what can be stored."),
+    "22001": N_("A text in the request is longer than can be stored."),
+    "22008": N_("A date or time in the request is beyond what can be stored."),
 }
 
 API_PREFIXES = ("/api/", "/auth/", "/healthz", "/readyz")
@@ -159,12 +250,36 @@ def problem(request: Request, exc: SalomatError) -> Response:
     return problem_json(request, exc)
 
 
+def api_language(request: Request) -> str:
+    """English, unless the caller sent Accept-Language naming a language the pack offers."""
+    header = request.headers.get("accept-language")
+    if not header:
+        return "en"
+    offered = i18n.pack_languages()
+    return i18n.negotiate(
+        cookie=None, user_pref=None, accept_language=header, country="", languages=offered
+    )
+
+
 def problem_json(request: Request, exc: SalomatError) -> Response:
-    """RFC 9457 problem+json, whatever the path."""
+    """RFC 9457 problem+json, whatever the path.
+
+    ``type``, ``status`` and each error's ``field`` are the machine-readable part and never
+    change with the language; ``title``, ``detail`` and the errors' ``message`` are in the
+    language of Accept-Language (English without it).
+    """
+    token = i18n.set_language(api_language(request))
+    try:
+        return _problem_json(request, exc)
+    finally:
+        i18n.reset_language(token)
+
+
+def _problem_json(request: Request, exc: SalomatError) -> Response:
     headers = dict(exc.headers)
     body: dict[str, Any] = {
         "type": f"https://salomat.example/problems/{exc.code}",
-        "title": exc.title,
+        "title": exc.title_text,
         "status": exc.status,
         "detail": exc.detail,
         "instance": request.url.path,
@@ -178,13 +293,98 @@ def problem_json(request: Request, exc: SalomatError) -> Response:
     return JSONResponse(body, exc.status, headers=headers, media_type="application/problem+json")
 
 
+#: The framework's (pydantic's) validation errors by type, as a reader should see them;
+#: ``%(name)s`` comes from the error's ctx. A type not listed keeps pydantic's text.
+PYDANTIC_MESSAGES: dict[str, str] = {
+    "missing": N_("This field is required."),
+    "string_pattern_mismatch": N_("The value does not have the expected form."),
+    "string_too_short": N_("At least %(min_length)s characters."),
+    "string_too_long": N_("At most %(max_length)s characters."),
+    "string_type": N_("Enter a text."),
+    "too_short": N_("At least %(min_length)s items."),
+    "too_long": N_("At most %(max_length)s items."),
+    "int_parsing": N_("Enter a whole number."),
+    "int_type": N_("Enter a whole number."),
+    "int_from_float": N_("Enter a whole number."),
+    "float_parsing": N_("Enter a number."),
+    "float_type": N_("Enter a number."),
+    "decimal_parsing": N_("Enter a number."),
+    "decimal_type": N_("Enter a number."),
+    "finite_number": N_("Enter a number."),
+    "decimal_max_digits": N_("At most %(max_digits)s digits."),
+    "decimal_max_places": N_("At most %(decimal_places)s digits after the decimal point."),
+    "greater_than": N_("Must be greater than %(gt)s."),
+    "greater_than_equal": N_("Must be at least %(ge)s."),
+    "less_than": N_("Must be less than %(lt)s."),
+    "less_than_equal": N_("Must be at most %(le)s."),
+    "bool_parsing": N_("Choose yes or no."),
+    "bool_type": N_("Choose yes or no."),
+    "date_parsing": N_("Enter a valid date (YYYY-MM-DD)."),
+    "date_from_datetime_parsing": N_("Enter a valid date (YYYY-MM-DD)."),
+    "date_from_datetime_inexact": N_("Enter a valid date (YYYY-MM-DD)."),
+    "date_type": N_("Enter a valid date (YYYY-MM-DD)."),
+    "datetime_parsing": N_("Enter a valid date and time."),
+    "datetime_from_date_parsing": N_("Enter a valid date and time."),
+    "datetime_type": N_("Enter a valid date and time."),
+    "time_parsing": N_("Enter a valid time (HH:MM)."),
+    "enum": N_("Choose one of the offered values."),
+    "literal_error": N_("Choose one of the offered values."),
+    "extra_forbidden": N_("This field is not expected here."),
+    "json_invalid": N_("The request body is not valid JSON."),
+    "list_type": N_("Enter a list of values."),
+    "dict_type": N_("Enter an object."),
+    "model_type": N_("Enter an object."),
+    "model_attributes_type": N_("Enter an object."),
+    "uuid_parsing": N_("Enter a valid identifier."),
+    "url_parsing": N_("Enter a valid address (URL)."),
+    "value_error": N_("The value is not valid."),
+}
+
+_VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _pydantic_field_error(field: str, err: dict[str, Any]) -> FieldError:
+    kind = str(err.get("type", ""))
+    ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+    raw = str(err.get("msg", "invalid"))
+    custom = text.MESSAGES.get(kind)
+    if custom is not None and "code_point" in ctx:
+        return FieldError(field, custom, {"code_point": ctx["code_point"]}, type=kind, ctx=ctx)
+    if kind in ("value_error", "assertion_error"):
+        # a validator's own message: shown (and translated if the catalog knows it)
+        for prefix in _VALUE_ERROR_PREFIXES:
+            if raw.startswith(prefix):
+                raw = raw[len(prefix) :]
+        return FieldError(field, raw, type=kind, ctx=ctx)
+    msgid = PYDANTIC_MESSAGES.get(kind)
+    if msgid is None:
+        return FieldError(field, raw, type=kind, ctx=ctx)
+    needed = {name for name in ctx if f"%({name})s" in msgid}
+    if any(
+        f"%({name})s" in msgid
+        for name in (
+            "min_length",
+            "max_length",
+            "gt",
+            "ge",
+            "lt",
+            "le",
+            "max_digits",
+            "decimal_places",
+        )
+        if name not in ctx
+    ):
+        return FieldError(field, raw, type=kind, ctx=ctx)
+    return FieldError(field, msgid, {k: ctx[k] for k in needed}, type=kind, ctx=ctx)
+
+
 def field_errors_from_pydantic(errors: list[dict[str, Any]]) -> list[FieldError]:
     out: list[FieldError] = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         if loc and loc[0] == "form":
             loc = loc[1:]
-        out.append(FieldError(".".join(loc) or "body", err.get("msg", "invalid")))
+        out.append(_pydantic_field_error(".".join(loc) or "body", err))
     return out
 
 
@@ -200,10 +400,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         cls = _STATUS_CLASS.get(exc.status_code, SalomatError)
-        err = cls(str(exc.detail))
+        detail = str(exc.detail)
+        err = cls(detail)
         err.status = exc.status_code
         if exc.status_code == 405:
-            err.title, err.code = "Method not allowed", "method-not-allowed"
+            err.title, err.code = N_("Method not allowed"), "method-not-allowed"
+        if detail.lower() == err.title.lower():  # Starlette's reason phrase: say it in words
+            err.detail = err.title
         err.headers.update(exc.headers or {})
         return problem(request, err)
 
@@ -217,7 +420,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error turned into 409", exc_info=exc)
         return problem(
             request,
-            Conflict("The change conflicts with existing data or a concurrent change; retry."),
+            Conflict(N_("The change conflicts with existing data or a concurrent change; retry.")),
         )
 
     async def on_data(request: Request, exc: Exception) -> Response:

@@ -7,7 +7,7 @@ memory at start-up, so there is no build step and no binary in the repo.
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from functools import lru_cache
 from io import BytesIO
@@ -53,6 +53,24 @@ def set_language(lang: str) -> object:
     return _lang.set(lang if lang in LANGUAGES else "en")
 
 
+def reset_language(token: object) -> None:
+    _lang.reset(token)  # type: ignore[arg-type]
+
+
+#: The deployed pack's languages; the UI layer (which may read the pack) installs it.
+_pack_languages: Callable[[], Sequence[str]] | None = None
+
+
+def install_pack_languages(provider: Callable[[], Sequence[str]]) -> None:
+    global _pack_languages
+    _pack_languages = provider
+
+
+def pack_languages() -> list[str]:
+    """The languages the deployed pack offers (all catalogs until the UI installs the pack's)."""
+    return list(_pack_languages() if _pack_languages is not None else LANGUAGES)
+
+
 def current_language() -> str:
     return _lang.get()
 
@@ -80,13 +98,16 @@ def negotiate(
 ) -> str:
     """Explicit choice, then the account's preference, then the browser, then the country.
 
-    ``languages`` are those the deployed pack offers (its national language, ru and en);
-    a choice outside them (a Kazakh cookie on an Uzbek deployment) is passed over.
+    ``languages`` are those the deployed pack offers (its national language, ru and en):
+    the switch lists them, and a stored preference or the browser's wish outside them is
+    passed over. A language picked on purpose (the cookie the /language link sets) is
+    honoured whenever its catalog exists.
     """
     allowed = offered(languages) if languages is not None else LANGUAGES
-    for choice in (cookie, user_pref):
-        if choice in allowed:
-            return choice
+    if cookie in LANGUAGES:  # chosen on purpose (the /language link): any catalog we have
+        return cookie
+    if user_pref in allowed:
+        return user_pref
     if accept_language:
         ranked: list[tuple[float, str]] = []
         for part in accept_language.split(","):

@@ -82,6 +82,9 @@ def pack_languages() -> dict[str, str]:
     return i18n.offered(pack.load(get_settings().country)["languages"])
 
 
+i18n.install_pack_languages(lambda: list(pack_languages()))
+
+
 def language_of(request: Request) -> str:
     lang = getattr(request.state, "lang", None)
     offered = pack_languages()
@@ -115,7 +118,7 @@ def render(
             **(context or {}),
         )
     finally:
-        i18n._lang.reset(token)  # type: ignore[arg-type]
+        i18n.reset_language(token)
     return HTMLResponse(html, status_code=status)
 
 
