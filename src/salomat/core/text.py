@@ -85,6 +85,18 @@ def message(error_type: str, ctx: dict[str, Any] | None) -> str | None:
     return i18n.gettext(msgid) % {"code_point": ctx["code_point"]}
 
 
+def problem(value: str, *, multiline: bool = False) -> str | None:
+    """What is wrong with ``value`` as free text, in the current language (None: nothing).
+
+    For checks outside a schema, such as the cells of an imported CSV file.
+    """
+    refused = refused_character(value, multiline=multiline)
+    if refused is None:
+        return None
+    error_type, code_point = refused
+    return message(error_type, {"code_point": code_point})
+
+
 def _check(value: str, multiline: bool) -> str:
     refused = refused_character(value, multiline=multiline)
     if refused is not None:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.text import problem as text_problem
 from salomat.country import pack
 from salomat.domains.prescription.models import Medicine
 from salomat.domains.prescription.schemas import (
@@ -186,6 +187,9 @@ def _check_row(line: int, row: dict[str, str]) -> tuple[dict[str, Any], list[For
             continue
         if col in _MAX_LEN and len(value) > _MAX_LEN[col]:
             bad(col, f"is longer than {_MAX_LEN[col]} characters")
+        refused = text_problem(value)
+        if refused:
+            bad(col, refused)
         clean[col] = value
     if clean.get("inn"):
         clean["inn"] = clean["inn"].lower()

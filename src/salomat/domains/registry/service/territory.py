@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from salomat.core.config import get_settings
 from salomat.core.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
 from salomat.core.pagination import Page, PageParams
+from salomat.core.text import problem as text_problem
 from salomat.country import pack
 from salomat.domains.registry.models import Population, Territory
 from salomat.domains.registry.schemas import (
@@ -335,10 +336,13 @@ async def update_territory(
     expected_version: int | None,
     by: str,
 ) -> TerritoryOut:
+    """Values equal to the stored ones answer the current version, however old
+    ``expected_version`` is (``versions.unchanged``)."""
     t = await _by_code(session, code)
     if t is None:
         raise NotFound(f"No territorial unit has code {code}.")
-    expect_version(t.version, expected_version, "territorial unit")
+    if expected_version is None:
+        expect_version(t.version, expected_version, "territorial unit")
     values = patch.model_dump(exclude_unset=True)
     errors: list[FieldError] = []
     if "name" in values and values["name"] is None:
@@ -351,6 +355,9 @@ async def update_territory(
         raise Invalid.fields(errors)
     for key, value in values.items():
         setattr(t, key, dict(value) if key == "names" else value)
+    if versions.unchanged(session, t):
+        return await territory_out(session, t)
+    expect_version(t.version, expected_version, "territorial unit")
     try:
         await session.flush()
     except StaleDataError as e:
@@ -519,6 +526,10 @@ def _row(
             _issue(issues, line, f"name_{lang}", "at most 200 characters")
         elif value:
             names[lang] = value
+    for column in ("name", *(f"name_{lang}" for lang in langs)):
+        refused = text_problem(cells.get(column, ""))
+        if refused:
+            _issue(issues, line, column, refused)
     raw_rural = cells.get("is_rural", "").lower()
     is_rural: bool | None = None
     if raw_rural in _TRUE:
