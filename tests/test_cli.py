@@ -321,7 +321,20 @@ def test_the_demo_pack_is_valid_data(country):
         assert preg.get("referral", {}).get("to", preg["at"]) in codes
         assert not ("birth" in preg and "close" in preg)
     roles = [u["role"] for u in data["users"]]
-    assert sorted(roles) == sorted(r.value for r in Role)
+    assert set(roles) == {r.value for r in Role}
+    usernames = [u["username"] for u in data["users"]]
+    assert len(usernames) == len(set(usernames))
+    # every role has one account, and obstetricians also work where referrals arrive: each
+    # facility a demo referral goes to, every perinatal centre and screening centre
+    assert all(roles.count(r.value) == 1 for r in Role if r != Role.obstetrician)
+    receivers = {u.get("facility") for u in data["users"] if u["role"] == "obstetrician"}
+    kinds = {f["code"]: f["kind"] for f in data["facilities"]}
+    assert {
+        c for c, k in kinds.items() if k in ("perinatal_centre", "screening_centre")
+    } <= receivers
+    assert {p["referral"]["to"] for p in data["pregnancies"] if "referral" in p} <= receivers
+    own = set(rules["languages"]) - {"en"}
+    assert all(u.get("language") in own for u in data["users"] if u["role"] == "obstetrician")
     for u in data["users"]:
         assert "password" not in u
         assert (
@@ -446,6 +459,150 @@ def test_demo_load_force_adds_only_what_is_missing(scratch_url, tmp_path):
     assert "admin" not in logins
     assert len(logins) == len(pack.demo("UZ")["users"]) - 1
     assert _login("admin", PASSWORD, scratch_url)  # the existing account is untouched
+
+
+#: per pack: a woman of the demo pregnancies the family doctor refers, the facility code typed
+#: in the form ("" = the nearest suitable one), where it must arrive, who receives it there,
+#: and what the receiver must see of her (a standing diagnosis, in the page's language)
+REFERRAL_CASES = {
+    # Tursunova Gulnora: pre-eclampsia standing since 26 weeks, high risk, no referral yet
+    "UZ": ("41407872184457", "", "UZ-SAM-PC-001", "perinatal", "pre_eclampsia"),
+    # Sarsenova Aigul: moderate anaemia at 36 weeks, medium risk: named to the centre
+    "KZ": ("020704639451", "KZ-ALM-PC-001", "KZ-ALM-PC-001", "perinatal", "moderate_anaemia"),
+}
+
+
+def _field(html: str, name: str, form_action: str) -> str:
+    form = re.search(rf'action="{re.escape(form_action)}".*?</form>', html, re.S)
+    assert form, f"no form posting to {form_action}"
+    return re.search(rf'name="{name}" value="([^"]*)"', form.group(0)).group(1)
+
+
+async def _web_client(app: Any, username: str, password: str, lang: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=("10.77.0.1", 40000))
+    c = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    c.cookies.set("salomat_lang", lang)
+    form = await c.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', form.text).group(1)
+    r = await c.post(
+        "/login", data={"username": username, "password": password, "login_csrf": token}
+    )
+    assert r.status_code == 303, r.text
+    return c
+
+
+@pytest.mark.parametrize("country", ["UZ", "KZ"])
+def test_with_the_demo_logins_a_referral_reaches_the_perinatal_centre_and_is_accepted(
+    scratch_url, tmp_path, country, monkeypatch
+):
+    """Issue 13's "done when": the demo family doctor refers, the perinatal centre's demo
+    obstetrician sees who she is (name, age, GA, risk, reason) and accepts."""
+    env = _env(scratch_url, tmp_path / "var", country)
+    r = invoke(["demo", "load"], env=env)
+    assert r.exit_code == 0, r.output
+    logins = _parse_logins(r.output)
+    data = pack.demo(country)
+    nid, typed, arrives, receiver, diagnosis = REFERRAL_CASES[country]
+    woman = next(p for p in data["people"] if p["national_id"] == nid)
+    assert logins[receiver][1:] == ("obstetrician", arrives)
+    lang = next(u["language"] for u in data["users"] if u["username"] == receiver)
+
+    async def scenario() -> None:
+        from salomat.main import create_app
+
+        app = create_app()
+        async with session_factory(scratch_url)() as s:
+            person_id = await _person_id(s, nid)
+        doctor = await _web_client(app, "doctor", logins["doctor"][0], "en")
+        obstetrician = await _web_client(app, receiver, logins[receiver][0], lang)
+        try:
+            # the receiver cannot open her record before the referral
+            assert (await obstetrician.get(f"/patients/{person_id}/pregnancy")).status_code == 404
+            page = await doctor.get(f"/patients/{person_id}/pregnancy")
+            assert page.status_code == 200
+            action = f"/patients/{person_id}/pregnancy/referrals"
+            sent = await doctor.post(
+                action,
+                data={
+                    "csrf_token": _field(page.text, "csrf_token", action),
+                    "pregnancy_id": _field(page.text, "pregnancy_id", action),
+                    "kind": "perinatal",
+                    "reason": "demo: pressure 150/95 twice, please assess",
+                    "to_facility_code": typed,
+                },
+            )
+            assert sent.status_code == 303, sent.text
+            record = (await doctor.get(f"/patients/{person_id}/pregnancy")).text
+            assert arrives in re.findall(r'data-testid="referral-to">([^<]+)<', record)
+
+            inbox = await obstetrician.get("/referrals?status=sent")
+            assert inbox.status_code == 200
+            row = re.search(
+                rf'<tr data-testid="referral"[^>]*data-person="{person_id}".*?</tr>',
+                inbox.text,
+                re.S,
+            )
+            assert row, "the woman is not in the perinatal centre's inbox"
+            html = row.group(0)
+            assert f"{woman['family_name']} {woman['given_name']}" in html
+            age = (
+                date.today().year
+                - woman["birth_date"].year
+                - (
+                    (date.today().month, date.today().day)
+                    < (woman["birth_date"].month, woman["birth_date"].day)
+                )
+            )
+            assert re.search(rf'data-testid="referral-age">{age}\D', html)
+            ga = re.search(r'data-testid="referral-ga">(\d+)\D', html)
+            assert ga
+            assert 20 <= int(ga.group(1)) <= 42
+            assert re.search(r'data-testid="referral-risk" data-risk="(high|medium)"', html)
+            assert "demo: pressure 150/95 twice, please assess" in html
+            assert f'data-code="{diagnosis}"' in html
+            # labels in the receiver's language, no raw code in the text
+            text = re.sub(r"<[^>]+>", " ", html)
+            assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), text  # no snake_case code
+            assert not {"high", "medium", "low", "emergency", "urgent"} & set(text.split()), text
+
+            rid = re.search(r'data-id="(\d+)"', html).group(1)
+            accept = f"/referrals/{rid}/accept"
+            done = await obstetrician.post(
+                accept,
+                data={
+                    "csrf_token": _field(inbox.text, "csrf_token", accept),
+                    "version": _field(inbox.text, "version", accept),
+                },
+            )
+            assert done.status_code == 303, done.text
+            accepted = await obstetrician.get("/referrals?status=accepted")
+            assert f'data-person="{person_id}"' in accepted.text
+            # accepting opened her record to the perinatal centre
+            assert (await obstetrician.get(f"/patients/{person_id}/pregnancy")).status_code == 200
+        finally:
+            await doctor.aclose()
+            await obstetrician.aclose()
+            await dispose_engines()
+
+    with monkeypatch.context() as m:
+        for key, value in env.items():
+            m.setenv(key, value)
+        get_settings.cache_clear()
+        try:
+            asyncio.run(scenario())
+        finally:
+            get_settings.cache_clear()
+    get_settings.cache_clear()
+
+
+async def _person_id(s: Any, national_id: str) -> int:
+    from salomat.core.pagination import PageParams
+    from salomat.domains.registry.schemas import PersonQuery
+
+    page = await registry.search_persons(
+        s, SYSTEM, PersonQuery(national_id=national_id), PageParams(limit=1, offset=0)
+    )
+    return page.items[0].id
 
 
 def test_demo_logins_before_any_load_says_what_to_do(tmp_path):

@@ -42,6 +42,15 @@ assert set(DANGER_SIGNS) == rules.DANGER_SIGNS
 assert set(SYMPTOMS) == rules.PRE_ECLAMPSIA_SYMPTOMS
 URGENCIES = (N_("emergency"), N_("urgent"), N_("soon"), N_("routine"))
 RISKS = (N_("low"), N_("medium"), N_("high"))
+#: ``AdviceOut.urgency`` as a triage label
+URGENCY_LABELS = {
+    "emergency": N_("emergency"),
+    "urgent": N_("urgent"),
+    "soon": N_("soon"),
+    "routine": N_("routine"),
+}
+#: ``PregnancyOut.risk_level``
+RISK_LABELS = {"low": N_("low risk"), "medium": N_("medium risk"), "high": N_("high risk")}
 DATING_METHODS = {
     "lmp": N_("last menstrual period"),
     "ultrasound": N_("ultrasound"),

@@ -16,9 +16,12 @@ from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import ReferralCancelIn, ReferralIn, ReferralUpdateIn
 from salomat.domains.maternal.web.common import _errors_of, _or_none, web
 from salomat.domains.maternal.web.labels import (
+    DIAGNOSIS_LABELS,
     N_,
     REFERRAL_KINDS,
     REFERRAL_STATUSES,
+    RISK_LABELS,
+    URGENCY_LABELS,
 )
 from salomat.domains.maternal.web.record import _page
 from salomat.domains.registry import service as registry
@@ -116,9 +119,14 @@ async def _inbox(
     code = principal.facility_code
     if code is None and principal.facility_id is not None:
         code = (await registry.get_facility(session, principal.facility_id)).code
-    items = await service.inbox(session, principal, code or "", status=wanted)
+    items = await service.triage_inbox(session, principal, code or "", status=wanted)
+    here = await registry.get_facility(session, principal.facility_id) if code else None
     ctx: dict[str, Any] = {
         "items": items,
+        "facility": here,
+        "risks": RISK_LABELS,
+        "urgencies": URGENCY_LABELS,
+        "diagnosis_labels": DIAGNOSIS_LABELS,
         "wanted": wanted,
         "facility_code": code,
         "referral_kinds": REFERRAL_KINDS,

@@ -1,0 +1,122 @@
+"""The referral inbox as the receiving obstetrician triages it: who she is and how urgent.
+
+A referral that is still ``sent`` does not put the woman in the receiving
+facility's scope (only accepting opens a care relationship there), yet its
+clinician must know whom they are accepting: her name and age, how far the
+pregnancy is today, its risk, the standing diagnoses behind the referral and
+how urgent the most urgent advice is. ``referrals.inbox`` writes one audit row
+per woman listed (purpose "referral to the user's facility") before anything
+of hers is read here; the rest of her record stays closed until the referral
+is accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.security import Principal
+from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
+from salomat.domains.maternal.schemas import ReferralOut
+from salomat.domains.maternal.service import pregnancy as preg
+from salomat.domains.maternal.service.referrals import inbox
+from salomat.domains.registry import service as registry
+
+__all__ = ["URGENCY_ORDER", "InboxItem", "triage_inbox"]
+
+#: most urgent first (``AdviceOut.urgency``)
+URGENCY_ORDER = ("emergency", "urgent", "soon", "routine")
+
+
+class InboxItem(BaseModel):
+    """One referral with what the receiving clinician needs to triage it."""
+
+    referral: ReferralOut
+    family_name: str
+    given_name: str
+    patronymic: str | None
+    birth_date: date
+    age_years: int
+    #: today (or on the day the pregnancy ended)
+    ga_days: int
+    edd: date
+    pregnancy_status: str
+    risk_level: str | None
+    care_level: int | None
+    #: codes of her standing diagnoses and findings (``standing``), most urgent first
+    diagnoses: list[str]
+    #: the most urgent of her active advice, None without any
+    urgency: str | None
+    from_facility_name: str | None = None
+    from_facility_names: dict[str, str] = {}
+    from_facility_phone: str | None = None
+
+
+def _most_urgent(urgencies: list[str]) -> str | None:
+    ranked = sorted(u for u in urgencies if u in URGENCY_ORDER)
+    return min(ranked, key=URGENCY_ORDER.index) if ranked else None
+
+
+async def triage_inbox(
+    session: AsyncSession, principal: Principal, facility_code: str, *, status: str | None
+) -> list[InboxItem]:
+    """``referrals.inbox`` (same scope and audit) with each woman's triage facts."""
+    refs = await inbox(session, principal, facility_code, status=status)
+    if not refs:
+        return []
+    person_ids = sorted({r.person_id for r in refs})
+    people = {
+        p.id: await registry.person_out(session, p, codes=codes)
+        for p, codes in await registry.people_with_codes(session, person_ids)
+    }
+    pregnancy_ids = sorted({r.pregnancy_id for r in refs})
+    pregnancies = {
+        p.id: preg._out(p)
+        for p in await session.scalars(select(Pregnancy).where(Pregnancy.id.in_(pregnancy_ids)))
+    }
+    diagnoses: dict[int, list[tuple[str, str]]] = {pid: [] for pid in pregnancy_ids}
+    for d in await session.scalars(
+        select(Diagnosis)
+        .where(Diagnosis.pregnancy_id.in_(pregnancy_ids), Diagnosis.status == "active")
+        .order_by(Diagnosis.id)
+    ):
+        diagnoses[d.pregnancy_id].append((d.urgency, d.code))
+    urgencies: dict[int, list[str]] = {pid: [] for pid in pregnancy_ids}
+    for pid, urgency in await session.execute(
+        select(AdviceItem.pregnancy_id, AdviceItem.urgency).where(
+            AdviceItem.pregnancy_id.in_(pregnancy_ids), AdviceItem.active.is_(True)
+        )
+    ):
+        urgencies[pid].append(urgency)
+    senders = {r.from_facility_id for r in refs if r.from_facility_id is not None}
+    facilities = {fid: await registry.get_facility(session, fid) for fid in senders}
+    today = date.today()
+    items = []
+    for r in refs:
+        person, p = people[r.person_id], pregnancies[r.pregnancy_id]
+        ranked = sorted(diagnoses[p.id], key=lambda d: URGENCY_ORDER.index(d[0]))
+        sender = facilities.get(r.from_facility_id) if r.from_facility_id else None
+        items.append(
+            InboxItem(
+                referral=r,
+                family_name=person.family_name,
+                given_name=person.given_name,
+                patronymic=person.patronymic,
+                birth_date=person.birth_date,
+                age_years=registry.age_on(person.birth_date, today),
+                ga_days=p.ga_days,
+                edd=p.edd,
+                pregnancy_status=p.status,
+                risk_level=p.risk_level,
+                care_level=p.care_level,
+                diagnoses=[code for _, code in ranked],
+                urgency=_most_urgent(urgencies[p.id] + [u for u, _ in ranked]),
+                from_facility_name=sender.name if sender else None,
+                from_facility_names=dict(sender.names) if sender else {},
+                from_facility_phone=sender.phone if sender else None,
+            )
+        )
+    return items
