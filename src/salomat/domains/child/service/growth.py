@@ -398,7 +398,9 @@ async def mark_measurement_entered_in_error(
     ``expected_version`` is the version the clinician read (``If-Match``): required, and a
     stale one is refused (412), as every update is. Final, as a dose entered in error is: a
     mark made by mistake is undone by recording the measurement again; marking a marked
-    one is 409. Two clinicians marking at once: the second one's version is stale (412).
+    one is 409, unless with the same reason: that is a retry, answered with the measurement
+    as it is (200), whatever version was sent. Two clinicians marking at once: the second
+    one's version is stale (412).
     """
     missing = NotFound(f"Measurement {measurement_id} not found.")
     m = await session.get(GrowthMeasurement, measurement_id)
@@ -412,6 +414,9 @@ async def mark_measurement_entered_in_error(
         raise missing from None
     if expected_version is None:
         raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+    if m.error_marked_at is not None and (reason or "").strip() == m.error_reason:
+        # the same mark again (a retry whose answer was lost): the measurement as it is
+        return MeasurementOut.model_validate(m)
     if expected_version != m.version:
         raise PreconditionFailed(
             f"The measurement changed since you read it (version {m.version}, you sent "

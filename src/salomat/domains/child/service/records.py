@@ -150,6 +150,10 @@ async def get_newborn(
     return None if birth is None else _from_birth(person_id, birth)
 
 
+#: who and when, not what: a PUT that changes none of the rest changes nothing
+_NOT_VALUES = frozenset({"facility_id", "recorded_by", "updated_at"})
+
+
 async def record_newborn_screening(
     session: AsyncSession,
     principal: Principal,
@@ -190,10 +194,6 @@ async def record_newborn_screening(
     if errors:
         raise Invalid.fields(errors)
     row = await _newborn_row(session, person_id)
-    if row is not None and expected_version is not None and row.version != expected_version:
-        raise PreconditionFailed(
-            f"The newborn record changed since you read it (version {row.version}); reload."
-        )
     screening = {t: values[t] for t in SCREENING_TESTS if values.get(t) is not None}
     source = linked or NewbornOut(
         person_id=person_id,
@@ -220,6 +220,16 @@ async def record_newborn_screening(
         "recorded_by": principal.username,
         "updated_at": utcnow(),
     }
+    if row is not None and all(
+        getattr(row, k) == v for k, v in fields.items() if k not in _NOT_VALUES
+    ):
+        # the same values again (a retry, a form sent twice): the record as it is, whatever
+        # version was read; nothing to refuse and nothing to write
+        return NewbornOut.model_validate(row)
+    if row is not None and expected_version is not None and row.version != expected_version:
+        raise PreconditionFailed(
+            f"The newborn record changed since you read it (version {row.version}); reload."
+        )
     if row is None:
         row = NewbornRecord(person_id=person_id, **fields)
         session.add(row)
