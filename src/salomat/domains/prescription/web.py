@@ -1,7 +1,10 @@
-"""E-prescription pages: the doctor's form, the pharmacist's screen, the fund's review."""
+"""E-prescription pages: the doctor's form, the pharmacist's screen, the fund's review, and
+the prescription as a PDF document (with its code and QR) for the patient to take away."""
 
 from __future__ import annotations
 
+import base64
+import io
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -25,9 +28,11 @@ from salomat.domains.prescription.schemas import (
     DispenseIn,
     DispensingLookupIn,
     PrescriptionIn,
+    PrescriptionOut,
 )
 from salomat.domains.registry import service as _registry
 from salomat.ui import forms
+from salomat.ui.pdf import render_pdf
 from salomat.ui.templating import NavItem, can, language_of, redirect, register_nav, render
 
 web = router(include_in_schema=False)
@@ -511,3 +516,75 @@ async def pharmacy_dispense(
         ctx = {"form": form, "errors": forms.errors_by_field(e.errors), "error": e}
         return await _disp_view_page(request, session, principal, prescription_id, ctx, e.status)
     return redirect(f"/pharmacy/prescriptions/{prescription_id}?dispensed={out.id}#dispensed")
+
+
+# ---- the prescription as a PDF document ---------------------------------------------------
+
+
+def qr_png_data_uri(code: str) -> str:
+    """The QR code of the prescription's code as a PNG ``data:`` URI for the PDF.
+
+    The same payload and error level as ``service.qr_svg`` (the code only, no health
+    data); a bitmap so that the printed modules stay sharp (``image-rendering``) and a
+    test can read the modules back from the file.
+    """
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(code, error="m").save(buf, kind="png", scale=8, border=4)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+async def _prescription_pdf(
+    request: Request, session: DbSession, principal: Principal, p: PrescriptionOut
+) -> Response:
+    """One prescription (read, scope-checked and audited by the caller) as a document."""
+    person = await _registry.get_person(session, principal, p.person_id, purpose="prescriptions")
+    facility = await _registry.get_facility(session, p.facility_id)
+    prescriber = (
+        await _registry.get_practitioner(session, p.practitioner_id)
+        if p.practitioner_id is not None
+        else None
+    )
+    ctx = {
+        "p": p,
+        "person": person,
+        "facility_name": facility.names.get(language_of(request)) or facility.name,
+        "facility": facility,
+        "prescriber": prescriber,
+        "qr": qr_png_data_uri(p.code),
+        "statuses": PRESCRIPTION_STATUSES,
+    }
+    return await render_pdf(
+        request, "prescription/prescription_pdf.html", ctx, filename=f"prescription-{p.code}"
+    )
+
+
+@web.get("/patients/{person_id}/prescriptions/{prescription_id}.pdf")
+async def prescription_pdf(
+    request: Request,
+    session: DbSession,
+    person_id: RowId,
+    prescription_id: RowId,
+    principal: Annotated[Principal, Depends(Require("prescription:read"))],
+) -> Response:
+    """The prescription to print or send from the patient's prescriptions page."""
+    p = await service.get_prescription(session, principal, prescription_id)
+    if p.person_id != person_id:
+        raise NotFound(f"MedicationRequest {prescription_id} not found.")
+    return await _prescription_pdf(request, session, principal, p)
+
+
+@web.get("/my/prescriptions/{prescription_id}.pdf")
+async def my_prescription_pdf(
+    request: Request,
+    session: DbSession,
+    prescription_id: RowId,
+    principal: Annotated[Principal, Depends(Require("prescription:portal"))],
+) -> Response:
+    """A citizen's own prescription (or her child's, as listed on her page) as a document."""
+    mine = {p.id for p in await service.my_prescriptions(session, principal)}
+    if prescription_id not in mine:
+        raise NotFound(f"MedicationRequest {prescription_id} not found.")
+    p = await service.get_prescription(session, principal, prescription_id)
+    return await _prescription_pdf(request, session, principal, p)
