@@ -491,12 +491,17 @@ async def plan_birth(
     *,
     expected_version: int | None,
 ) -> PregnancyDetail:
-    """Record the planned place of birth: an open facility that gives perinatal care."""
+    """Record the planned place of birth: an open facility that gives perinatal care.
+
+    The place already planned, sent again: the pregnancy as it is, whatever version was
+    read (nothing changes, so nothing is stale)."""
     p = await preg._open(session, principal, pregnancy_id, action="update", what=preg.RESOURCE)
+    target = await registry.facility_by_code(session, data.facility_code)
+    if target is not None and p.status == "current" and p.planned_birth_facility_id == target.id:
+        return await preg._detail(session, p)
     preg._check_version(p, expected_version)
     if p.status != "current":
         raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
-    target = await registry.facility_by_code(session, data.facility_code)
     why = (
         f"no facility has code {data.facility_code}"
         if target is None
