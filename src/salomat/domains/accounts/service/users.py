@@ -149,11 +149,16 @@ async def link_practitioner(
     """Links a clinician's account to their practitioner record (``None`` unlinks).
 
     The account must work where the practitioner holds a current role, and one
-    practitioner has at most one account (a database constraint as well).
+    practitioner has at most one account (a database constraint as well). The link
+    already there, sent again: answered as it is (nothing changes, nothing is audited).
     """
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"User {user_id} not found.")
+    if practitioner_id == user.practitioner_id:
+        return PractitionerLinkOut(
+            user_id=user.id, username=user.username, practitioner_id=user.practitioner_id
+        )
     if practitioner_id is not None:
         errors = []
         if user.role == Role.citizen:
