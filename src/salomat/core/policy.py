@@ -97,6 +97,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "referral:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
     "referral:receive": frozenset({Role.obstetrician}),
     "worklist:read": frozenset({Role.nurse, Role.family_doctor}),
+    # the citizen portal's own pregnancy record (her own person only)
+    "pregnancy:portal": frozenset({Role.citizen}),
     # aggregate figures only (no person data): ministry and regional analysts, the
     # epidemiologist, and obstetricians who coordinate perinatal care in a region
     "maternal_dashboard:read": frozenset({Role.analyst, Role.epidemiologist, Role.obstetrician}),

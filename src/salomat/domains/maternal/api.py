@@ -42,6 +42,16 @@ api = router(prefix="/api/v1", tags=["maternal"])
 routers = [api]
 
 
+@api.get("/me/pregnancies", response_model=list[service.MyPregnancy])
+async def my_pregnancies(
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("pregnancy:portal"))],
+) -> list[service.MyPregnancy]:
+    """The citizen's own pregnancies (the current one first) as her portal page shows them:
+    contacts, the next contact due, standing diagnoses, referrals, birth plan and birth."""
+    return await service.my_pregnancies(session, principal)
+
+
 @api.post(
     "/persons/{person_id}/pregnancies",
     response_model=PregnancyDetail,

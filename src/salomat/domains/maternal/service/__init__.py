@@ -11,6 +11,7 @@ from salomat.domains.maternal.service.dashboard import *  # noqa: F403
 from salomat.domains.maternal.service.demo import *  # noqa: F403
 from salomat.domains.maternal.service.diagnoses import *  # noqa: F403
 from salomat.domains.maternal.service.fhir_reads import *  # noqa: F403
+from salomat.domains.maternal.service.portal import *  # noqa: F403
 from salomat.domains.maternal.service.pregnancy import *  # noqa: F403
 from salomat.domains.maternal.service.reevaluation import *  # noqa: F403
 from salomat.domains.maternal.service.referrals import *  # noqa: F403
