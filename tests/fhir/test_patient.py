@@ -467,18 +467,28 @@ async def test_update_needs_the_current_version(client, registrar):
     assert res["name"][0]["given"] == created["name"][0]["given"]
     assert res["name"][1]["family"] == "Назарова"
 
-    stale = await client.put(
+    # the same change sent again from the old version is already the state: 200, version 2
+    again = await client.put(
         f"/fhir/Patient/{pid}", json=changed, headers={**registrar, "If-Match": 'W/"1"'}
+    )
+    assert patient(again, 200)["meta"]["versionId"] == "2"
+    assert again.headers["etag"] == 'W/"2"'
+    other = {**created, "name": [{**created["name"][0], "family": "Nurova"}]}
+    stale = await client.put(
+        f"/fhir/Patient/{pid}", json=other, headers={**registrar, "If-Match": 'W/"1"'}
     )
     assert outcome(stale, 412)[0]["code"] == "conflict"
     # without If-Match, the version read travels in meta.versionId
-    stale_meta = {**changed, "meta": {"versionId": "1"}}
+    stale_meta = {**other, "meta": {"versionId": "1"}}
     outcome(await client.put(f"/fhir/Patient/{pid}", json=stale_meta, headers=registrar), 412)
     no_version = {k: v for k, v in changed.items() if k != "meta"}
     outcome(await client.put(f"/fhir/Patient/{pid}", json=no_version, headers=registrar), 412)
-    current = {**changed, "meta": {"versionId": "2"}, "gender": "female"}
+    history = await client.get(f"/fhir/Patient/{pid}/_history", headers=registrar)
+    assert history.json()["total"] == 2
+    current = {**other, "meta": {"versionId": "2"}}
     res = patient(await client.put(f"/fhir/Patient/{pid}", json=current, headers=registrar))
     assert res["meta"]["versionId"] == "3"
+    assert res["name"][0]["family"] == "Nurova"
 
 
 async def test_update_refuses_a_mismatched_id_and_what_it_cannot_change(client, registrar):
@@ -525,8 +535,21 @@ async def test_changing_general_practitioner_attaches_the_person(client, registr
         f"/fhir/Patient/{pid}", json=moved, headers={**registrar, "If-Match": 'W/"2"'}
     )
     res = patient(r)
-    assert res["meta"]["versionId"] == "4"  # the update, then the attachment
+    assert res["meta"]["versionId"] == "3"  # the attachment (the rest was the same)
     assert res["generalPractitioner"][0]["reference"] == f"Organization/{new.id}"
+    # the same resource from the version before: already the state, 200 and version 3
+    again = patient(
+        await client.put(
+            f"/fhir/Patient/{pid}", json=moved, headers={**registrar, "If-Match": 'W/"2"'}
+        )
+    )
+    assert again["meta"]["versionId"] == "3"
+    # but another move from that stale version is refused: the attachment changed since
+    back = {**moved, "generalPractitioner": [{"reference": f"Organization/{old.id}"}]}
+    stale = await client.put(
+        f"/fhir/Patient/{pid}", json=back, headers={**registrar, "If-Match": 'W/"2"'}
+    )
+    outcome(stale, 412)
     r = await client.get(f"/api/v1/persons/{pid}/attachments", headers=registrar)
     assert [a["facility_code"] for a in r.json()] == [new.code, old.code]
 

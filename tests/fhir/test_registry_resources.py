@@ -105,10 +105,16 @@ async def test_organization_create_read_search_update_history(client, admin, mak
         f"/fhir/Organization/{oid}", json=renamed, headers={**admin, "If-Match": 'W/"1"'}
     )
     assert ok(r)["meta"]["versionId"] == "2"
+    # the same resource again from version 1 is already the state: 200 with version 2
+    r = await client.put(
+        f"/fhir/Organization/{oid}", json=renamed, headers={**admin, "If-Match": 'W/"1"'}
+    )
+    assert ok(r)["meta"]["versionId"] == "2"
+    other = {**created, "name": "Family polyclinic No. 8"}
     assert (
         issues(
             await client.put(
-                f"/fhir/Organization/{oid}", json=renamed, headers={**admin, "If-Match": 'W/"1"'}
+                f"/fhir/Organization/{oid}", json=other, headers={**admin, "If-Match": 'W/"1"'}
             ),
             412,
         )

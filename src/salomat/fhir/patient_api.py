@@ -461,10 +461,14 @@ async def update_patient(
     incoming = mapper.check(mapper.from_fhir(patient))
     patch = build(PersonPatch, incoming.person(), mapper.FIELDS)
     facility_code = await _facility_code(session, incoming)
+    stored_version = await service.person_version(session, person_id)
     with fields_as(mapper.FIELDS):
+        # values equal to the stored ones are no change: 200 with the current version,
+        # even from an older one; an attachment still needs the version the client read
         person = await service.update_person(
             session, principal, person_id, patch, expected_version=expected
         )
+        attach_version = person.version if person.version != stored_version else expected
         _refuse_lifecycle(incoming, person)
         if facility_code is not None and (
             facility_code != person.attached_facility_code
@@ -476,6 +480,6 @@ async def update_patient(
                 mapper.FIELDS,
             )
             person = await service.attach_person(
-                session, principal, person_id, attach, expected_version=person.version
+                session, principal, person_id, attach, expected_version=attach_version
             )
     return resource_response(request, _one(person), location=True)

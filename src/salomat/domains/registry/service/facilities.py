@@ -468,9 +468,14 @@ async def update_facility(
     expected_version: int | None,
     by: str,
 ) -> FacilityOut:
-    """Only the fields sent change; type, level and parent are re-checked together."""
+    """Only the fields sent change; type, level and parent are re-checked together.
+
+    Values equal to the stored ones answer the current version, however old
+    ``expected_version`` is (``versions.unchanged``).
+    """
     fac = await _get(session, facility_id)
-    expect_version(fac.version, expected_version, "facility")
+    if expected_version is None:
+        expect_version(fac.version, expected_version, "facility")
     values = patch.model_dump(exclude_unset=True)
     errors = [
         FieldError(k, "cannot be cleared")
@@ -501,13 +506,24 @@ async def update_facility(
             errors += e.errors
     if errors:
         raise Invalid.fields(errors)
+    beds = values.get("beds")
+    stored = select(FacilityBeds.profile, FacilityBeds.beds)
+    stored_beds = {
+        r.profile: r.beds
+        for r in await session.execute(stored.where(FacilityBeds.facility_id == fac.id))
+    }
+    same_beds = beds is None or stored_beds == {k: n for k, n in beds.items() if n}
+    # every read is done: nothing autoflushes the assignments before the check below
     for key in ("name", "kind", "perinatal_level", "address", "opened_on"):
         if key in values:
             setattr(fac, key, values[key])
     if "names" in values:
         fac.names = dict(values["names"])
     fac.settlement_id, fac.parent_id, fac.phone = settlement_id, parent_id, phone
-    return await _save(session, fac, by, values.get("beds"))
+    if versions.unchanged(session, fac) and same_beds:
+        return await _out(session, fac)
+    expect_version(fac.version, expected_version, "facility")
+    return await _save(session, fac, by, beds)
 
 
 async def close_facility(

@@ -79,6 +79,7 @@ __all__ = [
     "person_history",
     "person_id_by_national_id",
     "person_out",
+    "person_version",
     "pharmacy_identity",
     "register_death",
     "register_person",
@@ -379,6 +380,12 @@ async def person_exists(session: AsyncSession, person_id: int) -> bool:
     ).first() is not None
 
 
+async def person_version(session: AsyncSession, person_id: int) -> int | None:
+    """The stored version alone (no person data, so no audit): for a caller that
+    must tell whether its update changed anything before writing more."""
+    return await session.scalar(select(Person.version).where(Person.id == person_id))
+
+
 async def count_people(session: AsyncSession) -> int:
     from sqlalchemy import func
 
@@ -586,10 +593,15 @@ async def update_person(
     *,
     expected_version: int | None,
 ) -> PersonOut:
-    """Refuses a stale write: ``expected_version`` comes from ``If-Match``."""
+    """Refuses a stale write: ``expected_version`` comes from ``If-Match``.
+
+    Values equal to the stored ones are no change: the current version comes
+    back (no new version), even when ``expected_version`` is older.
+    """
     person = await _load(session, principal, person_id)
     await require_person(session, principal, person_id, action="update")
-    _check_version(person, expected_version)
+    if expected_version is None:
+        _check_version(person, expected_version)
     if person.merged_into_id is not None:
         raise InvalidState(
             f"Patient {person_id} was merged into {person.merged_into_id}; update that record."
@@ -604,23 +616,29 @@ async def update_person(
     warnings = check_identity(national_id, birth_date, sex)
     if person.deceased_on and birth_date > person.deceased_on:
         raise Invalid.fields([FieldError("birth_date", "is after the registered date of death")])
-    before = (person.birth_date, person.sex)
-    person.national_id, person.birth_date, person.sex = national_id, birth_date, sex
-    if {"family_name", "given_name", "patronymic"} & values.keys():
-        _set_names(
-            person,
-            values.get("family_name", person.family_name),
-            values.get("given_name", person.given_name),
-            values.get("patronymic", person.patronymic) or None,
-        )
+    target: dict[str, Any] = {"national_id": national_id, "birth_date": birth_date, "sex": sex}
+    typed_names = (
+        values.get("family_name", person.family_name),
+        values.get("given_name", person.given_name),
+        values.get("patronymic", person.patronymic) or None,
+    )
+    if typed_names != (person.family_name, person.given_name, person.patronymic):
+        target.update(_name_fields(*typed_names))
     if "phone" in values:
-        person.phone = normalise_phone(values["phone"])
+        target["phone"] = normalise_phone(values["phone"])
     if "settlement_code" in values:
-        person.settlement_id = await _territory_id(
+        target["settlement_id"] = await _territory_id(
             session, values["settlement_code"] or None, "settlement_code"
         )
     if "address" in values:
-        person.address = values["address"] or None
+        target["address"] = values["address"] or None
+    before = (person.birth_date, person.sex)
+    # every read is done: nothing autoflushes the assignments before the check below
+    for key, value in target.items():
+        setattr(person, key, value)
+    if versions.unchanged(session, person):
+        return await person_out(session, person, warnings)
+    _check_version(person, expected_version)
     out = await _save(session, principal, person, warnings)
     if before != (birth_date, sex):
         await events.publish(

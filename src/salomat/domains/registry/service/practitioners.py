@@ -340,9 +340,14 @@ async def update_practitioner(
     *,
     expected_version: int | None,
 ) -> PractitionerOut:
-    """Only the fields sent change. Deactivating ends the practitioner's current roles."""
+    """Only the fields sent change. Deactivating ends the practitioner's current roles.
+
+    Values equal to the stored ones answer the current version, however old
+    ``expected_version`` is (``versions.unchanged``).
+    """
     p = await _get(session, practitioner_id)
-    expect_version(p.version, expected_version, "practitioner")
+    if expected_version is None:
+        expect_version(p.version, expected_version, "practitioner")
     values = patch.model_dump(exclude_unset=True)
     errors = [
         FieldError(k, "cannot be cleared")
@@ -368,6 +373,9 @@ async def update_practitioner(
     )
     for key, value in values.items():
         setattr(p, key, value or None if isinstance(value, str) else value)
+    if versions.unchanged(session, p):
+        return await _out(session, p)
+    expect_version(p.version, expected_version, "practitioner")
     p.updated_at = utcnow()
     try:
         await session.flush()
@@ -512,11 +520,16 @@ async def update_practitioner_role(
     *,
     expected_version: int | None,
 ) -> PractitionerRoleOut:
-    """Change a role or end it (``end_on``); the facility stays (a move is a new role)."""
+    """Change a role or end it (``end_on``); the facility stays (a move is a new role).
+
+    Values equal to the stored ones answer the current version, however old
+    ``expected_version`` is (``versions.unchanged``).
+    """
     role = await session.get(PractitionerRole, role_id)
     if role is None:
         raise NotFound(f"Practitioner role {role_id} not found.")
-    expect_version(role.version, expected_version, "role")
+    if expected_version is None:
+        expect_version(role.version, expected_version, "role")
     values = patch.model_dump(exclude_unset=True)
     fac = await _role_target(session, None, role.facility_id)
     position = values.get("position") or role.position
@@ -542,6 +555,9 @@ async def update_practitioner_role(
         raise Invalid.fields(errors)
     await _overlap(session, role.practitioner_id, fac.id, position, start, end, role.id)
     role.position, role.section_id, role.start_on, role.end_on = position, section_id, start, end
+    if versions.unchanged(session, role):
+        return (await _role_outs(session, [role]))[0]
+    expect_version(role.version, expected_version, "role")
     try:
         await session.flush()
     except StaleDataError as e:

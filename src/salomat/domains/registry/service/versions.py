@@ -19,7 +19,7 @@ from salomat.core.errors import NotFound
 from salomat.core.pagination import Page, PageParams
 from salomat.domains.registry.models import ResourceVersion
 
-__all__ = ["StoredVersion", "history", "record_version", "stored_version"]
+__all__ = ["StoredVersion", "history", "record_version", "stored_version", "unchanged"]
 
 
 class StoredVersion(BaseModel):
@@ -30,6 +30,18 @@ class StoredVersion(BaseModel):
     recorded_at: datetime
     recorded_by: str
     data: dict[str, Any]
+
+
+def unchanged(session: AsyncSession, *rows: object) -> bool:
+    """No field of ``rows`` holds a value other than the stored one.
+
+    An update whose values are the stored ones is already the state it asks
+    for: it answers the current version (200) without a new one, whatever
+    version the client read, rather than a 412 whose retry could never change
+    anything. Values are assigned first; SQLAlchemy compares them with what
+    it loaded (setting the same value is no change).
+    """
+    return not any(session.is_modified(r, include_collections=False) for r in rows)
 
 
 async def record_version(
