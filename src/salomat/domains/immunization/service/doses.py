@@ -38,7 +38,6 @@ from salomat.core.errors import (
     Conflict,
     FieldError,
     Invalid,
-    InvalidState,
     NotFound,
     PreconditionFailed,
 )
@@ -503,7 +502,11 @@ async def mark_entered_in_error(
     expected_version: int | None,
     reason: str | None = None,
 ) -> DoseOut:
-    """The dose was recorded by mistake: kept, but no longer on the card or in the schedule."""
+    """The dose was recorded by mistake: kept, but no longer on the card or in the schedule.
+
+    A dose already marked is answered as it is, whatever version was sent (a retry whose
+    answer was lost): the mark is all the dose stores; the first reason stays in the audit.
+    """
     d = await _load_dose(session, principal, dose_id)
     try:
         await _open(session, principal, d.person_id, action="update")
@@ -511,13 +514,13 @@ async def mark_entered_in_error(
         raise NotFound(f"Immunization {dose_id} not found.") from None
     if expected_version is None:
         raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+    if d.status == "entered_in_error":
+        return _dose_out(d)
     if expected_version != d.version:
         raise PreconditionFailed(
             f"The dose changed since you read it (version {d.version}, you sent "
             f"{expected_version}); reload and retry."
         )
-    if d.status == "entered_in_error":
-        raise InvalidState(f"Immunization {dose_id} is already marked entered in error.")
     d.status = "entered_in_error"
     d.counted_as = None
     try:
