@@ -30,6 +30,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    func,
     insert,
     select,
 )
@@ -362,35 +363,57 @@ class AuditEntry(BaseModel):
 
 @dataclass(frozen=True)
 class AuditQuery:
+    """Filters over the audit trail; each one given narrows it (``where``)."""
+
     patient_id: int | None = None
     username: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     action: str | None = None
     actions: frozenset[str] | None = None
+    resource_type: str | None = None
+    outcome: str | None = None
+    #: the acting user's facility, as the row recorded it
+    facility_code: str | None = None
+    break_glass: bool | None = None
     max_id: int | None = None
+    #: keyset paging, newest first: only rows older than this id
+    before_id: int | None = None
     limit: int = 50
     offset: int = 0
 
 
-async def search(session: AsyncSession, q: AuditQuery) -> tuple[list[AuditEntry], int]:
-    from sqlalchemy import func
-
-    stmt = select(AuditEvent)
-    if q.patient_id is not None:
-        stmt = stmt.where(AuditEvent.patient_id == q.patient_id)
-    if q.username is not None:
-        stmt = stmt.where(AuditEvent.username == q.username)
+def where(q: AuditQuery) -> list[Any]:
+    """The conditions of ``q`` on ``AuditEvent``, for a caller that joins more to the rows
+    (the accounts domain adds who the user is)."""
+    e = AuditEvent
+    conditions: list[Any] = []
+    for column, value in (
+        (e.patient_id, q.patient_id),
+        (e.username, q.username),
+        (e.action, q.action),
+        (e.resource_type, q.resource_type),
+        (e.outcome, q.outcome),
+        (e.facility_code, q.facility_code),
+        (e.break_glass, q.break_glass),
+    ):
+        if value is not None:
+            conditions.append(column == value)
     if q.since is not None:
-        stmt = stmt.where(AuditEvent.occurred_at >= q.since)
+        conditions.append(e.occurred_at >= q.since)
     if q.until is not None:
-        stmt = stmt.where(AuditEvent.occurred_at < q.until)
-    if q.action is not None:
-        stmt = stmt.where(AuditEvent.action == q.action)
+        conditions.append(e.occurred_at < q.until)
     if q.actions is not None:
-        stmt = stmt.where(AuditEvent.action.in_(sorted(q.actions)))
+        conditions.append(e.action.in_(sorted(q.actions)))
     if q.max_id is not None:
-        stmt = stmt.where(AuditEvent.id <= q.max_id)
+        conditions.append(e.id <= q.max_id)
+    if q.before_id is not None:
+        conditions.append(e.id < q.before_id)
+    return conditions
+
+
+async def search(session: AsyncSession, q: AuditQuery) -> tuple[list[AuditEntry], int]:
+    stmt = select(AuditEvent).where(*where(q))
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
     rows = await session.execute(
         stmt.order_by(AuditEvent.id.desc()).limit(q.limit).offset(q.offset)
@@ -400,11 +423,41 @@ async def search(session: AsyncSession, q: AuditQuery) -> tuple[list[AuditEntry]
 
 async def latest_id(session: AsyncSession) -> int:
     """Highest id now: pins a paged listing so rows written meanwhile do not shift it."""
-    from sqlalchemy import func
-
     return int((await session.execute(select(func.max(AuditEvent.id)))).scalar() or 0)
 
 
 async def get_entry(session: AsyncSession, event_id: int) -> AuditEntry | None:
     row = await session.get(AuditEvent, event_id)
     return AuditEntry.model_validate(row) if row else None
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """How far ``salomat audit seal`` has chained the trail (two indexed reads).
+
+    Not a verification: ``salomat audit verify`` reads every row and is a job, not
+    something a page runs on each view (docs/operations.md, "Audit trail").
+    """
+
+    sealed_up_to: int | None
+    head_hash: bytes | None
+    latest_id: int
+
+    @property
+    def unsealed(self) -> int:
+        """Ids handed out after the last sealed row (an upper bound: ids have gaps)."""
+        return max(0, self.latest_id - (self.sealed_up_to or 0))
+
+
+async def chain_head(session: AsyncSession) -> ChainHead:
+    seal = AuditSeal.__table__
+    last = (
+        await session.execute(
+            select(seal.c.event_id, seal.c.hash).order_by(seal.c.event_id.desc()).limit(1)
+        )
+    ).first()
+    return ChainHead(
+        sealed_up_to=int(last.event_id) if last else None,
+        head_hash=bytes(last.hash) if last else None,
+        latest_id=await latest_id(session),
+    )

@@ -2,17 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request, Response
+from fastapi import Depends, Form, Query, Request, Response
 
-from salomat.core.audit import AuditEntry, AuditQuery
+from salomat.core.downloads import csv_download
 from salomat.core.errors import FieldError, Invalid, Unauthorized
-from salomat.core.pagination import Page, PageParams, page_params
-from salomat.core.params import SmallRowId
+from salomat.core.pagination import Page, PageParams, check_page, page_params
+from salomat.core.params import MAX_INT, SmallRowId
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.accounts import service
 from salomat.domains.accounts.schemas import (
+    AccessLogPage,
+    AuditFilter,
+    AuditTrailPage,
     BreakGlassIn,
     BreakGlassOut,
     Me,
@@ -87,16 +90,99 @@ async def whoami(
     return await service.describe(session, principal)
 
 
-@api.get("/me/access-log", response_model=Page[AuditEntry])
+def _limit(limit: int | None) -> int:
+    return check_page(limit, 0).limit
+
+
+Before = Annotated[
+    int | None, Query(ge=1, le=MAX_INT, description="the next_before of the previous page")
+]
+Limit = Annotated[int | None, Query(ge=1, le=MAX_INT, description="page size")]
+
+
+@api.get("/me/access-log", response_model=AccessLogPage)
 async def my_access_log(
     session: Session,
     principal: Annotated[Principal, Depends(Require("audit:self"))],
-    page: Annotated[PageParams, Depends(page_params)],
-) -> Page[AuditEntry]:
-    """Who opened my record (break-the-glass accesses are flagged)."""
-    return await service.access_log_of_self(
-        session, principal, AuditQuery(limit=page.limit, offset=page.offset)
+    before: Before = None,
+    limit: Limit = None,
+) -> AccessLogPage:
+    """Who opened my record, newest first; my own doings left out; emergency access flagged.
+
+    Times are given in UTC (``occurred_at``) and in the country's time zone
+    (``occurred_at_local``). Page on with ``before=<next_before>``.
+    """
+    return await service.access_log_of_self(session, principal, before=before, limit=_limit(limit))
+
+
+def audit_filter(
+    since: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=40,
+            description="a date or date and time, in the country's time zone unless an "
+            "offset is given (inclusive)",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            max_length=40,
+            description="as from (exclusive; a date alone takes in that whole day)",
+        ),
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=150, description="username")] = None,
+    action: Annotated[str | None, Query(max_length=16)] = None,
+    person: Annotated[
+        str | None, Query(max_length=32, description="the person's national id or record id")
+    ] = None,
+    resource_type: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Annotated[str | None, Query(max_length=16, description="success | failure")] = None,
+    facility: Annotated[
+        str | None, Query(max_length=32, description="the acting user's facility code")
+    ] = None,
+    break_glass: Annotated[bool | None, Query()] = None,
+) -> AuditFilter:
+    return AuditFilter(
+        since=since or None,
+        until=until or None,
+        actor=actor or None,
+        action=action or None,
+        person=person or None,
+        resource_type=resource_type or None,
+        outcome=outcome or None,
+        facility=facility or None,
+        break_glass=break_glass,
     )
+
+
+Filters = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+@api.get("/audit-events", response_model=AuditTrailPage)
+async def audit_events(
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:read"))],
+    filters: Filters,
+    before: Before = None,
+    limit: Limit = None,
+) -> AuditTrailPage:
+    """The audit trail, filtered, newest first (auditor, admin); this reading is audited."""
+    return await service.audit_trail(
+        session, principal, filters, before=before, limit=_limit(limit)
+    )
+
+
+@api.get("/audit-events.csv", response_class=Response)
+async def audit_events_csv(
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:read"))],
+    filters: Filters,
+) -> Response:
+    """The filtered rows as CSV (at most 10,000, newest first); audited."""
+    return csv_download(await service.audit_trail_csv(session, principal, filters))
 
 
 @api.get("/users", response_model=Page[UserOut], dependencies=[Depends(Require("user:read"))])

@@ -82,3 +82,106 @@ class Me(BaseModel):
     facility_code: str | None
     person_id: int | None
     language: str | None
+
+
+# ---- the audit trail, as the auditor and the citizen read it ---------------------------
+
+
+class AuditRow(BaseModel):
+    """One audit row with the names a person needs to read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    occurred_at: datetime
+    #: the same instant in the country's time zone (the pack's ``timezone``)
+    occurred_at_local: datetime
+    user_id: int | None
+    username: str | None
+    #: the account's full name, when the account has one
+    full_name: str | None
+    role: str | None
+    facility_code: str | None
+    #: the facility's name in the registry
+    facility_name: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    patient_id: int | None
+    purpose: str | None
+    outcome: str
+    break_glass: bool
+    client_address: str | None
+    request_id: str | None
+    detail: str | None
+
+
+class AccessLogEntry(BaseModel):
+    """One access to her record, as she sees it (no workstation address or request id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    occurred_at: datetime
+    occurred_at_local: datetime
+    username: str | None
+    full_name: str | None
+    role: str | None
+    facility_code: str | None
+    facility_name: str | None
+    action: str
+    resource_type: str
+    #: her person id (or a record merged into hers)
+    patient_id: int | None
+    purpose: str | None
+    outcome: str
+    break_glass: bool
+
+    @classmethod
+    def of(cls, row: AuditRow) -> AccessLogEntry:
+        return cls.model_validate(row.model_dump(include=set(cls.model_fields)))
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntry]
+    #: every entry of her list (all pages)
+    total: int
+    limit: int
+    before: int | None
+    next_before: int | None
+    time_zone: str
+
+
+class AuditFilter(BaseModel):
+    """What the auditor typed; empty means "any". Times are in the country's zone."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    since: str | None = Field(default=None, max_length=40, description="from (inclusive)")
+    until: str | None = Field(default=None, max_length=40, description="to (exclusive)")
+    actor: str | None = Field(default=None, max_length=150, description="username")
+    action: str | None = Field(default=None, max_length=16)
+    person: str | None = Field(default=None, max_length=32, description="national id or id")
+    resource_type: str | None = Field(default=None, max_length=64)
+    outcome: str | None = Field(default=None, max_length=16)
+    facility: str | None = Field(default=None, max_length=32, description="facility code")
+    break_glass: bool | None = None
+
+    def given(self) -> dict[str, str]:
+        """The filters set, as typed (for links, the audit row and the file name)."""
+        out = {}
+        for name, value in self.model_dump().items():
+            if value not in (None, ""):
+                out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+
+class AuditTrailPage(BaseModel):
+    items: list[AuditRow]
+    limit: int
+    #: the cursor of this page (rows with a lower id), None for the newest
+    before: int | None
+    #: the cursor of the next page, None on the last
+    next_before: int | None
+    #: the IANA zone of ``occurred_at_local`` (the country pack's ``timezone``)
+    time_zone: str

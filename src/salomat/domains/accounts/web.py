@@ -1,18 +1,21 @@
-"""Pages: login, logout, language switch, start page, and the citizen's access log."""
+"""Pages: login, logout, language switch, start page, the citizen's access log, the audit trail."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from salomat.core import i18n
-from salomat.core.audit import AuditQuery
+from salomat.core.audit import ACTIONS
 from salomat.core.config import get_settings
+from salomat.core.downloads import csv_download
 from salomat.core.errors import (
     FieldError,
     Forbidden,
@@ -21,16 +24,18 @@ from salomat.core.errors import (
     field_errors_from_pydantic,
 )
 from salomat.core.pagination import PageParams
-from salomat.core.params import SmallRowId
+from salomat.core.params import MAX_INT, SmallRowId
 from salomat.core.policy import PUBLIC, Require, Role, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.country import national_id as nid
+from salomat.country import pack
 from salomat.domains.accounts import service
 from salomat.domains.accounts.api import SESSION_COOKIE, client_of
-from salomat.domains.accounts.schemas import BreakGlassIn, UserIn
+from salomat.domains.accounts.schemas import AuditFilter, BreakGlassIn, UserIn
+from salomat.domains.accounts.service import labels
 from salomat.domains.registry import service as registry
-from salomat.ui.templating import NavItem, redirect, register_nav, render
+from salomat.ui.templating import NavItem, language_of, redirect, register_nav, render
 
 web = router(include_in_schema=False)
 Session = DbSession
@@ -133,15 +138,134 @@ async def language(
     return response
 
 
+PAGE_SIZE = 50
+
+
+def _labels() -> dict[str, object]:
+    """What the audit templates call to show codes as words (in the page's language)."""
+    return {
+        "action_label": labels.action_label,
+        "outcome_label": labels.outcome_label,
+        "purpose_label": labels.purpose_label,
+        "resource_label": labels.resource_label,
+        "role_label": labels.role_label,
+    }
+
+
+def _utc_offset(zone_name: str, when: datetime | None = None) -> str:
+    """ "+05:00" for a zone: shown beside local times."""
+    from zoneinfo import ZoneInfo
+
+    moment = (when or datetime.now(UTC)).astimezone(ZoneInfo(zone_name))
+    return moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
+
+
 @web.get("/access-log", response_class=HTMLResponse)
 async def access_log(
     request: Request,
     session: Session,
     principal: Annotated[Principal, Depends(Require("audit:self"))],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    before: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
-    page = await service.access_log_of_self(session, principal, AuditQuery(limit=50, offset=offset))
-    return render(request, "accounts/access_log.html", {"page": page})
+    page = await service.access_log_of_self(session, principal, before=before, limit=PAGE_SIZE)
+    return render(
+        request,
+        "accounts/access_log.html",
+        {"page": page, "utc_offset": _utc_offset(page.time_zone), **_labels()},
+    )
+
+
+register_nav(NavItem("Audit trail", "/audit", "audit:read", order=85))
+
+_FILTERS = (
+    "from",
+    "to",
+    "actor",
+    "action",
+    "person",
+    "resource_type",
+    "outcome",
+    "facility",
+    "break_glass",
+)
+
+
+def _audit_form(request: Request) -> tuple[dict[str, str], AuditFilter | None, list[FieldError]]:
+    """The filters as typed (to show again) and as a filter, or the wrong fields."""
+    form = {k: request.query_params.get(k, "").strip()[:150] for k in _FILTERS}
+    try:
+        f = AuditFilter(
+            since=form["from"] or None,
+            until=form["to"] or None,
+            actor=form["actor"] or None,
+            action=form["action"] or None,
+            person=form["person"] or None,
+            resource_type=form["resource_type"] or None,
+            outcome=form["outcome"] or None,
+            facility=form["facility"] or None,
+            break_glass={"true": True, "false": False}.get(form["break_glass"]),
+        )
+    except ValidationError as e:
+        return form, None, field_errors_from_pydantic(list(e.errors()))
+    return form, f, []
+
+
+@web.get("/audit", response_class=HTMLResponse)
+async def audit_page(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:read"))],
+    before: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+) -> Response:
+    """The audit trail for the auditor: filters, newest first, CSV, the chain's seal."""
+    form, f, errors = _audit_form(request)
+    page = None
+    status = 200
+    if f is not None:
+        try:
+            page = await service.audit_trail(session, principal, f, before=before, limit=PAGE_SIZE)
+        except Invalid as e:
+            errors, status = e.errors, e.status
+    head = await service.audit_chain_head(session)
+    query = urlencode({k: v for k, v in form.items() if v})
+    zone = pack.time_zone(get_settings().country).key
+    return render(
+        request,
+        "accounts/audit.html",
+        {
+            "form": form,
+            "page": page,
+            "errors": errors,
+            "query": query,
+            "head": head,
+            "utc_offset": _utc_offset(zone),
+            "actions": sorted(ACTIONS),
+            "outcomes": list(labels.OUTCOMES),
+            "resource_types": sorted(labels.RESOURCE_TYPES, key=lambda c: (not c[:1].isupper(), c)),
+            "id_label": nid.name(get_settings().country),
+            "export_max": service.EXPORT_MAX_ROWS,
+            **_labels(),
+        },
+        status=status,
+    )
+
+
+@web.get("/audit/export.csv")
+async def audit_export(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("audit:read"))],
+) -> Response:
+    """The filtered rows as CSV, headers and labels in the page's language."""
+    _, f, errors = _audit_form(request)
+    if f is None:
+        raise Invalid.fields(errors)
+    token = i18n.set_language(language_of(request))
+    try:
+        file = await service.audit_trail_csv(session, principal, f)
+    finally:
+        i18n._lang.reset(token)  # type: ignore[arg-type]
+    return csv_download(file)
 
 
 register_nav(NavItem("Users", "/admin/users", "user:read", order=80))

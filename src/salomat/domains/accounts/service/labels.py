@@ -1,0 +1,186 @@
+"""Labels for what the audit trail records as codes: actions, outcomes, roles, record
+types and the reasons the platform writes, in the current language.
+
+The audit trail keeps codes and the platform's own English reasons (``purpose``);
+pages show them through these functions, never raw. The lists below mark the
+msgids for ``pybabel extract`` (``N_``). A reason a person typed (a
+break-the-glass reason) is shown as typed; the row's flag says it was emergency access.
+"""
+
+from __future__ import annotations
+
+import re
+
+from salomat.core.audit import ACTIONS
+from salomat.core.i18n import gettext
+from salomat.core.policy import Role
+
+__all__ = [
+    "OUTCOMES",
+    "RESOURCE_TYPES",
+    "action_label",
+    "outcome_label",
+    "purpose_label",
+    "resource_label",
+    "role_label",
+]
+
+
+def N_(message: str) -> str:
+    return message
+
+
+#: the audit actions; their msgids ("read", "denied", ...) are in ui.msgids
+_ACTIONS = frozenset(ACTIONS)
+
+OUTCOMES: dict[str, str] = {
+    "success": N_("allowed"),
+    "failure": N_("refused"),
+}
+
+#: what a row is about (``resource_type``): FHIR names, and a permission's prefix on a
+#: refusal by role
+RESOURCE_TYPES: dict[str, str] = {
+    "Patient": N_("Personal record"),
+    "RelatedPerson": N_("Family relation"),
+    "DuplicatePair": N_("Possible duplicate records"),
+    "EpisodeOfCare": N_("Pregnancy"),
+    "Encounter": N_("Antenatal contact"),
+    "Condition": N_("Diagnosis"),
+    "Procedure": N_("Birth"),
+    "ServiceRequest": N_("Referral"),
+    "DetectedIssue": N_("Clinical warning"),
+    "Observation": N_("Growth measurement"),
+    "Immunization": N_("Vaccination"),
+    "ImmunizationCoverage": N_("Vaccination coverage"),
+    "MaternalDashboard": N_("Maternal health dashboard"),
+    "MedicationRequest": N_("Prescription"),
+    "MedicationDispense": N_("Dispensing"),
+    "Claim": N_("Reimbursement claim"),
+    "Organization": N_("Facility"),
+    "Location": N_("Territory"),
+    "Practitioner": N_("Health worker"),
+    "PractitionerRole": N_("Health worker's post"),
+    "Session": N_("Login session"),
+    "User": N_("User account"),
+    "BreakGlass": N_("Emergency access"),
+    "AuditEvent": N_("Audit trail"),
+    "AccessLog": N_("Who opened my record"),
+    # refusals by role name the permission's area
+    "session": N_("Login session"),
+    "user": N_("User account"),
+    "audit": N_("Audit trail"),
+    "facility": N_("Facility"),
+    "territory": N_("Territory"),
+    "practitioner": N_("Health worker"),
+    "person": N_("Personal record"),
+    "break_glass": N_("Emergency access"),
+    "pregnancy": N_("Pregnancy"),
+    "referral": N_("Referral"),
+    "worklist": N_("Worklist"),
+    "maternal_dashboard": N_("Maternal health dashboard"),
+    "immunization": N_("Vaccination"),
+    "child": N_("Child health passport"),
+    "formulary": N_("Formulary"),
+    "prescription": N_("Prescription"),
+    "claim": N_("Reimbursement claim"),
+}
+
+#: the reasons the platform itself writes (``purpose``), each translated as a whole
+PURPOSES = frozenset(
+    {
+        N_("registration"),
+        N_("audit review"),
+        N_("self"),
+        N_("national-registry"),
+        N_("attached to the user's facility"),
+        N_("aggregate monitoring"),
+        N_("antenatal worklist"),
+        N_("attachment"),
+        N_("attachments"),
+        N_("birth record"),
+        N_("birth registration"),
+        N_("child health passport"),
+        N_("child health passport: the mother"),
+        N_("citizen portal"),
+        N_("citizen portal: prescriptions"),
+        N_("claim submitted to the fund"),
+        N_("death"),
+        N_("dispensing"),
+        N_("duplicate review: distinct people"),
+        N_("growth monitoring"),
+        N_("history"),
+        N_("immunization"),
+        N_("mother's passport: her child"),
+        N_("newborn record"),
+        N_("nightly re-evaluation of the antenatal advice"),
+        N_("obstetric record"),
+        N_("pregnancy registration"),
+        N_("prescriptions"),
+        N_("referral to the user's facility"),
+        N_("reimbursement claims (totals, no person data)"),
+        N_("relation"),
+        N_("relation ended"),
+        N_("relations"),
+        N_("resolve a standing diagnosis"),
+        N_("well-child visit"),
+        N_("well-child visits"),
+        N_("mother of the child"),
+        N_("parent"),
+        N_("guardian"),
+        N_("own access log"),
+    }
+)
+#: ``open care relationship (<kind>)``: why a facility holds a person
+CARE_KINDS = {"referral": N_("referral"), "admission": N_("admission")}
+#: ``referral <status>``: a referral's step
+REFERRAL_STEPS = {
+    "accepted": N_("referral accepted"),
+    "declined": N_("referral declined"),
+    "seen": N_("referral: the woman was seen"),
+    "returned": N_("referral returned with a conclusion"),
+    "cancelled": N_("referral cancelled"),
+}
+
+_CARE = re.compile(r"^open care relationship \((\w+)\)$")
+_REFERRAL = re.compile(r"^referral (\w+)$")
+_DUPLICATE = re.compile(r"^duplicate review \((.+)\)$")
+_BREAK_GLASS = "break-the-glass: "
+
+
+def action_label(code: str) -> str:
+    return gettext(code) if code in _ACTIONS else code
+
+
+def outcome_label(code: str) -> str:
+    return gettext(OUTCOMES[code]) if code in OUTCOMES else code
+
+
+def role_label(code: str | None) -> str:
+    if not code:
+        return ""
+    return gettext(code) if code in Role.__members__ else code
+
+
+def resource_label(code: str) -> str:
+    return gettext(RESOURCE_TYPES[code]) if code in RESOURCE_TYPES else code
+
+
+def purpose_label(purpose: str | None) -> str:
+    """A platform reason in the current language; a person's own words as written."""
+    if not purpose:
+        return ""
+    if purpose in PURPOSES:
+        return gettext(purpose)
+    if purpose.startswith(_BREAK_GLASS):  # the row is flagged: pages show that beside it
+        return purpose.removeprefix(_BREAK_GLASS)
+    if m := _CARE.match(purpose):
+        kind = m.group(1)
+        return gettext("open care relationship: %(kind)s") % {
+            "kind": gettext(CARE_KINDS[kind]) if kind in CARE_KINDS else kind
+        }
+    if (m := _REFERRAL.match(purpose)) and m.group(1) in REFERRAL_STEPS:
+        return gettext(REFERRAL_STEPS[m.group(1)])
+    if m := _DUPLICATE.match(purpose):
+        return gettext("duplicate review (%(why)s)") % {"why": purpose_label(m.group(1))}
+    return purpose
