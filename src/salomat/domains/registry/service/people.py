@@ -23,6 +23,7 @@ from salomat.core import audit, events
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import (
+    N_,
     Conflict,
     FieldError,
     Invalid,
@@ -142,17 +143,30 @@ def check_identity(
     try:
         parsed = nid.parse(national_id, country)
     except nid.NationalIdError as e:
-        raise Invalid.fields([FieldError("national_id", f"not a valid {label}: {e}")]) from None
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "national_id", N_("not a valid %(label)s: %(why)s"), {"label": label, "why": e}
+                )
+            ]
+        ) from None
     errors: list[FieldError] = []
     if parsed.birth_date != birth_date:
         encoded = f"{parsed.birth_date:%d.%m.%Y}"
         errors += [
             FieldError(
                 "national_id",
-                f"this {label} encodes the birth date {encoded}, but birth_date is "
-                f"{birth_date:%d.%m.%Y}",
+                N_(
+                    "this %(label)s encodes the birth date %(encoded)s, "
+                    "but birth_date is %(entered)s"
+                ),
+                {"label": label, "encoded": encoded, "entered": f"{birth_date:%d.%m.%Y}"},
             ),
-            FieldError("birth_date", f"does not match the {label}, which encodes {encoded}"),
+            FieldError(
+                "birth_date",
+                N_("does not match the %(label)s, which encodes %(encoded)s"),
+                {"label": label, "encoded": encoded},
+            ),
         ]
     if parsed.sex != sex:
         errors += [
@@ -160,13 +174,17 @@ def check_identity(
             FieldError("sex", f"does not match the {label}, which encodes {parsed.sex}"),
         ]
     if errors:
-        raise Invalid.fields(errors, f"The {label} contradicts the birth date or sex entered.")
+        raise Invalid(
+            N_("The %(label)s contradicts the birth date or sex entered."),
+            errors=errors,
+            params={"label": label},
+        )
     return list(parsed.warnings)
 
 
 def _check_names(family: str, given: str, patronymic: str | None) -> str:
     errors = [
-        FieldError(f, "letters only (with spaces, hyphens or apostrophes between them)")
+        FieldError(f, N_("letters only (with spaces, hyphens or apostrophes between them)"))
         for f, v in (("family_name", family), ("given_name", given), ("patronymic", patronymic))
         if v and not _NAME_OK.match(v)
     ]
@@ -176,7 +194,7 @@ def _check_names(family: str, given: str, patronymic: str | None) -> str:
     if script is None:
         raise Invalid.fields(
             [
-                FieldError(f, "write all names in one script, Latin or Cyrillic")
+                FieldError(f, N_("write all names in one script, Latin or Cyrillic"))
                 for f in ("family_name", "given_name", "patronymic")
             ]
         )
@@ -195,7 +213,13 @@ def normalise_phone(value: str | None, field: str = "phone") -> str | None:
     if number is None or not phonenumbers.is_valid_number(number):
         example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
         shown = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-        raise Invalid.fields([FieldError(field, f"not a valid phone number (e.g. {shown})")])
+        raise Invalid.fields(
+            [
+                FieldError(
+                    field, N_("not a valid phone number (e.g. %(example)s)"), {"example": shown}
+                )
+            ]
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -234,9 +258,17 @@ async def _territory_id(session: AsyncSession, code: str | None, field: str) -> 
         await session.execute(select(Territory.id, Territory.level).where(Territory.code == code))
     ).first()
     if row is None:
-        raise Invalid.fields([FieldError(field, f"no settlement has code {code}")])
+        raise Invalid.fields(
+            [FieldError(field, N_("no settlement has code %(code)s"), {"code": code})]
+        )
     if row.level != "settlement":
-        raise Invalid.fields([FieldError(field, f"{code} is a {row.level}, not a settlement")])
+        raise Invalid.fields(
+            [
+                FieldError(
+                    field, N_("%(code)s is a district or region, not a settlement"), {"code": code}
+                )
+            ]
+        )
     return int(row.id)
 
 
@@ -562,11 +594,14 @@ async def register_person(session: AsyncSession, principal: Principal, data: Per
 
 def _check_version(person: Person, expected: int | None) -> None:
     if expected is None:
-        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+        raise PreconditionFailed(N_("Send If-Match with the version you read (its ETag)."))
     if expected != person.version:
         raise PreconditionFailed(
-            f"The record changed since you read it (version {person.version}, "
-            f"you sent {expected}); reload and retry."
+            N_(
+                "The record changed since you read it (version %(current)s, "
+                "you sent %(sent)s); reload and retry."
+            ),
+            params={"current": person.version, "sent": expected},
         )
 
 
@@ -604,18 +639,21 @@ async def update_person(
         _check_version(person, expected_version)
     if person.merged_into_id is not None:
         raise InvalidState(
-            f"Patient {person_id} was merged into {person.merged_into_id}; update that record."
+            N_("Patient %(id)s was merged into %(into)s; update that record."),
+            params={"id": person_id, "into": person.merged_into_id},
         )
     values = patch.model_dump(exclude_unset=True)
     for required in ("family_name", "given_name", "birth_date", "sex"):
         if required in values and values[required] is None:
-            raise Invalid.fields([FieldError(required, "may not be empty")])
+            raise Invalid.fields([FieldError(required, N_("may not be empty"))])
     national_id = values.get("national_id", person.national_id) or None
     birth_date = values.get("birth_date", person.birth_date)
     sex = values.get("sex", person.sex)
     warnings = check_identity(national_id, birth_date, sex)
     if person.deceased_on and birth_date > person.deceased_on:
-        raise Invalid.fields([FieldError("birth_date", "is after the registered date of death")])
+        raise Invalid.fields(
+            [FieldError("birth_date", N_("is after the registered date of death"))]
+        )
     target: dict[str, Any] = {"national_id": national_id, "birth_date": birth_date, "sex": sex}
     typed_names = (
         values.get("family_name", person.family_name),

@@ -1,4 +1,4 @@
-"""The registrar's pages: find a patient, register one, the patient card, the facility list.
+"""Find a patient, register one, the patient card, the facility list.
 
 Forms post as plain HTML (they work without JavaScript); the search also
 answers htmx, which swaps the search section in place. A refused form is
@@ -23,11 +23,9 @@ from salomat.core.errors import (
     SalomatError,
 )
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId, parse_version
+from salomat.core.params import RowId
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
-from salomat.core.uow import DbSession, router
-from salomat.country import national_id as nid
 from salomat.country import pack
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import (
@@ -40,19 +38,22 @@ from salomat.domains.registry.schemas import (
     RelationEndIn,
     RelationIn,
 )
+from salomat.domains.registry.web._common import (
+    N_,
+    Session,
+    _blank_to_none,
+    _country,
+    _facility_types,
+    _htmx,
+    _id_label,
+    _version,
+    web,
+)
 from salomat.ui import forms
 from salomat.ui.templating import NavItem, redirect, register_nav, render
 
-web = router(include_in_schema=False)
-Session = DbSession
-
 PATIENTS_PAGE = 20
 FACILITIES_PAGE = 50
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 register_nav(NavItem(N_("Patients"), "/patients", "person:search", order=10))
@@ -87,29 +88,6 @@ PERSON_FIELDS = (
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-
-def _blank_to_none(values: dict[str, str]) -> dict[str, str | None]:
-    return {k: (v.strip() or None) for k, v in values.items()}
-
-
-def _country() -> str:
-    return get_settings().country
-
-
-def _id_label() -> str:
-    return nid.name(_country())
-
-
-def _htmx(request: Request) -> bool:
-    """An htmx swap (not a history restore, which needs the whole page)."""
-    return bool(request.headers.get("hx-request")) and not request.headers.get(
-        "hx-history-restore-request"
-    )
-
-
-def _facility_types() -> dict[str, dict[str, str]]:
-    return {t["code"]: t.get("name", {}) for t in pack.load(_country())["facility_types"]}
 
 
 def _primary_care() -> set[str]:
@@ -375,10 +353,6 @@ async def versions(
     ctx = {"person_id": person_id, "items": items, "offset": offset, "page_size": PATIENTS_PAGE}
     template = "registry/versions.html" if _htmx(request) else "registry/versions_page.html"
     return render(request, template, ctx)
-
-
-def _version(value: str) -> int | None:
-    return parse_version(value.strip())
 
 
 @web.post("/patients/{person_id}/attach", response_class=HTMLResponse)

@@ -1,0 +1,12 @@
+"""The registrar's pages: find, register, edit and review people; the facility list.
+
+Forms post as plain HTML (they work without JavaScript); the search also
+answers htmx, which swaps the search section in place. A refused form is
+shown again with each message next to its field and a 4xx status, so the
+unit of work rolls back and nothing is stored.
+"""
+
+from salomat.domains.registry.web import patients  # noqa: F401  (its routes)
+from salomat.domains.registry.web._common import web
+
+__all__ = ["web"]

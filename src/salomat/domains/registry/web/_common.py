@@ -1,0 +1,70 @@
+"""What the registrar's pages share: the router, form helpers, labels from the pack."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from salomat.core.config import get_settings
+from salomat.core.errors import FieldError
+from salomat.core.params import parse_version
+from salomat.core.uow import DbSession, router
+from salomat.country import national_id as nid
+from salomat.country import pack
+
+web = router(include_in_schema=False)
+Session = DbSession
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+def _blank_to_none(values: dict[str, str]) -> dict[str, str | None]:
+    return {k: (v.strip() or None) for k, v in values.items()}
+
+
+def _country() -> str:
+    return get_settings().country
+
+
+def _id_label() -> str:
+    return nid.name(_country())
+
+
+def _htmx(request: Request) -> bool:
+    """An htmx swap (not a history restore, which needs the whole page)."""
+    return bool(request.headers.get("hx-request")) and not request.headers.get(
+        "hx-history-restore-request"
+    )
+
+
+def _facility_types() -> dict[str, dict[str, str]]:
+    return {t["code"]: t.get("name", {}) for t in pack.load(_country())["facility_types"]}
+
+
+def _version(value: str) -> int | None:
+    return parse_version(value.strip())
+
+
+class _Shown:
+    """A field's message, worded when the page renders (in the page's language)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: FieldError) -> None:
+        self.error = error
+
+    def __str__(self) -> str:
+        return self.error.message
+
+
+def field_messages(
+    errors: list[FieldError], rename: dict[str, str] | None = None
+) -> dict[str, list[_Shown]]:
+    """Messages per form field, translated when shown (``forms.errors_by_field`` words
+    them when called, before the page's language is set)."""
+    out: dict[str, list[_Shown]] = {}
+    for e in errors:
+        out.setdefault((rename or {}).get(e.field, e.field), []).append(_Shown(e))
+    return out
