@@ -94,3 +94,75 @@ def test_the_usual_spellings_share_a_skeleton():
     assert len({names.skeleton(n) for n in ("Юсупов", "Yusupov", "Iusupov", "Jusupov")}) <= 2
     assert names.skeleton("Юсупов") == names.skeleton("Yusupov") == names.skeleton("Iusupov")
     assert names.skeleton("Xolmatov") == names.skeleton("Холматов") == names.skeleton("Kholmatov")
+
+
+# ---- surnames in the child's gendered form -----------------------------------------------
+
+_LATIN_STEM = st.text(alphabet="abdefghijklmnopqrstuxyzʻ", min_size=2, max_size=10).map(
+    str.capitalize
+)
+_CYRL_STEM = st.text(alphabet="абвгдежзиклмнопрстуфхчшқғңүұөәі", min_size=2, max_size=10).map(
+    str.capitalize
+)
+_PAIRS = [(m, f) for m, f in names.GENDERED_ENDINGS if f != "skaia"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_LATIN_STEM, _CYRL_STEM), st.sampled_from(_PAIRS))
+def test_a_gendered_surname_changes_only_its_ending_and_goes_back(stem, pair):
+    masculine, feminine = pair
+    son, daughter = stem + masculine, stem + feminine
+    assert names.gendered_surname(son, "male") == son
+    assert names.gendered_surname(daughter, "female") == daughter
+    girl = names.gendered_surname(son, "female")
+    boy = names.gendered_surname(daughter, "male")
+    assert girl.startswith(stem)
+    assert boy.startswith(stem)
+    # the other form and back again is the name it started from
+    assert names.gendered_surname(girl, "male") == son
+    assert names.gendered_surname(boy, "female") == daughter
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.sampled_from(["male", "female"]))
+def test_gendering_twice_is_gendering_once(name, sex):
+    once = names.gendered_surname(name, sex)
+    assert names.gendered_surname(once, sex) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(_LATIN_STEM, _CYRL_STEM),
+    st.sampled_from(["uly", "uli", "kyzy", "qizi", "ұлы", "қызы"]),
+    st.sampled_from(["male", "female"]),
+)
+def test_son_of_and_daughter_of_surnames_never_change(stem, ending, sex):
+    assert names.gendered_surname(stem + ending, sex) == stem + ending
+
+
+def test_gendered_surname_examples_and_boundaries():
+    g = names.gendered_surname
+    cases = [
+        ("Karimova", "male", "Karimov"),
+        ("Karimov", "female", "Karimova"),
+        ("Abdullayeva", "male", "Abdullayev"),
+        ("Yoʻldosheva", "male", "Yoʻldoshev"),
+        ("Нурланова", "male", "Нурланов"),
+        ("Мусин", "female", "Мусина"),
+        ("Сырымбетов", "female", "Сырымбетова"),
+        ("Ковальская", "male", "Ковальский"),
+        ("Kovalskaia", "male", "Kovalskiy"),
+        ("Серікқызы", "male", "Серікқызы"),
+        ("Серикұлы", "female", "Серикұлы"),
+        ("Ли", "female", "Ли"),  # no gendered ending
+        ("Kim", "female", "Kim"),
+        ("Seitkali", "female", "Seitkali"),
+        ("Lin", "female", "Lin"),  # a one-letter stem is no -in surname
+        ("Ov", "female", "Ov"),
+        ("Ина", "male", "Ина"),
+        ("KARIMOVA", "male", "KARIMOV"),  # the case is kept
+        ("Karimova-Saidova", "male", "Karimov-Saidov"),  # each part of a double surname
+        ("", "male", ""),
+    ]
+    for name, sex, want in cases:
+        assert g(name, sex) == want, (name, sex)

@@ -162,3 +162,59 @@ def skeleton(name: str | None) -> str:
 def name_key(family: str, given: str, patronymic: str | None) -> str:
     """``family given patronymic`` skeletons: what the trigram search indexes."""
     return " ".join(p for p in (skeleton(family), skeleton(given), skeleton(patronymic)) if p)
+
+
+# ---- surnames in the child's gendered form ---------------------------------------------
+
+Sex = Literal["male", "female"]
+
+#: (masculine ending, feminine ending), longest first. The Russian-type surnames both
+#: countries register take the gender of their bearer: -ов/-ова, -ев/-ева, -ин/-ина,
+#: -ын/-ына, -ский/-ская (Русская грамматика, АН СССР, 1980, vol. 1, §§ 1199-1201 on
+#: surnames in -ов, -ев, -ин and adjectival -ский); the Uzbek Latin alphabet writes them
+#: -ov/-ova, -yev/-yeva (-ev/-eva), -in/-ina. Kazakh surnames formed with -ұлы "son of"
+#: and -қызы "daughter of" (Latin -uly/-uli/-kyzy/-qizi), and surnames with no gendered
+#: ending (Ли, Kim, Сейткали), are the same for a son and a daughter: they are left as
+#: they are (a father's -ұлы is not turned into -қызы, which would name another person).
+GENDERED_ENDINGS: tuple[tuple[str, str], ...] = (
+    ("ский", "ская"),
+    ("цкий", "цкая"),
+    ("skiy", "skaya"),
+    ("skiy", "skaia"),
+    ("ov", "ova"),
+    ("ev", "eva"),
+    ("in", "ina"),
+    ("yn", "yna"),
+    ("ов", "ова"),
+    ("ев", "ева"),
+    ("ёв", "ёва"),
+    ("ин", "ина"),
+    ("ын", "ына"),
+)
+#: letters a stem keeps before the ending: "Lin", "Ov" or "Ин" are names, not suffixed forms
+MIN_STEM = 2
+
+
+def _with_ending(part: str, cut: int, ending: str) -> str:
+    stem = part[: len(part) - cut]
+    return stem + (ending.upper() if part.isupper() and len(part) > 1 else ending)
+
+
+def _gendered_part(part: str, sex: Sex) -> str:
+    low = part.lower()
+    # the feminine endings first: -ova must not be read as -ov followed by a letter
+    for masculine, feminine in sorted(GENDERED_ENDINGS, key=lambda e: -len(e[1])):
+        if low.endswith(feminine) and len(low) - len(feminine) >= MIN_STEM:
+            return part if sex == "female" else _with_ending(part, len(feminine), masculine)
+    for masculine, feminine in sorted(GENDERED_ENDINGS, key=lambda e: -len(e[0])):
+        if low.endswith(masculine) and len(low) - len(masculine) >= MIN_STEM:
+            return part if sex == "male" else _with_ending(part, len(masculine), feminine)
+    return part
+
+
+def gendered_surname(family_name: str, sex: Sex) -> str:
+    """``family_name`` in the form a person of ``sex`` bears: Karimova -> Karimov for a
+    son, Karimov -> Karimova for a daughter; each part of a double (hyphenated) surname
+    on its own; a form that does not change with sex comes back as it is."""
+    parts = re.split(r"(-|\s+)", family_name)
+    return "".join(p if p == "-" or not p.strip() else _gendered_part(p, sex) for p in parts)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from salomat.country import names
 from tests.domains.maternal.test_pregnancy import Clinic, clinic, fields, open_pregnancy
 
 __all__ = ["clinic"]
@@ -58,6 +59,45 @@ async def counts(db) -> tuple[int, int]:
     )
 
 
+@pytest.mark.parametrize(
+    ("mother", "son", "daughter"),
+    [
+        ("Karimova", "Karimov", "Karimova"),
+        ("Abdullayeva", "Abdullayev", "Abdullayeva"),
+        ("Нурланова", "Нурланов", "Нурланова"),
+        ("Мусина", "Мусин", "Мусина"),
+        ("Серікқызы", "Серікқызы", "Серікқызы"),
+        ("Ли", "Ли", "Ли"),
+    ],
+)
+async def test_newborns_bear_the_family_name_in_their_own_gendered_form(
+    client, clinic, make_person, make_user, login, mother, son, daughter
+):
+    """Issue 13: a son of Karimova is registered Karimov, a daughter Karimova; forms that
+    do not change with sex (-қызы, Ли) are kept."""
+    from salomat.country.names import script_of
+
+    given = "Айгүл" if script_of(mother) == "cyrl" else "Dilnoza"
+    woman = await make_person(
+        facility_code=clinic.facility.code,
+        family_name=mother,
+        given_name=given,
+        duplicate_reason="test: a mother of each surname form",
+    )
+    c = Clinic(clinic.facility, woman, clinic.doctor)
+    preg = await open_pregnancy(client, c, lmp=TODAY - timedelta(weeks=37), multiple_pregnancy=True)
+    body = twins()
+    body["babies"][0]["given_name"] = "Рустам" if script_of(mother) == "cyrl" else "Rustam"
+    body["babies"][1] = {"outcome": "live", "sex": "female", "given_name": given}
+    r = await post_birth(client, c, preg, body)
+    assert r.status_code == 201, r.text
+    got = []
+    for baby in r.json()["babies"]:
+        person = await client.get(f"/api/v1/persons/{baby['person_id']}", headers=c.doctor)
+        got.append((person.json()["sex"], person.json()["family_name"]))
+    assert got == [("male", son), ("female", daughter)]
+
+
 async def test_twins_one_live_one_stillborn_registers_one_baby_linked_to_the_mother(
     client, clinic, db
 ):
@@ -80,7 +120,7 @@ async def test_twins_one_live_one_stillborn_registers_one_baby_linked_to_the_mot
     assert baby.status_code == 200, baby.text
     b = baby.json()
     assert (b["family_name"], b["given_name"], b["sex"]) == (
-        clinic.woman.family_name,
+        names.gendered_surname(clinic.woman.family_name, "male"),
         "Rustam",
         "male",
     )

@@ -23,6 +23,7 @@ from salomat.core.db import utcnow
 from salomat.core.errors import Conflict, FieldError, Invalid, InvalidState, NotFound
 from salomat.core.policy import citizen_scope_provider, require_person
 from salomat.core.security import Principal
+from salomat.country import names
 from salomat.domains.maternal.models import Baby, BirthRecord, PostnatalContact, Pregnancy
 from salomat.domains.maternal.schemas import (
     BabyOut,
@@ -211,7 +212,8 @@ async def record_birth(
                 session,
                 principal,
                 PersonIn(
-                    family_name=mother.family_name,
+                    # the mother's family name in the child's form (Karimova: a son Karimov)
+                    family_name=names.gendered_surname(mother.family_name, baby.sex or "female"),
                     given_name=baby.given_name or "",
                     patronymic=baby.patronymic,
                     birth_date=data.born_on,
