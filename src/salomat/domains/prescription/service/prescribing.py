@@ -490,6 +490,10 @@ async def cancel_prescription(
         principal.facility_id is None or principal.facility_id != p.facility_id
     ):
         raise Forbidden("Only the prescriber or a doctor of the same facility may cancel it.")
+    if p.status == "cancelled" and p.cancel_reason == reason.strip():
+        # the same cancellation again (a retry whose answer was lost, a form sent twice):
+        # the prescription as it is, whatever version was read
+        return _out(p, await session.get(Medicine, p.medicine_id))
     if expected_version is not None and expected_version != p.version:
         raise PreconditionFailed(
             f"MedicationRequest {prescription_id} changed (version {p.version}); reload it."
