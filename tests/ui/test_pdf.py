@@ -149,6 +149,7 @@ async def test_the_passport_pdf_is_in_the_pages_language(client, baby, lang, in_
         "Growth",
         "Vaccinations",
         "Well-child visits",
+        "spontaneous vaginal",  # the mode of birth as a label, not its code
     ):
         assert tr(lang, msgid) != msgid, (lang, msgid)  # the catalog has it
         assert tr(lang, msgid) in text, (lang, msgid)

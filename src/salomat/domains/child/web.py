@@ -242,9 +242,30 @@ def _nice_step(span: float) -> float:
 # ---- pages ------------------------------------------------------------------------------
 
 
+#: the birth record's mode and a pregnancy's outcome (maternal ``schemas``), as the
+#: maternal pages word them
+BIRTH_MODES = {
+    "spontaneous_vaginal": N_("spontaneous vaginal"),
+    "vaginal_breech": N_("vaginal breech"),
+    "vacuum": N_("vacuum extraction"),
+    "forceps": N_("forceps"),
+    "caesarean_elective": N_("elective caesarean section"),
+    "caesarean_emergency": N_("emergency caesarean section"),
+}
+OUTCOMES = {
+    "live_birth": N_("live birth"),
+    "stillbirth": N_("stillbirth"),
+    "miscarriage": N_("miscarriage"),
+    "termination": N_("termination"),
+    "maternal_death": N_("maternal death"),
+}
+
+
 def _ctx(p: PassportOut) -> dict[str, Any]:
     return {
         "p": p,
+        "birth_modes": BIRTH_MODES,
+        "outcomes": OUTCOMES,
         "person": p.person,
         "classifications": CLASSIFICATIONS,
         "indicators": INDICATORS,
