@@ -203,5 +203,11 @@ async def test_no_pdf_library_answers_503_with_a_message(client, baby, monkeypat
     assert r.status_code == 503
     assert "text/html" in r.headers["content-type"]
     assert tr("ru", "Service unavailable") in r.text
-    assert "PDF" in r.text
+    detail = tr(
+        "ru",
+        "PDF documents cannot be made on this server now (the PDF library or its system "
+        "libraries are missing). Use the print page instead.",
+    )
+    assert detail.startswith("Сейчас")
+    assert detail in r.text
     assert "libpango" not in r.text
