@@ -38,6 +38,8 @@ class DuplicatePairOut(BaseModel):
     found_at: datetime
     reviewed_by: str | None
     reviewed_at: datetime | None
+    #: the merge that joined the two (a merged pair), for undoing it
+    merge_id: int | None = None
 
 
 class MergeIn(BaseModel):

@@ -622,8 +622,23 @@ async def _pair_out(
         ),
         b,
     )
+    merge_id = None
+    if pair.status == "merged":
+        merge_id = await session.scalar(
+            select(Merge.id)
+            .where(
+                Merge.undone_at.is_(None),
+                or_(
+                    and_(Merge.survivor_id == a.id, Merge.merged_id == b.id),
+                    and_(Merge.survivor_id == b.id, Merge.merged_id == a.id),
+                ),
+            )
+            .order_by(Merge.id.desc())
+            .limit(1)
+        )
     return DuplicatePairOut(
         id=pair.id,
+        merge_id=merge_id,
         person_a=await person_out(session, a),
         person_b=await person_out(session, b),
         probability=pair.probability,
