@@ -1,5 +1,6 @@
-"""The birth plan sent again with the place already planned answers 200 with the pregnancy
-as it is, whatever version was read; a different place at a stale version is refused."""
+"""The birth plan or a referral step sent again with the values already stored answers 200
+with the record as it is, whatever version was read; different values at a stale version
+are still refused."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.domains.maternal.test_referrals import facility
+from tests.domains.maternal.test_referrals import facility, net, refer, register_hypertensive
 from tests.domains.maternal.test_worklists import register
+
+__all__ = ["net"]
 
 pytestmark = pytest.mark.anyio
 
@@ -74,3 +77,48 @@ async def test_a_different_place_at_a_stale_version_is_still_refused(client, pla
     )
     assert fresh.status_code == 200, fresh.text
     assert fresh.json()["planned_birth_facility_id"] == planned["other"].id
+
+
+# ---- referral steps ----------------------------------------------------------------------
+
+
+async def _step(client, headers, ref_id: int, what: str, version: int, **body: Any):
+    return await client.post(
+        f"/api/v1/referrals/{ref_id}/{what}",
+        json=body or None,
+        headers={**headers, "If-Match": f'W/"{version}"'},
+    )
+
+
+async def test_a_referral_step_sent_again_answers_the_referral_as_it_is(client, net):
+    preg = await register_hypertensive(client, net)
+    ref = (await refer(client, net, preg)).json()
+    mob = net.maternity_obstetrician
+    accepted = await _step(client, mob, ref["id"], "accept", ref["version"])
+    assert accepted.status_code == 200, accepted.text
+    # the retry of the accept still carries the version read before it
+    again = await _step(client, mob, ref["id"], "accept", ref["version"])
+    assert again.status_code == 200, again.text
+    assert again.json() == accepted.json()
+    assert again.headers["etag"] == accepted.headers["etag"]
+
+    now = accepted.json()["version"]
+    seen = await _step(client, mob, ref["id"], "seen", now)
+    back = await _step(client, mob, ref["id"], "return", seen.json()["version"], conclusion="ok")
+    assert back.status_code == 200, back.text
+    same = await _step(client, mob, ref["id"], "return", now, conclusion="ok")
+    assert (same.status_code, same.json()) == (200, back.json())
+    # another conclusion is a change: stale, refused, and the first one stands
+    other = await _step(client, mob, ref["id"], "return", now, conclusion="deliver at level 3")
+    assert other.status_code == 412, other.text
+    read = await client.get(f"/api/v1/referrals/{ref['id']}", headers=net.doctor)
+    assert read.json()["conclusion"] == "ok"
+
+
+async def test_a_step_not_taken_yet_still_needs_the_current_version(client, net):
+    preg = await register_hypertensive(client, net)
+    ref = (await refer(client, net, preg)).json()
+    stale = await _step(client, net.maternity_obstetrician, ref["id"], "accept", 99)
+    assert stale.status_code == 412, stale.text
+    read = await client.get(f"/api/v1/referrals/{ref['id']}", headers=net.maternity_obstetrician)
+    assert read.json()["status"] == "sent"

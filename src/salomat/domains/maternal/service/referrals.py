@@ -363,6 +363,10 @@ async def _move(
             detail=f"not the {side} facility",
         )
         raise NotFound(f"Referral {referral_id} not found.")
+    if expected_version is not None and r.status == to and conclusion in (None, r.conclusion):
+        # the same step again (a retry whose answer was lost, a button pressed twice): the
+        # referral as it is, whatever version was read; nothing changes, nothing is stale
+        return r
     _check_version(r, expected_version)
     sources, stamp = TRANSITIONS[to]
     if r.status not in sources:
