@@ -52,6 +52,6 @@ async def test_the_analyst_reads_the_region_and_drills_down(
     row = page.locator(f'[data-testid="dash-row"][data-code="{place.district}"]')
     async with page.expect_navigation():
         await row.get_by_role("link").click()
-    assert await page.get_by_test_id("dash-area").inner_text() == "District"
+    assert await page.get_by_test_id("dash-title").inner_text() == "Maternal dashboard — District"
     settlement = page.locator(f'[data-testid="dash-row"][data-code="{place.settlement}"]')
     assert await settlement.locator('[data-key="current"]').inner_text() == "3"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -418,3 +419,55 @@ async def test_the_page_shows_the_figures_and_names_a_bad_field(client, region, 
     csv_file = await client.get("/dashboard/maternal.csv", params={"area": place.region})
     assert csv_file.status_code == 200
     assert csv_file.text.splitlines()[-1].split(",")[2] == place.region
+
+
+async def test_the_title_names_the_area_and_the_csv_speaks_the_readers_language(
+    client, region, make_user, login, db
+):
+    """Issue 13: "Maternal dashboard — <area>" in the page's language; translated CSV headers."""
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Territory
+    from tests.domains.registry.test_web import web_login
+
+    place, _, doctor, _, woman = region
+    await register(
+        client, doctor, await woman(), lmp=TODAY - timedelta(weeks=30), registered_on=TODAY
+    )
+    await db.execute(
+        update(Territory)
+        .where(Territory.code == place.region)
+        .values(names={"ru": "Самаркандская область", "uz": "Samarqand viloyati"})
+    )
+    await db.commit()
+    await web_login(client, await make_user("analyst"))
+    client.cookies.set("salomat_lang", "ru")
+    page = await client.get("/dashboard/maternal", params={"area": place.region})
+    assert page.status_code == 200
+    title = re.search(r'data-testid="dash-title">([^<]+)<', page.text).group(1)
+    assert title == "Мониторинг беременных — Самаркандская область"
+    assert "<title>Мониторинг беременных — Самаркандская область" in page.text
+    client.cookies.set("salomat_lang", "uz")
+    page = await client.get("/dashboard/maternal")
+    assert (
+        re.search(r'data-testid="dash-title">([^<]+)<', page.text)
+        .group(1)
+        .endswith("— butun mamlakat")
+    )
+
+    client.cookies.set("salomat_lang", "ru")
+    csv_file = await client.get("/dashboard/maternal.csv", params={"area": place.region})
+    assert csv_file.status_code == 200
+    header, *_, total = csv_file.text.splitlines()
+    assert header.startswith("Период с,Период по,Код,Территория,Уровень,Беременных сейчас,")
+    assert "высокий риск, триместр 1" in header
+    assert "Исход: живорождение" in header
+    assert not re.search(r"\b[a-z]+_[a-z0-9_]+\b", header)
+    assert total.split(",")[2:5] == [place.region, "Итого: Самаркандская область", "область"]
+    # the REST API keeps the machine keys for systems
+    api = await client.get(
+        "/api/v1/dashboards/maternal.csv",
+        params={"area": place.region},
+        headers=await login(await make_user("analyst")),
+    )
+    assert api.text.splitlines()[0].startswith("period_from,period_to,code,name,level,current,")

@@ -33,6 +33,7 @@ answer so a reader of the CSV has them too):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -414,9 +415,31 @@ def _line(
     return ["" if values[c] is None else values[c] for c in _columns()]
 
 
-def dashboard_csv(d: MaternalDashboard) -> CsvFile:
-    """A header line, one line per unit and a last line with the area's total."""
-    rows = [_line(d, r.code, r.name, r.level, r.figures) for r in d.rows]
-    rows.append(_line(d, d.area_code, f"total: {d.area_name or 'national'}", d.area_level, d.total))
+def dashboard_csv(
+    d: MaternalDashboard,
+    *,
+    labels: Mapping[str, str] | None = None,
+    levels: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+    total: str | None = None,
+) -> CsvFile:
+    """A header line, one line per unit and a last line with the area's total.
+
+    The REST API sends the column keys and the names as stored; a page passes
+    ``labels`` (column key -> header), ``levels`` (territory level -> word),
+    ``names`` (territory code -> name) and ``total`` (the last line's name) in its
+    reader's language.
+    """
+    levels, names = levels or {}, names or {}
+
+    def level(value: str | None) -> str | None:
+        return levels.get(value, value) if value else value
+
+    rows = [
+        _line(d, r.code, names.get(r.code or "", r.name), level(r.level), r.figures) for r in d.rows
+    ]
+    last = total if total is not None else f"total: {d.area_name or 'national'}"
+    rows.append(_line(d, d.area_code, last, level(d.area_level), d.total))
     name = f"maternal-{d.area_code or 'national'}-{d.period_from}-{d.period_to}.csv"
-    return CsvFile(name, csv_text(_columns(), rows))
+    header = [labels.get(c, c) for c in _columns()] if labels else _columns()
+    return CsvFile(name, csv_text(header, rows))

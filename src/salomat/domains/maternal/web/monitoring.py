@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core import i18n
 from salomat.core.downloads import csv_download
 from salomat.core.errors import FieldError, Invalid
 from salomat.core.pagination import PageParams
@@ -16,13 +17,20 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession
 from salomat.domains.maternal import service
 from salomat.domains.maternal.web.common import web
+from salomat.domains.maternal.web.dashboard_labels import (
+    DEFINITION_TEXTS,
+    LEVELS,
+    csv_labels,
+)
+from salomat.domains.maternal.web.dashboard_labels import RISKS as DASHBOARD_RISKS
 from salomat.domains.maternal.web.labels import (
     N_,
-    RISKS,
+    OUTCOMES,
+    RISK_LABELS,
     WORKLIST_REASONS,
 )
 from salomat.domains.registry import service as registry
-from salomat.ui.templating import NavItem, register_nav, render
+from salomat.ui.templating import NavItem, language_of, register_nav, render
 
 register_nav(NavItem(N_("Antenatal worklist"), "/worklist", "worklist:read", order=20))
 
@@ -44,7 +52,7 @@ async def worklist(
         )
         for r in rows
     }
-    ctx = {"rows": rows, "people": people, "reasons": WORKLIST_REASONS, "risks": RISKS}
+    ctx = {"rows": rows, "people": people, "reasons": WORKLIST_REASONS, "risks": RISK_LABELS}
     return render(request, "maternal/worklist.html", ctx)
 
 
@@ -73,12 +81,17 @@ def _dashboard_query(request: Request) -> tuple[str | None, date | None, date | 
     return area, days["from"], days["to"], errors
 
 
-async def _areas(session: DbSession) -> tuple[list[Any], dict[str, list[Any]]]:
+async def _areas(
+    session: DbSession, lang: str
+) -> tuple[list[Any], dict[str, list[Any]], dict[str, str]]:
+    """Regions, their districts, and every one's name in ``lang`` by code."""
     regions = (await registry.list_territory(session, PageParams(500, 0), level="region")).items
     districts: dict[str, list[Any]] = {}
+    names = {r.code: r.names.get(lang) or r.name for r in regions}
     for d in (await registry.list_territory(session, PageParams(500, 0), level="district")).items:
         districts.setdefault(d.parent_code or "", []).append(d)
-    return regions, districts
+        names[d.code] = d.names.get(lang) or d.name
+    return regions, districts, names
 
 
 @web.get("/dashboard/maternal", response_class=HTMLResponse)
@@ -89,9 +102,13 @@ async def maternal_dashboard(
 ) -> Response:
     """Region and district figures with charts; each unit links to its own breakdown."""
     area, start, end, errors = _dashboard_query(request)
-    regions, districts = await _areas(session)
+    regions, districts, names = await _areas(session, language_of(request))
     ctx: dict[str, Any] = {
         "area": area,
+        "area_names": names,
+        "outcomes": OUTCOMES,
+        "risks": DASHBOARD_RISKS,
+        "definitions": DEFINITION_TEXTS,
         "period_from": start,
         "period_to": end,
         "regions": regions,
@@ -126,4 +143,16 @@ async def maternal_dashboard_csv(
     d = await service.maternal_dashboard(
         session, principal, area=area, period_from=start, period_to=end
     )
-    return csv_download(service.dashboard_csv(d))
+    lang = language_of(request)
+    names = (await _areas(session, lang))[2]
+    _ = i18n.translations(lang).gettext
+    area_name = names.get(d.area_code or "", d.area_name) if d.area_code else _("whole country")
+    return csv_download(
+        service.dashboard_csv(
+            d,
+            labels=csv_labels(_),
+            levels={k: _(v) for k, v in LEVELS.items()},
+            names=names,
+            total=_("Total: %(area)s") % {"area": area_name},
+        )
+    )
