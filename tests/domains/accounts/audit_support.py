@@ -20,7 +20,7 @@ async def named_facility(db: Any, *, ru: str, uz: str) -> Any:
     fac = await service.create_facility(
         db,
         FacilityIn(
-            code=unique("AF"), name=uz, names={"uz": uz, "ru": ru}, kind="family_polyclinic"
+            code=unique("AF"), name=uz, names={"ru": ru}, kind="family_polyclinic"
         ),
     )
     await db.commit()

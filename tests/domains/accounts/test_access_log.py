@@ -201,3 +201,29 @@ async def test_only_a_citizen_has_the_list(client, make_user, login):
     doctor = await make_user("family_doctor")
     r = await client.get("/api/v1/me/access-log", headers=await login(doctor))
     assert r.status_code == 403
+
+
+@pytest.fixture
+def in_kazakhstan(monkeypatch):
+    from salomat.core.config import get_settings
+
+    monkeypatch.setenv("SALOMAT_COUNTRY", "KZ")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+async def test_kazakhstan_shows_almaty_time(
+    client, db, make_person, make_user, login, in_kazakhstan
+):
+    """Kazakhstan's one zone is UTC+5 since March 2024 (it was +6 in Almaty before)."""
+    _fac, person, citizen, doctor = await _her(db, make_person, make_user)
+    await audit_row(datetime(2025, 6, 1, 19, 5, tzinfo=UTC), doctor, patient_id=person.id)
+    await audit_row(datetime(2023, 6, 1, 19, 5, tzinfo=UTC), doctor, patient_id=person.id)
+    body = (await client.get("/api/v1/me/access-log", headers=await login(citizen))).json()
+    assert body["time_zone"] == "Asia/Almaty"
+    # newest first by id: the row written last (the 2023 one) comes first
+    then, now = (e["occurred_at_local"] for e in body["items"][:2])
+    assert now == "2025-06-02T00:05:00+05:00"
+    assert then == "2023-06-02T01:05:00+06:00"  # the offset of the day, from the tz database
