@@ -4,14 +4,19 @@ are still refused."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from tests.domains.maternal.test_pregnancy import clinic, open_pregnancy
 from tests.domains.maternal.test_referrals import facility, net, refer, register_hypertensive
+from tests.domains.maternal.test_standing import clinic as standing_clinic
 from tests.domains.maternal.test_worklists import register
 
-__all__ = ["net"]
+__all__ = ["clinic", "net", "standing_clinic"]
+
+TODAY = date.today()
 
 pytestmark = pytest.mark.anyio
 
@@ -122,3 +127,44 @@ async def test_a_step_not_taken_yet_still_needs_the_current_version(client, net)
     assert stale.status_code == 412, stale.text
     read = await client.get(f"/api/v1/referrals/{ref['id']}", headers=net.maternity_obstetrician)
     assert read.json()["status"] == "sent"
+
+
+# ---- closing and resolving ---------------------------------------------------------------
+
+
+async def test_closing_again_with_the_same_outcome_answers_the_pregnancy_as_it_is(client, clinic):
+    preg = await open_pregnancy(client, clinic, lmp=TODAY - timedelta(weeks=10))
+    url = f"/api/v1/pregnancies/{preg['id']}/close"
+    read = {**clinic.doctor, "If-Match": f'W/"{preg["version"]}"'}
+    closed = await client.post(url, json={"outcome": "termination"}, headers=read)
+    assert closed.status_code == 200, closed.text
+    for body in ({"outcome": "termination"}, {"outcome": "termination", "closed_on": str(TODAY)}):
+        again = await client.post(url, json=body, headers=read)
+        assert again.status_code == 200, again.text
+        assert again.headers["etag"] == closed.headers["etag"]
+        assert again.json()["version"] == closed.json()["version"]
+    other = await client.post(url, json={"outcome": "miscarriage"}, headers=read)
+    assert other.status_code == 412, other.text
+    earlier = str(TODAY - timedelta(days=1))
+    moved = await client.post(
+        url, json={"outcome": "termination", "closed_on": earlier}, headers=read
+    )
+    assert moved.status_code == 412, moved.text
+
+
+async def test_resolving_again_with_the_same_reason_answers_the_pregnancy_as_it_is(
+    client, standing_clinic
+):
+    pid, doctor = standing_clinic["pid"], standing_clinic["doctor"]
+    body = await standing_clinic["contact"](0, haemoglobin_g_l=65)
+    (d,) = [x for x in body["diagnoses"] if x["family"] == "anaemia"]
+    url = f"/api/v1/pregnancies/{pid}/diagnoses/{d['id']}/resolve"
+    read = {**doctor, "If-Match": f'W/"{body["version"]}"'}
+    ok = {"reason": "resolved", "note": "iron for three months"}
+    first = await client.post(url, json=ok, headers=read)
+    assert first.status_code == 200, first.text
+    again = await client.post(url, json={**ok, "note": " iron for three months "}, headers=read)
+    assert again.status_code == 200, again.text
+    assert again.headers["etag"] == first.headers["etag"]
+    other = await client.post(url, json={**ok, "note": "treated"}, headers=read)
+    assert other.status_code == 412, other.text

@@ -150,7 +150,11 @@ async def test_resolving_needs_a_reason_a_current_version_and_an_active_diagnosi
     r = await client.post(url, json=ok, headers={**doctor, "If-Match": etag})
     assert r.status_code == 200, r.text
     etag = r.headers["etag"]
+    # the same resolution again changes nothing: answered as it is; another one is refused
     r = await client.post(url, json=ok, headers={**doctor, "If-Match": etag})
+    assert (r.status_code, r.headers["etag"]) == (200, etag)
+    other_note = {**ok, "note": "a different note"}
+    r = await client.post(url, json=other_note, headers={**doctor, "If-Match": etag})
     assert r.status_code == 409
     other = f"/api/v1/pregnancies/{pid}/diagnoses/999999/resolve"
     assert (

@@ -53,12 +53,21 @@ async def resolve_diagnosis(
     *,
     expected_version: int | None,
 ) -> PregnancyDetail:
-    """Resolve one standing diagnosis with a reason; the pregnancy is evaluated again."""
+    """Resolve one standing diagnosis with a reason; the pregnancy is evaluated again.
+
+    Resolved already with this reason and note: answered as it is, whatever version was read.
+    """
     p = await _open(session, principal, pregnancy_id, action="update", what=RESOURCE)
-    _check_version(p, expected_version)
     d = await session.get(Diagnosis, diagnosis_id)
     if d is None or d.pregnancy_id != p.id:
         raise NotFound(f"Diagnosis {diagnosis_id} not found in pregnancy {pregnancy_id}.")
+    if (
+        expected_version is not None
+        and d.status == "resolved"
+        and (d.resolution, d.resolution_note) == (data.reason, data.note.strip())
+    ):
+        return await _detail(session, p)
+    _check_version(p, expected_version)
     if d.status != "active":
         raise InvalidState(f"Diagnosis {diagnosis_id} is already resolved.")
     if p.status != "current":

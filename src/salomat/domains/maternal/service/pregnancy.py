@@ -480,9 +480,18 @@ async def close_pregnancy(
 
     A live birth or stillbirth is recorded with ``record_birth`` (the babies are
     registered), a maternal death by registering the death: both close the
-    pregnancy themselves, so ``close`` refuses those outcomes, naming ``outcome``.
+    pregnancy themselves, so ``close`` refuses those outcomes, naming ``outcome``. Closed
+    already with this outcome (and date, if one is sent): answered as it is, whatever
+    version was read.
     """
     p = await _open(session, principal, pregnancy_id, action="update", what=RESOURCE)
+    if (
+        expected_version is not None
+        and p.status == "closed"
+        and p.outcome == data.outcome
+        and data.closed_on in (None, p.closed_on)
+    ):
+        return await _detail(session, p)
     _check_version(p, expected_version)
     if p.status != "current":
         raise InvalidState(f"Pregnancy {pregnancy_id} is already closed ({p.outcome}).")
