@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
-from salomat.domains.maternal.schemas import ReferralOut
+from salomat.domains.maternal.schemas import ContactOut, PregnancyOut, ReferralOut
 from salomat.domains.maternal.service import pregnancy as preg
-from salomat.domains.maternal.service.referrals import inbox
+from salomat.domains.maternal.service.referrals import get_referral, inbox
 from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import FacilityOut, PersonOut
 
-__all__ = ["URGENCY_ORDER", "InboxItem", "triage_inbox"]
+__all__ = ["URGENCY_ORDER", "InboxItem", "ReferralDocument", "referral_document", "triage_inbox"]
 
 #: most urgent first (``AdviceOut.urgency``)
 URGENCY_ORDER = ("emergency", "urgent", "soon", "routine")
@@ -120,3 +121,53 @@ async def triage_inbox(
             )
         )
     return items
+
+
+class ReferralDocument(BaseModel):
+    """A referral as the printed document shows it to the facility that receives her."""
+
+    referral: ReferralOut
+    person: PersonOut
+    age_years: int
+    pregnancy: PregnancyOut
+    #: her latest antenatal contact, if any
+    last_contact: ContactOut | None
+    contacts: int
+    #: codes of her standing diagnoses and findings, most urgent first
+    diagnoses: list[str]
+    urgency: str | None
+    sender: FacilityOut | None
+    receiver: FacilityOut
+
+
+async def referral_document(
+    session: AsyncSession, principal: Principal, referral_id: int
+) -> ReferralDocument:
+    """The referral with what a receiving facility needs to know of her and the pregnancy.
+
+    Read as ``get_referral`` reads it (its scope and audit): the receiving facility
+    while the referral is live, anyone else with her in scope; else ``NotFound``.
+    """
+    r = await get_referral(session, principal, referral_id)
+    [(row, codes)] = await registry.people_with_codes(session, [r.person_id])
+    person = await registry.person_out(session, row, codes=codes)
+    p = await session.get(Pregnancy, r.pregnancy_id)
+    assert p is not None
+    detail = await preg._detail(session, p)
+    active = [d for d in detail.diagnoses if d.status == "active"]
+    active.sort(key=lambda d: URGENCY_ORDER.index(d.urgency))
+    urgencies = [a.urgency for a in detail.advice] + [d.urgency for d in active]
+    return ReferralDocument(
+        referral=r,
+        person=person,
+        age_years=registry.age_on(person.birth_date, date.today()),
+        pregnancy=preg._out(p),
+        last_contact=max(detail.contacts, key=lambda c: (c.on, c.id), default=None),
+        contacts=len(detail.contacts),
+        diagnoses=[d.code for d in active],
+        urgency=_most_urgent(urgencies),
+        sender=(
+            await registry.get_facility(session, r.from_facility_id) if r.from_facility_id else None
+        ),
+        receiver=await registry.get_facility(session, r.to_facility_id),
+    )

@@ -17,15 +17,18 @@ from salomat.domains.maternal.schemas import ReferralCancelIn, ReferralIn, Refer
 from salomat.domains.maternal.web.common import _errors_of, _or_none, web
 from salomat.domains.maternal.web.labels import (
     DIAGNOSIS_LABELS,
+    HISTORY_FLAGS,
     N_,
     REFERRAL_KINDS,
     REFERRAL_STATUSES,
     RISK_LABELS,
+    SEXES,
     URGENCY_LABELS,
 )
 from salomat.domains.maternal.web.record import _page
 from salomat.domains.registry import service as registry
 from salomat.ui import forms
+from salomat.ui.pdf import render_pdf
 from salomat.ui.templating import NavItem, redirect, register_nav, render
 
 register_nav(NavItem(N_("Referrals"), "/referrals", "referral:receive", order=30))
@@ -190,3 +193,31 @@ async def act_on_referral(
         }
         return await _inbox(request, session, principal, extra, e.status)
     return redirect("/referrals" + (f"?status={back}" if back else "") + f"#referral-{referral_id}")
+
+
+# ---- the referral as a document --------------------------------------------------------
+
+
+@web.get("/referrals/{referral_id}/referral.pdf")
+async def referral_pdf(
+    request: Request,
+    session: DbSession,
+    referral_id: RowId,
+    principal: Annotated[Principal, Depends(Require("referral:read"))],
+) -> Response:
+    """The referral as a PDF in the page's language, with what the receiving facility needs
+    of her and the pregnancy (read and audited as the referral is)."""
+    doc = await service.referral_document(session, principal, referral_id)
+    ctx = {
+        "doc": doc,
+        "referral_kinds": REFERRAL_KINDS,
+        "referral_statuses": REFERRAL_STATUSES,
+        "risks": RISK_LABELS,
+        "urgencies": URGENCY_LABELS,
+        "diagnosis_labels": DIAGNOSIS_LABELS,
+        "history": [label for code, label in HISTORY_FLAGS.items() if getattr(doc.pregnancy, code)],
+        "sexes": SEXES,
+    }
+    return await render_pdf(
+        request, "maternal/referral_pdf.html", ctx, filename=f"referral-{referral_id}"
+    )
