@@ -261,3 +261,17 @@ async def test_a_formulary_csv_with_a_control_character_imports_nothing(db) -> N
     )
     assert [(e.column, "U+001B" in e.reason) for e in report.errors] == [("inn", True)]
     assert await prescription_service.medicine_by_code(db, code) is None
+
+
+async def test_a_lone_surrogate_escape_in_json_is_refused_not_a_500(client, registrar) -> None:
+    raw = (
+        '{"family_name": "Kari\\ud800mova", "given_name": "Dilnoza", '
+        '"birth_date": "1988-05-17", "sex": "female"}'
+    )
+    r = await client.post(
+        "/api/v1/persons",
+        content=raw.encode(),
+        headers={**registrar, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["family_name"]
