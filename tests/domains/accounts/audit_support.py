@@ -19,9 +19,7 @@ async def named_facility(db: Any, *, ru: str, uz: str) -> Any:
 
     fac = await service.create_facility(
         db,
-        FacilityIn(
-            code=unique("AF"), name=uz, names={"ru": ru}, kind="family_polyclinic"
-        ),
+        FacilityIn(code=unique("AF"), name=uz, names={"ru": ru}, kind="family_polyclinic"),
     )
     await db.commit()
     return fac
