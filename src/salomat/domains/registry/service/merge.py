@@ -38,6 +38,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from salomat.core import audit, events
 from salomat.core.db import utcnow
 from salomat.core.errors import (
+    N_,
     Conflict,
     FieldError,
     Invalid,
@@ -182,27 +183,34 @@ def _close_on(start: date, day: date) -> date:
 def _check_mergeable(survivor: Person, merged: Person) -> None:
     if survivor.merged_into_id is not None:
         raise InvalidState(
-            f"Patient {survivor.id} was itself merged into Patient {survivor.merged_into_id}; "
-            "merge into that record."
+            N_("Patient %(id)s was itself merged into Patient %(into)s; merge into that record."),
+            params={"id": survivor.id, "into": survivor.merged_into_id},
         )
     if merged.merged_into_id is not None:
         raise InvalidState(
-            f"Patient {merged.id} is already merged into Patient {merged.merged_into_id}."
+            N_("Patient %(id)s is already merged into Patient %(into)s."),
+            params={"id": merged.id, "into": merged.merged_into_id},
         )
     if survivor.national_id and merged.national_id and survivor.national_id != merged.national_id:
         raise Conflict(
-            "The two records have different national ids: correct the wrong one first, then merge.",
-            errors=[FieldError("merged_id", "has another national id than the survivor")],
+            N_(
+                "The two records have different national ids: "
+                "correct the wrong one first, then merge."
+            ),
+            errors=[FieldError("merged_id", N_("has another national id than the survivor"))],
         )
     if survivor.sex != merged.sex:
         raise Conflict(
-            "The two records have a different sex: correct the wrong one first, then merge.",
-            errors=[FieldError("merged_id", "has another sex than the survivor")],
+            N_("The two records have a different sex: correct the wrong one first, then merge."),
+            errors=[FieldError("merged_id", N_("has another sex than the survivor"))],
         )
     if merged.deceased_on is not None and survivor.deceased_on is None:
         raise InvalidState(
-            f"Patient {merged.id} has a registered death and Patient {survivor.id} has none: "
-            "keep the record with the death as the survivor, or register the death first."
+            N_(
+                "Patient %(merged)s has a registered death and Patient %(survivor)s has none: "
+                "keep the record with the death as the survivor, or register the death first."
+            ),
+            params={"merged": merged.id, "survivor": survivor.id},
         )
 
 
@@ -395,7 +403,7 @@ async def merge_persons(
     if survivor_id == merged_id:
         raise Invalid.fields([FieldError("merged_id", "is the survivor itself")])
     if len(reason.strip()) < 10:
-        raise Invalid.fields([FieldError("reason", "say why, in at least 10 characters")])
+        raise Invalid.fields([FieldError("reason", N_("say why, in at least 10 characters"))])
     people = await _load_for_update(session, [survivor_id, merged_id])
     for pid in (survivor_id, merged_id):
         if pid not in people:
@@ -413,8 +421,11 @@ async def merge_persons(
         for p, expected in zip((survivor, merged), expected_versions, strict=True):
             if expected is not None and expected != p.version:
                 raise PreconditionFailed(
-                    f"Patient {p.id} changed since you reviewed it (version {p.version}, "
-                    f"you saw {expected}); reload and retry."
+                    N_(
+                        "Patient %(id)s changed since you reviewed it (version %(current)s, "
+                        "you saw %(seen)s); reload and retry."
+                    ),
+                    params={"id": p.id, "current": p.version, "seen": expected},
                 )
     _check_mergeable(survivor, merged)
 
@@ -479,12 +490,15 @@ async def unmerge(
 ) -> MergeOut:
     """Undo one merge exactly: rows move back, filled fields empty again, the tombstone lives."""
     if len(reason.strip()) < 10:
-        raise Invalid.fields([FieldError("reason", "say why, in at least 10 characters")])
+        raise Invalid.fields([FieldError("reason", N_("say why, in at least 10 characters"))])
     row = await session.get(Merge, merge_id, with_for_update=True)
     if row is None:
         raise NotFound(f"Merge {merge_id} not found.")
     if row.undone_at is not None:
-        raise InvalidState(f"Merge {merge_id} was already undone on {row.undone_at:%d.%m.%Y}.")
+        raise InvalidState(
+            N_("Merge %(id)s was already undone on %(day)s."),
+            params={"id": merge_id, "day": f"{row.undone_at:%d.%m.%Y}"},
+        )
     people = await _load_for_update(session, [row.survivor_id, row.merged_id])
     survivor, merged = people[row.survivor_id], people[row.merged_id]
     for pid in (survivor.id, merged.id):
@@ -492,18 +506,24 @@ async def unmerge(
     moved: dict[str, Any] = row.moved
     if survivor.merged_into_id is not None:
         raise InvalidState(
-            f"Patient {survivor.id} was merged into Patient {survivor.merged_into_id} since: "
-            "undo that merge first."
+            N_("Patient %(id)s was merged into Patient %(into)s since: undo that merge first."),
+            params={"id": survivor.id, "into": survivor.merged_into_id},
         )
     if merged.merged_into_id != survivor.id:
-        raise InvalidState(f"Patient {merged.id} is no longer merged into Patient {survivor.id}.")
+        raise InvalidState(
+            N_("Patient %(id)s is no longer merged into Patient %(into)s."),
+            params={"id": merged.id, "into": survivor.id},
+        )
     changed = [f for f, (_, new) in moved["fields"].items() if getattr(survivor, f) != new]
     if moved.get("national_id") and survivor.national_id != moved["national_id"]:
         changed.append("national_id")
     if changed:
         raise InvalidState(
-            f"Patient {survivor.id} changed since the merge ({', '.join(sorted(changed))}): "
-            "it cannot be restored exactly; correct the records by hand.",
+            N_(
+                "Patient %(id)s changed since the merge (%(fields)s): "
+                "it cannot be restored exactly; correct the records by hand."
+            ),
+            params={"id": survivor.id, "fields": ", ".join(sorted(changed))},
         )
 
     # other domains first, with exactly the rows they moved
@@ -711,7 +731,9 @@ async def mark_distinct(
     if pair is None:
         raise NotFound(f"Duplicate pair {pair_id} not found.")
     if pair.status != "open":
-        raise InvalidState(f"Duplicate pair {pair_id} is already {pair.status}.")
+        raise InvalidState(
+            N_("Duplicate pair %(id)s was already reviewed."), params={"id": pair_id}
+        )
     for pid in (pair.person_a_id, pair.person_b_id):
         await _in_scope(session, principal, pid)
     pair.status, pair.reviewed_by, pair.reviewed_at = "distinct", principal.username, utcnow()

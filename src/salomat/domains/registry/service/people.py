@@ -671,12 +671,12 @@ async def update_person(
     if "address" in values:
         target["address"] = values["address"] or None
     before = (person.birth_date, person.sex)
-    # every read is done: nothing autoflushes the assignments before the check below
+    if all(getattr(person, key) == value for key, value in target.items()):
+        return await person_out(session, person, warnings)
+    # checked before anything is assigned: a refused form re-reads the record as stored
+    _check_version(person, expected_version)
     for key, value in target.items():
         setattr(person, key, value)
-    if versions.unchanged(session, person):
-        return await person_out(session, person, warnings)
-    _check_version(person, expected_version)
     out = await _save(session, principal, person, warnings)
     if before != (birth_date, sex):
         await events.publish(

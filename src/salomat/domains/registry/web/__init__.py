@@ -6,7 +6,7 @@ shown again with each message next to its field and a 4xx status, so the
 unit of work rolls back and nothing is stored.
 """
 
-from salomat.domains.registry.web import patients  # noqa: F401  (its routes)
+from salomat.domains.registry.web import duplicates, edit, patients  # noqa: F401  (routes)
 from salomat.domains.registry.web._common import web
 
 __all__ = ["web"]

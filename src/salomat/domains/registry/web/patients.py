@@ -309,6 +309,8 @@ async def _card(
         and person.deceased_on is None
         and person.merged_into_id is None,
         "registered": request.query_params.get("registered") == "1",
+        "saved": request.query_params.get("saved") == "1",
+        "can_edit": allowed(principal.role, "person:update") and person.merged_into_id is None,
         "attach_form": {},
         "attach_errors": {},
         "death_form": {},

@@ -1,0 +1,205 @@
+"""Duplicate review: the pairs the batch linkage found, side by side, and what to do.
+
+Each action calls the service behind the REST routes of ``api/duplicates.py``
+(``mark_distinct``, ``merge_persons``, ``unmerge``), which check scope, audit
+and store versions; a refusal comes back on the list beside its pair, with a
+4xx status so that nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from salomat.core.errors import FieldError, Invalid, SalomatError
+from salomat.core.pagination import PageParams
+from salomat.core.params import RowId
+from salomat.core.policy import Require
+from salomat.core.security import Principal
+from salomat.domains.registry import service
+from salomat.domains.registry.schemas import MergeIn, UnmergeIn
+from salomat.domains.registry.web._common import (
+    N_,
+    Session,
+    _facility_types,
+    _id_label,
+    _version,
+    field_messages,
+    web,
+)
+from salomat.domains.registry.web.patients import CANDIDATE_REASONS
+from salomat.ui import forms
+from salomat.ui.templating import NavItem, redirect, register_nav, render
+
+PAIRS_PAGE = 10
+Status = Literal["open", "merged", "distinct"]
+Merger = Annotated[Principal, Depends(Require("person:merge"))]
+
+register_nav(NavItem(N_("Duplicates"), "/duplicates", "person:merge", order=15))
+
+#: the tabs of the list, and the outcome shown after an action
+STATUSES = {"open": N_("To review"), "merged": N_("Merged"), "distinct": N_("Different people")}
+DONE = {
+    "distinct": N_("Marked as two different people."),
+    "merged": N_("The records are merged."),
+    "unmerged": N_("The merge is undone: both records are back as they were."),
+}
+
+
+async def _list(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    status: Status,
+    offset: int,
+    *,
+    failed: dict[str, Any] | None = None,
+    code: int = 200,
+) -> Response:
+    page = await service.list_pairs(session, principal, PageParams(PAIRS_PAGE, offset), status)
+    codes = {
+        p.attached_facility_code
+        for pair in page.items
+        for p in (pair.person_a, pair.person_b)
+        if p.attached_facility_code
+    }
+    facilities = {c: await service.facility_by_code(session, c) for c in sorted(codes)}
+    ctx: dict[str, Any] = {
+        "page": page,
+        "status": status,
+        "statuses": STATUSES,
+        "facilities": facilities,
+        "types": _facility_types(),
+        "id_label": _id_label(),
+        "reasons": CANDIDATE_REASONS,
+        "done": DONE.get(request.query_params.get("done", "")),
+        "failed": failed or {},
+    }
+    if page.offset + page.limit < page.total:
+        ctx["next_url"] = "/duplicates?" + urlencode(
+            {"status": status, "offset": page.offset + page.limit}
+        )
+    if page.offset > 0:
+        ctx["prev_url"] = "/duplicates?" + urlencode(
+            {"status": status, "offset": max(0, page.offset - page.limit)}
+        )
+    return render(request, "registry/duplicates.html", ctx, status=code)
+
+
+def _failed(pair_id: int, action: str, e: SalomatError, form: dict[str, str]) -> dict[str, Any]:
+    return {
+        "pair_id": pair_id,
+        "action": action,
+        "error": e,
+        "errors": field_messages(e.errors, {"merged_id": "survivor"}),
+        "form": form,
+    }
+
+
+@web.get("/duplicates", response_class=HTMLResponse)
+async def duplicates(
+    request: Request,
+    session: Session,
+    principal: Merger,
+    status: Status = "open",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Pairs most likely first; every person shown is audited (duplicate review)."""
+    return await _list(request, session, principal, status, offset)
+
+
+@web.post("/duplicates/{pair_id}/distinct", response_class=HTMLResponse)
+async def distinct(
+    request: Request,
+    session: Session,
+    pair_id: RowId,
+    principal: Merger,
+) -> Response:
+    """Two different people: later linkage runs leave the pair alone."""
+    try:
+        await service.mark_distinct(session, principal, pair_id)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        failed = _failed(pair_id, "distinct", e, {})
+        return await _list(request, session, principal, "open", 0, failed=failed, code=e.status)
+    return redirect("/duplicates?done=distinct")
+
+
+@web.post("/duplicates/{pair_id}/merge", response_class=HTMLResponse)
+async def merge(
+    request: Request,
+    session: Session,
+    pair_id: RowId,
+    principal: Merger,
+    person_a: Annotated[str, Form()] = "",
+    person_b: Annotated[str, Form()] = "",
+    version_a: Annotated[str, Form()] = "",
+    version_b: Annotated[str, Form()] = "",
+    survivor: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """The registrar chose which record stays (it keeps its id) and said why."""
+    form = {"survivor": survivor, "reason": reason}
+    ids = {"a": (person_a, version_a), "b": (person_b, version_b)}
+    try:
+        if survivor not in ids:
+            raise _choose_survivor()
+        other = "b" if survivor == "a" else "a"
+        kept, kept_version = ids[survivor]
+        gone, gone_version = ids[other]
+        data = forms.validate(
+            MergeIn,
+            {
+                "merged_id": gone,
+                "reason": reason,
+                "survivor_version": _version(kept_version),
+                "merged_version": _version(gone_version),
+            },
+        )
+        survivor_id = _version(kept)  # a positive whole number, as a version is
+        if survivor_id is None:
+            raise _choose_survivor()
+        await service.merge_persons(
+            session,
+            principal,
+            survivor_id,
+            data.merged_id,
+            data.reason,
+            expected_versions=(data.survivor_version, data.merged_version),
+        )
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        failed = _failed(pair_id, "merge", e, form)
+        return await _list(request, session, principal, "open", 0, failed=failed, code=e.status)
+    return redirect("/duplicates?done=merged")
+
+
+def _choose_survivor() -> SalomatError:
+    return Invalid.fields([FieldError("survivor", N_("choose the record that stays"))])
+
+
+@web.post("/merges/{merge_id}/undo", response_class=HTMLResponse)
+async def undo(
+    request: Request,
+    session: Session,
+    merge_id: RowId,
+    principal: Merger,
+    pair_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Undo a merge exactly, with the reason (shown on the merged tab)."""
+    form = {"reason": reason}
+    try:
+        data = forms.validate(UnmergeIn, {"reason": reason})
+        await service.unmerge(session, principal, merge_id, data.reason)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        failed = _failed(_version(pair_id) or 0, "undo", e, form)
+        return await _list(request, session, principal, "merged", 0, failed=failed, code=e.status)
+    return redirect("/duplicates?status=open&done=unmerged")

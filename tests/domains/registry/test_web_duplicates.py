@@ -1,0 +1,191 @@
+"""The registrar's duplicate review page (no browser): list, distinct, merge, undo."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from salomat.core.audit import AuditEvent
+from salomat.core.db import session_factory
+from salomat.domains.registry.models import DuplicatePair, Person
+from tests.domains.registry.test_merge import add_pair
+from tests.domains.registry.test_web import web_login
+from tests.factories import unique_name
+
+pytestmark = pytest.mark.anyio
+BORN = date(1986, 7, 9)
+WHY = "same woman: same parents, same address, checked by phone"
+
+
+@pytest.fixture
+async def registrar(make_user, login):
+    account = await make_user("registrar")
+    return account, await login(account)
+
+
+async def _twins(client, headers, *, other_script: bool = True) -> tuple[dict, dict]:
+    """One woman registered twice: in Latin and (the duplicate) in Cyrillic."""
+    family, given = unique_name("Ka"), unique_name("Di")
+    latin = {"family_name": family, "given_name": given, "birth_date": BORN.isoformat()}
+    r = await client.post(
+        "/api/v1/persons",
+        json=latin | {"sex": "female", "address": "Navoiy ko'chasi 3"},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    first = r.json()
+    second_names = (
+        {"family_name": first["family_name_alt"], "given_name": first["given_name_alt"]}
+        if other_script
+        else {}
+    )
+    r = await client.post(
+        "/api/v1/persons",
+        json=latin
+        | second_names
+        | {"sex": "female", "phone": "+998901112233", "duplicate_reason": "test duplicate"},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    return first, r.json()
+
+
+async def _section(client, pair_id: int, status: str = "open") -> str:
+    """The pair's section of the list, walking the pages (other tests leave pairs too)."""
+    url = f"/duplicates?status={status}"
+    for _ in range(50):
+        page = await client.get(url)
+        assert page.status_code == 200, page.text
+        m = re.search(rf'<section[^>]*data-pair="{pair_id}".*?</section>', page.text, re.S)
+        if m:
+            return m.group(0)
+        nxt = re.search(r'href="([^"]+)" data-testid="next"', page.text)
+        if not nxt:
+            break
+        url = nxt.group(1).replace("&amp;", "&")
+    raise AssertionError(f"pair {pair_id} is not listed under {status}")
+
+
+async def test_the_menu_and_the_list_show_both_people_side_by_side(client, registrar):
+    account, headers = registrar
+    a, b = await _twins(client, headers)
+    pair_id = await add_pair(a["id"], b["id"], probability=0.999)
+    await web_login(client, account)
+    home = await client.get("/")
+    assert 'href="/duplicates"' in home.text
+    section = await _section(client, pair_id)
+    assert a["family_name"] in section
+    assert b["family_name"] in section  # the Cyrillic one
+    assert "100%" in section  # a rounded percentage
+    assert "Navoiy ko&#39;chasi 3" in section or "Navoiy ko'chasi 3" in section
+    assert "+998901112233" in section
+    assert "written in the other script" in section  # the reasons, as labels
+    assert "same birth date" in section
+    assert section.count(">female<") == 2
+    async with session_factory()() as s:
+        purposes = set(
+            await s.scalars(
+                select(AuditEvent.purpose).where(
+                    AuditEvent.username == account.username,
+                    AuditEvent.patient_id.in_([a["id"], b["id"]]),
+                    AuditEvent.action == "read",
+                )
+            )
+        )
+    assert any(p and p.startswith("duplicate review") for p in purposes)
+
+
+async def test_the_page_speaks_the_users_language(client, registrar):
+    account, headers = registrar
+    a, b = await _twins(client, headers)
+    pair_id = await add_pair(a["id"], b["id"], probability=0.998)
+    await web_login(client, account)
+    client.cookies.set("salomat_lang", "ru")
+    section = await _section(client, pair_id)
+    assert "same birth date" not in section
+    assert "female" not in section.replace('value="', "")
+
+
+async def test_not_the_same_person(client, registrar):
+    account, headers = registrar
+    a, b = await _twins(client, headers)
+    pair_id = await add_pair(a["id"], b["id"])
+    csrf = await web_login(client, account)
+    r = await client.post(f"/duplicates/{pair_id}/distinct", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    assert "done=distinct" in r.headers["location"]
+    async with session_factory()() as s:
+        assert (await s.get(DuplicatePair, pair_id)).status == "distinct"
+    assert "Reviewed by" in await _section(client, pair_id, "distinct")
+    # a second decision on the same pair is refused on the page, nothing changes
+    r = await client.post(f"/duplicates/{pair_id}/distinct", data={"csrf_token": csrf})
+    assert r.status_code == 409
+    assert 'data-testid="action-error"' in r.text
+
+
+async def test_merge_needs_a_survivor_and_a_reason_then_undo_needs_a_reason(client, registrar):
+    account, headers = registrar
+    a, b = await _twins(client, headers)
+    pair_id = await add_pair(a["id"], b["id"])
+    csrf = await web_login(client, account)
+    base = {
+        "csrf_token": csrf,
+        "person_a": str(min(a["id"], b["id"])),
+        "person_b": str(max(a["id"], b["id"])),
+        "version_a": "1",
+        "version_b": "1",
+    }
+    url = f"/duplicates/{pair_id}/merge"
+    r = await client.post(url, data=base | {"reason": WHY})
+    assert r.status_code == 422
+    assert 'data-testid="error-survivor"' in r.text
+    r = await client.post(url, data=base | {"survivor": "a", "reason": "same"})
+    assert r.status_code == 422
+    assert 'data-testid="error-reason"' in r.text
+    assert 'value="a" data-testid="survivor-a" checked' in r.text  # the choice comes back
+    async with session_factory()() as s:
+        assert (await s.get(Person, max(a["id"], b["id"]))).merged_into_id is None
+
+    # a record changed since the page was read: refused, nothing merged
+    r = await client.post(url, data=base | {"survivor": "a", "reason": WHY, "version_b": "7"})
+    assert r.status_code == 412
+
+    r = await client.post(url, data=base | {"survivor": "a", "reason": WHY})
+    assert r.status_code == 303, r.text
+    survivor, merged = min(a["id"], b["id"]), max(a["id"], b["id"])
+    async with session_factory()() as s:
+        assert (await s.get(Person, merged)).merged_into_id == survivor
+        assert (await s.get(DuplicatePair, pair_id)).status == "merged"
+
+    section = await _section(client, pair_id, "merged")
+    undo = re.search(r'action="(/merges/\d+/undo)"', section).group(1)
+    r = await client.post(undo, data={"csrf_token": csrf, "pair_id": str(pair_id), "reason": "x"})
+    assert r.status_code == 422
+    assert 'data-testid="error-reason"' in r.text
+    r = await client.post(
+        undo, data={"csrf_token": csrf, "pair_id": str(pair_id), "reason": "merged by mistake"}
+    )
+    assert r.status_code == 303
+    async with session_factory()() as s:
+        assert (await s.get(Person, merged)).merged_into_id is None
+        assert (await s.get(DuplicatePair, pair_id)).status == "open"
+        rows = list(
+            await s.scalars(
+                select(AuditEvent.purpose).where(
+                    AuditEvent.patient_id == merged, AuditEvent.action == "update"
+                )
+            )
+        )
+    assert any(d and "merged by mistake" in d for d in rows)
+
+
+async def test_only_the_merge_permission_opens_the_page(client, make_user):
+    doctor = await make_user("family_doctor")
+    csrf = await web_login(client, doctor)
+    assert 'href="/duplicates"' not in (await client.get("/")).text
+    assert (await client.get("/duplicates")).status_code == 403
+    r = await client.post("/duplicates/1/distinct", data={"csrf_token": csrf})
+    assert r.status_code == 403
