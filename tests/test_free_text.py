@@ -8,7 +8,7 @@ tested in tests/core/test_text.py.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -275,3 +275,25 @@ async def test_a_lone_surrogate_escape_in_json_is_refused_not_a_500(client, regi
     )
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["family_name"]
+
+
+async def test_fhir_immunization_lot_and_place_are_refused(
+    client, make_facility, make_person, make_user, login
+) -> None:
+    from tests.fhir.test_immunization import resource
+
+    fac = await make_facility()
+    born = date.today() - timedelta(days=150)
+    baby = await make_person(facility_code=fac.code, birth_date=born, sex="female")
+    nurse = await login(await make_user("nurse", facility_code=fac.code))
+    for extra, code_point in (
+        ({"lotNumber": f"AB{BELL}123"}, "U+0007"),
+        ({"primarySource": False, "location": {"display": f"Almaty{RLO}"}}, "U+202E"),
+    ):
+        body = resource(baby.id, on=born + timedelta(days=61), **extra)
+        r = await client.post(
+            "/fhir/Immunization", json=body, headers={**nurse, "Content-Type": FHIR_JSON}
+        )
+        assert r.status_code == 422, r.text
+        issues = r.json()["issue"]
+        assert any(code_point in i.get("diagnostics", "") for i in issues), issues
