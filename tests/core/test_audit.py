@@ -174,3 +174,55 @@ async def test_a_refused_form_shown_again_with_the_record_keeps_its_read_audit(
     assert r.status_code == 422
     assert woman.family_name in r.text  # the record was shown again
     assert await reads() > before
+
+
+async def test_where_narrows_by_each_filter_and_pages_by_id(make_user):
+    """The read side's filters (core.audit.where), on rows of one user only."""
+    from datetime import UTC, datetime
+
+    from salomat.core.audit import AuditQuery, search
+    from tests.domains.accounts.audit_support import audit_row
+
+    nurse = await make_user("nurse")
+    t = datetime(2018, 5, 1, 8, tzinfo=UTC)
+    read = await audit_row(t, nurse, patient_id=77001)
+    refused = await audit_row(
+        t.replace(hour=9), nurse, action="denied", patient_id=77002, outcome="failure"
+    )
+    flagged = await audit_row(t.replace(hour=10), nurse, patient_id=77001, break_glass=True)
+    mine = AuditQuery(username=nurse.username)
+
+    async def ids(**kw) -> list[int]:
+        async with session_factory()() as s:
+            items, total = await search(s, AuditQuery(**{**mine.__dict__, **kw}))
+        assert total == len(items)
+        return [e.id for e in items]
+
+    assert await ids() == [flagged, refused, read]
+    assert await ids(patient_id=77001) == [flagged, read]
+    assert await ids(outcome="failure") == [refused]
+    assert await ids(action="denied") == [refused]
+    assert await ids(break_glass=True) == [flagged]
+    assert await ids(facility_code=nurse.facility_code) == [flagged, refused, read]
+    assert await ids(facility_code="elsewhere") == []
+    assert await ids(resource_type="Patient") == [flagged, refused, read]
+    assert await ids(since=t.replace(hour=9), until=t.replace(hour=10)) == [refused]
+    assert await ids(before_id=flagged) == [refused, read]
+
+
+async def test_chain_head_reads_the_last_seal_and_the_latest_row():
+    from datetime import UTC, datetime
+
+    from salomat.core import audit_chain
+    from salomat.core.audit import chain_head
+    from salomat.core.config import get_settings
+    from tests.domains.accounts.audit_support import audit_row
+
+    report = await audit_chain.seal(get_settings().database_url)
+    later = await audit_row(datetime.now(UTC), None, action="login", resource_type="Session")
+    async with session_factory()() as s:
+        head = await chain_head(s)
+    assert head.sealed_up_to == report.head_id
+    assert head.head_hash == report.head_hash
+    assert head.latest_id >= later
+    assert head.unsealed >= later - report.head_id >= 1
