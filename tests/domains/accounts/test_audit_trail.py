@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -288,3 +289,13 @@ async def test_the_chain_status_shows_the_seal_without_verifying(client, make_us
     assert f"sealed up to entry {report.head_id}" in html
     assert report.head_hash.hex()[:16] in html
     assert "salomat audit verify" in html
+
+
+async def test_the_page_reads_a_local_date_and_time_as_typed(client, make_user, scenario):
+    await web_login(client, await make_user("auditor"))
+    year = scenario["year"]
+    page = await client.get("/audit", params={"from": f"{year}-01-12 14:00", "to": f"{year}-01-12"})
+    assert page.status_code == 200
+    ids = [int(i) for i in re.findall(r'data-testid="audit-row" data-id="(\d+)"', page.text)]
+    assert ids == [scenario["rows"]["b_read_p"]]  # 09:00 UTC on the 12th is 14:00 local
+    assert f'value="{year}-01-12 14:00"' in page.text
