@@ -55,13 +55,19 @@ async def _twins(client, headers, *, other_script: bool = True) -> tuple[dict, d
 
 async def _section(client, pair_id: int, status: str = "open") -> str:
     """The pair's section of the list, walking the pages (other tests leave pairs too)."""
+    return (await _find(client, pair_id, status))[0]
+
+
+async def _find(client, pair_id: int, status: str = "open") -> tuple[str, str]:
+    """(the pair's section, the offset of its page)."""
     url = f"/duplicates?status={status}"
     for _ in range(50):
         page = await client.get(url)
         assert page.status_code == 200, page.text
         m = re.search(rf'<section[^>]*data-pair="{pair_id}".*?</section>', page.text, re.S)
         if m:
-            return m.group(0)
+            offset = re.search(r'name="offset" value="(\d+)"', m.group(0))
+            return m.group(0), offset.group(1) if offset else "0"
         nxt = re.search(r'href="([^"]+)" data-testid="next"', page.text)
         if not nxt:
             break
@@ -131,8 +137,10 @@ async def test_merge_needs_a_survivor_and_a_reason_then_undo_needs_a_reason(clie
     a, b = await _twins(client, headers)
     pair_id = await add_pair(a["id"], b["id"])
     csrf = await web_login(client, account)
+    _, offset = await _find(client, pair_id)
     base = {
         "csrf_token": csrf,
+        "offset": offset,
         "person_a": str(min(a["id"], b["id"])),
         "person_b": str(max(a["id"], b["id"])),
         "version_a": "1",
@@ -160,9 +168,11 @@ async def test_merge_needs_a_survivor_and_a_reason_then_undo_needs_a_reason(clie
         assert (await s.get(Person, merged)).merged_into_id == survivor
         assert (await s.get(DuplicatePair, pair_id)).status == "merged"
 
-    section = await _section(client, pair_id, "merged")
+    section, offset = await _find(client, pair_id, "merged")
     undo = re.search(r'action="(/merges/\d+/undo)"', section).group(1)
-    r = await client.post(undo, data={"csrf_token": csrf, "pair_id": str(pair_id), "reason": "x"})
+    r = await client.post(
+        undo, data={"csrf_token": csrf, "pair_id": str(pair_id), "reason": "x", "offset": offset}
+    )
     assert r.status_code == 422
     assert 'data-testid="error-reason"' in r.text
     r = await client.post(

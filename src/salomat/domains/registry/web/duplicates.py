@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from salomat.core.errors import FieldError, Invalid, SalomatError
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId
+from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.domains.registry import service
@@ -89,6 +89,11 @@ async def _list(
     return render(request, "registry/duplicates.html", ctx, status=code)
 
 
+def _offset(value: str) -> int:
+    """The page the form was on, so that a refusal is shown beside its pair."""
+    return parse_version(value.strip()) or 0
+
+
 def _failed(pair_id: int, action: str, e: SalomatError, form: dict[str, str]) -> dict[str, Any]:
     return {
         "pair_id": pair_id,
@@ -117,6 +122,7 @@ async def distinct(
     session: Session,
     pair_id: RowId,
     principal: Merger,
+    offset: Annotated[str, Form()] = "",
 ) -> Response:
     """Two different people: later linkage runs leave the pair alone."""
     try:
@@ -125,7 +131,8 @@ async def distinct(
         if e.status == 404:
             raise
         failed = _failed(pair_id, "distinct", e, {})
-        return await _list(request, session, principal, "open", 0, failed=failed, code=e.status)
+        at = _offset(offset)
+        return await _list(request, session, principal, "open", at, failed=failed, code=e.status)
     return redirect("/duplicates?done=distinct")
 
 
@@ -141,6 +148,7 @@ async def merge(
     version_b: Annotated[str, Form()] = "",
     survivor: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    offset: Annotated[str, Form()] = "",
 ) -> Response:
     """The registrar chose which record stays (it keeps its id) and said why."""
     form = {"survivor": survivor, "reason": reason}
@@ -175,7 +183,8 @@ async def merge(
         if e.status == 404:
             raise
         failed = _failed(pair_id, "merge", e, form)
-        return await _list(request, session, principal, "open", 0, failed=failed, code=e.status)
+        at = _offset(offset)
+        return await _list(request, session, principal, "open", at, failed=failed, code=e.status)
     return redirect("/duplicates?done=merged")
 
 
@@ -191,6 +200,7 @@ async def undo(
     principal: Merger,
     pair_id: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    offset: Annotated[str, Form()] = "",
 ) -> Response:
     """Undo a merge exactly, with the reason (shown on the merged tab)."""
     form = {"reason": reason}
@@ -201,5 +211,6 @@ async def undo(
         if e.status == 404:
             raise
         failed = _failed(_version(pair_id) or 0, "undo", e, form)
-        return await _list(request, session, principal, "merged", 0, failed=failed, code=e.status)
+        at = _offset(offset)
+        return await _list(request, session, principal, "merged", at, failed=failed, code=e.status)
     return redirect("/duplicates?status=open&done=unmerged")
