@@ -92,14 +92,15 @@ async def test_open_at_ten_weeks_then_pressure_150_95_twice_shows_hypertension_a
     assert after.status_code == 200
     assert 'data-testid="saved"' in after.text
     item = re.search(
-        r'<tr data-testid="advice-item" data-code="hypertension" class="new" data-new="1">'
-        r"(.*?)</tr>",
+        r'<tr data-testid="advice-item" data-code="hypertension" data-rule="DT.17" class="new"'
+        r' data-new="1">(.*?)</tr>',
         after.text,
         re.S,
     )
     assert item, after.text
-    assert "DT.17" in item.group(1)
-    assert "WHO" in item.group(1)  # the source
+    assert "WHO" in item.group(1)  # the source, named without the rule's id
+    assert "DT.17" not in item.group(1)
+    assert "Hypertension: counsel on diet, rest and danger signs" in item.group(1)
     assert re.search(r'data-testid="risk"><span class="badge warn">high<', after.text)
     assert "150/95, 150/95" in after.text
     assert await contacts_stored(woman.id) == 1

@@ -35,6 +35,7 @@ from salomat.domains.maternal.schemas import (
     ReferralOut,
 )
 from salomat.domains.maternal.service.birth import POSTNATAL_DAYS
+from salomat.domains.maternal.web import advice_labels
 from salomat.domains.maternal.web.common import (
     _birth_ctx,
     _current_of,
@@ -64,6 +65,7 @@ from salomat.domains.maternal.web.labels import (
     REGISTRATION_NUMBERS,
     RESOLUTIONS,
     SYMPTOMS,
+    URGENCY_LABELS,
     URINE_PROTEIN,
 )
 from salomat.domains.registry import service as registry
@@ -119,6 +121,11 @@ async def _page(
         "new_advice": new_advice,
         "diagnosis_labels": DIAGNOSIS_LABELS,
         "diagnosis_values": DIAGNOSIS_VALUES,
+        "advice_actions": advice_labels.ACTIONS,
+        "advice_values": advice_labels.VALUES,
+        "value_labels": {**advice_labels.VALUE_CODES, **DANGER_SIGNS, **SYMPTOMS},
+        "basis": advice_labels.basis,
+        "urgencies": URGENCY_LABELS,
         "value_codes": {**DANGER_SIGNS, **SYMPTOMS},
         "resolutions": RESOLUTIONS,
         "can_diagnose": can(principal, "pregnancy:diagnose") and pregnancy is not None,
