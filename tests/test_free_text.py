@@ -141,7 +141,7 @@ async def clinic(db, make_facility, make_person, make_user, login) -> dict[str, 
         db, f"{FORMULARY_HEADER}\n{code},paracetamol,N02BE01,,tablet,500 mg,tablet,20,300000"
     )
     assert not report.errors
-    return {"patient": patient, "doctor": doctor, "code": code}
+    return {"patient": patient, "doctor": doctor, "code": code, "facility": fac}
 
 
 def _rx(code: str, instructions: str) -> dict[str, Any]:
@@ -297,3 +297,39 @@ async def test_fhir_immunization_lot_and_place_are_refused(
         assert r.status_code == 422, r.text
         issues = r.json()["issue"]
         assert any(code_point in i.get("diagnostics", "") for i in issues), issues
+
+
+async def test_the_cancel_form_refuses_a_direction_character_too(client, clinic, make_user) -> None:
+    from tests.domains.registry.test_web import web_login
+
+    url = f"/api/v1/persons/{clinic['patient'].id}/prescriptions"
+    created = await client.post(url, json=_rx(clinic["code"], "once"), headers=clinic["doctor"])
+    assert created.status_code == 201, created.text
+    p = created.json()
+    doctor = await make_user("family_doctor", facility_code=clinic["facility"].code)
+    csrf = await web_login(client, doctor)
+    r = await client.post(
+        f"/patients/{clinic['patient'].id}/prescriptions/{p['id']}/cancel",
+        data={"csrf_token": csrf, "reason": f"dose{RLO} changed", "version": str(p["version"])},
+    )
+    assert r.status_code == 422, r.text
+    assert "U+202E" in r.text
+    got = await client.get(f"/api/v1/prescriptions/{p['id']}", headers=clinic["doctor"])
+    assert got.json()["status"] == "active"
+
+
+async def test_well_child_visit_notes_and_illnesses(
+    client, make_facility, make_person, make_user, login
+) -> None:
+    fac = await make_facility()
+    child = await make_person(facility_code=fac.code, birth_date=date.today() - timedelta(days=60))
+    nurse = await login(await make_user("nurse", facility_code=fac.code))
+    url = f"/api/v1/persons/{child.id}/well-child-visits"
+    r = await client.post(url, json={"illnesses": ["cold", f"otitis{RLO}"]}, headers=nurse)
+    refused(r, "illnesses.1", "U+202E")
+    r = await client.post(url, json={"notes": f"well{BELL}"}, headers=nurse)
+    refused(r, "notes", "U+0007")
+    r = await client.post(
+        url, json={"illnesses": ["cold"], "notes": "well\nfeeds every 3 hours"}, headers=nurse
+    )
+    assert r.status_code == 201, r.text

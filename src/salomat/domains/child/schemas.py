@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from salomat.core.text import OptNotes
+from salomat.core.text import NameText, OptNotes
 from salomat.domains.immunization.schemas import CardOut
 from salomat.domains.maternal.schemas import (
     BirthOut,
@@ -121,7 +121,7 @@ class VisitIn(BaseModel):
     milestones: list[str] = Field(default_factory=list, max_length=40)
     feeding: Feeding | None = None
     notes: OptNotes = Field(default=None, max_length=2000)
-    illnesses: list[str] = Field(default_factory=list, max_length=20)
+    illnesses: list[NameText] = Field(default_factory=list, max_length=20)
 
 
 class VisitOut(BaseModel):

@@ -52,6 +52,7 @@ from salomat.core.errors import (
 )
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
+from salomat.core.text import problem as text_problem
 from salomat.domains.prescription.models import Medicine, Prescription
 from salomat.domains.prescription.schemas import PrescriptionIn, PrescriptionOut
 from salomat.domains.prescription.service.formulary import (
@@ -59,6 +60,9 @@ from salomat.domains.prescription.service.formulary import (
     prescription_rules,
 )
 from salomat.domains.registry import service as registry
+
+#: as ``PrescriptionCancelIn.reason`` and the column
+REASON_MAX = 500
 
 __all__ = [
     "CODE_ALPHABET",
@@ -506,6 +510,12 @@ async def cancel_prescription(
     reason = reason.strip()
     if not reason:
         raise Invalid.fields([FieldError("reason", "is required")])
+    # the page's form passes the text as typed; the API's was checked by its schema
+    refused = text_problem(reason, multiline=True)
+    if refused is not None:
+        raise Invalid.fields([FieldError("reason", refused)])
+    if len(reason) > REASON_MAX:
+        raise Invalid.fields([FieldError("reason", f"at most {REASON_MAX} characters")])
     p.status = "cancelled"
     p.cancel_reason = reason
     p.cancelled_at = p.updated_at = utcnow()
