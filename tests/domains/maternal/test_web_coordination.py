@@ -230,3 +230,50 @@ async def test_who_may_open_the_pages(client, make_user, session_client):
     async with session_client() as c:
         await web_login(c, registrar)
         assert (await c.get("/worklist")).status_code == 403
+
+
+async def test_the_inbox_shows_who_she_is_and_audits_each_woman_listed(
+    client, people, session_client, db
+):
+    """Issue 13, item 7: name, age, gestational age, risk and reason for the receiver to
+    triage on, before accepting; one audit row per woman the list shows."""
+    from sqlalchemy import select
+
+    from salomat.core.audit import AuditEvent
+
+    n = people.net
+    preg = await register_hypertensive(client, n)
+    sent = await client.post(
+        f"/api/v1/pregnancies/{preg['id']}/referrals",
+        json={"kind": "perinatal", "reason": "BP 150/95 twice"},
+        headers=n.doctor,
+    )
+    assert sent.status_code == 201, sent.text
+    async with session_client() as ob:
+        await web_login(ob, people.maternity_obstetrician)
+        inbox = await ob.get("/referrals")
+        assert inbox.status_code == 200
+        row = re.search(rf'data-person="{n.woman.id}".*?</tr>', inbox.text, re.S).group(0)
+        assert f"{n.woman.family_name} {n.woman.given_name}" in row
+        assert re.search(r'data-testid="referral-age">\d+ years<', row)
+        assert 'data-testid="referral-ga">20 weeks 0 days<' in row
+        assert 'data-risk="high"' in row
+        assert ">high risk<" in row
+        assert "BP 150/95 twice" in row
+        assert 'data-code="hypertension"' in row
+        assert n.polyclinic.name in row  # the referring facility by its name
+        # her record itself stays closed until the referral is accepted
+        assert (await ob.get(f"/patients/{n.woman.id}/pregnancy")).status_code == 404
+
+    rows = (
+        await db.execute(
+            select(AuditEvent.action, AuditEvent.resource_type, AuditEvent.purpose).where(
+                AuditEvent.patient_id == n.woman.id,
+                AuditEvent.username == people.maternity_obstetrician.username,
+                AuditEvent.action == "search",
+            )
+        )
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("search", "ServiceRequest", "referral to the user's facility")
+    ]
