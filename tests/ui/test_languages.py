@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from salomat.core.config import get_settings
@@ -80,3 +89,402 @@ async def test_the_immunization_coverage_page_answers_in_every_language(
         r = await client.get("/dashboard/immunization", headers=auth)
         assert r.status_code == 200, (lang, r.text[:500])
         assert f'<html lang="{lang}"' in r.text
+
+
+# ---- the sweep: every page, every language of both packs, each role that may open it ------
+#
+# The pages come from the app's route table (a new page is covered without a change
+# here); path parameters are filled with ids of a seeded demo (the pack's demo, loaded
+# as `salomat demo load` does, plus a prescription and a growth measurement). Each page
+# is rendered by every demo account that may open it, the languages of the pack handed
+# round so that each page is seen in each language; a page about a person is rendered
+# for each person of interest in each language. It fails on a 5xx, on an English message
+# left untranslated in a non-English page, and on a raw code where a label belongs.
+
+SKIP_PATHS = {"/healthz", "/readyz", "/language"}
+API_PREFIXES = ("/api/", "/fhir", "/auth/", "/docs", "/openapi")
+#: snake_case values (risk levels, roles, statuses...) shown as they are stored
+SNAKE = re.compile(r"(?<![\w.@/#:-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@/-])")
+#: rule ids of the packs (ANC.S.01, DT.17, IMMZ.D2.DT.05)
+RULE_ID = re.compile(r"\b[A-Z]{2,6}(?:\.[A-Z][A-Z0-9]{0,3})*\.\d{1,3}\b")
+VISIBLE_ATTRS = ("placeholder", "title", "aria-label", "alt")
+
+#: Known gaps in pages of other areas: path -> (findings, whose and what). Empty is the
+#: goal; a finding not listed fails the sweep. Remove an entry when its page is fixed.
+KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "/access-log": (
+        ("raw code: 'family_doctor'",),
+        "accounts (helper audit): the role of who opened the record",
+    ),
+    "/audit": (
+        (
+            "raw code: 'break_glass'",
+            "raw code: 'family_doctor'",
+            "raw code: 'insurance_analyst'",
+            "raw code: 'maternal_dashboard'",
+            "raw code: 'sanatorium_admin'",
+        ),
+        "accounts (helper audit): roles and permissions in the audit trail",
+    ),
+    "/children/{person_id}": (
+        (
+            "raw code: 'sits_without_support'",
+            "raw code: 'walks_alone'",
+        ),
+        "child (helper pdf): developmental milestones",
+    ),
+    "/dashboard/maternal.csv": (
+        (
+            "raw code: 'anc4_pct'",
+            "raw code: 'anc8_pct'",
+            "raw code: 'babies_live'",
+            "raw code: 'babies_stillborn'",
+            "raw code: 'early_pct'",
+            "raw code: 'high_risk_pending_24h'",
+            "raw code: 'high_t1'",
+            "raw code: 'high_t2'",
+            "raw code: 'high_t3'",
+            "raw code: 'low_birth_weight'",
+            "raw code: 'low_t1'",
+            "raw code: 'low_t2'",
+            "raw code: 'low_t3'",
+            "raw code: 'medium_t1'",
+            "raw code: 'medium_t2'",
+            "raw code: 'medium_t3'",
+            "raw code: 'outcome_live_birth'",
+            "raw code: 'outcome_maternal_death'",
+            "raw code: 'outcome_miscarriage'",
+            "raw code: 'outcome_stillbirth'",
+            "raw code: 'outcome_termination'",
+            "raw code: 'period_from'",
+            "raw code: 'period_to'",
+            "raw code: 'registered_early'",
+            "raw code: 'unassessed_t1'",
+            "raw code: 'unassessed_t2'",
+            "raw code: 'unassessed_t3'",
+            "untranslated: 'closed'",
+            "untranslated: 'current'",
+            "untranslated: 'level'",
+        ),
+        "maternal (helper maternal): CSV headers",
+    ),
+    "/dashboard/maternal": (
+        (
+            "raw code: 'babies_live'",
+            "raw code: 'babies_stillborn'",
+            "raw code: 'by_risk'",
+            "raw code: 'high_risk_pending_24h'",
+            "raw code: 'live_birth'",
+            "raw code: 'low_birth_weight'",
+            "raw code: 'maternal_death'",
+            "raw code: 'registered_early'",
+            "untranslated: 'closed'",
+            "untranslated: 'current'",
+        ),
+        "maternal (helper maternal): dashboard keys and outcomes",
+    ),
+    "/my/pregnancy": (
+        ("untranslated: 'Since'",),
+        "maternal (helper maternal): the citizen's pregnancy page",
+    ),
+    "/patients/{person_id}/pregnancy": (
+        (
+            "raw code: 'age_years'",
+            "raw code: 'facility_birth'",
+            "raw code: 'first_pregnancy'",
+            "raw code: 'urine_protein'",
+            "rule id: 'ANC.DT.17'",
+            "rule id: 'ANC.DT.34'",
+            "rule id: 'DT.17'",
+            "rule id: 'DT.34'",
+            "untranslated: 'hypertension'",
+        ),
+        "maternal (helper maternal): risk factors and rule ids on the record",
+    ),
+}
+
+
+class _Text(HTMLParser):
+    """The text a reader sees: text nodes and a few attributes, scripts and styles left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "template"):
+            self._skip += 1
+        for name, value in attrs:
+            if name in VISIBLE_ATTRS and value:
+                self.chunks.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.chunks.append(" ".join(data.split()))
+
+
+def visible_text(html: str) -> list[str]:
+    parser = _Text()
+    parser.feed(html)
+    return parser.chunks
+
+
+@functools.cache
+def english_msgids(lang: str) -> frozenset[str]:
+    """English messages whose translation in ``lang`` differs (shown as is: untranslated)."""
+    from babel.messages.pofile import read_po
+
+    from salomat.core.i18n import BABEL_LOCALES, LOCALE_DIR
+
+    with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        catalog = read_po(f, locale=BABEL_LOCALES[lang])
+    out = set()
+    for m in catalog:
+        if not m.id or isinstance(m.id, tuple) or not m.string or m.string == m.id:
+            continue
+        if "%(" in m.id or len(m.id) < 4 or not re.search(r"[a-z]{3}", m.id):
+            continue
+        out.add(m.id)
+    return frozenset(out)
+
+
+def findings(
+    body: str, lang: str, csv: bool = False, data: frozenset[str] = frozenset()
+) -> list[str]:
+    """What a reader of ``lang`` should not see in this page (or CSV header).
+
+    ``data`` are values that are data, not words (the demo's usernames: "nurse").
+    """
+    chunks = [body.splitlines()[0]] if csv and body else ([] if csv else visible_text(body))
+    if csv:
+        chunks = [c.strip().strip('"') for c in chunks[0].split(",")] if chunks else []
+    found = []
+    english = english_msgids(lang) if lang != "en" else frozenset()
+    for chunk in chunks:
+        if chunk in data:
+            continue
+        if chunk in english:
+            found.append(f"untranslated: {chunk!r}")
+        for m in SNAKE.finditer(chunk):
+            found.append(f"raw code: {m.group()!r}")
+        for m in RULE_ID.finditer(chunk):
+            found.append(f"rule id: {m.group()!r}")
+    return found
+
+
+@dataclass
+class Seeded:
+    country: str
+    url: str
+    #: demo account username -> (role, password)
+    accounts: dict[str, tuple[str, str]]
+    #: path parameter -> ids worth rendering
+    ids: dict[str, list[int]]
+    #: person id -> national id (a pharmacy looks a prescription up with it)
+    nids: dict[int, str]
+
+
+def _scratch_database(tmp: Path) -> tuple[str, Callable[[], None]]:
+    from tests.conftest import BACKEND, PG_URL, _create_pg_database, _drop_pg_database
+
+    if BACKEND != "postgresql":
+        return f"sqlite+aiosqlite:///{tmp / 'sweep.sqlite3'}", lambda: None
+    name = f"salomat_sweep_{uuid.uuid4().hex[:10]}"
+    _create_pg_database(name)
+    return f"{PG_URL.rpartition('/')[0]}/{name}", lambda: _drop_pg_database(name)
+
+
+async def _seed(
+    country: str,
+) -> tuple[dict[str, tuple[str, str]], dict[str, list[int]], dict[int, str]]:
+    from sqlalchemy import select
+
+    from salomat.cli import _person_id_by_national_id, load_demo
+    from salomat.core.db import dispose_engines, session_factory
+    from salomat.domains.maternal.models import Referral
+
+    data = pack.demo(country)
+    try:
+        async with session_factory()() as s:
+            loaded = await load_demo(s, data, force=False)
+            await s.commit()
+            pid = functools.partial(_person_id_by_national_id, s)
+            pregnancies = data["pregnancies"]
+            women = [p["woman"] for p in pregnancies if "referral" in p][:1]
+            women += [p["woman"] for p in pregnancies if "birth" in p][:1]
+            women += [p["woman"] for p in pregnancies if p["woman"] not in women][:1]
+            children = [c["child"] for c in data["immunizations"]][:2]
+            citizen = next(u["person"] for u in data["users"] if u["role"] == "citizen")
+            nids = {await pid(n): n for n in dict.fromkeys([*women, *children, citizen])}
+            referrals = list((await s.scalars(select(Referral.id).order_by(Referral.id))).all())
+    finally:
+        await dispose_engines()
+    accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
+    mine = next(p for p, n in nids.items() if n == citizen)
+    return (
+        accounts,
+        {"person_id": list(nids), "referral_id": referrals[:2], "citizen": [mine]},
+        nids,
+    )
+
+
+@pytest.fixture(scope="module", params=["UZ", "KZ"])
+def seeded(request, tmp_path_factory) -> Iterator[Seeded]:
+    import asyncio
+
+    from salomat.core import migrate
+    from salomat.core.db import dispose_engines
+
+    country = request.param
+    url, drop = _scratch_database(tmp_path_factory.mktemp(f"sweep-{country}"))
+    saved = {k: os.environ.get(k) for k in ("SALOMAT_COUNTRY", "SALOMAT_DATABASE_URL")}
+    try:
+        migrate.upgrade(url)
+        os.environ["SALOMAT_COUNTRY"], os.environ["SALOMAT_DATABASE_URL"] = country, url
+        get_settings.cache_clear()
+        accounts, ids, nids = asyncio.run(_seed(country))
+        yield Seeded(country, url, accounts, ids, nids)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+        asyncio.run(dispose_engines())
+        drop()
+
+
+def _pages(app: Any) -> list[tuple[str, str | None]]:
+    """(path, permission) of every page of the app: GET routes outside the APIs."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from salomat.core.policy import Public, Require
+
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        path = ctx.path
+        if path in SKIP_PATHS or path.startswith(API_PREFIXES):
+            continue
+        stack, permission = [route.dependant], None
+        while stack:
+            dep = stack.pop()
+            if isinstance(dep.call, Require):
+                permission = dep.call.permission
+            elif isinstance(dep.call, Public):
+                permission = None
+            stack.extend(dep.dependencies)
+        out.append((path, permission))
+    return out
+
+
+async def _extra_records(client: httpx.AsyncClient, tokens: dict[str, Any], seeded: Seeded):
+    """The citizen's prescription, looked up by the pharmacy, and a child's measurement."""
+    doctor = tokens["doctor"]
+    people = seeded.ids["person_id"]
+    formulary = await client.get("/api/v1/formulary", headers=doctor)
+    assert formulary.status_code == 200, formulary.text
+    medicine = formulary.json()[0]["code"]
+    # the citizen's own (her page and PDF), else the first woman the doctor may prescribe for
+    for adult in (seeded.ids["citizen"][0], *people[:3]):
+        rx = await client.post(
+            f"/api/v1/persons/{adult}/prescriptions",
+            json={
+                "medicine": medicine,
+                "kind": "regular",
+                "dose_units": 1,
+                "times_per_day": 1,
+                "days": 10,
+            },
+            headers=doctor,
+        )
+        if rx.status_code == 201:
+            break
+    assert rx.status_code == 201, rx.text
+    looked_up = await client.post(
+        "/api/v1/dispensing/lookup",
+        json={"code": rx.json()["code"], "national_id": seeded.nids[adult]},
+        headers=tokens["pharmacist"],
+    )
+    assert looked_up.status_code == 200, looked_up.text
+    child = seeded.ids["person_id"][3]
+    growth = await client.post(
+        f"/api/v1/persons/{child}/growth",
+        json={"weight_kg": 11.2, "length_or_height_cm": 84.5},
+        headers=doctor,
+    )
+    assert growth.status_code == 201, growth.text
+    return {**seeded.ids, "prescription_id": [rx.json()["id"]]}
+
+
+async def test_every_page_in_every_language_of_both_packs(seeded):
+    from salomat.core.policy import allowed
+    from salomat.main import create_app
+
+    app = create_app()
+    langs = PACK_LANGUAGES[seeded.country]
+    transport = httpx.ASGITransport(app=app, client=("10.250.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        tokens = {}
+        for username, (_role, password) in seeded.accounts.items():
+            r = await client.post("/auth/token", data={"username": username, "password": password})
+            assert r.status_code == 200, r.text
+            tokens[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        ids = await _extra_records(client, tokens, seeded)
+        problems: list[str] = []
+        gaps: list[str] = []
+        reached: dict[str, int] = {}
+        renders = 0
+        for path, permission in _pages(app):
+            actors: list[str | None] = [
+                u
+                for u, (role, _) in seeded.accounts.items()
+                if permission is None or allowed(role, permission)
+            ]
+            if permission is None:
+                actors.append(None)
+            params = re.findall(r"{(\w+)}", path)
+            for name in params:
+                assert name in ids, f"{path}: give the sweep ids for {{{name}}}"
+            fills = (
+                [{}]
+                if not params
+                else [
+                    {n: ids[n][i % len(ids[n])] for n in params}
+                    for i in range(max(len(ids[n]) for n in params))
+                ]
+            )
+            combos = max(len(actors), len(langs) * len(fills))
+            for i in range(combos):
+                actor, lang = actors[i % len(actors)], langs[i % len(langs)]
+                fill = fills[(i // len(langs)) % len(fills)]
+                url = path.format(**fill)
+                headers = {"Accept-Language": lang, **(tokens[actor] if actor else {})}
+                client.cookies.set("salomat_lang", lang)
+                r = await client.get(url, headers=headers)
+                renders += 1
+                who = f"{url} as {actor or 'anonymous'} in {lang}"
+                if r.status_code >= 500:
+                    problems.append(f"{who}: {r.status_code}")
+                    continue
+                if r.status_code == 200:
+                    reached[path] = reached.get(path, 0) + 1
+                kind = r.headers.get("content-type", "")
+                if r.status_code != 200 or not ("html" in kind or "csv" in kind):
+                    continue
+                usernames = frozenset(seeded.accounts)
+                for finding in findings(r.text, lang, csv="csv" in kind, data=usernames):
+                    known = finding in KNOWN_GAPS.get(path, ((), ""))[0]
+                    (gaps if known else problems).append(f"{who}: {finding}")
+        never = [p for p, _ in _pages(app) if p not in reached]
+    report = "\n".join(sorted(set(problems)))
+    assert not problems, f"{len(set(problems))} problems in {renders} pages:\n{report}"
+    assert not never, f"pages the seeded demo never reached with 200: {never}"

@@ -7,6 +7,8 @@ the request's language through ``core.i18n``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,17 @@ def render(
     finally:
         i18n.reset_language(token)
     return HTMLResponse(html, status_code=status)
+
+
+@contextmanager
+def speaking(request: Request) -> Iterator[str]:
+    """The page's language for what a route words outside a template (a CSV download)."""
+    lang = language_of(request)
+    token = i18n.set_language(lang)
+    try:
+        yield lang
+    finally:
+        i18n.reset_language(token)
 
 
 def redirect(url: str, status: int = 303) -> RedirectResponse:

@@ -26,7 +26,7 @@ from salomat.domains.immunization import service as _service
 from salomat.domains.immunization.schemas import DoseIn, EnteredInErrorIn, ExemptionIn
 from salomat.domains.registry import service as _registry
 from salomat.ui import forms
-from salomat.ui.templating import NavItem, can, redirect, register_nav, render
+from salomat.ui.templating import NavItem, can, redirect, register_nav, render, speaking
 
 web = router(include_in_schema=False)
 
@@ -53,7 +53,13 @@ async def immunization_worklist_page(
     q = request.query_params
     section = (q.get("section") or "").strip() or None
     week = (q.get("week") or "").strip() or None
-    ctx: dict[str, Any] = {"section": section, "week": week, "w": None, "errors": []}
+    ctx: dict[str, Any] = {
+        "section": section,
+        "week": week,
+        "w": None,
+        "errors": [],
+        "labels": _service.Labels(),
+    }
     try:
         ctx["w"] = await _service.immunization_worklist(
             session, principal, section=section, week=week
@@ -63,6 +69,58 @@ async def immunization_worklist_page(
         return render(request, "immunization/worklist.html", ctx, status=e.status)
     ctx["query"] = request.url.query
     return render(request, "immunization/worklist.html", ctx)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+#: how the coverage page's figures are counted (the REST API's ``definitions``, worded for
+#: the page in its language)
+COVERAGE_TERMS = (
+    (
+        N_("Birth cohort"),
+        N_(
+            "Children born in the calendar year, counted where they live (else where the "
+            "facility they are attached to stands)."
+        ),
+    ),
+    (
+        N_("eligible"),
+        N_(
+            "Children of the cohort who have reached the indicator's age by today and did "
+            "not die before it."
+        ),
+    ),
+    (
+        N_("covered"),
+        N_(
+            "Of those, the children with a valid dose (not entered in error) counting as the "
+            "indicator's dose of the series, given by the indicator's age. Valid doses count "
+            "in date order, whatever number was recorded; refusals stay in the denominator."
+        ),
+    ),
+    (
+        N_("revaccination"),
+        N_(
+            "Among the eligible children with the earlier dose (valid, by the same age), "
+            "those who also had the revaccination dose, against the national target."
+        ),
+    ),
+    (
+        N_("series complete"),
+        N_(
+            "The child's series complete under the plan that applies to the child (the "
+            "calendar's doses, or the catch-up plan the first valid dose started), its last "
+            "dose given by the indicator's age."
+        ),
+    ),
+    (
+        N_("dropout"),
+        N_("(first − last) / first, e.g. DTP1 to DTP3, both by 12 months."),
+    ),
+)
 
 
 def _coverage_query(request: Request) -> tuple[str | None, int | None, list[FieldError]]:
@@ -101,6 +159,8 @@ async def immunization_coverage_page(
         "c": None,
         "errors": errors,
         "query": request.url.query,
+        "labels": _service.Labels(),
+        "terms": COVERAGE_TERMS,
     }
     if errors:
         return render(request, "immunization/coverage.html", ctx, status=422)
@@ -126,7 +186,8 @@ async def immunization_coverage_page_csv(
     if errors:
         raise Invalid.fields(errors)
     c = await _service.immunization_coverage(session, principal, area=area, cohort=cohort)
-    return csv_download(_service.coverage_csv(c))
+    with speaking(request):  # the page's download: header and names in its language
+        return csv_download(_service.coverage_csv(c, localized=True))
 
 
 @web.get("/immunization/worklist.csv")
@@ -140,15 +201,11 @@ async def immunization_worklist_page_csv(
     w = await _service.immunization_worklist(
         session, principal, section=q.get("section"), week=q.get("week")
     )
-    return csv_download(_service.worklist_csv(w))
+    with speaking(request):
+        return csv_download(_service.worklist_csv(w, localized=True))
 
 
 # ---- the vaccination card (issue 5) -----------------------------------------------------
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 #: the schedule's statuses as the card shows them
@@ -223,6 +280,8 @@ async def _card_page(
         # series on a catch-up plan (the calendar's later doses not needed)
         "reduced": {d.antigen for d in card.schedule if d.status == "not_needed"},
         "statuses": DOSE_STATUSES,
+        "labels": _service.Labels(),
+        "reason_text": _service.invalid_reason_text,
         "vaccines": cal.vaccines,
         "sites": cal.sites,
         "can_record": can(principal, "immunization:record")

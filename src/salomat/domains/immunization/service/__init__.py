@@ -9,6 +9,7 @@ from salomat.domains.immunization.service.coverage import *  # noqa: F403
 from salomat.domains.immunization.service.demo import *  # noqa: F403
 from salomat.domains.immunization.service.doses import *  # noqa: F403
 from salomat.domains.immunization.service.exemptions import *  # noqa: F403
+from salomat.domains.immunization.service.labels import *  # noqa: F403
 from salomat.domains.immunization.service.registry_events import *  # noqa: F403
 from salomat.domains.immunization.service.synth import *  # noqa: F403
 from salomat.domains.immunization.service.worklists import *  # noqa: F403

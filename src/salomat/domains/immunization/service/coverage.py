@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, extract, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
+from salomat.core import audit, i18n
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.downloads import CsvFile, csv_text
@@ -59,6 +59,7 @@ from salomat.domains.immunization.schemas import (
     CoverageRow,
     ImmunizationCoverage,
 )
+from salomat.domains.immunization.service.labels import Labels
 from salomat.domains.immunization.service.rules import Age, calendar
 from salomat.domains.registry import service as registry
 
@@ -439,29 +440,57 @@ async def immunization_coverage(
     )
 
 
-def _columns(c: ImmunizationCoverage) -> list[str]:
-    cols = ["cohort", "code", "name", "level"]
+def N_(message: str) -> str:
+    return message
+
+
+#: the unit levels as the page's CSV names them
+LEVELS = {"region": N_("region"), "district": N_("district"), "settlement": N_("settlement")}
+
+
+def _columns(c: ImmunizationCoverage, labels: Labels | None = None) -> list[str]:
+    if labels is None:
+        cols = ["cohort", "code", "name", "level"]
+        for i in c.indicators:
+            cols += [f"{i.code}_eligible", f"{i.code}_covered", f"{i.code}_pct"]
+            if i.target is not None:
+                cols.append(f"{i.code}_meets_target")
+        cols += [f"dropout_{d}_pct" for d in c.total.dropout]
+        return cols
+    _ = i18n.gettext
+    cols = [_("Birth cohort"), _("Code"), _("Name"), _("Level")]
     for i in c.indicators:
-        cols += [f"{i.code}_eligible", f"{i.code}_covered", f"{i.code}_pct"]
+        name = labels.indicator(i.code)
+        cols += [f"{name}: {_('eligible')}", f"{name}: {_('covered')}", f"{name}: %"]
         if i.target is not None:
-            cols.append(f"{i.code}_meets_target")
-    cols += [f"dropout_{d}_pct" for d in c.total.dropout]
+            cols.append(f"{name}: {_('target met')}")
+    cols += [f"{labels.dropout(d)}, %" for d in c.total.dropout]
     return cols
 
 
-def _line(c: ImmunizationCoverage, r: CoverageRow) -> list[Any]:
-    out: list[Any] = [c.cohort, r.code or "", r.name, r.level or ""]
+def _line(c: ImmunizationCoverage, r: CoverageRow, localized: bool = False) -> list[Any]:
+    _ = i18n.gettext if localized else (lambda s: s)
+    level = r.level or ""
+    if localized and level in LEVELS:
+        level = _(LEVELS[level])
+    out: list[Any] = [c.cohort, r.code or "", r.name, level]
     for i in c.indicators:
         f = r.figures[i.code]
         out += [f.eligible, f.covered, "" if f.pct is None else f.pct]
         if i.target is not None:
-            out.append("" if f.meets_target is None else ("yes" if f.meets_target else "no"))
+            out.append("" if f.meets_target is None else (_("yes") if f.meets_target else _("no")))
     out += ["" if v is None else v for v in r.dropout.values()]
     return out
 
 
-def coverage_csv(c: ImmunizationCoverage) -> CsvFile:
-    """A header line, one line per unit and a last line with the area's total."""
-    rows = [_line(c, r) for r in c.rows] + [_line(c, c.total)]
+def coverage_csv(c: ImmunizationCoverage, *, localized: bool = False) -> CsvFile:
+    """A header line, one line per unit and a last line with the area's total.
+
+    ``localized``: the header, levels and yes/no in the current language and the
+    indicators by their names (the page's download); without it the stable column
+    codes (the REST API's), which scripts read.
+    """
+    labels = Labels() if localized else None
+    rows = [_line(c, r, localized) for r in c.rows] + [_line(c, c.total, localized)]
     name = f"immunization-coverage-{c.area_code or 'national'}-{c.cohort}.csv"
-    return CsvFile(name, csv_text(_columns(c), rows))
+    return CsvFile(name, csv_text(_columns(c, labels), rows))

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
+from salomat.core import audit, i18n
 from salomat.core.config import get_settings
 from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Forbidden, Invalid
@@ -41,6 +41,7 @@ from salomat.domains.immunization.schemas import (
     WorklistDose,
 )
 from salomat.domains.immunization.service import schedule
+from salomat.domains.immunization.service.labels import Labels
 from salomat.domains.registry import service as registry
 
 __all__ = ["immunization_worklist", "parse_week", "worklist_csv"]
@@ -202,8 +203,23 @@ def _what(row: ImmunizationWorklistRow) -> str:
     )
 
 
-def worklist_csv(w: ImmunizationWorklist) -> CsvFile:
-    """The invitation list: one line per child."""
+def _what_in_language(row: Any, labels: Labels) -> str:
+    words = {"due": i18n.gettext("due"), "overdue": i18n.gettext("overdue")}
+    since = i18n.gettext("since")
+    return "; ".join(
+        f"{labels.series(d.antigen)} {d.dose_number} "
+        f"({words.get(d.status, d.status)}, {since} {d.due_on.isoformat()})"
+        for d in row.doses
+    )
+
+
+def worklist_csv(w: ImmunizationWorklist, *, localized: bool = False) -> CsvFile:
+    """The invitation list: one line per child.
+
+    ``localized``: the header and the vaccines in the current language (the page's
+    download); without it the stable English column names and labels (the REST API's).
+    """
+    labels = Labels() if localized else None
     rows = [
         [
             " ".join(x for x in (r.family_name, r.given_name, r.patronymic) if x),
@@ -211,10 +227,27 @@ def worklist_csv(w: ImmunizationWorklist) -> CsvFile:
             r.phone or "",
             r.address or "",
             r.section_code or "",
-            _what(r),
+            _what_in_language(r, labels) if labels else _what(r),
         ]
         for r in w.rows
     ]
     name = f"immunization-invitations-{w.facility_code or 'facility'}-{w.week_start}.csv"
     header = ["name", "birth_date", "phone", "address", "section", "due"]
+    if localized:
+        header = [i18n.gettext(h) for h in WORKLIST_HEADER]
     return CsvFile(name, csv_text(header, rows))
+
+
+def N_(message: str) -> str:
+    return message
+
+
+#: the page's CSV header, in the order of the columns
+WORKLIST_HEADER = (
+    N_("Child"),
+    N_("Birth date"),
+    N_("Phone"),
+    N_("Address"),
+    N_("Section"),
+    N_("Due"),
+)
