@@ -134,3 +134,16 @@ async def test_territory_patch_with_the_stored_values(client, admin_headers, mak
     assert r.status_code == 412
     r = await client.get(url, headers=admin_headers)
     assert (r.json()["name"], r.json()["version"]) == ("Qishloq", 2)
+
+
+async def test_territory_population_put_twice_is_the_same_answer(client, admin_headers, make_place):
+    """The population PUT has no version: it replaces the year, so the same body twice is 200."""
+    place = await make_place()
+    url = f"/api/v1/territory/{place.settlement}/population"
+    body = {"year": 2025, "male": list(range(18)), "female": [2 * n for n in range(18)]}
+    first = await client.put(url, json=body, headers=admin_headers)
+    assert first.status_code == 200, first.text
+    again = await client.put(url, json=body, headers=admin_headers)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert again.json()["total"] == sum(range(18)) * 3
