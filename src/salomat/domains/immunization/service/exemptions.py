@@ -93,6 +93,8 @@ async def withdraw_exemption(
         await _open(session, principal, e.person_id, action="update")
     except NotFound:
         raise NotFound(f"Exemption {exemption_id} not found.") from None
+    if e.withdrawn_on is not None and withdrawn_on in (None, e.withdrawn_on):
+        return _exemption_out(e)  # withdrawn already, as asked (a retry): nothing to refuse
     if e.withdrawn_on is not None:
         raise InvalidState(f"Exemption {exemption_id} was withdrawn on {e.withdrawn_on}.")
     day = withdrawn_on or date.today()
