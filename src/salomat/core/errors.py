@@ -45,7 +45,7 @@ class FieldError:
     ``type`` is the machine code of a framework (pydantic) error, ``None`` for ours.
     """
 
-    __slots__ = ("ctx", "field", "msgid", "params", "type")
+    __slots__ = ("_english", "ctx", "field", "msgid", "params", "type")
 
     def __init__(
         self,
@@ -55,7 +55,11 @@ class FieldError:
         *,
         type: str | None = None,
         ctx: dict[str, Any] | None = None,
+        english: str | None = None,
     ) -> None:
+        #: ``english``: the English wording when it says more than the msgid (the values an
+        #: enum accepts); other languages read the msgid's translation
+        self._english = english
         self.field = field
         self.msgid = message
         self.params = params or {}
@@ -64,10 +68,14 @@ class FieldError:
 
     @property
     def message(self) -> str:
+        if self._english is not None and i18n.current_language() == "en":
+            return self._english
         return _format(self.msgid, self.params, translate=True)
 
     @property
     def english(self) -> str:
+        if self._english is not None:
+            return self._english
         return _format(self.msgid, self.params, translate=False)
 
     @property
@@ -81,6 +89,10 @@ class FieldError:
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        """The message in the language current when it is shown (a page renders it)."""
+        return self.message
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldError):
@@ -359,6 +371,8 @@ def _pydantic_field_error(field: str, err: dict[str, Any]) -> FieldError:
     msgid = PYDANTIC_MESSAGES.get(kind)
     if msgid is None:
         return FieldError(field, raw, type=kind, ctx=ctx)
+    if kind in ("enum", "literal_error"):  # English names the accepted values (API callers)
+        return FieldError(field, msgid, type=kind, ctx=ctx, english=raw)
     needed = {name for name in ctx if f"%({name})s" in msgid}
     if any(
         f"%({name})s" in msgid

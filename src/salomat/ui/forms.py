@@ -11,12 +11,16 @@ from salomat.core.errors import FieldError, Invalid, field_errors_from_pydantic
 
 def errors_by_field(
     errors: list[FieldError], rename: dict[str, str] | None = None
-) -> dict[str, list[str]]:
-    """Messages per form field (``rename``: API field -> form field where they differ)."""
-    out: dict[str, list[str]] = {}
+) -> dict[str, list[FieldError]]:
+    """Messages per form field (``rename``: API field -> form field where they differ).
+
+    Each is the error itself: it prints its message in the language of the page that
+    shows it (the handler runs before the page's language is set).
+    """
+    out: dict[str, list[FieldError]] = {}
     for e in errors:
         field = (rename or {}).get(e.field, e.field)
-        out.setdefault(field, []).append(e.message)
+        out.setdefault(field, []).append(e)
     return out
 
 

@@ -133,9 +133,9 @@ def _coverage_query(request: Request) -> tuple[str | None, int | None, list[Fiel
         if raw.isascii() and raw.isdigit() and len(raw) == 4:
             cohort = int(raw)
         else:
-            errors.append(FieldError("cohort", f"{raw!r} is not a year (YYYY)"))
+            errors.append(FieldError("cohort", N_("%(raw)r is not a year (YYYY)"), {"raw": raw}))
     if area is not None and len(area) > 32:
-        errors.append(FieldError("area", "is longer than 32 characters"))
+        errors.append(FieldError("area", N_("is longer than 32 characters")))
     return area, cohort, errors
 
 
@@ -236,12 +236,8 @@ def _exempt_now(schedule: list[Any], today: _date) -> list[Any]:
     return out
 
 
-def _card_errors(errors: list[FieldError]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for e in errors:
-        name = "dose" if e.field in ("antigen", "dose_number") else e.field
-        out.setdefault(name, []).append(e.message)
-    return out
+def _card_errors(errors: list[FieldError]) -> dict[str, list[FieldError]]:
+    return forms.errors_by_field(errors, {"antigen": "dose", "dose_number": "dose"})
 
 
 async def _card_page(
@@ -283,6 +279,13 @@ async def _card_page(
         "labels": _service.Labels(),
         "reason_text": _service.invalid_reason_text,
         "vaccines": cal.vaccines,
+        # the products of each series, and the series each product may be recorded for: the
+        # product list narrows to the chosen vaccine (here for the dose shown, in salomat.js
+        # when it changes; the service refuses a product of another series either way)
+        "products": {s.antigen: list(s.vaccines) for s in cal.series},
+        "antigens_of": {
+            code: [s.antigen for s in cal.series if code in s.vaccines] for code in cal.vaccines
+        },
         "sites": cal.sites,
         "can_record": can(principal, "immunization:record")
         and person.deceased_on is None

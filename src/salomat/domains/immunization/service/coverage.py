@@ -63,7 +63,13 @@ from salomat.domains.immunization.service.labels import Labels
 from salomat.domains.immunization.service.rules import Age, calendar
 from salomat.domains.registry import service as registry
 
-__all__ = ["COVERAGE_DEFINITIONS", "coverage_csv", "coverage_indicators", "immunization_coverage"]
+__all__ = [
+    "COVERAGE_DEFINITIONS",
+    "coverage_csv",
+    "coverage_indicators",
+    "immunization_coverage",
+    "latest_complete_cohort",
+]
 
 #: the oldest cohort a coverage can be asked for (the registry's paper records go no further)
 FIRST_COHORT = 1990
@@ -318,13 +324,38 @@ async def _counts(
     return out
 
 
-def _check_cohort(cohort: int | None, today: date) -> int:
-    year = today.year if cohort is None else cohort
-    if not FIRST_COHORT <= year <= today.year:
-        raise Invalid.fields(
-            [FieldError("cohort", f"must be a birth year from {FIRST_COHORT} to {today.year}")]
-        )
+def latest_complete_cohort(country: str, today: date) -> int:
+    """The latest birth year whose schedule window has closed for every indicator.
+
+    A cohort is complete on the day its youngest child (born on 31 December) reaches
+    the age of the pack's latest indicator (the largest ``by_days``: MCV2 by 7 years
+    in both packs): from that day every child of the cohort is in every denominator
+    (the day an indicator's ``complete`` turns true, and the day a child becomes
+    eligible), so no figure of that cohort still grows. Later cohorts can be asked
+    for; their unfinished indicators are marked.
+    """
+    indicators, _ = coverage_indicators(country)
+    window = timedelta(days=max(i.by_days for i in indicators))
+    year = today.year
+    while year > FIRST_COHORT and date(year, 12, 31) + window > today:
+        year -= 1
     return year
+
+
+def _check_cohort(cohort: int | None, today: date) -> int:
+    if cohort is None:
+        return latest_complete_cohort(get_settings().country, today)
+    if not FIRST_COHORT <= cohort <= today.year:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "cohort",
+                    N_("must be a birth year from %(first)s to %(last)s"),
+                    {"first": FIRST_COHORT, "last": today.year},
+                )
+            ]
+        )
+    return cohort
 
 
 def _row(
@@ -365,7 +396,8 @@ async def immunization_coverage(
     """Coverage of a birth cohort in an area, per unit one level down.
 
     ``area``: a region or district code (None: the whole country); ``cohort``:
-    a birth year (default: this year). An unknown code, a settlement or a
+    a birth year (default: the latest complete cohort, ``latest_complete_cohort``). An
+    unknown code, a settlement or a
     year outside the register is refused, naming the field.
     """
     today = today or date.today()
@@ -373,7 +405,9 @@ async def immunization_coverage(
     try:
         breakdown = await registry.area_breakdown(session, area)
     except NotFound as e:
-        raise Invalid.fields([FieldError("area", f"no territorial unit has code {area}")]) from e
+        raise Invalid.fields(
+            [FieldError("area", N_("no territorial unit has code %(area)s"), {"area": area})]
+        ) from e
     settlements = None if area is None else sorted(breakdown.unit_of)
     people = registry.cohort_query(year, settlements)
     indicators, dropouts = coverage_indicators(get_settings().country)

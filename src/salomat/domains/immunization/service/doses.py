@@ -31,10 +31,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from salomat.core import audit
+from salomat.core import audit, i18n
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import (
+    N_,
     Conflict,
     FieldError,
     Invalid,
@@ -53,6 +54,7 @@ from salomat.domains.immunization.schemas import (
     ScheduleOut,
 )
 from salomat.domains.immunization.service import schedule as engine
+from salomat.domains.immunization.service.labels import invalid_reason_text
 from salomat.domains.registry import service as registry
 
 __all__ = [
@@ -331,7 +333,7 @@ async def recount(session: AsyncSession, person_id: int, birth: date) -> int:
     try:
         await session.flush()
     except (IntegrityError, StaleDataError) as e:
-        raise Conflict("The vaccination card changed meanwhile; reload and retry.") from e
+        raise Conflict(N_("The vaccination card changed meanwhile; reload and retry.")) from e
     return len(changes)
 
 
@@ -340,37 +342,58 @@ def _check_fields(data: DoseIn, birth: date, today: date, cal: engine.Calendar) 
     series = cal.get(data.antigen)
     if series is None:
         known = ", ".join(s.antigen for s in cal.series)
-        errors.append(FieldError("antigen", f"{data.antigen!r} is not in the calendar ({known})"))
+        errors.append(
+            FieldError(
+                "antigen",
+                N_("%(antigen)r is not in the calendar (%(known)s)"),
+                {"antigen": data.antigen, "known": known},
+            )
+        )
     elif not cal.accepts(data.antigen, data.dose_number):
         chain = cal.chain(data.antigen)
         numbers = ", ".join(str(n) for n in (chain.numbers if chain else ()))
         errors.append(
             FieldError(
                 "dose_number",
-                f"{data.antigen} has no dose {data.dose_number} in the calendar ({numbers})",
+                N_("%(antigen)s has no dose %(dose)s in the calendar (%(numbers)s)"),
+                {"antigen": data.antigen, "dose": data.dose_number, "numbers": numbers},
             )
         )
     if data.vaccine is not None:
         if data.vaccine not in cal.vaccines:
-            errors.append(FieldError("vaccine", f"{data.vaccine!r} is not a known vaccine"))
+            errors.append(
+                FieldError(
+                    "vaccine", N_("%(vaccine)r is not a known vaccine"), {"vaccine": data.vaccine}
+                )
+            )
         elif series is not None and data.vaccine not in series.vaccines:
             errors.append(
-                FieldError("vaccine", f"{data.vaccine} is not a vaccine for {data.antigen}")
+                FieldError(
+                    "vaccine",
+                    N_("%(vaccine)s is not a vaccine for %(antigen)s"),
+                    {"vaccine": data.vaccine, "antigen": data.antigen},
+                )
             )
     elif not data.given_elsewhere:
-        errors.append(FieldError("vaccine", "is required for a dose given here"))
+        errors.append(FieldError("vaccine", N_("is required for a dose given here")))
     if data.site is not None and data.site not in cal.sites:
-        errors.append(FieldError("site", f"{data.site!r} is not a known site"))
+        errors.append(FieldError("site", N_("%(site)r is not a known site"), {"site": data.site}))
     if data.given_on > today:
-        errors.append(FieldError("given_on", "is in the future"))
+        errors.append(FieldError("given_on", N_("is in the future")))
     elif data.given_on < birth:
-        errors.append(FieldError("given_on", f"is before the date of birth ({birth:%d.%m.%Y})"))
+        errors.append(
+            FieldError(
+                "given_on",
+                N_("is before the date of birth (%(birth)s)"),
+                {"birth": f"{birth:%d.%m.%Y}"},
+            )
+        )
     if data.expires_on is not None and data.expires_on < data.given_on:
-        errors.append(FieldError("expires_on", "the lot had expired on the day it was given"))
+        errors.append(FieldError("expires_on", N_("the lot had expired on the day it was given")))
     if data.given_elsewhere and not (data.place or "").strip():
-        errors.append(FieldError("place", "is required for a dose given elsewhere"))
+        errors.append(FieldError("place", N_("is required for a dose given elsewhere")))
     if not data.given_elsewhere and data.place:
-        errors.append(FieldError("place", "only for a dose given elsewhere"))
+        errors.append(FieldError("place", N_("only for a dose given elsewhere")))
     return errors
 
 
@@ -473,6 +496,22 @@ async def record_dose(
     return _dose_out(dose, cal)
 
 
+class _VerdictError(FieldError):
+    """The engine's reason, as stored in English; in another language its translation."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, field: str, message: str, *, reason: str) -> None:
+        super().__init__(field, message)
+        self.reason = reason
+
+    @property
+    def message(self) -> str:
+        if i18n.current_language() == "en":
+            return self.english
+        return invalid_reason_text(self.reason) or self.english
+
+
 def _refuse(data: DoseIn, verdict: engine.Counted, doses: list[Dose]) -> None:
     """A dose given here that would not count: 409 when the series is complete, else 422
     (too early, or at or after the upper age: a rotavirus dose at 38 months)."""
@@ -489,7 +528,7 @@ def _refuse(data: DoseIn, verdict: engine.Counted, doses: list[Dose]) -> None:
         )
     when = "too late" if verdict.code == "too_late_age" else "too early"
     raise Invalid.fields(
-        [FieldError("given_on", f"{when}: {reason}")],
+        [_VerdictError("given_on", f"{when}: {reason}", reason=reason or "")],
         detail=f"{data.antigen} dose {data.dose_number} on {data.given_on:%d.%m.%Y} "
         f"would not count: {reason}",
     )
