@@ -364,7 +364,7 @@ async def test_a_dead_woman_and_a_man_are_refused(client, clinic, make_person):
         headers=auth,
     )
     assert r.status_code == 409
-    assert "male" in r.json()["detail"]
+    assert "not registered as female" in r.json()["detail"]
 
 
 async def test_her_death_closes_the_current_pregnancy(client, clinic):

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.db import utcnow
-from salomat.core.errors import Conflict, FieldError, Invalid, InvalidState, NotFound
+from salomat.core.errors import N_, Conflict, FieldError, Invalid, InvalidState, NotFound
 from salomat.core.policy import citizen_scope_provider, require_person
 from salomat.core.security import Principal
 from salomat.country import names
@@ -90,7 +90,11 @@ def _limits(values: dict, limits: dict[str, tuple[float, float, str]], prefix: s
         if v is not None and not low <= v <= high:
             shown = f"{v:g} {unit}".strip()
             errors.append(
-                FieldError(f"{prefix}{field}", f"{shown} is impossible (expected {low}-{high})")
+                FieldError(
+                    f"{prefix}{field}",
+                    N_("%(value)s is impossible (expected %(low)s-%(high)s)"),
+                    {"value": shown, "low": low, "high": high},
+                )
             )
     return errors
 
@@ -113,8 +117,9 @@ async def _birth_out(session: AsyncSession, b: BirthRecord) -> BirthOut:
 
 def _already_born(pregnancy_id: int) -> Conflict:
     return Conflict(
-        f"The birth of pregnancy {pregnancy_id} is already recorded.",
-        errors=[FieldError("pregnancy_id", "already has a birth record")],
+        N_("The birth of pregnancy %(id)s is already recorded."),
+        params={"id": pregnancy_id},
+        errors=[FieldError("pregnancy_id", N_("already has a birth record"))],
     )
 
 
@@ -122,17 +127,25 @@ async def _check_birth(session: AsyncSession, p: Pregnancy, data: BirthIn) -> li
     errors: list[FieldError] = []
     today = date.today()
     if data.born_on > today:
-        errors.append(FieldError("born_on", "is in the future"))
+        errors.append(FieldError("born_on", N_("is in the future")))
     start = _start(p)
     if data.born_on < start:
         errors.append(
-            FieldError("born_on", f"is before this pregnancy began (dated from {start:%d.%m.%Y})")
+            FieldError(
+                "born_on",
+                N_("is before this pregnancy began (dated from %(day)s)"),
+                {"day": f"{start:%d.%m.%Y}"},
+            )
         )
     else:
         last = max((c.on for c in await _contacts(session, p.id)), default=None)
         if last is not None and data.born_on < last:
             errors.append(
-                FieldError("born_on", f"is before the last antenatal contact ({last:%d.%m.%Y})")
+                FieldError(
+                    "born_on",
+                    N_("is before the last antenatal contact (%(day)s)"),
+                    {"day": f"{last:%d.%m.%Y}"},
+                )
             )
     ga = data.ga_days if data.ga_days is not None else ga_on(p, data.born_on)
     if not GA_RANGE[0] <= ga <= GA_RANGE[1]:
@@ -140,8 +153,12 @@ async def _check_birth(session: AsyncSession, p: Pregnancy, data: BirthIn) -> li
         errors.append(
             FieldError(
                 field,
-                f"gestational age at birth would be {weeks(ga) if ga >= 0 else ga}; expected "
-                f"{GA_RANGE[0] // 7}-{GA_RANGE[1] // 7} weeks",
+                N_("gestational age at birth would be %(ga)s; expected %(low)s-%(high)s weeks"),
+                {
+                    "ga": weeks(ga) if ga >= 0 else ga,
+                    "low": GA_RANGE[0] // 7,
+                    "high": GA_RANGE[1] // 7,
+                },
             )
         )
     for i, baby in enumerate(data.babies):
@@ -149,13 +166,13 @@ async def _check_birth(session: AsyncSession, p: Pregnancy, data: BirthIn) -> li
         errors += _limits(baby.model_dump(), BABY_LIMITS, at)
         if baby.outcome == "live":
             if not baby.given_name:
-                errors.append(FieldError(f"{at}given_name", "required for a live-born baby"))
+                errors.append(FieldError(f"{at}given_name", N_("required for a live-born baby")))
             if baby.sex is None:
-                errors.append(FieldError(f"{at}sex", "required for a live-born baby"))
+                errors.append(FieldError(f"{at}sex", N_("required for a live-born baby")))
             if baby.stillbirth_type is not None:
-                errors.append(FieldError(f"{at}stillbirth_type", "only for a stillbirth"))
+                errors.append(FieldError(f"{at}stillbirth_type", N_("only for a stillbirth")))
         elif baby.given_name:
-            errors.append(FieldError(f"{at}given_name", "a stillborn baby is not registered"))
+            errors.append(FieldError(f"{at}given_name", N_("a stillborn baby is not registered")))
     return errors
 
 
@@ -176,7 +193,7 @@ async def record_birth(
     if await _birth(session, p.id) is not None:
         raise _already_born(p.id)
     if p.status != "current":
-        raise InvalidState(f"Pregnancy {pregnancy_id} is already closed ({p.outcome}).")
+        raise InvalidState(N_("Pregnancy %(id)s is already closed."), params={"id": pregnancy_id})
     errors = await _check_birth(session, p, data)
     if errors:
         raise Invalid.fields(errors)
@@ -273,7 +290,9 @@ async def get_birth(session: AsyncSession, principal: Principal, pregnancy_id: i
     await _open(session, principal, pregnancy_id, action="read", what=BIRTH)
     b = await _birth(session, pregnancy_id)
     if b is None:
-        raise NotFound(f"No birth is recorded for pregnancy {pregnancy_id}.")
+        raise NotFound(
+            N_("No birth is recorded for pregnancy %(id)s."), params={"id": pregnancy_id}
+        )
     return await _birth_out(session, b)
 
 
@@ -307,24 +326,32 @@ async def record_postnatal_contact(
     p = await _open(session, principal, pregnancy_id, action="update", what=POSTNATAL)
     b = await _birth(session, p.id)
     if b is None:
-        raise InvalidState(f"No birth is recorded for pregnancy {pregnancy_id}.")
+        raise InvalidState(
+            N_("No birth is recorded for pregnancy %(id)s."), params={"id": pregnancy_id}
+        )
     on = data.on or date.today()
     values = data.model_dump()
     errors = _limits(values, POSTNATAL_LIMITS)
     s, d = data.systolic, data.diastolic
     if (s is None) != (d is None):
         errors.append(
-            FieldError("diastolic" if d is None else "systolic", "give both blood-pressure values")
+            FieldError(
+                "diastolic" if d is None else "systolic", N_("give both blood-pressure values")
+            )
         )
     elif s is not None and d is not None and d >= s:
-        errors.append(FieldError("diastolic", f"must be below the systolic ({s})"))
+        errors.append(FieldError("diastolic", N_("must be below the systolic (%(s)s)"), {"s": s}))
     if on > date.today():
-        errors.append(FieldError("on", "is in the future"))
+        errors.append(FieldError("on", N_("is in the future")))
     day = (on - b.born_on).days
     if day < 0:
-        errors.append(FieldError("on", f"is before the birth ({b.born_on:%d.%m.%Y})"))
+        errors.append(
+            FieldError("on", N_("is before the birth (%(day)s)"), {"day": f"{b.born_on:%d.%m.%Y}"})
+        )
     elif day > POSTNATAL_DAYS:
-        errors.append(FieldError("on", f"is {day} days after the birth (postnatal: 0-42)"))
+        errors.append(
+            FieldError("on", N_("is %(n)s days after the birth (postnatal: 0-42)"), {"n": day})
+        )
     signs, bad = _codes(data.danger_signs, "danger_signs")
     baby_signs, bad_baby = _codes(data.baby_danger_signs, "baby_danger_signs")
     errors += bad + bad_baby
@@ -334,9 +361,9 @@ async def record_postnatal_contact(
             select(Baby.id).where(Baby.birth_id == b.id, Baby.person_id == data.baby_person_id)
         )
         if ours is None:
-            errors.append(FieldError("baby_person_id", "is not a live-born baby of this birth"))
+            errors.append(FieldError("baby_person_id", N_("is not a live-born baby of this birth")))
     elif any(v is not None for v in baby_fields) or baby_signs:
-        errors.append(FieldError("baby_person_id", "say which baby was checked"))
+        errors.append(FieldError("baby_person_id", N_("say which baby was checked")))
     if errors:
         raise Invalid.fields(errors)
     c = PostnatalContact(

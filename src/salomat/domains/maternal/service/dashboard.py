@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.downloads import CsvFile, csv_text
-from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import (
     AntenatalContact,
@@ -116,9 +116,13 @@ def _check_period(
     start = period_from or to - timedelta(days=DEFAULT_DAYS - 1)
     errors = []
     if start > to:
-        errors.append(FieldError("from", f"is after the end of the period ({to:%d.%m.%Y})"))
+        errors.append(
+            FieldError(
+                "from", N_("is after the end of the period (%(day)s)"), {"day": f"{to:%d.%m.%Y}"}
+            )
+        )
     if to > today:
-        errors.append(FieldError("to", "is in the future"))
+        errors.append(FieldError("to", N_("is in the future")))
     if errors:
         raise Invalid.fields(errors)
     return start, to
@@ -314,7 +318,9 @@ async def maternal_dashboard(
     try:
         breakdown = await registry.area_breakdown(session, area)
     except NotFound as e:  # a bad query parameter: name the field, as for any other
-        raise Invalid.fields([FieldError("area", f"no territorial unit has code {area}")]) from e
+        raise Invalid.fields(
+            [FieldError("area", N_("no territorial unit has code %(code)s"), {"code": area})]
+        ) from e
     settlements = None if area is None else sorted(breakdown.unit_of)
     where = _in_area(Pregnancy.settlement_id, settlements)
     now = utcnow()

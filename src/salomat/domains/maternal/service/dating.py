@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from salomat.core.errors import FieldError, Invalid
+from salomat.core.errors import N_, FieldError, Invalid
 
 #: Naegele's rule: EDD = LMP + 280 days (40 weeks). maternal.md "Dating".
 PREGNANCY_DAYS = 280
@@ -127,7 +127,13 @@ def date_pregnancy(
         field = "fundal_height_cm"
     if dating.ga_days > MAX_GA_DAYS:
         raise Invalid.fields(
-            [FieldError(field, f"implies gestational age over {MAX_GA_DAYS // 7} weeks")]
+            [
+                FieldError(
+                    field,
+                    N_("implies gestational age over %(n)s weeks"),
+                    {"n": MAX_GA_DAYS // 7},
+                )
+            ]
         )
     return dating
 
@@ -144,30 +150,36 @@ def _check(
     if lmp is not None:
         days = ga_days(lmp, on)
         if days < 0:
-            errors.append(FieldError("lmp", "is in the future"))
+            errors.append(FieldError("lmp", N_("is in the future")))
         elif days < MIN_LMP_DAYS:
             errors.append(
-                FieldError("lmp", f"must be at least {MIN_LMP_DAYS} days before the contact")
+                FieldError(
+                    "lmp",
+                    N_("must be at least %(n)s days before the contact"),
+                    {"n": MIN_LMP_DAYS},
+                )
             )
         elif at_registration and days > MAX_GA_DAYS_AT_REGISTRATION:
             errors.append(
                 FieldError(
                     "lmp",
-                    f"implies gestational age over {MAX_GA_DAYS_AT_REGISTRATION // 7} weeks"
-                    " at registration",
+                    N_("implies gestational age over %(n)s weeks at registration"),
+                    {"n": MAX_GA_DAYS_AT_REGISTRATION // 7},
                 )
             )
     if scan_on is not None and scan_on > on:
-        errors.append(FieldError("scan_on", "is in the future"))
+        errors.append(FieldError("scan_on", N_("is in the future")))
     if scan_on is not None and ga_days_at_scan is None:
-        errors.append(FieldError("ga_days_at_scan", "is required with the scan date"))
+        errors.append(FieldError("ga_days_at_scan", N_("is required with the scan date")))
     if ga_days_at_scan is not None:
         if scan_on is None:
-            errors.append(FieldError("scan_on", "is required with the gestational age at scan"))
+            errors.append(FieldError("scan_on", N_("is required with the gestational age at scan")))
         if not 0 <= ga_days_at_scan <= MAX_GA_DAYS_AT_SCAN:
             errors.append(
                 FieldError(
-                    "ga_days_at_scan", f"must be between 0 and {MAX_GA_DAYS_AT_SCAN // 7} weeks"
+                    "ga_days_at_scan",
+                    N_("must be between 0 and %(n)s weeks"),
+                    {"n": MAX_GA_DAYS_AT_SCAN // 7},
                 )
             )
     if fundal_height_cm is not None and not (
@@ -176,14 +188,15 @@ def _check(
         errors.append(
             FieldError(
                 "fundal_height_cm",
-                f"must be between {FUNDAL_HEIGHT_MIN_CM:g} and {FUNDAL_HEIGHT_MAX_CM:g} cm",
+                N_("must be between %(low)s and %(high)s cm"),
+                {"low": f"{FUNDAL_HEIGHT_MIN_CM:g}", "high": f"{FUNDAL_HEIGHT_MAX_CM:g}"},
             )
         )
     if lmp is None and scan_on is None and ga_days_at_scan is None and fundal_height_cm is None:
         errors.append(
             FieldError(
                 "lmp",
-                "nothing to date the pregnancy from: give LMP, an ultrasound or fundal height",
+                N_("nothing to date the pregnancy from: give LMP, an ultrasound or fundal height"),
             )
         )
     return errors

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.db import utcnow
-from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
+from salomat.core.errors import N_, FieldError, Invalid, InvalidState, NotFound
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import Diagnosis
 from salomat.domains.maternal.schemas import DiagnosisOut, DiagnosisResolveIn, PregnancyDetail
@@ -60,7 +60,10 @@ async def resolve_diagnosis(
     p = await _open(session, principal, pregnancy_id, action="update", what=RESOURCE)
     d = await session.get(Diagnosis, diagnosis_id)
     if d is None or d.pregnancy_id != p.id:
-        raise NotFound(f"Diagnosis {diagnosis_id} not found in pregnancy {pregnancy_id}.")
+        raise NotFound(
+            N_("Diagnosis %(id)s not found in pregnancy %(pregnancy)s."),
+            params={"id": diagnosis_id, "pregnancy": pregnancy_id},
+        )
     if (
         expected_version is not None
         and d.status == "resolved"
@@ -69,12 +72,12 @@ async def resolve_diagnosis(
         return await _detail(session, p)
     _check_version(p, expected_version)
     if d.status != "active":
-        raise InvalidState(f"Diagnosis {diagnosis_id} is already resolved.")
+        raise InvalidState(N_("Diagnosis %(id)s is already resolved."), params={"id": diagnosis_id})
     if p.status != "current":
-        raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
+        raise InvalidState(N_("Pregnancy %(id)s is closed."), params={"id": pregnancy_id})
     note = data.note.strip()
     if len(note) < 3:
-        raise Invalid.fields([FieldError("note", "say why, in at least 3 characters")])
+        raise Invalid.fields([FieldError("note", N_("say why, in at least 3 characters"))])
     d.status = "resolved"
     d.resolved_at = utcnow()
     d.resolved_by = principal.username

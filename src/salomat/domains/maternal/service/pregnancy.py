@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit, events
 from salomat.core.db import utcnow
 from salomat.core.errors import (
+    N_,
     Conflict,
     FieldError,
     Invalid,
@@ -142,7 +143,7 @@ async def _load(session: AsyncSession, principal: Principal, pregnancy_id: int) 
             resource_id=str(pregnancy_id),
             detail="no such pregnancy",
         )
-        raise NotFound(f"Pregnancy {pregnancy_id} not found.")
+        raise NotFound(N_("Pregnancy %(id)s not found."), params={"id": pregnancy_id})
     return p
 
 
@@ -156,7 +157,7 @@ async def _open(
             session, principal, p.person_id, action=action, resource_type=what, purpose=None
         )
     except NotFound:
-        raise NotFound(f"Pregnancy {pregnancy_id} not found.") from None
+        raise NotFound(N_("Pregnancy %(id)s not found."), params={"id": pregnancy_id}) from None
     return p
 
 
@@ -249,11 +250,14 @@ async def list_advice(
 
 def _check_version(p: Pregnancy, expected: int | None) -> None:
     if expected is None:
-        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+        raise PreconditionFailed(N_("Send If-Match with the version you read (its ETag)."))
     if expected != p.version:
         raise PreconditionFailed(
-            f"The pregnancy record changed since you read it (version {p.version}, "
-            f"you sent {expected}); reload and retry."
+            N_(
+                "The pregnancy record changed since you read it (version %(version)s, you "
+                "sent %(sent)s); reload and retry."
+            ),
+            params={"version": p.version, "sent": expected},
         )
 
 
@@ -264,7 +268,13 @@ def _codes(values: list[str], field: str) -> tuple[list[str], list[FieldError]]:
     for v in values:
         code = v.strip().lower()
         if not code or not set(code) <= _CODE_CHARS or len(code) > 64:
-            errors.append(FieldError(field, f"{v!r} is not a code (lower-case letters, digits, _)"))
+            errors.append(
+                FieldError(
+                    field,
+                    N_("%(value)s is not a code (lower-case letters, digits, _)"),
+                    {"value": repr(v)},
+                )
+            )
         elif code not in out:
             out.append(code)
     return out, errors
@@ -283,27 +293,37 @@ async def open_pregnancy(
         session, principal, person_id, purpose="pregnancy registration"
     )
     if person.sex != "female":
-        raise InvalidState(f"Patient {person_id} is registered as {person.sex}.")
+        raise InvalidState(
+            N_(
+                "Patient %(id)s is not registered as female: a pregnancy is registered for a woman."
+            ),
+            params={"id": person_id},
+        )
     today = date.today()
     on = data.registered_on or today
     await registry.require_alive(session, person_id, on)
 
     errors: list[FieldError] = []
     if on > today:
-        errors.append(FieldError("registered_on", "is in the future"))
+        errors.append(FieldError("registered_on", N_("is in the future")))
     if data.parity >= data.gravida:
         errors.append(
             FieldError(
-                "parity", f"must be less than gravida ({data.gravida}): this pregnancy counts"
+                "parity",
+                N_("must be less than gravida (%(gravida)s): this pregnancy counts"),
+                {"gravida": data.gravida},
             )
         )
     if data.stillbirths > data.parity:
-        errors.append(FieldError("stillbirths", f"must not exceed parity ({data.parity})"))
+        errors.append(
+            FieldError("stillbirths", N_("must not exceed parity (%(n)s)"), {"n": data.parity})
+        )
     if data.miscarriages > data.gravida - 1 - data.parity:
         errors.append(
             FieldError(
                 "miscarriages",
-                f"must not exceed gravida - 1 - parity ({max(data.gravida - 1 - data.parity, 0)})",
+                N_("must not exceed gravida - 1 - parity (%(n)s)"),
+                {"n": max(data.gravida - 1 - data.parity, 0)},
             )
         )
     conditions, bad = _codes(data.conditions, "conditions")
@@ -323,8 +343,16 @@ async def open_pregnancy(
             errors.append(
                 FieldError(
                     field,
-                    f"she would have been {age} at the start of this pregnancy "
-                    f"(born {person.birth_date:%d.%m.%Y}); expected {AGE_RANGE[0]}-{AGE_RANGE[1]}",
+                    N_(
+                        "she would have been %(age)s at the start of this pregnancy (born "
+                        "%(born)s); expected %(low)s-%(high)s"
+                    ),
+                    {
+                        "age": age,
+                        "born": f"{person.birth_date:%d.%m.%Y}",
+                        "low": AGE_RANGE[0],
+                        "high": AGE_RANGE[1],
+                    },
                 )
             )
     if errors or dated is None:
@@ -382,8 +410,8 @@ async def open_pregnancy(
 
 def _already(pregnancy_id: int | None) -> Conflict:
     return Conflict(
-        "She already has a current pregnancy; close it (with its outcome) first.",
-        errors=[FieldError("person_id", "already has a current pregnancy")],
+        N_("She already has a current pregnancy; close it (with its outcome) first."),
+        errors=[FieldError("person_id", N_("already has a current pregnancy"))],
         extensions={"current_pregnancy_id": pregnancy_id} if pregnancy_id else None,
     )
 
@@ -394,29 +422,44 @@ def _check_contact(p: Pregnancy, data: ContactIn, on: date) -> list[FieldError]:
     for field, (low, high, unit) in LIMITS.items():
         v = values.get(field)
         if v is not None and not low <= v <= high:
-            errors.append(FieldError(field, f"{v:g} {unit} is impossible (expected {low}-{high})"))
+            errors.append(
+                FieldError(
+                    field,
+                    N_("%(value)s %(unit)s is impossible (expected %(low)s-%(high)s)"),
+                    {"value": f"{v:g}", "unit": unit, "low": low, "high": high},
+                )
+            )
     for n in (1, 2):
         s, d = values[f"systolic_{n}"], values[f"diastolic_{n}"]
         if (s is None) != (d is None):
             missing = f"diastolic_{n}" if d is None else f"systolic_{n}"
-            errors.append(FieldError(missing, "give both values of a blood-pressure reading"))
+            errors.append(FieldError(missing, N_("give both values of a blood-pressure reading")))
         elif s is not None and d is not None and d >= s:
-            errors.append(FieldError(f"diastolic_{n}", f"must be below the systolic ({s})"))
+            errors.append(
+                FieldError(f"diastolic_{n}", N_("must be below the systolic (%(s)s)"), {"s": s})
+            )
     if values["systolic_2"] is not None and values["systolic_1"] is None:
-        errors.append(FieldError("systolic_1", "the second reading needs a first one"))
+        errors.append(FieldError("systolic_1", N_("the second reading needs a first one")))
     if on > date.today():
-        errors.append(FieldError("on", "is in the future"))
+        errors.append(FieldError("on", N_("is in the future")))
     start = _start(p)
     if on < start:
         errors.append(
-            FieldError("on", f"is before this pregnancy began (dated from {start:%d.%m.%Y})")
+            FieldError(
+                "on",
+                N_("is before this pregnancy began (dated from %(day)s)"),
+                {"day": f"{start:%d.%m.%Y}"},
+            )
         )
     elif ga_on(p, on) > dating.MAX_GA_DAYS:
         errors.append(
             FieldError(
                 "on",
-                f"gestational age would be {weeks(ga_on(p, on))}, over "
-                f"{dating.MAX_GA_DAYS // 7} weeks: check the date or the pregnancy's dating",
+                N_(
+                    "gestational age would be %(ga)s, over %(max)s weeks: check the date or "
+                    "the pregnancy's dating"
+                ),
+                {"ga": weeks(ga_on(p, on)), "max": dating.MAX_GA_DAYS // 7},
             )
         )
     return errors
@@ -434,13 +477,17 @@ async def record_contact(
     p = await _open(session, principal, pregnancy_id, action="create", what=CONTACT)
     _check_version(p, expected_version)
     if p.status != "current":
-        raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
+        raise InvalidState(N_("Pregnancy %(id)s is closed."), params={"id": pregnancy_id})
     on = data.on or date.today()
     errors = _check_contact(p, data, on)
     danger, bad = _codes(data.danger_signs, "danger_signs")
     known = ", ".join(sorted(rules.DANGER_SIGNS))
     bad += [
-        FieldError("danger_signs", f"{d} is not a danger sign (known: {known})")
+        FieldError(
+            "danger_signs",
+            N_("%(code)s is not a danger sign (known: %(known)s)"),
+            {"code": d, "known": known},
+        )
         for d in danger
         if d not in rules.DANGER_SIGNS
     ]
@@ -494,40 +541,54 @@ async def close_pregnancy(
         return await _detail(session, p)
     _check_version(p, expected_version)
     if p.status != "current":
-        raise InvalidState(f"Pregnancy {pregnancy_id} is already closed ({p.outcome}).")
+        raise InvalidState(N_("Pregnancy %(id)s is already closed."), params={"id": pregnancy_id})
     closed_on = data.closed_on or date.today()
     errors = []
     if data.outcome in BIRTH_OUTCOMES:
         errors.append(
             FieldError(
                 "outcome",
-                f"a {data.outcome.replace('_', ' ')} is recorded as a birth, with its babies "
-                f"(POST /api/v1/pregnancies/{p.id}/birth), which closes the pregnancy",
+                N_(
+                    "a live birth or a stillbirth is recorded as a birth, with its babies "
+                    "(POST /api/v1/pregnancies/%(id)s/birth), which closes the pregnancy"
+                ),
+                {"id": p.id},
             )
         )
     elif data.outcome == "miscarriage" and ga_on(p, closed_on) >= STILLBIRTH_FROM_DAYS:
         errors.append(
             FieldError(
                 "outcome",
-                f"at {weeks(ga_on(p, closed_on))} a fetal death is a stillbirth (from 22 "
-                "weeks, ICD-10 / WHO): record it as a birth",
+                N_(
+                    "at %(ga)s a fetal death is a stillbirth (from 22 weeks, ICD-10 / WHO): "
+                    "record it as a birth"
+                ),
+                {"ga": weeks(ga_on(p, closed_on))},
             )
         )
     elif data.outcome == "maternal_death":
         errors.append(
             FieldError(
                 "outcome",
-                "register her death on her patient record (the medical death certificate); "
-                "that closes the pregnancy",
+                N_(
+                    "register her death on her patient record (the medical death "
+                    "certificate); that closes the pregnancy"
+                ),
             )
         )
     if closed_on > date.today():
-        errors.append(FieldError("closed_on", "is in the future"))
+        errors.append(FieldError("closed_on", N_("is in the future")))
     if closed_on < _start(p):
-        errors.append(FieldError("closed_on", "is before this pregnancy began"))
+        errors.append(FieldError("closed_on", N_("is before this pregnancy began")))
     last = max((c.on for c in await _contacts(session, p.id)), default=None)
     if last is not None and closed_on < last:
-        errors.append(FieldError("closed_on", f"is before the last contact ({last:%d.%m.%Y})"))
+        errors.append(
+            FieldError(
+                "closed_on",
+                N_("is before the last contact (%(day)s)"),
+                {"day": f"{last:%d.%m.%Y}"},
+            )
+        )
     if errors:
         raise Invalid.fields(errors)
     p.status, p.closed_on, p.outcome = "closed", closed_on, data.outcome

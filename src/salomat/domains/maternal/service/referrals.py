@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.errors import (
+    N_,
     FieldError,
     Forbidden,
     Invalid,
@@ -115,18 +116,30 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 6371 * 2 * math.asin(math.sqrt(h))
 
 
-def _suitable(f: FacilityOut, kind: str, level: int | None) -> str | None:
-    """Why ``f`` cannot take this referral (None: it can)."""
+Why = tuple[str, dict[str, object]]
+
+
+def _suitable(f: FacilityOut, kind: str, level: int | None) -> Why | None:
+    """Why ``f`` cannot take this referral, as a msgid and its params (None: it can)."""
     if not f.is_open:
-        return f"{f.code} is closed"
+        return N_("%(code)s is closed"), {"code": f.code}
     if kind == "screening":
-        return None if f.kind == SCREENING_KIND else f"{f.code} is not a screening centre"
+        if f.kind == SCREENING_KIND:
+            return None
+        return N_("%(code)s is not a screening centre"), {"code": f.code}
     allowed = registry.facility_types().get(f.kind, {}).get("perinatal_level") or []
     if f.perinatal_level is None or f.perinatal_level not in allowed:
-        return f"{f.code} gives no perinatal care"
+        return N_("%(code)s gives no perinatal care"), {"code": f.code}
     if level is not None and f.perinatal_level < level:
-        return f"{f.code} gives level {f.perinatal_level} care; level {level} is required"
+        return (
+            N_("%(code)s gives level %(has)s care; level %(level)s is required"),
+            {"code": f.code, "has": f.perinatal_level, "level": level},
+        )
     return None
+
+
+def _no_facility(code: str) -> Why:
+    return N_("no facility has code %(code)s"), {"code": code}
 
 
 async def _nearest(
@@ -182,7 +195,7 @@ async def _load(session: AsyncSession, principal: Principal, referral_id: int) -
             resource_id=str(referral_id),
             detail="no such referral",
         )
-        raise NotFound(f"Referral {referral_id} not found.")
+        raise NotFound(N_("Referral %(id)s not found."), params={"id": referral_id})
     return r
 
 
@@ -213,7 +226,7 @@ async def _open(
     try:
         await require_person(session, principal, r.person_id, action=action, resource_type=RESOURCE)
     except NotFound:
-        raise NotFound(f"Referral {referral_id} not found.") from None
+        raise NotFound(N_("Referral %(id)s not found."), params={"id": referral_id}) from None
     return r
 
 
@@ -246,7 +259,7 @@ async def inbox(
             resource_type=RESOURCE,
             detail=f"inbox of {facility_code}: not the user's facility",
         )
-        raise NotFound(f"Facility {facility_code} not found.")
+        raise NotFound(N_("Facility %(code)s not found."), params={"code": facility_code})
     q = select(Referral).where(Referral.to_facility_id == facility_id)
     if status is not None:
         q = q.where(Referral.status == status)
@@ -279,36 +292,41 @@ async def send_referral(
     """
     p = await preg._open(session, principal, pregnancy_id, action="create", what=RESOURCE)
     if p.status != "current":
-        raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
+        raise InvalidState(N_("Pregnancy %(id)s is closed."), params={"id": pregnancy_id})
     if principal.facility_id is None:
-        raise Forbidden("Referrals are sent from a facility; your account has none.")
+        raise Forbidden(N_("Referrals are sent from a facility; your account has none."))
     level: int | None = None
     if data.kind == "perinatal":
         level = data.required_level or p.care_level or 1
     elif data.required_level is not None:
-        raise Invalid.fields([FieldError("required_level", "only for a perinatal referral")])
+        raise Invalid.fields([FieldError("required_level", N_("only for a perinatal referral"))])
     sender = await registry.get_facility(session, principal.facility_id)
     if data.to_facility_code:
         target = await registry.facility_by_code(session, data.to_facility_code)
         why = (
-            f"no facility has code {data.to_facility_code}"
+            _no_facility(data.to_facility_code)
             if target is None
             else _suitable(target, data.kind, level)
         )
         if why is not None or target is None:
-            raise Invalid.fields([FieldError("to_facility_code", why or "unknown")])
+            msgid, params = why or _no_facility(data.to_facility_code)
+            raise Invalid.fields([FieldError("to_facility_code", msgid, params)])
     else:
         target = await _nearest(session, sender, data.kind, level)
         if target is None:
-            what = "screening centre" if data.kind == "screening" else f"level {level} facility"
-            raise Invalid.fields(
-                [
-                    FieldError(
-                        "to_facility_code",
-                        f"no open {what} in your facility's region: name one",
-                    )
-                ]
+            error = (
+                FieldError(
+                    "to_facility_code",
+                    N_("no open screening centre in your facility's region: name one"),
+                )
+                if data.kind == "screening"
+                else FieldError(
+                    "to_facility_code",
+                    N_("no open level %(level)s facility in your facility's region: name one"),
+                    {"level": level},
+                )
             )
+            raise Invalid.fields([error])
     now = utcnow()
     r = Referral(
         pregnancy_id=p.id,
@@ -331,11 +349,14 @@ async def send_referral(
 
 def _check_version(r: Referral, expected: int | None) -> None:
     if expected is None:
-        raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
+        raise PreconditionFailed(N_("Send If-Match with the version you read (its ETag)."))
     if expected != r.version:
         raise PreconditionFailed(
-            f"The referral changed since you read it (version {r.version}, you sent "
-            f"{expected}); reload and retry."
+            N_(
+                "The referral changed since you read it (version %(version)s, you sent "
+                "%(sent)s); reload and retry."
+            ),
+            params={"version": r.version, "sent": expected},
         )
 
 
@@ -362,7 +383,7 @@ async def _move(
             patient_id=r.person_id,
             detail=f"not the {side} facility",
         )
-        raise NotFound(f"Referral {referral_id} not found.")
+        raise NotFound(N_("Referral %(id)s not found."), params={"id": referral_id})
     if expected_version is not None and r.status == to and conclusion in (None, r.conclusion):
         # the same step again (a retry whose answer was lost, a button pressed twice): the
         # referral as it is, whatever version was read; nothing changes, nothing is stale
@@ -371,12 +392,15 @@ async def _move(
     sources, stamp = TRANSITIONS[to]
     if r.status not in sources:
         raise InvalidState(
-            f"Referral {r.id} is {r.status}; it can become {to} only when {' or '.join(sources)}."
+            N_("Referral %(id)s is %(status)s; it can become %(to)s only when %(from)s."),
+            params={"id": r.id, "status": r.status, "to": to, "from": " or ".join(sources)},
         )
     if to == "returned" and not conclusion:
-        raise Invalid.fields([FieldError("conclusion", "a returned referral needs a conclusion")])
+        raise Invalid.fields(
+            [FieldError("conclusion", N_("a returned referral needs a conclusion"))]
+        )
     if to == "cancelled" and not conclusion:
-        raise Invalid.fields([FieldError("reason", "say why the referral is cancelled")])
+        raise Invalid.fields([FieldError("reason", N_("say why the referral is cancelled"))])
     now = utcnow()
     if to == "accepted":
         rel = await registry.open_care_relationship(
@@ -393,7 +417,7 @@ async def _move(
     try:
         await session.flush()
     except StaleDataError as e:
-        raise PreconditionFailed("The referral changed while you edited it; reload.") from e
+        raise PreconditionFailed(N_("The referral changed while you edited it; reload.")) from e
     await audit.record(
         session,
         principal,
@@ -505,14 +529,15 @@ async def plan_birth(
         return await preg._detail(session, p)
     preg._check_version(p, expected_version)
     if p.status != "current":
-        raise InvalidState(f"Pregnancy {pregnancy_id} is closed ({p.outcome}).")
+        raise InvalidState(N_("Pregnancy %(id)s is closed."), params={"id": pregnancy_id})
     why = (
-        f"no facility has code {data.facility_code}"
+        _no_facility(data.facility_code)
         if target is None
         else _suitable(target, "perinatal", p.care_level)
     )
     if why is not None or target is None:
-        raise Invalid.fields([FieldError("facility_code", why or "unknown")])
+        msgid, params = why or _no_facility(data.facility_code)
+        raise Invalid.fields([FieldError("facility_code", msgid, params)])
     p.planned_birth_facility_id = target.id
     await preg._save(session, p)
     return await preg._detail(session, p)

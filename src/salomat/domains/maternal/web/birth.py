@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from salomat.core.errors import FieldError, Invalid, SalomatError
+from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -135,7 +135,7 @@ async def birth(
             if str(ga_days) == form["ga_dated"]:
                 ga_days = None  # as dated: computed for the birth date
         else:
-            errors.append(FieldError("ga_days", "weeks (whole number) and days (0-6)"))
+            errors.append(FieldError("ga_days", N_("weeks (whole number) and days (0-6)")))
     babies = []
     for i in range(rows):
         at = f"babies.{i}."

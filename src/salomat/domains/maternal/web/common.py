@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Any
 
-from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.params import parse_version
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -77,7 +77,7 @@ async def _current_of(
     """Her current pregnancy, which must be the one the form was read for."""
     current = await service.current_pregnancy_of(session, principal, person_id)
     if current is None or str(current.id) != pregnancy_id:
-        raise Invalid.fields([FieldError("pregnancy_id", "not her current pregnancy")])
+        raise Invalid.fields([FieldError("pregnancy_id", N_("not her current pregnancy"))])
     return current
 
 

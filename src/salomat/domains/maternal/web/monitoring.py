@@ -74,10 +74,12 @@ def _dashboard_query(request: Request) -> tuple[str | None, date | None, date | 
         try:
             days[key] = date.fromisoformat(raw) if raw else None
         except ValueError:
-            errors.append(FieldError(key, f"{raw!r} is not a date (YYYY-MM-DD)"))
+            errors.append(
+                FieldError(key, N_("%(value)s is not a date (YYYY-MM-DD)"), {"value": repr(raw)})
+            )
             days[key] = None
     if area is not None and len(area) > 32:
-        errors.append(FieldError("area", "is longer than 32 characters"))
+        errors.append(FieldError("area", N_("is longer than 32 characters")))
     return area, days["from"], days["to"], errors
 
 

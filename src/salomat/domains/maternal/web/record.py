@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from salomat.core.errors import FieldError, Invalid, SalomatError
+from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -211,7 +211,7 @@ async def register(
         if _number(w) is not None and (dd := _number(d)) is not None and dd <= 6:
             ga_days_at_scan = int(w) * 7 + int(d)
         else:
-            errors.append(FieldError("ga_at_scan", "weeks (whole number) and days (0-6)"))
+            errors.append(FieldError("ga_at_scan", N_("weeks (whole number) and days (0-6)")))
     raw: dict[str, Any] = {
         "lmp": _or_none(form["lmp"]),
         "scan_on": _or_none(form["scan_on"]),
@@ -263,7 +263,7 @@ async def contact(
         data = forms.validate(ContactIn, raw)
         current = await service.current_pregnancy_of(session, principal, person_id)
         if current is None or str(current.id) != pregnancy_id:
-            raise Invalid.fields([FieldError("pregnancy_id", "not her current pregnancy")])
+            raise Invalid.fields([FieldError("pregnancy_id", N_("not her current pregnancy"))])
         await service.record_contact(
             session,
             principal,
@@ -333,7 +333,11 @@ async def close(
     try:
         if form["outcome"] not in CLOSE_OUTCOMES:
             raise Invalid.fields(
-                [FieldError("outcome", f"one of {', '.join(CLOSE_OUTCOMES)} (a birth: its page)")]
+                [
+                    FieldError(
+                        "outcome", N_("a miscarriage or a termination (a birth: its own page)")
+                    )
+                ]
             )
         data = forms.validate(
             CloseIn, {"outcome": form["outcome"], "closed_on": _or_none(form["closed_on"])}
@@ -378,7 +382,7 @@ async def postnatal_contact(
         data = forms.validate(PostnatalContactIn, raw)
         _, born = await _last_birth(session, principal, person_id)
         if born is None or str(born.pregnancy_id) != forms.text(posted, "pregnancy_id"):
-            raise Invalid.fields([FieldError("pregnancy_id", "not her latest birth")])
+            raise Invalid.fields([FieldError("pregnancy_id", N_("not her latest birth"))])
         await service.record_postnatal_contact(session, principal, born.pregnancy_id, data)
     except SalomatError as e:
         if e.status == 404:

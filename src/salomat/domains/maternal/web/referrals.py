@@ -59,7 +59,7 @@ async def refer(
         )
         current = await service.current_pregnancy_of(session, principal, person_id)
         if current is None or str(current.id) != pregnancy_id:
-            raise Invalid.fields([FieldError("pregnancy_id", "not her current pregnancy")])
+            raise Invalid.fields([FieldError("pregnancy_id", N_("not her current pregnancy"))])
         await service.send_referral(session, principal, current.id, data)
     except SalomatError as e:
         if e.status == 404:
@@ -181,7 +181,9 @@ async def act_on_referral(
             move = service.return_referral if action == "return" else service.decline_referral
             await move(session, principal, referral_id, data, expected_version=expected)
         else:
-            raise Invalid.fields([FieldError("action", f"one of {', '.join(_ACTIONS)}")])
+            raise Invalid.fields(
+                [FieldError("action", N_("one of %(actions)s"), {"actions": ", ".join(_ACTIONS)})]
+            )
     except SalomatError as e:
         if e.status == 404:
             raise
