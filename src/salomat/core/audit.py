@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -106,7 +107,16 @@ class AuditEvent(Base):
     #: SHA-256 of the CONTENT columns as the application wrote them (``content_hash``)
     row_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("ix_audit_event_user_time", "user_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_user_time", "user_id", "occurred_at"),
+        # the auditor's "emergency access" filter, newest first: a few rows among millions
+        Index(
+            "ix_audit_event_break_glass",
+            "id",
+            postgresql_where=text("break_glass"),
+            sqlite_where=text("break_glass"),
+        ),
+    )
 
 
 class AuditSeal(Base):
