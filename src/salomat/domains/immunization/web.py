@@ -403,7 +403,7 @@ async def immunization_exemption_withdraw_page(
     try:
         mine = await _service.list_exemptions(session, principal, person_id)
         if not any(e.id == exemption_id for e in mine):
-            raise NotFound(f"Exemption {exemption_id} not found.")
+            raise NotFound(N_("Exemption %(id)s not found."), params={"id": exemption_id})
         await _service.withdraw_exemption(session, principal, exemption_id)
     except SalomatError as e:
         if e.status == 404:
@@ -429,7 +429,7 @@ async def immunization_entered_in_error_page(
     try:
         data = forms.validate(EnteredInErrorIn, {"reason": reason or None})
         if (await _service.get_dose(session, principal, dose_id)).person_id != person_id:
-            raise NotFound(f"Immunization {dose_id} not found.")
+            raise NotFound(N_("Immunization %(id)s not found."), params={"id": dose_id})
         await _service.mark_entered_in_error(
             session,
             principal,

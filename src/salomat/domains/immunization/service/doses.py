@@ -216,7 +216,7 @@ async def _load_dose(session: AsyncSession, principal: Principal, dose_id: int) 
             resource_id=str(dose_id),
             detail="no such dose",
         )
-        raise NotFound(f"Immunization {dose_id} not found.")
+        raise NotFound(N_("Immunization %(id)s not found."), params={"id": dose_id})
     return d
 
 
@@ -226,7 +226,7 @@ async def get_dose(session: AsyncSession, principal: Principal, dose_id: int) ->
     try:
         await _open(session, principal, d.person_id, action="read")
     except NotFound:
-        raise NotFound(f"Immunization {dose_id} not found.") from None
+        raise NotFound(N_("Immunization %(id)s not found."), params={"id": dose_id}) from None
     return _dose_out(d)
 
 
@@ -550,7 +550,7 @@ async def mark_entered_in_error(
     try:
         await _open(session, principal, d.person_id, action="update")
     except NotFound:
-        raise NotFound(f"Immunization {dose_id} not found.") from None
+        raise NotFound(N_("Immunization %(id)s not found."), params={"id": dose_id}) from None
     if expected_version is None:
         raise PreconditionFailed("Send If-Match with the version you read (its ETag).")
     if d.status == "entered_in_error":

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.db import utcnow
-from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
+from salomat.core.errors import N_, FieldError, Invalid, InvalidState, NotFound
 from salomat.core.security import Principal
 from salomat.domains.immunization.models import Exemption
 from salomat.domains.immunization.schemas import ExemptionIn, ExemptionOut
@@ -88,15 +88,18 @@ async def withdraw_exemption(
             resource_id=f"exemption/{exemption_id}",
             detail="no such exemption",
         )
-        raise NotFound(f"Exemption {exemption_id} not found.")
+        raise NotFound(N_("Exemption %(id)s not found."), params={"id": exemption_id})
     try:
         await _open(session, principal, e.person_id, action="update")
     except NotFound:
-        raise NotFound(f"Exemption {exemption_id} not found.") from None
+        raise NotFound(N_("Exemption %(id)s not found."), params={"id": exemption_id}) from None
     if e.withdrawn_on is not None and withdrawn_on in (None, e.withdrawn_on):
         return _exemption_out(e)  # withdrawn already, as asked (a retry): nothing to refuse
     if e.withdrawn_on is not None:
-        raise InvalidState(f"Exemption {exemption_id} was withdrawn on {e.withdrawn_on}.")
+        raise InvalidState(
+            N_("Exemption %(id)s was withdrawn on %(day)s."),
+            params={"id": exemption_id, "day": e.withdrawn_on},
+        )
     day = withdrawn_on or date.today()
     if day > date.today():
         raise Invalid.fields([FieldError("withdrawn_on", "is in the future")])

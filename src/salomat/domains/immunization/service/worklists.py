@@ -121,7 +121,7 @@ async def immunization_worklist(
     (default: this week).
     """
     if principal.facility_id is None:
-        raise Forbidden("The worklist is a facility's; your account has none.")
+        raise Forbidden(N_("The worklist is a facility's; your account has none."))
     start = parse_week(week, today)
     end = start + timedelta(days=6)
     section_code = (section or "").strip() or None
