@@ -62,9 +62,13 @@ Session = DbSession
 #: what ``GET /fhir/Patient`` accepts (and ``If-None-Exist`` on create)
 SEARCH_PARAMS: dict[str, tuple[str, str]] = {
     "identifier": ("token", "the national id: <system>|<value>, or just <value>"),
-    "name": ("string", "any part of the name, in either script; spelling slips tolerated"),
-    "family": ("string", "the family name, in either script"),
-    "given": ("string", "the given name or the patronymic, in either script"),
+    "name": (
+        "string",
+        "any part of the name, in either script, or its beginning (3 letters or more); "
+        "spelling slips tolerated",
+    ),
+    "family": ("string", "the family name or its beginning, in either script"),
+    "given": ("string", "the given name or the patronymic, or its beginning, in either script"),
     "birthdate": ("date", "the exact day (YYYY-MM-DD, prefix eq or none)"),
     "gender": ("token", "male or female"),
     "general-practitioner": ("reference", "the primary-care facility: Organization/<id>"),
