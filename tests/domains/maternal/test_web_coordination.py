@@ -125,6 +125,7 @@ async def test_refer_accept_and_the_worklist_in_pages(client, people, session_cl
         record = await doc.get(r.headers["location"])
         assert 'data-testid="referred"' in record.text
         assert f'data-testid="referral-to">{n.maternity.code}<' in record.text
+        assert f"{n.maternity.name} · <code" in record.text  # by its name, then its code
         assert 'data-status="sent"' in record.text
 
         # the maternity complex's obstetrician: her record is closed to them until accepting

@@ -104,12 +104,18 @@ async def _page(
                 session, principal, birth.pregnancy_id
             )
     referrals: list[ReferralOut] = []
+    places: dict[int, Any] = {}
     new_advice: set[int] = set()
     saved = request.query_params.get("saved") == "1"
     if current is not None:
         pregnancy = await service.get_pregnancy(session, principal, current.id)
         if can(principal, "referral:read"):
             referrals = await service.list_referrals(session, principal, current.id)
+            for r in referrals:
+                if r.to_facility_id not in places:
+                    places[r.to_facility_id] = await registry.get_facility(
+                        session, r.to_facility_id
+                    )
         if saved:
             everything = await service.list_advice(session, principal, current.id, retired=True)
             new_advice = _new_advice(everything, pregnancy.advice)
@@ -149,6 +155,7 @@ async def _page(
         "contact_form": {"on": date.today().isoformat()},
         "contact_errors": {},
         "referrals": referrals,
+        "places": places,
         "can_refer": can(principal, "referral:send") and pregnancy is not None,
         "referral_kinds": REFERRAL_KINDS,
         "referral_statuses": REFERRAL_STATUSES,
