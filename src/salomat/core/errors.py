@@ -368,6 +368,8 @@ def _pydantic_field_error(field: str, err: dict[str, Any]) -> FieldError:
             if raw.startswith(prefix):
                 raw = raw[len(prefix) :]
         return FieldError(field, raw, type=kind, ctx=ctx)
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        kind = "missing"  # an empty text is a field left empty
     msgid = PYDANTIC_MESSAGES.get(kind)
     if msgid is None:
         return FieldError(field, raw, type=kind, ctx=ctx)
