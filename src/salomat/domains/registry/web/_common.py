@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import Request
 
 from salomat.core.config import get_settings
-from salomat.core.errors import FieldError
 from salomat.core.params import parse_version
 from salomat.core.uow import DbSession, router
 from salomat.country import national_id as nid
@@ -45,26 +44,3 @@ def _facility_types() -> dict[str, dict[str, str]]:
 
 def _version(value: str) -> int | None:
     return parse_version(value.strip())
-
-
-class _Shown:
-    """A field's message, worded when the page renders (in the page's language)."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: FieldError) -> None:
-        self.error = error
-
-    def __str__(self) -> str:
-        return self.error.message
-
-
-def field_messages(
-    errors: list[FieldError], rename: dict[str, str] | None = None
-) -> dict[str, list[_Shown]]:
-    """Messages per form field, translated when shown (``forms.errors_by_field`` words
-    them when called, before the page's language is set)."""
-    out: dict[str, list[_Shown]] = {}
-    for e in errors:
-        out.setdefault((rename or {}).get(e.field, e.field), []).append(_Shown(e))
-    return out

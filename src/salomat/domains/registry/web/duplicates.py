@@ -27,7 +27,6 @@ from salomat.domains.registry.web._common import (
     _facility_types,
     _id_label,
     _version,
-    field_messages,
     web,
 )
 from salomat.domains.registry.web.patients import CANDIDATE_REASONS
@@ -99,7 +98,7 @@ def _failed(pair_id: int, action: str, e: SalomatError, form: dict[str, str]) ->
         "pair_id": pair_id,
         "action": action,
         "error": e,
-        "errors": field_messages(e.errors, {"merged_id": "survivor"}),
+        "errors": forms.errors_by_field(e.errors, {"merged_id": "survivor"}),
         "form": form,
     }
 

@@ -26,7 +26,6 @@ from salomat.domains.registry.web._common import (
     _blank_to_none,
     _id_label,
     _version,
-    field_messages,
     web,
 )
 from salomat.ui import forms
@@ -67,7 +66,7 @@ def _render(
         "person": person,
         "form": form,
         "form_version": version,
-        "errors": field_messages(error.errors) if error is not None else {},
+        "errors": forms.errors_by_field(error.errors) if error is not None else {},
         "error": error,
         "stale": isinstance(error, PreconditionFailed),
         "id_label": _id_label(),
