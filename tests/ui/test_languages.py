@@ -6,6 +6,7 @@ import functools
 import os
 import re
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -114,7 +115,7 @@ VISIBLE_ATTRS = ("placeholder", "title", "aria-label", "alt")
 KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {
     "/access-log": (
         ("raw code: 'family_doctor'",),
-        "accounts (helper audit): the role of who opened the record",
+        "accounts (helper audit): a role code in the citizen's access log (the reason column)",
     ),
     "/audit": (
         (
@@ -131,75 +132,8 @@ KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {
             "raw code: 'sits_without_support'",
             "raw code: 'walks_alone'",
         ),
-        "child (helper pdf): developmental milestones",
-    ),
-    "/dashboard/maternal.csv": (
-        (
-            "raw code: 'anc4_pct'",
-            "raw code: 'anc8_pct'",
-            "raw code: 'babies_live'",
-            "raw code: 'babies_stillborn'",
-            "raw code: 'early_pct'",
-            "raw code: 'high_risk_pending_24h'",
-            "raw code: 'high_t1'",
-            "raw code: 'high_t2'",
-            "raw code: 'high_t3'",
-            "raw code: 'low_birth_weight'",
-            "raw code: 'low_t1'",
-            "raw code: 'low_t2'",
-            "raw code: 'low_t3'",
-            "raw code: 'medium_t1'",
-            "raw code: 'medium_t2'",
-            "raw code: 'medium_t3'",
-            "raw code: 'outcome_live_birth'",
-            "raw code: 'outcome_maternal_death'",
-            "raw code: 'outcome_miscarriage'",
-            "raw code: 'outcome_stillbirth'",
-            "raw code: 'outcome_termination'",
-            "raw code: 'period_from'",
-            "raw code: 'period_to'",
-            "raw code: 'registered_early'",
-            "raw code: 'unassessed_t1'",
-            "raw code: 'unassessed_t2'",
-            "raw code: 'unassessed_t3'",
-            "untranslated: 'closed'",
-            "untranslated: 'current'",
-            "untranslated: 'level'",
-        ),
-        "maternal (helper maternal): CSV headers",
-    ),
-    "/dashboard/maternal": (
-        (
-            "raw code: 'babies_live'",
-            "raw code: 'babies_stillborn'",
-            "raw code: 'by_risk'",
-            "raw code: 'high_risk_pending_24h'",
-            "raw code: 'live_birth'",
-            "raw code: 'low_birth_weight'",
-            "raw code: 'maternal_death'",
-            "raw code: 'registered_early'",
-            "untranslated: 'closed'",
-            "untranslated: 'current'",
-        ),
-        "maternal (helper maternal): dashboard keys and outcomes",
-    ),
-    "/my/pregnancy": (
-        ("untranslated: 'Since'",),
-        "maternal (helper maternal): the citizen's pregnancy page",
-    ),
-    "/patients/{person_id}/pregnancy": (
-        (
-            "raw code: 'age_years'",
-            "raw code: 'facility_birth'",
-            "raw code: 'first_pregnancy'",
-            "raw code: 'urine_protein'",
-            "rule id: 'ANC.DT.17'",
-            "rule id: 'ANC.DT.34'",
-            "rule id: 'DT.17'",
-            "rule id: 'DT.34'",
-            "untranslated: 'hypertension'",
-        ),
-        "maternal (helper maternal): risk factors and rule ids on the record",
+        "child (helper pdf): the well-child visit form asks for milestone codes typed by "
+        "hand (its placeholder shows codes); it needs labelled checkboxes",
     ),
 }
 
@@ -461,6 +395,7 @@ async def test_every_page_in_every_language_of_both_packs(seeded):
         ids = await _extra_records(client, tokens, seeded)
         problems: list[str] = []
         gaps: list[str] = []
+        seen_gaps: set[tuple[str, str]] = set()
         reached: dict[str, int] = {}
         renders = 0
         for path, permission in _pages(app):
@@ -506,7 +441,13 @@ async def test_every_page_in_every_language_of_both_packs(seeded):
                 ):
                     known = finding in KNOWN_GAPS.get(path, ((), ""))[0]
                     (gaps if known else problems).append(f"{who}: {finding}")
+                    if known:
+                        seen_gaps.add((path, finding))
         never = [p for p, _ in _pages(app) if p not in reached]
+    stale = sorted((path, f) for path, (fs, _) in KNOWN_GAPS.items() for f in fs)
+    stale = [g for g in stale if g not in seen_gaps and g[0] in {p for p, _ in _pages(app)}]
+    if stale:  # fixed since: the list should shrink (not a failure: the other pack may show it)
+        warnings.warn(f"{seeded.country}: known gaps no longer seen: {stale}", stacklevel=1)
     report = "\n".join(sorted(set(problems)))
     assert not problems, f"{len(set(problems))} problems in {renders} pages:\n{report}"
     assert not never, f"pages the seeded demo never reached with 200: {never}"
