@@ -170,8 +170,18 @@ def check_identity(
         ]
     if parsed.sex != sex:
         errors += [
-            FieldError("national_id", f"this {label} encodes sex {parsed.sex}, but sex is {sex}"),
-            FieldError("sex", f"does not match the {label}, which encodes {parsed.sex}"),
+            FieldError(
+                "national_id",
+                N_("this %(label)s belongs to a man, but the sex entered is female")
+                if parsed.sex == "male"
+                else N_("this %(label)s belongs to a woman, but the sex entered is male"),
+                {"label": label},
+            ),
+            FieldError(
+                "sex",
+                N_("does not match the %(label)s, which encodes the other sex"),
+                {"label": label},
+            ),
         ]
     if errors:
         raise Invalid(
@@ -284,12 +294,20 @@ async def _attachment_target(
     ).scalar_one_or_none()
     field = f"{prefix}facility_code"
     if fac is None:
-        raise Invalid.fields([FieldError(field, f"no facility has code {facility_code}")])
+        raise Invalid.fields(
+            [FieldError(field, N_("no facility has code %(code)s"), {"code": facility_code})]
+        )
     if not fac.is_open:
-        raise Invalid.fields([FieldError(field, f"{facility_code} is closed")])
+        raise Invalid.fields([FieldError(field, N_("%(code)s is closed"), {"code": facility_code})])
     if fac.kind not in _primary_care_types():
         raise Invalid.fields(
-            [FieldError(field, f"{facility_code} is a {fac.kind}, not a primary-care facility")]
+            [
+                FieldError(
+                    field,
+                    N_("%(code)s is not a primary-care facility"),
+                    {"code": facility_code},
+                )
+            ]
         )
     section = None
     if section_code:
@@ -300,7 +318,13 @@ async def _attachment_target(
         ).scalar_one_or_none()
         if section is None:
             raise Invalid.fields(
-                [FieldError("section_code", f"{facility_code} has no section {section_code}")]
+                [
+                    FieldError(
+                        "section_code",
+                        N_("%(code)s has no section %(section)s"),
+                        {"code": facility_code, "section": section_code},
+                    )
+                ]
             )
     return fac, section
 
@@ -528,7 +552,9 @@ async def register_person(session: AsyncSession, principal: Principal, data: Per
             session, data.attached_facility_code, data.section_code, "attached_"
         )
     elif data.section_code:
-        raise Invalid.fields([FieldError("section_code", "give attached_facility_code too")])
+        raise Invalid.fields(
+            [FieldError("section_code", N_("give the facility of the section too"))]
+        )
     if data.national_id:
         taken = await session.scalar(
             select(Person.id).where(Person.national_id == data.national_id)
@@ -536,16 +562,22 @@ async def register_person(session: AsyncSession, principal: Principal, data: Per
         if taken is not None:
             label = nid.name(_country())
             raise Conflict(
-                f"A person with this {label} is already registered.",
-                errors=[FieldError("national_id", "already registered")],
+                N_("A person with this %(label)s is already registered."),
+                params={"label": label},
+                errors=[FieldError("national_id", N_("already registered"))],
                 extensions={"existing_id": taken},
             )
     candidates = await _duplicate_check(session, principal, data)
     if candidates and not data.duplicate_reason:
         raise Conflict(
-            f"{len(candidates)} registered person(s) resemble this one. Open the record if it "
-            "is the same person; to register anyway, give duplicate_reason.",
-            errors=[FieldError("duplicate_reason", "required: the registration has candidates")],
+            N_(
+                "%(n)s registered person(s) resemble this one. Open the record if it "
+                "is the same person; to register anyway, give duplicate_reason."
+            ),
+            params={"n": len(candidates)},
+            errors=[
+                FieldError("duplicate_reason", N_("required: the registration has candidates"))
+            ],
             extensions={"candidates": candidates},
         )
     person.duplicate_reason = data.duplicate_reason if candidates else None
@@ -729,7 +761,7 @@ async def attach_person(
     fac, section = await _attachment_target(session, data.facility_code, data.section_code)
     start = data.start_on or date.today()
     if start > date.today():
-        raise Invalid.fields([FieldError("start_on", "is in the future")])
+        raise Invalid.fields([FieldError("start_on", N_("is in the future"))])
     current = (
         await session.execute(
             select(Attachment).where(Attachment.person_id == person_id, Attachment.end_on.is_(None))
@@ -741,7 +773,8 @@ async def attach_person(
                 [
                     FieldError(
                         "start_on",
-                        f"must be after the current attachment's start ({current.start_on})",
+                        N_("must be after the current attachment's start (%(day)s)"),
+                        {"day": f"{current.start_on:%d.%m.%Y}"},
                     )
                 ]
             )
@@ -794,11 +827,19 @@ def icd10_cause(code: str, field: str = "cause") -> str:
     raw = code.strip().upper().replace(" ", "")
     dotted = raw if "." in raw or len(raw) <= 3 else f"{raw[:3]}.{raw[3:]}"
     if not icd10.is_valid_item(dotted) or not icd10.is_category_or_subcategory(dotted):
-        raise Invalid.fields([FieldError(field, f"{code} is not an ICD-10 code")])
+        raise Invalid.fields(
+            [FieldError(field, N_("%(code)s is not an ICD-10 code"), {"code": code})]
+        )
     if not icd10.is_leaf(dotted):
         first = icd10.get_children(dotted)[0]
         raise Invalid.fields(
-            [FieldError(field, f"{dotted} has subcategories: give one of them, e.g. {first}")]
+            [
+                FieldError(
+                    field,
+                    N_("%(code)s has subcategories: give one of them, e.g. %(first)s"),
+                    {"code": dotted, "first": first},
+                )
+            ]
         )
     return dotted
 
@@ -816,14 +857,19 @@ async def register_death(
     await require_person(session, principal, person_id, action="update", purpose="death")
     _check_version(person, expected_version)
     if person.deceased_on is not None:
-        raise InvalidState(f"The death of Patient {person_id} is already registered.")
+        raise InvalidState(
+            N_("The death of Patient %(id)s is already registered."), params={"id": person_id}
+        )
     if person.merged_into_id is not None:
-        raise InvalidState(f"Patient {person_id} was merged into {person.merged_into_id}.")
+        raise InvalidState(
+            N_("Patient %(id)s was merged into %(into)s; update that record."),
+            params={"id": person_id, "into": person.merged_into_id},
+        )
     errors = []
     if data.deceased_on > date.today():
-        errors.append(FieldError("deceased_on", "is in the future"))
+        errors.append(FieldError("deceased_on", N_("is in the future")))
     if data.deceased_on < person.birth_date:
-        errors.append(FieldError("deceased_on", "is before the birth date"))
+        errors.append(FieldError("deceased_on", N_("is before the birth date")))
     if errors:
         raise Invalid.fields(errors)
     cause = icd10_cause(data.cause)

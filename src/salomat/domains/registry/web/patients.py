@@ -443,11 +443,17 @@ async def add_relation(
         parent_id = None
         errors: list[FieldError] = []
         if not national_id.strip():
-            errors.append(FieldError("national_id", f"enter the {_id_label()}"))
+            errors.append(
+                FieldError("national_id", N_("enter the %(label)s"), {"label": _id_label()})
+            )
         else:
             parent_id = await service.person_id_by_national_id(session, national_id)
             if parent_id is None:
-                errors.append(FieldError("national_id", f"no person has this {_id_label()}"))
+                errors.append(
+                    FieldError(
+                        "national_id", N_("no person has this %(label)s"), {"label": _id_label()}
+                    )
+                )
         raw = {
             "kind": kind.strip(),
             "related_person_id": parent_id or person_id,
