@@ -284,3 +284,34 @@ def test_our_messages_carry_their_values_into_every_language():
         assert Invalid.fields([]).detail == "Қате мән: "
     finally:
         i18n.reset_language(token)
+
+
+async def test_a_message_without_a_translation_is_summarised_in_the_page_language(
+    client, make_user, login
+):
+    """A service message still built with an f-string has no catalog entry: the page says
+    what happened in its own words and keeps the English text as a marked detail."""
+    from salomat.core import i18n
+
+    auth = await login(await make_user("nurse"))
+    client.cookies.set("salomat_lang", "uz")
+    r = await client.get("/patients/2147483000/immunizations", headers=auth)
+    assert r.status_code == 404
+    summary = i18n.translations("uz").gettext(
+        "The record was not found, or it is outside your area of work."
+    )
+    assert summary in r.text
+    assert '<p lang="en" translate="no">Patient 2147483000 not found.</p>' in r.text
+    client.cookies.set("salomat_lang", "en")
+    r = await client.get("/patients/2147483000/immunizations", headers=auth)
+    assert "<p>Patient 2147483000 not found.</p>" in r.text
+    assert "<details>" not in r.text
+
+
+def test_every_status_has_a_summary_in_the_catalog():
+    from salomat.core import errors, i18n
+
+    for status in (400, 401, 403, 404, 409, 412, 413, 422, 429, 500):
+        msgid = errors._SUMMARIES[status]
+        for lang in ("uz", "ru", "kk"):
+            assert i18n.translations(lang).gettext(msgid) != msgid, (status, lang)

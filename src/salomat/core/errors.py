@@ -150,6 +150,36 @@ class SalomatError(Exception):
     def title_text(self) -> str:
         return i18n.gettext(self.title)
 
+    @property
+    def detail_translated(self) -> bool:
+        """Whether ``detail`` reads in the current language (English, or a catalog entry).
+
+        A message still built with an f-string has no catalog entry: a page in another
+        language says what happened in its own words and keeps this text as a detail.
+        """
+        lang = i18n.current_language()
+        return lang == "en" or i18n.translations(lang).gettext(self.msgid) != self.msgid
+
+    @property
+    def summary(self) -> str:
+        """What happened, in the current language, by the kind of refusal."""
+        return i18n.gettext(_SUMMARIES.get(self.status, _SUMMARIES[400]))
+
+
+#: A page's words for a refusal whose own message has no translation yet, by status.
+_SUMMARIES = {
+    400: N_("The request could not be handled."),
+    401: N_("Log in to continue."),
+    403: N_("Your role may not do this."),
+    404: N_("The record was not found, or it is outside your area of work."),
+    409: N_("The record changed meanwhile or conflicts with another; reload and try again."),
+    412: N_("The record changed since you opened it; reload and try again."),
+    413: N_("What was sent is too large."),
+    422: N_("Some values are not valid; nothing was stored."),
+    429: N_("Too many attempts; wait a moment and try again."),
+    500: N_("An unexpected error occurred; it has been logged with this request's id."),
+}
+
 
 class Invalid(SalomatError):
     status, code, title, fhir_code = 422, "invalid", "Invalid input", "invalid"
