@@ -126,3 +126,23 @@ async def test_a_clinician_cannot_open_the_citizen_page(client, clinic, make_use
     await web_login(client, account)
     assert (await client.get("/my/pregnancy")).status_code == 403
     assert 'href="/my/pregnancy"' not in (await client.get("/")).text
+
+
+async def test_an_earlier_pregnancy_shows_its_outcome_and_babies_in_her_language(
+    client, clinic, make_user
+):
+    from tests.domains.maternal.test_birth import post_birth, twins
+
+    preg = await open_pregnancy(client, clinic, lmp=TODAY - timedelta(weeks=37))
+    born = await post_birth(client, clinic, preg, twins())
+    assert born.status_code == 201, born.text
+    await web_login(client, await make_user("citizen", person_id=clinic.woman.id))
+    client.cookies.set("salomat_lang", "ru")
+    page = await client.get("/my/pregnancy")
+    assert page.status_code == 200
+    past = re.search(r'data-testid="past-pregnancy".*?</section>', page.text, re.S).group(0)
+    assert "живорождение" in past  # the outcome's label, not live_birth
+    assert "экстренное кесарево сечение" in past
+    assert "2450" in past
+    assert 'data-testid="current-pregnancy"' not in page.text
+    assert "live_birth" not in page.text
