@@ -278,3 +278,28 @@ async def test_the_inbox_shows_who_she_is_and_audits_each_woman_listed(
     assert [tuple(r) for r in rows] == [
         ("search", "ServiceRequest", "referral to the user's facility")
     ]
+
+
+async def test_the_triage_inbox_through_the_api_is_for_the_receiving_facility_only(client, people):
+    n = people.net
+    preg = await register_hypertensive(client, n)
+    sent = await client.post(
+        f"/api/v1/pregnancies/{preg['id']}/referrals",
+        json={"kind": "perinatal", "reason": "BP 150/95 twice"},
+        headers=n.doctor,
+    )
+    assert sent.status_code == 201, sent.text
+    url = f"/api/v1/facilities/{n.maternity.code}/referrals/triage"
+    r = await client.get(url, headers=n.maternity_obstetrician)
+    assert r.status_code == 200, r.text
+    [item] = r.json()
+    assert item["referral"]["id"] == sent.json()["id"]
+    assert (item["family_name"], item["given_name"]) == (n.woman.family_name, n.woman.given_name)
+    assert item["ga_days"] == 140
+    assert item["risk_level"] == "high"
+    assert item["diagnoses"] == ["hypertension"]
+    assert item["from_facility_name"] == n.polyclinic.name
+    # another facility's staff: as if the facility had no inbox; the sender: not a receiver
+    other = await client.get(url, headers=n.centre_obstetrician)
+    assert other.status_code == 404
+    assert (await client.get(url, headers=n.doctor)).status_code == 403

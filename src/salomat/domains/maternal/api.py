@@ -235,6 +235,19 @@ async def referral_inbox(
     return await service.inbox(session, principal, code, status=status)
 
 
+@api.get("/facilities/{code}/referrals/triage", response_model=list[service.InboxItem])
+async def referral_triage(
+    session: DbSession,
+    code: str,
+    principal: Annotated[Principal, Depends(Require("referral:receive"))],
+    status: ReferralStatus | None = None,
+) -> list[service.InboxItem]:
+    """The inbox with what the receiving clinician triages on: the woman's name and age,
+    gestational age today, risk and level of care, standing diagnoses, the most urgent
+    advice and the referring facility (audited as the inbox: one row per woman listed)."""
+    return await service.triage_inbox(session, principal, code, status=status)
+
+
 @api.post("/referrals/{referral_id}/accept", response_model=ReferralOut)
 async def accept_referral(
     session: DbSession,
