@@ -426,7 +426,8 @@ async def _person_id_by_national_id(session: Any, national_id: str) -> int:
 
 
 async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoLoad:
-    """Facilities, people and one user per role; what already exists is left alone."""
+    """Facilities, people, a user for each role and clinicians at the facilities referrals
+    reach; what already exists is left alone."""
     before = await accounts.count_users(session)
     result = DemoLoad(users_before=before, loaded=not before or force)
     if not result.loaded:
@@ -564,7 +565,7 @@ def demo_load(
         ),
     ] = False,
 ) -> None:
-    """Load the demo region (facilities, people, one user per role) into an empty database."""
+    """Load the demo region (facilities, people, demo users) into an empty database."""
     try:
         db_backup.require_migrated()
     except db_backup.BackupError as e:
