@@ -91,3 +91,40 @@ async def test_the_nurse_records_a_contraindication_and_sees_the_antigen_exempt(
     item = page.locator('[data-testid="exemption"][data-antigen="pcv"]')
     assert await item.get_attribute("data-active") == "true"
     await browser.screenshot("vaccination-card-contraindication")
+
+
+@in_chromium
+async def test_the_product_list_narrows_as_the_nurse_picks_the_vaccine(
+    browser, make_facility, make_person, make_user
+):
+    from salomat.core.config import get_settings
+    from salomat.country import pack
+
+    series = {
+        s["antigen"]: s["vaccines"] for s in pack.immunization(get_settings().country)["series"]
+    }
+    fac = await make_facility()
+    baby = await make_person(
+        facility_code=fac.code, birth_date=date.today() - timedelta(days=70), sex="female"
+    )
+    nurse = await make_user("nurse", facility_code=fac.code)
+    page = browser.page
+    await browser.log_in(nurse.username)
+    await page.goto(browser.url(f"/patients/{baby.id}/immunizations"))
+    form = page.get_by_test_id("dose-form")
+    product = form.get_by_label("Vaccine product")
+
+    async def offered() -> set[str]:
+        return set(
+            await product.locator("option:not([hidden]):not([value=''])").evaluate_all(
+                "options => options.map(o => o.value)"
+            )
+        )
+
+    for dose, antigen in (("pcv/1", "pcv"), ("penta/1", "penta"), ("rota/1", "rota")):
+        await form.get_by_label("Vaccine and dose").select_option(dose)
+        assert await offered() == set(series[antigen]), dose
+    # one product: chosen for the nurse; a product of another vaccine cannot be picked
+    if len(series["rota"]) == 1:
+        assert await product.input_value() == series["rota"][0]
+    assert await product.locator(f'option[value="{series["penta"][0]}"]').is_disabled()
