@@ -1,4 +1,4 @@
-"""Merging two records of one person, undoing a merge, and reviewing duplicate pairs.
+"""Merging two records of one person (undone by ``unmerge``; pairs reviewed in ``pair_review``).
 
 A merge keeps the survivor's id. Everything that pointed at the merged record
 is re-pointed to the survivor: the registry's own rows here, every other
@@ -26,13 +26,12 @@ Decisions (docs/registries.md, "Duplicates and merges"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from salomat.core import audit, events
@@ -46,7 +45,6 @@ from salomat.core.errors import (
     NotFound,
     PreconditionFailed,
 )
-from salomat.core.pagination import Page, PageParams
 from salomat.core.policy import person_scope
 from salomat.core.security import Principal
 from salomat.country import names
@@ -58,20 +56,16 @@ from salomat.domains.registry.models import (
     Person,
     PersonRelation,
 )
-from salomat.domains.registry.schemas import DuplicatePairOut, MergeOut, PairStatus, PersonIn
+from salomat.domains.registry.schemas import MergeOut
 from salomat.domains.registry.service import versions
-from salomat.domains.registry.service.duplicates import score_pair
 from salomat.domains.registry.service.people import RESOURCE, person_out
 
 __all__ = [
     "PersonRowsMoved",
-    "get_merge",
-    "list_pairs",
-    "mark_distinct",
     "merge_persons",
     "on_person_rows_moved",
-    "unmerge",
 ]
+
 
 #: fields the survivor takes from the merged record when it has none, in groups
 #: that move together (an attachment is a facility and its section)
@@ -83,6 +77,8 @@ _FILLABLE: tuple[tuple[str, ...], ...] = (
     ("address",),
     ("attached_facility_id", "section_id"),
 )
+
+
 #: registry tables whose ``person_id`` follows the person
 _REGISTRY_ROWS: dict[str, Any] = {"attachment": Attachment, "care_relationship": CareRelationship}
 
@@ -108,7 +104,7 @@ def on_person_rows_moved(fn: events.Handler) -> events.Handler:
     return events.subscribe(PersonRowsMoved)(fn)
 
 
-# ---- helpers ---------------------------------------------------------------------------
+# ---- helpers (unmerge and pair_review use them too) ----------------------------------
 
 
 async def _load_for_update(session: AsyncSession, ids: list[int]) -> dict[int, Person]:
@@ -473,283 +469,3 @@ async def merge_persons(
         f"merge {row.id}: this record merged into Patient {survivor.id}",
     )
     return MergeOut.model_validate(row)
-
-
-# ---- unmerge -----------------------------------------------------------------------------
-
-
-async def get_merge(session: AsyncSession, merge_id: int) -> MergeOut:
-    row = await session.get(Merge, merge_id)
-    if row is None:
-        raise NotFound(f"Merge {merge_id} not found.")
-    return MergeOut.model_validate(row)
-
-
-async def unmerge(
-    session: AsyncSession, principal: Principal, merge_id: int, reason: str
-) -> MergeOut:
-    """Undo one merge exactly: rows move back, filled fields empty again, the tombstone lives."""
-    if len(reason.strip()) < 10:
-        raise Invalid.fields([FieldError("reason", N_("say why, in at least 10 characters"))])
-    row = await session.get(Merge, merge_id, with_for_update=True)
-    if row is None:
-        raise NotFound(f"Merge {merge_id} not found.")
-    if row.undone_at is not None:
-        raise InvalidState(
-            N_("Merge %(id)s was already undone on %(day)s."),
-            params={"id": merge_id, "day": f"{row.undone_at:%d.%m.%Y}"},
-        )
-    people = await _load_for_update(session, [row.survivor_id, row.merged_id])
-    survivor, merged = people[row.survivor_id], people[row.merged_id]
-    for pid in (survivor.id, merged.id):
-        await _in_scope(session, principal, pid)
-    moved: dict[str, Any] = row.moved
-    if survivor.merged_into_id is not None:
-        raise InvalidState(
-            N_("Patient %(id)s was merged into Patient %(into)s since: undo that merge first."),
-            params={"id": survivor.id, "into": survivor.merged_into_id},
-        )
-    if merged.merged_into_id != survivor.id:
-        raise InvalidState(
-            N_("Patient %(id)s is no longer merged into Patient %(into)s."),
-            params={"id": merged.id, "into": survivor.id},
-        )
-    changed = [f for f, (_, new) in moved["fields"].items() if getattr(survivor, f) != new]
-    if moved.get("national_id") and survivor.national_id != moved["national_id"]:
-        changed.append("national_id")
-    if changed:
-        raise InvalidState(
-            N_(
-                "Patient %(id)s changed since the merge (%(fields)s): "
-                "it cannot be restored exactly; correct the records by hand."
-            ),
-            params={"id": survivor.id, "fields": ", ".join(sorted(changed))},
-        )
-
-    # other domains first, with exactly the rows they moved
-    await events.publish(
-        session,
-        PersonRowsMoved(from_id=survivor.id, to_id=merged.id, only=moved.get("domains", {})),
-    )
-    pairs = moved["duplicate_pair"]
-    for pair_id, a, b in pairs["repointed"]:
-        await session.execute(
-            update(DuplicatePair)
-            .where(DuplicatePair.id == pair_id)
-            .values(person_a_id=a, person_b_id=b)
-        )
-    if pairs["resolved"] is not None:
-        old = pairs["resolved"]
-        pair = await session.get(DuplicatePair, old["id"])
-        if pair is not None:
-            pair.status, pair.reviewed_by = old["status"], old["reviewed_by"]
-            pair.reviewed_at = (
-                _parse_time(old["reviewed_at"]) if old["reviewed_at"] is not None else None
-            )
-    if moved["care_relationship_closed"]:
-        await session.execute(
-            update(CareRelationship)
-            .where(CareRelationship.id.in_(moved["care_relationship_closed"]))
-            .values(closed_at=None)
-        )
-    for table, model in _REGISTRY_ROWS.items():
-        if moved[table]:
-            await session.execute(
-                update(model)
-                .where(model.id.in_(moved[table]), model.person_id == survivor.id)
-                .values(person_id=merged.id)
-            )
-    # merges made before relations existed recorded none
-    if moved.get("person_relation"):
-        await session.execute(
-            update(PersonRelation)
-            .where(
-                PersonRelation.id.in_(moved["person_relation"]),
-                PersonRelation.person_id == survivor.id,
-            )
-            .values(person_id=merged.id)
-        )
-    if moved.get("person_relation_related"):
-        await session.execute(
-            update(PersonRelation)
-            .where(
-                PersonRelation.id.in_(moved["person_relation_related"]),
-                PersonRelation.related_person_id == survivor.id,
-            )
-            .values(related_person_id=merged.id)
-        )
-    if moved.get("person_relation_closed"):
-        await session.execute(
-            update(PersonRelation)
-            .where(PersonRelation.id.in_(moved["person_relation_closed"]))
-            .values(ends_on=None)
-        )
-    # reopened only once back with the merged person: one open attachment each
-    if moved["attachment_closed"]:
-        await session.execute(
-            update(Attachment)
-            .where(Attachment.id.in_(moved["attachment_closed"]))
-            .values(end_on=None)
-        )
-    now = utcnow()
-    for f, (old, _) in moved["fields"].items():
-        setattr(survivor, f, old)
-    if moved.get("national_id"):
-        survivor.national_id = None
-    survivor.updated_at = now
-    await _flush(session)  # the national id leaves the survivor before the tombstone takes it
-    merged.merged_into_id, merged.updated_at = None, now
-    if moved.get("national_id"):
-        merged.national_id = moved["national_id"]
-    row.undone_at, row.undone_by, row.note = utcnow(), principal.username, reason.strip()
-    await _save_versions(session, principal, survivor, merged)
-    purpose = f"unmerge: {reason.strip()}"
-    await _audit(
-        session,
-        principal,
-        survivor.id,
-        purpose,
-        f"merge {row.id} undone: Patient {merged.id} separated again",
-    )
-    await _audit(
-        session,
-        principal,
-        merged.id,
-        purpose,
-        f"merge {row.id} undone: this record restored from Patient {survivor.id}",
-    )
-    return MergeOut.model_validate(row)
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-# ---- reviewing pairs -----------------------------------------------------------------------
-
-
-async def _pair_out(
-    session: AsyncSession, pair: DuplicatePair, a: Person, b: Person
-) -> DuplicatePairOut:
-    score, reasons = score_pair(
-        PersonIn.model_construct(
-            national_id=a.national_id,
-            family_name=a.family_name,
-            given_name=a.given_name,
-            patronymic=a.patronymic,
-            birth_date=a.birth_date,
-            sex=a.sex,
-        ),
-        b,
-    )
-    merge_id = None
-    if pair.status == "merged":
-        merge_id = await session.scalar(
-            select(Merge.id)
-            .where(
-                Merge.undone_at.is_(None),
-                or_(
-                    and_(Merge.survivor_id == a.id, Merge.merged_id == b.id),
-                    and_(Merge.survivor_id == b.id, Merge.merged_id == a.id),
-                ),
-            )
-            .order_by(Merge.id.desc())
-            .limit(1)
-        )
-    return DuplicatePairOut(
-        id=pair.id,
-        merge_id=merge_id,
-        person_a=await person_out(session, a),
-        person_b=await person_out(session, b),
-        probability=pair.probability,
-        score=score,
-        reasons=reasons,
-        status=pair.status,  # type: ignore[arg-type]
-        run_id=pair.run_id,
-        found_at=pair.found_at,
-        reviewed_by=pair.reviewed_by,
-        reviewed_at=pair.reviewed_at,
-    )
-
-
-async def list_pairs(
-    session: AsyncSession,
-    principal: Principal,
-    page: PageParams,
-    status: PairStatus = "open",
-) -> Page[DuplicatePairOut]:
-    """Pairs to review, most likely first; open pairs only between live (unmerged) records.
-
-    Each person shown is audited as a read for the duplicate review.
-    """
-    pa, pb = aliased(Person), aliased(Person)
-    where = [DuplicatePair.status == status]
-    if status == "open":
-        where += [pa.merged_into_id.is_(None), pb.merged_into_id.is_(None)]
-    base = (
-        select(DuplicatePair, pa, pb)
-        .join(pa, pa.id == DuplicatePair.person_a_id)
-        .join(pb, pb.id == DuplicatePair.person_b_id)
-        .where(and_(*where))
-    )
-    total = await session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = (
-        await session.execute(
-            base.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)
-            .limit(page.limit)
-            .offset(page.offset)
-        )
-    ).all()
-    items = []
-    for pair, a, b in rows:
-        scopes = [await person_scope(session, principal, p.id) for p in (a, b)]
-        if None in scopes:
-            continue
-        for p, scope in zip((a, b), scopes, strict=True):
-            assert scope is not None
-            await audit.record(
-                session,
-                principal,
-                action="read",
-                resource_type=RESOURCE,
-                resource_id=str(p.id),
-                patient_id=p.id,
-                purpose=f"duplicate review ({scope.reason})",
-                break_glass_grant=scope.break_glass_grant,
-            )
-        items.append(await _pair_out(session, pair, a, b))
-    return Page[DuplicatePairOut](
-        items=items, total=int(total or 0), limit=page.limit, offset=page.offset
-    )
-
-
-async def mark_distinct(
-    session: AsyncSession, principal: Principal, pair_id: int
-) -> DuplicatePairOut:
-    """A registrar checked: two different people. Later linkage runs leave the pair alone."""
-    pair = await session.get(DuplicatePair, pair_id, with_for_update=True)
-    if pair is None:
-        raise NotFound(f"Duplicate pair {pair_id} not found.")
-    if pair.status != "open":
-        raise InvalidState(
-            N_("Duplicate pair %(id)s was already reviewed."), params={"id": pair_id}
-        )
-    for pid in (pair.person_a_id, pair.person_b_id):
-        await _in_scope(session, principal, pid)
-    pair.status, pair.reviewed_by, pair.reviewed_at = "distinct", principal.username, utcnow()
-    await session.flush()
-    for pid in (pair.person_a_id, pair.person_b_id):
-        await audit.record(
-            session,
-            principal,
-            action="update",
-            resource_type="DuplicatePair",
-            resource_id=str(pair.id),
-            patient_id=pid,
-            purpose="duplicate review: distinct people",
-        )
-    a = await session.get(Person, pair.person_a_id)
-    b = await session.get(Person, pair.person_b_id)
-    assert a is not None
-    assert b is not None
-    return await _pair_out(session, pair, a, b)

@@ -1,0 +1,145 @@
+"""Lists of people for the care programmes' worklists, coverage and checks.
+
+No health data and no audit row here: the callers check scope and audit what they show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.domains.registry.models import Facility, Person, Section
+
+__all__ = [
+    "AttachedPerson",
+    "attached_people",
+    "birth_dates",
+    "cohort_query",
+    "death_dates",
+]
+
+
+@dataclass(frozen=True)
+class AttachedPerson:
+    """A person attached to a facility, as a worklist or an invitation list needs them."""
+
+    id: int
+    family_name: str
+    given_name: str
+    patronymic: str | None
+    birth_date: date
+    sex: str
+    phone: str | None
+    address: str | None
+    section_code: str | None
+    section_name: str | None
+
+
+async def attached_people(
+    session: AsyncSession,
+    facility_id: int,
+    *,
+    born_from: date | None = None,
+    born_to: date | None = None,
+    section_code: str | None = None,
+    after_id: int = 0,
+    limit: int = 500,
+) -> list[AttachedPerson]:
+    """One page (by id, after ``after_id``) of the living people attached to a facility.
+
+    For a care programme's worklist, which checks scope and audits what it
+    shows: this returns no health data and writes no audit row. ``born_from``
+    and ``born_to`` (inclusive) narrow it to an age band; ``section_code`` to
+    one family-doctor section (``""``: people with no section).
+    """
+    q = (
+        select(
+            Person.id,
+            Person.family_name,
+            Person.given_name,
+            Person.patronymic,
+            Person.birth_date,
+            Person.sex,
+            Person.phone,
+            Person.address,
+            Section.code,
+            Section.name,
+        )
+        .outerjoin(Section, Section.id == Person.section_id)
+        .where(
+            Person.attached_facility_id == facility_id,
+            Person.deceased_on.is_(None),
+            Person.merged_into_id.is_(None),
+            Person.id > after_id,
+        )
+        .order_by(Person.id)
+        .limit(limit)
+    )
+    if born_from is not None:
+        q = q.where(Person.birth_date >= born_from)
+    if born_to is not None:
+        q = q.where(Person.birth_date <= born_to)
+    if section_code == "":
+        q = q.where(Person.section_id.is_(None))
+    elif section_code is not None:
+        q = q.where(Section.code == section_code)
+    return [AttachedPerson(*row) for row in (await session.execute(q)).all()]
+
+
+def cohort_query(year: int, settlement_ids: list[int] | None) -> Any:
+    """A subquery of the people born in ``year`` living in the given settlements (None: anywhere).
+
+    Columns ``person_id``, ``birth_date``, ``deceased_on`` and ``settlement_id``:
+    where the person lives, else where the facility they are attached to stands
+    (a family polyclinic serves where its people live). Merged records are left
+    out. For aggregate figures joined in SQL by a care programme: no row leaves
+    the database.
+    """
+    home = func.coalesce(Person.settlement_id, Facility.settlement_id)
+    q = (
+        select(
+            Person.id.label("person_id"),
+            Person.birth_date.label("birth_date"),
+            Person.deceased_on.label("deceased_on"),
+            home.label("settlement_id"),
+        )
+        .outerjoin(Facility, Facility.id == Person.attached_facility_id)
+        .where(
+            Person.birth_date >= date(year, 1, 1),
+            Person.birth_date <= date(year, 12, 31),
+            Person.merged_into_id.is_(None),
+        )
+    )
+    if settlement_ids is not None:
+        q = q.where(home.in_(settlement_ids))
+    return q.subquery("cohort")
+
+
+async def death_dates(session: AsyncSession, ids: list[int]) -> dict[int, date]:
+    """Dates of death by person id (the living are absent), for checks such as claims'.
+
+    Not audited, like ``birth_dates``: the callers audit what they show.
+    """
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Person.id, Person.deceased_on).where(
+            Person.id.in_(ids), Person.deceased_on.is_not(None)
+        )
+    )
+    return {pid: died for pid, died in rows.all()}
+
+
+async def birth_dates(session: AsyncSession, ids: list[int]) -> dict[int, date]:
+    """Birth dates by person id, for loaders and jobs that check a record against an age.
+
+    Not audited: it returns no health data, and its callers audit what they show.
+    """
+    if not ids:
+        return {}
+    rows = await session.execute(select(Person.id, Person.birth_date).where(Person.id.in_(ids)))
+    return {pid: born for pid, born in rows.all()}
