@@ -95,6 +95,7 @@ def negotiate(
     accept_language: str | None,
     country: str,
     languages: Sequence[str] | None = None,
+    default: str | None = None,
 ) -> str:
     """Explicit choice, then the account's preference, then the browser, then the country.
 
@@ -126,5 +127,5 @@ def negotiate(
                 ranked.append((weight, code))
         if ranked:
             return max(ranked, key=lambda t: t[0])[1]
-    default = COUNTRY_DEFAULT.get(country, "en")
+    default = default or COUNTRY_DEFAULT.get(country, "en")
     return default if default in allowed else next(iter(allowed), "en")

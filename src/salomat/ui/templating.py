@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,15 @@ def can(principal: Principal | None, permission: str) -> bool:
 env = _environment()
 
 
+@lru_cache
+def _pack_languages(country: str) -> tuple[tuple[str, ...], str]:
+    rules = pack.load(country)
+    return tuple(rules["languages"]), str(rules["default_language"])
+
+
 def pack_languages() -> dict[str, str]:
     """The deployed pack's languages (its own, ru and en) with their names, for the switch."""
-    return i18n.offered(pack.load(get_settings().country)["languages"])
+    return i18n.offered(_pack_languages(get_settings().country)[0])
 
 
 i18n.install_pack_languages(lambda: list(pack_languages()))
@@ -98,6 +105,7 @@ def language_of(request: Request) -> str:
         accept_language=request.headers.get("accept-language"),
         country=get_settings().country,
         languages=list(offered),
+        default=_pack_languages(get_settings().country)[1],
     )
 
 
