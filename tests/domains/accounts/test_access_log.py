@@ -227,3 +227,52 @@ async def test_kazakhstan_shows_almaty_time(
     then, now = (e["occurred_at_local"] for e in body["items"][:2])
     assert now == "2025-06-02T00:05:00+05:00"
     assert then == "2023-06-02T01:05:00+06:00"  # the offset of the day, from the tz database
+
+
+async def test_the_facility_is_named_in_the_language_spoken(db, make_person, make_user):
+    """The registry's name in that language where the facility has one, else its main name."""
+    from salomat.core import i18n
+
+    fac, person, citizen, doctor = await _her(db, make_person, make_user)
+    await audit_row(INSTANT, doctor, facility_id=fac.id, patient_id=person.id)
+    me = Principal(
+        user_id=citizen.id,
+        username=citizen.username,
+        role="citizen",
+        session_id="t",
+        person_id=person.id,
+    )
+
+    async def named_in(lang: str) -> str | None:
+        token = i18n.set_language(lang)
+        try:
+            page = await service.access_log_of_self(db, me, limit=1)
+        finally:
+            i18n.reset_language(token)
+        assert page.items[0].facility_code == fac.code
+        return page.items[0].facility_name
+
+    assert await named_in("ru") == "Семейная поликлиника № 3 города Коканда"
+    assert await named_in("uz") == "Qoʻqon 3-son oilaviy poliklinikasi"
+    assert await named_in("kk") == "Qoʻqon 3-son oilaviy poliklinikasi"  # no Kazakh name
+    assert await named_in("en") == "Qoʻqon 3-son oilaviy poliklinikasi"
+
+
+async def test_the_auditors_csv_names_the_facility_in_the_pages_language(
+    client, db, make_person, make_user
+):
+    fac, person, _citizen, doctor = await _her(db, make_person, make_user)
+    await audit_row(INSTANT, doctor, facility_id=fac.id, patient_id=person.id)
+    auditor = await make_user("auditor")
+    query = {"facility": fac.code, "person": str(person.id)}
+
+    await web_login(client, auditor, lang="ru")
+    ru = await client.get("/audit/export.csv", params=query)
+    assert ru.status_code == 200
+    assert "Семейная поликлиника № 3 города Коканда" in ru.text
+    assert "Qoʻqon 3-son oilaviy poliklinikasi" not in ru.text
+
+    client.cookies.set("salomat_lang", "uz")
+    uz = await client.get("/audit/export.csv", params=query)
+    assert "Qoʻqon 3-son oilaviy poliklinikasi" in uz.text
+    assert "Семейная поликлиника" not in uz.text

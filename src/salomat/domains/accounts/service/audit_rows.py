@@ -1,5 +1,6 @@
-"""Audit rows as people read them: who (name and role), where (facility name), when (in
-the country's time zone). Shared by the auditor's listing and the citizen's list.
+"""Audit rows as people read them: who (name and role), where (facility name, in the
+language being spoken: ``i18n.current_language()``, else the registry's main name), when
+(in the country's time zone). Shared by the auditor's listing and the citizen's list.
 
 One statement reads a page of rows with the acting user's account joined (accounts'
 own table); one more names the page's facilities through the registry (rule 8: no
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core import i18n
 from salomat.core.audit import AuditEvent, AuditQuery, where
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError
@@ -65,7 +67,11 @@ def parse_local_time(
 async def read_rows(
     session: AsyncSession, q: AuditQuery, limit: int, *extra: Any
 ) -> list[AuditRow]:
-    """Up to ``limit`` rows, newest first, with names and local times."""
+    """Up to ``limit`` rows, newest first, with names and local times.
+
+    Facility names are in the current language (set by the caller: a page or a CSV in
+    the page's language), falling back to the facility's main name.
+    """
     e = AuditEvent
     stmt = (
         select(e, User.full_name)
@@ -79,6 +85,7 @@ async def read_rows(
         session, {r[0].facility_id for r in rows if r[0].facility_id is not None}
     )
     zone = local_zone()
+    lang = i18n.current_language()
     out = []
     for event, full_name in rows:
         fac = facilities.get(event.facility_id) if event.facility_id is not None else None
@@ -92,7 +99,7 @@ async def read_rows(
                 full_name=full_name,
                 role=event.role,
                 facility_code=event.facility_code,
-                facility_name=fac.name if fac else None,
+                facility_name=(fac.names.get(lang) or fac.name) if fac else None,
                 action=event.action,
                 resource_type=event.resource_type,
                 resource_id=event.resource_id,

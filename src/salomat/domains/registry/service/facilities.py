@@ -267,20 +267,23 @@ class FacilityName(NamedTuple):
     code: str
     name: str
     kind: str
+    #: the name in other languages, by language code (``names.get(lang) or name``)
+    names: dict[str, str]
 
 
 async def facility_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, FacilityName]:
-    """Code, name and type of many facilities in one statement (batches and dashboards that
-    name the facilities they count); ids with no facility are left out."""
+    """Code, name, type and per-language names of many facilities in one statement (batches,
+    dashboards and audit lists that name the facilities they show); ids with no facility
+    are left out."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     rows = await session.execute(
-        select(Facility.id, Facility.code, Facility.name, Facility.kind).where(
+        select(Facility.id, Facility.code, Facility.name, Facility.kind, Facility.names).where(
             Facility.id.in_(wanted)
         )
     )
-    return {r.id: FacilityName(r.code, r.name, r.kind) for r in rows}
+    return {r.id: FacilityName(r.code, r.name, r.kind, dict(r.names or {})) for r in rows}
 
 
 def attached_ids_query(
