@@ -139,27 +139,53 @@ KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 class _Text(HTMLParser):
-    """The text a reader sees: text nodes and a few attributes, scripts and styles left out."""
+    """The text a reader sees as words: text nodes and a few attributes. Scripts and styles
+    are left out, and so is what a page marks as not words on purpose: ``<code>``,
+    ``<kbd>``, ``<samp>`` and anything with ``translate="no"`` (a username, a code an
+    auditor reads beside its label, a message kept in its own language)."""
+
+    _HIDDEN = ("script", "style", "template")
+    _MACHINE = ("code", "kbd", "samp")
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
-        self._skip = 0
+        self._skip: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template"):
-            self._skip += 1
+        marked = dict(attrs).get("translate") == "no"
+        if tag in self._HIDDEN or tag in self._MACHINE or marked or self._skip:
+            if tag not in VOID:
+                self._skip.append(tag)
+            return
         for name, value in attrs:
             if name in VISIBLE_ATTRS and value:
                 self.chunks.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template") and self._skip:
-            self._skip -= 1
+        if self._skip and self._skip[-1] == tag:
+            self._skip.pop()
 
     def handle_data(self, data: str) -> None:
         if not self._skip and data.strip():
             self.chunks.append(" ".join(data.split()))
+
+
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 def visible_text(html: str) -> list[str]:
@@ -470,7 +496,9 @@ def test_the_sweep_sees_what_a_reader_should_not():
     page = (
         "<html><body><h1>Карта прививок</h1><p>Left upper arm</p><td>high_risk</td>"
         "<span>ANC.DT.17</span><span>Not found</span><span title='Password'>x</span>"
-        "<span>nurse</span><script>var snake_case_name = 1;</script></body></html>"
+        "<span>nurse</span><script>var snake_case_name = 1;</script>"
+        "<p>Экстренный доступ <code>break_glass</code></p><p translate='no'>Not found</p>"
+        "</body></html>"
     )
     found = findings(page, "ru", data=frozenset({"nurse"}), country="UZ")
     assert found == [
