@@ -233,3 +233,16 @@ async def test_a_dose_that_would_not_count_is_explained_in_the_page_language(
     assert api.status_code == 422
     given_on = next(e for e in api.json()["errors"] if e["field"] == "given_on")
     assert given_on["message"].startswith("too early: before the minimum age")
+
+
+async def test_a_wrong_cohort_is_named_and_explained_in_the_page_language(client, make_user, login):
+    from salomat.core.i18n import translations
+
+    analyst = await login(await make_user("analyst"))
+    client.cookies.set("salomat_lang", "ru")
+    r = await client.get("/dashboard/immunization", params={"cohort": "20x6"}, headers=analyst)
+    assert r.status_code == 422
+    ru = translations("ru").gettext
+    assert f"<strong>{ru('cohort')}</strong>" in r.text
+    assert ru("%(raw)r is not a year (YYYY)") % {"raw": "20x6"} in r.text.replace("&#39;", "'")
+    assert "is not a year" not in r.text

@@ -80,12 +80,14 @@ class FieldError:
 
     @property
     def label(self) -> str:
-        """The field's name for a reader: its label in the catalog, else its words."""
+        """The field's name for a reader: its label in the catalog, else (English) its words;
+        "" when the current language has no name for it (pages then show the field's code
+        as code)."""
         last = self.field.rsplit(".", 1)[-1]
         translated = i18n.gettext(last)
         if translated != last:
             return translated
-        return last.replace("_", " ")
+        return last.replace("_", " ") if i18n.current_language() == "en" else ""
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message}

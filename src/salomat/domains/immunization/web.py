@@ -76,6 +76,9 @@ def N_(message: str) -> str:
     return message
 
 
+#: the query fields of the worklist and coverage pages, named where an error lists them
+QUERY_FIELDS = (N_("cohort"), N_("area"), N_("section"), N_("week"))
+
 #: how the coverage page's figures are counted (the REST API's ``definitions``, worded for
 #: the page in its language)
 COVERAGE_TERMS = (
