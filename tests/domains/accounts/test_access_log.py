@@ -63,7 +63,8 @@ async def test_she_sees_the_doctor_by_name_the_facility_and_the_local_time(
     assert page.status_code == 200
     html = page.text
     assert "Rasulova Malika Anvarovna" in html
-    assert "Qoʻqon 3-son oilaviy poliklinikasi" in html
+    assert "Семейная поликлиника № 3 города Коканда" in html  # the facility's Russian name
+    assert "Qoʻqon 3-son oilaviy poliklinikasi" not in html
     assert "2026-03-09 02:30" in html
     assert "2026-03-08 21:30" not in html
     assert "UTC+05:00" in html
@@ -276,3 +277,19 @@ async def test_the_auditors_csv_names_the_facility_in_the_pages_language(
     uz = await client.get("/audit/export.csv", params=query)
     assert "Qoʻqon 3-son oilaviy poliklinikasi" in uz.text
     assert "Семейная поликлиника" not in uz.text
+
+
+async def test_the_auditors_page_names_the_facility_in_its_language(
+    client, db, make_person, make_user
+):
+    fac, person, _citizen, doctor = await _her(db, make_person, make_user)
+    await audit_row(INSTANT, doctor, facility_id=fac.id, patient_id=person.id)
+    await web_login(client, await make_user("auditor"), lang="ru")
+    query = {"facility": fac.code, "person": str(person.id)}
+    ru = await client.get("/audit", params=query)
+    assert ru.status_code == 200
+    assert "Семейная поликлиника № 3 города Коканда" in ru.text
+    client.cookies.set("salomat_lang", "kk")  # no Kazakh name: the main one
+    kk = await client.get("/audit", params=query)
+    assert "Qoʻqon 3-son oilaviy poliklinikasi" in kk.text
+    assert "Семейная поликлиника" not in kk.text

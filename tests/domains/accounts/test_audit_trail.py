@@ -244,7 +244,7 @@ async def test_the_page_filters_labels_and_pages(client, make_user, scenario):
     assert "Karimov Anvar Olimovich" in html
     assert "Yusupova Zilola Rustamovna" in html
     assert "Шимолий" not in html
-    assert "Shimoliy poliklinika" in html
+    assert "Северная поликлиника" in html  # the facility's Russian name
     assert f"{scenario['year']}-01-11 14:00:00" in html  # local time
     assert "прикреплён к учреждению пользователя" in html  # the reason, translated
     assert "family_doctor" not in html.split('id="audit-rows-title"')[1]

@@ -35,7 +35,14 @@ from salomat.domains.accounts.api import SESSION_COOKIE, client_of
 from salomat.domains.accounts.schemas import AuditFilter, BreakGlassIn, UserIn
 from salomat.domains.accounts.service import labels
 from salomat.domains.registry import service as registry
-from salomat.ui.templating import NavItem, language_of, redirect, register_nav, render
+from salomat.ui.templating import (
+    NavItem,
+    language_of,
+    redirect,
+    register_nav,
+    render,
+    speaking,
+)
 
 web = router(include_in_schema=False)
 Session = DbSession
@@ -167,7 +174,8 @@ async def access_log(
     principal: Annotated[Principal, Depends(Require("audit:self"))],
     before: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
-    page = await service.access_log_of_self(session, principal, before=before, limit=PAGE_SIZE)
+    with speaking(request):  # facility names in the page's language
+        page = await service.access_log_of_self(session, principal, before=before, limit=PAGE_SIZE)
     return render(
         request,
         "accounts/access_log.html",
@@ -223,7 +231,10 @@ async def audit_page(
     status = 200
     if f is not None:
         try:
-            page = await service.audit_trail(session, principal, f, before=before, limit=PAGE_SIZE)
+            with speaking(request):  # facility names in the page's language
+                page = await service.audit_trail(
+                    session, principal, f, before=before, limit=PAGE_SIZE
+                )
         except Invalid as e:
             errors, status = e.errors, e.status
     head = await service.audit_chain_head(session)
