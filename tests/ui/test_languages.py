@@ -512,4 +512,7 @@ def test_the_sweep_sees_what_a_reader_should_not():
         "raw code: 'high_risk'",
         "rule id: 'ANC.DT.17'",
     ]
-    assert findings("cohort,dtp3_covered\n2018,4\n", "ru", csv=True) == ["raw code: 'dtp3_covered'"]
+    assert findings("cohort,dtp3_covered\n2018,4\n", "ru", csv=True) == [
+        "untranslated: 'cohort'",
+        "raw code: 'dtp3_covered'",
+    ]
