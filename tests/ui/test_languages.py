@@ -113,20 +113,6 @@ VISIBLE_ATTRS = ("placeholder", "title", "aria-label", "alt")
 #: Known gaps in pages of other areas: path -> (findings, whose and what). Empty is the
 #: goal; a finding not listed fails the sweep. Remove an entry when its page is fixed.
 KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {
-    "/access-log": (
-        ("raw code: 'family_doctor'",),
-        "accounts (helper audit): a role code in the citizen's access log (the reason column)",
-    ),
-    "/audit": (
-        (
-            "raw code: 'break_glass'",
-            "raw code: 'family_doctor'",
-            "raw code: 'insurance_analyst'",
-            "raw code: 'maternal_dashboard'",
-            "raw code: 'sanatorium_admin'",
-        ),
-        "accounts (helper audit): roles and permissions in the audit trail",
-    ),
     "/children/{person_id}": (
         (
             "raw code: 'sits_without_support'",

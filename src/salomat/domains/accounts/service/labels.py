@@ -157,9 +157,11 @@ def outcome_label(code: str) -> str:
 
 
 def role_label(code: str | None) -> str:
+    """The role's name in the current language; in English the code read as words
+    ("family doctor": the catalogs' msgids are the codes themselves)."""
     if not code:
         return ""
-    return gettext(code) if code in Role.__members__ else code
+    return gettext(code).replace("_", " ") if code in Role.__members__ else code
 
 
 def resource_label(code: str) -> str:
