@@ -18,7 +18,8 @@ from enum import StrEnum
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core.errors import Forbidden, NotFound, Unauthorized
+from salomat.core.errors import N_, Forbidden, NotFound, Unauthorized
+from salomat.core.permission_texts import permission_text, role_text
 from salomat.core.security import Principal
 
 
@@ -184,7 +185,14 @@ class Require:
                 resource_type=self.permission.split(":")[0],
                 detail=f"role {principal.role} lacks {self.permission}",
             )
-            raise Forbidden(f"Your role ({principal.role}) may not do this ({self.permission}).")
+            raise Forbidden(
+                N_("Your role (%(role)s) may not do this: %(what)s."),
+                params={
+                    "role": role_text(principal.role),
+                    "what": permission_text(self.permission),
+                },
+                extensions={"role": principal.role, "permission": self.permission},
+            )
         return principal
 
 

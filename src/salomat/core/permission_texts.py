@@ -1,0 +1,92 @@
+"""What each permission lets a role do, in words a person reads (the 403 message).
+
+``Require`` refuses with "Your role (<role>) may not do this: <what>" in the page's
+language; ``what`` is the permission's text below, the role its catalog name. Every
+permission in ``core.policy.PERMISSIONS`` has a text (a test walks them). The API keeps
+the codes as machine-readable members of the problem (``role``, ``permission``).
+"""
+
+from __future__ import annotations
+
+from salomat.core import i18n
+
+
+def N_(message: str) -> str:
+    return message
+
+
+PERMISSION_TEXTS: dict[str, str] = {
+    "session:self": N_("use your own account"),
+    "user:manage": N_("manage user accounts"),
+    "user:read": N_("view user accounts"),
+    "audit:read": N_("view the audit trail"),
+    "audit:self": N_("view who opened your own record"),
+    "facility:read": N_("view the facility registry"),
+    "facility:manage": N_("manage the facility registry"),
+    "territory:read": N_("view the territory registry"),
+    "territory:manage": N_("manage the territory registry"),
+    "practitioner:read": N_("view the health worker registry"),
+    "practitioner:manage": N_("manage the health worker registry"),
+    "person:create": N_("register a person"),
+    "person:read": N_("view personal records"),
+    "person:search": N_("search the population register"),
+    "person:update": N_("change personal records"),
+    "person:death": N_("record a death"),
+    "person:merge": N_("merge duplicate records"),
+    "person:relate": N_("record family relations"),
+    "break_glass:request": N_("request emergency access"),
+    "pregnancy:read": N_("view pregnancy records"),
+    "pregnancy:register": N_("register or close a pregnancy"),
+    "pregnancy:contact": N_("record antenatal contacts"),
+    "pregnancy:diagnose": N_("resolve a pregnancy diagnosis"),
+    "referral:send": N_("send referrals"),
+    "referral:read": N_("view referrals"),
+    "referral:receive": N_("accept and answer referrals"),
+    "worklist:read": N_("view the antenatal worklist"),
+    "pregnancy:portal": N_("view your own pregnancy record"),
+    "maternal_dashboard:read": N_("view the maternal health dashboard"),
+    "immunization:read": N_("view vaccination records"),
+    "immunization:record": N_("record vaccinations"),
+    "immunization:worklist": N_("view the vaccination worklist"),
+    "immunization:coverage": N_("view vaccination coverage"),
+    "child:read": N_("view child health passports"),
+    "child:record": N_("record child health data"),
+    "child:portal": N_("view your own children"),
+    "formulary:read": N_("view the formulary"),
+    "formulary:manage": N_("manage the formulary"),
+    "prescription:write": N_("write prescriptions"),
+    "prescription:read": N_("view prescriptions"),
+    "prescription:dispense": N_("dispense prescriptions"),
+    "claim:read": N_("view reimbursement claims"),
+    "claim:review": N_("review reimbursement claims"),
+    "prescription:portal": N_("view your own prescriptions"),
+}
+
+
+class Label:
+    """A text translated when it is shown (a 403's parameters are formatted in the
+    language of the page or of the API caller, not of the moment it was raised)."""
+
+    __slots__ = ("msgid", "words")
+
+    def __init__(self, msgid: str, *, words: bool = False) -> None:
+        self.msgid = msgid
+        #: a code read as words in English (the role msgids are the codes themselves)
+        self.words = words
+
+    def __str__(self) -> str:
+        text = i18n.gettext(self.msgid)
+        return text.replace("_", " ") if self.words else text
+
+    def __repr__(self) -> str:
+        return f"Label({self.msgid!r})"
+
+
+def role_text(role: str) -> Label:
+    """The role's name in the current language when shown ("family doctor" in English)."""
+    return Label(role, words=True)
+
+
+def permission_text(permission: str) -> Label:
+    """What the permission lets one do, in the current language when shown."""
+    return Label(PERMISSION_TEXTS.get(permission, permission))
