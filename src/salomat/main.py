@@ -21,7 +21,9 @@ from salomat.core.middleware import (
     RequestContextMiddleware,
     UrlGuardMiddleware,
 )
+from salomat.core.user_names import install_user_names
 from salomat.domains.accounts import api as accounts_api
+from salomat.domains.accounts import service as accounts_service
 from salomat.domains.accounts import web as accounts_web
 from salomat.domains.child import api as child_api
 from salomat.domains.child import web as child_web
@@ -82,6 +84,8 @@ def create_app() -> FastAPI:
     )
     app.state.resolve_principal = accounts_api.resolve_principal
     app.state.render_error_html = render_error
+    # who acted, by name, for domains that record a username (core.user_names)
+    install_user_names(accounts_service.full_names)
     install_error_handlers(app)
     for r in (
         health,

@@ -79,6 +79,10 @@ class Principal:
     session_id: str
     facility_id: int | None = None
     facility_code: str | None = None
+    #: the facility's name and its per-language names (``facility_names.get(lang) or
+    #: facility_name``): read for a page's session only (the header names the facility)
+    facility_name: str | None = None
+    facility_names: dict[str, str] = field(default_factory=dict)
     person_id: int | None = None
     via: str = "bearer"
     csrf_token: str | None = None

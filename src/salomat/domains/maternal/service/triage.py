@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.security import Principal
+from salomat.core.user_names import user_names
 from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
 from salomat.domains.maternal.schemas import ContactOut, PregnancyOut, ReferralOut
 from salomat.domains.maternal.service import pregnancy as preg
@@ -54,6 +55,8 @@ class InboxItem(BaseModel):
     from_facility_name: str | None = None
     from_facility_names: dict[str, str] = {}
     from_facility_phone: str | None = None
+    #: the referring clinician's full name (``referral.sent_by`` is the username)
+    sent_by_name: str | None = None
 
 
 def _most_urgent(urgencies: list[str]) -> str | None:
@@ -94,6 +97,7 @@ async def triage_inbox(
         urgencies[pid].append(urgency)
     senders = {r.from_facility_id for r in refs if r.from_facility_id is not None}
     facilities = {fid: await registry.get_facility(session, fid) for fid in senders}
+    names = await user_names(session, (r.sent_by for r in refs))
     today = date.today()
     items = []
     for r in refs:
@@ -118,6 +122,7 @@ async def triage_inbox(
                 from_facility_name=sender.name if sender else None,
                 from_facility_names=dict(sender.names) if sender else {},
                 from_facility_phone=sender.phone if sender else None,
+                sent_by_name=names.get(r.sent_by),
             )
         )
     return items
@@ -138,6 +143,8 @@ class ReferralDocument(BaseModel):
     urgency: str | None
     sender: FacilityOut | None
     receiver: FacilityOut
+    #: the referring clinician's full name (``referral.sent_by`` is the username)
+    sent_by_name: str | None = None
 
 
 async def referral_document(
@@ -170,4 +177,5 @@ async def referral_document(
             await registry.get_facility(session, r.from_facility_id) if r.from_facility_id else None
         ),
         receiver=await registry.get_facility(session, r.to_facility_id),
+        sent_by_name=(await user_names(session, [r.sent_by])).get(r.sent_by),
     )
