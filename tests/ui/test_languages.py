@@ -112,16 +112,7 @@ VISIBLE_ATTRS = ("placeholder", "title", "aria-label", "alt")
 
 #: Known gaps in pages of other areas: path -> (findings, whose and what). Empty is the
 #: goal; a finding not listed fails the sweep. Remove an entry when its page is fixed.
-KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {
-    "/children/{person_id}": (
-        (
-            "raw code: 'sits_without_support'",
-            "raw code: 'walks_alone'",
-        ),
-        "child (helper pdf): the well-child visit form asks for milestone codes typed by "
-        "hand (its placeholder shows codes); it needs labelled checkboxes",
-    ),
-}
+KNOWN_GAPS: dict[str, tuple[tuple[str, ...], str]] = {}
 
 
 class _Text(HTMLParser):

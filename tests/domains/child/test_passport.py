@@ -210,6 +210,38 @@ async def test_well_child_visits_are_recorded_and_count_in_the_schedule(
     assert (six_weeks["status"], six_weeks["visit_id"]) == ("done", r.json()["id"])
 
 
+async def test_visit_milestones_are_codes_of_the_packs_list(
+    client, make_facility, make_person, make_user, login
+):
+    from salomat.domains.child.service import milestones
+
+    fac = await make_facility()
+    child = await make_person(facility_code=fac.code, birth_date=TODAY - timedelta(days=400))
+    nurse = await login(await make_user("nurse", facility_code=fac.code))
+    url = f"/api/v1/persons/{child.id}/well-child-visits"
+    every = [m.code for m in milestones()]
+    r = await client.post(url, json={"milestones": [every[-1], *every, every[0]]}, headers=nurse)
+    assert r.status_code == 201, r.text
+    assert r.json()["milestones"] == sorted(every)
+    bad = await client.post(
+        url, json={"milestones": ["walks_alone", "flies", "Walks_alone"]}, headers=nurse
+    )
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["errors"] == [
+        {"field": "milestones.1", "message": '"flies" is not in the list of milestones'},
+        {"field": "milestones.2", "message": '"Walks_alone" is not in the list of milestones'},
+    ]
+    ru = await client.post(
+        url, json={"milestones": ["flies"]}, headers={**nurse, "Accept-Language": "ru"}
+    )
+    assert ru.status_code == 422
+    assert ru.json()["errors"][0]["message"] == "«flies» нет в перечне этапов развития"
+    # more than the schema's 40 values is refused before the list is read
+    many = await client.post(url, json={"milestones": ["walks_alone"] * 41}, headers=nurse)
+    assert many.status_code == 422
+    assert len((await client.get(url, headers=nurse)).json()) == 1
+
+
 def test_the_schedule_statuses():
     birth = date(2026, 1, 1)
 

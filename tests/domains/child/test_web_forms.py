@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -34,11 +35,12 @@ async def newborn_stored(person_id: int) -> int:
         return int(await s.scalar(select(func.count()).where(NewbornRecord.person_id == person_id)))
 
 
-def visit_form(csrf: str, **kw: str) -> dict[str, str]:
+def visit_form(csrf: str, **kw: str | list[str]) -> dict[str, str | list[str]]:
     return {
         "csrf_token": csrf,
         "on": TODAY.isoformat(),
-        "milestones": "social_smile, Holds_head",
+        # two boxes checked: the form posts one value for each
+        "milestones": ["social_smile", "holds_head_up"],
         "feeding": "exclusive_breastfeeding",
         "illnesses": "common cold\n\nnappy rash",
         "notes": "Thriving.",
@@ -81,7 +83,12 @@ async def test_the_nurse_records_a_visit_and_sees_it_in_the_list_and_the_schedul
     row = re.search(rf'data-testid="visit-row" data-visit="{visit_id}">(.*?)</li>', html, re.S)
     assert row, html
     text = row.group(1)
-    for shown in ("exclusive breastfeeding", "holds head", "social smile", "common cold"):
+    for shown in (
+        "exclusive breastfeeding",
+        "Holds head up when on tummy",
+        "Smiles at people (social smile)",
+        "common cold",
+    ):
         assert shown in text, (shown, text)
     assert "nappy rash" in text
     assert "Thriving." in text
@@ -97,7 +104,7 @@ async def test_the_nurse_records_a_visit_and_sees_it_in_the_list_and_the_schedul
         ({"on": (TODAY + timedelta(days=1)).isoformat()}, "on", "future"),
         ({"on": (TODAY - timedelta(days=60)).isoformat()}, "on", "before the birth"),
         ({"on": "31.02.2026"}, "on", "date"),
-        ({"milestones": "walks-alone"}, "milestones", "a-z"),
+        ({"milestones": ["social_smile", "walks-alone"]}, "milestones", "list of milestones"),
         ({"feeding": "milk"}, "feeding", "exclusive_breastfeeding"),
         ({"notes": "x" * 2001}, "notes", "2000"),
     ],
@@ -217,3 +224,68 @@ async def test_a_role_without_child_record_sees_no_form_and_gets_403_posting(
     )
     assert r.status_code == 403
     assert (await visits_stored(child.id), await newborn_stored(child.id)) == (0, 0)
+
+
+def checked_boxes(html: str) -> set[str]:
+    box = r'<input type="checkbox" name="milestones" value="([a-z_]+)"[^>]* checked>'
+    return set(re.findall(box, html))
+
+
+async def test_the_form_offers_the_packs_milestones_by_age_with_their_labels(client, nursery):
+    from salomat.domains.child.service import milestones
+
+    _, child, nurse = nursery
+    await web_login(client, nurse)
+    html = (await client.get(f"/children/{child.id}")).text
+    boxes = re.findall(r'name="milestones" value="([a-z_]+)"[^>]*> ([^<]*)</label>', html)
+    listed = milestones()
+    assert [code for code, _ in boxes] == [m.code for m in listed]
+    ages = [m.by_months for m in listed]
+    assert ages == sorted(ages)
+    assert ("walks_alone", "Walks alone (by 18 months)") in boxes
+    assert ("sits_without_support", "Sits without support (by 10 months)") in boxes
+    assert checked_boxes(html) == set()
+    # no codes to type any more
+    assert 'placeholder="sits_without_support' not in html
+
+
+async def test_the_form_in_russian_shows_russian_labels(client, nursery):
+    _, child, nurse = nursery
+    await web_login(client, nurse)
+    client.cookies.set("salomat_lang", "ru")
+    html = (await client.get(f"/children/{child.id}")).text
+    assert '<html lang="ru">' in html
+    assert "Ходит самостоятельно (к 18 мес.)" in html
+    assert "Walks alone" not in html
+
+
+async def test_a_refused_visit_keeps_the_checked_milestones(client, nursery):
+    _, child, nurse = nursery
+    csrf = await web_login(client, nurse)
+    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    r = await client.post(f"/children/{child.id}/visits", data=visit_form(csrf, on=tomorrow))
+    assert r.status_code == 422, r.text
+    assert checked_boxes(r.text) == {"social_smile", "holds_head_up"}
+    assert await visits_stored(child.id) == 0
+
+
+async def test_an_unknown_code_is_named_and_the_known_ones_stay_checked(client, nursery):
+    _, child, nurse = nursery
+    csrf = await web_login(client, nurse)
+    form = visit_form(csrf, milestones=["walks_alone", "flies"])
+    r = await client.post(f"/children/{child.id}/visits", data=form)
+    assert r.status_code == 422, r.text
+    message = unescape(field_error(r.text, "milestones") or "")
+    assert message == '"flies" is not in the list of milestones'
+    assert checked_boxes(r.text) == {"walks_alone"}
+    assert await visits_stored(child.id) == 0
+
+
+async def test_a_visit_without_milestones_is_recorded(client, nursery):
+    _, child, nurse = nursery
+    csrf = await web_login(client, nurse)
+    form = visit_form(csrf)
+    del form["milestones"]
+    r = await client.post(f"/children/{child.id}/visits", data=form)
+    assert r.status_code == 303, r.text
+    assert await visits_stored(child.id) == 1

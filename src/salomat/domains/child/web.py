@@ -277,6 +277,9 @@ def _ctx(p: PassportOut) -> dict[str, Any]:
         if p.is_child
         else [],
         "age_text": _age_text(p.age_days),
+        # the pack's milestones (the form's boxes) and a visit's codes as names
+        "milestones": service.milestones(),
+        "milestone_labels": service.milestone_labels,
     }
 
 
@@ -476,11 +479,6 @@ def _by_field(e: SalomatError) -> dict[str, list[str]]:
     return forms.errors_by_field(e.errors, {f.field: f.field.split(".")[0] for f in e.errors})
 
 
-def _codes(raw: str) -> list[str]:
-    """Milestone codes as typed: separated by commas, semicolons or spaces, lowercased."""
-    return [c for c in raw.replace(";", ",").replace(" ", ",").lower().split(",") if c]
-
-
 @web.post("/children/{person_id}/visits", response_class=HTMLResponse)
 async def post_visit(
     request: Request,
@@ -490,10 +488,12 @@ async def post_visit(
 ) -> Response:
     """Record a well-child visit; the page comes back with it in the list and the schedule."""
     posted = await request.form()
-    form = {k: forms.text(posted, k) for k in VISIT_FIELDS}
+    form: dict[str, Any] = {k: forms.text(posted, k) for k in VISIT_FIELDS}
+    # the checked boxes, one value each (the form comes back with them checked)
+    form["milestones"] = [c.strip() for c in forms.texts(posted, "milestones") if c.strip()]
     raw: dict[str, Any] = {
         "on": form["on"] or None,
-        "milestones": _codes(form["milestones"]),
+        "milestones": form["milestones"],
         "feeding": form["feeding"] or None,
         "illnesses": [s.strip() for s in form["illnesses"].splitlines() if s.strip()],
         "notes": form["notes"] or None,

@@ -16,12 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.db import utcnow
-from salomat.core.errors import Conflict, FieldError, Invalid, PreconditionFailed
+from salomat.core.errors import N_, Conflict, FieldError, Invalid, PreconditionFailed
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.child.models import GrowthMeasurement, NewbornRecord, WellChildVisit
 from salomat.domains.child.schemas import NewbornIn, NewbornOut, VisitIn, VisitOut
 from salomat.domains.child.service.growth import refuse_merged
+from salomat.domains.child.service.milestones import milestones as pack_milestones
 from salomat.domains.maternal import service as maternal
 from salomat.domains.registry import service as registry
 
@@ -38,7 +39,6 @@ VISIT = "Encounter"
 #: the newborn record, in the audit
 NEWBORN = "Observation"
 SCREENING_TESTS = ("hearing", "hypothyroidism", "phenylketonuria")
-_CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 NEWBORN_LIMITS: dict[str, tuple[float, float, str]] = {
     "birth_weight_g": (300, 7000, "g"),
     "birth_length_cm": (20, 70, "cm"),
@@ -66,10 +66,19 @@ async def record_visit(
         errors.append(
             FieldError("on", f"is after the child's death ({person.deceased_on:%d.%m.%Y})")
         )
+    # the codes of the pack's list only; stored sorted, each once
+    known = {m.code for m in pack_milestones()}
     milestones = sorted(set(data.milestones))
-    for i, code in enumerate(milestones):
-        if not code or len(code) > 64 or not set(code) <= _CODE_CHARS:
-            errors.append(FieldError(f"milestones.{i}", "a code of a-z, 0-9 and _"))
+    for i, code in enumerate(data.milestones):
+        if code not in known:
+            shown = code if len(code) <= 64 else code[:64] + "…"
+            errors.append(
+                FieldError(
+                    f"milestones.{i}",
+                    N_('"%(code)s" is not in the list of milestones'),
+                    {"code": shown},
+                )
+            )
     illnesses = [s.strip() for s in data.illnesses if s.strip()]
     for i, text in enumerate(illnesses):
         if len(text) > 200:
