@@ -15,6 +15,7 @@ from salomat.domains.accounts.models import User
 from tests.domains.maternal.test_referrals import refer, register_hypertensive
 from tests.domains.maternal.test_web_coordination import people, session_client  # noqa: F401
 from tests.domains.registry.test_web import web_login
+from tests.ui.test_pdf import pdf_text
 
 pytestmark = pytest.mark.anyio
 
@@ -49,6 +50,9 @@ async def test_the_inbox_and_the_pdf_name_the_referring_doctor(
         inbox = await ob.get("/referrals")
         assert inbox.status_code == 200
         assert _sender(inbox.text) == (people.doctor.username, FULL_NAME)
+        pdf = await ob.get(f"/referrals/{sent.json()['id']}/referral.pdf")
+        assert pdf.status_code == 200
+        assert f"{FULL_NAME} ({people.doctor.username})" in " ".join(pdf_text(pdf.content).split())
 
     from salomat.domains.maternal import service as maternal
 
