@@ -168,7 +168,7 @@ async def test_the_nurse_records_a_well_child_visit_and_sees_it_listed(
 
     await form.get_by_label("Date of the visit").fill(date.today().isoformat())
     await form.get_by_label("Feeding").select_option("mixed")
-    await form.get_by_label("Smiles at people (social smile) (by 2 months)").check()
+    await form.get_by_label("Smiles when talked to or smiled at (by 2 months)").check()
     await form.get_by_label("Illnesses since the last visit").fill("common cold")
     async with page.expect_navigation():
         await page.get_by_test_id("visit-save").click()
@@ -177,7 +177,7 @@ async def test_the_nurse_records_a_well_child_visit_and_sees_it_listed(
     rows = page.get_by_test_id("visit-row")
     assert await rows.count() == 1
     text = await rows.nth(0).inner_text()
-    for shown in ("mixed feeding", "Smiles at people", "common cold", "Holds his head well."):
+    for shown in ("mixed feeding", "Smiles when talked to", "common cold", "Holds his head well."):
         assert shown in text, (shown, text)
     done = page.locator('[data-testid="schedule-row"][data-visit]')
     assert await done.count() == 1

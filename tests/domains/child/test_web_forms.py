@@ -86,7 +86,7 @@ async def test_the_nurse_records_a_visit_and_sees_it_in_the_list_and_the_schedul
     for shown in (
         "exclusive breastfeeding",
         "Holds head up when on tummy",
-        "Smiles at people (social smile)",
+        "Smiles when talked to or smiled at",
         "common cold",
     ):
         assert shown in text, (shown, text)
