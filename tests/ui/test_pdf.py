@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from salomat.core import i18n
 from salomat.core.config import get_settings
+from salomat.domains.immunization import service as immunization
 from salomat.ui import pdf
 from tests.domains.child.test_passport import born
 from tests.domains.maternal.test_pregnancy import clinic
@@ -156,6 +157,18 @@ async def test_the_passport_pdf_is_in_the_pages_language(client, baby, lang, in_
     assert "3.9" in text  # the weight of today's measurement
     assert (TODAY - timedelta(days=20)).strftime("%d.%m.%Y") in text  # the dose's day
     assert "Mother and child health passport" not in text
+    # the pack's names in the page's language: the visit schedule and the vaccine series
+    visits = {"uz": "6 hafta", "ru": "6 недель", "kk": "6 апта"}[lang]
+    assert visits in text, (lang, visits)
+    assert "6 weeks" not in text
+    assert "Source of the schedule" not in text
+    i18n_token = i18n.set_language(lang)
+    try:
+        hepb = immunization.Labels().series("hepb")
+    finally:
+        i18n.reset_language(i18n_token)
+    assert hepb != immunization.Labels().series("hepb")  # named in lang, not English
+    assert hepb in " ".join(text.split()), (lang, hepb)
 
 
 @pytest.mark.anyio

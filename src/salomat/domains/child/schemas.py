@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core import i18n
 from salomat.core.text import NameText, OptNotes
 from salomat.domains.immunization.schemas import CardOut
 from salomat.domains.maternal.schemas import (
@@ -176,11 +177,19 @@ class ScheduledVisit(BaseModel):
     """One well-child visit of the national schedule and whether it was made."""
 
     age_days: int
+    #: the visit's name in English (stable)
     label: str
+    #: its name per language: the pack's languages and English ("en", "ru", "uz", "kk")
+    names: dict[str, str] = Field(default_factory=dict)
     due_on: date
     #: done | due | overdue | upcoming | missed
     status: Literal["done", "due", "overdue", "upcoming", "missed"]
     visit_id: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The name in the language being rendered (English when the pack has none)."""
+        return self.names.get(i18n.current_language()) or self.label
 
 
 class PersonSummary(BaseModel):
@@ -240,10 +249,18 @@ class PassportOut(BaseModel):
     trend: list[ZTrend] = Field(default_factory=list)
     visits: list[VisitOut] = Field(default_factory=list)
     schedule: list[ScheduledVisit] = Field(default_factory=list)
-    #: where the schedule comes from (the country pack's note)
+    #: where the schedule comes from (the country pack's note, for maintainers)
     schedule_source: str | None = None
+    #: where the schedule comes from, worded for readers, per language ("en" always)
+    schedule_source_names: dict[str, str] = Field(default_factory=dict)
     #: the vaccination card (immunization domain), when the user's role may read it
     vaccinations: CardOut | None = None
     #: the immunization page of the child
     vaccinations_href: str | None = None
     mother: MotherSide | None = None
+
+    @property
+    def schedule_source_name(self) -> str | None:
+        """Where the schedule comes from, in the language being rendered."""
+        names = self.schedule_source_names
+        return names.get(i18n.current_language()) or names.get("en") or None

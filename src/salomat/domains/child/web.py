@@ -44,6 +44,7 @@ from salomat.domains.child.schemas import (
     PassportOut,
     VisitIn,
 )
+from salomat.domains.immunization import service as immunization
 from salomat.ui import forms
 from salomat.ui.pdf import render_pdf
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
@@ -280,6 +281,8 @@ def _ctx(p: PassportOut) -> dict[str, Any]:
         # the pack's milestones (the form's boxes) and a visit's codes as names
         "milestones": service.milestones(),
         "milestone_labels": service.milestone_labels,
+        # the vaccination card's series in the page's language (the pack's names)
+        "vaccine_labels": immunization.Labels(),
     }
 
 

@@ -13,27 +13,24 @@ the child) is left out rather than failing the whole page.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core.config import get_settings
 from salomat.core.errors import NotFound
 from salomat.core.policy import allowed
 from salomat.core.security import Principal
-from salomat.country import pack
 from salomat.domains.child.schemas import (
     BirthSummary,
     MotherSide,
     PassportOut,
     PersonSummary,
     PregnancyHistory,
-    ScheduledVisit,
-    VisitOut,
 )
 from salomat.domains.child.service.growth import _measurements, zscore_trend
 from salomat.domains.child.service.records import _visits, get_newborn
+from salomat.domains.child.service.schedule import visit_schedule, well_child_schedule
 from salomat.domains.immunization import service as immunization
 from salomat.domains.immunization.schemas import CardOut
 from salomat.domains.maternal import service as maternal
@@ -45,60 +42,10 @@ __all__ = [
     "birth_summary",
     "get_passport",
     "my_children",
-    "visit_schedule",
-    "well_child_schedule",
 ]
 
 #: the child sections apply under this age
 CHILD_UNTIL_YEARS = 18
-
-
-def well_child_schedule(country: str | None = None) -> tuple[list[dict[str, Any]], str]:
-    """The country pack's well-child visits (age_days, label, before, after) and source."""
-    data = pack.load(country or get_settings().country, "child")["well_child_visits"]
-    return list(data["visits"]), str(data["source"])
-
-
-def visit_schedule(
-    birth_date: date, visits: list[VisitOut], today: date, country: str | None = None
-) -> list[ScheduledVisit]:
-    """Each scheduled visit and whether a visit was made in its window (pure).
-
-    done: a visit in [due - before, due + after]; due: today in the window;
-    upcoming: before it; overdue: the window has passed and no later scheduled
-    visit's window has opened; missed: passed, and a later one is open or past.
-    """
-    items, _ = well_child_schedule(country)
-    used: set[int] = set()
-    out: list[ScheduledVisit] = []
-    for i, item in enumerate(items):
-        due = birth_date + timedelta(days=int(item["age_days"]))
-        start = due - timedelta(days=int(item["before"]))
-        end = due + timedelta(days=int(item["after"]))
-        hit = next((v for v in visits if v.id not in used and start <= v.on <= end), None)
-        if hit is not None:
-            used.add(hit.id)
-            status = "done"
-        elif today < start:
-            status = "upcoming"
-        elif today <= end:
-            status = "due"
-        else:
-            nxt = items[i + 1] if i + 1 < len(items) else None
-            next_open = nxt is not None and today >= birth_date + timedelta(
-                days=int(nxt["age_days"]) - int(nxt["before"])
-            )
-            status = "missed" if next_open else "overdue"
-        out.append(
-            ScheduledVisit(
-                age_days=int(item["age_days"]),
-                label=str(item["label"]),
-                due_on=due,
-                status=status,  # type: ignore[arg-type]
-                visit_id=hit.id if hit else None,
-            )
-        )
-    return out
 
 
 def _summary(p: Any) -> PersonSummary:
@@ -202,7 +149,9 @@ async def get_passport(
         out.trend = zscore_trend(out.measurements)
         out.visits = await _visits(session, person_id)
         out.schedule = visit_schedule(person.birth_date, out.visits, as_of)
-        out.schedule_source = well_child_schedule()[1]
+        schedule = well_child_schedule()
+        out.schedule_source = schedule.source
+        out.schedule_source_names = dict(schedule.source_names)
         out.vaccinations = await _card(session, principal, person_id)
         out.vaccinations_href = f"/patients/{person_id}/immunizations"
     if person.sex == "female" and (
