@@ -49,7 +49,9 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
     who = page.get_by_test_id("who")
     assert await page.get_by_test_id("who-username").inner_text() == doctor.username
     assert await page.get_by_test_id("who-role").inner_text() == "family doctor"
-    assert await page.get_by_test_id("who-facility").inner_text() == doctor.facility_code
+    facility = page.get_by_test_id("who-facility")
+    assert await facility.inner_text() == "Test polyclinic"  # by name, the code as tooltip
+    assert await facility.get_attribute("title") == doctor.facility_code
     assert await who.is_visible()
     heading = page.get_by_role("heading", level=1)
     assert await heading.inner_text() == f"Welcome, {doctor.username}"
