@@ -88,3 +88,26 @@ async def test_names_by_username_and_unknown_users_left_out(app, db, make_user):
         a.username: "Karimova Dilnoza"
     }
     assert await user_names(db, []) == {}
+
+
+async def test_the_pregnancy_record_names_who_sent_each_referral(
+    client,
+    db,
+    people,  # noqa: F811
+    session_client,  # noqa: F811
+):
+    n = people.net
+    await _name(db, people.doctor.username, FULL_NAME)
+    preg = await register_hypertensive(client, n)
+    sent = await refer(client, n, preg)
+    assert sent.status_code == 201, sent.text
+    async with session_client() as doctor:
+        await web_login(doctor, people.doctor)
+        page = await doctor.get(f"/patients/{preg['person_id']}/pregnancy")
+        assert page.status_code == 200
+        m = re.search(r'title="([^"]*)" data-testid="referral-sender">([^<]*)<', page.text)
+        assert m, page.text
+        assert (html.unescape(m.group(1)), html.unescape(m.group(2))) == (
+            people.doctor.username,
+            FULL_NAME,
+        )

@@ -20,6 +20,7 @@ from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession
+from salomat.core.user_names import user_names
 from salomat.domains.maternal import service
 from salomat.domains.maternal.schemas import (
     AdviceOut,
@@ -105,6 +106,7 @@ async def _page(
             )
     referrals: list[ReferralOut] = []
     places: dict[int, Any] = {}
+    senders: dict[str, str] = {}
     new_advice: set[int] = set()
     saved = request.query_params.get("saved") == "1"
     if current is not None:
@@ -116,6 +118,7 @@ async def _page(
                     places[r.to_facility_id] = await registry.get_facility(
                         session, r.to_facility_id
                     )
+            senders = await user_names(session, (r.sent_by for r in referrals))
         if saved:
             everything = await service.list_advice(session, principal, current.id, retired=True)
             new_advice = _new_advice(everything, pregnancy.advice)
@@ -156,6 +159,7 @@ async def _page(
         "contact_errors": {},
         "referrals": referrals,
         "places": places,
+        "senders": senders,
         "can_refer": can(principal, "referral:send") and pregnancy is not None,
         "referral_kinds": REFERRAL_KINDS,
         "referral_statuses": REFERRAL_STATUSES,
