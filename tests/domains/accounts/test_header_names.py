@@ -1,6 +1,6 @@
 """The page header names the user's facility in the page's language (its code as the
-tooltip), and what that costs the request: the session's one statement, plus one indexed
-read of the facility for a page; an API request stays at one."""
+tooltip), and what that costs the request: nothing more than the session's one statement
+(the names are correlated subqueries in it), for a page as for an API request."""
 
 from __future__ import annotations
 
@@ -85,5 +85,5 @@ async def test_statements_to_resolve_a_page_and_an_api_principal(client, db, nam
     assert page.facility_names == NAMES
     assert page.facility_name == "Family polyclinic No. 7"
     assert api.facility_name is None  # the API answers codes; no read for a name
-    assert on_page == 2, statements
+    assert on_page == 1, statements
     assert len(statements) - on_page == 1, statements

@@ -256,7 +256,9 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
     )
 
 
-async def _session_principal(session: AsyncSession, where: Any, via: str) -> tuple[Principal, Any]:
+async def _session_principal(
+    session: AsyncSession, where: Any, via: str, *, with_facility_names: bool = False
+) -> tuple[Principal, Any]:
     """The principal of a live login session, read in one round trip.
 
     Every authenticated request passes here, so it is one statement of plain
@@ -264,6 +266,14 @@ async def _session_principal(session: AsyncSession, where: Any, via: str) -> tup
     registry's correlated subquery. Returns the principal and the row (for
     the checks the token adds).
     """
+    names = (
+        (
+            registry.facility_name_of(User.facility_id).label("facility_name"),
+            registry.facility_names_of(User.facility_id).label("facility_names"),
+        )
+        if with_facility_names
+        else ()
+    )
     row = (
         await session.execute(
             select(
@@ -278,6 +288,7 @@ async def _session_principal(session: AsyncSession, where: Any, via: str) -> tup
                 User.facility_id,
                 User.person_id,
                 registry.facility_code_of(User.facility_id).label("facility_code"),
+                *names,
             )
             .join(User, User.id == AuthSession.user_id)
             .where(where)
@@ -296,6 +307,10 @@ async def _session_principal(session: AsyncSession, where: Any, via: str) -> tup
         via=via,
         csrf_token=row.csrf_token,
     )
+    if with_facility_names and row.facility_name is not None:
+        principal = replace(
+            principal, facility_name=row.facility_name, facility_names=row.facility_names or {}
+        )
     return principal, row
 
 
@@ -308,18 +323,10 @@ async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
 
 
 async def principal_from_cookie(session: AsyncSession, cookie: str) -> Principal:
-    """A page's principal, with its facility's names for the header: one indexed read
-    more than an API request (the registry's facility names are not a column here)."""
+    """A page's principal, with its facility's names for the header (two more correlated
+    subqueries in the same statement: still one statement, as for an API request)."""
     where = (AuthSession.token_digest == token_digest(cookie)) & (AuthSession.kind == "web")
-    principal = (await _session_principal(session, where, "cookie"))[0]
-    if principal.facility_id is None:
-        return principal
-    found = (await registry.facility_names(session, [principal.facility_id])).get(
-        principal.facility_id
-    )
-    if found is None:
-        return principal
-    return replace(principal, facility_name=found.name, facility_names=found.names)
+    return (await _session_principal(session, where, "cookie", with_facility_names=True))[0]
 
 
 def me(principal: Principal, full_name: str | None = None, language: str | None = None) -> Me:

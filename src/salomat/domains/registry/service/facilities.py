@@ -62,7 +62,9 @@ __all__ = [
     "facility_code",
     "facility_code_of",
     "facility_id_by_code",
+    "facility_name_of",
     "facility_names",
+    "facility_names_of",
     "facility_scopes",
     "facility_types",
     "get_facility",
@@ -261,6 +263,17 @@ def facility_code_of(facility_id: Any) -> Any:
     scalar subquery: a caller that reads a row with a facility id gets the code in the
     same statement (the principal of every request is read this way)."""
     return select(Facility.code).where(Facility.id == facility_id).scalar_subquery()
+
+
+def facility_name_of(facility_id: Any) -> Any:
+    """The main name of the facility ``facility_id`` refers to (a correlated subquery)."""
+    return select(Facility.name).where(Facility.id == facility_id).scalar_subquery()
+
+
+def facility_names_of(facility_id: Any) -> Any:
+    """The names by language of the facility ``facility_id`` refers to (a correlated
+    subquery; JSON, decoded with the row)."""
+    return select(Facility.names).where(Facility.id == facility_id).scalar_subquery()
 
 
 class FacilityName(NamedTuple):
