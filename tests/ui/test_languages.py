@@ -196,12 +196,28 @@ def english_pack_labels(country: str, lang: str) -> frozenset[str]:
     ``lang``: shown as they are, they are untranslated too."""
     from salomat.domains.immunization.service import pack_names
 
+    child = pack.load(country, "child")
+    named = [
+        *(names for codes in pack_names(country).values() for names in codes.values()),
+        # the child passport's visit schedule, its source and the milestones
+        *(v["names"] for v in child["well_child_visits"]["visits"]),
+        child["well_child_visits"]["source_names"],
+        *(m["names"] for m in child.get("milestones", {}).get("items", [])),
+    ]
     return frozenset(
         names["en"]
-        for codes in pack_names(country).values()
-        for names in codes.values()
+        for names in named
         if names.get(lang) and names[lang] != names["en"] and re.search(r"[a-z]{3}", names["en"])
     )
+
+
+@functools.cache
+def pack_label_pattern(country: str, lang: str) -> re.Pattern[str] | None:
+    """The pack's English labels as whole words, to find one inside a longer text."""
+    labels = sorted(english_pack_labels(country, lang), key=len, reverse=True)
+    if not labels:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, labels)) + r")(?!\w)")
 
 
 def findings(
@@ -227,6 +243,10 @@ def findings(
             continue
         if chunk in english:
             found.append(f"untranslated: {chunk!r}")
+        elif country and lang != "en" and (inner := pack_label_pattern(country, lang)):
+            # a pack label inside a longer text ("Due now: Hepatitis B (birth dose), BCG")
+            for m in inner.finditer(chunk):
+                found.append(f"untranslated: {m.group()!r} in {chunk!r}")
         for m in SNAKE.finditer(chunk):
             found.append(f"raw code: {m.group()!r}")
         for m in RULE_ID.finditer(chunk):
@@ -489,6 +509,14 @@ def test_the_sweep_sees_what_a_reader_should_not():
         "raw code: 'high_risk'",
         "rule id: 'ANC.DT.17'",
     ]
+    # the pack's labels: a child's visit as a cell, a vaccine series inside a sentence
+    page = "<td>6 weeks</td><p>Сейчас: Hepatitis B (birth dose), БЦЖ</p><td>6 недель</td>"
+    assert findings(page, "ru", country="UZ") == [
+        "untranslated: '6 weeks'",
+        "untranslated: 'Hepatitis B (birth dose)' in 'Сейчас: Hepatitis B (birth dose), БЦЖ'",
+    ]
+    assert findings(page, "kk", country="KZ")[0] == "untranslated: '6 weeks'"
+    assert findings(page, "en", country="UZ") == []
     assert findings("cohort,dtp3_covered\n2018,4\n", "ru", csv=True) == [
         "untranslated: 'cohort'",
         "raw code: 'dtp3_covered'",
