@@ -235,7 +235,7 @@ async def test_a_nurse_is_refused_with_an_operation_outcome(client, make_user, l
     auth = await login(nurse)
     issues = outcome(await client.get("/fhir/AuditEvent", headers=auth), 403)
     assert issues[0]["code"] == "forbidden"
-    assert "audit:read" in issues[0]["diagnostics"]
+    assert "view the audit trail" in issues[0]["diagnostics"]  # what was refused, in words
     outcome(await client.get("/fhir/AuditEvent/1", headers=auth), 403)
     # the refusal is itself in the trail
     mine = await search(client, auditor, agent=nurse.username)
