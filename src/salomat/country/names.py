@@ -28,10 +28,13 @@ _VOWELS_CYRL = set("аеёиоуыэюяәөұүіў")
 
 
 def script_of(text: str) -> Script | None:
-    """``cyrl`` or ``latn`` by the letters used; None for no letters or a mixture."""
+    """``cyrl`` or ``latn`` by the letters used; None for no letters or a mixture.
+
+    Modifier letters (Unicode category Lm: the Uzbek ʻ of oʻ and gʻ, U+02BB, and the
+    tutuq belgisi ʼ, U+02BC) belong to no script and are left out of the count."""
     cyr = lat = 0
     for ch in text:
-        if not ch.isalpha():
+        if not ch.isalpha() or unicodedata.category(ch) == "Lm":
             continue
         if "CYRILLIC" in unicodedata.name(ch, ""):
             cyr += 1

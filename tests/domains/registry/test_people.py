@@ -102,6 +102,29 @@ async def test_a_cyrillic_name_is_kept_with_its_latin_form(client, registrar):
     assert body["patronymic_alt"] == "Aliyevich"
 
 
+@pytest.mark.parametrize(
+    ("family", "given", "patronymic"),
+    [
+        ("Gʻofurov", "Oʻtkir", "Toʻlqin oʻgʻli"),  # oʻ, gʻ with U+02BB, as Uzbek Latin writes
+        ("Maʼmurov", "Saʼdulla", None),  # the tutuq belgisi, U+02BC
+    ],
+)
+async def test_uzbek_latin_names_with_their_own_apostrophes_are_registered(
+    client, registrar, family, given, patronymic
+):
+    family = f"{family}{unique_name('').lower()}"  # unlike any other: no look-alike
+    r = await client.post(
+        "/api/v1/persons",
+        json=person(family_name=family, given_name=given, patronymic=patronymic),
+        headers=registrar,
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["name_script"] == "latn"
+    assert body["family_name"] == family
+    assert body["family_name_alt"]  # the Cyrillic form was derived
+
+
 async def test_names_mixing_scripts_or_with_digits_are_refused(client, registrar):
     mixed = await client.post(
         "/api/v1/persons", json=person(family_name="Тошmatov"), headers=registrar
