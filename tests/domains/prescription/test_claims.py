@@ -401,6 +401,7 @@ async def test_the_analyst_approves_and_rejects_lines_with_a_reason(client, setu
         "rejected",
         "dispensed after the validity ended",
     )
+    r_rejected = r.json()
     # once decided, a line stays decided
     r = await client.post(
         f"/api/v1/claim-lines/{flagged.id}/review",
@@ -408,6 +409,21 @@ async def test_the_analyst_approves_and_rejects_lines_with_a_reason(client, setu
         headers=s["analyst"],
     )
     assert r.status_code == 409
+    # the same review sent again changes nothing and is not refused: the line as it is
+    again = await client.post(
+        f"/api/v1/claim-lines/{flagged.id}/review",
+        json={"decision": "reject", "note": "dispensed after the validity ended"},
+        headers=s["analyst"],
+    )
+    assert again.status_code == 200, again.text
+    assert again.json() == r_rejected
+    # the same decision with another reason is a different review: refused
+    other = await client.post(
+        f"/api/v1/claim-lines/{flagged.id}/review",
+        json={"decision": "reject", "note": "another reason"},
+        headers=s["analyst"],
+    )
+    assert other.status_code == 409
     r = await client.post(
         f"/api/v1/claim-lines/{ok.id}/review", json={"decision": "maybe"}, headers=s["analyst"]
     )
