@@ -1,7 +1,9 @@
 """Maternal use cases; import names from here.
 
-``dating`` and ``rules`` are pure (no database); ``pregnancy`` stores the
-register, the contacts and the advice, and lists its public names in ``__all__``.
+``dating`` and ``rules`` are pure (no database); ``pregnancy`` reads the
+register, ``pregnancy_opening``, ``pregnancy_contacts`` and ``pregnancy_closing``
+write it, ``pregnancy_merge`` follows the registry's merges. Each module lists
+its public names in ``__all__``.
 """
 
 from salomat.domains.maternal.service import dating as dating
@@ -13,6 +15,10 @@ from salomat.domains.maternal.service.diagnoses import *  # noqa: F403
 from salomat.domains.maternal.service.fhir_reads import *  # noqa: F403
 from salomat.domains.maternal.service.portal import *  # noqa: F403
 from salomat.domains.maternal.service.pregnancy import *  # noqa: F403
+from salomat.domains.maternal.service.pregnancy_closing import *  # noqa: F403
+from salomat.domains.maternal.service.pregnancy_contacts import *  # noqa: F403
+from salomat.domains.maternal.service.pregnancy_merge import *  # noqa: F403
+from salomat.domains.maternal.service.pregnancy_opening import *  # noqa: F403
 from salomat.domains.maternal.service.reevaluation import *  # noqa: F403
 from salomat.domains.maternal.service.referrals import *  # noqa: F403
 from salomat.domains.maternal.service.synth import *  # noqa: F403

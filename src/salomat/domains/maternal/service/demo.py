@@ -29,7 +29,14 @@ from salomat.domains.maternal.schemas import (
     PregnancyIn,
     ReferralIn,
 )
-from salomat.domains.maternal.service import birth, pregnancy, referrals
+from salomat.domains.maternal.service import (
+    birth,
+    pregnancy,
+    pregnancy_closing,
+    pregnancy_contacts,
+    pregnancy_opening,
+    referrals,
+)
 from salomat.domains.registry import service as registry
 
 __all__ = ["load_demo_pregnancies"]
@@ -102,7 +109,7 @@ async def load_demo_pregnancies(
 
         clinic = await _acting_at(session, spec["at"], i, "at")
         history = {k: spec[k] for k in _HISTORY if k in spec}
-        detail = await pregnancy.open_pregnancy(
+        detail = await pregnancy_opening.open_pregnancy(
             session,
             clinic,
             person_id,
@@ -112,7 +119,7 @@ async def load_demo_pregnancies(
         )
         for n, c in enumerate(spec.get("contacts", [])):
             values = {**DEFAULT_CONTACT, **{k: v for k, v in c.items() if k != "ga"}}
-            detail = await pregnancy.record_contact(
+            detail = await pregnancy_contacts.record_contact(
                 session,
                 clinic,
                 detail.id,
@@ -147,7 +154,7 @@ async def load_demo_pregnancies(
                 expected_version=version,
             )
         elif c := spec.get("close"):
-            await pregnancy.close_pregnancy(
+            await pregnancy_closing.close_pregnancy(
                 session,
                 clinic,
                 detail.id,

@@ -27,6 +27,7 @@ from salomat.domains.maternal.models import AntenatalContact, Pregnancy, Referra
 from salomat.domains.maternal.schemas import WorklistReason, WorklistRow
 from salomat.domains.maternal.service import pregnancy as preg
 from salomat.domains.maternal.service import rules
+from salomat.domains.maternal.service.pregnancy_opening import AGE_RANGE
 from salomat.domains.maternal.service.referrals import ACCEPTED
 from salomat.domains.registry import service as registry
 
@@ -155,10 +156,10 @@ async def antenatal_worklist(session: AsyncSession, principal: Principal) -> lis
     fid = principal.facility_id
     today = date.today()
     seen_here = select(AntenatalContact.pregnancy_id).where(AntenatalContact.facility_id == fid)
-    # women of child-bearing age (10-60, ``pregnancy.AGE_RANGE``) attached here, wherever
+    # women of child-bearing age (10-60, ``pregnancy_opening.AGE_RANGE``) attached here, wherever
     # their pregnancy was registered; a generous band: her pregnancy's own checks decided
     # her age, this only narrows the read
-    low, high = preg.AGE_RANGE
+    low, high = AGE_RANGE
     attached = registry.attached_ids_query(
         fid,
         sex="female",
