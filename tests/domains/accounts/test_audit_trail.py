@@ -219,6 +219,7 @@ async def test_an_admin_may_read_it(client, make_user, login):
         ({"from": "9999-12-31T23:00-10:00"}, "from"),
         ({"action": "peek"}, "action"),
         ({"outcome": "maybe"}, "outcome"),
+        ({"break_glass": "maybe"}, "break_glass"),
         ({"person": "12345678901234"}, "person"),  # a PINFL nobody has
         ({"person": "Karimova"}, "person"),
         ({"before": "0"}, "before"),
@@ -263,6 +264,10 @@ async def test_the_page_filters_labels_and_pages(client, make_user, scenario):
     assert bad.status_code == 422
     assert 'data-testid="audit-errors"' in bad.text
     assert 'value="not a date"' in bad.text
+    # an emergency-access filter that is neither yes nor no is refused, not ignored
+    unclear = await client.get("/audit", params={**WINDOW, "break_glass": "maybe"})
+    assert unclear.status_code == 422
+    assert 'data-testid="audit-row"' not in unclear.text
 
 
 async def test_the_csv_export_is_filtered_labelled_and_neutralised(client, make_user, scenario):

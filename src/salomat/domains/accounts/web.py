@@ -211,7 +211,8 @@ def _audit_form(request: Request) -> tuple[dict[str, str], AuditFilter | None, l
             resource_type=form["resource_type"] or None,
             outcome=form["outcome"] or None,
             facility=form["facility"] or None,
-            break_glass={"true": True, "false": False}.get(form["break_glass"]),
+            # empty: either; anything but a yes/no (true, false, 1, 0...) is a field error
+            break_glass=form["break_glass"] or None,
         )
     except ValidationError as e:
         return form, None, field_errors_from_pydantic(list(e.errors()))
@@ -228,7 +229,7 @@ async def audit_page(
     """The audit trail for the auditor: filters, newest first, CSV, the chain's seal."""
     form, f, errors = _audit_form(request)
     page = None
-    status = 200
+    status = 422 if errors else 200
     if f is not None:
         try:
             with speaking(request):  # facility names in the page's language
