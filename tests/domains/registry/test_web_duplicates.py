@@ -199,3 +199,109 @@ async def test_only_the_merge_permission_opens_the_page(client, make_user):
     assert (await client.get("/duplicates")).status_code == 403
     r = await client.post("/duplicates/1/distinct", data={"csrf_token": csrf})
     assert r.status_code == 403
+
+
+async def _merge_form(client, registrar) -> tuple[str, dict, int, int, int]:
+    """A pair on the page and its merge form as the page fills it (url, form, pair, a, b)."""
+    account, headers = registrar
+    a, b = await _twins(client, headers)
+    pair_id = await add_pair(a["id"], b["id"])
+    csrf = await web_login(client, account)
+    _, offset = await _find(client, pair_id)
+    low, high = min(a["id"], b["id"]), max(a["id"], b["id"])
+    form = {
+        "csrf_token": csrf,
+        "offset": offset,
+        "person_a": str(low),
+        "person_b": str(high),
+        "version_a": "1",
+        "version_b": "1",
+        "survivor": "a",
+        "reason": WHY,
+    }
+    return f"/duplicates/{pair_id}/merge", form, pair_id, low, high
+
+
+async def _untouched(pair_id: int, *people: int) -> None:
+    async with session_factory()() as s:
+        assert (await s.get(DuplicatePair, pair_id)).status == "open"
+        for pid in people:
+            assert (await s.get(Person, pid)).merged_into_id is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("person_b", "99999999999999999999999"),
+        ("person_b", str(2**63)),
+        ("person_a", "-1"),
+        ("person_a", "x"),
+        ("person_b", ""),
+    ],
+)
+async def test_a_hostile_record_id_on_the_merge_form_is_refused_not_a_500(
+    client, registrar, field, value
+):
+    url, form, pair_id, low, high = await _merge_form(client, registrar)
+    for survivor in ("a", "b"):
+        r = await client.post(url, data=form | {field: value, "survivor": survivor})
+        assert r.status_code == 422, r.text
+        assert "does not match the pair as it is stored now" in r.text
+    await _untouched(pair_id, low, high)
+
+
+def test_the_merge_schema_bounds_the_ids_and_versions():
+    from salomat.core.errors import Invalid
+    from salomat.domains.registry.schemas import MergeIn
+    from salomat.ui import forms
+
+    for raw, field in (
+        ({"merged_id": 2**63}, "merged_id"),
+        ({"merged_id": 5, "survivor_version": 2**31}, "survivor_version"),
+        ({"merged_id": 5, "merged_version": 2**70}, "merged_version"),
+    ):
+        with pytest.raises(Invalid) as e:
+            forms.validate(MergeIn, raw | {"reason": WHY})
+        assert [x.field for x in e.value.errors] == [field]
+    assert forms.validate(MergeIn, {"merged_id": 2**63 - 1, "reason": WHY}).merged_id == 2**63 - 1
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", str(2**31), "", "x", "0", "1.5"])
+async def test_a_version_that_cannot_be_one_refuses_the_merge(client, registrar, value):
+    """The versions are the check for a record changed since: a bad one is not 'no check'."""
+    url, form, pair_id, low, high = await _merge_form(client, registrar)
+    for field in ("version_a", "version_b"):
+        r = await client.post(url, data=form | {field: value})
+        assert r.status_code == 422, r.text
+        assert 'data-testid="pair-error"' in r.text
+    missing = {k: v for k, v in form.items() if k != "version_b"}
+    assert (await client.post(url, data=missing)).status_code == 422
+    await _untouched(pair_id, low, high)
+    # the page's own form still merges
+    assert (await client.post(url, data=form)).status_code == 303
+
+
+async def test_the_merge_form_must_name_the_two_records_of_its_pair(client, registrar):
+    url, form, pair_id, low, high = await _merge_form(client, registrar)
+    _, headers = registrar
+    c, d = await _twins(client, headers)
+    other_pair = await add_pair(c["id"], d["id"])
+    others = {"person_a": str(min(c["id"], d["id"])), "person_b": str(max(c["id"], d["id"]))}
+    for tampered in (
+        others,  # two other records "from" this pair
+        {"person_b": str(c["id"])},  # one of them swapped for another
+        {"person_a": str(high), "person_b": str(high)},
+    ):
+        r = await client.post(url, data=form | tampered)
+        assert r.status_code == 422, r.text
+        assert "does not match the pair as it is stored now" in r.text
+    await _untouched(pair_id, low, high)
+    await _untouched(other_pair, c["id"], d["id"])
+    # the records in the other order are still the pair's own two
+    swapped = {"person_a": str(high), "person_b": str(low), "survivor": "b"}
+    assert (await client.post(url, data=form | swapped)).status_code == 303
+    async with session_factory()() as s:
+        assert (await s.get(Person, high)).merged_into_id == low
+    # a pair already reviewed takes no merge from an old page
+    r = await client.post(url, data=form)
+    assert r.status_code == 409

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from salomat.core.params import MAX_ROW_ID, MAX_SMALL_ID
 from salomat.core.text import Notes
 from salomat.domains.registry.schemas.people import PersonOut
 
@@ -47,11 +48,12 @@ class MergeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    merged_id: int = Field(gt=0)
+    #: a person-level row id (64-bit); a larger number is invalid input, not a 500
+    merged_id: int = Field(ge=1, le=MAX_ROW_ID)
     reason: Notes = Field(min_length=10, max_length=500)
     #: the versions the registrar reviewed; a record changed since is refused (412)
-    survivor_version: int | None = Field(default=None, ge=1)
-    merged_version: int | None = Field(default=None, ge=1)
+    survivor_version: int | None = Field(default=None, ge=1, le=MAX_SMALL_ID)
+    merged_version: int | None = Field(default=None, ge=1, le=MAX_SMALL_ID)
 
 
 class UnmergeIn(BaseModel):

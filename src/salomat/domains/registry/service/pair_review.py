@@ -21,6 +21,7 @@ from salomat.domains.registry.service.people import RESOURCE, person_out
 __all__ = [
     "list_pairs",
     "mark_distinct",
+    "open_pair_people",
 ]
 
 
@@ -117,6 +118,22 @@ async def list_pairs(
     return Page[DuplicatePairOut](
         items=items, total=int(total or 0), limit=page.limit, offset=page.offset
     )
+
+
+async def open_pair_people(session: AsyncSession, pair_id: int) -> tuple[int, int]:
+    """The two person ids of an open pair, for a page to check a posted form against.
+
+    No person data is read (nothing to audit); a pair already reviewed is refused as
+    ``mark_distinct`` refuses it.
+    """
+    pair = await session.get(DuplicatePair, pair_id)
+    if pair is None:
+        raise NotFound(f"Duplicate pair {pair_id} not found.")
+    if pair.status != "open":
+        raise InvalidState(
+            N_("Duplicate pair %(id)s was already reviewed."), params={"id": pair_id}
+        )
+    return pair.person_a_id, pair.person_b_id
 
 
 async def mark_distinct(

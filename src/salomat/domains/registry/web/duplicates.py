@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from salomat.core.errors import FieldError, Invalid, SalomatError
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId, parse_version
+from salomat.core.params import MAX_ROW_ID, MAX_SMALL_ID, RowId, parse_row_id, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.domains.registry import service
@@ -26,7 +27,6 @@ from salomat.domains.registry.web._common import (
     Session,
     _facility_types,
     _id_label,
-    _version,
     web,
 )
 from salomat.domains.registry.web.patients import CANDIDATE_REASONS
@@ -86,6 +86,40 @@ async def _list(
             {"status": status, "offset": max(0, page.offset - page.limit)}
         )
     return render(request, "registry/duplicates.html", ctx, status=code)
+
+
+#: the merge form's hidden fields were changed or are out of date (the pair moved on)
+STALE_FORM = N_(
+    "This form does not match the pair as it is stored now, so nothing was stored. "
+    "Reload the page and review the pair again."
+)
+
+
+class _Reviewed(BaseModel):
+    """The two records the merge form showed, and the versions the registrar saw.
+
+    Every one is required: a version that is missing or cannot be one would
+    otherwise turn the check for a record changed since into no check at all.
+    """
+
+    person_a: int = Field(ge=1, le=MAX_ROW_ID)
+    person_b: int = Field(ge=1, le=MAX_ROW_ID)
+    version_a: int = Field(ge=1, le=MAX_SMALL_ID)
+    version_b: int = Field(ge=1, le=MAX_SMALL_ID)
+
+
+async def _reviewed(session: Session, pair_id: int, raw: dict[str, str]) -> _Reviewed:
+    """The posted records and versions, well formed and the very two of the pair in the URL."""
+    try:
+        seen: _Reviewed = forms.validate(_Reviewed, {k: v.strip() for k, v in raw.items()})
+    except Invalid as e:
+        raise Invalid.fields(e.errors, detail=STALE_FORM) from e
+    pair = await service.open_pair_people(session, pair_id)
+    if sorted((seen.person_a, seen.person_b)) != sorted(pair):
+        raise Invalid.fields(
+            [FieldError(k, STALE_FORM) for k in ("person_a", "person_b")], detail=STALE_FORM
+        )
+    return seen
 
 
 def _offset(value: str) -> int:
@@ -149,27 +183,29 @@ async def merge(
     reason: Annotated[str, Form()] = "",
     offset: Annotated[str, Form()] = "",
 ) -> Response:
-    """The registrar chose which record stays (it keeps its id) and said why."""
+    """The registrar chose which record stays (it keeps its id) and said why.
+
+    The form must name the pair's own two records and the versions the page showed.
+    """
     form = {"survivor": survivor, "reason": reason}
-    ids = {"a": (person_a, version_a), "b": (person_b, version_b)}
+    raw = {"person_a": person_a, "person_b": person_b}
+    raw |= {"version_a": version_a, "version_b": version_b}
     try:
-        if survivor not in ids:
+        seen = await _reviewed(session, pair_id, raw)
+        if survivor not in ("a", "b"):
             raise _choose_survivor()
-        other = "b" if survivor == "a" else "a"
-        kept, kept_version = ids[survivor]
-        gone, gone_version = ids[other]
+        ids = {"a": (seen.person_a, seen.version_a), "b": (seen.person_b, seen.version_b)}
+        survivor_id, survivor_version = ids[survivor]
+        gone, gone_version = ids["b" if survivor == "a" else "a"]
         data = forms.validate(
             MergeIn,
             {
                 "merged_id": gone,
                 "reason": reason,
-                "survivor_version": _version(kept_version),
-                "merged_version": _version(gone_version),
+                "survivor_version": survivor_version,
+                "merged_version": gone_version,
             },
         )
-        survivor_id = _version(kept)  # a positive whole number, as a version is
-        if survivor_id is None:
-            raise _choose_survivor()
         await service.merge_persons(
             session,
             principal,
@@ -209,7 +245,8 @@ async def undo(
     except SalomatError as e:
         if e.status == 404:
             raise
-        failed = _failed(_version(pair_id) or 0, "undo", e, form)
+        # the pair only places the message beside its merge on the list
+        failed = _failed(parse_row_id(pair_id.strip()) or 0, "undo", e, form)
         at = _offset(offset)
         return await _list(request, session, principal, "merged", at, failed=failed, code=e.status)
     return redirect("/duplicates?status=open&done=unmerged")
