@@ -244,7 +244,8 @@ async def referral_triage(
 ) -> list[service.InboxItem]:
     """The inbox with what the receiving clinician triages on: the woman's name and age,
     gestational age today, risk and level of care, standing diagnoses, the most urgent
-    advice and the referring facility (audited as the inbox: one row per woman listed)."""
+    advice and the referring facility (audited as the inbox: one row per woman listed).
+    Her facts only while the referral is live; an ended one comes without them."""
     return await service.triage_inbox(session, principal, code, status=status)
 
 

@@ -33,7 +33,7 @@ from salomat.core.errors import (
     PreconditionFailed,
 )
 from salomat.core.pagination import PageParams
-from salomat.core.policy import require_person
+from salomat.core.policy import allowed, require_person
 from salomat.core.security import Principal
 from salomat.domains.maternal.models import Referral
 from salomat.domains.maternal.schemas import (
@@ -202,16 +202,19 @@ async def _load(session: AsyncSession, principal: Principal, referral_id: int) -
 async def _open(
     session: AsyncSession, principal: Principal, referral_id: int, *, action: str
 ) -> Referral:
-    """Staff of the receiving facility while the referral is live; others when she is in scope.
+    """Receiving staff while the referral is live; others when she is in scope.
 
-    Once it is cancelled, declined or returned, the receiving facility reads it
-    like anyone else: only when she is in its scope (a 404 otherwise).
+    Receiving staff are those of the destination who may receive referrals
+    (``referral:receive``); its other staff (a nurse, a family doctor) read
+    it like anyone else, as does everyone once it is cancelled, declined or
+    returned: only when she is in their scope (a 404 otherwise).
     """
     r = await _load(session, principal, referral_id)
     if (
         principal.facility_id is not None
         and principal.facility_id == r.to_facility_id
         and r.status in LIVE
+        and allowed(principal.role, "referral:receive")
     ):
         await audit.record(
             session,
@@ -264,10 +267,15 @@ async def inbox(
     if status is not None:
         q = q.where(Referral.status == status)
     rows = list(await session.scalars(q.order_by(Referral.sent_at, Referral.id)))
+    # an ended referral no longer lets the facility see her: listed without her, not audited
     await audit.record_listing(
         session,
         principal,
-        [audit.Access(r.person_id, "referral to the user's facility") for r in rows],
+        [
+            audit.Access(r.person_id, "referral to the user's facility")
+            for r in rows
+            if r.status in LIVE
+        ],
         action="search",
         resource_type=RESOURCE,
     )

@@ -8,6 +8,12 @@ how urgent the most urgent advice is. ``referrals.inbox`` writes one audit row
 per woman listed (purpose "referral to the user's facility") before anything
 of hers is read here; the rest of her record stays closed until the referral
 is accepted.
+
+Only while the referral is live (``referrals.LIVE``): once it is cancelled,
+declined or returned the receiving facility's access to her ends (as in
+``referrals._open``), so such a row carries the referral alone (status, dates,
+kind, the reason as sent, the sender) and nothing of her, neither who she is
+nor her pregnancy today, and is not audited as an access to her.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from salomat.core.user_names import user_names
 from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
 from salomat.domains.maternal.schemas import ContactOut, PregnancyOut, ReferralOut
 from salomat.domains.maternal.service import pregnancy as preg
-from salomat.domains.maternal.service.referrals import get_referral, inbox
+from salomat.domains.maternal.service.referrals import LIVE, get_referral, inbox
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import FacilityOut, PersonOut
 
@@ -34,24 +40,30 @@ URGENCY_ORDER = ("emergency", "urgent", "soon", "routine")
 
 
 class InboxItem(BaseModel):
-    """One referral with what the receiving clinician needs to triage it."""
+    """One referral with what the receiving clinician needs to triage it.
+
+    Her facts are filled in only while the referral is live (``live``); for a
+    cancelled, declined or returned one they are all None (``diagnoses`` empty).
+    """
 
     referral: ReferralOut
-    family_name: str
-    given_name: str
-    patronymic: str | None
-    birth_date: date
-    age_years: int
+    #: the referral is sent, accepted or seen: the facility may still see her
+    live: bool = True
+    family_name: str | None = None
+    given_name: str | None = None
+    patronymic: str | None = None
+    birth_date: date | None = None
+    age_years: int | None = None
     #: today (or on the day the pregnancy ended)
-    ga_days: int
-    edd: date
-    pregnancy_status: str
-    risk_level: str | None
-    care_level: int | None
+    ga_days: int | None = None
+    edd: date | None = None
+    pregnancy_status: str | None = None
+    risk_level: str | None = None
+    care_level: int | None = None
     #: codes of her standing diagnoses and findings (``standing``), most urgent first
-    diagnoses: list[str]
+    diagnoses: list[str] = []
     #: the most urgent of her active advice, None without any
-    urgency: str | None
+    urgency: str | None = None
     from_facility_name: str | None = None
     from_facility_names: dict[str, str] = {}
     from_facility_phone: str | None = None
@@ -67,16 +79,20 @@ def _most_urgent(urgencies: list[str]) -> str | None:
 async def triage_inbox(
     session: AsyncSession, principal: Principal, facility_code: str, *, status: str | None
 ) -> list[InboxItem]:
-    """``referrals.inbox`` (same scope and audit) with each woman's triage facts."""
+    """``referrals.inbox`` (same scope and audit) with each woman's triage facts.
+
+    The facts only for live referrals; ended ones come with the referral alone.
+    """
     refs = await inbox(session, principal, facility_code, status=status)
     if not refs:
         return []
-    person_ids = sorted({r.person_id for r in refs})
+    live = [r for r in refs if r.status in LIVE]
+    person_ids = sorted({r.person_id for r in live})
     people = {
         p.id: await registry.person_out(session, p, codes=codes)
         for p, codes in await registry.people_with_codes(session, person_ids)
     }
-    pregnancy_ids = sorted({r.pregnancy_id for r in refs})
+    pregnancy_ids = sorted({r.pregnancy_id for r in live})
     pregnancies = {
         p.id: preg._out(p)
         for p in await session.scalars(select(Pregnancy).where(Pregnancy.id.in_(pregnancy_ids)))
@@ -101,9 +117,18 @@ async def triage_inbox(
     today = date.today()
     items = []
     for r in refs:
+        sender = facilities.get(r.from_facility_id) if r.from_facility_id else None
+        by = {
+            "from_facility_name": sender.name if sender else None,
+            "from_facility_names": dict(sender.names) if sender else {},
+            "from_facility_phone": sender.phone if sender else None,
+            "sent_by_name": names.get(r.sent_by),
+        }
+        if r.status not in LIVE:
+            items.append(InboxItem(referral=r, live=False, **by))
+            continue
         person, p = people[r.person_id], pregnancies[r.pregnancy_id]
         ranked = sorted(diagnoses[p.id], key=lambda d: URGENCY_ORDER.index(d[0]))
-        sender = facilities.get(r.from_facility_id) if r.from_facility_id else None
         items.append(
             InboxItem(
                 referral=r,
@@ -119,10 +144,7 @@ async def triage_inbox(
                 care_level=p.care_level,
                 diagnoses=[code for _, code in ranked],
                 urgency=_most_urgent(urgencies[p.id] + [u for u, _ in ranked]),
-                from_facility_name=sender.name if sender else None,
-                from_facility_names=dict(sender.names) if sender else {},
-                from_facility_phone=sender.phone if sender else None,
-                sent_by_name=names.get(r.sent_by),
+                **by,
             )
         )
     return items
