@@ -3,8 +3,6 @@ the prescription as a PDF document (with its code and QR) for the patient to tak
 
 from __future__ import annotations
 
-import base64
-import io
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -521,20 +519,6 @@ async def pharmacy_dispense(
 # ---- the prescription as a PDF document ---------------------------------------------------
 
 
-def qr_png_data_uri(code: str) -> str:
-    """The QR code of the prescription's code as a PNG ``data:`` URI for the PDF.
-
-    The same payload and error level as ``service.qr_svg`` (the code only, no health
-    data); a bitmap so that the printed modules stay sharp (``image-rendering``) and a
-    test can read the modules back from the file.
-    """
-    import segno
-
-    buf = io.BytesIO()
-    segno.make(code, error="m").save(buf, kind="png", scale=8, border=4)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 async def _prescription_pdf(
     request: Request, session: DbSession, principal: Principal, p: PrescriptionOut
 ) -> Response:
@@ -552,7 +536,7 @@ async def _prescription_pdf(
         "facility_name": facility.names.get(language_of(request)) or facility.name,
         "facility": facility,
         "prescriber": prescriber,
-        "qr": qr_png_data_uri(p.code),
+        "qr": service.qr_png_data_uri(p.code),
         "statuses": PRESCRIPTION_STATUSES,
     }
     return await render_pdf(

@@ -33,6 +33,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -74,6 +75,7 @@ __all__ = [
     "new_code",
     "normalise_code",
     "prescription_qr_svg",
+    "qr_png_data_uri",
     "qr_svg",
     "quantity_units",
 ]
@@ -109,18 +111,34 @@ def quantity_units(dose_units: float, times_per_day: int, days: int) -> int:
     return math.ceil(exact)
 
 
+def _qr(code: str) -> Any:
+    """The prescription's QR code: its code only (no health data), error level M."""
+    import segno
+
+    return segno.make(code, error="m")
+
+
 def qr_svg(code: str, *, scale: int = 4, inline: bool = False) -> str:
     """The code (only the code) as an SVG QR code; ``inline`` for a page, else a file."""
     import io
 
-    import segno
-
-    qr = segno.make(code, error="m")
+    qr = _qr(code)
     if inline:
         return str(qr.svg_inline(scale=scale))
     buf = io.BytesIO()
     qr.save(buf, kind="svg", scale=scale, xmldecl=False)
     return buf.getvalue().decode()
+
+
+def qr_png_data_uri(code: str) -> str:
+    """The same QR code as a PNG ``data:`` URI, for the printed (PDF) prescription: a
+    bitmap keeps the printed modules sharp and lets a test read them back."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    _qr(code).save(buf, kind="png", scale=8, border=4)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 # ---- helpers --------------------------------------------------------------------------
