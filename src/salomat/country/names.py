@@ -194,6 +194,10 @@ GENDERED_ENDINGS: tuple[tuple[str, str], ...] = (
     ("ин", "ина"),
     ("ын", "ына"),
 )
+#: masculine endings that are also the ending of given names borne as surnames (Nuriddin,
+#: Amin, Yasin, Шамсутдин): a name ending so is not made feminine, only a feminine -ina
+#: (Мусина, Ilyina) is made masculine
+AMBIGUOUS_MASCULINE = frozenset({"in", "yn", "ин", "ын"})
 #: letters a stem keeps before the ending: "Lin", "Ov" or "Ин" are names, not suffixed forms
 MIN_STEM = 2
 
@@ -210,6 +214,8 @@ def _gendered_part(part: str, sex: Sex) -> str:
         if low.endswith(feminine) and len(low) - len(feminine) >= MIN_STEM:
             return part if sex == "female" else _with_ending(part, len(feminine), masculine)
     for masculine, feminine in sorted(GENDERED_ENDINGS, key=lambda e: -len(e[0])):
+        if sex == "female" and masculine in AMBIGUOUS_MASCULINE:
+            continue
         if low.endswith(masculine) and len(low) - len(masculine) >= MIN_STEM:
             return part if sex == "male" else _with_ending(part, len(masculine), feminine)
     return part
