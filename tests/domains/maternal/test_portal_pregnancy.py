@@ -146,3 +146,16 @@ async def test_an_earlier_pregnancy_shows_its_outcome_and_babies_in_her_language
     assert "2450" in past
     assert 'data-testid="current-pregnancy"' not in page.text
     assert "live_birth" not in page.text
+
+
+def test_the_severe_diagnoses_tell_her_to_go_to_hospital_not_to_manage_at_home():
+    """docs/maternal.md (WHO SMART ANC DT.17, DT.23): severe hypertension, severe
+    pre-eclampsia and severe anaemia are urgent referrals; the plain words must say so,
+    and severe pre-eclampsia does not need protein in the urine."""
+    from salomat.domains.maternal.web.plain import PLAIN_DIAGNOSES
+
+    for code in ("severe_hypertension", "severe_pre_eclampsia", "severe_anaemia"):
+        _meaning, action = PLAIN_DIAGNOSES[code]
+        assert "hospital" in action, code
+        assert "tablets" not in action, code
+    assert "protein" not in PLAIN_DIAGNOSES["severe_pre_eclampsia"][0]

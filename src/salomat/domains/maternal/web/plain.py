@@ -28,6 +28,12 @@ _IRON = N_(
     "Take the iron tablets you were prescribed every day and eat iron-rich food such as "
     "meat, beans and green vegetables."
 )
+#: the severe forms: the rules refer her (severe hypertension, severe pre-eclampsia and
+#: severe anaemia are urgent referrals in the rules), so the page says so, not "at home"
+_URGENT = N_(
+    "This needs care in hospital soon: go to the hospital or the referral your doctor gave "
+    "you today, or call the ambulance if you feel unwell."
+)
 _SEEN = N_(
     "Your doctor knows about it; follow the advice you were given and call your clinic if "
     "it comes back."
@@ -42,7 +48,7 @@ PLAIN_DIAGNOSES: dict[str, tuple[str, str]] = {
     ),
     "severe_hypertension": (
         N_("Your blood pressure is much higher than it should be in pregnancy."),
-        _BLOOD_PRESSURE,
+        _URGENT,
     ),
     "pre_eclampsia": (
         N_(
@@ -53,10 +59,10 @@ PLAIN_DIAGNOSES: dict[str, tuple[str, str]] = {
     ),
     "severe_pre_eclampsia": (
         N_(
-            "High blood pressure with protein in the urine and other signs (severe "
-            "pre-eclampsia): it is treated in hospital."
+            "High blood pressure with a serious sign such as very high readings, a severe "
+            "headache or blurred vision (severe pre-eclampsia): it is treated in hospital."
         ),
-        _PRE_ECLAMPSIA,
+        _URGENT,
     ),
     "gestational_diabetes": (
         N_("Your blood sugar is higher than normal; this began in this pregnancy."),
@@ -79,7 +85,7 @@ PLAIN_DIAGNOSES: dict[str, tuple[str, str]] = {
             "You have much too little haemoglobin, the part of the blood that carries "
             "oxygen: it needs treatment soon."
         ),
-        _IRON,
+        _URGENT,
     ),
     "danger_signs": (N_("A warning sign was noted at a visit."), _SEEN),
     "fever": (N_("A raised temperature was measured at a visit."), _SEEN),
