@@ -29,7 +29,7 @@ from salomat.core.errors import (
     SalomatError,
     field_errors_from_pydantic,
 )
-from salomat.core.params import parse_version
+from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -564,7 +564,7 @@ async def print_page(
 async def passport_pdf(
     request: Request,
     session: DbSession,
-    person_id: int,
+    person_id: RowId,
     principal: Annotated[Principal, Depends(Require("child:read"))],
 ) -> Response:
     """The passport as a PDF document in the page's language (read and audited as the page)."""

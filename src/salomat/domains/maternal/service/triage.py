@@ -19,6 +19,7 @@ nor her pregnancy today, and is not audited as an access to her.
 from __future__ import annotations
 
 from datetime import date
+from typing import get_args
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from salomat.core.security import Principal
 from salomat.core.user_names import user_names
 from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
 from salomat.domains.maternal.schemas import ContactOut, PregnancyOut, ReferralOut
+from salomat.domains.maternal.service import anc_facts
 from salomat.domains.maternal.service import pregnancy as preg
 from salomat.domains.maternal.service.referrals import LIVE, get_referral, inbox
 from salomat.domains.registry import service as registry
@@ -35,8 +37,8 @@ from salomat.domains.registry.schemas import FacilityOut, PersonOut
 
 __all__ = ["URGENCY_ORDER", "InboxItem", "ReferralDocument", "referral_document", "triage_inbox"]
 
-#: most urgent first (``AdviceOut.urgency``)
-URGENCY_ORDER = ("emergency", "urgent", "soon", "routine")
+#: most urgent first: the rules' ``Urgency`` (``anc_facts``), in its declared order
+URGENCY_ORDER: tuple[str, ...] = get_args(anc_facts.Urgency)
 
 
 class InboxItem(BaseModel):
@@ -128,7 +130,10 @@ async def triage_inbox(
             items.append(InboxItem(referral=r, live=False, **by))
             continue
         person, p = people[r.person_id], pregnancies[r.pregnancy_id]
-        ranked = sorted(diagnoses[p.id], key=lambda d: URGENCY_ORDER.index(d[0]))
+        ranked = sorted(
+            diagnoses[p.id],
+            key=lambda d: URGENCY_ORDER.index(d[0]) if d[0] in URGENCY_ORDER else 99,
+        )
         items.append(
             InboxItem(
                 referral=r,

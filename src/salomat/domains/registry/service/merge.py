@@ -108,10 +108,12 @@ def on_person_rows_moved(fn: events.Handler) -> events.Handler:
 
 
 async def _load_for_update(session: AsyncSession, ids: list[int]) -> dict[int, Person]:
-    """Both records, row-locked on PostgreSQL so that two merges cannot interleave."""
+    """Both records, row-locked on PostgreSQL so that two merges cannot interleave; locked
+    in id order, so that A into B and B into A at once wait instead of deadlocking."""
     rows = await session.scalars(
         select(Person)
         .where(Person.id.in_(ids))
+        .order_by(Person.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
