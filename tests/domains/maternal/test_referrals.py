@@ -88,7 +88,8 @@ async def net(db, make_place, make_person, make_user, login) -> Network:
 
 async def register_hypertensive(client, n: Network) -> dict[str, Any]:
     """Registered at 10 weeks; the second contact (today, 20 weeks) has 150/95 twice."""
-    lmp = TODAY - timedelta(weeks=20)
+    today = date.today()  # read now: a run that passes midnight must not age her a day
+    lmp = today - timedelta(weeks=20)
     on = lmp + timedelta(weeks=10)
     r = await client.post(
         f"/api/v1/persons/{n.woman.id}/pregnancies",
@@ -97,7 +98,7 @@ async def register_hypertensive(client, n: Network) -> dict[str, Any]:
     )
     assert r.status_code == 201, r.text
     preg = r.json()
-    for day, bp in ((on, (112, 72)), (TODAY, (150, 95))):
+    for day, bp in ((on, (112, 72)), (today, (150, 95))):
         etag = (await client.get(f"/api/v1/pregnancies/{preg['id']}", headers=n.doctor)).headers[
             "etag"
         ]
