@@ -104,3 +104,32 @@ async def test_a_prescription_under_another_patient_is_not_found(
     r = await client.get(f"/patients/{other.id}/prescriptions/{p['id']}.pdf")
     assert r.status_code == 404
     assert (await client.get("/my/prescriptions/1.pdf")).status_code == 403  # staff: no portal
+
+
+@pytest.mark.parametrize(
+    ("lang", "name"),
+    [("ru", "Общая врачебная практика"), ("uz", "Umumiy amaliyot"), ("en", "General practice")],
+)
+async def test_the_prescriber_s_specialty_is_named_in_the_pages_language(
+    client, db, clinic, issued, make_practitioner, lang, name
+):
+    """The pack names each specialty (UZ pack.yaml); the paper shows the name, not the code."""
+    from sqlalchemy import update
+
+    from salomat.domains.prescription.models import Prescription
+
+    p, doctor = issued
+    who = await make_practitioner("general_practice", family_name="Saidova")
+    await db.execute(
+        update(Prescription).where(Prescription.id == p["id"]).values(practitioner_id=who.id)
+    )
+    await db.commit()
+    await web_login(client, doctor)
+    client.cookies.set("salomat_lang", lang)
+    r = await client.get(f"/patients/{clinic.patient.id}/prescriptions/{p['id']}.pdf")
+    assert_pdf_response(r)
+    text = " ".join(pdf_text(r.content).split())
+    assert "Saidova" in text
+    assert name in text
+    assert "general_practice" not in text
+    assert "general practice" not in text

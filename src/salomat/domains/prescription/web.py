@@ -519,6 +519,10 @@ async def pharmacy_dispense(
 # ---- the prescription as a PDF document ---------------------------------------------------
 
 
+def _pack_name(names: dict[str, str], lang: str) -> str | None:
+    return names.get(lang) or names.get("en")
+
+
 async def _prescription_pdf(
     request: Request, session: DbSession, principal: Principal, p: PrescriptionOut
 ) -> Response:
@@ -536,6 +540,16 @@ async def _prescription_pdf(
         "facility_name": facility.names.get(language_of(request)) or facility.name,
         "facility": facility,
         "prescriber": prescriber,
+        # the specialty by its name in the pack (the page's language, else English)
+        "specialty": (
+            _pack_name(
+                _registry.specialties().get(prescriber.specialty, {}).get("name", {}),
+                language_of(request),
+            )
+            or prescriber.specialty
+        )
+        if prescriber
+        else None,
         "qr": service.qr_png_data_uri(p.code),
         "statuses": PRESCRIPTION_STATUSES,
     }
