@@ -87,6 +87,24 @@ async def test_the_card_names_vaccines_and_sites_in_the_page_language(client, ch
     assert "<h2>BSJ</h2>" in page.text
 
 
+async def test_the_product_list_opens_narrowed_to_the_dose_the_form_opens_on(
+    client, child_and_nurse
+):
+    """No dose chosen yet: the browser shows the first open dose selected, so the product
+    list is narrowed to it already (the script narrows only on a change)."""
+    baby, nurse = child_and_nurse
+    page = await client.get(f"/patients/{baby.id}/immunizations", headers=nurse)
+    assert page.status_code == 200
+    first = next(iter(_options(page.text, "d-dose")))  # "antigen/dose"
+    antigen = first.split("/")[0]
+    series = next(
+        s for s in pack.immunization(get_settings().country)["series"] if s["antigen"] == antigen
+    )
+    shown = {v for v, tag in _options(page.text, "d-vaccine").items() if v and "hidden" not in tag}
+    assert shown == set(series["vaccines"]) & set(_options(page.text, "d-vaccine"))
+    assert shown
+
+
 async def test_the_product_list_follows_the_chosen_vaccine(client, child_and_nurse):
     baby, nurse = child_and_nurse
     cal = pack.immunization(get_settings().country)
