@@ -79,6 +79,9 @@ async def test_specialty_national_id_and_licence_are_checked(client, admin_heade
     )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"specialty", "national_id", "phone"}
+    # the phone's message shows what a number looks like, as for a person's
+    (phone,) = [e["message"] for e in r.json()["errors"] if e["field"] == "phone"]
+    assert phone.startswith("not a valid phone number (e.g. +998")
     p = await _create(client, admin_headers)
     r = await client.post(
         "/api/v1/practitioners",

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,20 +62,6 @@ def facility_types() -> dict[str, dict[str, Any]]:
 
 def _bed_profiles() -> list[str]:
     return [b["code"] for b in _pack().get("bed_profiles", [])]
-
-
-def normalise_phone(value: str | None, field: str = "phone") -> str | None:
-    """E.164; a number without a country code is read as the deployed country's."""
-    if not value:
-        return None
-    region = get_settings().country
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise Invalid.fields([FieldError(field, "not a valid phone number")])
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # ---- reading ---------------------------------------------------------------------------

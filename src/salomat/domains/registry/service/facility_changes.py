@@ -33,8 +33,8 @@ from salomat.domains.registry.service.facilities import (
     _get,
     _out,
     facility_types,
-    normalise_phone,
 )
+from salomat.domains.registry.service.phones import normalise_phone
 from salomat.domains.registry.service.territory import check_names, expect_version
 
 __all__ = [

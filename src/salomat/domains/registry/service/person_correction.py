@@ -20,8 +20,8 @@ from salomat.domains.registry.service.person_entry import (
     _save,
     _territory_id,
     check_identity,
-    normalise_phone,
 )
+from salomat.domains.registry.service.phones import normalise_phone
 
 __all__ = [
     "PersonCorrected",

@@ -11,7 +11,6 @@ import re
 from datetime import date
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,28 +120,6 @@ def _check_names(family: str, given: str, patronymic: str | None) -> str:
             ]
         )
     return script
-
-
-def normalise_phone(value: str | None, field: str = "phone") -> str | None:
-    """E.164 (+998901234567); a number without a country code is read as the country's."""
-    if not value:
-        return None
-    region = _country()
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
-        shown = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-        raise Invalid.fields(
-            [
-                FieldError(
-                    field, N_("not a valid phone number (e.g. %(example)s)"), {"example": shown}
-                )
-            ]
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _name_fields(

@@ -24,8 +24,8 @@ from salomat.domains.registry.service.person_entry import (
     _set_names,
     _territory_id,
     check_identity,
-    normalise_phone,
 )
+from salomat.domains.registry.service.phones import normalise_phone
 
 __all__ = [
     "register_person",

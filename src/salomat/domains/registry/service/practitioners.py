@@ -42,7 +42,7 @@ from salomat.domains.registry.schemas import (
     PractitionerRolePatch,
 )
 from salomat.domains.registry.service import versions
-from salomat.domains.registry.service.facilities import normalise_phone
+from salomat.domains.registry.service.phones import normalise_phone
 from salomat.domains.registry.service.territory import expect_version
 
 __all__ = [
