@@ -18,13 +18,9 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salomat.core import i18n, text
+from salomat.core.i18n import N_
 
 log = logging.getLogger("salomat.errors")
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalog (``pybabel extract`` knows ``N_``); no translation here."""
-    return message
 
 
 def _format(msgid: str, params: dict[str, Any] | None, translate: bool) -> str:

@@ -27,10 +27,7 @@ from functools import lru_cache
 from babel import Locale
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 
-
-def N_(message: str) -> str:
-    return message
-
+from salomat.core.i18n import N_
 
 EMPTY = N_("enter the amount, like %(example)s")
 MALFORMED = N_("not an amount: type it like %(example)s, with “%(decimal)s” before the decimals")

@@ -9,11 +9,7 @@ the codes as machine-readable members of the problem (``role``, ``permission``).
 from __future__ import annotations
 
 from salomat.core import i18n
-
-
-def N_(message: str) -> str:
-    return message
-
+from salomat.core.i18n import N_
 
 PERMISSION_TEXTS: dict[str, str] = {
     "session:self": N_("use your own account"),

@@ -31,12 +31,7 @@ from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 from salomat.core import i18n
-
-
-def N_(message: str) -> str:
-    """Marks a msgid for extraction; translated where the message is shown."""
-    return message
-
+from salomat.core.i18n import N_
 
 #: error type (pydantic's ``type``) -> msgid; ``code_point`` is e.g. ``U+0007``
 MESSAGES: dict[str, str] = {

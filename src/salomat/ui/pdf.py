@@ -23,16 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from salomat.core import i18n
 from salomat.core.errors import SalomatError
+from salomat.core.i18n import N_
 from salomat.ui.templating import UI_DIR, language_of, render
 
 STATIC_DIR = (UI_DIR / "static").resolve()
 #: relative links in a document template (``href="pdf.css"``) resolve here
 BASE_URL = STATIC_DIR.as_uri() + "/"
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; the error page translates the title."""
-    return message
 
 
 class PdfUnavailable(SalomatError):

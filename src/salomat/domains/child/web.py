@@ -29,6 +29,7 @@ from salomat.core.errors import (
     SalomatError,
     field_errors_from_pydantic,
 )
+from salomat.core.i18n import N_
 from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -50,11 +51,6 @@ from salomat.ui.pdf import render_pdf
 from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 
 web = router(include_in_schema=False)
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 CLASSIFICATIONS = {

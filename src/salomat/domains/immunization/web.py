@@ -17,6 +17,7 @@ from salomat.core.errors import (
     SalomatError,
     field_errors_from_pydantic,
 )
+from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
 from salomat.core.params import parse_version
 from salomat.core.policy import Require
@@ -69,11 +70,6 @@ async def immunization_worklist_page(
         return render(request, "immunization/worklist.html", ctx, status=e.status)
     ctx["query"] = request.url.query
     return render(request, "immunization/worklist.html", ctx)
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 #: the query fields of the worklist and coverage pages, named where an error lists them

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from salomat.core import i18n
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound, SalomatError
+from salomat.core.i18n import N_
 from salomat.core.money import MoneyInputError, money_format, parse_money
 from salomat.core.params import RowId, parse_row_id, parse_version
 from salomat.core.policy import Require
@@ -151,11 +152,6 @@ async def cancel_prescription_page(
 
 
 # ---- claims to the fund, the reviewer's worklist, the citizen portal ------------------
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
 
 
 register_nav(NavItem(N_("My prescriptions"), "/my/prescriptions", "prescription:portal", order=6))

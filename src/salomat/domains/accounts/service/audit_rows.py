@@ -19,6 +19,7 @@ from salomat.core import i18n
 from salomat.core.audit import AuditEvent, AuditQuery, where
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError
+from salomat.core.i18n import N_
 from salomat.country import pack
 from salomat.domains.accounts.models import User
 from salomat.domains.accounts.schemas import AuditRow
@@ -29,10 +30,6 @@ __all__ = ["local_zone", "parse_local_time"]
 
 def local_zone() -> tzinfo:
     return pack.time_zone(get_settings().country)
-
-
-def N_(message: str) -> str:
-    return message
 
 
 BAD_TIME = N_("a date (2026-03-09) or a date and time (2026-03-09T14:30)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from salomat.core.audit import ACTIONS
-from salomat.core.i18n import gettext
+from salomat.core.i18n import N_, gettext
 from salomat.core.policy import Role
 
 __all__ = [
@@ -24,10 +24,6 @@ __all__ = [
     "resource_label",
     "role_label",
 ]
-
-
-def N_(message: str) -> str:
-    return message
 
 
 #: the audit actions; their msgids ("read", "denied", ...) are in ui.msgids

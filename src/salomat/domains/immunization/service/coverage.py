@@ -50,6 +50,7 @@ from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Invalid, NotFound
+from salomat.core.i18n import N_
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.immunization.models import Dose
@@ -472,10 +473,6 @@ async def immunization_coverage(
         rows=rows,
         definitions=COVERAGE_DEFINITIONS,
     )
-
-
-def N_(message: str) -> str:
-    return message
 
 
 #: the unit levels as the page's CSV names them

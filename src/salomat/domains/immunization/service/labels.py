@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from salomat.core import i18n
 from salomat.core.config import get_settings
+from salomat.core.i18n import N_
 from salomat.country import pack
 
 __all__ = ["KINDS", "Labels", "invalid_reason_text", "pack_names"]
@@ -26,10 +27,6 @@ KINDS = {
     "indicators": ("immunization_coverage", "indicators", "code"),
     "dropout": ("immunization_coverage", "dropout", "code"),
 }
-
-
-def N_(message: str) -> str:
-    return message
 
 
 @lru_cache

@@ -33,6 +33,7 @@ from salomat.core import audit, i18n
 from salomat.core.config import get_settings
 from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Forbidden, Invalid
+from salomat.core.i18n import N_
 from salomat.core.security import Principal
 from salomat.domains.immunization.models import Dose, Exemption
 from salomat.domains.immunization.schemas import (
@@ -236,10 +237,6 @@ def worklist_csv(w: ImmunizationWorklist, *, localized: bool = False) -> CsvFile
     if localized:
         header = [i18n.gettext(h) for h in WORKLIST_HEADER]
     return CsvFile(name, csv_text(header, rows))
-
-
-def N_(message: str) -> str:
-    return message
 
 
 #: the page's CSV header, in the order of the columns

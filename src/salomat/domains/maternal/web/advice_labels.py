@@ -8,8 +8,9 @@ bare per cent sign: Jinja's gettext formats every message (``92 %`` would fail).
 
 from __future__ import annotations
 
+from salomat.core.i18n import N_
 from salomat.domains.maternal.service import rules
-from salomat.domains.maternal.web.labels import DIAGNOSIS_VALUES, N_
+from salomat.domains.maternal.web.labels import DIAGNOSIS_VALUES
 
 #: what the rules advise, exactly as they store it -> the msgid the page shows
 ACTIONS = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from salomat.core.i18n import N_
 from salomat.domains.maternal.schemas import DashboardFigures
 from salomat.domains.maternal.service import DEFINITIONS
-from salomat.domains.maternal.web.labels import N_, OUTCOMES, RISK_LABELS
+from salomat.domains.maternal.web.labels import OUTCOMES, RISK_LABELS
 
 #: the figure columns of ``service.dashboard_csv`` (the risk and outcome columns are made
 #: from ``RISK_COLUMN`` and ``OUTCOME_COLUMN``)

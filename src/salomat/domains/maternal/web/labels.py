@@ -6,13 +6,8 @@ A code is stored and sent as is; a page shows its label in the page's language
 
 from __future__ import annotations
 
+from salomat.core.i18n import N_
 from salomat.domains.maternal.service import rules
-
-
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
-
 
 #: labels of ``rules.DANGER_SIGNS`` (DT.01)
 DANGER_SIGNS = {

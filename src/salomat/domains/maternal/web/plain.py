@@ -11,8 +11,8 @@ in our own words.
 
 from __future__ import annotations
 
+from salomat.core.i18n import N_
 from salomat.domains.maternal.service import standing
-from salomat.domains.maternal.web.labels import N_
 
 _BLOOD_PRESSURE = N_(
     "Have your blood pressure checked at every visit and take the medicines you were prescribed."

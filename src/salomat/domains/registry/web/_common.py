@@ -14,11 +14,6 @@ web = router(include_in_schema=False)
 Session = DbSession
 
 
-def N_(message: str) -> str:
-    """Marks a string for the catalog; it is translated where it is shown."""
-    return message
-
-
 def _blank_to_none(values: dict[str, str]) -> dict[str, str | None]:
     return {k: (v.strip() or None) for k, v in values.items()}
 

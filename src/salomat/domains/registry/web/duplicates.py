@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from salomat.core.errors import FieldError, Invalid, SalomatError
+from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
 from salomat.core.params import MAX_ROW_ID, MAX_SMALL_ID, RowId, parse_row_id, parse_version
 from salomat.core.policy import Require
@@ -23,7 +24,6 @@ from salomat.core.security import Principal
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import MergeIn, UnmergeIn
 from salomat.domains.registry.web._common import (
-    N_,
     Session,
     _facility_types,
     _id_label,

@@ -22,6 +22,7 @@ from salomat.core.errors import (
     Invalid,
     SalomatError,
 )
+from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
 from salomat.core.params import RowId
 from salomat.core.policy import Require, allowed
@@ -39,7 +40,6 @@ from salomat.domains.registry.schemas import (
     RelationIn,
 )
 from salomat.domains.registry.web._common import (
-    N_,
     Session,
     _blank_to_none,
     _country,
