@@ -293,3 +293,27 @@ async def test_the_auditors_page_names_the_facility_in_its_language(
     kk = await client.get("/audit", params=query)
     assert "Qoʻqon 3-son oilaviy poliklinikasi" in kk.text
     assert "Семейная поликлиника" not in kk.text
+
+
+@pytest.mark.parametrize(
+    ("purpose", "ru"),
+    [
+        ("merge: the same woman, typo in the name", "записи объединены: the same woman, typo"),
+        ("unmerge: two sisters", "объединение отменено: two sisters"),
+        ("relation: mother of Patient 12", "записана семейная связь: мать"),
+        ("claim line 7 rejected", "строка счёта отклонена"),
+    ],
+)
+def test_the_registry_and_fund_reasons_are_shown_in_her_language(purpose, ru):
+    """Merges, relations and claim decisions write their reason with values in it; the
+    list shows the step in the page's language (a typed reason stays as typed)."""
+    from salomat.core import i18n
+    from salomat.domains.accounts.service.labels import purpose_label
+
+    token = i18n.set_language("ru")
+    try:
+        shown = purpose_label(purpose)
+    finally:
+        i18n.reset_language(token)
+    assert shown.startswith(ru)
+    assert "Patient" not in shown

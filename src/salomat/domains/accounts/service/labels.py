@@ -138,7 +138,15 @@ REFERRAL_STEPS = {
     "cancelled": N_("referral cancelled"),
 }
 
+#: a family relation's kind (registry ``RelationKind``)
+RELATION_KINDS = {"mother": N_("mother"), "father": N_("father"), "guardian": N_("guardian")}
+#: a claim line's decision
+CLAIM_DECISIONS = {"approved": N_("claim line approved"), "rejected": N_("claim line rejected")}
+
 _CARE = re.compile(r"^open care relationship \((\w+)\)$")
+_MERGE = re.compile(r"^(un)?merge: (.*)$", re.S)
+_RELATION = re.compile(r"^relation: (\w+) of Patient \d+$")
+_CLAIM_LINE = re.compile(r"^claim line \d+ (\w+)$")
 _REFERRAL = re.compile(r"^referral (\w+)$")
 _DUPLICATE = re.compile(r"^duplicate review \((.+)\)$")
 _BREAK_GLASS = "break-the-glass: "
@@ -179,6 +187,15 @@ def purpose_label(purpose: str | None) -> str:
         }
     if (m := _REFERRAL.match(purpose)) and m.group(1) in REFERRAL_STEPS:
         return gettext(REFERRAL_STEPS[m.group(1)])
+    if m := _MERGE.match(purpose):  # the registrar's reason, as typed, after the step
+        step = gettext("merge undone") if m.group(1) else gettext("records merged")
+        return f"{step}: {m.group(2)}"
+    if (m := _RELATION.match(purpose)) and m.group(1) in RELATION_KINDS:
+        return gettext("family relation recorded: %(kind)s") % {
+            "kind": gettext(RELATION_KINDS[m.group(1)])
+        }
+    if (m := _CLAIM_LINE.match(purpose)) and m.group(1) in CLAIM_DECISIONS:
+        return gettext(CLAIM_DECISIONS[m.group(1)])
     if m := _DUPLICATE.match(purpose):
         return gettext("duplicate review (%(why)s)") % {"why": purpose_label(m.group(1))}
     return purpose
