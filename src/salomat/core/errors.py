@@ -23,10 +23,19 @@ from salomat.core.i18n import N_
 log = logging.getLogger("salomat.errors")
 
 
+class Msgid(str):
+    """A message parameter that is itself a msgid (a status, a kind): translated with the
+    message, e.g. ``params={"status": Msgid(referral.status)}``."""
+
+    __slots__ = ()
+
+
 def _format(msgid: str, params: dict[str, Any] | None, translate: bool) -> str:
     text = i18n.gettext(msgid) if translate else msgid
     if not params:
         return text
+    if translate:
+        params = {k: i18n.gettext(v) if isinstance(v, Msgid) else v for k, v in params.items()}
     try:
         return text % params
     except (KeyError, ValueError, TypeError):  # a broken translation must not hide the error

@@ -261,6 +261,11 @@ async def test_wrong_transitions_are_refused_with_invalid_state(client, net):
     again = await act(client, mob, ref, "accept")
     assert (again.status_code, again.json()["status"]) == (200, "accepted")
     assert (await act(client, mob, ref, "decline")).status_code == 409
+    # the refusal names the steps in the reader's language, not as codes
+    ru = await act(client, {**mob, "Accept-Language": "ru"}, ref, "decline")
+    assert ru.json()["detail"] == (
+        f"Направление {ref['id']} уже в состоянии «принято» и больше не может стать «отклонено»."
+    ), ru.json()["detail"]
     assert (await act(client, mob, ref, "seen")).status_code == 200
     # returning needs a conclusion
     bare = await act(client, mob, ref, "return")

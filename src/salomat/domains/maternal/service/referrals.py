@@ -29,6 +29,7 @@ from salomat.core.errors import (
     Forbidden,
     Invalid,
     InvalidState,
+    Msgid,
     NotFound,
     PreconditionFailed,
 )
@@ -400,8 +401,8 @@ async def _move(
     sources, stamp = TRANSITIONS[to]
     if r.status not in sources:
         raise InvalidState(
-            N_("Referral %(id)s is %(status)s; it can become %(to)s only when %(from)s."),
-            params={"id": r.id, "status": r.status, "to": to, "from": " or ".join(sources)},
+            N_("Referral %(id)s is already %(status)s and can no longer become %(to)s."),
+            params={"id": r.id, "status": Msgid(r.status), "to": Msgid(to)},
         )
     if to == "returned" and not conclusion:
         raise Invalid.fields(
