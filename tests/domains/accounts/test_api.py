@@ -209,3 +209,34 @@ async def test_login_form_errors_name_each_missing_field(client):
     assert r.status_code == 422
     fields = {e["field"] for e in r.json()["errors"]}
     assert fields == {"username", "password"}
+
+
+@pytest.mark.skipif(
+    __import__("tests.conftest", fromlist=["BACKEND"]).BACKEND != "postgresql",
+    reason="a real race needs concurrent transactions: run with SALOMAT_TEST_DB=postgresql",
+)
+async def test_two_refreshes_with_one_token_at_once_rotate_it_once(app, make_user, monkeypatch):
+    """Both requests read the session before either rotates it (a barrier between the read
+    and the rotation): exactly one gets a new refresh token, the other 401, so no copy of
+    a token lives on beside the rotated one."""
+    import asyncio
+
+    import httpx
+
+    from salomat.domains.accounts.service import sessions
+
+    user = await make_user("pharmacist")
+    barrier = asyncio.Barrier(2)
+    rotate = sessions._rotate
+
+    async def together(*args):  # type: ignore[no-untyped-def]
+        await asyncio.wait_for(barrier.wait(), 60)
+        return await rotate(*args)
+
+    transport = httpx.ASGITransport(app=app, client=("10.9.9.5", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        first = await _token(c, user)
+        monkeypatch.setattr(sessions, "_rotate", together)
+        body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        answers = await asyncio.gather(*[c.post("/auth/token", data=body) for _ in range(2)])
+    assert sorted(a.status_code for a in answers) == [200, 401], [a.text for a in answers]

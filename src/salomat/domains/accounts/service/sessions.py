@@ -193,6 +193,18 @@ async def web_login(
     )
 
 
+async def _rotate(session: AsyncSession, session_id: str, old: str, new: str) -> bool:
+    """Replaces the refresh token only if it is still the one presented: one conditional
+    UPDATE, so of two refreshes with the same token at once exactly one rotates it."""
+    done = await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.token_digest == old)
+        .values(previous_digest=old, token_digest=new)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1  # type: ignore[attr-defined]
+
+
 async def refresh(session: AsyncSession, refresh_token: str) -> TokenPair:
     """Rotates: the old refresh token stops working, and presenting it again (a sign
     that someone else holds a copy) revokes the whole login session."""
@@ -231,9 +243,10 @@ async def refresh(session: AsyncSession, refresh_token: str) -> TokenPair:
     if user is None or not user.is_active:
         raise Unauthorized("The refresh token is invalid, expired or revoked; log in again.")
     new_refresh = new_opaque_token()
-    sess.previous_digest = sess.token_digest
-    sess.token_digest = token_digest(new_refresh)
-    await session.flush()
+    if not await _rotate(session, sess.id, digest, token_digest(new_refresh)):
+        # the same token rotated meanwhile by another request: only one of them gets a
+        # live refresh token, so a copied token can't live on beside the rotated one
+        raise Unauthorized("The refresh token is invalid, expired or revoked; log in again.")
     access, ttl = issue_access_token(user_id=user.id, role=user.role, session_id=sess.id)
     remaining = int((sess.expires_at - utcnow()).total_seconds())
     return TokenPair(
