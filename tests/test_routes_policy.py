@@ -80,3 +80,22 @@ def test_undeclared_permission_is_a_programming_error():
 
     with pytest.raises(KeyError):
         Require("person:teleport")
+
+
+def test_an_employer_account_holds_nothing_but_its_own_session_and_shared_certificates():
+    held = {perm for perm, roles in PERMISSIONS.items() if Role.employer in roles}
+    assert held == {"session:self", "sick_leave:employer"}
+    # not staff: the registries, the formulary and person data stay closed to it
+    for perm in ("facility:read", "territory:read", "practitioner:read", "formulary:read"):
+        assert Role.employer not in PERMISSIONS[perm]
+        assert Role.admin in PERMISSIONS[perm]
+
+
+def test_sick_leave_permissions_are_declared_for_the_roles_that_need_them():
+    clinicians = {Role.family_doctor, Role.nurse, Role.obstetrician, Role.oncologist}
+    assert PERMISSIONS["sick_leave:read"] == clinicians | {Role.citizen}
+    assert PERMISSIONS["sick_leave:issue"] == clinicians
+    assert PERMISSIONS["sick_leave:vkk"] == clinicians - {Role.nurse}
+    assert PERMISSIONS["sick_leave:portal"] == {Role.citizen}
+    assert PERMISSIONS["sick_leave:employer"] == {Role.employer}
+    assert PERMISSIONS["sick_leave:analytics"] == {Role.analyst, Role.insurance_analyst}

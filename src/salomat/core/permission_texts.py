@@ -56,6 +56,14 @@ PERMISSION_TEXTS: dict[str, str] = {
     "claim:read": N_("view reimbursement claims"),
     "claim:review": N_("review reimbursement claims"),
     "prescription:portal": N_("view your own prescriptions"),
+    "sick_leave:read": N_("view sick-leave certificates"),
+    "sick_leave:issue": N_("issue and extend sick-leave certificates"),
+    "sick_leave:vkk": N_("record medical advisory commission decisions"),
+    "sick_leave:portal": N_("view your own sick-leave certificates"),
+    "sick_leave:employer": N_("check your employees' sick-leave certificates"),
+    "sick_leave:analytics": N_("view sick-leave statistics"),
+    "employer:read": N_("view the employer registry"),
+    "employer:manage": N_("manage the employer registry"),
 }
 
 

@@ -37,6 +37,9 @@ class Role(StrEnum):
     analyst = "analyst"
     epidemiologist = "epidemiologist"
     citizen = "citizen"
+    #: an employer organisation's account: checks its employees' sick-leave certificates
+    #: (validity and dates only); bound to one employer (``User.employer_id``)
+    employer = "employer"
 
 
 #: Roles that act for a facility and must be bound to one.
@@ -55,7 +58,9 @@ FACILITY_ROLES = frozenset(
 CLINICAL_ROLES = frozenset({Role.nurse, Role.family_doctor, Role.obstetrician, Role.oncologist})
 
 _ANY = frozenset(Role)
-_STAFF = _ANY - {Role.citizen}
+#: the health system's own people: every role but the citizen and the employer (an
+#: employer's account sees nothing of the registries, only certificates shared with it)
+_STAFF = _ANY - {Role.citizen, Role.employer}
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     # own account and session
@@ -129,6 +134,24 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "claim:review": frozenset({Role.insurance_analyst}),
     # the citizen portal's own prescriptions (and her young children's)
     "prescription:portal": frozenset({Role.citizen}),
+    # sick-leave certificates (issue 14, docs/sick-leave.md): doctors and the mid-level
+    # practitioners the pack allows issue and extend; the medical advisory commission
+    # (VKK) decides extensions past one doctor's limit; the citizen reads her own; an
+    # employer sees only validity and dates of certificates shared with it; analytics
+    # are aggregate
+    "sick_leave:read": frozenset(
+        {Role.family_doctor, Role.nurse, Role.obstetrician, Role.oncologist, Role.citizen}
+    ),
+    "sick_leave:issue": frozenset(
+        {Role.family_doctor, Role.nurse, Role.obstetrician, Role.oncologist}
+    ),
+    "sick_leave:vkk": frozenset({Role.family_doctor, Role.obstetrician, Role.oncologist}),
+    "sick_leave:portal": frozenset({Role.citizen}),
+    "sick_leave:employer": frozenset({Role.employer}),
+    "sick_leave:analytics": frozenset({Role.analyst, Role.insurance_analyst}),
+    # employer organisations (registry data, like facilities)
+    "employer:read": frozenset({Role.admin}),
+    "employer:manage": frozenset({Role.admin}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

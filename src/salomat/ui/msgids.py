@@ -27,6 +27,7 @@ ROLES = (
     N_("analyst"),
     N_("epidemiologist"),
     N_("citizen"),
+    N_("employer"),
 )
 
 AUDIT_ACTIONS = (
