@@ -84,6 +84,8 @@ class Principal:
     facility_name: str | None = None
     facility_names: dict[str, str] = field(default_factory=dict)
     person_id: int | None = None
+    #: the employer organisation an ``employer`` account acts for
+    employer_id: int | None = None
     via: str = "bearer"
     csrf_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -22,6 +22,8 @@ class User(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     #: the practitioner record of a clinician's account (registry)
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"), unique=True)
+    #: the employer organisation an ``employer`` account acts for (registry)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"), index=True)
     language: Mapped[str | None] = mapped_column(String(8))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

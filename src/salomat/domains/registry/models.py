@@ -110,6 +110,27 @@ class Facility(Base):
     )
 
 
+class Employer(Base):
+    """An employer organisation (a company, a school, a ministry): registry data like a
+    facility. Its accounts (role ``employer``) check their employees' sick-leave
+    certificates; it is identified by the country's business id (KZ BIN, UZ STIR)."""
+
+    __tablename__ = "employer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: normalised by the country pack's ``business_id`` rule (digits only)
+    business_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("territory.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
 class FacilityBeds(Base):
     """Beds by profile (the pack's ``bed_profiles``): what capacity planning reads."""
 

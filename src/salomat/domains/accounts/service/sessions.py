@@ -156,6 +156,7 @@ async def _principal_for(
         facility_id=user.facility_id,
         facility_code=code,
         person_id=user.person_id,
+        employer_id=user.employer_id,
         via=via,
         csrf_token=sess.csrf_token,
     )
@@ -300,6 +301,7 @@ async def _session_principal(
                 User.is_active,
                 User.facility_id,
                 User.person_id,
+                User.employer_id,
                 registry.facility_code_of(User.facility_id).label("facility_code"),
                 *names,
             )
@@ -317,6 +319,7 @@ async def _session_principal(
         facility_id=row.facility_id,
         facility_code=row.facility_code,
         person_id=row.person_id,
+        employer_id=row.employer_id,
         via=via,
         csrf_token=row.csrf_token,
     )
