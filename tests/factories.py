@@ -46,6 +46,25 @@ def national_id_for(birth: date, sex: str, country: str = "UZ", serial: int | No
         serial = None
 
 
+def business_id_for(country: str = "UZ", serial: int | None = None) -> str:
+    """A valid business id of the country (KZ BIN with its check digit, UZ 9-digit STIR);
+    a random one (of about 10^8) unless ``serial`` picks it."""
+    from salomat.country.business_id import check_digit
+
+    n = serial if serial is not None else secrets.randbelow(10**8)
+    if country == "UZ":
+        # a legal entity's STIR starts with 2 or 3 (format only: no check rule verified)
+        return f"{2 + n % 2}{n // 2 % 10**8:08d}"
+    while True:
+        # YYMM of registration, 4 (resident legal entity), 0 (head office), serial, check
+        yymm = f"{n // 10**5 % 100:02d}{n // 10**7 % 12 + 1:02d}"
+        body = f"{yymm}40{n % 10**5:05d}"
+        check = check_digit(country, body)
+        if check is not None:
+            return body + str(check)
+        n += 1
+
+
 @pytest.fixture
 async def db() -> AsyncIterator[AsyncSession]:
     """A session for arranging and inspecting data; commit what you arrange."""
