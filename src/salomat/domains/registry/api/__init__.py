@@ -2,6 +2,7 @@
 
 from salomat.domains.registry.api import (
     duplicates,
+    employers,
     facilities,
     people,
     practitioners,
@@ -16,4 +17,5 @@ routers = [
     practitioners.api,
     territory.api,
     duplicates.api,
+    employers.api,
 ]

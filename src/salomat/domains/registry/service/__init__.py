@@ -4,6 +4,7 @@ Each module lists its public functions in ``__all__``.
 """
 
 from salomat.domains.registry.service.duplicates import *  # noqa: F403
+from salomat.domains.registry.service.employers import *  # noqa: F403
 from salomat.domains.registry.service.facilities import *  # noqa: F403
 from salomat.domains.registry.service.facility_changes import *  # noqa: F403
 from salomat.domains.registry.service.facility_sections import *  # noqa: F403

@@ -1,4 +1,5 @@
-"""The registrar's pages: find, register, edit and review people; the facility list.
+"""The registrar's pages: find, register, edit and review people; the facility list; the
+administrator's employer list.
 
 Forms post as plain HTML (they work without JavaScript); the search also
 answers htmx, which swaps the search section in place. A refused form is
@@ -6,7 +7,7 @@ shown again with each message next to its field and a 4xx status, so the
 unit of work rolls back and nothing is stored.
 """
 
-from salomat.domains.registry.web import duplicates, edit, patients  # noqa: F401  (routes)
+from salomat.domains.registry.web import duplicates, edit, employers, patients  # noqa: F401
 from salomat.domains.registry.web._common import web
 
 __all__ = ["web"]
