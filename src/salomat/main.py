@@ -35,6 +35,8 @@ from salomat.domains.prescription import api as prescription_api
 from salomat.domains.prescription import web as prescription_web
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
+from salomat.domains.sickleave import api as sickleave_api
+from salomat.domains.sickleave import web as sickleave_web
 from salomat.fhir import api as fhir_api
 from salomat.ui.templating import UI_DIR, render_error
 
@@ -96,6 +98,7 @@ def create_app() -> FastAPI:
         *immunization_api.routers,
         *child_api.routers,
         *prescription_api.routers,
+        *sickleave_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,
@@ -103,6 +106,7 @@ def create_app() -> FastAPI:
         immunization_web.web,
         child_web.web,
         prescription_web.web,
+        sickleave_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

@@ -10,6 +10,7 @@ from salomat.domains.maternal.service import dating as dating
 from salomat.domains.maternal.service import rules as rules
 from salomat.domains.maternal.service.birth import *  # noqa: F403
 from salomat.domains.maternal.service.dashboard import *  # noqa: F403
+from salomat.domains.maternal.service.leave_facts import *  # noqa: F403
 from salomat.domains.maternal.service.demo import *  # noqa: F403
 from salomat.domains.maternal.service.diagnoses import *  # noqa: F403
 from salomat.domains.maternal.service.fhir_reads import *  # noqa: F403

@@ -12,13 +12,14 @@ stores nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
+from salomat.core import audit, events
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, Conflict, FieldError, Invalid, InvalidState, NotFound
 from salomat.core.policy import citizen_scope_provider, require_person
@@ -48,6 +49,7 @@ from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import PersonIn
 
 __all__ = [
+    "BirthRecorded",
     "birth_of_baby",
     "children_of",
     "get_birth",
@@ -176,6 +178,22 @@ async def _check_birth(session: AsyncSession, p: Pregnancy, data: BirthIn) -> li
     return errors
 
 
+@dataclass(frozen=True)
+class BirthRecorded:
+    """Published when a birth is recorded, in its transaction: programmes above maternal
+    act on it (sick leave extends a maternity certificate after a complicated birth)."""
+
+    pregnancy_id: int
+    person_id: int
+    born_on: date
+    mode: str
+    ga_days: int
+    babies: int
+    live_births: int
+    facility_id: int | None
+    recorded_by: str
+
+
 async def record_birth(
     session: AsyncSession,
     principal: Principal,
@@ -283,6 +301,20 @@ async def record_birth(
     p.outcome = "live_birth" if registered else "stillbirth"
     await _end_referral_care(session, p)
     await _save(session, p)
+    await events.publish(
+        session,
+        BirthRecorded(
+            pregnancy_id=p.id,
+            person_id=p.person_id,
+            born_on=data.born_on,
+            mode=birth.mode,
+            ga_days=birth.ga_days,
+            babies=len(data.babies),
+            live_births=sum(1 for b in data.babies if b.outcome == "live"),
+            facility_id=birth.facility_id,
+            recorded_by=principal.username,
+        ),
+    )
     return await _birth_out(session, birth)
 
 

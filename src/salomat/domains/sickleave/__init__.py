@@ -1,0 +1,1 @@
+"""Sick-leave certificates: issued by doctors, held by citizens, checked by employers."""

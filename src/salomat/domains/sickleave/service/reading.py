@@ -1,0 +1,53 @@
+"""Reading certificates: one, a person's, and a certificate's versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.security import Principal
+from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeaveVersion
+from salomat.domains.sickleave.schemas import CertificateOut, VersionOut
+from salomat.domains.sickleave.service.common import certificate_out, open_person, scoped
+
+__all__ = ["certificate_versions", "get_certificate", "list_certificates"]
+
+
+async def get_certificate(
+    session: AsyncSession, principal: Principal, certificate_id: int
+) -> CertificateOut:
+    """One certificate; out of scope answers like a missing one."""
+    c = await scoped(session, principal, certificate_id, action="read")
+    return await certificate_out(session, c)
+
+
+async def list_certificates(
+    session: AsyncSession,
+    principal: Principal,
+    person_id: int,
+    *,
+    status: str | None = None,
+) -> list[CertificateOut]:
+    """A person's certificates, newest first."""
+    await open_person(session, principal, person_id, action="search" if status else "read")
+    q = (
+        select(SickLeaveCertificate)
+        .where(SickLeaveCertificate.person_id == person_id)
+        .order_by(SickLeaveCertificate.starts_on.desc(), SickLeaveCertificate.id.desc())
+    )
+    if status is not None:
+        q = q.where(SickLeaveCertificate.status == status)
+    return [await certificate_out(session, c) for c in (await session.execute(q)).scalars()]
+
+
+async def certificate_versions(
+    session: AsyncSession, principal: Principal, certificate_id: int
+) -> list[VersionOut]:
+    """Every change with its reason, oldest first: nothing is ever deleted."""
+    c = await scoped(session, principal, certificate_id, action="read")
+    rows = await session.execute(
+        select(SickLeaveVersion)
+        .where(SickLeaveVersion.certificate_id == c.id)
+        .order_by(SickLeaveVersion.version)
+    )
+    return [VersionOut.model_validate(v) for v in rows.scalars()]
