@@ -82,6 +82,8 @@ class Account:
     facility_code: str | None
     person_id: int | None
     password: str = PASSWORD
+    #: an ``employer`` account's organisation (registry ``EmployerOut``)
+    employer: Any = None
 
 
 @pytest.fixture
@@ -100,16 +102,47 @@ def make_facility(db: AsyncSession) -> Callable[..., Awaitable[Any]]:
 
 
 @pytest.fixture
-def make_user(db: AsyncSession, make_facility: Any) -> Callable[..., Awaitable[Account]]:
-    from salomat.core.policy import facility_required
+def make_employer(db: AsyncSession) -> Callable[..., Awaitable[Any]]:
+    """An employer organisation of the deployed country (a valid, random business id)."""
+    from salomat.core.config import get_settings
+    from salomat.domains.registry import service
+    from salomat.domains.registry.schemas import EmployerIn
+
+    async def make(name: str | None = None, *, business_id: str | None = None) -> Any:
+        employer = await service.create_employer(
+            db,
+            EmployerIn(
+                business_id=business_id or business_id_for(get_settings().country),
+                name=name or f"{unique_name('Ishonch')} LLC",
+            ),
+        )
+        await db.commit()
+        return employer
+
+    return make
+
+
+@pytest.fixture
+def make_user(
+    db: AsyncSession, make_facility: Any, make_employer: Any
+) -> Callable[..., Awaitable[Account]]:
+    """An account of ``role``; a facility role gets a new facility and an ``employer`` a new
+    employer organisation unless one is given (``employer``: an ``EmployerOut``)."""
+    from salomat.core.policy import Role, facility_required
     from salomat.domains.accounts import service
     from salomat.domains.accounts.schemas import UserIn
 
     async def make(
-        role: str, *, facility_code: str | None = None, person_id: int | None = None
+        role: str,
+        *,
+        facility_code: str | None = None,
+        person_id: int | None = None,
+        employer: Any = None,
     ) -> Account:
         if facility_required(role) and facility_code is None:
             facility_code = (await make_facility()).code
+        if role == Role.employer and employer is None:
+            employer = await make_employer()
         user = await service.create_user(
             db,
             UserIn(
@@ -118,10 +151,11 @@ def make_user(db: AsyncSession, make_facility: Any) -> Callable[..., Awaitable[A
                 role=role,
                 facility_code=facility_code,
                 person_id=person_id,
+                employer_business_id=employer.business_id if employer is not None else None,
             ),
         )
         await db.commit()
-        return Account(user.id, user.username, role, facility_code, person_id)
+        return Account(user.id, user.username, role, facility_code, person_id, employer=employer)
 
     return make
 

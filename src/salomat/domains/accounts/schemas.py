@@ -20,6 +20,9 @@ class UserIn(BaseModel):
     full_name: OptNameText = Field(default=None, max_length=200)
     facility_code: str | None = Field(default=None, max_length=32)
     person_id: int | None = None
+    #: the business id (KZ BIN, UZ STIR) of the employer organisation an ``employer``
+    #: account acts for: required for, and only for, that role
+    employer_business_id: str | None = Field(default=None, max_length=32)
     language: str | None = Field(default=None, pattern=r"^(en|ru|uz|kk)$")
 
 
@@ -35,6 +38,8 @@ class UserOut(BaseModel):
     person_id: int | None
     #: the registry's practitioner record of a clinician's account
     practitioner_id: int | None = None
+    #: the employer organisation of an ``employer`` account (registry)
+    employer_id: int | None = None
     language: str | None
     is_active: bool
     created_at: datetime
@@ -81,6 +86,9 @@ class Me(BaseModel):
     facility_id: int | None
     facility_code: str | None
     person_id: int | None
+    employer_id: int | None = None
+    #: the employer organisation's name (in the current language where it has one)
+    employer_name: str | None = None
     language: str | None
 
 
@@ -104,6 +112,9 @@ class AuditRow(BaseModel):
     facility_code: str | None
     #: the facility's name in the registry
     facility_name: str | None
+    #: the employer organisation an ``employer`` account acted for (its name in the
+    #: current language)
+    employer_name: str | None = None
     action: str
     resource_type: str
     resource_id: str | None
@@ -129,6 +140,8 @@ class AccessLogEntry(BaseModel):
     role: str | None
     facility_code: str | None
     facility_name: str | None
+    #: the organisation of an employer who opened it (a certificate she shared)
+    employer_name: str | None = None
     action: str
     resource_type: str
     #: her person id (or a record merged into hers)

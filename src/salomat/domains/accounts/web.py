@@ -23,11 +23,13 @@ from salomat.core.errors import (
     SalomatError,
     field_errors_from_pydantic,
 )
+from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
 from salomat.core.params import MAX_INT, SmallRowId
 from salomat.core.policy import PUBLIC, Require, Role, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
+from salomat.country import business_id as bid
 from salomat.country import national_id as nid
 from salomat.country import pack
 from salomat.domains.accounts import service
@@ -50,6 +52,10 @@ PRE_CSRF = "salomat_login_csrf"
 
 register_nav(NavItem("Start", "/", "session:self", order=0))
 register_nav(NavItem("Who opened my record", "/access-log", "audit:self", order=90))
+#: an employer's start: the certificates its employees shared with it (the sick-leave domain)
+register_nav(
+    NavItem(N_("Sick-leave certificates"), "/employer/sick-leave", "sick_leave:employer", order=20)
+)
 
 
 def _safe_next(target: str | None) -> str:
@@ -298,6 +304,7 @@ async def users_page(
             "page": page,
             "roles": [r.value for r in Role],
             "facilities": await service.facility_choices(session),
+            "business_id_label": bid.name(get_settings().country),
             "can_manage": allowed(principal.role, "user:manage"),
         },
     )
@@ -314,6 +321,7 @@ async def users_create(
     full_name: Annotated[str, Form()] = "",
     facility_code: Annotated[str, Form()] = "",
     person_id: Annotated[str, Form()] = "",
+    employer_business_id: Annotated[str, Form()] = "",
 ) -> Response:
     raw = {
         "username": username,
@@ -322,6 +330,7 @@ async def users_create(
         "full_name": full_name or None,
         "facility_code": facility_code or None,
         "person_id": person_id or None,
+        "employer_business_id": employer_business_id or None,
     }
     try:
         data = UserIn.model_validate(raw)

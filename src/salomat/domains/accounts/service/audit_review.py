@@ -173,7 +173,7 @@ async def audit_trail_csv(session: AsyncSession, principal: Principal, f: AuditF
             r.full_name or "",
             labels.role_label(r.role),
             r.facility_code or "",
-            r.facility_name or "",
+            r.facility_name or r.employer_name or "",
             labels.action_label(r.action),
             labels.resource_label(r.resource_type),
             r.resource_id or "",

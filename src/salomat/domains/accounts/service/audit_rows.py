@@ -71,7 +71,7 @@ async def read_rows(
     """
     e = AuditEvent
     stmt = (
-        select(e, User.full_name)
+        select(e, User.full_name, User.employer_id)
         .outerjoin(User, User.id == e.user_id)
         .where(*where(q), *extra)
         .order_by(e.id.desc())
@@ -83,8 +83,11 @@ async def read_rows(
     )
     zone = local_zone()
     lang = i18n.current_language()
+    employers = await registry.employer_names(
+        session, {r[2] for r in rows if r[2] is not None}, lang
+    )
     out = []
-    for event, full_name in rows:
+    for event, full_name, employer_id in rows:
         fac = facilities.get(event.facility_id) if event.facility_id is not None else None
         out.append(
             AuditRow(
@@ -97,6 +100,7 @@ async def read_rows(
                 role=event.role,
                 facility_code=event.facility_code,
                 facility_name=(fac.names.get(lang) or fac.name) if fac else None,
+                employer_name=employers.get(employer_id) if employer_id is not None else None,
                 action=event.action,
                 resource_type=event.resource_type,
                 resource_id=event.resource_id,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
+from salomat.core import audit, i18n
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import TooManyRequests, Unauthorized
@@ -354,13 +354,20 @@ def me(principal: Principal, full_name: str | None = None, language: str | None 
         facility_id=principal.facility_id,
         facility_code=principal.facility_code,
         person_id=principal.person_id,
+        employer_id=principal.employer_id,
         language=language,
     )
 
 
 async def describe(session: AsyncSession, principal: Principal) -> Me:
     user = await session.get(User, principal.user_id)
-    return me(principal, user.full_name if user else None, user.language if user else None)
+    out = me(principal, user.full_name if user else None, user.language if user else None)
+    if principal.employer_id is not None:
+        names = await registry.employer_names(
+            session, [principal.employer_id], i18n.current_language()
+        )
+        out.employer_name = names.get(principal.employer_id)
+    return out
 
 
 async def full_names(session: AsyncSession, usernames: Sequence[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
-from salomat.core.errors import Conflict, FieldError, Invalid, InvalidState, NotFound
+from salomat.core.errors import N_, Conflict, FieldError, Invalid, InvalidState, NotFound
 from salomat.core.pagination import Page, PageParams
 from salomat.core.policy import Role, facility_required
 from salomat.core.security import Principal, hash_password
@@ -53,6 +53,7 @@ async def create_user(session: AsyncSession, data: UserIn) -> UserOut:
             errors.append(FieldError("person_id", f"no person has id {data.person_id}"))
     elif data.person_id is not None:
         errors.append(FieldError("person_id", "only citizen accounts are linked to a person"))
+    employer_id = await _employer_id(session, data, errors)
     offered = pack.load(get_settings().country)["languages"]
     if data.language is not None and data.language not in offered:
         # the pack's languages: its own, ru and en (a kk preference on a UZ deployment is none)
@@ -72,6 +73,7 @@ async def create_user(session: AsyncSession, data: UserIn) -> UserOut:
         full_name=data.full_name,
         facility_id=facility_id,
         person_id=data.person_id,
+        employer_id=employer_id,
         language=data.language,
         is_active=True,
         created_at=utcnow(),
@@ -79,6 +81,51 @@ async def create_user(session: AsyncSession, data: UserIn) -> UserOut:
     session.add(user)
     await session.flush()
     return await _out(session, user)
+
+
+async def _employer_id(session: AsyncSession, data: UserIn, errors: list[FieldError]) -> int | None:
+    """An ``employer`` account acts for exactly one active employer organisation, named by
+    its business id; no other role is bound to one."""
+    field = "employer_business_id"
+    if data.role != Role.employer:
+        if data.employer_business_id:
+            errors.append(
+                FieldError(
+                    field,
+                    N_("only employer accounts are bound to an employer organisation"),
+                )
+            )
+        return None
+    if not data.employer_business_id:
+        errors.append(
+            FieldError(field, N_("an employer account acts for one employer organisation"))
+        )
+        return None
+    try:
+        number = registry.normalise_business_id(data.employer_business_id, field=field)
+    except Invalid as e:
+        errors += e.errors
+        return None
+    employer = await registry.employer_by_business_id(session, number)
+    if employer is None:
+        errors.append(
+            FieldError(
+                field,
+                N_("no employer is registered with the number %(business_id)s"),
+                {"business_id": number},
+            )
+        )
+        return None
+    if not employer.active:
+        errors.append(
+            FieldError(
+                field,
+                N_("the employer %(name)s is no longer active"),
+                {"name": employer.name},
+            )
+        )
+        return None
+    return employer.id
 
 
 async def _out(session: AsyncSession, user: User) -> UserOut:
