@@ -47,7 +47,13 @@ from salomat.domains.prescription import cli as prescription_cli
 from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
-from salomat.domains.registry.schemas import FacilityIn, PersonIn, PersonQuery, RelationIn
+from salomat.domains.registry.schemas import (
+    EmployerIn,
+    FacilityIn,
+    PersonIn,
+    PersonQuery,
+    RelationIn,
+)
 
 app = typer.Typer(
     name="salomat",
@@ -461,6 +467,18 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
                 by=DEMO_LOADER.username,
             )
             result.facilities += 1
+    for e in data.get("employers", []):
+        if await registry.employer_by_business_id(session, e["business_id"]) is None:
+            await registry.create_employer(
+                session,
+                EmployerIn(
+                    business_id=e["business_id"],
+                    name=e["name"],
+                    names=e.get("names", {}),
+                    settlement_code=e.get("settlement"),
+                ),
+                by=DEMO_LOADER.username,
+            )
     await prescription.load_demo_formulary(session)
     person_ids: dict[str, int] = {}
     for p in data["people"]:
@@ -500,6 +518,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
             full_name=u.get("full_name"),
             facility_code=u.get("facility"),
             person_id=person_ids[u["person"]] if u.get("person") else None,
+            employer_business_id=u.get("employer"),
             language=u.get("language"),
         )
         try:
