@@ -147,6 +147,30 @@ def test_user_create_makes_an_account_that_logs_in(facility_code):
     assert _login(name, PASSWORD)
 
 
+def test_user_create_binds_an_employer_account_to_its_organisation():
+    from salomat.domains.registry.schemas import EmployerIn
+    from tests.factories import business_id_for
+
+    number = business_id_for("UZ")
+
+    async def work(s: Any) -> int:
+        employer = await registry.create_employer(
+            s, EmployerIn(business_id=number, name="Cli MChJ")
+        )
+        return employer.id
+
+    employer_id = run(work)
+    base = ["user", "create", "--role", "employer", "--password", PASSWORD, "--username"]
+    r = invoke([*base, unique("emp-")])
+    assert r.exit_code == 1
+    assert "employer_business_id" in r.output
+    name = unique("emp-")
+    r = invoke([*base, name, "--employer", number])
+    assert r.exit_code == 0, r.output
+    assert f"employer {employer_id}" in r.output
+    assert _login(name, PASSWORD)
+
+
 def test_user_create_asks_for_the_password_hidden_and_confirmed():
     name = unique("admin-")
     r = invoke(

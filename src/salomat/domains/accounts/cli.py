@@ -47,6 +47,10 @@ def create(
     person_id: Annotated[
         int | None, typer.Option(help="the person a citizen account opens")
     ] = None,
+    employer: Annotated[
+        str | None,
+        typer.Option(help="the business id (BIN, STIR) of an employer account's organisation"),
+    ] = None,
     language: Annotated[str | None, typer.Option(help="en, ru, uz or kk")] = None,
 ) -> None:
     """Create a user account."""
@@ -64,6 +68,7 @@ def create(
             full_name=full_name,
             facility_code=facility,
             person_id=person_id,
+            employer_business_id=employer,
             language=language,
         )
     except ValidationError as e:
@@ -80,6 +85,7 @@ def create(
         raise fail(f"The account was not created: {e.detail}", e.errors) from None
     where = f" at {user.facility_code}" if user.facility_code else ""
     linked = f", person {user.person_id}" if user.person_id is not None else ""
+    linked += f", employer {user.employer_id}" if user.employer_id is not None else ""
     out.print(
         f"Created user {user.username} (id {user.id}): {user.role.value}{where}{linked}.",
         style="green",
