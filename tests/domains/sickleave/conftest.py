@@ -23,7 +23,16 @@ class Clinic:
 @pytest.fixture
 async def clinic(make_facility, make_person, make_user, login) -> Clinic:
     fac = await make_facility()
-    worker = await make_person(facility_code=fac.code, birth_date=date(1988, 4, 9), sex="male")
+    from salomat.core.config import get_settings
+    from tests.factories import national_id_for
+
+    born = date(1988, 4, 9)
+    worker = await make_person(
+        facility_code=fac.code,
+        birth_date=born,
+        sex="male",
+        national_id=national_id_for(born, "male", get_settings().country),
+    )
     doctor_account = await make_user("family_doctor", facility_code=fac.code)
     citizen = await login(await make_user("citizen", person_id=worker.id))
     employer_account = await make_user("employer")

@@ -64,7 +64,8 @@ async def test_influenza_five_days_then_the_vkk_then_back_to_work(client, clinic
     assert c["ends_on"] == (TODAY + timedelta(days=4)).isoformat()
     assert c["days"] == 5
     assert [p["days"] for p in c["periods"]] == [5]
-    assert len(c["number"]) == 14 and c["number"][4] == "-"
+    assert len(c["number"]) == 14
+    assert c["number"][4] == "-"
     url = f"/api/v1/sick-leave/{c['id']}"
 
     # past the one doctor's limit: refused, naming the field, until the VKK decides

@@ -34,6 +34,7 @@ __all__ = [
     "end_relation",
     "ended_parenthood",
     "list_relations",
+    "parent_or_guardian",
 ]
 
 #: a parent or guardian sees the child's record until the child turns 18

@@ -259,8 +259,10 @@ async def write_version(
     by: str,
     reason: str | None = None,
 ) -> None:
-    """Flush the certificate (its version moves on), then keep what it became and why."""
-    c.updated_at = utcnow()
+    """Flush the certificate (a change moves its version on), then keep what it became
+    and why. Opening leaves it at version 1."""
+    if change != "opened":
+        c.updated_at = utcnow()
     await session.flush()
     session.add(
         SickLeaveVersion(
