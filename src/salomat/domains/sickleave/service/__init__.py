@@ -11,5 +11,6 @@ from salomat.domains.sickleave.service.changes import *  # noqa: F403
 from salomat.domains.sickleave.service.common import *  # noqa: F403
 from salomat.domains.sickleave.service.employers import *  # noqa: F403
 from salomat.domains.sickleave.service.issuing import *  # noqa: F403
+from salomat.domains.sickleave.service.labels import *  # noqa: F403
 from salomat.domains.sickleave.service.reading import *  # noqa: F403
 from salomat.domains.sickleave.service.rules import *  # noqa: F403

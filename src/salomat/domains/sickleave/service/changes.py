@@ -54,6 +54,7 @@ from salomat.domains.sickleave.service.issuing import (
     new_decision,
     require_issuer,
 )
+from salomat.domains.sickleave.service.labels import STATUS_LABELS
 from salomat.domains.sickleave.service.rules import days_between, last_day, sick_leave_rules
 
 __all__ = [
@@ -78,7 +79,7 @@ def _require_open(c: SickLeaveCertificate) -> None:
     if c.status != "open":
         raise InvalidState(
             N_("The certificate is %(status)s; only an open certificate can be changed this way."),
-            params={"status": Msgid(c.status)},
+            params={"status": Msgid(STATUS_LABELS[c.status])},
         )
 
 

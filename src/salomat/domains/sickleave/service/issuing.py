@@ -33,6 +33,7 @@ from salomat.domains.sickleave.service.common import (
     open_person,
     write_version,
 )
+from salomat.domains.sickleave.service.labels import REASON_LABELS
 from salomat.domains.sickleave.service.rules import (
     SickLeaveRules,
     days_between,
@@ -319,7 +320,7 @@ async def open_certificate(
             FieldError(
                 "vkk",
                 N_("%(reason)s is opened on a decision of the commission (VKK)"),
-                {"reason": Msgid(data.reason)},
+                {"reason": Msgid(REASON_LABELS[data.reason])},
             )
         )
     if data.vkk is not None:
