@@ -84,8 +84,13 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
         ),
         (
             "admin",
-            ["Start", "Facilities", "Users", "Audit trail"],
+            ["Start", "Facilities", "Users", "Employers", "Audit trail"],
             ["Who opened my record", "Patients"],
+        ),
+        (
+            "employer",
+            ["Start", "Sick-leave certificates"],
+            ["Facilities", "Patients", "Who opened my record"],
         ),
     ],
 )
