@@ -11,7 +11,7 @@ from salomat.core.params import RowId
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.sickleave import service
+from salomat.domains.sickleave import api_analytics, service
 from salomat.domains.sickleave.schemas import (
     CertificateOut,
     CloseIn,
@@ -30,7 +30,7 @@ from salomat.domains.sickleave.schemas import (
 )
 
 api = router(prefix="/api/v1", tags=["sick leave"])
-routers = [api]
+routers = [api_analytics.api, api]
 
 Issuer = Annotated[Principal, Depends(Require("sick_leave:issue"))]
 Reader = Annotated[Principal, Depends(Require("sick_leave:read"))]

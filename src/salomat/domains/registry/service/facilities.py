@@ -43,6 +43,7 @@ __all__ = [
     "facility_names",
     "facility_names_of",
     "facility_scopes",
+    "facility_settlements",
     "facility_types",
     "get_facility",
     "list_facilities",
@@ -165,6 +166,18 @@ async def facility_names(session: AsyncSession, ids: Iterable[int]) -> dict[int,
         )
     )
     return {r.id: FacilityName(r.code, r.name, r.kind, dict(r.names or {})) for r in rows}
+
+
+async def facility_settlements(
+    session: AsyncSession, ids: Iterable[int] | None = None
+) -> dict[int, int | None]:
+    """The settlement of each facility (of ``ids``, else of all), by facility id, in one
+    statement: figures grouped by facility in SQL are folded into territorial units with
+    ``area_breakdown`` (a country has a few thousand facilities)."""
+    q = select(Facility.id, Facility.settlement_id)
+    if ids is not None:
+        q = q.where(Facility.id.in_(sorted(set(ids))))
+    return {r.id: r.settlement_id for r in await session.execute(q)}
 
 
 def attached_ids_query(

@@ -7,6 +7,7 @@ employer's view and public verification; ``registry_events``: death, birth and m
 """
 
 from salomat.domains.sickleave.service import registry_events as registry_events
+from salomat.domains.sickleave.service.analytics import *  # noqa: F403
 from salomat.domains.sickleave.service.changes import *  # noqa: F403
 from salomat.domains.sickleave.service.common import *  # noqa: F403
 from salomat.domains.sickleave.service.employers import *  # noqa: F403
