@@ -51,6 +51,8 @@ RESOURCE_TYPES: dict[str, str] = {
     "ImmunizationCoverage": N_("Vaccination coverage"),
     "MaternalDashboard": N_("Maternal health dashboard"),
     "MedicationRequest": N_("Prescription"),
+    "SickLeave": N_("Sick-leave certificate"),
+    "SickLeaveAnalytics": N_("Sick-leave statistics"),
     "MedicationDispense": N_("Dispensing"),
     "Claim": N_("Reimbursement claim"),
     "Organization": N_("Facility"),
@@ -80,6 +82,8 @@ RESOURCE_TYPES: dict[str, str] = {
     "formulary": N_("Formulary"),
     "prescription": N_("Prescription"),
     "claim": N_("Reimbursement claim"),
+    "sick_leave": N_("Sick-leave certificate"),
+    "employer": N_("Employer registry"),
 }
 
 #: the reasons the platform itself writes (``purpose``), each translated as a whole
@@ -125,6 +129,10 @@ PURPOSES = frozenset(
         N_("parent"),
         N_("guardian"),
         N_("own access log"),
+        N_("citizen portal: sick leave"),
+        N_("employer: shared certificate"),
+        N_("employer: check by number and national id"),
+        N_("maternity leave"),
     }
 )
 #: ``open care relationship (<kind>)``: why a facility holds a person

@@ -25,7 +25,7 @@ from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
-from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeaveShare
+from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeavePeriod, SickLeaveShare
 from salomat.domains.sickleave.schemas import (
     CertificateOut,
     EmployerCertificateOut,
@@ -238,19 +238,46 @@ def _missing(what: str) -> NotFound:
 
 
 async def employer_shared_certificates(
-    session: AsyncSession, principal: Principal
+    session: AsyncSession, principal: Principal, *, limit: int = 500
 ) -> list[EmployerCertificateOut]:
-    """Every certificate shared with the employer (live shares), newest first."""
+    """Certificates shared with the employer (live shares), newest first; set-wise: one
+    statement each for the certificates, their periods, the facilities and the audit rows
+    (one per employee shown)."""
     employer_id = _employer_id(principal)
-    rows = await session.execute(
-        select(SickLeaveCertificate)
-        .join(SickLeaveShare, SickLeaveShare.certificate_id == SickLeaveCertificate.id)
-        .where(SickLeaveShare.employer_id == employer_id, SickLeaveShare.withdrawn_at.is_(None))
-        .order_by(SickLeaveCertificate.starts_on.desc(), SickLeaveCertificate.id.desc())
+    rows = list(
+        (
+            await session.execute(
+                select(SickLeaveCertificate)
+                .join(SickLeaveShare, SickLeaveShare.certificate_id == SickLeaveCertificate.id)
+                .where(
+                    SickLeaveShare.employer_id == employer_id,
+                    SickLeaveShare.withdrawn_at.is_(None),
+                )
+                .order_by(SickLeaveCertificate.starts_on.desc(), SickLeaveCertificate.id.desc())
+                .limit(limit)
+            )
+        ).scalars()
     )
-    return [
-        await _view(session, principal, c, "employer: shared certificate") for c in rows.scalars()
-    ]
+    await audit.record_listing(
+        session,
+        principal,
+        [audit.Access(c.person_id, "employer: shared certificate") for c in rows],
+        action="read",
+        resource_type=SICK_LEAVE,
+    )
+    if not rows:
+        return []
+    periods: dict[int, list[SickLeavePeriod]] = {c.id: [] for c in rows}
+    for p in (
+        await session.execute(
+            select(SickLeavePeriod)
+            .where(SickLeavePeriod.certificate_id.in_(list(periods)))
+            .order_by(SickLeavePeriod.certificate_id, SickLeavePeriod.seq)
+        )
+    ).scalars():
+        periods[p.certificate_id].append(p)
+    names = await registry.facility_names(session, {c.facility_id for c in rows})
+    return [employer_view(c, periods[c.id], facility_label(names, c.facility_id)) for c in rows]
 
 
 async def employer_certificate(
