@@ -194,15 +194,47 @@ def facility_label(names: dict[int, Any], facility_id: int | None) -> str:
     return str(f.names.get(i18n.current_language()) or f.name)
 
 
+async def certificates_out(
+    session: AsyncSession, rows: list[SickLeaveCertificate]
+) -> list[CertificateOut]:
+    """The clinician's (and the holder's) view of many certificates: one statement each for
+    their periods, the commission's decisions and the facilities, whatever their number."""
+    if not rows:
+        return []
+    ids = [c.id for c in rows]
+    periods: dict[int, list[SickLeavePeriod]] = {i: [] for i in ids}
+    for p in (
+        await session.execute(
+            select(SickLeavePeriod)
+            .where(SickLeavePeriod.certificate_id.in_(ids))
+            .order_by(SickLeavePeriod.certificate_id, SickLeavePeriod.seq)
+        )
+    ).scalars():
+        periods[p.certificate_id].append(p)
+    decisions: dict[int, list[VkkDecision]] = {i: [] for i in ids}
+    for d in (
+        await session.execute(
+            select(VkkDecision)
+            .where(VkkDecision.certificate_id.in_(ids))
+            .order_by(VkkDecision.decided_on, VkkDecision.id)
+        )
+    ).scalars():
+        decisions[d.certificate_id].append(d)
+    names = await registry.facility_names(session, {c.facility_id for c in rows})
+    out = []
+    for c in rows:
+        o = CertificateOut.model_validate(c)
+        o.days = certificate_days(c)
+        o.facility_name = facility_label(names, c.facility_id)
+        o.periods = [_period_out(p) for p in periods[c.id]]
+        o.vkk_decisions = [VkkOut.model_validate(d) for d in decisions[c.id]]
+        out.append(o)
+    return out
+
+
 async def certificate_out(session: AsyncSession, c: SickLeaveCertificate) -> CertificateOut:
     """The clinician's (and the holder's) view, with periods and the commission's decisions."""
-    names = await registry.facility_names(session, [c.facility_id])
-    out = CertificateOut.model_validate(c)
-    out.days = certificate_days(c)
-    out.facility_name = facility_label(names, c.facility_id)
-    out.periods = [_period_out(p) for p in await periods_of(session, c.id)]
-    out.vkk_decisions = [VkkOut.model_validate(d) for d in await decisions_of(session, c.id)]
-    return out
+    return (await certificates_out(session, [c]))[0]
 
 
 def employer_view(

@@ -35,6 +35,7 @@ from salomat.domains.sickleave.schemas import (
 from salomat.domains.sickleave.service.common import (
     SICK_LEAVE,
     certificate_out,
+    certificates_out,
     effective_end,
     employer_view,
     facility_label,
@@ -104,7 +105,7 @@ async def my_certificates(session: AsyncSession, principal: Principal) -> list[C
         .where(SickLeaveCertificate.person_id == principal.person_id)
         .order_by(SickLeaveCertificate.starts_on.desc(), SickLeaveCertificate.id.desc())
     )
-    return [await certificate_out(session, c) for c in rows.scalars()]
+    return await certificates_out(session, list(rows.scalars()))
 
 
 async def my_certificate(

@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core.security import Principal
 from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeaveVersion
 from salomat.domains.sickleave.schemas import CertificateOut, VersionOut
-from salomat.domains.sickleave.service.common import certificate_out, open_person, scoped
+from salomat.domains.sickleave.service.common import (
+    certificate_out,
+    certificates_out,
+    open_person,
+    scoped,
+)
 
 __all__ = ["certificate_versions", "get_certificate", "list_certificates"]
 
@@ -37,7 +42,7 @@ async def list_certificates(
     )
     if status is not None:
         q = q.where(SickLeaveCertificate.status == status)
-    return [await certificate_out(session, c) for c in (await session.execute(q)).scalars()]
+    return await certificates_out(session, list((await session.execute(q)).scalars()))
 
 
 async def certificate_versions(
