@@ -1,0 +1,93 @@
+"""What the FHIR adapter needs beyond the REST views (fhir/sick_leave_api.py).
+
+A ``DocumentReference`` carries when the certificate was issued (``date``), when it
+last changed (``meta.lastUpdated``) and whether a correction was made
+(``docStatus`` amended); ``CertificateOut`` has none of these. The reads open the
+holder's record exactly as ``get_certificate`` and ``list_certificates`` do (scope
+check and audit: out of scope answers 404 like a missing certificate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.security import Principal
+from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeaveVersion
+from salomat.domains.sickleave.schemas import CertificateOut
+from salomat.domains.sickleave.service.common import (
+    certificate_out,
+    certificates_out,
+    open_person,
+    scoped,
+)
+
+__all__ = ["CertificateRecord", "fhir_certificate", "fhir_certificates", "fhir_record"]
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """A certificate as the clinician sees it, with its times and whether it was corrected."""
+
+    certificate: CertificateOut
+    created_at: datetime
+    updated_at: datetime
+    corrected: bool
+
+
+async def _corrected(session: AsyncSession, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    rows = await session.execute(
+        select(SickLeaveVersion.certificate_id)
+        .where(SickLeaveVersion.certificate_id.in_(ids), SickLeaveVersion.change == "corrected")
+        .distinct()
+    )
+    return set(rows.scalars())
+
+
+async def _record(session: AsyncSession, c: SickLeaveCertificate) -> CertificateRecord:
+    corrected = bool(await _corrected(session, [c.id]))
+    return CertificateRecord(
+        await certificate_out(session, c), c.created_at, c.updated_at, corrected
+    )
+
+
+async def fhir_certificate(
+    session: AsyncSession, principal: Principal, certificate_id: int
+) -> CertificateRecord:
+    """One certificate (audited read; out of scope answers like a missing one)."""
+    return await _record(session, await scoped(session, principal, certificate_id, action="read"))
+
+
+async def fhir_record(session: AsyncSession, written: CertificateOut) -> CertificateRecord:
+    """The record of a certificate the caller has just opened or extended through the
+    service (which checked scope and audited the change): no second audit row."""
+    c = await session.get(SickLeaveCertificate, written.id)
+    assert c is not None
+    return await _record(session, c)
+
+
+async def fhir_certificates(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> list[CertificateRecord]:
+    """A person's certificates, newest first (one audited search of her record)."""
+    await open_person(session, principal, person_id, action="search")
+    found = list(
+        (
+            await session.execute(
+                select(SickLeaveCertificate)
+                .where(SickLeaveCertificate.person_id == person_id)
+                .order_by(SickLeaveCertificate.starts_on.desc(), SickLeaveCertificate.id.desc())
+            )
+        ).scalars()
+    )
+    corrected = await _corrected(session, [c.id for c in found])
+    views = await certificates_out(session, found)
+    return [
+        CertificateRecord(out, c.created_at, c.updated_at, c.id in corrected)
+        for c, out in zip(found, views, strict=True)
+    ]
