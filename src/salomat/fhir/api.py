@@ -28,6 +28,7 @@ from salomat.fhir import (
     patient_api,
     prescription_api,
     registry_api,
+    sick_leave_api,
 )
 from salomat.fhir.common import PAGING, reference_id
 from salomat.fhir.search import bundle, parse_date_param
@@ -84,6 +85,7 @@ router.include_router(immunization_api.router)
 router.include_router(prescription_api.router)
 router.include_router(claim_api.router)
 router.include_router(dispense_api.router)
+router.include_router(sick_leave_api.router)
 router.add_api_route("", maternal_exchange.transaction, methods=["POST"])  # transaction Bundle
 RESOURCES = [
     AUDIT_EVENT,
@@ -96,6 +98,7 @@ RESOURCES = [
     *prescription_api.CAPABILITIES,
     *claim_api.CAPABILITIES,
     *dispense_api.CAPABILITIES,
+    *sick_leave_api.CAPABILITIES,
 ]
 
 
