@@ -408,6 +408,7 @@ _INTERACTIONS = [
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history", "history-instance"),
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history/\{\w+\}", "vread"),
     ("POST", r"/fhir/(\w+)/\$(\w+)", "operation"),
+    ("POST", r"/fhir/(\w+)/\{\w+\}/\$(\w+)", "operation"),  # on an instance
 ]
 
 
@@ -457,6 +458,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         *PRESCRIPTION_PARAMS,  # checked in test_prescription.py
         "Claim",  # checked in test_claim.py
         "MedicationDispense",  # checked in test_dispense.py
+        "DocumentReference",  # checked in test_sick_leave.py
     }
     params = {res["type"]: {p["name"] for p in res["searchParam"]} for res in resources}
     assert params["Patient"] == set(PATIENT_PARAMS) | {"_count"}
