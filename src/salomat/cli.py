@@ -54,6 +54,7 @@ from salomat.domains.registry.schemas import (
     PersonQuery,
     RelationIn,
 )
+from salomat.domains.sickleave import service as sickleave
 
 app = typer.Typer(
     name="salomat",
@@ -749,6 +750,7 @@ def synth(
                 _timed(ctx, "immunization", immunization.synthesize_immunizations, population)
                 _timed(ctx, "child", child.synthesize_child_health, population, births)
                 _timed(ctx, "prescription", prescription.synthesize_prescriptions, population)
+                _timed(ctx, "sick_leave", sickleave.synthesize_sick_leave, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(
