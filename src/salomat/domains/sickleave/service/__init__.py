@@ -19,4 +19,3 @@ from salomat.domains.sickleave.service.maternity import *  # noqa: F403
 from salomat.domains.sickleave.service.reading import *  # noqa: F403
 from salomat.domains.sickleave.service.rules import *  # noqa: F403
 from salomat.domains.sickleave.service.synth import *  # noqa: F403
-from salomat.domains.sickleave.service.synth import *  # noqa: F403
