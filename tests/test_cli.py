@@ -344,6 +344,22 @@ def test_the_demo_pack_is_valid_data(country):
         assert preg.get("birth", {}).get("at", preg["at"]) in codes
         assert preg.get("referral", {}).get("to", preg["at"]) in codes
         assert not ("birth" in preg and "close" in preg)
+    # the demo sick leave: demo holders, the citizen holds one, a care certificate's child is
+    # the holder's by a demo relation, shares go to demo employers (the employer account's)
+    employer = next(u["employer"] for u in data["users"] if u["role"] == "employer")
+    relations = {(r["parent"], r["child"]) for r in data["relations"]}
+    holders = [c["person"] for c in data["sick_leave"]]
+    assert set(holders) <= set(people)
+    assert citizen in holders
+    assert {c["reason"] for c in data["sick_leave"]} >= {"own_illness", "care", "maternity"}
+    for c in data["sick_leave"]:
+        if c["reason"] == "care":
+            assert (c["person"], c["child"]) in relations
+        if c["reason"] == "maternity":
+            assert c["person"] in {p["woman"] for p in data["pregnancies"]}
+    shared = [s["share"] for c in data["sick_leave"] for s in c.get("then", []) if "share" in s]
+    assert employer in shared
+    assert set(shared) <= {e["business_id"] for e in data["employers"]}
     roles = [u["role"] for u in data["users"]]
     assert set(roles) == {r.value for r in Role}
     usernames = [u["username"] for u in data["users"]]
@@ -446,6 +462,9 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
 
     # the portal's "My children" has the demo relations' children
     assert len(run(her_children, scratch_url)) == 2
+    # the demo sick leave (issue 14): every entry a certificate through the service's rules
+    certificates = run(_demo_sick_leave(first["users"]), scratch_url)
+    _check_demo_sick_leave(country, data, certificates)
 
     for username, (password, _, _) in logins.items():
         assert _login(username, password, scratch_url)
@@ -460,10 +479,100 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
     assert after["people"] == first["people"]
     assert sorted(after["facilities"]) == sorted(first["facilities"])
     assert _parse_logins(path.read_text()) == logins  # nothing new: passwords unchanged
+    assert run(_demo_sick_leave(after["users"]), scratch_url) == certificates
 
     shown = invoke(["demo", "logins"], env=env)
     assert shown.exit_code == 0
     assert _parse_logins(shown.output) == logins
+
+
+def _demo_sick_leave(users: dict[str, Any]) -> Callable[[Any], Awaitable[dict[str, Any]]]:
+    """Every demo certificate (by holder's national id), and what the citizen account and
+    the employer account see of them."""
+
+    async def work(s: Any) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from salomat.domains.registry.models import Person
+        from salomat.domains.sickleave import service as sickleave
+        from salomat.domains.sickleave.models import SickLeaveCertificate
+        from salomat.domains.sickleave.service.common import certificate_out
+
+        rows = await s.execute(
+            select(Person.national_id, SickLeaveCertificate.id).join(
+                Person, Person.id == SickLeaveCertificate.person_id
+            )
+        )
+        by_holder: dict[str, list[Any]] = {}
+        for national_id, certificate_id in rows.all():
+            c = await certificate_out(s, await s.get(SickLeaveCertificate, certificate_id))
+            by_holder.setdefault(national_id, []).append(c)
+        citizen = next(u for u in users.values() if u.role == Role.citizen)
+        employer = next(u for u in users.values() if u.role == Role.employer)
+        me = Principal(
+            user_id=citizen.id,
+            username=citizen.username,
+            role="citizen",
+            session_id="t",
+            person_id=citizen.person_id,
+        )
+        boss = Principal(
+            user_id=employer.id,
+            username=employer.username,
+            role="employer",
+            session_id="t",
+            employer_id=employer.employer_id,
+        )
+        return {
+            "by_holder": by_holder,
+            "citizen": [c.number for c in await sickleave.my_certificates(s, me)],
+            "employer": sorted(
+                c.number for c in await sickleave.employer_shared_certificates(s, boss)
+            ),
+        }
+
+    return work
+
+
+def _check_demo_sick_leave(country: str, data: dict[str, Any], seen: dict[str, Any]) -> None:
+    from salomat.domains.sickleave.service import sick_leave_rules
+
+    rules = sick_leave_rules(country)
+    by_holder = seen["by_holder"]
+    assert sorted(by_holder) == sorted(c["person"] for c in data["sick_leave"])
+    employer = next(u["employer"] for u in data["users"] if u["role"] == "employer")
+    citizen = next(u["person"] for u in data["users"] if u["role"] == "citizen")
+    assert seen["citizen"] == [c.number for c in by_holder[citizen]]
+    shared = []
+    for spec in data["sick_leave"]:
+        [c] = by_holder[spec["person"]]
+        steps = [next(iter(step)) for step in spec.get("then", [])]
+        if spec["reason"] == "maternity":
+            # from the week the pack names, its days (its extension after a complicated birth)
+            assert c.kind == "maternity"
+            assert c.days in (
+                rules.maternity.days,
+                rules.maternity.days + rules.maternity.extension_days,
+            )
+            continue
+        assert c.diagnosis == spec["diagnosis"]
+        assert c.periods[0].days == spec["days"]
+        assert c.periods[0].starts_on == date.today() - timedelta(days=spec["starts_days_ago"])
+        if "vkk" in steps:
+            # past one doctor's limit only on the commission's decision
+            assert c.days > rules.practitioners["doctor"].alone_days
+            assert c.vkk_decisions
+            assert c.periods[-1].granted_as == "vkk"
+        if "close" in steps:
+            assert c.status == "closed"
+            assert c.return_to_work_on is not None
+            assert c.return_to_work_on <= date.today()
+        else:
+            assert c.status == "open"
+        if any(step.get("share") == employer for step in spec.get("then", [])):
+            shared.append(c.number)
+    assert shared
+    assert seen["employer"] == sorted(shared)
 
 
 def test_demo_load_force_adds_only_what_is_missing(scratch_url, tmp_path):

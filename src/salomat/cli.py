@@ -532,6 +532,9 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
         result.created.append((user, password))
     result.pregnancies = await maternal.load_demo_pregnancies(session, data.get("pregnancies", []))
     await immunization.load_demo_immunizations(session, data.get("immunizations", []))
+    await sickleave.load_demo_sick_leave(
+        session, data.get("sick_leave", []), person_ids, facility_code=data["polyclinic"]
+    )
     return result
 
 
