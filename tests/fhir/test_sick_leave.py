@@ -248,6 +248,7 @@ async def test_search_by_patient_status_type_identifier_date_and_period(client, 
     assert await found(type=f"{mapper.REASON_SYSTEM}|own_illness") == one
     assert await found(type="http://other|illness") == []
     assert await found(identifier=c["number"]) == one
+    assert await found(identifier=c["number"].replace("-", " ")) == one
     assert await found(identifier=f"{mapper.number_system()}|{c['number'].replace('-', '')}") == one
     assert await found(identifier=f"http://other|{c['number']}") == []
     # issued (DocumentReference.date, an instant in UTC): today give or take the zone

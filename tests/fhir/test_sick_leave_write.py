@@ -133,6 +133,8 @@ async def test_bad_input_is_refused_naming_the_element_and_nothing_is_stored(cli
     no_content = {k: v for k, v in doc.items() if k != "content"}
     two_periods = document(pid)
     two_periods["extension"] = two_periods["extension"] * 2
+    kind_care = document(pid)  # own illness is of the kind illness
+    kind_care["type"]["coding"][0]["code"] = "care"
     granted = document(pid)
     granted["extension"][0]["extension"].append({"url": "grantedAs", "valueCode": "vkk"})
     cases: list[tuple[Any, int, set[str]]] = [
@@ -141,6 +143,9 @@ async def test_bad_input_is_refused_naming_the_element_and_nothing_is_stored(cli
         (document(pid, status="superseded"), 422, {"DocumentReference.status"}),
         (document(pid, reason="maternity"), 422, {"DocumentReference.type"}),
         (document(pid, reason="sunburn"), 422, {"DocumentReference.type"}),
+        # opened only on the commission's decision, which FHIR does not carry
+        (document(pid, reason="sanatorium_aftercare"), 422, {"DocumentReference.type"}),
+        (kind_care, 422, {"DocumentReference.type"}),
         (
             document(pid, contained=[]),
             422,
@@ -222,3 +227,19 @@ async def test_bad_input_is_refused_naming_the_element_and_nothing_is_stored(cli
     assert len(rest["periods"]) == 1
     assert rest["version"] == 1
     assert await certificates_of(db, pid) == 1
+
+
+async def test_the_period_may_come_as_context_period(client, db, clinic):
+    """Without the period extension, ``context.period`` (whole days) is the first period."""
+    body = document(clinic.worker.id)
+    del body["extension"]
+    last = TODAY + timedelta(days=2)
+    body["context"]["period"] = {"start": TODAY.isoformat(), "end": last.isoformat()}
+    doc = ok(await client.post("/fhir/DocumentReference", json=body, headers=clinic.doctor), 201)
+    assert [(p["start"], p["end"]) for p in ext(doc, mapper.PERIOD_EXT)] == [
+        (TODAY.isoformat(), last.isoformat())
+    ]
+    body["context"]["period"] = {"start": f"{TODAY}T08:00:00+05:00", "end": last.isoformat()}
+    r = await client.post("/fhir/DocumentReference", json=body, headers=clinic.doctor)
+    assert issues(r, 422) == {"DocumentReference.context.period.start"}
+    assert await certificates_of(db, clinic.worker.id) == 1

@@ -142,7 +142,8 @@ async def search_documents(request: Request, session: Session, principal: Reader
     identifier = params.get("identifier")
     if identifier is not None:
         system, bar, number = identifier.rpartition("|")
-        identifier = f"{system}|{service.normalise_number(number)}" if bar else number
+        number = service.normalise_number(number)  # as typed or read out: spaces, dashes
+        identifier = f"{system}|{number}" if bar else number
     page = params.page()
     found = []
     for rec in await service.fhir_certificates(session, principal, person_id):
