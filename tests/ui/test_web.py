@@ -74,7 +74,14 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
     [
         (
             "citizen",
-            ["Start", "My pregnancy", "My children", "My prescriptions", "Who opened my record"],
+            [
+                "Start",
+                "My pregnancy",
+                "My children",
+                "My prescriptions",
+                "My sick-leave certificates",
+                "Who opened my record",
+            ],
             ["Users"],
         ),
         (
