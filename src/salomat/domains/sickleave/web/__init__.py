@@ -6,10 +6,10 @@ the employer's (``employer``) and the public check (``public``).
 """
 
 from salomat.core.uow import router
-from salomat.domains.sickleave.web import citizen, doctor, documents, employer, public
+from salomat.domains.sickleave.web import analytics, citizen, doctor, documents, employer, public
 
 web = router(include_in_schema=False)
-for _module in (doctor, documents, citizen, employer, public):
+for _module in (doctor, documents, citizen, employer, public, analytics):
     web.include_router(_module.pages)
 
 __all__ = ["web"]
