@@ -47,7 +47,7 @@ async def test_the_certificate_pdf_in_the_pages_language(client, clinic, lang, i
     assert clinic.facility.name in text
     assert TODAY.strftime("%d.%m.%Y") in text
     assert (TODAY + timedelta(days=4)).strftime("%d.%m.%Y") in text
-    for msgid in ("Certificate of temporary incapacity for work", "Holder", "illness", "open"):
+    for msgid in ("Certificate of temporary incapacity for work", "Holder", "illness", "ongoing"):
         assert tr(lang, msgid) != msgid, (lang, msgid)  # the catalog has it
         assert tr(lang, msgid) in text, (lang, msgid)
     assert "Certificate of temporary incapacity for work" not in text

@@ -24,7 +24,7 @@ KINDS = {
     "maternity": N_("maternity"),
 }
 STATUSES = {
-    "open": N_("open"),
+    "open": N_("ongoing"),
     "closed": N_("closed"),
     "cancelled": N_("cancelled"),
 }
