@@ -47,12 +47,12 @@ async def test_the_certificate_pdf_in_the_pages_language(client, clinic, lang, i
     assert clinic.facility.name in text
     assert TODAY.strftime("%d.%m.%Y") in text
     assert (TODAY + timedelta(days=4)).strftime("%d.%m.%Y") in text
-    for msgid in ("Certificate of temporary incapacity for work", "Holder", "illness", "ongoing"):
+    for msgid in ("Certificate of temporary incapacity for work", "Holder", "Illness", "Open"):
         assert tr(lang, msgid) != msgid, (lang, msgid)  # the catalog has it
         assert tr(lang, msgid) in text, (lang, msgid)
     assert "Certificate of temporary incapacity for work" not in text
     # she hands it to her employer: no diagnosis, no reason
-    for needle in ("J11", "own illness", tr(lang, "own illness"), "own_illness"):
+    for needle in ("J11", "Own illness", tr(lang, "Own illness"), "own_illness"):
         assert needle not in text, needle
         assert needle.encode() not in r.content, needle
     if lang == "uz":

@@ -83,7 +83,7 @@ async def test_doctor_citizen_employer_and_the_public_check(live_server, clinic,
         number = await cert.get_attribute("data-number")
         code = (await cert.get_by_test_id("cert-check-code").inner_text()).strip()
         assert (await cert.get_by_test_id("cert-diagnosis").inner_text()).strip() == "J11.1"
-        assert (await cert.get_by_test_id("cert-reason").inner_text()).strip() == tr("own illness")
+        assert (await cert.get_by_test_id("cert-reason").inner_text()).strip() == tr("Own illness")
         assert (await cert.get_by_test_id("cert-days").inner_text()).strip() == "5"
         await browser.screenshot("sick-leave-opened")
 
@@ -172,9 +172,9 @@ async def test_doctor_citizen_employer_and_the_public_check(live_server, clinic,
             await page.get_by_test_id("nav").locator('a[href="/employer/sick-leave"]').click()
         row = page.get_by_test_id("shared").get_by_test_id("certificate")
         assert await row.get_attribute("data-number") == number
-        assert (await row.get_by_test_id("cert-kind").inner_text()).strip() == tr("illness")
+        assert (await row.get_by_test_id("cert-kind").inner_text()).strip() == tr("Illness")
         html = await page.content()
-        for needle in ("J11", "own_illness", tr("own illness"), tr("Diagnosis (ICD-10)")):
+        for needle in ("J11", "own_illness", tr("Own illness"), tr("Diagnosis (ICD-10)")):
             assert needle not in html, needle
         r = await page.request.get(browser.url(f"/employer/sick-leave/{number}.pdf"))
         assert r.status == 200

@@ -67,7 +67,7 @@ async def test_open_extend_past_the_limit_vkk_extend_close(client, clinic):
     assert 'data-testid="done"' in page.text
     [cid] = certificate_ids(page.text)
     assert "<code>J11.1</code>" in page.text
-    assert "own illness" in page.text
+    assert 'data-testid="cert-reason">Own illness<' in page.text
     assert 'data-testid="cert-days">5<' in page.text
     base = f"{page_url(clinic)}/{cid}"
 
@@ -138,7 +138,7 @@ async def test_open_extend_past_the_limit_vkk_extend_close(client, clinic):
     assert r.status_code == 303, r.text
     page = await client.get(r.headers["location"])
     assert 'data-status="closed"' in page.text
-    assert "return to work" in page.text
+    assert "Back to work" in page.text
     assert re.findall(r'data-testid="version" data-change="(\w+)"', page.text) == [
         "opened",
         "vkk",
@@ -205,7 +205,7 @@ async def test_refused_opening_names_each_field_and_stores_nothing(client, clini
     )
     assert r.status_code == 303, r.text
     page = await client.get(page_url(clinic))
-    assert "sanatorium after-care" in page.text
+    assert 'data-testid="cert-reason">Sanatorium after-care<' in page.text
     assert 'data-granted-as="vkk"' in page.text
 
 
@@ -238,7 +238,7 @@ async def test_care_of_a_child_from_the_registry_relations(
     r = await open_flu(client, clinic, csrf, reason="care", cared_person_id=str(child.id), days="3")
     assert r.status_code == 303, r.text
     page = await client.get(page_url(clinic))
-    assert "care of a sick child" in page.text
+    assert 'data-testid="cert-reason">Care of a sick child<' in page.text
     assert f'href="/patients/{child.id}"' in page.text
 
 

@@ -35,8 +35,8 @@ async def open_flu(client, clinic):  # type: ignore[no-untyped-def]
 def clinical(lang: str) -> list[bytes]:
     """What must never reach an employer: the code, its category, the reason (code and
     label in ``lang`` and English) and the illness's name."""
-    label = i18n.translations(lang).gettext("own illness")
-    words = ["J11.1", "J11", "own_illness", "own illness", label, "nfluenza"]
+    label = i18n.translations(lang).gettext("Own illness")
+    words = ["J11.1", "J11", "own_illness", "own illness", "Own illness", label, "nfluenza"]
     words += ["diagnosis", "Diagnosis", "reason", "Reason"]
     words += [i18n.translations(lang).gettext(m) for m in ("Diagnosis (ICD-10)", "Reason")]
     return [w.encode() for w in words]
@@ -213,7 +213,7 @@ async def test_the_public_check(client, clinic):
     assert status(r.text) == "valid"
     assert TODAY.strftime("%d.%m.%Y") in r.text
     assert (TODAY + timedelta(days=4)).strftime("%d.%m.%Y") in r.text
-    for needle in ("J11", clinic.worker.family_name, clinic.worker.national_id, "own illness"):
+    for needle in ("J11", clinic.worker.family_name, clinic.worker.national_id, "Own illness"):
         assert needle not in r.text
     for params in (
         {"number": c["number"], "code": "AAAAAA"},

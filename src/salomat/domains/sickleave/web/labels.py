@@ -1,50 +1,17 @@
-"""The labels of the sick-leave codes (enum values), marked for the catalog.
+"""The labels of the sick-leave codes the pages show, marked for the catalog.
 
 A code is stored and sent as is; a page shows its label in the page's language
-(``_(label)`` in the template). No page shows a raw code where a label belongs.
+(``_(label)`` in the template). The certificate's own codes (reason, kind, status,
+closure, who granted, the commission's decision) are named once, in
+``service.labels``, for pages, PDFs, FHIR and errors alike; what only the pages
+show is named here.
 """
 
 from __future__ import annotations
 
 from salomat.core.i18n import N_
+from salomat.domains.sickleave import service
 
-#: ``OpenIn.reason`` and the maternity certificate's reason
-REASONS = {
-    "own_illness": N_("own illness"),
-    "injury": N_("injury"),
-    "care": N_("care of a sick child"),
-    "quarantine": N_("quarantine"),
-    "sanatorium_aftercare": N_("sanatorium after-care"),
-    "maternity": N_("maternity leave"),
-}
-#: ``CertificateOut.kind``: what an employer may know
-KINDS = {
-    "illness": N_("illness"),
-    "care": N_("care"),
-    "maternity": N_("maternity"),
-}
-STATUSES = {
-    "open": N_("ongoing"),
-    "closed": N_("closed"),
-    "cancelled": N_("cancelled"),
-}
-CLOSURES = {
-    "return_to_work": N_("return to work"),
-    "disability_referral": N_("referral to disability assessment"),
-    "death": N_("death"),
-    "end_of_leave": N_("end of leave"),
-}
-#: ``PeriodOut.granted_as``: who granted a period
-GRANTED_AS = {
-    "doctor": N_("doctor"),
-    "mid_level": N_("mid-level practitioner"),
-    "vkk": N_("medical advisory commission (VKK)"),
-    "birth_record": N_("birth record"),
-}
-VKK_DECISIONS = {
-    "extend": N_("extend"),
-    "refer_disability": N_("refer to disability assessment"),
-}
 #: ``VersionOut.change``
 CHANGES = {
     "opened": N_("opened"),
@@ -78,12 +45,12 @@ VERIFY_STATUSES = {
 def labels() -> dict[str, dict[str, str]]:
     """What every sick-leave template reads its labels from."""
     return {
-        "reasons": REASONS,
-        "kinds": KINDS,
-        "statuses": STATUSES,
-        "closures": CLOSURES,
-        "granted_as": GRANTED_AS,
-        "vkk_decisions": VKK_DECISIONS,
+        "reasons": service.REASON_LABELS,
+        "kinds": service.KIND_LABELS,
+        "statuses": service.STATUS_LABELS,
+        "closures": service.CLOSURE_LABELS,
+        "granted_as": service.GRANTED_AS_LABELS,
+        "vkk_decisions": service.DECISION_LABELS,
         "changes": CHANGES,
         "system_reasons": SYSTEM_REASONS,
         "verify_statuses": VERIFY_STATUSES,
