@@ -340,3 +340,32 @@ async def test_correct_cancel_and_duplicate(client, clinic):
         "cancelled",
     ]
     assert f"/sick-leave/{cid}/cancel" not in page
+
+
+async def test_maternity_leave_from_the_register_at_the_packs_week(client, clinic, make_person):
+    """The form is a woman's only; the day before the pack's week it is refused beside the
+    first day, on the day of the week she gets the pack's days at once."""
+    from tests.domains.sickleave.test_maternity import register
+
+    rules = service.sick_leave_rules().maternity
+    woman = await make_person(facility_code=clinic.facility.code, birth_date=date(1995, 2, 3))
+    await register(client, clinic, {"person": woman}, rules.start_week * 7)
+    csrf = await web_login(client, clinic.doctor_account)
+    assert 'data-testid="maternity-form"' not in (await client.get(page_url(clinic))).text
+    url = f"/patients/{woman.id}/sick-leave"
+    assert 'data-testid="maternity-form"' in (await client.get(url)).text
+    before = await stored()
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    r = await client.post(f"{url}/maternity", data={"csrf_token": csrf, "starts_on": yesterday})
+    assert r.status_code == 422
+    assert f"week {rules.start_week}" in field_error(r.text, "starts_on")
+    assert f'value="{yesterday}"' in r.text
+    assert await stored() == before
+
+    r = await client.post(f"{url}/maternity", data={"csrf_token": csrf})
+    assert r.status_code == 303, r.text
+    page = (await client.get(url)).text
+    assert 'data-testid="cert-reason">Maternity leave<' in page
+    assert f'data-testid="cert-days">{rules.days}<' in page
+    assert "Complicated birth or two or more babies" in page  # its one extension
+    assert 'data-testid="vkk-form"' not in page

@@ -105,7 +105,7 @@ async def test_only_her_own_certificates(client, clinic, make_person, make_user)
 
 
 @pytest.mark.parametrize("lang", ["uz", "en"])
-async def test_nothing_clinical_reaches_the_employer(client, clinic, lang):
+async def test_nothing_clinical_reaches_the_employer(client, clinic, holder, lang):
     """Every byte an employer gets (the API's answers, the page, the check's result and
     both PDFs) is searched for the ICD-10 code, its category and the reason."""
     c = await open_flu(client, clinic)
@@ -163,6 +163,12 @@ async def test_nothing_clinical_reaches_the_employer(client, clinic, lang):
         assert TODAY.strftime("%d.%m.%Y") in text
         assert_nothing_clinical(r.content, lang)
         assert_nothing_clinical(text.encode(), lang)
+
+    # every look is in the worker's "who opened my record", under the employer's name
+    await web_login(client, holder)
+    log = await client.get("/access-log")
+    assert log.status_code == 200
+    assert clinic.employer_account.employer.name in log.text
 
 
 async def test_another_employer_gets_404(client, clinic, make_user):
