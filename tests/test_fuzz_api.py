@@ -7,11 +7,13 @@ characters, an unexpected method) and random cases, valid and invalid. The
 only property checked is the one a client relies on whatever it sends: the
 answer is never a server error.
 
-Each case goes as the family doctor (with a facility, a woman attached there
-and her pregnancy) when her role may call the operation, else as the admin,
-else as the first role that may (the registrar, the obstetrician, the
-pharmacist, the analyst...), so that it gets past the permission check into
-the code that reads it. The run is seeded and bounded: the same requests every
+Each case goes as the family doctor (with a facility, a woman attached there,
+her pregnancy and a sick-leave certificate with a VKK decision) when her role
+may call the operation, else as the admin, else as the first role that may
+(the registrar, the obstetrician, the pharmacist, the analyst..., the woman
+herself as the citizen, an employer organisation's account she shared the
+certificate with), so that it gets past the permission check into the code
+that reads it. The run is seeded and bounded: the same requests every
 time, about a minute a backend (SALOMAT_FUZZ_EXAMPLES raises the random cases
 for a longer hunt).
 
@@ -39,7 +41,7 @@ from schemathesis.checks import not_a_server_error
 
 from salomat.core.policy import PERMISSIONS, Public, Require, Role
 from tests.conftest import BACKEND, PG_URL
-from tests.factories import PASSWORD, unique
+from tests.factories import PASSWORD, business_id_for, unique
 
 #: random cases per operation, after the examples and the coverage phase
 MAX_EXAMPLES = int(os.environ.get("SALOMAT_FUZZ_EXAMPLES", "3"))
@@ -68,6 +70,7 @@ PREFERENCE = [
     Role.oncologist,
     Role.sanatorium_admin,
     Role.citizen,
+    Role.employer,
 ]
 
 #: explicit, so a schemathesis.toml lying around changes nothing; seeded and
@@ -181,20 +184,22 @@ class Senders:
 
 
 async def _arrange(app: Any, roles: set[Role]) -> Senders:
-    """A polyclinic with a woman attached and her pregnancy, a pharmacy, and one user per role.
+    """A polyclinic with a woman attached, her pregnancy and a sick-leave certificate (with
+    a VKK decision, shared with an employer organisation), a pharmacy, and one user per role.
 
     The first rows of a fresh database: ids 1 are the ones the coverage phase
     sends first (a path id's lower bound), so those cases reach existing records.
     """
     import httpx
 
+    from salomat.core.config import get_settings
     from salomat.core.db import session_factory
     from salomat.core.policy import FACILITY_ROLES
     from salomat.core.security import Principal
     from salomat.domains.accounts import service as accounts
     from salomat.domains.accounts.schemas import UserIn
     from salomat.domains.registry import service as registry
-    from salomat.domains.registry.schemas import FacilityIn, PersonIn
+    from salomat.domains.registry.schemas import EmployerIn, FacilityIn, PersonIn
 
     async with session_factory()() as db:
         clinic = await registry.create_facility(
@@ -202,6 +207,10 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
         )
         pharmacy = await registry.create_facility(
             db, FacilityIn(code=unique("P"), name="Fuzz pharmacy", kind="pharmacy")
+        )
+        employer = await registry.create_employer(
+            db,
+            EmployerIn(business_id=business_id_for(get_settings().country), name="Fuzz LLC"),
         )
         clerk = Principal(user_id=0, username="fixture", role="registrar", session_id="fixture")
         woman = await registry.register_person(
@@ -216,7 +225,7 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
             ),
         )
         users = {}
-        for role in sorted(roles | {Role.family_doctor, Role.admin}):
+        for role in sorted(roles | {Role.family_doctor, Role.admin, Role.citizen, Role.employer}):
             code = None
             if role in FACILITY_ROLES:
                 code = pharmacy.code if role == Role.pharmacist else clinic.code
@@ -228,6 +237,7 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
                     role=role,
                     facility_code=code,
                     person_id=woman.id if role == Role.citizen else None,
+                    employer_business_id=employer.business_id if role == Role.employer else None,
                 ),
             )
         await db.commit()
@@ -243,6 +253,35 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
             f"/api/v1/persons/{woman.id}/pregnancies",
             json={"lmp": lmp, "gravida": 1, "parity": 0},
             headers=headers[Role.family_doctor],
+        )
+        assert r.status_code == 201, r.text
+        # she is also a worker on sick leave: certificate 1, its VKK decision 1, shared
+        # with the employer organisation
+        doctor = headers[Role.family_doctor]
+        today = date.today()
+        r = await c.post(
+            f"/api/v1/persons/{woman.id}/sick-leave",
+            json={"reason": "own_illness", "diagnosis": "J11.1", "days": 5},
+            headers=doctor,
+        )
+        assert r.status_code == 201, r.text
+        certificate = r.json()["id"]
+        r = await c.post(
+            f"/api/v1/sick-leave/{certificate}/vkk",
+            json={
+                "decided_on": today.isoformat(),
+                "extend_until": (today + timedelta(days=20)).isoformat(),
+                "protocol_number": "VKK-1",
+                "chair": "Aliyev",
+                "members": ["Aliyev", "Karimov", "Saidova"],
+            },
+            headers=doctor,
+        )
+        assert r.status_code == 201, r.text
+        r = await c.post(
+            f"/api/v1/me/sick-leave/{certificate}/shares",
+            json={"employer_business_id": employer.business_id},
+            headers=headers[Role.citizen],
         )
         assert r.status_code == 201, r.text
     return Senders(headers)
