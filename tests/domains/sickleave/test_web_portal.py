@@ -243,3 +243,21 @@ async def test_the_public_check(client, clinic):
     )
     assert status(r.text) == "cancelled"
     assert "issued in error" not in r.text
+
+
+async def test_a_nul_character_in_a_form_is_refused_before_any_query(client, clinic, holder):
+    """PostgreSQL text cannot hold NUL: a national id or business id with one answered 500."""
+    c = await open_flu(client, clinic)
+    csrf = await web_login(client, clinic.employer_account)
+    r = await client.post(
+        "/employer/sick-leave",
+        data={"csrf_token": csrf, "number": c["number"], "national_id": "12\x0034"},
+    )
+    assert r.status_code == 422
+    csrf = await web_login(client, holder)
+    for action in ("share", "withdraw"):
+        r = await client.post(
+            f"/my/sick-leave/{c['id']}/{action}",
+            data={"csrf_token": csrf, "employer_business_id": "30\x00512"},
+        )
+        assert r.status_code == 422, action

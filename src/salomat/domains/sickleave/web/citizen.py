@@ -16,7 +16,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.country import business_id
 from salomat.domains.sickleave import service
-from salomat.domains.sickleave.web.common import base_ctx, errors_of, loose
+from salomat.domains.sickleave.web.common import base_ctx, errors_of, loose, read_form
 from salomat.ui import forms
 from salomat.ui.templating import NavItem, redirect, register_nav, render
 
@@ -71,7 +71,7 @@ async def share_page(
     request: Request, session: DbSession, certificate_id: RowId, principal: Holder
 ) -> Response:
     """Let an employer (by its business id) see this certificate's dates and status."""
-    posted = await request.form()
+    posted = await read_form(request)
     form = {"employer_business_id": forms.text(posted, "employer_business_id")}
     try:
         if not form["employer_business_id"]:
@@ -99,7 +99,7 @@ async def withdraw_page(
     request: Request, session: DbSession, certificate_id: RowId, principal: Holder
 ) -> Response:
     """The employer no longer sees this certificate (what it saw before stays audited)."""
-    posted = await request.form()
+    posted = await read_form(request)
     await service.withdraw_share(
         session, principal, certificate_id, forms.text(posted, "employer_business_id")
     )

@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from salomat.core.errors import FieldError
+from salomat.core.errors import FieldError, Invalid
+from salomat.core.params import NUL, NUL_MESSAGE
 from salomat.domains.sickleave.web.labels import labels
 from salomat.ui import forms
 
@@ -33,6 +34,20 @@ def qr_png_data_uri(text: str) -> str:
     buf = io.BytesIO()
     segno.make(text, error="m").save(buf, kind="png", scale=8, border=4)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+async def read_form(request: Request) -> Any:
+    """The posted form, refused (422) when a name or value holds a NUL character (which
+    PostgreSQL text cannot store: a national id with one would otherwise reach a query)."""
+    form = await request.form()  # parsed once already by the CSRF check: Starlette's cache
+    bad = [
+        FieldError(key.replace(NUL, "\\u0000"), NUL_MESSAGE)
+        for key, value in form.multi_items()
+        if NUL in key or (isinstance(value, str) and NUL in value)
+    ]
+    if bad:
+        raise Invalid.fields(bad)
+    return form
 
 
 def values(posted: Any, names: tuple[str, ...]) -> dict[str, str]:

@@ -33,7 +33,15 @@ from salomat.domains.sickleave.schemas import (
     ReasonIn,
     VkkIn,
 )
-from salomat.domains.sickleave.web.common import base_ctx, errors_of, lines, loose, or_none, values
+from salomat.domains.sickleave.web.common import (
+    base_ctx,
+    errors_of,
+    lines,
+    loose,
+    or_none,
+    read_form,
+    values,
+)
 from salomat.ui import forms
 from salomat.ui.templating import can, redirect, render
 
@@ -186,7 +194,7 @@ async def open_page(
     request: Request, session: DbSession, person_id: RowId, principal: Issuer
 ) -> Response:
     """Open a certificate from the form; a refused one comes back with its messages."""
-    posted = await request.form()
+    posted = await read_form(request)
     form = values(posted, FIELDS["open"])
     raw: dict[str, Any] = {
         "reason": form["reason"],
@@ -219,7 +227,7 @@ async def maternity_page(
     request: Request, session: DbSession, person_id: RowId, principal: Issuer
 ) -> Response:
     """Maternity leave from her pregnancy on the register, by the pack's week and days."""
-    posted = await request.form()
+    posted = await read_form(request)
     form = values(posted, FIELDS["maternity"])
     try:
         data = forms.validate(MaternityIn, or_none(form))
@@ -244,7 +252,7 @@ async def _change(
     change: Change,
 ) -> Response:
     """One change of one certificate of this person; the page again if refused."""
-    posted = await request.form()
+    posted = await read_form(request)
     form = values(posted, FIELDS[action])
     try:
         current = await service.get_certificate(session, principal, certificate_id)

@@ -22,7 +22,7 @@ from salomat.country import national_id
 from salomat.domains.registry import service as registry
 from salomat.domains.sickleave import service
 from salomat.domains.sickleave.schemas import EmployerCertificateOut, EmployerLookupIn
-from salomat.domains.sickleave.web.common import base_ctx, errors_of, loose
+from salomat.domains.sickleave.web.common import base_ctx, errors_of, loose, read_form
 from salomat.ui import forms
 from salomat.ui.pdf import render_pdf
 from salomat.ui.templating import render
@@ -75,7 +75,7 @@ async def _find(
 
 
 async def _posted(request: Request) -> dict[str, str]:
-    posted = await request.form()
+    posted = await read_form(request)
     return {k: forms.text(posted, k) for k in LOOKUP_FIELDS}
 
 
