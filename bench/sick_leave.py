@@ -16,8 +16,8 @@ warm-up then a fixed window, as ``bench/api.py``):
   holds: p95 latency against the p95 of the bare one-select endpoint
   (``GET /read/{id}``, no authentication, no audit) in the same run;
 * the ministry's analytics of the whole country for 12 months (the service, in
-  process, its audit row rolled back) against one hand-written ``GROUP BY`` over
-  the same certificates (medians of 5 runs).
+  process, its audit row rolled back) against the same six statements written by
+  hand (four ``GROUP BY``, the doctors, the long list; medians of 5 runs).
 
 The certificates are those ``salomat synth`` wrote at the packs' rates; a population
 loaded before sick leave was synthesised has none and is reloaded by ``prepare``.
@@ -293,11 +293,19 @@ def _figures(
 
 # ---- the analytics, in process -------------------------------------------------------------
 
-RAW_ANALYTICS = (
-    "SELECT reason, count(*), sum(coalesce(closed_on, ends_on) - starts_on + 1) "
-    "FROM sick_leave_certificate WHERE status <> 'cancelled' AND starts_on BETWEEN :a AND :b "
-    "GROUP BY reason"
-)
+_DAYS = "coalesce(closed_on, ends_on) - starts_on + 1"
+_IN = "FROM sick_leave_certificate WHERE status <> 'cancelled' AND starts_on BETWEEN :a AND :b"
+#: the statements the analytics need, written by hand: four dimensions, the doctors, the long
+#: list (the first is the reasons': its total is compared with the service's)
+RAW_ANALYTICS = [
+    f"SELECT reason, count(*), sum({_DAYS}) {_IN} GROUP BY reason",
+    f"SELECT facility_id, count(*), sum({_DAYS}) {_IN} GROUP BY facility_id",
+    f"SELECT substr(diagnosis, 1, 3), count(*), sum({_DAYS}) {_IN} GROUP BY 1",
+    f"SELECT date_trunc('month', starts_on), count(*), sum({_DAYS}) {_IN} GROUP BY 1",
+    f"SELECT issued_by, facility_id, count(*), sum({_DAYS}) {_IN} GROUP BY 1, 2",
+    f"SELECT number, facility_id, reason, starts_on, {_DAYS}, status, count(*) OVER () {_IN} "
+    f"AND {_DAYS} > :long ORDER BY 5 DESC, number LIMIT 500",
+]
 
 
 async def _analytics(ctx: BenchContext) -> Figure:
@@ -323,8 +331,12 @@ async def _analytics(ctx: BenchContext) -> Figure:
                 await s.rollback()
             start = date(*(int(x) for x in answer.month_from.split("-")), 1)
             async with session_factory(ctx.async_url)() as s:
+                params = {"a": start, "b": today, "long": answer.long_certificate_days}
                 t0 = time.perf_counter()
-                raw = list(await s.execute(text(RAW_ANALYTICS), {"a": start, "b": today}))
+                for i, sql in enumerate(RAW_ANALYTICS):
+                    found = list(await s.execute(text(sql), params))
+                    if i == 0:
+                        raw = found
                 raw_ms.append((time.perf_counter() - t0) * 1000)
                 await s.rollback()
     finally:
@@ -337,7 +349,7 @@ async def _analytics(ctx: BenchContext) -> Figure:
         people=ctx.people,
         value=round(product, 2),
         unit="ms",
-        baseline="one hand-written GROUP BY reason over the same certificates",
+        baseline="the same six statements hand-written (4 GROUP BY, doctors, long list)",
         baseline_value=round(baseline, 2),
         ratio=float(f"{product / baseline:.4g}") if baseline else None,
         detail={
@@ -346,7 +358,7 @@ async def _analytics(ctx: BenchContext) -> Figure:
             "certificates_counted": total,
             "agree": total == sum(int(n) for _, n, _ in raw),
             "doctors": len(answer.doctors),
-            "note": "the product computes six GROUP BY statements and the suppression; the "
-            "baseline one",
+            "note": "the product adds the territory and facility reads, the suppression, the "
+            "outlier rule and the audit row",
         },
     )

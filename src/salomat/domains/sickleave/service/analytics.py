@@ -171,7 +171,12 @@ def _month_expr(dialect: str) -> Any:
     c = SickLeaveCertificate
     if dialect == "sqlite":
         return func.strftime("%Y-%m", c.starts_on)
-    return func.to_char(c.starts_on, "YYYY-MM")
+    # the first day of the month: grouping by a date is cheaper than by formatted text
+    return func.date_trunc("month", c.starts_on)
+
+
+def _month_key(value: Any) -> str:
+    return value if isinstance(value, str) else f"{value:%Y-%m}"
 
 
 async def _grouped(
@@ -316,7 +321,10 @@ async def sick_leave_analytics(
     by_facility = await _grouped(session, c.facility_id, where, days)
     by_category = await _grouped(session, func.substr(c.diagnosis, 1, 3), where, days)
     by_reason = await _grouped(session, c.reason, where, days)
-    by_month = await _grouped(session, _month_expr(dialect), where, days)
+    by_month = {
+        _month_key(k): n
+        for k, n in (await _grouped(session, _month_expr(dialect), where, days)).items()
+    }
     total = Count(
         sum(x.certificates for x in by_reason.values()), sum(x.days for x in by_reason.values())
     )
@@ -353,13 +361,13 @@ async def sick_leave_analytics(
         if too_few or i in (hidden[0] or set()) or row[2].certificates < SUPPRESS_BELOW
     }
 
+    doctor_rows = await _doctor_counts(session, in_region, days)
     names = await registry.facility_names(
-        session, set(by_facility) | await _doctor_facilities(session, in_region)
+        session, set(by_facility) | {fid for _, fid in doctor_rows}
     )
     doctors = await _doctors(
         session,
-        in_region,
-        days,
+        doctor_rows,
         rules.outlier_factor,
         lambda f: _region_code(unit, region_breakdown, settlement_of.get(f)),
         unit_of_facility,
@@ -418,9 +426,17 @@ async def sick_leave_analytics(
     )
 
 
-async def _doctor_facilities(session: AsyncSession, where: list[Any]) -> set[int]:
+async def _doctor_counts(
+    session: AsyncSession, where: list[Any], days: Any
+) -> dict[tuple[str, int], Count]:
+    """Certificates and days per doctor at a facility (``issued_by``, facility id)."""
     c = SickLeaveCertificate
-    return set(await session.scalars(select(c.facility_id).where(*where).distinct()))
+    rows = await session.execute(
+        select(c.issued_by, c.facility_id, func.count(), func.sum(days))
+        .where(*where)
+        .group_by(c.issued_by, c.facility_id)
+    )
+    return {(doctor, fid): Count(int(n), int(d or 0)) for doctor, fid, n, d in rows}
 
 
 def outlier_flags(
@@ -447,8 +463,7 @@ def outlier_flags(
 
 async def _doctors(
     session: AsyncSession,
-    where: list[Any],
-    days: Any,
+    rows: dict[tuple[str, int], Count],
     factor: float,
     region_of_facility: Any,
     unit_of_facility: dict[int, str | None],
@@ -459,14 +474,6 @@ async def _doctors(
 ) -> list[AnalyticsDoctor]:
     """Per doctor at a facility: the median of the region's doctors and the flag, then the
     rows inside the area, suppressed per unit (their sum is the unit's published row)."""
-    c = SickLeaveCertificate
-    rows: dict[tuple[str, int], Count] = {}
-    for doctor, fid, n, d in await session.execute(
-        select(c.issued_by, c.facility_id, func.count(), func.sum(days))
-        .where(*where)
-        .group_by(c.issued_by, c.facility_id)
-    ):
-        rows[(doctor, fid)] = Count(int(n), int(d or 0))
     region_of = {k: region_of_facility(k[1]) for k in rows}
     flags, medians = outlier_flags({k: v.certificates for k, v in rows.items()}, region_of, factor)
     inside = sorted(
@@ -508,13 +515,17 @@ async def _doctors(
 async def _long(
     session: AsyncSession, where: list[Any], days: Any, longer_than: int
 ) -> tuple[list[Any], int]:
+    """The longest certificates (at most ``LONG_LIMIT``) and how many there are in all (a
+    window count over the same rows: one statement)."""
     c = SickLeaveCertificate
-    long_where = [*where, days > longer_than]
-    total = await session.scalar(select(func.count()).select_from(c).where(*long_where))
-    rows = await session.execute(
-        select(c.number, c.facility_id, c.reason, c.starts_on, days, c.status)
-        .where(*long_where)
-        .order_by(days.desc(), c.number)
-        .limit(LONG_LIMIT)
+    rows = list(
+        await session.execute(
+            select(
+                c.number, c.facility_id, c.reason, c.starts_on, days, c.status, func.count().over()
+            )
+            .where(*where, days > longer_than)
+            .order_by(days.desc(), c.number)
+            .limit(LONG_LIMIT)
+        )
     )
-    return list(rows), int(total or 0)
+    return [r[:6] for r in rows], int(rows[0][6]) if rows else 0
