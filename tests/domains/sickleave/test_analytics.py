@@ -397,11 +397,12 @@ async def test_the_page_shows_the_signs_never_the_small_numbers(
     assert bad.status_code == 422
     assert 'data-field="from"' in bad.text
 
-    r = await client.get("/dashboard/sick-leave/reasons.csv", params=params)
+    assert 'href="/dashboard/sick-leave.csv?table=reasons&amp;' in page.text
+    r = await client.get("/dashboard/sick-leave.csv", params=params | {"table": "reasons"})
     assert r.status_code == 200
     lines = list(csv.DictReader(io.StringIO(r.text)))
     by_name = {x["Name"]: x for x in lines}
     assert by_name["Quarantine"]["Certificates"] == "<5"
     assert by_name["Injury"]["Certificates"] == "5"
     assert lines[-1]["Name"].startswith("Total")
-    assert (await client.get("/dashboard/sick-leave/people.csv")).status_code == 422
+    assert (await client.get("/dashboard/sick-leave.csv?table=people")).status_code == 422

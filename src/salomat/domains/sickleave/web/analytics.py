@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from salomat.core import i18n
@@ -141,14 +141,15 @@ async def sick_leave_statistics(
     return render(request, "sickleave/analytics.html", ctx)
 
 
-@pages.get(PAGE + "/{table}.csv")
+@pages.get(PAGE + ".csv")
 async def sick_leave_statistics_csv(
     request: Request,
     session: DbSession,
     principal: Analyst,
-    table: Annotated[str, Path(max_length=16)],
+    table: Annotated[str, Query(max_length=16)] = "units",
 ) -> Response:
-    """One table of the page as CSV, with headers and names in the reader's language."""
+    """One table of the page as CSV (``table``: units, chapters, reasons, months, doctors or
+    long), with headers and names in the reader's language."""
     region, month_from, month_to, errors = _query(request)
     if errors:
         raise Invalid.fields(errors)
