@@ -299,15 +299,42 @@ async def _seed(
             citizen = next(u["person"] for u in data["users"] if u["role"] == "citizen")
             nids = {await pid(n): n for n in dict.fromkeys([*women, *children, citizen])}
             referrals = list((await s.scalars(select(Referral.id).order_by(Referral.id))).all())
+            certificates = await _sick_leave_ids(s, await pid(citizen))
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
     mine = next(p for p, n in nids.items() if n == citizen)
     return (
         accounts,
-        {"person_id": list(nids), "referral_id": referrals[:2], "citizen": [mine]},
+        {
+            "person_id": list(nids),
+            "referral_id": referrals[:2],
+            "citizen": [mine],
+            **certificates,
+        },
         nids,
     )
+
+
+async def _sick_leave_ids(session: Any, citizen_id: int) -> dict[str, list[Any]]:
+    """The demo citizen's own certificate (her PDF, and the doctor's), and the numbers of
+    the certificates shared with the demo employer (its PDF)."""
+    from sqlalchemy import select
+
+    from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeaveShare
+
+    mine = await session.scalars(
+        select(SickLeaveCertificate.id)
+        .where(SickLeaveCertificate.person_id == citizen_id)
+        .order_by(SickLeaveCertificate.id)
+    )
+    shared = await session.scalars(
+        select(SickLeaveCertificate.number)
+        .join(SickLeaveShare, SickLeaveShare.certificate_id == SickLeaveCertificate.id)
+        .where(SickLeaveShare.withdrawn_at.is_(None))
+        .order_by(SickLeaveCertificate.id)
+    )
+    return {"certificate_id": list(mine.all())[:1], "number": list(shared.all())[:1]}
 
 
 @pytest.fixture(scope="module", params=["UZ", "KZ"])
