@@ -10,10 +10,10 @@ from salomat.domains.maternal.service import dating as dating
 from salomat.domains.maternal.service import rules as rules
 from salomat.domains.maternal.service.birth import *  # noqa: F403
 from salomat.domains.maternal.service.dashboard import *  # noqa: F403
-from salomat.domains.maternal.service.leave_facts import *  # noqa: F403
 from salomat.domains.maternal.service.demo import *  # noqa: F403
 from salomat.domains.maternal.service.diagnoses import *  # noqa: F403
 from salomat.domains.maternal.service.fhir_reads import *  # noqa: F403
+from salomat.domains.maternal.service.leave_facts import *  # noqa: F403
 from salomat.domains.maternal.service.portal import *  # noqa: F403
 from salomat.domains.maternal.service.pregnancy import *  # noqa: F403
 from salomat.domains.maternal.service.pregnancy_closing import *  # noqa: F403
