@@ -36,13 +36,18 @@ class PersonDied:
     cause: str
 
 
-async def require_alive(session: AsyncSession, person_id: int, on: date | None = None) -> None:
-    """For every domain that starts care: refuses a person who has died (or was merged)."""
-    row = (
-        await session.execute(
-            select(Person.deceased_on, Person.merged_into_id).where(Person.id == person_id)
-        )
-    ).first()
+async def require_alive(
+    session: AsyncSession, person_id: int, on: date | None = None, *, hold: bool = False
+) -> None:
+    """For every domain that starts care: refuses a person who has died (or was merged).
+
+    ``hold``: in the same statement, hold the person's row until the transaction ends
+    (as ``hold_person``), so a domain that checks and then writes runs one writer at a
+    time per person."""
+    q = select(Person.deceased_on, Person.merged_into_id).where(Person.id == person_id)
+    if hold:
+        q = q.with_for_update(key_share=True)
+    row = (await session.execute(q)).first()
     if row is None:
         raise NotFound(f"Patient {person_id} not found.")
     if row.merged_into_id is not None:

@@ -107,7 +107,8 @@ async def add_period(
     cosigned_by: str | None = None,
 ) -> SickLeavePeriod:
     """The next period of the chain, from the day after the last one to ``ends_on``."""
-    last = (await periods_of(session, c.id))[-1]
+    periods = await periods_of(session, c.id)
+    last = periods[-1]
     p = SickLeavePeriod(
         certificate_id=c.id,
         person_id=c.person_id,
@@ -132,7 +133,7 @@ async def add_period(
         raise _changed_meanwhile(c) from e
     c.ends_on = ends_on
     try:
-        await write_version(session, c, change=change, by=by, reason=reason)
+        await write_version(session, c, change=change, by=by, reason=reason, periods=[*periods, p])
     except StaleDataError:
         raise PreconditionFailed(
             N_("Sick-leave certificate %(number)s changed meanwhile; reload it."),

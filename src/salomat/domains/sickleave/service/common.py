@@ -194,6 +194,22 @@ def facility_label(names: dict[int, Any], facility_id: int | None) -> str:
     return str(f.names.get(i18n.current_language()) or f.name)
 
 
+async def new_certificate_out(
+    session: AsyncSession,
+    c: SickLeaveCertificate,
+    periods: list[SickLeavePeriod],
+    decisions: list[VkkDecision],
+) -> CertificateOut:
+    """The view of a certificate just written, from the rows in hand (no read-back)."""
+    names = await registry.facility_names(session, [c.facility_id])
+    o = CertificateOut.model_validate(c)
+    o.days = certificate_days(c)
+    o.facility_name = facility_label(names, c.facility_id)
+    o.periods = [_period_out(p) for p in periods]
+    o.vkk_decisions = [VkkOut.model_validate(d) for d in decisions]
+    return o
+
+
 async def certificates_out(
     session: AsyncSession, rows: list[SickLeaveCertificate]
 ) -> list[CertificateOut]:
@@ -290,6 +306,7 @@ async def write_version(
     change: str,
     by: str,
     reason: str | None = None,
+    periods: list[SickLeavePeriod] | None = None,
 ) -> None:
     """Flush the certificate (a change moves its version on), then keep what it became
     and why. Opening leaves it at version 1."""
@@ -303,7 +320,9 @@ async def write_version(
             version=c.version,
             change=change,
             reason=reason,
-            snapshot=snapshot(c, await periods_of(session, c.id)),
+            snapshot=snapshot(
+                c, periods if periods is not None else await periods_of(session, c.id)
+            ),
             by=by,
             at=utcnow(),
         )

@@ -3,7 +3,7 @@ after-care (maternity leave: ``maternity``).
 
 Every field is checked before anything is added, so a refused request stores
 nothing; each refusal names its field. The holder's row is held for the
-transaction (``registry.hold_person``), so two doctors opening overlapping
+transaction (``registry.require_alive(hold=True)``), so two doctors opening overlapping
 certificates for one person at once run one after the other and the second
 is refused (409).
 """
@@ -26,7 +26,7 @@ from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeavePeri
 from salomat.domains.sickleave.schemas import CertificateOut, OpenIn, VkkIn
 from salomat.domains.sickleave.service.common import (
     SICK_LEAVE,
-    certificate_out,
+    new_certificate_out,
     new_check_code,
     new_number,
     open_person,
@@ -255,25 +255,25 @@ async def _first_period(
     end: date,
     vkk_id: int | None = None,
     cosigned_by: str | None = None,
-) -> None:
-    session.add(
-        SickLeavePeriod(
-            certificate_id=c.id,
-            person_id=c.person_id,
-            seq=1,
-            starts_on=c.starts_on,
-            ends_on=end,
-            prev_seq=None,
-            prev_ends_on=None,
-            granted_as=granted_as,
-            granted_by=principal.username,
-            facility_id=principal.facility_id,
-            vkk_decision_id=vkk_id,
-            cosigned_by=(cosigned_by or "").strip() or None,
-            created_at=utcnow(),
-        )
+) -> SickLeavePeriod:
+    p = SickLeavePeriod(
+        certificate_id=c.id,
+        person_id=c.person_id,
+        seq=1,
+        starts_on=c.starts_on,
+        ends_on=end,
+        prev_seq=None,
+        prev_ends_on=None,
+        granted_as=granted_as,
+        granted_by=principal.username,
+        facility_id=principal.facility_id,
+        vkk_decision_id=vkk_id,
+        cosigned_by=(cosigned_by or "").strip() or None,
+        created_at=utcnow(),
     )
+    session.add(p)
     await session.flush()
+    return p
 
 
 async def open_certificate(
@@ -295,8 +295,7 @@ async def open_certificate(
     granted_as = require_issuer(principal, rules)
     await open_person(session, principal, person_id, action="create")
     today = today or date.today()
-    await registry.hold_person(session, person_id)
-    await registry.require_alive(session, person_id)
+    await registry.require_alive(session, person_id, hold=True)
     errors: list[FieldError] = []
     diagnosis: str | None = None
     try:
@@ -367,12 +366,14 @@ async def open_certificate(
         today,
     )
     vkk_id = None
+    decisions: list[VkkDecision] = []
     if data.vkk is not None:
         d = _decision(principal, c, data.vkk)
         session.add(d)
         await session.flush()
         vkk_id = d.id
-    await _first_period(
+        decisions.append(d)
+    first = await _first_period(
         session,
         principal,
         c,
@@ -381,7 +382,7 @@ async def open_certificate(
         vkk_id=vkk_id,
         cosigned_by=data.cosigned_by,
     )
-    await write_version(session, c, change="opened", by=principal.username)
+    await write_version(session, c, change="opened", by=principal.username, periods=[first])
     await audit.record(
         session,
         principal,
@@ -391,7 +392,7 @@ async def open_certificate(
         patient_id=person_id,
         detail=f"{c.number} {data.reason} {days_between(start, end)} days",
     )
-    return await certificate_out(session, c)
+    return await new_certificate_out(session, c, [first], decisions)
 
 
 def _decision(principal: Principal, c: SickLeaveCertificate, data: VkkIn) -> VkkDecision:

@@ -131,8 +131,7 @@ async def open_maternity(
         )
     await open_person(session, principal, person_id, action="create", purpose="maternity leave")
     today = today or date.today()
-    await registry.hold_person(session, person_id)
-    await registry.require_alive(session, person_id)
+    await registry.require_alive(session, person_id, hold=True)
     facts = await maternal.maternity_facts(session, person_id, data.pregnancy_id)
     errors: list[FieldError] = []
     if facts is None:
