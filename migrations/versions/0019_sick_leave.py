@@ -25,14 +25,16 @@ depends_on: str | Sequence[str] | None = None
 
 def _chain() -> sa.CheckConstraint:
     first = "(seq = 1 AND prev_seq IS NULL AND prev_ends_on IS NULL)"
+    # NULL keys would make the check NULL (passing) and skip the foreign key
+    known = "prev_seq IS NOT NULL AND prev_ends_on IS NOT NULL"
     if op.get_bind().dialect.name == "sqlite":
         return sa.CheckConstraint(
-            f"{first} OR (seq > 1 AND prev_seq = seq - 1 "
+            f"{first} OR (seq > 1 AND {known} AND prev_seq = seq - 1 "
             "AND starts_on = date(prev_ends_on, '+1 day'))",
             name=op.f("ck_sick_leave_period_chain_sqlite"),
         )
     return sa.CheckConstraint(
-        f"{first} OR (seq > 1 AND prev_seq = seq - 1 AND starts_on = prev_ends_on + 1)",
+        f"{first} OR (seq > 1 AND {known} AND prev_seq = seq - 1 AND starts_on = prev_ends_on + 1)",
         name=op.f("ck_sick_leave_period_chain_postgresql"),
     )
 

@@ -237,6 +237,10 @@ async def test_the_database_keeps_the_periods_a_chain(clinic, client, db):
         period(2, end + timedelta(days=1), end + timedelta(days=4), end + timedelta(days=1)),
         period(3, end + timedelta(days=1), end + timedelta(days=4), end),  # skips seq 2
     ]
+    # NULL keys of the previous period would pass a plain check and skip the foreign key
+    unlinked = period(2, end + timedelta(days=9), end + timedelta(days=12), end)
+    unlinked.prev_ends_on = None
+    wrong.append(unlinked)
     for p in wrong:
         db.add(p)
         with pytest.raises(IntegrityError):

@@ -48,14 +48,17 @@ CLOSURES = ("return_to_work", "disability_referral", "death", "end_of_leave")
 GRANTED_AS = ("doctor", "mid_level", "vkk", "birth_record")
 
 # the period starts the day after the one before it (per dialect: SQLite keeps dates
-# as ISO text, PostgreSQL as dates)
+# as ISO text, PostgreSQL as dates); the previous period's keys may not be NULL, which
+# would make the check NULL (passing) and skip the foreign key (MATCH SIMPLE)
 CHAIN_SQLITE = (
     "(seq = 1 AND prev_seq IS NULL AND prev_ends_on IS NULL) OR "
-    "(seq > 1 AND prev_seq = seq - 1 AND starts_on = date(prev_ends_on, '+1 day'))"
+    "(seq > 1 AND prev_seq IS NOT NULL AND prev_ends_on IS NOT NULL "
+    "AND prev_seq = seq - 1 AND starts_on = date(prev_ends_on, '+1 day'))"
 )
 CHAIN_POSTGRESQL = (
     "(seq = 1 AND prev_seq IS NULL AND prev_ends_on IS NULL) OR "
-    "(seq > 1 AND prev_seq = seq - 1 AND starts_on = prev_ends_on + 1)"
+    "(seq > 1 AND prev_seq IS NOT NULL AND prev_ends_on IS NOT NULL "
+    "AND prev_seq = seq - 1 AND starts_on = prev_ends_on + 1)"
 )
 
 

@@ -190,7 +190,10 @@ class CertificateOut(BaseModel):
     check_code: str
     person_id: int
     kind: Kind
-    reason: str
+    #: the reason, the diagnosis, the closure and the commission's decisions are shown to
+    #: clinical roles and the holder only (a parent reading her adolescent's certificate
+    #: sees them empty)
+    reason: str | None
     diagnosis: str | None
     cared_person_id: int | None
     pregnancy_id: int | None

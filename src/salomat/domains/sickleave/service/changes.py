@@ -52,6 +52,7 @@ from salomat.domains.sickleave.service.issuing import (
     _check_length,
     check_vkk,
     new_decision,
+    no_overlap,
     require_issuer,
 )
 from salomat.domains.sickleave.service.labels import STATUS_LABELS
@@ -172,6 +173,10 @@ async def extend_certificate(
     _require_open(c)
     start = c.ends_on + timedelta(days=1)
     if c.kind == "maternity":
+        if granted_as != "doctor":
+            raise Forbidden(
+                N_("Maternity leave is issued by a doctor (obstetrician or family doctor).")
+            )
         if not data.complicated_birth:
             raise Invalid.fields(
                 [
@@ -212,6 +217,21 @@ async def extend_certificate(
                 )
             ]
         )
+    if (date.today() - start).days > rules.backdate_days:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "ends_on",
+                    N_(
+                        "the certificate ended on %(end)s, more than %(days)s days ago: "
+                        "open a new one"
+                    ),
+                    {"end": f"{c.ends_on:%d.%m.%Y}", "days": rules.backdate_days},
+                )
+            ]
+        )
+    await registry.require_alive(session, c.person_id, hold=True)
+    await no_overlap(session, c.person_id, start, end, other_than=c.id)
     decision = await _latest_extension(session, c, data.vkk_decision_id)
     if data.vkk_decision_id is not None and decision is None:
         raise Invalid.fields(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit, i18n
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, NotFound, PreconditionFailed
-from salomat.core.policy import require_person
+from salomat.core.policy import CLINICAL_ROLES, Role, require_person
 from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
 from salomat.domains.sickleave.models import (
@@ -274,6 +274,35 @@ def employer_view(
             for p in periods
             if p.starts_on <= end
         ],
+    )
+
+
+def sees_clinical(principal: Principal, holder_id: int) -> bool:
+    """The reason, diagnosis, closure and VKK decisions: clinical roles and the holder."""
+    if principal.role in CLINICAL_ROLES:
+        return True
+    return principal.role == Role.citizen and principal.person_id == holder_id
+
+
+def redacted(principal: Principal, out: CertificateOut) -> CertificateOut:
+    """The view for a reader who is neither a clinician nor the holder (a parent): the
+    certificate's dates, periods and status, nothing clinical."""
+    if sees_clinical(principal, out.person_id):
+        return out
+    return out.model_copy(
+        update={
+            "reason": None,
+            "diagnosis": None,
+            "closure": None,
+            "pregnancy_id": None,
+            "zone_document": None,
+            "cancel_reason": None,
+            "vkk_decisions": [],
+            "periods": [
+                p.model_copy(update={"vkk_decision_id": None, "granted_as": ""})
+                for p in out.periods
+            ],
+        }
     )
 
 

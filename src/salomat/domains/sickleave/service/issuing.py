@@ -16,16 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, Conflict, FieldError, Forbidden, Invalid, Msgid
+from salomat.core.policy import allowed
 from salomat.core.security import Principal
 from salomat.domains.maternal import service as maternal
 from salomat.domains.registry import service as registry
 from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeavePeriod, VkkDecision
 from salomat.domains.sickleave.schemas import CertificateOut, OpenIn, VkkIn
 from salomat.domains.sickleave.service.common import (
-    SICK_LEAVE,
     new_certificate_out,
     new_check_code,
     new_number,
@@ -41,7 +40,7 @@ from salomat.domains.sickleave.service.rules import (
     sick_leave_rules,
 )
 
-__all__ = ["check_vkk", "open_certificate", "require_issuer"]
+__all__ = ["check_vkk", "no_overlap", "open_certificate", "require_issuer"]
 
 NUMBER_ATTEMPTS = 5
 
@@ -200,10 +199,13 @@ def _start(
     return start, []
 
 
-async def _no_overlap(session: AsyncSession, person_id: int, start: date, end: date) -> None:
+async def no_overlap(
+    session: AsyncSession, person_id: int, start: date, end: date, *, other_than: int = 0
+) -> None:
     """One certificate for any day: overlapping days are refused (409)."""
     found = await session.scalar(
         select(SickLeaveCertificate.number).where(
+            SickLeaveCertificate.id != other_than,
             SickLeaveCertificate.person_id == person_id,
             SickLeaveCertificate.status != "cancelled",
             SickLeaveCertificate.starts_on <= end,
@@ -304,8 +306,10 @@ async def open_certificate(
         errors.extend(e.errors)
     start, errs = _start(data.starts_on, today, rules)
     errors += errs
-    end, errs = _end(start, data.ends_on, data.days)
-    errors += errs
+    end = None
+    if not errs:  # a start far in the future has no last day to count to
+        end, errs = _end(start, data.ends_on, data.days)
+        errors += errs
     rule = rules.reasons[data.reason]
     if rule.kind == "care":
         errors += await _check_care(session, rules, person_id, data.cared_person_id, start)
@@ -322,6 +326,8 @@ async def open_certificate(
             )
         )
     if data.vkk is not None:
+        if not allowed(principal.role, "sick_leave:vkk"):
+            raise Forbidden(N_("Your role may not record the commission's (VKK) decisions."))
         errors += check_vkk(data.vkk, rules, today=today, field="vkk")
     if end is not None and not errors:
         vkk_until = (
@@ -342,7 +348,7 @@ async def open_certificate(
     if errors:
         raise Invalid.fields(errors)
     assert end is not None
-    await _no_overlap(session, person_id, start, end)
+    await no_overlap(session, person_id, start, end)
     now = utcnow()
     c = await _insert(
         session,
@@ -382,16 +388,8 @@ async def open_certificate(
         vkk_id=vkk_id,
         cosigned_by=data.cosigned_by,
     )
+    # who opened it is audited by open_person (action create) and kept in the version
     await write_version(session, c, change="opened", by=principal.username, periods=[first])
-    await audit.record(
-        session,
-        principal,
-        action="create",
-        resource_type=SICK_LEAVE,
-        resource_id=str(c.id),
-        patient_id=person_id,
-        detail=f"{c.number} {data.reason} {days_between(start, end)} days",
-    )
     return await new_certificate_out(session, c, [first], decisions)
 
 

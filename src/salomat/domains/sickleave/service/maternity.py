@@ -33,7 +33,7 @@ from salomat.domains.sickleave.service.common import (
 from salomat.domains.sickleave.service.issuing import (
     _first_period,
     _insert,
-    _no_overlap,
+    no_overlap,
     require_issuer,
 )
 from salomat.domains.sickleave.service.rules import SickLeaveRules, last_day, sick_leave_rules
@@ -46,6 +46,9 @@ class _Maternity:
     start: date
     days: int
     extended: bool
+    #: a birth before the start week: leave from the birth, which the hospital issues at
+    #: discharge (so not held to the backdating limit)
+    early: bool = False
 
 
 def _weeks(days: int) -> str:
@@ -67,6 +70,16 @@ def maternity_plan(
     complicated = facts.born_on is not None and (
         (facts.birth_mode or "") in m.complicated_birth_modes or facts.babies >= 2
     )
+    if facts.status != "current" and facts.born_on is None:
+        return None, [
+            FieldError(
+                "pregnancy_id",
+                N_(
+                    "the pregnancy ended without a birth on the register: "
+                    "it gives no maternity leave"
+                ),
+            )
+        ]
     if (
         facts.born_on is not None
         and facts.birth_ga_days is not None
@@ -86,8 +99,24 @@ def maternity_plan(
                     {"week": week},
                 )
             ]
-        return _Maternity(starts_on or facts.born_on, early, False), []
+        if starts_on is not None and starts_on != facts.born_on:
+            return None, [
+                FieldError(
+                    "starts_on",
+                    N_("leave after an early birth starts on the day of the birth (%(day)s)"),
+                    {"day": f"{facts.born_on:%d.%m.%Y}"},
+                )
+            ]
+        return _Maternity(facts.born_on, early, False, early=True), []
     start = starts_on or today
+    if facts.born_on is not None and start > facts.born_on:
+        return None, [
+            FieldError(
+                "starts_on",
+                N_("is after the birth (%(day)s): maternity leave starts before it"),
+                {"day": f"{facts.born_on:%d.%m.%Y}"},
+            )
+        ]
     ga = facts.ga_days_on(start)
     if ga < week * 7:
         first = facts.edd - timedelta(days=280 - week * 7)
@@ -145,11 +174,7 @@ async def open_maternity(
         )
     plan, errs = maternity_plan(rules, facts, data.starts_on, zone=zone, today=today)
     errors += errs
-    if (
-        plan is not None
-        and (today - plan.start).days > rules.backdate_days
-        and facts.born_on is None
-    ):
+    if plan is not None and (today - plan.start).days > rules.backdate_days and not plan.early:
         errors.append(
             FieldError(
                 "starts_on",
@@ -163,7 +188,7 @@ async def open_maternity(
         raise Invalid.fields(errors)
     assert plan is not None
     end = last_day(plan.start, plan.days)
-    await _no_overlap(session, person_id, plan.start, end)
+    await no_overlap(session, person_id, plan.start, end)
     now = utcnow()
     c = await _insert(
         session,

@@ -12,7 +12,9 @@ from salomat.domains.sickleave.service.common import (
     certificate_out,
     certificates_out,
     open_person,
+    redacted,
     scoped,
+    sees_clinical,
 )
 
 __all__ = ["certificate_versions", "get_certificate", "list_certificates"]
@@ -23,7 +25,7 @@ async def get_certificate(
 ) -> CertificateOut:
     """One certificate; out of scope answers like a missing one."""
     c = await scoped(session, principal, certificate_id, action="read")
-    return await certificate_out(session, c)
+    return redacted(principal, await certificate_out(session, c))
 
 
 async def list_certificates(
@@ -42,7 +44,8 @@ async def list_certificates(
     )
     if status is not None:
         q = q.where(SickLeaveCertificate.status == status)
-    return await certificates_out(session, list((await session.execute(q)).scalars()))
+    rows = await certificates_out(session, list((await session.execute(q)).scalars()))
+    return [redacted(principal, c) for c in rows]
 
 
 async def certificate_versions(
@@ -55,4 +58,7 @@ async def certificate_versions(
         .where(SickLeaveVersion.certificate_id == c.id)
         .order_by(SickLeaveVersion.version)
     )
-    return [VersionOut.model_validate(v) for v in rows.scalars()]
+    versions = [VersionOut.model_validate(v) for v in rows.scalars()]
+    if not sees_clinical(principal, c.person_id):
+        return [v.model_copy(update={"reason": None}) for v in versions]
+    return versions

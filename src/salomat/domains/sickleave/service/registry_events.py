@@ -35,11 +35,15 @@ _BY_REGISTRY = "registry:death"
 async def close_at_death(session: AsyncSession, event: registry.PersonDied) -> None:
     """Open certificates close on the day of death (closure ``death``); one that would
     have started after it is cancelled."""
+    # locked and read afresh: a change committed meanwhile is seen, not overwritten
     rows = await session.execute(
-        select(SickLeaveCertificate).where(
+        select(SickLeaveCertificate)
+        .where(
             SickLeaveCertificate.person_id == event.person_id,
             SickLeaveCertificate.status == "open",
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     for c in rows.scalars():
         if event.deceased_on < c.starts_on:
@@ -62,10 +66,13 @@ async def extend_after_birth(session: AsyncSession, event: maternal.BirthRecorde
         return
     c = (
         await session.execute(
-            select(SickLeaveCertificate).where(
+            select(SickLeaveCertificate)
+            .where(
                 SickLeaveCertificate.pregnancy_id == event.pregnancy_id,
                 SickLeaveCertificate.status != "cancelled",
             )
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
     if c is None or c.status != "open" or len(await periods_of(session, c.id)) > 1:
