@@ -154,3 +154,20 @@ async def test_an_ended_pregnancy_without_a_birth_gives_no_maternity_leave(
     )
     assert r.status_code == 422
     assert "pregnancy_id" in fields(r)
+
+
+async def test_a_closed_employer_organisations_accounts_see_nothing_more(client, clinic, db):
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Employer
+
+    r = await client.get("/api/v1/employer/sick-leave", headers=clinic.employer)
+    assert r.status_code == 200
+    await db.execute(
+        update(Employer)
+        .where(Employer.id == clinic.employer_account.employer.id)
+        .values(active=False)
+    )
+    await db.commit()
+    r = await client.get("/api/v1/employer/sick-leave", headers=clinic.employer)
+    assert r.status_code == 403

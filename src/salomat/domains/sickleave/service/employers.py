@@ -211,11 +211,15 @@ async def withdraw_share(
 # ---- the employer ---------------------------------------------------------------------
 
 
-def _employer_id(principal: Principal) -> int:
+async def _employer_id(session: AsyncSession, principal: Principal) -> int:
+    """The caller's employer organisation, while it is registered as active: a closed
+    organisation's accounts see nothing more."""
     employer_id = getattr(principal, "employer_id", None)
-    if employer_id is None:
-        raise Forbidden(N_("Your account is bound to no employer organisation."))
-    return int(employer_id)
+    if employer_id is not None:
+        employer = await registry.get_employer(session, int(employer_id))
+        if employer.active:
+            return int(employer_id)
+    raise Forbidden(N_("Your account is bound to no active employer organisation."))
 
 
 async def _view(
@@ -244,7 +248,7 @@ async def employer_shared_certificates(
     """Certificates shared with the employer (live shares), newest first; set-wise: one
     statement each for the certificates, their periods, the facilities and the audit rows
     (one per employee shown)."""
-    employer_id = _employer_id(principal)
+    employer_id = await _employer_id(session, principal)
     rows = list(
         (
             await session.execute(
@@ -285,7 +289,7 @@ async def employer_certificate(
     session: AsyncSession, principal: Principal, number: str
 ) -> EmployerCertificateOut:
     """One certificate shared with the employer, by its number."""
-    employer_id = _employer_id(principal)
+    employer_id = await _employer_id(session, principal)
     c = await session.scalar(
         select(SickLeaveCertificate)
         .join(SickLeaveShare, SickLeaveShare.certificate_id == SickLeaveCertificate.id)
@@ -307,7 +311,7 @@ async def employer_lookup(
     session: AsyncSession, principal: Principal, number: str, national_id: str
 ) -> EmployerCertificateOut:
     """A certificate by its number and the holder's national id (both must match)."""
-    _employer_id(principal)
+    await _employer_id(session, principal)
     person_id = await registry.person_id_by_national_id(session, national_id.strip())
     c = None
     if person_id is not None:
