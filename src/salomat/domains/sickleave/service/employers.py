@@ -15,6 +15,7 @@ when a duplicate is issued.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +52,7 @@ __all__ = [
     "my_certificate",
     "my_certificates",
     "my_shares",
+    "my_shares_by_certificate",
     "share_certificate",
     "verify_certificate",
     "withdraw_share",
@@ -118,8 +120,11 @@ async def my_certificate(
 
 async def _share_outs(session: AsyncSession, shares: list[SickLeaveShare]) -> list[ShareOut]:
     out = []
+    employers: dict[int, Any] = {}
     for s in shares:
-        e = await registry.get_employer(session, s.employer_id)
+        if s.employer_id not in employers:  # one read per organisation, not per share
+            employers[s.employer_id] = await registry.get_employer(session, s.employer_id)
+        e = employers[s.employer_id]
         out.append(
             ShareOut(
                 certificate_id=s.certificate_id,
@@ -142,6 +147,24 @@ async def my_shares(
         .order_by(SickLeaveShare.shared_at)
     )
     return await _share_outs(session, list(rows.scalars()))
+
+
+async def my_shares_by_certificate(
+    session: AsyncSession, principal: Principal
+) -> dict[int, list[ShareOut]]:
+    """Every share of the citizen's certificates, by certificate, in one statement (her
+    page lists them all; reading her own certificates was audited with them)."""
+    if principal.person_id is None:
+        return {}
+    rows = await session.execute(
+        select(SickLeaveShare)
+        .where(SickLeaveShare.person_id == principal.person_id)
+        .order_by(SickLeaveShare.shared_at)
+    )
+    out: dict[int, list[ShareOut]] = {}
+    for share in await _share_outs(session, list(rows.scalars())):
+        out.setdefault(share.certificate_id, []).append(share)
+    return out
 
 
 async def share_certificate(

@@ -17,7 +17,12 @@ from salomat.domains.sickleave.service.common import (
     sees_clinical,
 )
 
-__all__ = ["certificate_versions", "get_certificate", "list_certificates"]
+__all__ = [
+    "certificate_versions",
+    "get_certificate",
+    "list_certificates",
+    "person_certificate_versions",
+]
 
 
 async def get_certificate(
@@ -62,3 +67,24 @@ async def certificate_versions(
     if not sees_clinical(principal, c.person_id):
         return [v.model_copy(update={"reason": None}) for v in versions]
     return versions
+
+
+async def person_certificate_versions(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> dict[int, list[VersionOut]]:
+    """The versions of every certificate of a person, by certificate: one scope check and
+    one statement (a person's page lists them all)."""
+    await open_person(session, principal, person_id, action="read")
+    rows = await session.execute(
+        select(SickLeaveVersion)
+        .where(SickLeaveVersion.person_id == person_id)
+        .order_by(SickLeaveVersion.certificate_id, SickLeaveVersion.version)
+    )
+    clinical = sees_clinical(principal, person_id)
+    out: dict[int, list[VersionOut]] = {}
+    for v in rows.scalars():
+        item = VersionOut.model_validate(v)
+        out.setdefault(v.certificate_id, []).append(
+            item if clinical else item.model_copy(update={"reason": None})
+        )
+    return out

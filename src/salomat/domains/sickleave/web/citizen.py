@@ -42,7 +42,7 @@ async def _page(
     status: int = 200,
 ) -> Response:
     items = await service.my_certificates(session, principal)
-    shares = {c.id: await service.my_shares(session, principal, c.id) for c in items}
+    shares = await service.my_shares_by_certificate(session, principal)
     ctx: dict[str, Any] = {
         **base_ctx(),
         "items": items,

@@ -110,7 +110,7 @@ async def _page(
 ) -> Response:
     person = await registry.get_person(session, principal, person_id, purpose="sick leave")
     items = await service.list_certificates(session, principal, person_id)
-    versions = {c.id: await service.certificate_versions(session, principal, c.id) for c in items}
+    versions = await service.person_certificate_versions(session, principal, person_id)
     rules = service.sick_leave_rules()
     alive = person.deceased_on is None and person.merged_into_id is None
     can_issue = can(principal, "sick_leave:issue") and principal.facility_id is not None and alive
