@@ -49,14 +49,16 @@ async def test_two_doctors_extending_at_once_store_one_period(
         await s.commit()
 
     barrier = asyncio.Barrier(2)
-    read = changes._latest_extension
+    read = changes.scoped
 
     async def both_have_read(*args, **kw):  # type: ignore[no-untyped-def]
+        # both requests hold the certificate as read (version 1) before either writes;
+        # then the person's row lock lets one write at a time
         found = await read(*args, **kw)
         await asyncio.wait_for(barrier.wait(), timeout=30)
         return found
 
-    monkeypatch.setattr(changes, "_latest_extension", both_have_read)
+    monkeypatch.setattr(changes, "scoped", both_have_read)
 
     async def extend(doctor: Principal, days: int) -> object:
         async with session_factory()() as s:

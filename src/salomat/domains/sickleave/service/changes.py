@@ -69,10 +69,10 @@ __all__ = [
 ]
 
 
-def _changed_meanwhile(c: SickLeaveCertificate) -> Conflict:
+def _changed_meanwhile(number: str) -> Conflict:
     return Conflict(
         N_("Sick-leave certificate %(number)s was changed meanwhile; reload it."),
-        params={"number": c.number},
+        params={"number": number},
     )
 
 
@@ -85,12 +85,13 @@ def _require_open(c: SickLeaveCertificate) -> None:
 
 
 async def _flush(session: AsyncSession, c: SickLeaveCertificate) -> None:
+    number = c.number  # a failed flush expires the row: name it from what was read
     try:
         await session.flush()
     except StaleDataError:
         raise PreconditionFailed(
             N_("Sick-leave certificate %(number)s changed meanwhile; reload it."),
-            params={"number": c.number},
+            params={"number": number},
         ) from None
 
 
@@ -108,6 +109,7 @@ async def add_period(
     cosigned_by: str | None = None,
 ) -> SickLeavePeriod:
     """The next period of the chain, from the day after the last one to ``ends_on``."""
+    number = c.number  # a failed flush expires the row: name it from what was read
     periods = await periods_of(session, c.id)
     last = periods[-1]
     p = SickLeavePeriod(
@@ -131,14 +133,14 @@ async def add_period(
             await session.flush()
     except IntegrityError as e:
         # another period n+1 won the race (uq_sick_leave_period_seq)
-        raise _changed_meanwhile(c) from e
+        raise _changed_meanwhile(number) from e
     c.ends_on = ends_on
     try:
         await write_version(session, c, change=change, by=by, reason=reason, periods=[*periods, p])
     except StaleDataError:
         raise PreconditionFailed(
             N_("Sick-leave certificate %(number)s changed meanwhile; reload it."),
-            params={"number": c.number},
+            params={"number": number},
         ) from None
     return p
 
@@ -163,9 +165,11 @@ async def extend_certificate(
     data: ExtendIn,
     *,
     expected_version: int | None,
+    today: date | None = None,
 ) -> CertificateOut:
     """A further period. Past the practitioner's limit it needs the commission's decision
-    allowing the new end (422 naming ``ends_on`` until one is recorded)."""
+    allowing the new end (422 naming ``ends_on`` until one is recorded). ``today``: the
+    day it is granted (the demo loader's past days)."""
     rules = sick_leave_rules()
     granted_as = require_issuer(principal, rules)
     c = await scoped(session, principal, certificate_id, action="update")
@@ -217,7 +221,7 @@ async def extend_certificate(
                 )
             ]
         )
-    if (date.today() - start).days > rules.backdate_days:
+    if ((today or date.today()) - start).days > rules.backdate_days:
         raise Invalid.fields(
             [
                 FieldError(

@@ -162,6 +162,7 @@ async def _steps(
                     cosigned_by=spec.get("cosigned_by"),
                 ),
                 expected_version=c.version,
+                today=c.ends_on,  # granted on the last day of the period before
             )
         elif what == "vkk":
             c = await record_vkk_decision(session, doctor, c.id, _vkk(spec, day))
