@@ -91,3 +91,66 @@ async def test_two_doctors_extending_at_once_store_one_period(
         ).all()
     assert [p.seq for p in periods] == [1, 2]
     assert periods[1].starts_on == TODAY + timedelta(days=2)
+
+
+async def test_two_doctors_opening_overlapping_certificates_at_once_store_one(
+    backend, clinic, make_user, monkeypatch
+):
+    """Both have passed the scope check before either checks for overlaps; the person's
+    row, held from the alive check to the commit, lets one open and refuses the other
+    (409 naming the first certificate's number)."""
+    if backend != "postgresql":
+        pytest.skip("real concurrency needs PostgreSQL (SQLite has one writer)")
+    from salomat.domains.sickleave.models import SickLeaveCertificate
+    from salomat.domains.sickleave.service import issuing
+
+    second = await make_user("family_doctor", facility_code=clinic.facility.code)
+    doctors = [
+        Principal(
+            user_id=a.id,
+            username=a.username,
+            role="family_doctor",
+            session_id="t",
+            facility_id=clinic.facility.id,
+        )
+        for a in (clinic.doctor_account, second)
+    ]
+    barrier = asyncio.Barrier(2)
+    checked = issuing.open_person
+
+    async def both_in_scope(*args, **kw):  # type: ignore[no-untyped-def]
+        await checked(*args, **kw)
+        await asyncio.wait_for(barrier.wait(), timeout=30)
+
+    monkeypatch.setattr(issuing, "open_person", both_in_scope)
+
+    async def open_one(doctor: Principal, days: int) -> object:
+        async with session_factory()() as s:
+            try:
+                out = await service.open_certificate(
+                    s,
+                    doctor,
+                    clinic.worker.id,
+                    OpenIn(reason="own_illness", diagnosis="J11.1", days=days),
+                )
+                await s.commit()
+                return out
+            except Conflict as e:
+                await s.rollback()
+                return e
+
+    answers = await asyncio.gather(open_one(doctors[0], 3), open_one(doctors[1], 2))
+    won = [a for a in answers if not isinstance(a, Exception)]
+    lost = [a for a in answers if isinstance(a, Exception)]
+    assert len(won) == 1, answers
+    assert len(lost) == 1, answers
+    assert lost[0].errors[0].field == "starts_on"
+    async with session_factory()() as s:
+        stored = (
+            await s.execute(
+                select(SickLeaveCertificate.id).where(
+                    SickLeaveCertificate.person_id == clinic.worker.id
+                )
+            )
+        ).all()
+    assert len(stored) == 1

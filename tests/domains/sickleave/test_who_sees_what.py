@@ -73,36 +73,62 @@ async def test_a_nurse_may_not_record_a_vkk_decision_while_opening(
     assert after.json() == before.json()
 
 
-async def test_an_extension_may_not_run_into_the_next_certificate(client, clinic, db):
+async def test_an_extension_may_not_run_into_the_next_certificate(client, clinic):
+    """The first certificate ends three days ago, the second starts yesterday: extending
+    the first by three days would cover yesterday twice."""
+    url = f"/api/v1/persons/{clinic.worker.id}/sick-leave"
+    first = await client.post(
+        url,
+        json={**FLU, "starts_on": (TODAY - timedelta(days=3)).isoformat(), "days": 1},
+        headers=clinic.doctor,
+    )
+    assert first.status_code == 201, first.text
+    second = await client.post(
+        url,
+        json={**FLU, "starts_on": (TODAY - timedelta(days=1)).isoformat(), "days": 2},
+        headers=clinic.doctor,
+    )
+    assert second.status_code == 201, second.text
+    ext = f"/api/v1/sick-leave/{first.json()['id']}/extend"
+    r = await client.post(ext, json={"days": 3}, headers=clinic.doctor)
+    assert r.status_code == 409, r.text
+    assert second.json()["number"] in r.json()["detail"]
+    # up to the day before the second one it is fine
+    r = await client.post(ext, json={"days": 1}, headers=clinic.doctor)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_long_ended_certificate_is_not_extended(client, clinic, db):
+    """Past the pack's backdating limit an extension's first day is refused (open a new
+    certificate instead); the certificate is moved back in time past the service."""
     from sqlalchemy import update
 
     from salomat.domains.sickleave.models import SickLeaveCertificate, SickLeavePeriod
 
-    url = f"/api/v1/persons/{clinic.worker.id}/sick-leave"
-    first = (await client.post(url, json=FLU, headers=clinic.doctor)).json()
-    # the first certificate is moved back in time (as if opened a week ago)
-    back = timedelta(days=7)
+    limit = service.sick_leave_rules().backdate_days
+    c = (
+        await client.post(
+            f"/api/v1/persons/{clinic.worker.id}/sick-leave", json=FLU, headers=clinic.doctor
+        )
+    ).json()
+    back = timedelta(days=limit + 4)  # the day after its end is limit + 1 days ago
+    start, end = TODAY - back, TODAY - back + timedelta(days=2)
     await db.execute(
         update(SickLeavePeriod)
-        .where(SickLeavePeriod.certificate_id == first["id"])
-        .values(starts_on=SickLeavePeriod.starts_on - back, ends_on=SickLeavePeriod.ends_on - back)
+        .where(SickLeavePeriod.certificate_id == c["id"])
+        .values(starts_on=start, ends_on=end)
     )
     await db.execute(
         update(SickLeaveCertificate)
-        .where(SickLeaveCertificate.id == first["id"])
-        .values(starts_on=TODAY - back, ends_on=TODAY - back + timedelta(days=2))
+        .where(SickLeaveCertificate.id == c["id"])
+        .values(starts_on=start, ends_on=end)
     )
     await db.commit()
-    second = await client.post(url, json={**FLU, "days": 2}, headers=clinic.doctor)
-    assert second.status_code == 201, second.text
     r = await client.post(
-        f"/api/v1/sick-leave/{first['id']}/extend", json={"days": 3}, headers=clinic.doctor
+        f"/api/v1/sick-leave/{c['id']}/extend", json={"days": 3}, headers=clinic.doctor
     )
-    # it ended 5 days ago: past the backdating limit, or else into the second certificate
-    assert r.status_code in (409, 422), r.text
-    if service.sick_leave_rules().backdate_days < 5:
-        assert r.status_code == 422
-        assert "ends_on" in fields(r)
+    assert r.status_code == 422, r.text
+    assert "ends_on" in fields(r)
 
 
 async def test_a_start_far_in_the_future_is_a_field_error_not_a_500(client, clinic):
