@@ -35,6 +35,7 @@ from salomat.domains.prescription import api as prescription_api
 from salomat.domains.prescription import web as prescription_web
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
+from salomat.domains.sanatorium import api as sanatorium_api
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.fhir import api as fhir_api
@@ -99,6 +100,7 @@ def create_app() -> FastAPI:
         *child_api.routers,
         *prescription_api.routers,
         *sickleave_api.routers,
+        *sanatorium_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,

@@ -62,6 +62,13 @@ PERMISSION_TEXTS: dict[str, str] = {
     "sick_leave:portal": N_("view your own sick-leave certificates"),
     "sick_leave:employer": N_("check your employees' sick-leave certificates"),
     "sick_leave:analytics": N_("view sick-leave statistics"),
+    "sanatorium:refer": N_("refer patients to a sanatorium"),
+    "sanatorium:read": N_("view sanatorium referrals"),
+    "sanatorium:queue": N_("correct a sanatorium queue entry's category"),
+    "sanatorium:manage": N_("publish a sanatorium's beds and arrival periods"),
+    "sanatorium:admit": N_("admit and discharge sanatorium guests"),
+    "sanatorium:portal": N_("apply for sanatorium treatment and answer offers"),
+    "sanatorium:dashboard": N_("view sanatorium queue statistics"),
     "employer:read": N_("view the employer registry"),
     "employer:manage": N_("manage the employer registry"),
 }

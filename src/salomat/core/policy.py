@@ -149,6 +149,20 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "sick_leave:portal": frozenset({Role.citizen}),
     "sick_leave:employer": frozenset({Role.employer}),
     "sick_leave:analytics": frozenset({Role.analyst, Role.insurance_analyst}),
+    # the electronic sanatorium (issue 15, docs/sanatorium.md): doctors refer and book
+    # after-care places; the registry clerk corrects an entitlement category (a logged
+    # change of order); the sanatorium's staff publish places and admit; the citizen
+    # applies, follows her place and answers offers; analysts see aggregates only. Free
+    # places and the pseudonymised queue are public (no permission).
+    "sanatorium:refer": frozenset({Role.family_doctor, Role.obstetrician, Role.oncologist}),
+    "sanatorium:read": frozenset(
+        {Role.family_doctor, Role.obstetrician, Role.oncologist, Role.nurse}
+    ),
+    "sanatorium:queue": frozenset({Role.registrar}),
+    "sanatorium:manage": frozenset({Role.sanatorium_admin}),
+    "sanatorium:admit": frozenset({Role.sanatorium_admin}),
+    "sanatorium:portal": frozenset({Role.citizen}),
+    "sanatorium:dashboard": frozenset({Role.analyst, Role.insurance_analyst}),
     # employer organisations (registry data, like facilities)
     "employer:read": frozenset({Role.admin}),
     "employer:manage": frozenset({Role.admin}),

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound
@@ -42,6 +43,7 @@ __all__ = [
     "facility_name_of",
     "facility_names",
     "facility_names_of",
+    "facility_regions",
     "facility_scopes",
     "facility_settlements",
     "facility_types",
@@ -166,6 +168,27 @@ async def facility_names(session: AsyncSession, ids: Iterable[int]) -> dict[int,
         )
     )
     return {r.id: FacilityName(r.code, r.name, r.kind, dict(r.names or {})) for r in rows}
+
+
+async def facility_regions(session: AsyncSession, ids: Iterable[int]) -> dict[int, str | None]:
+    """The region (territory code) of each facility, through its settlement's district:
+    one statement (a settlement sits in a district, a district in a region)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    s, d, r = aliased(Territory), aliased(Territory), aliased(Territory)
+    rows = await session.execute(
+        select(Facility.id, s.level, s.code, d.level, d.code, r.level, r.code)
+        .outerjoin(s, s.id == Facility.settlement_id)
+        .outerjoin(d, d.id == s.parent_id)
+        .outerjoin(r, r.id == d.parent_id)
+        .where(Facility.id.in_(wanted))
+    )
+    out: dict[int, str | None] = {}
+    for fid, *levels in rows:
+        pairs = [(levels[i], levels[i + 1]) for i in (0, 2, 4)]
+        out[fid] = next((code for level, code in pairs if level == "region"), None)
+    return out
 
 
 async def facility_settlements(

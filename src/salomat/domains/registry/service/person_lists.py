@@ -16,10 +16,13 @@ from salomat.domains.registry.models import Facility, Person, Section
 
 __all__ = [
     "AttachedPerson",
+    "PersonBrief",
+    "attached_facility_ids",
     "attached_people",
     "birth_dates",
     "cohort_query",
     "death_dates",
+    "person_briefs",
 ]
 
 
@@ -143,3 +146,53 @@ async def birth_dates(session: AsyncSession, ids: list[int]) -> dict[int, date]:
         return {}
     rows = await session.execute(select(Person.id, Person.birth_date).where(Person.id.in_(ids)))
     return {pid: born for pid, born in rows.all()}
+
+
+@dataclass(frozen=True)
+class PersonBrief:
+    """Who a person is, for a list whose caller checked scope and audits each row."""
+
+    id: int
+    name: str
+    birth_date: date
+    sex: str
+    national_id: str | None
+
+
+async def person_briefs(session: AsyncSession, ids: list[int]) -> dict[int, PersonBrief]:
+    """Names, birth dates and national ids of ``ids`` in one statement."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(
+            Person.id,
+            Person.family_name,
+            Person.given_name,
+            Person.patronymic,
+            Person.birth_date,
+            Person.sex,
+            Person.national_id,
+        ).where(Person.id.in_(wanted))
+    )
+    return {
+        r.id: PersonBrief(
+            r.id,
+            " ".join(p for p in (r.family_name, r.given_name, r.patronymic) if p),
+            r.birth_date,
+            r.sex,
+            r.national_id,
+        )
+        for r in rows
+    }
+
+
+async def attached_facility_ids(session: AsyncSession, ids: list[int]) -> dict[int, int | None]:
+    """The facility each person of ``ids`` is attached to."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Person.id, Person.attached_facility_id).where(Person.id.in_(wanted))
+    )
+    return {r.id: r.attached_facility_id for r in rows}

@@ -1,0 +1,1 @@
+"""The electronic sanatorium: referrals, one public queue, free places, offers, stays."""

@@ -1,0 +1,91 @@
+"""The citizen's own referrals: position, offers, vouchers; withdrawing."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit
+from salomat.core.errors import N_, NotFound
+from salomat.core.security import Principal
+from salomat.domains.sanatorium.models import SanatoriumReferral
+from salomat.domains.sanatorium.schemas import QueueEventOut, ReferralOut
+from salomat.domains.sanatorium.service.common import REFERRAL, referrals_out
+from salomat.domains.sanatorium.service.queue import with_position
+from salomat.domains.sanatorium.service.referrals import cancel_referral, events_of
+
+__all__ = ["my_referral_events", "my_referrals", "withdraw_my_referral"]
+
+PURPOSE = "citizen portal: sanatorium"
+
+
+async def my_referrals(session: AsyncSession, principal: Principal) -> list[ReferralOut]:
+    """The citizen's referrals, newest first; one in line shows its position and wait."""
+    if principal.person_id is None:
+        return []
+    await audit.record(
+        session,
+        principal,
+        action="read",
+        resource_type=REFERRAL,
+        resource_id=str(principal.person_id),
+        patient_id=principal.person_id,
+        purpose=PURPOSE,
+    )
+    refs = list(
+        await session.scalars(
+            select(SanatoriumReferral)
+            .where(SanatoriumReferral.person_id == principal.person_id)
+            .order_by(SanatoriumReferral.id.desc())
+            .limit(50)
+        )
+    )
+    outs = await referrals_out(session, refs)
+    return [await with_position(session, r, o) for r, o in zip(refs, outs, strict=True)]
+
+
+async def _mine(
+    session: AsyncSession,
+    principal: Principal,
+    referral_id: int,
+    *,
+    action: str,
+    hold: bool = False,
+) -> SanatoriumReferral:
+    q = select(SanatoriumReferral).where(SanatoriumReferral.id == referral_id)
+    if hold:
+        q = q.with_for_update()
+    r = (await session.execute(q)).scalar_one_or_none()
+    if r is None or principal.person_id is None or r.person_id != principal.person_id:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=REFERRAL,
+            resource_id=str(referral_id),
+            detail="not the holder's referral",
+        )
+        raise NotFound(N_("Referral %(id)s not found."), params={"id": str(referral_id)})
+    await audit.record(
+        session,
+        principal,
+        action=action,
+        resource_type=REFERRAL,
+        resource_id=str(r.id),
+        patient_id=r.person_id,
+        purpose=PURPOSE,
+    )
+    return r
+
+
+async def my_referral_events(
+    session: AsyncSession, principal: Principal, referral_id: int
+) -> list[QueueEventOut]:
+    r = await _mine(session, principal, referral_id, action="read")
+    return await events_of(session, r.id)
+
+
+async def withdraw_my_referral(
+    session: AsyncSession, principal: Principal, referral_id: int, reason: str
+) -> ReferralOut:
+    r = await _mine(session, principal, referral_id, action="update", hold=True)
+    return await cancel_referral(session, principal, referral_id, reason, r=r)

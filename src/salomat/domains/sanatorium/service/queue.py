@@ -1,0 +1,168 @@
+"""The queue: a person's position, the waiting-time range, and the public list.
+
+One queue per profile (and region, where the pack keeps regional queues), ordered by
+(tier, application time, sequence number). The position is a count over the queue's
+partial index (``ix_sanatorium_referral_queue``): one statement, no stored rank to keep
+up to date when somebody ahead leaves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from itertools import pairwise
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.config import get_settings
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.country import pack
+from salomat.domains.sanatorium.models import IN_QUEUE, SanatoriumReferral, SanatoriumStay
+from salomat.domains.sanatorium.schemas import PositionOut, PublicQueueEntryOut, ReferralOut
+from salomat.domains.sanatorium.service.common import ahead_of, pseudonym
+from salomat.domains.sanatorium.service.rules import sanatorium_rules, wait_range
+
+__all__ = ["monthly_releases", "position_of", "public_queue", "queue_lengths", "with_position"]
+
+#: whole months the waiting-time range is estimated from
+RELEASE_MONTHS = 3
+
+
+def _month_start(day: date, back: int) -> date:
+    y, m = day.year, day.month - back
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=pack.time_zone(get_settings().country))
+
+
+async def monthly_releases(
+    session: AsyncSession, profile: str, region: str, today: date | None = None
+) -> list[int]:
+    """Places released to this queue (bookings of its entries) in each of the last
+    three whole months, oldest first, by the pack's local calendar."""
+    today = today or date.today()
+    bounds = [_month_start(today, back) for back in range(RELEASE_MONTHS, -1, -1)]
+    out = []
+    for start, end in pairwise(bounds):
+        n = await session.scalar(
+            select(func.count())
+            .select_from(SanatoriumStay)
+            .join(SanatoriumReferral, SanatoriumReferral.id == SanatoriumStay.referral_id)
+            .where(
+                SanatoriumReferral.profile == profile,
+                SanatoriumReferral.region == region,
+                SanatoriumReferral.direct.is_(False),
+                SanatoriumStay.booked_at >= _local_midnight(start),
+                SanatoriumStay.booked_at < _local_midnight(end),
+            )
+        )
+        out.append(int(n or 0))
+    return out
+
+
+async def position_of(
+    session: AsyncSession, r: SanatoriumReferral, today: date | None = None
+) -> PositionOut:
+    ahead = int(
+        await session.scalar(
+            select(func.count()).select_from(SanatoriumReferral).where(ahead_of(r))
+        )
+        or 0
+    )
+    releases = await monthly_releases(session, r.profile, r.region, today)
+    wait = wait_range(ahead + 1, releases)
+    return PositionOut(
+        profile=r.profile,
+        region=r.region,
+        position=ahead + 1,
+        ahead=ahead,
+        monthly_releases=releases,
+        wait_days_expected=_round(wait.expected_days),
+        wait_days_shortest=_round(wait.shortest_days),
+        wait_days_longest=_round(wait.longest_days),
+        pseudonym=pseudonym(r.number),
+    )
+
+
+def _round(days: float | None) -> float | None:
+    return None if days is None else round(days, 1)
+
+
+async def with_position(
+    session: AsyncSession, r: SanatoriumReferral, out: ReferralOut
+) -> ReferralOut:
+    if r.status in IN_QUEUE:
+        out.position = await position_of(session, r)
+    return out
+
+
+def _queue(profile: str, region: str) -> list[FieldError]:
+    rules = sanatorium_rules()
+    errors = []
+    if profile not in rules.profiles:
+        errors.append(FieldError("profile", N_("is not a treatment profile of this country")))
+    if not rules.queue_by_region and region:
+        errors.append(FieldError("region", N_("this country keeps one national queue per profile")))
+    return errors
+
+
+async def public_queue(
+    session: AsyncSession, profile: str, region: str = "", *, offset: int = 0, limit: int = 100
+) -> tuple[list[PublicQueueEntryOut], int]:
+    """Public: the queue in order, each entry by its pseudonym, tier and application day
+    (no name, no id, no diagnosis), and how many stand in it."""
+    errors = _queue(profile, region)
+    if errors:
+        raise Invalid(N_("No such queue."), errors=errors)
+    where = and_(
+        SanatoriumReferral.profile == profile,
+        SanatoriumReferral.region == region,
+        SanatoriumReferral.status.in_(IN_QUEUE),
+    )
+    total = int(
+        await session.scalar(select(func.count()).select_from(SanatoriumReferral).where(where)) or 0
+    )
+    rows = await session.execute(
+        select(
+            SanatoriumReferral.number,
+            SanatoriumReferral.tier,
+            SanatoriumReferral.applied_at,
+            SanatoriumReferral.status,
+        )
+        .where(where)
+        .order_by(SanatoriumReferral.tier, SanatoriumReferral.applied_at, SanatoriumReferral.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    tz = pack.time_zone(get_settings().country)
+    out = [
+        PublicQueueEntryOut(
+            position=offset + i + 1,
+            pseudonym=pseudonym(r.number),
+            tier=r.tier,
+            applied_on=_aware(r.applied_at).astimezone(tz).date(),
+            status=r.status,
+        )
+        for i, r in enumerate(rows)
+    ]
+    return out, total
+
+
+def _aware(at: datetime) -> datetime:
+    from datetime import UTC
+
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+async def queue_lengths(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Entries standing in each queue (profile, region)."""
+    rows = await session.execute(
+        select(SanatoriumReferral.profile, SanatoriumReferral.region, func.count())
+        .where(SanatoriumReferral.status.in_(IN_QUEUE))
+        .group_by(SanatoriumReferral.profile, SanatoriumReferral.region)
+    )
+    return {(p, r): int(n) for p, r, n in rows}
