@@ -163,8 +163,7 @@ async def test_fifty_bookings_of_the_last_place_make_one(world, backend, monkeyp
                 return "booked"
             except Conflict as e:
                 await s.rollback()
-                assert e.errors[0].field == "period_id"
-                return "refused"
+                return "refused" if e.errors[0].field == "period_id" else "other conflict"
 
     results = await asyncio.gather(*(one(r.id) for r in refs))
     assert results.count("booked") == 1
