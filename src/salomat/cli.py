@@ -54,6 +54,7 @@ from salomat.domains.registry.schemas import (
     PersonQuery,
     RelationIn,
 )
+from salomat.domains.sanatorium import cli as sanatorium_cli
 from salomat.domains.sickleave import service as sickleave
 
 app = typer.Typer(
@@ -79,6 +80,7 @@ app.add_typer(registry_cli.app, name="registry")
 app.add_typer(maternal_cli.app, name="maternal")
 app.add_typer(prescription_cli.app, name="formulary")
 app.add_typer(prescription_cli.claims_app, name="claims")
+app.add_typer(sanatorium_cli.app, name="sanatorium")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

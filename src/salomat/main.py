@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +38,8 @@ from salomat.domains.prescription import web as prescription_web
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
 from salomat.domains.sanatorium import api as sanatorium_api
+from salomat.domains.sanatorium import service as sanatorium_service
+from salomat.domains.sanatorium import web as sanatorium_web
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.fhir import api as fhir_api
@@ -65,10 +69,43 @@ async def warn_if_audit_can_be_bypassed(url: str | None = None) -> str | None:
     return warning
 
 
+async def _sweep_forever(every: float) -> None:
+    """The in-process job runner of the embedded default: moves the sanatorium queues on
+    (``salomat sanatorium sweep`` is the same job for cron). A failed run is logged and
+    retried at the next tick; nothing it did is kept (one transaction a run)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with session_factory()() as session:
+                result = await sanatorium_service.sweep(session)
+                await session.commit()
+            if result.lapsed or result.noshows or result.offered:
+                _log.info(
+                    "sanatorium sweep: %s lapsed, %s no-shows, %s offered",
+                    result.lapsed,
+                    result.noshows,
+                    result.offered,
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("sanatorium sweep failed; retried at the next tick")
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await warn_if_audit_can_be_bypassed()
-    yield
+    settings = get_settings()
+    task = None
+    if settings.sweep_seconds and settings.env != "test":
+        task = asyncio.create_task(_sweep_forever(settings.sweep_seconds))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def create_app() -> FastAPI:
@@ -109,6 +146,7 @@ def create_app() -> FastAPI:
         child_web.web,
         prescription_web.web,
         sickleave_web.web,
+        sanatorium_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

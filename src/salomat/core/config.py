@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)
+    #: seconds between two runs of the in-process job that moves queues on (lapsed
+    #: offers, no-shows, new offers); 0: only ``salomat sanatorium sweep`` (cron) runs it
+    sweep_seconds: int = Field(default=300, ge=0)
 
     #: PostgreSQL connections each app process keeps open, and how many more it may open
     #: at a peak (closed again when handed back)

@@ -9,6 +9,7 @@ free places; ``referrals``: referring, applying, confirming, correcting, cancell
 from salomat.domains.sanatorium.service import registry_events as registry_events
 from salomat.domains.sanatorium.service.catalogue import *  # noqa: F403
 from salomat.domains.sanatorium.service.common import *  # noqa: F403
+from salomat.domains.sanatorium.service.labels import *  # noqa: F403
 from salomat.domains.sanatorium.service.offers import *  # noqa: F403
 from salomat.domains.sanatorium.service.portal import *  # noqa: F403
 from salomat.domains.sanatorium.service.queue import *  # noqa: F403

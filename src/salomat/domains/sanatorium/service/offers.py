@@ -28,6 +28,7 @@ from salomat.core.errors import (
     Forbidden,
     Invalid,
     InvalidState,
+    Msgid,
     NotFound,
 )
 from salomat.core.security import Principal
@@ -51,6 +52,7 @@ from salomat.domains.sanatorium.service.common import (
     referrals_out,
     require_facility,
 )
+from salomat.domains.sanatorium.service.labels import OFFER_STATUS_LABELS
 from salomat.domains.sanatorium.service.rules import sanatorium_rules
 
 __all__ = ["SweepResult", "accept_offer", "book_direct", "decline_offer", "sweep"]
@@ -380,7 +382,8 @@ async def _my_offer(
 def _still_open(o: SanatoriumOffer, now: datetime) -> None:
     if o.status != "open":
         raise InvalidState(
-            N_("This offer is no longer open (%(status)s)."), params={"status": o.status}
+            N_("This offer is no longer open (%(status)s)."),
+            params={"status": Msgid(OFFER_STATUS_LABELS[o.status])},
         )
     if _aware(o.expires_at) <= now:
         raise InvalidState(

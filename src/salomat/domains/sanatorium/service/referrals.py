@@ -44,6 +44,7 @@ from salomat.domains.sanatorium.service.common import (
     referrals_out,
     require_facility,
 )
+from salomat.domains.sanatorium.service.labels import REFERRAL_STATUS_LABELS
 from salomat.domains.sanatorium.service.rules import (
     SanatoriumRules,
     entitled_from,
@@ -480,7 +481,7 @@ async def cancel_referral(
     if r.status not in ("pending_indication", "referred", "queued", "offered", "booked"):
         raise InvalidState(
             N_("Referral %(number)s cannot be cancelled: it is %(status)s."),
-            params={"number": r.number, "status": Msgid(r.status)},
+            params={"number": r.number, "status": Msgid(REFERRAL_STATUS_LABELS[r.status])},
         )
     now = utcnow()
     await session.execute(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.db import utcnow
-from salomat.core.errors import N_, FieldError, Forbidden, Invalid, InvalidState, NotFound
+from salomat.core.errors import N_, FieldError, Forbidden, Invalid, InvalidState, Msgid, NotFound
 from salomat.core.policy import person_scope, require_person
 from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
@@ -27,6 +27,7 @@ from salomat.domains.sanatorium.service.common import (
     normalise_referral_number,
     stays_out,
 )
+from salomat.domains.sanatorium.service.labels import STAY_STATUS_LABELS
 from salomat.domains.sanatorium.service.rules import sanatorium_rules
 
 __all__ = [
@@ -168,7 +169,7 @@ async def arrive(
     if s.status != "booked":
         raise InvalidState(
             N_("Stay %(id)s is not awaiting arrival (%(status)s)."),
-            params={"id": str(s.id), "status": s.status},
+            params={"id": str(s.id), "status": Msgid(STAY_STATUS_LABELS[s.status])},
         )
     on = data.arrived_on or today
     errors = []
@@ -253,7 +254,7 @@ async def record_noshow(
     if s.status != "booked":
         raise InvalidState(
             N_("Stay %(id)s is not awaiting arrival (%(status)s)."),
-            params={"id": str(s.id), "status": s.status},
+            params={"id": str(s.id), "status": Msgid(STAY_STATUS_LABELS[s.status])},
         )
     grace = sanatorium_rules().noshow_grace_days
     if today <= s.starts_on + timedelta(days=grace):
