@@ -77,11 +77,12 @@ def pseudonym(referral_number: str) -> str:
     return digest.hexdigest()[:10].upper()
 
 
-def expect_version(current: int, expected: int | None, what: str, ident: str) -> None:
+def expect_version(current: int, expected: int | None, ident: str) -> None:
+    """A stay's If-Match: a stale page is refused rather than overwriting a newer change."""
     if expected is not None and expected != current:
         raise PreconditionFailed(
-            N_("%(what)s %(id)s was changed by someone else: reload it and try again."),
-            params={"what": what, "id": ident},
+            N_("Stay %(id)s was changed by someone else: reload it and try again."),
+            params={"id": ident},
         )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
+from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import (
     N_,
@@ -32,6 +33,7 @@ from salomat.core.errors import (
     NotFound,
 )
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.registry import service as registry
 from salomat.domains.sanatorium.models import (
     HOLDING,
@@ -386,9 +388,10 @@ def _still_open(o: SanatoriumOffer, now: datetime) -> None:
             params={"status": Msgid(OFFER_STATUS_LABELS[o.status])},
         )
     if _aware(o.expires_at) <= now:
+        local = _aware(o.expires_at).astimezone(pack.time_zone(get_settings().country))
         raise InvalidState(
             N_("This offer expired at %(at)s; the place has passed to the next in line."),
-            params={"at": f"{_aware(o.expires_at):%d.%m.%Y %H:%M} UTC"},
+            params={"at": f"{local:%d.%m.%Y %H:%M}"},
             errors=[FieldError("offer", N_("has expired"))],
         )
 

@@ -165,7 +165,7 @@ async def arrive(
 ) -> StayOut:
     today = today or date.today()
     s = await _own_stay(session, principal, stay_id, action="update")
-    expect_version(s.version, expected_version, "Stay", str(s.id))
+    expect_version(s.version, expected_version, str(s.id))
     if s.status != "booked":
         raise InvalidState(
             N_("Stay %(id)s is not awaiting arrival (%(status)s)."),
@@ -210,7 +210,7 @@ async def discharge(
     counts from this day."""
     today = today or date.today()
     s = await _own_stay(session, principal, stay_id, action="update")
-    expect_version(s.version, expected_version, "Stay", str(s.id))
+    expect_version(s.version, expected_version, str(s.id))
     if s.status != "arrived":
         raise InvalidState(
             N_("Stay %(id)s cannot be discharged: the person has not arrived."),
