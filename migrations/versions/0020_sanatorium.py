@@ -342,6 +342,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sanatorium_stay", schema=None) as batch_op:
         batch_op.create_index("ix_sanatorium_stay_bed", ["bed_id", "starts_on"], unique=False)
+        batch_op.create_index("ix_sanatorium_stay_booked_at", ["booked_at"], unique=False)
         batch_op.create_index(
             "ix_sanatorium_stay_facility_starts", ["facility_id", "starts_on"], unique=False
         )
@@ -454,6 +455,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sanatorium_stay_period_status")
         batch_op.drop_index("ix_sanatorium_stay_facility_starts")
         batch_op.drop_index("ix_sanatorium_stay_bed")
+        batch_op.drop_index("ix_sanatorium_stay_booked_at")
 
     op.drop_table("sanatorium_stay")
     with op.batch_alter_table("sanatorium_queue_event", schema=None) as batch_op:

@@ -267,6 +267,8 @@ class SanatoriumStay(Base):
         Index("ix_sanatorium_stay_period_status", "period_id", "status"),
         Index("ix_sanatorium_stay_bed", "bed_id", "starts_on"),
         Index("ix_sanatorium_stay_facility_starts", "facility_id", "starts_on"),
+        # the last months' releases of a queue (the waiting-time range)
+        Index("ix_sanatorium_stay_booked_at", "booked_at"),
         # one stay holding a bed per referral
         Index(
             "ux_sanatorium_stay_referral",

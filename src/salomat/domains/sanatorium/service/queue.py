@@ -9,9 +9,8 @@ up to date when somebody ahead leaves.
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from itertools import pairwise
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.config import get_settings
@@ -43,24 +42,29 @@ async def monthly_releases(
     session: AsyncSession, profile: str, region: str, today: date | None = None
 ) -> list[int]:
     """Places released to this queue (bookings of its entries) in each of the last
-    three whole months, oldest first, by the pack's local calendar."""
+    three whole months, oldest first, by the pack's local calendar: one statement."""
     today = today or date.today()
-    bounds = [_month_start(today, back) for back in range(RELEASE_MONTHS, -1, -1)]
-    out = []
-    for start, end in pairwise(bounds):
-        n = await session.scalar(
-            select(func.count())
-            .select_from(SanatoriumStay)
-            .join(SanatoriumReferral, SanatoriumReferral.id == SanatoriumStay.referral_id)
-            .where(
-                SanatoriumReferral.profile == profile,
-                SanatoriumReferral.region == region,
-                SanatoriumReferral.direct.is_(False),
-                SanatoriumStay.booked_at >= _local_midnight(start),
-                SanatoriumStay.booked_at < _local_midnight(end),
-            )
+    bounds = [_local_midnight(_month_start(today, back)) for back in range(RELEASE_MONTHS, -1, -1)]
+    month = case(
+        *((SanatoriumStay.booked_at < end, i) for i, end in enumerate(bounds[1:])),
+        else_=RELEASE_MONTHS,
+    )
+    rows = await session.execute(
+        select(month, func.count())
+        .select_from(SanatoriumStay)
+        .join(SanatoriumReferral, SanatoriumReferral.id == SanatoriumStay.referral_id)
+        .where(
+            SanatoriumStay.booked_at >= bounds[0],
+            SanatoriumStay.booked_at < bounds[-1],
+            SanatoriumReferral.profile == profile,
+            SanatoriumReferral.region == region,
+            SanatoriumReferral.direct.is_(False),
         )
-        out.append(int(n or 0))
+        .group_by(month)
+    )
+    out = [0] * RELEASE_MONTHS
+    for i, n in rows:
+        out[int(i)] = int(n)
     return out
 
 

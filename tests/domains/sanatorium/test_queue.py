@@ -1,0 +1,132 @@
+"""The queue in the database: the note's ordering vector gives its positions through the
+API, and the waiting range is computed from the queue's own releases of the last three
+whole months (the note's waiting vector, scaled down)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from salomat.core.db import session_factory
+from salomat.domains.sanatorium import service
+from salomat.domains.sanatorium.models import SanatoriumReferral, SanatoriumStay
+from salomat.domains.sanatorium.schemas import BedsIn, BookIn, PeriodIn, ReferralIn
+from tests.domains.sanatorium.conftest import set_applied_at
+
+pytestmark = pytest.mark.anyio
+
+CATEGORY_OF_TIER = {1: "war_invalid_equivalent", 2: "disability_1_2", 3: "old_age_pensioner"}
+
+
+@pytest.fixture(autouse=True)
+def _uz(monkeypatch):
+    from salomat.core.config import get_settings
+
+    monkeypatch.setenv("SALOMAT_COUNTRY", "UZ")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def test_the_ordering_vector_gives_the_notes_positions(client, world):
+    # B t1 2025-02-01; C t2 2025-01-05 08:00 (seq first); D t2 the same time (seq next);
+    # E t3 2024-12-20; A t3 2025-01-10 -> B=1, C=2, D=3, E=4, A=5
+    vector = [
+        ("A", 3, datetime(2025, 1, 10, tzinfo=UTC)),
+        ("C", 2, datetime(2025, 1, 5, 8, 0, tzinfo=UTC)),
+        ("D", 2, datetime(2025, 1, 5, 8, 0, tzinfo=UTC)),
+        ("E", 3, datetime(2024, 12, 20, tzinfo=UTC)),
+        ("B", 1, datetime(2025, 2, 1, tzinfo=UTC)),
+    ]
+    ids = {}
+    for name, tier, at in vector:  # C is referred before D: its sequence number is lower
+        p = await world.make_patient()
+        r = await client.post(
+            f"/api/v1/persons/{p.id}/sanatorium-referrals",
+            json={"indication": "I25.1", "category": CATEGORY_OF_TIER[tier]},
+            headers=world.doctor,
+        )
+        assert r.status_code == 201, r.text
+        await set_applied_at(r.json()["id"], at)
+        ids[name] = r.json()["id"]
+    positions = {}
+    for name, rid in ids.items():
+        got = await client.get(f"/api/v1/sanatorium-referrals/{rid}", headers=world.doctor)
+        positions[name] = got.json()["position"]["position"]
+    assert positions == {"B": 1, "C": 2, "D": 3, "E": 4, "A": 5}
+    region = (
+        await client.get(f"/api/v1/sanatorium-referrals/{ids['A']}", headers=world.doctor)
+    ).json()["region"]
+    public = await client.get(
+        "/api/v1/public/sanatorium/queues/cardiology", params={"region": region}
+    )
+    assert [e["tier"] for e in public.json()] == [1, 2, 2, 3, 3]
+    assert [e["applied_on"] for e in public.json()][3:] == ["2024-12-20", "2025-01-10"]
+
+
+def _month_start(day: date, back: int) -> date:
+    y, m = day.year, day.month - back
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+async def test_the_waiting_range_comes_from_the_last_three_whole_months(world):
+    """1, 2 and 3 places released in the three months before this one (and one this month,
+    and one direct after-care booking, neither counted): the 5th in line waits
+    5/2 months at the mean pace, 5/3 at the best and 5/1 at the worst (× 30.4375 days)."""
+    doctor, admin = world.doctor_principal(), world.admin_principal()
+    today = date.today()
+    people = [await world.make_patient() for _ in range(13)]
+    async with session_factory()() as s:
+        await service.set_beds(s, admin, BedsIn(profile="cardiology", beds=9))
+        period = await service.publish_period(
+            s, admin, PeriodIn(profile="cardiology", starts_on=today + timedelta(days=30))
+        )
+        booked = []
+        for i in range(8):
+            p = people[i]
+            category = "aftercare" if i == 7 else "disability_1_2"
+            r = await service.refer(
+                s, doctor, p.id, ReferralIn(indication="I25.1", category=category)
+            )
+            await s.execute(
+                update(SanatoriumReferral)
+                .where(SanatoriumReferral.id == r.id)
+                .values(direct=True, status="referred")
+            )
+            await service.book_direct(s, doctor, r.id, BookIn(period_id=period.id))
+            await s.execute(
+                update(SanatoriumReferral)
+                .where(SanatoriumReferral.id == r.id)
+                .values(direct=i == 7)
+            )
+            booked.append(r.id)
+        # months back: 3, 2, 2, 1, 1, 1, this month, and the direct one 1 month back
+        backs = [3, 2, 2, 1, 1, 1, 0, 1]
+        for rid, back in zip(booked, backs, strict=True):
+            at = datetime.combine(
+                _month_start(today, back) + timedelta(days=1), datetime.min.time(), UTC
+            )
+            await s.execute(
+                update(SanatoriumStay).where(SanatoriumStay.referral_id == rid).values(booked_at=at)
+            )
+        queued = []
+        for p in people[8:]:
+            queued.append(
+                await service.refer(
+                    s, doctor, p.id, ReferralIn(indication="I25.1", category="disability_1_2")
+                )
+            )
+        await s.commit()
+    async with session_factory()() as s:
+        got = await service.get_referral(s, doctor, queued[-1].id)
+        await s.commit()
+    pos = got.position
+    assert pos.position == 5
+    assert pos.monthly_releases == [1, 2, 3]
+    assert pos.wait_days_expected == round(5 / 2 * 30.4375, 1)
+    assert pos.wait_days_shortest == round(5 / 3 * 30.4375, 1)
+    assert pos.wait_days_longest == round(5 / 1 * 30.4375, 1)
