@@ -7,6 +7,7 @@ free places; ``referrals``: referring, applying, confirming, correcting, cancell
 """
 
 from salomat.domains.sanatorium.service import registry_events as registry_events
+from salomat.domains.sanatorium.service.analytics import *  # noqa: F403
 from salomat.domains.sanatorium.service.catalogue import *  # noqa: F403
 from salomat.domains.sanatorium.service.common import *  # noqa: F403
 from salomat.domains.sanatorium.service.labels import *  # noqa: F403
