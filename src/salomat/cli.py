@@ -55,6 +55,7 @@ from salomat.domains.registry.schemas import (
     RelationIn,
 )
 from salomat.domains.sanatorium import cli as sanatorium_cli
+from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
 
 app = typer.Typer(
@@ -536,6 +537,9 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     await immunization.load_demo_immunizations(session, data.get("immunizations", []))
     await sickleave.load_demo_sick_leave(
         session, data.get("sick_leave", []), person_ids, facility_code=data["polyclinic"]
+    )
+    await sanatorium.load_demo_sanatorium(
+        session, data.get("sanatorium", {}), person_ids, facility_code=data["polyclinic"]
     )
     return result
 
