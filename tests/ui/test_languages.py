@@ -300,6 +300,7 @@ async def _seed(
             nids = {await pid(n): n for n in dict.fromkeys([*women, *children, citizen])}
             referrals = list((await s.scalars(select(Referral.id).order_by(Referral.id))).all())
             certificates = await _sick_leave_ids(s, await pid(citizen))
+            sanatorium = await _sanatorium_ids(s, await pid(citizen))
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -311,6 +312,7 @@ async def _seed(
             "referral_id": referrals[:2],
             "citizen": [mine],
             **certificates,
+            **sanatorium,
         },
         nids,
     )
@@ -335,6 +337,43 @@ async def _sick_leave_ids(session: Any, citizen_id: int) -> dict[str, list[Any]]
         .order_by(SickLeaveCertificate.id)
     )
     return {"certificate_id": list(mine.all())[:1], "number": list(shared.all())[:1]}
+
+
+async def _sanatorium_ids(session: Any, citizen_id: int) -> dict[str, list[Any]]:
+    """The demo citizen's referral in line (her portal, her doctor's page), her voucher
+    (three years ago) and the guest under way at the demo sanatorium (the staff's stay
+    page), the period she is offered, and a profile with a queue."""
+    from sqlalchemy import select
+
+    from salomat.domains.sanatorium.models import (
+        SanatoriumOffer,
+        SanatoriumReferral,
+        SanatoriumStay,
+    )
+
+    referral = await session.scalar(
+        select(SanatoriumReferral.id).where(
+            SanatoriumReferral.person_id == citizen_id,
+            SanatoriumReferral.status.in_(("queued", "offered")),
+        )
+    )
+    period = await session.scalar(
+        select(SanatoriumOffer.period_id).where(
+            SanatoriumOffer.referral_id == referral, SanatoriumOffer.status == "open"
+        )
+    )
+    voucher = await session.scalar(
+        select(SanatoriumStay.id).where(SanatoriumStay.person_id == citizen_id)
+    )
+    guest = await session.scalar(
+        select(SanatoriumStay.id).where(SanatoriumStay.status == "arrived").limit(1)
+    )
+    return {
+        "sanatorium_referral_id": [referral],
+        "stay_id": [voucher, guest],
+        "period_id": [period],
+        "profile": ["cardiology"],
+    }
 
 
 @pytest.fixture(scope="module", params=["UZ", "KZ"])
