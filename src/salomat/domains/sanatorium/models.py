@@ -56,6 +56,7 @@ STAY_STATUSES = ("booked", "arrived", "fulfilled", "cancelled", "noshow")
 HOLDING = ("booked", "arrived", "fulfilled")
 EVENT_KINDS = (
     "joined",
+    "referred",
     "indication_confirmed",
     "offered",
     "declined",

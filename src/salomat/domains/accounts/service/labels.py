@@ -53,6 +53,8 @@ RESOURCE_TYPES: dict[str, str] = {
     "MedicationRequest": N_("Prescription"),
     "SickLeave": N_("Sick-leave certificate"),
     "SickLeaveAnalytics": N_("Sick-leave statistics"),
+    "SanatoriumReferral": N_("Sanatorium referral"),
+    "SanatoriumStay": N_("Sanatorium stay"),
     "MedicationDispense": N_("Dispensing"),
     "Claim": N_("Reimbursement claim"),
     "Organization": N_("Facility"),
@@ -84,6 +86,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "claim": N_("Reimbursement claim"),
     "sick_leave": N_("Sick-leave certificate"),
     "employer": N_("Employer registry"),
+    "sanatorium": N_("Sanatorium treatment"),
 }
 
 #: the reasons the platform itself writes (``purpose``), each translated as a whole
@@ -133,10 +136,19 @@ PURPOSES = frozenset(
         N_("employer: shared certificate"),
         N_("employer: check by number and national id"),
         N_("maternity leave"),
+        N_("citizen portal: sanatorium"),
+        N_("citizen portal: sanatorium application"),
+        N_("citizen portal: sanatorium offer"),
+        N_("citizen portal: sanatorium voucher"),
+        N_("the sanatorium's own stay record"),
     }
 )
 #: ``open care relationship (<kind>)``: why a facility holds a person
-CARE_KINDS = {"referral": N_("referral"), "admission": N_("admission")}
+CARE_KINDS = {
+    "referral": N_("referral"),
+    "admission": N_("admission"),
+    "sanatorium_stay": N_("sanatorium stay"),
+}
 #: ``referral <status>``: a referral's step
 REFERRAL_STEPS = {
     "accepted": N_("referral accepted"),

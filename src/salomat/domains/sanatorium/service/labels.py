@@ -37,6 +37,7 @@ STAY_STATUS_LABELS = {
 }
 EVENT_LABELS = {
     "joined": N_("joined the queue"),
+    "referred": N_("referred for a direct booking"),
     "indication_confirmed": N_("indication confirmed by a doctor"),
     "offered": N_("place offered"),
     "declined": N_("offer declined"),

@@ -323,7 +323,7 @@ async def refer(
     await log_event(
         session,
         r,
-        "joined",
+        "referred" if r.direct else "joined",
         principal.username,
         detail={"tier": r.tier, "category": r.category, "direct": r.direct},
     )
