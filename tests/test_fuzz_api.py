@@ -185,7 +185,8 @@ class Senders:
 
 async def _arrange(app: Any, roles: set[Role]) -> Senders:
     """A polyclinic with a woman attached, her pregnancy and a sick-leave certificate (with
-    a VKK decision, shared with an employer organisation), a pharmacy, and one user per role.
+    a VKK decision, shared with an employer organisation), a pharmacy, a sanatorium that
+    booked her a place, and one user per role.
 
     The first rows of a fresh database: ids 1 are the ones the coverage phase
     sends first (a path id's lower bound), so those cases reach existing records.
@@ -208,6 +209,9 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
         pharmacy = await registry.create_facility(
             db, FacilityIn(code=unique("P"), name="Fuzz pharmacy", kind="pharmacy")
         )
+        sanatorium = await registry.create_facility(
+            db, FacilityIn(code=unique("S"), name="Fuzz sanatorium", kind="sanatorium")
+        )
         employer = await registry.create_employer(
             db,
             EmployerIn(business_id=business_id_for(get_settings().country), name="Fuzz LLC"),
@@ -228,7 +232,9 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
         for role in sorted(roles | {Role.family_doctor, Role.admin, Role.citizen, Role.employer}):
             code = None
             if role in FACILITY_ROLES:
-                code = pharmacy.code if role == Role.pharmacist else clinic.code
+                code = {Role.pharmacist: pharmacy.code, Role.sanatorium_admin: sanatorium.code}.get(
+                    role, clinic.code
+                )
             users[role] = await accounts.create_user(
                 db,
                 UserIn(
@@ -284,7 +290,44 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
             headers=headers[Role.citizen],
         )
         assert r.status_code == 201, r.text
+        # and in a sanatorium's queue: beds, period 1, referral 1, offer 1 accepted (stay 1)
+        await _sanatorium(c, headers, woman.id)
     return Senders(headers)
+
+
+async def _sanatorium(c: Any, headers: dict[Role, dict[str, str]], person_id: int) -> None:
+    from salomat.core.db import session_factory
+    from salomat.domains.sanatorium import service as sanatorium
+
+    staff = headers[Role.sanatorium_admin]
+    r = await c.put(
+        "/api/v1/sanatorium/beds", json={"profile": "cardiology", "beds": 2}, headers=staff
+    )
+    assert r.status_code == 200, r.text
+    starts = (date.today() + timedelta(days=10)).isoformat()
+    r = await c.post(
+        "/api/v1/sanatorium/periods",
+        json={"profile": "cardiology", "starts_on": starts},
+        headers=staff,
+    )
+    assert r.status_code == 201, r.text
+    category = next(k for k, v in sanatorium.sanatorium_rules().categories.items() if not v.direct)
+    r = await c.post(
+        f"/api/v1/persons/{person_id}/sanatorium-referrals",
+        json={"indication": "I25.1", "category": category},
+        headers=headers[Role.family_doctor],
+    )
+    assert r.status_code == 201, r.text
+    async with session_factory()() as db:
+        await sanatorium.sweep(db)
+        await db.commit()
+    mine = await c.get("/api/v1/me/sanatorium-referrals", headers=headers[Role.citizen])
+    offer = mine.json()[0]["offer"]
+    assert offer is not None, mine.text
+    r = await c.post(
+        f"/api/v1/me/sanatorium-offers/{offer['id']}/accept", headers=headers[Role.citizen]
+    )
+    assert r.status_code == 200, r.text
 
 
 @pytest.fixture(scope="module")
