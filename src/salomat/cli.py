@@ -760,6 +760,7 @@ def synth(
                 _timed(ctx, "child", child.synthesize_child_health, population, births)
                 _timed(ctx, "prescription", prescription.synthesize_prescriptions, population)
                 _timed(ctx, "sick_leave", sickleave.synthesize_sick_leave, population)
+                _timed(ctx, "sanatorium", sanatorium.synthesize_sanatorium, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(

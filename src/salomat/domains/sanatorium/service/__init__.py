@@ -18,3 +18,4 @@ from salomat.domains.sanatorium.service.queue import *  # noqa: F403
 from salomat.domains.sanatorium.service.referrals import *  # noqa: F403
 from salomat.domains.sanatorium.service.rules import *  # noqa: F403
 from salomat.domains.sanatorium.service.stays import *  # noqa: F403
+from salomat.domains.sanatorium.service.synth import *  # noqa: F403
