@@ -19,6 +19,7 @@ from salomat.domains.sanatorium.web.citizen import wait_words
 from tests.domains.registry.test_web import field_error, web_login
 from tests.domains.sanatorium.conftest import set_applied_at
 from tests.ui.conftest import in_chromium, open_browser
+from tests.ui.test_pdf import pdf_text
 
 TODAY = date.today()
 NOW = datetime.now(UTC)
@@ -335,8 +336,6 @@ async def test_in_chromium_one_accepts_and_downloads_the_voucher_another_decline
         r = await page.request.get(browser.url(href))
         assert r.status == 200
         assert r.headers["content-type"] == "application/pdf"
-        from tests.ui.test_pdf import pdf_text
-
         text = pdf_text(await r.body())
         assert first["number"] in text
         assert "I25" not in text
