@@ -28,6 +28,7 @@ from salomat.fhir import (
     patient_api,
     prescription_api,
     registry_api,
+    sanatorium_api,
     sick_leave_api,
 )
 from salomat.fhir.common import PAGING, reference_id
@@ -78,6 +79,8 @@ AUDIT_EVENT: dict[str, Any] = {
 #: the registry resources: routes under /fhir, and what /fhir/metadata says of them
 router.include_router(patient_api.router)
 router.include_router(registry_api.router)
+# before the register's: it claims its own ids and searches of ServiceRequest and Encounter
+router.include_router(sanatorium_api.router)
 router.include_router(maternal_api.router)
 router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)
@@ -100,6 +103,7 @@ RESOURCES = [
     *dispense_api.CAPABILITIES,
     *sick_leave_api.CAPABILITIES,
 ]
+RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 
 
 def _declare_search_parameters() -> None:

@@ -11,6 +11,7 @@ from salomat.domains.sanatorium.service.analytics import *  # noqa: F403
 from salomat.domains.sanatorium.service.catalogue import *  # noqa: F403
 from salomat.domains.sanatorium.service.common import *  # noqa: F403
 from salomat.domains.sanatorium.service.demo import *  # noqa: F403
+from salomat.domains.sanatorium.service.fhir_support import *  # noqa: F403
 from salomat.domains.sanatorium.service.labels import *  # noqa: F403
 from salomat.domains.sanatorium.service.offers import *  # noqa: F403
 from salomat.domains.sanatorium.service.portal import *  # noqa: F403
