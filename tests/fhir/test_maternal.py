@@ -18,6 +18,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from salomat.fhir.maternal_api import SEARCH_PARAMS
+from salomat.fhir.sanatorium_api import SEARCH_PARAMS as SANATORIUM_PARAMS
 
 pytestmark = pytest.mark.anyio
 
@@ -319,8 +320,9 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
         res = listed[t]
         assert {i["code"] for i in res["interaction"]} == {"read", "search-type"}
         names = {p["name"] for p in res["searchParam"]}
-        assert names == set(ps) | {"_count"}
-        for name in names:
+        # Encounter: also the sanatorium's stays (tests/fhir/test_sanatorium.py)
+        assert names == set(ps) | set(SANATORIUM_PARAMS.get(t, {})) | {"_count"}
+        for name in set(ps) | {"_count"}:
             query = {name: samples[name]}
             if name not in ("patient", "episode-of-care", "encounter"):
                 query["patient"] = str(woman.id)

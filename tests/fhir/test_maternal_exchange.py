@@ -13,6 +13,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from salomat.fhir.maternal_exchange import ONLY_CONTACTS, SEARCH_PARAMS
+from salomat.fhir.sanatorium_api import SEARCH_PARAMS as SANATORIUM_PARAMS
 from tests.domains.maternal.test_referrals import (  # noqa: F401 (net is a fixture)
     act,
     net,
@@ -335,6 +336,9 @@ async def test_metadata_lists_service_request_and_the_transaction(client):
     CapabilityStatement.model_validate(cs)
     rest = cs["rest"][0]
     (sr,) = [r for r in rest["resource"] if r["type"] == "ServiceRequest"]
-    assert {i["code"] for i in sr["interaction"]} == {"read", "search-type"}
-    assert {p["name"] for p in sr["searchParam"]} == set(SEARCH_PARAMS) | {"_count"}
+    # create, and the parameters that pick sanatorium referrals: tests/fhir/test_sanatorium.py
+    assert {i["code"] for i in sr["interaction"]} == {"read", "search-type", "create"}
+    assert {p["name"] for p in sr["searchParam"]} == set(SEARCH_PARAMS) | set(
+        SANATORIUM_PARAMS["ServiceRequest"]
+    ) | {"_count"}
     assert [i["code"] for i in rest["interaction"]] == ["transaction"]

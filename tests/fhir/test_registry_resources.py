@@ -18,7 +18,10 @@ from salomat.fhir.maternal_api import SEARCH_PARAMS as MATERNAL_PARAMS
 from salomat.fhir.patient_api import SEARCH_PARAMS as PATIENT_PARAMS
 from salomat.fhir.prescription_api import SEARCH_PARAMS as PRESCRIPTION_PARAMS
 from salomat.fhir.registry_api import KINDS
+from salomat.fhir.sanatorium_api import CAPABILITIES as SANATORIUM_CAPABILITIES
 from tests.factories import unique, unique_name
+
+SANATORIUM_TYPES = {c["type"] for c in SANATORIUM_CAPABILITIES}
 
 pytestmark = pytest.mark.anyio
 
@@ -459,6 +462,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "Claim",  # checked in test_claim.py
         "MedicationDispense",  # checked in test_dispense.py
         "DocumentReference",  # checked in test_sick_leave.py
+        *SANATORIUM_TYPES,  # checked in test_sanatorium.py
     }
     params = {res["type"]: {p["name"] for p in res["searchParam"]} for res in resources}
     assert params["Patient"] == set(PATIENT_PARAMS) | {"_count"}
