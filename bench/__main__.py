@@ -18,7 +18,9 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   injected duplicates;
 - ``sick_leave``: opening a certificate beside the bare insert, the employer's
   check by number and the public verification beside a bare select (p95), and
-  the ministry's analytics beside a raw GROUP BY.
+  the ministry's analytics beside a raw GROUP BY;
+- ``sanatorium``: a citizen's queue position in a queue of about 1M entries beside a
+  primary-key read (p95), and booking a place beside the bare insert.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -41,9 +43,9 @@ from typing import Any
 
 from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, load_average
 
-SUITES = ["api", "search", "indicators", "dedup", "sick_leave"]
+SUITES = ["api", "search", "indicators", "dedup", "sick_leave", "sanatorium"]
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
-REQUIRED_ROWS = ("sick_leave_certificate",)
+REQUIRED_ROWS = ("sick_leave_certificate", "sanatorium_referral")
 
 
 def _label(n: int) -> str:
