@@ -247,7 +247,7 @@ def upgrade() -> None:
         sa.Column("at", salomat.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("by", sa.String(length=150), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('joined', 'referred', 'indication_confirmed', 'offered', 'declined', 'lapsed', 'requeued', 'reordered', 'booked', 'arrived', 'discharged', 'noshow', 'cancelled', 'withdrawn')",  # noqa: E501
+            "kind IN ('joined', 'referred', 'indication_confirmed', 'offered', 'declined', 'lapsed', 'offer_withdrawn', 'requeued', 'reordered', 'booked', 'arrived', 'discharged', 'noshow', 'cancelled', 'withdrawn')",  # noqa: E501
             name=op.f("ck_sanatorium_queue_event_kind"),
         ),
         sa.ForeignKeyConstraint(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from salomat.core import i18n
 from salomat.core.audit import AuditEvent
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import FacilityIn
@@ -31,6 +32,7 @@ from salomat.domains.sanatorium.models import (
 )
 from salomat.domains.sanatorium.service.analytics import protect_grid, quantile
 from tests.factories import unique
+from tests.ui.conftest import in_chromium, open_browser
 
 pytestmark = pytest.mark.anyio
 
@@ -575,3 +577,55 @@ async def test_the_page_shows_the_figures_and_the_signs(
     assert 'data-field="from"' in bad.text
     bad = await client.get("/dashboard/sanatorium.csv", params={"table": "people"})
     assert bad.status_code == 422
+
+
+# ---- the page in Chromium ------------------------------------------------------------------------
+
+
+@in_chromium
+async def test_the_dashboard_in_chromium(live_server, db, make_place, make_person, make_user):
+    """An analyst, in the pack's language, opens the dashboard from the menu, reads a
+    region's queue (the small count as its sign), and downloads its CSV."""
+    place = await make_place()
+    sana = await _sanatorium(db, place.settlement)
+    w = Rows(db, place.region)
+    for _ in range(6):
+        await w.referral(int((await make_person()).id), "queued")
+    shared = int((await make_person()).id)
+    period = await w.period(sana.id, MONTH + timedelta(days=1))
+    host = await w.referral(shared, "cancelled")
+    offered = _at(MONTH + timedelta(days=10))
+    await w.offers(host, shared, period, "accepted", 9, offered)
+    await w.offers(host, shared, period, "declined", 2, offered)
+    await w.bed(sana.id)
+    await db.commit()
+    analyst = await make_user("analyst")
+    lang = "uz"
+    _ = i18n.translations(lang).gettext
+
+    async with open_browser(live_server) as browser:
+        page = browser.page
+        await browser.log_in(analyst.username)
+        await browser.context.add_cookies(
+            [{"name": "salomat_lang", "value": lang, "url": browser.url("/")}]
+        )
+        await page.goto(browser.url("/"))
+        async with page.expect_navigation():
+            await page.locator('nav a[href="/dashboard/sanatorium"]').first.click()
+        assert _("Sanatorium statistics") in await page.title()
+        await page.goto(
+            browser.url(f"/dashboard/sanatorium?region={place.region}&from={YM}&to={YM}")
+        )
+        row = page.locator('[data-testid="sa-queue"][data-profile="cardiology"]')
+        assert await row.locator('[data-key="in_line"]').inner_text() == "6"
+        assert await row.locator('[data-key="offers_made"]').inner_text() == "11"
+        assert (await row.locator('[data-key="offers_declined"]').inner_text()).strip() == "<5"
+        assert await page.get_by_test_id("sa-profile").count() == 1  # the chart's one bar
+        await browser.screenshot("sanatorium-dashboard")
+        href = await page.get_by_test_id("sa-csv-queues").get_attribute("href")
+        assert href is not None
+        r = await page.request.get(browser.url(href))
+        assert r.status == 200
+        assert r.headers["content-type"].startswith("text/csv")
+        text = await r.text()
+        assert text.splitlines()[0].startswith(f"{_('First month')},{_('Last month')}")

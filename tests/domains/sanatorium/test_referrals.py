@@ -62,7 +62,7 @@ async def test_no_indication_or_a_wrong_one_is_refused_naming_the_field(client, 
     assert "J11.1" in fields(not_indicated)["indication"]
     wrong_profile = await _refer(client, world, p, profile="digestive")
     assert wrong_profile.status_code == 422
-    assert "cardiology" in fields(wrong_profile)["profile"]
+    assert "Cardiology" in fields(wrong_profile)["profile"]  # named, not coded
     bad_category = await _refer(client, world, p, category="astronaut")
     assert bad_category.status_code == 422
     assert "category" in fields(bad_category)

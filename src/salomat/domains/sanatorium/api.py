@@ -13,7 +13,7 @@ from salomat.core.params import RowId
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.sanatorium import service
+from salomat.domains.sanatorium import api_analytics, service
 from salomat.domains.sanatorium.schemas import (
     ArriveIn,
     BedsIn,
@@ -37,7 +37,7 @@ from salomat.domains.sanatorium.schemas import (
 )
 
 api = router(prefix="/api/v1", tags=["sanatorium"])
-routers = [api]
+routers = [*api_analytics.routers, api]
 
 Referrer = Annotated[Principal, Depends(Require("sanatorium:refer"))]
 Reader = Annotated[Principal, Depends(Require("sanatorium:read"))]

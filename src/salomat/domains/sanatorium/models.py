@@ -61,6 +61,7 @@ EVENT_KINDS = (
     "offered",
     "declined",
     "lapsed",
+    "offer_withdrawn",
     "requeued",
     "reordered",
     "booked",

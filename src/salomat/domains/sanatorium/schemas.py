@@ -60,7 +60,10 @@ class BedsOut(BaseModel):
 
 class PeriodIn(BaseModel):
     """Publish an arrival period: ``ends_on`` (the departure day) defaults to the start
-    plus the pack's course; ``capacity`` defaults to the profile's beds."""
+    plus the pack's course; ``capacity`` defaults to the profile's beds. Where the pack
+    keeps regional queues, ``region`` (a region's territory code) names the queue its
+    places are offered to: by default the sanatorium's own region (a region with no
+    sanatorium of a profile is served by another's periods)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +71,7 @@ class PeriodIn(BaseModel):
     starts_on: date
     ends_on: date | None = None
     capacity: int | None = Field(default=None, ge=1, le=5000)
+    region: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 class PeriodOut(BaseModel):
@@ -127,6 +131,8 @@ class SelfApplyIn(BaseModel):
     profile: str = Code
     category: str = Code
     last_stay_ended_on: date | None = None
+    #: a parent or guardian applying for her child (default: herself)
+    person_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
 
 
 class ConfirmIn(BaseModel):
@@ -137,6 +143,9 @@ class ConfirmIn(BaseModel):
     indication: str = Icd
     conditions: list[str] = Field(default_factory=list, max_length=20)
     attestation: OptNameText = Field(default=None, max_length=500)
+    #: the entitlement category as the person's document shows it (default: the one she
+    #: declared); it decides her tier, so a doctor confirms it before she is queued
+    category: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 class PositionOut(BaseModel):

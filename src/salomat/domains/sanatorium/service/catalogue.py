@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n
@@ -21,11 +21,17 @@ from salomat.domains.sanatorium.models import (
     SanatoriumBed,
     SanatoriumOffer,
     SanatoriumPeriod,
+    SanatoriumReferral,
     SanatoriumStay,
 )
 from salomat.domains.sanatorium.schemas import BedsIn, BedsOut, FreePlaceOut, PeriodIn, PeriodOut
-from salomat.domains.sanatorium.service.common import periods_out, require_facility
-from salomat.domains.sanatorium.service.rules import sanatorium_rules, yearly_capacity
+from salomat.domains.sanatorium.service.common import (
+    checked_day,
+    log_event,
+    periods_out,
+    require_facility,
+)
+from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules, yearly_capacity
 
 __all__ = [
     "beds_by_profile",
@@ -97,9 +103,34 @@ async def beds_by_profile(session: AsyncSession, principal: Principal) -> list[B
     ]
 
 
+async def _peak_places(session: AsyncSession, facility_id: int, profile: str, today: date) -> int:
+    """The most places the open periods of a profile not yet over hold on one day: the
+    sum over the periods running on some period's first day (the peak is on one)."""
+    periods = (
+        await session.execute(
+            select(
+                SanatoriumPeriod.starts_on, SanatoriumPeriod.ends_on, SanatoriumPeriod.capacity
+            ).where(
+                SanatoriumPeriod.facility_id == facility_id,
+                SanatoriumPeriod.profile == profile,
+                SanatoriumPeriod.status == "open",
+                SanatoriumPeriod.ends_on > today,
+            )
+        )
+    ).all()
+    return max(
+        (
+            sum(c for s2, e2, c in periods if s2 <= max(start, today) < e2)
+            for start, _, _ in periods
+        ),
+        default=0,
+    )
+
+
 async def set_beds(session: AsyncSession, principal: Principal, data: BedsIn) -> BedsOut:
     """Beds of one profile: new beds are added, surplus ones taken out of use (the last
-    added first); a bed holding a current or future stay stays in use."""
+    added first); fewer beds than the published periods' places at once, or than hold
+    current or future stays, are refused."""
     facility_id = await _own_sanatorium(session, principal)
     errors = _check_profile(data.profile)
     if errors:
@@ -132,7 +163,17 @@ async def set_beds(session: AsyncSession, principal: Principal, data: BedsIn) ->
             session.add(SanatoriumBed(facility_id=facility_id, profile=data.profile, label=label))
             need -= 1
     elif data.beds < len(active):
-        today = date.today()
+        today = local_today()
+        needed = await _peak_places(session, facility_id, data.profile, today)
+        if data.beds < needed:
+            raise Conflict(
+                N_(
+                    "The published periods of this profile need %(n)s beds at once: withdraw "
+                    "or reduce them first."
+                ),
+                params={"n": needed},
+                errors=[FieldError("beds", N_("is fewer than the published periods' places"))],
+            )
         busy = set(
             (
                 await session.scalars(
@@ -167,6 +208,29 @@ async def set_beds(session: AsyncSession, principal: Principal, data: BedsIn) ->
     )
 
 
+async def _period_region(session: AsyncSession, facility_id: int, asked: str | None) -> str:
+    """The queue a period serves: '' for a national queue; else the region asked for (a
+    region of the territory registry) or the sanatorium's own."""
+    if not sanatorium_rules().queue_by_region:
+        if asked:
+            raise Invalid(
+                N_("The period could not be published."),
+                errors=[
+                    FieldError("region", N_("this country keeps one national queue per profile"))
+                ],
+            )
+        return ""
+    if asked:
+        t = await registry.territory_by_code(session, asked)
+        if t is None or t.level != "region":
+            raise Invalid(
+                N_("The period could not be published."),
+                errors=[FieldError("region", N_("is not a region of the territory registry"))],
+            )
+        return t.code
+    return (await registry.facility_regions(session, [facility_id])).get(facility_id) or ""
+
+
 async def publish_period(
     session: AsyncSession, principal: Principal, data: PeriodIn, *, today: date | None = None
 ) -> PeriodOut:
@@ -174,7 +238,7 @@ async def publish_period(
     profile's beds at most, and periods of one profile that overlap share those beds."""
     facility_id = await _own_sanatorium(session, principal)
     rules = sanatorium_rules()
-    today = today or date.today()
+    today = today or local_today()
     errors = _check_profile(data.profile)
     ends_on = data.ends_on or data.starts_on + timedelta(days=rules.course_days)
     if data.starts_on < today:
@@ -223,11 +287,11 @@ async def publish_period(
                 )
             ],
         )
-    region = (await registry.facility_regions(session, [facility_id])).get(facility_id) or ""
+    region = await _period_region(session, facility_id, data.region)
     p = SanatoriumPeriod(
         facility_id=facility_id,
         profile=data.profile,
-        region=region if rules.queue_by_region else "",
+        region=region,
         starts_on=data.starts_on,
         ends_on=ends_on,
         capacity=capacity,
@@ -245,7 +309,7 @@ async def list_periods(
 ) -> list[PeriodOut]:
     """The caller's sanatorium's periods from a day (default: those not yet over)."""
     facility_id = await _own_sanatorium(session, principal)
-    day = from_date or date.today()
+    day = checked_day(from_date, "from") or local_today()
     rows = await session.scalars(
         select(SanatoriumPeriod)
         .where(SanatoriumPeriod.facility_id == facility_id, SanatoriumPeriod.ends_on > day)
@@ -256,11 +320,40 @@ async def list_periods(
 
 
 async def cancel_period(session: AsyncSession, principal: Principal, period_id: int) -> PeriodOut:
-    """A period with no booking may be withdrawn; one with bookings may not."""
+    """A period with no booking may be withdrawn; one with bookings may not. Its open
+    offers are withdrawn and their people go back in line where they stood."""
     facility_id = await _own_sanatorium(session, principal)
-    p = await session.get(SanatoriumPeriod, period_id)
-    if p is None or p.facility_id != facility_id:
+    found = await session.get(SanatoriumPeriod, period_id)
+    if found is None or found.facility_id != facility_id:
         raise NotFound(N_("Period %(id)s not found."), params={"id": str(period_id)})
+    # the one lock order: the offered people's referrals, their offers, then the period
+    offered = list(
+        await session.scalars(
+            select(SanatoriumReferral)
+            .join(SanatoriumOffer, SanatoriumOffer.referral_id == SanatoriumReferral.id)
+            .where(SanatoriumOffer.period_id == period_id, SanatoriumOffer.status == "open")
+            .order_by(SanatoriumReferral.id)
+            .with_for_update(of=SanatoriumReferral)
+            .execution_options(populate_existing=True)
+        )
+    )
+    offers = list(
+        await session.scalars(
+            select(SanatoriumOffer)
+            .where(SanatoriumOffer.period_id == period_id, SanatoriumOffer.status == "open")
+            .order_by(SanatoriumOffer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    p = (
+        await session.execute(
+            select(SanatoriumPeriod)
+            .where(SanatoriumPeriod.id == period_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     booked = await session.scalar(
         select(func.count()).where(
             SanatoriumStay.period_id == p.id, SanatoriumStay.status.in_(HOLDING)
@@ -270,13 +363,26 @@ async def cancel_period(session: AsyncSession, principal: Principal, period_id: 
         raise Conflict(
             N_("The period has %(n)s bookings: it cannot be withdrawn."), params={"n": booked}
         )
+    now = utcnow()
     p.status = "cancelled"
+    by_referral = {r.id: r for r in offered}
+    for o in offers:
+        o.status = "withdrawn"
+        o.decided_at = now
+        o.decided_by = principal.username
+        r = by_referral.get(o.referral_id)
+        if r is not None and r.status == "offered":
+            r.status = "queued"
+            r.updated_at = now
+            await log_event(
+                session,
+                r,
+                "offer_withdrawn",
+                principal.username,
+                reason="period withdrawn by the sanatorium",
+                detail={"offer": o.id, "period": p.id},
+            )
     await session.flush()
-    await session.execute(
-        update(SanatoriumOffer)
-        .where(SanatoriumOffer.period_id == p.id, SanatoriumOffer.status == "open")
-        .values(status="withdrawn", decided_at=utcnow(), decided_by=principal.username)
-    )
     return (await periods_out(session, [p]))[0]
 
 
@@ -289,7 +395,7 @@ async def free_places(
     limit: int = 200,
 ) -> list[FreePlaceOut]:
     """Public: periods not yet started (from ``from_date``) with their free places."""
-    day = from_date or date.today()
+    day = checked_day(from_date, "from") or local_today()
     q = select(SanatoriumPeriod).where(
         SanatoriumPeriod.status == "open",
         SanatoriumPeriod.starts_on >= day,

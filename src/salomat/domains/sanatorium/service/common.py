@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import i18n
 from salomat.core.config import get_settings
 from salomat.core.db import UTCDateTime, utcnow
-from salomat.core.errors import N_, Forbidden, NotFound, PreconditionFailed
+from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound, PreconditionFailed
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
@@ -40,6 +40,7 @@ from salomat.domains.sanatorium.schemas import OfferOut, PeriodOut, ReferralOut,
 __all__ = [
     "REFERRAL",
     "STAY",
+    "checked_day",
     "new_voucher_code",
     "normalise_referral_number",
     "pseudonym",
@@ -84,6 +85,18 @@ def expect_version(current: int, expected: int | None, ident: str) -> None:
             N_("Stay %(id)s was changed by someone else: reload it and try again."),
             params={"id": ident},
         )
+
+
+#: dates past this are refused: a range of days added to them would overflow
+LAST_DAY = date(9000, 1, 1)
+
+
+def checked_day(day: date | None, field: str) -> date | None:
+    """A day from a query, refused (422 naming the field) when it lies so far ahead that
+    the search's range of days would run past the calendar."""
+    if day is not None and day >= LAST_DAY:
+        raise Invalid.fields([FieldError(field, N_("is too far in the future"))])
+    return day
 
 
 def require_facility(principal: Principal) -> int:

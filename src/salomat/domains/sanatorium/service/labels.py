@@ -42,6 +42,7 @@ EVENT_LABELS = {
     "offered": N_("place offered"),
     "declined": N_("offer declined"),
     "lapsed": N_("offer lapsed"),
+    "offer_withdrawn": N_("offer withdrawn: the sanatorium cancelled the period"),
     "requeued": N_("moved to the end of the queue"),
     "reordered": N_("category corrected"),
     "booked": N_("place booked"),

@@ -32,6 +32,7 @@ from salomat.core.errors import (
     Msgid,
     NotFound,
 )
+from salomat.core.policy import person_scope
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.registry import service as registry
@@ -55,7 +56,7 @@ from salomat.domains.sanatorium.service.common import (
     require_facility,
 )
 from salomat.domains.sanatorium.service.labels import OFFER_STATUS_LABELS
-from salomat.domains.sanatorium.service.rules import sanatorium_rules
+from salomat.domains.sanatorium.service.rules import local_midnight, local_today, sanatorium_rules
 
 __all__ = ["SweepResult", "accept_offer", "book_direct", "decline_offer", "sweep"]
 
@@ -103,52 +104,109 @@ async def _requeue(
     r.updated_at = now
 
 
+async def _hold_referral(
+    session: AsyncSession, referral_id: int, *, skip_locked: bool = False
+) -> SanatoriumReferral | None:
+    """Lock a referral first: every use case locks referral, then offer, then stay, then
+    period, so two of them never wait on each other in a circle. The sweep skips a
+    referral somebody is changing (it comes back at the next run)."""
+    return (
+        await session.execute(
+            select(SanatoriumReferral)
+            .where(SanatoriumReferral.id == referral_id)
+            .with_for_update(skip_locked=skip_locked)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
 async def _lapse(session: AsyncSession, now: datetime) -> int:
     rules = sanatorium_rules()
-    offers = list(
-        await session.scalars(
-            select(SanatoriumOffer)
+    due = (
+        await session.execute(
+            select(SanatoriumOffer.id, SanatoriumOffer.referral_id)
             .where(SanatoriumOffer.status == "open", SanatoriumOffer.expires_at <= now)
             .order_by(SanatoriumOffer.id)
-            .with_for_update(skip_locked=True)
         )
-    )
-    for o in offers:
-        r = await session.get(SanatoriumReferral, o.referral_id, with_for_update=True)
+    ).all()
+    lapsed = 0
+    for offer_id, referral_id in due:
+        r = await _hold_referral(session, referral_id, skip_locked=True)
+        if r is None:
+            continue
+        o = (
+            await session.execute(
+                select(SanatoriumOffer)
+                .where(SanatoriumOffer.id == offer_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if o.status != "open" or _aware(o.expires_at) > now:
+            continue  # accepted, declined or withdrawn meanwhile
         o.status = "lapsed"
         o.decided_at = now
         o.decided_by = SYSTEM
-        assert r is not None
         await log_event(session, r, "lapsed", SYSTEM, detail={"offer": o.id, "period": o.period_id})
         if r.status == "offered":
             await _requeue(session, r, rules.offer.on_lapse, SYSTEM, now, "offer lapsed")
+        lapsed += 1
     await session.flush()
-    return len(offers)
+    return lapsed
 
 
 async def _noshows(session: AsyncSession, today: date, now: datetime) -> int:
     from salomat.domains.sanatorium.service.stays import mark_noshow
 
     grace = sanatorium_rules().noshow_grace_days
-    stays = list(
-        await session.scalars(
-            select(SanatoriumStay)
+    due = (
+        await session.execute(
+            select(SanatoriumStay.id, SanatoriumStay.referral_id)
             .where(
                 SanatoriumStay.status == "booked",
                 SanatoriumStay.starts_on < today - timedelta(days=grace),
             )
             .order_by(SanatoriumStay.id)
-            .with_for_update(skip_locked=True)
         )
-    )
-    for s in stays:
-        await mark_noshow(session, s, SYSTEM, now)
-    return len(stays)
+    ).all()
+    done = 0
+    for stay_id, referral_id in due:
+        r = await _hold_referral(session, referral_id, skip_locked=True)
+        if r is None:
+            continue
+        s = (
+            await session.execute(
+                select(SanatoriumStay)
+                .where(SanatoriumStay.id == stay_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if s.status != "booked":
+            continue  # arrived or cancelled meanwhile
+        await mark_noshow(session, s, r, SYSTEM, now)
+        done += 1
+    return done
+
+
+def last_bookable_day(p: SanatoriumPeriod) -> date:
+    """The last day a place of the period can still be taken (late arrivals included)."""
+    return p.starts_on + timedelta(days=sanatorium_rules().offer.offer_until_days_after_start)
+
+
+def offer_deadline(p: SanatoriumPeriod, now: datetime) -> datetime | None:
+    """The pack's hold, but never past the end of the period's last bookable day (local
+    time); ``None`` when less than the pack's minimum hold would be left to answer."""
+    rules = sanatorium_rules().offer
+    end = local_midnight(last_bookable_day(p) + timedelta(days=1))
+    deadline = min(now + timedelta(hours=rules.hold_hours), end)
+    if deadline - now < timedelta(hours=rules.min_hold_hours):
+        return None
+    return deadline
 
 
 async def _offer(session: AsyncSession, now: datetime, today: date) -> int:
     rules = sanatorium_rules()
-    hold = timedelta(hours=rules.offer.hold_hours)
     periods = list(
         await session.scalars(
             select(SanatoriumPeriod)
@@ -168,6 +226,9 @@ async def _offer(session: AsyncSession, now: datetime, today: date) -> int:
         booked, held = counts[p.id]
         if p.capacity - booked - held <= 0:
             continue
+        deadline = offer_deadline(p, now)
+        if deadline is None:
+            continue  # too late to answer: the place stays free on the public list
         # hold the period as a booking does, and count again: a booking meanwhile took
         # a place this count still saw
         await session.execute(
@@ -208,7 +269,7 @@ async def _offer(session: AsyncSession, now: datetime, today: date) -> int:
                 period_id=p.id,
                 status="open",
                 offered_at=now,
-                expires_at=now + hold,
+                expires_at=deadline,
             )
             session.add(o)
             r.status = "offered"
@@ -224,7 +285,7 @@ async def sweep(
 ) -> SweepResult:
     """Lapse expired offers, record no-shows past the grace, offer every free place."""
     now = now or utcnow()
-    today = today or date.today()
+    today = today or local_today()
     result = SweepResult()
     result.lapsed = await _lapse(session, now)
     result.noshows = await _noshows(session, today, now)
@@ -353,12 +414,21 @@ async def _book(
 async def _my_offer(
     session: AsyncSession, principal: Principal, offer_id: int, *, action: str
 ) -> tuple[SanatoriumOffer, SanatoriumReferral]:
-    o = (
+    """The offer, if it is the caller's own or her child's (citizen scope), audited; the
+    referral is locked before the offer (the one lock order)."""
+    found = (
         await session.execute(
-            select(SanatoriumOffer).where(SanatoriumOffer.id == offer_id).with_for_update()
+            select(SanatoriumOffer.person_id, SanatoriumOffer.referral_id).where(
+                SanatoriumOffer.id == offer_id
+            )
         )
-    ).scalar_one_or_none()
-    if o is None or principal.person_id is None or o.person_id != principal.person_id:
+    ).first()
+    scope = (
+        await person_scope(session, principal, found.person_id)
+        if found is not None and principal.person_id is not None
+        else None
+    )
+    if found is None or scope is None:
         await audit.denied(
             session,
             principal,
@@ -372,11 +442,19 @@ async def _my_offer(
         principal,
         action=action,
         resource_type=REFERRAL,
-        resource_id=str(o.referral_id),
-        patient_id=o.person_id,
+        resource_id=str(found.referral_id),
+        patient_id=found.person_id,
         purpose="citizen portal: sanatorium offer",
     )
-    r = await session.get(SanatoriumReferral, o.referral_id, with_for_update=True)
+    r = await _hold_referral(session, found.referral_id)
+    o = (
+        await session.execute(
+            select(SanatoriumOffer)
+            .where(SanatoriumOffer.id == offer_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     assert r is not None
     return o, r
 
@@ -408,7 +486,7 @@ async def accept_offer(
     now = now or utcnow()
     o, r = await _my_offer(session, principal, offer_id, action="update")
     _still_open(o, now)
-    await _book(session, principal.username, r, o.period_id, offer=o, today=today or date.today())
+    await _book(session, principal.username, r, o.period_id, offer=o, today=today or local_today())
     return (await referrals_out(session, [r]))[0]
 
 
@@ -458,6 +536,6 @@ async def book_direct(
             N_("Referral %(number)s is already booked or over."), params={"number": r.number}
         )
     await _book(
-        session, principal.username, r, data.period_id, offer=None, today=today or date.today()
+        session, principal.username, r, data.period_id, offer=None, today=today or local_today()
     )
     return (await referrals_out(session, [r]))[0]

@@ -7,7 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.errors import N_, NotFound
+from salomat.core.policy import person_scope
 from salomat.core.security import Principal
+from salomat.domains.registry import service as registry
 from salomat.domains.sanatorium.models import SanatoriumReferral
 from salomat.domains.sanatorium.schemas import QueueEventOut, ReferralOut
 from salomat.domains.sanatorium.service.common import REFERRAL, referrals_out
@@ -20,7 +22,8 @@ PURPOSE = "citizen portal: sanatorium"
 
 
 async def my_referrals(session: AsyncSession, principal: Principal) -> list[ReferralOut]:
-    """The citizen's referrals, newest first; one in line shows its position and wait."""
+    """The citizen's referrals and her young children's (a parent answers their offers),
+    newest first; one in line shows its position and wait."""
     if principal.person_id is None:
         return []
     await audit.record(
@@ -32,14 +35,25 @@ async def my_referrals(session: AsyncSession, principal: Principal) -> list[Refe
         patient_id=principal.person_id,
         purpose=PURPOSE,
     )
+    people = [principal.person_id, *await registry.children_of(session, principal)]
     refs = list(
         await session.scalars(
             select(SanatoriumReferral)
-            .where(SanatoriumReferral.person_id == principal.person_id)
+            .where(SanatoriumReferral.person_id.in_(people))
             .order_by(SanatoriumReferral.id.desc())
             .limit(50)
         )
     )
+    for child in {r.person_id for r in refs} - {principal.person_id}:
+        await audit.record(
+            session,
+            principal,
+            action="read",
+            resource_type=REFERRAL,
+            resource_id=str(child),
+            patient_id=child,
+            purpose=PURPOSE,
+        )
     outs = await referrals_out(session, refs)
     return [await with_position(session, r, o) for r, o in zip(refs, outs, strict=True)]
 
@@ -56,7 +70,12 @@ async def _mine(
     if hold:
         q = q.with_for_update()
     r = (await session.execute(q)).scalar_one_or_none()
-    if r is None or principal.person_id is None or r.person_id != principal.person_id:
+    scope = (
+        await person_scope(session, principal, r.person_id)
+        if r is not None and principal.person_id is not None
+        else None
+    )
+    if r is None or scope is None:
         await audit.denied(
             session,
             principal,

@@ -19,7 +19,7 @@ from salomat.country import pack
 from salomat.domains.sanatorium.models import IN_QUEUE, SanatoriumReferral, SanatoriumStay
 from salomat.domains.sanatorium.schemas import PositionOut, PublicQueueEntryOut, ReferralOut
 from salomat.domains.sanatorium.service.common import ahead_of, pseudonym
-from salomat.domains.sanatorium.service.rules import sanatorium_rules, wait_range
+from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules, wait_range
 
 __all__ = ["monthly_releases", "position_of", "public_queue", "queue_lengths", "with_position"]
 
@@ -43,7 +43,7 @@ async def monthly_releases(
 ) -> list[int]:
     """Places released to this queue (bookings of its entries) in each of the last
     three whole months, oldest first, by the pack's local calendar: one statement."""
-    today = today or date.today()
+    today = today or local_today()
     bounds = [_local_midnight(_month_start(today, back)) for back in range(RELEASE_MONTHS, -1, -1)]
     month = case(
         *((SanatoriumStay.booked_at < end, i) for i, end in enumerate(bounds[1:])),

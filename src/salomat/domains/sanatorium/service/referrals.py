@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
+from salomat.core import audit, i18n
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, Conflict, FieldError, Forbidden, Invalid, InvalidState, Msgid
 from salomat.core.policy import require_person
@@ -48,6 +48,7 @@ from salomat.domains.sanatorium.service.labels import REFERRAL_STATUS_LABELS
 from salomat.domains.sanatorium.service.rules import (
     SanatoriumRules,
     entitled_from,
+    local_today,
     sanatorium_rules,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "referral_events",
     "reorder",
     "self_apply",
+    "without_clinical",
 ]
 
 NUMBER_ATTEMPTS = 5
@@ -174,7 +176,12 @@ def _clinical(
             FieldError(
                 "profile",
                 N_("does not treat %(code)s: give one of %(profiles)s"),
-                {"code": indication, "profiles": ", ".join(indicated)},
+                {
+                    "code": indication,
+                    "profiles": ", ".join(
+                        rules.profile_name(code, i18n.current_language()) for code in indicated
+                    ),
+                },
             )
         )
     if profile == "paediatric" and not child:
@@ -278,7 +285,7 @@ async def refer(
     rules = sanatorium_rules()
     facility_id = require_facility(principal)
     await require_person(session, principal, person_id, action="create", resource_type=REFERRAL)
-    today = today or date.today()
+    today = today or local_today()
     await registry.require_alive(session, person_id, hold=True)
     await _already(session, person_id)
     child = await _is_child(session, rules, person_id, today)
@@ -338,10 +345,20 @@ async def self_apply(
     rules = sanatorium_rules()
     if not rules.self_application:
         raise Forbidden(N_("In this country an application is made by a doctor's referral."))
-    person_id = principal.person_id
-    if person_id is None:
+    if principal.person_id is None:
         raise Forbidden(N_("Your account is linked to no person."))
-    today = today or date.today()
+    person_id = data.person_id or principal.person_id
+    if person_id != principal.person_id:
+        # a parent or guardian applies for her child (the citizen scope says whose)
+        await require_person(
+            session,
+            principal,
+            person_id,
+            action="read",
+            resource_type=REFERRAL,
+            purpose="citizen portal: sanatorium application",
+        )
+    today = today or local_today()
     await registry.require_alive(session, person_id, hold=True)
     await _already(session, person_id)
     errors: list[FieldError] = []
@@ -413,12 +430,31 @@ async def confirm_indication(
             N_("Referral %(number)s does not wait for a doctor's confirmation."),
             params={"number": r.number},
         )
-    child = await _is_child(session, rules, r.person_id, date.today())
+    today = local_today()
+    child = await _is_child(session, rules, r.person_id, today)
     indication, _profile, conditions, warnings, errors = _clinical(
         rules, data.indication, r.profile, data.conditions, data.attestation, child=child
     )
+    # the category the person declared is checked against her document here: until a
+    # doctor confirms it, a self-application stands in no queue
+    category = data.category or r.category
+    errors += _check_category(rules, category)
+    if not errors and rules.categories[category].direct:
+        errors.append(
+            FieldError("category", N_("is referred by the hospital's doctor, not applied for"))
+        )
+    since = None
+    if not errors:
+        _, since, errs = await _entitlement(
+            session, rules, r.person_id, category, r.last_stay_ended_on, today
+        )
+        errors += errs
     if errors:
         raise Invalid(N_("The indication could not be confirmed."), errors=errors)
+    declared = r.category
+    r.category = category
+    r.tier = rules.categories[category].tier
+    r.entitled_from = since
     overridden = any(w.startswith("override:") for w in warnings)
     r.indication = indication
     r.conditions = conditions
@@ -429,7 +465,13 @@ async def confirm_indication(
     r.status = "queued"
     r.updated_at = utcnow()
     await session.flush()
-    await log_event(session, r, "indication_confirmed", principal.username)
+    await log_event(
+        session,
+        r,
+        "indication_confirmed",
+        principal.username,
+        detail={"declared_category": declared, "confirmed_category": category, "tier": r.tier},
+    )
     return (await referrals_out(session, [r]))[0]
 
 
@@ -448,9 +490,16 @@ async def reorder(
         raise InvalidState(
             N_("Referral %(number)s no longer stands in a queue."), params={"number": r.number}
         )
-    before = {"category": r.category, "tier": r.tier}
+    cat = rules.categories[data.category]
+    since = entitled_from(cat, r.last_stay_ended_on)
+    before = {
+        "category": r.category,
+        "tier": r.tier,
+        "entitled_from": r.entitled_from.isoformat() if r.entitled_from else None,
+    }
     r.category = data.category
-    r.tier = rules.categories[data.category].tier
+    r.tier = cat.tier
+    r.entitled_from = since
     r.updated_at = utcnow()
     await session.flush()
     await log_event(
@@ -459,9 +508,33 @@ async def reorder(
         "reordered",
         principal.username,
         reason=data.reason,
-        detail={"before": before, "after": {"category": r.category, "tier": r.tier}},
+        detail={
+            "before": before,
+            "after": {
+                "category": r.category,
+                "tier": r.tier,
+                "entitled_from": since.isoformat() if since else None,
+            },
+        },
     )
-    return (await referrals_out(session, [r]))[0]
+    return without_clinical((await referrals_out(session, [r]))[0])
+
+
+def without_clinical(out: ReferralOut) -> ReferralOut:
+    """The queue entry as the registry clerk sees it: no indication, conditions,
+    warnings, attestation or discharge summary (she corrects categories, not care)."""
+    return out.model_copy(
+        update={
+            "indication": None,
+            "conditions": [],
+            "warnings": [],
+            "attestation": None,
+            "attested_by": None,
+            "stay": out.stay.model_copy(update={"indication": None, "summary": None})
+            if out.stay
+            else None,
+        }
+    )
 
 
 async def cancel_referral(

@@ -25,6 +25,8 @@ __all__ = [
     "WaitRange",
     "code_matches",
     "entitled_from",
+    "local_midnight",
+    "local_today",
     "queue_order_key",
     "sanatorium_rules",
     "wait_range",
@@ -72,6 +74,8 @@ class CodeRule:
 @dataclass(frozen=True)
 class OfferRules:
     hold_hours: int
+    #: a place is not offered when less than this is left before its last bookable day
+    min_hold_hours: int
     on_decline: str
     on_lapse: str
     offer_until_days_after_start: int
@@ -176,6 +180,17 @@ def _load(country: str) -> SanatoriumRules:
 
 def sanatorium_rules(country: str | None = None) -> SanatoriumRules:
     return _load((country or get_settings().country).upper())
+
+
+def local_today() -> date:
+    """Today in the pack's time zone: a server on UTC must not turn Tashkent's days over
+    five hours late (arrivals, offers' last days and no-shows are local days)."""
+    return datetime.now(pack.time_zone(get_settings().country)).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the pack's time zone (an aware datetime)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=pack.time_zone(get_settings().country))
 
 
 def _add_years(day: date, years: int) -> date:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
@@ -22,13 +22,14 @@ from salomat.domains.sanatorium.models import SanatoriumPeriod, SanatoriumReferr
 from salomat.domains.sanatorium.schemas import ArriveIn, DischargeIn, StayOut, VoucherCheckOut
 from salomat.domains.sanatorium.service.common import (
     STAY,
+    checked_day,
     expect_version,
     log_event,
     normalise_referral_number,
     stays_out,
 )
 from salomat.domains.sanatorium.service.labels import STAY_STATUS_LABELS
-from salomat.domains.sanatorium.service.rules import sanatorium_rules
+from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules
 
 __all__ = [
     "arrive",
@@ -63,9 +64,10 @@ async def cancel_stay_of(session: AsyncSession, r: SanatoriumReferral, reason: s
     await _close_care(session, s)
 
 
-async def mark_noshow(session: AsyncSession, s: SanatoriumStay, by: str, now: datetime) -> None:
-    r = await session.get(SanatoriumReferral, s.referral_id, with_for_update=True)
-    assert r is not None
+async def mark_noshow(
+    session: AsyncSession, s: SanatoriumStay, r: SanatoriumReferral, by: str, now: datetime
+) -> None:
+    """``r`` and ``s`` are held (referral first)."""
     s.status = "noshow"
     s.updated_at = now
     r.status = "noshow"
@@ -76,15 +78,36 @@ async def mark_noshow(session: AsyncSession, s: SanatoriumStay, by: str, now: da
 
 
 async def _own_stay(
-    session: AsyncSession, principal: Principal, stay_id: int, *, action: str
-) -> SanatoriumStay:
+    session: AsyncSession,
+    principal: Principal,
+    stay_id: int,
+    *,
+    action: str,
+    hold: bool = False,
+) -> tuple[SanatoriumStay, SanatoriumReferral]:
     """A stay at the caller's sanatorium, its person opened (and audited) through the
-    booking's care relationship; anything else is 404."""
-    s = (
-        await session.execute(
-            select(SanatoriumStay).where(SanatoriumStay.id == stay_id).with_for_update()
-        )
-    ).scalar_one_or_none()
+    booking's care relationship; anything else is 404. ``hold``: its referral, then the
+    stay, are locked (the one lock order: referral, offer, stay, period)."""
+    found = await session.get(SanatoriumStay, stay_id)
+    r = None
+    if found is not None and hold:
+        r = (
+            await session.execute(
+                select(SanatoriumReferral)
+                .where(SanatoriumReferral.id == found.referral_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        found = (
+            await session.execute(
+                select(SanatoriumStay)
+                .where(SanatoriumStay.id == stay_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+    s = found
     if s is None or principal.facility_id is None or s.facility_id != principal.facility_id:
         await audit.denied(
             session,
@@ -106,7 +129,10 @@ async def _own_stay(
             patient_id=s.person_id,
             purpose="the sanatorium's own stay record",
         )
-    return s
+    if r is None:
+        r = await session.get(SanatoriumReferral, s.referral_id)
+        assert r is not None
+    return s, r
 
 
 async def expected_arrivals(
@@ -120,15 +146,22 @@ async def expected_arrivals(
     of ``from_date`` (default today) or are under way; each person listed is audited."""
     if principal.facility_id is None:
         raise Forbidden(N_("Your account is bound to no facility."))
-    day = from_date or date.today()
+    day = checked_day(from_date, "from") or local_today()
     stays = list(
         await session.scalars(
             select(SanatoriumStay)
             .where(
                 SanatoriumStay.facility_id == principal.facility_id,
-                SanatoriumStay.status.in_(("booked", "arrived")),
-                SanatoriumStay.starts_on <= day + timedelta(days=days),
-                SanatoriumStay.ends_on > day,
+                # guests still in the house whatever the dates (one past her departure day
+                # waits for her discharge), and bookings arriving within ``days``
+                or_(
+                    SanatoriumStay.status == "arrived",
+                    and_(
+                        SanatoriumStay.status == "booked",
+                        SanatoriumStay.starts_on <= day + timedelta(days=days),
+                        SanatoriumStay.ends_on > day,
+                    ),
+                ),
             )
             .order_by(SanatoriumStay.starts_on, SanatoriumStay.id)
             .limit(1000)
@@ -150,7 +183,7 @@ async def expected_arrivals(
 
 
 async def get_stay(session: AsyncSession, principal: Principal, stay_id: int) -> StayOut:
-    s = await _own_stay(session, principal, stay_id, action="read")
+    s, _ = await _own_stay(session, principal, stay_id, action="read")
     return (await stays_out(session, [s], with_person=True))[0]
 
 
@@ -163,8 +196,8 @@ async def arrive(
     expected_version: int | None = None,
     today: date | None = None,
 ) -> StayOut:
-    today = today or date.today()
-    s = await _own_stay(session, principal, stay_id, action="update")
+    today = today or local_today()
+    s, r = await _own_stay(session, principal, stay_id, action="update", hold=True)
     expect_version(s.version, expected_version, str(s.id))
     if s.status != "booked":
         raise InvalidState(
@@ -185,8 +218,6 @@ async def arrive(
         )
     if errors:
         raise Invalid(N_("The arrival could not be recorded."), errors=errors)
-    r = await session.get(SanatoriumReferral, s.referral_id, with_for_update=True)
-    assert r is not None
     s.status = "arrived"
     s.arrived_on = on
     s.updated_at = utcnow()
@@ -208,8 +239,8 @@ async def discharge(
 ) -> StayOut:
     """Discharge with a short summary for the referring doctor; the next entitlement
     counts from this day."""
-    today = today or date.today()
-    s = await _own_stay(session, principal, stay_id, action="update")
+    today = today or local_today()
+    s, r = await _own_stay(session, principal, stay_id, action="update", hold=True)
     expect_version(s.version, expected_version, str(s.id))
     if s.status != "arrived":
         raise InvalidState(
@@ -231,8 +262,6 @@ async def discharge(
         errors.append(FieldError("discharged_on", N_("is in the future")))
     if errors:
         raise Invalid(N_("The discharge could not be recorded."), errors=errors)
-    r = await session.get(SanatoriumReferral, s.referral_id, with_for_update=True)
-    assert r is not None
     s.status = "fulfilled"
     s.discharged_on = on
     s.summary = (data.summary or "").strip() or None
@@ -249,8 +278,8 @@ async def record_noshow(
     session: AsyncSession, principal: Principal, stay_id: int, *, today: date | None = None
 ) -> StayOut:
     """The staff record a no-show once the pack's grace has passed; the place is free."""
-    today = today or date.today()
-    s = await _own_stay(session, principal, stay_id, action="update")
+    today = today or local_today()
+    s, r = await _own_stay(session, principal, stay_id, action="update", hold=True)
     if s.status != "booked":
         raise InvalidState(
             N_("Stay %(id)s is not awaiting arrival (%(status)s)."),
@@ -264,7 +293,7 @@ async def record_noshow(
             ),
             params={"day": f"{s.starts_on + timedelta(days=grace):%d.%m.%Y}", "grace": grace},
         )
-    await mark_noshow(session, s, principal.username, utcnow())
+    await mark_noshow(session, s, r, principal.username, utcnow())
     return (await stays_out(session, [s], with_person=True))[0]
 
 
@@ -315,7 +344,8 @@ async def check_voucher(session: AsyncSession, number: str, code: str) -> Vouche
     names = await registry.facility_names(session, [facility_id])
     f = names.get(facility_id)
     return VoucherCheckOut(
-        valid=s.status in ("booked", "arrived", "fulfilled"),
+        # a voucher is good at the door until its guest arrives and while she stays
+        valid=s.status in ("booked", "arrived"),
         facility_name=(f.names.get(i18n.current_language()) or f.name) if f else None,
         profile=profile,
         starts_on=s.starts_on,

@@ -61,6 +61,7 @@ SYSTEM_REASONS = {
     "offer declined": N_("offer declined"),
     "death registered": N_("death registered"),
     "merged with another record of the person": N_("merged with another record of the person"),
+    "period withdrawn by the sanatorium": N_("period withdrawn by the sanatorium"),
 }
 #: the kinds of ``ReferralOut.warnings`` (``<kind>:<contraindication>:<ICD-10 code>``)
 WARNING_KINDS = {
