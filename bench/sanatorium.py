@@ -12,8 +12,9 @@ database (``api.scratch_copy``):
   and reads the last three months' releases for the waiting range, audited), p95
   against the p95 of the bare primary-key read (``bench/bare_app.py GET /read/{id}``: no
   authentication, no audit) in the same run; and the same for the last in line alone
-  (the longest count). The two ways of writing "the entries ahead" (the service's
-  ``OR`` of the order's columns and a row-value comparison) are timed in SQL beside it;
+  (the longest count). Two ways of writing "the entries ahead" are timed in SQL beside
+  it: an ``OR`` of the order's columns (the whole queue is read, the ``OR`` a filter) and
+  a row-value comparison (an index range that stops at the entry);
 * booking a place: ``POST /api/v1/sanatorium-referrals/{id}/book`` by the family doctors
   of the four largest polyclinics, for after-care referrals of their patients, into 60
   arrival periods of 200 beds (holds the period, counts its places, picks a bed no stay
@@ -210,7 +211,7 @@ def _prepare(conn: Any, ctx: BenchContext, writes: int, rng: random.Random) -> d
 
 def _ahead_sql(conn: Any, profile: str, region: str, referral_id: int) -> dict[str, Any]:
     """The count of the entries ahead of one referral written two ways, medians of
-    ``REPEATS`` runs (ms): the service's ``OR`` of the order's columns, and a row value."""
+    ``REPEATS`` runs (ms): an ``OR`` of the order's columns, and a row value."""
     tier, applied, rid = conn.execute(
         "SELECT tier, applied_at, id FROM sanatorium_referral WHERE id = %s", (referral_id,)
     ).fetchone()
@@ -407,8 +408,8 @@ def _figures(
             **queue,
             ahead_sql_ms=sql_forms,
             note="ahead_sql_ms: the count of the entries ahead of the one in the middle of the "
-            "queue and of the last, in SQL alone, as the service writes it (OR of the order's "
-            "columns: every entry of the queue is read) and as a row value (an index range up "
+            "queue and of the last, in SQL alone, as an OR of the order's columns (every entry "
+            "of the queue is read) and as a row value (an index range up "
             "to the entry)",
         ),
         Figure(
