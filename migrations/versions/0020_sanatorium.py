@@ -432,6 +432,7 @@ def _drop_guarantees() -> None:
         op.execute(
             "ALTER TABLE sanatorium_stay DROP CONSTRAINT IF EXISTS sanatorium_stay_no_overlap"
         )
+        op.execute("DROP EXTENSION IF EXISTS btree_gist")  # the database is Salomat's own
         return
     for name in (
         "sanatorium_queue_event_no_update",

@@ -130,3 +130,94 @@ async def test_the_waiting_range_comes_from_the_last_three_whole_months(world):
     assert pos.wait_days_expected == round(5 / 2 * 30.4375, 1)
     assert pos.wait_days_shortest == round(5 / 3 * 30.4375, 1)
     assert pos.wait_days_longest == round(5 / 1 * 30.4375, 1)
+
+
+# ---- the counts per day the database keeps ----------------------------------------------
+
+
+async def _recount(region: str) -> tuple[dict, dict]:
+    """The kept counts and a recount from the referrals, for one region's queues."""
+    from sqlalchemy import func, select
+
+    from salomat.domains.sanatorium.models import SanatoriumQueueDay
+
+    async with session_factory()() as s:
+        kept = {
+            (p, t, d): n
+            for p, t, d, n in await s.execute(
+                select(
+                    SanatoriumQueueDay.profile,
+                    SanatoriumQueueDay.tier,
+                    SanatoriumQueueDay.day,
+                    SanatoriumQueueDay.n,
+                ).where(SanatoriumQueueDay.region == region, SanatoriumQueueDay.n > 0)
+            )
+        }
+        refs = (
+            await s.execute(
+                select(
+                    SanatoriumReferral.profile,
+                    SanatoriumReferral.tier,
+                    SanatoriumReferral.applied_at,
+                ).where(
+                    SanatoriumReferral.region == region,
+                    SanatoriumReferral.status.in_(("queued", "offered")),
+                )
+            )
+        ).all()
+    recount: dict = {}
+    for p, t, at in refs:
+        key = (p, t, at.astimezone(UTC).date())
+        recount[key] = recount.get(key, 0) + 1
+    assert func is not None
+    return kept, recount
+
+
+async def test_the_kept_counts_follow_every_change_of_the_queue(client, world, make_user, login):
+    """Joining, an offer, a lapse sent to the end, a corrected tier, leaving, a booking:
+    after each, the counts per day equal a recount and every position equals a count of
+    everybody ahead."""
+    from tests.domains.sanatorium.test_offers import _mine, _period, _queued, _sweep
+
+    clerk = await login(await make_user("registrar", facility_code=world.polyclinic.code))
+    queued = await _queued(client, world, make_user, login, 4)
+    region = queued[0][0]["region"]
+    await set_applied_at(queued[2][0]["id"], datetime(2025, 1, 5, 23, 59, tzinfo=UTC))
+    await set_applied_at(queued[3][0]["id"], datetime(2025, 1, 5, 23, 59, tzinfo=UTC))
+
+    async def check() -> None:
+        kept, recount = await _recount(region)
+        assert kept == recount
+        mine = [await _mine(client, me) for _, me in queued]
+        standing = sorted(
+            (m for m in mine if m["status"] in ("queued", "offered")),
+            key=lambda m: (m["tier"], m["applied_at"], m["seq"]),
+        )
+        for i, m in enumerate(standing):
+            assert m["position"]["position"] == i + 1, (i, m["number"])
+
+    await check()
+    await _period(client, world, beds=1)
+    await _sweep()
+    await check()
+    offer = (await _mine(client, queued[2][1]))["offer"]
+    await _sweep(now=datetime.fromisoformat(offer["expires_at"]) + timedelta(minutes=1))
+    await check()
+    r = await client.post(
+        f"/api/v1/sanatorium-referrals/{queued[0][0]['id']}/reorder",
+        json={"category": CATEGORY_OF_TIER[1], "reason": "document shown"},
+        headers=clerk,
+    )
+    assert r.status_code == 200, r.text
+    await check()
+    await client.post(
+        f"/api/v1/me/sanatorium-referrals/{queued[1][0]['id']}/withdraw",
+        json={"reason": "moved"},
+        headers=queued[1][1],
+    )
+    await check()
+    nxt = next((m for m in [await _mine(client, me) for _, me in queued] if m["offer"]), None)
+    if nxt is not None:
+        me = next(me for ref, me in queued if ref["id"] == nxt["id"])
+        await client.post(f"/api/v1/me/sanatorium-offers/{nxt['offer']['id']}/accept", headers=me)
+    await check()

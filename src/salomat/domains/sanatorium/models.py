@@ -197,6 +197,25 @@ class SanatoriumReferral(Base):
     )
 
 
+class SanatoriumQueueDay(Base):
+    """How many entries stand in one queue with one tier and one (UTC) application day.
+
+    Kept by the database's own triggers on ``sanatorium_referral`` (migration 0021), so
+    no code path can forget it: a position is the sum of the days before the entry's
+    plus the few entries of its own day before it, instead of a count over everybody
+    ahead (a million index entries in a queue of a million)."""
+
+    __tablename__ = "sanatorium_queue_day"
+
+    profile: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("n >= 0", name="n"),)
+
+
 class SanatoriumOffer(Base):
     """A place in a period held for one queued person until ``expires_at``."""
 

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, select, tuple_
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n
 from salomat.core.config import get_settings
-from salomat.core.db import UTCDateTime, utcnow
+from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound, PreconditionFailed
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
@@ -382,16 +382,4 @@ async def last_stay_end(session: AsyncSession, person_id: int) -> date | None:
         select(func.max(SanatoriumStay.discharged_on)).where(
             SanatoriumStay.person_id == person_id, SanatoriumStay.status == "fulfilled"
         )
-    )
-
-
-def ahead_of(r: SanatoriumReferral) -> Any:
-    """Entries of the same queue standing before ``r``: a row-value comparison, so the
-    count is one range of the queue's index (profile, region, tier, applied_at, id)."""
-    return and_(
-        SanatoriumReferral.profile == r.profile,
-        SanatoriumReferral.region == r.region,
-        SanatoriumReferral.status.in_(("queued", "offered")),
-        tuple_(SanatoriumReferral.tier, SanatoriumReferral.applied_at, SanatoriumReferral.id)
-        < tuple_(literal(r.tier), literal(r.applied_at, UTCDateTime()), literal(r.id)),
     )

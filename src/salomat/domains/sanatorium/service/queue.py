@@ -8,20 +8,33 @@ up to date when somebody ahead leaves.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.config import get_settings
+from salomat.core.db import UTCDateTime
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
-from salomat.domains.sanatorium.models import IN_QUEUE, SanatoriumReferral, SanatoriumStay
+from salomat.domains.sanatorium.models import (
+    IN_QUEUE,
+    SanatoriumQueueDay,
+    SanatoriumReferral,
+    SanatoriumStay,
+)
 from salomat.domains.sanatorium.schemas import PositionOut, PublicQueueEntryOut, ReferralOut
-from salomat.domains.sanatorium.service.common import ahead_of, pseudonym
+from salomat.domains.sanatorium.service.common import pseudonym
 from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules, wait_range
 
-__all__ = ["monthly_releases", "position_of", "public_queue", "queue_lengths", "with_position"]
+__all__ = [
+    "entries_ahead",
+    "monthly_releases",
+    "position_of",
+    "public_queue",
+    "queue_lengths",
+    "with_position",
+]
 
 #: whole months the waiting-time range is estimated from
 RELEASE_MONTHS = 3
@@ -68,15 +81,44 @@ async def monthly_releases(
     return out
 
 
+async def entries_ahead(session: AsyncSession, r: SanatoriumReferral) -> int:
+    """How many stand before ``r`` in its queue, in one statement: the counts the
+    database keeps per tier and application day (``sanatorium_queue_day``) for every
+    day before the entry's, plus the entries of its own day and tier before it (a short
+    range of the queue's index) — not a count over everybody ahead."""
+    applied = _aware(r.applied_at)
+    day = applied.astimezone(UTC).date()
+    earlier_days = select(func.coalesce(func.sum(SanatoriumQueueDay.n), 0)).where(
+        SanatoriumQueueDay.profile == r.profile,
+        SanatoriumQueueDay.region == r.region,
+        or_(
+            SanatoriumQueueDay.tier < r.tier,
+            and_(SanatoriumQueueDay.tier == r.tier, SanatoriumQueueDay.day < day),
+        ),
+    )
+    same_day = (
+        select(func.count())
+        .select_from(SanatoriumReferral)
+        .where(
+            SanatoriumReferral.profile == r.profile,
+            SanatoriumReferral.region == r.region,
+            SanatoriumReferral.status.in_(IN_QUEUE),
+            SanatoriumReferral.tier == r.tier,
+            SanatoriumReferral.applied_at >= datetime.combine(day, time(0), tzinfo=UTC),
+            tuple_(SanatoriumReferral.applied_at, SanatoriumReferral.id)
+            < tuple_(literal(applied, UTCDateTime()), literal(r.id)),
+        )
+    )
+    total = await session.scalar(
+        select(earlier_days.scalar_subquery() + same_day.scalar_subquery())
+    )
+    return int(total or 0)
+
+
 async def position_of(
     session: AsyncSession, r: SanatoriumReferral, today: date | None = None
 ) -> PositionOut:
-    ahead = int(
-        await session.scalar(
-            select(func.count()).select_from(SanatoriumReferral).where(ahead_of(r))
-        )
-        or 0
-    )
+    ahead = await entries_ahead(session, r)
     releases = await monthly_releases(session, r.profile, r.region, today)
     wait = wait_range(ahead + 1, releases)
     return PositionOut(
@@ -157,8 +199,6 @@ async def public_queue(
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
