@@ -432,7 +432,12 @@ def _drop_guarantees() -> None:
         op.execute(
             "ALTER TABLE sanatorium_stay DROP CONSTRAINT IF EXISTS sanatorium_stay_no_overlap"
         )
-        op.execute("DROP EXTENSION IF EXISTS btree_gist")  # the database is Salomat's own
+        # the database is Salomat's own; a role that did not create the extension (the
+        # owner role migrating down after a superuser set the database up) leaves it
+        op.execute(
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gist' "
+            "AND pg_has_role(extowner, 'USAGE')) THEN DROP EXTENSION btree_gist; END IF; END $$"
+        )
         return
     for name in (
         "sanatorium_queue_event_no_update",
