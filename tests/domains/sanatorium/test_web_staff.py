@@ -4,7 +4,7 @@ doctor then reads) and no-show, stale versions refused; who may open what; the p
 uz, ru and kk without raw codes. One Chromium test walks the whole way: a doctor refers
 (a contraindication refused, then attested), the sanatorium publishes a period, the
 doctor books it, the sanatorium records arrival and discharge, the doctor reads the
-summary."""
+summary. A period may serve another region's queue (UZ keeps one per region)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.anyio
 TODAY = date.today()
 MANAGE = "/sanatorium/manage"
 ARRIVALS = "/sanatorium/arrivals"
+#: the test regions' name (tests.factories.make_place): data, not a word of the page
+FIXTURE_NAMES = frozenset({"Region"})
 
 
 def period_ids(html: str) -> list[str]:
@@ -117,6 +119,71 @@ async def test_beds_and_periods_published_refused_and_withdrawn(client, world):
     assert 'data-status="cancelled"' in row
     assert "withdrawn" in row
     assert 'data-testid="withdraw-form"' not in row
+
+
+def period_row(html: str, period_id: str) -> str:
+    return html.split(f'data-testid="period" data-id="{period_id}"', 1)[1].split("</tr>", 1)[0]
+
+
+async def test_a_period_for_another_regions_queue(client, world, db):
+    """The queue select lists the territory registry's regions by their names, the
+    sanatorium's own chosen; a district is refused beside the select; the periods table
+    names the region whose queue a period serves, in the page's language."""
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.schemas import TerritoryIn
+    from tests.factories import unique
+
+    other = unique("R")
+    names = {"uz": "Surxondaryo viloyati", "ru": "Сурхандарьинская область"}
+    await registry.create_territory(
+        db,
+        TerritoryIn(code=other, level="region", name="Surxondaryo region", names=names),
+    )
+    await db.commit()
+    own = (await registry.facility_regions(db, [world.sanatorium.id]))[world.sanatorium.id]
+    assert own
+    csrf = await web_login(client, world.admin_account)
+    r = await client.post(
+        f"{MANAGE}/beds", data={"csrf_token": csrf, "profile": "cardiology", "beds": "4"}
+    )
+    assert r.status_code == 303, r.text
+    page = await client.get(MANAGE)
+    form = page.text.split('data-testid="publish-form"', 1)[1]
+    assert 'name="region"' in form
+    assert f'<option value="{own}" selected>' in form  # the sanatorium's own by default
+    assert f'<option value="{other}">Surxondaryo region</option>' in form
+    assert 'data-testid="region-hint"' in form
+
+    start = (TODAY + timedelta(days=30)).isoformat()
+    publish = {"csrf_token": csrf, "profile": "cardiology", "starts_on": start, "capacity": "1"}
+    # a district, a code nobody has, a code too long: refused beside the select
+    for wrong in (f"{own}-D", "NO-SUCH-REGION", "R" * 33):
+        r = await client.post(f"{MANAGE}/periods", data={**publish, "region": wrong})
+        assert r.status_code == 422, wrong
+        assert field_error(r.text, "region"), wrong
+        assert f'value="{start}"' in r.text  # what was typed stays
+    r = await client.post(f"{MANAGE}/periods", data={**publish, "region": f"{own}-D"})
+    assert "is not a region of the territory registry" in field_error(r.text, "region")
+    before = period_ids((await client.get(MANAGE)).text)
+
+    r = await client.post(f"{MANAGE}/periods", data={**publish, "region": other})
+    assert r.status_code == 303, r.text
+    r = await client.post(f"{MANAGE}/periods", data={**publish, "region": ""})
+    assert r.status_code == 303, r.text
+    page = await client.get(MANAGE)
+    theirs, ours = [i for i in period_ids(page.text) if i not in before]
+    row = period_row(page.text, theirs)
+    assert f'data-region="{other}">Surxondaryo region<' in row
+    assert f'data-region="{own}"' in period_row(page.text, ours)  # no choice: its own
+    api = await client.get(
+        "/api/v1/public/sanatorium/free-places", params={"region": other, "profile": "cardiology"}
+    )
+    assert int(theirs) in [p["period_id"] for p in api.json()]  # offered to that region
+
+    client.cookies.set("salomat_lang", "ru")
+    page = await client.get(MANAGE)
+    assert f'data-region="{other}">Сурхандарьинская область<' in period_row(page.text, theirs)
+    assert findings(page.text, "ru", data=FIXTURE_NAMES) == []
 
 
 async def test_a_period_with_a_booking_is_not_withdrawn(client, world):
@@ -222,7 +289,7 @@ async def test_the_pages_speak_the_language_without_raw_codes(client, world, lan
     for page in (manage, arrivals, refused):
         assert page.status_code in (200, 422)
         assert f'<html lang="{lang}"' in page.text
-        assert findings(page.text, lang) == [], page.url
+        assert findings(page.text, lang, data=FIXTURE_NAMES) == [], page.url
     tr = i18n.translations(lang).gettext
     assert tr("open for booking") in manage.text
     assert tr("booked") in arrivals.text

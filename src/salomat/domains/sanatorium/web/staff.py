@@ -1,6 +1,7 @@
 """The sanatorium staff's pages: beds and arrival periods (``/sanatorium/manage``), and the
 expected arrivals and current guests with arrival, discharge and no-show
-(``/sanatorium/arrivals``).
+(``/sanatorium/arrivals``). Where the pack keeps a queue per region, a period serves the
+sanatorium's own region's queue or another region's (the publish form's select).
 
 Everything is the caller's own sanatorium (the services check the account's facility
 is one); a stay elsewhere is 404. Each guest listed or changed is audited by the
@@ -17,10 +18,12 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
+from salomat.core.pagination import PageParams
 from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
+from salomat.domains.registry import service as registry
 from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.schemas import ArriveIn, BedsIn, DischargeIn, PeriodIn, StayOut
 from salomat.domains.sanatorium.web.common import (
@@ -34,7 +37,7 @@ from salomat.domains.sanatorium.web.common import (
     values,
 )
 from salomat.ui import forms
-from salomat.ui.templating import NavItem, redirect, register_nav, render
+from salomat.ui.templating import NavItem, language_of, redirect, register_nav, render
 
 pages = router(include_in_schema=False)
 
@@ -48,7 +51,7 @@ register_nav(NavItem(N_("Arrivals and guests"), ARRIVALS, "sanatorium:admit", or
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "beds": ("profile", "beds"),
-    "publish": ("profile", "starts_on", "ends_on", "capacity"),
+    "publish": ("profile", "starts_on", "ends_on", "capacity", "region"),
     "withdraw": (),
     "arrive": ("arrived_on",),
     "discharge": ("discharged_on", "summary"),
@@ -64,6 +67,8 @@ DONE = {
 }
 #: the days of arrivals the page looks ahead by default
 AHEAD_DAYS = 31
+#: regions listed in the queue's select (a country has a few dozen at most)
+MAX_REGIONS = 500
 
 
 def _refusal(e: SalomatError, failed: str, form: dict[str, str]) -> dict[str, Any]:
@@ -88,6 +93,18 @@ def _profiles() -> dict[str, str]:
     return {code: profile_name(code) for code in service.sanatorium_rules().profiles}
 
 
+async def _regions(session: DbSession, lang: str, wanted: set[str]) -> dict[str, str]:
+    """Region code -> name in ``lang``, by name: the territory registry's regions, and any
+    code in ``wanted`` (the sanatorium's own, the periods' queues) the list did not hold."""
+    page = await registry.list_territory(session, PageParams(MAX_REGIONS, 0), level="region")
+    out = {t.code: t.names.get(lang) or t.name for t in page.items}
+    for code in sorted(wanted - set(out) - {""}):
+        t = await registry.territory_by_code(session, code)
+        if t is not None and t.level == "region":
+            out[code] = t.names.get(lang) or t.name
+    return dict(sorted(out.items(), key=lambda kv: (kv[1].casefold(), kv[0])))
+
+
 # ---- places and periods ------------------------------------------------------------------
 
 
@@ -100,10 +117,23 @@ async def _manage_page(
 ) -> Response:
     rules = service.sanatorium_rules()
     today = date.today()
+    periods = await service.list_periods(session, principal)
+    # where the pack keeps a queue per region, a period serves one: the sanatorium's own
+    # region's by default, or another region's (one with no sanatorium of the profile)
+    own_region, regions = "", {}
+    if rules.queue_by_region:
+        if principal.facility_id is not None:
+            found = await registry.facility_regions(session, [principal.facility_id])
+            own_region = found.get(principal.facility_id) or ""
+        wanted = {own_region, *(p.region for p in periods)}
+        regions = await _regions(session, language_of(request), wanted)
     ctx: dict[str, Any] = {
         **base_ctx(),
         "beds": await service.beds_by_profile(session, principal),
-        "periods": await service.list_periods(session, principal),
+        "periods": periods,
+        "by_region": rules.queue_by_region,
+        "regions": regions,
+        "own_region": own_region,
         "profiles": _profiles(),
         "course_days": rules.course_days,
         "turnover_days": rules.turnover_days,
