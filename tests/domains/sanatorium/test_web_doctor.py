@@ -1,11 +1,13 @@
 """The referring doctor's and the registry clerk's sanatorium pages: the referral form and
 its refusals beside each field (nothing stored), a contraindication explained then
 attested, the referral page (place in line, wait, the queue's log), confirming a
-self-application, booking an after-care place, cancelling; the clerk's correction of a
+self-application (with the category as her document shows it, which sets the tier),
+booking an after-care place, cancelling; the clerk's correction of a
 category; who may open what; the pages in uz, ru and kk without raw codes."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date
 
@@ -179,6 +181,56 @@ async def test_a_self_application_confirmed_by_the_doctor(client, world, make_us
     assert 'data-testid="event" data-kind="indication_confirmed"' in page.text
 
 
+async def _self_applied(client, world, make_user, login, category: str) -> int:  # type: ignore[no-untyped-def]
+    p = await world.make_patient()
+    me = await login(await make_user("citizen", person_id=p.id))
+    r = await client.post(
+        "/api/v1/me/sanatorium-referrals",
+        json={"profile": "cardiology", "category": category},
+        headers=me,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def test_the_doctor_confirms_the_category_the_document_shows(client, world, make_user, login):
+    """She declared an old-age pension (tier 3); her certificate shows disability group
+    I–II: the doctor confirms that category and the entry stands in tier 2."""
+    rid = await _self_applied(client, world, make_user, login, "old_age_pensioner")
+    csrf = await web_login(client, world.doctor_account)
+    page = await client.get(f"/sanatorium/referrals/{rid}")
+    form = page.text.split('data-testid="confirm-form"', 1)[1].split("</form>", 1)[0]
+    assert 'name="category"' in form
+    assert '<option value="old_age_pensioner" selected>' in form  # what she declared
+    assert ">Disability group I–II<" in form  # the pack's names
+    assert 'value="aftercare"' not in form  # referred by the hospital, never applied for
+    assert 'data-testid="confirm-tier-hint"' in form
+    assert 'data-tier="3"' in page.text
+
+    base = f"/sanatorium/referrals/{rid}/confirm"
+    confirm = {"csrf_token": csrf, "indication": "I20.8", "conditions": "E11.9"}
+    for wrong, said in (
+        ("aftercare", "is referred by the hospital's doctor, not applied for"),
+        ("no_such_category", "is not an entitlement category of this country"),
+        ("x" * 33, ""),
+    ):
+        r = await client.post(base, data={**confirm, "category": wrong})
+        assert r.status_code == 422, wrong
+        assert said in html.unescape(field_error(r.text, "category")), wrong
+        assert re.search(r'data-testid="confirm-action" open', r.text)
+        assert 'value="I20.8"' in r.text  # what was typed stays
+        assert 'value="E11.9"' in r.text
+        assert 'data-status="pending_indication"' in r.text  # nothing stored
+
+    r = await client.post(base, data={**confirm, "category": "disability_1_2"})
+    assert r.status_code == 303, r.text
+    page = await client.get(r.headers["location"])
+    assert 'data-status="queued"' in page.text
+    assert 'data-tier="2"' in page.text
+    assert "Disability group I–II · priority tier 2" in page.text
+    assert 'data-testid="event" data-kind="indication_confirmed"' in page.text
+
+
 async def test_an_aftercare_referral_is_booked_on_a_free_place(client, world):
     r = await client.put(
         "/api/v1/sanatorium/beds", json={"profile": "cardiology", "beds": 2}, headers=world.admin
@@ -344,3 +396,26 @@ async def test_the_pages_speak_the_language_without_raw_codes(client, world, lan
     assert tr("an acute disease") in referral.text
     name = rules.profile_name("cardiology", lang)
     assert name in referral.text
+
+
+async def test_the_confirm_form_speaks_the_language_without_raw_codes(
+    client, world, make_user, login
+):
+    rid = await _self_applied(client, world, make_user, login, "old_age_pensioner")
+    csrf = await web_login(client, world.doctor_account)
+    url = f"/sanatorium/referrals/{rid}"
+    rules = service.sanatorium_rules()
+    for lang in ("uz", "ru", "kk"):
+        client.cookies.set("salomat_lang", lang)
+        page = await client.get(url)
+        refused = await client.post(
+            f"{url}/confirm", data={"csrf_token": csrf, "indication": "I20.8", "category": "x"}
+        )
+        assert refused.status_code == 422
+        for shown in (page, refused):
+            assert f'<html lang="{lang}"' in shown.text
+            assert 'data-testid="confirm-form"' in shown.text
+            assert findings(shown.text, lang) == [], (lang, shown.url)
+        named = rules.categories["old_age_pensioner"].names.get(lang)
+        if named:
+            assert f'<option value="old_age_pensioner" selected>{named}<' in page.text

@@ -80,7 +80,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "attestation",
         "last_stay_ended_on",
     ),
-    "confirm": ("indication", "conditions", "attestation"),
+    "confirm": ("indication", "conditions", "attestation", "category"),
     "book": ("period_id",),
     "cancel": ("reason",),
     "reorder": ("category", "reason"),
@@ -303,7 +303,9 @@ async def _change(
 async def confirm_page(
     request: Request, session: DbSession, sanatorium_referral_id: RowId, principal: Referrer
 ) -> Response:
-    """Confirm a citizen's own application with the indication (and her conditions)."""
+    """Confirm a citizen's own application with the indication (and her conditions), and
+    the category as her document shows it (default: the one she declared): the tier
+    follows it."""
 
     async def run(form: dict[str, str]) -> ReferralOut:
         data = forms.validate(
@@ -312,6 +314,7 @@ async def confirm_page(
                 "indication": form["indication"].upper(),
                 "conditions": codes(form["conditions"]),
                 "attestation": form["attestation"] or None,
+                "category": form["category"] or None,
             },
         )
         return await service.confirm_indication(session, principal, sanatorium_referral_id, data)
