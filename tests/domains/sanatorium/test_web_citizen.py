@@ -1,5 +1,6 @@
 """The citizen's page "My sanatorium referrals": her place in line in plain words, the
-offer (accepted or declined), the voucher, the log, withdrawing and applying herself.
+offer (accepted or declined), the voucher, the log, withdrawing and applying herself or
+for her child (each referral says whose it is).
 The pages are driven through their forms (httpx); one test drives them in Chromium."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from salomat.domains.sanatorium.web.citizen import wait_words
 from tests.domains.registry.test_web import field_error, web_login
 from tests.domains.sanatorium.conftest import set_applied_at
 from tests.ui.conftest import in_chromium, open_browser
+from tests.ui.test_languages import findings
 from tests.ui.test_pdf import pdf_text
 
 TODAY = date.today()
@@ -291,6 +293,124 @@ async def test_her_own_application_refused_then_made(client, world, make_user):
     assert text_of(page.text, "ref-status") == "waiting for a doctor's confirmation"
     assert 'data-testid="pending"' in page.text
     assert 'data-testid="apply-form"' not in page.text  # one referral at a time
+
+
+async def _mother_and_child(world, db):  # type: ignore[no-untyped-def]
+    """A mother and her daughter of nine, related in the registry (a birth certificate)."""
+    from salomat.core.security import Principal
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.schemas import RelationIn
+
+    mother = await world.make_patient(born=date(1985, 1, 1))
+    child = await world.make_patient(born=TODAY - timedelta(days=9 * 365))
+    system = Principal(user_id=0, username="fixture", role="registrar", session_id="t")
+    await registry.add_relation(
+        db,
+        system,
+        child.id,
+        RelationIn(kind="mother", related_person_id=mother.id, document="birth certificate"),
+    )
+    await db.commit()
+    return mother, child
+
+
+def _name(person) -> str:  # type: ignore[no-untyped-def]
+    return f"{person.family_name} {person.given_name}"
+
+
+@pytest.mark.anyio
+async def test_a_mother_applies_for_her_child_and_each_referral_says_whose(
+    client, world, make_user, db
+):
+    mother, child = await _mother_and_child(world, db)
+    stranger = await world.make_patient(born=TODAY - timedelta(days=8 * 365))
+    csrf = await web_login(client, await make_user("citizen", person_id=mother.id))
+    page = await client.get("/my/sanatorium")
+    form = page.text.split('data-testid="apply-form"', 1)[1].split("</form>", 1)[0]
+    assert 'name="person_id"' in form
+    assert f'<option value="{mother.id}" selected>Myself</option>' in form
+    assert f'<option value="{child.id}">{_name(child)}</option>' in form
+    assert 'data-testid="whom-hint"' in form
+
+    apply = {
+        "csrf_token": csrf,
+        "profile": "paediatric",
+        "category": "disability_1_2",
+        "last_stay_ended_on": "",
+    }
+    # a child not hers, not a number: refused beside "for whom", what she chose stays
+    for wrong in (str(stranger.id), "my daughter"):
+        r = await client.post("/my/sanatorium/apply", data={**apply, "person_id": wrong})
+        assert r.status_code == 422, wrong
+        assert field_error(r.text, "person_id") == "choose yourself or a child of yours"
+        assert '<option value="paediatric" selected>' in r.text
+        assert '<option value="disability_1_2" selected>' in r.text
+    # the children's profile for herself: refused beside the profile
+    r = await client.post("/my/sanatorium/apply", data={**apply, "person_id": str(mother.id)})
+    assert r.status_code == 422
+    assert "is for children under 18" in field_error(r.text, "profile")
+    assert f'<option value="{mother.id}" selected>' in r.text
+    assert 'data-testid="referral"' not in (await client.get("/my/sanatorium")).text
+
+    r = await client.post("/my/sanatorium/apply", data={**apply, "person_id": str(child.id)})
+    assert r.status_code == 303, r.text
+    page = await client.get(r.headers["location"])
+    assert text_of(page.text, "ref-whom") == _name(child)
+    assert f'data-testid="ref-whom" data-person-id="{child.id}"' in page.text
+    assert text_of(page.text, "ref-status") == "waiting for a doctor's confirmation"
+    # she may still apply for herself (her daughter's is in progress)
+    form = page.text.split('data-testid="apply-form"', 1)[1].split("</form>", 1)[0]
+    assert f'<option value="{mother.id}" selected>Myself</option>' in form
+    assert f'value="{child.id}"' not in form
+
+    r = await client.post(
+        "/my/sanatorium/apply",
+        data={**apply, "profile": "cardiology", "person_id": str(mother.id)},
+    )
+    assert r.status_code == 303, r.text
+    page = await client.get(r.headers["location"])
+    whose = dict(re.findall(r'data-testid="ref-whom" data-person-id="(\d+)">([^<]*)<', page.text))
+    assert whose == {str(mother.id): "Myself", str(child.id): _name(child)}
+    assert 'data-testid="apply-form"' not in page.text  # both have one in progress
+
+    # the child's own referral is hers to answer, not a stranger's
+    other = await make_user("citizen", person_id=stranger.id)
+    await web_login(client, other)
+    page = await client.get("/my/sanatorium")
+    assert _name(child) not in page.text
+
+
+@pytest.mark.anyio
+async def test_a_mothers_page_speaks_the_language_without_raw_codes(client, world, make_user, db):
+    mother, child = await _mother_and_child(world, db)
+    csrf = await web_login(client, await make_user("citizen", person_id=mother.id))
+    r = await client.post(
+        "/my/sanatorium/apply",
+        data={
+            "csrf_token": csrf,
+            "person_id": str(child.id),
+            "profile": "paediatric",
+            "category": "disability_1_2",
+        },
+    )
+    assert r.status_code == 303, r.text
+    for lang in ("uz", "ru", "kk"):
+        client.cookies.set("salomat_lang", lang)
+        page = await client.get("/my/sanatorium")
+        refused = await client.post(
+            "/my/sanatorium/apply",
+            data={"csrf_token": csrf, "person_id": "0", "profile": "", "category": ""},
+        )
+        assert refused.status_code == 422
+        assert field_error(refused.text, "person_id")
+        tr = i18n.translations(lang).gettext
+        for shown in (page, refused):
+            assert f'<html lang="{lang}"' in shown.text
+            assert findings(shown.text, lang) == [], (lang, shown.url)
+            assert text_of(shown.text, "ref-whom") == _name(child)
+            mine = rf'<option value="{mother.id}"( selected)?>{re.escape(tr("Myself"))}<'
+            assert re.search(mine, shown.text)
+        assert tr("waiting for a doctor's confirmation") in html.unescape(page.text)
 
 
 @pytest.mark.anyio

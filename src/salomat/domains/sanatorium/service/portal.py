@@ -16,7 +16,7 @@ from salomat.domains.sanatorium.service.common import REFERRAL, referrals_out
 from salomat.domains.sanatorium.service.queue import with_position
 from salomat.domains.sanatorium.service.referrals import cancel_referral, events_of
 
-__all__ = ["my_referral_events", "my_referrals", "withdraw_my_referral"]
+__all__ = ["my_children", "my_referral_events", "my_referrals", "withdraw_my_referral"]
 
 PURPOSE = "citizen portal: sanatorium"
 
@@ -56,6 +56,30 @@ async def my_referrals(session: AsyncSession, principal: Principal) -> list[Refe
         )
     outs = await referrals_out(session, refs)
     return [await with_position(session, r, o) for r, o in zip(refs, outs, strict=True)]
+
+
+async def my_children(session: AsyncSession, principal: Principal) -> list[tuple[int, str]]:
+    """The citizen's children (and wards) under 18 by a registry relation, oldest first,
+    with their names: whom she may apply for and whose referrals her page lists. Each
+    child's name read is audited on the child's record."""
+    ids = await registry.children_of(session, principal)
+    briefs = await registry.person_briefs(session, ids)
+    out = []
+    for child in ids:
+        brief = briefs.get(child)
+        if brief is None:
+            continue
+        await audit.record(
+            session,
+            principal,
+            action="read",
+            resource_type="Patient",
+            resource_id=str(child),
+            patient_id=child,
+            purpose=PURPOSE,
+        )
+        out.append((child, brief.name))
+    return out
 
 
 async def _mine(

@@ -2,7 +2,8 @@
 status, place in line, how many are ahead, the waiting range, the pseudonym on the
 public list), the open offer to accept or decline, the booked voucher as a PDF with the
 QR code of its public check, the queue's log, withdrawing, and applying where the pack
-allows a citizen to apply herself.
+allows a citizen to apply herself. A parent or guardian applies for her child under 18
+too (the registry's relation says whose child), and each referral says whose it is.
 
 The voucher carries no diagnosis: she shows it at the sanatorium's door, and the QR code
 holds only the referral number and the voucher code.
@@ -80,9 +81,11 @@ ACTIVE = ("pending_indication", "referred", "queued", "offered", "booked", "arri
 WITHDRAWABLE = ("pending_indication", "referred", "queued", "offered", "booked")
 #: a voucher worth printing
 VOUCHER_STATUSES = ("booked", "arrived", "fulfilled")
-APPLY_FIELDS = ("profile", "category", "last_stay_ended_on")
+APPLY_FIELDS = ("person_id", "profile", "category", "last_stay_ended_on")
 #: a wait this long or longer is said in months
 MONTHS_FROM_DAYS = 45
+#: her own referrals and applications, beside her children's
+MYSELF = N_("Myself")
 
 
 # ---- helpers -------------------------------------------------------------------------
@@ -136,19 +139,33 @@ def category_options() -> dict[str, str]:
 # ---- the page ------------------------------------------------------------------------
 
 
+def _whose(principal: Principal, children: list[tuple[int, str]]) -> dict[int, str]:
+    """Person id -> whose referral it is, in the current language: "Myself" or the child's
+    name (her children under 18 in the registry)."""
+    out = {} if principal.person_id is None else {principal.person_id: i18n.gettext(MYSELF)}
+    out.update({child: name for child, name in children if child != principal.person_id})
+    return out
+
+
 async def _page(
     request: Request,
     session: DbSession,
     principal: Principal,
     extra: dict[str, Any] | None = None,
     status: int = 200,
+    children: list[tuple[int, str]] | None = None,
 ) -> Response:
     with page_language(request):  # the sanatoriums' names in the page's language
         items: list[ReferralOut] = await service.my_referrals(session, principal)
         events = {r.id: await service.my_referral_events(session, principal, r.id) for r in items}
+        if children is None:
+            children = await service.my_children(session, principal)
+        whose = _whose(principal, children)
     rules = service.sanatorium_rules()
-    active = next((r for r in items if r.status in ACTIVE), None)
-    can_apply = rules.self_application and active is None
+    # she applies for herself or a child of hers with no referral in progress
+    busy = {r.person_id for r in items if r.status in ACTIVE}
+    applicants = {str(pid): name for pid, name in whose.items() if pid not in busy}
+    can_apply = rules.self_application and bool(applicants)
     forms_shown = {f"withdraw-{r.id}" for r in items if r.status in WITHDRAWABLE}
     forms_shown |= {f"offer-{r.offer.id}" for r in items if r.offer and r.offer.status == "open"}
     if can_apply:
@@ -165,6 +182,10 @@ async def _page(
         "withdrawable": WITHDRAWABLE,
         "voucher_statuses": VOUCHER_STATUSES,
         "can_apply": can_apply,
+        "has_children": bool(children),
+        "whose": whose,
+        "applicants": applicants,
+        "applicant": next(iter(applicants), ""),
         "category_options": category_options,
         "done": DONE.get(request.query_params.get("done", "")),
         "failed": None,
@@ -200,17 +221,30 @@ async def my_sanatorium_page(request: Request, session: DbSession, principal: Ho
 
 @pages.post("/my/sanatorium/apply", response_class=HTMLResponse)
 async def apply_page(request: Request, session: DbSession, principal: Holder) -> Response:
-    """Her own application (where the pack allows it); a doctor confirms the indication."""
+    """Her own application or her child's (where the pack allows it); a doctor confirms
+    the indication."""
     posted = await read_form(request)
     form = values(posted, APPLY_FIELDS)
+    children = await service.my_children(session, principal)
     try:
-        data = forms.validate(SelfApplyIn, or_none(form))
+        raw = or_none(form)
+        errors = []
+        mine = {str(pid) for pid in _whose(principal, children)}
+        if form["person_id"] and form["person_id"] not in mine:
+            errors.append(FieldError("person_id", N_("choose yourself or a child of yours")))
+            raw["person_id"] = None
+        try:
+            data = forms.validate(SelfApplyIn, raw)
+        except Invalid as e:
+            raise Invalid.fields([*errors, *e.errors]) from e
+        if errors:
+            raise Invalid.fields(errors)
         await service.self_apply(session, principal, data)
     except SalomatError as e:
         if e.status == 404:
             raise
         extra = _refused(e, "apply", form, APPLY_FIELDS)
-        return await _page(request, session, principal, extra, e.status)
+        return await _page(request, session, principal, extra, e.status, children)
     return redirect("/my/sanatorium?done=applied")
 
 
