@@ -74,6 +74,21 @@ else:
 os.environ["SALOMAT_DATABASE_URL"] = TEST_URL
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Chromium tests run in the SQLite suite only. `make test` runs both suites side
+    by side on two cores and the PostgreSQL one is the longer; a page in Chromium is the
+    same page on either database, and the PostgreSQL suite keeps every page's httpx
+    tests and the language sweep. SALOMAT_BROWSER_ON_PG=1 runs them here too."""
+    if BACKEND != "postgresql" or os.environ.get("SALOMAT_BROWSER_ON_PG"):
+        return
+    skip = pytest.mark.skip(
+        reason="Chromium tests run in the SQLite suite (SALOMAT_BROWSER_ON_PG=1 runs them here)"
+    )
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"salomat database backend: {BACKEND} ({TEST_URL.split('@')[-1]})"
 
