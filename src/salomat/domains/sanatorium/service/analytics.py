@@ -30,34 +30,35 @@ being '' where the pack keeps national queues.
 - Occupancy per sanatorium and profile: bed-days booked (stays holding a bed: booked,
   arrived or completed; each night of the stay inside the period) over bed-days available
   (the profile's beds in use, or holding such a stay, times the days of the period).
-- Small cells: offer outcomes and no-shows describe what people did, so a count of 1 to 4
-  is shown as ``"<5"`` and others are withheld with it (``"x"``) until none can be worked
-  out from the row's and the column's totals; when no choice protects them, every outcome
-  count of that table is withheld (``too_few``). Queue lengths and releases are public
-  already (the public queue list and every citizen's waiting-time range), occupancy counts
-  bed-days, not people.
+- Small cells (``suppression``): offer outcomes and no-shows describe what people did, so
+  a count of 1 to 4 is shown as ``"<5"`` and others are withheld with it (``"x"``) until
+  none can be worked out from the row's and the column's totals; when no choice protects
+  them, every outcome count of that table is withheld (``too_few``). Queue lengths and
+  releases are public already (the public queue list and every citizen's waiting-time
+  range), occupancy counts bed-days, not people.
 
 Differencing two answers (two periods, or the whole country minus a region) can still
 bound a suppressed cell, and the row-and-column rule is a heuristic, not a proof against
 every combination of equations; every answer is in the audit trail.
+
+The answer's models, ``DASHBOARD_DEFINITIONS`` and the CSV exports are in
+``analytics_out``, re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import Integer, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
-from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.security import Principal
 from salomat.country import pack
@@ -71,7 +72,16 @@ from salomat.domains.sanatorium.models import (
     SanatoriumReferral,
     SanatoriumStay,
 )
+from salomat.domains.sanatorium.service.analytics_out import (
+    DASHBOARD_DEFINITIONS,
+    DASHBOARD_TABLES,
+    OccupancyRow,
+    QueueRow,
+    SanatoriumDashboard,
+    dashboard_csv,
+)
 from salomat.domains.sanatorium.service.rules import DAYS_PER_MONTH, sanatorium_rules
+from salomat.domains.sanatorium.service.suppression import protect_grid, protect_table, shown
 
 __all__ = [
     "DASHBOARD",
@@ -96,161 +106,7 @@ AHEAD_MONTHS = 12
 RELEASE_MONTHS = 3
 #: waits are published from this many bookings on
 MIN_WAITS = 5
-#: counts below this (and above zero) are not published
-SUPPRESS_BELOW = 5
-SMALL = "<5"
-COMPLEMENT = "x"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-DASHBOARD_DEFINITIONS = {
-    "queue": "one queue per treatment profile and region ('' where the pack keeps national queues)",
-    "in_line": "entries standing in the queue now (queued or holding an offer)",
-    "released_3m": "bookings of the queue's entries in the three whole months before this one",
-    "wait_days_new": "expected wait of a newcomer: (in line + 1) / (released_3m / 3) months of "
-    "30.4375 days",
-    "waits": "days from the application (the referral's creation, or its application time "
-    "when earlier) to the booking, of the queue's entries booked in the period; median and "
-    "90th percentile, withheld below 5 bookings",
-    "offers": "offers made in the period (offer day) and their outcome: accepted, declined, "
-    "lapsed, other (open or withdrawn)",
-    "noshow": "stays starting in the period whose outcome is known (arrived or no-show); "
-    "the share that did not arrive",
-    "occupancy": "bed-days booked (stays holding a bed, nights inside the period) over "
-    "bed-days available (beds in use or holding such a stay, times the period's days)",
-    "suppression": "offer outcomes and no-shows of 1 to 4 are shown as '<5'; 'x' marks a count "
-    "withheld so that none can be worked out from a row's or a column's total; zero is shown",
-}
-
-Shown = int | Literal["<5", "x"]
-
-
-# ---- what the dashboard answers ------------------------------------------------------------
-
-
-class QueueRow(BaseModel):
-    #: a treatment profile (None on the total line)
-    profile: str | None
-    #: the queue's region code ('' national; None on the total line)
-    region: str | None
-    in_line: int
-    released_3m: int
-    #: the expected wait of a newcomer at the last three months' pace (None: nothing released)
-    wait_days_new: float | None
-    #: entries of this queue booked in the period (the waits are theirs)
-    booked: int
-    wait_days_median: float | None
-    wait_days_p90: float | None
-    offers_made: int
-    offers_accepted: Shown
-    offers_declined: Shown
-    offers_lapsed: Shown
-    offers_other: Shown
-    #: stays starting in the period whose outcome is known
-    stays_settled: int
-    arrived: Shown
-    noshow: Shown
-    #: no-shows per settled stay (None when withheld or when none settled)
-    noshow_share: float | None
-
-
-class OccupancyRow(BaseModel):
-    #: None on a total line
-    facility_code: str | None
-    facility_name: str | None
-    region: str | None
-    #: None on the total line of every profile
-    profile: str | None
-    beds: int
-    bed_days_available: int
-    bed_days_booked: int
-    #: booked / available (0..1; None when no bed-days were available)
-    occupancy: float | None
-
-
-class SanatoriumDashboard(BaseModel):
-    area_code: str | None
-    area_name: str | None
-    month_from: str
-    month_to: str
-    #: the period's first and last day (the occupancy's date range, both included)
-    period_start: date
-    period_end: date
-    as_of: datetime
-    #: the pack keeps one national queue per profile: the area filters occupancy only
-    queues_national: bool
-    #: offer outcomes withheld: too few to protect their small counts
-    offers_too_few: bool = False
-    noshow_too_few: bool = False
-    queues: list[QueueRow]
-    queues_total: QueueRow
-    occupancy: list[OccupancyRow]
-    occupancy_by_profile: list[OccupancyRow]
-    occupancy_total: OccupancyRow
-    definitions: dict[str, str] = Field(default_factory=dict)
-
-
-# ---- small cells ---------------------------------------------------------------------------
-
-
-def _small(n: int) -> bool:
-    return 0 < n < SUPPRESS_BELOW
-
-
-def _line_safe(hidden: Sequence[int]) -> bool:
-    """Whether the hidden cells of one line (their sum known from the line's total) keep each
-    small one anywhere in 1..4 and no withheld one exact (it could then be subtracted in the
-    crossing line)."""
-    if not hidden:
-        return True
-    small = sum(1 for v in hidden if _small(v))
-    withheld = len(hidden) - small
-    total = sum(hidden)
-    if not small:
-        return withheld >= 2
-    upper = total - (small - 1) - SUPPRESS_BELOW * withheld
-    lower_free = withheld > 0 or total - (SUPPRESS_BELOW - 1) * (small - 1) <= 1
-    return upper >= SUPPRESS_BELOW - 1 and lower_free
-
-
-def _extend(values: Sequence[int], hidden: set[int]) -> set[int] | None:
-    """``hidden`` (indices into one line) grown by the smallest publishable cells until the
-    line is safe; None when no cell is left to withhold."""
-    out = set(hidden)
-    rest = sorted((v, i) for i, v in enumerate(values) if i not in out and v >= SUPPRESS_BELOW)
-    while not _line_safe([values[i] for i in out]):
-        if not rest:
-            return None
-        out.add(rest.pop(0)[1])
-    return out
-
-
-def protect_grid(grid: Sequence[Sequence[int]]) -> set[tuple[int, int]] | None:
-    """The cells (row, column) to withhold in a table whose row and column totals are
-    published: the small ones and, line by line until nothing changes, complements so that
-    no small cell can be worked out from a total. None: no choice protects them. Pure."""
-    hidden = {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if _small(v)}
-    width = max((len(row) for row in grid), default=0)
-    changed = True
-    while changed:
-        changed = False
-        lines = [[(r, c) for c in range(len(row))] for r, row in enumerate(grid)]
-        lines += [[(r, c) for r in range(len(grid))] for c in range(width)]
-        for line in lines:
-            values = [grid[r][c] for r, c in line]
-            inside = {i for i, cell in enumerate(line) if cell in hidden}
-            grown = _extend(values, inside)
-            if grown is None:
-                return None
-            if grown != inside:
-                hidden |= {line[i] for i in grown}
-                changed = True
-    return hidden
-
-
-def _shown(n: int, hidden: bool) -> Shown:
-    if _small(n):
-        return SMALL
-    return COMPLEMENT if hidden else n
 
 
 # ---- the period ----------------------------------------------------------------------------
@@ -524,19 +380,6 @@ async def sanatorium_dashboard(
 OUTCOMES = ("accepted", "declined", "lapsed", "other")
 
 
-def _protected(grid: list[list[int]]) -> tuple[set[tuple[int, int]], set[int], bool]:
-    """(hidden body cells, hidden total-line cells, too few): the body against its row and
-    column totals, then the column totals against the grand total."""
-    body = protect_grid(grid)
-    width = len(grid[0]) if grid else 0
-    totals = [sum(row[c] for row in grid) for c in range(width)]
-    line = _extend(totals, {c for c, v in enumerate(totals) if _small(v)})
-    if body is None or line is None:
-        everything = {(r, c) for r in range(len(grid)) for c in range(width)}
-        return everything, set(range(width)), True
-    return body, line, False
-
-
 def _wait_new(in_line: int, released: int) -> float | None:
     if released <= 0:
         return None
@@ -559,8 +402,8 @@ def _queue_rows(
 
     offer_grid = [[outcome(k, c) for c in OUTCOMES] for k in keys]
     noshow_grid = [[settled.get(k, {}).get(c, 0) for c in ("arrived", "noshow")] for k in keys]
-    off_hidden, off_total_hidden, offers_too_few = _protected(offer_grid)
-    ns_hidden, ns_total_hidden, noshow_too_few = _protected(noshow_grid)
+    off_hidden, off_total_hidden, offers_too_few = protect_table(offer_grid)
+    ns_hidden, ns_total_hidden, noshow_too_few = protect_table(noshow_grid)
 
     def row(
         k: tuple[str | None, str | None],
@@ -580,7 +423,7 @@ def _queue_rows(
         def ns_hidden_at(c: int) -> bool:
             return (line, c) in ns_hidden if line is not None else c in ns_total_hidden
 
-        noshow = _shown(ns[1], ns_hidden_at(1))
+        noshow = shown(ns[1], ns_hidden_at(1))
         settled_n = ns[0] + ns[1]
         return QueueRow(
             profile=k[0],
@@ -592,12 +435,12 @@ def _queue_rows(
             wait_days_median=quantile(hist, 0.5) if enough else None,
             wait_days_p90=quantile(hist, 0.9) if enough else None,
             offers_made=sum(off),
-            offers_accepted=_shown(off[0], off_hidden_at(0)),
-            offers_declined=_shown(off[1], off_hidden_at(1)),
-            offers_lapsed=_shown(off[2], off_hidden_at(2)),
-            offers_other=_shown(off[3], off_hidden_at(3)),
+            offers_accepted=shown(off[0], off_hidden_at(0)),
+            offers_declined=shown(off[1], off_hidden_at(1)),
+            offers_lapsed=shown(off[2], off_hidden_at(2)),
+            offers_other=shown(off[3], off_hidden_at(3)),
             stays_settled=settled_n,
-            arrived=_shown(ns[0], ns_hidden_at(0)),
+            arrived=shown(ns[0], ns_hidden_at(0)),
             noshow=noshow,
             noshow_share=round(ns[1] / settled_n, 4)
             if isinstance(noshow, int) and settled_n
@@ -693,122 +536,3 @@ async def _occupancy(
     ]
     total = line(None, None, sum(beds.get(k, 0) for k in keys), sum(booked.get(k, 0) for k in keys))
     return rows, by_profile, total
-
-
-# ---- CSV -----------------------------------------------------------------------------------
-
-#: the exports
-DASHBOARD_TABLES = ("queues", "occupancy")
-_PERIOD = ["month_from", "month_to", "area"]
-CSV_COLUMNS = {
-    "queues": [
-        *_PERIOD,
-        "profile",
-        "region",
-        "in_line",
-        "released_3m",
-        "wait_days_new",
-        "booked",
-        "wait_days_median",
-        "wait_days_p90",
-        "offers_made",
-        "offers_accepted",
-        "offers_declined",
-        "offers_lapsed",
-        "offers_other",
-        "stays_settled",
-        "arrived",
-        "noshow",
-        "noshow_share",
-    ],
-    "occupancy": [
-        *_PERIOD,
-        "facility_code",
-        "facility_name",
-        "region",
-        "profile",
-        "beds",
-        "bed_days_available",
-        "bed_days_booked",
-        "occupancy",
-    ],
-}
-
-
-def check_table(table: str) -> str:
-    if table not in DASHBOARD_TABLES:
-        raise Invalid.fields(
-            [
-                FieldError(
-                    "table",
-                    N_("must be one of: %(choices)s"),
-                    {"choices": ", ".join(DASHBOARD_TABLES)},
-                )
-            ]
-        )
-    return table
-
-
-def _blank(v: Any) -> Any:
-    return "" if v is None else v
-
-
-def dashboard_csv(
-    a: SanatoriumDashboard,
-    table: str,
-    *,
-    labels: Mapping[str, str] | None = None,
-    names: Mapping[str, str] | None = None,
-    total: str | None = None,
-) -> CsvFile:
-    """One table of the answer as CSV (``DASHBOARD_TABLES``), a header line first, the total
-    line last (and, for occupancy, a line per profile before it).
-
-    The REST API sends the column keys and the codes; a page passes ``labels`` (column key
-    -> header), ``names`` (profile or region code -> its name) and ``total`` (the total
-    line's name) in its reader's language. Cells a spreadsheet would run are neutralised;
-    suppressed counts travel as their signs.
-    """
-    check_table(table)
-    labels, names = labels or {}, names or {}
-    head = [a.month_from, a.month_to, a.area_code or ""]
-    cols = CSV_COLUMNS[table]
-    total_name = total or "total"
-
-    def name(code: str | None, is_total: bool) -> str:
-        if code is None:
-            return total_name if is_total else ""
-        return names.get(code, code)
-
-    rows: list[list[Any]] = []
-    if table == "queues":
-        for q in [*a.queues, a.queues_total]:
-            is_total = q is a.queues_total
-            values = q.model_dump()
-            rows.append(
-                [
-                    *head,
-                    name(q.profile, is_total),
-                    "" if is_total else names.get(q.region or "", q.region or ""),
-                    *(_blank(values[c]) for c in cols[5:]),
-                ]
-            )
-    else:
-        for o in [*a.occupancy, *a.occupancy_by_profile, a.occupancy_total]:
-            is_total = o.facility_code is None and o.profile is None
-            rows.append(
-                [
-                    *head,
-                    _blank(o.facility_code),
-                    total_name if is_total else _blank(o.facility_name),
-                    names.get(o.region or "", _blank(o.region)),
-                    names.get(o.profile or "", _blank(o.profile)),
-                    o.beds,
-                    o.bed_days_available,
-                    o.bed_days_booked,
-                    _blank(o.occupancy),
-                ]
-            )
-    header = [labels.get(c, c) for c in cols]
-    filename = f"sanatorium-{table}-{a.area_code or 'national'}-{a.month_from}-{a.month_to}.csv"
-    return CsvFile(filename, csv_text(header, rows))
