@@ -41,6 +41,7 @@ from salomat.domains.sanatorium.models import (
     SanatoriumBed,
     SanatoriumOffer,
     SanatoriumPeriod,
+    SanatoriumQueueDay,
     SanatoriumReferral,
     SanatoriumStay,
 )
@@ -218,6 +219,17 @@ async def _offer(session: AsyncSession, now: datetime, today: date) -> int:
             .order_by(SanatoriumPeriod.starts_on, SanatoriumPeriod.id)
         )
     )
+    # a period whose queue has nobody in line gets no offer: skip it without a query
+    # (the per-day counts the database keeps say which queues have anyone)
+    waiting = {
+        (profile, region)
+        for profile, region in await session.execute(
+            select(SanatoriumQueueDay.profile, SanatoriumQueueDay.region)
+            .where(SanatoriumQueueDay.n > 0)
+            .distinct()
+        )
+    }
+    periods = [p for p in periods if (p.profile, p.region) in waiting]
     if not periods:
         return 0
     counts = await places(session, [p.id for p in periods], now)
