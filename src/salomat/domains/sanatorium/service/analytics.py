@@ -50,18 +50,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
-from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.security import Principal
-from salomat.country import pack
 from salomat.domains.registry import service as registry
 from salomat.domains.sanatorium.models import (
     HOLDING,
@@ -80,7 +78,12 @@ from salomat.domains.sanatorium.service.analytics_out import (
     SanatoriumDashboard,
     dashboard_csv,
 )
-from salomat.domains.sanatorium.service.rules import DAYS_PER_MONTH, sanatorium_rules
+from salomat.domains.sanatorium.service.rules import (
+    DAYS_PER_MONTH,
+    RELEASE_MONTHS,
+    local_midnight,
+    sanatorium_rules,
+)
 from salomat.domains.sanatorium.service.suppression import protect_grid, protect_table, shown
 
 __all__ = [
@@ -102,8 +105,6 @@ DASHBOARD = "SanatoriumDashboard"
 DEFAULT_MONTHS = 12
 #: a period may reach this many months ahead (occupancy of places already booked)
 AHEAD_MONTHS = 12
-#: months of releases a newcomer's wait is estimated from (as ``queue.position_of``)
-RELEASE_MONTHS = 3
 #: waits are published from this many bookings on
 MIN_WAITS = 5
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -152,11 +153,6 @@ def period(
             [FieldError("from", N_("is after the end of the period (%(day)s)"), {"day": _ym(end)})]
         )
     return start, end
-
-
-def _local_midnight(day: date) -> datetime:
-    tz = pack.time_zone(get_settings().country)
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 # ---- SQL expressions -----------------------------------------------------------------------
@@ -271,7 +267,7 @@ async def sanatorium_dashboard(
     dialect = session.bind.dialect.name
     r, s, o = SanatoriumReferral, SanatoriumStay, SanatoriumOffer
     in_area = [] if unit is None or national else [r.region == unit.code]
-    since, until = _local_midnight(start), _local_midnight(end)
+    since, until = local_midnight(start), local_midnight(end)
     this_month = date(today.year, today.month, 1)
     first_release = date(*_shift((today.year, today.month), -RELEASE_MONTHS), 1)
 
@@ -293,8 +289,8 @@ async def sanatorium_dashboard(
             .join(r, r.id == s.referral_id)
             .where(
                 r.direct.is_(False),
-                s.booked_at >= _local_midnight(first_release),
-                s.booked_at < _local_midnight(this_month),
+                s.booked_at >= local_midnight(first_release),
+                s.booked_at < local_midnight(this_month),
                 *in_area,
             )
             .group_by(r.profile, r.region),

@@ -57,7 +57,12 @@ from salomat.domains.sanatorium.service.common import (
     require_facility,
 )
 from salomat.domains.sanatorium.service.labels import OFFER_STATUS_LABELS
-from salomat.domains.sanatorium.service.rules import local_midnight, local_today, sanatorium_rules
+from salomat.domains.sanatorium.service.rules import (
+    as_utc,
+    local_midnight,
+    local_today,
+    sanatorium_rules,
+)
 
 __all__ = ["SweepResult", "accept_offer", "book_direct", "decline_offer", "sweep"]
 
@@ -72,12 +77,6 @@ class SweepResult:
     lapsed: int = 0
     noshows: int = 0
     offered: int = 0
-
-
-def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def _requeue(
@@ -96,7 +95,7 @@ async def _requeue(
             "requeued",
             by,
             reason=why,
-            detail={"applied_at_before": _aware(before).isoformat()},
+            detail={"applied_at_before": as_utc(before).isoformat()},
         )
     else:  # withdraw
         r.status = "cancelled"
@@ -143,7 +142,7 @@ async def _lapse(session: AsyncSession, now: datetime) -> int:
                 .execution_options(populate_existing=True)
             )
         ).scalar_one()
-        if o.status != "open" or _aware(o.expires_at) > now:
+        if o.status != "open" or as_utc(o.expires_at) > now:
             continue  # accepted, declined or withdrawn meanwhile
         o.status = "lapsed"
         o.decided_at = now
@@ -477,8 +476,8 @@ def _still_open(o: SanatoriumOffer, now: datetime) -> None:
             N_("This offer is no longer open (%(status)s)."),
             params={"status": Msgid(OFFER_STATUS_LABELS[o.status])},
         )
-    if _aware(o.expires_at) <= now:
-        local = _aware(o.expires_at).astimezone(pack.time_zone(get_settings().country))
+    if as_utc(o.expires_at) <= now:
+        local = as_utc(o.expires_at).astimezone(pack.time_zone(get_settings().country))
         raise InvalidState(
             N_("This offer expired at %(at)s; the place has passed to the next in line."),
             params={"at": f"{local:%d.%m.%Y %H:%M}"},

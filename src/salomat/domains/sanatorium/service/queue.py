@@ -25,7 +25,14 @@ from salomat.domains.sanatorium.models import (
 )
 from salomat.domains.sanatorium.schemas import PositionOut, PublicQueueEntryOut, ReferralOut
 from salomat.domains.sanatorium.service.common import pseudonym
-from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules, wait_range
+from salomat.domains.sanatorium.service.rules import (
+    RELEASE_MONTHS,
+    as_utc,
+    local_midnight,
+    local_today,
+    sanatorium_rules,
+    wait_range,
+)
 
 __all__ = [
     "entries_ahead",
@@ -36,9 +43,6 @@ __all__ = [
     "with_position",
 ]
 
-#: whole months the waiting-time range is estimated from
-RELEASE_MONTHS = 3
-
 
 def _month_start(day: date, back: int) -> date:
     y, m = day.year, day.month - back
@@ -47,17 +51,13 @@ def _month_start(day: date, back: int) -> date:
     return date(y, m, 1)
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=pack.time_zone(get_settings().country))
-
-
 async def monthly_releases(
     session: AsyncSession, profile: str, region: str, today: date | None = None
 ) -> list[int]:
     """Places released to this queue (bookings of its entries) in each of the last
     three whole months, oldest first, by the pack's local calendar: one statement."""
     today = today or local_today()
-    bounds = [_local_midnight(_month_start(today, back)) for back in range(RELEASE_MONTHS, -1, -1)]
+    bounds = [local_midnight(_month_start(today, back)) for back in range(RELEASE_MONTHS, -1, -1)]
     month = case(
         *((SanatoriumStay.booked_at < end, i) for i, end in enumerate(bounds[1:])),
         else_=RELEASE_MONTHS,
@@ -86,7 +86,7 @@ async def entries_ahead(session: AsyncSession, r: SanatoriumReferral) -> int:
     database keeps per tier and application day (``sanatorium_queue_day``) for every
     day before the entry's, plus the entries of its own day and tier before it (a short
     range of the queue's index) — not a count over everybody ahead."""
-    applied = _aware(r.applied_at)
+    applied = as_utc(r.applied_at)
     day = applied.astimezone(UTC).date()
     earlier_days = select(func.coalesce(func.sum(SanatoriumQueueDay.n), 0)).where(
         SanatoriumQueueDay.profile == r.profile,
@@ -190,16 +190,12 @@ async def public_queue(
             position=offset + i + 1,
             pseudonym=pseudonym(r.number),
             tier=r.tier,
-            applied_on=_aware(r.applied_at).astimezone(tz).date(),
+            applied_on=as_utc(r.applied_at).astimezone(tz).date(),
             status=r.status,
         )
         for i, r in enumerate(rows)
     ]
     return out, total
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def queue_lengths(session: AsyncSession) -> dict[tuple[str, str], int]:

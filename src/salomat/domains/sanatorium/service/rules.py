@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -18,11 +18,13 @@ from salomat.country import pack
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "RELEASE_MONTHS",
     "Category",
     "CodeRule",
     "OfferRules",
     "SanatoriumRules",
     "WaitRange",
+    "as_utc",
     "code_matches",
     "entitled_from",
     "local_midnight",
@@ -35,6 +37,9 @@ __all__ = [
 
 #: the mean Gregorian month (365.25 / 12), for months of waiting turned into days
 DAYS_PER_MONTH = 30.4375
+#: whole months of releases a waiting time is estimated from (the citizen's range and
+#: the dashboard's newcomer)
+RELEASE_MONTHS = 3
 _RANGE = re.compile(r"^([A-Z])(\d\d)(?:-([A-Z])(\d\d))?$")
 OFFER_OUTCOMES = ("keep", "end_of_queue", "withdraw")
 
@@ -186,6 +191,11 @@ def local_today() -> date:
     """Today in the pack's time zone: a server on UTC must not turn Tashkent's days over
     five hours late (arrivals, offers' last days and no-shows are local days)."""
     return datetime.now(pack.time_zone(get_settings().country)).date()
+
+
+def as_utc(at: datetime) -> datetime:
+    """A stored time as an aware UTC one (SQLite hands back naive UTC times)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def local_midnight(day: date) -> datetime:
