@@ -1,0 +1,1 @@
+"""The population-based cancer registry (issue 16)."""
