@@ -39,6 +39,7 @@ from salomat.country import pack
 from salomat.domains.accounts import cli as accounts_cli
 from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
 from salomat.domains.maternal import cli as maternal_cli
@@ -541,6 +542,9 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     await sanatorium.load_demo_sanatorium(
         session, data.get("sanatorium", {}), person_ids, facility_code=data["polyclinic"]
     )
+    await cancer.load_demo_cancer(
+        session, data.get("cancer", {}), person_ids, facility_code=data["polyclinic"]
+    )
     return result
 
 
@@ -761,6 +765,7 @@ def synth(
                 _timed(ctx, "prescription", prescription.synthesize_prescriptions, population)
                 _timed(ctx, "sick_leave", sickleave.synthesize_sick_leave, population)
                 _timed(ctx, "sanatorium", sanatorium.synthesize_sanatorium, population)
+                _timed(ctx, "cancer", cancer.synthesize_cancer, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(
