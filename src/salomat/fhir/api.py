@@ -19,6 +19,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.fhir import (
     audit_event,
+    cancer_api,
     child_api,
     claim_api,
     dispense_api,
@@ -81,6 +82,8 @@ router.include_router(patient_api.router)
 router.include_router(registry_api.router)
 # before the register's: it claims its own ids and searches of ServiceRequest and Encounter
 router.include_router(sanatorium_api.router)
+# before the register's: it claims its own ids and searches of Condition and Observation
+router.include_router(cancer_api.router)
 router.include_router(maternal_api.router)
 router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)
@@ -104,6 +107,7 @@ RESOURCES = [
     *sick_leave_api.CAPABILITIES,
 ]
 RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
+RESOURCES = cancer_api.with_capabilities(RESOURCES)
 
 
 def _declare_search_parameters() -> None:
