@@ -1,0 +1,108 @@
+"""What the registry's events do to the cancer registry: a death closes follow-up and,
+when its certificate names a cancer, notifies it; a merge moves the rows; a facility
+that follows a patient's cancer up may open her record.
+
+The handlers run in the publisher's transaction (``core.events``): the death and the
+registry's change commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import events
+from salomat.core.db import utcnow
+from salomat.core.policy import Scope, scope_provider
+from salomat.core.security import Principal
+from salomat.domains.cancer.models import (
+    CancerFollowUp,
+    CancerNotification,
+    CancerTreatment,
+    CancerTumour,
+)
+from salomat.domains.cancer.service import icdo3
+from salomat.domains.cancer.service.notifications import record_death_certificate
+from salomat.domains.registry import service as registry
+
+__all__: list[str] = []
+
+
+def cancer_line(cause: str, other_causes: tuple[str, ...]) -> str | None:
+    """The certificate line the registry takes: the underlying cause when it is a
+    cancer, else the first other line that is."""
+    return next((c for c in (cause, *other_causes) if icdo3.is_cancer_cause(c)), None)
+
+
+@events.subscribe(registry.PersonDied)
+async def on_death(session: AsyncSession, event: registry.PersonDied) -> None:
+    """Vital status of every tumour of the person; a cancer on the certificate becomes
+    a notification (a DCO case when nothing else is known of it)."""
+    await session.execute(
+        update(CancerTumour)
+        .where(CancerTumour.person_id == event.person_id)
+        .values(
+            vital_status="dead",
+            death_date=event.deceased_on,
+            death_cause=event.cause,
+            next_follow_up_on=None,
+            updated_at=utcnow(),
+            version=CancerTumour.version + 1,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    line = cancer_line(event.cause, tuple(getattr(event, "other_causes", ())))
+    if line is not None:
+        await record_death_certificate(session, event.person_id, event.deceased_on, line)
+
+
+_MOVED: dict[str, Any] = {
+    "cancer_tumour": CancerTumour,
+    "cancer_notification": CancerNotification,
+    "cancer_treatment": CancerTreatment,
+    "cancer_follow_up": CancerFollowUp,
+}
+
+
+@registry.on_person_rows_moved
+async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
+    """A merge re-points tumours, notifications, treatments and follow-up; an unmerge
+    moves back exactly what the merge moved. Two records' tumours of one organ stay
+    two rows: the registrar's queue is where they are joined (docs/cancer.md)."""
+    for key, model in _MOVED.items():
+        q = select(model.id).where(model.person_id == event.from_id)
+        if event.only is not None:
+            ids = event.only.get(key, [])
+            if not ids:
+                continue
+            q = q.where(model.id.in_(ids))
+        moved = [int(i) for i in (await session.execute(q)).scalars()]
+        if moved:
+            await session.execute(
+                update(model)
+                .where(model.id.in_(moved))
+                .values(person_id=event.to_id)
+                .execution_options(synchronize_session=False)
+            )
+            event.moved[key] = moved
+
+
+@scope_provider
+async def followed_up_at_users_facility(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> Scope | None:
+    """The facility that follows a person's cancer up (its oncologists) may open her
+    record, as with an open care relationship."""
+    if principal.facility_id is None:
+        return None
+    hit = await session.scalar(
+        select(CancerTumour.id)
+        .where(
+            CancerTumour.person_id == person_id,
+            CancerTumour.followed_by_facility_id == principal.facility_id,
+        )
+        .limit(1)
+    )
+    return Scope("follows the person's cancer up") if hit is not None else None
