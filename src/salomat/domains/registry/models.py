@@ -230,6 +230,8 @@ class Person(Base):
     section_id: Mapped[int | None] = mapped_column(ForeignKey("care_section.id"))
     deceased_on: Mapped[date | None] = mapped_column(Date)
     death_cause: Mapped[str | None] = mapped_column(String(8))  # ICD-10
+    #: the death certificate's other lines (ICD-10), after the underlying cause
+    death_other_causes: Mapped[list[str] | None] = mapped_column(JSON)
     #: set when a registrar created the person although candidates were shown
     duplicate_reason: Mapped[str | None] = mapped_column(String(500))
     #: a merged person stays as a tombstone pointing at the survivor

@@ -112,6 +112,7 @@ class PersonOut(BaseModel):
     section_code: str | None = None
     deceased_on: date | None
     death_cause: str | None
+    death_other_causes: list[str] | None = None
     merged_into_id: int | None
     version: int
     created_at: datetime
@@ -177,6 +178,9 @@ class DeathIn(BaseModel):
     deceased_on: date
     #: ICD-10 code of the underlying cause (WHO 2019 edition), e.g. I21.9
     cause: str = Field(min_length=3, max_length=8)
+    #: the certificate's other lines (Part I b-d, Part II), ICD-10, at most six: a cancer
+    #: named on any line reaches the cancer registry
+    other_causes: list[str] = Field(default_factory=list, max_length=6)
 
 
 class CareRelationshipOut(BaseModel):

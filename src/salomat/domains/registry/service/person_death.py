@@ -34,6 +34,8 @@ class PersonDied:
     person_id: int
     deceased_on: date
     cause: str
+    #: the certificate's other lines (Part I b-d, Part II)
+    other_causes: tuple[str, ...] = ()
 
 
 async def require_alive(
@@ -109,7 +111,13 @@ async def register_death(
     if errors:
         raise Invalid.fields(errors)
     cause = icd10_cause(data.cause)
+    others = tuple(
+        dict.fromkeys(
+            icd10_cause(c, f"other_causes.{i}") for i, c in enumerate(data.other_causes)
+        )
+    )
     person.deceased_on, person.death_cause = data.deceased_on, cause
+    person.death_other_causes = list(others) or None
     await session.execute(
         update(Attachment)
         .where(Attachment.person_id == person_id, Attachment.end_on.is_(None))
@@ -121,5 +129,5 @@ async def register_death(
         .values(closed_at=utcnow())
     )
     out = await _save(session, principal, person)
-    await events.publish(session, PersonDied(person_id, data.deceased_on, cause))
+    await events.publish(session, PersonDied(person_id, data.deceased_on, cause, others))
     return out

@@ -11,18 +11,21 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from salomat.domains.registry.models import Facility, Person, Section
+from salomat.domains.registry.models import Facility, Person, Section, Territory
 
 __all__ = [
     "AttachedPerson",
     "PersonBrief",
+    "PersonFacts",
     "attached_facility_ids",
     "attached_people",
     "birth_dates",
     "cohort_query",
     "death_dates",
     "person_briefs",
+    "person_facts",
 ]
 
 
@@ -196,3 +199,58 @@ async def attached_facility_ids(session: AsyncSession, ids: list[int]) -> dict[i
         select(Person.id, Person.attached_facility_id).where(Person.id.in_(wanted))
     )
     return {r.id: r.attached_facility_id for r in rows}
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What a registry of a disease copies onto its case: sex, birth, residence (the
+    settlement and its region's territory id), death and its certificate's causes."""
+
+    id: int
+    sex: str
+    birth_date: date
+    settlement_id: int | None
+    region_id: int | None
+    deceased_on: date | None
+    death_cause: str | None
+    death_other_causes: tuple[str, ...]
+    merged_into_id: int | None
+
+
+async def person_facts(session: AsyncSession, person_id: int) -> PersonFacts | None:
+    """One statement: the person with the region of her settlement (settlement, district,
+    region); ``None`` when there is no such record."""
+    d, r = aliased(Territory), aliased(Territory)
+    s = aliased(Territory)
+    row = (
+        await session.execute(
+            select(
+                Person.id,
+                Person.sex,
+                Person.birth_date,
+                Person.settlement_id,
+                r.id.label("region_id"),
+                Person.deceased_on,
+                Person.death_cause,
+                Person.death_other_causes,
+                Person.merged_into_id,
+            )
+            .outerjoin(s, s.id == Person.settlement_id)
+            .outerjoin(d, d.id == s.parent_id)
+            .outerjoin(r, r.id == d.parent_id)
+            .where(Person.id == person_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return PersonFacts(
+        row.id,
+        row.sex,
+        row.birth_date,
+        row.settlement_id,
+        row.region_id,
+        row.deceased_on,
+        row.death_cause,
+        tuple(row.death_other_causes or ()),
+        row.merged_into_id,
+    )
