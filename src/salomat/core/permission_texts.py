@@ -69,6 +69,11 @@ PERMISSION_TEXTS: dict[str, str] = {
     "sanatorium:admit": N_("admit and discharge sanatorium guests"),
     "sanatorium:portal": N_("apply for sanatorium treatment and answer offers"),
     "sanatorium:dashboard": N_("view sanatorium queue statistics"),
+    "cancer:notify": N_("notify a cancer to the cancer registry"),
+    "cancer:read": N_("view cancer registry records"),
+    "cancer:register": N_("decide on cancer registry notifications"),
+    "cancer:follow_up": N_("follow up cancer patients"),
+    "cancer:statistics": N_("view cancer statistics"),
     "employer:read": N_("view the employer registry"),
     "employer:manage": N_("manage the employer registry"),
 }

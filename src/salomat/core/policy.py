@@ -33,6 +33,9 @@ class Role(StrEnum):
     pharmacist = "pharmacist"
     sanatorium_admin = "sanatorium_admin"
     oncologist = "oncologist"
+    #: keeps the population-based cancer registry: places notifications, confirms rare
+    #: combinations (issue 16, docs/cancer.md)
+    cancer_registrar = "cancer_registrar"
     insurance_analyst = "insurance_analyst"
     analyst = "analyst"
     epidemiologist = "epidemiologist"
@@ -79,8 +82,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "practitioner:read": _STAFF,
     "practitioner:manage": frozenset({Role.admin}),
     "person:create": frozenset({Role.registrar}),
-    "person:read": frozenset({Role.registrar, *CLINICAL_ROLES, Role.citizen}),
-    "person:search": frozenset({Role.registrar, *CLINICAL_ROLES}),
+    "person:read": frozenset(
+        {Role.registrar, *CLINICAL_ROLES, Role.citizen, Role.cancer_registrar}
+    ),
+    "person:search": frozenset({Role.registrar, *CLINICAL_ROLES, Role.cancer_registrar}),
     "person:update": frozenset({Role.registrar}),
     # a death is entered from the medical death certificate: by its doctor or the registry
     "person:death": frozenset({Role.registrar, Role.family_doctor}),
@@ -163,6 +168,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "sanatorium:admit": frozenset({Role.sanatorium_admin}),
     "sanatorium:portal": frozenset({Role.citizen}),
     "sanatorium:dashboard": frozenset({Role.analyst, Role.insurance_analyst}),
+    # the population-based cancer registry (issue 16, docs/cancer.md): clinicians notify
+    # cancers of their patients; the cancer registry's registrars enter pathology and
+    # discharge reports, place what the rules cannot and confirm rare combinations;
+    # oncologists follow their patients up; rates and quality indicators are aggregate
+    "cancer:notify": frozenset(
+        {Role.family_doctor, Role.obstetrician, Role.oncologist, Role.cancer_registrar}
+    ),
+    "cancer:read": frozenset({Role.family_doctor, Role.oncologist, Role.cancer_registrar}),
+    "cancer:register": frozenset({Role.cancer_registrar}),
+    "cancer:follow_up": frozenset({Role.oncologist, Role.cancer_registrar}),
+    "cancer:statistics": frozenset(
+        {Role.analyst, Role.epidemiologist, Role.cancer_registrar, Role.oncologist}
+    ),
     # employer organisations (registry data, like facilities)
     "employer:read": frozenset({Role.admin}),
     "employer:manage": frozenset({Role.admin}),
@@ -171,6 +189,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 #: Roles whose person reads are not limited to a facility (with why).
 NATIONAL_PERSON_SCOPE: dict[Role, str] = {
     Role.registrar: "registers and attaches people, so must find anyone in the national index",
+    Role.cancer_registrar: "keeps the population-based cancer registry: links reports "
+    "about anyone resident",
 }
 
 

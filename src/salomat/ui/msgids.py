@@ -23,6 +23,7 @@ ROLES = (
     N_("pharmacist"),
     N_("sanatorium_admin"),
     N_("oncologist"),
+    N_("cancer_registrar"),
     N_("insurance_analyst"),
     N_("analyst"),
     N_("epidemiologist"),
