@@ -283,7 +283,7 @@ def test_rare_findings_do_not_refuse():
 
 _TOPOGRAPHIES = sorted(c for n in range(81) for c in icdo3.subsites(f"C{n:02d}"))
 _RULES = {"sex_site", "age_site", "age_histology", "behaviour_site", "unknown_histology",
-          "site_histology", "dates"}  # fmt: skip
+          "behaviour_histology", "site_histology", "dates"}  # fmt: skip
 _FIELDS = {"topography", "morphology", "incidence_date"}
 
 

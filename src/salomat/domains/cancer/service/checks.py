@@ -252,6 +252,21 @@ def check(
             )
         )
 
+    elif b not in icdo3.allowed_behaviours(h):
+        found.append(
+            Finding(
+                "behaviour_histology",
+                "rare",
+                "morphology",
+                N_("ICD-O-3 lists %(histology)s only with behaviour %(allowed)s: confirm /%(b)s"),
+                {
+                    "histology": f"{h:04d}",
+                    "allowed": ", ".join(f"/{x}" for x in sorted(icdo3.allowed_behaviours(h))),
+                    "b": b,
+                },
+            )
+        )
+
     found += _site_histology(t, h, b)
     return found
 

@@ -156,8 +156,10 @@ def morphology(code: str, field: str = "morphology") -> Morphology:
 
     /6 and /9 are refused: a registry registers the primary tumour, never a metastasis,
     and one that is malignant but of uncertain primacy is coded /3 (ICD-O-3 coding
-    guideline). A behaviour the table does not list for a known histology is refused with
-    the ones it lists.
+    guideline). Any of /0-/3 goes with any histology (ICD-O-3 coding rule F, the
+    behaviour code matrix: "use the appropriate behaviour code even if the exact term is
+    not listed"); one the table does not list is for the registrar to confirm
+    (``checks``: behaviour_histology), not refused.
     """
     text = code.strip().upper() if isinstance(code, str) else ""
     m = _MORPH.fullmatch(text)
@@ -213,17 +215,6 @@ def morphology(code: str, field: str = "morphology") -> Morphology:
                     field,
                     N_("/%(behaviour)s is not an ICD-O-3 behaviour code (0, 1, 2, 3)"),
                     {"behaviour": behaviour},
-                )
-            ]
-        )
-    allowed = allowed_behaviours(histology)
-    if behaviour not in allowed:
-        raise Invalid.fields(
-            [
-                FieldError(
-                    field,
-                    N_("ICD-O-3 lists %(histology)s only with behaviour %(allowed)s"),
-                    {"histology": m.group(1), "allowed": _behaviours_text(allowed)},
                 )
             ]
         )
