@@ -27,6 +27,8 @@ from salomat.core.user_names import install_user_names
 from salomat.domains.accounts import api as accounts_api
 from salomat.domains.accounts import service as accounts_service
 from salomat.domains.accounts import web as accounts_web
+from salomat.domains.cancer import api as cancer_api
+from salomat.domains.cancer import web as cancer_web
 from salomat.domains.child import api as child_api
 from salomat.domains.child import web as child_web
 from salomat.domains.immunization import api as immunization_api
@@ -138,6 +140,7 @@ def create_app() -> FastAPI:
         *prescription_api.routers,
         *sickleave_api.routers,
         *sanatorium_api.routers,
+        *cancer_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,
@@ -147,6 +150,7 @@ def create_app() -> FastAPI:
         prescription_web.web,
         sickleave_web.web,
         sanatorium_web.web,
+        cancer_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

@@ -17,6 +17,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
+from salomat.fhir.cancer_api import SEARCH_PARAMS as CANCER_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS
 from salomat.fhir.sanatorium_api import SEARCH_PARAMS as SANATORIUM_PARAMS
 
@@ -318,10 +319,15 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
     }
     for t, ps in SEARCH_PARAMS.items():
         res = listed[t]
-        assert {i["code"] for i in res["interaction"]} == {"read", "search-type"}
+        # Condition: the cancer registry also takes submissions (tests/fhir/test_cancer.py)
+        created = {"create"} if t == "Condition" else set()
+        assert {i["code"] for i in res["interaction"]} == {"read", "search-type"} | created
         names = {p["name"] for p in res["searchParam"]}
-        # Encounter: also the sanatorium's stays (tests/fhir/test_sanatorium.py)
-        assert names == set(ps) | set(SANATORIUM_PARAMS.get(t, {})) | {"_count"}
+        # Encounter: also the sanatorium's stays (tests/fhir/test_sanatorium.py);
+        # Condition and Observation: also the cancer registry's tumours and stages
+        assert names == set(ps) | set(SANATORIUM_PARAMS.get(t, {})) | set(
+            CANCER_PARAMS.get(t, {})
+        ) | {"_count"}
         for name in set(ps) | {"_count"}:
             query = {name: samples[name]}
             if name not in ("patient", "episode-of-care", "encounter"):
