@@ -301,6 +301,7 @@ async def _seed(
             referrals = list((await s.scalars(select(Referral.id).order_by(Referral.id))).all())
             certificates = await _sick_leave_ids(s, await pid(citizen))
             sanatorium = await _sanatorium_ids(s, await pid(citizen))
+            tumours = await _cancer_ids(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -313,6 +314,7 @@ async def _seed(
             "citizen": [mine],
             **certificates,
             **sanatorium,
+            **tumours,
         },
         nids,
     )
@@ -374,6 +376,22 @@ async def _sanatorium_ids(session: Any, citizen_id: int) -> dict[str, list[Any]]
         "period_id": [period],
         "profile": ["cardiology"],
     }
+
+
+async def _cancer_ids(session: Any) -> dict[str, list[Any]]:
+    """A demo tumour waiting for the registrar's confirmation (its record shows the
+    confirmation form) and one registered with a follow-up."""
+    from sqlalchemy import select
+
+    from salomat.domains.cancer.models import CancerTumour
+
+    waiting = await session.scalar(
+        select(CancerTumour.id).where(CancerTumour.status == "to_confirm").limit(1)
+    )
+    registered = await session.scalar(
+        select(CancerTumour.id).where(CancerTumour.status == "registered").limit(1)
+    )
+    return {"tumour_id": [t for t in (waiting, registered) if t is not None]}
 
 
 @pytest.fixture(scope="module", params=["UZ", "KZ"])
