@@ -20,7 +20,9 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   check by number and the public verification beside a bare select (p95), and
   the ministry's analytics beside a raw GROUP BY;
 - ``sanatorium``: a citizen's queue position in a queue of about 1M entries beside a
-  primary-key read (p95), and booking a place beside the bare insert.
+  primary-key read (p95), and booking a place beside the bare insert;
+- ``cancer``: the rates table of a year beside a hand-written SQL of the same counts,
+  and a day's notifications consolidated in one job beside bare inserts.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -43,9 +45,9 @@ from typing import Any
 
 from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, load_average
 
-SUITES = ["api", "search", "indicators", "dedup", "sick_leave", "sanatorium"]
+SUITES = ["api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer"]
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
-REQUIRED_ROWS = ("sick_leave_certificate", "sanatorium_referral")
+REQUIRED_ROWS = ("sick_leave_certificate", "sanatorium_referral", "cancer_tumour")
 
 
 def _label(n: int) -> str:
