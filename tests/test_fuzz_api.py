@@ -69,6 +69,7 @@ PREFERENCE = [
     Role.insurance_analyst,
     Role.oncologist,
     Role.sanatorium_admin,
+    Role.cancer_registrar,
     Role.citizen,
     Role.employer,
 ]
@@ -186,7 +187,7 @@ class Senders:
 async def _arrange(app: Any, roles: set[Role]) -> Senders:
     """A polyclinic with a woman attached, her pregnancy and a sick-leave certificate (with
     a VKK decision, shared with an employer organisation), a pharmacy, a sanatorium that
-    booked her a place, and one user per role.
+    booked her a place, her breast cancer in the cancer registry, and one user per role.
 
     The first rows of a fresh database: ids 1 are the ones the coverage phase
     sends first (a path id's lower bound), so those cases reach existing records.
@@ -292,6 +293,20 @@ async def _arrange(app: Any, roles: set[Role]) -> Senders:
         assert r.status_code == 201, r.text
         # and in a sanatorium's queue: beds, period 1, referral 1, offer 1 accepted (stay 1)
         await _sanatorium(c, headers, woman.id)
+        # and in the cancer registry: notification 1 made tumour 1; notification 2 (an
+        # unknown primary site beside it) waits for the registrar's decision
+        for topography in ("C50.4", "C80.9"):
+            r = await c.post(
+                f"/api/v1/persons/{woman.id}/cancer-notifications",
+                json={
+                    "topography": topography,
+                    "morphology": "8500/3",
+                    "basis": 7,
+                    "diagnosed_on": (today - timedelta(days=30)).isoformat(),
+                },
+                headers=doctor,
+            )
+            assert r.status_code == 201, r.text
     return Senders(headers)
 
 
