@@ -13,7 +13,7 @@ from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.cancer import service
+from salomat.domains.cancer import api_statistics, service
 from salomat.domains.cancer.schemas import (
     ConfirmIn,
     DecisionIn,
@@ -32,7 +32,7 @@ from salomat.domains.cancer.schemas import (
 )
 
 api = router(prefix="/api/v1", tags=["cancer registry"])
-routers = [api]
+routers = [*api_statistics.routers, api]
 
 Notifier = Annotated[Principal, Depends(Require("cancer:notify"))]
 Reader = Annotated[Principal, Depends(Require("cancer:read"))]

@@ -11,5 +11,6 @@ from salomat.domains.cancer.service.common import *  # noqa: F403
 from salomat.domains.cancer.service.demo import *  # noqa: F403
 from salomat.domains.cancer.service.fhir_support import *  # noqa: F403
 from salomat.domains.cancer.service.notifications import *  # noqa: F403
+from salomat.domains.cancer.service.statistics import *  # noqa: F403
 from salomat.domains.cancer.service.synth import *  # noqa: F403
 from salomat.domains.cancer.service.tumours import *  # noqa: F403
