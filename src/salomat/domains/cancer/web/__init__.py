@@ -6,10 +6,11 @@ oncologist's follow-up worklist (``worklist``).
 """
 
 from salomat.core.uow import router
-from salomat.domains.cancer.web import clinician, registrar, tumour, worklist
+from salomat.domains.cancer.web import clinician, registrar, statistics, tumour, worklist
 
 web = router(include_in_schema=False)
 for _module in (clinician, registrar, tumour, worklist):
     web.include_router(_module.pages)
+web.include_router(statistics.pages)
 
 __all__ = ["web"]
