@@ -429,7 +429,8 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
 
     first = run(_inventory, scratch_url)
     assert len(first["users"]) == len(data["users"])
-    # the demo people, and the babies born alive in the demo pregnancies (registered at birth)
+    # the demo people, the babies born alive in the demo pregnancies (registered at birth)
+    # and the cancer registry's demo patients
     babies = [
         b
         for preg in data["pregnancies"]
@@ -437,7 +438,8 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
         if b["outcome"] == "live"
     ]
     assert babies
-    assert first["people"] == len(data["people"]) + len(babies)
+    cancer = data.get("cancer", {}).get("patients", [])
+    assert first["people"] == len(data["people"]) + len(babies) + len(cancer)
     assert f"{len(data['pregnancies'])} pregnancies" in r.output
     assert sorted(first["facilities"]) == sorted(f["code"] for f in data["facilities"])
     for username, (_, role, facility) in logins.items():
