@@ -393,6 +393,20 @@ async def notify_condition(request: Request, session: Session, principal: Notifi
     if result.tumour is not None:
         rec = await service.fhir_record(session, result.tumour)
         return resource_response(request, mapper.condition(rec), status=201, location=True)
+    if n.status == "consolidated":
+        # placed, but the sender may not read the registry: no diagnosis goes back
+        received = i18n.gettext(
+            N_("Report %(report)s is kept as notification %(id)s and registered.")
+        ) % {"report": n.external_id, "id": n.id}
+        return fhir_response(
+            {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {"severity": "information", "code": "informational", "diagnostics": received}
+                ],
+            },
+            201,
+        )
     if n.status == "rejected":
         raise InvalidState(
             N_("The cancer registry set report %(report)s aside (notification %(id)s)."),

@@ -167,6 +167,8 @@ class Confirmation(BaseModel):
     by: str
     at: datetime
     note: str | None = None
+    #: the codes and age it was given for ("C61|8140/3|3"): changed codes ask again
+    given_for: str | None = Field(default=None, validation_alias="for")
 
 
 class TumourOut(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -14,13 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.config import get_settings
-from salomat.core.errors import NotFound
+from salomat.core.errors import N_, NotFound
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.cancer.models import CancerNotification, CancerTumour
 from salomat.domains.cancer.schemas import Confirmation, NotificationOut, TumourOut
 from salomat.domains.cancer.service.incidence import MICROSCOPIC
+from salomat.domains.registry import service as registry
 
 __all__ = [
     "CancerRules",
@@ -202,28 +203,30 @@ async def load_tumour(
     lock: bool = False,
 ) -> CancerTumour:
     """A tumour of a person in the user's scope (audited); out of scope reads as missing."""
-    q = select(CancerTumour).where(CancerTumour.id == tumour_id)
-    if lock:
-        q = q.with_for_update()
-    t = await session.scalar(q)
-    if t is None:
-        raise NotFound(f"Tumour {tumour_id} not found.")
+    missing = NotFound(N_("Tumour %(id)s not found."), params={"id": tumour_id})
+    person_id = await session.scalar(
+        select(CancerTumour.person_id).where(CancerTumour.id == tumour_id)
+    )
+    if person_id is None:
+        raise missing
     try:
         await require_person(
             session,
             principal,
-            t.person_id,
+            person_id,
             action=action,
             resource_type="Condition",
             purpose=purpose,
         )
     except NotFound:
-        raise NotFound(f"Tumour {tumour_id} not found.") from None
+        raise missing from None
+    q = select(CancerTumour).where(CancerTumour.id == tumour_id)
+    if lock:
+        # every writer of a person's tumours holds the person first (notifications
+        # rebuild her tumours), then the tumour
+        await registry.hold_person(session, person_id)
+        q = q.with_for_update()
+    t = await session.scalar(q)
+    if t is None or t.person_id != person_id:
+        raise missing
     return t
-
-
-def days_between(a: date, b: date) -> int:
-    return (b - a).days
-
-
-ONE_DAY = timedelta(days=1)

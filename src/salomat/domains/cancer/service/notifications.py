@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid, InvalidState, NotFound
-from salomat.core.policy import require_person
+from salomat.core.policy import allowed, require_person
 from salomat.core.security import Principal
 from salomat.domains.cancer.models import CancerNotification, CancerTreatment, CancerTumour
 from salomat.domains.cancer.schemas import (
@@ -116,18 +116,30 @@ async def _tumour_keys(session: AsyncSession, person_id: int) -> list[CancerTumo
     )
 
 
-def _specific_rank(n: CancerNotification) -> tuple[int, int, int, int, datetime]:
-    """Which notification's codes the tumour takes: a specific histology over an
-    unspecified one (groups 5, 17), then the most valid basis, then a specific
-    sub-site (not .8/.9, not C80.9), then the latest."""
+def _histology_rank(n: CancerNotification) -> tuple[int, int, int, datetime]:
+    """Which report's morphology the tumour takes: a specific histology over an
+    unspecified one (groups 5, 17), then the most valid basis, then invasive over in
+    situ, then the latest."""
     group = icdo3.histology_group(n.histology)
+    return (0 if group in (5, 17) else 1, _BASIS_RANK[n.basis], n.behaviour, n.received_at)
+
+
+def _site_rank(n: CancerNotification) -> tuple[int, int, int, datetime]:
+    """Which report's topography the tumour takes, chosen apart from the morphology: a
+    known site over C80.9 (a biopsy of a metastasis attached to its primary does not make
+    the primary's site unknown), a sub-site over .8/.9, then basis, then the latest."""
     return (
-        0 if group in (5, 17) else 1,
-        _BASIS_RANK[n.basis],
+        0 if n.topography == primaries.UNKNOWN_PRIMARY else 1,
         0 if n.topography.endswith((".8", ".9")) else 1,
-        n.behaviour,
+        _BASIS_RANK[n.basis],
         n.received_at,
     )
+
+
+def confirmation_key(topography: str, morphology: icdo3.Morphology, age: int) -> str:
+    """What a confirmation was given for: a later change of the codes or the age asks
+    for a new one."""
+    return f"{topography}|{morphology.code}|{age}"
 
 
 async def refresh(
@@ -135,9 +147,15 @@ async def refresh(
     t: CancerTumour,
     facts: registry.PersonFacts,
     *,
+    incoming: CancerNotification | None = None,
+    strict: bool = False,
     today: date | None = None,
 ) -> list[checks.Finding]:
-    """Rebuild the tumour from its notifications; return the rare checks still open."""
+    """Rebuild the tumour from its notifications; return the rare checks still open.
+
+    ``incoming``: the report that just joined (its stage, if it has one, is the news; a
+    stage the oncologist corrected stays otherwise). ``strict``: refuse codes the checks
+    find invalid (a registrar's decision); the death's own path never refuses."""
     notes = list(
         await session.scalars(
             select(CancerNotification).where(
@@ -146,24 +164,36 @@ async def refresh(
             )
         )
     )
-    best = max(notes, key=_specific_rank)
-    morph = icdo3.Morphology(best.histology, best.behaviour)
-    t.topography, t.histology, t.behaviour = best.topography, best.histology, best.behaviour
-    t.grade = t.grade or best.grade
-    t.laterality = t.laterality or best.laterality
-    t.icd10 = icdo3.icd10_of(best.topography, morph)
-    t.organ = icdo3.organ(best.topography)
-    t.histology_group = icdo3.histology_group(best.histology)
+    morph_from = max(notes, key=_histology_rank)
+    site_from = max(notes, key=_site_rank)
+    morph = icdo3.Morphology(morph_from.histology, morph_from.behaviour)
+    topography = site_from.topography
+    t.topography, t.histology, t.behaviour = topography, morph.histology, morph.behaviour
+    if t.grade in (None, 9):
+        # a known grade (1-8) of the most valid report that gives one; 9 is "unknown"
+        graded = sorted((n for n in notes if n.grade is not None), key=_histology_rank)
+        known = [n.grade for n in graded if n.grade != 9]
+        t.grade = known[-1] if known else (9 if graded else t.grade)
+    if t.laterality in (None, 9) and site_from.laterality is not None:
+        t.laterality = site_from.laterality
+    t.icd10 = icdo3.icd10_of(topography, morph)
+    t.organ = icdo3.organ(topography)
+    t.histology_group = icdo3.histology_group(morph.histology)
     t.basis = incidence.best_basis(n.basis for n in notes)
     t.incidence_date, t.incidence_level = incidence.incidence(
         (n.date_level, n.diagnosed_on) for n in notes
     )
     t.age = registry.age_on(facts.birth_date, t.incidence_date)
     staged = [n for n in notes if n.stage_group or n.tnm_t]
-    if staged:
-        s = max(staged, key=lambda n: (n.diagnosed_on, n.received_at))
-        t.tnm_edition, t.tnm_t, t.tnm_n, t.tnm_m = s.tnm_edition, s.tnm_t, s.tnm_n, s.tnm_m
-        t.stage_group = s.stage_group
+    news = incoming if incoming is not None and incoming in staged else None
+    if news is None and staged and not (t.stage_group or t.tnm_t):
+        # the stage at diagnosis: the earliest staged report
+        news = min(staged, key=lambda n: (n.diagnosed_on, n.received_at))
+    if news is not None:
+        t.tnm_edition, t.tnm_t, t.tnm_n, t.tnm_m = (
+            news.tnm_edition, news.tnm_t, news.tnm_n, news.tnm_m,
+        )  # fmt: skip
+        t.stage_group = news.stage_group
     if facts.deceased_on is not None:
         t.vital_status, t.death_date = "dead", max(facts.deceased_on, t.incidence_date)
         t.death_cause = facts.death_cause
@@ -178,11 +208,15 @@ async def refresh(
         birth_date=facts.birth_date,
         incidence_date=t.incidence_date,
         death_date=facts.deceased_on,
-        topography=t.topography,
+        topography=topography,
         morphology=morph,
         today=today or date.today(),
     )
-    confirmed = {c["rule"] for c in t.confirmations or []}
+    bad = checks.invalid(findings)
+    if strict and bad:
+        raise Invalid.fields([FieldError(f.field, f.message, f.params) for f in bad])
+    key = confirmation_key(topography, morph, t.age)
+    confirmed = {c["rule"] for c in t.confirmations or [] if c.get("for", key) == key}
     pending = sorted({f.rule for f in checks.rare(findings)} - confirmed)
     t.pending_checks = pending
     t.status = "to_confirm" if pending else "registered"
@@ -190,8 +224,13 @@ async def refresh(
     return checks.rare(findings)
 
 
-def _confirmation(principal: Principal, rule: str, note: str | None) -> dict[str, Any]:
-    return {"rule": rule, "by": principal.username, "at": utcnow().isoformat(), "note": note}
+def _confirmation(
+    principal: Principal, rule: str, note: str | None, key: str | None = None
+) -> dict[str, Any]:
+    out = {"rule": rule, "by": principal.username, "at": utcnow().isoformat(), "note": note}
+    if key is not None:
+        out["for"] = key
+    return out
 
 
 def _stage_columns(stage: StageIn | None) -> dict[str, Any]:
@@ -283,7 +322,7 @@ async def _place(
         .values(tumour_id=t.id)
         .execution_options(synchronize_session=False)
     )
-    await refresh(session, t, facts)
+    await refresh(session, t, facts, incoming=n)
     await session.flush()
     return t, decision
 
@@ -301,8 +340,24 @@ async def _facts(session: AsyncSession, person_id: int) -> registry.PersonFacts:
 
 
 def _result(
-    n: CancerNotification, t: CancerTumour | None, decision: primaries.Decision
+    n: CancerNotification,
+    t: CancerTumour | None,
+    decision: primaries.Decision,
+    principal: Principal,
 ) -> NotifyResult:
+    """What the sender reads back. One who may not read the registry (an obstetrician
+    notifies, but has no need to see her patient's other cancers) learns only that the
+    report was received: not the tumour, nor which rule placed it."""
+    if not allowed(principal.role, "cancer:read"):
+        out = notification_out(n)
+        out = out.model_copy(update={"tumour_id": None, "decision_reason": None})
+        return NotifyResult(
+            notification=out,
+            tumour=None,
+            new_primary=False,
+            reason="received",
+            message=_message(N_("The cancer registry received the notification."), {}),
+        )
     message = _message(decision.message, decision.params)
     return NotifyResult(
         notification=notification_out(n, message if n.status == "to_review" else None),
@@ -336,18 +391,13 @@ async def _replay(
             N_("This system's report %(id)s was sent for another patient."),
             params={"id": data.external_id},
         )
-    await require_person(
-        session, principal, person_id, action="read", resource_type="Condition",
-        purpose="cancer notification",
-    )  # fmt: skip
     t = await session.get(CancerTumour, n.tumour_id) if n.tumour_id else None
-    return NotifyResult(
-        notification=notification_out(n),
-        tumour=tumour_out(t) if t is not None else None,
-        new_primary=bool(t is not None and n.decision_reason in NEW_PRIMARY_REASONS),
-        reason=n.decision_reason or "",
-        message="",
-    )
+    new = bool(t is not None and n.decision_reason in NEW_PRIMARY_REASONS)
+    decision = primaries.Decision(
+        new, n.tumour_id, n.decision_reason or "", n.status == "to_review",
+        N_("This report was received before; nothing changed."), {},
+    )  # fmt: skip
+    return _result(n, t, decision, principal)
 
 
 async def notify(
@@ -360,19 +410,28 @@ async def notify(
 ) -> NotifyResult:
     """Take one report: refuse what is invalid (nothing stored), keep it, and place it."""
     today = today or date.today()
-    replay = await _replay(session, principal, data, person_id)
-    if replay is not None:
-        return replay
-    facts = await _facts(session, person_id)
     await require_person(
         session, principal, person_id, action="create", resource_type="Condition",
         purpose="cancer notification",
     )  # fmt: skip
+    # one writer of a person's tumours at a time; a resend waits for the first and finds it
+    await registry.hold_person(session, person_id)
+    replay = await _replay(session, principal, data, person_id)
+    if replay is not None:
+        return replay
+    facts = await _facts(session, person_id)
     _check_confirm(principal, data.confirm)
     codes = parse_codes(data.topography, data.morphology, data.basis)
     errors: list[FieldError] = []
     if data.diagnosed_on > today:
         errors.append(FieldError("diagnosed_on", N_("is in the future")))
+    if data.date_kind == "microscopic" and codes.basis not in incidence.MICROSCOPIC:
+        errors.append(
+            FieldError(
+                "date_kind",
+                N_("a microscopic confirmation needs a microscopic basis (5, 6 or 7)"),
+            )
+        )
     reported_on = data.reported_on or today
     if reported_on > today:
         errors.append(FieldError("reported_on", N_("is in the future")))
@@ -409,7 +468,6 @@ async def notify(
                 )
             ]
         )
-    await registry.hold_person(session, person_id)
     now = utcnow()
     n = CancerNotification(
         person_id=person_id,
@@ -455,9 +513,18 @@ async def notify(
         n,
         facts,
         followed_by=followed_by,
-        confirmations=[_confirmation(principal, r, data.note) for r in data.confirm],
-    )
-    return _result(n, t, decision)
+        confirmations=[
+            _confirmation(
+                principal, r, data.note,
+                confirmation_key(
+                    codes.topography, codes.morphology,
+                    registry.age_on(facts.birth_date, data.diagnosed_on),
+                ),
+            )
+            for r in data.confirm
+        ],
+    )  # fmt: skip
+    return _result(n, t, decision, principal)
 
 
 async def record_death_certificate(
@@ -532,21 +599,32 @@ async def decide_notification(
     person, as a new primary, or set aside; rare combinations she confirms are kept."""
     if principal.role != REGISTRAR_ROLE:
         raise Forbidden(N_("Only the cancer registry decides on a notification."))
+    person_id = await session.scalar(
+        select(CancerNotification.person_id).where(CancerNotification.id == notification_id)
+    )
+    if person_id is None:
+        raise NotFound(N_("Notification %(id)s not found."), params={"id": notification_id})
+    try:
+        await require_person(
+            session, principal, person_id, action="update", resource_type="Condition",
+            purpose="cancer registration",
+        )  # fmt: skip
+    except NotFound:
+        raise NotFound(
+            N_("Notification %(id)s not found."), params={"id": notification_id}
+        ) from None
+    # the person first (as every writer of her tumours), then the notification
+    await registry.hold_person(session, person_id)
     n = await session.scalar(
         select(CancerNotification).where(CancerNotification.id == notification_id).with_for_update()
     )
-    if n is None:
+    if n is None or n.person_id != person_id:
         raise NotFound(N_("Notification %(id)s not found."), params={"id": notification_id})
-    await require_person(
-        session, principal, n.person_id, action="update", resource_type="Condition",
-        purpose="cancer registration",
-    )  # fmt: skip
     if n.status != "to_review":
         raise InvalidState(
             N_("Notification %(id)s was already decided."), params={"id": notification_id}
         )
     facts = await _facts(session, n.person_id)
-    await registry.hold_person(session, n.person_id)
     unknown = [r for r in data.confirm if r not in (n.rare_checks or [])]
     if unknown:
         raise Invalid.fields(
@@ -564,15 +642,23 @@ async def decide_notification(
         n.status, n.decision_reason = "rejected", "registrar_rejected"
         if data.note:
             n.note = data.note
+        # the treatments it reported belong to no tumour of the registry
+        await session.execute(
+            delete(CancerTreatment).where(
+                CancerTreatment.notification_id == n.id, CancerTreatment.tumour_id.is_(None)
+            )
+        )
         await session.flush()
         decision = primaries.Decision(
             False, None, "registrar_rejected", False, N_("Set aside by the registrar."), {}
         )
-        return _result(n, None, decision)
+        return _result(n, None, decision, principal)
     if data.action == "attach":
         if data.tumour_id is None:
             raise Invalid.fields([FieldError("tumour_id", N_("name the tumour it belongs to"))])
-        t = await session.get(CancerTumour, data.tumour_id)
+        t = await session.scalar(
+            select(CancerTumour).where(CancerTumour.id == data.tumour_id).with_for_update()
+        )
         if t is None or t.person_id != n.person_id:
             raise Invalid.fields([FieldError("tumour_id", N_("is not a tumour of this patient"))])
         reason, new = "registrar_attached", False
@@ -581,9 +667,14 @@ async def decide_notification(
         reason, new = "registrar_new_primary", True
     n.status, n.tumour_id, n.decision_reason = "consolidated", t.id, reason
     if data.confirm:
+        key = confirmation_key(
+            n.topography,
+            icdo3.Morphology(n.histology, n.behaviour),
+            registry.age_on(facts.birth_date, n.diagnosed_on),
+        )
         t.confirmations = [
             *(t.confirmations or []),
-            *(_confirmation(principal, r, data.note) for r in data.confirm),
+            *(_confirmation(principal, r, data.note, key) for r in data.confirm),
         ]
     await session.flush()
     await session.execute(
@@ -592,11 +683,15 @@ async def decide_notification(
         .values(tumour_id=t.id)
         .execution_options(synchronize_session=False)
     )
-    await refresh(session, t, facts)
+    # a registrar's decision never registers what the checks find impossible (a male
+    # with C53 from a certificate): she sets such a report aside
+    await refresh(session, t, facts, incoming=n, strict=True)
     await session.flush()
     msgid = (
         N_("Registered as a new primary by the registrar.")
         if new
         else N_("Joined to tumour %(id)s by the registrar.")
     )
-    return _result(n, t, primaries.Decision(new, t.id, reason, False, msgid, {"id": t.id}))
+    return _result(
+        n, t, primaries.Decision(new, t.id, reason, False, msgid, {"id": t.id}), principal
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import events
@@ -30,10 +30,15 @@ from salomat.domains.registry import service as registry
 __all__: list[str] = []
 
 
-def cancer_line(cause: str, other_causes: tuple[str, ...]) -> str | None:
-    """The certificate line the registry takes: the underlying cause when it is a
-    cancer, else the first other line that is."""
-    return next((c for c in (cause, *other_causes) if icdo3.is_cancer_cause(c)), None)
+def cancer_lines(cause: str, other_causes: tuple[str, ...]) -> list[str]:
+    """The certificate's lines the registry takes: every line that names a cancer, one
+    per organ (the underlying cause first; two lines of one organ are one report)."""
+    out: dict[str, str] = {}
+    for code in (cause, *other_causes):
+        parsed = icdo3.from_icd10(code)
+        if parsed is not None:
+            out.setdefault(icdo3.organ(parsed[0]), code)
+    return list(out.values())
 
 
 @events.subscribe(registry.PersonDied)
@@ -45,7 +50,12 @@ async def on_death(session: AsyncSession, event: registry.PersonDied) -> None:
         .where(CancerTumour.person_id == event.person_id)
         .values(
             vital_status="dead",
-            death_date=event.deceased_on,
+            # a tumour reported with a date after the registered death (a late pathology
+            # report) keeps its date: the death is registered all the same
+            death_date=case(
+                (CancerTumour.incidence_date > event.deceased_on, CancerTumour.incidence_date),
+                else_=event.deceased_on,
+            ),
             death_cause=event.cause,
             next_follow_up_on=None,
             updated_at=utcnow(),
@@ -53,8 +63,7 @@ async def on_death(session: AsyncSession, event: registry.PersonDied) -> None:
         )
         .execution_options(synchronize_session="fetch")
     )
-    line = cancer_line(event.cause, tuple(getattr(event, "other_causes", ())))
-    if line is not None:
+    for line in cancer_lines(event.cause, tuple(event.other_causes)):
         await record_death_certificate(session, event.person_id, event.deceased_on, line)
 
 

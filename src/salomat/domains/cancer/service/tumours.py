@@ -4,7 +4,7 @@ registrar's work queue."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +47,9 @@ from salomat.domains.cancer.service.notifications import (
     refresh,
 )
 from salomat.domains.registry import service as registry
+
+#: the kind of facility that follows cancer patients up (the packs' oncology dispensary)
+FOLLOW_UP_KIND = "oncology_centre"
 
 __all__ = [
     "add_follow_up",
@@ -136,13 +139,27 @@ async def update_tumour(
         t.tnm_t, t.tnm_n, t.tnm_m = (s.t, s.n, s.m) if s else (None, None, None)
         t.stage_group = s.group if s else None
     if "followed_by_facility_code" in fields:
+        # who follows a patient up gives that facility scope over her record: the
+        # registry names it, and only an oncology centre
+        if principal.role != REGISTRAR_ROLE:
+            raise Forbidden(N_("Only the cancer registry names the facility that follows up."))
         code = data.followed_by_facility_code
-        fid = await registry.facility_id_by_code(session, code) if code else None
-        if code and fid is None:
+        facility = await registry.facility_by_code(session, code) if code else None
+        if code and facility is None:
             raise Invalid.fields(
                 [FieldError("followed_by_facility_code", N_("no facility has this code"))]
             )
-        t.followed_by_facility_id = fid
+        if facility is not None and facility.kind != FOLLOW_UP_KIND:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "followed_by_facility_code",
+                        N_("%(code)s is not an oncology centre"),
+                        {"code": code},
+                    )
+                ]
+            )
+        t.followed_by_facility_id = facility.id if facility is not None else None
     t.updated_at = utcnow()
     await session.flush()
     return tumour_out(t)
@@ -189,14 +206,16 @@ async def confirm_checks(
 async def add_treatment(
     session: AsyncSession, principal: Principal, tumour_id: int, data: TreatmentIn
 ) -> TreatmentOut:
-    t = await load_tumour(session, principal, tumour_id, action="update", purpose="treatment")
+    t = await load_tumour(
+        session, principal, tumour_id, action="update", purpose="treatment", lock=True
+    )
     errors = []
     today = date.today()
     if data.started_on > today:
         errors.append(FieldError("started_on", N_("is in the future")))
     if data.ended_on is not None and data.ended_on < data.started_on:
         errors.append(FieldError("ended_on", N_("is before the start")))
-    if data.started_on < t.incidence_date.replace(year=t.incidence_date.year - 1):
+    if data.started_on < t.incidence_date - timedelta(days=366):
         errors.append(FieldError("started_on", N_("is more than a year before the diagnosis")))
     if errors:
         raise Invalid.fields(errors)

@@ -179,7 +179,7 @@ async def _form_page(
         "kinds": KINDS,
         "today": date.today().isoformat(),
         "action": notify_path(person_id),
-        "form": {"date_kind": "microscopic"},
+        "form": {"date_kind": "diagnosis"},
         "errors": {},
         "loose": [],
         "error": None,
