@@ -112,9 +112,7 @@ async def register_death(
         raise Invalid.fields(errors)
     cause = icd10_cause(data.cause)
     others = tuple(
-        dict.fromkeys(
-            icd10_cause(c, f"other_causes.{i}") for i, c in enumerate(data.other_causes)
-        )
+        dict.fromkeys(icd10_cause(c, f"other_causes.{i}") for i, c in enumerate(data.other_causes))
     )
     person.deceased_on, person.death_cause = data.deceased_on, cause
     person.death_other_causes = list(others) or None
