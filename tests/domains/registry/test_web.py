@@ -384,7 +384,7 @@ async def test_attach_with_a_stale_version_is_refused(
     assert "must be after" in field_error(same_day.text, "start_on")
 
 
-async def test_a_death_is_registered_from_the_card(client, make_user, make_person):
+async def test_a_death_is_registered_from_the_card(client, make_user, make_person, login):
     registrar = await make_user("registrar")
     person = await make_person(registrar.facility_code)
     csrf = await web_login(client, registrar)
@@ -396,6 +396,14 @@ async def test_a_death_is_registered_from_the_card(client, make_user, make_perso
     )
     assert bad.status_code == 422
     assert "subcategories" in field_error(bad.text, "cause")
+    # the certificate's other lines, typed as one list: a wrong one is named there
+    other = await client.post(
+        f"/patients/{person.id}/death",
+        data={"csrf_token": csrf, "version": version, "deceased_on": "2024-01-10",
+              "cause": "I21.9", "other_causes": "I10, X99.99"},
+    )  # fmt: skip
+    assert other.status_code == 422
+    assert "X99.99" in field_error(other.text, "other_causes")
     ok = await client.post(
         f"/patients/{person.id}/death",
         data={
@@ -403,6 +411,7 @@ async def test_a_death_is_registered_from_the_card(client, make_user, make_perso
             "version": version,
             "deceased_on": "2024-01-10",
             "cause": "I21.9",
+            "other_causes": "I10; E11.9",
         },
     )
     assert ok.status_code == 303, ok.text
@@ -410,6 +419,8 @@ async def test_a_death_is_registered_from_the_card(client, make_user, make_perso
     assert 'data-testid="deceased"' in card.text
     assert "10.01.2024" in card.text
     assert 'data-testid="death-form"' not in card.text
+    r = await client.get(f"/api/v1/persons/{person.id}", headers=await login(registrar))
+    assert r.json()["death_other_causes"] == ["I10", "E11.9"]
 
 
 async def test_the_facility_list_shows_type_level_place_and_status(

@@ -404,19 +404,26 @@ async def death(
     version: Annotated[str, Form()] = "",
     deceased_on: Annotated[str, Form()] = "",
     cause: Annotated[str, Form()] = "",
+    other_causes: Annotated[str, Form()] = "",
 ) -> Response:
-    form = {"deceased_on": deceased_on, "cause": cause}
+    form = {"deceased_on": deceased_on, "cause": cause, "other_causes": other_causes}
+    # the certificate's other lines, typed as one list: "C34.9, I10"
+    lines = [c for c in other_causes.replace(";", ",").replace(" ", ",").split(",") if c]
     try:
-        data = forms.validate(DeathIn, {k: v.strip() for k, v in form.items()})
+        data = forms.validate(
+            DeathIn,
+            {"deceased_on": deceased_on.strip(), "cause": cause.strip(), "other_causes": lines},
+        )
         await service.register_death(
             session, principal, person_id, data, expected_version=_version(version)
         )
     except SalomatError as e:
         if e.status == 404:
             raise
+        many = {f"other_causes.{i}": "other_causes" for i in range(len(lines))}
         extra = {
             "death_form": form,
-            "death_errors": forms.errors_by_field(e.errors),
+            "death_errors": forms.errors_by_field(e.errors, many),
             "death_error": e,
         }
         return await _card(request, session, principal, person_id, extra, e.status)
