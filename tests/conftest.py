@@ -75,18 +75,45 @@ os.environ["SALOMAT_DATABASE_URL"] = TEST_URL
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The Chromium tests run in the SQLite suite only. `make test` runs both suites side
-    by side on two cores and the PostgreSQL one is the longer; a page in Chromium is the
-    same page on either database, and the PostgreSQL suite keeps every page's httpx
-    tests and the language sweep. SALOMAT_BROWSER_ON_PG=1 runs them here too."""
-    if BACKEND != "postgresql" or os.environ.get("SALOMAT_BROWSER_ON_PG"):
+    """Two kinds of test run in the SQLite suite only. `make test` runs both suites side
+    by side on two cores and the PostgreSQL one is the longer, so what is the same on
+    either database runs once:
+
+    - the Chromium tests: a page in Chromium is the same page on either database, and the
+      PostgreSQL suite keeps every page's httpx tests and the language sweep
+      (SALOMAT_BROWSER_ON_PG=1 runs them here too);
+    - the pure rules (``no_db``: the IARC checks, the rate arithmetic, the calendars, the
+      growth standards, national ids...): they never open a database, which the
+      ``_pure_stays_pure`` fixture enforces in the SQLite suite (SALOMAT_PURE_ON_PG=1
+      runs them here too)."""
+    if BACKEND != "postgresql":
         return
-    skip = pytest.mark.skip(
+    browser = pytest.mark.skip(
         reason="Chromium tests run in the SQLite suite (SALOMAT_BROWSER_ON_PG=1 runs them here)"
     )
+    pure = pytest.mark.skip(
+        reason="pure rules run in the SQLite suite (SALOMAT_PURE_ON_PG=1 runs them here)"
+    )
     for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(skip)
+        if "browser" in item.keywords and not os.environ.get("SALOMAT_BROWSER_ON_PG"):
+            item.add_marker(browser)
+        if "no_db" in item.keywords and not os.environ.get("SALOMAT_PURE_ON_PG"):
+            item.add_marker(pure)
+
+
+@pytest.fixture(autouse=True)
+def _pure_stays_pure(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``no_db`` test that opens a database fails, so the mark never hides a test whose
+    result could differ on PostgreSQL."""
+    if request.node.get_closest_marker("no_db") is None:
+        return
+    from salomat.core import db
+
+    def refuse(*args: object, **kw: object) -> None:
+        raise AssertionError("a no_db test opened a database: remove the mark")
+
+    monkeypatch.setattr(db, "get_engine", refuse)
+    monkeypatch.setattr(db, "session_factory", refuse)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -27,6 +27,9 @@ from salomat.core.money import (
     parse_money,
 )
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 NBSP = "\u00a0"
 NNBSP = "\u202f"
 #: locale -> (decimal separator, group separator), from CLDR

@@ -18,6 +18,9 @@ from salomat.core.text import (
     refused_character,
 )
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 
 class _Form(BaseModel):
     name: NameText = Field(max_length=300)

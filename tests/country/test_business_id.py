@@ -12,6 +12,9 @@ from salomat.country import business_id as bid
 from salomat.country.national_id import iin_check_digit
 from tests.factories import business_id_for
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 FIRST = list(range(1, 12))
 SECOND = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]
 

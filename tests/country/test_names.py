@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salomat.country import names
+
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
 
 # Uzbek Cyrillic letters whose Latin form is unambiguous, so the way back is exact:
 # not й (йо/ё, йу/ю, йа/я), ц (тс), щ (ш), ъ ь ы э, and not с/к before ҳ (сҳ/ш, кҳ/х).

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from salomat.country import national_id as nid
 from tests.factories import national_id_for
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 # ../shared/domain/national-ids.md
 IIN_VECTORS = [
     ("871008401427", date(1987, 10, 8), "female"),  # first pass

@@ -8,6 +8,9 @@ import pytest
 
 from salomat.country import pack
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 
 @pytest.mark.parametrize(("country", "zone"), [("UZ", "Asia/Tashkent"), ("KZ", "Asia/Almaty")])
 def test_each_pack_names_its_zone_at_utc_plus_five(country, zone):

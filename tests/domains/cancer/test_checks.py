@@ -13,6 +13,9 @@ from salomat.core.errors import Invalid
 from salomat.domains.cancer.service import checks, icdo3
 from salomat.domains.cancer.service.icdo3 import Morphology
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 INCIDENCE = date(2024, 6, 15)
 TODAY = date(2025, 1, 10)
 DAY = timedelta(days=1)

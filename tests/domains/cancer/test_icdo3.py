@@ -17,6 +17,9 @@ from salomat.core.errors import Invalid
 from salomat.domains.cancer.service import checks, icdo3
 from salomat.domains.cancer.service.icdo3 import Morphology
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 
 def _refusal(fn, *args, **kw) -> Invalid:
     with pytest.raises(Invalid) as e:

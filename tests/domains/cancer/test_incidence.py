@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from salomat.core.errors import Invalid
 from salomat.domains.cancer.service import incidence
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 D = date
 
 

@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 from salomat.domains.cancer.service import icdo3
 from salomat.domains.cancer.service.primaries import Decision, TumourKey, decide
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 REASONS = {"first_tumour", "same_organ_same_group", "unspecified_histology", "systemic_once",
            "different_organ", "different_histology", "unknown_primary_site",
            "several_candidates"}  # fmt: skip

@@ -24,6 +24,9 @@ from salomat.domains.cancer.service.rates import (
     cumulative_risk,
 )
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 # A hand-made territory: 100 000 person-years in every band except these five.
 #   band  ages   cases  person-years   rate per 100 000
 #    8    40–44    20       50 000       20/50 000 × 1e5 =  40

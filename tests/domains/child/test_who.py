@@ -34,6 +34,9 @@ from hypothesis import strategies as st
 from salomat.domains.child.service import who
 from salomat.domains.child.service.growth import assess
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 # ---- WHO's rows (L, M, S) ----------------------------------------------------------------
 
 #: wflanthro.txt, weight-for-length by length (cm)

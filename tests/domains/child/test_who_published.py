@@ -34,6 +34,9 @@ import pytest
 
 from salomat.domains.child.service.growth import assess, conventional_length
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 # ---- WHO Anthro --------------------------------------------------------------------------
 
 #: README, anthro_zscores(sex, age (days), weight, lenhei) (measure not given: as due)

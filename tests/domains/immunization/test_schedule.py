@@ -13,6 +13,9 @@ from salomat.country import pack
 from salomat.domains.immunization.service import schedule as s
 from salomat.domains.immunization.service.schedule import GivenDose
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 BORN = date(2026, 1, 15)
 COUNTRIES = ("UZ", "KZ")
 

@@ -17,6 +17,9 @@ from salomat.domains.maternal.service.dating import (
     ga_days,
 )
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 ON = date(2026, 6, 1)
 
 

@@ -20,6 +20,9 @@ from salomat.domains.maternal.service.rules import (
     schedule,
 )
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 TODAY = date(2026, 6, 1)
 COUNTRIES = ["UZ", "KZ"]
 

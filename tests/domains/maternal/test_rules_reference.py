@@ -21,6 +21,9 @@ from salomat.domains.maternal.service import rules
 from salomat.domains.maternal.service.contact_schedule import contact_schedule
 from salomat.domains.maternal.service.rules import ContactFacts, Facts
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 TODAY = date(2026, 6, 1)
 DAK_WEEKS = [12, 20, 26, 30, 34, 36, 38, 40]
 

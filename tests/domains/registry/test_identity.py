@@ -9,6 +9,9 @@ import pytest
 from salomat.core.errors import Invalid
 from salomat.domains.registry.service import check_identity
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 
 def test_a_kazakh_iin_agreeing_with_the_form_passes():
     assert check_identity("871008401427", date(1987, 10, 8), "female", country="KZ") == []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from salomat.domains.registry.service.search import _halves, name_similarity
+
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
 
 LETTERS = "abdefghijklmnoprstuvz"
 word = st.text(alphabet=LETTERS, min_size=6, max_size=14)

@@ -20,6 +20,9 @@ from salomat.domains.sanatorium.service.rules import (
     yearly_capacity,
 )
 
+#: pure rules, no database: they run once, in the SQLite suite (tests/conftest.py)
+pytestmark = pytest.mark.no_db
+
 
 def test_ordering_vector_gives_the_notes_positions():
     # tier 1 best; ties by application time, then sequence number
