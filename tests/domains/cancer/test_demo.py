@@ -66,8 +66,8 @@ def test_the_section_names_its_patients_the_centre_and_a_registrar(country_):
     kinds = {f["code"]: f["kind"] for f in data["facilities"]}
     assert kinds[spec["centre"]] == "oncology_centre"
     users = {u["username"]: u for u in data["users"]}
-    assert users["cancer_registrar"]["role"] == "cancer_registrar"
-    assert users["cancer_registrar"]["language"] == {"UZ": "uz", "KZ": "kk"}[country_]
+    assert users["canreg"]["role"] == "cancer_registrar"
+    assert users["canreg"]["language"] == {"UZ": "uz", "KZ": "kk"}[country_]
     assert users["oncologist"]["facility"] == spec["centre"]
     patients = {p["national_id"] for p in spec["patients"]}
     people = {p["national_id"] for p in data["people"]}
