@@ -3,6 +3,7 @@ one job that moves time on, is called as the worker calls it)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,10 +21,16 @@ NOW = datetime.now(UTC)
 
 
 async def _sweep(now: datetime | None = None, today: date | None = None):  # type: ignore[no-untyped-def]
-    async with session_factory()() as s:
-        result = await service.sweep(s, now=now, today=today)
-        await s.commit()
-    return result
+    """The sweep over the whole test database, bounded: one that waits on a lock another
+    test left behind fails here instead of hanging the suite."""
+
+    async def run():  # type: ignore[no-untyped-def]
+        async with session_factory()() as s:
+            result = await service.sweep(s, now=now, today=today)
+            await s.commit()
+        return result
+
+    return await asyncio.wait_for(run(), timeout=120)
 
 
 async def _period(client, world, *, beds=2, capacity=None, starts_in=10, profile="cardiology"):  # type: ignore[no-untyped-def]

@@ -5,10 +5,13 @@ a parent acting for her child, and races between them (PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.db import session_factory
 from salomat.core.errors import Conflict
@@ -257,7 +260,7 @@ async def _waiting_on_a_lock() -> None:
     """Until another backend of this database waits on a row lock (the second request
     has reached the row the first holds): polled, never slept on a guess."""
     async with session_factory()() as s:
-        for _ in range(600):  # 30 seconds at most
+        for _ in range(1200):  # a minute at most, however busy the machine
             n = await s.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -268,6 +271,32 @@ async def _waiting_on_a_lock() -> None:
                 return
             await asyncio.sleep(0.05)
     raise AssertionError("the second request never waited on the first one's lock")
+
+
+async def _race(holder: AsyncSession, second: Any) -> Any:
+    """Let ``second`` (a coroutine) run into the row lock ``holder`` (a session with an
+    uncommitted write) keeps, then commit the holder, and return what ``second`` gave.
+
+    Whatever happens, the holder's transaction ends and ``second`` ends (each wait is
+    bounded): a failure fails this test only, and no lock outlives it to hang a later
+    test's sweep (the PostgreSQL suite once hung so)."""
+    task = asyncio.create_task(second)
+    try:
+        await asyncio.wait_for(_waiting_on_a_lock(), timeout=90)
+        await asyncio.wait_for(holder.commit(), timeout=30)
+        return await asyncio.wait_for(task, timeout=60)
+    finally:
+        # the holder's transaction ends first (a rollback if it did not commit), so the
+        # second request can finish on its own; only then is it cancelled if still stuck
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(holder.close(), timeout=30)
+        if not task.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(task), timeout=30)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
 
 def _holder(person_id: int) -> Principal:
@@ -298,11 +327,7 @@ async def test_withdrawing_a_period_while_a_place_is_being_accepted(
                 await s.rollback()
                 return "refused"
 
-    task = asyncio.create_task(withdraw())
-    await _waiting_on_a_lock()
-    await accepting.commit()
-    await accepting.close()
-    assert await task == "refused"
+    assert await _race(accepting, withdraw()) == "refused"
     stays = (await client.get("/api/v1/sanatorium/periods", headers=world.admin)).json()
     mine = next(p for p in stays if p["id"] == period["id"])
     assert (mine["status"], mine["booked"]) == ("open", 1)
@@ -329,11 +354,7 @@ async def test_giving_up_a_referral_while_its_offer_is_being_accepted(
             await s.commit()
             return out.status
 
-    task = asyncio.create_task(give_up())
-    await _waiting_on_a_lock()
-    await accepting.commit()
-    await accepting.close()
-    assert await task == "cancelled"
+    assert await _race(accepting, give_up()) == "cancelled"
     mine = await _mine(client, me)
     assert mine["stay"]["status"] == "cancelled"  # the booked bed was freed again
 
