@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from salomat.core import i18n
 from salomat.core.errors import FieldError, Invalid, field_errors_from_pydantic
+from salomat.core.params import NUL, NUL_MESSAGE
 
 
 def errors_by_field(
@@ -41,3 +46,41 @@ def text(form: Any, name: str) -> str:
 def texts(form: Any, name: str) -> list[str]:
     """Every value of a repeated field (checkboxes)."""
     return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+async def read_form(request: Request) -> Any:
+    """The posted form, refused (422) when a name or value holds a NUL character (which
+    PostgreSQL text cannot store: a national id with one would otherwise reach a query)."""
+    form = await request.form()  # parsed once already by the CSRF check: Starlette's cache
+    bad = [
+        FieldError(key.replace(NUL, "\\u0000"), NUL_MESSAGE)
+        for key, value in form.multi_items()
+        if NUL in key or (isinstance(value, str) and NUL in value)
+    ]
+    if bad:
+        raise Invalid.fields(bad)
+    return form
+
+
+def values(posted: Any, names: tuple[str, ...]) -> dict[str, str]:
+    """The posted fields, stripped ("" when absent): what the form shows again if refused."""
+    return {n: text(posted, n) for n in names}
+
+
+def loose(errors: dict[str, list[FieldError]], shown: tuple[str, ...]) -> list[FieldError]:
+    """The messages of fields the form has no place for (shown above the form)."""
+    return [e for name, es in errors.items() if name not in shown for e in es]
+
+
+@contextmanager
+def page_language(request: Request) -> Iterator[str]:
+    """The page's language while a handler calls services that word things (a rule's
+    reason, a facility's name in its language), and while the page renders."""
+    from salomat.ui.templating import language_of
+
+    lang = language_of(request)
+    token = i18n.set_language(lang)
+    try:
+        yield lang
+    finally:
+        i18n.reset_language(token)

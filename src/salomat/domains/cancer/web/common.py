@@ -10,21 +10,14 @@ conversion ("Colorectum and anus"), "8140/3" with its IARC/IACR 2004 histology g
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request
-
-from salomat.core import i18n
 from salomat.core.config import get_settings
-from salomat.core.errors import FieldError, Invalid, SalomatError
-from salomat.core.params import NUL, NUL_MESSAGE
+from salomat.core.errors import SalomatError
 from salomat.country import pack
 from salomat.domains.cancer.service import icdo3, labels
 from salomat.ui import forms
-from salomat.ui.templating import language_of
 
 __all__ = [
     "base_ctx",
@@ -97,52 +90,6 @@ def base_ctx() -> dict[str, Any]:
     }
 
 
-@contextmanager
-def page_language(request: Request) -> Iterator[str]:
-    """The page's language while a handler calls services that word things (the rules'
-    reason for a decision), and while the page renders."""
-    lang = language_of(request)
-    token = i18n.set_language(lang)
-    try:
-        yield lang
-    finally:
-        i18n.reset_language(token)
-
-
-async def read_form(request: Request) -> Any:
-    """The posted form, refused (422) when a name or value holds a NUL character."""
-    form = await request.form()
-    bad = [
-        FieldError(key.replace(NUL, "\\u0000"), NUL_MESSAGE)
-        for key, value in form.multi_items()
-        if NUL in key or (isinstance(value, str) and NUL in value)
-    ]
-    if bad:
-        raise Invalid.fields(bad)
-    return form
-
-
-def values(posted: Any, names: tuple[str, ...]) -> dict[str, str]:
-    """The posted fields, stripped ("" when absent): what the form shows again if refused."""
-    return {n: forms.text(posted, n) for n in names}
-
-
-def errors_of(
-    errors: list[FieldError], rename: dict[str, str] | None = None
-) -> dict[str, list[FieldError]]:
-    """Messages by form field (``rename``: a service's field -> the form's)."""
-    out: dict[str, list[FieldError]] = {}
-    for e in errors:
-        field = (rename or {}).get(e.field, e.field)
-        out.setdefault(field, []).append(e)
-    return out
-
-
-def loose(errors: dict[str, list[FieldError]], shown: tuple[str, ...]) -> list[FieldError]:
-    """The messages of fields the form has no place for (shown above the form)."""
-    return [e for name, es in errors.items() if name not in shown for e in es]
-
-
 async def settle(session: Any, e: SalomatError) -> None:
     """A refusal the page shows again: 404 is the error page; a change that lost a race
     (409, 412) may leave the session unusable, so the page is read afresh; any other
@@ -151,3 +98,11 @@ async def settle(session: Any, e: SalomatError) -> None:
         raise e
     if e.status in (409, 412):
         await session.rollback()
+
+
+# the form helpers every domain's pages share (ui.forms), under the names the pages use
+page_language = forms.page_language
+read_form = forms.read_form
+values = forms.values
+loose = forms.loose
+errors_of = forms.errors_by_field

@@ -11,23 +11,17 @@ page's), falling back to English, then to the code.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request
-
 from salomat.core import i18n
 from salomat.core.config import get_settings
-from salomat.core.errors import FieldError, Invalid
+from salomat.core.errors import FieldError
 from salomat.core.i18n import N_
-from salomat.core.params import NUL, NUL_MESSAGE
 from salomat.country import pack
 from salomat.domains.sanatorium import service
 from salomat.ui import forms
-from salomat.ui.templating import language_of
 
 __all__ = [
     "PERIOD_STATUS_LABELS",
@@ -141,37 +135,7 @@ def base_ctx() -> dict[str, Any]:
     }
 
 
-@contextmanager
-def page_language(request: Request) -> Iterator[str]:
-    """The page's language while a handler calls services that word things (a facility's
-    name in its language), and while the page renders."""
-    lang = language_of(request)
-    token = i18n.set_language(lang)
-    try:
-        yield lang
-    finally:
-        i18n.reset_language(token)
-
-
 # ---- forms ---------------------------------------------------------------------------
-
-
-async def read_form(request: Request) -> Any:
-    """The posted form, refused (422) when a name or value holds a NUL character."""
-    form = await request.form()  # parsed once already by the CSRF check: Starlette's cache
-    bad = [
-        FieldError(key.replace(NUL, "\\u0000"), NUL_MESSAGE)
-        for key, value in form.multi_items()
-        if NUL in key or (isinstance(value, str) and NUL in value)
-    ]
-    if bad:
-        raise Invalid.fields(bad)
-    return form
-
-
-def values(posted: Any, names: tuple[str, ...]) -> dict[str, str]:
-    """The posted fields, stripped ("" when absent): what the form shows again if refused."""
-    return {n: forms.text(posted, n) for n in names}
 
 
 def or_none(raw: dict[str, str]) -> dict[str, Any]:
@@ -203,6 +167,8 @@ def errors_of(
     return out
 
 
-def loose(errors: dict[str, list[FieldError]], shown: tuple[str, ...]) -> list[FieldError]:
-    """The messages of fields the form has no place for (shown above the form)."""
-    return [e for name, es in errors.items() if name not in shown for e in es]
+# the form helpers every domain's pages share (ui.forms), under the names the pages use
+page_language = forms.page_language
+read_form = forms.read_form
+values = forms.values
+loose = forms.loose

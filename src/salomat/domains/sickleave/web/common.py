@@ -10,8 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from salomat.core.errors import FieldError, Invalid
-from salomat.core.params import NUL, NUL_MESSAGE
+from salomat.core.errors import FieldError
 from salomat.domains.sickleave.web.labels import labels
 from salomat.ui import forms
 
@@ -34,25 +33,6 @@ def qr_png_data_uri(text: str) -> str:
     buf = io.BytesIO()
     segno.make(text, error="m").save(buf, kind="png", scale=8, border=4)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-async def read_form(request: Request) -> Any:
-    """The posted form, refused (422) when a name or value holds a NUL character (which
-    PostgreSQL text cannot store: a national id with one would otherwise reach a query)."""
-    form = await request.form()  # parsed once already by the CSRF check: Starlette's cache
-    bad = [
-        FieldError(key.replace(NUL, "\\u0000"), NUL_MESSAGE)
-        for key, value in form.multi_items()
-        if NUL in key or (isinstance(value, str) and NUL in value)
-    ]
-    if bad:
-        raise Invalid.fields(bad)
-    return form
-
-
-def values(posted: Any, names: tuple[str, ...]) -> dict[str, str]:
-    """The posted fields, stripped ("" when absent): what the form shows again if refused."""
-    return {n: forms.text(posted, n) for n in names}
 
 
 def or_none(raw: dict[str, str]) -> dict[str, Any]:
@@ -80,10 +60,11 @@ def errors_of(errors: list[FieldError], prefix: str = "") -> dict[str, list[Fiel
     return out
 
 
-def loose(errors: dict[str, list[FieldError]], shown: tuple[str, ...]) -> list[FieldError]:
-    """The messages of fields the form has no place for (shown above the form)."""
-    return [e for name, es in errors.items() if name not in shown for e in es]
-
-
 def base_ctx() -> dict[str, Any]:
     return {**labels(), "verify_path": VERIFY_PATH}
+
+
+# the form helpers every domain's pages share (ui.forms), under the names the pages use
+read_form = forms.read_form
+values = forms.values
+loose = forms.loose
