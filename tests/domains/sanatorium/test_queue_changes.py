@@ -256,21 +256,32 @@ async def test_a_parent_applies_for_her_child_and_answers_its_offer(
 # ---- races (PostgreSQL) ----------------------------------------------------------------
 
 
-async def _waiting_on_a_lock() -> None:
-    """Until another backend of this database waits on a row lock (the second request
-    has reached the row the first holds): polled, never slept on a guess."""
+async def _blocked_by(holder_pid: int, task: asyncio.Task[Any]) -> None:
+    """Until another backend waits on a lock the holder's backend keeps
+    (``pg_blocking_pids``): the second request has reached the row the first holds.
+
+    It must get there: the holder took the lock before the second request started and
+    keeps it until this returns. So the only other way out is the second request ending
+    without waiting, which is the defect this test looks for, reported with what it
+    gave or raised (never as a timeout)."""
     async with session_factory()() as s:
-        for _ in range(1200):  # a minute at most, however busy the machine
-            n = await s.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
+        while True:
+            if task.done():
+                raise AssertionError(
+                    "the second request ended without waiting on the first one's lock: "
+                    f"{task.exception() or task.result()!r}"
                 )
+            waiting = await s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE :holder = ANY(pg_blocking_pids(pid))"
+                ),
+                {"holder": holder_pid},
             )
-            if n:
+            await s.rollback()  # a fresh snapshot for the next look
+            if waiting:
                 return
-            await asyncio.sleep(0.05)
-    raise AssertionError("the second request never waited on the first one's lock")
+            await asyncio.sleep(0.02)
 
 
 async def _race(holder: AsyncSession, second: Any) -> Any:
@@ -280,11 +291,12 @@ async def _race(holder: AsyncSession, second: Any) -> Any:
     Whatever happens, the holder's transaction ends and ``second`` ends (each wait is
     bounded): a failure fails this test only, and no lock outlives it to hang a later
     test's sweep (the PostgreSQL suite once hung so)."""
+    holder_pid = await holder.scalar(text("SELECT pg_backend_pid()"))
     task = asyncio.create_task(second)
     try:
-        await asyncio.wait_for(_waiting_on_a_lock(), timeout=90)
-        await asyncio.wait_for(holder.commit(), timeout=30)
-        return await asyncio.wait_for(task, timeout=60)
+        await asyncio.wait_for(_blocked_by(holder_pid, task), timeout=300)
+        await asyncio.wait_for(holder.commit(), timeout=60)
+        return await asyncio.wait_for(task, timeout=120)
     finally:
         # the holder's transaction ends first (a rollback if it did not commit), so the
         # second request can finish on its own; only then is it cancelled if still stuck
