@@ -33,6 +33,8 @@ from salomat.domains.child import api as child_api
 from salomat.domains.child import web as child_web
 from salomat.domains.immunization import api as immunization_api
 from salomat.domains.immunization import web as immunization_web
+from salomat.domains.insurance import api as insurance_api
+from salomat.domains.insurance import web as insurance_web
 from salomat.domains.maternal import api as maternal_api
 from salomat.domains.maternal import web as maternal_web
 from salomat.domains.prescription import api as prescription_api
@@ -141,6 +143,7 @@ def create_app() -> FastAPI:
         *sickleave_api.routers,
         *sanatorium_api.routers,
         *cancer_api.routers,
+        *insurance_api.routers,
         fhir_api.router,
         accounts_web.web,
         registry_web.web,
@@ -151,6 +154,7 @@ def create_app() -> FastAPI:
         sickleave_web.web,
         sanatorium_web.web,
         cancer_web.web,
+        insurance_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

@@ -74,6 +74,12 @@ PERMISSION_TEXTS: dict[str, str] = {
     "cancer:register": N_("decide on cancer registry notifications"),
     "cancer:follow_up": N_("follow up cancer patients"),
     "cancer:statistics": N_("view cancer statistics"),
+    "insurance:manage": N_("take in contributions and keep the insurance fund's lists"),
+    "insurance:eligibility": N_("check a person's health-insurance status"),
+    "insurance:claim": N_("claim services from the insurance fund"),
+    "insurance:review": N_("review flagged claim lines"),
+    "insurance:dashboard": N_("view the insurance fund's dashboards"),
+    "insurance:portal": N_("view your own health insurance"),
     "employer:read": N_("view the employer registry"),
     "employer:manage": N_("manage the employer registry"),
 }

@@ -181,6 +181,35 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cancer:statistics": frozenset(
         {Role.analyst, Role.epidemiologist, Role.cancer_registrar, Role.oncologist}
     ),
+    # the health-insurance fund (issue 17, docs/insurance.md): the fund's analyst takes in
+    # payment files, keeps payers and the protected-category lists, reviews flagged claim
+    # lines and settles providers; providers check a person's eligibility (insured or not,
+    # never who paid) and claim services; the citizen sees her own status and payments
+    "insurance:manage": frozenset({Role.insurance_analyst}),
+    "insurance:eligibility": frozenset(
+        {
+            Role.registrar,
+            Role.nurse,
+            Role.family_doctor,
+            Role.obstetrician,
+            Role.oncologist,
+            Role.pharmacist,
+            Role.sanatorium_admin,
+            Role.insurance_analyst,
+        }
+    ),
+    "insurance:claim": frozenset(
+        {
+            Role.registrar,
+            Role.family_doctor,
+            Role.obstetrician,
+            Role.oncologist,
+            Role.sanatorium_admin,
+        }
+    ),
+    "insurance:review": frozenset({Role.insurance_analyst}),
+    "insurance:dashboard": frozenset({Role.insurance_analyst, Role.analyst}),
+    "insurance:portal": frozenset({Role.citizen}),
     # employer organisations (registry data, like facilities)
     "employer:read": frozenset({Role.admin}),
     "employer:manage": frozenset({Role.admin}),
