@@ -1,0 +1,77 @@
+"""Reads the insurance fund needs of the register, set-wise: a payment file names
+thousands of people by national id, and the state's expected contributions count the
+children and pensioners of a month (issue 17, docs/insurance.md).
+
+Not audited: they return ids and counts, no personal data; the fund's services audit
+what they store and show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.domains.registry.models import Person
+
+__all__ = ["count_by_age_rule", "person_ids_by_national_ids"]
+
+#: values per statement (well under SQLite's and PostgreSQL's parameter limits)
+CHUNK = 2000
+
+
+async def person_ids_by_national_ids(
+    session: AsyncSession, values: Iterable[str]
+) -> dict[str, int]:
+    """The record each national id names (a merged record: the one it was merged into),
+    in one statement per 2,000 ids; ids with no record are absent."""
+    wanted = sorted({v for v in values if v})
+    out: dict[str, int] = {}
+    for i in range(0, len(wanted), CHUNK):
+        rows = await session.execute(
+            select(Person.national_id, Person.id, Person.merged_into_id).where(
+                Person.national_id.in_(wanted[i : i + CHUNK])
+            )
+        )
+        for nid, pid, merged in rows:
+            out[nid] = int(merged or pid)
+    return out
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+async def count_by_age_rule(
+    session: AsyncSession,
+    on: date,
+    *,
+    age_below: int | None,
+    age_from: dict[str, int] | None,
+    exclude: Iterable[int] = (),
+) -> int:
+    """People alive on ``on`` (born by then, not dead before it, not merged away) who are
+    under ``age_below`` or, by sex, at least ``age_from`` years old that day; ``exclude``
+    left out (people counted elsewhere)."""
+    rules = []
+    if age_below is not None:
+        rules.append(Person.birth_date > _years_before(on, age_below))
+    for sex, age in (age_from or {}).items():
+        rules.append(and_(Person.sex == sex, Person.birth_date <= _years_before(on, age)))
+    if not rules:
+        return 0
+    q = select(func.count()).where(
+        Person.birth_date <= on,
+        or_(Person.deceased_on.is_(None), Person.deceased_on >= on),
+        Person.merged_into_id.is_(None),
+        or_(*rules),
+    )
+    skip = sorted(set(exclude))
+    if skip:
+        q = q.where(Person.id.not_in(skip))
+    return int(await session.scalar(q) or 0)
