@@ -42,6 +42,7 @@ from salomat.domains.accounts.schemas import UserIn, UserOut
 from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
+from salomat.domains.insurance.service import synth as insurance_synth
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
 from salomat.domains.prescription import cli as prescription_cli
@@ -719,8 +720,9 @@ def synth(
 
     Territory, facilities, people (households, both scripts, valid national ids),
     pregnancies with contacts, births, children with immunization and growth
-    records, prescriptions with dispensings and claims, and a known set of
-    duplicate persons (``synthetic_duplicate``). Streams with COPY on PostgreSQL.
+    records, prescriptions with dispensings and claims, the insurance fund's payers,
+    contributions and providers' claims, and a known set of duplicate persons
+    (``synthetic_duplicate``). Streams with COPY on PostgreSQL.
     """
     from rich.progress import (
         BarColumn,
@@ -766,6 +768,7 @@ def synth(
                 _timed(ctx, "sick_leave", sickleave.synthesize_sick_leave, population)
                 _timed(ctx, "sanatorium", sanatorium.synthesize_sanatorium, population)
                 _timed(ctx, "cancer", cancer.synthesize_cancer, population)
+                _timed(ctx, "insurance", insurance_synth.synthesize_insurance, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(
