@@ -14,3 +14,12 @@ def kz(monkeypatch):  # type: ignore[no-untyped-def]
     yield
     monkeypatch.undo()
     get_settings.cache_clear()
+
+
+# ---- claims (slice C): providers, people with national ids, a month of their own ----
+from tests.domains.insurance.claim_fixtures import (  # noqa: E402, F401
+    fresh_month,
+    make_insuree,
+    make_provider,
+    reviewer,
+)
