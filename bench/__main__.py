@@ -22,7 +22,10 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
 - ``sanatorium``: a citizen's queue position in a queue of about 1M entries beside a
   primary-key read (p95), and booking a place beside the bare insert;
 - ``cancer``: the rates table of a year beside a hand-written SQL of the same counts,
-  and a day's notifications consolidated in one job beside bare inserts.
+  and a day's notifications consolidated in one job beside bare inserts;
+- ``insurance``: a person's insured status beside a primary-key read (p95), and the
+  nightly control rules over a month's claim lines beside hand-written SQL counting the
+  same flags (``--country KZ``: the contributory scheme).
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -45,9 +48,13 @@ from typing import Any
 
 from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, load_average
 
-SUITES = ["api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer"]
+SUITES = [
+    "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
+]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
-REQUIRED_ROWS = ("sick_leave_certificate", "sanatorium_referral", "cancer_tumour")
+REQUIRED_ROWS = (
+    "sick_leave_certificate", "sanatorium_referral", "cancer_tumour", "ins_claim_line",
+)  # fmt: skip
 
 
 def _label(n: int) -> str:

@@ -42,6 +42,7 @@ from salomat.domains.accounts.schemas import UserIn, UserOut
 from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
+from salomat.domains.insurance.service import demo as insurance_demo
 from salomat.domains.insurance.service import synth as insurance_synth
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
@@ -546,6 +547,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     await cancer.load_demo_cancer(
         session, data.get("cancer", {}), person_ids, facility_code=data["polyclinic"]
     )
+    await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
     return result
 
 

@@ -57,8 +57,8 @@ made wrong on purpose:
 - one person in ``MANY_PROVIDERS_PER`` is claimed by more providers on one day than the
   pack's ``many_providers.max_providers``;
 - one primary-care facility in ``OUTLIER_PER`` (at least one) claims a laboratory test
-  ``OUTLIER_FACTOR`` times as often as it would for its attached people, in the last
-  month;
+  ``OUTLIER_FACTOR`` + 1 times in the last month for a few of its attached people, where
+  others have it about once;
 - uninsured people get insurance-package services like everyone else (KZ): the
   ``uninsured`` rule flags those.
 
@@ -622,7 +622,7 @@ def _outliers(
     g: _Generator, rng: Any, lines: _Lines, services: list[Service], alive: list[int]
 ) -> None:
     """One primary-care facility in ``OUTLIER_PER`` claims a laboratory test
-    ``OUTLIER_FACTOR`` times as often as usual in the last month."""
+    ``OUTLIER_FACTOR`` + 1 times for a few of its people in the last month."""
     pop = g.pop
     labs = [k for k, s in enumerate(services) if s.kind == "diagnostic" and not s.sex]
     if not labs:
@@ -643,11 +643,14 @@ def _outliers(
     primary = sorted(f for f, people in attached.items() if len(people) >= 20)
     if not primary:
         return
+    days = list(range(lo, hi + 1))
     for f in rng.sample(primary, max(1, len(primary) // OUTLIER_PER)):
-        extra = (OUTLIER_FACTOR - 1) * usual.get(f, 0) + 20
-        for _ in range(extra):
-            i = rng.choice(attached[f])
-            lines.add(f, pop.person_id[i], lab, date.fromordinal(rng.randint(lo, hi)))
+        # the test repeated for a few of its people, on days of their own: many lines a
+        # person (the rule's measure) and ten lines at least
+        repeats = min(len(days), OUTLIER_FACTOR + 1)
+        for i in rng.sample(attached[f], min(len(attached[f]), 2 + usual.get(f, 0) // 2)):
+            for on in rng.sample(days, repeats):
+                lines.add(f, pop.person_id[i], lab, date.fromordinal(on))
 
 
 def _write_claims(g: _Generator, lines: _Lines, services: list[Service]) -> None:
