@@ -24,6 +24,7 @@ from salomat.fhir import (
     claim_api,
     dispense_api,
     immunization_api,
+    insurance_coverage,
     maternal_api,
     maternal_exchange,
     patient_api,
@@ -92,6 +93,7 @@ router.include_router(prescription_api.router)
 router.include_router(claim_api.router)
 router.include_router(dispense_api.router)
 router.include_router(sick_leave_api.router)
+router.include_router(insurance_coverage.router)
 router.add_api_route("", maternal_exchange.transaction, methods=["POST"])  # transaction Bundle
 RESOURCES = [
     AUDIT_EVENT,
@@ -105,6 +107,7 @@ RESOURCES = [
     *claim_api.CAPABILITIES,
     *dispense_api.CAPABILITIES,
     *sick_leave_api.CAPABILITIES,
+    *insurance_coverage.CAPABILITIES,
 ]
 RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)

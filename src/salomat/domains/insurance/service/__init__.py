@@ -33,7 +33,9 @@ from salomat.domains.insurance.service.settlement import (
 )
 from salomat.domains.insurance.service.status import (
     InsuredRecord,
+    ServiceCoverage,
     coverage_for_person,
+    eligibility_for,
     insurance_status,
     insured_record,
     my_insurance,
@@ -47,6 +49,7 @@ __all__ = [
     "InsuredRecord",
     "Membership",
     "Paid",
+    "ServiceCoverage",
     "Status",
     "add_months",
     "allocate",
@@ -55,6 +58,7 @@ __all__ = [
     "compute_settlements",
     "coverage_for_person",
     "decide_line",
+    "eligibility_for",
     "get_claim",
     "get_line",
     "get_settlement",

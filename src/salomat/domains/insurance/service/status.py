@@ -53,7 +53,9 @@ from salomat.domains.registry import service as registry
 
 __all__ = [
     "InsuredRecord",
+    "ServiceCoverage",
     "coverage_for_person",
+    "eligibility_for",
     "insurance_status",
     "insured_record",
     "my_insurance",
@@ -483,21 +485,15 @@ async def person_insurance(
 # ---- FHIR Coverage -------------------------------------------------------------------
 
 
-async def coverage_for_person(
+async def _open(
     session: AsyncSession,
     principal: Principal,
-    *,
-    person_id: int | None = None,
-    national_id: str | None = None,
-    on: date | None = None,
-) -> tuple[registry.InsuredPerson, StatusOut]:
-    """The status behind a FHIR Coverage: by national id (a provider's check, as the
-    REST lookup), or by record id, which a provider opens only for a person in its scope
-    (the fund's analyst for anyone, the citizen for herself and her young children)."""
-    day = on or date.today()
+    person_id: int | None,
+    national_id: str | None,
+    day: date,
+) -> InsuredRecord:
     if national_id is not None:
-        rec = await _checked(session, principal, national_id, day)
-        return rec.person, status_out(rec, full=_full_view(principal))
+        return await _checked(session, principal, national_id, day)
     assert person_id is not None
     person = await registry.insured_person(session, person_id)
     full = _full_view(principal)
@@ -523,5 +519,55 @@ async def coverage_for_person(
         patient_id=person_id,
         purpose=PURPOSE_FUND if full else PURPOSE_CHECK,
     )
-    rec = await insured_record(session, person, day)
-    return person, status_out(rec, full=full)
+    return await insured_record(session, person, day)
+
+
+async def coverage_for_person(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    person_id: int | None = None,
+    national_id: str | None = None,
+    on: date | None = None,
+) -> tuple[registry.InsuredPerson, StatusOut]:
+    """The status behind a FHIR Coverage: by national id (a provider's check, as the
+    REST lookup), or by record id, which a provider opens only for a person in its scope
+    (the fund's analyst for anyone)."""
+    rec = await _open(session, principal, person_id, national_id, on or date.today())
+    return rec.person, status_out(rec, full=_full_view(principal))
+
+
+@dataclass(frozen=True)
+class ServiceCoverage:
+    service: ServiceRef
+    covered: bool
+    reason: str
+
+
+async def eligibility_for(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    person_id: int | None = None,
+    national_id: str | None = None,
+    services: list[str] = (),  # type: ignore[assignment]
+    on: date | None = None,
+    field: str = "service",
+) -> tuple[registry.InsuredPerson, StatusOut, list[ServiceCoverage]]:
+    """A FHIR CoverageEligibilityRequest: the status and each service's coverage. Every
+    code is checked before the person is looked up; a wrong one is named by ``field``
+    and its index."""
+    refs: list[ServiceRef] = []
+    for i, code in enumerate(services):
+        try:
+            refs.append(_service(code))
+        except Invalid as e:
+            raise Invalid.fields(
+                [FieldError(f"{field}[{i}]", x.msgid, x.params) for x in e.errors]
+            ) from None
+    rec = await _open(session, principal, person_id, national_id, on or date.today())
+    out = []
+    for ref in refs:
+        covered, reason = _coverage_of_service(rec, ref)
+        out.append(ServiceCoverage(ref, covered, reason))
+    return rec.person, status_out(rec, full=_full_view(principal)), out
