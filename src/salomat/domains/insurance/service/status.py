@@ -245,9 +245,8 @@ def _explain(rec: InsuredRecord, *, with_payer: bool) -> str:
         return gettext(N_("Not insured: no contribution has been paid."))
     since = _not_insured_since(rec)
     assert since is not None
-    grace = i18n.ngettext(
-        N_("the %(n)s month of grace has passed"), N_("the %(n)s months of grace have passed"), g
-    ) % {"n": g}
+    # the pack's grace is several months (KZ: 3); a universal scheme never gets here
+    grace = gettext(N_("the %(n)s months of grace have passed")) % {"n": g}
     payer = rec.payer_of(last) if with_payer else None
     if payer is not None:
         return gettext(
