@@ -15,9 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from salomat.core import i18n
 from salomat.core.downloads import csv_download
-from salomat.core.errors import N_, FieldError, Invalid, SalomatError
+from salomat.core.errors import N_, FieldError, Invalid, NotFound, SalomatError
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -283,8 +282,14 @@ def _period(request: Request) -> tuple[str | None, str | None]:
 
 @pages.get(ARREARS, response_class=HTMLResponse)
 async def arrears_page(request: Request, session: DbSession, principal: Manager) -> Response:
-    """Every payer's expected, paid and arrears over a period, the most owed first."""
+    """Every payer's expected, paid and arrears over a period, the most owed first; with
+    ``payer`` (its id) that payer's months and employees."""
     month_from, month_to = _period(request)
+    payer = (request.query_params.get("payer") or "").strip()
+    if payer:
+        if not payer.isdigit() or not 0 < int(payer) < 2**62:
+            raise NotFound(N_("Payer %(id)s not found."), params={"id": payer[:20]})
+        return await _payer_page(request, session, principal, int(payer), month_from, month_to)
     kind = (request.query_params.get("kind") or "")[:16] or None
     ctx: dict[str, Any] = {
         **_ctx(),
@@ -310,13 +315,16 @@ async def arrears_page(request: Request, session: DbSession, principal: Manager)
     return render(request, "insurance/fund_arrears.html", ctx)
 
 
-@pages.get(PAYERS + "/{payer_id}", response_class=HTMLResponse)
-async def payer_page(
-    request: Request, session: DbSession, payer_id: RowId, principal: Manager
+async def _payer_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    payer_id: int,
+    month_from: str | None,
+    month_to: str | None,
 ) -> Response:
     """A payer's expected, paid and arrears by month; an employer's employees."""
-    month_from, month_to = _period(request)
-    ctx: dict[str, Any] = {**_ctx(), "page": PAYERS, "a": None, "errors": [], "staff": []}
+    ctx: dict[str, Any] = {**_ctx(), "page": ARREARS, "a": None, "errors": [], "staff": []}
     try:
         ctx["a"] = await expected.payer_arrears(session, principal, payer_id, month_from, month_to)
     except Invalid as e:
