@@ -242,9 +242,12 @@ def control_sql(country: str) -> Any:
             f"count(*) AS n, count(*)::float / count(DISTINCT l.person_id) AS ratio "
             f"FROM ins_claim_line l JOIN facility f ON f.id = l.facility_id "
             f"WHERE {month_lines} AND l.status <> 'rejected' GROUP BY 1, 2, 3), "
-            f"o AS (SELECT r.fid, r.code FROM r CROSS JOIN LATERAL (SELECT count(*) AS peers, "
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY q.ratio) AS median FROM r q "
-            f"WHERE q.kind = r.kind AND q.code = r.code AND q.fid <> r.fid) m "
+            f"g AS (SELECT kind, code, array_agg(fid) AS fids, array_agg(ratio) AS ratios "
+            f"FROM r GROUP BY 1, 2), "
+            f"o AS (SELECT r.fid, r.code FROM r JOIN g ON g.kind = r.kind AND g.code = r.code "
+            f"CROSS JOIN LATERAL (SELECT count(*) AS peers, percentile_cont(0.5) WITHIN GROUP "
+            f"(ORDER BY u.ratio) AS median FROM unnest(g.fids, g.ratios) AS u(fid, ratio) "
+            f"WHERE u.fid <> r.fid) m "
             f"WHERE r.n >= {int(vo.get('min_lines', 10))} "
             f"AND m.peers >= {int(vo.get('min_peers', 3))} "
             f"AND r.ratio > {float(vo.get('factor', 3))} * m.median) "
@@ -268,7 +271,7 @@ def control_sql(country: str) -> Any:
         )
     compiled = {rule: text(sql) for rule, sql in statements.items()}
 
-    async def go(s: Any, month: date) -> dict[str, int]:
+    async def go(s: Any, month: date, times: dict[str, float] | None = None) -> dict[str, int]:
         bounds = {
             "m0": month,
             "m1": add_months(month, 1),
@@ -277,7 +280,10 @@ def control_sql(country: str) -> Any:
         out = {}
         for rule, statement in compiled.items():
             needed = {k: v for k, v in {**params, **bounds}.items() if f":{k}" in str(statement)}
+            started = time.perf_counter()
             out[rule] = int(await s.scalar(statement, needed) or 0)
+            if times is not None:
+                times[rule] = round((time.perf_counter() - started) * 1000, 1)
         return out
 
     return go
@@ -322,7 +328,8 @@ async def _control(ctx: BenchContext) -> Figure:
             or 0
         )
     raw = control_sql(ctx.country)
-    r_ms, r_samples, r_counts = await _timed(url, lambda s: raw(s, month), repeats)
+    by_rule: dict[str, float] = {}
+    r_ms, r_samples, r_counts = await _timed(url, lambda s: raw(s, month, by_rule), repeats)
     p_ms, p_samples, p_run = await _timed(url, lambda s: control.run_controls(s, month), repeats)
     mine = dict(p_run.fired)
     diff = {
@@ -348,6 +355,7 @@ async def _control(ctx: BenchContext) -> Figure:
             "differences": diff,
             "product_ms": [round(x, 1) for x in p_samples],
             "raw_ms": [round(x, 1) for x in r_samples],
+            "raw_ms_by_rule": by_rule,
             "load_average": load_average(),
             "note": "run_controls flags the lines (rolled back); the SQL only counts them. "
             "The SQL's uninsured count leaves out the arrears-first allocation",
