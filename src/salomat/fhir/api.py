@@ -24,6 +24,7 @@ from salomat.fhir import (
     claim_api,
     dispense_api,
     immunization_api,
+    insurance_claims,
     insurance_coverage,
     maternal_api,
     maternal_exchange,
@@ -90,6 +91,8 @@ router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)
 router.include_router(immunization_api.router)
 router.include_router(prescription_api.router)
+# before the pharmacies': it claims the fund's Claim ids (svc-<n>) and searches
+router.include_router(insurance_claims.router)
 router.include_router(claim_api.router)
 router.include_router(dispense_api.router)
 router.include_router(sick_leave_api.router)
@@ -111,6 +114,7 @@ RESOURCES = [
 ]
 RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)
+RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 
 
 def _declare_search_parameters() -> None:
