@@ -5,7 +5,8 @@ whole database: found or made), and people with valid IINs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from secrets import randbelow
 from typing import Any
 
 import pytest
@@ -35,13 +36,23 @@ def csv_of(*lines: str, header: str = "payer,national_id,month,amount,paid_on") 
 
 
 @pytest.fixture
-async def fund(kz, client, make_user, make_person, make_employer, login) -> Fund:  # type: ignore[no-untyped-def]
+async def fund(kz, db, client, make_user, make_person, make_employer, login) -> Fund:  # type: ignore[no-untyped-def]
     analyst = await make_user("insurance_analyst")
     headers = await login(analyst)
 
     async def person(born: date = date(1985, 4, 2), sex: str = "female") -> tuple[Any, str]:
-        nid = national_id_for(born, sex, "KZ")
-        return await make_person(birth_date=born, sex=sex, national_id=nid), nid
+        from salomat.core.errors import Conflict
+
+        # an IIN has 10,000 serials a birth date and sex: a clash is retried with another
+        for attempt in range(5):
+            nid = national_id_for(born, sex, "KZ")
+            try:
+                return await make_person(birth_date=born, sex=sex, national_id=nid), nid
+            except Conflict:
+                await db.rollback()
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     org = await make_employer()
     r = await client.post(
@@ -51,8 +62,8 @@ async def fund(kz, client, make_user, make_person, make_employer, login) -> Fund
     )
     assert r.status_code == 201, r.text
     employer = r.json()
-    worker, worker_nid = await person(date(1990, 1, 15), "male")
-    own, own_nid = await person(date(1988, 7, 1), "female")
+    worker, worker_nid = await person(date(1980, 1, 1) + timedelta(days=randbelow(7000)), "male")
+    own, own_nid = await person(date(1980, 1, 1) + timedelta(days=randbelow(7000)), "female")
     r = await client.post(
         "/api/v1/insurance/payers",
         json={"kind": "independent", "national_id": own_nid},
