@@ -465,6 +465,8 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         *SANATORIUM_TYPES,  # checked in test_sanatorium.py
         "Coverage",  # checked in test_insurance_coverage.py
         "CoverageEligibilityRequest",  # checked in test_insurance_coverage.py
+        "ClaimResponse",  # checked in test_insurance_claims.py
+        "PaymentReconciliation",  # checked in test_insurance_claims.py
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}
