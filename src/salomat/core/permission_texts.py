@@ -77,6 +77,7 @@ PERMISSION_TEXTS: dict[str, str] = {
     "insurance:manage": N_("take in contributions and keep the insurance fund's lists"),
     "insurance:eligibility": N_("check a person's health-insurance status"),
     "insurance:claim": N_("claim services from the insurance fund"),
+    "insurance:claim_read": N_("view insurance claims and settlements"),
     "insurance:review": N_("review flagged claim lines"),
     "insurance:dashboard": N_("view the insurance fund's dashboards"),
     "insurance:portal": N_("view your own health insurance"),

@@ -207,6 +207,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
             Role.sanatorium_admin,
         }
     ),
+    # claims and settlements are read by the provider that claimed (its own facility's)
+    # and by the fund
+    "insurance:claim_read": frozenset(
+        {
+            Role.registrar,
+            Role.family_doctor,
+            Role.obstetrician,
+            Role.oncologist,
+            Role.sanatorium_admin,
+            Role.insurance_analyst,
+        }
+    ),
     "insurance:review": frozenset({Role.insurance_analyst}),
     "insurance:dashboard": frozenset({Role.insurance_analyst, Role.analyst}),
     "insurance:portal": frozenset({Role.citizen}),

@@ -44,7 +44,6 @@ from salomat.core.uow import DbSession, UnitOfWorkRoute, router
 from salomat.country import pack
 from salomat.domains.insurance import service
 from salomat.domains.insurance.schemas import ClaimIn, ClaimOut, SettlementOut
-from salomat.domains.insurance.service.claims import ClaimReader
 from salomat.domains.registry import service as registry
 from salomat.fhir.common import (
     EXT,
@@ -63,7 +62,7 @@ from salomat.fhir.patient import national_system
 from salomat.ui.forms import validate
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
-Reader = Annotated[Principal, Depends(ClaimReader())]
+Reader = Annotated[Principal, Depends(Require("insurance:claim_read"))]
 Provider = Annotated[Principal, Depends(Require("insurance:claim"))]
 
 PREFIX = "svc-"

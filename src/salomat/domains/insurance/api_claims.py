@@ -38,7 +38,7 @@ api = router(prefix="/api/v1", tags=["insurance"])
 routers = [api]
 
 Provider = Annotated[Principal, Depends(Require("insurance:claim"))]
-Reader = Annotated[Principal, Depends(claims.ClaimReader())]
+Reader = Annotated[Principal, Depends(Require("insurance:claim_read"))]
 Reviewer = Annotated[Principal, Depends(Require("insurance:review"))]
 Month = Annotated[str | None, Query(max_length=10, description="YYYY-MM")]
 Id = Annotated[int | None, Query(ge=1, le=2**63 - 1)]

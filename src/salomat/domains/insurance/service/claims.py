@@ -21,7 +21,6 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +30,7 @@ from salomat.core.audit import Access
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, Conflict, FieldError, Forbidden, Invalid, NotFound
-from salomat.core.policy import Require, allowed
+from salomat.core.policy import allowed
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.insurance.models import ClaimLine, ServiceClaim
@@ -54,7 +53,6 @@ from salomat.domains.registry import service as registry
 
 __all__ = [
     "RESOURCE",
-    "ClaimReader",
     "flag_out",
     "get_claim",
     "line_outs",
@@ -75,20 +73,6 @@ def local_today() -> date:
     """Today in the country's time zone (the pack's ``timezone``)."""
     tz = ZoneInfo(str(pack.load(get_settings().country)["timezone"]))
     return datetime.now(tz).date()
-
-
-class ClaimReader(Require):
-    """The policy dependency of reading claims and settlements: a provider
-    (``insurance:claim``, its own facility's) or the fund (``insurance:review``, all)."""
-
-    def __init__(self) -> None:
-        super().__init__("insurance:claim")
-
-    async def __call__(self, request: Request) -> Principal:
-        principal = getattr(request.state, "principal", None)
-        if principal is not None and allowed(principal.role, "insurance:review"):
-            return await Require("insurance:review")(request)
-        return await super().__call__(request)
 
 
 def parse_month(value: str, field: str = "month") -> date:

@@ -32,7 +32,7 @@ from salomat.ui.templating import NavItem, redirect, register_nav, render, speak
 pages = router(include_in_schema=False)
 
 Reviewer = Annotated[Principal, Depends(Require("insurance:review"))]
-Reader = Annotated[Principal, Depends(claims_service.ClaimReader())]
+Reader = Annotated[Principal, Depends(Require("insurance:claim_read"))]
 
 QUEUE = "/insurance/review"
 SETTLEMENTS = "/insurance/settlements"
