@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +51,7 @@ from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import (
+    AttachIn,
     EmployerIn,
     FacilityIn,
     PersonIn,
@@ -488,9 +489,14 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
             )
     await prescription.load_demo_formulary(session)
     person_ids: dict[str, int] = {}
+    # the demo's people are attached from the first day of last month (or birth), so the
+    # insurance fund's per-capita payment of last month counts them
+    this_month = date.today().replace(day=1)
+    attached_from = (this_month - timedelta(days=1)).replace(day=1)
     for p in data["people"]:
+        facility = p.get("attached_facility_code", data["polyclinic"])
         person = PersonIn(
-            **{"attached_facility_code": data["polyclinic"], **p},
+            **{k: v for k, v in p.items() if k != "attached_facility_code"},
             duplicate_reason="demo data: distinct fictitious people",
         )
         try:
@@ -500,6 +506,14 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
                 session, p["national_id"]
             )
             continue
+        if facility:
+            created = await registry.attach_person(
+                session,
+                DEMO_LOADER,
+                created.id,
+                AttachIn(facility_code=facility, start_on=max(person.birth_date, attached_from)),
+                expected_version=created.version,
+            )
         person_ids[p["national_id"]] = created.id
         result.people += 1
     for rel in data.get("relations", []):

@@ -25,8 +25,8 @@ The section (contributory scheme only, except ``claims``):
   ``month_day: [m, d]`` instead of ``day``: the d-th of the month m months from this one;
 - ``settlement: {month}``: every provider's draft settlement of that month (months from
   this one), computed by the fund's analyst (capitation counts the people attached on
-  the month's first day: the demo's people are registered on the day of loading, so a
-  past month's capitation is 0 and its services are the claims' lines).
+  the month's first day: the demo loader attaches its people from the first day of last
+  month, so last month's settlement has both capitation and the claims' lines).
 
 Days and months count from the day of loading. Loaded whole or not at all: a database
 that already has an insurance claim is left alone (a ``--force`` load adds nothing

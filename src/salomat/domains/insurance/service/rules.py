@@ -180,9 +180,10 @@ class InsuranceRules:
 
     def group_label(self, age: int) -> str:
         low = 0
-        for g in self.capitation_groups:
-            if age <= g.age_to:
-                return f"{low}-{g.age_to}"
+        last = len(self.capitation_groups) - 1
+        for i, g in enumerate(self.capitation_groups):
+            if age <= g.age_to or i == last:
+                return f"{low}+" if i == last else f"{low}-{g.age_to}"
             low = g.age_to + 1
         return f"{low}+"
 
