@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from salomat.core.audit import AuditEvent
 from salomat.core.errors import Conflict, Invalid, NotFound
+from salomat.domains.insurance.models import ClaimLine
 from salomat.domains.insurance.schemas.claims import DecisionIn
 from salomat.domains.insurance.service import review
 from tests.domains.insurance.claim_fixtures import line, register_death, submit
@@ -140,3 +141,45 @@ async def test_the_queue_by_rule_and_facility(
     with pytest.raises(Invalid):
         await review.review_queue(db, reviewer, rule="nonsense")
     await db.rollback()
+
+
+async def test_the_queue_by_rule_reads_only_the_lines_it_shows(
+    kz, db, make_provider, make_insuree, reviewer, fresh_month
+):
+    """The rule is chosen in SQL: of a month's flagged lines, only those carrying the rule
+    are read from the database (none of the others is loaded into the session)."""
+    month = fresh_month()
+    p = await make_provider()
+    person, dead = await make_insuree(), await make_insuree()
+    await register_death(db, dead, month + timedelta(days=1))
+    day = month + timedelta(days=5)
+    out = await submit(
+        db,
+        p,
+        [
+            line(dead, "EMERG-CALL", day),  # after_death
+            line(person, "DIALYSIS", day),
+            line(person, "DIALYSIS", day),  # duplicate
+            line(person, "EMERG-CALL", day),
+            line(person, "EMERG-CALL", day),  # duplicate
+        ],
+    )
+    after_death, _, dup1, _, dup2 = (li.id for li in out.lines)
+    db.expunge_all()
+    loaded: list[int] = []
+
+    def read(target: ClaimLine, context: object) -> None:
+        loaded.append(target.id)
+
+    event.listen(ClaimLine, "load", read)
+    try:
+        queue = await review.review_queue(db, reviewer, rule="duplicate", month=month)
+    finally:
+        event.remove(ClaimLine, "load", read)
+    assert [li.id for li in queue] == [dup1, dup2]
+    assert sorted(loaded) == [dup1, dup2]
+    first = await review.review_queue(db, reviewer, rule="duplicate", month=month, limit=1)
+    assert [li.id for li in first] == [dup1]
+    dead_only = await review.review_queue(db, reviewer, rule="after_death", month=month)
+    assert [li.id for li in dead_only] == [after_death]
+    assert await review.review_queue(db, reviewer, rule="sex_age", month=month) == []

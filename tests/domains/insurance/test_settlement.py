@@ -9,7 +9,7 @@ Amounts by hand from KZ/insurance_services.csv (minor units, tiyn): EMERG-CALL
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -151,3 +151,101 @@ async def test_every_provider_of_a_month_is_settled(
     assert by_facility[a.facility.id] == 1_850_000
     assert by_facility[b.facility.id] == 4_120_000
     assert date(month.year, month.month, 1) == out[0].month
+
+
+async def test_lines_the_outlier_batch_flags_after_submission_wait_in_the_settlement(
+    db, make_facility, make_person, reviewer
+):
+    """A pharmacy's claim submitted with two lines of 250.00 no rule had flagged: the fund
+    would pay 500.00. The monthly outlier batch then flags the busy prescriber's line
+    (10 reimbursed prescriptions against peers' 2 and 3, as in the prescription tests):
+    the settlement pays 250.00 until the fund's analyst decides that line."""
+    from salomat.domains.prescription import service as prescription
+    from salomat.domains.prescription.schemas import ClaimReviewIn
+    from tests.domains.prescription.claim_rows import dispense, make_medicine, make_rx
+
+    month = date(2003, 8, 1)  # a month of its own (the batch compares a month's prescribers)
+    clinic = await make_facility("sanatorium")
+    pharmacy = await make_facility("pharmacy")
+    person = await make_person()
+    m = await make_medicine(db)
+    rxs: dict[str, list[object]] = {}
+    for who, n in {"peer-a": 2, "peer-b": 3, "busy": 10}.items():
+        rxs[who] = [
+            await make_rx(
+                db,
+                person.id,
+                clinic.id,
+                medicine=m,
+                prescriber=who,
+                issued_on=month,
+                quantity=5,
+                status="expired",
+            )
+            for _ in range(n)
+        ]
+    at = datetime(2003, 8, 20, 6, tzinfo=UTC)
+    busy = await dispense(db, rxs["busy"][0], pharmacy.id, at=at, units=5, amount=25_000)
+    await dispense(db, rxs["peer-a"][0], pharmacy.id, at=at, units=5, amount=25_000)
+    pharmacist = Principal(
+        user_id=0, username="ph", role="pharmacist", session_id="t", facility_id=pharmacy.id
+    )
+    (claim,) = await prescription.list_claims(db, pharmacist)
+    await prescription.submit_claim(db, pharmacist, claim.id)
+    await db.commit()
+    s = await settlement.compute_settlement(db, reviewer, pharmacy.id, month)
+    await db.commit()
+    assert s.pharmacy == 50_000
+
+    assert await prescription.flag_outliers(db, month) == 1
+    await db.commit()
+    s = await settlement.compute_settlement(db, reviewer, pharmacy.id, month)
+    await db.commit()
+    assert s.pharmacy == 25_000  # the flagged line waits for the fund's decision
+
+    lines = (await prescription.get_claim(db, reviewer, claim.id)).lines
+    flagged = next(li for li in lines if li.dispensing_id == busy.id)
+    await prescription.review_claim_line(
+        db, reviewer, flagged.id, ClaimReviewIn(decision="approve")
+    )
+    await db.commit()
+    s = await settlement.compute_settlement(db, reviewer, pharmacy.id, month)
+    await db.commit()
+    assert s.pharmacy == 50_000
+
+
+async def test_a_month_is_settled_in_statements_that_do_not_grow_with_providers(
+    kz, db, make_provider, make_insuree, reviewer, fresh_month
+):
+    """Every provider's settlement of a month in the same number of statements for two
+    providers as for six (set-wise: the amounts grouped by facility, the rows written
+    together), each provider paid its own line."""
+    from sqlalchemy import event
+
+    engine = db.bind.sync_engine if hasattr(db.bind, "sync_engine") else db.bind
+    person = await make_insuree()
+
+    async def settle(n: int) -> tuple[int, dict[int, int]]:
+        month = fresh_month()
+        providers = [await make_provider() for _ in range(n)]
+        for i, p in enumerate(providers):
+            await submit(db, p, [line(person, "EMERG-CALL", month + timedelta(days=i))])
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            out = await settlement.compute_settlements(db, reviewer, month)
+            await db.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        mine = {p.facility.id for p in providers}
+        return len(statements), {s.facility_id: s.total for s in out if s.facility_id in mine}
+
+    two, paid_two = await settle(2)
+    six, paid_six = await settle(6)
+    assert list(paid_two.values()) == [1_850_000] * 2
+    assert list(paid_six.values()) == [1_850_000] * 6
+    assert six == two, (two, six)

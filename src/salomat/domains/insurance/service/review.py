@@ -9,12 +9,14 @@ The review queue: flagged lines waiting for a decision, by rule and facility.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import cast, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.core.db import utcnow
+from salomat.core.db import dialect_name, utcnow
 from salomat.core.errors import N_, Conflict, FieldError, Invalid, Msgid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.insurance.models import ClaimLine
@@ -125,6 +127,16 @@ async def decide_line(
     return (await line_outs(session, [line]))[0]
 
 
+def _carries(session: AsyncSession, rule: str) -> Any:
+    """The line's flags (a JSON list of objects) hold one of ``rule``: in SQL, so the
+    queue reads only the lines it shows (PostgreSQL: containment on the list as jsonb;
+    SQLite: the list's elements through ``json_each``)."""
+    if dialect_name(session) == "postgresql":
+        return cast(ClaimLine.flags, JSONB).contains([{"rule": rule}])
+    each = func.json_each(ClaimLine.flags).table_valued("value", joins_implicitly=True)
+    return exists().where(func.json_extract(each.c.value, "$.rule") == rule)
+
+
 async def review_queue(
     session: AsyncSession,
     principal: Principal,
@@ -155,13 +167,9 @@ async def review_queue(
     if month is not None:
         start = month_of(month)
         q = q.where(ClaimLine.service_on >= start, ClaimLine.service_on < add_months(start, 1))
-    lines = []
-    # the flags are a JSON list: a rule is picked here, the same on both backends
-    for li in (await session.execute(q)).scalars():
-        if rule is None or any(f.get("rule") == rule for f in li.flags or []):
-            lines.append(li)
-            if len(lines) >= limit:
-                break
+    if rule is not None:
+        q = q.where(_carries(session, rule))
+    lines = list((await session.execute(q.limit(limit))).scalars())
     await audit_people(
         session, principal, [li.person_id for li in lines], "review of insurance claims"
     )

@@ -19,11 +19,13 @@ Settlements carry no person data (counts and sums).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,36 +137,119 @@ async def capitation(session: AsyncSession, facility_id: int, month: date) -> Ca
 # ---- settlements --------------------------------------------------------------------------
 
 
-async def _services(session: AsyncSession, facility_id: int, month: date) -> tuple[int, int]:
-    """What the month's service lines pay, and how many flagged lines wait."""
-    start = month_of(month)
+#: the columns a computation writes
+_WRITTEN = (
+    "capitation",
+    "capitation_detail",
+    "services",
+    "pharmacy",
+    "total",
+    "computed_at",
+    "computed_by",
+)
+
+
+@dataclass(frozen=True)
+class _Amounts:
+    """One provider's month as its settlement states it (minor units)."""
+
+    capitation: Capitation
+    services: int
+    pending: int
+    pharmacy: int
+
+    def values(self, principal: Principal) -> dict[str, Any]:
+        return {
+            "capitation": self.capitation.amount,
+            "capitation_detail": self.capitation.detail,
+            "services": self.services,
+            "pharmacy": self.pharmacy,
+            "total": self.capitation.amount + self.services + self.pharmacy,
+            "computed_at": utcnow(),
+            "computed_by": principal.username,
+        }
+
+
+def _paid_and_pending() -> tuple[Any, Any]:
+    """What a service line pays as things stand, and whether it waits for a decision."""
     paid = case(
         (ClaimLine.status == "entered", ClaimLine.amount_claimed),
         (ClaimLine.status.in_(("accepted", "reduced")), ClaimLine.amount_approved),
         else_=0,
     )
-    pending = case((ClaimLine.status == "flagged", 1), else_=0)
-    row = (
-        await session.execute(
-            select(func.coalesce(func.sum(paid), 0), func.coalesce(func.sum(pending), 0)).where(
-                ClaimLine.facility_id == facility_id,
-                ClaimLine.service_on >= start,
-                ClaimLine.service_on < add_months(start, 1),
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1])
+    return paid, case((ClaimLine.status == "flagged", 1), else_=0)
 
 
-async def _pharmacy(session: AsyncSession, facility_id: int, month: date) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(PharmacyClaim.approved), 0)).where(
-            PharmacyClaim.facility_id == facility_id,
-            PharmacyClaim.month == month_of(month),
-            PharmacyClaim.status != "open",
+async def _amounts(
+    session: AsyncSession, month: date, facility_ids: list[int] | None = None
+) -> dict[int, _Amounts]:
+    """Every provider's month at once (of ``facility_ids``, each of them even with
+    nothing; else every facility with people attached on the month's first day, service
+    lines in it, or pharmacy claims for it): three grouped statements."""
+    start = month_of(month)
+    rules = insurance_rules()
+    counts: dict[int, list[registry.AttachedCount]] = defaultdict(list)
+    for c in await registry.attached_population(session, start, facility_ids):
+        counts[c.facility_id].append(c)
+    paid, pending = _paid_and_pending()
+    q = (
+        select(
+            ClaimLine.facility_id,
+            func.coalesce(func.sum(paid), 0),
+            func.coalesce(func.sum(pending), 0),
         )
+        .where(ClaimLine.service_on >= start, ClaimLine.service_on < add_months(start, 1))
+        .group_by(ClaimLine.facility_id)
     )
-    return int(total or 0)
+    if facility_ids is not None:
+        q = q.where(ClaimLine.facility_id.in_(facility_ids))
+    services = {int(f): (int(a), int(n)) for f, a, n in (await session.execute(q)).all()}
+    # an open pharmacy claim (still the pharmacy's) pays nothing yet
+    approved = case((PharmacyClaim.status != "open", PharmacyClaim.approved), else_=0)
+    q = (
+        select(PharmacyClaim.facility_id, func.coalesce(func.sum(approved), 0))
+        .where(PharmacyClaim.month == start)
+        .group_by(PharmacyClaim.facility_id)
+    )
+    if facility_ids is not None:
+        q = q.where(PharmacyClaim.facility_id.in_(facility_ids))
+    pharmacy = {int(f): int(a) for f, a in (await session.execute(q)).all()}
+    ids = set(facility_ids) if facility_ids is not None else {*counts, *services, *pharmacy}
+    return {
+        fid: _Amounts(
+            capitation_of(rules, counts.get(fid, [])),
+            services.get(fid, (0, 0))[0],
+            services.get(fid, (0, 0))[1],
+            pharmacy.get(fid, 0),
+        )
+        for fid in sorted(ids)
+    }
+
+
+async def _pending(session: AsyncSession, rows: list[Settlement]) -> dict[int, int]:
+    """Flagged lines waiting for a decision, per settlement: one grouped statement a
+    month of ``rows``."""
+    _, pending = _paid_and_pending()
+    out: dict[int, int] = {}
+    by_month: dict[date, list[Settlement]] = defaultdict(list)
+    for s in rows:
+        by_month[s.month].append(s)
+    for month, these in by_month.items():
+        found = dict(
+            (
+                await session.execute(
+                    select(ClaimLine.facility_id, func.coalesce(func.sum(pending), 0))
+                    .where(
+                        ClaimLine.facility_id.in_({s.facility_id for s in these}),
+                        ClaimLine.service_on >= month,
+                        ClaimLine.service_on < add_months(month, 1),
+                    )
+                    .group_by(ClaimLine.facility_id)
+                )
+            ).all()
+        )
+        out.update({s.id: int(found.get(s.facility_id, 0)) for s in these})
+    return out
 
 
 async def _outs(
@@ -172,13 +257,13 @@ async def _outs(
 ) -> list[SettlementOut]:
     names = await registry.facility_names(session, {s.facility_id for s in rows})
     lang = i18n.current_language()
+    pending = dict(pending or {})
+    missing = [s for s in rows if s.id not in pending]
+    if missing:
+        pending.update(await _pending(session, missing))
     out = []
     for s in rows:
         f = names.get(s.facility_id)
-        if pending is not None and s.id in pending:
-            waiting = pending[s.id]
-        else:
-            waiting = (await _services(session, s.facility_id, s.month))[1]
         out.append(
             SettlementOut(
                 id=s.id,
@@ -194,68 +279,104 @@ async def _outs(
                 status=s.status,
                 computed_at=s.computed_at,
                 computed_by=s.computed_by,
-                pending_lines=waiting,
+                pending_lines=pending[s.id],
             )
         )
     return out
 
 
-async def _find(session: AsyncSession, facility_id: int, month: date) -> Settlement | None:
-    return (
-        await session.execute(
-            select(Settlement).where(
-                Settlement.facility_id == facility_id, Settlement.month == month
+async def _lock(
+    session: AsyncSession, month: date, facility_ids: list[int] | None
+) -> dict[int, Settlement]:
+    """The month's settlements (of ``facility_ids``), locked until the transaction ends
+    (PostgreSQL ``FOR UPDATE``): a close waits for the computation, and a computation
+    reads a close that committed first."""
+    q = (
+        select(Settlement)
+        .where(Settlement.month == month)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if facility_ids is not None:
+        q = q.where(Settlement.facility_id.in_(facility_ids))
+    return {s.facility_id: s for s in (await session.execute(q)).scalars()}
+
+
+async def _settle(
+    session: AsyncSession,
+    principal: Principal,
+    month: date,
+    facility_ids: list[int] | None = None,
+    *,
+    closed_refused: bool = False,
+) -> tuple[list[Settlement], dict[int, int]]:
+    """Compute the month's drafts and store them: closed settlements are kept as they
+    are (``closed_refused``: ``InvalidState`` instead). Set-wise: the amounts in three
+    statements, the rows locked in one, updated in one and inserted in one."""
+    start = month_of(month)
+    amounts = await _amounts(session, start, facility_ids)
+    t = Settlement.__table__
+    for attempt in range(3):
+        found = await _lock(session, start, facility_ids)
+        changes: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
+        for fid, a in amounts.items():
+            s = found.get(fid)
+            if s is not None and s.status == "closed":
+                if closed_refused:
+                    raise InvalidState(
+                        N_("The settlement of %(month)s is closed; it is no longer recomputed."),
+                        params={"month": f"{start:%m.%Y}"},
+                    )
+            elif s is not None:
+                changes.append(
+                    {"b_id": s.id, **{f"b_{k}": v for k, v in a.values(principal).items()}}
+                )
+            else:
+                new.append(
+                    {"facility_id": fid, "month": start, "status": "draft", **a.values(principal)}
+                )
+        if changes:
+            # the rows are locked: the status can't change under this UPDATE (its condition
+            # says so again, for a backend without row locks)
+            await session.execute(
+                update(t)
+                .where(t.c.id == bindparam("b_id"), t.c.status == "draft")
+                .values({k: bindparam(f"b_{k}", type_=t.c[k].type) for k in _WRITTEN})
+                .execution_options(synchronize_session=False),
+                changes,
             )
-        )
-    ).scalar_one_or_none()
-
-
-async def _compute(
-    session: AsyncSession, principal: Principal, facility_id: int, month: date
-) -> tuple[Settlement, int]:
-    month = month_of(month)
-    cap = await capitation(session, facility_id, month)
-    services, pending = await _services(session, facility_id, month)
-    pharmacy = await _pharmacy(session, facility_id, month)
-    values = {
-        "capitation": cap.amount,
-        "capitation_detail": cap.detail,
-        "services": services,
-        "pharmacy": pharmacy,
-        "total": cap.amount + services + pharmacy,
-        "computed_at": utcnow(),
-        "computed_by": principal.username,
-    }
-    s = await _find(session, facility_id, month)
-    if s is None:
         try:
-            async with session.begin_nested():
-                s = Settlement(facility_id=facility_id, month=month, status="draft", **values)
-                session.add(s)
-                await session.flush()
-            return s, pending
+            if new:
+                async with session.begin_nested():
+                    await session.execute(insert(t), new)
+            break
         except IntegrityError:
-            s = await _find(session, facility_id, month)
-            if s is None:
+            # another computation inserted one of these first: read its row, locked
+            if attempt == 2:
                 raise Conflict(N_("The settlement is being computed elsewhere; retry.")) from None
-    if s.status == "closed":
-        raise InvalidState(
-            N_("The settlement of %(month)s is closed; it is no longer recomputed."),
-            params={"month": f"{month:%m.%Y}"},
-        )
-    for k, v in values.items():
-        setattr(s, k, v)
-    await session.flush()
-    return s, pending
+    q = (
+        select(Settlement)
+        .where(Settlement.month == start)
+        .order_by(Settlement.facility_id)
+        .execution_options(populate_existing=True)
+    )
+    if facility_ids is not None:
+        q = q.where(Settlement.facility_id.in_(facility_ids))
+    rows = [s for s in (await session.execute(q)).scalars() if s.facility_id in amounts]
+    pending = {s.id: amounts[s.facility_id].pending for s in rows if s.status == "draft"}
+    return rows, pending
 
 
 async def compute_settlement(
     session: AsyncSession, principal: Principal, facility_id: int, month: date
 ) -> SettlementOut:
-    """(Re)compute one provider's draft settlement of ``month``."""
+    """(Re)compute one provider's draft settlement of ``month``; a closed one is refused
+    (409)."""
     if await registry.facility_code(session, facility_id) is None:
         raise NotFound(N_("Facility %(id)s not found."), params={"id": facility_id})
-    s, pending = await _compute(session, principal, facility_id, month)
+    rows, pending = await _settle(session, principal, month, [facility_id], closed_refused=True)
+    s = rows[0]
     await audit.record(
         session,
         principal,
@@ -264,42 +385,17 @@ async def compute_settlement(
         resource_id=str(s.id),
         purpose=f"settlement {month_of(month):%Y-%m}",
     )
-    return (await _outs(session, [s], {s.id: pending}))[0]
+    return (await _outs(session, [s], pending))[0]
 
 
 async def compute_settlements(
     session: AsyncSession, principal: Principal, month: date
 ) -> list[SettlementOut]:
     """Every provider's settlement of ``month``: facilities with people attached on its
-    first day, service lines in it, or pharmacy claims for it."""
+    first day, service lines in it, or pharmacy claims for it (closed ones as they
+    are)."""
     start = month_of(month)
-    ids = {c.facility_id for c in await registry.attached_population(session, start)}
-    ids |= set(
-        (
-            await session.execute(
-                select(ClaimLine.facility_id)
-                .where(ClaimLine.service_on >= start, ClaimLine.service_on < add_months(start, 1))
-                .distinct()
-            )
-        ).scalars()
-    )
-    ids |= set(
-        (
-            await session.execute(
-                select(PharmacyClaim.facility_id).where(PharmacyClaim.month == start).distinct()
-            )
-        ).scalars()
-    )
-    done: list[Settlement] = []
-    pending: dict[int, int] = {}
-    for fid in sorted(ids):
-        existing = await _find(session, fid, start)
-        if existing is not None and existing.status == "closed":
-            done.append(existing)
-            continue
-        s, waiting = await _compute(session, principal, fid, start)
-        done.append(s)
-        pending[s.id] = waiting
+    done, pending = await _settle(session, principal, start)
     await audit.record(
         session,
         principal,
@@ -350,10 +446,18 @@ async def close_settlement(
 ) -> SettlementOut:
     """Close a draft: it is paid as it stands and no longer recomputed."""
     s = await _load(session, principal, settlement_id)
-    if s.status == "closed":
-        raise InvalidState(N_("The settlement is already closed."))
-    s.status = "closed"
     await session.flush()
+    # one conditional UPDATE decides: of two closes at once exactly one changes the row;
+    # a computation holding the row (``_lock``) is waited for, and its amounts are closed
+    done = await session.execute(
+        update(Settlement)
+        .where(Settlement.id == s.id, Settlement.status == "draft")
+        .values(status="closed")
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(s)
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidState(N_("The settlement is already closed."))
     await audit.record(
         session,
         principal,

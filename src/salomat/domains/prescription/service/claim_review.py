@@ -20,7 +20,6 @@ from salomat.core.db import utcnow
 from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound
 from salomat.core.policy import Role
 from salomat.core.security import Principal
-from salomat.domains.insurance.service.settlement import record_pharmacy_claim
 from salomat.domains.prescription.models import (
     Claim,
     ClaimLine,
@@ -41,6 +40,7 @@ from salomat.domains.prescription.service.claims import (
     WORKLIST_LIMIT,
     claim_month,
     local_day,
+    report_to_fund,
 )
 from salomat.domains.registry import service as registry
 
@@ -302,23 +302,6 @@ async def get_claim_line(session: AsyncSession, principal: Principal, line_id: i
 # ---- submitting and reviewing ----------------------------------------------------------
 
 
-async def report_to_fund(session: AsyncSession, claim: Claim) -> None:
-    """The claim's totals join the pharmacy's monthly settlement with the fund
-    (``insurance`` settlement): claimed, and what is paid as things stand -- approved
-    lines and lines no rule flagged (accepted by default, as the fund's service lines);
-    flagged lines once approved. Called when the claim is submitted and on each review."""
-    amounts = (
-        await session.execute(
-            select(ClaimLine.amount, ClaimLine.status).where(ClaimLine.claim_id == claim.id)
-        )
-    ).all()
-    claimed = sum(a for a, _ in amounts)
-    approved = sum(a for a, st in amounts if st in ("approved", "entered"))
-    await record_pharmacy_claim(
-        session, claim.id, claim.facility_id, claim.month, claim.status, claimed, approved
-    )
-
-
 async def submit_claim(
     session: AsyncSession, principal: Principal, claim_id: int, *, today: date | None = None
 ) -> ClaimOut:
@@ -334,7 +317,7 @@ async def submit_claim(
     claim.status = "submitted"
     claim.submitted_at = utcnow()
     await session.flush()
-    await report_to_fund(session, claim)
+    await report_to_fund(session, [claim])
     await audit.record(
         session,
         principal,
@@ -386,7 +369,7 @@ async def review_claim_line(
     if decided.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidState(f"The line was already {line.status} by {line.reviewed_by}.")
     if claim.status != "open":
-        await report_to_fund(session, claim)
+        await report_to_fund(session, [claim])
     await audit.record(
         session,
         principal,

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from salomat.core import events
 from salomat.core.config import get_settings
 from salomat.core.errors import Conflict, FieldError, Invalid, NotFound
 from salomat.country import pack
+from salomat.domains.insurance.service.settlement import record_pharmacy_claim
 from salomat.domains.prescription.models import (
     Claim,
     ClaimLine,
@@ -57,6 +58,7 @@ __all__ = [
     "outside_validity",
     "parse_month",
     "prescriber_outliers",
+    "report_to_fund",
     "rules_config",
 ]
 
@@ -306,12 +308,45 @@ async def add_claim_line(session: AsyncSession, event: MedicineDispensed) -> Cla
     _add_flags(line, flags)
     session.add(line)
     await session.flush()
+    if claim.status != "open":  # a late line: the fund's figures count it as claimed
+        await report_to_fund(session, [claim])
     return line
 
 
 @events.subscribe(MedicineDispensed)
 async def on_medicine_dispensed(session: AsyncSession, event: MedicineDispensed) -> None:
     await add_claim_line(session, event)
+
+
+# ---- the fund's settlement ---------------------------------------------------------------
+
+
+async def report_to_fund(session: AsyncSession, claims: Sequence[Claim]) -> None:
+    """Each claim's totals join the pharmacy's monthly settlement with the fund
+    (``insurance`` settlement): claimed, and what is paid as things stand -- approved
+    lines and lines no rule flagged (accepted by default, as the fund's service lines);
+    flagged lines once approved. Called when a claim is submitted, on each review, and
+    for the submitted claims whose lines a later rule flags (a late line, the outlier
+    batch). One statement for the claims' sums, then one report a claim."""
+    if not claims:
+        return
+    await session.flush()
+    paid = case((ClaimLine.status.in_(("approved", "entered")), ClaimLine.amount), else_=0)
+    sums = {
+        int(cid): (int(claimed or 0), int(approved or 0))
+        for cid, claimed, approved in (
+            await session.execute(
+                select(ClaimLine.claim_id, func.sum(ClaimLine.amount), func.sum(paid))
+                .where(ClaimLine.claim_id.in_([c.id for c in claims]))
+                .group_by(ClaimLine.claim_id)
+            )
+        ).all()
+    }
+    for c in claims:
+        claimed, approved = sums.get(c.id, (0, 0))
+        await record_pharmacy_claim(
+            session, c.id, c.facility_id, c.month, c.status, claimed, approved
+        )
 
 
 # ---- the prescriber outlier batch ------------------------------------------------------
@@ -374,10 +409,19 @@ async def flag_outliers(session: AsyncSession, month: date) -> int:
         )
     )
     changed = 0
+    touched: set[int] = set()
     for line, who in lines.all():
         if line.status in ("approved", "rejected"):
             continue
         if _add_flags(line, [_outlier_flag(outliers[who], kind_of[who])]):
             changed += 1
+            touched.add(line.claim_id)
     await session.flush()
+    # a submitted claim's newly flagged lines no longer pay until reviewed: the fund's
+    # settlement hears it (once a claim)
+    if touched:
+        sent = await session.execute(
+            select(Claim).where(Claim.id.in_(sorted(touched)), Claim.status != "open")
+        )
+        await report_to_fund(session, list(sent.scalars()))
     return changed
