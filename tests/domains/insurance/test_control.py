@@ -11,8 +11,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from salomat.core import i18n
 from salomat.domains.insurance.models import ClaimLine
-from salomat.domains.insurance.service import control
+from salomat.domains.insurance.service import claims, control
 from salomat.domains.insurance.service.rules import add_months
 from tests.domains.insurance.claim_fixtures import (
     line,
@@ -235,9 +236,21 @@ async def test_sex_and_age_limits_of_a_service(kz, db, make_provider, make_insur
         ],
     )
     assert rules_of(out) == [{"sex_age"}, set(), set(), {"sex_age"}, {"sex_age"}, set()]
-    assert out.lines[0].flags[0].reason == "MAMMO-SCREEN is not given at the age of 39"
+    # the reader sees the service's name (KZ insurance_services.csv), the flag keeps its code
+    assert out.lines[0].flags[0].reason == "Screening mammography is not given at the age of 39"
     assert out.lines[3].flags[0].params == {"service": "MAMMO-SCREEN", "age": 71}
-    assert out.lines[4].flags[0].reason == "CONS-GYN is not given to a person of this sex"
+    assert out.lines[4].flags[0].reason == (
+        "Gynaecologist consultation is not given to a person of this sex"
+    )
+    token = i18n.set_language("ru")
+    try:
+        ru = await claims.get_claim(db, p.principal, out.id)
+    finally:
+        i18n.reset_language(token)
+    assert (
+        ru.lines[4].flags[0].reason == "Консультация гинеколога не оказывается человеку этого пола"
+    )
+    assert ru.lines[4].flags[0].params == {"service": "CONS-GYN", "age": 45}
 
 
 # ---- many_providers ----------------------------------------------------------------

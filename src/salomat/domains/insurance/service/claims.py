@@ -48,7 +48,12 @@ from salomat.domains.insurance.service.labels import (
     label,
     service_name,
 )
-from salomat.domains.insurance.service.rules import insurance_rules, month_of
+from salomat.domains.insurance.service.rules import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    insurance_rules,
+    month_of,
+)
 from salomat.domains.registry import service as registry
 
 __all__ = [
@@ -76,14 +81,26 @@ def local_today() -> date:
 
 
 def parse_month(value: str, field: str = "month") -> date:
-    """``YYYY-MM`` (or a date) as the month's first day; ``Invalid`` naming the field."""
+    """``YYYY-MM`` (or a date) as the month's first day, of the years ``FIRST_YEAR`` to
+    ``LAST_YEAR``; ``Invalid`` naming the field."""
     try:
         parts = [int(p) for p in value.strip().split("-")]
-        if len(parts) not in (2, 3) or not 1 <= parts[0] <= 9999:
+        if len(parts) not in (2, 3):
             raise ValueError
-        return date(parts[0], parts[1], 1)
+        month = date(parts[0], parts[1], 1)
     except (ValueError, IndexError):
         raise Invalid.fields([FieldError(field, N_("must be a month as YYYY-MM"))]) from None
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    field,
+                    N_("must be a month from %(first)s to %(last)s"),
+                    {"first": f"{FIRST_YEAR}-01", "last": f"{LAST_YEAR}-12"},
+                )
+            ]
+        )
+    return month
 
 
 def own_facility(principal: Principal) -> int | None:
@@ -97,13 +114,16 @@ def own_facility(principal: Principal) -> int | None:
 
 
 def flag_out(flag: dict[str, Any]) -> FlagOut:
-    """A stored flag with its reason in the current language."""
+    """A stored flag with its reason in the current language (a service by its name in
+    that language; ``params`` keep the stored values, the service's code)."""
     params = dict(flag.get("params") or {})
     shown = {}
     for k, v in params.items():
         if k in _DATES and isinstance(v, str):
             with contextlib.suppress(ValueError):
                 v = f"{date.fromisoformat(v):%d.%m.%Y}"
+        elif k == "service" and isinstance(v, str):
+            v = service_name(v)  # the flag keeps the code; the reader sees the name
         shown[k] = v
     msgid = str(flag.get("reason", ""))
     try:

@@ -19,6 +19,8 @@ from salomat.core.config import get_settings
 from salomat.country import pack
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "CapitationGroup",
     "Category",
     "InsuranceRules",
@@ -32,6 +34,11 @@ __all__ = [
 
 #: minor units per major unit (tiyn per tenge, tiyin per sum)
 MINOR = 100
+
+#: the years a month typed into the fund's pages, API and commands may name: the rules
+#: reach a few months either side of a month (the grace before it, the month after it),
+#: which stays within the calendar's years 1..9999 from here to there
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 def month_of(day: date) -> date:

@@ -42,11 +42,19 @@ def money(minor: int | None) -> str:
     return f"{minor / 100:,.2f}".replace(",", "\u202f")
 
 
-def parse_lines(text: str) -> list[dict[str, Any]]:
+def parse_lines(text: str, field: str = "lines") -> list[dict[str, Any]]:
     """Rows of ``national_id, service_code, service_on[, quantity[, encounter_ref]]``; a
-    header row naming the columns is skipped; blank rows are ignored."""
+    header row naming the columns is skipped; blank rows are ignored. Text the CSV
+    reader refuses (a cell over its limit, a quote left open where it must not be) is a
+    refusal of ``field`` (the textarea's or the file's)."""
+    try:
+        read = list(csv.reader(io.StringIO(text)))
+    except csv.Error:
+        raise Invalid.fields(
+            [FieldError(field, N_("is not CSV text this form can read (a cell is too long?)"))]
+        ) from None
     rows = []
-    for cells in csv.reader(io.StringIO(text)):
+    for cells in read:
         cells = [c.strip() for c in cells]
         if not any(cells):
             continue
@@ -115,9 +123,10 @@ async def submit_page(request: Request, session: DbSession, principal: Provider)
         posted = await forms.read_form(request)
         form = forms.values(posted, ("external_id", "lines"))
         try:
-            text = form["lines"]
+            text, field = form["lines"], "lines"
             upload = posted.get("file")
             if upload is not None and not isinstance(upload, str) and upload.filename:
+                field = "file"
                 data = await upload.read(MAX_BYTES + 1)
                 if len(data) > MAX_BYTES:
                     raise Invalid.fields([FieldError("file", N_("the file is too large"))])
@@ -127,7 +136,7 @@ async def submit_page(request: Request, session: DbSession, principal: Provider)
                     raise Invalid.fields([FieldError("file", N_("is not UTF-8 text"))]) from None
             data_in = forms.validate(
                 ClaimIn,
-                {"external_id": form["external_id"] or None, "lines": parse_lines(text)},
+                {"external_id": form["external_id"] or None, "lines": parse_lines(text, field)},
             )
             out = await service.submit_claim(session, principal, data_in)
         except SalomatError as e:
