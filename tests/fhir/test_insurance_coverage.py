@@ -132,3 +132,75 @@ async def test_the_capability_statement_lists_coverage(client):
     r = await client.get("/fhir/metadata")
     types = {x["type"] for x in r.json()["rest"][0]["resource"]}
     assert {"Coverage", "CoverageEligibilityRequest"} <= types
+
+
+async def test_a_provider_reads_insured_by_the_state_never_the_category(
+    client, kz, db, make_person, make_user, login
+):
+    from datetime import date
+
+    from salomat.country import national_id
+    from tests.domains.insurance.test_status import PRISONER, list_in, named
+
+    inmate = await kz_person(make_person, born=date(1981, 1, 1), sex="male")
+    await list_in(db, inmate.id, "prisoner", date(2026, 1, 1))
+    await db.commit()
+    doctor = await login(await make_user("family_doctor"))
+    analyst = await login(await make_user("insurance_analyst"))
+    for lang in ("en", "ru", "kk"):
+        headers = {**doctor, "Accept-Language": lang}
+        r = await client.get(
+            "/fhir/Coverage",
+            params={"identifier": inmate.national_id, "date": "2026-05-01"},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+        assert named(r.text, PRISONER) == [], lang
+        cov = r.json()["entry"][0]["resource"]
+        assert (cov["status"], cov["type"]["coding"][0]["code"]) == ("active", "state")
+        assert "class" not in cov
+        patient = {"identifier": {"system": national_id.system_uri("KZ"),
+                                  "value": inmate.national_id}}  # fmt: skip
+        r = await client.post(
+            "/fhir/CoverageEligibilityRequest",
+            json=request_for(patient, "MRI-BRAIN", day="2026-05-01"),
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["insurance"][0]["inforce"] is True
+        assert named(r.text, PRISONER) == [], lang
+    # the fund's analyst reads the category in Coverage.class
+    r = await client.get(
+        "/fhir/Coverage",
+        params={"identifier": inmate.national_id, "date": "2026-05-01"},
+        headers=analyst,
+    )
+    cov = r.json()["entry"][0]["resource"]
+    assert cov["type"]["coding"][0]["code"] == "category"
+    assert (cov["class"][0]["value"], cov["class"][0]["name"]) == (
+        "prisoner", "Serving a sentence"
+    )  # fmt: skip
+
+
+async def test_a_coverage_without_a_date_is_for_the_local_day(
+    client, employee, make_user, login, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from salomat.domains.insurance.service import status as status_service
+
+    analyst = await login(await make_user("insurance_analyst"))
+    # paid to June: in force to 30 September 2026. 19:30 UTC on 30 September is
+    # 00:30 (UTC+5; 01:30 with tzdata before 2024a) on 1 October in Kazakhstan.
+    moment = datetime(2026, 9, 30, 19, 30, tzinfo=UTC)
+    monkeypatch.setattr(status_service, "_utcnow", lambda: moment, raising=False)
+    r = await client.get(f"/fhir/Coverage/{employee.id}", headers=analyst)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    patient = {"reference": f"Patient/{employee.id}"}
+    body = request_for(patient, "MRI-BRAIN")
+    del body["servicedDate"]
+    r = await client.post("/fhir/CoverageEligibilityRequest", json=body, headers=analyst)
+    assert r.status_code == 200, r.text
+    assert r.json()["servicedDate"] == "2026-10-01"
+    assert r.json()["insurance"][0]["inforce"] is False

@@ -2,22 +2,25 @@
 
 The insured status is not stored but computed on each call (``insurance.service``), so:
 
-- ``Coverage/<person id>`` is the person's cover today (``?date=YYYY-MM-DD`` for another
-  day): ``status`` active when insured, cancelled when not; ``period.end`` the last
-  insured day; ``type`` the basis (contributions, a protected category, universal);
-  the explanation in an extension. Search by ``beneficiary`` / ``patient``
-  (Patient/<id>) or ``beneficiary:identifier`` / ``identifier`` (the national id,
-  ``<system>|<value>`` or the value alone). A provider opens a person by record id only
-  in its scope; by national id anyone, as the REST check (audited as an eligibility
-  check). A provider never reads who paid; the fund's analyst reads it in the
-  explanation, as in the REST status.
+- ``Coverage/<person id>`` is the person's cover today (the country's day; ``?date=
+  YYYY-MM-DD`` for another day): ``status`` active when insured, cancelled when not;
+  ``period.end`` the last insured day; ``type`` the basis (contributions, a protected
+  category, universal); the explanation in an extension. A provider reads a protected
+  category's cover as ``type`` ``state`` ("insured by the state") with no ``class`` and
+  an explanation that does not name it; the category (``class``) is the fund's
+  analyst's only. Search by ``beneficiary`` / ``patient`` (Patient/<id>) or
+  ``beneficiary:identifier`` / ``identifier`` (the national id, ``<system>|<value>`` or
+  the value alone). A provider opens a person by record id only in its scope; by
+  national id anyone, as the REST check (audited as an eligibility check). A provider
+  never reads who paid; the fund's analyst reads it in the explanation, as in the REST
+  status.
 - ``POST /CoverageEligibilityRequest`` answers ``200`` with a computed
   ``CoverageEligibilityResponse`` (not stored: there is no read or search of
   responses): ``insurance[0].inforce`` and, per ``item`` (``productOrService`` a service
   code of the pack's packages), ``excluded`` and the reason in ``description``. The
   patient is a ``Patient/<id>`` reference or an identifier with the national id;
-  ``servicedDate`` is the day (today by default). An unknown code is refused naming
-  the item.
+  ``servicedDate`` is the day (today in the country's time zone by default). An
+  unknown code is refused naming the item.
 
 Permission: ``insurance:eligibility`` (providers and the fund's analyst).
 """
@@ -130,7 +133,7 @@ def coverage(person: Any, s: Any) -> dict[str, Any]:
         if s.until is not None:
             period["end"] = s.until.isoformat()
         res["period"] = period
-    if s.category:
+    if s.category:  # only in the fund's analyst's status (status_out full)
         res["class"] = [
             {
                 "type": {"coding": [{"code": "group"}], "text": "category"},

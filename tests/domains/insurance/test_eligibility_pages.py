@@ -8,7 +8,15 @@ from datetime import date
 
 import pytest
 
-from tests.domains.insurance.test_status import kz_person, month, new_payer, pay
+from tests.domains.insurance.test_status import (
+    PRISONER,
+    kz_person,
+    list_in,
+    month,
+    named,
+    new_payer,
+    pay,
+)
 from tests.domains.registry.test_web import field_error, web_login
 from tests.factories import national_id_for
 from tests.ui.conftest import in_chromium, open_browser
@@ -58,6 +66,30 @@ async def test_the_fund_analyst_sees_the_payer_and_a_citizen_may_not_open_the_pa
     await web_login(client, await make_user("citizen", person_id=p.id))
     r = await client.get(PAGE)
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+async def test_a_nurse_reads_insured_by_the_state_and_the_fund_reads_the_category(
+    kz, client, db, make_person, make_user, lang
+):
+    inmate = await kz_person(make_person, born=date(1982, 2, 2), sex="male")
+    await list_in(db, inmate.id, "prisoner", date(2026, 1, 1))
+    await db.commit()
+    await web_login(client, await make_user("nurse"))
+    client.cookies.set("salomat_lang", lang)
+    params = {"national_id": inmate.national_id, "service": "MRI-BRAIN", "on": "2026-05-01"}
+    r = await client.get(PAGE, params=params)
+    assert r.status_code == 200, r.text
+    assert 'data-insured="yes"' in r.text
+    assert named(r.text, PRISONER) == []
+    assert 'data-testid="category"' not in r.text
+    client.cookies.clear()
+    await web_login(client, await make_user("insurance_analyst"))
+    client.cookies.set("salomat_lang", lang)
+    r = await client.get(PAGE, params=params)
+    assert r.status_code == 200, r.text
+    assert 'data-testid="category"' in r.text
+    assert len(named(r.text, PRISONER)) == 1  # the category's name in the page's language
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from salomat.core.security import Principal
-from tests.domains.insurance.test_status import kz_person, month, new_payer, pay
+from tests.domains.insurance.test_status import kz_person, list_in, month, new_payer, pay
 from tests.domains.registry.test_web import web_login
 from tests.ui.conftest import in_chromium, open_browser
 from tests.ui.test_languages import findings
@@ -46,6 +46,17 @@ async def test_her_page_shows_the_explanation_and_who_paid_each_month(
     assert "by the state as Children under 18" in r.text
     r = await client.get(PAGE, params={"on": "2026-13-01"})
     assert r.status_code == 422
+
+
+async def test_she_reads_her_own_protected_category(kz, client, db, make_person, make_user):
+    me = await kz_person(make_person, born=date(1984, 4, 4))
+    await list_in(db, me.id, "disability", date(2025, 3, 1))
+    await db.commit()
+    await web_login(client, await make_user("citizen", person_id=me.id))
+    r = await client.get(PAGE, params={"on": "2026-05-01"})
+    assert r.status_code == 200, r.text
+    assert "Insured by the state as Persons with disabilities." in r.text
+    assert 'data-testid="category">Persons with disabilities<' in r.text
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

@@ -375,3 +375,148 @@ async def test_a_merge_moves_the_payments_and_an_unmerge_moves_them_back(
     await registry.unmerge(db, CLERK, merge.id, "registered twice was a mistake after all")
     await db.commit()
     assert not (await status(client, fund["analyst"], survivor, date(2026, 7, 1)))["insured"]
+
+
+# ---- a provider never learns the protected category ------------------------------------
+
+#: the category codes and their names in the KZ pack (insurance.yaml), in en, ru and kk
+PRISONER = ('"prisoner"', "Serving a sentence", "Лица, отбывающие наказание",
+            "Жазасын өтеп жатқан адамдар")  # fmt: skip
+CHILD = ('"child"', "Children under 18", "Дети до 18 лет", "18 жасқа толмаған балалар")
+
+
+async def list_in(db, person_id: int, category: str, start_on: date) -> None:  # type: ignore[no-untyped-def]
+    from salomat.domains.insurance.models import CategoryMember
+
+    db.add(
+        CategoryMember(
+            person_id=person_id,
+            category=category,
+            start_on=start_on,
+            end_on=None,
+            recorded_by="test",
+            recorded_at=utcnow(),
+        )
+    )
+    await db.flush()
+
+
+def named(text: str, words: tuple[str, ...]) -> list[str]:
+    return [w for w in words if w in text]
+
+
+async def test_a_provider_reads_insured_by_the_state_and_never_the_category(
+    client, db, fund, make_person
+):
+    inmate = await kz_person(make_person, born=date(1983, 3, 3), sex="male")
+    await list_in(db, inmate.id, "prisoner", date(2026, 1, 1))
+    child = await kz_person(make_person, born=date(2019, 9, 9), sex="male")
+    await db.commit()
+    for lang in ("en", "ru", "kk"):
+        headers = {**fund["doctor"], "Accept-Language": lang}
+        r = await client.get(
+            STATUS, params={"national_id": inmate.national_id, "on": "2026-05-01"}, headers=headers
+        )
+        assert r.status_code == 200, r.text
+        assert named(r.text, PRISONER) == [], lang
+        s = r.json()
+        assert (s["insured"], s["basis"], s["category"], s["category_label"]) == (
+            True, "state", None, None
+        )  # fmt: skip
+        r = await client.get(
+            ELIGIBILITY,
+            params={"national_id": inmate.national_id, "on": "2026-05-01", "service": "MRI-BRAIN"},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["covered"] is True
+        assert named(r.text, PRISONER) == [], lang
+        r = await client.get(
+            STATUS, params={"national_id": child.national_id, "on": "2026-05-01"}, headers=headers
+        )
+        assert named(r.text, CHILD) == [], lang
+        assert (r.json()["basis"], r.json()["until"]) == ("state", "2037-09-08")
+    s = await status(client, fund["doctor"], inmate, date(2026, 5, 1))
+    assert (s["basis_label"], s["explanation"]) == ("insured by the state", "Insured by the state.")
+    s = await status(client, fund["doctor"], child, date(2026, 5, 1))
+    assert s["explanation"] == "Insured until 08.09.2037 by the state."
+    # the fund's analyst keeps the category
+    s = await status(client, fund["analyst"], inmate, date(2026, 5, 1))
+    assert (s["basis"], s["category"], s["category_label"]) == (
+        "category", "prisoner", "Serving a sentence"
+    )  # fmt: skip
+    assert s["explanation"] == "Insured by the state as Serving a sentence."
+
+
+# ---- a merge moves the person's own payer --------------------------------------------------
+
+
+async def test_a_merge_moves_her_own_payer_so_her_next_file_line_is_taken(
+    client, db, fund, make_person
+):
+    from sqlalchemy import select
+
+    from salomat.domains.insurance.models import Payer
+    from salomat.domains.registry import service as registry
+
+    survivor = await kz_person(make_person, born=date(1987, 8, 8))
+    twin = await make_person(
+        family_name=survivor.family_name,
+        given_name=survivor.given_name,
+        birth_date=survivor.birth_date,
+        sex=survivor.sex,
+        duplicate_reason="test: the same woman registered twice",
+    )
+    own = await new_payer(db, "independent", name="Her own payments")
+    own.person_id = twin.id
+    await db.commit()
+    merge = await registry.merge_persons(
+        db, CLERK, survivor.id, twin.id, "the same woman registered twice"
+    )
+    await db.commit()
+    assert await db.scalar(select(Payer.person_id).where(Payer.id == own.id)) == survivor.id
+    line = f"{own.code},{survivor.national_id},2026-06,4250.00,2026-06-10"
+    body = f"payer,national_id,month,amount,paid_on\n{line}\n"
+    r = await client.post(
+        "/api/v1/insurance/payment-files", content=body.encode(), headers=fund["analyst"]
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["added"] == 1
+    s = await status(client, fund["analyst"], survivor, date(2026, 7, 1))
+    assert (s["insured"], s["until"], s["payer"]["name"]) == (
+        True, "2026-09-30", "Her own payments"
+    )  # fmt: skip
+    await registry.unmerge(db, CLERK, merge.id, "registered twice was a mistake after all")
+    await db.commit()
+    assert await db.scalar(select(Payer.person_id).where(Payer.id == own.id)) == twin.id
+
+
+# ---- today is the country's ------------------------------------------------------------------
+
+
+async def test_a_check_without_a_day_answers_for_the_local_day_in_almaty(
+    client, db, fund, make_person, make_user, login, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from salomat.domains.insurance.service import status as status_service
+
+    p = await kz_person(make_person)
+    employer = await new_payer(db, "employer")
+    await pay(db, p.id, employer, "employer", month(2026, 2), date(2026, 2, 25))
+    await db.commit()
+    citizen = await login(await make_user("citizen", person_id=p.id))
+    # February paid: insured to 31 May 2026. Kazakhstan is UTC+5 (UTC+6 with tzdata
+    # older than 2024a): 19:30 UTC on 31 May is 00:30 (01:30) on 1 June in Almaty,
+    # 17:00 UTC is 22:00 (23:00) on 31 May.
+    for utc, day, insured in (
+        (datetime(2026, 5, 31, 19, 30, tzinfo=UTC), "2026-06-01", False),
+        (datetime(2026, 5, 31, 17, 0, tzinfo=UTC), "2026-05-31", True),
+    ):
+        monkeypatch.setattr(status_service, "_utcnow", lambda utc=utc: utc, raising=False)
+        r = await client.get(STATUS, params={"national_id": p.national_id}, headers=fund["doctor"])
+        assert r.status_code == 200, r.text
+        assert (r.json()["on"], r.json()["insured"]) == (day, insured)
+        r = await client.get("/api/v1/me/insurance", headers=citizen)
+        assert r.status_code == 200, r.text
+        assert (r.json()[0]["status"]["on"], r.json()[0]["status"]["insured"]) == (day, insured)

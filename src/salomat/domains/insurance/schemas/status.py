@@ -9,7 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-Basis = Literal["contribution", "category", "universal", "none", "deceased"]
+#: ``state``: a protected category's cover as a provider reads it (the category unnamed)
+Basis = Literal["contribution", "category", "state", "universal", "none", "deceased"]
 
 __all__ = [
     "Basis",
@@ -33,8 +34,10 @@ class PayerRef(BaseModel):
 
 class StatusOut(BaseModel):
     """A person's insured status on a day, and the sentence that explains it (in the
-    request's language). ``payer`` and ``paid_for_month`` are given to the fund's analyst
-    and to the person herself only; a provider sees the rest."""
+    request's language). ``category``, ``payer`` and ``paid_for_month`` are given to the
+    fund's analyst and to the person herself only; a provider sees the rest, with a
+    protected category's cover as basis ``state`` and an explanation that does not name
+    the category."""
 
     person_id: int
     on: date
@@ -43,6 +46,7 @@ class StatusOut(BaseModel):
     basis_label: str
     #: the last day of the insured run that holds ``on`` (None: no end known, or not insured)
     until: date | None = None
+    #: the protected category (the fund's analyst and the person only)
     category: str | None = None
     category_label: str | None = None
     #: when not insured: the first day without cover after the last month paid for

@@ -1,7 +1,10 @@
 """What the registry's events do to the insurance fund: a merge moves the person's
-contributions, protected-category memberships, employments and claim lines to the
-surviving record (an unmerge moves exactly those rows back), so that her status is
-computed from every payment made for either record.
+contributions, protected-category memberships, employments, claim lines and the payers
+that are she herself (an independent payer, an entrepreneur, a self-employed person:
+``ins_payer.person_id``) to the surviving record (an unmerge moves exactly those rows
+back), so that her status is computed from every payment made for either record and
+her own payer's next file line, naming the survivor, is not refused as paying for
+someone else.
 
 The handler runs in the publisher's transaction (``core.events``): the merge and the
 moved rows commit or roll back together. Two records' contributions for one month stay
@@ -18,7 +21,13 @@ from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from salomat.domains.insurance.models import CategoryMember, ClaimLine, Contribution, Employment
+from salomat.domains.insurance.models import (
+    CategoryMember,
+    ClaimLine,
+    Contribution,
+    Employment,
+    Payer,
+)
 from salomat.domains.registry import service as registry
 
 __all__: list[str] = []
@@ -28,6 +37,7 @@ _MOVED: dict[str, Any] = {
     "ins_category_member": CategoryMember,
     "ins_employment": Employment,
     "ins_claim_line": ClaimLine,
+    "ins_payer": Payer,
 }
 
 #: the columns besides ``person_id`` of each table's unique key

@@ -11,25 +11,33 @@ Who sees what (docs/insurance.md):
 
 - a provider (``insurance:eligibility``) checks anyone by national id, as a pharmacy
   checks a prescription: insured or not, until when, on what basis; never who paid nor
-  how much. Each check is audited on the person with its purpose;
-- the fund's analyst (``insurance:manage``) sees the same with the payer;
-- the citizen sees her own status and her young children's, every payment month by
-  month and who paid it; anyone else's record answers 404 like a missing one.
+  how much, and never which protected category the state pays for (serving a sentence,
+  a disability...): a provider reads only "insured by the state" (basis ``state``).
+  Each check is audited on the person with its purpose;
+- the fund's analyst (``insurance:manage``) sees the category and the payer;
+- the citizen sees her own status and her young children's with the category, every
+  payment month by month and who paid it; anyone else's record answers 404 like a
+  missing one.
+
+A lookup without a day answers for today in the country's time zone (the pack's
+``timezone``), not the server's: at 00:30 on the 1st in Almaty it is the new month.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
+from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.policy import allowed, person_scope, require_person
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.insurance.models import CategoryMember, Contribution, Payer
 from salomat.domains.insurance.schemas.status import (
     EligibilityOut,
@@ -58,6 +66,7 @@ __all__ = [
     "eligibility_for",
     "insurance_status",
     "insured_record",
+    "local_today",
     "my_insurance",
     "person_insurance",
     "service_eligibility",
@@ -69,6 +78,19 @@ PURPOSE_CHECK = "insurance eligibility check"
 PURPOSE_FUND = "insurance fund: status"
 PURPOSE_PORTAL = "citizen portal: insurance"
 _MAX_ID = 32
+#: a provider's basis for a protected category: the state pays, the category unnamed
+STATE_LABEL = N_("insured by the state")
+
+
+def _utcnow() -> datetime:
+    """The clock (one seam: a test sets it)."""
+    return datetime.now(UTC)
+
+
+def local_today() -> date:
+    """Today in the country's time zone (the pack's ``timezone``): a check at 00:30 on
+    the 1st in Almaty answers for the new month, whatever the server's zone."""
+    return _utcnow().astimezone(pack.time_zone(get_settings().country)).date()
 
 
 @dataclass(frozen=True)
@@ -202,7 +224,8 @@ def _not_insured_since(rec: InsuredRecord) -> date | None:
     return add_months(last.month, rec.rules.grace_months + 1)
 
 
-def _explain(rec: InsuredRecord, *, with_payer: bool) -> str:
+def _explain(rec: InsuredRecord, *, full: bool) -> str:
+    """The sentence; ``full`` (the fund, the person) names the payer and the category."""
     s, g = rec.status, rec.rules.grace_months
     gettext = i18n.gettext
     if s.basis == "deceased":
@@ -212,6 +235,11 @@ def _explain(rec: InsuredRecord, *, with_payer: bool) -> str:
         }
     if s.basis == "universal":
         return gettext(N_("Covered by the State Health Insurance Fund like every resident."))
+    if s.basis == "category" and not full:
+        # a provider is not told which category (a sentence served, a disability...)
+        if s.until is None:
+            return gettext(N_("Insured by the state."))
+        return gettext(N_("Insured until %(until)s by the state.")) % {"until": _day(s.until)}
     if s.basis == "category":
         params = {"category": labels.category_name(s.category)}
         if s.until is None:
@@ -224,7 +252,7 @@ def _explain(rec: InsuredRecord, *, with_payer: bool) -> str:
         end = _run_end(rec)
         assert end is not None
         until = _day(s.until) if s.until is not None else ""
-        payer = rec.payer_of(end) if with_payer else None
+        payer = rec.payer_of(end) if full else None
         if payer is not None:
             return gettext(N_("Insured until %(until)s: %(payer)s paid for %(month)s.")) % {
                 "until": until,
@@ -247,7 +275,7 @@ def _explain(rec: InsuredRecord, *, with_payer: bool) -> str:
     assert since is not None
     # the pack's grace is several months (KZ: 3); a universal scheme never gets here
     grace = gettext(N_("the %(n)s months of grace have passed")) % {"n": g}
-    payer = rec.payer_of(last) if with_payer else None
+    payer = rec.payer_of(last) if full else None
     if payer is not None:
         return gettext(
             N_(
@@ -261,20 +289,25 @@ def _explain(rec: InsuredRecord, *, with_payer: bool) -> str:
 
 
 def status_out(rec: InsuredRecord, *, full: bool) -> StatusOut:
-    """The status as shown: ``full`` adds the payer (the fund's analyst, the person)."""
+    """The status as shown: ``full`` adds the protected category and the payer (the
+    fund's analyst, the person); a provider reads a category's cover as basis ``state``,
+    "insured by the state", and nothing that names the category."""
     s = rec.status
     end = _run_end(rec) if s.basis in ("contribution", "category") else None
+    hidden = s.basis == "category" and not full
     return StatusOut(
         person_id=rec.person.id,
         on=rec.day,
         insured=s.insured,
-        basis=s.basis,  # type: ignore[arg-type]
-        basis_label=labels.label(labels.BASIS_LABELS, s.basis),
+        basis="state" if hidden else s.basis,  # type: ignore[arg-type]
+        basis_label=(
+            i18n.gettext(STATE_LABEL) if hidden else labels.label(labels.BASIS_LABELS, s.basis)
+        ),
         until=s.until,
-        category=s.category,
-        category_label=labels.category_name(s.category) if s.category else None,
+        category=s.category if full else None,
+        category_label=labels.category_name(s.category) if full and s.category else None,
         not_insured_since=_not_insured_since(rec),
-        explanation=_explain(rec, with_payer=full),
+        explanation=_explain(rec, full=full),
         paid_for_month=end.month if end is not None and full else None,
         payer=rec.payer_of(end) if full else None,
     )
@@ -313,7 +346,7 @@ async def _checked(
     session: AsyncSession, principal: Principal, national_id: str | None, on: date | None
 ) -> InsuredRecord:
     person = await _by_national_id(session, principal, national_id)
-    rec = await insured_record(session, person, on or date.today())
+    rec = await insured_record(session, person, on or local_today())
     await audit.record(
         session,
         principal,
@@ -468,7 +501,7 @@ async def my_insurance(
     """The citizen's status and payments, then her children's (under 18)."""
     if principal.person_id is None:
         return []
-    day = on or date.today()
+    day = on or local_today()
     people = [principal.person_id, *await registry.children_of(session, principal)]
     return [await _mine(session, principal, pid, day) for pid in dict.fromkeys(people)]
 
@@ -478,7 +511,7 @@ async def person_insurance(
 ) -> MyInsuranceOut:
     """One person's status and payments for the citizen: herself or her young child;
     anyone else answers 404."""
-    return await _mine(session, principal, person_id, on or date.today())
+    return await _mine(session, principal, person_id, on or local_today())
 
 
 # ---- FHIR Coverage -------------------------------------------------------------------
@@ -532,7 +565,7 @@ async def coverage_for_person(
     """The status behind a FHIR Coverage: by national id (a provider's check, as the
     REST lookup), or by record id, which a provider opens only for a person in its scope
     (the fund's analyst for anyone)."""
-    rec = await _open(session, principal, person_id, national_id, on or date.today())
+    rec = await _open(session, principal, person_id, national_id, on or local_today())
     return rec.person, status_out(rec, full=_full_view(principal))
 
 
@@ -564,7 +597,7 @@ async def eligibility_for(
             raise Invalid.fields(
                 [FieldError(f"{field}[{i}]", x.msgid, x.params) for x in e.errors]
             ) from None
-    rec = await _open(session, principal, person_id, national_id, on or date.today())
+    rec = await _open(session, principal, person_id, national_id, on or local_today())
     out = []
     for ref in refs:
         covered, reason = _coverage_of_service(rec, ref)

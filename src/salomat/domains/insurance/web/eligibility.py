@@ -1,8 +1,9 @@
 """The provider's eligibility check: a national id, optionally a service and a day; the
 answer says whether the person is insured, until when and why, and whether the service
 is covered (the guaranteed package for everyone, the insurance package for the insured)
-with the reason. A provider never sees who paid nor how much; the fund's analyst sees
-the payer. Each check is audited on the person (the service does it).
+with the reason. A provider never sees who paid nor how much, nor which protected
+category the state pays for (only "insured by the state"); the fund's analyst sees the
+category and the payer. Each check is audited on the person (the service does it).
 """
 
 from __future__ import annotations
