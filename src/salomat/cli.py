@@ -42,6 +42,7 @@ from salomat.domains.accounts.schemas import UserIn, UserOut
 from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
+from salomat.domains.insurance import cli as insurance_cli
 from salomat.domains.insurance.service import demo as insurance_demo
 from salomat.domains.insurance.service import synth as insurance_synth
 from salomat.domains.maternal import cli as maternal_cli
@@ -86,6 +87,7 @@ app.add_typer(maternal_cli.app, name="maternal")
 app.add_typer(prescription_cli.app, name="formulary")
 app.add_typer(prescription_cli.claims_app, name="claims")
 app.add_typer(sanatorium_cli.app, name="sanatorium")
+app.add_typer(insurance_cli.app, name="insurance")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
