@@ -266,3 +266,95 @@ async def test_a_universal_scheme_takes_no_contributions(client, make_user, logi
     assert "universal" in r.json()["detail"]
     r = await client.post("/api/v1/insurance/payers", json={"kind": "state"}, headers=h)
     assert r.status_code == 422
+
+
+async def test_a_line_above_a_billion_is_refused_and_a_huge_file_is_no_server_error(
+    client,
+    fund,  # noqa: F811
+) -> None:
+    emp = fund.employer["code"]
+    r = await client.post(
+        FILES,
+        content=csv_of(
+            f"{emp},{fund.worker_nid},2024-08,1000000000.00,2024-09-05",  # at the limit: fine
+            f"{emp},{fund.worker_nid},2024-09,1000000000.01,2024-09-05",
+        ),
+        headers=fund.headers,
+    )
+    assert r.status_code == 422, r.text
+    assert _errors(r) == {"lines.3.amount": "at most 1000000000.00"}
+    # 10,000 lines of 9,999,999,999,999.99 would total past a BIGINT: each line is named
+    line = f"{emp},{fund.worker_nid},2024-08,9999999999999.99,2024-09-05"
+    r = await client.post(FILES, content=csv_of(*[line] * 10_000), headers=fund.headers)
+    assert r.status_code == 422, r.text[:500]
+    errors = _errors(r)
+    assert len(errors) == 10_000
+    assert errors["lines.10001.amount"] == "at most 1000000000.00"
+    # the same through the JSON lines
+    lines = [{"payer": emp, "national_id": fund.worker_nid, "month": "2024-08",
+              "amount": "9999999999999.99", "paid_on": "2024-09-05"}] * 2  # fmt: skip
+    r = await client.post(LINES, json={"lines": lines}, headers=fund.headers)
+    assert r.status_code == 422, r.text[:500]
+    assert set(_errors(r)) == {"lines.1.amount", "lines.2.amount"}
+    assert await _paid(client, fund, fund.employer["id"], "2024-08") == "0.00"
+
+
+async def test_a_payment_file_is_taken_as_an_upload_or_as_the_body(client, fund) -> None:  # noqa: F811
+    ind = fund.independent["code"]
+    upload = csv_of(f"{ind},{fund.own_nid},2024-10,4250.00,2024-10-05")
+    r = await client.post(
+        FILES, files={"file": ("october.csv", upload, "text/csv")}, headers=fund.headers
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["filename"], r.json()["added"]) == ("october.csv", 1)
+    # the same bytes again, now as the body: imported before
+    r = await client.post(
+        FILES, content=upload, headers={**fund.headers, "content-type": "text/csv"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["already_imported"] is True
+    body = csv_of(f"{ind},{fund.own_nid},2024-11,4250.00,2024-11-05")
+    r = await client.post(
+        FILES,
+        content=body,
+        params={"filename": "november.csv"},
+        headers={**fund.headers, "content-type": "text/csv"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["filename"] == "november.csv"
+    assert await _paid(client, fund, fund.independent["id"], "2024-11") == "4250.00"
+    # an upload without the file field names it
+    r = await client.post(FILES, files={"other": ("x.csv", body, "text/csv")}, headers=fund.headers)
+    assert r.status_code == 422
+    assert set(_errors(r)) == {"file"}
+
+
+async def test_the_single_aggregate_payment_has_a_payer_and_no_expected_amount(
+    client,
+    fund,  # noqa: F811
+) -> None:
+    h = fund.headers
+    r = await client.get("/api/v1/insurance/payers", params={"kind": "aggregate"}, headers=h)
+    if r.json()["items"]:
+        payer = r.json()["items"][0]
+    else:
+        r = await client.post("/api/v1/insurance/payers", json={"kind": "aggregate"}, headers=h)
+        assert r.status_code == 201, r.text
+        payer = r.json()
+    assert (payer["kind"], payer["code"]) == ("aggregate", "AGGREGATE")
+    again = await client.post("/api/v1/insurance/payers", json={"kind": "aggregate"}, headers=h)
+    assert again.status_code == 409
+    _, nid = await fund.person(date(1983, 3, 3), "male")
+    r = await client.post(
+        FILES, content=csv_of(f"AGGREGATE,{nid},2019-02,1000.00,2019-02-20"), headers=h
+    )
+    assert r.status_code == 201, r.text
+    r = await client.get(
+        f"/api/v1/insurance/payers/{payer['id']}/arrears",
+        params={"from": "2019-02", "to": "2019-02"},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert (a["expected"], a["arrears"]) == ("0.00", "0.00")
+    assert a["months"][0]["by_kind"]["aggregate"]["paid"] == "1000.00"

@@ -151,3 +151,23 @@ async def test_the_plan_is_checked_and_the_dashboard_guarded(
     assert r.status_code == 403
     doctor = await make_user("family_doctor")
     assert (await client.get(DASH, headers=await login(doctor))).status_code == 403
+
+
+async def test_the_api_csv_speaks_the_callers_language(client, fund) -> None:  # noqa: F811
+    h = fund.headers
+    r = await client.post(
+        "/api/v1/insurance/payment-files",
+        content=csv_of(f"{fund.independent['code']},{fund.own_nid},2022-04,3000.00,2022-04-10"),
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    params = {"table": "collected", "from": "2022-04", "to": "2022-04"}
+    r = await client.get(DASH + ".csv", params=params, headers=h)
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["Month", "Kind of payer", "Expected", "Collected"]
+    assert any(row[:2] == ["2022-04", "independent payer"] for row in rows[1:])
+    r = await client.get(DASH + ".csv", params=params, headers={**h, "Accept-Language": "ru"})
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][0] == "Месяц"  # the catalogue's Russian for "Month"
+    assert any(row[:2] == ["2022-04", "самостоятельный плательщик"] for row in rows[1:])

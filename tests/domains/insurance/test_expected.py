@@ -135,3 +135,217 @@ async def test_wrong_periods_are_named(client, fund) -> None:  # noqa: F811
     assert r.status_code == 422
     r = await client.get(url, params={"from": "2010-01", "to": "2024-01"}, headers=fund.headers)
     assert r.status_code == 422
+
+
+async def _arrears(client, fund, payer_id: int, month: str) -> tuple[dict, dict]:  # noqa: F811  # type: ignore[no-untyped-def,type-arg]
+    """The payer's page (API) and its row in the list of payers, for one month."""
+    period = {"from": month, "to": month}
+    r = await client.get(
+        f"/api/v1/insurance/payers/{payer_id}/arrears", params=period, headers=fund.headers
+    )
+    assert r.status_code == 200, r.text
+    page = r.json()
+    r = await client.get(
+        "/api/v1/insurance/arrears",
+        params={**period, "kind": page["payer"]["kind"]},
+        headers=fund.headers,
+    )
+    assert r.status_code == 200, r.text
+    row = next(x for x in r.json() if x["payer_id"] == payer_id)
+    return page, row
+
+
+@pytest.mark.anyio
+async def test_an_entrepreneur_without_a_national_id_who_paid_owes_nothing(client, fund) -> None:  # noqa: F811
+    from tests.factories import business_id_for
+
+    _person, nid = await fund.person(date(1979, 3, 3), "male")
+    r = await client.post(
+        "/api/v1/insurance/payers",
+        json={"kind": "entrepreneur", "business_id": business_id_for("KZ"), "name": "IP Test"},
+        headers=fund.headers,
+    )
+    assert r.status_code == 201, r.text
+    payer = r.json()
+    assert payer["person_id"] is None
+    # 5 % of 1.4 x 85,000 = 5,950.00 for May 2024, paid in full
+    r = await client.post(
+        "/api/v1/insurance/payment-files",
+        content=csv_of(f"{payer['code']},{nid},2024-05,5950.00,2024-06-05"),
+        headers=fund.headers,
+    )
+    assert r.status_code == 201, r.text
+    page, row = await _arrears(client, fund, payer["id"], "2024-05")
+    assert (page["expected"], page["paid"], page["arrears"]) == ("5950.00", "5950.00", "0.00")
+    assert (row["expected"], row["paid"], row["arrears"]) == ("5950.00", "5950.00", "0.00")
+    assert [(p["national_id"], p["arrears"]) for p in page["people"]] == [(nid, "0.00")]
+    # June: expected (registered later, but paid from May), unpaid
+    page, row = await _arrears(client, fund, payer["id"], "2024-06")
+    assert page["arrears"] == row["arrears"] == "5950.00"
+
+
+@pytest.mark.anyio
+async def test_one_employee_paid_twice_does_not_pay_for_another(client, fund) -> None:  # noqa: F811
+    _, a = fund.worker, fund.worker_nid
+    _, b = await fund.person(date(1990, 7, 7), "female")
+    emp = fund.employer["code"]
+    for nid in (a, b):
+        r = await client.post(
+            "/api/v1/insurance/employment",
+            json={"payer": emp, "national_id": nid, "start_on": "2024-05-01",
+                  "end_on": "2024-05-31", "monthly_wage": "100000.00"},
+            headers=fund.headers,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    # each owes 3 % (3,000) and 2 % (2,000) of 100,000; A's employer share is paid twice
+    # over (6,000), A's employee share once, B's nothing: B's 5,000 is owed
+    r = await client.post(
+        "/api/v1/insurance/payment-files",
+        content=csv_of(
+            f"{emp},{a},2024-05,6000.00,2024-06-05,employer",
+            f"{emp},{a},2024-05,2000.00,2024-06-05,employee",
+            header="payer,national_id,month,amount,paid_on,kind",
+        ),
+        headers=fund.headers,
+    )
+    assert r.status_code == 201, r.text
+    page, row = await _arrears(client, fund, fund.employer["id"], "2024-05")
+    assert (page["expected"], page["paid"], page["arrears"]) == ("10000.00", "8000.00", "5000.00")
+    assert (row["expected"], row["paid"], row["arrears"]) == ("10000.00", "8000.00", "5000.00")
+    owed = {(p["national_id"], p["kind"]): p["arrears"] for p in page["people"]}
+    assert owed == {
+        (a, "employer"): "0.00",
+        (a, "employee"): "0.00",
+        (b, "employer"): "3000.00",
+        (b, "employee"): "2000.00",
+    }
+
+
+@pytest.mark.anyio
+async def test_the_page_of_a_person_paying_for_themself_is_audited(client, fund, db) -> None:  # noqa: F811
+    from sqlalchemy import select
+
+    from salomat.core.audit import AuditEvent
+
+    r = await client.post(
+        "/api/v1/insurance/payment-files",
+        content=csv_of(f"{fund.independent['code']},{fund.own_nid},2024-05,4250.00,2024-05-20"),
+        headers=fund.headers,
+    )
+    assert r.status_code == 201, r.text
+    page, _ = await _arrears(client, fund, fund.independent["id"], "2024-05")
+    assert page["payer"]["code"] == fund.own_nid
+    assert (page["expected"], page["arrears"]) == ("4250.00", "0.00")
+    rows = (
+        await db.execute(
+            select(AuditEvent.action, AuditEvent.resource_type).where(
+                AuditEvent.patient_id == fund.own.id,
+                AuditEvent.resource_type == "InsuranceContribution",
+                AuditEvent.action != "create",  # the import's own row
+            )
+        )
+    ).all()
+    assert rows, "the payer's page names the person: the read is audited"
+
+
+@pytest.mark.anyio
+async def test_expected_wages_round_half_up_per_person_month_and_stop_at_the_cap(
+    client,
+    fund,  # noqa: F811
+    db,
+) -> None:
+    # July 2023: minimum wage 70,000, cap 10 x 70,000 = 700,000.00 (70,000,000 tiyn)
+    wages = {
+        "16.50": (50, 33),  # 3 % of 1,650 = 49.5 -> 50; 2 % = 33
+        "12.25": (37, 25),  # 3 % of 1,225 = 36.75 -> 37; 2 % = 24.5 -> 25
+        "699999.99": (2_100_000, 1_400_000),  # 2,099,999.97 -> 2,100,000; 1,399,999.98
+        "1000000.00": (2_100_000, 1_400_000),  # capped: 3 % and 2 % of 700,000.00
+    }
+    dash = "/api/v1/insurance/dashboard"
+    period = {"from": "2023-07", "to": "2023-07"}
+
+    def employer_expected(d: dict) -> int:  # type: ignore[type-arg]
+        row = next((r for r in d["collected"] if r["kind"] == "employer"), None)
+        return int(row["expected"].replace(".", "")) if row else 0
+
+    before = employer_expected((await client.get(dash, params=period, headers=fund.headers)).json())
+    people = {}
+    for wage in wages:
+        person, nid = await fund.person(date(1988, 8, 8), "male")
+        people[person.id] = wage
+        r = await client.post(
+            "/api/v1/insurance/employment",
+            json={"payer": fund.employer["code"], "national_id": nid, "start_on": "2023-07-15",
+                  "end_on": "2023-07-16", "monthly_wage": wage},
+            headers=fund.headers,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    due = await expected_service.due_by_payer(db, [date(2023, 7, 1)], [fund.employer["id"]])
+    got = {(person, kind): v for (_, person, kind, _), v in due.items()}
+    want = {}
+    for pid, wage in people.items():
+        want[(pid, "employer")], want[(pid, "employee")] = wages[wage]
+    assert got == want
+    after = employer_expected((await client.get(dash, params=period, headers=fund.headers)).json())
+    # 50 + 37 + 2 x 2,100,000 and 33 + 25 + 2 x 1,400,000 tiyn
+    assert after - before == 4_200_087 + 2_800_058
+
+
+@pytest.mark.anyio
+async def test_expected_amounts_do_not_grow_rule_evaluations_with_employees(
+    client,
+    fund,  # noqa: F811
+    db,
+    monkeypatch,
+) -> None:
+    from salomat.domains.insurance.service.rules import InsuranceRules
+
+    months = [date(2024, m, 1) for m in range(1, 13)]
+    calls = 0
+    real = InsuranceRules.expected
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return real(self, *args, **kwargs)
+
+    async def evaluations() -> int:
+        nonlocal calls
+        calls = 0
+        await expected_service.due_by_payer(db, months, [fund.employer["id"]])
+        return calls
+
+    monkeypatch.setattr(InsuranceRules, "expected", counted)
+
+    async def employ() -> None:
+        _, nid = await fund.person(date(1991, 1, 1), "female")
+        r = await client.post(
+            "/api/v1/insurance/employment",
+            json={"payer": fund.employer["code"], "national_id": nid, "start_on": "2024-01-01",
+                  "monthly_wage": "250000.00"},
+            headers=fund.headers,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    await employ()
+    one = await evaluations()
+    for _ in range(4):
+        await employ()
+    assert await evaluations() == one  # the pack's numbers per month, the rest in SQL
+    assert one <= len(months) * 6
+
+
+@pytest.mark.anyio
+async def test_the_state_count_leaves_out_the_listed_by_a_subquery(client, fund, db) -> None:  # noqa: F811
+    from sqlalchemy import select
+
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.models import Person
+
+    child, _ = await fund.person(date(2015, 5, 5), "female")
+    on = date(2024, 3, 1)
+    everyone = await registry.count_by_age_rule(db, on, age_below=18, age_from=None)
+    left = await registry.count_by_age_rule(
+        db, on, age_below=18, age_from=None, exclude=select(Person.id).where(Person.id == child.id)
+    )
+    assert everyone - left == 1

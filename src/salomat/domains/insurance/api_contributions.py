@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 
 from salomat.core.downloads import csv_download
+from salomat.core.errors import N_, FieldError, Invalid, api_language
 from salomat.core.pagination import Page, PageParams
 from salomat.core.params import RowId
 from salomat.core.policy import Require
@@ -110,7 +111,40 @@ async def list_category_members(
     )
 
 
-@api.post("/payment-files", response_model=ImportResult, status_code=201, responses=_IMPORT)
+_FILE_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            "text/csv": {"schema": {"type": "string"}},
+        }
+    }
+}
+
+
+async def _file(request: Request, filename: str | None) -> tuple[bytes, str | None]:
+    """The file of a multipart upload (field ``file``), or the whole body as CSV text."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Invalid.fields([FieldError("file", N_("choose a file"))])
+        return await upload.read(), filename or upload.filename or None
+    return await request.body(), filename
+
+
+@api.post(
+    "/payment-files",
+    response_model=ImportResult,
+    status_code=201,
+    responses=_IMPORT,
+    openapi_extra=_FILE_BODY,
+)
 async def import_payment_file(
     request: Request,
     session: DbSession,
@@ -118,11 +152,11 @@ async def import_payment_file(
     principal: Manager,
     filename: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ImportResult:
-    """A payment file as the request body (text/csv): payer, national_id, month, amount,
-    paid_on [, kind]. All lines or none; the same file again adds nothing (200)."""
-    result = await contributions.import_payment_file(
-        session, principal, await request.body(), filename
-    )
+    """A payment file, uploaded as multipart/form-data (field ``file``) or sent as the
+    request body (text/csv): payer, national_id, month, amount, paid_on [, kind]. All
+    lines or none; the same file again adds nothing (200)."""
+    data, name = await _file(request, filename)
+    result = await contributions.import_payment_file(session, principal, data, name)
     if result.already_imported:
         response.status_code = 200
     return result
@@ -179,16 +213,19 @@ async def dashboard(
     return await dashboards.fund_dashboard(session, month_from, month_to)
 
 
-@api.get("/dashboard.csv")
+@api.get("/dashboard.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 async def dashboard_csv(
+    request: Request,
     session: DbSession,
     principal: Dashboard,
     table: Annotated[str, Query(max_length=16)] = "collected",
     month_from: Annotated[str | None, Query(alias="from", max_length=7)] = None,
     month_to: Annotated[str | None, Query(alias="to", max_length=7)] = None,
 ) -> Response:
+    """One table of the dashboard as CSV: the header, kinds, rules, packages and regions
+    in the language of Accept-Language (English without it)."""
     d = await dashboards.fund_dashboard(session, month_from, month_to)
-    return csv_download(dashboards.dashboard_csv(d, table, labels={}))
+    return csv_download(await dashboards.localised_csv(session, d, table, api_language(request)))
 
 
 @api.put("/plans", response_model=PlanOut)

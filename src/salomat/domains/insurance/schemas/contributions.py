@@ -14,14 +14,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PayerKind = Literal["employer", "entrepreneur", "independent", "self_employed", "state"]
+PayerKind = Literal[
+    "employer", "entrepreneur", "independent", "self_employed", "state", "aggregate"
+]
 _NID = r"^[0-9]{1,32}$"
 _MONTH = r"^[0-9]{4}-[0-9]{2}$"
 
 
 class PayerIn(BaseModel):
     """A payer: an employer or an entrepreneur by business id, an independent or platform
-    self-employed person by national id, or the state (one payer, code STATE)."""
+    self-employed person by national id, the state (one payer, code STATE), or the single
+    aggregate payment's collector (one payer, code AGGREGATE, owed no expected amount)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

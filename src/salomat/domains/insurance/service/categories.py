@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ __all__ = [
     "list_category_members",
     "listed_in_month",
     "listed_periods",
+    "listed_query",
     "protected_in_month",
 ]
 
@@ -127,6 +128,15 @@ async def list_category_members(
         session, principal, [audit.Access(r.person_id) for r in rows], resource_type=RESOURCE
     )
     return [_out(r, getattr(briefs.get(r.person_id), "national_id", None)) for r in rows]
+
+
+def listed_query(month: date) -> Select[tuple[int]]:
+    """The people listed in a category for some day of ``month``, as a SELECT of person
+    ids (to leave them out of a count in SQL: no list of ids is sent)."""
+    return select(CategoryMember.person_id).where(
+        CategoryMember.start_on < add_months(month, 1),
+        or_(CategoryMember.end_on.is_(None), CategoryMember.end_on >= month),
+    )
 
 
 async def listed_in_month(

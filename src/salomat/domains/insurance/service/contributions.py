@@ -48,6 +48,7 @@ from salomat.domains.registry import service as registry
 __all__ = [
     "COLUMNS",
     "KINDS_OF_PAYER",
+    "MAX_AMOUNT",
     "MAX_LINES",
     "import_contributions",
     "import_payment_file",
@@ -58,6 +59,9 @@ __all__ = [
 COLUMNS = ("payer", "national_id", "month", "amount", "paid_on")
 OPTIONAL = ("kind",)
 MAX_LINES = 50_000
+#: the most one line may pay, in minor units (1,000,000,000.00): no single contribution
+#: is near it, and a full file of such lines still totals within a BIGINT
+MAX_AMOUNT = 1_000_000_000_00
 #: the contribution kinds each kind of payer may send
 KINDS_OF_PAYER = {
     "employer": ("employer", "employee"),
@@ -189,6 +193,13 @@ def _parse(n: int, row: dict[str, Any], errors: list[FieldError]) -> _Line:
             amount = None
         if amount == 0:
             errors.append(_err(n, "amount", N_("must be more than 0")))
+            amount = None
+        elif amount is not None and amount > MAX_AMOUNT:
+            errors.append(
+                _err(
+                    n, "amount", N_("at most %(maximum)s"), {"maximum": f"{major(MAX_AMOUNT):.2f}"}
+                )
+            )
             amount = None
     paid_on = None
     raw = text("paid_on")

@@ -17,9 +17,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core import i18n
 from salomat.core.db import utcnow
 from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.pagination import PageParams
 from salomat.core.security import Principal
 from salomat.domains.insurance.models import ClaimLine, Contribution, Payer, SpendingPlan
 from salomat.domains.insurance.schemas.contributions import (
@@ -30,12 +32,22 @@ from salomat.domains.insurance.schemas.contributions import (
     PlanOut,
     SpendingRow,
 )
-from salomat.domains.insurance.service.expected import due_by_payer, month_range
+from salomat.domains.insurance.service import labels
+from salomat.domains.insurance.service.expected import due_by_kind, month_range
 from salomat.domains.insurance.service.payers import major, minor
 from salomat.domains.insurance.service.rules import add_months, insurance_rules
 from salomat.domains.registry import service as registry
 
-__all__ = ["DASHBOARD_TABLES", "dashboard_csv", "fund_dashboard", "list_plans", "set_plan"]
+__all__ = [
+    "COLUMN_LABELS",
+    "DASHBOARD_TABLES",
+    "dashboard_csv",
+    "fund_dashboard",
+    "list_plans",
+    "localised_csv",
+    "region_names",
+    "set_plan",
+]
 
 DASHBOARD_TABLES = ("collected", "regions", "providers", "flags")
 #: column keys of each table (the adapters name them in the reader's language)
@@ -44,6 +56,26 @@ TABLE_COLUMNS = {
     "regions": ("region", "package", "lines", "spent", "plan"),
     "providers": ("region", "facility_code", "facility_name", "package", "lines", "spent"),
     "flags": ("rule", "lines", "open", "accepted", "reduced", "rejected", "claimed"),
+}
+#: the columns as a reader sees them (the page's headings and the CSV's header)
+COLUMN_LABELS = {
+    "month": N_("Month"),
+    "kind": N_("Kind of payer"),
+    "expected": N_("Expected"),
+    "collected": N_("Collected"),
+    "region": N_("Region"),
+    "package": N_("Package"),
+    "lines": N_("Claim lines"),
+    "spent": N_("Spent"),
+    "plan": N_("Plan"),
+    "facility_code": N_("Facility code"),
+    "facility_name": N_("Provider"),
+    "rule": N_("Rule"),
+    "open": N_("Waiting for review"),
+    "accepted": N_("Accepted"),
+    "reduced": N_("Reduced"),
+    "rejected": N_("Rejected"),
+    "claimed": N_("Claimed"),
 }
 
 
@@ -57,9 +89,8 @@ async def _collected(session: AsyncSession, months: list[date]) -> list[Collecte
     cells: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
     for m, kind, total in rows:
         cells[(m, kind)][1] += int(total or 0)
-    kinds = dict((await session.execute(select(Payer.id, Payer.kind))).all())
-    for (pid, _, _, m), v in (await due_by_payer(session, months)).items():
-        cells[(m, kinds[pid])][0] += v
+    for (m, kind), v in (await due_by_kind(session, months)).items():
+        cells[(m, kind)][0] += v
     return [
         CollectedRow(month=m.strftime("%Y-%m"), kind=k, expected=major(e), collected=major(c))
         for (m, k), (e, c) in sorted(cells.items())
@@ -263,3 +294,35 @@ def dashboard_csv(
         f"fund-{table}-{d.month_from}-{d.month_to}.csv",
         csv_text([labels.get(c, c) for c in columns], body),
     )
+
+
+async def region_names(session: AsyncSession, lang: str) -> dict[str, str]:
+    """The regions' names in ``lang`` by code."""
+    regions = (await registry.list_territory(session, PageParams(500, 0), level="region")).items
+    return {r.code: r.names.get(lang) or r.name for r in regions}
+
+
+async def localised_csv(session: AsyncSession, d: FundDashboard, table: str, lang: str) -> CsvFile:
+    """One table as CSV in ``lang``: the header in words, kinds, rules, packages and
+    regions by name (the page's CSV and the API's, by Accept-Language)."""
+    names = await region_names(session, lang)
+    token = i18n.set_language(lang)
+    try:
+        gettext = i18n.translations(lang).gettext
+
+        def name(column: str, code: str | None) -> str:
+            if code is None:
+                return ""
+            if column == "kind":
+                return labels.label(labels.PAYER_KIND_LABELS, code)
+            if column == "rule":
+                return labels.label(labels.CONTROL_RULE_LABELS, code)
+            if column == "package":
+                return labels.package_name(code)
+            return names.get(code, code)
+
+        return dashboard_csv(
+            d, table, labels={k: gettext(v) for k, v in COLUMN_LABELS.items()}, name=name
+        )
+    finally:
+        i18n.reset_language(token)

@@ -13,21 +13,44 @@ What each payer owes for a month (``InsuranceRules.expected``):
   expected amount.
 
 Employment counts for a month it covers any day of. Arrears are what is expected less
-what was paid, for each month and kind of contribution, never below zero (a month paid
-over does not pay another month).
+what was paid for each person, kind of contribution and month, never below zero: a
+month paid over does not pay another month, and an employee paid for twice does not pay
+for another. The person of a payer paying for itself is the payer's person, or, for an
+entrepreneur registered without a national id, the person its contributions name; the
+state's expected amount is one sum a month, netted against all it paid for the month.
+The payer's page and the list of payers sum the same cells.
+
+Set-wise: the expected amounts are computed in SQL, the pack's numbers of each month
+bound as parameters (the rate as a fraction, the cap in minor units), rounded half up
+per person-month exactly as ``InsuranceRules.expected``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
+from salomat.core.db import UTCDateTime
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.insurance.models import Contribution, Employment, Payer
@@ -38,9 +61,10 @@ from salomat.domains.insurance.schemas.contributions import (
     PayerArrears,
     PayerOut,
 )
-from salomat.domains.insurance.service.categories import listed_in_month
+from salomat.domains.insurance.service.categories import listed_query
 from salomat.domains.insurance.service.payers import fund_today, major
 from salomat.domains.insurance.service.rules import (
+    MINOR,
     add_months,
     insurance_rules,
     month_of,
@@ -51,15 +75,18 @@ from salomat.domains.registry import service as registry
 __all__ = [
     "MAX_MONTHS",
     "arrears_by_payer",
+    "due_by_kind",
     "due_by_payer",
     "expected_state_month",
     "month_range",
-    "paid_by_payer",
     "payer_arrears",
 ]
 
 MAX_MONTHS = 60
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+#: contribution kinds computed from an employee's wage, and those a payer pays for itself
+WAGE_KINDS = ("employer", "employee")
+FIXED_KINDS = ("entrepreneur", "independent", "self_employed")
 
 #: (payer id, person id or None, kind, month) -> minor units
 Key = tuple[int, int | None, str, date]
@@ -88,35 +115,176 @@ def month_range(month_from: str | None, month_to: str | None) -> list[date]:
     return [add_months(first, i) for i in range(months_between(first, to) + 1)]
 
 
-@dataclass(frozen=True)
-class _Work:
-    payer_id: int
-    person_id: int
-    start_on: date
-    end_on: date | None
-    wage: int
+def _next_at(month: date) -> datetime:
+    """The first instant of the month after ``month`` (UTC)."""
+    nxt = add_months(month, 1)
+    return datetime(nxt.year, nxt.month, 1, tzinfo=UTC)
 
 
-def _covers(month: date, start: date, end: date | None) -> bool:
-    return start < add_months(month, 1) and (end is None or end >= month)
+def _wage_periods(months: list[date]) -> Any:
+    """One row a month and wage-based kind (employer, employee): the rate as a fraction
+    num/den, the cap in minor units rounded up and the amount at the cap, so that SQL
+    computes ROUND_HALF_UP(LEAST(wage, cap) x rate) exactly, as ``InsuranceRules.expected``
+    does in Decimal: below the cap (2 x wage x num + den) div (2 x den)."""
+    rules = insurance_rules()
+    rows = []
+    for m in months:
+        mw = rules.minimum_wage.get(m.year)
+        for kind in WAGE_KINDS:
+            r = rules.rates_for(m.year).get(kind)
+            if r is None or r.base != "wage":
+                continue
+            cap = capped = None
+            if r.cap_mw is not None:
+                if mw is None:
+                    continue
+                cap = math.ceil(r.cap_mw * mw * MINOR)
+                capped = rules.expected(kind, m, cap)
+            num, den = r.rate.as_integer_ratio()
+            rows.append(
+                select(
+                    literal(kind, String(16)).label("kind"),
+                    literal(m, Date).label("month"),
+                    literal(add_months(m, 1), Date).label("next_on"),
+                    literal(num, BigInteger).label("num"),
+                    literal(den, BigInteger).label("den"),
+                    literal(cap, BigInteger).label("cap"),
+                    literal(capped, BigInteger).label("capped"),
+                )
+            )
+    return _table(rows, "ins_wage_periods")
 
 
-async def _employment(
-    session: AsyncSession, months: list[date], payer_ids: list[int] | None
-) -> list[_Work]:
-    q = select(
-        Employment.payer_id,
-        Employment.person_id,
-        Employment.start_on,
-        Employment.end_on,
-        Employment.monthly_wage,
-    ).where(
-        Employment.start_on < add_months(months[-1], 1),
-        or_(Employment.end_on.is_(None), Employment.end_on >= months[0]),
+def _fixed_periods(months: list[date]) -> Any:
+    """One row a month and kind of payer paying a fixed amount for themself."""
+    rules = insurance_rules()
+    rows = []
+    for m in months:
+        for kind in FIXED_KINDS:
+            amount = rules.expected(kind, m)
+            if not amount:
+                continue
+            rows.append(
+                select(
+                    literal(kind, String(16)).label("kind"),
+                    literal(m, Date).label("month"),
+                    literal(_next_at(m), UTCDateTime).label("next_at"),
+                    literal(amount, BigInteger).label("amount"),
+                )
+            )
+    return _table(rows, "ins_fixed_periods")
+
+
+def _table(rows: list[Any], name: str) -> Any:
+    if not rows:
+        return None
+    return (rows[0] if len(rows) == 1 else union_all(*rows)).subquery(name)
+
+
+def _cols(payer: Any, person: Any, kind: Any, month: Any, due: Any, paid: Any) -> list[Any]:
+    return [
+        payer.label("payer_id"),
+        person.label("person_id"),
+        kind.label("kind"),
+        month.label("month"),
+        due.label("expected"),
+        paid.label("paid"),
+    ]
+
+
+async def _due_parts(session: AsyncSession, months: list[date], where: list[Any]) -> list[Any]:
+    """The SELECTs of what is expected, a row per payer, person, kind and month
+    (``where`` filters on Payer): employees' wages, people paying for themselves, the
+    state's (one row a month, no person)."""
+    rules = insurance_rules()
+    if rules.universal or not months:
+        return []
+    zero = literal(0, BigInteger)
+    parts: list[Any] = []
+    w = _wage_periods(months)
+    if w is not None:
+        wage = Employment.monthly_wage
+        amount = case(
+            (wage >= w.c.cap, w.c.capped), else_=(wage * w.c.num * 2 + w.c.den) // (w.c.den * 2)
+        )
+        parts.append(
+            select(*_cols(Employment.payer_id, Employment.person_id, w.c.kind, w.c.month,
+                          amount, zero))
+            .select_from(Employment)
+            .join(Payer, Payer.id == Employment.payer_id)
+            .join(
+                w,
+                and_(
+                    Employment.start_on < w.c.next_on,
+                    or_(Employment.end_on.is_(None), Employment.end_on >= w.c.month),
+                ),
+            )
+            .where(*where)
+        )  # fmt: skip
+    f = _fixed_periods(months)
+    if f is not None:
+        # a payer registered without a person is the person its contributions name
+        named = (
+            select(Contribution.person_id)
+            .where(Contribution.payer_id == Payer.id)
+            .order_by(Contribution.month, Contribution.id)
+            .limit(1)
+            .correlate(Payer)
+            .scalar_subquery()
+        )
+        # owed from registration, or from an earlier first paid month
+        began = or_(
+            Payer.created_at < f.c.next_at,
+            exists().where(Contribution.payer_id == Payer.id, Contribution.month <= f.c.month),
+        )
+        parts.append(
+            select(*_cols(Payer.id, func.coalesce(Payer.person_id, named), f.c.kind, f.c.month,
+                          f.c.amount, zero))
+            .select_from(Payer)
+            .join(f, f.c.kind == Payer.kind)
+            .where(began, *where)
+        )  # fmt: skip
+    states = list(await session.scalars(select(Payer.id).where(Payer.kind == "state", *where)))
+    if states:
+        for m in months:
+            _, amount = await expected_state_month(session, m)
+            if amount:
+                parts.extend(
+                    select(*_cols(literal(pid, BigInteger), null(), literal("state", String(16)),
+                                  literal(m, Date), literal(amount, BigInteger), zero))
+                    for pid in states
+                )  # fmt: skip
+    return parts
+
+
+def _paid_part(months: list[date], where: list[Any]) -> Any:
+    """What was paid, a row per contribution, keyed like the expected rows: by the person
+    it names (the state's by month only, as its expected amount is one sum a month)."""
+    person = case((Payer.kind == "state", null()), else_=Contribution.person_id)
+    return (
+        select(*_cols(Contribution.payer_id, person, Contribution.kind, Contribution.month,
+                      literal(0, BigInteger), Contribution.amount))
+        .join(Payer, Payer.id == Contribution.payer_id)
+        .where(Contribution.month >= months[0], Contribution.month <= months[-1], *where)
+    )  # fmt: skip
+
+
+async def _cells(session: AsyncSession, months: list[date], where: list[Any]) -> Any:
+    """Expected and paid per payer, person, kind and month, as a subquery."""
+    parts = [*await _due_parts(session, months, where), _paid_part(months, where)]
+    u = union_all(*parts).subquery("ins_due_paid")
+    return (
+        select(
+            u.c.payer_id,
+            u.c.person_id,
+            u.c.kind,
+            u.c.month,
+            func.sum(u.c.expected).label("expected"),
+            func.sum(u.c.paid).label("paid"),
+        )
+        .group_by(u.c.payer_id, u.c.person_id, u.c.kind, u.c.month)
+        .subquery("ins_cells")
     )
-    if payer_ids is not None:
-        q = q.where(Employment.payer_id.in_(payer_ids))
-    return [_Work(*r) for r in await session.execute(q)]
 
 
 async def expected_state_month(session: AsyncSession, month: date) -> tuple[int, int]:
@@ -126,89 +294,47 @@ async def expected_state_month(session: AsyncSession, month: date) -> tuple[int,
     derived = [c for c in rules.categories.values() if c.derived]
     age_below = next((c.age_below for c in derived if c.age_below is not None), None)
     age_from = next((c.age_from for c in derived if c.age_from is not None), None)
-    listed = await listed_in_month(session, month)
+    listed = listed_query(month)
     count = await registry.count_by_age_rule(
         session, month, age_below=age_below, age_from=age_from, exclude=listed
     )
-    people = count + len(listed)
+    n_listed = int(
+        await session.scalar(select(func.count()).select_from(listed.distinct().subquery())) or 0
+    )
+    people = count + n_listed
     return people, people * (each or 0)
 
 
 async def due_by_payer(
     session: AsyncSession, months: list[date], payer_ids: list[int] | None = None
 ) -> dict[Key, int]:
-    """What each payer owes per (person,) kind and month in ``months``; the state's as one
-    sum per month (person None)."""
-    rules = insurance_rules()
-    due: dict[Key, int] = defaultdict(int)
-    if rules.universal or not months:
-        return due
-    for w in await _employment(session, months, payer_ids):
-        for m in months:
-            if not _covers(m, w.start_on, w.end_on):
-                continue
-            for kind in ("employer", "employee"):
-                amount = rules.expected(kind, m, w.wage)
-                if amount:
-                    due[(w.payer_id, w.person_id, kind, m)] += amount
-    q = select(Payer.id, Payer.kind, Payer.person_id, Payer.created_at).where(
-        Payer.kind.in_(("entrepreneur", "independent", "state"))
-    )
-    if payer_ids is not None:
-        q = q.where(Payer.id.in_(payer_ids))
-    found = (await session.execute(q)).all()
-    # a person paying for themself owes from registration (or an earlier first payment)
-    own = [pid for pid, kind, _, _ in found if kind != "state"]
-    first: dict[int, date] = {}
-    for i in range(0, len(own), 2000):
-        rows = await session.execute(
-            select(Contribution.payer_id, func.min(Contribution.month))
-            .where(Contribution.payer_id.in_(own[i : i + 2000]))
-            .group_by(Contribution.payer_id)
+    """What each payer owes per person, kind and month in ``months`` (the state's as one
+    sum a month, person None), computed in SQL."""
+    where = [] if payer_ids is None else [Payer.id.in_(payer_ids)]
+    parts = await _due_parts(session, months, where)
+    if not parts:
+        return {}
+    u = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    rows = await session.execute(
+        select(u.c.payer_id, u.c.person_id, u.c.kind, u.c.month, func.sum(u.c.expected)).group_by(
+            u.c.payer_id, u.c.person_id, u.c.kind, u.c.month
         )
-        first.update({int(p): m for p, m in rows})
-    for pid, kind, person, created in found:
-        joined = month_of(created.date())
-        start = min(joined, first.get(pid, joined))
-        for m in months:
-            if kind != "state" and m < start:
-                continue
-            if kind == "state":
-                _, amount = await expected_state_month(session, m)
-                if amount:
-                    due[(pid, None, "state", m)] += amount
-                continue
-            amount = rules.expected(kind, m)
-            if amount:
-                due[(pid, person, kind, m)] += amount
-    return due
-
-
-async def paid_by_payer(
-    session: AsyncSession,
-    months: list[date],
-    payer_ids: list[int] | None = None,
-    *,
-    by_person: bool = False,
-) -> dict[Key, int]:
-    """What was paid per payer, (person,) kind and month; the state's as one sum a month
-    unless ``by_person``."""
-    person = Contribution.person_id if by_person else None
-    cols = [Contribution.payer_id, Contribution.kind, Contribution.month]
-    if person is not None:
-        cols.append(person)
-    q = (
-        select(*cols, func.sum(Contribution.amount))
-        .where(Contribution.month >= months[0], Contribution.month <= months[-1])
-        .group_by(*cols)
     )
-    if payer_ids is not None:
-        q = q.where(Contribution.payer_id.in_(payer_ids))
-    out: dict[Key, int] = defaultdict(int)
-    for row in await session.execute(q):
-        who = row[3] if by_person else None
-        out[(row[0], who, row[1], row[2])] += int(row[-1] or 0)
-    return out
+    return {(int(a), b, c, d): int(v) for a, b, c, d, v in rows if v}
+
+
+async def due_by_kind(session: AsyncSession, months: list[date]) -> dict[tuple[date, str], int]:
+    """What all payers of each kind owe a month, summed in SQL (the dashboards)."""
+    parts = await _due_parts(session, months, [])
+    if not parts:
+        return {}
+    u = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    rows = await session.execute(
+        select(u.c.month, Payer.kind, func.sum(u.c.expected))
+        .join(Payer, Payer.id == u.c.payer_id)
+        .group_by(u.c.month, Payer.kind)
+    )
+    return {(m, k): int(v) for m, k, v in rows if v}
 
 
 async def payer_arrears(
@@ -218,35 +344,40 @@ async def payer_arrears(
     month_from: str | None = None,
     month_to: str | None = None,
 ) -> PayerArrears:
-    """A payer's expected and paid contributions and arrears by month (and by person for
-    an employer), each person shown audited."""
+    """A payer's expected and paid contributions and arrears by month and by person (for
+    each person and kind a month: what was expected less what was paid for that person,
+    never below zero), each person shown audited."""
     payer = await session.get(Payer, payer_id)
     if payer is None:
         raise NotFound(N_("Payer %(id)s not found."), params={"id": payer_id})
     months = month_range(month_from, month_to)
-    due = await due_by_payer(session, months, [payer_id])
-    paid = await paid_by_payer(session, months, [payer_id], by_person=payer.kind != "state")
-    # per (person, kind, month): the state's are one sum a month
-    cells: dict[tuple[int | None, str, date], list[int]] = defaultdict(lambda: [0, 0])
-    for (_, person, kind, m), v in due.items():
-        cells[(person, kind, m)][0] += v
-    for (_, person, kind, m), v in paid.items():
-        cells[(person, kind, m)][1] += v
+    cells = await _cells(session, months, [Payer.id == payer_id])
+    rows = (
+        await session.execute(
+            select(cells.c.person_id, cells.c.kind, cells.c.month, cells.c.expected, cells.c.paid)
+        )
+    ).all()
     by_month: dict[date, dict[str, list[int]]] = {m: defaultdict(lambda: [0, 0, 0]) for m in months}
     people_rows: list[tuple[int, str, date, int, int]] = []
-    for (person, kind, m), (e, p) in cells.items():
+    for person, kind, m, e, p in rows:
+        e, p = int(e or 0), int(p or 0)
+        if not (e or p):
+            continue
         cell = by_month[m][kind]
         cell[0] += e
         cell[1] += p
         cell[2] += max(0, e - p)
-        if person is not None and payer.kind == "employer":
-            people_rows.append((person, kind, m, e, p))
-    briefs = await registry.person_briefs(session, [r[0] for r in people_rows])
-    if people_rows:
+        if person is not None:
+            people_rows.append((int(person), kind, m, e, p))
+    shown = {r[0] for r in people_rows}
+    if payer.person_id is not None:  # the page names the payer's person
+        shown.add(payer.person_id)
+    briefs = await registry.person_briefs(session, sorted({r[0] for r in people_rows}))
+    if shown:
         await audit.record_listing(
             session,
             principal,
-            [audit.Access(pid) for pid in sorted({r[0] for r in people_rows})],
+            [audit.Access(pid) for pid in sorted(shown)],
             resource_type="InsuranceContribution",
         )
     month_rows = []
@@ -297,43 +428,45 @@ async def arrears_by_payer(
     kind: str | None = None,
     limit: int = 200,
 ) -> tuple[list[date], list[ArrearsRow]]:
-    """Every payer's expected, paid and arrears over the months, most owed first."""
+    """Every payer's expected, paid and arrears over the months, most owed first; the
+    arrears summed per person, kind and month as on the payer's page (one employee paid
+    twice does not pay for another), all in SQL."""
     months = month_range(month_from, month_to)
-    q = select(Payer)
-    if kind:
-        q = q.where(Payer.kind == kind)
-    payers = {p.id: p for p in await session.scalars(q)}
-    ids = list(payers) if kind else None
-    due = await due_by_payer(session, months, ids)
-    paid = await paid_by_payer(session, months, ids)
-    cells: dict[tuple[int, str, date], list[int]] = defaultdict(lambda: [0, 0])
-    for (pid, _, k, m), v in due.items():
-        cells[(pid, k, m)][0] += v
-    for (pid, _, k, m), v in paid.items():
-        cells[(pid, k, m)][1] += v
-    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (pid, _, _), (e, p) in cells.items():
-        t = totals[pid]
-        t[0] += e
-        t[1] += p
-        t[2] += max(0, e - p)
+    where = [Payer.kind == kind] if kind else []
+    cells = await _cells(session, months, where)
+    owed = case((cells.c.expected > cells.c.paid, cells.c.expected - cells.c.paid), else_=0)
+    arrears = func.sum(owed).label("arrears")
+    q = (
+        select(
+            Payer.id,
+            Payer.code,
+            Payer.kind,
+            Payer.name,
+            Payer.person_id,
+            func.sum(cells.c.expected),
+            func.sum(cells.c.paid),
+            arrears,
+        )
+        .join(cells, cells.c.payer_id == Payer.id)
+        .group_by(Payer.id, Payer.code, Payer.kind, Payer.name, Payer.person_id)
+        .having(or_(func.sum(cells.c.expected) > 0, func.sum(cells.c.paid) > 0))
+        .order_by(arrears.desc(), Payer.code)
+        .limit(limit)
+    )
+    found = (await session.execute(q)).all()
     rows = [
         ArrearsRow(
             payer_id=pid,
-            code=payers[pid].code,
-            kind=payers[pid].kind,
-            name=payers[pid].name,
-            expected=major(t[0]),
-            paid=major(t[1]),
-            arrears=major(t[2]),
+            code=code,
+            kind=k,
+            name=name,
+            expected=major(int(e or 0)),
+            paid=major(int(p or 0)),
+            arrears=major(int(a or 0)),
         )
-        for pid, t in totals.items()
-        if pid in payers
+        for pid, code, k, name, _, e, p, a in found
     ]
-    rows.sort(key=lambda r: (-r.arrears, r.code))
-    rows = rows[:limit]
-    shown = [payers[r.payer_id].person_id for r in rows]
-    people = sorted({p for p in shown if p is not None})
+    people = sorted({r[4] for r in found if r[4] is not None})
     if people:  # an independent payer's row names a person
         await audit.record_listing(
             session, principal, [audit.Access(p) for p in people], resource_type="InsurancePayer"

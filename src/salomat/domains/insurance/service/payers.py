@@ -1,10 +1,11 @@
 """Who pays contributions, and whom an employer employs at which wage.
 
 A payer is an employer of the register (by business id), an individual entrepreneur
-(business id), an independent or platform self-employed person (national id), or the
-state (one payer, code ``STATE``, paying for the protected categories). ``code`` is
-what a payment file names in its payer column: the business id, the national id, or
-``STATE``. A universal scheme (UZ) takes no contributions and so has no payers.
+(business id), an independent or platform self-employed person (national id), the
+state (one payer, code ``STATE``, paying for the protected categories), or the single
+aggregate payment (one payer, code ``AGGREGATE``, no expected amount). ``code`` is
+what a payment file names in its payer column: the business id, the national id,
+``STATE`` or ``AGGREGATE``. A universal scheme (UZ) takes no contributions and so has no payers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from salomat.domains.insurance.service.rules import MINOR, insurance_rules
 from salomat.domains.registry import service as registry
 
 __all__ = [
+    "AGGREGATE_CODE",
     "STATE_CODE",
     "create_employment",
     "create_payer",
@@ -48,6 +50,9 @@ __all__ = [
 ]
 
 STATE_CODE = "STATE"
+#: the single aggregate payment, collected by the tax authority for the people who pay
+#: it, comes as this one payer's lines (kind ``aggregate``), with no expected amount
+AGGREGATE_CODE = "AGGREGATE"
 RESOURCE = "InsurancePayer"
 
 
@@ -114,6 +119,8 @@ async def create_payer(session: AsyncSession, principal: Principal, data: PayerI
         code = str(data.national_id)
         brief = (await registry.person_briefs(session, [person_id]))[person_id]
         name = data.name or brief.name
+    elif data.kind == "aggregate":
+        code, name = AGGREGATE_CODE, data.name or "Single aggregate payment"
     else:
         code, name = STATE_CODE, data.name or "State"
     if await payer_by_code(session, code) is not None:

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from salomat.core import i18n
 from salomat.core.downloads import csv_download
 from salomat.core.errors import N_, FieldError, Invalid, NotFound, SalomatError
 from salomat.core.pagination import PageParams
@@ -77,25 +76,7 @@ FIELDS = {
     "package": N_("Package"),
     "table": N_("Table"),
 }
-COLUMNS = {
-    "month": N_("Month"),
-    "kind": N_("Kind of payer"),
-    "expected": N_("Expected"),
-    "collected": N_("Collected"),
-    "region": N_("Region"),
-    "package": N_("Package"),
-    "lines": N_("Claim lines"),
-    "spent": N_("Spent"),
-    "plan": N_("Plan"),
-    "facility_code": N_("Facility code"),
-    "facility_name": N_("Provider"),
-    "rule": N_("Rule"),
-    "open": N_("Waiting for review"),
-    "accepted": N_("Accepted"),
-    "reduced": N_("Reduced"),
-    "rejected": N_("Rejected"),
-    "claimed": N_("Claimed"),
-}
+COLUMNS = dashboards.COLUMN_LABELS
 PAYER_FIELDS = ("kind", "business_id", "national_id", "name")
 EMPLOYMENT_FIELDS = ("payer", "national_id", "start_on", "end_on", "monthly_wage")
 CATEGORY_FIELDS = ("national_id", "category", "start_on", "end_on")
@@ -415,28 +396,7 @@ async def dashboard_csv(
     """One table of the dashboard as CSV, headers and names in the page's language."""
     month_from, month_to = _period(request)
     d = await dashboards.fund_dashboard(session, month_from, month_to)
-    lang = language_of(request)
-    _ = i18n.translations(lang).gettext
-    token = i18n.set_language(lang)
-    try:
-        names = (await _region_names(session, lang))[1]
-
-        def name(column: str, code: str | None) -> str:
-            if code is None:
-                return ""
-            if column == "kind":
-                return _(labels.PAYER_KIND_LABELS.get(code, code))
-            if column == "rule":
-                return _(labels.CONTROL_RULE_LABELS.get(code, code))
-            if column == "package":
-                return labels.package_name(code)
-            return names.get(code, code)
-
-        file = dashboards.dashboard_csv(
-            d, table, labels={k: _(v) for k, v in COLUMNS.items()}, name=name
-        )
-    finally:
-        i18n.reset_language(token)
+    file = await dashboards.localised_csv(session, d, table, language_of(request))
     return csv_download(file)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.domains.registry.models import Person
@@ -53,11 +53,12 @@ async def count_by_age_rule(
     *,
     age_below: int | None,
     age_from: dict[str, int] | None,
-    exclude: Iterable[int] = (),
+    exclude: Select[tuple[int]] | None = None,
 ) -> int:
     """People alive on ``on`` (born by then, not dead before it, not merged away) who are
-    under ``age_below`` or, by sex, at least ``age_from`` years old that day; ``exclude``
-    left out (people counted elsewhere)."""
+    under ``age_below`` or, by sex, at least ``age_from`` years old that day; the person
+    ids ``exclude`` selects are left out (people counted elsewhere), by an anti-join in
+    the same statement (NOT EXISTS: no list of ids is bound, however many)."""
     rules = []
     if age_below is not None:
         rules.append(Person.birth_date > _years_before(on, age_below))
@@ -71,7 +72,7 @@ async def count_by_age_rule(
         Person.merged_into_id.is_(None),
         or_(*rules),
     )
-    skip = sorted(set(exclude))
-    if skip:
-        q = q.where(Person.id.not_in(skip))
+    if exclude is not None:
+        skip = exclude.subquery("excluded")
+        q = q.where(~exists().where(next(iter(skip.c)) == Person.id))
     return int(await session.scalar(q) or 0)
