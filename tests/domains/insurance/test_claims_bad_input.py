@@ -52,6 +52,15 @@ async def test_the_ends_of_the_range_are_taken(kz, client, analyst):
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.parametrize("path", ["/api/v1/insurance/dashboard", "/api/v1/insurance/dashboard.csv"])
+async def test_the_dashboard_refuses_a_last_month_past_the_range(kz, client, analyst, path):
+    r = await client.get(path, params={"to": "9999-12"}, headers=analyst)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["to"]
+    r = await client.get(path, params={"from": "9998-01", "to": "9998-12"}, headers=analyst)
+    assert r.status_code == 200, r.text
+
+
 @settings(
     max_examples=40,
     deadline=None,

@@ -96,7 +96,7 @@ def _month(text: str | None, field: str, default: date) -> date:
     if not text:
         return default
     m = _MONTH.match(text.strip())
-    if m is None or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1900:
+    if m is None or not 1 <= int(m[2]) <= 12 or not 1900 <= int(m[1]) <= 9998:
         raise Invalid.fields([FieldError(field, N_("not a month: write it like 2024-05"))])
     return date(int(m[1]), int(m[2]), 1)
 
