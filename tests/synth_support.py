@@ -1,9 +1,11 @@
-"""An empty database of its own for tests of ``salomat synth`` (which refuses one with people).
+"""A database of its own for tests of ``salomat synth`` (which refuses one with people).
 
     with empty_database() as url:
         with synth.run(url, country="UZ", people=2000, seed=1, as_of=AS_OF, progress=...) as ctx:
             population = registry.synthesize_population(ctx, 2000)
 
+"Empty" is of people: the database is at head already, a copy of the run's migrated
+template (``synth.run`` upgrades it all the same, which then finds nothing to do).
 The URL is the app's async form (like SALOMAT_DATABASE_URL); ``sync_url`` gives
 the form a plain SQLAlchemy engine takes. On PostgreSQL it is a database of its
 own, dropped at the end; on SQLite a temporary file.
@@ -11,14 +13,11 @@ own, dropped at the end; on SQLite a temporary file.
 
 from __future__ import annotations
 
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
-from tests.conftest import BACKEND, _create_pg_database, _drop_pg_database, _pg_database_url
+from tests.conftest import scratch_database
 
 #: a fixed day, so that ages and dates in the tests don't move
 AS_OF = date(2026, 11, 23)
@@ -30,13 +29,5 @@ def sync_url(url: str) -> str:
 
 @contextmanager
 def empty_database() -> Iterator[str]:
-    if BACKEND == "postgresql":
-        name = f"salomat_synth_{uuid.uuid4().hex[:10]}"
-        _create_pg_database(name)
-        try:
-            yield _pg_database_url(name)
-        finally:
-            _drop_pg_database(name)
-    else:
-        with tempfile.TemporaryDirectory(prefix="salomat-synth-") as d:
-            yield f"sqlite+aiosqlite:///{Path(d) / 'synth.sqlite3'}"
+    with scratch_database("salomat_synth") as url:
+        yield url

@@ -27,7 +27,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from salomat.cli import app
-from salomat.core import backup, migrate
+from salomat.core import backup
 from salomat.core.config import get_settings
 from salomat.core.db import dispose_engines, session_factory
 from salomat.core.policy import Role, facility_required
@@ -37,6 +37,7 @@ from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import FacilityIn, PersonIn
+from tests.conftest import migrated_sqlite, scratch_database
 from tests.factories import PASSWORD, unique
 
 MAIN_URL = os.environ["SALOMAT_DATABASE_URL"]
@@ -72,24 +73,13 @@ def _pg_admin(url: str) -> str:
 
 @pytest.fixture
 def scratch_url(tmp_path: Path) -> Iterator[str]:
-    """A migrated database of this run's backend that a test may fill, wipe or restore."""
+    """A migrated database of this run's backend that a test may fill, wipe or restore
+    (a copy of the run's migrated template)."""
     if MAIN_URL.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path / 'scratch.sqlite3'}"
-        migrate.upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "scratch.sqlite3")
         return
-    import psycopg
-
-    name = f"salomat_scratch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_pg_admin(MAIN_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"{MAIN_URL.rpartition('/')[0]}/{name}"
-        migrate.upgrade(url)
+    with scratch_database("salomat_scratch") as url:
         yield url
-    finally:
-        with psycopg.connect(_pg_admin(MAIN_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _env(url: str, var_dir: Path, country: str = "UZ") -> dict[str, str]:

@@ -17,17 +17,15 @@ that reads it. The run is seeded and bounded: the same requests every
 time, about a minute a backend (SALOMAT_FUZZ_EXAMPLES raises the random cases
 for a longer hunt).
 
-It runs on a scratch database of its own, migrated here and dropped afterwards:
-the fuzzer creates facilities, territory and people with generated values,
-which must not reach the other tests' shared database.
+It runs on a scratch database of its own (a copy of the run's migrated template),
+dropped afterwards: the fuzzer creates facilities, territory and people with
+generated values, which must not reach the other tests' shared database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -40,7 +38,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from salomat.core.policy import PERMISSIONS, Public, Require, Role
-from tests.conftest import BACKEND, PG_URL
+from tests.conftest import scratch_database
 from tests.factories import PASSWORD, business_id_for, unique
 
 #: random cases per operation, after the examples and the coverage phase
@@ -94,10 +92,6 @@ CONFIG = {
 }
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 def _load_schema() -> Any:
     """The schema as the app publishes it (no database is needed to build it)."""
     from schemathesis.config import SchemathesisConfig
@@ -145,38 +139,21 @@ SENDERS = _senders(schema.app)
 
 @pytest.fixture(scope="module")
 def fuzz_database() -> Iterator[str]:
-    """A migrated database of the backend under test, used by this module only."""
-    from salomat.core import migrate
+    """A migrated database of the backend under test (a copy of the run's migrated
+    template), used by this module only."""
     from salomat.core.config import get_settings
     from salomat.core.db import dispose_engines
 
     previous = os.environ["SALOMAT_DATABASE_URL"]
-    scratch = tempfile.TemporaryDirectory(prefix="salomat-fuzz-")
-    name = None
-    if BACKEND == "postgresql":
-        import psycopg
-
-        name = f"salomat_fuzz_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(_libpq(PG_URL), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    else:
-        url = f"sqlite+aiosqlite:///{scratch.name}/fuzz.sqlite3"
-    os.environ["SALOMAT_DATABASE_URL"] = url
-    get_settings.cache_clear()
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        asyncio.run(dispose_engines())
-        os.environ["SALOMAT_DATABASE_URL"] = previous
+    with scratch_database("salomat_fuzz") as url:
+        os.environ["SALOMAT_DATABASE_URL"] = url
         get_settings.cache_clear()
-        scratch.cleanup()
-        if name:
-            import psycopg
-
-            with psycopg.connect(_libpq(PG_URL), autocommit=True, connect_timeout=5) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            yield url
+        finally:
+            asyncio.run(dispose_engines())
+            os.environ["SALOMAT_DATABASE_URL"] = previous
+            get_settings.cache_clear()
 
 
 @dataclass

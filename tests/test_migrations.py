@@ -24,7 +24,7 @@ from alembic.script import ScriptDirectory
 import salomat.main  # noqa: F401  (imports every domain: every model is on the metadata)
 from salomat.core import migrate
 from salomat.core.db import Base, get_engine, is_managed
-from tests.conftest import BACKEND, PG_URL
+from tests.conftest import BACKEND, PG_URL, scratch_database
 
 # ---- helpers ----------------------------------------------------------------
 
@@ -250,13 +250,14 @@ if BACKEND == "postgresql":
 
 
 @pytest.fixture
-def audited_scratch(scratch_url) -> str:
-    """A scratch database at head holding one audit row, inserted with raw SQL."""
-    migrate.upgrade(scratch_url)
-    with raw(scratch_url) as conn:
-        conn.execute(INSERT)  # inserting is what the trail is for
-        conn.commit()
-    return scratch_url
+def audited_scratch() -> Iterator[str]:
+    """A scratch database at head (a copy of the run's migrated template) holding one
+    audit row, inserted with raw SQL."""
+    with scratch_database("salomat_audited") as url:
+        with raw(url) as conn:
+            conn.execute(INSERT)  # inserting is what the trail is for
+            conn.commit()
+        yield url
 
 
 def _probe_rows(url: str) -> list[tuple[Any, ...]]:

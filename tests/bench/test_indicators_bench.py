@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import text
 
 from bench import indicators
-from salomat.core import migrate
 from salomat.core.db import dispose_engines, session_factory
 from salomat.core.security import Principal
 from salomat.country import pack
@@ -46,8 +45,7 @@ def demo_url() -> Iterator[str]:
             await s.commit()
         await dispose_engines()
 
-    with empty_database() as url:
-        migrate.upgrade(url)
+    with empty_database() as url:  # at head
         asyncio.run(load(url))
         yield url
         asyncio.run(dispose_engines())

@@ -14,8 +14,6 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, timedelta
@@ -26,11 +24,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
-from salomat.core import audit, audit_chain, migrate
+from salomat.core import audit, audit_chain
 from salomat.core.audit import CONTENT, AuditEvent, AuditSeal, DatabaseNow, content_hash
 from salomat.core.db import dispose_engines, get_engine, session_factory, utcnow
 from salomat.core.security import Principal
-from tests.conftest import BACKEND, PG_URL
+from tests.conftest import BACKEND, scratch_database
 
 pytestmark = pytest.mark.anyio
 
@@ -50,26 +48,11 @@ def _libpq(url: str) -> str:
 @pytest.fixture
 def scratch() -> Iterator[str]:
     """A database of the backend under test, at head, that a test may tamper with."""
-    if BACKEND != "postgresql":
-        with tempfile.TemporaryDirectory(prefix="salomat-audit-") as d:
-            url = f"sqlite+aiosqlite:///{d}/audit.sqlite3"
-            migrate.upgrade(url)
+    with scratch_database("salomat_audit") as url:
+        try:
             yield url
+        finally:
             asyncio.run(dispose_engines())
-        return
-    import psycopg
-
-    name = f"salomat_audit_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_libpq(PG_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        asyncio.run(dispose_engines())
-        with psycopg.connect(_libpq(PG_URL), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
-from salomat.core import migrate
 from salomat.core.bulk import BulkWriter
 from salomat.domains.registry.models import Attachment, Person
 from tests.synth_support import empty_database, sync_url
@@ -28,8 +27,7 @@ PERSON_COLUMNS = (
 
 @pytest.fixture
 def writer():  # type: ignore[no-untyped-def]
-    with empty_database() as url:
-        migrate.upgrade(url)
+    with empty_database() as url:  # at head
         engine = create_engine(sync_url(url))
         try:
             yield BulkWriter(engine)

@@ -267,12 +267,19 @@ class Seeded:
 
 
 def _scratch_database(tmp: Path) -> tuple[str, Callable[[], None]]:
-    from tests.conftest import BACKEND, PG_URL, _create_pg_database, _drop_pg_database
+    """A database at head (a copy of the run's migrated template) and how to drop it."""
+    from tests.conftest import (
+        BACKEND,
+        PG_URL,
+        _create_pg_database,
+        _drop_pg_database,
+        migrated_sqlite,
+    )
 
     if BACKEND != "postgresql":
-        return f"sqlite+aiosqlite:///{tmp / 'sweep.sqlite3'}", lambda: None
+        return migrated_sqlite(tmp / "sweep.sqlite3"), lambda: None
     name = f"salomat_sweep_{uuid.uuid4().hex[:10]}"
-    _create_pg_database(name)
+    _create_pg_database(name, migrated=True)
     return f"{PG_URL.rpartition('/')[0]}/{name}", lambda: _drop_pg_database(name)
 
 
@@ -302,6 +309,7 @@ async def _seed(
             certificates = await _sick_leave_ids(s, await pid(citizen))
             sanatorium = await _sanatorium_ids(s, await pid(citizen))
             tumours = await _cancer_ids(s)
+            insurance = await _insurance_ids(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -315,6 +323,7 @@ async def _seed(
             **certificates,
             **sanatorium,
             **tumours,
+            **insurance,
         },
         nids,
     )
@@ -394,18 +403,27 @@ async def _cancer_ids(session: Any) -> dict[str, list[Any]]:
     return {"tumour_id": [t for t in (waiting, registered) if t is not None]}
 
 
+async def _insurance_ids(session: Any) -> dict[str, list[Any]]:
+    """The demo's first provider claim (its lines, one flagged) and first settlement."""
+    from sqlalchemy import select
+
+    from salomat.domains.insurance.models import ServiceClaim, Settlement
+
+    claim = await session.scalar(select(ServiceClaim.id).order_by(ServiceClaim.id).limit(1))
+    settlement = await session.scalar(select(Settlement.id).order_by(Settlement.id).limit(1))
+    return {"claim_id": [claim], "settlement_id": [settlement]}
+
+
 @pytest.fixture(scope="module", params=["UZ", "KZ"])
 def seeded(request, tmp_path_factory) -> Iterator[Seeded]:
     import asyncio
 
-    from salomat.core import migrate
     from salomat.core.db import dispose_engines
 
     country = request.param
     url, drop = _scratch_database(tmp_path_factory.mktemp(f"sweep-{country}"))
     saved = {k: os.environ.get(k) for k in ("SALOMAT_COUNTRY", "SALOMAT_DATABASE_URL")}
     try:
-        migrate.upgrade(url)
         os.environ["SALOMAT_COUNTRY"], os.environ["SALOMAT_DATABASE_URL"] = country, url
         get_settings.cache_clear()
         accounts, ids, nids = asyncio.run(_seed(country))

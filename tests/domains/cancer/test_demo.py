@@ -6,7 +6,6 @@ the domain notes state them, applied by hand to the file's steps."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from salomat.core import migrate
 from salomat.core.config import get_settings
 from salomat.core.db import session_factory
 from salomat.core.security import Principal
@@ -29,22 +27,15 @@ COUNTRIES = ("UZ", "KZ")
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[str]:
-    """A migrated database of this run's backend, for one pack's demo."""
-    from tests.conftest import BACKEND, PG_URL, _create_pg_database, _drop_pg_database
+    """A migrated database of this run's backend (a copy of the run's migrated template),
+    for one pack's demo."""
+    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
 
     if BACKEND != "postgresql":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
-        migrate.upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "demo.sqlite3")
         return
-    name = f"salomat_cancer_demo_{uuid.uuid4().hex[:10]}"
-    _create_pg_database(name)
-    try:
-        url = f"{PG_URL.rpartition('/')[0]}/{name}"
-        migrate.upgrade(url)
+    with scratch_database("salomat_cancer_demo") as url:
         yield url
-    finally:
-        _drop_pg_database(name)
 
 
 @pytest.fixture(params=COUNTRIES)

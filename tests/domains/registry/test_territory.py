@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from salomat.cli import app as cli_app
-from salomat.core import migrate
 from salomat.core.config import get_settings
 from salomat.core.db import dispose_engines, session_factory
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import AGE_BANDS
+from tests.conftest import migrated_sqlite, scratch_database
 from tests.factories import unique
 
 pytestmark = pytest.mark.anyio
@@ -382,24 +381,12 @@ MAIN_URL = os.environ["SALOMAT_DATABASE_URL"]
 
 @pytest.fixture
 def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """A database of this run's backend at head (a copy of the run's migrated template)."""
     if MAIN_URL.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path / 'scratch.sqlite3'}"
-        migrate.upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "scratch.sqlite3")
         return
-    import psycopg
-
-    admin = MAIN_URL.replace("+psycopg", "")
-    name = f"salomat_terr_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"{MAIN_URL.rpartition('/')[0]}/{name}"
-        migrate.upgrade(url)
+    with scratch_database("salomat_terr") as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ role sees after `salomat demo load`, loaded by the same code into a database of 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from salomat.core import migrate
 from salomat.core.config import get_settings
 from salomat.core.db import session_factory
 from salomat.core.errors import Invalid
@@ -87,22 +85,15 @@ def test_the_demo_section_names_demo_people_pack_codes_and_every_step(country):
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[str]:
-    """A migrated database of this run's backend, for one pack's demo."""
-    from tests.conftest import BACKEND, PG_URL, _create_pg_database, _drop_pg_database
+    """A migrated database of this run's backend (a copy of the run's migrated template),
+    for one pack's demo."""
+    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
 
     if BACKEND != "postgresql":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
-        migrate.upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "demo.sqlite3")
         return
-    name = f"salomat_sana_demo_{uuid.uuid4().hex[:10]}"
-    _create_pg_database(name)
-    try:
-        url = f"{PG_URL.rpartition('/')[0]}/{name}"
-        migrate.upgrade(url)
+    with scratch_database("salomat_sana_demo") as url:
         yield url
-    finally:
-        _drop_pg_database(name)
 
 
 @pytest.fixture(params=COUNTRIES)
