@@ -11,12 +11,13 @@ import itertools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from salomat.core.config import get_settings
+from salomat.core.errors import Conflict
 from salomat.core.security import Principal
 from tests.factories import national_id_for
 
@@ -73,14 +74,24 @@ REGISTRAR = Principal(user_id=0, username="fixture", role="registrar", session_i
 
 
 @pytest.fixture
-def make_insuree(make_person: Any) -> Callable[..., Awaitable[Any]]:
+def make_insuree(db: Any, make_person: Any) -> Callable[..., Awaitable[Any]]:
     """A person with a national id of the deployed country."""
 
     async def make(
-        birth: date = date(1950, 3, 15), sex: str = "female", facility_code: str | None = None
+        birth: date | None = None, sex: str = "female", facility_code: str | None = None
     ) -> Any:
-        nid = national_id_for(birth, sex, get_settings().country)
-        return await make_person(facility_code, birth_date=birth, sex=sex, national_id=nid)
+        # a day of 1950 at random (a pensioner whatever the day): an IIN has only 10,000
+        # serials a birth date and sex, and one fixed day clashed within a test run
+        day = birth or date(1950, 1, 1) + timedelta(days=secrets.randbelow(365))
+        for attempt in range(8):
+            nid = national_id_for(day, sex, get_settings().country)
+            try:
+                return await make_person(facility_code, birth_date=day, sex=sex, national_id=nid)
+            except Conflict:
+                await db.rollback()
+                if attempt == 7:
+                    raise
+        raise AssertionError("unreachable")
 
     return make
 
