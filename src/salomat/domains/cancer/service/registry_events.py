@@ -80,22 +80,7 @@ async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> N
     """A merge re-points tumours, notifications, treatments and follow-up; an unmerge
     moves back exactly what the merge moved. Two records' tumours of one organ stay
     two rows: the registrar's queue is where they are joined (docs/cancer.md)."""
-    for key, model in _MOVED.items():
-        q = select(model.id).where(model.person_id == event.from_id)
-        if event.only is not None:
-            ids = event.only.get(key, [])
-            if not ids:
-                continue
-            q = q.where(model.id.in_(ids))
-        moved = [int(i) for i in (await session.execute(q)).scalars()]
-        if moved:
-            await session.execute(
-                update(model)
-                .where(model.id.in_(moved))
-                .values(person_id=event.to_id)
-                .execution_options(synchronize_session=False)
-            )
-            event.moved[key] = moved
+    await registry.move_person_rows(session, event, _MOVED)
 
 
 @scope_provider

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from salomat.domains.insurance.models import (
     CategoryMember,
@@ -52,23 +50,4 @@ _KEYS: dict[str, tuple[str, ...]] = {
 async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
     """Re-point the insurance rows of ``from_id`` to ``to_id``; at an unmerge, only the
     rows the merge recorded."""
-    for key, model in _MOVED.items():
-        q = select(model.id).where(model.person_id == event.from_id)
-        if key in _KEYS:
-            there = aliased(model)
-            same = [getattr(there, c) == getattr(model, c) for c in _KEYS[key]]
-            q = q.where(~exists().where(and_(there.person_id == event.to_id, *same)))
-        if event.only is not None:
-            ids = event.only.get(key, [])
-            if not ids:
-                continue
-            q = q.where(model.id.in_(ids))
-        moved = [int(i) for i in (await session.execute(q)).scalars()]
-        if moved:
-            await session.execute(
-                update(model)
-                .where(model.id.in_(moved))
-                .values(person_id=event.to_id)
-                .execution_options(synchronize_session=False)
-            )
-            event.moved[key] = moved
+    await registry.move_person_rows(session, event, _MOVED, _KEYS)

@@ -102,22 +102,7 @@ _MOVED: dict[str, Any] = {
 async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
     """A merge re-points the holder's certificates (and the child cared for); an unmerge
     moves back exactly what the merge moved."""
-    for key, model in _MOVED.items():
-        q = select(model.id).where(model.person_id == event.from_id)
-        if event.only is not None:
-            ids = event.only.get(key, [])
-            if not ids:
-                continue
-            q = q.where(model.id.in_(ids))
-        moved = [int(i) for i in (await session.execute(q)).scalars()]
-        if moved:
-            await session.execute(
-                update(model)
-                .where(model.id.in_(moved))
-                .values(person_id=event.to_id)
-                .execution_options(synchronize_session=False)
-            )
-            event.moved[key] = moved
+    await registry.move_person_rows(session, event, _MOVED)
     key = "sick_leave_certificate.cared_person_id"
     q = select(SickLeaveCertificate.id).where(SickLeaveCertificate.cared_person_id == event.from_id)
     if event.only is not None:
