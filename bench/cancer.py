@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bench.common import BenchContext, Figure, load_average
+from bench.common import BenchContext, Figure, load_average, synthetic_as_of, timed_in_sessions
 
 SUITE = "cancer"
 REPEATS = 5
@@ -65,17 +64,6 @@ async def _run(ctx: BenchContext) -> list[Figure]:
     finally:
         await dispose_engines()
     return figures
-
-
-async def _as_of(s: Any) -> date:
-    from sqlalchemy import text
-
-    row = (
-        await s.execute(
-            text("SELECT as_of FROM synthetic_run WHERE finished_at IS NOT NULL ORDER BY id DESC")
-        )
-    ).first()
-    return row[0] if row else date.today()
 
 
 # ---- (a) the rates table -----------------------------------------------------------------
@@ -152,23 +140,6 @@ def _lines_of(answer: Any) -> dict[tuple[str, str], dict[str, float | None]]:
     return out
 
 
-async def _timed(url: str, fn: Any, repeats: int) -> tuple[float, list[float], Any]:
-    from salomat.core.db import session_factory
-
-    samples, result = [], None
-    for k in range(repeats + 1):
-        async with session_factory(url)() as s:
-            started = time.perf_counter()
-            try:
-                result = await fn(s)
-            finally:
-                elapsed = (time.perf_counter() - started) * 1000
-                await s.rollback()
-        if k:  # the first run warms the caches
-            samples.append(elapsed)
-    return statistics.median(samples), samples, result
-
-
 async def _rates(ctx: BenchContext) -> Figure:
     from salomat.core.db import session_factory
     from salomat.core.security import Principal
@@ -176,10 +147,10 @@ async def _rates(ctx: BenchContext) -> Figure:
     url = ctx.async_url
     repeats = 3 if ctx.quick else REPEATS
     async with session_factory(url)() as s:
-        as_of = await _as_of(s)
+        as_of = await synthetic_as_of(s)
     year = as_of.year - 1
     raw = rates_sql(ctx.country)
-    r_ms, r_samples, r_result = await _timed(url, lambda s: raw(s, year), repeats)
+    r_ms, r_samples, r_result = await timed_in_sessions(url, lambda s: raw(s, year), repeats)
     detail: dict[str, Any] = {
         "year": year,
         "raw_ms": [round(x, 1) for x in r_samples],
@@ -208,7 +179,7 @@ async def _rates(ctx: BenchContext) -> Figure:
             s, registrar, year=year, region_code=None, standard="segi"
         )
 
-    p_ms, p_samples, p_result = await _timed(url, product, repeats)
+    p_ms, p_samples, p_result = await timed_in_sessions(url, product, repeats)
     mine = _lines_of(p_result)
     diff = {}
     for key in set(mine) | set(r_result):

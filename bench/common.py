@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,34 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+async def synthetic_as_of(s: Any) -> date:
+    """The day the newest finished ``salomat synth`` run counted from (today if none)."""
+    from sqlalchemy import text
+
+    row = (
+        await s.execute(
+            text("SELECT as_of FROM synthetic_run WHERE finished_at IS NOT NULL ORDER BY id DESC")
+        )
+    ).first()
+    return row[0] if row else date.today()
+
+
+async def timed_in_sessions(url: str, fn: Any, repeats: int) -> tuple[float, list[float], Any]:
+    """``fn(session)`` run ``repeats`` times after one warm-up, each in a session of its own
+    rolled back after: the median and the samples (ms), and the last result."""
+    from salomat.core.db import session_factory
+
+    samples, result = [], None
+    for k in range(repeats + 1):
+        async with session_factory(url)() as s:
+            started = time.perf_counter()
+            try:
+                result = await fn(s)
+            finally:
+                elapsed = (time.perf_counter() - started) * 1000
+                await s.rollback()
+        if k:  # the first run warms the caches
+            samples.append(elapsed)
+    return statistics.median(samples), samples, result

@@ -41,12 +41,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import time
 from datetime import date
 from typing import Any
 
-from bench.common import BenchContext, Figure, load_average, percentiles
+from bench.common import (
+    BenchContext,
+    Figure,
+    load_average,
+    percentiles,
+    synthetic_as_of,
+    timed_in_sessions,
+)
 
 SUITE = "insurance"
 SAMPLES = 1000
@@ -69,17 +75,6 @@ async def _run(ctx: BenchContext) -> list[Figure]:
     return figures
 
 
-async def _as_of(s: Any) -> date:
-    from sqlalchemy import text
-
-    row = (
-        await s.execute(
-            text("SELECT as_of FROM synthetic_run WHERE finished_at IS NOT NULL ORDER BY id DESC")
-        )
-    ).first()
-    return row[0] if row else date.today()
-
-
 # ---- (a) status lookup ------------------------------------------------------------------
 
 
@@ -95,7 +90,7 @@ async def _status(ctx: BenchContext) -> Figure:
     n = QUICK_SAMPLES if ctx.quick else SAMPLES
     factory = session_factory(url)
     async with factory() as s:
-        as_of = await _as_of(s)
+        as_of = await synthetic_as_of(s)
         people = (
             await s.execute(
                 text(
@@ -289,23 +284,6 @@ def control_sql(country: str) -> Any:
     return go
 
 
-async def _timed(url: str, fn: Any, repeats: int) -> tuple[float, list[float], Any]:
-    from salomat.core.db import session_factory
-
-    samples, result = [], None
-    for k in range(repeats + 1):
-        async with session_factory(url)() as s:
-            started = time.perf_counter()
-            try:
-                result = await fn(s)
-            finally:
-                elapsed = (time.perf_counter() - started) * 1000
-                await s.rollback()
-        if k:  # the first run warms the caches
-            samples.append(elapsed)
-    return statistics.median(samples), samples, result
-
-
 async def _control(ctx: BenchContext) -> Figure:
     from sqlalchemy import text
 
@@ -316,7 +294,7 @@ async def _control(ctx: BenchContext) -> Figure:
     url = ctx.async_url
     repeats = 1 if ctx.quick else REPEATS
     async with session_factory(url)() as s:
-        as_of = await _as_of(s)
+        as_of = await synthetic_as_of(s)
         month = add_months(month_of(as_of), -1)
         lines = int(
             await s.scalar(
@@ -329,8 +307,12 @@ async def _control(ctx: BenchContext) -> Figure:
         )
     raw = control_sql(ctx.country)
     by_rule: dict[str, float] = {}
-    r_ms, r_samples, r_counts = await _timed(url, lambda s: raw(s, month, by_rule), repeats)
-    p_ms, p_samples, p_run = await _timed(url, lambda s: control.run_controls(s, month), repeats)
+    r_ms, r_samples, r_counts = await timed_in_sessions(
+        url, lambda s: raw(s, month, by_rule), repeats
+    )
+    p_ms, p_samples, p_run = await timed_in_sessions(
+        url, lambda s: control.run_controls(s, month), repeats
+    )
     mine = dict(p_run.fired)
     diff = {
         rule: {"service": mine.get(rule, 0), "sql": n}
