@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,12 @@ def time_zone(country: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as e:
         raise PackError(f"{country.upper()}/pack.yaml: unknown time zone {name!r}") from e
+
+
+def today(country: str, now: datetime | None = None) -> date:
+    """Today in the country's civil time zone (``now``, an aware time, or the clock): a
+    server on UTC must not turn Almaty's or Tashkent's day over five hours late."""
+    return (now or datetime.now(UTC)).astimezone(time_zone(country)).date()
 
 
 @lru_cache

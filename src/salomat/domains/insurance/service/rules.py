@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "Service",
     "add_months",
     "insurance_rules",
+    "month_end",
     "month_of",
     "months_between",
 ]
@@ -48,6 +49,11 @@ def month_of(day: date) -> date:
 def add_months(month: date, n: int) -> date:
     index = month.year * 12 + month.month - 1 + n
     return date(index // 12, index % 12 + 1, 1)
+
+
+def month_end(month: date) -> date:
+    """The last day of ``month``'s month."""
+    return add_months(month_of(month), 1) - timedelta(days=1)
 
 
 def months_between(a: date, b: date) -> int:
