@@ -247,9 +247,10 @@ def _tail(path: str, lines: int = 40) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def live_server(migrated_database: str) -> Iterator[str]:
-    """uvicorn in a child process; it inherits the test database settings from os.environ."""
+@contextmanager
+def serve_app(**env: str) -> Iterator[str]:
+    """uvicorn in a child process, its base URL; it inherits the test database settings
+    from os.environ, with ``env`` (e.g. ``SALOMAT_COUNTRY="KZ"``) over them."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
@@ -269,7 +270,7 @@ def live_server(migrated_database: str) -> Iterator[str]:
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -293,3 +294,10 @@ def live_server(migrated_database: str) -> Iterator[str]:
             proc.wait()
         log.close()
         os.unlink(log.name)
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated_database: str) -> Iterator[str]:
+    """The app served over HTTP for the session (the default country's pack)."""
+    with serve_app() as base:
+        yield base
