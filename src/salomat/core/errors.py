@@ -9,6 +9,8 @@ pages a readable HTML message (rendered by the UI layer's renderer, which
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -308,6 +310,18 @@ def api_language(request: Request) -> str:
     return i18n.negotiate(
         cookie=None, user_pref=None, accept_language=header, country="", languages=offered
     )
+
+
+@contextmanager
+def api_speaking(request: Request) -> Iterator[str]:
+    """The API caller's language (``api_language``) while a route calls services that
+    word things (an explanation, a CSV's headers)."""
+    lang = api_language(request)
+    token = i18n.set_language(lang)
+    try:
+        yield lang
+    finally:
+        i18n.reset_language(token)
 
 
 def problem_json(request: Request, exc: SalomatError) -> Response:
