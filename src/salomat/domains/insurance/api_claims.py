@@ -9,15 +9,12 @@ controls and settles. Flags' reasons are in the language the caller asks for
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 
-from salomat.core import i18n
 from salomat.core.downloads import csv_download
-from salomat.core.errors import api_language
+from salomat.core.errors import api_speaking
 from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -44,15 +41,6 @@ Month = Annotated[str | None, Query(max_length=10, description="YYYY-MM")]
 Id = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
-@contextmanager
-def _speaking(request: Request) -> Iterator[None]:
-    token = i18n.set_language(api_language(request))
-    try:
-        yield
-    finally:
-        i18n.reset_language(token)
-
-
 def _month(value: str | None, field: str = "month"):  # type: ignore[no-untyped-def]
     return claims.parse_month(value, field) if value else None
 
@@ -75,7 +63,7 @@ async def submit_claim(
 ) -> ClaimOut:
     """A provider's claim for services at the pack's tariffs; the control rules flag its
     lines as it arrives, each flag with its reason."""
-    with _speaking(request):
+    with api_speaking(request):
         out = await claims.submit_claim(session, principal, data)
     if not out.created:
         response.status_code = 200
@@ -101,7 +89,7 @@ async def list_claims(
 async def read_claim(
     request: Request, session: DbSession, claim_id: RowId, principal: Reader
 ) -> ClaimOut:
-    with _speaking(request):
+    with api_speaking(request):
         return await claims.get_claim(session, principal, claim_id)
 
 
@@ -109,7 +97,7 @@ async def read_claim(
 async def read_line(
     request: Request, session: DbSession, line_id: RowId, principal: Reader
 ) -> ClaimLineOut:
-    with _speaking(request):
+    with api_speaking(request):
         return await review.get_line(session, principal, line_id)
 
 
@@ -125,7 +113,7 @@ async def review_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[ClaimLineOut]:
     """Lines waiting for a decision (flagged by default), by rule, facility and month."""
-    with _speaking(request):
+    with api_speaking(request):
         return await review.review_queue(
             session,
             principal,
@@ -147,7 +135,7 @@ async def decide_line(
 ) -> ClaimLineOut:
     """Accept, reduce (``amount_approved`` less than claimed, with a reason) or reject
     (with a reason) one line; a line is decided once."""
-    with _speaking(request):
+    with api_speaking(request):
         return await review.decide_line(session, principal, line_id, data)
 
 
@@ -205,5 +193,5 @@ async def settlement_csv(
     request: Request, session: DbSession, settlement_id: RowId, principal: Reader
 ) -> Response:
     """The settlement as CSV (in the Accept-Language's language)."""
-    with _speaking(request):
+    with api_speaking(request):
         return csv_download(await settlement.settlement_csv(session, principal, settlement_id))
