@@ -49,10 +49,9 @@ from salomat.domains.insurance.service.labels import (
     service_name,
 )
 from salomat.domains.insurance.service.rules import (
-    FIRST_YEAR,
-    LAST_YEAR,
     insurance_rules,
     month_of,
+    parse_month,
 )
 from salomat.domains.registry import service as registry
 
@@ -78,29 +77,6 @@ def local_today() -> date:
     """Today in the country's time zone (the pack's ``timezone``)."""
     tz = ZoneInfo(str(pack.load(get_settings().country)["timezone"]))
     return datetime.now(tz).date()
-
-
-def parse_month(value: str, field: str = "month") -> date:
-    """``YYYY-MM`` (or a date) as the month's first day, of the years ``FIRST_YEAR`` to
-    ``LAST_YEAR``; ``Invalid`` naming the field."""
-    try:
-        parts = [int(p) for p in value.strip().split("-")]
-        if len(parts) not in (2, 3):
-            raise ValueError
-        month = date(parts[0], parts[1], 1)
-    except (ValueError, IndexError):
-        raise Invalid.fields([FieldError(field, N_("must be a month as YYYY-MM"))]) from None
-    if not FIRST_YEAR <= month.year <= LAST_YEAR:
-        raise Invalid.fields(
-            [
-                FieldError(
-                    field,
-                    N_("must be a month from %(first)s to %(last)s"),
-                    {"first": f"{FIRST_YEAR}-01", "last": f"{LAST_YEAR}-12"},
-                )
-            ]
-        )
-    return month
 
 
 def own_facility(principal: Principal) -> int | None:

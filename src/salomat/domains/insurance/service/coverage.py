@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from salomat.domains.insurance.service.rules import (
     InsuranceRules,
     add_months,
+    month_end,
     month_of,
 )
 
@@ -115,10 +116,6 @@ def _first_arrear(rules: InsuranceRules, covered: dict[date, Covered], month: da
     return None
 
 
-def _month_end(month: date) -> date:
-    return add_months(month, 1) - timedelta(days=1)
-
-
 def _contribution_run(
     rules: InsuranceRules, covered: dict[date, Covered], month: date
 ) -> tuple[Covered | None, date | None]:
@@ -178,7 +175,7 @@ def status_on(
         return Status(True, day, "universal")
     month = month_of(day)
     basis, end = _contribution_run(rules, covered, month)
-    until = _month_end(end) if end is not None else None
+    until = month_end(end) if end is not None else None
     held = _category_on(rules, memberships, birth, sex, day)
     if held is not None:
         code, category_end = held

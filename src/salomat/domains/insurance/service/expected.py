@@ -28,7 +28,6 @@ per person-month exactly as ``InsuranceRules.expected``.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
@@ -50,9 +49,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
+from salomat.core.config import get_settings
 from salomat.core.db import UTCDateTime
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.insurance.models import Contribution, Employment, Payer
 from salomat.domains.insurance.schemas.contributions import (
     ArrearsMonth,
@@ -62,13 +63,14 @@ from salomat.domains.insurance.schemas.contributions import (
     PayerOut,
 )
 from salomat.domains.insurance.service.categories import listed_query
-from salomat.domains.insurance.service.payers import fund_today, major
+from salomat.domains.insurance.service.payers import major
 from salomat.domains.insurance.service.rules import (
     MINOR,
     add_months,
     insurance_rules,
     month_of,
     months_between,
+    parse_month,
 )
 from salomat.domains.registry import service as registry
 
@@ -83,7 +85,6 @@ __all__ = [
 ]
 
 MAX_MONTHS = 60
-_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 #: contribution kinds computed from an employee's wage, and those a payer pays for itself
 WAGE_KINDS = ("employer", "employee")
 FIXED_KINDS = ("entrepreneur", "independent", "self_employed")
@@ -95,16 +96,13 @@ Key = tuple[int, int | None, str, date]
 def _month(text: str | None, field: str, default: date) -> date:
     if not text:
         return default
-    m = _MONTH.match(text.strip())
-    if m is None or not 1 <= int(m[2]) <= 12 or not 1900 <= int(m[1]) <= 9998:
-        raise Invalid.fields([FieldError(field, N_("not a month: write it like 2024-05"))])
-    return date(int(m[1]), int(m[2]), 1)
+    return parse_month(text, field)
 
 
 def month_range(month_from: str | None, month_to: str | None) -> list[date]:
     """The months from ``month_from`` to ``month_to`` (YYYY-MM); by default the last 12
     months to the current one; at most five years."""
-    to = _month(month_to, "to", month_of(fund_today()))
+    to = _month(month_to, "to", month_of(pack.today(get_settings().country)))
     first = _month(month_from, "from", add_months(to, -11))
     if first > to:
         raise Invalid.fields([FieldError("from", N_("is after the last month"))])

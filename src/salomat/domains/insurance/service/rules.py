@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from salomat.core.config import get_settings
+from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "month_end",
     "month_of",
     "months_between",
+    "parse_month",
 ]
 
 #: minor units per major unit (tiyn per tenge, tiyin per sum)
@@ -59,6 +61,29 @@ def month_end(month: date) -> date:
 def months_between(a: date, b: date) -> int:
     """Whole months from ``a``'s month to ``b``'s month (negative when b is earlier)."""
     return (b.year - a.year) * 12 + b.month - a.month
+
+
+def parse_month(value: str, field: str = "month") -> date:
+    """``YYYY-MM`` (or a date) as the month's first day, of the years ``FIRST_YEAR`` to
+    ``LAST_YEAR``; ``Invalid`` naming the field."""
+    try:
+        parts = [int(p) for p in value.strip().split("-")]
+        if len(parts) not in (2, 3):
+            raise ValueError
+        month = date(parts[0], parts[1], 1)
+    except (ValueError, IndexError):
+        raise Invalid.fields([FieldError(field, N_("must be a month as YYYY-MM"))]) from None
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    field,
+                    N_("must be a month from %(first)s to %(last)s"),
+                    {"first": f"{FIRST_YEAR}-01", "last": f"{LAST_YEAR}-12"},
+                )
+            ]
+        )
+    return month
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,11 @@ from salomat.domains.insurance.service.rules import (
     Service,
     add_months,
     insurance_rules,
+    month_end,
     month_of,
 )
 from salomat.domains.registry.schemas import SyntheticPopulation
+from salomat.domains.registry.service import age_on
 from salomat.domains.registry.service.synth_employers import synthesize_employers
 
 __all__ = [
@@ -154,14 +156,6 @@ def window(as_of: date) -> list[date]:
     return [add_months(this, k) for k in range(-12, 0)]
 
 
-def _age(birth: date, day: date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def _month_end(month: date) -> date:
-    return add_months(month, 1) - timedelta(days=1)
-
-
 def _poisson(rng: Any, lam: float) -> int:
     if lam <= 0:
         return 0
@@ -217,7 +211,7 @@ class _Generator:
         born, died = self.pop.birth[i], self.pop.deceased[i]
         out = []
         for k, m in enumerate(self.months):
-            if born > _month_end(m).toordinal():
+            if born > month_end(m).toordinal():
                 continue
             if died and died < m.toordinal():
                 continue
@@ -271,7 +265,7 @@ def _decide(g: _Generator, alive: list[int]) -> _Payments:
         last_derived = any(c.holds(birth, sex, g.months[-1]) for c in g.derived)
         if first_derived and last_derived:
             continue  # the state pays all year (a child, a pensioner)
-        if _age(birth, g.months[-1]) < adult_from:
+        if age_on(birth, g.months[-1]) < adult_from:
             continue
         u = rng.random()
         role = NONE
@@ -362,7 +356,7 @@ def _categories(g: _Generator, pay: _Payments, alive: list[int]) -> dict[int, tu
     members = [i for i in alive if pay.role[i] == LISTED]
     table = CategoryMember.__table__
     first = g.ctx.writer.next_id(table, len(members))  # type: ignore[arg-type]
-    end_of_window = _month_end(g.months[-1])
+    end_of_window = month_end(g.months[-1])
     for k, i in enumerate(members):
         code = rng.choices(g.listed, weights=weights)[0]
         adult = g.birth(i) + timedelta(days=18 * 366)
@@ -432,7 +426,7 @@ def _contribution_rows(
                            RECORDED_BY, now)  # fmt: skip
             elif role == LISTED:
                 start, end = spans[i]
-                if start <= _month_end(m) and end >= m:
+                if start <= month_end(m) and end >= m:
                     amount = g.amount("state", m)
                     if amount:
                         yield (pid, state, "state", m, amount, g.paid_next_month(m), None,
@@ -552,7 +546,7 @@ def _claims(g: _Generator, alive: list[int]) -> None:
     task = g.ctx.progress.start("insurance claims", len(alive))
 
     def pick(i: int, on: date) -> int:
-        age = min(120, max(0, _age(g.birth(i), on)))
+        age = min(120, max(0, age_on(g.birth(i), on)))
         by_kind = fit[(pop.sex[i], age)]
         for _ in range(5):
             kind = rng.choices(kinds, weights=kind_weights)[0]
@@ -570,7 +564,7 @@ def _claims(g: _Generator, alive: list[int]) -> None:
         for _ in range(count):
             m = g.months[rng.choice(months)]
             lo = max(m.toordinal(), born)
-            hi = min(_month_end(m).toordinal(), last, died or last)
+            hi = min(month_end(m).toordinal(), last, died or last)
             if hi < lo:
                 continue
             on = date.fromordinal(rng.randint(lo, hi))
@@ -608,7 +602,7 @@ def _claims(g: _Generator, alive: list[int]) -> None:
             months = g.months_alive(i)
             m = g.months[months[-1]]
             lo = max(m.toordinal(), pop.birth[i])
-            hi = min(_month_end(m).toordinal(), last, pop.deceased[i] or last)
+            hi = min(month_end(m).toordinal(), last, pop.deceased[i] or last)
             if hi < lo:
                 continue
             on = date.fromordinal(rng.randint(lo, hi))
@@ -629,7 +623,7 @@ def _outliers(
         return
     lab = min(labs, key=lambda k: services[k].tariff)
     month = g.months[-1]
-    lo, hi = month.toordinal(), min(_month_end(month).toordinal(), g.last_day.toordinal())
+    lo, hi = month.toordinal(), min(month_end(month).toordinal(), g.last_day.toordinal())
     usual = Counter(
         lines.facility[j]
         for j in range(len(lines))
