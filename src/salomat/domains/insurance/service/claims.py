@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -331,6 +331,7 @@ async def get_claim(session: AsyncSession, principal: Principal, claim_id: int) 
     return out
 
 
+@overload
 async def list_claims(
     session: AsyncSession,
     principal: Principal,
@@ -338,11 +339,44 @@ async def list_claims(
     month: date | None = None,
     facility_id: int | None = None,
     person_id: int | None = None,
+    submitted: tuple[datetime | None, datetime | None] = (None, None),
+    external_id: str | None = None,
     limit: int = LIST_LIMIT,
-) -> list[ClaimSummary]:
+    offset: int = 0,
+    counted: Literal[False] = False,
+) -> list[ClaimSummary]: ...
+@overload
+async def list_claims(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    month: date | None = None,
+    facility_id: int | None = None,
+    person_id: int | None = None,
+    submitted: tuple[datetime | None, datetime | None] = (None, None),
+    external_id: str | None = None,
+    limit: int = LIST_LIMIT,
+    offset: int = 0,
+    counted: Literal[True],
+) -> tuple[list[ClaimSummary], int]: ...
+async def list_claims(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    month: date | None = None,
+    facility_id: int | None = None,
+    person_id: int | None = None,
+    submitted: tuple[datetime | None, datetime | None] = (None, None),
+    external_id: str | None = None,
+    limit: int = LIST_LIMIT,
+    offset: int = 0,
+    counted: bool = False,
+) -> list[ClaimSummary] | tuple[list[ClaimSummary], int]:
     """Claims newest first with their totals (no person data): a provider's own, the
-    analyst's all (narrowed to a facility or a month); ``person_id``: claims with a line
-    for that person (audited on the person)."""
+    analyst's all (narrowed to a facility, a month, a span of submission ``[since,
+    until)`` or the sender's number); ``person_id``: claims with a line for that person
+    (audited on the person). ``offset``/``limit`` page them; ``counted``: also how many
+    match in all."""
     q = select(ServiceClaim).order_by(ServiceClaim.submitted_at.desc(), ServiceClaim.id.desc())
     own = own_facility(principal)
     if own is not None:
@@ -351,11 +385,25 @@ async def list_claims(
         q = q.where(ServiceClaim.facility_id == facility_id)
     if month is not None:
         q = q.where(ServiceClaim.month == month_of(month))
+    since, until = submitted
+    if since is not None:
+        q = q.where(ServiceClaim.submitted_at >= since)
+    if until is not None:
+        q = q.where(ServiceClaim.submitted_at < until)
+    if external_id is not None:
+        q = q.where(ServiceClaim.external_id == external_id)
     if person_id is not None:
         q = q.where(
             ServiceClaim.id.in_(select(ClaimLine.claim_id).where(ClaimLine.person_id == person_id))
         )
-    claims = list((await session.execute(q.limit(limit))).scalars())
+    total = 0
+    if counted:
+        total = int(
+            (
+                await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
+            ).scalar_one()
+        )
+    claims = list((await session.execute(q.offset(offset).limit(limit))).scalars())
     totals: dict[int, tuple[int, int, int]] = {}
     if claims:
         flagged = func.sum(case((ClaimLine.status == "flagged", 1), else_=0))
@@ -378,7 +426,7 @@ async def list_claims(
             detail=f"claims: {len(claims)}",
             purpose="insurance claims (totals, no person data)",
         )
-    return [
+    out = [
         ClaimSummary(
             id=c.id,
             facility_id=c.facility_id,
@@ -392,3 +440,4 @@ async def list_claims(
         )
         for c in claims
     ]
+    return (out, total) if counted else out
