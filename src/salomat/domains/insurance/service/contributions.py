@@ -31,9 +31,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
+from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.insurance.models import Contribution, ContributionImport, Payer
 from salomat.domains.insurance.schemas.contributions import (
     ContributionsIn,
@@ -41,7 +43,7 @@ from salomat.domains.insurance.schemas.contributions import (
     ImportResult,
 )
 from salomat.domains.insurance.service.categories import listed_periods
-from salomat.domains.insurance.service.payers import fund_today, major, refuse_universal
+from salomat.domains.insurance.service.payers import major, refuse_universal
 from salomat.domains.insurance.service.rules import add_months, insurance_rules, month_of
 from salomat.domains.registry import service as registry
 
@@ -234,7 +236,7 @@ async def _check(
 ) -> tuple[dict[str, Payer], dict[str, int]]:
     """The checks that read the database: payers, people, kinds, advance, the state."""
     rules = insurance_rules()
-    today = fund_today()
+    today = pack.today(get_settings().country)
     payers = await _payers(session, (li.payer for li in lines))
     people = await registry.person_ids_by_national_ids(
         session, (li.national_id for li in lines if _NID.match(li.national_id))
@@ -367,12 +369,15 @@ async def _take(
         imported_by=principal.username,
         imported_at=now,
     )
-    session.add(imp)
     try:
         async with session.begin_nested():
+            session.add(imp)
             await session.flush()
     except IntegrityError:
-        prior = await _prior(session, sha)  # the same file, taken meanwhile
+        # the same file taken meanwhile by another request: the savepoint rolled back
+        # and ``imp`` left the session with it, so the re-read flushes nothing
+        with session.no_autoflush:
+            prior = await _prior(session, sha)
         if prior is None:
             raise
         return _result(prior, already=True)

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n
@@ -221,21 +222,30 @@ async def set_plan(session: AsyncSession, principal: Principal, data: PlanIn) ->
     if errors:
         raise Invalid.fields(errors)
     assert region is not None
-    row = await session.scalar(
-        select(SpendingPlan).where(
-            SpendingPlan.year == data.year,
-            SpendingPlan.region_id == region.id,
-            SpendingPlan.package == data.package,
+    amount = minor(data.amount)
+    table = SpendingPlan.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = insert.values(
+        year=data.year,
+        region_id=region.id,
+        package=data.package,
+        amount=amount,
+        updated_by=principal.username,
+        updated_at=utcnow(),
+    )
+    # one statement: two analysts saving one plan at once both succeed, the later wins
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["year", "region_id", "package"],
+            set_={
+                "amount": stmt.excluded.amount,
+                "updated_by": stmt.excluded.updated_by,
+                "updated_at": stmt.excluded.updated_at,
+            },
         )
     )
-    if row is None:
-        row = SpendingPlan(year=data.year, region_id=region.id, package=data.package)
-        session.add(row)
-    row.amount = minor(data.amount)
-    row.updated_by = principal.username
-    row.updated_at = utcnow()
-    await session.flush()
-    return PlanOut(year=row.year, region=region.code, package=row.package, amount=major(row.amount))
+    return PlanOut(year=data.year, region=region.code, package=data.package, amount=major(amount))
 
 
 async def list_plans(session: AsyncSession, years: list[int]) -> list[PlanOut]:

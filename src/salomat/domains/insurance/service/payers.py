@@ -10,7 +10,6 @@ what a payment file names in its payer column: the business id, the national id,
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
@@ -18,12 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, Conflict, FieldError, Invalid, NotFound
 from salomat.core.pagination import Page, PageParams
 from salomat.core.security import Principal
-from salomat.country import pack
 from salomat.domains.insurance.models import Employment, Payer
 from salomat.domains.insurance.schemas.contributions import (
     EmploymentIn,
@@ -39,7 +36,6 @@ __all__ = [
     "STATE_CODE",
     "create_employment",
     "create_payer",
-    "fund_today",
     "get_payer",
     "list_employment",
     "list_payers",
@@ -54,11 +50,6 @@ STATE_CODE = "STATE"
 #: it, comes as this one payer's lines (kind ``aggregate``), with no expected amount
 AGGREGATE_CODE = "AGGREGATE"
 RESOURCE = "InsurancePayer"
-
-
-def fund_today() -> date:
-    """Today in the pack's time zone (a payment dated today in Almaty is not future)."""
-    return datetime.now(pack.time_zone(get_settings().country)).date()
 
 
 def minor(amount: Decimal) -> int:
