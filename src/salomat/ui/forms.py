@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from salomat.core import i18n
 from salomat.core.errors import FieldError, Invalid, field_errors_from_pydantic
 from salomat.core.params import NUL, NUL_MESSAGE
+from salomat.ui.templating import speaking
 
 
 def errors_by_field(
@@ -72,15 +70,6 @@ def loose(errors: dict[str, list[FieldError]], shown: tuple[str, ...]) -> list[F
     return [e for name, es in errors.items() if name not in shown for e in es]
 
 
-@contextmanager
-def page_language(request: Request) -> Iterator[str]:
-    """The page's language while a handler calls services that word things (a rule's
-    reason, a facility's name in its language), and while the page renders."""
-    from salomat.ui.templating import language_of
-
-    lang = language_of(request)
-    token = i18n.set_language(lang)
-    try:
-        yield lang
-    finally:
-        i18n.reset_language(token)
+#: the page's language while a handler calls services that word things (a rule's
+#: reason, a facility's name in its language): the same as ``templating.speaking``
+page_language = speaking

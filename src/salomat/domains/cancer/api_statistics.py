@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from salomat.core import i18n
 from salomat.core.downloads import csv_download
-from salomat.core.errors import api_language
+from salomat.core.errors import api_speaking
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -68,8 +68,7 @@ async def cancer_incidence_csv(
 ) -> Response:
     """The incidence table as CSV, suppressed as the answer; headers, sexes and site names
     in the language of Accept-Language (English without it)."""
-    token = i18n.set_language(api_language(request))
-    try:
+    with api_speaking(request):
         t = await service.incidence_table(
             session, principal, year=year, region_code=region, standard=standard, sex=sex
         )
@@ -80,8 +79,6 @@ async def cancer_incidence_csv(
             names={k: _(v) for k, v in service.SEX_LABELS.items()},
             area=t.region_name or _("whole country"),
         )
-    finally:
-        i18n.reset_language(token)
     return csv_download(file)
 
 

@@ -7,15 +7,12 @@ without it), like the problem details.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from salomat.core import i18n
-from salomat.core.errors import api_language
+from salomat.core.errors import api_speaking
 from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -40,15 +37,6 @@ _LOOKUP = {
 }
 
 
-@contextmanager
-def _speaking(request: Request) -> Iterator[None]:
-    token = i18n.set_language(api_language(request))
-    try:
-        yield
-    finally:
-        i18n.reset_language(token)
-
-
 @api.get("/insurance/status", response_model=StatusOut, responses=_LOOKUP)
 async def insurance_status(
     request: Request, session: DbSession, principal: Checker, national_id: NationalId, on: On = None
@@ -56,7 +44,7 @@ async def insurance_status(
     """A person's insured status on a day (today by default), its basis, until when, and
     why. Providers never see who paid; the fund's analyst does. Every check is audited on
     the person."""
-    with _speaking(request):
+    with api_speaking(request):
         return await service.insurance_status(session, principal, national_id, on)
 
 
@@ -78,7 +66,7 @@ async def insurance_eligibility(
 ) -> EligibilityOut:
     """Whether a service is covered for a person on a day: the guaranteed package for
     everyone, the insurance package for the insured; "not covered" says why."""
-    with _speaking(request):
+    with api_speaking(request):
         return await service.service_eligibility(session, principal, national_id, service_code, on)
 
 
@@ -88,7 +76,7 @@ async def my_insurance(
 ) -> list[MyInsuranceOut]:
     """The citizen's insured status, explained, and her payments month by month with who
     paid them; then her young children's."""
-    with _speaking(request):
+    with api_speaking(request):
         return await service.my_insurance(session, principal, on)
 
 
@@ -101,5 +89,5 @@ async def my_person_insurance(
     request: Request, session: DbSession, principal: Citizen, person_id: RowId, on: On = None
 ) -> MyInsuranceOut:
     """One person's insurance for the citizen: herself or her child under 18."""
-    with _speaking(request):
+    with api_speaking(request):
         return await service.person_insurance(session, principal, person_id, on)

@@ -90,7 +90,7 @@ def _utcnow() -> datetime:
 def local_today() -> date:
     """Today in the country's time zone (the pack's ``timezone``): a check at 00:30 on
     the 1st in Almaty answers for the new month, whatever the server's zone."""
-    return _utcnow().astimezone(pack.time_zone(get_settings().country)).date()
+    return pack.today(get_settings().country, _utcnow())
 
 
 @dataclass(frozen=True)
