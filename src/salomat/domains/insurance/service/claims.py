@@ -19,7 +19,6 @@ import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Literal, overload
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +41,7 @@ from salomat.domains.insurance.schemas.claims import (
     FlagOut,
 )
 from salomat.domains.insurance.service import control
+from salomat.domains.insurance.service.closing import refuse_if_closed
 from salomat.domains.insurance.service.labels import (
     CONTROL_RULE_LABELS,
     LINE_STATUS_LABELS,
@@ -75,8 +75,7 @@ _DATES = frozenset({"day", "death"})
 
 def local_today() -> date:
     """Today in the country's time zone (the pack's ``timezone``)."""
-    tz = ZoneInfo(str(pack.load(get_settings().country)["timezone"]))
-    return datetime.now(tz).date()
+    return pack.today(get_settings().country)
 
 
 def own_facility(principal: Principal) -> int | None:
@@ -260,6 +259,9 @@ async def submit_claim(
             )
     if errors:
         raise Invalid.fields(errors)
+    # a month whose settlement is closed takes no new lines (the row share-locked until
+    # this claim commits: a close waits for it and counts it)
+    await refuse_if_closed(session, facility_id, month)
     now = utcnow()
     claim = ServiceClaim(
         facility_id=facility_id,

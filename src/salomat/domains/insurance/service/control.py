@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core.errors import N_
 from salomat.domains.insurance.models import CategoryMember, ClaimLine, Contribution
 from salomat.domains.insurance.schemas.claims import ControlRun
+from salomat.domains.insurance.service.closing import closed_facilities
 from salomat.domains.insurance.service.coverage import (
     Membership,
     Paid,
@@ -429,9 +430,7 @@ async def _apply(session: AsyncSession, fired: Fired) -> int:
     return len(changes)
 
 
-async def _run(
-    session: AsyncSession, s: _Scope, rules_wanted: tuple[str, ...]
-) -> tuple[Fired, dict[str, int]]:
+async def _run(session: AsyncSession, s: _Scope, rules_wanted: tuple[str, ...]) -> Fired:
     rules = insurance_rules()
     fired: Fired = {}
     if rules.rule_on("after_death") and "after_death" in rules_wanted:
@@ -446,27 +445,46 @@ async def _run(
         await _many_providers(session, s, rules, fired)
     if rules.rule_on("volume_outlier") and "volume_outlier" in rules_wanted:
         await _volume_outlier(session, s, rules, fired)
+    return fired
+
+
+def _counts(fired: Fired) -> dict[str, int]:
+    """Lines each rule fired on."""
     counts = dict.fromkeys(RULES, 0)
     for flags in fired.values():
         for rule in {f["rule"] for f in flags}:
             counts[rule] += 1
-    return fired, counts
+    return counts
 
 
 async def check_claim(session: AsyncSession, claim_id: int, month: date) -> int:
     """The immediate rules on the lines of one claim just stored (they see every other
     line of the month); returns how many of its lines were flagged."""
     await session.flush()
-    fired, _ = await _run(session, _scope(month, claim_id), IMMEDIATE_RULES)
+    fired = await _run(session, _scope(month, claim_id), IMMEDIATE_RULES)
     return await _apply(session, fired)
 
 
 async def run_controls(session: AsyncSession, month: date) -> ControlRun:
     """Every rule over all lines of ``month`` (the nightly job; again safely: a line
-    carries a rule once)."""
+    carries a rule once). The lines of a provider whose settlement of the month is closed
+    are left as they were paid (the month's settlements share-locked meanwhile: a close
+    waits for the run); other lines still see them (a duplicate of a paid line is
+    flagged)."""
     await session.flush()
     s = _scope(month)
-    fired, counts = await _run(session, s, RULES)
+    closed = await closed_facilities(session, s.start)
+    fired = await _run(session, s, RULES)
+    if closed:
+        paid = set(
+            (
+                await session.execute(
+                    select(ClaimLine.id).where(*s.lines(ClaimLine.facility_id.in_(sorted(closed))))
+                )
+            ).scalars()
+        )
+        fired = {k: v for k, v in fired.items() if k not in paid}
+    counts = _counts(fired)
     newly = await _apply(session, fired)
     total = await session.scalar(select(func.count()).select_from(ClaimLine).where(*s.lines()))
     return ControlRun(month=s.start, lines=int(total or 0), fired=counts, newly_flagged=newly)

@@ -1,7 +1,8 @@
 """The fund's reviewer decides claim lines: accept (the claimed amount), reduce (a
 smaller amount, with the reason) or reject (nothing, with the reason). A line is decided
 once: one conditional UPDATE on its status decides between reviewers who act at once
-(the others are told 409), and each decision is audited on its person.
+(the others are told 409), and each decision is audited on its person. A line of a
+month whose settlement is closed is no longer decided (409, ``closing``).
 
 The review queue: flagged lines waiting for a decision, by rule and facility.
 """
@@ -27,6 +28,7 @@ from salomat.domains.insurance.service.claims import (
     line_outs,
     own_facility,
 )
+from salomat.domains.insurance.service.closing import refuse_if_closed
 from salomat.domains.insurance.service.control import RULES
 from salomat.domains.insurance.service.rules import add_months, month_of
 
@@ -91,6 +93,9 @@ async def decide_line(
     """Accept, reduce or reject one line that no one has decided; else 409 naming who
     did."""
     line = await _load_line(session, principal, line_id)
+    # a line of a closed settlement's month stays as it was paid (the settlement row
+    # share-locked until this decision commits: a close waits for it and counts it)
+    await refuse_if_closed(session, line.facility_id, line.service_on)
     approved = _check(data, line.amount_claimed)
     status = {"accept": "accepted", "reduce": "reduced", "reject": "rejected"}[data.decision]
     await session.flush()

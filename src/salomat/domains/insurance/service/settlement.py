@@ -289,11 +289,15 @@ async def _lock(
     session: AsyncSession, month: date, facility_ids: list[int] | None
 ) -> dict[int, Settlement]:
     """The month's settlements (of ``facility_ids``), locked until the transaction ends
-    (PostgreSQL ``FOR UPDATE``): a close waits for the computation, and a computation
-    reads a close that committed first."""
+    (PostgreSQL ``FOR UPDATE``) in facility order (two computations of a month lock them
+    in the same order: one waits, neither deadlocks): a close waits for the computation,
+    a computation reads a close that committed first, and a decision or a claim holding
+    a row (``closing``, ``FOR SHARE``) is waited for, so the amounts read after the lock
+    count it."""
     q = (
         select(Settlement)
         .where(Settlement.month == month)
+        .order_by(Settlement.facility_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -311,16 +315,19 @@ async def _settle(
     closed_refused: bool = False,
 ) -> tuple[list[Settlement], dict[int, int]]:
     """Compute the month's drafts and store them: closed settlements are kept as they
-    are (``closed_refused``: ``InvalidState`` instead). Set-wise: the amounts in three
-    statements, the rows locked in one, updated in one and inserted in one."""
+    are (``closed_refused``: ``InvalidState`` instead). Set-wise: the rows locked in one
+    statement, then the amounts in three, the rows updated in one and inserted in one
+    (in facility order)."""
     start = month_of(month)
-    amounts = await _amounts(session, start, facility_ids)
     t = Settlement.__table__
+    amounts: dict[int, _Amounts] = {}
     for attempt in range(3):
         found = await _lock(session, start, facility_ids)
+        # read after the lock: what a decision or claim that held a row committed counts
+        amounts = await _amounts(session, start, facility_ids)
         changes: list[dict[str, Any]] = []
         new: list[dict[str, Any]] = []
-        for fid, a in amounts.items():
+        for fid, a in sorted(amounts.items()):
             s = found.get(fid)
             if s is not None and s.status == "closed":
                 if closed_refused:
@@ -444,11 +451,15 @@ async def list_settlements(
 async def close_settlement(
     session: AsyncSession, principal: Principal, settlement_id: int
 ) -> SettlementOut:
-    """Close a draft: it is paid as it stands and no longer recomputed."""
+    """Close a draft: it is computed once more, under its row lock, and closed as it
+    then stands (every decision and claim of the month committed before counts; later
+    ones are refused, ``closing``); it is no longer recomputed."""
     s = await _load(session, principal, settlement_id)
     await session.flush()
-    # one conditional UPDATE decides: of two closes at once exactly one changes the row;
-    # a computation holding the row (``_lock``) is waited for, and its amounts are closed
+    # the row locked, its amounts computed again (a closed one is kept as it is): a
+    # computation, decision or claim holding the row is waited for, and counted
+    _, pending = await _settle(session, principal, s.month, [s.facility_id])
+    # one conditional UPDATE decides: of two closes at once exactly one changes the row
     done = await session.execute(
         update(Settlement)
         .where(Settlement.id == s.id, Settlement.status == "draft")
@@ -466,7 +477,7 @@ async def close_settlement(
         resource_id=str(s.id),
         purpose="settlement closed",
     )
-    return (await _outs(session, [s]))[0]
+    return (await _outs(session, [s], {s.id: pending.get(s.id, 0)}))[0]
 
 
 def _money(minor: int) -> str:
