@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from salomat.core.errors import FieldError, Invalid, field_errors_from_pydantic
+from salomat.core.errors import N_, FieldError, Invalid, field_errors_from_pydantic
 from salomat.core.params import NUL, NUL_MESSAGE
 from salomat.ui.templating import speaking
 
@@ -44,6 +45,18 @@ def text(form: Any, name: str) -> str:
 def texts(form: Any, name: str) -> list[str]:
     """Every value of a repeated field (checkboxes)."""
     return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+def day(value: str, field: str) -> date | None:
+    """A typed day (YYYY-MM-DD, stripped), ``None`` when empty; refused (422) naming
+    ``field`` when it is not a date."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid.fields([FieldError(field, N_("is not a date"))]) from None
 
 
 async def read_form(request: Request) -> Any:

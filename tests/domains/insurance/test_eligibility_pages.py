@@ -129,3 +129,26 @@ async def test_in_chromium_a_nurse_checks_an_mri_for_a_resident(
         said = await page.get_by_test_id("explanation").inner_text()
         assert said.strip() == "Covered by the State Health Insurance Fund like every resident."
         await browser.screenshot("insurance-eligibility")
+
+
+@pytest.mark.parametrize(
+    ("lang", "payer"), [("en", "Single aggregate payment"), ("kk", "Бірыңғай жиынтық төлем")]
+)
+async def test_the_fund_reads_the_aggregate_payer_by_its_kind_and_a_benefit_package(
+    kz, client, db, make_person, make_user, lang, payer
+):
+    p = await kz_person(make_person)
+    aggregate = await new_payer(db, "aggregate", name="Stored Aggregate Name")
+    await pay(db, p.id, aggregate, "aggregate", month(2026, 1), date(2026, 1, 25))
+    await db.commit()
+    await web_login(client, await make_user("insurance_analyst"))
+    client.cookies.set("salomat_lang", lang)
+    params = {"national_id": p.national_id, "service": "CONS-CARDIO", "on": "2026-02-01"}
+    r = await client.get(PAGE, params=params)
+    assert r.status_code == 200, r.text
+    assert f'data-testid="payer">{payer}</dd>' in r.text
+    assert "Stored Aggregate Name" not in r.text
+    # the package a service belongs to is a benefit package, never packaging
+    assert "Қаптама" not in r.text
+    if lang == "en":
+        assert "<p>Benefit package: " in r.text

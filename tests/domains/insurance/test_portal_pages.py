@@ -90,3 +90,21 @@ async def test_in_chromium_a_resident_reads_that_she_is_covered(
         said = await card.get_by_test_id("explanation").inner_text()
         assert said.strip() == "Covered by the State Health Insurance Fund like every resident."
         await browser.screenshot("insurance-portal")
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "The state"), ("kk", "Мемлекет")])
+async def test_the_state_is_named_in_her_language_not_by_its_stored_english_name(
+    kz, client, db, make_person, make_user, lang, word
+):
+    me = await kz_person(make_person, born=date(1984, 4, 4))
+    await list_in(db, me.id, "disability", date(2025, 3, 1))
+    state = await new_payer(db, "state", name="State")
+    for m in (1, 2):
+        await pay(db, me.id, state, "state", month(2026, m), date(2026, m + 1, 10))
+    await db.commit()
+    await web_login(client, await make_user("citizen", person_id=me.id))
+    client.cookies.set("salomat_lang", lang)
+    r = await client.get(PAGE, params={"on": "2026-03-01"})
+    assert r.status_code == 200, r.text
+    assert r.text.count(f'data-testid="payer">{word}</td>') == 2
+    assert "State" not in r.text.replace("State Health", "")

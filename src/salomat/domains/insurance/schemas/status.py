@@ -24,7 +24,9 @@ __all__ = [
 
 
 class PayerRef(BaseModel):
-    """Who paid: an employer, the state, the person herself."""
+    """Who paid: an employer, the state, the person herself. ``name`` is the payer's
+    stored name, or for the state and the single aggregate payer (codes ``STATE`` and
+    ``AGGREGATE``) their kind's label in the request's language."""
 
     code: str
     name: str

@@ -25,6 +25,7 @@ __all__ = [
     "category_name",
     "label",
     "package_name",
+    "payer_name",
     "service_name",
 ]
 
@@ -99,6 +100,17 @@ def label(labels: dict[str, str], code: str | None) -> str:
         return ""
     found = labels.get(code)
     return i18n.gettext(found) if found is not None else code
+
+
+#: payer kinds of one payer each (the fund's own ``STATE`` and ``AGGREGATE``): their
+#: stored names are English words, so a page names them by the kind's label
+_KIND_NAMED = frozenset({"state", "aggregate"})
+
+
+def payer_name(kind: str, name: str) -> str:
+    """A payer's name as shown: the stored name of an employer or a person, the kind's
+    label in the current language for the state and the single aggregate payer."""
+    return label(PAYER_KIND_LABELS, kind) if kind in _KIND_NAMED else name
 
 
 def _pick(names: dict[str, str], fallback: str) -> str:

@@ -147,7 +147,7 @@ async def _lines(session: AsyncSession, person_id: int) -> list[_Line]:
             r.amount,
             PayerRef(
                 code=r.code,
-                name=r.name,
+                name=labels.payer_name(r.payer_kind, r.name),
                 kind=r.payer_kind,
                 kind_label=labels.label(labels.PAYER_KIND_LABELS, r.payer_kind),
             ),

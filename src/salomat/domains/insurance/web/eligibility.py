@@ -8,7 +8,6 @@ category and the payer. Each check is audited on the person (the service does it
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -29,15 +28,6 @@ Checker = Annotated[Principal, Depends(Require("insurance:eligibility"))]
 PAGE = "/insurance/eligibility"
 register_nav(NavItem(N_("Insurance check"), PAGE, "insurance:eligibility", order=30))
 FIELDS = ("national_id", "service", "on")
-
-
-def _day(text: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Invalid.fields([FieldError("on", N_("is not a date"))]) from None
 
 
 def _services() -> list[tuple[str, str, str]]:
@@ -76,7 +66,7 @@ async def eligibility_page(request: Request, session: DbSession, principal: Chec
                     principal,
                     form["national_id"],
                     form["service"] or None,
-                    _day(form["on"]),
+                    forms.day(form["on"], "on"),
                 )
             except SalomatError as e:
                 if e.status not in (404, 422):

@@ -6,7 +6,6 @@ paid it and how much; then the same for her children under 18.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from salomat.core import i18n
-from salomat.core.errors import N_, FieldError, Invalid, SalomatError
+from salomat.core.errors import N_, SalomatError
 from salomat.core.money import money_format
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -31,15 +30,6 @@ PAGE = "/my/insurance"
 register_nav(NavItem(N_("My insurance"), PAGE, "insurance:portal", order=9))
 
 
-def _day(text: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Invalid.fields([FieldError("on", N_("is not a date"))]) from None
-
-
 @pages.get(PAGE, response_class=HTMLResponse)
 async def my_insurance_page(request: Request, session: DbSession, principal: Citizen) -> Response:
     with forms.page_language(request) as lang:
@@ -47,7 +37,7 @@ async def my_insurance_page(request: Request, session: DbSession, principal: Cit
         ctx: dict[str, Any] = {"people": [], "on": raw, "error": None, "errors": {}}
         status = 200
         try:
-            day = _day(raw)
+            day = forms.day(raw, "on")
             ctx["people"] = await service.my_insurance(session, principal, day)
         except SalomatError as e:
             if e.status != 422:
