@@ -14,6 +14,7 @@ change what the others produce, and the same seed gives the same rows.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from salomat.core.bulk import BulkWriter
 from salomat.core.db import Base, UTCDateTime
 
-__all__ = ["Progress", "SynthContext", "SynthError", "SyntheticRun", "run"]
+__all__ = ["Progress", "SynthContext", "SynthError", "SyntheticRun", "poisson", "run"]
 
 
 class Progress(Protocol):
@@ -81,6 +82,18 @@ class SynthContext:
 
     def count(self, table: str, n: int) -> None:
         self.counts[table] = self.counts.get(table, 0) + n
+
+
+def poisson(rng: random.Random, lam: float) -> int:
+    """A Poisson draw of mean ``lam`` from ``rng`` (Knuth's product of uniforms: the
+    means a generator draws are small, a few events a person)."""
+    if lam <= 0:
+        return 0
+    limit, k, p = math.exp(-lam), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
 
 
 class SynthError(Exception):

@@ -34,14 +34,13 @@ the same person.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
 
-from salomat.core.synth import SynthContext
+from salomat.core.synth import SynthContext, poisson
 from salomat.domains.registry.schemas import SyntheticPopulation
 from salomat.domains.sickleave.models import (
     SickLeaveCertificate,
@@ -111,16 +110,6 @@ def synthetic_issuer(practitioner_id: int) -> str:
 
 def _at(day: date, hours: int = 0) -> datetime:
     return datetime.combine(day, _HOUR) + timedelta(hours=hours)
-
-
-def _poisson(rng: Any, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    limit, k, p = math.exp(-lam), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 def _pick(rng: Any, options: tuple[tuple[Any, float], ...]) -> Any:
@@ -455,13 +444,13 @@ def synthesize_sick_leave(ctx: SynthContext, population: SyntheticPopulation) ->
                 g.out.flush()
                 task(BATCH)
             draws: list[tuple[str, int | None]] = [
-                (_pick(rng, mix), None) for _ in range(_poisson(rng, lam_other))
+                (_pick(rng, mix), None) for _ in range(poisson(rng, lam_other))
             ]
             if i in mother_set:
                 kids = children[i]
                 draws += [
                     ("care", kids[rng.getrandbits(16) % len(kids)])
-                    for _ in range(_poisson(rng, lam_care))
+                    for _ in range(poisson(rng, lam_care))
                 ]
             if not draws:
                 continue
