@@ -40,6 +40,7 @@ from salomat.domains.prescription.service.claims import (
     WORKLIST_LIMIT,
     claim_month,
     local_day,
+    lock_claims,
     report_to_fund,
 )
 from salomat.domains.registry import service as registry
@@ -309,6 +310,7 @@ async def submit_claim(
     claim = await _load_claim(session, principal, claim_id)
     if principal.role != Role.pharmacist:
         raise InvalidState("Only the pharmacy submits its claim.")
+    claim = (await lock_claims(session, [claim.id]))[0]  # held until this commits
     if claim.status != "open":
         raise InvalidState(f"The claim is {claim.status}; only an open claim can be submitted.")
     now_month = claim_month(today or local_day(utcnow()))
@@ -343,8 +345,11 @@ async def review_claim_line(
     line = await session.get(ClaimLine, line_id)
     if line is None:
         raise NotFound(f"Claim line {line_id} not found.")
-    claim = await session.get(Claim, line.claim_id)
-    assert claim is not None
+    # the claim held from here until this review commits: another review of one of its
+    # lines waits, then sums the claim's lines for the fund with this one's decision
+    # among them (not a total read before it, written over this one's)
+    claim = (await lock_claims(session, [line.claim_id]))[0]
+    await session.refresh(line)
     if data.decision == "reject" and not data.note:
         raise Invalid.fields([FieldError("note", "give the reason for the rejection")])
     if _decided_as(line, data):  # the same review sent again: the line as it stands

@@ -53,6 +53,7 @@ __all__ = [
     "claim_month",
     "flag_outliers",
     "local_day",
+    "lock_claims",
     "many_pharmacies",
     "on_medicine_dispensed",
     "outside_validity",
@@ -206,6 +207,25 @@ def _add_flags(line: ClaimLine, flags: Sequence[ClaimFlag]) -> bool:
     return True
 
 
+async def lock_claims(session: AsyncSession, claim_ids: Iterable[int]) -> list[Claim]:
+    """The claims, read afresh and locked until the transaction ends (PostgreSQL ``FOR NO
+    KEY UPDATE``, in id order): a write that reports a claim's totals to the fund holds
+    its claim from its start, so of two reviews of one claim at once the second waits
+    and sums the lines after the first's commit. A dispensing's new line (its key check)
+    is not held up."""
+    ids = sorted(set(claim_ids))
+    if not ids:
+        return []
+    q = (
+        select(Claim)
+        .where(Claim.id.in_(ids))
+        .order_by(Claim.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(q)).scalars())
+
+
 # ---- a dispensing makes a claim line ---------------------------------------------------
 
 
@@ -289,6 +309,8 @@ async def add_claim_line(session: AsyncSession, event: MedicineDispensed) -> Cla
         return existing
     month = claim_month(local_day(event.dispensed_at))
     claim = await _claim_for(session, event.facility_id, month)
+    if claim.status != "open":  # a late line reports the claim: hold it first
+        claim = (await lock_claims(session, [claim.id]))[0]
     line = ClaimLine(
         claim_id=claim.id,
         dispensing_id=d.id,
@@ -331,6 +353,9 @@ async def report_to_fund(session: AsyncSession, claims: Sequence[Claim]) -> None
     if not claims:
         return
     await session.flush()
+    # held (already, by a caller that locked them first): the sums below read every
+    # other write of these claims that committed before
+    await lock_claims(session, [c.id for c in claims])
     paid = case((ClaimLine.status.in_(("approved", "entered")), ClaimLine.amount), else_=0)
     sums = {
         int(cid): (int(claimed or 0), int(approved or 0))
@@ -397,8 +422,8 @@ async def flag_outliers(session: AsyncSession, month: date) -> int:
     )
     if not outliers:
         return 0
-    lines = await session.execute(
-        select(ClaimLine, Prescription.prescriber_username)
+    of_outliers = (
+        select(ClaimLine.claim_id)
         .join(Dispensing, Dispensing.id == ClaimLine.dispensing_id)
         .join(Prescription, Prescription.id == Dispensing.prescription_id)
         .where(
@@ -408,6 +433,11 @@ async def flag_outliers(session: AsyncSession, month: date) -> int:
             Prescription.prescriber_username.in_(list(outliers)),
         )
     )
+    # the claims held before their lines change (as a review holds its claim): the
+    # lines are read after any review of them committed
+    await lock_claims(session, (await session.execute(of_outliers.distinct())).scalars())
+    wanted = of_outliers.with_only_columns(ClaimLine, Prescription.prescriber_username)
+    lines = await session.execute(wanted.execution_options(populate_existing=True))
     changed = 0
     touched: set[int] = set()
     for line, who in lines.all():
