@@ -85,7 +85,8 @@ async def test_bad_lines_are_named_and_nothing_is_stored(
                 line(person, "LAB-CBC", month),  # good
                 line(person, "NOT-A-SERVICE", month),
                 {"national_id": "000000000000", "service_code": "LAB-CBC", "service_on": month},
-                line(person, "LAB-CBC", date.today() + timedelta(days=1)),
+                # tomorrow where the service counts days (the pack's zone, not the server's)
+                line(person, "LAB-CBC", claims.local_today() + timedelta(days=1)),
                 line(person, "LAB-CBC", date(1950, 3, 14)),  # the day before birth
                 line(person, "LAB-CBC", month + timedelta(days=40)),  # another month
             ],

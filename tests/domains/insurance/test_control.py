@@ -343,8 +343,21 @@ async def test_volume_outlier_against_the_peers_median(
 async def test_the_immediate_rules_leave_volume_to_the_nightly_run(
     kz, db, make_provider, make_insuree, fresh_month
 ):
+    """Y's 31 LAB-CBC lines for 10 people (3.1 a person) against three peers' 1 a person:
+    above the factor 3, at least 10 lines, 3 peers. Submitted last (the peers' lines
+    already stored), no line of it carries volume_outlier; the nightly run flags all 31."""
     month = fresh_month()
-    assert "volume_outlier" not in control.IMMEDIATE_RULES
+    a, b, c, y = [await make_provider() for _ in range(4)]
+    for prov in (a, b, c):
+        await _claim_volume(db, prov, [await make_insuree() for _ in range(2)], 2, "LAB-CBC", month)
+    ys = await _claim_volume(db, y, [await make_insuree() for _ in range(10)], 31, "LAB-CBC", month)
+    assert len(ys.lines) == 31
+    assert all("volume_outlier" not in rules for rules in rules_of(ys))
+    stored = await stored_rules(db, [li.id for li in ys.lines])
+    assert all("volume_outlier" not in rules for _, rules in stored.values())
+
     run = await control.run_controls(db, month)
-    assert run.lines == 0
-    assert run.fired == dict.fromkeys(control.RULES, 0)
+    await db.commit()
+    assert run.fired["volume_outlier"] == 31
+    stored = await stored_rules(db, [li.id for li in ys.lines])
+    assert all("volume_outlier" in rules for _, rules in stored.values()), stored

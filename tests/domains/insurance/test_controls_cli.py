@@ -7,6 +7,7 @@ claims that crossed each other would be): only the nightly run flags them.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,30 +88,46 @@ def statuses(url: str, ids: list[int]) -> list[tuple[str, list[str]]]:
     return list(run(work, url))
 
 
-def test_the_nightly_run_flags_last_month_and_this_month(scratch_url: str, tmp_path: Path):
+def test_a_month_by_name_is_run_alone_and_again_safely(scratch_url: str, tmp_path: Path):
     env = _env(scratch_url, tmp_path)
-    this = month_of(local_today())
-    last = add_months(this, -1)
-    older = add_months(this, -2)
-    last_ids = twice(scratch_url, last + timedelta(days=3))
-    this_ids = twice(scratch_url, this)
-    older_ids = twice(scratch_url, older)
+    asked, before, after = date(2001, 4, 1), date(2001, 3, 1), date(2001, 5, 1)
+    asked_ids = twice(scratch_url, asked + timedelta(days=3))
+    before_ids = twice(scratch_url, before + timedelta(days=30))
+    after_ids = twice(scratch_url, after)
 
-    r = invoke(["insurance", "controls"], env=env)
+    r = invoke(["insurance", "controls", "--month", "2001-04"], env=env)
     assert r.exit_code == 0, r.output
-    assert f"{last:%Y-%m}: 2 line(s), 1 newly flagged; rules fired: duplicate 1" in r.output
-    assert f"{this:%Y-%m}: 2 line(s), 1 newly flagged; rules fired: duplicate 1" in r.output
-    assert statuses(scratch_url, last_ids) == [("entered", []), ("flagged", ["duplicate"])]
-    assert statuses(scratch_url, this_ids) == [("entered", []), ("flagged", ["duplicate"])]
-    assert statuses(scratch_url, older_ids) == [("entered", []), ("entered", [])]
+    assert r.output.strip() == "2001-04: 2 line(s), 1 newly flagged; rules fired: duplicate 1"
+    assert statuses(scratch_url, asked_ids) == [("entered", []), ("flagged", ["duplicate"])]
+    assert statuses(scratch_url, before_ids) == [("entered", []), ("entered", [])]
+    assert statuses(scratch_url, after_ids) == [("entered", []), ("entered", [])]
 
-    # an older month by name; again: nothing flagged twice
-    r = invoke(["insurance", "controls", "--month", f"{older:%Y-%m}"], env=env)
-    assert r.exit_code == 0, r.output
-    assert f"{older:%Y-%m}: 2 line(s), 1 newly flagged" in r.output
-    again = invoke(["insurance", "controls"], env=env)
+    again = invoke(["insurance", "controls", "--month", "2001-04"], env=env)
     assert again.exit_code == 0, again.output
-    assert f"{this:%Y-%m}: 2 line(s), 0 newly flagged" in again.output
+    assert "2001-04: 2 line(s), 0 newly flagged" in again.output
+
+
+_REPORTED = re.compile(r"^([0-9]{4})-([0-9]{2}): ", re.MULTILINE)
+
+
+def test_by_default_last_month_and_this_month_are_run(scratch_url: str, tmp_path: Path):
+    """This month by the clock the command reads (the country's today, ``local_today``),
+    read before and after the call: the command reports two consecutive months, the
+    later one this month (at a month's turn, either side of it), and the lines of the
+    month read before are flagged in one of them."""
+    env = _env(scratch_url, tmp_path)
+    before = month_of(local_today())
+    ids = twice(scratch_url, before)
+    r = invoke(["insurance", "controls"], env=env)
+    after = month_of(local_today())
+    assert r.exit_code == 0, r.output
+    reported = [date(int(y), int(m), 1) for y, m in _REPORTED.findall(r.output)]
+    assert len(reported) == 2, r.output
+    assert add_months(reported[0], 1) == reported[1]
+    assert reported[1] in (before, after)
+    assert before in reported
+    assert f"{before:%Y-%m}: 2 line(s), 1 newly flagged; rules fired: duplicate 1" in r.output
+    assert statuses(scratch_url, ids) == [("entered", []), ("flagged", ["duplicate"])]
 
 
 def test_a_bad_month_is_named(scratch_url: str, tmp_path: Path):
