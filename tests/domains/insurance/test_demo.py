@@ -49,6 +49,16 @@ def _end_of_month(today: date, months: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+def _hold_loading_day(monkeypatch: pytest.MonkeyPatch) -> date:
+    """The loader's day (today in the pack's zone), held: the statuses are read for the
+    day the file's months were counted from, even when the clock passes midnight."""
+    from salomat.domains.insurance.service import demo
+
+    day = pack.today(get_settings().country)
+    monkeypatch.setattr(demo, "_today", lambda: day)
+    return day
+
+
 async def _load(url: str) -> dict[str, Any]:
     from salomat.cli import load_demo
 
@@ -102,8 +112,8 @@ ANALYST = Principal(user_id=0, username="t-demo", role="insurance_analyst", sess
 
 async def test_kz_demo_shows_each_status_case_and_flagged_claims(scratch, monkeypatch):
     _country(monkeypatch, "KZ")
+    today = _hold_loading_day(monkeypatch)
     data = await _load(scratch)
-    today = date.today()
     async with session_factory(scratch)() as s:
 
         async def status(nid: str) -> Any:
@@ -161,8 +171,8 @@ async def test_kz_demo_shows_each_status_case_and_flagged_claims(scratch, monkey
 
 async def test_uz_demo_everyone_covered_claims_flagged(scratch, monkeypatch):
     _country(monkeypatch, "UZ")
+    today = _hold_loading_day(monkeypatch)
     data = await _load(scratch)
-    today = date.today()
     async with session_factory(scratch)() as s:
         st = await insurance_status(s, ANALYST, "41407872184457", today)
         assert (st.insured, st.basis) == (True, "universal")

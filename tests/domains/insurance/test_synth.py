@@ -138,6 +138,16 @@ def test_payers_at_the_packs_shares(kz_loaded: Loaded) -> None:
     assert employers
     assert len(employers) == kinds["employer"]
     assert all(r["code"] == r["business_id"] and len(r["code"]) == 12 for r in employers)
+    # an entrepreneur's or an independent payer's row is named after the person
+    selves = rows(
+        url,
+        "SELECT p.kind, p.name, s.family_name, s.given_name FROM ins_payer p "
+        "JOIN person s ON s.id = p.person_id WHERE p.kind IN ('entrepreneur', 'independent')",
+    )
+    assert len(selves) == kinds["entrepreneur"] + kinds["independent"]
+    for r in selves:
+        form = "ИП " if r["kind"] == "entrepreneur" else ""
+        assert r["name"] == f"{form}{r['family_name']} {r['given_name']}", r
 
 
 def test_amounts_are_the_laws(kz_loaded: Loaded) -> None:

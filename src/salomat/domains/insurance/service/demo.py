@@ -42,8 +42,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.insurance.models import ServiceClaim
 from salomat.domains.insurance.schemas.claims import ClaimIn, ClaimLineIn
 from salomat.domains.insurance.schemas.contributions import (
@@ -73,6 +75,12 @@ LOADER = "cli:demo-load"
 SECTION = "insurance"
 #: what a provider's claim is submitted as (insurance:claim)
 CLAIM_ROLE = "registrar"
+
+
+def _today() -> date:
+    """The day of loading: today in the pack's time zone, the day the fund's services
+    answer for (one seam: a test holds it across midnight)."""
+    return pack.today(get_settings().country)
 
 
 def _principal(role: str, facility: tuple[int, str] | None = None) -> Principal:
@@ -259,7 +267,7 @@ async def load_demo_insurance(
         return 0
     if await session.scalar(select(ServiceClaim.id).limit(1)) is not None:
         return 0
-    today = today or date.today()
+    today = today or _today()
     rules = insurance_rules()
     fund = _principal("insurance_analyst")
     if not rules.universal:

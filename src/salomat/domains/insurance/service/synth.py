@@ -76,9 +76,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import bindparam, text
-
-from salomat.core.synth import SynthContext
+from salomat.core.synth import SynthContext, poisson
 from salomat.domains.insurance.models import (
     CategoryMember,
     ClaimLine,
@@ -98,6 +96,7 @@ from salomat.domains.insurance.service.rules import (
 from salomat.domains.registry.schemas import SyntheticPopulation
 from salomat.domains.registry.service import age_on
 from salomat.domains.registry.service.synth_employers import synthesize_employers
+from salomat.domains.registry.service.synth_reads import synthetic_names
 
 __all__ = [
     "STATE_PAYER_CODE",
@@ -129,9 +128,6 @@ MANY_PROVIDERS_PER = 20_000
 OUTLIER_PER = 50
 OUTLIER_FACTOR = 6
 _NOON = time(12, tzinfo=UTC)
-_NAMES = text("SELECT id, family_name, given_name FROM person WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
 
 PAYER_COLUMNS = ("id", "kind", "code", "name", "employer_id", "person_id", "created_at")
 EMPLOYMENT_COLUMNS = ("id", "payer_id", "person_id", "start_on", "end_on", "monthly_wage",
@@ -154,16 +150,6 @@ def window(as_of: date) -> list[date]:
     """The twelve whole months before the run's day, oldest first."""
     this = month_of(as_of)
     return [add_months(this, k) for k in range(-12, 0)]
-
-
-def _poisson(rng: Any, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    limit, k, p = math.exp(-lam), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 @dataclass
@@ -310,7 +296,7 @@ def _payers(g: _Generator, pay: _Payments, alive: list[int]) -> dict[str, Any]:
         rows.append((pid, "employer", e.business_id, e.name, e.id, None, g.now))
     self_payer: dict[int, int] = {}
     next_id = first + 1 + len(employers)
-    names = _names(g, [pop.person_id[i] for i in selves])
+    names = synthetic_names(g.ctx.writer.engine, [pop.person_id[i] for i in selves])
     for i in selves:
         kind = "entrepreneur" if pay.role[i] == ENTREPRENEUR else "independent"
         code = pop.national_id[i] or f"P{pop.person_id[i]}"
@@ -335,17 +321,6 @@ def _payers(g: _Generator, pay: _Payments, alive: list[int]) -> dict[str, Any]:
     if e_rows:
         g.ctx.count(e_table.name, w.write(e_table, EMPLOYMENT_COLUMNS, e_rows))  # type: ignore[arg-type]
     return {"state": state_id, "employer": employer_payer, "self": self_payer}
-
-
-def _names(g: _Generator, person_ids: list[int]) -> dict[int, str]:
-    """The registry's names of these people ("family given"), as a payer is named."""
-    out: dict[int, str] = {}
-    with g.ctx.writer.engine.connect() as conn:
-        for k in range(0, len(person_ids), 1000):
-            chunk = person_ids[k : k + 1000]
-            found = conn.execute(_NAMES, {"ids": chunk})
-            out.update({pid: f"{fam} {giv}" for pid, fam, giv in found})
-    return out
 
 
 def _categories(g: _Generator, pay: _Payments, alive: list[int]) -> dict[int, tuple[date, date]]:
@@ -560,7 +535,7 @@ def _claims(g: _Generator, alive: list[int]) -> None:
         if not months:
             continue
         born, died = pop.birth[i], pop.deceased[i]
-        count = _poisson(rng, rate * len(months))
+        count = poisson(rng, rate * len(months))
         for _ in range(count):
             m = g.months[rng.choice(months)]
             lo = max(m.toordinal(), born)
