@@ -40,8 +40,8 @@ async def test_a_provider_submits_typed_lines_and_sees_the_flags(
     assert 'data-status="entered"' in r.text
     assert 'data-testid="line-flag" data-rule="after_death"' in r.text
     assert "after the registered death on" in r.text
-    # UZ tariffs: EMERG-CALL 310 000.00, DIALYSIS 690 000.00 x 2
-    assert "1\u202f690\u202f000.00" in r.text
+    # UZ tariffs: EMERG-CALL 310 000.00, DIALYSIS 690 000.00 x 2 (as English writes it)
+    assert "1,690,000.00" in r.text
     r = await client.get("/insurance/claims")
     assert 'data-testid="claim-row"' in r.text
 
@@ -111,7 +111,7 @@ async def test_the_reviewer_decides_from_the_queue(
     )
     assert row is not None
     # one DIALYSIS at 690 000.00 (UZ); the duplicate rejected
-    assert "690\u202f000.00" in row.group(1)
+    assert "690,000.00" in row.group(1)
     sid = re.search(r'href="/insurance/settlements/(\d+)\.csv"', row.group(1)).group(1)
     r = await client.get(f"/insurance/settlements/{sid}.csv")
     assert r.status_code == 200
@@ -122,7 +122,11 @@ async def test_who_may_open_the_pages(client, make_user, make_provider):
     p = await make_provider()
     await web_login(client, p.account)
     assert (await client.get("/insurance/review")).status_code == 403
-    assert (await client.get("/insurance/settlements")).status_code == 403
+    # a provider reads its own settlements, and computes none
+    assert (await client.get("/insurance/settlements")).status_code == 200
+    csrf = await web_login(client, p.account)
+    r = await client.post("/insurance/settlements", data={"csrf_token": csrf, "month": "2024-05"})
+    assert r.status_code == 403
     client.cookies.clear()
     await web_login(client, await make_user("insurance_analyst"))
     assert (await client.get("/insurance/claims")).status_code == 403

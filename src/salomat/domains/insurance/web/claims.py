@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core import i18n
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
+from salomat.core.money import money_format
 from salomat.core.params import RowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.insurance import service
-from salomat.domains.insurance.schemas.claims import MAX_LINES, ClaimIn
+from salomat.domains.insurance.schemas.claims import MAX_LINES, ClaimIn, SettlementOut
+from salomat.domains.insurance.service.labels import CLAIM_STATUS_LABELS, label
 from salomat.ui import forms
 from salomat.ui.templating import NavItem, redirect, register_nav, render
 
@@ -35,11 +40,27 @@ COLUMNS = ("national_id", "service_code", "service_on", "quantity", "encounter_r
 MAX_BYTES = 512 * 1024
 
 
+#: what a field of a claim is called on the page (an error names the field by it)
+FIELD_LABELS = {
+    "national_id": N_("National id"),
+    "service_code": N_("Service code"),
+    "service_on": N_("Day of service"),
+    "quantity": N_("Quantity"),
+    "encounter_ref": N_("Encounter in your system"),
+    "external_id": N_("Your claim number"),
+    "lines": N_("Lines"),
+    "file": N_("File"),
+    "month": N_("Month"),
+}
+
+
 def money(minor: int | None) -> str:
-    """Minor units as major with two decimals and thin grouping (1 850 000 -> 18 500.00)."""
+    """Minor units as the page's language writes the major units (1 850 000 ->
+    "18,500.00" in English, "18 500,00" in Russian)."""
     if minor is None:
         return "—"
-    return f"{minor / 100:,.2f}".replace(",", "\u202f")
+    fmt = money_format(i18n.babel_locale(i18n.current_language()), 2)
+    return fmt.format(Decimal(minor).scaleb(-2))
 
 
 def parse_lines(text: str, field: str = "lines") -> list[dict[str, Any]]:
@@ -88,7 +109,35 @@ def line_errors(errors: list[FieldError]) -> list[tuple[int | None, str, FieldEr
 
 
 def _ctx() -> dict[str, Any]:
-    return {"money": money, "service_name": service.labels.service_name}
+    return {
+        "money": money,
+        "service_name": service.labels.service_name,
+        "fields": FIELD_LABELS,
+        "claim_status": claim_status,
+    }
+
+
+def claim_status(status: str, settled: SettlementOut | None) -> str:
+    """A claim's status as the page says it: settled once its month's settlement is
+    closed, else its own status's label."""
+    if settled is not None and settled.status == "closed":
+        return label(CLAIM_STATUS_LABELS, "settled")
+    return label(CLAIM_STATUS_LABELS, status)
+
+
+async def _settlements(
+    session: DbSession, principal: Principal, months: set[date]
+) -> dict[tuple[int, date], SettlementOut]:
+    """The provider's settlements of ``months`` (its own facility's: the service scopes
+    them), by facility and month: one read of them all, or of the one month."""
+    if not months:
+        return {}
+    month = next(iter(months)) if len(months) == 1 else None
+    return {
+        (s.facility_id, s.month): s
+        for s in await service.list_settlements(session, principal, month=month)
+        if s.month in months
+    }
 
 
 async def _page(
@@ -102,6 +151,7 @@ async def _page(
     ctx = {
         **_ctx(),
         "claims": listing,
+        "settlements": await _settlements(session, principal, {c.month for c in listing}),
         "form": {},
         "error": None,
         "line_errors": [],
@@ -155,4 +205,7 @@ async def claim_page(
     """One claim: its lines, their status, amounts and flags with their reasons."""
     with forms.page_language(request):
         claim = await service.get_claim(session, principal, claim_id)
-        return render(request, "insurance/claims_detail.html", {**_ctx(), "claim": claim})
+        found = await _settlements(session, principal, {claim.month})
+        settled = found.get((claim.facility_id, claim.month))
+        ctx = {**_ctx(), "claim": claim, "settlement": settled}
+        return render(request, "insurance/claims_detail.html", ctx)

@@ -1,23 +1,26 @@
 """The fund reviewer's pages: the queue of flagged claim lines (by rule, facility and
 month) with a form on each line to accept, reduce (the amount approved, with a reason)
 or reject it (with a reason); and the monthly settlements of providers (compute a month,
-read the list, download one as CSV). A line decided meanwhile by someone else comes
-back with who decided it (409); a refused form names its field.
+read the list, download one as CSV), which a provider reads too, its own facility's
+only. A line decided meanwhile by someone else comes back with who decided it (409); a
+refused form names its field and keeps what was chosen and typed.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core import i18n
 from salomat.core.downloads import csv_download
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
+from salomat.core.money import MoneyInputError, parse_money
 from salomat.core.params import RowId
-from salomat.core.policy import Require
+from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.insurance import service
@@ -37,21 +40,31 @@ Reader = Annotated[Principal, Depends(Require("insurance:claim_read"))]
 QUEUE = "/insurance/review"
 SETTLEMENTS = "/insurance/settlements"
 register_nav(NavItem(N_("Claims review"), QUEUE, "insurance:review", order=32))
-register_nav(NavItem(N_("Settlements"), SETTLEMENTS, "insurance:review", order=33))
+register_nav(NavItem(N_("Settlements"), SETTLEMENTS, "insurance:claim_read", order=33))
 FILTERS = ("rule", "facility", "month")
 
 
+#: ``SettlementOut.status``
+SETTLEMENT_STATUS_LABELS = {
+    "draft": N_("draft: computed again on request"),
+    "closed": N_("closed: paid as it stands"),
+}
+#: the largest amount a reviewer types (major units): a claim line's limit
+MAX_AMOUNT = Decimal(1_000_000_000)
+
+
 def _amount(text: str) -> int | None:
-    """A typed amount in major units ("12 500.50") as minor units."""
-    if not text:
+    """A typed amount in major units, as the page's language writes it ("12,500.50" in
+    English, "12 500,50" in Russian: ``core.money``, never guessed), as minor units."""
+    if not text.strip():
         return None
     try:
-        value = Decimal(text.replace("\u202f", "").replace(" ", "").replace(",", "."))
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0 or value > Decimal(10**13):
-        raise Invalid.fields([FieldError("amount_approved", N_("is not an amount"))])
-    return int((value * 100).to_integral_value())
+        value = parse_money(
+            text, i18n.babel_locale(i18n.current_language()), places=2, maximum=MAX_AMOUNT
+        )
+    except MoneyInputError as e:
+        raise Invalid.fields([FieldError("amount_approved", e.msgid, e.params)]) from None
+    return int(value.scaleb(2))
 
 
 async def _filters(session: DbSession, q: Any) -> dict[str, Any]:
@@ -91,6 +104,7 @@ async def _queue(
         "error": None,
         "errors": {},
         "failed": None,
+        "posted": {},
         "query": urlencode({k: v for k, v in request.query_params.items() if k in FILTERS}),
         **(extra or {}),
     }
@@ -133,24 +147,38 @@ async def decide_page(
             if e.status not in (409, 422):
                 raise
             await session.rollback()
-            extra = {"error": e, "errors": forms.errors_by_field(e.errors), "failed": line_id}
+            # the refused line's form keeps what was chosen and typed
+            extra = {
+                "error": e,
+                "errors": forms.errors_by_field(e.errors),
+                "failed": line_id,
+                "posted": form,
+            }
             return await _queue(request, session, principal, extra, e.status)
         query = request.url.query
         return redirect(QUEUE + (f"?{query}" if query else ""))
 
 
+def _settlements_ctx(principal: Principal, month: str) -> dict[str, Any]:
+    return {
+        "money": money,
+        "month": month,
+        "items": [],
+        "error": None,
+        "errors": {},
+        "statuses": SETTLEMENT_STATUS_LABELS,
+        # the fund computes months and opens the queue; a provider reads its own
+        "can_review": allowed(principal.role, "insurance:review"),
+    }
+
+
 @pages.get(SETTLEMENTS, response_class=HTMLResponse)
-async def settlements_page(request: Request, session: DbSession, principal: Reviewer) -> Response:
-    """The settlements of a month (the latest computed by default)."""
+async def settlements_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    """The settlements of a month (every month by default): the fund's analyst every
+    provider's, a provider its own facility's (the service scopes them)."""
     with forms.page_language(request):
         raw = (request.query_params.get("month") or "").strip()[:10]
-        ctx: dict[str, Any] = {
-            "money": money,
-            "month": raw,
-            "items": [],
-            "error": None,
-            "errors": {},
-        }
+        ctx = _settlements_ctx(principal, raw)
         status = 200
         try:
             month = claims_service.parse_month(raw) if raw else None
@@ -171,7 +199,7 @@ async def compute_page(request: Request, session: DbSession, principal: Reviewer
             await service.compute_settlements(session, principal, month)
         except Invalid as e:
             await session.rollback()
-            ctx = {"money": money, "month": raw, "items": [], "error": e}
+            ctx = {**_settlements_ctx(principal, raw), "error": e}
             ctx["errors"] = forms.errors_by_field(e.errors)
             return render(request, "insurance/review_settlements.html", ctx, status=422)
         return redirect(f"{SETTLEMENTS}?month={month:%Y-%m}")
