@@ -21,12 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.routing import Match
 from starlette.types import Scope
 
 from salomat.core import i18n
@@ -40,7 +38,7 @@ from salomat.core.errors import (
 from salomat.core.i18n import N_
 from salomat.core.policy import Require
 from salomat.core.security import Principal
-from salomat.core.uow import DbSession, UnitOfWorkRoute, router
+from salomat.core.uow import DbSession, router
 from salomat.domains.cancer import service
 from salomat.domains.cancer.schemas import NotificationIn
 from salomat.fhir import cancer as mapper
@@ -48,8 +46,10 @@ from salomat.fhir.common import (
     PAGING,
     Params,
     base_url,
+    claimed_route,
     fhir_response,
     fields_as,
+    query_of,
     read_body,
     reference_id,
     resource_response,
@@ -158,24 +158,6 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---- routes that claim their share of a shared type --------------------------------------
 
 
-def _claimed(claim: Callable[[Scope], bool]) -> type[UnitOfWorkRoute]:
-    """A route class that matches only the requests ``claim`` accepts; the others go on
-    to the next route of the same path (the pregnancy register's)."""
-
-    class Claimed(UnitOfWorkRoute):
-        def matches(self, scope: Scope) -> tuple[Match, Scope]:
-            match, child = super().matches(scope)
-            if match is not Match.NONE and not claim({**scope, **child}):
-                return Match.NONE, {}
-            return match, child
-
-    return Claimed
-
-
-def _query(scope: Scope) -> list[tuple[str, str]]:
-    return parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-
-
 def _path_prefix(name: str, prefix: str) -> Callable[[Scope], bool]:
     return lambda scope: str(scope.get("path_params", {}).get(name, "")).startswith(prefix)
 
@@ -191,7 +173,7 @@ def _stage_code(value: str) -> bool:
 def _claims_conditions(scope: Scope) -> bool:
     """The registry's: its category, a report's identifier (the register's Conditions
     have none), or one of its ids."""
-    for k, v in _query(scope):
+    for k, v in query_of(scope):
         if k == "category" and _registry_category(v):
             return True
         if k == "identifier":
@@ -202,7 +184,7 @@ def _claims_conditions(scope: Scope) -> bool:
 
 
 def _claims_observations(scope: Scope) -> bool:
-    for k, v in _query(scope):
+    for k, v in query_of(scope):
         if k == "code" and _stage_code(v):
             return True
         if k == "_id" and v.startswith(mapper.STAGE_PREFIX):
@@ -346,13 +328,13 @@ router.add_api_route(
     "/Condition",
     search_tumours,
     methods=["GET"],
-    route_class_override=_claimed(_claims_conditions),
+    route_class_override=claimed_route(_claims_conditions),
 )
 router.add_api_route(
     "/Condition/{condition_id}",
     read_tumour,
     methods=["GET"],
-    route_class_override=_claimed(_path_prefix("condition_id", mapper.PREFIX)),
+    route_class_override=claimed_route(_path_prefix("condition_id", mapper.PREFIX)),
 )
 
 
@@ -484,11 +466,11 @@ router.add_api_route(
     "/Observation",
     search_stages,
     methods=["GET"],
-    route_class_override=_claimed(_claims_observations),
+    route_class_override=claimed_route(_claims_observations),
 )
 router.add_api_route(
     "/Observation/{observation_id}",
     read_stage,
     methods=["GET"],
-    route_class_override=_claimed(_path_prefix("observation_id", mapper.STAGE_PREFIX)),
+    route_class_override=claimed_route(_path_prefix("observation_id", mapper.STAGE_PREFIX)),
 )

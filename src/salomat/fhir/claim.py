@@ -20,7 +20,7 @@ from typing import Any
 from fhir.resources.R4B.claim import Claim
 
 from salomat.domains.prescription.schemas import ClaimLineOut
-from salomat.fhir.common import EXT, instant, validated
+from salomat.fhir.common import EXT, instant, money, validated
 
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
@@ -28,10 +28,6 @@ MONTHLY_SYSTEM = "urn:salomat:reimbursement-claim"
 PRESCRIPTION_SYSTEM = "urn:salomat:prescription"
 STATUS_EXT = EXT + "claim-line-status"
 FLAG_EXT = EXT + "claim-flag"
-
-
-def _money(minor: int, currency: str) -> dict[str, Any]:
-    return {"value": minor / 100, "currency": currency}
 
 
 def to_fhir(line: ClaimLineOut, currency: str) -> dict[str, Any]:
@@ -79,9 +75,9 @@ def to_fhir(line: ClaimLineOut, currency: str) -> dict[str, Any]:
                 "productOrService": {"text": f"{line.inn}: {line.medicine}"},
                 "servicedDate": line.dispensed_at.date().isoformat(),
                 "quantity": {"value": line.units},
-                "net": _money(line.amount, currency),
+                "net": money(line.amount, currency),
             }
         ],
-        "total": _money(line.amount, currency),
+        "total": money(line.amount, currency),
     }
     return validated(Claim, body)

@@ -15,16 +15,22 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from salomat.core.config import get_settings
 from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.params import parse_row_id
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.country import pack
 from salomat.domains.prescription import service
 from salomat.fhir import claim as mapper
-from salomat.fhir.common import PAGING, Params, base_url, fhir_response, reference_id, searchset
+from salomat.fhir.common import (
+    PAGING,
+    Params,
+    base_url,
+    fhir_response,
+    pack_currency,
+    reference_param,
+    searchset,
+)
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Reader = Annotated[Principal, Depends(Require("claim:read"))]
@@ -47,24 +53,11 @@ CAPABILITIES: list[dict[str, Any]] = [
 ]
 
 
-def _currency() -> str:
-    return str(pack.load(get_settings().country).get("currency", "XXX"))
-
-
-def _ref(raw: str | None, kind: str, field: str) -> int | None:
-    if raw is None:
-        return None
-    v = reference_id(raw, kind)
-    if v is None:
-        raise Invalid.fields([FieldError(field, f"must be a {kind} id or {kind}/<id>")])
-    return v
-
-
 @router.get("/Claim")
 async def search_claims(request: Request, session: DbSession, principal: Reader) -> JSONResponse:
     params = Params(list(request.query_params.multi_items()), frozenset(SEARCH_PARAMS) | PAGING)
-    patient = _ref(params.get("patient"), "Patient", "patient")
-    provider = _ref(params.get("provider"), "Organization", "provider")
+    patient = reference_param(params.get("patient"), "Patient", "patient")
+    provider = reference_param(params.get("provider"), "Organization", "provider")
     if patient is None and provider is None:
         raise Invalid.fields([FieldError("patient", "patient or provider is required")])
     created = params.get("created")
@@ -73,7 +66,7 @@ async def search_claims(request: Request, session: DbSession, principal: Reader)
     lines = await service.list_claim_lines(
         session, principal, status=None, month=month, facility_id=provider, person_id=patient
     )
-    currency = _currency()
+    currency = pack_currency()
     shown = [
         mapper.to_fhir(line, currency) for line in lines[page.offset : page.offset + page.limit]
     ]
@@ -88,4 +81,4 @@ async def read_claim(session: DbSession, claim_id: str, principal: Reader) -> JS
     if line_id is None:
         raise NotFound(f"Claim {claim_id} not found.")
     line = await service.get_claim_line(session, principal, line_id)
-    return fhir_response(mapper.to_fhir(line, _currency()))
+    return fhir_response(mapper.to_fhir(line, pack_currency()))

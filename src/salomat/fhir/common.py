@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from starlette.routing import Match
+from starlette.types import Scope
 
-from salomat.core.errors import FieldError, Invalid, PreconditionFailed, SalomatError
+from salomat.core.config import get_settings
+from salomat.core.errors import N_, FieldError, Invalid, PreconditionFailed, SalomatError
 from salomat.core.pagination import PageParams, check_page
 from salomat.core.params import BodyError, load_json, parse_row_id, parse_version
+from salomat.core.uow import UnitOfWorkRoute
+from salomat.country import pack
 
 FHIR_JSON = "application/fhir+json"
 #: Salomat's own extensions (the placeholder domain of docs/fhir.md)
@@ -40,6 +45,29 @@ def reference_id(reference: str, kind: str) -> int | None:
     but not ``int``, and an id past the column's range fails in the driver.
     """
     return parse_row_id(reference.removeprefix(f"{kind}/"), small=kind in SMALL_ID_KINDS)
+
+
+def reference_param(raw: str | None, kind: str, field: str) -> int | None:
+    """A search parameter's ``<kind>/<id>`` (or bare id) as the id; None when it was not
+    given; ``Invalid`` naming ``field`` when it cannot be one of ours."""
+    if raw is None:
+        return None
+    v = reference_id(raw, kind)
+    if v is None:
+        raise Invalid.fields(
+            [FieldError(field, N_("must be a %(kind)s id or %(kind)s/<id>"), {"kind": kind})]
+        )
+    return v
+
+
+def pack_currency() -> str:
+    """The deployed country's currency (ISO 4217), as the pack states it."""
+    return str(pack.load(get_settings().country).get("currency", "XXX"))
+
+
+def money(minor: int, currency: str) -> dict[str, Any]:
+    """A FHIR Money from an amount in minor units (x100)."""
+    return {"value": minor / 100, "currency": currency}
 
 
 class BadRequest(SalomatError):
@@ -170,6 +198,28 @@ def fields_as(paths: Mapping[str, str]) -> Iterator[None]:
     except SalomatError as e:
         e.errors = [FieldError(paths.get(f.field, f.field), f.message) for f in e.errors]
         raise
+
+
+# ---- routes that claim their share of a shared type ---------------------------------
+
+
+def query_of(scope: Scope) -> list[tuple[str, str]]:
+    """A request's query parameters, from its ASGI scope (before routing ends)."""
+    return parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+
+
+def claimed_route(claim: Callable[[Scope], bool]) -> type[UnitOfWorkRoute]:
+    """A route class matching only the requests ``claim`` accepts; the others go on to
+    the next route of the same path (another domain's share of a resource type)."""
+
+    class Claimed(UnitOfWorkRoute):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            match, child = super().matches(scope)
+            if match is not Match.NONE and not claim({**scope, **child}):
+                return Match.NONE, {}
+            return match, child
+
+    return Claimed
 
 
 # ---- search plumbing ----------------------------------------------------------------

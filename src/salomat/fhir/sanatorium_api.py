@@ -26,12 +26,10 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.routing import Match
 from starlette.types import Scope
 
 from salomat.core.config import get_settings
@@ -41,7 +39,7 @@ from salomat.core.i18n import N_
 from salomat.core.params import RowId
 from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
-from salomat.core.uow import DbSession, UnitOfWorkRoute, router
+from salomat.core.uow import DbSession, router
 from salomat.country import pack
 from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.schemas import ReferralIn
@@ -50,8 +48,10 @@ from salomat.fhir.common import (
     PAGING,
     Params,
     base_url,
+    claimed_route,
     fhir_response,
     fields_as,
+    query_of,
     read_body,
     reference_id,
     resource_response,
@@ -199,24 +199,6 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---- routes that claim their share of a shared type --------------------------------------
 
 
-def _claimed(claim: Callable[[Scope], bool]) -> type[UnitOfWorkRoute]:
-    """A route class that matches only the requests ``claim`` accepts; the others go on
-    to the next route of the same path (another domain's)."""
-
-    class Claimed(UnitOfWorkRoute):
-        def matches(self, scope: Scope) -> tuple[Match, Scope]:
-            match, child = super().matches(scope)
-            if match is not Match.NONE and not claim({**scope, **child}):
-                return Match.NONE, {}
-            return match, child
-
-    return Claimed
-
-
-def _query(scope: Scope) -> list[tuple[str, str]]:
-    return parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-
-
 def _path_id(name: str) -> Callable[[Scope], bool]:
     return lambda scope: str(scope.get("path_params", {}).get(name, "")).startswith(mapper.PREFIX)
 
@@ -226,7 +208,7 @@ def _ours(reference: str) -> bool:
 
 
 def _claims_referrals(scope: Scope) -> bool:
-    for k, v in _query(scope):
+    for k, v in query_of(scope):
         if k == "code" and v in (mapper.KIND, f"{mapper.REFERRAL_KIND}|{mapper.KIND}"):
             return True
         if k == "identifier" and v.startswith(f"{mapper.number_system()}|"):
@@ -237,7 +219,7 @@ def _claims_referrals(scope: Scope) -> bool:
 
 
 def _claims_stays(scope: Scope) -> bool:
-    for k, v in _query(scope):
+    for k, v in query_of(scope):
         if k == "type" and v in (mapper.STAY_TYPE, f"{mapper.ENCOUNTER_TYPE}|{mapper.STAY_TYPE}"):
             return True
         if k == "_id" and v.startswith(mapper.PREFIX):
@@ -415,13 +397,13 @@ router.add_api_route(
     "/ServiceRequest",
     search_referrals,
     methods=["GET"],
-    route_class_override=_claimed(_claims_referrals),
+    route_class_override=claimed_route(_claims_referrals),
 )
 router.add_api_route(
     "/ServiceRequest/{referral_id}",
     read_referral,
     methods=["GET"],
-    route_class_override=_claimed(_path_id("referral_id")),
+    route_class_override=claimed_route(_path_id("referral_id")),
 )
 
 
@@ -612,13 +594,13 @@ router.add_api_route(
     "/Encounter",
     search_stays,
     methods=["GET"],
-    route_class_override=_claimed(_claims_stays),
+    route_class_override=claimed_route(_claims_stays),
 )
 router.add_api_route(
     "/Encounter/{encounter_id}",
     read_stay,
     methods=["GET"],
-    route_class_override=_claimed(_path_id("encounter_id")),
+    route_class_override=claimed_route(_path_id("encounter_id")),
 )
 
 
