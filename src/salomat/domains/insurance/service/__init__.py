@@ -5,6 +5,7 @@ from __future__ import annotations
 from salomat.domains.insurance import models as _models  # noqa: F401  (tables on the metadata)
 from salomat.domains.insurance.service import labels as labels
 from salomat.domains.insurance.service import registry_events as registry_events
+from salomat.domains.insurance.service import settled_claims as settled_claims
 from salomat.domains.insurance.service.claims import get_claim, list_claims, submit_claim
 from salomat.domains.insurance.service.control import run_controls
 from salomat.domains.insurance.service.coverage import (
