@@ -204,3 +204,79 @@ async def test_a_coverage_without_a_date_is_for_the_local_day(
     assert r.status_code == 200, r.text
     assert r.json()["servicedDate"] == "2026-10-01"
     assert r.json()["insurance"][0]["inforce"] is False
+
+
+# ---- review fixes (round 2) ----------------------------------------------------------
+
+
+async def test_a_search_for_nobody_is_an_empty_bundle_and_a_read_404(
+    client, employee, make_user, login
+):
+    from datetime import date
+
+    from tests.factories import national_id_for
+
+    analyst = await login(await make_user("insurance_analyst"))
+    doctor = await login(await make_user("family_doctor"))
+    unknown = national_id_for(date(1960, 2, 2), "male", "KZ")
+    for headers, params in (
+        (analyst, {"beneficiary": "Patient/999999999"}),
+        (analyst, {"identifier": unknown}),
+        (analyst, {"patient": "999999999", "date": "2026-05-01"}),
+        # a person outside the doctor's scope, by record id: nobody to this searcher
+        (doctor, {"beneficiary": f"Patient/{employee.id}"}),
+    ):
+        r = await client.get("/fhir/Coverage", params=params, headers=headers)
+        assert r.status_code == 200, (params, r.text)
+        assert (r.json()["resourceType"], r.json()["type"]) == ("Bundle", "searchset")
+        assert (r.json()["total"], r.json().get("entry")) == (0, None), params
+    r = await client.get("/fhir/Coverage/999999999", headers=analyst)
+    assert r.status_code == 404
+
+
+async def test_the_date_is_one_day_with_or_without_prefixes(client, employee, make_user, login):
+    analyst = await login(await make_user("insurance_analyst"))
+
+    async def status(params: list[tuple[str, str]]) -> str:
+        r = await client.get(
+            "/fhir/Coverage", params=[("patient", f"Patient/{employee.id}"), *params],
+            headers=analyst,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        return r.json()["entry"][0]["resource"]["status"]
+
+    # paid to June 2026: in force to 30 September
+    assert await status([("date", "2026-09-30")]) == "active"
+    assert await status([("date", "eq2026-10-01")]) == "cancelled"
+    assert await status([("date", "ge2026-09-30"), ("date", "le2026-09-30")]) == "active"
+    r = await client.get(f"/fhir/Coverage/{employee.id}", params={"date": "eq2026-09-30"},
+                         headers=analyst)  # fmt: skip
+    assert (r.status_code, r.json()["status"]) == (200, "active")
+    for bad in ("ge2026-09-30", "2026-09", "2026-09-30T10:00:00Z", "30.09.2026"):
+        r = await client.get(
+            "/fhir/Coverage",
+            params={"patient": f"Patient/{employee.id}", "date": bad},
+            headers=analyst,
+        )
+        assert r.status_code == 422, bad
+        assert r.json()["issue"][0]["expression"] == ["date"], bad
+
+
+async def test_the_category_class_is_coded_in_hl7s_coverage_class(
+    client, kz, db, make_person, make_user, login
+):
+    from datetime import date
+
+    from tests.domains.insurance.test_status import list_in
+
+    inmate = await kz_person(make_person, born=date(1981, 1, 1), sex="male")
+    await list_in(db, inmate.id, "prisoner", date(2026, 1, 1))
+    await db.commit()
+    analyst = await login(await make_user("insurance_analyst"))
+    r = await client.get(f"/fhir/Coverage/{inmate.id}", params={"date": "2026-05-01"},
+                         headers=analyst)  # fmt: skip
+    assert r.status_code == 200, r.text
+    (cls,) = r.json()["class"]
+    assert cls["type"]["coding"] == [
+        {"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "group"}
+    ]

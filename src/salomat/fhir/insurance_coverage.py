@@ -27,19 +27,17 @@ Permission: ``insurance:eligibility`` (providers and the fund's analyst).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from salomat.core import i18n
-from salomat.core.config import get_settings
-from salomat.core.errors import N_, FieldError, Invalid, api_language
+from salomat.core.errors import N_, FieldError, Invalid, NotFound, api_speaking
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.country import national_id as national_ids
 from salomat.domains.insurance import service
 from salomat.fhir.common import (
     EXT,
@@ -52,6 +50,8 @@ from salomat.fhir.common import (
     searchset,
     validated,
 )
+from salomat.fhir.patient import national_system
+from salomat.fhir.search import parse_date_param
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Checker = Annotated[Principal, Depends(Require("insurance:eligibility"))]
@@ -60,6 +60,7 @@ BASIS_SYSTEM = "https://salomat.example/fhir/CodeSystem/insurance-basis"
 SERVICE_SYSTEM = "https://salomat.example/fhir/CodeSystem/insurance-service"
 PACKAGE_SYSTEM = "https://salomat.example/fhir/CodeSystem/insurance-package"
 EXPLANATION = f"{EXT}insurance-explanation"
+COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 FUND = N_("Health insurance fund")
 
 SEARCH_PARAMS: dict[str, tuple[str, str]] = {
@@ -91,24 +92,28 @@ CAPABILITIES: list[dict[str, Any]] = [
 ]
 
 
-def _system() -> str:
-    return national_ids.system_uri(get_settings().country)
-
-
-def _day(raw: str | None, field: str) -> date | None:
-    if raw is None or raw == "":
+def _day(values: list[str], field: str) -> date | None:
+    """The one day ``date`` names (``2026-09-30``, ``eq2026-09-30``, or bounds that
+    narrow to it such as ``ge2026-09-30&le2026-09-30``): the cover is computed for a day;
+    None when not given (today in the country's time zone)."""
+    values = [v for v in values if v != ""]
+    if not values:
         return None
-    value = raw.removeprefix("eq")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid.fields([FieldError(field, N_("is not a date"))]) from None
+    since, until = parse_date_param(values, field)
+    if (
+        since is None
+        or until is None
+        or until - since != timedelta(days=1)
+        or since.time() != datetime.min.time()
+    ):
+        raise Invalid.fields([FieldError(field, N_("must name one day, YYYY-MM-DD"))])
+    return since.date()
 
 
 def _patient_ref(person_id: int, nid: str | None) -> dict[str, Any]:
     ref: dict[str, Any] = {"reference": f"Patient/{person_id}"}
     if nid:
-        ref["identifier"] = {"system": _system(), "value": nid}
+        ref["identifier"] = {"system": national_system(), "value": nid}
     return ref
 
 
@@ -136,7 +141,7 @@ def coverage(person: Any, s: Any) -> dict[str, Any]:
     if s.category:  # only in the fund's analyst's status (status_out full)
         res["class"] = [
             {
-                "type": {"coding": [{"code": "group"}], "text": "category"},
+                "type": {"coding": [{"system": COVERAGE_CLASS, "code": "group"}]},
                 "value": s.category,
                 "name": s.category_label,
             }
@@ -144,16 +149,12 @@ def coverage(person: Any, s: Any) -> dict[str, Any]:
     return validated(Coverage, res)
 
 
-def _speaking(request: Request) -> object:
-    return i18n.set_language(api_language(request))
-
-
 def _identifier(raw: str) -> str:
     system, bar, value = raw.rpartition("|")
-    if bar and system and system != _system():
+    if bar and system and system != national_system():
         raise Invalid.fields(
             [FieldError("identifier", N_("must be the national id system %(system)s"),
-                        {"system": _system()})]
+                        {"system": national_system()})]
         )  # fmt: skip
     return value
 
@@ -162,7 +163,7 @@ def _identifier(raw: str) -> str:
 async def search_coverage(request: Request, session: DbSession, principal: Checker) -> JSONResponse:
     params = Params(list(request.query_params.multi_items()), frozenset(SEARCH_PARAMS) | PAGING)
     page = params.page()
-    day = _day(params.get("date"), "date")
+    day = _day([v for k, v in params.items if k == "date"], "date")
     person_ref = params.get("beneficiary") or params.get("patient")
     token = params.get("beneficiary:identifier") or params.get("identifier")
     person_id = national_id = None
@@ -178,14 +179,15 @@ async def search_coverage(request: Request, session: DbSession, principal: Check
         raise Invalid.fields(
             [FieldError("beneficiary", N_("beneficiary or identifier is required"))]
         )
-    lang = _speaking(request)
-    try:
-        person, s = await service.coverage_for_person(
-            session, principal, person_id=person_id, national_id=national_id, on=day
-        )
-        found = [coverage(person, s)]
-    finally:
-        i18n.reset_language(lang)
+    with api_speaking(request):
+        try:
+            person, s = await service.coverage_for_person(
+                session, principal, person_id=person_id, national_id=national_id, on=day
+            )
+        except NotFound:
+            found = []  # a search finds nobody; a read by id answers 404
+        else:
+            found = [coverage(person, s)]
     shown = found[page.offset : page.offset + page.limit]
     return fhir_response(
         searchset(base_url(request), "Coverage", params.items, shown, len(found), page)
@@ -196,23 +198,18 @@ async def search_coverage(request: Request, session: DbSession, principal: Check
 async def read_coverage(
     request: Request, session: DbSession, coverage_id: str, principal: Checker
 ) -> JSONResponse:
-    from salomat.core.errors import NotFound
-
     person_id = reference_id(coverage_id, "Coverage")
     if person_id is None or "/" in coverage_id:
         raise NotFound(N_("Coverage %(id)s not found."), params={"id": coverage_id[:40]})
     unknown = sorted(set(request.query_params) - {"date"})
     if unknown:
-        raise Invalid.fields([FieldError(k, "unsupported parameter") for k in unknown])
-    day = _day(request.query_params.get("date"), "date")
-    lang = _speaking(request)
-    try:
+        raise Invalid.fields([FieldError(k, N_("unsupported parameter")) for k in unknown])
+    day = _day(request.query_params.getlist("date"), "date")
+    with api_speaking(request):
         person, s = await service.coverage_for_person(
             session, principal, person_id=person_id, on=day
         )
         return fhir_response(coverage(person, s))
-    finally:
-        i18n.reset_language(lang)
 
 
 def _codes(req: Any) -> list[str]:
@@ -265,8 +262,7 @@ async def check_eligibility(
     if isinstance(day, datetime):
         day = day.date()
     codes = _codes(req)
-    lang = _speaking(request)
-    try:
+    with api_speaking(request):
         person, s, items = await service.eligibility_for(
             session,
             principal,
@@ -277,8 +273,6 @@ async def check_eligibility(
             field="CoverageEligibilityRequest.item",
         )
         fund = i18n.gettext(FUND)
-    finally:
-        i18n.reset_language(lang)
     request_ref: dict[str, Any] = {"display": "CoverageEligibilityRequest (not stored)"}
     if req.identifier:
         ident = req.identifier[0]
