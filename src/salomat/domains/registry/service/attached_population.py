@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.domains.registry.models import Attachment, Person
+from salomat.domains.registry.service.fund_reads import CHUNK, person_ids_by_national_ids
 
 __all__ = [
     "AttachedCount",
@@ -96,36 +97,17 @@ class PersonVitals:
 async def vitals_by_national_ids(
     session: AsyncSession, values: Iterable[str]
 ) -> dict[str, PersonVitals]:
-    """Sex, birth and death of the record each national id names (a merged record: the
-    one it was merged into); ids with no record are absent. Two statements at most."""
-    wanted = sorted({v for v in values if v})
-    if not wanted:
-        return {}
-    rows = (
-        await session.execute(
-            select(
-                Person.national_id,
-                Person.id,
-                Person.merged_into_id,
-                Person.sex,
-                Person.birth_date,
-                Person.deceased_on,
-            ).where(Person.national_id.in_(wanted))
-        )
-    ).all()
-    survivors = {r.merged_into_id for r in rows if r.merged_into_id is not None}
+    """Sex, birth and death of the record each national id names, resolved by
+    ``person_ids_by_national_ids`` (a merged record: its survivor); ids with no record
+    are absent. Two statements a 2,000 ids (the resolver's, then the records')."""
+    ids = await person_ids_by_national_ids(session, values)
+    wanted = sorted(set(ids.values()))
     found: dict[int, PersonVitals] = {}
-    if survivors:
+    for i in range(0, len(wanted), CHUNK):
         for r in await session.execute(
             select(Person.id, Person.sex, Person.birth_date, Person.deceased_on).where(
-                Person.id.in_(survivors)
+                Person.id.in_(wanted[i : i + CHUNK])
             )
         ):
             found[r.id] = PersonVitals(r.id, r.sex, r.birth_date, r.deceased_on)
-    out: dict[str, PersonVitals] = {}
-    for r in rows:
-        if r.merged_into_id is None:
-            out[r.national_id] = PersonVitals(r.id, r.sex, r.birth_date, r.deceased_on)
-        elif r.merged_into_id in found:
-            out[r.national_id] = found[r.merged_into_id]
-    return out
+    return {nid: found[pid] for nid, pid in ids.items() if pid in found}

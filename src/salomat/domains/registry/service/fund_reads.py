@@ -25,18 +25,43 @@ CHUNK = 2000
 async def person_ids_by_national_ids(
     session: AsyncSession, values: Iterable[str]
 ) -> dict[str, int]:
-    """The record each national id names (a merged record: the one it was merged into),
-    in one statement per 2,000 ids; ids with no record are absent."""
+    """The record each national id names, in one statement per 2,000 ids; ids with no
+    record are absent. The registry's one bulk resolver by national id: a merged record
+    (kept by the merge without its national id, so only a record written around it
+    names one) resolves to its survivor, followed along ``merged_into_id`` to a record
+    not merged itself (one more statement a step, none when nothing was merged)."""
     wanted = sorted({v for v in values if v})
     out: dict[str, int] = {}
+    merged_into: dict[int, int] = {}
     for i in range(0, len(wanted), CHUNK):
         rows = await session.execute(
             select(Person.national_id, Person.id, Person.merged_into_id).where(
                 Person.national_id.in_(wanted[i : i + CHUNK])
             )
         )
-        for nid, pid, merged in rows:
-            out[nid] = int(merged or pid)
+        for nid, pid, into in rows:
+            out[nid] = int(pid)
+            if into is not None:
+                merged_into[int(pid)] = int(into)
+    step = set(merged_into.values())
+    while step:
+        ahead = sorted(step - merged_into.keys())
+        step = set()
+        for i in range(0, len(ahead), CHUNK):
+            rows = await session.execute(
+                select(Person.id, Person.merged_into_id).where(
+                    Person.id.in_(ahead[i : i + CHUNK]), Person.merged_into_id.is_not(None)
+                )
+            )
+            for pid, into in rows:
+                merged_into[int(pid)] = int(into)
+                step.add(int(into))
+    for nid, pid in out.items():
+        seen = {pid}
+        while pid in merged_into and merged_into[pid] not in seen:
+            pid = merged_into[pid]
+            seen.add(pid)
+        out[nid] = pid
     return out
 
 

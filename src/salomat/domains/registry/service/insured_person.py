@@ -14,20 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.domains.registry.models import Person
+from salomat.domains.registry.service.person_lists import PersonBrief
 
 __all__ = ["InsuredPerson", "insured_person", "insured_person_by_national_id"]
 
 
 @dataclass(frozen=True)
-class InsuredPerson:
-    """Birth date and sex (the categories the register gives: children, pensioners), the
-    registered death, the name and national id the status is shown with."""
+class InsuredPerson(PersonBrief):
+    """Who the person is (name, birth date and sex, national id: the status is shown
+    with them; birth and sex give the categories the register sets: children,
+    pensioners), with the registered death and the merge."""
 
-    id: int
-    name: str
-    national_id: str | None
-    birth_date: date
-    sex: str
     deceased_on: date | None
     merged_into_id: int | None
 
@@ -47,13 +44,13 @@ _COLUMNS = (
 
 def _out(r: Any) -> InsuredPerson:
     return InsuredPerson(
-        r.id,
-        " ".join(p for p in (r.family_name, r.given_name, r.patronymic) if p),
-        r.national_id,
-        r.birth_date,
-        r.sex,
-        r.deceased_on,
-        r.merged_into_id,
+        id=r.id,
+        name=" ".join(p for p in (r.family_name, r.given_name, r.patronymic) if p),
+        birth_date=r.birth_date,
+        sex=r.sex,
+        national_id=r.national_id,
+        deceased_on=r.deceased_on,
+        merged_into_id=r.merged_into_id,
     )
 
 
