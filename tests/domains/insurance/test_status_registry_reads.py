@@ -16,9 +16,7 @@ from tests.domains.insurance.test_status import kz_person
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_merged_record_resolves_along_its_merges_to_the_last_survivor(
-    kz, db, make_person
-):
+async def test_a_merged_record_resolves_along_its_merges_to_the_last_survivor(kz, db, make_person):
     # written around the merge service (which moves the national id to the survivor):
     # an old record still naming its national id, merged into B, B merged into C
     old = await kz_person(make_person, born=date(1961, 1, 1), sex="male")
