@@ -408,7 +408,12 @@ _VALUE_ERROR_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 def _pydantic_field_error(field: str, err: dict[str, Any]) -> FieldError:
     kind = str(err.get("type", ""))
-    ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+    # a bound pydantic gives as a Decimal (ge=0 on an amount) or another object is shown as
+    # text: dropping it left the message without its value, and pydantic's English shown
+    ctx = {
+        k: v if isinstance(v, str | int | float) else str(v)
+        for k, v in (err.get("ctx") or {}).items()
+    }
     raw = str(err.get("msg", "invalid"))
     custom = text.MESSAGES.get(kind)
     if custom is not None and "code_point" in ctx:
