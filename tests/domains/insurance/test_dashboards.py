@@ -2,20 +2,21 @@
 payer (an independent payer owes 5 % of 60,000 = 3,000.00 a month in 2022 from its first
 paid month); spending by region, provider and package against the plan (rejected lines
 left out, a reduced line at its approved amount); the control flags by rule; the CSV
-neutralised. Claim lines are written as slice C stores them (its tables, April 2019: a
-month nobody else uses)."""
+neutralised, a provider named in the reader's language; the plan saved again replaces
+itself. Claim lines are written as slice C stores them (its tables, in a month of their
+own: ``fresh_month``, since the figures are month-wide)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from salomat.core.db import utcnow
-from salomat.domains.insurance.models import ClaimLine, ServiceClaim
+from salomat.domains.insurance.models import ClaimLine, ServiceClaim, SpendingPlan
 from tests.domains.insurance.fund_fixtures import csv_of, fund  # noqa: F401
 from tests.factories import unique
 
@@ -51,20 +52,22 @@ async def test_collected_against_expected_by_month_and_kind(client, fund) -> Non
 
 
 @pytest.fixture
-async def claims(db, make_place, make_person):  # type: ignore[no-untyped-def]
+async def claims(db, make_place, make_person, fresh_month):  # type: ignore[no-untyped-def]
     from salomat.domains.registry import service
     from salomat.domains.registry.schemas import FacilityIn
 
+    month = fresh_month()
     place = await make_place()
     fac = await service.create_facility(
         db,
         FacilityIn(code=unique("H"), name="=Hospital", kind="family_polyclinic",
-                   settlement_code=place.settlement),
+                   settlement_code=place.settlement,
+                   names={"kk": "Емхана", "ru": "Поликлиника"}),
     )  # fmt: skip
     person = await make_person()
     await db.commit()
     claim = ServiceClaim(
-        facility_id=fac.id, month=date(2019, 4, 1), status="submitted",
+        facility_id=fac.id, month=month, status="submitted",
         submitted_by="test", submitted_at=utcnow(),
     )  # fmt: skip
     db.add(claim)
@@ -75,7 +78,7 @@ async def claims(db, make_place, make_person):  # type: ignore[no-untyped-def]
     ) -> ClaimLine:  # type: ignore[type-arg]
         return ClaimLine(
             claim_id=claim.id, facility_id=fac.id, person_id=person.id, service_code="X",
-            package=package, service_on=date(2019, 4, 10), quantity=1,
+            package=package, service_on=month + timedelta(days=9), quantity=1,
             amount_claimed=amount, amount_approved=approved, status=status, flags=flags,
         )  # fmt: skip
 
@@ -89,19 +92,22 @@ async def claims(db, make_place, make_person):  # type: ignore[no-untyped-def]
         ]
     )  # fmt: skip
     await db.commit()
-    return place, fac
+    return place, fac, month
 
 
-async def test_spending_against_the_plan_and_flags_by_rule(client, fund, claims) -> None:  # noqa: F811
-    place, fac = claims
+async def test_spending_against_the_plan_and_flags_by_rule(client, db, fund, claims) -> None:  # noqa: F811
+    from salomat.domains.registry import service
+
+    place, fac, month = claims
     h = fund.headers
-    r = await client.put(
-        "/api/v1/insurance/plans",
-        json={"year": 2019, "region": place.region, "package": "insurance", "amount": "5000.00"},
-        headers=h,
-    )
-    assert r.status_code == 200, r.text
-    d = (await client.get(DASH, params={"from": "2019-04", "to": "2019-04"}, headers=h)).json()
+    period = {"from": f"{month:%Y-%m}", "to": f"{month:%Y-%m}"}
+    # the plan of the month's year, stored as the plan form stores it (the form takes the
+    # years from 2000, and the month of its own is earlier)
+    region = await service.territory_by_code(db, place.region)
+    db.add(SpendingPlan(year=month.year, region_id=region.id, package="insurance",
+                        amount=5000_00, updated_by="test", updated_at=utcnow()))  # fmt: skip
+    await db.commit()
+    d = (await client.get(DASH, params=period, headers=h)).json()
     # insurance: 1,000.00 entered + 200.00 approved of a reduced line; the rejected left out
     ins = _cell(d, "spending_by_region", region=place.region, package="insurance")
     assert (ins["lines"], ins["spent"], ins["plan"]) == (2, "1200.00", "5000.00")
@@ -116,15 +122,33 @@ async def test_spending_against_the_plan_and_flags_by_rule(client, fund, claims)
     assert _cell(d, "flags", rule="duplicate")["reduced"] == 1
     assert _cell(d, "flags", rule="sex_age")["lines"] == 1
     # the CSV: a provider named "=Hospital" is not a formula
-    r = await client.get(
-        DASH + ".csv", params={"table": "providers", "from": "2019-04", "to": "2019-04"},
-        headers=h,
-    )  # fmt: skip
+    r = await client.get(DASH + ".csv", params={"table": "providers", **period}, headers=h)
     assert r.status_code == 200
     rows = list(csv.reader(io.StringIO(r.text)))
     assert "'=Hospital" in [c for row in rows for c in row]
+    # in Kazakh the provider is named by its Kazakh name
+    r = await client.get(
+        DASH + ".csv", params={"table": "providers", **period},
+        headers={**h, "Accept-Language": "kk"},
+    )  # fmt: skip
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert {row[2] for row in rows[1:] if row[1] == fac.code} == {"Емхана"}
     bad = await client.get(DASH + ".csv", params={"table": "nope"}, headers=h)
     assert bad.status_code == 422
+
+
+async def test_a_plan_saved_again_replaces_itself(client, fund, make_place) -> None:  # noqa: F811
+    place = await make_place()
+    plan = {"year": 2032, "region": place.region, "package": "insurance"}
+    for amount in ("1000.00", "2500.50"):
+        r = await client.put(
+            "/api/v1/insurance/plans", json={**plan, "amount": amount}, headers=fund.headers
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["amount"] == amount
+    r = await client.get("/api/v1/insurance/plans", params={"year": 2032}, headers=fund.headers)
+    mine = [p for p in r.json() if p["region"] == place.region]
+    assert [p["amount"] for p in mine] == ["2500.50"]
 
 
 async def test_the_plan_is_checked_and_the_dashboard_guarded(

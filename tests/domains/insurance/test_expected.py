@@ -137,6 +137,20 @@ async def test_wrong_periods_are_named(client, fund) -> None:  # noqa: F811
     assert r.status_code == 422
 
 
+@pytest.mark.anyio
+async def test_an_unknown_kind_of_payer_is_named_not_an_empty_list(client, fund) -> None:  # noqa: F811
+    r = await client.get(
+        "/api/v1/insurance/arrears", params={"kind": "employers"}, headers=fund.headers
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["kind"]
+    for kind in ("self_employed", "aggregate"):
+        r = await client.get(
+            "/api/v1/insurance/arrears", params={"kind": kind}, headers=fund.headers
+        )
+        assert r.status_code == 200, r.text
+
+
 async def _arrears(client, fund, payer_id: int, month: str) -> tuple[dict, dict]:  # noqa: F811  # type: ignore[no-untyped-def,type-arg]
     """The payer's page (API) and its row in the list of payers, for one month."""
     period = {"from": month, "to": month}

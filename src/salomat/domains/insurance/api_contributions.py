@@ -224,8 +224,9 @@ async def dashboard_csv(
 ) -> Response:
     """One table of the dashboard as CSV: the header, kinds, rules, packages and regions
     in the language of Accept-Language (English without it)."""
-    d = await dashboards.fund_dashboard(session, month_from, month_to)
-    return csv_download(await dashboards.localised_csv(session, d, table, api_language(request)))
+    lang = api_language(request)
+    d = await dashboards.fund_dashboard(session, month_from, month_to, lang=lang)
+    return csv_download(await dashboards.localised_csv(session, d, table, lang))
 
 
 @api.put("/plans", response_model=PlanOut)

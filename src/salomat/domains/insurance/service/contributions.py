@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
-from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.insurance.models import Contribution, ContributionImport, Payer
@@ -43,6 +43,7 @@ from salomat.domains.insurance.schemas.contributions import (
     ImportResult,
 )
 from salomat.domains.insurance.service.categories import listed_periods
+from salomat.domains.insurance.service.expected import MAX_MONTHS
 from salomat.domains.insurance.service.payers import major, refuse_universal
 from salomat.domains.insurance.service.rules import add_months, insurance_rules, month_of
 from salomat.domains.registry import service as registry
@@ -52,7 +53,9 @@ __all__ = [
     "KINDS_OF_PAYER",
     "MAX_AMOUNT",
     "MAX_LINES",
+    "get_import",
     "import_contributions",
+    "import_months",
     "import_payment_file",
     "list_imports",
     "read_payment_csv",
@@ -451,6 +454,29 @@ async def import_contributions(
     if prior is not None:
         return _result(prior, already=True)
     return await _take(session, principal, rows, sha, None)
+
+
+async def get_import(session: AsyncSession, import_id: int, *, again: bool = False) -> ImportResult:
+    """What an import stored (``again``: as answered to the same file sent again)."""
+    imp = await session.get(ContributionImport, import_id)
+    if imp is None:
+        raise NotFound(N_("Payment file %(id)s not found."), params={"id": import_id})
+    return _result(imp, already=again)
+
+
+async def import_months(session: AsyncSession, import_id: int) -> tuple[date, date] | None:
+    """The first and last month an import's lines pay for (at most the arrears' span,
+    ending with the last), or None when it stored no line."""
+    first, last = (
+        await session.execute(
+            select(func.min(Contribution.month), func.max(Contribution.month)).where(
+                Contribution.import_id == import_id
+            )
+        )
+    ).one()
+    if first is None or last is None:
+        return None
+    return max(first, add_months(last, 1 - MAX_MONTHS)), last
 
 
 async def list_imports(session: AsyncSession, *, limit: int = 50) -> list[ImportOut]:

@@ -65,7 +65,7 @@ COLUMN_LABELS = {
     "expected": N_("Expected"),
     "collected": N_("Collected"),
     "region": N_("Region"),
-    "package": N_("Package"),
+    "package": N_("Benefit package"),
     "lines": N_("Claim lines"),
     "spent": N_("Spent"),
     "plan": N_("Plan"),
@@ -99,7 +99,7 @@ async def _collected(session: AsyncSession, months: list[date]) -> list[Collecte
 
 
 async def _spending(
-    session: AsyncSession, months: list[date]
+    session: AsyncSession, months: list[date], lang: str
 ) -> tuple[list[SpendingRow], list[SpendingRow]]:
     spent = func.coalesce(ClaimLine.amount_approved, ClaimLine.amount_claimed)
     rows = (
@@ -125,7 +125,7 @@ async def _spending(
             SpendingRow(
                 region=region,
                 facility_code=fn.code if fn else None,
-                facility_name=fn.name if fn else None,
+                facility_name=(fn.names.get(lang) or fn.name) if fn else None,
                 package=package,
                 lines=int(n),
                 spent=major(int(total or 0)),
@@ -190,11 +190,16 @@ async def _flags(session: AsyncSession, months: list[date]) -> list[FlagRow]:
 
 
 async def fund_dashboard(
-    session: AsyncSession, month_from: str | None = None, month_to: str | None = None
+    session: AsyncSession,
+    month_from: str | None = None,
+    month_to: str | None = None,
+    *,
+    lang: str | None = None,
 ) -> FundDashboard:
-    """The period's figures (YYYY-MM to YYYY-MM; by default the last 12 months)."""
+    """The period's figures (YYYY-MM to YYYY-MM; by default the last 12 months); the
+    providers named in ``lang`` (the current language by default)."""
     months = month_range(month_from, month_to)
-    regions, providers = await _spending(session, months)
+    regions, providers = await _spending(session, months, lang or i18n.current_language())
     return FundDashboard(
         month_from=months[0].strftime("%Y-%m"),
         month_to=months[-1].strftime("%Y-%m"),

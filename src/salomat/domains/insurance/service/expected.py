@@ -62,6 +62,7 @@ from salomat.domains.insurance.schemas.contributions import (
     PayerArrears,
     PayerOut,
 )
+from salomat.domains.insurance.service import labels
 from salomat.domains.insurance.service.categories import listed_query
 from salomat.domains.insurance.service.payers import major
 from salomat.domains.insurance.service.rules import (
@@ -430,6 +431,8 @@ async def arrears_by_payer(
     arrears summed per person, kind and month as on the payer's page (one employee paid
     twice does not pay for another), all in SQL."""
     months = month_range(month_from, month_to)
+    if kind and kind not in labels.PAYER_KIND_LABELS:
+        raise Invalid.fields([FieldError("kind", N_("not a kind of payer"))])
     where = [Payer.kind == kind] if kind else []
     cells = await _cells(session, months, where)
     owed = case((cells.c.expected > cells.c.paid, cells.c.expected - cells.c.paid), else_=0)

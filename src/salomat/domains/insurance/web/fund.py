@@ -8,13 +8,16 @@ categories) in the page's language; a refused form comes back with what was type
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core import i18n
 from salomat.core.downloads import csv_download
 from salomat.core.errors import N_, FieldError, Invalid, NotFound, SalomatError
+from salomat.core.money import money_format
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -34,7 +37,6 @@ from salomat.domains.insurance.service import (
     payers,
 )
 from salomat.domains.insurance.service.rules import insurance_rules
-from salomat.domains.registry import service as registry
 from salomat.ui import forms
 from salomat.ui.templating import NavItem, language_of, redirect, register_nav, render
 
@@ -61,19 +63,19 @@ FIELDS = {
     "amount": N_("Amount"),
     "paid_on": N_("Paid on"),
     "kind": N_("Kind"),
-    "line": N_("Line"),
+    "line": N_("Line no."),
     "file": N_("File"),
     "business_id": N_("Business id"),
-    "name": N_("Name"),
-    "start_on": N_("Start"),
-    "end_on": N_("End"),
+    "name": N_("Payer name"),
+    "start_on": N_("Start date"),
+    "end_on": N_("End date"),
     "monthly_wage": N_("Monthly wage"),
     "category": N_("Category"),
     "from": N_("First month"),
     "to": N_("Last month"),
     "year": N_("Year"),
     "region": N_("Region"),
-    "package": N_("Package"),
+    "package": N_("Benefit package"),
     "table": N_("Table"),
 }
 COLUMNS = dashboards.COLUMN_LABELS
@@ -89,9 +91,33 @@ DONE = {
 }
 
 
+#: payers whose stored name is the pack's English word: shown by their kind's label
+KIND_NAMED = ("state", "aggregate")
+
+
+def money(value: Decimal | float | None) -> str:
+    """An amount (major units) as the page's language writes it: "30 000,00" in ru."""
+    if value is None:
+        return "—"
+    fmt = money_format(i18n.babel_locale(i18n.current_language()), 2)
+    return fmt.format(value if isinstance(value, Decimal) else Decimal(str(value)))
+
+
+def payer_name(payer: Any) -> str:
+    """A payer's name in the page's language: the state and the aggregate payment by
+    their kind (their stored names are English), others as registered."""
+    if payer.kind in KIND_NAMED:
+        return labels.label(labels.PAYER_KIND_LABELS, payer.kind)
+    return str(payer.name)
+
+
 def _ctx() -> dict[str, Any]:
     rules = insurance_rules()
     return {
+        "money": money,
+        "payer_name": payer_name,
+        "kind_name": lambda kind: labels.label(labels.PAYER_KIND_LABELS, kind),
+        "payers_page": PAYERS,
         "fields": FIELDS,
         "columns": COLUMNS,
         "payer_kinds": labels.PAYER_KIND_LABELS,
@@ -129,8 +155,11 @@ async def _import_page(
     ctx = {
         **_ctx(),
         "page": IMPORT,
+        "arrears": ARREARS,
+        "dashboard": DASHBOARD,
         "imports": await contributions.list_imports(session, limit=20),
         "result": None,
+        "months": None,
         "error": None,
         "line_errors": [],
         **extra,
@@ -140,8 +169,19 @@ async def _import_page(
 
 @pages.get(IMPORT, response_class=HTMLResponse)
 async def import_page(request: Request, session: DbSession, principal: Manager) -> Response:
-    """Upload a payment file; the recent files."""
-    return await _import_page(request, session, {})
+    """Upload a payment file; the recent files; with ``import`` (an id, where a taken
+    file is sent) what that import stored, ``again=1`` when the file had been taken
+    before."""
+    raw = (request.query_params.get("import") or "").strip()
+    if not raw:
+        return await _import_page(request, session, {})
+    if not raw.isdigit() or not 0 < int(raw) < 2**62:
+        raise NotFound(N_("Payment file %(id)s not found."), params={"id": raw[:20]})
+    again = request.query_params.get("again") == "1"
+    result = await contributions.get_import(session, int(raw), again=again)
+    months = await contributions.import_months(session, result.import_id)
+    span = (months[0].strftime("%Y-%m"), months[1].strftime("%Y-%m")) if months else None
+    return await _import_page(request, session, {"result": result, "months": span})
 
 
 @pages.post(IMPORT, response_class=HTMLResponse)
@@ -163,7 +203,9 @@ async def import_post(request: Request, session: DbSession, principal: Manager) 
             await session.rollback()
             extra = {"error": e, "line_errors": line_errors(e.errors)}
             return await _import_page(request, session, extra, e.status)
-        return await _import_page(request, session, {"result": result})
+    # a reload of the result's page reads it again instead of sending the file again
+    again = "&again=1" if result.already_imported else ""
+    return redirect(f"{IMPORT}?import={result.import_id}{again}")
 
 
 # ---- payers, employment, categories ---------------------------------------------------
@@ -321,11 +363,6 @@ async def _payer_page(
 # ---- dashboard -----------------------------------------------------------------------
 
 
-async def _region_names(session: DbSession, lang: str) -> tuple[list[Any], dict[str, str]]:
-    regions = (await registry.list_territory(session, PageParams(500, 0), level="region")).items
-    return regions, {r.code: r.names.get(lang) or r.name for r in regions}
-
-
 def _bars(rows: list[Any], key: str) -> float:
     values = [float(getattr(r, key) or 0) for r in rows]
     return max(values, default=0.0)
@@ -340,24 +377,23 @@ async def _dashboard_page(
 ) -> Response:
     month_from, month_to = _period(request)
     lang = language_of(request)
-    regions, names = await _region_names(session, lang)
     ctx: dict[str, Any] = {
         **_ctx(),
         "page": DASHBOARD,
         "month_from": month_from,
         "month_to": month_to,
-        "regions": regions,
-        "region_names": names,
+        "region_names": await dashboards.region_names(session, lang),
         "d": None,
         "errors": [],
         "form": {},
         "plan_errors": {},
+        "plan_error": None,
         "done": DONE.get(request.query_params.get("done", "")),
         "query": request.url.query,
         **(extra or {}),
     }
     try:
-        d = await dashboards.fund_dashboard(session, month_from, month_to)
+        d = await dashboards.fund_dashboard(session, month_from, month_to, lang=lang)
     except Invalid as e:
         ctx["errors"] = e.errors
         return render(request, "insurance/fund_dashboard.html", ctx, status=e.status)
@@ -395,8 +431,9 @@ async def dashboard_csv(
 ) -> Response:
     """One table of the dashboard as CSV, headers and names in the page's language."""
     month_from, month_to = _period(request)
-    d = await dashboards.fund_dashboard(session, month_from, month_to)
-    file = await dashboards.localised_csv(session, d, table, language_of(request))
+    lang = language_of(request)
+    d = await dashboards.fund_dashboard(session, month_from, month_to, lang=lang)
+    file = await dashboards.localised_csv(session, d, table, lang)
     return csv_download(file)
 
 
@@ -412,6 +449,10 @@ async def plan_post(request: Request, session: DbSession, principal: Manager) ->
             if e.status == 404:
                 raise
             await session.rollback()
-            extra = {"form": form, "plan_errors": forms.errors_by_field(e.errors)}
+            extra = {
+                "form": form,
+                "plan_errors": forms.errors_by_field(e.errors),
+                "plan_error": e,
+            }
             return await _dashboard_page(request, session, principal, extra, e.status)
     return redirect(f"{DASHBOARD}?done=plan")
