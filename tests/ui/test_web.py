@@ -62,6 +62,7 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
         "Immunization worklist",
         "Insurance check",
         "Insurance claims",
+        "Settlements",
         "Immunization coverage",
         "Facilities",
     ]
@@ -181,6 +182,7 @@ async def test_switching_the_language_translates_the_page(browser, make_user):
         "Список прививок к проведению",
         "Проверка страховки",
         "Страховые заявки",
+        "Расчёты",
         "Охват иммунизацией",
         "Учреждения",
     ]
