@@ -81,6 +81,9 @@ PERMISSION_TEXTS: dict[str, str] = {
     "insurance:review": N_("review flagged claim lines"),
     "insurance:dashboard": N_("view the insurance fund's dashboards"),
     "insurance:portal": N_("view your own health insurance"),
+    "record:read": N_("view the shared health record"),
+    "record:write": N_("send records to the shared health record"),
+    "record:naming": N_("register identifier systems of other information systems"),
     "employer:read": N_("view the employer registry"),
     "employer:manage": N_("manage the employer registry"),
 }

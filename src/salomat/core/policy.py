@@ -222,6 +222,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "insurance:review": frozenset({Role.insurance_analyst}),
     "insurance:dashboard": frozenset({Role.insurance_analyst, Role.analyst}),
     "insurance:portal": frozenset({Role.citizen}),
+    # the shared health record (issue 18, docs/record.md): clinicians read and send the
+    # FHIR resources other systems keep for a person; the admin registers the identifier
+    # systems (NamingSystem) whose identifiers the record takes
+    "record:read": frozenset(CLINICAL_ROLES),
+    "record:write": frozenset(CLINICAL_ROLES),
+    "record:naming": frozenset({Role.admin}),
     # employer organisations (registry data, like facilities)
     "employer:read": frozenset({Role.admin}),
     "employer:manage": frozenset({Role.admin}),

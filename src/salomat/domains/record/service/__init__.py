@@ -1,0 +1,16 @@
+"""The shared record's use cases; import names from here
+(``from salomat.domains.record import service as record``).
+
+``validation``: what the record checks of a resource and takes from it; ``writes``:
+create (conditional too) and update; ``reads``: read, version read, history, search;
+``timeline``: the family doctor's view; ``naming``: identifier systems; ``scope``: the
+sending facility's scope; ``tokens``: FHIR date intervals and ``system|value``.
+"""
+
+from salomat.domains.record.service import scope as scope
+from salomat.domains.record.service.common import *  # noqa: F403
+from salomat.domains.record.service.naming import *  # noqa: F403
+from salomat.domains.record.service.reads import *  # noqa: F403
+from salomat.domains.record.service.timeline import *  # noqa: F403
+from salomat.domains.record.service.tokens import *  # noqa: F403
+from salomat.domains.record.service.writes import *  # noqa: F403

@@ -1,0 +1,373 @@
+"""Read, version read, history and search. Every resource shown is of a person in the
+caller's scope, audited; one out of scope answers as a missing one would (404 on a read,
+left out of a search), and its refusal is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit
+from salomat.core.errors import N_, FieldError, Invalid, NotFound
+from salomat.core.policy import Scope, person_scope
+from salomat.core.security import Principal
+from salomat.domains.record.models import (
+    RecordIdentifier,
+    RecordResource,
+    RecordToken,
+    RecordVersion,
+)
+from salomat.domains.record.schemas import RecordPage, RecordQuery, StoredResource
+from salomat.domains.record.service.common import (
+    RESOURCE_TYPES,
+    row_id,
+    stored,
+)
+from salomat.domains.record.service.common import (
+    fhir_id as to_fhir_id,
+)
+
+__all__ = ["read_resource", "resource_history", "search_resources"]
+
+#: a search without a patient reads the people its matches belong to, at most this many
+MAX_PEOPLE = 1000
+
+
+def _missing(resource_type: str, fhir_id: str) -> NotFound:
+    return NotFound(N_("%(type)s %(id)s not found."), params={"type": resource_type, "id": fhir_id})
+
+
+async def _scope_or_404(
+    session: AsyncSession, principal: Principal, resource_type: str, row: RecordResource
+) -> Scope:
+    scope = await person_scope(session, principal, row.person_id)
+    if scope is None:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=resource_type,
+            resource_id=to_fhir_id(row.id),
+            patient_id=row.person_id,
+            detail="outside the user's scope",
+        )
+        raise _missing(resource_type, to_fhir_id(row.id))
+    return scope
+
+
+async def _row(session: AsyncSession, resource_type: str, fhir_id: str) -> RecordResource:
+    rid = row_id(fhir_id)
+    row = await session.get(RecordResource, rid) if rid is not None else None
+    if row is None or row.resource_type != resource_type:
+        raise _missing(resource_type, fhir_id)
+    return row
+
+
+async def load_in_scope(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    rid: int,
+    *,
+    audit_it: bool = True,
+) -> StoredResource:
+    """The current version, the person in scope (else 404, the refusal audited); read
+    audited unless the caller audits its own action."""
+    row = await _row(session, resource_type, to_fhir_id(rid))
+    scope = await _scope_or_404(session, principal, resource_type, row)
+    if audit_it:
+        await _audit_read(session, principal, row, scope)
+    return stored(row)
+
+
+async def _audit_read(
+    session: AsyncSession, principal: Principal, row: RecordResource, scope: Scope
+) -> None:
+    await audit.record(
+        session,
+        principal,
+        action="read",
+        resource_type=row.resource_type,
+        resource_id=to_fhir_id(row.id),
+        patient_id=row.person_id,
+        purpose=scope.reason,
+        break_glass_grant=scope.break_glass_grant,
+    )
+
+
+async def read_resource(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    fhir_id: str,
+    *,
+    version: int | None = None,
+) -> StoredResource:
+    """The resource (``version``: that version of it), audited."""
+    row = await _row(session, resource_type, fhir_id)
+    scope = await _scope_or_404(session, principal, resource_type, row)
+    await _audit_read(session, principal, row, scope)
+    if version is None or version == row.version:
+        return stored(row)
+    old = await session.get(RecordVersion, (row.id, version))
+    if old is None:
+        raise NotFound(
+            N_("%(type)s %(id)s has no version %(version)s."),
+            params={"type": resource_type, "id": fhir_id, "version": version},
+        )
+    return stored(
+        row, body=old.body, version=old.version, last_updated=old.changed_at, sender=old.changed_by
+    )
+
+
+async def resource_history(
+    session: AsyncSession, principal: Principal, resource_type: str, fhir_id: str
+) -> list[StoredResource]:
+    """Every version, newest first (audited as one read)."""
+    row = await _row(session, resource_type, fhir_id)
+    scope = await _scope_or_404(session, principal, resource_type, row)
+    await _audit_read(session, principal, row, scope)
+    versions = await session.scalars(
+        select(RecordVersion)
+        .where(RecordVersion.resource_id == row.id)
+        .order_by(RecordVersion.version.desc())
+    )
+    return [
+        stored(row, body=v.body, version=v.version, last_updated=v.changed_at, sender=v.changed_by)
+        for v in versions
+    ]
+
+
+# ---- search ---------------------------------------------------------------------------
+
+_PREFIXES = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "sa", "eb", "ap"})
+
+
+def _ap_margin(lower: datetime, upper: datetime) -> timedelta:
+    """How far "approximately" reaches: a tenth of the distance from now, at least a day
+    (FHIR leaves the amount to the server)."""
+    now = datetime.now(UTC)
+    gap = max(abs(now - lower), abs(now - upper))
+    return max(gap / 10, timedelta(days=1))
+
+
+def _period_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
+    """The FHIR comparison of the resource's interval [start, end) with the value's
+    [lower, upper) (R4 search, "date"). A missing start reaches back without end, a
+    missing end forward; a resource with neither has no time and matches no date."""
+    rs, re_ = RecordResource.effective_start, RecordResource.effective_end
+    has_time = or_(rs.is_not(None), re_.is_not(None))
+
+    def starts_at_or_after(at: datetime) -> Any:
+        return and_(rs.is_not(None), rs >= at)
+
+    def starts_before(at: datetime) -> Any:
+        return or_(rs.is_(None), rs < at)
+
+    def ends_after(at: datetime) -> Any:
+        return or_(re_.is_(None), re_ > at)
+
+    def ends_at_or_before(at: datetime) -> Any:
+        return and_(re_.is_not(None), re_ <= at)
+
+    within = and_(starts_at_or_after(lower), ends_at_or_before(upper))
+    if prefix == "eq":
+        cond = within
+    elif prefix == "ne":
+        cond = not_(within)
+    elif prefix == "gt":
+        cond = ends_after(upper)
+    elif prefix == "lt":
+        cond = starts_before(lower)
+    elif prefix == "ge":
+        cond = or_(ends_after(upper), within)
+    elif prefix == "le":
+        cond = or_(starts_before(lower), within)
+    elif prefix == "sa":
+        cond = starts_at_or_after(upper)
+    elif prefix == "eb":
+        cond = ends_at_or_before(lower)
+    else:  # ap: overlaps the value widened by the margin
+        margin = _ap_margin(lower, upper)
+        cond = and_(starts_before(upper + margin), ends_after(lower - margin))
+    return and_(has_time, cond)
+
+
+def _instant_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
+    """The same comparison against one instant (the last update)."""
+    at = RecordResource.last_updated
+    within = and_(at >= lower, at < upper)
+    if prefix == "eq":
+        return within
+    if prefix == "ne":
+        return not_(within)
+    if prefix in ("gt", "sa"):
+        return at >= upper
+    if prefix in ("lt", "eb"):
+        return at < lower
+    if prefix == "ge":
+        return at >= lower
+    if prefix == "le":
+        return at < upper
+    margin = _ap_margin(lower, upper)
+    return and_(at >= lower - margin, at < upper + margin)
+
+
+def _token_exists(param: str, tokens: list[tuple[str | None, str]]) -> Any:
+    alts = []
+    for system, code in tokens:
+        cond = [RecordToken.code == code]
+        if system is not None:
+            cond.append(RecordToken.system == system if system else RecordToken.system.is_(None))
+        alts.append(and_(*cond))
+    return (
+        select(RecordToken.id)
+        .where(
+            RecordToken.resource_id == RecordResource.id,
+            RecordToken.param == param,
+            or_(*alts),
+        )
+        .exists()
+    )
+
+
+def _identifier_exists(pairs: list[tuple[str | None, str]]) -> Any:
+    alts = []
+    for system, value in pairs:
+        cond = [RecordIdentifier.value == value]
+        if system is not None:
+            cond.append(RecordIdentifier.system == system)
+        alts.append(and_(*cond))
+    return (
+        select(RecordIdentifier.id)
+        .where(RecordIdentifier.resource_id == RecordResource.id, or_(*alts))
+        .exists()
+    )
+
+
+def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
+    errors: list[FieldError] = []
+    if resource_type not in RESOURCE_TYPES:
+        errors.append(
+            FieldError(
+                "resourceType",
+                N_("The shared record keeps %(types)s; not %(type)s."),
+                {"types": ", ".join(RESOURCE_TYPES), "type": resource_type},
+            )
+        )
+    if q.person_id is None and not q.ids and not q.identifiers:
+        errors.append(
+            FieldError(
+                "patient",
+                N_("Name the patient (or the resources' ids or identifiers) to search."),
+            )
+        )
+    for name, items in (("date", q.date), ("_lastUpdated", q.last_updated)):
+        for prefix, lower, upper in items:
+            if prefix not in _PREFIXES:
+                errors.append(
+                    FieldError(name, N_("Unknown prefix %(prefix)s."), {"prefix": prefix})
+                )
+            elif lower.tzinfo is None or upper.tzinfo is None:
+                errors.append(FieldError(name, N_("A time needs a zone: Z or +hh:mm")))
+    for key, _desc in q.sort:
+        if key not in ("date", "_lastUpdated", "_id"):
+            errors.append(
+                FieldError("_sort", N_("Sorting by %(key)s is not supported."), {"key": key})
+            )
+    if errors:
+        raise Invalid.fields(errors)
+    cond: list[Any] = [RecordResource.resource_type == resource_type]
+    if q.person_id is not None:
+        cond.append(RecordResource.person_id == q.person_id)
+    if q.ids:
+        cond.append(RecordResource.id.in_(sorted(set(q.ids))))
+    if q.identifiers:
+        cond.append(_identifier_exists(q.identifiers))
+    if q.codes:
+        cond.append(_token_exists("code", q.codes))
+    if q.categories:
+        cond.append(_token_exists("category", q.categories))
+    if q.statuses:
+        cond.append(RecordResource.status.in_(sorted(set(q.statuses))))
+    if q.encounter_id is not None:
+        cond.append(RecordResource.encounter_id == q.encounter_id)
+    for prefix, lower, upper in q.date:
+        cond.append(_period_condition(prefix, lower, upper))
+    for prefix, lower, upper in q.last_updated:
+        cond.append(_instant_condition(prefix, lower, upper))
+    return cond
+
+
+def _order(q: RecordQuery) -> list[Any]:
+    out: list[Any] = []
+    for key, desc in q.sort:
+        col: Any = {
+            "date": RecordResource.effective_start,
+            "_lastUpdated": RecordResource.last_updated,
+            "_id": RecordResource.id,
+        }[key]
+        out.append(col.desc().nulls_last() if desc else col.asc().nulls_last())
+    out.append(RecordResource.id.desc() if q.sort and q.sort[-1][1] else RecordResource.id)
+    return out
+
+
+async def search_resources(
+    session: AsyncSession, principal: Principal, resource_type: str, q: RecordQuery
+) -> RecordPage:
+    """One page of ``resource_type`` matching ``q`` (every given criterion; the items of
+    a list are alternatives) and the total. Only people in the caller's scope: the
+    others are left out, their refusal audited; each person shown is audited once.
+    Sorted by ``q.sort``, then by id (the default: ascending id)."""
+    cond = _conditions(resource_type, q)
+    if q.person_id is not None:
+        people = [q.person_id]
+    else:
+        people = list(
+            await session.scalars(
+                select(RecordResource.person_id).where(*cond).distinct().limit(MAX_PEOPLE)
+            )
+        )
+    allowed: dict[int, Scope] = {}
+    for pid in people:
+        scope = await person_scope(session, principal, pid)
+        if scope is None:
+            await audit.record(
+                session,
+                principal,
+                action="denied",
+                resource_type=resource_type,
+                resource_id=str(pid),
+                patient_id=pid,
+                outcome="failure",
+                detail="outside the user's scope",
+            )
+        else:
+            allowed[pid] = scope
+    if not allowed:
+        await audit.record_listing(session, principal, [], resource_type=resource_type)
+        return RecordPage(items=[], total=0)
+    cond.append(RecordResource.person_id.in_(sorted(allowed)))
+    total = int(
+        await session.scalar(select(func.count()).select_from(RecordResource).where(*cond)) or 0
+    )
+    rows: list[RecordResource] = []
+    if q.limit and total > q.offset:
+        rows = list(
+            await session.scalars(
+                select(RecordResource).where(*cond).order_by(*_order(q)).offset(q.offset)
+                .limit(q.limit)
+            )
+        )  # fmt: skip
+    shown = list(dict.fromkeys(r.person_id for r in rows)) if q.limit else (
+        sorted(allowed) if total else []
+    )  # fmt: skip
+    await audit.record_listing(
+        session,
+        principal,
+        [audit.Access(pid, allowed[pid].reason, allowed[pid].break_glass_grant) for pid in shown],
+        resource_type=resource_type,
+    )
+    return RecordPage(items=[stored(r) for r in rows], total=total)

@@ -1,0 +1,370 @@
+"""Create and update: a resource kept as sent, its identifiers and tokens beside it.
+
+Any clinical account may send a record for any registered person, living or dead (a
+hospital receives patients attached elsewhere); each write is audited, and the sending
+facility then holds the person in scope for a while (``scope.sent_for_person``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit
+from salomat.core.db import utcnow
+from salomat.core.errors import (
+    N_,
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+)
+from salomat.core.policy import person_scope
+from salomat.core.security import Principal
+from salomat.domains.record.models import (
+    RecordIdentifier,
+    RecordResource,
+    RecordToken,
+    RecordVersion,
+)
+from salomat.domains.record.schemas import StoredResource
+from salomat.domains.record.service.common import (
+    PURPOSE,
+    SUBJECT_FIELD,
+    dumps,
+    instant,
+    row_id,
+    stored,
+    to_ms,
+)
+from salomat.domains.record.service.common import (
+    fhir_id as to_fhir_id,
+)
+from salomat.domains.record.service.reads import load_in_scope
+from salomat.domains.record.service.tokens import parse_token
+from salomat.domains.record.service.validation import Prepared, check_resource
+
+__all__ = ["create_resource", "update_resource"]
+
+
+def _with_meta(resource: dict[str, Any], rid: int, version: int, at: Any) -> dict[str, Any]:
+    """The resource as sent with its id and meta set (meta.source and the rest of meta
+    kept as sent)."""
+    body = dict(resource)
+    meta = dict(body.get("meta") or {}) if isinstance(body.get("meta"), dict) else {}
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = instant(at)
+    out: dict[str, Any] = {"resourceType": body.pop("resourceType"), "id": to_fhir_id(rid)}
+    body.pop("id", None)
+    body.pop("meta", None)
+    out["meta"] = meta
+    out.update(body)
+    return out
+
+
+async def _match(
+    session: AsyncSession, resource_type: str, criteria: list[tuple[str, str]]
+) -> list[int]:
+    """The resources of ``resource_type`` matching every criterion (at most two: one
+    is enough to answer, two to refuse)."""
+    q = select(RecordResource.id).where(RecordResource.resource_type == resource_type)
+    errors: list[FieldError] = []
+    for name, value in criteria:
+        if name == "_id":
+            rid = row_id(value)
+            q = q.where(RecordResource.id == (rid or 0))
+        elif name == "identifier":
+            try:
+                system, code = parse_token(value)
+            except ValueError:
+                errors.append(
+                    FieldError(
+                        "If-None-Exist.identifier", N_("Give the identifier as system|value.")
+                    )
+                )
+                continue
+            cond = [RecordIdentifier.resource_id == RecordResource.id]
+            cond.append(RecordIdentifier.value == code)
+            if system is not None:
+                cond.append(RecordIdentifier.system == system)
+            q = q.where(select(RecordIdentifier.id).where(*cond).exists())
+        else:
+            errors.append(
+                FieldError(
+                    f"If-None-Exist.{name}",
+                    N_("A conditional create may name identifier or _id, not %(name)s."),
+                    {"name": name},
+                )
+            )
+    if errors:
+        raise Invalid.fields(errors)
+    return list(await session.scalars(q.order_by(RecordResource.id).limit(2)))
+
+
+async def _existing(
+    session: AsyncSession, principal: Principal, resource_type: str, rid: int
+) -> StoredResource:
+    """What a conditional create that found a match answers: the resource, read as any
+    read is (audited). One out of the caller's scope is not shown."""
+    row = await session.get(RecordResource, rid, populate_existing=True)
+    assert row is not None
+    if await person_scope(session, principal, row.person_id) is None:
+        await audit.denied(
+            session,
+            principal,
+            resource_type=resource_type,
+            resource_id=to_fhir_id(rid),
+            patient_id=row.person_id,
+            detail="conditional create matched a record outside the user's scope",
+        )
+        raise Conflict(
+            N_(
+                "A %(type)s with this identifier is in the shared record already, for a "
+                "patient outside your area of work."
+            ),
+            params={"type": resource_type},
+        )
+    return await load_in_scope(session, principal, resource_type, rid)
+
+
+def _taken(resource_type: str, prepared: Prepared, found: list[tuple[str, str, int]]) -> Conflict:
+    system, value, rid = found[0]
+    i = prepared.identifiers.index((system, value))
+    return Conflict(
+        N_("The identifier %(system)s|%(value)s names %(reference)s already."),
+        params={
+            "system": system,
+            "value": value,
+            "reference": f"{resource_type}/{to_fhir_id(rid)}",
+        },
+        errors=[
+            FieldError(
+                f"identifier[{i}]",
+                N_("This identifier names another resource already."),
+            )
+        ],
+    )
+
+
+async def _identifier_owners(
+    session: AsyncSession, resource_type: str, pairs: list[tuple[str, str]], but: int | None
+) -> list[tuple[str, str, int]]:
+    if not pairs:
+        return []
+    q = select(RecordIdentifier.system, RecordIdentifier.value, RecordIdentifier.resource_id).where(
+        RecordIdentifier.resource_type == resource_type,
+        or_(*(and_(RecordIdentifier.system == s, RecordIdentifier.value == v) for s, v in pairs)),
+    )
+    if but is not None:
+        q = q.where(RecordIdentifier.resource_id != but)
+    return [(s, v, int(r)) for s, v, r in await session.execute(q)]
+
+
+async def _index(
+    session: AsyncSession, row: RecordResource, prepared: Prepared, *, replace: bool
+) -> None:
+    if replace:
+        await session.execute(
+            delete(RecordIdentifier).where(RecordIdentifier.resource_id == row.id)
+        )
+        await session.execute(delete(RecordToken).where(RecordToken.resource_id == row.id))
+    if prepared.identifiers:
+        await session.execute(
+            insert(RecordIdentifier),
+            [
+                {"resource_id": row.id, "resource_type": row.resource_type, "system": s, "value": v}
+                for s, v in prepared.identifiers
+            ],
+        )
+    tokens = list(dict.fromkeys(prepared.tokens))
+    if tokens:
+        await session.execute(
+            insert(RecordToken),
+            [{"resource_id": row.id, "param": p, "system": s, "code": c} for p, s, c in tokens],
+        )
+
+
+def _columns(prepared: Prepared) -> dict[str, Any]:
+    return {
+        "status": prepared.status,
+        "code_system": prepared.code_system,
+        "code": prepared.code,
+        "code_text": prepared.code_text,
+        "category": prepared.category,
+        "effective_start": prepared.effective_start,
+        "effective_end": prepared.effective_end,
+        "encounter_id": prepared.encounter_id,
+        "source": prepared.source,
+    }
+
+
+async def create_resource(
+    session: AsyncSession,
+    principal: Principal,
+    resource: dict[str, Any],
+    *,
+    if_none_exist: list[tuple[str, str]] | None = None,
+) -> tuple[StoredResource, bool]:
+    """Keep ``resource`` (as sent; id and meta set). ``if_none_exist``: the parsed items
+    of a conditional create (identifier=system|value, _id): one match answers it
+    (created False), several refuse (412). A conditional create that loses a race on an
+    identifier answers the winner; a plain one is refused (409), as it is when the
+    identifier names a stored resource already."""
+    prepared = await check_resource(session, resource)
+    rtype = str(resource["resourceType"])
+    if if_none_exist:
+        matches = await _match(session, rtype, if_none_exist)
+        if len(matches) > 1:
+            raise PreconditionFailed(
+                N_("The condition matches more than one %(type)s; nothing was stored."),
+                params={"type": rtype},
+            )
+        if matches:
+            return await _existing(session, principal, rtype, matches[0]), False
+    if found := await _identifier_owners(session, rtype, prepared.identifiers, None):
+        raise _taken(rtype, prepared, found)
+    now = to_ms(utcnow())
+    row = RecordResource(
+        resource_type=rtype,
+        person_id=prepared.person_id,
+        version=1,
+        sender=principal.username,
+        sender_facility_id=principal.facility_id,
+        created_at=now,
+        last_updated=now,
+        body="{}",
+        **_columns(prepared),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+            body = dumps(_with_meta(resource, row.id, 1, now))
+            row.body = body
+            session.add(
+                RecordVersion(
+                    resource_id=row.id,
+                    version=1,
+                    body=body,
+                    changed_at=now,
+                    changed_by=principal.username,
+                )
+            )
+            await _index(session, row, prepared, replace=False)
+            await session.flush()
+    except IntegrityError:
+        # another request stored a resource with one of these identifiers meanwhile: the
+        # savepoint took ours back; the winner has committed (its unique key held ours)
+        with session.no_autoflush:
+            found = await _identifier_owners(session, rtype, prepared.identifiers, None)
+        if not found:
+            raise
+        if if_none_exist:
+            return await _existing(session, principal, rtype, found[0][2]), False
+        raise _taken(rtype, prepared, found) from None
+    await audit.record(
+        session,
+        principal,
+        action="create",
+        resource_type=rtype,
+        resource_id=to_fhir_id(row.id),
+        patient_id=row.person_id,
+        purpose=PURPOSE,
+    )
+    return stored(row), True
+
+
+async def update_resource(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    fhir_id: str,
+    resource: dict[str, Any],
+    *,
+    if_match: int | None = None,
+) -> StoredResource:
+    """A new version of a stored resource (no update-as-create: an unknown id is 404).
+    A stale ``if_match`` is refused (409), as is a change of the person."""
+    rid = row_id(fhir_id)
+    row = await session.get(RecordResource, rid) if rid is not None else None
+    if row is None or row.resource_type != resource_type:
+        raise NotFound(
+            N_("%(type)s %(id)s not found."), params={"type": resource_type, "id": fhir_id}
+        )
+    # the person in the caller's scope, as for a read (out of scope: 404, audited)
+    await load_in_scope(session, principal, resource_type, row.id, audit_it=False)
+    sent_id = resource.get("id") if isinstance(resource, dict) else None
+    if sent_id is not None and sent_id != fhir_id:
+        raise Invalid.fields(
+            [FieldError("id", N_("The resource's id (%(sent)s) is not the one in the address "
+                                 "(%(id)s)."), {"sent": str(sent_id), "id": fhir_id})]
+        )  # fmt: skip
+    prepared = await check_resource(session, resource, resource_type)
+    if prepared.person_id != row.person_id:
+        field = SUBJECT_FIELD[resource_type]
+        raise Invalid.fields(
+            [FieldError(field, N_("A resource stays with its patient; send a new one instead."))]
+        )
+    current = row.version
+    if if_match is not None and if_match != current:
+        raise Conflict(
+            N_(
+                "Version %(sent)s was changed meanwhile (the current one is %(current)s); "
+                "read it again and send your change on it."
+            ),
+            params={"sent": if_match, "current": current},
+            extensions={"current_version": current},
+        )
+    if found := await _identifier_owners(session, resource_type, prepared.identifiers, row.id):
+        raise _taken(resource_type, prepared, found)
+    now = to_ms(utcnow())
+    version = current + 1
+    body = dumps(_with_meta(resource, row.id, version, now))
+    try:
+        async with session.begin_nested():
+            done = await session.execute(
+                update(RecordResource)
+                .where(RecordResource.id == row.id, RecordResource.version == current)
+                .values(version=version, last_updated=now, body=body, **_columns(prepared))
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:
+                raise _Stale
+            session.add(
+                RecordVersion(
+                    resource_id=row.id,
+                    version=version,
+                    body=body,
+                    changed_at=now,
+                    changed_by=principal.username,
+                )
+            )
+            await _index(session, row, prepared, replace=True)
+            await session.flush()
+    except (_Stale, IntegrityError) as e:
+        with session.no_autoflush:
+            found = await _identifier_owners(session, resource_type, prepared.identifiers, row.id)
+        if found:
+            raise _taken(resource_type, prepared, found) from None
+        raise Conflict(
+            N_("The resource was changed meanwhile; read it again and send your change on it."),
+        ) from e
+    await session.refresh(row)
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type=resource_type,
+        resource_id=to_fhir_id(row.id),
+        patient_id=row.person_id,
+        purpose=PURPOSE,
+    )
+    return stored(row)
+
+
+class _Stale(Exception):
+    """Another update took the version first."""
