@@ -34,6 +34,7 @@ from salomat.fhir import (
     sanatorium_api,
     sick_leave_api,
 )
+from salomat.fhir import bundle as transactions
 from salomat.fhir.common import PAGING, reference_id
 from salomat.fhir.search import bundle, parse_date_param
 
@@ -97,7 +98,8 @@ router.include_router(claim_api.router)
 router.include_router(dispense_api.router)
 router.include_router(sick_leave_api.router)
 router.include_router(insurance_coverage.router)
-router.add_api_route("", maternal_exchange.transaction, methods=["POST"])  # transaction Bundle
+# transaction and batch Bundles (an antenatal contact is handed to maternal_exchange)
+router.add_api_route("", transactions.submit, methods=["POST"])
 RESOURCES = [
     AUDIT_EVENT,
     patient_api.CAPABILITY,
@@ -177,7 +179,7 @@ async def metadata(request: Request) -> JSONResponse:
                     "description": "Bearer JWT from POST /auth/token (OAuth2 password grant).",
                 },
                 "resource": RESOURCES,
-                "interaction": maternal_exchange.SYSTEM_INTERACTIONS,
+                "interaction": transactions.SYSTEM_INTERACTIONS,
             }
         ],
     }

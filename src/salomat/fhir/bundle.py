@@ -1,0 +1,781 @@
+"""Transactions and batches: ``POST /fhir`` with a Bundle (issue 18).
+
+A Bundle whose Encounter belongs to a pregnancy (``episodeOfCare`` naming an
+``EpisodeOfCare/<id>``) is an antenatal contact: it goes to fhir/maternal_exchange.py,
+unchanged. Every other transaction or batch is the shared health record's: POST (create,
+``ifNoneExist``), PUT (update of ``<Type>/shr-<n>``, ``ifMatch``) and GET (read, vread,
+history, search) of the record's types, and Patient entries matched against the registry
+by national id (``ifNoneExist``; registered through the Patient create when nobody has it
+and the account may register people).
+
+References to another entry's ``fullUrl`` (``urn:uuid:...``) become the stored
+``<Type>/<id>``: the entries are written in the order their references need (Patients,
+then Encounters, then the rest), and a cycle or an unknown ``urn:uuid:`` fails the entry,
+naming the element. ``Patient?identifier=<system>|<value>`` (and ``<Type>?identifier=``
+of the record's types) in a reference is resolved; no match or more than one fails the
+entry.
+
+A transaction is one unit of work: the first failing entry answers for the whole Bundle
+(its status, the elements named from ``Bundle.entry[i]``) and nothing is stored. A batch
+runs each entry in a savepoint of its own and reports each entry's outcome. Every write
+and read goes through the record's service (scope, audit); each entry needs its own
+permission (record:write for writes, record:read for reads).
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from salomat.core import audit
+from salomat.core.errors import (
+    N_,
+    Conflict,
+    FieldError,
+    Invalid,
+    NotFound,
+    SalomatError,
+)
+from salomat.core.pagination import PageParams
+from salomat.core.params import parse_version
+from salomat.core.policy import Require, allowed
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession
+from salomat.domains.record import service as record
+from salomat.domains.record.schemas import RecordQuery, StoredResource
+from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import PersonIn
+from salomat.fhir import maternal_exchange, patient_api
+from salomat.fhir import patient as patient_mapper
+from salomat.fhir.common import (
+    BadRequest,
+    base_url,
+    element_path,
+    etag,
+    fhir_response,
+    fields_as,
+    history_bundle,
+    instant,
+    validated,
+)
+from salomat.fhir.record import RESOURCE_TYPES, parse_body, resource_url, to_fhir, validate_resource
+
+Session = DbSession
+
+#: entries in one Bundle at most (the app's body size limit applies as well)
+MAX_ENTRIES = 1000
+#: system-level interactions in ``/fhir/metadata``
+SYSTEM_INTERACTIONS: list[dict[str, Any]] = [
+    {
+        "code": "transaction",
+        "documentation": "all or nothing: the shared record's resources (POST with "
+        "ifNoneExist, PUT with ifMatch, GET), Patients matched by national id "
+        "(ifNoneExist), urn:uuid references between entries and Patient?identifier= "
+        "references resolved; or one antenatal contact (an Encounter of an "
+        "EpisodeOfCare and its Observations)",
+    },
+    {
+        "code": "batch",
+        "documentation": "the same entries, each on its own, with an outcome per entry",
+    },
+]
+WRITES = frozenset({"POST", "PUT"})
+#: the order entries are written in when their references allow it
+_RANK = {"Patient": 0, "Encounter": 1}
+_CONDITIONAL = re.compile(r"([A-Za-z]+)\?(.+)", re.DOTALL)
+_URN_UUID = "urn:uuid:"
+
+
+class RequireAny(Require):
+    """Logged in and holding one of ``permissions``; each entry then needs its own."""
+
+    def __init__(self, *permissions: str) -> None:
+        super().__init__(permissions[0])
+        for p in permissions:
+            Require(p)  # an undeclared permission is a programming error
+        self.permissions = permissions
+
+    async def __call__(self, request: Request) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        for p in self.permissions:
+            if principal is not None and allowed(principal.role, p):
+                return await Require(p)(request)
+        return await super().__call__(request)
+
+
+Sender = Annotated[
+    Principal, Depends(RequireAny("record:write", "record:read", "pregnancy:contact"))
+]
+
+
+# ---- references ----------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def references(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every ``Reference.reference`` in ``value`` with the path of its Reference element
+    (``encounter``, ``result[1]``, ``extension[0].valueReference``)."""
+    if isinstance(value, dict):
+        ref = value.get("reference")
+        if isinstance(ref, str):
+            yield path, ref
+        for k, v in value.items():
+            if k != "reference" or not isinstance(v, str):
+                yield from references(v, _join(path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from references(v, f"{path}[{i}]")
+
+
+def rewrite_references(value: Any, resolved: Mapping[str, str]) -> Any:
+    """``value`` with every ``reference`` that ``resolved`` knows replaced by what it maps
+    to; everything else as it was (a new structure: ``value`` is not changed)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k == "reference" and isinstance(v, str):
+                out[k] = resolved.get(v, v)
+            else:
+                out[k] = rewrite_references(v, resolved)
+        return out
+    if isinstance(value, list):
+        return [rewrite_references(v, resolved) for v in value]
+    return value
+
+
+# ---- entries -------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    index: int
+    method: str
+    url: str
+    full_url: str | None
+    request: dict[str, Any]
+    resource: Any
+    #: the resource type the entry writes or reads
+    kind: str = ""
+    #: PUT / GET: the resource's id (``shr-<n>``)
+    target: str | None = None
+    #: GET: what follows the id (``_history``, ``_history/<v>``) and the query
+    rest: list[str] = field(default_factory=list)
+    query: str = ""
+    deps: set[int] = field(default_factory=set)
+    refs: list[tuple[str, str]] = field(default_factory=list)
+    error: SalomatError | None = None
+    #: ``<Type>/<id>`` once written (what references to its fullUrl become)
+    location: str | None = None
+    response: dict[str, Any] | None = None
+
+    @property
+    def at(self) -> str:
+        return f"Bundle.entry[{self.index}]"
+
+    def element(self, name: str) -> str:
+        """A service error's field as the element of this entry it names."""
+        if name.startswith("Bundle."):
+            return name
+        if name.startswith("If-None-Exist"):
+            return f"{self.at}.request.ifNoneExist"
+        if name == "If-Match":
+            return f"{self.at}.request.ifMatch"
+        if self.method == "GET":
+            return f"{self.at}.request.url"
+        if name in ("", self.kind):
+            return f"{self.at}.resource"
+        return f"{self.at}.resource.{name.removeprefix(self.kind + '.')}"
+
+
+def _invalid(path: str, message: str, params: dict[str, Any] | None = None) -> Invalid:
+    return Invalid.fields([FieldError(path, message, params)])
+
+
+def _named(exc: SalomatError, e: _Entry) -> SalomatError:
+    """``exc`` with every element named from the entry (``Bundle.entry[i]...``)."""
+    if not exc.errors:
+        exc.errors = [FieldError(e.at, exc.msgid, exc.params)]
+        return exc
+    moved = []
+    for f in exc.errors:
+        g = copy.copy(f)
+        g.field = e.element(f.field)
+        moved.append(g)
+    exc.errors = moved
+    return exc
+
+
+def _outcome(exc: SalomatError) -> dict[str, Any]:
+    """An entry's failure as an OperationOutcome (as core.errors answers a request)."""
+    issues = [
+        {
+            "severity": "error",
+            "code": exc.fhir_code,
+            "diagnostics": f.message,
+            "expression": [f.field],
+        }
+        for f in exc.errors
+    ] or [{"severity": "error", "code": exc.fhir_code, "diagnostics": exc.detail}]
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def _status(code: int) -> str:
+    return f"{code} {HTTPStatus(code).phrase}"
+
+
+def _antenatal_contact(data: Any) -> bool:
+    """A Bundle holding an Encounter of a pregnancy (EpisodeOfCare/<id>): fhir/
+    maternal_exchange.py's antenatal contact, which refuses anything else it holds."""
+    if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+        return False
+    for e in data["entry"]:
+        res = e.get("resource") if isinstance(e, dict) else None
+        if not isinstance(res, dict) or res.get("resourceType") != "Encounter":
+            continue
+        episodes = res.get("episodeOfCare")
+        for ep in episodes if isinstance(episodes, list) else []:
+            ref = ep.get("reference") if isinstance(ep, dict) else None
+            if isinstance(ref, str) and ref.startswith("EpisodeOfCare/"):
+                return True
+    return False
+
+
+def _bundle(raw: bytes) -> dict[str, Any]:
+    """The Bundle as sent; its own elements checked against R4B (the entries' resources
+    are checked one by one, so that a batch can answer for each)."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    data = parse_body(raw, "Bundle")
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        raise BadRequest(
+            N_("Send a %(type)s resource."),
+            params={"type": "Bundle"},
+            errors=[FieldError("Bundle.resourceType", N_("must be Bundle"))],
+        )
+    entries = data.get("entry") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise BadRequest(
+            N_("Not a valid FHIR R4 %(type)s."),
+            params={"type": "Bundle"},
+            errors=[FieldError("Bundle.entry", N_("must be a list of entries"))],
+        )
+    if len(entries) > MAX_ENTRIES:
+        raise _invalid(
+            "Bundle.entry", N_("at most %(n)s entries in one Bundle"), {"n": MAX_ENTRIES}
+        )
+    shell = {**data, "entry": [{k: v for k, v in e.items() if k != "resource"} for e in entries]}
+    if not shell["entry"]:
+        shell.pop("entry")
+    try:
+        Bundle.model_validate(shell)
+    except ValidationError as exc:
+        raise BadRequest(
+            N_("Not a valid FHIR R4 %(type)s."),
+            params={"type": "Bundle"},
+            errors=[
+                FieldError(element_path("Bundle", err["loc"]), err["msg"]) for err in exc.errors()
+            ],
+        ) from exc
+    return data
+
+
+def _entry(i: int, raw: dict[str, Any]) -> _Entry:
+    request = raw.get("request") or {}
+    e = _Entry(
+        index=i,
+        method=str(request.get("method") or ""),
+        url=str(request.get("url") or "").lstrip("/"),
+        full_url=raw.get("fullUrl"),
+        request=request,
+        resource=raw.get("resource"),
+    )
+    try:
+        _check(e)
+    except SalomatError as exc:
+        e.error = _named(exc, e)
+    return e
+
+
+def _check(e: _Entry) -> None:
+    """What the entry asks for, from its request and resource; refused naming the element."""
+    path, _, e.query = e.url.partition("?")
+    parts = path.split("/") if path else []
+    e.kind = parts[0] if parts else ""
+    if e.method not in ("POST", "PUT", "GET"):
+        raise _invalid(f"{e.at}.request.method", N_("must be POST, PUT or GET"))
+    if e.method == "GET":
+        if e.resource is not None:
+            raise _invalid(f"{e.at}.resource", N_("a GET entry has no resource"))
+        if e.kind not in RESOURCE_TYPES:
+            raise _unsupported_type(e)
+        if len(parts) > 1:
+            e.target, e.rest = parts[1], parts[2:]
+            if e.query or (
+                e.rest not in ([], ["_history"])
+                and not (len(e.rest) == 2 and e.rest[0] == "_history")
+            ):
+                raise _invalid(
+                    f"{e.at}.request.url",
+                    N_("must be <Type>/<id>, <Type>/<id>/_history[/<version>] or <Type>?<query>"),
+                )
+        return
+    kind = e.resource.get("resourceType") if isinstance(e.resource, dict) else None
+    if kind is None:
+        raise _invalid(
+            f"{e.at}.resource", N_("a %(method)s entry needs a resource"), {"method": e.method}
+        )
+    e.kind = kind
+    if kind == "Patient":
+        if e.method != "POST" or path != "Patient" or e.query:
+            raise _invalid(
+                f"{e.at}.request",
+                N_(
+                    "a Patient entry is a POST to Patient with ifNoneExist "
+                    "identifier=<national id system>|<value>"
+                ),
+            )
+        _patient_model(e)
+        return
+    if kind not in RESOURCE_TYPES:
+        raise _unsupported_type(e)
+    if e.method == "POST":
+        if path != kind or e.query:
+            raise _invalid(f"{e.at}.request.url", N_("must be %(type)s"), {"type": kind})
+    else:
+        if len(parts) != 2 or parts[0] != kind or e.query or not parts[1]:
+            raise _invalid(
+                f"{e.at}.request.url",
+                N_("must be %(type)s/<id> (a conditional update is not supported)"),
+                {"type": kind},
+            )
+        e.target = parts[1]
+        sent_id = e.resource.get("id")
+        if sent_id is not None and sent_id != e.target:
+            raise _invalid(f"{e.at}.resource.id", N_("must be the id of the request's url"))
+    try:
+        validate_resource(e.resource, kind)
+    except SalomatError as exc:
+        raise _named(exc, e) from None
+
+
+def _unsupported_type(e: _Entry) -> Invalid:
+    return _invalid(
+        f"{e.at}.request.url" if e.method == "GET" else f"{e.at}.resource.resourceType",
+        N_("not a type a Bundle may write or read here: %(types)s (and Patient by ifNoneExist)"),
+        {"types": ", ".join(RESOURCE_TYPES)},
+    )
+
+
+def _patient_model(e: _Entry) -> Any:
+    from fhir.resources.R4B.patient import Patient
+
+    try:
+        return Patient.model_validate(e.resource)
+    except ValidationError as exc:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    f"{e.at}.resource{element_path('', err['loc'])}",
+                    err["msg"].removeprefix("Value error, "),
+                )
+                for err in exc.errors()
+            ]
+        ) from exc
+
+
+def _plan(entries: list[_Entry]) -> list[_Entry]:
+    """The writes in the order their references need: Patients, then Encounters, then the
+    rest, an entry after those it refers to. A reference to an unknown urn:uuid, a fullUrl
+    given twice, and the entries of a cycle fail (naming the element)."""
+    by_url: dict[str, int] = {}
+    writes = [e for e in entries if e.method in WRITES and e.error is None]
+    for e in writes:
+        if e.full_url is None:
+            continue
+        if e.full_url in by_url:
+            e.error = _invalid(
+                f"{e.at}.fullUrl",
+                N_("the same fullUrl as Bundle.entry[%(other)s]"),
+                {"other": by_url[e.full_url]},
+            )
+        else:
+            by_url[e.full_url] = e.index
+    for e in writes:
+        if e.error is not None or e.kind == "Patient":
+            continue
+        e.refs = list(references(e.resource))
+        for path, value in e.refs:
+            if value in by_url:
+                e.deps.add(by_url[value])
+            elif value.startswith(_URN_UUID):
+                e.error = _invalid(
+                    e.element(path),
+                    N_("%(ref)s is the fullUrl of no entry of this Bundle"),
+                    {"ref": value},
+                )
+                break
+    live = {e.index: e for e in writes if e.error is None}
+    waiting = {i: {d for d in e.deps if d in live} for i, e in live.items()}
+    needed_by: dict[int, list[int]] = {}
+    for i, deps in waiting.items():
+        for d in deps:
+            needed_by.setdefault(d, []).append(i)
+    ready = [(_RANK.get(e.kind, 2), i) for i, e in live.items() if not waiting[i]]
+    heapq.heapify(ready)
+    order: list[_Entry] = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        order.append(live[i])
+        for j in needed_by.get(i, []):
+            waiting[j].discard(i)
+            if not waiting[j]:
+                heapq.heappush(ready, (_RANK.get(live[j].kind, 2), j))
+    placed = {e.index for e in order}
+    for i, e in live.items():
+        if i in placed:
+            continue
+        path, value = next(
+            (p, v)
+            for p, v in e.refs
+            if v in by_url and by_url[v] in live and by_url[v] not in placed
+        )
+        e.error = _invalid(
+            e.element(path),
+            N_("%(ref)s is part of a cycle of references between entries"),
+            {"ref": value},
+        )
+        order.append(e)  # its failure is reported in its turn
+    return order
+
+
+# ---- running the entries ----------------------------------------------------------------
+
+
+class _Run:
+    def __init__(
+        self, request: Request, session: Any, principal: Principal, entries: list[_Entry]
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.principal = principal
+        self.entries = entries
+        self.by_url = {
+            e.full_url: e for e in entries if e.full_url is not None and e.method in WRITES
+        }
+        self.conditional: dict[str, str] = {}
+
+    async def permit(self, permission: str) -> None:
+        await Require(permission)(self.request)
+
+    async def run(self, e: _Entry) -> None:
+        if e.error is not None:
+            raise e.error
+        try:
+            if e.method == "GET":
+                await self.permit("record:read")
+                await self.get(e)
+            elif e.kind == "Patient":
+                await self.patient(e)
+            else:
+                await self.permit("record:write")
+                await self.write(e)
+        except SalomatError as exc:
+            raise _named(exc, e) from None
+
+    # -- references
+
+    async def resolve(self, e: _Entry) -> dict[str, Any]:
+        resolved: dict[str, str] = {}
+        for path, value in e.refs:
+            target = self.by_url.get(value)
+            if target is not None and target is not e:
+                if target.location is None:
+                    raise _invalid(
+                        e.element(path),
+                        N_("refers to Bundle.entry[%(other)s], which failed"),
+                        {"other": target.index},
+                    )
+                resolved[value] = target.location
+                continue
+            hit = _CONDITIONAL.fullmatch(value)
+            if hit is not None:
+                resolved[value] = await self.conditional_reference(
+                    hit.group(1), hit.group(2), e.element(path), value
+                )
+        return rewrite_references(e.resource, resolved)  # type: ignore[no-any-return]
+
+    async def conditional_reference(self, kind: str, query: str, path: str, value: str) -> str:
+        if value in self.conditional:
+            return self.conditional[value]
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if kind not in (*RESOURCE_TYPES, "Patient") or [k for k, _ in pairs] != ["identifier"]:
+            raise _invalid(
+                path,
+                N_("a conditional reference here is <Type>?identifier=<system>|<value>"),
+            )
+        token = pairs[0][1]
+        if kind == "Patient":
+            person_id = await self.person_by_identifier(token, path)
+            if person_id is None:
+                raise _invalid(
+                    path, N_("no registered person has the identifier %(value)s"), {"value": token}
+                )
+            found = f"Patient/{person_id}"
+        else:
+            system, sep, code = token.rpartition("|")
+            page = await record.search_resources(
+                self.session,
+                self.principal,
+                kind,
+                RecordQuery(identifiers=[(system if sep else None, code)], limit=2),
+            )
+            if page.total != 1:
+                raise _invalid(
+                    path,
+                    N_("%(ref)s matches %(n)s resources; exactly one is needed"),
+                    {"ref": value, "n": page.total},
+                )
+            found = resource_url(page.items[0])
+        self.conditional[value] = found
+        return found
+
+    async def person_by_identifier(self, token: str, path: str) -> int | None:
+        """The registered person with this national id (``<system>|<value>``), whichever
+        facility holds them: a hospital sends records of patients not attached to it."""
+        system = patient_mapper.national_system()
+        sent_system, sep, value = token.rpartition("|")
+        value = value.strip()
+        if not sep or sent_system != system or not value:
+            raise _invalid(
+                path, N_("must be identifier=%(system)s|<national id>"), {"system": system}
+            )
+        found = (await registry.person_ids_by_national_ids(self.session, [value])).get(value)
+        if found is not None:
+            await audit.record(
+                self.session,
+                self.principal,
+                action="search",
+                resource_type="Patient",
+                resource_id=str(found),
+                patient_id=found,
+                purpose="shared record: Bundle matched by national id",
+            )
+        return found
+
+    # -- the interactions
+
+    async def patient(self, e: _Entry) -> None:
+        condition = e.request.get("ifNoneExist")
+        path = f"{e.at}.request.ifNoneExist"
+        if not condition:
+            raise _invalid(
+                path,
+                N_(
+                    "a Patient entry is matched against the registry: give "
+                    "identifier=<national id system>|<value>"
+                ),
+            )
+        pairs = parse_qsl(str(condition).lstrip("?"), keep_blank_values=True)
+        if [k for k, _ in pairs] != ["identifier"]:
+            raise _invalid(path, N_("only identifier=<national id system>|<value>"))
+        await self.permit("record:write")
+        person_id = await self.person_by_identifier(pairs[0][1], path)
+        if person_id is not None:
+            e.location = f"Patient/{person_id}"
+            e.response = {"status": "200 OK", "location": e.location}
+            return
+        await self.permit("person:create")
+        person = await self.register(e)
+        e.location = f"Patient/{person.id}"
+        e.response = {
+            "status": "201 Created",
+            "location": f"{e.location}/_history/{person.version}",
+            "etag": etag(person.version),
+            "lastModified": instant(person.updated_at),
+        }
+
+    async def register(self, e: _Entry) -> Any:
+        """Nobody has the national id: the Patient create's own mapping and checks."""
+        incoming = patient_mapper.check(patient_mapper.from_fhir(_patient_model(e)))
+        patient_api._refuse_lifecycle(incoming, None)
+        data = patient_api.build(
+            PersonIn,
+            {
+                **incoming.person(),
+                "attached_facility_code": await patient_api._facility_code(self.session, incoming),
+                "section_code": incoming.section_code,
+                "duplicate_reason": incoming.duplicate_reason,
+            },
+            patient_mapper.FIELDS,
+        )
+        try:
+            with fields_as(patient_mapper.FIELDS):
+                return await registry.register_person(self.session, self.principal, data)
+        except Conflict as exc:
+            raise patient_api._candidates_conflict(exc) from None
+
+    async def write(self, e: _Entry) -> None:
+        resource = await self.resolve(e)
+        if e.method == "POST":
+            stored, created = await record.create_resource(
+                self.session,
+                self.principal,
+                resource,
+                if_none_exist=_if_none_exist(e),
+            )
+        else:
+            assert e.target is not None
+            stored = await record.update_resource(
+                self.session,
+                self.principal,
+                e.kind,
+                e.target,
+                resource,
+                if_match=_if_match(e),
+            )
+            created = False
+        e.location = resource_url(stored)
+        e.response = {
+            "status": "201 Created" if created else "200 OK",
+            "location": f"{e.location}/_history/{stored.version}",
+            "etag": etag(stored.version),
+            "lastModified": instant(stored.last_updated),
+        }
+
+    async def get(self, e: _Entry) -> None:
+        base = base_url(self.request)
+        assert e.response is None
+        if e.target is None:
+            e.response = {"status": "200 OK"}
+            e.resource = await self.search(e)
+            return
+        if e.rest == ["_history"]:
+            versions = await record.resource_history(self.session, self.principal, e.kind, e.target)
+            e.resource = history_bundle(
+                base,
+                e.kind,
+                e.target,  # type: ignore[arg-type]
+                [("create" if v.version == 1 else "update", to_fhir(v)) for v in versions],
+                len(versions),
+                PageParams(max(len(versions), 1), 0),
+            )
+            e.response = {"status": "200 OK"}
+            return
+        version = None
+        if e.rest:
+            version = parse_version(e.rest[1])
+            if version is None:
+                raise NotFound(
+                    N_("%(type)s %(id)s has no version %(version)s."),
+                    params={"type": e.kind, "id": e.target, "version": e.rest[1]},
+                )
+        stored = await record.read_resource(
+            self.session, self.principal, e.kind, e.target, version=version
+        )
+        e.resource = to_fhir(stored)
+        e.response = _read_response(stored)
+
+    async def search(self, e: _Entry) -> dict[str, Any]:
+        """The search route's own answer (its parameters, paging and merging), for the
+        entry's query."""
+        from salomat.fhir import record_api
+
+        asked = record_api._with_query(self.request, parse_qsl(e.query, keep_blank_values=True))
+        answer = await record_api._search(asked, self.session, self.principal, e.kind)
+        return json.loads(bytes(answer.body))  # type: ignore[no-any-return]
+
+
+def _read_response(stored: StoredResource) -> dict[str, Any]:
+    return {
+        "status": "200 OK",
+        "etag": etag(stored.version),
+        "lastModified": instant(stored.last_updated),
+    }
+
+
+def _if_none_exist(e: _Entry) -> list[tuple[str, str]] | None:
+    condition = e.request.get("ifNoneExist")
+    if condition is None:
+        return None
+    pairs = parse_qsl(str(condition).lstrip("?"), keep_blank_values=True)
+    names = {k for k, _ in pairs}
+    if not pairs or names - {"identifier", "_id"}:
+        raise _invalid(
+            f"{e.at}.request.ifNoneExist",
+            N_("give identifier=<system>|<value> or _id=<id>"),
+        )
+    return pairs
+
+
+def _if_match(e: _Entry) -> int | None:
+    value = e.request.get("ifMatch")
+    if value is None:
+        return None
+    version = parse_version(str(value).strip().removeprefix("W/").strip('"'))
+    if version is None:
+        raise _invalid(f"{e.at}.request.ifMatch", N_('must be a version such as W/"3"'))
+    return version
+
+
+def _entry_out(e: _Entry, base: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if e.method == "GET" and e.resource is not None:
+        if e.target is not None and e.rest != ["_history"]:
+            out["fullUrl"] = f"{base}/{e.resource['resourceType']}/{e.resource['id']}"
+        out["resource"] = e.resource
+    out["response"] = e.response
+    return out
+
+
+async def submit(request: Request, session: Session, principal: Sender) -> JSONResponse:
+    """A transaction or batch Bundle; answers transaction-response or batch-response."""
+    data = _bundle(await request.body())
+    if _antenatal_contact(data):
+        writer = await Require("pregnancy:contact")(request)
+        return await maternal_exchange.transaction(request, session, writer)
+    if data.get("type") not in ("transaction", "batch"):
+        raise _invalid("Bundle.type", N_("must be transaction or batch"))
+    entries = [_entry(i, raw) for i, raw in enumerate(data.get("entry") or [])]
+    order = _plan(entries)
+    reads = [e for e in entries if e.method == "GET"]
+    planned = {e.index for e in [*order, *reads]}
+    # writes are done first, in the order their references need, then the reads
+    order = [*order, *reads, *(e for e in entries if e.index not in planned)]
+    run = _Run(request, session, principal, entries)
+    if data["type"] == "transaction":
+        for e in sorted((e for e in entries if e.error is not None), key=lambda e: e.index):
+            raise e.error  # type: ignore[misc]
+        for e in order:
+            await run.run(e)
+        kind = "transaction-response"
+    else:
+        for e in order:
+            try:
+                async with session.begin_nested():
+                    await run.run(e)
+            except SalomatError as exc:
+                e.location = None
+                e.resource = None
+                e.response = {"status": _status(exc.status), "outcome": _outcome(exc)}
+        # refusals are audited even though the batch itself succeeds
+        await audit.write_after_rollback(session)
+        kind = "batch-response"
+    base = base_url(request)
+    body = {"resourceType": "Bundle", "type": kind, "entry": [_entry_out(e, base) for e in entries]}
+    from fhir.resources.R4B.bundle import Bundle
+
+    return fhir_response(validated(Bundle, body))

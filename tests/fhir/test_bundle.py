@@ -1,0 +1,396 @@
+"""Transactions and batches of the shared health record: POST /fhir with a Bundle (issue 18).
+
+A hospital sends, in one transaction, a Patient matched by national id, an Encounter under
+its own identifier system, a Condition and two Observations of that Encounter (urn:uuid
+references); the family doctor of the person's polyclinic reads them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from salomat.core.security import Principal
+from salomat.domains.record import service as record
+from salomat.domains.record.schemas import NamingSystemIn
+from salomat.fhir.bundle import MAX_ENTRIES
+from salomat.fhir.patient import national_system
+from tests.factories import national_id_for, unique
+from tests.fhir.test_maternal_exchange import (  # noqa: F401 (twins is a fixture)
+    bp,
+    contact_bundle,
+    twins,
+)
+
+pytestmark = pytest.mark.anyio
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+BIRTH = date(1988, 4, 12)
+
+
+def urn() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def issues(r, status: int) -> set[str]:
+    assert r.status_code == status, r.text
+    body = r.json()
+    OperationOutcome.model_validate(body)
+    return {x for i in body["issue"] for x in i.get("expression", [])}
+
+
+def answer(r, kind: str) -> list[dict[str, Any]]:
+    assert r.status_code == 200, r.text
+    body = r.json()
+    Bundle.model_validate(body)
+    assert body["type"] == kind
+    return body["entry"]
+
+
+class World:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+    def patient_entry(self, full_url: str) -> dict[str, Any]:
+        token = f"{national_system()}|{self.nid}"
+        return {
+            "fullUrl": full_url,
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": national_system(), "value": self.nid}],
+            },
+            "request": {"method": "POST", "url": "Patient", "ifNoneExist": f"identifier={token}"},
+        }
+
+    def encounter(self, full_url: str, subject: str, value: str) -> dict[str, Any]:
+        return {
+            "fullUrl": full_url,
+            "resource": {
+                "resourceType": "Encounter",
+                "identifier": [{"system": self.system, "value": value}],
+                "status": "finished",
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "IMP",
+                },
+                "subject": {"reference": subject},
+                "period": {"start": "2026-11-02T08:00:00Z", "end": "2026-11-09T12:00:00Z"},
+            },
+            "request": {
+                "method": "POST",
+                "url": "Encounter",
+                "ifNoneExist": f"identifier={self.system}|{value}",
+            },
+        }
+
+    def scenario(self, value: str | None = None) -> dict[str, Any]:
+        """Patient (ifNoneExist), Encounter, Condition (Patient?identifier=), two
+        Observations: the issue's transaction."""
+        p, e = urn(), urn()
+        value = value or unique("ENC-")
+        conditional = f"Patient?identifier={national_system()}|{self.nid}"
+        entries = [
+            self.patient_entry(p),
+            self.encounter(e, p, value),
+            {
+                "fullUrl": urn(),
+                "resource": {
+                    "resourceType": "Condition",
+                    "subject": {"reference": conditional},
+                    "encounter": {"reference": e},
+                    "code": {
+                        "coding": [{"system": ICD10, "code": "J18.9", "display": "Pneumonia"}],
+                        "text": "Community-acquired pneumonia",
+                    },
+                    "onsetDateTime": "2026-11-01",
+                },
+                "request": {"method": "POST", "url": "Condition"},
+            },
+            self.observation(p, e, "8310-5", 38.4, "Cel"),
+            self.observation(p, e, "8867-4", 96, "/min"),
+        ]
+        return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+    def observation(self, subject: str, enc: str, code: str, v: float, unit: str) -> dict:
+        return {
+            "fullUrl": urn(),
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/"
+                                "observation-category",
+                                "code": "vital-signs",
+                            }
+                        ]
+                    }
+                ],
+                "code": {"coding": [{"system": LOINC, "code": code}]},
+                "subject": {"reference": subject},
+                "encounter": {"reference": enc},
+                "effectiveDateTime": "2026-11-02T09:00:00Z",
+                "valueQuantity": {"value": v, "unit": unit, "system": UCUM, "code": unit},
+            },
+            "request": {"method": "POST", "url": "Observation"},
+        }
+
+
+@pytest.fixture
+async def world(client, db, make_facility, make_person, make_user, login) -> World:
+    polyclinic = await make_facility()
+    hospital = await make_facility("district_hospital")
+    nid = national_id_for(BIRTH, "female")
+    person = await make_person(polyclinic.code, national_id=nid, birth_date=BIRTH, sex="female")
+    system = f"https://hospital-{unique('h')}.example/encounter"
+    admin = Principal(user_id=0, username="fixture", role="admin", session_id="fixture")
+    await record.register_naming_system(
+        db, admin, NamingSystemIn(name="Hospital encounters", url=system)
+    )
+    await db.commit()
+    return World(
+        person=person,
+        nid=nid,
+        system=system,
+        hospital=await login(await make_user("nurse", facility_code=hospital.code)),
+        doctor=await login(await make_user("family_doctor", facility_code=polyclinic.code)),
+    )
+
+
+def location(entry: dict[str, Any]) -> str:
+    """``<Type>/<id>`` of a response's ``<Type>/<id>/_history/<v>``."""
+    return entry["response"]["location"].split("/_history/")[0]
+
+
+async def search(client, headers, query: str) -> list[dict[str, Any]]:
+    r = await client.get(f"/fhir/{query}", headers=headers)
+    assert r.status_code == 200, r.text
+    return [e["resource"] for e in r.json().get("entry", [])]
+
+
+async def test_a_hospital_sends_a_stay_and_the_family_doctor_reads_it(client, world):
+    value = unique("ENC-")
+    r = await client.post("/fhir", json=world.scenario(value), headers=world.hospital)
+    entries = answer(r, "transaction-response")
+    assert [e["response"]["status"] for e in entries] == ["200 OK"] + ["201 Created"] * 4
+    assert location(entries[0]) == f"Patient/{world.person.id}"
+    enc = location(entries[1])
+    assert enc.startswith("Encounter/shr-")
+    for e in entries[1:]:
+        assert e["response"]["location"].endswith("/_history/1")
+        assert e["response"]["etag"] == 'W/"1"'
+        assert e["response"]["lastModified"]
+    condition, pulse = location(entries[2]), location(entries[4])
+
+    # the references were rewritten to what was stored
+    got = await client.get(f"/fhir/{condition}", headers=world.hospital)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["encounter"] == {"reference": enc}
+    assert body["subject"] == {"reference": f"Patient/{world.person.id}"}
+    assert body["code"]["text"] == "Community-acquired pneumonia"
+
+    # the sender finds its stay by its own identifier
+    found = await search(client, world.hospital, f"Encounter?identifier={world.system}|{value}")
+    assert [f"Encounter/{x['id']}" for x in found] == [enc]
+
+    # the family doctor of the person's polyclinic reads what the hospital sent
+    for loc in (enc, condition, pulse):
+        got = await client.get(f"/fhir/{loc}", headers=world.doctor)
+        assert got.status_code == 200, (loc, got.text)
+    obs = await client.get(f"/fhir/{pulse}", headers=world.doctor)
+    assert obs.json()["encounter"] == {"reference": enc}
+    assert obs.json()["valueQuantity"]["value"] == 96
+
+
+async def test_one_bad_entry_in_a_transaction_stores_nothing_and_is_named(client, world):
+    value = unique("ENC-")
+    bundle = world.scenario(value)
+    # the last entry is written last: the others were stored when it failed
+    bundle["entry"][4]["resource"]["identifier"] = [
+        {"system": "https://unregistered.example/obs", "value": "1"}
+    ]
+    r = await client.post("/fhir", json=bundle, headers=world.hospital)
+    named = issues(r, 422)
+    assert any(x.startswith("Bundle.entry[4].resource.identifier[0]") for x in named), named
+    assert (
+        await search(client, world.hospital, f"Encounter?identifier={world.system}|{value}") == []
+    )
+    found = await search(client, world.doctor, f"Condition?subject=Patient/{world.person.id}")
+    assert found == []
+
+
+async def test_one_bad_entry_in_a_batch_fails_alone(client, world):
+    value = unique("ENC-")
+    bundle = {**world.scenario(value), "type": "batch"}
+    bundle["entry"][3]["resource"]["status"] = "sort-of"
+    r = await client.post("/fhir", json=bundle, headers=world.hospital)
+    entries = answer(r, "batch-response")
+    statuses = [e["response"]["status"] for e in entries]
+    assert statuses == [
+        "200 OK",
+        "201 Created",
+        "201 Created",
+        "422 Unprocessable Entity",
+        "201 Created",
+    ]
+    outcome = entries[3]["response"]["outcome"]
+    OperationOutcome.model_validate(outcome)
+    assert outcome["issue"][0]["expression"] == ["Bundle.entry[3].resource.status"]
+    found = await search(client, world.hospital, f"Encounter?identifier={world.system}|{value}")
+    assert len(found) == 1
+    stored = await search(client, world.doctor, f"Observation?subject=Patient/{world.person.id}")
+    assert [o["code"]["coding"][0]["code"] for o in stored] == ["8867-4"]
+
+
+async def test_if_none_exist_gives_back_what_is_stored(client, world):
+    value = unique("ENC-")
+    first = answer(
+        await client.post("/fhir", json=world.scenario(value), headers=world.hospital),
+        "transaction-response",
+    )
+    again = world.scenario(value)
+    again["entry"] = again["entry"][:2]
+    second = answer(
+        await client.post("/fhir", json=again, headers=world.hospital), "transaction-response"
+    )
+    assert second[1]["response"]["status"] == "200 OK"
+    assert second[1]["response"]["location"] == first[1]["response"]["location"]
+    found = await search(client, world.hospital, f"Encounter?identifier={world.system}|{value}")
+    assert len(found) == 1
+
+
+async def test_reads_inside_a_batch(client, world):
+    value = unique("ENC-")
+    stored = answer(
+        await client.post("/fhir", json=world.scenario(value), headers=world.hospital),
+        "transaction-response",
+    )
+    enc = location(stored[1])
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": enc}},
+            {"request": {"method": "GET", "url": f"Encounter?identifier={world.system}|{value}"}},
+            {"request": {"method": "GET", "url": "Encounter/shr-999999999"}},
+            {"request": {"method": "GET", "url": f"{enc}/_history/1"}},
+        ],
+    }
+    entries = answer(
+        await client.post("/fhir", json=bundle, headers=world.doctor), "batch-response"
+    )
+    assert [e["response"]["status"] for e in entries] == [
+        "200 OK",
+        "200 OK",
+        "404 Not Found",
+        "200 OK",
+    ]
+    assert f"Encounter/{entries[0]['resource']['id']}" == enc
+    assert entries[0]["response"]["etag"] == 'W/"1"'
+    searchset = entries[1]["resource"]
+    assert searchset["type"] == "searchset"
+    assert [f"Encounter/{e['resource']['id']}" for e in searchset["entry"]] == [enc]
+    assert entries[3]["resource"]["meta"]["versionId"] == "1"
+    # reads in a transaction too
+    read = {**bundle, "type": "transaction", "entry": bundle["entry"][:1]}
+    entries = answer(
+        await client.post("/fhir", json=read, headers=world.doctor), "transaction-response"
+    )
+    assert entries[0]["resource"]["identifier"][0]["value"] == value
+
+
+async def test_an_unknown_urn_uuid_fails_the_entry_naming_the_element(client, world):
+    bundle = world.scenario()
+    bundle["entry"][3]["resource"]["encounter"] = {"reference": urn()}
+    r = await client.post("/fhir", json=bundle, headers=world.hospital)
+    assert "Bundle.entry[3].resource.encounter" in issues(r, 422)
+    batch = {**bundle, "type": "batch"}
+    entries = answer(
+        await client.post("/fhir", json=batch, headers=world.hospital), "batch-response"
+    )
+    assert entries[3]["response"]["status"].startswith("422")
+    assert entries[3]["response"]["outcome"]["issue"][0]["expression"] == [
+        "Bundle.entry[3].resource.encounter"
+    ]
+    assert entries[4]["response"]["status"] == "201 Created"
+
+
+async def test_a_duplicate_full_url_and_a_cycle_are_refused(client, world):
+    bundle = world.scenario()
+    bundle["entry"][4]["fullUrl"] = bundle["entry"][3]["fullUrl"]
+    r = await client.post("/fhir", json=bundle, headers=world.hospital)
+    assert "Bundle.entry[4].fullUrl" in issues(r, 422)
+
+    bundle = world.scenario()
+    p, a, b = (bundle["entry"][0]["fullUrl"], urn(), urn())
+    one = world.encounter(a, p, unique("ENC-"))
+    two = world.encounter(b, p, unique("ENC-"))
+    one["resource"]["partOf"] = {"reference": b}
+    two["resource"]["partOf"] = {"reference": a}
+    cycle = {**bundle, "entry": [bundle["entry"][0], one, two]}
+    r = await client.post("/fhir", json=cycle, headers=world.hospital)
+    assert "Bundle.entry[1].resource.partOf" in issues(r, 422)
+
+
+async def test_a_conditional_reference_must_find_one_person(client, world):
+    bundle = world.scenario()
+    other = national_id_for(BIRTH, "male")
+    bundle["entry"][2]["resource"]["subject"] = {
+        "reference": f"Patient?identifier={national_system()}|{other}"
+    }
+    r = await client.post("/fhir", json=bundle, headers=world.hospital)
+    assert "Bundle.entry[2].resource.subject" in issues(r, 422)
+
+
+async def test_who_may_send_a_bundle(client, world, make_user, login):
+    registrar = await login(await make_user("registrar"))
+    issues(await client.post("/fhir", json=world.scenario(), headers=registrar), 403)
+    issues(await client.post("/fhir", json=world.scenario()), 401)
+
+
+async def test_size_and_shape_limits(client, world):
+    many = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": "Encounter/shr-1"}}] * (MAX_ENTRIES + 1),
+    }
+    assert "Bundle.entry" in issues(
+        await client.post("/fhir", json=many, headers=world.hospital), 422
+    )
+    other = {**world.scenario(), "type": "collection"}
+    assert "Bundle.type" in issues(
+        await client.post("/fhir", json=other, headers=world.hospital), 422
+    )
+    r = await client.post(
+        "/fhir",
+        content=b"{not json",
+        headers={**world.hospital, "Content-Type": "application/fhir+json"},
+    )
+    assert r.status_code in (400, 422), r.text
+
+
+async def test_the_antenatal_contact_transaction_still_goes_to_the_pregnancy(client, twins):  # noqa: F811
+    woman, preg = twins["women"][0], twins["pregs"][0]
+    r = await client.post(
+        "/fhir",
+        json=contact_bundle(woman.id, preg, date.today(), [bp(120, 80)]),
+        headers=twins["doctor"],
+    )
+    entries = answer(r, "transaction-response")
+    assert entries[0]["response"]["location"].removeprefix("Encounter/").isdigit()
+    assert entries[1]["response"]["location"].endswith("-bp1")
+
+
+async def test_metadata_lists_transaction_and_batch(client):
+    rest = (await client.get("/fhir/metadata")).json()["rest"][0]
+    assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch"]
