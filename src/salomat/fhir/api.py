@@ -30,6 +30,7 @@ from salomat.fhir import (
     maternal_exchange,
     patient_api,
     prescription_api,
+    record_api,
     registry_api,
     sanatorium_api,
     sick_leave_api,
@@ -83,10 +84,16 @@ AUDIT_EVENT: dict[str, Any] = {
 #: the registry resources: routes under /fhir, and what /fhir/metadata says of them
 router.include_router(patient_api.router)
 router.include_router(registry_api.router)
+# first: the shared record's creates of Condition and DocumentReference (a cancer
+# notification or a sick-leave certificate is handed to its domain's create)
+router.include_router(record_api.writes)
 # before the register's: it claims its own ids and searches of ServiceRequest and Encounter
 router.include_router(sanatorium_api.router)
 # before the register's: it claims its own ids and searches of Condition and Observation
 router.include_router(cancer_api.router)
+# after the sanatorium's and cancer registry's claims, before the register's and sick
+# leave's routes: it claims its shr- ids and its searches (fhir/record_api.py)
+router.include_router(record_api.router)
 router.include_router(maternal_api.router)
 router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)
@@ -117,6 +124,7 @@ RESOURCES = [
 RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
+RESOURCES = record_api.with_capabilities(RESOURCES)
 
 
 def _declare_search_parameters() -> None:
