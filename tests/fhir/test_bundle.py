@@ -20,7 +20,7 @@ from salomat.domains.record import service as record
 from salomat.domains.record.schemas import NamingSystemIn
 from salomat.fhir.bundle import MAX_ENTRIES
 from salomat.fhir.patient import national_system
-from tests.factories import national_id_for, unique
+from tests.factories import national_id_for, unique, unique_name
 from tests.fhir.test_maternal_exchange import (  # noqa: F401 (twins is a fixture)
     bp,
     contact_bundle,
@@ -352,9 +352,99 @@ async def test_a_conditional_reference_must_find_one_person(client, world):
     assert "Bundle.entry[2].resource.subject" in issues(r, 422)
 
 
+async def test_an_update_takes_if_match_and_history_reads_back(client, world):
+    stored = answer(
+        await client.post("/fhir", json=world.scenario(), headers=world.hospital),
+        "transaction-response",
+    )
+    enc = location(stored[1])
+    current = (await client.get(f"/fhir/{enc}", headers=world.hospital)).json()
+    changed = {**current, "status": "cancelled"}
+    changed.pop("meta")
+
+    def put(version: int) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {
+                    "fullUrl": f"http://testserver/fhir/{enc}",
+                    "resource": changed,
+                    "request": {"method": "PUT", "url": enc, "ifMatch": f'W/"{version}"'},
+                }
+            ],
+        }
+
+    (entry,) = answer(
+        await client.post("/fhir", json=put(1), headers=world.hospital), "transaction-response"
+    )
+    assert entry["response"]["status"] == "200 OK"
+    assert entry["response"]["location"] == f"{enc}/_history/2"
+    r = await client.post("/fhir", json=put(1), headers=world.hospital)
+    assert r.status_code in (409, 412), r.text
+    assert "Bundle.entry[0]" in {x.split(".request")[0] for x in issues(r, r.status_code)}
+    history = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": f"{enc}/_history"}}],
+    }
+    (entry,) = answer(
+        await client.post("/fhir", json=history, headers=world.doctor), "batch-response"
+    )
+    versions = [e["resource"]["status"] for e in entry["resource"]["entry"]]
+    assert versions == ["cancelled", "finished"]
+
+
+async def test_patients_are_matched_or_registered_only_by_the_registry(
+    client, world, make_user, login
+):
+    unknown = national_id_for(BIRTH, "male")
+    newcomer = {
+        "fullUrl": urn(),
+        "resource": {
+            "resourceType": "Patient",
+            "identifier": [{"system": national_system(), "value": unknown}],
+            "name": [{"family": unique_name("Ra"), "given": [unique_name("Al")]}],
+            "gender": "male",
+            "birthDate": BIRTH.isoformat(),
+        },
+        "request": {
+            "method": "POST",
+            "url": "Patient",
+            "ifNoneExist": f"identifier={national_system()}|{unknown}",
+        },
+    }
+    # a hospital may not register a person the registry does not know
+    alone = {"resourceType": "Bundle", "type": "transaction", "entry": [newcomer]}
+    assert "Bundle.entry[0]" in issues(
+        await client.post("/fhir", json=alone, headers=world.hospital), 403
+    )
+    # the registry's staff may, through the Patient create
+    registrar = await login(await make_user("registrar"))
+    scenario = world.scenario()
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [scenario["entry"][0], newcomer, scenario["entry"][1]],
+    }
+    entries = answer(await client.post("/fhir", json=batch, headers=registrar), "batch-response")
+    assert [e["response"]["status"] for e in entries] == [
+        "200 OK",
+        "201 Created",
+        "403 Forbidden",
+    ]
+    assert location(entries[0]) == f"Patient/{world.person.id}"
+    created = location(entries[1])
+    got = await client.get(f"/fhir/{created}", headers=registrar)
+    assert got.status_code == 200, got.text
+    assert got.json()["identifier"][0]["value"] == unknown
+
+
 async def test_who_may_send_a_bundle(client, world, make_user, login):
     registrar = await login(await make_user("registrar"))
     issues(await client.post("/fhir", json=world.scenario(), headers=registrar), 403)
+    analyst = await login(await make_user("analyst"))
+    issues(await client.post("/fhir", json=world.scenario(), headers=analyst), 403)
     issues(await client.post("/fhir", json=world.scenario()), 401)
 
 
