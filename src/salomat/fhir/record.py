@@ -137,15 +137,16 @@ def validate_resource(body: Any, resource_type: str | None = None) -> dict[str, 
         )
     model = get_fhir_model_class(sent)
     errors: list[FieldError] = []
+    _json_rules(body, sent, errors)
     try:
         model.model_validate(body)
     except ValidationError as e:
-        errors = [
+        errors += [
             FieldError(element_path(sent, err["loc"]), err["msg"].removeprefix("Value error, "))
             for err in e.errors()
         ]
     except (TypeError, ValueError) as e:  # a model's own check that is not pydantic's
-        errors = [FieldError(sent, str(e))]
+        errors.append(FieldError(sent, str(e)))
     codes = STATUS_CODES.get(sent)
     if codes is not None and not any(f.field == f"{sent}.status" for f in errors):
         status = body.get("status")
@@ -160,8 +161,61 @@ def validate_resource(body: Any, resource_type: str | None = None) -> dict[str, 
                 )
             )
     if errors:
-        raise Invalid.fields(errors)
+        raise Invalid.fields(_unique(errors))
     return body
+
+
+#: at most this many wrong elements are named in one answer
+MAX_ERRORS = 50
+
+
+def _json_rules(node: Any, path: str, errors: list[FieldError]) -> None:
+    """FHIR JSON's own rules, which the models let through: no null (but in a primitive
+    array that a ``_name`` array of extensions aligns), no empty object, array or string.
+    ``resourceType`` is the model's to check."""
+    if len(errors) >= MAX_ERRORS:
+        return
+    if isinstance(node, dict):
+        if not node:
+            errors.append(FieldError(path, N_("must not be empty: leave the element out")))
+        for key, value in node.items():
+            if key == "resourceType":
+                continue
+            sub = f"{path}.{key}"
+            if value is None:
+                errors.append(FieldError(sub, N_("must not be null: leave the element out")))
+            elif isinstance(value, list):
+                if not value:
+                    errors.append(
+                        FieldError(sub, N_("must not be an empty array: leave the element out"))
+                    )
+                aligned = f"_{key.removeprefix('_')}" in node
+                for i, item in enumerate(value):
+                    if item is None:
+                        if not aligned:
+                            errors.append(
+                                FieldError(
+                                    f"{sub}[{i}]",
+                                    N_("must not be null: leave the element out"),
+                                )
+                            )
+                    else:
+                        _json_rules(item, f"{sub}[{i}]", errors)
+            else:
+                _json_rules(value, sub, errors)
+    elif isinstance(node, str) and not node:
+        errors.append(FieldError(path, N_("must not be empty: leave the element out")))
+
+
+def _unique(errors: list[FieldError]) -> list[FieldError]:
+    """One error per element (the JSON rules and the model may both name it)."""
+    seen: set[str] = set()
+    out = []
+    for f in errors:
+        if f.field not in seen:
+            seen.add(f.field)
+            out.append(f)
+    return out[:MAX_ERRORS]
 
 
 def to_fhir(stored: StoredResource) -> dict[str, Any]:
