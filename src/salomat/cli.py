@@ -49,6 +49,8 @@ from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
 from salomat.domains.prescription import cli as prescription_cli
 from salomat.domains.prescription import service as prescription
+from salomat.domains.record import demo as record_demo
+from salomat.domains.record import synth as record_synth
 from salomat.domains.registry import cli as registry_cli
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import (
@@ -564,6 +566,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
         session, data.get("cancer", {}), person_ids, facility_code=data["polyclinic"]
     )
     await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
+    await record_demo.load_demo_record(session, data.get("record", {}), person_ids)
     return result
 
 
@@ -787,6 +790,7 @@ def synth(
                 _timed(ctx, "sanatorium", sanatorium.synthesize_sanatorium, population)
                 _timed(ctx, "cancer", cancer.synthesize_cancer, population)
                 _timed(ctx, "insurance", insurance_synth.synthesize_insurance, population)
+                _timed(ctx, "record", record_synth.synthesize_record, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(

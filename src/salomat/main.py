@@ -39,6 +39,7 @@ from salomat.domains.maternal import api as maternal_api
 from salomat.domains.maternal import web as maternal_web
 from salomat.domains.prescription import api as prescription_api
 from salomat.domains.prescription import web as prescription_web
+from salomat.domains.record import web as record_web
 from salomat.domains.registry import api as registry_api
 from salomat.domains.registry import web as registry_web
 from salomat.domains.sanatorium import api as sanatorium_api
@@ -155,6 +156,7 @@ def create_app() -> FastAPI:
         sanatorium_web.web,
         cancer_web.web,
         insurance_web.web,
+        record_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")
