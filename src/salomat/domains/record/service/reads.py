@@ -155,8 +155,11 @@ def _ap_margin(lower: datetime, upper: datetime) -> timedelta:
 
 def _period_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
     """The FHIR comparison of the resource's interval [start, end) with the value's
-    [lower, upper) (R4 search, "date"). A missing start reaches back without end, a
-    missing end forward; a resource with neither has no time and matches no date."""
+    [lower, upper) (R4 search, "date"): eq within it, gt / lt some of it after / before
+    it, ge / le some of it from its start on / up to its end (a stay that ends on the
+    7th is found by ge the 7th), sa / eb wholly after / before it, ap overlapping it
+    widened. A missing start reaches back without end, a missing end forward; a
+    resource with neither has no time and matches no date."""
     rs, re_ = RecordResource.effective_start, RecordResource.effective_end
     has_time = or_(rs.is_not(None), re_.is_not(None))
 
@@ -182,9 +185,9 @@ def _period_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
     elif prefix == "lt":
         cond = starts_before(lower)
     elif prefix == "ge":
-        cond = or_(ends_after(upper), within)
+        cond = ends_after(lower)
     elif prefix == "le":
-        cond = or_(starts_before(lower), within)
+        cond = starts_before(upper)
     elif prefix == "sa":
         cond = starts_at_or_after(upper)
     elif prefix == "eb":
