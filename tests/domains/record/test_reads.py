@@ -321,3 +321,38 @@ async def test_the_timeline_names_the_sender_in_the_readers_language(db, shr):
     finally:
         i18n.reset_language(token)
     assert entries[0].sender_facility_name == "District hospital"  # no Kazakh name: the main one
+
+
+async def test_a_merge_brings_the_records_to_the_survivor_and_an_unmerge_takes_them_back(
+    db, shr, make_user
+):
+    from salomat.domains.registry import service as registry
+
+    survivor, duplicate = await shr.make_patient(), await shr.make_patient()
+    sent, _ = await record.create_resource(db, shr.hospital_doctor, observation(duplicate.id))
+    await db.commit()
+    clerk = principal(await make_user("registrar"), "registrar", None)
+    merged = await registry.merge_persons(
+        db, clerk, survivor.id, duplicate.id, "one woman registered twice at two polyclinics"
+    )
+    await db.commit()
+    assert [e.fhir_id for e in await record.timeline(db, shr.doctor, survivor.id)] == [sent.fhir_id]
+    page = await record.search_resources(
+        db, shr.doctor, "Observation", RecordQuery(person_id=survivor.id)
+    )
+    assert [s.fhir_id for s in page.items] == [sent.fhir_id]
+    # the body stays as the sender sent it
+    assert page.items[0].resource["subject"] == {"reference": f"Patient/{duplicate.id}"}
+    await registry.unmerge(db, clerk, merged.id, "two women after all: different mothers")
+    await db.commit()
+    assert await record.timeline(db, shr.doctor, survivor.id) == []
+
+
+@pytest.mark.parametrize(("offset", "limit", "field"), [(-1, 10, "_offset"), (0, -1, "_count")])
+async def test_a_negative_page_is_refused(db, shr, offset, limit, field):
+    p = await shr.make_patient()
+    with pytest.raises(Invalid) as e:
+        await record.search_resources(
+            db, shr.doctor, "Observation", RecordQuery(person_id=p.id, offset=offset, limit=limit)
+        )
+    assert list(fields(e.value)) == [field]

@@ -57,9 +57,10 @@ class RecordQuery(BaseModel):
     encounter_id: int | None = None
     #: ('date' | '_lastUpdated' | '_id', descending)
     sort: list[tuple[str, bool]] = []
-    offset: int = Field(0, ge=0)
+    #: checked by the service (a negative one is refused naming ``_offset`` / ``_count``)
+    offset: int = 0
     #: 0 = count only
-    limit: int = Field(50, ge=0, le=1000)
+    limit: int = 50
 
 
 class RecordPage(BaseModel):

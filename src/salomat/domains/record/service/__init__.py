@@ -7,6 +7,7 @@ create (conditional too) and update; ``reads``: read, version read, history, sea
 sending facility's scope; ``tokens``: FHIR date intervals and ``system|value``.
 """
 
+from salomat.domains.record.service import registry_events as registry_events
 from salomat.domains.record.service import scope as scope
 from salomat.domains.record.service.common import *  # noqa: F403
 from salomat.domains.record.service.naming import *  # noqa: F403

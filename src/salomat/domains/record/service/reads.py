@@ -275,6 +275,10 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
                 )
             elif lower.tzinfo is None or upper.tzinfo is None:
                 errors.append(FieldError(name, N_("A time needs a zone: Z or +hh:mm")))
+    if q.offset < 0:
+        errors.append(FieldError("_offset", N_("Give a whole number, 0 or more.")))
+    if q.limit < 0:
+        errors.append(FieldError("_count", N_("Give a whole number, 0 or more.")))
     for key, _desc in q.sort:
         if key not in ("date", "_lastUpdated", "_id"):
             errors.append(
