@@ -252,6 +252,19 @@ async def test_one_bad_entry_in_a_batch_fails_alone(client, world):
     assert [o["code"]["coding"][0]["code"] for o in stored] == ["8867-4"]
 
 
+async def test_in_a_batch_what_refers_to_a_failed_entry_fails_too(client, world):
+    bundle = {**world.scenario(), "type": "batch"}
+    bundle["entry"][1]["resource"]["status"] = "sort-of"
+    entries = answer(
+        await client.post("/fhir", json=bundle, headers=world.hospital), "batch-response"
+    )
+    assert [e["response"]["status"][:3] for e in entries] == ["200", "422", "422", "422", "422"]
+    for i in (2, 3, 4):
+        (issue,) = entries[i]["response"]["outcome"]["issue"]
+        assert issue["expression"] == [f"Bundle.entry[{i}].resource.encounter"]
+        assert "Bundle.entry[1]" in issue["diagnostics"]
+
+
 async def test_if_none_exist_gives_back_what_is_stored(client, world):
     value = unique("ENC-")
     first = answer(

@@ -403,7 +403,8 @@ def _plan(entries: list[_Entry]) -> list[_Entry]:
     rest, an entry after those it refers to. A reference to an unknown urn:uuid, a fullUrl
     given twice, and the entries of a cycle fail (naming the element)."""
     by_url: dict[str, int] = {}
-    writes = [e for e in entries if e.method in WRITES and e.error is None]
+    # an entry refused already keeps its fullUrl: what refers to it fails with it
+    writes = [e for e in entries if e.method in WRITES]
     for e in writes:
         if e.full_url is None:
             continue
@@ -474,9 +475,10 @@ class _Run:
         self.session = session
         self.principal = principal
         self.entries = entries
-        self.by_url = {
-            e.full_url: e for e in entries if e.full_url is not None and e.method in WRITES
-        }
+        self.by_url: dict[str, _Entry] = {}
+        for e in entries:  # the first of a fullUrl given twice, as _plan
+            if e.full_url is not None and e.method in WRITES:
+                self.by_url.setdefault(e.full_url, e)
         self.conditional: dict[str, str] = {}
 
     async def permit(self, permission: str) -> None:
