@@ -726,6 +726,13 @@ async def test_a_search_by_patient_alone_answers_the_register_and_the_record(
         )
     )
     assert counted["total"] == len(contacts) + 1
+    summary = ok(
+        await client.get(
+            "/fhir/Encounter", params={"patient": woman.id, "_summary": "count"}, headers=doctor
+        )
+    )
+    assert summary["total"] == len(contacts) + 1
+    assert "entry" not in summary
     # Observation and Condition alike
     obs = await create(client, w.hospital, observation(w))
     got = ids(

@@ -252,8 +252,9 @@ MERGED_IDENTIFIER = frozenset({"identifier", "code", "clinical-status"})
 
 def _merge(resource_type: str, items: list[tuple[str, str]]) -> str | None:
     """Which merged search this is: ``patient`` (the register's or sick leave's route and
-    ours), ``identifier`` (the cancer registry's and ours), or None."""
-    names = {k for k, _ in items} - PAGING
+    ours), ``identifier`` (the cancer registry's and ours), or None. ``_summary=count``
+    and ``_count=0`` count both."""
+    names = {k for k, _ in items} - PAGING - {"_summary"}
     if resource_type in MERGED and "patient" in names and names <= MERGED[resource_type]:
         return "patient"
     if resource_type == "Condition" and "identifier" in names and names <= MERGED_IDENTIFIER:
