@@ -356,3 +356,20 @@ async def test_a_negative_page_is_refused(db, shr, offset, limit, field):
             db, shr.doctor, "Observation", RecordQuery(person_id=p.id, offset=offset, limit=limit)
         )
     assert list(fields(e.value)) == [field]
+
+
+@pytest.mark.parametrize(
+    ("criterion", "field"),
+    [
+        ({"identifiers": [(None, "a\x00")]}, "identifier"),
+        ({"codes": [("\ud800", "x")]}, "code"),
+        ({"statuses": ["\x00"]}, "status"),
+    ],
+)
+async def test_a_search_for_what_cannot_be_stored_is_refused(db, shr, criterion, field):
+    p = await shr.make_patient()
+    with pytest.raises(Invalid) as e:
+        await record.search_resources(
+            db, shr.doctor, "Observation", RecordQuery(person_id=p.id, **criterion)
+        )
+    assert list(fields(e.value)) == [field]

@@ -84,6 +84,8 @@ async def test_a_write_is_audited_as_a_create_of_that_resource(db, shr):
             "valueQuantity.modifierExtension",
         ),
         (lambda r, pid: r.update(identifier=[{"value": "1"}]), "identifier[0].system"),
+        (lambda r, pid: r.update(note=[{"text": "a\x00b"}]), "note[0].text"),
+        (lambda r, pid: r["code"].update(text="\ud800"), "code.text"),
         (lambda r, pid: r.update(effectiveDateTime="2026-03-05T10:00:00"), "effectiveDateTime"),
         (lambda r, pid: r.update(encounter={"reference": "Encounter/shr-999999999"}), "encounter"),
         (

@@ -29,6 +29,7 @@ from salomat.domains.record.service.common import (
 from salomat.domains.record.service.common import (
     fhir_id as to_fhir_id,
 )
+from salomat.domains.record.service.validation import unstorable
 
 __all__ = ["read_resource", "resource_history", "search_resources"]
 
@@ -275,6 +276,14 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
                 )
             elif lower.tzinfo is None or upper.tzinfo is None:
                 errors.append(FieldError(name, N_("A time needs a zone: Z or +hh:mm")))
+    for name, tokens in (
+        ("identifier", q.identifiers),
+        ("code", q.codes),
+        ("category", q.categories),
+        ("status", [(None, v) for v in q.statuses]),
+    ):
+        if any(unstorable(t or "") for pair in tokens for t in pair):
+            errors.append(FieldError(name, N_("Contains a character that cannot be stored.")))
     if q.offset < 0:
         errors.append(FieldError("_offset", N_("Give a whole number, 0 or more.")))
     if q.limit < 0:

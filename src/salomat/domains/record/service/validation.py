@@ -87,6 +87,10 @@ async def check_resource(
     errors: list[FieldError] = []
     for path in _modifiers(resource):
         errors.append(FieldError(path, NOT_UNDERSTOOD, {"element": path}))
+    for path in _unstorable(resource):
+        errors.append(FieldError(path, N_("Contains a character that cannot be stored.")))
+    if errors:
+        raise Invalid.fields(errors)
     person_id = await _person(session, resource, rtype, errors)
     identifiers = await _identifiers(session, resource, errors)
     encounter_id = await _references(session, resource, rtype, person_id, errors)
@@ -120,6 +124,34 @@ def _modifiers(resource: dict[str, Any]) -> list[str]:
 
     walk(resource, "")
     return found
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: str) -> bool:
+    """A NUL (no database text holds one) or a lone surrogate (no UTF-8 encodes one)."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def _unstorable(resource: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                sub = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and unstorable(key):
+                    found.append(path or "resourceType")
+                walk(value, sub)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(node, str) and unstorable(node):
+            found.append(path)
+
+    walk(resource, "")
+    return found[:20]
 
 
 async def _person(
@@ -162,7 +194,7 @@ async def _identifiers(
         if not isinstance(ident, dict):
             continue
         system, value = ident.get("system"), ident.get("value")
-        if not system:
+        if not system or not isinstance(system, str):
             errors.append(
                 FieldError(
                     f"identifier[{i}].system",
@@ -170,7 +202,7 @@ async def _identifiers(
                 )
             )
             continue
-        if not value:
+        if not value or not isinstance(value, str):
             errors.append(FieldError(f"identifier[{i}].value", N_("An identifier needs a value.")))
             continue
         if len(system) > MAX_SYSTEM or len(value) > MAX_VALUE:
@@ -437,6 +469,7 @@ def _describe(
             for c in _codings(_concepts(resource.get("category")))
             if isinstance(c.get("code"), str) and c["code"]
         ]
+    cats = [(s if isinstance(s, str) else None, c) for s, c in cats]
     for system, code in cats:
         if len(code) <= MAX_CODE and (system is None or len(system) <= MAX_SYSTEM):
             out.tokens.append(("category", system, code))
