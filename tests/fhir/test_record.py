@@ -861,3 +861,55 @@ async def test_metadata_lists_the_record_and_every_parameter_works(client, world
             assert r.status_code == 200, (t, name, r.text)
     ns = listed["NamingSystem"]
     assert {i["code"] for i in ns["interaction"]} == {"read", "create", "search-type"}
+
+
+async def test_odd_input_is_refused_or_found_empty_never_an_error(client, world):
+    w = world
+    subject = f"Patient/{w.patient.id}"
+    for path in (
+        "/fhir/Observation/shr-",
+        "/fhir/Observation/shr-0",
+        "/fhir/Observation/shr--1",
+        f"/fhir/Observation/shr-{2**70}",
+        "/fhir/Observation/shr-1/_history/0",
+        f"/fhir/Observation/shr-1/_history/{2**40}",
+        "/fhir/Procedure/%C2%B2",
+    ):
+        r = await client.get(path, headers=w.doctor)
+        assert r.status_code in (404, 422), (path, r.text)
+    for params in (
+        {"subject": subject, "_count": "abc"},
+        {"subject": subject, "_count": "-1"},
+        {"subject": subject, "_count": str(2**70)},
+        {"subject": subject, "_offset": str(2**70)},
+        {"subject": subject, "date": "ap"},
+        {"subject": subject, "date": "2026-03-01T10:00"},
+        {"subject": subject, "_lastUpdated": "x"},
+        {"subject": subject, "identifier": "|"},
+        {"subject": subject, "code": ","},
+        {"subject": f"Patient/{2**70}"},
+        {"_id": ","},
+        {"_id": f"shr-{2**70}"},
+        {"subject": subject, "encounter": "Encounter/shr-x"},
+        {"subject": subject, "_sort": ""},
+        {"patient": "Patient/abc"},
+    ):
+        r = await client.get("/fhir/Observation", params=params, headers=w.doctor)
+        assert r.status_code in (200, 422), (params, r.text)
+        if r.status_code == 200:
+            assert ok(r)["total"] == 0, params
+    got = await create(client, w.hospital, observation(w))
+    url = f"/fhir/Observation/{got['id']}"
+    body = {**observation(w), "id": got["id"]}
+    for headers in ({"If-Match": "garbage"}, {"If-Match": f'W/"{2**70}"'}, {"If-Match": 'W/"0"'}):
+        r = await client.put(url, json=body, headers={**w.hospital, **headers})
+        assert r.status_code in (409, 412, 422), (headers, r.text)
+    for condition in ("identifier=", "identifier=|", "_id=shr-x", "", "?&&"):
+        r = await client.post(
+            "/fhir/Observation",
+            json=observation(w),
+            headers={**w.hospital, "If-None-Exist": condition},
+        )
+        assert r.status_code in (200, 201, 412, 422), (condition, r.text)
+    r = await client.put(url, content=b"[1,", headers={**w.hospital, "If-Match": 'W/"1"'})
+    assert r.status_code == 400, r.text
