@@ -15,6 +15,8 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from salomat.core import audit
+from salomat.core.audit import AuditQuery
 from salomat.core.security import Principal
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import NamingSystemIn
@@ -157,11 +159,13 @@ async def world(client, db, make_facility, make_person, make_user, login) -> Wor
         db, admin, NamingSystemIn(name="Hospital encounters", url=system)
     )
     await db.commit()
+    nurse = await make_user("nurse", facility_code=hospital.code)
     return World(
         person=person,
         nid=nid,
         system=system,
-        hospital=await login(await make_user("nurse", facility_code=hospital.code)),
+        nurse=nurse,
+        hospital=await login(nurse),
         doctor=await login(await make_user("family_doctor", facility_code=polyclinic.code)),
     )
 
@@ -177,7 +181,7 @@ async def search(client, headers, query: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in r.json().get("entry", [])]
 
 
-async def test_a_hospital_sends_a_stay_and_the_family_doctor_reads_it(client, world):
+async def test_a_hospital_sends_a_stay_and_the_family_doctor_reads_it(client, db, world):
     value = unique("ENC-")
     r = await client.post("/fhir", json=world.scenario(value), headers=world.hospital)
     entries = answer(r, "transaction-response")
@@ -190,6 +194,13 @@ async def test_a_hospital_sends_a_stay_and_the_family_doctor_reads_it(client, wo
         assert e["response"]["etag"] == 'W/"1"'
         assert e["response"]["lastModified"]
     condition, pulse = location(entries[2]), location(entries[4])
+    # each write audited, as the sender, for the person
+    rows, _ = await audit.search(
+        db, AuditQuery(patient_id=world.person.id, username=world.nurse.username, action="create")
+    )
+    assert sorted(f"{r.resource_type}/{r.resource_id}" for r in rows) == sorted(
+        location(e) for e in entries[1:]
+    )
 
     # the references were rewritten to what was stored
     got = await client.get(f"/fhir/{condition}", headers=world.hospital)
@@ -409,7 +420,7 @@ async def test_an_update_takes_if_match_and_history_reads_back(client, world):
 
 
 async def test_patients_are_matched_or_registered_only_by_the_registry(
-    client, world, make_user, login
+    client, db, world, make_user, login
 ):
     unknown = national_id_for(BIRTH, "male")
     newcomer = {
@@ -433,7 +444,8 @@ async def test_patients_are_matched_or_registered_only_by_the_registry(
         await client.post("/fhir", json=alone, headers=world.hospital), 403
     )
     # the registry's staff may, through the Patient create
-    registrar = await login(await make_user("registrar"))
+    clerk = await make_user("registrar")
+    registrar = await login(clerk)
     scenario = world.scenario()
     batch = {
         "resourceType": "Bundle",
@@ -447,6 +459,9 @@ async def test_patients_are_matched_or_registered_only_by_the_registry(
         "403 Forbidden",
     ]
     assert location(entries[0]) == f"Patient/{world.person.id}"
+    # the refused entry is audited although the batch succeeded
+    denied, _ = await audit.search(db, AuditQuery(username=clerk.username, action="denied"))
+    assert [r.detail for r in denied] == ["role registrar lacks record:write"]
     created = location(entries[1])
     got = await client.get(f"/fhir/{created}", headers=registrar)
     assert got.status_code == 200, got.text
