@@ -913,3 +913,36 @@ async def test_odd_input_is_refused_or_found_empty_never_an_error(client, world)
         assert r.status_code in (200, 201, 412, 422), (condition, r.text)
     r = await client.put(url, content=b"[1,", headers={**w.hospital, "If-Match": 'W/"1"'})
     assert r.status_code == 400, r.text
+
+
+async def test_documents_by_patient_answer_sick_leave_and_the_record(
+    client, world, make_user, login
+):
+    w = world
+    enc = await create(client, w.hospital, encounter(w))
+    doc = await create(client, w.hospital, document(w, enc["id"]))
+    b = ok(
+        await client.get(
+            "/fhir/DocumentReference", params={"patient": w.patient.id}, headers=w.doctor
+        )
+    )
+    assert ids(b) == [doc["id"]]
+    # the citizen reads her sick-leave certificates there as before (no record:read)
+    citizen = await login(await make_user("citizen", person_id=w.patient.id))
+    b = ok(
+        await client.get(
+            "/fhir/DocumentReference", params={"patient": w.patient.id}, headers=citizen
+        )
+    )
+    assert ids(b) == []
+    r = await client.get(f"/fhir/DocumentReference/{doc['id']}", headers=citizen)
+    assert r.status_code == 403, r.text
+    # sick leave's own parameters stay its own
+    b = ok(
+        await client.get(
+            "/fhir/DocumentReference",
+            params={"patient": w.patient.id, "status": "current"},
+            headers=w.doctor,
+        )
+    )
+    assert ids(b) == []
