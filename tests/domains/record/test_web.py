@@ -298,3 +298,156 @@ async def test_in_chromium_the_doctor_follows_the_card_to_the_hospital_stay(
         assert facilities == [HOSPITAL_NAMES["ru"]] * 4
         assert "Hypertensive heart disease" in await diagnosis.inner_text()
         await browser.screenshot("record-timeline-ru")
+
+
+async def test_every_kind_is_named_and_a_day_sent_without_a_time_is_the_day(
+    client, db, make_person, make_user
+):
+    from salomat.domains.record import service as record
+
+    doctor, patient = await doctor_and_patient(db, make_person, make_user)
+    sender = clinician(await hospital(db), "lab-system")
+    subject = {"reference": f"Patient/{patient.id}"}
+    for body in (
+        {
+            "resourceType": "AllergyIntolerance",
+            "patient": subject,
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {"text": "Penicillin"},
+            "recordedDate": "2026-09-01",
+        },
+        {
+            "resourceType": "Procedure",
+            "status": "completed",
+            "code": {"text": "Appendectomy"},
+            "subject": subject,
+            "performedDateTime": "2026-08-01T09:00:00+05:00",
+        },
+        {
+            "resourceType": "DiagnosticReport",
+            "status": "final",
+            "code": {"text": "Chest X-ray"},
+            "subject": subject,
+            "effectiveDateTime": "2026-07-01",
+            "conclusion": "No pathology found",
+        },
+        {
+            "resourceType": "DocumentReference",
+            "status": "current",
+            "type": {"text": "Discharge summary"},
+            "subject": subject,
+            "date": "2026-06-01T10:00:00+05:00",
+            "content": [
+                {
+                    "attachment": {
+                        "contentType": "text/plain",
+                        "data": "SGVsbG8=",
+                        "title": "Epicrisis",
+                    }
+                }
+            ],
+        },
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": "EMER",
+            },
+            "subject": subject,
+            "period": {"start": "2026-05-01", "end": "2026-05-03"},
+        },
+    ):
+        await record.create_resource(db, sender, body)
+    await db.commit()
+    await web_login(client, doctor)
+    r = await client.get(f"/patients/{patient.id}/record")
+    assert r.status_code == 200, r.text
+    rows = dict(
+        zip(
+            (t for t, _ in entries(r.text)),
+            r.text.split('data-testid="record-entry"')[1:],
+            strict=True,
+        )
+    )
+    assert list(rows) == [
+        "AllergyIntolerance",
+        "Procedure",
+        "DiagnosticReport",
+        "DocumentReference",
+        "Encounter",
+    ]
+    allergy = rows["AllergyIntolerance"]
+    assert ">Allergy<" in allergy
+    assert "Penicillin" in allergy
+    assert ">01.09.2026<" in allergy
+    assert ">active<" in allergy
+    assert ">Procedure<" in rows["Procedure"]
+    assert "01.08.2026 09:00" in rows["Procedure"]
+    assert ">completed<" in rows["Procedure"]
+    report = rows["DiagnosticReport"]
+    assert ">Report<" in report
+    assert ">01.07.2026<" in report
+    assert "No pathology found" in report
+    document = rows["DocumentReference"]
+    assert ">Document<" in document
+    assert "Discharge summary" in document
+    assert ">in force<" in document
+    assert ">Emergency visit<" in rows["Encounter"]
+    assert "01.05.2026 – 03.05.2026" in rows["Encounter"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("2026-11-02", None, ("02.11.2026", None)),
+        ("2026-11-02", "2026-11-09", ("02.11.2026", "09.11.2026")),
+        ("2026-11-02", "2026-11-02", ("02.11.2026", None)),
+        ("2026-11-02T10:30:00+05:00", None, ("02.11.2026 10:30", None)),
+        (
+            "2026-11-02T10:30:00+05:00",
+            "2026-11-09T12:00:00+05:00",
+            ("02.11.2026 10:30", "09.11.2026 12:00"),
+        ),
+        ("2026-11-02T23:30:00Z", None, ("03.11.2026 04:30", None)),
+    ],
+)
+def test_a_time_is_shown_as_the_pack_writes_it_in_the_countrys_time(start, end, shown):
+    from salomat.domains.record.service.tokens import fhir_interval
+    from salomat.domains.record.web import span
+
+    first = fhir_interval(start)[0]
+    last = fhir_interval(end)[0] if end else None
+    assert span(first, last) == shown
+
+
+@pytest.mark.parametrize(("country", "lang"), [("UZ", "uz"), ("UZ", "ru"), ("KZ", "kk")])
+async def test_the_page_speaks_the_language_without_raw_codes(
+    client, db, make_person, make_user, monkeypatch, country, lang
+):
+    from salomat.core.config import get_settings
+    from tests.ui.test_languages import findings
+
+    doctor, patient = await doctor_and_patient(db, make_person, make_user)
+    await send_stay(db, clinician(await hospital(db)), patient.id)
+    await web_login(client, doctor)
+    monkeypatch.setenv("SALOMAT_COUNTRY", country)
+    get_settings.cache_clear()
+    try:
+        client.cookies.set("salomat_lang", lang)
+        r = await client.get(f"/patients/{patient.id}/record")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert r.status_code == 200, r.text
+    assert f'lang="{lang}"' in r.text
+    assert findings(r.text, lang, data=frozenset({"urgut-therapist"}), country=country) == []
+    for english in ("Shared health record", "Measurement", "Hospital stay", "Sent by"):
+        assert english not in r.text, english
