@@ -25,7 +25,10 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   and a day's notifications consolidated in one job beside bare inserts;
 - ``insurance``: a person's insured status beside a primary-key read (p95), and the
   nightly control rules over a month's claim lines beside hand-written SQL counting the
-  same flags (``--country KZ``: the contributory scheme).
+  same flags (``--country KZ``: the contributory scheme);
+- ``record``: the shared health record's FHIR transactions of 20 entries (a hospital
+  stay: Encounter, Condition, 18 Observations) beside single creates in the same run,
+  and a single create beside the bare insert.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -50,10 +53,12 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
+    "record",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
     "sick_leave_certificate", "sanatorium_referral", "cancer_tumour", "ins_claim_line",
+    "record_resource",
 )  # fmt: skip
 
 
