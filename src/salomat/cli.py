@@ -742,8 +742,9 @@ def synth(
     Territory, facilities, people (households, both scripts, valid national ids),
     pregnancies with contacts, births, children with immunization and growth
     records, prescriptions with dispensings and claims, the insurance fund's payers,
-    contributions and providers' claims, and a known set of duplicate persons
-    (``synthetic_duplicate``). Streams with COPY on PostgreSQL.
+    contributions and providers' claims, hospital stays in the shared health record,
+    and a known set of duplicate persons (``synthetic_duplicate``). Streams with COPY
+    on PostgreSQL.
     """
     from rich.progress import (
         BarColumn,
