@@ -421,6 +421,15 @@ async def test_update_with_if_match_history_and_vread(client, world):
     assert h["type"] == "history"
     assert [e["request"]["method"] for e in h["entry"]] == ["PUT", "POST"]
     assert [e["resource"]["meta"]["versionId"] for e in h["entry"]] == ["2", "1"]
+    paged = ok(
+        await client.get(
+            f"/fhir/Observation/{oid}/_history",
+            params={"_count": "1", "_offset": "1"},
+            headers=w.doctor,
+        )
+    )
+    assert paged["total"] == 2
+    assert [e["resource"]["meta"]["versionId"] for e in paged["entry"]] == ["1"]
     v1 = ok(await client.get(f"/fhir/Observation/{oid}/_history/1", headers=w.doctor))
     assert v1["status"] == "final"
     assert v1 == first

@@ -659,13 +659,20 @@ async def _vread(
 
 
 def _history_bundle(
-    request: Request, resource_type: str, rid: str, versions: list[StoredResource]
+    request: Request,
+    resource_type: str,
+    rid: str,
+    versions: list[StoredResource],
+    params: Params,
 ) -> dict[str, Any]:
     from fhir.resources.R4B.bundle import Bundle
 
+    from salomat.fhir.common import page_links
+
     base = base_url(request)
+    page = params.page()
     entries = []
-    for s in versions:
+    for s in versions[page.offset : page.offset + page.limit]:
         r = mapper.to_fhir(s)
         created = s.version == 1
         entries.append(
@@ -686,8 +693,10 @@ def _history_bundle(
     body = {
         "resourceType": "Bundle",
         "type": "history",
-        "total": len(entries),
-        "link": [{"relation": "self", "url": f"{base}/{resource_type}/{rid}/_history"}],
+        "total": len(versions),
+        "link": page_links(
+            base, f"/{resource_type}/{rid}/_history", params.items, len(versions), page
+        ),
         "entry": entries,
     }
     return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
@@ -696,11 +705,13 @@ def _history_bundle(
 async def _history(
     request: Request, session: Any, principal: Principal, resource_type: str, rid: str
 ) -> Response:
-    Params(list(request.query_params.multi_items()), frozenset())
+    """Every version, newest first, paged by ``_count`` and ``_offset``."""
+    params = Params(list(request.query_params.multi_items()), PAGING)
+    params.page()  # refused before anything is read
     if record.row_id(rid) is None:
         raise _missing(resource_type, rid)
     versions = await record.resource_history(session, principal, resource_type, rid)
-    return fhir_response(_history_bundle(request, resource_type, rid, versions))
+    return fhir_response(_history_bundle(request, resource_type, rid, versions, params))
 
 
 async def _update(
