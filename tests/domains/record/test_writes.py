@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from salomat.core import audit
 from salomat.core.audit import AuditEvent
 from salomat.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from salomat.domains.record import service as record
@@ -365,3 +366,91 @@ async def test_the_stored_body_is_the_json_of_the_resource(db, shr):
     body = await db.scalar(select(RecordResource.body).where(RecordResource.id == out.id))
     version = await db.scalar(select(RecordVersion.body).where(RecordVersion.resource_id == out.id))
     assert json.loads(body) == out.resource == json.loads(version)
+
+
+async def test_a_conditional_create_does_not_show_a_match_out_of_scope(
+    db, shr, make_user, make_facility
+):
+    from tests.domains.record.conftest import principal
+
+    p = await shr.make_patient()
+    value = unique("o")
+    ident = [{"system": shr.system, "value": value}]
+    first, _ = await record.create_resource(
+        db, shr.hospital_doctor, observation(p.id, identifier=ident)
+    )
+    await db.commit()
+    elsewhere = await make_facility("district_hospital")
+    stranger = principal(
+        await make_user("family_doctor", facility_code=elsewhere.code), "family_doctor", elsewhere
+    )
+    with pytest.raises(Conflict) as e:
+        await record.create_resource(
+            db,
+            stranger,
+            observation(p.id, identifier=ident),
+            if_none_exist=[("identifier", f"{shr.system}|{value}")],
+        )
+    assert first.fhir_id not in str(e.value)
+    assert "status" not in str(e.value)
+
+
+async def test_an_update_is_audited_and_needs_the_person_in_scope(
+    db, shr, make_user, make_facility
+):
+    from tests.domains.record.conftest import principal
+
+    p = await shr.make_patient()
+    first, _ = await record.create_resource(db, shr.hospital_doctor, observation(p.id))
+    await db.commit()
+    elsewhere = await make_facility("district_hospital")
+    stranger = principal(
+        await make_user("family_doctor", facility_code=elsewhere.code), "family_doctor", elsewhere
+    )
+    with pytest.raises(NotFound):
+        await record.update_resource(db, stranger, "Observation", first.fhir_id, observation(p.id))
+    # the refusal outlives the request's rollback, as the unit of work writes it
+    await db.rollback()
+    await audit.write_after_rollback(db)
+    await db.commit()
+    denied = await db.scalar(
+        select(AuditEvent.action).where(
+            AuditEvent.resource_id == first.fhir_id, AuditEvent.username == stranger.username
+        )
+    )
+    assert denied == "denied"
+    # the family doctor of the polyclinic she is attached to may correct it
+    await record.update_resource(db, shr.doctor, "Observation", first.fhir_id, observation(p.id))
+    await db.commit()
+    rows = (
+        await db.execute(
+            select(AuditEvent.username, AuditEvent.action)
+            .where(AuditEvent.resource_id == first.fhir_id, AuditEvent.action != "read")
+            .order_by(AuditEvent.id)
+        )
+    ).all()
+    assert rows == [
+        (shr.hospital_doctor.username, "create"),
+        (stranger.username, "denied"),
+        (shr.doctor.username, "update"),
+    ]
+
+
+async def test_a_dead_persons_record_is_taken(db, shr):
+    from datetime import date
+
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.schemas import DeathIn
+
+    p = await shr.make_patient()
+    await registry.register_death(
+        db,
+        shr.doctor,
+        p.id,
+        DeathIn(deceased_on=date(2026, 3, 8), cause="J18.9"),
+        expected_version=p.version,
+    )
+    await db.commit()
+    out, created = await record.create_resource(db, shr.hospital_doctor, observation(p.id))
+    assert created
+    assert out.person_id == p.id
