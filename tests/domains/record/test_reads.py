@@ -373,3 +373,22 @@ async def test_a_search_for_what_cannot_be_stored_is_refused(db, shr, criterion,
             db, shr.doctor, "Observation", RecordQuery(person_id=p.id, **criterion)
         )
     assert list(fields(e.value)) == [field]
+
+
+async def test_ids_no_row_can_have_find_nothing(db, shr):
+    p = await shr.make_patient()
+    a, _ = await record.create_resource(db, shr.hospital_doctor, observation(p.id))
+    for q in (
+        RecordQuery(person_id=2**63),
+        RecordQuery(ids=[2**64]),
+        RecordQuery(person_id=p.id, encounter_id=-1),
+    ):
+        page = await record.search_resources(db, shr.doctor, "Observation", q)
+        assert (page.items, page.total) == ([], 0)
+    page = await record.search_resources(
+        db, shr.doctor, "Observation", RecordQuery(ids=[2**64, a.id])
+    )
+    assert [s.id for s in page.items] == [a.id]
+    for version in (0, -1, 2**40):
+        with pytest.raises(NotFound):
+            await record.read_resource(db, shr.doctor, "Observation", a.fhir_id, version=version)

@@ -112,7 +112,7 @@ async def read_resource(
     await _audit_read(session, principal, row, scope)
     if version is None or version == row.version:
         return stored(row)
-    old = await session.get(RecordVersion, (row.id, version))
+    old = await session.get(RecordVersion, (row.id, version)) if 0 < version < 2**31 else None
     if old is None:
         raise NotFound(
             N_("%(type)s %(id)s has no version %(version)s."),
@@ -337,7 +337,15 @@ async def search_resources(
     a list are alternatives) and the total. Only people in the caller's scope: the
     others are left out, their refusal audited; each person shown is audited once.
     Sorted by ``q.sort``, then by id (the default: ascending id)."""
-    cond = _conditions(resource_type, q)
+    possible = [i for i in q.ids if 0 < i < 2**63]
+    if (q.ids and not possible) or not all(
+        0 < i < 2**63 for i in (q.person_id or 1, q.encounter_id or 1)
+    ):
+        # only ids no row can have (the database would refuse to compare with them)
+        _conditions(resource_type, q)
+        await audit.record_listing(session, principal, [], resource_type=resource_type)
+        return RecordPage(items=[], total=0)
+    cond = _conditions(resource_type, q.model_copy(update={"ids": possible}))
     if q.person_id is not None:
         people = [q.person_id]
     else:
