@@ -21,7 +21,7 @@ from salomat.core.security import Principal
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import NamingSystemIn
 from salomat.fhir.bundle import MAX_ENTRIES
-from salomat.fhir.patient import national_system
+from salomat.fhir.patient import DUPLICATE_REASON_EXT, national_system
 from tests.factories import national_id_for, unique, unique_name
 from tests.fhir.test_maternal_exchange import (  # noqa: F401 (twins is a fixture)
     bp,
@@ -466,6 +466,61 @@ async def test_patients_are_matched_or_registered_only_by_the_registry(
     got = await client.get(f"/fhir/{created}", headers=registrar)
     assert got.status_code == 200, got.text
     assert got.json()["identifier"][0]["value"] == unknown
+
+
+async def test_a_new_patient_is_checked_as_the_patient_create_checks_it(
+    client, world, make_user, login
+):
+    """The registry's duplicate check and the Patient create's refusals, each named
+    from its entry."""
+
+    def newcomer(**extra: Any) -> dict[str, Any]:
+        nid = national_id_for(BIRTH, "female")
+        return {
+            "fullUrl": urn(),
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": national_system(), "value": nid}],
+                "name": [{"family": unique_name("Ra"), "given": [unique_name("Al")]}],
+                "gender": "female",
+                "birthDate": BIRTH.isoformat(),
+                **extra,
+            },
+            "request": {
+                "method": "POST",
+                "url": "Patient",
+                "ifNoneExist": f"identifier={national_system()}|{nid}",
+            },
+        }
+
+    namesake = newcomer()
+    namesake["resource"]["name"] = [
+        {"family": world.person.family_name, "given": [world.person.given_name]}
+    ]
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            namesake,
+            newcomer(deceasedBoolean=True),
+            newcomer(generalPractitioner=[{"reference": "Organization/999999999"}]),
+        ],
+    }
+    registrar = await login(await make_user("registrar"))
+    entries = answer(await client.post("/fhir", json=batch, headers=registrar), "batch-response")
+    assert [e["response"]["status"] for e in entries] == [
+        "409 Conflict",
+        "422 Unprocessable Entity",
+        "422 Unprocessable Entity",
+    ]
+    resembles, dead, nowhere = (e["response"]["outcome"]["issue"] for e in entries)
+    reason = f"Bundle.entry[0].resource.extension('{DUPLICATE_REASON_EXT}')"
+    assert reason in {x for i in resembles for x in i["expression"]}
+    assert any(f"Patient/{world.person.id}" in i["diagnostics"] for i in resembles)
+    assert [i["expression"] for i in dead] == [["Bundle.entry[1].resource.deceased[x]"]]
+    assert [i["expression"] for i in nowhere] == [
+        ["Bundle.entry[2].resource.generalPractitioner[0]"]
+    ]
 
 
 async def test_who_may_send_a_bundle(client, world, make_user, login):

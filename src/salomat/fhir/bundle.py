@@ -41,7 +41,6 @@ from pydantic import ValidationError
 from salomat.core import audit
 from salomat.core.errors import (
     N_,
-    Conflict,
     FieldError,
     Invalid,
     NotFound,
@@ -55,7 +54,6 @@ from salomat.core.uow import DbSession
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import RecordQuery, StoredResource
 from salomat.domains.registry import service as registry
-from salomat.domains.registry.schemas import PersonIn
 from salomat.fhir import maternal_exchange, patient_api
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir.common import (
@@ -64,7 +62,6 @@ from salomat.fhir.common import (
     element_path,
     etag,
     fhir_response,
-    fields_as,
     history_bundle,
     instant,
     validated,
@@ -604,8 +601,9 @@ class _Run:
             e.location = f"Patient/{person_id}"
             e.response = {"status": "200 OK", "location": e.location}
             return
+        # nobody has the national id: registered as the Patient create registers
         await self.permit("person:create")
-        person = await self.register(e)
+        person = await patient_api.register_patient(self.session, self.principal, _patient_model(e))
         e.location = f"Patient/{person.id}"
         e.response = {
             "status": "201 Created",
@@ -613,26 +611,6 @@ class _Run:
             "etag": etag(person.version),
             "lastModified": instant(person.updated_at),
         }
-
-    async def register(self, e: _Entry) -> Any:
-        """Nobody has the national id: the Patient create's own mapping and checks."""
-        incoming = patient_mapper.check(patient_mapper.from_fhir(_patient_model(e)))
-        patient_api._refuse_lifecycle(incoming, None)
-        data = patient_api.build(
-            PersonIn,
-            {
-                **incoming.person(),
-                "attached_facility_code": await patient_api._facility_code(self.session, incoming),
-                "section_code": incoming.section_code,
-                "duplicate_reason": incoming.duplicate_reason,
-            },
-            patient_mapper.FIELDS,
-        )
-        try:
-            with fields_as(patient_mapper.FIELDS):
-                return await registry.register_person(self.session, self.principal, data)
-        except Conflict as exc:
-            raise patient_api._candidates_conflict(exc) from None
 
     async def write(self, e: _Entry) -> None:
         resource = await self.resolve(e)

@@ -277,6 +277,32 @@ def _candidates_conflict(e: Conflict) -> Conflict:
     return e
 
 
+async def register_patient(session: Any, principal: Principal, patient: Patient) -> PersonOut:
+    """Register the person a Patient describes: its mapping and checks, the registry's
+    duplicate check (a 409 naming each likely duplicate) and its audit.
+
+    The Patient create and a Bundle's Patient entry (fhir/bundle.py) both register
+    through here; errors name elements as ``Patient.<element>``.
+    """
+    incoming = mapper.check(mapper.from_fhir(patient))
+    _refuse_lifecycle(incoming, None)
+    data = build(
+        PersonIn,
+        {
+            **incoming.person(),
+            "attached_facility_code": await _facility_code(session, incoming),
+            "section_code": incoming.section_code,
+            "duplicate_reason": incoming.duplicate_reason,
+        },
+        mapper.FIELDS,
+    )
+    try:
+        with fields_as(mapper.FIELDS):
+            return await service.register_person(session, principal, data)
+    except Conflict as e:
+        raise _candidates_conflict(e) from None
+
+
 @router.post("/Patient")
 async def create_patient(
     request: Request,
@@ -302,23 +328,7 @@ async def create_patient(
             )
         if total == 1:
             return resource_response(request, _one(found[0]))
-    incoming = mapper.check(mapper.from_fhir(patient))
-    _refuse_lifecycle(incoming, None)
-    data = build(
-        PersonIn,
-        {
-            **incoming.person(),
-            "attached_facility_code": await _facility_code(session, incoming),
-            "section_code": incoming.section_code,
-            "duplicate_reason": incoming.duplicate_reason,
-        },
-        mapper.FIELDS,
-    )
-    try:
-        with fields_as(mapper.FIELDS):
-            person = await service.register_person(session, principal, data)
-    except Conflict as e:
-        raise _candidates_conflict(e) from None
+    person = await register_patient(session, principal, patient)
     return resource_response(request, _one(person), status=201, location=True)
 
 
