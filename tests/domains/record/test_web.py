@@ -451,3 +451,23 @@ async def test_the_page_speaks_the_language_without_raw_codes(
     assert findings(r.text, lang, data=frozenset({"urgut-therapist"}), country=country) == []
     for english in ("Shared health record", "Measurement", "Hospital stay", "Sent by"):
         assert english not in r.text, english
+
+
+async def test_a_long_record_shows_the_newest_and_says_so(
+    client, db, make_person, make_user, monkeypatch
+):
+    from salomat.domains.record import web
+
+    doctor, patient = await doctor_and_patient(db, make_person, make_user)
+    await send_stay(db, clinician(await hospital(db)), patient.id)
+    await web_login(client, doctor)
+    monkeypatch.setattr(web, "LIMIT", 3)
+    r = await client.get(f"/patients/{patient.id}/record")
+    assert r.status_code == 200, r.text
+    assert [t for t, _ in entries(r.text)] == ["Encounter", "Condition", "Observation"]
+    assert "The newest 3 entries are shown" in r.text
+    monkeypatch.setattr(web, "LIMIT", 4)
+    r = await client.get(f"/patients/{patient.id}/record")
+    assert len(entries(r.text)) == 4
+    assert "HbA1c" in r.text
+    assert 'data-testid="record-limited"' not in r.text

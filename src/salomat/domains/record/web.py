@@ -36,6 +36,9 @@ web = router(include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(Require("record:read"))]
 
+#: the newest entries the page shows (the FHIR search reads the rest)
+LIMIT = 200
+
 #: what each kind of resource is called on the page
 KIND_LABELS: dict[str, str] = {
     "Encounter": N_("Visit"),
@@ -159,7 +162,8 @@ async def record_page(
 ) -> Response:
     """The patient's shared health record, newest first."""
     with speaking(request):  # the sending facilities named in the page's language
-        entries = await record.timeline(session, principal, person_id)
+        entries = await record.timeline(session, principal, person_id, limit=LIMIT + 1)
+    more, entries = len(entries) > LIMIT, entries[:LIMIT]
     person = (await registry.person_briefs(session, [person_id]))[person_id]
     names = await user_names(session, (e.sender for e in entries))
     rows = [
@@ -176,7 +180,8 @@ async def record_page(
     ctx: dict[str, Any] = {
         "person": person,
         "rows": group(rows),
-        "count": len(entries),
+        "more": more,
+        "limit": LIMIT,
         "statuses": STATUS_LABELS,
     }
     return render(request, "record/timeline.html", ctx)
