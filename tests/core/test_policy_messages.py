@@ -8,10 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from salomat.core import i18n
-from salomat.core.errors import Forbidden
+from salomat.core import audit, i18n
+from salomat.core.audit import AuditQuery
+from salomat.core.errors import Forbidden, Unauthorized
 from salomat.core.permission_texts import PERMISSION_TEXTS
-from salomat.core.policy import PERMISSIONS, Require
+from salomat.core.policy import PERMISSIONS, Require, RequireAny
 from salomat.core.security import Principal
 from tests.domains.registry.test_web import web_login
 
@@ -70,6 +71,48 @@ async def test_the_refusal_names_the_role_and_the_act_in_the_language_shown(
     assert shown == expected
     assert translated
     assert not SNAKE_OR_PERMISSION.search(shown)
+
+
+def _request(db, principal: Principal | None, method: str = "GET", **headers: str):
+    return SimpleNamespace(
+        state=SimpleNamespace(principal=principal, session=db), method=method, headers=headers
+    )
+
+
+async def test_require_any_admits_a_role_holding_one_and_refuses_as_require_does(db, make_user):
+    gate = RequireAny("record:write", "person:create")
+    for role in ("nurse", "registrar"):  # the one holds the first, the other the second
+        principal = Principal(user_id=0, username=role, role=role, session_id="s")
+        assert await gate(_request(db, principal)) is principal  # type: ignore[arg-type]
+
+    # a role holding neither: 403 and a denial in the audit trail, as Require refuses
+    account = await make_user("analyst")
+    analyst = Principal(
+        user_id=account.id, username=account.username, role="analyst", session_id="s"
+    )
+    with pytest.raises(Forbidden) as caught:
+        await gate(_request(db, analyst))  # type: ignore[arg-type]
+    assert caught.value.extensions == {"role": "analyst", "permission": "record:write"}
+    await db.rollback()
+    await audit.write_after_rollback(db)
+    await db.commit()
+    denied, _ = await audit.search(db, AuditQuery(username=account.username, action="denied"))
+    assert [r.detail for r in denied] == ["role analyst lacks record:write"]
+
+    with pytest.raises(Unauthorized):
+        await gate(_request(db, None))  # type: ignore[arg-type]
+
+    # a cookie session's write still needs the form's token, whichever permission admits it
+    cookie = Principal(
+        user_id=0, username="r", role="registrar", session_id="s", via="cookie", csrf_token="t"
+    )
+    with pytest.raises(Forbidden):
+        await gate(_request(db, cookie, "POST"))  # type: ignore[arg-type]
+    posted = _request(db, cookie, "POST", **{"x-csrf-token": "t"})
+    assert await gate(posted) is cookie  # type: ignore[arg-type]
+
+    with pytest.raises(KeyError):
+        RequireAny("record:write", "person:teleport")
 
 
 def _main_text(html: str) -> str:

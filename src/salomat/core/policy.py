@@ -1,8 +1,9 @@
 """The one place that decides permissions. Deny by default.
 
 Every route declares what it needs: ``Depends(Require("person:read"))`` or
-``Depends(PUBLIC)``. A test walks every route of the app and fails on a route
-that declares nothing. Person-level reads go further through
+``Depends(PUBLIC)`` (``RequireAny`` for a route whose parts each check their
+own). A test walks every route of the app and fails on a route that declares
+nothing. Person-level reads go further through
 ``patient_access``: the role must hold the permission *and* the person must be
 in the user's scope (attached to their facility, an open care relationship
 there, their own record, or a live break-the-glass grant). Out-of-scope reads
@@ -298,6 +299,31 @@ class Require:
                 extensions={"role": principal.role, "permission": self.permission},
             )
         return principal
+
+
+class RequireAny(Require):
+    """Dependency: the caller is logged in and their role holds one of ``permissions``.
+
+    For a route whose parts each need a permission of their own (a FHIR Bundle's
+    entries, fhir/bundle.py): it admits whoever may do any of them, and each part then
+    checks its own. The first permission the role holds is checked as ``Require``
+    checks it (a cookie session's write needs the form's token); a role holding none
+    is refused and audited as ``Require(permissions[0])`` refuses.
+    """
+
+    def __init__(self, first: str, *others: str) -> None:
+        super().__init__(first)
+        for p in others:
+            Require(p)  # an undeclared permission is a programming error
+        self.permissions = (first, *others)
+
+    async def __call__(self, request: Request) -> Principal:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is not None:
+            for p in self.permissions:
+                if allowed(principal.role, p):
+                    return await Require(p)(request)
+        return await super().__call__(request)
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:

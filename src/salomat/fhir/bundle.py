@@ -48,7 +48,7 @@ from salomat.core.errors import (
 )
 from salomat.core.pagination import PageParams
 from salomat.core.params import parse_version
-from salomat.core.policy import Require, allowed
+from salomat.core.policy import Require, RequireAny, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession
 from salomat.domains.record import service as record
@@ -92,23 +92,6 @@ WRITES = frozenset({"POST", "PUT"})
 _RANK = {"Patient": 0, "Encounter": 1}
 _CONDITIONAL = re.compile(r"([A-Za-z]+)\?(.+)", re.DOTALL)
 _URN_UUID = "urn:uuid:"
-
-
-class RequireAny(Require):
-    """Logged in and holding one of ``permissions``; each entry then needs its own."""
-
-    def __init__(self, *permissions: str) -> None:
-        super().__init__(permissions[0])
-        for p in permissions:
-            Require(p)  # an undeclared permission is a programming error
-        self.permissions = permissions
-
-    async def __call__(self, request: Request) -> Principal:
-        principal: Principal | None = getattr(request.state, "principal", None)
-        for p in self.permissions:
-            if principal is not None and allowed(principal.role, p):
-                return await Require(p)(request)
-        return await super().__call__(request)
 
 
 Sender = Annotated[
