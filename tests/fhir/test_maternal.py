@@ -19,6 +19,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from salomat.fhir.cancer_api import SEARCH_PARAMS as CANCER_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS
+from salomat.fhir.record_api import SEARCH_PARAMS as RECORD_PARAMS
 from salomat.fhir.sanatorium_api import SEARCH_PARAMS as SANATORIUM_PARAMS
 
 pytestmark = pytest.mark.anyio
@@ -320,14 +321,17 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
     for t, ps in SEARCH_PARAMS.items():
         res = listed[t]
         # Condition: the cancer registry also takes submissions (tests/fhir/test_cancer.py)
+        # Encounter, Observation, Condition: also the shared record's (tests/fhir/test_record.py)
         created = {"create"} if t == "Condition" else set()
+        if t in RECORD_PARAMS:
+            created |= {"create", "vread", "update", "history-instance"}
         assert {i["code"] for i in res["interaction"]} == {"read", "search-type"} | created
         names = {p["name"] for p in res["searchParam"]}
         # Encounter: also the sanatorium's stays (tests/fhir/test_sanatorium.py);
         # Condition and Observation: also the cancer registry's tumours and stages
         assert names == set(ps) | set(SANATORIUM_PARAMS.get(t, {})) | set(
             CANCER_PARAMS.get(t, {})
-        ) | {"_count"}
+        ) | set(RECORD_PARAMS.get(t, {})) | {"_count"}
         for name in set(ps) | {"_count"}:
             query = {name: samples[name]}
             if name not in ("patient", "episode-of-care", "encounter"):

@@ -17,6 +17,7 @@ from salomat.fhir.immunization_api import SEARCH_PARAMS as IMMUNIZATION_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS as MATERNAL_PARAMS
 from salomat.fhir.patient_api import SEARCH_PARAMS as PATIENT_PARAMS
 from salomat.fhir.prescription_api import SEARCH_PARAMS as PRESCRIPTION_PARAMS
+from salomat.fhir.record_api import SEARCH_PARAMS as RECORD_PARAMS
 from salomat.fhir.registry_api import KINDS
 from salomat.fhir.sanatorium_api import CAPABILITIES as SANATORIUM_CAPABILITIES
 from tests.factories import unique, unique_name
@@ -467,6 +468,8 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "CoverageEligibilityRequest",  # checked in test_insurance_coverage.py
         "ClaimResponse",  # checked in test_insurance_claims.py
         "PaymentReconciliation",  # checked in test_insurance_claims.py
+        *RECORD_PARAMS,  # the shared record: checked in test_record.py
+        "NamingSystem",  # checked in test_record.py
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}
