@@ -7,7 +7,7 @@ import copy
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from salomat.core import audit
 from salomat.core.audit import AuditEvent
@@ -454,3 +454,62 @@ async def test_a_dead_persons_record_is_taken(db, shr):
     out, created = await record.create_resource(db, shr.hospital_doctor, observation(p.id))
     assert created
     assert out.person_id == p.id
+
+
+async def test_a_record_for_a_merged_away_patient_is_refused_naming_the_survivor(db, shr):
+    """Stored under the merged-away id the record would be nobody's: refused, and the
+    refusal names the record that stands for the person now, along a chain of merges."""
+    from salomat.core.security import Principal
+    from salomat.domains.record.models import RecordResource
+    from salomat.domains.registry import service as registry
+
+    clerk = Principal(user_id=0, username="t", role="registrar", session_id="t")
+    first, middle, last = [await shr.make_patient() for _ in range(3)]
+    kept, _ = await record.create_resource(db, shr.hospital_doctor, observation(first.id))
+    await registry.merge_persons(db, clerk, middle.id, first.id, "the same woman, twice")
+    await db.commit()
+
+    def count() -> object:
+        return db.scalar(select(func.count()).select_from(RecordResource))
+
+    before = await count()
+    with pytest.raises(Invalid) as e:
+        await record.create_resource(db, shr.hospital_doctor, observation(first.id))
+    assert fields(e.value) == {
+        "subject": f"Patient/{first.id} was merged into Patient/{middle.id}; "
+        f"send the record for Patient/{middle.id}."
+    }
+    await db.rollback()
+    # the one merged into is merged later: the refusal names the last survivor
+    await registry.merge_persons(db, clerk, last.id, middle.id, "the same woman, thrice")
+    await db.commit()
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "code": {"text": "Penicillin"},
+        "patient": {"reference": f"Patient/{first.id}"},
+    }
+    for body, element in ((observation(first.id), "subject"), (allergy, "patient")):
+        with pytest.raises(Invalid) as e:
+            await record.create_resource(db, shr.hospital_doctor, body)
+        assert fields(e.value) == {
+            element: f"Patient/{first.id} was merged into Patient/{last.id}; "
+            f"send the record for Patient/{last.id}."
+        }
+        await db.rollback()
+    with pytest.raises(Invalid) as e:
+        await record.create_resource(db, shr.hospital_doctor, observation(middle.id))
+    assert f"into Patient/{last.id}" in fields(e.value)["subject"]
+    await db.rollback()
+    assert await count() == before
+    # the resource kept before the merges followed the person; an update naming the
+    # merged-away record is refused the same way, one naming the survivor is taken
+    with pytest.raises(Invalid) as e:
+        await record.update_resource(
+            db, shr.hospital_doctor, "Observation", kept.fhir_id, observation(first.id)
+        )
+    assert f"into Patient/{last.id}" in fields(e.value)["subject"]
+    await db.rollback()
+    now = await record.update_resource(
+        db, shr.hospital_doctor, "Observation", kept.fhir_id, observation(last.id)
+    )
+    assert (now.person_id, now.version) == (last.id, 2)

@@ -173,10 +173,25 @@ async def _person(
         )
         return None
     person_id = int(m.group(1))
-    if not await registry.person_exists(session, person_id):
+    survivor = await registry.person_survivor(session, person_id)
+    if survivor is None:
         errors.append(
             FieldError(
                 name, N_("Patient %(id)s is not in the population register."), {"id": person_id}
+            )
+        )
+        return None
+    if survivor != person_id:
+        # kept under the merged-away record, it would be a record nobody finds: refused,
+        # never moved silently to the survivor
+        errors.append(
+            FieldError(
+                name,
+                N_(
+                    "Patient/%(id)s was merged into Patient/%(into)s; send the record for "
+                    "Patient/%(into)s."
+                ),
+                {"id": person_id, "into": survivor},
             )
         )
         return None

@@ -34,6 +34,7 @@ __all__ = [
     "person_history",
     "person_id_by_national_id",
     "person_out",
+    "person_survivor",
     "person_version",
     "pharmacy_identity",
 ]
@@ -151,6 +152,25 @@ async def person_exists(session: AsyncSession, person_id: int) -> bool:
     return (
         await session.execute(select(Person.id).where(Person.id == person_id))
     ).first() is not None
+
+
+async def person_survivor(session: AsyncSession, person_id: int) -> int | None:
+    """The record that stands for ``person_id`` now: itself, or the last survivor along
+    ``merged_into_id`` when it was merged away (a chain of merges followed to its end).
+    ``None`` when there is no such person. No person data is read, so no audit."""
+    seen: set[int] = set()
+    current = person_id
+    while current not in seen:
+        seen.add(current)
+        row = (
+            await session.execute(select(Person.merged_into_id).where(Person.id == current))
+        ).first()
+        if row is None:
+            return None if current == person_id else current
+        if row.merged_into_id is None:
+            return current
+        current = int(row.merged_into_id)
+    return current
 
 
 async def person_version(session: AsyncSession, person_id: int) -> int | None:
