@@ -23,6 +23,7 @@ from salomat.domains.record.schemas import NamingSystemIn
 from salomat.fhir.bundle import MAX_ENTRIES
 from salomat.fhir.patient import DUPLICATE_REASON_EXT, national_system
 from tests.factories import national_id_for, unique, unique_name
+from tests.fhir import test_maternal
 from tests.fhir.test_maternal_exchange import (  # noqa: F401 (twins is a fixture)
     bp,
     contact_bundle,
@@ -30,6 +31,8 @@ from tests.fhir.test_maternal_exchange import (  # noqa: F401 (twins is a fixtur
 )
 
 pytestmark = pytest.mark.anyio
+#: a woman with a pregnancy and two antenatal contacts (tests/fhir/test_maternal.py)
+pregnancy = test_maternal.register
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -331,6 +334,84 @@ async def test_reads_inside_a_batch(client, world):
         await client.post("/fhir", json=read, headers=world.doctor), "transaction-response"
     )
     assert entries[0]["resource"]["identifier"][0]["value"] == value
+
+
+async def test_a_search_the_register_answers_too_is_answered_in_a_bundle_as_over_http(
+    client, make_user, login, pregnancy
+):
+    """Observation?patient=X is the pregnancy register's search and the record's: a GET
+    entry gets what GET /fhir/Observation?patient=X answers (the contacts' observations,
+    then the record's, paged across both, counted together), and is refused as it is."""
+    woman, doctor = pregnancy["woman"], pregnancy["doctor"]
+    sent = await client.post(
+        "/fhir/Observation",
+        json={
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "8867-4"}]},
+            "subject": {"reference": f"Patient/{woman.id}"},
+            "effectiveDateTime": "2026-11-02T09:00:00Z",
+            "valueQuantity": {"value": 88, "unit": "/min", "system": UCUM, "code": "/min"},
+        },
+        headers=doctor,
+    )
+    assert sent.status_code == 201, sent.text
+    everything = (await client.get(f"/fhir/Observation?patient={woman.id}", headers=doctor)).json()
+    found = [e["resource"]["id"] for e in everything["entry"]]
+    assert found[-1] == sent.json()["id"]
+    assert len(found) > 1, found
+    assert not found[0].startswith("shr-"), found
+    last = len(found) - 1
+    queries = [
+        f"Observation?patient={woman.id}",
+        f"Observation?patient=Patient/{woman.id}&_count=2&_offset={last - 1}",
+        f"Observation?patient={woman.id}&_count=1&_offset={last}",
+        f"Observation?patient={woman.id}&code={LOINC}|8867-4",
+        f"Observation?patient={woman.id}&_summary=count",
+        f"Encounter?patient={woman.id}&_count=0",
+        f"Observation?patient={woman.id}&_sort=-date",  # the record's alone
+        f"Observation?patient={woman.id}&_count=many",
+        "Observation?patient=Patient/x",
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": q}} for q in queries],
+    }
+    entries = answer(await client.post("/fhir", json=bundle, headers=doctor), "batch-response")
+    for q, e in zip(queries, entries, strict=True):
+        r = await client.get(f"/fhir/{q}", headers=doctor)
+        assert e["response"]["status"].startswith(str(r.status_code)), (q, e, r.text)
+        if r.status_code == 200:
+            assert e["resource"] == r.json(), q
+        else:
+            got = e["response"]["outcome"]["issue"]
+            assert [i["diagnostics"] for i in got] == [
+                i["diagnostics"] for i in r.json()["issue"]
+            ], q
+    # the paging links point at the search, not at the Bundle
+    assert entries[1]["resource"]["link"][0]["url"].endswith(
+        f"/fhir/Observation?patient=Patient%2F{woman.id}&_count=2&_offset={last - 1}"
+    )
+    assert [e["resource"]["id"] for e in entries[2]["resource"]["entry"]] == [found[-1]]
+    assert entries[4]["resource"]["total"] == len(found)
+    assert [e["resource"]["id"] for e in entries[6]["resource"]["entry"]] == [found[-1]]
+    assert [e["response"]["status"][:3] for e in entries[-2:]] == ["422", "422"]
+    # a registrar may send Bundles but not read the register: refused as over HTTP
+    registrar = await login(await make_user("registrar"))
+    refused = answer(
+        await client.post(
+            "/fhir", json={**bundle, "entry": bundle["entry"][:1]}, headers=registrar
+        ),
+        "batch-response",
+    )
+    r = await client.get(f"/fhir/{queries[0]}", headers=registrar)
+    assert r.status_code == 403, r.text
+    assert refused[0]["response"]["status"] == "403 Forbidden"
+    assert (
+        refused[0]["response"]["outcome"]["issue"][0]["diagnostics"]
+        == (r.json()["issue"][0]["diagnostics"])
+    )
 
 
 async def test_an_unknown_urn_uuid_fails_the_entry_naming_the_element(client, world):

@@ -469,7 +469,7 @@ def _query(resource_type: str, params: Params) -> RecordQuery | None:
     )
 
 
-def _bundle(
+def _searchset(
     request: Request,
     resource_type: str,
     params: Params,
@@ -477,12 +477,12 @@ def _bundle(
     total: int,
     limit: int,
     offset: int,
-) -> JSONResponse:
+) -> dict[str, Any]:
     from salomat.core.pagination import PageParams
 
     base = base_url(request)
     if limit == 0:
-        body = {
+        return {
             "resourceType": "Bundle",
             "type": "searchset",
             "total": total,
@@ -493,10 +493,7 @@ def _bundle(
                 }
             ],
         }
-        return fhir_response(body)
-    return fhir_response(
-        searchset(base, resource_type, params.items, resources, total, PageParams(limit, offset))
-    )
+    return searchset(base, resource_type, params.items, resources, total, PageParams(limit, offset))
 
 
 # ---- the other domains' share, for the searches both answer ---------------------------------
@@ -517,17 +514,25 @@ def _with_query(request: Request, items: list[tuple[str, str]]) -> Request:
     return req
 
 
+def _answer(response: Response) -> dict[str, Any]:
+    """The FHIR JSON another route answered."""
+    return json.loads(bytes(response.body))  # type: ignore[no-any-return]
+
+
 async def _theirs(
-    request: Request, session: Any, principal: Principal, handler: Handler
+    request: Request,
+    session: Any,
+    principal: Principal,
+    handler: Handler,
+    items: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """Every resource the other route gives for the same search (all its pages)."""
-    items = [(k, v) for k, v in query_of(request.scope) if k not in PAGING and k != "_summary"]
+    items = [(k, v) for k, v in items if k not in PAGING and k != "_summary"]
     top = get_settings().max_page_size
     out: list[dict[str, Any]] = []
     while True:
         q = [*items, ("_count", str(top)), ("_offset", str(len(out)))]
-        resp = await handler(_with_query(request, q), session, principal)
-        body = json.loads(bytes(resp.body))
+        body = _answer(await handler(_with_query(request, q), session, principal))
         page = [e["resource"] for e in body.get("entry", [])]
         out += page
         if not page or len(out) >= body.get("total", 0):
@@ -535,8 +540,13 @@ async def _theirs(
 
 
 async def _merged_search(
-    request: Request, session: Any, principal: Principal, resource_type: str, kind: str
-) -> Response:
+    request: Request,
+    session: Any,
+    principal: Principal,
+    resource_type: str,
+    kind: str,
+    items: list[tuple[str, str]],
+) -> dict[str, Any]:
     if kind == "identifier":
         handler: Handler = cancer_api.search_tumours
         permission, names = "cancer:read", MERGED_IDENTIFIER
@@ -548,14 +558,11 @@ async def _merged_search(
     if not ours_allowed:
         # as before the record: the other route answers (or refuses) alone
         await Require(permission)(request)
-        return await handler(request, session, principal)
-    params = Params(
-        list(request.query_params.multi_items()),
-        names | PAGING | {"_summary"},
-    )
+        return _answer(await handler(_with_query(request, items), session, principal))
+    params = Params(items, names | PAGING | {"_summary"})
     q = _query(resource_type, params)
     assert q is not None
-    theirs = await _theirs(request, session, principal, handler) if theirs_allowed else []
+    theirs = await _theirs(request, session, principal, handler, items) if theirs_allowed else []
     limit, offset = q.limit, q.offset
     shown = theirs[offset : offset + limit]
     ours = await record.search_resources(
@@ -570,7 +577,7 @@ async def _merged_search(
         ),
     )
     resources = shown + [mapper.to_fhir(s) for s in ours.items]
-    return _bundle(
+    return _searchset(
         request, resource_type, params, resources, len(theirs) + ours.total, limit, offset
     )
 
@@ -578,23 +585,31 @@ async def _merged_search(
 # ---- the routes ----------------------------------------------------------------------------
 
 
-async def _search(
-    request: Request, session: Any, principal: Principal, resource_type: str
-) -> Response:
-    kind = _merge(resource_type, query_of(request.scope)) if resource_type in SHARED else None
+async def search_bundle(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    resource_type: str,
+    items: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """The searchset Bundle of a search of ``resource_type`` (one of RESOURCE_TYPES) by
+    the query ``items``, for ``principal``: what ``GET /fhir/<Type>?<items>`` answers, and
+    what a Bundle's ``GET <Type>?<query>`` entry gets. Its paging links name ``items``; a
+    search the register (or sick leave, or the cancer registry) answers as well is merged
+    as that route merges it (MERGED); a parameter refused is named (Invalid). Permission:
+    ``record:read``, or the other domain's alone for a merged search, checked here against
+    ``request`` (the request that asked, whose base URL the links take)."""
+    kind = _merge(resource_type, items) if resource_type in SHARED else None
     if kind is not None:
-        return await _merged_search(request, session, principal, resource_type, kind)
+        return await _merged_search(request, session, principal, resource_type, kind, items)
     await Require("record:read")(request)
-    params = Params(
-        list(request.query_params.multi_items()),
-        frozenset(SEARCH_PARAMS[resource_type]) | PAGING,
-    )
+    params = Params(items, frozenset(SEARCH_PARAMS[resource_type]) | PAGING)
     q = _query(resource_type, params)
     limit, offset = _count(params)
     if q is None:
-        return _bundle(request, resource_type, params, [], 0, limit, offset)
+        return _searchset(request, resource_type, params, [], 0, limit, offset)
     page = await record.search_resources(session, principal, resource_type, q)
-    return _bundle(
+    return _searchset(
         request,
         resource_type,
         params,
@@ -796,7 +811,8 @@ def _add_routes(resource_type: str) -> None:
     shared = t in SHARED
 
     async def search(request: Request, session: Session, principal: Anyone) -> Response:
-        return await _search(request, session, principal, t)
+        items = list(request.query_params.multi_items())
+        return fhir_response(await search_bundle(request, session, principal, t, items))
 
     async def create(request: Request, session: Session, principal: Writer) -> Response:
         return await _create(request, session, principal, t)
