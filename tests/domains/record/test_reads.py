@@ -14,7 +14,7 @@ from salomat.core.errors import Invalid, NotFound
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import RecordQuery
 from tests.domains.record.conftest import principal
-from tests.domains.record.helpers import encounter, fields, interval, observation
+from tests.domains.record.helpers import document, encounter, fields, interval, observation
 from tests.factories import unique
 
 pytestmark = pytest.mark.anyio
@@ -321,6 +321,47 @@ async def test_the_timeline_names_the_sender_in_the_readers_language(db, shr):
     finally:
         i18n.reset_language(token)
     assert entries[0].sender_facility_name == "District hospital"  # no Kazakh name: the main one
+
+
+async def test_the_timeline_shows_a_large_document_without_reading_its_body(db, shr):
+    """What the timeline shows is taken when the resource is written: reading it selects
+    no body (a document's attachment may be megabytes)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    p = await shr.make_patient()
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) * (4 * 4096)  # 4 MiB and a bit
+    doc = document(p.id, pdf, title="Discharge summary, ward 3")
+    doc["description"] = "Pneumonia, treated"
+    sent, _ = await record.create_resource(db, shr.hospital_doctor, doc)
+    await record.create_resource(db, shr.hospital_doctor, observation(p.id))
+    await db.commit()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        entries = await record.timeline(db, shr.doctor, p.id)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    shown = {e.resource_type: e for e in entries}
+    assert (shown["DocumentReference"].attachment_title, shown["DocumentReference"].value) == (
+        "Discharge summary, ward 3",
+        "Pneumonia, treated",
+    )
+    assert shown["Observation"].value == "72 /min"
+    assert any("record_resource.value_text" in s for s in statements)
+    assert not any("record_resource.body" in s or "record_version" in s for s in statements)
+    # an update describes the resource anew
+    doc["content"][0]["attachment"]["title"] = "Discharge summary (corrected)"
+    await record.update_resource(db, shr.hospital_doctor, "DocumentReference", sent.fhir_id, doc)
+    await db.commit()
+    entries = await record.timeline(db, shr.doctor, p.id)
+    assert [e.attachment_title for e in entries if e.fhir_id == sent.fhir_id] == [
+        "Discharge summary (corrected)"
+    ]
 
 
 async def test_a_merge_brings_the_records_to_the_survivor_and_an_unmerge_takes_them_back(

@@ -49,6 +49,12 @@ class RecordResource(Base):
     sender_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
     #: meta.source as sent
     source: Mapped[str | None] = mapped_column(String(500))
+    #: what the timeline shows beside the code, taken from the body when it is written
+    #: (so the timeline never reads a body): the value as short text, a document's
+    #: attachment title, the end of a period as sent
+    value_text: Mapped[str | None] = mapped_column(String(120))
+    attachment_title: Mapped[str | None] = mapped_column(String(120))
+    shown_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_updated: Mapped[datetime] = mapped_column(UTCDateTime)
     body: Mapped[str] = mapped_column(Text)

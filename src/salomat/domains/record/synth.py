@@ -18,7 +18,7 @@ Encounter. The sender is the district hospital of the person's district (the fir
 when the district has none), named ``his:<facility code>``.
 
 Each row's search and timeline columns (code, text, category, status, clinical time)
-are the service's own description of the body (``validation.describe``), so a resource
+are the service's own description of the body (``service.describe``), so a resource
 the generator wrote reads like one the FHIR API stored. Rows are written set-wise
 through the bulk writer (COPY on PostgreSQL), ids reserved up front; one pass over the
 population, deterministic for a seed.
@@ -41,9 +41,8 @@ from salomat.domains.record.models import (
     RecordToken,
     RecordVersion,
 )
+from salomat.domains.record.service import Prepared, describe
 from salomat.domains.record.service.common import fhir_id, instant
-from salomat.domains.record.service.validation import Prepared
-from salomat.domains.record.service.validation import _describe as describe
 from salomat.domains.registry.schemas import SyntheticPopulation
 
 __all__ = ["synthesize_record"]
@@ -61,7 +60,8 @@ RESOURCES_PER_STAY = 5
 RESOURCE_COLUMNS = (
     "id", "resource_type", "person_id", "version", "status", "code_system", "code",
     "code_text", "category", "effective_start", "effective_end", "encounter_id", "sender",
-    "sender_facility_id", "source", "created_at", "last_updated", "body",
+    "sender_facility_id", "source", "value_text", "attachment_title", "shown_end",
+    "created_at", "last_updated", "body",
 )  # fmt: skip
 VERSION_COLUMNS = ("resource_id", "version", "body", "changed_at", "changed_by")
 IDENTIFIER_COLUMNS = ("id", "resource_id", "resource_type", "system", "value")
@@ -176,9 +176,7 @@ def _expand(stay: _Stay, rules: dict[str, Any], tz: Any) -> list[tuple[dict[str,
     """The stay's resources, each with the columns the service describes it by."""
     out = []
     for resource in _resources(stay, rules, tz):
-        prepared = Prepared(person_id=stay.person_id)
-        describe(resource, resource["resourceType"], prepared, [])
-        out.append((resource, prepared))
+        out.append((resource, describe(resource)))
     return out
 
 
@@ -266,7 +264,8 @@ def synthesize_record(ctx: SynthContext, pop: SyntheticPopulation) -> int:
                     stay.first_id + k, r["resourceType"], stay.person_id, 1, p.status,
                     p.code_system, p.code, p.code_text, p.category, p.effective_start,
                     p.effective_end, stay.first_id if k else None, sender(stay),
-                    stay.hospital_id, None, now, now, _body(stay.first_id + k, r, now),
+                    stay.hospital_id, None, p.value_text, p.attachment_title, p.shown_end,
+                    now, now, _body(stay.first_id + k, r, now),
                 )  # fmt: skip
 
     def version_rows() -> Iterator[tuple[Any, ...]]:

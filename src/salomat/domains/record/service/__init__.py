@@ -1,10 +1,12 @@
 """The shared record's use cases; import names from here
 (``from salomat.domains.record import service as record``).
 
-``validation``: what the record checks of a resource and takes from it; ``writes``:
-create (conditional too) and update; ``reads``: read, version read, history, search;
-``timeline``: the family doctor's view; ``naming``: identifier systems; ``scope``: the
-sending facility's scope; ``tokens``: FHIR date intervals and ``system|value``.
+``validation``: what the record checks of a resource and takes from it (``describe``:
+the columns beside the body); ``writes``: create (conditional too) and update;
+``reads``: read, version read, history, search; ``timeline``: the family doctor's view
+(``display``: what it shows, taken at write time); ``naming``: identifier systems;
+``scope``: the sending facility's scope; ``tokens``: FHIR date intervals and
+``system|value``.
 """
 
 from salomat.domains.record.service import registry_events as registry_events
@@ -14,4 +16,5 @@ from salomat.domains.record.service.naming import *  # noqa: F403
 from salomat.domains.record.service.reads import *  # noqa: F403
 from salomat.domains.record.service.timeline import *  # noqa: F403
 from salomat.domains.record.service.tokens import *  # noqa: F403
+from salomat.domains.record.service.validation import *  # noqa: F403
 from salomat.domains.record.service.writes import *  # noqa: F403

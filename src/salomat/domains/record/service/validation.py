@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.domains.record.models import RecordResource
+from salomat.domains.record.service import display
 from salomat.domains.record.service.common import (
     MAX_ATTACHMENT_BYTES,
     RESOURCE_TYPES,
@@ -32,7 +33,7 @@ from salomat.domains.record.service.naming import known_systems
 from salomat.domains.record.service.tokens import fhir_interval
 from salomat.domains.registry import service as registry
 
-__all__: list[str] = []
+__all__ = ["Prepared", "describe"]
 
 ATTACHMENT_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "text/plain"})
 #: the longest identifier system and value, meta.source the record keeps (its columns)
@@ -62,6 +63,10 @@ class Prepared:
     effective_end: datetime | None = None
     encounter_id: int | None = None
     source: str | None = None
+    #: what the timeline shows beside the code (display.py), so it never reads the body
+    value_text: str | None = None
+    attachment_title: str | None = None
+    shown_end: datetime | None = None
     identifiers: list[tuple[str, str]] = field(default_factory=list)
     #: (param, system, code)
     tokens: list[tuple[str, str | None, str]] = field(default_factory=list)
@@ -450,9 +455,31 @@ def _codings(concepts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for concept in concepts for c in concept.get("coding") or [] if isinstance(c, dict)]
 
 
+def describe(resource: dict[str, Any]) -> Prepared:
+    """The columns the record keeps beside ``resource``'s body (code, category, status,
+    clinical time, what the timeline shows), as a create computes them; ``person_id`` is
+    left 0 and nothing is looked up. A time that is not a FHIR date is refused
+    (``Invalid``)."""
+    rtype = resource.get("resourceType")
+    if rtype not in RESOURCE_TYPES:
+        raise Invalid.fields(
+            [FieldError("resourceType", N_("The shared record keeps %(types)s; not %(type)s."),
+                        {"types": ", ".join(RESOURCE_TYPES), "type": str(rtype)})]
+        )  # fmt: skip
+    out = Prepared(person_id=0)
+    errors: list[FieldError] = []
+    _describe(resource, str(rtype), out, errors)
+    if errors:
+        raise Invalid.fields(errors)
+    return out
+
+
 def _describe(
     resource: dict[str, Any], rtype: str, out: Prepared, errors: list[FieldError]
 ) -> None:
+    out.value_text = display.shown_value(resource, rtype)
+    out.attachment_title = display.attachment_title(resource, rtype)
+    out.shown_end = display.shown_end(resource, rtype)
     concepts = _concepts(resource.get(_CODE[rtype]))
     codings = _codings(concepts)
     for c in codings:

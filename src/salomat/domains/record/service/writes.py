@@ -199,6 +199,9 @@ def _columns(prepared: Prepared) -> dict[str, Any]:
         "effective_end": prepared.effective_end,
         "encounter_id": prepared.encounter_id,
         "source": prepared.source,
+        "value_text": prepared.value_text,
+        "attachment_title": prepared.attachment_title,
+        "shown_end": prepared.shown_end,
     }
 
 
