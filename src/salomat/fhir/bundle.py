@@ -20,7 +20,7 @@ A transaction is one unit of work: the first failing entry answers for the whole
 runs each entry in a savepoint of its own and reports each entry's outcome. Every write
 and read goes through the record's service (scope, audit); each entry needs its own
 permission (record:write for writes, record:read for reads; a search, what
-``GET /fhir/<Type>?<query>`` needs: fhir/record_api.search_bundle answers both).
+``GET /fhir/<Type>?<query>`` needs: fhir/record_search.search_bundle answers both).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from salomat.fhir.common import (
     validated,
 )
 from salomat.fhir.record import RESOURCE_TYPES, parse_body, resource_url, to_fhir, validate_resource
-from salomat.fhir.record_api import search_bundle
+from salomat.fhir.record_search import search_bundle
 
 Session = DbSession
 
