@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: a FHIR write's body (POST/PUT under /fhir): a shared-record document carries up
+    #: to 5 MiB of attachment base64-encoded (6.7 MiB) in the resource
+    max_fhir_body_bytes: int = Field(default=8 * 1_048_576, ge=1024)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1)
     idempotency_hours: int = Field(default=24, ge=1)

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salomat.core import context
+from salomat.core.config import get_settings
 from salomat.core.errors import (
+    N_,
     FieldError,
     Invalid,
     PayloadTooLarge,
@@ -181,22 +183,46 @@ def _url_error(scope: Scope) -> SalomatError | None:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over the limit with 413, whether declared or streamed."""
+    """Refuse bodies over the limit with 413, whether declared or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    A FHIR write (POST or PUT under ``/fhir``) has its own, larger limit
+    (``SALOMAT_MAX_FHIR_BODY_BYTES``): a shared-record DocumentReference carries its
+    attachment of up to 5 MiB base64-encoded in the resource."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, fhir_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.fhir_max_bytes = (
+            get_settings().max_fhir_body_bytes if fhir_max_bytes is None else fhir_max_bytes
+        )
 
-    def _error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"The request body is over the limit of {self.max_bytes} bytes.")
+    def limit(self, scope: Scope) -> int:
+        path = scope.get("path") or ""
+        if scope.get("method") in ("POST", "PUT") and (
+            path == "/fhir" or path.startswith("/fhir/")
+        ):
+            return max(self.max_bytes, self.fhir_max_bytes)
+        return self.max_bytes
+
+    @staticmethod
+    def _error(limit: int, size: int | None = None) -> PayloadTooLarge:
+        if size is not None:
+            return PayloadTooLarge(
+                N_("The request body (%(size)s bytes) is over the limit of %(max)s bytes."),
+                params={"size": size, "max": limit},
+            )
+        return PayloadTooLarge(
+            N_("The request body is over the limit of %(max)s bytes."), params={"max": limit}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            response = problem(Request(scope), self._error())
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            response = problem(Request(scope), self._error(max_bytes, int(declared)))
             await response(scope, receive, send)
             return
         received = 0
@@ -209,10 +235,10 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # answer now; the app sees a disconnect and whatever it sends is dropped
                     rejected = True
-                    response = problem(Request(scope), self._error())
+                    response = problem(Request(scope), self._error(max_bytes))
                     await response(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
