@@ -467,18 +467,24 @@ async def test_an_update_takes_if_match_and_history_reads_back(client, world):
     changed = {**current, "status": "cancelled"}
     changed.pop("meta")
 
-    def put(version: int) -> dict[str, Any]:
+    def put(version: int | None) -> dict[str, Any]:
+        request = {"method": "PUT", "url": enc}
+        if version is not None:
+            request["ifMatch"] = f'W/"{version}"'
         return {
             "resourceType": "Bundle",
             "type": "transaction",
             "entry": [
-                {
-                    "fullUrl": f"http://testserver/fhir/{enc}",
-                    "resource": changed,
-                    "request": {"method": "PUT", "url": enc, "ifMatch": f'W/"{version}"'},
-                }
+                {"fullUrl": f"http://testserver/fhir/{enc}", "resource": changed,
+                 "request": request}
             ],
-        }
+        }  # fmt: skip
+
+    # without ifMatch (and no meta.versionId) an entry does not overwrite whatever version
+    # is current, as a plain PUT does not: 412 naming the entry, nothing changed
+    r = await client.post("/fhir", json=put(None), headers=world.hospital)
+    assert "Bundle.entry[0].request.ifMatch" in issues(r, 412)
+    assert (await client.get(f"/fhir/{enc}", headers=world.hospital)).json() == current
 
     (entry,) = answer(
         await client.post("/fhir", json=put(1), headers=world.hospital), "transaction-response"

@@ -44,6 +44,7 @@ from salomat.core.errors import (
     FieldError,
     Invalid,
     NotFound,
+    PreconditionFailed,
     SalomatError,
 )
 from salomat.core.pagination import PageParams
@@ -614,7 +615,7 @@ class _Run:
                 e.kind,
                 e.target,
                 resource,
-                if_match=_if_match(e),
+                if_match=_if_match(e, resource),
             )
             created = False
         e.location = resource_url(stored)
@@ -687,10 +688,22 @@ def _if_none_exist(e: _Entry) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def _if_match(e: _Entry) -> int | None:
+def _if_match(e: _Entry, resource: dict[str, Any]) -> int:
+    """The version a PUT entry expects, as a plain PUT takes it: ``request.ifMatch``, else
+    the resource's meta.versionId; neither is refused (412) rather than overwriting
+    whatever version is current."""
     value = e.request.get("ifMatch")
     if value is None:
-        return None
+        meta = resource.get("meta")
+        value = meta.get("versionId") if isinstance(meta, dict) else None
+        if value is None:
+            raise PreconditionFailed(
+                N_(
+                    'Send request.ifMatch with the ETag you read (W/"<version>"), '
+                    "or meta.versionId in the resource."
+                ),
+                errors=[FieldError(f"{e.at}.request.ifMatch", N_("is required"))],
+            )
     version = parse_version(str(value).strip().removeprefix("W/").strip('"'))
     if version is None:
         raise _invalid(f"{e.at}.request.ifMatch", N_('must be a version such as W/"3"'))
