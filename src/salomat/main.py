@@ -163,6 +163,10 @@ def create_app() -> FastAPI:
     # the last one added is the outermost: every answer, the guards' and the last-resort
     # 500 included, leaves through RequestContextMiddleware (security headers, request id)
     app.add_middleware(UrlGuardMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        fhir_max_bytes=settings.max_fhir_body_bytes,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
