@@ -144,6 +144,9 @@ class AccessLogEntry(BaseModel):
     employer_name: str | None = None
     action: str
     resource_type: str
+    #: what was opened: her person id, or the resource's id ("shr-12": a resource of her
+    #: shared health record; the page names it by its kind)
+    resource_id: str | None = None
     #: her person id (or a record merged into hers)
     patient_id: int | None
     purpose: str | None

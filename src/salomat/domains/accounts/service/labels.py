@@ -18,6 +18,8 @@ from salomat.core.policy import Role
 __all__ = [
     "OUTCOMES",
     "RESOURCE_TYPES",
+    "SCOPE_REASONS",
+    "SHARED_RECORD_KINDS",
     "action_label",
     "outcome_label",
     "purpose_label",
@@ -66,6 +68,11 @@ RESOURCE_TYPES: dict[str, str] = {
     "BreakGlass": N_("Emergency access"),
     "AuditEvent": N_("Audit trail"),
     "AccessLog": N_("Who opened my record"),
+    # only the shared health record writes these (see SHARED_RECORD_KINDS)
+    "AllergyIntolerance": N_("Allergy"),
+    "DiagnosticReport": N_("Report"),
+    "DocumentReference": N_("Document"),
+    "NamingSystem": N_("Identifier system"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -88,6 +95,23 @@ RESOURCE_TYPES: dict[str, str] = {
     "employer": N_("Employer registry"),
     "sanatorium": N_("Sanatorium treatment"),
 }
+
+#: what the shared health record (domains.record) keeps, by kind: the names its own page
+#: gives them. Its types are also other domains' (a pregnancy's Encounter is an antenatal
+#: contact, a child's Observation a growth measurement, a Procedure a birth), so a row is
+#: the record's by its id: the record's FHIR ids are "shr-<n>" (record.service.common
+#: ID_PREFIX), the other domains' are numbers. The prefix is matched here as data: accounts
+#: is below record in the domain graph and does not import it.
+SHARED_RECORD_KINDS: dict[str, str] = {
+    "Encounter": N_("Visit"),
+    "Condition": N_("Diagnosis"),
+    "Observation": N_("Result"),
+    "Procedure": N_("Procedure"),
+    "AllergyIntolerance": N_("Allergy"),
+    "DiagnosticReport": N_("Report"),
+    "DocumentReference": N_("Document"),
+}
+_SHARED_RECORD_ID = "shr-"
 
 #: the reasons the platform itself writes (``purpose``), each translated as a whole
 PURPOSES = frozenset(
@@ -141,8 +165,15 @@ PURPOSES = frozenset(
         N_("citizen portal: sanatorium offer"),
         N_("citizen portal: sanatorium voucher"),
         N_("the sanatorium's own stay record"),
+        # the shared health record's writes and timeline (record.service.common PURPOSE,
+        # matched as data: accounts does not import the record domain)
+        N_("shared health record"),
     }
 )
+#: reasons written as codes, not English words: the shared health record's sender's
+#: right (record.service.scope REASON; matched as data, as above): what the user's
+#: facility sent to the record it may read again
+SCOPE_REASONS = {"record-sender": N_("sent by the user's facility")}
 #: ``open care relationship (<kind>)``: why a facility holds a person
 CARE_KINDS = {
     "referral": N_("referral"),
@@ -188,8 +219,21 @@ def role_label(code: str | None) -> str:
     return gettext(code).replace("_", " ") if code in Role.__members__ else code
 
 
-def resource_label(code: str) -> str:
+def resource_label(code: str, resource_id: str | None = None, action: str | None = None) -> str:
+    """What a row is about, in the current language. Given the row's id and action, a row
+    of the shared health record is named by the record's kind ("Result"), not by what other
+    domains keep under the same FHIR type ("Growth measurement")."""
+    if code in SHARED_RECORD_KINDS and _shared_record(resource_id, action):
+        return gettext(SHARED_RECORD_KINDS[code])
     return gettext(RESOURCE_TYPES[code]) if code in RESOURCE_TYPES else code
+
+
+def _shared_record(resource_id: str | None, action: str | None) -> bool:
+    """A read, write or refusal of one of the record's resources names it "shr-<n>". A
+    search is audited once per person shown (the person's id): only the record searches
+    Encounter, Observation and Procedure per person (the maternal and child domains audit
+    their lists as reads), so a search row of these types is the record's."""
+    return (resource_id or "").startswith(_SHARED_RECORD_ID) or action == "search"
 
 
 def purpose_label(purpose: str | None) -> str:
@@ -198,6 +242,8 @@ def purpose_label(purpose: str | None) -> str:
         return ""
     if purpose in PURPOSES:
         return gettext(purpose)
+    if purpose in SCOPE_REASONS:
+        return gettext(SCOPE_REASONS[purpose])
     if purpose.startswith(_BREAK_GLASS):  # the row is flagged: pages show that beside it
         return purpose.removeprefix(_BREAK_GLASS)
     if m := _CARE.match(purpose):
