@@ -89,11 +89,13 @@ router.include_router(registry_api.router)
 router.include_router(record_api.writes)
 # before the register's: it claims its own ids and searches of ServiceRequest and Encounter
 router.include_router(sanatorium_api.router)
+# after the sanatorium's claims, before the cancer registry's, the register's and sick
+# leave's routes: it claims its shr- ids and its searches (fhir/record_api.py), among them
+# Observation?patient=…&code=<the TNM stage code>, which it answers merged with the cancer
+# registry's stages
+router.include_router(record_api.router)
 # before the register's: it claims its own ids and searches of Condition and Observation
 router.include_router(cancer_api.router)
-# after the sanatorium's and cancer registry's claims, before the register's and sick
-# leave's routes: it claims its shr- ids and its searches (fhir/record_api.py)
-router.include_router(record_api.router)
 router.include_router(maternal_api.router)
 router.include_router(child_api.router)
 router.include_router(maternal_exchange.router)

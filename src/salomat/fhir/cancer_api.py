@@ -166,7 +166,8 @@ def _registry_category(value: str) -> bool:
     return any(v in (mapper.REGISTRY_CODE, _CATEGORY) for v in value.split(","))
 
 
-def _stage_code(value: str) -> bool:
+def stage_code(value: str) -> bool:
+    """A ``code`` search value (comma: any of them) names the TNM stage group."""
     return any(v in (mapper.STAGE_GROUP[0], _STAGE_CODE) for v in value.split(","))
 
 
@@ -185,7 +186,7 @@ def _claims_conditions(scope: Scope) -> bool:
 
 def _claims_observations(scope: Scope) -> bool:
     for k, v in query_of(scope):
-        if k == "code" and _stage_code(v):
+        if k == "code" and stage_code(v):
             return True
         if k == "_id" and v.startswith(mapper.STAGE_PREFIX):
             return True

@@ -16,7 +16,7 @@ from salomat.fhir import cancer_api
 from salomat.fhir import record as mapper
 from salomat.fhir import sick_leave as sick_leave_mapper
 from salomat.fhir.common import PAGING, query_of
-from salomat.fhir.record_search import SEARCH_PARAMS, merge_kind
+from salomat.fhir.record_search import SEARCH_PARAMS, THEIRS, merge_kind
 
 # ---- searches and reads ---------------------------------------------------------------------
 
@@ -29,15 +29,6 @@ def _ours(value: str, kind: str | None = None) -> bool:
     )
 
 
-#: parameters only the register's routes take (the record leaves them the search)
-_THEIRS: dict[str, frozenset[str]] = {
-    "Encounter": frozenset({"episode-of-care", "type"}),
-    "Observation": frozenset({"focus"}),
-    "Condition": frozenset({"body-site", "verification-status"}),
-    "DocumentReference": frozenset({"type", "period", "status", "identifier", "date"}),
-}
-
-
 def _is_merged(resource_type: str, items: list[tuple[str, str]]) -> bool:
     return merge_kind(resource_type, items) is not None
 
@@ -46,7 +37,7 @@ def claims_search(resource_type: str) -> Callable[[Scope], bool]:
     """A search of ``resource_type`` is the record's when it is merged (the other route's
     and ours), names one of the record's own parameters, or ``shr-`` ids."""
     own = frozenset(SEARCH_PARAMS[resource_type]) - {"patient", "code", "clinical-status"}
-    own -= _THEIRS[resource_type] | {"_id", "encounter"}
+    own -= THEIRS[resource_type] | {"_id", "encounter"} | PAGING
 
     def claim(scope: Scope) -> bool:
         items = query_of(scope)

@@ -7,7 +7,11 @@ A search by ``patient`` alone (or with the register's own filters) of Encounter,
 Observation, Condition or DocumentReference is answered by the register's (or sick
 leave's) route and the record's together (MERGED): theirs first, as their route gives
 them, then the record's of the same person, paged and counted across both; so is
-``Condition?identifier=…`` with the cancer registry's tumours (MERGED_IDENTIFIER).
+``Condition?identifier=…`` with the cancer registry's tumours (MERGED_IDENTIFIER), and
+``Observation?patient=…&code=<TNM stage code>`` with the cancer registry's stages too.
+With ``_sort`` both shares are merged, then sorted (``sort_merged``). A search by
+``patient`` naming a parameter of the record's that the other route cannot answer is
+refused naming it (``unmergeable``), never answered with one share alone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import RecordQuery
+from salomat.domains.record.service import fhir_interval
 from salomat.fhir import cancer_api, maternal_api, sick_leave_api
 from salomat.fhir import record as mapper
 from salomat.fhir.common import (
@@ -83,8 +88,14 @@ def _search_params(resource_type: str) -> dict[str, tuple[str, str]]:
     if resource_type != "Encounter":
         out["encounter"] = ("reference", "the shared record's Encounter, Encounter/shr-<n>")
     out["_lastUpdated"] = ("date", "when the platform stored the version; prefixes as date")
-    out["_sort"] = ("string", "date, -date, _lastUpdated, -_lastUpdated, _id, -_id")
+    out["_sort"] = (
+        "string",
+        "date, -date, _lastUpdated, -_lastUpdated, _id, -_id (with patient on a type another "
+        "register shares: date or _lastUpdated, both shares merged, then sorted; a resource "
+        "without that time comes last)",
+    )
     out["_summary"] = ("token", "count: the total only")
+    out["_offset"] = ("number", "how many matches to skip (the next link sets it)")
     return out
 
 
@@ -92,23 +103,34 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     t: _search_params(t) for t in RESOURCE_TYPES
 }
 
-#: a search by patient with only these besides answers both (the register's and ours)
+#: a search by patient with only these besides answers both (the register's and ours):
+#: each filter is one both take with the same meaning, and goes to both
 MERGED: dict[str, frozenset[str]] = {
     "Encounter": frozenset({"patient"}),
     "Observation": frozenset({"patient", "code"}),
     "Condition": frozenset({"patient", "code", "clinical-status"}),
-    "DocumentReference": frozenset({"patient"}),
+    "DocumentReference": frozenset({"patient", "status"}),
 }
 #: Condition?identifier=… (with code or clinical-status at most) answers both too: the
 #: cancer registry's tumours of a report and the record's Conditions of the identifier
 MERGED_IDENTIFIER = frozenset({"identifier", "code", "clinical-status"})
+#: what a merged search takes besides its filters: both shares merged, then sorted or paged
+_RESULT = PAGING | {"_summary", "_sort"}
+#: parameters only the register's (or sick leave's) routes take: a search naming one is
+#: theirs alone (the record leaves it to them)
+THEIRS: dict[str, frozenset[str]] = {
+    "Encounter": frozenset({"episode-of-care", "type"}),
+    "Observation": frozenset({"focus"}),
+    "Condition": frozenset({"body-site", "verification-status"}),
+    "DocumentReference": frozenset({"type", "period", "status", "identifier", "date"}),
+}
 
 
 def merge_kind(resource_type: str, items: list[tuple[str, str]]) -> str | None:
     """Which merged search this is: ``patient`` (the register's or sick leave's route and
     ours), ``identifier`` (the cancer registry's and ours), or None. ``_summary=count``
-    and ``_count=0`` count both."""
-    names = {k for k, _ in items} - PAGING - {"_summary"}
+    and ``_count=0`` count both; ``_sort`` sorts both."""
+    names = {k for k, _ in items} - _RESULT
     if resource_type in MERGED and "patient" in names and names <= MERGED[resource_type]:
         return "patient"
     if resource_type == "Condition" and "identifier" in names and names <= MERGED_IDENTIFIER:
@@ -116,17 +138,39 @@ def merge_kind(resource_type: str, items: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def _token(raw: str) -> tuple[str | None, str]:
+def unmergeable(resource_type: str, items: list[tuple[str, str]]) -> list[str]:
+    """The record's own parameters that a search by ``patient`` of a type another register
+    shares names beside it, which that register cannot answer: answering them would give
+    the record's share alone under a search that promises both, so they are refused
+    (``subject`` instead of ``patient`` searches the record alone). None when the search
+    also names ``subject``, a record ``_id``/``encounter`` (the record's alone anyway), or
+    a parameter only the other register takes (its alone)."""
+    names = {k for k, _ in items} - _RESULT
+    if resource_type not in MERGED or "patient" not in names:
+        return []
+    if names & ({"subject", "_id", "encounter"} | THEIRS[resource_type]):
+        return []
+    return sorted(names - MERGED[resource_type])
+
+
+def parse_token(raw: str) -> tuple[str | None, str]:
+    """One token value as (system, code), R4 search "token": ``<code>`` any system (None),
+    ``|<code>`` no system (""), ``<system>|<code>`` that system, ``<system>|`` any code of
+    that system (code "")."""
     system, bar, code = raw.rpartition("|")
-    return (system or None) if bar else None, code
+    return (system if bar else None), code
 
 
-def _tokens(params: Params, name: str) -> list[tuple[str | None, str]]:
+def _tokens(
+    params: Params, name: str, *, whole_system: bool = True
+) -> list[tuple[str | None, str]]:
+    """A token parameter's values (comma: any of them). ``<system>|`` names every code of
+    the system when ``whole_system``; a value naming neither code nor system is refused."""
     raw = params.get(name)
     if raw is None:
         return []
-    out = [_token(v) for v in raw.split(",")]
-    if any(not code for _, code in out):
+    out = [parse_token(v) for v in raw.split(",")]
+    if any(not code and not (whole_system and system) for system, code in out):
         raise Invalid.fields([FieldError(name, N_("give the code: <system>|<code> or <code>"))])
     return out
 
@@ -206,7 +250,21 @@ def _query(resource_type: str, params: Params) -> RecordQuery | None:
     limit, offset = _count(params)
     ids: list[int] = []
     if (raw := params.get("_id")) is not None:
-        ids = [i for v in raw.split(",") if (i := record.row_id(v)) is not None]
+        values = raw.split(",")
+        ours = [v.startswith(record.ID_PREFIX) for v in values]
+        if any(ours) and not all(ours):
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "_id",
+                        N_(
+                            "Give the shared record's ids (shr-<n>) apart from other "
+                            "registers' ids: one search looks up one kind."
+                        ),
+                    )
+                ]
+            )
+        ids = [i for v in values if (i := record.row_id(v)) is not None]
         if not ids:
             return None
     encounter_id = None
@@ -218,7 +276,7 @@ def _query(resource_type: str, params: Params) -> RecordQuery | None:
     if person == -1:
         return None
     status_name = "clinical-status" if resource_type in _CLINICAL else "status"
-    statuses = [c for _, c in _tokens(params, status_name)]
+    statuses = [c for _, c in _tokens(params, status_name, whole_system=False)]
     return RecordQuery(
         person_id=person,
         ids=ids,
@@ -293,7 +351,7 @@ async def _theirs(
     items: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """Every resource the other route gives for the same search (all its pages)."""
-    items = [(k, v) for k, v in items if k not in PAGING and k != "_summary"]
+    items = [(k, v) for k, v in items if k not in _RESULT]
     top = get_settings().max_page_size
     out: list[dict[str, Any]] = []
     while True:
@@ -305,6 +363,53 @@ async def _theirs(
             return out
 
 
+def _sources(resource_type: str, kind: str, params: Params) -> list[tuple[Handler, str]]:
+    """The other routes a merged search answers with (before the record's share)."""
+    if kind == "identifier":
+        return [(cancer_api.search_tumours, "cancer:read")]
+    out = [_OTHERS[resource_type]]
+    code = params.get("code")
+    if resource_type == "Observation" and code is not None and cancer_api.stage_code(code):
+        # the cancer registry's TNM stages of the patient answer this code too
+        out.append((cancer_api.search_stages, "cancer:read"))
+    return out
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return fhir_interval(value)[0] if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _sort_key(resource: dict[str, Any], key: str) -> datetime | None:
+    """The time a merged search sorts ``resource`` by: ``date`` its clinical time as the
+    record reads it (the start of effective, period, onset, performed, … as the type has
+    it), ``_lastUpdated`` its meta.lastUpdated; None when it has none."""
+    if key == "_lastUpdated":
+        meta = resource.get("meta")
+        return _instant(meta.get("lastUpdated")) if isinstance(meta, dict) else None
+    try:
+        return record.describe(resource).effective_start
+    except Invalid:
+        return None
+
+
+def sort_merged(
+    resources: list[dict[str, Any]], sort: list[tuple[str, bool]]
+) -> list[dict[str, Any]]:
+    """``resources`` sorted by ``sort`` (first key first), as the record sorts its own: a
+    resource without the time comes after those with it, either way; ties keep the order
+    given (stable)."""
+    out = list(resources)
+    for key, desc in reversed(sort):
+        keyed = [(_sort_key(r, key), r) for r in out]
+        timed = [(k, r) for k, r in keyed if k is not None]
+        timed.sort(key=lambda kr: kr[0], reverse=desc)  # type: ignore[arg-type,return-value]
+        out = [r for _, r in timed] + [r for k, r in keyed if k is None]
+    return out
+
+
 async def _merged_search(
     request: Request,
     session: Any,
@@ -313,38 +418,74 @@ async def _merged_search(
     kind: str,
     items: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    if kind == "identifier":
-        handler: Handler = cancer_api.search_tumours
-        permission, names = "cancer:read", MERGED_IDENTIFIER
-    else:
-        handler, permission = _OTHERS[resource_type]
-        names = MERGED[resource_type]
-    theirs_allowed = allowed(principal.role, permission)
+    names = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
+    params = Params(items, names | _RESULT)
+    sources = _sources(resource_type, kind, params)
     ours_allowed = allowed(principal.role, "record:read")
-    if not ours_allowed:
+    theirs_allowed = [(h, p) for h, p in sources if allowed(principal.role, p)]
+    if not ours_allowed and len(theirs_allowed) <= 1:
         # as before the record: the other route answers (or refuses) alone
+        handler, permission = theirs_allowed[0] if theirs_allowed else sources[0]
         await Require(permission)(request)
         return _answer(await handler(_with_query(request, items), session, principal))
-    params = Params(items, names | PAGING | {"_summary"})
     q = _query(resource_type, params)
     assert q is not None
-    theirs = await _theirs(request, session, principal, handler, items) if theirs_allowed else []
+    if any(key == "_id" for key, _ in q.sort):
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "_sort",
+                    N_(
+                        "A search by patient answers another register's resources too, whose "
+                        "ids have no order with the shared record's: sort by date or "
+                        "_lastUpdated."
+                    ),
+                )
+            ]
+        )
+    theirs: list[dict[str, Any]] = []
+    for handler, _permission in theirs_allowed:
+        theirs += await _theirs(request, session, principal, handler, items)
     limit, offset = q.limit, q.offset
-    shown = theirs[offset : offset + limit]
-    ours = await record.search_resources(
-        session,
-        principal,
-        resource_type,
-        q.model_copy(
-            update={
-                "offset": max(0, offset - len(theirs)),
-                "limit": limit - len(shown),
-            }
-        ),
-    )
-    resources = shown + [mapper.to_fhir(s) for s in ours.items]
+    if not ours_allowed:
+        ours_total, ours_items = 0, []
+    elif q.sort and limit:
+        # merged, then sorted: the first offset+limit of ours in that order are all a page
+        # of both can hold
+        page = await record.search_resources(
+            session,
+            principal,
+            resource_type,
+            q.model_copy(update={"offset": 0, "limit": offset + limit}),
+        )
+        ours_total, ours_items = page.total, [mapper.to_fhir(s) for s in page.items]
+    else:
+        shown_theirs = theirs[offset : offset + limit]
+        page = await record.search_resources(
+            session,
+            principal,
+            resource_type,
+            q.model_copy(
+                update={
+                    "offset": max(0, offset - len(theirs)),
+                    "limit": limit - len(shown_theirs),
+                }
+            ),
+        )
+        ours_total = page.total
+        resources = shown_theirs + [mapper.to_fhir(s) for s in page.items]
+        return _searchset(
+            request, resource_type, params, resources, len(theirs) + ours_total, limit, offset
+        )
+    merged = sort_merged(theirs + ours_items, q.sort) if q.sort else theirs + ours_items
     return _searchset(
-        request, resource_type, params, resources, len(theirs) + ours.total, limit, offset
+        request,
+        resource_type,
+        params,
+        merged[offset : offset + limit],
+        len(theirs) + ours_total,
+        limit,
+        offset,
     )
 
 
@@ -369,6 +510,21 @@ async def search_bundle(
     if kind is not None:
         return await _merged_search(request, session, principal, resource_type, kind, items)
     await Require("record:read")(request)
+    refused = unmergeable(resource_type, items)
+    if refused:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    name,
+                    N_(
+                        "A search by patient answers another register's resources too, which "
+                        "this parameter cannot filter; search by subject for the shared "
+                        "record's alone."
+                    ),
+                )
+                for name in refused
+            ]
+        )
     params = Params(items, frozenset(SEARCH_PARAMS[resource_type]) | PAGING)
     q = _query(resource_type, params)
     limit, offset = _count(params)

@@ -222,7 +222,8 @@ def _instant_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
 def _token_exists(param: str, tokens: list[tuple[str | None, str]]) -> Any:
     alts = []
     for system, code in tokens:
-        cond = [RecordToken.code == code]
+        # code "" (``<system>|``): any code of that system
+        cond = [RecordToken.code == code] if code or not system else []
         if system is not None:
             cond.append(RecordToken.system == system if system else RecordToken.system.is_(None))
         alts.append(and_(*cond))
@@ -240,7 +241,8 @@ def _token_exists(param: str, tokens: list[tuple[str | None, str]]) -> Any:
 def _identifier_exists(pairs: list[tuple[str | None, str]]) -> Any:
     alts = []
     for system, value in pairs:
-        cond = [RecordIdentifier.value == value]
+        # value "" (``<system>|``): any identifier of that system
+        cond = [RecordIdentifier.value == value] if value or not system else []
         if system is not None:
             cond.append(RecordIdentifier.system == system)
         alts.append(and_(*cond))
