@@ -227,7 +227,10 @@ async def test_each_person_shown_is_audited_once_per_search(db, shr):
     ]
 
 
-async def test_the_sending_facility_holds_the_person_for_a_year(db, shr, make_user, make_facility):
+async def test_the_sending_facility_finds_and_reads_what_it_sent_and_nothing_more(
+    db, shr, make_user, make_facility
+):
+    from salomat.core.policy import person_scope
     from salomat.domains.record.models import RecordResource
 
     p = await shr.make_patient()
@@ -238,34 +241,53 @@ async def test_the_sending_facility_holds_the_person_for_a_year(db, shr, make_us
         other_hospital,
     )
     sent, _ = await record.create_resource(db, other, observation(p.id))
+    theirs, _ = await record.create_resource(db, shr.hospital_doctor, observation(p.id))
     await db.commit()
-    # a colleague at the sending hospital may read it; the person's whole record too
     colleague = principal(
         await make_user("nurse", facility_code=other_hospital.code), "nurse", other_hospital
     )
+    # sending opens nothing of the person beyond the record's own resources
+    assert await person_scope(db, colleague, p.id) is None
+    # a colleague at the sending hospital reads, finds and sees on the timeline what it sent
     assert (await record.read_resource(db, colleague, "Observation", sent.fhir_id)).id == sent.id
+    assert [v.version for v in await record.resource_history(
+        db, colleague, "Observation", sent.fhir_id
+    )] == [1]  # fmt: skip
+    for q in (RecordQuery(person_id=p.id), RecordQuery(ids=[sent.id, theirs.id])):
+        page = await record.search_resources(db, colleague, "Observation", q)
+        assert ([s.fhir_id for s in page.items], page.total) == ([sent.fhir_id], 1)
     assert [e.fhir_id for e in await record.timeline(db, colleague, p.id)] == [sent.fhir_id]
-    # a hospital that sent nothing for her may not
-    with pytest.raises(NotFound):
-        await record.read_resource(db, shr.hospital_doctor, "Observation", sent.fhir_id)
-    await db.rollback()
-    # a year and a day later the sender's scope has ended
+    # ... a year and more later too (what it sent stays its statement)
     await db.execute(
         update(RecordResource)
         .where(RecordResource.id == sent.id)
-        .values(created_at=datetime.now(UTC) - timedelta(days=366))
-    )
-    await db.commit()
-    with pytest.raises(NotFound):
-        await record.read_resource(db, colleague, "Observation", sent.fhir_id)
-    await db.rollback()
-    await db.execute(
-        update(RecordResource)
-        .where(RecordResource.id == sent.id)
-        .values(created_at=datetime.now(UTC) - timedelta(days=364))
+        .values(created_at=datetime.now(UTC) - timedelta(days=800))
     )
     await db.commit()
     assert (await record.read_resource(db, colleague, "Observation", sent.fhir_id)).id == sent.id
+    # but not what another facility sent for her
+    with pytest.raises(NotFound):
+        await record.read_resource(db, colleague, "Observation", theirs.fhir_id)
+    await db.rollback()
+    # and a hospital that sent nothing for her sees nothing of hers
+    stranger_place = await make_facility("district_hospital")
+    stranger = principal(
+        await make_user("family_doctor", facility_code=stranger_place.code),
+        "family_doctor",
+        stranger_place,
+    )
+    with pytest.raises(NotFound):
+        await record.timeline(db, stranger, p.id)
+    await db.rollback()
+    await db.commit()
+    purposes = (
+        await db.scalars(
+            select(AuditEvent.purpose)
+            .where(AuditEvent.username == colleague.username, AuditEvent.action != "denied")
+            .order_by(AuditEvent.id)
+        )
+    ).all()
+    assert set(purposes) == {"record-sender"}
 
 
 async def test_the_timeline_names_the_sender_in_the_readers_language(db, shr):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from salomat.core import audit
 from salomat.core.audit import AuditEvent
-from salomat.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from salomat.core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from salomat.domains.record import service as record
 from tests.domains.record.helpers import document, encounter, fields, observation
 from tests.factories import unique
@@ -161,16 +161,18 @@ async def test_identifiers_of_an_unregistered_system_are_refused_naming_it(db, s
     assert unknown in fields(e.value)["identifier[1].system"]
 
 
-async def test_the_national_id_system_is_built_in(db, shr):
+async def test_the_national_id_system_is_built_in_and_names_no_resource(db, shr):
     from salomat.core.config import get_settings
     from salomat.country import national_id
 
     p = await shr.make_patient()
     system = national_id.system_uri(get_settings().country)
+    # a person's number as a resource's identifier: its uniqueness would answer whether
+    # the person with that number has such a record
     body = observation(p.id, identifier=[{"system": system, "value": unique("n")}])
-    out, created = await record.create_resource(db, shr.hospital_doctor, body)
-    assert created
-    assert out.resource["identifier"][0]["system"] == system
+    with pytest.raises(Invalid) as e:
+        await record.create_resource(db, shr.hospital_doctor, body)
+    assert "national identification number" in fields(e.value)["identifier[0].system"]
     listed = await record.list_naming_systems(db, url=system)
     assert [(n.url, n.builtin, n.id) for n in listed] == [(system, True, None)]
 
@@ -271,7 +273,8 @@ async def test_a_stale_if_match_is_refused_and_changes_nothing(db, shr):
         db, shr.hospital_doctor, "Observation", first.fhir_id, observation(p.id), if_match=1
     )
     await db.commit()
-    with pytest.raises(Conflict) as e:
+    # 412 as FHIR R4 answers a stale If-Match (http.html, update), not 409
+    with pytest.raises(PreconditionFailed) as e:
         await record.update_resource(
             db,
             shr.hospital_doctor,
@@ -280,7 +283,8 @@ async def test_a_stale_if_match_is_refused_and_changes_nothing(db, shr):
             observation(p.id, status="cancelled"),
             if_match=1,
         )
-    assert e.value.status == 409
+    assert e.value.status == 412
+    assert e.value.extensions == {"current_version": 2}
     await db.rollback()
     now = await record.read_resource(db, shr.doctor, "Observation", first.fhir_id)
     assert (now.version, now.resource["status"]) == (2, "final")
@@ -339,18 +343,19 @@ async def test_a_conditional_create_answers_the_match(db, shr):
         db, shr.hospital_doctor, observation(p.id), if_none_exist=[("_id", first.fhir_id)]
     )
     assert (by_id.id, created) == (first.id, False)
-    # the same value under two systems: a condition without the system matches both
-    other = f"{shr.system}-2"
-    from salomat.domains.record.schemas import NamingSystemIn
-
-    await record.register_naming_system(db, shr.admin, NamingSystemIn(name="Second", url=other))
-    await record.create_resource(
-        db, shr.hospital_doctor, observation(p.id, identifier=[{"system": other, "value": value}])
-    )
-    with pytest.raises(PreconditionFailed):
-        await record.create_resource(
-            db, shr.hospital_doctor, observation(p.id), if_none_exist=[("identifier", value)]
-        )
+    # the condition names one of the resource's own identifiers, in full (the unique key
+    # then decides a race): without the system, or not in the body, it is refused
+    elsewise = [{"system": shr.system, "value": unique("x")}]
+    for condition, body in (
+        (value, observation(p.id, identifier=ident)),
+        (f"{shr.system}|{value}", observation(p.id)),
+        (f"{shr.system}|{value}", observation(p.id, identifier=elsewise)),
+    ):
+        with pytest.raises(Invalid) as e:
+            await record.create_resource(
+                db, shr.hospital_doctor, body, if_none_exist=[("identifier", condition)]
+            )
+        assert "If-None-Exist.identifier" in fields(e.value)
     with pytest.raises(Invalid) as e:
         await record.create_resource(
             db, shr.hospital_doctor, observation(p.id), if_none_exist=[("code", "x")]
@@ -419,20 +424,32 @@ async def test_an_update_is_audited_and_needs_the_person_in_scope(
         )
     )
     assert denied == "denied"
-    # the family doctor of the polyclinic she is attached to may correct it
-    await record.update_resource(db, shr.doctor, "Observation", first.fhir_id, observation(p.id))
+    # the family doctor of the polyclinic she is attached to reads it but may not change
+    # it: a resource is its sender's statement (403, audited)
+    with pytest.raises(Forbidden):
+        await record.update_resource(
+            db, shr.doctor, "Observation", first.fhir_id, observation(p.id)
+        )
+    await db.rollback()
+    await audit.write_after_rollback(db)
+    await db.commit()
+    # the sending hospital corrects it, audited under its right as the sender
+    await record.update_resource(
+        db, shr.hospital_doctor, "Observation", first.fhir_id, observation(p.id)
+    )
     await db.commit()
     rows = (
         await db.execute(
-            select(AuditEvent.username, AuditEvent.action)
+            select(AuditEvent.username, AuditEvent.action, AuditEvent.purpose)
             .where(AuditEvent.resource_id == first.fhir_id, AuditEvent.action != "read")
             .order_by(AuditEvent.id)
         )
     ).all()
     assert rows == [
-        (shr.hospital_doctor.username, "create"),
-        (stranger.username, "denied"),
-        (shr.doctor.username, "update"),
+        (shr.hospital_doctor.username, "create", "shared health record"),
+        (stranger.username, "denied", None),
+        (shr.doctor.username, "denied", None),
+        (shr.hospital_doctor.username, "update", "record-sender"),
     ]
 
 

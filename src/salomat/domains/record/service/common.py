@@ -36,8 +36,6 @@ MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 SUBJECT_FIELD: dict[str, str] = {t: "subject" for t in RESOURCE_TYPES} | {
     "AllergyIntolerance": "patient"
 }
-#: how long a facility that sent a record for a person may open her record
-SENDER_SCOPE_DAYS = 365
 PURPOSE = "shared health record"
 
 _ID = re.compile(r"shr-([1-9][0-9]{0,17})", re.ASCII)

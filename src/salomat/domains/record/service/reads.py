@@ -1,6 +1,7 @@
 """Read, version read, history and search. Every resource shown is of a person in the
-caller's scope, audited; one out of scope answers as a missing one would (404 on a read,
-left out of a search), and its refusal is audited."""
+caller's scope, or one the caller's facility sent (``scope``), audited; any other answers
+as a missing one would (404 on a read, left out of a search), and its refusal is
+audited."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from salomat.domains.record.service.common import (
 from salomat.domains.record.service.common import (
     fhir_id as to_fhir_id,
 )
+from salomat.domains.record.service.scope import REASON as SENDER_REASON
+from salomat.domains.record.service.scope import resource_scope
 from salomat.domains.record.service.validation import unstorable
 
 __all__ = ["read_resource", "resource_history", "search_resources"]
@@ -41,10 +44,12 @@ def _missing(resource_type: str, fhir_id: str) -> NotFound:
     return NotFound(N_("%(type)s %(id)s not found."), params={"type": resource_type, "id": fhir_id})
 
 
-async def _scope_or_404(
+async def scope_or_404(
     session: AsyncSession, principal: Principal, resource_type: str, row: RecordResource
 ) -> Scope:
-    scope = await person_scope(session, principal, row.person_id)
+    """Why the caller may see ``row`` (its person in scope, or her facility sent it);
+    else 404 as for a missing id, the refusal audited."""
+    scope = await resource_scope(session, principal, row.person_id, row.sender_facility_id)
     if scope is None:
         await audit.denied(
             session,
@@ -77,7 +82,7 @@ async def load_in_scope(
     """The current version, the person in scope (else 404, the refusal audited); read
     audited unless the caller audits its own action."""
     row = await _row(session, resource_type, to_fhir_id(rid))
-    scope = await _scope_or_404(session, principal, resource_type, row)
+    scope = await scope_or_404(session, principal, resource_type, row)
     if audit_it:
         await _audit_read(session, principal, row, scope)
     return stored(row)
@@ -108,7 +113,7 @@ async def read_resource(
 ) -> StoredResource:
     """The resource (``version``: that version of it), audited."""
     row = await _row(session, resource_type, fhir_id)
-    scope = await _scope_or_404(session, principal, resource_type, row)
+    scope = await scope_or_404(session, principal, resource_type, row)
     await _audit_read(session, principal, row, scope)
     if version is None or version == row.version:
         return stored(row)
@@ -128,7 +133,7 @@ async def resource_history(
 ) -> list[StoredResource]:
     """Every version, newest first (audited as one read)."""
     row = await _row(session, resource_type, fhir_id)
-    scope = await _scope_or_404(session, principal, resource_type, row)
+    scope = await scope_or_404(session, principal, resource_type, row)
     await _audit_read(session, principal, row, scope)
     versions = await session.scalars(
         select(RecordVersion)
@@ -146,12 +151,20 @@ async def resource_history(
 _PREFIXES = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "sa", "eb", "ap"})
 
 
-def _ap_margin(lower: datetime, upper: datetime) -> timedelta:
-    """How far "approximately" reaches: a tenth of the distance from now, at least a day
-    (FHIR leaves the amount to the server)."""
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _approximately(lower: datetime, upper: datetime) -> tuple[datetime, datetime]:
+    """[lower, upper) widened as far as "approximately" reaches: a tenth of the distance
+    from now, at least a day (FHIR leaves the amount to the server); at most to the first
+    and last instants a datetime holds."""
     now = datetime.now(UTC)
     gap = max(abs(now - lower), abs(now - upper))
-    return max(gap / 10, timedelta(days=1))
+    margin = max(gap / 10, timedelta(days=1))
+    lo = lower - margin if lower - _EARLIEST > margin else _EARLIEST
+    hi = upper + margin if _LATEST - upper > margin else _LATEST
+    return lo, hi
 
 
 def _period_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
@@ -194,8 +207,8 @@ def _period_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
     elif prefix == "eb":
         cond = ends_at_or_before(lower)
     else:  # ap: overlaps the value widened by the margin
-        margin = _ap_margin(lower, upper)
-        cond = and_(starts_before(upper + margin), ends_after(lower - margin))
+        lo, hi = _approximately(lower, upper)
+        cond = and_(starts_before(hi), ends_after(lo))
     return and_(has_time, cond)
 
 
@@ -215,8 +228,8 @@ def _instant_condition(prefix: str, lower: datetime, upper: datetime) -> Any:
         return at >= lower
     if prefix == "le":
         return at < upper
-    margin = _ap_margin(lower, upper)
-    return and_(at >= lower - margin, at < upper + margin)
+    lo, hi = _approximately(lower, upper)
+    return and_(at >= lo, at < hi)
 
 
 def _token_exists(param: str, tokens: list[tuple[str | None, str]]) -> Any:
@@ -353,13 +366,39 @@ async def search_resources(
     else:
         people = list(
             await session.scalars(
-                select(RecordResource.person_id).where(*cond).distinct().limit(MAX_PEOPLE)
+                select(RecordResource.person_id)
+                .where(*cond)
+                .distinct()
+                .order_by(RecordResource.person_id)
+                .limit(MAX_PEOPLE)
             )
         )
     allowed: dict[int, Scope] = {}
+    out_of_scope: list[int] = []
     for pid in people:
         scope = await person_scope(session, principal, pid)
         if scope is None:
+            out_of_scope.append(pid)
+        else:
+            allowed[pid] = scope
+    # besides the people in scope: what the caller's facility sent, and only that
+    sent = (
+        RecordResource.sender_facility_id == principal.facility_id
+        if principal.facility_id is not None
+        else None
+    )
+    if out_of_scope:
+        withheld = select(RecordResource.person_id).where(
+            *cond, RecordResource.person_id.in_(out_of_scope)
+        )
+        if sent is not None:
+            withheld = withheld.where(
+                or_(
+                    RecordResource.sender_facility_id.is_(None),
+                    RecordResource.sender_facility_id != principal.facility_id,
+                )
+            )
+        for pid in await session.scalars(withheld.distinct().order_by(RecordResource.person_id)):
             await audit.record(
                 session,
                 principal,
@@ -370,12 +409,15 @@ async def search_resources(
                 outcome="failure",
                 detail="outside the user's scope",
             )
-        else:
-            allowed[pid] = scope
-    if not allowed:
+    if not allowed and sent is None:
         await audit.record_listing(session, principal, [], resource_type=resource_type)
         return RecordPage(items=[], total=0)
-    cond.append(RecordResource.person_id.in_(sorted(allowed)))
+    if allowed and sent is not None:
+        cond.append(or_(RecordResource.person_id.in_(sorted(allowed)), sent))
+    elif allowed:
+        cond.append(RecordResource.person_id.in_(sorted(allowed)))
+    else:
+        cond.append(sent)
     total = int(
         await session.scalar(select(func.count()).select_from(RecordResource).where(*cond)) or 0
     )
@@ -387,13 +429,25 @@ async def search_resources(
                 .limit(q.limit)
             )
         )  # fmt: skip
-    shown = list(dict.fromkeys(r.person_id for r in rows)) if q.limit else (
-        sorted(allowed) if total else []
-    )  # fmt: skip
+        shown = list(dict.fromkeys(r.person_id for r in rows))
+    elif total:
+        shown = list(
+            await session.scalars(
+                select(RecordResource.person_id).where(*cond).distinct()
+                .order_by(RecordResource.person_id)
+            )
+        )  # fmt: skip
+    else:
+        shown = []
     await audit.record_listing(
         session,
         principal,
-        [audit.Access(pid, allowed[pid].reason, allowed[pid].break_glass_grant) for pid in shown],
+        [
+            audit.Access(pid, allowed[pid].reason, allowed[pid].break_glass_grant)
+            if pid in allowed
+            else audit.Access(pid, SENDER_REASON, None)
+            for pid in shown
+        ],
         resource_type=resource_type,
     )
     return RecordPage(items=[stored(r) for r in rows], total=total)

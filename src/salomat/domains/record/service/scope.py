@@ -1,39 +1,39 @@
-"""The sender's scope: a facility that sent a record for a person in the last year may
-open her record, as a facility with an open care relationship may (a hospital that
-treated her follows up on its own findings). Registered with ``core.policy``."""
+"""Who may see a resource of the record: whoever holds its person in scope
+(``core.policy``: attachment, care relationship, break-the-glass, ...), and the facility
+that sent it, for that resource only.
+
+The sender's right is the record's own: it is not a ``core.policy`` scope provider, so
+sending a record for a person opens nothing else of hers (neither her other resources
+nor any other domain's); a hospital finds again and reads what it sent, nothing more.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core.db import utcnow
-from salomat.core.policy import Scope, scope_provider
+from salomat.core.policy import Scope, person_scope
 from salomat.core.security import Principal
-from salomat.domains.record.models import RecordResource
-from salomat.domains.record.service.common import SENDER_SCOPE_DAYS
 
 __all__: list[str] = []
 
+#: the audit purpose of a read the sender's right admits
 REASON = "record-sender"
 
 
-@scope_provider
-async def sent_for_person(
-    session: AsyncSession, principal: Principal, person_id: int
+def sent_by_caller(principal: Principal, sender_facility_id: int | None) -> bool:
+    """The resource was sent from the caller's facility."""
+    return principal.facility_id is not None and sender_facility_id == principal.facility_id
+
+
+async def resource_scope(
+    session: AsyncSession, principal: Principal, person_id: int, sender_facility_id: int | None
 ) -> Scope | None:
-    """Sent (created) a record for this person in the last ``SENDER_SCOPE_DAYS`` days."""
-    if principal.facility_id is None:
-        return None
-    hit = await session.scalar(
-        select(RecordResource.id)
-        .where(
-            RecordResource.sender_facility_id == principal.facility_id,
-            RecordResource.person_id == person_id,
-            RecordResource.created_at >= utcnow() - timedelta(days=SENDER_SCOPE_DAYS),
-        )
-        .limit(1)
-    )
-    return Scope(REASON) if hit is not None else None
+    """Why the caller may see a resource of ``person_id`` sent by ``sender_facility_id``,
+    or None. The person's scope first; the sender's right rather than break-the-glass
+    (a grant is not used where it is not needed)."""
+    scope = await person_scope(session, principal, person_id)
+    if sent_by_caller(principal, sender_facility_id) and (
+        scope is None or scope.break_glass_grant is not None
+    ):
+        return Scope(REASON)
+    return scope

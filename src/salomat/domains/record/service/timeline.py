@@ -11,12 +11,14 @@ import json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import i18n
-from salomat.core.policy import require_person
+from salomat.core import audit, i18n
+from salomat.core.errors import N_, NotFound
+from salomat.core.policy import Scope, person_scope
 from salomat.core.security import Principal
 from salomat.domains.record.models import RecordResource
 from salomat.domains.record.schemas import TimelineEntry
-from salomat.domains.record.service.common import PURPOSE, fhir_id
+from salomat.domains.record.service.common import fhir_id
+from salomat.domains.record.service.scope import REASON as SENDER_REASON
 from salomat.domains.registry import service as registry
 
 __all__ = ["timeline"]
@@ -26,11 +28,44 @@ async def timeline(
     session: AsyncSession, principal: Principal, person_id: int, *, limit: int = 200
 ) -> list[TimelineEntry]:
     """The newest ``limit`` entries (by clinical time, else last update), audited once as
-    a read of the person's record (404 when out of scope)."""
-    await require_person(
-        session, principal, person_id, action="read", resource_type="Patient", purpose=PURPOSE
-    )
+    a read of the person's record under the reader's scope (404 when out of scope). A
+    facility that sent resources for a person out of its scope sees those alone."""
     r = RecordResource
+    scope = await person_scope(session, principal, person_id)
+    if scope is None and principal.facility_id is not None:
+        # a facility that sent her something sees what it sent, nothing more
+        has_sent = await session.scalar(
+            select(r.id)
+            .where(r.person_id == person_id, r.sender_facility_id == principal.facility_id)
+            .limit(1)
+        )
+        if has_sent is not None:
+            scope = Scope(SENDER_REASON)
+    if scope is None:
+        await audit.denied(
+            session,
+            principal,
+            resource_type="Patient",
+            resource_id=str(person_id),
+            patient_id=person_id,
+            detail="outside the user's scope",
+        )
+        raise NotFound(
+            N_("%(type)s %(id)s not found."), params={"type": "Patient", "id": person_id}
+        )
+    await audit.record(
+        session,
+        principal,
+        action="read",
+        resource_type="Patient",
+        resource_id=str(person_id),
+        patient_id=person_id,
+        purpose=scope.reason,
+        break_glass_grant=scope.break_glass_grant,
+    )
+    which = [r.person_id == person_id]
+    if scope.reason == SENDER_REASON:
+        which.append(r.sender_facility_id == principal.facility_id)
     rows = await session.execute(
         select(
             r.id,
@@ -52,7 +87,7 @@ async def timeline(
             registry.facility_name_of(r.sender_facility_id).label("fname"),
             registry.facility_names_of(r.sender_facility_id).label("fnames"),
         )
-        .where(r.person_id == person_id)
+        .where(*which)
         .order_by(r.effective_start.desc().nulls_last(), r.last_updated.desc(), r.id.desc())
         .limit(max(0, limit))
     )

@@ -20,7 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.security import Principal
+from salomat.country import national_id
 from salomat.domains.record.models import RecordResource
 from salomat.domains.record.service import display
 from salomat.domains.record.service.common import (
@@ -30,10 +33,11 @@ from salomat.domains.record.service.common import (
     row_id,
 )
 from salomat.domains.record.service.naming import known_systems
+from salomat.domains.record.service.scope import resource_scope
 from salomat.domains.record.service.tokens import fhir_interval
 from salomat.domains.registry import service as registry
 
-__all__ = ["Prepared", "describe"]
+__all__ = ["MAX_IDENTIFIER_BYTES", "Prepared", "describe"]
 
 ATTACHMENT_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png", "text/plain"})
 #: the longest identifier system and value, meta.source the record keeps (its columns)
@@ -42,7 +46,16 @@ MAX_SYSTEM, MAX_VALUE, MAX_SOURCE = 500, 500, 500
 MAX_CODE, MAX_STATUS, MAX_TEXT = 200, 64, 1000
 
 _PATIENT = re.compile(r"Patient/([1-9][0-9]{0,17})", re.ASCII)
-_RECORD_REF = re.compile(r"([A-Za-z]+)/(shr-[0-9]+)(?:/_history/[0-9]+)?", re.ASCII)
+#: a reference to one of the record's own resources: relative, or absolute under this
+#: server's FHIR base (any scheme and host: the base is the one a request came in on),
+#: either of them with the version (/_history/<v>)
+_RECORD_REF = re.compile(
+    r"(?:https?://[^/?#]+(?:/[^?#]*)?/fhir/)?([A-Za-z]+)/(shr-[0-9]+)(?:/_history/([0-9]+))?",
+    re.ASCII,
+)
+#: an identifier's system and value together, in UTF-8 (a database index entry holds
+#: about 2700 bytes)
+MAX_IDENTIFIER_BYTES = 2000
 NOT_UNDERSTOOD = N_(
     "%(element)s is not understood; refused rather than stored with a meaning the "
     "platform cannot honour."
@@ -73,9 +86,15 @@ class Prepared:
 
 
 async def check_resource(
-    session: AsyncSession, resource: Any, resource_type: str | None = None
+    session: AsyncSession,
+    resource: Any,
+    resource_type: str | None = None,
+    *,
+    principal: Principal | None = None,
 ) -> Prepared:
-    """Refuse (``Invalid``, every wrong element named) or describe ``resource``."""
+    """Refuse (``Invalid``, every wrong element named) or describe ``resource``.
+    ``principal``: the sender; a reference to one of the record's resources must name
+    one she may see (else it answers as a missing one)."""
     if not isinstance(resource, dict):
         raise Invalid.fields([FieldError("resourceType", N_("A FHIR resource is required."))])
     rtype = resource.get("resourceType")
@@ -98,7 +117,7 @@ async def check_resource(
         raise Invalid.fields(errors)
     person_id = await _person(session, resource, rtype, errors)
     identifiers = await _identifiers(session, resource, errors)
-    encounter_id = await _references(session, resource, rtype, person_id, errors)
+    encounter_id = await _references(session, resource, rtype, person_id, principal, errors)
     if rtype == "DocumentReference":
         _attachments(resource, errors)
     source = _source(resource, errors)
@@ -234,6 +253,34 @@ async def _identifiers(
                 )
             )
             continue
+        if (
+            len(system.encode("utf-8", "surrogatepass"))
+            + len(value.encode("utf-8", "surrogatepass"))
+            > MAX_IDENTIFIER_BYTES
+        ):
+            errors.append(
+                FieldError(
+                    f"identifier[{i}]",
+                    N_(
+                        "An identifier's system and value together are at most %(max)s "
+                        "bytes in UTF-8."
+                    ),
+                    {"max": MAX_IDENTIFIER_BYTES},
+                )
+            )
+            continue
+        if system == national_id.system_uri(get_settings().country):
+            # a person's number: its uniqueness would tell who has which record
+            errors.append(
+                FieldError(
+                    f"identifier[{i}].system",
+                    N_(
+                        "The national identification number names the patient, not a "
+                        "resource; give the patient as the subject."
+                    ),
+                )
+            )
+            continue
         pairs.append((i, str(system), str(value)))
     known = await known_systems(session, {s for _, s, _ in pairs})
     out: list[tuple[str, str]] = []
@@ -267,18 +314,27 @@ async def _references(
     resource: dict[str, Any],
     rtype: str,
     person_id: int | None,
+    principal: Principal | None,
     errors: list[FieldError],
 ) -> int | None:
-    """Every reference to one of the record's own resources must name one that exists,
-    of that type, and of the same person. Returns the row of the encounter."""
-    found: list[tuple[str, str, int]] = []  # (path, type, row id)
+    """Every reference to one of the record's own resources (relative, or absolute under
+    this server's FHIR base; a version, if named, must exist) must name one that exists,
+    of that type, of the same person, and that the sender may see; one message for all
+    of these, so a reference tells nothing of what the sender may not see. Returns the
+    row of the encounter."""
+    found: list[tuple[str, str, int, int | None]] = []  # (path, type, row id, version)
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
             ref = node.get("reference")
             if isinstance(ref, str) and (m := _RECORD_REF.fullmatch(ref)):
                 rid = row_id(m.group(2))
-                found.append((path or "reference", m.group(1), rid or 0))
+                version = int(m.group(3)) if m.group(3) and len(m.group(3)) < 10 else None
+                if m.group(3) and version is None:
+                    version = 0  # beyond any version
+                found.append(
+                    (path or "reference", m.group(1), rid if rid and rid < 2**63 else 0, version)
+                )
             for key, value in node.items():
                 walk(value, f"{path}.{key}" if path else key)
         elif isinstance(node, list):
@@ -291,27 +347,46 @@ async def _references(
     rows = {
         r.id: r
         for r in await session.execute(
-            select(RecordResource.id, RecordResource.resource_type, RecordResource.person_id)
-            .where(RecordResource.id.in_({rid for _, _, rid in found}))
+            select(
+                RecordResource.id,
+                RecordResource.resource_type,
+                RecordResource.person_id,
+                RecordResource.version,
+                RecordResource.sender_facility_id,
+            ).where(RecordResource.id.in_({rid for _, _, rid, _ in found}))
         )
-    }  # fmt: skip
+    }
+    seen: dict[tuple[int, int | None], bool] = {}
+
+    async def may_see(row: Any) -> bool:
+        if principal is None:
+            return True
+        key = (row.person_id, row.sender_facility_id)
+        if key not in seen:
+            seen[key] = (
+                await resource_scope(session, principal, row.person_id, row.sender_facility_id)
+                is not None
+            )
+        return seen[key]
+
     encounter_id: int | None = None
-    for path, ref_type, rid in found:
+    for path, ref_type, rid, version in found:
         row = rows.get(rid)
-        if row is None or row.resource_type != ref_type:
+        if (
+            row is None
+            or row.resource_type != ref_type
+            or (version is not None and not 0 < version <= row.version)
+            or (person_id is not None and row.person_id != person_id)
+            or not await may_see(row)
+        ):
             errors.append(
                 FieldError(
                     path,
                     N_("%(reference)s is not in the shared record."),
-                    {"reference": f"{ref_type}/shr-{rid}"},
-                )
-            )
-        elif person_id is not None and row.person_id != person_id:
-            errors.append(
-                FieldError(
-                    path,
-                    N_("%(reference)s belongs to another patient."),
-                    {"reference": f"{ref_type}/shr-{rid}"},
+                    {
+                        "reference": f"{ref_type}/shr-{rid}"
+                        + (f"/_history/{version}" if version else "")
+                    },
                 )
             )
         elif ref_type == "Encounter" and encounter_id is None and _is_encounter(path, rtype):

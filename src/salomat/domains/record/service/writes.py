@@ -1,8 +1,9 @@
 """Create and update: a resource kept as sent, its identifiers and tokens beside it.
 
 Any clinical account may send a record for any registered person, living or dead (a
-hospital receives patients attached elsewhere); each write is audited, and the sending
-facility then holds the person in scope for a while (``scope.sent_for_person``).
+hospital receives patients attached elsewhere); each write is audited. The sending
+facility may find again, read and update what it sent (``scope``), nothing more of the
+person; only it may update a resource (a resource is its sender's statement).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from salomat.core.errors import (
     N_,
     Conflict,
     FieldError,
+    Forbidden,
     Invalid,
     NotFound,
     PreconditionFailed,
 )
-from salomat.core.policy import person_scope
 from salomat.core.security import Principal
 from salomat.domains.record.models import (
     RecordIdentifier,
@@ -44,9 +45,10 @@ from salomat.domains.record.service.common import (
 from salomat.domains.record.service.common import (
     fhir_id as to_fhir_id,
 )
-from salomat.domains.record.service.reads import load_in_scope
+from salomat.domains.record.service.reads import load_in_scope, scope_or_404
+from salomat.domains.record.service.scope import resource_scope, sent_by_caller
 from salomat.domains.record.service.tokens import parse_token
-from salomat.domains.record.service.validation import Prepared, check_resource
+from salomat.domains.record.service.validation import Prepared, check_resource, unstorable
 
 __all__ = ["create_resource", "update_resource"]
 
@@ -67,17 +69,33 @@ def _with_meta(resource: dict[str, Any], rid: int, version: int, at: Any) -> dic
 
 
 async def _match(
-    session: AsyncSession, resource_type: str, criteria: list[tuple[str, str]]
-) -> list[int]:
-    """The resources of ``resource_type`` matching every criterion (at most two: one
-    is enough to answer, two to refuse)."""
-    q = select(RecordResource.id).where(RecordResource.resource_type == resource_type)
+    session: AsyncSession,
+    resource_type: str,
+    criteria: list[tuple[str, str]],
+    prepared: Prepared,
+) -> list[RecordResource]:
+    """The resources of ``resource_type`` and of the resource's person matching every
+    criterion (at most two: one is enough to answer, two to refuse). An identifier
+    criterion names one of the resource's own identifiers (so the unique key decides a
+    race), in full: system|value."""
+    q = select(RecordResource).where(
+        RecordResource.resource_type == resource_type,
+        RecordResource.person_id == prepared.person_id,
+    )
     errors: list[FieldError] = []
     for name, value in criteria:
         if name == "_id":
             rid = row_id(value)
-            q = q.where(RecordResource.id == (rid or 0))
+            q = q.where(RecordResource.id == (rid if rid is not None and rid < 2**63 else 0))
         elif name == "identifier":
+            if unstorable(value):
+                errors.append(
+                    FieldError(
+                        "If-None-Exist.identifier",
+                        N_("Contains a character that cannot be stored."),
+                    )
+                )
+                continue
             try:
                 system, code = parse_token(value)
             except ValueError:
@@ -87,11 +105,26 @@ async def _match(
                     )
                 )
                 continue
-            cond = [RecordIdentifier.resource_id == RecordResource.id]
-            cond.append(RecordIdentifier.value == code)
-            if system is not None:
-                cond.append(RecordIdentifier.system == system)
-            q = q.where(select(RecordIdentifier.id).where(*cond).exists())
+            if system is None or (system, code) not in prepared.identifiers:
+                errors.append(
+                    FieldError(
+                        "If-None-Exist.identifier",
+                        N_(
+                            "The condition's identifier (system|value) must be one of the "
+                            "resource's identifiers."
+                        ),
+                    )
+                )
+                continue
+            q = q.where(
+                select(RecordIdentifier.id)
+                .where(
+                    RecordIdentifier.resource_id == RecordResource.id,
+                    RecordIdentifier.system == system,
+                    RecordIdentifier.value == code,
+                )
+                .exists()
+            )
         else:
             errors.append(
                 FieldError(
@@ -106,34 +139,47 @@ async def _match(
 
 
 async def _existing(
-    session: AsyncSession, principal: Principal, resource_type: str, rid: int
-) -> StoredResource:
-    """What a conditional create that found a match answers: the resource, read as any
-    read is (audited). One out of the caller's scope is not shown."""
-    row = await session.get(RecordResource, rid, populate_existing=True)
-    assert row is not None
-    if await person_scope(session, principal, row.person_id) is None:
+    session: AsyncSession, principal: Principal, row: RecordResource
+) -> StoredResource | None:
+    """What a conditional create that found ``row`` answers: the resource, read as any
+    read is (audited); None when the caller may not see it (nothing of it is shown)."""
+    scope = await resource_scope(session, principal, row.person_id, row.sender_facility_id)
+    if scope is None:
         await audit.denied(
             session,
             principal,
-            resource_type=resource_type,
-            resource_id=to_fhir_id(rid),
+            resource_type=row.resource_type,
+            resource_id=to_fhir_id(row.id),
             patient_id=row.person_id,
             detail="conditional create matched a record outside the user's scope",
         )
-        raise Conflict(
-            N_(
-                "A %(type)s with this identifier is in the shared record already, for a "
-                "patient outside your area of work."
-            ),
-            params={"type": resource_type},
-        )
-    return await load_in_scope(session, principal, resource_type, rid)
+        return None
+    return await load_in_scope(session, principal, row.resource_type, row.id)
 
 
-def _taken(resource_type: str, prepared: Prepared, found: list[tuple[str, str, int]]) -> Conflict:
+async def _taken(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    prepared: Prepared,
+    found: list[tuple[str, str, int]],
+) -> Conflict:
+    """The refusal of an identifier another resource has: that resource named only to a
+    caller who may see it (else one answer, whoever's and whatever it is)."""
     system, value, rid = found[0]
     i = prepared.identifiers.index((system, value))
+    owner = await session.get(RecordResource, rid)
+    visible = owner is not None and (
+        await resource_scope(session, principal, owner.person_id, owner.sender_facility_id)
+        is not None
+    )
+    errors = [FieldError(f"identifier[{i}]", N_("This identifier names another resource already."))]
+    if not visible:
+        return Conflict(
+            N_("The identifier %(system)s|%(value)s names another resource already."),
+            params={"system": system, "value": value},
+            errors=errors,
+        )
     return Conflict(
         N_("The identifier %(system)s|%(value)s names %(reference)s already."),
         params={
@@ -141,12 +187,7 @@ def _taken(resource_type: str, prepared: Prepared, found: list[tuple[str, str, i
             "value": value,
             "reference": f"{resource_type}/{to_fhir_id(rid)}",
         },
-        errors=[
-            FieldError(
-                f"identifier[{i}]",
-                N_("This identifier names another resource already."),
-            )
-        ],
+        errors=errors,
     )
 
 
@@ -217,19 +258,21 @@ async def create_resource(
     (created False), several refuse (412). A conditional create that loses a race on an
     identifier answers the winner; a plain one is refused (409), as it is when the
     identifier names a stored resource already."""
-    prepared = await check_resource(session, resource)
+    prepared = await check_resource(session, resource, principal=principal)
     rtype = str(resource["resourceType"])
     if if_none_exist:
-        matches = await _match(session, rtype, if_none_exist)
+        matches = await _match(session, rtype, if_none_exist, prepared)
         if len(matches) > 1:
             raise PreconditionFailed(
                 N_("The condition matches more than one %(type)s; nothing was stored."),
                 params={"type": rtype},
             )
-        if matches:
-            return await _existing(session, principal, rtype, matches[0]), False
+        if matches and (existing := await _existing(session, principal, matches[0])):
+            return existing, False
+        # a match the caller may not see is no match: an _id alone creates; an
+        # identifier is refused below as any taken identifier is
     if found := await _identifier_owners(session, rtype, prepared.identifiers, None):
-        raise _taken(rtype, prepared, found)
+        raise await _taken(session, principal, rtype, prepared, found)
     now = to_ms(utcnow())
     row = RecordResource(
         resource_type=rtype,
@@ -267,8 +310,14 @@ async def create_resource(
         if not found:
             raise
         if if_none_exist:
-            return await _existing(session, principal, rtype, found[0][2]), False
-        raise _taken(rtype, prepared, found) from None
+            winner = await session.get(RecordResource, found[0][2], populate_existing=True)
+            if (
+                winner is not None
+                and winner.person_id == prepared.person_id
+                and (existing := await _existing(session, principal, winner))
+            ):
+                return existing, False
+        raise await _taken(session, principal, rtype, prepared, found) from None
     await audit.record(
         session,
         principal,
@@ -291,22 +340,40 @@ async def update_resource(
     if_match: int | None = None,
 ) -> StoredResource:
     """A new version of a stored resource (no update-as-create: an unknown id is 404).
-    A stale ``if_match`` is refused (409), as is a change of the person."""
+    A stale ``if_match`` is refused (412, as FHIR R4 answers a stale If-Match); a change
+    of the person is refused too. Only the facility that sent the resource changes it
+    (another that may see it: 403; one that may not: 404), audited under its reason."""
     rid = row_id(fhir_id)
     row = await session.get(RecordResource, rid) if rid is not None else None
     if row is None or row.resource_type != resource_type:
         raise NotFound(
             N_("%(type)s %(id)s not found."), params={"type": resource_type, "id": fhir_id}
         )
-    # the person in the caller's scope, as for a read (out of scope: 404, audited)
-    await load_in_scope(session, principal, resource_type, row.id, audit_it=False)
+    # seen as for a read (else 404, audited); changed only by the facility that sent it
+    scope = await scope_or_404(session, principal, resource_type, row)
+    if not sent_by_caller(principal, row.sender_facility_id):
+        await audit.denied(
+            session,
+            principal,
+            resource_type=resource_type,
+            resource_id=to_fhir_id(row.id),
+            patient_id=row.person_id,
+            detail="update of a record another facility sent",
+        )
+        raise Forbidden(
+            N_(
+                "Only the facility that sent %(reference)s may change it; send your own "
+                "resource instead."
+            ),
+            params={"reference": f"{resource_type}/{fhir_id}"},
+        )
     sent_id = resource.get("id") if isinstance(resource, dict) else None
     if sent_id is not None and sent_id != fhir_id:
         raise Invalid.fields(
             [FieldError("id", N_("The resource's id (%(sent)s) is not the one in the address "
                                  "(%(id)s)."), {"sent": str(sent_id), "id": fhir_id})]
         )  # fmt: skip
-    prepared = await check_resource(session, resource, resource_type)
+    prepared = await check_resource(session, resource, resource_type, principal=principal)
     if prepared.person_id != row.person_id:
         field = SUBJECT_FIELD[resource_type]
         raise Invalid.fields(
@@ -314,7 +381,7 @@ async def update_resource(
         )
     current = row.version
     if if_match is not None and if_match != current:
-        raise Conflict(
+        raise PreconditionFailed(
             N_(
                 "Version %(sent)s was changed meanwhile (the current one is %(current)s); "
                 "read it again and send your change on it."
@@ -323,7 +390,7 @@ async def update_resource(
             extensions={"current_version": current},
         )
     if found := await _identifier_owners(session, resource_type, prepared.identifiers, row.id):
-        raise _taken(resource_type, prepared, found)
+        raise await _taken(session, principal, resource_type, prepared, found)
     now = to_ms(utcnow())
     version = current + 1
     body = dumps(_with_meta(resource, row.id, version, now))
@@ -352,7 +419,7 @@ async def update_resource(
         with session.no_autoflush:
             found = await _identifier_owners(session, resource_type, prepared.identifiers, row.id)
         if found:
-            raise _taken(resource_type, prepared, found) from None
+            raise await _taken(session, principal, resource_type, prepared, found) from None
         raise Conflict(
             N_("The resource was changed meanwhile; read it again and send your change on it."),
         ) from e
@@ -364,7 +431,8 @@ async def update_resource(
         resource_type=resource_type,
         resource_id=to_fhir_id(row.id),
         patient_id=row.person_id,
-        purpose=PURPOSE,
+        purpose=scope.reason,
+        break_glass_grant=scope.break_glass_grant,
     )
     return stored(row)
 
