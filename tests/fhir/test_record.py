@@ -445,7 +445,9 @@ async def test_conditional_create_by_identifier(client, world):
     ident = body["identifier"][0]
     condition_header = {"If-None-Exist": f"identifier={ident['system']}|{ident['value']}"}
     first = await create(client, {**w.hospital, **condition_header}, body)
-    again = await create(client, {**w.hospital, **condition_header}, encounter(w), status=200)
+    # the condition names one of the body's identifiers (else 422)
+    resent = dict(encounter(w), identifier=body["identifier"])
+    again = await create(client, {**w.hospital, **condition_header}, resent, status=200)
     assert again["id"] == first["id"]
     # the same business identifier without the condition: one resource per identifier
     r = await client.post("/fhir/Encounter", json=body, headers=w.hospital)
