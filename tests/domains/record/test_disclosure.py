@@ -192,3 +192,40 @@ async def test_the_timeline_is_audited_under_the_readers_scope(db, shr):
         .limit(1)
     )
     assert purpose == scope.reason
+
+
+async def test_a_history_page_reads_only_its_versions(db, shr):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    p = await shr.make_patient()
+    first, _ = await record.create_resource(db, shr.hospital_doctor, observation(p.id))
+    for status in ("amended", "corrected", "final", "amended"):
+        await record.update_resource(
+            db, shr.hospital_doctor, "Observation", first.fhir_id, observation(p.id, status=status)
+        )
+    await db.commit()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement.lower())
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        page = await record.resource_history_page(
+            db, shr.doctor, "Observation", first.fhir_id, offset=1, limit=2
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert ([v.version for v in page.items], page.total) == ([4, 3], 5)
+    assert [v.resource["status"] for v in page.items] == ["final", "corrected"]
+    bodies = [s for s in statements if "record_version.body" in s]
+    assert len(bodies) == 1
+    assert "limit" in bodies[0]
+    for offset, limit, versions in ((0, 0, []), (5, 2, []), (3, None, [2, 1])):
+        page = await record.resource_history_page(
+            db, shr.doctor, "Observation", first.fhir_id, offset=offset, limit=limit
+        )
+        assert ([v.version for v in page.items], page.total) == (versions, 5)
+    everything = await record.resource_history(db, shr.doctor, "Observation", first.fhir_id)
+    assert [v.version for v in everything] == [5, 4, 3, 2, 1]

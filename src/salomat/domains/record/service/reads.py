@@ -34,7 +34,7 @@ from salomat.domains.record.service.scope import REASON as SENDER_REASON
 from salomat.domains.record.service.scope import resource_scope
 from salomat.domains.record.service.validation import unstorable
 
-__all__ = ["read_resource", "resource_history", "search_resources"]
+__all__ = ["read_resource", "resource_history", "resource_history_page", "search_resources"]
 
 #: a search without a patient reads the people its matches belong to, at most this many
 MAX_PEOPLE = 1000
@@ -132,18 +132,49 @@ async def resource_history(
     session: AsyncSession, principal: Principal, resource_type: str, fhir_id: str
 ) -> list[StoredResource]:
     """Every version, newest first (audited as one read)."""
+    return (await resource_history_page(session, principal, resource_type, fhir_id)).items
+
+
+async def resource_history_page(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    fhir_id: str,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+) -> RecordPage:
+    """One page of the versions, newest first, and how many there are (audited as one
+    read). Only the page's bodies are read: a document's versions may be megabytes
+    each."""
     row = await _row(session, resource_type, fhir_id)
     scope = await scope_or_404(session, principal, resource_type, row)
     await _audit_read(session, principal, row, scope)
-    versions = await session.scalars(
+    q = (
         select(RecordVersion)
         .where(RecordVersion.resource_id == row.id)
         .order_by(RecordVersion.version.desc())
+        .offset(max(0, offset))
     )
-    return [
-        stored(row, body=v.body, version=v.version, last_updated=v.changed_at, sender=v.changed_by)
-        for v in versions
-    ]
+    if limit is not None:
+        q = q.limit(max(0, limit))
+    versions = await session.scalars(q) if limit != 0 else []
+    total = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(RecordVersion)
+            .where(RecordVersion.resource_id == row.id)
+        )
+        or 0
+    )
+    return RecordPage(
+        items=[
+            stored(row, body=v.body, version=v.version, last_updated=v.changed_at,
+                   sender=v.changed_by)
+            for v in versions
+        ],
+        total=total,
+    )  # fmt: skip
 
 
 # ---- search ---------------------------------------------------------------------------
