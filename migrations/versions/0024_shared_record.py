@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_by", sa.String(length=150), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_record_naming_system")),
         sa.UniqueConstraint("url", name=op.f("uq_record_naming_system_url")),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -388,11 +389,18 @@ async def test_update_with_if_match_history_and_vread(client, world):
     assert r.headers["etag"] == 'W/"2"'
     assert r.headers["location"].endswith(f"/fhir/Observation/{oid}/_history/2")
     assert sent_part(second) == {k: v for k, v in changed.items() if k != "id"}
-    # a stale version: refused, nothing changed
+    # a stale version: refused 412 as FHIR R4 has it (http.html, update), nothing changed
     r = await client.put(
         f"/fhir/Observation/{oid}", json=changed, headers={**w.hospital, "If-Match": 'W/"1"'}
     )
-    assert r.status_code == 409, r.text
+    assert r.status_code == 412, r.text
+    assert r.json()["issue"][0]["code"] == "conflict"
+    r = await client.put(
+        f"/fhir/Observation/{oid}",
+        json={**changed, "meta": {"versionId": "1"}},
+        headers=w.hospital,
+    )
+    assert r.status_code == 412, r.text
     # no version at all
     r = await client.put(f"/fhir/Observation/{oid}", json=changed, headers=w.hospital)
     assert r.status_code == 412, r.text
@@ -409,13 +417,30 @@ async def test_update_with_if_match_history_and_vread(client, world):
         f"/fhir/Observation/{oid}", json=moved, headers={**w.hospital, "If-Match": 'W/"2"'}
     )
     assert issues(r, 422) == {"Observation.subject"}
-    # no update-as-create
+    # no update-as-create (updateCreate false): a shr- id naming nothing is 405 as R4
+    # http.html has it; so is another type's id, and one of a person outside the caller's
+    # scope (the same answer, as a read's 404 is)
+    for t, rid, who in (
+        ("Observation", "shr-999999999", w.hospital),
+        ("Encounter", oid, w.hospital),
+        ("Observation", oid, w.stranger),
+    ):
+        r = await client.put(
+            f"/fhir/{t}/{rid}",
+            json={**(changed if t == "Observation" else encounter(w, "x")), "id": rid},
+            headers={**who, "If-Match": 'W/"2"'},
+        )
+        assert r.status_code == 405, (t, rid, r.text)
+        assert r.headers["allow"] == "GET"
+        assert r.json()["issue"][0]["code"] == "not-supported"
+    # an id that is not the record's at all: not found
     r = await client.put(
-        "/fhir/Observation/shr-999999999",
-        json={**changed, "id": "shr-999999999"},
-        headers={**w.hospital, "If-Match": 'W/"1"'},
+        "/fhir/Observation/shr-x", json={**changed, "id": "shr-x"}, headers=w.hospital
     )
     assert r.status_code == 404, r.text
+    cs = ok(await client.get("/fhir/metadata"))
+    listed = {x["type"]: x for x in cs["rest"][0]["resource"]}
+    assert listed["Observation"]["updateCreate"] is False
 
     h = ok(await client.get(f"/fhir/Observation/{oid}/_history", headers=w.doctor))
     assert h["type"] == "history"
@@ -437,6 +462,77 @@ async def test_update_with_if_match_history_and_vread(client, world):
     assert r.status_code == 404, r.text
     now = ok(await client.get(f"/fhir/Observation/{oid}", headers=w.doctor))
     assert now == second
+
+
+def _text(value: Any) -> str:
+    """A JSON member's value as the answer writes it (compact, as Starlette does)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def test_search_history_vread_and_batch_return_each_value_as_written(client, world):
+    """Every answer holding a stored resource gives it back to the character: a search's,
+    a history's and a batch's Bundle do not write its times again as the R4B model would
+    (``09:20:00.000+05:00`` as ``09:20:00+05:00``, ``09:15:00.5`` as ``09:15:00.500000``,
+    meta.lastUpdated ``.363Z`` as ``.363000Z``)."""
+    w = world
+    written = {
+        "issued": "2026-03-01T09:20:00.000+05:00",
+        "effectiveDateTime": "2026-03-01T09:15:00.5+05:00",
+        "valueTime": "09:15:00.5",
+    }
+    first = await create(client, w.hospital, observation(w, **written))
+    oid = first["id"]
+    changed = {**observation(w, **written), "id": oid, "note": [{"text": "checked"}]}
+    second = ok(
+        await client.put(
+            f"/fhir/Observation/{oid}", json=changed, headers={**w.hospital, "If-Match": 'W/"1"'}
+        )
+    )
+    versions = {"1": first, "2": second}
+
+    def same(got: dict[str, Any], raw: str, want: dict[str, Any]) -> None:
+        assert got == want
+        for name, value in written.items():
+            assert got[name] == value
+            assert f'"{name}":{_text(value)}' in raw, name
+        stamp = want["meta"]["lastUpdated"]
+        assert len(stamp.rsplit(".", 1)[1]) == len("363Z"), stamp  # to the millisecond
+        assert f'"lastUpdated":{_text(stamp)}' in raw
+
+    r = await client.get(f"/fhir/Observation/{oid}", headers=w.doctor)
+    same(ok(r), r.text, second)
+    for v, want in versions.items():
+        r = await client.get(f"/fhir/Observation/{oid}/_history/{v}", headers=w.doctor)
+        same(ok(r), r.text, want)
+    r = await client.get("/fhir/Observation", params={"_id": oid}, headers=w.doctor)
+    (entry,) = ok(r)["entry"]
+    same(entry["resource"], r.text, second)
+    r = await client.get(f"/fhir/Observation/{oid}/_history", headers=w.doctor)
+    history = ok(r)
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2", "1"]
+    for e in history["entry"]:
+        want = versions[e["resource"]["meta"]["versionId"]]
+        same(e["resource"], r.text, want)
+        # the entry's lastModified reads as the resource's lastUpdated
+        assert e["response"]["lastModified"] == want["meta"]["lastUpdated"]
+    # the same through a batch's reads (POST /fhir, reading only)
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": f"Observation/{oid}"}},
+            {"request": {"method": "GET", "url": f"Observation/{oid}/_history/1"}},
+            {"request": {"method": "GET", "url": f"Observation?_id={oid}"}},
+            {"request": {"method": "GET", "url": f"Observation/{oid}/_history"}},
+        ],
+    }
+    r = await client.post("/fhir", json=batch, headers=w.hospital)
+    read, vread, found, hist = ok(r)["entry"]
+    assert [e["response"]["status"][:3] for e in (read, vread, found, hist)] == ["200"] * 4
+    same(read["resource"], r.text, second)
+    same(vread["resource"], r.text, first)
+    same(found["resource"]["entry"][0]["resource"], r.text, second)
+    assert [e["resource"] for e in hist["resource"]["entry"]] == [second, first]
 
 
 async def test_conditional_create_by_identifier(client, world):
@@ -797,7 +893,7 @@ async def test_naming_systems(client, world):
     r = await client.post("/fhir/NamingSystem", json=body, headers=w.admin)
     made = ok(r, 201)
     assert r.headers["location"].endswith(f"/fhir/NamingSystem/{made['id']}")
-    assert made["uniqueId"][0]["value"] == url
+    assert made["uniqueId"] == body["uniqueId"]  # the OID as sent; kept as urn:oid:…
     assert made["responsible"] == "Regional laboratory"
     read = ok(await client.get(f"/fhir/NamingSystem/{made['id']}", headers=w.doctor))
     assert read == made
@@ -832,6 +928,73 @@ async def test_naming_systems(client, world):
     # an identifier of the new system is now taken
     obs = observation(w, identifier=[{"system": url, "value": "S-1"}])
     await create(client, w.hospital, obs)
+
+
+async def test_a_naming_system_is_kept_and_returned_as_sent(client, world):
+    """Nothing of a registered NamingSystem is dropped or changed: date, publisher,
+    contact, type, every uniqueId, meta.source and the narrative come back on create,
+    read and search as sent, with the id and meta the server sets."""
+    w = world
+    uri = f"https://lab-{uuid4().hex[:8]}.example/orders"
+    body = {
+        "resourceType": "NamingSystem",
+        "id": "mine",
+        "meta": {"source": "urn:oid:1.2.860.3.77#lis", "versionId": "7"},
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml">Lab order numbers</div>',
+        },
+        "extension": [{"url": "https://lab.example/ext/owner", "valueString": "IT"}],
+        "name": "LabOrders",
+        "status": "active",
+        "kind": "identifier",
+        "date": "2020-01-01T10:00:00.000+05:00",
+        "publisher": "Lab Inc",
+        "contact": [
+            {"name": "IT desk", "telecom": [{"system": "email", "value": "it@lab.example"}]}
+        ],
+        "responsible": "Regional laboratory",
+        "type": {"text": "orders"},
+        "description": "Order numbers of the laboratory",
+        "usage": "one per order",
+        "uniqueId": [
+            {"type": "uri", "value": uri, "preferred": True},
+            {"type": "oid", "value": f"1.2.860.3.{uuid4().int % 10**9 + 1}", "comment": "old"},
+        ],
+    }
+    r = await client.post("/fhir/NamingSystem", json=body, headers=w.admin)
+    made = ok(r, 201)
+    nid = made["id"]
+    assert nid != "mine"
+    assert made["meta"]["versionId"] == "1"
+    assert made["meta"]["source"] == body["meta"]["source"]
+    assert made["meta"]["lastUpdated"].endswith("Z")
+    sent = {k: v for k, v in body.items() if k not in ("id", "meta")}
+    assert {k: v for k, v in made.items() if k not in ("id", "meta")} == sent
+    assert f'"date":{_text(body["date"])}' in r.text
+    read = await client.get(f"/fhir/NamingSystem/{nid}", headers=w.doctor)
+    assert ok(read) == made
+    for params in ({"value": uri}, {"name": "LabOrd"}):
+        found = ok(await client.get("/fhir/NamingSystem", params=params, headers=w.doctor))
+        assert [e["resource"] for e in found["entry"] if e["resource"].get("id") == nid] == [
+            made
+        ], params
+    # the preferred URI names the system: its identifiers are taken now
+    await create(client, w.hospital, observation(w, identifier=[{"system": uri, "value": "O-1"}]))
+    # what would be kept must be valid FHIR JSON, and nothing whose meaning is not honoured
+    for bad, element in (
+        ({"publisher": ""}, "NamingSystem.publisher"),
+        ({"contact": []}, "NamingSystem.contact"),
+        ({"usage": None}, "NamingSystem.usage"),
+        (
+            {"modifierExtension": [{"url": "https://x.example/m", "valueBoolean": True}]},
+            "NamingSystem.modifierExtension",
+        ),
+        ({"implicitRules": "https://x.example/rules"}, "NamingSystem.implicitRules"),
+    ):
+        again = {**body, **bad, "uniqueId": [{"type": "uri", "value": f"{uri}/{uuid4().hex}"}]}
+        r = await client.post("/fhir/NamingSystem", json=again, headers=w.admin)
+        assert element in issues(r, 422), (bad, r.text)
 
 
 # ---- the capability statement --------------------------------------------------------------------

@@ -273,8 +273,6 @@ def searchset(
     total: int,
     page: PageParams,
 ) -> dict[str, Any]:
-    from fhir.resources.R4B.bundle import Bundle
-
     body = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -289,7 +287,7 @@ def searchset(
             for r in resources
         ],
     }
-    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+    return bundle_out(body)
 
 
 def history_bundle(
@@ -300,9 +298,9 @@ def history_bundle(
     total: int,
     page: PageParams,
 ) -> dict[str, Any]:
-    """``_history`` of one resource, newest first; ``versions`` are (action, resource)."""
-    from fhir.resources.R4B.bundle import Bundle
-
+    """``_history`` of one resource, newest first; ``versions`` are (action, resource).
+    An entry's ``response.lastModified`` is its resource's ``meta.lastUpdated`` as
+    written there."""
     path = f"/{resource_type}/{resource_id}/_history"
     entries = []
     for action, r in versions:
@@ -329,9 +327,58 @@ def history_bundle(
         "link": page_links(base, path, [], total, page),
         "entry": entries,
     }
-    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+    return bundle_out(body)
+
+
+def bundle_out(body: dict[str, Any]) -> dict[str, Any]:
+    """An outgoing Bundle: its shell (type, total, links, each entry's fullUrl, search,
+    request and response) goes through the R4B model; the entries' resources are put back
+    exactly as given, not as the model writes them again. Each one has been through its
+    own model already (a domain's mapper, or the shared record's check when it was
+    sent), and the model's dump would change what a sender wrote: ``09:20:00.000+05:00``
+    becomes ``09:20:00+05:00``, ``09:15:00.5`` ``09:15:00.500000``. A
+    ``response.lastModified`` given as text is kept as written too (it passed the model
+    as an instant), so that it reads as the resource's ``meta.lastUpdated`` does."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    entries = body.get("entry")
+    if not isinstance(entries, list):
+        return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+    shell_entries: list[Any] = []
+    kept: dict[int, Any] = {}
+    modified: dict[int, str] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            shell_entries.append(entry)
+            continue
+        entry = dict(entry)
+        if entry.get("resource") is not None:
+            kept[i] = entry.pop("resource")
+        response = entry.get("response")
+        if isinstance(response, dict) and isinstance(response.get("lastModified"), str):
+            modified[i] = response["lastModified"]
+        shell_entries.append(entry)
+    out = Bundle.model_validate({**body, "entry": shell_entries}).model_dump(
+        mode="json", exclude_none=True
+    )
+    out_entries = out.get("entry", [])
+    for i, text in modified.items():
+        out_entries[i]["response"]["lastModified"] = text
+    for i, resource in kept.items():
+        # after fullUrl, where the model writes an entry's resource
+        before = {k: v for k, v in out_entries[i].items() if k in _BEFORE_RESOURCE}
+        after = {k: v for k, v in out_entries[i].items() if k not in _BEFORE_RESOURCE}
+        out_entries[i] = {**before, "resource": resource, **after}
+    return out
+
+
+#: a Bundle entry's elements that come before its resource
+_BEFORE_RESOURCE = frozenset({"id", "extension", "modifierExtension", "link", "fullUrl"})
 
 
 def validated(model: type[BaseModel], resource: dict[str, Any]) -> dict[str, Any]:
-    """Every outgoing resource goes through its R4B model."""
+    """Every outgoing resource goes through its R4B model; a Bundle's shell does and its
+    entries' resources are kept as given (``bundle_out``)."""
+    if resource.get("resourceType") == "Bundle" and model.__name__ == "Bundle":
+        return bundle_out(resource)
     return model.model_validate(resource).model_dump(mode="json", exclude_none=True)

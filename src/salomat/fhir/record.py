@@ -9,11 +9,12 @@ systems of other systems registered on the platform.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.params import BodyError, load_json
 from salomat.domains.record.schemas import NamingSystemIn, NamingSystemOut, StoredResource
 from salomat.fhir.common import BadRequest, element_path
@@ -229,14 +230,47 @@ def resource_url(stored: StoredResource) -> str:
     return f"{stored.resource_type}/{stored.fhir_id}"
 
 
+class NoUpdateCreate(SalomatError):
+    """An update of a ``shr-`` id that names no resource the caller may see: the record
+    gives ids itself and creates nothing by update (CapabilityStatement ``updateCreate``
+    false), so FHIR R4 (http.html, update) answers 405."""
+
+    status, code, fhir_code = 405, "method-not-allowed", "not-supported"
+    title = N_("Method not allowed")
+
+
+def no_update_create(resource_type: str, fhir_id: str) -> NoUpdateCreate:
+    """405 for an update of ``<Type>/<fhir_id>`` that names no resource: the same answer
+    whether none has the id or its person is outside the caller's scope, as a read's 404
+    is the same for both."""
+    return NoUpdateCreate(
+        N_(
+            "There is no %(reference)s to update. This server gives the ids itself and "
+            "does not create a resource by update: send a new one with POST /fhir/%(type)s."
+        ),
+        params={"reference": f"{resource_type}/{fhir_id}", "type": resource_type},
+        headers={"Allow": "GET"},
+    )
+
+
 # ---- NamingSystem --------------------------------------------------------------------------
 
 #: uniqueId types that name a URI, and how a bare value of each is written as one
 _UNIQUE_ID_TYPES = {"uri": "", "oid": "urn:oid:", "uuid": "urn:uuid:"}
 
 
-def naming_system(ns: NamingSystemOut) -> dict[str, Any]:
-    """A registered (or built-in) identifier system as a FHIR NamingSystem."""
+def naming_system(ns: NamingSystemOut, kept: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A registered (or built-in) identifier system as a FHIR NamingSystem: ``kept``, the
+    resource its registrar sent (``naming_system_kept``), as sent with its id and meta
+    (versionId 1, lastUpdated the registration; the rest of meta as sent); else one
+    written from the columns."""
+    if kept is not None and ns.id is not None:
+        meta = dict(kept.get("meta") or {})
+        meta["versionId"] = "1"
+        if ns.created_at is not None:
+            meta["lastUpdated"] = _instant(ns.created_at)
+        rest = {k: v for k, v in kept.items() if k not in ("resourceType", "id", "meta")}
+        return {"resourceType": "NamingSystem", "id": str(ns.id), "meta": meta, **rest}
     out: dict[str, Any] = {
         "resourceType": "NamingSystem",
         "name": ns.name,
@@ -257,11 +291,58 @@ def naming_system(ns: NamingSystemOut) -> dict[str, Any]:
     return out
 
 
+def _instant(at: datetime) -> str:
+    """A FHIR instant in UTC to the millisecond, as the record writes meta.lastUpdated."""
+    at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def naming_system_kept(body: dict[str, Any]) -> dict[str, Any]:
+    """What the record keeps of a NamingSystem sent (``naming_system_in`` has checked
+    it): everything but ``id`` and the meta the server sets (versionId, lastUpdated)."""
+    kept = {k: v for k, v in body.items() if k != "id"}
+    meta = kept.get("meta")
+    if isinstance(meta, dict):
+        meta = {k: v for k, v in meta.items() if k not in ("versionId", "lastUpdated")}
+        if meta:
+            kept["meta"] = meta
+        else:
+            kept.pop("meta")
+    return kept
+
+
+def _not_understood(node: Any, path: str, errors: list[FieldError]) -> None:
+    """``modifierExtension`` anywhere and ``implicitRules``: a NamingSystem is kept as sent,
+    so one whose meaning they change is refused rather than registered without it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            sub = f"{path}.{key}"
+            if key == "modifierExtension" or (key == "implicitRules" and path == "NamingSystem"):
+                errors.append(
+                    FieldError(
+                        sub,
+                        N_(
+                            "%(element)s is not understood; refused rather than stored "
+                            "with a meaning the platform cannot honour."
+                        ),
+                        {"element": key},
+                    )
+                )
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    _not_understood(item, f"{sub}[{i}]", errors)
+            else:
+                _not_understood(value, sub, errors)
+
+
 def naming_system_in(body: Any) -> NamingSystemIn:
     """A NamingSystem another system registers: its name, the one URI it names
     (uniqueId of type uri, or oid / uuid written as urn:oid: / urn:uuid:), description and
-    the responsible organisation. Refused, naming the element: another kind than
-    identifier, a status other than active, no URI."""
+    the responsible organisation. The whole resource is kept as sent
+    (``naming_system_kept``), so it must be valid FHIR JSON as a record resource must (no
+    null, no empty element) and hold nothing whose meaning the platform cannot honour
+    (``modifierExtension``, ``implicitRules``). Refused, naming the element: those,
+    another kind than identifier, a status other than active, no URI."""
     from fhir.resources.R4B.namingsystem import NamingSystem
 
     if not isinstance(body, dict) or body.get("resourceType") != "NamingSystem":
@@ -270,19 +351,21 @@ def naming_system_in(body: Any) -> NamingSystemIn:
             params={"type": "NamingSystem"},
             errors=[FieldError("NamingSystem.resourceType", N_("must be NamingSystem"))],
         )
+    errors: list[FieldError] = []
+    _json_rules(body, "NamingSystem", errors)
+    _not_understood(body, "NamingSystem", errors)
     try:
         ns = NamingSystem.model_validate(body)
     except ValidationError as e:
-        raise Invalid.fields(
-            [
-                FieldError(
-                    element_path("NamingSystem", err["loc"]),
-                    err["msg"].removeprefix("Value error, "),
-                )
-                for err in e.errors()
-            ]
-        ) from e
-    errors: list[FieldError] = []
+        errors += [
+            FieldError(
+                element_path("NamingSystem", err["loc"]),
+                err["msg"].removeprefix("Value error, "),
+            )
+            for err in e.errors()
+        ]
+    if errors:
+        raise Invalid.fields(_unique(errors))
     if ns.kind != "identifier":
         errors.append(FieldError("NamingSystem.kind", N_("must be identifier")))
     if ns.status != "active":

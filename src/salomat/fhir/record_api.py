@@ -62,9 +62,11 @@ from salomat.fhir.common import (
     BadRequest,
     Params,
     base_url,
+    bundle_out,
     claimed_route,
     etag,
     fhir_response,
+    page_links,
     parse_if_match,
     resource_response,
 )
@@ -277,10 +279,6 @@ def _history_bundle(
     versions: list[StoredResource],
     params: Params,
 ) -> dict[str, Any]:
-    from fhir.resources.R4B.bundle import Bundle
-
-    from salomat.fhir.common import page_links
-
     base = base_url(request)
     page = params.page()
     entries = []
@@ -311,7 +309,7 @@ def _history_bundle(
         ),
         "entry": entries,
     }
-    return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+    return bundle_out(body)  # each version as stored
 
 
 async def _history(
@@ -340,10 +338,15 @@ async def _update(
     meta = body.get("meta")
     body_version = meta.get("versionId") if isinstance(meta, dict) else None
     expected = parse_if_match(request.headers.get("if-match"), body_version=body_version)
-    with _elements(resource_type):
-        stored = await record.update_resource(
-            session, principal, resource_type, rid, body, if_match=expected
-        )
+    try:
+        with _elements(resource_type):
+            stored = await record.update_resource(
+                session, principal, resource_type, rid, body, if_match=expected
+            )
+    except NotFound as e:
+        # no resource of that id the caller may see, and no update as create
+        # (updateCreate false): 405, as R4 http.html has it
+        raise mapper.no_update_create(resource_type, rid) from e
     return resource_response(request, mapper.to_fhir(stored), location=True)
 
 
@@ -463,10 +466,12 @@ async def create_naming_system(
     request: Request, session: Session, principal: Namer
 ) -> JSONResponse:
     """Register another system's identifier system (its URI in uniqueId)."""
-    data = mapper.naming_system_in(mapper.parse_body(await request.body(), "NamingSystem"))
+    sent = mapper.parse_body(await request.body(), "NamingSystem")
+    data = mapper.naming_system_in(sent)
+    kept = mapper.naming_system_kept(sent)
     with _elements("NamingSystem"):
-        out = await record.register_naming_system(session, principal, data)
-    res = mapper.naming_system(out)
+        out = await record.register_naming_system(session, principal, data, body=kept)
+    res = mapper.naming_system(out, kept)
     return fhir_response(res, 201, {"Location": f"{base_url(request)}/NamingSystem/{res['id']}"})
 
 
@@ -480,13 +485,10 @@ async def search_naming_systems(
     page = params.page()
     shown = found[page.offset : page.offset + page.limit]
     base = base_url(request)
-    from fhir.resources.R4B.bundle import Bundle
-
-    from salomat.fhir.common import page_links
-
+    kept = await record.naming_system_bodies(session, [ns.id for ns in shown if ns.id])
     entries = []
     for ns in shown:
-        res = mapper.naming_system(ns)
+        res = mapper.naming_system(ns, kept.get(ns.id) if ns.id is not None else None)
         entry: dict[str, Any] = {"resource": res, "search": {"mode": "match"}}
         if ns.id is not None:
             entry["fullUrl"] = f"{base}/NamingSystem/{ns.id}"
@@ -498,13 +500,13 @@ async def search_naming_systems(
         "link": page_links(base, "/NamingSystem", params.items, len(found), page),
         "entry": entries,
     }
-    return fhir_response(Bundle.model_validate(body).model_dump(mode="json", exclude_none=True))
+    return fhir_response(bundle_out(body))
 
 
 @router.get("/NamingSystem/{naming_system_id}")
 async def read_naming_system(
     session: Session, naming_system_id: RowId, principal: Anyone
 ) -> JSONResponse:
-    return fhir_response(
-        mapper.naming_system(await record.get_naming_system(session, naming_system_id))
-    )
+    ns = await record.get_naming_system(session, naming_system_id)
+    kept = await record.naming_system_bodies(session, [naming_system_id])
+    return fhir_response(mapper.naming_system(ns, kept.get(naming_system_id)))

@@ -125,3 +125,6 @@ class RecordNamingSystem(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the FHIR NamingSystem as its registrar sent it (JSON, without id and the server's
+    #: meta), returned as sent; None for one registered through the service alone
+    body: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,9 @@ administrator's (``record:naming``); anyone logged in may read the list.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +28,7 @@ __all__ = [
     "builtin_systems",
     "get_naming_system",
     "list_naming_systems",
+    "naming_system_bodies",
     "register_naming_system",
 ]
 
@@ -102,8 +105,15 @@ def _taken(url: str) -> Conflict:
 
 
 async def register_naming_system(
-    session: AsyncSession, principal: Principal, data: NamingSystemIn
+    session: AsyncSession,
+    principal: Principal,
+    data: NamingSystemIn,
+    *,
+    body: dict[str, Any] | None = None,
 ) -> NamingSystemOut:
+    """``data`` registered; ``body``, when given, is the FHIR NamingSystem it was read
+    from (without id and the server's meta), kept as sent and returned by
+    ``naming_system_bodies``."""
     if data.url in {b.url for b in builtin_systems()}:
         raise _taken(data.url)
     if await session.scalar(
@@ -119,6 +129,7 @@ async def register_naming_system(
         status="active",
         created_by=principal.username,
         created_at=utcnow(),
+        body=None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")),
     )
     try:
         async with session.begin_nested():
@@ -134,6 +145,22 @@ async def get_naming_system(session: AsyncSession, naming_system_id: int) -> Nam
     if row is None:
         raise NotFound(N_("NamingSystem %(id)s not found."), params={"id": naming_system_id})
     return _out(row)
+
+
+async def naming_system_bodies(
+    session: AsyncSession, naming_system_ids: Iterable[int]
+) -> dict[int, dict[str, Any]]:
+    """The NamingSystem resources kept as their registrars sent them, by id (one
+    statement); a system registered without one is left out."""
+    wanted = sorted(set(naming_system_ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(RecordNamingSystem.id, RecordNamingSystem.body).where(
+            RecordNamingSystem.id.in_(wanted), RecordNamingSystem.body.is_not(None)
+        )
+    )
+    return {i: json.loads(b) for i, b in rows}
 
 
 def _escape_like(text: str) -> str:
