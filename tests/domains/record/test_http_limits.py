@@ -84,8 +84,17 @@ async def test_other_routes_keep_the_smaller_limit(client, make_user, login):
         ("GET", "/fhir/DocumentReference"),  # only a FHIR write has the larger limit
         ("POST", "/fhirx/DocumentReference"),
     ):
-        r = await client.request(
-            method, path, content=body, headers={**auth, "content-type": "application/json"}
-        )
+        headers = {
+            **auth,
+            "content-type": "application/json",
+            "accept": "application/json",
+            "accept-language": "en",
+        }
+        r = await client.request(method, path, content=body, headers=headers)
         assert r.status_code == 413, (method, path)
         assert f"limit of {MiB} bytes" in r.text
+    # in Russian the answer names the same limit
+    headers = {**headers, "accept-language": "ru"}
+    r = await client.post("/api/v1/persons", content=body, headers=headers)
+    assert r.status_code == 413
+    assert f"{MiB} байт" in r.text
