@@ -277,12 +277,14 @@ def _history_bundle(
     resource_type: str,
     rid: str,
     versions: list[StoredResource],
+    total: int,
     params: Params,
 ) -> dict[str, Any]:
+    """One page of a resource's versions (``versions``, that page alone) of ``total``."""
     base = base_url(request)
     page = params.page()
     entries = []
-    for s in versions[page.offset : page.offset + page.limit]:
+    for s in versions:
         r = mapper.to_fhir(s)
         created = s.version == 1
         entries.append(
@@ -303,10 +305,8 @@ def _history_bundle(
     body = {
         "resourceType": "Bundle",
         "type": "history",
-        "total": len(versions),
-        "link": page_links(
-            base, f"/{resource_type}/{rid}/_history", params.items, len(versions), page
-        ),
+        "total": total,
+        "link": page_links(base, f"/{resource_type}/{rid}/_history", params.items, total, page),
         "entry": entries,
     }
     return bundle_out(body)  # each version as stored
@@ -317,11 +317,15 @@ async def _history(
 ) -> Response:
     """Every version, newest first, paged by ``_count`` and ``_offset``."""
     params = Params(list(request.query_params.multi_items()), PAGING)
-    params.page()  # refused before anything is read
+    page = params.page()  # refused before anything is read
     if record.row_id(rid) is None:
         raise _missing(resource_type, rid)
-    versions = await record.resource_history(session, principal, resource_type, rid)
-    return fhir_response(_history_bundle(request, resource_type, rid, versions, params))
+    found = await record.resource_history_page(
+        session, principal, resource_type, rid, offset=page.offset, limit=page.limit
+    )
+    return fhir_response(
+        _history_bundle(request, resource_type, rid, found.items, found.total, params)
+    )
 
 
 async def _update(
