@@ -1130,3 +1130,18 @@ async def test_documents_by_patient_answer_sick_leave_and_the_record(
         )
     )
     assert ids(b) == []
+
+
+async def test_a_body_too_deep_to_parse_is_a_400_on_every_create(client, world):
+    """Condition and DocumentReference creates look into the body to see whose it is (the
+    cancer registry's, sick leave's) before the record parses it: a body nested past the
+    parser's depth is refused there as on Observation, never a 500."""
+    deep = b'{"resourceType": "Condition", "note": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    for kind in ("Condition", "DocumentReference", "Observation"):
+        r = await client.post(
+            f"/fhir/{kind}",
+            content=deep.replace(b"Condition", kind.encode()),
+            headers={**world.hospital, "content-type": "application/fhir+json"},
+        )
+        assert r.status_code == 400, (kind, r.status_code, r.text[:200])
+        assert r.json()["resourceType"] == "OperationOutcome"

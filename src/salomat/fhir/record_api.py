@@ -39,7 +39,6 @@ fhir/record_claims.py; this module holds the routes and the CapabilityStatement'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -49,7 +48,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from salomat.core.errors import N_, FieldError, Invalid, NotFound, SalomatError
-from salomat.core.params import RowId, Version
+from salomat.core.params import RowId, Version, load_json
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -98,7 +97,10 @@ Anyone = Annotated[Principal, Depends(Require("session:self"))]
 
 NAMING_PARAMS: dict[str, tuple[str, str]] = {
     "value": ("string", "the system's URI (uniqueId.value), exactly"),
-    "url": ("uri", "the system's URI, as value"),
+    "url": (
+        "uri",
+        "local (R4 defines no url parameter on NamingSystem): the system's URI, as value",
+    ),
     "name": ("string", "the name, or its beginning"),
 }
 _DOCS = "Shared health record: resources other systems sent, ids shr-<n> (docs/record.md)"
@@ -367,7 +369,9 @@ async def _create_shared(
         await Require(permission)(request)  # the other domain's refusal, as before
         return await handler(request, session, principal)
     try:
-        body = json.loads(await request.body())
+        # too deep, a NUL or a huge integer (BodyError, a ValueError) is the record's to
+        # refuse with its 400, as any malformed body
+        body = load_json(await request.body())
     except (UnicodeDecodeError, ValueError):
         body = None
     if theirs(body):

@@ -62,7 +62,7 @@ class RecordResource(Base):
     __table_args__ = (
         Index("ix_record_resource_person", "person_id", "resource_type"),
         Index("ix_record_resource_encounter_id", "encounter_id"),
-        # the sender scope: did this facility send a record for this person lately
+        # what a facility sent for a person: the sender reads back and updates its own rows
         Index("ix_record_resource_sender", "sender_facility_id", "person_id", "created_at"),
     )
 
