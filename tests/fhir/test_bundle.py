@@ -519,6 +519,18 @@ async def test_an_update_takes_if_match_and_history_reads_back(client, world):
             ],
         }  # fmt: skip
 
+    # an id the record never gave is not created by a PUT (updateCreate false): 405, as a
+    # plain PUT answers
+    unknown = {**changed, "id": "shr-999999999"}
+    r = await client.post(
+        "/fhir",
+        json={"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "http://testserver/fhir/Encounter/shr-999999999", "resource": unknown,
+             "request": {"method": "PUT", "url": "Encounter/shr-999999999",
+                         "ifMatch": 'W/"1"'}}]},
+        headers=world.hospital,
+    )  # fmt: skip
+    assert r.status_code == 405, r.text
     # without ifMatch (and no meta.versionId) an entry does not overwrite whatever version
     # is current, as a plain PUT does not: 412 naming the entry, nothing changed
     r = await client.post("/fhir", json=put(None), headers=world.hospital)

@@ -56,7 +56,7 @@ from salomat.core.errors import (
     PreconditionFailed,
     SalomatError,
 )
-from salomat.core.pagination import PageParams
+from salomat.core.pagination import check_page
 from salomat.core.params import parse_version
 from salomat.core.policy import Require, RequireAny, allowed
 from salomat.core.security import Principal
@@ -75,7 +75,14 @@ from salomat.fhir.common import (
     history_bundle,
     instant,
 )
-from salomat.fhir.record import RESOURCE_TYPES, parse_body, resource_url, to_fhir, validate_resource
+from salomat.fhir.record import (
+    RESOURCE_TYPES,
+    no_update_create,
+    parse_body,
+    resource_url,
+    to_fhir,
+    validate_resource,
+)
 from salomat.fhir.record_search import search_bundle
 
 Session = DbSession
@@ -835,14 +842,18 @@ class _Run:
             )
         else:
             assert e.target is not None
-            stored = await record.update_resource(
-                self.session,
-                self.principal,
-                e.kind,
-                e.target,
-                resource,
-                if_match=_if_match(e, resource),
-            )
+            try:
+                stored = await record.update_resource(
+                    self.session,
+                    self.principal,
+                    e.kind,
+                    e.target,
+                    resource,
+                    if_match=_if_match(e, resource),
+                )
+            except NotFound as missing:
+                # no update as create (updateCreate false): 405, as a plain PUT answers
+                raise no_update_create(e.kind, e.target) from missing
             created = False
         e.location = resource_url(stored)
         e.response = {
@@ -860,14 +871,18 @@ class _Run:
             e.resource = await self.search(e)
             return
         if e.rest == ["_history"]:
-            versions = await record.resource_history(self.session, self.principal, e.kind, e.target)
+            # the first page, read as the history route reads it (in SQL, not every body)
+            page = check_page(None, None)
+            found = await record.resource_history_page(
+                self.session, self.principal, e.kind, e.target, offset=0, limit=page.limit
+            )
             e.resource = history_bundle(
                 base,
                 e.kind,
                 e.target,  # type: ignore[arg-type]
-                [("create" if v.version == 1 else "update", to_fhir(v)) for v in versions],
-                len(versions),
-                PageParams(max(len(versions), 1), 0),
+                [("create" if v.version == 1 else "update", to_fhir(v)) for v in found.items],
+                found.total,
+                page,
             )
             e.response = {"status": "200 OK"}
             return
