@@ -4,9 +4,11 @@ stored as sent with ids ``shr-<n>``; and NamingSystem, the identifier systems th
 
 create (``If-None-Exist``: identifier, _id), read, vread, history, update (``If-Match``),
 search. Every call goes through the record service (domains/record), which checks scope
-and audits: a resource of a person out of scope is 404 like a missing one, a search leaves
-such persons out. Permissions: ``record:read``, ``record:write``, ``record:naming``
-(registering a NamingSystem; every account reads them).
+and audits: the caller reads a person's resources in its scope (or break-the-glass) and
+what its own facility sent, nothing else; a resource it may not read is 404 like a missing
+one (405 on update: no update as create), a search leaves it out. Permissions:
+``record:read``, ``record:write``, ``record:naming`` (registering a NamingSystem; every
+account reads them).
 
 **Shared types.** Encounter, Condition, Observation and DocumentReference are also served
 by the pregnancy register, the cancer registry, the sanatorium and sick leave under their
@@ -17,20 +19,9 @@ own ids. The record's routes claim only what is the record's (fhir/common.claime
   IARC basis of diagnosis) is a cancer notification and goes to the registry's create; a
   DocumentReference whose type is a sick-leave kind or reason goes to sick leave's.
 - read, vread, history, update: ``shr-<n>`` ids.
-- search (``router``, after the sanatorium's and cancer registry's claims, before the
-  pregnancy register's routes; Condition's in ``writes``, before the cancer registry's,
-  which takes every search naming ``identifier``): a search naming one of the record's own
-  parameters
-  (subject, identifier, category, status, date, _lastUpdated, _sort, _summary, an
-  ``_id`` or ``encounter`` of ``shr-`` ids; DocumentReference: not status, identifier and
-  date, which are sick leave's), and every search of Procedure, AllergyIntolerance and
-  DiagnosticReport. A search by ``patient`` alone (or with the register's own filters:
-  Observation ``code``; Condition ``code``, ``clinical-status``) of Encounter, Observation,
-  Condition or DocumentReference answers both: the register's (or sick leave's) resources
-  first, as its route gives them, then the record's of the same person (docs/record.md);
-  so does ``Condition?identifier=…`` (with code or clinical-status at most): the cancer
-  registry's tumours first, then the record's Conditions of that identifier. A role
-  holding only the other domain's permission gets that route's answer alone, as before.
+- search: which searches the record claims, which stay with the other domains and which
+  both answer (the other domain's resources first, then the record's) is record_claims.py
+  and record_search.py; docs/fhir.md ("Shared health record") states the rules.
 
 The search itself (its parameters, the merged searches, ``search_bundle``, which a
 Bundle's GET entries call too) is fhir/record_search.py; the claims are
