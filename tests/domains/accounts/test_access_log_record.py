@@ -133,6 +133,19 @@ async def test_a_hospitals_read_of_her_shared_record_result_says_so_in_her_langu
         ours = {r["what"] for r in rows if r["who"] == doctor_account.username}
         assert {WORDS["Antenatal contact"][k], WORDS["Result"][k]} <= ours
 
+    # the auditor's page and CSV name the rows the same way
+    await web_login(client, await make_user("auditor"), lang="ru")
+    query = {"person": str(woman.id), "actor": hospital_account.username}
+    page = await client.get("/audit", params=query)
+    assert page.status_code == 200, page.text
+    # (the type filter's list names every label: the rows' cells are label + <small>id)
+    assert page.text.count(f"Результат <small>{shr_id}</small>") == 2
+    assert "Измерение роста и веса <small>shr-" not in page.text
+    csv_rows = (await client.get("/audit/export.csv", params=query)).text.splitlines()[1:]
+    theirs = [row for row in csv_rows if hospital_account.username in row]
+    assert len(theirs) == 2, csv_rows
+    assert all("Результат" in row and "Измерение роста" not in row for row in theirs)
+
 
 @pytest.mark.parametrize(
     ("code", "resource_id", "action", "ru"),

@@ -175,7 +175,7 @@ async def audit_trail_csv(session: AsyncSession, principal: Principal, f: AuditF
             r.facility_code or "",
             r.facility_name or r.employer_name or "",
             labels.action_label(r.action),
-            labels.resource_label(r.resource_type),
+            labels.resource_label(r.resource_type, r.resource_id, r.action),
             r.resource_id or "",
             r.patient_id if r.patient_id is not None else "",
             labels.purpose_label(r.purpose),
