@@ -98,10 +98,13 @@ _DOCS = "Shared health record: resources other systems sent, ids shr-<n> (docs/r
 
 
 def _capability(resource_type: str) -> dict[str, Any]:
+    from salomat.fhir.record_search import capability
+
+    extra = capability(resource_type)
     return {
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
-        "documentation": _DOCS,
+        "documentation": f"{_DOCS}; search: {extra.pop('documentation')}",
         "interaction": [
             {"code": c}
             for c in ("read", "vread", "update", "history-instance", "create", "search-type")
@@ -117,6 +120,7 @@ def _capability(resource_type: str) -> dict[str, Any]:
             for n, (t, d) in SEARCH_PARAMS[resource_type].items()
         ]
         + [{"name": "_count", "type": "number", "documentation": "0: the total only"}],
+        **extra,
     }
 
 

@@ -17,6 +17,7 @@ refused naming it (``unmergeable``), never answered with one share alone.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -115,7 +116,8 @@ MERGED: dict[str, frozenset[str]] = {
 #: cancer registry's tumours of a report and the record's Conditions of the identifier
 MERGED_IDENTIFIER = frozenset({"identifier", "code", "clinical-status"})
 #: what a merged search takes besides its filters: both shares merged, then sorted or paged
-_RESULT = PAGING | {"_summary", "_sort"}
+#: (``_elements`` applies to the merged page)
+_RESULT = PAGING | {"_summary", "_sort", "_elements"}
 #: parameters only the register's (or sick leave's) routes take: a search naming one is
 #: theirs alone (the record leaves it to them)
 THEIRS: dict[str, frozenset[str]] = {
@@ -320,6 +322,76 @@ def _searchset(
     return searchset(base, resource_type, params.items, resources, total, PageParams(limit, offset))
 
 
+# ---- _elements ------------------------------------------------------------------------------
+
+#: R4's mark of a resource returned with elements left out (search, _elements)
+SUBSETTED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "SUBSETTED",
+    "display": "subsetted",
+}
+#: what every subset keeps
+_ALWAYS = ("resourceType", "id", "meta")
+#: the record types' choice elements: ``_elements=value`` keeps valueQuantity, …
+_CHOICES = frozenset({"value", "effective", "onset", "abatement", "performed", "occurrence"})
+_ELEMENT = re.compile(r"^[a-z][A-Za-z0-9]{0,63}$")
+ELEMENTS_DOC = (
+    "top-level elements to return, comma-separated (value: value[x], as for effective, "
+    "onset, abatement, performed); each match keeps them with id and meta, and is tagged "
+    "SUBSETTED; included resources are whole"
+)
+
+
+def _element_names(params: Params) -> frozenset[str] | None:
+    """``_elements``' names, None when not given; a name that is not an element name is
+    refused."""
+    raw = params.get("_elements")
+    if raw is None:
+        return None
+    names = [v.strip() for v in raw.split(",")]
+    if not all(_ELEMENT.match(v) for v in names):
+        raise Invalid.fields(
+            [FieldError("_elements", N_("give top-level element names, comma-separated"))]
+        )
+    return frozenset(names)
+
+
+def _kept(key: str, names: frozenset[str]) -> bool:
+    if key in _ALWAYS or key in names:
+        return True
+    root = next((c for c in _CHOICES if key.startswith(c)), None)
+    return root is not None and root in names and key[len(root) : len(root) + 1].isupper()
+
+
+def subset(resource: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """``resource`` with only the top-level elements ``names`` (and resourceType, id and
+    meta), meta.tag SUBSETTED added."""
+    out = {k: v for k, v in resource.items() if _kept(k, names)}
+    meta = dict(out.get("meta") or {})
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    out["meta"] = meta
+    return out
+
+
+def _with_elements(bundle: dict[str, Any], names: frozenset[str] | None) -> dict[str, Any]:
+    if names is None:
+        return bundle
+    for entry in bundle.get("entry", []):
+        if entry.get("search", {}).get("mode", "match") == "match":
+            entry["resource"] = subset(entry["resource"], names)
+    return bundle
+
+
+def capability(resource_type: str) -> dict[str, Any]:
+    """What the CapabilityStatement declares of the record's search besides SEARCH_PARAMS
+    (record_api's ``_capability``): the result parameters with their definitions, in the
+    type's documentation (R4 lists search parameters in searchParam, and the other
+    registers sharing a type list exactly theirs and ours there)."""
+    return {
+        "documentation": f"_elements: {ELEMENTS_DOC}",
+    }
+
+
 # ---- the other domains' share, for the searches both answer ---------------------------------
 
 #: the route of the register (or sick leave) answering the same search, and its permission
@@ -508,7 +580,10 @@ async def search_bundle(
     ``request`` (the request that asked, whose base URL the links take)."""
     kind = merge_kind(resource_type, items) if resource_type in SHARED else None
     if kind is not None:
-        return await _merged_search(request, session, principal, resource_type, kind, items)
+        merged = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
+        names = _element_names(Params(items, merged | _RESULT))
+        bundle = await _merged_search(request, session, principal, resource_type, kind, items)
+        return _with_elements(bundle, names)
     await Require("record:read")(request)
     refused = unmergeable(resource_type, items)
     if refused:
@@ -525,13 +600,14 @@ async def search_bundle(
                 for name in refused
             ]
         )
-    params = Params(items, frozenset(SEARCH_PARAMS[resource_type]) | PAGING)
+    params = Params(items, frozenset(SEARCH_PARAMS[resource_type]) | _RESULT)
+    names = _element_names(params)
     q = _query(resource_type, params)
     limit, offset = _count(params)
     if q is None:
         return _searchset(request, resource_type, params, [], 0, limit, offset)
     page = await record.search_resources(session, principal, resource_type, q)
-    return _searchset(
+    bundle = _searchset(
         request,
         resource_type,
         params,
@@ -540,3 +616,4 @@ async def search_bundle(
         limit,
         offset,
     )
+    return _with_elements(bundle, names)
