@@ -9,7 +9,9 @@ import pytest
 
 from tests.fhir.test_record import (
     World,
+    condition,
     create,
+    diagnostic_report,
     encounter,
     ids,
     issues,
@@ -90,3 +92,135 @@ async def test_metadata_defines_elements(client, world: World):
     listed = {r["type"]: r for r in cs["rest"][0]["resource"]}
     for t in ("Procedure", "Observation", "Encounter"):
         assert "_elements:" in listed[t]["documentation"], t
+
+
+# ---- _include and _revinclude --------------------------------------------------------------
+
+
+def by_mode(b: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for e in b.get("entry", []):
+        r = e["resource"]
+        out.setdefault(e["search"]["mode"], []).append(f"{r['resourceType']}/{r['id']}")
+    return out
+
+
+async def test_include_adds_the_encounter_patient_and_results_once(client, world: World):
+    w = world
+    enc = await create(client, w.hospital, encounter(w))
+    obs1 = await create(client, w.hospital, observation(w, enc["id"]))
+    obs2 = await create(client, w.hospital, observation(w, enc["id"]))
+    subject = f"Patient/{w.patient.id}"
+    b = ok(
+        await client.get(
+            "/fhir/Observation",
+            params=[
+                ("subject", subject),
+                ("_include", "Observation:encounter"),
+                ("_include", "Observation:subject"),
+            ],
+            headers=w.doctor,
+        )
+    )
+    assert by_mode(b) == {
+        "match": [f"Observation/{obs1['id']}", f"Observation/{obs2['id']}"],
+        "include": [f"Encounter/{enc['id']}", f"Patient/{w.patient.id}"],
+    }
+    assert b["total"] == 2
+    patient = b["entry"][-1]
+    assert patient["fullUrl"].endswith(f"/Patient/{w.patient.id}")
+    rep = await create(client, w.hospital, diagnostic_report(w, enc["id"], obs1["id"]))
+    b = ok(
+        await client.get(
+            "/fhir/DiagnosticReport",
+            params={"subject": subject, "_include": "DiagnosticReport:result"},
+            headers=w.doctor,
+        )
+    )
+    assert by_mode(b) == {
+        "match": [f"DiagnosticReport/{rep['id']}"],
+        "include": [f"Observation/{obs1['id']}"],
+    }
+    cond = await create(client, w.hospital, condition(w, enc["id"]))
+    b = ok(
+        await client.get(
+            "/fhir/Condition",
+            params={"subject": subject, "_include": "*:encounter"},
+            headers=w.doctor,
+        )
+    )
+    assert by_mode(b) == {
+        "match": [f"Condition/{cond['id']}"],
+        "include": [f"Encounter/{enc['id']}"],
+    }
+
+
+async def test_revinclude_adds_what_names_the_encounters(client, world: World):
+    w = world
+    enc = await create(client, w.hospital, encounter(w))
+    other = await create(client, w.hospital, encounter(w, "2"))
+    obs = await create(client, w.hospital, observation(w, enc["id"]))
+    await create(client, w.hospital, observation(w, other["id"]))
+    cond = await create(client, w.hospital, condition(w, enc["id"]))
+    b = ok(
+        await client.get(
+            "/fhir/Encounter",
+            params=[
+                ("subject", f"Patient/{w.patient.id}"),
+                ("_id", enc["id"]),
+                ("_revinclude", "Observation:encounter"),
+                ("_revinclude", "Condition:encounter"),
+            ],
+            headers=w.doctor,
+        )
+    )
+    assert by_mode(b) == {
+        "match": [f"Encounter/{enc['id']}"],
+        "include": [f"Observation/{obs['id']}", f"Condition/{cond['id']}"],
+    }
+
+
+async def test_an_included_resource_the_caller_may_not_read_is_left_out(client, world: World):
+    """The hospital finds what it sent (record-sender) but may not read the person's
+    registry entry: the Patient is left out, its own Encounter included; the family doctor
+    (the person in scope) gets both."""
+    w = world
+    enc = await create(client, w.hospital, encounter(w))
+    obs = await create(client, w.hospital, observation(w, enc["id"]))
+    params = [
+        ("subject", f"Patient/{w.patient.id}"),
+        ("_include", "Observation:encounter"),
+        ("_include", "Observation:patient"),
+    ]
+    b = ok(await client.get("/fhir/Observation", params=params, headers=w.hospital))
+    assert by_mode(b) == {
+        "match": [f"Observation/{obs['id']}"],
+        "include": [f"Encounter/{enc['id']}"],
+    }
+    b = ok(await client.get("/fhir/Observation", params=params, headers=w.doctor))
+    assert by_mode(b)["include"] == [f"Encounter/{enc['id']}", f"Patient/{w.patient.id}"]
+    b = ok(await client.get("/fhir/Observation", params=params, headers=w.stranger))
+    assert by_mode(b) == {}
+
+
+async def test_unknown_includes_iterate_and_merged_searches_are_refused(client, world: World):
+    w = world
+    subject = f"Patient/{w.patient.id}"
+    for params, name in (
+        ({"subject": subject, "_include": "Observation:performer"}, "_include"),
+        ({"subject": subject, "_include": "Condition:encounter"}, "_include"),
+        ({"subject": subject, "_revinclude": "Condition:encounter"}, "_revinclude"),
+        ({"subject": subject, "_include:iterate": "Observation:encounter"}, "_include:iterate"),
+        ({"patient": str(w.patient.id), "_include": "Observation:encounter"}, "_include"),
+    ):
+        r = await client.get("/fhir/Observation", params=params, headers=w.doctor)
+        assert issues(r, 422) == {name}, params
+
+
+async def test_metadata_lists_the_includes(client, world: World):
+    cs = ok(await client.get("/fhir/metadata"))
+    listed = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    assert "DiagnosticReport:result" in listed["DiagnosticReport"]["searchInclude"]
+    assert "Observation:encounter" in listed["Observation"]["searchInclude"]
+    assert "Observation:encounter" in listed["Encounter"]["searchRevInclude"]
+    assert "_include" in listed["Encounter"]["documentation"]

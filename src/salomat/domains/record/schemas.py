@@ -39,7 +39,8 @@ class StoredResource(BaseModel):
 
 
 class RecordQuery(BaseModel):
-    """A search of one resource type. At least ``person_id``, ``ids`` or ``identifiers``
+    """A search of one resource type. At least ``person_id``, ``ids``, ``identifiers`` or
+    ``encounter_ids``
     (the service refuses a search of everyone, naming ``patient``)."""
 
     person_id: int | None = None
@@ -55,6 +56,9 @@ class RecordQuery(BaseModel):
     date: list[tuple[str, datetime, datetime]] = []
     last_updated: list[tuple[str, datetime, datetime]] = []
     encounter_id: int | None = None
+    #: OR of Encounter row ids (an Encounter search's ``_revinclude``); enough on its own
+    #: as ``ids`` is
+    encounter_ids: list[int] = []
     #: ('date' | '_lastUpdated' | '_id', descending)
     sort: list[tuple[str, bool]] = []
     #: checked by the service (a negative one is refused naming ``_offset`` / ``_count``)

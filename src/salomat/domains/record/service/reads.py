@@ -307,7 +307,7 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
                 {"types": ", ".join(RESOURCE_TYPES), "type": resource_type},
             )
         )
-    if q.person_id is None and not q.ids and not q.identifiers:
+    if q.person_id is None and not q.ids and not q.identifiers and not q.encounter_ids:
         errors.append(
             FieldError(
                 "patient",
@@ -356,6 +356,8 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
         cond.append(RecordResource.status.in_(sorted(set(q.statuses))))
     if q.encounter_id is not None:
         cond.append(RecordResource.encounter_id == q.encounter_id)
+    if q.encounter_ids:
+        cond.append(RecordResource.encounter_id.in_(sorted(set(q.encounter_ids))))
     for prefix, lower, upper in q.date:
         cond.append(_period_condition(prefix, lower, upper))
     for prefix, lower, upper in q.last_updated:
@@ -384,14 +386,19 @@ async def search_resources(
     others are left out, their refusal audited; each person shown is audited once.
     Sorted by ``q.sort``, then by id (the default: ascending id)."""
     possible = [i for i in q.ids if 0 < i < 2**63]
-    if (q.ids and not possible) or not all(
-        0 < i < 2**63 for i in (q.person_id or 1, q.encounter_id or 1)
+    encounters = [i for i in q.encounter_ids if 0 < i < 2**63]
+    if (
+        (q.ids and not possible)
+        or (q.encounter_ids and not encounters)
+        or not all(0 < i < 2**63 for i in (q.person_id or 1, q.encounter_id or 1))
     ):
         # only ids no row can have (the database would refuse to compare with them)
         _conditions(resource_type, q)
         await audit.record_listing(session, principal, [], resource_type=resource_type)
         return RecordPage(items=[], total=0)
-    cond = _conditions(resource_type, q.model_copy(update={"ids": possible}))
+    cond = _conditions(
+        resource_type, q.model_copy(update={"ids": possible, "encounter_ids": encounters})
+    )
     if q.person_id is not None:
         people = [q.person_id]
     else:
