@@ -224,3 +224,60 @@ async def test_metadata_lists_the_includes(client, world: World):
     assert "Observation:encounter" in listed["Observation"]["searchInclude"]
     assert "Observation:encounter" in listed["Encounter"]["searchRevInclude"]
     assert "_include" in listed["Encounter"]["documentation"]
+
+
+# ---- modifiers ------------------------------------------------------------------------------
+
+
+async def test_missing_and_not_modifiers(client, world: World):
+    w = world
+    subject = f"Patient/{w.patient.id}"
+    enc = await create(client, w.hospital, encounter(w))
+    with_enc = await create(client, w.hospital, observation(w, enc["id"]))
+    bare = await create(
+        client,
+        w.hospital,
+        observation(w, category=None, effectiveDateTime=None, issued=None, status="preliminary"),
+    )
+
+    async def found(**params: str) -> list[str]:
+        r = await client.get(
+            "/fhir/Observation", params={"subject": subject, **params}, headers=w.doctor
+        )
+        return ids(ok(r))
+
+    assert await found(**{"encounter:missing": "true"}) == [bare["id"]]
+    assert await found(**{"encounter:missing": "false"}) == [with_enc["id"]]
+    assert await found(**{"category:missing": "true"}) == [bare["id"]]
+    assert await found(**{"date:missing": "true"}) == [bare["id"]]
+    assert await found(**{"date:missing": "false"}) == [with_enc["id"]]
+    assert await found(**{"identifier:missing": "true"}) == [with_enc["id"], bare["id"]]
+    assert await found(**{"code:missing": "false"}) == [with_enc["id"], bare["id"]]
+    assert await found(**{"status:missing": "true"}) == []
+    assert await found(**{"status:not": "final"}) == [bare["id"]]
+    assert await found(**{"category:not": "vital-signs"}) == [bare["id"]]
+    assert await found(**{"code:not": "85354-9"}) == []
+    assert await found(**{"code:not": "x"}) == [with_enc["id"], bare["id"]]
+
+
+async def test_unknown_modifiers_and_values_are_refused_naming_the_parameter(client, world: World):
+    w = world
+    subject = f"Patient/{w.patient.id}"
+    for name, value in (
+        ("code:exact", "x"),
+        ("code:contains", "x"),
+        ("code:text", "x"),
+        ("date:not", "2026"),
+        ("code:missing", "yes"),
+        ("status:missing", ""),
+    ):
+        r = await client.get(
+            "/fhir/Observation", params={"subject": subject, name: value}, headers=w.doctor
+        )
+        assert issues(r, 422) == {name}, name
+    r = await client.get(
+        "/fhir/Condition",
+        params={"subject": subject, "clinical-status:not": "active"},
+        headers=w.doctor,
+    )
+    assert ok(r)["total"] == 0

@@ -107,6 +107,31 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     t: _search_params(t) for t in RESOURCE_TYPES
 }
 
+#: the modifiers the record takes: ``:missing`` on these (the service's name of each),
+#: ``:not`` on its tokens; no string parameter, so no ``:exact`` / ``:contains``
+_MISSING_PARAMS = {
+    "code": "code",
+    "category": "category",
+    "status": "status",
+    "clinical-status": "status",
+    "date": "date",
+    "encounter": "encounter",
+    "identifier": "identifier",
+}
+_NOT_PARAMS = ("code", "category", "status", "clinical-status")
+MODIFIERS: dict[str, frozenset[str]] = {
+    t: frozenset(
+        [f"{p}:missing" for p in _MISSING_PARAMS if p in SEARCH_PARAMS[t]]
+        + [f"{p}:not" for p in _NOT_PARAMS if p in SEARCH_PARAMS[t]]
+    )
+    for t in RESOURCE_TYPES
+}
+MODIFIERS_DOC = (
+    ":missing=true|false on code, category, status (clinical-status), date, encounter and "
+    "identifier (has none / has one); :not on code, category and status (clinical-status): "
+    "none of the values, a resource without any too; any other modifier 422"
+)
+
 #: a search by patient with only these besides answers both (the register's and ours):
 #: each filter is one both take with the same meaning, and goes to both
 MERGED: dict[str, frozenset[str]] = {
@@ -285,7 +310,19 @@ def _query(resource_type: str, params: Params) -> RecordQuery | None:
         return None
     status_name = "clinical-status" if resource_type in _CLINICAL else "status"
     statuses = [c for _, c in _tokens(params, status_name, whole_system=False)]
+    missing: dict[str, bool] = {}
+    for key, raw in params.items:
+        name, _, modifier = key.partition(":")
+        if modifier != "missing":
+            continue
+        if raw not in ("true", "false"):
+            raise Invalid.fields([FieldError(key, N_("must be true or false"))])
+        missing[_MISSING_PARAMS[name]] = raw == "true"
     return RecordQuery(
+        missing=missing,
+        not_codes=_tokens(params, "code:not"),
+        not_categories=_tokens(params, "category:not"),
+        not_statuses=[c for _, c in _tokens(params, f"{status_name}:not", whole_system=False)],
         person_id=person,
         ids=ids,
         identifiers=_tokens(params, "identifier"),
@@ -559,7 +596,8 @@ def capability(resource_type: str) -> dict[str, Any]:
     type's documentation (R4 lists search parameters in searchParam, and the other
     registers sharing a type list exactly theirs and ours there)."""
     return {
-        "documentation": f"_elements: {ELEMENTS_DOC}; _include, _revinclude: {INCLUDE_DOC}",
+        "documentation": f"_elements: {ELEMENTS_DOC}; _include, _revinclude: {INCLUDE_DOC}; "
+        f"modifiers: {MODIFIERS_DOC}",
         "searchInclude": [f"{resource_type}:{p}" for p in INCLUDES[resource_type]],
         "searchRevInclude": [
             f"{t}:encounter" for t in RESOURCE_TYPES if resource_type == "Encounter" != t
@@ -775,7 +813,10 @@ async def search_bundle(
                 for name in refused
             ]
         )
-    params = Params(items, frozenset(SEARCH_PARAMS[resource_type]) | _RESULT | _OWN_RESULT)
+    params = Params(
+        items,
+        frozenset(SEARCH_PARAMS[resource_type]) | MODIFIERS[resource_type] | _RESULT | _OWN_RESULT,
+    )
     names = _element_names(params)
     includes, revincludes = _include_wanted(resource_type, params)
     q = _query(resource_type, params)

@@ -59,6 +59,13 @@ class RecordQuery(BaseModel):
     #: OR of Encounter row ids (an Encounter search's ``_revinclude``); enough on its own
     #: as ``ids`` is
     encounter_ids: list[int] = []
+    #: ``<param>:missing``: param (code, category, status, date, encounter, identifier)
+    #: -> True: has none, False: has one
+    missing: dict[str, bool] = {}
+    #: ``:not``: none of these (a resource without any matches too)
+    not_codes: list[tuple[str | None, str]] = []
+    not_categories: list[tuple[str | None, str]] = []
+    not_statuses: list[str] = []
     #: ('date' | '_lastUpdated' | '_id', descending)
     sort: list[tuple[str, bool]] = []
     #: checked by the service (a negative one is refused naming ``_offset`` / ``_count``)

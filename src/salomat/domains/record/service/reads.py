@@ -297,6 +297,31 @@ def _identifier_exists(pairs: list[tuple[str | None, str]]) -> Any:
     )
 
 
+#: what a resource has when a parameter is not missing (``<param>:missing=false``)
+_MISSING: dict[str, Any] = {
+    "code": lambda: (
+        select(RecordToken.id)
+        .where(RecordToken.resource_id == RecordResource.id, RecordToken.param == "code")
+        .exists()
+    ),
+    "category": lambda: (
+        select(RecordToken.id)
+        .where(RecordToken.resource_id == RecordResource.id, RecordToken.param == "category")
+        .exists()
+    ),
+    "status": lambda: RecordResource.status.is_not(None),
+    "date": lambda: or_(
+        RecordResource.effective_start.is_not(None), RecordResource.effective_end.is_not(None)
+    ),
+    "encounter": lambda: RecordResource.encounter_id.is_not(None),
+    "identifier": lambda: (
+        select(RecordIdentifier.id)
+        .where(RecordIdentifier.resource_id == RecordResource.id)
+        .exists()
+    ),
+}
+
+
 def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
     errors: list[FieldError] = []
     if resource_type not in RESOURCE_TYPES:
@@ -322,11 +347,16 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
                 )
             elif lower.tzinfo is None or upper.tzinfo is None:
                 errors.append(FieldError(name, N_("A time needs a zone: Z or +hh:mm")))
+    for name in sorted(set(q.missing) - set(_MISSING)):
+        errors.append(FieldError(f"{name}:missing", N_("Not a parameter that can be missing.")))
     for name, tokens in (
         ("identifier", q.identifiers),
         ("code", q.codes),
         ("category", q.categories),
         ("status", [(None, v) for v in q.statuses]),
+        ("code:not", q.not_codes),
+        ("category:not", q.not_categories),
+        ("status:not", [(None, v) for v in q.not_statuses]),
     ):
         if any(unstorable(t or "") for pair in tokens for t in pair):
             errors.append(FieldError(name, N_("Contains a character that cannot be stored.")))
@@ -358,6 +388,20 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
         cond.append(RecordResource.encounter_id == q.encounter_id)
     if q.encounter_ids:
         cond.append(RecordResource.encounter_id.in_(sorted(set(q.encounter_ids))))
+    for name, missing in sorted(q.missing.items()):
+        has = _MISSING[name]()
+        cond.append(not_(has) if missing else has)
+    if q.not_codes:
+        cond.append(not_(_token_exists("code", q.not_codes)))
+    if q.not_categories:
+        cond.append(not_(_token_exists("category", q.not_categories)))
+    if q.not_statuses:
+        cond.append(
+            or_(
+                RecordResource.status.is_(None),
+                RecordResource.status.not_in(sorted(set(q.not_statuses))),
+            )
+        )
     for prefix, lower, upper in q.date:
         cond.append(_period_condition(prefix, lower, upper))
     for prefix, lower, upper in q.last_updated:
