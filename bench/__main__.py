@@ -240,6 +240,24 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             f"- {e['suite']} at {e['people']:,} people: {e['error']}" for e in result["errors"]
         ]
+    refused = [
+        (f"{f['suite']}: {f['name']} ({f['people']:,}){where}", d)
+        for f in result["figures"]
+        for where, d in (
+            ("", f.get("detail") or {}),
+            (", baseline", (f.get("detail") or {}).get("baseline") or {}),
+        )
+        if d.get("errors")
+    ]
+    if refused:
+        # a figure counts 2xx answers only: one whose answers were refused or failed says so
+        # here, or a run of 500s reads as a slow 0.00
+        lines += ["", "## Answers that were not 2xx", ""]
+        lines += [
+            f"- {what}: {d['errors']:,} of {d.get('completed', d['errors']):,} answers, "
+            f"statuses {d.get('statuses')}"
+            for what, d in refused
+        ]
     notes = [
         (f"{f['suite']}: {f['name']} ({f['people']:,})", f["detail"].get("note"))
         for f in result["figures"]
