@@ -25,6 +25,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.core.user_names import user_names
 from salomat.country import pack
+from salomat.domains.accounts import service as accounts
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import TimelineEntry
 from salomat.domains.registry import service as registry
@@ -39,16 +40,8 @@ Reader = Annotated[Principal, Depends(Require("record:read"))]
 #: the newest entries the page shows (the FHIR search reads the rest)
 LIMIT = 200
 
-#: what each kind of resource is called on the page
-KIND_LABELS: dict[str, str] = {
-    "Encounter": N_("Visit"),
-    "Condition": N_("Diagnosis"),
-    "Observation": N_("Result"),
-    "Procedure": N_("Procedure"),
-    "AllergyIntolerance": N_("Allergy"),
-    "DiagnosticReport": N_("Report"),
-    "DocumentReference": N_("Document"),
-}
+#: what each kind of resource is called on the page (the access log names them alike)
+KIND_LABELS: dict[str, str] = accounts.SHARED_RECORD_KINDS
 #: an Observation of these categories is a measurement (FHIR observation-category codes)
 MEASUREMENT_CATEGORIES = frozenset({"vital-signs", "exam", "activity"})
 MEASUREMENT = N_("Measurement")
