@@ -29,11 +29,11 @@ from fastapi.responses import Response
 from salomat.core import audit
 from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.fhir_dates import date_value, fhir_interval
 from salomat.core.policy import Require, allowed, person_scope
 from salomat.core.security import Principal
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import RecordQuery
-from salomat.domains.record.service import fhir_interval
 from salomat.domains.registry import service as registry
 from salomat.fhir import cancer_api, maternal_api, sick_leave_api
 from salomat.fhir import patient as patient_mapper
@@ -45,7 +45,6 @@ from salomat.fhir.common import (
     reference_id,
     searchset,
 )
-from salomat.fhir.search import PREFIXES, parse_date_param
 
 RESOURCE_TYPES = mapper.RESOURCE_TYPES
 #: the types another domain also serves (their routes come after ours)
@@ -210,17 +209,8 @@ def _tokens(
 
 def _dates(params: Params, name: str) -> list[tuple[str, datetime, datetime]]:
     """Each value as (prefix, start, end): the interval its precision implies, read by the
-    shared date parser (fhir/search.py)."""
-    out = []
-    for k, raw in params.items:
-        if k != name:
-            continue
-        prefix = raw[:2] if raw[:2] in PREFIXES else "eq"
-        value = raw[2:] if raw[:2] in PREFIXES else raw
-        start, end = parse_date_param([value], name)
-        if start is not None and end is not None:  # one value: always both bounds
-            out.append((prefix, start, end))
-    return out
+    shared date parser (core.fhir_dates)."""
+    return [date_value(raw, name) for k, raw in params.items if k == name]
 
 
 def _count(params: Params) -> tuple[int, int]:
