@@ -42,6 +42,7 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.cancer import service
 from salomat.domains.cancer.schemas import NotificationIn
 from salomat.fhir import cancer as mapper
+from salomat.fhir import capability
 from salomat.fhir.common import (
     PAGING,
     Params,
@@ -122,37 +123,7 @@ def _capability(resource_type: str) -> dict[str, Any]:
 def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``/fhir/metadata``'s resources with the registry's share of Condition and
     Observation merged into the register's entries (one entry per type)."""
-    out = []
-    present = {r["type"] for r in resources}
-    for res in resources:
-        if res["type"] not in SHARED:
-            out.append(res)
-            continue
-        ours = _capability(res["type"])
-        codes = [i["code"] for i in res["interaction"]]
-        mine = {p["name"]: p for p in ours["searchParam"]}
-        params = []
-        for p in res.get("searchParam", []):
-            q = mine.get(p["name"])
-            if q is not None and p.get("documentation") and q.get("documentation"):
-                p = {
-                    **p,
-                    "documentation": f"{p['documentation']}; cancer registry: {q['documentation']}",
-                }
-            params.append(p)
-        theirs = {p["name"] for p in params}
-        out.append(
-            {
-                **res,
-                "interaction": res["interaction"]
-                + [i for i in ours["interaction"] if i["code"] not in codes],
-                "searchParam": params + [p for p in ours["searchParam"] if p["name"] not in theirs],
-                "documentation": "; ".join(
-                    d for d in (res.get("documentation"), ours["documentation"]) if d
-                ),
-            }
-        )
-    return out + [_capability(t) for t in SHARED if t not in present]
+    return capability.merge(resources, [_capability(t) for t in SHARED], label="cancer registry")
 
 
 # ---- routes that claim their share of a shared type --------------------------------------

@@ -48,6 +48,7 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.insurance import service
 from salomat.domains.insurance.schemas import ClaimIn, ClaimOut, SettlementOut
 from salomat.domains.registry import service as registry
+from salomat.fhir import capability
 from salomat.fhir.common import (
     EXT,
     PAGING,
@@ -159,38 +160,13 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``/fhir/metadata``'s resources with the fund's share of Claim merged into the
     pharmacies' entry (a parameter both have documented for each), and its own types
     added."""
-    out = []
-    for res in resources:
-        if res["type"] != "Claim":
-            out.append(res)
-            continue
-        have = {i["code"] for i in res["interaction"]}
-        ours = {p["name"]: p for p in _CLAIM_CAPABILITY["searchParam"]}
-        params = []
-        for p in res.get("searchParam", []):
-            mine = ours.get(p["name"])
-            if mine is not None and p.get("documentation") and mine.get("documentation"):
-                p = {
-                    **p,
-                    "documentation": f"pharmacies: {p['documentation']}; "
-                    f"the fund's (type=professional): {mine['documentation']}",
-                }
-            params.append(p)
-        names = {p["name"] for p in params}
-        out.append(
-            {
-                **res,
-                "interaction": res["interaction"]
-                + [i for i in _CLAIM_CAPABILITY["interaction"] if i["code"] not in have],
-                "searchParam": params + [p for n, p in ours.items() if n not in names],
-                "documentation": "; ".join(
-                    d for d in (res.get("documentation"), _CLAIM_CAPABILITY["documentation"]) if d
-                ),
-            }
-        )
-    if not any(r["type"] == "Claim" for r in out):
-        out.append(_CLAIM_CAPABILITY)
-    return out + CAPABILITIES
+    merged = capability.merge(
+        resources,
+        [_CLAIM_CAPABILITY],
+        label="the fund's (type=professional)",
+        their_label="pharmacies",
+    )
+    return merged + CAPABILITIES
 
 
 # ---- mapping (called in the request's language) ------------------------------------------

@@ -45,7 +45,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import StoredResource
-from salomat.fhir import cancer_api, sick_leave_api
+from salomat.fhir import cancer_api, capability, sick_leave_api
 from salomat.fhir import record as mapper
 from salomat.fhir.common import (
     PAGING,
@@ -139,40 +139,8 @@ NAMING_CAPABILITY: dict[str, Any] = {
 def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``/fhir/metadata``'s resources with the record's: its share of the shared types
     merged into their entries (one per type), its own types and NamingSystem added."""
-    out = []
-    present = {r["type"] for r in resources}
-    for res in resources:
-        if res["type"] not in RESOURCE_TYPES:
-            out.append(res)
-            continue
-        ours = _capability(res["type"])
-        codes = [i["code"] for i in res["interaction"]]
-        mine = {p["name"]: p for p in ours["searchParam"]}
-        params = []
-        for p in res.get("searchParam", []):
-            q = mine.get(p["name"])
-            if q is not None and p.get("documentation") and q.get("documentation"):
-                p = {
-                    **p,
-                    "documentation": f"{p['documentation']}; shared record: {q['documentation']}",
-                }
-            params.append(p)
-        theirs = {p["name"] for p in params}
-        flags = {k: v for k, v in ours.items() if k not in ("type", "profile", "documentation")}
-        out.append(
-            {
-                **res,
-                **{k: v for k, v in flags.items() if k not in ("interaction", "searchParam")},
-                "interaction": res["interaction"]
-                + [i for i in ours["interaction"] if i["code"] not in codes],
-                "searchParam": params + [p for p in ours["searchParam"] if p["name"] not in theirs],
-                "documentation": "; ".join(
-                    d for d in (res.get("documentation"), ours["documentation"]) if d
-                ),
-            }
-        )
-    out += [_capability(t) for t in RESOURCE_TYPES if t not in present]
-    return [*out, NAMING_CAPABILITY]
+    ours = [_capability(t) for t in RESOURCE_TYPES]
+    return [*capability.merge(resources, ours, label="shared record"), NAMING_CAPABILITY]
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from salomat.core.uow import DbSession, router
 from salomat.country import pack
 from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.schemas import ReferralIn
+from salomat.fhir import capability
 from salomat.fhir import sanatorium as mapper
 from salomat.fhir.common import (
     PAGING,
@@ -167,33 +168,8 @@ SHARED = ("ServiceRequest", "Encounter")
 def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``/fhir/metadata``'s resources with the sanatorium's: its own types added, and what
     it serves of the shared ones merged into the register's entries (one per type)."""
-    out = []
-    for res in resources:
-        if res["type"] not in SHARED:
-            out.append(res)
-            continue
-        ours = _capability(res["type"])
-        merged = dict(res)
-        codes = [i["code"] for i in res["interaction"]]
-        merged["interaction"] = res["interaction"] + [
-            i for i in ours["interaction"] if i["code"] not in codes
-        ]
-        theirs = {p["name"]: p for p in res.get("searchParam", [])}
-        params = []
-        for p in res.get("searchParam", []):
-            mine = next((q for q in ours["searchParam"] if q["name"] == p["name"]), None)
-            if mine is not None and p.get("documentation") and mine.get("documentation"):
-                p = {
-                    **p,
-                    "documentation": f"{p['documentation']}; sanatorium: {mine['documentation']}",
-                }
-            params.append(p)
-        merged["searchParam"] = params + [p for p in ours["searchParam"] if p["name"] not in theirs]
-        merged["documentation"] = "; ".join(
-            d for d in (res.get("documentation"), ours["documentation"]) if d
-        )
-        out.append(merged)
-    return out + CAPABILITIES
+    shared = [_capability(t) for t in SHARED]
+    return capability.merge(resources, shared, label="sanatorium") + CAPABILITIES
 
 
 # ---- routes that claim their share of a shared type --------------------------------------
