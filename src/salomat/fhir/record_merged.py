@@ -1,0 +1,207 @@
+"""The searches another register answers too (record_params.MERGED): a search by
+``patient`` alone (or with the register's own filters) of Encounter, Observation,
+Condition or DocumentReference is answered by the register's (or sick leave's) route and
+the record's together: theirs first, as their route gives them, then the record's of the
+same person, paged and counted across both; so is ``Condition?identifier=…`` with the
+cancer registry's tumours (MERGED_IDENTIFIER), and ``Observation?patient=…&code=<TNM
+stage code>`` with the cancer registry's stages too. With ``_sort`` both shares are
+merged, then sorted (``sort_merged``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from salomat.core.config import get_settings
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.fhir_dates import fhir_interval
+from salomat.core.policy import Require, allowed
+from salomat.core.security import Principal
+from salomat.domains.record import service as record
+from salomat.fhir import cancer_api, maternal_api, sick_leave_api
+from salomat.fhir import record as mapper
+from salomat.fhir.common import (
+    Params,
+)
+from salomat.fhir.record_params import (
+    MERGED,
+    MERGED_IDENTIFIER,
+    RESULT,
+    read_query,
+    searchset_of,
+)
+
+# ---- the other domains' share, for the searches both answer ---------------------------------
+
+#: the route of the register (or sick leave) answering the same search, and its permission
+Handler = Callable[[Request, Any, Principal], Awaitable[Response]]
+_OTHERS: dict[str, tuple[Handler, str]] = {
+    "Encounter": (maternal_api.search_encounters, "pregnancy:read"),
+    "Observation": (maternal_api.search_observations, "pregnancy:read"),
+    "Condition": (maternal_api.search_conditions, "pregnancy:read"),
+    "DocumentReference": (sick_leave_api.search_documents, "sick_leave:read"),
+}
+
+
+def _withread_query(request: Request, items: list[tuple[str, str]]) -> Request:
+    scope = {**request.scope, "query_string": urlencode(items).encode()}
+    req = Request(scope, request.receive)
+    return req
+
+
+def _answer(response: Response) -> dict[str, Any]:
+    """The FHIR JSON another route answered."""
+    return json.loads(bytes(response.body))  # type: ignore[no-any-return]
+
+
+async def _theirs(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    handler: Handler,
+    items: list[tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """Every resource the other route gives for the same search (all its pages)."""
+    items = [(k, v) for k, v in items if k not in RESULT]
+    top = get_settings().max_page_size
+    out: list[dict[str, Any]] = []
+    while True:
+        q = [*items, ("_count", str(top)), ("_offset", str(len(out)))]
+        body = _answer(await handler(_withread_query(request, q), session, principal))
+        page = [e["resource"] for e in body.get("entry", [])]
+        out += page
+        if not page or len(out) >= body.get("total", 0):
+            return out
+
+
+def _sources(resource_type: str, kind: str, params: Params) -> list[tuple[Handler, str]]:
+    """The other routes a merged search answers with (before the record's share)."""
+    if kind == "identifier":
+        return [(cancer_api.search_tumours, "cancer:read")]
+    out = [_OTHERS[resource_type]]
+    code = params.get("code")
+    if resource_type == "Observation" and code is not None and cancer_api.stage_code(code):
+        # the cancer registry's TNM stages of the patient answer this code too
+        out.append((cancer_api.search_stages, "cancer:read"))
+    return out
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return fhir_interval(value)[0] if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _sort_key(resource: dict[str, Any], key: str) -> datetime | None:
+    """The time a merged search sorts ``resource`` by: ``date`` its clinical time as the
+    record reads it (the start of effective, period, onset, performed, … as the type has
+    it), ``_lastUpdated`` its meta.lastUpdated; None when it has none."""
+    if key == "_lastUpdated":
+        meta = resource.get("meta")
+        return _instant(meta.get("lastUpdated")) if isinstance(meta, dict) else None
+    try:
+        return record.describe(resource).effective_start
+    except Invalid:
+        return None
+
+
+def sort_merged(
+    resources: list[dict[str, Any]], sort: list[tuple[str, bool]]
+) -> list[dict[str, Any]]:
+    """``resources`` sorted by ``sort`` (first key first), as the record sorts its own: a
+    resource without the time comes after those with it, either way; ties keep the order
+    given (stable)."""
+    out = list(resources)
+    for key, desc in reversed(sort):
+        keyed = [(_sort_key(r, key), r) for r in out]
+        timed = [(k, r) for k, r in keyed if k is not None]
+        timed.sort(key=lambda kr: kr[0], reverse=desc)  # type: ignore[arg-type,return-value]
+        out = [r for _, r in timed] + [r for k, r in keyed if k is None]
+    return out
+
+
+async def merged_search(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    resource_type: str,
+    kind: str,
+    items: list[tuple[str, str]],
+) -> dict[str, Any]:
+    names = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
+    params = Params(items, names | RESULT)
+    sources = _sources(resource_type, kind, params)
+    ours_allowed = allowed(principal.role, "record:read")
+    theirs_allowed = [(h, p) for h, p in sources if allowed(principal.role, p)]
+    if not ours_allowed and len(theirs_allowed) <= 1:
+        # as before the record: the other route answers (or refuses) alone
+        handler, permission = theirs_allowed[0] if theirs_allowed else sources[0]
+        await Require(permission)(request)
+        return _answer(await handler(_withread_query(request, items), session, principal))
+    q = read_query(resource_type, params)
+    assert q is not None
+    if any(key == "_id" for key, _ in q.sort):
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "_sort",
+                    N_(
+                        "A search by patient answers another register's resources too, whose "
+                        "ids have no order with the shared record's: sort by date or "
+                        "_lastUpdated."
+                    ),
+                )
+            ]
+        )
+    theirs: list[dict[str, Any]] = []
+    for handler, _permission in theirs_allowed:
+        theirs += await _theirs(request, session, principal, handler, items)
+    limit, offset = q.limit, q.offset
+    if not ours_allowed:
+        ours_total, ours_items = 0, []
+    elif q.sort and limit:
+        # merged, then sorted: the first offset+limit of ours in that order are all a page
+        # of both can hold
+        page = await record.search_resources(
+            session,
+            principal,
+            resource_type,
+            q.model_copy(update={"offset": 0, "limit": offset + limit}),
+        )
+        ours_total, ours_items = page.total, [mapper.to_fhir(s) for s in page.items]
+    else:
+        shown_theirs = theirs[offset : offset + limit]
+        page = await record.search_resources(
+            session,
+            principal,
+            resource_type,
+            q.model_copy(
+                update={
+                    "offset": max(0, offset - len(theirs)),
+                    "limit": limit - len(shown_theirs),
+                }
+            ),
+        )
+        ours_total = page.total
+        resources = shown_theirs + [mapper.to_fhir(s) for s in page.items]
+        return searchset_of(
+            request, resource_type, params, resources, len(theirs) + ours_total, limit, offset
+        )
+    merged = sort_merged(theirs + ours_items, q.sort) if q.sort else theirs + ours_items
+    return searchset_of(
+        request,
+        resource_type,
+        params,
+        merged[offset : offset + limit],
+        len(theirs) + ours_total,
+        limit,
+        offset,
+    )
