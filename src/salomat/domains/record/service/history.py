@@ -1,0 +1,170 @@
+"""The versions of many resources at once: FHIR's type-level and system-level
+``_history`` over the record's types, newest first, optionally since an instant.
+
+Scope and audit are those of a read: a version is shown when its resource's person is
+in the caller's scope or the caller's facility sent the resource (``scope``); each
+resource shown is audited as a read of it (with its reason and break-the-glass grant),
+and each person left out is audited as a refusal. The versions are found with one query
+(and one count), whatever the page holds; the people's scope is asked once per person,
+as a search does. A window holding versions of more than ``MAX_PEOPLE`` people the
+caller did not send is refused (422, naming ``_since``) rather than cut silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core import audit
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.policy import Scope, person_scope
+from salomat.core.security import Principal
+from salomat.domains.record.models import RecordResource, RecordVersion
+from salomat.domains.record.schemas import RecordPage
+from salomat.domains.record.service.common import RESOURCE_TYPES, stored
+from salomat.domains.record.service.common import fhir_id as to_fhir_id
+from salomat.domains.record.service.scope import REASON as SENDER_REASON
+
+__all__ = ["history_of_types"]
+
+#: the most people (besides those whose resources the caller sent) one history asks
+#: the scope of
+MAX_PEOPLE = 1000
+
+
+async def history_of_types(
+    session: AsyncSession,
+    principal: Principal,
+    resource_types: Sequence[str],
+    *,
+    since: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> RecordPage:
+    """One page of the versions of ``resource_types`` (changed at or after ``since``)
+    the caller may read, newest first, and how many there are."""
+    errors = [
+        FieldError(
+            "resourceType",
+            N_("The shared record keeps %(types)s; not %(type)s."),
+            {"types": ", ".join(RESOURCE_TYPES), "type": t},
+        )
+        for t in resource_types
+        if t not in RESOURCE_TYPES
+    ]
+    if since is not None and since.tzinfo is None:
+        errors.append(FieldError("_since", N_("A time needs a zone: Z or +hh:mm")))
+    if errors:
+        raise Invalid.fields(errors)
+    window = [RecordResource.resource_type.in_(list(resource_types))]
+    if since is not None:
+        window.append(RecordVersion.changed_at >= since)
+    facility = principal.facility_id
+    sent = RecordResource.sender_facility_id == facility if facility is not None else None
+    others = select(RecordResource.person_id).join(
+        RecordVersion, RecordVersion.resource_id == RecordResource.id
+    )
+    others = others.where(*window)
+    if sent is not None:
+        by = RecordResource.sender_facility_id
+        others = others.where(or_(by.is_(None), by != facility))
+    people = list(
+        await session.scalars(
+            others.distinct().order_by(RecordResource.person_id).limit(MAX_PEOPLE + 1)
+        )
+    )
+    if len(people) > MAX_PEOPLE:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "_since",
+                    N_(
+                        "The history since then holds the records of more than %(max)s "
+                        "people; give a later _since."
+                    ),
+                    {"max": MAX_PEOPLE},
+                )
+            ]
+        )
+    allowed: dict[int, Scope] = {}
+    for pid in people:
+        scope = await person_scope(session, principal, pid)
+        if scope is None:
+            await audit.denied(
+                session,
+                principal,
+                resource_type="_history",
+                resource_id=str(pid),
+                patient_id=pid,
+                detail="outside the user's scope",
+            )
+        else:
+            allowed[pid] = scope
+    visible = [c for c in (RecordResource.person_id.in_(sorted(allowed)) if allowed else None, sent)
+               if c is not None]  # fmt: skip
+    if not visible:
+        await audit.record_listing(session, principal, [], action="read", resource_type="_history")
+        return RecordPage(items=[], total=0)
+    cond = and_(*window, or_(*visible))
+    base = select(RecordResource, RecordVersion).join(
+        RecordVersion, RecordVersion.resource_id == RecordResource.id
+    )
+    total = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(RecordVersion)
+            .join(RecordResource, RecordVersion.resource_id == RecordResource.id)
+            .where(cond)
+        )
+        or 0
+    )
+    rows = []
+    if limit > 0 and total > offset:
+        rows = list(
+            await session.execute(
+                base.where(cond)
+                .order_by(
+                    RecordVersion.changed_at.desc(),
+                    RecordVersion.resource_id.desc(),
+                    RecordVersion.version.desc(),
+                )
+                .offset(offset)
+                .limit(limit)
+            )
+        )
+    shown: dict[int, RecordResource] = {}
+    for row, _ in rows:
+        shown.setdefault(row.id, row)
+    if not shown:
+        await audit.record_listing(session, principal, [], action="read", resource_type="_history")
+    for row in shown.values():
+        scope = allowed.get(row.person_id)
+        if (
+            row.sender_facility_id is not None
+            and row.sender_facility_id == facility
+            and (scope is None or scope.break_glass_grant is not None)
+        ):
+            scope = Scope(SENDER_REASON)
+        if scope is None:  # the query admits none such
+            continue
+        await audit.record(
+            session,
+            principal,
+            action="read",
+            resource_type=row.resource_type,
+            resource_id=to_fhir_id(row.id),
+            patient_id=row.person_id,
+            purpose=scope.reason,
+            break_glass_grant=scope.break_glass_grant,
+        )
+    return RecordPage(
+        items=[
+            stored(row, body=v.body, version=v.version, last_updated=v.changed_at,
+                   sender=v.changed_by)
+            for row, v in rows
+        ],
+        total=total,
+    )  # fmt: skip
