@@ -73,6 +73,18 @@ RESOURCE_TYPES: dict[str, str] = {
     "DiagnosticReport": N_("Report"),
     "DocumentReference": N_("Document"),
     "NamingSystem": N_("Identifier system"),
+    # the cancer registry's, the sanatorium's and the insurance fund's own rows
+    "CancerRegistryExport": N_("Cancer registry export"),
+    "CancerStatistics": N_("Cancer statistics"),
+    "SanatoriumDashboard": N_("Sanatorium dashboard"),
+    "Coverage": N_("Insurance coverage"),
+    "InsurancePayer": N_("Insurance payer"),
+    "InsuranceCategory": N_("Insurance category"),
+    "InsuranceEmployment": N_("Insured employment"),
+    "InsuranceContribution": N_("Insurance contribution"),
+    "ContributionImport": N_("Insurance payment file"),
+    "Settlement": N_("Settlement with a provider"),
+    "Employer": N_("Employer"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -94,6 +106,9 @@ RESOURCE_TYPES: dict[str, str] = {
     "sick_leave": N_("Sick-leave certificate"),
     "employer": N_("Employer registry"),
     "sanatorium": N_("Sanatorium treatment"),
+    "cancer": N_("Cancer registry"),
+    "insurance": N_("Health insurance fund"),
+    "record": N_("Shared health record"),
 }
 
 #: what the shared health record (domains.record) keeps, by kind: the names its own page
