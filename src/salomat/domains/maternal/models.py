@@ -427,3 +427,57 @@ class PostnatalContact(Base):
         CheckConstraint("day >= 0", name="day"),
         CheckConstraint("bleeding IS NULL OR bleeding IN ('normal', 'heavy')", name="bleeding"),
     )
+
+
+EXTERNAL_FIELDS = (
+    "systolic",
+    "diastolic",
+    "temperature_c",
+    "pulse",
+    "spo2",
+    "haemoglobin_g_l",
+    "fasting_glucose_mmol_l",
+)
+
+
+class ExternalReading(Base):
+    """A reading the antenatal rules take from another system's Observation in the shared
+    record (``service.external_readings``): one row per value, in the rules' unit.
+
+    Keyed by the record's resource id (``shr-<n>``) and version: an update of the
+    Observation replaces its rows, entered-in-error removes them. Maternal keeps its own
+    copy (the record domain is above maternal; maternal never reads the record's tables).
+    """
+
+    __tablename__ = "antenatal_external_reading"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    pregnancy_id: Mapped[int] = mapped_column(ForeignKey("pregnancy.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    #: the shared record's Observation id (shr-<n>) and the version the values come from
+    resource_id: Mapped[str] = mapped_column(String(40))
+    resource_version: Mapped[int] = mapped_column(Integer)
+    #: the LOINC code the value was sent under (a panel's component code for BP)
+    loinc: Mapped[str] = mapped_column(String(16))
+    #: which of the rules' readings it is (``EXTERNAL_FIELDS``)
+    field: Mapped[str] = mapped_column(String(32))
+    #: the value in the rules' unit (``unit``), and as sent (UCUM code)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    sent_value: Mapped[float] = mapped_column(Float)
+    sent_unit: Mapped[str] = mapped_column(String(32))
+    #: the day the sender gave (its local calendar day) and the instant, when it gave one
+    effective_on: Mapped[date] = mapped_column(Date)
+    effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the sending facility
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "field IN ('systolic', 'diastolic', 'temperature_c', 'pulse', 'spo2', "
+            "'haemoglobin_g_l', 'fasting_glucose_mmol_l')",
+            name="field",
+        ),
+        Index("ix_antenatal_external_reading_pregnancy", "pregnancy_id", "resource_id"),
+    )

@@ -12,6 +12,7 @@ from salomat.domains.maternal.service.birth import *  # noqa: F403
 from salomat.domains.maternal.service.dashboard import *  # noqa: F403
 from salomat.domains.maternal.service.demo import *  # noqa: F403
 from salomat.domains.maternal.service.diagnoses import *  # noqa: F403
+from salomat.domains.maternal.service.external_observations import *  # noqa: F403
 from salomat.domains.maternal.service.fhir_reads import *  # noqa: F403
 from salomat.domains.maternal.service.leave_facts import *  # noqa: F403
 from salomat.domains.maternal.service.portal import *  # noqa: F403

@@ -7,7 +7,7 @@ Pure data, shared by ``rules`` (the DAK decision tables and the risk) and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 Urgency = Literal["emergency", "urgent", "soon", "routine"]
@@ -19,6 +19,7 @@ __all__ = [
     "WHO_HB_2011",
     "Advice",
     "ContactFacts",
+    "ExternalSource",
     "Facts",
     "RiskLevel",
     "Urgency",
@@ -26,8 +27,26 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class ExternalSource:
+    """Where a reading another system sent comes from (``external_readings``)."""
+
+    field: str  # the ContactFacts field it fills: systolic, haemoglobin_g_l, ...
+    resource_id: str  # the shared record's Observation (shr-<n>)
+    on: date
+    facility_id: int | None
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
 class ContactFacts:
-    """What one antenatal contact recorded (None: not measured)."""
+    """What one antenatal contact recorded (None: not measured).
+
+    Other systems' readings of a day count as that day's readings
+    (``external_readings.merge``): joined to the day's contact, or an entry of
+    their own with ``external`` set (no contact that day: never counted as a
+    contact by the schedule). ``sources`` names the readings that came from
+    another system and are among those the rules read.
+    """
 
     on: date
     ga_days: int
@@ -51,6 +70,8 @@ class ContactFacts:
     hiv_test_done: bool = False
     syphilis_test_done: bool = False
     hiv_positive: bool = False
+    external: bool = False
+    sources: tuple[ExternalSource, ...] = ()
 
 
 @dataclass(frozen=True)

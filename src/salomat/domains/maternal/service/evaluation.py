@@ -7,6 +7,7 @@ facts through ``_facts``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from salomat.core.db import utcnow
 from salomat.core.errors import PreconditionFailed
 from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Diagnosis, Pregnancy
 from salomat.domains.maternal.schemas import DiagnosisOut
-from salomat.domains.maternal.service import dating, rules, standing
+from salomat.domains.maternal.service import dating, external_readings, rules, standing
 
 __all__ = ["evaluate", "ga_on"]
 
@@ -55,7 +56,12 @@ async def _save(session: AsyncSession, p: Pregnancy) -> None:
         raise PreconditionFailed("The pregnancy record changed while you edited it; reload.") from e
 
 
-def _facts(p: Pregnancy, contacts: list[AntenatalContact], today: date) -> rules.Facts:
+def _facts(
+    p: Pregnancy, contacts: list[Any], today: date, external: Sequence[Any] = ()
+) -> rules.Facts:
+    """The rules' facts: the contacts, with other systems' readings (``external``, rows
+    of ``ExternalReading``) as readings of their day (``external_readings.merge``)."""
+
     def readings(*vs: Any) -> tuple[Any, ...]:
         return tuple(v for v in vs if v is not None)
 
@@ -86,6 +92,7 @@ def _facts(p: Pregnancy, contacts: list[AntenatalContact], today: date) -> rules
         )
         for c in contacts
     )
+    cf = external_readings.merge(cf, external, lambda day: ga_on(p, day))
     return rules.Facts(
         today=today,
         age_years=p.age_years,
@@ -130,11 +137,13 @@ async def evaluate(
     ``active = false``), so the record shows what was advised when.
     """
     contacts = await _contacts(session, p.id)
+    external = (await external_readings.readings_of(session, [p.id]))[p.id]
     today = min(date.today(), p.closed_on or date.today())
     country = _country()
-    facts = _facts(p, contacts, today)
+    facts = _facts(p, contacts, today, external)
     held, resolved = await _reconcile(session, p, contacts, facts)
-    latest = contacts[-1].recorded_at if contacts else None
+    recorded = entry_times(facts, contacts)
+    latest = recorded[-1] if recorded else None
     current = standing.without_resolved(rules.evaluate(facts, country), latest, resolved)
     advice = standing.with_standing(current, held)
     risk_level, care_level = rules.risk(advice, country)
@@ -165,6 +174,23 @@ async def evaluate(
     p.evaluated_at = now
     await _save(session, p)
     return advice
+
+
+def entries(facts: rules.Facts, contacts: Sequence[Any]) -> list[Any]:
+    """The contact of each of ``facts.contacts`` (None for a day of other systems' readings
+    only), in their order."""
+    it = iter(contacts)
+    return [None if f.external else next(it) for f in facts.contacts]
+
+
+def entry_times(facts: rules.Facts, contacts: Sequence[Any]) -> list[datetime]:
+    """When each entry of ``facts.contacts`` was known: its contact's recording, or the
+    latest taking of another system's reading in it, whichever is later."""
+    out = []
+    for f, c in zip(facts.contacts, entries(facts, contacts), strict=True):
+        times = [s.taken_at for s in f.sources] + ([c.recorded_at] if c is not None else [])
+        out.append(max(times))
+    return out
 
 
 async def _diagnoses(session: AsyncSession, pregnancy_id: int) -> list[Diagnosis]:
@@ -213,13 +239,15 @@ async def _reconcile(
     )
     active, resolved = _standing_state(await _diagnoses(session, p.id))
     changes = standing.plan(
-        standing.findings_by_contact(facts), [c.recorded_at for c in contacts], active, resolved
+        standing.findings_by_contact(facts), entry_times(facts, contacts), active, resolved
     )
     now = utcnow()
+    aligned = entries(facts, contacts)
     for ch in changes:
-        given_by = contacts[ch.contact_index]
+        # a finding comes from a contact's entry (``findings_by_contact``), never None
+        given_by = aligned[ch.contact_index]
         if ch.existing is None:
-            first = contacts[ch.first_index]
+            first = aligned[ch.first_index]
             d = Diagnosis(
                 pregnancy_id=p.id,
                 person_id=p.person_id,

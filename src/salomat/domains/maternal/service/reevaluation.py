@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.domains.maternal.models import AdviceItem, Diagnosis, Pregnancy
-from salomat.domains.maternal.service import evaluation, rules, standing, worklists
+from salomat.domains.maternal.service import (
+    evaluation,
+    external_readings,
+    rules,
+    standing,
+    worklists,
+)
 from salomat.domains.maternal.service import pregnancy as preg
 
 __all__ = ["ReevaluationBatch", "count_current", "reevaluate_current"]
@@ -63,16 +69,18 @@ def _unchanged(
     stored: list[Any],
     today: date,
     country: str,
+    external: list[Any] | None = None,
 ) -> bool:
     """Whether the rules give what is stored: no new standing diagnosis, the same advice
     (rule, code, values, details) and the same risk and care level. Pure: the batch's
-    rows are read set-wise by the caller."""
-    facts = preg._facts(p, contacts, today)
+    rows are read set-wise by the caller. ``external``: the pregnancy's readings from
+    other systems, as ``evaluate`` reads them."""
+    facts = preg._facts(p, contacts, today, external or ())
     active, resolved = evaluation._standing_state(diagnoses)
-    recorded = [c.recorded_at for c in contacts]
+    recorded = evaluation.entry_times(facts, contacts)
     if standing.plan(standing.findings_by_contact(facts), recorded, active, resolved):
         return False
-    latest = contacts[-1].recorded_at if contacts else None
+    latest = recorded[-1] if recorded else None
     current = standing.without_resolved(rules.evaluate(facts, country), latest, resolved)
     advice = standing.with_standing(current, active.values())
     if rules.risk(advice, country) != (p.risk_level, p.care_level):
@@ -108,13 +116,17 @@ async def reevaluate_current(
     today = date.today()
     country = preg._country()
     ids = [p.id for p in rows]
-    # the batch's contacts, diagnoses and active advice in three reads, not three a woman
+    # the batch's contacts, other systems' readings, diagnoses and active advice in four
+    # reads, not four a woman
     contacts = await worklists._contacts_of(session, ids)
+    external = await external_readings.readings_of(session, ids)
     diagnoses = await _by_pregnancy(session, Diagnosis, ids)
     advice = await _by_pregnancy(session, AdviceItem, ids, AdviceItem.active.is_(True))
     risk_changed = updated = 0
     for p in rows:
-        if _unchanged(p, contacts[p.id], diagnoses[p.id], advice[p.id], today, country):
+        if _unchanged(
+            p, contacts[p.id], diagnoses[p.id], advice[p.id], today, country, external[p.id]
+        ):
             continue
         before = p.risk_level
         await preg.evaluate(session, p)

@@ -12,6 +12,7 @@ rules through the pack's table. Source: ../shared/domain/maternal.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -476,8 +477,27 @@ def evaluate(facts: Facts, country: str) -> list[Advice]:
     for a in fired:
         if (a.rule_id, a.code) not in seen:
             seen.add((a.rule_id, a.code))
-            out.append(a)
+            out.append(_with_sources(a, _latest(facts)))
     return out
+
+
+def _with_sources(a: Advice, latest: ContactFacts | None) -> Advice:
+    """The advice naming the other systems' readings among the values that fired it
+    (``details.external``: Observation id, sending facility, day), so the page says where
+    a value came from."""
+    if latest is None or not latest.sources:
+        return a
+    named: dict[str, dict[str, object]] = {}
+    for s in latest.sources:
+        if s.field in a.values and s.resource_id not in named:
+            named[s.resource_id] = {
+                "resource": s.resource_id,
+                "facility_id": s.facility_id,
+                "on": s.on.isoformat(),
+            }
+    if not named:
+        return a
+    return replace(a, details={**a.details, "external": list(named.values())})
 
 
 def risk(advice: list[Advice], country: str) -> tuple[RiskLevel, int]:
@@ -513,6 +533,6 @@ def _schedule(facts: Facts, pack: dict[str, Any]) -> list[DueContact]:
         weeks=[int(w) for w in pack.get("schedule_weeks") or []],
         today=facts.today,
         today_ga_days=facts.ga_days,
-        contacts=[(c.on, c.ga_days) for c in facts.contacts],
+        contacts=[(c.on, c.ga_days) for c in facts.contacts if not c.external],
         registered_on=facts.registered_on or facts.first_contact_on,
     )

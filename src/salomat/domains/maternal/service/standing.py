@@ -91,10 +91,16 @@ def findings_by_contact(facts: rules.Facts) -> list[Finding]:
     """The standing kind of advice each contact gave, replayed over the history.
 
     Each contact is judged as the rules judged it when it was recorded: the facts
-    with the contacts up to it, on its day, at its gestational age.
+    with the contacts up to it, on its day, at its gestational age. Other systems'
+    readings of a contact's day are among its readings; a day of only such readings
+    gives no standing finding (docs/maternal.md, "Readings from other systems").
     """
     out: list[Finding] = []
     for i, c in enumerate(facts.contacts):
+        if c.external:
+            # another system's readings alone: advice while they are the latest, but a
+            # standing diagnosis needs a contact (a clinician's, ``Diagnosis`` names it)
+            continue
         then = replace(facts, contacts=facts.contacts[: i + 1], today=c.on, ga_days=c.ga_days)
         for rule in _RULES:
             for a in rule(then):
