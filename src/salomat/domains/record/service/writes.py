@@ -26,6 +26,7 @@ from salomat.core.errors import (
     PreconditionFailed,
 )
 from salomat.core.security import Principal
+from salomat.domains.maternal import service as maternal
 from salomat.domains.record.models import (
     RecordIdentifier,
     RecordResource,
@@ -434,7 +435,26 @@ async def update_resource(
         purpose=scope.reason,
         break_glass_grant=scope.break_glass_grant,
     )
+    await _domain_rules(session, principal, row, resource)
     return stored(row)
+
+
+async def _domain_rules(
+    session: AsyncSession, principal: Principal, row: RecordResource, resource: dict[str, Any]
+) -> None:
+    """The domain rules that read what other systems send run on it, in this transaction:
+    an Observation for a woman with a current pregnancy reaches the antenatal rules
+    (maternal takes what it reads and re-evaluates her pregnancy; docs/record.md)."""
+    if row.resource_type == "Observation":
+        await maternal.take_external_observation(
+            session,
+            principal,
+            person_id=row.person_id,
+            resource_id=to_fhir_id(row.id),
+            version=row.version,
+            resource=resource,
+            facility_id=row.sender_facility_id,
+        )
 
 
 class _Stale(Exception):
