@@ -328,6 +328,7 @@ async def create_resource(
         patient_id=row.person_id,
         purpose=PURPOSE,
     )
+    await _domain_rules(session, principal, row, resource)
     return stored(row), True
 
 
