@@ -48,10 +48,18 @@ _SUBJECT = {t: ("patient" if t == "AllergyIntolerance" else "subject") for t in 
 def _search_params(resource_type: str) -> dict[str, tuple[str, str]]:
     person = _SUBJECT[resource_type]
     out: dict[str, tuple[str, str]] = {
-        "patient": ("reference", f"the person, Patient/<id> ({resource_type}.{person})"),
+        "patient": (
+            "reference",
+            f"the person, Patient/<id> ({resource_type}.{person}); chained: "
+            "patient.identifier or patient:Patient.identifier=<system>|<national id>",
+        ),
     }
     if resource_type != "AllergyIntolerance":
-        out["subject"] = ("reference", "the person, Patient/<id> (as patient)")
+        out["subject"] = (
+            "reference",
+            "the person, Patient/<id> (as patient); chained: subject.identifier or "
+            "subject:Patient.identifier=<system>|<national id>",
+        )
     out["_id"] = ("token", "shared record ids, shr-<n> (comma: any of them)")
     out["identifier"] = (
         "token",
@@ -68,11 +76,15 @@ def _search_params(resource_type: str) -> dict[str, tuple[str, str]]:
     out["date"] = (
         "date",
         "when it happened (effective, period, onset, performed, recorded or date, as the "
-        "type has it); prefixes eq ne lt le gt ge sa eb ap, repeated: all of them",
+        "type has it); prefixes eq ne lt le gt ge sa eb ap; repeated: all of them, comma in "
+        "one value: any of them (date=lt2020,gt2024)",
     )
     if resource_type != "Encounter":
         out["encounter"] = ("reference", "the shared record's Encounter, Encounter/shr-<n>")
-    out["_lastUpdated"] = ("date", "when the platform stored the version; prefixes as date")
+    out["_lastUpdated"] = (
+        "date",
+        "when the platform stored the version; prefixes, repeats and commas as date",
+    )
     out["_sort"] = (
         "string",
         "date, -date, _lastUpdated, -_lastUpdated, _id, -_id (with patient on a type another "
@@ -189,10 +201,23 @@ def _tokens(
     return out
 
 
-def _dates(params: Params, name: str) -> list[tuple[str, datetime, datetime]]:
+Dates = list[tuple[str, datetime, datetime]]
+
+
+def _dates(params: Params, name: str) -> tuple[Dates, list[Dates]]:
     """Each value as (prefix, start, end): the interval its precision implies, read by the
-    shared date parser (core.fhir_dates)."""
-    return [date_value(raw, name) for k, raw in params.items if k == name]
+    shared date parser (core.fhir_dates). Repeated values must all hold (AND); a value
+    with commas is one group of alternatives (OR), returned apart."""
+    single: Dates = []
+    groups: list[Dates] = []
+    for k, raw in params.items:
+        if k != name:
+            continue
+        if "," in raw:
+            groups.append([date_value(v, name) for v in raw.split(",")])
+        else:
+            single.append(date_value(raw, name))
+    return single, groups
 
 
 def page_size(params: Params) -> tuple[int, int]:
@@ -290,6 +315,8 @@ def read_query(resource_type: str, params: Params) -> RecordQuery | None:
         if raw not in ("true", "false"):
             raise Invalid.fields([FieldError(key, N_("must be true or false"))])
         missing[_MISSING_PARAMS[name]] = raw == "true"
+    dates, date_any = _dates(params, "date")
+    updated, updated_any = _dates(params, "_lastUpdated")
     return RecordQuery(
         missing=missing,
         not_codes=_tokens(params, "code:not"),
@@ -301,8 +328,10 @@ def read_query(resource_type: str, params: Params) -> RecordQuery | None:
         codes=_tokens(params, "code"),
         categories=_tokens(params, "category"),
         statuses=statuses,
-        date=_dates(params, "date"),
-        last_updated=_dates(params, "_lastUpdated"),
+        date=dates,
+        date_any=date_any,
+        last_updated=updated,
+        last_updated_any=updated_any,
         encounter_id=encounter_id,
         sort=_sort(params),
         offset=offset,

@@ -25,6 +25,7 @@ from salomat.fhir.common import (
     Params,
     base_url,
 )
+from salomat.fhir.record_chain import CHAIN_DOC, chained_persons, chains, refused_chains
 from salomat.fhir.record_include import INCLUDE_DOC, INCLUDES, include_wanted, included
 from salomat.fhir.record_merged import Handler, merged_search, sort_merged
 from salomat.fhir.record_params import (
@@ -48,6 +49,7 @@ from salomat.fhir.record_params import (
     unmergeable,
     with_elements,
 )
+from salomat.fhir.search_handling import lenient, split_known, with_ignored
 
 __all__ = [
     "RESOURCE_TYPES",
@@ -70,12 +72,19 @@ def capability(resource_type: str) -> dict[str, Any]:
     registers sharing a type list exactly theirs and ours there)."""
     return {
         "documentation": f"_elements: {ELEMENTS_DOC}; _include, _revinclude: {INCLUDE_DOC}; "
-        f"modifiers: {MODIFIERS_DOC}",
+        f"modifiers: {MODIFIERS_DOC}; {CHAIN_DOC}; Prefer: {HANDLING_DOC}",
         "searchInclude": [f"{resource_type}:{p}" for p in INCLUDES[resource_type]],
         "searchRevInclude": [
             f"{t}:encounter" for t in RESOURCE_TYPES if resource_type == "Encounter" != t
         ],
     }
+
+
+HANDLING_DOC = (
+    "handling=lenient leaves out a parameter the search does not take and says so in an "
+    "OperationOutcome entry (search.mode outcome); handling=strict (the default) refuses "
+    "it (422 naming it)"
+)
 
 
 # ---- the search ----------------------------------------------------------------------------
@@ -95,12 +104,15 @@ async def search_bundle(
     as that route merges it (MERGED); a parameter refused is named (Invalid). Permission:
     ``record:read``, or the other domain's alone for a merged search, checked here against
     ``request`` (the request that asked, whose base URL the links take)."""
+    ignored: list[str] = []
+    if lenient(request.headers.get("prefer")):
+        items, ignored = split_known(items, lambda k: k in known_params(resource_type))
     kind = merge_kind(resource_type, items) if resource_type in SHARED else None
     if kind is not None:
         merged = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
         names = element_names(Params(items, merged | RESULT))
         bundle = await merged_search(request, session, principal, resource_type, kind, items)
-        return with_elements(bundle, names)
+        return with_ignored(with_elements(bundle, names), ignored)
     await Require("record:read")(request)
     refused = unmergeable(resource_type, items)
     if refused:
@@ -117,16 +129,27 @@ async def search_bundle(
                 for name in refused
             ]
         )
-    params = Params(
-        items,
-        frozenset(SEARCH_PARAMS[resource_type]) | MODIFIERS[resource_type] | RESULT | OWN_RESULT,
-    )
+    known = known_params(resource_type)
+    unknown = {k for k, _ in items} - known
+    if unknown:
+        chained = refused_chains(resource_type, unknown)
+        named = {e.field for e in chained}
+        raise Invalid.fields(
+            chained
+            + [FieldError(k, N_("unsupported search parameter")) for k in sorted(unknown - named)]
+        )
+    persons = await chained_persons(session, resource_type, items)
+    params = Params(items, known)
     names = element_names(params)
     includes, revincludes = include_wanted(resource_type, params)
     q = read_query(resource_type, params)
     limit, offset = page_size(params)
+    if q is not None and persons is not None:
+        q = q.model_copy(update={"person_ids": persons}) if persons else None
     if q is None:
-        return searchset_of(request, resource_type, params, [], 0, limit, offset)
+        return with_ignored(
+            searchset_of(request, resource_type, params, [], 0, limit, offset), ignored
+        )
     page = await record.search_resources(session, principal, resource_type, q)
     bundle = searchset_of(
         request,
@@ -148,4 +171,16 @@ async def search_bundle(
             }
             for r in extra
         ]
-    return with_elements(bundle, names)
+    return with_ignored(with_elements(bundle, names), ignored)
+
+
+def known_params(resource_type: str) -> frozenset[str]:
+    """Every parameter name a search of ``resource_type`` takes (a lenient search leaves
+    out the others)."""
+    return (
+        frozenset(SEARCH_PARAMS[resource_type])
+        | MODIFIERS[resource_type]
+        | RESULT
+        | OWN_RESULT
+        | chains(resource_type)
+    )

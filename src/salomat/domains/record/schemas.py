@@ -39,11 +39,14 @@ class StoredResource(BaseModel):
 
 
 class RecordQuery(BaseModel):
-    """A search of one resource type. At least ``person_id``, ``ids``, ``identifiers`` or
-    ``encounter_ids``
+    """A search of one resource type. At least ``person_id``, ``person_ids``, ``ids``,
+    ``identifiers`` or ``encounter_ids``
     (the service refuses a search of everyone, naming ``patient``)."""
 
     person_id: int | None = None
+    #: OR of persons (a chained ``subject:Patient.identifier``); enough on its own as
+    #: ``ids`` is
+    person_ids: list[int] = []
     #: _id (row ids)
     ids: list[int] = []
     #: OR of (system, value); system None: any system
@@ -55,6 +58,10 @@ class RecordQuery(BaseModel):
     #: AND of (prefix eq|ne|lt|le|gt|ge|sa|eb|ap, lower, upper) against the effective time
     date: list[tuple[str, datetime, datetime]] = []
     last_updated: list[tuple[str, datetime, datetime]] = []
+    #: AND of groups, each an OR of such values (``date=lt2020,gt2024``: a comma in one
+    #: value)
+    date_any: list[list[tuple[str, datetime, datetime]]] = []
+    last_updated_any: list[list[tuple[str, datetime, datetime]]] = []
     encounter_id: int | None = None
     #: OR of Encounter row ids (an Encounter search's ``_revinclude``); enough on its own
     #: as ``ids`` is

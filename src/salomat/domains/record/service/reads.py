@@ -34,7 +34,13 @@ from salomat.domains.record.service.scope import REASON as SENDER_REASON
 from salomat.domains.record.service.scope import resource_scope
 from salomat.domains.record.service.validation import unstorable
 
-__all__ = ["read_resource", "resource_history", "resource_history_page", "search_resources"]
+__all__ = [
+    "people_with",
+    "read_resource",
+    "resource_history",
+    "resource_history_page",
+    "search_resources",
+]
 
 #: a search without a patient reads the people its matches belong to, at most this many
 MAX_PEOPLE = 1000
@@ -322,7 +328,9 @@ _MISSING: dict[str, Any] = {
 }
 
 
-def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
+def _conditions(resource_type: str, q: RecordQuery, *, anyone: bool = False) -> list[Any]:
+    """The WHERE of ``q``; a search of everyone refused naming ``patient`` unless
+    ``anyone`` (``people_with``, which shows nobody itself)."""
     errors: list[FieldError] = []
     if resource_type not in RESOURCE_TYPES:
         errors.append(
@@ -332,14 +340,24 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
                 {"types": ", ".join(RESOURCE_TYPES), "type": resource_type},
             )
         )
-    if q.person_id is None and not q.ids and not q.identifiers and not q.encounter_ids:
+    if (
+        not anyone
+        and q.person_id is None
+        and not q.person_ids
+        and not q.ids
+        and not q.identifiers
+        and not q.encounter_ids
+    ):
         errors.append(
             FieldError(
                 "patient",
                 N_("Name the patient (or the resources' ids or identifiers) to search."),
             )
         )
-    for name, items in (("date", q.date), ("_lastUpdated", q.last_updated)):
+    for name, items in (
+        ("date", [*q.date, *(v for group in q.date_any for v in group)]),
+        ("_lastUpdated", [*q.last_updated, *(v for group in q.last_updated_any for v in group)]),
+    ):
         for prefix, lower, upper in items:
             if prefix not in _PREFIXES:
                 errors.append(
@@ -374,6 +392,8 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
     cond: list[Any] = [RecordResource.resource_type == resource_type]
     if q.person_id is not None:
         cond.append(RecordResource.person_id == q.person_id)
+    if q.person_ids:
+        cond.append(RecordResource.person_id.in_(sorted(set(q.person_ids))))
     if q.ids:
         cond.append(RecordResource.id.in_(sorted(set(q.ids))))
     if q.identifiers:
@@ -406,6 +426,10 @@ def _conditions(resource_type: str, q: RecordQuery) -> list[Any]:
         cond.append(_period_condition(prefix, lower, upper))
     for prefix, lower, upper in q.last_updated:
         cond.append(_instant_condition(prefix, lower, upper))
+    for group in q.date_any:
+        cond.append(or_(*(_period_condition(*v) for v in group)))
+    for group in q.last_updated_any:
+        cond.append(or_(*(_instant_condition(*v) for v in group)))
     return cond
 
 
@@ -431,9 +455,11 @@ async def search_resources(
     Sorted by ``q.sort``, then by id (the default: ascending id)."""
     possible = [i for i in q.ids if 0 < i < 2**63]
     encounters = [i for i in q.encounter_ids if 0 < i < 2**63]
+    persons = [i for i in q.person_ids if 0 < i < 2**63]
     if (
         (q.ids and not possible)
         or (q.encounter_ids and not encounters)
+        or (q.person_ids and not persons)
         or not all(0 < i < 2**63 for i in (q.person_id or 1, q.encounter_id or 1))
     ):
         # only ids no row can have (the database would refuse to compare with them)
@@ -441,7 +467,8 @@ async def search_resources(
         await audit.record_listing(session, principal, [], resource_type=resource_type)
         return RecordPage(items=[], total=0)
     cond = _conditions(
-        resource_type, q.model_copy(update={"ids": possible, "encounter_ids": encounters})
+        resource_type,
+        q.model_copy(update={"ids": possible, "encounter_ids": encounters, "person_ids": persons}),
     )
     if q.person_id is not None:
         people = [q.person_id]
@@ -533,3 +560,28 @@ async def search_resources(
         resource_type=resource_type,
     )
     return RecordPage(items=[stored(r) for r in rows], total=total)
+
+
+async def people_with(
+    session: AsyncSession,
+    resource_type: str,
+    q: RecordQuery,
+    *,
+    limit: int = MAX_PEOPLE,
+) -> list[int]:
+    """The persons who have a ``resource_type`` matching ``q`` (a Patient search's
+    ``_has``), ascending, at most ``limit`` + 1 (one more tells the caller there are more).
+    One statement; only ids, none of the matches, so not audited: the caller shows no
+    person it has not checked the scope of (the registry's search does)."""
+    persons = [i for i in q.person_ids if 0 < i < 2**63]
+    if q.person_ids and not persons:
+        return []
+    cond = _conditions(resource_type, q.model_copy(update={"person_ids": persons}), anyone=True)
+    found = await session.scalars(
+        select(RecordResource.person_id)
+        .where(*cond)
+        .distinct()
+        .order_by(RecordResource.person_id)
+        .limit(limit + 1)
+    )
+    return list(found)
