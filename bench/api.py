@@ -55,6 +55,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,66 @@ def _post(base: str, path: str, token: str, body: dict[str, Any]) -> Any:
     )
     with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
         return json.loads(r.read())
+
+
+@dataclass(frozen=True)
+class AppServer:
+    """A running ``salomat serve`` (``app_server``): its port, base URL and an admin's token."""
+
+    port: int
+    base: str
+    admin_token: str
+
+
+@contextlib.contextmanager
+def app_server(
+    ctx: BenchContext, admin: str, env: dict[str, str] | None = None
+) -> Iterator[AppServer]:
+    """``salomat serve`` on a free port against ``ctx``'s database, with the admin account
+    ``admin`` made first by the CLI (the other accounts go through the API: ``add_user``)."""
+    _cli(ctx, "user", "create", f"--username={admin}", "--role=admin", f"--password={PASSWORD}")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = [str(Path(sys.executable).parent / "salomat"), "serve", "--port", str(port)]
+    with _server(serve, env or ctx.env(), base + "/readyz"):
+        yield AppServer(port, base, _token(base, admin))
+
+
+def add_user(app: AppServer, username: str, role: str, **fields: Any) -> str:
+    """An account made through ``POST /api/v1/users`` (``facility_code``, ``person_id``,
+    ``employer_business_id`` as the role needs); its username."""
+    body = {"username": username, "password": PASSWORD, "role": role, **fields}
+    _post(app.base, "/api/v1/users", app.admin_token, body)
+    return username
+
+
+def bare_baselines(
+    port: int,
+    env: dict[str, str],
+    timing: dict[str, float],
+    work: Path,
+    inserts: list[dict[str, Any]],
+    reads: list[int] | None = None,
+    *,
+    hello: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """The same-run baselines on ``bench/bare_app.py``, served on ``port`` as the app was:
+    ``bare_insert`` (each of ``inserts`` posted once to ``/insert``) and, given ``reads``
+    (person ids), ``bare_read`` (``GET /read/{id}``); with ``hello``, ``hello`` (``GET
+    /hello``: the framework alone)."""
+    base = f"http://127.0.0.1:{port}"
+    plan = {"kind": "requests", "base_url": base, "connections": CONNECTIONS, **timing}
+    out: dict[str, dict[str, Any]] = {}
+    bare = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
+    with _server(bare, env, base + "/hello"):
+        items = [{"method": "POST", "path": "/insert", "body": b} for b in inserts]
+        out["bare_insert"] = _loadgen(plan | {"items": items, "once": True}, work)
+        if reads is not None:
+            items = [{"path": f"/read/{pid}"} for pid in reads]
+            out["bare_read"] = _loadgen(plan | {"items": items}, work)
+        if hello:
+            out["hello"] = _loadgen(plan | {"items": [{"path": "/hello"}]}, work)
+    return out
 
 
 # ---- the throwaway copy --------------------------------------------------------------------
@@ -516,10 +577,7 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         print(f"bench.api: no formulary in the population: imported {csv.name}", file=sys.stderr)
     # one account by the CLI, the others through the API once the server is up
     admin = f"bench-admin-{tag}"
-    _cli(ctx, "user", "create", f"--username={admin}", "--role=admin", f"--password={PASSWORD}")
     results: dict[str, dict[str, Any]] = {}
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     regs = registrations(conn, ctx.country, doctor_facilities[0], writes * 2 + 200, rng)
     reads_sample = (
         conn.execute(
@@ -532,16 +590,10 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     )
     rng.shuffle(reads_sample)
 
-    serve = [str(Path(sys.executable).parent / "salomat"), "serve", "--port", str(port)]
-    with _server(serve, ctx.env(), base + "/readyz"):
-        admin_token = _token(base, admin)
+    with app_server(ctx, admin) as app:
+        base, port = app.base, app.port
         for username, role, code in users.values():
-            _post(
-                base,
-                "/api/v1/users",
-                admin_token,
-                {"username": username, "password": PASSWORD, "role": role, "facility_code": code},
-            )
+            add_user(app, username, role, facility_code=code)
         tokens = {k: _token(base, u[0]) for k, u in users.items()}
         names = list(tokens)
 
@@ -644,40 +696,15 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         ]
         results["search"] = _loadgen(plan("requests", search_items), ctx.work)
 
-    bare = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
-    with _server(bare, ctx.env(), base + "/hello"):
-        bare_bodies = regs[writes : writes * 2]
-        results["bare_insert"] = _loadgen(
-            {
-                "kind": "requests",
-                "base_url": base,
-                "connections": CONNECTIONS,
-                "items": [{"method": "POST", "path": "/insert", "body": b} for b in bare_bodies],
-                "once": True,
-                **timing,
-            },
-            ctx.work,
-        )
-        results["bare_read"] = _loadgen(
-            {
-                "kind": "requests",
-                "base_url": base,
-                "connections": CONNECTIONS,
-                "items": [{"path": f"/read/{pid}"} for pid, _ in reads_sample[:10000]],
-                **timing,
-            },
-            ctx.work,
-        )
-        results["hello"] = _loadgen(
-            {
-                "kind": "requests",
-                "base_url": base,
-                "connections": CONNECTIONS,
-                "items": [{"path": "/hello"}],
-                **timing,
-            },
-            ctx.work,
-        )
+    results |= bare_baselines(
+        port,
+        ctx.env(),
+        timing,
+        ctx.work,
+        regs[writes : writes * 2],
+        [pid for pid, _ in reads_sample[:10000]],
+        hello=True,
+    )
 
     # ---- the database's own ceiling, on rows the API wrote ---------------------------
     width = 14 if ctx.country == "UZ" else 12

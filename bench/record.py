@@ -23,23 +23,19 @@ reported by status, never counted.
 from __future__ import annotations
 
 import random
-import sys
 import uuid
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from bench.api import (
     CONNECTIONS,
     MAX_WRITE_RATE,
-    PASSWORD,
-    _cli,
     _detail,
-    _free_port,
     _loadgen,
-    _post,
-    _server,
     _token,
+    add_user,
+    app_server,
+    bare_baselines,
     registrations,
     scratch_copy,
 )
@@ -183,26 +179,11 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     bundles = [stay_bundle(rng, rng.choice(persons)) for _ in range(BUNDLES)]
 
     tag = str(rng.randrange(10**6))
-    admin = f"bench-shr-admin-{tag}"
     clinician = f"bench-shr-hospital-{tag}"
-    _cli(ctx, "user", "create", f"--username={admin}", "--role=admin", f"--password={PASSWORD}")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, dict[str, Any]] = {}
-    serve = [str(Path(sys.executable).parent / "salomat"), "serve", "--port", str(port)]
-    with _server(serve, ctx.env(), base + "/readyz"):
-        admin_token = _token(base, admin)
-        _post(
-            base,
-            "/api/v1/users",
-            admin_token,
-            {
-                "username": clinician,
-                "password": PASSWORD,
-                "role": "family_doctor",
-                "facility_code": hospital,
-            },
-        )
+    with app_server(ctx, f"bench-shr-admin-{tag}") as app:
+        base, port = app.base, app.port
+        add_user(app, clinician, "family_doctor", facility_code=hospital)
         tokens = [_token(base, clinician)]
 
         def plan(items: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
@@ -238,19 +219,7 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         )
     stored = conn.execute("SELECT count(*) FROM record_resource").fetchone()[0] - held
 
-    bare = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
-    with _server(bare, ctx.env(), base + "/hello"):
-        results["bare_insert"] = _loadgen(
-            {
-                "kind": "requests",
-                "base_url": base,
-                "connections": CONNECTIONS,
-                **timing,
-                "items": [{"method": "POST", "path": "/insert", "body": b} for b in regs[:writes]],
-                "once": True,
-            },
-            ctx.work,
-        )
+    results |= bare_baselines(port, ctx.env(), timing, ctx.work, regs[:writes])
     conn.close()
     return figures(replace(ctx, people=people), results, stored)
 

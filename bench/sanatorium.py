@@ -32,24 +32,20 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from bench.api import (
     CONNECTIONS,
     MAX_WRITE_RATE,
-    PASSWORD,
-    _cli,
     _detail,
-    _free_port,
     _loadgen,
-    _post,
-    _server,
     _token,
+    add_user,
+    app_server,
+    bare_baselines,
     registrations,
     scratch_copy,
 )
@@ -258,44 +254,19 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     regs = registrations(conn, ctx.country, setup["facilities"][0][1], writes + 200, rng)
 
     tag = str(rng.randrange(10**6))
-    admin = f"bench-sana-admin-{tag}"
-    _cli(ctx, "user", "create", f"--username={admin}", "--role=admin", f"--password={PASSWORD}")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, dict[str, Any]] = {}
     env = ctx.env(SALOMAT_SWEEP_SECONDS="0")
-    serve = [str(Path(sys.executable).parent / "salomat"), "serve", "--port", str(port)]
-    with _server(serve, env, base + "/readyz"):
-        admin_token = _token(base, admin)
+    with app_server(ctx, f"bench-sana-admin-{tag}", env) as app:
+        base, port = app.base, app.port
         doctors = {}
         for i, (fid, code) in enumerate(setup["facilities"]):
             username = f"bench-sana-doctor{i}-{tag}"
-            _post(
-                base,
-                "/api/v1/users",
-                admin_token,
-                {
-                    "username": username,
-                    "password": PASSWORD,
-                    "role": "family_doctor",
-                    "facility_code": code,
-                },
-            )
+            add_user(app, username, "family_doctor", facility_code=code)
             doctors[fid] = username
         citizens = []
         for k, (_, person_id, rn) in enumerate(spread):
             username = f"bench-sana-citizen{k}-{tag}"
-            _post(
-                base,
-                "/api/v1/users",
-                admin_token,
-                {
-                    "username": username,
-                    "password": PASSWORD,
-                    "role": "citizen",
-                    "person_id": person_id,
-                },
-            )
+            add_user(app, username, "citizen", person_id=person_id)
             citizens.append((username, rn))
         names = list(doctors.values()) + [u for u, _ in citizens]
         tokens = [_token(base, u) for u in names]
@@ -337,20 +308,7 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         "AND b.status IN ('booked', 'arrived', 'fulfilled')"
     ).fetchone()[0]
 
-    bare = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
-    with _server(bare, env, base + "/hello"):
-        bare_plan = {"kind": "requests", "base_url": base, "connections": CONNECTIONS, **timing}
-        results["bare_insert"] = _loadgen(
-            bare_plan
-            | {
-                "items": [{"method": "POST", "path": "/insert", "body": b} for b in regs[:writes]],
-                "once": True,
-            },
-            ctx.work,
-        )
-        results["bare_read"] = _loadgen(
-            bare_plan | {"items": [{"path": f"/read/{pid}"} for (pid,) in reads]}, ctx.work
-        )
+    results |= bare_baselines(port, env, timing, ctx.work, regs[:writes], [pid for (pid,) in reads])
     conn.close()
     return _figures(replace(ctx, people=people), results, setup, sql_forms, overlaps)
 

@@ -30,24 +30,21 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
-import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from bench.api import (
     CONNECTIONS,
     MAX_WRITE_RATE,
-    PASSWORD,
-    _cli,
     _detail,
-    _free_port,
     _loadgen,
     _post,
-    _server,
     _token,
+    add_user,
+    app_server,
+    bare_baselines,
     registrations,
     scratch_copy,
 )
@@ -154,43 +151,23 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     regs = registrations(conn, ctx.country, facilities[0], writes + 200, rng)
 
     tag = str(rng.randrange(10**6))
-    admin = f"bench-sl-admin-{tag}"
-    _cli(ctx, "user", "create", f"--username={admin}", "--role=admin", f"--password={PASSWORD}")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     results: dict[str, dict[str, Any]] = {}
-    serve = [str(Path(sys.executable).parent / "salomat"), "serve", "--port", str(port)]
-    with _server(serve, ctx.env(), base + "/readyz"):
-        admin_token = _token(base, admin)
+    with app_server(ctx, f"bench-sl-admin-{tag}") as app:
+        base, port = app.base, app.port
         business_id = _business_id(ctx.country, rng)
-        _post(base, "/api/v1/employers", admin_token, {"business_id": business_id, "name": "Bench"})
+        _post(
+            base,
+            "/api/v1/employers",
+            app.admin_token,
+            {"business_id": business_id, "name": "Bench"},
+        )
         users = {
             f"doctor{i}": (f"bench-sl-doctor{i}-{tag}", code) for i, code in enumerate(facilities)
         }
         for username, code in users.values():
-            _post(
-                base,
-                "/api/v1/users",
-                admin_token,
-                {
-                    "username": username,
-                    "password": PASSWORD,
-                    "role": "family_doctor",
-                    "facility_code": code,
-                },
-            )
+            add_user(app, username, "family_doctor", facility_code=code)
         employer = f"bench-sl-employer-{tag}"
-        _post(
-            base,
-            "/api/v1/users",
-            admin_token,
-            {
-                "username": employer,
-                "password": PASSWORD,
-                "role": "employer",
-                "employer_business_id": business_id,
-            },
-        )
+        add_user(app, employer, "employer", employer_business_id=business_id)
         names = [*users, "employer"]
         tokens = [_token(base, users[n][0]) for n in users] + [_token(base, employer)]
 
@@ -244,20 +221,9 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
             ctx.work,
         )
 
-    bare = [sys.executable, "-m", "bench.bare_app", "--port", str(port)]
-    with _server(bare, ctx.env(), base + "/hello"):
-        bare_plan = {"kind": "requests", "base_url": base, "connections": CONNECTIONS, **timing}
-        results["bare_insert"] = _loadgen(
-            bare_plan
-            | {
-                "items": [{"method": "POST", "path": "/insert", "body": b} for b in regs[:writes]],
-                "once": True,
-            },
-            ctx.work,
-        )
-        results["bare_read"] = _loadgen(
-            bare_plan | {"items": [{"path": f"/read/{pid}"} for (pid,) in reads]}, ctx.work
-        )
+    results |= bare_baselines(
+        port, ctx.env(), timing, ctx.work, regs[:writes], [pid for (pid,) in reads]
+    )
     conn.close()
     return _figures(replace(ctx, people=people), results, held, len(checks))
 
