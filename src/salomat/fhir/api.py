@@ -31,16 +31,19 @@ from salomat.fhir import (
     patient_api,
     prescription_api,
     record_api,
+    record_http,
     registry_api,
     sanatorium_api,
     sick_leave_api,
 )
 from salomat.fhir import bundle as transactions
-from salomat.fhir.common import PAGING, reference_id
+from salomat.fhir.common import JSON_PATCH, PAGING, negotiate, reference_id
 from salomat.fhir.search import bundle, parse_date_param
 
 FHIR_JSON = "application/fhir+json"
-router = router(prefix="/fhir", tags=["fhir"])  # type: ignore[no-redef]
+#: every FHIR route checks ``_format``, ``Accept`` and a body's ``Content-Type`` first
+#: (fhir/common.negotiate): routers included below get it too
+router = router(prefix="/fhir", tags=["fhir"], dependencies=[Depends(negotiate)])  # type: ignore[no-redef]
 Session = DbSession
 
 AUDIT_PARAMS = {"patient", "agent", "altid", "date", "action", "_count", "_offset", "_snapshot"}
@@ -81,6 +84,9 @@ AUDIT_EVENT: dict[str, Any] = {
         {"name": "_count", "type": "number"},
     ],
 }
+# first: the shared record's type-level _history, $validate and PATCH (GET
+# /fhir/Observation/_history is no read of an id "_history") and the system-level _history
+router.include_router(record_http.router)
 #: the registry resources: routes under /fhir, and what /fhir/metadata says of them
 router.include_router(patient_api.router)
 router.include_router(registry_api.router)
@@ -172,6 +178,7 @@ async def metadata(request: Request) -> JSONResponse:
         "implementation": {"description": "Salomat national platform", "url": _base(request)},
         "fhirVersion": "4.0.1",
         "format": ["json"],
+        "patchFormat": [JSON_PATCH],
         "rest": [
             {
                 "mode": "server",
@@ -189,7 +196,10 @@ async def metadata(request: Request) -> JSONResponse:
                     "description": "Bearer JWT from POST /auth/token (OAuth2 password grant).",
                 },
                 "resource": RESOURCES,
-                "interaction": transactions.SYSTEM_INTERACTIONS,
+                "interaction": [
+                    *transactions.SYSTEM_INTERACTIONS,
+                    *record_http.SYSTEM_INTERACTIONS,
+                ],
             }
         ],
     }

@@ -11,11 +11,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.routing import Match
 from starlette.types import Scope
 
+from salomat.core import i18n
 from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, PreconditionFailed, SalomatError
 from salomat.core.pagination import PageParams, check_page
@@ -114,8 +115,15 @@ def resource_response(
     *,
     status: int = 200,
     location: bool = False,
-) -> JSONResponse:
-    """A resource with ETag, Last-Modified and (create, update) its versioned Location."""
+    warnings: list[FieldError] | None = None,
+) -> Response:
+    """A resource with ETag, Last-Modified and (create, update) its versioned Location.
+
+    A GET whose ``If-None-Match`` names the resource's ETag (or ``*``) is answered 304
+    with no body. A create or update (``location``) answers as its ``Prefer: return=``
+    asks: ``minimal`` no body, ``OperationOutcome`` an OperationOutcome saying what was
+    stored and the ``warnings`` the store made, else (``representation``, the default)
+    the resource."""
     version = resource["meta"]["versionId"]
     headers = {"ETag": etag(int(version))}
     if "lastUpdated" in resource["meta"]:
@@ -125,7 +133,73 @@ def resource_response(
         headers["Location"] = (
             f"{base_url(request)}/{resource['resourceType']}/{resource['id']}/_history/{version}"
         )
+    if request.method == "GET" and etag_matches(request.headers.get("if-none-match"), version):
+        return Response(status_code=304, headers=headers)
+    if not location:
+        return fhir_response(resource, status, headers)
+    wanted = preferred_return(request.headers.get("prefer"))
+    if wanted is None:
+        return fhir_response(resource, status, headers)
+    headers["Preference-Applied"] = f"return={wanted}"
+    if wanted == "minimal":
+        return Response(status_code=status, headers=headers)
+    if wanted == "OperationOutcome":
+        return fhir_response(stored_outcome(resource, created=status == 201, warnings=warnings),
+                             status, headers)  # fmt: skip
     return fhir_response(resource, status, headers)
+
+
+def etag_matches(header: str | None, version: str | int) -> bool:
+    """``If-None-Match`` names the version (weak comparison: ``W/"3"`` and ``"3"`` both
+    name version 3) or is ``*``."""
+    if not header:
+        return False
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/").strip('"') == str(version):
+            return True
+    return False
+
+
+#: the values of ``Prefer: return=`` (FHIR R4 http.html, "Managing Return Content")
+RETURN_PREFERENCES = ("minimal", "representation", "OperationOutcome")
+
+
+def preferred_return(header: str | None) -> str | None:
+    """The ``return`` preference of a ``Prefer`` header (RFC 7240: preferences separated
+    by commas, parameters by semicolons), None without one or with a value FHIR does not
+    define (a preference the server does not know is ignored, RFC 7240 section 2)."""
+    if not header:
+        return None
+    for part in header.replace(";", ",").split(","):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "return":
+            value = value.strip().strip('"')
+            return value if value in RETURN_PREFERENCES else None
+    return None
+
+
+def stored_outcome(
+    resource: dict[str, Any], *, created: bool, warnings: list[FieldError] | None = None
+) -> dict[str, Any]:
+    """What ``Prefer: return=OperationOutcome`` answers a create or update: one
+    information issue naming the version stored, then each warning of the store."""
+    reference = f"{resource['resourceType']}/{resource['id']}"
+    version = resource["meta"]["versionId"]
+    text = (
+        i18n.gettext(N_("Created %(reference)s, version %(version)s."))
+        if created
+        else i18n.gettext(N_("Updated %(reference)s, version %(version)s."))
+    ) % {"reference": reference, "version": version}
+    issues: list[dict[str, Any]] = [
+        {"severity": "information", "code": "informational", "diagnostics": text}
+    ]
+    issues += [
+        {"severity": "warning", "code": "informational", "diagnostics": w.message,
+         "expression": [w.field]}
+        for w in warnings or []
+    ]  # fmt: skip
+    return {"resourceType": "OperationOutcome", "issue": issues}
 
 
 def parse_if_match(value: str | None, *, body_version: str | None = None) -> int:
@@ -198,6 +272,116 @@ def fields_as(paths: Mapping[str, str]) -> Iterator[None]:
     except SalomatError as e:
         e.errors = [FieldError(paths.get(f.field, f.field), f.message) for f in e.errors]
         raise
+
+
+# ---- formats: _format, Accept, Content-Type -------------------------------------------
+
+#: the media types a FHIR JSON body or answer goes by (``application/json+fhir``: DSTU2's
+#: name, which older clients still send)
+JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir"})
+#: ``_format`` values meaning JSON (FHIR R4 http.html, "Content Types and encodings")
+JSON_FORMATS = JSON_TYPES | {"json"}
+JSON_PATCH = "application/json-patch+json"
+
+
+class NotAcceptable(SalomatError):
+    """The caller asked for a format this server does not write (XML, Turtle, HTML)."""
+
+    status, code, title, fhir_code = 406, "not-acceptable", "Not acceptable", "not-supported"
+
+
+class UnsupportedMediaType(SalomatError):
+    """The body is in a format this server does not read."""
+
+    status, code, fhir_code = 415, "unsupported-media-type", "not-supported"
+    title = "Unsupported media type"
+
+
+def _media_ranges(header: str) -> list[tuple[str, dict[str, str]]]:
+    """An ``Accept`` header's media ranges with their parameters (``q`` among them)."""
+    out = []
+    for part in header.split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        if not kind:
+            continue
+        values = {}
+        for param in params:
+            name, _, value = param.partition("=")
+            values[name.strip().lower()] = value.strip().strip('"')
+        out.append((kind.lower(), values))
+    return out
+
+
+def _json_accepted(kind: str, params: dict[str, str]) -> bool:
+    try:
+        q = float(params.get("q", "1"))
+    except ValueError:
+        q = 0.0
+    if not q > 0:
+        return False
+    version = params.get("fhirversion")
+    if version is not None and not version.startswith("4.0"):
+        return False
+    return kind in JSON_TYPES or kind in ("*/*", "application/*")
+
+
+def _only_json(detail: str, **params: Any) -> NotAcceptable:
+    return NotAcceptable(detail, params=params)
+
+
+async def negotiate(request: Request) -> None:
+    """Every FHIR route's formats, checked once (a dependency of the ``/fhir`` router):
+
+    - ``_format`` (which overrides ``Accept``): json, application/fhir+json or
+      application/json; anything else 406. It is then taken out of the query, so no
+      route's parameters see it.
+    - ``Accept``: 406 when no range admits JSON (``application/fhir+xml`` alone).
+    - a body's ``Content-Type``: FHIR JSON or JSON (a PATCH: JSON Patch), else 415. A
+      body sent without one is read as JSON.
+    """
+    items = list(request.query_params.multi_items())
+    formats = [v for k, v in items if k == "_format"]
+    if formats:
+        for value in formats:
+            if value.strip().lower().split(";")[0].strip() not in JSON_FORMATS:
+                raise _only_json(
+                    N_("This server speaks JSON only (_format=%(format)s): ask for "
+                       "json, application/fhir+json or application/json."),
+                    format=value[:100],
+                )  # fmt: skip
+        request.scope["query_string"] = urlencode(
+            [(k, v) for k, v in items if k != "_format"]
+        ).encode("latin-1", "replace")
+        request.__dict__.pop("_query_params", None)
+    else:
+        accept = request.headers.get("accept")
+        if accept and accept.strip():
+            ranges = _media_ranges(accept)
+            if ranges and not any(_json_accepted(k, p) for k, p in ranges):
+                raise _only_json(
+                    N_("This server speaks JSON only (Accept: %(accept)s): accept "
+                       "application/fhir+json or application/json."),
+                    accept=accept[:200],
+                )  # fmt: skip
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type")
+    has_body = request.headers.get("content-length", "0") not in ("", "0") or (
+        "transfer-encoding" in request.headers
+    )
+    if not content_type or not has_body:
+        return
+    kind, _, rest = content_type.partition(";")
+    kind = kind.strip().lower()
+    charset = dict(_media_ranges(f"x;{rest}")[0][1]).get("charset") if rest else None
+    allowed = frozenset({JSON_PATCH}) if request.method == "PATCH" else JSON_TYPES
+    if kind not in allowed or (charset is not None and charset.lower() not in ("utf-8", "utf8")):
+        expected = JSON_PATCH if request.method == "PATCH" else FHIR_JSON
+        raise UnsupportedMediaType(
+            N_("This server reads %(expected)s here, in UTF-8; not %(type)s."),
+            params={"expected": expected, "type": content_type[:200]},
+            headers={"Accept-Patch": JSON_PATCH} if request.method == "PATCH" else None,
+        )
 
 
 # ---- routes that claim their share of a shared type ---------------------------------

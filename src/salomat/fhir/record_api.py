@@ -30,21 +30,19 @@ fhir/record_claims.py; this module holds the routes and the CapabilityStatement'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from salomat.core.errors import N_, FieldError, Invalid, NotFound, SalomatError
+from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.params import RowId, Version, load_json
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.record import service as record
-from salomat.domains.record.schemas import StoredResource
 from salomat.fhir import cancer_api, capability, sick_leave_api
 from salomat.fhir import record as mapper
 from salomat.fhir.common import (
@@ -54,7 +52,6 @@ from salomat.fhir.common import (
     base_url,
     bundle_out,
     claimed_route,
-    etag,
     fhir_response,
     page_links,
     parse_if_match,
@@ -66,6 +63,14 @@ from salomat.fhir.record_claims import (
     claims_id,
     claims_search,
     sick_leave_document,
+)
+from salomat.fhir.record_http import (
+    INTERACTIONS,
+    OPERATIONS,
+    elements,
+    history_bundle,
+    missing,
+    store_update,
 )
 from salomat.fhir.record_search import (
     RESOURCE_TYPES,
@@ -92,7 +97,11 @@ NAMING_PARAMS: dict[str, tuple[str, str]] = {
         "uri",
         "local (R4 defines no url parameter on NamingSystem): the system's URI, as value",
     ),
-    "name": ("string", "the name, or its beginning"),
+    "name": (
+        "string",
+        "the name, or its beginning, any case; name:exact the whole name as written (case "
+        "too), name:contains a name containing it, any case",
+    ),
 }
 _DOCS = "Shared health record: resources other systems sent, ids shr-<n> (docs/record.md)"
 
@@ -107,7 +116,15 @@ def _capability(resource_type: str) -> dict[str, Any]:
         "documentation": f"{_DOCS}; search: {extra.pop('documentation')}",
         "interaction": [
             {"code": c}
-            for c in ("read", "vread", "update", "history-instance", "create", "search-type")
+            for c in (
+                "read",
+                "vread",
+                "update",
+                "history-instance",
+                "create",
+                "search-type",
+                *INTERACTIONS,
+            )
         ],
         "versioning": "versioned-update",
         "readHistory": True,
@@ -120,6 +137,7 @@ def _capability(resource_type: str) -> dict[str, Any]:
             for n, (t, d) in SEARCH_PARAMS[resource_type].items()
         ]
         + [{"name": "_count", "type": "number", "documentation": "0: the total only"}],
+        "operation": OPERATIONS,
         **extra,
     }
 
@@ -144,24 +162,6 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _missing(resource_type: str, rid: str) -> NotFound:
-    return NotFound(
-        N_("%(resource)s %(id)s not found."), params={"resource": resource_type, "id": rid}
-    )
-
-
-@contextmanager
-def _elements(resource_type: str) -> Iterator[None]:
-    """The service's field names (``subject``, ``identifier[0].system``) as the element
-    paths of the resource sent (``Observation.subject``)."""
-    try:
-        yield
-    except SalomatError as e:
-        for f in e.errors:
-            f.field = mapper.element(resource_type, f.field)
-        raise
 
 
 async def _body(request: Request, resource_type: str) -> dict[str, Any]:
@@ -205,7 +205,7 @@ async def _create(
                     for k in unknown
                 ]
             )
-    with _elements(resource_type):
+    with elements(resource_type):
         stored, created = await record.create_resource(
             session, principal, body, if_none_exist=pairs
         )
@@ -218,7 +218,7 @@ async def _read(
     request: Request, session: Any, principal: Principal, resource_type: str, rid: str
 ) -> Response:
     if record.row_id(rid) is None:
-        raise _missing(resource_type, rid)
+        raise missing(resource_type, rid)
     stored = await record.read_resource(session, principal, resource_type, rid)
     return resource_response(request, mapper.to_fhir(stored))
 
@@ -232,49 +232,9 @@ async def _vread(
     version: int,
 ) -> Response:
     if record.row_id(rid) is None:
-        raise _missing(resource_type, rid)
+        raise missing(resource_type, rid)
     stored = await record.read_resource(session, principal, resource_type, rid, version=version)
     return resource_response(request, mapper.to_fhir(stored))
-
-
-def _history_bundle(
-    request: Request,
-    resource_type: str,
-    rid: str,
-    versions: list[StoredResource],
-    total: int,
-    params: Params,
-) -> dict[str, Any]:
-    """One page of a resource's versions (``versions``, that page alone) of ``total``."""
-    base = base_url(request)
-    page = params.page()
-    entries = []
-    for s in versions:
-        r = mapper.to_fhir(s)
-        created = s.version == 1
-        entries.append(
-            {
-                "fullUrl": f"{base}/{mapper.resource_url(s)}",
-                "resource": r,
-                "request": {
-                    "method": "POST" if created else "PUT",
-                    "url": resource_type if created else mapper.resource_url(s),
-                },
-                "response": {
-                    "status": "201 Created" if created else "200 OK",
-                    "etag": etag(s.version),
-                    "lastModified": r.get("meta", {}).get("lastUpdated"),
-                },
-            }
-        )
-    body = {
-        "resourceType": "Bundle",
-        "type": "history",
-        "total": total,
-        "link": page_links(base, f"/{resource_type}/{rid}/_history", params.items, total, page),
-        "entry": entries,
-    }
-    return bundle_out(body)  # each version as stored
 
 
 async def _history(
@@ -284,20 +244,19 @@ async def _history(
     params = Params(list(request.query_params.multi_items()), PAGING)
     page = params.page()  # refused before anything is read
     if record.row_id(rid) is None:
-        raise _missing(resource_type, rid)
+        raise missing(resource_type, rid)
     found = await record.resource_history_page(
         session, principal, resource_type, rid, offset=page.offset, limit=page.limit
     )
-    return fhir_response(
-        _history_bundle(request, resource_type, rid, found.items, found.total, params)
-    )
+    path = f"/{resource_type}/{rid}/_history"
+    return fhir_response(history_bundle(request, path, found.items, found.total, params))
 
 
 async def _update(
     request: Request, session: Any, principal: Principal, resource_type: str, rid: str
 ) -> Response:
     if record.row_id(rid) is None:
-        raise _missing(resource_type, rid)
+        raise missing(resource_type, rid)
     body = await _body(request, resource_type)
     if body.get("id") != rid:
         raise BadRequest(
@@ -307,16 +266,7 @@ async def _update(
     meta = body.get("meta")
     body_version = meta.get("versionId") if isinstance(meta, dict) else None
     expected = parse_if_match(request.headers.get("if-match"), body_version=body_version)
-    try:
-        with _elements(resource_type):
-            stored = await record.update_resource(
-                session, principal, resource_type, rid, body, if_match=expected
-            )
-    except NotFound as e:
-        # no resource of that id the caller may see, and no update as create
-        # (updateCreate false): 405, as R4 http.html has it
-        raise mapper.no_update_create(resource_type, rid) from e
-    return resource_response(request, mapper.to_fhir(stored), location=True)
+    return await store_update(request, session, principal, resource_type, rid, body, expected)
 
 
 async def _create_shared(
@@ -440,7 +390,7 @@ async def create_naming_system(
     sent = mapper.parse_body(await request.body(), "NamingSystem")
     data = mapper.naming_system_in(sent)
     kept = mapper.naming_system_kept(sent)
-    with _elements("NamingSystem"):
+    with elements("NamingSystem"):
         out = await record.register_naming_system(session, principal, data, body=kept)
     res = mapper.naming_system(out, kept)
     return fhir_response(res, 201, {"Location": f"{base_url(request)}/NamingSystem/{res['id']}"})
@@ -450,9 +400,17 @@ async def create_naming_system(
 async def search_naming_systems(
     request: Request, session: Session, principal: Anyone
 ) -> JSONResponse:
-    params = Params(list(request.query_params.multi_items()), frozenset(NAMING_PARAMS) | PAGING)
+    params = Params(
+        list(request.query_params.multi_items()),
+        frozenset(NAMING_PARAMS) | {"name:exact", "name:contains"} | PAGING,
+    )
     url = params.get("value") or params.get("url")
     found = await record.list_naming_systems(session, url=url, name=params.get("name"))
+    exact, contained = params.get("name:exact"), params.get("name:contains")
+    if exact is not None:
+        found = [ns for ns in found if ns.name == exact]
+    if contained is not None:
+        found = [ns for ns in found if contained.casefold() in ns.name.casefold()]
     page = params.page()
     shown = found[page.offset : page.offset + page.limit]
     base = base_url(request)

@@ -51,7 +51,7 @@ from salomat.domains.record.service.scope import resource_scope, sent_by_caller
 from salomat.domains.record.service.tokens import parse_token
 from salomat.domains.record.service.validation import Prepared, check_resource, unstorable
 
-__all__ = ["create_resource", "update_resource"]
+__all__ = ["check_create", "create_resource", "update_resource"]
 
 
 def _with_meta(resource: dict[str, Any], rid: int, version: int, at: Any) -> dict[str, Any]:
@@ -330,6 +330,18 @@ async def create_resource(
     )
     await _domain_rules(session, principal, row, resource)
     return stored(row), True
+
+
+async def check_create(
+    session: AsyncSession, principal: Principal, resource: dict[str, Any]
+) -> None:
+    """What a create of ``resource`` would refuse, refused the same way, and nothing
+    stored (FHIR ``$validate``): the record's checks (``Invalid``) and an identifier
+    another resource has (``Conflict``, naming it only to whoever may see it)."""
+    prepared = await check_resource(session, resource, principal=principal)
+    rtype = str(resource["resourceType"])
+    if found := await _identifier_owners(session, rtype, prepared.identifiers, None):
+        raise await _taken(session, principal, rtype, prepared, found)
 
 
 async def update_resource(
