@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from salomat.core import json_text
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
-from salomat.core.params import BodyError, load_json
+from salomat.core.params import MAX_JSON_DEPTH, BodyError, check_json
 from salomat.domains.record.schemas import NamingSystemIn, NamingSystemOut, StoredResource
 from salomat.fhir.common import BadRequest, element_path
 
@@ -91,9 +92,31 @@ BUILTIN_DATE = "2026-11-23"
 
 
 def parse_body(raw: bytes, resource_type: str) -> Any:
-    """A request body as JSON (400 when it is not JSON or holds what no resource holds)."""
+    """A request body as JSON (400 when it is not JSON or holds what no resource holds).
+
+    Read with ``core.json_text``: a decimal keeps the text it was sent with (``1.50``, as
+    FHIR's decimal requires), and an object naming a member twice is refused (422 naming
+    each such element) instead of keeping its last value silently."""
     try:
-        return load_json(raw)
+        data = json_text.loads(raw)
+        check_json(data)
+        return data
+    except json_text.DuplicateName as e:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    element_path(resource_type, path),
+                    N_("is given twice: FHIR JSON names each element once"),
+                )
+                for path in e.paths[:MAX_ERRORS]
+            ]
+        ) from e
+    except RecursionError as e:
+        raise BadRequest(
+            N_("Not a valid FHIR R4 %(type)s."),
+            params={"type": resource_type},
+            errors=[FieldError(resource_type, f"is nested more than {MAX_JSON_DEPTH} levels deep")],
+        ) from e
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadRequest(
             N_("The body is not JSON."), errors=[FieldError(resource_type, str(e))]
