@@ -471,6 +471,39 @@ def _figure(
 # ---- the run -------------------------------------------------------------------------------
 
 
+#: the baseline of a read's p95: the bare primary-key read of ``bench/bare_app.py``
+BARE_READ_P95 = (
+    "bare one-select endpoint, p95 (bench/bare_app.py GET /read/{id}: primary key, no auth, "
+    "no audit)"
+)
+
+
+def p95_figure(
+    suite: str,
+    ctx: BenchContext,
+    name: str,
+    result: dict[str, Any],
+    base: dict[str, Any],
+    baseline: str = BARE_READ_P95,
+    **detail: Any,
+) -> Figure:
+    """A read's p95 latency against ``base``'s p95 measured in the same run."""
+    value, base_value = result["latency_ms"]["p95"], base["latency_ms"]["p95"]
+    return Figure(
+        suite=suite,
+        name=name,
+        people=ctx.people,
+        value=value,
+        unit="ms (p95)",
+        baseline=baseline,
+        baseline_value=base_value,
+        ratio=float(f"{value / base_value:.4g}") if base_value else None,
+        detail=_detail(result)
+        | {"throughput": result["throughput"], "baseline": _detail(base)}
+        | detail,
+    )
+
+
 def _cli(ctx: BenchContext, *args: str) -> None:
     subprocess.run(
         [str(Path(sys.executable).parent / "salomat"), *args],

@@ -15,6 +15,13 @@ then a fixed window, as ``bench/api.py``), a district hospital's clinician sendi
   stored a second against the resources a second of the single creates (the ratio says
   what batching 20 entries in one request and one transaction gains or costs).
 
+* a search as a hospital's system makes it for a person it knows by national id:
+  ``GET /fhir/Encounter?subject:Patient.identifier=<system>|<id>&_include=Encounter:subject
+  &_revinclude=Condition:encounter`` (a chained parameter, the Patient and each stay's
+  diagnoses in the same Bundle), for people whose stays the hospital sent: its p95 against
+  the bare primary-key read and against the plain ``GET /fhir/Encounter?patient=<id>`` of
+  the same people in the same run (what the chain and the includes cost).
+
 Writes go to a throwaway copy of the population's database (``api.scratch_copy``),
 dropped at the end. The figures count 2xx answers only; a refused transaction (4xx) is
 reported by status, never counted.
@@ -26,6 +33,7 @@ import random
 import uuid
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 from bench.api import (
     CONNECTIONS,
@@ -36,6 +44,7 @@ from bench.api import (
     add_user,
     app_server,
     bare_baselines,
+    p95_figure,
     registrations,
     scratch_copy,
 )
@@ -46,6 +55,8 @@ ENTRIES = 20
 PEOPLE_SENT_FOR = 2000
 SINGLE_BODIES = 1000
 BUNDLES = 300
+#: people searched for by their national id (each a chained search with _include)
+SEARCHED_PEOPLE = 2000
 #: concurrent transactions (each 20 writes; the single creates run CONNECTIONS at once)
 TX_CONNECTIONS = 4
 LOINC = "http://loinc.org"
@@ -68,6 +79,26 @@ def run(
         duration = 5.0 if ctx.quick else 20.0
     with scratch_copy(ctx) as copy:
         return _run(copy, ctx.people, warmup, duration)
+
+
+def national_id_system(country: str) -> str:
+    from salomat.country.national_id import system_uri
+
+    return system_uri(country)
+
+
+def chained_search(system: str, national_id: str) -> str:
+    """A hospital's search for the stays of a person it knows by national id: the
+    Encounters whose subject has that identifier (a chained parameter), with the Patient
+    and the Conditions of each stay (``_include``, ``_revinclude``)."""
+    query = urlencode(
+        [
+            ("subject:Patient.identifier", f"{system}|{national_id}"),
+            ("_include", "Encounter:subject"),
+            ("_revinclude", "Condition:encounter"),
+        ]
+    )
+    return f"/fhir/Encounter?{query}"
 
 
 def observation(rng: random.Random, person_id: int, at: str) -> dict[str, Any]:
@@ -156,11 +187,11 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     ctx.work.mkdir(parents=True, exist_ok=True)
     conn = psycopg.connect(ctx.dsn, autocommit=True)
     row = conn.execute(
-        "SELECT code FROM facility WHERE kind = 'district_hospital' ORDER BY id LIMIT 1"
+        "SELECT id, code FROM facility WHERE kind = 'district_hospital' ORDER BY id LIMIT 1"
     ).fetchone()
     if row is None:
         raise RuntimeError("the population has no district hospital to send from")
-    hospital = row[0]
+    hospital_id, hospital = row
     persons = [
         pid
         for (pid,) in conn.execute(
@@ -170,6 +201,19 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         )
     ]
     held = conn.execute("SELECT count(*) FROM record_resource").fetchone()[0]
+    # people whose stays this hospital sent (the synthetic record): it reads them back
+    searched = conn.execute(
+        "SELECT p.id, p.national_id FROM person p WHERE p.national_id IS NOT NULL "
+        "AND p.merged_into_id IS NULL AND EXISTS (SELECT 1 FROM record_resource r "
+        "WHERE r.person_id = p.id AND r.sender_facility_id = %s "
+        "AND r.resource_type = 'Encounter') ORDER BY md5(p.id::text) LIMIT %s",
+        (hospital_id, SEARCHED_PEOPLE),
+    ).fetchall()
+    if not searched:
+        raise RuntimeError(
+            "the population has no stays sent by a district hospital (loaded before the "
+            "shared record's synthetic data): run the bench with --fresh"
+        )
     regs = registrations(conn, ctx.country, hospital, writes + 200, rng)
 
     singles = [
@@ -217,9 +261,22 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
             ),
             ctx.work,
         )
+        # reads: the chained national id with _include and _revinclude, against the plain
+        # search by the person's id, on the same people
+        system = national_id_system(ctx.country)
+        results["search_chained"] = _loadgen(
+            plan([{"path": chained_search(system, nid), "token": 0} for _, nid in searched]),
+            ctx.work,
+        )
+        results["search_plain"] = _loadgen(
+            plan([{"path": f"/fhir/Encounter?patient={pid}", "token": 0} for pid, _ in searched]),
+            ctx.work,
+        )
     stored = conn.execute("SELECT count(*) FROM record_resource").fetchone()[0] - held
 
-    results |= bare_baselines(port, ctx.env(), timing, ctx.work, regs[:writes])
+    results |= bare_baselines(
+        port, ctx.env(), timing, ctx.work, regs[:writes], [pid for pid, _ in searched]
+    )
     conn.close()
     return figures(replace(ctx, people=people), results, stored)
 
@@ -230,7 +287,28 @@ def figures(ctx: BenchContext, results: dict[str, dict[str, Any]], stored: int) 
     per_second = single["throughput"]  # one resource a request
     tx_resources = tx["throughput"] * ENTRIES
     tx_ratio = tx_resources / per_second if per_second else None
+    chained, plain, bare_read = (
+        results["search_chained"],
+        results["search_plain"],
+        results["bare_read"],
+    )
     return [
+        p95_figure(
+            SUITE,
+            ctx,
+            "FHIR search of a person's stays by a chained national id with _include and "
+            "_revinclude (GET /fhir/Encounter?subject:Patient.identifier=…)",
+            chained,
+            bare_read,
+        ),
+        p95_figure(
+            SUITE,
+            ctx,
+            "the same search, against the plain search by the person's id",
+            chained,
+            plain,
+            "FHIR search GET /fhir/Encounter?patient=<id> in the same run, p95",
+        ),
         Figure(
             suite=SUITE,
             name="FHIR create of one Observation (POST /fhir/Observation)",

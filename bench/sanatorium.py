@@ -46,6 +46,7 @@ from bench.api import (
     add_user,
     app_server,
     bare_baselines,
+    p95_figure,
     registrations,
     scratch_copy,
 )
@@ -62,10 +63,6 @@ PERIODS = 60
 #: the bench's periods start this many days ahead (after the synthetic ones)
 PERIODS_FROM = 200
 REPEATS = 5
-BASELINE_READ = (
-    "bare one-select endpoint, p95 (bench/bare_app.py GET /read/{id}: primary key, no auth, "
-    "no audit)"
-)
 
 
 def run(
@@ -313,25 +310,6 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     return _figures(replace(ctx, people=people), results, setup, sql_forms, overlaps)
 
 
-def _p95(
-    ctx: BenchContext, name: str, result: dict[str, Any], base: dict[str, Any], **detail: Any
-) -> Figure:
-    value, base_value = result["latency_ms"]["p95"], base["latency_ms"]["p95"]
-    return Figure(
-        suite=SUITE,
-        name=name,
-        people=ctx.people,
-        value=value,
-        unit="ms (p95)",
-        baseline=BASELINE_READ,
-        baseline_value=base_value,
-        ratio=float(f"{value / base_value:.4g}") if base_value else None,
-        detail=_detail(result)
-        | {"throughput": result["throughput"], "baseline": _detail(base)}
-        | detail,
-    )
-
-
 def _figures(
     ctx: BenchContext,
     results: dict[str, dict[str, Any]],
@@ -348,7 +326,8 @@ def _figures(
     booked, bare = results["book"], results["bare_insert"]
     ratio = booked["throughput"] / bare["throughput"] if bare["throughput"] else None
     return [
-        _p95(
+        p95_figure(
+            SUITE,
             ctx,
             f"queue position lookup, {CITIZENS} citizens spread through a queue of {length:,}",
             results["position"],
@@ -358,7 +337,8 @@ def _figures(
             fill_seconds=setup["fill_seconds"],
             note=note,
         ),
-        _p95(
+        p95_figure(
+            SUITE,
             ctx,
             f"queue position lookup, the last of {length:,} in line",
             results["position_last"],

@@ -45,6 +45,7 @@ from bench.api import (
     add_user,
     app_server,
     bare_baselines,
+    p95_figure,
     registrations,
     scratch_copy,
 )
@@ -84,26 +85,6 @@ def _business_id(country: str, rng: random.Random) -> str:
         check = check_digit(country, body)
         if check is not None:
             return body + str(check)
-
-
-def _p95_figure(
-    ctx: BenchContext, name: str, result: dict[str, Any], base: dict[str, Any]
-) -> Figure:
-    value = result["latency_ms"]["p95"]
-    base_value = base["latency_ms"]["p95"]
-    detail = _detail(result) | {"throughput": result["throughput"], "baseline": _detail(base)}
-    return Figure(
-        suite=SUITE,
-        name=name,
-        people=ctx.people,
-        value=value,
-        unit="ms (p95)",
-        baseline="bare one-select endpoint, p95 (bench/bare_app.py GET /read/{id}: no auth, "
-        "no audit)",
-        baseline_value=base_value,
-        ratio=float(f"{value / base_value:.4g}") if base_value else None,
-        detail=detail,
-    )
 
 
 def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list[Figure]:
@@ -251,7 +232,7 @@ def _figures(
         ("lookup", "employer check by certificate number and national id"),
         ("verify", "public verification of a number and check code"),
     ):
-        f = _p95_figure(ctx, name, results[key], results["bare_read"])
+        f = p95_figure(SUITE, ctx, name, results[key], results["bare_read"])
         f.detail |= {"certificates_in_db": held, "distinct_certificates_asked": checked}
         figures.append(f)
     return figures
