@@ -9,7 +9,7 @@ PORT ?= 8000
 PG_URL ?= $(or $(SALOMAT_TEST_PG_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test)
 DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-10)
 
-.PHONY: run test lint pytest-sqlite pytest-postgresql browser clean bench
+.PHONY: run test lint pytest-sqlite pytest-postgresql browser node clean bench
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,18 @@ browser:
 	  || echo "WARNING: chromium could not be installed: browser tests will be SKIPPED"; \
 	else echo "WARNING: /usr/bin/chromium is missing and we are not root: browser tests will be SKIPPED"; fi
 
+# The Node FHIR client and HL7's R4 JSON schema validator of the FHIR tests
+# (tests/external/node, package-lock.json): installed with npm when the lock changes;
+# without npm (or the registry) those tests are skipped, saying why.
+NODE_DIR := tests/external/node
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  if npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error >/dev/null; then touch $@; \
+	  else echo "WARNING: npm ci failed in $(NODE_DIR): the Node FHIR client tests will be SKIPPED"; fi; \
+	else echo "WARNING: npm is missing (Node.js 20+): the Node FHIR client tests will be SKIPPED"; fi
+
+node: $(NODE_DIR)/node_modules/.installed
+
 lint: $(VENV)/.installed-dev-$(DEPS_HASH)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -57,7 +69,7 @@ pytest-postgresql: $(VENV)/.installed-dev-$(DEPS_HASH)
 # The two backends' suites are independent (a temporary SQLite file; a PostgreSQL database
 # of its own) and run side by side on the two cores; each one's output is printed whole
 # when it ends (--output-sync), so the two never interleave.
-test: lint browser
+test: lint browser node
 	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest-sqlite pytest-postgresql
 
 # the load generator, and pyspark for the Spark deduplication (which runs where Java 17+ is)

