@@ -55,6 +55,8 @@ from salomat.fhir.common import (
     searchset,
     validated,
 )
+from salomat.fhir.record_chain import HAS_DOC, MAX_HAS_PEOPLE, has_persons, is_has
+from salomat.fhir.search_handling import lenient, split_known, with_ignored
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Session = DbSession
@@ -65,10 +67,18 @@ SEARCH_PARAMS: dict[str, tuple[str, str]] = {
     "name": (
         "string",
         "any part of the name, in either script, or its beginning (3 letters or more); "
-        "spelling slips tolerated",
+        "spelling slips tolerated; name:exact the whole of a part, as written (case too); "
+        "name:contains any part containing it, any case",
     ),
-    "family": ("string", "the family name or its beginning, in either script"),
-    "given": ("string", "the given name or the patronymic, or its beginning, in either script"),
+    "family": (
+        "string",
+        "the family name or its beginning, in either script; :exact, :contains as name",
+    ),
+    "given": (
+        "string",
+        "the given name or the patronymic, or its beginning, in either script; :exact, "
+        ":contains as name",
+    ),
     "birthdate": ("date", "the exact day (YYYY-MM-DD, prefix eq or none)"),
     "gender": ("token", "male or female"),
     "general-practitioner": ("reference", "the primary-care facility: Organization/<id>"),
@@ -96,6 +106,8 @@ CAPABILITY: dict[str, Any] = {
     "operation": [
         {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
     ],
+    "documentation": f"search: _has: {HAS_DOC}; Prefer: handling=lenient leaves out a "
+    "parameter the search does not take, in an OperationOutcome entry (search.mode outcome)",
 }
 #: the REST names of the search's fields -> the FHIR parameters
 _QUERY_FIELDS = {
@@ -107,6 +119,7 @@ _QUERY_FIELDS = {
     "sex": "gender",
     "attached_to": "general-practitioner",
 }
+_HOW = ("exact", "contains")
 _DAY = re.compile(r"(?:eq)?(\d{4}-\d{2}-\d{2})", re.ASCII)
 
 
@@ -190,19 +203,71 @@ async def _search(
     return found.items, found.total
 
 
+#: ``name:exact``, ``family:contains``, ...: the string parameters' modifiers
+_STRING_MODIFIED = frozenset(f"{p}:{m}" for p in ("name", "family", "given") for m in _HOW)
+
+
+def _known(key: str) -> bool:
+    return key in PARAMS or key in _STRING_MODIFIED or is_has(key)
+
+
+async def _among(
+    session: Any, principal: Principal, items: list[tuple[str, str]]
+) -> list[int] | None:
+    """The people ``_has`` and the exact / contained names allow (all of them), None when
+    the search names none of these."""
+    among = await has_persons(session, principal, items)
+    for key, raw in items:
+        if key not in _STRING_MODIFIED:
+            continue
+        part, _, how = key.partition(":")
+        if not raw.strip():
+            raise Invalid.fields([FieldError(key, "give the name or a part of it")])
+        found = await service.person_ids_by_name_part(session, part, raw, how, limit=MAX_HAS_PEOPLE)
+        if len(found) > MAX_HAS_PEOPLE:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        key,
+                        f"more than {MAX_HAS_PEOPLE} people match: give more letters or "
+                        "another parameter",
+                    )
+                ]
+            )
+        among = found if among is None else sorted(set(among) & set(found))
+    return among
+
+
 @router.get("/Patient")
 async def search_patients(
     request: Request,
     session: Session,
     principal: Annotated[Principal, Depends(Require("person:search"))],
 ) -> JSONResponse:
-    """By national id, or by name in either script, narrowed by birth date, gender, facility."""
-    params = Params(list(request.query_params.multi_items()), PARAMS)
+    """By national id, or by name in either script, narrowed by birth date, gender, facility;
+    or by ``_has`` (the shared record) and ``name:exact`` / ``:contains`` (the string
+    parameters), narrowed by the others. ``Prefer: handling=lenient`` leaves out a
+    parameter it does not take, saying so in an OperationOutcome entry."""
+    asked = list(request.query_params.multi_items())
+    ignored: list[str] = []
+    if lenient(request.headers.get("prefer")):
+        asked, ignored = split_known(asked, _known)
+    plain = [(k, v) for k, v in asked if k not in _STRING_MODIFIED and not is_has(k)]
+    params = Params(plain, PARAMS)
     page = params.page()
-    items, total = await _search(session, principal, params, page)
-    return fhir_response(
-        searchset(base_url(request), "Patient", params.items, [_one(p) for p in items], total, page)
-    )
+    among = await _among(session, principal, asked)
+    if among is None:
+        items, total = await _search(session, principal, params, page)
+    else:
+        query = await _query(session, params)
+        found = (
+            await service.search_persons_among(session, principal, among, query, page)
+            if query is not None and among
+            else None
+        )
+        items, total = (found.items, found.total) if found else ([], 0)
+    bundle = searchset(base_url(request), "Patient", asked, [_one(p) for p in items], total, page)
+    return fhir_response(with_ignored(bundle, ignored))
 
 
 # ---- create ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, column, select, table, text
+from sqlalchemy import Select, column, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.errors import FieldError, Invalid
@@ -34,8 +34,10 @@ __all__ = [
     "name_matches",
     "name_similarity",
     "people_by_name",
+    "person_ids_by_name_part",
     "prefix_forms",
     "search_persons",
+    "search_persons_among",
     "swapped_day_month",
 ]
 
@@ -421,6 +423,88 @@ async def search_persons(
         )
         ids = [pid for pid, _ in found]
     allowed = await visible_ids(session, principal, ids)
+    shown = allowed[page.offset : page.offset + page.limit]
+    people = await people_with_codes(session, [pid for pid, _ in shown])
+    why = dict(shown)
+    await audit_listing(session, principal, [(p, why[p.id]) for p, _ in people])
+    items = [await person_out(session, p, codes=codes) for p, codes in people]
+    return Page[PersonOut](items=items, total=len(allowed), limit=page.limit, offset=page.offset)
+
+
+#: the name columns a FHIR ``name`` / ``family`` / ``given`` string parameter reads
+_NAME_PARTS = {
+    "family": ("family_name", "family_name_alt"),
+    "given": ("given_name", "given_name_alt", "patronymic", "patronymic_alt"),
+}
+_NAME_PARTS["name"] = _NAME_PARTS["family"] + _NAME_PARTS["given"]
+
+
+def _like_escape(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def person_ids_by_name_part(
+    session: AsyncSession, part: str, value: str, how: str, *, limit: int
+) -> list[int]:
+    """Ids (ascending, not merged away) of the people one of whose ``part`` names
+    (``family``, ``given`` with the patronymic, or ``name``: any of them; in either
+    script) is ``value`` exactly (``how`` "exact": case and all) or contains it (
+    "contains": case-insensitive; on SQLite, beyond ASCII, as typed, lower, upper or
+    capitalised). At most ``limit`` + 1 (one more tells the caller there are more).
+    Only ids, so not audited: the caller shows no one whose scope it has not checked."""
+    cols = [getattr(Person, c) for c in _NAME_PARTS[part]]
+    if how == "exact":
+        alts = [c == value for c in cols]
+    else:
+        pattern = f"%{_like_escape(value)}%"
+        if session.get_bind().dialect.name == "postgresql":
+            alts = [c.ilike(pattern, escape="\\") for c in cols]
+        else:
+            forms = dict.fromkeys(
+                f"%{_like_escape(v)}%"
+                for v in (value, value.lower(), value.upper(), value.capitalize())
+            )
+            alts = [c.like(f, escape="\\") for c in cols for f in forms]
+    stmt = (
+        select(Person.id)
+        .where(Person.merged_into_id.is_(None), or_(*alts))
+        .order_by(Person.id)
+        .limit(limit + 1)
+    )
+    return [int(i) for i in await session.scalars(stmt)]
+
+
+async def search_persons_among(
+    session: AsyncSession,
+    principal: Principal,
+    ids: list[int],
+    q: PersonQuery,
+    page: PageParams,
+) -> Page[PersonOut]:
+    """``search_persons`` among ``ids`` (the people a FHIR ``_has`` or an exact name
+    found): q's filters narrow them (a name as ``search_persons`` matches it); q needs no
+    name or national id. Only people the user may see; each shown audited as a search
+    hit. In ascending id order."""
+    stmt = select(Person).where(Person.id.in_(sorted(set(ids))), Person.merged_into_id.is_(None))
+    if q.national_id:
+        stmt = stmt.where(Person.national_id == q.national_id.strip())
+    if q.birth_date:
+        stmt = stmt.where(Person.birth_date == q.birth_date)
+    if q.sex:
+        stmt = stmt.where(Person.sex == q.sex)
+    if q.attached_to:
+        facility_id = await session.scalar(
+            select(Facility.id).where(Facility.code == q.attached_to)
+        )
+        if facility_id is None:
+            raise Invalid.fields(
+                [FieldError("attached_to", f"no facility has code {q.attached_to}")]
+            )
+        stmt = stmt.where(Person.attached_facility_id == facility_id)
+    terms = _terms(q.name, q.family, q.given)
+    rows = await session.scalars(stmt.order_by(Person.id))
+    found = [p.id for p in rows if not terms or name_similarity(terms, p.name_key, prefix=True) > 0]
+    allowed = await visible_ids(session, principal, found)
     shown = allowed[page.offset : page.offset + page.limit]
     people = await people_with_codes(session, [pid for pid, _ in shown])
     why = dict(shown)
