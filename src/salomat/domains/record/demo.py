@@ -7,6 +7,13 @@ hospital's clinician account (``sender``, bound to ``hospital``). The patients a
 people attached to the demo polyclinic, so its family doctor reads the stay on the
 patient's card ("Shared health record").
 
+The hospital's laboratory also sends a haemoglobin for a demo pregnant woman
+(``antenatal_lab``): 6.5 g/dL, this morning. Maternal takes it as 65 g/L, severe anaemia
+(WHO < 70 g/L), so her pregnancy page shows the advice with the Observation and the
+hospital named, as docs/maternal.md describes. She is the woman with the highest risk
+level among the demo's current pregnancies (then the lowest national id), so the demo's
+counts by risk level stay as the pack's comments count them.
+
 The hospital's case numbers are business identifiers under a system the loader registers
 as a NamingSystem (as the platform's admin would); every resource carries one and is
 sent as a conditional create on it, so a second load (``--force``) stores nothing twice.
@@ -33,6 +40,7 @@ from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.security import Principal
 from salomat.country import pack
+from salomat.domains.maternal import service as maternal
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import NamingSystemIn
 from salomat.domains.registry import service as registry
@@ -224,4 +232,47 @@ async def load_demo_record(
                 stored += int(created)
         except SalomatError as e:
             raise _named(key, e) from None
+    try:
+        stored += await _antenatal_lab(session, sender, system, person_ids, today)
+    except SalomatError as e:
+        raise _named("antenatal_lab", e) from None
     return stored
+
+
+#: which current pregnancy the demo laboratory result is about: the highest risk first
+_RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def antenatal_lab_resource(person_id: int, system: str, value: str, today: date) -> dict[str, Any]:
+    """The hospital laboratory's haemoglobin: LOINC 718-7 in g/dL, this morning."""
+    return {
+        "resourceType": "Observation",
+        "identifier": [{"system": system, "value": value}],
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "laboratory"}]}],
+        "code": {
+            "coding": [{"system": LOINC, "code": "718-7"}],
+            "text": "Gemoglobin",
+        },
+        "subject": {"reference": f"Patient/{person_id}"},
+        "effectiveDateTime": _moment(today, "08:30"),
+        "valueQuantity": _quantity(6.5, "g/dL"),
+    }
+
+
+async def _antenatal_lab(
+    session: Any, sender: Principal, system: str, person_ids: dict[str, int], today: date
+) -> int:
+    risks = await maternal.current_risk_levels(session, list(person_ids.values()))
+    women = [(nid, pid) for nid, pid in person_ids.items() if pid in risks]
+    if not women:
+        return 0
+    nid, pid = min(women, key=lambda w: (_RISK_ORDER.get(risks[w[1]] or "", 3), w[0]))
+    value = f"lab-{nid}-hb"
+    _, created = await record.create_resource(
+        session,
+        sender,
+        antenatal_lab_resource(pid, system, value, today),
+        if_none_exist=[("identifier", f"{system}|{value}")],
+    )
+    return int(created)

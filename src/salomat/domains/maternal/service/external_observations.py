@@ -23,7 +23,7 @@ from salomat.domains.maternal.models import ExternalReading, Pregnancy
 from salomat.domains.maternal.service import dating, evaluation, external_readings
 from salomat.domains.maternal.service.pregnancy import RESOURCE
 
-__all__ = ["take_external_observation"]
+__all__ = ["current_risk_levels", "take_external_observation"]
 
 
 def _during(p: Pregnancy, on: date, today: date) -> bool:
@@ -106,3 +106,19 @@ async def take_external_observation(
         detail=f"Observation/{resource_id}/_history/{version}: {len(kept)} reading(s) taken",
     )
     return len(kept)
+
+
+async def current_risk_levels(
+    session: AsyncSession, person_ids: list[int]
+) -> dict[int, str | None]:
+    """The risk level of each of these people's current pregnancy (those with one), for
+    the demo loader choosing whom a hospital's demo laboratory result is about; no
+    principal, no audit: the loader is the platform's own command."""
+    if not person_ids:
+        return {}
+    rows = await session.execute(
+        select(Pregnancy.person_id, Pregnancy.risk_level).where(
+            Pregnancy.person_id.in_(person_ids), Pregnancy.status == "current"
+        )
+    )
+    return {pid: risk for pid, risk in rows}

@@ -180,14 +180,16 @@ def parse_observation(resource: dict[str, Any]) -> Parsed:
     panel, whose systolic and diastolic components are read), its value is a UCUM
     quantity in a unit ``UNITS`` converts, and it has an effective day."""
     on, at = _effective(resource)
-    if resource.get("status") not in TAKEN_STATUSES or on is None:
+    status = resource.get("status")
+    if not isinstance(status, str) or status not in TAKEN_STATUSES or on is None:
         return Parsed((), on, at)
     codes = set(_loinc_codes(resource.get("code")))
     fields = {CODES[c] for c in codes if c in CODES}
     out: list[Reading] = []
     if codes & {PANEL} and not fields:
         seen: set[str] = set()
-        for comp in resource.get("component") or []:
+        components = resource.get("component")
+        for comp in components if isinstance(components, list) else []:
             if not isinstance(comp, dict):
                 continue
             comp_codes = {c for c in _loinc_codes(comp.get("code")) if c in CODES}

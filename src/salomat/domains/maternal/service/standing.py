@@ -92,20 +92,24 @@ def findings_by_contact(facts: rules.Facts) -> list[Finding]:
 
     Each contact is judged as the rules judged it when it was recorded: the facts
     with the contacts up to it, on its day, at its gestational age. Other systems'
-    readings of a contact's day are among its readings; a day of only such readings
-    gives no standing finding (docs/maternal.md, "Readings from other systems").
+    readings of a contact's day are among its readings. A day of only such readings
+    (``external``) gives advice while it is the latest; what it found is carried to
+    the next contact, which had it before it (a diagnosis names a contact), so a
+    hospital's severe anaemia does not fall away at a contact that lacks the test
+    (docs/maternal.md, "Readings from other systems").
     """
     out: list[Finding] = []
+    carried: list[tuple[str, rules.Advice]] = []
     for i, c in enumerate(facts.contacts):
-        if c.external:
-            # another system's readings alone: advice while they are the latest, but a
-            # standing diagnosis needs a contact (a clinician's, ``Diagnosis`` names it)
-            continue
         then = replace(facts, contacts=facts.contacts[: i + 1], today=c.on, ga_days=c.ga_days)
-        for rule in _RULES:
-            for a in rule(then):
-                if a.code in FAMILY_OF:
-                    out.append(Finding(i, FAMILY_OF[a.code], a))
+        found = [
+            (FAMILY_OF[a.code], a) for rule in _RULES for a in rule(then) if a.code in FAMILY_OF
+        ]
+        if c.external:
+            carried += found
+            continue
+        out += [Finding(i, family, a) for family, a in carried + found]
+        carried = []
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from salomat.core import i18n
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.params import RowId, parse_version
 from salomat.core.policy import Require
@@ -84,6 +85,22 @@ def _new_advice(items: list[AdviceOut], active: list[AdviceOut]) -> set[int]:
     return {a.id for a in active if (a.rule_id, a.code) not in before}
 
 
+async def _external_facilities(session: DbSession, advice: list[AdviceOut]) -> dict[int, str]:
+    """The names (in the page's language) of the facilities that sent the readings an
+    advice item names (``details.external``)."""
+    ids = {
+        e["facility_id"]
+        for a in advice
+        for e in a.details.get("external") or []
+        if isinstance(e, dict) and isinstance(e.get("facility_id"), int)
+    }
+    lang = i18n.current_language()
+    return {
+        fid: f.names.get(lang) or f.name
+        for fid, f in (await registry.facility_names(session, ids)).items()
+    }
+
+
 async def _page(
     request: Request,
     session: DbSession,
@@ -108,6 +125,7 @@ async def _page(
     places: dict[int, Any] = {}
     senders: dict[str, str] = {}
     new_advice: set[int] = set()
+    external_from: dict[int, str] = {}
     saved = request.query_params.get("saved") == "1"
     if current is not None:
         pregnancy = await service.get_pregnancy(session, principal, current.id)
@@ -122,12 +140,14 @@ async def _page(
         if saved:
             everything = await service.list_advice(session, principal, current.id, retired=True)
             new_advice = _new_advice(everything, pregnancy.advice)
+        external_from = await _external_facilities(session, pregnancy.advice)
     ctx: dict[str, Any] = {
         "person": person,
         "pregnancy": pregnancy,
         "saved": saved and pregnancy is not None,
         "resolved": request.query_params.get("resolved") == "1" and pregnancy is not None,
         "new_advice": new_advice,
+        "external_from": external_from,
         "diagnosis_labels": DIAGNOSIS_LABELS,
         "diagnosis_values": DIAGNOSIS_VALUES,
         "advice_actions": advice_labels.ACTIONS,
