@@ -4,7 +4,8 @@
 a type appears in one ``rest.resource``). A type that two domains serve (Condition: the
 pregnancy register, the cancer registry, the shared record) gets one entry: the
 interactions of both, the search parameters of both (one documented by both says so,
-each part under its domain's label) and the documentation of both. ``merge`` is that
+each part under its domain's label), the operations of both and the documentation of
+both. ``merge`` is that
 rule, called by every domain that shares a type.
 """
 
@@ -15,7 +16,9 @@ from typing import Any
 
 #: an entry's members that ``merge`` combines; any other (versioning, readHistory,
 #: conditionalCreate, ...) is the later domain's, which states it for its share
-_COMBINED = frozenset({"type", "profile", "documentation", "interaction", "searchParam"})
+_COMBINED = frozenset(
+    {"type", "profile", "documentation", "interaction", "searchParam", "operation"}
+)
 
 
 def merge(
@@ -53,8 +56,12 @@ def _merged(
             p = {**p, "documentation": f"{theirs}; {label}: {q['documentation']}"}
         params.append(p)
     names = {p["name"] for p in params}
+    operations = res.get("operation", [])
+    named = {o["name"] for o in operations}
+    operations = operations + [o for o in ours.get("operation", []) if o["name"] not in named]
     return {
         **res,
+        **({"operation": operations} if operations else {}),
         **{k: v for k, v in ours.items() if k not in _COMBINED},
         "interaction": res["interaction"]
         + [i for i in ours["interaction"] if i["code"] not in codes],

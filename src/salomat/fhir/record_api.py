@@ -116,16 +116,9 @@ def _capability(resource_type: str) -> dict[str, Any]:
         "documentation": f"{_DOCS}; search: {extra.pop('documentation')}",
         "interaction": [
             {"code": c}
-            for c in (
-                "read",
-                "vread",
-                "update",
-                "history-instance",
-                "create",
-                "search-type",
-                *INTERACTIONS,
-            )
-        ],
+            for c in ("read", "vread", "update", "history-instance", "create", "search-type")
+        ]
+        + INTERACTIONS,
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": False,

@@ -60,7 +60,18 @@ Reader = Annotated[Principal, Depends(Require("record:read"))]
 Writer = Annotated[Principal, Depends(Require("record:write"))]
 
 #: what the CapabilityStatement declares of these routes (record_api._capability)
-INTERACTIONS = ("patch", "history-type")
+INTERACTIONS: list[dict[str, str]] = [
+    {
+        "code": "patch",
+        "documentation": "JSON Patch (application/json-patch+json) of a shr- resource, with "
+        "If-Match; the result is checked and stored as an update",
+    },
+    {
+        "code": "history-type",
+        "documentation": "the shared record's resources of the type (shr- ids) the caller "
+        "may read; _since, _count, _offset",
+    },
+]
 OPERATIONS: list[dict[str, str]] = [
     {
         "name": "validate",
