@@ -138,7 +138,10 @@ MERGED: dict[str, frozenset[str]] = {
 MERGED_IDENTIFIER = frozenset({"identifier", "code", "clinical-status"})
 #: what a merged search takes besides its filters: both shares merged, then sorted or paged
 #: (``_elements`` applies to the merged page)
-RESULT = PAGING | {"_summary", "_sort", "_elements"}
+RESULT = PAGING | {"_summary", "_sort", "_elements", "_total", "_totalMethod"}
+#: ``_total`` (R4) and ``_totalMethod`` (fhirpy's count() sends it): the total is always
+#: counted exactly, whichever is asked
+TOTALS = ("none", "estimate", "accurate", "count")
 #: what the record's own searches take besides SEARCH_PARAMS and RESULT (a search by
 #: patient naming one is the record's alone, refused naming it as ``unmergeable`` says)
 OWN_RESULT = frozenset({"_include", "_revinclude"})
@@ -233,6 +236,11 @@ def page_size(params: Params) -> tuple[int, int]:
         if limit > top:
             raise Invalid.fields(
                 [FieldError("_count", N_("must be between 0 and %(max)s"), {"max": top})]
+            )
+    for name in ("_total", "_totalMethod"):
+        if params.get(name) not in (None, *TOTALS):
+            raise Invalid.fields(
+                [FieldError(name, N_("must be one of %(values)s"), {"values": ", ".join(TOTALS)})]
             )
     summary = params.get("_summary")
     if summary is not None:

@@ -72,7 +72,8 @@ def capability(resource_type: str) -> dict[str, Any]:
     registers sharing a type list exactly theirs and ours there)."""
     return {
         "documentation": f"_elements: {ELEMENTS_DOC}; _include, _revinclude: {INCLUDE_DOC}; "
-        f"modifiers: {MODIFIERS_DOC}; {CHAIN_DOC}; Prefer: {HANDLING_DOC}",
+        f"modifiers: {MODIFIERS_DOC}; {CHAIN_DOC}; Prefer: {HANDLING_DOC}; _total (none, "
+        "estimate, accurate) and _totalMethod=count taken, the total always exact",
         "searchInclude": [f"{resource_type}:{p}" for p in INCLUDES[resource_type]],
         "searchRevInclude": [
             f"{t}:encounter" for t in RESOURCE_TYPES if resource_type == "Encounter" != t
