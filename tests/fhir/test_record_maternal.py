@@ -10,6 +10,7 @@ readings; DT.04: one reading >= 140/90 is measured again).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -188,3 +189,40 @@ async def test_no_pregnancy_the_observation_is_kept_as_sent(client, clinic):
     r = await client.get(f"/fhir/Observation/{body['id']}", headers=c["hospital"])
     assert r.status_code == 200, r.text
     assert r.json()["component"][0]["valueQuantity"]["value"] == 170
+
+
+async def test_two_readings_sent_at_once_are_both_read(client, clinic, backend, monkeypatch):
+    """Two hospital Observations for her stored at the same moment: each request takes its
+    reading and evaluates the pregnancy one after the other (the pregnancy row is locked
+    first), so the last evaluation sees both readings (PostgreSQL; SQLite has one
+    writer)."""
+    if backend != "postgresql":
+        pytest.skip("real concurrency needs PostgreSQL (SQLite has one writer)")
+    from salomat.domains.record.service import writes
+
+    barrier = asyncio.Barrier(2)
+    take = writes.maternal.take_external_observation
+
+    async def together(*args: Any, **kw: Any) -> int:
+        # both Observations are stored; both reach the antenatal rules now
+        await asyncio.wait_for(barrier.wait(), 60)
+        return await take(*args, **kw)
+
+    monkeypatch.setattr(writes.maternal, "take_external_observation", together)
+    c = clinic
+    answers = await asyncio.gather(
+        *[
+            client.post(
+                "/fhir/Observation",
+                json=bp(c["woman"].id, 166, 113, at),
+                headers={**c["hospital"], "Content-Type": FHIR_JSON},
+            )
+            for at in ("09:00", "09:10")
+        ]
+    )
+    assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+    got = await advice(client, c)
+    assert "severe_hypertension" in got
+    assert {e["resource"] for e in got["severe_hypertension"]["details"]["external"]} == {
+        r.json()["id"] for r in answers
+    }
