@@ -577,3 +577,50 @@ async def test_metadata_declares_formats_patch_validate_and_history(client):
         codes = {i["code"] for i in by_type[t]["interaction"]}
         assert {"patch", "history-type", "history-instance", "read", "vread"} <= codes, t
         assert "validate" in [o["name"] for o in by_type[t]["operation"]]
+
+
+async def test_what_is_not_the_records_is_said_so(client, world):
+    """A PATCH of another domain's id of a shared type is 405 (it serves none); $validate of
+    a cancer notification says it checks the record's resources only; a conditional
+    create that matched says so when asked for an OperationOutcome."""
+    from salomat.fhir import cancer
+
+    w = world
+    r = await patch(client, w.hospital, "/fhir/Condition/cancer-1", [])
+    assert outcome(r, 405)[0]["code"] == "not-supported"
+    assert r.headers["allow"] == "GET, PUT"
+    notification = {
+        "resourceType": "Condition",
+        "extension": [{"url": cancer.MORPHOLOGY_EXT, "valueCodeableConcept": {"text": "x"}}],
+        "subject": {"reference": f"Patient/{w.patient.id}"},
+    }
+    r = await client.post("/fhir/Condition/$validate", json=notification, headers=w.hospital)
+    assert outcome(r, 200)[0]["code"] == "not-supported"
+    body = encounter(w)
+    ident = body["identifier"][0]
+    headers = {
+        **w.hospital,
+        "If-None-Exist": f"identifier={ident['system']}|{ident['value']}",
+        "Prefer": "return=OperationOutcome",
+    }
+    first = outcome(await client.post("/fhir/Encounter", json=body, headers=headers), 201)
+    again = outcome(await client.post("/fhir/Encounter", json=body, headers=headers), 200)
+    assert first[0]["diagnostics"].startswith("Created Encounter/shr-")
+    assert "matched the condition; nothing was stored" in again[0]["diagnostics"]
+
+
+async def test_a_history_audits_each_person_left_out(client, world):
+    w = world
+    start = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    other = observation(w, subject={"reference": f"Patient/{w.other.id}"})
+    await create(client, w.stranger, other)
+    query = {"patient": str(w.other.id), "action": "E"}
+    before = ok(await client.get("/fhir/AuditEvent", params=query, headers=w.admin))["total"]
+    got = ok(await client.get("/fhir/_history", params={"_since": start}, headers=w.doctor))
+    assert got["total"] == 0
+    after = ok(
+        await client.get("/fhir/AuditEvent", params={**query, "_count": "50"}, headers=w.admin)
+    )
+    assert after["total"] == before + 2  # this search's row and the refusal
+    (denied,) = [e["resource"] for e in after["entry"] if e["resource"]["outcome"] != "0"]
+    assert denied["entity"][1]["what"]["identifier"]["system"] == "urn:salomat:Observation"

@@ -144,8 +144,7 @@ def resource_response(
     if wanted == "minimal":
         return Response(status_code=status, headers=headers)
     if wanted == "OperationOutcome":
-        return fhir_response(stored_outcome(resource, created=status == 201, warnings=warnings),
-                             status, headers)  # fmt: skip
+        return fhir_response(stored_outcome(request, resource, status, warnings), status, headers)
     return fhir_response(resource, status, headers)
 
 
@@ -180,20 +179,28 @@ def preferred_return(header: str | None) -> str | None:
 
 
 def stored_outcome(
-    resource: dict[str, Any], *, created: bool, warnings: list[FieldError] | None = None
+    request: Request,
+    resource: dict[str, Any],
+    status: int,
+    warnings: list[FieldError] | None = None,
 ) -> dict[str, Any]:
     """What ``Prefer: return=OperationOutcome`` answers a create or update: one
-    information issue naming the version stored, then each warning of the store."""
-    reference = f"{resource['resourceType']}/{resource['id']}"
-    version = resource["meta"]["versionId"]
-    text = (
-        i18n.gettext(N_("Created %(reference)s, version %(version)s."))
-        if created
-        else i18n.gettext(N_("Updated %(reference)s, version %(version)s."))
-    ) % {"reference": reference, "version": version}
+    information issue saying what was stored (or, a conditional create that matched,
+    found), then each warning of the store."""
+    params = {
+        "reference": f"{resource['resourceType']}/{resource['id']}",
+        "version": resource["meta"]["versionId"],
+    }
+    if request.method == "POST" and status == 201:
+        msgid = N_("Created %(reference)s, version %(version)s.")
+    elif request.method == "POST":
+        msgid = N_("%(reference)s (version %(version)s) matched the condition; nothing was stored.")
+    else:
+        msgid = N_("Updated %(reference)s, version %(version)s.")
     issues: list[dict[str, Any]] = [
-        {"severity": "information", "code": "informational", "diagnostics": text}
-    ]
+        {"severity": "information", "code": "informational",
+         "diagnostics": i18n.gettext(msgid) % params}
+    ]  # fmt: skip
     issues += [
         {"severity": "warning", "code": "informational", "diagnostics": w.message,
          "expression": [w.field]}

@@ -53,6 +53,8 @@ from salomat.fhir.common import (
     parse_if_match,
     resource_response,
 )
+from salomat.fhir.record_claims import cancer_notification, sick_leave_document
+from salomat.fhir.record_params import SHARED
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Session = DbSession
@@ -206,6 +208,17 @@ async def _patch(
     update would (the same checks, 422 naming what is wrong). FHIR R4 (http.html, patch):
     a failed ``test`` is 422; resource contention is required, so ``If-Match`` is."""
     if record.row_id(rid) is None:
+        if resource_type in SHARED:
+            # another domain's id (a pregnancy's Encounter, a tumour's Condition): it
+            # serves no PATCH
+            raise mapper.NoUpdateCreate(
+                N_(
+                    "PATCH is served for the shared record's resources (ids shr-<n>) only; "
+                    "%(reference)s is not one of them."
+                ),
+                params={"reference": f"{resource_type}/{rid}"[:200]},
+                headers={"Allow": "GET, PUT"},
+            )
         raise missing(resource_type, rid)
     header = request.headers.get("if-match")
     if header is None:
@@ -303,6 +316,27 @@ async def _validate(
     systems, references, attachments, a taken identifier), nothing stored: 200 with an
     OperationOutcome of the errors, or of one information issue when there are none."""
     data = _to_validate(mapper.parse_body(await request.body(), resource_type), resource_type)
+    if cancer_notification(data) or sick_leave_document(data):
+        # its create goes to the cancer registry or sick leave, whose checks these are not
+        return fhir_response(
+            {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {
+                        "severity": "error",
+                        "code": "not-supported",
+                        "diagnostics": i18n.gettext(
+                            N_(
+                                "This %(type)s is the cancer registry's or sick leave's (its "
+                                "create goes there); $validate checks the shared record's "
+                                "resources only."
+                            )
+                        )
+                        % {"type": resource_type},
+                    }
+                ],
+            }
+        )
     try:
         body = mapper.validate_resource(data, resource_type)
         with elements(resource_type):

@@ -60,6 +60,8 @@ async def history_of_types(
     if errors:
         raise Invalid.fields(errors)
     window = [RecordResource.resource_type.in_(list(resource_types))]
+    #: what an empty history is audited as
+    listing = resource_types[0] if len(resource_types) == 1 else "Bundle"
     if since is not None:
         window.append(RecordVersion.changed_at >= since)
     facility = principal.facility_id
@@ -90,23 +92,38 @@ async def history_of_types(
             ]
         )
     allowed: dict[int, Scope] = {}
+    refused: list[int] = []
     for pid in people:
         scope = await person_scope(session, principal, pid)
         if scope is None:
-            await audit.denied(
-                session,
-                principal,
-                resource_type="_history",
-                resource_id=str(pid),
-                patient_id=pid,
-                detail="outside the user's scope",
-            )
+            refused.append(pid)
         else:
             allowed[pid] = scope
+    if refused:
+        # each person left out, once per type of hers in the window (as a search does)
+        withheld = others.where(RecordResource.person_id.in_(refused)).with_only_columns(
+            RecordResource.person_id, RecordResource.resource_type
+        )
+        pairs = await session.execute(
+            withheld.distinct().order_by(RecordResource.person_id, RecordResource.resource_type)
+        )
+        for pid, rtype in pairs:
+            # written now (audit.denied keeps a row for a request that fails; this one
+            # answers 200)
+            await audit.record(
+                session,
+                principal,
+                action="denied",
+                resource_type=rtype,
+                resource_id=str(pid),
+                patient_id=pid,
+                outcome="failure",
+                detail="outside the user's scope",
+            )
     visible = [c for c in (RecordResource.person_id.in_(sorted(allowed)) if allowed else None, sent)
                if c is not None]  # fmt: skip
     if not visible:
-        await audit.record_listing(session, principal, [], action="read", resource_type="_history")
+        await audit.record_listing(session, principal, [], action="read", resource_type=listing)
         return RecordPage(items=[], total=0)
     cond = and_(*window, or_(*visible))
     base = select(RecordResource, RecordVersion).join(
@@ -139,7 +156,7 @@ async def history_of_types(
     for row, _ in rows:
         shown.setdefault(row.id, row)
     if not shown:
-        await audit.record_listing(session, principal, [], action="read", resource_type="_history")
+        await audit.record_listing(session, principal, [], action="read", resource_type=listing)
     for row in shown.values():
         scope = allowed.get(row.person_id)
         if (
