@@ -15,10 +15,11 @@ then a fixed window, as ``bench/api.py``), a district hospital's clinician sendi
   stored a second against the resources a second of the single creates (the ratio says
   what batching 20 entries in one request and one transaction gains or costs).
 
-* a search as a hospital's system makes it for a person it knows by national id:
+* a search as a family doctor's system makes it for a person it knows by national id:
   ``GET /fhir/Encounter?subject:Patient.identifier=<system>|<id>&_include=Encounter:subject
   &_revinclude=Condition:encounter`` (a chained parameter, the Patient and each stay's
-  diagnoses in the same Bundle), for people whose stays the hospital sent: its p95 against
+  diagnoses in the same Bundle), for the doctor's attached people whose stays a hospital
+  sent (the facility with most such people): its p95 against
   the bare primary-key read and against the plain ``GET /fhir/Encounter?patient=<id>`` of
   the same people in the same run (what the chain and the includes cost).
 
@@ -88,7 +89,7 @@ def national_id_system(country: str) -> str:
 
 
 def chained_search(system: str, national_id: str) -> str:
-    """A hospital's search for the stays of a person it knows by national id: the
+    """A search for the hospital stays of a person known by national id: the
     Encounters whose subject has that identifier (a chained parameter), with the Patient
     and the Conditions of each stay (``_include``, ``_revinclude``)."""
     query = urlencode(
@@ -187,11 +188,11 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     ctx.work.mkdir(parents=True, exist_ok=True)
     conn = psycopg.connect(ctx.dsn, autocommit=True)
     row = conn.execute(
-        "SELECT id, code FROM facility WHERE kind = 'district_hospital' ORDER BY id LIMIT 1"
+        "SELECT code FROM facility WHERE kind = 'district_hospital' ORDER BY id LIMIT 1"
     ).fetchone()
     if row is None:
         raise RuntimeError("the population has no district hospital to send from")
-    hospital_id, hospital = row
+    hospital = row[0]
     persons = [
         pid
         for (pid,) in conn.execute(
@@ -201,13 +202,21 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         )
     ]
     held = conn.execute("SELECT count(*) FROM record_resource").fetchone()[0]
-    # people whose stays this hospital sent (the synthetic record): it reads them back
+    # the family doctor of the facility with most people whose stays a hospital sent
+    # searches for them (they are in the doctor's scope: what the hospital sent shows)
+    row = conn.execute(
+        "SELECT f.id, f.code FROM person p JOIN facility f ON f.id = p.attached_facility_id "
+        "WHERE EXISTS (SELECT 1 FROM record_resource r WHERE r.person_id = p.id "
+        "AND r.resource_type = 'Encounter') GROUP BY f.id, f.code ORDER BY count(*) DESC "
+        "LIMIT 1"
+    ).fetchone()
+    doctor_facility_id, doctor_facility = row if row else (None, None)
     searched = conn.execute(
         "SELECT p.id, p.national_id FROM person p WHERE p.national_id IS NOT NULL "
-        "AND p.merged_into_id IS NULL AND EXISTS (SELECT 1 FROM record_resource r "
-        "WHERE r.person_id = p.id AND r.sender_facility_id = %s "
-        "AND r.resource_type = 'Encounter') ORDER BY md5(p.id::text) LIMIT %s",
-        (hospital_id, SEARCHED_PEOPLE),
+        "AND p.merged_into_id IS NULL AND p.attached_facility_id = %s AND EXISTS (SELECT 1 "
+        "FROM record_resource r WHERE r.person_id = p.id AND r.resource_type = 'Encounter') "
+        "ORDER BY md5(p.id::text) LIMIT %s",
+        (doctor_facility_id, SEARCHED_PEOPLE),
     ).fetchall()
     if not searched:
         raise RuntimeError(
@@ -228,7 +237,10 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     with app_server(ctx, f"bench-shr-admin-{tag}") as app:
         base, port = app.base, app.port
         add_user(app, clinician, "family_doctor", facility_code=hospital)
-        tokens = [_token(base, clinician)]
+        doctor = add_user(
+            app, f"bench-shr-doctor-{tag}", "family_doctor", facility_code=doctor_facility
+        )
+        tokens = [_token(base, clinician), _token(base, doctor)]
 
         def plan(items: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
             return {
@@ -265,11 +277,11 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         # search by the person's id, on the same people
         system = national_id_system(ctx.country)
         results["search_chained"] = _loadgen(
-            plan([{"path": chained_search(system, nid), "token": 0} for _, nid in searched]),
+            plan([{"path": chained_search(system, nid), "token": 1} for _, nid in searched]),
             ctx.work,
         )
         results["search_plain"] = _loadgen(
-            plan([{"path": f"/fhir/Encounter?patient={pid}", "token": 0} for pid, _ in searched]),
+            plan([{"path": f"/fhir/Encounter?patient={pid}", "token": 1} for pid, _ in searched]),
             ctx.work,
         )
     stored = conn.execute("SELECT count(*) FROM record_resource").fetchone()[0] - held
