@@ -3,6 +3,7 @@ modifiers (``:missing``, ``:not``), ``_include`` and ``_revinclude``."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -203,7 +204,7 @@ async def test_an_included_resource_the_caller_may_not_read_is_left_out(client, 
     assert by_mode(b) == {}
 
 
-async def test_unknown_includes_iterate_and_merged_searches_are_refused(client, world: World):
+async def test_unknown_includes_and_iterate_are_refused(client, world: World):
     w = world
     subject = f"Patient/{w.patient.id}"
     for params, name in (
@@ -211,7 +212,7 @@ async def test_unknown_includes_iterate_and_merged_searches_are_refused(client, 
         ({"subject": subject, "_include": "Condition:encounter"}, "_include"),
         ({"subject": subject, "_revinclude": "Condition:encounter"}, "_revinclude"),
         ({"subject": subject, "_include:iterate": "Observation:encounter"}, "_include:iterate"),
-        ({"patient": str(w.patient.id), "_include": "Observation:encounter"}, "_include"),
+        ({"patient": str(w.patient.id), "_include": "Observation:result"}, "_include"),
     ):
         r = await client.get("/fhir/Observation", params=params, headers=w.doctor)
         assert issues(r, 422) == {name}, params
@@ -281,3 +282,41 @@ async def test_unknown_modifiers_and_values_are_refused_naming_the_parameter(cli
         headers=w.doctor,
     )
     assert ok(r)["total"] == 0
+
+
+async def test_include_on_a_merged_search(client, world: World):
+    """Encounter?patient=X answers the pregnancy register's Encounters and the record's:
+    _include adds the Patient, _revinclude the record's resources of the record's
+    Encounters, after both shares' matches; _elements subsets the matches only."""
+    w = world
+    lmp = date.today() - timedelta(weeks=20)
+    r = await client.post(
+        f"/api/v1/persons/{w.patient.id}/pregnancies",
+        json={"lmp": lmp.isoformat(), "gravida": 1, "parity": 0},
+        headers=w.doctor,
+    )
+    assert r.status_code == 201, r.text
+    enc = await create(client, w.hospital, encounter(w))
+    obs = await create(client, w.hospital, observation(w, enc["id"]))
+    r = await client.get(
+        "/fhir/Encounter",
+        params=[
+            ("patient", str(w.patient.id)),
+            ("_include", "Encounter:patient"),
+            ("_revinclude", "Observation:encounter"),
+            ("_elements", "status"),
+        ],
+        headers=w.doctor,
+    )
+    b = got(r)
+    modes = by_mode(b)
+    assert f"Encounter/{enc['id']}" in modes["match"]
+    assert modes["include"] == [f"Patient/{w.patient.id}", f"Observation/{obs['id']}"]
+    included = [e["resource"] for e in b["entry"] if e["search"]["mode"] == "include"]
+    assert "code" in included[1]  # whole, not subsetted
+    for e in b["entry"]:
+        if e["search"]["mode"] == "match":
+            assert set(e["resource"]) <= {"resourceType", "id", "meta", "status"}
+    # the link names the includes; the total counts the matches only
+    assert "_include=Encounter%3Apatient" in b["link"][0]["url"]
+    assert b["total"] == len(modes["match"])

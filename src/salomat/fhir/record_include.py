@@ -19,6 +19,7 @@ from salomat.fhir import patient as patient_mapper
 from salomat.fhir import record as mapper
 from salomat.fhir.common import (
     Params,
+    reference_id,
 )
 from salomat.fhir.record_params import RESOURCE_TYPES
 
@@ -39,7 +40,9 @@ INCLUDE_DOC = (
     "*:<param> or * for the searched type) adds what the matches name; "
     "_revinclude=<Type>:encounter on an Encounter search adds the record's resources of "
     "the matched encounters (at most the page limit of each); search.mode include, only "
-    "what the caller may read; :iterate not supported (422)"
+    "what the caller may read; :iterate not supported (422); on a search merged with "
+    "another register's (by patient) as well: the Patient and the shared record's "
+    "resources (shr-<n>) the page names, another register's references not followed"
 )
 
 
@@ -139,30 +142,37 @@ async def _patients(
     ]
 
 
+def person_of(resource: dict[str, Any]) -> int | None:
+    """The registry's person a resource's subject (or patient) names, if it names one."""
+    ref = resource.get("subject") or resource.get("patient")
+    raw = ref.get("reference") if isinstance(ref, dict) else None
+    return reference_id(raw, "Patient") if isinstance(raw, str) else None
+
+
 async def included(
     session: Any,
     principal: Principal,
     resource_type: str,
-    page: list[Any],
+    page: list[dict[str, Any]],
+    persons: list[int],
     includes: list[tuple[str, str]],
     revincludes: list[str],
 ) -> list[dict[str, Any]]:
-    """What the page's matches name (``includes``) and what names them (``revincludes``),
-    read through the record's service (or the registry's, for Patients): one search per
-    include, what the caller may not read left out; none twice, no match again."""
+    """What the page's matches (FHIR resources, the record's or another register's) name
+    (``includes``; ``persons`` are the Patients they name) and what names them
+    (``revincludes``, of the record's Encounters among them), read through the record's
+    service (or the registry's, for Patients): one search per include, what the caller
+    may not read left out; none twice, no match again. Another register's references are
+    not followed (only the record's ids, shr-<n>, are looked up)."""
     out: list[dict[str, Any]] = []
-    seen = {(resource_type, s.fhir_id) for s in page}
+    seen = {(r["resourceType"], r["id"]) for r in page}
     top = get_settings().max_page_size
     for param, target in includes:
         if target == "Patient":
-            found = await _patients(
-                session, principal, list(dict.fromkeys(s.person_id for s in page))
-            )
+            found = await _patients(session, principal, list(dict.fromkeys(persons)))
         else:
             wanted = list(
-                dict.fromkeys(
-                    i for s in page for i in _reference_ids(s.resource.get(param), target)
-                )
+                dict.fromkeys(i for r in page for i in _reference_ids(r.get(param), target))
             )
             if not wanted:
                 continue
@@ -175,7 +185,11 @@ async def included(
             if key not in seen:
                 seen.add(key)
                 out.append(res)
-    encounters = [s.id for s in page] if resource_type == "Encounter" else []
+    encounters = [
+        rid
+        for r in page
+        if resource_type == "Encounter" and (rid := record.row_id(str(r["id"]))) is not None
+    ]
     for source in revincludes if encounters else []:
         got = await record.search_resources(
             session, principal, source, RecordQuery(encounter_ids=encounters, limit=top)

@@ -33,6 +33,7 @@ from salomat.fhir.common import (
 from salomat.fhir.record_params import (
     MERGED,
     MERGED_IDENTIFIER,
+    OWN_RESULT,
     RESULT,
     read_query,
     searchset_of,
@@ -69,7 +70,7 @@ async def _theirs(
     items: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """Every resource the other route gives for the same search (all its pages)."""
-    items = [(k, v) for k, v in items if k not in RESULT]
+    items = [(k, v) for k, v in items if k not in RESULT | OWN_RESULT]
     top = get_settings().max_page_size
     out: list[dict[str, Any]] = []
     while True:
@@ -137,7 +138,7 @@ async def merged_search(
     items: list[tuple[str, str]],
 ) -> dict[str, Any]:
     names = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
-    params = Params(items, names | RESULT)
+    params = Params(items, names | RESULT | OWN_RESULT)
     sources = _sources(resource_type, kind, params)
     ours_allowed = allowed(principal.role, "record:read")
     theirs_allowed = [(h, p) for h, p in sources if allowed(principal.role, p)]

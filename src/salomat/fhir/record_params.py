@@ -159,7 +159,7 @@ def merge_kind(resource_type: str, items: list[tuple[str, str]]) -> str | None:
     """Which merged search this is: ``patient`` (the register's or sick leave's route and
     ours), ``identifier`` (the cancer registry's and ours), or None. ``_summary=count``
     and ``_count=0`` count both; ``_sort`` sorts both."""
-    names = {k for k, _ in items} - RESULT
+    names = {k for k, _ in items} - RESULT - OWN_RESULT
     if resource_type in MERGED and "patient" in names and names <= MERGED[resource_type]:
         return "patient"
     if resource_type == "Condition" and "identifier" in names and names <= MERGED_IDENTIFIER:
@@ -174,7 +174,7 @@ def unmergeable(resource_type: str, items: list[tuple[str, str]]) -> list[str]:
     (``subject`` instead of ``patient`` searches the record alone). None when the search
     also names ``subject``, a record ``_id``/``encounter`` (the record's alone anyway), or
     a parameter only the other register takes (its alone)."""
-    names = {k for k, _ in items} - RESULT
+    names = {k for k, _ in items} - RESULT - OWN_RESULT
     if resource_type not in MERGED or "patient" not in names:
         return []
     if names & ({"subject", "_id", "encounter"} | THEIRS[resource_type]):

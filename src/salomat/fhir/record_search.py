@@ -26,7 +26,13 @@ from salomat.fhir.common import (
     base_url,
 )
 from salomat.fhir.record_chain import CHAIN_DOC, chained_persons, chains, refused_chains
-from salomat.fhir.record_include import INCLUDE_DOC, INCLUDES, include_wanted, included
+from salomat.fhir.record_include import (
+    INCLUDE_DOC,
+    INCLUDES,
+    include_wanted,
+    included,
+    person_of,
+)
 from salomat.fhir.record_merged import Handler, merged_search, sort_merged
 from salomat.fhir.record_params import (
     ELEMENTS_DOC,
@@ -111,8 +117,17 @@ async def search_bundle(
     kind = merge_kind(resource_type, items) if resource_type in SHARED else None
     if kind is not None:
         merged = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
-        names = element_names(Params(items, merged | RESULT))
+        params = Params(items, merged | RESULT | OWN_RESULT)
+        names = element_names(params)
+        includes, revincludes = include_wanted(resource_type, params)
         bundle = await merged_search(request, session, principal, resource_type, kind, items)
+        page = [e["resource"] for e in bundle.get("entry", [])]
+        if page and (includes or revincludes):
+            persons = [p for r in page if (p := person_of(r)) is not None]
+            extra = await included(
+                session, principal, resource_type, page, persons, includes, revincludes
+            )
+            _add_included(request, bundle, extra)
         return with_ignored(with_elements(bundle, names), ignored)
     await Require("record:read")(request)
     refused = unmergeable(resource_type, items)
@@ -162,17 +177,25 @@ async def search_bundle(
         offset,
     )
     if page.items and (includes or revincludes):
-        base = base_url(request)
-        extra = await included(session, principal, resource_type, page.items, includes, revincludes)
-        bundle["entry"] += [
-            {
-                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "include"},
-            }
-            for r in extra
-        ]
+        matches = [e["resource"] for e in bundle["entry"]]
+        persons = [s.person_id for s in page.items]
+        extra = await included(
+            session, principal, resource_type, matches, persons, includes, revincludes
+        )
+        _add_included(request, bundle, extra)
     return with_ignored(with_elements(bundle, names), ignored)
+
+
+def _add_included(request: Request, bundle: dict[str, Any], extra: list[dict[str, Any]]) -> None:
+    base = base_url(request)
+    bundle.setdefault("entry", []).extend(
+        {
+            "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "include"},
+        }
+        for r in extra
+    )
 
 
 def known_params(resource_type: str) -> frozenset[str]:
