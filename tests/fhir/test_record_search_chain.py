@@ -8,9 +8,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salomat.core.config import get_settings
+from salomat.core.errors import Invalid
 from salomat.country.national_id import system_uri
+from salomat.fhir.record_chain import _inner
+from salomat.fhir.record_params import MODIFIERS, SEARCH_PARAMS
+from salomat.fhir.search_handling import lenient
 from tests.factories import national_id_for
 from tests.fhir.test_record import (
     World,
@@ -250,3 +256,60 @@ async def test_lenient_handling_on_a_merged_search(client, world: World):
         enc["id"]
     ]
     assert found["entry"][0]["search"]["mode"] == "outcome"
+
+
+# ---- the parsers never fail with a 500 -----------------------------------------------------
+
+
+@settings(database=None, deadline=None, max_examples=200)
+@given(st.text(max_size=60))
+def test_any_prefer_header_is_read_as_lenient_or_not(header: str) -> None:
+    assert lenient(header) in (True, False)
+    assert lenient(f"{header},handling=lenient") is True
+    assert lenient(f"{header},handling=strict") is False  # the last one counts
+
+
+def test_handling_is_read_as_rfc_7240_writes_it() -> None:
+    assert lenient('return=minimal; handling="lenient"') is True
+    assert lenient("HANDLING=Lenient") is True
+    assert lenient("handling=lenient, handling=strict") is False
+    assert lenient("respond-async") is False
+    assert lenient(None) is False
+
+
+_parts = st.sampled_from(
+    ["Observation", "Procedure", "AllergyIntolerance", "Immunization", "patient", "subject",
+     "code", "date", "code:not", "_sort", "", "x", "_has"]
+)  # fmt: skip
+
+
+@settings(database=None, deadline=None, max_examples=300)
+@given(st.lists(_parts, max_size=6))
+def test_any_has_key_is_read_or_refused_naming_it(parts: list[str]) -> None:
+    key = ":".join(["_has", *parts])
+    refused: Invalid | None = None
+    try:
+        target, inner = _inner(key)
+    except Invalid as e:
+        refused = e
+    if refused is not None:
+        assert [err.field for err in refused.errors] == [key]
+        return
+    assert target in SEARCH_PARAMS
+    assert inner in set(SEARCH_PARAMS[target]) | MODIFIERS[target]
+    assert inner not in ("patient", "subject")
+
+
+async def test_a_chain_value_that_cannot_be_stored_is_refused_not_an_error(client, world: World):
+    w = world
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Procedure?subject.identifier=%00"}},
+            {"request": {"method": "GET", "url": "Procedure?subject.identifier=a%00b"}},
+        ],
+    }
+    r = await client.post("/fhir", json=batch, headers=w.doctor)
+    for entry in ok(r)["entry"]:
+        assert entry["response"]["status"].startswith("422"), entry

@@ -13,6 +13,7 @@ the caller may see.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid
@@ -56,6 +57,8 @@ HAS_DOC = (
     "patients with such a resource, only those the caller may see; repeated: all of them; "
     f"at most {MAX_HAS_PEOPLE} persons before scope (else 422: narrow it)"
 )
+#: a NUL (no database text holds one) or a lone surrogate (no UTF-8 encodes one)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 #: what ``_has``'s inner parameter may not be: the person itself, or the result's shape
 _NOT_INNER = frozenset({"patient", "subject", "_sort", "_summary", "_count", "_offset"})
 
@@ -80,6 +83,8 @@ def is_chain(key: str) -> bool:
 async def _persons_of(session: Any, key: str, raw: str) -> set[int]:
     national = patient_mapper.national_system()
     values: list[str] = []
+    if _UNSTORABLE.search(raw):
+        raise Invalid.fields([FieldError(key, N_("Contains a character that cannot be stored."))])
     for value in raw.split(","):
         system, code = parse_token(value)
         if not code:
