@@ -176,3 +176,29 @@ async def test_naming_system_name_exact_and_contains(client, world: World):
     assert await names(name=name[:5].lower()) == [name] or name in await names(name=name[:5])
     r = await client.get("/fhir/NamingSystem", params={"name:text": "x"}, headers=w.doctor)
     assert issues(r, 422) == {"name:text"}
+
+
+async def test_metadata_declares_the_new_search_features(client, world: World):
+    """Each feature is declared with its definition: the chains in patient's and
+    subject's searchParam and the type's documentation, _has and the string modifiers on
+    Patient, Prefer: handling on both, NamingSystem name's modifiers."""
+    cs = ok(await client.get("/fhir/metadata"))
+    listed = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    for t in ("Observation", "Procedure", "AllergyIntolerance", "Encounter"):
+        doc = listed[t]["documentation"]
+        assert "subject:Patient.identifier" in doc or t == "AllergyIntolerance", t
+        assert "patient.identifier" in doc, t
+        assert "handling=lenient" in doc, t
+        params = {p["name"]: p.get("documentation", "") for p in listed[t]["searchParam"]}
+        assert "patient:Patient.identifier" in params["patient"], t
+        assert "any of them (date=lt2020,gt2024)" in params["date"], t
+    patient = listed["Patient"]
+    assert "_has:<Type>:<patient|subject>:<param>" in patient["documentation"]
+    assert "handling=lenient" in patient["documentation"]
+    params = {p["name"]: p.get("documentation", "") for p in patient["searchParam"]}
+    for name in ("name", "family", "given"):
+        assert ":exact" in params[name], name
+        assert ":contains" in params[name], name
+    ns = {p["name"]: p["documentation"] for p in listed["NamingSystem"]["searchParam"]}
+    assert "name:exact" in ns["name"]
+    assert "name:contains" in ns["name"]
