@@ -1023,6 +1023,55 @@ async def test_decimals_keep_the_text_they_were_sent_with(client, world):
         assert f'"value":{t},' in r.text, t
 
 
+@pytest.mark.skipif(DECIMALS_KEPT, reason="the record keeps each decimal's text")
+async def test_until_decimals_are_kept_one_that_would_change_is_refused_by_name(client, world):
+    """While the store writes a decimal as its float (1.50 as 1.5), a decimal whose text
+    would change is refused (422 naming it and what it would become), in a single create
+    and in a batch; one the store writes as sent (5.6, 100.0) is taken."""
+    w = world
+    enc = (await created(client, w, full_encounter(w)))["id"]
+    body = _without(full_observation(w, enc, "x"), "hasMember", "derivedFrom", "identifier")
+    # the float's shortest text is another decimal: another precision or value
+    changed = [t for t in DECIMAL_TEXTS if t not in ("100.0", "6.02E+23")]
+    for t in changed:
+        raw = json_text.dumps(body | {"valueQuantity": quantity(json_text.Number(t), "1")})
+        r = await post_raw(client, w.hospital, body, raw)
+        assert r.status_code == 422, (t, r.text)
+        (issue,) = r.json()["issue"]
+        assert issue["expression"] == ["Observation.valueQuantity.value"], t
+        assert t in issue["diagnostics"], issue
+        assert float.__repr__(float(t)) in issue["diagnostics"], issue
+    # the same decimal (value and precision) as the float's shortest text: taken; what a
+    # JavaScript client writes for 0.00001 and 1e-7 is Python's 1e-05 and 1e-07
+    for t in ("5.6", "100.0", "-0.5", "7", "0.00001", "1e-7", "6.02E+23"):
+        value = json_text.loads(t)
+        raw = json_text.dumps(body | {"valueQuantity": quantity(value, "1")})
+        r = await post_raw(client, w.hospital, body, raw)
+        got = ok(r, 201)
+        assert got["valueQuantity"]["value"] == float(t)
+        r = await client.get(f"/fhir/Observation/{got['id']}", headers=w.doctor)
+        assert ok(r)["valueQuantity"]["value"] == float(t)
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "resource": body | {"valueQuantity": quantity(json_text.Number("1.50"), "1")},
+                "request": {"method": "POST", "url": "Observation"},
+            }
+        ],
+    }
+    r = await client.post(
+        "/fhir",
+        content=json_text.dumps(batch).encode(),
+        headers={**w.hospital, "content-type": FHIR_JSON},
+    )
+    (entry,) = ok(r)["entry"]
+    assert entry["response"]["status"].startswith("422"), entry
+    outcome = entry["response"]["outcome"]
+    assert any("valueQuantity.value" in x for i in outcome["issue"] for x in i["expression"])
+
+
 async def test_a_number_beyond_a_decimal_is_refused_by_name(client, world):
     w = world
     enc = (await created(client, w, full_encounter(w)))["id"]
