@@ -202,3 +202,20 @@ async def test_metadata_declares_the_new_search_features(client, world: World):
     ns = {p["name"]: p["documentation"] for p in listed["NamingSystem"]["searchParam"]}
     assert "name:exact" in ns["name"]
     assert "name:contains" in ns["name"]
+
+
+async def test_has_needs_the_record(client, world: World, make_user, login):
+    """A registrar searches people but does not read the shared record: _has is refused
+    (403), not answered from what she may not read."""
+    registrar = await login(
+        await make_user("registrar", facility_code=world.patient.attached_facility_code)
+    )
+    r = await client.get(
+        "/fhir/Patient", params={"_has:Observation:patient:code": HB}, headers=registrar
+    )
+    assert r.status_code == 403, r.text
+    assert r.json()["resourceType"] == "OperationOutcome"
+    r = await client.get(
+        "/fhir/Patient", params={"family": world.patient.family_name}, headers=registrar
+    )
+    assert patients(ok(r)) == [str(world.patient.id)]
