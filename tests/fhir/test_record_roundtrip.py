@@ -1309,3 +1309,32 @@ async def test_any_resource_is_kept_unchanged_or_refused_by_name(client, world, 
     r = await client.get(f"/fhir/{body['resourceType']}/{got['id']}", headers=w.doctor)
     assert r.status_code == 200, r.text
     assert _same(json_text.loads(r.text), got)
+
+
+async def test_a_time_the_record_cannot_place_in_utc_is_refused_naming_it(client, world):
+    """FHIR R4 allows a leap second and any zone on 0001 to 9999; the record's clinical
+    time (the first of a type's times, docs/record.md) is an interval in UTC, so one it
+    cannot hold is refused naming the element and the value, never stored without it;
+    the same value elsewhere in the resource is kept as sent."""
+    w = world
+    enc = (await created(client, w, full_encounter(w)))["id"]
+    obs = _without(full_observation(w, enc, "x"), "hasMember", "derivedFrom", "identifier")
+    for value in (
+        "2016-12-31T23:59:60Z",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-12:00",
+    ):
+        r = await post_raw(client, w.hospital, obs | {"effectiveDateTime": value})
+        assert r.status_code == 422, r.text
+        (issue,) = r.json()["issue"]
+        assert issue["expression"] == ["Observation.effectiveDateTime"]
+        assert value in issue["diagnostics"]
+        assert "UTC" in issue["diagnostics"]
+        enc_body = _without(full_encounter(w), "identifier")
+        enc_body["period"] = period("2026-03-01T07:40:00+05:00", value)
+        r = await post_raw(client, w.hospital, enc_body)
+        assert r.status_code == 422, r.text
+        assert value in r.json()["issue"][0]["diagnostics"]
+        # not the clinical time: kept as sent
+        got = await created(client, w, obs | {"issued": value})
+        assert got["issued"] == value

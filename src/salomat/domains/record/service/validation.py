@@ -611,8 +611,47 @@ def _describe(
                 out.effective_start = fhir_interval(str(start))[0] if start else None
                 out.effective_end = fhir_interval(str(end))[1] if end else None
         except (ValueError, AttributeError):
-            errors.append(FieldError(element, N_("Not a FHIR date or dateTime with a time zone.")))
+            texts = [value] if kind == "point" else _period_texts(value)
+            bad = next((t for t in texts if not _placeable(t)), None)
+            if bad is not None and _FHIR_TIME.fullmatch(str(bad)):
+                # valid FHIR (the R4B model took it) the time columns cannot hold
+                errors.append(
+                    FieldError(
+                        element,
+                        N_(
+                            "%(value)s cannot be placed in UTC: a leap second, or a time "
+                            "before the year 1 or after 9999 in UTC."
+                        ),
+                        {"value": str(bad)},
+                    )
+                )
+            else:
+                errors.append(
+                    FieldError(element, N_("Not a FHIR date or dateTime with a time zone."))
+                )
         break
+
+
+#: a FHIR R4 dateTime with a time and its zone (datatypes.html; a leap second allowed)
+_FHIR_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
+    r"(\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))",
+    re.ASCII,
+)
+
+
+def _period_texts(value: Any) -> list[Any]:
+    return (
+        [v for v in (value.get("start"), value.get("end")) if v] if isinstance(value, dict) else []
+    )
+
+
+def _placeable(text: Any) -> bool:
+    try:
+        fhir_interval(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def _cut(value: Any, limit: int) -> str | None:
