@@ -624,3 +624,12 @@ async def test_a_history_audits_each_person_left_out(client, world):
     assert after["total"] == before + 2  # this search's row and the refusal
     (denied,) = [e["resource"] for e in after["entry"] if e["resource"]["outcome"] != "0"]
     assert denied["entity"][1]["what"]["identifier"]["system"] == "urn:salomat:Observation"
+
+
+async def test_a_patch_body_has_the_ordinary_limit(client, world):
+    w = world
+    obs = await create(client, w.hospital, observation(w))
+    big = [{"op": "add", "path": "/note", "value": [{"text": "x" * (1024 * 1024)}]}]
+    r = await patch(client, w.hospital, f"/fhir/Observation/{obs['id']}", big)
+    assert outcome(r, 413)[0]["code"] == "too-costly"
+    assert ok(await client.get(f"/fhir/Observation/{obs['id']}", headers=w.doctor)) == obs

@@ -360,6 +360,7 @@ async def negotiate(request: Request) -> None:
             [(k, v) for k, v in items if k != "_format"]
         ).encode("latin-1", "replace")
         request.__dict__.pop("_query_params", None)
+        request.__dict__.pop("_url", None)
     else:
         accept = request.headers.get("accept")
         if accept and accept.strip():

@@ -427,6 +427,14 @@ async def _history(
 
 # ---- routes --------------------------------------------------------------------------------
 
+#: the history's parameters in ``/openapi.json`` (the route reads the raw query)
+_QUERY = {
+    "parameters": [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+        for n in sorted(HISTORY_PARAMS)
+    ]
+}
+
 
 def _add_routes(resource_type: str) -> None:
     t = resource_type
@@ -444,7 +452,7 @@ def _add_routes(resource_type: str) -> None:
 
     for fn in (history, validate, patch):
         fn.__name__ = f"{fn.__name__}_record_{t.lower()}"
-    router.add_api_route(f"/{t}/_history", history, methods=["GET"])
+    router.add_api_route(f"/{t}/_history", history, methods=["GET"], openapi_extra=_QUERY)
     router.add_api_route(f"/{t}/$validate", validate, methods=["POST"])
     router.add_api_route(f"/{t}/{{resource_id}}", patch, methods=["PATCH"])
 
@@ -453,7 +461,7 @@ for _t in record.RESOURCE_TYPES:
     _add_routes(_t)
 
 
-@router.get("/_history")
+@router.get("/_history", openapi_extra=_QUERY)
 async def history_record_system(request: Request, session: Session, principal: Reader) -> Response:
     """The versions of every type the shared record keeps (the platform's other domains
     keep no versions this way and are not part of it)."""
