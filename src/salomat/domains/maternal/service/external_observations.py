@@ -25,6 +25,9 @@ from salomat.domains.maternal.service.pregnancy import RESOURCE
 
 __all__ = ["current_risk_levels", "take_external_observation"]
 
+#: the purpose the shared record writes under (``record.service.common.PURPOSE``)
+PURPOSE = "shared health record"
+
 
 def _during(p: Pregnancy, on: date, today: date) -> bool:
     """From day 0 of gestation as dated (EDD - 280 days) to today."""
@@ -102,8 +105,13 @@ async def take_external_observation(
         resource_type=RESOURCE,
         resource_id=str(p.id),
         patient_id=person_id,
-        purpose="antenatal advice re-evaluated on another system's Observation",
-        detail=f"Observation/{resource_id}/_history/{version}: {len(kept)} reading(s) taken",
+        # the shared record's own reason (translated in the citizen's access log); what
+        # happened is in the detail
+        purpose=PURPOSE,
+        detail=(
+            f"antenatal advice re-evaluated on Observation/{resource_id}/_history/{version}: "
+            f"{len(kept)} reading(s) taken"
+        ),
     )
     return len(kept)
 

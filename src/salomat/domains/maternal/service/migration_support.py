@@ -76,9 +76,10 @@ def backfill_standing(conn: sa.Connection, only: list[int] | None = None) -> tup
     after = 0
     now = utcnow()
     while True:
-        batch = list(
-            conn.execute(sa.select(preg).where(preg.c.id > after).order_by(preg.c.id).limit(_BATCH))
-        )
+        q = sa.select(preg).where(preg.c.id > after)
+        if only is not None:
+            q = q.where(preg.c.id.in_(only))
+        batch = list(conn.execute(q.order_by(preg.c.id).limit(_BATCH)))
         if not batch:
             return raised, stored
         after = batch[-1].id
