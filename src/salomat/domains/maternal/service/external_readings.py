@@ -40,8 +40,8 @@ __all__ = ["CODES", "PANEL", "TAKEN_STATUSES", "UNITS", "Parsed", "Reading", "pa
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
-#: LOINC code -> the rules' reading it is. Each checked against LOINC's own names (as
-#: published on loinc.org and in the FHIR vital-signs value sets, docs/maternal.md):
+#: LOINC code -> the rules' reading it is. Each checked against LOINC's names as the FHIR
+#: vital-signs value sets, loinc.org and laboratory catalogues give them (docs/maternal.md):
 #: 8480-6 Systolic blood pressure; 8462-4 Diastolic blood pressure; 8310-5 Body
 #: temperature; 8867-4 Heart rate (the woman's pulse); 2708-6 Oxygen saturation in
 #: Arterial blood and 59408-5 the same by pulse oximetry; 718-7 Hemoglobin
