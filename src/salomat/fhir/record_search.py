@@ -178,9 +178,9 @@ async def search_bundle(
     )
     if page.items and (includes or revincludes):
         matches = [e["resource"] for e in bundle["entry"]]
-        persons = [s.person_id for s in page.items]
+        shown = [s.person_id for s in page.items]
         extra = await included(
-            session, principal, resource_type, matches, persons, includes, revincludes
+            session, principal, resource_type, matches, shown, includes, revincludes
         )
         _add_included(request, bundle, extra)
     return with_ignored(with_elements(bundle, names), ignored)
