@@ -633,3 +633,52 @@ async def test_a_patch_body_has_the_ordinary_limit(client, world):
     r = await patch(client, w.hospital, f"/fhir/Observation/{obs['id']}", big)
     assert outcome(r, 413)[0]["code"] == "too-costly"
     assert ok(await client.get(f"/fhir/Observation/{obs['id']}", headers=w.doctor)) == obs
+
+
+@given(st.text(max_size=40))
+def test_since_is_an_instant_with_its_zone_or_refused(raw: str) -> None:
+    from salomat.core.errors import Invalid
+
+    refused: Invalid | None = None
+    got = None
+    try:
+        got = record_http.parse_since(raw)
+    except Invalid as e:
+        refused = e
+    assert (refused is None) != (got is None)
+    assert got is None or got.tzinfo is not None
+    assert refused is None or [f.field for f in refused.errors] == ["_since"]
+    assert record_http.parse_since("2026-11-01T00:00:00.5+05:00").utcoffset() == timedelta(hours=5)
+
+
+@given(
+    st.sampled_from(["GET", "POST", "PUT", "PATCH"]),
+    st.lists(st.text(max_size=30), max_size=2),
+    st.one_of(st.none(), st.text(max_size=60)),
+    st.one_of(st.none(), st.text(max_size=60)),
+)
+def test_negotiation_answers_406_415_or_lets_through(method, formats, accept, content_type):
+    from urllib.parse import urlencode
+
+    from starlette.requests import Request
+
+    headers = [(b"content-length", b"2")]
+    for name, value in (("accept", accept), ("content-type", content_type)):
+        if value is not None:
+            headers.append((name.encode(), value.encode("utf-8", "surrogatepass")))
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": "/fhir/Observation",
+        "query_string": urlencode([("_format", f) for f in formats] + [("a", "1")]).encode(),
+        "headers": headers,
+    }
+    request = Request(scope)
+    refused = None
+    try:
+        asyncio.run(common.negotiate(request))
+    except (common.NotAcceptable, common.UnsupportedMediaType) as e:
+        refused = e
+    if refused is None:
+        # what is let through has no _format left, and the rest of the query kept
+        assert [k for k, _ in request.query_params.multi_items()] == ["a"]
