@@ -518,12 +518,6 @@ async def refused_or_valid(client, world, body: dict[str, Any]) -> list[str]:
     return invalid(await schema_errors([("answer", r.json())]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SERVER BUG: fhir_core's Uri pattern (\\S*) is not anchored, so fhir.resources "
-    "takes a uri with white space (R4: \\S*), and fhir/record.py stores and answers it: "
-    "Extension.url, Coding.system, Quantity.system, meta.source, meta.profile",
-)
 async def test_a_uri_with_a_space_is_refused_or_valid(client, world):
     require_node()
     body = observation(
@@ -533,15 +527,25 @@ async def test_a_uri_with_a_space_is_refused_or_valid(client, world):
     )
     body["code"]["coding"][0]["system"] = "http://loinc.org "
     assert await refused_or_valid(client, world, body) == []
+    # refused, naming each URI with white space (fhir/record.py _uris)
+    r = await client.post("/fhir/Observation", json=body, headers=world.hospital)
+    assert r.status_code == 422, r.text
+    named = {i["expression"][0] for i in r.json()["issue"]}
+    assert {
+        "Observation.extension[0].url",
+        "Observation.meta.source",
+        "Observation.code.coding[0].system",
+    } <= named, named
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SERVER BUG: fhir/record.py (_json_rules) takes a string holding a control "
-    "character (a form feed, U+000C) that R4 strings do not hold (HL7's schema and the "
-    "reference validator refuse VT and FF; R4: none below 32 but tab, CR, LF)",
-)
 async def test_a_string_with_a_form_feed_is_refused_or_valid(client, world):
     require_node()
     body = observation(world, note=[{"text": "page 1\x0cpage 2"}])
     assert await refused_or_valid(client, world, body) == []
+    r = await client.post("/fhir/Observation", json=body, headers=world.hospital)
+    assert r.status_code == 422, r.text
+    assert [i["expression"] for i in r.json()["issue"]] == [["Observation.note[0].text"]]
+    # tab, carriage return and line feed are a string's own
+    ok = observation(world, note=[{"text": "line 1\r\n\tline 2"}])
+    r = await client.post("/fhir/Observation", json=ok, headers=world.hospital)
+    assert r.status_code == 201, r.text

@@ -9,6 +9,7 @@ systems of other systems registered on the platform.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -164,6 +165,7 @@ def validate_resource(body: Any, resource_type: str | None = None) -> dict[str, 
     model = get_fhir_model_class(sent)
     errors: list[FieldError] = []
     _json_rules(body, sent, errors)
+    _uris(body, sent, errors)
     if not decimals_kept():
         _decimals(body, sent, errors)
     try:
@@ -231,8 +233,40 @@ def _json_rules(node: Any, path: str, errors: list[FieldError]) -> None:
                         _json_rules(item, f"{sub}[{i}]", errors)
             else:
                 _json_rules(value, sub, errors)
-    elif isinstance(node, str) and not node:
-        errors.append(FieldError(path, N_("must not be empty: leave the element out")))
+    elif isinstance(node, str):
+        if not node:
+            errors.append(FieldError(path, N_("must not be empty: leave the element out")))
+        elif _CONTROL.search(node):
+            errors.append(
+                FieldError(
+                    path,
+                    N_(
+                        "must not contain control characters (only tab, carriage return and "
+                        "line feed)"
+                    ),
+                )
+            )
+
+
+#: FHIR R4 strings: no code point below 32 but tab, carriage return and line feed
+#: (datatypes.html#string; XML, FHIR's other format, cannot carry them at all)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: FHIR R4 uri, url, canonical, oid, uuid: ``\S*``, no whitespace (datatypes.html#uri)
+_WHITESPACE = re.compile(r"\s")
+
+
+def _uris(body: dict[str, Any], path: str, errors: list[FieldError]) -> None:
+    """Each element of a URI type (by the R4B model's field types) without whitespace: the
+    model's own check lets it through, and a system or a profile with a space in it is
+    another system than the sender meant."""
+    from salomat.fhir.bundle import URI, _visit_links
+
+    def visit(kind: str, where: str, text: str) -> str:
+        if kind == URI and _WHITESPACE.search(text) and len(errors) < MAX_ERRORS:
+            errors.append(FieldError(where, N_("must not contain spaces (a URI)")))
+        return text
+
+    _visit_links(body, None, path, visit)
 
 
 @cache
