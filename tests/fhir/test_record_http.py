@@ -682,3 +682,27 @@ def test_negotiation_answers_406_415_or_lets_through(method, formats, accept, co
     if refused is None:
         # what is let through has no _format left, and the rest of the query kept
         assert [k for k, _ in request.query_params.multi_items()] == ["a"]
+
+
+async def test_instance_history_since(client, world):
+    w = world
+    obs = await create(client, w.hospital, observation(w))
+    url = f"/fhir/Observation/{obs['id']}"
+    changed = {**observation(w), "id": obs["id"], "status": "amended"}
+    second = ok(await client.put(url, json=changed, headers={**w.hospital, "If-Match": 'W/"1"'}))
+    since = {"_since": second["meta"]["lastUpdated"]}
+    got = ok(await client.get(f"{url}/_history", params=since, headers=w.doctor))
+    assert [e["resource"]["meta"]["versionId"] for e in got["entry"]] == ["2"]
+    assert got["total"] == 1
+    got = ok(
+        await client.get(
+            f"{url}/_history", params={"_since": obs["meta"]["lastUpdated"]}, headers=w.doctor
+        )
+    )
+    assert got["total"] == 2
+    # as a read: a stranger gets 404, a bad _since 422
+    r = await client.get(f"{url}/_history", params=since, headers=w.stranger)
+    assert r.status_code == 404
+    assert issues(
+        await client.get(f"{url}/_history", params={"_since": "yesterday"}, headers=w.doctor), 422
+    ) == {"_since"}

@@ -65,11 +65,13 @@ from salomat.fhir.record_claims import (
     sick_leave_document,
 )
 from salomat.fhir.record_http import (
+    HISTORY_PARAMS,
     INTERACTIONS,
     OPERATIONS,
     elements,
     history_bundle,
     missing,
+    parse_since,
     store_update,
 )
 from salomat.fhir.record_search import (
@@ -233,14 +235,22 @@ async def _vread(
 async def _history(
     request: Request, session: Any, principal: Principal, resource_type: str, rid: str
 ) -> Response:
-    """Every version, newest first, paged by ``_count`` and ``_offset``."""
-    params = Params(list(request.query_params.multi_items()), PAGING)
+    """Every version (``_since``: those stored at or after it), newest first, paged by
+    ``_count`` and ``_offset``."""
+    params = Params(list(request.query_params.multi_items()), HISTORY_PARAMS)
     page = params.page()  # refused before anything is read
+    since = parse_since(params.get("_since"))
     if record.row_id(rid) is None:
         raise missing(resource_type, rid)
-    found = await record.resource_history_page(
-        session, principal, resource_type, rid, offset=page.offset, limit=page.limit
-    )
+    if since is not None:
+        found = await record.resource_history_since(
+            session, principal, resource_type, rid, since=since, offset=page.offset,
+            limit=page.limit,
+        )  # fmt: skip
+    else:
+        found = await record.resource_history_page(
+            session, principal, resource_type, rid, offset=page.offset, limit=page.limit
+        )
     path = f"/{resource_type}/{rid}/_history"
     return fhir_response(history_bundle(request, path, found.items, found.total, params))
 
