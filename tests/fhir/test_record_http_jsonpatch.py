@@ -149,3 +149,17 @@ def test_any_patch_applies_or_is_refused_as_a_patch_error(doc: Any, patch: Any) 
         refused = e
     assert refused is None or refused.location.startswith("/")
     assert json.dumps(doc, sort_keys=True) == before
+
+
+def test_a_patch_cannot_blow_the_document_up() -> None:
+    """Each copy of the whole document into itself doubles it: 60 would be 2**60 times
+    its size. Refused once the result would weigh more than MAX_WEIGHT."""
+    doc = {"a": "x" * 1000, "l": []}
+    doubling = [{"op": "copy", "from": "", "path": "/l/-"}] * 60
+    with pytest.raises(PatchError, match="too large") as e:
+        jsonpatch.apply(doc, doubling)
+    assert e.value.index is not None
+    assert e.value.index < 60
+    assert jsonpatch.weight(doc) == 1 + 2 + 1 + 1000 + 1
+    # a few copies are fine
+    assert len(jsonpatch.apply(doc, doubling[:3])["l"]) == 3

@@ -19,6 +19,9 @@ OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")
 _INDEX = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 #: the most operations one document may hold
 MAX_OPERATIONS = 1000
+#: the most a patched document may weigh (``weight``: a node 1, a string its length more):
+#: a ``copy`` of the whole document into itself, repeated, would double it each time
+MAX_WEIGHT = 20_000_000
 
 
 class PatchError(ValueError):
@@ -137,6 +140,23 @@ def _remove(doc: Any, tokens: list[str]) -> tuple[Any, Any]:
     raise ValueError(f"{last!r} names a member of a value that has none")
 
 
+def weight(value: Any, limit: int = MAX_WEIGHT) -> int:
+    """How much ``value`` holds: 1 a node, and a string's length besides; counting stops
+    past ``limit`` (the answer is then over it)."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        node = stack.pop()
+        total += 1
+        if isinstance(node, str):
+            total += len(node)
+        elif isinstance(node, dict):
+            total += sum(len(k) for k in node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return total
+
+
 def equal(a: Any, b: Any) -> bool:
     """JSON equality (RFC 6902 section 4.6): numbers by value, but a boolean is not a
     number (``True == 1`` in Python); objects regardless of member order."""
@@ -187,13 +207,28 @@ def check(patch: Any) -> list[dict[str, Any]]:
     return patch
 
 
+def _value_or_none(doc: Any, pointer: str) -> Any:
+    """The value a ``copy`` would copy (None when it names nothing: the operation then
+    fails as it would)."""
+    try:
+        return get(doc, parse_pointer(pointer))
+    except ValueError:
+        return None
+
+
 def apply(doc: Any, patch: Any) -> Any:
     """``doc`` with ``patch`` applied, operation after operation, to a copy (RFC 6902
     section 3: all or nothing)."""
     out = copy.deepcopy(doc)
+    budget = MAX_WEIGHT - weight(doc)
     for i, op in enumerate(check(patch)):
         name = op["op"]
         path = parse_pointer(op["path"])
+        if name in ("add", "replace", "copy"):
+            source = op["value"] if name != "copy" else _value_or_none(out, op["from"])
+            budget -= weight(source, max(budget, 0))
+            if budget < 0:
+                raise PatchError("the patched document would be too large", index=i, member="path")
         try:
             if name == "add":
                 out = _add(out, path, copy.deepcopy(op["value"]))
