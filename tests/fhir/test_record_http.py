@@ -706,3 +706,19 @@ async def test_instance_history_since(client, world):
     assert issues(
         await client.get(f"{url}/_history", params={"_since": "yesterday"}, headers=w.doctor), 422
     ) == {"_since"}
+
+
+async def test_a_patch_makes_nothing_a_put_could_not_send(client, world, monkeypatch):
+    from types import SimpleNamespace
+
+    w = world
+    obs = await create(client, w.hospital, observation(w))
+    url = f"/fhir/Observation/{obs['id']}"
+    monkeypatch.setattr(
+        record_http, "get_settings", lambda: SimpleNamespace(max_fhir_body_bytes=4000)
+    )
+    r = await patch(
+        client, w.hospital, url, [{"op": "add", "path": "/note", "value": [{"text": "x" * 3000}]}]
+    )
+    assert outcome(r, 413)[0]["code"] == "too-costly"
+    assert ok(await client.get(url, headers=w.doctor)) == obs

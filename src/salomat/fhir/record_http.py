@@ -25,11 +25,13 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from salomat.core import i18n
+from salomat.core.config import get_settings
 from salomat.core.errors import (
     N_,
     FieldError,
     Invalid,
     NotFound,
+    PayloadTooLarge,
     PreconditionFailed,
     SalomatError,
 )
@@ -253,6 +255,14 @@ async def _patch(
         ) from e
     if errors := _unchanged(resource_type, before, after):
         raise Invalid.fields(errors)
+    size = len(json.dumps(after, ensure_ascii=False, separators=(",", ":")).encode())
+    limit = get_settings().max_fhir_body_bytes
+    if size > limit:
+        # what a PUT could not send, a patch does not make
+        raise PayloadTooLarge(
+            N_("The patched resource (%(size)s bytes) is over the limit of %(max)s bytes."),
+            params={"size": size, "max": limit},
+        )
     body = mapper.validate_resource(after, resource_type)
     return await store_update(request, session, principal, resource_type, rid, body, expected)
 
