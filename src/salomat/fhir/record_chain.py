@@ -24,8 +24,11 @@ from salomat.domains.registry import service as registry
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir.common import Params
 from salomat.fhir.record_params import (
+    MERGED,
     MODIFIERS,
+    OWN_RESULT,
     RESOURCE_TYPES,
+    RESULT,
     SEARCH_PARAMS,
     parse_token,
     read_query,
@@ -40,6 +43,7 @@ __all__ = [
     "has_persons",
     "is_chain",
     "is_has",
+    "merged_chain",
     "refused_chains",
 ]
 
@@ -72,6 +76,19 @@ def chains(resource_type: str) -> frozenset[str]:
     return frozenset(
         f"{ref}{via}identifier" for ref in _references(resource_type) for via in (".", ":Patient.")
     )
+
+
+def merged_chain(resource_type: str, items: list[tuple[str, str]]) -> bool:
+    """Whether a search is a chain on ``patient`` (``patient.identifier``,
+    ``patient:Patient.identifier``) of a type another register shares, with only what a
+    search by ``patient`` merged with that register takes besides: then it is merged, by
+    the persons the chain names (record_merged.py). A chain on ``subject`` searches the
+    record alone, as ``subject`` does."""
+    if resource_type not in MERGED:
+        return False
+    names = {k for k, _ in items} - RESULT - OWN_RESULT
+    asked = {k for k in names if k.startswith("patient") and k in chains(resource_type)}
+    return bool(asked) and names - asked <= MERGED[resource_type]
 
 
 def is_chain(key: str) -> bool:

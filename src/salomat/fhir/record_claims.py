@@ -16,6 +16,7 @@ from salomat.fhir import cancer_api
 from salomat.fhir import record as mapper
 from salomat.fhir import sick_leave as sick_leave_mapper
 from salomat.fhir.common import PAGING, query_of
+from salomat.fhir.record_chain import is_chain
 from salomat.fhir.record_search import SEARCH_PARAMS, THEIRS, merge_kind
 
 # ---- searches and reads ---------------------------------------------------------------------
@@ -35,7 +36,10 @@ def _is_merged(resource_type: str, items: list[tuple[str, str]]) -> bool:
 
 def claims_search(resource_type: str) -> Callable[[Scope], bool]:
     """A search of ``resource_type`` is the record's when it is merged (the other route's
-    and ours), names one of the record's own parameters, or ``shr-`` ids."""
+    and ours), names one of the record's own parameters, a chain (``subject.identifier``,
+    ``patient:Patient.identifier``, …: the record's, merged by the persons it names when
+    on ``patient``; one the record does not take is refused there, naming it), or
+    ``shr-`` ids."""
     own = frozenset(SEARCH_PARAMS[resource_type]) - {"patient", "code", "clinical-status"}
     own -= THEIRS[resource_type] | {"_id", "encounter"} | PAGING
 
@@ -44,7 +48,7 @@ def claims_search(resource_type: str) -> Callable[[Scope], bool]:
         if _is_merged(resource_type, items):
             return True
         for k, v in items:
-            if k in own:
+            if k in own or is_chain(k):
                 return True
             if k == "_id" and _ours(v):
                 return True

@@ -19,17 +19,20 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import Response
 
+from salomat.core import audit
 from salomat.core.config import get_settings
-from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.fhir_dates import fhir_interval
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.domains.record import service as record
+from salomat.domains.record.schemas import RecordQuery
 from salomat.fhir import cancer_api, maternal_api, sick_leave_api
 from salomat.fhir import record as mapper
 from salomat.fhir.common import (
     Params,
 )
+from salomat.fhir.record_chain import is_chain
 from salomat.fhir.record_params import (
     MERGED,
     MERGED_IDENTIFIER,
@@ -136,17 +139,32 @@ async def merged_search(
     resource_type: str,
     kind: str,
     items: list[tuple[str, str]],
+    persons: list[int] | None = None,
 ) -> dict[str, Any]:
+    """The merged searchset of ``items``. ``persons``: the persons a chain on ``patient``
+    named (``patient.identifier=…``, record_chain.py), each searched on the other route as
+    ``patient=<id>`` (a person it refuses, out of the caller's scope, adds nothing: a
+    chain is a search, not a read), the record's share by all of them; None for a search
+    by ``patient`` itself. There, a person the other route refuses (404: out of scope) is
+    still answered with what the caller's facility sent of the record (its sender's
+    right), the other share left out; with nothing sent, the refusal stands as before."""
     names = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
-    params = Params(items, names | RESULT | OWN_RESULT)
+    chained = persons is not None
+    own_items = [(k, v) for k, v in items if not is_chain(k)] if chained else items
+    link = Params(
+        items, names | RESULT | OWN_RESULT | frozenset(k for k, _ in items if is_chain(k))
+    )
+    params = Params(own_items, names | RESULT | OWN_RESULT)
     sources = _sources(resource_type, kind, params)
     ours_allowed = allowed(principal.role, "record:read")
     theirs_allowed = [(h, p) for h, p in sources if allowed(principal.role, p)]
-    if not ours_allowed and len(theirs_allowed) <= 1:
+    if not chained and not ours_allowed and len(theirs_allowed) <= 1:
         # as before the record: the other route answers (or refuses) alone
         handler, permission = theirs_allowed[0] if theirs_allowed else sources[0]
         await Require(permission)(request)
         return _answer(await handler(_withread_query(request, items), session, principal))
+    if not ours_allowed and not theirs_allowed:
+        await Require(sources[0][1])(request)
     q = read_query(resource_type, params)
     assert q is not None
     if any(key == "_id" for key, _ in q.sort):
@@ -162,9 +180,57 @@ async def merged_search(
                 )
             ]
         )
+    if persons is not None:
+        if q.person_id is not None:
+            persons = [p for p in persons if p == q.person_id]
+        if not persons:
+            return searchset_of(request, resource_type, link, [], 0, q.limit, q.offset)
+        q = q.model_copy(update={"person_id": None, "person_ids": persons})
     theirs: list[dict[str, Any]] = []
+    refused = False
+    rest = [(k, v) for k, v in own_items if k != "patient"]
     for handler, _permission in theirs_allowed:
-        theirs += await _theirs(request, session, principal, handler, items)
+        for asked in [[*rest, ("patient", str(p))] for p in persons] if persons else [own_items]:
+            try:
+                theirs += await _theirs(request, session, principal, handler, asked)
+            except NotFound:
+                if not chained and not await _sent(session, principal, kind, ours_allowed, q):
+                    raise
+                refused = True
+    if refused:
+        # the other route's refusals (audited as denials once the request fails) stand
+        # beside an answer: written now
+        await audit.write_after_rollback(session)
+    return await _with_ours(
+        request, session, principal, resource_type, link, q, theirs, ours_allowed
+    )
+
+
+async def _sent(
+    session: Any, principal: Principal, kind: str, ours_allowed: bool, q: RecordQuery
+) -> bool:
+    """Whether a search by ``patient`` the other route refused may still answer the
+    record's share: the caller reads the record and its facility sent some of it for
+    that person."""
+    return (
+        kind == "patient"
+        and ours_allowed
+        and q.person_id is not None
+        and await record.sent_for(session, principal, q.person_id)
+    )
+
+
+async def _with_ours(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    resource_type: str,
+    params: Params,
+    q: RecordQuery,
+    theirs: list[dict[str, Any]],
+    ours_allowed: bool,
+) -> dict[str, Any]:
+    """The page of ``theirs`` then the record's share of ``q`` (or both sorted)."""
     limit, offset = q.limit, q.offset
     if not ours_allowed:
         ours_total, ours_items = 0, []

@@ -25,7 +25,13 @@ from salomat.fhir.common import (
     Params,
     base_url,
 )
-from salomat.fhir.record_chain import CHAIN_DOC, chained_persons, chains, refused_chains
+from salomat.fhir.record_chain import (
+    CHAIN_DOC,
+    chained_persons,
+    chains,
+    merged_chain,
+    refused_chains,
+)
 from salomat.fhir.record_include import (
     INCLUDE_DOC,
     INCLUDES,
@@ -115,17 +121,21 @@ async def search_bundle(
     if lenient(request.headers.get("prefer")):
         items, ignored = split_known(items, lambda k: k in known_params(resource_type))
     kind = merge_kind(resource_type, items) if resource_type in SHARED else None
+    named: list[int] | None = None
+    if kind is None and merged_chain(resource_type, items):
+        # patient.identifier=…: merged as patient=<each person it names>
+        kind, named = "patient", await chained_persons(session, resource_type, items)
     if kind is not None:
         merged = MERGED_IDENTIFIER if kind == "identifier" else MERGED[resource_type]
-        params = Params(items, merged | RESULT | OWN_RESULT)
+        params = Params(items, merged | RESULT | OWN_RESULT | chains(resource_type))
         names = element_names(params)
         includes, revincludes = include_wanted(resource_type, params)
-        bundle = await merged_search(request, session, principal, resource_type, kind, items)
+        bundle = await merged_search(request, session, principal, resource_type, kind, items, named)
         page = [e["resource"] for e in bundle.get("entry", [])]
         if page and (includes or revincludes):
-            persons = [p for r in page if (p := person_of(r)) is not None]
+            shown = [p for r in page if (p := person_of(r)) is not None]
             extra = await included(
-                session, principal, resource_type, page, persons, includes, revincludes
+                session, principal, resource_type, page, shown, includes, revincludes
             )
             _add_included(request, bundle, extra)
         return with_ignored(with_elements(bundle, names), ignored)

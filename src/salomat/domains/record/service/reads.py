@@ -40,6 +40,7 @@ __all__ = [
     "resource_history",
     "resource_history_page",
     "search_resources",
+    "sent_for",
 ]
 
 #: a search without a patient reads the people its matches belong to, at most this many
@@ -585,3 +586,21 @@ async def people_with(
         .limit(limit + 1)
     )
     return list(found)
+
+
+async def sent_for(session: AsyncSession, principal: Principal, person_id: int) -> bool:
+    """Whether the caller's facility sent any resource of the record for ``person_id``:
+    the sender's right (``scope``) lets it find those again, so a search by that person
+    answers them even where the person is out of the caller's scope. A yes or no about
+    the caller's own sending, one statement, no resource read: not audited."""
+    if principal.facility_id is None or not 0 < person_id < 2**63:
+        return False
+    found = await session.scalar(
+        select(RecordResource.id)
+        .where(
+            RecordResource.person_id == person_id,
+            RecordResource.sender_facility_id == principal.facility_id,
+        )
+        .limit(1)
+    )
+    return found is not None
