@@ -708,4 +708,5 @@ async def test_the_antenatal_contact_transaction_still_goes_to_the_pregnancy(cli
 
 async def test_metadata_lists_transaction_and_batch(client):
     rest = (await client.get("/fhir/metadata")).json()["rest"][0]
-    assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch"]
+    # history-system: the shared record's (tests/fhir/test_record_http.py)
+    assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch", "history-system"]

@@ -519,14 +519,17 @@ async def test_metadata_merges_the_registrys_share_of_condition_and_observation(
     listed = [r for r in cs["rest"][0]["resource"] if r["type"] in ("Condition", "Observation")]
     assert sorted(r["type"] for r in listed) == ["Condition", "Observation"]
     by = {r["type"]: r for r in listed}
-    # the shared record's Conditions add vread, update and history (tests/fhir/test_record.py)
+    # the shared record's Conditions add vread, update, patch and history
+    # (tests/fhir/test_record.py, test_record_http.py)
     assert {i["code"] for i in by["Condition"]["interaction"]} == {
         "read",
         "search-type",
         "create",
         "vread",
         "update",
+        "patch",
         "history-instance",
+        "history-type",
     }
     names = {p["name"] for p in by["Condition"]["searchParam"]}
     assert {"patient", "category", "identifier", "_id", "body-site", "clinical-status"} <= names

@@ -324,7 +324,7 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
         # Encounter, Observation, Condition: also the shared record's (tests/fhir/test_record.py)
         created = {"create"} if t == "Condition" else set()
         if t in RECORD_PARAMS:
-            created |= {"create", "vread", "update", "history-instance"}
+            created |= {"create", "vread", "update", "patch", "history-instance", "history-type"}
         assert {i["code"] for i in res["interaction"]} == {"read", "search-type"} | created
         names = {p["name"] for p in res["searchParam"]}
         # Encounter: also the sanatorium's stays (tests/fhir/test_sanatorium.py);

@@ -341,4 +341,5 @@ async def test_metadata_lists_service_request_and_the_transaction(client):
     assert {p["name"] for p in sr["searchParam"]} == set(SEARCH_PARAMS) | set(
         SANATORIUM_PARAMS["ServiceRequest"]
     ) | {"_count"}
-    assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch"]
+    # history-system: the shared record's (tests/fhir/test_record_http.py)
+    assert [i["code"] for i in rest["interaction"]] == ["transaction", "batch", "history-system"]

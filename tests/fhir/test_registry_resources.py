@@ -409,6 +409,8 @@ _INTERACTIONS = [
     ("POST", r"/fhir/(\w+)", "create"),
     ("GET", r"/fhir/(\w+)/\{\w+\}", "read"),
     ("PUT", r"/fhir/(\w+)/\{\w+\}", "update"),
+    ("GET", r"/fhir/(\w+)/_history", "history-type"),
+    ("PATCH", r"/fhir/(\w+)/\{\w+\}", "patch"),
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history", "history-instance"),
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history/\{\w+\}", "vread"),
     ("POST", r"/fhir/(\w+)/\$(\w+)", "operation"),
@@ -421,7 +423,8 @@ def served(app) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     interactions, operations = set(), set()
     for ctx in iter_route_contexts(app.routes):
         path = ctx.path
-        if not path.startswith("/fhir/") or path == "/fhir/metadata":
+        # /fhir/_history is the system's (rest.interaction history-system)
+        if not path.startswith("/fhir/") or path in ("/fhir/metadata", "/fhir/_history"):
             continue
         for method in ctx.methods or ():
             for m, pattern, name in _INTERACTIONS:

@@ -485,16 +485,19 @@ def test_the_mapper_leaves_every_clinical_detail_out_of_the_non_clinical_view():
 async def test_metadata_advertises_what_the_search_accepts(client, clinic):
     cs = (await client.get("/fhir/metadata")).json()
     [res] = [r for r in cs["rest"][0]["resource"] if r["type"] == "DocumentReference"]
-    # the shared record's documents add vread, update and history (tests/fhir/test_record.py)
+    # the shared record's documents add vread, update, patch, history and $validate
+    # (tests/fhir/test_record.py, test_record_http.py)
     assert {i["code"] for i in res["interaction"]} == {
         "read",
         "search-type",
         "create",
         "vread",
         "update",
+        "patch",
         "history-instance",
+        "history-type",
     }
-    assert [o["name"] for o in res["operation"]] == ["extend"]
+    assert [o["name"] for o in res["operation"]] == ["extend", "validate"]
     samples = {
         "status": "current",
         "type": "illness",
