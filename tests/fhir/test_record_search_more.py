@@ -85,7 +85,33 @@ async def test_elements_on_a_merged_search_subsets_the_record_share(client, worl
         )
     )
     assert ids(b) == [enc["id"]]
-    assert set(b["entry"][0]["resource"]) == {"resourceType", "id", "meta", "status"}
+    # R4 requires Encounter.class (1..1): a subset keeps it unasked (search.html#elements)
+    assert set(b["entry"][0]["resource"]) == {"resourceType", "id", "meta", "status", "class"}
+
+
+async def test_elements_keeps_what_the_type_requires(client, world: World):
+    """R4: "Servers SHOULD always return mandatory elements whether they are requested or
+    not" — Condition.subject (1..1), Encounter.status and class (1..1), Observation.status
+    and code (1..1)."""
+    w = world
+    enc = await create(client, w.hospital, encounter(w))
+    await create(client, w.hospital, condition(w, enc["id"]))
+    await create(client, w.hospital, observation(w))
+    subject = f"Patient/{w.patient.id}"
+    cond = ok(
+        await client.get(
+            "/fhir/Condition", params={"subject": subject, "_elements": "onset"}, headers=w.doctor
+        )
+    )["entry"][0]["resource"]
+    assert {"subject"} <= set(cond)
+    assert "code" not in cond  # 0..1 in R4: left out as asked
+    obs = ok(
+        await client.get(
+            "/fhir/Observation", params={"subject": subject, "_elements": "note"}, headers=w.doctor
+        )
+    )["entry"][0]["resource"]
+    assert {"status", "code"} <= set(obs)
+    assert "subject" not in obs  # 0..1 in Observation
 
 
 async def test_metadata_defines_elements(client, world: World):
@@ -316,7 +342,7 @@ async def test_include_on_a_merged_search(client, world: World):
     assert "code" in included[1]  # whole, not subsetted
     for e in b["entry"]:
         if e["search"]["mode"] == "match":
-            assert set(e["resource"]) <= {"resourceType", "id", "meta", "status"}
+            assert set(e["resource"]) <= {"resourceType", "id", "meta", "status", "class"}
     # the link names the includes; the total counts the matches only
     assert "_include=Encounter%3Apatient" in b["link"][0]["url"]
     assert b["total"] == len(modes["match"])

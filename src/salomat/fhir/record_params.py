@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -389,8 +390,8 @@ _CHOICES = frozenset({"value", "effective", "onset", "abatement", "performed", "
 _ELEMENT = re.compile(r"^[a-z][A-Za-z0-9]{0,63}$")
 ELEMENTS_DOC = (
     "top-level elements to return, comma-separated (value: value[x], as for effective, "
-    "onset, abatement, performed); each match keeps them with id and meta, and is tagged "
-    "SUBSETTED; included resources are whole"
+    "onset, abatement, performed); each match keeps them with id, meta and the elements "
+    "its type requires, and is tagged SUBSETTED; included resources are whole"
 )
 
 
@@ -415,9 +416,28 @@ def _kept(key: str, names: frozenset[str]) -> bool:
     return root is not None and root in names and key[len(root) : len(root) + 1].isupper()
 
 
+@cache
+def _mandatory(resource_type: str) -> frozenset[str]:
+    """The top-level elements R4 requires of a type (``Encounter.class``, ``status``): a
+    subset keeps them whether asked for or not (R4 search.html#elements: "Servers SHOULD
+    always return mandatory elements")."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        model = get_fhir_model_class(resource_type)
+    except KeyError:
+        return frozenset()
+    return frozenset(
+        f.alias or name
+        for name, f in model.model_fields.items()
+        if f.is_required() or (f.json_schema_extra or {}).get("element_required")
+    )
+
+
 def subset(resource: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
-    """``resource`` with only the top-level elements ``names`` (and resourceType, id and
-    meta), meta.tag SUBSETTED added."""
+    """``resource`` with only the top-level elements ``names`` (and resourceType, id, meta
+    and the elements its type requires), meta.tag SUBSETTED added."""
+    names = names | _mandatory(str(resource.get("resourceType")))
     out = {k: v for k, v in resource.items() if _kept(k, names)}
     meta = dict(out.get("meta") or {})
     meta["tag"] = [*meta.get("tag", []), SUBSETTED]
