@@ -27,10 +27,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+from tests.fhir.validator import AnswerLog, check_answers, node_missing
 
 # No property test is timed: hypothesis's default 200 ms deadline per example fails a
 # test on a loaded machine (CI runs two suites side by side on two cores) for a reason
@@ -223,8 +226,49 @@ async def client(app):  # type: ignore[no-untyped-def]
 
     ip = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
     transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    # every FHIR answer is kept for HL7's schema at the end of the session
+    hooks = {"response": [FHIR_ANSWERS.keep]}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", event_hooks=hooks
+    ) as c:
         yield c
+
+
+#: the FHIR answers the ``client`` fixture received (tests/fhir/validator.py)
+FHIR_ANSWERS = AnswerLog()
+_CHECKED: dict[str, tuple[int, list[str]] | None] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every distinct FHIR answer of the session through HL7's R4 JSON schema (an
+    independent validator, not the library that made them): one invalid answer fails the
+    run, naming it and its errors."""
+    if session.config.option.collectonly or not FHIR_ANSWERS.answers:
+        return
+    _CHECKED["result"] = result = check_answers(FHIR_ANSWERS)
+    if result is not None and result[1] and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if "result" not in _CHECKED:
+        return
+    result = _CHECKED["result"]
+    if result is None:
+        terminalreporter.write_line(
+            "!! FHIR answers NOT checked against HL7's R4 schema: "
+            f"{node_missing()} (the Node tests were skipped too)"
+        )
+        return
+    count, errors = result
+    if not errors:
+        terminalreporter.write_line(
+            f"FHIR answers checked against HL7's R4 JSON schema: {count} distinct, all valid"
+        )
+        return
+    terminalreporter.write_sep("=", f"{len(errors)} errors in FHIR answers (HL7's R4 schema)")
+    for line in errors[:200]:
+        terminalreporter.write_line(line[:2000])
 
 
 @pytest.fixture

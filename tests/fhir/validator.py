@@ -123,3 +123,54 @@ def line_validator() -> Iterator[LineValidator]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# ---- every FHIR answer of the test session -------------------------------------------------
+
+
+class AnswerLog:
+    """The FHIR JSON answers (``application/fhir+json``) the test clients received, each
+    distinct one once, for ``check_answers`` at the end of the session: every resource the
+    server returns in any test, of any domain, goes through HL7's schema."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[str, Any]] = {}
+
+    async def keep(self, response: Any) -> None:
+        """An httpx response hook (tests/conftest.py's ``client``)."""
+        if "fhir+json" not in response.headers.get("content-type", ""):
+            return
+        await response.aread()
+        text = response.text
+        if not text or text in self.answers:
+            return
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None  # not JSON at all: the schema says so
+        label = f"{response.request.method} {response.request.url.raw_path.decode()}"
+        self.answers[text] = (f"{label} [{response.status_code}] #{len(self.answers)}", body)
+
+
+def check_answers(log: AnswerLog) -> tuple[int, list[str]] | None:
+    """HL7's schema on every kept answer: (how many, the errors); None where Node or the
+    packages are missing."""
+    if node_missing() is not None or not log.answers:
+        return None
+    node = shutil.which("node")
+    assert node is not None
+    pairs = [[label, body] for label, body in log.answers.values()]
+    errors: list[str] = []
+    for k in range(0, len(pairs), 1000):
+        done = subprocess.run(
+            [node, str(NODE_DIR / "validate.mjs")],
+            input=json.dumps(pairs[k : k + 1000]).encode(),
+            cwd=NODE_DIR,
+            capture_output=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        if done.returncode != 0:
+            return len(pairs), [f"validate.mjs failed: {done.stderr.decode(errors='replace')}"]
+        errors += invalid(json.loads(done.stdout))
+    return len(pairs), errors
