@@ -295,6 +295,21 @@ async def test_json_patch_stores_a_new_version_through_update(client, world):
     assert r.headers["etag"] == 'W/"3"'
 
 
+async def test_a_patch_keeps_a_decimal_as_written(client, world):
+    """R4 decimal: "the precision of the decimal value has significance": 95.50 patched in
+    comes back 95.50 (the body is sent as text: httpx's json= would write 95.5)."""
+    w = world
+    obs = await create(client, w.hospital, observation(w))
+    url = f"/fhir/Observation/{obs['id']}"
+    raw = b'[{"op": "replace", "path": "/component/1/valueQuantity/value", "value": 95.50}]'
+    h = {**w.hospital, "Content-Type": PATCH, "If-Match": 'W/"1"'}
+    r = await client.patch(url, content=raw, headers=h)
+    assert r.status_code == 200, r.text
+    assert b'"value":95.50' in r.content.replace(b" ", b"")
+    again = await client.get(url, headers=w.doctor)
+    assert b'"value":95.50' in again.content.replace(b" ", b"")
+
+
 async def test_a_patch_that_fails_or_changes_what_it_may_not_changes_nothing(client, world):
     w = world
     obs = await create(client, w.hospital, observation(w))

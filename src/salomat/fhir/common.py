@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.routing import Match
 from starlette.types import Scope
 
-from salomat.core import i18n
+from salomat.core import i18n, json_text
 from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, PreconditionFailed, SalomatError
 from salomat.core.pagination import PageParams, check_page
@@ -81,10 +81,17 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
 
 
+class FhirJSONResponse(JSONResponse):
+    """JSON as ``core.json_text`` writes it: a decimal by the text it was sent with."""
+
+    def render(self, content: Any) -> bytes:
+        return json_text.dumps(content).encode("utf-8")
+
+
 def fhir_response(
     body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+    return FhirJSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
 def etag(version: int) -> str:

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from salomat.core import i18n
+from salomat.core import i18n, json_text
 from salomat.core.config import get_settings
 from salomat.core.errors import (
     N_,
@@ -160,7 +160,8 @@ def _patch_document(raw: bytes) -> list[dict[str, Any]]:
     patch document)."""
     try:
         load_json(raw)  # depth, NUL, integers past 64 bits: refused before anything walks it
-        doc = json.loads(raw, object_pairs_hook=_unique_members)
+        # a decimal keeps its text (1.50 stays 1.50), as in a create or an update
+        doc = json.loads(raw, parse_float=json_text.Number, object_pairs_hook=_unique_members)
         return jsonpatch.check(doc)
     except jsonpatch.PatchError as e:
         field, problem = f"PATCH{e.location}", e.message

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
 
+from salomat.core import json_text
 from salomat.domains.record.models import RecordResource
 from salomat.domains.record.schemas import StoredResource
 
@@ -62,7 +62,8 @@ def to_ms(at: datetime) -> datetime:
 
 
 def dumps(resource: dict[str, Any]) -> str:
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    """The body as stored: compact, each decimal by the text it was sent with."""
+    return json_text.dumps(resource)
 
 
 def stored(
@@ -83,5 +84,5 @@ def stored(
         last_updated=last_updated or row.last_updated,
         sender=sender or row.sender,
         sender_facility_id=row.sender_facility_id,
-        resource=json.loads(body if body is not None else row.body),
+        resource=json_text.loads(body if body is not None else row.body),
     )
