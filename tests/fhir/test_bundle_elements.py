@@ -1,7 +1,8 @@
 """A Bundle's GET entries with ``_elements`` (issue 18, search in a batch): the searchset
-an entry answers holds resources tagged SUBSETTED, which lack elements R4 requires of the
-whole resource. The batch-response is still checked against R4B, the subsetted resources
-for what they hold, and answered as the search route answers the same query."""
+an entry answers holds resources tagged SUBSETTED, which R4 lets lack elements the whole
+resource requires (the record's search keeps the required ones today; the check does not
+rely on it). The batch-response is still checked against R4B, the subsetted resources for
+what they hold, and answered as the search route answers the same query."""
 
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ async def test_a_batch_search_with_elements_answers_the_subsets(client, world):
         assert r.status_code == 200, r.text
         entries = r.json()["entry"]
         for q, e in zip(queries, entries, strict=True):
+            if q.startswith("Patient?"):
+                # a batch searches the record's types only (Patient entries: ifNoneExist)
+                assert e["response"]["status"].startswith("422"), e
+                continue
             direct = await client.get(f"/fhir/{q}", headers=headers)
             assert e["response"]["status"].startswith(str(direct.status_code)), (q, e)
             if direct.status_code == 200:
@@ -61,7 +66,7 @@ async def test_a_batch_search_with_elements_answers_the_subsets(client, world):
             assert len(doctor_obs) == 2
             for m in doctor_obs:
                 assert SUBSETTED in _tags(m["resource"])
-                assert "status" not in m["resource"]
+                assert "valueQuantity" not in m["resource"]
                 assert "code" in m["resource"]
 
 

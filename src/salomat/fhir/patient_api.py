@@ -6,7 +6,6 @@ answers 404 like a missing id); nothing here audits again.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -26,6 +25,7 @@ from salomat.core.errors import (
     NotFound,
     PreconditionFailed,
 )
+from salomat.core.fhir_dates import date_value
 from salomat.core.pagination import PageParams
 from salomat.core.params import RowId, Version
 from salomat.core.policy import Require
@@ -37,7 +37,6 @@ from salomat.domains.registry.schemas import (
     PersonIn,
     PersonOut,
     PersonPatch,
-    PersonQuery,
 )
 from salomat.fhir import patient as mapper
 from salomat.fhir.common import (
@@ -52,10 +51,10 @@ from salomat.fhir.common import (
     read_body,
     reference_id,
     resource_response,
-    searchset,
     validated,
 )
 from salomat.fhir.record_chain import HAS_DOC, MAX_HAS_PEOPLE, has_persons, is_has
+from salomat.fhir.record_params import SUBSETTED, element_names, page_size, searchset_of
 from salomat.fhir.search_handling import lenient, split_known, with_ignored
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
@@ -63,25 +62,54 @@ Session = DbSession
 
 #: what ``GET /fhir/Patient`` accepts (and ``If-None-Exist`` on create)
 SEARCH_PARAMS: dict[str, tuple[str, str]] = {
-    "identifier": ("token", "the national id: <system>|<value>, or just <value>"),
+    "_id": ("token", "the person's id (comma: any of them)"),
+    "identifier": (
+        "token",
+        "the national id: <system>|<value>, or just <value> (comma: any of them; another "
+        "system's matches nobody)",
+    ),
     "name": (
         "string",
         "any part of the name, in either script, or its beginning (3 letters or more); "
-        "spelling slips tolerated; name:exact the whole of a part, as written (case too); "
-        "name:contains any part containing it, any case",
+        "spelling slips tolerated; comma: any of them; name:exact the whole of a part, as "
+        "written (case too); name:contains any part containing it, any case",
     ),
     "family": (
         "string",
-        "the family name or its beginning, in either script; :exact, :contains as name",
+        "the family name or its beginning, in either script; comma: any; :exact, :contains as name",
     ),
     "given": (
         "string",
-        "the given name or the patronymic, or its beginning, in either script; :exact, "
-        ":contains as name",
+        "the given name or the patronymic, or its beginning, in either script; comma: any; "
+        ":exact, :contains as name",
     ),
-    "birthdate": ("date", "the exact day (YYYY-MM-DD, prefix eq or none)"),
-    "gender": ("token", "male or female"),
-    "general-practitioner": ("reference", "the primary-care facility: Organization/<id>"),
+    "birthdate": (
+        "date",
+        "the birth date, a day (read in UTC); prefixes eq ne lt le gt ge sa eb ap as R4 "
+        "search defines them on the day's interval; a partial date (1990, 1990-05) is its "
+        "interval; repeated: all of them, comma in one value: any of them",
+    ),
+    "gender": ("token", "male or female (comma: any; other and unknown match nobody)"),
+    "general-practitioner": (
+        "reference",
+        "the primary-care facility: Organization/<id> (comma: any of them)",
+    ),
+    "_lastUpdated": (
+        "date",
+        "the last change of the person's record; prefixes, repeats and commas as birthdate",
+    ),
+    "_sort": (
+        "string",
+        "birthdate, family, _lastUpdated, each with - for descending, comma: in turn; then "
+        "by id (default: by how well the name matches, else by id)",
+    ),
+    "_summary": ("token", "count: the total only (as _count=0)"),
+    "_elements": (
+        "string",
+        "top-level elements to return, comma-separated (deceased: deceased[x]); each "
+        "match keeps them with id and meta, tagged SUBSETTED",
+    ),
+    "_offset": ("number", "how many matches to skip (the next link sets it)"),
 }
 PARAMS = frozenset(SEARCH_PARAMS) | PAGING
 MATCH_GRADE_EXT = "http://hl7.org/fhir/StructureDefinition/match-grade"
@@ -102,12 +130,14 @@ CAPABILITY: dict[str, Any] = {
     "searchParam": [
         {"name": n, "type": t, "documentation": d} for n, (t, d) in SEARCH_PARAMS.items()
     ]
-    + [{"name": "_count", "type": "number"}],
+    + [{"name": "_count", "type": "number", "documentation": "page size; 0: the total only"}],
     "operation": [
         {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
     ],
     "documentation": f"search: _has: {HAS_DOC}; Prefer: handling=lenient leaves out a "
-    "parameter the search does not take, in an OperationOutcome entry (search.mode outcome)",
+    "parameter the search does not take, in an OperationOutcome entry (search.mode outcome); "
+    "a search names people by _id, identifier, name, family, given (with or without :exact "
+    "/ :contains) or _has, the others narrow it",
 }
 #: the REST names of the search's fields -> the FHIR parameters
 _QUERY_FIELDS = {
@@ -120,7 +150,6 @@ _QUERY_FIELDS = {
     "attached_to": "general-practitioner",
 }
 _HOW = ("exact", "contains")
-_DAY = re.compile(r"(?:eq)?(\d{4}-\d{2}-\d{2})", re.ASCII)
 
 
 def build(model: type[BaseModel], values: dict[str, Any], paths: dict[str, str]) -> Any:
@@ -146,61 +175,186 @@ def _one(person: PersonOut) -> dict[str, Any]:
 # ---- search ---------------------------------------------------------------------------
 
 
-async def _query(session: Any, params: Params) -> PersonQuery | None:
-    """The service query for ``params``; None when nothing can match."""
-    values: dict[str, Any] = {}
-    ident = params.get("identifier")
-    if ident is not None:
-        system, sep, value = ident.rpartition("|")
-        if sep and system != mapper.national_system():
-            return None  # FHIR: another system's identifier finds nobody here
-        if not value:
-            raise Invalid.fields([FieldError("identifier", "give the value: <system>|<value>")])
-        values["national_id"] = value
-    for name in ("name", "family", "given"):
-        if params.get(name) is not None:
-            values[name] = params.get(name)
-    birth = params.get("birthdate")
-    if birth is not None:
-        m = _DAY.fullmatch(birth)
-        if m is None:
+#: a search lists at most this many ids or national ids (commas)
+MAX_LISTED = MAX_HAS_PEOPLE
+#: what names people (the others narrow a search)
+_NAMING = ("_id", "identifier", "name", "family", "given")
+#: Patient's choice elements: ``_elements=deceased`` keeps deceasedDateTime, …
+_CHOICES = ("deceased", "multipleBirth")
+
+
+def _values(params: Params, name: str) -> list[str] | None:
+    """A parameter's comma-separated values (any of them), None when not given."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    values = [v.strip() for v in raw.split(",")]
+    if not all(values):
+        raise Invalid.fields([FieldError(name, "give a value (each of a comma list)")])
+    if len(values) > MAX_LISTED:
+        raise Invalid.fields([FieldError(name, f"at most {MAX_LISTED} values")])
+    return values
+
+
+def _dated(params: Params, name: str) -> tuple[list[Any], list[list[Any]]]:
+    """Each value as (prefix, start, end) (core.fhir_dates): repeated values must all hold,
+    a value with commas is a group of alternatives, returned apart."""
+    single: list[Any] = []
+    groups: list[list[Any]] = []
+    for key, raw in params.items:
+        if key != name:
+            continue
+        if "," in raw:
+            groups.append([date_value(v, name) for v in raw.split(",")])
+        else:
+            single.append(date_value(raw, name))
+    return single, groups
+
+
+def _sort(params: Params) -> list[tuple[str, bool]]:
+    raw = params.get("_sort")
+    if raw is None:
+        return []
+    out = []
+    for v in raw.split(","):
+        key = v.strip().removeprefix("-")
+        if key not in service.SORTS:
             raise Invalid.fields(
-                [FieldError("birthdate", "give the day, YYYY-MM-DD (prefix eq or none)")]
+                [
+                    FieldError(
+                        "_sort", "must be birthdate, family or _lastUpdated, each with - or not"
+                    )
+                ]
             )
-        try:
-            values["birth_date"] = date.fromisoformat(m.group(1))
-        except ValueError:
-            raise Invalid.fields([FieldError("birthdate", f"{birth!r} is not a date")]) from None
-    gender = params.get("gender")
-    if gender is not None:
-        if gender in ("other", "unknown"):
+        out.append((key, v.strip().startswith("-")))
+    return out
+
+
+def _names(params: Params) -> dict[str, list[str]]:
+    out = {}
+    for name, least, most in (("name", 2, 200), ("family", 1, 100), ("given", 1, 100)):
+        values = _values(params, name) or []
+        if any(not least <= len(v) <= most for v in values):
+            raise Invalid.fields(
+                [FieldError(name, f"give {least} to {most} characters (each of a comma list)")]
+            )
+        out[name] = values
+    return out
+
+
+async def _filter(
+    session: Any, params: Params, among: list[int] | None
+) -> service.PersonFilter | None:
+    """The registry's filter for ``params`` (and the people ``among`` allows); None when
+    nothing can match."""
+    ids = among
+    asked_ids = _values(params, "_id")
+    if asked_ids is not None:
+        asked = [int(v) for v in asked_ids if v.isascii() and v.isdigit() and len(v) <= 18]
+        ids = asked if ids is None else sorted(set(ids) & set(asked))
+    if ids is not None and not ids:
+        return None
+    national: list[str] = []
+    identifiers = _values(params, "identifier")
+    if identifiers is not None:
+        for v in identifiers:
+            system, sep, value = v.rpartition("|")
+            if not value:
+                raise Invalid.fields([FieldError("identifier", "give the value: <system>|<value>")])
+            if not sep or system == mapper.national_system():
+                national.append(value)  # FHIR: another system's identifier finds nobody here
+        if not national:
             return None
-        if gender not in ("male", "female"):
+    names = _names(params)
+    sexes: list[str] = []
+    genders = _values(params, "gender")
+    if genders is not None:
+        if any(g not in ("male", "female", "other", "unknown") for g in genders):
             raise Invalid.fields([FieldError("gender", "must be male, female, other or unknown")])
-        values["sex"] = gender
-    gp = params.get("general-practitioner")
-    if gp is not None:
-        ref = reference_id(gp, "Organization")
-        if ref is None:
-            raise Invalid.fields(
-                [FieldError("general-practitioner", "must be Organization/<id> or <id>")]
-            )
-        try:
-            values["attached_to"] = (await service.get_facility(session, ref)).code
-        except NotFound:
+        sexes = [g for g in genders if g in ("male", "female")]
+        if not sexes:
             return None
-    return build(PersonQuery, values, _QUERY_FIELDS)  # type: ignore[no-any-return]
+    facilities: list[int] = []
+    gps = _values(params, "general-practitioner")
+    if gps is not None:
+        for gp in gps:
+            ref = reference_id(gp, "Organization")
+            if ref is None:
+                raise Invalid.fields(
+                    [FieldError("general-practitioner", "must be Organization/<id> or <id>")]
+                )
+            try:
+                facilities.append((await service.get_facility(session, ref)).id)
+            except NotFound:
+                continue
+        if not facilities:
+            return None
+    birth, birth_any = _dated(params, "birthdate")
+    updated, updated_any = _dated(params, "_lastUpdated")
+    return service.PersonFilter(
+        ids=ids,
+        national_ids=national,
+        names=names["name"],
+        families=names["family"],
+        givens=names["given"],
+        birth=birth,
+        birth_any=birth_any,
+        sexes=sexes,
+        facility_ids=facilities,
+        updated=updated,
+        updated_any=updated_any,
+        sort=_sort(params),
+    )
+
+
+async def _find(
+    session: Any,
+    principal: Principal,
+    params: Params,
+    among: list[int] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[PersonOut], int]:
+    """The people the search names (only those in scope, each shown audited) and their
+    total; ``limit`` 0: the total only. A search must name people (``_NAMING`` or
+    ``among``): one by birth date, gender or facility alone is refused."""
+    if among is None and all(params.get(k) is None for k in _NAMING):
+        raise Invalid.fields(
+            [
+                FieldError(n, "give _id, identifier, a name (name, family, given) or _has")
+                for n in ("identifier", "name")
+            ]
+        )
+    f = await _filter(session, params, among)
+    if f is None:
+        return [], 0
+    found = await service.search_where(session, principal, f, limit=limit, offset=offset)
+    return found.items, found.total
 
 
 async def _search(
     session: Any, principal: Principal, params: Params, page: PageParams
 ) -> tuple[list[PersonOut], int]:
-    query = await _query(session, params)
-    if query is None:
-        return [], 0
-    with fields_as(_QUERY_FIELDS):
-        found = await service.search_persons(session, principal, query, page)
-    return found.items, found.total
+    return await _find(session, principal, params, None, page.limit, page.offset)
+
+
+def _subset(resource: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """``resource`` with only the top-level elements ``names`` (with resourceType, id and
+    meta), meta.tag SUBSETTED added (R4 search, _elements)."""
+
+    def kept(key: str) -> bool:
+        if key in ("resourceType", "id", "meta") or key in names:
+            return True
+        return any(
+            key.startswith(c) and c in names and key[len(c) : len(c) + 1].isupper()
+            for c in _CHOICES
+        )
+
+    out = {k: v for k, v in resource.items() if kept(k)}
+    meta = dict(out.get("meta") or {})
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    out["meta"] = meta
+    return out
 
 
 #: ``name:exact``, ``family:contains``, ...: the string parameters' modifiers
@@ -254,19 +408,15 @@ async def search_patients(
         asked, ignored = split_known(asked, _known)
     plain = [(k, v) for k, v in asked if k not in _STRING_MODIFIED and not is_has(k)]
     params = Params(plain, PARAMS)
-    page = params.page()
+    limit, offset = page_size(params)
+    names = element_names(params)
     among = await _among(session, principal, asked)
-    if among is None:
-        items, total = await _search(session, principal, params, page)
-    else:
-        query = await _query(session, params)
-        found = (
-            await service.search_persons_among(session, principal, among, query, page)
-            if query is not None and among
-            else None
-        )
-        items, total = (found.items, found.total) if found else ([], 0)
-    bundle = searchset(base_url(request), "Patient", asked, [_one(p) for p in items], total, page)
+    items, total = await _find(session, principal, params, among, limit, offset)
+    resources = [_one(p) for p in items]
+    if names is not None:
+        resources = [_subset(r, names) for r in resources]
+    link = Params(asked, frozenset(k for k, _ in asked))
+    bundle = searchset_of(request, "Patient", link, resources, total, limit, offset)
     return fhir_response(with_ignored(bundle, ignored))
 
 

@@ -26,6 +26,7 @@ from salomat.domains.registry.service.practitioners import *  # noqa: F403
 from salomat.domains.registry.service.relations import *  # noqa: F403
 from salomat.domains.registry.service.row_moves import *  # noqa: F403
 from salomat.domains.registry.service.search import *  # noqa: F403
+from salomat.domains.registry.service.search_where import *  # noqa: F403
 from salomat.domains.registry.service.synth import *  # noqa: F403
 from salomat.domains.registry.service.territory import *  # noqa: F403
 from salomat.domains.registry.service.territory_import import *  # noqa: F403
