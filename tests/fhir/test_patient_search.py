@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salomat.core.fhir_dates import date_value
@@ -346,3 +346,22 @@ def test_the_prefix_reading_is_r4s(day: date, raw: str) -> None:
 def test_a_day_one_below_at_and_above_is_read_as_r4_reads_it(day: date, raw: str) -> None:
     for d in (day - timedelta(days=1), day, day + timedelta(days=1)):
         assert _holds(d, raw) == _r4(d, raw), (d, raw)
+
+
+# ---- no value makes the search a server error ---------------------------------------------
+
+_names = st.sampled_from([*sorted(SEARCH_PARAMS), "_count", "family:exact", "name:contains"])
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(
+    deadline=None, max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(drawn=st.lists(st.tuples(_names, _text), min_size=1, max_size=4))
+async def test_any_value_of_any_parameter_is_answered_or_refused_by_name(client, registrar, drawn):
+    r = await client.get("/fhir/Patient", params=[("family", "Abc"), *drawn], headers=registrar)
+    assert r.status_code in (200, 422), (drawn, r.text)
+    if r.status_code == 422:
+        named = expressions(outcome(r, 422))
+        assert named, r.text
+        assert named <= {k for k, _ in drawn} | {"identifier", "name", "family"}, (drawn, named)
