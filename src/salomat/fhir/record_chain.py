@@ -53,7 +53,9 @@ CHAIN_DOC = (
     "chains: subject:Patient.identifier, subject.identifier, patient:Patient.identifier, "
     "patient.identifier = <system>|<value> or <value> (comma: any of them): the persons "
     "with that national id (a merged one's survivor; another system's identifier names "
-    "nobody), then the usual scope; any other chain 422"
+    "nobody), then the usual scope; on a type another register shares, a chain on patient "
+    "alone (or with that search's filters) is merged with the register's share of each "
+    "person as patient is, one on subject is the record's alone; any other chain 422"
 )
 HAS_DOC = (
     "Patient?_has:<Type>:<patient|subject>:<param>=<value>, <Type> one of the record's, "
