@@ -80,6 +80,9 @@ class RecordVersion(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_by: Mapped[str] = mapped_column(String(150))
 
+    #: type- and system-level _history since an instant, newest first
+    __table_args__ = (Index("ix_record_version_changed_at", "changed_at"),)
+
 
 class RecordIdentifier(Base):
     __tablename__ = "record_identifier"
