@@ -297,14 +297,6 @@ async def test_fhirclient_models_read_every_answer(world):
     assert list(read.values()) == ["Bundle", "Bundle", "Bundle", "CapabilityStatement"], read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=fhir_server.FHIRNotFoundException,
-    reason="SERVER BUG: a search by patient of a shared type is merged with the pregnancy "
-    "register's (fhir/record_merged.merged_search, _theirs), whose route answers 404 "
-    "('EpisodeOfCare <id> not found.') for a person outside the caller's scope, so the "
-    "facility that sent the resources gets 404 instead of its share (subject= finds them)",
-)
 async def test_the_sender_finds_its_results_by_patient(world):
     w = world
 

@@ -498,6 +498,12 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "practitioner": "Practitioner/1",
         "organization": "Organization/1",
         "_count": "5",
+        "_id": "1",
+        "_lastUpdated": "ge2000-01-01",
+        "_sort": "-birthdate",
+        "_summary": "count",
+        "_elements": "gender",
+        "_offset": "0",
     }
     for kind_type in ("Patient", "Organization", "Location", "Practitioner", "PractitionerRole"):
         auth = registrar if kind_type == "Patient" else admin
