@@ -53,10 +53,6 @@ async def test_a_batch_search_with_elements_answers_the_subsets(client, world):
         assert r.status_code == 200, r.text
         entries = r.json()["entry"]
         for q, e in zip(queries, entries, strict=True):
-            if q.startswith("Patient?"):
-                # a batch searches the record's types only (Patient entries: ifNoneExist)
-                assert e["response"]["status"].startswith("422"), e
-                continue
             direct = await client.get(f"/fhir/{q}", headers=headers)
             assert e["response"]["status"].startswith(str(direct.status_code)), (q, e)
             if direct.status_code == 200:
@@ -173,3 +169,47 @@ async def test_any_search_entry_with_elements_answers_without_a_server_error(cli
     assert r.status_code == 200, (urls, r.text)
     for url, entry in zip(urls, r.json()["entry"], strict=True):
         assert entry["response"]["status"][0] in "24", (url, entry)
+
+
+async def test_a_batch_reads_and_searches_patients_as_the_routes_answer(client, world):
+    """R4 batch: "reads inside a batch": ``GET Patient/<id>`` and ``GET Patient?…`` answer
+    exactly as the read and search routes do for the same caller (scope, 404 for one out
+    of it or missing), with the read's ETag."""
+    person = world.person.id
+    urls = [
+        f"Patient/{person}",
+        f"Patient?identifier={national_system()}|{world.nid}",
+        "Patient/999999999",
+        "Patient/x1",
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": u}} for u in urls],
+    }
+    for headers in (world.doctor, world.hospital):
+        r = await client.post("/fhir", json=bundle, headers=headers)
+        assert r.status_code == 200, r.text
+        entries = r.json()["entry"]
+        for u, e in zip(urls, entries, strict=True):
+            direct = await client.get(f"/fhir/{u}", headers=headers)
+            assert e["response"]["status"].startswith(str(direct.status_code)), (u, e)
+            if direct.status_code == 200:
+                assert e["resource"] == direct.json(), u
+            if direct.status_code == 200 and "?" not in u:
+                assert e["response"]["etag"] == direct.headers["etag"]
+    # the doctor reads the person (in scope); an unknown id is 404 to both
+    r = await client.post("/fhir", json=bundle, headers=world.doctor)
+    statuses = [e["response"]["status"][:3] for e in r.json()["entry"]]
+    assert statuses[0] == "200"
+    assert statuses[2] == "404"
+    # a Patient's history is not read in a Bundle: refused naming the url
+    bad = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": f"Patient/{person}/_history"}}],
+    }
+    r = await client.post("/fhir", json=bad, headers=world.doctor)
+    assert r.status_code == 200, r.text
+    e = r.json()["entry"][0]
+    assert e["response"]["status"].startswith("422"), e

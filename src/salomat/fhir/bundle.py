@@ -445,8 +445,12 @@ def _check(e: _Entry) -> None:
     if e.method == "GET":
         if e.resource is not None:
             raise _invalid(f"{e.at}.resource", N_("a GET entry has no resource"))
-        if e.kind not in RESOURCE_TYPES:
+        if e.kind not in RESOURCE_TYPES and e.kind != "Patient":
             raise _unsupported_type(e)
+        if e.kind == "Patient" and len(parts) > 2:
+            raise _invalid(
+                f"{e.at}.request.url", N_("a Patient is read (Patient/<id>) or searched here")
+            )
         if len(parts) > 1:
             e.target, e.rest = parts[1], parts[2:]
             if e.query or (
@@ -506,7 +510,10 @@ def _condition(query: str) -> list[tuple[str, str]]:
 def _unsupported_type(e: _Entry) -> Invalid:
     return _invalid(
         f"{e.at}.request.url" if e.method == "GET" else f"{e.at}.resource.resourceType",
-        N_("not a type a Bundle may write or read here: %(types)s (and Patient by ifNoneExist)"),
+        N_(
+            "not a type a Bundle may write or read here: %(types)s (and Patient: created by "
+            "ifNoneExist, read or searched)"
+        ),
         {"types": ", ".join(RESOURCE_TYPES)},
     )
 
@@ -866,6 +873,17 @@ class _Run:
     async def get(self, e: _Entry) -> None:
         base = base_url(self.request)
         assert e.response is None
+        if e.kind == "Patient":
+            e.resource = await patient_api.batch_get(
+                self.request, self.session, self.principal, e.target, e.query
+            )
+            e.response = {"status": "200 OK"}
+            if e.target is not None:
+                e.response |= {
+                    "etag": etag(int(e.resource["meta"]["versionId"])),
+                    "lastModified": e.resource["meta"]["lastUpdated"],
+                }
+            return
         if e.target is None:
             e.response = {"status": "200 OK"}
             e.resource = await self.search(e)

@@ -26,8 +26,9 @@ from salomat.core.errors import (
     PreconditionFailed,
 )
 from salomat.core.fhir_dates import date_value
+from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
-from salomat.core.params import RowId, Version
+from salomat.core.params import RowId, Version, parse_row_id
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -54,7 +55,7 @@ from salomat.fhir.common import (
     validated,
 )
 from salomat.fhir.record_chain import HAS_DOC, MAX_HAS_PEOPLE, has_persons, is_has
-from salomat.fhir.record_params import SUBSETTED, element_names, page_size, searchset_of
+from salomat.fhir.record_params import element_names, page_size, searchset_of, subset
 from salomat.fhir.search_handling import lenient, split_known, with_ignored
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
@@ -179,8 +180,6 @@ def _one(person: PersonOut) -> dict[str, Any]:
 MAX_LISTED = MAX_HAS_PEOPLE
 #: what names people (the others narrow a search)
 _NAMING = ("_id", "identifier", "name", "family", "given")
-#: Patient's choice elements: ``_elements=deceased`` keeps deceasedDateTime, …
-_CHOICES = ("deceased", "multipleBirth")
 
 
 def _values(params: Params, name: str) -> list[str] | None:
@@ -338,25 +337,6 @@ async def _search(
     return await _find(session, principal, params, None, page.limit, page.offset)
 
 
-def _subset(resource: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
-    """``resource`` with only the top-level elements ``names`` (with resourceType, id and
-    meta), meta.tag SUBSETTED added (R4 search, _elements)."""
-
-    def kept(key: str) -> bool:
-        if key in ("resourceType", "id", "meta") or key in names:
-            return True
-        return any(
-            key.startswith(c) and c in names and key[len(c) : len(c) + 1].isupper()
-            for c in _CHOICES
-        )
-
-    out = {k: v for k, v in resource.items() if kept(k)}
-    meta = dict(out.get("meta") or {})
-    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
-    out["meta"] = meta
-    return out
-
-
 #: ``name:exact``, ``family:contains``, ...: the string parameters' modifiers
 _STRING_MODIFIED = frozenset(f"{p}:{m}" for p in ("name", "family", "given") for m in _HOW)
 
@@ -403,6 +383,13 @@ async def search_patients(
     parameters), narrowed by the others. ``Prefer: handling=lenient`` leaves out a
     parameter it does not take, saying so in an OperationOutcome entry."""
     asked = list(request.query_params.multi_items())
+    return fhir_response(await searchset(request, session, principal, asked))
+
+
+async def searchset(
+    request: Request, session: Any, principal: Principal, asked: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """The searchset of ``GET /fhir/Patient?<asked>``; a Bundle's GET entry answers it too."""
     ignored: list[str] = []
     if lenient(request.headers.get("prefer")):
         asked, ignored = split_known(asked, _known)
@@ -414,10 +401,27 @@ async def search_patients(
     items, total = await _find(session, principal, params, among, limit, offset)
     resources = [_one(p) for p in items]
     if names is not None:
-        resources = [_subset(r, names) for r in resources]
+        resources = [subset(r, names) for r in resources]
     link = Params(asked, frozenset(k for k, _ in asked))
     bundle = searchset_of(request, "Patient", link, resources, total, limit, offset)
-    return fhir_response(with_ignored(bundle, ignored))
+    return with_ignored(bundle, ignored)
+
+
+async def batch_get(
+    request: Request, session: Any, principal: Principal, target: str | None, query: str
+) -> dict[str, Any]:
+    """A Bundle's GET entry of Patient (fhir/bundle.py): ``Patient?<query>`` as the search
+    route answers it, or ``Patient/<id>`` as the read; the same permissions, scope and
+    audit."""
+    if target is None:
+        await Require("person:search")(request)
+        asked = parse_qsl(query, keep_blank_values=True)
+        return await searchset(request, session, principal, asked)
+    await Require("person:read")(request)
+    person_id = parse_row_id(target)
+    if person_id is None:  # as the read route's path parameter answers
+        raise Invalid.fields([FieldError("id", N_("must be a Patient's id (a whole number)"))])
+    return _one(await service.get_person(session, principal, person_id))
 
 
 # ---- create ----------------------------------------------------------------------------

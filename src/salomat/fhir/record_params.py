@@ -385,8 +385,12 @@ SUBSETTED = {
 }
 #: what every subset keeps
 _ALWAYS = ("resourceType", "id", "meta")
-#: the record types' choice elements: ``_elements=value`` keeps valueQuantity, …
-_CHOICES = frozenset({"value", "effective", "onset", "abatement", "performed", "occurrence"})
+#: the choice elements of the record's types and Patient: ``_elements=value`` keeps
+#: valueQuantity, ``_elements=deceased`` deceasedBoolean, …
+_CHOICES = frozenset(
+    {"value", "effective", "onset", "abatement", "performed", "occurrence", "deceased",
+     "multipleBirth"}
+)  # fmt: skip
 _ELEMENT = re.compile(r"^[a-z][A-Za-z0-9]{0,63}$")
 ELEMENTS_DOC = (
     "top-level elements to return, comma-separated (value: value[x], as for effective, "
