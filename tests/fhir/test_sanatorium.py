@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from salomat.core.db import session_factory
 from salomat.domains.sanatorium import service
+from salomat.domains.sanatorium.service.rules import local_today
 from salomat.fhir import sanatorium as mapper
 from salomat.fhir.sanatorium_api import SEARCH_PARAMS
 from tests.domains.sanatorium.conftest import World, world
@@ -34,7 +35,7 @@ __all__ = ["world"]
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 NOW = datetime.now(UTC)
 FHIR_JSON = "application/fhir+json"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"

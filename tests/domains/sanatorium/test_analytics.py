@@ -31,12 +31,13 @@ from salomat.domains.sanatorium.models import (
     SanatoriumStay,
 )
 from salomat.domains.sanatorium.service.analytics import protect_grid, quantile
+from salomat.domains.sanatorium.service.rules import local_today
 from tests.factories import unique
 from tests.ui.conftest import in_chromium, open_browser
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 URL = "/api/v1/sanatorium/dashboard"
 
 

@@ -5,7 +5,7 @@ role sees after `salomat demo load`, loaded by the same code into a database of 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from salomat.domains.registry import service as registry
 from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.models import SanatoriumReferral
 from salomat.domains.sanatorium.service.demo import REFERRAL_KEYS
+from salomat.domains.sanatorium.service.rules import local_today
 
 pytestmark = pytest.mark.anyio
 
@@ -120,7 +121,7 @@ async def test_after_the_demo_load_every_role_sees_its_work(scratch, country):
         await load_demo(s, {**bare, "sick_leave": []}, force=False)
         await s.commit()
 
-    today = date.today()
+    today = local_today()
     async with session_factory(scratch)() as s:
         ids = {r["person"]: await registry.person_id_by_national_id(s, r["person"]) for r in refs}
         sana = await registry.facility_id_by_code(s, spec["at"])

@@ -12,11 +12,12 @@ from salomat.core.config import get_settings
 from salomat.core.db import session_factory
 from salomat.core.errors import InvalidState
 from salomat.domains.sanatorium import service
+from salomat.domains.sanatorium.service.rules import local_today
 from tests.domains.sanatorium.conftest import fields, set_applied_at
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 NOW = datetime.now(UTC)
 
 

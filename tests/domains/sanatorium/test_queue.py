@@ -13,6 +13,7 @@ from salomat.core.db import session_factory
 from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.models import SanatoriumReferral, SanatoriumStay
 from salomat.domains.sanatorium.schemas import BedsIn, BookIn, PeriodIn, ReferralIn
+from salomat.domains.sanatorium.service.rules import local_today
 from tests.domains.sanatorium.conftest import set_applied_at
 
 pytestmark = pytest.mark.anyio
@@ -78,7 +79,7 @@ async def test_the_waiting_range_comes_from_the_last_three_whole_months(world):
     and one direct after-care booking, neither counted): the 5th in line waits
     5/2 months at the mean pace, 5/3 at the best and 5/1 at the worst (× 30.4375 days)."""
     doctor, admin = world.doctor_principal(), world.admin_principal()
-    today = date.today()
+    today = local_today()
     people = [await world.make_patient() for _ in range(13)]
     async with session_factory()() as s:
         await service.set_beds(s, admin, BedsIn(profile="cardiology", beds=9))

@@ -16,10 +16,11 @@ from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.models import SanatoriumBed, SanatoriumStay
 from salomat.domains.sanatorium.schemas import BedsIn, BookIn, PeriodIn, ReferralIn
 from salomat.domains.sanatorium.service import offers
+from salomat.domains.sanatorium.service.rules import local_today
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 
 
 async def _stay(s, referral_id, person_id, period_id, bed_id, facility_id, start, end):  # type: ignore[no-untyped-def]

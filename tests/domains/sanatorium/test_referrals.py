@@ -8,11 +8,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from salomat.domains.sanatorium.service.rules import local_today
 from tests.domains.sanatorium.conftest import fields
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 
 
 def _years_ago(years: int, days: int = 0) -> date:

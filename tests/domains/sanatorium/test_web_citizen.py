@@ -16,6 +16,7 @@ from salomat.core.db import session_factory
 from salomat.country import pack
 from salomat.domains.sanatorium import service
 from salomat.domains.sanatorium.schemas import PositionOut
+from salomat.domains.sanatorium.service.rules import local_today
 from salomat.domains.sanatorium.web.citizen import wait_words
 from tests.domains.registry.test_web import field_error, web_login
 from tests.domains.sanatorium.conftest import set_applied_at
@@ -23,7 +24,7 @@ from tests.ui.conftest import in_chromium, open_browser
 from tests.ui.test_languages import findings
 from tests.ui.test_pdf import pdf_text
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 NOW = datetime.now(UTC)
 
 

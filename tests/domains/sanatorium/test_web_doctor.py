@@ -15,13 +15,14 @@ import pytest
 
 from salomat.core import i18n
 from salomat.domains.sanatorium import service
+from salomat.domains.sanatorium.service.rules import local_today
 from tests.domains.registry.test_web import field_error, web_login
 from tests.factories import national_id_for
 from tests.ui.test_languages import findings
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 
 
 def page_of(person) -> str:  # type: ignore[no-untyped-def]

@@ -9,18 +9,19 @@ summary. A period may serve another region's queue (UZ keeps one per region)."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from salomat.core import i18n
+from salomat.domains.sanatorium.service.rules import local_today
 from tests.domains.registry.test_web import field_error, web_login
 from tests.ui.conftest import in_chromium, open_browser
 from tests.ui.test_languages import findings
 
 pytestmark = pytest.mark.anyio
 
-TODAY = date.today()
+TODAY = local_today()  # the pack's day (Tashkent/Almaty), as the service counts days
 MANAGE = "/sanatorium/manage"
 ARRIVALS = "/sanatorium/arrivals"
 #: the test regions' name (tests.factories.make_place): data, not a word of the page

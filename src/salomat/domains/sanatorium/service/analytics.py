@@ -82,6 +82,7 @@ from salomat.domains.sanatorium.service.rules import (
     DAYS_PER_MONTH,
     RELEASE_MONTHS,
     local_midnight,
+    local_today,
     sanatorium_rules,
 )
 from salomat.domains.sanatorium.service.suppression import protect_grid, protect_table, shown
@@ -257,7 +258,7 @@ async def sanatorium_dashboard(
     are ``YYYY-MM`` (default: the last 12 months). Wrong values are refused naming the
     field (``region``, ``from``, ``to``).
     """
-    today = today or date.today()
+    today = today or local_today()
     rules = sanatorium_rules()
     start_ym, end_ym = period(month_from, month_to, today)
     start = date(*start_ym, 1)

@@ -64,7 +64,7 @@ from salomat.domains.sanatorium.schemas import (
 from salomat.domains.sanatorium.service.catalogue import publish_period, set_beds
 from salomat.domains.sanatorium.service.offers import accept_offer, decline_offer, sweep
 from salomat.domains.sanatorium.service.referrals import refer, self_apply
-from salomat.domains.sanatorium.service.rules import sanatorium_rules
+from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules
 from salomat.domains.sanatorium.service.stays import arrive, discharge, record_noshow
 
 __all__ = ["load_demo_sanatorium"]
@@ -445,7 +445,7 @@ async def load_demo_sanatorium(
     if not spec:
         return 0
     _check(spec)
-    today = today or date.today()
+    today = today or local_today()  # the pack's day, as the sanatorium counts days
     staff = await _facility(session, spec["at"], "sanatorium_admin", "at")
     doctor = await _facility(session, facility_code, "family_doctor", "polyclinic")
     has_beds = await session.scalar(

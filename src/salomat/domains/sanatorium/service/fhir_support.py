@@ -47,7 +47,7 @@ from salomat.domains.sanatorium.service.common import (
     stays_out,
 )
 from salomat.domains.sanatorium.service.queue import with_position
-from salomat.domains.sanatorium.service.rules import sanatorium_rules, yearly_capacity
+from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules, yearly_capacity
 
 __all__ = [
     "AVAILABILITIES",
@@ -137,7 +137,7 @@ def _availability(p: PeriodOut, today: date) -> str:
 async def _periods(
     session: AsyncSession, rows: list[SanatoriumPeriod], now: datetime
 ) -> list[FhirPeriod]:
-    today = date.today()
+    today = local_today()
     facility = {p.id: p.facility_id for p in rows}
     return [
         FhirPeriod(out, facility[out.id], _availability(out, today))
@@ -348,7 +348,7 @@ async def fhir_services(
         SanatoriumPeriod.profile,
         func.min(SanatoriumPeriod.starts_on),
         func.max(SanatoriumPeriod.ends_on),
-    ).where(SanatoriumPeriod.status == "open", SanatoriumPeriod.ends_on > date.today())
+    ).where(SanatoriumPeriod.status == "open", SanatoriumPeriod.ends_on > local_today())
     if facility_id is not None:
         q = q.where(SanatoriumBed.facility_id == facility_id)
         span = span.where(SanatoriumPeriod.facility_id == facility_id)
@@ -422,7 +422,7 @@ async def fhir_periods(
 ) -> tuple[list[FhirPeriod], int]:
     """Periods (by first day, then id) with their counts, and how many match: the public
     free-places data, any period (past, withdrawn) included."""
-    now, today = utcnow(), date.today()
+    now, today = utcnow(), local_today()
     q = select(SanatoriumPeriod)
     if ids is not None:
         q = q.where(SanatoriumPeriod.id.in_(list(ids)))

@@ -17,7 +17,6 @@ referral out of scope is 404 like a missing one.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -151,7 +150,7 @@ async def _person_page(
         and active is None,
         "profiles": profiles,
         "categories": categories,
-        "today": date.today().isoformat(),
+        "today": service.local_today().isoformat(),
         "failed": None,
         "form": {},
         "errors": {},

@@ -116,7 +116,7 @@ async def _manage_page(
     status: int = 200,
 ) -> Response:
     rules = service.sanatorium_rules()
-    today = date.today()
+    today = service.local_today()
     periods = await service.list_periods(session, principal)
     # where the pack keeps a queue per region, a period serves one: the sanatorium's own
     # region's by default, or another region's (one with no sanatorium of the profile)
@@ -228,7 +228,7 @@ async def _arrivals_page(
     extra: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    today = date.today()
+    today = service.local_today()
     stays = await service.expected_arrivals(
         session, principal, from_date=from_date, days=AHEAD_DAYS
     )
