@@ -25,7 +25,6 @@ from salomat.core.errors import (
     NotFound,
     PreconditionFailed,
 )
-from salomat.core.fhir_dates import date_value
 from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
 from salomat.core.params import RowId, Version, parse_row_id
@@ -55,7 +54,13 @@ from salomat.fhir.common import (
     validated,
 )
 from salomat.fhir.record_chain import HAS_DOC, MAX_HAS_PEOPLE, has_persons, is_has
-from salomat.fhir.record_params import element_names, page_size, searchset_of, subset
+from salomat.fhir.record_params import (
+    date_values,
+    element_names,
+    page_size,
+    searchset_of,
+    subset,
+)
 from salomat.fhir.search_handling import lenient, split_known, with_ignored
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
@@ -195,21 +200,6 @@ def _values(params: Params, name: str) -> list[str] | None:
     return values
 
 
-def _dated(params: Params, name: str) -> tuple[list[Any], list[list[Any]]]:
-    """Each value as (prefix, start, end) (core.fhir_dates): repeated values must all hold,
-    a value with commas is a group of alternatives, returned apart."""
-    single: list[Any] = []
-    groups: list[list[Any]] = []
-    for key, raw in params.items:
-        if key != name:
-            continue
-        if "," in raw:
-            groups.append([date_value(v, name) for v in raw.split(",")])
-        else:
-            single.append(date_value(raw, name))
-    return single, groups
-
-
 def _sort(params: Params) -> list[tuple[str, bool]]:
     raw = params.get("_sort")
     if raw is None:
@@ -288,8 +278,8 @@ async def _filter(
                 continue
         if not facilities:
             return None
-    birth, birth_any = _dated(params, "birthdate")
-    updated, updated_any = _dated(params, "_lastUpdated")
+    birth, birth_any = date_values(params, "birthdate")
+    updated, updated_any = date_values(params, "_lastUpdated")
     return service.PersonFilter(
         ids=ids,
         national_ids=national,

@@ -208,7 +208,7 @@ def _tokens(
 Dates = list[tuple[str, datetime, datetime]]
 
 
-def _dates(params: Params, name: str) -> tuple[Dates, list[Dates]]:
+def date_values(params: Params, name: str) -> tuple[Dates, list[Dates]]:
     """Each value as (prefix, start, end): the interval its precision implies, read by the
     shared date parser (core.fhir_dates). Repeated values must all hold (AND); a value
     with commas is one group of alternatives (OR), returned apart."""
@@ -324,8 +324,8 @@ def read_query(resource_type: str, params: Params) -> RecordQuery | None:
         if raw not in ("true", "false"):
             raise Invalid.fields([FieldError(key, N_("must be true or false"))])
         missing[_MISSING_PARAMS[name]] = raw == "true"
-    dates, date_any = _dates(params, "date")
-    updated, updated_any = _dates(params, "_lastUpdated")
+    dates, date_any = date_values(params, "date")
+    updated, updated_any = date_values(params, "_lastUpdated")
     return RecordQuery(
         missing=missing,
         not_codes=_tokens(params, "code:not"),

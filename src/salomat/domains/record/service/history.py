@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
-from salomat.core.policy import Scope, person_scope
+from salomat.core.policy import Scope
 from salomat.core.security import Principal
 from salomat.domains.record.models import RecordResource, RecordVersion
 from salomat.domains.record.schemas import RecordPage
@@ -28,6 +28,7 @@ from salomat.domains.record.service.common import RESOURCE_TYPES, row_id, stored
 from salomat.domains.record.service.common import fhir_id as to_fhir_id
 from salomat.domains.record.service.reads import scope_or_404
 from salomat.domains.record.service.scope import REASON as SENDER_REASON
+from salomat.domains.record.service.scope import audit_withheld, people_in_scope
 
 __all__ = ["history_of_types", "resource_history_since"]
 
@@ -92,14 +93,7 @@ async def history_of_types(
                 )
             ]
         )
-    allowed: dict[int, Scope] = {}
-    refused: list[int] = []
-    for pid in people:
-        scope = await person_scope(session, principal, pid)
-        if scope is None:
-            refused.append(pid)
-        else:
-            allowed[pid] = scope
+    allowed, refused = await people_in_scope(session, principal, people)
     if refused:
         # each person left out, once per type of hers in the window (as a search does)
         withheld = others.where(RecordResource.person_id.in_(refused)).with_only_columns(
@@ -108,19 +102,7 @@ async def history_of_types(
         pairs = await session.execute(
             withheld.distinct().order_by(RecordResource.person_id, RecordResource.resource_type)
         )
-        for pid, rtype in pairs:
-            # written now (audit.denied keeps a row for a request that fails; this one
-            # answers 200)
-            await audit.record(
-                session,
-                principal,
-                action="denied",
-                resource_type=rtype,
-                resource_id=str(pid),
-                patient_id=pid,
-                outcome="failure",
-                detail="outside the user's scope",
-            )
+        await audit_withheld(session, principal, pairs.tuples())
     visible = [c for c in (RecordResource.person_id.in_(sorted(allowed)) if allowed else None, sent)
                if c is not None]  # fmt: skip
     if not visible:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
-from salomat.core.policy import Scope, person_scope
+from salomat.core.policy import Scope
 from salomat.core.security import Principal
 from salomat.domains.record.models import (
     RecordIdentifier,
@@ -31,7 +31,7 @@ from salomat.domains.record.service.common import (
     fhir_id as to_fhir_id,
 )
 from salomat.domains.record.service.scope import REASON as SENDER_REASON
-from salomat.domains.record.service.scope import resource_scope
+from salomat.domains.record.service.scope import audit_withheld, people_in_scope, resource_scope
 from salomat.domains.record.service.validation import unstorable
 
 __all__ = [
@@ -483,14 +483,7 @@ async def search_resources(
                 .limit(MAX_PEOPLE)
             )
         )
-    allowed: dict[int, Scope] = {}
-    out_of_scope: list[int] = []
-    for pid in people:
-        scope = await person_scope(session, principal, pid)
-        if scope is None:
-            out_of_scope.append(pid)
-        else:
-            allowed[pid] = scope
+    allowed, out_of_scope = await people_in_scope(session, principal, people)
     # besides the people in scope: what the caller's facility sent, and only that
     sent = (
         RecordResource.sender_facility_id == principal.facility_id
@@ -508,17 +501,8 @@ async def search_resources(
                     RecordResource.sender_facility_id != principal.facility_id,
                 )
             )
-        for pid in await session.scalars(withheld.distinct().order_by(RecordResource.person_id)):
-            await audit.record(
-                session,
-                principal,
-                action="denied",
-                resource_type=resource_type,
-                resource_id=str(pid),
-                patient_id=pid,
-                outcome="failure",
-                detail="outside the user's scope",
-            )
+        left_out = await session.scalars(withheld.distinct().order_by(RecordResource.person_id))
+        await audit_withheld(session, principal, ((pid, resource_type) for pid in left_out))
     if not allowed and sent is None:
         await audit.record_listing(session, principal, [], resource_type=resource_type)
         return RecordPage(items=[], total=0)

@@ -9,8 +9,11 @@ nor any other domain's); a hospital finds again and reads what it sent, nothing 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salomat.core import audit
 from salomat.core.policy import Scope, person_scope
 from salomat.core.security import Principal
 
@@ -37,3 +40,37 @@ async def resource_scope(
     ):
         return Scope(REASON)
     return scope
+
+
+async def people_in_scope(
+    session: AsyncSession, principal: Principal, people: Iterable[int]
+) -> tuple[dict[int, Scope], list[int]]:
+    """The people (ids) split: those the caller holds in scope, with why, and the others."""
+    allowed: dict[int, Scope] = {}
+    refused: list[int] = []
+    for pid in people:
+        scope = await person_scope(session, principal, pid)
+        if scope is None:
+            refused.append(pid)
+        else:
+            allowed[pid] = scope
+    return allowed, refused
+
+
+async def audit_withheld(
+    session: AsyncSession, principal: Principal, withheld: Iterable[tuple[int, str]]
+) -> None:
+    """A denied row for each (person, type) an answer left out as outside the caller's
+    scope, written now: the answer itself is a 200 (``audit.denied`` keeps a row for a
+    request that fails)."""
+    for pid, resource_type in withheld:
+        await audit.record(
+            session,
+            principal,
+            action="denied",
+            resource_type=resource_type,
+            resource_id=str(pid),
+            patient_id=pid,
+            outcome="failure",
+            detail="outside the user's scope",
+        )
