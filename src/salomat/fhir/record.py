@@ -130,6 +130,13 @@ def parse_body(raw: bytes, resource_type: str) -> Any:
             params={"type": resource_type},
             errors=[FieldError(element_path(resource_type, e.loc), e.message)],
         ) from e
+    # after BodyError (a ValueError too): an integer of more than 4,300 digits
+    except ValueError as e:
+        raise BadRequest(
+            N_("Not a valid FHIR R4 %(type)s."),
+            params={"type": resource_type},
+            errors=[FieldError(resource_type, N_("holds a number too long to read"))],
+        ) from e
 
 
 def validate_resource(body: Any, resource_type: str | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -376,8 +376,10 @@ def parse_since(raw: str | None) -> datetime | None:
         return None
     if _INSTANT.fullmatch(raw):
         try:
-            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
+            at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            at.astimezone(UTC)  # 0001-01-01T00:00:00+14:00 has no UTC instant: refused
+            return at
+        except (ValueError, OverflowError):
             pass
     raise Invalid.fields(
         [FieldError("_since", N_("Give an instant with its zone, e.g. 2026-11-01T00:00:00Z."))]
