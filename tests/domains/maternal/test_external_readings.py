@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from salomat.core.audit import AuditEvent
+from salomat.core.config import get_settings
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.maternal import service
 from salomat.domains.maternal.models import ExternalReading, Pregnancy
 from salomat.domains.maternal.schemas import ContactIn, PregnancyIn
@@ -29,6 +31,8 @@ from salomat.domains.maternal.service.anc_facts import ContactFacts
 
 pytestmark = pytest.mark.anyio
 TODAY = date.today()
+#: the country's day, which decides what is "not yet" (after 19:00 UTC, tomorrow's date)
+LOCAL_TODAY = pack.today(get_settings().country)
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 _ids = count(1)
@@ -260,7 +264,7 @@ async def test_an_update_replaces_and_entered_in_error_removes(db, woman):
     "body",
     [
         obs("718-7", 65, "g/L", on=TODAY - timedelta(weeks=40)),  # before the pregnancy
-        obs("718-7", 65, "g/L", on=TODAY + timedelta(days=1)),  # not yet
+        obs("718-7", 65, "g/L", on=LOCAL_TODAY + timedelta(days=1)),  # not yet, there
         obs("718-7", 65, "mmol/L"),  # a unit not converted
         obs("718-7", 65, "g/L", status="preliminary"),
         obs("4548-4", 9.5, "%"),  # HbA1c: not a code the rules read
@@ -441,3 +445,28 @@ async def registry_facility(s, facility_id: int) -> str:
 
     names = await registry.facility_names(s, [facility_id])
     return names[facility_id].code
+
+
+async def test_a_reading_of_this_evening_in_tashkent_is_taken_on_a_utc_server(
+    db, woman, monkeypatch
+):
+    """At 20:00 UTC it is 01:00 of the next day in Tashkent and Almaty: a laboratory's
+    result dated that (local) day is today's, not a reading from the future left out."""
+    from datetime import UTC, datetime, time
+
+    import salomat.country.pack as pack_module
+
+    evening = datetime.combine(TODAY, time(20, 0), tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return evening if tz is None else evening.astimezone(tz)
+
+    monkeypatch.setattr(pack_module, "datetime", Clock)
+    local_day = TODAY + timedelta(days=1)
+    _, taken = await send(db, woman, obs("718-7", 65, "g/L", on=local_day))
+    assert taken == 1
+    # a day after the country's today is still not taken
+    _, later = await send(db, woman, obs("718-7", 65, "g/L", on=local_day + timedelta(days=1)))
+    assert later == 0

@@ -17,8 +17,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
+from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.maternal.models import ExternalReading, Pregnancy
 from salomat.domains.maternal.service import dating, evaluation, external_readings
 from salomat.domains.maternal.service.pregnancy import RESOURCE
@@ -64,7 +66,9 @@ async def take_external_observation(
     if p is None:
         return 0
     parsed = external_readings.parse_observation(resource)
-    today = date.today()
+    # the country's day: a reading dated this evening in Tashkent is not "after today"
+    # on a server whose clock says UTC
+    today = pack.today(get_settings().country)
     kept = list(parsed.readings) if parsed.on is not None and _during(p, parsed.on, today) else []
     removed = await session.execute(
         delete(ExternalReading).where(
