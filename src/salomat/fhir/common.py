@@ -440,7 +440,8 @@ class Params:
     def page(self) -> PageParams:
         count, offset = self.get("_count"), self.get("_offset")
         for name, raw in (("_count", count), ("_offset", offset)):
-            if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) <= 19):
+            # past 64 bits check_page names it; thousands of digits Python will not read
+            if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) <= 100):
                 raise Invalid.fields([FieldError(name, N_("must be a whole number"))])
         # past 64 bits, check_page refuses the offset by name
         return check_page(
