@@ -102,7 +102,7 @@ async def history_of_types(
         pairs = await session.execute(
             withheld.distinct().order_by(RecordResource.person_id, RecordResource.resource_type)
         )
-        await audit_withheld(session, principal, pairs.tuples())
+        await audit_withheld(session, principal, ((pid, rtype) for pid, rtype in pairs))
     visible = [c for c in (RecordResource.person_id.in_(sorted(allowed)) if allowed else None, sent)
                if c is not None]  # fmt: skip
     if not visible:
