@@ -19,14 +19,13 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.core.errors import N_, FieldError, Invalid, NotFound
+from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.policy import Scope
 from salomat.core.security import Principal
 from salomat.domains.record.models import RecordResource, RecordVersion
 from salomat.domains.record.schemas import RecordPage
-from salomat.domains.record.service.common import RESOURCE_TYPES, row_id, stored
-from salomat.domains.record.service.common import fhir_id as to_fhir_id
-from salomat.domains.record.service.reads import scope_or_404
+from salomat.domains.record.service.common import RESOURCE_TYPES, stored
+from salomat.domains.record.service.reads import audit_read, row_or_404, scope_or_404
 from salomat.domains.record.service.scope import REASON as SENDER_REASON
 from salomat.domains.record.service.scope import audit_withheld, people_in_scope
 
@@ -150,16 +149,7 @@ async def history_of_types(
             scope = Scope(SENDER_REASON)
         if scope is None:  # the query admits none such
             continue
-        await audit.record(
-            session,
-            principal,
-            action="read",
-            resource_type=row.resource_type,
-            resource_id=to_fhir_id(row.id),
-            patient_id=row.person_id,
-            purpose=scope.reason,
-            break_glass_grant=scope.break_glass_grant,
-        )
+        await audit_read(session, principal, row, scope)
     return RecordPage(
         items=[
             stored(row, body=v.body, version=v.version, last_updated=v.changed_at,
@@ -185,23 +175,9 @@ async def resource_history_since(
     as a read of the resource (else 404, the refusal audited)."""
     if since.tzinfo is None:
         raise Invalid.fields([FieldError("_since", N_("A time needs a zone: Z or +hh:mm"))])
-    rid = row_id(fhir_id)
-    row = await session.get(RecordResource, rid) if rid is not None else None
-    if row is None or row.resource_type != resource_type:
-        raise NotFound(
-            N_("%(type)s %(id)s not found."), params={"type": resource_type, "id": fhir_id}
-        )
+    row = await row_or_404(session, resource_type, fhir_id)
     scope = await scope_or_404(session, principal, resource_type, row)
-    await audit.record(
-        session,
-        principal,
-        action="read",
-        resource_type=resource_type,
-        resource_id=to_fhir_id(row.id),
-        patient_id=row.person_id,
-        purpose=scope.reason,
-        break_glass_grant=scope.break_glass_grant,
-    )
+    await audit_read(session, principal, row, scope)
     cond = and_(RecordVersion.resource_id == row.id, RecordVersion.changed_at >= since)
     total = int(
         await session.scalar(select(func.count()).select_from(RecordVersion).where(cond)) or 0

@@ -70,7 +70,8 @@ async def scope_or_404(
     return scope
 
 
-async def _row(session: AsyncSession, resource_type: str, fhir_id: str) -> RecordResource:
+async def row_or_404(session: AsyncSession, resource_type: str, fhir_id: str) -> RecordResource:
+    """The stored row of ``<resource_type>/<fhir_id>``; 404 when there is none."""
     rid = row_id(fhir_id)
     row = await session.get(RecordResource, rid) if rid is not None else None
     if row is None or row.resource_type != resource_type:
@@ -88,16 +89,17 @@ async def load_in_scope(
 ) -> StoredResource:
     """The current version, the person in scope (else 404, the refusal audited); read
     audited unless the caller audits its own action."""
-    row = await _row(session, resource_type, to_fhir_id(rid))
+    row = await row_or_404(session, resource_type, to_fhir_id(rid))
     scope = await scope_or_404(session, principal, resource_type, row)
     if audit_it:
-        await _audit_read(session, principal, row, scope)
+        await audit_read(session, principal, row, scope)
     return stored(row)
 
 
-async def _audit_read(
+async def audit_read(
     session: AsyncSession, principal: Principal, row: RecordResource, scope: Scope
 ) -> None:
+    """A read of ``row`` audited under the reason ``scope`` gives."""
     await audit.record(
         session,
         principal,
@@ -119,9 +121,9 @@ async def read_resource(
     version: int | None = None,
 ) -> StoredResource:
     """The resource (``version``: that version of it), audited."""
-    row = await _row(session, resource_type, fhir_id)
+    row = await row_or_404(session, resource_type, fhir_id)
     scope = await scope_or_404(session, principal, resource_type, row)
-    await _audit_read(session, principal, row, scope)
+    await audit_read(session, principal, row, scope)
     if version is None or version == row.version:
         return stored(row)
     old = await session.get(RecordVersion, (row.id, version)) if 0 < version < 2**31 else None
@@ -154,9 +156,9 @@ async def resource_history_page(
     """One page of the versions, newest first, and how many there are (audited as one
     read). Only the page's bodies are read: a document's versions may be megabytes
     each."""
-    row = await _row(session, resource_type, fhir_id)
+    row = await row_or_404(session, resource_type, fhir_id)
     scope = await scope_or_404(session, principal, resource_type, row)
-    await _audit_read(session, principal, row, scope)
+    await audit_read(session, principal, row, scope)
     q = (
         select(RecordVersion)
         .where(RecordVersion.resource_id == row.id)

@@ -22,7 +22,6 @@ from salomat.core.errors import (
     FieldError,
     Forbidden,
     Invalid,
-    NotFound,
     PreconditionFailed,
 )
 from salomat.core.security import Principal
@@ -46,7 +45,7 @@ from salomat.domains.record.service.common import (
 from salomat.domains.record.service.common import (
     fhir_id as to_fhir_id,
 )
-from salomat.domains.record.service.reads import load_in_scope, scope_or_404
+from salomat.domains.record.service.reads import load_in_scope, row_or_404, scope_or_404
 from salomat.domains.record.service.scope import resource_scope, sent_by_caller
 from salomat.domains.record.service.tokens import parse_token
 from salomat.domains.record.service.validation import Prepared, check_resource, unstorable
@@ -357,12 +356,7 @@ async def update_resource(
     A stale ``if_match`` is refused (412, as FHIR R4 answers a stale If-Match); a change
     of the person is refused too. Only the facility that sent the resource changes it
     (another that may see it: 403; one that may not: 404), audited under its reason."""
-    rid = row_id(fhir_id)
-    row = await session.get(RecordResource, rid) if rid is not None else None
-    if row is None or row.resource_type != resource_type:
-        raise NotFound(
-            N_("%(type)s %(id)s not found."), params={"type": resource_type, "id": fhir_id}
-        )
+    row = await row_or_404(session, resource_type, fhir_id)
     # seen as for a read (else 404, audited); changed only by the facility that sent it
     scope = await scope_or_404(session, principal, resource_type, row)
     if not sent_by_caller(principal, row.sender_facility_id):
