@@ -391,13 +391,7 @@ async def search_persons(
         )
     facility_id = None
     if q.attached_to:
-        facility_id = await session.scalar(
-            select(Facility.id).where(Facility.code == q.attached_to)
-        )
-        if facility_id is None:
-            raise Invalid.fields(
-                [FieldError("attached_to", f"no facility has code {q.attached_to}")]
-            )
+        facility_id = await _attached_to(session, q.attached_to)
     if q.national_id:
         stmt = select(Person).where(Person.national_id == q.national_id.strip())
         people = list((await session.scalars(stmt)).all())
@@ -493,13 +487,7 @@ async def search_persons_among(
     if q.sex:
         stmt = stmt.where(Person.sex == q.sex)
     if q.attached_to:
-        facility_id = await session.scalar(
-            select(Facility.id).where(Facility.code == q.attached_to)
-        )
-        if facility_id is None:
-            raise Invalid.fields(
-                [FieldError("attached_to", f"no facility has code {q.attached_to}")]
-            )
+        facility_id = await _attached_to(session, q.attached_to)
         stmt = stmt.where(Person.attached_facility_id == facility_id)
     terms = _terms(q.name, q.family, q.given)
     rows = await session.scalars(stmt.order_by(Person.id))
@@ -511,3 +499,11 @@ async def search_persons_among(
     await audit_listing(session, principal, [(p, why[p.id]) for p, _ in people])
     items = [await person_out(session, p, codes=codes) for p, codes in people]
     return Page[PersonOut](items=items, total=len(allowed), limit=page.limit, offset=page.offset)
+
+
+async def _attached_to(session: AsyncSession, code: str) -> int:
+    """The id of the facility a search's ``attached_to`` names; refused naming it."""
+    facility_id = await session.scalar(select(Facility.id).where(Facility.code == code))
+    if facility_id is None:
+        raise Invalid.fields([FieldError("attached_to", f"no facility has code {code}")])
+    return int(facility_id)
