@@ -84,6 +84,12 @@ PERMISSION_TEXTS: dict[str, str] = {
     "record:read": N_("view the shared health record"),
     "record:write": N_("send records to the shared health record"),
     "record:naming": N_("register identifier systems of other information systems"),
+    "bulk:export": N_("export a population's records in bulk"),
+    "jobs:read": N_("view the background jobs"),
+    "client:manage": N_("register the information systems that connect to the platform"),
+    "subscription:manage": N_("subscribe another information system to changes"),
+    "subscription:admin": N_("view every subscription and its deliveries"),
+    "terminology:read": N_("read the national code systems and profiles"),
     "employer:read": N_("view the employer registry"),
     "employer:manage": N_("manage the employer registry"),
 }

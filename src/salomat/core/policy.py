@@ -44,6 +44,9 @@ class Role(StrEnum):
     #: an employer organisation's account: checks its employees' sick-leave certificates
     #: (validity and dates only); bound to one employer (``User.employer_id``)
     employer = "employer"
+    #: the national statistics office (or a data warehouse) under a data-sharing agreement:
+    #: pulls whole populations by FHIR Bulk Data export, sees no page of anyone (issue 19)
+    statistician = "statistician"
 
 
 #: Roles that act for a facility and must be bound to one.
@@ -229,6 +232,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "record:read": frozenset(CLINICAL_ROLES),
     "record:write": frozenset(CLINICAL_ROLES),
     "record:naming": frozenset({Role.admin}),
+    # system-to-system exchange (issue 19, docs/exchange.md): bulk export of a population
+    # (the statistician nationally; a facility's clinicians and registrar their attached
+    # people, Group export), the jobs' operations page, registered client systems, FHIR
+    # subscriptions (a facility's systems for what concerns the facility), the national
+    # code systems and profiles (reference data every staff role and system reads)
+    "bulk:export": frozenset({Role.statistician, Role.registrar, *CLINICAL_ROLES}),
+    "jobs:read": frozenset({Role.admin}),
+    "client:manage": frozenset({Role.admin}),
+    "subscription:manage": frozenset(
+        {Role.registrar, *CLINICAL_ROLES, Role.pharmacist, Role.sanatorium_admin}
+    ),
+    "subscription:admin": frozenset({Role.admin}),
+    "terminology:read": _STAFF,
     # employer organisations (registry data, like facilities)
     "employer:read": frozenset({Role.admin}),
     "employer:manage": frozenset({Role.admin}),
@@ -239,6 +255,8 @@ NATIONAL_PERSON_SCOPE: dict[Role, str] = {
     Role.registrar: "registers and attaches people, so must find anyone in the national index",
     Role.cancer_registrar: "keeps the population-based cancer registry: links reports "
     "about anyone resident",
+    Role.statistician: "pulls whole populations for national statistics under a "
+    "data-sharing agreement (bulk export only: no other permission reads a person)",
 }
 
 

@@ -29,6 +29,7 @@ ROLES = (
     N_("epidemiologist"),
     N_("citizen"),
     N_("employer"),
+    N_("statistician"),
 )
 
 AUDIT_ACTIONS = (
