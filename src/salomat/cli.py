@@ -157,6 +157,51 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="run the jobs due now, then stop")] = False,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="run only jobs of this kind (repeatable)")
+    ] = None,
+) -> None:
+    """Run background jobs (bulk exports, subscription deliveries) until stopped.
+
+    The server runs them itself too unless SALOMAT_JOBS_IN_PROCESS=false; run as many
+    workers as the load needs: each claims its own jobs (docs/operations.md).
+    """
+    import asyncio
+    import signal
+
+    import salomat.fhir.api  # noqa: F401  (imports every job handler: fhir and the domains)
+    from salomat.core import jobs
+    from salomat.core.db import dispose_engines
+
+    known = jobs.kinds()
+    unknown = sorted(set(kind or ()) - known)
+    if unknown:
+        raise _fail(
+            f"Unknown job kind: {', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})."
+        )
+
+    async def main() -> int:
+        try:
+            if once:
+                return await jobs.run_until_idle(only=kind or None)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            out.print(f"Worker {jobs.worker_name()} running jobs ({', '.join(sorted(known))})")
+            await jobs.work(stop, only=kind or None)
+            return 0
+        finally:
+            await dispose_engines()
+
+    ran = asyncio.run(main())
+    if once:
+        out.print(f"{ran} job(s) run.")
+
+
 # ---- db ------------------------------------------------------------------------
 
 

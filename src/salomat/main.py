@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from salomat import __version__
-from salomat.core import db_roles
+from salomat.core import db_roles, jobs
 from salomat.core import logging as salomat_logging
 from salomat.core.config import get_settings
 from salomat.core.db import session_factory
@@ -101,13 +101,18 @@ async def _sweep_forever(every: float) -> None:
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await warn_if_audit_can_be_bypassed()
     settings = get_settings()
-    task = None
+    tasks = []
     if settings.sweep_seconds and settings.env != "test":
-        task = asyncio.create_task(_sweep_forever(settings.sweep_seconds))
+        tasks.append(asyncio.create_task(_sweep_forever(settings.sweep_seconds)))
+    stop = asyncio.Event()
+    if settings.jobs_in_process and settings.env != "test":
+        # the embedded default's worker (core/jobs.py); `salomat worker` runs more
+        tasks.append(asyncio.create_task(jobs.work(stop)))
     try:
         yield
     finally:
-        if task is not None:
+        stop.set()
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     #: seconds between two runs of the in-process job that moves queues on (lapsed
     #: offers, no-shows, new offers); 0: only ``salomat sanatorium sweep`` (cron) runs it
     sweep_seconds: int = Field(default=300, ge=0)
+    #: background jobs (core/jobs.py): the server runs them itself unless this is off
+    #: (then ``salomat worker`` processes do); a worker that stops renewing its lease for
+    #: this long is taken for dead and its job resumed elsewhere; an idle worker looks
+    #: for due jobs this often
+    jobs_in_process: bool = True
+    job_lease_seconds: float = Field(default=60, gt=0, le=3600)
+    job_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     #: PostgreSQL connections each app process keeps open, and how many more it may open
     #: at a peak (closed again when handed back)

@@ -1,0 +1,1 @@
+"""FHIR subscriptions: other systems told when what they care about changes (issue 19)."""
