@@ -1075,3 +1075,41 @@ def test_db_roles_once_and_again_then_the_app_role_serves_without_warning(
                 if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (n,)).fetchone():
                     conn.execute(f'DROP OWNED BY "{n}"')
                     conn.execute(f'DROP ROLE "{n}"')
+
+
+# ---- salomat worker -------------------------------------------------------------
+
+
+def test_worker_once_runs_the_jobs_due_and_says_how_many(scratch_url, tmp_path):
+    from salomat.core import jobs
+
+    kind = f"test.cli.{uuid.uuid4().hex[:8]}"
+    done: list[str] = []
+
+    @jobs.handler(kind)
+    async def greet(ctx: jobs.JobContext) -> dict:
+        done.append(ctx.payload["to"])
+        return {"greeted": ctx.payload["to"]}
+
+    async def queue_two(session: Any) -> list[int]:
+        return [await jobs.enqueue(session, kind, {"to": who}) for who in ("Aziza", "Bekzod")]
+
+    ids = run(queue_two, scratch_url)
+    env = _env(scratch_url, tmp_path)
+    r = invoke(["worker", "--once", "--kind", kind], env=env)
+    assert r.exit_code == 0, r.output
+    assert "2 job(s) run" in r.output
+    assert done == ["Aziza", "Bekzod"]
+
+    async def statuses(session: Any) -> list[str]:
+        return [(await jobs.get(session, i)).status for i in ids]
+
+    assert run(statuses, scratch_url) == ["done", "done"]
+    again = invoke(["worker", "--once", "--kind", kind], env=env)
+    assert "0 job(s) run" in again.output
+
+
+def test_worker_refuses_a_kind_it_does_not_know(tmp_path):
+    r = invoke(["worker", "--once", "--kind", "no-such-kind"], env={})
+    assert r.exit_code == 1
+    assert "Unknown job kind: no-such-kind" in r.output
