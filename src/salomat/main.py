@@ -20,8 +20,10 @@ from salomat.core.errors import install_error_handlers
 from salomat.core.health import health
 from salomat.core.middleware import (
     BodySizeLimitMiddleware,
+    CorsMiddleware,
     RequestContextMiddleware,
     UrlGuardMiddleware,
+    install_cors_origins,
 )
 from salomat.core.user_names import install_user_names
 from salomat.domains.accounts import api as accounts_api
@@ -118,6 +120,12 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
+async def _client_origins() -> frozenset[str]:
+    """CORS: the browser origins the active client systems registered (accounts)."""
+    async with session_factory()() as session:
+        return await accounts_service.allowed_origins(session)
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     salomat_logging.configure()
@@ -173,5 +181,9 @@ def create_app() -> FastAPI:
         max_bytes=settings.max_body_bytes,
         fhir_max_bytes=settings.max_fhir_body_bytes,
     )
+    # CORS for the client systems' registered origins, inside the request context (its
+    # preflight answers carry the security headers and the request id too)
+    install_cors_origins(_client_origins)
+    app.add_middleware(CorsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

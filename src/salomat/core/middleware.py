@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -252,3 +253,99 @@ class BodySizeLimitMiddleware:
         except Exception:
             if not rejected:
                 raise
+
+
+# ---- CORS for the registered client systems' browser origins ---------------------------
+
+OriginsLoader = Callable[[], Awaitable[frozenset[str]]]
+_cors: dict[str, Any] = {"loader": None, "origins": None, "loaded_at": 0.0}
+#: read again after this many seconds, so that another worker process sees a change too
+CORS_RELOAD_SECONDS = 60.0
+CORS_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_HEADERS = (
+    b"authorization, content-type, accept, accept-language, if-match, if-none-match, "
+    b"prefer, idempotency-key, x-request-id"
+)
+
+
+def install_cors_origins(loader: OriginsLoader | None) -> None:
+    """The app names where the allowed origins come from (accounts: the active client
+    systems' registered origins)."""
+    _cors.update(loader=loader, origins=None, loaded_at=0.0)
+
+
+def cors_origins_changed() -> None:
+    """A client system's origins changed (committed): read them again at the next request."""
+    _cors["origins"] = None
+
+
+async def _cors_origins() -> frozenset[str]:
+    origins = _cors["origins"]
+    if origins is not None and time.monotonic() - _cors["loaded_at"] < CORS_RELOAD_SECONDS:
+        return origins  # type: ignore[no-any-return]
+    loader = _cors["loader"]
+    if loader is None:
+        return frozenset()
+    try:
+        origins = await loader()
+    except Exception:  # no database yet (not migrated): no origin is allowed
+        error_log.exception("reading the CORS origins failed; none allowed")
+        origins = frozenset()
+    _cors.update(origins=origins, loaded_at=time.monotonic())
+    return origins  # type: ignore[no-any-return]
+
+
+class CorsMiddleware:
+    """CORS for the origins registered by client systems, and for no other (no wildcard).
+
+    A request without ``Origin`` passes untouched. A preflight (``OPTIONS`` with
+    ``Access-Control-Request-Method``) from an allowed origin is answered 204 here; from
+    any other origin 403 with no CORS header. Other requests from an allowed origin get
+    ``Access-Control-Allow-Origin`` naming it (``Vary: Origin`` always). Credentials
+    (cookies) are never allowed cross-origin: a client system sends its bearer token.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        origin = headers.get(b"origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        allowed = origin.decode("latin-1").lower() in await _cors_origins()
+        if scope.get("method") == "OPTIONS" and b"access-control-request-method" in headers:
+            out: list[tuple[bytes, bytes]] = [(b"vary", b"Origin"), (b"content-length", b"0")]
+            if allowed:
+                out += [
+                    (b"access-control-allow-origin", origin),
+                    (b"access-control-allow-methods", CORS_METHODS),
+                    (b"access-control-allow-headers", CORS_HEADERS),
+                    (b"access-control-max-age", b"600"),
+                ]
+            await send(
+                {"type": "http.response.start", "status": 204 if allowed else 403, "headers": out}
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                hdrs = list(message.get("headers", []))
+                hdrs.append((b"vary", b"Origin"))
+                if allowed:
+                    hdrs += [
+                        (b"access-control-allow-origin", origin),
+                        (
+                            b"access-control-expose-headers",
+                            b"location, etag, content-location, x-request-id",
+                        ),
+                    ]
+                message["headers"] = hdrs
+            await send(message)
+
+        await self.app(scope, receive, send_cors)

@@ -267,6 +267,18 @@ def allowed(role: str, permission: str) -> bool:
     return role in holders
 
 
+def permitted(principal: Principal, permission: str) -> bool:
+    """The role holds ``permission`` and, for a client system, one of its granted scopes
+    covers it (core.scopes)."""
+    if not allowed(principal.role, permission):
+        return False
+    if principal.scopes is None:
+        return True
+    from salomat.core.scopes import covers
+
+    return covers(principal.scopes, permission)
+
+
 def facility_required(role: str) -> bool:
     return role in FACILITY_ROLES
 
@@ -316,6 +328,21 @@ class Require:
                 },
                 extensions={"role": principal.role, "permission": self.permission},
             )
+        if principal.scopes is not None and not permitted(principal, self.permission):
+            from salomat.core import audit
+
+            await audit.denied(
+                request.state.session,
+                principal,
+                resource_type=self.permission.split(":")[0],
+                detail=f"scopes {' '.join(sorted(principal.scopes))} do not cover "
+                f"{self.permission}"[:500],
+            )
+            raise Forbidden(
+                N_("The client system's scopes do not allow this: %(what)s."),
+                params={"what": permission_text(self.permission)},
+                extensions={"permission": self.permission, "scope": sorted(principal.scopes)},
+            )
         return principal
 
 
@@ -339,7 +366,7 @@ class RequireAny(Require):
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is not None:
             for p in self.permissions:
-                if allowed(principal.role, p):
+                if permitted(principal, p):
                     return await Require(p)(request)
         return await super().__call__(request)
 

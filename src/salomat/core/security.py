@@ -89,9 +89,16 @@ class Principal:
     via: str = "bearer"
     csrf_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: a client system's granted SMART scopes (core.scopes); None for a person, whose role
+    #: alone decides
+    scopes: frozenset[str] | None = None
 
 
-def issue_access_token(*, user_id: int, role: str, session_id: str) -> tuple[str, int]:
+def issue_access_token(
+    *, user_id: int, role: str, session_id: str, scope: str | None = None
+) -> tuple[str, int]:
+    """``scope``: a client system's granted scopes (space-separated), carried as the
+    ``scope`` claim; a person's token has none."""
     s = get_settings()
     now = datetime.now(UTC)
     ttl = timedelta(minutes=s.access_token_minutes)
@@ -106,6 +113,8 @@ def issue_access_token(*, user_id: int, role: str, session_id: str) -> tuple[str
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
     }
+    if scope is not None:
+        claims["scope"] = scope
     token = jwt.encode(claims, s.resolved_secret_key(), algorithm=ALGORITHMS[0])
     return token, int(ttl.total_seconds())
 

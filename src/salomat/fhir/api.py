@@ -35,6 +35,7 @@ from salomat.fhir import (
     registry_api,
     sanatorium_api,
     sick_leave_api,
+    smart,
 )
 from salomat.fhir import bundle as transactions
 from salomat.fhir.common import JSON_PATCH, PAGING, negotiate, reference_id
@@ -84,6 +85,9 @@ AUDIT_EVENT: dict[str, Any] = {
         {"name": "_count", "type": "number"},
     ],
 }
+# SMART Backend Services discovery (/fhir/.well-known/smart-configuration), before any
+# route of a type and an id could read it as one
+router.include_router(smart.router)
 # first: the shared record's type-level _history, $validate and PATCH (GET
 # /fhir/Observation/_history is no read of an id "_history") and the system-level _history
 router.include_router(record_http.router)
@@ -182,19 +186,7 @@ async def metadata(request: Request) -> JSONResponse:
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "service": [
-                        {
-                            "coding": [
-                                {
-                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                    "code": "OAuth",
-                                }
-                            ]
-                        }
-                    ],
-                    "description": "Bearer JWT from POST /auth/token (OAuth2 password grant).",
-                },
+                "security": smart.security(request),
                 "resource": RESOURCES,
                 "interaction": [
                     *transactions.SYSTEM_INTERACTIONS,

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Query, Request, Response
+from fastapi import Depends, Form, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from salomat.core.downloads import csv_download
-from salomat.core.errors import FieldError, Invalid, Unauthorized
+from salomat.core.errors import FieldError, Invalid, SalomatError, Unauthorized
 from salomat.core.pagination import Page, PageParams, check_page, page_params
 from salomat.core.params import MAX_INT, SmallRowId
 from salomat.core.policy import PUBLIC, Require
@@ -18,6 +19,11 @@ from salomat.domains.accounts.schemas import (
     AuditTrailPage,
     BreakGlassIn,
     BreakGlassOut,
+    ClientKeysIn,
+    ClientSystemChange,
+    ClientSystemIn,
+    ClientSystemOut,
+    ClientToken,
     Me,
     TokenPair,
     UserIn,
@@ -49,7 +55,29 @@ def client_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@auth.post("/token", response_model=TokenPair, dependencies=[Depends(PUBLIC)])
+def token_url(request: Request) -> str:
+    """This token endpoint's URL: the ``aud`` a client assertion must name."""
+    return str(request.base_url).rstrip("/") + "/auth/token"
+
+
+def oauth_error(e: SalomatError) -> JSONResponse:
+    """A refusal as RFC 6749 section 5.2 says: ``{"error", "error_description"}``."""
+    error = e.extensions.get("oauth_error") or (
+        "invalid_client" if e.status in (401, 429) else "invalid_request"
+    )
+    description = e.detail
+    if e.errors:
+        description += " " + "; ".join(f"{x.field}: {x.message}" for x in e.errors)
+    status = e.status if e.status in (401, 429) else 400
+    headers = {k: v for k, v in e.headers.items() if k.lower() == "retry-after"}
+    return JSONResponse(
+        {"error": error, "error_description": description[:1000]},
+        status_code=status,
+        headers={**headers, "Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+@auth.post("/token", response_model=TokenPair | ClientToken, dependencies=[Depends(PUBLIC)])
 async def token(
     request: Request,
     session: Session,
@@ -57,8 +85,25 @@ async def token(
     username: Annotated[str | None, Form()] = None,
     password: Annotated[str | None, Form()] = None,
     refresh_token: Annotated[str | None, Form()] = None,
-) -> TokenPair:
-    """OAuth2 token endpoint: ``grant_type=password`` or ``grant_type=refresh_token``."""
+    client_assertion_type: Annotated[str | None, Form()] = None,
+    client_assertion: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
+) -> TokenPair | ClientToken | JSONResponse:
+    """OAuth2 token endpoint: ``grant_type=password`` or ``refresh_token`` (people), or
+    ``client_credentials`` with a signed JWT assertion (client systems, SMART Backend
+    Services: docs/exchange.md). A client system's refusals are RFC 6749 error JSON."""
+    if grant_type == "client_credentials":
+        try:
+            return await service.issue_client_token(
+                session,
+                assertion_type=client_assertion_type,
+                assertion=client_assertion,
+                scope=scope,
+                token_url=token_url(request),
+                client_address=client_of(request),
+            )
+        except SalomatError as e:
+            return oauth_error(e)
     if grant_type == "password":
         missing = [
             FieldError(n, "required")
@@ -72,7 +117,13 @@ async def token(
         if not refresh_token:
             raise Invalid.fields([FieldError("refresh_token", "required")])
         return await service.refresh(session, refresh_token)
-    raise Invalid.fields([FieldError("grant_type", "must be 'password' or 'refresh_token'")])
+    return JSONResponse(
+        {
+            "error": "unsupported_grant_type",
+            "error_description": "grant_type must be password, refresh_token or client_credentials",
+        },
+        status_code=400,
+    )
 
 
 @auth.post("/logout", status_code=204)
@@ -240,3 +291,69 @@ async def link_practitioner(
 ) -> PractitionerLinkOut:
     """Link the account to its practitioner record in the registry (``null`` unlinks)."""
     return await service.link_practitioner(session, principal, user_id, data.practitioner_id)
+
+
+# ---- client systems (SMART Backend Services, docs/exchange.md) ------------------------
+
+ClientId = Annotated[str, Path(max_length=150, description="the client id")]
+Manager = Annotated[Principal, Depends(Require("client:manage"))]
+
+
+@api.get("/client-systems", response_model=list[ClientSystemOut])
+async def client_systems(session: Session, _: Manager) -> list[ClientSystemOut]:
+    return await service.list_clients(session)
+
+
+@api.post("/client-systems", response_model=ClientSystemOut, status_code=201)
+async def register_client_system(
+    session: Session, data: ClientSystemIn, principal: Manager, response: Response
+) -> ClientSystemOut:
+    """Register a client system: its role, facility, scopes, public keys and origins."""
+    out = await service.register_client(session, principal, data)
+    response.headers["Location"] = f"/api/v1/client-systems/{out.client_id}"
+    return out
+
+
+@api.get("/client-systems/{client_id}", response_model=ClientSystemOut)
+async def client_system(session: Session, client_id: ClientId, _: Manager) -> ClientSystemOut:
+    return await service.client_by_id(session, client_id)
+
+
+@api.patch("/client-systems/{client_id}", response_model=ClientSystemOut)
+async def change_client_system(
+    session: Session, client_id: ClientId, data: ClientSystemChange, principal: Manager
+) -> ClientSystemOut:
+    """New scopes or origins; new scopes end the client's live tokens."""
+    return await service.change_client(session, principal, client_id, data)
+
+
+@api.post("/client-systems/{client_id}/keys", response_model=ClientSystemOut)
+async def add_client_keys(
+    session: Session, client_id: ClientId, data: ClientKeysIn, principal: Manager
+) -> ClientSystemOut:
+    return await service.add_client_keys(session, principal, client_id, data.jwks)
+
+
+@api.delete("/client-systems/{client_id}/keys/{kid}", response_model=ClientSystemOut)
+async def remove_client_key(
+    session: Session,
+    client_id: ClientId,
+    kid: Annotated[str, Path(max_length=200)],
+    principal: Manager,
+) -> ClientSystemOut:
+    return await service.remove_client_key(session, principal, client_id, kid)
+
+
+@api.post("/client-systems/{client_id}/disable", response_model=ClientSystemOut)
+async def disable_client_system(
+    session: Session, client_id: ClientId, principal: Manager
+) -> ClientSystemOut:
+    """Refuses new tokens and ends the live ones at once."""
+    return await service.set_client_active(session, principal, client_id, False)
+
+
+@api.post("/client-systems/{client_id}/enable", response_model=ClientSystemOut)
+async def enable_client_system(
+    session: Session, client_id: ClientId, principal: Manager
+) -> ClientSystemOut:
+    return await service.set_client_active(session, principal, client_id, True)

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salomat.core.db import Base, UTCDateTime
@@ -74,3 +84,58 @@ class BreakGlassGrant(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_break_glass_grant_user_person", "user_id", "person_id"),)
+
+
+class ClientSystem(Base):
+    """A registered client system (SMART Backend Services): a hospital, laboratory or
+    pharmacy information system, or the statistics office, that logs in as itself.
+
+    It acts through its own ``app_user`` row (username = ``client_id``, a password that no
+    hash matches, the role and facility below), so every permission check, person scope
+    and audit row treats it as it treats people, under its own name.
+    """
+
+    __tablename__ = "client_system"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(150), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    #: the scopes it may ask for, space-separated (``system/Patient.read ...``)
+    scopes: Mapped[str] = mapped_column(Text)
+    #: the browser origins allowed to call the API for it (CORS), space-separated
+    origins: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClientKey(Base):
+    """One registered public key (a JWK) of a client system, found by its ``kid``."""
+
+    __tablename__ = "client_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_system_id: Mapped[int] = mapped_column(ForeignKey("client_system.id"))
+    kid: Mapped[str] = mapped_column(String(200))
+    alg: Mapped[str] = mapped_column(String(8))
+    #: the public JWK as JSON (no private member)
+    jwk: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("client_system_id", "kid"),)
+
+
+class ClientAssertionJti(Base):
+    """A client assertion's ``jti``, kept until the assertion expires: the primary key
+    refuses a second use, also by two requests at the same moment."""
+
+    __tablename__ = "client_assertion_jti"
+
+    client_system_id: Mapped[int] = mapped_column(ForeignKey("client_system.id"))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (PrimaryKeyConstraint("client_system_id", "jti"),)

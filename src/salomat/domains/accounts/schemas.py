@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from salomat.core.policy import Role
-from salomat.core.text import Notes, OptNameText
+from salomat.core.text import NameText, Notes, OptNameText
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{2,149}$"
 MIN_PASSWORD = 10
@@ -201,3 +201,76 @@ class AuditTrailPage(BaseModel):
     next_before: int | None
     #: the IANA zone of ``occurred_at_local`` (the country pack's ``timezone``)
     time_zone: str
+
+
+# ---- client systems (SMART Backend Services, docs/exchange.md) --------------------------
+
+#: the roles a client system may act in: staff roles, never the platform's own
+#: administration, its auditors, a citizen or an employer
+CLIENT_ROLES = frozenset(Role) - {Role.admin, Role.auditor, Role.citizen, Role.employer}
+#: a browser origin: scheme, host and an optional port, nothing after
+ORIGIN = r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$"
+
+
+class ClientSystemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    #: the OAuth client id (also the username its audit rows carry); made from the name
+    #: when not given
+    client_id: str | None = Field(
+        default=None, pattern=USERNAME, description="lower-case letters, digits, . _ -"
+    )
+    name: NameText = Field(min_length=2, max_length=200)
+    role: Role
+    facility_code: str | None = Field(default=None, max_length=32)
+    scopes: list[str] = Field(min_length=1, max_length=50)
+    #: public keys: a JWKS (``{"keys": [...]}``) or one JWK, as JSON text
+    jwks: str | None = Field(default=None, max_length=100_000)
+    origins: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ClientSystemChange(BaseModel):
+    """What an administrator changes of a registration (what is not given stays)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    scopes: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    origins: list[str] | None = Field(default=None, max_length=20)
+
+
+class ClientKeysIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    #: a JWKS (``{"keys": [...]}``) or one JWK, as JSON text
+    jwks: str = Field(min_length=2, max_length=100_000)
+
+
+class ClientKeyOut(BaseModel):
+    kid: str
+    alg: str
+    kty: str
+    created_at: datetime
+
+
+class ClientSystemOut(BaseModel):
+    id: int
+    client_id: str
+    name: str
+    role: Role
+    facility_id: int | None
+    facility_code: str | None
+    scopes: list[str]
+    origins: list[str]
+    keys: list[ClientKeyOut]
+    is_active: bool
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class ClientToken(BaseModel):
+    """The token endpoint's answer to a client system (RFC 6749 section 5.1)."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105
+    expires_in: int
+    scope: str

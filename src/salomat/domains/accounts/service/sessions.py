@@ -32,7 +32,7 @@ from salomat.core.security import (
     token_digest,
     verify_password,
 )
-from salomat.domains.accounts.models import AuthSession, LoginFailure, User
+from salomat.domains.accounts.models import AuthSession, ClientAssertionJti, LoginFailure, User
 from salomat.domains.accounts.schemas import Me, TokenPair, WebLogin
 from salomat.domains.registry import service as registry
 
@@ -295,6 +295,7 @@ async def _session_principal(
                 AuthSession.revoked_at,
                 AuthSession.expires_at,
                 AuthSession.csrf_token,
+                AuthSession.kind,
                 User.id.label("user_id"),
                 User.username,
                 User.role,
@@ -335,6 +336,12 @@ async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
     principal, row = await _session_principal(session, AuthSession.id == claims["sid"], "bearer")
     if str(row.user_id) != claims["sub"] or row.role != claims.get("role"):
         raise Unauthorized("The access token no longer matches the account; log in again.")
+    if row.kind == "system":
+        # a client system's token: what it may do is narrowed by its scopes (core.scopes)
+        scope = claims.get("scope")
+        if not isinstance(scope, str):
+            raise Unauthorized("The access token is invalid.")
+        principal = replace(principal, scopes=frozenset(scope.split()))
     return principal
 
 
@@ -399,7 +406,12 @@ async def purge_expired(session: AsyncSession, *, keep_days: int = 30) -> dict[s
             LoginFailure.at < now - timedelta(minutes=get_settings().login_window_minutes)
         )
     )
+    # a used assertion id is kept only while its assertion could still be presented
+    jtis = await session.execute(
+        delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now)
+    )
     return {
         "login_sessions": int(getattr(sessions, "rowcount", 0) or 0),
         "login_failures": int(getattr(failures, "rowcount", 0) or 0),
+        "client_assertions": int(getattr(jtis, "rowcount", 0) or 0),
     }
