@@ -574,3 +574,57 @@ def pack_rules(country: str) -> dict[str, Any]:
     from salomat.country import pack
 
     return pack.load(country)["national_id"]
+
+
+# ---- no input breaks it -----------------------------------------------------------------
+
+KEYS = st.sampled_from(
+    ["identifier", "system", "value", "vaccineCode", "coding", "code", "extension", "url",
+     "valueInteger", "meta", "profile", "type", "patient", "reference", "subject", "name",
+     "family", "effectiveDateTime", "medicationCodeableConcept", "birthDate", "period"]
+)  # fmt: skip
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=16),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(KEYS | st.text(max_size=6), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.dictionaries(KEYS, JSON, max_size=6), which=st.sampled_from(range(12)))
+def test_the_checker_answers_issues_for_any_json(body, which):
+    profile = profiles.profiles()[which % len(profiles.profiles())]
+    issues = profiles_check.check({**body, "resourceType": profile.type}, profile)
+    for i in issues:
+        assert i.severity in ("error", "warning")
+        assert i.expression.startswith(profile.type)
+
+
+async def test_hostile_requests_are_answered_without_a_server_error(client, reader):
+    h = {**reader, "Content-Type": FHIR_JSON}
+    pinfl = national_id.system_uri("UZ")
+    bodies: list[Any] = [
+        [],
+        "x",
+        5,
+        {"resourceType": "Parameters", "parameter": 5},
+        {"resourceType": "Parameters", "parameter": [5, {"name": "profile", "valueUri": 7}]},
+        {"resourceType": "Patient", "identifier": "x"},
+        {"resourceType": "Patient", "identifier": [{"system": pinfl, "value": 5}]},
+        {"resourceType": "Patient", "identifier": [{"system": pinfl, "value": "٣١٢٠٨٩٠٢٦٢٠٠٣٦"}]},
+        {"resourceType": "Patient", "meta": {"profile": "x"}},
+        {"resourceType": "Patient", "meta": {"profile": [5, None, SD + "salomat-patient|9"]}},
+        {
+            "resourceType": "Immunization",
+            "vaccineCode": {"coding": [{"system": ["x"], "code": {}}]},
+        },
+        {"resourceType": "Observation"},
+    ]
+    for body in bodies:
+        for t in ("Patient", "Immunization", "Observation", "EpisodeOfCare"):
+            for params in ({}, {"profile": SD + profiles.of_type(t)[0].id}):
+                r = await client.post(f"/fhir/{t}/$validate", params=params, json=body, headers=h)
+                assert r.status_code in (200, 400, 404, 422), (t, body, r.text)
+                OperationOutcome.model_validate(r.json())

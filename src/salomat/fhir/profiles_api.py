@@ -188,7 +188,10 @@ def _request_parts(data: Any, query: dict[str, str]) -> tuple[Any, list[str], bo
         return data, asked, False
     errors: list[FieldError] = []
     resource = None
-    for i, p in enumerate(data.get("parameter") or []):
+    given = data.get("parameter")
+    if not isinstance(given, list):
+        raise Invalid.fields([FieldError("Parameters.parameter", N_("must be a list"))])
+    for i, p in enumerate(given):
         name = p.get("name") if isinstance(p, dict) else None
         at = f"Parameters.parameter[{i}]"
         if name == "resource":
