@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True)
+class ResourceChanged:
+    """A resource another system may be told of was created or changed (its FHIR type and
+    id as the FHIR API serves it): the subscriptions' trigger, published by any domain."""
+
+    resource_type: str
+    resource_id: str
+
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 _handlers: dict[type, list[Handler]] = defaultdict(list)

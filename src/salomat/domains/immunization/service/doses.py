@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from salomat.core import audit, i18n
+from salomat.core import audit, events, i18n
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import (
@@ -493,6 +493,7 @@ async def record_dose(
         patient_id=person_id,
         detail=detail,
     )
+    await events.publish(session, events.ResourceChanged("Immunization", str(dose.id)))
     return _dose_out(dose, cal)
 
 
@@ -577,4 +578,5 @@ async def mark_entered_in_error(
         patient_id=d.person_id,
         detail=f"entered in error: {reason}" if reason else "entered in error",
     )
+    await events.publish(session, events.ResourceChanged("Immunization", str(d.id)))
     return _dose_out(d)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from salomat.core import audit
+from salomat.core import audit, events
 from salomat.core.db import utcnow
 from salomat.core.errors import (
     N_,
@@ -353,6 +353,7 @@ async def send_referral(
     )
     session.add(r)
     await session.flush()
+    await events.publish(session, events.ResourceChanged("ServiceRequest", str(r.id)))
     return await _out(session, r)
 
 
@@ -436,6 +437,7 @@ async def _move(
         patient_id=r.person_id,
         purpose=f"referral {to}",
     )
+    await events.publish(session, events.ResourceChanged("ServiceRequest", str(r.id)))
     return r
 
 

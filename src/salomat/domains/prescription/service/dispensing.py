@@ -502,6 +502,7 @@ async def dispense(
         session,
         MedicineDispensed(d.id, rx.id, rx.person_id, facility_id, fund, now),
     )
+    await events.publish(session, events.ResourceChanged("MedicationDispense", str(d.id)))
     return _out(d, given, rx, rx.quantity_units - rx.dispensed_units)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit
+from salomat.core import audit, events
 from salomat.core.db import utcnow
 from salomat.core.errors import (
     N_,
@@ -328,6 +328,7 @@ async def create_resource(
         purpose=PURPOSE,
     )
     await _domain_rules(session, principal, row, resource)
+    await events.publish(session, events.ResourceChanged(rtype, to_fhir_id(row.id)))
     return stored(row), True
 
 
@@ -443,6 +444,7 @@ async def update_resource(
         break_glass_grant=scope.break_glass_grant,
     )
     await _domain_rules(session, principal, row, resource)
+    await events.publish(session, events.ResourceChanged(resource_type, to_fhir_id(row.id)))
     return stored(row)
 
 
