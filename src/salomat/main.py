@@ -50,6 +50,7 @@ from salomat.domains.sanatorium import web as sanatorium_web
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.fhir import api as fhir_api
+from salomat.fhir import bulk_api as fhir_bulk_api
 from salomat.ui.templating import UI_DIR, render_error
 
 #: Paths served outside the unit-of-work routes; each is public by design.
@@ -159,6 +160,7 @@ def create_app() -> FastAPI:
         *cancer_api.routers,
         *insurance_api.routers,
         fhir_api.router,
+        fhir_bulk_api.downloads,
         accounts_web.web,
         registry_web.web,
         maternal_web.web,

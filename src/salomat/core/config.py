@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     jobs_in_process: bool = True
     job_lease_seconds: float = Field(default=60, gt=0, le=3600)
     job_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: FHIR bulk data export (docs/exchange.md): hours an export's files and its status
+    #: stay before they are purged; resources per NDJSON file; people read per page
+    bulk_export_hours: int = Field(default=24, ge=1, le=24 * 30)
+    bulk_file_lines: int = Field(default=50_000, ge=1)
+    bulk_page_size: int = Field(default=500, ge=1, le=5000)
 
     #: PostgreSQL connections each app process keeps open, and how many more it may open
     #: at a peak (closed again when handed back)

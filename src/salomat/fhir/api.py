@@ -19,6 +19,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.fhir import (
     audit_event,
+    bulk_api,
     cancer_api,
     child_api,
     claim_api,
@@ -88,6 +89,9 @@ AUDIT_EVENT: dict[str, Any] = {
 # SMART Backend Services discovery (/fhir/.well-known/smart-configuration), before any
 # route of a type and an id could read it as one
 router.include_router(smart.router)
+# bulk data export and Patient/$everything: before the Patient routes (Patient/$export is
+# no read of an id "$export")
+router.include_router(bulk_api.router)
 # first: the shared record's type-level _history, $validate and PATCH (GET
 # /fhir/Observation/_history is no read of an id "_history") and the system-level _history
 router.include_router(record_http.router)
@@ -137,6 +141,7 @@ RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 RESOURCES = record_api.with_capabilities(RESOURCES)
+RESOURCES = bulk_api.with_capabilities(RESOURCES)
 
 
 def _declare_search_parameters() -> None:
@@ -192,6 +197,7 @@ async def metadata(request: Request) -> JSONResponse:
                     *transactions.SYSTEM_INTERACTIONS,
                     *record_http.SYSTEM_INTERACTIONS,
                 ],
+                "operation": bulk_api.OPERATIONS,
             }
         ],
     }

@@ -5,6 +5,7 @@ store and read doses and exemptions and list their public names in ``__all__``.
 """
 
 from salomat.domains.immunization.service import schedule as schedule
+from salomat.domains.immunization.service.bulk_reads import *  # noqa: F403
 from salomat.domains.immunization.service.coverage import *  # noqa: F403
 from salomat.domains.immunization.service.demo import *  # noqa: F403
 from salomat.domains.immunization.service.doses import *  # noqa: F403
