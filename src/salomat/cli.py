@@ -83,6 +83,7 @@ audit_app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 app.add_typer(accounts_cli.app, name="user")
+app.add_typer(accounts_cli.clients_app, name="client")
 app.add_typer(registry_cli.territory_app, name="territory")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(maternal_cli.app, name="maternal")

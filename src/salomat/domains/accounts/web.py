@@ -34,7 +34,14 @@ from salomat.country import national_id as nid
 from salomat.country import pack
 from salomat.domains.accounts import service
 from salomat.domains.accounts.api import SESSION_COOKIE, client_of
-from salomat.domains.accounts.schemas import AuditFilter, BreakGlassIn, UserIn
+from salomat.domains.accounts.schemas import (
+    CLIENT_ROLES,
+    AuditFilter,
+    BreakGlassIn,
+    ClientSystemIn,
+    ClientSystemOut,
+    UserIn,
+)
 from salomat.domains.accounts.service import labels
 from salomat.domains.registry import service as registry
 from salomat.ui.templating import (
@@ -417,3 +424,110 @@ async def break_glass_submit(
     except Invalid as e:
         return _break_glass_page(request, form, e, status=e.status)
     return redirect(f"/patients/{person_id}")
+
+
+# ---- client systems (SMART Backend Services, docs/exchange.md) -------------------------
+
+register_nav(NavItem(N_("Client systems"), "/admin/client-systems", "client:manage", order=81))
+ClientId = Annotated[str, Path(max_length=150)]
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _client_row(request: Request, c: ClientSystemOut, *, fresh: bool = False) -> Response:
+    """The client's row, put in the place of the old one (or at the end of the table for a
+    new one) whatever form inside it was sent; a refusal goes to the form's own message."""
+    response = render(request, "accounts/client_row.html", {"c": c, "fresh": fresh})
+    if fresh:
+        response.headers.update({"HX-Retarget": "#client-rows", "HX-Reswap": "beforeend"})
+    else:
+        response.headers.update({"HX-Retarget": f"#client-{c.id}", "HX-Reswap": "outerHTML"})
+    return response
+
+
+@web.get("/admin/client-systems", response_class=HTMLResponse)
+async def client_systems_page(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("client:manage"))],
+) -> Response:
+    return render(
+        request,
+        "accounts/client_systems.html",
+        {
+            "clients": await service.list_clients(session),
+            "roles": sorted(r.value for r in CLIENT_ROLES),
+            "facilities": await service.facility_choices(session),
+            "token_url": str(request.base_url).rstrip("/") + "/auth/token",
+        },
+    )
+
+
+@web.post("/admin/client-systems", response_class=HTMLResponse)
+async def client_systems_register(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(Require("client:manage"))],
+    name: Annotated[str, Form()] = "",
+    client_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    facility_code: Annotated[str, Form()] = "",
+    scopes: Annotated[str, Form()] = "",
+    jwks: Annotated[str, Form()] = "",
+    origins: Annotated[str, Form()] = "",
+) -> Response:
+    raw = {
+        "name": name,
+        "client_id": client_id or None,
+        "role": role,
+        "facility_code": facility_code or None,
+        "scopes": _words(scopes),
+        "jwks": jwks or None,
+        "origins": _words(origins),
+    }
+    try:
+        data = ClientSystemIn.model_validate(raw)
+    except ValidationError as e:
+        raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
+    c = await service.register_client(session, principal, data)
+    return _client_row(request, c, fresh=True)
+
+
+@web.post("/admin/client-systems/{client_id}/keys", response_class=HTMLResponse)
+async def client_systems_add_key(
+    request: Request,
+    session: Session,
+    client_id: ClientId,
+    principal: Annotated[Principal, Depends(Require("client:manage"))],
+    jwks: Annotated[str, Form()] = "",
+) -> Response:
+    if not jwks.strip():
+        raise Invalid.fields([FieldError("jwks", N_("paste a JWKS or one public JWK"))])
+    c = await service.add_client_keys(session, principal, client_id, jwks)
+    return _client_row(request, c)
+
+
+@web.post("/admin/client-systems/{client_id}/keys/{kid}/remove", response_class=HTMLResponse)
+async def client_systems_remove_key(
+    request: Request,
+    session: Session,
+    client_id: ClientId,
+    kid: Annotated[str, Path(max_length=200)],
+    principal: Annotated[Principal, Depends(Require("client:manage"))],
+) -> Response:
+    c = await service.remove_client_key(session, principal, client_id, kid)
+    return _client_row(request, c)
+
+
+@web.post("/admin/client-systems/{client_id}/{action}", response_class=HTMLResponse)
+async def client_systems_toggle(
+    request: Request,
+    session: Session,
+    client_id: ClientId,
+    action: Annotated[str, Path(pattern="^(enable|disable)$")],
+    principal: Annotated[Principal, Depends(Require("client:manage"))],
+) -> Response:
+    c = await service.set_client_active(session, principal, client_id, action == "enable")
+    return _client_row(request, c)

@@ -104,12 +104,12 @@ async def _remember_jti(
         if session.get_bind().dialect.name == "postgresql"
         else sqlite.insert(table)
     )
-    done = await session.execute(
-        ins.values(
-            client_system_id=client.id, jti=jti, expires_at=expires_at
-        ).on_conflict_do_nothing()
+    stored = await session.execute(
+        ins.values(client_system_id=client.id, jti=jti, expires_at=expires_at)
+        .on_conflict_do_nothing()
+        .returning(table.c.jti)
     )
-    return bool(getattr(done, "rowcount", 0) == 1)
+    return stored.first() is not None
 
 
 async def issue_client_token(

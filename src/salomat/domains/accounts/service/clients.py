@@ -55,7 +55,7 @@ _PUBLIC = {
     "RSA": ("kty", "kid", "alg", "use", "n", "e"),
     "EC": ("kty", "kid", "alg", "use", "crv", "x", "y"),
 }
-_KID = re.compile(r"^[\x21-\x7e]{1,200}$")
+_KID = re.compile(r"^[A-Za-z0-9._:+=~-]{1,200}$")
 _ORIGIN = re.compile(ORIGIN)
 
 
@@ -129,7 +129,15 @@ def parse_keys(text: str, field: str = "jwks") -> list[dict[str, Any]]:
             continue
         kid = key.get("kid")
         if not isinstance(kid, str) or not _KID.match(kid):
-            errors.append(FieldError(name, N_("needs a kid (the key id the assertions name)")))
+            errors.append(
+                FieldError(
+                    name,
+                    N_(
+                        "needs a kid, the key id the assertions name "
+                        "(letters, digits and . _ : + = ~ -, up to 200)"
+                    ),
+                )
+            )
             continue
         kty = key.get("kty")
         alg = key.get("alg") or {"RSA": "RS384", "EC": "ES384"}.get(str(kty))
