@@ -413,8 +413,11 @@ _INTERACTIONS = [
     ("PATCH", r"/fhir/(\w+)/\{\w+\}", "patch"),
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history", "history-instance"),
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history/\{\w+\}", "vread"),
-    ("POST", r"/fhir/(\w+)/\$(\w+)", "operation"),
-    ("POST", r"/fhir/(\w+)/\{\w+\}/\$(\w+)", "operation"),  # on an instance
+    ("POST", r"/fhir/(\w+)/\$([\w-]+)", "operation"),
+    ("POST", r"/fhir/(\w+)/\{\w+\}/\$([\w-]+)", "operation"),  # on an instance
+    # the terminology operations answer GET too ($lookup, $validate-code, $expand)
+    ("GET", r"/fhir/(\w+)/\$([\w-]+)", "operation"),
+    ("GET", r"/fhir/(\w+)/\{\w+\}/\$([\w-]+)", "operation"),
 ]
 
 
@@ -473,6 +476,8 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "PaymentReconciliation",  # checked in test_insurance_claims.py
         *RECORD_PARAMS,  # the shared record: checked in test_record.py
         "NamingSystem",  # checked in test_record.py
+        "CodeSystem",  # checked in test_terminology.py
+        "ValueSet",  # checked in test_terminology.py
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}

@@ -31,12 +31,15 @@ from salomat.fhir import (
     maternal_exchange,
     patient_api,
     prescription_api,
+    profiles_api,
     record_api,
     record_http,
     registry_api,
     sanatorium_api,
     sick_leave_api,
     smart,
+    subscription_api,
+    terminology_api,
 )
 from salomat.fhir import bundle as transactions
 from salomat.fhir.common import JSON_PATCH, PAGING, negotiate, reference_id
@@ -92,6 +95,9 @@ router.include_router(smart.router)
 # bulk data export and Patient/$everything: before the Patient routes (Patient/$export is
 # no read of an id "$export")
 router.include_router(bulk_api.router)
+# before the record's: $validate with a profile (the record's types too; without one of our
+# profiles named, the record's own $validate answers) and StructureDefinition
+router.include_router(profiles_api.router)
 # first: the shared record's type-level _history, $validate and PATCH (GET
 # /fhir/Observation/_history is no read of an id "_history") and the system-level _history
 router.include_router(record_http.router)
@@ -121,6 +127,10 @@ router.include_router(claim_api.router)
 router.include_router(dispense_api.router)
 router.include_router(sick_leave_api.router)
 router.include_router(insurance_coverage.router)
+# CodeSystem and ValueSet, and their $lookup, $validate-code and $expand
+router.include_router(terminology_api.router)
+# Subscription (R4 rest-hook): its criteria run through the routes above, as the subscriber
+router.include_router(subscription_api.router)
 # transaction and batch Bundles (an antenatal contact is handed to maternal_exchange)
 router.add_api_route("", transactions.submit, methods=["POST"])
 RESOURCES = [
@@ -136,11 +146,15 @@ RESOURCES = [
     *dispense_api.CAPABILITIES,
     *sick_leave_api.CAPABILITIES,
     *insurance_coverage.CAPABILITIES,
+    subscription_api.CAPABILITY,
+    *terminology_api.CAPABILITIES,
 ]
 RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 RESOURCES = record_api.with_capabilities(RESOURCES)
+# last: each profiled type's supportedProfile and $validate, and StructureDefinition
+RESOURCES = profiles_api.with_capabilities(RESOURCES)
 RESOURCES = bulk_api.with_capabilities(RESOURCES)
 
 

@@ -56,6 +56,7 @@ from salomat.fhir.common import (
     resource_response,
     searchset,
 )
+from salomat.fhir.terminology_bindings import codes_checked
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Session = DbSession
@@ -339,10 +340,11 @@ async def notify_condition(request: Request, session: Session, principal: Notifi
     from fhir.resources.R4B.condition import Condition
 
     cond = await read_body(request, "Condition", Condition)
-    incoming = mapper.from_fhir(cond)
-    with fields_as(incoming.paths):
-        data = _build(incoming.values)
-        result = await service.notify(session, principal, incoming.person_id, data)
+    with codes_checked(cond):
+        incoming = mapper.from_fhir(cond)
+        with fields_as(incoming.paths):
+            data = _build(incoming.values)
+            result = await service.notify(session, principal, incoming.person_id, data)
     n = result.notification
     if result.tumour is not None:
         rec = await service.fhir_record(session, result.tumour)

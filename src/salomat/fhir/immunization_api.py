@@ -35,6 +35,7 @@ from salomat.fhir.common import (
     searchset,
 )
 from salomat.fhir.search import parse_date_param
+from salomat.fhir.terminology_bindings import codes_checked
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Session = DbSession
@@ -166,9 +167,10 @@ async def create_immunization(
 
     imm = await read_body(request, "Immunization", Immunization)
     cal = service.calendar_options()
-    person_id, data = mapper.from_fhir(imm, cal)
-    with fields_as(mapper.FIELDS):
-        d = await service.record_dose(session, principal, person_id, data, source="fhir")
+    with codes_checked(imm):
+        person_id, data = mapper.from_fhir(imm, cal)
+        with fields_as(mapper.FIELDS):
+            d = await service.record_dose(session, principal, person_id, data, source="fhir")
     return resource_response(request, mapper.immunization(d, cal), status=201, location=True)
 
 

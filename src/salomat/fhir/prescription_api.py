@@ -34,6 +34,7 @@ from salomat.fhir.common import (
     resource_response,
     searchset,
 )
+from salomat.fhir.terminology_bindings import codes_checked
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Session = DbSession
@@ -159,19 +160,22 @@ async def create_medication_request(
     from fhir.resources.R4B.medicationrequest import MedicationRequest
 
     mr = await read_body(request, "MedicationRequest", MedicationRequest)
-    person_id, code, medication_id, fields = mapper.from_fhir(mr)
-    if code is None:
-        assert medication_id is not None
-        try:
-            code = (await service.get_medicine(session, medication_id)).code
-        except NotFound:
-            raise Invalid.fields(
-                [FieldError("MedicationRequest.medicationReference", "no such Medication")]
-            ) from None
-    medicine = await service.medicine_by_code(session, code)
-    if medicine is not None:  # an unknown code is refused by the service, naming the element
-        mapper.check_dose_unit(mr, medicine.unit)
-    data = mapper.to_input(code, fields)
-    with fields_as(mapper.FIELDS):
-        p = await service.create_prescription(session, principal, person_id, data, source="fhir")
+    with codes_checked(mr):
+        person_id, code, medication_id, fields = mapper.from_fhir(mr)
+        if code is None:
+            assert medication_id is not None
+            try:
+                code = (await service.get_medicine(session, medication_id)).code
+            except NotFound:
+                raise Invalid.fields(
+                    [FieldError("MedicationRequest.medicationReference", "no such Medication")]
+                ) from None
+        medicine = await service.medicine_by_code(session, code)
+        if medicine is not None:  # an unknown code is refused by the service, naming the element
+            mapper.check_dose_unit(mr, medicine.unit)
+        data = mapper.to_input(code, fields)
+        with fields_as(mapper.FIELDS):
+            p = await service.create_prescription(
+                session, principal, person_id, data, source="fhir"
+            )
     return resource_response(request, mapper.medication_request(p), status=201, location=True)

@@ -22,6 +22,7 @@ from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.params import MAX_JSON_DEPTH, BodyError, check_json
 from salomat.domains.record.schemas import NamingSystemIn, NamingSystemOut, StoredResource
 from salomat.fhir.common import BadRequest, element_path
+from salomat.fhir.terminology_bindings import binding_errors
 
 #: the types the shared record keeps (domains/record RESOURCE_TYPES)
 RESOURCE_TYPES = (
@@ -197,6 +198,8 @@ def validate_resource(body: Any, resource_type: str | None = None) -> dict[str, 
                     {"codes": ", ".join(sorted(codes))},
                 )
             )
+    if not errors:  # codes outside their element's binding (fhir/terminology_bindings)
+        errors += binding_errors(body)
     if errors:
         raise Invalid.fields(_unique(errors))
     return body

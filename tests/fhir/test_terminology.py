@@ -1,0 +1,386 @@
+"""FHIR terminology: CodeSystem and ValueSet (read, search), $lookup, $validate-code and
+$expand for every code system the platform uses, GET and POST, type and instance level."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.parameters import Parameters
+from fhir.resources.R4B.valueset import ValueSet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salomat.fhir import terminology
+
+pytestmark = pytest.mark.anyio
+
+FHIR_JSON = "application/fhir+json"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+VACCINE = "urn:salomat:vaccine"
+CVX = "http://hl7.org/fhir/sid/cvx"
+MODELS = {
+    "Bundle": Bundle,
+    "CodeSystem": CodeSystem,
+    "ValueSet": ValueSet,
+    "Parameters": Parameters,
+    "OperationOutcome": OperationOutcome,
+}
+
+
+def ok(r: Any, status: int = 200) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == FHIR_JSON
+    body = r.json()
+    MODELS[body["resourceType"]].model_validate(body)
+    return body
+
+
+def refused(r: Any, status: int) -> set[str]:
+    assert r.status_code == status, r.text
+    body = r.json()
+    OperationOutcome.model_validate(body)
+    return {x for i in body["issue"] for x in i.get("expression", [])}
+
+
+def param(body: dict[str, Any], name: str) -> Any:
+    for p in body["parameter"]:
+        if p["name"] == name:
+            return next(v for k, v in p.items() if k.startswith("value"))
+    return None
+
+
+def designations(body: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for p in body["parameter"]:
+        if p["name"] == "designation":
+            parts = {
+                q["name"]: next(v for k, v in q.items() if k.startswith("value")) for q in p["part"]
+            }
+            out[parts["language"]] = parts["value"]
+    return out
+
+
+@pytest.fixture
+async def staff(make_facility, make_user, login) -> dict[str, str]:
+    fac = await make_facility()
+    return await login(await make_user("family_doctor", facility_code=fac.code))
+
+
+def _terms() -> terminology.Terminology:
+    return terminology.current()
+
+
+# ---- every code system answers -------------------------------------------------------
+
+
+async def test_every_code_system_is_listed_and_read(client, staff):
+    terms = _terms()
+    r = await client.get("/fhir/CodeSystem", params={"_count": "100"}, headers=staff)
+    body = ok(r)
+    listed = {e["resource"]["url"] for e in body["entry"]}
+    assert listed == set(terms.systems)
+    assert body["total"] == len(terms.systems)
+    for cs in terms.systems.values():
+        res = ok(await client.get(f"/fhir/CodeSystem/{cs.id}", headers=staff))
+        assert res["url"] == cs.url
+        assert res["content"] == cs.content
+        if cs.content != "not-present":
+            assert [c["code"] for c in res["concept"]] == [c.code for c in cs.concepts]
+
+
+async def test_every_code_system_validates_a_known_code_and_refuses_an_unknown_one(client, staff):
+    terms = _terms()
+    for cs in terms.systems.values():
+        known = cs.all()[0].code if cs.all() else ("C18.2" if cs.id == "icd-o-3" else None)
+        assert known is not None, cs.id
+        r = await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": cs.url, "code": known},
+            headers=staff,
+        )
+        assert param(ok(r), "result") is True, (cs.id, r.text)
+        r = await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": cs.url, "code": "no-such-code-x"},
+            headers=staff,
+        )
+        body = ok(r)
+        assert param(body, "result") is False
+        assert "no-such-code-x" in param(body, "message")
+
+
+async def test_lookup_gives_the_name_in_each_language_the_pack_has(client, staff):
+    terms = _terms()
+    for cs in terms.systems.values():
+        for c in cs.concepts:
+            for lang, text in c.names:
+                r = await client.get(
+                    "/fhir/CodeSystem/$lookup",
+                    params={"system": cs.url, "code": c.code, "displayLanguage": lang},
+                    headers=staff,
+                )
+                body = ok(r)
+                assert param(body, "display") == text
+                assert designations(body)[lang] == text
+
+
+async def test_a_vaccine_has_its_uzbek_and_russian_names(client, staff):
+    terms = _terms()
+    bcg = terms.systems[VACCINE].find("bcg")
+    assert bcg is not None
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$lookup",
+            params={"system": VACCINE, "code": "bcg", "displayLanguage": "ru"},
+            headers=staff,
+        )
+    )
+    assert param(body, "display") == "БЦЖ"
+    assert designations(body)["en"] == "BCG"
+
+
+# ---- ICD-10 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [
+        ("A00", True),
+        ("A00.0", True),
+        ("U85", True),
+        ("A000", False),
+        ("A00-A09", False),
+        ("I", False),
+        ("Z99.9", True),
+        ("Z99.99", False),
+    ],
+)
+async def test_icd10_validates_every_who_category_and_subcategory(client, staff, code, valid):
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": ICD10, "code": code},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is valid
+    if valid:
+        assert param(body, "display")
+
+
+async def test_icd10_expands_in_pages_with_a_filter(client, staff):
+    url = terminology.value_set_url("icd-10")
+    total = len(_terms().systems[ICD10].all())
+    first = ok(
+        await client.get(
+            "/fhir/ValueSet/$expand", params={"url": url, "count": "10"}, headers=staff
+        )
+    )
+    assert first["expansion"]["total"] == total > 12000
+    assert [c["code"] for c in first["expansion"]["contains"]][:3] == ["A00", "A00.0", "A00.1"]
+    # the last page: one below, at and past the end
+    for offset, n in ((total - 1, 1), (total, 0), (total + 1, 0)):
+        page = ok(
+            await client.get(
+                "/fhir/ValueSet/icd-10/$expand",
+                params={"count": "10", "offset": str(offset)},
+                headers=staff,
+            )
+        )
+        assert len(page["expansion"].get("contains", [])) == n
+    found = ok(
+        await client.get(
+            "/fhir/ValueSet/$expand",
+            params={"url": url, "filter": "cholera", "count": "1000"},
+            headers=staff,
+        )
+    )
+    codes = {c["code"] for c in found["expansion"]["contains"]}
+    assert {"A00", "A00.0", "A00.1", "A00.9"} <= codes
+
+
+@pytest.mark.parametrize(("count", "status"), [("999", 200), ("1000", 200), ("1001", 422)])
+async def test_expand_count_is_bounded(client, staff, count, status):
+    r = await client.get("/fhir/ValueSet/icd-10/$expand", params={"count": count}, headers=staff)
+    if status == 200:
+        assert len(ok(r)["expansion"]["contains"]) == int(count)
+    else:
+        assert refused(r, 422) == {"count"}
+
+
+# ---- value sets of several systems, POST forms ---------------------------------------
+
+
+async def test_the_vaccine_value_set_takes_our_codes_and_their_cvx(client, staff):
+    url = terminology.value_set_url("immunization-vaccine")
+    expansion = ok(
+        await client.get(
+            "/fhir/ValueSet/$expand", params={"url": url, "count": "1000"}, headers=staff
+        )
+    )["expansion"]
+    systems = {c["system"] for c in expansion["contains"]}
+    assert systems == {VACCINE, CVX}
+    cvx_codes = [c["code"] for c in expansion["contains"] if c["system"] == CVX]
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUri": url},
+            {"name": "coding", "valueCoding": {"system": CVX, "code": cvx_codes[0]}},
+        ],
+    }
+    assert (
+        param(
+            ok(await client.post("/fhir/ValueSet/$validate-code", json=body, headers=staff)),
+            "result",
+        )
+        is True
+    )
+    # a CVX code outside the mapping is not in the value set (CVX is a fragment)
+    body["parameter"][1]["valueCoding"]["code"] = "88"
+    answer = ok(await client.post("/fhir/ValueSet/$validate-code", json=body, headers=staff))
+    assert param(answer, "result") is False
+    # a codeableConcept: valid when one of its codings is
+    concept = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "codeableConcept",
+                "valueCodeableConcept": {
+                    "coding": [
+                        {"system": "urn:hospital:local", "code": "x1"},
+                        {"system": VACCINE, "code": "bcg", "display": "BCG"},
+                    ]
+                },
+            }
+        ],
+    }
+    answer = ok(
+        await client.post(
+            "/fhir/ValueSet/immunization-vaccine/$validate-code", json=concept, headers=staff
+        )
+    )
+    assert param(answer, "result") is True
+    assert param(answer, "display") == "BCG"
+
+
+async def test_a_wrong_display_is_reported(client, staff):
+    r = await client.get(
+        "/fhir/CodeSystem/$validate-code",
+        params={"url": VACCINE, "code": "bcg", "display": "Measles"},
+        headers=staff,
+    )
+    body = ok(r)
+    assert param(body, "result") is False
+    assert "Measles" in param(body, "message")
+
+
+async def test_lookup_post_and_instance_level(client, staff):
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "coding", "valueCoding": {"system": ICD10, "code": "J45"}},
+        ],
+    }
+    answer = ok(await client.post("/fhir/CodeSystem/$lookup", json=body, headers=staff))
+    assert param(answer, "display") == "Asthma"
+    answer = ok(
+        await client.get("/fhir/CodeSystem/icd-10/$lookup", params={"code": "J45"}, headers=staff)
+    )
+    assert param(answer, "version") == "2019"
+
+
+# ---- errors ----------------------------------------------------------------------------
+
+
+async def test_errors_name_the_parameter(client, staff):
+    get = client.get
+    assert refused(
+        await get("/fhir/CodeSystem/$lookup", params={"code": "J45"}, headers=staff), 422
+    ) == {"system"}
+    assert refused(
+        await get(
+            "/fhir/CodeSystem/$lookup", params={"system": "urn:nope", "code": "J45"}, headers=staff
+        ),
+        404,
+    ) == {"system"}
+    assert refused(
+        await get(
+            "/fhir/CodeSystem/$lookup", params={"system": ICD10, "code": "J45.99"}, headers=staff
+        ),
+        404,
+    ) == {"code"}
+    assert refused(
+        await get("/fhir/ValueSet/$expand", params={"url": "urn:nope"}, headers=staff), 404
+    ) == {"url"}
+    assert refused(await get("/fhir/ValueSet/$expand", headers=staff), 422) == {"url"}
+    assert refused(
+        await get("/fhir/ValueSet/$expand", params={"url": "x", "bogus": "1"}, headers=staff), 422
+    ) == {"bogus"}
+    assert refused(await get("/fhir/CodeSystem/nope"), 401) is not None
+    assert refused(await get("/fhir/CodeSystem/nope", headers=staff), 404) == {"id"}
+
+
+async def test_search_by_url_and_name(client, staff):
+    body = ok(await client.get("/fhir/CodeSystem", params={"url": ICD10}, headers=staff))
+    assert [e["resource"]["id"] for e in body["entry"]] == ["icd-10"]
+    body = ok(await client.get("/fhir/ValueSet", params={"name": "salomatimm"}, headers=staff))
+    assert {e["resource"]["id"] for e in body["entry"]} >= {"immunization-vaccine"}
+
+
+async def test_a_citizen_may_not_read_terminology(client, make_person, make_user, login):
+    person = await make_person()
+    citizen = await login(await make_user("citizen", person_id=person.id))
+    r = await client.get("/fhir/CodeSystem", headers=citizen)
+    assert r.status_code == 403
+
+
+_TEXT = st.text(max_size=40)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    system=st.one_of(_TEXT, st.sampled_from([ICD10, VACCINE, CVX, "http://loinc.org"])),
+    code=_TEXT,
+    display=st.one_of(st.none(), _TEXT),
+    op=st.sampled_from(
+        [
+            "CodeSystem/$lookup",
+            "CodeSystem/$validate-code",
+            "ValueSet/$validate-code",
+            "ValueSet/$expand",
+        ]
+    ),
+)
+async def test_any_system_and_code_never_answers_5xx(client, staff, system, code, display, op):
+    if op == "CodeSystem/$lookup":
+        params = {"system": system, "code": code}
+    elif op == "ValueSet/$expand":
+        params = {"url": terminology.value_set_url("immunization-vaccine"), "filter": code}
+    else:
+        params = {
+            "url": system if op.startswith("CodeSystem") else terminology.value_set_url("icd-10"),
+            "system": system,
+            "code": code,
+        }
+        if op.startswith("CodeSystem"):
+            params.pop("system")
+        if display is not None:
+            params["display"] = display
+    r = await client.get(
+        f"/fhir/{op}?" + "&".join(f"{k}={quote(v)}" for k, v in params.items()), headers=staff
+    )
+    assert r.status_code < 500, r.text
+    MODELS[r.json()["resourceType"]].model_validate(r.json())
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": k, "valueString": v} for k, v in params.items() if v],
+    }
+    r = await client.post(f"/fhir/{op}", json=body, headers=staff)
+    assert r.status_code < 500, r.text
