@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from salomat.country import national_id
 from salomat.domains.prescription import service as prescriptions
 from salomat.fhir import profiles, profiles_check, terminology
+from salomat.fhir.dispense import PRICE
+from tests.domains.prescription.dispensing_data import make_case, pharmacist
 from tests.factories import national_id_for, unique
 
 pytestmark = pytest.mark.anyio
@@ -132,12 +134,58 @@ async def emitted(
             out[f"{res['resourceType'].lower()}-{res['id']}"] = res
     assert any(k.startswith("observation-") for k in out)
     assert any(k.startswith("condition-") for k in out)
+
+    # the shared record: what a hospital sends, kept as sent
+    hospital = await make_facility("district_hospital")
+    nurse = await auth(await make_user("nurse", facility_code=hospital.code))
+    hn = {**nurse, "Content-Type": FHIR_JSON}
+    sent = {
+        "Observation": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+            "subject": {"reference": f"Patient/{woman.id}"},
+            "effectiveDateTime": TODAY.isoformat(),
+            "valueQuantity": {"value": 118, "unit": "g/L", "system": "http://unitsofmeasure.org",
+                              "code": "g/L"},
+        },
+        "Condition": {
+            "resourceType": "Condition",
+            "code": {"coding": [{"system": ICD10, "code": "O13"}]},
+            "subject": {"reference": f"Patient/{woman.id}"},
+            "recordedDate": f"{TODAY.isoformat()}T09:00:00+05:00",
+        },
+    }  # fmt: skip
+    for t, body in sent.items():
+        out[f"record-{t.lower()}"] = ok(await http.post(f"/fhir/{t}", json=body, headers=hn), 201)
+
+    # a pharmacy's dispensing of an e-prescription
+    case = await make_case(db, make_facility, make_person, quantity=60, pct=50)
+    chemist = await auth(await pharmacist(make_facility, make_user))
+    r = await http.post(
+        "/api/v1/dispensing/lookup",
+        json={"code": case.rx.code, "national_id": case.national_id},
+        headers=chemist,
+    )
+    assert r.status_code == 200, r.text
+    r = await http.post(
+        f"/api/v1/prescriptions/{case.rx.id}/dispensings",
+        json={"packages": 1, "price": 30_000},
+        headers=chemist,
+    )
+    assert r.status_code == 201, r.text
+    its_doctor = await auth(await make_user("family_doctor", facility_code=case.clinic.code))
+    out["medication-dispense"] = ok(
+        await http.get(f"/fhir/MedicationDispense/{r.json()['id']}", headers=its_doctor)
+    )
     return out
 
 
 #: which profile each emitted resource is checked against
 def profile_for(label: str, resource: dict[str, Any]) -> str:
     t = resource["resourceType"]
+    if label.startswith("record-"):
+        return f"salomat-record-{t.lower()}"
     return {
         "Patient": "salomat-patient",
         "Immunization": "salomat-immunization",
@@ -329,6 +377,7 @@ def broken_cases(found: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, 
     imm = found["immunization"]
     rx = found["medication-request"]
     preg = found["pregnancy"]
+    disp = found["medication-dispense"]
     return {
         "wrong-checksum": (
             {**patient, "identifier": [{**ident, "value": ident["value"][:-1] + digit}]},
@@ -372,6 +421,20 @@ def broken_cases(found: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, 
             "salomat-pregnancy",
         ),
         "no-delivery-date": ({**preg, "extension": preg["extension"][1:]}, "salomat-pregnancy"),
+        "price-not-the-sum": (
+            {
+                **disp,
+                "extension": [
+                    {**x, "valueInteger": x["valueInteger"] + (x["url"] == PRICE)}
+                    for x in disp["extension"]
+                ],
+            },
+            "salomat-medication-dispense",
+        ),
+        "two-prescriptions": (
+            {**disp, "authorizingPrescription": disp["authorizingPrescription"] * 2},
+            "salomat-medication-dispense",
+        ),
     }
 
 
@@ -393,6 +456,8 @@ BROKEN_ERRORS = {
     "reimbursement-over-100": [("MedicationRequest", "invariant")],
     "not-a-pregnancy": [("EpisodeOfCare.type[0]", "value")],
     "no-delivery-date": [("EpisodeOfCare", "invariant")],
+    "price-not-the-sum": [("MedicationDispense", "invariant")],
+    "two-prescriptions": [("MedicationDispense.authorizingPrescription", "structure")],
 }
 
 
