@@ -29,6 +29,7 @@ from salomat.core.user_names import install_user_names
 from salomat.domains.accounts import api as accounts_api
 from salomat.domains.accounts import service as accounts_service
 from salomat.domains.accounts import web as accounts_web
+from salomat.domains.bulkdata import web as bulkdata_web
 from salomat.domains.cancer import api as cancer_api
 from salomat.domains.cancer import web as cancer_web
 from salomat.domains.child import api as child_api
@@ -172,6 +173,7 @@ def create_app() -> FastAPI:
         cancer_web.web,
         insurance_web.web,
         record_web.web,
+        bulkdata_web.web,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=UI_DIR / "static"), name="static")

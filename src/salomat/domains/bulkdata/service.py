@@ -30,18 +30,23 @@ from salomat.domains.bulkdata.schemas import ExportFile, ExportOut, ExportReques
 
 __all__ = [
     "EXPORT_KIND",
+    "JOB_KINDS",
+    "JOB_STATUSES",
     "PURGE_KIND",
     "ExportFile",
     "ExportOut",
     "ExportRequest",
     "cancel_export",
+    "cancel_job",
     "create_export",
     "export_dir",
     "export_for_job",
     "file_for_download",
     "get_export",
+    "list_jobs",
     "purge_expired",
     "record_files",
+    "retry_job",
 ]
 
 EXPORT_KIND = "bulk.export"
@@ -245,3 +250,42 @@ async def _purge(ctx: jobs.JobContext) -> dict[str, Any]:
         removed = await purge_expired(s)
         await s.commit()
     return {"removed": removed}
+
+
+# ---- the operations page: every background job (all kinds) --------------------------
+
+#: what the jobs page calls each kind it knows (any other kind is shown by its code)
+JOB_KINDS: dict[str, str] = {
+    EXPORT_KIND: N_("Bulk data export"),
+    PURGE_KIND: N_("Removal of expired exports"),
+}
+JOB_STATUSES: dict[str, str] = {
+    jobs.QUEUED: N_("queued"),
+    jobs.RUNNING: N_("running"),
+    jobs.DONE: N_("done"),
+    jobs.FAILED: N_("failed"),
+    jobs.CANCELLED: N_("cancelled"),
+}
+JOBS_PAGE = 50
+
+
+async def list_jobs(
+    session: AsyncSession, *, kind: str | None, status: str | None, offset: int = 0
+) -> tuple[list[jobs.JobView], int, dict[str, int], list[str]]:
+    """A page of jobs, newest first, the count of each status and the kinds there are.
+
+    No person data: a job shows its kind, status, progress, who asked, when and its error
+    (the payload, which may name a person, is not shown)."""
+    page, total = await jobs.recent(
+        session, kind=kind or None, status=status or None, limit=JOBS_PAGE, offset=offset
+    )
+    kinds = sorted(jobs.kinds() | set(JOB_KINDS))
+    return page, total, await jobs.counts(session), kinds
+
+
+async def cancel_job(session: AsyncSession, job_id: int) -> jobs.JobView:
+    return await jobs.cancel(session, job_id)
+
+
+async def retry_job(session: AsyncSession, job_id: int) -> jobs.JobView:
+    return await jobs.retry(session, job_id)
