@@ -509,3 +509,74 @@ async def test_any_criteria_is_accepted_or_refused_naming_it_never_5xx(
     assert r.status_code in (201, 400, 422), r.text
     if r.status_code == 422:
         assert "criteria" in _fields(r)
+
+
+# ---- the other triggers: a birth, a dispensing ------------------------------------------
+
+
+async def test_a_newborn_is_told_to_the_polyclinic_that_subscribed_to_births(
+    client, make_facility, make_person, make_user, login, receiver: Receiver
+):
+    from datetime import date, timedelta
+
+    from tests.domains.maternal.test_birth import post_birth, twins
+    from tests.domains.maternal.test_pregnancy import Clinic, open_pregnancy
+
+    fac = await make_facility()
+    woman = await make_person(facility_code=fac.code)
+    c = Clinic(fac, woman, await login(await make_user("family_doctor", facility_code=fac.code)))
+    # family doctors see the people attached to their polyclinic (a registrar sees the
+    # national registry: every newborn)
+    elsewhere = await login(
+        await make_user("family_doctor", facility_code=(await make_facility()).code)
+    )
+    since = (date.today() - timedelta(days=7)).isoformat()
+    mine = await subscribe(
+        client,
+        c.doctor,
+        subscription(f"Patient?birthdate=ge{since}", receiver.url, payload=FHIR_JSON),
+    )
+    other = await subscribe(
+        client, elsewhere, subscription(f"Patient?birthdate=ge{since}", receiver.url + "/other")
+    )
+    preg = await open_pregnancy(client, c, lmp=date.today() - timedelta(weeks=39))
+    r = await post_birth(client, c, preg, twins())
+    assert r.status_code == 201, r.text
+    baby = next(b for b in r.json()["babies"] if b["outcome"] == "live")
+    await run_jobs()
+    # the polyclinic the baby is attached to is told; the other one may not see the baby
+    [got] = receiver.got
+    assert (got.method, got.path) == ("PUT", f"/hook/Patient/{baby['person_id']}")
+    assert json.loads(got.body)["birthDate"] == (date.today() - timedelta(days=2)).isoformat()
+    assert await log_of(int(other["id"])) == []
+    assert len(await log_of(int(mine["id"]))) == 1
+
+
+async def test_a_dispensing_is_told_to_the_subscribed_doctor(
+    client, db, make_facility, make_person, make_user, login, receiver: Receiver
+):
+    from tests.domains.prescription.dispensing_data import make_case, pharmacist
+
+    case = await make_case(db, make_facility, make_person, quantity=60)
+    doctor = await login(await make_user("family_doctor", facility_code=case.clinic.code))
+    await subscribe(
+        client,
+        doctor,
+        subscription(f"MedicationDispense?patient=Patient/{case.person.id}", receiver.url),
+    )
+    chemist = await login(await pharmacist(make_facility, make_user))
+    found = await client.post(
+        "/api/v1/dispensing/lookup",
+        json={"code": case.rx.code, "national_id": case.national_id},
+        headers=chemist,
+    )
+    assert found.status_code == 200, found.text
+    given = await client.post(
+        f"/api/v1/prescriptions/{case.rx.id}/dispensings",
+        json={"packages": 1, "price": 30_000},
+        headers=chemist,
+    )
+    assert given.status_code == 201, given.text
+    await run_jobs()
+    [got] = receiver.got
+    assert got.headers["x-salomat-resource"] == f"MedicationDispense/{given.json()['id']}"

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     jobs_in_process: bool = True
     job_lease_seconds: float = Field(default=60, gt=0, le=3600)
     job_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: FHIR subscriptions: in production a notification goes to a public https address
+    #: only; this lets it reach loopback and private addresses too (a hospital's LAN);
+    #: how long one delivery may take (connect, send, answer)
+    subscription_private_endpoints: bool = False
+    subscription_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: FHIR bulk data export (docs/exchange.md): hours an export's files and its status
     #: stay before they are purged; resources per NDJSON file; people read per page
     bulk_export_hours: int = Field(default=24, ge=1, le=24 * 30)
