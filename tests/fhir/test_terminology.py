@@ -204,6 +204,19 @@ async def test_icd10_expands_in_pages_with_a_filter(client, staff):
     assert {"A00", "A00.0", "A00.1", "A00.9"} <= codes
 
 
+async def test_icdo3_validates_but_is_not_expanded(client, staff):
+    r = await client.get("/fhir/ValueSet/icd-o-3/$expand", headers=staff)
+    assert refused(r, 422) == {"url"}
+    body = ok(
+        await client.get(
+            "/fhir/ValueSet/icd-o-3/$validate-code",
+            params={"system": "http://terminology.hl7.org/CodeSystem/icd-o-3", "code": "8140/3"},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is True
+
+
 @pytest.mark.parametrize(("count", "status"), [("999", 200), ("1000", 200), ("1001", 422)])
 async def test_expand_count_is_bounded(client, staff, count, status):
     r = await client.get("/fhir/ValueSet/icd-10/$expand", params={"count": count}, headers=staff)

@@ -422,7 +422,21 @@ def expand(
     offset: int,
     lang: str | None,
 ) -> dict[str, Any]:
-    """$expand: one page of the set (ICD-10's 12k codes are a cached list sliced here)."""
+    """$expand: one page of the set (ICD-10's 12k codes are a cached list sliced here).
+    A set holding the whole of a system that is validated but not listed (ICD-O-3) is
+    refused rather than answered with a wrong total."""
+    for inc in vs.includes:
+        cs = terms.systems.get(inc.system)
+        if inc.codes is None and cs is not None and cs.finder and cs.listing is None:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "url",
+                        N_("%(system)s is validated here but not listed: it cannot be expanded"),
+                        {"system": cs.url},
+                    )
+                ]
+            )
     every = vs.expansion(terms)
     if text:
         needle = text.casefold()

@@ -316,6 +316,8 @@ def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str 
     if instance is None:
         return
     kind, op = path.split("/")
+    # the instance names the code system (or the value set) the url would
+    own = allowed - ({"url", "system"} if kind == "CodeSystem" else {"url"})
 
     def target(rid: str) -> Any:
         terms = _terms()
@@ -325,11 +327,11 @@ def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str 
 
     async def get_instance(request: Request, resource_id: str, _: Reader) -> JSONResponse:
         found = target(resource_id)
-        return await handler(request, _query_args(request, allowed - {"url", "system"}), found)
+        return await handler(request, _query_args(request, own), found)
 
     async def post_instance(request: Request, resource_id: str, _: Reader) -> JSONResponse:
         found = target(resource_id)
-        args = await _body_args(request, allowed - {"url", "system"})
+        args = await _body_args(request, own)
         return await handler(request, args, found)
 
     router.add_api_route(f"/{kind}/{{resource_id}}/{op}", get_instance, methods=["GET"])
