@@ -397,3 +397,20 @@ async def test_any_system_and_code_never_answers_5xx(client, staff, system, code
     }
     r = await client.post(f"/fhir/{op}", json=body, headers=staff)
     assert r.status_code < 500, r.text
+
+
+@pytest.mark.parametrize("country", ["UZ", "KZ"])
+def test_the_code_systems_are_the_packs_tables(country):
+    """One source: the vaccine, site and series systems are the calendar's own codes, with
+    the names the pack gives them (Kazakh in the KZ pack, Uzbek in the UZ pack)."""
+    from salomat.domains.immunization import service
+
+    terms = terminology.terminology(country)
+    cal = service.calendar_options(country)
+    vaccines = terms.systems[cal.code_system]
+    assert [c.code for c in vaccines.concepts] == list(cal.vaccines)
+    national = {"UZ": "uz", "KZ": "kk"}[country]
+    assert all(dict(c.names).get(national) for c in vaccines.concepts)
+    cvx = {c.code for c in terms.systems[CVX].concepts}
+    assert cvx == {str(v["cvx"]) for v in cal.vaccines.values() if v.get("cvx")}
+    assert terminology.terminology(country) is terms  # read once
