@@ -22,6 +22,7 @@ from salomat.core.middleware import (
     BodySizeLimitMiddleware,
     CorsMiddleware,
     RequestContextMiddleware,
+    SystemScopesMiddleware,
     UrlGuardMiddleware,
     install_cors_origins,
 )
@@ -191,5 +192,7 @@ def create_app() -> FastAPI:
     # preflight answers carry the security headers and the request id too)
     install_cors_origins(_client_origins)
     app.add_middleware(CorsMiddleware)
+    # a client system's scopes, bound by the principal's resolver, end with its request
+    app.add_middleware(SystemScopesMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -123,3 +123,18 @@ def test_parse_never_raises(text):
     if parsed is not None:
         assert text.startswith("system/")
         assert parsed.letters <= scopes.ALL_LETTERS
+
+
+def test_a_services_own_check_follows_the_bound_scopes():
+    """Services check ``allowed`` for what they add to an answer (a merged search, an
+    _include, a page's links): in a client system's request the scopes narrow that too."""
+    from salomat.core.policy import allowed, bind_system_scopes, reset_system_scopes
+
+    token = bind_system_scopes(frozenset({"system/Patient.read"}))
+    try:
+        assert allowed("family_doctor", "person:read")
+        assert not allowed("family_doctor", "immunization:read")
+        assert not allowed("registrar", "immunization:read")
+    finally:
+        reset_system_scopes(token)
+    assert allowed("family_doctor", "immunization:read")

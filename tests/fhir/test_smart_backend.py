@@ -75,6 +75,21 @@ async def test_a_client_gets_what_its_scopes_and_facility_allow(
     assert r.status_code == 403
 
 
+async def test_a_clients_scopes_end_with_its_request(
+    client, make_client, make_person, make_user, login
+):
+    """After a client system's request, a person's request in the same task (an
+    in-process client) is decided by the person's role alone."""
+    c = await make_client("family_doctor", ("system/Patient.read",))
+    person = await make_person(c.facility_code)
+    h = bearer(await client_token(client, c))
+    r = await client.get(f"/fhir/Immunization?patient={person.id}", headers=h)
+    assert r.status_code == 403
+    doctor = await login(await make_user("family_doctor", facility_code=c.facility_code))
+    r = await client.get(f"/fhir/Immunization?patient={person.id}", headers=doctor)
+    assert r.status_code == 200, r.text
+
+
 async def test_a_wider_scope_reads_immunizations_of_its_own_people(
     client, make_client, make_person, make_facility
 ):

@@ -349,3 +349,21 @@ class CorsMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_cors)
+
+
+class SystemScopesMiddleware:
+    """Each request starts and ends with no client-system scopes bound (core.policy): what
+    one request's resolver bound never narrows, or widens, anything after it in the same
+    task (an in-process client such as the test suite's runs many requests in one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from salomat.core import policy
+
+        token = policy.bind_system_scopes(None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            policy.reset_system_scopes(token)

@@ -13,6 +13,7 @@ answer like a missing record.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -260,17 +261,48 @@ NATIONAL_PERSON_SCOPE: dict[Role, str] = {
 }
 
 
-def allowed(role: str, permission: str) -> bool:
+#: the granted scopes of the client system whose request this is (None: a person's, or no
+#: request): set by the principal's resolver, so that a service's own ``allowed`` checks (a
+#: page's links, what a merged answer takes in) narrow a client system as ``Require`` does
+_system_scopes: ContextVar[frozenset[str] | None] = ContextVar(
+    "salomat_system_scopes", default=None
+)
+
+
+def bind_system_scopes(scopes: frozenset[str] | None) -> Token[frozenset[str] | None]:
+    """The request's caller is a client system with these scopes (None: it is not)."""
+    return _system_scopes.set(scopes)
+
+
+def reset_system_scopes(token: Token[frozenset[str] | None]) -> None:
+    _system_scopes.reset(token)
+
+
+def role_holds(role: str, permission: str) -> bool:
+    """The role alone holds ``permission`` (whatever scopes a client system has)."""
     holders = PERMISSIONS.get(permission)
     if holders is None:
         raise KeyError(f"undeclared permission {permission!r}")
     return role in holders
 
 
+def allowed(role: str, permission: str) -> bool:
+    """The role holds ``permission`` (and, in a client system's request, one of its scopes
+    covers it: core.scopes)."""
+    if not role_holds(role, permission):
+        return False
+    scopes = _system_scopes.get()
+    if scopes is None:
+        return True
+    from salomat.core.scopes import covers
+
+    return covers(scopes, permission)
+
+
 def permitted(principal: Principal, permission: str) -> bool:
     """The role holds ``permission`` and, for a client system, one of its granted scopes
     covers it (core.scopes)."""
-    if not allowed(principal.role, permission):
+    if not role_holds(principal.role, permission):
         return False
     if principal.scopes is None:
         return True
@@ -311,7 +343,7 @@ class Require:
             raise err if isinstance(err, Unauthorized) else Unauthorized()
         if principal.via == "cookie" and request.method not in SAFE_METHODS:
             await _check_csrf(request, principal)
-        if not allowed(principal.role, self.permission):
+        if not role_holds(principal.role, self.permission):
             from salomat.core import audit
 
             await audit.denied(

@@ -9,7 +9,7 @@ from salomat.core.downloads import csv_download
 from salomat.core.errors import FieldError, Invalid, SalomatError, Unauthorized
 from salomat.core.pagination import Page, PageParams, check_page, page_params
 from salomat.core.params import MAX_INT, SmallRowId
-from salomat.core.policy import PUBLIC, Require
+from salomat.core.policy import PUBLIC, Require, bind_system_scopes
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.accounts import service
@@ -38,13 +38,20 @@ Session = DbSession
 
 
 async def resolve_principal(request: Request, session: Any) -> Principal | None:
-    """Installed as ``app.state.resolve_principal``: bearer token first, then the web cookie."""
+    """Installed as ``app.state.resolve_principal``: bearer token first, then the web cookie.
+
+    A client system's scopes are bound for the request (``policy.bind_system_scopes``), so
+    that services' own permission checks narrow it too; core.middleware's
+    ``SystemScopesMiddleware`` unbinds them when the request ends."""
+    bind_system_scopes(None)
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Use 'Authorization: Bearer <token>'.")
-        return await service.principal_from_bearer(session, token.strip())
+        principal = await service.principal_from_bearer(session, token.strip())
+        bind_system_scopes(principal.scopes)
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return await service.principal_from_cookie(session, cookie)
