@@ -301,6 +301,18 @@ async def _expand(request: Request, args: Args, vs: ValueSet | None = None) -> J
 Handler = Callable[..., Any]
 
 
+def _query(names: frozenset[str]) -> dict[str, Any]:
+    """The operation's query parameters in ``/openapi.json`` (the route reads the raw
+    query), so clients and the schema fuzzer see them; Parameters-only ones left out."""
+    simple = sorted(names - {"coding", "codeableConcept"})
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+            for n in simple
+        ]
+    }
+
+
 def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str | None) -> None:
     """GET (query) and POST (Parameters) of one operation, at type level and, with
     ``instance`` (CodeSystem or ValueSet), at instance level."""
@@ -311,7 +323,7 @@ def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str 
     async def post_type(request: Request, _: Reader) -> JSONResponse:
         return await handler(request, await _body_args(request, allowed))
 
-    router.add_api_route(f"/{path}", get_type, methods=["GET"])
+    router.add_api_route(f"/{path}", get_type, methods=["GET"], openapi_extra=_query(allowed))
     router.add_api_route(f"/{path}", post_type, methods=["POST"])
     if instance is None:
         return
@@ -334,7 +346,9 @@ def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str 
         args = await _body_args(request, own)
         return await handler(request, args, found)
 
-    router.add_api_route(f"/{kind}/{{resource_id}}/{op}", get_instance, methods=["GET"])
+    router.add_api_route(
+        f"/{kind}/{{resource_id}}/{op}", get_instance, methods=["GET"], openapi_extra=_query(own)
+    )
     router.add_api_route(f"/{kind}/{{resource_id}}/{op}", post_instance, methods=["POST"])
 
 
