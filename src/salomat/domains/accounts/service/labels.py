@@ -65,6 +65,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "PractitionerRole": N_("Health worker's post"),
     "Session": N_("Login session"),
     "User": N_("User account"),
+    "ClientSystem": N_("Client system"),
     "BreakGlass": N_("Emergency access"),
     "AuditEvent": N_("Audit trail"),
     "AccessLog": N_("Who opened my record"),
@@ -88,6 +89,7 @@ RESOURCE_TYPES: dict[str, str] = {
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
+    "client": N_("Client system"),
     "audit": N_("Audit trail"),
     "facility": N_("Facility"),
     "territory": N_("Territory"),
