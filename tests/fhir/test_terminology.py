@@ -414,3 +414,29 @@ def test_the_code_systems_are_the_packs_tables(country):
     cvx = {c.code for c in terms.systems[CVX].concepts}
     assert cvx == {str(v["cvx"]) for v in cal.vaccines.values() if v.get("cvx")}
     assert terminology.terminology(country) is terms  # read once
+
+
+@pytest.mark.parametrize(
+    ("code", "valid"),
+    [
+        ("-1", False),
+        ("0", True),
+        ("1", True),
+        ("3", False),
+        ("8", False),
+        ("9", True),
+        ("10", False),
+        ("09", False),
+    ],
+)
+async def test_the_iarc_basis_codes_at_their_ends_and_gaps(client, staff, code, valid):
+    """The basis of diagnosis is a numbered list (0-9 with gaps): one below, at and above
+    each end, and the numbers it skips."""
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/iarc-basis-of-diagnosis/$validate-code",
+            params={"code": code},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is valid

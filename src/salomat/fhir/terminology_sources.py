@@ -18,6 +18,7 @@ from salomat import __version__
 from salomat.core import i18n
 from salomat.core.errors import Invalid
 from salomat.domains.cancer.service import icdo3
+from salomat.domains.cancer.service.labels import BASIS_LABELS
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import service as insurance
 from salomat.domains.maternal.service import external_readings as maternal
@@ -274,6 +275,13 @@ def code_systems(country: str) -> list[CodeSystem]:
             services,
         ),
     ]
+    basis = _ours(
+        "iarc-basis-of-diagnosis",
+        cancer_mapper.BASIS_SYSTEM,
+        "IARC basis of diagnosis",
+        "the cancer registry's bases",
+        (concept(str(code), _catalogue(label)) for code, label in BASIS_LABELS.items()),
+    )
     growth = _ours(
         "who-growth-z-score",
         child_mapper.Z_SYSTEM,
@@ -381,6 +389,7 @@ def code_systems(country: str) -> list[CodeSystem]:
         ptypes,
         packages,
         *service_systems,
+        basis,
         growth,
         icd,
         icdo,
