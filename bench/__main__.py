@@ -28,7 +28,9 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   same flags (``--country KZ``: the contributory scheme);
 - ``record``: the shared health record's FHIR transactions of 20 entries (a hospital
   stay: Encounter, Condition, 18 Observations) beside single creates in the same run,
-  and a single create beside the bare insert.
+  and a single create beside the bare insert;
+- ``bulk``: a FHIR Bulk Data export of the population's Patient and Immunization
+  resources (NDJSON) beside a raw COPY of the same rows (time, MB/s).
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -53,7 +55,7 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
-    "record",
+    "record", "bulk",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.immunization import Immunization
+from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,7 @@ FHIR_JSON = "application/fhir+json"
 ASYNC = {"Prefer": "respond-async", "Accept": FHIR_JSON}
 TODAY = date.today()
 BORN = TODAY - timedelta(days=150)
-MODELS = {"Patient": Patient, "Immunization": Immunization}
+MODELS = {"Patient": Patient, "Immunization": Immunization, "Observation": Observation}
 
 
 def outcome_fields(r: Any) -> set[str]:
@@ -102,6 +103,25 @@ async def world(make_facility, make_person, make_user, login, client, db) -> dic
             headers={**nurse, "Content-Type": FHIR_JSON},
         )
         assert r.status_code == 201, r.text
+    # what a hospital's system sent to the shared record for the baby
+    r = await client.post(
+        "/fhir/Observation",
+        json={
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+            "subject": {"reference": f"Patient/{baby.id}"},
+            "effectiveDateTime": f"{BORN + timedelta(days=100)}T10:00:00+05:00",
+            "valueQuantity": {
+                "value": 37,
+                "unit": "Cel",
+                "system": "http://unitsofmeasure.org",
+                "code": "Cel",
+            },
+        },
+        headers={**nurse, "Content-Type": FHIR_JSON},
+    )
+    assert r.status_code == 201, r.text
     return {
         "a": a,
         "b": b,
@@ -159,6 +179,8 @@ async def test_a_facility_nurse_exports_only_the_people_her_facility_holds(clien
     got = await download(client, w["nurse"], await finished(client, w["nurse"], status))
     assert ids(got["Patient"]) == {str(w[k].id) for k in ("baby", "adult", "visitor")}
     assert len(got["Immunization"]) == 2
+    # the shared record's resources of her people (record:read)
+    assert [o["subject"]["reference"] for o in got["Observation"]] == [f"Patient/{w['baby'].id}"]
     # her own facility's Group: the same people
     status = await kick(client, w["nurse"], f"/fhir/Group/{w['a'].id}/$export")
     got = await download(client, w["nurse"], await finished(client, w["nurse"], status))
@@ -222,7 +244,7 @@ async def test_the_patient_parameter_narrows_to_people_in_scope(client, world):
     [
         ({}, {"Prefer": "return=minimal"}, "Prefer"),
         ({"_type": "Nonsense"}, {}, "_type"),
-        ({"_type": "Observation"}, {}, "_type"),
+        ({"_type": "MedicationRequest"}, {}, "_type"),
         ({"_type": "Patient,observation"}, {}, "_type"),
         ({"_outputFormat": "text/csv"}, {}, "_outputFormat"),
         ({"_since": "yesterday"}, {}, "_since"),
@@ -407,6 +429,7 @@ async def test_a_worker_killed_mid_export_resumes_and_writes_each_resource_once(
     assert sorted(patients) == sorted(str(w[k].id) for k in ("baby", "adult", "visitor"))
     assert len(got["Immunization"]) == 2
     assert len(ids(got["Immunization"])) == 2
+    assert len(got["Observation"]) == 1
     # a new file every two lines
     assert [o["count"] for o in manifest["output"] if o["type"] == "Patient"] == [2, 1]
     assert export_id in manifest["output"][0]["url"]
@@ -446,8 +469,9 @@ async def test_patient_everything_answers_what_the_caller_may_read(client, world
         "Patient",
         "Immunization",
         "Immunization",
+        "Observation",
     ]
-    assert b["total"] == 3
+    assert b["total"] == 4
     # paging
     r = await client.get(
         f"/fhir/Patient/{w['baby'].id}/$everything", params={"_count": "1"}, headers=w["nurse"]

@@ -25,18 +25,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from salomat.core import jobs
+from salomat.core import audit, jobs
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound, SalomatError
 from salomat.core.params import RowId, load_json
-from salomat.core.policy import Require, Role, permitted, require_person
+from salomat.core.policy import Require, Role, permitted
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession
 from salomat.core.uow import router as make_router
 from salomat.domains.bulkdata import service as bulk
-from salomat.domains.immunization import service as immunization
 from salomat.domains.registry import service as registry
 from salomat.fhir import bulk_export, capability
-from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir.common import (
     FACILITY_SYSTEM,
@@ -496,32 +494,44 @@ async def patient_everything(
     page = params.page()
     since = parse_since(params.get("_since"))
     start, end = _day(params.get("start"), "start"), _day(params.get("end"), "end")
-    readable = ["Patient"] + (["Immunization"] if permitted(principal, "immunization:read") else [])
+    readable = [
+        t
+        for t, spec in bulk_export.TYPES.items()
+        if t == "Patient" or permitted(principal, spec.permission)
+    ]
     wanted = readable
     if (raw := params.get("_type")) is not None:
         asked = [t.strip() for t in raw.split(",") if t.strip()]
-        bad = [t for t in asked if t not in bulk_export.TYPES]
-        if bad or not asked:
-            raise Invalid.fields([FieldError("_type", N_("must name Patient or Immunization"))])
+        if not asked or any(t not in bulk_export.TYPES for t in asked):
+            raise Invalid.fields(
+                [FieldError("_type", N_("names a type this server does not export"))]
+            )
         wanted = [t for t in readable if t in asked]
+    # the person's scope, checked once (404 out of scope), and the Patient's read audited
     person = await registry.get_person(session, principal, person_id, purpose="$everything")
     resources: list[dict[str, Any]] = []
     if "Patient" in wanted and (since is None or person.updated_at > since):
         resources.append(patient_mapper.to_fhir(person))
-    if "Immunization" in wanted:
-        await require_person(
-            session, principal, person_id, action="read", resource_type="Immunization",
-            purpose="$everything",
-        )  # fmt: skip
-        cal = immunization.calendar_options()
-        doses = (await immunization.doses_for_people(session, [person_id], since=since)).get(
-            person_id, []
-        )
-        resources += [
-            immunization_mapper.immunization(d, cal)
-            for d in doses
-            if (start is None or d.given_on >= start) and (end is None or d.given_on <= end)
-        ]
+    for name in wanted:
+        if name == "Patient":
+            continue
+        found = [r for _, r in await bulk_export.TYPES[name].fetch(session, [person_id], since)]
+        if name == "Immunization":  # start/end: the day the dose was given
+            found = [
+                r
+                for r in found
+                if (start is None or r["occurrenceDateTime"][:10] >= start.isoformat())
+                and (end is None or r["occurrenceDateTime"][:10] <= end.isoformat())
+            ]
+        if found:
+            await audit.record_listing(
+                session,
+                principal,
+                [audit.Access(person_id, "$everything")],
+                action="read",
+                resource_type=name,
+            )
+        resources += found
     shown = resources[page.offset : page.offset + page.limit]
     body = searchset(
         base_url(request),

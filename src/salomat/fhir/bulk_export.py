@@ -31,9 +31,11 @@ from salomat.core.policy import Role, permitted
 from salomat.core.security import Principal
 from salomat.domains.bulkdata import service as bulk
 from salomat.domains.immunization import service as immunization
+from salomat.domains.record import service as record
 from salomat.domains.registry import service as registry
 from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import patient as patient_mapper
+from salomat.fhir import record as record_mapper
 
 Fetch = Callable[[Any, list[int], datetime | None], Awaitable[list[tuple[int, Any]]]]
 
@@ -63,12 +65,22 @@ async def _immunizations(
     ]
 
 
-#: every type the export writes, in the order it writes them
+def _shared_record(resource_type: str) -> Fetch:
+    async def fetch(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
+        found = await record.resources_for_people(session, ids, resource_type, since=since)
+        return [(pid, record_mapper.to_fhir(r)) for pid in ids for r in found.get(pid, ())]
+
+    return fetch
+
+
+#: every type the export writes, in the order it writes them: the registry's Patient, the
+#: immunization register's doses, and what other systems sent to the shared record
 TYPES: dict[str, ExportType] = {
     t.name: t
     for t in (
         ExportType("Patient", "person:read", _patients, since_on_people=True),
         ExportType("Immunization", "immunization:read", _immunizations),
+        *(ExportType(name, "record:read", _shared_record(name)) for name in record.RESOURCE_TYPES),
     )
 }
 #: the national statistics office's agreement: the types it exports (it holds no reader's

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from fhir.resources.R4B.patient import Patient
@@ -58,7 +59,14 @@ FIELDS = {
 
 
 def national_system() -> str:
-    return nid.system_uri(get_settings().country)
+    return _system_uri(get_settings().country)
+
+
+@lru_cache
+def _system_uri(country: str) -> str:
+    """The pack's national id system, read once (``pack.load`` copies the whole pack: a
+    bulk export called it for every Patient)."""
+    return nid.system_uri(country)
 
 
 def _lang(script: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ resources (type- and system-level ``_history``); ``timeline``: the family doctor
 
 from salomat.domains.record.service import registry_events as registry_events
 from salomat.domains.record.service import scope as scope
+from salomat.domains.record.service.bulk_reads import *  # noqa: F403
 from salomat.domains.record.service.common import *  # noqa: F403
 from salomat.domains.record.service.history import *  # noqa: F403
 from salomat.domains.record.service.naming import *  # noqa: F403
