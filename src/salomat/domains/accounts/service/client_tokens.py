@@ -14,6 +14,7 @@ changing its scopes revokes it at once.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ from salomat.domains.accounts.models import (
     ClientSystem,
     LoginFailure,
 )
-from salomat.domains.accounts.schemas import ClientToken
+from salomat.domains.accounts.schemas import USERNAME, ClientToken
 from salomat.domains.accounts.service import clients
 from salomat.domains.accounts.service.sessions import _throttled
 
@@ -45,6 +46,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: SMART Backend Services: an assertion expires no more than five minutes after it is made
 MAX_ASSERTION_SECONDS = 300
 _MAX_ASSERTION_CHARS = 16_000
+_CLIENT_ID = re.compile(USERNAME)
 
 
 def _now() -> float:
@@ -137,8 +139,11 @@ async def issue_client_token(
     except (jwt.PyJWTError, ValueError, TypeError):
         raise await _refuse(session, None, client_address, "not a JWT") from None
     iss, sub = unverified.get("iss"), unverified.get("sub")
-    name = iss if isinstance(iss, str) else None
-    if name is None or iss != sub:
+    # only what could be a client id is kept as the name the failure is audited under
+    name = iss if isinstance(iss, str) and _CLIENT_ID.match(iss) else None
+    if name is None:
+        raise await _refuse(session, None, client_address, "iss is no client id")
+    if iss != sub:
         raise await _refuse(session, name, client_address, "iss and sub must both be the client id")
     retry_after = await _throttled(session, name, client_address)
     if retry_after is not None:
@@ -147,7 +152,7 @@ async def issue_client_token(
             None,
             action="login",
             resource_type="Session",
-            username=name[:150],
+            username=name,
             detail="client_credentials: throttled",
         )
         raise TooManyRequests(
@@ -157,9 +162,9 @@ async def issue_client_token(
         )
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in clients.SIGNING_ALGORITHMS:
-        raise await _refuse(session, name, client_address, f"algorithm {str(alg)[:20]} refused")
-    if not isinstance(kid, str) or not kid:
-        raise await _refuse(session, name, client_address, "no kid in the header")
+        raise await _refuse(session, name, client_address, f"algorithm {ascii(alg)[:30]} refused")
+    if not isinstance(kid, str) or not clients.KID.match(kid):
+        raise await _refuse(session, name, client_address, "no kid, or a malformed one")
     client, key = await clients.client_key(session, name, kid)
     if client is None:
         raise await _refuse(session, name, client_address, "unknown client")
@@ -185,23 +190,38 @@ async def issue_client_token(
         raise await _refuse(
             session, name, client_address, "aud is not this token endpoint"
         ) from None
-    except (jwt.PyJWTError, ValueError, TypeError) as e:
+    except (jwt.PyJWTError, ValueError, TypeError, ArithmeticError) as e:
+        # an exp of 1e400 is infinite: int() of it overflows inside pyjwt
         raise await _refuse(session, name, client_address, f"{type(e).__name__}") from None
     exp, jti = claims["exp"], claims["jti"]
     if not isinstance(exp, int | float) or exp - _now() > MAX_ASSERTION_SECONDS:
         raise await _refuse(session, name, client_address, "exp more than 5 minutes ahead")
-    if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
-        raise await _refuse(session, name, client_address, "jti missing or over 255 characters")
+    if not isinstance(jti, str) or not 1 <= len(jti) <= 255 or not jti.isprintable():
+        raise await _refuse(
+            session, name, client_address, "jti missing, over 255 characters or not printable"
+        )
     expires_at = datetime.fromtimestamp(float(exp), UTC)
     if not await _remember_jti(session, client, jti, expires_at):
         raise await _refuse(session, name, client_address, "jti replayed")
-    granted = _granted(session, client, scope.split())
+    try:
+        granted = _granted(client, scope.split())
+    except Invalid as e:
+        await audit.denied(
+            session,
+            None,
+            action="login",
+            resource_type="Session",
+            username=client.client_id,
+            detail="client_credentials: scope refused: "
+            + scope.encode("unicode_escape").decode("ascii")[:450],
+        )
+        raise e
     # the assertion is good: what fails from here is the scope asked for
     await session.execute(delete(LoginFailure).where(LoginFailure.username == client.client_id))
     return await _open(session, client, granted, client_address)
 
 
-def _granted(session: AsyncSession, client: ClientSystem, asked: list[str]) -> list[str]:
+def _granted(client: ClientSystem, asked: list[str]) -> list[str]:
     """The scopes asked for, each within what the client was granted and each allowing
     something its role may do; else ``invalid_scope`` naming them (we grant all that was
     asked or nothing, never less than asked without saying so)."""

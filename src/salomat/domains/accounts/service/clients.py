@@ -55,7 +55,7 @@ _PUBLIC = {
     "RSA": ("kty", "kid", "alg", "use", "n", "e"),
     "EC": ("kty", "kid", "alg", "use", "crv", "x", "y"),
 }
-_KID = re.compile(r"^[A-Za-z0-9._:+=~-]{1,200}$")
+KID = re.compile(r"^[A-Za-z0-9._:+=~-]{1,200}$")
 _ORIGIN = re.compile(ORIGIN)
 
 
@@ -128,7 +128,7 @@ def parse_keys(text: str, field: str = "jwks") -> list[dict[str, Any]]:
             errors.append(FieldError(name, N_("is a private key: register only the public key")))
             continue
         kid = key.get("kid")
-        if not isinstance(kid, str) or not _KID.match(kid):
+        if not isinstance(kid, str) or not KID.match(kid):
             errors.append(
                 FieldError(
                     name,
