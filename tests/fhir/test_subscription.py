@@ -580,3 +580,57 @@ async def test_a_dispensing_is_told_to_the_subscribed_doctor(
     await run_jobs()
     [got] = receiver.got
     assert got.headers["x-salomat-resource"] == f"MedicationDispense/{given.json()['id']}"
+
+
+@pytest.mark.parametrize(
+    ("criteria", "person"),
+    [
+        ("Observation?patient=Patient/5", 5),
+        ("Observation?subject=5", 5),
+        ("Observation?patient=Patient/5&subject=Patient/5", 5),
+        ("Observation?patient=5&subject=Patient/5", None),  # two spellings: no guess
+        ("Observation?patient=Patient/5&patient=Patient/6", None),
+        ("Observation?patient=Patient/5,Patient/6", None),
+        ("Observation?patient=Patient/x", None),
+        ("Observation?patient=", None),
+        ("ServiceRequest?performer=F-1", None),
+        ("Patient?birthdate=ge2026-01-01", None),
+    ],
+)
+async def test_the_person_a_criteria_names_only_rules_out_other_people(criteria: str, person):
+    assert subscriptions.named_person(criteria) == person
+    assert subscriptions.may_match(subscriptions.named_person(criteria), 5)
+    assert subscriptions.may_match(subscriptions.named_person(criteria), None)
+    assert subscriptions.may_match(subscriptions.named_person(criteria), 6) is (person is None)
+
+
+async def test_a_change_about_another_person_queues_no_matching(
+    client, db, make_facility, make_person, make_user, login
+):
+    from salomat.core import events
+
+    fac = await make_facility()
+    watched = await make_person(facility_code=fac.code)
+    doctor = await login(await make_user("family_doctor", facility_code=fac.code))
+    await subscribe(
+        client,
+        doctor,
+        subscription(f"Immunization?patient=Patient/{watched.id}", "http://127.0.0.1:9/h"),
+    )
+
+    async def matching_jobs() -> int:
+        found = await db.scalars(
+            select(jobs.Job.payload).where(jobs.Job.kind == subscriptions.MATCH)
+        )
+        return sum(1 for p in found if json.loads(p)["id"] == "987654321")
+
+    before = await matching_jobs()
+    async with session_factory()() as s:
+        await events.publish(s, events.ResourceChanged("Immunization", "987654321", watched.id + 1))
+        await s.commit()
+    assert await matching_jobs() == before
+    async with session_factory()() as s:
+        await events.publish(s, events.ResourceChanged("Immunization", "987654321", watched.id))
+        await s.commit()
+    assert await matching_jobs() == before + 1
+    await run_jobs()  # the resource does not exist: the search finds nothing, no delivery

@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 @dataclass(frozen=True)
 class ResourceChanged:
     """A resource another system may be told of was created or changed (its FHIR type and
-    id as the FHIR API serves it): the subscriptions' trigger, published by any domain."""
+    id as the FHIR API serves it, and the person it is about): the subscriptions' trigger,
+    published by any domain."""
 
     resource_type: str
     resource_id: str
+    person_id: int | None = None
 
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]

@@ -306,11 +306,13 @@ async def match(ctx: jobs.JobContext) -> dict[str, Any]:
     """Which active subscriptions of the type find the changed resource: one delivery job
     for each. Each search runs (and is audited) in its own unit of work, as a request
     does; the deliveries are queued together once all have run."""
-    kind, rid = ctx.payload["type"], str(ctx.payload["id"])
+    kind, rid, person = ctx.payload["type"], str(ctx.payload["id"]), ctx.payload.get("person")
     async with ctx.session() as session:
         owners = [
             (sub, await service.owner_principal(session, sub))
             for sub in await service.active_of_type(session, kind)
+            # a criteria naming another person cannot find it: no search is run for it
+            if service.may_match(service.named_person(sub.criteria), person)
         ]
     queued: list[int] = []
     for sub, principal in owners:

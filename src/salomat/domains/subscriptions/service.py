@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,8 @@ __all__ = [
     "get",
     "get_any",
     "log_delivery",
+    "may_match",
+    "named_person",
     "operations_list",
     "operations_row",
     "owner_principal",
@@ -80,7 +82,10 @@ _RESERVED_HEADERS = frozenset(
     {"host", "content-length", "content-type", "transfer-encoding", "connection", "expect"}
 )
 
-_types_cache: dict[str, tuple[float, frozenset[str]]] = {}
+#: per database: when read, and each subscribed type's subscriptions as (id, the one person
+#: its criteria names, or None)
+_cache: dict[str, tuple[float, dict[str, list[tuple[int, int | None]]]]] = {}
+_PERSON_PARAMETERS = frozenset({"patient", "subject", "subject:Patient", "patient:Patient"})
 
 
 def _cache_key(session: AsyncSession) -> str:
@@ -88,31 +93,54 @@ def _cache_key(session: AsyncSession) -> str:
 
 
 def forget_types() -> None:
-    """A subscription changed in this process: read the types again at the next write."""
-    _types_cache.clear()
+    """A subscription changed in this process: read them again at the next write."""
+    _cache.clear()
+
+
+def named_person(criteria: str) -> int | None:
+    """The one person a criteria is restricted to (``patient=Patient/5``, ``subject=5``),
+    or None. Only to tell, before any search, that a change about another person cannot
+    match: whether it matches is always the search's to say (fhir/subscription.py)."""
+    items = parse_qsl(criteria.partition("?")[2], keep_blank_values=True)
+    values = {v for k, v in items if k in _PERSON_PARAMETERS}
+    if len(values) != 1:
+        return None
+    tail = values.pop().removeprefix("Patient/")
+    return int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 18 else None
+
+
+async def _subscribed(session: AsyncSession) -> dict[str, list[tuple[int, int | None]]]:
+    key = _cache_key(session)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    found: dict[str, list[tuple[int, int | None]]] = {}
+    rows = await session.execute(
+        select(Subscription.id, Subscription.resource_type, Subscription.criteria).where(
+            Subscription.status == "active"
+        )
+    )
+    for sid, kind, criteria in rows:
+        found.setdefault(kind, []).append((int(sid), named_person(criteria)))
+    _cache[key] = (now + TYPES_TTL_SECONDS, found)
+    return found
 
 
 async def subscribed_types(session: AsyncSession) -> frozenset[str]:
     """The types some active subscription is on (read at most every few seconds)."""
-    key = _cache_key(session)
-    hit = _types_cache.get(key)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    types = frozenset(
-        (
-            await session.scalars(
-                select(Subscription.resource_type).where(Subscription.status == "active").distinct()
-            )
-        ).all()
-    )
-    _types_cache[key] = (now + TYPES_TTL_SECONDS, types)
-    return types
+    return frozenset(await _subscribed(session))
+
+
+def may_match(named: int | None, person_id: int | None) -> bool:
+    """Whether a change about ``person_id`` may match a criteria naming ``named``."""
+    return named is None or person_id is None or named == person_id
 
 
 @events.subscribe(events.ResourceChanged)
 async def _on_change(session: AsyncSession, event: events.ResourceChanged) -> None:
-    if event.resource_type not in await subscribed_types(session):
+    subs = (await _subscribed(session)).get(event.resource_type, [])
+    if not any(may_match(named, event.person_id) for _, named in subs):
         return
     if MATCH not in jobs.kinds():
         # the FHIR layer registers the matching job; a process without it (a bare script)
@@ -124,7 +152,14 @@ async def _on_change(session: AsyncSession, event: events.ResourceChanged) -> No
         )
         return
     await jobs.enqueue(
-        session, MATCH, {"type": event.resource_type, "id": event.resource_id, "at": _now_iso()}
+        session,
+        MATCH,
+        {
+            "type": event.resource_type,
+            "id": event.resource_id,
+            "person": event.person_id,
+            "at": _now_iso(),
+        },
     )
 
 

@@ -493,7 +493,7 @@ async def record_dose(
         patient_id=person_id,
         detail=detail,
     )
-    await events.publish(session, events.ResourceChanged("Immunization", str(dose.id)))
+    await events.publish(session, events.ResourceChanged("Immunization", str(dose.id), person_id))
     return _dose_out(dose, cal)
 
 
@@ -578,5 +578,5 @@ async def mark_entered_in_error(
         patient_id=d.person_id,
         detail=f"entered in error: {reason}" if reason else "entered in error",
     )
-    await events.publish(session, events.ResourceChanged("Immunization", str(d.id)))
+    await events.publish(session, events.ResourceChanged("Immunization", str(d.id), d.person_id))
     return _dose_out(d)

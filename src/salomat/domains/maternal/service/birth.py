@@ -261,7 +261,9 @@ async def record_birth(
             )
             person_id = child.id
             registered.append(child.id)
-            await events.publish(session, events.ResourceChanged("Patient", str(child.id)))
+            await events.publish(
+                session, events.ResourceChanged("Patient", str(child.id), child.id)
+            )
             await audit.record(
                 session,
                 principal,

@@ -353,7 +353,7 @@ async def send_referral(
     )
     session.add(r)
     await session.flush()
-    await events.publish(session, events.ResourceChanged("ServiceRequest", str(r.id)))
+    await events.publish(session, events.ResourceChanged("ServiceRequest", str(r.id), r.person_id))
     return await _out(session, r)
 
 
@@ -437,7 +437,7 @@ async def _move(
         patient_id=r.person_id,
         purpose=f"referral {to}",
     )
-    await events.publish(session, events.ResourceChanged("ServiceRequest", str(r.id)))
+    await events.publish(session, events.ResourceChanged("ServiceRequest", str(r.id), r.person_id))
     return r
 
 

@@ -502,7 +502,9 @@ async def dispense(
         session,
         MedicineDispensed(d.id, rx.id, rx.person_id, facility_id, fund, now),
     )
-    await events.publish(session, events.ResourceChanged("MedicationDispense", str(d.id)))
+    await events.publish(
+        session, events.ResourceChanged("MedicationDispense", str(d.id), rx.person_id)
+    )
     return _out(d, given, rx, rx.quantity_units - rx.dispensed_units)
 
 

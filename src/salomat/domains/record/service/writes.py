@@ -328,7 +328,7 @@ async def create_resource(
         purpose=PURPOSE,
     )
     await _domain_rules(session, principal, row, resource)
-    await events.publish(session, events.ResourceChanged(rtype, to_fhir_id(row.id)))
+    await events.publish(session, events.ResourceChanged(rtype, to_fhir_id(row.id), row.person_id))
     return stored(row), True
 
 
@@ -444,7 +444,9 @@ async def update_resource(
         break_glass_grant=scope.break_glass_grant,
     )
     await _domain_rules(session, principal, row, resource)
-    await events.publish(session, events.ResourceChanged(resource_type, to_fhir_id(row.id)))
+    await events.publish(
+        session, events.ResourceChanged(resource_type, to_fhir_id(row.id), row.person_id)
+    )
     return stored(row)
 
 
