@@ -268,7 +268,7 @@ async def test_authlib_private_key_jwt_client_gets_a_token_and_reads(
         assert oauth.get(f"{live_server}/fhir/Immunization?patient={person.id}").status_code == 403
 
 
-async def test_node_jose_es384_client_gets_a_token_and_reads(live_server, make_client, make_person):
+async def test_node_jose_and_medplum_es384_clients_get_a_token_and_read(live_server, make_client, make_person):
     require_node()
     c = await make_client("family_doctor", ("system/Patient.read",))
     person = await make_person(c.facility_code)
@@ -290,6 +290,8 @@ async def test_node_jose_es384_client_gets_a_token_and_reads(live_server, make_c
     assert s["patient"] == {"status": 200, "resourceType": "Patient", "id": str(person.id)}
     # its assertion, sent again, is refused as a replay
     assert s["replay"] == {"status": 401, "error": "invalid_client"}
+    # @medplum/core's startJwtAssertionLogin (no scope sent: the registered ones) and read
+    assert s["medplum"] == {"resourceType": "Patient", "id": str(person.id)}
 
 
 async def test_the_token_endpoint_answers_a_form_exactly_as_rfc_6749_says(client, make_client):

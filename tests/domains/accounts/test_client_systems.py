@@ -199,7 +199,12 @@ async def test_request_errors(client, make_client):
         400,
         "invalid_request",
     )
-    refused(await client.post("/auth/token", data={**form, "scope": ""}), 400, "invalid_request")
+    # no scope asked: the registered ones are granted (RFC 6749 section 3.3's default)
+    form = token_form(assertion(c.client_id, c.key))
+    del form["scope"]
+    r = await client.post("/auth/token", data=form)
+    assert r.status_code == 200, r.text
+    assert r.json()["scope"] == "system/Patient.read"
 
 
 async def test_scopes_beyond_the_grant_or_the_role_are_refused(client, make_client):
