@@ -289,7 +289,8 @@ def _facility_bound(principal: Principal) -> int:
     return principal.facility_id
 
 
-@router.api_route("/$export", methods=["GET", "POST"])
+@router.get("/$export", operation_id="bulk_export_system_get")
+@router.post("/$export", operation_id="bulk_export_system_post")
 async def export_system(request: Request, session: Session, principal: Exporter) -> JSONResponse:
     """Everything the export covers, of the whole index: the statistician's alone."""
     if not _national(principal):
@@ -297,7 +298,8 @@ async def export_system(request: Request, session: Session, principal: Exporter)
     return await _kick_off(request, session, principal, "system")
 
 
-@router.api_route("/Patient/$export", methods=["GET", "POST"])
+@router.get("/Patient/$export", operation_id="bulk_export_patients_get")
+@router.post("/Patient/$export", operation_id="bulk_export_patients_post")
 async def export_patients(request: Request, session: Session, principal: Exporter) -> JSONResponse:
     """The statistician: every person; a facility role: the people its facility holds."""
     if not _national(principal):
@@ -315,7 +317,8 @@ async def _group(session: Any, principal: Principal, group_id: int) -> Any:
         raise NotFound(N_("Group %(id)s not found."), params={"id": group_id}) from None
 
 
-@router.api_route("/Group/{group_id}/$export", methods=["GET", "POST"])
+@router.get("/Group/{group_id}/$export", operation_id="bulk_export_group_get")
+@router.post("/Group/{group_id}/$export", operation_id="bulk_export_group_post")
 async def export_group(
     request: Request, session: Session, group_id: RowId, principal: Exporter
 ) -> JSONResponse:
