@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, events, jobs
@@ -161,6 +162,29 @@ async def _on_change(session: AsyncSession, event: events.ResourceChanged) -> No
             "at": _now_iso(),
         },
     )
+    _wake_after_commit(session)
+
+
+_WAKE = "subscriptions.wake_after_commit"
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
+    """The in-process workers are told once the writer commits (not at their next poll,
+    up to a second later); ``salomat worker`` processes still poll."""
+    sync = session.sync_session
+    if not sync.info.get(_WAKE):
+        sync.info[_WAKE] = True
+        orm_events.listen(sync, "after_commit", _woken, once=True)
+        orm_events.listen(sync, "after_rollback", _forget_wake, once=True)
+
+
+def _woken(sync: Any) -> None:
+    sync.info.pop(_WAKE, None)
+    jobs.wake()
+
+
+def _forget_wake(sync: Any) -> None:
+    sync.info.pop(_WAKE, None)
 
 
 def _now_iso() -> str:
