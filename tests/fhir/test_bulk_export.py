@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.immunization import Immunization
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,7 @@ from salomat.core.db import session_factory, utcnow
 from salomat.domains.bulkdata import service as bulk
 from salomat.domains.registry.models import Person
 from salomat.fhir import bulk_export
+from tests.domains.prescription.claim_rows import make_rx
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +31,12 @@ FHIR_JSON = "application/fhir+json"
 ASYNC = {"Prefer": "respond-async", "Accept": FHIR_JSON}
 TODAY = date.today()
 BORN = TODAY - timedelta(days=150)
-MODELS = {"Patient": Patient, "Immunization": Immunization, "Observation": Observation}
+MODELS = {
+    "Patient": Patient,
+    "Immunization": Immunization,
+    "Observation": Observation,
+    "MedicationRequest": MedicationRequest,
+}
 
 
 def outcome_fields(r: Any) -> set[str]:
@@ -103,6 +110,9 @@ async def world(make_facility, make_person, make_user, login, client, db) -> dic
             headers={**nurse, "Content-Type": FHIR_JSON},
         )
         assert r.status_code == 201, r.text
+    # the adult's e-prescription
+    await make_rx(db, adult.id, a.id)
+    await db.commit()
     # what a hospital's system sent to the shared record for the baby
     r = await client.post(
         "/fhir/Observation",
@@ -181,6 +191,10 @@ async def test_a_facility_nurse_exports_only_the_people_her_facility_holds(clien
     got = await download(client, w["nurse"], await finished(client, w["nurse"], status))
     assert ids(got["Patient"]) == {str(w[k].id) for k in ("baby", "adult", "visitor")}
     assert len(got["Immunization"]) == 2
+    # her people's prescriptions (prescription:read)
+    assert [m["subject"]["reference"] for m in got["MedicationRequest"]] == [
+        f"Patient/{w['adult'].id}"
+    ]
     # the shared record's resources of her people (record:read)
     assert [o["subject"]["reference"] for o in got["Observation"]] == [f"Patient/{w['baby'].id}"]
     # her own facility's Group: the same people
@@ -246,7 +260,7 @@ async def test_the_patient_parameter_narrows_to_people_in_scope(client, world):
     [
         ({}, {"Prefer": "return=minimal"}, "Prefer"),
         ({"_type": "Nonsense"}, {}, "_type"),
-        ({"_type": "MedicationRequest"}, {}, "_type"),
+        ({"_type": "Claim"}, {}, "_type"),
         ({"_type": "Patient,observation"}, {}, "_type"),
         ({"_outputFormat": "text/csv"}, {}, "_outputFormat"),
         ({"_since": "yesterday"}, {}, "_since"),

@@ -31,10 +31,12 @@ from salomat.core.policy import Role, permitted
 from salomat.core.security import Principal
 from salomat.domains.bulkdata import service as bulk
 from salomat.domains.immunization import service as immunization
+from salomat.domains.prescription import service as prescription
 from salomat.domains.record import service as record
 from salomat.domains.registry import service as registry
 from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import patient as patient_mapper
+from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import record as record_mapper
 
 Fetch = Callable[[Any, list[int], datetime | None], Awaitable[list[tuple[int, Any]]]]
@@ -65,6 +67,15 @@ async def _immunizations(
     ]
 
 
+async def _prescriptions(
+    session: Any, ids: list[int], since: datetime | None
+) -> list[tuple[int, Any]]:
+    found = await prescription.prescriptions_for_people(session, ids, since=since)
+    return [
+        (pid, prescription_mapper.medication_request(p)) for pid in ids for p in found.get(pid, ())
+    ]
+
+
 def _shared_record(resource_type: str) -> Fetch:
     async def fetch(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
         found = await record.resources_for_people(session, ids, resource_type, since=since)
@@ -74,12 +85,14 @@ def _shared_record(resource_type: str) -> Fetch:
 
 
 #: every type the export writes, in the order it writes them: the registry's Patient, the
-#: immunization register's doses, and what other systems sent to the shared record
+#: immunization register's doses, the e-prescriptions, and what other systems sent to the
+#: shared record
 TYPES: dict[str, ExportType] = {
     t.name: t
     for t in (
         ExportType("Patient", "person:read", _patients, since_on_people=True),
         ExportType("Immunization", "immunization:read", _immunizations),
+        ExportType("MedicationRequest", "prescription:read", _prescriptions),
         *(ExportType(name, "record:read", _shared_record(name)) for name in record.RESOURCE_TYPES),
     )
 }

@@ -66,7 +66,7 @@ async function main() {
   const group = await pull(`Group/${args.group}`, undefined, undefined);
   let refused;
   try {
-    await medplum.bulkExport('', 'MedicationRequest', undefined, { ...poll });
+    await medplum.bulkExport('', 'Claim', undefined, { ...poll });
     refused = { status: 'accepted' };
   } catch (err) {
     refused = { status: 'refused', message: String(err.message ?? err) };
