@@ -520,6 +520,9 @@ async def _work(
     poll: float,
 ) -> None:
     while not stop.is_set():
+        # cleared before looking, not after: a wake() while this claim runs (a job committed
+        # just after the claim's query) is not lost until the next poll
+        woken.clear()
         try:
             ran = await run_one(worker=worker, only=only, url=url)
         except asyncio.CancelledError:
@@ -529,7 +532,6 @@ async def _work(
             ran = None
         if ran is not None:
             continue
-        woken.clear()
         waits = [asyncio.create_task(stop.wait()), asyncio.create_task(woken.wait())]
         try:
             await asyncio.wait(waits, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
