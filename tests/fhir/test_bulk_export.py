@@ -615,3 +615,26 @@ async def test_the_status_says_how_far_a_running_export_got(client, world, monke
     r = await client.get(status, headers=w["nurse"])
     assert r.status_code == 202
     assert r.headers["x-progress"] == "33% (1 of 3)"
+
+
+async def test_a_refusal_repeats_what_was_sent_without_its_control_characters(client, world):
+    """HL7's schema allows no vertical tab or form feed in a FHIR string: a refusal that
+    names what the client sent shows such a character as "?" (found by the property test
+    on PostgreSQL)."""
+    headers = {**world["statistician"], **ASYNC}
+    r = await client.get("/fhir/$export", params={"_type": "Pat\x0bient"}, headers=headers)
+    assert r.status_code == 400, r.text
+    assert "Pat?ient" in r.text
+    assert "\\u000b" not in r.text
+    r = await client.get("/fhir/$export", params={"x\x0c": "1"}, headers=headers)
+    assert r.status_code == 400, r.text
+    assert "x?" in outcome_fields(r)
+    r = await client.get(
+        "/fhir/$export",
+        params={"x\x0c": "1", "_type": "Patient", "_since": "2100-01-01T00:00:00Z"},
+        headers={**headers, "Prefer": "respond-async, handling=lenient"},
+    )
+    assert r.status_code == 202, r.text
+    assert "\\u000c" not in r.text
+    status = r.headers["content-location"].removeprefix("http://testserver")
+    assert (await client.delete(status, headers=world["statistician"])).status_code == 202

@@ -95,6 +95,12 @@ def _bad(field: str, message: str, detail: str | None = None, **params: Any) -> 
     )
 
 
+def _shown(text: str) -> str:
+    """A value the client sent, as an answer may repeat it: its first 64 characters, each
+    one a FHIR string cannot hold (a control character) shown as "?"."""
+    return "".join(c if c.isprintable() else "?" for c in text[:64]) or "?"
+
+
 def _prefers_async(header: str | None) -> bool:
     return any(
         part.strip().lower() == "respond-async"
@@ -164,14 +170,14 @@ def _types(values: list[str], principal: Principal) -> tuple[str, ...]:
                 if known:
                     raise _bad(
                         "_type",
-                        name[:64],
+                        _shown(name),
                         N_("The export was not started: this server does not export %(message)s "
                            "resources (it exports %(types)s)."),
                         types=", ".join(bulk_export.TYPES),
                     )  # fmt: skip
                 raise _bad(
                     "_type",
-                    name[:64],
+                    _shown(name),
                     N_("The export was not started: %(message)s is no FHIR resource type."),
                 )
             if name not in readable:
@@ -227,8 +233,8 @@ async def _kick_off(
         raise BulkBadRequest(
             N_("The export was not started: %(names)s not supported (send Prefer: "
                "handling=lenient to have it left out)."),
-            params={"names": ", ".join(n[:64] for n in unknown)},
-            errors=[FieldError(n[:64], N_("unsupported parameter")) for n in unknown],
+            params={"names": ", ".join(_shown(n) for n in unknown)},
+            errors=[FieldError(_shown(n), N_("unsupported parameter")) for n in unknown],
         )  # fmt: skip
     got: dict[str, list[str]] = {}
     for k, v in items:
@@ -271,7 +277,8 @@ async def _kick_off(
             {
                 "severity": "warning",
                 "code": "not-supported",
-                "diagnostics": f"left out (handling=lenient): {', '.join(unknown)}"[:500],
+                "diagnostics": "left out (handling=lenient): "
+                + ", ".join(_shown(n) for n in unknown)[:400],
             }
         )
     return fhir_response(
