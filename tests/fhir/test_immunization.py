@@ -12,6 +12,7 @@ from fhir.resources.R4B.immunizationrecommendation import ImmunizationRecommenda
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from salomat.fhir.immunization_api import SEARCH_PARAMS
+from tests.factories import national_id_for
 
 pytestmark = pytest.mark.anyio
 
@@ -335,3 +336,150 @@ async def test_a_dtp_dose_before_any_penta_is_dtp_containing_dose_1(client, clin
     created = ok(await create(client, clinic, vaccine="dtp", series="dtp"), 201)
     assert created["protocolApplied"][0] == {"series": "dtp", "doseNumberPositiveInt": 1}
     assert "isSubpotent" not in created
+
+
+# ---- a dose without its product: the vaccine group (the calendar's antigen) ----------
+
+SERIES = "urn:salomat:immunization-series"
+CVX = "http://hl7.org/fhir/sid/cvx"
+
+
+def _label(antigen: str) -> str:
+    from salomat.domains.immunization import service
+
+    series = service.calendar_options().get(antigen)
+    assert series is not None
+    return series.label
+
+
+def elsewhere(patient: int, antigen: str = "bcg", **kw: Any) -> dict[str, Any]:
+    """A dose from a paper card: given elsewhere, the product not known."""
+    res = resource(
+        patient,
+        series=antigen,
+        on=kw.pop("on", BORN + timedelta(days=1)),
+        primarySource=False,
+        location={"display": "Maternity ward, paper card"},
+        **kw,
+    )
+    res["vaccineCode"] = {"coding": [{"system": SERIES, "code": antigen}]}
+    del res["site"], res["lotNumber"]
+    return res
+
+
+async def post(client, c, body: dict[str, Any]):
+    return await client.post(
+        "/fhir/Immunization", json=body, headers={**c["nurse"], "Content-Type": FHIR_JSON}
+    )
+
+
+async def test_a_dose_without_its_product_carries_the_vaccine_group(
+    client, clinic, db, make_person
+):
+    from salomat.domains.immunization.service.demo import load_demo_immunizations
+
+    # a paper record entered as the demo data is (no product)
+    baby = await make_person(
+        facility_code=clinic["facility"].code,
+        birth_date=BORN,
+        sex="male",
+        national_id=national_id_for(BORN, "male"),
+    )
+    await load_demo_immunizations(
+        db,
+        [
+            {
+                "child": baby.national_id,
+                "at": clinic["facility"].code,
+                "doses": {"hepb": [BORN], "bcg": [BORN + timedelta(days=2)]},
+            }
+        ],
+        today=TODAY,
+    )
+    await db.commit()
+    found = ok(
+        await client.get("/fhir/Immunization", params={"patient": baby.id}, headers=clinic["nurse"])
+    )
+    by_series = {x["protocolApplied"][0]["series"]: x for x in entries(found)}
+    assert set(by_series) == {"hepb", "bcg"}
+    for antigen, imm in by_series.items():
+        # exactly the group's coding: no product, no CVX (CVX names products)
+        assert imm["vaccineCode"]["coding"] == [
+            {"system": SERIES, "code": antigen, "display": _label(antigen)}
+        ]
+        assert imm["vaccineCode"]["text"] == _label(antigen)
+
+
+async def test_a_dose_with_its_product_carries_the_product_and_its_cvx(client, clinic):
+    from salomat.domains.immunization import service
+
+    created = ok(await create(client, clinic), 201)
+    product = service.calendar_options().vaccines["penta"]
+    want = [{"system": VACCINE, "code": "penta", "display": product["label"]}]
+    if product.get("cvx"):
+        want.append({"system": CVX, "code": str(product["cvx"])})
+    # as before: the product and its CVX, and not the group
+    assert created["vaccineCode"]["coding"] == want
+
+
+async def test_a_dose_from_elsewhere_may_name_only_the_vaccine_group(client, clinic):
+    created = ok(await post(client, clinic, elsewhere(clinic["baby"].id)), 201)
+    assert created["vaccineCode"]["coding"] == [
+        {"system": SERIES, "code": "bcg", "display": _label("bcg")}
+    ]
+    assert created["protocolApplied"][0]["series"] == "bcg"
+    assert created["primarySource"] is False
+    # the series may be left to the group: it is the same code
+    body = elsewhere(clinic["baby"].id, "hepb", on=BORN)
+    del body["protocolApplied"][0]["series"]
+    created = ok(await post(client, clinic, body), 201)
+    assert created["protocolApplied"][0]["series"] == "hepb"
+    assert created["vaccineCode"]["coding"][0]["code"] == "hepb"
+
+
+async def test_a_dose_given_here_needs_its_product(client, clinic):
+    body = elsewhere(clinic["baby"].id)
+    del body["primarySource"], body["location"]
+    r = await post(client, clinic, body)
+    assert issues(r, 422) == {"Immunization.vaccineCode"}
+    assert "primarySource false" in r.text
+    assert VACCINE in r.text
+    # nothing was stored
+    found = ok(
+        await client.get(
+            "/fhir/Immunization", params={"patient": clinic["baby"].id}, headers=clinic["nurse"]
+        )
+    )
+    assert found["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("group", "series", "wrong"),
+    [
+        ("bcg", "bcg", set()),
+        ("hepb", "bcg", {"Immunization.vaccineCode"}),  # the group is not the series
+        ("smallpox", "bcg", {"Immunization.vaccineCode"}),  # not in the value set
+        ("smallpox", None, {"Immunization.vaccineCode", "Immunization.protocolApplied[0].series"}),
+        ("BCG", "bcg", {"Immunization.vaccineCode"}),  # codes are case-sensitive
+    ],
+)
+async def test_the_vaccine_group_must_be_a_calendar_antigen_and_the_series(
+    client, clinic, group, series, wrong
+):
+    body = elsewhere(clinic["baby"].id, "bcg")
+    body["vaccineCode"]["coding"][0]["code"] = group
+    if series is None:
+        del body["protocolApplied"][0]["series"]
+    r = await post(client, clinic, body)
+    if not wrong:
+        assert r.status_code == 201, r.text
+    else:
+        assert issues(r, 422) == wrong
+
+
+async def test_a_text_only_or_cvx_only_vaccine_is_refused_even_from_elsewhere(client, clinic):
+    for vaccine in ({"text": "BCG"}, {"coding": [{"system": CVX, "code": "19"}]}):
+        body = {**elsewhere(clinic["baby"].id), "vaccineCode": vaccine}
+        r = await post(client, clinic, body)
+        assert issues(r, 422) == {"Immunization.vaccineCode"}, vaccine
+        assert r.status_code < 500

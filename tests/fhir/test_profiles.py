@@ -32,6 +32,7 @@ TODAY = date.today()
 HEADER = "code,inn,atc,trade_name,form,strength,unit,units_per_package,reference_price"
 FORMULARY = "urn:salomat:formulary"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
+SERIES = "urn:salomat:immunization-series"
 
 
 def ok(r: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -76,6 +77,27 @@ async def emitted(
         "protocolApplied": [{"series": "penta", "doseNumberPositiveInt": 1}],
     }
     out["immunization"] = ok(await http.post("/fhir/Immunization", json=dose, headers=h), 201)
+    # a paper card's dose: given elsewhere, the product not known (the vaccine group)
+    paper = {
+        **{k: v for k, v in dose.items() if k not in ("lotNumber", "site")},
+        "vaccineCode": {"coding": [{"system": SERIES, "code": "bcg"}]},
+        "occurrenceDateTime": (born + timedelta(days=1)).isoformat(),
+        "primarySource": False,
+        "location": {"display": "Maternity ward, paper card"},
+        "protocolApplied": [{"series": "bcg", "doseNumberPositiveInt": 1}],
+    }
+    out["immunization-no-product"] = ok(
+        await http.post("/fhir/Immunization", json=paper, headers=h), 201
+    )
+    # every dose of a child entered as the packs' demo data is (no product)
+    child = await demo_child(db, make_person, fac.code)
+    found = ok(
+        await http.get(
+            "/fhir/Immunization", params={"patient": child.id, "_count": 100}, headers=doctor
+        )
+    )
+    for e in found["entry"]:
+        out[f"immunization-demo-{e['resource']['id']}"] = e["resource"]
 
     code = unique("AML")
     await prescriptions.import_formulary(
@@ -179,6 +201,30 @@ async def emitted(
         await http.get(f"/fhir/MedicationDispense/{r.json()['id']}", headers=its_doctor)
     )
     return out
+
+
+async def demo_child(db: Any, make_person: Any, facility_code: str) -> Any:
+    """A 12-year-old with the first two doses of every series of the calendar entered as
+    the packs' demo data enters them (``load_demo_immunizations``: no product)."""
+    from salomat.domains.immunization import service as immunization
+    from salomat.domains.immunization.service.demo import load_demo_immunizations
+
+    born = TODAY - timedelta(days=12 * 365)
+    child = await make_person(
+        facility_code=facility_code, birth_date=born, sex="female",
+        national_id=national_id_for(born, "female"),
+    )  # fmt: skip
+    cal = immunization.calendar_options()
+    doses: dict[str, dict[int, date]] = {}
+    for k, antigen in enumerate(sorted({s.antigen for s in cal.series})):
+        numbers = [n for n in range(1, 10) if cal.accepts(antigen, n)][:2]
+        doses[antigen] = {n: born + timedelta(days=60 * j + 400 * k + 1) for j, n in
+                          enumerate(numbers)}  # fmt: skip
+    assert await load_demo_immunizations(
+        db, [{"child": child.national_id, "at": facility_code, "doses": doses}], today=TODAY
+    )
+    await db.commit()
+    return child
 
 
 #: which profile each emitted resource is checked against
@@ -325,6 +371,17 @@ async def test_what_our_mappers_emit_conforms_to_the_profiles(
     found = await emitted(client, db, make_facility, make_person, make_user, login)
     fac = await make_facility()
     doctor = await login(await make_user("family_doctor", facility_code=fac.code))
+    # the doses without a product carry the vaccine group: the series' own code
+    from salomat.domains.immunization import service as immunization
+
+    antigens = {s.antigen for s in immunization.calendar_options().series}
+    demo = [r for label, r in found.items() if label.startswith("immunization-demo-")]
+    assert {r["protocolApplied"][0]["series"] for r in demo} == antigens
+    for res in [*demo, found["immunization-no-product"]]:
+        coding = res["vaccineCode"]["coding"]
+        assert [(c["system"], c["code"]) for c in coding] == [
+            (SERIES, res["protocolApplied"][0]["series"])
+        ]
     for label, res in found.items():
         outcome = await validate(client, doctor, res, profile_for(label, res))
         assert errors(outcome) == [], (label, outcome)
@@ -405,6 +462,10 @@ def broken_cases(found: dict[str, dict[str, Any]]) -> dict[str, tuple[dict[str, 
             {**imm, "vaccineCode": {"text": "a vaccine"}},
             "salomat-immunization",
         ),
+        "vaccine-group-not-in-the-calendar": (
+            {**imm, "vaccineCode": {"coding": [{"system": SERIES, "code": "smallpox"}]}},
+            "salomat-immunization",
+        ),
         "no-prescription-code": (
             {k: v for k, v in rx.items() if k != "identifier"},
             "salomat-medication-request",
@@ -449,6 +510,7 @@ BROKEN_ERRORS = {
     "no-birth-date": [("Patient.birthDate", "required")],
     "vaccine-outside-the-value-set": [("Immunization.vaccineCode", "code-invalid")],
     "vaccine-text-only": [("Immunization.vaccineCode", "code-invalid")],
+    "vaccine-group-not-in-the-calendar": [("Immunization.vaccineCode", "code-invalid")],
     "no-prescription-code": [
         ("MedicationRequest.identifier", "required"),
         ("MedicationRequest.identifier", "required"),

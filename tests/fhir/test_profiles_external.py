@@ -121,6 +121,30 @@ async def test_the_independent_validator_and_our_validate_agree(
             (2, "Patient.identifier:pinfl", "invariant")
         ]
 
+        # a child's doses as the packs' demo data enters them (no product: the vaccine
+        # group) and a paper card's dose, one NDJSON line each as a bulk export writes
+        # them: every one conforms; the same dose with an antigen not in the calendar
+        # does not
+        doses = [
+            res
+            for label, res in found.items()
+            if label.startswith(("immunization-demo-", "immunization-no-product"))
+        ]
+        assert len(doses) > 10
+        wrong = {**doses[0], "vaccineCode": {"coding": [{**_group(doses[0]), "code": "x"}]}}
+        problems = await check_ndjson(
+            [_json(r) for r in [*doses, wrong]], base=f"{live_server}/fhir", token=bearer
+        )
+        assert [(p["line"], p["element"], p["code"]) for p in problems] == [
+            (len(doses) + 1, "Immunization.vaccineCode", "code-invalid")
+        ]
+
+
+def _group(imm: dict[str, Any]) -> dict[str, Any]:
+    coding = imm["vaccineCode"]["coding"]
+    assert [c["system"] for c in coding] == ["urn:salomat:immunization-series"]
+    return dict(coding[0])
+
 
 def _json(resource: dict[str, Any]) -> str:
     import json

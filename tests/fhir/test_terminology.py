@@ -23,6 +23,7 @@ FHIR_JSON = "application/fhir+json"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 VACCINE = "urn:salomat:vaccine"
 CVX = "http://hl7.org/fhir/sid/cvx"
+SERIES = "urn:salomat:immunization-series"
 MODELS = {
     "Bundle": Bundle,
     "CodeSystem": CodeSystem,
@@ -237,7 +238,7 @@ async def test_the_vaccine_value_set_takes_our_codes_and_their_cvx(client, staff
         )
     )["expansion"]
     systems = {c["system"] for c in expansion["contains"]}
-    assert systems == {VACCINE, CVX}
+    assert systems == {VACCINE, CVX, SERIES}
     cvx_codes = [c["code"] for c in expansion["contains"] if c["system"] == CVX]
     body = {
         "resourceType": "Parameters",
@@ -279,6 +280,68 @@ async def test_the_vaccine_value_set_takes_our_codes_and_their_cvx(client, staff
     )
     assert param(answer, "result") is True
     assert param(answer, "display") == "BCG"
+
+
+def _antigens() -> list[str]:
+    from salomat.domains.immunization import service
+
+    return sorted({s.antigen for s in service.calendar_options().series})
+
+
+def _vaccines() -> list[str]:
+    from salomat.domains.immunization import service
+
+    return sorted(service.calendar_options().vaccines)
+
+
+#: (system, code, in the value set): each antigen of the calendar as the vaccine group;
+#: beside them what is not: an unknown antigen, one letter off, another case, a product
+#: code in the antigens' system and an antigen code in the products' system
+_GROUP_CASES = [
+    *((SERIES, a, True) for a in _antigens()),
+    (SERIES, "smallpox", False),
+    (SERIES, "pent", False),
+    (SERIES, "pentaa", False),
+    (SERIES, "PENTA", False),
+    *((SERIES, v, False) for v in _vaccines() if v not in _antigens()),
+    *((VACCINE, a, False) for a in _antigens() if a not in _vaccines()),
+]
+
+
+@pytest.mark.parametrize(("system", "code", "member"), _GROUP_CASES)
+async def test_the_vaccine_value_set_takes_each_antigen_as_the_vaccine_group(
+    client, staff, system, code, member
+):
+    """A dose recorded without its product carries the calendar's antigen as its
+    vaccineCode: the value set takes every antigen and nothing else of that system, and
+    ``$validate-code`` and the incoming-code check (the binding) give the same answer."""
+    from salomat.fhir.terminology_bindings import binding_errors
+
+    url = terminology.value_set_url("immunization-vaccine")
+    params = {"url": url, "system": system, "code": code}
+    answer = ok(await client.get("/fhir/ValueSet/$validate-code", params=params, headers=staff))
+    assert param(answer, "result") is member
+    if member:
+        series = next(s for s in _series() if s.antigen == code)
+        assert param(answer, "display") == series.label
+    resource = {
+        "resourceType": "Immunization",
+        "vaccineCode": {"coding": [{"system": system, "code": code}]},
+    }
+    assert (binding_errors(resource) == []) is member
+
+
+def _series() -> Any:
+    from salomat.domains.immunization import service
+
+    return service.calendar_options().series
+
+
+async def test_the_vaccine_value_set_says_when_the_group_is_used(client, staff):
+    vs = ok(await client.get("/fhir/ValueSet/immunization-vaccine", headers=staff))
+    assert [i["system"] for i in vs["compose"]["include"]] == [VACCINE, CVX, SERIES]
+    assert "not known" in vs["description"]
+    assert SERIES in vs["description"]
 
 
 async def test_a_wrong_display_is_reported(client, staff):

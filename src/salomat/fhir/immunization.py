@@ -2,6 +2,13 @@
 
 - ``Immunization``: one dose. ``vaccineCode`` carries the pack's vaccine code
   (``urn:salomat:vaccine``) and, when the pack has one, the CDC CVX code;
+  a dose recorded without its product (a paper record, the packs' demo data)
+  carries the vaccine group instead: the calendar's antigen
+  (``urn:salomat:immunization-series``, the series code), so that every
+  ``vaccineCode`` has a coding from the ``immunization-vaccine`` value set.
+  An incoming dose needs the product, or, when it was given elsewhere
+  (``primarySource: false``), at least the vaccine group (the register keeps
+  such a dose without a product);
   ``protocolApplied[0]`` the series (the pack's antigen code) and the dose
   number: the place the dose counts in its series (valid doses in date
   order), not necessarily the number recorded; when the two differ, a
@@ -24,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.core.i18n import N_
 from salomat.domains.immunization.schemas import DoseIn, DoseOut, ScheduleOut
 from salomat.fhir.common import instant, meta, reference_id, validated
 
@@ -77,6 +85,10 @@ def immunization(d: DoseOut, calendar: Any) -> dict[str, Any]:
         )
         if product.get("cvx"):
             coding.append({"system": CVX, "code": str(product["cvx"])})
+    elif (series := calendar.get(d.antigen)) is not None:
+        # the product is not known (a paper record, a dose given elsewhere): the vaccine
+        # group, i.e. the calendar's antigen, is what is known of the vaccine
+        coding.append({"system": SERIES_SYSTEM, "code": d.antigen, "display": series.label})
     res: dict[str, Any] = {
         "resourceType": "Immunization",
         "id": str(d.id),
@@ -191,13 +203,25 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
     person_id = _ref_id(imm.patient, "Patient", "Immunization.patient")
     if person_id is None:
         errors.append(FieldError("Immunization.patient", "is required"))
-    vaccine = None
+    vaccine, group = None, None
     for c in imm.vaccineCode.coding or []:
         if c.system == calendar.code_system:
             vaccine = c.code
-    if vaccine is None:
+        elif c.system == SERIES_SYSTEM:
+            group = c.code
+    elsewhere = imm.primarySource is False
+    if vaccine is None and (group is None or not elsewhere):
+        # the register keeps a dose without its product only when it was given elsewhere
+        # (DoseIn: vaccine "is required for a dose given here")
         errors.append(
-            FieldError("Immunization.vaccineCode", f"needs a coding from {calendar.code_system}")
+            FieldError(
+                "Immunization.vaccineCode",
+                N_(
+                    "needs a coding from %(products)s (the product); the vaccine group "
+                    "alone (%(groups)s) only for a dose given elsewhere (primarySource false)"
+                ),
+                {"products": calendar.code_system, "groups": SERIES_SYSTEM},
+            )
         )
     given_on: date | None = None
     if imm.occurrenceDateTime is None:
@@ -226,6 +250,17 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
         text = p.doseNumberString
         if dose_number is None and text and text.isascii() and text.isdigit() and len(text) < 4:
             dose_number = int(text)
+    if group is not None:
+        if antigen is None:
+            antigen = group
+        elif antigen != group:
+            errors.append(
+                FieldError(
+                    "Immunization.vaccineCode",
+                    N_("the vaccine group %(group)s is not the series %(series)s"),
+                    {"group": group, "series": antigen},
+                )
+            )
     if antigen is None and vaccine in calendar.vaccines:
         series = calendar.vaccines[vaccine].get("series", [])
         if len(series) == 1:
@@ -253,7 +288,6 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
                     "must reference Practitioner/<id> or Organization/<id>",
                 )
             )
-    elsewhere = imm.primarySource is False
     place = imm.location.display if imm.location is not None else None
     if errors:
         raise Invalid.fields(errors)

@@ -453,12 +453,22 @@ def value_sets(country: str, systems: list[CodeSystem]) -> list[ValueSet]:
             id="immunization-vaccine",
             url=f"{CANONICAL}ValueSet/immunization-vaccine",
             name="SalomatImmunizationVaccine",
-            title="Vaccines: the national codes and the CVX codes they map to",
+            title=(
+                "Vaccines: the national codes, the CVX codes they map to and the vaccine "
+                "groups (antigens)"
+            ),
             description=(
                 "Immunization.vaccineCode: a vaccine of the national calendar "
-                f"({cal.code_system}) and, beside it, its CDC CVX code."
+                f"({cal.code_system}) and, beside it, its CDC CVX code; when the product "
+                "is not known (a paper record, a dose given elsewhere), the vaccine group: "
+                f"the calendar's antigen ({immunization_mapper.SERIES_SYSTEM}), the same "
+                "code as protocolApplied.series."
             ),
-            includes=(Include(cal.code_system), Include(CVX, cvx)),
+            includes=(
+                Include(cal.code_system),
+                Include(CVX, cvx),
+                Include(immunization_mapper.SERIES_SYSTEM),
+            ),
         )
     )
     out.append(
