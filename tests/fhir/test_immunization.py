@@ -10,6 +10,8 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.immunization import Immunization
 from fhir.resources.R4B.immunizationrecommendation import ImmunizationRecommendation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from hypothesis import given
+from hypothesis import strategies as st
 
 from salomat.fhir.immunization_api import SEARCH_PARAMS
 from tests.factories import national_id_for
@@ -483,3 +485,55 @@ async def test_a_text_only_or_cvx_only_vaccine_is_refused_even_from_elsewhere(cl
         r = await post(client, clinic, body)
         assert issues(r, 422) == {"Immunization.vaccineCode"}, vaccine
         assert r.status_code < 500
+
+
+_CODES = st.sampled_from(["bcg", "hepb", "penta", "hepb_ped", "smallpox", "BCG", "x"])
+_CODING = st.fixed_dictionaries(
+    {
+        "system": st.sampled_from([VACCINE, SERIES, CVX, "urn:hospital:local"]),
+        "code": _CODES,
+    }
+)
+
+
+@given(
+    codings=st.lists(_CODING, max_size=3),
+    series=st.one_of(st.none(), _CODES),
+    primary=st.sampled_from([None, True, False]),
+)
+def test_the_parser_takes_any_vaccine_coding_without_failing(codings, series, primary):
+    """Whatever the codings, the mapper gives a dose or a 422 naming elements; a dose
+    without a product is one given elsewhere, and its series is the group it names."""
+    from salomat.core.errors import Invalid
+    from salomat.domains.immunization import service
+    from salomat.fhir.immunization import from_fhir
+
+    body: dict[str, Any] = {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "vaccineCode": {"coding": codings} if codings else {"text": "a vaccine"},
+        "patient": {"reference": "Patient/7"},
+        "occurrenceDateTime": "2026-01-10",
+        "protocolApplied": [{"doseNumberPositiveInt": 1}],
+    }
+    if series is not None:
+        body["protocolApplied"][0]["series"] = series
+    if primary is not None:
+        body["primarySource"] = primary
+    refused: Invalid | None = None
+    try:
+        _, dose = from_fhir(Immunization.model_validate(body), service.calendar_options())
+    except Invalid as e:
+        refused = e
+    if refused is not None:
+        assert refused.errors
+        assert all(err.field.startswith("Immunization") for err in refused.errors)
+        return
+    groups = {c["code"] for c in codings if c["system"] == SERIES}
+    if dose.vaccine is None:
+        assert primary is False
+        assert groups
+    if groups:  # every group it names is its series
+        assert groups == {dose.antigen}
+    if series is not None:
+        assert dose.antigen == series

@@ -203,14 +203,14 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
     person_id = _ref_id(imm.patient, "Patient", "Immunization.patient")
     if person_id is None:
         errors.append(FieldError("Immunization.patient", "is required"))
-    vaccine, group = None, None
+    vaccine, groups = None, []
     for c in imm.vaccineCode.coding or []:
         if c.system == calendar.code_system:
             vaccine = c.code
-        elif c.system == SERIES_SYSTEM:
-            group = c.code
+        elif c.system == SERIES_SYSTEM and c.code:
+            groups.append(c.code)
     elsewhere = imm.primarySource is False
-    if vaccine is None and (group is None or not elsewhere):
+    if vaccine is None and (not groups or not elsewhere):
         # the register keeps a dose without its product only when it was given elsewhere
         # (DoseIn: vaccine "is required for a dose given here")
         errors.append(
@@ -250,7 +250,7 @@ def from_fhir(imm: Any, calendar: Any) -> tuple[int, DoseIn]:
         text = p.doseNumberString
         if dose_number is None and text and text.isascii() and text.isdigit() and len(text) < 4:
             dose_number = int(text)
-    if group is not None:
+    for group in dict.fromkeys(groups):
         if antigen is None:
             antigen = group
         elif antigen != group:
