@@ -410,6 +410,22 @@ async def test_a_dose_without_its_product_carries_the_vaccine_group(
             {"system": SERIES, "code": antigen, "display": _label(antigen)}
         ]
         assert imm["vaccineCode"]["text"] == _label(antigen)
+    # a client finds them by the coding they carry
+    for code, want in (("bcg", ["bcg"]), ("hepb", ["hepb"]), ("penta", [])):
+        found = ok(
+            await client.get(
+                "/fhir/Immunization",
+                params={"patient": baby.id, "vaccine-code": f"{SERIES}|{code}"},
+                headers=clinic["nurse"],
+            )
+        )
+        assert [x["protocolApplied"][0]["series"] for x in entries(found)] == want
+    r = await client.get(
+        "/fhir/Immunization",
+        params={"patient": baby.id, "vaccine-code": "urn:hospital:local|bcg"},
+        headers=clinic["nurse"],
+    )
+    assert issues(r, 422) == {"vaccine-code"}
 
 
 async def test_a_dose_with_its_product_carries_the_product_and_its_cvx(client, clinic):

@@ -45,7 +45,11 @@ Recorder = Annotated[Principal, Depends(Require("immunization:record"))]
 SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "Immunization": {
         "patient": ("reference", "required: Patient/<id>"),
-        "vaccine-code": ("token", "the pack's vaccine code: urn:salomat:vaccine|<code> or <code>"),
+        "vaccine-code": (
+            "token",
+            "the pack's vaccine code: urn:salomat:vaccine|<code> or <code>; or the vaccine "
+            "group of a dose whose product is not known: urn:salomat:immunization-series|<antigen>",
+        ),
         "date": ("date", "occurrenceDateTime, with prefixes ge, gt, le, lt"),
         "status": ("token", "completed (default) or entered-in-error"),
     },
@@ -125,12 +129,23 @@ async def search_immunizations(
     params = _params(request, "Immunization")
     person = _patient(params)
     cal = service.calendar_options()
-    vaccine = None
+    vaccine = antigen = None
     if (raw := params.get("vaccine-code")) is not None:
         system, sep, code = raw.rpartition("|")
-        if sep and system and system != cal.code_system:
-            raise Invalid.fields([FieldError("vaccine-code", f"system must be {cal.code_system}")])
-        vaccine = code
+        if sep and system == mapper.SERIES_SYSTEM:
+            # the vaccine group our answers carry when the product is not known
+            antigen = code
+        elif sep and system and system != cal.code_system:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "vaccine-code",
+                        f"system must be {cal.code_system} or {mapper.SERIES_SYSTEM}",
+                    )
+                ]
+            )
+        else:
+            vaccine = code
     status = None
     if (raw := params.get("status")) is not None:
         if raw not in STATUSES:
@@ -142,10 +157,13 @@ async def search_immunizations(
         principal,
         person,
         vaccine=vaccine,
+        antigen=antigen,
         date_from=_day(since),
         date_to=_day(until, end=True),
         status=status,
     )
+    if antigen is not None:  # only the doses whose vaccineCode is that group's
+        doses = [d for d in doses if not d.vaccine]
     found = [mapper.immunization(d, cal) for d in doses]
     return _found(request, "Immunization", params, found)
 

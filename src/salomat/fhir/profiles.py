@@ -369,7 +369,8 @@ def profiles() -> tuple[Profile, ...]:
             "SalomatImmunization",
             "Immunization of the national calendar",
             "A dose given: the vaccine from the national value set (the national code, "
-            "beside it the CVX code), the patient and when it was given.",
+            "beside it the CVX code; or, when the product is not known, the vaccine group: "
+            "the calendar's antigen), the patient and when it was given.",
             _merge(
                 [
                     Element("Immunization.vaccineCode", min=1, must_support=True),
