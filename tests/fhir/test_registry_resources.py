@@ -409,6 +409,7 @@ _INTERACTIONS = [
     ("POST", r"/fhir/(\w+)", "create"),
     ("GET", r"/fhir/(\w+)/\{\w+\}", "read"),
     ("PUT", r"/fhir/(\w+)/\{\w+\}", "update"),
+    ("DELETE", r"/fhir/(\w+)/\{\w+\}", "delete"),
     ("GET", r"/fhir/(\w+)/_history", "history-type"),
     ("PATCH", r"/fhir/(\w+)/\{\w+\}", "patch"),
     ("GET", r"/fhir/(\w+)/\{\w+\}/_history", "history-instance"),
@@ -478,6 +479,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "NamingSystem",  # checked in test_record.py
         "CodeSystem",  # checked in test_terminology.py
         "ValueSet",  # checked in test_terminology.py
+        "Subscription",  # checked in test_subscription.py
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}

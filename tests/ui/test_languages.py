@@ -310,6 +310,7 @@ async def _seed(
             sanatorium = await _sanatorium_ids(s, await pid(citizen))
             tumours = await _cancer_ids(s)
             insurance = await _insurance_ids(s)
+            subscriptions = await _subscription_ids(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -324,6 +325,7 @@ async def _seed(
             **sanatorium,
             **tumours,
             **insurance,
+            **subscriptions,
         },
         nids,
     )
@@ -412,6 +414,53 @@ async def _insurance_ids(session: Any) -> dict[str, list[Any]]:
     claim = await session.scalar(select(ServiceClaim.id).order_by(ServiceClaim.id).limit(1))
     settlement = await session.scalar(select(Settlement.id).order_by(Settlement.id).limit(1))
     return {"claim_id": [claim], "settlement_id": [settlement]}
+
+
+async def _subscription_ids(session: Any) -> dict[str, list[Any]]:
+    """A subscription of a demo clinician with a failed and a delivered attempt in its log
+    (the operations page and its delivery log)."""
+    from sqlalchemy import select
+
+    from salomat.core.security import Principal
+    from salomat.domains.accounts.models import User
+    from salomat.domains.subscriptions import service
+    from salomat.domains.subscriptions.schemas import SubscriptionIn
+
+    user = (
+        await session.scalars(
+            select(User).where(User.role == "family_doctor", User.facility_id.is_not(None))
+        )
+    ).first()
+    owner = Principal(
+        user_id=user.id, username=user.username, role=user.role, session_id="sweep",
+        facility_id=user.facility_id,
+    )  # fmt: skip
+    out = await service.create(
+        session,
+        owner,
+        SubscriptionIn(
+            status="requested",
+            resource_type="Patient",
+            criteria="Patient?birthdate=ge2026-01-01",
+            reason="newborns",
+            endpoint="http://127.0.0.1:9/hook",
+        ),
+    )
+    for attempt, code in ((1, None), (2, 200)):
+        await service.log_delivery(
+            session,
+            out.id,
+            job_id=None,
+            resource_type="Patient",
+            resource_id="1",
+            attempt=attempt,
+            status_code=code,
+            error=None if code else "ConnectError: All connection attempts failed",
+            duration_ms=3,
+        )
+    await session.commit()
+    service.forget_types()
+    return {"subscription_id": [out.id]}
 
 
 @pytest.fixture(scope="module", params=["UZ", "KZ"])
