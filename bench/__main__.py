@@ -30,7 +30,10 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   stay: Encounter, Condition, 18 Observations) beside single creates in the same run,
   and a single create beside the bare insert;
 - ``bulk``: a FHIR Bulk Data export of the population's Patient and Immunization
-  resources (NDJSON) beside a raw COPY of the same rows (time, MB/s).
+  resources (NDJSON) beside a raw COPY of the same rows (time, MB/s);
+- ``subscriptions``: FHIR subscription delivery latency p95 (a write answered to its
+  notification received) under a write load of the subscribed type, beside the p95 of
+  the probe writes themselves in the same run.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -55,7 +58,7 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
-    "record", "bulk",
+    "record", "bulk", "subscriptions",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
