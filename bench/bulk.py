@@ -5,7 +5,8 @@ written as NDJSON by the export job, beside a raw ``COPY`` of the same rows in t
 the kick-off's service) and runs its job in this process (``jobs.run_until_idle``: the
 job ``salomat worker`` would run), timing it from the queue to the last file: keyset
 pages of people, their rows through the registry and immunization services, the FHIR
-mappers with their R4B validation, one audit insert a page, the files. Its baseline is
+mappers (without the R4B model's round trip: ``fhir.common.unchecked_output``), one
+audit insert a page, the files. Its baseline is
 PostgreSQL's ``COPY (SELECT ...) TO STDOUT`` of the same person and dose rows (text
 format), read whole by the client in the same run: the floor of getting those rows out
 of the database at all. Figures: the export's time (ratio: export time / COPY time) and

@@ -38,6 +38,7 @@ from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import record as record_mapper
+from salomat.fhir.common import unchecked_output
 
 Fetch = Callable[[Any, list[int], datetime | None], Awaitable[list[tuple[int, Any]]]]
 
@@ -240,7 +241,8 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
                 )
                 if not ids:
                     break
-                found = await spec.fetch(s, ids, export.since)
+                with unchecked_output():
+                    found = await spec.fetch(s, ids, export.since)
                 people = list(dict.fromkeys(pid for pid, _ in found))
                 if people:
                     await audit.record_listing(
