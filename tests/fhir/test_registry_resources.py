@@ -423,12 +423,25 @@ _INTERACTIONS = [
 
 
 def served(app) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """The app's FHIR routes as (resource, interaction) and (resource, operation)."""
+    """The app's FHIR routes as (resource, interaction) and (resource, operation); a
+    system-level operation (``/fhir/$export``) as ("", name)."""
     interactions, operations = set(), set()
     for ctx in iter_route_contexts(app.routes):
         path = ctx.path
-        # /fhir/_history is the system's (rest.interaction history-system)
-        if not path.startswith("/fhir/") or path in ("/fhir/metadata", "/fhir/_history"):
+        # the Bulk Data kick-off's status and file URLs are the export's own, not FHIR
+        # interactions (test_bulk_export.py)
+        if path.startswith("/fhir/bulk/"):
+            continue
+        if system_op := re.fullmatch(r"/fhir/\$([\w-]+)", path):
+            operations.add(("", system_op.group(1)))
+            continue
+        # /fhir/_history is the system's (rest.interaction history-system); the SMART
+        # discovery document is declared by rest.security (test_smart_backend.py)
+        if not path.startswith("/fhir/") or path in (
+            "/fhir/metadata",
+            "/fhir/_history",
+            "/fhir/.well-known/smart-configuration",
+        ):
             continue
         for method in ctx.methods or ():
             for m, pattern, name in _INTERACTIONS:
@@ -454,6 +467,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
     resources = cs["rest"][0]["resource"]
     listed = {(res["type"], i["code"]) for res in resources for i in res["interaction"]}
     ops = {(res["type"], o["name"]) for res in resources for o in res.get("operation", [])}
+    ops |= {("", o["name"]) for o in cs["rest"][0].get("operation", [])}
     assert (listed, ops) == served(app)
     assert {res["type"] for res in resources} == {
         "AuditEvent",
@@ -480,6 +494,8 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "CodeSystem",  # checked in test_terminology.py
         "ValueSet",  # checked in test_terminology.py
         "Subscription",  # checked in test_subscription.py
+        "Group",  # a facility's population: checked in test_bulk_export.py
+        "StructureDefinition",  # the national profiles: checked in test_profiles.py
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}

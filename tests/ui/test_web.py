@@ -103,7 +103,16 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
         ),
         (
             "admin",
-            ["Start", "Facilities", "Users", "Employers", "Audit trail"],
+            [
+                "Start",
+                "Facilities",
+                "Users",
+                "Client systems",
+                "Employers",
+                "Background jobs",
+                "Subscriptions",
+                "Audit trail",
+            ],
             ["Who opened my record", "Patients"],
         ),
         (

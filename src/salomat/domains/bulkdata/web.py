@@ -25,7 +25,7 @@ Session = DbSession
 Admin = Annotated[Principal, Depends(Require("jobs:read"))]
 PAGE = "/admin/jobs"
 
-register_nav(NavItem(N_("Background jobs"), PAGE, "jobs:read", order=84))
+register_nav(NavItem(N_("Background jobs"), PAGE, "jobs:read", order=83))
 
 
 def _htmx(request: Request) -> bool:

@@ -86,6 +86,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "ContributionImport": N_("Insurance payment file"),
     "Settlement": N_("Settlement with a provider"),
     "Employer": N_("Employer"),
+    "Subscription": N_("Subscription of another system"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -111,6 +112,10 @@ RESOURCE_TYPES: dict[str, str] = {
     "cancer": N_("Cancer registry"),
     "insurance": N_("Health insurance fund"),
     "record": N_("Shared health record"),
+    "bulk": N_("Bulk export"),
+    "jobs": N_("Background jobs"),
+    "subscription": N_("Subscription of another system"),
+    "terminology": N_("Code systems and profiles"),
 }
 
 #: what the shared health record (domains.record) keeps, by kind: the names its own page
