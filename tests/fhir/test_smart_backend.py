@@ -268,7 +268,9 @@ async def test_authlib_private_key_jwt_client_gets_a_token_and_reads(
         assert oauth.get(f"{live_server}/fhir/Immunization?patient={person.id}").status_code == 403
 
 
-async def test_node_jose_and_medplum_es384_clients_get_a_token_and_read(live_server, make_client, make_person):
+async def test_node_jose_and_medplum_es384_clients_get_a_token_and_read(
+    live_server, make_client, make_person
+):
     require_node()
     c = await make_client("family_doctor", ("system/Patient.read",))
     person = await make_person(c.facility_code)
