@@ -3,8 +3,9 @@ validator (tests/external/node/profiles.mjs: HL7's fhirpath.js, the R4 profiling
 the server's StructureDefinitions and ValueSet expansions; nothing of our Python).
 
 ``check_ndjson`` is for the bulk export's tests: every NDJSON line of an export file,
-checked against the profiles its ``meta.profile`` names, else every published profile of
-its type.
+checked against the profiles its ``meta.profile`` names (each must admit it), else the
+published profiles of its type (one must admit it: Condition and Observation have the
+pregnancy's and the shared record's).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@
 //            "results": {<label>: [{profile, element, path, code, key?, message}]}}
 //
 // A resource is checked against the profile its pair names, else the profiles of ours its
-// meta.profile names, else every published profile of its type.
+// meta.profile names (each must admit it), else the published profiles of its type (one
+// must admit it: a type may have several, a pregnancy's Condition and the record's).
 //
 // The rules, each per the specification:
 // - cardinality: an element's min and max count its occurrences within each occurrence
@@ -290,6 +291,7 @@ for (const [label, resource, profile] of await readInput()) {
     continue;
   }
   let applies;
+  let anyOne = false;
   if (profile) {
     applies = [byUrl.get(profile)].filter(Boolean);
     if (!applies.length) {
@@ -299,9 +301,12 @@ for (const [label, resource, profile] of await readInput()) {
   } else {
     const named = (resource.meta?.profile ?? []).map((u) => byUrl.get(u.split('|')[0])).filter(Boolean);
     applies = named.length ? named : sds.filter((sd) => sd.type === resource.resourceType);
+    // claiming none, a resource of a type with several national profiles (a pregnancy's
+    // Condition, the shared record's) conforms when one of them admits it
+    anyOne = !named.length;
   }
-  const problems = [];
-  for (const sd of applies) problems.push(...(await check(resource, sd)));
-  results[label] = problems;
+  const each = [];
+  for (const sd of applies) each.push(await check(resource, sd));
+  results[label] = anyOne && each.some((p) => p.length === 0) ? [] : each.flat();
 }
 process.stdout.write(JSON.stringify({ definitions, results }));
