@@ -23,9 +23,11 @@ from salomat.core.db import session_factory, utcnow
 from salomat.domains.bulkdata import service as bulk
 from salomat.domains.registry.models import Person
 from salomat.fhir import bulk_export
+from tests.domains.accounts.client_systems_support import make_client as _make_client
 from tests.domains.prescription.claim_rows import make_rx
 
 pytestmark = pytest.mark.anyio
+make_client = _make_client  # the fixture
 
 FHIR_JSON = "application/fhir+json"
 ASYNC = {"Prefer": "respond-async", "Accept": FHIR_JSON}
@@ -605,7 +607,9 @@ async def test_the_status_says_how_far_a_running_export_got(client, world, monke
         async def progress(self, done, total=None, checkpoint=None):  # type: ignore[override]
             await super().progress(done, total, checkpoint)
             Stops.calls += 1
-            if Stops.calls == 2:  # one page of three written, the worker still holds it
+            # the start, the check before page 1 is written, page 1's checkpoint: one page
+            # of three written, the worker still holds it
+            if Stops.calls == 3:
                 raise Killed
 
     with pytest.raises(Killed):
@@ -663,3 +667,44 @@ async def test_every_exported_line_is_what_the_r4b_model_makes_of_it(client, wor
         for resource in resources:
             r = await client.get(f"/fhir/{type_name}/{resource['id']}", headers=w["nurse"])
             assert r.json() == resource, type_name
+
+
+async def test_a_client_systems_export_holds_only_the_types_its_scopes_read(
+    client, world, make_client
+):
+    """The statistics office's system: ``bulk:export`` comes with any scope on Patient or
+    Group, but each exported type must be read by a granted scope."""
+    from tests.domains.accounts.client_systems_support import client_token
+
+    w = world
+    groups_only = await make_client("statistician", ("system/Group.read",))
+    auth = {
+        "Authorization": f"Bearer {await client_token(client, groups_only, 'system/Group.read')}"
+    }
+    r = await client.get("/fhir/$export", headers={**auth, **ASYNC})
+    assert r.status_code == 403, r.text
+    r = await client.get("/fhir/$export", params={"_type": "Patient"}, headers={**auth, **ASYNC})
+    assert r.status_code == 403, r.text
+
+    patients = await make_client("statistician", ("system/Group.read", "system/Patient.read"))
+    granted = "system/Group.read system/Patient.read"
+    auth = {"Authorization": f"Bearer {await client_token(client, patients, granted)}"}
+    recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = await kick(client, auth, "/fhir/$export", params={"_since": recent})
+    manifest = await finished(client, auth, status)
+    assert {o["type"] for o in manifest["output"]} == {"Patient"}
+    got = await download(client, auth, manifest)
+    assert str(w["baby"].id) in ids(got["Patient"])
+
+
+async def test_a_group_id_past_the_facilities_range_is_no_group_not_a_server_error(client, world):
+    w = world
+    for path in ("/fhir/Group/2147483648", "/fhir/Group/2147483648/$export"):
+        r = await client.get(path, headers={**w["statistician"], **ASYNC})
+        assert r.status_code in (404, 422), (path, r.text)
+    for raw, total in (("2147483647", 0), ("2147483648", 0), ("99999999999", 0)):
+        r = await client.get("/fhir/Group", params={"_id": raw}, headers=w["statistician"])
+        assert r.status_code == 200, r.text
+        assert r.json()["total"] == total
+    r = await client.get("/fhir/Group", params={"_id": str(w["a"].id)}, headers=w["statistician"])
+    assert r.json()["total"] == 1

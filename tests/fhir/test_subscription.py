@@ -410,6 +410,9 @@ async def test_in_production_only_public_https_endpoints(monkeypatch):
             "https://169.254.169.254/latest",
             "https://localhost/hook",
             "https://[::ffff:127.0.0.1]/hook",
+            # the shared address space (a cloud's metadata address among them)
+            "https://100.100.100.200/latest",
+            "https://100.64.0.1/hook",
         ):
             assert await fields(private) == {"channel.endpoint"}, private
         assert await fields("https://93.184.216.34/hook") == set()

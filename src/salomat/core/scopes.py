@@ -188,6 +188,16 @@ def covers(scopes: Iterable[str], permission: str) -> bool:
     return False
 
 
+def reads(scopes: Iterable[str], resource_type: str) -> bool:
+    """Whether one of ``scopes`` reads resources of ``resource_type`` (a bulk export's
+    types: each must be read by a granted scope, whatever permission lets the role)."""
+    for raw in scopes:
+        s = parse(raw)
+        if s is not None and s.letters & READ_LETTERS and s.resource_type in ("*", resource_type):
+            return True
+    return False
+
+
 def includes(granted: Iterable[str], asked: str) -> bool:
     """Whether a granted scope includes the asked one (``system/*.read`` includes
     ``system/Patient.rs``)."""

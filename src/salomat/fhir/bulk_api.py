@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from salomat.core import audit, jobs
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound, SalomatError
-from salomat.core.params import RowId, load_json
+from salomat.core.params import RowId, SmallRowId, load_json, parse_row_id
 from salomat.core.policy import Require, Role, permitted
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession
@@ -327,7 +327,7 @@ async def _group(session: Any, principal: Principal, group_id: int) -> Any:
 @router.get("/Group/{group_id}/$export", operation_id="bulk_export_group_get")
 @router.post("/Group/{group_id}/$export", operation_id="bulk_export_group_post")
 async def export_group(
-    request: Request, session: Session, group_id: RowId, principal: Exporter
+    request: Request, session: Session, group_id: SmallRowId, principal: Exporter
 ) -> JSONResponse:
     await _group(session, principal, group_id)
     return await _kick_off(request, session, principal, "group", group_id)
@@ -430,7 +430,7 @@ def _group_resource(facility: Any, quantity: int) -> dict[str, Any]:
 
 @router.get("/Group/{group_id}")
 async def read_group(
-    request: Request, session: Session, group_id: RowId, principal: Exporter
+    request: Request, session: Session, group_id: SmallRowId, principal: Exporter
 ) -> JSONResponse:
     """A facility's population: the people attached to it or in care there (a count, no
     members: the export lists them)."""
@@ -450,9 +450,10 @@ async def search_groups(request: Request, session: Session, principal: Exporter)
             raise Invalid.fields([FieldError("identifier", f"system must be {FACILITY_SYSTEM}")])
     only = None
     if (raw := params.get("_id")) is not None:
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 20):
             raise Invalid.fields([FieldError("_id", N_("must be a Group id"))])
-        only = int(raw)
+        # a number past the facilities' ids names no Group (-1: none)
+        only = parse_row_id(raw, small=True) or -1
     if not _national(principal):
         if only is not None and only != principal.facility_id:
             only = -1

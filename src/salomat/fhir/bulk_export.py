@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from salomat.core import audit, jobs
+from salomat.core import audit, jobs, scopes
 from salomat.core.config import get_settings
 from salomat.core.policy import Role, permitted
 from salomat.core.security import Principal
@@ -104,10 +104,15 @@ OUTPUT_FORMAT = "application/fhir+ndjson"
 
 
 def readable_types(principal: Principal) -> list[str]:
-    """The types this caller's export may hold, in export order."""
+    """The types this caller's export may hold, in export order. A client system's also
+    each read by one of its granted scopes (``bulk:export`` alone reads no type)."""
     if principal.role == Role.statistician:
-        return [t for t in TYPES if t in STATISTICS]
-    return [t for t, spec in TYPES.items() if permitted(principal, spec.permission)]
+        found = [t for t in TYPES if t in STATISTICS]
+    else:
+        found = [t for t, spec in TYPES.items() if permitted(principal, spec.permission)]
+    if principal.scopes is not None:
+        found = [t for t in found if scopes.reads(principal.scopes, t)]
+    return found
 
 
 def _principal(export: bulk.ExportOut) -> Principal:
@@ -253,6 +258,9 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
                         resource_type=spec.name,
                     )
                     await s.commit()
+            # still this worker's job (a lease lost meanwhile: another worker has cut the
+            # file back to the checkpoint and carries on; writing now would double a page)
+            await ctx.progress(state["done"], state["total"])
             files.write(spec.name, [_line(r) for _, r in found])
             state["after"] = ids[-1]
             state["done"] += len(ids)

@@ -224,27 +224,45 @@ async def test_scopes_beyond_the_grant_or_the_role_are_refused(client, make_clie
     assert r.json()["scope"] == "system/Patient.read system/Immunization.r"
 
 
-async def test_failures_are_audited_under_the_client_and_throttled(client, make_client, db):
+async def test_failures_are_audited_under_the_client_and_throttled_by_address(
+    app, client, make_client, db
+):
+    """Refusals are audited under the client they name and counted against the address
+    they came from: that address is stopped, the client itself is not (its id is no
+    secret: counting under the name would let anyone lock a hospital's system out)."""
+    import httpx
     from sqlalchemy import select
 
     from salomat.core.audit import AuditEvent
     from salomat.core.config import get_settings
+    from salomat.domains.accounts.service.sessions import CLIENT_FACTOR
 
     c = await make_client()
     wrong = es384_key()
-    for _ in range(get_settings().login_max_failures):
+    limit = get_settings().login_max_failures * CLIENT_FACTOR
+    for _ in range(limit - 1):
         refused(await client.post("/auth/token", data=token_form(assertion(c.client_id, wrong))))
+    # one below the limit: the address still gets its token
+    r = await client.post("/auth/token", data=token_form(assertion(c.client_id, c.key)))
+    assert r.status_code == 200, r.text
+    refused(await client.post("/auth/token", data=token_form(assertion(c.client_id, wrong))))
+    # at the limit: this address waits, whatever it sends
     r = await client.post("/auth/token", data=token_form(assertion(c.client_id, c.key)))
     assert r.status_code == 429
     assert r.json()["error"] == "invalid_client"
     assert int(r.headers["retry-after"]) >= 1
+    # the hospital's system, from its own address, is not locked out
+    transport = httpx.ASGITransport(app=app, client=("10.251.0.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as own:
+        r = await own.post("/auth/token", data=token_form(assertion(c.client_id, c.key)))
+    assert r.status_code == 200, r.text
     rows = (
         await db.scalars(
             select(AuditEvent).where(AuditEvent.username == c.client_id).order_by(AuditEvent.id)
         )
     ).all()
     details = [r.detail for r in rows if r.outcome == "failure"]
-    assert details.count(f"client_credentials: unregistered key {wrong.kid}") == 5
+    assert details.count(f"client_credentials: unregistered key {wrong.kid}") == limit
     assert details[-1] == "client_credentials: throttled"
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import audit, events, jobs
+from salomat.core import audit, events, jobs, scopes
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Invalid, NotFound, PreconditionFailed
@@ -197,8 +197,11 @@ def _now_iso() -> str:
 def _private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    # not is_global: also the shared address space 100.64.0.0/10 (carrier-grade NAT and
+    # some clouds' metadata addresses), which is_private leaves out
     return (
-        ip.is_private
+        not ip.is_global
+        or ip.is_private
         or ip.is_loopback
         or ip.is_link_local
         or ip.is_reserved
@@ -344,12 +347,12 @@ async def create(
 
     The criteria is checked by the caller (the FHIR layer runs it as a search)."""
     await _check(data)
-    scopes = getattr(principal, "scopes", None)
+    held = getattr(principal, "scopes", None)
     now = utcnow()
     s = Subscription(
         owner_user_id=principal.user_id,
         owner_username=principal.username,
-        owner_scopes=" ".join(sorted(scopes)) if scopes is not None else None,
+        owner_scopes=" ".join(sorted(held)) if held is not None else None,
         facility_id=principal.facility_id,
         status="off" if data.status == "off" else "active",
         resource_type=data.resource_type,
@@ -464,8 +467,13 @@ async def owner_principal(session: AsyncSession, sub: SubscriptionOut) -> Princi
         return None
     row = await session.get(Subscription, sub.id)
     extra: dict[str, Any] = {}
-    if row is not None and row.owner_scopes is not None:
-        extra["scopes"] = frozenset(row.owner_scopes.split())
+    now = await accounts.granted_scopes(session, user.id)
+    if (row is not None and row.owner_scopes is not None) or now is not None:
+        # a client system's: the scopes it subscribed with, as far as it still holds them
+        # (an administrator who narrows a system's scopes narrows its subscriptions too)
+        asked = (row.owner_scopes or "").split() if row is not None else []
+        held = now or frozenset()
+        extra["scopes"] = frozenset(s for s in asked if scopes.includes(held, s))
     return Principal(
         user_id=user.id,
         username=sub.owner_username,

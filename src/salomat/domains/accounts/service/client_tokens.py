@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, scopes
+from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Invalid, TooManyRequests, Unauthorized
 from salomat.core.policy import PERMISSIONS
@@ -38,7 +39,7 @@ from salomat.domains.accounts.models import (
 )
 from salomat.domains.accounts.schemas import USERNAME, ClientToken
 from salomat.domains.accounts.service import clients
-from salomat.domains.accounts.service.sessions import _throttled
+from salomat.domains.accounts.service.sessions import CLIENT_FACTOR
 
 __all__ = ["ASSERTION_TYPE", "MAX_ASSERTION_SECONDS", "issue_client_token"]
 
@@ -75,13 +76,16 @@ async def _refuse(
     reason: str,
     message: str = N_("The client assertion is not valid."),
 ) -> OAuthRefusal:
-    """Audit and count the failure (both outlive the failed request), and say so."""
+    """Audit the failure under the client it names and count it against the address it
+    came from (both outlive the failed request), and say so. Not against the client: its
+    id is no secret and a signature can't be guessed, so counting failures under the name
+    would let anyone lock a system out (``_address_throttled``)."""
     who = (name or "")[:150] or None
-    if who is not None:
+    if client_address:
         audit.keep_after_rollback(
             session,
             LoginFailure.__table__,
-            {"username": who, "client_address": client_address, "at": utcnow()},
+            {"username": _NO_NAME, "client_address": client_address, "at": utcnow()},
         )
     await audit.denied(
         session,
@@ -92,6 +96,26 @@ async def _refuse(
         detail=f"client_credentials: {reason}"[:500],
     )
     return OAuthRefusal(message, extensions={"oauth_error": "invalid_client"})
+
+
+#: the name a client-credentials failure is counted under: none a login can have
+_NO_NAME = "~client-credentials"
+
+
+async def _address_throttled(session: AsyncSession, client_address: str | None) -> int | None:
+    """Seconds to wait when the address failed too often lately (as a login's address)."""
+    if not client_address:
+        return None
+    s = get_settings()
+    since = utcnow() - timedelta(minutes=s.login_window_minutes)
+    failed = await session.scalar(
+        select(func.count()).where(
+            LoginFailure.client_address == client_address, LoginFailure.at >= since
+        )
+    )
+    if (failed or 0) >= s.login_max_failures * CLIENT_FACTOR:
+        return s.login_window_minutes * 60
+    return None
 
 
 async def _remember_jti(
@@ -143,7 +167,7 @@ async def issue_client_token(
         raise await _refuse(session, None, client_address, "iss is no client id")
     if iss != sub:
         raise await _refuse(session, name, client_address, "iss and sub must both be the client id")
-    retry_after = await _throttled(session, name, client_address)
+    retry_after = await _address_throttled(session, client_address)
     if retry_after is not None:
         await audit.denied(
             session,

@@ -40,6 +40,7 @@ __all__ = [
     "allowed_origins",
     "change_client",
     "client_by_id",
+    "granted_scopes",
     "list_clients",
     "register_client",
     "remove_client_key",
@@ -334,6 +335,22 @@ async def _get(session: AsyncSession, client_id: str) -> ClientSystem:
 
 async def client_by_id(session: AsyncSession, client_id: str) -> ClientSystemOut:
     return await _out(session, await _get(session, client_id))
+
+
+async def granted_scopes(session: AsyncSession, user_id: int) -> frozenset[str] | None:
+    """The scopes a client system's account holds now (None: the account is a person's;
+    empty: a client system switched off). What acts later for a client, a subscription,
+    takes no more than this."""
+    row = (
+        await session.execute(
+            select(ClientSystem.scopes, ClientSystem.is_active).where(
+                ClientSystem.user_id == user_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return frozenset(row.scopes.split()) if row.is_active else frozenset()
 
 
 async def list_clients(session: AsyncSession) -> list[ClientSystemOut]:
