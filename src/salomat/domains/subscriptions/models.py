@@ -44,6 +44,9 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    #: two updates with one If-Match: the second finds the version moved (412)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
     __table_args__ = (Index("ix_subscription_status_type", "status", "resource_type"),)
 
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import delete, func, select, update
 from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from salomat.core import audit, events, jobs, scopes
 from salomat.core.config import get_settings
@@ -399,11 +400,22 @@ async def update_subscription(
     s.resource_type, s.criteria, s.reason = data.resource_type, data.criteria, data.reason.strip()
     s.endpoint, s.payload, s.headers = data.endpoint, data.payload, json.dumps(data.headers)
     s.end_at = data.end_at
-    s.version += 1
     s.updated_at = utcnow()
-    await session.flush()
+    await _flush(session, subscription_id)
     forget_types()
     return _out(s)
+
+
+async def _flush(session: AsyncSession, subscription_id: int) -> None:
+    """The row's version is the ORM's (``version_id_col``): a write that raced another
+    since it was read fails here rather than overwrite it."""
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise PreconditionFailed(
+            N_("Subscription %(id)s changed since you read it; read it again."),
+            params={"id": subscription_id},
+        ) from None
 
 
 async def delete_subscription(
@@ -524,7 +536,12 @@ async def set_error(session: AsyncSession, subscription_id: int, error: str) -> 
     await session.execute(
         update(Subscription)
         .where(Subscription.id == subscription_id, Subscription.status == "active")
-        .values(status="error", error=error[:1000], updated_at=utcnow())
+        .values(
+            status="error",
+            error=error[:1000],
+            updated_at=utcnow(),
+            version=Subscription.version + 1,
+        )
     )
     forget_types()
 
@@ -626,9 +643,8 @@ async def switch_off(session: AsyncSession, principal: Principal, subscription_i
         raise _missing(subscription_id)
     if s.status != "off":
         s.status = "off"
-        s.version += 1
         s.updated_at = utcnow()
-        await session.flush()
+        await _flush(session, subscription_id)
         await audit.record(
             session,
             principal,
