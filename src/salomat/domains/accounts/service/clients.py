@@ -353,6 +353,21 @@ async def granted_scopes(session: AsyncSession, user_id: int) -> frozenset[str] 
     return frozenset(row.scopes.split()) if row.is_active else frozenset()
 
 
+async def _changed(
+    session: AsyncSession, principal: Principal, c: ClientSystem, detail: str
+) -> ClientSystemOut:
+    """Audit an administrator's change of a registration; the registration as it is now."""
+    await audit.record(
+        session,
+        principal,
+        action="update",
+        resource_type="ClientSystem",
+        resource_id=c.client_id,
+        detail=detail[:500],
+    )
+    return await _out(session, c)
+
+
 async def list_clients(session: AsyncSession) -> list[ClientSystemOut]:
     rows = (await session.scalars(select(ClientSystem).order_by(ClientSystem.name))).all()
     return [await _out(session, c) for c in rows]
@@ -385,15 +400,7 @@ async def add_client_keys(
         raise Invalid.fields(dup)
     _add_keys(session, c, keys)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        action="update",
-        resource_type="ClientSystem",
-        resource_id=client_id,
-        detail=f"key added: {', '.join(k['kid'] for k in keys)}"[:500],
-    )
-    return await _out(session, c)
+    return await _changed(session, principal, c, f"key added: {', '.join(k['kid'] for k in keys)}")
 
 
 async def remove_client_key(
@@ -408,15 +415,7 @@ async def remove_client_key(
             N_("Client system %(client_id)s has no key %(kid)s."),
             params={"client_id": client_id, "kid": kid[:200]},
         )
-    await audit.record(
-        session,
-        principal,
-        action="update",
-        resource_type="ClientSystem",
-        resource_id=client_id,
-        detail=f"key removed: {kid}"[:500],
-    )
-    return await _out(session, c)
+    return await _changed(session, principal, c, f"key removed: {kid}")
 
 
 async def change_client(
@@ -436,15 +435,7 @@ async def change_client(
         c.origins = " ".join(origins)
         _origins_changed(session)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        action="update",
-        resource_type="ClientSystem",
-        resource_id=client_id,
-        detail=f"scopes: {c.scopes}; origins: {c.origins}"[:500],
-    )
-    return await _out(session, c)
+    return await _changed(session, principal, c, f"scopes: {c.scopes}; origins: {c.origins}")
 
 
 async def set_client_active(
@@ -470,16 +461,8 @@ async def set_client_active(
     if not active:
         await _revoke_tokens(session, c.user_id)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        action="update",
-        resource_type="ClientSystem",
-        resource_id=client_id,
-        detail="enabled" if active else "disabled",
-    )
     _origins_changed(session)
-    return await _out(session, c)
+    return await _changed(session, principal, c, "enabled" if active else "disabled")
 
 
 async def client_key(
