@@ -683,8 +683,10 @@ async def test_a_client_systems_export_holds_only_the_types_its_scopes_read(
     }
     r = await client.get("/fhir/$export", headers={**auth, **ASYNC})
     assert r.status_code == 403, r.text
+    assert "system/Patient.read" in r.text  # what to ask for
     r = await client.get("/fhir/$export", params={"_type": "Patient"}, headers={**auth, **ASYNC})
     assert r.status_code == 403, r.text
+    assert "system/Patient.read" in r.text
 
     patients = await make_client("statistician", ("system/Group.read", "system/Patient.read"))
     granted = "system/Group.read system/Patient.read"

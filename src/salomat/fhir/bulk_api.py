@@ -152,6 +152,13 @@ def _types(values: list[str], principal: Principal) -> tuple[str, ...]:
     readable = bulk_export.readable_types(principal)
     if not values:
         if not readable:
+            if principal.scopes is not None:
+                raise Forbidden(
+                    N_(
+                        "The client system's scopes read none of the resource types "
+                        "exported: ask for system/Patient.read (or another exported type)."
+                    )
+                )
             raise Forbidden(N_("Your role may read none of the resource types exported."))
         return tuple(readable)
     from fhir.resources.R4B import get_fhir_model_class
@@ -181,6 +188,14 @@ def _types(values: list[str], principal: Principal) -> tuple[str, ...]:
                     N_("The export was not started: %(message)s is no FHIR resource type."),
                 )
             if name not in readable:
+                if principal.scopes is not None:
+                    raise Forbidden(
+                        N_(
+                            "The client system's scopes do not read %(type)s resources: "
+                            "ask for system/%(type)s.read."
+                        ),
+                        params={"type": name},
+                    )
                 raise Forbidden(
                     N_("Your role may not read %(type)s resources."), params={"type": name}
                 )
