@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from salomat.core import audit, jobs
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound, SalomatError
 from salomat.core.params import RowId, SmallRowId, load_json, parse_row_id
-from salomat.core.policy import Require, Role, permitted
+from salomat.core.policy import Require, Role
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession
 from salomat.core.uow import router as make_router
@@ -514,35 +514,32 @@ def _day(raw: str | None, field: str) -> Any:
 async def patient_everything(
     request: Request, session: Session, person_id: RowId, principal: PersonReader
 ) -> JSONResponse:
-    """The Patient and every resource of her compartment the caller may read, each type
-    by its own permission; the person's scope checked once, each type's read audited."""
+    """The Patient and every resource of her compartment the caller may read, from the
+    export's sources (fhir/bulk_export.py), each by its own permission; the person's
+    scope checked once, each source's read audited under its FHIR type."""
     params = Params(list(request.query_params.multi_items()), EVERYTHING_PARAMS)
     page = params.page()
     since = parse_since(params.get("_since"))
     start, end = _day(params.get("start"), "start"), _day(params.get("end"), "end")
-    readable = [
-        t
-        for t, spec in bulk_export.TYPES.items()
-        if t == "Patient" or permitted(principal, spec.permission)
-    ]
-    wanted = readable
+    readable = bulk_export.readable_sources(principal)
+    wanted = ["Patient", *dict.fromkeys(s.resource_type for s in readable)]
     if (raw := params.get("_type")) is not None:
         asked = [t.strip() for t in raw.split(",") if t.strip()]
         if not asked or any(t not in bulk_export.TYPES for t in asked):
             raise Invalid.fields(
                 [FieldError("_type", N_("names a type this server does not export"))]
             )
-        wanted = [t for t in readable if t in asked]
+        wanted = [t for t in wanted if t in asked]
     # the person's scope, checked once (404 out of scope), and the Patient's read audited
     person = await registry.get_person(session, principal, person_id, purpose="$everything")
     resources: list[dict[str, Any]] = []
     if "Patient" in wanted and (since is None or person.updated_at > since):
         resources.append(patient_mapper.to_fhir(person))
-    for name in wanted:
-        if name == "Patient":
+    for source in readable:
+        if source.resource_type == "Patient" or source.resource_type not in wanted:
             continue
-        found = [r for _, r in await bulk_export.TYPES[name].fetch(session, [person_id], since)]
-        if name == "Immunization":  # start/end: the day the dose was given
+        found = [r for _, r in await source.fetch(session, [person_id], since)]
+        if source.resource_type == "Immunization":  # start/end: the day the dose was given
             found = [
                 r
                 for r in found
@@ -555,7 +552,7 @@ async def patient_everything(
                 principal,
                 [audit.Access(person_id, "$everything")],
                 action="read",
-                resource_type=name,
+                resource_type=source.resource_type,
             )
         resources += found
     shown = resources[page.offset : page.offset + page.limit]

@@ -1,18 +1,23 @@
 """The bulk export job (kind ``bulk.export``): pages through a population, maps each page
 to FHIR with the resources' own mappers, and writes NDJSON files (docs/exchange.md).
 
-For each resource type in turn, the job reads the population's person ids by keyset
-(``id > last``, ``bulk_page_size`` at a time), then the page's rows in one statement per
-type through the domain's service (no read per person), maps them, audits every person
-written (one insert a page: ``core.audit.record_listing``) and appends the lines to the
-type's current file, starting a new file every ``bulk_file_lines`` lines. After each page
-it saves a checkpoint (type, last id, file, byte offset, counts): a worker killed
-mid-export leaves the job to another, which truncates the current file to the saved offset
-and carries on from the next page, so each resource is in the files exactly once.
+The export walks *sources* (``SOURCES``): a resource type and the domain it comes from
+(``Observation:maternal``, ``Observation:child``, ``Observation:record``), each with the
+permission of that domain's FHIR read route. For each source in turn, the job reads the
+population's person ids by keyset (``id > last``, ``bulk_page_size`` at a time), then the
+page's rows in one statement (or a fixed few) through the domain's service (no read per
+person), maps them with the mapper the domain's FHIR routes use, audits every person
+written (one insert a page: ``core.audit.record_listing``, the FHIR type as the resource
+type) and appends the lines to the source's current file, starting a new file every
+``bulk_file_lines`` lines (a type with several sources has several files). After each page
+it saves a checkpoint (the sources, which one, last id, file, byte offset, counts): a
+worker killed mid-export leaves the job to another, which truncates the current file to
+the saved offset and carries on from the next page, so each resource is in the files
+exactly once.
 
-Which types: those the caller's role may read (each by its own permission, as a reader
-would need it); the statistician, who reads no one page by page, exports the types of the
-national statistics agreement (``STATISTICS``).
+Which sources: those the caller's role may read (each by its own permission, as a reader
+would need it); the statistician, who reads no one page by page, exports the sources of
+the national statistics agreement (``STATISTICS``).
 """
 
 from __future__ import annotations
@@ -30,11 +35,17 @@ from salomat.core.config import get_settings
 from salomat.core.policy import Role, permitted
 from salomat.core.security import Principal
 from salomat.domains.bulkdata import service as bulk
+from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
+from salomat.domains.maternal import service as maternal
 from salomat.domains.prescription import service as prescription
 from salomat.domains.record import service as record
 from salomat.domains.registry import service as registry
+from salomat.fhir import child as child_mapper
+from salomat.fhir import dispense as dispense_mapper
 from salomat.fhir import immunization as immunization_mapper
+from salomat.fhir import maternal as maternal_mapper
+from salomat.fhir import maternal_condition as maternal_conditions
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import record as record_mapper
@@ -44,14 +55,38 @@ Fetch = Callable[[Any, list[int], datetime | None], Awaitable[list[tuple[int, An
 
 
 @dataclass(frozen=True)
-class ExportType:
-    name: str
-    #: what a reader of this type needs (policy.PERMISSIONS)
+class Source:
+    """One place resources of a type come from: a type several domains keep (Observation
+    from the pregnancy register, the child passport and the shared record) has a source
+    for each, each written to its own files."""
+
+    resource_type: str
+    #: the domain it comes from: the source's key is ``<resource type>:<source>``
+    source: str
+    #: what a reader of it needs: the permission of the domain's FHIR read route
+    #: (policy.PERMISSIONS)
     permission: str
     #: (session, person ids, _since) -> (person id, resource) in the people's order
     fetch: Fetch
     #: ``_since`` filters the people themselves (the Patient), not only their resources
     since_on_people: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.resource_type}:{self.source}"
+
+
+def _per_person(
+    read: Callable[..., Awaitable[dict[int, list[Any]]]], to_fhir: Callable[[Any], list[Any]]
+) -> Fetch:
+    """A source from a domain's read of many people at once (``read(session, ids,
+    since=...)``, one statement or a few for the page) and what each row maps to."""
+
+    async def fetch(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
+        found = await read(session, ids, since=since)
+        return [(pid, r) for pid in ids for row in found.get(pid, ()) for r in to_fhir(row)]
+
+    return fetch
 
 
 async def _patients(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
@@ -68,15 +103,6 @@ async def _immunizations(
     ]
 
 
-async def _prescriptions(
-    session: Any, ids: list[int], since: datetime | None
-) -> list[tuple[int, Any]]:
-    found = await prescription.prescriptions_for_people(session, ids, since=since)
-    return [
-        (pid, prescription_mapper.medication_request(p)) for pid in ids for p in found.get(pid, ())
-    ]
-
-
 def _shared_record(resource_type: str) -> Fetch:
     async def fetch(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
         found = await record.resources_for_people(session, ids, resource_type, since=since)
@@ -85,31 +111,128 @@ def _shared_record(resource_type: str) -> Fetch:
     return fetch
 
 
-#: every type the export writes, in the order it writes them: the registry's Patient, the
-#: immunization register's doses, the e-prescriptions, and what other systems sent to the
+def _maternal_observations(r: maternal.PregnancyRecord) -> list[Any]:
+    """As the Observation search by patient answers them: the dating, then each contact's."""
+    out = maternal_mapper.pregnancy_observations(r.detail)
+    for c in r.detail.contacts:
+        out += maternal_mapper.contact_observations(c)
+    return out
+
+
+def _risk(r: maternal.PregnancyRecord) -> list[Any]:
+    found = maternal_mapper.risk_assessment(r.detail, r.detail.advice)
+    return [] if found is None else [found]
+
+
+_pregnancies = maternal.pregnancies_for_people
+#: every source the export writes, in the order it writes them: the registry's Patient,
+#: the immunization register's doses, the e-prescriptions and their dispensings, the
+#: pregnancy register, the child passport's growth, and what other systems sent to the
 #: shared record
-TYPES: dict[str, ExportType] = {
-    t.name: t
-    for t in (
-        ExportType("Patient", "person:read", _patients, since_on_people=True),
-        ExportType("Immunization", "immunization:read", _immunizations),
-        ExportType("MedicationRequest", "prescription:read", _prescriptions),
-        *(ExportType(name, "record:read", _shared_record(name)) for name in record.RESOURCE_TYPES),
+SOURCES: dict[str, Source] = {
+    s.key: s
+    for s in (
+        Source("Patient", "registry", "person:read", _patients, since_on_people=True),
+        Source("Immunization", "immunization", "immunization:read", _immunizations),
+        Source(
+            "MedicationRequest",
+            "prescription",
+            "prescription:read",
+            _per_person(
+                prescription.prescriptions_for_people,
+                lambda p: [prescription_mapper.medication_request(p)],
+            ),
+        ),
+        Source(
+            "MedicationDispense",
+            "prescription",
+            "prescription:read",
+            _per_person(
+                prescription.dispensings_for_people,
+                lambda d: [dispense_mapper.medication_dispense(d)],
+            ),
+        ),
+        Source(
+            "EpisodeOfCare",
+            "maternal",
+            "pregnancy:read",
+            _per_person(_pregnancies, lambda r: [maternal_mapper.episode_of_care(r.detail)]),
+        ),
+        Source(
+            "Encounter",
+            "maternal",
+            "pregnancy:read",
+            _per_person(
+                _pregnancies, lambda r: [maternal_mapper.encounter(c) for c in r.detail.contacts]
+            ),
+        ),
+        Source(
+            "Observation",
+            "maternal",
+            "pregnancy:read",
+            _per_person(_pregnancies, _maternal_observations),
+        ),
+        Source("RiskAssessment", "maternal", "pregnancy:read", _per_person(_pregnancies, _risk)),
+        Source(
+            "DetectedIssue",
+            "maternal",
+            "pregnancy:read",
+            _per_person(
+                _pregnancies,
+                lambda r: [
+                    maternal_mapper.detected_issue(r.detail.person_id, a) for a in r.detail.advice
+                ],
+            ),
+        ),
+        Source(
+            "Condition",
+            "maternal",
+            "pregnancy:read",
+            _per_person(
+                _pregnancies, lambda r: [maternal_conditions.condition(c) for c in r.conditions]
+            ),
+        ),
+        Source(
+            "Observation",
+            "child",
+            "child:read",
+            _per_person(child.measurements_for_people, child_mapper.growth_observations),
+        ),
+        *(
+            Source(name, "record", "record:read", _shared_record(name))
+            for name in record.RESOURCE_TYPES
+        ),
     )
 }
-#: the national statistics office's agreement: the types it exports (it holds no reader's
-#: permission; ``bulk:export`` at national scope is the agreement)
-STATISTICS = ("Patient", "Immunization")
+#: the resource types exported (what ``_type`` names), in the order of their first source
+TYPES: tuple[str, ...] = tuple(dict.fromkeys(s.resource_type for s in SOURCES.values()))
+#: the national statistics office's agreement: the sources it exports (it holds no
+#: reader's permission; ``bulk:export`` at national scope is the agreement)
+STATISTICS = ("Patient:registry", "Immunization:immunization")
 OUTPUT_FORMAT = "application/fhir+ndjson"
 
 
-def readable_types(principal: Principal) -> list[str]:
-    """The types this caller's export may hold, in export order. A client system's also
-    each read by one of its granted scopes (``bulk:export`` alone reads no type)."""
+def may_read(principal: Principal, source: Source) -> bool:
+    """Whether the caller's export (or $everything) holds this source."""
     if principal.role == Role.statistician:
-        found = [t for t in TYPES if t in STATISTICS]
-    else:
-        found = [t for t, spec in TYPES.items() if permitted(principal, spec.permission)]
+        return source.key in STATISTICS
+    return permitted(principal, source.permission)
+
+
+def readable_sources(principal: Principal, types: Sequence[str] | None = None) -> list[Source]:
+    """The sources this caller may read, in export order (of ``types`` only, if given)."""
+    return [
+        s
+        for s in SOURCES.values()
+        if (types is None or s.resource_type in types) and may_read(principal, s)
+    ]
+
+
+def readable_types(principal: Principal) -> list[str]:
+    """The types this caller's export may hold, in export order: each read by one of its
+    sources' permissions. A client system's also each read by one of its granted scopes
+    (``bulk:export`` alone reads no type)."""
+    found = list(dict.fromkeys(s.resource_type for s in readable_sources(principal)))
     if principal.scopes is not None:
         found = [t for t in found if scopes.reads(principal.scopes, t)]
     return found
@@ -162,13 +285,17 @@ class _Files:
             with open(path, "ab") as f:
                 f.truncate(self.state["offset"])
 
-    def write(self, type_name: str, lines: Sequence[bytes]) -> None:
+    def write(self, source: Source, lines: Sequence[bytes]) -> None:
         s = self.state
         i = 0
         while i < len(lines):
             if s["file"] is None:
-                s["seq"] += 1
-                s["file"] = f"{type_name}-{s['seq']}.ndjson"
+                # numbered by type across its sources (Observation-1 the register's,
+                # Observation-2 the passport's): a name short enough for the audit row
+                # that names its download (export id/name, 64 characters)
+                t = source.resource_type
+                s["seq"][t] = s["seq"].get(t, 0) + 1
+                s["file"] = f"{t}-{s['seq'][t]}.ndjson"
                 s["offset"], s["lines"] = 0, 0
             room = self.per_file - s["lines"]
             chunk = lines[i : i + room]
@@ -181,12 +308,12 @@ class _Files:
             s["lines"] += len(chunk)
             i += len(chunk)
             if s["lines"] >= self.per_file:
-                self.close(type_name)
+                self.close(source)
 
-    def close(self, type_name: str) -> None:
+    def close(self, source: Source) -> None:
         s = self.state
         if s["file"] is not None and s["lines"]:
-            s["closed"].append([type_name, s["file"], s["lines"], s["offset"]])
+            s["closed"].append([source.resource_type, s["file"], s["lines"], s["offset"]])
         elif s["file"] is not None:
             (self.dir / s["file"]).unlink(missing_ok=True)
         s["file"], s["offset"], s["lines"] = None, 0, 0
@@ -200,27 +327,31 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
     if export is None:
         raise jobs.Permanent("The export was cancelled or has expired.")
     facility = population_facility(export)
-    types = [t for t in export.types if t in TYPES]
+    principal = _principal(export)
     settings = get_settings()
     state: dict[str, Any]
-    if ctx.checkpoint and ctx.checkpoint.get("export") == export_id:
+    if ctx.checkpoint and ctx.checkpoint.get("export") == export_id and "sources" in ctx.checkpoint:
         state = dict(ctx.checkpoint)
     else:
+        # the sources are fixed at the start and kept in the checkpoint: a resumed job walks
+        # the same list whatever changed meanwhile
+        sources = [s.key for s in readable_sources(principal, export.types)]
         total = 0
         async with ctx.session() as s:
-            for name in types:
+            for key in sources:
                 total += await registry.count_export_people(
                     s,
                     facility_id=facility,
                     only=export.patients,
-                    since=export.since if TYPES[name].since_on_people else None,
+                    since=export.since if SOURCES[key].since_on_people else None,
                 )
         state = {
             "export": export_id,
+            "sources": sources,
             "t": 0,
             "after": 0,
             "file": None,
-            "seq": 0,
+            "seq": {},
             "offset": 0,
             "lines": 0,
             "closed": [],
@@ -231,9 +362,8 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
     files = _Files(bulk.export_dir(export_id), state, settings.bulk_file_lines)
     files.resume()
     await ctx.progress(state["done"], state["total"], checkpoint=state)
-    principal = _principal(export)
-    while state["t"] < len(types):
-        spec = TYPES[types[state["t"]]]
+    while state["t"] < len(state["sources"]):
+        spec = SOURCES[state["sources"][state["t"]]]
         while True:
             async with ctx.session() as s:
                 ids = await registry.export_person_ids(
@@ -255,21 +385,21 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
                         principal,
                         [audit.Access(pid, "bulk export") for pid in people],
                         action="read",
-                        resource_type=spec.name,
+                        resource_type=spec.resource_type,
                     )
                     await s.commit()
             # still this worker's job (a lease lost meanwhile: another worker has cut the
             # file back to the checkpoint and carries on; writing now would double a page)
             await ctx.progress(state["done"], state["total"])
-            files.write(spec.name, [_line(r) for _, r in found])
+            files.write(spec, [_line(r) for _, r in found])
             state["after"] = ids[-1]
             state["done"] += len(ids)
-            state["counts"][spec.name] = state["counts"].get(spec.name, 0) + len(found)
+            counts = state["counts"]
+            counts[spec.resource_type] = counts.get(spec.resource_type, 0) + len(found)
             await ctx.progress(state["done"], state["total"], checkpoint=state)
-        files.close(spec.name)
+        files.close(spec)
         state["t"] += 1
         state["after"] = 0
-        state["seq"] = 0
         await ctx.progress(state["done"], state["total"], checkpoint=state)
     outputs = [bulk.ExportFile(t, name, count, size) for t, name, count, size in state["closed"]]
     async with ctx.session() as s:

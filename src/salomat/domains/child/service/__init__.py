@@ -9,6 +9,7 @@ schedule (named in every language) and a child's visits against it; ``passport``
 reads everything together.
 """
 
+from salomat.domains.child.service.bulk_reads import *  # noqa: F403
 from salomat.domains.child.service.growth import *  # noqa: F403
 from salomat.domains.child.service.milestones import *  # noqa: F403
 from salomat.domains.child.service.passport import *  # noqa: F403

@@ -9,6 +9,7 @@ its public names in ``__all__``.
 from salomat.domains.maternal.service import dating as dating
 from salomat.domains.maternal.service import rules as rules
 from salomat.domains.maternal.service.birth import *  # noqa: F403
+from salomat.domains.maternal.service.bulk_reads import *  # noqa: F403
 from salomat.domains.maternal.service.dashboard import *  # noqa: F403
 from salomat.domains.maternal.service.demo import *  # noqa: F403
 from salomat.domains.maternal.service.diagnoses import *  # noqa: F403

@@ -11,6 +11,7 @@ recorded at registration.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from salomat.core import audit
 from salomat.core.errors import NotFound
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
-from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Pregnancy
+from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Diagnosis, Pregnancy
 from salomat.domains.maternal.schemas import AdviceOut, ConditionOut, ContactOut
 from salomat.domains.maternal.service import standing
 from salomat.domains.maternal.service.evaluation import _diagnoses
@@ -103,17 +104,25 @@ async def _conditions(session: AsyncSession, p: Pregnancy) -> list[ConditionOut]
     it. One still standing when the pregnancy closed stops on the closing day: these
     are diagnoses of the pregnancy, and the rules do not run after it.
     """
-    rows = [d for d in await _diagnoses(session, p.id) if d.family in standing.CONDITION_FAMILIES]
-    evidence = {
-        a.code: a.id
-        for a in (
+    active_advice = list(
+        (
             await session.execute(
                 select(AdviceItem)
                 .where(AdviceItem.pregnancy_id == p.id, AdviceItem.active.is_(True))
                 .order_by(AdviceItem.id)
             )
         ).scalars()
-    }
+    )
+    return conditions_of(p, await _diagnoses(session, p.id), active_advice)
+
+
+def conditions_of(
+    p: Pregnancy, diagnoses: Iterable[Diagnosis], active_advice: Iterable[AdviceItem]
+) -> list[ConditionOut]:
+    """``_conditions`` from rows already read (the pregnancy's diagnoses in id order and its
+    active advice): a bulk export reads them for a page of people at once."""
+    rows = [d for d in diagnoses if d.family in standing.CONDITION_FAMILIES]
+    evidence = {a.code: a.id for a in active_advice}
     out = []
     first_of: dict[str, int] = {}
     for d in rows:
