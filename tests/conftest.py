@@ -33,7 +33,7 @@ import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from tests.fhir.validator import AnswerLog, check_answers, node_missing
+from tests.fhir.validator import AnswerLog, check_answers, check_codes, node_missing
 
 # No property test is timed: hypothesis's default 200 ms deadline per example fails a
 # test on a loaded machine (CI runs two suites side by side on two cores) for a reason
@@ -248,9 +248,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _CHECKED["result"] = result = check_answers(FHIR_ANSWERS)
     if result is not None and result[1] and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    # every national code in any answer is one the terminology publishes
+    _CHECKED["codes"] = codes = check_codes(FHIR_ANSWERS)
+    if codes[1] and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if "codes" in _CHECKED:
+        count, unknown = _CHECKED["codes"]
+        if unknown:
+            terminalreporter.write_sep(
+                "=", f"{len(unknown)} national codes in FHIR answers the terminology lacks"
+            )
+            for line in unknown[:200]:
+                terminalreporter.write_line(line[:2000])
+        else:
+            terminalreporter.write_line(
+                f"National codes in FHIR answers checked against the published terminology: "
+                f"{count} distinct codings, all known"
+            )
     if "result" not in _CHECKED:
         return
     result = _CHECKED["result"]

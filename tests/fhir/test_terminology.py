@@ -97,7 +97,9 @@ async def test_every_code_system_is_listed_and_read(client, staff):
 async def test_every_code_system_validates_a_known_code_and_refuses_an_unknown_one(client, staff):
     terms = _terms()
     for cs in terms.systems.values():
-        known = cs.all()[0].code if cs.all() else ("C18.2" if cs.id == "icd-o-3" else None)
+        if cs.resolver is not None:
+            continue  # kept in the database: the territory and formulary tests below
+        known = cs.all()[0].code if cs.all() else {"icd-o-3": "C18.2", "uicc-tnm": "pT2a"}[cs.id]
         assert known is not None, cs.id
         r = await client.get(
             "/fhir/CodeSystem/$validate-code",
@@ -601,3 +603,211 @@ async def test_the_insurance_basis_has_the_catalogue_names(client, staff):
     for lang in ("uz", "ru", "kk"):
         assert names[lang] == i18n.translations(lang).gettext("insured by the state")
         assert names[lang] != names["en"]
+
+
+# ---- part 2: the pregnancy register, growth, TNM, roles, database-kept systems -------
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "valid"),
+    [
+        ("urn:salomat:maternal-advice", "severe_pre_eclampsia", True),
+        ("urn:salomat:maternal-advice", "hiv_test_due", True),
+        ("urn:salomat:maternal-advice", "contact_missed", True),
+        # the UZ pack's own rule (maternal.yaml national_rules)
+        ("urn:salomat:maternal-advice", "maternal_age_under_18", True),
+        ("urn:salomat:maternal-advice", "severe-pre-eclampsia", False),
+        ("urn:salomat:who-anc-dak-rule", "DT.17", True),
+        ("urn:salomat:who-anc-dak-rule", "DT.08/11", True),
+        ("urn:salomat:who-anc-dak-rule", "ANC.S.01", True),
+        ("urn:salomat:who-anc-dak-rule", "UZ.AGE35", True),
+        # a decision table of the DAK the rules do not implement
+        ("urn:salomat:who-anc-dak-rule", "DT.18", False),
+        ("urn:salomat:growth-classification", "severe_wasting", True),
+        ("urn:salomat:growth-classification", "implausible", True),
+        ("urn:salomat:growth-classification", "wasting", False),
+        ("urn:salomat:episode-type", "pregnancy", True),
+        ("urn:salomat:encounter-type", "antenatal-contact", True),
+        ("urn:salomat:encounter-type", "sanatorium-stay", True),
+        ("urn:salomat:encounter-type", "antenatal", False),
+        ("urn:salomat:document-category", "sick-leave", True),
+        ("urn:salomat:sanatorium-characteristic", "beds", True),
+        ("urn:salomat:sanatorium-queue", "wait-range", True),
+        ("urn:salomat:sanatorium-queue", "wait", False),
+        ("https://salomat.example/fhir/CodeSystem/settlement-part", "capitation", True),
+        ("https://salomat.example/fhir/CodeSystem/settlement-part", "fee", False),
+        ("urn:salomat:role", "statistician", True),
+        ("urn:salomat:role", "root", False),
+        ("urn:salomat:maternal-condition", "heart_disease", True),
+        # UICC TNM 8th edition: T0-T4, N0-N3, M0-M1 with their subdivisions, the prefixes
+        # and suffixes of the general rules; one past each end is refused
+        ("urn:salomat:uicc-tnm", "T4", True),
+        ("urn:salomat:uicc-tnm", "T4d", True),
+        ("urn:salomat:uicc-tnm", "T5", False),
+        ("urn:salomat:uicc-tnm", "Tis(DCIS)", True),
+        ("urn:salomat:uicc-tnm", "pT1mi(sn)", True),
+        ("urn:salomat:uicc-tnm", "ypT0", True),
+        ("urn:salomat:uicc-tnm", "xT1", False),
+        ("urn:salomat:uicc-tnm", "N3c", True),
+        ("urn:salomat:uicc-tnm", "N3d", False),
+        ("urn:salomat:uicc-tnm", "N4", False),
+        ("urn:salomat:uicc-tnm", "M1d", True),
+        ("urn:salomat:uicc-tnm", "M1e", False),
+        ("urn:salomat:uicc-tnm", "M2", False),
+        ("urn:salomat:uicc-tnm", "N0(i+)", True),
+        ("urn:salomat:uicc-tnm", "IIIC2", True),
+        ("urn:salomat:uicc-tnm", "V", False),
+    ],
+)
+async def test_the_register_and_registry_codes_validate(client, staff, system, code, valid):
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": system, "code": code},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is valid, body
+
+
+async def test_a_condition_code_the_server_does_not_know_is_not_called_wrong(client, staff):
+    """Registration takes any condition code: an unknown one is "not known", not "not a
+    code" (the system is open, content fragment)."""
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": "urn:salomat:maternal-condition", "code": "lupus_nephritis"},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is False
+    assert "fragment" in param(body, "message")
+
+
+async def test_the_dak_rule_and_advice_have_names_in_each_language(client, staff):
+    for system, code in (
+        ("urn:salomat:who-anc-dak-rule", "DT.25"),
+        ("urn:salomat:maternal-advice", "remeasure_bp"),
+        ("urn:salomat:growth-classification", "implausible"),
+        ("urn:salomat:sanatorium-queue", "releases"),
+    ):
+        body = ok(
+            await client.get(
+                "/fhir/CodeSystem/$lookup",
+                params={"system": system, "code": code, "displayLanguage": "kk"},
+                headers=staff,
+            )
+        )
+        names = designations(body)
+        assert set(names) == {"en", "uz", "ru", "kk"}, (code, names)
+        assert len(set(names.values())) == 4, (code, names)
+        assert param(body, "display") == names["kk"]
+
+
+async def test_a_territory_is_validated_and_named_from_the_register(client, staff, make_place):
+    place = await make_place()
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$lookup",
+            params={"system": "urn:salomat:territory", "code": place.settlement},
+            headers=staff,
+        )
+    )
+    assert param(body, "display") == "Village"
+    for code, valid in ((place.region, True), (f"{place.region}-X", False)):
+        body = ok(
+            await client.post(
+                "/fhir/CodeSystem/territory/$validate-code",
+                json={
+                    "resourceType": "Parameters",
+                    "parameter": [{"name": "code", "valueCode": code}],
+                },
+                headers={**staff, "content-type": "application/fhir+json"},
+            )
+        )
+        assert param(body, "result") is valid, body
+    # kept in the database, so not listed: $expand says so instead of a wrong total
+    r = await client.get(
+        "/fhir/ValueSet/$expand",
+        params={"url": "https://salomat.example/fhir/ValueSet/territory"},
+        headers=staff,
+    )
+    assert refused(r, 422) == {"url"}
+
+
+async def test_a_formulary_package_is_validated_from_the_database(client, staff, db):
+    from salomat.domains.prescription import service as prescriptions
+    from tests.factories import unique
+
+    code = unique("AML")
+    await prescriptions.import_formulary(
+        db,
+        "code,inn,atc,trade_name,form,strength,unit,units_per_package,reference_price\n"
+        f"{code},amlodipine,C08CA01,Amlo,tablet,10 mg,tablet,30,2200000\n",
+    )
+    await db.commit()
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": "urn:salomat:formulary", "code": code, "display": "Amlo 10 mg"},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is True, body
+    body = ok(
+        await client.get(
+            "/fhir/CodeSystem/$validate-code",
+            params={"url": "urn:salomat:formulary", "code": f"{code}X"},
+            headers=staff,
+        )
+    )
+    assert param(body, "result") is False
+
+
+def test_every_advice_code_the_rules_write_is_published():
+    """The rules write their advice codes as literals: each one (and each family code of
+    the standing diagnoses, each test the HIV/syphilis rule names) is in the table the
+    terminology publishes, so no DetectedIssue carries a code $validate-code refuses."""
+    import ast
+    import inspect
+
+    from salomat.domains.maternal.service import codes, diagnostic_rules, rules, standing
+
+    written: set[str] = set()
+    for module in (rules, diagnostic_rules):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "_advice"
+                and len(node.args) > 1
+            ):
+                arg = node.args[1]
+                if isinstance(arg, ast.Constant):
+                    written.add(arg.value)
+                elif isinstance(arg, ast.JoinedStr):
+                    written |= {"hiv_test_due", "syphilis_test_due"}
+    written |= {c for family in standing.FAMILIES.values() for c in family}
+    assert len(written) > 20
+    assert written <= set(codes.ADVICE), written - set(codes.ADVICE)
+
+
+@pytest.mark.parametrize("country", ["UZ", "KZ"])
+def test_the_register_systems_are_the_domains_tables(country):
+    from salomat.domains.child.service import growth
+    from salomat.domains.maternal.service import codes
+    from salomat.fhir import sanatorium as sanatorium_mapper
+
+    terms = terminology.terminology(country)
+
+    def listed(url: str) -> list[str]:
+        return [c.code for c in terms.systems[url].concepts]
+
+    national = codes.national_codes(country)
+    assert national, "each pack has national rules"
+    assert listed("urn:salomat:maternal-advice") == [*codes.ADVICE, *(c for _, c, _ in national)]
+    assert listed("urn:salomat:who-anc-dak-rule") == [
+        *codes.DAK_RULES,
+        *(r for r, _, _ in national),
+    ]
+    assert listed("urn:salomat:growth-classification") == [*growth.CLASSIFICATIONS, "implausible"]
+    assert listed("urn:salomat:sanatorium-queue") == list(sanatorium_mapper.QUEUE_PARAMS)

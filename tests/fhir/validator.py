@@ -174,3 +174,49 @@ def check_answers(log: AnswerLog) -> tuple[int, list[str]] | None:
             return len(pairs), [f"validate.mjs failed: {done.stderr.decode(errors='replace')}"]
         errors += invalid(json.loads(done.stdout))
     return len(pairs), errors
+
+
+#: the code systems this server governs: every coding of one in any answer must be a code
+#: the server publishes ($validate-code true), in one of the packs
+NATIONAL = ("urn:salomat:", "https://salomat.example/fhir/CodeSystem/")
+#: codings of ours that are not codes: the request's id an AuditEvent carries as a tag
+NOT_CODES = frozenset({"urn:salomat:request-id"})
+
+
+def _codings(node: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        system, code = node.get("system"), node.get("code")
+        if isinstance(system, str) and isinstance(code, str) and "value" not in node:
+            yield system, code
+        for v in node.values():
+            yield from _codings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _codings(v)
+
+
+def check_codes(log: AnswerLog) -> tuple[int, list[str]]:
+    """Every coding of a national code system in the session's FHIR answers, through the
+    published terminology: (how many distinct codings, the ones no pack's terminology
+    knows, each with the answer it was in). A fragment (a system open to codes we do not
+    list) accepts what it does not know only as "not among the codes this server knows",
+    which counts as unknown here too: the test data must use codes the server publishes."""
+    from salomat.fhir import terminology
+
+    packs = [terminology.terminology(c) for c in ("UZ", "KZ")]
+    seen: dict[tuple[str, str], str] = {}
+    for label, body in log.answers.values():
+        for pair in _codings(body):
+            seen.setdefault(pair, label)
+    errors = []
+    for (system, code), label in sorted(seen.items()):
+        if not system.startswith(NATIONAL) or system in NOT_CODES:
+            continue
+        systems = [t.systems[system] for t in packs if system in t.systems]
+        if any(cs.resolver is not None for cs in systems):
+            continue  # kept in the database (territories, formulary): test_terminology
+        if not systems:
+            errors.append(f"{label}: {system} is not a published code system ({code})")
+        elif all(cs.find(code) is None for cs in systems):
+            errors.append(f"{label}: {code} is not a code of {system}")
+    return len(seen), errors

@@ -12,6 +12,8 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 REST = "http://hl7.org/fhir/restful-interaction"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 USER_SYSTEM = "urn:salomat:user"
+#: the platform's roles (``core.policy.Role``), as an agent's role
+ROLE_SYSTEM = "urn:salomat:role"
 
 _TYPE = {
     "login": ("110114", "User Authentication"),
@@ -43,7 +45,7 @@ def to_fhir(e: AuditEntry) -> dict[str, Any]:
         "type": {"text": "user"},
         "altId": e.username or "anonymous",
         "requestor": True,
-        "role": [{"coding": [{"system": "urn:salomat:role", "code": e.role}], "text": e.role}]
+        "role": [{"coding": [{"system": ROLE_SYSTEM, "code": e.role}], "text": e.role}]
         if e.role
         else [{"text": "anonymous"}],
     }

@@ -25,6 +25,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.relatedperson import RelatedPerson
 
 from salomat.domains.child.schemas import BirthSummary, MeasurementOut
+from salomat.domains.child.service.growth import IMPLAUSIBLE
 from salomat.fhir.common import EXT, validated
 
 LOINC = "http://loinc.org"
@@ -75,7 +76,7 @@ def _component(m: MeasurementOut, indicator: str) -> dict[str, Any] | None:
         {"system": CLASS_SYSTEM, "code": c} for c in m.classification if _source(c, m) == indicator
     ]
     if indicator in m.implausible:
-        flags.append({"system": CLASS_SYSTEM, "code": "implausible"})
+        flags.append({"system": CLASS_SYSTEM, "code": IMPLAUSIBLE})
     comp: dict[str, Any] = {
         "code": {"coding": [{"system": Z_SYSTEM, "code": code, "display": Z_DISPLAY[code]}]},
         "valueQuantity": {"value": z, "unit": "SD", "system": UCUM, "code": "{SD}"},

@@ -20,6 +20,7 @@ from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
+from salomat.core.i18n import N_
 from salomat.domains.maternal.schemas import AdviceOut, ContactOut, PregnancyOut
 from salomat.fhir.common import EXT, instant, validated
 
@@ -31,6 +32,9 @@ EPISODE_TYPE = "urn:salomat:episode-type"
 ENCOUNTER_TYPE = "urn:salomat:encounter-type"
 ADVICE_SYSTEM = "urn:salomat:maternal-advice"
 DAK_RULE_SYSTEM = "urn:salomat:who-anc-dak-rule"
+#: the episode type of a pregnancy and the encounter type of an antenatal contact
+PREGNANCY = ("pregnancy", N_("Pregnancy"))
+ANTENATAL_CONTACT = ("antenatal-contact", N_("Antenatal contact"))
 RISK_SYSTEM = "http://terminology.hl7.org/CodeSystem/risk-probability"
 EDD_EXT = EXT + "estimated-delivery-date"
 GA_EXT = EXT + "gestational-age"
@@ -88,7 +92,7 @@ def episode_of_care(p: PregnancyOut) -> dict[str, Any]:
         "status": "active" if p.status == "current" else "finished",
         "type": [
             {
-                "coding": [{"system": EPISODE_TYPE, "code": "pregnancy"}],
+                "coding": [{"system": EPISODE_TYPE, "code": PREGNANCY[0]}],
                 "text": "pregnancy (antenatal care)",
             }
         ],
@@ -107,7 +111,7 @@ def encounter(c: ContactOut) -> dict[str, Any]:
         "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
         "type": [
             {
-                "coding": [{"system": ENCOUNTER_TYPE, "code": "antenatal-contact"}],
+                "coding": [{"system": ENCOUNTER_TYPE, "code": ANTENATAL_CONTACT[0]}],
                 "text": "antenatal contact",
             }
         ],

@@ -48,10 +48,15 @@ FIELDS = {
 }
 
 
+def medicine_label(m: MedicineOut) -> str:
+    """A formulary package as a person reads it: the trade name (or INN) and strength."""
+    return f"{m.trade_name or m.inn} {m.strength}"
+
+
 def medication(m: MedicineOut) -> dict[str, Any]:
     from fhir.resources.R4B.medication import Medication
 
-    label = f"{m.trade_name or m.inn} {m.strength}"
+    label = medicine_label(m)
     return validated(
         Medication,
         {

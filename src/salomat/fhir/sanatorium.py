@@ -65,6 +65,21 @@ KIND = "sanatorium"
 QUEUE_STATUS_SYSTEM = "urn:salomat:sanatorium-queue-status"
 #: Task.input and Task.output types
 QUEUE_SYSTEM = "urn:salomat:sanatorium-queue"
+#: the queue entry's Task.input and Task.output types (``QUEUE_SYSTEM``)
+QUEUE_PARAMS = {
+    "profile": N_("Treatment profile"),
+    "region": N_("Region"),
+    "tier": N_("Priority tier"),
+    "applied-at": N_("Applied at"),
+    "sequence": N_("Order of application in the queue"),
+    "position": N_("Position in the queue"),
+    "ahead": N_("People ahead in the queue"),
+    "pseudonym": N_("Queue pseudonym"),
+    "wait-expected": N_("Expected wait"),
+    "wait-range": N_("Shortest and longest wait"),
+    "releases": N_("Places released per month"),
+    "appointment": N_("Appointment"),
+}
 #: Appointment.cancelationReason
 CANCELLATION_SYSTEM = "urn:salomat:sanatorium-cancellation"
 #: Encounter.type, shared with the pregnancy register's antenatal contacts
@@ -72,6 +87,8 @@ ENCOUNTER_TYPE = "urn:salomat:encounter-type"
 STAY_TYPE = "sanatorium-stay"
 #: HealthcareService.characteristic
 CHARACTERISTIC_SYSTEM = "urn:salomat:sanatorium-characteristic"
+#: the HealthcareService characteristic that carries the bed counts
+BEDS = ("beds", N_("Beds"))
 
 CATEGORY_EXT = f"{EXT}sanatorium-category"
 CONDITION_EXT = f"{EXT}sanatorium-condition"
@@ -316,6 +333,7 @@ def _days(value: float) -> dict[str, Any]:
 
 
 def _param(code: str, **value: Any) -> dict[str, Any]:
+    assert code in QUEUE_PARAMS, code
     return {"type": {"coding": [_coding(QUEUE_SYSTEM, code)]}, **value}
 
 
@@ -526,7 +544,7 @@ def healthcare_service(line: FhirService) -> dict[str, Any]:
         "characteristic": [
             {
                 "extension": [{"url": BEDS_EXT, "valueUnsignedInt": line.beds}],
-                "coding": [_coding(CHARACTERISTIC_SYSTEM, "beds", "Beds")],
+                "coding": [_coding(CHARACTERISTIC_SYSTEM, *BEDS)],
             }
         ],
     }

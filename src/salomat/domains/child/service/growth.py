@@ -36,6 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from salomat.core import audit
 from salomat.core.db import utcnow
 from salomat.core.errors import FieldError, Invalid, InvalidState, NotFound, PreconditionFailed
+from salomat.core.i18n import N_
 from salomat.core.policy import require_person
 from salomat.core.security import Principal
 from salomat.domains.child.models import GrowthMeasurement
@@ -129,6 +130,24 @@ def conventional_length(age_days: int, cm: float, lying: bool | None) -> tuple[f
     if not due_lying and lying:
         return round(cm - LYING_STANDING_CM, 2), lying
     return cm, lying
+
+
+#: the WHO classification codes ``classify`` gives, with their names (the passport page
+#: shows them, the FHIR terminology publishes them: ``urn:salomat:growth-classification``)
+CLASSIFICATIONS = {
+    "moderate_stunting": N_("moderate stunting"),
+    "severe_stunting": N_("severe stunting"),
+    "moderate_wasting": N_("moderate wasting"),
+    "severe_wasting": N_("severe wasting"),
+    "moderate_underweight": N_("moderate underweight"),
+    "severe_underweight": N_("severe underweight"),
+    "moderate_thinness": N_("thinness"),
+    "severe_thinness": N_("severe thinness"),
+    "overweight": N_("overweight"),
+    "obese": N_("obesity"),
+}
+#: a z-score beyond WHO's plausible range (the mapper's interpretation flag)
+IMPLAUSIBLE = "implausible"
 
 
 def classify(age_days: int, a: Assessment) -> list[str]:

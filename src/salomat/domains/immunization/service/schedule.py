@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from salomat.core.i18n import N_
 from salomat.domains.immunization.service.counting import (
     REPEAT_AFTER_INVALID,
     Counted,
@@ -87,6 +88,7 @@ __all__ = [
     "OVERDUE_AFTER_DAYS",
     "REPEAT_AFTER_INVALID",
     "STATUSES",
+    "STATUS_LABELS",
     "Age",
     "Calendar",
     "CatchUp",
@@ -113,6 +115,18 @@ __all__ = [
 #: monitoring counts a dose as late one month after its scheduled age)
 OVERDUE_AFTER_DAYS = 28
 STATUSES = ("given", "due", "overdue", "upcoming", "not_eligible", "exempt", "not_needed")
+#: each status as the card shows it and the FHIR terminology names it
+#: (``urn:salomat:immunization-forecast-status``)
+STATUS_LABELS = {
+    "given": N_("given"),
+    "due": N_("due"),
+    "overdue": N_("overdue"),
+    "upcoming": N_("upcoming"),
+    "not_eligible": N_("too late (catch-up age passed)"),
+    "exempt": N_("exempt"),
+    "not_needed": N_("not needed (late start: fewer doses)"),
+}
+assert tuple(STATUS_LABELS) == STATUSES
 
 #: (antigen, dose) -> the person's rule for it (a catch-up plan's, else the calendar's)
 Lookup = Callable[[tuple[str, int]], DoseRule | None]

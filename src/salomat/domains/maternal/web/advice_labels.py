@@ -9,7 +9,7 @@ bare per cent sign: Jinja's gettext formats every message (``92 %`` would fail).
 from __future__ import annotations
 
 from salomat.core.i18n import N_
-from salomat.domains.maternal.service import rules
+from salomat.domains.maternal.service import codes, rules
 from salomat.domains.maternal.web.labels import DIAGNOSIS_VALUES
 
 #: what the rules advise, exactly as they store it -> the msgid the page shows
@@ -126,11 +126,7 @@ VALUE_CODES = {
     "abnormal_presentation": N_("abnormal presentation"),
     "vaginal_bleeding": N_("vaginal bleeding"),
     "hiv_positive": N_("HIV positive"),
-    "hiv": N_("HIV"),
-    "autoimmune": N_("autoimmune disease"),
-    "diabetes": N_("diabetes"),
-    "chronic_hypertension": N_("chronic hypertension"),
-    "kidney_disease": N_("kidney disease"),
+    **codes.CONDITIONS,
     "first_contact": N_("not tested yet in this pregnancy"),
     "third_trimester": N_("to be repeated in the third trimester"),
     "none": N_("none"),

@@ -7,7 +7,7 @@ A code is stored and sent as is; a page shows its label in the page's language
 from __future__ import annotations
 
 from salomat.core.i18n import N_
-from salomat.domains.maternal.service import rules
+from salomat.domains.maternal.service import codes, rules
 
 #: labels of ``rules.DANGER_SIGNS`` (DT.01)
 DANGER_SIGNS = {
@@ -55,7 +55,7 @@ URINE_PROTEIN = ("none", "+", "++", "+++", "++++")
 
 
 #: referral kinds and statuses (``schemas.ReferralKind``, ``schemas.ReferralStatus``)
-REFERRAL_KINDS = {"perinatal": N_("perinatal centre"), "screening": N_("screening centre")}
+REFERRAL_KINDS = codes.REFERRAL_KINDS
 REFERRAL_STATUSES = {
     "sent": N_("sent"),
     "accepted": N_("accepted"),
@@ -73,23 +73,7 @@ WORKLIST_REASONS = {
 }
 
 #: the standing diagnoses and findings (``service.standing``), by advice code
-DIAGNOSIS_LABELS = {
-    "hypertension": N_("hypertension"),
-    "severe_hypertension": N_("severe hypertension"),
-    "pre_eclampsia": N_("pre-eclampsia"),
-    "severe_pre_eclampsia": N_("severe pre-eclampsia"),
-    "gestational_diabetes": N_("gestational diabetes"),
-    "diabetes_in_pregnancy": N_("diabetes in pregnancy"),
-    "anaemia": N_("anaemia"),
-    "moderate_anaemia": N_("moderate anaemia"),
-    "severe_anaemia": N_("severe anaemia"),
-    "danger_signs": N_("danger signs"),
-    "fever": N_("fever"),
-    "abnormal_pulse": N_("abnormal pulse"),
-    "low_oxygen_saturation": N_("low oxygen saturation"),
-    "no_fetal_heartbeat": N_("no fetal heartbeat"),
-    "abnormal_fetal_heart_rate": N_("abnormal fetal heart rate"),
-}
+DIAGNOSIS_LABELS = codes.DIAGNOSES
 #: the values a standing diagnosis was made on (``diagnostic_rules`` and DT.01/DT.06)
 DIAGNOSIS_VALUES = {
     "systolic": N_("systolic, mmHg"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ __all__ = [
     "list_formulary",
     "load_demo_formulary",
     "medicine_by_code",
+    "medicines_by_code",
     "prescription_rules",
 ]
 
@@ -159,6 +161,16 @@ async def list_formulary(
 async def medicine_by_code(session: AsyncSession, code: str) -> MedicineOut | None:
     m = await session.scalar(select(Medicine).where(Medicine.code == code.strip()))
     return MedicineOut.model_validate(m) if m else None
+
+
+async def medicines_by_code(session: AsyncSession, codes: Iterable[str]) -> dict[str, MedicineOut]:
+    """The formulary's packages with these codes, in one statement (the FHIR terminology's
+    ``urn:salomat:formulary`` reads them)."""
+    wanted = sorted({c for c in codes if isinstance(c, str) and 0 < len(c) <= 64})
+    if not wanted:
+        return {}
+    found = await session.scalars(select(Medicine).where(Medicine.code.in_(wanted)))
+    return {m.code: MedicineOut.model_validate(m) for m in found}
 
 
 async def get_medicine(session: AsyncSession, medicine_id: int) -> MedicineOut:

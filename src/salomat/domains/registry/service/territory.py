@@ -39,6 +39,7 @@ __all__ = [
     "settlement_ids_under",
     "territory_by_code",
     "territory_id_by_code",
+    "territory_names_by_code",
     "update_territory",
 ]
 
@@ -106,6 +107,20 @@ async def territory_out(session: AsyncSession, t: Territory) -> TerritoryOut:
 async def territory_by_code(session: AsyncSession, code: str) -> TerritoryOut | None:
     t = await _by_code(session, code)
     return await territory_out(session, t) if t else None
+
+
+async def territory_names_by_code(
+    session: AsyncSession, codes: Iterable[str]
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """The territories with these codes, in one statement: code -> (name, names by
+    language). The FHIR terminology's ``urn:salomat:territory`` reads them."""
+    wanted = sorted({c for c in codes if isinstance(c, str) and 0 < len(c) <= 64})
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Territory.code, Territory.name, Territory.names).where(Territory.code.in_(wanted))
+    )
+    return {code: (name, dict(names or {})) for code, name, names in rows}
 
 
 async def territory_id_by_code(session: AsyncSession, code: str) -> int | None:
