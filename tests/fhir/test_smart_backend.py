@@ -304,3 +304,45 @@ async def test_the_token_endpoint_answers_a_form_exactly_as_rfc_6749_says(client
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store"
     assert set(r.json()) == {"access_token", "token_type", "expires_in", "scope"}
+
+
+@pytest.fixture
+def public_url(monkeypatch):
+    """The platform configured with its public address (behind a proxy)."""
+    from salomat.core.config import get_settings
+
+    monkeypatch.setenv("SALOMAT_PUBLIC_URL", "https://health.example.uz/")
+    get_settings.cache_clear()
+    yield "https://health.example.uz"
+    monkeypatch.delenv("SALOMAT_PUBLIC_URL")
+    get_settings.cache_clear()
+
+
+async def test_with_a_public_url_the_assertion_names_it_not_the_host_asked(
+    client, make_client, public_url
+):
+    """No Host header decides what an assertion may be for: with the public address
+    configured, an assertion for the address the request came to is refused, and one for
+    the public token endpoint taken; discovery advertises that endpoint."""
+    c = await make_client("family_doctor", ("system/Patient.read",))
+    config = (await client.get("/fhir/.well-known/smart-configuration")).json()
+    assert config["token_endpoint"] == f"{public_url}/auth/token"
+    r = await client.post("/auth/token", data=token_form(assertion(c.client_id, c.key)))
+    assert r.status_code == 401, r.text
+    assert r.json()["error"] == "invalid_client"
+    r = await client.post(
+        "/auth/token",
+        data=token_form(assertion(c.client_id, c.key, aud=f"{public_url}/auth/token")),
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("bad", ["health.example.uz", "ftp://health.example.uz", "https://a b"])
+def test_a_public_url_that_is_no_http_address_is_refused_at_start(monkeypatch, bad):
+    from pydantic import ValidationError
+
+    from salomat.core.config import Settings
+
+    monkeypatch.setenv("SALOMAT_PUBLIC_URL", bad)
+    with pytest.raises(ValidationError):
+        Settings()

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default_factory=default_var_dir)
     database_url: str = ""
     secret_key: str = ""
+    #: the platform's public address (https://salomat.example.uz, with a path prefix if
+    #: it has one): the token endpoint a client system's signed assertion must name as
+    #: ``aud``, and the one SMART discovery advertises. Unset (development), the request's
+    #: own address is used; behind a proxy, set it, so that no Host header decides what
+    #: an assertion may be for.
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s?#]+)?$")
 
     access_token_minutes: int = Field(default=15, ge=1, le=120)
     refresh_token_hours: int = Field(default=12, ge=1, le=24 * 30)
@@ -69,6 +75,8 @@ class Settings(BaseSettings):
     bulk_export_hours: int = Field(default=24, ge=1, le=24 * 30)
     bulk_file_lines: int = Field(default=50_000, ge=1)
     bulk_page_size: int = Field(default=500, ge=1, le=5000)
+    #: exports one caller may have queued or running at once (one more: 429)
+    bulk_exports_per_caller: int = Field(default=3, ge=1, le=100)
 
     #: PostgreSQL connections each app process keeps open, and how many more it may open
     #: at a peak (closed again when handed back)
@@ -83,6 +91,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    def public_base(self, request_base: str) -> str:
+        """The base URL the platform is reached at: ``public_url``, else the request's."""
+        return (self.public_url or request_base).rstrip("/")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from salomat.core import scopes
+from salomat.core.config import get_settings
 from salomat.core.policy import PUBLIC
 from salomat.core.uow import router
 
@@ -20,7 +21,7 @@ _OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-
 
 
 def _server(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return get_settings().public_base(str(request.base_url))
 
 
 def token_endpoint(request: Request) -> str:

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Form, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from salomat.core.config import get_settings
 from salomat.core.downloads import csv_download
 from salomat.core.errors import FieldError, Invalid, SalomatError, Unauthorized
 from salomat.core.pagination import Page, PageParams, check_page, page_params
@@ -64,7 +65,7 @@ def client_of(request: Request) -> str | None:
 
 def token_url(request: Request) -> str:
     """This token endpoint's URL: the ``aud`` a client assertion must name."""
-    return str(request.base_url).rstrip("/") + "/auth/token"
+    return get_settings().public_base(str(request.base_url)) + "/auth/token"
 
 
 def oauth_error(e: SalomatError) -> JSONResponse:

@@ -33,7 +33,7 @@ from salomat.country import business_id as bid
 from salomat.country import national_id as nid
 from salomat.country import pack
 from salomat.domains.accounts import service
-from salomat.domains.accounts.api import SESSION_COOKIE, client_of
+from salomat.domains.accounts.api import SESSION_COOKIE, client_of, token_url
 from salomat.domains.accounts.schemas import (
     CLIENT_ROLES,
     AuditFilter,
@@ -460,7 +460,7 @@ async def client_systems_page(
             "clients": await service.list_clients(session),
             "roles": sorted(r.value for r in CLIENT_ROLES),
             "facilities": await service.facility_choices(session),
-            "token_url": str(request.base_url).rstrip("/") + "/auth/token",
+            "token_url": token_url(request),
         },
     )
 
