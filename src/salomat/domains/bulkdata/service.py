@@ -17,13 +17,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, jobs
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
-from salomat.core.errors import N_, NotFound
+from salomat.core.errors import N_, NotFound, TooManyRequests
 from salomat.core.security import Principal
 from salomat.domains.bulkdata.models import BulkExport, BulkExportFile
 from salomat.domains.bulkdata.schemas import ExportFile, ExportOut, ExportRequest
@@ -96,9 +96,30 @@ async def create_export(
     The caller (fhir/bulk_api.py) has checked the parameters and the caller's right to the
     population; the job writes the files and audits every person it exports.
     """
+    settings = get_settings()
+    # each caller runs a few at a time: an export reads a whole population, and a client
+    # that kicks off one after another would take every worker (Bulk Data 2.0: 429)
+    unfinished = await session.scalar(
+        select(func.count())
+        .select_from(BulkExport)
+        .join(jobs.Job, jobs.Job.id == BulkExport.job_id)
+        .where(
+            BulkExport.user_id == principal.user_id,
+            jobs.Job.status.in_((jobs.QUEUED, jobs.RUNNING)),
+        )
+    )
+    if (unfinished or 0) >= settings.bulk_exports_per_caller:
+        raise TooManyRequests(
+            N_(
+                "You have %(count)s exports still running; wait for one to finish "
+                "(or cancel one) before starting another."
+            ),
+            params={"count": unfinished},
+            headers={"Retry-After": "60"},
+        )
     now = utcnow()
     export_id = secrets.token_hex(ID_LENGTH // 2)
-    expires = now + timedelta(hours=get_settings().bulk_export_hours)
+    expires = now + timedelta(hours=settings.bulk_export_hours)
     job_id = await jobs.enqueue(
         session, EXPORT_KIND, {"export": export_id}, created_by=principal.username
     )
