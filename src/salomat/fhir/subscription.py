@@ -27,6 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpcore
 import httpx
 from fastapi.exceptions import RequestValidationError
 from fhir.resources.R4B.subscription import Subscription
@@ -363,13 +364,58 @@ def _patient_of(resource: dict[str, Any]) -> int | None:
     return None
 
 
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Every connection goes to one address (the one the endpoint check approved); TLS
+    still checks the certificate against the endpoint's name (httpcore sends the
+    origin's host as SNI and verifies it)."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_tcp(
+            self._address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("a notification never goes to a local socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def pinned_transport(address: str) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with its connection pool connecting to ``address`` only. httpx
+    has no public hook for this: the pool is replaced by one with our network backend,
+    keeping httpx's TLS context (test_subscription's rebinding test covers it)."""
+    transport = httpx.AsyncHTTPTransport()
+    ssl_context = transport._pool._ssl_context
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context, network_backend=_PinnedBackend(address)
+    )
+    return transport
+
+
 async def _send(
     sub: SubscriptionOut, kind: str, rid: str, body: dict[str, Any] | None
 ) -> tuple[int | None, str | None, int]:
     """One attempt: (status code, error, milliseconds)."""
     settings = get_settings()
     headers = _headers(sub)
-    errors = await service.check_endpoint(sub.endpoint)  # the name may lead elsewhere now
+    # checked again (the name may lead elsewhere now), and sent to the address approved
+    errors, pinned = await service.delivery_target(sub.endpoint)
     if errors:
         return None, f"endpoint refused: {errors[0].english}", 0
     if body is None:
@@ -384,7 +430,9 @@ async def _send(
     started = time.monotonic()
     try:
         async with httpx.AsyncClient(
-            timeout=settings.subscription_timeout_seconds, follow_redirects=False
+            timeout=settings.subscription_timeout_seconds,
+            follow_redirects=False,
+            transport=pinned_transport(pinned) if pinned else None,
         ) as client:
             answer = await client.request(method, url, content=content, headers=headers)
         ms = int((time.monotonic() - started) * 1000)

@@ -227,30 +227,41 @@ async def check_endpoint(url: str, *, field: str = "channel.endpoint") -> list[F
     """An endpoint a notification may go to: http(s) with a host; in production https
     only, and (unless ``subscription_private_endpoints``) not a loopback, private,
     link-local or reserved address, whatever name leads there (SSRF)."""
+    return (await delivery_target(url, field=field))[0]
+
+
+async def delivery_target(
+    url: str, *, field: str = "channel.endpoint"
+) -> tuple[list[FieldError], str | None]:
+    """``check_endpoint``'s errors and, where the check resolved the name (production,
+    public endpoints only), the address it approved: the delivery connects to that
+    address and no other, so a name that resolves elsewhere a moment later (DNS
+    rebinding) cannot lead the notification to a private address."""
     settings = get_settings()
     try:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port  # a port that is no number raises here
     except ValueError:
-        return [FieldError(field, N_("must be an http or https URL"))]
+        return [FieldError(field, N_("must be an http or https URL"))], None
     if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
-        return [FieldError(field, N_("must be an http or https URL"))]
+        return [FieldError(field, N_("must be an http or https URL"))], None
     if parts.username is not None or parts.password is not None:
-        return [FieldError(field, N_("must not carry a user name or password; use a header"))]
+        return [FieldError(field, N_("must not carry a user name or password; use a header"))], None
     if parts.fragment:
-        return [FieldError(field, N_("must not have a fragment (#...)"))]
+        return [FieldError(field, N_("must not have a fragment (#...)"))], None
     if settings.production and parts.scheme != "https":
-        return [FieldError(field, N_("must be an https URL"))]
+        return [FieldError(field, N_("must be an https URL"))], None
     if settings.production and not settings.subscription_private_endpoints:
         found = await _addresses(host)
         if not found:
-            return [FieldError(field, N_("the host name does not resolve"))]
+            return [FieldError(field, N_("the host name does not resolve"))], None
         if any(_private(ip) for ip in found):
             return [
                 FieldError(field, N_("must not lead to a loopback, private or reserved address"))
-            ]
-    return []
+            ], None
+        return [], str(found[0])
+    return [], None
 
 
 def check_headers(headers: list[str]) -> list[FieldError]:
