@@ -19,9 +19,14 @@ from salomat.core.audit import AuditEvent
 from salomat.core.config import get_settings
 from salomat.core.db import session_factory
 from salomat.domains.maternal.models import Pregnancy
+from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import RelationIn
 from salomat.fhir import bulk_export
 from tests.domains.prescription.claim_rows import dispense, make_rx
+from tests.factories import unique
 from tests.fhir.test_bulk_export import ASYNC, Killed, _job, claim_export, finished, ids, kick
+from tests.fhir.test_cancer import TNM, submitted
+from tests.fhir.test_sick_leave import CLERK
 
 pytestmark = pytest.mark.anyio
 
@@ -36,12 +41,16 @@ def source_of(res: dict[str, Any]) -> str:
     t, rid = res["resourceType"], res["id"]
     if rid.startswith("shr-"):
         return f"{t}-record"
+    if rid.startswith("cancer-"):
+        return f"{t}-cancer"
     if t == "Observation" and rid.startswith("g"):
         return f"{t}-child"
     if t in (*MATERNAL, "Condition", "Observation"):
         return f"{t}-maternal"
     if t in ("MedicationDispense", "MedicationRequest"):
         return f"{t}-prescription"
+    if t == "DocumentReference":
+        return f"{t}-sick_leave"
     return t
 
 
@@ -74,12 +83,13 @@ def subjects(resources: list[dict[str, Any]]) -> set[str]:
 async def world(client, db, make_facility, make_person, make_user, login) -> dict[str, Any]:
     """A polyclinic with a pregnant woman (a chronic condition recorded, two contacts with
     raised pressure: advice, a diagnosis, a risk level), a baby with a growth measurement,
-    and a man with a prescription dispensed at a pharmacy; the polyclinic's family
-    doctor, nurse, oncologist and registrar, and the statistician."""
+    and a man with a prescription dispensed at a pharmacy and a staged cancer in the
+    registry; the polyclinic's family doctor, nurse, oncologist and registrar, and the
+    statistician."""
     a, pharmacy = await make_facility(), await make_facility()
     woman = await make_person(a.code, sex="female")
     baby = await make_person(a.code, birth_date=TODAY - timedelta(days=200), sex="female")
-    man = await make_person(a.code)
+    man = await make_person(a.code, birth_date=date(1975, 5, 5), sex="male")
     doctor = await login(await make_user("family_doctor", facility_code=a.code))
     nurse = await login(await make_user("nurse", facility_code=a.code))
     lmp = TODAY - timedelta(weeks=24)
@@ -122,6 +132,33 @@ async def world(client, db, make_facility, make_person, make_user, login) -> dic
     assert r.status_code == 201, r.text
     rx = await make_rx(db, man.id, a.id)
     dispensed = await dispense(db, rx, pharmacy.id)
+    # the man's cancer, notified by his family doctor, staged
+    stage = {"summary": {"coding": [{"system": TNM, "version": "8", "code": "IIIA"}]}}
+    r = await client.post(
+        "/fhir/Condition",
+        json=submitted(man.id, unique("HX-"), stage=stage),
+        headers={**doctor, "Content-Type": FHIR_JSON},
+    )
+    assert r.status_code == 201, r.text
+    tumour = r.json()
+    # his sick leave (influenza), and a 16-year-old's, whose mother reads his record
+    certificates = {}
+    teen = await make_person(
+        a.code, birth_date=date(TODAY.year - 16, 1, 1) - timedelta(days=40), sex="male"
+    )
+    mother = await make_person(birth_date=date(1980, 2, 2), sex="female")
+    await registry.add_relation(
+        db, CLERK, teen.id, RelationIn(related_person_id=mother.id, kind="mother", document="B-1")
+    )
+    await db.commit()
+    for person in (man, teen):
+        r = await client.post(
+            f"/api/v1/persons/{person.id}/sick-leave",
+            json={"reason": "own_illness", "diagnosis": "J11.1", "days": 5},
+            headers=doctor,
+        )
+        assert r.status_code == 201, r.text
+        certificates[person.id] = r.json()["id"]
     return {
         "a": a,
         "woman": woman,
@@ -129,6 +166,11 @@ async def world(client, db, make_facility, make_person, make_user, login) -> dic
         "man": man,
         "preg": preg,
         "dispensed": dispensed,
+        "tumour": tumour,
+        "teen": teen,
+        "certificates": certificates,
+        "man_citizen": await login(await make_user("citizen", person_id=man.id)),
+        "mother": await login(await make_user("citizen", person_id=mother.id)),
         "doctor_account": (account := await make_user("family_doctor", facility_code=a.code)),
         "doctor": await login(account),
         "nurse": nurse,
@@ -167,9 +209,26 @@ async def test_a_doctor_exports_each_domains_resources_from_its_own_source(clien
     # the dispensings (prescription:read)
     assert ids(got["MedicationDispense-prescription"]) == {str(w["dispensed"].id)}
     assert subjects(got["MedicationDispense-prescription"]) == {man}
-    # a type with two sources: two files in the manifest, each typed Observation
+    # the cancer registry (cancer:read): the tumour and its stage
+    tumour = w["tumour"]["id"]
+    assert ids(got["Condition-cancer"]) == {tumour}
+    assert ids(got["Observation-cancer"]) == {tumour.replace("cancer-", "cancer-stage-")}
+    assert subjects(got["Condition-cancer"]) == {man}
+    # the sick-leave certificates (sick_leave:read), with the diagnosis a clinician sees
+    certificates = {d["id"]: d for d in got["DocumentReference-sick_leave"]}
+    assert set(certificates) == {str(c) for c in w["certificates"].values()}
+    mine = certificates[str(w["certificates"][w["man"].id])]
+    assert mine["subject"]["reference"] == man
+    assert mine["contained"][0]["code"]["coding"][0]["code"] == "J11.1"
+    # the insurance cover (insurance:eligibility), today's, of each person
+    people = {w[k].id for k in ("woman", "baby", "man", "teen")}
+    assert {c["id"] for c in got["Coverage"]} == {str(p) for p in people}
+    assert {c["beneficiary"]["reference"] for c in got["Coverage"]} == {
+        f"Patient/{p}" for p in people
+    }
+    # a type with several sources: a file for each, each typed Observation
     observation_files = [o["url"] for o in manifest["output"] if o["type"] == "Observation"]
-    assert len(set(observation_files)) == 2, observation_files
+    assert len(set(observation_files)) == 3, observation_files
     # each line is what the domain's own FHIR read answers
     for resources in got.values():
         for res in resources:
@@ -209,10 +268,21 @@ async def test_a_role_without_a_domains_permission_gets_no_file_of_it(client, wo
     # pregnancy's and the passport's are not there
     manifest, got = await export(client, w["oncologist"], _type="Encounter,Condition,Observation")
     assert not [s for s in got if s.endswith(("-maternal", "-child"))], set(got)
-    # the registrar reads people only: no diagnosis, no dispensing
+    assert ids(got["Condition-cancer"]) == {w["tumour"]["id"]}  # she reads the registry
+    # the nurse reads the pregnancy register, not the cancer registry
+    manifest, got = await export(client, w["nurse"])
+    assert "Condition-maternal" in got
+    assert not [s for s in got if s.endswith("-cancer")], set(got)
+    # the registrar reads people and their insurance cover: no diagnosis, no dispensing
     manifest, got = await export(client, w["registrar"])
-    assert {o["type"] for o in manifest["output"]} == {"Patient"}
-    for t in ("Condition", "MedicationDispense", "Observation", "EpisodeOfCare"):
+    assert {o["type"] for o in manifest["output"]} == {"Patient", "Coverage"}
+    for t in (
+        "Condition",
+        "MedicationDispense",
+        "Observation",
+        "EpisodeOfCare",
+        "DocumentReference",
+    ):
         r = await client.get(
             "/fhir/Patient/$export", params={"_type": t}, headers={**w["registrar"], **ASYNC}
         )
@@ -252,10 +322,42 @@ async def test_patient_everything_holds_the_domains_resources_the_caller_may_rea
     assert [r["id"] for r in await everything("doctor", "man", _type="MedicationDispense")] == [
         str(w["dispensed"].id)
     ]
+    found = await everything("doctor", "man", _type="Condition,Observation")
+    assert {r["id"] for r in found} == {
+        w["tumour"]["id"],
+        w["tumour"]["id"].replace("cancer-", "cancer-stage-"),
+    }
+    assert {r["resourceType"] for r in await everything("nurse", "man")} == {
+        "Patient",
+        "MedicationRequest",
+        "MedicationDispense",
+        "DocumentReference",
+        "Coverage",
+    }  # the nurse reads no cancer registry
+    # a certificate's diagnosis: to the holder herself, never to his mother (as its read)
+    [own] = await everything("man_citizen", "man", _type="DocumentReference")
+    assert own["contained"][0]["code"]["coding"][0]["code"] == "J11.1"
+    r = await client.get(
+        f"/fhir/Patient/{w['teen'].id}/$everything",
+        params={"_type": "DocumentReference"},
+        headers=w["mother"],
+    )
+    assert r.status_code == 200, r.text
+    [theirs] = [e["resource"] for e in r.json()["entry"]]
+    assert theirs["id"] == str(w["certificates"][w["teen"].id])
+    assert "contained" not in theirs
+    assert "J11" not in r.text
+    assert "own_illness" not in r.text
+    assert (
+        theirs
+        == (await client.get(f"/fhir/DocumentReference/{theirs['id']}", headers=w["mother"])).json()
+    )
     # without the permission: none of it
-    assert {r["resourceType"] for r in await everything("oncologist", "woman")} == {"Patient"}
-    assert {r["resourceType"] for r in await everything("registrar", "woman")} == {"Patient"}
-    assert {r["resourceType"] for r in await everything("registrar", "man")} == {"Patient"}
+    for who, person in (("oncologist", "woman"), ("registrar", "woman"), ("registrar", "man")):
+        found = await everything(who, person)
+        assert {r["resourceType"] for r in found} == {"Patient", "Coverage"}, (who, person)
+    # the citizen checks no one's insurance cover through FHIR (insurance:eligibility)
+    assert "Coverage" not in {r["resourceType"] for r in await everything("man_citizen", "man")}
 
 
 async def test_since_takes_the_pregnancies_changed_after_it(client, world):

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.immunization import Immunization
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
@@ -35,6 +36,7 @@ TODAY = date.today()
 BORN = TODAY - timedelta(days=150)
 MODELS = {
     "Patient": Patient,
+    "Coverage": Coverage,
     "Immunization": Immunization,
     "Observation": Observation,
     "MedicationRequest": MedicationRequest,
@@ -215,10 +217,10 @@ async def test_a_facility_nurse_exports_only_the_people_her_facility_holds(clien
 
 async def test_each_type_goes_only_to_a_role_that_may_read_it(client, world):
     w = world
-    # the registrar reads people, not vaccinations
+    # the registrar reads people and their insurance cover, not vaccinations
     status = await kick(client, w["registrar"], "/fhir/Patient/$export")
     manifest = await finished(client, w["registrar"], status)
-    assert {o["type"] for o in manifest["output"]} == {"Patient"}
+    assert {o["type"] for o in manifest["output"]} == {"Patient", "Coverage"}
     r = await client.get(
         "/fhir/Patient/$export",
         params={"_type": "Immunization"},
@@ -507,11 +509,12 @@ async def test_patient_everything_answers_what_the_caller_may_read(client, world
     assert b["type"] == "searchset"
     assert [e["resource"]["resourceType"] for e in b["entry"]] == [
         "Patient",
+        "Coverage",
         "Immunization",
         "Immunization",
         "Observation",
     ]
-    assert b["total"] == 4
+    assert b["total"] == 5
     # paging
     r = await client.get(
         f"/fhir/Patient/{w['baby'].id}/$everything", params={"_count": "1"}, headers=w["nurse"]
@@ -525,9 +528,9 @@ async def test_patient_everything_answers_what_the_caller_may_read(client, world
         headers=w["nurse"],
     )
     assert {e["resource"]["resourceType"] for e in r.json()["entry"]} == {"Immunization"}
-    # the registrar may not read vaccinations: the Patient alone
+    # the registrar may not read vaccinations: the Patient and her insurance cover alone
     r = await client.get(f"/fhir/Patient/{w['baby'].id}/$everything", headers=w["registrar"])
-    assert [e["resource"]["resourceType"] for e in r.json()["entry"]] == ["Patient"]
+    assert [e["resource"]["resourceType"] for e in r.json()["entry"]] == ["Patient", "Coverage"]
     # out of scope: as missing
     r = await client.get(f"/fhir/Patient/{w['stranger'].id}/$everything", headers=w["nurse"])
     assert r.status_code == 404

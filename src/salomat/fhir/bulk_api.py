@@ -532,13 +532,14 @@ async def patient_everything(
         wanted = [t for t in wanted if t in asked]
     # the person's scope, checked once (404 out of scope), and the Patient's read audited
     person = await registry.get_person(session, principal, person_id, purpose="$everything")
+    reader = bulk_export.Reader(principal, str(request.base_url).rstrip("/"))
     resources: list[dict[str, Any]] = []
     if "Patient" in wanted and (since is None or person.updated_at > since):
         resources.append(patient_mapper.to_fhir(person))
     for source in readable:
         if source.resource_type == "Patient" or source.resource_type not in wanted:
             continue
-        found = [r for _, r in await source.fetch(session, [person_id], since)]
+        found = [r for _, r in await source.fetch(session, [person_id], since, reader)]
         if source.resource_type == "Immunization":  # start/end: the day the dose was given
             found = [
                 r

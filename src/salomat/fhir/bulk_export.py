@@ -35,23 +35,41 @@ from salomat.core.config import get_settings
 from salomat.core.policy import Role, permitted
 from salomat.core.security import Principal
 from salomat.domains.bulkdata import service as bulk
+from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
 from salomat.domains.immunization import service as immunization
+from salomat.domains.insurance import service as insurance
 from salomat.domains.maternal import service as maternal
 from salomat.domains.prescription import service as prescription
 from salomat.domains.record import service as record
 from salomat.domains.registry import service as registry
+from salomat.domains.sickleave import service as sickleave
+from salomat.fhir import cancer as cancer_mapper
 from salomat.fhir import child as child_mapper
 from salomat.fhir import dispense as dispense_mapper
 from salomat.fhir import immunization as immunization_mapper
+from salomat.fhir import insurance_coverage as coverage_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import maternal_condition as maternal_conditions
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import record as record_mapper
+from salomat.fhir import sick_leave as sick_leave_mapper
+from salomat.fhir import sick_leave_api
 from salomat.fhir.common import unchecked_output
 
-Fetch = Callable[[Any, list[int], datetime | None], Awaitable[list[tuple[int, Any]]]]
+
+@dataclass(frozen=True)
+class Reader:
+    """Who the resources are mapped for (a mapper may show a role less: a sick-leave
+    certificate's diagnosis), and the server's address (a resource may link to a
+    document of it)."""
+
+    principal: Principal
+    api_base: str
+
+
+Fetch = Callable[[Any, list[int], datetime | None, Reader], Awaitable[list[tuple[int, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,7 @@ class Source:
     #: what a reader of it needs: the permission of the domain's FHIR read route
     #: (policy.PERMISSIONS)
     permission: str
-    #: (session, person ids, _since) -> (person id, resource) in the people's order
+    #: (session, person ids, _since, reader) -> (person id, resource) in the people's order
     fetch: Fetch
     #: ``_since`` filters the people themselves (the Patient), not only their resources
     since_on_people: bool = False
@@ -82,19 +100,23 @@ def _per_person(
     """A source from a domain's read of many people at once (``read(session, ids,
     since=...)``, one statement or a few for the page) and what each row maps to."""
 
-    async def fetch(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
+    async def fetch(
+        session: Any, ids: list[int], since: datetime | None, reader: Reader
+    ) -> list[tuple[int, Any]]:
         found = await read(session, ids, since=since)
         return [(pid, r) for pid in ids for row in found.get(pid, ()) for r in to_fhir(row)]
 
     return fetch
 
 
-async def _patients(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
+async def _patients(
+    session: Any, ids: list[int], since: datetime | None, reader: Reader
+) -> list[tuple[int, Any]]:
     return [(p.id, patient_mapper.to_fhir(p)) for p in await registry.export_people(session, ids)]
 
 
 async def _immunizations(
-    session: Any, ids: list[int], since: datetime | None
+    session: Any, ids: list[int], since: datetime | None, reader: Reader
 ) -> list[tuple[int, Any]]:
     cal = immunization.calendar_options()
     found = await immunization.doses_for_people(session, ids, since=since)
@@ -104,7 +126,9 @@ async def _immunizations(
 
 
 def _shared_record(resource_type: str) -> Fetch:
-    async def fetch(session: Any, ids: list[int], since: datetime | None) -> list[tuple[int, Any]]:
+    async def fetch(
+        session: Any, ids: list[int], since: datetime | None, reader: Reader
+    ) -> list[tuple[int, Any]]:
         found = await record.resources_for_people(session, ids, resource_type, since=since)
         return [(pid, record_mapper.to_fhir(r)) for pid in ids for r in found.get(pid, ())]
 
@@ -124,15 +148,57 @@ def _risk(r: maternal.PregnancyRecord) -> list[Any]:
     return [] if found is None else [found]
 
 
+async def _certificates(
+    session: Any, ids: list[int], since: datetime | None, reader: Reader
+) -> list[tuple[int, Any]]:
+    """Sick-leave certificates as their FHIR read shows them to this reader: the reason
+    and the diagnosis only to a clinical role or the holder herself
+    (``sick_leave_api.clinical``)."""
+    found = await sickleave.certificates_for_people(session, ids, since=since)
+    return [
+        (
+            pid,
+            sick_leave_mapper.document_reference(
+                rec,
+                clinical=sick_leave_api.clinical(reader.principal, rec.certificate),
+                api_base=reader.api_base,
+            ),
+        )
+        for pid in ids
+        for rec in found.get(pid, ())
+    ]
+
+
+async def _coverages(
+    session: Any, ids: list[int], since: datetime | None, reader: Reader
+) -> list[tuple[int, Any]]:
+    """Each person's insurance cover today, as ``Coverage/<person id>`` shows it to this
+    reader. Computed on each read, not stored: nothing says when it last changed, so
+    ``_since`` leaves none out."""
+    found = await insurance.coverage_for_people(session, ids, principal=reader.principal)
+    return [
+        (pid, coverage_mapper.coverage(person, status))
+        for pid in ids
+        for person, status in found.get(pid, ())
+    ]
+
+
+def _stage(t: Any) -> list[Any]:
+    found = cancer_mapper.stage_observation(t)
+    return [] if found is None else [found]
+
+
 _pregnancies = maternal.pregnancies_for_people
 #: every source the export writes, in the order it writes them: the registry's Patient,
-#: the immunization register's doses, the e-prescriptions and their dispensings, the
-#: pregnancy register, the child passport's growth, and what other systems sent to the
-#: shared record
+#: her insurance cover, the immunization register's doses, the e-prescriptions and
+#: their dispensings, the pregnancy register, the child passport's growth, the cancer
+#: registry's tumours and their stage, the sick-leave certificates, and what other
+#: systems sent to the shared record
 SOURCES: dict[str, Source] = {
     s.key: s
     for s in (
         Source("Patient", "registry", "person:read", _patients, since_on_people=True),
+        Source("Coverage", "insurance", "insurance:eligibility", _coverages),
         Source("Immunization", "immunization", "immunization:read", _immunizations),
         Source(
             "MedicationRequest",
@@ -198,6 +264,19 @@ SOURCES: dict[str, Source] = {
             "child:read",
             _per_person(child.measurements_for_people, child_mapper.growth_observations),
         ),
+        Source(
+            "Condition",
+            "cancer",
+            "cancer:read",
+            _per_person(cancer.tumours_for_people, lambda t: [cancer_mapper.condition(t)]),
+        ),
+        Source(
+            "Observation",
+            "cancer",
+            "cancer:read",
+            _per_person(cancer.tumours_for_people, _stage),
+        ),
+        Source("DocumentReference", "sick_leave", "sick_leave:read", _certificates),
         *(
             Source(name, "record", "record:read", _shared_record(name))
             for name in record.RESOURCE_TYPES
@@ -248,6 +327,12 @@ def _principal(export: bulk.ExportOut) -> Principal:
         facility_id=export.facility_id,
         facility_code=export.facility_code,
     )
+
+
+def api_base(request_url: str) -> str:
+    """The server's address as the export's kick-off reached it (what a request's
+    ``base_url`` is to a read)."""
+    return request_url.split("/fhir/", 1)[0]
 
 
 def population_facility(export: bulk.ExportOut) -> int | None:
@@ -328,6 +413,7 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
         raise jobs.Permanent("The export was cancelled or has expired.")
     facility = population_facility(export)
     principal = _principal(export)
+    reader = Reader(principal, api_base(export.request_url))
     settings = get_settings()
     state: dict[str, Any]
     if ctx.checkpoint and ctx.checkpoint.get("export") == export_id and "sources" in ctx.checkpoint:
@@ -377,7 +463,7 @@ async def run_export(ctx: jobs.JobContext) -> dict[str, Any]:
                 if not ids:
                     break
                 with unchecked_output():
-                    found = await spec.fetch(s, ids, export.since)
+                    found = await spec.fetch(s, ids, export.since, reader)
                 people = list(dict.fromkeys(pid for pid, _ in found))
                 if people:
                     await audit.record_listing(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ __all__ = [
     "fhir_tumour",
     "fhir_tumours",
     "fhir_tumours_by_identifier",
+    "tumours_for_people",
 ]
 
 #: searches by a report's identifier without its system read at most this many reports
@@ -162,3 +164,27 @@ async def fhir_record(session: AsyncSession, written: TumourOut) -> FhirTumour:
     t = await session.get(CancerTumour, written.id)
     assert t is not None
     return (await _records(session, [t]))[0]
+
+
+async def tumours_for_people(
+    session: AsyncSession, person_ids: Sequence[int], *, since: datetime | None = None
+) -> dict[int, list[FhirTumour]]:
+    """Each person's tumours in order of incidence (as ``fhir_tumours``), for a page of
+    people in two statements (the tumours, the reports' identifiers): a bulk export or
+    Patient/$everything, whose caller chose the people by scope and audits each person it
+    writes (no scope check or audit here). ``since``: the tumours changed after it
+    (``cancer_tumour.updated_at``)."""
+    if not person_ids:
+        return {}
+    q = select(CancerTumour).where(CancerTumour.person_id.in_(sorted(set(person_ids))))
+    if since is not None:
+        q = q.where(CancerTumour.updated_at > since)
+    rows = list(
+        await session.scalars(
+            q.order_by(CancerTumour.person_id, CancerTumour.incidence_date, CancerTumour.id)
+        )
+    )
+    out: dict[int, list[FhirTumour]] = {}
+    for rec in await _records(session, rows):
+        out.setdefault(rec.tumour.person_id, []).append(rec)
+    return out

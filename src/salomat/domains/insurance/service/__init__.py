@@ -35,6 +35,7 @@ from salomat.domains.insurance.service.settlement import (
 from salomat.domains.insurance.service.status import (
     InsuredRecord,
     ServiceCoverage,
+    coverage_for_people,
     coverage_for_person,
     eligibility_for,
     insurance_status,
@@ -57,6 +58,7 @@ __all__ = [
     "close_settlement",
     "compute_settlement",
     "compute_settlements",
+    "coverage_for_people",
     "coverage_for_person",
     "decide_line",
     "eligibility_for",

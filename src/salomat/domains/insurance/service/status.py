@@ -25,6 +25,7 @@ A lookup without a day answers for today in the country's time zone (the pack's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -62,10 +63,12 @@ from salomat.domains.registry import service as registry
 __all__ = [
     "InsuredRecord",
     "ServiceCoverage",
+    "coverage_for_people",
     "coverage_for_person",
     "eligibility_for",
     "insurance_status",
     "insured_record",
+    "insured_records",
     "local_today",
     "my_insurance",
     "person_insurance",
@@ -125,9 +128,11 @@ class InsuredRecord:
 # ---- reading ---------------------------------------------------------------------------
 
 
-async def _lines(session: AsyncSession, person_id: int) -> list[_Line]:
+async def _lines(session: AsyncSession, person_ids: Sequence[int]) -> dict[int, list[_Line]]:
+    """The contributions of the people, each person's in one list (one statement)."""
     rows = await session.execute(
         select(
+            Contribution.person_id,
             Contribution.id,
             Contribution.payer_id,
             Contribution.kind,
@@ -139,44 +144,49 @@ async def _lines(session: AsyncSession, person_id: int) -> list[_Line]:
             Payer.kind.label("payer_kind"),
         )
         .join(Payer, Payer.id == Contribution.payer_id)
-        .where(Contribution.person_id == person_id)
+        .where(Contribution.person_id.in_(sorted(set(person_ids))))
     )
-    return [
-        _Line(
-            Paid(r.id, r.payer_id, r.kind, r.month, r.paid_on),
-            r.amount,
-            PayerRef(
-                code=r.code,
-                name=labels.payer_name(r.payer_kind, r.name),
-                kind=r.payer_kind,
-                kind_label=labels.label(labels.PAYER_KIND_LABELS, r.payer_kind),
-            ),
+    out: dict[int, list[_Line]] = {}
+    for r in rows:
+        out.setdefault(r.person_id, []).append(
+            _Line(
+                Paid(r.id, r.payer_id, r.kind, r.month, r.paid_on),
+                r.amount,
+                PayerRef(
+                    code=r.code,
+                    name=labels.payer_name(r.payer_kind, r.name),
+                    kind=r.payer_kind,
+                    kind_label=labels.label(labels.PAYER_KIND_LABELS, r.payer_kind),
+                ),
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
-async def _memberships(session: AsyncSession, person_id: int) -> list[Membership]:
+async def _memberships(
+    session: AsyncSession, person_ids: Sequence[int]
+) -> dict[int, list[Membership]]:
     rows = await session.execute(
-        select(CategoryMember.category, CategoryMember.start_on, CategoryMember.end_on).where(
-            CategoryMember.person_id == person_id
-        )
+        select(
+            CategoryMember.person_id,
+            CategoryMember.category,
+            CategoryMember.start_on,
+            CategoryMember.end_on,
+        ).where(CategoryMember.person_id.in_(sorted(set(person_ids))))
     )
-    return [Membership(r.category, r.start_on, r.end_on) for r in rows]
+    out: dict[int, list[Membership]] = {}
+    for r in rows:
+        out.setdefault(r.person_id, []).append(Membership(r.category, r.start_on, r.end_on))
+    return out
 
 
-async def insured_record(
-    session: AsyncSession, person: registry.InsuredPerson, day: date
+def _record(
+    rules: InsuranceRules,
+    person: registry.InsuredPerson,
+    day: date,
+    lines: list[_Line],
+    memberships: list[Membership],
 ) -> InsuredRecord:
-    """The status of ``person`` on ``day`` with what it rests on. Not audited: the
-    caller audits what it shows (a claim's control rules read it too). Under a universal
-    scheme (UZ) no contribution is read."""
-    rules = insurance_rules()
-    lines: list[_Line] = []
-    memberships: list[Membership] = []
-    if not rules.universal:
-        lines = await _lines(session, person.id)
-        memberships = await _memberships(session, person.id)
     covered = allocate(rules, [x.paid for x in lines])
     status = status_on(
         rules,
@@ -188,6 +198,32 @@ async def insured_record(
         memberships=memberships,
     )
     return InsuredRecord(person, day, status, covered, lines, rules)
+
+
+async def insured_record(
+    session: AsyncSession, person: registry.InsuredPerson, day: date
+) -> InsuredRecord:
+    """The status of ``person`` on ``day`` with what it rests on. Not audited: the
+    caller audits what it shows (a claim's control rules read it too). Under a universal
+    scheme (UZ) no contribution is read."""
+    return (await insured_records(session, [person], day))[person.id]
+
+
+async def insured_records(
+    session: AsyncSession, people: Sequence[registry.InsuredPerson], day: date
+) -> dict[int, InsuredRecord]:
+    """``insured_record`` of many people in two statements (none under a universal
+    scheme), whatever their number."""
+    rules = insurance_rules()
+    lines: dict[int, list[_Line]] = {}
+    memberships: dict[int, list[Membership]] = {}
+    if not rules.universal and people:
+        ids = [p.id for p in people]
+        lines = await _lines(session, ids)
+        memberships = await _memberships(session, ids)
+    return {
+        p.id: _record(rules, p, day, lines.get(p.id, []), memberships.get(p.id, [])) for p in people
+    }
 
 
 # ---- the explanation -------------------------------------------------------------------
@@ -567,6 +603,28 @@ async def coverage_for_person(
     (the fund's analyst for anyone)."""
     rec = await _open(session, principal, person_id, national_id, on or local_today())
     return rec.person, status_out(rec, full=_full_view(principal))
+
+
+async def coverage_for_people(
+    session: AsyncSession,
+    person_ids: Sequence[int],
+    *,
+    principal: Principal,
+    on: date | None = None,
+) -> dict[int, list[tuple[registry.InsuredPerson, StatusOut]]]:
+    """The status behind each person's FHIR Coverage on ``on`` (today by default), as
+    ``coverage_for_person`` shows it to ``principal``, for a page of people in a fixed few
+    statements: a bulk export or Patient/$everything, whose caller chose the people by
+    scope and audits each person it writes (no scope check or audit here). A merged
+    record has none (its Coverage read is 404)."""
+    people = [
+        p
+        for p in (await registry.insured_people(session, person_ids)).values()
+        if p.merged_into_id is None
+    ]
+    records = await insured_records(session, people, on or local_today())
+    full = _full_view(principal)
+    return {pid: [(rec.person, status_out(rec, full=full))] for pid, rec in records.items()}
 
 
 @dataclass(frozen=True)

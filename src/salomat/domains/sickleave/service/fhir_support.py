@@ -9,6 +9,7 @@ check and audit: out of scope answers 404 like a missing certificate).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +26,13 @@ from salomat.domains.sickleave.service.common import (
     scoped,
 )
 
-__all__ = ["CertificateRecord", "fhir_certificate", "fhir_certificates", "fhir_record"]
+__all__ = [
+    "CertificateRecord",
+    "certificates_for_people",
+    "fhir_certificate",
+    "fhir_certificates",
+    "fhir_record",
+]
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,40 @@ async def fhir_certificates(
         CertificateRecord(out, c.created_at, c.updated_at, c.id in corrected)
         for c, out in zip(found, views, strict=True)
     ]
+
+
+async def certificates_for_people(
+    session: AsyncSession, person_ids: Sequence[int], *, since: datetime | None = None
+) -> dict[int, list[CertificateRecord]]:
+    """Each holder's certificates, newest first (as ``fhir_certificates``), for a page of
+    people in a fixed few statements (the certificates, their corrections, and
+    ``certificates_out``'s periods, decisions and facilities): a bulk export or
+    Patient/$everything, whose caller chose the people by scope and audits each person
+    it writes (no scope check or audit here). ``since``: those changed after it
+    (``sick_leave_certificate.updated_at``)."""
+    if not person_ids:
+        return {}
+    q = select(SickLeaveCertificate).where(
+        SickLeaveCertificate.person_id.in_(sorted(set(person_ids)))
+    )
+    if since is not None:
+        q = q.where(SickLeaveCertificate.updated_at > since)
+    found = list(
+        (
+            await session.execute(
+                q.order_by(
+                    SickLeaveCertificate.person_id,
+                    SickLeaveCertificate.starts_on.desc(),
+                    SickLeaveCertificate.id.desc(),
+                )
+            )
+        ).scalars()
+    )
+    corrected = await _corrected(session, [c.id for c in found])
+    views = await certificates_out(session, found)
+    out: dict[int, list[CertificateRecord]] = {}
+    for c, view in zip(found, views, strict=True):
+        out.setdefault(c.person_id, []).append(
+            CertificateRecord(view, c.created_at, c.updated_at, c.id in corrected)
+        )
+    return out
