@@ -522,7 +522,7 @@ async def patient_everything(
     since = parse_since(params.get("_since"))
     start, end = _day(params.get("start"), "start"), _day(params.get("end"), "end")
     readable = bulk_export.readable_sources(principal)
-    wanted = ["Patient", *dict.fromkeys(s.resource_type for s in readable)]
+    wanted = list(dict.fromkeys(["Patient", *(s.resource_type for s in readable)]))
     if (raw := params.get("_type")) is not None:
         asked = [t.strip() for t in raw.split(",") if t.strip()]
         if not asked or any(t not in bulk_export.TYPES for t in asked):
@@ -577,7 +577,10 @@ OPERATIONS: list[dict[str, Any]] = [
         "name": "export",
         "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
         "documentation": "the national statistics office's: NDJSON of "
-        + ", ".join(bulk_export.TYPES),
+        + ", ".join(dict.fromkeys(k.split(":")[0] for k in bulk_export.STATISTICS))
+        + " (Patient and Group level: of each type the caller's role reads, among "
+        + ", ".join(bulk_export.TYPES)
+        + ")",
     },
 ]
 CAPABILITIES: list[dict[str, Any]] = [
