@@ -433,3 +433,47 @@ async def test_a_worker_killed_in_a_later_source_resumes_and_writes_each_line_on
             json.dumps(r, sort_keys=True) for r in whole[source]
         ), source
     assert len(got["Observation-child"]) >= 1
+
+
+async def test_since_filters_each_source_on_its_own_last_change(client, world):
+    """Growth on when it was recorded (or marked in error), a dispensing on when it was
+    made, a tumour and a certificate on their last change; the insurance cover, computed
+    on each read, whatever ``_since``."""
+    from salomat.domains.cancer.models import CancerTumour
+    from salomat.domains.child.models import GrowthMeasurement
+    from salomat.domains.prescription.models import Dispensing
+    from salomat.domains.sickleave.models import SickLeaveCertificate
+
+    w = world
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    tumour_id = int(w["tumour"]["id"].removeprefix("cancer-"))
+    async with session_factory()() as s:
+        for stmt in (
+            update(GrowthMeasurement)
+            .where(GrowthMeasurement.person_id == w["baby"].id)
+            .values(recorded_at=at),
+            update(Dispensing).where(Dispensing.id == w["dispensed"].id).values(dispensed_at=at),
+            update(CancerTumour).where(CancerTumour.id == tumour_id).values(updated_at=at),
+            update(SickLeaveCertificate)
+            .where(SickLeaveCertificate.person_id == w["man"].id)
+            .values(updated_at=at),
+        ):
+            await s.execute(stmt.execution_options(synchronize_session=False))
+        await s.commit()
+    wanted = ("Observation-child", "MedicationDispense-prescription", "Condition-cancer")
+
+    async def exported(since: datetime) -> dict:
+        _, got = await export(client, w["doctor"], _since=since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return got
+
+    before = await exported(at - timedelta(seconds=1))
+    for source in (*wanted, "DocumentReference-sick_leave"):
+        assert source in before, (source, set(before))
+    assert ids(before["DocumentReference-sick_leave"]) == {
+        str(w["certificates"][w["man"].id])
+    }  # not the teen's, unchanged since
+    for later in (at, at + timedelta(seconds=1)):
+        got = await exported(later)
+        assert not set(wanted) & set(got), set(got)
+        assert "DocumentReference-sick_leave" not in got
+        assert str(w["man"].id) in ids(got["Coverage"])  # the cover today, always
