@@ -61,6 +61,7 @@ from salomat.domains.registry.schemas import (
     PersonQuery,
     RelationIn,
 )
+from salomat.domains.registry.service import demo_vital
 from salomat.domains.sanatorium import cli as sanatorium_cli
 from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
@@ -613,6 +614,9 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     )
     await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
     await record_demo.load_demo_record(session, data.get("record", {}), person_ids)
+    await demo_vital.load_demo_vital(
+        session, DEMO_LOADER, data.get("vital_statistics", {}), country=get_settings().country
+    )
     return result
 
 

@@ -48,6 +48,9 @@ __all__ = ["synthesize_pregnancies"]
 BY = "synth"
 #: children born this many days before ``as_of`` or later get their pregnancy
 BIRTHS_WITHIN_DAYS = 730
+#: stillbirths at 22-27 weeks per stillbirth at 28 weeks or more (UNVERIFIED: the WHO
+#: stillbirth reports put about a quarter of those from 22 weeks below 28)
+EARLY_STILLBIRTHS = 0.3
 #: from this GA a planned place of birth is expected (as the worklist has it)
 BIRTH_PLAN_FROM_DAYS = 36 * 7
 #: pregnancies buffered before their rows are written (FK order: pregnancy first)
@@ -686,7 +689,11 @@ def synthesize_pregnancies(
             eligible.append((i, weights[min((age - 15) // 5, len(weights) - 1)]))
         total_w = sum(w for _, w in eligible) or 1.0
         current_target = annual * float(g.syn["current_per_annual_birth"])
-        others = g.syn["other_outcomes"]
+        others = dict(g.syn["other_outcomes"])
+        # stillbirths at the population pack's rate (per 1,000 total births, >= 28 weeks),
+        # and those of 22-27 weeks on top (about 3 for every 10 later ones; UNVERIFIED)
+        still = float(load(ctx.country, "population")["vital"]["stillbirth_rate"]) / 1000
+        others["stillbirth"] = still / (1 - still) * (1 + EARLY_STILLBIRTHS)
         other_target = births_in_period * sum(float(v) for v in others.values())
         for i, w in eligible:
             r = rng.random() * total_w
@@ -701,6 +708,8 @@ def synthesize_pregnancies(
                     ga = rng.randint(8 * 7, 22 * 7 - 1)
                 elif outcome == "termination":
                     ga = rng.randint(6 * 7, 12 * 7)
+                elif rng.random() < EARLY_STILLBIRTHS / (1 + EARLY_STILLBIRTHS):
+                    ga = rng.randint(22 * 7, 28 * 7 - 1)
                 else:
                     ga = rng.randint(28 * 7, 40 * 7)
                 kids = g.kids.get(i)

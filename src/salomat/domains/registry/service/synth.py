@@ -50,6 +50,7 @@ from salomat.domains.registry.service.synth_names import (
     patronymic,
     written,
 )
+from salomat.domains.registry.service.synth_vital import draw_deaths, vital_rates
 
 __all__ = ["synthesize_population"]
 
@@ -80,6 +81,20 @@ def _split(total: int, weights: list[float]) -> list[int]:
 
 def _initials(kind: str) -> str:
     return "".join(w[0] for w in kind.split("_")).upper()
+
+
+def _pyramid(cfg: dict[str, Any]) -> list[float]:
+    """The pack's pyramid (male bands, then female), its 0-4 band rescaled so that the
+    children born each year are the pack's crude birth rate of the people."""
+    pyramid = cfg["pyramid"]
+    male = [float(x) for x in pyramid["male"]]
+    female = [float(x) for x in pyramid["female"]]
+    total = sum(male) + sum(female)
+    young = male[0] + female[0]
+    rest = total - young
+    share = 5 * vital_rates(cfg).crude_birth_rate / 1000
+    factor = share * rest / (1 - share) / young
+    return [male[0] * factor, *male[1:], female[0] * factor, *female[1:]]
 
 
 class _Territory:
@@ -240,8 +255,7 @@ class _People:
         self.script: list[str] = []
         self.address: list[str | None] = []
         self.households = 0
-        pyramid = cfg["pyramid"]
-        self.cum = _cum([float(x) for x in pyramid["male"]] + [float(x) for x in pyramid["female"]])
+        self.cum = _cum(_pyramid(cfg))
         self.eth_cum = _cum([float(e["share"]) for e in cfg["ethnic"]])
 
     def draw(self, progress: Any) -> None:
@@ -468,27 +482,10 @@ class _People:
 
 
 def _deaths(ctx: SynthContext, cfg: dict[str, Any], pop: _People) -> tuple[array, list[str]]:
-    """Deaths over the last year at the pack's crude rate, weighted by age (0: alive)."""
-    rng = ctx.rng("registry.deaths")
-    today = pop.today
-    n = len(pop.sex)
-    risk = [float(x) for x in cfg["death_risk"]]
-    bands = [min(BANDS - 1, (today - b) // 1826) for b in pop.birth]
-    total_risk = sum(risk[b] for b in bands) or 1.0
-    expected = n * float(cfg["crude_death_rate"]) / 1000.0
-    prob = [min(1.0, expected * r / total_risk) for r in risk]
-    causes, infant = cfg["death_causes"], cfg["infant_death_causes"]
-    deceased = array("i", bytes(4 * n))
-    cause: list[str] = [""] * n
-    for i in range(n):
-        if rng.random() < prob[bands[i]]:
-            born = pop.birth[i]
-            day = max(born + 1, today - rng.randint(1, 365))
-            if day >= today:
-                continue
-            deceased[i] = day
-            cause[i] = str(_weighted(rng, infant if day - born < 365 else causes))
-    return deceased, cause
+    """Deaths over the pack's history of years at its vital rates (0: alive); see synth_vital."""
+    return draw_deaths(
+        ctx.rng("registry.deaths"), vital_rates(cfg), ctx.as_of, pop.birth, pop.sex, pop.mother
+    )
 
 
 KINDS = ("typo", "transliteration", "day_month_swap", "patronymic_missing")
