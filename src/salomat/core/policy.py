@@ -48,6 +48,9 @@ class Role(StrEnum):
     #: the national statistics office (or a data warehouse) under a data-sharing agreement:
     #: pulls whole populations by FHIR Bulk Data export, sees no page of anyone (issue 19)
     statistician = "statistician"
+    #: codes causes of death: reviews the underlying cause of the death certificates the
+    #: rules could not settle (issue 20, docs/mortality.md); sees certificates, nothing else
+    mortality_coder = "mortality_coder"
 
 
 #: Roles that act for a facility and must be bound to one.
@@ -99,6 +102,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # a child's mother, father or guardian, recorded from a document (docs/registries.md)
     "person:relate": frozenset({Role.registrar}),
     "break_glass:request": frozenset(CLINICAL_ROLES),
+    # the medical certificate of cause of death (issue 20, docs/mortality.md): the doctors
+    # who certify deaths of their facility's people; the mortality coder reviews the
+    # underlying cause where the rules send a certificate to a coder. Diagnoses: no
+    # registrar, nurse, citizen, employer or fund role reads them here
+    "death_certificate:read": frozenset(
+        {Role.family_doctor, Role.obstetrician, Role.oncologist, Role.mortality_coder}
+    ),
+    "death_certificate:certify": frozenset(
+        {Role.family_doctor, Role.obstetrician, Role.oncologist}
+    ),
+    "death_certificate:review": frozenset({Role.mortality_coder}),
     # maternal care: the family doctor or obstetrician registers and closes a pregnancy;
     # the patronage nurse (and they) record antenatal contacts (docs/maternal.md)
     "pregnancy:read": frozenset({Role.nurse, Role.family_doctor, Role.obstetrician}),
@@ -258,6 +272,8 @@ NATIONAL_PERSON_SCOPE: dict[Role, str] = {
     "about anyone resident",
     Role.statistician: "pulls whole populations for national statistics under a "
     "data-sharing agreement (bulk export only: no other permission reads a person)",
+    Role.mortality_coder: "codes the causes of death on certificates from anywhere in the "
+    "country (death certificates only: no other permission reads a person)",
 }
 
 

@@ -63,6 +63,9 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     "person:update": _w("Patient"),
     "person:death": _w("Patient"),
     "person:merge": _w("Patient"),
+    "death_certificate:read": _r("Observation"),
+    "death_certificate:certify": _w("Observation"),
+    "death_certificate:review": _w("Observation"),
     "person:relate": _w("Patient", "RelatedPerson"),
     # a machine has no emergency: it never breaks the glass
     "break_glass:request": None,

@@ -30,6 +30,7 @@ ROLES = (
     N_("citizen"),
     N_("employer"),
     N_("statistician"),
+    N_("mortality_coder"),
 )
 
 AUDIT_ACTIONS = (

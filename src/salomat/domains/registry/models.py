@@ -419,3 +419,58 @@ class SyntheticDuplicate(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
     original_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
+
+
+class DeathCertificate(Base):
+    """The WHO international medical certificate of cause of death of one person.
+
+    The lines are kept as the certifier wrote and coded them (Part I a-d, Part II); the
+    underlying cause is the one selected (service.death_certificate) and, once a
+    certificate exists, ``Person.death_cause`` follows it. One certificate per person:
+    a correction replaces it (with a new version), so statistics read one cause.
+    """
+
+    __tablename__ = "death_certificate"
+
+    id: Mapped[int] = mapped_column(PERSON_ID, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), unique=True)
+    deceased_on: Mapped[date] = mapped_column(Date)
+    #: [{"line": "a", "text", "code", "interval_value", "interval_unit"}, ...]
+    part1: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: [{"text", "code"}, ...]
+    part2: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    manner: Mapped[str] = mapped_column(String(24))
+    external_cause: Mapped[str | None] = mapped_column(String(8))
+    injury_on: Mapped[date | None] = mapped_column(Date)
+    injury_place: Mapped[str | None] = mapped_column(String(200))
+    pregnancy: Mapped[str | None] = mapped_column(String(24))
+    place: Mapped[str] = mapped_column(String(16))
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    place_detail: Mapped[str | None] = mapped_column(String(200))
+    surgery: Mapped[str] = mapped_column(String(8), default="unknown")
+    autopsy: Mapped[str] = mapped_column(String(8), default="unknown")
+    #: the fetal or infant death block (deaths under one year): see schemas
+    perinatal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    certifier_user_id: Mapped[int | None] = mapped_column(Integer)
+    certifier_username: Mapped[str] = mapped_column(String(150))
+    certifier_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
+    certified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    underlying_cause: Mapped[str] = mapped_column(String(8))
+    review: Mapped[str] = mapped_column(String(16), index=True)
+    review_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reviewed_by: Mapped[str | None] = mapped_column(String(150))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint("review IN ('auto_selected', 'needs_review', 'reviewed')", name="review"),
+        CheckConstraint(
+            "manner IN ('disease', 'accident', 'self_harm', 'assault', 'legal_intervention', "
+            "'war', 'undetermined', 'pending', 'unknown')",
+            name="manner",
+        ),
+        CheckConstraint("place IN ('home', 'facility', 'other', 'unknown')", name="place"),
+        CheckConstraint("place <> 'facility' OR facility_id IS NOT NULL", name="place_facility"),
+    )

@@ -1,6 +1,7 @@
 """Registry REST routes; ``routers`` is what ``main`` mounts."""
 
 from salomat.domains.registry.api import (
+    death_certificates,
     duplicates,
     employers,
     facilities,
@@ -18,4 +19,5 @@ routers = [
     territory.api,
     duplicates.api,
     employers.api,
+    death_certificates.api,
 ]

@@ -5,6 +5,7 @@ Each module lists its public functions in ``__all__``.
 
 from salomat.domains.registry.service.attached_population import *  # noqa: F403
 from salomat.domains.registry.service.bulk_reads import *  # noqa: F403
+from salomat.domains.registry.service.death_certificate import *  # noqa: F403
 from salomat.domains.registry.service.duplicates import *  # noqa: F403
 from salomat.domains.registry.service.employers import *  # noqa: F403
 from salomat.domains.registry.service.facilities import *  # noqa: F403
