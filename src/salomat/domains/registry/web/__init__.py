@@ -7,7 +7,13 @@ shown again with each message next to its field and a 4xx status, so the
 unit of work rolls back and nothing is stored.
 """
 
-from salomat.domains.registry.web import duplicates, edit, employers, patients  # noqa: F401
+from salomat.domains.registry.web import (  # noqa: F401
+    death_certificates,
+    duplicates,
+    edit,
+    employers,
+    patients,
+)
 from salomat.domains.registry.web._common import web
 
 __all__ = ["web"]
