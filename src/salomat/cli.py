@@ -65,6 +65,7 @@ from salomat.domains.registry.service import demo_vital
 from salomat.domains.sanatorium import cli as sanatorium_cli
 from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
+from salomat.domains.statistics import cli as statistics_cli
 
 app = typer.Typer(
     name="salomat",
@@ -91,6 +92,7 @@ app.add_typer(maternal_cli.app, name="maternal")
 app.add_typer(prescription_cli.app, name="formulary")
 app.add_typer(prescription_cli.claims_app, name="claims")
 app.add_typer(sanatorium_cli.app, name="sanatorium")
+app.add_typer(statistics_cli.app, name="statistics")
 app.add_typer(insurance_cli.app, name="insurance")
 
 out = Console(highlight=False, soft_wrap=True)

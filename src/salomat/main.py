@@ -51,6 +51,7 @@ from salomat.domains.sanatorium import service as sanatorium_service
 from salomat.domains.sanatorium import web as sanatorium_web
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
+from salomat.domains.statistics import api as statistics_api
 from salomat.domains.subscriptions import web as subscriptions_web
 from salomat.fhir import api as fhir_api
 from salomat.fhir import bulk_api as fhir_bulk_api
@@ -160,6 +161,7 @@ def create_app() -> FastAPI:
         *prescription_api.routers,
         *sickleave_api.routers,
         *sanatorium_api.routers,
+        *statistics_api.routers,
         *cancer_api.routers,
         *insurance_api.routers,
         fhir_api.router,

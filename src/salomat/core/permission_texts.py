@@ -89,6 +89,8 @@ PERMISSION_TEXTS: dict[str, str] = {
     "record:naming": N_("register identifier systems of other information systems"),
     "bulk:export": N_("export a population's records in bulk"),
     "jobs:read": N_("view the background jobs"),
+    "statistics:read": N_("view national health indicators"),
+    "statistics:compute": N_("recompute national health indicators"),
     "client:manage": N_("register the information systems that connect to the platform"),
     "subscription:manage": N_("subscribe another information system to changes"),
     "subscription:admin": N_("view every subscription and its deliveries"),

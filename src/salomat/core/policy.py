@@ -263,6 +263,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # employer organisations (registry data, like facilities)
     "employer:read": frozenset({Role.admin}),
     "employer:manage": frozenset({Role.admin}),
+    # national health indicators (issue 20, docs/statistics.md): aggregates only, no
+    # person data; the admin and the analyst may recompute a period on demand
+    "statistics:read": frozenset(
+        {Role.analyst, Role.epidemiologist, Role.statistician, Role.admin}
+    ),
+    "statistics:compute": frozenset({Role.admin, Role.analyst}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

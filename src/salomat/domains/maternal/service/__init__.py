@@ -26,4 +26,5 @@ from salomat.domains.maternal.service.reevaluation import *  # noqa: F403
 from salomat.domains.maternal.service.referrals import *  # noqa: F403
 from salomat.domains.maternal.service.synth import *  # noqa: F403
 from salomat.domains.maternal.service.triage import *  # noqa: F403
+from salomat.domains.maternal.service.vital_reads import *  # noqa: F403
 from salomat.domains.maternal.service.worklists import *  # noqa: F403

@@ -34,3 +34,4 @@ from salomat.domains.registry.service.territory import *  # noqa: F403
 from salomat.domains.registry.service.territory_import import *  # noqa: F403
 from salomat.domains.registry.service.unmerge import *  # noqa: F403
 from salomat.domains.registry.service.versions import *  # noqa: F403
+from salomat.domains.registry.service.vital_reads import *  # noqa: F403
