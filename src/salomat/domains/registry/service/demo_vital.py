@@ -10,9 +10,11 @@ Three parts, so that the indicators have something to show after ``make run``:
   the last complete year (a small cell the public outputs suppress).
 - ``sample``: a deterministic synthetic birth cohort in every other district of
   the region, ``share`` of the births the territory's population would have at
-  the pack's crude birth rate, over the pack's history and the 4 years before
-  it, with its infant and under-5 deaths drawn by ``synth_vital`` (written
-  set-wise, as ``salomat synth`` writes: no audit rows for synthetic people).
+  the pack's crude birth rate, in each complete year of the pack's history and
+  the 4 years before it (complete years only, so the demo has as many people
+  whatever the day of the load), with its infant and under-5 deaths drawn by
+  ``synth_vital`` up to the day of the load (written set-wise, as ``salomat
+  synth`` writes: no audit rows for synthetic people).
 
 Dates are relative to the day of the load ("MM-DD" of the last complete year),
 so the demo keeps a last complete year whenever it is loaded.
@@ -160,7 +162,6 @@ async def _sample(
     rng = Random(f"{conf.get('seed', 1)}:demo.vital")
     share = float(conf["share"])
     first = history_start(as_of, rates.history_years).year - 4
-    today = as_of.toordinal()
     birth: list[int] = []
     sex: list[int] = []
     where: list[tuple[int, str]] = []
@@ -168,9 +169,9 @@ async def _sample(
         if dcode in skip or not people.get(sid):
             continue
         per_year = int(people[sid]) * rates.crude_birth_rate / 1000 * share
-        for year in range(first, as_of.year + 1):
+        for year in range(first, as_of.year):
             begin = date(year, 1, 1).toordinal()
-            end = min(date(year + 1, 1, 1).toordinal(), today)
+            end = date(year + 1, 1, 1).toordinal()
             expected = per_year * (end - begin) / 365.25
             k = math.floor(expected) + (rng.random() < expected - math.floor(expected))
             for _ in range(k):
