@@ -38,6 +38,7 @@ from salomat.fhir import (
     sanatorium_api,
     sick_leave_api,
     smart,
+    statistics_api,
     subscription_api,
     terminology_api,
 )
@@ -126,6 +127,7 @@ router.include_router(insurance_claims.router)
 router.include_router(claim_api.router)
 router.include_router(dispense_api.router)
 router.include_router(sick_leave_api.router)
+router.include_router(statistics_api.router)
 router.include_router(insurance_coverage.router)
 # CodeSystem and ValueSet, and their $lookup, $validate-code and $expand
 router.include_router(terminology_api.router)
@@ -145,6 +147,7 @@ RESOURCES = [
     *claim_api.CAPABILITIES,
     *dispense_api.CAPABILITIES,
     *sick_leave_api.CAPABILITIES,
+    *statistics_api.CAPABILITIES,
     *insurance_coverage.CAPABILITIES,
     subscription_api.CAPABILITY,
     *terminology_api.CAPABILITIES,

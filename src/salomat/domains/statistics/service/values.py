@@ -47,6 +47,7 @@ from salomat.domains.statistics.service.catalogue import get_indicator, indicato
 
 __all__ = [
     "TREND_FIT_YEARS",
+    "indicator_report",
     "indicator_trend",
     "indicator_values",
     "mask",
@@ -230,6 +231,35 @@ async def indicator_values(
         indicator=ind, period=p.code, area=code, by=by, computed_at=at,
         values=[mask(v) for v in values],
     )  # fmt: skip
+
+
+async def indicator_report(
+    session: AsyncSession,
+    principal: Principal,
+    indicator: str,
+    period: str,
+    *,
+    area: str | None = None,
+    today: date | None = None,
+) -> tuple[ValueSet, dict[str, list[IndicatorValue]]]:
+    """The area's value and its strata (sex, urban_rural, age_group where the indicator
+    has them), masked: what a FHIR MeasureReport carries. A linked indicator has no
+    strata here. Bad input: 422 naming the field."""
+    ind = indicator_or_422(indicator)
+    whole = await indicator_values(session, principal, indicator, period, area=area, today=today)
+    strata: dict[str, list[IndicatorValue]] = {}
+    if ind.method != "linked":
+        p = parse_period(period, today)
+        computed, _ = await _period_values(session, p)
+        areas = await registry_service.statistics_areas(session)
+        names = {c: n for c, (_l, n, _p) in areas.items()}
+        for by in ("sex", "urban_rural", "age_group"):
+            if by in ind.by:
+                strata[by] = [
+                    mask(_out(v, p.code, names))
+                    for v in _select(computed, ind.code, whole.area, by, areas)
+                ]
+    return whole, strata
 
 
 def _target_for(ind: Indicator, area: str, country: str) -> Target | None:
