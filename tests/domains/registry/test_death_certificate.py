@@ -351,3 +351,73 @@ async def test_every_read_and_write_of_a_certificate_is_audited(
         ).all()
     assert [r.action for r in rows] == ["update", "read"]
     assert {r.username for r in rows} == {doctor.username}
+
+
+async def test_one_certificate_per_person_is_a_database_constraint(
+    client, db, doctor, doctor_auth, make_person
+):
+    from sqlalchemy.exc import IntegrityError
+
+    from salomat.core.db import utcnow
+    from salomat.domains.registry.models import DeathCertificate
+
+    p = await make_person(doctor.facility_code, birth_date=date(1950, 1, 1))
+    assert (await put(client, doctor_auth, p.id, cert(line("I21.9")))).status_code == 201
+    db.add(
+        DeathCertificate(
+            person_id=p.id,
+            deceased_on=DIED,
+            part1=[],
+            part2=[],
+            manner="disease",
+            place="unknown",
+            surgery="unknown",
+            autopsy="unknown",
+            certifier_username="x",
+            certified_at=utcnow(),
+            underlying_cause="I21.9",
+            review="auto_selected",
+            review_reasons=[],
+        )
+    )
+    with pytest.raises(IntegrityError):
+        await db.flush()
+    await db.rollback()
+
+
+async def test_the_coder_reads_certificates_but_no_person_card(
+    client, doctor, doctor_auth, coder_auth, make_person
+):
+    p = await make_person(doctor.facility_code, birth_date=date(1950, 1, 1))
+    assert (await put(client, doctor_auth, p.id, cert(line("I21.9")))).status_code == 201
+    r = await client.get(f"/api/v1/persons/{p.id}/death-certificate", headers=coder_auth)
+    assert r.status_code == 200
+    assert (await client.get(f"/api/v1/persons/{p.id}", headers=coder_auth)).status_code == 403
+
+
+async def test_a_corrected_certificate_is_selected_again_and_the_coders_decision_is_cleared(
+    client, doctor, doctor_auth, coder_auth, make_person
+):
+    p = await make_person(doctor.facility_code, birth_date=date(1950, 1, 1))
+    first = await put(client, doctor_auth, p.id, cert(line("R99")))
+    reviewed = await client.post(
+        f"/api/v1/persons/{p.id}/death-certificate/review",
+        json={"underlying_cause": "I25.9", "reason": "history from the family"},
+        headers={**coder_auth, "If-Match": first.headers["etag"]},
+    )
+    assert reviewed.json()["review"] == "reviewed"
+    corrected = await put(
+        client,
+        doctor_auth,
+        p.id,
+        cert(line("I46.9"), line("I21.9")),
+        etag=reviewed.headers["etag"],
+    )
+    assert corrected.status_code == 200, corrected.text
+    out = corrected.json()
+    assert (out["underlying_cause"], out["review"], out["reviewed_by"]) == (
+        "I21.9",
+        "auto_selected",
+        None,
+    )
+    assert (await person_row(p.id)).death_cause == "I21.9"
