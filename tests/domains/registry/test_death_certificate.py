@@ -421,3 +421,29 @@ async def test_a_corrected_certificate_is_selected_again_and_the_coders_decision
         None,
     )
     assert (await person_row(p.id)).death_cause == "I21.9"
+
+
+async def test_certificate_coverage_counts_the_periods_deaths(
+    client, db, doctor, doctor_auth, make_person
+):
+    from salomat.domains.registry import service
+
+    day = date.today() - timedelta(days=400)  # a day no other test certifies a death on
+    before = await service.certificate_coverage(db, day, day)
+    people = [
+        await make_person(doctor.facility_code, birth_date=date(1950, 1, 1)) for _ in range(2)
+    ]
+    on = {"deceased_on": day.isoformat()}
+    assert (
+        await put(client, doctor_auth, people[0].id, cert(line("I21.9"), **on))
+    ).status_code == 201
+    assert (
+        await put(client, doctor_auth, people[1].id, cert(line("R99"), **on))
+    ).status_code == 201
+    after = await service.certificate_coverage(db, day, day)
+    assert (
+        after.deaths - before.deaths,
+        after.certified - before.certified,
+        after.needs_review - before.needs_review,
+        after.ill_defined - before.ill_defined,
+    ) == (2, 2, 1, 1)

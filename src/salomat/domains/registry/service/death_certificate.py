@@ -47,7 +47,7 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -83,8 +83,10 @@ from salomat.domains.registry.service.person_entry import _save
 
 __all__ = [
     "CertificateCheck",
+    "CertificateCoverage",
     "PersonFacts",
     "Selection",
+    "certificate_coverage",
     "certificates_to_review",
     "check_certificate",
     "deaths_without_certificate",
@@ -788,3 +790,42 @@ async def certificates_to_review(
         )
     await audit.record_listing(session, principal, shown, action="search", resource_type=RESOURCE)
     return out
+
+
+@dataclass(frozen=True)
+class CertificateCoverage:
+    """Data quality of the cause-of-death data for deaths in a period (counts only)."""
+
+    deaths: int
+    certified: int
+    #: certificates still waiting for a coder
+    needs_review: int
+    #: deaths whose (selected or registered) underlying cause is ill-defined (R00-R99)
+    ill_defined: int
+
+
+async def certificate_coverage(
+    session: AsyncSession, start: date, end: date
+) -> CertificateCoverage:
+    """How many registered deaths in [start, end] have a certificate, wait for a coder, or
+    carry an ill-defined cause (WHO's usual quality measures of mortality data). One
+    grouped statement; counts only, so not audited per person."""
+    row = (
+        await session.execute(
+            select(
+                func.count(Person.id).label("deaths"),
+                func.count(DeathCertificate.id).label("certified"),
+                func.count(case((DeathCertificate.review == "needs_review", 1))).label("queued"),
+                func.count(case((Person.death_cause.like("R%"), 1))).label("ill_defined"),
+            )
+            .select_from(Person)
+            .outerjoin(DeathCertificate, DeathCertificate.person_id == Person.id)
+            .where(
+                Person.deceased_on.between(start, end),
+                Person.merged_into_id.is_(None),
+            )
+        )
+    ).one()
+    return CertificateCoverage(
+        int(row.deaths), int(row.certified), int(row.queued), int(row.ill_defined)
+    )
