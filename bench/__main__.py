@@ -33,7 +33,9 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   resources (NDJSON) beside a raw COPY of the same rows (time, MB/s);
 - ``subscriptions``: FHIR subscription delivery latency p95 (a write answered to its
   notification received) under a write load of the subscribed type, beside the p95 of
-  the probe writes themselves in the same run.
+  the probe writes themselves in the same run;
+- ``statistics``: the full national indicator set of a year (every area and stratum)
+  beside hand-written SQL of the same national counts, and the aggregate job's duration.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -58,7 +60,7 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
-    "record", "bulk", "subscriptions",
+    "record", "bulk", "subscriptions", "statistics",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (

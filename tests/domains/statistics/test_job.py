@@ -47,3 +47,21 @@ async def test_on_demand_job_computes_and_the_nightly_chain_continues(db, vital)
 def test_nightly_periods_are_last_month_and_last_year() -> None:
     assert service.nightly_periods(date(2026, 3, 2)) == ["2026-02", "2025"]
     assert service.nightly_periods(date(2026, 1, 1)) == ["2025-12", "2025"]
+
+
+async def test_a_nightly_run_computes_last_month_and_queues_the_next_night(db) -> None:
+    from salomat.core.config import get_settings
+    from salomat.country import pack
+
+    # a nightly run due now (the chain may already hold one for a later night)
+    job_id = await jobs.enqueue(db, service.AGGREGATE_KIND, {"nightly": True})
+    await db.commit()
+    await jobs.run_until_idle(only=[service.AGGREGATE_KIND])
+    done = await jobs.get(db, job_id)
+    assert done.status == jobs.DONE, done.error
+    today = pack.today(get_settings().country)
+    assert done.result["periods"] == service.nightly_periods(today)
+    queued, _ = await jobs.recent(db, kind=service.AGGREGATE_KIND, status=jobs.QUEUED)
+    later = [j for j in queued if j.payload.get("nightly")]
+    assert len(later) == 1
+    assert later[0].run_at > datetime.now(UTC)
