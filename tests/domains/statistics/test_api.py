@@ -134,3 +134,21 @@ async def test_trend_with_target_line(client, analyst, vital) -> None:
     assert body["target"]["value"] == 12
     assert all(p["target_path"] == 12 for p in body["points"])
     assert body["status"] in ("insufficient_data", "achieved", "on_track", "off_track")
+
+
+async def test_data_quality_of_the_causes_of_death(client, analyst, vital) -> None:
+    # six deaths in 1999 (a year no other test uses), two of them ill-defined (R99), none
+    # with a certificate
+    for i in range(6):
+        await vital.death(date(1950, 1, 1), date(1999, 3, 1 + i), "R99" if i < 2 else "I21.9")
+    r = await client.get(f"{BASE}/data-quality", params={"period": "1999"}, headers=analyst)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["deaths"] == 6
+    # 0 certified, 0 waiting and 2 ill-defined are small counts: withheld
+    assert sorted(body["suppressed"]) == ["certified", "ill_defined", "needs_review"]
+    assert body["ill_defined"] is None
+    assert body["ill_defined_pct"] is None
+    bad = await client.get(f"{BASE}/data-quality", params={"period": "20"}, headers=analyst)
+    assert bad.status_code == 422
+    assert "period" in bad.text

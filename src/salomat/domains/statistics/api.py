@@ -13,7 +13,12 @@ from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.statistics import service
-from salomat.domains.statistics.schemas import Indicator, Trend, ValueSet
+from salomat.domains.statistics.schemas import (
+    Indicator,
+    MortalityDataQuality,
+    Trend,
+    ValueSet,
+)
 
 api = router(prefix="/api/v1/statistics", tags=["statistics"])
 routers = [api]
@@ -98,6 +103,15 @@ async def indicator_trend(
     """Yearly values of the last closed years, the target's line and the on-track status."""
     service.get_indicator(code)
     return await service.indicator_trend(session, principal, code, area=area, years=years)
+
+
+@api.get("/data-quality", response_model=MortalityDataQuality)
+async def data_quality(
+    session: DbSession, principal: Reader, period: PeriodParam
+) -> MortalityDataQuality:
+    """The causes of death behind the mortality indicators: share certified, waiting for
+    a coder, ill-defined (national)."""
+    return await service.mortality_data_quality(session, principal, period)
 
 
 @api.post("/aggregate", response_model=AggregateOut, status_code=202)

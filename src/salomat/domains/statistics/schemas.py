@@ -15,6 +15,7 @@ __all__ = [
     "Indicator",
     "IndicatorValue",
     "LiveBirthCriterion",
+    "MortalityDataQuality",
     "Target",
     "Trend",
     "TrendPoint",
@@ -110,3 +111,18 @@ class Trend(BaseModel):
     status: str
     #: the value the linear trend of the last years projects for the target's year
     projected: float | None = None
+
+
+class MortalityDataQuality(BaseModel):
+    """The cause-of-death data behind the mortality indicators of a period (national):
+    deaths registered, with a certificate, waiting for a coder, with an ill-defined
+    underlying cause (R00-R99). A count below five is withheld (None, ``suppressed``)."""
+
+    period: str
+    deaths: int | None
+    certified: int | None
+    certified_pct: float | None
+    needs_review: int | None
+    ill_defined: int | None
+    ill_defined_pct: float | None
+    suppressed: list[str] = []

@@ -31,6 +31,7 @@ from salomat.domains.statistics.schemas import (
     BY,
     Indicator,
     IndicatorValue,
+    MortalityDataQuality,
     Target,
     Trend,
     TrendPoint,
@@ -51,6 +52,7 @@ __all__ = [
     "indicator_trend",
     "indicator_values",
     "mask",
+    "mortality_data_quality",
     "trend_status",
     "values_csv",
 ]
@@ -260,6 +262,33 @@ async def indicator_report(
                     for v in _select(computed, ind.code, whole.area, by, areas)
                 ]
     return whole, strata
+
+
+async def mortality_data_quality(
+    session: AsyncSession, principal: Principal, period: str, *, today: date | None = None
+) -> MortalityDataQuality:
+    """How complete and well coded the causes of death of a closed period are (the
+    registry's death certificates), nationally; small counts withheld."""
+    p = parse_period(period, today)
+    c = await registry_service.certificate_coverage(session, p.start, p.end)
+    counts = {"deaths": c.deaths, "certified": c.certified, "needs_review": c.needs_review,
+              "ill_defined": c.ill_defined}  # fmt: skip
+    small = [k for k, n in counts.items() if calc.suppressed(n)]
+    shown = {k: (None if k in small else n) for k, n in counts.items()}
+
+    def pct(part: str) -> float | None:
+        if part in small or not c.deaths:
+            return None
+        return round(100 * counts[part] / c.deaths, 1)
+
+    await audit.record(
+        session, principal, action="read", resource_type="MortalityDataQuality",
+        resource_id=p.code, purpose="aggregate statistics",
+    )  # fmt: skip
+    return MortalityDataQuality(
+        period=p.code, **shown, certified_pct=pct("certified"),
+        ill_defined_pct=pct("ill_defined"), suppressed=small,
+    )  # fmt: skip
 
 
 def _target_for(ind: Indicator, area: str, country: str) -> Target | None:
