@@ -52,6 +52,7 @@ from salomat.domains.sanatorium import web as sanatorium_web
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.domains.statistics import api as statistics_api
+from salomat.domains.statistics import web as statistics_web
 from salomat.domains.subscriptions import web as subscriptions_web
 from salomat.fhir import api as fhir_api
 from salomat.fhir import bulk_api as fhir_bulk_api
@@ -175,6 +176,7 @@ def create_app() -> FastAPI:
         sickleave_web.web,
         sanatorium_web.web,
         cancer_web.web,
+        statistics_web.web,
         insurance_web.web,
         record_web.web,
         bulkdata_web.web,

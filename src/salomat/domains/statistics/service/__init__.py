@@ -10,4 +10,5 @@ from salomat.domains.statistics.service import calc as calc
 from salomat.domains.statistics.service.aggregate import *  # noqa: F403
 from salomat.domains.statistics.service.catalogue import *  # noqa: F403
 from salomat.domains.statistics.service.job import *  # noqa: F403
+from salomat.domains.statistics.service.pages import *  # noqa: F403
 from salomat.domains.statistics.service.values import *  # noqa: F403
