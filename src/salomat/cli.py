@@ -492,7 +492,9 @@ async def _person_id_by_national_id(session: Any, national_id: str) -> int:
     return page.items[0].id
 
 
-async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoLoad:
+async def load_demo(
+    session: Any, data: dict[str, Any], *, force: bool, vital_sample: bool = False
+) -> DemoLoad:
     """Facilities, people, a user for each role and clinicians at the facilities referrals
     reach; what already exists is left alone."""
     before = await accounts.count_users(session)
@@ -583,7 +585,7 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
             )
         except Conflict:
             continue  # already recorded (a --force load)
-    for u in data["users"]:
+    for u in [*data["users"], *pack.load(get_settings().country, "demo_certificates")["users"]]:
         password = readable_password()
         user_in = UserIn(
             username=u["username"],
@@ -617,7 +619,11 @@ async def load_demo(session: Any, data: dict[str, Any], *, force: bool) -> DemoL
     await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
     await record_demo.load_demo_record(session, data.get("record", {}), person_ids)
     await demo_vital.load_demo_vital(
-        session, DEMO_LOADER, data.get("vital_statistics", {}), country=get_settings().country
+        session,
+        DEMO_LOADER,
+        data.get("vital_statistics", {}),
+        country=get_settings().country,
+        sample=vital_sample,
     )
     return result
 
@@ -671,6 +677,14 @@ def demo_load(
             "never duplicates, never changes existing accounts"
         ),
     ] = False,
+    vital_sample: Annotated[
+        bool,
+        typer.Option(
+            help="also a synthetic birth cohort with infant and under-5 deaths in the "
+            "region's other districts, for the vital-statistics trends (it changes the "
+            "region's immunization coverage figures)"
+        ),
+    ] = False,
 ) -> None:
     """Load the demo region (facilities, people, demo users) into an empty database."""
     try:
@@ -682,7 +696,9 @@ def demo_load(
     region = data.get("region", {}).get("name", country)
     with err.status(f"Loading the demo region {region}..."):
         try:
-            load = run_unit_of_work(lambda s: load_demo(s, data, force=force))
+            load = run_unit_of_work(
+                lambda s: load_demo(s, data, force=force, vital_sample=vital_sample)
+            )
         except Exception as e:
             errors = getattr(e, "errors", None)
             raise _fail(
