@@ -116,7 +116,7 @@ def test_adult_deaths_at_the_crude_rate_with_ncd_causes_at_30_to_69(country: str
     cfg = pack.load(country, "population")
     v = vital_rates(cfg)
     rng = Random(11)
-    weights = registry_synth._pyramid(cfg)
+    weights = registry_synth._pyramid(cfg, AS_OF)
     today = AS_OF.toordinal()
     n = 200_000
     bands = rng.choices(range(36), weights=weights, k=n)

@@ -83,7 +83,7 @@ def _initials(kind: str) -> str:
     return "".join(w[0] for w in kind.split("_")).upper()
 
 
-def _pyramid(cfg: dict[str, Any]) -> list[float]:
+def _living_pyramid(cfg: dict[str, Any]) -> list[float]:
     """The pack's pyramid (male bands, then female), its 0-4 band rescaled so that the
     children born each year are the pack's crude birth rate of the people."""
     pyramid = cfg["pyramid"]
@@ -91,10 +91,30 @@ def _pyramid(cfg: dict[str, Any]) -> list[float]:
     female = [float(x) for x in pyramid["female"]]
     total = sum(male) + sum(female)
     young = male[0] + female[0]
-    rest = total - young
     share = 5 * vital_rates(cfg).crude_birth_rate / 1000
-    factor = share * rest / (1 - share) / young
+    factor = share * (total - young) / (1 - share) / young
     return [male[0] * factor, *male[1:], female[0] * factor, *female[1:]]
+
+
+def _pyramid(cfg: dict[str, Any], as_of: date) -> list[float]:
+    """Who is drawn, by sex and 5-year band (male bands, then female), so that after the
+    history's deaths the LIVING follow ``_living_pyramid``: each band is raised by the
+    share of it that dies over the history (``synth_vital``'s draw, solved for its fixed
+    point)."""
+    v = vital_rates(cfg)
+    living = _living_pyramid(cfg)
+    years = (as_of - date(as_of.year - v.history_years, 1, 1)).days / _YEAR
+    per_year = v.crude_death_rate / 1000 - v.crude_birth_rate * v.under5_mortality / 1e6
+    risk = [float(x) for x in cfg["death_risk"]] * 2
+    drawn = list(living)
+    for _ in range(30):
+        adult = [i for i in range(2 * BANDS) if i % BANDS]
+        mean_risk = sum(drawn[i] * risk[i] for i in adult) / sum(drawn)
+        drawn = [
+            w if i % BANDS == 0 else w / (1 - min(0.95, per_year * years * risk[i] / mean_risk))
+            for i, w in enumerate(living)
+        ]
+    return drawn
 
 
 class _Territory:
@@ -255,7 +275,7 @@ class _People:
         self.script: list[str] = []
         self.address: list[str | None] = []
         self.households = 0
-        self.cum = _cum(_pyramid(cfg))
+        self.cum = _cum(_pyramid(cfg, ctx.as_of))
         self.eth_cum = _cum([float(e["share"]) for e in cfg["ethnic"]])
 
     def draw(self, progress: Any) -> None:
