@@ -32,7 +32,7 @@ pytestmark = pytest.mark.anyio
 
 FHIR_JSON = "application/fhir+json"
 TODAY = date.today()
-MATERNAL = ("EpisodeOfCare", "Encounter", "RiskAssessment", "DetectedIssue")
+MATERNAL = ("EpisodeOfCare", "Encounter", "RiskAssessment", "DetectedIssue", "ServiceRequest")
 
 
 def source_of(res: dict[str, Any]) -> str:
@@ -43,6 +43,8 @@ def source_of(res: dict[str, Any]) -> str:
         return f"{t}-record"
     if rid.startswith("cancer-"):
         return f"{t}-cancer"
+    if rid.startswith(("sanatorium-", "offer-", "stay-")) or t == "Task":
+        return f"{t}-sanatorium"
     if t == "Observation" and rid.startswith("g"):
         return f"{t}-child"
     if t in (*MATERNAL, "Condition", "Observation"):
@@ -124,6 +126,14 @@ async def world(client, db, make_facility, make_person, make_user, login) -> dic
             headers={**doctor, "If-Match": etag},
         )
         assert r.status_code == 201, r.text
+    screening = await make_facility("screening_centre")
+    r = await client.post(
+        f"/api/v1/pregnancies/{preg['id']}/referrals",
+        json={"kind": "screening", "reason": "anomaly scan", "to_facility_code": screening.code},
+        headers=doctor,
+    )
+    assert r.status_code == 201, r.text
+    referral = r.json()
     r = await client.post(
         f"/api/v1/persons/{baby.id}/growth",
         json={"weight_kg": 7.0, "length_or_height_cm": 64, "measured_lying": True},
@@ -141,6 +151,14 @@ async def world(client, db, make_facility, make_person, make_user, login) -> dic
     )
     assert r.status_code == 201, r.text
     tumour = r.json()
+    # his referral to a sanatorium: in the queue
+    r = await client.post(
+        f"/api/v1/persons/{man.id}/sanatorium-referrals",
+        json={"indication": "I25.1", "category": "disability_1_2"},
+        headers=doctor,
+    )
+    assert r.status_code == 201, r.text
+    sanatorium_referral = r.json()
     # his sick leave (influenza), and a 16-year-old's, whose mother reads his record
     certificates = {}
     teen = await make_person(
@@ -165,8 +183,10 @@ async def world(client, db, make_facility, make_person, make_user, login) -> dic
         "baby": baby,
         "man": man,
         "preg": preg,
+        "referral": referral,
         "dispensed": dispensed,
         "tumour": tumour,
+        "sanatorium_referral": sanatorium_referral,
         "teen": teen,
         "certificates": certificates,
         "man_citizen": await login(await make_user("citizen", person_id=man.id)),
@@ -203,6 +223,9 @@ async def test_a_doctor_exports_each_domains_resources_from_its_own_source(clien
     assert len(got["DetectedIssue-maternal"]) >= 1
     assert subjects(got["DetectedIssue-maternal"]) == {woman}
     assert f"{w['preg']['id']}-reg-chronic-hypertension" in ids(got["Condition-maternal"])
+    # her referral (referral:read)
+    assert ids(got["ServiceRequest-maternal"]) == {str(w["referral"]["id"])}
+    assert subjects(got["ServiceRequest-maternal"]) == {woman}
     # the child passport (child:read): her growth, in a file of its own
     assert subjects(got["Observation-child"]) == {baby}
     assert all(o["id"].startswith("g") for o in got["Observation-child"])
@@ -214,6 +237,12 @@ async def test_a_doctor_exports_each_domains_resources_from_its_own_source(clien
     assert ids(got["Condition-cancer"]) == {tumour}
     assert ids(got["Observation-cancer"]) == {tumour.replace("cancer-", "cancer-stage-")}
     assert subjects(got["Condition-cancer"]) == {man}
+    # the sanatorium (sanatorium:read): his referral and its place in the queue
+    referral_id = w["sanatorium_referral"]["id"]
+    assert ids(got["ServiceRequest-sanatorium"]) == {f"sanatorium-{referral_id}"}
+    [task] = got["Task-sanatorium"]
+    assert task["for"]["reference"] == man
+    assert any(o["type"]["coding"][0]["code"] == "position" for o in task.get("output", []))
     # the sick-leave certificates (sick_leave:read), with the diagnosis a clinician sees
     certificates = {d["id"]: d for d in got["DocumentReference-sick_leave"]}
     assert set(certificates) == {str(c) for c in w["certificates"].values()}
@@ -256,10 +285,12 @@ async def test_a_role_without_a_domains_permission_gets_no_file_of_it(client, wo
     # the oncologist reads prescriptions and the shared record, not the pregnancy register
     # or the child passport
     manifest, got = await export(client, w["oncologist"])
-    assert not set(MATERNAL) & {o["type"] for o in manifest["output"]}
+    register_only = {"EpisodeOfCare", "RiskAssessment", "DetectedIssue"}
+    assert not register_only & {o["type"] for o in manifest["output"]}
     assert not [s for s in got if s.endswith(("-maternal", "-child"))], set(got)
     assert ids(got["MedicationDispense-prescription"]) == {str(w["dispensed"].id)}
-    for t in ("EpisodeOfCare", "RiskAssessment", "DetectedIssue"):  # the register's alone
+    # the register's alone
+    for t in sorted(register_only):
         r = await client.get(
             "/fhir/Patient/$export", params={"_type": t}, headers={**w["oncologist"], **ASYNC}
         )
@@ -333,6 +364,8 @@ async def test_patient_everything_holds_the_domains_resources_the_caller_may_rea
         "MedicationDispense",
         "DocumentReference",
         "Coverage",
+        "ServiceRequest",
+        "Task",
     }  # the nurse reads no cancer registry
     # a certificate's diagnosis: to the holder herself, never to his mother (as its read)
     [own] = await everything("man_citizen", "man", _type="DocumentReference")

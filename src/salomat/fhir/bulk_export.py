@@ -32,6 +32,7 @@ from typing import Any
 
 from salomat.core import audit, jobs, scopes
 from salomat.core.config import get_settings
+from salomat.core.db import utcnow
 from salomat.core.policy import Role, permitted
 from salomat.core.security import Principal
 from salomat.domains.bulkdata import service as bulk
@@ -43,6 +44,7 @@ from salomat.domains.maternal import service as maternal
 from salomat.domains.prescription import service as prescription
 from salomat.domains.record import service as record
 from salomat.domains.registry import service as registry
+from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
 from salomat.fhir import cancer as cancer_mapper
 from salomat.fhir import child as child_mapper
@@ -51,11 +53,12 @@ from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import insurance_coverage as coverage_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import maternal_condition as maternal_conditions
+from salomat.fhir import maternal_exchange, sick_leave_api
 from salomat.fhir import patient as patient_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import record as record_mapper
+from salomat.fhir import sanatorium as sanatorium_mapper
 from salomat.fhir import sick_leave as sick_leave_mapper
-from salomat.fhir import sick_leave_api
 from salomat.fhir.common import unchecked_output
 
 
@@ -188,12 +191,19 @@ def _stage(t: Any) -> list[Any]:
     return [] if found is None else [found]
 
 
+def _sanatorium_task(rec: Any) -> list[Any]:
+    found = sanatorium_mapper.task(rec)
+    return [] if found is None else [found]
+
+
 _pregnancies = maternal.pregnancies_for_people
+_referrals = sanatorium.referrals_for_people
 #: every source the export writes, in the order it writes them: the registry's Patient,
 #: her insurance cover, the immunization register's doses, the e-prescriptions and
-#: their dispensings, the pregnancy register, the child passport's growth, the cancer
-#: registry's tumours and their stage, the sick-leave certificates, and what other
-#: systems sent to the shared record
+#: their dispensings, the pregnancy register and its referrals, the child passport's
+#: growth, the cancer registry's tumours and their stage, the sick-leave certificates,
+#: the sanatorium's referrals, queue entries, offers and stays, and what other systems
+#: sent to the shared record
 SOURCES: dict[str, Source] = {
     s.key: s
     for s in (
@@ -259,6 +269,14 @@ SOURCES: dict[str, Source] = {
             ),
         ),
         Source(
+            "ServiceRequest",
+            "maternal",
+            "referral:read",
+            _per_person(
+                maternal.referrals_for_people, lambda r: [maternal_exchange.service_request(r)]
+            ),
+        ),
+        Source(
             "Observation",
             "child",
             "child:read",
@@ -277,6 +295,15 @@ SOURCES: dict[str, Source] = {
             _per_person(cancer.tumours_for_people, _stage),
         ),
         Source("DocumentReference", "sick_leave", "sick_leave:read", _certificates),
+        *(
+            Source(t, "sanatorium", "sanatorium:read", _per_person(_referrals, to_fhir))
+            for t, to_fhir in (
+                ("ServiceRequest", lambda rec: [sanatorium_mapper.service_request(rec)]),
+                ("Task", _sanatorium_task),
+                ("Appointment", lambda rec: sanatorium_mapper.appointments(rec, utcnow())),
+                ("Encounter", sanatorium_mapper.encounters),
+            )
+        ),
         *(
             Source(name, "record", "record:read", _shared_record(name))
             for name in record.RESOURCE_TYPES

@@ -50,10 +50,20 @@ if (!base) {
   process.exit(2);
 }
 
-async function get(path) {
-  const r = await fetch(`${base}${path}`, {
-    headers: { Accept: 'application/fhir+json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-  });
+// A long check keeps the event loop busy for seconds between two requests: the server
+// closes the idle keep-alive connection meanwhile (uvicorn after 5 s) and the next
+// request can go out on the closed socket before undici has seen it close ("other side
+// closed"). A GET is safe to send again once, on a fresh connection.
+async function get(path, retried = false) {
+  let r;
+  try {
+    r = await fetch(`${base}${path}`, {
+      headers: { Accept: 'application/fhir+json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    });
+  } catch (err) {
+    if (!retried && err?.cause?.code === 'UND_ERR_SOCKET') return get(path, true);
+    throw err;
+  }
   if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
   return r.json();
 }

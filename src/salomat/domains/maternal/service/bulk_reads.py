@@ -12,13 +12,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.domains.maternal.models import AdviceItem, AntenatalContact, Diagnosis, Pregnancy
-from salomat.domains.maternal.schemas import AdviceOut, ConditionOut, PregnancyDetail
+from salomat.domains.maternal.models import (
+    AdviceItem,
+    AntenatalContact,
+    Diagnosis,
+    Pregnancy,
+    Referral,
+)
+from salomat.domains.maternal.schemas import (
+    AdviceOut,
+    ConditionOut,
+    PregnancyDetail,
+    ReferralOut,
+)
 from salomat.domains.maternal.service.evaluation import diagnoses_out
 from salomat.domains.maternal.service.fhir_reads import conditions_of
 from salomat.domains.maternal.service.pregnancy import _contact_out, _out
+from salomat.domains.registry import service as registry
 
-__all__ = ["PregnancyRecord", "pregnancies_for_people"]
+__all__ = ["PregnancyRecord", "pregnancies_for_people", "referrals_for_people"]
 
 
 @dataclass
@@ -85,4 +97,38 @@ async def pregnancies_for_people(
         detail.advice = [AdviceOut.model_validate(a) for a in ads]
         detail.diagnoses = diagnoses_out(ds, cs)
         out.setdefault(p.person_id, []).append(PregnancyRecord(detail, conditions_of(p, ds, ads)))
+    return out
+
+
+async def referrals_for_people(
+    session: AsyncSession, person_ids: Sequence[int], *, since: datetime | None = None
+) -> dict[int, list[ReferralOut]]:
+    """Each woman's referrals (a FHIR ServiceRequest each), newest pregnancy first and
+    each pregnancy's oldest first (as the ServiceRequest search by patient), in two
+    statements: the referrals with their pregnancy's order, the facilities' codes.
+    ``since``: those changed after it (``antenatal_referral.updated_at``)."""
+    if not person_ids:
+        return {}
+    q = (
+        select(Referral)
+        .join(Pregnancy, Pregnancy.id == Referral.pregnancy_id)
+        .where(Referral.person_id.in_(sorted(set(person_ids))))
+    )
+    if since is not None:
+        q = q.where(Referral.updated_at > since)
+    rows = list(
+        await session.scalars(
+            q.order_by(Referral.person_id, Pregnancy.edd.desc(), Pregnancy.id.desc(), Referral.id)
+        )
+    )
+    codes = await registry.facility_names(
+        session,
+        {r.to_facility_id for r in rows} | {r.from_facility_id for r in rows if r.from_facility_id},
+    )
+    out: dict[int, list[ReferralOut]] = {}
+    for r in rows:
+        o = ReferralOut.model_validate(r)
+        o.to_facility_code = codes[r.to_facility_id].code
+        o.from_facility_code = codes[r.from_facility_id].code if r.from_facility_id else None
+        out.setdefault(r.person_id, []).append(o)
     return out

@@ -14,7 +14,7 @@ data: facilities, profiles, beds and periods with their counts, no person in it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -29,7 +29,6 @@ from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
 from salomat.domains.sanatorium.models import (
     HOLDING,
-    IN_QUEUE,
     SanatoriumBed,
     SanatoriumOffer,
     SanatoriumPeriod,
@@ -46,7 +45,7 @@ from salomat.domains.sanatorium.service.common import (
     referrals_out,
     stays_out,
 )
-from salomat.domains.sanatorium.service.queue import with_position
+from salomat.domains.sanatorium.service.queue import positions_of
 from salomat.domains.sanatorium.service.rules import local_today, sanatorium_rules, yearly_capacity
 
 __all__ = [
@@ -63,6 +62,7 @@ __all__ = [
     "fhir_referral_of_stay",
     "fhir_referrals",
     "fhir_services",
+    "referrals_for_people",
 ]
 
 #: a period's places as a FHIR Slot sees them: free (a place can still be booked), busy
@@ -151,10 +151,10 @@ async def _records(session: AsyncSession, refs: list[SanatoriumReferral]) -> lis
     now = utcnow()
     ids = [r.id for r in refs]
     outs = await referrals_out(session, refs, now=now)
-    outs = [
-        await with_position(session, r, o) if r.status in IN_QUEUE else o
-        for r, o in zip(refs, outs, strict=True)
-    ]
+    positions = await positions_of(session, refs)
+    for r, o in zip(refs, outs, strict=True):
+        if r.id in positions:
+            o.position = positions[r.id]
     offers = list(
         await session.scalars(
             select(SanatoriumOffer)
@@ -233,6 +233,42 @@ async def fhir_referrals(
         .order_by(SanatoriumReferral.id.desc())
     )
     return await _records(session, list(rows))
+
+
+async def referrals_for_people(
+    session: AsyncSession, person_ids: Sequence[int], *, since: datetime | None = None
+) -> dict[int, list[FhirReferral]]:
+    """Each person's referrals, newest first (as ``fhir_referrals``), with every offer,
+    stay and queue position, for a page of people in a fixed few statements: a bulk
+    export or Patient/$everything, whose caller chose the people by scope and audits each
+    person it writes (no scope check or audit here). ``since``: the referrals changed
+    after it, or with an offer made or answered or a stay changed after it."""
+    if not person_ids:
+        return {}
+    q = select(SanatoriumReferral).where(SanatoriumReferral.person_id.in_(sorted(set(person_ids))))
+    if since is not None:
+        q = q.where(
+            or_(
+                SanatoriumReferral.updated_at > since,
+                SanatoriumReferral.id.in_(
+                    select(SanatoriumOffer.referral_id).where(
+                        or_(SanatoriumOffer.offered_at > since, SanatoriumOffer.decided_at > since)
+                    )
+                ),
+                SanatoriumReferral.id.in_(
+                    select(SanatoriumStay.referral_id).where(SanatoriumStay.updated_at > since)
+                ),
+            )
+        )
+    rows = list(
+        await session.scalars(
+            q.order_by(SanatoriumReferral.person_id, SanatoriumReferral.id.desc())
+        )
+    )
+    out: dict[int, list[FhirReferral]] = {}
+    for rec in await _records(session, rows):
+        out.setdefault(rec.referral.person_id, []).append(rec)
+    return out
 
 
 async def fhir_referral(

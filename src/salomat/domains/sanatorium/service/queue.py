@@ -8,9 +8,11 @@ up to date when somebody ahead leaves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, tuple_
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.config import get_settings
@@ -38,6 +40,7 @@ __all__ = [
     "entries_ahead",
     "monthly_releases",
     "position_of",
+    "positions_of",
     "public_queue",
     "queue_lengths",
     "with_position",
@@ -56,6 +59,13 @@ async def monthly_releases(
 ) -> list[int]:
     """Places released to this queue (bookings of its entries) in each of the last
     three whole months, oldest first, by the pack's local calendar: one statement."""
+    return (await _releases(session, {(profile, region)}, today))[(profile, region)]
+
+
+async def _releases(
+    session: AsyncSession, queues: set[tuple[str, str]], today: date | None = None
+) -> dict[tuple[str, str], list[int]]:
+    """``monthly_releases`` of several queues (profile, region) in one statement."""
     today = today or local_today()
     bounds = [local_midnight(_month_start(today, back)) for back in range(RELEASE_MONTHS, -1, -1)]
     month = case(
@@ -63,26 +73,27 @@ async def monthly_releases(
         else_=RELEASE_MONTHS,
     )
     rows = await session.execute(
-        select(month, func.count())
+        select(SanatoriumReferral.profile, SanatoriumReferral.region, month, func.count())
         .select_from(SanatoriumStay)
         .join(SanatoriumReferral, SanatoriumReferral.id == SanatoriumStay.referral_id)
         .where(
             SanatoriumStay.booked_at >= bounds[0],
             SanatoriumStay.booked_at < bounds[-1],
-            SanatoriumReferral.profile == profile,
-            SanatoriumReferral.region == region,
+            SanatoriumReferral.profile.in_(sorted({p for p, _ in queues})),
+            SanatoriumReferral.region.in_(sorted({r for _, r in queues})),
             SanatoriumReferral.direct.is_(False),
         )
-        .group_by(month)
+        .group_by(SanatoriumReferral.profile, SanatoriumReferral.region, month)
     )
-    out = [0] * RELEASE_MONTHS
-    for i, n in rows:
-        out[int(i)] = int(n)
+    out = {q: [0] * RELEASE_MONTHS for q in queues}
+    for profile, region, i, n in rows:
+        if (profile, region) in out:
+            out[(profile, region)][int(i)] = int(n)
     return out
 
 
-async def entries_ahead(session: AsyncSession, r: SanatoriumReferral) -> int:
-    """How many stand before ``r`` in its queue, in one statement: the counts the
+def _ahead(r: SanatoriumReferral) -> Any:
+    """How many stand before ``r`` in its queue, as one scalar expression: the counts the
     database keeps per tier and application day (``sanatorium_queue_day``) for every
     day before the entry's, plus the entries of its own day and tier before it (a short
     range of the queue's index) — not a count over everybody ahead."""
@@ -109,17 +120,37 @@ async def entries_ahead(session: AsyncSession, r: SanatoriumReferral) -> int:
             < tuple_(literal(applied, UTCDateTime()), literal(r.id)),
         )
     )
-    total = await session.scalar(
-        select(earlier_days.scalar_subquery() + same_day.scalar_subquery())
-    )
+    return earlier_days.scalar_subquery() + same_day.scalar_subquery()
+
+
+async def entries_ahead(session: AsyncSession, r: SanatoriumReferral) -> int:
+    """How many stand before ``r`` in its queue, in one statement (``_ahead``)."""
+    total = await session.scalar(select(_ahead(r)))
     return int(total or 0)
 
 
-async def position_of(
-    session: AsyncSession, r: SanatoriumReferral, today: date | None = None
-) -> PositionOut:
-    ahead = await entries_ahead(session, r)
-    releases = await monthly_releases(session, r.profile, r.region, today)
+#: queue entries whose counts one statement reads at most (SQLite joins at most 500
+#: selects in one compound statement)
+_AHEAD_BATCH = 200
+
+
+async def _entries_ahead(
+    session: AsyncSession, refs: Sequence[SanatoriumReferral]
+) -> dict[int, int]:
+    """``entries_ahead`` of many entries, one statement per ``_AHEAD_BATCH`` of them."""
+    out: dict[int, int] = {}
+    for i in range(0, len(refs), _AHEAD_BATCH):
+        parts = [
+            select(literal(r.id).label("id"), _ahead(r).label("n"))
+            for r in refs[i : i + _AHEAD_BATCH]
+        ]
+        q = parts[0] if len(parts) == 1 else union_all(*parts)
+        for rid, n in (await session.execute(q)).all():
+            out[int(rid)] = int(n or 0)
+    return out
+
+
+def _position(r: SanatoriumReferral, ahead: int, releases: list[int]) -> PositionOut:
     wait = wait_range(ahead + 1, releases)
     return PositionOut(
         profile=r.profile,
@@ -132,6 +163,28 @@ async def position_of(
         wait_days_longest=_round(wait.longest_days),
         pseudonym=pseudonym(r.number),
     )
+
+
+async def position_of(
+    session: AsyncSession, r: SanatoriumReferral, today: date | None = None
+) -> PositionOut:
+    ahead = await entries_ahead(session, r)
+    releases = await monthly_releases(session, r.profile, r.region, today)
+    return _position(r, ahead, releases)
+
+
+async def positions_of(
+    session: AsyncSession, refs: Sequence[SanatoriumReferral], today: date | None = None
+) -> dict[int, PositionOut]:
+    """``position_of`` of the entries of ``refs`` still in a queue, by referral id, in a
+    fixed few statements whatever their number (a bulk export's page): the counts ahead
+    (``_entries_ahead``) and the releases of their queues (``_releases``)."""
+    waiting = [r for r in refs if r.status in IN_QUEUE]
+    if not waiting:
+        return {}
+    ahead = await _entries_ahead(session, waiting)
+    releases = await _releases(session, {(r.profile, r.region) for r in waiting}, today)
+    return {r.id: _position(r, ahead[r.id], releases[(r.profile, r.region)]) for r in waiting}
 
 
 def _round(days: float | None) -> float | None:
