@@ -93,6 +93,20 @@ async def test_the_trend_page_draws_the_target_line_for_each_region(client, anal
         assert 'data-testid="target-line"' in section.group(0)
         assert 'data-testid="tr-table"' in section.group(0)
 
+    # the small region's baseline (3 deaths in 2020) is suppressed: its line is not drawn
+    # from it (150.0 would give the 3 deaths away), it is held to the national target
+    def target_path(area: str) -> list[str]:
+        section = re.search(
+            rf'data-testid="trend-area" data-area="{area}".*?</section>', r.text, re.S
+        ).group(0)
+        return re.findall(r'<td class="num">([^<]*)</td>\s*</tr>', section)
+
+    small, _large = regions
+    country = re.search(r'data-testid="trend-area" data-area="(\w+)"', r.text).group(1)
+    assert target_path(small.region) == target_path(country)
+    assert "150.0" not in target_path(small.region)
+    assert 'data-testid="tr-national-target"' in r.text
+
 
 async def test_the_csv_is_masked(client, analyst, regions):
     small, _large = regions

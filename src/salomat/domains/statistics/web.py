@@ -391,6 +391,9 @@ async def _trend_page(
                 "target": target_words(t.target, ind),
                 "target_source": t.target.source if t.target else "",
                 "status_words": status_words(t),
+                "national_target": bool(
+                    t.target and t.target.area is None and t.area != trends[0].area
+                ),
                 "rows": [
                     {
                         "year": p.year,

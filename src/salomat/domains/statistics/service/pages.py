@@ -22,7 +22,14 @@ from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.registry import service as registry_service
-from salomat.domains.statistics.schemas import Indicator, IndicatorValue, Trend, TrendPoint
+from salomat.domains.statistics.schemas import (
+    Indicator,
+    IndicatorValue,
+    Target,
+    Trend,
+    TrendPoint,
+)
+from salomat.domains.statistics.service import calc
 from salomat.domains.statistics.service.aggregate import Computed, Period, parse_period
 from salomat.domains.statistics.service.catalogue import catalogue, indicator_or_422
 from salomat.domains.statistics.service.job import AGGREGATE_KIND
@@ -102,17 +109,40 @@ class _Years:
         )
 
 
+def _public(v: Computed | None) -> float | None:
+    """A cell's value unless it is suppressed (below five) or missing."""
+    if v is None:
+        return None
+    return None if calc.suppressed(v.numerator if v.numerator is not None else v.value) else v.value
+
+
+async def _target(years: _Years, ind: Indicator, code: str) -> Target | None:
+    """The area's target (its own, else the national one) with a reduction's baseline
+    resolved from the area's figure for the baseline year.
+
+    Unlike ``indicator_trend``, the baseline is the *public* figure: a suppressed baseline
+    (fewer than five events) would give its value away through the target's line
+    (baseline x (1 - reduction)). An area whose baseline is suppressed or missing is then
+    held to the national target as resolved for the country (``target.area`` None)."""
+    country = get_settings().country
+    target = _target_for(ind, code, country)
+    if target is None or target.kind != "reduction" or target.baseline_value is not None:
+        return target
+    base = None
+    if target.baseline_year is not None:
+        base = _public(await years.cell(ind.code, code, target.baseline_year))
+    resolved = _resolve(target, {target.baseline_year: base} if base is not None else {})
+    if resolved.value is None and code != country:
+        return await _target(years, ind, country)
+    return resolved
+
+
 async def _trend(years: _Years, ind: Indicator, code: str, count: int) -> Trend:
-    """``indicator_trend`` of one area over the shared years (same target and rule)."""
+    """``indicator_trend`` of one area over the shared years (same rule; the target as
+    ``_target`` resolves it)."""
     last = years.today.year - 1
     raw = {y: await years.cell(ind.code, code, y) for y in range(last - count + 1, last + 1)}
-    target = _target_for(ind, code, get_settings().country)
-    if target is not None and target.kind == "reduction" and target.baseline_value is None:
-        by_year = {y: (v.value if v else None) for y, v in raw.items()}
-        if target.baseline_year is not None and target.baseline_year not in by_year:
-            hit = await years.cell(ind.code, code, target.baseline_year)
-            by_year[target.baseline_year] = hit.value if hit else None
-        target = _resolve(target, by_year)
+    target = await _target(years, ind, code)
     points, fit = [], []
     for y, v in raw.items():
         cell = mask(
