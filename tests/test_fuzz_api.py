@@ -70,6 +70,7 @@ PREFERENCE = [
     Role.cancer_registrar,
     Role.citizen,
     Role.employer,
+    Role.mortality_coder,
 ]
 
 #: explicit, so a schemathesis.toml lying around changes nothing; seeded and
