@@ -5,8 +5,9 @@ in both packs: the indicators have something to show, and a test can count them 
 those listed in demo.yaml: an early-neonatal (day 0-6), a late-neonatal (7-27) and a
 post-neonatal death, each with its ICD-10 underlying cause on the registry's death;
 (b) another district has exactly 3 deaths in that year (a suppressed small cell);
-(c) the synthetic birth cohort gives the region births every year of the history and
-infant deaths that are not all in cells under 5. A second load adds nothing.
+(c) with ``--vital-sample``, the synthetic birth cohort gives the region births every
+year of the history and infant deaths that are not all in cells under 5. A second load
+adds nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +62,40 @@ def _in_year(day: Any, year: int) -> bool:
     return day is not None and _d(day).year == year
 
 
+async def _district(s: Any, code: str) -> list[Any]:
+    return list((await s.execute(text(_IN_DISTRICT), {"district": code})).all())
+
+
+async def _region(s: Any) -> list[Any]:
+    sql = (
+        "SELECT p.birth_date, p.deceased_on FROM person p "
+        "JOIN territory s ON s.id = p.settlement_id JOIN territory d ON d.id = s.parent_id "
+        "WHERE d.parent_id = (SELECT id FROM territory WHERE level = 'region')"
+    )
+    return list((await s.execute(text(sql))).all())
+
+
+async def _check_hand_counts(s: Any, spec: dict[str, Any], year: int) -> None:
+    causes = sorted(p["cause"] for p in spec["counted"] if "died_at_day" in p)
+    rows = await _district(s, spec["counted_district"])
+    births = [r for r in rows if _in_year(r.birth_date, year)]
+    assert len(births) == 6
+    infant = [
+        (_d(r.deceased_on) - _d(r.birth_date)).days
+        for r in births
+        if r.deceased_on is not None and (_d(r.deceased_on) - _d(r.birth_date)).days < 365
+    ]
+    assert len(infant) == 3
+    assert sum(1 for a in infant if a <= 27) == 2  # neonatal
+    assert sum(1 for a in infant if a <= 6) == 1  # early neonatal
+    assert sorted(r.death_cause for r in births if r.deceased_on is not None) == causes
+    # nobody else died there that year
+    assert len([r for r in rows if _in_year(r.deceased_on, year)]) == 3
+    # (b) a district with exactly 3 deaths in the last complete year
+    rows = await _district(s, spec["suppressed_district"])
+    assert len([r for r in rows if _in_year(r.deceased_on, year)]) == 3
+
+
 async def test_the_demo_holds_hand_countable_births_and_deaths(scratch, country):
     from salomat.cli import load_demo
 
@@ -68,49 +103,27 @@ async def test_the_demo_holds_hand_countable_births_and_deaths(scratch, country)
     spec = data["vital_statistics"]
     today = date.today()
     year = today.year - 1
-    # the hand count, from demo.yaml
-    counted = spec["counted"]
-    ages = [p["died_at_day"] for p in counted if "died_at_day" in p]
-    assert len(counted) == 6
-    assert sorted(ages) == [0, 12, 97]  # early neonatal, late neonatal, post-neonatal
-    causes = sorted(p["cause"] for p in counted if "died_at_day" in p)
+    # the hand count, from demo.yaml: 6 births, deaths at day 0 (early neonatal), day 12
+    # (late neonatal) and day 97 (post-neonatal)
+    assert len(spec["counted"]) == 6
+    assert sorted(p["died_at_day"] for p in spec["counted"] if "died_at_day" in p) == [0, 12, 97]
 
     async with session_factory(scratch)() as s:
         await load_demo(s, data, force=False)
         await s.commit()
     async with session_factory(scratch)() as s:
-        rows = (await s.execute(text(_IN_DISTRICT), {"district": spec["counted_district"]})).all()
-        births = [r for r in rows if _in_year(r.birth_date, year)]
-        assert len(births) == 6
-        infant = [
-            (_d(r.deceased_on) - _d(r.birth_date)).days
-            for r in births
-            if r.deceased_on is not None and (_d(r.deceased_on) - _d(r.birth_date)).days < 365
-        ]
-        assert len(infant) == 3
-        assert sum(1 for a in infant if a <= 27) == 2  # neonatal
-        assert sum(1 for a in infant if a <= 6) == 1  # early neonatal
-        assert sorted(r.death_cause for r in births if r.deceased_on is not None) == causes
-        # nobody else was born or died there that year
-        assert len([r for r in rows if _in_year(r.deceased_on, year)]) == 3
+        await _check_hand_counts(s, spec, year)
+        # without --vital-sample the region's births are the demo's own
+        assert len([r for r in await _region(s) if _in_year(r.birth_date, year)]) < 20
 
-        # (b) a district with exactly 3 deaths in the last complete year
-        rows = (
-            await s.execute(text(_IN_DISTRICT), {"district": spec["suppressed_district"]})
-        ).all()
-        assert len([r for r in rows if _in_year(r.deceased_on, year)]) == 3
-
-        # (c) the region: births every year of the history, infant deaths over 4 in some
-        region = (
-            await s.execute(
-                text(
-                    "SELECT p.birth_date, p.deceased_on FROM person p "
-                    "JOIN territory s ON s.id = p.settlement_id "
-                    "JOIN territory d ON d.id = s.parent_id "
-                    "WHERE d.parent_id = (SELECT id FROM territory WHERE level = 'region')"
-                )
-            )
-        ).all()
+    # --force --vital-sample adds the synthetic cohort to a loaded demo
+    async with session_factory(scratch)() as s:
+        await load_demo(s, data, force=True, vital_sample=True)
+        await s.commit()
+    async with session_factory(scratch)() as s:
+        await _check_hand_counts(s, spec, year)
+        # (c) the region: births every year of the history, infant deaths over 4 in most
+        region = await _region(s)
         history = pack.load(country, "population")["vital"]["history_years"]
         per_year: dict[int, list[int]] = {}
         for r in region:
@@ -119,19 +132,17 @@ async def test_the_demo_holds_hand_countable_births_and_deaths(scratch, country)
             per_year.setdefault(born.year, [0, 0])[0] += 1
             if died is not None and (died - born).days < 365:
                 per_year.setdefault(died.year, [0, 0])[1] += 1
+            if died is not None:
+                assert born <= died <= today
         for y in range(today.year - history, today.year):
             assert per_year[y][0] >= 300, (y, per_year[y])
         unsuppressed = [y for y in range(today.year - history, today.year) if per_year[y][1] >= 5]
         assert len(unsuppressed) >= history - 1, per_year
-        # no death after the load day or before birth
-        for r in region:
-            if r.deceased_on is not None:
-                assert _d(r.birth_date) <= _d(r.deceased_on) <= today
 
     # a second load adds nothing
     async with session_factory(scratch)() as s:
         before = (await s.execute(text("SELECT count(*) FROM person"))).scalar_one()
-        await load_demo(s, data, force=True)
+        await load_demo(s, data, force=True, vital_sample=True)
         await s.commit()
         after = (await s.execute(text("SELECT count(*) FROM person"))).scalar_one()
         assert after == before
