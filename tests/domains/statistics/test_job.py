@@ -49,10 +49,11 @@ def test_nightly_periods_are_last_month_and_last_year() -> None:
     assert service.nightly_periods(date(2026, 1, 1)) == ["2025-12", "2025"]
 
 
-async def test_a_nightly_run_computes_last_month_and_queues_the_next_night(db) -> None:
+async def test_a_nightly_run_computes_last_month_and_queues_the_next_night(db, vital) -> None:
     from salomat.core.config import get_settings
     from salomat.country import pack
 
+    await vital.born(date(2000, 1, 1))  # someone alive in every year since
     # a nightly run due now (the chain may already hold one for a later night)
     job_id = await jobs.enqueue(db, service.AGGREGATE_KIND, {"nightly": True})
     await db.commit()
@@ -60,7 +61,14 @@ async def test_a_nightly_run_computes_last_month_and_queues_the_next_night(db) -
     done = await jobs.get(db, job_id)
     assert done.status == jobs.DONE, done.error
     today = pack.today(get_settings().country)
-    assert done.result["periods"] == service.nightly_periods(today)
+    periods = done.result["periods"]
+    assert periods[:2] == service.nightly_periods(today)
+    # every one of the last ten closed years now has figures (backfilled if missing)
+    from salomat.domains.statistics.models import IndicatorValue
+
+    await db.commit()  # a fresh read (SQLite keeps the transaction's snapshot)
+    have = set(await db.scalars(select(IndicatorValue.period).distinct()))
+    assert {str(y) for y in range(today.year - 10, today.year)} <= have
     queued, _ = await jobs.recent(db, kind=service.AGGREGATE_KIND, status=jobs.QUEUED)
     later = [j for j in queued if j.payload.get("nightly")]
     assert len(later) == 1

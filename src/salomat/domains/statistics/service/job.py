@@ -2,7 +2,8 @@
 indicators of one or more periods into ``indicator_value``.
 
 Nightly: a job with ``nightly`` in its payload computes last month and the last closed
-year (late registrations change them), then queues the next night's run at
+year (late registrations change them), and any of the last ``BACKFILL_YEARS`` closed
+years not computed yet (so that trends read stored figures), then queues the next night's run at
 ``NIGHTLY_AT`` in the pack's time zone, so last month's figures are there the next
 morning. ``ensure_nightly`` starts that chain when none is queued (``salomat statistics
 schedule``; every on-demand run calls it too). On demand: ``request_aggregate`` (the
@@ -18,12 +19,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import jobs
 from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
+from salomat.domains.statistics.models import IndicatorValue as Row
 from salomat.domains.statistics.service.aggregate import aggregate_period, parse_period
 
 __all__ = [
@@ -40,6 +43,8 @@ AGGREGATE_KIND = "statistics.aggregate"
 NIGHTLY_AT = time(1, 30)
 #: at most this many periods a request
 MAX_PERIODS = 60
+#: the nightly run computes any of this many last closed years that has no figures yet
+BACKFILL_YEARS = 10
 
 
 def nightly_periods(today: date) -> list[str]:
@@ -47,6 +52,14 @@ def nightly_periods(today: date) -> list[str]:
     first = today.replace(day=1)
     last_month = first - timedelta(days=1)
     return [f"{last_month:%Y-%m}", str(today.year - 1)]
+
+
+async def _missing_years(session: AsyncSession, today: date) -> list[str]:
+    have = set(
+        await session.scalars(select(Row.period).distinct().where(func.length(Row.period) == 4))
+    )
+    years = range(today.year - BACKFILL_YEARS, today.year)
+    return [str(y) for y in reversed(years) if str(y) not in have]
 
 
 def _next_night(now: datetime | None = None) -> datetime:
@@ -106,7 +119,13 @@ async def run_aggregate(session_factory: Any, periods: list[str], progress: Any 
 async def _aggregate(ctx: jobs.JobContext) -> dict[str, Any]:
     nightly = bool(ctx.payload.get("nightly"))
     if nightly:
-        periods = nightly_periods(pack.today(get_settings().country))
+        today = pack.today(get_settings().country)
+        periods = nightly_periods(today)
+        if ctx.checkpoint is None:
+            async with ctx.session() as s:
+                periods += [y for y in await _missing_years(s, today) if y not in periods]
+        else:
+            periods = list(ctx.checkpoint.get("periods", periods))
     else:
         periods = [str(p) for p in ctx.payload.get("periods", [])]
     done: list[str] = list((ctx.checkpoint or {}).get("done", []))
@@ -123,7 +142,9 @@ async def _aggregate(ctx: jobs.JobContext) -> dict[str, Any]:
             rows += await aggregate_period(s, period)
             await s.commit()
         done.append(code)
-        await ctx.progress(len(done), len(periods), {"done": done, "rows": rows})
+        await ctx.progress(
+            len(done), len(periods), {"done": done, "rows": rows, "periods": periods}
+        )
     if nightly:
         async with ctx.session() as s:
             await ensure_nightly_after(s, ctx.id)
