@@ -121,3 +121,10 @@ def test_a_pregnant_woman_whose_cause_is_not_maternal_is_reviewed():
     assert sel.reasons == ("pregnancy_not_maternal",)
     sel = select_underlying_cause([("O14.1", None)], pregnancy=Pregnancy.at_death)
     assert sel.reasons == ()
+
+
+def test_an_injury_due_to_a_disease_below_it_goes_to_a_coder():
+    sel = select_underlying_cause(
+        [("T81.4", None), ("C18.9", None)], external_cause="Y83.2", manner=Manner.accident
+    )
+    assert (sel.underlying_cause, sel.reasons) == ("Y83.2", ("injury_due_to_disease",))

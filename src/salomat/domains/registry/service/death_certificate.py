@@ -24,8 +24,10 @@ Underlying cause, what is implemented (docs/mortality.md says the same to a user
   queued (``only_ill_defined``).
 * Conflicting lines go to a coder: an interval on a lower line shorter than on a line
   above it (``interval_order``), the same code on two lines of Part I
-  (``duplicate_code``), a condition "unlikely to cause death" (Vol. 2 §4.2.7 and its
-  list) as the only condition (``unlikely_cause``), an external cause reported with no
+  (``duplicate_code``), an injury reported as due to a disease on a lower line (a
+  complication of care, a pathological fracture: ``injury_due_to_disease``), a
+  condition "unlikely to cause death" (Vol. 2 §4.2.7 and its list) as the only
+  condition (``unlikely_cause``), an external cause reported with no
   injury in Part I (``external_cause_without_injury``), a pregnant or recently pregnant
   woman whose cause is not maternal (``pregnancy_not_maternal``, Vol. 2 §5.8 on maternal
   mortality), a manner still under investigation (``pending_investigation``).
@@ -225,6 +227,10 @@ def select_underlying_cause(
     if injuries:
         # the external cause is required with an injury: check_certificate refuses without
         selected = external_cause or starting
+        if not _is_injury(starting):
+            # a complication of care or an injury due to a disease reported below it: whether
+            # the disease or the external cause is underlying needs the rules we do not have
+            reasons.append("injury_due_to_disease")
     else:
         selected = starting
         if external_cause is not None:

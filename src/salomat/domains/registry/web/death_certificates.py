@@ -93,6 +93,7 @@ REASONS = {
     ),
     "interval_order": N_("An interval on a lower line is shorter than on a line above it"),
     "duplicate_code": N_("The same code is on two lines of Part I"),
+    "injury_due_to_disease": N_("An injury is reported as due to a disease on a lower line"),
     "unlikely_cause": N_("The only condition is one unlikely to cause death"),
     "external_cause_without_injury": N_("An external cause is given but no injury in Part I"),
     "pregnancy_not_maternal": N_("The woman was pregnant but the cause is not maternal"),
