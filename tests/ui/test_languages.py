@@ -311,6 +311,7 @@ async def _seed(
             tumours = await _cancer_ids(s)
             insurance = await _insurance_ids(s)
             subscriptions = await _subscription_ids(s)
+            statistics = await _statistics_ids(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -326,9 +327,19 @@ async def _seed(
             **tumours,
             **insurance,
             **subscriptions,
+            **statistics,
         },
         nids,
     )
+
+
+async def _statistics_ids(session: Any) -> dict[str, list[Any]]:
+    """An indicator with a trend and a demo region (the indicator pages)."""
+    from salomat.domains.registry import service
+
+    areas = await service.statistics_areas(session)
+    regions = sorted(c for c, (level, _n, _p) in areas.items() if level == "region")
+    return {"indicator": ["infant_mortality"], "region": regions[:1]}
 
 
 async def _sick_leave_ids(session: Any, citizen_id: int) -> dict[str, list[Any]]:

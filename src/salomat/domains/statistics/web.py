@@ -122,6 +122,12 @@ def target_words(t: Target | None, ind: Indicator) -> str:
 def status_words(trend: Trend | None) -> str:
     if trend is None:
         return ""
+    if trend.status == "no_target" and trend.target is not None:
+        # a reduction whose baseline year has no public value: there is a target, but
+        # nothing to measure it from
+        return gettext("no value in the baseline year %(year)s to measure the target from") % {
+            "year": trend.target.baseline_year
+        }
     words = gettext(STATUS.get(trend.status, trend.status))
     if trend.projected is not None and trend.target is not None:
         d = _digits(trend.indicator)
