@@ -128,3 +128,22 @@ def test_an_injury_due_to_a_disease_below_it_goes_to_a_coder():
         [("T81.4", None), ("C18.9", None)], external_cause="Y83.2", manner=Manner.accident
     )
     assert (sel.underlying_cause, sel.reasons) == ("Y83.2", ("injury_due_to_disease",))
+
+
+@pytest.mark.parametrize(
+    ("part1", "cause", "reasons"),
+    [
+        # Rule A (ICD-10 Volume 2, 2019): cardiac arrest alone is ill-defined, as are
+        # R00-R94 and R96-R99; sudden infant death (R95) is not
+        ([("I46.9", None)], "I46.9", ("only_ill_defined",)),
+        ([("J96.9", None)], "J96.9", ("only_ill_defined",)),
+        ([("R95", None)], "R95", ()),
+        ([("R94.8", None)], "R94.8", ("only_ill_defined",)),
+        ([("R96.0", None)], "R96.0", ("only_ill_defined",)),
+        ([("I46.9", 10), ("I21.9", 120)], "I21.9", ()),
+        ([("I21.9", 120), ("I46.9", 10)], "I46.9", ("interval_order", "ill_defined_with_defined")),
+    ],
+)
+def test_rule_a_ill_defined_conditions(part1, cause, reasons):
+    sel = select_underlying_cause(part1)
+    assert (sel.underlying_cause, sel.reasons) == (cause, reasons)

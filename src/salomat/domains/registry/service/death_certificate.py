@@ -49,7 +49,7 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -187,8 +187,15 @@ def _is_external(code: str) -> bool:
     return code[0] in "VWXY"
 
 
+#: the conditions ICD-10 Volume 2 (2019) Rule A regards as ill-defined besides chapter
+#: XVIII's symptoms and signs (R00-R94, R96-R99; R95, sudden infant death, is not)
+ILL_DEFINED = frozenset({"I46.1", "I46.9", "I95.9", "I99", "J96.0", "J96.9", "P28.5"})
+
+
 def _is_ill_defined(code: str) -> bool:
-    return code[0] == "R"
+    """Rule A's ill-defined conditions: R00-R94, R96-R99, and cardiac arrest, unspecified
+    hypotension, respiratory failure and the like (``ILL_DEFINED``)."""
+    return (code[0] == "R" and code[:3] != "R95") or code in ILL_DEFINED
 
 
 def _code(code: str, name: str, errors: list[FieldError]) -> str | None:
@@ -822,7 +829,20 @@ async def certificate_coverage(
                 func.count(Person.id).label("deaths"),
                 func.count(DeathCertificate.id).label("certified"),
                 func.count(case((DeathCertificate.review == "needs_review", 1))).label("queued"),
-                func.count(case((Person.death_cause.like("R%"), 1))).label("ill_defined"),
+                func.count(
+                    case(
+                        (
+                            or_(
+                                and_(
+                                    Person.death_cause.like("R%"),
+                                    Person.death_cause.not_like("R95%"),
+                                ),
+                                Person.death_cause.in_(sorted(ILL_DEFINED)),
+                            ),
+                            1,
+                        )
+                    )
+                ).label("ill_defined"),
             )
             .select_from(Person)
             .outerjoin(DeathCertificate, DeathCertificate.person_id == Person.id)
