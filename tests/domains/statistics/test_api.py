@@ -152,3 +152,28 @@ async def test_data_quality_of_the_causes_of_death(client, analyst, vital) -> No
     bad = await client.get(f"{BASE}/data-quality", params={"period": "20"}, headers=analyst)
     assert bad.status_code == 422
     assert "period" in bad.text
+
+
+async def test_a_suppressed_baseline_does_not_show_through_the_target(
+    client, analyst, vital, vital2
+) -> None:
+    # the pack's infant-mortality target: 15.3 % below the 2020 value. Region 1: 3 infant
+    # deaths of 20 births in 2020 (suppressed); region 2: 6 of 20 (shown)
+    for place, deaths in ((vital, 3), (vital2, 6)):
+        for i in range(deaths):
+            await place.death(date(2020, 2, 1 + i), date(2020, 3, 1 + i))
+        for i in range(20 - deaths):
+            await place.born(date(2020, 4, 1 + i))
+    url = f"{BASE}/indicators/infant_mortality/trend"
+    shown = await client.get(url, params={"area": vital2.place.region, "years": 1},
+                             headers=analyst)  # fmt: skip
+    assert shown.status_code == 200, shown.text
+    target = shown.json()["target"]
+    assert target["baseline_value"] == 300.0
+    assert target["value"] == pytest.approx(300.0 * (1 - 0.153))
+    hidden = await client.get(url, params={"area": vital.place.region, "years": 1},
+                              headers=analyst)  # fmt: skip
+    target = hidden.json()["target"]
+    # held to the national target instead: never 150 (3 / 20) nor 150 x 0.847
+    assert target["baseline_value"] != 150.0
+    assert target["value"] != pytest.approx(150.0 * (1 - 0.153))

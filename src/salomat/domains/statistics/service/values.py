@@ -302,7 +302,9 @@ def _target_for(ind: Indicator, area: str, country: str) -> Target | None:
 
 
 def _resolve(target: Target, values: dict[int, float | None]) -> Target:
-    """A reduction target's value from its baseline (given, or the platform's figure)."""
+    """A reduction target's value from its baseline (given in the pack, else the value
+    of the baseline year in ``values``; none: the target has no value). Callers pass
+    public (unsuppressed) values only: the target would show a withheld count."""
     if target.kind == "ceiling":
         return target
     base = target.baseline_value
@@ -384,23 +386,47 @@ async def indicator_trend(
             None,
         )
     country = get_settings().country
-    target = _target_for(ind, code, country)
-    values = {y: (v.value if v else None) for y, v in raw.items()}
-    if target is not None and target.kind == "reduction" and target.baseline_value is None:
-        by_year = dict(values)
-        if target.baseline_year is not None and target.baseline_year not in by_year:
+
+    async def public_value(area_code: str, year: int | None) -> float | None:
+        """The area's value of a year as the public sees it: a suppressed cell gives none
+        (a target computed from it would let its count show through)."""
+        if year is None:
+            return None
+        if area_code == code and year in raw:
+            hit = raw[year]
+        else:
             try:
-                p = parse_period(str(target.baseline_year), today)
-                computed, _ = await _period_values(session, p)
-                hit = next(
-                    (v for v in computed
-                     if v.indicator == ind.code and v.area == code and v.by == ""),
-                    None,
-                )  # fmt: skip
-                by_year[target.baseline_year] = hit.value if hit else None
+                p = parse_period(str(year), today)
             except Invalid:
-                pass
-        target = _resolve(target, by_year)
+                return None
+            computed, _ = await _period_values(session, p)
+            hit = next(
+                (v for v in computed
+                 if v.indicator == ind.code and v.area == area_code and v.by == ""),
+                None,
+            )  # fmt: skip
+        if hit is None or calc.suppressed(
+            hit.numerator if hit.numerator is not None else hit.value
+        ):
+            return None
+        return hit.value
+
+    target = _target_for(ind, code, country)
+    if target is not None and target.kind == "reduction" and target.baseline_value is None:
+        year = target.baseline_year
+        resolved = _resolve(target, {year: await public_value(code, year)} if year else {})
+        if resolved.value is None and code != country:
+            # no public baseline here: the area is held to the national target
+            national = _target_for(ind, country, country)
+            if national is not None and national.kind == "reduction":
+                if national.baseline_value is None:
+                    year = national.baseline_year
+                    found = {year: await public_value(country, year)} if year else {}
+                    national = _resolve(national, found)
+                resolved = national
+            elif national is not None:
+                resolved = national
+        target = resolved
     points = []
     fit: list[tuple[int, float]] = []
     for y, v in raw.items():
