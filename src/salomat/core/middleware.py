@@ -83,8 +83,9 @@ class RequestContextMiddleware:
         )
         token = context.set_current(ctx)
         scope.setdefault("state", {})["request_id"] = rid
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
+        #: the response has started (an error after it cannot become a 500 page)
         started = False
         is_static = path.startswith("/static/")
         is_docs = path in ("/docs", "/redoc") or path.startswith("/docs/")
@@ -126,7 +127,7 @@ class RequestContextMiddleware:
                     "method": ctx.method,
                     "path": path,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round((time.perf_counter() - began) * 1000, 2),
                     "client": ctx.client_address,
                     "request_id": rid,
                 },
