@@ -66,6 +66,7 @@ from salomat.domains.sanatorium import cli as sanatorium_cli
 from salomat.domains.sanatorium import service as sanatorium
 from salomat.domains.sickleave import service as sickleave
 from salomat.domains.statistics import cli as statistics_cli
+from salomat.domains.statistics import service as statistics_service
 
 app = typer.Typer(
     name="salomat",
@@ -719,6 +720,17 @@ def demo_load(
         f"{load.pregnancies} pregnancies, {len(load.created)} users.",
         markup=False,
     )
+    # the health indicators of the demo's closed years and last month, computed by the
+    # server's worker once it runs (`make run`), and the nightly run after them
+    periods = _demo_statistics_periods(pack.today(country))
+    job = run_unit_of_work(
+        lambda s: statistics_service.request_aggregate(s, periods, requested_by="demo load")
+    )
+    out.print(
+        f"Health indicators of {periods[-1]}-{periods[1]} and {periods[0]} queued "
+        f"(job {job}); the server computes them when it starts.",
+        markup=False,
+    )
     if load.existing:
         out.print(
             f"Left unchanged (the username exists): {', '.join(load.existing)}.", markup=False
@@ -729,6 +741,12 @@ def demo_load(
     if path.is_file():
         out.print(path.read_text(encoding="utf-8"), end="", markup=False)
         out.print(f"Saved in {path} (owner-only); `salomat demo logins` shows them again.")
+
+
+def _demo_statistics_periods(today: date) -> list[str]:
+    """Last month, then the closed years of the demo's vital history, newest first."""
+    first = today.replace(day=1) - timedelta(days=1)
+    return [f"{first:%Y-%m}", *(str(y) for y in range(today.year - 1, today.year - 8, -1))]
 
 
 @demo_app.command("logins")
