@@ -496,6 +496,8 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "Subscription",  # checked in test_subscription.py
         "Group",  # a facility's population: checked in test_bulk_export.py
         "StructureDefinition",  # the national profiles: checked in test_profiles.py
+        "Measure",  # the health indicators: checked in tests/domains/statistics
+        "MeasureReport",  # the health indicators' values: checked in tests/domains/statistics
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}

@@ -64,6 +64,7 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
         "Insurance claims",
         "Settlements",
         "Immunization coverage",
+        "Deaths without a certificate",
         "Facilities",
     ]
     current = page.get_by_test_id("nav").get_by_role("link", name="Start")
@@ -105,6 +106,7 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
             "admin",
             [
                 "Start",
+                "Health indicators",
                 "Facilities",
                 "Users",
                 "Client systems",
@@ -193,6 +195,7 @@ async def test_switching_the_language_translates_the_page(browser, make_user):
         "Страховые заявки",
         "Расчёты",
         "Охват иммунизацией",
+        "Смерти без свидетельства",
         "Учреждения",
     ]
     assert (await page.get_by_test_id("logout").inner_text()).strip() == "Выйти"

@@ -112,6 +112,10 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     "cancer:register": _w("Condition", "Observation"),
     "cancer:follow_up": _w("Observation", "Encounter"),
     "cancer:statistics": _r("MeasureReport"),
+    # national health indicators (docs/statistics.md): a data warehouse reads them as FHIR
+    # Measure and MeasureReport; recomputing a period is the ministry's own
+    "statistics:read": _r("Measure", "MeasureReport"),
+    "statistics:compute": None,
     "insurance:manage": _w("Coverage", "Account"),
     "insurance:eligibility": _r("Coverage", "CoverageEligibilityResponse"),
     "insurance:claim": _w("Claim"),

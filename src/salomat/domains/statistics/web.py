@@ -67,12 +67,13 @@ FIELD_LABELS = {
     "years": N_("Years"),
     "by": N_("Breakdown"),
 }
-#: words holding "%" (not format strings in a template): translated here
+#: the interval's words, translated here; a msgid holds no bare per cent sign ("95 % i"
+#: reads as a format placeholder to the catalogue's checks)
 LABELS = {
-    "ci": N_("95 % interval"),
+    "ci": N_("Confidence interval, 95 per cent"),
     "legend": N_(
-        '95 % intervals are exact Poisson intervals. "<5": fewer than 5 events, not shown '
-        "so that no one can be recognised; the denominator is shown."
+        'Confidence intervals (95 per cent) are exact Poisson intervals. "<5": fewer than '
+        "5 events, not shown so that no one can be recognised; the denominator is shown."
     ),
 }
 BY_VALUES = ("region", "district", "sex", "urban_rural", "age_group")

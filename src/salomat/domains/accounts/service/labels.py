@@ -87,6 +87,10 @@ RESOURCE_TYPES: dict[str, str] = {
     "Settlement": N_("Settlement with a provider"),
     "Employer": N_("Employer"),
     "Subscription": N_("Subscription of another system"),
+    "DeathCertificate": N_("Death certificate"),
+    "IndicatorValue": N_("Health indicator"),
+    "IndicatorTrend": N_("Health indicator trend"),
+    "MortalityDataQuality": N_("Quality of cause-of-death data"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -116,6 +120,8 @@ RESOURCE_TYPES: dict[str, str] = {
     "jobs": N_("Background jobs"),
     "subscription": N_("Subscription of another system"),
     "terminology": N_("Code systems and profiles"),
+    "death_certificate": N_("Death certificate"),
+    "statistics": N_("Health indicators"),
 }
 
 #: what the shared health record (domains.record) keeps, by kind: the names its own page
