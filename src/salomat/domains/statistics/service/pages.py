@@ -27,7 +27,6 @@ from salomat.domains.statistics.schemas import (
     IndicatorValue,
     Target,
     Trend,
-    TrendPoint,
 )
 from salomat.domains.statistics.service import calc
 from salomat.domains.statistics.service.aggregate import Computed, Period, parse_period
@@ -44,7 +43,7 @@ from salomat.domains.statistics.service.values import (
     indicator_values,
     mask,
     target_path,
-    trend_status,
+    trend_points,
 )
 
 __all__ = [
@@ -143,24 +142,7 @@ async def _trend(years: _Years, ind: Indicator, code: str, count: int) -> Trend:
     last = years.today.year - 1
     raw = {y: await years.cell(ind.code, code, y) for y in range(last - count + 1, last + 1)}
     target = await _target(years, ind, code)
-    points, fit = [], []
-    for y, v in raw.items():
-        cell = mask(
-            IndicatorValue(indicator=ind.code, period=str(y), area=code,
-                           value=v.value if v else None, ci_low=v.ci_low if v else None,
-                           ci_high=v.ci_high if v else None,
-                           numerator=v.numerator if v else None)
-        )  # fmt: skip
-        points.append(
-            TrendPoint(
-                year=y, value=cell.value, ci_low=cell.ci_low, ci_high=cell.ci_high,
-                suppressed=cell.suppressed,
-                target_path=target_path(target, y) if target else None,
-            )
-        )  # fmt: skip
-        if cell.value is not None:
-            fit.append((y, cell.value))
-    status, projected = trend_status(fit, target)
+    points, status, projected = trend_points(ind, code, raw, target)
     return Trend(
         indicator=ind, area=code, points=points, target=target, status=status,
         projected=projected,

@@ -53,6 +53,7 @@ __all__ = [
     "indicator_values",
     "mask",
     "mortality_data_quality",
+    "trend_points",
     "trend_status",
     "values_csv",
 ]
@@ -358,6 +359,33 @@ def trend_status(
     return ("on_track" if projected <= target.value else "off_track"), projected
 
 
+def trend_points(
+    ind: Indicator, code: str, raw: dict[int, Computed | None], target: Target | None
+) -> tuple[list[TrendPoint], str, float | None]:
+    """The years' public points (small cells masked) with the target's path, and the
+    on-track status and projection fitted to the shown values (REST trend and pages)."""
+    points = []
+    fit: list[tuple[int, float]] = []
+    for y, v in raw.items():
+        cell = mask(
+            IndicatorValue(indicator=ind.code, period=str(y), area=code,
+                           value=v.value if v else None, ci_low=v.ci_low if v else None,
+                           ci_high=v.ci_high if v else None,
+                           numerator=v.numerator if v else None)
+        )  # fmt: skip
+        points.append(
+            TrendPoint(
+                year=y, value=cell.value, ci_low=cell.ci_low, ci_high=cell.ci_high,
+                suppressed=cell.suppressed,
+                target_path=target_path(target, y) if target else None,
+            )
+        )  # fmt: skip
+        if cell.value is not None:
+            fit.append((y, cell.value))
+    status, projected = trend_status(fit, target)
+    return points, status, projected
+
+
 async def indicator_trend(
     session: AsyncSession,
     principal: Principal,
@@ -427,25 +455,7 @@ async def indicator_trend(
             elif national is not None:
                 resolved = national
         target = resolved
-    points = []
-    fit: list[tuple[int, float]] = []
-    for y, v in raw.items():
-        cell = mask(
-            IndicatorValue(indicator=ind.code, period=str(y), area=code,
-                           value=v.value if v else None, ci_low=v.ci_low if v else None,
-                           ci_high=v.ci_high if v else None,
-                           numerator=v.numerator if v else None)
-        )  # fmt: skip
-        points.append(
-            TrendPoint(
-                year=y, value=cell.value, ci_low=cell.ci_low, ci_high=cell.ci_high,
-                suppressed=cell.suppressed,
-                target_path=target_path(target, y) if target else None,
-            )
-        )  # fmt: skip
-        if cell.value is not None:
-            fit.append((y, cell.value))
-    status, projected = trend_status(fit, target)
+    points, status, projected = trend_points(ind, code, raw, target)
     await audit.record(
         session, principal, action="read", resource_type="IndicatorTrend",
         resource_id=ind.code, purpose="aggregate statistics", detail=f"area {code}",
