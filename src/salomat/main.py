@@ -49,6 +49,7 @@ from salomat.domains.registry import web as registry_web
 from salomat.domains.sanatorium import api as sanatorium_api
 from salomat.domains.sanatorium import service as sanatorium_service
 from salomat.domains.sanatorium import web as sanatorium_web
+from salomat.domains.screening import api as screening_api
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.domains.statistics import api as statistics_api
@@ -164,6 +165,7 @@ def create_app() -> FastAPI:
         *sanatorium_api.routers,
         *statistics_api.routers,
         *cancer_api.routers,
+        *screening_api.routers,
         *insurance_api.routers,
         fhir_api.router,
         fhir_bulk_api.downloads,

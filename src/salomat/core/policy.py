@@ -269,6 +269,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {Role.analyst, Role.epidemiologist, Role.statistician, Role.admin}
     ),
     "statistics:compute": frozenset({Role.admin, Role.analyst}),
+    # screening and disease-management programmes (issue 21, docs/screening.md): the
+    # nurse and family doctor screen, follow DMP patients up and work from the section's
+    # lists; the doctor enrols (a diagnosis); the citizen reads her own card and her
+    # screenings due; target-group counts and indicators are aggregate
+    "screening:read": frozenset({Role.nurse, Role.family_doctor, Role.citizen}),
+    "screening:record": frozenset({Role.nurse, Role.family_doctor}),
+    "screening:enrol": frozenset({Role.family_doctor}),
+    "screening:worklist": frozenset({Role.nurse, Role.family_doctor}),
+    "screening:portal": frozenset({Role.citizen}),
+    "screening:coverage": frozenset(
+        {Role.nurse, Role.family_doctor, Role.analyst, Role.epidemiologist}
+    ),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

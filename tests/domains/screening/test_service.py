@@ -1,0 +1,458 @@
+"""Screening and DMP rules against the note's vectors (../shared/domain/screening-dmp.md):
+vector 2 (glucose control), vector 4 (due dates: who is invited), the exclusion of people
+under dynamic observation, boundaries one below / at / one above, and the refusals that
+name their field. Kazakh pack (``kz``) where the vectors' programmes are Kazakh."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from salomat.core.errors import Conflict, Invalid, NotFound
+from salomat.domains.screening import service
+from salomat.domains.screening.schemas import (
+    DmpVisitIn,
+    EnrolmentEndIn,
+    EnrolmentIn,
+    MeasurementIn,
+    ScreeningVisitIn,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def _errors(exc: pytest.ExceptionInfo[Invalid]) -> dict[str, str]:
+    return {e.field: e.message for e in exc.value.errors}
+
+
+async def _screen(scr, person_id, programme, on, **kw):  # type: ignore[no-untyped-def]
+    data = ScreeningVisitIn(
+        programme=programme, performed_on=on, result=kw.pop("result", "normal"), **kw
+    )
+    v = await service.record_screening(scr.db, scr.principal(), person_id, data)
+    await scr.db.commit()
+    return v
+
+
+async def _invited(scr, programme, on):  # type: ignore[no-untyped-def]
+    w = await service.invitation_worklist(scr.db, scr.principal(), on, programme=programme)
+    await scr.db.commit()
+    return {r.person_id for r in w.invitations}
+
+
+# ---- vector 4: due dates ------------------------------------------------------------
+
+
+def test_vector_4_due_dates_pure():
+    rules = service.screening_rules("KZ")
+    cervix = rules.programme("cervical", date(2025, 6, 10))
+    breast = rules.programme("breast", date(2025, 11, 2))
+    assert cervix.due_on(date(2021, 6, 10)) == date(2025, 6, 10)
+    e = service.eligibility(
+        cervix, sex="female", birth=date(1990, 5, 10), deceased_on=None,
+        day=date(2025, 6, 10), last_on=date(2021, 6, 10), under_dmp=set(),
+    )  # fmt: skip
+    assert e.in_group
+    assert e.due_on == date(2025, 6, 10)
+    assert service.age_on(date(1990, 5, 10), date(2025, 6, 10)) == 35
+    e = service.eligibility(
+        breast, sex="female", birth=date(1955, 2, 1), deceased_on=None,
+        day=date(2025, 11, 2), last_on=date(2023, 11, 2), under_dmp=set(),
+    )  # fmt: skip
+    assert e.in_group
+    assert e.due_on == date(2025, 11, 2)
+    e = service.eligibility(
+        breast, sex="female", birth=date(1955, 2, 1), deceased_on=None,
+        day=date(2026, 3, 1), last_on=date(2024, 3, 1), under_dmp=set(),
+    )  # fmt: skip
+    assert not e.in_group
+    assert e.reason == "age_or_sex"
+    assert e.due_on == date(2026, 3, 1)
+
+
+async def test_vector_4_invites_exactly_whom_it_says(scr, kz, today):
+    today(date(2026, 6, 1))
+    cervix_woman = await scr.make_patient(date(1990, 5, 10))
+    breast_70 = await scr.make_patient(date(1955, 2, 1))
+    breast_71 = await scr.make_patient(date(1955, 2, 1))
+    await _screen(scr, cervix_woman.id, "cervical", date(2021, 6, 10))
+    await _screen(scr, breast_70.id, "breast", date(2023, 11, 2))
+    await _screen(scr, breast_71.id, "breast", date(2024, 3, 1))
+
+    # cervix: due 2025-06-10 (4 years), age 35: one day before not yet, on the day invited
+    assert cervix_woman.id not in await _invited(scr, "cervical", date(2025, 6, 9))
+    assert cervix_woman.id in await _invited(scr, "cervical", date(2025, 6, 10))
+    assert cervix_woman.id in await _invited(scr, "cervical", date(2025, 6, 11))
+    # breast: due 2025-11-02 at 70: invited; the other is due 2026-03-01 at 71: never
+    on_due = await _invited(scr, "breast", date(2025, 11, 2))
+    assert breast_70.id in on_due
+    assert breast_71.id not in on_due
+    assert breast_70.id not in await _invited(scr, "breast", date(2025, 11, 1))
+    assert breast_71.id not in await _invited(scr, "breast", date(2026, 3, 1))
+    assert breast_71.id not in await _invited(scr, "breast", date(2026, 2, 28))  # not due
+
+
+async def test_target_group_counts_match_the_worklist(scr, kz, today):
+    today(date(2026, 6, 1))
+    a = await scr.make_patient(date(1990, 5, 10))
+    await scr.make_patient(date(1985, 1, 1))  # never screened: due
+    await scr.make_patient(date(1990, 1, 1), sex="male")  # not a cervical group
+    await _screen(scr, a.id, "cervical", date(2024, 1, 10))  # screened within 4 years
+    [c] = await service.target_group_counts(
+        scr.db, scr.principal(), date(2025, 6, 10), programme="cervical"
+    )
+    assert (c.eligible, c.due, c.screened) == (2, 1, 1)
+    # the district counts every facility in it (the other polyclinic has nobody)
+    [d] = await service.target_group_counts(
+        scr.db, scr.principal(), date(2025, 6, 10), area=scr.place.district, programme="cervical"
+    )
+    assert (d.eligible, d.due, d.screened) == (2, 1, 1)
+
+
+# ---- age and interval boundaries ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("born", "invited"),
+    [
+        (date(1995, 6, 11), False),  # 29 on 2025-06-10 (30 tomorrow)
+        (date(1995, 6, 10), True),  # 30 on the day
+        (date(1955, 6, 10), True),  # 70 on the day (upper bound inclusive)
+        (date(1954, 6, 11), True),  # 70, 71 tomorrow
+        (date(1954, 6, 10), False),  # 71 on the day
+    ],
+)
+async def test_age_bounds_are_inclusive(scr, kz, today, born, invited):
+    today(date(2026, 1, 1))
+    p = await scr.make_patient(born, sex="male")
+    assert (p.id in await _invited(scr, "cvd_dm_risk", date(2025, 6, 10))) is invited
+
+
+@pytest.mark.parametrize(("offset", "due"), [(-1, False), (0, True), (1, True)])
+async def test_interval_one_day_before_at_after(scr, kz, today, offset, due):
+    today(date(2026, 1, 1))
+    p = await scr.make_patient(date(1970, 1, 1), sex="male")
+    await _screen(scr, p.id, "cvd_dm_risk", date(2023, 3, 15))
+    day = date.fromordinal(date(2025, 3, 15).toordinal() + offset)
+    assert (p.id in await _invited(scr, "cvd_dm_risk", day)) is due
+
+
+def test_leap_day_interval_is_due_on_the_first_of_march():
+    assert service.add_years(date(2024, 2, 29), 1) == date(2025, 3, 1)
+    assert service.interval_cutoff(date(2025, 2, 28), 1) == date(2024, 2, 28)
+
+
+# ---- exclusion by dynamic observation -------------------------------------------------
+
+
+async def test_a_woman_enrolled_in_hypertension_leaves_the_cardiovascular_group(scr, kz, today):
+    today(date(2025, 9, 1))
+    woman = await scr.make_patient(date(1975, 4, 4))
+    day = date(2025, 6, 1)
+    assert woman.id in await _invited(scr, "cvd_dm_risk", day)
+    [before] = await service.target_group_counts(
+        scr.db, scr.principal(), day, programme="cvd_dm_risk"
+    )
+    e = await service.enrol(
+        scr.db, scr.principal(), woman.id,
+        EnrolmentIn(programme="hypertension", diagnosis_code="I10", enrolled_on=date(2025, 5, 1)),
+    )  # fmt: skip
+    await scr.db.commit()
+    assert woman.id not in await _invited(scr, "cvd_dm_risk", day)
+    [after] = await service.target_group_counts(
+        scr.db, scr.principal(), day, programme="cvd_dm_risk"
+    )
+    assert after.eligible == before.eligible - 1
+    # before her enrolment she was in the group; a screening of her now is opportunistic
+    assert woman.id in await _invited(scr, "cvd_dm_risk", date(2025, 4, 30))
+    v = await _screen(scr, woman.id, "cvd_dm_risk", date(2025, 6, 1))
+    assert v.opportunistic
+    assert v.opportunistic_reason == "under_dmp"
+    # still in the cervical group: hypertension excludes only what the pack says
+    assert woman.id in await _invited(scr, "cervical", day)
+    # the enrolment ends: she is back
+    await service.end_enrolment(
+        scr.db, scr.principal(), e.id,
+        EnrolmentEndIn(ended_on=date(2025, 7, 1), end_reason="transferred"), e.version,
+    )  # fmt: skip
+    await scr.db.commit()
+    assert woman.id in await _invited(scr, "cvd_dm_risk", date(2027, 7, 2))
+
+
+# ---- opportunistic screening ---------------------------------------------------------
+
+
+async def test_outside_the_group_is_kept_as_opportunistic_and_never_coverage(scr, kz, today):
+    today(date(2025, 9, 1))
+    young = await scr.make_patient(date(2000, 1, 1), sex="male")  # 25
+    v = await _screen(
+        scr, young.id, "cvd_dm_risk", date(2025, 6, 1),
+        measurements=[MeasurementIn(kind="bp", systolic=120, diastolic=80)],
+    )  # fmt: skip
+    assert v.opportunistic
+    assert v.opportunistic_reason == "age_or_sex"
+    assert v.measurements[0].systolic == 120
+    p = await scr.make_patient(date(1960, 1, 1), sex="male")
+    first = await _screen(scr, p.id, "cvd_dm_risk", date(2025, 1, 10))
+    again = await _screen(scr, p.id, "cvd_dm_risk", date(2025, 6, 1))  # not due yet
+    assert not first.opportunistic
+    assert again.opportunistic
+    assert again.opportunistic_reason == "not_due"
+    [c] = await service.target_group_counts(
+        scr.db, scr.principal(), date(2025, 6, 1), programme="cvd_dm_risk"
+    )
+    assert c.screened == 1  # p once (his first); the young man is outside the group
+
+
+async def test_screening_someone_out_of_scope_is_not_found(scr, kz, today):
+    today(date(2025, 9, 1))
+    elsewhere = await scr.make_patient(facility_code=scr.other.code)
+    with pytest.raises(NotFound):
+        await service.record_screening(
+            scr.db, scr.principal(), elsewhere.id,
+            ScreeningVisitIn(
+                programme="cvd_dm_risk", performed_on=date(2025, 6, 1), result="normal"
+            ),
+        )  # fmt: skip
+
+
+# ---- measurements and results -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("m", "field"),
+    [
+        (MeasurementIn(kind="bp", systolic=400, diastolic=90), "measurements.0.systolic"),
+        (MeasurementIn(kind="bp", systolic=120, diastolic=39), "measurements.0.diastolic"),
+        (MeasurementIn(kind="glucose_fasting", value=6.1, unit="g/L"), "measurements.0.unit"),
+        (MeasurementIn(kind="glucose_fasting", value=0.5, unit="mmol/L"), "measurements.0.value"),
+        (MeasurementIn(kind="cholesterol", value=5.0, unit="mmol"), "measurements.0.unit"),
+        (MeasurementIn(kind="smoking", code="sometimes"), "measurements.0.code"),
+        (MeasurementIn(kind="mammography", code="4"), "measurements.0.kind"),  # not cvd's
+    ],
+)
+async def test_impossible_measurements_are_refused_naming_the_field(scr, kz, today, m, field):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient(date(1970, 1, 1))
+    with pytest.raises(Invalid) as exc:
+        await service.record_screening(
+            scr.db, scr.principal(), p.id,
+            ScreeningVisitIn(programme="cvd_dm_risk", performed_on=date(2025, 6, 1),
+                             result="normal", measurements=[m]),
+        )  # fmt: skip
+    assert field in _errors(exc)
+
+
+async def test_glucose_in_mg_per_dl_is_stored_in_mmol_per_l(scr, kz, today):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient(date(1970, 1, 1))
+    v = await _screen(
+        scr, p.id, "cvd_dm_risk", date(2025, 6, 1), result="abnormal", next_step="enrol",
+        measurements=[MeasurementIn(kind="glucose_fasting", value=126, unit="mg/dL"),
+                      MeasurementIn(kind="bp", systolic=150, diastolic=95)],
+    )  # fmt: skip
+    g = v.measurements[0]
+    assert g.unit == "mmol/L"
+    assert g.value == pytest.approx(126 / 18.016)
+    assert (g.value_entered, g.unit_entered, g.loinc) == ("126", "mg/dL", "1558-6")
+    assert v.next_step == "enrol"
+
+
+async def test_an_abnormal_result_needs_its_next_step(scr, kz, today):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient(date(1970, 1, 1))
+    with pytest.raises(Invalid) as exc:
+        await _screen(scr, p.id, "cvd_dm_risk", date(2025, 6, 1), result="abnormal")
+    assert "next_step" in _errors(exc)
+    with pytest.raises(Invalid) as exc:
+        await _screen(scr, p.id, "cvd_dm_risk", date(2025, 6, 1), next_step="refer")
+    assert "next_step" in _errors(exc)
+    with pytest.raises(Invalid) as exc:
+        await _screen(scr, p.id, "no_such", date(2025, 6, 1))
+    assert "programme" in _errors(exc)
+    with pytest.raises(Invalid) as exc:
+        await _screen(scr, p.id, "cvd_dm_risk", date(2025, 9, 2))
+    assert "performed_on" in _errors(exc)
+
+
+# ---- enrolment ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("programme", "code", "ok"),
+    [
+        ("hypertension", "I10", True),
+        ("hypertension", "I15.9", True),
+        ("hypertension", "I16", False),
+        ("hypertension", "I09", False),
+        ("t2dm", "E11.9", True),
+        ("t2dm", "E10", False),
+        ("chf", "I50.0", True),
+        ("chf", "I51", False),
+    ],
+)
+async def test_enrolment_needs_a_qualifying_diagnosis(scr, kz, today, programme, code, ok):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient()
+    data = EnrolmentIn(programme=programme, diagnosis_code=code, enrolled_on=date(2025, 1, 1))
+    if ok:
+        e = await service.enrol(scr.db, scr.principal(), p.id, data)
+        assert e.next_visit_due == date(2025, 1, 29)  # 28 days (HEARTS default)
+    else:
+        with pytest.raises(Invalid) as exc:
+            await service.enrol(scr.db, scr.principal(), p.id, data)
+        assert "diagnosis_code" in _errors(exc)
+
+
+async def test_one_open_enrolment_per_programme(scr, kz, today):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient()
+    data = EnrolmentIn(programme="hypertension", diagnosis_code="I10", enrolled_on=date(2025, 1, 1))
+    await service.enrol(scr.db, scr.principal(), p.id, data)
+    await scr.db.commit()
+    with pytest.raises(Conflict):
+        await service.enrol(scr.db, scr.principal(), p.id, data)
+    await scr.db.rollback()
+    # another programme is another enrolment
+    await service.enrol(
+        scr.db, scr.principal(), p.id,
+        EnrolmentIn(programme="t2dm", diagnosis_code="E11", enrolled_on=date(2025, 1, 1)),
+    )  # fmt: skip
+
+
+# ---- vector 2: glucose control ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("m", "controlled", "lenient"),
+    [
+        (MeasurementIn(kind="hba1c", value=7.4, unit="%"), False, True),
+        (MeasurementIn(kind="hba1c", value=6.9, unit="%"), True, True),
+        (MeasurementIn(kind="hba1c", value=7.0, unit="%"), False, True),  # not < 7
+        (MeasurementIn(kind="hba1c", value=9.0, unit="%"), False, False),  # not < 9
+        (MeasurementIn(kind="glucose_fasting", value=6.8, unit="mmol/L"), True, True),
+        (MeasurementIn(kind="glucose_fasting", value=7.0, unit="mmol/L"), False, True),
+        (MeasurementIn(kind="glucose_fasting", value=125, unit="mg/dL"), True, True),
+        (MeasurementIn(kind="glucose_fasting", value=126, unit="mg/dL"), False, True),
+        (MeasurementIn(kind="glucose_fasting", value=200, unit="mg/dL"), False, False),
+    ],
+)
+async def test_vector_2_glucose_control(scr, kz, today, m, controlled, lenient):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient()
+    e = await service.enrol(
+        scr.db, scr.principal(), p.id,
+        EnrolmentIn(programme="t2dm", diagnosis_code="E11.9", enrolled_on=date(2025, 1, 1)),
+    )  # fmt: skip
+    v = await service.record_dmp_visit(
+        scr.db,
+        scr.principal("nurse"),
+        e.id,
+        DmpVisitIn(visited_on=date(2025, 2, 1), measurements=[m]),
+    )
+    [c] = v.control
+    assert (c.controlled, c.lenient_controlled) == (controlled, lenient)
+    assert v.next_visit_due == date(2025, 3, 1)
+
+
+def test_vector_2_conversions_as_the_note_states():
+    rules = service.screening_rules("KZ")
+    edition = rules.edition(date(2025, 6, 1))
+    six_eight = service.sugar_control(rules, edition, "glucose_fasting", 6.8)
+    seven = service.sugar_control(rules, edition, "glucose_fasting", 7.0)
+    assert (six_eight.compared, six_eight.unit, six_eight.controlled) == (122.5, "mg/dL", True)
+    assert (seven.compared, seven.controlled) == (126.1, False)
+    a1c = service.sugar_control(rules, edition, "hba1c", 7.4)
+    assert (a1c.controlled, a1c.lenient_controlled) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("sys_", "dia", "controlled"),
+    [(139, 89, True), (140, 85, False), (139, 90, False), (118, 76, True), (146, 88, False)],
+)
+def test_bp_control_boundary(sys_, dia, controlled):
+    edition = service.screening_rules("KZ").edition(date(2025, 6, 1))
+    assert service.bp_controlled(edition, sys_, dia) is controlled
+
+
+# ---- DMP worklists ------------------------------------------------------------------------
+
+
+async def test_dmp_worklists(scr, kz, today):
+    today(date(2025, 9, 1))
+    day = date(2025, 6, 30)
+
+    async def enrolled(bp, *, due, prior=None, programme="hypertension", code="I10"):  # type: ignore[no-untyped-def]
+        p = await scr.make_patient()
+        e = await service.enrol(
+            scr.db, scr.principal(), p.id,
+            EnrolmentIn(programme=programme, diagnosis_code=code, enrolled_on=date(2025, 1, 1),
+                        prior_mi_stroke=prior),
+        )  # fmt: skip
+        await service.record_dmp_visit(
+            scr.db, scr.principal(), e.id,
+            DmpVisitIn(visited_on=date(2025, 2, 1), next_visit_due=due,
+                       measurements=[MeasurementIn(kind="bp", systolic=bp[0], diastolic=bp[1])]),
+        )  # fmt: skip
+        await scr.db.commit()
+        return p.id
+
+    controlled_on_time = await enrolled((130, 80), due=date(2025, 7, 1))
+    overdue_29 = await enrolled((185, 100), due=date(2025, 6, 1))  # 29 days: not yet high risk
+    overdue_30_severe = await enrolled((185, 100), due=date(2025, 5, 31))  # 30 days
+    overdue_prior = await enrolled((145, 85), due=date(2025, 5, 1), prior=True)
+    overdue_unknown = await enrolled((145, 85), due=date(2025, 5, 1), prior=None)
+    overdue_no_prior = await enrolled((145, 85), due=date(2025, 5, 1), prior=False)
+
+    async def ids(kind):  # type: ignore[no-untyped-def]
+        w = await service.dmp_worklist(scr.db, scr.principal(), kind, day)
+        await scr.db.commit()
+        return {r.person_id: r for r in w.patients}, w
+
+    overdue, _ = await ids("overdue")
+    assert set(overdue) == {
+        overdue_29,
+        overdue_30_severe,
+        overdue_prior,
+        overdue_unknown,
+        overdue_no_prior,
+    }
+    assert overdue[overdue_30_severe].days_overdue == 30
+    uncontrolled, _ = await ids("uncontrolled")
+    assert controlled_on_time not in uncontrolled
+    assert overdue_29 in uncontrolled
+    high, w = await ids("high_risk")
+    assert set(high) == {overdue_30_severe, overdue_prior}
+    assert high[overdue_30_severe].reasons == ["bp_180_110"]
+    assert high[overdue_prior].reasons == ["prior_event_bp"]
+    assert len(w.notes) == 1
+    assert w.notes[0].startswith("1 ")
+    assert overdue_unknown not in high
+    assert overdue_no_prior not in high
+    # the other polyclinic sees none of them
+    other = await service.dmp_worklist(scr.db, scr.principal("other"), "overdue", day)
+    assert other.patients == []
+
+
+async def test_programme_card_shows_the_trend_and_whats_due(scr, kz, today):
+    today(date(2025, 9, 1))
+    p = await scr.make_patient(date(1970, 1, 1))
+    e = await service.enrol(
+        scr.db, scr.principal(), p.id,
+        EnrolmentIn(programme="hypertension", diagnosis_code="I11.9", enrolled_on=date(2025, 1, 1)),
+    )  # fmt: skip
+    for day, bp in ((date(2025, 2, 1), (160, 95)), (date(2025, 3, 1), (138, 85))):
+        await service.record_dmp_visit(
+            scr.db, scr.principal(), e.id,
+            DmpVisitIn(
+                visited_on=day,
+                measurements=[MeasurementIn(kind="bp", systolic=bp[0], diastolic=bp[1])],
+            ),
+        )  # fmt: skip
+    card = await service.programme_card(scr.db, scr.principal(), p.id, date(2025, 6, 1))
+    assert [t.controlled for t in card.bp_trend] == [False, True]
+    assert card.control[0].controlled
+    due = {d.programme for d in card.due}
+    assert "cervical" in due
+    assert "cvd_dm_risk" not in due
