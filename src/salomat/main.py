@@ -50,6 +50,7 @@ from salomat.domains.sanatorium import api as sanatorium_api
 from salomat.domains.sanatorium import service as sanatorium_service
 from salomat.domains.sanatorium import web as sanatorium_web
 from salomat.domains.screening import api as screening_api
+from salomat.domains.screening import web as screening_web
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.domains.statistics import api as statistics_api
@@ -178,6 +179,7 @@ def create_app() -> FastAPI:
         sickleave_web.web,
         sanatorium_web.web,
         cancer_web.web,
+        screening_web.web,
         statistics_web.web,
         insurance_web.web,
         record_web.web,
