@@ -334,3 +334,43 @@ async def test_area_csv_leaves_withheld_cells_empty(
     assert cells["controlled_pct_with_ltfu"] == "33.3"
     assert cells["visited_no_bp"] == ""
     assert len(lines) == 3  # two facilities and the total
+
+
+async def test_screening_coverage_counts_programme_screenings_of_the_target_group(
+    db: Any, make_place: Any, make_person: Any
+) -> None:
+    from salomat.domains.screening.models import ScreeningVisit
+
+    place = await make_place()
+    fac = await facility_in(db, place.settlement)
+    people = [await make_person(fac.code, birth_date=date(1995, 3, 1)) for _ in range(10)]
+
+    def visit(person: Any, on: date, opportunistic: bool = False) -> ScreeningVisit:
+        return ScreeningVisit(
+            person_id=person.id, facility_id=fac.id, programme="health_profile",
+            performed_on=on, opportunistic=opportunistic, result="normal", next_step="none",
+            recorded_by="test", created_at=NOW,
+        )  # fmt: skip
+
+    # six within the year before 30 June 2025 (the first on its first day), one
+    # opportunistic, one a year and a day before
+    days = [date(2024, 7, 1), date(2024, 12, 1), date(2025, 2, 1), date(2025, 3, 1),
+            date(2025, 5, 1), date(2025, 6, 30)]  # fmt: skip
+    db.add_all([visit(p, d) for p, d in zip(people, days, strict=False)])
+    db.add(visit(people[6], date(2025, 4, 1), opportunistic=True))
+    db.add(visit(people[7], date(2024, 6, 30)))
+    await db.commit()
+    r = await indicators.screening_coverage(
+        db, _analyst(), period="2025-06", area=place.region, today=date(2025, 7, 1)
+    )
+    assert r.by == "district"
+    row = next(x for x in r.rows if x.programme == "health_profile")
+    assert row.code == place.district
+    assert (row.eligible, row.screened, row.coverage_pct) == (10, 6, 60.0)
+    total = next(x for x in r.total if x.programme == "health_profile")
+    assert total.coverage_pct == 60.0
+    # no one of 41 and over: the address screening's cells are withheld
+    other = next(x for x in r.rows if x.programme == "address_screening")
+    assert other.coverage_pct is None
+    assert "eligible" in other.suppressed
+    assert "30.06.2025" in r.definition

@@ -135,6 +135,21 @@ async def test_bad_parameters_are_named(client, analyst, params, field) -> None:
     assert [e["field"] for e in r.json()["errors"]] == [field]
 
 
+async def test_the_coverage_api_names_each_programme(client, analyst, district) -> None:
+    place, _big, _small = district
+    r = await client.get(
+        API + "/coverage", params={"period": "2025-06", "area": place.region}, headers=analyst
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["by"] == "district"
+    assert {row["programme"] for row in body["rows"]} == {"health_profile", "address_screening"}
+    assert "Denominator: the target group" in body["definition"]
+    bad = await client.get(API + "/coverage", params={"period": "2025-06", "area": "NOPE"},
+                           headers=analyst)  # fmt: skip
+    assert [e["field"] for e in bad.json()["errors"]] == ["area"]
+
+
 async def test_an_open_period_is_refused(client, analyst) -> None:
     today = date.today()
     this_month = f"{today.year:04d}-{today.month:02d}"
@@ -146,13 +161,18 @@ async def test_an_open_period_is_refused(client, analyst) -> None:
     assert r.status_code == 200, r.text
 
 
-async def test_only_statistics_readers_see_the_indicators(client, make_user, login) -> None:
-    for role in ("family_doctor", "nurse", "pharmacist"):
+async def test_only_aggregate_readers_see_the_indicators(client, make_user, login) -> None:
+    for role in ("pharmacist", "registrar", "insurance_analyst", "statistician"):
         headers = await login(await make_user(role))
         assert (
             await client.get(API, params={"period": "2025-06"}, headers=headers)
         ).status_code == 403
     assert (await client.get(API, params={"period": "2025-06"})).status_code == 401
+    for role in ("family_doctor", "nurse", "epidemiologist"):
+        headers = await login(await make_user(role))
+        assert (
+            await client.get(API, params={"period": "2025-06"}, headers=headers)
+        ).status_code == 200
 
 
 async def test_the_page_states_each_denominator_and_labels_both_variants(
@@ -176,6 +196,8 @@ async def test_the_page_states_each_denominator_and_labels_both_variants(
     little = re.search(rf'<tr data-testid="si-row" data-unit="{small.code}".*?</tr>', html, re.S)
     assert "&lt;5" in re.search(r'data-key="controlled_pct">(.*?)</td>', little.group(0)).group(1)
     assert f'data-unit="{big.code}" data-key="controlled_pct" data-value="37.5"' in html
+    assert 'data-testid="si-coverage"' in html
+    assert f'data-unit="{place.district}" data-programme="health_profile"' in html
     bad = await client.get(PAGE, params={"period": "2025-06", "area": "NOPE"}, headers=analyst)
     assert bad.status_code == 422
     assert 'data-testid="error-area"' in bad.text

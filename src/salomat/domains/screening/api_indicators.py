@@ -18,9 +18,9 @@ from salomat.domains.screening.service import indicators
 api = router(prefix="/api/v1/screening", tags=["screening"])
 routers = [api]
 
-#: aggregate figures, no person: the statistics readers (analysts, epidemiologists,
-#: the statistics office, the admin)
-Reader = Annotated[Principal, Depends(Require("statistics:read"))]
+#: aggregate figures, no person: the programme's aggregate readers (core.policy:
+#: nurses and family doctors, analysts, epidemiologists)
+Reader = Annotated[Principal, Depends(Require("screening:coverage"))]
 PeriodParam = Annotated[
     str, Query(max_length=16, description="a closed month (YYYY-MM) or quarter (YYYY-Qn)")
 ]
@@ -78,3 +78,13 @@ async def programme_indicators_csv(
         session, principal, period=period, area=area, by=by, programme=programme
     )
     return csv_download(indicators.indicators_csv(result))
+
+
+@api.get("/indicators/coverage", response_model=indicators.AreaCoverage)
+async def screening_coverage(
+    session: DbSession, principal: Reader, period: PeriodParam, area: AreaParam = None
+) -> indicators.AreaCoverage:
+    """Coverage of every inviting programme on the last day of a closed period: the
+    target group and the people of it screened in the programme's interval (opportunistic
+    screenings not counted), by region or district, and the area's total."""
+    return await indicators.screening_coverage(session, principal, period=period, area=area)

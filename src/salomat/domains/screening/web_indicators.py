@@ -24,7 +24,7 @@ from salomat.ui.templating import render, speaking
 
 web = router(include_in_schema=False)
 
-Reader = Annotated[Principal, Depends(Require("statistics:read"))]
+Reader = Annotated[Principal, Depends(Require("screening:coverage"))]
 PAGE = "/screening/indicators"
 
 FIELD_LABELS = {
@@ -123,6 +123,7 @@ async def indicators_page(request: Request, session: DbSession, principal: Reade
             "programme": programme or "hypertension",
             "errors": [],
             "result": None,
+            "coverage": None,
             "levels": {k: gettext(v) for k, v in LEVELS.items()},
         }
         status = 200
@@ -141,6 +142,9 @@ async def indicators_page(request: Request, session: DbSession, principal: Reade
             ctx["result"] = result
             ctx["chart"] = chart(result)
             ctx["by"] = result.by
+            ctx["coverage"] = await indicators.screening_coverage(
+                session, principal, period=ctx["period"], area=area or None, today=today
+            )
         except SalomatError as e:
             ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
             status = e.status
