@@ -407,7 +407,7 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
     env = _env(scratch_url, tmp_path / "var", country)
     data = pack.demo(country)
 
-    r = invoke(["demo", "load"], env=env)
+    r = invoke(["demo", "load", "--no-vital-sample"], env=env)
     assert r.exit_code == 0, r.output
     logins = _parse_logins(r.output)
     assert {role for _, role, _ in logins.values()} == {role.value for role in Role}
@@ -468,10 +468,10 @@ def test_demo_load_fills_an_empty_database_once_and_its_logins_work(scratch_url,
     for username, (password, _, _) in logins.items():
         assert _login(username, password, scratch_url)
 
-    again = invoke(["demo", "load"], env=env)
+    again = invoke(["demo", "load", "--no-vital-sample"], env=env)
     assert again.exit_code == 0, again.output
     assert "not loaded" in again.output
-    forced = invoke(["demo", "load", "--force"], env=env)
+    forced = invoke(["demo", "load", "--force", "--no-vital-sample"], env=env)
     assert forced.exit_code == 0, forced.output
     after = run(_inventory, scratch_url)
     assert after["users"].keys() == first["users"].keys()
@@ -585,8 +585,8 @@ def test_demo_load_force_adds_only_what_is_missing(scratch_url, tmp_path):
         )
 
     run(arrange, scratch_url)
-    assert "not loaded" in invoke(["demo", "load"], env=env).output
-    r = invoke(["demo", "load", "--force"], env=env)
+    assert "not loaded" in invoke(["demo", "load", "--no-vital-sample"], env=env).output
+    r = invoke(["demo", "load", "--force", "--no-vital-sample"], env=env)
     assert r.exit_code == 0, r.output
     assert "Left unchanged (the username exists): admin." in r.output
     logins = _parse_logins((tmp_path / "demo-logins.txt").read_text())
@@ -632,7 +632,7 @@ def test_with_the_demo_logins_a_referral_reaches_the_perinatal_centre_and_is_acc
     """Issue 13's "done when": the demo family doctor refers, the perinatal centre's demo
     obstetrician sees who she is (name, age, GA, risk, reason) and accepts."""
     env = _env(scratch_url, tmp_path / "var", country)
-    r = invoke(["demo", "load"], env=env)
+    r = invoke(["demo", "load", "--no-vital-sample"], env=env)
     assert r.exit_code == 0, r.output
     logins = _parse_logins(r.output)
     data = pack.demo(country)

@@ -5,15 +5,16 @@ in both packs: the indicators have something to show, and a test can count them 
 those listed in demo.yaml: an early-neonatal (day 0-6), a late-neonatal (7-27) and a
 post-neonatal death, each with its ICD-10 underlying cause on the registry's death;
 (b) another district has exactly 3 deaths in that year (a suppressed small cell);
-(c) with ``--vital-sample``, the synthetic birth cohort gives the region births every
-year of the history and infant deaths that are not all in cells under 5. A second load
-adds nothing.
+(c) the synthetic birth cohort (`salomat demo load` loads it unless given
+``--no-vital-sample``) gives the region births in every year of a 10-year trend, the
+target's baseline year included, infant deaths in cells of 5 or more, and vaccinated
+children. A second load adds nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,15 +117,19 @@ async def test_the_demo_holds_hand_countable_births_and_deaths(scratch, country)
         # without --vital-sample the region's births are the demo's own
         assert len([r for r in await _region(s) if _in_year(r.birth_date, year)]) < 20
 
-    # --force --vital-sample adds the synthetic cohort to a loaded demo
+    # --force (salomat demo load asks for the sample unless --no-vital-sample) adds the
+    # synthetic cohort to a loaded demo
     async with session_factory(scratch)() as s:
         await load_demo(s, data, force=True, vital_sample=True)
         await s.commit()
     async with session_factory(scratch)() as s:
         await _check_hand_counts(s, spec, year)
-        # (c) the region: births every year of the history, infant deaths over 4 in most
+        # (c) the region: births every year of a 10-year trend ending last year (the
+        # target's baseline year inside it), infant deaths of 5 or more (not suppressed)
+        # in all but at most one of them
         region = await _region(s)
-        history = pack.load(country, "population")["vital"]["history_years"]
+        baseline = spec["sample"]["from_year"]
+        first = min(baseline, today.year - 10 + 1)
         per_year: dict[int, list[int]] = {}
         for r in region:
             born = _d(r.birth_date)
@@ -134,17 +139,49 @@ async def test_the_demo_holds_hand_countable_births_and_deaths(scratch, country)
                 per_year.setdefault(died.year, [0, 0])[1] += 1
             if died is not None:
                 assert born <= died <= today
-        for y in range(today.year - history, today.year):
+        years = range(first, today.year)
+        for y in years:
             assert per_year[y][0] >= 300, (y, per_year[y])
-        unsuppressed = [y for y in range(today.year - history, today.year) if per_year[y][1] >= 5]
-        assert len(unsuppressed) >= history - 1, per_year
+        unsuppressed = [y for y in years if per_year[y][1] >= 5]
+        assert len(unsuppressed) >= len(years) - 1, per_year
+        assert baseline in unsuppressed, per_year
+        # the cohort's children are vaccinated (the region's coverage stays a region's):
+        # of the living children a year old or more, nine in ten or more have doses
+        (alive1, vaccinated) = (
+            await s.execute(
+                text(
+                    "SELECT count(DISTINCT p.id), count(DISTINCT d.person_id) FROM person p "
+                    "LEFT JOIN immunization_dose d ON d.person_id = p.id "
+                    "WHERE p.address = :a AND p.birth_date <= :cut AND p.deceased_on IS NULL"
+                ),
+                {"a": "demo vital statistics (synthetic sample)", "cut": today - timedelta(366)},
+            )
+        ).one()
+        assert alive1 > 1000
+        assert vaccinated >= 0.9 * alive1, (vaccinated, alive1)
+        # what the trend page draws for the region: a public value in each of the last 10
+        # years but at most one, and the target's line from the baseline year on
+        from salomat.core.security import Principal
+        from salomat.domains.statistics.service import indicator_trend
 
-    # a second load adds nothing
+        analyst = Principal(user_id=0, username="t", role="analyst", session_id="t")
+        region = await s.execute(text("SELECT code FROM territory WHERE level = 'region'"))
+        trend = await indicator_trend(s, analyst, "infant_mortality", area=region.scalar_one())
+        shown = [p.year for p in trend.points if p.value is not None]
+        assert len(shown) >= 9, trend.points
+        assert trend.target is not None
+        assert trend.target.baseline_year == baseline
+        lined = [p.year for p in trend.points if p.target_path is not None]
+        assert lined == list(range(baseline, today.year)), trend.points
+        assert trend.status in {"achieved", "on_track", "off_track"}
+
+    # a second load adds nothing: no person, no dose
     async with session_factory(scratch)() as s:
-        before = (await s.execute(text("SELECT count(*) FROM person"))).scalar_one()
+        count = "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM immunization_dose)"
+        before = (await s.execute(text(count))).one()
         await load_demo(s, data, force=True, vital_sample=True)
         await s.commit()
-        after = (await s.execute(text("SELECT count(*) FROM person"))).scalar_one()
+        after = (await s.execute(text(count))).one()
         assert after == before
 
 

@@ -95,7 +95,7 @@ def test_the_suite_runs_end_to_end_on_a_demo_database(tmp_path: Path) -> None:
             work=tmp_path,
         )
         salomat = str(Path(sys.executable).parent / "salomat")
-        for cmd in (["db", "upgrade"], ["demo", "load"]):
+        for cmd in (["db", "upgrade"], ["demo", "load", "--no-vital-sample"]):
             subprocess.run([salomat, *cmd], env=ctx.env(), check=True, capture_output=True)
         import psycopg
 

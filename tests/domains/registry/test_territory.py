@@ -404,7 +404,7 @@ def test_the_demo_region_loads_its_territory_and_facilities(
         "SALOMAT_COUNTRY": country,
         "SALOMAT_VAR_DIR": str(tmp_path),
     }
-    result = _invoke(["demo", "load"], env)
+    result = _invoke(["demo", "load", "--no-vital-sample"], env)
     assert result.exit_code == 0, result.output
     result = _invoke(["territory", "population", region], env)
     assert result.exit_code == 0, result.output
@@ -438,5 +438,5 @@ def test_the_demo_region_loads_its_territory_and_facilities(
     assert sum(pop.female) > 0
     assert len(pop.male) == len(AGE_BANDS)
     # a second load (--force) changes nothing and fails on nothing
-    result = _invoke(["demo", "load", "--force"], env)
+    result = _invoke(["demo", "load", "--force", "--no-vital-sample"], env)
     assert result.exit_code == 0, result.output

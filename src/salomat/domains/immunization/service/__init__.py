@@ -8,6 +8,7 @@ from salomat.domains.immunization.service import schedule as schedule
 from salomat.domains.immunization.service.bulk_reads import *  # noqa: F403
 from salomat.domains.immunization.service.coverage import *  # noqa: F403
 from salomat.domains.immunization.service.demo import *  # noqa: F403
+from salomat.domains.immunization.service.demo_cohort import *  # noqa: F403
 from salomat.domains.immunization.service.doses import *  # noqa: F403
 from salomat.domains.immunization.service.exemptions import *  # noqa: F403
 from salomat.domains.immunization.service.labels import *  # noqa: F403

@@ -8,14 +8,17 @@ Three parts, so that the indicators have something to show after ``make run``:
   hand from demo.yaml.
 - ``suppressed``: people of another district with exactly the deaths listed in
   the last complete year (a small cell the public outputs suppress).
-- ``sample`` (only with ``salomat demo load --vital-sample``): a deterministic
-  synthetic birth cohort in every other district of
-  the region, ``share`` of the births the territory's population would have at
-  the pack's crude birth rate, in each complete year of the pack's history and
-  the 4 years before it (complete years only, so the demo has as many people
+- ``sample`` (``salomat demo load``, not with ``--no-vital-sample``): a
+  deterministic synthetic birth cohort in every other district of the region,
+  ``share`` of the births the territory's population would have at the pack's
+  crude birth rate, in each complete year from 5 years before ``from_year``
+  (the infant-mortality target's baseline year) or before the pack's history,
+  whichever is earlier (complete years only, so the demo has as many people
   whatever the day of the load), with its infant and under-5 deaths drawn by
-  ``synth_vital`` up to the day of the load (written set-wise, as ``salomat
-  synth`` writes: no audit rows for synthetic people).
+  ``synth_vital`` from that first year up to the day of the load (written
+  set-wise, as ``salomat synth`` writes: no audit rows for synthetic people).
+  ``sample_population`` hands the cohort to the immunization domain, which
+  vaccinates it at the pack's coverage (the entry point calls both).
 
 Dates are relative to the day of the load ("MM-DD" of the last complete year),
 so the demo keeps a last complete year whenever it is loaded.
@@ -24,7 +27,7 @@ so the demo keeps a last complete year whenever it is loaded.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from random import Random
 from typing import Any
@@ -36,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core.security import Principal
 from salomat.country import pack
 from salomat.domains.registry.models import Person, Population, Territory
-from salomat.domains.registry.schemas import DeathIn, PersonIn
+from salomat.domains.registry.schemas import DeathIn, PersonIn, SyntheticPopulation
 from salomat.domains.registry.schemas.death_certificate import (
     CertificateLine,
     DeathCertificateIn,
@@ -53,7 +56,13 @@ from salomat.domains.registry.service.synth_names import (
 )
 from salomat.domains.registry.service.synth_vital import draw_deaths, history_start, vital_rates
 
-__all__ = ["DEMO_VITAL_ADDRESS", "VitalDemoLoad", "last_complete_year_day", "load_demo_vital"]
+__all__ = [
+    "DEMO_VITAL_ADDRESS",
+    "VitalDemoLoad",
+    "last_complete_year_day",
+    "load_demo_vital",
+    "sample_population",
+]
 
 #: the address of every person this section adds (so a second load adds nothing)
 DEMO_VITAL_ADDRESS = "demo vital statistics"
@@ -86,9 +95,9 @@ async def load_demo_vital(
     sample: bool = False,
 ) -> VitalDemoLoad:
     """Load the section once (a second load finds its people and adds nothing); the
-    synthetic cohort only when ``sample`` is asked for (``--vital-sample``): its
-    children change the region's immunization coverage, whose demo figures are
-    counted by hand (docs/operations.md)."""
+    synthetic cohort when ``sample`` is asked for (``salomat demo load`` asks unless
+    given ``--no-vital-sample``; the tests that count the demo's immunization coverage
+    by hand load without it)."""
     as_of = as_of or date.today()
     out = VitalDemoLoad()
     if not spec:
@@ -176,6 +185,12 @@ async def _sample(
     conf = spec["sample"]
     cfg = pack.load(country, "population")
     rates = vital_rates(cfg)
+    # births from 5 years before the target's baseline year (or the history, if earlier),
+    # and their deaths from the first of them on: each year of a 10-year trend ending
+    # with the last complete year has its infants' deaths, and the under-5 rate is whole
+    # from the baseline year on
+    base = min(int(conf.get("from_year", as_of.year)), as_of.year - rates.history_years)
+    rates = replace(rates, history_years=as_of.year - (base - 5))
     skip = {spec.get("counted_district"), spec.get("suppressed_district")}
     district = Territory.__table__.alias("district")
     settlement = Territory.__table__.alias("settlement")
@@ -199,7 +214,7 @@ async def _sample(
     )
     rng = Random(f"{conf.get('seed', 1)}:demo.vital")
     share = float(conf["share"])
-    first = history_start(as_of, rates.history_years).year - 4
+    first = history_start(as_of, rates.history_years).year
     birth: list[int] = []
     sex: list[int] = []
     where: list[tuple[int, str]] = []
@@ -258,3 +273,29 @@ async def _sample(
         await session.execute(insert(Person.__table__), values[lo : lo + 2000])
     out.sample_births = len(values)
     out.sample_deaths = sum(1 for d in deceased if d)
+
+
+async def sample_population(
+    session: AsyncSession, country: str, as_of: date | None = None
+) -> SyntheticPopulation:
+    """The synthetic cohort as ``salomat synth`` hands people to the other domains'
+    generators (not attached to a facility, none a duplicate), for its vaccinations."""
+    population = SyntheticPopulation(country=country, as_of=as_of or date.today())
+    rows = await session.execute(
+        select(Person.id, Person.sex, Person.birth_date, Person.deceased_on, Person.settlement_id)
+        .where(Person.address == _SAMPLE_ADDRESS)
+        .order_by(Person.id)
+    )
+    for pid, sex, born, died, settlement in rows:
+        population.person_id.append(pid)
+        population.sex.append(1 if sex == "female" else 0)
+        population.birth.append(born.toordinal())
+        population.deceased.append(died.toordinal() if died else 0)
+        population.settlement_id.append(settlement or 0)
+        population.facility_id.append(0)
+        population.section_id.append(0)
+        population.household.append(0)
+        population.mother.append(-1)
+        population.is_duplicate.append(0)
+        population.national_id.append(None)
+    return population

@@ -319,12 +319,15 @@ def _resolve(target: Target, values: dict[int, float | None]) -> Target:
 
 def target_path(target: Target, year: int) -> float | None:
     """The target's line: a ceiling is flat; a reduction runs straight from the baseline
-    value in the baseline year to the target value in the target year."""
+    value in the baseline year to the target value in the target year, and has no value
+    before the baseline year."""
     if target.value is None:
         return None
     if target.kind == "ceiling" or target.baseline_year is None or target.baseline_value is None:
         return target.value
-    if year <= target.baseline_year:
+    if year < target.baseline_year:
+        return None
+    if year == target.baseline_year:
         return target.baseline_value
     if year >= target.year:
         return target.value
