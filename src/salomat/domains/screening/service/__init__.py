@@ -13,6 +13,7 @@ from salomat.domains.screening.service.control import (
     bp_high_risk,
     sugar_control,
 )
+from salomat.domains.screening.service.demo import load_demo_screening
 from salomat.domains.screening.service.eligibility import Eligibility, eligibility
 from salomat.domains.screening.service.enrolments import (
     end_enrolment,
@@ -76,6 +77,7 @@ __all__ = [
     "invitation_worklist",
     "latest_readings",
     "list_enrolments",
+    "load_demo_screening",
     "my_screenings_due",
     "programme_card",
     "record_dmp_visit",
