@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import calendar
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.config import get_settings
@@ -316,9 +317,20 @@ async def aggregate_period(
     session: AsyncSession, period: Period, now: datetime | None = None
 ) -> int:
     """Replace the period's rows of ``indicator_value`` with a fresh computation; the
-    number of rows written. The caller commits."""
+    number of rows written. The caller commits.
+
+    Two runs of one period (the nightly job and an analyst's recompute) take turns on
+    PostgreSQL: a transaction lock on the period, taken before the old rows are deleted,
+    holds the second until the first commits, so it deletes the first one's rows and
+    writes its own (the last to commit wins; the unique index per cell backs it). SQLite
+    has one writer at a time."""
     values = await compute_period(session, period)
     now = now or utcnow()
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": zlib.crc32(f"indicator_value:{period.code}".encode())},
+        )
     await session.execute(delete(Row).where(Row.period == period.code))
     rows = [
         {
