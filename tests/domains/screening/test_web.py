@@ -179,3 +179,13 @@ async def test_in_chromium_a_doctor_invites_screens_and_is_refused_a_wrong_unit(
     glucose = next(m for m in v["measurements"] if m["kind"] == "glucose_fasting")
     assert glucose["unit"] == "mmol/L"
     assert glucose["value"] == pytest.approx(99 / 18.016)
+
+
+async def test_the_citizen_sees_her_screenings_page(client, scr, make_user):
+    p = await scr.make_patient(date(TODAY.year - 45, 1, 1))
+    citizen = await make_user("citizen", person_id=p.id)
+    await web_login(client, citizen)
+    r = await client.get("/my/screenings")
+    assert r.status_code == 200, r.text
+    assert 'data-programme="address_screening" data-now="true"' in r.text
+    assert 'href="/my/screenings"' in r.text  # in her menu

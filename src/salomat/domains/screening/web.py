@@ -337,3 +337,18 @@ async def screening_worklist_page(
         ctx["errors"] = e.errors
         return render(request, "screening/worklist.html", ctx, status=e.status)
     return render(request, "screening/worklist.html", ctx)
+
+
+register_nav(NavItem(N_("My screenings"), "/my/screenings", "screening:portal", order=7))
+
+
+@web.get("/my/screenings", response_class=HTMLResponse)
+async def my_screenings_page(
+    request: Request,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Require("screening:portal"))],
+) -> Response:
+    """The citizen's screenings: each programme of her age and sex and when it is due."""
+    with speaking(request):
+        due = await _service.my_screenings_due(session, principal)
+    return render(request, "screening/my.html", {"due": due})
