@@ -197,7 +197,8 @@ async def test_the_page_states_each_denominator_and_labels_both_variants(
     assert "&lt;5" in re.search(r'data-key="controlled_pct">(.*?)</td>', little.group(0)).group(1)
     assert f'data-unit="{big.code}" data-key="controlled_pct" data-value="37.5"' in html
     assert 'data-testid="si-coverage"' in html
-    assert f'data-unit="{place.district}" data-programme="health_profile"' in html
+    # a district is its own single unit: its coverage is its total line, once
+    assert html.count(f'data-unit="{place.district}" data-programme="health_profile"') == 1
     bad = await client.get(PAGE, params={"period": "2025-06", "area": "NOPE"}, headers=analyst)
     assert bad.status_code == 422
     assert 'data-testid="error-area"' in bad.text
@@ -249,12 +250,15 @@ async def test_the_analyst_reads_the_indicator_page_in_chromium(make_user, distr
             defs = page.get_by_test_id("si-definition")
             assert await defs.count() >= 8
             assert "Denominator" in await page.locator('[data-key="controlled"]').first.inner_text()
+            await browser.screenshot("screening-indicators")
+            coverage = page.get_by_test_id("si-coverage")
+            assert "Denominator: the target group" in await coverage.inner_text()
             # the form: a district's breakdown by facility, then a bad area named
             await page.get_by_label("Area").fill("NOPE")
             async with page.expect_navigation():
                 await page.get_by_test_id("si-show").click()
             assert await page.get_by_test_id("error-area").count() == 1
-            await browser.screenshot("screening-indicators")
+            await browser.screenshot("screening-indicators-error")
 
 
 @contextmanager

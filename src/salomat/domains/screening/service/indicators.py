@@ -861,6 +861,8 @@ async def screening_coverage(
             t[2] += c.screened
     where = area_name or i18n.gettext("whole country")
     total = [_coverage_row(k, n, area, where, e, s) for k, (n, e, s) in totals.items()]
+    if level == "district":  # its own single unit: the total says it all
+        rows = []
     await audit.record(
         session,
         principal,
