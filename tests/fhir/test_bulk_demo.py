@@ -6,9 +6,10 @@ ValueSet expansions; nothing of our Python decides).
 The demo is loaded as ``make run`` loads it (``salomat demo load``), without the
 synthetic birth cohort of the vital statistics (``--no-vital-sample``: some 13,000
 children and 240,000 doses of the same generator ``salomat synth`` uses, which
-tests/test_demo_vital.py checks), into a database of its own, served over HTTP; the statistics office exports the whole country, and a family
-doctor her polyclinic's population (the types a clinician reads: prescriptions, the shared
-record). The export jobs run in this process, as ``salomat worker`` would run them.
+tests/test_demo_vital.py checks), into a database of its own, served over HTTP; the
+statistics office exports the whole country, and a family doctor her polyclinic's
+population (the types a clinician reads: prescriptions, the shared record). The export
+jobs run in this process, as ``salomat worker`` would run them.
 """
 
 from __future__ import annotations
