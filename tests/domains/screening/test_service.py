@@ -456,3 +456,58 @@ async def test_programme_card_shows_the_trend_and_whats_due(scr, kz, today):
     due = {d.programme for d in card.due}
     assert "cervical" in due
     assert "cvd_dm_risk" not in due
+
+
+# ---- audit and the database constraint ----------------------------------------------------
+
+
+async def test_writes_reads_and_lists_are_audited(scr, kz, today):
+    from sqlalchemy import select
+
+    from salomat.core.audit import AuditEvent
+
+    today(date(2025, 9, 1))
+    p = await scr.make_patient(date(1970, 1, 1))
+    await _screen(scr, p.id, "cvd_dm_risk", date(2025, 6, 1))
+    await service.programme_card(scr.db, scr.principal(), p.id)
+    await _invited(scr, "cervical", date(2025, 6, 1))
+    await scr.db.commit()
+    rows = (
+        await scr.db.execute(
+            select(AuditEvent.action, AuditEvent.resource_type).where(
+                AuditEvent.patient_id == p.id,
+                AuditEvent.username == scr.doctor_account.username,
+            )
+        )
+    ).all()
+    assert ("create", "Encounter") in rows
+    assert ("read", "EpisodeOfCare") in rows
+    assert ("search", "Patient") in rows
+    other = await scr.make_patient(date(1970, 1, 1), facility_code=scr.other.code)
+    with pytest.raises(NotFound):
+        await service.programme_card(scr.db, scr.principal(), other.id)
+
+
+async def test_one_open_enrolment_is_a_database_constraint(scr, kz, today):
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from salomat.domains.screening.models import DmpEnrolment
+
+    p = await scr.make_patient()
+
+    def row(**kw):  # type: ignore[no-untyped-def]
+        return DmpEnrolment(
+            person_id=p.id, facility_id=scr.polyclinic.id, programme="hypertension",
+            diagnosis_code="I10", enrolled_on=date(2025, 1, 1), recorded_by="t",
+            created_at=datetime.now(UTC), **kw,
+        )  # fmt: skip
+
+    scr.db.add(row(ended_on=date(2025, 2, 1), end_reason="withdrawn"))
+    scr.db.add(row())
+    await scr.db.commit()  # an ended one and an open one: allowed
+    scr.db.add(row())
+    with pytest.raises(IntegrityError):
+        await scr.db.commit()
+    await scr.db.rollback()
