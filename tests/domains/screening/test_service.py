@@ -511,3 +511,27 @@ async def test_one_open_enrolment_is_a_database_constraint(scr, kz, today):
     with pytest.raises(IntegrityError):
         await scr.db.commit()
     await scr.db.rollback()
+
+
+async def test_the_invitation_list_of_one_section(scr, kz, today):
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.schemas import SectionIn
+
+    today(date(2025, 9, 1))
+    await registry.create_section(scr.db, scr.polyclinic.id, SectionIn(code="S1", name="One"))
+    await scr.db.commit()
+    inside = await scr.make_patient(date(1970, 1, 1), section_code="S1")
+    outside = await scr.make_patient(date(1970, 1, 1))
+    day = date(2025, 6, 1)
+    w = await service.invitation_worklist(scr.db, scr.principal(), day, section="S1")
+    ids = {r.person_id for r in w.invitations}
+    assert inside.id in ids
+    assert outside.id not in ids
+    assert {r.section_code for r in w.invitations} == {"S1"}
+    w = await service.invitation_worklist(scr.db, scr.principal(), day, section="-")
+    ids = {r.person_id for r in w.invitations}
+    assert outside.id in ids
+    assert inside.id not in ids
+    with pytest.raises(Invalid) as exc:
+        await service.invitation_worklist(scr.db, scr.principal(), day, section="X" * 17)
+    assert "section" in _errors(exc)
