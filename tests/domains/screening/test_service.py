@@ -5,7 +5,7 @@ name their field. Kazakh pack (``kz``) where the vectors' programmes are Kazakh.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -535,3 +535,60 @@ async def test_the_invitation_list_of_one_section(scr, kz, today):
     with pytest.raises(Invalid) as exc:
         await service.invitation_worklist(scr.db, scr.principal(), day, section="X" * 17)
     assert "section" in _errors(exc)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_sql_target_group_agrees_with_the_per_person_rule(scr, kz, today, seed):
+    """Random people, screenings and enrolments: the set-wise SQL counts and the invitation
+    list give what the per-person rule (``eligibility``) gives for each of them."""
+    import random
+
+    from salomat.domains.screening.service.eligibility import last_screenings, open_programmes
+
+    rng = random.Random(seed)
+    today(date(2026, 6, 1))
+    day = date(2025, 6, 1)
+    people = []
+    for _ in range(25):
+        born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 50))
+        p = await scr.make_patient(born, sex=rng.choice(["male", "female"]))
+        people.append(p)
+        for _ in range(rng.randrange(3)):
+            on = day - timedelta(days=rng.randrange(1, 365 * 5))
+            if on > born:
+                await _screen(scr, p.id, rng.choice(["cvd_dm_risk", "cervical"]), on)
+        if rng.random() < 0.3:
+            start = day - timedelta(days=rng.randrange(-30, 400))
+            if start > born:
+                e = await service.enrol(
+                    scr.db, scr.principal(), p.id,
+                    EnrolmentIn(programme="hypertension", diagnosis_code="I10", enrolled_on=start),
+                )  # fmt: skip
+                if rng.random() < 0.3:
+                    await service.end_enrolment(
+                        scr.db, scr.principal(), e.id,
+                        EnrolmentEndIn(ended_on=start + timedelta(days=10), end_reason="withdrawn"),
+                        e.version,
+                    )  # fmt: skip
+                await scr.db.commit()
+    rules = service.screening_rules("KZ")
+    for code in ("cvd_dm_risk", "cervical"):
+        programme = rules.programme(code, day)
+        expected_group, expected_due = set(), set()
+        for p in people:
+            last = (await last_screenings(scr.db, p.id, day)).get(code)
+            common = dict(sex=p.sex, birth=p.birth_date, deceased_on=None, day=day)
+            under = await open_programmes(scr.db, p.id, day)
+            e = service.eligibility(programme, last_on=None, under_dmp=under, **common)
+            if e.in_group:
+                expected_group.add(p.id)
+            e = service.eligibility(programme, last_on=last, under_dmp=under, **common)
+            if e.in_group:
+                expected_due.add(p.id)
+        [c] = await service.target_group_counts(scr.db, scr.principal(), day, programme=code)
+        invited = await _invited(scr, code, day)
+        ours = {p.id for p in people}
+        assert expected_due, code  # the random data puts someone on the list
+        assert invited & ours == expected_due, code
+        # the facility has only these people in this test's own polyclinic
+        assert (c.eligible, c.due) == (len(expected_group), len(expected_due)), code
