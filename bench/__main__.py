@@ -35,7 +35,9 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   notification received) under a write load of the subscribed type, beside the p95 of
   the probe writes themselves in the same run;
 - ``statistics``: the full national indicator set of a year (every area and stratum)
-  beside hand-written SQL of the same national counts, and the aggregate job's duration.
+  beside hand-written SQL of the same national counts, and the aggregate job's duration;
+- ``screening``: the target groups of a whole region and the quarterly HEARTS indicator set,
+  each beside hand-written SQL of the same counts, and one facility's worklists (p95).
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -60,7 +62,7 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
-    "record", "bulk", "subscriptions", "statistics",
+    "record", "bulk", "subscriptions", "statistics", "screening",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
