@@ -50,7 +50,9 @@ from salomat.domains.sanatorium import api as sanatorium_api
 from salomat.domains.sanatorium import service as sanatorium_service
 from salomat.domains.sanatorium import web as sanatorium_web
 from salomat.domains.screening import api as screening_api
+from salomat.domains.screening import api_indicators as screening_api_indicators
 from salomat.domains.screening import web as screening_web
+from salomat.domains.screening import web_indicators as screening_web_indicators
 from salomat.domains.sickleave import api as sickleave_api
 from salomat.domains.sickleave import web as sickleave_web
 from salomat.domains.statistics import api as statistics_api
@@ -167,6 +169,7 @@ def create_app() -> FastAPI:
         *statistics_api.routers,
         *cancer_api.routers,
         *screening_api.routers,
+        *screening_api_indicators.routers,
         *insurance_api.routers,
         fhir_api.router,
         fhir_bulk_api.downloads,
@@ -180,6 +183,7 @@ def create_app() -> FastAPI:
         sanatorium_web.web,
         cancer_web.web,
         screening_web.web,
+        screening_web_indicators.web,
         statistics_web.web,
         insurance_web.web,
         record_web.web,
