@@ -116,6 +116,16 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     # Measure and MeasureReport; recomputing a period is the ministry's own
     "statistics:read": _r("Measure", "MeasureReport"),
     "statistics:compute": None,
+    # screening and disease-management programmes (docs/screening.md, fhir/screening_api.py):
+    # measurements, visits, enrolments and their schedule; results another system submits;
+    # the recall Tasks of the overdue worklist; the HEARTS indicators. The citizen's own
+    # screenings due are her portal's
+    "screening:read": _r("Observation", "Encounter", "EpisodeOfCare", "CarePlan"),
+    "screening:record": _w("Observation", "Encounter"),
+    "screening:enrol": _w("EpisodeOfCare", "CarePlan"),
+    "screening:worklist": _r("Task"),
+    "screening:portal": None,
+    "screening:coverage": _r("Measure", "MeasureReport"),
     "insurance:manage": _w("Coverage", "Account"),
     "insurance:eligibility": _r("Coverage", "CoverageEligibilityResponse"),
     "insurance:claim": _w("Claim"),

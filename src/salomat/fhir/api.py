@@ -36,6 +36,7 @@ from salomat.fhir import (
     record_http,
     registry_api,
     sanatorium_api,
+    screening_api,
     sick_leave_api,
     smart,
     statistics_api,
@@ -108,6 +109,10 @@ router.include_router(registry_api.router)
 # first: the shared record's creates of Condition and DocumentReference (a cancer
 # notification or a sick-leave certificate is handed to its domain's create)
 router.include_router(record_api.writes)
+# screening (issue 21): before the sanatorium's (Task), the record's (POST Observation:
+# a body with the screening profile is a screening result, any other the record's create),
+# the register's and the statistics' routes; it claims its own ids and searches
+router.include_router(screening_api.router)
 # before the register's: it claims its own ids and searches of ServiceRequest and Encounter
 router.include_router(sanatorium_api.router)
 # after the sanatorium's claims, before the cancer registry's, the register's and sick
@@ -156,6 +161,7 @@ RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 RESOURCES = record_api.with_capabilities(RESOURCES)
+RESOURCES = screening_api.with_capabilities(RESOURCES)
 # last: each profiled type's supportedProfile and $validate, and StructureDefinition
 RESOURCES = profiles_api.with_capabilities(RESOURCES)
 RESOURCES = bulk_api.with_capabilities(RESOURCES)

@@ -31,6 +31,7 @@ from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import Level as TerritoryLevel
 from salomat.domains.sanatorium import service as sanatorium
+from salomat.domains.screening import service as screening
 from salomat.domains.sickleave import service as sickleave
 from salomat.fhir import (
     audit_event,
@@ -47,6 +48,7 @@ from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import sanatorium as sanatorium_mapper
+from salomat.fhir import screening as screening_mapper
 from salomat.fhir import sick_leave as sick_leave_mapper
 from salomat.fhir import terminology_external as external
 from salomat.fhir.common import TERRITORY_SYSTEM
@@ -292,6 +294,66 @@ def _national_more(country: str) -> list[CodeSystem]:
     ]
 
 
+def _screening(country: str) -> list[CodeSystem]:
+    """Screening's: its Observation category, the pack's programmes (screening and
+    disease-management, every edition), the measurements and their coded results, the
+    recall Task's code and the HEARTS indicators (fhir/screening.py)."""
+    rules = screening.screening_rules(country)
+    programmes: dict[str, dict[str, str]] = {}
+    for edition in rules.editions:
+        for p in (*edition.programmes.values(), *edition.dmps.values()):
+            programmes.setdefault(p.code, p.names)
+    results = dict.fromkeys(c for m in rules.measurements.values() for c in m.codes)
+    m = screening_mapper
+    return [
+        _ours(
+            "observation-category",
+            m.CATEGORY_SYSTEM,
+            "Observation categories (national)",
+            "the screening mapper's category",
+            (concept(m.CATEGORY_CODE, _catalogue("Screening")),),
+        ),
+        _ours(
+            "screening-programme",
+            m.PROGRAMME_SYSTEM,
+            "Screening and disease-management programmes",
+            "screening.yaml screening and dmp programmes",
+            (concept(code, names) for code, names in programmes.items()),
+        ),
+        _ours(
+            "screening-measurement",
+            m.MEASUREMENT_SYSTEM,
+            "Screening measurements",
+            "screening.yaml measurements",
+            (
+                Concept(k, m.MEASUREMENT_NAMES.get(k), (("en", m.MEASUREMENT_NAMES.get(k, k)),))
+                for k in rules.measurements
+            ),
+        ),
+        _ours(
+            "screening-result",
+            m.RESULT_SYSTEM,
+            "Coded screening results (smoking, cytology, HPV, BI-RADS, FOBT)",
+            "screening.yaml measurements' codes",
+            (Concept(code, None) for code in results),
+        ),
+        _ours(
+            "screening-task",
+            m.RECALL_SYSTEM,
+            "Screening and disease-management tasks",
+            "the screening mapper's recall Task",
+            (concept(m.RECALL_CODE, _catalogue("Recall of an overdue patient")),),
+        ),
+        _ours(
+            "hearts-indicator",
+            m.HEARTS_SYSTEM,
+            "HEARTS / Simple control indicators",
+            "the screening mapper's Measure groups (the indicators service's figures)",
+            (concept(g.code, _catalogue(g.title)) for g in m.GROUPS),
+        ),
+    ]
+
+
 def code_systems(country: str) -> list[CodeSystem]:
     cal = immunization.calendar_options(country)
     names = immunization.pack_names(country)
@@ -493,6 +555,7 @@ def code_systems(country: str) -> list[CodeSystem]:
 
     return [
         *_national_more(country),
+        *_screening(country),
         vaccines,
         sites,
         series,
