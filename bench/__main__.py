@@ -67,7 +67,7 @@ SUITES = [
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
     "sick_leave_certificate", "sanatorium_referral", "cancer_tumour", "ins_claim_line",
-    "record_resource",
+    "record_resource", "dmp_enrolment",
 )  # fmt: skip
 
 

@@ -64,6 +64,7 @@ from salomat.domains.registry.schemas import (
 from salomat.domains.registry.service import demo_vital
 from salomat.domains.sanatorium import cli as sanatorium_cli
 from salomat.domains.sanatorium import service as sanatorium
+from salomat.domains.screening import service as screening
 from salomat.domains.sickleave import service as sickleave
 from salomat.domains.statistics import cli as statistics_cli
 from salomat.domains.statistics import service as statistics_service
@@ -617,6 +618,9 @@ async def load_demo(
     await cancer.load_demo_cancer(
         session, data.get("cancer", {}), person_ids, facility_code=data["polyclinic"]
     )
+    await screening.load_demo_screening(
+        session, data.get("screening", {}), person_ids, facility_code=data["polyclinic"]
+    )
     await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
     await record_demo.load_demo_record(session, data.get("record", {}), person_ids)
     country = get_settings().country
@@ -837,8 +841,9 @@ def synth(
     pregnancies with contacts, births, children with immunization and growth
     records, prescriptions with dispensings and claims, the insurance fund's payers,
     contributions and providers' claims, hospital stays in the shared health record,
-    and a known set of duplicate persons (``synthetic_duplicate``). Streams with COPY
-    on PostgreSQL.
+    screenings of the target groups and disease-management enrolments with follow-up
+    blood pressure and sugar readings, and a known set of duplicate persons
+    (``synthetic_duplicate``). Streams with COPY on PostgreSQL.
     """
     from rich.progress import (
         BarColumn,
@@ -886,6 +891,7 @@ def synth(
                 _timed(ctx, "cancer", cancer.synthesize_cancer, population)
                 _timed(ctx, "insurance", insurance_synth.synthesize_insurance, population)
                 _timed(ctx, "record", record_synth.synthesize_record, population)
+                _timed(ctx, "screening", screening.synthesize_screening, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(

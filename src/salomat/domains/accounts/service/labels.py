@@ -91,6 +91,8 @@ RESOURCE_TYPES: dict[str, str] = {
     "IndicatorValue": N_("Health indicator"),
     "IndicatorTrend": N_("Health indicator trend"),
     "MortalityDataQuality": N_("Quality of cause-of-death data"),
+    "ScreeningIndicators": N_("Disease-management programme indicators"),
+    "ScreeningCoverage": N_("Screening coverage"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -122,6 +124,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "terminology": N_("Code systems and profiles"),
     "death_certificate": N_("Death certificate"),
     "statistics": N_("Health indicators"),
+    "screening": N_("Screening and disease management"),
 }
 
 #: what the shared health record (domains.record) keeps, by kind: the names its own page

@@ -37,6 +37,7 @@ from salomat.domains.screening.service.rules import (
     age_on,
     screening_rules,
 )
+from salomat.domains.screening.service.synth import synthesize_screening
 from salomat.domains.screening.service.target_groups import (
     birth_bounds,
     due_among,
@@ -84,6 +85,7 @@ __all__ = [
     "record_screening",
     "screening_rules",
     "sugar_control",
+    "synthesize_screening",
     "target_group_counts",
     "to_canonical",
 ]
