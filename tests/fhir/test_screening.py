@@ -539,3 +539,65 @@ async def test_measure_report_gives_the_note_s_vector_by_facility(
         headers=auth,
     )
     assert "subject" in issues(bad, 422)
+
+
+async def test_measure_groups_state_their_denominator(client, login, make_user):
+    auth = await login(await make_user("analyst"))
+    m = ok(await client.get("/fhir/Measure/hearts-hypertension", headers=auth))
+    groups = {g["code"]["coding"][0]["code"]: g for g in m["group"]}
+    assert "Denominator" in groups["controlled"]["description"]
+    assert "140/90" in groups["controlled"]["description"]
+    assert [p["code"]["coding"][0]["code"] for p in groups["controlled"]["population"]] == [
+        "numerator",
+        "denominator",
+    ]
+    assert [s["code"]["text"] for s in groups["controlled"]["stratifier"]] == [
+        "region",
+        "district",
+        "facility",
+    ]
+    assert (await client.get("/fhir/Measure/hearts-t2dm", headers=auth)).status_code == 200
+    # the statistics' Measures stay theirs
+    nurse = await login(await make_user("nurse"))
+    assert (await client.get("/fhir/Measure/hearts-t2dm", headers=nurse)).status_code == 200
+
+
+# ---- audit, capability ---------------------------------------------------------------------------
+
+
+async def test_fhir_reads_are_audited_with_the_patient(client, login, scr):
+    from salomat.core import audit
+
+    auth = await login(scr.doctor_account)
+    p = await scr.make_patient(date(1975, 1, 1))
+    v = await _screen(client, auth, p.id)
+    oid = f"screening-{v['id']}-{v['measurements'][0]['id']}"
+    before = (await audit.search(scr.db, audit.AuditQuery(patient_id=p.id, action="read")))[1]
+    ok(await client.get(f"/fhir/Observation/{oid}", headers=auth))
+    ok(await client.get(f"/fhir/Encounter/screening-{v['id']}", headers=auth))
+    await scr.db.rollback()  # a fresh snapshot of the trail
+    rows, after = await audit.search(scr.db, audit.AuditQuery(patient_id=p.id, action="read"))
+    assert after == before + 2
+    assert {r.username for r in rows[:2]} == {scr.doctor_account.username}
+
+
+async def test_metadata_lists_screening_beside_the_other_domains(client):
+    from salomat.fhir.screening_api import SEARCH_PARAMS
+
+    cs = ok_metadata(await client.get("/fhir/metadata"))
+    listed = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    assert len(listed) == len(cs["rest"][0]["resource"])  # each type once
+    for t, params in SEARCH_PARAMS.items():
+        names = {p["name"] for p in listed[t]["searchParam"]}
+        assert set(params) <= names, t
+        assert "Screening" in listed[t]["documentation"], t
+    assert {i["code"] for i in listed["Observation"]["interaction"]} >= {"create", "read"}
+    assert {i["code"] for i in listed["CarePlan"]["interaction"]} == {"read", "search-type"}
+
+
+def ok_metadata(r) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    assert r.status_code == 200, r.text
+    CapabilityStatement.model_validate(r.json())
+    return r.json()

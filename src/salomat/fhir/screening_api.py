@@ -46,7 +46,11 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.screening import service
 from salomat.domains.screening.schemas import ScreeningVisitIn, ScreeningVisitOut
 from salomat.domains.screening.service import common
-from salomat.domains.screening.service.indicators import programme_indicators
+from salomat.domains.screening.service.indicators import (
+    DEFINITIONS,
+    programme_indicators,
+    targets_on,
+)
 from salomat.fhir import capability
 from salomat.fhir import screening as mapper
 from salomat.fhir.cancer import has_token
@@ -681,11 +685,31 @@ def _programmes(day: date) -> list[str]:
     return list(common.rules().edition(day).dmps)
 
 
+def _definitions(day: date) -> dict[str, str]:
+    """Each indicator's definition with its denominator, as the indicator page states it,
+    with the targets of the edition in force (the report's period names the cohort)."""
+    t = targets_on(day, common.rules().country)
+    params: dict[str, Any] = {
+        "systolic": t.bp.systolic,
+        "diastolic": t.bp.diastolic,
+        "cohort": i18n.gettext(N_("the cohort's quarter")),
+        "followup": i18n.gettext(N_("the following quarter")),
+    }
+    out = {}
+    for key, text in DEFINITIONS.items():
+        values = params
+        if key in ("sugar_dhis2", "sugar_simple"):
+            target = t.sugar if key == "sugar_dhis2" else t.lenient
+            values = {"fbs": f"{target.fasting_mg_dl:g}", "hba1c": f"{target.hba1c_percent:g}"}
+        out[key] = i18n.gettext(text) % values if "%(" in text else i18n.gettext(text)
+    return out
+
+
 def _measure(request: Request, programme: str) -> dict[str, Any]:
     day = common.today()
     if programme not in _programmes(day):
         raise _missing("Measure", mapper.measure_id(programme))
-    return mapper.measure(programme, day, base_url(request), {})
+    return mapper.measure(programme, day, base_url(request), _definitions(day))
 
 
 async def search_measures(request: Request, principal: Counter) -> JSONResponse:
