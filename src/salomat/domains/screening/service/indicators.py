@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, union
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
@@ -171,69 +171,94 @@ def targets_on(on: date, country: str | None = None) -> Targets:
 
 
 def _assignment(programme: str, end: date) -> Any:
-    """Per person: first registration, assigned facility and death by ``end``."""
+    """Per person: first registration, assigned facility and death by ``end``.
+
+    One pass over the programme's enrolments up to ``end``, grouped by person: the first
+    ``enrolled_on``, and the facility and death of the latest enrolment that assigns
+    (open on ``end``, ended after it, or ended with the death; a window ranks those
+    first). ``facility_id`` is NULL for a person none of whose enrolments assigns: the
+    callers leave them out. Grouped rather than filtered on a window's ``rn = 1``, which
+    PostgreSQL estimates at a few rows and answers with nested loops over the other
+    sets; the registry's dates of death are joined on the person, not through an ``IN``
+    list."""
     e = DmpEnrolment
-    first = (
-        select(e.person_id, func.min(e.enrolled_on).label("registered_on"))
-        .where(e.programme == programme, e.enrolled_on <= end)
-        .group_by(e.person_id)
-        .subquery("first_enrolment")
+    assigns = case(
+        (or_(e.ended_on.is_(None), e.ended_on > end, e.end_reason == "died"), 1), else_=0
     )
+    window = {
+        "partition_by": e.person_id,
+        "order_by": (assigns.desc(), e.enrolled_on.desc(), e.id.desc()),
+    }
     ranked = (
         select(
             e.person_id,
-            e.facility_id,
-            case((e.end_reason == "died", e.ended_on), else_=None).label("died_on"),
-            func.row_number()
-            .over(partition_by=e.person_id, order_by=(e.enrolled_on.desc(), e.id.desc()))
-            .label("rn"),
+            e.enrolled_on,
+            func.first_value(case((assigns == 1, e.facility_id), else_=None))
+            .over(**window)
+            .label("facility_id"),
+            func.first_value(case((e.end_reason == "died", e.ended_on), else_=None))
+            .over(**window)
+            .label("died_on"),
         )
-        .where(
-            e.programme == programme,
-            e.enrolled_on <= end,
-            or_(e.ended_on.is_(None), e.ended_on > end, e.end_reason == "died"),
-        )
-        .subquery("assigned")
+        .where(e.programme == programme, e.enrolled_on <= end)
+        .subquery("enrolments")
     )
-    vitals = registry.person_vitals_query(select(ranked.c.person_id))
-    return (
+    per_person = (
         select(
             ranked.c.person_id,
-            ranked.c.facility_id,
-            first.c.registered_on,
-            case((or_(ranked.c.died_on <= end, vitals.c.deceased_on <= end), 1), else_=0).label(
+            func.max(ranked.c.facility_id).label("facility_id"),
+            func.min(ranked.c.enrolled_on).label("registered_on"),
+            func.max(ranked.c.died_on).label("died_on"),
+        )
+        .group_by(ranked.c.person_id)
+        .subquery("assigned")
+    )
+    vitals = registry.person_vitals_query()
+    return (
+        select(
+            per_person.c.person_id,
+            per_person.c.facility_id,
+            per_person.c.registered_on,
+            case((or_(per_person.c.died_on <= end, vitals.c.deceased_on <= end), 1), else_=0).label(
                 "dead"
             ),
         )
-        .join(first, first.c.person_id == ranked.c.person_id)
-        .outerjoin(vitals, vitals.c.person_id == ranked.c.person_id)
-        .where(ranked.c.rn == 1)
+        .outerjoin(vitals, vitals.c.person_id == per_person.c.person_id)
+        .where(per_person.c.facility_id.is_not(None))
         .subquery("patients")
     )
 
 
 def _latest(kinds: tuple[str, ...], first: date, last: date) -> Any:
-    """The latest reading of ``kinds`` per person in [first, last] (ties: the last id)."""
+    """The latest reading of ``kinds`` per person in [first, last] (ties: the last id),
+    one row per person (grouped, for the planner's estimate: see ``_assignment``)."""
     o = ScreeningObservation
+    window = {"partition_by": o.person_id, "order_by": (o.observed_on.desc(), o.id.desc())}
     ranked = (
         select(
             o.person_id,
-            o.kind,
-            o.systolic,
-            o.diastolic,
-            o.value,
-            func.row_number()
-            .over(partition_by=o.person_id, order_by=(o.observed_on.desc(), o.id.desc()))
-            .label("rn"),
+            *(
+                func.first_value(c).over(**window).label(c.key)
+                for c in (o.kind, o.systolic, o.diastolic, o.value)
+            ),
         )
         .where(o.kind.in_(kinds), o.observed_on >= first, o.observed_on <= last)
         .subquery()
     )
-    return select(ranked).where(ranked.c.rn == 1).subquery("latest")
+    return (
+        select(
+            ranked.c.person_id,
+            *(func.max(ranked.c[k]).label(k) for k in ("kind", "systolic", "diastolic", "value")),
+        )
+        .group_by(ranked.c.person_id)
+        .subquery("latest")
+    )
 
 
 def _seen(kinds: tuple[str, ...], first: date, last: date, visits: bool) -> Any:
-    """Persons with a reading of ``kinds`` (or, ``visits``, a follow-up visit) in the window."""
+    """Persons with a reading of ``kinds`` (or, ``visits``, a follow-up visit) in the
+    window: a statement for ``IN``, which PostgreSQL answers with one hashed sub-plan
+    (an outer join to it would multiply the planner's row estimates)."""
     o = ScreeningObservation
     parts = [
         select(o.person_id.label("person_id")).where(
@@ -246,7 +271,7 @@ def _seen(kinds: tuple[str, ...], first: date, last: date, visits: bool) -> Any:
                 DmpVisit.visited_on >= first, DmpVisit.visited_on <= last
             )
         )
-    return union(*parts).subquery() if len(parts) > 1 else parts[0].distinct().subquery()
+    return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
 def _facility_filter(q: Any, column: Any, facility_ids: list[int] | None) -> Any:
@@ -273,11 +298,11 @@ async def control_counts(
     else:
         measured, other = SUGAR_KINDS, ("bp",)
     in_care = _seen((*measured, *other) if sugar else measured, year, end, visits=False)
+    measured_recently = _seen(measured, recent, end, visits=False)
     latest = _latest(measured, recent, end)
     visited = _seen(other, recent, end, visits=True)
     if sugar is None:
         ok = and_(latest.c.systolic < target.systolic, latest.c.diastolic < target.diastolic)
-        has_reading = latest.c.systolic.is_not(None)
     else:
         ok = or_(
             and_(latest.c.kind == "hba1c", latest.c.value < sugar.hba1c_percent),
@@ -286,26 +311,19 @@ async def control_counts(
                 latest.c.value * literal(MG_DL_PER_MMOL_L) < sugar.fasting_mg_dl,
             ),
         )
-        has_reading = latest.c.kind.is_not(None)
+    pid = patients.c.person_id
+    # every set is an IN (one hashed sub-plan each), none an outer join: see ``_seen``
     cls = case(
         (patients.c.dead == 1, Outcome.DEAD.value),
         (patients.c.registered_on >= recent, Outcome.NEW.value),
-        (
-            and_(patients.c.registered_on < year, in_care.c.person_id.is_(None)),
-            Outcome.LTFU.value,
-        ),
-        (and_(has_reading, ok), Outcome.CONTROLLED.value),
-        (has_reading, Outcome.UNCONTROLLED.value),
-        (visited.c.person_id.is_not(None), Outcome.VISITED_NO_BP.value),
+        (and_(patients.c.registered_on < year, pid.not_in(in_care)), Outcome.LTFU.value),
+        (pid.in_(select(latest.c.person_id).where(ok)), Outcome.CONTROLLED.value),
+        (pid.in_(measured_recently), Outcome.UNCONTROLLED.value),
+        (pid.in_(visited), Outcome.VISITED_NO_BP.value),
         else_=Outcome.MISSED.value,
     ).label("cls")
-    q = (
-        select(patients.c.facility_id, cls, func.count().label("n"))
-        .select_from(patients)
-        .outerjoin(in_care, in_care.c.person_id == patients.c.person_id)
-        .outerjoin(latest, latest.c.person_id == patients.c.person_id)
-        .outerjoin(visited, visited.c.person_id == patients.c.person_id)
-        .group_by(patients.c.facility_id, cls)
+    q = select(patients.c.facility_id, cls, func.count().label("n")).group_by(
+        patients.c.facility_id, cls
     )
     q = _facility_filter(q, patients.c.facility_id, facility_ids)
     out: dict[int, dict[str, int]] = defaultdict(dict)
@@ -327,15 +345,14 @@ async def cohort_counts(
     patients = _assignment(programme, last)
     latest = _latest(("bp",), first, last)
     ok = and_(latest.c.systolic < target.systolic, latest.c.diastolic < target.diastolic)
+    pid = patients.c.person_id
     outcome = case(
-        (latest.c.systolic.is_(None), CohortOutcome.NO_VISIT.value),
-        (ok, CohortOutcome.CONTROLLED.value),
+        (pid.not_in(_seen(("bp",), first, last, visits=False)), CohortOutcome.NO_VISIT.value),
+        (pid.in_(select(latest.c.person_id).where(ok)), CohortOutcome.CONTROLLED.value),
         else_=CohortOutcome.UNCONTROLLED.value,
     ).label("outcome")
     q = (
         select(patients.c.facility_id, outcome, func.count().label("n"))
-        .select_from(patients)
-        .outerjoin(latest, latest.c.person_id == patients.c.person_id)
         .where(
             patients.c.registered_on >= cohort.start,
             patients.c.registered_on <= cohort.end,
