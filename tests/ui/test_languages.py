@@ -313,6 +313,7 @@ async def _seed(
             subscriptions = await _subscription_ids(s)
             statistics = await _statistics_ids(s)
             certified = await _certified_ids(s)
+            enrolled = await _screening_ids(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -320,7 +321,7 @@ async def _seed(
     return (
         accounts,
         {
-            "person_id": [*nids, *certified],
+            "person_id": [*nids, *certified, *enrolled],
             "referral_id": referrals[:2],
             "citizen": [mine],
             **certificates,
@@ -350,6 +351,19 @@ async def _certified_ids(session: Any) -> list[int]:
     for person_id, review in rows:
         found.setdefault("queued" if review == "needs_review" else "selected", person_id)
     return sorted(found.values())
+
+
+async def _screening_ids(session: Any) -> list[int]:
+    """Two demo patients of the disease-management programmes (the programme card with
+    enrolments, readings and the control chart)."""
+    from sqlalchemy import select
+
+    from salomat.domains.screening.models import DmpEnrolment
+
+    rows = await session.scalars(
+        select(DmpEnrolment.person_id).distinct().order_by(DmpEnrolment.person_id).limit(2)
+    )
+    return list(rows.all())
 
 
 async def _statistics_ids(session: Any) -> dict[str, list[Any]]:

@@ -194,3 +194,33 @@ async def test_the_card_links_to_the_record_for_those_allowed(client, woman_and_
     await web_login(client, doctor)
     card = await client.get(f"/patients/{woman.id}")
     assert f'href="/patients/{woman.id}/pregnancy"' in card.text
+
+
+async def test_chronic_conditions_are_ticked_by_their_names_and_others_typed(
+    client, woman_and_doctor
+):
+    """The form lists the conditions the rules read by name (no code to know); a refused
+    form keeps what was ticked; a registered one stores the ticked and the typed codes."""
+    from salomat.domains.maternal.models import Pregnancy
+
+    woman, doctor = woman_and_doctor
+    csrf = await web_login(client, doctor)
+    client.cookies.set("salomat_lang", "ru")
+    page = await client.get(f"/patients/{woman.id}/pregnancy")
+    assert 'name="condition" value="chronic_hypertension"' in page.text
+    assert "хроническая гипертензия" in page.text.lower()
+    assert "chronic_hypertension)" not in page.text
+    future = (TODAY + timedelta(days=3)).isoformat()
+    body = {**registration(csrf, lmp=future), "condition": ["chronic_hypertension"]}
+    refused = await client.post(f"/patients/{woman.id}/pregnancy", data=body)
+    assert refused.status_code == 422
+    assert 'value="chronic_hypertension" checked' in refused.text
+    body = {
+        **registration(csrf, conditions="thyroid_disease"),
+        "condition": ["chronic_hypertension", "diabetes", "not_a_listed_one"],
+    }
+    r = await client.post(f"/patients/{woman.id}/pregnancy", data=body)
+    assert r.status_code == 303, r.text
+    async with session_factory()() as s:
+        stored = await s.scalar(select(Pregnancy.conditions).where(Pregnancy.person_id == woman.id))
+    assert sorted(stored) == ["chronic_hypertension", "diabetes", "thyroid_disease"]

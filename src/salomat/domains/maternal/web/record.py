@@ -37,6 +37,7 @@ from salomat.domains.maternal.schemas import (
     ReferralOut,
 )
 from salomat.domains.maternal.service.birth import POSTNATAL_DAYS
+from salomat.domains.maternal.service.codes import CONDITIONS
 from salomat.domains.maternal.web import advice_labels
 from salomat.domains.maternal.web.common import (
     _birth_ctx,
@@ -169,6 +170,7 @@ async def _page(
         "danger_signs": DANGER_SIGNS,
         "symptoms": SYMPTOMS,
         "history_flags": HISTORY_FLAGS,
+        "chronic_conditions": CONDITIONS,
         "contact_flags": CONTACT_FLAGS,
         "dating_methods": DATING_METHODS,
         "urine_protein": URINE_PROTEIN,
@@ -235,6 +237,7 @@ async def register(
         for name in ("lmp", "scan_on", "ga_weeks", "ga_days", "conditions", *REGISTRATION_NUMBERS)
     }
     flags = {name: posted.get(name) == "1" for name in HISTORY_FLAGS}
+    ticked = [c for c in forms.texts(posted, "condition") if c in CONDITIONS]
     errors: list[FieldError] = []
     ga_days_at_scan: int | None = None
     if form["ga_weeks"] or form["ga_days"]:
@@ -247,7 +250,10 @@ async def register(
         "lmp": _or_none(form["lmp"]),
         "scan_on": _or_none(form["scan_on"]),
         "ga_days_at_scan": ga_days_at_scan,
-        "conditions": [c for c in form["conditions"].replace(",", " ").split() if c],
+        # the known conditions ticked (by their names), then any other codes typed
+        "conditions": list(
+            dict.fromkeys(ticked + [c for c in form["conditions"].replace(",", " ").split() if c])
+        ),
         **{n: form[n] or ("1" if n == "gravida" else "0") for n in REGISTRATION_NUMBERS},
         **flags,
     }
@@ -260,7 +266,7 @@ async def register(
         if e.status == 404:
             raise
         extra = {
-            "reg_form": {**form, **flags},
+            "reg_form": {**form, **flags, "condition": ticked},
             "reg_errors": _errors_of(e.errors),
             "reg_error": e,
         }
