@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n
@@ -60,26 +60,27 @@ def birth_bounds(p: Programme, day: date) -> tuple[date | None, date | None]:
     return born_from, born_to
 
 
-def _excluded(person_id: Any, p: Programme, day: date) -> Any:
-    """An open enrolment on ``day`` in a DMP the programme excludes."""
-    return exists(
-        select(literal(1)).where(
-            DmpEnrolment.person_id == person_id,
-            DmpEnrolment.programme.in_(p.excluded_by_dmp),
-            DmpEnrolment.enrolled_on <= day,
-            or_(DmpEnrolment.ended_on.is_(None), DmpEnrolment.ended_on > day),
-        )
+def _under_observation(p: Programme, day: date) -> Any:
+    """The people with an open enrolment on ``day`` in a DMP the programme excludes."""
+    return select(DmpEnrolment.person_id).where(
+        DmpEnrolment.programme.in_(p.excluded_by_dmp),
+        DmpEnrolment.enrolled_on <= day,
+        or_(DmpEnrolment.ended_on.is_(None), DmpEnrolment.ended_on > day),
     )
 
 
-def _last(p: Programme, day: date, *, counted_only: bool = False) -> Any:
-    q = select(
-        ScreeningVisit.person_id.label("person_id"),
-        func.max(ScreeningVisit.performed_on).label("last_on"),
-    ).where(ScreeningVisit.programme == p.code, ScreeningVisit.performed_on <= day)
+def _screened_since(p: Programme, cutoff: date, day: date, *, counted_only: bool = False) -> Any:
+    """The people screened for the programme after ``cutoff`` and on or before ``day``
+    (``counted_only``: not opportunistically): the last screening is within the interval
+    exactly when one is."""
+    q = select(ScreeningVisit.person_id).where(
+        ScreeningVisit.programme == p.code,
+        ScreeningVisit.performed_on > cutoff,
+        ScreeningVisit.performed_on <= day,
+    )
     if counted_only:
         q = q.where(ScreeningVisit.opportunistic.is_(False))
-    return q.group_by(ScreeningVisit.person_id).subquery()
+    return q
 
 
 def _attached(facility_ids: list[int], p: Programme, day: date) -> Any:
@@ -97,25 +98,23 @@ def _attached(facility_ids: list[int], p: Programme, day: date) -> Any:
 async def _count(
     session: AsyncSession, facility_ids: list[int], p: Programme, day: date
 ) -> tuple[int, int, int]:
+    """(eligible, due, screened) of the facilities: the attached people of the ages and
+    sex, each screening set an ``IN`` (PostgreSQL hashes it once; two outer joins to
+    per-person last screenings made it estimate millions of rows and compile the
+    statement)."""
     assert p.interval_years is not None
     cutoff = interval_cutoff(day, p.interval_years)
     people = _attached(facility_ids, p, day)
     pid = people.c[0]
-    last = _last(p, day)
-    counted = _last(p, day, counted_only=True)
-    due = or_(last.c.last_on.is_(None), last.c.last_on <= cutoff)
-    screened = and_(counted.c.last_on.is_not(None), counted.c.last_on > cutoff)
-    q = (
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((due, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((screened, 1), else_=0)), 0),
-        )
-        .select_from(people)
-        .outerjoin(last, last.c.person_id == pid)
-        .outerjoin(counted, counted.c.person_id == pid)
-        .where(~_excluded(pid, p, day) if p.excluded_by_dmp else literal(True))
-    )
+    due = pid.not_in(_screened_since(p, cutoff, day))
+    screened = pid.in_(_screened_since(p, cutoff, day, counted_only=True))
+    q = select(
+        func.count(),
+        func.coalesce(func.sum(case((due, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((screened, 1), else_=0)), 0),
+    ).select_from(people)
+    if p.excluded_by_dmp:
+        q = q.where(pid.not_in(_under_observation(p, day)))
     row = (await session.execute(q)).one()
     return int(row[0]), int(row[1]), int(row[2])
 
