@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, union_all
+from sqlalchemy import and_, bindparam, case, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
@@ -70,6 +70,7 @@ __all__ = [
     "parse_period",
     "programme_indicators",
     "screening_coverage",
+    "sugar_counts",
     "targets_on",
 ]
 
@@ -291,45 +292,137 @@ async def control_counts(
 ) -> dict[int, ControlReport]:
     """Unmasked counts per assigned facility, one statement: blood-pressure control, or
     sugar control by ``sugar``'s definition (``hearts.classify_bp`` / ``classify_sugar``)."""
+    if sugar is not None:
+        return (await sugar_counts(session, programme, period, (sugar,), facility_ids))[0]
+    return (await _control(session, programme, period, None, (target,), facility_ids))[0]
+
+
+async def sugar_counts(
+    session: AsyncSession,
+    programme: str,
+    period: Period,
+    definitions: tuple[SugarTarget, ...],
+    facility_ids: list[int] | None = None,
+) -> list[dict[int, ControlReport]]:
+    """``control_counts`` of sugar control by each of ``definitions`` (DHIS2's and
+    Simple's), in one statement: they differ only in controlled / not controlled."""
+    return await _control(session, programme, period, definitions, (), facility_ids)
+
+
+async def _control(
+    session: AsyncSession,
+    programme: str,
+    period: Period,
+    sugars: tuple[SugarTarget, ...] | None,
+    bps: tuple[BPTarget, ...],
+    facility_ids: list[int] | None,
+) -> list[dict[int, ControlReport]]:
+    """One statement: per assigned facility, the patients by their class under each
+    target (``sugars`` None: blood pressure by ``bps``).
+
+    The facts of a person come as rows of one ``UNION ALL`` grouped by person (the
+    patient's assignment; each reading of the year with its flags: in care, measured in
+    the last three months, another reading then; each follow-up visit then; the latest
+    measured reading's control under each target), then classified: no join between
+    per-person sets, whose sizes PostgreSQL cannot estimate (it multiplied them into
+    millions of rows and compiled the statement)."""
     end, recent, year = period.end, period.recent_start, period.year_start
-    patients = _assignment(programme, end)
-    if sugar is None:
+    if sugars is None:
         measured, other = ("bp",), SUGAR_KINDS
     else:
         measured, other = SUGAR_KINDS, ("bp",)
-    in_care = _seen((*measured, *other) if sugar else measured, year, end, visits=False)
-    measured_recently = _seen(measured, recent, end, visits=False)
+    care = (*measured, *other) if sugars else measured
     latest = _latest(measured, recent, end)
-    visited = _seen(other, recent, end, visits=True)
-    if sugar is None:
-        ok = and_(latest.c.systolic < target.systolic, latest.c.diastolic < target.diastolic)
+    if sugars is None:
+        oks = [and_(latest.c.systolic < t.systolic, latest.c.diastolic < t.diastolic) for t in bps]
     else:
-        ok = or_(
-            and_(latest.c.kind == "hba1c", latest.c.value < sugar.hba1c_percent),
-            and_(
-                latest.c.kind == "glucose_fasting",
-                latest.c.value * literal(MG_DL_PER_MMOL_L) < sugar.fasting_mg_dl,
-            ),
+        oks = [
+            or_(
+                and_(latest.c.kind == "hba1c", latest.c.value < t.hba1c_percent),
+                and_(
+                    latest.c.kind == "glucose_fasting",
+                    latest.c.value * literal(MG_DL_PER_MMOL_L) < t.fasting_mg_dl,
+                ),
+            )
+            for t in sugars
+        ]
+    patients = _assignment(programme, end)
+    o = ScreeningObservation
+    none = null()
+    zero = literal(0)
+    recently = o.observed_on >= recent
+    oks_none = [none.label(f"ok{i}") for i in range(len(oks))]
+    facts = union_all(
+        select(
+            patients.c.person_id,
+            patients.c.facility_id,
+            patients.c.registered_on,
+            patients.c.dead,
+            zero.label("in_care"),
+            zero.label("measured"),
+            zero.label("visited"),
+            *(literal(0).label(f"ok{i}") for i in range(len(oks))),
+        ),
+        select(
+            o.person_id,
+            none,
+            none,
+            none,
+            case((o.kind.in_(care), 1), else_=0),
+            case((and_(o.kind.in_(measured), recently), 1), else_=0),
+            case((and_(o.kind.in_(other), recently), 1), else_=0),
+            *oks_none,
+        ).where(o.kind.in_((*measured, *other)), o.observed_on >= year, o.observed_on <= end),
+        select(DmpVisit.person_id, none, none, none, zero, zero, literal(1), *oks_none).where(
+            DmpVisit.visited_on >= recent, DmpVisit.visited_on <= end
+        ),
+        select(
+            latest.c.person_id,
+            none,
+            none,
+            none,
+            zero,
+            zero,
+            zero,
+            *(case((ok, 1), else_=0) for ok in oks),
+        ),
+    ).subquery("facts")
+    person = (
+        select(
+            func.max(facts.c.facility_id).label("facility_id"),
+            func.max(facts.c.registered_on).label("registered_on"),
+            func.max(facts.c.dead).label("dead"),
+            func.max(facts.c.in_care).label("in_care"),
+            func.max(facts.c.measured).label("measured"),
+            func.max(facts.c.visited).label("visited"),
+            *(func.max(facts.c[f"ok{i}"]).label(f"ok{i}") for i in range(len(oks))),
         )
-    pid = patients.c.person_id
-    # every set is an IN (one hashed sub-plan each), none an outer join: see ``_seen``
-    cls = case(
-        (patients.c.dead == 1, Outcome.DEAD.value),
-        (patients.c.registered_on >= recent, Outcome.NEW.value),
-        (and_(patients.c.registered_on < year, pid.not_in(in_care)), Outcome.LTFU.value),
-        (pid.in_(select(latest.c.person_id).where(ok)), Outcome.CONTROLLED.value),
-        (pid.in_(measured_recently), Outcome.UNCONTROLLED.value),
-        (pid.in_(visited), Outcome.VISITED_NO_BP.value),
-        else_=Outcome.MISSED.value,
-    ).label("cls")
-    q = select(patients.c.facility_id, cls, func.count().label("n")).group_by(
-        patients.c.facility_id, cls
+        .group_by(facts.c.person_id)
+        .subquery("person_facts")
     )
-    q = _facility_filter(q, patients.c.facility_id, facility_ids)
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for fid, c, n in await session.execute(q):
-        out[int(fid)][c] = int(n)
-    return {fid: ControlReport(counts) for fid, counts in out.items()}
+    classes = [
+        case(
+            (person.c.dead == 1, Outcome.DEAD.value),
+            (person.c.registered_on >= recent, Outcome.NEW.value),
+            (and_(person.c.registered_on < year, person.c.in_care == 0), Outcome.LTFU.value),
+            (person.c[f"ok{i}"] == 1, Outcome.CONTROLLED.value),
+            (person.c.measured == 1, Outcome.UNCONTROLLED.value),
+            (person.c.visited == 1, Outcome.VISITED_NO_BP.value),
+            else_=Outcome.MISSED.value,
+        ).label(f"cls{i}")
+        for i in range(len(oks))
+    ]
+    q = (
+        select(person.c.facility_id, *classes, func.count().label("n"))
+        .where(person.c.facility_id.is_not(None))
+        .group_by(person.c.facility_id, *classes)
+    )
+    q = _facility_filter(q, person.c.facility_id, facility_ids)
+    out: list[dict[int, dict[str, int]]] = [defaultdict(dict) for _ in oks]
+    for fid, *cls, n in await session.execute(q):
+        for counts, c in zip(out, cls, strict=True):
+            counts[int(fid)][c] = counts[int(fid)].get(c, 0) + int(n)
+    return [{fid: ControlReport(c) for fid, c in counts.items()} for counts in out]
 
 
 async def cohort_counts(
@@ -662,11 +755,8 @@ async def programme_indicators(
     )
     dhis2 = simple = {}
     if sugar:
-        dhis2 = await control_counts(
-            session, programme, p, facility_ids=facility_ids, sugar=targets.sugar
-        )
-        simple = await control_counts(
-            session, programme, p, facility_ids=facility_ids, sugar=targets.lenient
+        dhis2, simple = await sugar_counts(
+            session, programme, p, (targets.sugar, targets.lenient), facility_ids
         )
     fids = sorted(set(bp) | set(coh))
     # unit code -> facilities
