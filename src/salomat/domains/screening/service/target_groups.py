@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, union_all
+from sqlalchemy import case, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n
@@ -196,41 +196,46 @@ async def due_among(
 ) -> dict[int, Due]:
     """Of ``person_ids`` (already of the right age, sex and facility: a page of the
     registry's attached people), those due for the programme on ``day`` and not excluded
-    by a DMP enrolment: two statements (last screenings, exclusions)."""
+    by a DMP enrolment: one statement (their last screenings and exclusions, as rows of
+    one ``UNION ALL`` grouped by person)."""
     ids = sorted(set(person_ids))
     if not ids or p.interval_years is None:
         return {}
     cutoff = interval_cutoff(day, p.interval_years)
-    last = dict(
-        (
-            await session.execute(
-                select(ScreeningVisit.person_id, func.max(ScreeningVisit.performed_on))
-                .where(
-                    ScreeningVisit.programme == p.code,
-                    ScreeningVisit.person_id.in_(ids),
-                    ScreeningVisit.performed_on <= day,
-                )
-                .group_by(ScreeningVisit.person_id)
-            )
-        ).all()
-    )
-    excluded: set[int] = set()
+    parts = [
+        select(
+            ScreeningVisit.person_id.label("person_id"),
+            ScreeningVisit.performed_on.label("last_on"),
+            literal(0).label("excluded"),
+        ).where(
+            ScreeningVisit.programme == p.code,
+            ScreeningVisit.person_id.in_(ids),
+            ScreeningVisit.performed_on <= day,
+        )
+    ]
     if p.excluded_by_dmp:
-        excluded = set(
-            await session.scalars(
-                select(DmpEnrolment.person_id).where(
-                    DmpEnrolment.person_id.in_(ids),
-                    DmpEnrolment.programme.in_(p.excluded_by_dmp),
-                    DmpEnrolment.enrolled_on <= day,
-                    or_(DmpEnrolment.ended_on.is_(None), DmpEnrolment.ended_on > day),
-                )
+        parts.append(
+            select(DmpEnrolment.person_id, null(), literal(1)).where(
+                DmpEnrolment.person_id.in_(ids),
+                DmpEnrolment.programme.in_(p.excluded_by_dmp),
+                DmpEnrolment.enrolled_on <= day,
+                or_(DmpEnrolment.ended_on.is_(None), DmpEnrolment.ended_on > day),
             )
         )
+    facts = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    known = {
+        pid: (last_on, excluded)
+        for pid, last_on, excluded in await session.execute(
+            select(
+                facts.c.person_id, func.max(facts.c.last_on), func.max(facts.c.excluded)
+            ).group_by(facts.c.person_id)
+        )
+    }
     out = {}
     for pid in ids:
-        if pid in excluded:
+        last_on, excluded = known.get(pid, (None, 0))
+        if excluded:
             continue
-        last_on = last.get(pid)
         if last_on is None or last_on <= cutoff:
             out[pid] = Due(pid, last_on, p.due_on(last_on))
     return out
