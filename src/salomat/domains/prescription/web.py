@@ -95,6 +95,35 @@ async def prescriptions_page(
     return await _prescriptions_page(request, session, principal, person_id)
 
 
+@web.get("/patients/{person_id}/prescriptions/by-class", response_class=HTMLResponse)
+async def prescriptions_by_class_page(
+    request: Request,
+    session: DbSession,
+    person_id: RowId,
+    principal: Annotated[Principal, Depends(Require("prescription:read"))],
+) -> Response:
+    """The patient's prescriptions of some medicine classes (``?atc=C08&atc=C09``), active
+    first: htmx loads it into another domain's page (the disease-management card), else a
+    page of its own. A malformed class answers 422 naming ``atc``, before anything is read."""
+    atc = service.atc_prefixes(request.query_params.getlist("atc"))
+    person = await _registry.get_person(session, principal, person_id, purpose="prescriptions")
+    items = await service.prescriptions_by_class(session, principal, person_id, atc)
+    ctx: dict[str, Any] = {
+        "person": person,
+        "items": items,
+        "atc": atc,
+        "can_write": can(principal, "prescription:write")
+        and principal.facility_id is not None
+        and person.deceased_on is None
+        and person.merged_into_id is None,
+    }
+    swap = request.headers.get("hx-request") and not request.headers.get(
+        "hx-history-restore-request"
+    )
+    template = "prescription/by_class.html" if swap else "prescription/by_class_page.html"
+    return render(request, template, ctx)
+
+
 @web.post("/patients/{person_id}/prescriptions", response_class=HTMLResponse)
 async def prescribe_page(
     request: Request,

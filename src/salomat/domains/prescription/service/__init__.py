@@ -5,6 +5,7 @@ doctor's prescriptions. Each module lists its public names in ``__all__``.
 """
 
 from salomat.domains.prescription.service.bulk_reads import *  # noqa: F403
+from salomat.domains.prescription.service.by_class import *  # noqa: F403
 from salomat.domains.prescription.service.claim_review import *  # noqa: F403
 from salomat.domains.prescription.service.claims import *  # noqa: F403
 from salomat.domains.prescription.service.dispensing import *  # noqa: F403
