@@ -334,7 +334,7 @@ async def _visit(session: Any, principal: Principal, visit_id: int) -> Screening
 # ---- Observation ------------------------------------------------------------------------
 
 
-async def search_observations(
+async def search_screening_observations(
     request: Request, session: Session, principal: Reader
 ) -> JSONResponse:
     params = _params(request, "Observation")
@@ -372,7 +372,7 @@ async def search_observations(
     return _found(request, "Observation", params, resources)
 
 
-async def read_observation(
+async def read_screening_observation(
     request: Request, session: Session, observation_id: str, principal: Reader
 ) -> Response:
     parsed = mapper.parse_observation_id(observation_id)
@@ -387,13 +387,13 @@ async def read_observation(
 
 router.add_api_route(
     "/Observation",
-    search_observations,
+    search_screening_observations,
     methods=["GET"],
     route_class_override=claimed_route(_claims_observations),
 )
 router.add_api_route(
     "/Observation/{observation_id}",
-    read_observation,
+    read_screening_observation,
     methods=["GET"],
     route_class_override=claimed_route(_path_prefix("observation_id", mapper.OBSERVATION_PREFIX)),
 )
@@ -457,7 +457,7 @@ async def create_observation(request: Request, session: Any, principal: Principa
         }
     },
 )
-async def create_observation_shared(
+async def create_observation_screening_or_record(
     request: Request, session: Session, principal: Anyone
 ) -> Response:
     """Create an Observation: a screening result (the screening-observation profile, or
@@ -474,7 +474,9 @@ async def create_observation_shared(
 # ---- Encounter ------------------------------------------------------------------------------
 
 
-async def search_encounters(request: Request, session: Session, principal: Reader) -> JSONResponse:
+async def search_screening_encounters(
+    request: Request, session: Session, principal: Reader
+) -> JSONResponse:
     params = _params(request, "Encounter")
     person = reference_param(params.get("patient"), "Patient", "patient")
     ids = _ids(params, mapper.parse_encounter_id)
@@ -502,7 +504,7 @@ async def search_encounters(request: Request, session: Session, principal: Reade
     return _found(request, "Encounter", params, resources)
 
 
-async def read_encounter(
+async def read_screening_encounter(
     request: Request, session: Session, encounter_id: str, principal: Reader
 ) -> Response:
     vid = mapper.parse_encounter_id(encounter_id)
@@ -514,13 +516,13 @@ async def read_encounter(
 
 router.add_api_route(
     "/Encounter",
-    search_encounters,
+    search_screening_encounters,
     methods=["GET"],
     route_class_override=claimed_route(_claims_encounters),
 )
 router.add_api_route(
     "/Encounter/{encounter_id}",
-    read_encounter,
+    read_screening_encounter,
     methods=["GET"],
     route_class_override=claimed_route(_path_prefix("encounter_id", mapper.ENCOUNTER_PREFIX)),
 )
@@ -558,7 +560,9 @@ async def _enrolment(session: Any, principal: Principal, rid: str, kind: str) ->
         raise _missing(kind, rid) from None
 
 
-async def search_episodes(request: Request, session: Session, principal: Reader) -> JSONResponse:
+async def search_screening_episodes(
+    request: Request, session: Session, principal: Reader
+) -> JSONResponse:
     params = _params(request, "EpisodeOfCare")
     statuses = _tokens(params, "status", ("active", "finished"))
     resources = []
@@ -572,7 +576,7 @@ async def search_episodes(request: Request, session: Session, principal: Reader)
     return _found(request, "EpisodeOfCare", params, resources)
 
 
-async def read_episode(
+async def read_screening_episode(
     request: Request, session: Session, episode_id: str, principal: Reader
 ) -> Response:
     e = await _enrolment(session, principal, episode_id, "EpisodeOfCare")
@@ -581,13 +585,13 @@ async def read_episode(
 
 router.add_api_route(
     "/EpisodeOfCare",
-    search_episodes,
+    search_screening_episodes,
     methods=["GET"],
     route_class_override=claimed_route(_claims_episodes),
 )
 router.add_api_route(
     "/EpisodeOfCare/{episode_id}",
-    read_episode,
+    read_screening_episode,
     methods=["GET"],
     route_class_override=claimed_route(
         _path_prefix("episode_id", mapper.ENROLMENT_PREFIX, mapper.RECALL_PREFIX)
@@ -596,7 +600,9 @@ router.add_api_route(
 
 
 @router.get("/CarePlan")
-async def search_care_plans(request: Request, session: Session, principal: Reader) -> JSONResponse:
+async def search_screening_care_plans(
+    request: Request, session: Session, principal: Reader
+) -> JSONResponse:
     params = _params(request, "CarePlan")
     statuses = _tokens(params, "status", ("active", "completed"))
     resources = []
@@ -611,7 +617,7 @@ async def search_care_plans(request: Request, session: Session, principal: Reade
 
 
 @router.get("/CarePlan/{care_plan_id}")
-async def read_care_plan(
+async def read_screening_care_plan(
     request: Request, session: Session, care_plan_id: str, principal: Reader
 ) -> Response:
     e = await _enrolment(session, principal, care_plan_id, "CarePlan")
@@ -629,7 +635,7 @@ async def _recalls(session: Any, principal: Principal) -> list[dict[str, Any]]:
     return [mapper.recall_task(row, principal.facility_id, day) for row in wl.patients]
 
 
-async def search_tasks(
+async def search_screening_tasks(
     request: Request, session: Session, principal: WorklistReader
 ) -> JSONResponse:
     params = _params(request, "Task")
@@ -655,7 +661,7 @@ async def search_tasks(
     return _found(request, "Task", params, resources)
 
 
-async def read_task(
+async def read_screening_task(
     request: Request, session: Session, task_id: str, principal: WorklistReader
 ) -> Response:
     rid = mapper.recall_id(task_id)
@@ -668,11 +674,14 @@ async def read_task(
 
 
 router.add_api_route(
-    "/Task", search_tasks, methods=["GET"], route_class_override=claimed_route(_claims_tasks)
+    "/Task",
+    search_screening_tasks,
+    methods=["GET"],
+    route_class_override=claimed_route(_claims_tasks),
 )
 router.add_api_route(
     "/Task/{task_id}",
-    read_task,
+    read_screening_task,
     methods=["GET"],
     route_class_override=claimed_route(_path_prefix("task_id", mapper.RECALL_PREFIX)),
 )
@@ -712,7 +721,7 @@ def _measure(request: Request, programme: str) -> dict[str, Any]:
     return mapper.measure(programme, day, base_url(request), _definitions(day))
 
 
-async def search_measures(request: Request, principal: Counter) -> JSONResponse:
+async def search_screening_measures(request: Request, principal: Counter) -> JSONResponse:
     params = _params(request, "Measure")
     wanted = {
         mapper.measure_programme(v)
@@ -724,7 +733,7 @@ async def search_measures(request: Request, principal: Counter) -> JSONResponse:
     return _found(request, "Measure", params, resources)
 
 
-async def read_measure(request: Request, measure_id: str, principal: Counter) -> Response:
+async def read_screening_measure(request: Request, measure_id: str, principal: Counter) -> Response:
     programme = mapper.measure_programme(measure_id)
     if programme is None:
         raise _missing("Measure", measure_id)
@@ -733,19 +742,21 @@ async def read_measure(request: Request, measure_id: str, principal: Counter) ->
 
 router.add_api_route(
     "/Measure",
-    search_measures,
+    search_screening_measures,
     methods=["GET"],
     route_class_override=claimed_route(_claims_measures),
 )
 router.add_api_route(
     "/Measure/{measure_id}",
-    read_measure,
+    read_screening_measure,
     methods=["GET"],
     route_class_override=claimed_route(_path_prefix("measure_id", mapper.MEASURE_PREFIX)),
 )
 
 
-async def search_reports(request: Request, session: Session, principal: Counter) -> JSONResponse:
+async def search_screening_reports(
+    request: Request, session: Session, principal: Counter
+) -> JSONResponse:
     params = _params(request, "MeasureReport")
     measure, period = params.get("measure"), params.get("period")
     errors = []
@@ -776,7 +787,7 @@ async def search_reports(request: Request, session: Session, principal: Counter)
 
 router.add_api_route(
     "/MeasureReport",
-    search_reports,
+    search_screening_reports,
     methods=["GET"],
     route_class_override=claimed_route(_claims_reports),
 )
