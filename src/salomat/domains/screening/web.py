@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -164,6 +165,14 @@ async def _card_page(
         "programmes": programmes,
         "dmps": dmps,
         "measures": {p.code: list(p.measures) for p in edition.programmes.values()},
+        # each programme's medicine classes: the prescription domain's list of them is
+        # loaded into the card by htmx (a sibling domain: no import)
+        "dmp_medicines": {
+            d.code: {"atc": d.medicines, "query": urlencode([("atc", a) for a in d.medicines])}
+            for d in edition.dmps.values()
+            if d.medicines
+        },
+        "can_see_prescriptions": can(principal, "prescription:read"),
         "m": r.measurements,
         "can_record": can(principal, "screening:record") and alive,
         "can_enrol": can(principal, "screening:enrol") and alive,

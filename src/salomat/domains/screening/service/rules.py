@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 _ICD = re.compile(r"^([A-Z])(\d{2})(?:\.(\w{1,4}))?$")
+#: a WHO ATC code at any of its levels (C, C09, C09A, C09AA, C09AA02)
+_ATC = re.compile(r"^[ABCDGHJLMNPRSV](?:[0-9]{2}(?:[A-Z](?:[A-Z](?:[0-9]{2})?)?)?)?$")
 
 
 def add_years(day: date, years: int) -> date:
@@ -88,6 +90,10 @@ class Dmp:
     diagnoses: tuple[tuple[str, int, int], ...]
     visit_interval_days: int
     source: str
+    #: the medicine classes the programme treats with, as WHO ATC prefixes (``medicines:``);
+    #: the card lists the patient's prescriptions of these classes
+    medicines: tuple[str, ...] = ()
+    medicines_source: str = ""
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names.get("en") or self.code
@@ -188,6 +194,30 @@ def _ranges(specs: list[str]) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def _medicines(code: str, spec: dict[str, Any] | None) -> tuple[tuple[str, ...], str]:
+    """``medicines: {atc: [C08, C09], source: ...}``: the ATC prefixes, each checked."""
+    if not spec:
+        return (), ""
+    atc = tuple(str(a).strip() for a in spec.get("atc") or ())
+    wrong = [a for a in atc if not _ATC.fullmatch(a)]
+    if wrong or not atc:
+        raise pack.PackError(f"screening.yaml: {code} medicines: not ATC codes: {wrong or atc!r}")
+    return atc, str(spec.get("source", ""))
+
+
+def _dmp(d: dict[str, Any]) -> Dmp:
+    medicines, medicines_source = _medicines(d["code"], d.get("medicines"))
+    return Dmp(
+        code=d["code"],
+        names=dict(d.get("names") or {}),
+        diagnoses=_ranges(d["diagnoses"]),
+        visit_interval_days=int(d.get("visit_interval_days", 28)),
+        source=str(d.get("source", "")),
+        medicines=medicines,
+        medicines_source=medicines_source,
+    )
+
+
 def _measurement(kind: str, spec: dict[str, Any]) -> Measurement:
     units: dict[str, tuple[float, float]] = {}
     for unit, conv in (spec.get("units") or {}).items():
@@ -231,16 +261,7 @@ def _edition(e: dict[str, Any]) -> Edition:
         )
         for p in e.get("screening") or []
     }
-    dmps = {
-        d["code"]: Dmp(
-            code=d["code"],
-            names=dict(d.get("names") or {}),
-            diagnoses=_ranges(d["diagnoses"]),
-            visit_interval_days=int(d.get("visit_interval_days", 28)),
-            source=str(d.get("source", "")),
-        )
-        for d in e.get("dmp") or []
-    }
+    dmps = {d["code"]: _dmp(d) for d in e.get("dmp") or []}
     return Edition(
         id=str(e["id"]),
         valid_from=e["valid_from"],
