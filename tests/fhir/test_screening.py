@@ -601,3 +601,25 @@ def ok_metadata(r) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     assert r.status_code == 200, r.text
     CapabilityStatement.model_validate(r.json())
     return r.json()
+
+
+async def test_a_citizen_reads_her_own_screenings_and_nobody_else_s(client, login, make_user, scr):
+    auth = await login(scr.doctor_account)
+    her = await scr.make_patient(date(1975, 1, 1))
+    other = await scr.make_patient(date(1976, 1, 1))
+    mine = await _screen(client, auth, her.id)
+    theirs = await _screen(client, auth, other.id)
+    citizen = await login(await make_user("citizen", person_id=her.id))
+    found = ok(
+        await client.get(
+            f"/fhir/Observation?patient={her.id}&category={mapper.CATEGORY_SYSTEM}|screening",
+            headers=citizen,
+        )
+    )
+    assert found["total"] == 4
+    ok(await client.get(f"/fhir/Encounter/screening-{mine['id']}", headers=citizen))
+    r = await client.get(f"/fhir/Encounter/screening-{theirs['id']}", headers=citizen)
+    assert r.status_code == 404
+    # the facility's recall worklist and the indicators are not hers
+    r = await client.get(f"/fhir/Task?code={mapper.RECALL_SYSTEM}|recall", headers=citizen)
+    assert r.status_code == 403
