@@ -21,6 +21,7 @@ from salomat.fhir.cancer_api import SEARCH_PARAMS as CANCER_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS
 from salomat.fhir.record_api import SEARCH_PARAMS as RECORD_PARAMS
 from salomat.fhir.sanatorium_api import SEARCH_PARAMS as SANATORIUM_PARAMS
+from salomat.fhir.screening_api import SEARCH_PARAMS as SCREENING_PARAMS
 
 pytestmark = pytest.mark.anyio
 
@@ -331,7 +332,7 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
         # Condition and Observation: also the cancer registry's tumours and stages
         assert names == set(ps) | set(SANATORIUM_PARAMS.get(t, {})) | set(
             CANCER_PARAMS.get(t, {})
-        ) | set(RECORD_PARAMS.get(t, {})) | {"_count"}
+        ) | set(RECORD_PARAMS.get(t, {})) | set(SCREENING_PARAMS.get(t, {})) | {"_count"}
         for name in set(ps) | {"_count"}:
             query = {name: samples[name]}
             if name not in ("patient", "episode-of-care", "encounter"):
