@@ -67,21 +67,33 @@ async def invitation_worklist(
     else:
         programmes = [p for p in edition.programmes.values() if p.invites]
     section_code = _section(section)
+    programmes = [p for p in programmes if p.invites]
+    bands = {p.code: birth_bounds(p, day) for p in programmes}
+    # one read of the attached people for every programme: the widest age band, each
+    # programme keeping its own ages and sex
+    froms = [f for f, _ in bands.values()]
+    tos = [t for _, t in bands.values()]
+    born_from = None if None in froms else min(froms)  # type: ignore[type-var]
+    born_to = None if None in tos else max(tos)  # type: ignore[type-var]
     rows: list[InvitationRow] = []
-    for p in programmes:
-        if not p.invites:
-            continue
-        born_from, born_to = birth_bounds(p, day)
-        after = 0
-        while True:
-            page = await registry.attached_people(
-                session, fid, born_from=born_from, born_to=born_to,
-                section_code=section_code, after_id=after, limit=PAGE,
-            )  # fmt: skip
-            if not page:
-                break
-            after = page[-1].id
-            fitting = [a for a in page if p.sex == "any" or a.sex == p.sex]
+    after = 0
+    while programmes:
+        page = await registry.attached_people(
+            session, fid, born_from=born_from, born_to=born_to,
+            section_code=section_code, after_id=after, limit=PAGE,
+        )  # fmt: skip
+        if not page:
+            break
+        after = page[-1].id
+        for p in programmes:
+            lo, hi = bands[p.code]
+            fitting = [
+                a
+                for a in page
+                if (p.sex == "any" or a.sex == p.sex)
+                and (lo is None or a.birth_date >= lo)
+                and (hi is None or a.birth_date <= hi)
+            ]
             due = await due_among(session, [a.id for a in fitting], p, day)
             for a in fitting:
                 d = due.get(a.id)
@@ -101,8 +113,8 @@ async def invitation_worklist(
                         due_on=d.due_on,
                     )
                 )
-            if len(page) < PAGE:
-                break
+        if len(page) < PAGE:
+            break
     rows.sort(key=lambda x: (x.due_on is not None, x.due_on or day, x.name, x.person_id))
     await audit.record_listing(
         session,
