@@ -193,6 +193,17 @@ async def test_active_first_with_status_dates_and_dispensing(client, clinic, db,
     r = await client.get(_url(clinic.patient.id, "A10"), headers=HX)
     assert [i[0] for i in _items(r.text)] == [str(met["id"])]
 
+    # no class given: every class, active first
+    r = await client.get(f"/patients/{clinic.patient.id}/prescriptions/by-class")
+    assert r.status_code == 200, r.text
+    assert [(i[0], i[2]) for i in _items(r.text)] == [
+        (str(met["id"]), "active"),
+        (str(aml["id"]), "active"),
+        (str(ena["id"]), "active"),
+        (str(bis["id"]), "dispensed"),
+        (str(old["id"]), "cancelled"),
+    ]
+
 
 async def test_a_lapsed_one_is_listed_expired_after_the_active(client, clinic, db, make_user):
     more = await _more_medicines(db)
@@ -252,7 +263,7 @@ async def test_a_malformed_class_is_422_naming_atc_and_reads_nothing(client, cli
         )
 
     before = await audited()
-    for query in ("atc=C0", "atc=C08&atc=E11", "atc=C08%25", ""):
+    for query in ("atc=C0", "atc=C08&atc=E11", "atc=C08%25", "atc=", "atc=C08&atc="):
         url = f"/patients/{clinic.patient.id}/prescriptions/by-class?{query}"
         r = await client.get(url, headers=HX)
         assert r.status_code == 422, (query, r.text)

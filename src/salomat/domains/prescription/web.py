@@ -102,10 +102,12 @@ async def prescriptions_by_class_page(
     person_id: RowId,
     principal: Annotated[Principal, Depends(Require("prescription:read"))],
 ) -> Response:
-    """The patient's prescriptions of some medicine classes (``?atc=C08&atc=C09``), active
-    first: htmx loads it into another domain's page (the disease-management card), else a
-    page of its own. A malformed class answers 422 naming ``atc``, before anything is read."""
-    atc = service.atc_prefixes(request.query_params.getlist("atc"))
+    """The patient's prescriptions of some medicine classes (``?atc=C08&atc=C09``; no
+    ``atc``: of every class), active first: htmx loads it into another domain's page (the
+    disease-management card), else a page of its own. A class given empty or malformed
+    answers 422 naming ``atc``, before anything is read."""
+    given = request.query_params.getlist("atc")
+    atc = service.atc_prefixes(given) if "atc" in request.query_params else None
     person = await _registry.get_person(session, principal, person_id, purpose="prescriptions")
     items = await service.prescriptions_by_class(session, principal, person_id, atc)
     ctx: dict[str, Any] = {

@@ -66,30 +66,33 @@ async def prescriptions_by_class(
     session: AsyncSession,
     principal: Principal,
     person_id: int,
-    atc: Iterable[str],
+    atc: Iterable[str] | None,
     *,
     today: date | None = None,
 ) -> list[PrescriptionOut]:
-    """The person's prescriptions whose medicine's ATC code starts with any of ``atc``:
-    the active ones first (valid today), then the others; newest first within each.
+    """The person's prescriptions whose medicine's ATC code starts with any of ``atc``
+    (``None``: of every class): the active ones first (valid today), then the others;
+    newest first within each.
 
     The prefixes are checked before the person is opened, so a malformed list is
     refused (422) without an audit row."""
-    prefixes = atc_prefixes(atc)
+    prefixes = atc_prefixes(atc) if atc is not None else None
     await _open(
-        session, principal, person_id, action="search", purpose="prescriptions by medicine class"
+        session,
+        principal,
+        person_id,
+        action="search" if prefixes else "read",
+        purpose="prescriptions by medicine class",
     )
-    rows = (
-        await session.execute(
-            select(Prescription, Medicine)
-            .join(Medicine, Medicine.id == Prescription.medicine_id)
-            .where(
-                Prescription.person_id == person_id,
-                or_(*(Medicine.atc.startswith(p) for p in prefixes)),
-            )
-            .order_by(Prescription.issued_on.desc(), Prescription.id.desc())
-        )
-    ).all()
+    q = (
+        select(Prescription, Medicine)
+        .join(Medicine, Medicine.id == Prescription.medicine_id)
+        .where(Prescription.person_id == person_id)
+        .order_by(Prescription.issued_on.desc(), Prescription.id.desc())
+    )
+    if prefixes:
+        q = q.where(or_(*(Medicine.atc.startswith(p) for p in prefixes)))
+    rows = (await session.execute(q)).all()
     day = today or date.today()
     items = [_out(p, m) for p, m in rows]
     # _out marks a lapsed active one expired by today's date; a given day decides here
