@@ -99,15 +99,20 @@ async def _count(
     session: AsyncSession, facility_ids: list[int], p: Programme, day: date
 ) -> tuple[int, int, int]:
     """(eligible, due, screened) of the facilities: the attached people of the ages and
-    sex, each screening set an ``IN`` (PostgreSQL hashes it once; two outer joins to
-    per-person last screenings made it estimate millions of rows and compile the
-    statement)."""
+    sex, each asked whether a screening falls within the interval (``EXISTS`` on the
+    person's screenings, an index probe; two outer joins to per-person last screenings
+    made PostgreSQL estimate millions of rows and compile the statement, and ``IN`` sets
+    were hashed again by every parallel worker)."""
     assert p.interval_years is not None
     cutoff = interval_cutoff(day, p.interval_years)
     people = _attached(facility_ids, p, day)
     pid = people.c[0]
-    due = pid.not_in(_screened_since(p, cutoff, day))
-    screened = pid.in_(_screened_since(p, cutoff, day, counted_only=True))
+    due = ~_screened_since(p, cutoff, day).where(ScreeningVisit.person_id == pid).exists()
+    screened = (
+        _screened_since(p, cutoff, day, counted_only=True)
+        .where(ScreeningVisit.person_id == pid)
+        .exists()
+    )
     q = select(
         func.count(),
         func.coalesce(func.sum(case((due, 1), else_=0)), 0),
