@@ -618,6 +618,9 @@ async def load_demo(
     await cancer.load_demo_cancer(
         session, data.get("cancer", {}), person_ids, facility_code=data["polyclinic"]
     )
+    await prescription.load_demo_prescriptions(
+        session, data.get("prescriptions", []), person_ids, facility_code=data["polyclinic"]
+    )
     await screening.load_demo_screening(
         session, data.get("screening", {}), person_ids, facility_code=data["polyclinic"]
     )
