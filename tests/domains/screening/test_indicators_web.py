@@ -1,30 +1,18 @@
 """The programme indicators over HTTP: the REST answer and its CSV, the page with its
 chart, table and stated denominators, in httpx and in headless Chromium; who may read
-them; bad parameters refused naming the field (422), never a server error.
-
-The routes are mounted here on the app the tests use when ``main.py`` does not mount
-them yet (``app_with_indicators``), so these tests run before and after that line."""
+them; bad parameters refused naming the field (422), never a server error."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import STARTUP_SECONDS, _free_port, _tail
-from tests.domains.screening.test_indicators_app import app_with_indicators
+from tests.conftest import serve_app
 from tests.domains.screening.test_indicators_sql import VECTOR_1, facility_in, insert_patients
 from tests.ui.conftest import in_chromium, open_browser
 
@@ -32,11 +20,6 @@ pytestmark = pytest.mark.anyio
 
 API = "/api/v1/screening/indicators"
 PAGE = "/screening/indicators"
-
-
-@pytest.fixture(scope="module")
-def app() -> Any:
-    return app_with_indicators()
 
 
 @pytest.fixture
@@ -222,7 +205,7 @@ async def test_junk_page_parameters_never_give_a_server_error(client, analyst, p
 async def test_the_analyst_reads_the_indicator_page_in_chromium(make_user, district) -> None:
     place, big, small = district
     analyst = await make_user("analyst")
-    with serve_app_with_indicators() as base:
+    with serve_app() as base:
         async with open_browser(base) as browser:
             page = browser.page
             await browser.log_in(analyst.username)
@@ -259,40 +242,3 @@ async def test_the_analyst_reads_the_indicator_page_in_chromium(make_user, distr
                 await page.get_by_test_id("si-show").click()
             assert await page.get_by_test_id("error-area").count() == 1
             await browser.screenshot("screening-indicators-error")
-
-
-@contextmanager
-def serve_app_with_indicators() -> Iterator[str]:
-    """uvicorn in a child process serving ``app_with_indicators`` (tests/conftest's
-    ``serve_app`` serves main's factory, which may not mount these routes yet)."""
-    factory = "tests.domains.screening.test_indicators_app:app_with_indicators"
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tempfile.NamedTemporaryFile(prefix="salomat-uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        # a wait for readiness, not a timing assertion (as tests/conftest.serve_app)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"uvicorn exited with {proc.returncode}:\n{_tail(log.name)}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer on {base}:\n{_tail(log.name)}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
