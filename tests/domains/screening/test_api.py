@@ -160,3 +160,26 @@ async def test_citizen_sees_her_screenings_due(client, login, scr, make_user):
     doctor = await login(scr.doctor_account)
     r = await client.get("/api/v1/me/screenings-due", headers=doctor)
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/screening/target-groups?on=0001-01-01",
+        "/api/v1/screening/worklists/invitations?on=0001-01-01",
+        "/api/v1/screening/worklists/overdue?on=9999-12-31",
+    ],
+)
+async def test_a_day_outside_the_calendar_is_named_not_a_server_error(client, login, scr, url):
+    auth = await login(scr.doctor_account)
+    r = await client.get(url, headers=auth)
+    assert r.status_code == 422, r.text
+    assert "on" in fields(r)
+
+
+async def test_the_card_on_a_day_outside_the_calendar_is_named(client, login, scr):
+    auth = await login(scr.doctor_account)
+    p = await scr.make_patient(date(1975, 1, 1))
+    r = await client.get(f"/api/v1/persons/{p.id}/screening-card?on=0001-01-01", headers=auth)
+    assert r.status_code == 422, r.text
+    assert "on" in fields(r)

@@ -108,6 +108,8 @@ async def test_a_facility_named_like_a_formula_is_neutralised_in_the_csv(
         ({"period": "2025-06", "area": "NO-SUCH-AREA"}, "area"),
         ({"period": "June"}, "period"),
         ({"period": "2025-13"}, "period"),
+        ({"period": "0001-02"}, "period"),
+        ({"period": "0001-Q1"}, "period"),
         ({"period": "2025-06", "by": "street"}, "by"),
         ({"period": "2025-06", "programme": "asthma"}, "programme"),
     ],

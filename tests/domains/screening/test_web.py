@@ -189,3 +189,15 @@ async def test_the_citizen_sees_her_screenings_page(client, scr, make_user):
     assert r.status_code == 200, r.text
     assert 'data-programme="address_screening" data-now="true"' in r.text
     assert 'href="/my/screenings"' in r.text  # in her menu
+
+
+@pytest.mark.parametrize("typed", ["nan", "inf", "-inf", "1e400", "12a"])
+async def test_a_number_that_is_not_finite_is_refused_beside_its_field(client, scr, typed):
+    p = await scr.make_patient(date(TODAY.year - 50, 1, 1))
+    csrf = await web_login(client, scr.doctor_account)
+    r = await client.post(
+        f"/patients/{p.id}/screening",
+        data=screen_form(csrf, bp_systolic=typed, bp_diastolic="80", result="normal"),
+    )
+    assert r.status_code == 422
+    assert field_error(r.text, "bp_systolic")

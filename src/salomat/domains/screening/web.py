@@ -4,6 +4,7 @@ the screening, enrolment and follow-up forms."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -65,10 +66,13 @@ def _number(raw: str, field: str, errors: list[FieldError]) -> float | None:
     if not raw:
         return None
     try:
-        return float(raw.replace(",", "."))
+        value = float(raw.replace(",", "."))
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):  # "nan", "inf", "1e400"
         errors.append(FieldError(field, N_("is not a number")))
         return None
+    return value
 
 
 def _measurements(form: dict[str, str]) -> tuple[list[MeasurementIn], dict[str, str]]:

@@ -60,7 +60,7 @@ async def programme_card(
     facts = await common.person_in_scope(
         session, principal, person_id, action="read", resource_type=common.ENROLMENT
     )
-    return await _card(session, person_id, facts, day or common.today())
+    return await _card(session, person_id, facts, common.report_day(day or common.today()))
 
 
 async def _card(session: AsyncSession, person_id: int, facts: object, day: date) -> ProgrammeCard:

@@ -67,6 +67,22 @@ def check_day(
     return errors
 
 
+#: the days a list or a count may be asked for (``on``): older or later days are typing
+#: errors, and the age and interval arithmetic has no calendar for them
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def report_day(day: date, field: str = "on") -> date:
+    """The day a worklist, count or card is asked for; 422 naming ``field`` outside
+    1900-2199."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Invalid.fields(
+            [FieldError(field, N_("must be between %(first)s and %(last)s"),
+                        {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()})]
+        )  # fmt: skip
+    return day
+
+
 def refuse(errors: list[FieldError]) -> None:
     if errors:
         raise Invalid.fields(errors)

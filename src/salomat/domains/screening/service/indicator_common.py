@@ -115,6 +115,8 @@ def parse_period(text: str, today: date) -> Period:
         raise Invalid.fields(
             [FieldError("period", N_("is a month (YYYY-MM) or a quarter (YYYY-Qn)"))]
         ) from e
+    if period.start.year < 1900:
+        raise Invalid.fields([FieldError("period", N_("must be 1900 or later"))])
     if period.end >= today:
         raise Invalid.fields(
             [

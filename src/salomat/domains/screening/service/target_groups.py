@@ -142,6 +142,7 @@ async def target_group_counts(
     """Eligible, due and screened people per inviting programme: of the user's facility
     (``area`` None), or of every facility in a district or region (territory code).
     Counts only: no person is shown, no audit row."""
+    common.report_day(day)
     r = common.rules()
     edition = r.edition(day)
     if area is None:

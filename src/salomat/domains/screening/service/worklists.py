@@ -59,6 +59,7 @@ async def invitation_worklist(
 ) -> Worklist:
     """Who to invite on ``day``: per inviting programme, the attached people of its target
     group who are due; never screened first, then the longest overdue."""
+    common.report_day(day)
     fid = common.facility_of(principal)
     r = common.rules()
     edition = r.edition(day)
@@ -206,6 +207,7 @@ async def dmp_worklist(
         raise Invalid.fields(
             [FieldError("kind", N_("is not one of: %(kinds)s"), {"kinds": ", ".join(KINDS)})]
         )
+    common.report_day(day)
     fid = common.facility_of(principal)
     r = common.rules()
     edition = r.edition(day)
