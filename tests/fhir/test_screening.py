@@ -26,6 +26,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.task import Task
 
+from salomat.domains.screening.service.common import today as country_today
 from salomat.fhir import screening as mapper
 from tests.domains.screening.conftest import kz, scr, today
 
@@ -41,7 +42,7 @@ MODELS: dict[str, Any] = {
     m.__name__: m
     for m in (Observation, Encounter, EpisodeOfCare, CarePlan, Task, Measure, MeasureReport)
 }
-TODAY = date.today()
+TODAY = country_today()  # the service's day: the country's, not UTC's
 AGO = (TODAY - timedelta(days=30)).isoformat()
 
 

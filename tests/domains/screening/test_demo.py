@@ -11,6 +11,7 @@ import yaml
 
 from salomat.core.errors import Invalid
 from salomat.domains.screening import service
+from salomat.domains.screening.service.common import today as country_today
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +73,7 @@ async def test_the_demo_section_fills_the_worklists(scr):
     )
     await scr.db.commit()
     assert made == len(UZ_DEMO["steps"])
-    day = date.today()
+    day = country_today()
     p = scr.principal()
 
     async def patients(kind: str) -> dict[int, list[str]]:
@@ -129,8 +130,8 @@ async def test_the_kazakh_demo_section_loads(scr, kz):
     )
     assert made == len(KZ_DEMO["steps"])
     p = scr.principal()
-    w = await service.dmp_worklist(scr.db, p, "high_risk", date.today())
+    w = await service.dmp_worklist(scr.db, p, "high_risk", country_today())
     assert {r.person_id for r in w.patients} == {ids["651201443743"], ids["600229349995"]}
-    invited = await service.invitation_worklist(scr.db, p, date.today(), programme="breast")
+    invited = await service.invitation_worklist(scr.db, p, country_today(), programme="breast")
     assert ids["740930423411"] in {r.person_id for r in invited.invitations}
     await scr.db.commit()

@@ -20,6 +20,7 @@ from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.screening.service import indicators
+from salomat.domains.screening.service.common import today as _today
 from salomat.ui.templating import render, speaking
 
 web = router(include_in_schema=False)
@@ -114,7 +115,7 @@ async def indicators_page(request: Request, session: DbSession, principal: Reade
         by, most = _texts(request, "by", 16)
         programme, rest = _texts(request, "programme", 32)
         errors += more + most + rest
-        today = date.today()
+        today = _today()
         ctx: dict[str, Any] = {
             "page": PAGE,
             "period": period or last_closed_month(today),
@@ -165,7 +166,7 @@ async def indicators_csv(request: Request, session: DbSession, principal: Reader
         result = await indicators.programme_indicators(
             session,
             principal,
-            period=period or last_closed_month(date.today()),
+            period=period or last_closed_month(_today()),
             area=area or None,
             by=by or None,
             programme=programme or "hypertension",

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit, i18n
 from salomat.core.i18n import N_
 from salomat.core.security import Principal
+from salomat.domains.screening.service import common
 from salomat.domains.screening.service.indicator_common import (
     SUPPRESS_BELOW,
     _area,
@@ -92,7 +93,7 @@ async def screening_coverage(
     own single unit. Counts come from ``target_groups.target_group_counts``, summed."""
     from salomat.domains.screening.service.target_groups import target_group_counts
 
-    today = today or date.today()
+    today = today or common.today()
     p = parse_period(period, today)
     level, area_name, areas = await _area(session, area)
     if level == "district":

@@ -26,6 +26,7 @@ from salomat.domains.screening.schemas import (
     MeasurementIn,
     ScreeningVisitIn,
 )
+from salomat.domains.screening.service import common
 from salomat.domains.screening.service.enrolments import enrol, record_dmp_visit
 from salomat.domains.screening.service.visits import record_screening
 
@@ -89,7 +90,7 @@ async def load_demo_screening(
         )
         if named and await session.scalar(loaded.limit(1)) is not None:
             return 0
-    today = today or date.today()
+    today = today or common.today()
     fid = await registry.facility_id_by_code(session, facility_code)
     if fid is None:
         raise _bad("polyclinic", N_("no facility has code %(code)s"), {"code": facility_code})

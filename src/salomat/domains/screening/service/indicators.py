@@ -24,6 +24,7 @@ from salomat.core.errors import FieldError, Invalid
 from salomat.core.i18n import N_
 from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
+from salomat.domains.screening.service import common
 from salomat.domains.screening.service.cohorts import cohort_counts, cohort_of
 from salomat.domains.screening.service.control_counts import (
     SUGAR_KINDS,
@@ -273,7 +274,7 @@ async def programme_indicators(
     district, per unit ``by`` (default: one level down; a district: its facilities), and
     the area's total; counts below five withheld. An unknown area, level, programme or an
     open period is refused naming the field. Audited as an aggregate read."""
-    today = today or date.today()
+    today = today or common.today()
     p = parse_period(period, today)
     rules = screening_rules()
     dmp = rules.dmp(programme, p.end)
