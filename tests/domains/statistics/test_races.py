@@ -1,9 +1,10 @@
 """Two aggregate runs of one period at once (the nightly job and an analyst's recompute)
 leave one set of figures, never two (PostgreSQL).
 
-A barrier holds both runs after they have computed and before either writes, so the
-race happens every run; the period's transaction lock makes them take turns: the second
-deletes the first one's rows and writes its own, and both succeed.
+A barrier holds both runs just before the period's transaction lock, so they reach it
+together every run; the lock makes them take turns: the second reads the records only
+after the first has committed, deletes the first one's rows and writes its own, and
+both succeed.
 """
 
 from __future__ import annotations
@@ -32,14 +33,13 @@ async def test_two_runs_of_one_period_store_one_set_of_figures(backend, vital, m
     period = service.parse_period("2023")
 
     barrier = asyncio.Barrier(2)
-    compute = aggregate.compute_period
+    take_turn = aggregate.take_turn
 
-    async def both_have_computed(*args, **kw):  # type: ignore[no-untyped-def]
-        values = await compute(*args, **kw)
+    async def both_at_the_lock(*args, **kw):  # type: ignore[no-untyped-def]
         await asyncio.wait_for(barrier.wait(), timeout=60)
-        return values
+        await take_turn(*args, **kw)
 
-    monkeypatch.setattr(aggregate, "compute_period", both_have_computed)
+    monkeypatch.setattr(aggregate, "take_turn", both_at_the_lock)
 
     async def run() -> int:
         async with session_factory()() as s:

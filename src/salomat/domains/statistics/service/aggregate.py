@@ -313,6 +313,15 @@ async def compute_period(session: AsyncSession, period: Period) -> list[Computed
     return compute_from_cells(await compute_cells(session, period))
 
 
+async def take_turn(session: AsyncSession, period: Period) -> None:
+    """Wait for any other run of the period to commit (PostgreSQL transaction lock)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": zlib.crc32(f"indicator_value:{period.code}".encode())},
+        )
+
+
 async def aggregate_period(
     session: AsyncSession, period: Period, now: datetime | None = None
 ) -> int:
@@ -320,17 +329,13 @@ async def aggregate_period(
     number of rows written. The caller commits.
 
     Two runs of one period (the nightly job and an analyst's recompute) take turns on
-    PostgreSQL: a transaction lock on the period, taken before the old rows are deleted,
-    holds the second until the first commits, so it deletes the first one's rows and
-    writes its own (the last to commit wins; the unique index per cell backs it). SQLite
-    has one writer at a time."""
+    PostgreSQL: a transaction lock on the period, taken before the records are read,
+    holds the second until the first commits; it then reads the records as they are
+    after the first, and replaces the first one's rows (the unique index per cell
+    backs it). SQLite has one writer at a time."""
+    await take_turn(session, period)
     values = await compute_period(session, period)
     now = now or utcnow()
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"),
-            {"k": zlib.crc32(f"indicator_value:{period.code}".encode())},
-        )
     await session.execute(delete(Row).where(Row.period == period.code))
     rows = [
         {
