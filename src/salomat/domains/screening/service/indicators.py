@@ -218,22 +218,6 @@ def _add_cohorts(reports: list[CohortReport]) -> CohortReport:
     )
 
 
-def _add(reports: list[ControlReport]) -> ControlReport:
-    total: dict[str, int] = defaultdict(int)
-    for r in reports:
-        for k, n in r.counts.items():
-            total[k] += n
-    return ControlReport(dict(total))
-
-
-def _add_cohorts(reports: list[CohortReport]) -> CohortReport:
-    return CohortReport(
-        controlled=sum(r.controlled for r in reports),
-        uncontrolled=sum(r.uncontrolled for r in reports),
-        no_visit=sum(r.no_visit for r in reports),
-    )
-
-
 def _definitions(targets: Targets, cohort: Period, followup: tuple[date, date]) -> dict[str, str]:
     _ = i18n.gettext
     params = {
