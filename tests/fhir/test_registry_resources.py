@@ -498,6 +498,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "StructureDefinition",  # the national profiles: checked in test_profiles.py
         "Measure",  # the health indicators: checked in tests/domains/statistics
         "MeasureReport",  # the health indicators' values: checked in tests/domains/statistics
+        "CarePlan",  # a disease-management programme's schedule: checked in test_screening.py
     }
     # a create-only resource (CoverageEligibilityRequest) has no search parameters
     params = {res["type"]: {p["name"] for p in res.get("searchParam", [])} for res in resources}
