@@ -183,3 +183,26 @@ async def test_the_card_on_a_day_outside_the_calendar_is_named(client, login, sc
     r = await client.get(f"/api/v1/persons/{p.id}/screening-card?on=0001-01-01", headers=auth)
     assert r.status_code == 422, r.text
     assert "on" in fields(r)
+
+
+async def test_the_card_on_a_past_day_shows_only_what_was_recorded_by_then(client, login, scr):
+    auth = await login(scr.doctor_account)
+    p = await scr.make_patient(date(1975, 1, 1))
+    url = f"/api/v1/persons/{p.id}/screenings"
+    for ago, bp in ((60, [150, 95]), (10, [128, 80])):
+        body = {
+            "programme": "address_screening",
+            "performed_on": (TODAY - timedelta(days=ago)).isoformat(),
+            "result": "normal" if bp[0] < 140 else "abnormal",
+            "next_step": "none" if bp[0] < 140 else "refer",
+            "measurements": [{"kind": "bp", "systolic": bp[0], "diastolic": bp[1]}],
+        }
+        r = await client.post(url, json=body, headers=auth)
+        assert r.status_code == 201, r.text
+    card = f"/api/v1/persons/{p.id}/screening-card"
+    now = (await client.get(card, headers=auth)).json()
+    assert [t["systolic"] for t in now["bp_trend"]] == [150, 128]
+    then = (await client.get(f"{card}?on={(TODAY - timedelta(days=30)).isoformat()}",
+                             headers=auth)).json()  # fmt: skip
+    assert [t["systolic"] for t in then["bp_trend"]] == [150]
+    assert len(then["visits"]) == 1

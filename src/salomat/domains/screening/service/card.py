@@ -64,26 +64,31 @@ async def programme_card(
 
 
 async def _card(session: AsyncSession, person_id: int, facts: object, day: date) -> ProgrammeCard:
+    """The card as it stood on ``day``: nothing recorded after it (a past day shows the
+    readings and control of that day, not later ones)."""
     r = common.rules()
     edition = r.edition(day)
     enrolments = list(
         await session.scalars(
             select(DmpEnrolment)
-            .where(DmpEnrolment.person_id == person_id)
+            .where(DmpEnrolment.person_id == person_id, DmpEnrolment.enrolled_on <= day)
             .order_by(DmpEnrolment.enrolled_on, DmpEnrolment.id)
         )
     )
     visits = list(
         await session.scalars(
             select(ScreeningVisit)
-            .where(ScreeningVisit.person_id == person_id)
+            .where(ScreeningVisit.person_id == person_id, ScreeningVisit.performed_on <= day)
             .order_by(ScreeningVisit.performed_on.desc(), ScreeningVisit.id.desc())
         )
     )
     observations = list(
         await session.scalars(
             select(ScreeningObservation)
-            .where(ScreeningObservation.person_id == person_id)
+            .where(
+                ScreeningObservation.person_id == person_id,
+                ScreeningObservation.observed_on <= day,
+            )
             .order_by(ScreeningObservation.observed_on, ScreeningObservation.id)
         )
     )
