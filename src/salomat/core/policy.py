@@ -51,6 +51,10 @@ class Role(StrEnum):
     #: codes causes of death: reviews the underlying cause of the death certificates the
     #: rules could not settle (issue 20, docs/mortality.md); sees certificates, nothing else
     mortality_coder = "mortality_coder"
+    #: plans the primary-care network of a region or the country: settlements, norm gaps,
+    #: access, staffing and mobile teams (issue 22, docs/planning.md); aggregates and the
+    #: registries of places, facilities and staff, no person's record
+    planner = "planner"
 
 
 #: Roles that act for a facility and must be bound to one.
@@ -281,6 +285,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "screening:coverage": frozenset(
         {Role.nurse, Role.family_doctor, Role.analyst, Role.epidemiologist}
     ),
+    # planning the primary-care network (issue 22, docs/planning.md): the planner and the
+    # ministry's analysts read settlements, norm gaps, access and staffing (aggregates and
+    # registries, no person data); the planner imports census figures and saves scenarios;
+    # a mobile team's nurse and family doctor record the visits of the team
+    "planning:read": frozenset({Role.planner, Role.analyst, Role.epidemiologist}),
+    "planning:edit": frozenset({Role.planner}),
+    "planning:mobile": frozenset({Role.nurse, Role.family_doctor}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

@@ -126,6 +126,12 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     "screening:worklist": _r("Task"),
     "screening:portal": None,
     "screening:coverage": _r("Measure", "MeasureReport"),
+    # planning the primary-care network (docs/planning.md): the facility registry as mCSD
+    # reads it (Location, Organization, HealthcareService, PractitionerRole); census imports
+    # and scenarios are the planner's own; a mobile team's visits are Encounters
+    "planning:read": _r("Location", "Organization", "HealthcareService", "PractitionerRole"),
+    "planning:edit": None,
+    "planning:mobile": _w("Encounter"),
     "insurance:manage": _w("Coverage", "Account"),
     "insurance:eligibility": _r("Coverage", "CoverageEligibilityResponse"),
     "insurance:claim": _w("Claim"),

@@ -31,6 +31,7 @@ ROLES = (
     N_("employer"),
     N_("statistician"),
     N_("mortality_coder"),
+    N_("planner"),
 )
 
 AUDIT_ACTIONS = (
