@@ -484,6 +484,24 @@ def scope_provider(fn: ScopeProvider) -> ScopeProvider:
     return fn
 
 
+#: (session, principal, person ids) -> the scope of each id the provider grants (others left out)
+BulkScopeProvider = Callable[[AsyncSession, Principal, list[int]], Awaitable[dict[int, Scope]]]
+_bulk_providers: dict[ScopeProvider, BulkScopeProvider] = {}
+
+
+def bulk_scope_provider(
+    single: ScopeProvider,
+) -> Callable[[BulkScopeProvider], BulkScopeProvider]:
+    """Register the set-wise form of the provider ``single``: for many people at once, the
+    same answers ``single`` gives one by one (``person_scopes`` uses it)."""
+
+    def register(fn: BulkScopeProvider) -> BulkScopeProvider:
+        _bulk_providers[single] = fn
+        return fn
+
+    return register
+
+
 #: (session, the citizen's person id, the person asked for) -> why she may, or None
 CitizenScopeProvider = Callable[[AsyncSession, int, int], Awaitable[str | None]]
 _citizen_providers: list[CitizenScopeProvider] = []
@@ -519,6 +537,56 @@ async def person_scope(session: AsyncSession, principal: Principal, person_id: i
             return scope
         found = found or scope
     return found
+
+
+async def person_scopes(
+    session: AsyncSession, principal: Principal, person_ids: list[int]
+) -> dict[int, Scope]:
+    """``person_scope`` of many people at once, the same answer for each (people out of
+    scope are left out): every provider is asked once for all the people it has not yet
+    given a scope without a grant, set-wise where it registered a ``bulk_scope_provider``
+    (a provider without one is still asked person by person). A worklist's statements
+    then do not grow with its length."""
+    ids = list(dict.fromkeys(person_ids))
+    if not ids:
+        return {}
+    if principal.role == Role.citizen:
+        out: dict[int, Scope] = {}
+        for pid in ids:
+            scope = await person_scope(session, principal, pid)
+            if scope is not None:
+                out[pid] = scope
+        return out
+    if Role(principal.role) in NATIONAL_PERSON_SCOPE:
+        return dict.fromkeys(ids, Scope("national-registry"))
+    final: dict[int, Scope] = {}
+    granted: dict[int, Scope] = {}  # break-the-glass: only if no provider gives better
+    pending = ids
+    for provider in _providers:
+        if not pending:
+            break
+        bulk = _bulk_providers.get(provider)
+        if bulk is not None:
+            found = await bulk(session, principal, pending)
+        else:
+            found = {}
+            for pid in pending:
+                scope = await provider(session, principal, pid)
+                if scope is not None:
+                    found[pid] = scope
+        for pid in pending:
+            scope = found.get(pid)
+            if scope is None:
+                continue
+            if scope.break_glass_grant is None:
+                final[pid] = scope
+            else:
+                granted.setdefault(pid, scope)
+        pending = [pid for pid in pending if pid not in final]
+    for pid in pending:
+        if pid in granted:
+            final[pid] = granted[pid]
+    return {pid: final[pid] for pid in ids if pid in final}
 
 
 async def require_person(

@@ -11,7 +11,7 @@ from salomat.core import audit
 from salomat.core.config import get_settings
 from salomat.core.db import utcnow
 from salomat.core.errors import InvalidState, NotFound
-from salomat.core.policy import CLINICAL_ROLES, Scope, scope_provider
+from salomat.core.policy import CLINICAL_ROLES, Scope, bulk_scope_provider, scope_provider
 from salomat.core.security import Principal
 from salomat.domains.accounts.models import BreakGlassGrant
 from salomat.domains.accounts.schemas import BreakGlassIn, BreakGlassOut
@@ -71,3 +71,26 @@ async def live_break_glass_grant(
     if row is None:
         return None
     return Scope(f"break-the-glass: {row.reason}", break_glass_grant=row.id)
+
+
+@bulk_scope_provider(live_break_glass_grant)
+async def live_break_glass_grants(
+    session: AsyncSession, principal: Principal, person_ids: list[int]
+) -> dict[int, Scope]:
+    """The same for many people: one statement per 500 of them (the latest-expiring grant)."""
+    out: dict[int, Scope] = {}
+    now = utcnow()
+    for i in range(0, len(person_ids), 500):
+        for row in await session.execute(
+            select(BreakGlassGrant.person_id, BreakGlassGrant.id, BreakGlassGrant.reason)
+            .where(
+                BreakGlassGrant.user_id == principal.user_id,
+                BreakGlassGrant.person_id.in_(person_ids[i : i + 500]),
+                BreakGlassGrant.expires_at > now,
+            )
+            .order_by(BreakGlassGrant.expires_at.desc())
+        ):
+            out.setdefault(
+                row.person_id, Scope(f"break-the-glass: {row.reason}", break_glass_grant=row.id)
+            )
+    return out

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import events
 from salomat.core.db import utcnow
-from salomat.core.policy import Scope, scope_provider
+from salomat.core.policy import Scope, bulk_scope_provider, scope_provider
 from salomat.core.security import Principal
 from salomat.domains.cancer.models import (
     CancerFollowUp,
@@ -100,3 +100,24 @@ async def followed_up_at_users_facility(
         .limit(1)
     )
     return Scope("follows the person's cancer up") if hit is not None else None
+
+
+@bulk_scope_provider(followed_up_at_users_facility)
+async def followed_up_at_users_facility_set(
+    session: AsyncSession, principal: Principal, person_ids: list[int]
+) -> dict[int, Scope]:
+    """The same for many people: one statement per 500 of them."""
+    if principal.facility_id is None:
+        return {}
+    out: dict[int, Scope] = {}
+    for i in range(0, len(person_ids), 500):
+        for pid in await session.scalars(
+            select(CancerTumour.person_id)
+            .where(
+                CancerTumour.person_id.in_(person_ids[i : i + 500]),
+                CancerTumour.followed_by_facility_id == principal.facility_id,
+            )
+            .distinct()
+        ):
+            out[pid] = Scope("follows the person's cancer up")
+    return out

@@ -17,11 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.errors import NotFound
 from salomat.core.pagination import PageParams
-from salomat.core.policy import Scope, person_scope, require_person, scope_provider
+from salomat.core.policy import (
+    Scope,
+    bulk_scope_provider,
+    person_scope,
+    require_person,
+    scope_provider,
+)
 from salomat.core.security import Principal
 from salomat.domains.registry.models import CareRelationship, Facility, Person, Section, Territory
 from salomat.domains.registry.schemas import PersonOut, PersonVersionOut
 from salomat.domains.registry.service import versions
+from salomat.domains.registry.service.facilities import facility_scopes
 
 __all__ = [
     "PharmacyIdentity",
@@ -239,6 +246,16 @@ async def attached_or_in_care_at_users_facility(
     )
     row = care.first()
     return Scope(f"open care relationship ({row.kind})") if row else None
+
+
+@bulk_scope_provider(attached_or_in_care_at_users_facility)
+async def attached_or_in_care_at_users_facility_set(
+    session: AsyncSession, principal: Principal, person_ids: list[int]
+) -> dict[int, Scope]:
+    """The same rule for many people, in two statements per chunk (``facility_scopes``)."""
+    if principal.facility_id is None:
+        return {}
+    return await facility_scopes(session, principal.facility_id, person_ids)
 
 
 # ---- helpers for the other registries' modules ------------------------------------------

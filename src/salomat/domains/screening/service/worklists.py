@@ -5,7 +5,7 @@ Invitations page through the registry's attached people of the programme's age b
 (one family-doctor section or all), and keep, one statement per page, those due and not
 under dynamic observation for an excluding condition. The DMP lists start from the open
 enrolments assigned to the user's facility; each patient shown needs a scope (attached
-or in care here, or a grant) and is audited as shown.
+or in care here, or a grant: ``policy.person_scopes``, set-wise) and is audited as shown.
 
 High risk follows Simple's overdue definition: at least 30 days overdue and the last
 blood pressure >= 180/110, or a prior heart attack or stroke and >= 140/90, or the last
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
 from salomat.core.errors import N_, FieldError, Invalid
-from salomat.core.policy import NATIONAL_PERSON_SCOPE, Role, Scope, person_scope
+from salomat.core.policy import Scope, person_scopes
 from salomat.core.security import Principal
 from salomat.domains.registry import service as registry
 from salomat.domains.screening.models import DmpEnrolment, ScreeningObservation
@@ -177,20 +177,11 @@ async def latest_readings(
 
 
 async def _scopes(session: AsyncSession, principal: Principal, ids: list[int]) -> dict[int, Scope]:
-    out: dict[int, Scope] = {}
-    rest = ids
-    if (
-        principal.facility_id is not None
-        and principal.role != Role.citizen
-        and principal.role not in NATIONAL_PERSON_SCOPE
-    ):
-        out = await registry.facility_scopes(session, principal.facility_id, ids)
-        rest = [i for i in ids if i not in out]
-    for pid in rest:
-        s = await person_scope(session, principal, pid)
-        if s is not None:
-            out[pid] = s
-    return out
+    """Which of ``ids`` the user may see, and why: ``policy.person_scopes``, every scope
+    rule asked once for all of them (attached or in care here, a cancer follow-up here, a
+    break-the-glass grant), so the worklist's statements do not grow with its length.
+    Deny by default: a person no rule covers is left out."""
+    return await person_scopes(session, principal, ids)
 
 
 async def dmp_worklist(
