@@ -1,0 +1,139 @@
+"""Small-cell suppression of published counts (pure: no database). The rule the
+sick-leave analytics set (moved here from ``domains.sickleave.service.suppression`` so
+that screening, a sibling domain that may not import it, uses the same rule; sick leave
+imports it from here).
+
+A published count of 1 to 4 could point at a person (the only injury certificate of a
+district in March, the only patient of a facility with uncontrolled blood pressure), so
+it is shown as ``"<5"``. Zero is shown: it counts nobody.
+
+A table whose total is published gives the suppressed cells away when the shown cells
+can be subtracted from it: one ``"<5"`` beside a total is that total minus the rest. So
+cells are suppressed as a set (complementary suppression): the smallest other non-empty
+cells are withheld too (``"x"``: withheld, not small) until the hidden cells' sum leaves
+each ``"<5"`` cell anywhere from 1 to 4. Knowing that a withheld ``"x"`` cell holds at
+least 5, and each ``"<5"`` cell 1 to 4, the sum ``S`` of ``p`` small and ``k`` withheld
+cells bounds a small cell by ``S - (p - 1) - 5k`` above and, with no withheld cell, by
+``S - 4(p - 1)`` below; the set is safe when these bounds are at least 4 and at most 1.
+A table that has no cell left to withhold and is still unsafe (a small total: ``[1, 5]``
+beside a total of 6) cannot be protected: ``hidden_cells`` answers None and the caller
+withholds more.
+
+``protect_lines`` applies the same rule to a table of many such sums at once (each
+column against its total, parts of a row against the row's own figure), line by line
+until no line changes: a heuristic, as every cell-by-cell suppression is, not a proof
+against every combination of the equations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TypeVar
+
+__all__ = [
+    "COMPLEMENT",
+    "SMALL",
+    "SUPPRESS_BELOW",
+    "hidden_cells",
+    "is_small",
+    "mark",
+    "protect_lines",
+]
+
+#: counts below this (and above zero) are not published
+SUPPRESS_BELOW = 5
+#: the sign of a small count
+SMALL = "<5"
+#: the sign of a count withheld so that no small count can be recovered
+COMPLEMENT = "x"
+
+K = TypeVar("K", bound=Hashable)
+
+
+def is_small(n: int) -> bool:
+    return 0 < n < SUPPRESS_BELOW
+
+
+def _safe(hidden: Sequence[int], small: int) -> bool:
+    """Whether a hidden set with ``small`` small cells keeps each of them within 1..4."""
+    if not small:
+        return True
+    withheld = len(hidden) - small
+    total = sum(hidden)
+    upper = total - (small - 1) - SUPPRESS_BELOW * withheld
+    lower_free = withheld > 0 or total - (SUPPRESS_BELOW - 1) * (small - 1) <= 1
+    return upper >= SUPPRESS_BELOW - 1 and lower_free
+
+
+def hidden_cells(
+    counts: Sequence[int], total_shown: bool = True, hidden: Iterable[int] = ()
+) -> set[int] | None:
+    """The cells (by index) to withhold: the small ones and their complements; None when
+    no choice of complements protects the small cells from the total.
+
+    ``total_shown``: the table's total is published (else nothing can be subtracted
+    from it, and only the small cells are hidden). ``hidden``: cells already withheld
+    for another reason (they count as complements).
+    """
+    small = [i for i, n in enumerate(counts) if is_small(n)]
+    out = set(small) | set(hidden)
+    if not small or not total_shown:
+        return out
+    rest = sorted((n, i) for i, n in enumerate(counts) if n >= SUPPRESS_BELOW and i not in out)
+    while not _safe([counts[i] for i in out], len(small)):
+        if not rest:
+            return None
+        out.add(rest.pop(0)[1])
+    return out
+
+
+def protect_lines(values: Mapping[K, int], lines: Iterable[tuple[Sequence[K], K | None]]) -> set[K]:
+    """The cells of a table to withhold: every small one, and complements so that none
+    can be worked out from a line's sum.
+
+    ``lines``: (parts, whole), the parts adding up to the cell ``whole`` (None: a sum
+    that is not published). Line by line until nothing changes: a line whose whole is
+    shown is protected by ``hidden_cells``; one that cannot be is withheld whole (its
+    ``whole`` too, "x"); a withheld whole beside parts all shown would be their sum, so
+    its largest part is withheld with it. Zero cells are never withheld (they count
+    nobody and a withheld zero would say so)."""
+    lines = [(list(parts), whole) for parts, whole in lines]
+    hidden: set[K] = {k for k, n in values.items() if is_small(n)}
+    changed = True
+    while changed:
+        changed = False
+        for parts, whole in lines:
+            add: set[K] = set()
+            if whole is None or whole not in hidden:
+                counts = [values[k] for k in parts]
+                inside = [i for i, k in enumerate(parts) if k in hidden]
+                got = hidden_cells(counts, whole is not None, inside)
+                if got is None:
+                    add = {k for k in parts if values[k]}
+                    if whole is not None:
+                        add.add(whole)
+                else:
+                    add = {parts[i] for i in got}
+                    # one withheld part beside a shown sum is that sum minus the rest
+                    if whole is not None and len(add) == 1:
+                        extra = sorted(
+                            (values[k], i)
+                            for i, k in enumerate(parts)
+                            if k not in add and values[k] > 0
+                        )
+                        add |= {parts[extra[0][1]]} if extra else {whole}
+            elif not any(k in hidden for k in parts):
+                nonzero = sorted((values[k], i) for i, k in enumerate(parts) if values[k] > 0)
+                if nonzero:
+                    add = {parts[nonzero[-1][1]]}
+            if add - hidden:
+                hidden |= add
+                changed = True
+    return hidden
+
+
+def mark(n: int, hidden: bool) -> int | str:
+    """The count as published: the number, or its sign (``"<5"`` small, ``"x"`` withheld)."""
+    if is_small(n):
+        return SMALL
+    return COMPLEMENT if hidden else n
