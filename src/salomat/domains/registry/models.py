@@ -7,6 +7,7 @@ distribution key; territory and facilities are small reference tables.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -194,10 +196,18 @@ class PractitionerRole(Base):
     section_id: Mapped[int | None] = mapped_column(ForeignKey("care_section.id"))
     start_on: Mapped[date] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)
+    #: full-time equivalent of the post (1.0 a full post; 0 < fte <= 1.5 for one person):
+    #: the filled posts of staffing plans (domains/planning, docs/planning.md)
+    fte: Mapped[Decimal] = mapped_column(
+        Numeric(4, 2), default=Decimal("1.00"), server_default=text("1")
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-    __table_args__ = (CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates"),)
+    __table_args__ = (
+        CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates"),
+        CheckConstraint("fte > 0 AND fte <= 1.5", name="fte"),
+    )
 
 
 # ---- people ------------------------------------------------------------------------
