@@ -383,8 +383,10 @@ async def test_enrolment_episode_and_care_plan(client, login, scr):
     ep = ok(await client.get(f"/fhir/EpisodeOfCare/dmp-{e['id']}", headers=auth))
     assert ep["status"] == "active"
     assert ep["type"][0]["coding"][0]["code"] == "hypertension"
-    assert ep["contained"][0]["code"]["coding"][0] == {"system": ICD10, "code": "I10"}
-    assert ep["diagnosis"][0]["condition"]["reference"] == "#diagnosis"
+    # the diagnosis is the Condition dmp-<id> (tests/fhir/test_screening_fhir_more.py)
+    assert ep["diagnosis"][0]["condition"] == {
+        "reference": f"Condition/dmp-{e['id']}", "display": "I10",
+    }  # fmt: skip
     assert ep["period"] == {"start": AGO}
     assert ep["managingOrganization"] == {"reference": f"Organization/{scr.polyclinic.id}"}
     found = ok(

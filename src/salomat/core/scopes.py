@@ -120,7 +120,7 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     # measurements, visits, enrolments and their schedule; results another system submits;
     # the recall Tasks of the overdue worklist; the HEARTS indicators. The citizen's own
     # screenings due are her portal's
-    "screening:read": _r("Observation", "Encounter", "EpisodeOfCare", "CarePlan"),
+    "screening:read": _r("Observation", "Condition", "Encounter", "EpisodeOfCare", "CarePlan"),
     "screening:record": _w("Observation", "Encounter"),
     "screening:enrol": _w("EpisodeOfCare", "CarePlan"),
     "screening:worklist": _r("Task"),

@@ -7,7 +7,9 @@ transaction or batch is the shared health record's: POST (create, ``ifNoneExist`
 (update of ``<Type>/shr-<n>``, ``ifMatch``) and GET (read, vread, history, search) of the
 record's types, and Patient entries matched against the registry by national id
 (``ifNoneExist``; registered through the Patient create when nobody has it and the
-account may register people).
+account may register people). A POST of an Observation declaring the screening profile
+(or category) is a screening result: the screening create takes it (fhir/screening_api.
+submit_observation: its checks, ``screening:record``), not the record's.
 
 In a transaction, an entry's ``fullUrl`` (``urn:uuid:...`` or absolute) becomes the stored
 ``<Type>/<id>`` wherever R4 says it is replaced: references, elements of type uri, url,
@@ -96,8 +98,10 @@ SYSTEM_INTERACTIONS: list[dict[str, Any]] = [
         "documentation": "all or nothing: the shared record's resources (POST with "
         "ifNoneExist, PUT with ifMatch, GET), Patients matched by national id "
         "(ifNoneExist), urn:uuid references between entries and Patient?identifier= "
-        "references resolved; or one antenatal contact (an Encounter of an "
-        "EpisodeOfCare and its Observations)",
+        "references resolved; screening results (Observations with the "
+        "screening-observation profile, checked and stored as POST Observation stores "
+        "them); or one antenatal contact (an Encounter of an EpisodeOfCare and its "
+        "Observations)",
     },
     {
         "code": "batch",
@@ -117,7 +121,11 @@ _URN_UUID = "urn:uuid:"
 
 Sender = Annotated[
     Principal,
-    Depends(RequireAny("record:write", "record:read", "pregnancy:contact", "person:create")),
+    Depends(
+        RequireAny(
+            "record:write", "record:read", "pregnancy:contact", "person:create", "screening:record"
+        )
+    ),
 ]
 
 
@@ -709,6 +717,9 @@ class _Run:
                 await self.get(e)
             elif e.kind == "Patient":
                 await self.patient(e)
+            elif _screening_result(e):
+                await self.permit("screening:record")
+                await self.screening_result(e)
             else:
                 await self.permit("record:write")
                 await self.write(e)
@@ -870,6 +881,42 @@ class _Run:
             "lastModified": _last_modified(stored),
         }
 
+    async def screening_result(self, e: _Entry) -> None:
+        """A screening result (the screening-observation profile): the screening create,
+        with its checks (fhir/screening_api.submit_observation), not the record's."""
+        from fhir.resources.R4B.observation import Observation
+
+        from salomat.fhir import screening_api
+
+        if e.request.get("ifNoneExist") is not None:
+            raise _invalid(
+                f"{e.at}.request.ifNoneExist",
+                N_("not taken for a screening result (send it once, or an Idempotency-Key)"),
+            )
+        resource = await self.resolve(e)
+        res, warnings = await screening_api.submit_observation(
+            self.session, self.principal, Observation.model_validate(resource)
+        )
+        e.location = f"Observation/{res['id']}"
+        e.response = {
+            "status": "201 Created",
+            "location": f"{e.location}/_history/{res['meta']['versionId']}",
+            "etag": etag(int(res["meta"]["versionId"])),
+        }
+        if warnings:
+            e.response["outcome"] = {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {
+                        "severity": "warning",
+                        "code": "informational",
+                        "diagnostics": w.message,
+                        "expression": [e.element(w.field)],
+                    }
+                    for w in warnings
+                ],
+            }
+
     async def get(self, e: _Entry) -> None:
         base = base_url(self.request)
         assert e.response is None
@@ -923,6 +970,14 @@ class _Run:
         entry's query."""
         items = parse_qsl(e.query, keep_blank_values=True)
         return await search_bundle(self.request, self.session, self.principal, e.kind, items)
+
+
+def _screening_result(e: _Entry) -> bool:
+    """A POST of an Observation declaring the screening profile (or category): a screening
+    result, which the screening domain stores (fhir/screening_api.py)."""
+    from salomat.fhir.screening import is_screening
+
+    return e.method == "POST" and e.kind == "Observation" and is_screening(e.resource)
 
 
 def _read_response(stored: StoredResource) -> dict[str, Any]:

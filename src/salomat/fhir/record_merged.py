@@ -94,6 +94,11 @@ def _sources(resource_type: str, kind: str, params: Params) -> list[tuple[Handle
     if resource_type == "Observation" and code is not None and cancer_api.stage_code(code):
         # the cancer registry's TNM stages of the patient answer this code too
         out.append((cancer_api.search_stages, "cancer:read"))
+    if resource_type == "Condition":
+        # the disease-management programmes' diagnoses (fhir/screening_dmp.py)
+        from salomat.fhir import screening_dmp
+
+        out.append((screening_dmp.search_conditions, "screening:read"))
     return out
 
 

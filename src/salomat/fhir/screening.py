@@ -32,6 +32,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
 from fhir.resources.R4B.measure import Measure
@@ -61,6 +62,9 @@ ICD10 = "http://hl7.org/fhir/sid/icd-10"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 DIAGNOSIS_ROLE = "http://terminology.hl7.org/CodeSystem/diagnosis-role"
 SCORING = "http://terminology.hl7.org/CodeSystem/measure-scoring"
 POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
@@ -146,6 +150,23 @@ def parse_observation_id(text: str) -> tuple[int, int] | None:
     if not text.startswith(OBSERVATION_PREFIX):
         return None
     visit, dash, obs = text.removeprefix(OBSERVATION_PREFIX).partition("-")
+    v, o = parse_row_id(visit), parse_row_id(obs)
+    if not dash or v is None or o is None:
+        return None
+    return v, o
+
+
+def followup_id(dmp_visit_id: int, observation: int) -> str:
+    """A follow-up visit's reading: ``dmp-<follow-up visit>-<reading>``."""
+    return f"{ENROLMENT_PREFIX}{dmp_visit_id}-{observation}"
+
+
+def parse_followup_id(text: str) -> tuple[int, int] | None:
+    """(follow-up visit id, reading id) of ``dmp-<visit>-<reading>``."""
+    text = text.removeprefix("Observation/")
+    if not text.startswith(ENROLMENT_PREFIX):
+        return None
+    visit, dash, obs = text.removeprefix(ENROLMENT_PREFIX).partition("-")
     v, o = parse_row_id(visit), parse_row_id(obs)
     if not dash or v is None or o is None:
         return None
@@ -242,12 +263,15 @@ def _code(o: ObservationOut) -> dict[str, Any]:
     return {"coding": codings, "text": o.kind}
 
 
-def observation(visit: ScreeningVisitOut, o: ObservationOut) -> dict[str, Any]:
-    """One measurement of a screening visit."""
+def _observation(
+    o: ObservationOut, rid: str, programme: str, facility_id: int | None
+) -> dict[str, Any]:
+    """A measurement as an Observation: code, category, subject, value (what a screening's
+    and a follow-up visit's readings share)."""
     category = CATEGORY.get(o.kind, "laboratory")
     res: dict[str, Any] = {
         "resourceType": "Observation",
-        "id": observation_id(visit.id, o.id),
+        "id": rid,
         "meta": {**meta(1, None), "profile": [PROFILE]},
         "status": "final",
         "category": [
@@ -256,13 +280,10 @@ def observation(visit: ScreeningVisitOut, o: ObservationOut) -> dict[str, Any]:
         ],
         "code": _code(o),
         "subject": _patient(o.person_id),
-        "encounter": {"reference": f"Encounter/{encounter_id(visit.id)}"},
         "effectiveDateTime": o.observed_on.isoformat(),
-        "extension": [
-            {"url": PROGRAMME_EXT, "valueCoding": _coding(PROGRAMME_SYSTEM, visit.programme)}
-        ],
+        "extension": [{"url": PROGRAMME_EXT, "valueCoding": _coding(PROGRAMME_SYSTEM, programme)}],
     }
-    performer = _organization(visit.facility_id)
+    performer = _organization(facility_id)
     if performer:
         res["performer"] = [performer]
     if o.kind == BP_KIND and o.systolic is not None and o.diastolic is not None:
@@ -295,6 +316,23 @@ def observation(visit: ScreeningVisitOut, o: ObservationOut) -> dict[str, Any]:
                     "valueQuantity": _quantity(float(o.value_entered), o.unit_entered),
                 }
             )
+    return res
+
+
+def observation(visit: ScreeningVisitOut, o: ObservationOut) -> dict[str, Any]:
+    """One measurement of a screening visit (its Encounter)."""
+    res = _observation(o, observation_id(visit.id, o.id), visit.programme, visit.facility_id)
+    res["encounter"] = {"reference": f"Encounter/{encounter_id(visit.id)}"}
+    return validated(Observation, res)
+
+
+def followup_observation(r: service.FollowUpReading) -> dict[str, Any]:
+    """One reading of a disease-management follow-up visit: based on the programme's
+    schedule (CarePlan ``dmp-<enrolment>``, whose EpisodeOfCare is the enrolment); R4's
+    Observation refers to no EpisodeOfCare, and the follow-up visit is no Encounter here."""
+    o = r.observation
+    res = _observation(o, followup_id(r.dmp_visit_id, o.id), r.programme, r.facility_id)
+    res["basedOn"] = [{"reference": f"CarePlan/{ENROLMENT_PREFIX}{r.enrolment_id}"}]
     return validated(Observation, res)
 
 
@@ -337,15 +375,43 @@ def encounter(visit: ScreeningVisitOut) -> dict[str, Any]:
 # ---- EpisodeOfCare and CarePlan -----------------------------------------------------------
 
 
-def _diagnosis(e: EnrolmentOut) -> dict[str, Any]:
-    """The qualifying diagnosis as a contained Condition (its ICD-10 code)."""
-    return {
+def condition_id(enrolment_id: int) -> str:
+    return f"{ENROLMENT_PREFIX}{enrolment_id}"
+
+
+def _diagnosis_ref(e: EnrolmentOut) -> dict[str, str]:
+    return {"reference": f"Condition/{condition_id(e.id)}", "display": e.diagnosis_code}
+
+
+def clinical_status(e: EnrolmentOut) -> str:
+    """The diagnosis's clinical status: active while enrolled; resolved when the enrolment
+    ended because the patient recovered. Any other end (died, transferred, withdrawn,
+    merged) ends the programme, not the disease: the diagnosis stays active, and the
+    EpisodeOfCare (finished, its end reason) tells the programme ended."""
+    return "resolved" if e.ended_on is not None and e.end_reason == "recovered" else "active"
+
+
+def condition(e: EnrolmentOut) -> dict[str, Any]:
+    """The enrolment's qualifying diagnosis (ICD-10 of the pack's list) as a problem-list
+    Condition ``dmp-<enrolment id>``; the EpisodeOfCare names it in ``diagnosis``."""
+    status = clinical_status(e)
+    res: dict[str, Any] = {
         "resourceType": "Condition",
-        "id": "diagnosis",
-        "code": _concept(ICD10, e.diagnosis_code),
+        "id": condition_id(e.id),
+        "meta": meta(e.version, e.created_at),
+        "extension": [
+            {"url": PROGRAMME_EXT, "valueCoding": _coding(PROGRAMME_SYSTEM, e.programme)}
+        ],
+        "clinicalStatus": _concept(CONDITION_CLINICAL, status, status.capitalize()),
+        "verificationStatus": _concept(CONDITION_VERIFICATION, "confirmed", "Confirmed"),
+        "category": [_concept(CONDITION_CATEGORY, "problem-list-item", "Problem List Item")],
+        "code": {"coding": [_coding(ICD10, e.diagnosis_code)], "text": e.diagnosis_code},
         "subject": _patient(e.person_id),
-        "onsetDateTime": e.enrolled_on.isoformat(),
+        "recordedDate": e.enrolled_on.isoformat(),
     }
+    if status == "resolved" and e.ended_on is not None:
+        res["abatementDateTime"] = e.ended_on.isoformat()
+    return validated(Condition, res)
 
 
 def _period(e: EnrolmentOut) -> dict[str, str]:
@@ -361,12 +427,11 @@ def episode_of_care(e: EnrolmentOut) -> dict[str, Any]:
         "resourceType": "EpisodeOfCare",
         "id": f"{ENROLMENT_PREFIX}{e.id}",
         "meta": meta(e.version, e.created_at),
-        "contained": [_diagnosis(e)],
         "status": "active" if e.ended_on is None else "finished",
         "type": [_programme_concept(e.programme, e.enrolled_on)],
         "diagnosis": [
             {
-                "condition": {"reference": "#diagnosis", "display": e.diagnosis_code},
+                "condition": _diagnosis_ref(e),
                 "role": _concept(DIAGNOSIS_ROLE, "CC", "Chief complaint"),
                 "rank": 1,
             }
@@ -393,7 +458,6 @@ def care_plan(e: EnrolmentOut) -> dict[str, Any]:
         "resourceType": "CarePlan",
         "id": f"{ENROLMENT_PREFIX}{e.id}",
         "meta": meta(e.version, e.created_at),
-        "contained": [_diagnosis(e)],
         "status": "active" if e.ended_on is None else "completed",
         "intent": "plan",
         "category": [_programme_concept(e.programme, e.enrolled_on)],
@@ -401,7 +465,7 @@ def care_plan(e: EnrolmentOut) -> dict[str, Any]:
         "subject": _patient(e.person_id),
         "period": _period(e),
         "author": _organization(e.facility_id),
-        "addresses": [{"reference": "#diagnosis", "display": e.diagnosis_code}],
+        "addresses": [_diagnosis_ref(e)],
         "supportingInfo": [{"reference": f"EpisodeOfCare/{ENROLMENT_PREFIX}{e.id}"}],
     }
     if e.ended_on is None and e.next_visit_due is not None:

@@ -51,7 +51,7 @@ from salomat.domains.screening.service.indicators import (
     programme_indicators,
     targets_on,
 )
-from salomat.fhir import capability
+from salomat.fhir import capability, screening_dmp
 from salomat.fhir import screening as mapper
 from salomat.fhir.cancer import has_token
 from salomat.fhir.common import (
@@ -92,7 +92,11 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
         "encounter": ("reference", "the screening visit, Encounter/screening-<id>"),
         "code": ("token", "LOINC (85354-9, 4548-4, 1558-6, ...) or the national measurement"),
         "date": ("date", "the day measured (prefixes ge, gt, le, lt, eq)"),
-        "_id": ("token", "screening-<visit id>-<measurement id>"),
+        "_id": (
+            "token",
+            "screening-<visit id>-<measurement id>, or a follow-up visit's reading "
+            "dmp-<follow-up visit id>-<reading id>",
+        ),
     },
     "Encounter": {
         "type": (
@@ -131,6 +135,7 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
         "focus": ("reference", "the enrolment, EpisodeOfCare/dmp-<id>"),
         "_id": ("token", "dmp-recall-<enrolment id>"),
     },
+    "Condition": screening_dmp.SEARCH_PARAMS,
     "Measure": {
         "_id": ("token", "hearts-<programme> (hearts-hypertension, hearts-t2dm, ...)"),
         "url": ("uri", "the Measure's canonical URL"),
@@ -148,13 +153,15 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }  # fmt: skip
 _DOCS = {
-    "Observation": "Screening: measurements of screening visits, ids screening-<visit>-<n>; "
-    "create: a screening result (the screening-observation profile)",
+    "Observation": "Screening: measurements of screening visits, ids screening-<visit>-<n>, and "
+    "readings of disease-management follow-up visits, ids dmp-<visit>-<n>; create: a "
+    "screening result (the screening-observation profile), also in a transaction or batch",
     "Encounter": "Screening: screening visits, ids screening-<n>",
     "EpisodeOfCare": "Screening: disease-management programme enrolments, ids dmp-<n>",
     "CarePlan": "Screening: the programme's visit schedule, ids dmp-<n>",
     "Task": "Screening: recall of a patient overdue for her programme visit, ids dmp-recall-<n>",
     "Measure": "Screening: HEARTS control indicators of a programme, ids hearts-<programme>",
+    "Condition": screening_dmp.DOCS,
     "MeasureReport": "Screening: HEARTS control indicators for a period and an area, strata by "
     "region, district or facility; counts below five withheld",
 }
@@ -215,7 +222,9 @@ def _system_is(system: str) -> Callable[[str], bool]:
 _claims_observations = _search_claim(
     {
         "category": lambda v: v == _CATEGORY,
-        "_id": lambda v: mapper.parse_observation_id(v) is not None,
+        "_id": lambda v: (
+            mapper.parse_observation_id(v) is not None or mapper.parse_followup_id(v) is not None
+        ),
         "encounter": lambda v: mapper.parse_encounter_id(v) is not None,
         "code": _system_is(mapper.MEASUREMENT_SYSTEM),
     }
@@ -340,6 +349,7 @@ async def search_screening_observations(
     params = _params(request, "Observation")
     person = reference_param(params.get("patient"), "Patient", "patient")
     ids = _ids(params, mapper.parse_observation_id)
+    followup_ids = _ids(params, mapper.parse_followup_id)
     raw_encounter = params.get("encounter")
     encounter = mapper.parse_encounter_id(raw_encounter) if raw_encounter else None
     if raw_encounter is not None and encounter is None:
@@ -355,6 +365,18 @@ async def search_screening_observations(
     else:
         raise _need("patient")
     resources = []
+    if encounter is None:
+        # the follow-up visits' readings (no Encounter): a person's, or those _id names
+        for res in await screening_dmp.followup_observations(
+            session, principal, person, followup_ids
+        ):
+            if not on_day(date.fromisoformat(res["effectiveDateTime"])):
+                continue
+            if not _matches(_codings(res["category"]), params.get("category")):
+                continue
+            if not _matches(res["code"]["coding"], params.get("code")):
+                continue
+            resources.append(res)
     for visit in visits:
         if encounter is not None and visit.id != encounter:
             continue
@@ -369,6 +391,8 @@ async def search_screening_observations(
             if not _matches(res["code"]["coding"], params.get("code")):
                 continue
             resources.append(res)
+    # oldest first, screenings and follow-up visits together (a trend reads in order)
+    resources.sort(key=lambda r: r["effectiveDateTime"])
     return _found(request, "Observation", params, resources)
 
 
@@ -406,14 +430,15 @@ def _build(values: dict[str, Any]) -> ScreeningVisitIn:
         raise Invalid.fields(field_errors_from_pydantic(e.errors())) from e
 
 
-async def create_observation(request: Request, session: Any, principal: Principal) -> Response:
-    """A screening result another system submits: one measurement of a screening visit,
-    checked and stored by the same ``record_screening`` as
+async def submit_observation(
+    session: Any, principal: Principal, obs: Any
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """A screening result another system submits (R4B Observation): one measurement of a
+    screening visit, checked and stored by the same ``record_screening`` as
     POST /api/v1/persons/{id}/screenings (ranges, UCUM units, the programme's
-    measurements, opportunistic outside the target group); 201 with the Observation."""
-    from fhir.resources.R4B.observation import Observation
-
-    obs = await read_body(request, "Observation", Observation)
+    measurements, opportunistic outside the target group); the Observation stored and
+    the warnings to tell. Refusals name the element (``Observation.…``); a transaction
+    Bundle's entry (fhir/bundle.py) comes here too."""
     if not mapper.is_screening(obs.model_dump(mode="json", exclude_none=True)):
         raise Invalid.fields(
             [
@@ -443,7 +468,16 @@ async def create_observation(request: Request, session: Any, principal: Principa
                 % {"reason": visit.opportunistic_reason or ""},
             )
         )
-    res = mapper.observation(visit, visit.measurements[0])
+    return mapper.observation(visit, visit.measurements[0]), warnings
+
+
+async def create_observation(request: Request, session: Any, principal: Principal) -> Response:
+    """A screening result another system submits (``submit_observation``); 201 with the
+    Observation."""
+    from fhir.resources.R4B.observation import Observation
+
+    obs = await read_body(request, "Observation", Observation)
+    res, warnings = await submit_observation(session, principal, obs)
     return resource_response(request, res, status=201, location=True, warnings=warnings)
 
 
@@ -791,3 +825,7 @@ router.add_api_route(
     methods=["GET"],
     route_class_override=claimed_route(_claims_reports),
 )
+
+
+# the programme diagnoses (Condition) and the follow-up readings' reads (fhir/screening_dmp.py)
+router.include_router(screening_dmp.router)

@@ -28,6 +28,11 @@ from salomat.domains.screening.service.measurements import (
     from_canonical,
     to_canonical,
 )
+from salomat.domains.screening.service.observations import (
+    FollowUpReading,
+    get_observation,
+    list_observations,
+)
 from salomat.domains.screening.service.rules import (
     Dmp,
     Edition,
@@ -56,6 +61,7 @@ __all__ = [
     "Dmp",
     "Edition",
     "Eligibility",
+    "FollowUpReading",
     "Programme",
     "ScreeningRules",
     "SugarControl",
@@ -73,11 +79,13 @@ __all__ = [
     "enrol",
     "from_canonical",
     "get_enrolment",
+    "get_observation",
     "get_visit",
     "interval_cutoff",
     "invitation_worklist",
     "latest_readings",
     "list_enrolments",
+    "list_observations",
     "load_demo_screening",
     "my_screenings_due",
     "programme_card",
