@@ -1,0 +1,437 @@
+"""The pack's planning rules (``<CC>/planning.yaml``), read once per country, and the
+pure rules on them: the unit a settlement needs under a norm edition, the posts a
+population needs under a staffing ratio.
+
+A norm edition's bands hold whole people, both bounds included; together they cover every
+population from 0 up, with no gap and no overlap (``validate_bands``, on load: a pack whose
+edition overlaps is refused naming the edition and the band). An edition applies from its
+``valid_from`` until the next one's; any edition may be asked for by its code (a planner
+compares them). Units are ordered by level: a unit of a higher level in a settlement
+meets the need for a lower one (docs/planning.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from salomat.core.config import get_settings
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.country import pack
+
+__all__ = [
+    "AccessRules",
+    "Band",
+    "BandError",
+    "MobileRules",
+    "NormEdition",
+    "PlanningPack",
+    "PostRatio",
+    "StaffingEdition",
+    "Unit",
+    "edition",
+    "fte_needed",
+    "load_editions",
+    "planning_pack",
+    "posts_needed",
+    "required_unit",
+    "validate_bands",
+]
+
+POPULATION_OF = ("all", "children")
+
+
+class BandError(pack.PackError):
+    """A norm edition's bands overlap, leave a gap, or are malformed."""
+
+
+@dataclass(frozen=True)
+class Band:
+    min_population: int
+    max_population: int | None  # None: no upper bound
+    unit: str | None  # None: the edition sets no unit for this size
+
+    def contains(self, population: int) -> bool:
+        return population >= self.min_population and (
+            self.max_population is None or population <= self.max_population
+        )
+
+    def label(self) -> str:
+        top = "" if self.max_population is None else str(self.max_population)
+        return f"{self.min_population}-{top} ({self.unit or 'none'})"
+
+
+@dataclass(frozen=True)
+class NormEdition:
+    code: str
+    title: Mapping[str, str]
+    source: str
+    valid_from: date
+    bands: tuple[Band, ...]
+
+    def name(self, language: str) -> str:
+        return self.title.get(language) or self.title.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    level: int
+    names: Mapping[str, str]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class PostRatio:
+    position: str
+    ratio: int  # people per post
+    of: str  # all | children
+
+
+@dataclass(frozen=True)
+class StaffingEdition:
+    code: str
+    title: Mapping[str, str]
+    source: str
+    valid_from: date
+    brigade_population: int | None
+    per_population: tuple[PostRatio, ...]
+    #: unit code -> {position: posts a unit keeps}
+    per_unit: Mapping[str, Mapping[str, Decimal]]
+
+    def name(self, language: str) -> str:
+        return self.title.get(language) or self.title.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    threshold_km: float
+    threshold_level: str
+    detour_factor: float
+    speed_kmh: float
+
+
+@dataclass(frozen=True)
+class MobileRules:
+    service_minutes: int
+    day_minutes: int
+    speed_kmh: float
+
+
+@dataclass(frozen=True)
+class PlanningPack:
+    country: str
+    units: Mapping[str, Unit]
+    #: facility kind -> unit code
+    facility_units: Mapping[str, str]
+    editions: tuple[NormEdition, ...]  # by valid_from
+    staffing: tuple[StaffingEdition, ...]  # by valid_from
+    access: AccessRules
+    mobile: MobileRules
+    currency: str
+    cost_source: str
+    unit_costs: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def edition(self, code: str | None = None, on: date | None = None) -> NormEdition:
+        """The edition ``code``, or the one in force on ``on`` (today); an unknown code is
+        a 422 naming the field ``edition``."""
+        if code is not None:
+            for e in self.editions:
+                if e.code == code:
+                    return e
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "edition",
+                        N_("Unknown norm edition: %(code)s (known: %(known)s)"),
+                        {"code": code, "known": ", ".join(e.code for e in self.editions)},
+                    )
+                ]
+            )
+        return _in_force(self.editions, on or date.today())
+
+    def staffing_edition(self, code: str | None = None, on: date | None = None) -> StaffingEdition:
+        if code is not None:
+            for s in self.staffing:
+                if s.code == code:
+                    return s
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        "staffing_edition",
+                        N_("Unknown staffing edition: %(code)s (known: %(known)s)"),
+                        {"code": code, "known": ", ".join(s.code for s in self.staffing)},
+                    )
+                ]
+            )
+        return _in_force(self.staffing, on or date.today())
+
+    def level(self, unit: str | None) -> int:
+        """The unit's level (0 for none)."""
+        return 0 if unit is None else self.units[unit].level
+
+    def unit_of(self, facility_kind: str) -> str | None:
+        return self.facility_units.get(facility_kind)
+
+    def need_met(self, required: str | None, existing: Iterable[str]) -> bool:
+        """A unit of the required level or higher is in the settlement (no need is met)."""
+        if required is None:
+            return True
+        need = self.level(required)
+        return any(self.level(u) >= need for u in existing)
+
+    def cost(self, unit: str | None) -> Decimal | None:
+        return None if unit is None else self.unit_costs.get(unit)
+
+    def unit_name(self, unit: str | None, language: str) -> str:
+        return "" if unit is None else self.units[unit].name(language)
+
+
+def _in_force(editions: tuple[_E, ...], on: date) -> _E:
+    found = editions[0]
+    for e in editions:
+        if e.valid_from <= on:
+            found = e
+    return found
+
+
+_E = TypeVar("_E", NormEdition, StaffingEdition)
+
+
+# ---- pure rules ------------------------------------------------------------------
+
+
+def validate_bands(bands: Iterable[Band], edition_code: str = "") -> tuple[Band, ...]:
+    """The bands in order if they cover 0 and up once each; else ``BandError`` naming the
+    edition and the first band that overlaps, leaves a gap or is malformed."""
+    where = f"norm edition {edition_code}: " if edition_code else ""
+    ordered = sorted(bands, key=lambda b: b.min_population)
+    if not ordered:
+        raise BandError(f"{where}no bands")
+    expected = 0
+    for i, b in enumerate(ordered):
+        if b.min_population < 0 or (
+            b.max_population is not None and b.max_population < b.min_population
+        ):
+            raise BandError(f"{where}band {b.label()} is empty or negative")
+        if b.min_population < expected:
+            raise BandError(f"{where}band {b.label()} overlaps the band {ordered[i - 1].label()}")
+        if b.min_population > expected:
+            raise BandError(
+                f"{where}band {b.label()} leaves a gap: {expected}-{b.min_population - 1} "
+                "has no band"
+            )
+        if b.max_population is None:
+            if i != len(ordered) - 1:
+                raise BandError(
+                    f"{where}band {b.label()} has no upper bound and overlaps the band "
+                    f"{ordered[i + 1].label()}"
+                )
+            return tuple(ordered)
+        expected = b.max_population + 1
+    raise BandError(f"{where}band {ordered[-1].label()} is the last and has an upper bound")
+
+
+def required_unit(population: int, edition: NormEdition) -> str | None:
+    """The unit ``edition`` requires for a settlement of ``population`` residents (None:
+    the edition sets none). A negative population is refused (``ValueError``)."""
+    if population < 0:
+        raise ValueError(f"negative population {population}")
+    for b in edition.bands:
+        if b.contains(population):
+            return b.unit
+    raise ValueError(f"norm edition {edition.code} has no band for {population}")
+
+
+def posts_needed(population: int | Decimal, ratio: int) -> int:
+    """Whole posts: ceil(population / ratio) (0 people: 0 posts)."""
+    if ratio <= 0:
+        raise ValueError("ratio must be positive")
+    return math.ceil(Decimal(population) / ratio)
+
+
+def fte_needed(population: int | Decimal, ratio: int) -> Decimal:
+    """The exact need in full-time equivalents, population / ratio to two decimals."""
+    if ratio <= 0:
+        raise ValueError("ratio must be positive")
+    return (Decimal(population) / ratio).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+# ---- reading the pack ------------------------------------------------------------
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as e:
+        raise pack.PackError(f"{where}: valid_from is not a date: {value!r}") from e
+
+
+def _int(value: Any, where: str, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise pack.PackError(f"{where}: not a whole number: {value!r}")
+    return value
+
+
+def parse_edition(raw: Mapping[str, Any], units: Mapping[str, Unit], where: str) -> NormEdition:
+    code = str(raw.get("code") or "")
+    if not code:
+        raise pack.PackError(f"{where}: a norm edition has no code")
+    here = f"{where} {code}"
+    bands = []
+    for b in raw.get("bands") or []:
+        unit = b.get("unit")
+        if unit is not None and unit not in units:
+            raise pack.PackError(f"{here}: band unit {unit!r} is not one of the units")
+        bands.append(
+            Band(
+                min_population=_int(b.get("min_population"), here) or 0,
+                max_population=_int(b.get("max_population"), here, allow_none=True),
+                unit=unit,
+            )
+        )
+    return NormEdition(
+        code=code,
+        title=dict(raw.get("title") or {}),
+        source=str(raw.get("source") or ""),
+        valid_from=_date(raw.get("valid_from"), here),
+        bands=validate_bands(bands, code),
+    )
+
+
+def _staffing(
+    raw: Mapping[str, Any], units: Mapping[str, Unit], positions: set[str], where: str
+) -> StaffingEdition:
+    code = str(raw.get("code") or "")
+    here = f"{where} staffing {code}"
+    ratios = []
+    for r in raw.get("per_population") or []:
+        if r.get("position") not in positions:
+            raise pack.PackError(f"{here}: unknown position {r.get('position')!r}")
+        ratio = _int(r.get("ratio"), here)
+        if not ratio or ratio <= 0:
+            raise pack.PackError(f"{here}: ratio must be a positive whole number")
+        of = r.get("of", "all")
+        if of not in POPULATION_OF:
+            raise pack.PackError(f"{here}: 'of' must be one of {POPULATION_OF}")
+        ratios.append(PostRatio(str(r["position"]), ratio, of))
+    per_unit: dict[str, dict[str, Decimal]] = {}
+    for unit, posts in (raw.get("per_unit") or {}).items():
+        if unit not in units:
+            raise pack.PackError(f"{here}: per_unit names unknown unit {unit!r}")
+        for position, n in (posts or {}).items():
+            if position not in positions:
+                raise pack.PackError(f"{here}: unknown position {position!r}")
+            per_unit.setdefault(unit, {})[position] = Decimal(str(n))
+    brigade = _int(raw.get("brigade_population"), here, allow_none=True)
+    return StaffingEdition(
+        code=code,
+        title=dict(raw.get("title") or {}),
+        source=str(raw.get("source") or ""),
+        valid_from=_date(raw.get("valid_from"), here),
+        brigade_population=brigade,
+        per_population=tuple(ratios),
+        per_unit=per_unit,
+    )
+
+
+def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -> PlanningPack:
+    """``planning.yaml`` (``data``) checked against the country's ``pack.yaml`` (``main``:
+    facility kinds, positions, currency)."""
+    where = f"{country}/planning.yaml"
+    units = {
+        str(u["code"]): Unit(str(u["code"]), int(u["level"]), dict(u.get("names") or {}))
+        for u in data.get("units") or []
+    }
+    if not units:
+        raise pack.PackError(f"{where}: no units")
+    kinds = {str(k["code"]) for k in main.get("facility_types") or []}
+    positions = {str(p["code"]) for p in main.get("positions") or []}
+    facility_units = {str(k): str(v) for k, v in (data.get("facility_units") or {}).items()}
+    for kind, unit in facility_units.items():
+        if kind not in kinds:
+            raise pack.PackError(f"{where}: facility_units: unknown facility kind {kind!r}")
+        if unit not in units:
+            raise pack.PackError(f"{where}: facility_units: {kind} maps to unknown unit {unit!r}")
+    editions = tuple(
+        sorted(
+            (parse_edition(e, units, where) for e in data.get("norms") or []),
+            key=lambda e: e.valid_from,
+        )
+    )
+    if not editions:
+        raise pack.PackError(f"{where}: no norm edition")
+    if len({e.code for e in editions}) != len(editions):
+        raise pack.PackError(f"{where}: two norm editions share a code")
+    staffing = tuple(
+        sorted(
+            (_staffing(s, units, positions, where) for s in data.get("staffing") or []),
+            key=lambda s: s.valid_from,
+        )
+    )
+    if not staffing:
+        raise pack.PackError(f"{where}: no staffing edition")
+    a = data.get("access") or {}
+    if a.get("threshold_level") not in units:
+        raise pack.PackError(f"{where}: access threshold_level is not a unit")
+    access = AccessRules(
+        threshold_km=float(a["threshold_km"]),
+        threshold_level=str(a["threshold_level"]),
+        detour_factor=float(a["detour_factor"]),
+        speed_kmh=float(a["speed_kmh"]),
+    )
+    if access.detour_factor < 1 or access.threshold_km <= 0 or access.speed_kmh <= 0:
+        raise pack.PackError(f"{where}: access values out of range")
+    m = data.get("mobile") or {}
+    mobile = MobileRules(
+        service_minutes=int(m["service_minutes"]),
+        day_minutes=int(m["day_minutes"]),
+        speed_kmh=float(m["speed_kmh"]),
+    )
+    c = data.get("unit_costs") or {}
+    costs = {str(k): Decimal(str(v)) for k, v in (c.get("units") or {}).items()}
+    unknown = set(costs) - set(units)
+    if unknown:
+        raise pack.PackError(f"{where}: unit_costs of unknown units {sorted(unknown)}")
+    currency = str(c.get("currency") or main.get("currency") or "")
+    return PlanningPack(
+        country=country,
+        units=units,
+        facility_units=facility_units,
+        editions=editions,
+        staffing=staffing,
+        access=access,
+        mobile=mobile,
+        currency=currency,
+        cost_source=str(c.get("source") or ""),
+        unit_costs=costs,
+    )
+
+
+@lru_cache(maxsize=4)
+def _load(country: str) -> PlanningPack:
+    return parse_pack(country, pack.load(country, "planning"), pack.load(country, "pack"))
+
+
+def planning_pack(country: str | None = None) -> PlanningPack:
+    """The deployed (or ``country``'s) planning rules, read and checked once."""
+    return _load((country or get_settings().country).upper())
+
+
+def load_editions(country: str | None = None) -> list[NormEdition]:
+    return list(planning_pack(country).editions)
+
+
+def edition(country: str | None, code: str | None = None, on: date | None = None) -> NormEdition:
+    return planning_pack(country).edition(code, on)
