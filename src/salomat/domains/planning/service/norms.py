@@ -28,12 +28,14 @@ __all__ = [
     "AccessRules",
     "Band",
     "BandError",
+    "Bounds",
     "MobileRules",
     "NormEdition",
     "PlanningPack",
     "PostRatio",
     "StaffingEdition",
     "Unit",
+    "current",
     "edition",
     "fte_needed",
     "load_editions",
@@ -119,6 +121,20 @@ class AccessRules:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    min_latitude: float
+    max_latitude: float
+    min_longitude: float
+    max_longitude: float
+
+    def contains(self, latitude: float, longitude: float) -> bool:
+        return (
+            self.min_latitude <= latitude <= self.max_latitude
+            and self.min_longitude <= longitude <= self.max_longitude
+        )
+
+
+@dataclass(frozen=True)
 class MobileRules:
     service_minutes: int
     day_minutes: int
@@ -135,6 +151,7 @@ class PlanningPack:
     staffing: tuple[StaffingEdition, ...]  # by valid_from
     access: AccessRules
     mobile: MobileRules
+    bounds: Bounds
     currency: str
     cost_source: str
     unit_costs: Mapping[str, Decimal] = field(default_factory=dict)
@@ -399,6 +416,16 @@ def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -
         day_minutes=int(m["day_minutes"]),
         speed_kmh=float(m["speed_kmh"]),
     )
+    b = data.get("bounds") or {}
+    try:
+        bounds = Bounds(
+            float(b["min_latitude"]),
+            float(b["max_latitude"]),
+            float(b["min_longitude"]),
+            float(b["max_longitude"]),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise pack.PackError(f"{where}: bounds need min/max latitude and longitude") from e
     c = data.get("unit_costs") or {}
     costs = {str(k): Decimal(str(v)) for k, v in (c.get("units") or {}).items()}
     unknown = set(costs) - set(units)
@@ -413,6 +440,7 @@ def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -
         staffing=staffing,
         access=access,
         mobile=mobile,
+        bounds=bounds,
         currency=currency,
         cost_source=str(c.get("source") or ""),
         unit_costs=costs,
@@ -427,6 +455,11 @@ def _load(country: str) -> PlanningPack:
 def planning_pack(country: str | None = None) -> PlanningPack:
     """The deployed (or ``country``'s) planning rules, read and checked once."""
     return _load((country or get_settings().country).upper())
+
+
+def current() -> PlanningPack:
+    """The deployed country's planning rules (the services call this; tests replace it)."""
+    return planning_pack()
 
 
 def load_editions(country: str | None = None) -> list[NormEdition]:
