@@ -1,0 +1,691 @@
+"""Access to primary care: from every settlement of a territory, the nearest unit of each
+level, in km and minutes, and the population beyond the pack's access threshold; and the
+planner's scenario ("open a FAP in X"): who gains access, the share beyond the threshold
+before and after, and the gaps left.
+
+Set-wise: the settlements of the territory (and of its region, whose units may be the
+nearest across a district border) are read once (``settlement_rows``, the census figure
+and the units present in each); the nearest sites of each level are found for all of
+them at once with a k-d tree on the unit sphere (the chord is monotonic in the
+great-circle distance, so the nearest by chord is the nearest by haversine). Never a query
+per settlement.
+
+Method: ``"road"`` along an imported road graph (``RoadGraph``: the seam; the OSM import
+that builds one is not done yet, docs/planning.md), else ``"estimate"``: the haversine
+line x the pack's detour factor at the pack's speed (service/geo.py). The threshold, the
+factor, the speed and the levels are the pack's (``country/<CC>/planning_access.yaml``,
+versioned, UNVERIFIED where the note says so).
+
+A settlement without coordinates, or with coordinates outside the country, is reported
+(``no_coordinates``, ``outside_country``) and left out of the distances; a settlement
+without a census figure is measured, and its count apart (``unknown_population``): it is
+never counted as 0 people.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from salomat.core.config import get_settings
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.country import pack
+from salomat.domains.planning.service import geo
+
+__all__ = [
+    "AccessReport",
+    "AccessRules",
+    "Nearest",
+    "Place",
+    "ProposedUnit",
+    "RoadGraph",
+    "ScenarioReport",
+    "SettlementAccess",
+    "SparseRoadGraph",
+    "access",
+    "access_rules",
+    "compute_access",
+    "compute_scenario",
+    "scenario",
+]
+
+
+# --- the pack's rules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRules:
+    edition: str
+    source: str
+    #: units with premises, lowest level first
+    levels: tuple[str, ...]
+    detour_factor: float
+    speed_kmh: float
+    threshold_level: str
+    threshold_km: float
+    threshold_source: str
+    lat_bounds: tuple[float, float]
+    lon_bounds: tuple[float, float]
+
+    def inside(self, lat: float, lon: float) -> bool:
+        """Whether a point lies in the country's extent (its bounding box)."""
+        return (
+            self.lat_bounds[0] <= lat <= self.lat_bounds[1]
+            and self.lon_bounds[0] <= lon <= self.lon_bounds[1]
+        )
+
+    def rank(self, unit: str) -> int:
+        """The unit's level (0 = lowest with premises); -1 for a unit without premises."""
+        return self.levels.index(unit) if unit in self.levels else -1
+
+
+def parse_access_rules(data: dict[str, Any]) -> AccessRules:
+    """The ``access`` section of a pack file, checked (``ValueError`` naming the key)."""
+    a = data.get("access") or {}
+
+    def num(key: str, low: float, high: float) -> float:
+        v = a.get(key)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not low <= v <= high:
+            raise ValueError(f"access.{key} must be a number in [{low}, {high}]")
+        return float(v)
+
+    levels = tuple(a.get("levels") or ())
+    if not levels or len(set(levels)) != len(levels):
+        raise ValueError("access.levels must list distinct unit codes")
+    if a.get("threshold_level") not in levels:
+        raise ValueError("access.threshold_level must be one of access.levels")
+    bounds = a.get("bounds") or {}
+    lat, lon = tuple(bounds.get("lat") or ()), tuple(bounds.get("lon") or ())
+    if (
+        len(lat) != 2
+        or len(lon) != 2
+        or not (-90 <= lat[0] < lat[1] <= 90)
+        or not (-180 <= lon[0] < lon[1] <= 180)
+    ):
+        raise ValueError("access.bounds must give lat and lon as [min, max]")
+    return AccessRules(
+        edition=str(data.get("edition", "")),
+        source=str(data.get("source", "")),
+        levels=levels,
+        detour_factor=num("detour_factor", 1.0, 3.0),
+        speed_kmh=num("speed_kmh", 1.0, 200.0),
+        threshold_level=a["threshold_level"],
+        threshold_km=num("threshold_km", 0.0, 1000.0),
+        threshold_source=str(a.get("threshold_source", "")),
+        lat_bounds=(float(lat[0]), float(lat[1])),
+        lon_bounds=(float(lon[0]), float(lon[1])),
+    )
+
+
+@lru_cache
+def _rules(country: str) -> AccessRules:
+    return parse_access_rules(pack.load(country, "planning_access"))
+
+
+def access_rules(country: str | None = None) -> AccessRules:
+    """The deployed country's access rules (read once)."""
+    return _rules((country or get_settings().country).upper())
+
+
+# --- road graphs: the seam -------------------------------------------------------------
+
+
+class RoadGraph(Protocol):
+    """A road network that measures distances along roads ("road" figures).
+
+    ``nearest(origins, targets)``: for each origin (lat, lon), the road km to the nearest
+    target and its index (``inf`` and ``-1`` where no target is reachable), computed for
+    all origins at once. An OpenStreetMap extract imported into one (osmnx/pyrosm) is
+    future work; ``SparseRoadGraph`` is the implementation on a plain edge list."""
+
+    def nearest(
+        self, origins: NDArray[np.float64], targets: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]: ...
+
+
+def _xyz(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
+    phi, lam = np.radians(lat), np.radians(lon)
+    return np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
+
+
+def _chord_to_km(chord: NDArray[np.float64]) -> NDArray[np.float64]:
+    return 2 * geo.EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2, 0.0, 1.0))
+
+
+class SparseRoadGraph:
+    """A road graph from nodes (lat, lon) and edges (a, b, km), undirected. Points are
+    snapped to their nearest node (the snap is added as a straight line, and a point
+    farther than ``max_snap_km`` from every node is not on the network); the nearest
+    target of every origin comes from one multi-source Dijkstra run from all the
+    targets' nodes (scipy.sparse.csgraph)."""
+
+    def __init__(
+        self,
+        nodes: Sequence[tuple[float, float]],
+        edges: Iterable[tuple[int, int, float]],
+        *,
+        max_snap_km: float = 2.0,
+    ) -> None:
+        from scipy.sparse import coo_matrix
+        from scipy.spatial import cKDTree
+
+        pts = np.asarray(nodes, dtype=float).reshape(-1, 2)
+        self._n = len(pts)
+        self._tree = cKDTree(_xyz(pts[:, 0], pts[:, 1]))
+        e = list(edges)
+        a = np.array([x[0] for x in e], dtype=np.int64)
+        b = np.array([x[1] for x in e], dtype=np.int64)
+        w = np.array([x[2] for x in e], dtype=float)
+        self._graph = coo_matrix((w, (a, b)), shape=(self._n, self._n)).tocsr()
+        self._max_snap = max_snap_km
+
+    def _snap(self, points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[Any]]:
+        chord, idx = self._tree.query(_xyz(points[:, 0], points[:, 1]))
+        return _chord_to_km(np.asarray(chord)), np.asarray(idx)
+
+    def nearest(
+        self, origins: NDArray[np.float64], targets: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        from scipy.sparse.csgraph import dijkstra
+
+        n = len(origins)
+        km = np.full(n, np.inf)
+        which = np.full(n, -1, dtype=np.int64)
+        if n == 0 or len(targets) == 0 or self._n == 0:
+            return km, which
+        t_snap, t_node = self._snap(targets)
+        o_snap, o_node = self._snap(origins)
+        on_net = t_snap <= self._max_snap
+        if not on_net.any():
+            return km, which
+        # the best target per node: several targets may share a node (keep the closest)
+        best: dict[int, int] = {}
+        for t in np.flatnonzero(on_net):
+            node = int(t_node[t])
+            if node not in best or t_snap[t] < t_snap[best[node]]:
+                best[node] = int(t)
+        sources = np.array(sorted(best), dtype=np.int64)
+        dist, _, src = dijkstra(
+            self._graph, directed=False, indices=sources, min_only=True, return_predecessors=True
+        )
+        ok = (o_snap <= self._max_snap) & np.isfinite(dist[o_node]) & (src[o_node] >= 0)
+        for i in np.flatnonzero(ok):
+            t = best[int(src[o_node[i]])]
+            km[i] = o_snap[i] + dist[o_node[i]] + t_snap[t]
+            which[i] = t
+        return km, which
+
+
+# --- the computation (pure) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A settlement as the access computation sees it (from a ``SettlementRow``)."""
+
+    id: int
+    code: str
+    name: str
+    latitude: float | None
+    longitude: float | None
+    population: int | None
+    units: frozenset[str] = frozenset()
+    district_code: str | None = None
+    district_name: str | None = None
+    is_rural: bool | None = None
+    required_unit: str | None = None
+    gap: bool = False
+    cost: Decimal | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> Place:
+        return cls(
+            id=row.id,
+            code=row.code,
+            name=row.name,
+            latitude=row.latitude,
+            longitude=row.longitude,
+            population=row.census_population,
+            units=frozenset(row.existing_units or ()),
+            district_code=getattr(row, "district_code", None),
+            district_name=getattr(row, "district_name", None),
+            is_rural=getattr(row, "is_rural", None),
+            required_unit=getattr(row, "required_unit", None),
+            gap=bool(getattr(row, "gap", False)),
+            cost=getattr(row, "cost", None),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedUnit:
+    """A unit the planner would open: ``unit`` (a level of the pack) in the settlement."""
+
+    settlement_code: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    level: str
+    #: the settlement that has the unit, and the unit there (of this level or higher)
+    settlement_code: str
+    settlement_name: str
+    unit: str
+    km: float
+    minutes: float
+    method: str
+    #: the straight line (the estimate's base; on a road, the line for comparison)
+    straight_km: float
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementAccess:
+    id: int
+    code: str
+    name: str
+    district_code: str | None
+    district_name: str | None
+    is_rural: bool | None
+    latitude: float | None
+    longitude: float | None
+    population: int | None
+    units: list[str]
+    #: per level of the pack: the nearest unit of that level or higher (None: none)
+    nearest: dict[str, Nearest | None]
+    #: beyond the threshold (None: no usable coordinates, not measured)
+    beyond: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReport:
+    territory_code: str
+    edition: str
+    source: str
+    levels: list[str]
+    threshold_level: str
+    threshold_km: float
+    threshold_source: str
+    detour_factor: float
+    speed_kmh: float
+    settlements: list[SettlementAccess]
+    #: the population with a census figure among the settlements measured
+    population: int
+    population_beyond: int
+    #: population_beyond / population (None when no settlement has a figure)
+    share_beyond: float | None
+    settlements_beyond: int
+    #: settlements without a census figure (measured; their people counted apart)
+    unknown_population: list[str] = field(default_factory=list)
+    unknown_population_beyond: list[str] = field(default_factory=list)
+    no_coordinates: list[str] = field(default_factory=list)
+    outside_country: list[str] = field(default_factory=list)
+    #: "road" if any figure is along roads, else "estimate"
+    method: str = geo.ESTIMATE
+
+
+@dataclass(frozen=True, slots=True)
+class Gained:
+    code: str
+    name: str
+    population: int | None
+    km_before: float | None
+    km_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioReport:
+    proposed: list[ProposedUnit]
+    before: AccessReport
+    after: AccessReport
+    #: settlements beyond the threshold before and within it after
+    gained: list[Gained]
+    gained_population: int
+    #: of them, without a census figure (counted apart)
+    gained_unknown_population: list[str]
+    population_beyond_before: int
+    population_beyond_after: int
+    share_beyond_before: float | None
+    share_beyond_after: float | None
+    #: settlements whose norm's unit is missing, before and after the proposed units
+    gaps_before: int
+    gaps_after: int
+    gap_cost_before: Decimal
+    gap_cost_after: Decimal
+    #: the gaps the proposals close
+    closed: list[str]
+
+
+def _measure(
+    places: list[Place], rules: AccessRules, graph: RoadGraph | None
+) -> tuple[list[Place], list[dict[str, Nearest | None]], list[str], list[str], bool]:
+    usable, no_coords, outside = [], [], []
+    for p in places:
+        lat, lon = p.latitude, p.longitude
+        if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+            no_coords.append(p.code)
+        elif not rules.inside(lat, lon):
+            outside.append(p.code)
+        else:
+            usable.append(p)
+    n = len(usable)
+    nearest: list[dict[str, Nearest | None]] = [{} for _ in range(n)]
+    if n == 0:
+        return usable, nearest, no_coords, outside, False
+    lat = np.array([p.latitude for p in usable], dtype=float)
+    lon = np.array([p.longitude for p in usable], dtype=float)
+    xyz = _xyz(lat, lon)
+    top = [max((rules.rank(u) for u in p.units), default=-1) for p in usable]
+    road_used = False
+    from scipy.spatial import cKDTree
+
+    for li, level in enumerate(rules.levels):
+        sites = [i for i in range(n) if top[i] >= li]
+        if not sites:
+            for d in nearest:
+                d[level] = None
+            continue
+        tree = cKDTree(xyz[sites])
+        chord, k = tree.query(xyz)
+        line = _chord_to_km(np.asarray(chord))
+        target = np.asarray(sites)[np.asarray(k)]
+        road_km = np.full(n, np.inf)
+        road_target = np.full(n, -1, dtype=np.int64)
+        if graph is not None:
+            pts = np.column_stack((lat, lon))
+            road_km, which = graph.nearest(pts, pts[sites])
+            road_target = np.where(which >= 0, np.asarray(sites)[np.maximum(which, 0)], -1)
+        for i in range(n):
+            if road_target[i] >= 0 and math.isfinite(road_km[i]):
+                t, km, method = int(road_target[i]), float(road_km[i]), geo.ROAD
+                straight = geo.haversine_km(lat[i], lon[i], lat[t], lon[t])
+                road_used = True
+            else:
+                t, straight = int(target[i]), float(line[i])
+                km, method = straight * rules.detour_factor, geo.ESTIMATE
+            site = usable[t]
+            unit = min(
+                (u for u in site.units if rules.rank(u) >= li), key=rules.rank
+            )  # the lowest qualifying unit there
+            nearest[i][level] = Nearest(
+                level=level,
+                settlement_code=site.code,
+                settlement_name=site.name,
+                unit=unit,
+                km=km,
+                minutes=geo.travel_minutes(km, rules.speed_kmh),
+                method=method,
+                straight_km=straight,
+            )
+    return usable, nearest, no_coords, outside, road_used
+
+
+def compute_access(
+    territory_code: str,
+    places: Sequence[Place],
+    rules: AccessRules,
+    *,
+    graph: RoadGraph | None = None,
+    report_codes: set[str] | None = None,
+) -> AccessReport:
+    """The access report of ``places`` (all of them are candidate sites); only the
+    settlements in ``report_codes`` (default: all) are reported and counted."""
+    usable, nearest, no_coords, outside, road = _measure(list(places), rules, graph)
+
+    def shown(code: str) -> bool:
+        return report_codes is None or code in report_codes
+
+    rows: list[SettlementAccess] = []
+    population = beyond_pop = beyond_n = 0
+    unknown, unknown_beyond = [], []
+    for p, near in zip(usable, nearest, strict=True):
+        if not shown(p.code):
+            continue
+        t = near.get(rules.threshold_level)
+        beyond = t is None or t.km > rules.threshold_km
+        rows.append(_row(p, near, beyond))
+        beyond_n += beyond
+        if p.population is None:
+            unknown.append(p.code)
+            if beyond:
+                unknown_beyond.append(p.code)
+        else:
+            population += p.population
+            beyond_pop += p.population if beyond else 0
+    missing = [p for p in places if p.code in set(no_coords) | set(outside) and shown(p.code)]
+    rows.extend(_row(p, dict.fromkeys(rules.levels), None) for p in missing)
+    rows.sort(key=lambda r: r.code)
+    return AccessReport(
+        territory_code=territory_code,
+        edition=rules.edition,
+        source=rules.source,
+        levels=list(rules.levels),
+        threshold_level=rules.threshold_level,
+        threshold_km=rules.threshold_km,
+        threshold_source=rules.threshold_source,
+        detour_factor=rules.detour_factor,
+        speed_kmh=rules.speed_kmh,
+        settlements=rows,
+        population=population,
+        population_beyond=beyond_pop,
+        share_beyond=beyond_pop / population if population else None,
+        settlements_beyond=beyond_n,
+        unknown_population=sorted(unknown),
+        unknown_population_beyond=sorted(unknown_beyond),
+        no_coordinates=sorted(c for c in no_coords if shown(c)),
+        outside_country=sorted(c for c in outside if shown(c)),
+        method=geo.ROAD if road else geo.ESTIMATE,
+    )
+
+
+def _row(p: Place, near: dict[str, Nearest | None], beyond: bool | None) -> SettlementAccess:
+    return SettlementAccess(
+        id=p.id,
+        code=p.code,
+        name=p.name,
+        district_code=p.district_code,
+        district_name=p.district_name,
+        is_rural=p.is_rural,
+        latitude=p.latitude,
+        longitude=p.longitude,
+        population=p.population,
+        units=sorted(p.units),
+        nearest=near,
+        beyond=beyond,
+    )
+
+
+def check_proposed(
+    places: Sequence[Place], proposed: Sequence[ProposedUnit], rules: AccessRules,
+    *, allowed_codes: set[str] | None = None,
+) -> list[FieldError]:  # fmt: skip
+    """Every proposal checked (all errors at once, each naming ``proposed.<i>.<part>``):
+    a known settlement of the territory, with coordinates in the country, and a unit
+    with premises of the pack."""
+    by_code = {p.code: p for p in places}
+    errors = []
+    for i, u in enumerate(proposed):
+        p = by_code.get(u.settlement_code)
+        if p is None or (allowed_codes is not None and u.settlement_code not in allowed_codes):
+            errors.append(
+                FieldError(
+                    f"proposed.{i}.settlement",
+                    N_("%(value)s is not a settlement of the territory"),
+                    {"value": u.settlement_code},
+                )
+            )
+        elif p.latitude is None or p.longitude is None:
+            errors.append(
+                FieldError(f"proposed.{i}.settlement", N_("the settlement has no coordinates"))
+            )
+        elif not rules.inside(p.latitude, p.longitude):
+            errors.append(
+                FieldError(
+                    f"proposed.{i}.settlement",
+                    N_("the settlement's coordinates are outside the country"),
+                )
+            )
+        if u.unit not in rules.levels:
+            errors.append(
+                FieldError(
+                    f"proposed.{i}.unit",
+                    N_("%(value)s is not a unit of the pack (%(units)s)"),
+                    {"value": u.unit, "units": ", ".join(rules.levels)},
+                )
+            )
+    return errors
+
+
+def with_proposed(places: Sequence[Place], proposed: Sequence[ProposedUnit]) -> list[Place]:
+    """The places with the proposed units added."""
+    add: dict[str, set[str]] = {}
+    for u in proposed:
+        add.setdefault(u.settlement_code, set()).add(u.unit)
+    return [replace(p, units=p.units | add[p.code]) if p.code in add else p for p in places]
+
+
+def _closes(rules: AccessRules, required: str | None, units: Iterable[str]) -> bool:
+    """Whether one of ``units`` meets the required unit (the same or a higher level; a
+    unit with premises meets a health worker without premises)."""
+    if required is None:
+        return True
+    need = rules.rank(required)
+    return any(u == required or rules.rank(u) > need for u in units)
+
+
+def compute_scenario(
+    territory_code: str,
+    places: Sequence[Place],
+    proposed: Sequence[ProposedUnit],
+    rules: AccessRules,
+    *,
+    graph: RoadGraph | None = None,
+    report_codes: set[str] | None = None,
+) -> ScenarioReport:
+    """Before and after the proposed units (pure; the proposals are checked first)."""
+    errors = check_proposed(places, proposed, rules, allowed_codes=report_codes)
+    if not proposed:
+        errors.append(FieldError("proposed", N_("propose at least one unit")))
+    if errors:
+        raise Invalid.fields(errors)
+    before = compute_access(territory_code, places, rules, graph=graph, report_codes=report_codes)
+    after_places = with_proposed(places, proposed)
+    after = compute_access(
+        territory_code, after_places, rules, graph=graph, report_codes=report_codes
+    )
+    b = {s.code: s for s in before.settlements}
+    gained = []
+    for s in after.settlements:
+        was = b[s.code]
+        if was.beyond and s.beyond is False:
+            t0, t1 = was.nearest.get(rules.threshold_level), s.nearest[rules.threshold_level]
+            assert t1 is not None
+            gained.append(
+                Gained(s.code, s.name, s.population, t0.km if t0 else None, t1.km)
+            )  # fmt: skip
+    shown = [p for p in places if report_codes is None or p.code in report_codes]
+    new_units = {p.code: p.units for p in after_places}
+    gaps_before = [p for p in shown if p.gap]
+    left = [p for p in gaps_before if not _closes(rules, p.required_unit, new_units[p.code])]
+    closed = sorted(p.code for p in gaps_before if p not in left)
+    return ScenarioReport(
+        proposed=list(proposed),
+        before=before,
+        after=after,
+        gained=gained,
+        gained_population=sum(g.population or 0 for g in gained),
+        gained_unknown_population=[g.code for g in gained if g.population is None],
+        population_beyond_before=before.population_beyond,
+        population_beyond_after=after.population_beyond,
+        share_beyond_before=before.share_beyond,
+        share_beyond_after=after.share_beyond,
+        gaps_before=len(gaps_before),
+        gaps_after=len(left),
+        gap_cost_before=sum((p.cost or Decimal(0) for p in gaps_before), Decimal(0)),
+        gap_cost_after=sum((p.cost or Decimal(0) for p in left), Decimal(0)),
+        closed=closed,
+    )
+
+
+# --- the use cases (database) ----------------------------------------------------------
+
+
+async def _places(
+    session: Any, principal: Any, territory_code: str, edition_code: str | None
+) -> tuple[list[Place], set[str]]:
+    """The places to measure: the territory's region (its units may be the nearest
+    across a district border), and the codes of the territory's own settlements."""
+    from sqlalchemy import select
+
+    from salomat.domains.planning.service.settlements import settlement_rows
+    from salomat.domains.registry.models import Territory
+
+    rows = await settlement_rows(session, principal, territory_code, edition_code=edition_code)
+    own = {r.code for r in rows}
+    t = (
+        await session.execute(
+            select(Territory.level, Territory.parent_id).where(Territory.code == territory_code)
+        )
+    ).one_or_none()
+    region_code = None
+    if t is not None and t.level in ("district", "settlement") and t.parent_id is not None:
+        # the region above: one step from a district, two from a settlement
+        parent = (
+            await session.execute(
+                select(Territory.code, Territory.level, Territory.parent_id).where(
+                    Territory.id == t.parent_id
+                )
+            )
+        ).one()
+        if parent.level == "region":
+            region_code = parent.code
+        elif parent.parent_id is not None:
+            region_code = (
+                await session.execute(
+                    select(Territory.code).where(Territory.id == parent.parent_id)
+                )
+            ).scalar_one_or_none()
+    if region_code is not None:
+        rows = await settlement_rows(session, principal, region_code, edition_code=edition_code)
+    return [Place.of(r) for r in rows], own
+
+
+async def access(
+    session: Any,
+    principal: Any,
+    territory_code: str,
+    *,
+    edition_code: str | None = None,
+    proposed: Sequence[ProposedUnit] = (),
+    graph: RoadGraph | None = None,
+) -> AccessReport:
+    """The access report of a territory's settlements (with ``proposed`` units added)."""
+    rules = access_rules()
+    places, own = await _places(session, principal, territory_code, edition_code)
+    if proposed:
+        errors = check_proposed(places, proposed, rules, allowed_codes=own)
+        if errors:
+            raise Invalid.fields(errors)
+        places = with_proposed(places, proposed)
+    return compute_access(territory_code, places, rules, graph=graph, report_codes=own)
+
+
+async def scenario(
+    session: Any,
+    principal: Any,
+    territory_code: str,
+    proposed: Sequence[ProposedUnit],
+    *,
+    edition_code: str | None = None,
+    graph: RoadGraph | None = None,
+) -> ScenarioReport:
+    """The planner's scenario: the territory before and with the proposed units."""
+    rules = access_rules()
+    places, own = await _places(session, principal, territory_code, edition_code)
+    return compute_scenario(territory_code, places, proposed, rules, graph=graph, report_codes=own)
