@@ -47,6 +47,7 @@ from salomat.domains.insurance.service import demo as insurance_demo
 from salomat.domains.insurance.service import synth as insurance_synth
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
+from salomat.domains.planning.service import synth as planning_synth
 from salomat.domains.prescription import cli as prescription_cli
 from salomat.domains.prescription import service as prescription
 from salomat.domains.record import demo as record_demo
@@ -845,7 +846,9 @@ def synth(
     records, prescriptions with dispensings and claims, the insurance fund's payers,
     contributions and providers' claims, hospital stays in the shared health record,
     screenings of the target groups and disease-management enrolments with follow-up
-    blood pressure and sugar readings, and a known set of duplicate persons
+    blood pressure and sugar readings, villages up to the country's count with census
+    figures and primary-care units by the current norm (some missing: the planner's
+    gaps), and a known set of duplicate persons
     (``synthetic_duplicate``). Streams with COPY on PostgreSQL.
     """
     from rich.progress import (
@@ -895,6 +898,7 @@ def synth(
                 _timed(ctx, "insurance", insurance_synth.synthesize_insurance, population)
                 _timed(ctx, "record", record_synth.synthesize_record, population)
                 _timed(ctx, "screening", screening.synthesize_screening, population)
+                _timed(ctx, "planning", planning_synth.synthesize_planning, population)
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(

@@ -158,13 +158,6 @@ def _now() -> datetime:
 # ---- writing (``salomat synth``) ------------------------------------------------------
 
 
-def _current_edition(country: str, day: Any) -> Any:
-    from salomat.domains.planning.service import norms
-
-    editions = [e for e in norms.load_editions(country) if e.valid_from <= day]
-    return max(editions, key=lambda e: e.valid_from)
-
-
 def synthesize_planning(
     ctx: Any, population: Any, *, rural_settlements: int | None = None
 ) -> dict[str, int]:
@@ -173,11 +166,9 @@ def synthesize_planning(
 
     ``rural_settlements`` overrides the pack's count scaled to the people asked (the
     bench asks for the whole country's)."""
-    from sqlalchemy import bindparam, select, update
-
     from salomat.domains.planning.models import SettlementCensus
     from salomat.domains.planning.service import norms
-    from salomat.domains.registry.models import Facility, PractitionerRole, Territory
+    from salomat.domains.registry.service import synth_places as places
 
     cfg = settings(ctx.country)
     main_pack = pack.load(ctx.country)
@@ -187,24 +178,9 @@ def synthesize_planning(
     people = max(1, len(population))
     national = pack.load(ctx.country, "population")["national_population"]
     engine = ctx.writer.engine
-    t = Territory.__table__
-    with engine.connect() as conn:
-        terr = conn.execute(
-            select(
-                t.c.id, t.c.code, t.c.level, t.c.parent_id, t.c.names, t.c.is_rural,
-                t.c.latitude, t.c.longitude,
-            ).order_by(t.c.id)
-        ).all()  # fmt: skip
-        f = Facility.__table__
-        facilities = conn.execute(
-            select(f.c.settlement_id, f.c.kind).where(f.c.is_open.is_(True))
-        ).all()
-        role_ids = [
-            r[0]
-            for r in conn.execute(
-                select(PractitionerRole.__table__.c.id).order_by(PractitionerRole.__table__.c.id)
-            )
-        ]
+    terr = places.territory_rows(engine)
+    facilities = places.open_facility_kinds(engine)
+    role_ids = places.role_ids(engine)
     districts = [r for r in terr if r.level == "district"]
     settlements = [r for r in terr if r.level == "settlement"]
     # attached people per settlement (the living originals)
@@ -236,7 +212,7 @@ def synthesize_planning(
     drawn = draw_villages(
         rng, cfg, centres, target, have=[villages_of.get(d.id, 0) for d in placed_districts]
     )
-    first = ctx.writer.next_id(t, len(drawn))
+    first = places.territory_first_id(ctx.writer, len(drawn))
     new_rows: list[tuple[Any, ...]] = []
     for k, v in enumerate(drawn):
         d = placed_districts[v.district]
@@ -251,10 +227,20 @@ def synthesize_planning(
             (first + k, code, "settlement", d.id, names.get(lang, code), names, True,
              v.latitude, v.longitude, 1)
         )  # fmt: skip
-    t_cols = ["id", "code", "level", "parent_id", "name", "names", "is_rural", "latitude",
-              "longitude", "version"]  # fmt: skip
     written: dict[str, int] = {}
-    written["territory"] = ctx.writer.write(t, t_cols, new_rows)
+    written["territory"] = places.write_territory_rows(ctx.writer, new_rows)
+    # the registry's settlements drawn past the country's edge are moved onto it (a
+    # position outside the country is bad input to the planner's services)
+    places.move_settlements(
+        engine,
+        [
+            (s.id, *_clip(cfg, s.latitude, s.longitude))
+            for s in settlements
+            if s.latitude is not None
+            and s.longitude is not None
+            and not inside(cfg, s.latitude, s.longitude)
+        ],
+    )
     # census: villages log-normal (the drawn ones already are), towns scaled up
     census: list[tuple[int, int]] = []
     for s in settlements:
@@ -274,9 +260,10 @@ def synthesize_planning(
         ),
     )
     # units by the current norm, with the pack's share missing
-    edition = _current_edition(ctx.country, ctx.as_of)
-    unit_of_kind = norms.unit_of_kind(ctx.country)
-    levels = norms.unit_levels(ctx.country)
+    rules = norms.planning_pack(ctx.country)
+    edition = rules.edition(on=ctx.as_of)
+    unit_of_kind = dict(rules.facility_units)
+    levels = sorted(rules.units, key=rules.level)
     kinds: dict[str, str] = {}
     for kind, unit in unit_of_kind.items():
         kinds.setdefault(unit, kind)
@@ -296,7 +283,7 @@ def synthesize_planning(
     code_of = {s.id: s.code for s in settlements} | {r[0]: r[1] for r in new_rows}
     names_of = {s.id: s.names for s in settlements} | {r[0]: r[5] for r in new_rows}
     types = {ft["code"]: ft for ft in main_pack["facility_types"]}
-    f_first = ctx.writer.next_id(Facility.__table__, len(placed))
+    f_first = places.facility_first_id(ctx.writer, len(placed))
     opened = ctx.as_of.replace(year=ctx.as_of.year - 5, month=1, day=1)
 
     def facility_rows() -> Any:
@@ -311,29 +298,14 @@ def synthesize_planning(
             yield (f_first + k, code, fnames.get(lang, code), fnames, p.kind, None,
                    p.settlement, True, opened, 1, stamp)  # fmt: skip
 
-    written["facility"] = ctx.writer.write(
-        Facility.__table__,
-        ["id", "code", "name", "names", "kind", "perinatal_level", "settlement_id", "is_open",
-         "opened_on", "version", "updated_at"],
-        facility_rows(),
-    )  # fmt: skip
+    written["facility"] = places.write_facilities(ctx.writer, facility_rows())
     # part-time roles
     part = cfg["part_time"]
     by_fte: dict[float, list[int]] = {}
     for rid in role_ids:
         if rng.random() < part["share"]:
             by_fte.setdefault(float(rng.choice(part["fte"])), []).append(rid)
-    pr = PractitionerRole.__table__
-    n_part = 0
-    with engine.begin() as conn:
-        for fte, ids in sorted(by_fte.items()):
-            for lo in range(0, len(ids), 5000):
-                chunk = ids[lo : lo + 5000]
-                conn.execute(
-                    update(pr).where(pr.c.id.in_(bindparam("ids", expanding=True))).values(fte=fte),
-                    {"ids": chunk},
-                )
-                n_part += len(chunk)
+    n_part = places.set_fte(engine, by_fte)
     written["practitioner_role (part-time)"] = n_part
     for table, n in written.items():
         ctx.count(table, n)
