@@ -13,8 +13,8 @@ per settlement.
 Method: ``"road"`` along an imported road graph (``RoadGraph``: the seam; the OSM import
 that builds one is not done yet, docs/planning.md), else ``"estimate"``: the haversine
 line x the pack's detour factor at the pack's speed (service/geo.py). The threshold, the
-factor, the speed and the levels are the pack's (``country/<CC>/planning_access.yaml``,
-versioned, UNVERIFIED where the note says so).
+factor, the speed, the country's bounds and the levels are the planning pack's
+(``country/<CC>/planning.yaml``, UNVERIFIED where the note says so).
 
 A settlement without coordinates, or with coordinates outside the country, is reported
 (``no_coordinates``, ``outside_country``) and left out of the distances; a settlement
@@ -28,16 +28,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
-from salomat.domains.planning.service import geo
+from salomat.domains.planning.service import geo, norms
 
 __all__ = [
     "AccessReport",
@@ -62,15 +60,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AccessRules:
-    edition: str
+    """The access figures of the planning pack (``country/<CC>/planning.yaml``:
+    ``access``, ``bounds``, the units and their levels)."""
+
     source: str
-    #: units with premises, lowest level first
+    #: units with premises (those a facility kind maps to), lowest level first
     levels: tuple[str, ...]
     detour_factor: float
     speed_kmh: float
     threshold_level: str
     threshold_km: float
-    threshold_source: str
     lat_bounds: tuple[float, float]
     lon_bounds: tuple[float, float]
 
@@ -86,52 +85,29 @@ class AccessRules:
         return self.levels.index(unit) if unit in self.levels else -1
 
 
-def parse_access_rules(data: dict[str, Any]) -> AccessRules:
-    """The ``access`` section of a pack file, checked (``ValueError`` naming the key)."""
-    a = data.get("access") or {}
-
-    def num(key: str, low: float, high: float) -> float:
-        v = a.get(key)
-        if not isinstance(v, int | float) or isinstance(v, bool) or not low <= v <= high:
-            raise ValueError(f"access.{key} must be a number in [{low}, {high}]")
-        return float(v)
-
-    levels = tuple(a.get("levels") or ())
-    if not levels or len(set(levels)) != len(levels):
-        raise ValueError("access.levels must list distinct unit codes")
-    if a.get("threshold_level") not in levels:
-        raise ValueError("access.threshold_level must be one of access.levels")
-    bounds = a.get("bounds") or {}
-    lat, lon = tuple(bounds.get("lat") or ()), tuple(bounds.get("lon") or ())
-    if (
-        len(lat) != 2
-        or len(lon) != 2
-        or not (-90 <= lat[0] < lat[1] <= 90)
-        or not (-180 <= lon[0] < lon[1] <= 180)
-    ):
-        raise ValueError("access.bounds must give lat and lon as [min, max]")
+def rules_from_pack(p: norms.PlanningPack) -> AccessRules:
+    levels = tuple(sorted(set(p.facility_units.values()), key=p.level))
+    if p.access.threshold_level not in levels:  # a unit no facility kind is: unmeasurable
+        raise pack.PackError(
+            f"{p.country}/planning.yaml: access threshold_level {p.access.threshold_level} "
+            "is no facility kind's unit"
+        )
+    b = p.bounds
     return AccessRules(
-        edition=str(data.get("edition", "")),
-        source=str(data.get("source", "")),
+        source=f"country/{p.country}/planning.yaml",
         levels=levels,
-        detour_factor=num("detour_factor", 1.0, 3.0),
-        speed_kmh=num("speed_kmh", 1.0, 200.0),
-        threshold_level=a["threshold_level"],
-        threshold_km=num("threshold_km", 0.0, 1000.0),
-        threshold_source=str(a.get("threshold_source", "")),
-        lat_bounds=(float(lat[0]), float(lat[1])),
-        lon_bounds=(float(lon[0]), float(lon[1])),
+        detour_factor=p.access.detour_factor,
+        speed_kmh=p.access.speed_kmh,
+        threshold_level=p.access.threshold_level,
+        threshold_km=p.access.threshold_km,
+        lat_bounds=(b.min_latitude, b.max_latitude),
+        lon_bounds=(b.min_longitude, b.max_longitude),
     )
 
 
-@lru_cache
-def _rules(country: str) -> AccessRules:
-    return parse_access_rules(pack.load(country, "planning_access"))
-
-
 def access_rules(country: str | None = None) -> AccessRules:
-    """The deployed country's access rules (read once)."""
-    return _rules((country or get_settings().country).upper())
+    """The deployed (or ``country``'s) access rules: the pack is read once (norms)."""
+    return rules_from_pack(norms.current() if country is None else norms.planning_pack(country))
 
 
 # --- road graphs: the seam -------------------------------------------------------------
@@ -306,12 +282,10 @@ class SettlementAccess:
 @dataclass(frozen=True, slots=True)
 class AccessReport:
     territory_code: str
-    edition: str
     source: str
     levels: list[str]
     threshold_level: str
     threshold_km: float
-    threshold_source: str
     detour_factor: float
     speed_kmh: float
     settlements: list[SettlementAccess]
@@ -463,12 +437,10 @@ def compute_access(
     rows.sort(key=lambda r: r.code)
     return AccessReport(
         territory_code=territory_code,
-        edition=rules.edition,
         source=rules.source,
         levels=list(rules.levels),
         threshold_level=rules.threshold_level,
         threshold_km=rules.threshold_km,
-        threshold_source=rules.threshold_source,
         detour_factor=rules.detour_factor,
         speed_kmh=rules.speed_kmh,
         settlements=rows,
@@ -621,38 +593,19 @@ async def _places(
 ) -> tuple[list[Place], set[str]]:
     """The places to measure: the territory's region (its units may be the nearest
     across a district border), and the codes of the territory's own settlements."""
-    from sqlalchemy import select
-
     from salomat.domains.planning.service.settlements import settlement_rows
-    from salomat.domains.registry.models import Territory
+    from salomat.domains.registry import service as registry
 
     rows = await settlement_rows(session, principal, territory_code, edition_code=edition_code)
     own = {r.code for r in rows}
-    t = (
-        await session.execute(
-            select(Territory.level, Territory.parent_id).where(Territory.code == territory_code)
-        )
-    ).one_or_none()
-    region_code = None
-    if t is not None and t.level in ("district", "settlement") and t.parent_id is not None:
-        # the region above: one step from a district, two from a settlement
-        parent = (
-            await session.execute(
-                select(Territory.code, Territory.level, Territory.parent_id).where(
-                    Territory.id == t.parent_id
-                )
-            )
-        ).one()
-        if parent.level == "region":
-            region_code = parent.code
-        elif parent.parent_id is not None:
-            region_code = (
-                await session.execute(
-                    select(Territory.code).where(Territory.id == parent.parent_id)
-                )
-            ).scalar_one_or_none()
-    if region_code is not None:
-        rows = await settlement_rows(session, principal, region_code, edition_code=edition_code)
+    # the region above: one step from a district, two from a settlement
+    t = await registry.territory_by_code(session, territory_code)
+    for _ in range(2):
+        if t is None or t.level == "region" or t.parent_code is None:
+            break
+        t = await registry.territory_by_code(session, t.parent_code)
+    if t is not None and t.level == "region" and t.code != territory_code:
+        rows = await settlement_rows(session, principal, t.code, edition_code=edition_code)
     return [Place.of(r) for r in rows], own
 
 
