@@ -2,10 +2,11 @@
 ``patient`` alone (or with the register's own filters) of Encounter, Observation,
 Condition or DocumentReference is answered by the register's (or sick leave's) route and
 the record's together: theirs first, as their route gives them, then the record's of the
-same person, paged and counted across both; so is ``Condition?identifier=…`` with the
-cancer registry's tumours (MERGED_IDENTIFIER), and ``Observation?patient=…&code=<TNM
-stage code>`` with the cancer registry's stages too. With ``_sort`` both shares are
-merged, then sorted (``sort_merged``).
+same person, paged and counted across both (a Condition search also answers the
+disease-management programmes' diagnoses, fhir/screening_dmp.py, after the register's);
+so is ``Condition?identifier=…`` with the cancer registry's tumours (MERGED_IDENTIFIER),
+and ``Observation?patient=…&code=<TNM stage code>`` with the cancer registry's stages too.
+With ``_sort`` both shares are merged, then sorted (``sort_merged``).
 """
 
 from __future__ import annotations

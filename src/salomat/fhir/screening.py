@@ -11,8 +11,12 @@ screening domain's schemas; docs/fhir.md "Screening and disease management").
   glucose and cholesterol in mg/dL as their LOINC codes are mass concentrations, HbA1c
   in per cent), the value and unit as entered in the extension ``screening-as-entered``;
   a coded result (smoking, cytology, BI-RADS, ...) in the national result system.
+- Each reading of a disease-management follow-up visit is an ``Observation``
+  ``dmp-<follow-up visit id>-<reading id>``, coded as a screening measurement and
+  ``basedOn`` the programme's CarePlan.
 - A programme enrolment is an ``EpisodeOfCare`` ``dmp-<enrolment id>`` (type: the
-  programme; diagnosis: the qualifying ICD-10 code, a contained Condition); its visit
+  programme; diagnosis: the qualifying ICD-10 code, the problem-list ``Condition``
+  ``dmp-<enrolment id>``, active, or resolved when the patient recovered); its visit
   schedule a ``CarePlan`` ``dmp-<enrolment id>`` (the next visit, the programme's
   interval); a patient overdue for that visit a recall ``Task`` ``dmp-recall-<enrolment
   id>`` read from the facility's overdue worklist.

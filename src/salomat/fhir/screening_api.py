@@ -1,6 +1,8 @@
 """FHIR for screening and the disease-management programmes (issue 21; mappers in
 fhir/screening.py): screening Observations (read, search, and another system's result
-as create), screening visits as Encounter, enrolments as EpisodeOfCare, their visit
+as create; the follow-up visits' readings searched with them, read in
+fhir/screening_dmp.py with the programme diagnosis as Condition), screening visits as
+Encounter, enrolments as EpisodeOfCare, their visit
 schedule as CarePlan, the recall of an overdue patient as Task, and the HEARTS control
 indicators as Measure / MeasureReport.
 
