@@ -7,6 +7,12 @@ with their census figure and attached count set-wise; ``gaps`` and ``staffing`` 
 by district.
 """
 
+from salomat.domains.planning.service.gaps import (
+    DistrictGaps,
+    GapReport,
+    gap_report,
+    gaps_by_district,
+)
 from salomat.domains.planning.service.norms import (
     Band,
     BandError,
@@ -22,19 +28,39 @@ from salomat.domains.planning.service.norms import (
     required_unit,
     validate_bands,
 )
+from salomat.domains.planning.service.settlements import (
+    CensusIssue,
+    ImportReport,
+    SettlementRow,
+    import_census_csv,
+    settlement_rows,
+)
+from salomat.domains.planning.service.staffing import StaffingLine, StaffingReport, staffing
 
 __all__ = [
     "Band",
     "BandError",
+    "CensusIssue",
+    "DistrictGaps",
+    "GapReport",
+    "ImportReport",
     "NormEdition",
     "PlanningPack",
+    "SettlementRow",
     "StaffingEdition",
+    "StaffingLine",
+    "StaffingReport",
     "Unit",
     "edition",
     "fte_needed",
+    "gap_report",
+    "gaps_by_district",
+    "import_census_csv",
     "load_editions",
     "planning_pack",
     "posts_needed",
     "required_unit",
+    "settlement_rows",
+    "staffing",
     "validate_bands",
 ]

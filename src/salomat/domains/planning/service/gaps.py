@@ -1,0 +1,112 @@
+"""The gap list: settlements whose required unit (under a norm edition) is not met by a
+unit of that level or higher in the settlement, by district, with the cost of closing
+each gap (the pack's cost of the required unit: a medical point that must become a FAP is
+costed as a new FAP, the conservative reading; the costs are UNVERIFIED pack data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salomat.core.security import Principal
+from salomat.domains.planning.service import norms
+from salomat.domains.planning.service.settlements import SettlementRow, settlement_rows
+
+__all__ = ["DistrictGaps", "GapReport", "gap_report", "gaps_by_district", "summarise"]
+
+
+@dataclass
+class DistrictGaps:
+    district_code: str | None
+    district_name: str | None
+    settlements: int = 0
+    #: settlements without a population figure (no census, no registry table): no norm
+    unknown_population: int = 0
+    with_gap: int = 0
+    population_in_gap: int = 0
+    #: required unit -> settlements lacking it
+    by_unit: dict[str, int] = field(default_factory=dict)
+    cost: Decimal = Decimal(0)
+    #: gaps whose unit has no cost in the pack
+    uncosted: int = 0
+
+    def add(self, row: SettlementRow) -> None:
+        self.settlements += 1
+        if row.census_population is None:
+            self.unknown_population += 1
+        if not row.gap or row.required_unit is None:
+            return
+        self.with_gap += 1
+        self.population_in_gap += row.census_population or 0
+        self.by_unit[row.required_unit] = self.by_unit.get(row.required_unit, 0) + 1
+        if row.cost is None:
+            self.uncosted += 1
+        else:
+            self.cost += row.cost
+
+
+@dataclass
+class GapReport:
+    territory_code: str | None
+    edition: norms.NormEdition
+    currency: str
+    cost_source: str
+    districts: list[DistrictGaps]
+    total: DistrictGaps
+    gaps: list[SettlementRow]
+
+
+def summarise(rows: list[SettlementRow]) -> tuple[list[DistrictGaps], DistrictGaps]:
+    """Per district (in code order) and the total, from settlement rows."""
+    by: dict[str | None, DistrictGaps] = {}
+    total = DistrictGaps(None, None)
+    for r in rows:
+        d = by.get(r.district_code)
+        if d is None:
+            d = by[r.district_code] = DistrictGaps(r.district_code, r.district_name)
+        d.add(r)
+        total.add(r)
+    return [by[k] for k in sorted(by, key=lambda c: c or "")], total
+
+
+async def gap_report(
+    session: AsyncSession,
+    principal: Principal,
+    territory_code: str | None,
+    *,
+    edition_code: str | None = None,
+    on: date | None = None,
+) -> GapReport:
+    day = on or date.today()
+    rules = norms.current()
+    edition = rules.edition(edition_code, day)
+    rows = await settlement_rows(
+        session, principal, territory_code, edition_code=edition.code, on=day
+    )
+    districts, total = summarise(rows)
+    return GapReport(
+        territory_code=territory_code,
+        edition=edition,
+        currency=rules.currency,
+        cost_source=rules.cost_source,
+        districts=districts,
+        total=total,
+        gaps=[r for r in rows if r.gap],
+    )
+
+
+async def gaps_by_district(
+    session: AsyncSession,
+    principal: Principal,
+    territory_code: str | None,
+    *,
+    edition_code: str | None = None,
+    on: date | None = None,
+) -> list[DistrictGaps]:
+    """Counts and cost of the gaps per district."""
+    report = await gap_report(session, principal, territory_code, edition_code=edition_code, on=on)
+    return report.districts
