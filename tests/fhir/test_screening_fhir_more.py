@@ -430,3 +430,28 @@ async def test_metadata_lists_the_programme_diagnosis(client):
     }
     [observation] = [x for x in cs["rest"][0]["resource"] if x["type"] == "Observation"]
     assert "dmp-" in observation["documentation"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "element"),
+    [
+        ("/fhir/Condition?patient={p}&clinical-status=bogus", 422, "clinical-status"),
+        ("/fhir/Condition?_id=dmp-{e}&clinical-status=inactive", 422, "clinical-status"),
+        ("/fhir/Condition?_id=dmp-{e}&_count=-1", 422, "_count"),
+        ("/fhir/Condition/dmp-abc", 404, None),
+        ("/fhir/Condition/dmp-99999999999999999999999", 404, None),
+        ("/fhir/Observation/dmp-{e}-x", 404, None),
+        ("/fhir/Observation/dmp-1-99999999999999999999999", 404, None),
+        ("/fhir/Observation?_id=dmp-{e}-1&category=" + SCREENING + "&date=tomorrow", 422, "date"),
+    ],
+)
+async def test_odd_requests_are_refused_naming_the_parameter(
+    client, login, scr, url, status, element
+):
+    auth = await login(scr.doctor_account)
+    p = await scr.make_patient(date(1960, 1, 1))
+    e = await _enrol(client, auth, p.id, _day(30))
+    r = await client.get(url.format(p=p.id, e=e["id"]), headers=auth)
+    found = issues(r, status)
+    if element is not None:
+        assert element in found
