@@ -523,6 +523,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "partof": "1",
         "practitioner": "Practitioner/1",
         "organization": "Organization/1",
+        "near": "43.2|76.9|10|km",  # facility sites (tests/fhir/test_facility_registry.py)
         "_count": "5",
         "_id": "1",
         "_lastUpdated": "ge2000-01-01",

@@ -24,6 +24,7 @@ from salomat.fhir import (
     child_api,
     claim_api,
     dispense_api,
+    facility_registry_api,
     immunization_api,
     insurance_claims,
     insurance_coverage,
@@ -105,6 +106,8 @@ router.include_router(profiles_api.router)
 router.include_router(record_http.router)
 #: the registry resources: routes under /fhir, and what /fhir/metadata says of them
 router.include_router(patient_api.router)
+# the facility registry (mCSD): before the registry's, it claims Location/facility-<id>
+router.include_router(facility_registry_api.router)
 router.include_router(registry_api.router)
 # first: the shared record's creates of Condition and DocumentReference (a cancer
 # notification or a sick-leave certificate is handed to its domain's create)
@@ -158,6 +161,8 @@ RESOURCES = [
     *terminology_api.CAPABILITIES,
 ]
 RESOURCES = sanatorium_api.with_capabilities(RESOURCES)
+# after the sanatorium's: the facility registry's HealthcareService merged into its entry
+RESOURCES = facility_registry_api.with_capabilities(RESOURCES)
 RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 RESOURCES = record_api.with_capabilities(RESOURCES)

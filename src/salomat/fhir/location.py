@@ -20,6 +20,8 @@ from salomat.fhir.common import EXT, TERRITORY_SYSTEM, meta, validated
 LEVEL_SYSTEM = "urn:salomat:territory-level"
 PHYSICAL_TYPE = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 RURAL_EXT = EXT + "rural"
+#: IHE mCSD's type codes of Organizations and Locations (a territorial unit: jurisdiction)
+MCSD_TYPES = "https://profiles.ihe.net/ITI/mCSD/CodeSystem/IHE.mCSD.Organization.Location.Types"
 
 FIELDS = {
     "code": "Location.identifier",
@@ -41,7 +43,10 @@ def to_fhir(t: TerritoryOut, last_updated: datetime | None) -> dict[str, Any]:
         "status": "active",
         "mode": "instance",
         "name": t.name,
-        "type": [{"coding": [{"system": LEVEL_SYSTEM, "code": t.level}]}],
+        "type": [
+            {"coding": [{"system": LEVEL_SYSTEM, "code": t.level}]},
+            {"coding": [{"system": MCSD_TYPES, "code": "jurisdiction", "display": "Jurisdiction"}]},
+        ],
         "physicalType": {"coding": [{"system": PHYSICAL_TYPE, "code": "jdn"}]},
     }
     aliases = [n for n in t.names.values() if n != t.name]

@@ -12,6 +12,9 @@ from salomat.domains.registry.schemas import FacilityOut
 from salomat.fhir.common import EXT, FACILITY_SYSTEM, TERRITORY_SYSTEM, meta, validated
 
 TYPE_SYSTEM = "urn:salomat:facility-type"
+#: IHE mCSD's type codes of Organizations and Locations: every Organization here is a
+#: ``facility`` (the territorial units are Locations of physical type jurisdiction)
+MCSD_TYPES = "https://profiles.ihe.net/ITI/mCSD/CodeSystem/IHE.mCSD.Organization.Location.Types"
 PERINATAL_LEVEL_EXT = EXT + "perinatal-level"
 SETTLEMENT_EXT = EXT + "settlement"
 
@@ -34,7 +37,10 @@ def to_fhir(f: FacilityOut, last_updated: datetime | None) -> dict[str, Any]:
         "meta": meta(f.version, last_updated),
         "identifier": [{"use": "official", "system": FACILITY_SYSTEM, "value": f.code}],
         "active": f.is_open,
-        "type": [{"coding": [{"system": TYPE_SYSTEM, "code": f.kind}]}],
+        "type": [
+            {"coding": [{"system": TYPE_SYSTEM, "code": f.kind}]},
+            {"coding": [{"system": MCSD_TYPES, "code": "facility", "display": "Facility"}]},
+        ],
         "name": f.name,
     }
     aliases = [n for n in f.names.values() if n != f.name]

@@ -46,7 +46,14 @@ from salomat.domains.registry.schemas import (
     TerritoryOut,
     TerritoryPatch,
 )
-from salomat.fhir import location, organization, practitioner
+from salomat.domains.registry.service import FacilitySite
+from salomat.fhir import (
+    facility_registry,
+    facility_registry_api,
+    location,
+    organization,
+    practitioner,
+)
 from salomat.fhir.common import (
     FACILITY_SYSTEM,
     PAGING,
@@ -232,19 +239,38 @@ async def _territory(session: Any, tid: int) -> TerritoryOut:
 
 
 async def _loc_search(session: Any, params: Params, page: PageParams) -> Found:
+    """Territories, or facility sites when the query asks for them (a facility type, a
+    facility code, ``near``, ``organization``, ``_id``, ``_lastUpdated``, or ``partof`` a
+    settlement: a settlement holds facilities, no smaller units)."""
+    parent = _ref(params, "partof", "Location")
+    parent_unit = None
+    if parent is not None:
+        try:
+            parent_unit = await _territory(session, parent)
+        except NotFound:
+            return [], 0
+    sites = facility_registry_api.asks_for_sites(params)
+    if sites or (parent_unit is not None and parent_unit.level == "settlement"):
+        if parent_unit is not None and parent_unit.level != "settlement":
+            return [], 0
+        return await facility_registry_api.search_sites(
+            session, params, page, settlement_ids=[parent] if parent is not None else None
+        )
     code = _token(params, "identifier", TERRITORY_SYSTEM)
-    level = _token(params, "type", location.LEVEL_SYSTEM)
+    mcsd, _, mcsd_code = (params.get("type") or "").rpartition("|")
+    if mcsd == facility_registry.MCSD_TYPES:
+        if mcsd_code != "jurisdiction":
+            return [], 0
+        level = None  # mCSD's jurisdiction: every territorial unit
+    else:
+        level = _token(params, "type", location.LEVEL_SYSTEM)
+        if level == "jurisdiction" and "|" not in (params.get("type") or ""):
+            level = None
     if code == "" or level == "":
         return [], 0
     if level is not None and level not in ("region", "district", "settlement"):
         raise Invalid.fields([FieldError("type", "region, district or settlement")])
-    parent = _ref(params, "partof", "Location")
-    parent_code = None
-    if parent is not None:
-        try:
-            parent_code = (await _territory(session, parent)).code
-        except NotFound:
-            return [], 0
+    parent_code = parent_unit.code if parent_unit is not None else None
     name = params.get("name")
     if code is not None:
         unit = await service.territory_by_code(session, code)
@@ -294,10 +320,23 @@ LOCATION = Kind(
     read="territory:read",
     manage="territory:manage",
     params={
-        "identifier": ("token", "the classifier code (SOATO, KATO): urn:salomat:territory|<code>"),
+        "identifier": (
+            "token",
+            "the classifier code (SOATO, KATO): urn:salomat:territory|<code>; a facility site "
+            f"by its facility code: {FACILITY_SYSTEM}|<code>",
+        ),
         "name": ("string", "part of the name (case-insensitive)"),
-        "type": ("token", f"the level ({location.LEVEL_SYSTEM}): region, district, settlement"),
-        "partof": ("reference", "the unit above: Location/<id>"),
+        "type": (
+            "token",
+            f"the level ({location.LEVEL_SYSTEM}): region, district, settlement "
+            "(mCSD jurisdiction: all); facility sites: a facility type "
+            f"({organization.TYPE_SYSTEM}) or mCSD facility (all)",
+        ),
+        "partof": (
+            "reference",
+            "the unit above: Location/<id>; a settlement's id gives the facility sites in it",
+        ),
+        **facility_registry_api.SITE_PARAMS,
     },
     to_fhir=location.to_fhir,
     get=_territory,
@@ -512,6 +551,8 @@ async def _updated(session: Any, kind: Kind, rid: int, version: int) -> datetime
 
 
 async def _resource(session: Any, kind: Kind, out: Any) -> dict[str, Any]:
+    if isinstance(out, FacilitySite):  # a Location search's facility site
+        return facility_registry.site_to_fhir(out)
     return kind.to_fhir(out, await _updated(session, kind, out.id, out.version))
 
 

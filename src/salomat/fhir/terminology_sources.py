@@ -35,6 +35,7 @@ from salomat.domains.screening import service as screening
 from salomat.domains.sickleave import service as sickleave
 from salomat.fhir import (
     audit_event,
+    facility_registry,
     insurance_claims,
     insurance_coverage,
     location,
@@ -399,6 +400,13 @@ def code_systems(country: str) -> list[CodeSystem]:
         "pack.yaml positions",
         (concept(code, t.get("name")) for code, t in registry.positions().items()),
     )
+    healthcare_services = _ours(
+        "healthcare-service",
+        facility_registry.SERVICE_SYSTEM,
+        "Healthcare services (the facility registry)",
+        "the facility registry mapper's services",
+        _named(facility_registry.SERVICE_LABELS),
+    )
     rules = sanatorium.sanatorium_rules(country)
     profiles = _ours(
         "sanatorium-profile",
@@ -563,6 +571,7 @@ def code_systems(country: str) -> list[CodeSystem]:
         facility_types,
         specialties,
         positions,
+        healthcare_services,
         profiles,
         categories,
         reasons,

@@ -11,6 +11,7 @@ from salomat.domains.registry.service.employers import *  # noqa: F403
 from salomat.domains.registry.service.facilities import *  # noqa: F403
 from salomat.domains.registry.service.facility_changes import *  # noqa: F403
 from salomat.domains.registry.service.facility_sections import *  # noqa: F403
+from salomat.domains.registry.service.facility_sites import *  # noqa: F403
 from salomat.domains.registry.service.fund_reads import *  # noqa: F403
 from salomat.domains.registry.service.insured_person import *  # noqa: F403
 from salomat.domains.registry.service.linkage import *  # noqa: F403
