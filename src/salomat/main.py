@@ -42,6 +42,7 @@ from salomat.domains.insurance import web as insurance_web
 from salomat.domains.maternal import api as maternal_api
 from salomat.domains.maternal import web as maternal_web
 from salomat.domains.planning import api as planning_api
+from salomat.domains.planning import api_access as planning_api_access
 from salomat.domains.prescription import api as prescription_api
 from salomat.domains.prescription import web as prescription_web
 from salomat.domains.record import web as record_web
@@ -171,6 +172,7 @@ def create_app() -> FastAPI:
         *cancer_api.routers,
         *screening_api.routers,
         *planning_api.routers,
+        *planning_api_access.routers,
         *screening_api_indicators.routers,
         *insurance_api.routers,
         fhir_api.router,
