@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from salomat.domains.planning import models  # noqa: F401  (the tables on the metadata)
+from salomat.domains.planning import service  # noqa: F401  (its models on the metadata)
 
 routers: list = []

@@ -16,16 +16,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from salomat.core import i18n
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.security import Principal
 from salomat.domains.planning.models import SettlementCensus
 from salomat.domains.planning.service import norms
-from salomat.domains.registry.models import Facility, Person, Population, Territory
+from salomat.domains.registry.service import planning_reads as reads
 
 __all__ = [
     "CensusIssue",
@@ -95,13 +94,7 @@ async def area(session: AsyncSession, territory_code: str | None) -> Area | None
     ``territory``."""
     if territory_code is None:
         return None
-    row = (
-        await session.execute(
-            select(
-                Territory.id, Territory.code, Territory.level, Territory.name, Territory.names
-            ).where(Territory.code == territory_code)
-        )
-    ).first()
+    row = await reads.territory_by_code(session, territory_code)
     if row is None:
         raise _invalid("territory", N_("Unknown territory: %(code)s"), code=territory_code)
     return Area(row.id, row.code, row.level, row.name, dict(row.names or {}))
@@ -109,37 +102,11 @@ async def area(session: AsyncSession, territory_code: str | None) -> Area | None
 
 def settlements_query(where: Area | None) -> Any:
     """Settlements of ``where`` (or of the country) with their district, as a select."""
-    district = aliased(Territory)
-    q = (
-        select(
-            Territory.id,
-            Territory.code,
-            Territory.name,
-            Territory.names,
-            Territory.is_rural,
-            Territory.latitude,
-            Territory.longitude,
-            district.id.label("district_id"),
-            district.code.label("district_code"),
-            district.name.label("district_name"),
-            district.names.label("district_names"),
-        )
-        .outerjoin(district, district.id == Territory.parent_id)
-        .where(Territory.level == "settlement")
-    )
-    if where is not None:
-        q = q.where(
-            or_(
-                Territory.id == where.id,
-                district.id == where.id,
-                district.parent_id == where.id,
-            )
-        )
-    return q
+    return reads.settlements_select(where.id if where is not None else None)
 
 
 def settlement_ids(where: Area | None) -> Any:
-    return settlements_query(where).with_only_columns(Territory.id).scalar_subquery()
+    return reads.settlement_id_select(where.id if where is not None else None)
 
 
 async def census_figures(
@@ -172,74 +139,13 @@ async def census_figures(
     return {r.territory_id: (r.population, r.source, r.as_of) for r in rows}
 
 
-async def registry_population(
-    session: AsyncSession, ids: Any, on: date
-) -> dict[int, tuple[int, Decimal, int]]:
-    """Per settlement: (residents, residents under 18, year) from ``territory_population``,
-    its latest year not after ``on``'s."""
-    latest = (
-        select(Population.territory_id, func.max(Population.year).label("year"))
-        .where(Population.territory_id.in_(ids), Population.year <= on.year)
-        .group_by(Population.territory_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(
-            Population.territory_id,
-            Population.year,
-            Population.age_from,
-            func.sum(Population.count).label("n"),
-        )
-        .join(
-            latest,
-            and_(
-                latest.c.territory_id == Population.territory_id,
-                latest.c.year == Population.year,
-            ),
-        )
-        .group_by(Population.territory_id, Population.year, Population.age_from)
-    )
-    out: dict[int, tuple[int, Decimal, int]] = {}
-    for r in rows:
-        total, children, _ = out.get(r.territory_id, (0, Decimal(0), r.year))
-        n = int(r.n or 0)
-        share = CHILD_BANDS.get(r.age_from, Decimal(0))
-        out[r.territory_id] = (total + n, children + share * n, r.year)
-    return out
-
-
-async def attached_counts(session: AsyncSession, ids: Any) -> dict[int, int]:
-    rows = await session.execute(
-        select(Person.settlement_id, func.count())
-        .where(
-            Person.settlement_id.in_(ids),
-            Person.attached_facility_id.is_not(None),
-            Person.deceased_on.is_(None),
-            Person.merged_into_id.is_(None),
-        )
-        .group_by(Person.settlement_id)
-    )
-    return {sid: int(n) for sid, n in rows}
-
-
 async def units_by_settlement(
     session: AsyncSession, ids: Any, on: date, rules: norms.PlanningPack
 ) -> dict[int, set[str]]:
     """The primary-care units open on ``on`` in each settlement (facility kinds the pack
     maps to a unit)."""
-    rows = await session.execute(
-        select(Facility.settlement_id, Facility.kind).where(
-            Facility.settlement_id.in_(ids),
-            Facility.is_open.is_(True),
-            Facility.kind.in_(list(rules.facility_units)),
-            or_(Facility.opened_on.is_(None), Facility.opened_on <= on),
-            or_(Facility.closed_on.is_(None), Facility.closed_on > on),
-        )
-    )
-    out: dict[int, set[str]] = {}
-    for sid, kind in rows:
-        out.setdefault(sid, set()).add(rules.facility_units[kind])
-    return out
+    kinds = await reads.facility_kinds_by_settlement(session, ids, on, rules.facility_units)
+    return {sid: {rules.facility_units[k] for k in ks} for sid, ks in kinds.items()}
 
 
 async def settlement_rows(
@@ -260,11 +166,11 @@ async def settlement_rows(
     where = await area(session, territory_code)
     ids = settlement_ids(where)
     census = await census_figures(session, ids, day)
-    registry = await registry_population(session, ids, day)
-    attached = await attached_counts(session, ids)
+    registry = await reads.population_by_settlement(session, ids, day.year, CHILD_BANDS)
+    attached = await reads.attached_by_settlement(session, ids)
     units = await units_by_settlement(session, ids, day, rules)
     rows = []
-    for r in await session.execute(settlements_query(where).order_by(Territory.code)):
+    for r in await session.execute(settlements_query(where)):
         pop: int | None
         source: str | None
         as_of: date | None
@@ -423,14 +329,7 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
     with_coords = "latitude" in header or "longitude" in header
     report.lines = len(lines)
     codes = {cells.get("code", "") for _, cells in lines}
-    known = {
-        r.code: (r.id, r.latitude, r.longitude)
-        for r in await session.execute(
-            select(Territory.code, Territory.id, Territory.latitude, Territory.longitude).where(
-                Territory.code.in_(codes), Territory.level == "settlement"
-            )
-        )
-    }
+    known = await reads.settlements_by_code(session, codes)
     issues = report.issues
     good: list[dict[str, Any]] = []
     coords: dict[int, tuple[float, float]] = {}
@@ -537,12 +436,7 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
         return report
     report.replaced = await _store(session, principal, good)
     report.imported = len(good)
-    for tid, (la, lo) in coords.items():
-        await session.execute(
-            update(Territory)
-            .where(Territory.id == tid)
-            .values(latitude=la, longitude=lo, version=Territory.version + 1)
-        )
+    await reads.set_settlement_coordinates(session, coords)
     report.coordinates = len(coords)
     await session.flush()
     return report

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.security import Principal
@@ -29,7 +28,7 @@ from salomat.domains.planning.service.settlements import (
     settlement_ids,
     settlement_rows,
 )
-from salomat.domains.registry.models import Facility, PractitionerRole
+from salomat.domains.registry.service import planning_reads as reads
 
 __all__ = ["StaffingLine", "StaffingReport", "staffing"]
 
@@ -81,21 +80,6 @@ class StaffingReport:
 Cell = tuple[str | None, bool | None]  # (district code, rural)
 
 
-async def _filled(session: AsyncSession, ids: object, on: date) -> dict[tuple[int, str], Decimal]:
-    """FTE of the roles active on ``on``, by the facility's settlement and position."""
-    rows = await session.execute(
-        select(Facility.settlement_id, PractitionerRole.position, func.sum(PractitionerRole.fte))
-        .join(Facility, Facility.id == PractitionerRole.facility_id)
-        .where(
-            Facility.settlement_id.in_(ids),
-            PractitionerRole.start_on <= on,
-            or_(PractitionerRole.end_on.is_(None), PractitionerRole.end_on >= on),
-        )
-        .group_by(Facility.settlement_id, PractitionerRole.position)
-    )
-    return {(sid, pos): Decimal(str(n or 0)) for sid, pos, n in rows}
-
-
 async def staffing(
     session: AsyncSession,
     principal: Principal,
@@ -109,7 +93,7 @@ async def staffing(
     edition = rules.staffing_edition(edition_code, day)
     rows = await settlement_rows(session, principal, territory_code, on=day)
     where = await area(session, territory_code)
-    filled = await _filled(session, settlement_ids(where), day)
+    filled = await reads.fte_by_settlement(session, settlement_ids(where), day)
 
     population: dict[Cell, int] = {}
     children: dict[Cell, Decimal] = {}

@@ -1,0 +1,208 @@
+"""Reads the planning domain needs of the registries, set-wise (issue 22,
+docs/planning.md): the settlements of a territory with their district, the population
+table's residents and children, the people resident and attached, the facility kinds open
+in each settlement and the FTE of the roles active there. One statement per table for a
+whole territory, never one per settlement.
+
+Not audited: they return places, counts and FTE sums, no personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from salomat.domains.registry.models import (
+    Facility,
+    Person,
+    Population,
+    PractitionerRole,
+    Territory,
+)
+
+__all__ = [
+    "attached_by_settlement",
+    "facility_kinds_by_settlement",
+    "fte_by_settlement",
+    "population_by_settlement",
+    "set_settlement_coordinates",
+    "settlement_id_select",
+    "settlements_by_code",
+    "settlements_select",
+    "territory_by_code",
+]
+
+
+async def territory_by_code(session: AsyncSession, code: str) -> Any | None:
+    """(id, code, level, name, names) of the territory, or None."""
+    return (
+        await session.execute(
+            select(
+                Territory.id, Territory.code, Territory.level, Territory.name, Territory.names
+            ).where(Territory.code == code)
+        )
+    ).first()
+
+
+def settlements_select(area_id: int | None) -> Select[Any]:
+    """Settlements under the territory ``area_id`` (itself if a settlement; None: the
+    country) with their district: id, code, name, names, is_rural, latitude, longitude,
+    district_id, district_code, district_name, district_names."""
+    district = aliased(Territory)
+    q = (
+        select(
+            Territory.id,
+            Territory.code,
+            Territory.name,
+            Territory.names,
+            Territory.is_rural,
+            Territory.latitude,
+            Territory.longitude,
+            district.id.label("district_id"),
+            district.code.label("district_code"),
+            district.name.label("district_name"),
+            district.names.label("district_names"),
+        )
+        .outerjoin(district, district.id == Territory.parent_id)
+        .where(Territory.level == "settlement")
+    )
+    if area_id is not None:
+        q = q.where(
+            or_(
+                Territory.id == area_id,
+                district.id == area_id,
+                district.parent_id == area_id,
+            )
+        )
+    return q.order_by(Territory.code)
+
+
+def settlement_id_select(area_id: int | None) -> Any:
+    """The ids of ``settlements_select`` as a subquery for ``IN``."""
+    return settlements_select(area_id).with_only_columns(Territory.id).order_by(None)
+
+
+async def population_by_settlement(
+    session: AsyncSession, ids: Any, year: int, child_share: Mapping[int, Decimal]
+) -> dict[int, tuple[int, Decimal, int]]:
+    """Per settlement: (residents, children, year) of the population table's latest year
+    not after ``year``; children weigh each 5-year band by ``child_share[age_from]``."""
+    latest = (
+        select(Population.territory_id, func.max(Population.year).label("year"))
+        .where(Population.territory_id.in_(ids), Population.year <= year)
+        .group_by(Population.territory_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            Population.territory_id,
+            Population.year,
+            Population.age_from,
+            func.sum(Population.count).label("n"),
+        )
+        .join(
+            latest,
+            and_(
+                latest.c.territory_id == Population.territory_id,
+                latest.c.year == Population.year,
+            ),
+        )
+        .group_by(Population.territory_id, Population.year, Population.age_from)
+    )
+    out: dict[int, tuple[int, Decimal, int]] = {}
+    for r in rows:
+        total, children, _ = out.get(r.territory_id, (0, Decimal(0), r.year))
+        n = int(r.n or 0)
+        out[r.territory_id] = (
+            total + n,
+            children + child_share.get(r.age_from, Decimal(0)) * n,
+            r.year,
+        )
+    return out
+
+
+async def attached_by_settlement(session: AsyncSession, ids: Any) -> dict[int, int]:
+    """Living people resident in each settlement and attached to a facility."""
+    rows = await session.execute(
+        select(Person.settlement_id, func.count())
+        .where(
+            Person.settlement_id.in_(ids),
+            Person.attached_facility_id.is_not(None),
+            Person.deceased_on.is_(None),
+            Person.merged_into_id.is_(None),
+        )
+        .group_by(Person.settlement_id)
+    )
+    return {sid: int(n) for sid, n in rows}
+
+
+async def facility_kinds_by_settlement(
+    session: AsyncSession, ids: Any, on: date, kinds: Iterable[str]
+) -> dict[int, set[str]]:
+    """The kinds (of ``kinds``) of the facilities open on ``on`` in each settlement."""
+    rows = await session.execute(
+        select(Facility.settlement_id, Facility.kind).where(
+            Facility.settlement_id.in_(ids),
+            Facility.is_open.is_(True),
+            Facility.kind.in_(list(kinds)),
+            or_(Facility.opened_on.is_(None), Facility.opened_on <= on),
+            or_(Facility.closed_on.is_(None), Facility.closed_on > on),
+        )
+    )
+    out: dict[int, set[str]] = {}
+    for sid, kind in rows:
+        out.setdefault(sid, set()).add(kind)
+    return out
+
+
+async def fte_by_settlement(
+    session: AsyncSession, ids: Any, on: date
+) -> dict[tuple[int, str], Decimal]:
+    """FTE of the practitioner roles active on ``on``, by the facility's settlement and
+    the role's position."""
+    rows = await session.execute(
+        select(Facility.settlement_id, PractitionerRole.position, func.sum(PractitionerRole.fte))
+        .join(Facility, Facility.id == PractitionerRole.facility_id)
+        .where(
+            Facility.settlement_id.in_(ids),
+            PractitionerRole.start_on <= on,
+            or_(PractitionerRole.end_on.is_(None), PractitionerRole.end_on >= on),
+        )
+        .group_by(Facility.settlement_id, PractitionerRole.position)
+    )
+    return {(sid, pos): Decimal(str(n or 0)) for sid, pos, n in rows}
+
+
+async def settlements_by_code(
+    session: AsyncSession, codes: Iterable[str]
+) -> dict[str, tuple[int, float | None, float | None]]:
+    """code -> (id, latitude, longitude) of the settlements among ``codes``."""
+    wanted = list(dict.fromkeys(codes))
+    out: dict[str, tuple[int, float | None, float | None]] = {}
+    for start in range(0, len(wanted), 2000):
+        rows = await session.execute(
+            select(Territory.code, Territory.id, Territory.latitude, Territory.longitude).where(
+                Territory.code.in_(wanted[start : start + 2000]),
+                Territory.level == "settlement",
+            )
+        )
+        out.update({r.code: (r.id, r.latitude, r.longitude) for r in rows})
+    return out
+
+
+async def set_settlement_coordinates(
+    session: AsyncSession, coordinates: Mapping[int, tuple[float, float]]
+) -> None:
+    """Give settlements new coordinates (a census import that carries them)."""
+    for tid, (lat, lon) in coordinates.items():
+        await session.execute(
+            update(Territory)
+            .where(Territory.id == tid)
+            .values(latitude=lat, longitude=lon, version=Territory.version + 1)
+        )
