@@ -29,6 +29,7 @@ from salomat.domains.registry.service import planning_reads as reads
 __all__ = [
     "CensusIssue",
     "ImportReport",
+    "Msg",
     "SettlementRow",
     "area",
     "import_census_csv",
@@ -229,10 +230,28 @@ def _children(population: int | None, registry: tuple[int, Decimal, int] | None)
 
 
 @dataclass(frozen=True)
+class Msg:
+    """A message to translate when shown: an English msgid and its parameters."""
+
+    msgid: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        text = i18n.gettext(self.msgid)
+        return text % self.params if self.params else text
+
+
+@dataclass(frozen=True)
 class CensusIssue:
+    """A refused line: its number in the file (the header is line 1), the column, why."""
+
     line: int
     field: str
-    message: str
+    msg: Msg
+
+    @property
+    def message(self) -> str:
+        return str(self.msg)
 
 
 @dataclass
@@ -254,8 +273,8 @@ REQUIRED_COLUMNS = ("code", "population", "as_of", "source")
 OPTIONAL_COLUMNS = ("latitude", "longitude")
 
 
-def _say(msgid: str, **params: Any) -> str:
-    return i18n.gettext(msgid) % params if params else i18n.gettext(msgid)
+def _say(msgid: str, **params: Any) -> Msg:
+    return Msg(msgid, params)
 
 
 class _LineError(Exception):
@@ -304,10 +323,10 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
     try:
         header, lines = _parse_lines(text)
     except _LineError as e:
-        report.issues.append(CensusIssue(e.line, "file", e.message))
+        report.issues.append(CensusIssue(e.line, "file", Msg(e.message)))
         return report
     except csv.Error as e:
-        report.issues.append(CensusIssue(1, "header", str(e)))
+        report.issues.append(CensusIssue(1, "header", Msg(str(e))))
         return report
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if not header or missing:

@@ -1,0 +1,143 @@
+"""What the planning domain gives out (API, pages): norm editions, settlements with their
+population and gap, the gap list by district, staffing, the census import's result."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+
+class UnitOut(BaseModel):
+    code: str
+    level: int
+    name: str
+    names: dict[str, str]
+
+
+class BandOut(BaseModel):
+    min_population: int
+    #: None: no upper bound (both bounds included)
+    max_population: int | None
+    unit: str | None
+
+
+class NormEditionOut(BaseModel):
+    code: str
+    title: str
+    source: str
+    valid_from: date
+    in_force: bool
+    bands: list[BandOut]
+
+
+class PostRatioOut(BaseModel):
+    position: str
+    ratio: int
+    of: str
+
+
+class StaffingEditionOut(BaseModel):
+    code: str
+    title: str
+    source: str
+    valid_from: date
+    in_force: bool
+    brigade_population: int | None
+    per_population: list[PostRatioOut]
+    per_unit: dict[str, dict[str, Decimal]]
+
+
+class NormsOut(BaseModel):
+    country: str
+    units: list[UnitOut]
+    facility_units: dict[str, str]
+    editions: list[NormEditionOut]
+    staffing: list[StaffingEditionOut]
+    access_threshold_km: float
+    access_threshold_level: str
+    detour_factor: float
+    currency: str
+    unit_costs: dict[str, Decimal]
+    cost_source: str
+
+
+class SettlementOut(BaseModel):
+    code: str
+    name: str
+    names: dict[str, str]
+    district_code: str | None
+    district_name: str | None
+    is_rural: bool | None
+    latitude: float | None
+    longitude: float | None
+    #: the figure the norm reads (census, else the registry's population table)
+    population: int | None
+    population_source: str | None
+    population_as_of: date | None
+    #: census | registry | None
+    population_origin: str | None
+    #: living people of the registry resident here and attached to a facility
+    attached: int
+    required_unit: str | None
+    existing_units: list[str]
+    gap: bool
+    cost: Decimal | None
+
+
+class DistrictGapsOut(BaseModel):
+    district_code: str | None
+    district_name: str | None
+    settlements: int
+    unknown_population: int
+    with_gap: int
+    population_in_gap: int
+    by_unit: dict[str, int]
+    cost: Decimal
+    uncosted: int
+
+
+class GapReportOut(BaseModel):
+    territory: str | None
+    edition: str
+    edition_source: str
+    currency: str
+    cost_source: str
+    districts: list[DistrictGapsOut]
+    total: DistrictGapsOut
+    gaps: list[SettlementOut]
+
+
+class StaffingLineOut(BaseModel):
+    position: str
+    district_code: str | None
+    district_name: str | None
+    rural: bool | None
+    population: int
+    exact_fte: Decimal
+    required: int
+    filled: Decimal
+    deficit: Decimal
+    surplus: Decimal
+
+
+class StaffingOut(BaseModel):
+    territory: str | None
+    edition: str
+    edition_source: str
+    on: date
+    population: int
+    children: Decimal
+    brigades: int | None
+    by_district: list[StaffingLineOut]
+    by_rurality: list[StaffingLineOut]
+    by_position: list[StaffingLineOut]
+    total: StaffingLineOut
+
+
+class CensusImportOut(BaseModel):
+    lines: int
+    imported: int
+    replaced: int
+    coordinates: int

@@ -1,0 +1,120 @@
+"""The planning REST API: permissions (deny by default), the norms, settlements, gaps
+and staffing of the test region, the census import (201; 422 naming line and column,
+nothing stored), and 422 naming the field for bad parameters."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+BASE = "/api/v1/planning"
+
+
+def fields(r) -> set[str]:  # type: ignore[no-untyped-def]
+    return {e["field"] for e in r.json().get("errors", [])}
+
+
+@pytest.fixture
+async def planner(client, login, make_user):  # type: ignore[no-untyped-def]
+    return await login(await make_user("planner"))
+
+
+async def test_deny_by_default(client, login, make_user, plan) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get(f"{BASE}/norms")
+    assert r.status_code == 401
+    for role in ("registrar", "family_doctor", "auditor", "statistician"):
+        auth = await login(await make_user(role))
+        r = await client.get(f"{BASE}/settlements", params={"territory": plan.region}, headers=auth)
+        assert r.status_code == 403, role
+    # the analyst reads but may not import
+    auth = await login(await make_user("analyst"))
+    r = await client.get(f"{BASE}/gaps", params={"territory": plan.region}, headers=auth)
+    assert r.status_code == 200
+    r = await client.post(f"{BASE}/census", content="code,population,as_of,source\n", headers=auth)
+    assert r.status_code == 403
+
+
+async def test_norms_kz(client, planner, kz) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get(f"{BASE}/norms", headers=planner)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    editions = {e["code"]: e for e in body["editions"]}
+    assert set(editions) == {"kz-2017", "kz-2021-action-plan", "kz-2022"}
+    assert editions["kz-2022"]["in_force"] is True
+    assert editions["kz-2022"]["bands"][1] == {
+        "min_population": 50,
+        "max_population": 499,
+        "unit": "medical_point",
+    }
+    assert body["currency"] == "KZT"
+    assert body["units"][0]["code"] == "health_worker"
+
+
+async def test_settlements_gaps_staffing(client, planner, plan, kz) -> None:  # type: ignore[no-untyped-def]
+    q = {"territory": plan.region, "edition": "kz-2022"}
+    r = await client.get(f"{BASE}/settlements", params=q, headers=planner)
+    assert r.status_code == 200, r.text
+    by = {s["code"].removeprefix(plan.region): s for s in r.json()}
+    assert by["S4"]["population"] == 1200
+    assert by["S4"]["population_origin"] == "census"
+    assert by["S4"]["attached"] == 3
+    assert by["S4"]["required_unit"] == "feldsher_obstetric_point"
+    assert by["S4"]["existing_units"] == ["medical_point"]
+    assert by["S4"]["gap"] is True
+    r = await client.get(f"{BASE}/gaps", params=q, headers=planner)
+    assert r.status_code == 200, r.text
+    g = r.json()
+    assert g["total"]["with_gap"] == 4
+    assert g["districts"][0]["by_unit"]["physician_ambulatory"] == 1
+    r = await client.get(
+        f"{BASE}/staffing", params={"territory": plan.districts["D2"]}, headers=planner
+    )
+    assert r.status_code == 200, r.text
+    gp = next(x for x in r.json()["by_position"] if x["position"] == "family_doctor")
+    assert (gp["required"], float(gp["exact_fte"]), float(gp["filled"])) == (10, 9.12, 2.5)
+
+
+async def test_bad_parameters_422_naming_the_field(client, planner, plan) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get(f"{BASE}/settlements", params={"territory": "NO-SUCH"}, headers=planner)
+    assert r.status_code == 422
+    assert fields(r) == {"territory"}
+    r = await client.get(
+        f"{BASE}/gaps", params={"territory": plan.region, "edition": "kz-1999"}, headers=planner
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"edition"}
+    r = await client.get(f"{BASE}/staffing", params={"on": "2025-13-01"}, headers=planner)
+    assert r.status_code == 422
+    r = await client.get(f"{BASE}/settlements", params={"territory": "a b"}, headers=planner)
+    assert r.status_code == 422
+
+
+async def test_census_import(client, planner, plan, kz) -> None:  # type: ignore[no-untyped-def]
+    s1, s3 = plan.settlements["S1"], plan.settlements["S3"]
+    good = f"code,population,as_of,source\n{s1},60,2026-01-01,Census 2026\n"
+    r = await client.post(
+        f"{BASE}/census", content=good, headers={**planner, "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json() == {"lines": 1, "imported": 1, "replaced": 0, "coordinates": 0}
+    r = await client.get(
+        f"{BASE}/settlements",
+        params={"territory": s1, "edition": "kz-2022"},
+        headers=planner,
+    )
+    s = r.json()[0]
+    assert (s["population"], s["population_source"], s["required_unit"]) == (
+        60,
+        "Census 2026",
+        "medical_point",
+    )
+    bad = f"code,population,as_of,source\n{s3},500,2026-01-01,C\n{s3},-5,2026-02-01,C\n"
+    r = await client.post(f"{BASE}/census", content=bad, headers=planner)
+    assert r.status_code == 422
+    assert fields(r) == {"lines.3.population"}
+    r = await client.get(f"{BASE}/settlements", params={"territory": s3}, headers=planner)
+    assert r.json()[0]["population"] == 420  # line 2 was good but nothing was stored
+    r = await client.post(f"{BASE}/census", content=b"\xff\xfe\x00", headers=planner)
+    assert r.status_code == 422
+    assert fields(r) == {"file"}
