@@ -43,6 +43,7 @@ from salomat.domains.maternal import api as maternal_api
 from salomat.domains.maternal import web as maternal_web
 from salomat.domains.planning import api as planning_api
 from salomat.domains.planning import api_access as planning_api_access
+from salomat.domains.planning import web as planning_web
 from salomat.domains.prescription import api as prescription_api
 from salomat.domains.prescription import web as prescription_web
 from salomat.domains.record import web as record_web
@@ -188,6 +189,7 @@ def create_app() -> FastAPI:
         cancer_web.web,
         screening_web.web,
         screening_web_indicators.web,
+        planning_web.web,
         statistics_web.web,
         insurance_web.web,
         record_web.web,

@@ -1,0 +1,158 @@
+"""The planning pages over HTTP: the ministry's country by region, the planner's area
+(map, gap table, access, staffing), the CSV (cells neutralised), the scenario's change in
+the population beyond the threshold; who may open them; bad parameters answered on the
+page naming the field, never a server error.
+
+The region is the shared test region (conftest ``plan``, the note's vector 1); the
+services read the Kazakh pack (``kz``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.anyio
+
+PAGE = "/planning"
+
+
+@pytest.fixture
+async def planner(make_user: Any, login: Any) -> dict[str, str]:
+    return {**await login(await make_user("planner")), "Accept-Language": "en"}
+
+
+async def test_the_area_page_shows_the_map_the_gaps_and_access(client, planner, plan, kz):
+    r = await client.get(PAGE, params={"area": plan.region, "edition": "kz-2022"}, headers=planner)
+    assert r.status_code == 200, r.text
+    html = r.text
+    assert 'data-testid="planning-map"' in html  # the SVG map
+    for key in ("S1", "S2", "S3", "S4", "S5", "S6"):
+        assert f'data-code="{plan.settlements[key]}"' in html
+    # the 2022 norm (vector 1): S1 (35) a health worker nobody is; S3 (420) a medical point
+    # it lacks; S4 (1,200) a FAP where a medical point stands; S5 (3,400) a physician
+    # ambulatory where a FAP stands
+    gap_rows = html.split('data-testid="pl-gap-table"')[1].split("</table>")[0]
+    gaps = {
+        k for k in plan.settlements if f'data-code="{plan.settlements[k]}" data-gap="1"' in gap_rows
+    }
+    assert gaps == {"S1", "S3", "S4", "S5"}
+    assert "Population beyond the access threshold" in html
+    assert "Test census 2025" in html  # the census figure's source beside it
+
+
+async def test_the_edition_selector_changes_the_required_unit(client, planner, plan, kz):
+    r = await client.get(
+        PAGE, params={"area": plan.region, "edition": "kz-2021-action-plan"}, headers=planner
+    )
+    assert r.status_code == 200, r.text
+    table = r.text.split('data-testid="pl-gap-table"')[1].split("</table>")[0]
+    # the Action Plan: up to 50 a health worker (S1); above 300 a FAP: S3, S4 lack it;
+    # S5's FAP meets it
+    gaps = {
+        k for k in plan.settlements if f'data-code="{plan.settlements[k]}" data-gap="1"' in table
+    }
+    assert gaps == {"S1", "S3", "S4"}
+
+
+async def test_the_country_page_totals_by_region(client, planner, plan, kz):
+    r = await client.get(PAGE, params={"edition": "kz-2022"}, headers=planner)
+    assert r.status_code == 200, r.text
+    table = r.text.split('data-testid="pl-region-table"')[1].split("</table>")[0]
+    row = table.split(f'data-code="{plan.region}"')[1].split("</tr>")[0]
+    assert 'data-key="settlements">6<' in row
+    assert 'data-key="with_gap">4<' in row
+    assert 'data-testid="pl-national-staff"' in r.text
+
+
+async def test_the_csv_has_the_rows_and_neutralises_cells(client, planner, plan, kz, db):
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Territory
+
+    await db.execute(
+        update(Territory)
+        .where(Territory.id == plan.settlement_ids["S1"])
+        .values(name='=HYPERLINK("x")')
+    )
+    await db.commit()
+    r = await client.get(
+        PAGE + "/settlements.csv",
+        params={"area": plan.region, "edition": "kz-2022"},
+        headers=planner,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][:3] == ["Code", "Settlement", "District"]
+    by_code = {row[0]: row for row in rows[1:]}
+    assert set(by_code) == set(plan.settlements.values())
+    assert by_code[plan.settlements["S1"]][1] == '\'=HYPERLINK("x")'
+    assert by_code[plan.settlements["S3"]][12] == "yes"
+    assert by_code[plan.settlements["S3"]][6] == "420"
+
+
+async def test_the_scenario_shows_the_change_beyond_the_threshold(client, planner, plan, kz):
+    r = await client.get(
+        PAGE + "/scenario",
+        params={
+            "area": plan.region,
+            "settlement": plan.settlements["S3"],
+            "unit": "physician_ambulatory",
+            "edition": "kz-2022",
+        },
+        headers=planner,
+    )
+    assert r.status_code == 200, r.text
+    row = r.text.split('data-testid="ps-beyond"')[1].split("</tr>")[0]
+    before = int(row.split('data-key="before">')[1].split("<")[0].replace("\u202f", ""))
+    after = int(row.split('data-key="after">')[1].split("<")[0].replace("\u202f", ""))
+    assert after < before
+    assert 'data-testid="ps-gained-row"' in r.text
+
+
+async def test_who_may_open_the_pages(client, make_user, login, plan, kz):
+    for role, allowed in (("analyst", True), ("epidemiologist", True), ("nurse", False),
+                          ("registrar", False)):  # fmt: skip
+        headers = await login(await make_user(role))
+        r = await client.get(PAGE, params={"area": plan.region}, headers=headers)
+        assert (r.status_code == 200) is allowed, (role, r.status_code)
+    r = await client.get(PAGE, headers={"Accept": "text/html"})
+    assert r.status_code in (302, 303, 401)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"area": "NO-SUCH-CODE"},
+        {"area": "x" * 33},
+        {"edition": "kz-1999"},
+        {"colour": "purple"},
+    ],
+)
+async def test_bad_parameters_are_named_on_the_page(client, planner, plan, kz, params):
+    r = await client.get(PAGE, params=params, headers=planner)
+    assert 400 <= r.status_code < 500, r.text
+    assert 'data-testid="pl-errors"' in r.text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    area=st.text(max_size=40),
+    edition=st.text(max_size=40),
+    settlement=st.text(max_size=40),
+    unit=st.text(max_size=45),
+)
+async def test_no_server_error_on_any_scenario_input(
+    client, planner, kz, area, edition, settlement, unit
+):
+    r = await client.get(
+        PAGE + "/scenario",
+        params={"area": area, "edition": edition, "settlement": settlement, "unit": unit},
+        headers=planner,
+    )
+    assert r.status_code < 500, r.text
