@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from salomat.core.errors import Invalid
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import FacilityIn, TerritoryIn
-from salomat.fhir import facility_registry, organization, terminology
+from salomat.fhir import facility_registry, organization, practitioner, terminology
 from salomat.fhir.facility_registry_api import parse_near
 from salomat.fhir.location import MCSD_TYPES
 from tests.factories import unique
@@ -408,3 +408,157 @@ def test_the_service_codes_are_published():
     for country in ("UZ", "KZ"):
         codes = terminology.terminology(country).systems[facility_registry.SERVICE_SYSTEM]
         assert {c.code for c in codes.all()} == set(facility_registry.SERVICE_LABELS)
+
+
+# ---- PractitionerRole with FTE -----------------------------------------------------------
+
+FTE_PATH = f"PractitionerRole.extension('{practitioner.FTE_EXT}')"
+TODAY = date.today()
+
+
+@pytest.fixture
+async def admin(make_user, login):
+    return await login(await make_user("admin"))
+
+
+def role_body(pid: int, fac_id: int, fte=None, *, start: date = TODAY, end: date | None = None):
+    body = {
+        "resourceType": "PractitionerRole",
+        "practitioner": {"reference": f"Practitioner/{pid}"},
+        "organization": {"reference": f"Organization/{fac_id}"},
+        "code": [{"coding": [{"system": practitioner.POSITION_SYSTEM, "code": "nurse"}]}],
+        "period": {"start": start.isoformat(), **({"end": end.isoformat()} if end else {})},
+    }
+    if fte is not None:
+        body["extension"] = [{"url": practitioner.FTE_EXT, "valueDecimal": fte}]
+    return body
+
+
+def fte_of(role: dict) -> float | None:
+    return next(
+        (e["valueDecimal"] for e in role.get("extension", []) if e["url"] == practitioner.FTE_EXT),
+        None,
+    )
+
+
+async def test_practitioner_role_fte_round_trip(
+    client, admin, staff, make_facility, make_practitioner
+):
+    fac = await make_facility()
+    p = await make_practitioner()
+    # FHIR: written, read back, searched, updated
+    role = ok(
+        await client.post(
+            "/fhir/PractitionerRole", json=role_body(p.id, fac.id, 0.75), headers=admin
+        ),
+        201,
+    )
+    assert fte_of(role) == 0.75
+    assert ok(await client.get(f"/fhir/PractitionerRole/{role['id']}", headers=staff)) == role
+    found = ok(
+        await client.get(
+            "/fhir/PractitionerRole", params={"practitioner": f"Practitioner/{p.id}"}, headers=staff
+        )
+    )
+    assert [fte_of(e["resource"]) for e in found["entry"]] == [0.75]
+    changed = {**role, "extension": [{"url": practitioner.FTE_EXT, "valueDecimal": 0.5}]}
+    r = await client.put(
+        f"/fhir/PractitionerRole/{role['id']}", json=changed, headers={**admin, "If-Match": 'W/"1"'}
+    )
+    assert fte_of(ok(r)) == 0.5
+    # an update without the extension keeps the role's FTE
+    bare = {k: v for k, v in ok(r).items() if k != "extension"}
+    r = await client.put(
+        f"/fhir/PractitionerRole/{role['id']}", json=bare, headers={**admin, "If-Match": 'W/"2"'}
+    )
+    assert fte_of(ok(r)) == 0.5
+    # REST: the same role carries it; a new role without one is a full post
+    rest = await client.get(f"/api/v1/practitioners/{p.id}", headers=admin)
+    assert [x["fte"] for x in rest.json()["roles"]] == [0.5]
+    other = await make_facility()
+    r = await client.post(
+        f"/api/v1/practitioners/{(await make_practitioner()).id}/roles",
+        json={"facility_code": other.code, "position": "nurse", "start_on": str(TODAY)},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["fte"] == 1.0
+    r = await client.patch(
+        f"/api/v1/practitioner-roles/{r.json()['id']}",
+        json={"fte": 0.25},
+        headers=admin | {"If-Match": 'W/"1"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["fte"] == 0.25
+    fhir_role = ok(await client.get(f"/fhir/PractitionerRole/{r.json()['id']}", headers=staff))
+    assert fte_of(fhir_role) == 0.25
+
+
+@pytest.mark.parametrize("fte", [1.6, 0, -0.5, 0.333, 2])
+async def test_an_impossible_fte_is_refused_naming_the_field(
+    client, admin, make_facility, make_practitioner, fte
+):
+    fac = await make_facility()
+    p = await make_practitioner()
+    r = await client.post(
+        "/fhir/PractitionerRole", json=role_body(p.id, fac.id, fte), headers=admin
+    )
+    assert issues(r, 422) == {FTE_PATH}
+    r = await client.post(
+        f"/api/v1/practitioners/{p.id}/roles",
+        json={"facility_code": fac.code, "position": "nurse", "start_on": str(TODAY), "fte": fte},
+        headers=admin,
+    )
+    assert r.status_code == 422, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"fte"}
+
+
+async def test_one_persons_roles_sum_to_at_most_one_and_a_half(
+    client, admin, make_facility, make_practitioner
+):
+    a, b, c, d = [await make_facility() for _ in range(4)]
+    p = await make_practitioner()
+
+    async def add(fac, fte, **kw):
+        return await client.post(
+            "/fhir/PractitionerRole", json=role_body(p.id, fac.id, fte, **kw), headers=admin
+        )
+
+    ok(await add(a, 0.8), 201)
+    # 0.8 + 0.8 = 1.6: refused, naming the FTE
+    assert issues(await add(b, 0.8), 422) == {FTE_PATH}
+    # 0.8 + 0.7 = 1.5: at the limit, taken
+    second = ok(await add(b, 0.7), 201)
+    # one hundredth more anywhere: refused (a third role, or the second raised)
+    assert issues(await add(c, 0.01), 422) == {FTE_PATH}
+    raised = {**second, "extension": [{"url": practitioner.FTE_EXT, "valueDecimal": 0.71}]}
+    r = await client.put(
+        f"/fhir/PractitionerRole/{second['id']}",
+        json=raised,
+        headers={**admin, "If-Match": 'W/"1"'},
+    )
+    assert issues(r, 422) == {FTE_PATH}
+    # a role after the others end does not add to them
+    later = TODAY + timedelta(days=400)
+    ended = {
+        **second,
+        "period": {"start": TODAY.isoformat(), "end": (later - timedelta(days=1)).isoformat()},
+    }
+    ok(
+        await client.put(
+            f"/fhir/PractitionerRole/{second['id']}",
+            json=ended,
+            headers={**admin, "If-Match": 'W/"1"'},
+        )
+    )
+    ok(await add(c, 0.7, start=later), 201)
+    # from later: 0.8 (the first) + 0.7 (the new one) already, no room left
+    assert issues(await add(d, 0.1, start=later + timedelta(days=1)), 422) == {FTE_PATH}
+    # REST says the same, naming the field
+    r = await client.post(
+        f"/api/v1/practitioners/{p.id}/roles",
+        json={"facility_code": c.code, "position": "midwife", "start_on": str(TODAY), "fte": 0.8},
+        headers=admin,
+    )
+    assert r.status_code == 422, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"fte"}

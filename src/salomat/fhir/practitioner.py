@@ -23,6 +23,9 @@ LICENCE_SYSTEM = "urn:salomat:practitioner-licence"
 SPECIALTY_SYSTEM = "urn:salomat:specialty"
 POSITION_SYSTEM = "urn:salomat:position"
 SECTION_EXT = EXT + "section"
+#: the role's full-time equivalent (valueDecimal, 0 < fte <= 1.5; one person's roles at one
+#: time sum to at most 1.5): the filled posts of staffing plans (docs/fhir.md)
+FTE_EXT = EXT + "fte"
 
 FIELDS = {
     "national_id": "Practitioner.identifier",
@@ -40,6 +43,7 @@ ROLE_FIELDS = {
     "facility_code": "PractitionerRole.organization",
     "position": "PractitionerRole.code",
     "section_code": f"PractitionerRole.extension('{SECTION_EXT}')",
+    "fte": f"PractitionerRole.extension('{FTE_EXT}')",
     "start_on": "PractitionerRole.period.start",
     "end_on": "PractitionerRole.period.end",
 }
@@ -174,8 +178,9 @@ def role_to_fhir(r: PractitionerRoleOut, last_updated: datetime | None) -> dict[
     }
     if r.end_on:
         res["period"]["end"] = r.end_on.isoformat()
+    res["extension"] = [{"url": FTE_EXT, "valueDecimal": r.fte}]
     if r.section_code:
-        res["extension"] = [{"url": SECTION_EXT, "valueString": r.section_code}]
+        res["extension"].append({"url": SECTION_EXT, "valueString": r.section_code})
     return validated(PractitionerRole, res)
 
 
@@ -212,6 +217,17 @@ def role_from_fhir(r: PractitionerRole) -> dict[str, Any]:
         values["position"] = positions[0]
     section = next((x for x in r.extension or [] if x.url == SECTION_EXT), None)
     values["section_code"] = section.valueString if section is not None else None
+    ftes = [x for x in r.extension or [] if x.url == FTE_EXT]
+    if len(ftes) > 1:
+        errors.append(FieldError(ROLE_FIELDS["fte"], "give one full-time equivalent"))
+    elif ftes:
+        if ftes[0].valueDecimal is None:
+            errors.append(
+                FieldError(ROLE_FIELDS["fte"], "give the full-time equivalent as valueDecimal")
+            )
+        else:
+            # absent: a new role is a full post, an update keeps the role's
+            values["fte"] = ftes[0].valueDecimal
     start = r.period.start if r.period is not None else None
     end = r.period.end if r.period is not None else None
     values["start_on"] = start.date() if isinstance(start, datetime) else start

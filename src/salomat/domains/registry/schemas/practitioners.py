@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -11,6 +12,7 @@ from salomat.core.params import MAX_SMALL_ID
 from salomat.core.text import NameText, OptNameText
 
 __all__ = [
+    "MAX_FTE",
     "PractitionerIn",
     "PractitionerLink",
     "PractitionerLinkOut",
@@ -23,6 +25,12 @@ __all__ = [
 ]
 
 _NAME = {"min_length": 1, "max_length": 100}
+
+#: the most one person works, summed over their roles at one time (full-time equivalents);
+#: the column's own check (migration 0034) holds each role to it too
+MAX_FTE = Decimal("1.5")
+#: a role's full-time equivalent: above 0, at most ``MAX_FTE``, in hundredths
+Fte = Annotated[Decimal, Field(gt=0, le=MAX_FTE, max_digits=4, decimal_places=2)]
 
 
 def _blank_is_none(v: str | None) -> str | None:
@@ -74,6 +82,9 @@ class PractitionerRoleIn(BaseModel):
     section_code: str | None = Field(default=None, max_length=16)
     start_on: date
     end_on: date | None = None
+    #: full-time equivalent (1 a full post); one person's roles at one time sum to at most
+    #: 1.5 (the service checks the sum)
+    fte: Fte = Decimal("1")
 
     _blank = field_validator("section_code")(_blank_is_none)
 
@@ -91,6 +102,7 @@ class PractitionerRolePatch(BaseModel):
     section_code: str | None = Field(default=None, max_length=16)
     start_on: date | None = None
     end_on: date | None = None
+    fte: Fte | None = None
 
 
 class PractitionerRoleOut(BaseModel):
@@ -102,6 +114,8 @@ class PractitionerRoleOut(BaseModel):
     section_code: str | None
     start_on: date
     end_on: date | None
+    #: full-time equivalent of the post (stored versions from before FTE read as 1)
+    fte: float = 1.0
     #: started and not ended today
     current: bool
     version: int

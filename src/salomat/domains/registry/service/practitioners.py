@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -27,12 +28,14 @@ from salomat.core.errors import (
     NotFound,
     PreconditionFailed,
 )
+from salomat.core.i18n import N_
 from salomat.core.pagination import Page, PageParams
 from salomat.core.security import Principal
 from salomat.country import national_id as nid
 from salomat.country import pack
 from salomat.domains.registry.models import Facility, Practitioner, PractitionerRole, Section
 from salomat.domains.registry.schemas import (
+    MAX_FTE,
     PractitionerIn,
     PractitionerOut,
     PractitionerPatch,
@@ -114,6 +117,7 @@ async def _role_outs(
             section_code=secs.get(r.section_id) if r.section_id else None,
             start_on=r.start_on,
             end_on=r.end_on,
+            fte=float(r.fte if r.fte is not None else 1),
             current=_current(r, today),
             version=r.version,
         )
@@ -474,6 +478,65 @@ async def _overlap(
         )
 
 
+async def _check_fte(
+    session: AsyncSession,
+    practitioner_id: int,
+    fte: Decimal,
+    start: date,
+    end: date | None,
+    own_id: int | None,
+) -> None:
+    """One person's roles at any one day of [start, end] sum to at most ``MAX_FTE``.
+
+    The load of the other roles changes only where one starts, so its greatest value in
+    the period is on ``start`` or on a day one of them starts inside it (one statement
+    reads the overlapping roles).
+    """
+    where = [
+        PractitionerRole.practitioner_id == practitioner_id,
+        or_(PractitionerRole.end_on.is_(None), PractitionerRole.end_on >= start),
+    ]
+    if end is not None:
+        where.append(PractitionerRole.start_on <= end)
+    if own_id is not None:
+        where.append(PractitionerRole.id != own_id)
+    others = (
+        await session.execute(
+            select(PractitionerRole.start_on, PractitionerRole.end_on, PractitionerRole.fte).where(
+                *where
+            )
+        )
+    ).all()
+    days = {start} | {o.start_on for o in others if o.start_on > start}
+    load = max(
+        (
+            sum(
+                (
+                    Decimal(str(o.fte))
+                    for o in others
+                    if o.start_on <= day and (o.end_on is None or o.end_on >= day)
+                ),
+                Decimal(0),
+            )
+            for day in days
+        ),
+        default=Decimal(0),
+    )
+    if load + fte > MAX_FTE:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "fte",
+                    N_(
+                        "one person works at most %(max)s full-time equivalents: their other "
+                        "roles in those dates hold %(held)s"
+                    ),
+                    params={"max": str(MAX_FTE), "held": str(load.normalize())},
+                )
+            ]
+        )
+
+
 async def add_practitioner_role(
     session: AsyncSession, principal: Principal, practitioner_id: int, data: PractitionerRoleIn
 ) -> PractitionerRoleOut:
@@ -487,6 +550,7 @@ async def add_practitioner_role(
     if errors:
         raise Invalid.fields(errors)
     await _overlap(session, p.id, fac.id, data.position, data.start_on, data.end_on, None)
+    await _check_fte(session, p.id, data.fte, data.start_on, data.end_on, None)
     role = PractitionerRole(
         practitioner_id=p.id,
         facility_id=fac.id,
@@ -494,6 +558,7 @@ async def add_practitioner_role(
         section_id=section_id,
         start_on=data.start_on,
         end_on=data.end_on,
+        fte=data.fte,
     )
     session.add(role)
     await session.flush()
@@ -535,7 +600,7 @@ async def update_practitioner_role(
     position = values.get("position") or role.position
     errors = [
         FieldError(k, "cannot be cleared")
-        for k in ("position", "start_on")
+        for k in ("position", "start_on", "fte")
         if k in values and values[k] is None
     ]
     section_id = role.section_id
@@ -554,7 +619,11 @@ async def update_practitioner_role(
     if errors:
         raise Invalid.fields(errors)
     await _overlap(session, role.practitioner_id, fac.id, position, start, end, role.id)
+    fte = values.get("fte") or Decimal(str(role.fte))
+    await _check_fte(session, role.practitioner_id, fte, start, end, role.id)
     role.position, role.section_id, role.start_on, role.end_on = position, section_id, start, end
+    if fte != Decimal(str(role.fte)):
+        role.fte = fte
     if versions.unchanged(session, role):
         return (await _role_outs(session, [role]))[0]
     expect_version(role.version, expected_version, "role")
