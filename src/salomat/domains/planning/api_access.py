@@ -1,7 +1,137 @@
-"""REST routes of access, scenarios, mobile teams' routes and visits (filled in below)."""
+"""REST routes of access to primary care, the planner's scenarios, and the mobile medical
+teams (routes, visit calendar, visits) under /api/v1/planning/ (docs/planning.md).
+
+Access and scenarios are aggregates of places (``planning:read``); a team is formed and a
+calendar saved by a planner (``planning:edit``); a visit with the people seen is recorded
+and read by a team's nurse or family doctor (``planning:mobile``) of the team's facility,
+each person checked against her scope and audited. Bad input is a 422 naming the field.
+"""
 
 from __future__ import annotations
 
-from salomat.domains.planning import models_mobile  # noqa: F401  (the tables on the metadata)
+from datetime import date
+from typing import Annotated
 
-routers: list = []
+from fastapi import Depends, Query, Response
+
+from salomat.core.errors import N_, Forbidden
+from salomat.core.params import RowId, SmallRowId
+from salomat.core.policy import Require, permitted
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.planning.schemas_mobile import (
+    PlannedVisitOut,
+    RouteIn,
+    RouteOut,
+    ScenarioIn,
+    TeamIn,
+    TeamOut,
+    VisitIn,
+    VisitOut,
+    VisitSummary,
+)
+from salomat.domains.planning.service import access as acc
+from salomat.domains.planning.service import mobile
+
+api = router(prefix="/api/v1/planning", tags=["planning"])
+routers = [api]
+
+Reader = Annotated[Principal, Depends(Require("planning:read"))]
+Editor = Annotated[Principal, Depends(Require("planning:edit"))]
+Recorder = Annotated[Principal, Depends(Require("planning:mobile"))]
+Territory = Annotated[str, Query(min_length=1, max_length=32)]
+Edition = Annotated[str | None, Query(max_length=32)]
+From = Annotated[date, Query(alias="from")]
+To = Annotated[date, Query(alias="to")]
+
+_BAD = {422: {"description": "a field is wrong (each named)"}}
+
+
+@api.get("/access", response_model=acc.AccessReport, responses=_BAD)
+async def access_report(
+    session: DbSession, principal: Reader, territory: Territory, edition: Edition = None
+) -> acc.AccessReport:
+    """From every settlement of the territory, the nearest unit of each level (km,
+    minutes, method ``road`` or ``estimate``), and the population beyond the pack's access
+    threshold with its share. Settlements without coordinates (or outside the country)
+    are listed, not measured; those without a census figure are counted apart."""
+    return await acc.access(session, principal, territory, edition_code=edition)
+
+
+@api.post("/scenario", response_model=acc.ScenarioReport, responses=_BAD)
+async def scenario(session: DbSession, principal: Reader, data: ScenarioIn) -> acc.ScenarioReport:
+    """ "Open a FAP in X": the territory before and with the proposed units: who gains
+    access, the population and share beyond the threshold before and after, the gaps
+    closed and left."""
+    proposed = [acc.ProposedUnit(p.settlement, p.unit) for p in data.proposed]
+    return await acc.scenario(
+        session, principal, data.territory, proposed, edition_code=data.edition
+    )
+
+
+@api.get("/mobile-teams", response_model=list[TeamOut], responses=_BAD)
+async def list_teams(
+    session: DbSession,
+    principal: Reader,
+    facility: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[TeamOut]:
+    return await mobile.list_teams(session, principal, facility)
+
+
+@api.post("/mobile-teams", response_model=TeamOut, status_code=201, responses=_BAD)
+async def create_team(
+    session: DbSession, principal: Editor, data: TeamIn, response: Response
+) -> TeamOut:
+    t = await mobile.create_team(session, principal, data)
+    response.headers["Location"] = f"/api/v1/planning/mobile-teams/{t.id}"
+    return t
+
+
+@api.get("/mobile-teams/{team_id}", response_model=TeamOut)
+async def read_team(session: DbSession, principal: Reader, team_id: SmallRowId) -> TeamOut:
+    return await mobile.get_team(session, principal, team_id)
+
+
+@api.post("/mobile-teams/{team_id}/route", response_model=RouteOut, responses=_BAD)
+async def plan_route(
+    session: DbSession, principal: Reader, team_id: SmallRowId, data: RouteIn
+) -> RouteOut:
+    """The team's route over the territory's settlements that lack a unit (or those
+    named), split into working days of the pack on the calendar from ``start``; with
+    ``save`` (a planner) it becomes the team's visit calendar."""
+    if data.save and not permitted(principal, "planning:edit"):
+        raise Forbidden(N_("Saving a visit calendar needs the planning:edit permission."))
+    return await mobile.plan_team_route(session, principal, team_id, data)
+
+
+@api.get("/mobile-teams/{team_id}/calendar", response_model=list[PlannedVisitOut])
+async def calendar(
+    session: DbSession, principal: Reader, team_id: SmallRowId, date_from: From, date_to: To
+) -> list[PlannedVisitOut]:
+    return await mobile.calendar(session, principal, team_id, date_from, date_to)
+
+
+@api.get("/mobile-teams/{team_id}/visits", response_model=list[VisitSummary])
+async def list_visits(
+    session: DbSession, principal: Reader, team_id: SmallRowId, date_from: From, date_to: To
+) -> list[VisitSummary]:
+    """The team's visits with the number of people seen and of each service (no person)."""
+    return await mobile.list_visits(session, principal, team_id, date_from, date_to)
+
+
+@api.post(
+    "/mobile-teams/{team_id}/visits", response_model=VisitOut, status_code=201, responses=_BAD
+)
+async def record_visit(
+    session: DbSession, principal: Recorder, team_id: SmallRowId, data: VisitIn, response: Response
+) -> VisitOut:
+    """Record a visit of the user's facility's team: the settlement, the day, the people
+    seen (each in the user's scope) and the services given."""
+    v = await mobile.record_visit(session, principal, team_id, data)
+    response.headers["Location"] = f"/api/v1/planning/mobile-visits/{v.id}"
+    return v
+
+
+@api.get("/mobile-visits/{visit_id}", response_model=VisitOut)
+async def read_visit(session: DbSession, principal: Recorder, visit_id: RowId) -> VisitOut:
+    return await mobile.get_visit(session, principal, visit_id)

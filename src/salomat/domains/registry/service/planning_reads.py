@@ -36,6 +36,7 @@ __all__ = [
     "settlements_by_code",
     "settlements_select",
     "territory_by_code",
+    "territory_codes_names",
 ]
 
 
@@ -206,3 +207,20 @@ async def set_settlement_coordinates(
             .where(Territory.id == tid)
             .values(latitude=lat, longitude=lon, version=Territory.version + 1)
         )
+
+
+async def territory_codes_names(
+    session: AsyncSession, ids: Iterable[int]
+) -> dict[int, tuple[str, str]]:
+    """id -> (code, name) of the territories among ``ids`` (the mobile teams' calendars
+    and visits name their settlements), in one statement per 2,000 ids."""
+    wanted = sorted(set(ids))
+    out: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(wanted), 2000):
+        rows = await session.execute(
+            select(Territory.id, Territory.code, Territory.name).where(
+                Territory.id.in_(wanted[start : start + 2000])
+            )
+        )
+        out.update({r.id: (r.code, r.name) for r in rows})
+    return out
