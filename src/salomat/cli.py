@@ -47,6 +47,7 @@ from salomat.domains.insurance.service import demo as insurance_demo
 from salomat.domains.insurance.service import synth as insurance_synth
 from salomat.domains.maternal import cli as maternal_cli
 from salomat.domains.maternal import service as maternal
+from salomat.domains.planning import service as planning
 from salomat.domains.planning.service import synth as planning_synth
 from salomat.domains.prescription import cli as prescription_cli
 from salomat.domains.prescription import service as prescription
@@ -625,6 +626,7 @@ async def load_demo(
     await screening.load_demo_screening(
         session, data.get("screening", {}), person_ids, facility_code=data["polyclinic"]
     )
+    await planning.load_demo_planning(session, DEMO_LOADER, data.get("planning", {}))
     await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
     await record_demo.load_demo_record(session, data.get("record", {}), person_ids)
     country = get_settings().country

@@ -7,6 +7,7 @@ with their census figure and attached count set-wise; ``gaps`` and ``staffing`` 
 by district.
 """
 
+from salomat.domains.planning.service.demo import load_demo_planning
 from salomat.domains.planning.service.gaps import (
     DistrictGaps,
     GapReport,
@@ -56,6 +57,7 @@ __all__ = [
     "gap_report",
     "gaps_by_district",
     "import_census_csv",
+    "load_demo_planning",
     "load_editions",
     "planning_pack",
     "posts_needed",
