@@ -199,6 +199,37 @@ async def test_screening_and_follow_up_readings_come_in_order(client, login, scr
     ]
 
 
+async def test_a_search_by_patient_and_code_answers_the_readings_with_the_others(
+    client, login, make_user, scr
+):
+    """Without the screening category, ``Observation?patient=&code=`` is the merged
+    search (the pregnancy register's, screening's, the shared record's): a client that
+    knows nothing of the national category still gets the blood-pressure trend; a role
+    without ``screening:read`` does not."""
+    auth = await login(scr.doctor_account)
+    p = await scr.make_patient(date(1960, 1, 1))
+    e = await _enrol(client, auth, p.id, _day(90))
+    v = await _follow_up(
+        client, auth, e["id"], _day(60), {"kind": "bp", "systolic": 150, "diastolic": 95}
+    )
+    oid = f"dmp-{v['id']}-{v['measurements'][0]['id']}"
+    found = ok(
+        await client.get(f"/fhir/Observation?patient={p.id}&code={LOINC}|85354-9", headers=auth)
+    )
+    assert [r["id"] for r in entries(found)] == [oid]
+    assert (
+        ok(await client.get(f"/fhir/Observation?patient={p.id}&code={LOINC}|4548-4", headers=auth))[
+            "total"
+        ]
+        == 0
+    )
+    obstetrician = await login(await make_user("obstetrician", facility_code=scr.polyclinic.code))
+    theirs = ok(
+        await client.get(f"/fhir/Observation?patient={p.id}&code=85354-9", headers=obstetrician)
+    )
+    assert oid not in [r["id"] for r in entries(theirs)]
+
+
 async def test_follow_up_readings_out_of_scope_are_404_and_audited(client, login, scr):
     auth = await login(scr.doctor_account)
     p = await scr.make_patient(date(1960, 1, 1))

@@ -3,7 +3,8 @@
 Condition or DocumentReference is answered by the register's (or sick leave's) route and
 the record's together: theirs first, as their route gives them, then the record's of the
 same person, paged and counted across both (a Condition search also answers the
-disease-management programmes' diagnoses, fhir/screening_dmp.py, after the register's);
+disease-management programmes' diagnoses, fhir/screening_dmp.py, after the register's,
+an Observation search the screening measurements and follow-up readings);
 so is ``Condition?identifier=…`` with the cancer registry's tumours (MERGED_IDENTIFIER),
 and ``Observation?patient=…&code=<TNM stage code>`` with the cancer registry's stages too.
 With ``_sort`` both shares are merged, then sorted (``sort_merged``).
@@ -100,6 +101,11 @@ def _sources(resource_type: str, kind: str, params: Params) -> list[tuple[Handle
         from salomat.fhir import screening_dmp
 
         out.append((screening_dmp.search_conditions, "screening:read"))
+    if resource_type == "Observation":
+        # the screening measurements and the follow-up readings (fhir/screening_api.py)
+        from salomat.fhir import screening_api
+
+        out.append((screening_api.search_screening_observations, "screening:read"))
     return out
 
 
