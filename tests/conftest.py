@@ -25,7 +25,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +142,126 @@ def scratch_database(prefix: str) -> Iterator[str]:
             yield migrated_sqlite(Path(d) / "db.sqlite3")
 
 
+# ---- the demo, loaded once per run (and country) into a template of its own ----------
+
+
+@dataclass
+class _DemoTemplate:
+    where: str  # the template's database name (PostgreSQL) or file (SQLite)
+    load: Any  # what salomat.cli.load_demo answered when it filled the template
+    made: float  # time.monotonic() when it was filled
+    days: tuple[date, date]  # today here and in the pack's zone when it was filled
+
+
+#: the loaded templates by (country, emptied sections), and every one made (its name or file)
+_DEMO: dict[tuple[str, tuple[str, ...]], _DemoTemplate] = {}
+_DEMO_MADE: list[str] = []
+#: a template older than this is loaded again: the demo's dates and times are counted
+#: from the moment of loading (a referral 30 hours old, sick leave begun N days ago), and
+#: a test reads them as just loaded, so no copy is older than a slow test's own load
+DEMO_TEMPLATE_MAX_AGE = 15 * 60
+
+
+def _demo_days(country: str) -> tuple[date, date]:
+    from salomat.country import pack
+
+    return date.today(), pack.today(country)
+
+
+def _fill_demo(url: str, country: str, without: tuple[str, ...]) -> Any:
+    """``load_demo`` (as `salomat demo load --no-vital-sample` runs it) of ``country``'s
+    demo.yaml, with the sections ``without`` emptied, into ``url``; in a thread and an
+    event loop of its own, as a test's own event loop may be running."""
+    from salomat.cli import load_demo
+    from salomat.core.config import get_settings
+    from salomat.core.db import get_engine, session_factory
+    from salomat.country import pack
+
+    async def fill() -> Any:
+        data = pack.demo(country)
+        data = {**data, **{k: type(data.get(k, []))() for k in without}}
+        try:
+            async with session_factory(url)() as s:
+                loaded = await load_demo(s, data, force=False)
+                await s.commit()
+            return loaded
+        finally:
+            await get_engine(url).dispose()
+
+    before = os.environ.get("SALOMAT_COUNTRY")
+    os.environ["SALOMAT_COUNTRY"] = country
+    get_settings.cache_clear()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, fill()).result()
+    finally:
+        if before is None:
+            os.environ.pop("SALOMAT_COUNTRY", None)
+        else:
+            os.environ["SALOMAT_COUNTRY"] = before
+        get_settings.cache_clear()
+
+
+def _demo_template(country: str, without: tuple[str, ...]) -> _DemoTemplate:
+    key = (country, without)
+    t = _DEMO.get(key)
+    if (
+        t is None
+        or time.monotonic() - t.made > DEMO_TEMPLATE_MAX_AGE
+        or t.days != _demo_days(country)
+    ):
+        days = _demo_days(country)
+        made = time.monotonic()
+        label = f"demo_{country.lower()}_{len(_DEMO_MADE)}"
+        if _PG_NAME:
+            where = f"{_PG_NAME}_{label}"
+            _DEMO_MADE.append(where)
+            _create_pg_database(where, migrated=True)
+            load = _fill_demo(_pg_database_url(where), country, without)
+        else:
+            where = str(_TMP / f"{label}.sqlite3")
+            _DEMO_MADE.append(where)
+            load = _fill_demo(migrated_sqlite(Path(where)), country, without)
+            import sqlite3
+
+            with closing(sqlite3.connect(where)) as conn:  # all of it in the main file
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _DEMO[key] = t = _DemoTemplate(where, load, made, days)
+    return t
+
+
+@contextmanager
+def demo_database(
+    prefix: str, country: str, *, without: tuple[str, ...] = ()
+) -> Iterator[tuple[str, Any]]:
+    """A database of its own where ``country``'s demo is loaded, as `salomat demo load
+    --no-vital-sample` loads it into an empty database (``salomat.cli.load_demo``, with
+    the demo.yaml sections named in ``without`` emptied), and what that load answered
+    (its ``DemoLoad``): its async URL and that answer, removed afterwards.
+
+    The demo is loaded once per run, country and ``without`` into a template, and each
+    caller gets a copy (``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a file copy on
+    SQLite): a test may change its copy freely (load again, add, delete), and no other
+    test sees it. Tests of the load itself (idempotence, what it adds) load their own."""
+    t = _demo_template(country, tuple(sorted(without)))
+    if _PG_NAME:
+        import psycopg
+
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{t.where}"')
+            conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        try:
+            yield _pg_database_url(name), t.load
+        finally:
+            _drop_pg_database(name)
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as d:
+            path = Path(d) / "db.sqlite3"
+            shutil.copyfile(t.where, path)
+            yield f"sqlite+aiosqlite:///{path}", t.load
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Two kinds of test run in the SQLite suite only. `make test` runs both suites side
     by side on two cores and the PostgreSQL one is the longer, so what is the same on
@@ -204,6 +327,8 @@ def migrated_database() -> Iterator[str]:
 
             asyncio.run(dispose_engines())
             _drop_pg_database(_PG_NAME)
+            for name in _DEMO_MADE:
+                _drop_pg_database(name)
             if _template_made and _PG_TEMPLATE:
                 _drop_pg_database(_PG_TEMPLATE)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,13 +36,12 @@ _IN_DISTRICT = (
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[str]:
-    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
+def scratch(country: str) -> Iterator[str]:
+    """A database where the pack's demo is loaded (`salomat demo load --no-vital-sample`:
+    a copy of the run's loaded demo, tests/conftest.py ``demo_database``)."""
+    from tests.conftest import demo_database
 
-    if BACKEND != "postgresql":
-        yield migrated_sqlite(tmp_path / "demo.sqlite3")
-        return
-    with scratch_database("salomat_vital_demo") as url:
+    with demo_database("salomat_vital_demo", country) as (url, _):
         yield url
 
 
@@ -109,9 +107,6 @@ async def test_the_demo_holds_hand_countable_births_and_deaths(scratch, country)
     assert len(spec["counted"]) == 6
     assert sorted(p["died_at_day"] for p in spec["counted"] if "died_at_day" in p) == [0, 12, 97]
 
-    async with session_factory(scratch)() as s:
-        await load_demo(s, data, force=False)
-        await s.commit()
     async with session_factory(scratch)() as s:
         await _check_hand_counts(s, spec, year)
         # without --vital-sample the region's births are the demo's own

@@ -20,11 +20,9 @@ from sqlalchemy import text
 from bench import indicators
 from salomat.core.db import dispose_engines, session_factory
 from salomat.core.security import Principal
-from salomat.country import pack
 from salomat.domains.immunization import service as immunization
 from salomat.domains.maternal import service as maternal
 from tests.conftest import BACKEND
-from tests.synth_support import empty_database
 
 postgresql_only = pytest.mark.skipif(
     BACKEND != "postgresql", reason="the baselines are PostgreSQL SQL"
@@ -35,18 +33,13 @@ ANALYST = Principal(user_id=0, username="bench-test", role="analyst", session_id
 
 @pytest.fixture(scope="module")
 def demo_url() -> Iterator[str]:
+    """A database where the UZ demo is loaded (`salomat demo load`: a copy of the run's
+    loaded demo, tests/conftest.py ``demo_database``)."""
     import asyncio
 
-    from salomat.cli import load_demo
+    from tests.conftest import demo_database
 
-    async def load(url: str) -> None:
-        async with session_factory(url)() as s:
-            await load_demo(s, pack.demo("UZ"), force=False)
-            await s.commit()
-        await dispose_engines()
-
-    with empty_database() as url:  # at head
-        asyncio.run(load(url))
+    with demo_database("salomat_bench_demo", "UZ") as (url, _):
         yield url
         asyncio.run(dispose_engines())
 

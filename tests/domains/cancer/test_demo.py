@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +24,18 @@ pytestmark = pytest.mark.anyio
 COUNTRIES = ("UZ", "KZ")
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[str]:
-    """A migrated database of this run's backend (a copy of the run's migrated template),
-    for one pack's demo."""
-    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
+#: the demo.yaml sections the cancer registry's demo does not need (emptied for the load)
+BARE = ("users", "relations", "pregnancies", "immunizations", "sick_leave", "sanatorium")
 
-    if BACKEND != "postgresql":
-        yield migrated_sqlite(tmp_path / "demo.sqlite3")
-        return
-    with scratch_database("salomat_cancer_demo") as url:
+
+@pytest.fixture
+def scratch(country: str) -> Iterator[str]:
+    """A database of this run's backend where one pack's demo is loaded (`salomat demo
+    load`, without the sections ``BARE``: a copy of the run's loaded demo,
+    tests/conftest.py ``demo_database``)."""
+    from tests.conftest import demo_database
+
+    with demo_database("salomat_cancer_demo", country, without=BARE) as (url, _):
         yield url
 
 
@@ -73,17 +74,8 @@ def _by(spec: dict[str, Any], national_id: str) -> list[dict[str, Any]]:
 
 
 async def test_after_the_demo_load_the_registrar_oncologist_and_doctor_see_it(scratch, country):
-    from salomat.cli import load_demo
-
     data = pack.demo(country)
     spec = data["cancer"]
-    bare = {
-        **data, "users": [], "relations": [], "pregnancies": [], "immunizations": [],
-        "sick_leave": [], "sanatorium": {},
-    }  # fmt: skip
-    async with session_factory(scratch)() as s:
-        await load_demo(s, bare, force=False)
-        await s.commit()
     today = date.today()
     colon, lung, dco, rare = (p["national_id"] for p in spec["patients"])
     async with session_factory(scratch)() as s:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,7 +28,6 @@ from salomat.domains.immunization import service
 from tests.domains.immunization.who_reference import who_complete_on, who_places
 from tests.domains.maternal.test_referrals import facility
 from tests.factories import national_id_for
-from tests.test_cli import scratch_url  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -160,16 +160,20 @@ DEMO_UZ_2024_BY_DISTRICT = {
 }
 
 
-async def test_the_coverage_equals_a_hand_count_and_a_recount_of_the_demo_region(
-    scratch_url,  # noqa: F811
-):
-    from salomat.cli import load_demo
+@pytest.fixture
+def demo_uz() -> Iterator[tuple[str, Any]]:
+    """A database where the UZ demo is loaded (`salomat demo load`: a copy of the run's
+    loaded demo, tests/conftest.py ``demo_database``), and what the load answered."""
+    from tests.conftest import demo_database
 
+    with demo_database("salomat_coverage_demo", "UZ") as loaded:
+        yield loaded
+
+
+async def test_the_coverage_equals_a_hand_count_and_a_recount_of_the_demo_region(demo_uz):
+    scratch_url, _ = demo_uz
     sessions = session_factory(scratch_url)
     try:
-        async with sessions() as s:
-            await load_demo(s, pack.demo("UZ"), force=False)
-            await s.commit()
         async with sessions() as s:
             # every dose of the file was entered, and each counts (none given too early)
             in_file = sum(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,15 +26,15 @@ from salomat.domains.registry import service as registry
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[str]:
-    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
+#: the demo.yaml sections the insurance fund's demo does not need (emptied for the load)
+BARE = ("users", "relations", "pregnancies", "immunizations", "sick_leave", "sanatorium")
 
-    if BACKEND != "postgresql":
-        yield migrated_sqlite(tmp_path / "demo.sqlite3")
-        return
-    with scratch_database("salomat_insurance_demo") as url:
-        yield url
+
+@pytest.fixture
+def demo() -> Iterator[ExitStack]:
+    """Where a test's copy of the loaded demo lives until it ends (``_load``)."""
+    with ExitStack() as stack:
+        yield stack
 
 
 def _country(monkeypatch: pytest.MonkeyPatch, cc: str) -> None:
@@ -59,18 +59,15 @@ def _hold_loading_day(monkeypatch: pytest.MonkeyPatch) -> date:
     return day
 
 
-async def _load(url: str) -> dict[str, Any]:
-    from salomat.cli import load_demo
+def _load(demo: ExitStack) -> tuple[str, dict[str, Any]]:
+    """A database of its own where the country's demo is loaded (`salomat demo load`,
+    without the sections ``BARE``: a copy of the run's loaded demo, tests/conftest.py
+    ``demo_database``), and the demo file."""
+    from tests.conftest import demo_database
 
-    data = pack.demo(get_settings().country)
-    bare = {
-        **data, "users": [], "relations": [], "pregnancies": [], "immunizations": [],
-        "sick_leave": [], "sanatorium": {},
-    }  # fmt: skip
-    async with session_factory(url)() as s:
-        await load_demo(s, bare, force=False)
-        await s.commit()
-    return data
+    country = get_settings().country
+    url, _ = demo.enter_context(demo_database("salomat_insurance_demo", country, without=BARE))
+    return url, pack.demo(country)
 
 
 async def _lines(s: Any) -> list[dict[str, Any]]:
@@ -110,10 +107,10 @@ async def _settlement(s: Any, polyclinic: str, today: date) -> tuple[int, int]:
 ANALYST = Principal(user_id=0, username="t-demo", role="insurance_analyst", session_id="t")
 
 
-async def test_kz_demo_shows_each_status_case_and_flagged_claims(scratch, monkeypatch):
+async def test_kz_demo_shows_each_status_case_and_flagged_claims(demo, monkeypatch):
     _country(monkeypatch, "KZ")
     today = _hold_loading_day(monkeypatch)
-    data = await _load(scratch)
+    scratch, data = _load(demo)
     async with session_factory(scratch)() as s:
 
         async def status(nid: str) -> Any:
@@ -169,10 +166,10 @@ async def test_kz_demo_shows_each_status_case_and_flagged_claims(scratch, monkey
         await s.rollback()
 
 
-async def test_uz_demo_everyone_covered_claims_flagged(scratch, monkeypatch):
+async def test_uz_demo_everyone_covered_claims_flagged(demo, monkeypatch):
     _country(monkeypatch, "UZ")
     today = _hold_loading_day(monkeypatch)
-    data = await _load(scratch)
+    scratch, data = _load(demo)
     async with session_factory(scratch)() as s:
         st = await insurance_status(s, ANALYST, "41407872184457", today)
         assert (st.insured, st.basis) == (True, "universal")

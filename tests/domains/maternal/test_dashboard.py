@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,10 +21,8 @@ from sqlalchemy import text, update
 
 from salomat.core.db import get_engine, session_factory
 from salomat.core.security import Principal
-from salomat.country import pack
 from salomat.domains.maternal import service
 from tests.domains.maternal.test_referrals import facility
-from tests.test_cli import scratch_url  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -172,16 +171,20 @@ DEMO_UZ_SAMARKAND = {
 }
 
 
-async def test_the_dashboard_equals_a_hand_count_and_a_recount_of_the_demo_region(
-    scratch_url,  # noqa: F811
-):
-    from salomat.cli import load_demo
+@pytest.fixture
+def demo_uz() -> Iterator[tuple[str, Any]]:
+    """A database where the UZ demo is loaded (`salomat demo load`: a copy of the run's
+    loaded demo, tests/conftest.py ``demo_database``), and what the load answered."""
+    from tests.conftest import demo_database
 
+    with demo_database("salomat_dashboard_demo", "UZ") as loaded:
+        yield loaded
+
+
+async def test_the_dashboard_equals_a_hand_count_and_a_recount_of_the_demo_region(demo_uz):
+    scratch_url, loaded = demo_uz
     sessions = session_factory(scratch_url)
     try:
-        async with sessions() as s:
-            loaded = await load_demo(s, pack.demo("UZ"), force=False)
-            await s.commit()
         assert loaded.pregnancies == 15
         async with sessions() as s:
             d = await service.maternal_dashboard(s, ANALYST, area="1718")

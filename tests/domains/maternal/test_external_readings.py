@@ -385,14 +385,12 @@ def test_parse_never_fails_and_takes_only_plausible_values(junk, code, where):
 
 
 @pytest.fixture
-def scratch(tmp_path):
-    """A migrated database of this run's backend, for one pack's demo."""
-    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
+def scratch(country):
+    """A database of this run's backend where one pack's demo is loaded (`salomat demo
+    load`: a copy of the run's loaded demo, tests/conftest.py ``demo_database``)."""
+    from tests.conftest import demo_database
 
-    if BACKEND != "postgresql":
-        yield migrated_sqlite(tmp_path / "demo.sqlite3")
-        return
-    with scratch_database("salomat_external_demo") as url:
+    with demo_database("salomat_external_demo", country) as (url, _):
         yield url
 
 
@@ -409,14 +407,10 @@ def country(request, monkeypatch):
 async def test_the_demo_hospitals_haemoglobin_gives_a_pregnant_woman_advice(scratch, country):
     """After `salomat demo load`, one demo pregnant woman's advice names the district
     hospital's laboratory result (6.5 g/dL taken as 65 g/L: severe anaemia)."""
-    from salomat.cli import load_demo
     from salomat.core.db import session_factory
     from salomat.country import pack
 
     data = pack.demo(country)
-    async with session_factory(scratch)() as s:
-        await load_demo(s, data, force=False)
-        await s.commit()
     async with session_factory(scratch)() as s:
         rows = list(await s.scalars(select(ExternalReading)))
         assert [(r.loinc, r.field, r.value, r.sent_value, r.sent_unit) for r in rows] == [

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,14 +23,12 @@ COUNTRIES = ("UZ", "KZ")
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[str]:
-    """A migrated database of this run's backend, for one pack's demo."""
-    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
+def scratch(country: str) -> Iterator[str]:
+    """A database of this run's backend where one pack's demo is loaded (`salomat demo
+    load`: a copy of the run's loaded demo, tests/conftest.py ``demo_database``)."""
+    from tests.conftest import demo_database
 
-    if BACKEND != "postgresql":
-        yield migrated_sqlite(tmp_path / "demo.sqlite3")
-        return
-    with scratch_database("salomat_record_demo") as url:
+    with demo_database("salomat_record_demo", country) as (url, _):
         yield url
 
 
@@ -61,16 +58,12 @@ def test_the_section_sends_as_a_hospital_clinician_for_a_polyclinic_patient(coun
 
 
 async def test_after_the_demo_load_the_family_doctor_reads_the_hospital_stay(scratch, country):
-    from salomat.cli import load_demo
     from salomat.domains.record import service as record
     from salomat.domains.record.demo import load_demo_record
 
     data = pack.demo(country)
     spec = data["record"]
     [stay] = spec["stays"]
-    async with session_factory(scratch)() as s:
-        await load_demo(s, data, force=False)
-        await s.commit()
     today = date.today()
     async with session_factory(scratch)() as s:
         person_id = await registry.person_id_by_national_id(s, stay["patient"])

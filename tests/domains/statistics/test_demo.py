@@ -8,7 +8,6 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +21,12 @@ ANALYST = Principal(user_id=0, username="statistics-test", role="analyst", sessi
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[str]:
-    from tests.conftest import BACKEND, migrated_sqlite, scratch_database
+def scratch(country: str) -> Iterator[str]:
+    """A database where the pack's demo is loaded (`salomat demo load`: a copy of the
+    run's loaded demo, tests/conftest.py ``demo_database``)."""
+    from tests.conftest import demo_database
 
-    if BACKEND != "postgresql":
-        yield migrated_sqlite(tmp_path / "demo.sqlite3")
-        return
-    with scratch_database("salomat_statistics_demo") as url:
+    with demo_database("salomat_statistics_demo", country) as (url, _):
         yield url
 
 
@@ -45,7 +43,6 @@ def _cell(values, indicator: str, area: str):
 
 
 async def test_demo_mortality_equals_the_hand_count(scratch, country) -> None:
-    from salomat.cli import load_demo
     from salomat.domains.statistics import service
 
     data = pack.demo(country)
@@ -56,9 +53,6 @@ async def test_demo_mortality_equals_the_hand_count(scratch, country) -> None:
     births = len(counted)
     ages = [p["died_at_day"] for p in counted if "died_at_day" in p]
     year = str(date.today().year - 1)
-    async with session_factory(scratch)() as s:
-        await load_demo(s, data, force=False)
-        await s.commit()
     async with session_factory(scratch)() as s:
         values = await service.compute_period(s, service.parse_period(year))
         district = spec["counted_district"]
