@@ -223,6 +223,12 @@ async def test_a_search_by_patient_and_code_answers_the_readings_with_the_others
         ]
         == 0
     )
+    # sorted across the shares (the reading has its day)
+    for sort in ("date", "-date", "_lastUpdated"):
+        body = ok(await client.get(f"/fhir/Observation?patient={p.id}&_sort={sort}", headers=auth))
+        assert oid in [r["id"] for r in entries(body)], sort
+        body = ok(await client.get(f"/fhir/Condition?patient={p.id}&_sort={sort}", headers=auth))
+        assert f"dmp-{e['id']}" in [r["id"] for r in entries(body)], sort
     obstetrician = await login(await make_user("obstetrician", facility_code=scr.polyclinic.code))
     theirs = ok(
         await client.get(f"/fhir/Observation?patient={p.id}&code=85354-9", headers=obstetrician)
