@@ -125,6 +125,11 @@ async def test_a_family_doctor_logs_in_and_sees_who_and_where_they_are(browser, 
             ["Start", "Sick-leave certificates"],
             ["Facilities", "Patients", "Who opened my record"],
         ),
+        (
+            "planner",
+            ["Start", "Network planning", "Facilities"],
+            ["Patients", "Who opened my record", "Users"],
+        ),
     ],
 )
 async def test_the_menu_follows_the_role(browser, make_user, make_person, role, sees, does_not_see):
