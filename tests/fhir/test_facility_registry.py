@@ -13,13 +13,17 @@ from __future__ import annotations
 import math
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import salomat
+from salomat.core.config import get_settings
 from salomat.core.errors import Invalid
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import FacilityIn, TerritoryIn
@@ -69,6 +73,13 @@ def perinatal_kind() -> tuple[str, int]:
         for k, t in service.facility_types().items()
         if t.get("perinatal_level")
     )
+
+
+def pack_units() -> dict[str, str]:
+    """The facility types' units as the deployed country's planning.yaml lists them."""
+    country = get_settings().country
+    path = Path(salomat.__file__).parent / "country" / country / "planning.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["facility_units"]
 
 
 class Area:
@@ -151,6 +162,8 @@ async def test_a_facility_site_has_position_unit_type_and_parents(client, staff,
     codings = [(c["system"], c["code"]) for t in site["type"] for c in t["coding"]]
     assert (TYPE, kind) in codings
     assert (MCSD_TYPES, "facility") in codings
+    # the unit level the planning pack gives the type (read from the file itself)
+    assert (facility_registry.UNIT_SYSTEM, pack_units()[kind]) in codings
     assert site["physicalType"]["coding"][0]["code"] == "bu"
     assert site["managingOrganization"]["reference"] == f"Organization/{fac.id}"
     assert site["partOf"]["reference"] == f"Location/{village.id}"
@@ -197,6 +210,9 @@ async def test_location_search_finds_facility_sites(client, staff, area):
     in_village = ok(await get(partof=f"Location/{village.id}", type=f"{TYPE}|{kind}"))
     assert ids(in_village) == [f"facility-{a.id}"]
     assert ids(ok(await get(partof=f"Location/{other.id}", type=kind))) == [f"facility-{c.id}"]
+    # the primary-care unit level
+    unit = f"{facility_registry.UNIT_SYSTEM}|{pack_units()[kind]}"
+    assert ids(ok(await get(partof=f"Location/{village.id}", type=unit))) == [f"facility-{a.id}"]
     # the organization
     assert ids(ok(await get(organization=f"Organization/{b.id}"))) == [f"facility-{b.id}"]
     # the facility code and the name
@@ -408,6 +424,10 @@ def test_the_service_codes_are_published():
     for country in ("UZ", "KZ"):
         codes = terminology.terminology(country).systems[facility_registry.SERVICE_SYSTEM]
         assert {c.code for c in codes.all()} == set(facility_registry.SERVICE_LABELS)
+        path = Path(salomat.__file__).parent / "country" / country / "planning.yaml"
+        units = yaml.safe_load(path.read_text(encoding="utf-8"))["units"]
+        published = terminology.terminology(country).systems[facility_registry.UNIT_SYSTEM]
+        assert {c.code for c in published.all()} == {u["code"] for u in units}
 
 
 # ---- PractitionerRole with FTE -----------------------------------------------------------

@@ -4,7 +4,8 @@ Location and the services it offers as a HealthcareService.
 - **Location** ``facility-<facility id>`` (the territory Locations keep their plain
   numeric ids): physicalType ``bu`` (building), ``type`` the mCSD ``facility`` code and the
   facility type of the country pack (``urn:salomat:facility-type``: medical point,
-  feldsher-obstetric point, physician ambulatory, family polyclinic, ...),
+  feldsher-obstetric point, physician ambulatory, family polyclinic, ...) and, for a
+  primary-care type, its unit level of the planning pack (``urn:salomat:phc-unit``),
   ``managingOrganization`` the facility's Organization, ``partOf`` its settlement's
   Location, ``position`` the settlement's coordinates (a facility carries none of its own
   yet; the extension ``position-source`` says ``settlement``), the name in the pack's
@@ -25,6 +26,7 @@ from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.location import Location
 
 from salomat.core.i18n import N_
+from salomat.domains.planning import service as planning
 from salomat.domains.registry.service import FacilitySite
 from salomat.fhir.common import EXT, FACILITY_SYSTEM, TERRITORY_SYSTEM, meta, validated
 from salomat.fhir.location import MCSD_TYPES, PHYSICAL_TYPE
@@ -35,6 +37,10 @@ TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 SITE_PREFIX = "facility-"
 SERVICE_PREFIX = "facility-"
 SERVICE_SYSTEM = "urn:salomat:healthcare-service"
+#: the primary-care unit levels of the planning pack (planning.yaml ``units``: health
+#: worker, medical point, feldsher-obstetric point, physician ambulatory, polyclinic), the
+#: unit each facility type is (``facility_units``)
+UNIT_SYSTEM = "urn:salomat:phc-unit"
 POSITION_SOURCE_EXT = EXT + "position-source"
 
 #: the services' names (English; uz, ru, kk from the message catalogue)
@@ -83,6 +89,16 @@ def _translations(name: str, names: dict[str, str]) -> dict[str, Any] | None:
     return {"extension": ext} if ext else None
 
 
+def unit_of(kind: str) -> str | None:
+    """The primary-care unit a facility type is, by the deployed country's planning pack."""
+    return planning.planning_pack().unit_of(kind)
+
+
+def kinds_of_unit(unit: str) -> list[str]:
+    """The facility types that are the unit ``unit``."""
+    return [k for k, u in planning.planning_pack().facility_units.items() if u == unit]
+
+
 def site_to_fhir(site: FacilitySite) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "Location",
@@ -105,6 +121,9 @@ def site_to_fhir(site: FacilitySite) -> dict[str, Any]:
             "display": site.name,
         },
     }
+    unit = unit_of(site.kind)
+    if unit is not None:
+        res["type"].append({"coding": [{"system": UNIT_SYSTEM, "code": unit}]})
     translated = _translations(site.name, site.names)
     if translated:
         res["_name"] = translated

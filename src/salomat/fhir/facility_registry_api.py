@@ -199,8 +199,11 @@ async def search_sites(
                 raise Invalid.fields([FieldError("type", why)])
             if (sys, code) == (mapper.MCSD_TYPES, "facility") or (not sep and code == "facility"):
                 kinds += list(known)
-            elif (sys == TYPE_SYSTEM or not sep) and code in known:
+                continue
+            if (sys == TYPE_SYSTEM or not sep) and code in known:
                 kinds.append(code)
+            if sys == mapper.UNIT_SYSTEM or not sep:
+                kinds += mapper.kinds_of_unit(code)
     codes = None
     raw_id = params.get("identifier")
     if raw_id is not None:
@@ -229,7 +232,10 @@ def asks_for_sites(params: Params) -> bool:
     if raw_type is not None:
         for value in raw_type.split(","):
             sys, sep, code = value.rpartition("|")
-            if sys in (mapper.MCSD_TYPES, TYPE_SYSTEM) and code != "jurisdiction":
+            if (
+                sys in (mapper.MCSD_TYPES, TYPE_SYSTEM, mapper.UNIT_SYSTEM)
+                and code != "jurisdiction"
+            ):
                 return True
             if not sep and code not in ("region", "district", "settlement", "jurisdiction"):
                 return True

@@ -27,6 +27,7 @@ from salomat.domains.insurance.service.status import STATE_LABEL as INSURED_BY_S
 from salomat.domains.maternal.schemas import ReferralKind
 from salomat.domains.maternal.service import codes as maternal_codes
 from salomat.domains.maternal.service import external_readings as maternal
+from salomat.domains.planning import service as planning
 from salomat.domains.prescription import service as prescription
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import Level as TerritoryLevel
@@ -407,6 +408,13 @@ def code_systems(country: str) -> list[CodeSystem]:
         "the facility registry mapper's services",
         _named(facility_registry.SERVICE_LABELS),
     )
+    phc_units = _ours(
+        "phc-unit",
+        facility_registry.UNIT_SYSTEM,
+        "Primary-care unit levels",
+        "planning.yaml units",
+        (concept(u.code, dict(u.names)) for u in planning.planning_pack(country).units.values()),
+    )
     rules = sanatorium.sanatorium_rules(country)
     profiles = _ours(
         "sanatorium-profile",
@@ -572,6 +580,7 @@ def code_systems(country: str) -> list[CodeSystem]:
         specialties,
         positions,
         healthcare_services,
+        phc_units,
         profiles,
         categories,
         reasons,
