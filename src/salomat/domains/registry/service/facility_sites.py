@@ -10,6 +10,7 @@ A facility has no coordinates of its own yet: a site's position is its settlemen
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,8 +24,8 @@ from salomat.domains.registry.models import Facility, Territory
 
 __all__ = ["FacilitySite", "Near", "SiteQuery", "facility_sites"]
 
-#: the mean Earth radius of the great-circle distance (km), as the planning domain's
-#: geo module and the domain note's vectors use it
+#: the mean Earth radius (km) of the bounding box around a ``near`` point (the domain
+#: note's R); the box is a little wider than the circle, the caller's distance decides
 _EARTH_KM = 6371.0
 
 
@@ -55,9 +56,14 @@ class FacilitySite:
 
 @dataclass(frozen=True, slots=True)
 class Near:
+    """Within ``km`` of a point, by ``distance_km(lat1, lon1, lat2, lon2)``: the caller's
+    great-circle distance (the planning domain's haversine, domains/planning/service/geo.py,
+    which the registry below it cannot import)."""
+
     latitude: float
     longitude: float
     km: float
+    distance_km: Callable[[float, float, float, float], float]
 
 
 @dataclass(slots=True)
@@ -75,15 +81,6 @@ class SiteQuery:
     #: (kinds, perinatal): a facility of one of the kinds, or (perinatal true) one with a
     #: perinatal level: what offers one of several services
     kinds_or_perinatal: tuple[list[str], bool] | None = None
-
-
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * _EARTH_KM * math.asin(math.sqrt(min(1.0, max(0.0, a))))
 
 
 def _box(near: Near) -> tuple[float, float, float, float] | None:
@@ -171,7 +168,7 @@ async def facility_sites(
         where += [s.latitude.between(box[0], box[1]), s.longitude.between(box[2], box[3])]
     hits = []
     for r in await session.execute(columns.where(*where)):
-        km = _haversine_km(near.latitude, near.longitude, r.latitude, r.longitude)
+        km = near.distance_km(near.latitude, near.longitude, r.latitude, r.longitude)
         if km <= near.km:
             hits.append(_site(r, km))
     hits.sort(key=lambda x: (x.distance_km, x.code))
