@@ -170,6 +170,7 @@ async def test_import_bad_lines_named_and_nothing_stored(kz, plan) -> None:  # t
         f"{s2};12;;Census;43.6;77.0\n"  # 6: missing date
         f"{s2};12;2026-02-01;Census;39.6;66.9\n"  # 7: Samarkand: outside Kazakhstan
         f"{s2};1x;2026-03-01;;43.6;77.0\n"  # 8: not a number, no source
+        f"{s2};99999999999;2026-04-01;C;43.6;77.0\n"  # 9: larger than any settlement
     )
     report = await settlements.import_census_csv(plan.db, plan.principal(), text)
     got = {(i.line, i.field) for i in report.issues}
@@ -181,6 +182,7 @@ async def test_import_bad_lines_named_and_nothing_stored(kz, plan) -> None:  # t
         (7, "latitude"),
         (8, "population"),
         (8, "source"),
+        (9, "population"),
     }
     assert report.imported == 0
     await plan.db.commit()

@@ -40,6 +40,8 @@ __all__ = [
 #: has 5-year bands: 0, 5 and 10 count whole, the 15-19 band for three fifths (15, 16, 17)
 CHILD_BANDS = {0: Decimal(1), 5: Decimal(1), 10: Decimal(1), 15: Decimal(3) / 5}
 MAX_LINES = 100_000
+#: no settlement is larger (the largest cities hold a few million)
+MAX_POPULATION = 50_000_000
 
 
 @dataclass
@@ -375,6 +377,14 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
         if population is not None and population < 0:
             issues.append(
                 CensusIssue(number, "population", _say(N_("A population cannot be negative")))
+            )
+        elif population is not None and population > MAX_POPULATION:
+            issues.append(
+                CensusIssue(
+                    number,
+                    "population",
+                    _say(N_("More than %(n)s people in one settlement"), n=MAX_POPULATION),
+                )
             )
         raw = cells.get("as_of", "")
         as_of: date | None = None
