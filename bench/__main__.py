@@ -37,7 +37,10 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
 - ``statistics``: the full national indicator set of a year (every area and stratum)
   beside hand-written SQL of the same national counts, and the aggregate job's duration;
 - ``screening``: the target groups of a whole region and the quarterly HEARTS indicator set,
-  each beside hand-written SQL of the same counts, and one facility's worklists (p95).
+  each beside hand-written SQL of the same counts, and one facility's worklists (p95);
+- ``planning``: the norm gaps of the whole country's settlements beside a hand-written SQL
+  of the same counts, access and staffing of the whole country, and a district's mobile
+  team routed by OR-Tools beside a nearest-neighbour tour.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -62,12 +65,12 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
-    "record", "bulk", "subscriptions", "statistics", "screening",
+    "record", "bulk", "subscriptions", "statistics", "screening", "planning",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
     "sick_leave_certificate", "sanatorium_referral", "cancer_tumour", "ins_claim_line",
-    "record_resource", "dmp_enrolment",
+    "record_resource", "dmp_enrolment", "settlement_census",
 )  # fmt: skip
 
 

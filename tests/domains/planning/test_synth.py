@@ -162,10 +162,9 @@ def _rows(url, sql):
 def test_villages_at_the_packs_count_each_with_a_census_figure_inside_the_country(loaded):
     country, url, counts = loaded
     cfg = settings(country)
-    national = pack.load(country, "population")["national_population"]
-    target = round(cfg["rural_settlements"] * math.sqrt(PEOPLE / national))
+    target = cfg["rural_settlements"]  # the country's count, whatever the people asked
     villages = _rows(url, "SELECT * FROM territory WHERE level = 'settlement' AND is_rural")
-    # the pack's count scaled like the districts (rounding per district: a few either way)
+    # rounding per district: a few either way
     districts = _rows(url, "SELECT id FROM territory WHERE level = 'district'")
     assert abs(len(villages) - target) <= len(districts)
     settlements = _rows(url, "SELECT * FROM territory WHERE level = 'settlement'")

@@ -4,10 +4,10 @@ What the registry's generator leaves to this one (its settlements are a town and
 villages of similar size per district, all with attached people):
 
 - **Villages up to the country's count.** The pack's ``planning.rural_settlements`` (the
-  country's number of rural settlements) scaled like the registry scales districts
-  (square root of people asked / national population), spread over the districts by
-  their rural people; the registry's villages count, the others are added as settlements
-  with a census figure and nobody attached (attachment is not residence). Each lies at a
+  country's number of rural settlements, thousands, whatever the people asked: the
+  planner plans for the whole country), spread over the districts by their rural
+  people; the registry's villages count, the others are added as settlements with a
+  census figure and nobody attached (attachment is not residence). Each lies at a
   normal offset (``spread`` degrees) from its district's centre, clipped to the
   country's bounding box (``bbox``).
 - **Census figures.** Every settlement gets one ``settlement_census`` row on the run's
@@ -164,8 +164,7 @@ def synthesize_planning(
     """Villages up to the country's count, census figures, units by the current norm
     with the pack's share missing, part-time FTE; returns the rows written per table.
 
-    ``rural_settlements`` overrides the pack's count scaled to the people asked (the
-    bench asks for the whole country's)."""
+    ``rural_settlements`` overrides the pack's count (the country's)."""
     from salomat.domains.planning.models import SettlementCensus
     from salomat.domains.planning.service import norms
     from salomat.domains.registry.service import synth_places as places
@@ -197,12 +196,7 @@ def synthesize_planning(
         if s.is_rural:
             villages_of[s.parent_id] = villages_of.get(s.parent_id, 0) + 1
             rural_people[s.parent_id] = rural_people.get(s.parent_id, 0) + living.get(s.id, 0)
-    scale = math.sqrt(min(1.0, people / national))
-    target = (
-        rural_settlements
-        if rural_settlements is not None
-        else round(cfg["rural_settlements"] * scale)
-    )
+    target = rural_settlements if rural_settlements is not None else cfg["rural_settlements"]
     centres = [
         (d.latitude, d.longitude, float(rural_people.get(d.id, 0)))
         for d in districts
