@@ -156,3 +156,35 @@ async def test_no_server_error_on_any_scenario_input(
         headers=planner,
     )
     assert r.status_code < 500, r.text
+
+
+async def test_the_mobile_page_plans_a_team_s_days(client, planner, plan, kz, db):
+    from salomat.domains.planning.schemas_mobile import TeamIn
+    from salomat.domains.planning.service import mobile
+
+    team = await mobile.create_team(
+        db, plan.principal(), TeamIn(facility_code=plan.facilities["S6"], name="Team <b>1</b>")
+    )
+    await db.commit()
+    r = await client.get(PAGE + "/mobile", headers=planner)
+    assert r.status_code == 200, r.text
+    assert "Team &lt;b&gt;1&lt;/b&gt;" in r.text  # escaped
+    r = await client.get(
+        PAGE + "/mobile",
+        params={"team": team.id, "area": plan.districts["D1"], "start": "2026-12-07"},
+        headers=planner,
+    )
+    assert r.status_code == 200, r.text
+    days = r.text.split('data-testid="pm-days"')[1].split("</table>")[0]
+    # the district's settlements without a unit with premises: S1 and S3
+    assert "Village S1" in days
+    assert "Village S3" in days
+    assert "Village S2" not in days
+    assert "07.12.2026" in days  # a Monday: the first working day
+    for bad in (
+        {"team": "x"},
+        {"team": str(team.id), "area": plan.districts["D1"], "start": "2026-13-01"},
+    ):
+        r = await client.get(PAGE + "/mobile", params=bad, headers=planner)
+        assert 400 <= r.status_code < 500, r.text
+        assert 'data-testid="pm-errors"' in r.text

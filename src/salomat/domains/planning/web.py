@@ -29,7 +29,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from salomat.core.downloads import CsvFile, csv_download, csv_text
-from salomat.core.errors import N_, FieldError, Invalid, SalomatError
+from salomat.core.errors import N_, FieldError, Invalid, SalomatError, field_errors_from_pydantic
 from salomat.core.i18n import current_language, gettext
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -59,6 +59,9 @@ FIELD_LABELS = {
     "settlement": N_("Settlement"),
     "unit": N_("Unit"),
     "colour": N_("Colour by"),
+    "team": N_("Mobile team"),
+    "start": N_("First day"),
+    "territory": N_("Area"),
 }
 
 
@@ -407,3 +410,46 @@ async def scenario_page(request: Request, session: DbSession, principal: Reader)
             ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
             status = e.status
         return render(request, "planning/scenario.html", ctx, status=status)
+
+
+@web.get(MOBILE, response_class=HTMLResponse)
+async def mobile_page(request: Request, session: DbSession, principal: Reader) -> Response:
+    """A mobile team's route over a district's settlements without a unit, split into
+    working days on the calendar (shown, not saved: saving is the API's, planning:edit)."""
+    from pydantic import ValidationError
+
+    from salomat.domains.planning.schemas_mobile import RouteIn
+    from salomat.domains.planning.service import mobile
+
+    with speaking(request):
+        ctx, errors = _base(request)
+        team, e1 = _texts(request, "team", 12)
+        start, e2 = _texts(request, "start", 10)
+        errors += e1 + e2
+        ctx.update(team=team, start=start or date.today().isoformat(), teams=[], route=None)
+        status = 200
+        try:
+            ctx["editions"] = list(_rules().editions)
+            ctx["teams"] = await mobile.list_teams(session, principal)
+            team_id: int | None = None
+            if team:
+                if not team.isdigit() or int(team) not in {t.id for t in ctx["teams"]}:
+                    errors.append(FieldError("team", N_("is not one of the choices")))
+                else:
+                    team_id = int(team)
+            if team_id is not None and not ctx["area"]:
+                errors.append(FieldError("area", N_("is required")))
+            data = None
+            if team_id is not None and ctx["area"]:
+                try:
+                    data = RouteIn(territory=ctx["area"], start=ctx["start"], save=False)
+                except ValidationError as e:
+                    errors += field_errors_from_pydantic(e.errors())  # type: ignore[arg-type]
+            if errors:
+                raise Invalid.fields(errors)
+            if data is not None and team_id is not None:
+                ctx["route"] = await mobile.plan_team_route(session, principal, team_id, data)
+        except SalomatError as e:
+            ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
+            status = e.status
+        return render(request, "planning/mobile.html", ctx, status=status)
