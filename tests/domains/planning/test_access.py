@@ -8,9 +8,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salomat.core.errors import Invalid
 from salomat.domains.planning.service import access as acc
+from salomat.domains.planning.service import geo
 from salomat.domains.planning.service.access import (
     Place,
     ProposedUnit,
@@ -238,3 +241,44 @@ def test_the_packs_rules_load(country: str) -> None:
     assert r.inside(43.2220, 76.8512) is (country == "KZ")
     assert r.inside(39.6542, 66.9597) is (country == "UZ")
     assert r.inside(55.7558, 37.6173) is False
+
+
+villages = st.lists(
+    st.tuples(
+        st.floats(42.0, 44.0), st.floats(75.0, 77.0), st.one_of(st.none(), st.integers(0, 5000)),
+        st.sampled_from([(), ("medical_point",), ("feldsher_obstetric_point",),
+                         ("physician_ambulatory",)]),
+    ),
+    min_size=1, max_size=25,
+)  # fmt: skip
+
+
+@settings(max_examples=40)
+@given(villages, st.data())
+def test_opening_a_unit_never_leaves_more_people_beyond(
+    vs: list[tuple[float, float, int | None, tuple[str, ...]]], data: st.DataObject
+) -> None:
+    places = [
+        Place(i, f"V{i}", f"V{i}", lat, lon, pop, frozenset(units))
+        for i, (lat, lon, pop, units) in enumerate(vs)
+    ]
+    where = data.draw(st.sampled_from([p.code for p in places]))
+    unit = data.draw(st.sampled_from(rules().levels))
+    sc = compute_scenario("X", places, [ProposedUnit(where, unit)], rules())
+    for r in (sc.before, sc.after):
+        assert 0 <= r.population_beyond <= r.population
+        assert r.share_beyond is None or 0 <= r.share_beyond <= 1
+    assert sc.population_beyond_after <= sc.population_beyond_before
+    assert sc.population_beyond_before - sc.population_beyond_after == sc.gained_population
+    # the nearest of each level is the true nearest (a brute force over the sites)
+    for s in sc.before.settlements:
+        for li, level in enumerate(rules().levels):
+            sites = [p for p in places if any(rules().rank(u) >= li for u in p.units)]
+            n = s.nearest[level]
+            if not sites:
+                assert n is None
+                continue
+            best = min(geo.haversine_km(s.latitude, s.longitude, p.latitude, p.longitude)
+                       for p in sites)  # fmt: skip
+            assert n is not None
+            assert n.straight_km == pytest.approx(best, abs=1e-6)
