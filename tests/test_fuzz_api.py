@@ -71,6 +71,7 @@ PREFERENCE = [
     Role.citizen,
     Role.employer,
     Role.mortality_coder,
+    Role.planner,
 ]
 
 #: explicit, so a schemathesis.toml lying around changes nothing; seeded and
