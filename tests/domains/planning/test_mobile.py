@@ -326,3 +326,21 @@ async def test_team_and_route_input_is_422_naming_the_field(
     assert (await client.post(url, json=body, headers=analyst)).status_code == 200
     r = await client.post(url, json=body | {"save": True}, headers=analyst)
     assert r.status_code == 403
+
+
+async def test_too_many_settlements_for_one_plan_is_422(
+    client, planner, plan, kz, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from salomat.domains.planning.service import routing
+
+    team = await _team(client, planner, plan)
+    monkeypatch.setattr(routing, "MAX_STOPS", 1)  # D1 has two settlements without a unit
+    url = f"{BASE}/mobile-teams/{team}/route"
+    body = {"territory": plan.districts["D1"], "start": "2026-12-07"}
+    r = await client.post(url, json=body, headers=planner)
+    assert r.status_code == 422
+    assert fields(r) == ["territory"]
+    one = body | {"settlements": [plan.settlements["S1"]]}
+    r = await client.post(url, json=one, headers=planner)
+    assert r.status_code == 200, r.text
+    assert r.json()["days"][0]["settlements"] == [plan.settlements["S1"]]

@@ -259,6 +259,14 @@ async def plan_team_route(
     )
     stops = [r for r in chosen if r.code not in set(no_coords) | set(outside)]
     stops.sort(key=lambda r: r.code)
+    if len(stops) > routing.MAX_STOPS:
+        field = "territory" if data.settlements is None else "settlements"
+        raise _invalid(
+            field,
+            N_("%(n)s settlements to visit: at most %(max)s a plan (choose a district)"),
+            n=len(stops),
+            max=routing.MAX_STOPS,
+        )
     lat = [base.latitude, *(r.latitude for r in stops)]
     lon = [base.longitude, *(r.longitude for r in stops)]
     matrix = (geo.haversine_matrix_km(lat, lon, lat, lon) * rules.detour_factor).tolist()
