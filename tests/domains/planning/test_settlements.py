@@ -157,6 +157,21 @@ async def test_import_valid_file(kz, plan) -> None:  # type: ignore[no-untyped-d
     assert [tuple(r) for r in await _figures(plan, "S3")] == [(AS_OF, 410, "Census 2025 corrected")]
     rows = await rows_of(plan)
     assert rows["S1"].census_population == 40  # the latest figure
+    from salomat.core.audit import AuditEvent
+
+    audited = (
+        (
+            await plan.db.execute(
+                select(AuditEvent.detail).where(
+                    AuditEvent.resource_type == "SettlementCensus",
+                    AuditEvent.username == "planner-test",
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert any("2 figures (1 replaced)" in (d or "") for d in audited)
 
 
 async def test_import_bad_lines_named_and_nothing_stored(kz, plan) -> None:  # type: ignore[no-untyped-def]

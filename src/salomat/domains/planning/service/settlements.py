@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core import i18n
+from salomat.core import audit, i18n
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.security import Principal
 from salomat.domains.planning.models import SettlementCensus
@@ -467,6 +467,16 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
     report.imported = len(good)
     await reads.set_settlement_coordinates(session, coords)
     report.coordinates = len(coords)
+    await audit.record(
+        session,
+        principal,
+        action="create",
+        resource_type="SettlementCensus",
+        detail=(
+            f"census import: {report.imported} figures ({report.replaced} replaced), "
+            f"{report.coordinates} settlements' coordinates"
+        ),
+    )
     await session.flush()
     return report
 
