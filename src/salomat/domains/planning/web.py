@@ -241,7 +241,7 @@ def _by_region(rows: list[Any], staff: Any, breakdown: Any) -> dict[str, Any]:
 
 
 async def _overview(
-    session: Any, principal: Principal, area: str, edition: str, colour: str
+    session: Any, principal: Principal, area: str, edition: str, colour: str, regions: list[Any]
 ) -> dict[str, Any]:
     from salomat.domains.planning.service import access, gaps, settlements
     from salomat.domains.planning.service.staffing import staffing as staffing_report
@@ -266,10 +266,9 @@ async def _overview(
     acc = await access.access(session, principal, area, edition_code=code)
     ctx["access"] = acc
     ctx["map"] = map_of(rows, {a.code: a for a in acc.settlements}, colour, acc.threshold_level)
-    ctx["area_name"] = next(
-        (u.name for u in (await registry.area_breakdown(session, None)).units if u.code == area),
-        None,
-    ) or (report.districts[0].district_name if len(report.districts) == 1 else area)
+    ctx["area_name"] = next((u.name for u in regions if u.code == area), None) or (
+        report.districts[0].district_name if len(report.districts) == 1 else area
+    )
     return ctx
 
 
@@ -315,7 +314,9 @@ async def overview_page(request: Request, session: DbSession, principal: Reader)
             if errors:
                 raise Invalid.fields(errors)
             ctx.update(
-                await _overview(session, principal, ctx["area"], ctx["edition"], ctx["colour"])
+                await _overview(
+                    session, principal, ctx["area"], ctx["edition"], ctx["colour"], ctx["regions"]
+                )
             )
         except SalomatError as e:
             ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
