@@ -322,6 +322,7 @@ def migrated_database() -> Iterator[str]:
         migrate.upgrade(TEST_URL)  # at head already: this only checks so
         yield TEST_URL
     finally:
+        _stop_served_apps()
         if _PG_NAME:
             from salomat.core.db import dispose_engines
 
@@ -437,10 +438,18 @@ def _tail(path: str, lines: int = 40) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
-@contextmanager
-def serve_app(**env: str) -> Iterator[str]:
-    """uvicorn in a child process, its base URL; it inherits the test database settings
-    from os.environ, with ``env`` (e.g. ``SALOMAT_COUNTRY="KZ"``) over them."""
+@dataclass
+class _Served:
+    base: str
+    proc: subprocess.Popen[bytes]
+    log: Any
+
+
+#: the apps served for the run, one per environment (its SALOMAT_* variables)
+_SERVED: dict[tuple[tuple[str, str], ...], _Served] = {}
+
+
+def _start_app(env: dict[str, str]) -> _Served:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
@@ -460,17 +469,18 @@ def serve_app(**env: str) -> Iterator[str]:
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    served = _Served(base, proc, log)
     try:
         # a wait for readiness, not a timing assertion: on a loaded machine (both suites
         # side by side, Node validating) importing the app has taken over 30 s
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
-            if proc.poll() is not None:
-                pytest.fail(f"uvicorn exited with {proc.returncode}:\n{_tail(log.name)}")
+            if served.proc.poll() is not None:
+                pytest.fail(f"uvicorn exited with {served.proc.returncode}:\n{_tail(log.name)}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
+                    return served
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
@@ -478,16 +488,44 @@ def serve_app(**env: str) -> Iterator[str]:
                     f"uvicorn did not answer on {base} in {STARTUP_SECONDS} s:\n{_tail(log.name)}"
                 )
             time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
+    except BaseException:
+        _stop_app(served)
+        raise
+
+
+def _stop_app(served: _Served) -> None:
+    served.proc.terminate()
+    try:
+        served.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        served.proc.kill()
+        served.proc.wait()
+    served.log.close()
+    os.unlink(served.log.name)
+
+
+def _stop_served_apps() -> None:
+    while _SERVED:
+        _stop_app(_SERVED.popitem()[1])
+
+
+@contextmanager
+def serve_app(**env: str) -> Iterator[str]:
+    """uvicorn in a child process, its base URL; it inherits the test database settings
+    from os.environ, with ``env`` (e.g. ``SALOMAT_COUNTRY="KZ"``) over them.
+
+    One server per distinct environment (its SALOMAT_* variables) serves the whole run:
+    started on first use, stopped at the end of the run, as the session's ``live_server``
+    always was. Starting one imports the app in a new process (10-30 s on a loaded
+    machine), and the page tests of one pack need the same server."""
+    merged = {**os.environ, **env}
+    key = tuple(sorted((k, v) for k, v in merged.items() if k.startswith("SALOMAT_")))
+    served = _SERVED.get(key)
+    if served is None or served.proc.poll() is not None:
+        if served is not None:
+            _stop_app(served)
+        served = _SERVED[key] = _start_app(merged)
+    yield served.base
 
 
 @pytest.fixture(scope="session")
