@@ -344,3 +344,32 @@ async def test_too_many_settlements_for_one_plan_is_422(
     r = await client.post(url, json=one, headers=planner)
     assert r.status_code == 200, r.text
     assert r.json()["days"][0]["settlements"] == [plan.settlements["S1"]]
+
+
+async def test_a_merge_moves_the_people_seen_to_the_survivor(
+    client, login, make_user, make_person, planner, plan, kz, db
+) -> None:  # type: ignore[no-untyped-def]
+    from salomat.core.security import Principal
+    from salomat.domains.registry import service as registry
+
+    team = await _team(client, planner, plan)
+    nurse = await login(await make_user("nurse", facility_code=plan.facilities["S6"]))
+    twin = await make_person(facility_code=plan.facilities["S6"])
+    visit = {
+        "settlement": plan.settlements["S1"],
+        "visited_on": date.today().isoformat(),
+        "people": [{"person_id": twin.id, "services": ["consultation"]}],
+    }
+    r = await client.post(f"{BASE}/mobile-teams/{team}/visits", json=visit, headers=nurse)
+    assert r.status_code == 201, r.text
+    survivor = await make_person(
+        facility_code=plan.facilities["S6"], family_name=twin.family_name,
+        given_name=twin.given_name, birth_date=twin.birth_date, sex=twin.sex,
+        duplicate_reason="test: the same woman registered twice",
+    )  # fmt: skip
+    clerk = Principal(user_id=0, username="clerk", role="registrar", session_id="t")
+    await registry.merge_persons(db, clerk, survivor.id, twin.id, "registered twice")
+    await db.commit()
+    r = await client.get(r.headers["location"], headers=nurse)
+    assert r.status_code == 200, r.text
+    assert [p["person_id"] for p in r.json()["people"]] == [survivor.id]

@@ -605,3 +605,19 @@ async def list_visits(
         )
         for v in visits
     ]
+
+
+# --- the registry's merges -------------------------------------------------------------
+
+
+@registry.on_person_rows_moved
+async def move_rows(session: AsyncSession, event: registry.PersonRowsMoved) -> None:
+    """A merge re-points the people seen during visits to the surviving record (a
+    service the survivor already has in that visit stays hers); an unmerge moves back
+    exactly what the merge moved."""
+    await registry.move_person_rows(
+        session,
+        event,
+        {"mobile_visit_person": MobileVisitPerson},
+        {"mobile_visit_person": ("visit_id", "service")},
+    )
