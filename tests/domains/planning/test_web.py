@@ -188,3 +188,31 @@ async def test_the_mobile_page_plans_a_team_s_days(client, planner, plan, kz, db
         r = await client.get(PAGE + "/mobile", params=bad, headers=planner)
         assert 400 <= r.status_code < 500, r.text
         assert 'data-testid="pm-errors"' in r.text
+
+
+async def test_settlements_outside_the_country_or_without_coordinates_are_named(
+    client, planner, plan, kz, db
+):
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Territory
+
+    await db.execute(
+        update(Territory).where(Territory.id == plan.settlement_ids["S1"]).values(latitude=10.0)
+    )
+    await db.execute(
+        update(Territory)
+        .where(Territory.id == plan.settlement_ids["S2"])
+        .values(latitude=None, longitude=None)
+    )
+    await db.commit()
+    r = await client.get(PAGE, params={"area": plan.region}, headers=planner)
+    assert r.status_code == 200, r.text
+    outside = r.text.split('data-testid="pl-outside"')[1].split("</p>")[0]
+    assert plan.settlements["S1"] in outside
+    missing = r.text.split('data-testid="pl-no-coordinates"')[1].split("</p>")[0]
+    assert plan.settlements["S2"] in missing
+    svg = r.text.split('data-testid="planning-map"')[1].split("</svg>")[0]
+    assert f'data-code="{plan.settlements["S2"]}"' not in svg  # nowhere to draw it
+    assert f'data-code="{plan.settlements["S1"]}"' not in svg  # not in the country
+    assert f'data-code="{plan.settlements["S3"]}"' in svg

@@ -133,9 +133,15 @@ def _fmt(v: Any) -> str:
 
 
 def map_of(
-    rows: list[Any], access_by_code: dict[str, Any], colour: str, level: str | None = None
+    rows: list[Any],
+    access_by_code: dict[str, Any],
+    colour: str,
+    level: str | None = None,
+    outside: frozenset[str] = frozenset(),
 ) -> str:
-    """The SVG map of the area's settlements: by gap (default) or by access."""
+    """The SVG map of the area's settlements: by gap (default) or by access. Settlements
+    without coordinates or ``outside`` the country are not drawn (the page lists them)."""
+    rows = [r for r in rows if r.code not in outside]
     settlements = []
     for r in rows:
         if r.latitude is None or r.longitude is None:
@@ -265,7 +271,13 @@ async def _overview(
     ctx["staffing"] = await staffing_report(session, principal, area)
     acc = await access.access(session, principal, area, edition_code=code)
     ctx["access"] = acc
-    ctx["map"] = map_of(rows, {a.code: a for a in acc.settlements}, colour, acc.threshold_level)
+    ctx["map"] = map_of(
+        rows,
+        {a.code: a for a in acc.settlements},
+        colour,
+        acc.threshold_level,
+        frozenset(acc.outside_country),
+    )
     ctx["area_name"] = next((u.name for u in regions if u.code == area), None) or (
         report.districts[0].district_name if len(report.districts) == 1 else area
     )
