@@ -492,3 +492,33 @@ async def test_odd_requests_are_refused_naming_the_parameter(
     found = issues(r, status)
     if element is not None:
         assert element in found
+
+
+@pytest.mark.parametrize(
+    ("change", "element"),
+    [
+        (lambda r, e: r.pop("subject"), "Bundle.entry[0].resource.subject"),
+        (lambda r, e: r.pop("effectiveDateTime"), "Bundle.entry[0].resource.effectiveDateTime"),
+        (
+            lambda r, e: r["component"][1]["valueQuantity"].update(value=400),
+            "Bundle.entry[0].resource.component[1].valueQuantity.value",
+        ),
+        (
+            lambda r, e: r["component"][0]["valueQuantity"].update(value="abc"),
+            "Bundle.entry[0].resource.component[0].valueQuantity.value",
+        ),
+        (
+            lambda r, e: e["request"].update(ifNoneExist="identifier=x|1"),
+            "Bundle.entry[0].request.ifNoneExist",
+        ),
+    ],
+)
+async def test_bundle_result_refusals_name_the_entry_element(client, login, scr, change, element):
+    auth = await login(scr.nurse_account)
+    p = await scr.make_patient(date(1990, 1, 1))
+    bundle = _bundle("transaction", _result(p.id, 120))
+    change(bundle["entry"][0]["resource"], bundle["entry"][0])
+    r = await client.post("/fhir", json=bundle, headers=auth)
+    assert r.status_code in (400, 422), r.text
+    assert any(x.startswith(element) for x in issues(r, r.status_code)), r.text
+    assert await _visits(client, auth, p.id) == []
