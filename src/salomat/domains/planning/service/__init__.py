@@ -66,3 +66,25 @@ __all__ = [
     "staffing",
     "validate_bands",
 ]
+
+# access, scenarios and mobile teams (docs/planning.md, "Access, scenarios and mobile
+# medical teams"): appended by their helper. The use cases stay in their modules
+# (``service.access.access``, ``service.access.scenario``): a function named ``access``
+# here would hide the module of that name.
+from salomat.domains.planning.service.access import (
+    AccessReport,
+    ProposedUnit,
+    RoadGraph,
+    ScenarioReport,
+)
+from salomat.domains.planning.service.routing import RoutePlan, plan_route, visit_calendar
+
+__all__ += [
+    "AccessReport",
+    "ProposedUnit",
+    "RoadGraph",
+    "RoutePlan",
+    "ScenarioReport",
+    "plan_route",
+    "visit_calendar",
+]
