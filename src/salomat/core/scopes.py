@@ -51,7 +51,7 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     "user:read": None,
     "audit:read": None,
     "audit:self": None,
-    "facility:read": _r("Organization", "Location"),
+    "facility:read": _r("Organization", "Location", "HealthcareService"),
     "facility:manage": None,
     "territory:read": _r("Location"),
     "territory:manage": None,
