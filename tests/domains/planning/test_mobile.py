@@ -301,6 +301,13 @@ async def test_team_and_route_input_is_422_naming_the_field(
     )
     assert r.status_code == 422
     assert fields(r) == ["facility_code", "members.0"]
+    r = await client.post(
+        f"{BASE}/mobile-teams",
+        json={"facility_code": plan.facilities["S6"], "name": "x", "members": [2**31]},
+        headers=planner,
+    )
+    assert r.status_code == 422  # past the practitioner table's 32-bit ids
+    assert fields(r) == ["members.0"]
     team = await _team(client, planner, plan)
     url = f"{BASE}/mobile-teams/{team}/route"
     r = await client.post(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from salomat.core.params import MAX_SMALL_ID
 
 CODE = Field(min_length=1, max_length=32)
 
@@ -30,7 +33,9 @@ class TeamIn(_In):
     facility_code: str = CODE
     name: str = Field(min_length=1, max_length=200)
     #: practitioner ids of the registry
-    members: list[int] = Field(default_factory=list, max_length=20)
+    members: list[Annotated[int, Field(ge=1, le=MAX_SMALL_ID)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class TeamOut(BaseModel):

@@ -140,7 +140,7 @@ async def create_team(session: AsyncSession, principal: Principal, data: TeamIn)
         )
     members = list(dict.fromkeys(data.members))
     for i, pid in enumerate(data.members):
-        if pid < 1 or pid > 2**31 or not await registry.practitioner_exists(session, pid):
+        if not await registry.practitioner_exists(session, pid):
             errors.append(
                 FieldError(f"members.{i}", N_("%(value)s is not a practitioner"), {"value": pid})
             )
