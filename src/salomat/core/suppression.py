@@ -21,14 +21,16 @@ withholds more.
 
 ``protect_lines`` applies the same rule to a table of many such sums at once (each
 column against its total, parts of a row against the row's own figure), line by line
-until no line changes: a heuristic, as every cell-by-cell suppression is, not a proof
-against every combination of the equations.
+until no line changes: a heuristic, which misses sums that only a combination of lines
+gives. ``protect_table`` checks its result against every combination (``pinned``: an
+integer programme bounds each withheld small cell from all the published sums) and
+withholds a unit's whole row while one of its small cells can still be worked out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 __all__ = [
     "COMPLEMENT",
@@ -37,7 +39,9 @@ __all__ = [
     "hidden_cells",
     "is_small",
     "mark",
+    "pinned",
     "protect_lines",
+    "protect_table",
 ]
 
 #: counts below this (and above zero) are not published
@@ -87,7 +91,11 @@ def hidden_cells(
     return out
 
 
-def protect_lines(values: Mapping[K, int], lines: Iterable[tuple[Sequence[K], K | None]]) -> set[K]:
+def protect_lines(
+    values: Mapping[K, int],
+    lines: Iterable[tuple[Sequence[K], K | None]],
+    hidden: Iterable[K] = (),
+) -> set[K]:
     """The cells of a table to withhold: every small one, and complements so that none
     can be worked out from a line's sum.
 
@@ -96,9 +104,9 @@ def protect_lines(values: Mapping[K, int], lines: Iterable[tuple[Sequence[K], K 
     shown is protected by ``hidden_cells``; one that cannot be is withheld whole (its
     ``whole`` too, "x"); a withheld whole beside parts all shown would be their sum, so
     its largest part is withheld with it. Zero cells are never withheld (they count
-    nobody and a withheld zero would say so)."""
+    nobody and a withheld zero would say so). ``hidden``: cells withheld already."""
     lines = [(list(parts), whole) for parts, whole in lines]
-    hidden: set[K] = {k for k, n in values.items() if is_small(n)}
+    hidden = {k for k, n in values.items() if is_small(n)} | set(hidden)
     changed = True
     while changed:
         changed = False
@@ -137,3 +145,82 @@ def mark(n: int, hidden: bool) -> int | str:
     if is_small(n):
         return SMALL
     return COMPLEMENT if hidden else n
+
+
+def pinned(
+    values: Mapping[K, int], lines: Iterable[tuple[Sequence[K], K | None]], hidden: set[K]
+) -> list[K]:
+    """The withheld small cells that a reader can still work out exactly: the least and
+    the greatest value each can take (an integer programme, scipy's ``milp``: every
+    published sum holds, a withheld small cell is 1 to 4, a withheld "x" at least 5) are
+    the same. Line-by-line protection misses sums that only a combination of lines gives
+    (assigned = new + the denominator with the lost kept); this finds them."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    cells = [k for k in values if k in hidden]
+    if not any(is_small(values[k]) for k in cells):
+        return []
+    index = {k: i for i, k in enumerate(cells)}
+    rows: list[Any] = []
+    rhs: list[float] = []
+    for parts, whole in lines:
+        if whole is None:
+            continue
+        coef = np.zeros(len(cells))
+        known = 0.0
+        for k, sign in [*((p, 1) for p in parts), (whole, -1)]:
+            if k in index:
+                coef[index[k]] += sign
+            else:
+                known += sign * values[k]
+        if coef.any():
+            rows.append(coef)
+            rhs.append(-known)
+    top = float(sum(values.values()) + 1)
+    lo = np.array([1.0 if is_small(values[k]) else float(SUPPRESS_BELOW) for k in cells])
+    hi = np.array([SUPPRESS_BELOW - 1.0 if is_small(values[k]) else top for k in cells])
+    constraints = [LinearConstraint(np.array(rows), rhs, rhs)] if rows else []
+    whole_numbers = np.ones(len(cells))
+    out = []
+    for k in cells:
+        if not is_small(values[k]):
+            continue
+        # the true values are a solution: the cell is pinned when neither its greatest
+        # nor its least value differs from its own (the least asked only if need be)
+        exact = True
+        for sign in (-1.0, 1.0):
+            c = np.zeros(len(cells))
+            c[index[k]] = sign
+            r = milp(c, constraints=constraints, integrality=whole_numbers, bounds=Bounds(lo, hi))
+            if not r.success or round(sign * r.fun) != values[k]:
+                exact = False
+                break
+        if exact:
+            out.append(k)
+    return out
+
+
+def protect_table(
+    values: Mapping[K, int],
+    lines: Iterable[tuple[Sequence[K], K | None]],
+    unit_of: Callable[[K], Hashable],
+) -> set[K]:
+    """``protect_lines``, then checked with ``pinned``: while a small cell can still be
+    worked out, every count of its unit (``unit_of``: a table's row) is withheld and the
+    lines protected again. Ends with no small cell worked out, or with every non-zero
+    count withheld."""
+    lines = [(list(parts), whole) for parts, whole in lines]
+    hidden = protect_lines(values, lines)
+    while True:
+        found = pinned(values, lines, hidden)
+        if not found:
+            return hidden
+        units = {unit_of(k) for k in found}
+        more = {k for k, n in values.items() if n > 0 and unit_of(k) in units} - hidden
+        if not more:
+            everything = {k for k, n in values.items() if n > 0}
+            if everything <= hidden:
+                return hidden
+            more = everything - hidden
+        hidden = protect_lines(values, lines, hidden | more)

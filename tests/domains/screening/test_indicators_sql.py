@@ -283,16 +283,16 @@ async def test_area_indicators_by_facility_and_district_masked(
     assert r.by == "facility"
     rows = {row.code: row for row in r.rows}
     b = rows[big.code]
-    assert (b.controlled, b.uncontrolled, b.missed, b.ltfu, b.denominator) == (15, 20, 5, 5, 40)
-    assert (b.controlled_pct, b.uncontrolled_pct, b.missed_pct) == (37.5, 50.0, 12.5)
-    assert b.ltfu_pct == 10.0
-    assert b.controlled_pct_with_ltfu == 33.3
-    assert b.visited_no_bp is None
-    assert "visited_no_bp" in b.suppressed
+    # the small facility's counts are "<5"; the district's total is published, so the big
+    # facility's counts in the same columns are withheld with them ("x", not small)
+    assert (b.missed, b.ltfu, b.visited_no_bp) == (5, 5, 0)
+    assert (b.controlled, b.uncontrolled, b.denominator, b.controlled_pct) == (None,) * 4
+    assert {"controlled", "uncontrolled", "registered"} <= set(b.suppressed)
+    assert not {"controlled", "uncontrolled", "registered"} & set(b.small)
     s = rows[small.code]
     assert s.controlled is None
     assert s.controlled_pct is None
-    assert {"controlled", "uncontrolled", "registered"} <= set(s.suppressed)
+    assert {"controlled", "uncontrolled", "registered"} <= set(s.small)
     # the district's total: 17 controlled of 43 (P1, P2 and P3 at the small facility too)
     assert r.total.controlled == 17
     assert r.total.denominator == 43
@@ -317,10 +317,8 @@ async def test_area_indicators_by_facility_and_district_masked(
         assert [f.field for f in e.value.errors] == [field], bad
 
 
-async def test_area_csv_leaves_withheld_cells_empty(
-    db: Any, make_place: Any, make_person: Any
-) -> None:
-    place, big, _small = await vector_1_times_5(db, make_place, make_person)
+async def test_area_csv_marks_withheld_cells(db: Any, make_place: Any, make_person: Any) -> None:
+    place, big, small = await vector_1_times_5(db, make_place, make_person)
     r = await indicators.programme_indicators(
         db, _analyst(), period="2025-06", area=place.district, today=date(2025, 7, 1)
     )
@@ -330,9 +328,10 @@ async def test_area_csv_leaves_withheld_cells_empty(
     big_line = next(line for line in lines if f",{big.code}," in line)
     cols = header.split(",")
     cells = dict(zip(cols, big_line.split(","), strict=True))
-    assert cells["controlled_pct"] == "37.5"
-    assert cells["controlled_pct_with_ltfu"] == "33.3"
-    assert cells["visited_no_bp"] == ""
+    assert cells["controlled_pct"] == "x"  # withheld with the small facility's "<5"
+    assert cells["missed"] == "5"
+    small_line = next(line for line in lines if f",{small.code}," in line)
+    assert dict(zip(cols, small_line.split(","), strict=True))["registered"] == "<5"
     assert len(lines) == 3  # two facilities and the total
 
 
@@ -369,8 +368,7 @@ async def test_screening_coverage_counts_programme_screenings_of_the_target_grou
     assert (row.eligible, row.screened, row.coverage_pct) == (10, 6, 60.0)
     total = next(x for x in r.total if x.programme == "health_profile")
     assert total.coverage_pct == 60.0
-    # no one of 41 and over: the address screening's cells are withheld
+    # no one of 41 and over: zero counts nobody and is shown; no denominator, no rate
     other = next(x for x in r.rows if x.programme == "address_screening")
-    assert other.coverage_pct is None
-    assert "eligible" in other.suppressed
+    assert (other.eligible, other.coverage_pct, other.suppressed) == (0, None, [])
     assert "30.06.2025" in r.definition

@@ -29,11 +29,19 @@ async def analyst(make_user: Any, login: Any) -> dict[str, str]:
 
 @pytest.fixture
 async def district(db: Any, make_place: Any, make_person: Any) -> Any:
-    """Vector 1 five times at one facility, its first three patients at another."""
+    """Vector 1 five times at one facility, its first three patients at another, and a
+    third whose counts (vector 1 five times less a controlled and an uncontrolled
+    patient) are below the first's: the complements withheld with the small facility's
+    "<5" are the third's, and the first shows the note's rates."""
     place = await make_place()
     big, small = await facility_in(db, place.settlement), await facility_in(db, place.settlement)
+    middle = await facility_in(db, place.settlement)
     await insert_patients(db, make_person, big.id, VECTOR_1 * 5, "hypertension")
     await insert_patients(db, make_person, small.id, VECTOR_1[:3], "hypertension")
+    fewer = VECTOR_1 * 5
+    fewer.remove(VECTOR_1[0])  # controlled
+    fewer.remove(VECTOR_1[1])  # not controlled
+    await insert_patients(db, make_person, middle.id, fewer, "hypertension")
     return place, big, small
 
 
@@ -62,7 +70,9 @@ async def test_the_api_answers_the_note_s_rates_by_facility(client, analyst, dis
     assert {r["code"]: r["controlled_pct"] for r in q.json()["rows"]}[big.code] == 37.5
 
 
-async def test_the_csv_has_stable_codes_and_withheld_cells_empty(client, analyst, district) -> None:
+async def test_the_csv_has_stable_codes_and_withheld_cells_marked(
+    client, analyst, district
+) -> None:
     place, big, small = district
     r = await client.get(
         API + ".csv", params={"period": "2025-06", "area": place.district}, headers=analyst
@@ -74,7 +84,7 @@ async def test_the_csv_has_stable_codes_and_withheld_cells_empty(client, analyst
     by_code = {row["code"]: row for row in rows}
     assert by_code[big.code]["controlled_pct"] == "37.5"
     assert by_code[big.code]["controlled_pct_with_ltfu"] == "33.3"
-    assert by_code[small.code]["controlled"] == ""
+    assert by_code[small.code]["controlled"] == "<5"
     assert rows[-1]["code"] == place.district
 
 

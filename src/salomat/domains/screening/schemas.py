@@ -168,14 +168,21 @@ class DueItem(BaseModel):
 
 
 class TargetGroupCount(BaseModel):
+    """A programme's target group in an area. The user's own facility: every count. A
+    district or region (an aggregate): a count of 1 to 4 is withheld (None) and named in
+    ``suppressed`` and ``small`` (shown as "<5"; ``core.suppression``)."""
+
     programme: str
     name: str
     on: date
     area: str
-    eligible: int
-    due: int
+    eligible: int | None
+    due: int | None
     #: screened in the interval before ``on``, not opportunistic (coverage's numerator)
-    screened: int
+    screened: int | None
+    suppressed: list[str] = []
+    #: the withheld counts that are small (1 to 4: "<5"); the others are "x"
+    small: list[str] = []
 
 
 class InvitationRow(BaseModel):

@@ -73,7 +73,8 @@ def _errors(errors: list[FieldError]) -> list[dict[str, str]]:
 
 def chart(result: indicators.AreaIndicators) -> dict[str, Any]:
     """Horizontal bars, 0-100 per cent: two per unit (one per denominator); a withheld
-    share draws no bar and says "<5"."""
+    share draws no bar and says "<5" (a small count) or "x" (withheld so that a small
+    count cannot be worked out from the total)."""
     rows = [*result.rows, result.total]
     left, right, top, bar, gap = 220, 700, 30, 12, 14
     height = top + len(rows) * (2 * bar + gap) + 30
@@ -90,6 +91,8 @@ def chart(result: indicators.AreaIndicators) -> dict[str, Any]:
                     "key": key,
                     "label": gettext(label),
                     "value": value,
+                    # a withheld share: "<5" when a count of it is small, else "x"
+                    "sign": "<5" if key in r.small else "x",
                     "y": y0 + j * bar,
                     "width": round((value or 0) * scale, 1),
                     "colour": COLOURS[key],

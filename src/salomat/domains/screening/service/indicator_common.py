@@ -1,4 +1,5 @@
-"""What the indicator pages share: the rule that withholds small counts, the closed
+"""What the indicator pages share: the rule that withholds small counts (``core.suppression``,
+the rule of the sick-leave analytics), the closed
 period asked for, the area and its levels, and the rows they show (``indicators``
 fills them, ``indicators_csv`` writes them).
 """
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.errors import FieldError, Invalid
 from salomat.core.i18n import N_
+from salomat.core.suppression import SUPPRESS_BELOW
 from salomat.domains.registry import service as registry
 from salomat.domains.screening.service.hearts import (
     Period,
@@ -26,17 +28,16 @@ __all__ = [
     "parse_period",
 ]
 
-#: a count below this is withheld from every public output (statistics' rule, calc.py)
-SUPPRESS_BELOW = 5
-
 
 LEVEL_BELOW = {"country": "region", "region": "district", "district": "facility"}
 LEVEL_RANK = {"country": 0, "region": 1, "district": 2, "facility": 3}
 
 
 class IndicatorRow(BaseModel):
-    """One facility, district or region (or the area's total). A count below five is
-    withheld (None) with every rate computed from it; ``suppressed`` names them."""
+    """One facility, district or region (or the area's total). A count of 1 to 4 is
+    withheld (None) with every rate computed from it, and so is any count withheld so
+    that it cannot be worked out from a total (``core.suppression``): ``suppressed``
+    names them all, ``small`` those shown as "<5" (the others are "x")."""
 
     code: str | None
     name: str
@@ -78,6 +79,7 @@ class IndicatorRow(BaseModel):
     sugar_controlled_simple: int | None = None
     sugar_controlled_simple_pct: float | None = None
     suppressed: list[str] = []
+    small: list[str] = []
 
 
 class AreaIndicators(BaseModel):

@@ -3,8 +3,11 @@
 defined there) and ``cohorts``, summed here into districts and regions (counts add up),
 with each definition and its denominator in the request's language.
 
-Public outputs withhold every count below five (``SUPPRESS_BELOW``, the statistics
-domain's rule) with the rates computed from it; the rows per facility that the tests
+Public outputs withhold every count of 1 to 4 (shown "<5") with the rates computed from
+it, and, so that no such count can be worked out by subtraction, complements ("x") from
+its column (the area's total is published) and from the sums inside its row (assigned =
+registered - dead, and so on: ``ROW_LINES``): ``core.suppression``, the sick-leave
+analytics' rule, for every reader (an aggregate). The rows per facility that the tests
 compare with ``hearts`` are the unmasked counts (``control_counts``, never shown as is).
 
 The other use cases live beside it: ``indicator_common`` (periods, areas, masked rows),
@@ -23,6 +26,7 @@ from salomat.core import audit, i18n
 from salomat.core.errors import FieldError, Invalid
 from salomat.core.i18n import N_
 from salomat.core.security import Principal
+from salomat.core.suppression import is_small, protect_table
 from salomat.domains.registry import service as registry
 from salomat.domains.screening.service import common
 from salomat.domains.screening.service.cohorts import cohort_counts, cohort_of
@@ -138,16 +142,43 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-def _row(
-    code: str | None,
-    name: str,
-    level: str,
+#: rate -> (numerator counts, denominator count); with LTFU kept the lost are missed visits
+RATES: dict[str, tuple[tuple[str, ...], str]] = {
+    "controlled_pct": (("controlled",), "denominator"),
+    "uncontrolled_pct": (("uncontrolled",), "denominator"),
+    "visited_no_bp_pct": (("visited_no_bp",), "denominator"),
+    "missed_pct": (("missed",), "denominator"),
+    "controlled_pct_with_ltfu": (("controlled",), "denominator_with_ltfu"),
+    "uncontrolled_pct_with_ltfu": (("uncontrolled",), "denominator_with_ltfu"),
+    "visited_no_bp_pct_with_ltfu": (("visited_no_bp",), "denominator_with_ltfu"),
+    "missed_pct_with_ltfu": (("missed", "ltfu"), "denominator_with_ltfu"),
+    "ltfu_pct": (("ltfu",), "assigned"),
+    "cohort_controlled_pct": (("cohort_controlled",), "cohort"),
+    "cohort_uncontrolled_pct": (("cohort_uncontrolled",), "cohort"),
+    "cohort_no_visit_pct": (("cohort_no_visit",), "cohort"),
+    "sugar_controlled_dhis2_pct": (("sugar_controlled_dhis2",), "sugar_denominator"),
+    "sugar_controlled_simple_pct": (("sugar_controlled_simple",), "sugar_denominator"),
+}
+
+#: the sums inside one row (parts, whole): a count withheld in a row is protected from
+#: them as from the column's total (new + denominator = under care = assigned - LTFU)
+ROW_LINES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("controlled", "uncontrolled", "visited_no_bp", "missed"), "denominator"),
+    (("denominator", "ltfu"), "denominator_with_ltfu"),
+    (("new", "denominator"), "under_care"),
+    (("under_care", "ltfu"), "assigned"),
+    (("assigned", "dead"), "registered"),
+    (("cohort_controlled", "cohort_uncontrolled", "cohort_no_visit"), "cohort"),
+)
+
+
+def _counts(
     bp: ControlReport,
     cohort: CohortReport,
     dhis2: ControlReport | None,
     simple: ControlReport | None,
-) -> IndicatorRow:
-    """The row's figures, each count below ``SUPPRESS_BELOW`` withheld with its rates."""
+) -> dict[str, int]:
+    """The row's counts, before anything is withheld."""
     counts: dict[str, int] = {
         "registered": bp.registered,
         "assigned": bp.assigned,
@@ -166,40 +197,57 @@ def _row(
         "cohort_uncontrolled": cohort.uncontrolled,
         "cohort_no_visit": cohort.no_visit,
     }
-    # rate -> (numerator, denominator); with LTFU kept the lost are missed visits
-    rates: dict[str, tuple[int, int]] = {
-        "ltfu_pct": (counts["ltfu"], counts["assigned"]),
-        "missed_pct_with_ltfu": (
-            counts["missed"] + counts["ltfu"],
-            counts["denominator_with_ltfu"],
-        ),
-        "cohort_controlled_pct": (cohort.controlled, cohort.cohort),
-        "cohort_uncontrolled_pct": (cohort.uncontrolled, cohort.cohort),
-        "cohort_no_visit_pct": (cohort.no_visit, cohort.cohort),
-    }
-    for k in ("controlled", "uncontrolled", "visited_no_bp", "missed"):
-        rates[f"{k}_pct"] = (counts[k], counts["denominator"])
-        if k != "missed":
-            rates[f"{k}_pct_with_ltfu"] = (counts[k], counts["denominator_with_ltfu"])
     if dhis2 is not None and simple is not None:
+        # the two definitions classify the same patients: one denominator
         counts["sugar_denominator"] = dhis2.denominator
         counts["sugar_controlled_dhis2"] = dhis2.n(Outcome.CONTROLLED)
         counts["sugar_controlled_simple"] = simple.n(Outcome.CONTROLLED)
-        rates["sugar_controlled_dhis2_pct"] = (
-            counts["sugar_controlled_dhis2"],
-            dhis2.denominator,
-        )
-        rates["sugar_controlled_simple_pct"] = (
-            counts["sugar_controlled_simple"],
-            simple.denominator,
-        )
-    withheld = sorted(k for k, n in counts.items() if n < SUPPRESS_BELOW)
-    withheld += sorted(
-        k for k, (num, den) in rates.items() if num < SUPPRESS_BELOW or den < SUPPRESS_BELOW
+    return counts
+
+
+def withheld_cells(rows: list[dict[str, int]], total: dict[str, int]) -> list[set[str]]:
+    """For each row and then the total (the last set), the counts to withhold: every
+    count of 1 to 4, and complements so that none can be worked out from the column's
+    total (the total row) or from the sums inside its row (``ROW_LINES``), nor from any
+    combination of them (``core.suppression.protect_table``)."""
+    keys = list(total)
+    values: dict[tuple[int, str], int] = {}
+    for i, r in enumerate([*rows, total]):
+        values.update({(i, k): r[k] for k in keys})
+    t = len(rows)
+    lines: list[tuple[list[tuple[int, str]], tuple[int, str] | None]] = [
+        ([(i, k) for k in parts], (i, whole)) for i in range(t + 1) for parts, whole in ROW_LINES
+    ]
+    if rows:
+        lines += [([(i, k) for i in range(t)], (t, k)) for k in keys]
+    hidden = protect_table(values, lines, lambda cell: cell[0])
+    return [{k for k in keys if (i, k) in hidden} for i in range(t + 1)]
+
+
+def _row(
+    code: str | None, name: str, level: str, counts: dict[str, int], hidden: set[str]
+) -> IndicatorRow:
+    """The row as published: the ``hidden`` counts withheld with every rate computed
+    from them."""
+    rates = {k: v for k, v in RATES.items() if v[1] in counts}
+    gone = {k for k, (nums, den) in rates.items() if den in hidden or set(nums) & hidden}
+    small = {k for k in hidden if is_small(counts[k])}
+    small |= {k for k in gone if any(is_small(counts[n]) for n in (*rates[k][0], rates[k][1]))}
+    shown: dict[str, Any] = {k: None if k in hidden else n for k, n in counts.items()}
+    shown.update(
+        {
+            k: None if k in gone else _pct(sum(counts[n] for n in nums), counts[den])
+            for k, (nums, den) in rates.items()
+        }
     )
-    shown: dict[str, Any] = {k: None if k in withheld else n for k, n in counts.items()}
-    shown.update({k: None if k in withheld else _pct(num, den) for k, (num, den) in rates.items()})
-    return IndicatorRow(code=code, name=name, level=level, suppressed=withheld, **shown)
+    return IndicatorRow(
+        code=code,
+        name=name,
+        level=level,
+        suppressed=sorted(hidden) + sorted(gone),
+        small=sorted(small),
+        **shown,
+    )
 
 
 def _add(reports: list[ControlReport]) -> ControlReport:
@@ -313,18 +361,15 @@ async def programme_indicators(
     names = await registry.facility_names(session, fids) if by == "facility" else {}
     lang = i18n.current_language()
 
-    def build(code: str | None, name: str, lvl: str, members: list[int]) -> IndicatorRow:
-        return _row(
-            code,
-            name,
-            lvl,
+    def build(members: list[int]) -> dict[str, int]:
+        return _counts(
             _add([bp[f] for f in members if f in bp]),
             _add_cohorts([coh[f] for f in members if f in coh]),
             _add([dhis2[f] for f in members if f in dhis2]) if sugar else None,
             _add([simple[f] for f in members if f in simple]) if sugar else None,
         )
 
-    rows = []
+    units = []
     for key, members in groups.items():
         if by == "facility":
             fn = names.get(int(key))  # type: ignore[arg-type]
@@ -333,9 +378,16 @@ async def programme_indicators(
         else:
             code = key
             name = areas[key][1] if key in areas else i18n.gettext("place not recorded")
-        rows.append(build(code, name or "", by, members))
-    rows.sort(key=lambda r: (r.code is None, r.code or ""))
-    total = build(area, area_name or i18n.gettext("whole country"), level, fids)
+        units.append((code, name or "", build(members)))
+    units.sort(key=lambda u: (u[0] is None, u[0] or ""))
+    total_counts = build(fids)
+    # every reader sees the aggregate masked, the facility's own staff too (their own
+    # patients are on their worklists): one rule for the page, the JSON and the CSV
+    *hidden, total_hidden = withheld_cells([c for _, _, c in units], total_counts)
+    rows = [_row(code, name, by, c, h) for (code, name, c), h in zip(units, hidden, strict=True)]
+    total = _row(
+        area, area_name or i18n.gettext("whole country"), level, total_counts, total_hidden
+    )
     await audit.record(
         session,
         principal,

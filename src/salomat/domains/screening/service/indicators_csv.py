@@ -1,4 +1,5 @@
-"""The indicator page's table as CSV: one line per unit and the area's total."""
+"""The indicator page's table as CSV: one line per unit and the area's total, withheld
+cells as their signs (``core.suppression``: "<5", "x")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from salomat.core import i18n
 from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.i18n import N_
+from salomat.core.suppression import COMPLEMENT, SMALL
 from salomat.domains.screening.service.indicator_common import AreaIndicators, IndicatorRow
 
 __all__ = ["CSV_COLUMNS", "indicators_csv"]
@@ -46,7 +48,9 @@ CSV_COLUMNS: dict[str, str] = {
 
 
 def indicators_csv(result: AreaIndicators, *, localized: bool = False) -> CsvFile:
-    """One line per unit and a last line with the area's total; withheld cells empty.
+    """One line per unit and a last line with the area's total; a withheld cell is its
+    sign ("<5" small, "x" withheld so that a small one cannot be worked out), a figure
+    that has no value (no denominator) empty.
     ``localized``: headers in the current language (the page's download), else the
     stable codes (the REST API's)."""
     cols = [c for c in CSV_COLUMNS if result.sugar or not c.startswith("sugar_")]
@@ -54,9 +58,16 @@ def indicators_csv(result: AreaIndicators, *, localized: bool = False) -> CsvFil
     if localized:
         header = [i18n.gettext("Period"), *header]
 
+    def cell(r: IndicatorRow, d: dict[str, Any], c: str) -> Any:
+        if d[c] is not None:
+            return d[c]
+        if c in r.small:
+            return SMALL
+        return COMPLEMENT if c in r.suppressed else ""
+
     def line(r: IndicatorRow) -> list[Any]:
         d = r.model_dump()
-        return [result.period, *("" if d[c] is None else d[c] for c in cols)]
+        return [result.period, *(cell(r, d, c) for c in cols)]
 
     where = result.area_code or "national"
     name = f"screening-indicators-{result.programme}-{where}-{result.period}.csv"

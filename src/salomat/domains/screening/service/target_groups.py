@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import i18n
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.security import Principal
+from salomat.core.suppression import is_small
 from salomat.domains.registry import service as registry
 from salomat.domains.screening.models import DmpEnrolment, ScreeningVisit
 from salomat.domains.screening.schemas import TargetGroupCount
@@ -35,6 +36,7 @@ __all__ = [
     "birth_bounds",
     "due_among",
     "interval_cutoff",
+    "raw_target_group_counts",
     "target_group_counts",
 ]
 
@@ -141,7 +143,36 @@ async def target_group_counts(
 ) -> list[TargetGroupCount]:
     """Eligible, due and screened people per inviting programme: of the user's facility
     (``area`` None), or of every facility in a district or region (territory code).
-    Counts only: no person is shown, no audit row."""
+    Counts only: no person is shown, no audit row.
+
+    The user's own facility is answered in full (its staff see these people on the
+    worklist anyway); a district or region is an aggregate, and its counts of 1 to 4 are
+    withheld (``core.suppression``). One answer publishes no total of its rows (the
+    programmes' groups overlap), so no complement is needed within it."""
+    counts = await raw_target_group_counts(
+        session, principal, day, area=area, programme=programme
+    )
+    if area is None:
+        return counts
+    out = []
+    for c in counts:
+        small = [k for k in ("eligible", "due", "screened") if is_small(getattr(c, k))]
+        out.append(
+            c.model_copy(update={**dict.fromkeys(small), "suppressed": small, "small": small})
+        )
+    return out
+
+
+async def raw_target_group_counts(
+    session: AsyncSession,
+    principal: Principal,
+    day: date,
+    *,
+    area: str | None = None,
+    programme: str | None = None,
+) -> list[TargetGroupCount]:
+    """``target_group_counts`` before any count is withheld: for the services that
+    protect a table of areas as a whole (``coverage``), never published as is."""
     common.report_day(day)
     r = common.rules()
     edition = r.edition(day)
