@@ -118,3 +118,41 @@ async def test_census_import(client, planner, plan, kz) -> None:  # type: ignore
     r = await client.post(f"{BASE}/census", content=b"\xff\xfe\x00", headers=planner)
     assert r.status_code == 422
     assert fields(r) == {"file"}
+
+
+async def test_saved_scenarios(client, login, make_user, planner, plan, kz) -> None:  # type: ignore[no-untyped-def]
+    s3, s6 = plan.settlements["S3"], plan.settlements["S6"]
+    body = {
+        "territory": plan.districts["D1"],
+        "name": "FAP in S3",
+        "edition": "kz-2022",
+        "proposed": [{"settlement": s3, "unit": "feldsher_obstetric_point"}],
+    }
+    r = await client.post(f"{BASE}/scenarios", json=body, headers=planner)
+    assert r.status_code == 201, r.text
+    saved = r.json()
+    assert r.headers["Location"] == f"{BASE}/scenarios/{saved['id']}"
+    assert (saved["territory"], saved["proposed"]) == (body["territory"], body["proposed"])
+    # the analyst reads them, may not save or delete
+    analyst = await login(await make_user("analyst"))
+    r = await client.get(
+        f"{BASE}/scenarios", params={"territory": plan.districts["D1"]}, headers=analyst
+    )
+    assert [s["id"] for s in r.json()] == [saved["id"]]
+    assert (await client.post(f"{BASE}/scenarios", json=body, headers=analyst)).status_code == 403
+    r = await client.delete(f"{BASE}/scenarios/{saved['id']}", headers=analyst)
+    assert r.status_code == 403
+    # a settlement of another district, an unknown unit, an unknown edition: each named
+    bad = {**body, "proposed": [{"settlement": s6, "unit": "castle"}]}
+    r = await client.post(f"{BASE}/scenarios", json=bad, headers=planner)
+    assert r.status_code == 422
+    assert fields(r) == {"proposed.0.settlement", "proposed.0.unit"}
+    r = await client.post(f"{BASE}/scenarios", json={**body, "edition": "x"}, headers=planner)
+    assert fields(r) == {"edition"}
+    r = await client.post(f"{BASE}/scenarios", json={**body, "proposed": []}, headers=planner)
+    assert r.status_code == 422
+    # deleted, then gone
+    r = await client.delete(f"{BASE}/scenarios/{saved['id']}", headers=planner)
+    assert r.status_code == 204
+    r = await client.get(f"{BASE}/scenarios/{saved['id']}", headers=planner)
+    assert r.status_code == 404

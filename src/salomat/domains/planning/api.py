@@ -10,10 +10,11 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from salomat.core import i18n
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.params import SmallRowId
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -26,13 +27,15 @@ from salomat.domains.planning.schemas import (
     NormEditionOut,
     NormsOut,
     PostRatioOut,
+    ScenarioOut,
+    ScenarioSaveIn,
     SettlementOut,
     StaffingEditionOut,
     StaffingLineOut,
     StaffingOut,
     UnitOut,
 )
-from salomat.domains.planning.service import norms
+from salomat.domains.planning.service import norms, scenarios
 
 api = router(prefix="/api/v1/planning", tags=["planning"])
 routers = [api]
@@ -254,3 +257,55 @@ async def import_census(request: Request, session: DbSession, principal: Editor)
         replaced=report.replaced,
         coordinates=report.coordinates,
     )
+
+
+def _scenario(s: scenarios.SavedScenario) -> ScenarioOut:
+    return ScenarioOut(**asdict(s))
+
+
+@api.post(
+    "/scenarios",
+    response_model=ScenarioOut,
+    status_code=201,
+    responses={
+        422: {
+            "description": "an unknown territory or edition; a proposed settlement not of the "
+            "territory or an unknown unit (named proposed.<i>.settlement / .unit)"
+        }
+    },
+)
+async def save_scenario(
+    session: DbSession, data: ScenarioSaveIn, response: Response, principal: Editor
+) -> ScenarioOut:
+    """Keep a scenario ("open a FAP in X"): its territory, edition and proposed units. Post
+    them to ``/scenario`` to compare with the network of the day."""
+    s = await scenarios.save_scenario(
+        session,
+        principal,
+        territory=data.territory,
+        name=data.name,
+        edition=data.edition,
+        proposed=[(p.settlement, p.unit) for p in data.proposed],
+    )
+    response.headers["Location"] = f"/api/v1/planning/scenarios/{s.id}"
+    return _scenario(s)
+
+
+@api.get("/scenarios", response_model=list[ScenarioOut], responses=_INVALID)
+async def list_scenarios(
+    session: DbSession, principal: Reader, territory: Territory = None
+) -> list[ScenarioOut]:
+    """The saved scenarios (of a territory), newest first."""
+    return [_scenario(s) for s in await scenarios.list_scenarios(session, principal, territory)]
+
+
+@api.get("/scenarios/{scenario_id}", response_model=ScenarioOut)
+async def read_scenario(
+    session: DbSession, scenario_id: SmallRowId, principal: Reader
+) -> ScenarioOut:
+    return _scenario(await scenarios.get_scenario(session, principal, scenario_id))
+
+
+@api.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response)
+async def delete_scenario(session: DbSession, scenario_id: SmallRowId, principal: Editor) -> None:
+    await scenarios.delete_scenario(session, principal, scenario_id)

@@ -3,10 +3,10 @@ population and gap, the gap list by district, staffing, the census import's resu
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class UnitOut(BaseModel):
@@ -141,3 +141,34 @@ class CensusImportOut(BaseModel):
     imported: int
     replaced: int
     coordinates: int
+
+
+class ProposedUnitIn(BaseModel):
+    """A unit the planner would open: a unit code of the pack in a settlement."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    settlement: str = Field(min_length=1, max_length=32)
+    unit: str = Field(min_length=1, max_length=32)
+
+
+class ScenarioSaveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    territory: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    edition: str | None = Field(default=None, max_length=32)
+    proposed: list[ProposedUnitIn] = Field(min_length=1, max_length=200)
+
+
+class ScenarioOut(BaseModel):
+    """A saved scenario: post ``territory``, ``edition`` and ``proposed`` to
+    ``/api/v1/planning/scenario`` to compare it with today's network."""
+
+    id: int
+    territory: str
+    name: str
+    edition: str | None
+    proposed: list[dict[str, str]]
+    created_by: str
+    created_at: datetime
