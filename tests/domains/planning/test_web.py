@@ -216,3 +216,24 @@ async def test_settlements_outside_the_country_or_without_coordinates_are_named(
     assert f'data-code="{plan.settlements["S2"]}"' not in svg  # nowhere to draw it
     assert f'data-code="{plan.settlements["S1"]}"' not in svg  # not in the country
     assert f'data-code="{plan.settlements["S3"]}"' in svg
+
+
+async def test_the_gaps_csv_by_district_and_by_region(client, planner, plan, kz):
+    r = await client.get(
+        PAGE + "/gaps.csv", params={"area": plan.region, "edition": "kz-2022"}, headers=planner
+    )
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][:4] == ["Code", "District", "Settlements", "Without the unit the norm requires"]
+    by_code = {row[0]: row for row in rows[1:]}
+    assert by_code[plan.districts["D1"]][2:4] == ["5", "4"]  # S1, S3, S4, S5 of five
+    assert by_code[plan.districts["D2"]][2:4] == ["1", "0"]
+    assert by_code[""][1] == "Total"
+    assert by_code[""][2:4] == ["6", "4"]
+    assert float(by_code[plan.districts["D2"]][7]) == 3.5  # filled: doctors 2.5 + a nurse
+    r = await client.get(PAGE + "/gaps.csv", params={"edition": "kz-2022"}, headers=planner)
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][1] == "Region"
+    region = next(row for row in rows if row[0] == plan.region)
+    assert region[2:4] == ["6", "4"]

@@ -375,6 +375,65 @@ async def settlements_csv(request: Request, session: DbSession, principal: Reade
         return csv_download(CsvFile(name, csv_text(header, body)))
 
 
+def _posts_by_unit(lines: list[Any]) -> dict[str | None, Any]:
+    """Staffing lines (one per area and position) summed per area code."""
+    out: dict[str | None, Any] = {}
+    for line in lines:
+        merged = out.get(line.district_code)
+        if merged is None:
+            merged = out[line.district_code] = type(line)(
+                position="*", district_code=line.district_code, district_name=line.district_name
+            )
+        merged.merge(line)
+    return out
+
+
+@web.get(PAGE + "/gaps.csv")
+async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> Response:
+    """Gaps, their cost and staff posts by district of an area (by region for the whole
+    country), as on the page; headers in the reader's language, cells neutralised."""
+    from salomat.domains.planning.service import gaps, settlements
+    from salomat.domains.planning.service.staffing import staffing as staffing_report
+    from salomat.domains.registry import service as registry
+
+    with speaking(request):
+        area, errors = _texts(request, "area", 32)
+        edition, more = _texts(request, "edition", 32)
+        errors += more
+        if errors:
+            raise Invalid.fields(errors)
+        code = edition or None
+        if area:
+            report = await gaps.gap_report(session, principal, area, edition_code=code)
+            staff = await staffing_report(session, principal, area)
+            units, total = report.districts, report.total
+            posts = _posts_by_unit(staff.by_district)
+        else:
+            rows = await settlements.settlement_rows(session, principal, None, edition_code=code)
+            staff = await staffing_report(session, principal, None)
+            national = _by_region(rows, staff, await registry.area_breakdown(session, None))
+            units, total = national["region_gaps"], national["total"]
+            posts = {p.district_code: p for p in national["region_posts"]}
+        header = [
+            gettext("Code"), gettext("District") if area else gettext("Region"),
+            gettext("Settlements"), gettext("Without the unit the norm requires"),
+            gettext("Their population"), gettext("Cost of closing the gaps"),
+            gettext("Posts required"), gettext("Filled (FTE)"), gettext("Deficit (FTE)"),
+        ]  # fmt: skip
+        body = []
+        for g in [*units, total]:
+            p = posts.get(g.district_code) if g is not total else staff.total
+            body.append(
+                [
+                    g.district_code or "", g.district_name or gettext("Total"),
+                    g.settlements, g.with_gap, g.population_in_gap, g.cost,
+                    p.required if p else "", p.filled if p else "", p.deficit if p else "",
+                ]
+            )  # fmt: skip
+        name = f"planning-gaps-{area or 'country'}.csv"
+        return csv_download(CsvFile(name, csv_text(header, body)))
+
+
 @web.get(SCENARIO, response_class=HTMLResponse)
 async def scenario_page(request: Request, session: DbSession, principal: Reader) -> Response:
     """ "Open a unit in settlement X": access before and after, who gains it."""
