@@ -211,3 +211,24 @@ def test_uz_brigade_editions() -> None:
     assert UZ.staffing_edition(on=date(2030, 1, 1)).brigade_population == 1700
     assert UZ.access.threshold_km == 10
     assert UZ.access.threshold_level == "polyclinic"
+
+
+def test_malformed_pack_is_a_pack_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = pack.load("KZ", "planning")
+    del data["units"][0]["level"]
+    monkeypatch.setattr(
+        pack, "load", lambda c, name="pack": data if name == "planning" else pack._read(c, name)
+    )
+    norms._load.cache_clear()
+    try:
+        with pytest.raises(pack.PackError, match=r"KZ/planning\.yaml"):
+            norms._load("KZ")
+    finally:
+        norms._load.cache_clear()
+
+
+def test_unit_outside_the_units_refused() -> None:
+    data = pack.load("KZ", "planning")
+    data["norms"][0]["bands"][1]["unit"] = "castle"
+    with pytest.raises(pack.PackError, match="castle"):
+        norms.parse_pack("KZ", data, pack.load("KZ", "pack"))

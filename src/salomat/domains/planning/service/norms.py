@@ -449,7 +449,12 @@ def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -
 
 @lru_cache(maxsize=4)
 def _load(country: str) -> PlanningPack:
-    return parse_pack(country, pack.load(country, "planning"), pack.load(country, "pack"))
+    try:
+        return parse_pack(country, pack.load(country, "planning"), pack.load(country, "pack"))
+    except pack.PackError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise pack.PackError(f"{country}/planning.yaml is malformed: {e!r}") from e
 
 
 def planning_pack(country: str | None = None) -> PlanningPack:
