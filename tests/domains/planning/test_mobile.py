@@ -272,6 +272,19 @@ async def test_a_visit_is_refused_outside_the_scope(
     r = await client.post(url, json=visit, headers=nurse)
     assert r.status_code == 422, r.text
     assert fields(r) == ["people.2.services.0", "people.1.person_id", "people.2.person_id"]
+    # the refused people are audited as denied (kept although the request failed)
+    from sqlalchemy import select
+
+    from salomat.core.audit import AuditEvent
+
+    denied = (
+        await plan.db.execute(
+            select(AuditEvent.patient_id).where(
+                AuditEvent.resource_type == "Encounter", AuditEvent.action == "denied"
+            )
+        )
+    ).scalars()
+    assert {other.id, 9_999_999} <= set(denied)
     # a day in the future, a place that is no settlement, a plan that is not the team's
     bad = visit | {
         "visited_on": (today + timedelta(days=1)).isoformat(),

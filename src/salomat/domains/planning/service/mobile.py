@@ -453,7 +453,7 @@ async def record_visit(
                 principal,
                 resource_type=ENCOUNTER,
                 resource_id=str(pid),
-                patient_id=None,
+                patient_id=pid,
                 detail="outside the user's scope",
             )
             errors.append(FieldError(f"people.{i}.person_id", N_("no such person in your scope")))
