@@ -348,7 +348,7 @@ async def test_team_and_route_input_is_422_naming_the_field(
     assert r.status_code == 403
 
 
-async def test_too_many_settlements_for_one_plan_is_422(
+async def test_too_many_settlements_for_one_plan_is_422_and_the_capacity_splits_days(
     client, planner, plan, kz, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     from salomat.domains.planning.service import routing
@@ -364,6 +364,16 @@ async def test_too_many_settlements_for_one_plan_is_422(
     r = await client.post(url, json=one, headers=planner)
     assert r.status_code == 200, r.text
     assert r.json()["days"][0]["settlements"] == [plan.settlements["S1"]]
+
+    # a capacity of one settlement a day: two days, Monday and Tuesday
+    monkeypatch.setattr(routing, "MAX_STOPS", 500)
+    r = await client.post(url, json=body | {"capacity": 1}, headers=planner)
+    assert r.status_code == 200, r.text
+    assert [d["day"] for d in r.json()["days"]] == ["2026-12-07", "2026-12-08"]
+    assert all(len(d["settlements"]) == 1 for d in r.json()["days"])
+    r = await client.post(url, json=body | {"capacity": 0}, headers=planner)
+    assert r.status_code == 422
+    assert fields(r) == ["capacity"]
 
 
 async def test_a_merge_moves_the_people_seen_to_the_survivor(

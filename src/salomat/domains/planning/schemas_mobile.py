@@ -54,6 +54,9 @@ class RouteIn(_In):
     territory: str = CODE
     start: date
     settlements: list[str] | None = Field(default=None, max_length=500)
+    #: at most this many settlements a working day (the team's capacity; none: the day
+    #: alone limits)
+    capacity: int | None = Field(default=None, ge=1, le=50)
     save: bool = False
 
 

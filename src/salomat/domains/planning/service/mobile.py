@@ -275,6 +275,7 @@ async def plan_team_route(
         service_minutes=mobile.service_minutes,
         speed_kmh=mobile.speed_kmh,
         day_minutes=mobile.day_minutes,
+        capacity=data.capacity,
     )
     cal = routing.visit_calendar(plan, data.start, weekend=mobile_weekend())
     nodes = [None, *stops]
