@@ -5,12 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import re
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -266,37 +264,21 @@ class Seeded:
     nids: dict[int, str]
 
 
-def _scratch_database(tmp: Path) -> tuple[str, Callable[[], None]]:
-    """A database at head (a copy of the run's migrated template) and how to drop it."""
-    from tests.conftest import (
-        BACKEND,
-        PG_URL,
-        _create_pg_database,
-        _drop_pg_database,
-        migrated_sqlite,
-    )
-
-    if BACKEND != "postgresql":
-        return migrated_sqlite(tmp / "sweep.sqlite3"), lambda: None
-    name = f"salomat_sweep_{uuid.uuid4().hex[:10]}"
-    _create_pg_database(name, migrated=True)
-    return f"{PG_URL.rpartition('/')[0]}/{name}", lambda: _drop_pg_database(name)
-
-
 async def _seed(
-    country: str,
+    country: str, loaded: Any
 ) -> tuple[dict[str, tuple[str, str]], dict[str, list[int]], dict[int, str]]:
+    """The ids and accounts the sweep fills paths with, in the database of
+    SALOMAT_DATABASE_URL, where the pack's demo is loaded (``loaded``: what the load
+    answered)."""
     from sqlalchemy import select
 
-    from salomat.cli import _person_id_by_national_id, load_demo
+    from salomat.cli import _person_id_by_national_id
     from salomat.core.db import dispose_engines, session_factory
     from salomat.domains.maternal.models import Referral
 
     data = pack.demo(country)
     try:
         async with session_factory()() as s:
-            loaded = await load_demo(s, data, force=False)
-            await s.commit()
             pid = functools.partial(_person_id_by_national_id, s)
             pregnancies = data["pregnancies"]
             women = [p["woman"] for p in pregnancies if "referral" in p][:1]
@@ -512,24 +494,25 @@ def seeded(request, tmp_path_factory) -> Iterator[Seeded]:
     import asyncio
 
     from salomat.core.db import dispose_engines
+    from tests.conftest import demo_database
 
     country = request.param
-    url, drop = _scratch_database(tmp_path_factory.mktemp(f"sweep-{country}"))
-    saved = {k: os.environ.get(k) for k in ("SALOMAT_COUNTRY", "SALOMAT_DATABASE_URL")}
-    try:
-        os.environ["SALOMAT_COUNTRY"], os.environ["SALOMAT_DATABASE_URL"] = country, url
-        get_settings.cache_clear()
-        accounts, ids, nids = asyncio.run(_seed(country))
-        yield Seeded(country, url, accounts, ids, nids)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
-        asyncio.run(dispose_engines())
-        drop()
+    # the pack's demo as `salomat demo load` loads it: a copy of the run's loaded demo
+    with demo_database("salomat_sweep", country) as (url, loaded):
+        saved = {k: os.environ.get(k) for k in ("SALOMAT_COUNTRY", "SALOMAT_DATABASE_URL")}
+        try:
+            os.environ["SALOMAT_COUNTRY"], os.environ["SALOMAT_DATABASE_URL"] = country, url
+            get_settings.cache_clear()
+            accounts, ids, nids = asyncio.run(_seed(country, loaded))
+            yield Seeded(country, url, accounts, ids, nids)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            get_settings.cache_clear()
+            asyncio.run(dispose_engines())
 
 
 def _pages(app: Any) -> list[tuple[str, str | None]]:
