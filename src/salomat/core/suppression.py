@@ -208,8 +208,8 @@ def protect_table(
 ) -> set[K]:
     """``protect_lines``, then checked with ``pinned``: while a small cell can still be
     worked out, every count of its unit (``unit_of``: a table's row) is withheld and the
-    lines protected again. Ends with no small cell worked out, or with every non-zero
-    count withheld."""
+    lines protected again. Ends with no small cell worked out, or with the units of those
+    still pinned withheld whole (the signs' own limit: see the loop)."""
     lines = [(list(parts), whole) for parts, whole in lines]
     hidden = protect_lines(values, lines)
     while True:
@@ -219,8 +219,8 @@ def protect_table(
         units = {unit_of(k) for k in found}
         more = {k for k, n in values.items() if n > 0 and unit_of(k) in units} - hidden
         if not more:
-            everything = {k for k, n in values.items() if n > 0}
-            if everything <= hidden:
-                return hidden
-            more = everything - hidden
+            # the units are withheld whole already: what still pins them is the signs
+            # themselves ("<5" is 1 to 4: three "<5" parts of a "<5" sum of 3 are each 1),
+            # which withholding other units' figures does not change
+            return hidden
         hidden = protect_lines(values, lines, hidden | more)
