@@ -490,10 +490,22 @@ async def test_measure_report_gives_the_note_s_vector_by_facility(
 ):
     """The note's vector 1 five times over at one facility and three patients at another of
     the district: 15 of 40 controlled (37.5), 33.3 with the lost to follow-up kept; the
-    small facility's counts below five withheld (masked)."""
-    from tests.domains.screening.test_indicators_sql import vector_1_times_5
+    small facility's counts below five withheld (masked). A third facility, a controlled
+    and an uncontrolled patient fewer than the first, gives the complements withheld
+    beside the small one's (else the district's total less the first would reveal it)."""
+    from tests.domains.screening.test_indicators_sql import (
+        VECTOR_1,
+        facility_in,
+        insert_patients,
+        vector_1_times_5,
+    )
 
     place, big, small = await vector_1_times_5(db, make_place, make_person)
+    fewer = VECTOR_1 * 5
+    fewer.remove(VECTOR_1[0])  # controlled
+    fewer.remove(VECTOR_1[1])  # not controlled
+    middle = await facility_in(db, place.settlement)
+    await insert_patients(db, make_person, middle.id, fewer, "hypertension")
     today(date(2025, 7, 1))
     auth = await login(await make_user("analyst"))
     r = await client.get(
@@ -517,8 +529,8 @@ async def test_measure_report_gives_the_note_s_vector_by_facility(
         return {x["value"]["text"]: x for x in s["stratum"]}
 
     controlled = groups["controlled"]
-    assert counts(controlled) == {"numerator": 17, "denominator": 43}
-    assert controlled["measureScore"]["value"] == round(100 * 17 / 43, 1)
+    assert counts(controlled) == {"numerator": 31, "denominator": 81}
+    assert controlled["measureScore"]["value"] == round(100 * 31 / 81, 1)
     b = strata("controlled")[f"{big.name} ({big.code})"]
     assert counts(b) == {"numerator": 15, "denominator": 40}
     assert b["measureScore"] == {"value": 37.5, "unit": "%", "system": UCUM, "code": "%"}
@@ -532,6 +544,8 @@ async def test_measure_report_gives_the_note_s_vector_by_facility(
     assert counts(s)["numerator"] == "masked"
     assert "measureScore" not in s
     assert s["extension"] == [{"url": mapper.ABSENT, "valueCode": "masked"}]
+    complement = strata("controlled")[f"{middle.name} ({middle.code})"]
+    assert counts(complement)["numerator"] == "masked"
     # an open month and an unknown area are refused, naming the FHIR parameter
     bad = await client.get(
         "/fhir/MeasureReport?measure=hearts-hypertension&period=2025-07", headers=auth
