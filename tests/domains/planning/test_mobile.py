@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from salomat.domains.planning.service.norms import today as country_today
 from tests.domains.planning.conftest import SETTLEMENTS
 
 pytestmark = pytest.mark.anyio
@@ -205,7 +206,7 @@ async def test_a_teams_route_calendar_and_visit(
     nurse = await login(await make_user("nurse", facility_code=plan.facilities["S6"]))
     a = await make_person(facility_code=plan.facilities["S6"])
     b = await make_person(facility_code=plan.facilities["S6"])
-    today = date.today().isoformat()
+    today = country_today().isoformat()
     visit = {
         "settlement": plan.settlements["S3"],
         "visited_on": today,
@@ -258,7 +259,7 @@ async def test_a_visit_is_refused_outside_the_scope(
     nurse = await login(await make_user("nurse", facility_code=plan.facilities["S6"]))
     mine = await make_person(facility_code=plan.facilities["S6"])
     other = await make_person()  # attached nowhere
-    today = date.today()
+    today = country_today()
     visit = {
         "settlement": plan.settlements["S1"],
         "visited_on": today.isoformat(),
@@ -387,7 +388,7 @@ async def test_a_merge_moves_the_people_seen_to_the_survivor(
     twin = await make_person(facility_code=plan.facilities["S6"])
     visit = {
         "settlement": plan.settlements["S1"],
-        "visited_on": date.today().isoformat(),
+        "visited_on": country_today().isoformat(),
         "people": [{"person_id": twin.id, "services": ["consultation"]}],
     }
     r = await client.post(f"{BASE}/mobile-teams/{team}/visits", json=visit, headers=nurse)

@@ -95,7 +95,7 @@ async def read_norms(principal: Reader, on: On = None) -> NormsOut:
     """The pack's units, norm editions (bands with their units, source and dates), staffing
     editions, access threshold and unit costs; ``in_force`` marks the editions of ``on``."""
     rules = norms.current()
-    day = on or date.today()
+    day = on or norms.today()
     lang = _language()
     current, staff = rules.edition(on=day), rules.staffing_edition(on=day)
     return NormsOut(

@@ -498,7 +498,7 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
         team, e1 = _texts(request, "team", 12)
         start, e2 = _texts(request, "start", 10)
         errors += e1 + e2
-        ctx.update(team=team, start=start or date.today().isoformat(), teams=[], route=None)
+        ctx.update(team=team, start=start or mobile.today().isoformat(), teams=[], route=None)
         status = 200
         try:
             ctx["editions"] = list(_rules().editions)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.security import Principal
 from salomat.domains.planning.models import SettlementCensus
+from salomat.domains.planning.service import norms
 from salomat.domains.planning.service.settlements import CHILD_BANDS
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import PractitionerIn, PractitionerRoleIn
@@ -36,7 +37,7 @@ async def load_demo_planning(
         return 0, 0
     source = str(data.get("census_source") or SOURCE)
     ids = reads.settlement_id_select(None)
-    population = await reads.population_by_settlement(session, ids, date.today().year, CHILD_BANDS)
+    population = await reads.population_by_settlement(session, ids, norms.today().year, CHILD_BANDS)
     now = datetime.now(UTC)
     rows = [
         {

@@ -81,7 +81,7 @@ async def gap_report(
     edition_code: str | None = None,
     on: date | None = None,
 ) -> GapReport:
-    day = on or date.today()
+    day = on or norms.today()
     rules = norms.current()
     edition = rules.edition(edition_code, day)
     rows = await settlement_rows(

@@ -74,7 +74,7 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def today() -> date:
-    return pack.today(get_settings().country)
+    return norms.today()
 
 
 def mobile_weekend(country: str | None = None) -> tuple[int, ...]:

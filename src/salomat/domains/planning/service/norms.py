@@ -48,6 +48,13 @@ __all__ = [
 POPULATION_OF = ("all", "children")
 
 
+def today() -> date:
+    """Today in the country's civil time zone (the configured country's pack): the planning
+    domain's one "today", the same day the screening domain and the mobile visits use, so a
+    server on UTC does not turn Almaty's or Tashkent's day over five hours late."""
+    return pack.today(get_settings().country)
+
+
 class BandError(pack.PackError):
     """A norm edition's bands overlap, leave a gap, or are malformed."""
 
@@ -172,7 +179,7 @@ class PlanningPack:
                     )
                 ]
             )
-        return _in_force(self.editions, on or date.today())
+        return _in_force(self.editions, on or today())
 
     def staffing_edition(self, code: str | None = None, on: date | None = None) -> StaffingEdition:
         if code is not None:
@@ -188,7 +195,7 @@ class PlanningPack:
                     )
                 ]
             )
-        return _in_force(self.staffing, on or date.today())
+        return _in_force(self.staffing, on or today())
 
     def level(self, unit: str | None) -> int:
         """The unit's level (0 for none)."""

@@ -163,7 +163,7 @@ async def settlement_rows(
     country) with its population, attached count, the unit the norm edition requires
     (``edition_code``, or the one in force on ``on``), the units it has and the gap."""
     del principal  # aggregates and registry places: the route checked planning:read
-    day = on or date.today()
+    day = on or norms.today()
     rules = norms.current()
     edition = rules.edition(edition_code, day)
     where = await area(session, territory_code)
@@ -396,7 +396,7 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
                     number, "as_of", _say(N_("Not a date (YYYY-MM-DD): %(value)s"), value=raw)
                 )
             )
-        if as_of is not None and as_of > date.today():
+        if as_of is not None and as_of > norms.today():
             issues.append(CensusIssue(number, "as_of", _say(N_("A date in the future"))))
         source = cells.get("source", "")
         if not source or len(source) > 300:

@@ -88,7 +88,7 @@ async def staffing(
     on: date | None = None,
     edition_code: str | None = None,
 ) -> StaffingReport:
-    day = on or date.today()
+    day = on or norms.today()
     rules = norms.current()
     edition = rules.staffing_edition(edition_code, day)
     rows = await settlement_rows(session, principal, territory_code, on=day)
