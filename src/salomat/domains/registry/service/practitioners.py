@@ -478,6 +478,19 @@ async def _overlap(
         )
 
 
+async def _hold(session: AsyncSession, practitioner_id: int) -> None:
+    """Hold the practitioner's row until the transaction ends (PostgreSQL ``FOR NO KEY
+    UPDATE``, as ``people.hold_person``; a new role's foreign-key check does not wait for
+    it), so that the checks summing their roles (``_overlap``, ``_check_fte``) run one
+    writer at a time: a second writer reads the roles after the first has committed.
+    SQLite has one writer at a time already."""
+    await session.execute(
+        select(Practitioner.id)
+        .where(Practitioner.id == practitioner_id)
+        .with_for_update(key_share=True)
+    )
+
+
 async def _check_fte(
     session: AsyncSession,
     practitioner_id: int,
@@ -549,6 +562,7 @@ async def add_practitioner_role(
         errors.append(FieldError("facility_code", f"{fac.code} is closed"))
     if errors:
         raise Invalid.fields(errors)
+    await _hold(session, p.id)
     await _overlap(session, p.id, fac.id, data.position, data.start_on, data.end_on, None)
     await _check_fte(session, p.id, data.fte, data.start_on, data.end_on, None)
     role = PractitionerRole(
@@ -618,6 +632,7 @@ async def update_practitioner_role(
         errors.append(FieldError("end_on", "before start_on"))
     if errors:
         raise Invalid.fields(errors)
+    await _hold(session, role.practitioner_id)
     await _overlap(session, role.practitioner_id, fac.id, position, start, end, role.id)
     fte = values.get("fte") or Decimal(str(role.fte))
     await _check_fte(session, role.practitioner_id, fte, start, end, role.id)
