@@ -491,7 +491,7 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
     from pydantic import ValidationError
 
     from salomat.domains.planning.schemas_mobile import RouteIn
-    from salomat.domains.planning.service import mobile
+    from salomat.domains.planning.service import mobile, routing
 
     with speaking(request):
         ctx, errors = _base(request)
@@ -520,7 +520,9 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
             if errors:
                 raise Invalid.fields(errors)
             if data is not None and team_id is not None:
-                ctx["route"] = await mobile.plan_team_route(session, principal, team_id, data)
+                ctx["route"] = await mobile.plan_team_route(
+                    session, principal, team_id, data, time_limit_s=routing.PAGE_TIME_LIMIT_S
+                )
         except SalomatError as e:
             ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
             status = e.status

@@ -15,6 +15,7 @@ until a road graph is imported (service/access.py, ``RoadGraph``).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -213,11 +214,18 @@ async def list_teams(
 
 
 async def plan_team_route(
-    session: AsyncSession, principal: Principal, team_id: int, data: RouteIn
+    session: AsyncSession,
+    principal: Principal,
+    team_id: int,
+    data: RouteIn,
+    *,
+    time_limit_s: int = routing.DEFAULT_TIME_LIMIT_S,
 ) -> RouteOut:
     """The team's route from its base over the territory's settlements that lack a unit
     with premises (or the settlements named), split into working days on the calendar;
-    ``save`` replaces the team's planned visits from ``start`` on (those not yet made)."""
+    ``save`` replaces the team's planned visits from ``start`` on (those not yet made).
+    The search runs in a worker thread (seconds for a district's villages: the event loop
+    keeps serving other requests), stopped after ``time_limit_s`` at the latest."""
     from salomat.domains.planning.service.settlements import settlement_rows
 
     _day(data.start, "start")
@@ -270,12 +278,14 @@ async def plan_team_route(
     lat = [base.latitude, *(r.latitude for r in stops)]
     lon = [base.longitude, *(r.longitude for r in stops)]
     matrix = (geo.haversine_matrix_km(lat, lon, lat, lon) * rules.detour_factor).tolist()
-    plan = routing.plan_route(
+    plan = await asyncio.to_thread(
+        routing.plan_route,
         matrix,
         service_minutes=mobile.service_minutes,
         speed_kmh=mobile.speed_kmh,
         day_minutes=mobile.day_minutes,
         capacity=data.capacity,
+        time_limit_s=time_limit_s,
     )
     cal = routing.visit_calendar(plan, data.start, weekend=mobile_weekend())
     nodes = [None, *stops]

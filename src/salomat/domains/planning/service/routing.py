@@ -8,12 +8,16 @@ number of settlements, or the sum of the stops' ``demands``, e.g. people to see)
 objective is first the fewest team-days, then the fewest kilometres: a fixed cost per
 team-day larger than any day's kilometres.
 
-Deterministic: the search starts from a nearest-neighbour packing of the days (a feasible
-plan, so a solution always exists), improves it by guided local search, and stops after a
-fixed number of solutions (``solution_limit``), the time limit being only a guard on a
-loaded machine; the same matrix gives the same plan. The domain note's vector 3 is the
-reference: the five-point matrix gives the 72 km tour 0-1-2-4-3-0 (or its reverse), 432
-minutes in one day of 480 (the cheapest-arc start alone gives 82 km).
+The search starts from a nearest-neighbour packing of the days (a feasible plan, so a
+solution always exists) and improves it by guided local search until whichever limit comes
+first: a number of solutions (``solution_limit``) or the time (``time_limit_s``). On small
+plans the solution limit ends the search and the same matrix gives the same plan; beyond
+about a hundred stops the time limit ends it, and the plan then depends on the machine's
+speed and load (never worse than the start, but not reproducible). The domain note's
+vector 3 is the reference: the five-point matrix gives the 72 km tour 0-1-2-4-3-0 (or its
+reverse), 432 minutes in one day of 480 (the cheapest-arc start alone gives 82 km). The
+solver is CPU-bound and blocking: async callers run it in a worker thread
+(``asyncio.to_thread``), and the web page gives it a shorter time limit than the API.
 
 A settlement that one day cannot hold on its own (there and back plus the service beyond
 the working day, or a demand beyond the capacity) is not planned and is returned in
@@ -35,6 +39,8 @@ __all__ = ["RoutePlan", "TeamDay", "VisitDay", "plan_route", "visit_calendar"]
 
 #: guards of the search: a plan of a region's villages needs seconds, not minutes
 DEFAULT_TIME_LIMIT_S = 10
+#: the web page's shorter guard: a person waits for the page (the API may take longer)
+PAGE_TIME_LIMIT_S = 3
 #: solutions examined by the guided local search before it stops (the deterministic limit)
 DEFAULT_SOLUTION_LIMIT = 100
 #: at most this many settlements in one plan (a district's worth; beyond it, split it)
