@@ -75,11 +75,7 @@ def settlement_out(r: service.SettlementRow) -> SettlementOut:
         latitude=r.latitude,
         longitude=r.longitude,
         population=r.census_population,
-        population_source=(
-            i18n.gettext(r.census_source)
-            if r.population_origin == "registry" and r.census_source
-            else r.census_source
-        ),
+        population_source=r.source_text(),
         population_as_of=r.census_as_of,
         population_origin=r.population_origin,
         attached=r.attached,

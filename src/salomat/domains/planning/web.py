@@ -362,7 +362,7 @@ async def settlements_csv(request: Request, session: DbSession, principal: Reade
             [
                 r.code, r.name, r.district_name or "",
                 gettext("yes") if r.is_rural else gettext("no"),
-                r.latitude, r.longitude, r.census_population, r.census_source or "",
+                r.latitude, r.longitude, r.census_population, r.source_text() or "",
                 r.census_as_of.isoformat() if isinstance(r.census_as_of, date) else "",
                 r.attached, unit_name(r.required_unit) if r.required_unit else "",
                 ", ".join(unit_name(u) for u in sorted(r.existing_units or (), key=_level)),

@@ -76,6 +76,13 @@ class SettlementRow:
     def population(self) -> int | None:
         return self.census_population
 
+    def source_text(self) -> str | None:
+        """The population figure's source as shown: a census's own words, or the registry
+        table's name (a message, translated into the request's language)."""
+        if self.population_origin == "registry" and self.census_source:
+            return i18n.gettext(self.census_source)
+        return self.census_source
+
 
 @dataclass(frozen=True)
 class Area:
