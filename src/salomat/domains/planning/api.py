@@ -265,8 +265,10 @@ def _scenario(s: scenarios.SavedScenario) -> ScenarioOut:
     status_code=201,
     responses={
         422: {
-            "description": "an unknown territory or edition; a proposed settlement not of the "
-            "territory or an unknown unit (named proposed.<i>.settlement / .unit)"
+            "description": "an unknown territory or edition; a proposal /scenario would "
+            "refuse: a settlement not of the territory or without coordinates in the "
+            "country, a unit without premises or unknown (named proposed.<i>.settlement / "
+            ".unit)"
         }
     },
 )

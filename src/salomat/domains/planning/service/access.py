@@ -609,6 +609,19 @@ async def _places(
     return [Place.of(r) for r in rows], own
 
 
+async def check_saved(
+    session: Any,
+    principal: Any,
+    territory_code: str,
+    edition_code: str | None,
+    proposed: Sequence[ProposedUnit],
+) -> list[FieldError]:
+    """The errors ``scenario`` would raise for these proposals (``check_proposed`` on the
+    territory's places): a scenario is saved only if it can be run."""
+    places, own = await _places(session, principal, territory_code, edition_code)
+    return check_proposed(places, proposed, access_rules(), allowed_codes=own)
+
+
 async def access(
     session: Any,
     principal: Any,

@@ -13,11 +13,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.core.errors import N_, FieldError, Invalid, NotFound
+from salomat.core.errors import N_, Invalid, NotFound
 from salomat.core.security import Principal
 from salomat.domains.planning.models import PlanningScenario
+from salomat.domains.planning.service import access as acc
 from salomat.domains.planning.service import norms
-from salomat.domains.planning.service.settlements import area, settlements_query
+from salomat.domains.planning.service.settlements import area
 from salomat.domains.registry.service import planning_reads as reads
 
 __all__ = ["SavedScenario", "delete_scenario", "get_scenario", "list_scenarios", "save_scenario"]
@@ -44,33 +45,18 @@ async def save_scenario(
     edition: str | None,
     proposed: list[tuple[str, str]],
 ) -> SavedScenario:
-    """Keep a scenario: every proposed settlement must be one of the territory's and
-    every unit one of the pack's (each wrong one named ``proposed.<i>.settlement`` or
-    ``proposed.<i>.unit``); an unknown territory or edition is named too."""
+    """Keep a scenario that can be run: each proposal is checked as ``/scenario`` checks it
+    (access.py ``check_proposed``: a settlement of the territory, with coordinates in the
+    country, and a unit with premises of the pack; each wrong one named
+    ``proposed.<i>.settlement`` or ``proposed.<i>.unit``); an unknown territory or edition
+    is named too."""
     rules = norms.current()
     where = await area(session, territory)
     assert where is not None
     if edition is not None:
         rules.edition(edition)  # 422 naming ``edition`` when unknown
-    codes = {r.code for r in await session.execute(settlements_query(where))}
-    errors = []
-    for i, (settlement, unit) in enumerate(proposed):
-        if settlement not in codes:
-            errors.append(
-                FieldError(
-                    f"proposed.{i}.settlement",
-                    N_("Not a settlement of %(territory)s: %(code)s"),
-                    {"territory": territory, "code": settlement},
-                )
-            )
-        if unit not in rules.units:
-            errors.append(
-                FieldError(
-                    f"proposed.{i}.unit",
-                    N_("Unknown unit: %(code)s (known: %(known)s)"),
-                    {"code": unit, "known": ", ".join(rules.units)},
-                )
-            )
+    units = [acc.ProposedUnit(settlement, unit) for settlement, unit in proposed]
+    errors = await acc.check_saved(session, principal, territory, edition, units)
     if errors:
         raise Invalid.fields(errors)
     row = PlanningScenario(
