@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -228,6 +229,35 @@ def test_a_road_graph_gives_road_figures() -> None:
     near = by_code(r)["near"].nearest["medical_point"]
     assert near is not None
     assert near.method == "estimate"
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        [(0, 1, 8.2), (0, 1, 8.2)],  # the same road listed twice
+        [(0, 1, 8.2), (1, 0, 8.2)],  # once each way
+        [(1, 0, 9.5), (0, 1, 8.2), (0, 1, 11.0)],  # parallel roads: the shortest counts
+    ],
+)
+def test_parallel_road_edges_do_not_add_up(edges: list[tuple[int, int, float]]) -> None:
+    # two nodes 8.2 km apart by road; an origin and a target on them (snap 0)
+    nodes = [(43.0, 76.0), (43.05, 76.05)]
+    graph = SparseRoadGraph(nodes, edges)
+    km, which = graph.nearest(np.array([nodes[0]]), np.array([nodes[1]]))
+    assert km[0] == pytest.approx(8.2, abs=1e-6)
+    assert which[0] == 0
+    # and from the other end
+    km, _ = graph.nearest(np.array([nodes[1]]), np.array([nodes[0]]))
+    assert km[0] == pytest.approx(8.2, abs=1e-6)
+
+
+def test_parallel_edges_beside_a_longer_path() -> None:
+    # 0-1 listed twice (5 km each) beside the way round 0-2-1 (4 + 4 = 8 km): 5 km, not 10
+    # nor 8
+    nodes = [(43.0, 76.0), (43.05, 76.05), (43.0, 76.1)]
+    graph = SparseRoadGraph(nodes, [(0, 1, 5.0), (0, 1, 5.0), (0, 2, 4.0), (2, 1, 4.0)])
+    km, _ = graph.nearest(np.array([nodes[0]]), np.array([nodes[1]]))
+    assert km[0] == pytest.approx(5.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("country", ["KZ", "UZ"])

@@ -159,7 +159,15 @@ class SparseRoadGraph:
         a = np.array([x[0] for x in e], dtype=np.int64)
         b = np.array([x[1] for x in e], dtype=np.int64)
         w = np.array([x[2] for x in e], dtype=float)
-        self._graph = coo_matrix((w, (a, b)), shape=(self._n, self._n)).tocsr()
+        # undirected: one entry per pair of nodes, the shortest of parallel edges (a road
+        # listed twice, or once each way, is one road; a sparse matrix would add them up)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        order = np.lexsort((w, hi, lo))  # by pair, the shortest first
+        lo, hi, w = lo[order], hi[order], w[order]
+        first = np.ones(len(w), dtype=bool)
+        first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+        lo, hi, w = lo[first], hi[first], w[first]
+        self._graph = coo_matrix((w, (lo, hi)), shape=(self._n, self._n)).tocsr()
         self._max_snap = max_snap_km
 
     def _snap(self, points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[Any]]:
