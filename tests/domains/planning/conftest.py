@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from salomat.core.security import Principal
+from salomat.domains.planning.service.norms import today as country_today
 
 AS_OF = date(2025, 1, 1)
 SOURCE = "Test census 2025"
@@ -154,7 +155,7 @@ async def plan(db, make_person) -> Plan:
         ("S6", "nurse", Decimal("1.00"), None),
         ("S5", "feldsher", Decimal("1.00"), None),
         ("S5", "midwife", Decimal("0.50"), None),
-        ("S2", "nurse", Decimal("1.00"), date.today() - timedelta(days=1)),  # ended
+        ("S2", "nurse", Decimal("1.00"), country_today() - timedelta(days=1)),  # ended
     ]
     for key, position, fte, end in staff:
         pr = Practitioner(family_name="Test", given_name=unique("N"), specialty="nursing")
