@@ -808,6 +808,37 @@ def maintenance_purge(
     )
 
 
+# ---- planning: the road network of a region ------------------------------------------
+
+planning_app = typer.Typer(help="Planning: the road network for access.", no_args_is_help=True)
+app.add_typer(planning_app, name="planning")
+
+
+@planning_app.command("import-roads")
+def planning_import_roads(
+    file: Annotated[Path, typer.Argument(help="an OpenStreetMap extract: .osm or .osm.gz")],
+    region: Annotated[str, typer.Option(help="the region's territory code")],
+) -> None:
+    """Import a region's road network from an OpenStreetMap XML extract, replacing the
+    region's previous one (docs/planning.md, "Road network"). A .osm.pbf is converted
+    with osmium first; nothing is stored if the file is refused."""
+    from salomat.domains.planning.service import roads
+
+    try:
+        db_backup.require_migrated()
+    except db_backup.BackupError as e:
+        raise _fail(str(e)) from None
+    try:
+        with err.status(f"Importing {file}..."):
+            counts = run_unit_of_work(lambda s: roads.import_file(s, file, region))
+    except SalomatError as e:
+        raise _fail(e.detail, e.errors) from None
+    out.print(
+        f"Region {region}: {counts['nodes']} road nodes, {counts['edges']} edges imported.",
+        markup=False,
+    )
+
+
 # ---- synthetic national population -------------------------------------------------
 
 

@@ -125,6 +125,11 @@ class AccessRules:
     threshold_level: str
     detour_factor: float
     speed_kmh: float
+    #: an imported road network (service/roads.py): km/h per OSM highway class, the
+    #: classes not imported (footways...), and how far a point may be from a road node
+    road_speeds_kmh: Mapping[str, float] = field(default_factory=dict)
+    road_skip: tuple[str, ...] = ()
+    road_snap_km: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -414,9 +419,14 @@ def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -
         threshold_level=str(a["threshold_level"]),
         detour_factor=float(a["detour_factor"]),
         speed_kmh=float(a["speed_kmh"]),
+        road_speeds_kmh={str(k): float(v) for k, v in (a.get("road_speeds_kmh") or {}).items()},
+        road_skip=tuple(str(x) for x in a.get("road_skip_highways") or ()),
+        road_snap_km=float(a.get("road_snap_km", 2.0)),
     )
     if access.detour_factor < 1 or access.threshold_km <= 0 or access.speed_kmh <= 0:
         raise pack.PackError(f"{where}: access values out of range")
+    if access.road_snap_km <= 0 or any(v <= 0 for v in access.road_speeds_kmh.values()):
+        raise pack.PackError(f"{where}: access road values out of range")
     m = data.get("mobile") or {}
     mobile = MobileRules(
         service_minutes=int(m["service_minutes"]),

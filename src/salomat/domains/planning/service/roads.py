@@ -1,0 +1,218 @@
+"""The road network of a region from an OpenStreetMap XML extract (``.osm`` or
+``.osm.gz``), stored per region (``road_node``, ``road_edge``) and loaded as the access
+computation's ``RoadGraph`` (service/access.py).
+
+The file is streamed (``iterparse``, each element cleared once read): the nodes' coordinates
+are kept, then each way tagged ``highway`` (not a class of the pack's
+``access.road_skip_highways``) gives one edge per consecutive pair of its nodes, in both
+directions unless ``oneway`` (``yes``/``true``/``1`` forwards, ``-1`` backwards). An edge's
+km is the haversine length (service/geo.py); its minutes at the pack's speed for the way's
+class (``access.road_speeds_kmh``, UNVERIFIED), else at ``access.speed_kmh``. Only the nodes
+the roads use are stored. ``.osm.pbf`` is not read (no PBF reader is installed): convert it
+with osmium first (docs/planning.md).
+
+Bad input (not XML, no roads, a road's node missing or outside the country's bounds) is
+refused with a message naming what is wrong, and nothing is stored; an import replaces the
+region's previous one in the same transaction.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import delete, insert, select
+
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.domains.planning.models_roads import RoadEdge, RoadNode
+from salomat.domains.planning.service import geo, norms
+
+__all__ = ["RoadNetwork", "import_file", "load_graph", "parse_osm", "store"]
+
+_ONEWAY_FORWARD = {"yes", "true", "1"}
+_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class RoadNetwork:
+    """Nodes (osm id -> (lat, lon)) and directed edges (from, to, km, minutes, oneway)."""
+
+    nodes: dict[int, tuple[float, float]]
+    edges: list[tuple[int, int, float, float, bool]]
+
+
+def _bad(message: str, **params: Any) -> Invalid:
+    return Invalid.fields([FieldError("file", message, params)])
+
+
+def _open(path: Path) -> IO[bytes]:
+    if path.name.endswith(".pbf"):
+        raise _bad(N_("a .osm.pbf file is not read: convert it to .osm with osmium"))
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _elements(stream: IO[bytes]) -> Iterator[ET.Element]:
+    """The top-level elements of an OSM file, streamed; each is dropped from the tree once
+    the caller has read it (a region's file never sits in memory whole). Entity
+    declarations are refused (no entity expansion, the "billion laughs"; OSM files have
+    none), and the parser fetches no external entity."""
+    pull = ET.XMLPullParser(events=("start", "end"))
+    root: ET.Element | None = None
+    tail = b""
+    try:
+        while chunk := stream.read(1 << 16):
+            if b"<!ENTITY" in tail + chunk:
+                raise ET.ParseError("entity declarations are refused")
+            tail = chunk[-8:]
+            pull.feed(chunk)
+            for event, el in pull.read_events():
+                if root is None:
+                    root = el
+                    if el.tag != "osm":
+                        raise ET.ParseError(f"the root element is <{el.tag}>, not <osm>")
+                elif event == "end" and el.tag in ("node", "way", "relation"):
+                    yield el
+                    root.clear()
+        pull.close()
+        list(pull.read_events())
+    except (ET.ParseError, OSError, EOFError, gzip.BadGzipFile) as e:
+        raise _bad(N_("the file is not OpenStreetMap XML (%(error)s)"), error=str(e)) from None
+    if root is None:
+        raise _bad(N_("the file is not OpenStreetMap XML (%(error)s)"), error="empty")
+
+
+def parse_osm(stream: IO[bytes], rules: norms.AccessRules, bounds: norms.Bounds) -> RoadNetwork:
+    """The road network of an OSM XML stream (checked: see the module's note)."""
+    coords: dict[int, tuple[float, float]] = {}
+    edges: list[tuple[int, int, float, float, bool]] = []
+    used: set[int] = set()
+    skip = set(rules.road_skip)
+    for el in _elements(stream):
+        if el.tag == "node":
+            try:
+                coords[int(el.attrib["id"])] = (float(el.attrib["lat"]), float(el.attrib["lon"]))
+            except (KeyError, ValueError):
+                raise _bad(
+                    N_("node %(id)s has no valid coordinates"), id=el.attrib.get("id", "?")
+                ) from None
+        elif el.tag == "way":
+            tags = {t.attrib.get("k"): t.attrib.get("v") for t in el.iter("tag")}
+            kind = tags.get("highway")
+            if not kind or kind in skip:
+                continue
+            refs = [int(n.attrib["ref"]) for n in el.iter("nd") if "ref" in n.attrib]
+            ow = (tags.get("oneway") or "").lower()
+            forward, backward = ow != "-1", ow not in _ONEWAY_FORWARD
+            speed = rules.road_speeds_kmh.get(kind, rules.speed_kmh)
+            for a, b in itertools.pairwise(refs):
+                if a not in coords or b not in coords:
+                    raise _bad(
+                        N_("way %(id)s uses node %(node)s, which the file does not hold"),
+                        id=el.attrib.get("id", "?"),
+                        node=b if a in coords else a,
+                    )
+                if a == b:
+                    continue
+                km = geo.haversine_km(*coords[a], *coords[b])
+                minutes = geo.travel_minutes(km, speed)
+                one = not (forward and backward)
+                if forward:
+                    edges.append((a, b, km, minutes, one))
+                if backward:
+                    edges.append((b, a, km, minutes, one))
+                used.update((a, b))
+    if not edges:
+        raise _bad(N_("the file holds no roads (no way with a highway tag)"))
+    nodes = {n: coords[n] for n in used}
+    outside = sorted(n for n, (lat, lon) in nodes.items() if not bounds.contains(lat, lon))
+    if outside:
+        raise _bad(
+            N_("%(count)s road nodes lie outside the country's bounds (the first: %(node)s)"),
+            count=len(outside),
+            node=outside[0],
+        )
+    return RoadNetwork(nodes, edges)
+
+
+async def store(session: Any, country: str, region_code: str, net: RoadNetwork) -> dict[str, int]:
+    """Replace the region's road network with ``net`` (set-wise, in the caller's
+    transaction)."""
+    await session.execute(delete(RoadEdge).where(RoadEdge.region_code == region_code))
+    await session.execute(delete(RoadNode).where(RoadNode.region_code == region_code))
+    node_rows = [
+        {"country": country, "region_code": region_code, "osm_id": n, "lat": la, "lon": lo}
+        for n, (la, lo) in net.nodes.items()
+    ]
+    edge_rows = [
+        {"region_code": region_code, "from_osm": a, "to_osm": b, "km": k, "minutes": m,
+         "oneway": o}
+        for a, b, k, m, o in net.edges
+    ]  # fmt: skip
+    for rows, model in ((node_rows, RoadNode), (edge_rows, RoadEdge)):
+        for i in range(0, len(rows), _BATCH):
+            await session.execute(insert(model), rows[i : i + _BATCH])
+    return {"nodes": len(node_rows), "edges": len(edge_rows)}
+
+
+async def import_file(session: Any, path: Path, region_code: str) -> dict[str, int]:
+    """Import the OSM extract at ``path`` as the road network of the region
+    ``region_code`` (a territory of level region) of the deployed country."""
+    from salomat.domains.registry import service as registry
+
+    t = await registry.territory_by_code(session, region_code)
+    if t is None or t.level != "region":
+        raise Invalid.fields(
+            [FieldError("region", N_("%(value)s is not a region"), {"value": region_code})]
+        )
+    p = norms.current()
+    try:
+        stream = _open(path)
+    except OSError as e:
+        raise _bad(N_("the file cannot be read (%(error)s)"), error=str(e)) from None
+    with stream:
+        net = parse_osm(stream, p.access, p.bounds)
+    return await store(session, p.country, region_code, net)
+
+
+async def load_graph(session: Any, territory_code: str, snap_km: float) -> Any | None:
+    """The stored road graph of the territory's region (a ``SparseRoadGraph``), or None
+    when none is imported. Read once per request, two set-wise queries."""
+    from salomat.domains.planning.service.access import SparseRoadGraph
+    from salomat.domains.registry import service as registry
+
+    t = await registry.territory_by_code(session, territory_code)
+    for _ in range(2):
+        if t is None or t.level == "region" or t.parent_code is None:
+            break
+        t = await registry.territory_by_code(session, t.parent_code)
+    if t is None or t.level != "region":
+        return None
+    nodes = (
+        await session.execute(
+            select(RoadNode.osm_id, RoadNode.lat, RoadNode.lon).where(
+                RoadNode.region_code == t.code
+            )
+        )
+    ).all()
+    if not nodes:
+        return None
+    index = {r.osm_id: i for i, r in enumerate(nodes)}
+    edges = (
+        await session.execute(
+            select(RoadEdge.from_osm, RoadEdge.to_osm, RoadEdge.km).where(
+                RoadEdge.region_code == t.code
+            )
+        )
+    ).all()
+    return SparseRoadGraph(
+        [(r.lat, r.lon) for r in nodes],
+        ((index[a], index[b], km) for a, b, km in edges if a in index and b in index),
+        max_snap_km=snap_km,
+    )

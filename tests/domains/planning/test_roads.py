@@ -1,0 +1,190 @@
+"""The road network import (service/roads.py) and access measured along it.
+
+A tiny hand-written OpenStreetMap extract over the planning fixture's region (Almaty
+region coordinates, conftest.py): a two-way primary road S1 - n2 - S6, a one-way tertiary
+road n2 -> S5 and a footway (never imported). The expected lengths are the haversine
+formula written out here (R = 6,371.0 km), not service/geo.py's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from salomat.core.errors import Invalid
+from salomat.domains.planning.models_roads import RoadEdge, RoadNode
+from salomat.domains.planning.service import access as acc
+from salomat.domains.planning.service import roads
+
+pytestmark = pytest.mark.anyio
+
+#: node -> (lat, lon): n1 is S1, n3 is S6 (the polyclinic), n4 is S5 (the FAP)
+NODES = {
+    1: (43.60, 77.00),
+    2: (43.70, 77.00),
+    3: (43.87, 77.06),
+    4: (43.75, 77.20),
+    5: (43.80, 76.95),  # only on the footway: not stored
+    6: (43.66, 77.30),  # on no way: not stored
+}
+#: the pack's speeds (KZ planning.yaml access.road_speeds_kmh, UNVERIFIED figures)
+PRIMARY_KMH, TERTIARY_KMH = 70.0, 50.0
+
+
+def hav(a: int, b: int) -> float:
+    (la1, lo1), (la2, lo2) = NODES[a], NODES[b]
+    p1, p2 = math.radians(la1), math.radians(la2)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lo2 - lo1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def osm(ways: str, nodes: dict[int, tuple[float, float]] = NODES) -> str:
+    body = "".join(
+        f'<node id="{n}" lat="{la}" lon="{lo}" version="1"/>\n' for n, (la, lo) in nodes.items()
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n{body}{ways}</osm>\n'
+
+
+PRIMARY = (
+    '<way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/></way>\n'
+)
+ONEWAY = (
+    '<way id="11"><nd ref="2"/><nd ref="4"/><tag k="highway" v="tertiary"/>'
+    '<tag k="oneway" v="yes"/></way>\n'
+)
+FOOTWAY = '<way id="12"><nd ref="1"/><nd ref="5"/><tag k="highway" v="footway"/></way>\n'
+BUILDING = '<way id="13"><nd ref="1"/><nd ref="6"/><tag k="building" v="yes"/></way>\n'
+
+
+def write(tmp_path: Path, text: str, name: str = "region.osm") -> Path:
+    p = tmp_path / name
+    if name.endswith(".gz"):
+        p.write_bytes(gzip.compress(text.encode()))
+    else:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+async def stored(db, region: str) -> tuple[int, list]:  # type: ignore[no-untyped-def]
+    n = (
+        await db.execute(
+            select(func.count()).select_from(RoadNode).where(RoadNode.region_code == region)
+        )
+    ).scalar_one()
+    e = (
+        await db.execute(
+            select(
+                RoadEdge.from_osm, RoadEdge.to_osm, RoadEdge.km, RoadEdge.minutes, RoadEdge.oneway
+            )
+            .where(RoadEdge.region_code == region)
+            .order_by(RoadEdge.from_osm, RoadEdge.to_osm)
+        )
+    ).all()
+    return n, e
+
+
+@pytest.mark.parametrize("name", ["region.osm", "region.osm.gz"])
+async def test_the_extract_gives_exactly_the_roads(db, plan, kz, tmp_path, name) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, osm(PRIMARY + ONEWAY + FOOTWAY + BUILDING), name)
+    counts = await roads.import_file(db, path, plan.region)
+    assert counts == {"nodes": 4, "edges": 5}
+    n, edges = await stored(db, plan.region)
+    assert n == 4  # n5 (footway only) and n6 (no road) are left out
+    expected = [
+        (1, 2, hav(1, 2), PRIMARY_KMH, False),
+        (2, 1, hav(1, 2), PRIMARY_KMH, False),
+        (2, 3, hav(2, 3), PRIMARY_KMH, False),
+        (2, 4, hav(2, 4), TERTIARY_KMH, True),  # one way only: no 4 -> 2
+        (3, 2, hav(2, 3), PRIMARY_KMH, False),
+    ]
+    assert [(e.from_osm, e.to_osm, e.oneway) for e in edges] == [
+        (a, b, o) for a, b, _, _, o in expected
+    ]
+    for e, (_, _, km, kmh, _) in zip(edges, expected, strict=True):
+        assert e.km == pytest.approx(km, rel=1e-9)
+        assert e.minutes == pytest.approx(km / kmh * 60, rel=1e-9)
+    assert hav(1, 2) == pytest.approx(11.119, abs=0.001)  # the note's 0.1 degree of latitude
+
+
+async def test_oneway_minus_one_runs_backwards(db, plan, kz, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    way = (
+        '<way id="11"><nd ref="2"/><nd ref="4"/><tag k="highway" v="tertiary"/>'
+        '<tag k="oneway" v="-1"/></way>'
+    )
+    await roads.import_file(db, write(tmp_path, osm(way)), plan.region)
+    _, edges = await stored(db, plan.region)
+    assert [(e.from_osm, e.to_osm) for e in edges] == [(4, 2)]
+
+
+async def test_access_over_the_road_is_the_road_distance(db, plan, kz, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await roads.import_file(db, write(tmp_path, osm(PRIMARY + ONEWAY + FOOTWAY)), plan.region)
+    report = await acc.access(db, plan.principal(), plan.region)
+    assert report.method == "road"
+    by = {s.code.removeprefix(plan.region): s for s in report.settlements}
+    s1 = by["S1"].nearest["physician_ambulatory"]
+    assert s1 is not None
+    assert s1.settlement_code == plan.settlements["S6"]
+    assert s1.method == "road"
+    assert s1.km == pytest.approx(hav(1, 2) + hav(2, 3), rel=1e-6)
+    # S3 (43.65, 77.10) is more than the pack's 2 km from every road node: the estimate
+    s3 = by["S3"].nearest["physician_ambulatory"]
+    assert s3 is not None
+    assert s3.method == "estimate"
+    assert s3.km == pytest.approx(s3.straight_km * report.detour_factor, rel=1e-9)
+
+
+async def test_without_an_import_every_figure_is_an_estimate(db, plan, kz) -> None:  # type: ignore[no-untyped-def]
+    report = await acc.access(db, plan.principal(), plan.region)
+    assert report.method == "estimate"
+
+
+async def test_reimport_replaces_the_region(db, plan, kz, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await roads.import_file(db, write(tmp_path, osm(PRIMARY + ONEWAY)), plan.region)
+    await roads.import_file(db, write(tmp_path, osm(ONEWAY), "second.osm"), plan.region)
+    n, edges = await stored(db, plan.region)
+    assert n == 2
+    assert [(e.from_osm, e.to_osm) for e in edges] == [(2, 4)]
+
+
+BAD = {
+    "not XML": ("this is not xml <<<", "not OpenStreetMap XML"),
+    "another XML": ("<html><body/></html>", "not OpenStreetMap XML"),
+    "no roads": (osm(FOOTWAY + BUILDING), "no roads"),
+    "outside": (osm(PRIMARY, {**NODES, 3: (10.0, 77.06)}), "outside the country"),
+    "missing node": (osm(PRIMARY, {1: NODES[1], 2: NODES[2]}), "does not hold"),
+    "entity": (
+        '<?xml version="1.0"?><!DOCTYPE osm [<!ENTITY a "aaaa">]><osm>&a;</osm>',
+        "not OpenStreetMap XML",
+    ),
+    "truncated": (osm(PRIMARY)[:-30], "not OpenStreetMap XML"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+async def test_bad_files_are_refused_and_nothing_stored(db, plan, kz, tmp_path, case) -> None:  # type: ignore[no-untyped-def]
+    await roads.import_file(db, write(tmp_path, osm(PRIMARY + ONEWAY), "good.osm"), plan.region)
+    text, words = BAD[case]
+    with pytest.raises(Invalid) as e:
+        await roads.import_file(db, write(tmp_path, text), plan.region)
+    assert e.value.errors[0].field == "file"
+    assert words in e.value.errors[0].message
+    n, edges = await stored(db, plan.region)
+    assert (n, len(edges)) == (4, 5)  # the previous import is untouched
+
+
+async def test_pbf_and_unknown_region_refused(db, plan, kz, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Invalid) as e:
+        await roads.import_file(db, write(tmp_path, "x", "r.osm.pbf"), plan.region)
+    assert "osmium" in e.value.errors[0].message
+    with pytest.raises(Invalid) as e:
+        await roads.import_file(db, write(tmp_path, osm(PRIMARY)), plan.districts["D1"])
+    assert e.value.errors[0].field == "region"
+    n, _ = await stored(db, plan.districts["D1"])
+    assert n == 0
