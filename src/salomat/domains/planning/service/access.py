@@ -10,8 +10,8 @@ them at once with a k-d tree on the unit sphere (the chord is monotonic in the
 great-circle distance, so the nearest by chord is the nearest by haversine). Never a query
 per settlement.
 
-Method: ``"road"`` along an imported road graph (``RoadGraph``: the seam; the OSM import
-that builds one is not done yet, docs/planning.md), else ``"estimate"``: the haversine
+Method: ``"road"`` along the region's imported road graph (``RoadGraph``: the seam;
+service/roads.py imports an OpenStreetMap extract, docs/planning.md), else ``"estimate"``: the haversine
 line x the pack's detour factor at the pack's speed (service/geo.py). The threshold, the
 factor, the speed, the country's bounds and the levels are the planning pack's
 (``country/<CC>/planning.yaml``, UNVERIFIED where the note says so).
@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
-from salomat.domains.planning.service import geo, norms
+from salomat.domains.planning.service import geo, norms, roads
 
 __all__ = [
     "AccessReport",
@@ -617,6 +617,15 @@ async def _places(
     return [Place.of(r) for r in rows], own
 
 
+async def _road_graph(session: Any, territory_code: str) -> RoadGraph | None:
+    """The graph choice (the seam): the region's imported road network (service/roads.py),
+    loaded once per request, else None (every figure an estimate)."""
+    graph: RoadGraph | None = await roads.load_graph(
+        session, territory_code, norms.current().access.road_snap_km
+    )
+    return graph
+
+
 async def check_saved(
     session: Any,
     principal: Any,
@@ -647,6 +656,7 @@ async def access(
         if errors:
             raise Invalid.fields(errors)
         places = with_proposed(places, proposed)
+    graph = graph or await _road_graph(session, territory_code)
     return compute_access(territory_code, places, rules, graph=graph, report_codes=own)
 
 
@@ -662,4 +672,5 @@ async def scenario(
     """The planner's scenario: the territory before and with the proposed units."""
     rules = access_rules()
     places, own = await _places(session, principal, territory_code, edition_code)
+    graph = graph or await _road_graph(session, territory_code)
     return compute_scenario(territory_code, places, proposed, rules, graph=graph, report_codes=own)
