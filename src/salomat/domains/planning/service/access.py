@@ -11,10 +11,11 @@ great-circle distance, so the nearest by chord is the nearest by haversine). Nev
 per settlement.
 
 Method: ``"road"`` along the region's imported road graph (``RoadGraph``: the seam;
-service/roads.py imports an OpenStreetMap extract, docs/planning.md), else ``"estimate"``: the haversine
-line x the pack's detour factor at the pack's speed (service/geo.py). The threshold, the
-factor, the speed, the country's bounds and the levels are the planning pack's
-(``country/<CC>/planning.yaml``, UNVERIFIED where the note says so).
+service/roads.py imports an OpenStreetMap extract, docs/planning.md), else
+``"estimate"``: the haversine line x the pack's detour factor at the pack's speed
+(service/geo.py). The threshold, the factor, the speed, the country's bounds and the
+levels are the planning pack's (``country/<CC>/planning.yaml``, UNVERIFIED where the note
+says so).
 
 A settlement without coordinates, or with coordinates outside the country, is reported
 (``no_coordinates``, ``outside_country``) and left out of the distances; a settlement
