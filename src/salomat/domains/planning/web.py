@@ -19,6 +19,7 @@ the services; every text is the reader's language.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 from datetime import date
@@ -79,14 +80,20 @@ def unit_name(code: str | None) -> str:
     return units[code].name(current_language()) if code in units else code
 
 
+@functools.lru_cache(maxsize=8)
+def _position_names(country: str) -> dict[str, dict[str, str]]:
+    """code -> names of the country pack's positions, read once per country (not a deep
+    copy of the pack on every staffing row)."""
+    return {str(p["code"]): dict(p.get("name") or {}) for p in pack.load(country)["positions"]}
+
+
 def position_name(code: str) -> str:
     if code == "*":
         return gettext("all positions")
-    for p in pack.load(_country())["positions"]:
-        if p["code"] == code:
-            names = p.get("name") or {}
-            return str(names.get(current_language()) or names.get("en") or code)
-    return code
+    names = _position_names(_country()).get(code)
+    if names is None:
+        return code
+    return str(names.get(current_language()) or names.get("en") or code)
 
 
 def _levels() -> list[str]:
@@ -148,7 +155,8 @@ def map_of(
             continue
         pop = r.census_population if r.census_population is not None else r.attached
         figures = [
-            gettext("census %(n)s") % {"n": _fmt(r.census_population)},
+            # the figure's own source: a census's words or the registry's population table
+            f"{r.source_text() or gettext('population unknown')} {_fmt(r.census_population)}",
             gettext("attached %(n)s") % {"n": _fmt(r.attached)},
             gettext("requires: %(unit)s") % {"unit": unit_name(r.required_unit)},
         ]
@@ -249,7 +257,7 @@ def _by_region(rows: list[Any], staff: Any, breakdown: Any) -> dict[str, Any]:
 async def _overview(
     session: Any, principal: Principal, area: str, edition: str, colour: str, regions: list[Any]
 ) -> dict[str, Any]:
-    from salomat.domains.planning.service import access, gaps, settlements
+    from salomat.domains.planning.service import access, gaps, norms, settlements
     from salomat.domains.planning.service.staffing import staffing as staffing_report
     from salomat.domains.registry import service as registry
 
@@ -257,19 +265,22 @@ async def _overview(
     code = edition or None
     if not area:
         rows = await settlements.settlement_rows(session, principal, None, edition_code=code)
-        staff = await staffing_report(session, principal, None)
+        staff = await staffing_report(session, principal, None, rows=rows)
         breakdown = await registry.area_breakdown(session, None)
         ctx.update(_by_region(rows, staff, breakdown))
         ctx["staffing"] = staff
         ctx["edition_used"] = _rules().edition(code)
         return ctx
-    report = await gaps.gap_report(session, principal, area, edition_code=code)
-    rows = await settlements.settlement_rows(session, principal, area, edition_code=code)
+    # the settlements are read once for the page: the gaps, staffing and access share them
+    day = norms.today()
+    read = await settlements.area_rows(session, principal, area, edition_code=code, on=day)
+    rows = read.own
+    report = await gaps.gap_report(session, principal, area, edition_code=code, on=day, rows=rows)
     ctx["report"] = report
     ctx["edition_used"] = report.edition
     ctx["rows"] = sorted(rows, key=lambda r: (not r.gap, r.district_code or "", r.code))
-    ctx["staffing"] = await staffing_report(session, principal, area)
-    acc = await access.access(session, principal, area, edition_code=code)
+    ctx["staffing"] = await staffing_report(session, principal, area, on=day, rows=rows)
+    acc = await access.access(session, principal, area, edition_code=code, rows=read)
     ctx["access"] = acc
     ctx["map"] = map_of(
         rows,
@@ -392,7 +403,7 @@ def _posts_by_unit(lines: list[Any]) -> dict[str | None, Any]:
 async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> Response:
     """Gaps, their cost and staff posts by district of an area (by region for the whole
     country), as on the page; headers in the reader's language, cells neutralised."""
-    from salomat.domains.planning.service import gaps, settlements
+    from salomat.domains.planning.service import gaps, norms, settlements
     from salomat.domains.planning.service.staffing import staffing as staffing_report
     from salomat.domains.registry import service as registry
 
@@ -404,13 +415,19 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
             raise Invalid.fields(errors)
         code = edition or None
         if area:
-            report = await gaps.gap_report(session, principal, area, edition_code=code)
-            staff = await staffing_report(session, principal, area)
+            day = norms.today()
+            rows = await settlements.settlement_rows(
+                session, principal, area, edition_code=code, on=day
+            )
+            report = await gaps.gap_report(
+                session, principal, area, edition_code=code, on=day, rows=rows
+            )
+            staff = await staffing_report(session, principal, area, on=day, rows=rows)
             units, total = report.districts, report.total
             posts = _posts_by_unit(staff.by_district)
         else:
             rows = await settlements.settlement_rows(session, principal, None, edition_code=code)
-            staff = await staffing_report(session, principal, None)
+            staff = await staffing_report(session, principal, None, rows=rows)
             national = _by_region(rows, staff, await registry.area_breakdown(session, None))
             units, total = national["region_gaps"], national["total"]
             posts = {p.district_code: p for p in national["region_posts"]}

@@ -648,10 +648,15 @@ async def access(
     edition_code: str | None = None,
     proposed: Sequence[ProposedUnit] = (),
     graph: RoadGraph | None = None,
+    rows: Any = None,
 ) -> AccessReport:
-    """The access report of a territory's settlements (with ``proposed`` units added)."""
+    """The access report of a territory's settlements (with ``proposed`` units added).
+    ``rows``: the territory's ``settlements.AreaRows`` already read (read when not given)."""
     rules = access_rules()
-    places, own = await _places(session, principal, territory_code, edition_code)
+    if rows is not None:
+        places, own = [Place.of(r) for r in rows.region], {r.code for r in rows.own}
+    else:
+        places, own = await _places(session, principal, territory_code, edition_code)
     if proposed:
         errors = check_proposed(places, proposed, rules, allowed_codes=own)
         if errors:

@@ -80,13 +80,17 @@ async def gap_report(
     *,
     edition_code: str | None = None,
     on: date | None = None,
+    rows: list[SettlementRow] | None = None,
 ) -> GapReport:
+    """``rows``: the territory's settlement rows already read under the same edition and
+    day (a page reads them once for all its reports); read here when not given."""
     day = on or norms.today()
     rules = norms.current()
     edition = rules.edition(edition_code, day)
-    rows = await settlement_rows(
-        session, principal, territory_code, edition_code=edition.code, on=day
-    )
+    if rows is None:
+        rows = await settlement_rows(
+            session, principal, territory_code, edition_code=edition.code, on=day
+        )
     districts, total = summarise(rows)
     return GapReport(
         territory_code=territory_code,

@@ -52,6 +52,7 @@ from salomat.domains.planning.schemas_mobile import (
 from salomat.domains.planning.service import access as acc
 from salomat.domains.planning.service import geo, norms, routing
 from salomat.domains.registry import service as registry
+from salomat.domains.registry.service import planning_reads as reads
 
 __all__ = [
     "SERVICES",
@@ -140,8 +141,9 @@ async def create_team(session: AsyncSession, principal: Principal, data: TeamIn)
             )
         )
     members = list(dict.fromkeys(data.members))
+    known = await reads.existing_practitioners(session, data.members)
     for i, pid in enumerate(data.members):
-        if not await registry.practitioner_exists(session, pid):
+        if pid not in known:
             errors.append(
                 FieldError(f"members.{i}", N_("%(value)s is not a practitioner"), {"value": pid})
             )
@@ -194,14 +196,12 @@ async def list_teams(
         q = q.where(MobileTeam.facility_id == fid)
     teams = list((await session.scalars(q)).all())
     members = await _members(session, [t.id for t in teams])
-    codes = {}
-    for fid in {t.facility_id for t in teams}:
-        codes[fid] = await registry.facility_code(session, fid)
+    codes = await reads.facility_codes(session, {t.facility_id for t in teams})
     return [
         TeamOut(
             id=t.id,
             facility_id=t.facility_id,
-            facility_code=codes[t.facility_id],
+            facility_code=codes.get(t.facility_id),
             name=t.name,
             active=t.active,
             members=members[t.id],

@@ -27,11 +27,13 @@ from salomat.domains.planning.service import norms
 from salomat.domains.registry.service import planning_reads as reads
 
 __all__ = [
+    "AreaRows",
     "CensusIssue",
     "ImportReport",
     "Msg",
     "SettlementRow",
     "area",
+    "area_rows",
     "import_census_csv",
     "settlement_rows",
 ]
@@ -71,6 +73,8 @@ class SettlementRow:
     existing_units: frozenset[str] = field(default_factory=frozenset)
     gap: bool = False
     cost: Decimal | None = None
+    #: the district's parent (a page filters its region's rows to the territory's)
+    district_parent_id: int | None = None
 
     @property
     def population(self) -> int | None:
@@ -218,9 +222,52 @@ async def settlement_rows(
                 existing_units=existing,
                 gap=gap,
                 cost=rules.cost(required) if gap else None,
+                district_parent_id=r.district_parent_id,
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class AreaRows:
+    """One read of a territory's settlements for a whole page: the territory's own rows
+    and its region's (the access measure's places: the nearest unit may lie across a
+    district border). ``own`` is a subset of ``region``; both are the same list for a
+    region."""
+
+    own: list[SettlementRow]
+    region: list[SettlementRow]
+
+
+async def area_rows(
+    session: AsyncSession,
+    principal: Principal,
+    territory_code: str,
+    *,
+    edition_code: str | None = None,
+    on: date | None = None,
+) -> AreaRows:
+    """The territory's rows and its region's, reading the settlement tables once (the
+    region's rows, filtered to the territory's with the same rule as
+    ``settlements_select``)."""
+    from salomat.domains.registry import service as registry
+
+    where = await area(session, territory_code)
+    assert where is not None
+    # the region above: one step from a district, two from a settlement
+    t = await registry.territory_by_code(session, territory_code)
+    for _ in range(2):
+        if t is None or t.level == "region" or t.parent_code is None:
+            break
+        t = await registry.territory_by_code(session, t.parent_code)
+    if t is None or t.level != "region" or t.code == territory_code:
+        rows = await settlement_rows(
+            session, principal, territory_code, edition_code=edition_code, on=on
+        )
+        return AreaRows(rows, rows)
+    region = await settlement_rows(session, principal, t.code, edition_code=edition_code, on=on)
+    own = [r for r in region if where.id in (r.id, r.district_id, r.district_parent_id)]
+    return AreaRows(own, region)
 
 
 def _children(population: int | None, registry: tuple[int, Decimal, int] | None) -> Decimal | None:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core.security import Principal
 from salomat.domains.planning.service import norms
 from salomat.domains.planning.service.settlements import (
+    SettlementRow,
     area,
     settlement_ids,
     settlement_rows,
@@ -87,11 +88,15 @@ async def staffing(
     *,
     on: date | None = None,
     edition_code: str | None = None,
+    rows: list[SettlementRow] | None = None,
 ) -> StaffingReport:
+    """``rows``: the territory's settlement rows already read for the same day (any norm
+    edition: staffing reads populations and existing units only); read when not given."""
     day = on or norms.today()
     rules = norms.current()
     edition = rules.staffing_edition(edition_code, day)
-    rows = await settlement_rows(session, principal, territory_code, on=day)
+    if rows is None:
+        rows = await settlement_rows(session, principal, territory_code, on=day)
     where = await area(session, territory_code)
     filled = await reads.fte_by_settlement(session, settlement_ids(where), day)
 

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -22,12 +22,15 @@ from salomat.domains.registry.models import (
     Facility,
     Person,
     Population,
+    Practitioner,
     PractitionerRole,
     Territory,
 )
 
 __all__ = [
     "attached_by_settlement",
+    "existing_practitioners",
+    "facility_codes",
     "facility_kinds_by_settlement",
     "fte_by_settlement",
     "population_by_settlement",
@@ -54,7 +57,7 @@ async def territory_by_code(session: AsyncSession, code: str) -> Any | None:
 def settlements_select(area_id: int | None) -> Select[Any]:
     """Settlements under the territory ``area_id`` (itself if a settlement; None: the
     country) with their district: id, code, name, names, is_rural, latitude, longitude,
-    district_id, district_code, district_name, district_names."""
+    district_id, district_code, district_name, district_names, district_parent_id."""
     district = aliased(Territory)
     q = (
         select(
@@ -69,6 +72,7 @@ def settlements_select(area_id: int | None) -> Select[Any]:
             district.code.label("district_code"),
             district.name.label("district_name"),
             district.names.label("district_names"),
+            district.parent_id.label("district_parent_id"),
         )
         .outerjoin(district, district.id == Territory.parent_id)
         .where(Territory.level == "settlement")
@@ -201,12 +205,19 @@ async def set_settlement_coordinates(
     session: AsyncSession, coordinates: Mapping[int, tuple[float, float]]
 ) -> None:
     """Give settlements new coordinates (a census import that carries them)."""
-    for tid, (lat, lon) in coordinates.items():
-        await session.execute(
-            update(Territory)
-            .where(Territory.id == tid)
-            .values(latitude=lat, longitude=lon, version=Territory.version + 1)
-        )
+    if not coordinates:
+        return
+    # one executemany with bound parameters, not one UPDATE per settlement
+    await session.execute(
+        update(Territory.__table__)
+        .where(Territory.__table__.c.id == bindparam("tid"))
+        .values(
+            latitude=bindparam("lat"),
+            longitude=bindparam("lon"),
+            version=Territory.__table__.c.version + 1,
+        ),
+        [{"tid": tid, "lat": lat, "lon": lon} for tid, (lat, lon) in coordinates.items()],
+    )
 
 
 async def territory_codes_names(
@@ -223,4 +234,33 @@ async def territory_codes_names(
             )
         )
         out.update({r.id: (r.code, r.name) for r in rows})
+    return out
+
+
+async def existing_practitioners(session: AsyncSession, ids: Iterable[int]) -> set[int]:
+    """The ids among ``ids`` that are practitioners (a mobile team's members), in one
+    statement per 2,000 ids."""
+    wanted = sorted(set(ids))
+    out: set[int] = set()
+    for start in range(0, len(wanted), 2000):
+        out.update(
+            (
+                await session.scalars(
+                    select(Practitioner.id).where(Practitioner.id.in_(wanted[start : start + 2000]))
+                )
+            ).all()
+        )
+    return out
+
+
+async def facility_codes(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    """id -> code of the facilities among ``ids`` (the mobile teams' facilities), in one
+    statement per 2,000 ids."""
+    wanted = sorted(set(ids))
+    out: dict[int, str] = {}
+    for start in range(0, len(wanted), 2000):
+        rows = await session.execute(
+            select(Facility.id, Facility.code).where(Facility.id.in_(wanted[start : start + 2000]))
+        )
+        out.update({r.id: r.code for r in rows})
     return out
