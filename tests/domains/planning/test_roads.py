@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from salomat.core.errors import Invalid
@@ -188,3 +190,44 @@ async def test_pbf_and_unknown_region_refused(db, plan, kz, tmp_path) -> None:  
     assert e.value.errors[0].field == "region"
     n, _ = await stored(db, plan.districts["D1"])
     assert n == 0
+
+
+# --- the parser on any input: a refusal naming the file, or a network; never a crash ----
+
+
+def _parse(data: bytes) -> roads.RoadNetwork | None:
+    import io
+
+    from salomat.domains.planning.service import norms
+
+    p = norms.planning_pack("KZ")
+    try:
+        return roads.parse_osm(io.BytesIO(data), p.access, p.bounds)
+    except Invalid as e:
+        fields = [x.field for x in e.errors]
+    assert fields == ["file"]
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_bytes_are_refused_or_parsed(data: bytes) -> None:
+    _parse(data)
+
+
+_tag = st.sampled_from(
+    ["<node", "<way", "<nd", "<tag", "/>", ">", "</way>", "</osm>", '"', "=", " ", "1", "-1"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_tag | st.text(max_size=5), max_size=40))
+def test_osm_like_text_is_refused_or_parsed(parts: list[str]) -> None:
+    _parse(("<osm>" + "".join(parts)).encode())
+
+
+def test_the_parsed_network_of_the_tiny_extract() -> None:
+    net = _parse(osm(PRIMARY + ONEWAY + FOOTWAY + BUILDING).encode())
+    assert net is not None
+    assert set(net.nodes) == {1, 2, 3, 4}
+    assert len(net.edges) == 5
