@@ -83,6 +83,7 @@ def settlement_out(r: service.SettlementRow) -> SettlementOut:
         existing_units=sorted(r.existing_units),
         gap=r.gap,
         cost=r.cost,
+        above_range=r.above_range,
     )
 
 
@@ -173,6 +174,7 @@ async def read_gaps(
         districts=[_district(d) for d in report.districts],
         total=_district(report.total),
         gaps=[settlement_out(r) for r in report.gaps],
+        above_range=[settlement_out(r) for r in report.above_range],
     )
 
 

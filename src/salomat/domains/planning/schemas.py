@@ -84,6 +84,8 @@ class SettlementOut(BaseModel):
     existing_units: list[str]
     gap: bool
     cost: Decimal | None
+    #: above the edition's range: the norm sets no unit (no gap is counted)
+    above_range: bool = False
 
 
 class DistrictGapsOut(BaseModel):
@@ -96,6 +98,9 @@ class DistrictGapsOut(BaseModel):
     by_unit: dict[str, int]
     cost: Decimal
     uncosted: int
+    #: settlements above the edition's range (the norm sets no unit), their population
+    above_range: int
+    population_above_range: int
 
 
 class GapReportOut(BaseModel):
@@ -107,6 +112,8 @@ class GapReportOut(BaseModel):
     districts: list[DistrictGapsOut]
     total: DistrictGapsOut
     gaps: list[SettlementOut]
+    #: settlements above the edition's range: the norm sets no unit
+    above_range: list[SettlementOut]
 
 
 class StaffingLineOut(BaseModel):

@@ -33,11 +33,17 @@ class DistrictGaps:
     cost: Decimal = Decimal(0)
     #: gaps whose unit has no cost in the pack
     uncosted: int = 0
+    #: settlements above the edition's range (the norm sets no unit) and their population
+    above_range: int = 0
+    population_above_range: int = 0
 
     def add(self, row: SettlementRow) -> None:
         self.settlements += 1
         if row.census_population is None:
             self.unknown_population += 1
+        if row.above_range:
+            self.above_range += 1
+            self.population_above_range += row.census_population or 0
         if not row.gap or row.required_unit is None:
             return
         self.with_gap += 1
@@ -58,6 +64,8 @@ class GapReport:
     districts: list[DistrictGaps]
     total: DistrictGaps
     gaps: list[SettlementRow]
+    #: settlements above the edition's range: the norm sets no unit (shown apart)
+    above_range: list[SettlementRow] = field(default_factory=list)
 
 
 def summarise(rows: list[SettlementRow]) -> tuple[list[DistrictGaps], DistrictGaps]:
@@ -100,6 +108,7 @@ async def gap_report(
         districts=districts,
         total=total,
         gaps=[r for r in rows if r.gap],
+        above_range=[r for r in rows if r.above_range],
     )
 
 

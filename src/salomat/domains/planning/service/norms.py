@@ -279,6 +279,19 @@ def required_unit(population: int, edition: NormEdition) -> str | None:
     raise ValueError(f"norm edition {edition.code} has no band for {population}")
 
 
+def above_range(population: int, edition: NormEdition) -> bool:
+    """Whether ``population`` lies above every band of ``edition`` that sets a unit (its
+    band sets none): the norm is silent for such a town, which is reported apart, never
+    given an invented unit. A band without a unit below the smallest unit (the 2017
+    edition's under-50s) is not above the range. Follows the pack's boundaries."""
+    if required_unit(population, edition) is not None:
+        return False
+    tops = [b.max_population for b in edition.bands if b.unit is not None]
+    if not tops or any(t is None for t in tops):
+        return False
+    return population > max(t for t in tops if t is not None)
+
+
 def posts_needed(population: int | Decimal, ratio: int) -> int:
     """Whole posts: ceil(population / ratio) (0 people: 0 posts)."""
     if ratio <= 0:

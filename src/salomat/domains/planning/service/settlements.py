@@ -73,6 +73,9 @@ class SettlementRow:
     existing_units: frozenset[str] = field(default_factory=frozenset)
     gap: bool = False
     cost: Decimal | None = None
+    #: above every band of the edition that sets a unit: the norm sets no unit, reported
+    #: apart (no gap, no invented unit)
+    above_range: bool = False
     #: the district's parent (a page filters its region's rows to the territory's)
     district_parent_id: int | None = None
 
@@ -223,6 +226,7 @@ async def settlement_rows(
                 gap=gap,
                 cost=rules.cost(required) if gap else None,
                 district_parent_id=r.district_parent_id,
+                above_range=pop is not None and norms.above_range(pop, edition),
             )
         )
     return rows
