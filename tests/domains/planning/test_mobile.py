@@ -230,8 +230,9 @@ async def test_a_teams_route_calendar_and_visit(
     r = await client.get(f"{BASE}/mobile-teams/{team}/visits", params=q2, headers=planner)
     assert r.status_code == 200, r.text
     (summary,) = r.json()
-    assert summary["people"] == 2
-    assert summary["services"] == {"consultation": 1, "screening": 1, "vaccination": 1}
+    # counts of 1 to 4 could point at people in a village: "<5" (tests/.../test_visit_counts.py)
+    assert summary["people"] == "<5"
+    assert summary["services"] == {"consultation": "<5", "screening": "<5", "vaccination": "<5"}
     assert "person_id" not in str(summary)
     # the planner may not read who was seen
     r = await client.get(f"{BASE}/mobile-visits/{v['id']}", headers=planner)

@@ -135,5 +135,6 @@ class VisitSummary(BaseModel):
     settlement: str
     settlement_name: str
     visited_on: date
-    people: int
-    services: dict[str, int]
+    #: counts of 1 to 4 are "<5" for anyone but the team's own facility (small-count rule)
+    people: int | str
+    services: dict[str, int | str]

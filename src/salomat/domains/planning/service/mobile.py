@@ -29,6 +29,7 @@ from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.policy import person_scopes
 from salomat.core.security import Principal
+from salomat.core.suppression import SMALL, is_small
 from salomat.country import pack
 from salomat.domains.planning.models_mobile import (
     MobileTeam,
@@ -566,13 +567,16 @@ async def list_visits(
     session: AsyncSession, principal: Principal, team_id: int, date_from: date, date_to: date
 ) -> list[VisitSummary]:
     """The team's visits between two days with the number of people seen and of each
-    service: counts only, no person (a planner's view)."""
-    del principal
+    service: counts only, no person (a planner's view). A visit's counts name a village
+    and a day, so for anyone but the team's own facility the small-count rule applies
+    (``core.suppression``): a count of 1 to 4 is shown as "<5" (the people seen and each
+    service; no total of the services is published, so no complement is needed)."""
     _day(date_from, "from")
     _day(date_to, "to")
     if date_to < date_from:
         raise _invalid("to", N_("is before %(day)s"), day=date_from.isoformat())
-    await _team(session, team_id)
+    team = await _team(session, team_id)
+    own = principal.facility_id is not None and principal.facility_id == team.facility_id
     visits = list(
         (
             await session.scalars(
@@ -611,11 +615,16 @@ async def list_visits(
             settlement=names[v.settlement_id][0],
             settlement_name=names[v.settlement_id][1],
             visited_on=v.visited_on,
-            people=people.get(v.id, 0),
-            services=dict(services[v.id]),
+            people=_shown(people.get(v.id, 0), own),
+            services={k: _shown(n, own) for k, n in services[v.id].items()},
         )
         for v in visits
     ]
+
+
+def _shown(n: int, own: bool) -> int | str:
+    """A count as published: exact for the team's own facility, else "<5" for 1 to 4."""
+    return n if own or not is_small(n) else SMALL
 
 
 # --- the registry's merges -------------------------------------------------------------
