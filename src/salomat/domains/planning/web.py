@@ -436,6 +436,8 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
             gettext("Settlements"), gettext("Without the unit the norm requires"),
             gettext("Their population"), gettext("Cost of closing the gaps"),
             gettext("Posts required"), gettext("Filled (FTE)"), gettext("Deficit (FTE)"),
+            gettext("Above the edition's range: the norm sets no unit"),
+            gettext("Population above the edition's range"),
         ]  # fmt: skip
         body = []
         for g in [*units, total]:
@@ -445,6 +447,7 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
                     g.district_code or "", g.district_name or gettext("Total"),
                     g.settlements, g.with_gap, g.population_in_gap, g.cost,
                     p.required if p else "", p.filled if p else "", p.deficit if p else "",
+                    g.above_range, g.population_above_range,
                 ]
             )  # fmt: skip
         name = f"planning-gaps-{area or 'country'}.csv"
