@@ -11,9 +11,14 @@ from datetime import date
 
 import pytest
 
+from tests.own_database import own_database_fixtures
 from tests.ui.statistics_data import Y, computed_regions
 
 pytestmark = pytest.mark.anyio
+
+# it reads the whole database (the country's figures, an export of everything): a
+# database of its own keeps its cost what this module wrote, not the whole run
+own_database, app = own_database_fixtures("salomat_stats_web")
 
 
 @pytest.fixture
