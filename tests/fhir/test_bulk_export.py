@@ -26,8 +26,13 @@ from salomat.domains.registry.models import Person
 from salomat.fhir import bulk_export
 from tests.domains.accounts.client_systems_support import make_client as _make_client
 from tests.domains.prescription.claim_rows import make_rx
+from tests.own_database import own_database_fixtures
 
 pytestmark = pytest.mark.anyio
+
+# it reads the whole database (the country's figures, an export of everything): a
+# database of its own keeps its cost what this module wrote, not the whole run
+own_database, app = own_database_fixtures("salomat_bulk_export")
 make_client = _make_client  # the fixture
 
 FHIR_JSON = "application/fhir+json"
