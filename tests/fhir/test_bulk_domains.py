@@ -27,8 +27,13 @@ from tests.factories import unique
 from tests.fhir.test_bulk_export import ASYNC, Killed, _job, claim_export, finished, ids, kick
 from tests.fhir.test_cancer import TNM, submitted
 from tests.fhir.test_sick_leave import CLERK
+from tests.own_database import own_database_fixtures
 
 pytestmark = pytest.mark.anyio
+
+# it reads the whole database (the country's figures, an export of everything): a
+# database of its own keeps its cost what this module wrote, not the whole run
+own_database, app = own_database_fixtures("salomat_bulk_domains")
 
 FHIR_JSON = "application/fhir+json"
 TODAY = date.today()
