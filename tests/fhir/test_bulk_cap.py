@@ -8,8 +8,13 @@ import pytest
 
 from salomat.core import jobs
 from salomat.domains.bulkdata import service as bulk
+from tests.own_database import own_database_fixtures
 
 pytestmark = pytest.mark.anyio
+
+# it reads the whole database (the country's figures, an export of everything): a
+# database of its own keeps its cost what this module wrote, not the whole run
+own_database, app = own_database_fixtures("salomat_bulk_cap")
 
 ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
 
