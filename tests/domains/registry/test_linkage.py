@@ -17,8 +17,13 @@ from salomat.domains.registry.models import DuplicatePair, Person
 from salomat.domains.registry.schemas import PersonIn
 from salomat.domains.registry.service import linkage
 from tests.factories import unique_name
+from tests.own_database import own_database_fixtures
 
 pytestmark = pytest.mark.anyio
+
+# deduplication links every person in the registry: a database of its own keeps its cost
+# what this module registered, not the whole run
+own_database, app = own_database_fixtures("salomat_linkage")
 CLERK = Principal(user_id=0, username="test-linkage", role="registrar", session_id="t")
 GIVEN = ["Alisher", "Bobur", "Sardor", "Otabek", "Rustam", "Jamshid", "Dilshod", "Akmal"]
 
