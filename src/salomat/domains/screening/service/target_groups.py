@@ -149,9 +149,7 @@ async def target_group_counts(
     worklist anyway); a district or region is an aggregate, and its counts of 1 to 4 are
     withheld (``core.suppression``). One answer publishes no total of its rows (the
     programmes' groups overlap), so no complement is needed within it."""
-    counts = await raw_target_group_counts(
-        session, principal, day, area=area, programme=programme
-    )
+    counts = await raw_target_group_counts(session, principal, day, area=area, programme=programme)
     if area is None:
         return counts
     out = []
