@@ -42,10 +42,11 @@ def _values_taken(
     unknowns' ranges are narrowed from each sum (the rest of a sum can be no less than
     the least of its terms, no more than the greatest), then one unknown is tried value
     by value (a wide range cut in halves) until every unknown has one value. An "x" cell
-    is capped far above any count of the table (twice the sum of every cell, and more):
+    is capped far above any count of the table (twice the greatest count, and more):
     a reader knows no cap, and the cap only has to let every filling-in within reach."""
     cells = sorted((k for k in hidden if k in values), key=repr)
-    cap = 2 * sum(values.values()) + 10
+    cap = 2 * max(values.values()) + 10
+    budget = [200_000]
     sums: list[tuple[dict[Key, int], int]] = []  # sum(coef * cell) == rhs
     for parts, whole in lines:
         if whole is None:
@@ -63,32 +64,38 @@ def _values_taken(
         else:
             assert rhs == 0, "a published sum that does not add up"
 
-    def narrow(box: dict[Key, tuple[int, int]]) -> bool:
-        """Narrow the ranges until no sum narrows them further; False: no filling-in."""
-        changed = True
-        while changed:
-            changed = False
-            for coef, rhs in sums:
-                lows = {k: min(c * box[k][0], c * box[k][1]) for k, c in coef.items()}
-                highs = {k: max(c * box[k][0], c * box[k][1]) for k, c in coef.items()}
-                low, high = sum(lows.values()), sum(highs.values())
-                for k, c in coef.items():
-                    # c * k == rhs - (the rest), the rest within [low - ..., high - ...]
-                    a = rhs - (high - highs[k])
-                    b = rhs - (low - lows[k])
-                    lo, hi = (-(-a // c), b // c) if c > 0 else (-(-b // c), a // c)
-                    lo, hi = max(lo, box[k][0]), min(hi, box[k][1])
-                    if lo > hi:
-                        return False
-                    if (lo, hi) != box[k]:
-                        box[k] = (lo, hi)
-                        changed = True
+    touching: dict[Key, list[int]] = {k: [] for k in cells}
+    for n, (coef, _) in enumerate(sums):
+        for k in coef:
+            touching[k].append(n)
+
+    def narrow(box: dict[Key, tuple[int, int]], todo: set[int]) -> bool:
+        """Narrow the ranges until no sum narrows them further; False: no filling-in.
+        ``todo``: the sums to look at (again, each time a range in it narrows)."""
+        while todo:
+            coef, rhs = sums[todo.pop()]
+            lows = {k: min(c * box[k][0], c * box[k][1]) for k, c in coef.items()}
+            highs = {k: max(c * box[k][0], c * box[k][1]) for k, c in coef.items()}
+            low, high = sum(lows.values()), sum(highs.values())
+            for k, c in coef.items():
+                # c * k == rhs - (the rest), the rest within [low - ..., high - ...]
+                a = rhs - (high - highs[k])
+                b = rhs - (low - lows[k])
+                lo, hi = (-(-a // c), b // c) if c > 0 else (-(-b // c), a // c)
+                lo, hi = max(lo, box[k][0]), min(hi, box[k][1])
+                if lo > hi:
+                    return False
+                if (lo, hi) != box[k]:
+                    box[k] = (lo, hi)
+                    todo.update(touching[k])
         return True
 
-    def solve(box: dict[Key, tuple[int, int]]) -> dict[Key, int] | None:
-        """One filling-in within the ranges, or None."""
+    def solve(box: dict[Key, tuple[int, int]], todo: set[int]) -> dict[Key, int] | None:
+        """One filling-in within the ranges, or None (``todo``: the sums to look at)."""
+        budget[0] -= 1
+        assert budget[0] > 0, "the search takes too long: make the tables smaller"
         box = dict(box)
-        if not narrow(box):
+        if not narrow(box, todo):
             return None
         open_ = [k for k in cells if box[k][0] < box[k][1]]
         if not open_:
@@ -101,20 +108,22 @@ def _values_taken(
             mid = (lo + hi) // 2
             tries = [(lo, mid), (mid + 1, hi)]
         for r in tries:
-            found = solve({**box, k: r})
+            found = solve({**box, k: r}, set(touching[k]))
             if found is not None:
                 return found
         return None
 
     start = {k: (1, 4) if is_small(values[k]) else (5, cap) for k in cells}
-    truth = solve({**start, **{k: (values[k], values[k]) for k in cells}})
+    # what the sums alone say of every range, worked out once for all the questions
+    assert narrow(start, set(range(len(sums)))), "the published sums have a filling-in"
+    truth = solve({**start, **{k: (values[k], values[k]) for k in cells}}, set(range(len(sums))))
     assert truth == {k: values[k] for k in cells}, "the true counts are a filling-in"
     taken: dict[Key, set[int]] = {k: {values[k]} for k in cells if is_small(values[k])}
     for k in taken:
         for v in range(1, 5):
             if v in taken[k]:
                 continue
-            found = solve({**start, k: (v, v)})
+            found = solve({**start, k: (v, v)}, set(touching[k]))
             if found is not None:
                 for c in taken:
                     taken[c].add(found[c])
