@@ -258,10 +258,9 @@ def same(
     product: dict[str, dict[str, int | None]], raw: dict[str, dict[str, int]]
 ) -> tuple[dict[str, tuple[int, int]], list[str]]:
     """(differences, withheld): the counts the product shows that differ from the SQL's (a
-    class the SQL did not meet counts as 0), and those it withheld (below five), which the
-    SQL's must be."""
-    from salomat.domains.screening.service.indicators import SUPPRESS_BELOW
-
+    class the SQL did not meet counts as 0), and those it withheld: below five, or a
+    complement withheld beside one (``core.suppression``: "x", any size), so a withheld
+    count is not compared."""
     diff: dict[str, tuple[Any, int]] = {}
     withheld = []
     for prog, counts in product.items():
@@ -269,8 +268,6 @@ def same(
             mine = raw.get(prog, {}).get(k, 0)
             if n is None:
                 withheld.append(f"{prog}.{k}")
-                if mine >= SUPPRESS_BELOW:
-                    diff[f"{prog}.{k}"] = (None, mine)
             elif mine != n:
                 diff[f"{prog}.{k}"] = (n, mine)
     return diff, withheld

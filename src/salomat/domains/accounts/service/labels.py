@@ -93,6 +93,8 @@ RESOURCE_TYPES: dict[str, str] = {
     "MortalityDataQuality": N_("Quality of cause-of-death data"),
     "ScreeningIndicators": N_("Disease-management programme indicators"),
     "ScreeningCoverage": N_("Screening coverage"),
+    "SettlementCensus": N_("Settlement census figure"),
+    "PlanningScenario": N_("Network planning scenario"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -125,6 +127,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "death_certificate": N_("Death certificate"),
     "statistics": N_("Health indicators"),
     "screening": N_("Screening and disease management"),
+    "planning": N_("Network planning"),
 }
 
 #: what the shared health record (domains.record) keeps, by kind: the names its own page
