@@ -7,7 +7,11 @@ from datetime import date, timedelta
 
 from tests.domains.maternal.test_dashboard import register
 from tests.domains.maternal.test_referrals import facility
+from tests.own_database import own_browser_fixtures
 from tests.ui.conftest import in_chromium
+
+# its pages list the regions and aggregate the country: a database (and server) of its own
+own_database, app, own_server, browser = own_browser_fixtures("salomat_dash_pages")
 
 TODAY = date.today()
 

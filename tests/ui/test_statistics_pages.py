@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.own_database import own_browser_fixtures
 from tests.ui.conftest import in_chromium
 from tests.ui.statistics_data import Y, computed_regions
+
+# its pages list the regions and aggregate the country: a database (and server) of its own
+own_database, app, own_server, browser = own_browser_fixtures("salomat_st_pages")
 
 
 @pytest.fixture
