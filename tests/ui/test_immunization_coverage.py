@@ -8,7 +8,11 @@ from datetime import date, timedelta
 from tests.domains.immunization.test_coverage import give
 from tests.domains.maternal.test_referrals import facility
 from tests.factories import national_id_for
+from tests.own_database import own_browser_fixtures
 from tests.ui.conftest import in_chromium
+
+# the page lists the regions (the first 500 by code): a database and server of its own
+own_database, app, own_server, browser = own_browser_fixtures("salomat_cov_pages")
 
 COHORT = date.today().year - 2
 

@@ -15,12 +15,17 @@ import pytest
 from salomat.core import i18n
 from tests.domains.cancer.test_statistics import YEAR, table  # noqa: F401 (fixture)
 from tests.domains.registry.test_web import web_login
+from tests.own_database import own_browser_fixtures
 from tests.ui.conftest import in_chromium, open_browser
 from tests.ui.test_languages import findings
 
 pytestmark = pytest.mark.anyio
 
 PAGE = "/cancer/statistics"
+
+# the page lists the regions (the first 500 by code): a database and server of its own, so
+# the test's region is among them whatever the run wrote before
+own_database, app, own_server, _ = own_browser_fixtures("salomat_cancer_stats")
 
 
 def _cell(html: str, site: str, sex: str, key: str) -> str:
@@ -100,14 +105,14 @@ async def test_the_page_speaks_the_language(client, cancer, table, lang) -> None
 
 @in_chromium
 async def test_in_chromium_an_analyst_chooses_the_who_standard(
-    live_server,
+    own_server,
     client,
     cancer,
     table,  # noqa: F811
     make_user,
 ) -> None:
     analyst = await make_user("epidemiologist")
-    async with open_browser(live_server) as browser:
+    async with open_browser(own_server) as browser:
         page = browser.page
         await browser.log_in(analyst.username)
         await page.goto(browser.url(f"{PAGE}?year={YEAR}"))
