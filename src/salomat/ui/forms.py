@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from salomat.core.errors import N_, FieldError, Invalid, field_errors_from_pydantic
+from salomat.core.i18n import gettext
 from salomat.core.params import NUL, NUL_MESSAGE
 from salomat.ui.templating import speaking
 
@@ -86,3 +87,25 @@ def loose(errors: dict[str, list[FieldError]], shown: tuple[str, ...]) -> list[F
 #: the page's language while a handler calls services that word things (a rule's
 #: reason, a facility's name in its language): the same as ``templating.speaking``
 page_language = speaking
+
+
+def query_text(request: Request, name: str, most: int) -> tuple[str, list[FieldError]]:
+    """A query parameter of a report page, stripped ("" when absent); longer than ``most``
+    characters: "" and the error naming it."""
+    value = (request.query_params.get(name) or "").strip()
+    if len(value) > most:
+        return "", [FieldError(name, N_("is longer than %(n)s characters"), {"n": most})]
+    return value, []
+
+
+def labelled_errors(errors: list[FieldError], labels: dict[str, str]) -> list[dict[str, str]]:
+    """The errors as a report page lists them: the field, its label in the page's language
+    (``labels``: field -> msgid; none for a field it does not name) and the message."""
+    return [
+        {
+            "field": e.field,
+            "label": gettext(labels[e.field]) if e.field in labels else "",
+            "message": e.message,
+        }
+        for e in errors
+    ]

@@ -42,6 +42,7 @@ from salomat.domains.planning.service.map_svg import (
     MapSettlement,
     draw_map,
 )
+from salomat.ui.forms import labelled_errors, query_text
 from salomat.ui.templating import NavItem, register_nav, render, speaking
 
 web = router(include_in_schema=False)
@@ -101,22 +102,8 @@ def _levels() -> list[str]:
     return sorted(rules.units, key=rules.level)
 
 
-def _texts(request: Request, name: str, most: int) -> tuple[str, list[FieldError]]:
-    value = (request.query_params.get(name) or "").strip()
-    if len(value) > most:
-        return "", [FieldError(name, N_("is longer than %(n)s characters"), {"n": most})]
-    return value, []
-
-
 def _errors(errors: list[FieldError]) -> list[dict[str, str]]:
-    return [
-        {
-            "field": e.field,
-            "label": gettext(FIELD_LABELS[e.field]) if e.field in FIELD_LABELS else "",
-            "message": e.message,
-        }
-        for e in errors
-    ]
+    return labelled_errors(errors, FIELD_LABELS)
 
 
 def _num(v: Any) -> float:
@@ -296,8 +283,8 @@ async def _overview(
 
 
 def _base(request: Request) -> tuple[dict[str, Any], list[FieldError]]:
-    area, errors = _texts(request, "area", 32)
-    edition, more = _texts(request, "edition", 32)
+    area, errors = query_text(request, "area", 32)
+    edition, more = query_text(request, "edition", 32)
     errors += more
     ctx: dict[str, Any] = {
         "page": PAGE,
@@ -325,7 +312,7 @@ async def overview_page(request: Request, session: DbSession, principal: Reader)
     """The country by region (no area) or a region's / district's settlements."""
     with speaking(request):
         ctx, errors = _base(request)
-        colour, more = _texts(request, "colour", 16)
+        colour, more = query_text(request, "colour", 16)
         errors += more
         if colour not in ("", "gap", "access"):
             errors.append(FieldError("colour", N_("is not one of the choices")))
@@ -354,8 +341,8 @@ async def settlements_csv(request: Request, session: DbSession, principal: Reade
     from salomat.domains.planning.service import settlements
 
     with speaking(request):
-        area, errors = _texts(request, "area", 32)
-        edition, more = _texts(request, "edition", 32)
+        area, errors = query_text(request, "area", 32)
+        edition, more = query_text(request, "edition", 32)
         errors += more
         if errors:
             raise Invalid.fields(errors)
@@ -408,8 +395,8 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
     from salomat.domains.registry import service as registry
 
     with speaking(request):
-        area, errors = _texts(request, "area", 32)
-        edition, more = _texts(request, "edition", 32)
+        area, errors = query_text(request, "area", 32)
+        edition, more = query_text(request, "edition", 32)
         errors += more
         if errors:
             raise Invalid.fields(errors)
@@ -461,8 +448,8 @@ async def scenario_page(request: Request, session: DbSession, principal: Reader)
 
     with speaking(request):
         ctx, errors = _base(request)
-        settlement, e1 = _texts(request, "settlement", 32)
-        unit, e2 = _texts(request, "unit", 40)
+        settlement, e1 = query_text(request, "settlement", 32)
+        unit, e2 = query_text(request, "unit", 40)
         errors += e1 + e2
         ctx.update(settlement=settlement, unit=unit or "", result=None, choices=[])
         status = 200
@@ -515,8 +502,8 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
 
     with speaking(request):
         ctx, errors = _base(request)
-        team, e1 = _texts(request, "team", 12)
-        start, e2 = _texts(request, "start", 10)
+        team, e1 = query_text(request, "team", 12)
+        start, e2 = query_text(request, "start", 10)
         errors += e1 + e2
         ctx.update(team=team, start=start or mobile.today().isoformat(), teams=[], route=None)
         status = 200

@@ -21,6 +21,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.screening.service import indicators
 from salomat.domains.screening.service.common import today as _today
+from salomat.ui.forms import labelled_errors, query_text
 from salomat.ui.templating import render, speaking
 
 web = router(include_in_schema=False)
@@ -53,22 +54,8 @@ def last_closed_month(today: date) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def _texts(request: Request, name: str, most: int) -> tuple[str, list[FieldError]]:
-    value = (request.query_params.get(name) or "").strip()
-    if len(value) > most:
-        return "", [FieldError(name, N_("is longer than %(n)s characters"), {"n": most})]
-    return value, []
-
-
 def _errors(errors: list[FieldError]) -> list[dict[str, str]]:
-    return [
-        {
-            "field": e.field,
-            "label": gettext(FIELD_LABELS[e.field]) if e.field in FIELD_LABELS else "",
-            "message": e.message,
-        }
-        for e in errors
-    ]
+    return labelled_errors(errors, FIELD_LABELS)
 
 
 def chart(result: indicators.AreaIndicators) -> dict[str, Any]:
@@ -113,10 +100,10 @@ def chart(result: indicators.AreaIndicators) -> dict[str, Any]:
 async def indicators_page(request: Request, session: DbSession, principal: Reader) -> Response:
     """The control indicators of an area for a closed month or quarter, by unit."""
     with speaking(request):
-        period, errors = _texts(request, "period", 16)
-        area, more = _texts(request, "area", 32)
-        by, most = _texts(request, "by", 16)
-        programme, rest = _texts(request, "programme", 32)
+        period, errors = query_text(request, "period", 16)
+        area, more = query_text(request, "area", 32)
+        by, most = query_text(request, "by", 16)
+        programme, rest = query_text(request, "programme", 32)
         errors += more + most + rest
         today = _today()
         ctx: dict[str, Any] = {
@@ -159,10 +146,10 @@ async def indicators_page(request: Request, session: DbSession, principal: Reade
 async def indicators_csv(request: Request, session: DbSession, principal: Reader) -> Response:
     """The page's figures as CSV, headers in the reader's language."""
     with speaking(request):
-        period, errors = _texts(request, "period", 16)
-        area, more = _texts(request, "area", 32)
-        by, most = _texts(request, "by", 16)
-        programme, rest = _texts(request, "programme", 32)
+        period, errors = query_text(request, "period", 16)
+        area, more = query_text(request, "area", 32)
+        by, most = query_text(request, "by", 16)
+        programme, rest = query_text(request, "programme", 32)
         errors += more + most + rest
         if errors:
             raise Invalid.fields(errors)

@@ -26,6 +26,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.statistics import service
 from salomat.domains.statistics.schemas import Indicator, Target, Trend
+from salomat.ui.forms import labelled_errors, query_text
 from salomat.ui.templating import NavItem, redirect, register_nav, render, speaking
 
 web = router(include_in_schema=False)
@@ -236,15 +237,8 @@ def _nice_step(top: float) -> float:
     return 10000
 
 
-def _texts(request: Request, name: str, most: int) -> tuple[str, list[FieldError]]:
-    value = (request.query_params.get(name) or "").strip()
-    if len(value) > most:
-        return "", [FieldError(name, N_("is longer than %(n)s characters"), {"n": most})]
-    return value, []
-
-
 def _years(request: Request) -> tuple[int, list[FieldError]]:
-    raw, errors = _texts(request, "years", 4)
+    raw, errors = query_text(request, "years", 4)
     if errors or not raw:
         return 10, errors
     if not raw.isdigit() or not 1 <= int(raw) <= 50:
@@ -253,14 +247,7 @@ def _years(request: Request) -> tuple[int, list[FieldError]]:
 
 
 def _errors(errors: list[FieldError]) -> list[dict[str, str]]:
-    return [
-        {
-            "field": e.field,
-            "label": gettext(FIELD_LABELS[e.field]) if e.field in FIELD_LABELS else "",
-            "message": e.message,
-        }
-        for e in errors
-    ]
+    return labelled_errors(errors, FIELD_LABELS)
 
 
 def _line(line: Any) -> dict[str, Any]:
@@ -284,7 +271,7 @@ def _line(line: Any) -> dict[str, Any]:
 async def _area_page(
     request: Request, session: DbSession, principal: Principal, region: str | None
 ) -> Response:
-    period, errors = _texts(request, "period", 16)
+    period, errors = query_text(request, "period", 16)
     years, more = _years(request)
     errors += more
     ctx: dict[str, Any] = {
@@ -434,9 +421,9 @@ async def values_csv(
     """The service's masked CSV (headers in the reader's language): ``period`` (default:
     the last computed year, else the last closed one), ``area``, ``by``."""
     with speaking(request):
-        period, errors = _texts(request, "period", 16)
-        area, more = _texts(request, "area", 32)
-        by, most = _texts(request, "by", 16)
+        period, errors = query_text(request, "period", 16)
+        area, more = query_text(request, "area", 32)
+        by, most = query_text(request, "by", 16)
         errors += more + most
         if by and by not in BY_VALUES:
             errors.append(FieldError("by", N_("is not one of the breakdowns")))
