@@ -62,6 +62,17 @@ def reference_param(raw: str | None, kind: str, field: str) -> int | None:
     return v
 
 
+def boolean_param(params: Params, name: str) -> bool | None:
+    """A search parameter of type token true/false (``active``): None when not given;
+    ``Invalid`` naming it otherwise."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise Invalid.fields([FieldError(name, N_("must be true or false"))])
+    return raw == "true"
+
+
 def pack_currency() -> str:
     """The deployed country's currency (ISO 4217), as the pack states it."""
     return str(pack.load(get_settings().country).get("currency", "XXX"))

@@ -31,6 +31,7 @@ from salomat.fhir.common import (
     PAGING,
     Params,
     base_url,
+    boolean_param,
     claimed_route,
     fhir_response,
     query_of,
@@ -95,15 +96,6 @@ def _codes(params: Params, name: str, system: str) -> list[str] | None:
         if not sep or sys == system:
             out.append(code)
     return out
-
-
-def _flag(params: Params, name: str) -> bool | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if raw not in ("true", "false"):
-        raise Invalid.fields([FieldError(name, N_("must be true or false"))])
-    return raw == "true"
 
 
 def _ref_ids(params: Params, name: str, kind: str, *, site: bool = False) -> list[int] | None:
@@ -314,7 +306,7 @@ async def _search_services(
         codes=_codes(params, "identifier", FACILITY_SYSTEM),
         kinds=_codes(params, "service-category", TYPE_SYSTEM),
         name=params.get("name"),
-        is_open=_flag(params, "active"),
+        is_open=boolean_param(params, "active"),
         kinds_or_perinatal=offers,
     )
     return await service.facility_sites(session, q, page)

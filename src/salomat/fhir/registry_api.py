@@ -61,6 +61,7 @@ from salomat.fhir.common import (
     BadRequest,
     Params,
     base_url,
+    boolean_param,
     fhir_response,
     fields_as,
     history_bundle,
@@ -127,15 +128,6 @@ def _token(params: Params, name: str, system: str) -> str | None:
     return code
 
 
-def _flag(params: Params, name: str) -> bool | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if raw not in ("true", "false"):
-        raise Invalid.fields([FieldError(name, "must be true or false")])
-    return raw == "true"
-
-
 def _ref(params: Params, name: str, kind: str) -> int | None:
     raw = params.get(name)
     if raw is None:
@@ -176,7 +168,7 @@ async def _org_search(session: Any, params: Params, page: PageParams) -> Found:
         except NotFound:
             return [], 0
     q = FacilityQuery(
-        code=code, kind=kind, parent_code=parent_code, is_open=_flag(params, "active")
+        code=code, kind=kind, parent_code=parent_code, is_open=boolean_param(params, "active")
     )
     found = await service.list_facilities(session, page, q)
     return found.items, found.total
@@ -363,7 +355,11 @@ async def _pr_search(session: Any, params: Params, page: PageParams) -> Found:
     licence = _token(params, "identifier", practitioner.LICENCE_SYSTEM)
     q = build(
         PractitionerQuery,
-        {"name": params.get("name"), "licence_number": licence, "active": _flag(params, "active")},
+        {
+            "name": params.get("name"),
+            "licence_number": licence,
+            "active": boolean_param(params, "active"),
+        },
         {"licence_number": "identifier"},
     )
     found = await service.list_practitioners(session, page, q)
@@ -442,7 +438,7 @@ async def _role_search(session: Any, params: Params, page: PageParams) -> Found:
                 for name in ("practitioner", "organization")
             ]
         )
-    active = _flag(params, "active")
+    active = boolean_param(params, "active")
     try:
         if pid is not None:
             roles = (await service.get_practitioner(session, pid)).roles

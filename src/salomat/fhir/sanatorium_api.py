@@ -49,6 +49,7 @@ from salomat.fhir.common import (
     PAGING,
     Params,
     base_url,
+    boolean_param,
     claimed_route,
     fhir_response,
     fields_as,
@@ -249,15 +250,6 @@ def _profile_token(params: Params, name: str) -> str | None:
     if bar and system and system != mapper.PROFILE_SYSTEM:
         return ""
     return code
-
-
-def _boolean(params: Params, name: str) -> bool | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if raw not in ("true", "false"):
-        raise Invalid.fields([FieldError(name, N_("must be true or false"))])
-    return raw == "true"
 
 
 def _reference(params: Params, name: str, kind: str) -> int | None:
@@ -589,7 +581,7 @@ async def _lines(
     """The profiles of sanatoriums the parameters name; ``ids``: the service ids given
     (``_id``, a Schedule's ``actor``), which must agree."""
     profile = _profile_token(params, profile_param)
-    active = _boolean(params, "active")
+    active = boolean_param(params, "active")
     facility_id: int | None = None
     for sid in ids:
         wanted = mapper.parse_service_id(sid)
