@@ -103,3 +103,30 @@ async def test_unknown_staffing_edition_422(plan) -> None:  # type: ignore[no-un
     with pytest.raises(Invalid) as e:
         await staffing(plan.db, plan.principal(), plan.region, edition_code="nope")
     assert [f.field for f in e.value.errors] == ["staffing_edition"]
+
+
+async def test_staff_of_a_closed_facility_fill_no_post(kz, plan) -> None:  # type: ignore[no-untyped-def]
+    """S5's FAP closed yesterday: its feldsher (role still active) fills no post today, as
+    the closed FAP is no longer counted as a unit either."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from salomat.domains.planning.service.norms import today
+    from salomat.domains.registry.models import Facility
+
+    d1 = plan.districts["D1"]
+    before = await staffing(plan.db, plan.principal(), d1)
+    assert line(before.by_position, "feldsher").filled == Decimal("1.00")
+    await plan.db.execute(
+        update(Facility)
+        .where(Facility.id == plan.facility_ids["S5"])
+        .values(closed_on=today() - timedelta(days=1))
+    )
+    await plan.db.commit()
+    after = await staffing(plan.db, plan.principal(), d1)
+    assert line(after.by_position, "feldsher").filled == 0
+    assert line(after.by_position, "midwife").filled == 0
+    # one day before the closing, the feldsher still filled the post
+    earlier = await staffing(plan.db, plan.principal(), d1, on=today() - timedelta(days=2))
+    assert line(earlier.by_position, "feldsher").filled == Decimal("1.00")

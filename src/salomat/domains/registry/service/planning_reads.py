@@ -169,13 +169,17 @@ async def facility_kinds_by_settlement(
 async def fte_by_settlement(
     session: AsyncSession, ids: Any, on: date
 ) -> dict[tuple[int, str], Decimal]:
-    """FTE of the practitioner roles active on ``on``, by the facility's settlement and
-    the role's position."""
+    """FTE of the practitioner roles active on ``on`` at facilities open on ``on``, by the
+    facility's settlement and the role's position."""
     rows = await session.execute(
         select(Facility.settlement_id, PractitionerRole.position, func.sum(PractitionerRole.fte))
         .join(Facility, Facility.id == PractitionerRole.facility_id)
         .where(
             Facility.settlement_id.in_(ids),
+            # staff of a facility closed (or not yet opened) on the day fill no post
+            Facility.is_open.is_(True),
+            or_(Facility.opened_on.is_(None), Facility.opened_on <= on),
+            or_(Facility.closed_on.is_(None), Facility.closed_on > on),
             PractitionerRole.start_on <= on,
             or_(PractitionerRole.end_on.is_(None), PractitionerRole.end_on >= on),
         )
