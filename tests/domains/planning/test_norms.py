@@ -232,3 +232,26 @@ def test_unit_outside_the_units_refused() -> None:
     data["norms"][0]["bands"][1]["unit"] = "castle"
     with pytest.raises(pack.PackError, match="castle"):
         norms.parse_pack("KZ", data, pack.load("KZ", "pack"))
+
+
+def test_mobile_weekend_read_with_the_other_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The team's days off come from ``norms.current()`` (the pack read once), not from a
+    second read of the pack file."""
+    import dataclasses
+
+    from salomat.domains.planning.service import mobile
+
+    for cc in ("UZ", "KZ"):
+        assert norms.planning_pack(cc).mobile.weekend == (5, 6)
+    base = norms.planning_pack("KZ")
+    six_days = dataclasses.replace(base, mobile=dataclasses.replace(base.mobile, weekend=(6,)))
+    monkeypatch.setattr(norms, "current", lambda: six_days)
+    assert mobile.mobile_weekend() == (6,)
+
+
+@pytest.mark.parametrize("weekend", [[0, 1, 2, 3, 4, 5, 6], [7], [-1]])
+def test_pack_weekend_out_of_range_refused(weekend: list[int]) -> None:
+    data = pack.load("KZ", "planning")
+    data["mobile"]["weekend"] = weekend
+    with pytest.raises(pack.PackError, match="weekend"):
+        norms.parse_pack("KZ", data, pack.load("KZ", "pack"))

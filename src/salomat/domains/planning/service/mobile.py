@@ -9,8 +9,9 @@ her own facility only, and only with people in her scope: every person is checke
 set-wise (``person_scopes``) and every one is audited (an ``Encounter`` created or read),
 the people out of scope are refused by field and their denial audited.
 
-Distances for the routes are the access estimate (haversine x the pack's detour factor)
-until a road graph is imported (service/access.py, ``RoadGraph``).
+Distances for the routes are always the access estimate (haversine x the pack's detour
+factor, ``geo.ESTIMATE``): an imported road graph (service/roads.py) serves the access
+report only; the routes do not use it yet.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.policy import person_scopes
 from salomat.core.security import Principal
 from salomat.core.suppression import SMALL, is_small
-from salomat.country import pack
 from salomat.domains.planning.models_mobile import (
     MobileTeam,
     MobileTeamMember,
@@ -80,12 +79,11 @@ def today() -> date:
     return norms.today()
 
 
-def mobile_weekend(country: str | None = None) -> tuple[int, ...]:
-    """The team's days off (``date.weekday()``): the planning pack's ``mobile.weekend``,
-    else Saturday and Sunday (a five-day week of 40 hours, both countries' labour codes)."""
-    raw = pack.load((country or get_settings().country).upper(), "planning").get("mobile") or {}
-    days = raw.get("weekend", [5, 6])
-    return tuple(int(d) for d in days)
+def mobile_weekend() -> tuple[int, ...]:
+    """The team's days off (``date.weekday()``): the planning pack's ``mobile.weekend``
+    (read once, with the other rules, by ``norms.current()``), else Saturday and Sunday (a
+    five-day week of 40 hours, both countries' labour codes)."""
+    return norms.current().mobile.weekend
 
 
 def _invalid(field: str, msgid: str, **params: object) -> Invalid:

@@ -151,6 +151,8 @@ class MobileRules:
     service_minutes: int
     day_minutes: int
     speed_kmh: float
+    #: the team's days off (``date.weekday()``: 5 = Saturday, 6 = Sunday)
+    weekend: tuple[int, ...] = (5, 6)
 
 
 @dataclass(frozen=True)
@@ -445,7 +447,10 @@ def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -
         service_minutes=int(m["service_minutes"]),
         day_minutes=int(m["day_minutes"]),
         speed_kmh=float(m["speed_kmh"]),
+        weekend=tuple(int(d) for d in m.get("weekend", (5, 6))),
     )
+    if any(not 0 <= d <= 6 for d in mobile.weekend) or len(set(mobile.weekend)) >= 7:
+        raise pack.PackError(f"{where}: mobile.weekend must be weekdays 0-6 leaving a working day")
     b = data.get("bounds") or {}
     try:
         bounds = Bounds(
