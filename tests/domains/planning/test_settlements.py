@@ -254,3 +254,18 @@ async def test_import_any_text_gives_a_report(kz, plan) -> None:  # type: ignore
     for text in ['a,"b\n', 'code,population,as_of,source\n"x,1', "\x00\x00", ";;;;\n;;;"]:
         report = await settlements.import_census_csv(plan.db, plan.principal(), text)
         assert not report.ok
+
+
+async def test_unreadable_csv_is_a_translatable_message(kz, plan) -> None:  # type: ignore[no-untyped-def]
+    """csv's own English text is only the detail of a message that is translated."""
+    s1 = plan.settlements["S1"]
+    for text, where in (
+        (f'code,population,as_of,source\n{s1},"1"x,2026-01-01,A\n', (2, "file")),
+        ('"code"x,population,as_of,source\n', (1, "header")),
+    ):
+        report = await settlements.import_census_csv(plan.db, plan.principal(), text)
+        (issue,) = report.issues
+        assert (issue.line, issue.field) == where
+        assert issue.msg.msgid == "The line cannot be read as CSV: %(detail)s"
+        assert issue.msg.params["detail"]
+        assert issue.message.startswith("The line cannot be read as CSV: ")

@@ -333,6 +333,10 @@ REQUIRED_COLUMNS = ("code", "population", "as_of", "source")
 OPTIONAL_COLUMNS = ("latitude", "longitude")
 
 
+#: a line the csv module refuses; ``detail`` is its (English) reason
+UNREADABLE = N_("The line cannot be read as CSV: %(detail)s")
+
+
 def _say(msgid: str, **params: Any) -> Msg:
     return Msg(msgid, params)
 
@@ -383,10 +387,10 @@ async def import_census_csv(session: AsyncSession, principal: Principal, text: s
     try:
         header, lines = _parse_lines(text)
     except _LineError as e:
-        report.issues.append(CensusIssue(e.line, "file", Msg(e.message)))
+        report.issues.append(CensusIssue(e.line, "file", _say(UNREADABLE, detail=e.message)))
         return report
     except csv.Error as e:
-        report.issues.append(CensusIssue(1, "header", Msg(str(e))))
+        report.issues.append(CensusIssue(1, "header", _say(UNREADABLE, detail=str(e))))
         return report
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if not header or missing:
