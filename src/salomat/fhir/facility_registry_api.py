@@ -21,7 +21,6 @@ from salomat.core.pagination import PageParams
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.planning.service import geo
 from salomat.domains.registry import service
 from salomat.domains.registry.service import FacilitySite, Near, SiteQuery
 from salomat.fhir import capability
@@ -151,7 +150,7 @@ def parse_near(raw: str) -> Near:
     assert lat is not None
     assert lon is not None
     assert dist is not None
-    return Near(lat, lon, dist * _UNITS[unit], geo.haversine_km)
+    return Near(lat, lon, dist * _UNITS[unit])
 
 
 def _updated(params: Params) -> tuple[Any, Any]:

@@ -10,11 +10,9 @@ from fhir.resources.R4B.organization import Organization
 from salomat.core.errors import FieldError, Invalid
 from salomat.domains.registry.schemas import FacilityOut
 from salomat.fhir.common import EXT, FACILITY_SYSTEM, TERRITORY_SYSTEM, meta, validated
+from salomat.fhir.location import MCSD_TYPES  # every Organization here is a facility
 
 TYPE_SYSTEM = "urn:salomat:facility-type"
-#: IHE mCSD's type codes of Organizations and Locations: every Organization here is a
-#: ``facility`` (the territorial units are Locations of physical type jurisdiction)
-MCSD_TYPES = "https://profiles.ihe.net/ITI/mCSD/CodeSystem/IHE.mCSD.Organization.Location.Types"
 PERINATAL_LEVEL_EXT = EXT + "perinatal-level"
 SETTLEMENT_EXT = EXT + "settlement"
 

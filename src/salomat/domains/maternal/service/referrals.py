@@ -33,6 +33,7 @@ from salomat.core.errors import (
     NotFound,
     PreconditionFailed,
 )
+from salomat.core.geo import haversine_km
 from salomat.core.pagination import PageParams
 from salomat.core.policy import allowed, require_person
 from salomat.core.security import Principal
@@ -108,13 +109,8 @@ async def _coordinates(
 
 
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance (haversine)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 6371 * 2 * math.asin(math.sqrt(h))
+    """Great-circle distance (core.geo)."""
+    return haversine_km(*a, *b)
 
 
 Why = tuple[str, dict[str, object]]

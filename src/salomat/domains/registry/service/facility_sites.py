@@ -10,7 +10,6 @@ A facility has no coordinates of its own yet: a site's position is its settlemen
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,14 +18,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from salomat.core.geo import EARTH_RADIUS_KM, haversine_km
 from salomat.core.pagination import PageParams
 from salomat.domains.registry.models import Facility, Territory
 
 __all__ = ["FacilitySite", "Near", "SiteQuery", "facility_sites"]
-
-#: the mean Earth radius (km) of the bounding box around a ``near`` point (the domain
-#: note's R); the box is a little wider than the circle, the caller's distance decides
-_EARTH_KM = 6371.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +52,11 @@ class FacilitySite:
 
 @dataclass(frozen=True, slots=True)
 class Near:
-    """Within ``km`` of a point, by ``distance_km(lat1, lon1, lat2, lon2)``: the caller's
-    great-circle distance (the planning domain's haversine, domains/planning/service/geo.py,
-    which the registry below it cannot import)."""
+    """Within ``km`` of a point, by the great-circle distance (core.geo)."""
 
     latitude: float
     longitude: float
     km: float
-    distance_km: Callable[[float, float, float, float], float]
 
 
 @dataclass(slots=True)
@@ -88,13 +81,13 @@ def _box(near: Near) -> tuple[float, float, float, float] | None:
     (a little wider, never narrower); None when the circle reaches a pole or the
     antimeridian (then every located row is measured)."""
     margin = 1.001
-    dlat = math.degrees(near.km / _EARTH_KM) * margin
+    dlat = math.degrees(near.km / EARTH_RADIUS_KM) * margin
     lat_min, lat_max = near.latitude - dlat, near.latitude + dlat
     if lat_min <= -90 or lat_max >= 90:
         return None
     # the widest longitude span is at the latitude farthest from the equator in the box
     widest = max(abs(lat_min), abs(lat_max))
-    dlon = math.degrees(near.km / (_EARTH_KM * math.cos(math.radians(widest)))) * margin
+    dlon = math.degrees(near.km / (EARTH_RADIUS_KM * math.cos(math.radians(widest)))) * margin
     if dlon >= 180 or near.longitude - dlon < -180 or near.longitude + dlon > 180:
         return None
     return lat_min, lat_max, near.longitude - dlon, near.longitude + dlon
@@ -168,7 +161,7 @@ async def facility_sites(
         where += [s.latitude.between(box[0], box[1]), s.longitude.between(box[2], box[3])]
     hits = []
     for r in await session.execute(columns.where(*where)):
-        km = near.distance_km(near.latitude, near.longitude, r.latitude, r.longitude)
+        km = haversine_km(near.latitude, near.longitude, r.latitude, r.longitude)
         if km <= near.km:
             hits.append(_site(r, km))
     hits.sort(key=lambda x: (x.distance_km, x.code))
