@@ -316,6 +316,16 @@ async def plan_team_route(
     )
 
 
+async def _hold_team(session: AsyncSession, team_id: int) -> None:
+    """Hold the team's row until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``,
+    as the registry's ``practitioners._hold``), so that two saves of one team's calendar run
+    one after the other: the second deletes and reads the plan after the first has
+    committed. SQLite has one writer at a time already (SQLAlchemy drops the clause)."""
+    await session.execute(
+        select(MobileTeam.id).where(MobileTeam.id == team_id).with_for_update(key_share=True)
+    )
+
+
 async def _save_calendar(
     session: AsyncSession,
     principal: Principal,
@@ -324,6 +334,7 @@ async def _save_calendar(
     cal: list[routing.VisitDay],
     nodes: list[Any],
 ) -> None:
+    await _hold_team(session, team_id)
     made = select(MobileVisit.plan_id).where(MobileVisit.plan_id.is_not(None))
     await session.execute(
         delete(MobileVisitPlan).where(
