@@ -35,7 +35,10 @@ class _SearchTooLong(Exception):
 
 
 def _values_taken(
-    values: dict[Key, int], lines: list[tuple[list[Key], Key | None]], hidden: set[Key]
+    values: dict[Key, int],
+    lines: list[tuple[list[Key], Key | None]],
+    hidden: set[Key],
+    free: frozenset[Key] = frozenset(),
 ) -> dict[Key, set[int]]:
     """Every value each withheld small cell takes in some filling-in of the withheld cells
     that a reader cannot rule out: a withheld small cell is 1..4, a withheld "x" cell 5 or
@@ -48,7 +51,10 @@ def _values_taken(
     the least of its terms, no more than the greatest), then one unknown is tried value
     by value (a wide range cut in halves) until every unknown has one value. An "x" cell
     is capped far above any count of the table (twice the greatest count, and more):
-    a reader knows no cap, and the cap only has to let every filling-in within reach."""
+    a reader knows no cap, and the cap only has to let every filling-in within reach.
+    ``free``: quantities never published, known only to be 0 or more (the gap of an
+    inequality: a <= b is a + gap = b)."""
+    hidden = set(hidden) | set(free)
     cells = sorted((k for k in hidden if k in values), key=repr)
     cap = 2 * max(values.values()) + 10
     budget = [50_000]
@@ -119,12 +125,16 @@ def _values_taken(
                 return found
         return None
 
-    start = {k: (1, 4) if is_small(values[k]) else (5, cap) for k in cells}
+    start = {
+        k: (0, cap) if k in free else (1, 4) if is_small(values[k]) else (5, cap) for k in cells
+    }
     # what the sums alone say of every range, worked out once for all the questions
     assert narrow(start, set(range(len(sums)))), "the published sums have a filling-in"
     truth = solve({**start, **{k: (values[k], values[k]) for k in cells}}, set(range(len(sums))))
     assert truth == {k: values[k] for k in cells}, "the true counts are a filling-in"
-    taken: dict[Key, set[int]] = {k: {values[k]} for k in cells if is_small(values[k])}
+    taken: dict[Key, set[int]] = {
+        k: {values[k]} for k in cells if k not in free and is_small(values[k])
+    }
     for k in taken:
         for v in range(1, 5):
             if v in taken[k]:
@@ -136,8 +146,9 @@ def _values_taken(
     return taken
 
 
-def _pinned(values, lines, hidden) -> set[Key]:  # type: ignore[no-untyped-def]
-    return {k for k, seen in _values_taken(values, lines, hidden).items() if len(seen) == 1}
+def _pinned(values, lines, hidden, free=frozenset()) -> set[Key]:  # type: ignore[no-untyped-def]
+    taken = _values_taken(values, lines, hidden, free)
+    return {k for k, seen in taken.items() if len(seen) == 1}
 
 
 def _not_given_away(values, lines, hidden) -> None:  # type: ignore[no-untyped-def]
@@ -343,57 +354,117 @@ _ATOMS = ("dead", "new", "ltfu", "controlled", "uncontrolled", "visited_no_bp", 
 
 
 def _indicator_counts(a: dict[str, int]) -> dict[str, int]:
-    """A row's counts from its patients' outcomes (the definitions, written again)."""
+    """A row's counts from its patients' outcomes (the definitions, written again). The
+    sugar denominator: the denominator's patients and those of the lost with a sugar in
+    twelve months (``sugar_lost``, at most the lost); the controlled by sugar are some of
+    them."""
     den = a["controlled"] + a["uncontrolled"] + a["visited_no_bp"] + a["missed"]
     assigned = den + a["new"] + a["ltfu"]
+    sugar = den + min(a["sugar_lost"], a["ltfu"])
+    out = {k: n for k, n in a.items() if not k.startswith("sugar")}
     return {
-        **a,
+        **out,
         "registered": assigned + a["dead"],
         "assigned": assigned,
         "under_care": assigned - a["ltfu"],
         "denominator": den,
         "denominator_with_ltfu": den + a["ltfu"],
         "cohort": a["cohort_controlled"] + a["cohort_uncontrolled"] + a["cohort_no_visit"],
+        "sugar_denominator": sugar,
+        "sugar_controlled_dhis2": min(a["sugar_dhis2"], sugar),
+        "sugar_controlled_simple": min(a["sugar_simple"], sugar),
     }
+
+
+#: what a reader knows of a row besides its sums: a <= b (the gap b - a is never published)
+_AT_MOST = (
+    ("denominator", "sugar_denominator"),
+    ("sugar_denominator", "denominator_with_ltfu"),
+    ("sugar_controlled_dhis2", "sugar_denominator"),
+    ("sugar_controlled_simple", "sugar_denominator"),
+)
 
 
 _ROW = st.fixed_dictionaries(
     {
         k: st.integers(0, 12)
-        for k in (*_ATOMS, "cohort_controlled", "cohort_uncontrolled", "cohort_no_visit")
+        for k in (
+            *_ATOMS,
+            "cohort_controlled",
+            "cohort_uncontrolled",
+            "cohort_no_visit",
+            "sugar_lost",
+            "sugar_dhis2",
+            "sugar_simple",
+        )
     }
 )
+
+
+def _indicator_table_pinned(rows: list[dict[str, int]]) -> tuple[set[Key], set[Key], list]:
+    """The withheld cells of ``rows`` and their total, and the withheld small cells the
+    reference works out from the published sums and inequalities; and the table."""
+    total = {k: sum(r[k] for r in rows) for k in rows[0]}
+    hidden_sets = indicators.withheld_cells(rows, total)
+    table = [*rows, total]
+    values = {(i, k): n for i, r in enumerate(table) for k, n in r.items()}
+    t = len(rows)
+    lines: list[tuple[list[Key], Key | None]] = [
+        ([(i, k) for k in parts], (i, whole))
+        for i in range(t + 1)
+        for parts, whole in indicators.ROW_LINES
+    ]
+    lines += [([(i, k) for i in range(t)], (t, k)) for k in total]
+    free = set()
+    for i in range(t + 1):
+        for low, high in _AT_MOST:
+            gap = (i, f"gap {low} {high}")
+            values[gap] = values[(i, high)] - values[(i, low)]
+            free.add(gap)
+            lines.append(([(i, low), gap], (i, high)))
+    hidden = {(i, k) for i, h in enumerate(hidden_sets) for k in h}
+    assert {k for k, n in values.items() if k not in free and is_small(n)} <= hidden
+    return hidden, _pinned(values, lines, hidden, frozenset(free)), table
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(st.lists(_ROW, min_size=1, max_size=4))
 def test_no_small_cell_of_an_indicator_table_is_worked_out(units):
     """Random facilities: no withheld small count is pinned by the columns' totals, the
-    sums inside the rows (``ROW_LINES``) or any combination of them, except where its
-    unit's counts are all withheld already (the signs' own limit)."""
+    sums inside the rows (``ROW_LINES``), what the sugar counts are bounded by, or any
+    combination of them, except where its unit's counts are all withheld already (the
+    signs' own limit)."""
     rows = [_indicator_counts(u) for u in units]
-    total = {k: sum(r[k] for r in rows) for k in rows[0]}
-    hidden_sets = indicators.withheld_cells(rows, total)
-    table = [*rows, total]
-    values = {(i, k): n for i, r in enumerate(table) for k, n in r.items()}
-    t = len(rows)
-    lines = [
-        ([(i, k) for k in parts], (i, whole))
-        for i in range(t + 1)
-        for parts, whole in indicators.ROW_LINES
-    ]
-    lines += [([(i, k) for i in range(t)], (t, k)) for k in total]
-    hidden = {(i, k) for i, h in enumerate(hidden_sets) for k in h}
-    assert {k for k, n in values.items() if is_small(n)} <= hidden
     try:
-        pinned = _pinned(values, lines, hidden)
+        hidden, pinned, table = _indicator_table_pinned(rows)
     except _SearchTooLong:
         reject()
     for i, k in pinned:
         # the documented limit (docs/screening.md): a unit all of whose counts are
         # withheld can still be pinned by the signs alone (three "<5" parts of a "<5"
         # sum of 3: each is 1); short of that, every pinned cell's unit is withheld
-        assert all((i, c) in hidden for c in table[i] if values[(i, c)]), (i, k)
+        assert all((i, c) in hidden for c in table[i] if table[i][c]), (i, k)
+
+
+def test_the_sugar_denominator_does_not_give_away_a_withheld_denominator():
+    """The reviewer's table: 1 controlled and 5 uncontrolled ("<5", "x", denominator "x")
+    beside a sugar denominator of 6 would make the denominator 6 and the controlled 1."""
+    zero = dict.fromkeys((*_ATOMS, "cohort_controlled", "cohort_uncontrolled"), 0)
+    zero |= {"cohort_no_visit": 0, "sugar_lost": 0, "sugar_dhis2": 0, "sugar_simple": 0}
+    small = _indicator_counts({**zero, "controlled": 1, "uncontrolled": 5})
+    big = _indicator_counts(
+        {
+            **zero,
+            **{"controlled": 20, "uncontrolled": 30, "visited_no_bp": 5, "missed": 10},
+            **{"ltfu": 8, "new": 7, "dead": 6, "sugar_lost": 0},
+            **{"sugar_dhis2": 30, "sugar_simple": 40},
+        }
+    )
+    assert small["sugar_denominator"] == 6
+    hidden, pinned, _ = _indicator_table_pinned([small, big])
+    assert (0, "denominator") in hidden
+    assert (0, "sugar_denominator") in hidden
+    assert pinned == set()
 
 
 # ---- the reference itself, and that it catches a rule that withholds too little ------------

@@ -26,7 +26,7 @@ from salomat.core import audit, i18n
 from salomat.core.errors import FieldError, Invalid
 from salomat.core.i18n import N_
 from salomat.core.security import Principal
-from salomat.core.suppression import is_small, protect_table
+from salomat.core.suppression import is_small, protect_lines, protect_table
 from salomat.domains.registry import service as registry
 from salomat.domains.screening.service import common
 from salomat.domains.screening.service.cohorts import cohort_counts, cohort_of
@@ -221,7 +221,33 @@ def withheld_cells(rows: list[dict[str, int]], total: dict[str, int]) -> list[se
     if rows:
         lines += [([(i, k) for i in range(t)], (t, k)) for k in keys]
     hidden = protect_table(values, lines, lambda cell: cell[0])
+    if "sugar_denominator" in keys:
+        hidden = _withhold_sugar_denominator(values, lines, hidden, t + 1)
     return [{k for k in keys if (i, k) in hidden} for i in range(t + 1)]
+
+
+def _withhold_sugar_denominator(
+    values: dict[tuple[int, str], int],
+    lines: list[tuple[list[tuple[int, str]], tuple[int, str] | None]],
+    hidden: set[tuple[int, str]],
+    n_rows: int,
+) -> set[tuple[int, str]]:
+    """The sugar denominator lies between the denominator and the denominator with the
+    lost kept (patients with a blood pressure or a sugar): published beside a withheld
+    one of these it bounds it, and with it the small counts it adds up (1 "<5" controlled
+    + an "x" uncontrolled = "x" denominator, beside a sugar denominator of 6: the
+    denominator is 6, controlled 1). So it is withheld wherever either is, and its column
+    protected against its total again, until nothing changes."""
+    while True:
+        more = {
+            (i, "sugar_denominator")
+            for i in range(n_rows)
+            if values[(i, "sugar_denominator")]
+            and ((i, "denominator") in hidden or (i, "denominator_with_ltfu") in hidden)
+        } - hidden
+        if not more:
+            return hidden
+        hidden = protect_lines(values, lines, hidden | more)
 
 
 def _row(
