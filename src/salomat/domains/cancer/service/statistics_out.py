@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from salomat.core.downloads import CsvFile, csv_text, neutralise
 from salomat.core.i18n import N_
+from salomat.core.suppression import COMPLEMENT, SMALL, SUPPRESS_BELOW
 from salomat.domains.cancer.service.rates import BANDS, band_label
 
 __all__ = [
@@ -41,12 +42,9 @@ __all__ = [
     "incidence_csv",
 ]
 
-#: counts below this (and above zero) are not published to readers outside the registry:
-#: the platform's rule (sanatorium and sick-leave dashboards: 1 to 4 shown as "<5")
-SUPPRESS_BELOW = 5
-SMALL = "<5"
-#: a count withheld so that a small one cannot be worked out from the others
-COMPLEMENT = "x"
+# SUPPRESS_BELOW, SMALL, COMPLEMENT: the platform's rule (``core.suppression``: counts of
+# 1 to 4 are not published to readers outside the registry, shown as "<5"; "x" a count
+# withheld so that a small one cannot be worked out from the others)
 Shown = int | Literal["<5", "x"]
 
 Sex = Literal["male", "female", "both"]

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 from scipy.special import gammainccinv, gammaincinv
 
+from salomat.core.suppression import SUPPRESS_BELOW
+
 __all__ = [
     "LIFE_TABLE_AGES",
     "SDG341_AGES",
@@ -52,8 +54,6 @@ __all__ = [
     "suppressed",
 ]
 
-#: a cell whose numerator (or count) is below this is withheld from every public output
-SUPPRESS_BELOW = 5
 #: lower bounds of the life table's age groups: 0, 1-4, 5-9, ..., 80-84, 85+
 LIFE_TABLE_AGES: tuple[int, ...] = (0, 1, *range(5, 90, 5))
 #: lower bounds of SDG 3.4.1's five-year groups, 30-34 ... 65-69
