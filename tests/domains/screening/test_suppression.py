@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from salomat.core.security import Principal
 from salomat.core.suppression import hidden_cells, is_small, protect_lines
-from salomat.domains.screening import service
-from salomat.domains.screening.service import indicators
+from salomat.domains.screening import schemas, service
+from salomat.domains.screening.service import indicators, target_groups
 from salomat.domains.screening.service.coverage import _protected
 from salomat.domains.screening.service.hearts import BPReading, Patient
 from tests.domains.screening.test_indicators_sql import facility_in, insert_patients
@@ -326,6 +326,34 @@ async def test_target_group_of_a_district_is_masked_the_own_facility_is_not(scr,
         assert area.screened == 0  # zero counts nobody
     else:
         assert (area.eligible, area.due, area.suppressed) == (n, n, [])
+
+
+@pytest.mark.parametrize(
+    ("eligible", "due", "screened", "small", "withheld"),
+    [
+        # eligible less due would give the 3 screened: both withheld beside them
+        (40, 37, 3, {"screened"}, {"eligible", "due", "screened"}),
+        (40, 36, 4, {"screened"}, {"eligible", "due", "screened"}),
+        (40, 35, 5, set(), set()),
+        (40, 40, 0, set(), set()),  # zero counts nobody: nothing withheld
+        (4, 4, 0, {"eligible", "due"}, {"eligible", "due"}),
+    ],
+)
+def test_a_small_count_withholds_the_rest_of_its_row(eligible, due, screened, small, withheld):
+    row = schemas.TargetGroupCount(
+        programme="cervical",
+        name="Cervical",
+        on=date(2025, 6, 10),
+        area="X",
+        eligible=eligible,
+        due=due,
+        screened=screened,
+    )
+    out = target_groups.masked_target_group(row)
+    assert set(out.small) == small
+    assert set(out.suppressed) == withheld
+    for k, n in {"eligible": eligible, "due": due, "screened": screened}.items():
+        assert getattr(out, k) == (None if k in withheld else n)
 
 
 async def test_the_target_group_route_marks_small_counts(client, login, scr, make_user, kz):

@@ -170,7 +170,8 @@ class DueItem(BaseModel):
 class TargetGroupCount(BaseModel):
     """A programme's target group in an area. The user's own facility: every count. A
     district or region (an aggregate): a count of 1 to 4 is withheld (None) and named in
-    ``suppressed`` and ``small`` (shown as "<5"; ``core.suppression``)."""
+    ``suppressed`` and ``small`` (shown as "<5"; ``core.suppression``), and the row's other
+    non-zero counts with it (in ``suppressed`` only: "x"), as they add up to each other."""
 
     programme: str
     name: str

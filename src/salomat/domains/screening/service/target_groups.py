@@ -148,17 +148,25 @@ async def target_group_counts(
     The user's own facility is answered in full (its staff see these people on the
     worklist anyway); a district or region is an aggregate, and its counts of 1 to 4 are
     withheld (``core.suppression``). One answer publishes no total of its rows (the
-    programmes' groups overlap), so no complement is needed within it."""
+    programmes' groups overlap), but a row's counts are tied (eligible: the due, the
+    screened and the few screened opportunistically), so beside a small count the row's
+    other non-zero counts are withheld too ("x": eligible less due would give the
+    screened)."""
     counts = await raw_target_group_counts(session, principal, day, area=area, programme=programme)
     if area is None:
         return counts
-    out = []
-    for c in counts:
-        small = [k for k in ("eligible", "due", "screened") if is_small(getattr(c, k))]
-        out.append(
-            c.model_copy(update={**dict.fromkeys(small), "suppressed": small, "small": small})
-        )
-    return out
+    return [masked_target_group(c) for c in counts]
+
+
+def masked_target_group(c: TargetGroupCount) -> TargetGroupCount:
+    """The row as an aggregate publishes it: its counts of 1 to 4 ``small``, and with any
+    of them every other non-zero count of the row withheld (``suppressed``)."""
+    keys = ("eligible", "due", "screened")
+    small = [k for k in keys if is_small(getattr(c, k))]
+    if not small:
+        return c
+    withheld = [k for k in keys if getattr(c, k)]
+    return c.model_copy(update={**dict.fromkeys(withheld), "suppressed": withheld, "small": small})
 
 
 async def raw_target_group_counts(
