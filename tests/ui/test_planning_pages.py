@@ -103,11 +103,15 @@ async def test_the_planner_sees_the_region_in_uzbek(make_user: Any, plan: Plan) 
             assert await page.get_by_test_id("planning-map").is_visible()
             rows = page.get_by_test_id("pl-row")
             assert await rows.count() == 6
-            # the Uzbek edition: under 3,000 people a mahalla medical point (no facility
-            # kind of the registry is one, so every such settlement lacks it)
+            # the Uzbek edition: no unit by size under 3,000 people (the decrees set no
+            # settlement size; remote mahallas come from the access report), a family
+            # doctor point from 3,000 (no UZ facility kind maps S5's FAP to a unit)
             row = page.locator(f'[data-testid="pl-row"][data-code="{plan.settlements["S3"]}"]')
+            assert await row.locator('[data-key="required"]').inner_text() == "—"
+            assert await row.get_attribute("data-gap") is None
+            row = page.locator(f'[data-testid="pl-row"][data-code="{plan.settlements["S5"]}"]')
             required = await row.locator('[data-key="required"]').inner_text()
-            assert required == _unit("UZ", "medical_point", "uz")
+            assert required == _unit("UZ", "physician_ambulatory", "uz")
             assert await row.get_attribute("data-gap") == "1"
             await browser.screenshot("planning-region-uz")
 

@@ -255,3 +255,15 @@ def test_pack_weekend_out_of_range_refused(weekend: list[int]) -> None:
     data["mobile"]["weekend"] = weekend
     with pytest.raises(pack.PackError, match="weekend"):
         norms.parse_pack("KZ", data, pack.load("KZ", "pack"))
+
+
+# UZ: the decrees set no settlement size below which a unit is required (PP-215's mahalla
+# medical points go to remote mahallas, found by the access report; 3,000 is PP-185's
+# people per brigade): nothing by size under 3,000, a family doctor point from 3,000
+# (UNVERIFIED, Salomat's reading)
+@pytest.mark.parametrize(
+    ("population", "unit"),
+    [(0, None), (35, None), (420, None), (2999, None), (3000, VA), (3001, VA)],
+)
+def test_uz_no_unit_by_size_under_3000(population: int, unit: str | None) -> None:
+    assert norms.required_unit(population, UZ.edition("uz-pp215-2022")) == unit
