@@ -29,6 +29,7 @@ withholds a unit's whole row while one of its small cells can still be worked ou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -154,9 +155,15 @@ def pinned(
     the greatest value each can take (an integer programme, scipy's ``milp``: every
     published sum holds, a withheld small cell is 1 to 4, a withheld "x" at least 5) are
     the same. Line-by-line protection misses sums that only a combination of lines gives
-    (assigned = new + the denominator with the lost kept); this finds them."""
+    (assigned = new + the denominator with the lost kept); this finds them.
+
+    Exact shortcuts before any integer programme (same answer, far fewer solves): every
+    filling-in found on the way (a whole-number optimum of the linear relaxation, checked
+    in integers, or an integer programme's solution) frees each small cell it gives
+    another value; and a direction in which the relaxation (whose range holds the integer
+    one) cannot move the cell off its own value needs no integer programme."""
     import numpy as np
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
     cells = [k for k in values if k in hidden]
     if not any(is_small(values[k]) for k in cells):
@@ -180,23 +187,71 @@ def pinned(
     top = float(sum(values.values()) + 1)
     lo = np.array([1.0 if is_small(values[k]) else float(SUPPRESS_BELOW) for k in cells])
     hi = np.array([SUPPRESS_BELOW - 1.0 if is_small(values[k]) else top for k in cells])
-    constraints = [LinearConstraint(np.array(rows), rhs, rhs)] if rows else []
+    a_eq = np.array(rows) if rows else None
+    b_eq = np.array(rhs) if rows else None
+    constraints = [LinearConstraint(a_eq, b_eq, b_eq)] if rows else []
     whole_numbers = np.ones(len(cells))
+    truth = np.array([float(values[k]) for k in cells])
+    small = [k for k in cells if is_small(values[k])]
+    # the small cells no filling-in found so far gives another value
+    still = set(small)
+
+    def found(x: Any) -> None:
+        """A filling-in (checked exactly, in whole numbers): its small cells that differ
+        from their own value are not worked out."""
+        if x is None:
+            return
+        xi = np.rint(x)
+        if np.abs(x - xi).max() > 1e-6 or (xi < lo).any() or (xi > hi).any():
+            return
+        if rows and not np.array_equal(a_eq @ xi, b_eq):
+            return
+        for k in list(still):
+            if xi[index[k]] != truth[index[k]]:
+                still.discard(k)
+
+    bounds = list(zip(lo, hi, strict=True))
+    # a few relaxations pushing every undecided small cell off its value at once (up
+    # where it is low, down where high, then the other way): each whole-number optimum
+    # frees many cells for one solve
+    for flip in (1.0, -1.0, 1.0, -1.0):
+        before = len(still)
+        c = np.zeros(len(cells))
+        for k in still:
+            c[index[k]] = flip * (-1.0 if values[k] <= 2 else 1.0)
+        lp = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds)
+        if lp.status == 0:
+            found(lp.x)
+        if not still or (flip < 0 and len(still) == before):
+            break
+
     out = []
-    for k in cells:
-        if not is_small(values[k]):
-            continue
+    for k in small:
         # the true values are a solution: the cell is pinned when neither its greatest
-        # nor its least value differs from its own (the least asked only if need be)
-        exact = True
+        # nor its least value differs from its own
         for sign in (-1.0, 1.0):
+            if k not in still:
+                break
             c = np.zeros(len(cells))
             c[index[k]] = sign
+            lp = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=bounds)
+            if lp.status == 0:
+                reach = sign * lp.fun  # the relaxation's least (sign 1) or greatest value
+                if (sign < 0 and math.floor(reach + 1e-6) <= values[k]) or (
+                    sign > 0 and math.ceil(reach - 1e-6) >= values[k]
+                ):
+                    continue  # no integer beyond the cell's own value that way
+                found(lp.x)
+                if k not in still:
+                    break
             r = milp(c, constraints=constraints, integrality=whole_numbers, bounds=Bounds(lo, hi))
-            if not r.success or round(sign * r.fun) != values[k]:
-                exact = False
+            if not r.success:
+                still.discard(k)  # as before: an unsolved programme does not pin
                 break
-        if exact:
+            found(r.x)
+            if round(sign * r.fun) != values[k]:
+                still.discard(k)
+        if k in still:
             out.append(k)
     return out
 
