@@ -130,3 +130,28 @@ async def test_staff_of_a_closed_facility_fill_no_post(kz, plan) -> None:  # typ
     # one day before the closing, the feldsher still filled the post
     earlier = await staffing(plan.db, plan.principal(), d1, on=today() - timedelta(days=2))
     assert line(earlier.by_position, "feldsher").filled == Decimal("1.00")
+
+
+async def test_children_not_known_are_reported_beside_the_per_child_posts(plan) -> None:  # type: ignore[no-untyped-def]
+    """UZ pack (a paediatrician per 3,000 children): D1's five villages have census figures
+    but no age structure, so their children are not known; the paediatrician's 0 posts
+    there come with the 5 settlements and 5,235 people left out, not silently."""
+    d1_pop = 35 + 180 + 420 + 1200 + 3400
+    r = await staffing(plan.db, plan.principal(), plan.region)
+    assert (r.children_unknown_settlements, r.children_unknown_population) == (5, d1_pop)
+    ped = line(r.by_district, "paediatrician", district_code=plan.districts["D1"])
+    assert ped.required == 0
+    assert ped.of_children
+    assert (ped.children_unknown_settlements, ped.children_unknown_population) == (5, d1_pop)
+    # S6 has its age structure: nothing unknown in D2
+    ped2 = line(r.by_district, "paediatrician", district_code=plan.districts["D2"])
+    assert ped2.children_unknown_settlements == 0
+    assert ped2.required == 2  # 3,100 children / 3,000
+    # a position counted per person carries no such figure
+    gp = line(r.by_district, "family_doctor", district_code=plan.districts["D1"])
+    assert not gp.of_children
+    assert gp.children_unknown_settlements == 0
+    assert (r.total.children_unknown_settlements, r.total.children_unknown_population) == (
+        5,
+        d1_pop,
+    )

@@ -201,6 +201,8 @@ async def read_staffing(
         on=r.on,
         population=r.population,
         children=r.children,
+        children_unknown_settlements=r.children_unknown_settlements,
+        children_unknown_population=r.children_unknown_population,
         brigades=r.brigades,
         by_district=[_line(x) for x in r.by_district],
         by_rurality=[_line(x) for x in r.by_rurality],

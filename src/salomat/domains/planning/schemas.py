@@ -127,6 +127,10 @@ class StaffingLineOut(BaseModel):
     filled: Decimal
     deficit: Decimal
     surplus: Decimal
+    #: counted per child: the settlements (and people) whose children are not known
+    of_children: bool
+    children_unknown_settlements: int
+    children_unknown_population: int
 
 
 class StaffingOut(BaseModel):
@@ -136,6 +140,9 @@ class StaffingOut(BaseModel):
     on: date
     population: int
     children: Decimal
+    #: settlements (and people) whose children are not known: left out of per-child posts
+    children_unknown_settlements: int
+    children_unknown_population: int
     brigades: int | None
     by_district: list[StaffingLineOut]
     by_rurality: list[StaffingLineOut]

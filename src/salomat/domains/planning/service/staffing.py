@@ -10,7 +10,9 @@ deficit of a cell is max(0, required - filled); a district's, a type's, a region
 country's deficit is the sum of its cells' (a surplus in one district fills no post in
 another), and the surplus is shown apart. Populations are the settlement rows' (census
 figure, else the registry's table); children (under 18) come from the registry's age
-structure, scaled to the census figure where one is kept.
+structure, scaled to the census figure where one is kept. A settlement without an age
+structure adds no child: its people and the number of such settlements are reported beside
+the posts counted per child (no estimate is invented).
 """
 
 from __future__ import annotations
@@ -51,8 +53,17 @@ class StaffingLine:
     filled: Decimal = Decimal(0)
     deficit: Decimal = Decimal(0)
     surplus: Decimal = Decimal(0)
+    #: a position counted per child: the settlements (and their people) of the group whose
+    #: children are not known (a census figure without the registry's age structure); they
+    #: add no child, so the posts above leave them out (no estimate is invented)
+    of_children: bool = False
+    children_unknown_settlements: int = 0
+    children_unknown_population: int = 0
 
     def merge(self, other: StaffingLine) -> None:
+        self.of_children = self.of_children or other.of_children
+        self.children_unknown_settlements += other.children_unknown_settlements
+        self.children_unknown_population += other.children_unknown_population
         self.population += other.population
         self.exact_fte += other.exact_fte
         self.required += other.required
@@ -68,6 +79,10 @@ class StaffingReport:
     on: date
     population: int
     children: Decimal
+    #: settlements (and their people) whose children are not known: the posts counted per
+    #: child leave them out
+    children_unknown_settlements: int
+    children_unknown_population: int
     #: medical brigades needed (ceil per cell) where the edition sizes brigades
     brigades: int | None
     cells: list[StaffingLine] = field(default_factory=list)
@@ -102,6 +117,7 @@ async def staffing(
 
     population: dict[Cell, int] = {}
     children: dict[Cell, Decimal] = {}
+    unknown: dict[Cell, tuple[int, int]] = {}  # settlements, population
     units: dict[Cell, dict[str, int]] = {}
     names: dict[str | None, str | None] = {}
     cell_of: dict[int, Cell] = {}
@@ -113,10 +129,14 @@ async def staffing(
         population[cell] = population.get(cell, 0) + pop
         if r.children is not None:
             children[cell] = children.get(cell, Decimal(0)) + r.children
+        elif pop:
+            n, people = unknown.get(cell, (0, 0))
+            unknown[cell] = (n + 1, people + pop)
         for u in r.existing_units:
             units.setdefault(cell, {})[u] = units.setdefault(cell, {}).get(u, 0) + 1
 
     positions = {p.position for p in edition.per_population}
+    per_child = {p.position for p in edition.per_population if p.of == "children"}
     for posts in edition.per_unit.values():
         positions |= set(posts)
     filled_cells: dict[tuple[Cell, str], Decimal] = {}
@@ -168,6 +188,13 @@ async def staffing(
                     filled=have,
                     deficit=max(Decimal(0), required - have),
                     surplus=max(Decimal(0), have - required),
+                    of_children=position in per_child,
+                    children_unknown_settlements=unknown.get(cell, (0, 0))[0]
+                    if position in per_child
+                    else 0,
+                    children_unknown_population=unknown.get(cell, (0, 0))[1]
+                    if position in per_child
+                    else 0,
                 )
             )
 
@@ -177,6 +204,8 @@ async def staffing(
         on=day,
         population=sum(population.values()),
         children=sum(children.values(), Decimal(0)).quantize(Decimal(1), rounding=ROUND_HALF_UP),
+        children_unknown_settlements=sum(n for n, _ in unknown.values()),
+        children_unknown_population=sum(p for _, p in unknown.values()),
         brigades=brigades,
         cells=cells,
     )
@@ -187,6 +216,8 @@ async def staffing(
         report.total.merge(line)
     # the population of a group is its people, not counted again per position
     report.total.population = report.population
+    report.total.children_unknown_settlements = report.children_unknown_settlements
+    report.total.children_unknown_population = report.children_unknown_population
     return report
 
 
