@@ -42,6 +42,7 @@ ICD10 = "http://hl7.org/fhir/sid/icd-10"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 SCREENING = f"{mapper.CATEGORY_SYSTEM}|screening"
+FOLLOW_UP = f"{mapper.CATEGORY_SYSTEM}|dmp-follow-up"
 MODELS: dict[str, Any] = {
     m.__name__: m for m in (Observation, Condition, EpisodeOfCare, Bundle, OperationOutcome)
 }
@@ -125,7 +126,7 @@ async def test_follow_up_readings_are_the_blood_pressure_trend(client, login, sc
     )
     trend = ok(
         await client.get(
-            f"/fhir/Observation?patient=Patient/{p.id}&category={SCREENING}&code={LOINC}|85354-9",
+            f"/fhir/Observation?patient=Patient/{p.id}&category={FOLLOW_UP}&code={LOINC}|85354-9",
             headers=auth,
         )
     )
@@ -143,9 +144,18 @@ async def test_follow_up_readings_are_the_blood_pressure_trend(client, login, sc
     assert "encounter" not in older
     assert older["subject"] == {"reference": f"Patient/{p.id}"}
     assert older["category"][0]["coding"][0]["code"] == "vital-signs"
+    # a follow-up reading is no screening result: its own category, no screening profile
+    # (posted back, it is not taken for one)
+    assert older["category"][1]["coding"][0]["code"] == "dmp-follow-up"
+    assert mapper.PROFILE not in older["meta"].get("profile", [])
+    assert not mapper.is_screening(older)
+    screenings = await client.get(
+        f"/fhir/Observation?patient={p.id}&category={SCREENING}", headers=auth
+    )
+    assert ok(screenings)["total"] == 0
     # every reading of the person: the HbA1c too, in per cent
     everything = ok(
-        await client.get(f"/fhir/Observation?patient={p.id}&category={SCREENING}", headers=auth)
+        await client.get(f"/fhir/Observation?patient={p.id}&category={FOLLOW_UP}", headers=auth)
     )
     assert everything["total"] == 3
     [hba1c] = [r for r in entries(everything) if r["code"]["coding"][0]["code"] == "4548-4"]
@@ -153,14 +163,14 @@ async def test_follow_up_readings_are_the_blood_pressure_trend(client, login, sc
     # date: the day itself is in (ge), the day after is not (gt)
     since = ok(
         await client.get(
-            f"/fhir/Observation?patient={p.id}&category={SCREENING}&code=85354-9&date=ge{_day(30)}",
+            f"/fhir/Observation?patient={p.id}&category={FOLLOW_UP}&code=85354-9&date=ge{_day(30)}",
             headers=auth,
         )
     )
     assert [r["id"] for r in entries(since)] == [newer["id"]]
     after = ok(
         await client.get(
-            f"/fhir/Observation?patient={p.id}&category={SCREENING}&date=gt{_day(30)}",
+            f"/fhir/Observation?patient={p.id}&category={FOLLOW_UP}&date=gt{_day(30)}",
             headers=auth,
         )
     )
@@ -190,7 +200,8 @@ async def test_screening_and_follow_up_readings_come_in_order(client, login, scr
     )
     trend = ok(
         await client.get(
-            f"/fhir/Observation?patient={p.id}&category={SCREENING}&code=85354-9", headers=auth
+            f"/fhir/Observation?patient={p.id}&category={SCREENING},{FOLLOW_UP}&code=85354-9",
+            headers=auth,
         )
     )
     assert [(x["id"].split("-")[0], _bp(x)[0][1]["value"]) for x in entries(trend)] == [

@@ -79,6 +79,9 @@ TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
 #: national code systems (published by fhir/terminology_sources.py)
 CATEGORY_SYSTEM = "urn:salomat:observation-category"
 CATEGORY_CODE = "screening"
+#: a disease-management follow-up visit's reading: no screening result (no screening
+#: profile either), so a system posting it back is not taken for one
+FOLLOWUP_CATEGORY_CODE = "dmp-follow-up"
 PROGRAMME_SYSTEM = "urn:salomat:screening-programme"
 MEASUREMENT_SYSTEM = "urn:salomat:screening-measurement"
 RESULT_SYSTEM = "urn:salomat:screening-result"
@@ -268,20 +271,29 @@ def _code(o: ObservationOut) -> dict[str, Any]:
 
 
 def _observation(
-    o: ObservationOut, rid: str, programme: str, facility_id: int | None
+    o: ObservationOut,
+    rid: str,
+    programme: str,
+    facility_id: int | None,
+    *,
+    followup: bool = False,
 ) -> dict[str, Any]:
-    """A measurement as an Observation: code, category, subject, value (what a screening's
-    and a follow-up visit's readings share)."""
+    """A measurement as an Observation: code (LOINC first: one search by code is the
+    trend), category, subject, value (what a screening's and a follow-up visit's readings
+    share). A screening's declares the screening profile and category; a follow-up
+    visit's (``followup``) neither, but the national category ``dmp-follow-up``."""
     category = CATEGORY.get(o.kind, "laboratory")
+    ours = (
+        _concept(CATEGORY_SYSTEM, FOLLOWUP_CATEGORY_CODE, "Disease-management follow-up")
+        if followup
+        else _concept(CATEGORY_SYSTEM, CATEGORY_CODE, "Screening")
+    )
     res: dict[str, Any] = {
         "resourceType": "Observation",
         "id": rid,
-        "meta": {**meta(1, None), "profile": [PROFILE]},
+        "meta": meta(1, None) if followup else {**meta(1, None), "profile": [PROFILE]},
         "status": "final",
-        "category": [
-            _concept(OBS_CATEGORY, category),
-            _concept(CATEGORY_SYSTEM, CATEGORY_CODE, "Screening"),
-        ],
+        "category": [_concept(OBS_CATEGORY, category), ours],
         "code": _code(o),
         "subject": _patient(o.person_id),
         "effectiveDateTime": o.observed_on.isoformat(),
@@ -335,7 +347,9 @@ def followup_observation(r: service.FollowUpReading) -> dict[str, Any]:
     schedule (CarePlan ``dmp-<enrolment>``, whose EpisodeOfCare is the enrolment); R4's
     Observation refers to no EpisodeOfCare, and the follow-up visit is no Encounter here."""
     o = r.observation
-    res = _observation(o, followup_id(r.dmp_visit_id, o.id), r.programme, r.facility_id)
+    res = _observation(
+        o, followup_id(r.dmp_visit_id, o.id), r.programme, r.facility_id, followup=True
+    )
     res["basedOn"] = [{"reference": f"CarePlan/{ENROLMENT_PREFIX}{r.enrolment_id}"}]
     return validated(Observation, res)
 
@@ -743,7 +757,8 @@ def _ext_path(url: str) -> str:
 
 
 def is_screening(body: Any) -> bool:
-    """A body declaring the screening profile (or carrying the screening category)."""
+    """A body declaring the screening profile (or carrying the screening category; a
+    follow-up visit's reading, category ``dmp-follow-up``, is none)."""
     if not isinstance(body, dict):
         return False
     m = body.get("meta")
@@ -751,7 +766,11 @@ def is_screening(body: Any) -> bool:
         return True
     for concept in body.get("category") or []:
         for c in (concept.get("coding") or []) if isinstance(concept, dict) else []:
-            if isinstance(c, dict) and c.get("system") == CATEGORY_SYSTEM:
+            if (
+                isinstance(c, dict)
+                and c.get("system") == CATEGORY_SYSTEM
+                and c.get("code") == CATEGORY_CODE
+            ):
                 return True
     return False
 

@@ -81,13 +81,15 @@ Counter = Annotated[Principal, Depends(Require("screening:coverage"))]
 Anyone = Annotated[Principal, Depends(Require("session:self"))]
 
 _CATEGORY = f"{mapper.CATEGORY_SYSTEM}|{mapper.CATEGORY_CODE}"
+_FOLLOWUP = f"{mapper.CATEGORY_SYSTEM}|{mapper.FOLLOWUP_CATEGORY_CODE}"
 _RECALL = f"{mapper.RECALL_SYSTEM}|{mapper.RECALL_CODE}"
 
 SEARCH_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
     "Observation": {
         "category": (
             "token",
-            f"{_CATEGORY}: screening measurements (this, a screening-<visit>-<n> _id or a "
+            f"{_CATEGORY}: screening measurements, {_FOLLOWUP}: disease-management "
+            "follow-up readings (either, a screening-<visit>-<n> or dmp-<visit>-<n> _id or a "
             "screening encounter picks them); vital-signs, laboratory, exam, social-history",
         ),
         "patient": ("reference", "the person, Patient/<id> (with the screening category)"),
@@ -223,7 +225,7 @@ def _system_is(system: str) -> Callable[[str], bool]:
 
 _claims_observations = _search_claim(
     {
-        "category": lambda v: v == _CATEGORY,
+        "category": lambda v: v in (_CATEGORY, _FOLLOWUP),
         "_id": lambda v: (
             mapper.parse_observation_id(v) is not None or mapper.parse_followup_id(v) is not None
         ),

@@ -313,7 +313,10 @@ def _screening(country: str) -> list[CodeSystem]:
             m.CATEGORY_SYSTEM,
             "Observation categories (national)",
             "the screening mapper's category",
-            (concept(m.CATEGORY_CODE, _catalogue("Screening")),),
+            (
+                concept(m.CATEGORY_CODE, _catalogue("Screening")),
+                concept(m.FOLLOWUP_CATEGORY_CODE, _catalogue("Disease-management follow-up")),
+            ),
         ),
         _ours(
             "screening-programme",
