@@ -25,10 +25,11 @@ from salomat.core.suppression import (
     COMPLEMENT,
     SMALL,
     SUPPRESS_BELOW,
-    hidden_cells,
     mark,
+    pinned,
     protect_lines,
 )
+from salomat.core.suppression import protect_table as core_protect_table
 
 __all__ = [
     "COMPLEMENT",
@@ -79,12 +80,33 @@ def shown(n: int, hidden: bool) -> Shown:
 
 def protect_table(grid: list[list[int]]) -> tuple[set[Cell], set[int], bool]:
     """(hidden body cells, hidden total-line cells, too few): the body against its row and
-    column totals, then the column totals against the grand total."""
-    body = protect_grid(grid)
+    column totals and the column totals against the grand total, as one table
+    (``core.suppression.protect_table``: line by line, then checked against every
+    combination of the published sums, a row withheld whole while one of its small cells
+    can still be worked out: ``[[9, 4], [5, 9]]`` line by line withholds all four, yet
+    the 9 + 4 of row 0 and the 9 + 5 of column 0, the 5 at least 5, leave the 4 exact).
+    Too few: a row's or the grand total would have to be withheld (the dashboard
+    publishes them), or a small cell is still exact."""
     width = len(grid[0]) if grid else 0
-    totals = [sum(row[c] for row in grid) for c in range(width)]
-    line = hidden_cells(totals)
-    if body is None or line is None:
+    Key = tuple[int, int] | tuple[str, int]
+    values: dict[Key, int] = {(r, c): v for r, row in enumerate(grid) for c, v in enumerate(row)}
+    lines: list[tuple[list[Key], Key]] = []
+    for r, row in enumerate(grid):
+        values[("row", r)] = sum(row)
+        lines.append(([(r, c) for c in range(width)], ("row", r)))
+    for c in range(width):
+        values[("column", c)] = sum(row[c] for row in grid)
+        lines.append(([(r, c) for r in range(len(grid))], ("column", c)))
+    values[("all", 0)] = sum(values[("column", c)] for c in range(width))
+    lines.append(([("column", c) for c in range(width)], ("all", 0)))
+
+    def unit_of(k: Key) -> object:
+        return k[0] if isinstance(k[0], int) else ("total line" if k[0] == "column" else k)
+
+    hidden = core_protect_table(values, lines, unit_of)
+    published = [k for k in hidden if k[0] in ("row", "all")]
+    if published or pinned(values, lines, hidden):
         everything = {(r, c) for r in range(len(grid)) for c in range(width)}
         return everything, set(range(width)), True
-    return body, line, False
+    body = {(r, c) for r, c in hidden if isinstance(r, int) and isinstance(c, int)}
+    return body, {c for k, c in hidden if k == "column"}, False
