@@ -38,8 +38,8 @@ being '' where the pack keeps national queues.
   range), occupancy counts bed-days, not people.
 
 Differencing two answers (two periods, or the whole country minus a region) can still
-bound a suppressed cell, and the row-and-column rule is a heuristic, not a proof against
-every combination of equations; every answer is in the audit trail.
+bound a suppressed cell (each table is checked against every combination of its own
+published sums, not against other answers); every answer is in the audit trail.
 
 The answer's models, ``DASHBOARD_DEFINITIONS`` and the CSV exports are in
 ``analytics_out``, re-exported here.

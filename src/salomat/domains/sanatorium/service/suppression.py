@@ -7,13 +7,15 @@ column's total, and a lone ``"<5"`` in a line is that line's total minus the res
 other cells are withheld with it (``"x"``: withheld, not small), line by line until no
 small cell can be worked out from a total and no withheld cell is exact (one ``"x"``
 alone in a line is its total minus the rest, so a second is withheld with it). When no
-choice protects a table, the caller withholds every count of it (``too_few``). The
-row-and-column rule is a heuristic, not a proof against every combination of equations
-(``analytics`` says what a reader can still bound).
+choice protects a table, the caller withholds every count of it (``too_few``).
+``protect_grid`` (rows and columns only, line by line) is a heuristic that misses sums
+only a combination of lines gives; ``protect_table``, which the dashboard uses, checks
+its answer against every combination (``core.suppression.pinned``). Differencing two
+answers is beyond both (``analytics`` says what a reader can still bound).
 
 The rule and its arithmetic are the platform's (``core.suppression``, shared with sick
-leave and screening): ``protect_grid`` states the dashboard's table as its lines (each
-row and each column against its published total) for ``core.suppression.protect_lines``.
+leave and screening): ``protect_grid`` and ``protect_table`` state the dashboard's table as
+lines (parts against their published total) for ``protect_lines`` and ``protect_table``.
 """
 
 from __future__ import annotations
