@@ -65,7 +65,11 @@ async def test_settlements_gaps_staffing(client, planner, plan, kz) -> None:  # 
     r = await client.get(f"{BASE}/gaps", params=q, headers=planner)
     assert r.status_code == 200, r.text
     g = r.json()
-    assert g["total"]["with_gap"] == 4
+    # S1 (35) needs a visiting medical worker: listed apart, not a gap
+    assert g["total"]["with_gap"] == 3
+    assert (g["total"]["visiting_worker"], g["total"]["population_visiting_worker"]) == (1, 35)
+    assert [s["code"] for s in g["visiting_worker"]] == [plan.settlements["S1"]]
+    assert plan.settlements["S1"] not in {s["code"] for s in g["gaps"]}
     assert g["districts"][0]["by_unit"]["physician_ambulatory"] == 1
     r = await client.get(
         f"{BASE}/staffing", params={"territory": plan.districts["D2"]}, headers=planner

@@ -47,7 +47,10 @@ async def test_required_units_and_gaps_kz_2022(kz, plan) -> None:  # type: ignor
     rows = await rows_of(plan, edition_code="kz-2022")
     want = {"S1": W, "S2": MP, "S3": MP, "S4": FAP, "S5": VA, "S6": None}
     assert {k: r.required_unit for k, r in rows.items()} == want
-    assert {k for k, r in rows.items() if r.gap} == {"S1", "S3", "S4", "S5"}
+    # S1 needs a visiting medical worker (no premises): listed apart, not a gap
+    assert {k for k, r in rows.items() if r.gap} == {"S3", "S4", "S5"}
+    assert {k for k, r in rows.items() if r.visiting_worker} == {"S1"}
+    assert rows["S1"].cost is None
     assert rows["S2"].existing_units == {MP}
     # a FAP does not meet a physician ambulatory's need; its cost is the pack's
     cost = norms.planning_pack("KZ").unit_costs
@@ -115,14 +118,18 @@ async def test_gap_report_by_district(kz, plan) -> None:  # type: ignore[no-unty
     cost = norms.planning_pack("KZ").unit_costs
     d1, d2 = report.districts
     assert d1.district_code == plan.districts["D1"]
-    assert (d1.settlements, d1.with_gap) == (5, 4)
-    assert d1.by_unit == {W: 1, MP: 1, FAP: 1, VA: 1}
-    assert d1.population_in_gap == 35 + 420 + 1200 + 3400
-    assert d1.cost == cost[W] + cost[MP] + cost[FAP] + cost[VA]
+    assert (d1.settlements, d1.with_gap) == (5, 3)
+    assert d1.by_unit == {MP: 1, FAP: 1, VA: 1}
+    assert d1.population_in_gap == 420 + 1200 + 3400
+    # S1 (35) needs a visiting medical worker: apart, out of the gap count and the cost
+    assert (d1.visiting_worker, d1.population_visiting_worker) == (1, 35)
+    assert d1.cost == cost[MP] + cost[FAP] + cost[VA]
+    assert (d2.visiting_worker, report.total.visiting_worker) == (0, 1)
+    assert [r.code for r in report.visiting_worker] == [plan.settlements["S1"]]
     assert (d2.settlements, d2.with_gap, d2.cost) == (1, 0, 0)
     assert report.total.cost == d1.cost
     assert report.currency == "KZT"
-    assert {r.code for r in report.gaps} == {plan.settlements[k] for k in ("S1", "S3", "S4", "S5")}
+    assert {r.code for r in report.gaps} == {plan.settlements[k] for k in ("S3", "S4", "S5")}
 
 
 # ---- census import ------------------------------------------------------------------

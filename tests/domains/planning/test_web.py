@@ -40,7 +40,11 @@ async def test_the_area_page_shows_the_map_the_gaps_and_access(client, planner, 
     gaps = {
         k for k in plan.settlements if f'data-code="{plan.settlements[k]}" data-gap="1"' in gap_rows
     }
-    assert gaps == {"S1", "S3", "S4", "S5"}
+    assert gaps == {"S3", "S4", "S5"}
+    # S1 needs a visiting medical worker: named apart, not a gap
+    note = html.split('data-testid="pl-visiting-worker"')[1].split("</p>")[0]
+    assert "Village S1 (35)" in note
+    assert "Village S3" not in note
     assert "Population beyond the access threshold" in html
     assert "Test census 2025" in html  # the census figure's source beside it
 
@@ -56,7 +60,8 @@ async def test_the_edition_selector_changes_the_required_unit(client, planner, p
     gaps = {
         k for k in plan.settlements if f'data-code="{plan.settlements[k]}" data-gap="1"' in table
     }
-    assert gaps == {"S1", "S3", "S4"}
+    assert gaps == {"S3", "S4"}
+    assert "Village S1" in r.text.split('data-testid="pl-visiting-worker"')[1].split("</p>")[0]
 
 
 async def test_the_country_page_totals_by_region(client, planner, plan, kz):
@@ -65,7 +70,8 @@ async def test_the_country_page_totals_by_region(client, planner, plan, kz):
     table = r.text.split('data-testid="pl-region-table"')[1].split("</table>")[0]
     row = table.split(f'data-code="{plan.region}"')[1].split("</tr>")[0]
     assert 'data-key="settlements">6<' in row
-    assert 'data-key="with_gap">4<' in row
+    assert 'data-key="with_gap">3<' in row
+    assert 'data-key="visiting_worker">1 <span class="hint">(35)</span>' in row
     assert 'data-testid="pl-national-staff"' in r.text
 
 
@@ -226,14 +232,23 @@ async def test_the_gaps_csv_by_district_and_by_region(client, planner, plan, kz)
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0][:4] == ["Code", "District", "Settlements", "Without the unit the norm requires"]
     by_code = {row[0]: row for row in rows[1:]}
-    assert by_code[plan.districts["D1"]][2:4] == ["5", "4"]  # S1, S3, S4, S5 of five
+    assert by_code[plan.districts["D1"]][2:4] == ["5", "3"]  # S3, S4, S5 of five
+    # S1 needs a visiting medical worker: the last two columns, apart from the gaps
+    assert rows[0][-2:] == [
+        "Needs a visiting medical worker (no premises)",
+        "Population needing a visiting medical worker",
+    ]
+    assert by_code[plan.districts["D1"]][-2:] == ["1", "35"]
+    assert by_code[plan.districts["D2"]][-2:] == ["0", "0"]
     assert by_code[plan.districts["D2"]][2:4] == ["1", "0"]
     assert by_code[""][1] == "Total"
-    assert by_code[""][2:4] == ["6", "4"]
+    assert by_code[""][2:4] == ["6", "3"]
+    assert by_code[""][-2:] == ["1", "35"]
     assert float(by_code[plan.districts["D2"]][7]) == 3.5  # filled: doctors 2.5 + a nurse
     r = await client.get(PAGE + "/gaps.csv", params={"edition": "kz-2022"}, headers=planner)
     assert r.status_code == 200, r.text
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0][1] == "Region"
     region = next(row for row in rows if row[0] == plan.region)
-    assert region[2:4] == ["6", "4"]
+    assert region[2:4] == ["6", "3"]
+    assert region[-2:] == ["1", "35"]

@@ -84,6 +84,7 @@ def settlement_out(r: service.SettlementRow) -> SettlementOut:
         gap=r.gap,
         cost=r.cost,
         above_range=r.above_range,
+        visiting_worker=r.visiting_worker,
     )
 
 
@@ -175,6 +176,7 @@ async def read_gaps(
         total=_district(report.total),
         gaps=[settlement_out(r) for r in report.gaps],
         above_range=[settlement_out(r) for r in report.above_range],
+        visiting_worker=[settlement_out(r) for r in report.visiting_worker],
     )
 
 

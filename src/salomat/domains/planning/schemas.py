@@ -86,6 +86,8 @@ class SettlementOut(BaseModel):
     cost: Decimal | None
     #: above the edition's range: the norm sets no unit (no gap is counted)
     above_range: bool = False
+    #: needs a visiting medical worker (no premises): listed apart, no gap, no cost
+    visiting_worker: bool = False
 
 
 class DistrictGapsOut(BaseModel):
@@ -101,6 +103,9 @@ class DistrictGapsOut(BaseModel):
     #: settlements above the edition's range (the norm sets no unit), their population
     above_range: int
     population_above_range: int
+    #: settlements that need a visiting medical worker (no gap, no cost), their population
+    visiting_worker: int
+    population_visiting_worker: int
 
 
 class GapReportOut(BaseModel):
@@ -114,6 +119,8 @@ class GapReportOut(BaseModel):
     gaps: list[SettlementOut]
     #: settlements above the edition's range: the norm sets no unit
     above_range: list[SettlementOut]
+    #: settlements that need a visiting medical worker (no premises): not gaps, not costed
+    visiting_worker: list[SettlementOut]
 
 
 class StaffingLineOut(BaseModel):

@@ -425,6 +425,8 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
             gettext("Posts required"), gettext("Filled (FTE)"), gettext("Deficit (FTE)"),
             gettext("Above the edition's range: the norm sets no unit"),
             gettext("Population above the edition's range"),
+            gettext("Needs a visiting medical worker (no premises)"),
+            gettext("Population needing a visiting medical worker"),
         ]  # fmt: skip
         body = []
         for g in [*units, total]:
@@ -435,6 +437,7 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
                     g.settlements, g.with_gap, g.population_in_gap, g.cost,
                     p.required if p else "", p.filled if p else "", p.deficit if p else "",
                     g.above_range, g.population_above_range,
+                    g.visiting_worker, g.population_visiting_worker,
                 ]
             )  # fmt: skip
         name = f"planning-gaps-{area or 'country'}.csv"

@@ -36,6 +36,10 @@ class DistrictGaps:
     #: settlements above the edition's range (the norm sets no unit) and their population
     above_range: int = 0
     population_above_range: int = 0
+    #: settlements that need a visiting medical worker (no premises) and their population:
+    #: no facility closes it, so it is no gap and is not costed
+    visiting_worker: int = 0
+    population_visiting_worker: int = 0
 
     def add(self, row: SettlementRow) -> None:
         self.settlements += 1
@@ -44,6 +48,9 @@ class DistrictGaps:
         if row.above_range:
             self.above_range += 1
             self.population_above_range += row.census_population or 0
+        if row.visiting_worker:
+            self.visiting_worker += 1
+            self.population_visiting_worker += row.census_population or 0
         if not row.gap or row.required_unit is None:
             return
         self.with_gap += 1
@@ -66,6 +73,8 @@ class GapReport:
     gaps: list[SettlementRow]
     #: settlements above the edition's range: the norm sets no unit (shown apart)
     above_range: list[SettlementRow] = field(default_factory=list)
+    #: settlements that need a visiting medical worker (shown apart, not costed)
+    visiting_worker: list[SettlementRow] = field(default_factory=list)
 
 
 def summarise(rows: list[SettlementRow]) -> tuple[list[DistrictGaps], DistrictGaps]:
@@ -109,6 +118,7 @@ async def gap_report(
         total=total,
         gaps=[r for r in rows if r.gap],
         above_range=[r for r in rows if r.above_range],
+        visiting_worker=[r for r in rows if r.visiting_worker],
     )
 
 

@@ -44,6 +44,8 @@ CHILD_BANDS = {0: Decimal(1), 5: Decimal(1), 10: Decimal(1), 15: Decimal(3) / 5}
 MAX_LINES = 100_000
 #: no settlement is larger (the largest cities hold a few million)
 MAX_POPULATION = 50_000_000
+#: the unit that is a visiting medical worker without premises (the packs' unit code)
+VISITING_UNIT = "health_worker"
 
 
 @dataclass
@@ -76,6 +78,10 @@ class SettlementRow:
     #: above every band of the edition that sets a unit: the norm sets no unit, reported
     #: apart (no gap, no invented unit)
     above_range: bool = False
+    #: the norm requires a visiting medical worker (no premises; the KZ 2022 and Action Plan
+    #: editions below 50 / up to 50 people) and no unit is there: no facility kind is one
+    #: and no scenario proposes one, so it is listed apart (no gap, no cost)
+    visiting_worker: bool = False
     #: the district's parent (a page filters its region's rows to the territory's)
     district_parent_id: int | None = None
 
@@ -202,6 +208,10 @@ async def settlement_rows(
         required = norms.required_unit(pop, edition) if pop is not None else None
         existing = frozenset(units.get(r.id, ()))
         gap = not rules.need_met(required, existing)
+        # a visiting medical worker (no premises) closes no gap a facility could: listed
+        # apart, out of the gap count and cost (no facility kind is one)
+        visiting = gap and required == VISITING_UNIT
+        gap = gap and not visiting
         rows.append(
             SettlementRow(
                 id=r.id,
@@ -227,6 +237,7 @@ async def settlement_rows(
                 cost=rules.cost(required) if gap else None,
                 district_parent_id=r.district_parent_id,
                 above_range=pop is not None and norms.above_range(pop, edition),
+                visiting_worker=visiting,
             )
         )
     return rows
