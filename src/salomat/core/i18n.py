@@ -90,6 +90,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_lang.get()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """A message whose English text means different things in different places (the
+    catalog's ``msgctxt``): "Settlements" as places, not as payments."""
+    return translations(_lang.get()).pgettext(context, message)
+
+
 def offered(languages: Sequence[str]) -> dict[str, str]:
     """The languages a pack offers (its ``languages`` list, in its order), with their names."""
     return {code: LANGUAGES[code] for code in languages if code in LANGUAGES}

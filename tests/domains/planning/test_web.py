@@ -83,7 +83,7 @@ async def test_the_csv_has_the_rows_and_neutralises_cells(client, planner, plan,
     await db.execute(
         update(Territory)
         .where(Territory.id == plan.settlement_ids["S1"])
-        .values(name='=HYPERLINK("x")')
+        .values(name='=HYPERLINK("x")', names={"en": '=HYPERLINK("x")'})
     )
     await db.commit()
     r = await client.get(

@@ -31,7 +31,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from salomat.core.downloads import CsvFile, csv_download, csv_text
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError, field_errors_from_pydantic
-from salomat.core.i18n import current_language, gettext
+from salomat.core.i18n import current_language, gettext, pgettext
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
@@ -95,6 +95,11 @@ def position_name(code: str) -> str:
     if names is None:
         return code
     return str(names.get(current_language()) or names.get("en") or code)
+
+
+def local_name(t: Any) -> str:
+    """A place's name in the reader's language (its ``names``), else its own name."""
+    return str((getattr(t, "names", None) or {}).get(current_language()) or t.name)
 
 
 def _levels() -> list[str]:
@@ -217,7 +222,7 @@ def _by_region(rows: list[Any], staff: Any, breakdown: Any) -> dict[str, Any]:
     from salomat.domains.planning.service import gaps
 
     region_of = breakdown.unit_of  # settlement id -> region code
-    names = {u.code: u.name for u in breakdown.units}
+    names = {u.code: local_name(u) for u in breakdown.units}
     relabelled = [
         replace(r, district_code=region_of.get(r.id), district_name=names.get(region_of.get(r.id)))
         for r in rows
@@ -276,7 +281,7 @@ async def _overview(
         acc.threshold_level,
         frozenset(acc.outside_country),
     )
-    ctx["area_name"] = next((u.name for u in regions if u.code == area), None) or (
+    ctx["area_name"] = next((local_name(u) for u in regions if u.code == area), None) or (
         report.districts[0].district_name if len(report.districts) == 1 else area
     )
     return ctx
@@ -296,6 +301,7 @@ def _base(request: Request) -> tuple[dict[str, Any], list[FieldError]]:
         "editions": [],
         "unit_name": unit_name,
         "position_name": position_name,
+        "local_name": local_name,
         "fmt": _fmt,
     }
     return ctx, errors
@@ -420,7 +426,7 @@ async def gaps_csv(request: Request, session: DbSession, principal: Reader) -> R
             posts = {p.district_code: p for p in national["region_posts"]}
         header = [
             gettext("Code"), gettext("District") if area else gettext("Region"),
-            gettext("Settlements"), gettext("Without the unit the norm requires"),
+            pgettext("places", "Settlements"), gettext("Without the unit the norm requires"),
             gettext("Their population"), gettext("Cost of closing the gaps"),
             gettext("Posts required"), gettext("Filled (FTE)"), gettext("Deficit (FTE)"),
             gettext("Above the edition's range: the norm sets no unit"),
@@ -489,7 +495,13 @@ async def scenario_page(request: Request, session: DbSession, principal: Reader)
                     edition_code=ctx["edition"] or None,
                 )
         except SalomatError as e:
-            ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
+            # the service names the API's field (``proposed.0.settlement``): the page's is
+            # the settlement dropdown
+            found = e.errors or [FieldError("", e.detail)]
+            for f in found:
+                if f.field.endswith(".settlement"):
+                    f.field = "settlement"
+            ctx["errors"] = _errors(found)
             status = e.status
         return render(request, "planning/scenario.html", ctx, status=status)
 
@@ -502,6 +514,7 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
 
     from salomat.domains.planning.schemas_mobile import RouteIn
     from salomat.domains.planning.service import mobile, routing
+    from salomat.domains.registry import service as registry
 
     with speaking(request):
         ctx, errors = _base(request)
@@ -533,6 +546,8 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
                 ctx["route"] = await mobile.plan_team_route(
                     session, principal, team_id, data, time_limit_s=routing.PAGE_TIME_LIMIT_S
                 )
+                base = await registry.territory_by_code(session, ctx["route"].base)
+                ctx["base_name"] = local_name(base) if base is not None else ctx["route"].base
         except SalomatError as e:
             ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
             status = e.status

@@ -216,7 +216,8 @@ async def settlement_rows(
             SettlementRow(
                 id=r.id,
                 code=r.code,
-                name=r.name,
+                # the reader's language, as the district's name below
+                name=(r.names or {}).get(i18n.current_language()) or r.name,
                 names=dict(r.names or {}),
                 district_id=r.district_id,
                 district_code=r.district_code,
