@@ -58,21 +58,23 @@ def own_database_fixtures(prefix: str) -> tuple[Callable[..., Any], Callable[...
     return own_database, app
 
 
-def own_browser_fixtures(prefix: str) -> tuple[Callable[..., Any], ...]:
+def own_browser_fixtures(prefix: str, **env: str) -> tuple[Callable[..., Any], ...]:
     """``own_database_fixtures`` and, on top, ``own_server`` (uvicorn serving the module's
     database, stopped before it is dropped) and ``browser`` (Chromium on that server).
 
     For a page test whose page lists or aggregates what is in the database (the areas of
     a form, the country's indicators): against the run's shared database it would see
     what every earlier test wrote — the 500 first regions of the run, or a country's
-    worth of figures to aggregate — and pass or time out by the order of the run."""
+    worth of figures to aggregate — and pass or time out by the order of the run.
+
+    ``env`` is set for the server over the test settings (``SALOMAT_COUNTRY="KZ"``)."""
     own_database, app = own_database_fixtures(prefix)
 
     @pytest.fixture(scope="module")
     def own_server(own_database: str) -> Iterator[str]:
         from tests.conftest import _start_app, _stop_app
 
-        served = _start_app({**os.environ})
+        served = _start_app({**os.environ, **env})
         try:
             yield served.base
         finally:

@@ -114,19 +114,3 @@ async def test_the_planner_sees_the_region_in_uzbek(make_user: Any, plan: Plan) 
             assert required == _unit("UZ", "physician_ambulatory", "uz")
             assert await row.get_attribute("data-gap") == "1"
             await browser.screenshot("planning-region-uz")
-
-
-@in_chromium
-async def test_the_ministry_sees_the_country_by_region(make_user: Any, plan: Plan) -> None:  # noqa: F811
-    analyst = await make_user("analyst")
-    with serve_app(SALOMAT_COUNTRY="KZ") as base:
-        async with open_browser(base) as browser:
-            page = browser.page
-            await browser.log_in(analyst.username)
-            await page.get_by_test_id("nav").get_by_role("link", name="Network planning").click()
-            await page.wait_for_url(browser.url("/planning"))
-            row = page.locator(f'[data-testid="pl-region-row"][data-code="{plan.region}"]')
-            assert _int(await row.locator('[data-key="settlements"]').inner_text()) == 6
-            await row.get_by_role("link").click()
-            await page.wait_for_url(f"**/planning?area={plan.region}*")
-            assert await page.get_by_test_id("planning-map").is_visible()

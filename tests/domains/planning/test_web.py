@@ -64,17 +64,6 @@ async def test_the_edition_selector_changes_the_required_unit(client, planner, p
     assert "Village S1" in r.text.split('data-testid="pl-visiting-worker"')[1].split("</p>")[0]
 
 
-async def test_the_country_page_totals_by_region(client, planner, plan, kz):
-    r = await client.get(PAGE, params={"edition": "kz-2022"}, headers=planner)
-    assert r.status_code == 200, r.text
-    table = r.text.split('data-testid="pl-region-table"')[1].split("</table>")[0]
-    row = table.split(f'data-code="{plan.region}"')[1].split("</tr>")[0]
-    assert 'data-key="settlements">6<' in row
-    assert 'data-key="with_gap">3<' in row
-    assert 'data-key="visiting_worker">1 <span class="hint">(35)</span>' in row
-    assert 'data-testid="pl-national-staff"' in r.text
-
-
 async def test_the_csv_has_the_rows_and_neutralises_cells(client, planner, plan, kz, db):
     from sqlalchemy import update
 

@@ -133,6 +133,7 @@ async def read_norms(principal: Reader, on: On = None) -> NormsOut:
         currency=rules.currency,
         unit_costs=dict(rules.unit_costs),
         cost_source=rules.cost_source,
+        costs_illustrative=rules.costs_illustrative,
     )
 
 
@@ -172,6 +173,7 @@ async def read_gaps(
         edition_source=report.edition.source,
         currency=report.currency,
         cost_source=report.cost_source,
+        costs_illustrative=report.costs_illustrative,
         districts=[_district(d) for d in report.districts],
         total=_district(report.total),
         gaps=[settlement_out(r) for r in report.gaps],

@@ -61,6 +61,8 @@ class NormsOut(BaseModel):
     currency: str
     unit_costs: dict[str, Decimal]
     cost_source: str
+    #: the unit costs are illustrative figures: no costing was sourced
+    costs_illustrative: bool
 
 
 class SettlementOut(BaseModel):
@@ -114,6 +116,7 @@ class GapReportOut(BaseModel):
     edition_source: str
     currency: str
     cost_source: str
+    costs_illustrative: bool
     districts: list[DistrictGapsOut]
     total: DistrictGapsOut
     gaps: list[SettlementOut]

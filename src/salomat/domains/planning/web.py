@@ -247,18 +247,19 @@ def _by_region(rows: list[Any], staff: Any, breakdown: Any) -> dict[str, Any]:
 
 
 async def _overview(
-    session: Any, principal: Principal, area: str, edition: str, colour: str, regions: list[Any]
+    session: Any, principal: Principal, area: str, edition: str, colour: str, breakdown: Any
 ) -> dict[str, Any]:
+    """The page's figures; ``breakdown`` is the country's regions, read once for the page
+    (its region list and its national table)."""
     from salomat.domains.planning.service import access, gaps, norms, settlements
     from salomat.domains.planning.service.staffing import staffing as staffing_report
-    from salomat.domains.registry import service as registry
 
-    ctx: dict[str, Any] = {}
+    # the unit costs are illustrative where no costing was sourced: said beside them
+    ctx: dict[str, Any] = {"costs_illustrative": _rules().costs_illustrative}
     code = edition or None
     if not area:
         rows = await settlements.settlement_rows(session, principal, None, edition_code=code)
         staff = await staffing_report(session, principal, None, rows=rows)
-        breakdown = await registry.area_breakdown(session, None)
         ctx.update(_by_region(rows, staff, breakdown))
         ctx["staffing"] = staff
         ctx["edition_used"] = _rules().edition(code)
@@ -281,7 +282,7 @@ async def _overview(
         acc.threshold_level,
         frozenset(acc.outside_country),
     )
-    ctx["area_name"] = next((local_name(u) for u in regions if u.code == area), None) or (
+    ctx["area_name"] = next((local_name(u) for u in breakdown.units if u.code == area), None) or (
         report.districts[0].district_name if len(report.districts) == 1 else area
     )
     return ctx
@@ -316,6 +317,8 @@ async def _regions(session: Any) -> list[Any]:
 @web.get(PAGE, response_class=HTMLResponse)
 async def overview_page(request: Request, session: DbSession, principal: Reader) -> Response:
     """The country by region (no area) or a region's / district's settlements."""
+    from salomat.domains.registry import service as registry
+
     with speaking(request):
         ctx, errors = _base(request)
         colour, more = query_text(request, "colour", 16)
@@ -326,12 +329,13 @@ async def overview_page(request: Request, session: DbSession, principal: Reader)
         status = 200
         try:
             ctx["editions"] = list(_rules().editions)
-            ctx["regions"] = await _regions(session)
+            breakdown = await registry.area_breakdown(session, None)
+            ctx["regions"] = list(breakdown.units)
             if errors:
                 raise Invalid.fields(errors)
             ctx.update(
                 await _overview(
-                    session, principal, ctx["area"], ctx["edition"], ctx["colour"], ctx["regions"]
+                    session, principal, ctx["area"], ctx["edition"], ctx["colour"], breakdown
                 )
             )
         except SalomatError as e:

@@ -68,6 +68,7 @@ class GapReport:
     edition: norms.NormEdition
     currency: str
     cost_source: str
+    costs_illustrative: bool
     districts: list[DistrictGaps]
     total: DistrictGaps
     gaps: list[SettlementRow]
@@ -114,6 +115,7 @@ async def gap_report(
         edition=edition,
         currency=rules.currency,
         cost_source=rules.cost_source,
+        costs_illustrative=rules.costs_illustrative,
         districts=districts,
         total=total,
         gaps=[r for r in rows if r.gap],

@@ -169,6 +169,8 @@ class PlanningPack:
     currency: str
     cost_source: str
     unit_costs: Mapping[str, Decimal] = field(default_factory=dict)
+    #: the unit costs are illustrative (no costing sourced): pages and API say so
+    costs_illustrative: bool = False
 
     def edition(self, code: str | None = None, on: date | None = None) -> NormEdition:
         """The edition ``code``, or the one in force on ``on`` (today); an unknown code is
@@ -479,6 +481,7 @@ def parse_pack(country: str, data: Mapping[str, Any], main: Mapping[str, Any]) -
         currency=currency,
         cost_source=str(c.get("source") or ""),
         unit_costs=costs,
+        costs_illustrative=bool(c.get("illustrative", False)),
     )
 
 
