@@ -1,7 +1,9 @@
 """REST routes of access to primary care, the planner's scenarios, and the mobile medical
 teams (routes, visit calendar, visits) under /api/v1/planning/ (docs/planning.md).
 
-Access and scenarios are aggregates of places (``planning:read``); a team is formed and a
+Access and scenarios are aggregates of places (``planning:read``); a region's road
+network is imported by a planner (``planning:edit``, as the census: no person's data, so
+nothing to audit); a team is formed and a
 calendar saved by a planner (``planning:edit``); a visit with the people seen is recorded
 and read by a team's nurse or family doctor (``planning:mobile``) of the team's facility,
 each person checked against her scope and audited. Bad input is a 422 naming the field.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from salomat.core.errors import N_, Forbidden
 from salomat.core.params import RowId, SmallRowId
@@ -31,7 +33,7 @@ from salomat.domains.planning.schemas_mobile import (
     VisitSummary,
 )
 from salomat.domains.planning.service import access as acc
-from salomat.domains.planning.service import mobile
+from salomat.domains.planning.service import mobile, roads
 
 api = router(prefix="/api/v1/planning", tags=["planning"])
 routers = [api]
@@ -56,6 +58,42 @@ async def access_report(
     threshold with its share. Settlements without coordinates (or outside the country)
     are listed, not measured; those without a census figure are counted apart."""
     return await acc.access(session, principal, territory, edition_code=edition)
+
+
+_OSM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string"}},
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@api.put(
+    "/regions/{code}/roads",
+    response_model=roads.RoadImport,
+    openapi_extra=_OSM_BODY,
+    responses={
+        413: {"description": "the body is over the server's limit (SALOMAT_MAX_BODY_BYTES)"},
+        422: {
+            "description": "``region``: not a region; ``file``: not OpenStreetMap XML (or a "
+            ".osm.pbf), no roads, a road's node missing or outside the country, over the "
+            "unpacked size; nothing is stored and a previous import is kept"
+        },
+    },
+)
+async def import_roads(
+    request: Request,
+    session: DbSession,
+    principal: Editor,
+    code: Annotated[str, Path(min_length=1, max_length=32)],
+) -> roads.RoadImport:
+    """Replace the region's road network with an OpenStreetMap extract: the body is the
+    ``.osm`` XML, or that XML gzipped (``.osm.gz``). Access measures along it from then on
+    (method ``road``). A large extract is imported with ``salomat planning import-roads``."""
+    return await roads.import_bytes(session, await request.body(), code)
 
 
 @api.post("/scenario", response_model=acc.ScenarioReport, responses=_BAD)

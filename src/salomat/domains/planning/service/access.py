@@ -29,14 +29,19 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
 from salomat.domains.planning.service import geo, norms, roads
+from salomat.domains.planning.service.road_graph import (
+    RoadGraph,
+    SparseRoadGraph,
+    chord_to_km,
+    unit_xyz,
+)
 
 __all__ = [
     "AccessReport",
@@ -109,103 +114,6 @@ def rules_from_pack(p: norms.PlanningPack) -> AccessRules:
 def access_rules(country: str | None = None) -> AccessRules:
     """The deployed (or ``country``'s) access rules: the pack is read once (norms)."""
     return rules_from_pack(norms.current() if country is None else norms.planning_pack(country))
-
-
-# --- road graphs: the seam -------------------------------------------------------------
-
-
-class RoadGraph(Protocol):
-    """A road network that measures distances along roads ("road" figures).
-
-    ``nearest(origins, targets)``: for each origin (lat, lon), the road km to the nearest
-    target and its index (``inf`` and ``-1`` where no target is reachable), computed for
-    all origins at once. An OpenStreetMap extract imported into one (osmnx/pyrosm) is
-    future work; ``SparseRoadGraph`` is the implementation on a plain edge list."""
-
-    def nearest(
-        self, origins: NDArray[np.float64], targets: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]: ...
-
-
-def _xyz(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
-    phi, lam = np.radians(lat), np.radians(lon)
-    return np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
-
-
-def _chord_to_km(chord: NDArray[np.float64]) -> NDArray[np.float64]:
-    return 2 * geo.EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2, 0.0, 1.0))
-
-
-class SparseRoadGraph:
-    """A road graph from nodes (lat, lon) and edges (a, b, km), undirected. Points are
-    snapped to their nearest node (the snap is added as a straight line, and a point
-    farther than ``max_snap_km`` from every node is not on the network); the nearest
-    target of every origin comes from one multi-source Dijkstra run from all the
-    targets' nodes (scipy.sparse.csgraph)."""
-
-    def __init__(
-        self,
-        nodes: Sequence[tuple[float, float]],
-        edges: Iterable[tuple[int, int, float]],
-        *,
-        max_snap_km: float = 2.0,
-    ) -> None:
-        from scipy.sparse import coo_matrix
-        from scipy.spatial import cKDTree
-
-        pts = np.asarray(nodes, dtype=float).reshape(-1, 2)
-        self._n = len(pts)
-        self._tree = cKDTree(_xyz(pts[:, 0], pts[:, 1]))
-        e = list(edges)
-        a = np.array([x[0] for x in e], dtype=np.int64)
-        b = np.array([x[1] for x in e], dtype=np.int64)
-        w = np.array([x[2] for x in e], dtype=float)
-        # undirected: one entry per pair of nodes, the shortest of parallel edges (a road
-        # listed twice, or once each way, is one road; a sparse matrix would add them up)
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        order = np.lexsort((w, hi, lo))  # by pair, the shortest first
-        lo, hi, w = lo[order], hi[order], w[order]
-        first = np.ones(len(w), dtype=bool)
-        first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-        lo, hi, w = lo[first], hi[first], w[first]
-        self._graph = coo_matrix((w, (lo, hi)), shape=(self._n, self._n)).tocsr()
-        self._max_snap = max_snap_km
-
-    def _snap(self, points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[Any]]:
-        chord, idx = self._tree.query(_xyz(points[:, 0], points[:, 1]))
-        return _chord_to_km(np.asarray(chord)), np.asarray(idx)
-
-    def nearest(
-        self, origins: NDArray[np.float64], targets: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        from scipy.sparse.csgraph import dijkstra
-
-        n = len(origins)
-        km = np.full(n, np.inf)
-        which = np.full(n, -1, dtype=np.int64)
-        if n == 0 or len(targets) == 0 or self._n == 0:
-            return km, which
-        t_snap, t_node = self._snap(targets)
-        o_snap, o_node = self._snap(origins)
-        on_net = t_snap <= self._max_snap
-        if not on_net.any():
-            return km, which
-        # the best target per node: several targets may share a node (keep the closest)
-        best: dict[int, int] = {}
-        for t in np.flatnonzero(on_net):
-            node = int(t_node[t])
-            if node not in best or t_snap[t] < t_snap[best[node]]:
-                best[node] = int(t)
-        sources = np.array(sorted(best), dtype=np.int64)
-        dist, _, src = dijkstra(
-            self._graph, directed=False, indices=sources, min_only=True, return_predecessors=True
-        )
-        ok = (o_snap <= self._max_snap) & np.isfinite(dist[o_node]) & (src[o_node] >= 0)
-        for i in np.flatnonzero(ok):
-            t = best[int(src[o_node[i]])]
-            km[i] = o_snap[i] + dist[o_node[i]] + t_snap[t]
-            which[i] = t
-        return km, which
 
 
 # --- the computation (pure) ------------------------------------------------------------
@@ -363,7 +271,7 @@ def _measure(
         return usable, nearest, no_coords, outside, False
     lat = np.array([p.latitude for p in usable], dtype=float)
     lon = np.array([p.longitude for p in usable], dtype=float)
-    xyz = _xyz(lat, lon)
+    xyz = unit_xyz(lat, lon)
     top = [max((rules.rank(u) for u in p.units), default=-1) for p in usable]
     road_used = False
     from scipy.spatial import cKDTree
@@ -376,22 +284,27 @@ def _measure(
             continue
         tree = cKDTree(xyz[sites])
         chord, k = tree.query(xyz)
-        line = _chord_to_km(np.asarray(chord))
+        line = chord_to_km(np.asarray(chord))
         target = np.asarray(sites)[np.asarray(k)]
-        road_km = np.full(n, np.inf)
-        road_target = np.full(n, -1, dtype=np.int64)
+        road = None
         if graph is not None:
             pts = np.column_stack((lat, lon))
-            road_km, which = graph.nearest(pts, pts[sites])
-            road_target = np.where(which >= 0, np.asarray(sites)[np.maximum(which, 0)], -1)
+            road = graph.route(pts, pts[sites], rules.speed_kmh)
+            road_target = np.where(
+                road.target >= 0, np.asarray(sites)[np.maximum(road.target, 0)], -1
+            )
         for i in range(n):
-            if road_target[i] >= 0 and math.isfinite(road_km[i]):
-                t, km, method = int(road_target[i]), float(road_km[i]), geo.ROAD
+            if road is not None and road_target[i] >= 0 and math.isfinite(road.km[i]):
+                t, method = int(road_target[i]), geo.ROAD
+                km, minutes = float(road.km[i]), float(road.minutes[i])
                 straight = geo.haversine_km(lat[i], lon[i], lat[t], lon[t])
                 road_used = True
             else:
                 t, straight = int(target[i]), float(line[i])
                 km, method = straight * rules.detour_factor, geo.ESTIMATE
+                minutes = geo.travel_minutes(km, rules.speed_kmh)
+            if top[i] >= li:  # the settlement's own unit: no journey (not twice its snap)
+                t, km, minutes, straight = i, 0.0, 0.0, 0.0
             site = usable[t]
             unit = min(
                 (u for u in site.units if rules.rank(u) >= li), key=rules.rank
@@ -402,7 +315,7 @@ def _measure(
                 settlement_name=site.name,
                 unit=unit,
                 km=km,
-                minutes=geo.travel_minutes(km, rules.speed_kmh),
+                minutes=minutes,
                 method=method,
                 straight_km=straight,
             )

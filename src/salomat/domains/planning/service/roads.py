@@ -19,8 +19,10 @@ region's previous one in the same transaction.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +34,22 @@ from salomat.core.errors import N_, FieldError, Invalid
 from salomat.domains.planning.models_roads import RoadEdge, RoadNode
 from salomat.domains.planning.service import geo, norms
 
-__all__ = ["RoadNetwork", "import_file", "load_graph", "parse_osm", "store"]
+__all__ = [
+    "MAX_XML_BYTES",
+    "RoadImport",
+    "RoadNetwork",
+    "import_bytes",
+    "import_file",
+    "load_graph",
+    "parse_osm",
+    "store",
+]
 
 _ONEWAY_FORWARD = {"yes", "true", "1"}
 _BATCH = 5000
+#: the most XML an upload may unpack to (a gzipped body is small; its content is not)
+MAX_XML_BYTES = 256 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,24 @@ def _open(path: Path) -> IO[bytes]:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     return path.open("rb")
+
+
+class _Capped(io.RawIOBase):
+    """A stream that refuses to give more than ``limit`` bytes (a gzip bomb stops here)."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream, self._left, self._limit = stream, limit, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        self._left -= len(data)
+        if self._left < 0:
+            raise _bad(N_("the file unpacks to more than %(max)s bytes of XML"), max=self._limit)
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _elements(stream: IO[bytes]) -> Iterator[ET.Element]:
@@ -82,7 +114,7 @@ def _elements(stream: IO[bytes]) -> Iterator[ET.Element]:
                     root.clear()
         pull.close()
         list(pull.read_events())
-    except (ET.ParseError, OSError, EOFError, gzip.BadGzipFile) as e:
+    except (ET.ParseError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise _bad(N_("the file is not OpenStreetMap XML (%(error)s)"), error=str(e)) from None
     if root is None:
         raise _bad(N_("the file is not OpenStreetMap XML (%(error)s)"), error="empty")
@@ -107,7 +139,13 @@ def parse_osm(stream: IO[bytes], rules: norms.AccessRules, bounds: norms.Bounds)
             kind = tags.get("highway")
             if not kind or kind in skip:
                 continue
-            refs = [int(n.attrib["ref"]) for n in el.iter("nd") if "ref" in n.attrib]
+            try:
+                refs = [int(n.attrib["ref"]) for n in el.iter("nd") if "ref" in n.attrib]
+            except ValueError:
+                raise _bad(
+                    N_("way %(id)s names a node that is not a number"),
+                    id=el.attrib.get("id", "?"),
+                ) from None
             ow = (tags.get("oneway") or "").lower()
             forward, backward = ow != "-1", ow not in _ONEWAY_FORWARD
             speed = rules.road_speeds_kmh.get(kind, rules.speed_kmh)
@@ -161,9 +199,16 @@ async def store(session: Any, country: str, region_code: str, net: RoadNetwork) 
     return {"nodes": len(node_rows), "edges": len(edge_rows)}
 
 
-async def import_file(session: Any, path: Path, region_code: str) -> dict[str, int]:
-    """Import the OSM extract at ``path`` as the road network of the region
-    ``region_code`` (a territory of level region) of the deployed country."""
+@dataclass(frozen=True, slots=True)
+class RoadImport:
+    """What an import stored: the region and its road nodes and directed edges."""
+
+    region: str
+    nodes: int
+    edges: int
+
+
+async def _region(session: Any, region_code: str) -> None:
     from salomat.domains.registry import service as registry
 
     t = await registry.territory_by_code(session, region_code)
@@ -171,6 +216,12 @@ async def import_file(session: Any, path: Path, region_code: str) -> dict[str, i
         raise Invalid.fields(
             [FieldError("region", N_("%(value)s is not a region"), {"value": region_code})]
         )
+
+
+async def import_file(session: Any, path: Path, region_code: str) -> dict[str, int]:
+    """Import the OSM extract at ``path`` as the road network of the region
+    ``region_code`` (a territory of level region) of the deployed country."""
+    await _region(session, region_code)
     p = norms.current()
     try:
         stream = _open(path)
@@ -181,10 +232,28 @@ async def import_file(session: Any, path: Path, region_code: str) -> dict[str, i
     return await store(session, p.country, region_code, net)
 
 
+async def import_bytes(session: Any, data: bytes, region_code: str) -> RoadImport:
+    """Import an uploaded OSM extract (XML, or XML gzipped: told by its first bytes) as the
+    region's road network, as ``import_file`` does. A ``.osm.pbf`` is recognised and
+    refused; the XML may unpack to ``MAX_XML_BYTES`` at most."""
+    await _region(session, region_code)
+    if b"OSMHeader" in data[:64]:
+        raise _bad(N_("a .osm.pbf file is not read: convert it to .osm with osmium"))
+    raw: IO[bytes] = io.BytesIO(data)
+    if data.startswith(_GZIP_MAGIC):
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+    p = norms.current()
+    stream = io.BufferedReader(_Capped(raw, MAX_XML_BYTES))
+    net = parse_osm(stream, p.access, p.bounds)
+    counts = await store(session, p.country, region_code, net)
+    return RoadImport(region_code, counts["nodes"], counts["edges"])
+
+
 async def load_graph(session: Any, territory_code: str, snap_km: float) -> Any | None:
-    """The stored road graph of the territory's region (a ``SparseRoadGraph``), or None
-    when none is imported. Read once per request, two set-wise queries."""
-    from salomat.domains.planning.service.access import SparseRoadGraph
+    """The stored road graph of the territory's region (a directed ``SparseRoadGraph``:
+    each stored edge is travelled in its direction, at its minutes), or None when none is
+    imported. Read once per request, two set-wise queries."""
+    from salomat.domains.planning.service.road_graph import SparseRoadGraph
     from salomat.domains.registry import service as registry
 
     t = await registry.territory_by_code(session, territory_code)
@@ -206,13 +275,18 @@ async def load_graph(session: Any, territory_code: str, snap_km: float) -> Any |
     index = {r.osm_id: i for i, r in enumerate(nodes)}
     edges = (
         await session.execute(
-            select(RoadEdge.from_osm, RoadEdge.to_osm, RoadEdge.km).where(
+            select(RoadEdge.from_osm, RoadEdge.to_osm, RoadEdge.km, RoadEdge.minutes).where(
                 RoadEdge.region_code == t.code
             )
         )
     ).all()
     return SparseRoadGraph(
         [(r.lat, r.lon) for r in nodes],
-        ((index[a], index[b], km) for a, b, km in edges if a in index and b in index),
+        (
+            (index[a], index[b], km, minutes)
+            for a, b, km, minutes in edges
+            if a in index and b in index
+        ),
         max_snap_km=snap_km,
+        directed=True,
     )

@@ -1,0 +1,246 @@
+"""Access along a directed road graph weighted by travel minutes (service/road_graph.py).
+
+Hand-drawn graphs: every node is a point, every edge's km and minutes are given here (not
+measured), and the expected figures are the sums of the edges along the path a driver
+would take, worked out by hand in each test. Points lie on the nodes (snap 0) unless a
+test says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from salomat.domains.planning.service import access as acc
+from salomat.domains.planning.service.access import Place, compute_access
+from salomat.domains.planning.service.road_graph import SparseRoadGraph
+
+#: nodes 0..4 along the 43rd parallel, 0.1 degree apart (their straight lines do not
+#: matter: the edges carry their own km)
+NODES = [(43.0, 76.0 + i / 10) for i in range(5)]
+OFF_ROAD = 60.0
+
+
+def pts(*idx: int) -> np.ndarray:
+    return np.array([NODES[i] for i in idx], dtype=float)
+
+
+def minutes(km: float, kmh: float) -> float:
+    return km / kmh * 60
+
+
+def test_a_one_way_street_forces_the_detour() -> None:
+    # 1 -> 0 is one way (3 km, 3 min): from 0 the driver goes round 0 - 2 - 1 (two-way,
+    # 4 km + 5 km, 6 + 7 minutes); from 1 the one-way street is the way
+    edges = [
+        (1, 0, 3.0, 3.0),
+        (0, 2, 4.0, 6.0),
+        (2, 0, 4.0, 6.0),
+        (2, 1, 5.0, 7.0),
+        (1, 2, 5.0, 7.0),
+    ]
+    g = SparseRoadGraph(NODES, edges, directed=True)
+    r = g.route(pts(0), pts(1), OFF_ROAD)
+    assert (r.km[0], r.minutes[0], r.target[0]) == (pytest.approx(9.0), pytest.approx(13.0), 0)
+    r = g.route(pts(1), pts(0), OFF_ROAD)
+    assert (r.km[0], r.minutes[0]) == (pytest.approx(3.0), pytest.approx(3.0))
+
+
+def test_against_the_one_way_nothing_is_reached() -> None:
+    g = SparseRoadGraph(NODES, [(1, 0, 3.0, 3.0)], directed=True)
+    r = g.route(pts(0), pts(1), OFF_ROAD)
+    assert math.isinf(r.km[0])
+    assert math.isinf(r.minutes[0])
+    assert r.target[0] == -1
+
+
+def test_the_motorway_is_faster_but_longer() -> None:
+    # 0 -> 1 by the village road: 10 km at 30 km/h = 20 min; round by the motorway
+    # 0 - 3 - 1: 6 + 9 = 15 km at 100 km/h = 9 min. The figures are the motorway journey's
+    # (the fastest path): 15 km, 9 minutes
+    edges = [
+        (0, 1, 10.0, minutes(10, 30)),
+        (0, 3, 6.0, minutes(6, 100)),
+        (3, 1, 9.0, minutes(9, 100)),
+    ]
+    g = SparseRoadGraph(NODES, edges, directed=False)
+    r = g.route(pts(0), pts(1), OFF_ROAD)
+    assert r.km[0] == pytest.approx(15.0)
+    assert r.minutes[0] == pytest.approx(9.0)
+
+
+def test_the_unit_reached_soonest_is_the_nearest() -> None:
+    # two units: at 1, 10 km away by a slow road (20 min); at 2, 15 km away by the
+    # motorway (9 min): the unit at 2 is the one reached first
+    edges = [(0, 1, 10.0, 20.0), (0, 3, 6.0, 3.6), (3, 2, 9.0, 5.4)]
+    g = SparseRoadGraph(NODES, edges, directed=True)
+    r = g.route(pts(0), pts(1, 2), OFF_ROAD)
+    assert (r.target[0], r.km[0], r.minutes[0]) == (1, pytest.approx(15.0), pytest.approx(9.0))
+
+
+def test_parallel_directed_edges_keep_the_fastest_with_its_km() -> None:
+    # two roads 0 -> 1: 8 km in 12 min and 11 km in 7 min: 11 km, 7 min (never a sum)
+    g = SparseRoadGraph(NODES, [(0, 1, 8.0, 12.0), (0, 1, 11.0, 7.0)], directed=True)
+    r = g.route(pts(0), pts(1), OFF_ROAD)
+    assert (r.km[0], r.minutes[0]) == (pytest.approx(11.0), pytest.approx(7.0))
+
+
+def test_edges_without_minutes_go_at_the_given_speed() -> None:
+    g = SparseRoadGraph(NODES, [(0, 1, 12.0), (1, 2, 8.0)])
+    r = g.route(pts(2), pts(0), 40.0)
+    assert (r.km[0], r.minutes[0]) == (pytest.approx(20.0), pytest.approx(30.0))
+
+
+def test_a_long_chain_sums_every_edge() -> None:
+    # 0 -> 1 -> 2 -> 3 -> 4, edge i of i + 1 km and 2 (i + 1) minutes: 15 km, 30 minutes
+    # (the km come from the path tree by pointer doubling: a chain longer than 2 steps)
+    nodes = [(43.0, 76.0 + i / 100) for i in range(5)]
+    edges = [(i, i + 1, i + 1.0, 2 * (i + 1.0)) for i in range(4)]
+    g = SparseRoadGraph(nodes, edges, directed=True)
+    r = g.route(np.array(nodes[:4]), np.array([nodes[4]]), OFF_ROAD)
+    assert list(r.km) == pytest.approx([10.0, 9.0, 7.0, 4.0])
+    assert list(r.minutes) == pytest.approx([20.0, 18.0, 14.0, 8.0])
+
+
+# --- the snap legs: straight, at the off-road speed; within max_snap_km or not at all ---
+
+#: 0.01 degree of latitude, by hand: 0.01 x pi / 180 x 6371.0 km
+SNAP_KM = 0.01 * math.pi / 180 * 6371.0
+
+
+@pytest.mark.parametrize(
+    ("limit", "reached"),
+    [(SNAP_KM * (1 - 1e-6), False), (SNAP_KM * (1 + 1e-6), True)],
+)
+def test_the_snap_limit(limit: float, reached: bool) -> None:
+    g = SparseRoadGraph(NODES, [(0, 1, 5.0, 4.0)], directed=True, max_snap_km=limit)
+    origin = np.array([[43.01, 76.0]])  # 0.01 degree north of node 0
+    r = g.route(origin, pts(1), OFF_ROAD)
+    if reached:
+        assert r.km[0] == pytest.approx(5.0 + SNAP_KM, rel=1e-9)
+        assert r.minutes[0] == pytest.approx(4.0 + minutes(SNAP_KM, OFF_ROAD), rel=1e-9)
+    else:
+        assert r.target[0] == -1
+
+
+def test_targets_on_one_node_the_closer_snap_wins() -> None:
+    # two units off node 1: one 0.01 degree north, one 0.005 degree south; the second's
+    # snap is the shorter (half of SNAP_KM, by hand)
+    g = SparseRoadGraph(NODES, [(0, 1, 5.0, 4.0)], directed=True, max_snap_km=2.0)
+    targets = np.array([[43.01, 76.1], [42.995, 76.1]])
+    r = g.route(pts(0), targets, OFF_ROAD)
+    assert r.target[0] == 1
+    assert r.km[0] == pytest.approx(5.0 + SNAP_KM / 2, rel=1e-6)
+
+
+def test_empty_inputs() -> None:
+    g = SparseRoadGraph(NODES, [(0, 1, 5.0, 4.0)], directed=True)
+    assert len(g.route(np.empty((0, 2)), pts(1), OFF_ROAD).km) == 0
+    assert g.route(pts(0), np.empty((0, 2)), OFF_ROAD).target[0] == -1
+    assert SparseRoadGraph([], []).route(pts(0), pts(1), OFF_ROAD).target[0] == -1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.integers(0, 4),
+            st.floats(0.0, 50.0),
+            st.floats(0.0, 60.0),
+        ),
+        max_size=12,
+    ),
+    st.integers(0, 4),
+    st.integers(0, 4),
+)
+def test_the_route_is_the_fastest_of_every_path(edges, origin, target) -> None:  # type: ignore[no-untyped-def]
+    """Against brute force over simple paths: the minutes are the least of any directed
+    path's, and the km are those of a path with those minutes."""
+    g = SparseRoadGraph(NODES, edges, directed=True)
+    r = g.route(pts(origin), pts(target), OFF_ROAD)
+    best: dict[float, set[float]] = {}
+
+    def walk(at: int, seen: set[int], km: float, mins: float) -> None:
+        if at == target:
+            best.setdefault(round(mins, 6), set()).add(round(km, 6))
+            return
+        for a, b, k, m in edges:
+            if a == at and b not in seen and a != b:
+                walk(b, seen | {b}, km + k, mins + m)
+
+    walk(origin, {origin}, 0.0, 0.0)
+    if not best:
+        assert r.target[0] == -1
+        return
+    fastest = min(best)
+    assert r.minutes[0] == pytest.approx(fastest, abs=1e-5)
+    if fastest > 1e-6:  # zero-minute edges tie: any of their km may be taken
+        assert any(abs(r.km[0] - k) < 1e-5 for k in best[fastest])
+
+
+# --- compute_access on the graph ---------------------------------------------------------
+
+
+def rules() -> acc.AccessRules:
+    return acc.AccessRules(
+        source="test",
+        levels=("medical_point", "feldsher_obstetric_point"),
+        detour_factor=1.3,
+        speed_kmh=40.0,
+        threshold_level="medical_point",
+        threshold_km=10.0,
+        lat_bounds=(40.5, 55.5),
+        lon_bounds=(46.4, 87.4),
+    )
+
+
+def place(code: str, node: int, *units: str, pop: int = 100) -> Place:
+    lat, lon = NODES[node]
+    return Place(id=node, code=code, name=code, latitude=lat, longitude=lon,
+                 population=pop, units=frozenset(units))  # fmt: skip
+
+
+def test_access_reports_the_road_minutes_not_km_at_one_speed() -> None:
+    # a FAP at 1; the village at 0 gets there by the motorway 0 - 3 - 1 (15 km, 9 min);
+    # the village at 2 only by the one-way 2 -> 1 (7 km at 70 km/h = 6 min)
+    edges = [
+        (0, 1, 10.0, 20.0),
+        (0, 3, 6.0, 3.6),
+        (3, 1, 9.0, 5.4),
+        (2, 1, 7.0, 6.0),
+    ]
+    g = SparseRoadGraph(NODES, edges, directed=True)
+    places = [place("fap", 1, "feldsher_obstetric_point"), place("a", 0), place("b", 2)]
+    r = compute_access("X", places, rules(), graph=g)
+    by = {s.code: s for s in r.settlements}
+    a = by["a"].nearest["medical_point"]
+    assert a is not None
+    assert a.method == "road"
+    assert (a.km, a.minutes) == (pytest.approx(15.0), pytest.approx(9.0))
+    assert by["a"].beyond is True  # 15 km of road > the 10 km threshold
+    b = by["b"].nearest["medical_point"]
+    assert b is not None
+    assert (b.km, b.minutes) == (pytest.approx(7.0), pytest.approx(6.0))
+    assert by["b"].beyond is False
+    # the FAP's own village: no journey, 0 (not twice a snap)
+    own = by["fap"].nearest["feldsher_obstetric_point"]
+    assert own is not None
+    assert (own.km, own.minutes, own.settlement_code) == (0, 0, "fap")
+
+
+def test_a_village_the_roads_do_not_lead_out_of_is_estimated() -> None:
+    # 1 -> 0 only: from 0 no road leads to the FAP at 1: the estimate (line x 1.3, at 40)
+    g = SparseRoadGraph(NODES, [(1, 0, 3.0, 3.0)], directed=True)
+    r = compute_access("X", [place("fap", 1, "medical_point"), place("a", 0)], rules(), graph=g)
+    a = {s.code: s for s in r.settlements}["a"].nearest["medical_point"]
+    assert a is not None
+    assert a.method == "estimate"
+    line = 0.1 * math.pi / 180 * 6371.0 * math.cos(math.radians(43.0))  # ~ 8.132 km
+    assert a.straight_km == pytest.approx(line, rel=1e-3)
+    assert a.km == pytest.approx(a.straight_km * 1.3)
+    assert a.minutes == pytest.approx(a.km / 40 * 60)
