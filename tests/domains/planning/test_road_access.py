@@ -244,3 +244,26 @@ def test_a_village_the_roads_do_not_lead_out_of_is_estimated() -> None:
     assert a.straight_km == pytest.approx(line, rel=1e-3)
     assert a.km == pytest.approx(a.straight_km * 1.3)
     assert a.minutes == pytest.approx(a.km / 40 * 60)
+
+
+def test_units_without_coordinates_are_reported_not_silently_dropped() -> None:
+    # the FAP's settlement has no coordinates, the medical point's is outside the country:
+    # neither is a candidate site; both are named with their units; a settlement without
+    # coordinates and without a unit is only in no_coordinates
+    places = [
+        place("a", 0),
+        Place(id=7, code="fap", name="Fap", latitude=None, longitude=None, population=10,
+              units=frozenset({"feldsher_obstetric_point"})),
+        Place(id=8, code="mp", name="Mp", latitude=10.0, longitude=76.0, population=10,
+              units=frozenset({"medical_point"})),
+        Place(id=9, code="none", name="None", latitude=None, longitude=None, population=10),
+    ]  # fmt: skip
+    r = compute_access("X", places, rules())
+    assert [(u.code, u.units) for u in r.unplaced_sites] == [
+        ("fap", ["feldsher_obstetric_point"]),
+        ("mp", ["medical_point"]),
+    ]
+    assert r.no_coordinates == ["fap", "none"]
+    a = {s.code: s for s in r.settlements}["a"]
+    assert a.nearest["medical_point"] is None  # no unit could be placed
+    assert a.beyond is True

@@ -172,3 +172,36 @@ async def test_any_body_is_never_a_5xx(client, planner, plan, kz, body: bytes) -
     assert r.status_code in (200, 422), r.text
     if r.status_code == 422:
         assert {e["field"] for e in r.json()["errors"]} == {"file"}
+
+
+async def test_units_of_a_settlement_without_coordinates_are_named(
+    client, planner, plan, kz, db
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Territory
+
+    await db.execute(
+        update(Territory)
+        .where(Territory.id == plan.settlement_ids["S5"])
+        .values(latitude=None, longitude=None)
+    )
+    await db.commit()
+    r = await client.get(f"{BASE}/access", params={"territory": plan.region}, headers=planner)
+    assert r.status_code == 200, r.text
+    assert r.json()["unplaced_sites"] == [
+        {"code": plan.settlements["S5"], "name": "Village S5",
+         "units": ["feldsher_obstetric_point"]}
+    ]  # fmt: skip
+    # a district's report names the region's unplaced units too (they could be nearest)
+    r = await client.get(
+        f"{BASE}/access", params={"territory": plan.districts["D2"]}, headers=planner
+    )
+    assert [u["code"] for u in r.json()["unplaced_sites"]] == [plan.settlements["S5"]]
+    r = await client.get(
+        "/planning", params={"area": plan.region}, headers={**planner, "Accept-Language": "en"}
+    )
+    assert r.status_code == 200, r.text
+    line = r.text.split('data-testid="pl-unplaced"')[1].split("</p>")[0]
+    assert "Village S5" in line
+    assert plan.settlements["S5"] not in line  # the name, not the code

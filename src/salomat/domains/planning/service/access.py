@@ -10,7 +10,8 @@ them at once with a k-d tree on the unit sphere (the chord is monotonic in the
 great-circle distance, so the nearest by chord is the nearest by haversine). Never a query
 per settlement.
 
-Method: ``"road"`` along the region's imported road graph (``RoadGraph``: the seam;
+Method: ``"road"`` along the region's imported road graph (``RoadGraph``, the seam, in
+service/road_graph.py: directed, the fastest journey at the edges' minutes, its km;
 service/roads.py imports an OpenStreetMap extract, docs/planning.md), else
 ``"estimate"``: the haversine line x the pack's detour factor at the pack's speed
 (service/geo.py). The threshold, the factor, the speed, the country's bounds and the
@@ -21,6 +22,8 @@ A settlement without coordinates, or with coordinates outside the country, is re
 (``no_coordinates``, ``outside_country``) and left out of the distances; a settlement
 without a census figure is measured, and its count apart (``unknown_population``): it is
 never counted as 0 people.
+A facility stands at its settlement's point (it has no coordinates of its own); the units
+of a settlement that cannot be placed are named (``unplaced_sites``), not dropped.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ __all__ = [
     "ScenarioReport",
     "SettlementAccess",
     "SparseRoadGraph",
+    "UnplacedSite",
     "access",
     "access_rules",
     "compute_access",
@@ -197,6 +201,17 @@ class SettlementAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class UnplacedSite:
+    """A settlement with units (facilities of the registry) but no coordinates in the
+    country: a facility stands at its settlement's point (it has none of its own), so
+    these units are no candidate site and no settlement is measured to them."""
+
+    code: str
+    name: str
+    units: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class AccessReport:
     territory_code: str
     source: str
@@ -219,6 +234,9 @@ class AccessReport:
     outside_country: list[str] = field(default_factory=list)
     #: "road" if any figure is along roads, else "estimate"
     method: str = geo.ESTIMATE
+    #: settlements of the region (all candidate sites, not only the reported ones) whose
+    #: units cannot be placed: left out of every distance
+    unplaced_sites: list[UnplacedSite] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +372,13 @@ def compute_access(
         else:
             population += p.population
             beyond_pop += p.population if beyond else 0
-    missing = [p for p in places if p.code in set(no_coords) | set(outside) and shown(p.code)]
+    off_map = set(no_coords) | set(outside)
+    missing = [p for p in places if p.code in off_map and shown(p.code)]
+    unplaced = [
+        UnplacedSite(p.code, p.name, sorted(p.units, key=rules.rank))
+        for p in places
+        if p.code in off_map and p.units
+    ]
     rows.extend(_row(p, dict.fromkeys(rules.levels), None) for p in missing)
     rows.sort(key=lambda r: r.code)
     return AccessReport(
@@ -375,6 +399,7 @@ def compute_access(
         no_coordinates=sorted(c for c in no_coords if shown(c)),
         outside_country=sorted(c for c in outside if shown(c)),
         method=geo.ROAD if road else geo.ESTIMATE,
+        unplaced_sites=sorted(unplaced, key=lambda u: u.code),
     )
 
 
