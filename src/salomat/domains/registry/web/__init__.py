@@ -1,5 +1,5 @@
 """The registrar's pages: find, register, edit and review people; the facility list; the
-administrator's employer list.
+administrator's employer list; a facility's staff.
 
 Forms post as plain HTML (they work without JavaScript); the search also
 answers htmx, which swaps the search section in place. A refused form is
@@ -13,6 +13,7 @@ from salomat.domains.registry.web import (  # noqa: F401
     edit,
     employers,
     patients,
+    staff,
 )
 from salomat.domains.registry.web._common import web
 
