@@ -357,7 +357,7 @@ async def test_healthcare_service_by_organization_location_and_type(client, staf
             "/fhir/HealthcareService", params={**params, "_count": 100}, headers=staff
         )
 
-    # organization and a parameter of ours (organization alone: the sanatorium catalogue's)
+    # organization and a parameter of ours
     by_org = ok(await get(organization=f"Organization/{clinic.id}", **{"service-category": kind}))
     assert ids(by_org) == [f"facility-{clinic.id}"]
     hs = by_org["entry"][0]["resource"]
@@ -393,11 +393,9 @@ async def test_healthcare_service_by_organization_location_and_type(client, staf
     assert ids(ok(await get(organization=pair, **{"service-type": "x|primary_care"}))) == []
     assert issues(await get(organization="Organization/x", name="a"), 422) == {"organization"}
     assert issues(await get(location="Location/x", name="a"), 422) == {"location"}
-    # organization alone is the sanatorium catalogue's public search (treatment profiles)
-    sanatoria = await client.get(
-        "/fhir/HealthcareService", params={"organization": f"Organization/{clinic.id}"}
-    )
-    assert ids(ok(sanatoria)) == []
+    # organization alone naming a facility that is not a sanatorium is the registry's (mCSD;
+    # tests/fhir/test_healthcare_service_routing.py)
+    assert ids(ok(await get(organization=f"Organization/{clinic.id}"))) == [f"facility-{clinic.id}"]
     assert issues(await get(colour="red"), 422) == {"colour"}
     assert issues(await client.get("/fhir/HealthcareService/x-1", headers=staff), 404) == set()
 

@@ -18,12 +18,12 @@ from salomat.core.errors import FieldError, Invalid, NotFound
 from salomat.core.fhir_dates import parse_date_param
 from salomat.core.i18n import N_
 from salomat.core.pagination import PageParams
-from salomat.core.policy import Require
+from salomat.core.policy import PUBLIC, Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.registry import service
 from salomat.domains.registry.service import FacilitySite, Near, SiteQuery
-from salomat.fhir import capability
+from salomat.fhir import capability, sanatorium_api
 from salomat.fhir import facility_registry as mapper
 from salomat.fhir.common import (
     FACILITY_SYSTEM,
@@ -336,11 +336,16 @@ async def read_healthcare_service(
 
 
 #: the HealthcareService search parameters only the facility registry takes: a query with
-#: one of them (or an ``_id`` of ours) is ours; any other stays the sanatorium catalogue's
-#: (fhir/sanatorium_api.py: its public search of treatment profiles, ids <facility>-<profile>)
+#: one of them (or an ``_id`` of ours) is ours
 SERVICE_ONLY_PARAMS = frozenset(
     {"location", "service-type", "service-category", "identifier", "name"}
 )
+#: the parameters only the sanatorium catalogue takes (fhir/sanatorium_api.py: its public
+#: search of treatment profiles, ids <facility id>-<profile>)
+SANATORIUM_ONLY_PARAMS = frozenset({"specialty"})
+#: the facility type whose facilities have a sanatorium catalogue (as the sanatorium
+#: domain's own rule: a sanatorium is a facility of this type)
+SANATORIUM_KIND = "sanatorium"
 
 
 def _claims_service_search(scope: Any) -> bool:
@@ -350,6 +355,30 @@ def _claims_service_search(scope: Any) -> bool:
         if k == "_id" and any(x.startswith(mapper.SERVICE_PREFIX) for x in v.split(",")):
             return True
     return False
+
+
+def _claims_organization_search(scope: Any) -> bool:
+    """``organization`` without a parameter of either side (``active`` and paging beside it):
+    the IHE mCSD query "the services of these organisations", decided by what they are
+    (``search_services_of_organizations``)."""
+    query = query_of(scope)
+    if not any(k == "organization" for k, _ in query):
+        return False
+    return not any(k in SANATORIUM_ONLY_PARAMS or k == "_id" for k, _ in query)
+
+
+async def search_services_of_organizations(request: Request, session: Session) -> JSONResponse:
+    """``HealthcareService?organization=``: when every organisation named is a sanatorium,
+    the sanatorium catalogue's public search (its treatment profiles, as before); otherwise
+    the facility registry's services (mCSD), read with ``facility:read``. The catalogue
+    holds nothing for other facilities, so no answer it gave is lost."""
+    params = Params(list(request.query_params.multi_items()), frozenset(SERVICE_PARAMS) | PAGING)
+    ids = _ref_ids(params, "organization", "Organization") or []
+    names = await service.facility_names(session, ids) if ids else {}
+    if ids and all(i in names and names[i].kind == SANATORIUM_KIND for i in ids):
+        return await sanatorium_api.search_services(request, session)
+    principal = await Require("facility:read")(request)
+    return await search_healthcare_services(request, session, principal)
 
 
 def _claims_service(scope: Any) -> bool:
@@ -362,6 +391,14 @@ router.add_api_route(
     search_healthcare_services,
     methods=["GET"],
     route_class_override=claimed_route(_claims_service_search),
+)
+router.add_api_route(
+    "/HealthcareService",
+    search_services_of_organizations,
+    methods=["GET"],
+    # public as the sanatorium catalogue is; the registry's answer checks facility:read
+    dependencies=[Depends(PUBLIC)],
+    route_class_override=claimed_route(_claims_organization_search),
 )
 router.add_api_route(
     "/HealthcareService/{service_id}",
@@ -381,7 +418,8 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "documentation": "Facility registry (IHE mCSD): the services each facility offers, "
         "ids facility-<facility id>, read with facility:read; a search is the registry's when "
         "it names one of location, service-type, service-category, identifier, name or an "
-        "_id facility-<n>",
+        "_id facility-<n>, or organization (without specialty or _id) naming an "
+        "organization that is not a sanatorium",
         "interaction": [{"code": "read"}, {"code": "search-type"}],
         "searchParam": [
             {"name": n, "type": t, "documentation": d} for n, (t, d) in SERVICE_PARAMS.items()
