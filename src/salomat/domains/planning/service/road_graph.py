@@ -102,6 +102,20 @@ class SparseRoadGraph:
         keep = a != b
         self._a, self._b, self._km, self._min = a[keep], b[keep], km[keep], minutes[keep]
         self._max_snap = max_snap_km
+        self._prepared: dict[float, tuple[NDArray[Any], ...]] = {}
+
+    def _reversed(self, per_min: float) -> tuple[NDArray[Any], ...]:
+        """The road edges reversed (to, from), of parallel ones the fastest with its km,
+        sorted by (to, from): prepared once per off-road speed (several levels and a
+        scenario's two runs share it)."""
+        if per_min not in self._prepared:
+            minutes = np.where(np.isnan(self._min), self._km * per_min, self._min)
+            order = np.lexsort((minutes, self._a, self._b))
+            f, t, km, m = self._b[order], self._a[order], self._km[order], minutes[order]
+            first = np.ones(len(km), dtype=bool)
+            first[1:] = (f[1:] != f[:-1]) | (t[1:] != t[:-1])
+            self._prepared[per_min] = (f[first], t[first], km[first], m[first])
+        return self._prepared[per_min]
 
     def _snap(self, points: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[Any]]:
         assert self._tree is not None
@@ -127,21 +141,15 @@ class SparseRoadGraph:
         if len(on_net) == 0:
             return out
         per_min = 60.0 / off_road_kmh
-        # the edges in reverse (to -> from), the targets' own nodes (n + k) joined to their
-        # road node by the snap leg; of parallel edges the fastest, with its km
+        road_from, road_to, road_km, road_min = self._reversed(per_min)
+        # the targets' own nodes (n + k) joined to their road node by the snap leg: rows
+        # after every road node's, one edge each, so the keys stay sorted
         k = len(on_net)
-        rev_from = np.concatenate((self._b, np.arange(self._n, self._n + k)))
-        rev_to = np.concatenate((self._a, t_node[on_net]))
-        km = np.concatenate((self._km, t_snap[on_net]))
-        minutes = np.concatenate(
-            (np.where(np.isnan(self._min), self._km * per_min, self._min), t_snap[on_net] * per_min)
-        )
         size = self._n + k
-        order = np.lexsort((minutes, rev_to, rev_from))
-        rev_from, rev_to, km, minutes = rev_from[order], rev_to[order], km[order], minutes[order]
-        first = np.ones(len(km), dtype=bool)
-        first[1:] = (rev_from[1:] != rev_from[:-1]) | (rev_to[1:] != rev_to[:-1])
-        rev_from, rev_to, km, minutes = rev_from[first], rev_to[first], km[first], minutes[first]
+        rev_from = np.concatenate((road_from, np.arange(self._n, size)))
+        rev_to = np.concatenate((road_to, t_node[on_net]))
+        km = np.concatenate((road_km, t_snap[on_net]))
+        minutes = np.concatenate((road_min, t_snap[on_net] * per_min))
         graph = csr_matrix((np.maximum(minutes, _TINY), (rev_from, rev_to)), shape=(size, size))
         dist, pred, src = dijkstra(
             graph,
