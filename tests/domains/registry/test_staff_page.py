@@ -70,8 +70,13 @@ async def _add(client, code: str, data: dict[str, str]) -> int:
 
 async def test_the_facility_list_links_to_the_staff_page(client, admin, make_facility):
     fac = await make_facility()
-    page = await client.get("/facilities", params={"offset": 0})
+    page = await client.get("/facilities")
     assert page.status_code == 200
+    # every listed facility links to its staff page (the new one may be on a later page)
+    listed = re.findall(r'data-testid="facility-([^"]+)"', page.text)
+    links = re.findall(r'href="/admin/facilities/([^"/]+)/staff"', page.text)
+    assert listed
+    assert links == listed
     staff = await client.get(_url(fac.code))
     assert staff.status_code == 200
     assert 'data-testid="staff-empty"' in staff.text
