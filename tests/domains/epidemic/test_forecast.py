@@ -150,3 +150,35 @@ def test_ranges_ordered_and_occupancy_never_negative(
 def test_occupancy_never_negative(adm: list[float], stay: int) -> None:
     out = fc.occupancy(np.array([adm]), dist.fixed_days(stay))
     assert (out >= 0).all()
+
+
+def test_incomplete_days_are_projected_not_read() -> None:
+    """Right truncation: the last 5 days' partial counts never reach the projection; the
+    horizon still starts the day after the last count."""
+    r_true = 1.1
+    cases = [1000.0, 1000.0, 1000.0]
+    for _ in range(27):
+        cases.append(r_true * sum(W[s] * cases[-s] for s in range(1, 4)))
+    full = np.array(cases)
+    partial = full.copy()
+    partial[-5:] *= np.array([0.9, 0.8, 0.6, 0.4, 0.2])  # reports still coming in
+    got = {}
+    for name, counts in (("full", full), ("partial", partial)):
+        r = estimate_rt(counts, W, truncate_days=5)
+        got[name] = fc.project_cases(counts, W, r, horizon=14)
+    p = got["partial"]
+    assert p.truncated_days == 5
+    assert p.history.shape == (1, 25)
+    assert p.nowcast["unchanged"]["median"].shape == (1, 5)
+    np.testing.assert_array_equal(
+        p.bands["unchanged"]["median"], got["full"].bands["unchanged"]["median"]
+    )
+    # the nowcast recovers the complete counts of those days (R from complete windows)
+    np.testing.assert_allclose(p.nowcast["unchanged"]["median"][0], full[-5:], rtol=0.01)
+    b = fc.project_beds(
+        p,
+        fc.HospitalParameters(
+            0.05, 0.15, dist.fixed_days(0), dist.fixed_days(10), dist.fixed_days(8)
+        ),
+    )
+    assert b.general["unchanged"]["median"].shape == (1, 14)

@@ -86,7 +86,8 @@ def test_unknown_metric_stops_the_evaluation() -> None:
     got = evaluate(e, {"rt": None, "bed_occupancy_pct": 75})
     assert got.zone is None
     assert got.missing == ("rt",)
-    assert got.params == {"metrics": "rt"}
+    assert got.reason == "Zone not determined: an indicator the rules need is not known."
+    assert set(matrix.METRIC_LABELS) == set(matrix.METRICS)
 
 
 @pytest.mark.parametrize(

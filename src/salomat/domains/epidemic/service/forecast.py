@@ -84,17 +84,24 @@ def renewal(incidence: Any, serial_interval: np.ndarray, r: Any, horizon: int) -
 
 @dataclass(frozen=True, eq=False)
 class CaseProjection:
-    """Projected daily cases per region: ``bands[scenario][band]`` is regions × horizon
-    (NaN for a region without a reported Rt: "not enough data", never a number)."""
+    """Projected daily cases per region: ``bands[scenario][band]`` is regions × horizon,
+    the horizon's first day being the day after the counts' last (NaN for a region
+    without a reported Rt: "not enough data", never a number).
+
+    The renewal continues the complete counts only: the days Rt left out as incomplete
+    (right truncation) are projected too, kept apart as ``nowcast`` (regions × those
+    days), and feed the horizon in place of their partial counts."""
 
     scenarios: tuple[str, ...]
     multipliers: tuple[float, ...]
     quantiles: tuple[float, float, float]
     bands: Mapping[str, Mapping[str, np.ndarray]]
     mean: Mapping[str, np.ndarray]  # at the posterior mean R
-    history: np.ndarray  # the observed cases the projection continues (regions × days)
+    history: np.ndarray  # the complete counts the projection continues (regions × days)
+    nowcast: Mapping[str, Mapping[str, np.ndarray]]  # the incomplete days, projected
     from_day: np.ndarray  # per region, the day of the Rt used (−1: none)
     horizon: int
+    truncated_days: int = 0  # the incomplete days projected in ``nowcast``
 
     @property
     def projected(self) -> np.ndarray:
@@ -112,8 +119,9 @@ def project_cases(
     quantiles: tuple[float, float, float] = (0.025, 0.5, 0.975),
     horizon_range: tuple[int, int] = (14, 28),
 ) -> CaseProjection:
-    """Cases after the last day of ``incidence`` under each scenario, from each region's
-    last reported Rt posterior (``rt``, estimated on the same counts)."""
+    """Cases for ``horizon`` days after the last day of ``incidence`` under each scenario,
+    from each region's last reported Rt posterior (``rt``, estimated on the same counts;
+    its truncated last days are projected, not read)."""
     hist = validate_incidence(incidence)
     if not horizon_range[0] <= horizon <= horizon_range[1]:
         raise _refuse(
@@ -145,19 +153,25 @@ def project_cases(
     r_all = np.concatenate([r_q, r_mean[:, np.newaxis]], axis=1)  # regions × 4
     r_grid = (r_all[:, np.newaxis, :] * mult[np.newaxis, :, np.newaxis]).reshape(regions, -1)
     r_grid = np.where(np.isfinite(r_grid), r_grid, 0.0)
-    cases = renewal(hist, serial_interval, r_grid, horizon).reshape(regions, len(names), 4, horizon)
+    k = min(rt.truncate_days, hist.shape[1] - 1)
+    complete = hist[:, : hist.shape[1] - k]
+    span = horizon + k
+    cases = renewal(complete, serial_interval, r_grid, span).reshape(regions, len(names), 4, span)
     cases[~have] = np.nan
-    bands = {n: {b: cases[:, i, j, :] for j, b in enumerate(BANDS)} for i, n in enumerate(names)}
-    mean = {n: cases[:, i, 3, :] for i, n in enumerate(names)}
+    bands = {n: {b: cases[:, i, j, k:] for j, b in enumerate(BANDS)} for i, n in enumerate(names)}
+    nowcast = {n: {b: cases[:, i, j, :k] for j, b in enumerate(BANDS)} for i, n in enumerate(names)}
+    mean = {n: cases[:, i, 3, k:] for i, n in enumerate(names)}
     return CaseProjection(
         scenarios=names,
         multipliers=tuple(float(m) for m in mult),
         quantiles=(float(q[0]), float(q[1]), float(q[2])),
         bands=bands,
         mean=mean,
-        history=hist,
+        history=complete,
+        nowcast=nowcast,
         from_day=last,
         horizon=horizon,
+        truncated_days=k,
     )
 
 
@@ -226,11 +240,11 @@ def project_beds(
     beds: Any = np.inf,
     icu_beds: Any = np.inf,
 ) -> BedProjection:
-    """Admissions and occupied beds from the observed cases followed by each projected
-    band; capacity (``beds``, ``icu_beds``: one number or one per region) is compared on
-    the horizon's days."""
+    """Admissions and occupied beds from the complete counts followed by each projected
+    band (the incomplete days' nowcast, then the horizon); capacity (``beds``,
+    ``icu_beds``: one number or one per region) is compared on the horizon's days."""
     hist = projection.history
-    days = hist.shape[1]
+    days = hist.shape[1] + projection.truncated_days
     adm: dict[str, dict[str, np.ndarray]] = {}
     gen: dict[str, dict[str, np.ndarray]] = {}
     icu: dict[str, dict[str, np.ndarray]] = {}
@@ -239,7 +253,9 @@ def project_beds(
     for name in projection.scenarios:
         adm[name], gen[name], icu[name], gx[name], ix[name] = {}, {}, {}, {}, {}
         for band in BANDS:
-            cases = np.concatenate([hist, projection.bands[name][band]], axis=1)
+            cases = np.concatenate(
+                [hist, projection.nowcast[name][band], projection.bands[name][band]], axis=1
+            )
             a = admissions(cases, params.hospitalisation_ratio, params.admission_delay)
             g = occupancy(a, params.los)[:, days:]
             c = occupancy(a * params.icu_share, params.icu_los)[:, days:]

@@ -31,6 +31,7 @@ from salomat.country import pack
 
 __all__ = [
     "METRICS",
+    "METRIC_LABELS",
     "READINGS",
     "All",
     "Any_",
@@ -58,6 +59,17 @@ METRICS = (
     "vaccination_coverage_pct",
 )
 READINGS = ("daily_average", "window_sum")
+#: a metric's name for a reader (a msgid): pages name the missing ones with these
+METRIC_LABELS = {
+    "rt": N_("Reproduction number Rt"),
+    "incidence_per_100k": N_("Incidence per 100,000"),
+    "bed_occupancy_pct": N_("Infectious bed occupancy, percent"),
+    "icu_occupancy_pct": N_("Intensive care bed occupancy, percent"),
+    "hospitalised_per_100k": N_("Hospitalised per 100,000"),
+    "beds_occupied": N_("Beds occupied"),
+    "beds_occupied_per_100k": N_("Beds occupied per 100,000"),
+    "vaccination_coverage_pct": N_("Vaccination coverage, percent"),
+}
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -183,6 +195,7 @@ class ZoneResult:
     zone: str | None
     #: the rule that held (index in the edition), None for ``otherwise`` or unknown
     rule: int | None
+    #: metric codes not known (``METRIC_LABELS`` names them for a reader)
     missing: tuple[str, ...] = ()
     reason: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -196,14 +209,12 @@ def evaluate(edition: Edition, metrics: Mapping[str, float | None]) -> ZoneResul
         if value is True:
             return ZoneResult(edition.code, rule.zone, i)
         if value is None:
-            names = tuple(sorted(missing))
             return ZoneResult(
                 edition.code,
                 None,
                 None,
-                names,
-                N_("Zone not determined: %(metrics)s not known."),
-                {"metrics": ", ".join(names)},
+                tuple(sorted(missing)),
+                N_("Zone not determined: an indicator the rules need is not known."),
             )
     if edition.otherwise is None:
         return ZoneResult(
