@@ -267,3 +267,15 @@ def test_units_without_coordinates_are_reported_not_silently_dropped() -> None:
     a = {s.code: s for s in r.settlements}["a"]
     assert a.nearest["medical_point"] is None  # no unit could be placed
     assert a.beyond is True
+
+
+@pytest.mark.parametrize(("km", "beyond"), [(9.999, False), (10.0, False), (10.001, True)])
+def test_the_threshold_on_road_km(km: float, beyond: bool) -> None:
+    # the 10 km threshold: at exactly 10 km of road the village is within
+    g = SparseRoadGraph(NODES, [(0, 1, km, 12.0)], directed=True)
+    r = compute_access("X", [place("mp", 1, "medical_point"), place("a", 0)], rules(), graph=g)
+    a = {s.code: s for s in r.settlements}["a"]
+    near = a.nearest["medical_point"]
+    assert near is not None
+    assert (near.method, near.km, near.minutes) == ("road", km, pytest.approx(12.0))
+    assert a.beyond is beyond

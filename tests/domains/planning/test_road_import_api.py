@@ -166,7 +166,14 @@ _piece = st.sampled_from(
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.binary(max_size=300) | st.lists(_piece, max_size=30).map(b"".join))
+@given(
+    st.binary(max_size=300)
+    | st.lists(_piece, max_size=30).map(b"".join)
+    # gzipped, whole or cut short
+    | st.tuples(st.lists(_piece, max_size=30).map(b"".join), st.integers(0, 80)).map(
+        lambda x: gzip.compress(x[0])[: len(x[0]) + x[1]]
+    )
+)
 async def test_any_body_is_never_a_5xx(client, planner, plan, kz, body: bytes) -> None:  # type: ignore[no-untyped-def]
     r = await put(client, planner, plan.region, body)
     assert r.status_code in (200, 422), r.text
