@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 from sqlalchemy import delete, insert, select
 
 from salomat.core.errors import N_, FieldError, Invalid
@@ -48,7 +49,7 @@ __all__ = [
 _ONEWAY_FORWARD = {"yes", "true", "1"}
 _BATCH = 5000
 #: the most XML an upload may unpack to (a gzipped body is small; its content is not)
-MAX_XML_BYTES = 256 * 1024 * 1024
+MAX_XML_BYTES = 64 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -244,7 +245,8 @@ async def import_bytes(session: Any, data: bytes, region_code: str) -> RoadImpor
         raw = gzip.GzipFile(fileobj=raw, mode="rb")
     p = norms.current()
     stream = io.BufferedReader(_Capped(raw, MAX_XML_BYTES))
-    net = parse_osm(stream, p.access, p.bounds)
+    # parsed in a worker thread: a large upload does not hold up the other requests
+    net = await anyio.to_thread.run_sync(parse_osm, stream, p.access, p.bounds)
     counts = await store(session, p.country, region_code, net)
     return RoadImport(region_code, counts["nodes"], counts["edges"])
 
