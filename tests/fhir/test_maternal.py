@@ -19,6 +19,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from salomat.fhir.cancer_api import SEARCH_PARAMS as CANCER_PARAMS
 from salomat.fhir.maternal_api import SEARCH_PARAMS
+from salomat.fhir.mobile_encounter import SEARCH_PARAMS as MOBILE_ENCOUNTER_PARAMS
 from salomat.fhir.record_api import SEARCH_PARAMS as RECORD_PARAMS
 from salomat.fhir.sanatorium_api import SEARCH_PARAMS as SANATORIUM_PARAMS
 from salomat.fhir.screening_api import SEARCH_PARAMS as SCREENING_PARAMS
@@ -330,9 +331,11 @@ async def test_metadata_lists_the_maternal_resources_and_every_parameter_works(c
         names = {p["name"] for p in res["searchParam"]}
         # Encounter: also the sanatorium's stays (tests/fhir/test_sanatorium.py);
         # Condition and Observation: also the cancer registry's tumours and stages
+        # Encounter: also the mobile teams' visits (tests/fhir/test_mobile_encounters.py)
+        mobile = set(MOBILE_ENCOUNTER_PARAMS) if t == "Encounter" else set()
         assert names == set(ps) | set(SANATORIUM_PARAMS.get(t, {})) | set(
             CANCER_PARAMS.get(t, {})
-        ) | set(RECORD_PARAMS.get(t, {})) | set(SCREENING_PARAMS.get(t, {})) | {"_count"}
+        ) | set(RECORD_PARAMS.get(t, {})) | set(SCREENING_PARAMS.get(t, {})) | mobile | {"_count"}
         for name in set(ps) | {"_count"}:
             query = {name: samples[name]}
             if name not in ("patient", "episode-of-care", "encounter"):

@@ -30,6 +30,7 @@ from salomat.fhir import (
     insurance_coverage,
     maternal_api,
     maternal_exchange,
+    mobile_encounter,
     patient_api,
     prescription_api,
     profiles_api,
@@ -116,6 +117,10 @@ router.include_router(record_api.writes)
 # a body with the screening profile is a screening result, any other the record's create),
 # the register's and the statistics' routes; it claims its own ids and searches
 router.include_router(screening_api.router)
+# mobile medical teams' Encounters (issue 22): before the sanatorium's, the record's and the
+# register's; it claims its mobile- ids and the searches by location (Encounter?patient= is
+# the record's merged search, which asks it too: fhir/record_merged.py)
+router.include_router(mobile_encounter.router)
 # before the register's: it claims its own ids and searches of ServiceRequest and Encounter
 router.include_router(sanatorium_api.router)
 # after the sanatorium's claims, before the cancer registry's, the register's and sick
@@ -167,6 +172,7 @@ RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 RESOURCES = record_api.with_capabilities(RESOURCES)
 RESOURCES = screening_api.with_capabilities(RESOURCES)
+RESOURCES = mobile_encounter.with_capabilities(RESOURCES)
 # last: each profiled type's supportedProfile and $validate, and StructureDefinition
 RESOURCES = profiles_api.with_capabilities(RESOURCES)
 RESOURCES = bulk_api.with_capabilities(RESOURCES)

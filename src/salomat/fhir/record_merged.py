@@ -101,6 +101,11 @@ def _sources(resource_type: str, kind: str, params: Params) -> list[tuple[Handle
         from salomat.fhir import screening_dmp
 
         out.append((screening_dmp.search_conditions, "screening:read"))
+    if resource_type == "Encounter":
+        # the mobile medical teams' visits (fhir/mobile_encounter.py)
+        from salomat.fhir import mobile_encounter
+
+        out.append((mobile_encounter.search_encounters, mobile_encounter.PERMISSION))
     if resource_type == "Observation":
         # the screening measurements and the follow-up readings (fhir/screening_api.py)
         from salomat.fhir import screening_api

@@ -48,6 +48,7 @@ from salomat.fhir import cancer as cancer_mapper
 from salomat.fhir import child as child_mapper
 from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import maternal as maternal_mapper
+from salomat.fhir import mobile_encounter as mobile_mapper
 from salomat.fhir import prescription as prescription_mapper
 from salomat.fhir import sanatorium as sanatorium_mapper
 from salomat.fhir import screening as screening_mapper
@@ -571,6 +572,13 @@ def code_systems(country: str) -> list[CodeSystem]:
         "the cancer mapper's registry category",
         (concept(cancer_mapper.REGISTRY_CODE, _catalogue("Cancer registry")),),
     )
+    mobile_services = _ours(
+        "mobile-service",
+        mobile_mapper.SERVICE_SYSTEM,
+        "Services of a mobile medical team",
+        "the mobile teams' visits as Encounter.type",
+        _named(mobile_mapper.SERVICE_NAMES),
+    )
 
     return [
         *_national_more(country),
@@ -599,6 +607,7 @@ def code_systems(country: str) -> list[CodeSystem]:
         cancellation,
         referral_kinds,
         condition_category,
+        mobile_services,
         *external.code_systems(country),
     ]
 
