@@ -12,6 +12,7 @@ import dataclasses
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -79,6 +80,13 @@ def test_the_reading_changes_the_zone() -> None:
 def test_august_2020_rule(rt: float | None, occupancy: float, zone: str) -> None:
     e = KZ.edition("kz-2020-08")
     assert evaluate(e, {"rt": rt, "bed_occupancy_pct": occupancy}).zone == zone
+
+
+def test_nan_metric_is_not_known() -> None:
+    e = KZ.edition("kz-2020-11")
+    got = evaluate(e, {"rt": np.float32("nan"), "incidence_per_100k": np.float64(60)})
+    assert (got.zone, got.missing) == (None, ("rt",))
+    assert evaluate(e, {"rt": np.float32(1.5), "incidence_per_100k": np.int64(60)}).zone == "red"
 
 
 def test_unknown_metric_stops_the_evaluation() -> None:

@@ -26,6 +26,7 @@ def test_pack_loads(country: str) -> None:
     assert (np.arange(len(w)) * w).sum() == pytest.approx(4.7, abs=0.01)  # Nishiura 2020
     assert "Nishiura" in p.serial_interval_source
     assert not w.flags.writeable
+    assert not p.hospital.los.flags.writeable
     assert p.rt.prior.shape == pytest.approx(1)
     assert p.rt.prior.scale == pytest.approx(5)
     assert p.rt.window_days == 7

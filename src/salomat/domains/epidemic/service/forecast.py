@@ -193,7 +193,9 @@ class HospitalParameters:
             if not 0 <= v <= 1:
                 raise _refuse(name, N_("Must be a share between 0 and 1."))
         for name in ("admission_delay", "los", "icu_los"):
-            object.__setattr__(self, name, validate_pmf(getattr(self, name), name))
+            pmf = validate_pmf(getattr(self, name), name)
+            pmf.flags.writeable = False
+            object.__setattr__(self, name, pmf)
 
 
 def admissions(cases: np.ndarray, ratio: float, delay: np.ndarray) -> np.ndarray:

@@ -111,10 +111,11 @@ class Condition:
 
     def holds(self, metrics: Mapping[str, float | None], missing: set[str]) -> bool | None:
         v = metrics.get(self.metric)
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        value = math.nan if v is None else float(v)
+        if math.isnan(value):
             missing.add(self.metric)
             return None
-        return _OPS[self.op](float(v), self.value)
+        return _OPS[self.op](value, self.value)
 
 
 @dataclass(frozen=True)

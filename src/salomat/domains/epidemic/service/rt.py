@@ -216,6 +216,10 @@ def estimate_rt(
     if not cv_max > 0:
         raise Invalid.fields([FieldError("cv_max", N_("Must be positive."))])
     prior = prior or Prior()
+    if not (prior.mean > 0 and prior.sd > 0):
+        raise Invalid.fields([FieldError("prior", N_("Must be positive."))])
+    if not 0 < interval[0] < interval[1] < 1:
+        raise ValueError("interval must be two ordered probabilities")
     regions, days = I.shape
 
     lam = infectiousness(I, w)
