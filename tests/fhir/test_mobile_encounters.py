@@ -146,6 +146,15 @@ async def test_the_patients_encounters_answer_both_registers(client, db, scene) 
     )
     assert r.json()["total"] == 2
     assert len(r.json()["entry"]) == 1
+    # sorted across both by the clinical time: the visit (today) after November's
+    for sort, first in (("-date", scene.eid), ("date", shr)):
+        r = await client.get(
+            "/fhir/Encounter",
+            params={"patient": scene.person, "_sort": sort},
+            headers=scene.nurse,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["entry"][0]["resource"]["id"] == first, sort
     # the other person seen is not in this person's answer
     assert f"mobile-{scene.visit}-{scene.other}" not in ids
     assert (scene.person, "read") in await _audit(db, scene.eid)
