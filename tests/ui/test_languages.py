@@ -259,14 +259,14 @@ class Seeded:
     #: demo account username -> (role, password)
     accounts: dict[str, tuple[str, str]]
     #: path parameter -> ids worth rendering
-    ids: dict[str, list[int]]
+    ids: dict[str, list[Any]]
     #: person id -> national id (a pharmacy looks a prescription up with it)
     nids: dict[int, str]
 
 
 async def _seed(
     country: str, loaded: Any
-) -> tuple[dict[str, tuple[str, str]], dict[str, list[int]], dict[int, str]]:
+) -> tuple[dict[str, tuple[str, str]], dict[str, list[Any]], dict[int, str]]:
     """The ids and accounts the sweep fills paths with, in the database of
     SALOMAT_DATABASE_URL, where the pack's demo is loaded (``loaded``: what the load
     answered)."""
@@ -296,6 +296,7 @@ async def _seed(
             statistics = await _statistics_ids(s)
             certified = await _certified_ids(s)
             enrolled = await _screening_ids(s)
+            staffed = await _staffed_facility_codes(s)
     finally:
         await dispose_engines()
     accounts = {u.username: (u.role.value, pw) for u, pw in loaded.created}
@@ -312,9 +313,27 @@ async def _seed(
             **insurance,
             **subscriptions,
             **statistics,
+            "code": staffed,
         },
         nids,
     )
+
+
+async def _staffed_facility_codes(session: Any) -> list[str]:
+    """A demo facility with staff (its staff page lists roles, positions in the reader's
+    language)."""
+    from sqlalchemy import select
+
+    from salomat.domains.registry.models import Facility, PractitionerRole
+
+    codes = await session.scalars(
+        select(Facility.code)
+        .join(PractitionerRole, PractitionerRole.facility_id == Facility.id)
+        .group_by(Facility.code)
+        .order_by(Facility.code)
+        .limit(1)
+    )
+    return list(codes.all())
 
 
 async def _certified_ids(session: Any) -> list[int]:

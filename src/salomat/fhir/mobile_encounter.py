@@ -166,11 +166,7 @@ def _ids(raw: str) -> list[tuple[int, int]]:
         parsed = parse_id(v)
         if parsed is None:
             raise Invalid.fields(
-                [
-                    FieldError(
-                        "_id", N_("%(value)s is not a mobile-<visit>-<person> id"), {"value": v}
-                    )
-                ]
+                [FieldError("_id", N_("%(value)s is not a mobile encounter id"), {"value": v})]
             )
         out.append(parsed)
     return list(dict.fromkeys(out))
