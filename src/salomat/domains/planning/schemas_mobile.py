@@ -82,6 +82,9 @@ class RouteOut(BaseModel):
     no_coordinates: list[str]
     outside_country: list[str]
     saved: bool
+    #: code -> name in the reader's language of the base and of every settlement the
+    #: lists above name by code
+    place_names: dict[str, str] = {}
 
 
 class PlannedVisitOut(BaseModel):

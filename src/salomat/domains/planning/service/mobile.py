@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.i18n import current_language
 from salomat.core.security import Principal
 from salomat.domains.planning.models_mobile import MobileTeam, MobileVisit, MobileVisitPlan
 from salomat.domains.planning.schemas_mobile import (
@@ -177,6 +178,11 @@ async def plan_team_route(
         no_coordinates=no_coords,
         outside_country=outside,
         saved=data.save,
+        # the rows are named in the reader's language already; the base is a territory
+        place_names={
+            base.code: (base.names or {}).get(current_language()) or base.name,
+            **{r.code: r.name for r in chosen},
+        },
     )
 
 
