@@ -1,6 +1,8 @@
 """`salomat demo load` (both packs) gives every demo settlement a census figure equal to
 its territory.csv population (source marked illustrative) and the planning staff with
-their FTE; the gap list and staffing of the demo region then have something to show."""
+their FTE; the gap list and staffing of the demo region then have something to show.
+It also draws the region's SYNTHETIC roads (the access figures are then along roads) and
+loads a mobile team with its calendar and the visits of demo.yaml's ``mobile_team``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salomat.core.config import get_settings
 from salomat.core.db import session_factory
@@ -69,3 +73,180 @@ async def test_demo_census_and_staff(scratch, country) -> None:  # type: ignore[
         assert gp.filled == doctors
         # loaded once: a second load adds nothing
         assert await service.load_demo_planning(s, PLANNER, region["planning"]) == (0, 0)
+
+
+def _territory(country: str) -> list[dict[str, str]]:
+    path = pack.PACKS_DIR / country / "territory.csv"
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+async def test_demo_roads_are_synthetic_and_access_is_along_them(scratch, country) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from salomat.domains.planning.models_roads import RoadEdge, RoadNode
+    from salomat.domains.planning.service import access
+
+    rows = _territory(country)
+    (region,) = [r["code"] for r in rows if r["level"] == "region"]
+    n = sum(1 for r in rows if r["level"] == "settlement" and r["latitude"])
+    async with session_factory(scratch)() as s:
+        nodes = (
+            await s.execute(select(func.count()).where(RoadNode.region_code == region))
+        ).scalar()
+        edges = (
+            await s.execute(
+                select(RoadEdge.oneway, func.count())
+                .where(RoadEdge.region_code == region)
+                .group_by(RoadEdge.oneway)
+            )
+        ).all()
+        # a node per settlement; the tree's n-1 roads and the trunk both ways, one one-way
+        assert nodes == n
+        assert dict(edges) == {False: 2 * (n - 1) + 2, True: 1}
+        report = await access.access(s, PLANNER, region)
+        assert report.method == "road"
+        assert not report.no_coordinates
+        assert not report.outside_country
+        # every settlement's nearest unit of the threshold level is reached along the roads
+        near = [a.nearest.get(report.threshold_level) for a in report.settlements]
+        assert len(near) == n
+        assert all(x is not None and x.method == "road" for x in near)
+
+
+async def test_demo_mobile_team_calendar_visits_and_encounters(scratch, country) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from salomat.domains.planning.service import mobile
+    from salomat.domains.registry import service as registry
+    from salomat.fhir.mobile_encounter import encounter
+
+    spec = pack.demo(country)["planning"]["mobile_team"]
+    today = mobile.today()
+    async with session_factory(scratch)() as s:
+        (team,) = await mobile.list_teams(s, PLANNER)
+        assert team.facility_code == spec["facility"]
+        assert team.name == spec["name"]
+        assert len(team.members) == len(spec["members"])
+        cal = await mobile.calendar(
+            s, PLANNER, team.id, today - timedelta(days=60), today + timedelta(days=60)
+        )
+        # the planned visits: the past rounds' settlements visited, next week's not yet
+        past = [p for p in cal if p.planned_on <= today]
+        future = [p for p in cal if p.planned_on > today]
+        assert past
+        assert future
+        assert not any(p.visited for p in future)
+        visited = {(p.settlement, p.planned_on) for p in past if p.visited}
+        assert len(visited) == len(spec["visits"])
+        assert {c for c, _ in visited} == {str(v["settlement"]) for v in spec["visits"]}
+        assert all(p.method == "estimate" for p in cal)
+        visits = await mobile.list_visits(s, PLANNER, team.id, today - timedelta(days=60), today)
+        assert len(visits) == len(spec["visits"])
+        # the planner is not of the team's facility: 2 or 3 people seen is a small count
+        assert all(v.people == "<5" for v in visits)
+        # the people seen as FHIR Encounters, read by a family doctor of the facility
+        fid = await registry.facility_id_by_code(s, spec["facility"])
+        doctor = Principal(
+            user_id=0,
+            username="doctor",
+            role="family_doctor",
+            session_id="t",
+            facility_id=fid,
+            facility_code=spec["facility"],
+        )
+        own = await mobile.list_visits(s, doctor, team.id, today - timedelta(days=60), today)
+        assert sorted(v.people for v in own) == sorted(len(v["people"]) for v in spec["visits"])
+        first = spec["visits"][0]
+        seen = first["people"][0]
+        page = await registry.search_persons(s, doctor, _query(seen["national_id"]), _page())
+        (person,) = page.items
+        found = await mobile.person_encounters(s, doctor, person.id)
+        assert [e.settlement_code for e in found] == [str(first["settlement"])]
+        resource = encounter(found[0])
+        assert resource["subject"]["reference"] == f"Patient/{person.id}"
+        assert [t["coding"][0]["code"] for t in resource["type"]] == seen["services"]
+        assert resource["period"]["start"] <= today.isoformat()
+
+
+def _query(national_id: str):  # type: ignore[no-untyped-def]
+    from salomat.domains.registry.schemas import PersonQuery
+
+    return PersonQuery(national_id=national_id)
+
+
+def _page():  # type: ignore[no-untyped-def]
+    from salomat.core.pagination import PageParams
+
+    return PageParams(limit=1, offset=0)
+
+
+_PLACE = st.tuples(
+    st.floats(min_value=37.0, max_value=45.0), st.floats(min_value=56.0, max_value=80.0)
+)
+
+
+@pytest.mark.no_db
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_PLACE, min_size=2, max_size=12),
+    st.lists(st.integers(min_value=0, max_value=10**6), min_size=12, max_size=12),
+    st.randoms(use_true_random=False),
+)
+def test_synthetic_roads_join_every_place_the_same_whatever_the_order(coords, pops, rnd) -> None:  # type: ignore[no-untyped-def]
+    from salomat.domains.planning.service.demo_roads import DemoPlace, synthetic_ways
+
+    places = [DemoPlace(f"S{i:02}", lat, lon, pops[i]) for i, (lat, lon) in enumerate(coords)]
+    ways = synthetic_ways(places)
+    shuffled = list(places)
+    rnd.shuffle(shuffled)
+    assert synthetic_ways(shuffled) == ways  # deterministic: the order read does not matter
+    local = [w for w in ways if w.highway == "unclassified" and not w.oneway]
+    trunk = [w for w in ways if w.highway == "trunk"]
+    oneway = [w for w in ways if w.oneway]
+    assert len(local) == len(places) - 1
+    big = sorted(places, key=lambda p: (-p.population, p.code))[:2]
+    assert [(w.a, w.b) for w in trunk] == [tuple(sorted(p.code for p in big))]
+    # the tree alone joins every place (union-find over its roads)
+    parent = {p.code: p.code for p in places}
+
+    def root(c: str) -> str:
+        while parent[c] != c:
+            c = parent[c]
+        return c
+
+    for w in local:
+        parent[root(w.a)] = root(w.b)
+    assert len({root(p.code) for p in places}) == 1
+    # one one-way road where some pair is not yet joined, none where every pair is
+    joined = {(w.a, w.b) for w in local + trunk}
+    pairs = len(places) * (len(places) - 1) // 2
+    assert len(oneway) == (1 if pairs > len(joined) else 0)
+    assert all(w.a < w.b for w in ways)
+
+
+@pytest.mark.no_db
+def test_synthetic_osm_is_labelled_and_read_by_the_importer() -> None:
+    import io
+
+    from salomat.domains.planning.service import norms, roads
+    from salomat.domains.planning.service.demo_roads import SOURCE, DemoPlace, synthetic_osm
+
+    p = norms.current()
+    # four places about the middle of the deployed country's bounds
+    lat = (p.bounds.min_latitude + p.bounds.max_latitude) / 2
+    lon = (p.bounds.min_longitude + p.bounds.max_longitude) / 2
+    places = [
+        DemoPlace("A", lat, lon, 50_000),
+        DemoPlace("B", lat - 0.12, lon - 0.15, 5_000),
+        DemoPlace("C", lat - 0.02, lon - 0.07, 3_000),
+        DemoPlace("D", lat + 0.12, lon - 0.22, 2_000),
+    ]
+    xml = synthetic_osm(places)
+    assert f'generator="{SOURCE}"'.encode() in xml
+    assert b"SYNTHETIC" in xml
+    net = roads.parse_osm(io.BytesIO(xml), p.access, p.bounds)
+    assert len(net.nodes) == 4
+    # 3 tree roads and the trunk, both ways; one one-way road
+    assert sum(1 for e in net.edges if not e[4]) == 8
+    assert sum(1 for e in net.edges if e[4]) == 1
