@@ -138,3 +138,38 @@ async def test_the_mobile_route_names_its_base_and_counts_days_in_words(
     assert plan.settlements["S6"] not in hint
     days = r.text.split('data-testid="pm-days"')[1].count('data-testid="pm-day"')
     assert f" {days} working day{'' if days == 1 else 's'} " in hint
+
+
+async def test_settlements_off_the_map_are_named_in_the_reader_s_language(
+    client, make_user, login, plan, kz, db
+):
+    """The area page's "Without coordinates" and "Coordinates outside the country" lines
+    name the settlements (in Russian for a Russian reader), never by their codes."""
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Territory
+
+    await db.execute(
+        update(Territory)
+        .where(Territory.code == plan.settlements["S3"])
+        .values(latitude=None, longitude=None, names={"en": "Village S3", "ru": "Село S3"})
+    )
+    await db.execute(
+        update(Territory)
+        .where(Territory.code == plan.settlements["S4"])
+        .values(latitude=0.0, longitude=0.0, names={"en": "Village S4", "ru": "Село S4"})
+    )
+    await db.commit()
+    r = await client.get(
+        PAGE,
+        params={"area": plan.region, "edition": "kz-2022"},
+        headers=await _reader(make_user, login, "ru"),
+    )
+    assert r.status_code == 200, r.text
+    missing = r.text.split('data-testid="pl-no-coordinates"')[1].split("</p>")[0]
+    assert "Село S3" in missing
+    assert plan.settlements["S3"] not in missing
+    assert "Village S3" not in missing
+    outside = r.text.split('data-testid="pl-outside"')[1].split("</p>")[0]
+    assert "Село S4" in outside
+    assert plan.settlements["S4"] not in outside

@@ -275,6 +275,8 @@ async def _overview(
     ctx["staffing"] = await staffing_report(session, principal, area, on=day, rows=rows)
     acc = await access.access(session, principal, area, edition_code=code, rows=read)
     ctx["access"] = acc
+    # the settlements left off the map are named in the reader's language, not by code
+    ctx["place_names"] = {r.code: local_name(r) for r in rows}
     ctx["map"] = map_of(
         rows,
         {a.code: a for a in acc.settlements},
