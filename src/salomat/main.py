@@ -35,6 +35,7 @@ from salomat.domains.cancer import api as cancer_api
 from salomat.domains.cancer import web as cancer_web
 from salomat.domains.child import api as child_api
 from salomat.domains.child import web as child_web
+from salomat.domains.epidemic import api as epidemic_api
 from salomat.domains.immunization import api as immunization_api
 from salomat.domains.immunization import web as immunization_web
 from salomat.domains.insurance import api as insurance_api
@@ -173,6 +174,7 @@ def create_app() -> FastAPI:
         *cancer_api.routers,
         *screening_api.routers,
         *planning_api.routers,
+        *epidemic_api.routers,
         *planning_api_access.routers,
         *screening_api_indicators.routers,
         *insurance_api.routers,

@@ -292,6 +292,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "planning:read": frozenset({Role.planner, Role.analyst, Role.epidemiologist}),
     "planning:edit": frozenset({Role.planner}),
     "planning:mobile": frozenset({Role.nurse, Role.family_doctor}),
+    # epidemic surveillance (issue 23, docs/epidemic.md): every clinician notifies a case
+    # of a notifiable disease (no lab or hospital role exists yet: the clinical roles
+    # report for their own facility, as they report its beds and daily occupancy; the admin
+    # registers beds for any facility); a notification is a diagnosis, read only by the
+    # epidemiologist (and the notifying facility); counts and capacity are aggregates for
+    # the epidemiologist and the analyst (small counts suppressed for the analyst)
+    "epidemic:report": CLINICAL_ROLES,
+    "epidemic:capacity": frozenset({*CLINICAL_ROLES, Role.admin}),
+    "epidemic:read": frozenset({Role.epidemiologist, Role.analyst}),
+    "epidemic:cases": frozenset({Role.epidemiologist}),
 }
 
 #: Roles whose person reads are not limited to a facility (with why).

@@ -132,6 +132,12 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     "planning:read": _r("Location", "Organization", "HealthcareService", "PractitionerRole"),
     "planning:edit": None,
     "planning:mobile": _w("Encounter"),
+    # epidemic surveillance (docs/epidemic.md): a notification is a Condition with its lab
+    # Observation; capacity is a SANER-style MeasureReport
+    "epidemic:report": _w("Condition", "Observation"),
+    "epidemic:capacity": _w("MeasureReport"),
+    "epidemic:read": _r("MeasureReport"),
+    "epidemic:cases": _r("Condition", "Observation"),
     "insurance:manage": _w("Coverage", "Account"),
     "insurance:eligibility": _r("Coverage", "CoverageEligibilityResponse"),
     "insurance:claim": _w("Claim"),

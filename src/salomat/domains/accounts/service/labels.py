@@ -95,6 +95,10 @@ RESOURCE_TYPES: dict[str, str] = {
     "ScreeningCoverage": N_("Screening coverage"),
     "SettlementCensus": N_("Settlement census figure"),
     "PlanningScenario": N_("Network planning scenario"),
+    "CaseNotification": N_("Notification of an infectious disease case"),
+    "BedCapacity": N_("Registered hospital beds"),
+    "BedOccupancy": N_("Daily hospital bed occupancy"),
+    "EpidemicCounts": N_("Daily case counts"),
     # refusals by role name the permission's area
     "session": N_("Login session"),
     "user": N_("User account"),
@@ -128,6 +132,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "statistics": N_("Health indicators"),
     "screening": N_("Screening and disease management"),
     "planning": N_("Network planning"),
+    "epidemic": N_("Epidemic surveillance"),
 }
 
 #: what the shared health record (domains.record) keeps, by kind: the names its own page

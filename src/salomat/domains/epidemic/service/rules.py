@@ -254,3 +254,65 @@ def current() -> EpidemicPack:
     """The deployed country's epidemic parameters (the services call this; tests replace
     it)."""
     return epidemic_pack()
+
+
+@dataclass(frozen=True)
+class NamedCode:
+    """A notifiable disease (an ICD-10 code or category) or a bed profile, with its names."""
+
+    code: str
+    names: Mapping[str, str]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.code
+
+
+@dataclass(frozen=True)
+class Notifiable:
+    diseases: tuple[NamedCode, ...]
+    source: str
+    unverified: bool
+
+    def match(self, icd10: str) -> NamedCode | None:
+        """The listed entry covering ``icd10``: the code itself, else its three-character
+        category (``A01.0`` is covered by ``A01``; ``U07.1`` only by ``U07.1``)."""
+        by_code = {d.code: d for d in self.diseases}
+        return by_code.get(icd10) or by_code.get(icd10[:3])
+
+
+def _named(raw: Any, where: str) -> tuple[NamedCode, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise pack.PackError(f"{where}: a non-empty list is required")
+    out = []
+    for i, d in enumerate(raw):
+        if (
+            not isinstance(d, Mapping)
+            or not d.get("code")
+            or not isinstance(d.get("names"), Mapping)
+        ):
+            raise pack.PackError(f"{where}[{i}]: needs a code and names")
+        out.append(NamedCode(str(d["code"]), dict(d["names"])))
+    if len({d.code for d in out}) != len(out):
+        raise pack.PackError(f"{where}: two entries share a code")
+    return tuple(out)
+
+
+@lru_cache(maxsize=4)
+def notifiable(country: str | None = None) -> Notifiable:
+    """The pack's notifiable diseases (``notifiable`` in ``<CC>/epidemic.yaml``)."""
+    cc = (country or get_settings().country).upper()
+    raw = pack.load(cc, "epidemic").get("notifiable") or {}
+    return Notifiable(
+        diseases=_named(raw.get("diseases"), f"{cc}/epidemic.yaml: notifiable.diseases"),
+        source=str(raw.get("source") or ""),
+        unverified=bool(raw.get("unverified", False)),
+    )
+
+
+@lru_cache(maxsize=4)
+def bed_profiles(country: str | None = None) -> tuple[NamedCode, ...]:
+    """The pack's bed profiles (``bed_profiles``: infectious, icu, general)."""
+    cc = (country or get_settings().country).upper()
+    return _named(
+        pack.load(cc, "epidemic").get("bed_profiles"), f"{cc}/epidemic.yaml: bed_profiles"
+    )

@@ -1,0 +1,224 @@
+"""REST routes of epidemic surveillance (/api/v1/epidemic/...): case notifications (entry,
+read, search, CSV import and export), daily counts by area, registered beds and daily
+occupancy (docs/epidemic.md "API").
+
+A notification is a diagnosis: entered by the notifying clinicians (``epidemic:report``),
+read by the epidemiologist (``epidemic:cases``) and the notifying facility; counts and
+capacity are aggregates (``epidemic:read``), small counts suppressed for the analyst.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query, Request
+
+from salomat.core import i18n
+from salomat.core.downloads import CsvFile, csv_download
+from salomat.core.errors import N_, FieldError, Forbidden, Invalid
+from salomat.core.params import RowId
+from salomat.core.policy import Require, RequireAny, allowed
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.epidemic.schemas import (
+    AreaCountsOut,
+    BedsIn,
+    BedsOut,
+    CapacityOut,
+    CountsOut,
+    NotificationImportOut,
+    NotificationIn,
+    NotificationOut,
+    NotificationPage,
+    OccupancyIn,
+    OccupancyOut,
+)
+from salomat.domains.epidemic.service import capacity, counts, notification_csv, notifications
+
+api = router(prefix="/api/v1/epidemic", tags=["epidemic"])
+routers = [api]
+
+Reporter = Annotated[Principal, Depends(Require("epidemic:report"))]
+CaseReader = Annotated[Principal, Depends(Require("epidemic:cases"))]
+OneReader = Annotated[Principal, Depends(RequireAny("epidemic:cases", "epidemic:report"))]
+Reader = Annotated[Principal, Depends(Require("epidemic:read"))]
+CapacityReporter = Annotated[Principal, Depends(Require("epidemic:capacity"))]
+CapacityReader = Annotated[Principal, Depends(RequireAny("epidemic:read", "epidemic:capacity"))]
+Area = Annotated[
+    str | None,
+    Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$", description="a region or district code"),
+]
+By = Annotated[Literal["onset", "report"], Query(description="count by onset or report date")]
+From = Annotated[date | None, Query(alias="from")]
+To = Annotated[date | None, Query(alias="to")]
+
+_INVALID = {422: {"description": "a field is wrong, each named"}}
+
+
+def _language() -> str:
+    return i18n.current_language()
+
+
+@api.post("/notifications", response_model=NotificationOut, status_code=201, responses=_INVALID)
+async def create_notification(
+    data: NotificationIn, session: DbSession, principal: Reporter
+) -> NotificationOut:
+    """Notify a case of a notifiable disease (the pack's ICD-10 list). Refused, naming the
+    field: onset after report, onset before the person's birth, a report in the future, an
+    ICD-10 code unknown or not notifiable, an unknown district or facility. A retry with
+    the same ``Idempotency-Key`` answers the first notification."""
+    return await notifications.create_notification(session, principal, data, language=_language())
+
+
+@api.get("/notifications", response_model=NotificationPage, responses=_INVALID)
+async def search_notifications(
+    session: DbSession,
+    principal: CaseReader,
+    district: Area = None,
+    start: From = None,
+    end: To = None,
+    by: By = "report",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> NotificationPage:
+    """Notifications of a district or region by report (or onset) date, newest first; each
+    one shown is audited."""
+    items, total = await notifications.search_notifications(
+        session, principal, district=district, start=start, end=end, by=by,
+        limit=limit, offset=offset, language=_language(),
+    )  # fmt: skip
+    return NotificationPage(items=items, total=total)
+
+
+@api.get("/notifications.csv", responses=_INVALID)
+async def export_notifications(
+    session: DbSession,
+    principal: CaseReader,
+    district: Area = None,
+    start: From = None,
+    end: To = None,
+    by: By = "report",
+) -> Any:
+    """The search as CSV (the import's columns), every cell neutralised."""
+    items, _ = await notifications.search_notifications(
+        session, principal, district=district, start=start, end=end, by=by,
+        limit=notifications.MAX_PAGE, language=_language(),
+    )  # fmt: skip
+    return csv_download(CsvFile("notifications.csv", notification_csv.export_csv(items)))
+
+
+@api.get("/notifications/{notification_id}", response_model=NotificationOut)
+async def read_notification(
+    notification_id: RowId, session: DbSession, principal: OneReader
+) -> NotificationOut:
+    """One notification: the epidemiologist's, or the notifying facility's own."""
+    return await notifications.get_notification(
+        session, principal, notification_id, language=_language()
+    )
+
+
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+@api.post(
+    "/notifications/import",
+    response_model=NotificationImportOut,
+    status_code=201,
+    openapi_extra=_CSV_BODY,
+    responses={
+        422: {
+            "description": "lines refused, each named lines.<line>.<column> (the header is "
+            "line 1); nothing is stored"
+        }
+    },
+)
+async def import_notifications(
+    request: Request, session: DbSession, principal: Reporter
+) -> NotificationImportOut:
+    """Notifications as CSV (text/csv): ``person_id,icd10,onset_date,report_date,district``
+    and optionally ``lab_confirmed,lab_facility,hospitalised,admission_date,
+    reporting_facility``. All lines or none."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Invalid.fields([FieldError("file", N_("The file is not UTF-8 text"))]) from e
+    if "\x00" in text:
+        raise Invalid.fields([FieldError("file", N_("The file is not UTF-8 text"))])
+    report = await notification_csv.import_csv(session, principal, text, language=_language())
+    if report.issues:
+        raise Invalid.fields(
+            [
+                FieldError(f"lines.{line}.{e.field}", e.msgid, e.params)
+                for line, e in report.issues[:200]
+            ]
+        )
+    return NotificationImportOut(lines=report.lines, imported=len(report.ids), ids=report.ids)
+
+
+@api.get("/counts", response_model=CountsOut, responses=_INVALID)
+async def read_counts(
+    session: DbSession,
+    principal: Reader,
+    area: Area = None,
+    start: From = None,
+    end: To = None,
+    by: By = "onset",
+) -> CountsOut:
+    """Daily cases: the country by region (no ``area``), a region by district, or one
+    district, over ``from..to`` (default the last 28 days). Counts of 1-4 are shown as
+    "<5" to readers who do not read notifications."""
+    end = end or notifications.today()
+    start = start or end - timedelta(days=27)
+    result, areas, suppressed = await counts.published_counts(
+        session, principal, area=area, start=start, end=end, by=by, language=_language()
+    )
+    return CountsOut(
+        by=by,
+        days=list(result.days),
+        areas=[
+            AreaCountsOut(code=a.code, name=a.name, level=a.level, counts=a.counts) for a in areas
+        ],
+        suppressed=suppressed,
+    )
+
+
+@api.post("/beds", response_model=BedsOut, status_code=201, responses=_INVALID)
+async def register_beds(data: BedsIn, session: DbSession, principal: CapacityReporter) -> BedsOut:
+    """Beds of a profile (the pack's: infectious, icu, general) at a facility from a day
+    on; the same facility, profile and day again replaces the number."""
+    return await capacity.register_beds(session, principal, data)
+
+
+@api.post("/occupancy", response_model=OccupancyOut, status_code=201, responses=_INVALID)
+async def report_occupancy(
+    data: OccupancyIn, session: DbSession, principal: CapacityReporter
+) -> OccupancyOut:
+    """A day's occupancy of a profile at a facility; refused, naming the field: occupied
+    above the beds registered (with their number), a negative count, a future day."""
+    return await capacity.report_occupancy(session, principal, data, language=_language())
+
+
+@api.get("/occupancy", response_model=CapacityOut, responses=_INVALID)
+async def read_occupancy(
+    session: DbSession,
+    principal: CapacityReader,
+    day: date,
+    facility: Area = None,
+    region: Area = None,
+) -> CapacityOut:
+    """Beds and occupancy on ``day`` of a facility, or summed over a region (neither: the
+    country). A reporter without ``epidemic:read`` sees their own facility only."""
+    if facility is not None and region is not None:
+        raise Invalid.fields([FieldError("region", N_("Give a facility or a region, not both"))])
+    own_only = not allowed(principal.role, "epidemic:read")
+    if own_only and facility is None:
+        raise Forbidden(N_("You may read only your own facility's capacity"))
+    if facility is not None:
+        return await capacity.facility_capacity(
+            session, principal, facility, day, own_only=own_only, language=_language()
+        )
+    return await capacity.region_capacity(session, principal, region, day, language=_language())

@@ -1,0 +1,162 @@
+"""Hospital capacity: beds registered by facility and profile from a day on, the daily
+occupancy refused above the registered beds (occupied == beds accepted, beds + 1 refused,
+naming ``occupied`` and the number), negative counts, a future day, an unknown profile;
+a day reported again replaces it; a region's sum; who may report and read."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from salomat.domains.epidemic.service.notifications import today
+
+pytestmark = pytest.mark.anyio
+
+API = "/api/v1/epidemic"
+
+
+def fields(r) -> set[str]:  # type: ignore[no-untyped-def]
+    return {e["field"] for e in r.json().get("errors", [])}
+
+
+@pytest.fixture
+async def hospital(client, make_user, login):  # type: ignore[no-untyped-def]
+    nurse = await make_user("nurse")
+    auth = await login(nurse)
+    day = today() - timedelta(days=1)
+    r = await client.post(
+        f"{API}/beds",
+        json={
+            "facility": nurse.facility_code,
+            "profile": "infectious",
+            "beds": 40,
+            "valid_from": (day - timedelta(days=30)).isoformat(),
+        },
+        headers=auth,
+    )
+    assert r.status_code == 201, r.text
+    return nurse, auth, day
+
+
+def _occ(facility: str, day, occupied: int, profile: str = "infectious", **kw):  # type: ignore[no-untyped-def]
+    return {
+        "facility": facility,
+        "day": day.isoformat(),
+        "profile": profile,
+        "occupied": occupied,
+        "admitted": kw.get("admitted", 3),
+        "discharged": kw.get("discharged", 2),
+    }
+
+
+async def test_occupied_at_beds_ok_one_above_refused(client, hospital) -> None:  # type: ignore[no-untyped-def]
+    nurse, auth, day = hospital
+    r = await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 40), headers=auth)
+    assert r.status_code == 201, r.text
+    assert r.json()["beds"] == 40
+    r = await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 41), headers=auth)
+    assert r.status_code == 422
+    assert fields(r) == {"occupied"}
+    assert "40" in r.json()["errors"][0]["message"]
+
+
+async def test_negative_future_and_unknown_profile(client, hospital) -> None:  # type: ignore[no-untyped-def]
+    nurse, auth, day = hospital
+    r = await client.post(
+        f"{API}/occupancy", json=_occ(nurse.facility_code, day, -1, admitted=-1), headers=auth
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"occupied", "admitted"}
+    t = today()
+    r = await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, t, 1), headers=auth)
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{API}/occupancy", json=_occ(nurse.facility_code, t + timedelta(days=1), 1), headers=auth
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"day"}
+    r = await client.post(
+        f"{API}/occupancy",
+        json=_occ(nurse.facility_code, day, 1, profile="maternity"),
+        headers=auth,
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"profile"}
+    # icu is a known profile but none are registered here
+    r = await client.post(
+        f"{API}/occupancy", json=_occ(nurse.facility_code, day, 1, profile="icu"), headers=auth
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"profile"}
+    r = await client.post(
+        f"{API}/beds",
+        json={
+            "facility": nurse.facility_code,
+            "profile": "icu",
+            "beds": -1,
+            "valid_from": day.isoformat(),
+        },
+        headers=auth,
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"beds"}
+
+
+async def test_beds_valid_from_decides(client, hospital) -> None:  # type: ignore[no-untyped-def]
+    nurse, auth, day = hospital
+    r = await client.post(
+        f"{API}/beds",
+        json={
+            "facility": nurse.facility_code,
+            "profile": "infectious",
+            "beds": 60,
+            "valid_from": day.isoformat(),
+        },
+        headers=auth,
+    )
+    assert r.status_code == 201
+    assert (
+        await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 60), headers=auth)
+    ).status_code == 201
+    before = day - timedelta(days=1)
+    r = await client.post(
+        f"{API}/occupancy", json=_occ(nurse.facility_code, before, 41), headers=auth
+    )
+    assert r.status_code == 422
+    assert fields(r) == {"occupied"}
+
+
+async def test_day_reported_again_replaces_and_reads(client, hospital, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    nurse, auth, day = hospital
+    await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 10), headers=auth)
+    await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 12), headers=auth)
+    q = {"facility": nurse.facility_code, "day": day.isoformat()}
+    r = await client.get(f"{API}/occupancy", params=q, headers=auth)
+    assert r.status_code == 200, r.text
+    [line] = r.json()["profiles"]
+    assert (line["profile"], line["beds"], line["occupied"]) == ("infectious", 40, 12)
+    epi = await login(await make_user("epidemiologist"))
+    r = await client.get(f"{API}/occupancy", params={"day": day.isoformat()}, headers=epi)
+    assert r.status_code == 200
+    by = {p["profile"]: p for p in r.json()["profiles"]}
+    assert by["infectious"]["occupied"] >= 12
+    assert by["infectious"]["beds"] >= 40
+
+
+async def test_capacity_permissions(client, hospital, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    nurse, auth, day = hospital
+    # another facility's nurse may neither report nor read this one
+    other = await login(await make_user("nurse"))
+    r = await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 1), headers=other)
+    assert r.status_code == 422
+    assert fields(r) == {"facility"}
+    q = {"facility": nurse.facility_code, "day": day.isoformat()}
+    assert (await client.get(f"{API}/occupancy", params=q, headers=other)).status_code == 403
+    assert (
+        await client.get(f"{API}/occupancy", params={"day": day.isoformat()}, headers=auth)
+    ).status_code == 403
+    for role in ("registrar", "pharmacist", "planner", "analyst", "epidemiologist"):
+        a = await login(await make_user(role))
+        r = await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 1), headers=a)
+        assert r.status_code == 403, role

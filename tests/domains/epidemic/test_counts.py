@@ -1,0 +1,103 @@
+"""Daily counts from the notifications: the areas × days array the Rt core takes (one
+statement, by onset or report date, by district or region), fed to ``estimate_rt``; the
+REST read, its small-number suppression for the analyst and not for the epidemiologist,
+and its refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from salomat.domains.epidemic.service import counts
+from salomat.domains.epidemic.service.notifications import today
+from salomat.domains.epidemic.service.rt import estimate_rt
+from salomat.domains.epidemic.service.rules import epidemic_pack
+
+pytestmark = pytest.mark.anyio
+
+API = "/api/v1/epidemic"
+
+
+async def _notify(client, scene, onset, report, n=1):  # type: ignore[no-untyped-def]
+    for _ in range(n):
+        r = await client.post(
+            f"{API}/notifications",
+            json=scene.body(onset_date=onset.isoformat(), report_date=report.isoformat()),
+            headers=scene.doctor_auth,
+        )
+        assert r.status_code == 201, r.text
+
+
+async def test_arrays_by_onset_and_report(client, scene, db) -> None:  # type: ignore[no-untyped-def]
+    from salomat.domains.registry import service as registry
+
+    t = today()
+    d0 = t - timedelta(days=6)
+    await _notify(client, scene, d0, d0 + timedelta(days=2), n=3)
+    await _notify(client, scene, d0 + timedelta(days=1), d0 + timedelta(days=2), n=2)
+    district = await registry.territory_id_by_code(db, scene.place.district)
+    region = await registry.territory_id_by_code(db, scene.place.region)
+    by_onset = await counts.daily_counts(
+        db, level="district", start=d0, end=t, by="onset", area_ids=(district,)
+    )
+    assert by_onset.counts.shape == (1, 7)
+    assert by_onset.counts[0].tolist() == [3, 2, 0, 0, 0, 0, 0]
+    assert not by_onset.counts.flags.writeable
+    by_report = await counts.daily_counts(
+        db, level="region", start=d0, end=t, by="report", area_ids=(region,)
+    )
+    assert by_report.counts[0].tolist() == [0, 0, 5, 0, 0, 0, 0]
+    # the array is what the Rt core takes
+    series = estimate_rt(by_onset.counts.astype(float), epidemic_pack("UZ").serial_interval)
+    assert series.mean.shape == (1, 7)
+
+
+async def test_rest_counts_suppressed_for_the_analyst(client, scene, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    t = today()
+    d0 = t - timedelta(days=3)
+    await _notify(client, scene, d0, d0, n=4)
+    await _notify(client, scene, d0 + timedelta(days=1), d0 + timedelta(days=1), n=5)
+    q = {
+        "area": scene.place.region,
+        "from": d0.isoformat(),
+        "to": (d0 + timedelta(days=2)).isoformat(),
+    }
+    r = await client.get(f"{API}/counts", params=q, headers=scene.epi_auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["suppressed"] is False
+    [area] = body["areas"]
+    assert area["code"] == scene.place.district
+    assert area["counts"] == [4, 5, 0]
+    analyst = await login(await make_user("analyst"))
+    r = await client.get(f"{API}/counts", params=q, headers=analyst)
+    assert r.json()["suppressed"] is True
+    assert r.json()["areas"][0]["counts"] == ["<5", 5, 0]
+    for role in ("family_doctor", "registrar", "planner"):
+        a = await login(await make_user(role))
+        assert (await client.get(f"{API}/counts", params=q, headers=a)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("q", "field"),
+    [
+        ({"area": "NOPE"}, "area"),
+        ({"by": "admission"}, "by"),
+        ({"from": "2026-02-01", "to": "2026-01-01"}, "from"),
+        ({"from": "2020-01-01", "to": "2026-01-01"}, "to"),
+    ],
+)
+async def test_counts_refusals_name_the_field(client, scene, q, field) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get(f"{API}/counts", params=q, headers=scene.epi_auth)
+    assert r.status_code == 422, r.text
+    assert field in {e["field"] for e in r.json()["errors"]}
+
+
+def test_max_days_boundary() -> None:
+    start = today() - timedelta(days=counts.MAX_DAYS - 1)
+    assert len(counts._days(start, today())) == counts.MAX_DAYS
+    with pytest.raises(Exception, match=r"Invalid|days"):
+        counts._days(start - timedelta(days=1), today())
+    assert np.int64  # numpy-ready
