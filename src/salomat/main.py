@@ -36,6 +36,8 @@ from salomat.domains.cancer import web as cancer_web
 from salomat.domains.child import api as child_api
 from salomat.domains.child import web as child_web
 from salomat.domains.epidemic import api as epidemic_api
+from salomat.domains.epidemic import api_revaccination as epidemic_api_revaccination
+from salomat.domains.epidemic import web_revaccination as epidemic_web_revaccination
 from salomat.domains.immunization import api as immunization_api
 from salomat.domains.immunization import web as immunization_web
 from salomat.domains.insurance import api as insurance_api
@@ -178,6 +180,7 @@ def create_app() -> FastAPI:
         *planning_api_access.routers,
         *screening_api_indicators.routers,
         *insurance_api.routers,
+        *epidemic_api_revaccination.routers,
         fhir_api.router,
         fhir_bulk_api.downloads,
         accounts_web.web,
@@ -194,6 +197,7 @@ def create_app() -> FastAPI:
         planning_web.web,
         statistics_web.web,
         insurance_web.web,
+        epidemic_web_revaccination.web,
         record_web.web,
         bulkdata_web.web,
         subscriptions_web.web,

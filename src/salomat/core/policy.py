@@ -141,6 +141,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "immunization:read": frozenset({Role.nurse, Role.family_doctor, Role.citizen}),
     "immunization:record": frozenset({Role.nurse, Role.family_doctor}),
     "immunization:worklist": frozenset({Role.nurse, Role.family_doctor}),
+    # the citizen portal's own revaccination notice (her own record only)
+    "immunization:portal": frozenset({Role.citizen}),
     # coverage is aggregate (no person data)
     "immunization:coverage": frozenset({Role.analyst, Role.epidemiologist, Role.family_doctor}),
     # the child's health passport: growth, newborn data, well-child visits

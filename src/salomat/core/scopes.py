@@ -82,6 +82,7 @@ PERMISSION_ACCESS: dict[str, Access | None] = {
     "immunization:read": _r("Immunization", "ImmunizationRecommendation"),
     "immunization:record": _w("Immunization"),
     "immunization:worklist": _r("ImmunizationRecommendation"),
+    "immunization:portal": None,
     "immunization:coverage": _r("MeasureReport"),
     "child:read": _r("Observation", "Encounter"),
     "child:record": _w("Observation", "Encounter"),

@@ -1,0 +1,371 @@
+"""Revaccination counted from the immunization registry in SQL (issue 23, item 6).
+
+The note's vector 5 scaled down with the same proportions (1,000 completed primary, 800
+eligible, 540 revaccinated: 67.5 % of the eligible, 54.0 % of all), the interval's
+boundary, merged records counted once, the worklist's scope and audit, the citizen's own
+notice, the CSV and the MeasureReport.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select, text, update
+
+from salomat.domains.epidemic.service.revaccination import months_before
+from salomat.domains.immunization.models import Dose
+from salomat.domains.registry.models import Person, Section, Territory
+from tests.domains.maternal.test_referrals import facility
+from tests.factories import unique
+
+pytestmark = pytest.mark.anyio
+
+ON = date(2025, 6, 15)
+CUTOFF = months_before(ON, 6)  # 2024-12-15: completed on or before it -> eligible
+NOW = datetime(2025, 6, 15, tzinfo=UTC)
+
+
+async def _settlement_id(db: Any, code: str) -> int:
+    return int(await db.scalar(select(Territory.id).where(Territory.code == code)))
+
+
+async def _people(db: Any, n: int, born: date, **kw: Any) -> list[int]:
+    """``n`` people inserted set-wise (the registry's service would take minutes)."""
+    tag = unique("rv")
+    rows = [
+        {
+            "family_name": f"{tag}{i}",
+            "given_name": "Test",
+            "name_key": f"{tag}{i} test",
+            "family_key": f"{tag}{i}",
+            "birth_date": born,
+            "sex": "female",
+            "name_script": "latn",
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+            **kw,
+        }
+        for i in range(n)
+    ]
+    await db.execute(insert(Person), rows)
+    ids = (await db.scalars(select(Person.id).where(Person.family_name.like(f"{tag}%")))).all()
+    return sorted(ids)
+
+
+async def _doses(db: Any, ids: list[int], days: list[date], **kw: Any) -> None:
+    rows = [
+        {
+            "person_id": pid,
+            "antigen": "covid19",
+            "dose_number": k + 1,
+            "given_on": day,
+            "valid": True,
+            "status": "completed",
+            "source": "entered",
+            "recorded_by": "test",
+            "recorded_at": NOW,
+            "version": 1,
+            **kw,
+        }
+        for pid in ids
+        for k, day in enumerate(days)
+    ]
+    if rows:
+        await db.execute(insert(Dose), rows)
+
+
+OLD = [date(2023, 1, 10), date(2023, 2, 10)]
+RECENT = [date(2025, 1, 1), date(2025, 2, 1)]
+REV = [*OLD, date(2024, 1, 10)]
+
+
+@pytest.fixture
+async def epidemiologist(make_user, login) -> dict[str, str]:
+    return await login(await make_user("epidemiologist"))
+
+
+async def coverage(client: Any, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    r = await client.get("/api/v1/epidemic/revaccination/coverage", params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _cell(c: dict[str, Any], unit: str | None, band: str | None) -> dict[str, Any]:
+    rows = c["rows"] if unit is not None else c["total"]
+    return next(r for r in rows if r["age_group"] == band and (unit is None or r["code"] == unit))
+
+
+async def test_the_notes_vector_5_by_region_and_age_group(client, db, make_place, epidemiologist):
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    forty, sixty_five = date(1985, 1, 1), date(1960, 1, 1)  # 40-49 and 60-69 on ON
+    groups = (
+        # (born, people, dose days): 40-49: 600 completed, 500 eligible, 340 revaccinated
+        (forty, 340, REV),
+        (forty, 160, OLD),
+        (forty, 100, RECENT),
+        # 60-69: 400 completed, 300 eligible, 200 revaccinated
+        (sixty_five, 200, REV),
+        (sixty_five, 100, OLD),
+        (sixty_five, 100, RECENT),
+        # not counted: one dose only, a dose entered in error, another antigen
+        (forty, 30, OLD[:1]),
+    )
+    for born, n, days in groups:
+        await _doses(db, await _people(db, n, born, settlement_id=sid), days)
+    half = await _people(db, 20, forty, settlement_id=sid)
+    await _doses(db, half, OLD[:1])
+    await _doses(db, half, [OLD[1]], status="entered_in_error")
+    await _doses(db, await _people(db, 5, forty, settlement_id=sid), OLD, antigen="td")
+    await db.commit()
+
+    c = await coverage(client, epidemiologist, area=place.region, on=ON.isoformat())
+    assert c["target_percent"] == "65" or float(c["target_percent"]) == 65
+    whole = _cell(c, None, None)
+    assert (whole["completed_primary"], whole["eligible"], whole["revaccinated"]) == (
+        1000,
+        800,
+        540,
+    )
+    assert float(whole["of_eligible"]["percent"]) == 67.5
+    assert whole["of_eligible"]["met"] is True
+    assert float(whole["of_all"]["percent"]) == 54.0
+    assert whole["of_all"]["met"] is False
+    # both denominators labelled
+    assert "eligible" in whole["of_eligible"]["label"]
+    assert "6" in whole["of_eligible"]["label"]
+    assert "completed primary series" in whole["of_all"]["label"]
+
+    a = _cell(c, place.district, "40–49")
+    assert (a["completed_primary"], a["eligible"], a["revaccinated"]) == (600, 500, 340)
+    assert float(a["of_eligible"]["percent"]) == 68.0
+    assert a["of_eligible"]["met"] is True
+    b = _cell(c, place.district, "60–69")
+    assert (b["completed_primary"], b["eligible"], b["revaccinated"]) == (400, 300, 200)
+    assert float(b["of_eligible"]["percent"]) == 66.7
+    empty = _cell(c, place.district, "18–29")
+    assert empty["completed_primary"] == 0
+    assert empty["of_all"]["percent"] is None
+    assert empty["of_all"]["met"] is None
+
+    # the CSV: the same figures, cells neutralised by core.downloads
+    r = await client.get(
+        "/api/v1/epidemic/revaccination/coverage.csv",
+        params={"area": place.region, "on": ON.isoformat()},
+        headers=epidemiologist,
+    )
+    assert r.status_code == 200
+    lines = list(csv.DictReader(io.StringIO(r.text)))
+    last = lines[-1]
+    assert (last["age_group"], last["completed_primary"], last["pct_of_eligible"]) == (
+        "all ages",
+        "1000",
+        "67.5",
+    )
+    assert (last["met_of_eligible"], last["met_of_all"]) == ("yes", "no")
+
+    # one aggregate read audited, no person in it
+    audited = await db.scalar(
+        text(
+            "SELECT count(*) FROM audit_event WHERE resource_type = 'ImmunizationCoverage' "
+            "AND resource_id = :area AND patient_id IS NULL"
+        ).bindparams(area=place.region)
+    )
+    assert audited == 2
+
+
+async def test_the_measure_report_is_valid_r4_with_both_denominators(
+    client, db, make_place, epidemiologist
+):
+    from fhir.resources.R4B.measurereport import MeasureReport
+
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    await _doses(db, await _people(db, 3, date(1985, 1, 1), settlement_id=sid), REV)
+    await _doses(db, await _people(db, 1, date(1985, 1, 1), settlement_id=sid), OLD)
+    await db.commit()
+    r = await client.get(
+        "/api/v1/epidemic/revaccination/coverage/measure-report",
+        params={"area": place.region, "on": ON.isoformat()},
+        headers=epidemiologist,
+    )
+    assert r.status_code == 200, r.text
+    mr = MeasureReport.model_validate(r.json())
+    assert mr.type == "summary"
+    assert len(mr.group) == 2
+    eligible, everyone = mr.group
+    assert eligible.code.coding[0].code == "eligible"
+    assert float(eligible.measureScore.value) == 75.0
+    assert everyone.code.coding[0].code == "all"
+    pops = {p.code.coding[0].code: p.count for p in everyone.population}
+    assert pops == {"initial-population": 4, "denominator": 4, "numerator": 3}
+    strata = {s.value.text: s for s in eligible.stratifier[0].stratum}
+    assert float(strata["40–49"].measureScore.value) == 75.0
+
+
+async def test_the_interval_boundary_one_day_before_at_and_after(
+    client, db, make_place, epidemiologist, make_user, login
+):
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    nurse = await login(await make_user("nurse", facility_code=poly.code))
+    kw = {"settlement_id": sid, "attached_facility_id": poly.id}
+    before, at, after = await _people(db, 3, date(1980, 3, 3), **kw)
+    for pid, last in (
+        (before, CUTOFF - timedelta(days=1)),
+        (at, CUTOFF),
+        (after, CUTOFF + timedelta(days=1)),
+    ):
+        await _doses(db, [pid], [date(2024, 6, 1), last])
+    await db.commit()
+    c = await coverage(client, epidemiologist, area=place.region, on=ON.isoformat())
+    whole = _cell(c, None, None)
+    assert (whole["completed_primary"], whole["eligible"], whole["revaccinated"]) == (3, 2, 0)
+    r = await client.get(
+        "/api/v1/epidemic/revaccination/worklist", params={"on": ON.isoformat()}, headers=nurse
+    )
+    assert r.status_code == 200, r.text
+    listed = [row["person_id"] for row in r.json()["rows"]]
+    assert listed == [before, at]  # longest due first; the day after the cutoff not yet
+    assert r.json()["rows"][1]["due_since"] == ON.isoformat()
+
+
+async def test_merged_duplicates_count_once(client, db, make_place, epidemiologist):
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    survivor, duplicate, survivor2, duplicate2 = await _people(
+        db, 4, date(1975, 5, 5), settlement_id=sid
+    )
+    for dup, into in ((duplicate, survivor), (duplicate2, survivor2)):
+        await db.execute(update(Person).where(Person.id == dup).values(merged_into_id=into))
+    # the same two doses on both records (one person, not two), the revaccination kept on
+    # the duplicate's: one person, revaccinated
+    await _doses(db, [survivor], OLD)
+    await _doses(db, [duplicate], [*OLD, date(2024, 3, 1)])
+    # doses left on a merged record count on its survivor (who has none of her own)
+    await _doses(db, [duplicate2], OLD)
+    await db.commit()
+    whole = _cell(
+        await coverage(client, epidemiologist, area=place.region, on=ON.isoformat()), None, None
+    )
+    assert (whole["completed_primary"], whole["eligible"], whole["revaccinated"]) == (2, 2, 1)
+
+
+async def test_worklist_scope_section_audit_and_refusals(
+    client, db, make_place, make_user, login, epidemiologist
+):
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    other = await facility(db, "family_polyclinic", place.settlement)
+    nurse = await login(await make_user("nurse", facility_code=poly.code))
+    doctor = await login(await make_user("family_doctor", facility_code=poly.code))
+    for code in ("S1", "S2"):
+        await db.execute(
+            insert(Section).values(facility_id=poly.id, code=code, name=f"Uchastok {code}")
+        )
+    s1, s2 = [
+        await db.scalar(select(Section.id).where(Section.facility_id == poly.id, Section.code == c))
+        for c in ("S1", "S2")
+    ]
+    mine = await _people(
+        db, 2, date(1970, 1, 1), settlement_id=sid, attached_facility_id=poly.id, section_id=s1
+    )
+    next_door = await _people(
+        db, 1, date(1970, 1, 1), settlement_id=sid, attached_facility_id=poly.id, section_id=s2
+    )
+    elsewhere = await _people(
+        db, 1, date(1970, 1, 1), settlement_id=sid, attached_facility_id=other.id
+    )
+    done = await _people(
+        db, 1, date(1970, 1, 1), settlement_id=sid, attached_facility_id=poly.id, section_id=s1
+    )
+    dead = await _people(
+        db,
+        1,
+        date(1970, 1, 1),
+        attached_facility_id=poly.id,
+        section_id=s1,
+        deceased_on=date(2025, 1, 1),
+    )
+    await _doses(db, [*mine, *next_door, *elsewhere, *dead], OLD)
+    await _doses(db, done, REV)
+    await db.execute(update(Person).where(Person.id == mine[0]).values(phone="=HYPERLINK(1)"))
+    await db.commit()
+
+    url = "/api/v1/epidemic/revaccination/worklist"
+    r = await client.get(url, params={"section": "S1", "on": ON.isoformat()}, headers=doctor)
+    assert r.status_code == 200, r.text
+    assert [row["person_id"] for row in r.json()["rows"]] == mine
+    assert r.json()["rows"][0]["section_name"] == "Uchastok S1"
+    r = await client.get(url, params={"on": ON.isoformat()}, headers=nurse)
+    assert sorted(row["person_id"] for row in r.json()["rows"]) == sorted([*mine, *next_door])
+    # each person listed is an audited read, with why the user may see them
+    for pid in mine:
+        n = await db.scalar(
+            text(
+                "SELECT count(*) FROM audit_event WHERE resource_type = 'Immunization' "
+                "AND action = 'search' AND patient_id = :pid"
+            ).bindparams(pid=pid)
+        )
+        assert n == 2
+    assert not await db.scalar(
+        text("SELECT count(*) FROM audit_event WHERE patient_id = :pid").bindparams(
+            pid=elsewhere[0]
+        )
+    )
+    # the CSV neutralises a cell that a spreadsheet would run
+    r = await client.get(
+        url + ".csv", params={"section": "S1", "on": ON.isoformat()}, headers=nurse
+    )
+    assert r.status_code == 200
+    assert "'=HYPERLINK(1)" in r.text
+    # a role without the worklist's permission: 403; bad input: 422 naming the field
+    r = await client.get(url, headers=epidemiologist)
+    assert r.status_code == 403
+    r = await client.get(url, params={"on": "2025-13-01"}, headers=nurse)
+    assert r.status_code == 422
+    assert "on" in r.text
+    r = await client.get(url, params={"on": "2019-12-31"}, headers=nurse)
+    assert r.status_code == 422
+    r = await client.get(
+        "/api/v1/epidemic/revaccination/coverage", params={"area": "NO-SUCH"}, headers=doctor
+    )
+    assert r.status_code == 422
+    assert "area" in r.text
+
+
+async def test_the_citizen_sees_her_own_notice_only(client, db, make_place, make_user, login):
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    due, not_yet = await _people(db, 2, date(1990, 2, 2), settlement_id=sid)
+    await _doses(db, [due], OLD)
+    today = date.today()
+    await _doses(db, [not_yet], [today - timedelta(days=60), today - timedelta(days=30)])
+    await db.commit()
+    her = await login(await make_user("citizen", person_id=due))
+    r = await client.get("/my/revaccination", headers=her)
+    assert r.status_code == 200, r.text
+    assert 'data-testid="my-revacc-due"' in r.text
+    assert "10.08.2023" in r.text  # due since: 6 months after 10.02.2023
+    r = await client.get("/my/revaccination", headers={**her, "Accept-Language": "ru"})
+    assert "COVID-19" in r.text
+    assert "Вакцина против COVID-19" in r.text
+    other = await login(await make_user("citizen", person_id=not_yet))
+    r = await client.get("/my/revaccination", headers=other)
+    assert 'data-testid="my-revacc-none"' in r.text
+    nurse = await login(await make_user("nurse"))
+    assert (await client.get("/my/revaccination", headers=nurse)).status_code == 403
+    audited = await db.scalar(
+        text(
+            "SELECT count(*) FROM audit_event WHERE resource_type = 'Immunization' "
+            "AND action = 'read' AND patient_id = :pid"
+        ).bindparams(pid=due)
+    )
+    assert audited == 2
