@@ -37,6 +37,7 @@ class Scene:
     facility: str
     nurse: dict[str, str]
     day: date
+    team: int
 
     @property
     def eid(self) -> str:
@@ -87,6 +88,7 @@ async def scene(client, db, login, make_user, make_person, make_place, make_faci
         base.code,
         nurse,
         day,
+        team,
     )
 
 
@@ -124,12 +126,13 @@ async def test_read_a_mobile_encounter(client, db, scene) -> None:  # type: igno
 async def test_the_patients_encounters_answer_both_registers(client, db, scene) -> None:  # type: ignore[no-untyped-def]
     """A search by patient is the shared record's merged search: another system's
     Encounter of the person and the team's, one searchset."""
+    earlier = scene.day - timedelta(days=30)
     sent = {
         "resourceType": "Encounter",
         "status": "finished",
         "class": {**FLD, "code": "AMB"},
         "subject": {"reference": f"Patient/{scene.person}"},
-        "period": {"start": "2026-11-02T10:30:00+05:00", "end": "2026-11-02T11:00:00+05:00"},
+        "period": {"start": f"{earlier}T10:30:00+05:00", "end": f"{earlier}T11:00:00+05:00"},
     }
     r = await client.post("/fhir/Encounter", json=sent, headers=scene.nurse)
     assert r.status_code == 201, r.text
@@ -146,7 +149,7 @@ async def test_the_patients_encounters_answer_both_registers(client, db, scene) 
     )
     assert r.json()["total"] == 2
     assert len(r.json()["entry"]) == 1
-    # sorted across both by the clinical time: the visit (today) after November's
+    # sorted across both by the clinical time: the visit (today) after the record's (a month ago)
     for sort, first in (("-date", scene.eid), ("date", shr)):
         r = await client.get(
             "/fhir/Encounter",
@@ -301,12 +304,48 @@ def test_days_match_the_prefix(d: date, x: date, prefix: str) -> None:
     assert (first <= d <= last) == PREFIX_TEST[prefix](d, x)
 
 
-@given(d=DAYS, x=ASKED, hour=st.integers(0, 23))
-def test_a_time_matches_its_day(d: date, x: date, hour: int) -> None:
-    at = datetime(x.year, x.month, x.day, hour, tzinfo=UTC).isoformat()
+def _zone():  # type: ignore[no-untyped-def]
+    from salomat.core.config import get_settings
+    from salomat.country import pack
+
+    return pack.time_zone(get_settings().country)
+
+
+#: a day asked with a time, far enough from the calendar's ends for any zone
+TIMED = st.dates(min_value=date(2, 1, 1), max_value=date(9998, 12, 31))
+
+
+@given(d=DAYS, x=TIMED, hour=st.integers(0, 23), minute=st.integers(0, 59))
+def test_a_time_matches_its_day(d: date, x: date, hour: int, minute: int) -> None:
+    """An instant is read on the country's clock: given in UTC, it names the country's
+    day it falls in."""
+    local = datetime(x.year, x.month, x.day, hour, minute, tzinfo=_zone())
+    at = local.astimezone(UTC).isoformat().replace("+00:00", "Z")
     first, last = _days([f"ge{at}"])
-    # the visit day d has some of it at or after the instant when d >= x
+    # the visit day d has some of it at or after the instant when d >= the country's day
     assert (first <= d <= last) == (d >= x)
+    first, last = _days([f"lt{at}"])
+    # ... some of it before the instant when d < x, or d is x and the instant is past 00:00
+    assert (first <= d <= last) == (d < x or (d == x and (hour, minute) != (0, 0)))
+
+
+@pytest.mark.parametrize(
+    ("local", "ge", "lt"),
+    [
+        # one minute before the country's midnight: still the 4th
+        ((2026, 3, 4, 23, 59), (date(2026, 3, 4), date(2199, 12, 31)), date(2026, 3, 4)),
+        # at midnight: the 5th begins (nothing of the 5th is before it)
+        ((2026, 3, 5, 0, 0), (date(2026, 3, 5), date(2199, 12, 31)), date(2026, 3, 4)),
+        ((2026, 3, 5, 0, 1), (date(2026, 3, 5), date(2199, 12, 31)), date(2026, 3, 5)),
+    ],
+)
+def test_the_countrys_midnight_divides_the_days(local, ge, lt) -> None:  # type: ignore[no-untyped-def]
+    at = datetime(*local, tzinfo=_zone()).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert _days([f"ge{at}"]) == ge
+    assert _days([f"lt{at}"]) == (date(1900, 1, 1), lt)
+    # the minute itself is that country's day only
+    day = date(*local[:3])
+    assert _days([at.removesuffix(":00Z") + "Z"]) == (day, day)
 
 
 def test_every_service_a_team_records_has_a_published_code() -> None:
@@ -314,3 +353,151 @@ def test_every_service_a_team_records_has_a_published_code() -> None:
     from salomat.fhir.mobile_encounter import SERVICE_NAMES
 
     assert set(SERVICE_NAMES) == set(mobile.SERVICES)
+
+
+# ---- what is audited, and how many statements a search takes -----------------------------
+
+
+async def _visit(client, scene, day: date, *people: int) -> int:  # type: ignore[no-untyped-def]
+    r = await client.post(
+        f"{PLANNING}/mobile-teams/{scene.team}/visits",
+        json={
+            "settlement": scene.settlement,
+            "visited_on": day.isoformat(),
+            "people": [{"person_id": p, "services": ["consultation"]} for p in people],
+        },
+        headers=scene.nurse,
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def _reads_since(db, mark: int) -> list[tuple[int | None, str | None]]:  # type: ignore[no-untyped-def]
+    await db.rollback()  # see what the app committed since
+    rows = await db.execute(
+        select(AuditEvent.patient_id, AuditEvent.resource_id)
+        .where(
+            AuditEvent.id > mark,
+            AuditEvent.resource_type == "Encounter",
+            AuditEvent.action == "read",
+        )
+        .order_by(AuditEvent.id)
+    )
+    return [(p, r) for p, r in rows.all()]
+
+
+async def _mark(db) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    await db.rollback()
+    return int((await db.execute(select(func.max(AuditEvent.id)))).scalar() or 0)
+
+
+async def test_a_patient_search_audits_the_page_shown_once(client, db, scene) -> None:  # type: ignore[no-untyped-def]
+    """Three visits saw the person; a page of one audits that one encounter, once: on the
+    merged search by patient and on the team's own search by location and patient."""
+    for back in (1, 2):
+        await _visit(client, scene, scene.day - timedelta(days=back), scene.person)
+    loc = f"Location/{scene.settlement_id}"
+    for params in (
+        {"patient": scene.person, "_count": 1},
+        {"patient": scene.person, "_count": 1, "_offset": 1},
+        {"patient": scene.person, "_count": 2, "_offset": 2},
+        {"location": loc, "patient": scene.person, "_count": 1},
+        {"location": loc, "patient": scene.person, "_count": 1, "_offset": 2},
+    ):
+        mark = await _mark(db)
+        r = await client.get("/fhir/Encounter", params=params, headers=scene.nurse)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total"] == 3, params
+        shown = [x["resource"]["id"] for x in body["entry"]]
+        assert len(shown) == 1, params
+        assert await _reads_since(db, mark) == [(scene.person, shown[0])], params
+    # a page that shows none of the team's encounters audits none of them
+    mark = await _mark(db)
+    r = await client.get(
+        "/fhir/Encounter", params={"patient": scene.person, "_count": 0}, headers=scene.nurse
+    )
+    assert r.status_code == 200, r.text
+    assert await _reads_since(db, mark) == []
+
+
+async def test_every_audit_row_names_the_persons_encounter(client, db, scene) -> None:  # type: ignore[no-untyped-def]
+    """Recording the visit, the team's read of it and the FHIR read name one id per person:
+    mobile-<visit>-<person>."""
+    r = await client.get(f"{PLANNING}/mobile-visits/{scene.visit}", headers=scene.nurse)
+    assert r.status_code == 200, r.text
+    assert {(scene.person, "create"), (scene.person, "read")} <= await _audit(db, scene.eid)
+    other = f"mobile-{scene.visit}-{scene.other}"
+    assert {(scene.other, "create"), (scene.other, "read")} <= await _audit(db, other)
+    assert await _audit(db, f"mobile-visit/{scene.visit}") == set()
+
+
+class _Statements:
+    """The statements the app runs (every engine) while the block runs."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, _c, _cur, statement, _p, _ctx, _many) -> None:  # type: ignore[no-untyped-def]
+        self.seen.append(" ".join(statement.split()))
+
+    def __enter__(self) -> _Statements:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self)
+        return self
+
+    def __exit__(self, *_a: object) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self)
+
+    def count(self, start: str, table: str) -> int:
+        return sum(1 for s in self.seen if s.upper().startswith(start) and table in s)
+
+
+async def test_statements_do_not_grow_with_the_people(client, db, make_person, scene) -> None:  # type: ignore[no-untyped-def]
+    """Recording a visit audits its people in one batched insert; a search by _id reads
+    all the ids in the same statements as one."""
+    one = await make_person(facility_code=scene.facility)
+    two = await make_person(facility_code=scene.facility)
+    three = await make_person(facility_code=scene.facility)
+    with _Statements() as alone:
+        v1 = await _visit(client, scene, scene.day - timedelta(days=1), one.id)
+    with _Statements() as pair:
+        v2 = await _visit(client, scene, scene.day - timedelta(days=2), two.id, three.id)
+    insert = "INSERT INTO AUDIT_EVENT"
+    assert pair.count(insert, "") == alone.count(insert, "") >= 1
+    asked = [f"mobile-{v1}-{one.id}", f"mobile-{v2}-{two.id}", f"mobile-{v2}-{three.id}"]
+    runs = []
+    for ids in (asked[:1], asked):
+        with _Statements() as st:
+            r = await client.get(
+                "/fhir/Encounter", params={"_id": ",".join(ids)}, headers=scene.nurse
+            )
+        assert r.status_code == 200, r.text
+        assert sorted(x["resource"]["id"] for x in r.json()["entry"]) == sorted(ids)
+        runs.append((st.count("SELECT", "mobile_visit"), st.count(insert, "")))
+    assert runs[0] == runs[1]
+
+
+async def test_a_settlement_is_paged_and_counted_in_sql(client, db, scene) -> None:  # type: ignore[no-untyped-def]
+    loc = f"Location/{scene.settlement_id}"
+    with _Statements() as st:
+        r = await client.get(
+            "/fhir/Encounter",
+            params={"location": loc, "_count": 1, "_offset": 1},
+            headers=scene.nurse,
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 2
+    assert [x["resource"]["id"] for x in r.json()["entry"]] == [
+        f"mobile-{scene.visit}-{max(scene.person, scene.other)}"
+    ]
+    visits = [s for s in st.seen if s.upper().startswith("SELECT") and "mobile_visit" in s]
+    assert any("count(" in s.lower() for s in visits)
+    assert any(" LIMIT " in s.upper() for s in visits)

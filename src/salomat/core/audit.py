@@ -257,6 +257,8 @@ class Access:
     patient_id: int
     purpose: str | None = None
     break_glass_grant: int | None = None
+    #: what was shown of the person, when not the person herself (an encounter's id)
+    resource_id: str | None = None
 
 
 async def record_listing(
@@ -267,7 +269,8 @@ async def record_listing(
     action: str = "search",
     resource_type: str = "Patient",
 ) -> None:
-    """One row per person shown, written in one batched insert.
+    """One row per person shown, written in one batched insert; each row names the
+    person (``resource_id`` her id) or what ``Access.resource_id`` says was shown of her.
 
     A search page shows up to a hundred people; one cached statement run over
     all rows (the drivers' executemany / SQLAlchemy's insertmanyvalues)
@@ -284,7 +287,7 @@ async def record_listing(
             principal,
             action=action,
             resource_type=resource_type,
-            resource_id=str(a.patient_id),
+            resource_id=a.resource_id if a.resource_id is not None else str(a.patient_id),
             patient_id=a.patient_id,
             purpose=a.purpose,
             outcome="success",

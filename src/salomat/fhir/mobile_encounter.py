@@ -14,7 +14,7 @@ No parent Encounter for the visit itself: docs/fhir.md, "Mobile medical teams".
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,13 +22,15 @@ from fastapi.responses import JSONResponse, Response
 from fhir.resources.R4B.encounter import Encounter
 from starlette.types import Scope
 
+from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
-from salomat.core.fhir_dates import parse_date_param
+from salomat.core.fhir_dates import LATEST, date_value, split_prefix
 from salomat.core.params import parse_row_id
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.planning.service import mobile
+from salomat.country import pack
+from salomat.domains.planning.service import mobile, mobile_visits
 from salomat.domains.planning.service.mobile_visits import MobileEncounter
 from salomat.fhir import capability
 from salomat.fhir.common import (
@@ -146,18 +148,63 @@ async def read_mobile_encounter(
 
 def _days(values: list[str]) -> tuple[date, date]:
     """The visit days ``date`` covers (both included; none when the first is after the
-    last): a day matches when any of it lies in the interval the values give."""
-    since, until = parse_date_param(values)
+    last): a day matches when any of it lies in the interval the values give. A visit day
+    is the country's civil day (``pack.time_zone``): an instant is read on the country's
+    clock (``2026-03-04T23:30Z`` is already the 5th in Tashkent), a date without a time is
+    that day as such."""
+    zone = pack.time_zone(get_settings().country)
+    since: datetime | None = None
+    until: datetime | None = None
+    for raw in values:
+        prefix, value = split_prefix(raw)
+        if prefix in ("ne", "ap"):
+            raise Invalid.fields([FieldError("date", f"prefix {prefix!r} is not supported here")])
+        _, start, end = date_value(raw, "date")
+        if "T" in value:  # an instant: on the country's clock
+            start, end = _local(start, zone), _local(end, zone)
+        else:  # a day, month or year: its days as such (read at UTC midnights)
+            start, end = _naive(start), _naive(end)
+        if prefix == "eq":
+            since, until = _later(since, start), _earlier(until, end)
+        elif prefix == "ge":
+            since = _later(since, start)
+        elif prefix in ("gt", "sa"):
+            since = _later(since, end)
+        elif prefix in ("lt", "eb"):
+            until = _earlier(until, start)
+        else:  # le
+            until = _earlier(until, end)
     first, last = FIRST_DAY, LAST_DAY
     if since is not None:
-        first = max(first, since.astimezone(UTC).date())
+        first = max(first, since.date())
     if until is not None:
-        end = until.astimezone(UTC)
-        day = end.date()
-        if end.time() == time(0):  # the interval stops as that day begins
+        day = until.date()
+        if until.time() == time(0):  # the interval stops as that day begins
             day = day - timedelta(days=1) if day > FIRST_DAY else FIRST_DAY - timedelta(days=1)
         last = min(last, day)
     return first, last
+
+
+def _naive(t: datetime) -> datetime:
+    return datetime.max if t == LATEST else t.replace(tzinfo=None)
+
+
+def _local(t: datetime, zone: tzinfo) -> datetime:
+    """``t`` on the country's clock, naive; past the last day a clock can show, the last."""
+    if t == LATEST:
+        return datetime.max
+    try:
+        return t.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        return datetime.max if t.year > 1 else datetime.min
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _earlier(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a
 
 
 def _ids(raw: str) -> list[tuple[int, int]]:
@@ -172,10 +219,13 @@ def _ids(raw: str) -> list[tuple[int, int]]:
     return list(dict.fromkeys(out))
 
 
-async def search_encounters(request: Request, session: Any, principal: Principal) -> JSONResponse:
+async def search_encounters(
+    request: Request, session: Any, principal: Principal, *, audit_reads: bool = True
+) -> JSONResponse:
     """Mobile encounters by ``patient``, ``location`` (with ``date``) or ``_id``; the
-    filters given narrow each other. Also called by the merged search of
-    ``Encounter?patient=…`` (fhir/record_merged.py), which checks the permission."""
+    filters given narrow each other, and the service counts and pages them and audits the
+    page it answers. Also called by the merged search of ``Encounter?patient=…``
+    (fhir/record_merged.py, which checks the permission) as ``search_unaudited``."""
     params = Params(list(request.query_params.multi_items()), frozenset(SEARCH_PARAMS) | PAGING)
     page = params.page()
     person = reference_param(params.get("patient"), "Patient", "patient")
@@ -185,54 +235,45 @@ async def search_encounters(request: Request, session: Any, principal: Principal
         raise Invalid.fields([FieldError("date", N_("needs location"))])
     first, last = _days(dates) if dates else (FIRST_DAY, LAST_DAY)
     raw_ids = params.get("_id")
-    ids = _ids(raw_ids) if raw_ids is not None else None
-
-    def wanted(e: MobileEncounter) -> bool:
-        return (
-            (person is None or e.person_id == person)
-            and (settlement is None or e.settlement_id == settlement)
-            and first <= e.visited_on <= last
-            and (ids is None or (e.visit_id, e.person_id) in ids)
-        )
-
-    if person is not None:
-        found = [e for e in await mobile.person_encounters(session, principal, person) if wanted(e)]
-    elif ids is not None:
-        found = []
-        for visit, pid in ids:
-            try:
-                e = await mobile.get_encounter(session, principal, visit, pid)
-            except NotFound:
-                continue
-            if wanted(e):
-                found.append(e)
-    elif settlement is not None:
-        total, shown = await mobile.settlement_encounters(
-            session,
-            principal,
-            settlement,
-            first,
-            last,
-            limit=page.limit,
-            offset=page.offset,
-        )
-        resources = [encounter(e) for e in shown]
-        return fhir_response(
-            searchset(base_url(request), "Encounter", params.items, resources, total, page)
-        )
-    else:
+    ids = tuple(_ids(raw_ids)) if raw_ids is not None else None
+    if person is None and settlement is None and ids is None:
         raise Invalid.fields([FieldError("location", N_("is required"))])
-    shown = found[page.offset : page.offset + page.limit]
+    q = mobile_visits.EncounterQuery(
+        person_id=person,
+        settlement_id=settlement,
+        first=first,
+        last=last,
+        ids=ids,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    total, shown = await mobile_visits.search_encounters(
+        session, principal, q, audit_reads=audit_reads
+    )
     return fhir_response(
         searchset(
-            base_url(request),
-            "Encounter",
-            params.items,
-            [encounter(e) for e in shown],
-            len(found),
-            page,
+            base_url(request), "Encounter", params.items, [encounter(e) for e in shown], total, page
         )
     )
+
+
+async def search_unaudited(request: Request, session: Any, principal: Principal) -> JSONResponse:
+    """``search_encounters`` with the reads left to ``audit_shown``: the merged search by
+    patient gathers every register's share, then shows one page of all of them."""
+    return await search_encounters(request, session, principal, audit_reads=False)
+
+
+async def audit_shown(session: Any, principal: Principal, bundle: dict[str, Any]) -> None:
+    """Audit the mobile encounters ``bundle`` (the merged search's answer) shows, each
+    once, through one service call."""
+    shown = [
+        parsed
+        for entry in bundle.get("entry", [])
+        if entry.get("resource", {}).get("resourceType") == "Encounter"
+        and (parsed := parse_id(str(entry["resource"].get("id", "")))) is not None
+    ]
+    if shown:
+        await mobile_visits.audit_encounters(session, principal, shown)
 
 
 async def search_mobile_encounters(

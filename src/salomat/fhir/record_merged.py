@@ -206,7 +206,14 @@ async def merged_search(
     theirs: list[dict[str, Any]] = []
     refused = False
     rest = [(k, v) for k, v in own_items if k != "patient"]
+    mobile_share = False
     for handler, _permission in theirs_allowed:
+        if resource_type == "Encounter":
+            # the mobile teams' reads are audited for the page shown (audit_shown, below)
+            from salomat.fhir import mobile_encounter
+
+            if handler is mobile_encounter.search_encounters:
+                handler, mobile_share = mobile_encounter.search_unaudited, True
         for asked in [[*rest, ("patient", str(p))] for p in persons] if persons else [own_items]:
             try:
                 theirs += await _theirs(request, session, principal, handler, asked)
@@ -218,9 +225,14 @@ async def merged_search(
         # the other route's refusals (audited as denials once the request fails) stand
         # beside an answer: written now
         await audit.write_after_rollback(session)
-    return await _with_ours(
+    bundle = await _with_ours(
         request, session, principal, resource_type, link, q, theirs, ours_allowed
     )
+    if mobile_share:
+        from salomat.fhir import mobile_encounter
+
+        await mobile_encounter.audit_shown(session, principal, bundle)
+    return bundle
 
 
 async def _sent(

@@ -246,7 +246,9 @@ async def test_a_teams_route_calendar_and_visit(
         await plan.db.execute(
             select(AuditEvent.patient_id, AuditEvent.action).where(
                 AuditEvent.resource_type == "Encounter",
-                AuditEvent.resource_id == f"mobile-visit/{v['id']}",
+                AuditEvent.resource_id.in_(
+                    [f"mobile-{v['id']}-{a.id}", f"mobile-{v['id']}-{b.id}"]
+                ),
             )
         )
     ).all()

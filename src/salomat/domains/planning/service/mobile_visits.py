@@ -1,6 +1,6 @@
 """Mobile medical teams' visits: recorded with the people seen and the services given,
 read back by the team (REST) and, as one FHIR Encounter per person seen, by whoever may
-read that person's encounters (fhir/mobile_encounter_api.py).
+read that person's encounters (fhir/mobile_encounter.py).
 
 A team's nurse or family doctor (``planning:mobile``) records and reads visits of a team
 of her own facility only, and only with people in her scope: every person is checked
@@ -8,6 +8,11 @@ set-wise (``person_scopes``) and every one is audited (an ``Encounter`` created 
 the people out of scope are refused by field and their denial audited. The encounters are
 read by person, by id or by settlement from any facility, always within the reader's
 scope, each one shown audited.
+
+Every audit row about a person seen names her encounter, ``mobile-<visit>-<person>`` (the
+FHIR id), whether the visit was recorded (``create``) or read (``read``, by the team's REST
+read of the visit or over FHIR): one person's rows of one visit share one id. The visit
+as a whole has no audit row of its own; its id is in each of its people's.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
-from salomat.core.policy import person_scopes
+from salomat.core.policy import Scope, person_scopes
 from salomat.core.security import Principal
 from salomat.core.suppression import SMALL, is_small
 from salomat.domains.planning.models_mobile import (
@@ -40,6 +45,7 @@ from salomat.domains.planning.schemas_mobile import (
 )
 from salomat.domains.planning.service.mobile_teams import (
     FIRST_DAY,
+    LAST_DAY,
     _day,
     _invalid,
     _own_team,
@@ -51,12 +57,16 @@ from salomat.domains.registry import service as registry
 
 __all__ = [
     "SERVICES",
+    "EncounterQuery",
     "MobileEncounter",
+    "audit_encounters",
+    "encounter_id",
     "get_encounter",
     "get_visit",
     "list_visits",
     "person_encounters",
     "record_visit",
+    "search_encounters",
     "settlement_encounters",
 ]
 
@@ -139,17 +149,7 @@ async def record_visit(
         for s in data.people
         for code in dict.fromkeys(s.services)
     )
-    for pid in seen:
-        await audit.record(
-            session,
-            principal,
-            action="create",
-            resource_type=ENCOUNTER,
-            resource_id=f"mobile-visit/{v.id}",
-            patient_id=pid,
-            purpose=PURPOSE,
-            break_glass_grant=scopes[pid].break_glass_grant,
-        )
+    await _audit(session, principal, "create", [(v.id, pid) for pid in seen], scopes)
     await session.flush()
     return VisitOut(
         id=v.id,
@@ -188,18 +188,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) 
     for pid, code in rows:
         services.setdefault(pid, []).append(code)
     scopes = await person_scopes(session, principal, list(services))
-    for pid in services:
-        if pid in scopes:
-            await audit.record(
-                session,
-                principal,
-                action="read",
-                resource_type=ENCOUNTER,
-                resource_id=f"mobile-visit/{v.id}",
-                patient_id=pid,
-                purpose=PURPOSE,
-                break_glass_grant=scopes[pid].break_glass_grant,
-            )
+    await _audit(session, principal, "read", [(v.id, p) for p in services if p in scopes], scopes)
     names = await _settlements_by_id(session, [v.settlement_id])
     return VisitOut(
         id=v.id,
@@ -301,7 +290,7 @@ class MobileEncounter:
 
     @property
     def id(self) -> str:
-        return f"mobile-{self.visit_id}-{self.person_id}"
+        return encounter_id(self.visit_id, self.person_id)
 
 
 async def _encounters(session: AsyncSession, *where: Any) -> list[MobileEncounter]:
@@ -354,24 +343,41 @@ async def _encounters(session: AsyncSession, *where: Any) -> list[MobileEncounte
 def _missing_encounter(visit_id: int, person_id: int) -> NotFound:
     return NotFound(
         N_("%(resource)s %(id)s not found."),
-        params={"resource": "Encounter", "id": f"mobile-{visit_id}-{person_id}"},
+        params={"resource": "Encounter", "id": encounter_id(visit_id, person_id)},
     )
 
 
-async def _audit_reads(
-    session: AsyncSession, principal: Principal, found: Sequence[MobileEncounter], scopes: Any
+def encounter_id(visit_id: int, person_id: int) -> str:
+    """The id of a person's encounter during a visit: the FHIR id and every audit row's."""
+    return f"mobile-{visit_id}-{person_id}"
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    pairs: Sequence[tuple[int, int]],
+    scopes: dict[int, Scope],
 ) -> None:
-    for e in found:
-        await audit.record(
-            session,
-            principal,
-            action="read",
-            resource_type=ENCOUNTER,
-            resource_id=e.id,
-            patient_id=e.person_id,
-            purpose=PURPOSE,
-            break_glass_grant=scopes[e.person_id].break_glass_grant,
-        )
+    """One ``action`` row per (visit, person), naming her encounter, in one batched insert
+    (nothing when there is none)."""
+    if not pairs:
+        return
+    await audit.record_listing(
+        session,
+        principal,
+        [
+            audit.Access(
+                patient_id=pid,
+                purpose=PURPOSE,
+                break_glass_grant=scopes[pid].break_glass_grant,
+                resource_id=encounter_id(vid, pid),
+            )
+            for vid, pid in pairs
+        ],
+        action=action,
+        resource_type=ENCOUNTER,
+    )
 
 
 async def get_encounter(
@@ -395,15 +401,106 @@ async def get_encounter(
             detail="outside the user's scope",
         )
         raise _missing_encounter(visit_id, person_id)
-    await _audit_reads(session, principal, found, scopes)
+    await _audit(session, principal, "read", [(visit_id, person_id)], scopes)
     return found[0]
 
 
-async def person_encounters(
+@dataclass(frozen=True)
+class EncounterQuery:
+    """What a search of the encounters asks; each filter given narrows it."""
+
+    person_id: int | None = None
+    settlement_id: int | None = None
+    #: the visit days, both included
+    first: date = FIRST_DAY
+    last: date = LAST_DAY
+    #: (visit, person) of the ids asked for
+    ids: tuple[tuple[int, int], ...] | None = None
+    #: the page: None for all of them
+    limit: int | None = None
+    offset: int = 0
+
+
+async def search_encounters(
+    session: AsyncSession,
+    principal: Principal,
+    q: EncounterQuery,
+    *,
+    audit_reads: bool = True,
+) -> tuple[int, list[MobileEncounter]]:
+    """The encounters ``q`` asks for of the people in the reader's scope (checked
+    set-wise; the others left out unnamed, as a search does), oldest first: (how many,
+    the page ``q.limit``/``q.offset`` asks for), counted and paged in SQL. Each encounter
+    of the page is audited as a ``read``, once, in one batched insert.
+
+    A search by ``person_id`` is refused 404 when she is out of scope (the refusal
+    audited) and is itself audited as a ``search`` on her.
+
+    ``audit_reads=False`` leaves the page's reads unaudited: only for a caller that shows
+    part of the page among other registers' resources and then audits exactly what it
+    shows with ``audit_encounters`` (the shared record's merged search by patient)."""
+    where: list[Any] = [MobileVisit.visited_on.between(q.first, q.last)]
+    if q.settlement_id is not None:
+        where.append(MobileVisit.settlement_id == q.settlement_id)
+    if q.ids is not None:
+        if not q.ids:
+            return 0, []
+        where.append(tuple_(MobileVisitPerson.visit_id, MobileVisitPerson.person_id).in_(q.ids))
+    if q.person_id is not None:
+        scopes = await _person_in_scope(session, principal, q.person_id)
+        where.append(MobileVisitPerson.person_id == q.person_id)
+    else:
+        seen = (
+            await session.scalars(
+                select(MobileVisitPerson.person_id)
+                .join(MobileVisit, MobileVisit.id == MobileVisitPerson.visit_id)
+                .where(*where)
+                .distinct()
+            )
+        ).all()
+        scopes = await person_scopes(session, principal, list(seen))
+        if not scopes:
+            return 0, []
+        where.append(MobileVisitPerson.person_id.in_(sorted(scopes)))
+    pairs = (
+        select(MobileVisit.visited_on, MobileVisit.id, MobileVisitPerson.person_id)
+        .join(MobileVisitPerson, MobileVisitPerson.visit_id == MobileVisit.id)
+        .where(*where)
+        .distinct()
+    )
+    total = (await session.execute(select(func.count()).select_from(pairs.subquery()))).scalar_one()
+    paged = pairs.order_by(MobileVisit.visited_on, MobileVisit.id, MobileVisitPerson.person_id)
+    if q.limit is not None:
+        paged = paged.limit(q.limit).offset(q.offset)
+    elif q.offset:
+        paged = paged.offset(q.offset)
+    page = [(vid, pid) for _, vid, pid in (await session.execute(paged)).all()]
+    if not page:
+        return int(total), []
+    found = await _encounters(
+        session, tuple_(MobileVisit.id, MobileVisitPerson.person_id).in_(page)
+    )
+    if audit_reads:
+        await _audit(session, principal, "read", page, scopes)
+    return int(total), found
+
+
+async def audit_encounters(
+    session: AsyncSession, principal: Principal, pairs: Sequence[tuple[int, int]]
+) -> None:
+    """Audit as a ``read`` each encounter (visit, person) a caller of
+    ``search_encounters(audit_reads=False)`` showed, once, in one batched insert; one
+    found out of the reader's scope meanwhile is left out (it was not hers to show)."""
+    pairs = list(dict.fromkeys(pairs))
+    scopes = await person_scopes(session, principal, [p for _, p in pairs])
+    await _audit(session, principal, "read", [(v, p) for v, p in pairs if p in scopes], scopes)
+
+
+async def _person_in_scope(
     session: AsyncSession, principal: Principal, person_id: int
-) -> list[MobileEncounter]:
-    """Every visit that saw the person, oldest first, if she is in the reader's scope
-    (else 404, the refusal audited); the search and each encounter shown audited."""
+) -> dict[int, Scope]:
+    """The person's scope (a search of her encounters audited as a ``search``), else 404
+    with the refusal audited."""
     scopes = await person_scopes(session, principal, [person_id])
     if person_id not in scopes:
         await audit.denied(
@@ -417,7 +514,6 @@ async def person_encounters(
         raise NotFound(
             N_("%(resource)s %(id)s not found."), params={"resource": "Patient", "id": person_id}
         )
-    found = await _encounters(session, MobileVisitPerson.person_id == person_id)
     await audit.record(
         session,
         principal,
@@ -427,8 +523,16 @@ async def person_encounters(
         purpose=PURPOSE,
         break_glass_grant=scopes[person_id].break_glass_grant,
     )
-    await _audit_reads(session, principal, found, scopes)
-    return found
+    return scopes
+
+
+async def person_encounters(
+    session: AsyncSession, principal: Principal, person_id: int
+) -> list[MobileEncounter]:
+    """Every visit that saw the person, oldest first, if she is in the reader's scope
+    (else 404, the refusal audited); the search and each encounter (all are returned, to
+    be shown) audited."""
+    return (await search_encounters(session, principal, EncounterQuery(person_id=person_id)))[1]
 
 
 async def settlement_encounters(
@@ -442,18 +546,12 @@ async def settlement_encounters(
     offset: int,
 ) -> tuple[int, list[MobileEncounter]]:
     """The encounters of visits to a settlement between two days (both included) of the
-    people in the reader's scope (checked set-wise; the others left out unnamed, as a
-    search does), oldest first: (how many, the page). Each one on the page is audited."""
-    found = await _encounters(
-        session,
-        MobileVisit.settlement_id == settlement_id,
-        MobileVisit.visited_on.between(first, last),
+    people in the reader's scope, oldest first: (how many, the page), each one on the page
+    audited (``search_encounters``)."""
+    q = EncounterQuery(
+        settlement_id=settlement_id, first=first, last=last, limit=limit, offset=offset
     )
-    scopes = await person_scopes(session, principal, [e.person_id for e in found])
-    shown = [e for e in found if e.person_id in scopes]
-    page = shown[offset : offset + limit]
-    await _audit_reads(session, principal, page, scopes)
-    return len(shown), page
+    return await search_encounters(session, principal, q)
 
 
 # --- the registry's merges -------------------------------------------------------------
