@@ -24,6 +24,7 @@ from salomat.fhir import (
     child_api,
     claim_api,
     dispense_api,
+    epidemic_api,
     facility_registry_api,
     immunization_api,
     insurance_claims,
@@ -113,6 +114,9 @@ router.include_router(registry_api.router)
 # first: the shared record's creates of Condition and DocumentReference (a cancer
 # notification or a sick-leave certificate is handed to its domain's create)
 router.include_router(record_api.writes)
+# epidemic surveillance (issue 23): Condition/$notify, and only its own ids (Condition/epi-,
+# Observation/epi-lab-, MeasureReport/beds-) plus POST MeasureReport
+router.include_router(epidemic_api.router)
 # screening (issue 21): before the sanatorium's (Task), the record's (POST Observation:
 # a body with the screening profile is a screening result, any other the record's create),
 # the register's and the statistics' routes; it claims its own ids and searches

@@ -1,0 +1,207 @@
+"""FHIR routes of epidemic surveillance (mappers in fhir/epidemic.py; docs/epidemic.md
+"FHIR"). Every call goes through the epidemic services, which check and audit exactly as
+the REST API does.
+
+- ``POST /fhir/Condition/$notify``: a case notification as a ``Condition`` alone, or a
+  Bundle (``transaction`` or ``collection``) of the Condition and its laboratory
+  ``Observation``; 201 with the stored Condition (``epidemic:report``). ``POST
+  /fhir/Condition`` stays the shared record's create (fhir/record_api.py); the operation
+  keeps the two apart without reading the body in the router.
+- ``GET /fhir/Condition/epi-<n>`` and ``GET /fhir/Observation/epi-lab-<n>``: read back
+  (the epidemiologist, or the notifying facility; anyone else: 404).
+- ``POST /fhir/MeasureReport``: a facility's day of occupancy in the SANER style, one
+  group per bed profile (``epidemic:capacity``); ``GET /fhir/MeasureReport/beds-<day>-<facility>``,
+  ``beds-region-<day>-<region>``, ``beds-country-<day>``: beds and occupancy produced
+  (``epidemic:read``; a reporter their own facility).
+
+These routes claim only their own ids, so they sit before the other domains' routes of
+the same types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from starlette.types import Scope
+
+from salomat.core import i18n
+from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound
+from salomat.core.params import parse_row_id
+from salomat.core.policy import Require, RequireAny, allowed
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.epidemic.service import capacity, notifications
+from salomat.fhir import epidemic as mapper
+from salomat.fhir.common import claimed_route, fields_as, read_body, resource_response
+
+router = router(tags=["fhir"])  # type: ignore[no-redef]
+Reporter = Annotated[Principal, Depends(Require("epidemic:report"))]
+OneReader = Annotated[Principal, Depends(RequireAny("epidemic:cases", "epidemic:report"))]
+CapacityReporter = Annotated[Principal, Depends(Require("epidemic:capacity"))]
+CapacityReader = Annotated[Principal, Depends(RequireAny("epidemic:read", "epidemic:capacity"))]
+
+
+def _prefix(name: str, prefix: str) -> Callable[[Scope], bool]:
+    def claim(scope: Scope) -> bool:
+        return str(scope.get("path_params", {}).get(name, "")).startswith(prefix)
+
+    return claim
+
+
+def _missing(resource_type: str, rid: str) -> NotFound:
+    return NotFound(
+        N_("%(resource)s %(id)s not found."), params={"resource": resource_type, "id": rid}
+    )
+
+
+async def _parts(request: Request) -> tuple[Any, Any]:
+    """The posted Condition and its lab Observation (a Bundle's entries, or a Condition)."""
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.condition import Condition
+    from fhir.resources.R4B.observation import Observation
+
+    raw = await request.body()
+    try:
+        kind = json.loads(raw).get("resourceType") if raw else None
+    except (ValueError, AttributeError):
+        kind = None
+    if kind != "Bundle":
+        return await read_body(request, "Condition", Condition), None
+    bundle = await read_body(request, "Bundle", Bundle)
+    if bundle.type not in ("transaction", "collection"):
+        raise Invalid.fields([FieldError("Bundle.type", N_("must be transaction or collection"))])
+    conds, labs = [], []
+    for i, e in enumerate(bundle.entry or []):
+        r = e.resource
+        name = r.get_resource_type() if r is not None else None
+        if name == "Condition":
+            conds.append(r)
+        elif name == "Observation":
+            labs.append(r)
+        else:
+            raise Invalid.fields(
+                [
+                    FieldError(
+                        f"Bundle.entry[{i}].resource", N_("Only a Condition and its Observation")
+                    )
+                ]
+            )
+    if len(conds) != 1 or len(labs) > 1:
+        raise Invalid.fields(
+            [FieldError("Bundle.entry", N_("One Condition and at most one Observation"))]
+        )
+    return Condition.model_validate(conds[0].model_dump()), (
+        Observation.model_validate(labs[0].model_dump()) if labs else None
+    )
+
+
+@router.post("/Condition/$notify", status_code=201)
+async def notify_condition(request: Request, session: DbSession, principal: Reporter) -> Response:
+    """A case notification as FHIR: refused as POST /api/v1/epidemic/notifications refuses
+    it, each wrong element named (Condition.onsetDateTime, Condition.code...)."""
+    cond, lab = await _parts(request)
+    with fields_as(mapper.PATHS):
+        data = mapper.notification_in(cond, lab)
+        out = await notifications.create_notification(
+            session, principal, data, language=i18n.current_language()
+        )
+    return resource_response(request, mapper.condition(out), status=201, location=True)
+
+
+async def read_condition(
+    request: Request, session: DbSession, condition_id: str, principal: OneReader
+) -> Response:
+    n = parse_row_id(condition_id.removeprefix(mapper.CONDITION_PREFIX))
+    if n is None:
+        raise _missing("Condition", condition_id)
+    out = await notifications.get_notification(
+        session, principal, n, language=i18n.current_language()
+    )
+    return resource_response(request, mapper.condition(out))
+
+
+async def read_lab_observation(
+    request: Request, session: DbSession, observation_id: str, principal: OneReader
+) -> Response:
+    n = parse_row_id(observation_id.removeprefix(mapper.LAB_PREFIX))
+    if n is None:
+        raise _missing("Observation", observation_id)
+    out = await notifications.get_notification(
+        session, principal, n, language=i18n.current_language()
+    )
+    res = mapper.lab_observation(out)
+    if res is None:
+        raise _missing("Observation", observation_id)
+    return resource_response(request, res)
+
+
+router.add_api_route(
+    "/Condition/{condition_id}",
+    read_condition,
+    methods=["GET"],
+    route_class_override=claimed_route(_prefix("condition_id", mapper.CONDITION_PREFIX)),
+)
+router.add_api_route(
+    "/Observation/{observation_id}",
+    read_lab_observation,
+    methods=["GET"],
+    route_class_override=claimed_route(_prefix("observation_id", mapper.LAB_PREFIX)),
+)
+
+
+@router.post("/MeasureReport", status_code=201)
+async def post_measure_report(
+    request: Request, session: DbSession, principal: CapacityReporter
+) -> Response:
+    """A facility's day of bed occupancy (SANER style): every group checked as POST
+    /api/v1/epidemic/occupancy checks it; all groups or none."""
+    from fhir.resources.R4B.measurereport import MeasureReport
+
+    report = await read_body(request, "MeasureReport", MeasureReport)
+    lines = mapper.occupancy_in(report)
+    for i, line in enumerate(lines):
+        errs, _ = await capacity.check_occupancy(
+            session, principal, line, f"MeasureReport.group[{i}]."
+        )
+        if errs:
+            raise Invalid.fields(errs)
+    for line in lines:
+        await capacity.report_occupancy(session, principal, line, language=i18n.current_language())
+    out = await capacity.facility_capacity(
+        session, principal, lines[0].facility, lines[0].day, language=i18n.current_language()
+    )
+    return resource_response(
+        request, mapper.measure_report(out, region=False), status=201, location=True
+    )
+
+
+async def read_measure_report(
+    request: Request, session: DbSession, report_id: str, principal: CapacityReader
+) -> Response:
+    parsed = mapper.parse_report_id(report_id)
+    if parsed is None:
+        raise _missing("MeasureReport", report_id)
+    kind, code, day = parsed
+    own_only = not allowed(principal.role, "epidemic:read")
+    language = i18n.current_language()
+    if kind == "facility" and code is not None:
+        out = await capacity.facility_capacity(
+            session, principal, code, day, own_only=own_only, language=language
+        )
+        return resource_response(request, mapper.measure_report(out, region=False))
+    if own_only:
+        raise Forbidden(N_("You may read only your own facility's capacity"))
+    out = await capacity.region_capacity(session, principal, code, day, language=language)
+    return resource_response(request, mapper.measure_report(out, region=True))
+
+
+router.add_api_route(
+    "/MeasureReport/{report_id}",
+    read_measure_report,
+    methods=["GET"],
+    route_class_override=claimed_route(_prefix("report_id", mapper.REPORT_PREFIX)),
+)
