@@ -73,13 +73,46 @@ def test_the_motorway_is_faster_but_longer() -> None:
     assert r.minutes[0] == pytest.approx(9.0)
 
 
-def test_the_unit_reached_soonest_is_the_nearest() -> None:
+def test_the_unit_reached_soonest_is_the_journey_the_nearest_by_road_the_distance() -> None:
     # two units: at 1, 10 km away by a slow road (20 min); at 2, 15 km away by the
-    # motorway (9 min): the unit at 2 is the one reached first
+    # motorway (9 min): the unit at 2 is the one reached first (the journey), the unit at
+    # 1 the nearest along the roads (the distance)
     edges = [(0, 1, 10.0, 20.0), (0, 3, 6.0, 3.6), (3, 2, 9.0, 5.4)]
     g = SparseRoadGraph(NODES, edges, directed=True)
     r = g.route(pts(0), pts(1, 2), OFF_ROAD)
     assert (r.target[0], r.km[0], r.minutes[0]) == (1, pytest.approx(15.0), pytest.approx(9.0))
+    assert (r.dist_target[0], r.dist_km[0]) == (0, pytest.approx(10.0))
+
+
+def test_the_distance_takes_the_shorter_of_parallel_roads() -> None:
+    # two roads 0 -> 1: 8 km in 12 min and 11 km in 7 min: the journey is the second's,
+    # the distance the first's (never a sum)
+    g = SparseRoadGraph(NODES, [(0, 1, 8.0, 12.0), (0, 1, 11.0, 7.0)], directed=True)
+    r = g.route(pts(0), pts(1), OFF_ROAD)
+    assert (r.km[0], r.minutes[0], r.dist_km[0]) == (
+        pytest.approx(11.0), pytest.approx(7.0), pytest.approx(8.0),
+    )  # fmt: skip
+
+
+def test_a_chain_longer_than_an_int32_key_sums_every_edge() -> None:
+    # 60,000 nodes in a chain towards node 0, random km: the path tree's keys (node x
+    # size) pass 2^31 past ~46,340 nodes; the km from far out are still the sums of the
+    # edges (summed here with math.fsum)
+    n = 60_000
+    rng = np.random.default_rng(7)
+    km = rng.uniform(0.01, 2.0, n - 1)
+    lat = 41.0 + np.arange(n) * 1e-4  # distinct points, each its own node
+    g = SparseRoadGraph.from_arrays(
+        lat, np.full(n, 64.0), np.arange(1, n), np.arange(n - 1), km, km / 50 * 60
+    )
+    far = [n - 1, 50_000, n // 2, 1]
+    r = g.route(np.column_stack((lat[far], np.full(len(far), 64.0))), np.array([[41.0, 64.0]]),
+                OFF_ROAD)  # fmt: skip
+    for j, o in enumerate(far):
+        expected = math.fsum(float(x) for x in km[:o])
+        assert r.km[j] == pytest.approx(expected, rel=1e-9)
+        assert r.dist_km[j] == pytest.approx(expected, rel=1e-9)
+        assert r.minutes[j] == pytest.approx(expected / 50 * 60, rel=1e-9)
 
 
 def test_parallel_directed_edges_keep_the_fastest_with_its_km() -> None:
@@ -181,6 +214,9 @@ def test_the_route_is_the_fastest_of_every_path(edges, origin, target) -> None: 
     assert r.minutes[0] == pytest.approx(fastest, abs=1e-5)
     if fastest > 1e-6:  # zero-minute edges tie: any of their km may be taken
         assert any(abs(r.km[0] - k) < 1e-5 for k in best[fastest])
+    # the distance: the least km of any directed path, never more than the journey's
+    assert r.dist_km[0] == pytest.approx(min(min(ks) for ks in best.values()), abs=1e-5)
+    assert r.dist_km[0] <= r.km[0] + 1e-9
 
 
 # --- compute_access on the graph ---------------------------------------------------------
@@ -206,8 +242,10 @@ def place(code: str, node: int, *units: str, pop: int = 100) -> Place:
 
 
 def test_access_reports_the_road_minutes_not_km_at_one_speed() -> None:
-    # a FAP at 1; the village at 0 gets there by the motorway 0 - 3 - 1 (15 km, 9 min);
-    # the village at 2 only by the one-way 2 -> 1 (7 km at 70 km/h = 6 min)
+    # a FAP at 1; the village at 0 gets there soonest by the motorway 0 - 3 - 1 (15 km,
+    # 9 min), but the village road 0 - 1 is 10 km: the threshold (PP-185's "more than 10
+    # km", a distance) is judged on the 10 km; the village at 2 only by the one-way
+    # 2 -> 1 (7 km at 70 km/h = 6 min)
     edges = [
         (0, 1, 10.0, 20.0),
         (0, 3, 6.0, 3.6),
@@ -222,10 +260,13 @@ def test_access_reports_the_road_minutes_not_km_at_one_speed() -> None:
     assert a is not None
     assert a.method == "road"
     assert (a.km, a.minutes) == (pytest.approx(15.0), pytest.approx(9.0))
-    assert by["a"].beyond is True  # 15 km of road > the 10 km threshold
+    assert (a.distance_km, a.distance_settlement_code) == (10.0, "fap")
+    assert by["a"].beyond is False  # 10 km of road: not more than the 10 km threshold
     b = by["b"].nearest["medical_point"]
     assert b is not None
-    assert (b.km, b.minutes) == (pytest.approx(7.0), pytest.approx(6.0))
+    assert (b.km, b.minutes, b.distance_km) == (
+        pytest.approx(7.0), pytest.approx(6.0), pytest.approx(7.0),
+    )  # fmt: skip
     assert by["b"].beyond is False
     # the FAP's own village: no journey, 0 (not twice a snap)
     own = by["fap"].nearest["feldsher_obstetric_point"]
@@ -279,3 +320,59 @@ def test_the_threshold_on_road_km(km: float, beyond: bool) -> None:
     assert near is not None
     assert (near.method, near.km, near.minutes) == ("road", km, pytest.approx(12.0))
     assert a.beyond is beyond
+
+
+@pytest.mark.parametrize(("road", "beyond"), [(9.999, False), (10.0, False), (10.001, True)])
+def test_the_threshold_on_the_shortest_road_not_the_fastest(road: float, beyond: bool) -> None:
+    # the journey by the motorway 0 - 3 - 1 (30 km, 15 min) is the figure shown; the
+    # village road 0 - 1 (``road`` km, 60 min) decides the threshold
+    edges = [(0, 1, road, 60.0), (0, 3, 12.0, 6.0), (3, 1, 18.0, 9.0)]
+    g = SparseRoadGraph(NODES, edges, directed=True)
+    r = compute_access("X", [place("mp", 1, "medical_point"), place("a", 0)], rules(), graph=g)
+    a = {s.code: s for s in r.settlements}["a"]
+    near = a.nearest["medical_point"]
+    assert near is not None
+    assert (near.km, near.minutes) == (pytest.approx(30.0), pytest.approx(15.0))
+    assert near.distance_km == road
+    assert a.beyond is beyond
+
+
+class _CountingGraph(SparseRoadGraph):
+    snaps = 0
+
+    def snap(self, points):  # type: ignore[no-untyped-def]
+        type(self).snaps += 1
+        return super().snap(points)
+
+
+def test_the_settlements_are_snapped_once_per_call() -> None:
+    # two levels, a scenario's two runs: the settlements snapped once per compute_access
+    g = _CountingGraph(NODES, [(0, 1, 5.0, 4.0), (2, 1, 3.0, 2.0)], directed=True)
+    places = [place("fap", 1, "feldsher_obstetric_point"), place("a", 0), place("b", 2)]
+    _CountingGraph.snaps = 0
+    compute_access("X", places, rules(), graph=g)
+    assert _CountingGraph.snaps == 1
+    # snapped points give the same figures as the points
+    s = g.snap(pts(0, 2))
+    by_points, by_snaps = g.route(pts(0, 2), pts(1), OFF_ROAD), g.route(s, g.snap(pts(1)), OFF_ROAD)
+    assert list(by_points.km) == list(by_snaps.km) == [5.0, 3.0]
+
+
+def test_a_scenarios_gained_rows_carry_their_method() -> None:
+    # the village at 0: the nearest medical point at 2 is 20 km by road (beyond); a
+    # proposed one at 1 (3 km of road) brings it within: road before and after. No road
+    # leads from 1: before, its figure is the estimate (the line to 2, 0.1 degree of
+    # longitude at 43 degrees north, x 1.3: 10.57 km, beyond); after, its own unit
+    edges = [(0, 2, 20.0, 20.0), (0, 1, 3.0, 3.0)]
+    g = SparseRoadGraph(NODES, edges, directed=True)
+    places = [place("mp", 2, "medical_point"), place("a", 0), place("site", 1)]
+    sc = acc.compute_scenario(
+        "X", places, [acc.ProposedUnit("site", "medical_point")], rules(), graph=g
+    )
+    by = {x.code: x for x in sc.gained}
+    assert set(by) == {"a", "site"}
+    assert (by["a"].km_before, by["a"].km_after) == (20.0, 3.0)
+    assert (by["a"].method_before, by["a"].method_after) == ("road", "road")
+    line = 0.1 * math.pi / 180 * 6371.0 * math.cos(math.radians(43.0))
+    assert by["site"].km_before == pytest.approx(line * 1.3, rel=1e-3)
+    assert (by["site"].method_before, by["site"].km_after) == ("estimate", 0.0)

@@ -4,15 +4,17 @@ planner's scenario ("open a FAP in X"): who gains access, the share beyond the t
 before and after, and the gaps left.
 
 Set-wise: the settlements of the territory (and of its region, whose units may be the
-nearest across a district border) are read once (``settlement_rows``, the census figure
-and the units present in each); the nearest sites of each level are found for all of
+nearest across a district border) are read once (``settlements.area_rows``, the census
+figure and the units present in each); the nearest sites of each level are found for all of
 them at once with a k-d tree on the unit sphere (the chord is monotonic in the
 great-circle distance, so the nearest by chord is the nearest by haversine). Never a query
 per settlement.
 
 Method: ``"road"`` along the region's imported road graph (``RoadGraph``, the seam, in
-service/road_graph.py: directed, the fastest journey at the edges' minutes, its km;
-service/roads.py imports an OpenStreetMap extract, docs/planning.md), else
+service/road_graph.py: directed, the fastest journey at the edges' minutes with its km,
+the travel-time figures, and the shortest road distance, on which the threshold (a
+distance norm) is judged; service/roads.py imports an OpenStreetMap extract and keeps the
+built graph per region, docs/planning.md), else
 ``"estimate"``: the haversine line x the pack's detour factor at the pack's speed
 (service/geo.py). The threshold, the factor, the speed, the country's bounds and the
 levels are the planning pack's (``country/<CC>/planning.yaml``, UNVERIFIED where the note
@@ -84,8 +86,12 @@ class Gained:
     code: str
     name: str
     population: int | None
+    #: the threshold's figure (``Nearest.distance_km``) before (None: no unit) and after
     km_before: float | None
     km_after: float
+    #: how each was measured: "road" or "estimate" (None: no unit before)
+    method_before: str | None
+    method_after: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +154,11 @@ def compute_scenario(
             t0, t1 = was.nearest.get(rules.threshold_level), s.nearest[rules.threshold_level]
             assert t1 is not None
             gained.append(
-                Gained(s.code, s.name, s.population, t0.km if t0 else None, t1.km)
+                Gained(
+                    s.code, s.name, s.population,
+                    t0.distance_km if t0 else None, t1.distance_km,
+                    t0.method if t0 else None, t1.method,
+                )
             )  # fmt: skip
     shown = [p for p in places if report_codes is None or p.code in report_codes]
     new_units = {p.code: p.units for p in after_places}
@@ -182,25 +192,15 @@ async def _places(
 ) -> tuple[list[Place], set[str]]:
     """The places to measure: the territory's region (its units may be the nearest
     across a district border), and the codes of the territory's own settlements."""
-    from salomat.domains.planning.service.settlements import settlement_rows
-    from salomat.domains.registry import service as registry
+    from salomat.domains.planning.service.settlements import area_rows
 
-    rows = await settlement_rows(session, principal, territory_code, edition_code=edition_code)
-    own = {r.code for r in rows}
-    # the region above: one step from a district, two from a settlement
-    t = await registry.territory_by_code(session, territory_code)
-    for _ in range(2):
-        if t is None or t.level == "region" or t.parent_code is None:
-            break
-        t = await registry.territory_by_code(session, t.parent_code)
-    if t is not None and t.level == "region" and t.code != territory_code:
-        rows = await settlement_rows(session, principal, t.code, edition_code=edition_code)
-    return [Place.of(r) for r in rows], own
+    rows = await area_rows(session, principal, territory_code, edition_code=edition_code)
+    return [Place.of(r) for r in rows.region], {r.code for r in rows.own}
 
 
 async def _road_graph(session: Any, territory_code: str) -> RoadGraph | None:
-    """The graph choice (the seam): the region's imported road network (service/roads.py),
-    loaded once per request, else None (every figure an estimate)."""
+    """The graph choice (the seam): the region's imported road network (service/roads.py,
+    built once per import and kept), else None (every figure an estimate)."""
     graph: RoadGraph | None = await roads.load_graph(
         session, territory_code, norms.current().access.road_snap_km
     )

@@ -6,9 +6,11 @@ names (callers import them from there); docs/planning.md, "Access".
 
 Set-wise: the nearest sites of each level are found for all settlements at once with a
 k-d tree on the unit sphere (the chord is monotonic in the great-circle distance), and
-along roads by one multi-source Dijkstra over the region's directed road graph
-(service/road_graph.py: the fastest journey at the edges' minutes, and its km). Never a
-query or a graph walk per settlement.
+along roads by multi-source Dijkstra over the region's directed road graph
+(service/road_graph.py: the fastest journey at the edges' minutes with its km, the
+travel-time figures; and the shortest road distance, on which the threshold is judged).
+Never a query or a graph walk per settlement; each settlement is snapped to the roads
+once per call.
 """
 
 from __future__ import annotations
@@ -152,11 +154,18 @@ class Nearest:
     settlement_code: str
     settlement_name: str
     unit: str
+    #: the journey to that unit (on a road: the unit reached soonest, the km of that path)
     km: float
     minutes: float
     method: str
     #: the straight line (the estimate's base; on a road, the line for comparison)
     straight_km: float
+    #: the shortest road distance to a unit of this level or higher, and the settlement
+    #: of that unit (on a road it may be another than the one reached soonest, and the
+    #: km are at most ``km``); the access threshold is judged on it (a distance norm).
+    #: On an estimate: ``km`` and ``settlement_code``
+    distance_km: float
+    distance_settlement_code: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,35 +248,41 @@ def _measure(
     road_used = False
     from scipy.spatial import cKDTree
 
+    # every settlement snapped to the road network once (the sites of each level are
+    # some of them)
+    snapped = graph.snap(np.column_stack((lat, lon))) if graph is not None else None
     for li, level in enumerate(rules.levels):
-        sites = [i for i in range(n) if top[i] >= li]
-        if not sites:
+        sites = np.asarray([i for i in range(n) if top[i] >= li], dtype=np.int64)
+        if len(sites) == 0:
             for d in nearest:
                 d[level] = None
             continue
         tree = cKDTree(xyz[sites])
         chord, k = tree.query(xyz)
         line = chord_to_km(np.asarray(chord))
-        target = np.asarray(sites)[np.asarray(k)]
+        target = sites[np.asarray(k)]
         road = None
-        if graph is not None:
-            pts = np.column_stack((lat, lon))
-            road = graph.route(pts, pts[sites], rules.speed_kmh)
-            road_target = np.where(
-                road.target >= 0, np.asarray(sites)[np.maximum(road.target, 0)], -1
+        if graph is not None and snapped is not None:
+            road = graph.route(snapped, snapped.take(sites), rules.speed_kmh)
+            road_target = np.where(road.target >= 0, sites[np.maximum(road.target, 0)], -1)
+            dist_target = np.where(
+                road.dist_target >= 0, sites[np.maximum(road.dist_target, 0)], -1
             )
         for i in range(n):
             if road is not None and road_target[i] >= 0 and math.isfinite(road.km[i]):
                 t, method = int(road_target[i]), geo.ROAD
                 km, minutes = float(road.km[i]), float(road.minutes[i])
                 straight = geo.haversine_km(lat[i], lon[i], lat[t], lon[t])
+                # reached by the one run, reached by the other (the same edges)
+                dt, dkm = int(dist_target[i]), float(road.dist_km[i])
                 road_used = True
             else:
                 t, straight = int(target[i]), float(line[i])
                 km, method = straight * rules.detour_factor, geo.ESTIMATE
                 minutes = geo.travel_minutes(km, rules.speed_kmh)
+                dt, dkm = t, km
             if top[i] >= li:  # the settlement's own unit: no journey (not twice its snap)
-                t, km, minutes, straight = i, 0.0, 0.0, 0.0
+                t, km, minutes, straight, dt, dkm = i, 0.0, 0.0, 0.0, i, 0.0
             site = usable[t]
             unit = min(
                 (u for u in site.units if rules.rank(u) >= li), key=rules.rank
@@ -281,6 +296,8 @@ def _measure(
                 minutes=minutes,
                 method=method,
                 straight_km=straight,
+                distance_km=dkm,
+                distance_settlement_code=usable[dt].code,
             )
     return usable, nearest, no_coords, outside, road_used
 
@@ -307,7 +324,8 @@ def compute_access(
         if not shown(p.code):
             continue
         t = near.get(rules.threshold_level)
-        beyond = t is None or t.km > rules.threshold_km
+        # a distance norm: the shortest road distance, not the fastest journey's km
+        beyond = t is None or t.distance_km > rules.threshold_km
         rows.append(_row(p, near, beyond))
         beyond_n += beyond
         if p.population is None:

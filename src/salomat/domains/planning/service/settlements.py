@@ -266,17 +266,12 @@ async def area_rows(
     """The territory's rows and its region's, reading the settlement tables once (the
     region's rows, filtered to the territory's with the same rule as
     ``settlements_select``)."""
-    from salomat.domains.registry import service as registry
+    from salomat.domains.planning.service.regions import region_of
 
     where = await area(session, territory_code)
     assert where is not None
-    # the region above: one step from a district, two from a settlement
-    t = await registry.territory_by_code(session, territory_code)
-    for _ in range(2):
-        if t is None or t.level == "region" or t.parent_code is None:
-            break
-        t = await registry.territory_by_code(session, t.parent_code)
-    if t is None or t.level != "region" or t.code == territory_code:
+    t = await region_of(session, territory_code)
+    if t is None or t.code == territory_code:
         rows = await settlement_rows(
             session, principal, territory_code, edition_code=edition_code, on=on
         )
