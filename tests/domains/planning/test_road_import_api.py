@@ -107,6 +107,19 @@ BAD = {
         "not a number",
     ),
     "pbf": (b"\x00\x00\x00\x0d\x0a\x09OSMHeader\x18", "file", "osmium"),
+    "id past 64 bits": (
+        osm(PRIMARY, {**NODES, 2**63: NODES[1]}).encode(),
+        "file",
+        "outside the 64-bit range",
+    ),
+    "ref past 64 bits": (
+        osm(
+            '<way id="9"><nd ref="1"/><nd ref="-9223372036854775809"/>'
+            '<tag k="highway" v="primary"/></way>'
+        ).encode(),
+        "file",
+        "outside the 64-bit range",
+    ),
     "bad gzip": (b"\x1f\x8b\x08\x00garbage", "file", "not OpenStreetMap XML"),
 }
 
@@ -159,7 +172,9 @@ async def test_too_large(client, planner, plan, kz, monkeypatch) -> None:  # typ
 _piece = st.sampled_from(
     [b"<osm>", b"</osm>", b"<node", b' id="1"', b' lat="43.6"', b' lon="77"', b"/>", b">",
      b"<way", b"<nd", b' ref="1"', b'<tag k="highway" v="primary"', b"</way>", b"\x1f\x8b",
-     b"OSMHeader", b"<!ENTITY", b"\x00", b"\xff"]
+     b"OSMHeader", b"<!ENTITY", b"\x00", b"\xff", b' id="9223372036854775808"',
+     b' ref="-9223372036854775809"', b' id="9223372036854775807"', b' ref="2"',
+     b' lat="43.7"', b"<tag k=\"junction\" v=\"roundabout\"", b'<tag k="highway" v="motorway"']
 )  # fmt: skip
 
 

@@ -231,3 +231,123 @@ def test_the_parsed_network_of_the_tiny_extract() -> None:
     assert net is not None
     assert set(net.nodes) == {1, 2, 3, 4}
     assert len(net.edges) == 5
+
+
+# --- OSM ids: signed 64-bit (BIGINT), one below / at / one above each end -----------------
+
+TOP, BOTTOM = 2**63 - 1, -(2**63)
+
+
+def _two_nodes(a: int, b: int) -> str:
+    nodes = {a: NODES[1], b: NODES[2]}
+    way = f'<way id="20"><nd ref="{a}"/><nd ref="{b}"/><tag k="highway" v="primary"/></way>'
+    return osm(way, nodes)
+
+
+@pytest.mark.parametrize("ids", [(TOP - 1, TOP), (BOTTOM, BOTTOM + 1)])
+async def test_ids_at_the_ends_of_the_range_are_stored(db, plan, kz, tmp_path, ids) -> None:  # type: ignore[no-untyped-def]
+    await roads.import_file(db, write(tmp_path, _two_nodes(*ids)), plan.region)
+    n, edges = await stored(db, plan.region)
+    assert n == 2
+    assert sorted((e.from_osm, e.to_osm) for e in edges) == sorted([ids, ids[::-1]])
+    graph = await roads.load_graph(db, plan.region, 2.0)
+    assert graph is not None
+    assert graph.node_count == 2
+
+
+@pytest.mark.parametrize(
+    ("node", "where"), [(TOP + 1, "node"), (BOTTOM - 1, "node"), (2**64, "node")]
+)
+def test_a_node_id_past_the_range_is_refused_by_name(node: int, where: str) -> None:
+    import io
+
+    from salomat.domains.planning.service import norms
+
+    p = norms.planning_pack("KZ")
+    with pytest.raises(Invalid) as e:
+        roads.parse_osm(io.BytesIO(_two_nodes(node, 2).encode()), p.access, p.bounds)
+    assert [x.field for x in e.value.errors] == ["file"]
+    assert f"node {node} has an id outside the 64-bit range" in e.value.errors[0].message
+
+
+def test_a_way_naming_a_node_past_the_range_is_refused_by_name() -> None:
+    import io
+
+    from salomat.domains.planning.service import norms
+
+    p = norms.planning_pack("KZ")
+    way = f'<way id="21"><nd ref="1"/><nd ref="{TOP + 1}"/><tag k="highway" v="primary"/></way>'
+    with pytest.raises(Invalid) as e:
+        roads.parse_osm(io.BytesIO(osm(way).encode()), p.access, p.bounds)
+    assert [x.field for x in e.value.errors] == ["file"]
+    assert f"way 21 names node {TOP + 1}, an id outside" in e.value.errors[0].message
+
+
+# --- OSM's implied one-ways: roundabouts and motorways -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ('<tag k="highway" v="primary"/><tag k="junction" v="roundabout"/>', [(2, 4)]),
+        ('<tag k="highway" v="tertiary"/><tag k="junction" v="circular"/>', [(2, 4)]),
+        ('<tag k="highway" v="motorway"/>', [(2, 4)]),
+        ('<tag k="highway" v="motorway_link"/>', [(2, 4)]),
+        ('<tag k="highway" v="motorway"/><tag k="oneway" v="no"/>', [(2, 4), (4, 2)]),
+        (
+            '<tag k="highway" v="primary"/><tag k="junction" v="roundabout"/>'
+            '<tag k="oneway" v="no"/>',
+            [(2, 4), (4, 2)],
+        ),
+        ('<tag k="highway" v="motorway_link"/><tag k="oneway" v="-1"/>', [(4, 2)]),
+        ('<tag k="highway" v="trunk"/>', [(2, 4), (4, 2)]),  # no implied one-way
+    ],
+)
+def test_implied_oneways(tags: str, expected: list[tuple[int, int]]) -> None:
+    net = _parse(osm(f'<way id="30"><nd ref="2"/><nd ref="4"/>{tags}</way>').encode())
+    assert net is not None
+    assert sorted((a, b) for a, b, *_ in net.edges) == expected
+    assert all(o == (len(expected) == 1) for *_, o in net.edges)
+
+
+# --- the built graph is kept per region, and a new import is seen ------------------------
+
+
+async def test_the_graph_is_kept_until_another_import(db, plan, kz, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import delete, insert
+
+    await roads.import_file(db, write(tmp_path, osm(PRIMARY + ONEWAY)), plan.region)
+    first = await roads.load_graph(db, plan.region, 2.0)
+    assert first is not None
+    # a district's and a settlement's requests use the region's graph, built once
+    assert await roads.load_graph(db, plan.districts["D1"], 2.0) is first
+    assert await roads.load_graph(db, plan.settlements["S1"], 2.0) is first
+    before = await acc.access(db, plan.principal(), plan.region)
+    s1 = {s.code: s for s in before.settlements}[plan.settlements["S1"]]
+    assert s1.nearest["physician_ambulatory"].minutes == pytest.approx(  # type: ignore[union-attr]
+        (hav(1, 2) + hav(2, 3)) / PRIMARY_KMH * 60, rel=1e-6
+    )
+    # another process (the CLI) replaces the import: the same edges, ids and km, the
+    # minutes doubled (a class's speed halved); this process's kept graph is not told
+    rows = (await stored(db, plan.region))[1]
+    await db.execute(delete(RoadEdge).where(RoadEdge.region_code == plan.region))
+    await db.execute(
+        insert(RoadEdge),
+        [{"region_code": plan.region, "from_osm": e.from_osm, "to_osm": e.to_osm,
+          "km": e.km, "minutes": e.minutes * 2, "oneway": e.oneway} for e in rows],
+    )  # fmt: skip
+    second = await roads.load_graph(db, plan.region, 2.0)
+    assert second is not None
+    assert second is not first
+    after = await acc.access(db, plan.principal(), plan.region)
+    s1 = {s.code: s for s in after.settlements}[plan.settlements["S1"]]
+    assert s1.nearest["physician_ambulatory"].minutes == pytest.approx(  # type: ignore[union-attr]
+        2 * (hav(1, 2) + hav(2, 3)) / PRIMARY_KMH * 60, rel=1e-6
+    )
+    # an import through the service drops the kept graph at once; none left: no graph
+    await roads.import_file(db, write(tmp_path, osm(ONEWAY), "third.osm"), plan.region)
+    third = await roads.load_graph(db, plan.region, 2.0)
+    assert third is not None
+    assert third.node_count == 2
+    await db.execute(delete(RoadEdge).where(RoadEdge.region_code == plan.region))
+    assert await roads.load_graph(db, plan.region, 2.0) is None

@@ -23,13 +23,14 @@ import io
 import itertools
 import xml.etree.ElementTree as ET
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import anyio
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.domains.planning.models_roads import RoadEdge, RoadNode
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_XML_BYTES",
     "RoadImport",
     "RoadNetwork",
+    "forget_graphs",
     "import_bytes",
     "import_file",
     "load_graph",
@@ -47,6 +49,12 @@ __all__ = [
 ]
 
 _ONEWAY_FORWARD = {"yes", "true", "1"}
+#: OSM's implied one-ways: a roundabout (or circular junction) and a motorway are one way
+#: in the way's direction unless tagged ``oneway`` otherwise (``no``, ``-1``...)
+_IMPLIED_ONEWAY_JUNCTIONS = {"roundabout", "circular"}
+_IMPLIED_ONEWAY_HIGHWAYS = {"motorway", "motorway_link"}
+#: OSM ids are stored as signed 64-bit integers (BIGINT)
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
 _BATCH = 5000
 #: the most XML an upload may unpack to (a gzipped body is small; its content is not)
 MAX_XML_BYTES = 64 * 1024 * 1024
@@ -130,11 +138,14 @@ def parse_osm(stream: IO[bytes], rules: norms.AccessRules, bounds: norms.Bounds)
     for el in _elements(stream):
         if el.tag == "node":
             try:
-                coords[int(el.attrib["id"])] = (float(el.attrib["lat"]), float(el.attrib["lon"]))
+                nid = int(el.attrib["id"])
+                coords[nid] = (float(el.attrib["lat"]), float(el.attrib["lon"]))
             except (KeyError, ValueError):
                 raise _bad(
                     N_("node %(id)s has no valid coordinates"), id=el.attrib.get("id", "?")
                 ) from None
+            if not _MIN_ID <= nid <= _MAX_ID:
+                raise _bad(N_("node %(id)s has an id outside the 64-bit range"), id=nid)
         elif el.tag == "way":
             tags = {t.attrib.get("k"): t.attrib.get("v") for t in el.iter("tag")}
             kind = tags.get("highway")
@@ -147,7 +158,19 @@ def parse_osm(stream: IO[bytes], rules: norms.AccessRules, bounds: norms.Bounds)
                     N_("way %(id)s names a node that is not a number"),
                     id=el.attrib.get("id", "?"),
                 ) from None
+            wrong = next((r for r in refs if not _MIN_ID <= r <= _MAX_ID), None)
+            if wrong is not None:
+                raise _bad(
+                    N_("way %(id)s names node %(node)s, an id outside the 64-bit range"),
+                    id=el.attrib.get("id", "?"),
+                    node=wrong,
+                )
             ow = (tags.get("oneway") or "").lower()
+            if not ow and (
+                tags.get("junction") in _IMPLIED_ONEWAY_JUNCTIONS
+                or kind in _IMPLIED_ONEWAY_HIGHWAYS
+            ):
+                ow = "yes"
             forward, backward = ow != "-1", ow not in _ONEWAY_FORWARD
             speed = rules.road_speeds_kmh.get(kind, rules.speed_kmh)
             for a, b in itertools.pairwise(refs):
@@ -183,6 +206,7 @@ def parse_osm(stream: IO[bytes], rules: norms.AccessRules, bounds: norms.Bounds)
 async def store(session: Any, country: str, region_code: str, net: RoadNetwork) -> dict[str, int]:
     """Replace the region's road network with ``net`` (set-wise, in the caller's
     transaction)."""
+    forget_graphs(region_code)
     await session.execute(delete(RoadEdge).where(RoadEdge.region_code == region_code))
     await session.execute(delete(RoadNode).where(RoadNode.region_code == region_code))
     node_rows = [
@@ -251,44 +275,108 @@ async def import_bytes(session: Any, data: bytes, region_code: str) -> RoadImpor
     return RoadImport(region_code, counts["nodes"], counts["edges"])
 
 
+#: built graphs kept: (database, region, snap km) -> (import stamp, graph); the least
+#: recently used dropped past _KEEP (a region's graph may hold millions of edges)
+_GRAPHS: OrderedDict[tuple[str, str, float], tuple[tuple[Any, ...], Any]] = OrderedDict()
+_KEEP = 4
+
+
+def _database(session: Any) -> str:
+    return str(session.get_bind().url)
+
+
+def forget_graphs(region_code: str | None = None) -> None:
+    """Drop the kept graphs (of one region, or all): an import in this process does."""
+    for key in [k for k in _GRAPHS if region_code is None or k[1] == region_code]:
+        del _GRAPHS[key]
+
+
+async def _stamp(session: Any, region_code: str) -> tuple[Any, ...]:
+    """What tells one import of the region from another, in one aggregate over its edges:
+    the count, the highest edge id (a new import's rows get new ids on PostgreSQL; SQLite
+    may give the same ids again after a delete) and the total km and minutes (rounded: a
+    parallel sum on PostgreSQL may differ in its last bits)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(RoadEdge.id),
+                func.max(RoadEdge.id),
+                func.sum(RoadEdge.km),
+                func.sum(RoadEdge.minutes),
+            ).where(RoadEdge.region_code == region_code)
+        )
+    ).one()
+    count, top, km, minutes = row
+    return (count, top, round(float(km or 0), 3), round(float(minutes or 0), 3))
+
+
 async def load_graph(session: Any, territory_code: str, snap_km: float) -> Any | None:
     """The stored road graph of the territory's region (a directed ``SparseRoadGraph``:
     each stored edge is travelled in its direction, at its minutes), or None when none is
-    imported. Read once per request, two set-wise queries."""
-    from salomat.domains.planning.service.road_graph import SparseRoadGraph
-    from salomat.domains.registry import service as registry
+    imported.
 
-    t = await registry.territory_by_code(session, territory_code)
-    for _ in range(2):
-        if t is None or t.level == "region" or t.parent_code is None:
-            break
-        t = await registry.territory_by_code(session, t.parent_code)
-    if t is None or t.level != "region":
+    Built once per import and kept (``_GRAPHS``): each call reads the import's stamp
+    (``_stamp``, one aggregate) and builds the graph again only when it changed, so an
+    import by another process (the CLI) is seen on the next request. A build reads two
+    set-wise queries into numpy columns and maps the OSM ids with ``searchsorted``."""
+    from salomat.domains.planning.service.regions import region_of
+
+    t = await region_of(session, territory_code)
+    if t is None:
         return None
+    stamp = await _stamp(session, t.code)
+    if stamp[0] == 0:
+        return None
+    key = (_database(session), t.code, float(snap_km))
+    kept = _GRAPHS.get(key)
+    if kept is not None and kept[0] == stamp:
+        _GRAPHS.move_to_end(key)
+        return kept[1]
+    graph = await _build(session, t.code, snap_km)
+    if graph is None:
+        return None
+    _GRAPHS[key] = (stamp, graph)
+    _GRAPHS.move_to_end(key)
+    while len(_GRAPHS) > _KEEP:
+        _GRAPHS.popitem(last=False)
+    return graph
+
+
+async def _build(session: Any, region_code: str, snap_km: float) -> Any | None:
+    import numpy as np
+
+    from salomat.domains.planning.service.road_graph import SparseRoadGraph
+
     nodes = (
         await session.execute(
             select(RoadNode.osm_id, RoadNode.lat, RoadNode.lon).where(
-                RoadNode.region_code == t.code
+                RoadNode.region_code == region_code
             )
         )
     ).all()
     if not nodes:
         return None
-    index = {r.osm_id: i for i, r in enumerate(nodes)}
+    ids, lat, lon = (np.array(c) for c in zip(*nodes, strict=True))
+    ids = ids.astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, lat, lon = ids[order], lat[order].astype(float), lon[order].astype(float)
     edges = (
         await session.execute(
             select(RoadEdge.from_osm, RoadEdge.to_osm, RoadEdge.km, RoadEdge.minutes).where(
-                RoadEdge.region_code == t.code
+                RoadEdge.region_code == region_code
             )
         )
     ).all()
-    return SparseRoadGraph(
-        [(r.lat, r.lon) for r in nodes],
-        (
-            (index[a], index[b], km, minutes)
-            for a, b, km, minutes in edges
-            if a in index and b in index
-        ),
-        max_snap_km=snap_km,
-        directed=True,
-    )
+    if edges:
+        a_osm, b_osm, km, minutes = (np.array(c) for c in zip(*edges, strict=True))
+    else:
+        a_osm = b_osm = np.zeros(0, dtype=np.int64)
+        km = minutes = np.zeros(0)
+    a_osm, b_osm = a_osm.astype(np.int64), b_osm.astype(np.int64)
+    a = np.minimum(np.searchsorted(ids, a_osm), len(ids) - 1)
+    b = np.minimum(np.searchsorted(ids, b_osm), len(ids) - 1)
+    known = (ids[a] == a_osm) & (ids[b] == b_osm)  # an edge to a node not stored: left out
+    return SparseRoadGraph.from_arrays(
+        lat, lon, a[known], b[known], km.astype(float)[known], minutes.astype(float)[known],
+        max_snap_km=snap_km, directed=True,
+    )  # fmt: skip
