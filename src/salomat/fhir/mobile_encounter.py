@@ -24,7 +24,7 @@ from starlette.types import Scope
 
 from salomat.core.config import get_settings
 from salomat.core.errors import N_, FieldError, Invalid, NotFound
-from salomat.core.fhir_dates import LATEST, date_value, split_prefix
+from salomat.core.fhir_dates import LATEST, date_value, parse_date_param, split_prefix
 from salomat.core.params import parse_row_id
 from salomat.core.policy import Require
 from salomat.core.security import Principal
@@ -152,13 +152,12 @@ def _days(values: list[str]) -> tuple[date, date]:
     is the country's civil day (``pack.time_zone``): an instant is read on the country's
     clock (``2026-03-04T23:30Z`` is already the 5th in Tashkent), a date without a time is
     that day as such."""
+    parse_date_param(values)  # refuses what the shared record's date search refuses
     zone = pack.time_zone(get_settings().country)
     since: datetime | None = None
     until: datetime | None = None
     for raw in values:
         prefix, value = split_prefix(raw)
-        if prefix in ("ne", "ap"):
-            raise Invalid.fields([FieldError("date", f"prefix {prefix!r} is not supported here")])
         _, start, end = date_value(raw, "date")
         if "T" in value:  # an instant: on the country's clock
             start, end = _local(start, zone), _local(end, zone)
