@@ -160,3 +160,62 @@ async def test_capacity_permissions(client, hospital, make_user, login) -> None:
         a = await login(await make_user(role))
         r = await client.post(f"{API}/occupancy", json=_occ(nurse.facility_code, day, 1), headers=a)
         assert r.status_code == 403, role
+
+
+@pytest.mark.skipif(
+    __import__("tests.conftest", fromlist=["BACKEND"]).BACKEND != "postgresql",
+    reason="SQLite serialises writers on one file lock (the barrier would wait on it)",
+)
+async def test_two_reports_of_one_day_at_once_keep_one_row(make_facility, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two first reports of one facility's day and profile, held together just before the
+    write (a barrier): both succeed, one row stays, with one of the two figures."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from salomat.core.db import session_factory
+    from salomat.core.security import Principal
+    from salomat.domains.epidemic.models import OccupancyReport
+    from salomat.domains.epidemic.schemas import BedsIn, OccupancyIn
+    from salomat.domains.epidemic.service import capacity
+
+    fac = await make_facility()
+    who = Principal(user_id=1, username="n", role="nurse", session_id="t", facility_id=fac.id)
+    day = today() - timedelta(days=1)
+    async with session_factory()() as s:
+        await capacity.register_beds(
+            s, who, BedsIn(facility=fac.code, profile="icu", beds=10, valid_from=day)
+        )
+        await s.commit()
+    barrier = asyncio.Barrier(2)
+    upsert = capacity._upsert_occupancy
+
+    async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        await asyncio.wait_for(barrier.wait(), 60)
+        return await upsert(*args, **kwargs)
+
+    monkeypatch.setattr(capacity, "_upsert_occupancy", held)
+
+    async def one(occupied: int) -> int:
+        async with session_factory()() as s:
+            data = OccupancyIn(
+                facility=fac.code, day=day, profile="icu", occupied=occupied, admitted=0,
+                discharged=0,
+            )  # fmt: skip
+            out = await capacity.report_occupancy(s, who, data)
+            await s.commit()
+            return out.occupied
+
+    async with asyncio.timeout(60):  # a safety net against a hang, not a timing bet
+        got = await asyncio.gather(one(3), one(7))
+    assert sorted(got) == [3, 7]
+    async with session_factory()() as s:
+        rows = (
+            await s.execute(
+                select(func.count(), func.max(OccupancyReport.occupied)).where(
+                    OccupancyReport.facility_id == fac.id, OccupancyReport.day == day
+                )
+            )
+        ).one()
+    assert rows[0] == 1
+    assert rows[1] in (3, 7)

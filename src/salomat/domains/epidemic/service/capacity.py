@@ -13,9 +13,11 @@ from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
+from salomat.core.db import utcnow
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid
 from salomat.core.security import Principal
 from salomat.domains.epidemic.models import BedCapacity, OccupancyReport
@@ -158,30 +160,45 @@ def _profile_name(code: str, language: str) -> str:
     return code
 
 
+async def _upsert_occupancy(session: AsyncSession, values: dict[str, object]) -> int:
+    """One statement: two reports of one facility's day and profile at once both succeed
+    and the later one's figures stay (no read-then-insert race on the unique key)."""
+    table = OccupancyReport.__table__
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = ins.values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["facility_id", "day", "profile"],
+        set_={
+            k: stmt.excluded[k]
+            for k in ("occupied", "admitted", "discharged", "reporter_user_id", "reported_at")
+        },
+    ).returning(table.c.id)
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def report_occupancy(
     session: AsyncSession, principal: Principal, data: OccupancyIn, *, language: str = "en"
 ) -> OccupancyOut:
     errs, fid = await check_occupancy(session, principal, data)
     if errs or fid is None:
         raise Invalid.fields(errs)
-    row = await session.scalar(
-        select(OccupancyReport).where(
-            OccupancyReport.facility_id == fid,
-            OccupancyReport.day == data.day,
-            OccupancyReport.profile == data.profile,
-        )
+    row_id = await _upsert_occupancy(
+        session,
+        {
+            "country": _country(),
+            "facility_id": fid,
+            "day": data.day,
+            "profile": data.profile,
+            "occupied": data.occupied,
+            "admitted": data.admitted,
+            "discharged": data.discharged,
+            "reporter_user_id": principal.user_id,
+            "reported_at": utcnow(),
+        },
     )
-    if row is None:
-        row = OccupancyReport(
-            country=_country(), facility_id=fid, day=data.day, profile=data.profile,
-            occupied=0, admitted=0, discharged=0, reporter_user_id=principal.user_id,
-        )  # fmt: skip
-        session.add(row)
-    row.occupied, row.admitted, row.discharged = data.occupied, data.admitted, data.discharged
-    row.reporter_user_id = principal.user_id
-    await session.flush()
     await audit.record(
-        session, principal, action="update", resource_type="BedOccupancy", resource_id=str(row.id)
+        session, principal, action="update", resource_type="BedOccupancy", resource_id=str(row_id)
     )
     return OccupancyOut(
         facility=data.facility,
