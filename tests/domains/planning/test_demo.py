@@ -250,3 +250,68 @@ def test_synthetic_osm_is_labelled_and_read_by_the_importer() -> None:
     # 3 tree roads and the trunk, both ways; one one-way road
     assert sum(1 for e in net.edges if not e[4]) == 8
     assert sum(1 for e in net.edges if e[4]) == 1
+
+
+async def test_after_the_demo_load_the_pages_and_fhir_show_the_mobile_team(
+    country, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """As after `make run`: the demo doctor reads a person seen by the team in
+    ``Encounter?patient=`` (the mobile encounter among the answer's), and the demo planner
+    sees the team and its route's days on the mobile page."""
+    import httpx
+
+    from salomat.core.db import dispose_engines
+    from salomat.domains.planning.service import mobile
+    from salomat.domains.registry import service as registry
+    from salomat.main import create_app
+    from tests.conftest import demo_database
+
+    spec = pack.demo(country)["planning"]["mobile_team"]
+    first = spec["visits"][0]
+    seen = first["people"][0]
+    with demo_database("salomat_planning_demo_http", country) as (url, loaded):
+        monkeypatch.setenv("SALOMAT_DATABASE_URL", url)
+        get_settings.cache_clear()
+        passwords = {u.username: pw for u, pw in loaded.created}
+        async with session_factory(url)() as s:
+            (team,) = await mobile.list_teams(s, PLANNER)
+            fid = await registry.facility_id_by_code(s, spec["facility"])
+            doctor = Principal(
+                user_id=0, username="t", role="family_doctor", session_id="t", facility_id=fid
+            )
+            (person,) = (
+                await registry.search_persons(s, doctor, _query(seen["national_id"]), _page())
+            ).items
+        try:
+            transport = httpx.ASGITransport(app=create_app(), client=("10.250.0.1", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                tokens = {}
+                for name in ("doctor", "planner"):
+                    r = await c.post(
+                        "/auth/token", data={"username": name, "password": passwords[name]}
+                    )
+                    assert r.status_code == 200, r.text
+                    tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+                r = await c.get(
+                    "/fhir/Encounter", params={"patient": person.id}, headers=tokens["doctor"]
+                )
+                assert r.status_code == 200, r.text
+                found = [
+                    e["resource"]
+                    for e in r.json().get("entry", [])
+                    if e["resource"]["id"].startswith("mobile-")
+                ]
+                assert len(found) == 1
+                place = found[0]["location"][0]["location"]["identifier"]["value"]
+                assert place == str(first["settlement"])
+                r = await c.get(
+                    "/planning/mobile",
+                    params={"team": team.id, "area": spec["territory"]},
+                    headers=tokens["planner"],
+                )
+                assert r.status_code == 200, r.text
+                assert spec["name"] in r.text
+                assert r.text.count('data-testid="pm-day"') >= 1
+        finally:
+            await dispose_engines()
+            get_settings.cache_clear()
