@@ -41,6 +41,7 @@ from salomat.domains.accounts import service as accounts
 from salomat.domains.accounts.schemas import UserIn, UserOut
 from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
+from salomat.domains.epidemic.service import demo as epidemic_demo
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import cli as insurance_cli
 from salomat.domains.insurance.service import demo as insurance_demo
@@ -627,6 +628,9 @@ async def load_demo(
         session, data.get("screening", {}), person_ids, facility_code=data["polyclinic"]
     )
     await planning.load_demo_planning(session, DEMO_LOADER, data.get("planning", {}))
+    await epidemic_demo.load_demo_epidemic(
+        session, data, person_ids, today=pack.today(get_settings().country)
+    )
     await insurance_demo.load_demo_insurance(session, data.get("insurance", {}), person_ids)
     await record_demo.load_demo_record(session, data.get("record", {}), person_ids)
     country = get_settings().country
