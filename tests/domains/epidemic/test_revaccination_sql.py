@@ -369,3 +369,36 @@ async def test_the_citizen_sees_her_own_notice_only(client, db, make_place, make
         ).bindparams(pid=due)
     )
     assert audited == 2
+
+
+async def test_the_pages_render_in_the_readers_language(client, db, make_place, make_user, login):
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    await _doses(
+        db,
+        await _people(db, 2, date(1985, 1, 1), settlement_id=sid, attached_facility_id=poly.id),
+        OLD,
+    )
+    await db.commit()
+    analyst = await login(await make_user("epidemiologist"))
+    r = await client.get(
+        "/epidemic/revaccination",
+        params={"area": place.region, "on": ON.isoformat()},
+        headers={**analyst, "Accept-Language": "ru"},
+    )
+    assert r.status_code == 200, r.text
+    assert "Охват ревакцинацией" in r.text or "Revaccination coverage" in r.text
+    r = await client.get(
+        "/epidemic/revaccination.csv",
+        params={"area": place.region, "on": ON.isoformat()},
+        headers={**analyst, "Accept-Language": "en"},
+    )
+    assert r.status_code == 200
+    assert r.text.splitlines()[0].startswith("Code,Name,Age group")
+    nurse = await login(await make_user("nurse", facility_code=poly.code))
+    r = await client.get(
+        "/epidemic/revaccination/worklist", params={"on": ON.isoformat()}, headers=nurse
+    )
+    assert r.status_code == 200, r.text
+    assert r.text.count('data-testid="revacc-wl-row"') == 2

@@ -424,9 +424,9 @@ COVERAGE_HEADER = (
     N_("Primary series completed"),
     N_("Eligible"),
     N_("Revaccinated"),
-    N_("% of those eligible"),
+    N_("Percent of those eligible"),
     N_("Target met (eligible)"),
-    N_("% of all with a completed primary series"),
+    N_("Percent of all with a completed primary series"),
     N_("Target met (all)"),
 )
 _COVERAGE_COLUMNS = (
