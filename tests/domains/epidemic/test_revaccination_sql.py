@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, text, update
 
 from salomat.domains.epidemic.service.revaccination import months_before
@@ -402,3 +404,96 @@ async def test_the_pages_render_in_the_readers_language(client, db, make_place, 
     )
     assert r.status_code == 200, r.text
     assert r.text.count('data-testid="revacc-wl-row"') == 2
+
+
+async def test_the_sql_agrees_with_the_pure_formula_on_random_histories(
+    client, db, make_place, epidemiologist
+):
+    """Random dose histories (0-4 doses, some on the same day, some after the day asked):
+    the SQL's area total equals ``coverage_of_persons`` over the same people."""
+    import random
+
+    import numpy as np
+
+    from salomat.domains.epidemic.service.revaccination import coverage_of_persons
+
+    rng = random.Random(23)
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    ids = await _people(db, 150, date(1980, 7, 7), settlement_id=sid)
+    done, rev = [], []
+    for pid in ids:
+        days = sorted(
+            date(2023, 1, 1) + timedelta(days=rng.randrange(0, 1000))
+            for _ in range(rng.randrange(0, 5))
+        )
+        if days and rng.random() < 0.2:
+            days.append(days[-1])  # the same dose entered twice: one dose day
+        await _doses(db, [pid], days)
+        distinct = sorted({d for d in days if d <= ON})
+        done.append(np.datetime64(distinct[1]) if len(distinct) >= 2 else np.datetime64("NaT"))
+        rev.append(np.datetime64(distinct[2]) if len(distinct) >= 3 else np.datetime64("NaT"))
+    await db.commit()
+    expected = coverage_of_persons(done, rev, ON, interval_months=6)
+    whole = _cell(
+        await coverage(client, epidemiologist, area=place.region, on=ON.isoformat()), None, None
+    )
+    assert (whole["completed_primary"], whole["eligible"], whole["revaccinated"]) == (
+        expected.all.denominator,
+        expected.eligible.denominator,
+        expected.eligible.numerator,
+    )
+    assert expected.all.denominator > 0
+
+
+def test_a_malformed_revaccination_section_is_refused_naming_the_key():
+    from salomat.country import pack
+    from salomat.domains.epidemic.service.revaccination_sql import parse_definition
+
+    good = pack.load("KZ", "epidemic")
+    assert parse_definition("KZ", good).primary_doses == 2
+    for key, value, named in (
+        ("antigen", "", "antigen"),
+        ("primary_doses", 0, "primary_doses"),
+        ("primary_doses", True, "primary_doses"),
+        ("age_bands", [18, 30], "age_bands"),
+        ("age_bands", [0, 30, 30], "age_bands"),
+    ):
+        data = pack.load("KZ", "epidemic")
+        data["revaccination"][key] = value
+        with pytest.raises(pack.PackError, match=named):
+            parse_definition("KZ", data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12))
+def test_the_day_parser_answers_a_date_or_names_the_field(raw):
+    from salomat.core.errors import Invalid
+    from salomat.domains.epidemic.service.revaccination_sql import parse_on
+
+    today = date(2026, 12, 7)
+    named: list[str] = []
+    day = None
+    try:
+        day = parse_on(raw, today)
+    except Invalid as e:
+        named = [f.field for f in e.errors]
+    if day is None:
+        assert named == ["on"]
+    else:
+        assert date(2020, 1, 1) <= day <= today
+
+
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [("2019-12-31", False), ("2020-01-01", True), ("2026-12-07", True), ("2026-12-08", False)],
+)
+def test_the_day_bounds_one_below_at_and_above(raw, ok):
+    from salomat.core.errors import Invalid
+    from salomat.domains.epidemic.service.revaccination_sql import parse_on
+
+    if ok:
+        assert parse_on(raw, date(2026, 12, 7)) == date.fromisoformat(raw)
+    else:
+        with pytest.raises(Invalid):
+            parse_on(raw, date(2026, 12, 7))
