@@ -55,8 +55,12 @@ MAX_ROUTE_STOPS = 60
 def norm_sql(rules: Any, edition: Any) -> Any:
     """One statement: (required unit, settlements, gaps) of the country under ``edition``:
     each settlement's latest census figure on :day, its band's unit, the highest level of
-    the units open there; a gap where that level is below the required one."""
+    the units open there; a gap where that level is below the required one, except a
+    visiting medical worker's (no premises: no facility closes it, so the product lists
+    those villages apart from the gaps)."""
     from sqlalchemy import text
+
+    from salomat.domains.planning.service.settlements import VISITING_UNIT
 
     level_of_kind = " ".join(
         f"WHEN '{kind}' THEN {rules.level(unit)}" for kind, unit in rules.facility_units.items()
@@ -90,7 +94,7 @@ def norm_sql(rules: Any, edition: Any) -> Any:
             WHERE s.level = 'settlement'
         )
         SELECT unit, count(*) AS settlements,
-               count(*) FILTER (WHERE unit IS NOT NULL
+               count(*) FILTER (WHERE unit IS NOT NULL AND unit <> '{VISITING_UNIT}'
                                 AND have < CASE unit {level_of_unit} END) AS gaps
         FROM needs GROUP BY unit
         """

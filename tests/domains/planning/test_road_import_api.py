@@ -227,3 +227,31 @@ async def test_units_of_a_settlement_without_coordinates_are_named(
     line = r.text.split('data-testid="pl-unplaced"')[1].split("</p>")[0]
     assert "Village S5" in line
     assert plan.settlements["S5"] not in line  # the name, not the code
+
+
+async def test_the_area_page_says_how_its_distances_were_measured(
+    client, planner, plan, kz
+) -> None:  # type: ignore[no-untyped-def]
+    """An estimate is labelled as one: before an import the page says every distance is
+    estimated; after it, that they go along the imported roads (in the reader's language)."""
+    from salomat.core.i18n import translations
+
+    ru = translations("ru")
+    road = "Distances here are along the imported road network"
+    estimate = "No road network is loaded for this area: every distance here is an estimate."
+    page = {"area": plan.region, "edition": "kz-2022"}
+    headers = {**planner, "Accept-Language": "en"}
+    r = await client.get("/planning", params=page, headers=headers)
+    method = r.text.split('data-testid="pl-access-method"')[1].split("</span>")[0]
+    assert 'data-method="estimate"' in method
+    assert estimate in method
+    assert (await put(client, planner, plan.region, osm(PRIMARY + tertiary("-1")))).is_success
+    r = await client.get("/planning", params=page, headers=headers)
+    method = r.text.split('data-testid="pl-access-method"')[1].split("</span>")[0]
+    assert 'data-method="road"' in method
+    assert road in method
+    r = await client.get("/planning", params=page, headers={**planner, "Accept-Language": "ru"})
+    method = r.text.split('data-testid="pl-access-method"')[1].split("</span>")[0]
+    assert "автомобильн" in method  # the Russian words, not the English ones
+    assert road not in method
+    assert ru.gettext(estimate) not in method

@@ -160,7 +160,13 @@ def map_of(
             if near is not None:
                 figures.append(
                     gettext("%(km)s km, %(m)s min to the nearest %(unit)s")
-                    % {"km": _fmt(near.km), "m": _fmt(near.minutes), "unit": unit_name(near.unit)}
+                    # the km the threshold is judged on (the shortest road, or the
+                    # estimate), the minutes of the fastest journey
+                    % {
+                        "km": _fmt(near.distance_km),
+                        "m": _fmt(near.minutes),
+                        "unit": unit_name(near.unit),
+                    }
                 )
         else:
             klass = "gap" if r.gap else "no_gap"
@@ -520,7 +526,6 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
 
     from salomat.domains.planning.schemas_mobile import RouteIn
     from salomat.domains.planning.service import mobile, routing
-    from salomat.domains.registry import service as registry
 
     with speaking(request):
         ctx, errors = _base(request)
@@ -552,8 +557,6 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
                 ctx["route"] = await mobile.plan_team_route(
                     session, principal, team_id, data, time_limit_s=routing.PAGE_TIME_LIMIT_S
                 )
-                base = await registry.territory_by_code(session, ctx["route"].base)
-                ctx["base_name"] = local_name(base) if base is not None else ctx["route"].base
         except SalomatError as e:
             ctx["errors"] = _errors(e.errors or [FieldError("", e.detail)])
             status = e.status
