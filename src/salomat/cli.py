@@ -42,6 +42,7 @@ from salomat.domains.accounts.schemas import UserIn, UserOut
 from salomat.domains.cancer import service as cancer
 from salomat.domains.child import service as child
 from salomat.domains.epidemic.service import demo as epidemic_demo
+from salomat.domains.epidemic.service import synth as epidemic_synth
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import cli as insurance_cli
 from salomat.domains.insurance.service import demo as insurance_demo
@@ -875,6 +876,16 @@ def synth(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="the day the data is as of (default: today)"),
     ] = None,
+    epidemic_r: Annotated[
+        float | None,
+        typer.Option(
+            "--epidemic-r",
+            min=0,
+            max=10,
+            help="also a synthetic epidemic at this R: case notifications of the last 8 weeks "
+            "from a renewal process with the pack's serial interval (docs/epidemic.md)",
+        ),
+    ] = None,
 ) -> None:
     """Load a synthetic national population into an EMPTY database, for benchmarks and trials.
 
@@ -936,6 +947,13 @@ def synth(
                 _timed(ctx, "record", record_synth.synthesize_record, population)
                 _timed(ctx, "screening", screening.synthesize_screening, population)
                 _timed(ctx, "planning", planning_synth.synthesize_planning, population)
+                if epidemic_r is not None:
+                    _timed(
+                        ctx,
+                        "epidemic",
+                        lambda c, p: epidemic_synth.synthesize_epidemic(c, p, r=epidemic_r),
+                        population,
+                    )
         except synth_core.SynthError as e:
             raise _fail(f"Nothing was loaded: {e}") from None
     out.print(
