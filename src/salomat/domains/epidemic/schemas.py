@@ -15,7 +15,7 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 class NotificationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    person_id: int = Field(ge=1)
+    person_id: int = Field(ge=1, le=2**63 - 1)
     #: an ICD-10 code of the pack's notifiable list (``A01.0``, ``U07.1``)
     icd10: str = Field(min_length=3, max_length=8)
     lab_confirmed: bool = False
