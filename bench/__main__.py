@@ -40,7 +40,10 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   each beside hand-written SQL of the same counts, and one facility's worklists (p95);
 - ``planning``: the norm gaps of the whole country's settlements beside a hand-written SQL
   of the same counts, access and staffing of the whole country, and a district's mobile
-  team routed by OR-Tools beside a nearest-neighbour tour.
+  team routed by OR-Tools beside a nearest-neighbour tour;
+- ``revaccination``: COVID-19 revaccination coverage of the whole country by region and
+  age group (doses seeded set-wise in a rolled-back transaction) beside one hand-written
+  statement of the same national counts.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -65,7 +68,7 @@ from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, l
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
-    "record", "bulk", "subscriptions", "statistics", "screening", "planning",
+    "record", "bulk", "subscriptions", "statistics", "screening", "planning", "revaccination",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
