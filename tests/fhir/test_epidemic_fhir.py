@@ -216,3 +216,13 @@ async def test_measure_report_posted_and_produced(client, make_user, login, make
     assert r.status_code == 403
     errors = await schema_errors([("facility", out), ("country", country)])
     assert not invalid(errors), invalid(errors)
+
+
+async def test_metadata_lists_the_epidemic_interactions(client) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get("/fhir/metadata")
+    assert r.status_code == 200
+    by = {x["type"]: x for x in r.json()["rest"][0]["resource"]}
+    assert {"read", "create"} <= {i["code"] for i in by["MeasureReport"]["interaction"]}
+    assert "epidemic" in by["Condition"]["documentation"]
+    errors = await schema_errors([("metadata", r.json())])
+    assert not invalid(errors), invalid(errors)

@@ -176,6 +176,7 @@ RESOURCES = cancer_api.with_capabilities(RESOURCES)
 RESOURCES = insurance_claims.with_capabilities(RESOURCES)
 RESOURCES = record_api.with_capabilities(RESOURCES)
 RESOURCES = screening_api.with_capabilities(RESOURCES)
+RESOURCES = epidemic_api.with_capabilities(RESOURCES)
 RESOURCES = mobile_encounter.with_capabilities(RESOURCES)
 # last: each profiled type's supportedProfile and $validate, and StructureDefinition
 RESOURCES = profiles_api.with_capabilities(RESOURCES)

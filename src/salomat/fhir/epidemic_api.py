@@ -35,6 +35,7 @@ from salomat.core.policy import Require, RequireAny, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.epidemic.service import capacity, notifications
+from salomat.fhir import capability
 from salomat.fhir import epidemic as mapper
 from salomat.fhir.common import claimed_route, fields_as, read_body, resource_response
 
@@ -205,3 +206,29 @@ router.add_api_route(
     methods=["GET"],
     route_class_override=claimed_route(_prefix("report_id", mapper.REPORT_PREFIX)),
 )
+
+
+def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``/fhir/metadata``'s resources with epidemic surveillance's share merged in."""
+    ours = [
+        {
+            "type": "Condition",
+            "interaction": [{"code": "read"}],
+            "documentation": "epidemic: a case notification Condition/epi-<n> (read); "
+            "notified by POST Condition/$notify (a Condition, or a Bundle with its lab "
+            "Observation)",
+        },
+        {
+            "type": "Observation",
+            "interaction": [{"code": "read"}],
+            "documentation": "epidemic: a notification's laboratory result Observation/epi-lab-<n>",
+        },
+        {
+            "type": "MeasureReport",
+            "interaction": [{"code": "read"}, {"code": "create"}],
+            "documentation": "epidemic: beds and occupancy in the SANER style "
+            "(MeasureReport/beds-<day>-<facility>, beds-region-<day>-<region>, "
+            "beds-country-<day>); create: a facility's day of occupancy",
+        },
+    ]
+    return capability.merge(resources, ours, label="epidemic")
