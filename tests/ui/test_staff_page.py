@@ -34,7 +34,7 @@ async def test_the_administrator_adds_a_half_post_and_is_stopped_above_one_and_a
     assert await row.count() == 1
     assert await row.get_by_test_id("role-name").inner_text() == f"Karimova {given}"
     assert await row.get_by_test_id("role-position").inner_text() == "Nurse"
-    assert await row.get_by_test_id("role-fte").inner_text() == "0.50"
+    assert await row.get_by_test_id("role-fte").inner_text() == "0.5"
     await browser.screenshot("staff-added")
 
     # the same person as a midwife on 1.1 posts more: 1.6 in all, refused on the FTE field

@@ -92,7 +92,7 @@ async def test_a_new_practitioner_with_half_a_post_is_listed_with_position_and_f
     row = _role_row(page.text, data["given_name"])
     assert "Karimova" in row
     assert "Nurse" in row
-    assert re.search(r'data-testid="role-fte">0\.50<', row)
+    assert re.search(r'data-testid="role-fte">0\.5<', row)
     assert 'data-testid="role-added"' in page.text
     # the service audited the writes as the API does
     async with session_factory()() as s:
@@ -171,7 +171,7 @@ async def test_field_errors_in_russian(client, admin, make_facility, make_practi
     # missing translation would come out English on both sides)
     assert field_error(r.text, "fte") == (
         "с этой должностью человек работал бы на 2 ставки (другие его должности в эти даты "
-        "— 1); один человек работает не более чем на 1.5 ставки"
+        "— 1); один человек работает не более чем на 1,5 ставки"
     )
     assert 'lang="ru"' in r.text
 

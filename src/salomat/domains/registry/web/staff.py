@@ -128,7 +128,8 @@ async def _context(
         "id_label": _id_label(),
         "can_manage": allowed(principal.role, "practitioner:manage"),
         "today": date.today().isoformat(),
-        "max_fte": str(MAX_FTE),
+        "max_fte": _Fte(MAX_FTE),
+        "fte_text": fte_text,
         "form": {"fte": "1.0", "start_on": date.today().isoformat(), "practitioner_id": NEW},
         "errors": {},
         "loose": [],
@@ -201,6 +202,29 @@ def _checks(form: dict[str, str], fac: FacilityOut, section_codes: set[str]) -> 
     return errors
 
 
+def fte_text(value: Decimal | float | str) -> str:
+    """A full-time equivalent as the reader writes numbers ("1,5" in Russian, Uzbek and
+    Kazakh; "1.5" in English): up to two decimals, no trailing zeros."""
+    from babel.numbers import format_decimal
+
+    from salomat.core.i18n import babel_locale, current_language
+
+    return format_decimal(
+        Decimal(str(value)), format="0.##", locale=babel_locale(current_language())
+    )
+
+
+class _Fte:
+    """A full-time equivalent written out when the message is (the page's language is
+    known only then): ``fte_text`` at ``str()``."""
+
+    def __init__(self, value: Decimal) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return fte_text(self.value)
+
+
 def _fte_error(e: FieldError, fte: Decimal) -> FieldError:
     """The service's refusal of the sum, said with the person's total."""
     held = Decimal(str(e.params.get("held", "0")))
@@ -211,9 +235,9 @@ def _fte_error(e: FieldError, fte: Decimal) -> FieldError:
             "other roles in those dates hold %(held)s); one person works at most %(max)s"
         ),
         {
-            "total": str((held + fte).normalize()),
-            "held": str(held.normalize()),
-            "max": str(MAX_FTE.normalize()),
+            "total": _Fte(held + fte),
+            "held": _Fte(held),
+            "max": _Fte(MAX_FTE),
         },
     )
 
