@@ -101,3 +101,15 @@ def test_max_days_boundary() -> None:
     with pytest.raises(Exception, match=r"Invalid|days"):
         counts._days(start - timedelta(days=1), today())
     assert np.int64  # numpy-ready
+
+
+async def test_every_region_is_listed_zeros_included(client, scene, make_place) -> None:  # type: ignore[no-untyped-def]
+    quiet = await make_place()
+    t = today()
+    await _notify(client, scene, t - timedelta(days=1), t - timedelta(days=1), n=6)
+    q = {"from": (t - timedelta(days=2)).isoformat(), "to": t.isoformat()}
+    r = await client.get(f"{API}/counts", params=q, headers=scene.epi_auth)
+    assert r.status_code == 200, r.text
+    by = {a["code"]: a["counts"] for a in r.json()["areas"]}
+    assert by[quiet.region] == [0, 0, 0]
+    assert by[scene.place.region] == [0, 6, 0]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, suppression
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.pagination import PageParams
 from salomat.core.policy import allowed
 from salomat.core.security import Principal
 from salomat.domains.epidemic.models import CaseNotification
@@ -27,6 +28,8 @@ from salomat.domains.registry import service as registry
 __all__ = ["MAX_DAYS", "DailyCounts", "daily_counts", "published_counts"]
 
 MAX_DAYS = 731
+#: every region of a country, or district of a region, on one page
+_ALL = PageParams(limit=10_000, offset=0)
 
 
 @dataclass(frozen=True)
@@ -111,33 +114,36 @@ async def published_counts(
     language: str = "en",
 ) -> tuple[DailyCounts, list[PublishedArea], bool]:
     """The counts a reader sees: the country by region (no ``area``), a region by district,
-    or one district; small counts suppressed for readers who do not read notifications."""
-    within = None
-    ids: tuple[int, ...] | None = None
+    or one district — every unit listed, zeros included; small counts suppressed for
+    readers who do not read notifications."""
     level = "region"
-    if area is not None:
+    if area is None:
+        units = (await registry.list_territory(session, _ALL, level="region")).items
+    else:
         t = await registry.territory_by_code(session, area)
         if t is None or t.level == "settlement":
             raise Invalid.fields(
                 [FieldError("area", N_("Unknown region or district: %(code)s"), {"code": area})]
             )
         level = "district"
-        if t.level == "region":
-            within = t.id
-        else:
-            ids = (t.id,)
+        units = (
+            (
+                await registry.list_territory(session, _ALL, level="district", parent_code=t.code)
+            ).items
+            if t.level == "region"
+            else [t]
+        )
     result = await daily_counts(
-        session, level=level, start=start, end=end, by=by, within_region=within, area_ids=ids
+        session, level=level, start=start, end=end, by=by, area_ids=tuple(u.id for u in units)
     )
     suppress = not allowed(principal.role, "epidemic:cases")
     out = []
-    for i, tid in enumerate(result.area_ids):
-        t = await registry.get_territory_by_id(session, tid)
+    for i, u in enumerate(units):
         row = [int(x) for x in result.counts[i]]
         cells: list[int | str] = (
             [suppression.mark(n, suppression.is_small(n)) for n in row] if suppress else list(row)
         )
-        out.append(PublishedArea(t.code, t.names.get(language) or t.name, t.level, cells))
+        out.append(PublishedArea(u.code, u.names.get(language) or u.name, u.level, cells))
     await audit.record(
         session,
         principal,
