@@ -383,6 +383,12 @@ async def test_the_pages_render_in_the_readers_language(client, db, make_place, 
         OLD,
     )
     await db.commit()
+    await db.execute(
+        update(Territory)
+        .where(Territory.code == place.district)
+        .values(names={"ru": "Тестовый район", "uz": "Sinov tumani"})
+    )
+    await db.commit()
     analyst = await login(await make_user("epidemiologist"))
     r = await client.get(
         "/epidemic/revaccination",
@@ -391,6 +397,7 @@ async def test_the_pages_render_in_the_readers_language(client, db, make_place, 
     )
     assert r.status_code == 200, r.text
     assert "Охват ревакцинацией" in r.text or "Revaccination coverage" in r.text
+    assert "Тестовый район" in r.text  # the unit by its name in the reader's language
     r = await client.get(
         "/epidemic/revaccination.csv",
         params={"area": place.region, "on": ON.isoformat()},

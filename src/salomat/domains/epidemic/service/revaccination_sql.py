@@ -377,8 +377,9 @@ async def revaccination_coverage(
         return out
 
     rows: list[CoverageCell] = []
+    lang = i18n.current_language()
     for u in breakdown.units:
-        rows += cells(u.code, u.name, u.level, per_unit.get(u.code, {}))
+        rows += cells(u.code, u.names.get(lang) or u.name, u.level, per_unit.get(u.code, {}))
     if None in per_unit:
         rows += cells(None, i18n.gettext("place not recorded"), None, per_unit[None])
     a = breakdown.area
@@ -393,7 +394,7 @@ async def revaccination_coverage(
     )
     return RevaccinationCoverage(
         area_code=a.code if a else None,
-        area_name=a.name if a else None,
+        area_name=(a.names.get(lang) or a.name) if a else None,
         area_level=a.level if a else None,
         on=day,
         as_of=utcnow(),
@@ -408,7 +409,7 @@ async def revaccination_coverage(
         rows=rows,
         total=cells(
             a.code if a else None,
-            a.name if a else i18n.gettext("the whole country"),
+            (a.names.get(lang) or a.name) if a else i18n.gettext("the whole country"),
             a.level if a else None,
             total,
         ),
