@@ -813,6 +813,51 @@ def maintenance_purge(
     )
 
 
+# ---- epidemic: each region's zone and alerts, nightly -----------------------------------
+
+epidemic_app = typer.Typer(help="Epidemic surveillance: zones and alerts.", no_args_is_help=True)
+app.add_typer(epidemic_app, name="epidemic")
+
+
+@epidemic_app.command("record-day")
+def epidemic_record_day(
+    day: Annotated[
+        str | None, typer.Option("--day", help="the day (YYYY-MM-DD; default today)")
+    ] = None,
+) -> None:
+    """Record every region's zone on a day and raise its alerts (run nightly from cron;
+    running a day again replaces its zones and raises nothing twice)."""
+    from salomat.domains.epidemic.service import alerts as epidemic_alerts
+    from salomat.domains.epidemic.service.notifications import today as epidemic_today
+
+    try:
+        when = date.fromisoformat(day) if day else epidemic_today()
+    except ValueError:
+        raise _fail(f"--day: not a date: {day}") from None
+    try:
+        done = run_unit_of_work(lambda s: epidemic_alerts.record_day(s, when))
+    except Invalid as e:
+        raise _fail("Not recorded.", e.errors) from None
+    out.print(f"{when}: {done['zones']} region zones recorded, {done['alerts']} alerts raised.")
+
+
+@epidemic_app.command("reader-region")
+def epidemic_reader_region(
+    user_id: Annotated[int, typer.Option("--user-id", help="the reader's account id")],
+    region: Annotated[
+        str | None, typer.Option("--region", help="region code; omit for every region")
+    ] = None,
+) -> None:
+    """Limit an epidemiologist to one region's alerts (without --region: every region)."""
+    from salomat.domains.epidemic.service import alerts as epidemic_alerts
+
+    try:
+        run_unit_of_work(lambda s: epidemic_alerts.set_reader_region(s, user_id, region))
+    except Invalid as e:
+        raise _fail("Not changed.", e.errors) from None
+    out.print(f"User {user_id}: {region or 'every region'}.", markup=False)
+
+
 # ---- planning: the road network of a region ------------------------------------------
 
 planning_app = typer.Typer(help="Planning: the road network for access.", no_args_is_help=True)

@@ -37,6 +37,7 @@ from salomat.domains.child import api as child_api
 from salomat.domains.child import web as child_web
 from salomat.domains.epidemic import api as epidemic_api
 from salomat.domains.epidemic import api_revaccination as epidemic_api_revaccination
+from salomat.domains.epidemic import api_situation as epidemic_api_situation
 from salomat.domains.epidemic import web_revaccination as epidemic_web_revaccination
 from salomat.domains.immunization import api as immunization_api
 from salomat.domains.immunization import web as immunization_web
@@ -181,6 +182,7 @@ def create_app() -> FastAPI:
         *screening_api_indicators.routers,
         *insurance_api.routers,
         *epidemic_api_revaccination.routers,
+        *epidemic_api_situation.routers,
         fhir_api.router,
         fhir_bulk_api.downloads,
         accounts_web.web,

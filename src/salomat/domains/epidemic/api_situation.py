@@ -1,0 +1,309 @@
+"""REST routes of the epidemic situation (docs/epidemic.md "Situation, zones and
+alerts"): every region's counts, Rt, incidence, beds, zone and forecast on a day; the
+recorded zones by day; the alerts of the reader's region. Aggregates only
+(``epidemic:read``): no person's data, so the reads are not audited (as the registry's
+population by region is not). Daily counts of 1-4 are shown as "<5" to readers who do not
+read notifications (``epidemic:cases``), as ``GET /counts`` shows them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from salomat.core import i18n, suppression
+from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.policy import Require, allowed
+from salomat.core.security import Principal
+from salomat.core.uow import DbSession, router
+from salomat.domains.epidemic.service import alerts, notifications
+from salomat.domains.epidemic.service.forecast import BANDS
+from salomat.domains.epidemic.service.matrix import METRIC_LABELS
+from salomat.domains.epidemic.service.situation import compute_situation
+
+api = router(prefix="/api/v1/epidemic", tags=["epidemic"])
+routers = [api]
+
+Reader = Annotated[Principal, Depends(Require("epidemic:read"))]
+Area = Annotated[
+    str | None,
+    Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$", description="a region code"),
+]
+Edition = Annotated[
+    str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="an edition")
+]
+From = Annotated[date | None, Query(alias="from")]
+To = Annotated[date | None, Query(alias="to")]
+_INVALID = {422: {"description": "a field is wrong, each named"}}
+
+
+class Band(BaseModel):
+    low: list[float | None]
+    median: list[float | None]
+    high: list[float | None]
+
+
+class Projection(BaseModel):
+    scenario: str
+    #: the day of the Rt projected from: the last with one reported (None: none, no
+    #: projection)
+    rt_day: date | None
+    cases: Band
+    admissions: Band
+    infectious_beds: Band
+    icu_beds: Band
+    #: the first day the median passes the region's beds (None: not within the horizon)
+    infectious_exceeded_on: date | None
+    icu_exceeded_on: date | None
+
+
+class RtOut(BaseModel):
+    day: date
+    mean: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    #: why there is no number, in the reader's language
+    reason: str | None = None
+
+
+class ZoneOut(BaseModel):
+    code: str | None
+    name: str | None
+    colour: str | None
+    #: the index of the rule that decided it (None: the edition's "otherwise" or unknown)
+    rule: int | None
+    reason: str | None = None
+    missing: list[str] = []
+
+
+class RegionSituation(BaseModel):
+    code: str
+    name: str
+    counts: list[int | str]
+    rt: RtOut
+    population: int | None
+    incidence_per_100k: float | None
+    hospitalised_per_100k: float | None
+    beds: dict[str, int | None]
+    occupied: dict[str, int]
+    zone: ZoneOut
+    forecast: list[Projection]
+
+
+class SituationOut(BaseModel):
+    on: date
+    by: str
+    edition: str
+    edition_name: str
+    edition_unverified: bool
+    population_year: int | None
+    days: list[date]
+    forecast_days: list[date]
+    hospital_illustrative: bool
+    truncation_note: str | None
+    #: counts of 1-4 shown as "<5" (readers without ``epidemic:cases``)
+    suppressed: bool
+    regions: list[RegionSituation]
+
+
+class ZoneDayOut(BaseModel):
+    region: str
+    region_name: str
+    day: date
+    edition: str
+    zone: str | None
+    rule: int | None
+    missing: list[str]
+    rt: float | None
+    incidence_per_100k: float | None
+
+
+class AlertOut(BaseModel):
+    region: str
+    region_name: str
+    day: date
+    kind: str
+    message: str
+    zone_from: str | None
+    zone_to: str | None
+    exceeds_on: date | None
+    beds: int | None
+
+
+#: no surveillance before this day (and the windows before a day stay in the calendar)
+EARLIEST = date(1900, 1, 1)
+
+
+def _check_days(**days: date | None) -> None:
+    errs = [
+        FieldError(name, N_("Must be on or after %(day)s"), {"day": EARLIEST.isoformat()})
+        for name, d in days.items()
+        if d is not None and d < EARLIEST
+    ]
+    if errs:
+        raise Invalid.fields(errs)
+
+
+def _lang() -> str:
+    return i18n.current_language()
+
+
+def _t(msgid: str, params: dict[str, Any] | None = None) -> str:
+    text = i18n.gettext(msgid)
+    return text % params if params else text
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) or math.isinf(x) else round(float(x), 4)
+
+
+def _band(series: dict[str, Any], i: int) -> Band:
+    return Band(**{b: [_num(v) for v in series[b][i]] for b in BANDS})
+
+
+@api.get("/situation", response_model=SituationOut, responses=_INVALID)
+async def read_situation(
+    session: DbSession,
+    principal: Reader,
+    area: Area = None,
+    on: date | None = None,
+    edition: Edition = None,
+    by: Annotated[Literal["onset", "report"], Query()] = "onset",
+    horizon: Annotated[int | None, Query(ge=1, le=366)] = None,
+) -> SituationOut:
+    """Every region of the country (or the one ``area``) on ``on`` (default today): daily
+    counts, Rt (or why there is none), incidence and hospitalised per 100 000, beds, the
+    zone with the rule that decided it, and the forecast as ranges with the first day the
+    beds are passed."""
+    _check_days(on=on)
+    on = on or notifications.today()
+    if on > notifications.today():
+        raise Invalid.fields(
+            [FieldError("on", N_("The day %(day)s is in the future"), {"day": on})]
+        )
+    s = await compute_situation(session, on=on, edition=edition, by=by, horizon=horizon)
+    if area is not None and area not in s.codes:
+        raise Invalid.fields([FieldError("area", N_("Unknown region: %(code)s"), {"code": area})])
+    lang = _lang()
+    ed = s.edition
+    note = s.rt.truncation_note()
+    suppress = not allowed(principal.role, "epidemic:cases")
+    out = []
+    for i, code in enumerate(s.codes):
+        if area is not None and code != area:
+            continue
+        est = s.rt.at(i, s.rt_day)
+        z = s.zones[i]
+        zone = ed.zone(z.zone) if z.zone is not None else None
+        fc = []
+        rt_from = int(s.cases.from_day[i])
+        for sc in s.cases.scenarios:
+            first_i = s.projection.general_crossing[sc]["median"][i]
+            first_c = s.projection.icu_crossing[sc]["median"][i]
+            fc.append(
+                Projection(
+                    scenario=sc,
+                    rt_day=s.counts.days[rt_from] if rt_from >= 0 else None,
+                    cases=_band(s.cases.bands[sc], i),
+                    admissions=_band(s.projection.admissions[sc], i),
+                    infectious_beds=_band(s.projection.general[sc], i),
+                    icu_beds=_band(s.projection.icu[sc], i),
+                    infectious_exceeded_on=None if first_i is None else on + timedelta(first_i + 1),
+                    icu_exceeded_on=None if first_c is None else on + timedelta(first_c + 1),
+                )
+            )
+        pop = s.population[i]
+        out.append(
+            RegionSituation(
+                code=code,
+                name=s.names[i].get(lang) or s.names[i][""],
+                counts=[
+                    suppression.mark(int(n), suppression.is_small(int(n))) if suppress else int(n)
+                    for n in s.counts.counts[i]
+                ],
+                rt=RtOut(
+                    day=s.counts.days[s.rt_day],
+                    mean=est.mean,
+                    lower=est.lower,
+                    upper=est.upper,
+                    reason=_t(est.reason, est.params) if est.reason else None,
+                ),
+                population=None if math.isnan(pop) else int(pop),
+                incidence_per_100k=_num(s.incidence_per_100k[i]),
+                hospitalised_per_100k=_num(s.hospitalised_per_100k[i]),
+                beds={p: None if math.isnan(b[i]) else int(b[i]) for p, b in s.beds.items()},
+                occupied={p: int(o[i]) for p, o in s.occupied.items()},
+                zone=ZoneOut(
+                    code=z.zone,
+                    name=zone.name(lang) if zone else None,
+                    colour=zone.colour if zone else None,
+                    rule=z.rule,
+                    reason=_t(z.reason, z.params) if z.reason else None,
+                    missing=[_t(METRIC_LABELS[m]) for m in z.missing],
+                ),
+                forecast=fc,
+            )
+        )
+    return SituationOut(
+        on=on,
+        by=by,
+        edition=ed.code,
+        edition_name=ed.name(lang),
+        edition_unverified=ed.unverified,
+        population_year=s.population_year,
+        days=list(s.counts.days),
+        forecast_days=list(s.forecast_days),
+        hospital_illustrative=s.projection.illustrative,
+        truncation_note=_t(*note) if note else None,
+        suppressed=suppress,
+        regions=out,
+    )
+
+
+@api.get("/zones", response_model=list[ZoneDayOut], responses=_INVALID)
+async def read_zones(
+    session: DbSession,
+    principal: Reader,
+    area: Area = None,
+    start: From = None,
+    end: To = None,
+) -> list[ZoneDayOut]:
+    """The recorded zone of each region (or the one ``area``) by day over ``from..to``
+    (default the last 28 days; at most 366 days)."""
+    _check_days(**{"from": start, "to": end})
+    end = end or notifications.today()
+    start = start or end - timedelta(days=27)
+    rows = await alerts.zone_history(
+        session, principal, area=area, start=start, end=end, language=_lang()
+    )
+    return [ZoneDayOut(**{**r.__dict__, "missing": list(r.missing)}) for r in rows]
+
+
+@api.get("/alerts", response_model=list[AlertOut], responses=_INVALID)
+async def read_alerts(
+    session: DbSession, principal: Reader, start: From = None, end: To = None
+) -> list[AlertOut]:
+    """The alerts of ``from..to`` (default the last 28 days) of the reader's region (their
+    facility's; every region for a reader bound to no facility), newest first."""
+    _check_days(**{"from": start, "to": end})
+    end = end or notifications.today()
+    start = start or end - timedelta(days=27)
+    rows = await alerts.list_alerts(session, principal, start=start, end=end, language=_lang())
+    return [
+        AlertOut(
+            region=a.region,
+            region_name=a.region_name,
+            day=a.day,
+            kind=a.kind,
+            message=_t(a.message, a.params),
+            zone_from=a.zone_from,
+            zone_to=a.zone_to,
+            exceeds_on=a.exceeds_on,
+            beds=a.beds,
+        )
+        for a in rows
+    ]

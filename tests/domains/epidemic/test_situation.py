@@ -1,0 +1,195 @@
+"""The situation of the regions on a day (GET /api/v1/epidemic/situation): counts, Rt (or
+"not enough data", never a number, and no Rt-based zone), incidence per 100 000 from the
+registry's population, beds, the zone with the rule that decided it, the forecast with
+the first day the intensive-care beds are passed; bad query parameters are a 4xx naming
+the field, never a 5xx (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salomat.domains.epidemic.service import rules
+from salomat.domains.epidemic.service.notifications import today
+from salomat.domains.registry import service as registry
+from salomat.domains.registry.schemas import PopulationIn
+from tests.domains.epidemic.situation_support import (
+    icu_beds,
+    icu_by_hand,
+    region_with_cases,
+    simple_pack,
+)
+
+pytestmark = pytest.mark.anyio
+
+API = "/api/v1/epidemic"
+C = 20
+
+
+@pytest.fixture
+def pack(monkeypatch):  # type: ignore[no-untyped-def]
+    p = simple_pack()
+    monkeypatch.setattr(rules, "current", lambda: p)
+    return p
+
+
+def fields(r) -> set[str]:  # type: ignore[no-untyped-def]
+    return {e["field"] for e in r.json().get("errors", [])}
+
+
+async def test_region_situation(
+    db, make_place, make_person, make_user, login, client, pack
+) -> None:  # type: ignore[no-untyped-def]
+    day = today() - timedelta(days=1)
+    person = await make_person()
+    a = await region_with_cases(db, make_place, person.id, day, C)
+    occ = icu_by_hand(C)
+    beds = math.ceil(occ[12])
+    await icu_beds(db, a, beds, day)
+    # 100 000 residents in the region's one settlement
+    half = [5000] * 10 + [0] * 8
+    settlement = a.code + "-D-S"
+    await registry.set_population(
+        db, settlement, PopulationIn(year=day.year, male=half, female=half)
+    )
+    await db.commit()
+    epi = await login(await make_user("epidemiologist"))
+    r = await client.get(
+        f"{API}/situation", params={"area": a.code, "on": day.isoformat()}, headers=epi
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["edition"] == "t-rt"
+    assert len(body["days"]) == 56
+    assert len(body["forecast_days"]) == 14
+    [reg] = body["regions"]
+    assert reg["counts"][-28:] == [C] * 28
+    assert sum(reg["counts"]) == 28 * C
+    assert reg["rt"]["mean"] == pytest.approx((1 + 7 * C) / (0.2 + 7 * C), rel=1e-4)
+    assert reg["rt"]["reason"] is None
+    assert reg["population"] == 100_000
+    # the daily average of the 7-day window per 100 000: 7·20 / 7 / 100 000 · 100 000
+    assert reg["incidence_per_100k"] == pytest.approx(20.0)
+    assert reg["beds"]["icu"] == beds
+    assert reg["beds"]["infectious"] is None
+    assert reg["hospitalised_per_100k"] == 0
+    assert reg["zone"] == {"code": "red", "name": "Red", "colour": "#c62828", "rule": 0,
+                           "reason": None, "missing": []}  # fmt: skip
+    [fc] = reg["forecast"]
+    assert fc["icu_beds"]["median"] == pytest.approx(list(occ), rel=1e-6)
+    assert fc["icu_beds"]["low"][13] <= fc["icu_beds"]["median"][13] <= fc["icu_beds"]["high"][13]
+    assert fc["icu_exceeded_on"] == (day + timedelta(days=14)).isoformat()
+    assert fc["infectious_exceeded_on"] is None
+
+
+async def test_not_enough_data_gives_no_rt_and_no_rt_zone(
+    db, make_place, make_person, make_user, login, client, pack
+) -> None:  # type: ignore[no-untyped-def]
+    day = today() - timedelta(days=1)
+    person = await make_person()
+    # the last 7-day window: 10 cases, the posterior's CV 1/√(1 + 10) > 0.3; 11 cases:
+    # 1/√12 ≤ 0.3, an Rt (no earlier window has 11 either: no Rt to project from)
+    few = await region_with_cases(db, make_place, person.id, day, [2, 2, 2, 2, 2, 0, 0, 0])
+    enough = await region_with_cases(db, make_place, person.id, day, [2, 2, 2, 2, 2, 1, 0, 0])
+    epi = await login(await make_user("epidemiologist"))
+    got = {}
+    for region in (few, enough):
+        params = {"area": region.code, "on": day.isoformat()}
+        r = await client.get(f"{API}/situation", params=params, headers=epi)
+        assert r.status_code == 200, r.text
+        got[region.code] = r.json()["regions"][0]
+    rt = got[few.code]["rt"]
+    assert rt["mean"] is None
+    assert rt["lower"] is None
+    assert rt["reason"].startswith("Not enough data")
+    zone = got[few.code]["zone"]
+    assert zone["code"] is None
+    assert zone["rule"] is None
+    assert zone["missing"] == ["Reproduction number Rt"]
+    assert got[few.code]["forecast"][0]["cases"]["median"] == [None] * 14
+    assert got[few.code]["forecast"][0]["rt_day"] is None
+    assert got[few.code]["counts"][-5:] == [2] * 5  # the epidemiologist reads notifications
+    analyst = await login(await make_user("analyst"))
+    r = await client.get(f"{API}/situation", params={"area": few.code, "on": day.isoformat()},
+                         headers=analyst)  # fmt: skip
+    assert r.json()["suppressed"] is True
+    assert r.json()["regions"][0]["counts"][-8:] == [0, 0, 0] + ["<5"] * 5
+    # shape 1 + 11, rate 1/5 + ΣΛ (Λ_t = I_{t-1}: 2+2+2+2+1+0+0): mean 12/9.2 > 1
+    assert got[enough.code]["rt"]["mean"] == pytest.approx(12 / 9.2)
+    assert got[enough.code]["zone"]["code"] == "red"
+    assert got[enough.code]["forecast"][0]["rt_day"] == day.isoformat()
+
+
+async def test_bad_input_names_the_field(client, make_user, login, make_place, pack) -> None:  # type: ignore[no-untyped-def]
+    epi = await login(await make_user("epidemiologist"))
+    place = await make_place()
+    t = today()
+    cases = [
+        ("/situation", {"area": "NOPE-1"}, "area"),
+        ("/situation", {"area": place.district}, "area"),
+        ("/situation", {"edition": "no-such"}, "edition"),
+        ("/situation", {"on": (t + timedelta(days=1)).isoformat()}, "on"),
+        ("/situation", {"horizon": 13}, "horizon"),
+        ("/situation", {"horizon": 29}, "horizon"),
+        ("/zones", {"area": "NOPE-1"}, "area"),
+        ("/zones", {"from": t.isoformat(), "to": (t - timedelta(days=1)).isoformat()}, "from"),
+        ("/zones", {"from": (t - timedelta(days=366)).isoformat(), "to": t.isoformat()}, "to"),
+        ("/alerts", {"from": t.isoformat(), "to": (t - timedelta(days=1)).isoformat()}, "from"),
+        ("/situation", {"on": "0001-01-10"}, "on"),
+        ("/zones", {"to": "0001-01-05"}, "to"),
+        ("/alerts", {"to": "0001-01-05"}, "to"),
+    ]
+    for path, params, field in cases:
+        r = await client.get(API + path, params=params, headers=epi)
+        assert r.status_code == 422, (path, params, r.text)
+        assert field in fields(r), (path, params, r.text)
+    # the window at its bound: 366 days answer
+    r = await client.get(f"{API}/zones", params={"from": (t - timedelta(days=365)).isoformat(),
+                                                  "to": t.isoformat()}, headers=epi)  # fmt: skip
+    assert r.status_code == 200, r.text
+    for h in (14, 28):
+        r = await client.get(f"{API}/situation", params={"horizon": h}, headers=epi)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["forecast_days"]) == h
+
+
+async def test_permission(client, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    nurse = await login(await make_user("nurse"))
+    for path in ("/situation", "/zones", "/alerts"):
+        r = await client.get(API + path, headers=nurse)
+        assert r.status_code == 403
+        r = await client.get(API + path)
+        assert r.status_code == 401
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40)
+_day = st.one_of(
+    st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)).map(date.isoformat), _text
+)
+_params = st.fixed_dictionaries(
+    {},
+    optional={"area": _text, "on": _day, "edition": _text, "from": _day, "to": _day,
+              "by": _text, "horizon": st.one_of(st.integers(-10, 400).map(str), _text)},
+)  # fmt: skip
+
+
+async def test_query_params_never_5xx(client, make_user, login, pack) -> None:  # type: ignore[no-untyped-def]
+    examples: list[tuple[str, dict[str, str]]] = []
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @given(st.sampled_from(["/situation", "/zones", "/alerts"]), _params)
+    def collect(path: str, params: dict[str, str]) -> None:
+        examples.append((path, params))
+
+    collect()
+    epi = await login(await make_user("epidemiologist"))
+    for path, params in examples:
+        r = await client.get(API + path, params=params, headers=epi)
+        assert r.status_code < 500, (path, params, r.text)
+        if r.status_code == 422:
+            assert fields(r), (path, params, r.text)
