@@ -37,7 +37,7 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.epidemic.service import capacity, notifications
 from salomat.fhir import capability
 from salomat.fhir import epidemic as mapper
-from salomat.fhir.common import claimed_route, fields_as, read_body, resource_response
+from salomat.fhir.common import EXT, claimed_route, fields_as, read_body, resource_response
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Reporter = Annotated[Principal, Depends(Require("epidemic:report"))]
@@ -208,12 +208,17 @@ router.add_api_route(
 )
 
 
+#: the operation's canonical (Salomat's own; docs/epidemic.md, "FHIR")
+NOTIFY = f"{EXT.removesuffix('StructureDefinition/')}OperationDefinition/Condition-notify"
+
+
 def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``/fhir/metadata``'s resources with epidemic surveillance's share merged in."""
     ours = [
         {
             "type": "Condition",
             "interaction": [{"code": "read"}],
+            "operation": [{"name": "notify", "definition": NOTIFY}],
             "documentation": "epidemic: a case notification Condition/epi-<n> (read); "
             "notified by POST Condition/$notify (a Condition, or a Bundle with its lab "
             "Observation)",
