@@ -40,6 +40,11 @@ FACILITY_EXT = f"{EXT}notification-facility"
 ADMISSION_EXT = f"{EXT}notification-admission"
 PROFILE_SYSTEM = "urn:salomat:bed-profile"
 FLOW_SYSTEM = "urn:salomat:bed-flow"
+#: the day's flows a hospital reports beside occupancy (published in the terminology)
+FLOW_NAMES = {
+    "admitted": N_("Patients admitted in the day"),
+    "discharged": N_("Patients discharged in the day"),
+}
 SANER_GROUP = "http://hl7.org/fhir/uv/saner/CodeSystem/MeasureGroupSystem"
 SANER_VALUES = "http://hl7.org/fhir/uv/saner/CodeSystem/MeasuredValues"
 SANER_MEASURE = "http://hl7.org/fhir/uv/saner/Measure/CDCPatientImpactAndHospitalCapacity"

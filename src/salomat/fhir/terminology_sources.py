@@ -20,6 +20,7 @@ from salomat.core.policy import Role
 from salomat.domains.cancer.schemas import STAGE_GROUP, TNM_M, TNM_N, TNM_T
 from salomat.domains.cancer.service.labels import BASIS_LABELS
 from salomat.domains.child.service import growth as child_growth
+from salomat.domains.epidemic.service import rules as epidemic_rules
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import service as insurance
 from salomat.domains.insurance.schemas import Basis as InsuranceBasis
@@ -46,6 +47,7 @@ from salomat.fhir import (
 )
 from salomat.fhir import cancer as cancer_mapper
 from salomat.fhir import child as child_mapper
+from salomat.fhir import epidemic as epidemic_mapper
 from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import mobile_encounter as mobile_mapper
@@ -579,6 +581,20 @@ def code_systems(country: str) -> list[CodeSystem]:
         "the mobile teams' visits as Encounter.type",
         _named(mobile_mapper.SERVICE_NAMES),
     )
+    bed_profiles = _ours(
+        "bed-profile",
+        epidemic_mapper.PROFILE_SYSTEM,
+        "Hospital bed profiles (epidemic capacity)",
+        "epidemic.yaml bed_profiles",
+        (concept(p.code, dict(p.names)) for p in epidemic_rules.bed_profiles(country)),
+    )
+    bed_flows = _ours(
+        "bed-flow",
+        epidemic_mapper.FLOW_SYSTEM,
+        "A hospital day's patient flows (epidemic capacity)",
+        "the capacity MeasureReport's admitted and discharged populations",
+        _named(epidemic_mapper.FLOW_NAMES),
+    )
 
     return [
         *_national_more(country),
@@ -608,6 +624,8 @@ def code_systems(country: str) -> list[CodeSystem]:
         referral_kinds,
         condition_category,
         mobile_services,
+        bed_profiles,
+        bed_flows,
         *external.code_systems(country),
     ]
 
