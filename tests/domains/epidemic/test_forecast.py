@@ -80,6 +80,19 @@ def test_steady_occupancy_is_admissions_times_mean_stay() -> None:
     beds = fc.occupancy(np.full((1, 300), 50.0), los)
     assert beds[0, -1] == pytest.approx(50 * dist.survival(los).sum())
     assert dist.survival(los).sum() == pytest.approx((np.arange(len(los)) * los).sum())
+    # ... with the stay the pack states: a gamma stay of mean 9 days is 9 bed-days an
+    # admission, so 50 admissions a day fill 450 beds (the note: admissions/day × mean LOS)
+    assert beds[0, -1] == pytest.approx(50 * 9, abs=0.5)
+
+
+@pytest.mark.parametrize(("mean", "sd"), [(9.0, 6.0), (10.0, 7.0), (6.0, 4.0), (2.0, 1.5)])
+def test_a_gamma_delay_keeps_its_stated_mean(mean: float, sd: float) -> None:
+    """Whole days by EpiEstim's interpolation keep the mean the pack states (counting days
+    elapsed would lose about half a day: 8.5 bed-days for a 9-day stay)."""
+    p = dist.discrete_gamma(mean, sd, 200)
+    assert (np.arange(len(p)) * p).sum() == pytest.approx(mean, abs=0.01)
+    assert p.sum() == pytest.approx(1.0)
+    assert (p >= 0).all()
 
 
 def test_admission_delay_shifts_admissions() -> None:

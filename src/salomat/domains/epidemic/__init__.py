@@ -3,6 +3,8 @@
 occupied beds against capacity, the zone matrix by the pack's rule editions, and
 revaccination coverage (issue 23, docs/epidemic.md).
 
-This package holds the pure core first: ``service`` computes on arrays of counts and
-never opens a database; notifications, capacity and the dashboard call it.
+Case notifications, hospital capacity, the daily situation with zone history and alerts,
+and revaccination coverage read the database (``service``'s database modules, ``api*``,
+``web_revaccination``); the pure core they call (``service.rt``, ``forecast``,
+``matrix``, ``revaccination``, ``distributions``) computes on arrays of counts.
 """

@@ -1,5 +1,7 @@
-"""Epidemic surveillance's services (docs/epidemic.md). The modules here are pure: they
-compute on numpy arrays of daily counts and never open a database.
+"""Epidemic surveillance's services (docs/epidemic.md). The modules listed here are pure:
+they compute on numpy arrays of daily counts and never open a database. The others
+(notifications, capacity, counts, situation, alerts, revaccination_sql/_due/_report,
+demo, synth) read and write the database and call these.
 
 - ``rt``: Rt by Cori et al. 2013 as EpiEstim computes it, regions × days at once;
 - ``forecast``: renewal projections of cases, admissions and occupied beds, as ranges;

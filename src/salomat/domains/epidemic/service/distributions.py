@@ -103,14 +103,14 @@ def serial_interval_from_gamma(mean: float, sd: float, max_days: int) -> np.ndar
 
 
 def discrete_gamma(mean: float, sd: float, max_days: int) -> np.ndarray:
-    """A delay of Gamma(mean, sd) days counted in whole days elapsed: P(d) = F(d+1) − F(d)
-    for d = 0..max_days, renormalised (the tail folded out)."""
+    """A delay or stay of Gamma(mean, sd) days in whole days d = 0..max_days, discretised
+    by EpiEstim's linear interpolation (``discr_si`` of 1 + the delay, shifted back a day),
+    which keeps the mean: a stay of mean 9 days is 9 bed-days an admission (Little's law),
+    where counting whole days elapsed (F(d+1) − F(d)) would make it about 8.5. The tail
+    beyond ``max_days`` is dropped and the rest renormalised."""
     if mean <= 0 or sd <= 0 or max_days < 0:
         raise ValueError("mean and sd must be > 0, max_days >= 0")
-    shape = (mean / sd) ** 2
-    scale = sd**2 / mean
-    edges = stats.gamma.cdf(np.arange(max_days + 2, dtype=float), shape, scale=scale)
-    p = np.diff(edges)
+    p = discr_si(np.arange(1, max_days + 2), mean + 1, sd)
     return p / p.sum()
 
 
