@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from salomat.core.errors import FieldError, Invalid
 
 PACKS_DIR = Path(__file__).resolve().parent
 _CODE = re.compile(r"^[A-Z]{2}$")
@@ -67,6 +70,51 @@ def today(country: str, now: datetime | None = None) -> date:
     """Today in the country's civil time zone (``now``, an aware time, or the clock): a
     server on UTC must not turn Almaty's or Tashkent's day over five hours late."""
     return (now or datetime.now(UTC)).astimezone(time_zone(country)).date()
+
+
+class Begins(Protocol):
+    """An edition of pack rules: the day it took force."""
+
+    @property
+    def valid_from(self) -> date: ...
+
+
+class Dated(Begins, Protocol):
+    """An edition of pack rules chosen by its code as well."""
+
+    @property
+    def code(self) -> str: ...
+
+
+_B = TypeVar("_B", bound=Begins)
+_E = TypeVar("_E", bound=Dated)
+
+
+def in_force(editions: Sequence[_B], on: date) -> _B:
+    """The edition in force on ``on``: the last one begun on or before it (by
+    ``valid_from``); before the first began, the first."""
+    ordered = sorted(editions, key=lambda e: e.valid_from)
+    found = ordered[0]
+    for e in ordered:
+        if e.valid_from <= on:
+            found = e
+    return found
+
+
+def edition(
+    editions: Sequence[_E], code: str | None, on: date, *, unknown: str, field: str = "edition"
+) -> _E:
+    """The edition ``code`` (an unknown one is a 422 naming ``field``: the msgid
+    ``unknown`` with ``%(code)s`` and the ``%(known)s`` codes), else the one in force on
+    ``on``. The pack's dated rules (planning norms, staffing, the epidemic matrix) choose
+    their edition with it."""
+    if code is None:
+        return in_force(editions, on)
+    for e in editions:
+        if e.code == code:
+            return e
+    known = ", ".join(e.code for e in editions)
+    raise Invalid.fields([FieldError(field, unknown, {"code": code, "known": known})])
 
 
 @lru_cache

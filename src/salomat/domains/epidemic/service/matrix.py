@@ -28,6 +28,7 @@ from typing import Any
 
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.country import pack
+from salomat.country.pack import in_force
 
 __all__ = [
     "METRICS",
@@ -225,16 +226,6 @@ def evaluate(edition: Edition, metrics: Mapping[str, float | None]) -> ZoneResul
             reason=N_("Zone not determined: the edition's rules do not cover these values."),
         )
     return ZoneResult(edition.code, edition.otherwise, None)
-
-
-def in_force(editions: Sequence[Edition], on: date) -> Edition:
-    """The edition in force on ``on`` (the last begun; the first if none began yet)."""
-    ordered = sorted(editions, key=lambda e: e.valid_from)
-    found = ordered[0]
-    for e in ordered:
-        if e.valid_from <= on:
-            found = e
-    return found
 
 
 # ---- reading and checking an edition -----------------------------------------------

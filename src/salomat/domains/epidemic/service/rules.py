@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from salomat.core.config import get_settings
-from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.errors import N_, Invalid
 from salomat.country import pack
 from salomat.domains.epidemic.service import distributions as dist
 from salomat.domains.epidemic.service.forecast import HospitalParameters
-from salomat.domains.epidemic.service.matrix import Edition, EditionError, in_force, parse_edition
+from salomat.domains.epidemic.service.matrix import Edition, EditionError, parse_edition
 from salomat.domains.epidemic.service.rt import Prior
 
 __all__ = [
@@ -80,20 +80,8 @@ class EpidemicPack:
     def edition(self, code: str | None = None, on: date | None = None) -> Edition:
         """The edition ``code`` (an unknown one is a 422 naming ``edition``), or the one in
         force on ``on`` (today in the country)."""
-        if code is not None:
-            for e in self.editions:
-                if e.code == code:
-                    return e
-            raise Invalid.fields(
-                [
-                    FieldError(
-                        "edition",
-                        N_("Unknown matrix edition: %(code)s (known: %(known)s)"),
-                        {"code": code, "known": ", ".join(e.code for e in self.editions)},
-                    )
-                ]
-            )
-        return in_force(self.editions, on or pack.today(self.country))
+        unknown = N_("Unknown matrix edition: %(code)s (known: %(known)s)")
+        return pack.edition(self.editions, code, on or pack.today(self.country), unknown=unknown)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from salomat.core.config import get_settings
-from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.errors import N_
 from salomat.country import pack
 
 __all__ = [
@@ -175,36 +175,14 @@ class PlanningPack:
     def edition(self, code: str | None = None, on: date | None = None) -> NormEdition:
         """The edition ``code``, or the one in force on ``on`` (today); an unknown code is
         a 422 naming the field ``edition``."""
-        if code is not None:
-            for e in self.editions:
-                if e.code == code:
-                    return e
-            raise Invalid.fields(
-                [
-                    FieldError(
-                        "edition",
-                        N_("Unknown norm edition: %(code)s (known: %(known)s)"),
-                        {"code": code, "known": ", ".join(e.code for e in self.editions)},
-                    )
-                ]
-            )
-        return _in_force(self.editions, on or today())
+        unknown = N_("Unknown norm edition: %(code)s (known: %(known)s)")
+        return pack.edition(self.editions, code, on or today(), unknown=unknown)
 
     def staffing_edition(self, code: str | None = None, on: date | None = None) -> StaffingEdition:
-        if code is not None:
-            for s in self.staffing:
-                if s.code == code:
-                    return s
-            raise Invalid.fields(
-                [
-                    FieldError(
-                        "staffing_edition",
-                        N_("Unknown staffing edition: %(code)s (known: %(known)s)"),
-                        {"code": code, "known": ", ".join(s.code for s in self.staffing)},
-                    )
-                ]
-            )
-        return _in_force(self.staffing, on or today())
+        unknown = N_("Unknown staffing edition: %(code)s (known: %(known)s)")
+        return pack.edition(
+            self.staffing, code, on or today(), unknown=unknown, field="staffing_edition"
+        )
 
     def level(self, unit: str | None) -> int:
         """The unit's level (0 for none)."""
@@ -225,17 +203,6 @@ class PlanningPack:
 
     def unit_name(self, unit: str | None, language: str) -> str:
         return "" if unit is None else self.units[unit].name(language)
-
-
-def _in_force(editions: tuple[_E, ...], on: date) -> _E:
-    found = editions[0]
-    for e in editions:
-        if e.valid_from <= on:
-            found = e
-    return found
-
-
-_E = TypeVar("_E", NormEdition, StaffingEdition)
 
 
 # ---- pure rules ------------------------------------------------------------------

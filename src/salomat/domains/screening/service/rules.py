@@ -148,11 +148,7 @@ class ScreeningRules:
 
     def edition(self, day: date) -> Edition:
         """The edition in force on ``day`` (before the first: the first)."""
-        current = self.editions[0]
-        for e in self.editions:
-            if e.valid_from <= day:
-                current = e
-        return current
+        return pack.in_force(self.editions, day)
 
     def programme(self, code: str, day: date, field: str = "programme") -> Programme:
         p = self.edition(day).programmes.get(code)
