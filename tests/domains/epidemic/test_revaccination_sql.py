@@ -238,6 +238,59 @@ async def test_the_interval_boundary_one_day_before_at_and_after(
     assert r.json()["rows"][1]["due_since"] == ON.isoformat()
 
 
+@pytest.mark.parametrize(
+    ("completed", "day_before", "due_from"),
+    [
+        (date(2024, 12, 31), date(2025, 6, 30), date(2025, 7, 1)),
+        (date(2025, 8, 29), date(2026, 2, 28), date(2026, 3, 1)),
+        (date(2025, 8, 30), date(2026, 2, 28), date(2026, 3, 1)),
+        (date(2025, 8, 31), date(2026, 2, 28), date(2026, 3, 1)),
+        (date(2025, 2, 10), date(2025, 8, 9), date(2025, 8, 10)),  # not a month's end
+    ],
+)
+async def test_due_since_is_the_first_day_the_person_is_due_at_a_months_end(
+    client, db, make_place, make_user, login, monkeypatch, completed, day_before, due_from
+):
+    """A primary series completed on 31 December is due from 1 July (six months before 30
+    June is 30 December): the worklist and the citizen's page show that day, not 30 June."""
+    from salomat.country import pack
+    from salomat.domains.epidemic.service import revaccination_due
+
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    nurse = await login(await make_user("nurse", facility_code=poly.code))
+    (pid,) = await _people(db, 1, date(1980, 3, 3), settlement_id=sid, attached_facility_id=poly.id)
+    await _doses(db, [pid], [completed - timedelta(days=40), completed])
+    await db.commit()
+    url = "/api/v1/epidemic/revaccination/worklist"
+    for on, listed in ((day_before, False), (due_from, True)):
+        r = await client.get(url, params={"on": on.isoformat()}, headers=nurse)
+        assert r.status_code == 200, r.text
+        rows = [row for row in r.json()["rows"] if row["person_id"] == pid]
+        assert bool(rows) is listed, on
+    assert rows[0]["due_since"] == due_from.isoformat()
+    assert await revaccination_due.due_for_person(db, pid, today=day_before) is None
+    due = await revaccination_due.due_for_person(db, pid, today=due_from)
+    assert due is not None
+    assert due.due_since == due_from
+    her = await login(await make_user("citizen", person_id=pid))
+    monkeypatch.setattr(pack, "today", lambda country=None: due_from)
+    r = await client.get("/my/revaccination", headers=her)
+    assert r.status_code == 200, r.text
+    assert 'data-testid="my-revacc-due"' in r.text
+    assert f'data-since="{due_from.isoformat()}"' in r.text
+
+
+@given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.integers(1, 24))
+def test_the_first_due_day_is_the_first_day_the_rule_holds(completed, months):
+    from salomat.domains.epidemic.service.revaccination_due import first_due_day
+
+    due = first_due_day(completed, months)
+    assert completed <= months_before(due, months)
+    assert completed > months_before(due - timedelta(days=1), months)
+
+
 async def test_merged_duplicates_count_once(client, db, make_place, epidemiologist):
     place = await make_place()
     sid = await _settlement_id(db, place.settlement)

@@ -10,7 +10,7 @@ reason, as the immunization worklist does.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -79,6 +79,17 @@ def _add_months(day: date, months: int) -> date:
     return months_before(day, -months)
 
 
+def first_due_day(completed: date, interval_months: int) -> date:
+    """The first day on which the eligibility rule (``completed <= months_before(day,
+    interval_months)``) holds. Adding the months to a month's last days can land a day or
+    more early (31 Dec + 6 months is 30 Jun, but 6 months before 30 Jun is 30 Dec, before
+    the completion): the first later day on which the rule holds then."""
+    due = _add_months(completed, interval_months)
+    while months_before(due, interval_months) < completed:
+        due += timedelta(days=1)
+    return due
+
+
 async def revaccination_worklist(
     session: AsyncSession,
     principal: Principal,
@@ -143,7 +154,7 @@ async def revaccination_worklist(
                 section_code=r.section_code,
                 section_name=r.section_name,
                 primary_completed_on=completed,
-                due_since=_add_months(completed, d.interval_months),
+                due_since=first_due_day(completed, d.interval_months),
             )
         )
     await audit.record_listing(
@@ -243,7 +254,7 @@ async def due_for_person(
     return RevaccinationDue(
         vaccine=d.name(),
         primary_completed_on=completed,
-        due_since=_add_months(completed, d.interval_months),
+        due_since=first_due_day(completed, d.interval_months),
     )
 
 
