@@ -14,22 +14,41 @@ from hypothesis import strategies as st
 from salomat.domains.sanatorium.service.suppression import protect_table
 
 
+def _choices(n: int, most: int) -> range:
+    """What a withheld cell may hold as a reader sees it: a "<5" 1 to 4, an "x" at least
+    5; never more than its row's published total ``most``."""
+    return range(1, min(4, most) + 1) if 0 < n < 5 else range(5, most + 1)
+
+
+def _row_fillings(row: list[int], withheld: list[int]):
+    """Every filling of a row's withheld cells that keeps its published total (the last
+    withheld cell is what the total leaves: nothing to enumerate for it)."""
+    if not withheld:
+        yield {}
+        return
+    hidden = sum(row[c] for c in withheld)  # the row total less its shown cells
+    *free, last = withheld
+    for guess in itertools.product(*(_choices(row[c], hidden) for c in free)):
+        rest = hidden - sum(guess)
+        if rest in _choices(row[last], hidden):
+            yield {**dict(zip(free, guess, strict=True)), last: rest}
+
+
 def _fillings(grid: list[list[int]], body: set[tuple[int, int]], line: set[int]):
-    """Every filling of the withheld body cells that a reader cannot tell from the truth."""
+    """Every filling of the withheld body cells that a reader cannot tell from the truth:
+    each row's filling keeps its published total (rows first, so the enumeration is
+    bounded by the row totals, not by the table's), then the columns are checked."""
     width = len(grid[0])
-    cells = sorted(body)
-    top = sum(map(sum, grid))
     col_total = [sum(row[c] for row in grid) for c in range(width)]
-
-    def choices(n: int) -> range:
-        return range(1, 5) if 0 < n < 5 else range(5, top + 1)
-
-    for guess in itertools.product(*(choices(grid[r][c]) for r, c in cells)):
+    per_row = [
+        list(_row_fillings(row, sorted(c for rr, c in body if rr == r)))
+        for r, row in enumerate(grid)
+    ]
+    for rows in itertools.product(*per_row):
         g = [list(row) for row in grid]
-        for (r, c), v in zip(cells, guess, strict=True):
-            g[r][c] = v
-        if any(sum(a) != sum(b) for a, b in zip(g, grid, strict=True)):
-            continue  # row totals are published
+        for r, filled in enumerate(rows):
+            for c, v in filled.items():
+                g[r][c] = v
         cols = [sum(row[c] for row in g) for c in range(width)]
         if any(cols[c] != col_total[c] for c in range(width) if c not in line):
             continue  # a published column total
@@ -40,7 +59,7 @@ def _fillings(grid: list[list[int]], body: set[tuple[int, int]], line: set[int])
             continue  # an "x" column total is at least 5
         if sum(hidden_cols) != sum(col_total[c] for c in line):
             continue  # the grand total is published
-        yield {cell: g[cell[0]][cell[1]] for cell in cells}
+        yield {cell: g[cell[0]][cell[1]] for cell in sorted(body)}
 
 
 @settings(max_examples=60, deadline=None)
@@ -75,3 +94,16 @@ def test_a_small_count_exact_only_from_a_row_and_a_column_together() -> None:
     assert protect_table([[9, 4, 0], [5, 9, 9]])[2] is True
     body, line, too_few = protect_table([[6, 9, 5, 0], [8, 2, 0, 0]])
     assert (body, line, too_few) == ({(0, 0), (0, 1), (1, 0), (1, 1)}, set(), False)
+
+
+def test_the_reference_sees_through_a_lone_withheld_pair() -> None:
+    """The reference itself: withholding only the two small cells of a row leaves each
+    exact from the row total and the column totals (the enumeration finds one filling)."""
+    grid = [[2, 9, 9], [9, 9, 3]]
+    fillings = list(_fillings(grid, {(0, 0), (1, 2)}, set()))
+    assert fillings == [{(0, 0): 2, (1, 2): 3}]
+    # the grids that once took minutes (every cell withheld) are enumerated at once
+    everything = {(r, c) for r in range(2) for c in range(3)}
+    assert {(0, 0): 1, (0, 1): 9, (0, 2): 9, (1, 0): 9, (1, 1): 9, (1, 2): 1} in list(
+        _fillings([[1, 9, 9], [9, 9, 1]], everything, {0, 1, 2})
+    )
