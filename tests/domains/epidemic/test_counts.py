@@ -87,12 +87,30 @@ async def test_rest_counts_suppressed_for_the_analyst(client, scene, make_user, 
         ({"by": "admission"}, "by"),
         ({"from": "2026-02-01", "to": "2026-01-01"}, "from"),
         ({"from": "2020-01-01", "to": "2026-01-01"}, "to"),
+        # the default start 27 days before year 1 is no date (a 500 once)
+        ({"to": "0001-01-05"}, "to"),
+        ({"to": "1899-12-31"}, "to"),
+        ({"from": "1899-12-31", "to": "1900-01-10"}, "from"),
     ],
 )
 async def test_counts_refusals_name_the_field(client, scene, q, field) -> None:  # type: ignore[no-untyped-def]
     r = await client.get(f"{API}/counts", params=q, headers=scene.epi_auth)
     assert r.status_code == 422, r.text
     assert field in {e["field"] for e in r.json()["errors"]}
+
+
+@pytest.mark.parametrize("path", ["notifications", "notifications.csv"])
+async def test_notification_days_before_1900_refused(client, scene, path) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get(f"{API}/{path}", params={"to": "0001-01-05"}, headers=scene.epi_auth)
+    assert r.status_code == 422, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"to"}
+
+
+async def test_first_day_of_surveillance_accepted(client, scene) -> None:  # type: ignore[no-untyped-def]
+    q = {"from": "1900-01-01", "to": "1900-01-01"}
+    r = await client.get(f"{API}/counts", params=q, headers=scene.epi_auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["days"] == ["1900-01-01"]
 
 
 def test_max_days_boundary() -> None:

@@ -9,18 +9,25 @@ capacity are aggregates (``epidemic:read``), small counts suppressed for the ana
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from salomat.core import i18n
 from salomat.core.downloads import CsvFile, csv_download
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid
 from salomat.core.params import RowId
 from salomat.core.policy import Require, RequireAny, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
+from salomat.domains.epidemic.api_params import (
+    _INVALID,
+    Area,
+    AreaDays,
+    _language,
+    counts_query,
+    notifications_query,
+)
 from salomat.domains.epidemic.schemas import (
     AreaCountsOut,
     BedsIn,
@@ -45,19 +52,10 @@ OneReader = Annotated[Principal, Depends(RequireAny("epidemic:cases", "epidemic:
 Reader = Annotated[Principal, Depends(Require("epidemic:read"))]
 CapacityReporter = Annotated[Principal, Depends(Require("epidemic:capacity"))]
 CapacityReader = Annotated[Principal, Depends(RequireAny("epidemic:read", "epidemic:capacity"))]
-Area = Annotated[
-    str | None,
-    Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$", description="a region or district code"),
-]
-By = Annotated[Literal["onset", "report"], Query(description="count by onset or report date")]
-From = Annotated[date | None, Query(alias="from")]
-To = Annotated[date | None, Query(alias="to")]
-
-_INVALID = {422: {"description": "a field is wrong, each named"}}
-
-
-def _language() -> str:
-    return i18n.current_language()
+#: ``district``, ``from``, ``to``, ``by`` of the notifications' search and export
+NotificationsQuery = Annotated[AreaDays, Depends(notifications_query)]
+#: ``area``, ``from``, ``to``, ``by`` of the daily counts
+CountsQuery = Annotated[AreaDays, Depends(counts_query)]
 
 
 @api.post("/notifications", response_model=NotificationOut, status_code=201, responses=_INVALID)
@@ -75,17 +73,14 @@ async def create_notification(
 async def search_notifications(
     session: DbSession,
     principal: CaseReader,
-    district: Area = None,
-    start: From = None,
-    end: To = None,
-    by: By = "report",
+    q: NotificationsQuery,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> NotificationPage:
     """Notifications of a district or region by report (or onset) date, newest first; each
     one shown is audited."""
     items, total = await notifications.search_notifications(
-        session, principal, district=district, start=start, end=end, by=by,
+        session, principal, district=q.area, start=q.start, end=q.end, by=q.by,
         limit=limit, offset=offset, language=_language(),
     )  # fmt: skip
     return NotificationPage(items=items, total=total)
@@ -93,16 +88,11 @@ async def search_notifications(
 
 @api.get("/notifications.csv", responses=_INVALID)
 async def export_notifications(
-    session: DbSession,
-    principal: CaseReader,
-    district: Area = None,
-    start: From = None,
-    end: To = None,
-    by: By = "report",
+    session: DbSession, principal: CaseReader, q: NotificationsQuery
 ) -> Any:
     """The search as CSV (the import's columns), every cell neutralised."""
     items, _ = await notifications.search_notifications(
-        session, principal, district=district, start=start, end=end, by=by,
+        session, principal, district=q.area, start=q.start, end=q.end, by=q.by,
         limit=notifications.MAX_PAGE, language=_language(),
     )  # fmt: skip
     return csv_download(CsvFile("notifications.csv", notification_csv.export_csv(items)))
@@ -160,24 +150,16 @@ async def import_notifications(
 
 
 @api.get("/counts", response_model=CountsOut, responses=_INVALID)
-async def read_counts(
-    session: DbSession,
-    principal: Reader,
-    area: Area = None,
-    start: From = None,
-    end: To = None,
-    by: By = "onset",
-) -> CountsOut:
+async def read_counts(session: DbSession, principal: Reader, q: CountsQuery) -> CountsOut:
     """Daily cases: the country by region (no ``area``), a region by district, or one
     district, over ``from..to`` (default the last 28 days). Counts of 1-4 are shown as
     "<5" to readers who do not read notifications."""
-    end = end or notifications.today()
-    start = start or end - timedelta(days=27)
+    start, end = q.window(notifications.today())
     result, areas, suppressed = await counts.published_counts(
-        session, principal, area=area, start=start, end=end, by=by, language=_language()
+        session, principal, area=q.area, start=start, end=end, by=q.by, language=_language()
     )
     return CountsOut(
-        by=by,
+        by=q.by,
         days=list(result.days),
         areas=[
             AreaCountsOut(code=a.code, name=a.name, level=a.level, counts=a.counts) for a in areas

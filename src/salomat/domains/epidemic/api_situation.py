@@ -20,6 +20,14 @@ from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
+from salomat.domains.epidemic.api_params import (
+    _INVALID,
+    Area,
+    From,
+    To,
+    _language,
+    check_days,
+)
 from salomat.domains.epidemic.service import alerts, notifications
 from salomat.domains.epidemic.service.forecast import BANDS
 from salomat.domains.epidemic.service.matrix import METRIC_LABELS
@@ -29,16 +37,9 @@ api = router(prefix="/api/v1/epidemic", tags=["epidemic"])
 routers = [api]
 
 Reader = Annotated[Principal, Depends(Require("epidemic:read"))]
-Area = Annotated[
-    str | None,
-    Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$", description="a region code"),
-]
 Edition = Annotated[
     str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="an edition")
 ]
-From = Annotated[date | None, Query(alias="from")]
-To = Annotated[date | None, Query(alias="to")]
-_INVALID = {422: {"description": "a field is wrong, each named"}}
 
 
 class Band(BaseModel):
@@ -134,24 +135,6 @@ class AlertOut(BaseModel):
     beds: int | None
 
 
-#: no surveillance before this day (and the windows before a day stay in the calendar)
-EARLIEST = date(1900, 1, 1)
-
-
-def _check_days(**days: date | None) -> None:
-    errs = [
-        FieldError(name, N_("Must be on or after %(day)s"), {"day": EARLIEST.isoformat()})
-        for name, d in days.items()
-        if d is not None and d < EARLIEST
-    ]
-    if errs:
-        raise Invalid.fields(errs)
-
-
-def _lang() -> str:
-    return i18n.current_language()
-
-
 def _t(msgid: str, params: dict[str, Any] | None = None) -> str:
     text = i18n.gettext(msgid)
     return text % params if params else text
@@ -179,7 +162,7 @@ async def read_situation(
     counts, Rt (or why there is none), incidence and hospitalised per 100 000, beds, the
     zone with the rule that decided it, and the forecast as ranges with the first day the
     beds are passed."""
-    _check_days(on=on)
+    check_days(on=on)
     on = on or notifications.today()
     if on > notifications.today():
         raise Invalid.fields(
@@ -188,7 +171,7 @@ async def read_situation(
     s = await compute_situation(session, on=on, edition=edition, by=by, horizon=horizon)
     if area is not None and area not in s.codes:
         raise Invalid.fields([FieldError("area", N_("Unknown region: %(code)s"), {"code": area})])
-    lang = _lang()
+    lang = _language()
     ed = s.edition
     note = s.rt.truncation_note()
     suppress = not allowed(principal.role, "epidemic:cases")
@@ -274,11 +257,11 @@ async def read_zones(
 ) -> list[ZoneDayOut]:
     """The recorded zone of each region (or the one ``area``) by day over ``from..to``
     (default the last 28 days; at most 366 days)."""
-    _check_days(**{"from": start, "to": end})
+    check_days(**{"from": start, "to": end})
     end = end or notifications.today()
     start = start or end - timedelta(days=27)
     rows = await alerts.zone_history(
-        session, principal, area=area, start=start, end=end, language=_lang()
+        session, principal, area=area, start=start, end=end, language=_language()
     )
     return [ZoneDayOut(**{**r.__dict__, "missing": list(r.missing)}) for r in rows]
 
@@ -289,10 +272,10 @@ async def read_alerts(
 ) -> list[AlertOut]:
     """The alerts of ``from..to`` (default the last 28 days) of the reader's region (their
     facility's; every region for a reader bound to no facility), newest first."""
-    _check_days(**{"from": start, "to": end})
+    check_days(**{"from": start, "to": end})
     end = end or notifications.today()
     start = start or end - timedelta(days=27)
-    rows = await alerts.list_alerts(session, principal, start=start, end=end, language=_lang())
+    rows = await alerts.list_alerts(session, principal, start=start, end=end, language=_language())
     return [
         AlertOut(
             region=a.region,
