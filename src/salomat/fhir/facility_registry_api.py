@@ -23,6 +23,7 @@ from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.registry import service
 from salomat.domains.registry.service import FacilitySite, Near, SiteQuery
+from salomat.domains.sanatorium import service as sanatorium
 from salomat.fhir import capability, sanatorium_api
 from salomat.fhir import facility_registry as mapper
 from salomat.fhir.common import (
@@ -343,9 +344,6 @@ SERVICE_ONLY_PARAMS = frozenset(
 #: the parameters only the sanatorium catalogue takes (fhir/sanatorium_api.py: its public
 #: search of treatment profiles, ids <facility id>-<profile>)
 SANATORIUM_ONLY_PARAMS = frozenset({"specialty"})
-#: the facility type whose facilities have a sanatorium catalogue (as the sanatorium
-#: domain's own rule: a sanatorium is a facility of this type)
-SANATORIUM_KIND = "sanatorium"
 
 
 def _claims_service_search(scope: Any) -> bool:
@@ -375,7 +373,7 @@ async def search_services_of_organizations(request: Request, session: Session) -
     params = Params(list(request.query_params.multi_items()), frozenset(SERVICE_PARAMS) | PAGING)
     ids = _ref_ids(params, "organization", "Organization") or []
     names = await service.facility_names(session, ids) if ids else {}
-    if ids and all(i in names and names[i].kind == SANATORIUM_KIND for i in ids):
+    if ids and all(i in names and names[i].kind == sanatorium.FACILITY_KIND for i in ids):
         return await sanatorium_api.search_services(request, session)
     principal = await Require("facility:read")(request)
     return await search_healthcare_services(request, session, principal)

@@ -26,6 +26,7 @@ from salomat.domains.sanatorium.models import (
 )
 from salomat.domains.sanatorium.schemas import BedsIn, BedsOut, FreePlaceOut, PeriodIn, PeriodOut
 from salomat.domains.sanatorium.service.common import (
+    FACILITY_KIND,
     checked_day,
     log_event,
     periods_out,
@@ -64,7 +65,7 @@ async def _own_sanatorium(session: AsyncSession, principal: Principal) -> int:
     facility_id = require_facility(principal)
     names = await registry.facility_names(session, [facility_id])
     f = names.get(facility_id)
-    if f is None or f.kind != "sanatorium":
+    if f is None or f.kind != FACILITY_KIND:
         raise Forbidden(N_("Your facility is not a sanatorium."))
     return facility_id
 

@@ -37,7 +37,11 @@ from salomat.domains.sanatorium.models import (
 )
 from salomat.domains.sanatorium.schemas import OfferOut, PeriodOut, ReferralOut, StayOut
 
+#: the facility type of a sanatorium: its facilities have a treatment catalogue
+FACILITY_KIND = "sanatorium"
+
 __all__ = [
+    "FACILITY_KIND",
     "REFERRAL",
     "STAY",
     "checked_day",
