@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salomat.domains.planning.service import access as acc
+from salomat.domains.planning.service import geo
 from salomat.domains.planning.service.access import Place, compute_access
 from salomat.domains.planning.service.road_graph import SparseRoadGraph
 
@@ -376,3 +377,49 @@ def test_a_scenarios_gained_rows_carry_their_method() -> None:
     line = 0.1 * math.pi / 180 * 6371.0 * math.cos(math.radians(43.0))
     assert by["site"].km_before == pytest.approx(line * 1.3, rel=1e-3)
     assert (by["site"].method_before, by["site"].km_after) == ("estimate", 0.0)
+
+
+#: the V/U/W case: the village V on the road to the medical point U (33.4 km of road);
+#: the medical point W 3 km north of V, more than the 2 km snap from every road node
+V, U, W = (43.0, 76.0), (43.0, 76.3), (43.0 + 3.0 / 111.195, 76.0)
+
+
+def _vuw(road_km: float) -> tuple[acc.SettlementAccess, float]:
+    g = SparseRoadGraph([V, U], [(0, 1, road_km, 30.0)], directed=True)
+    places = [
+        Place(id=1, code="v", name="v", latitude=V[0], longitude=V[1], population=100),
+        Place(id=2, code="u", name="u", latitude=U[0], longitude=U[1], population=10,
+              units=frozenset({"medical_point"})),
+        Place(id=3, code="w", name="w", latitude=W[0], longitude=W[1], population=10,
+              units=frozenset({"medical_point"})),
+    ]  # fmt: skip
+    assert min(geo.haversine_km(*W, *n) for n in (V, U)) > g.max_snap_km
+    r = compute_access("X", places, rules(), graph=g)
+    return {s.code: s for s in r.settlements}["v"], geo.haversine_km(*V, *W) * 1.3
+
+
+def test_a_unit_off_the_roads_nearer_than_the_road_unit_is_measured() -> None:
+    # by road V reaches U only (33.4 km: beyond); W, off the roads, is 3 km x 1.3 away:
+    # the estimate to W is the figure (within), not a false gap
+    v, estimate = _vuw(33.4)
+    near = v.nearest["medical_point"]
+    assert near is not None
+    assert estimate == pytest.approx(3.9, abs=0.01)
+    assert (near.distance_km, near.distance_settlement_code, near.method) == (
+        pytest.approx(estimate), "w", "estimate",
+    )  # fmt: skip
+    assert (near.settlement_code, near.km) == ("w", pytest.approx(estimate))
+    assert near.minutes == pytest.approx(estimate / 40 * 60)  # sooner than 30 min by road
+    assert v.beyond is False
+
+
+@pytest.mark.parametrize(("delta", "winner"), [(-0.01, "u"), (0.01, "w")])
+def test_the_nearer_of_the_road_unit_and_the_off_road_unit(delta: float, winner: str) -> None:
+    # the road to U just shorter than the estimate to W: the road figure; just longer: W
+    _, estimate = _vuw(1.0)
+    v, _ = _vuw(estimate + delta)
+    near = v.nearest["medical_point"]
+    assert near is not None
+    assert near.distance_settlement_code == winner
+    assert near.distance_km == pytest.approx(estimate + min(delta, 0.0), abs=1e-6)
+    assert near.method == ("road" if winner == "u" else "estimate")

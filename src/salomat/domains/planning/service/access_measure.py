@@ -268,6 +268,16 @@ def _measure(
             dist_target = np.where(
                 road.dist_target >= 0, sites[np.maximum(road.dist_target, 0)], -1
             )
+            # the sites off the network (no road reaches them): the nearest of them by
+            # the estimate, compared with the road figures below (a village on a road is
+            # not measured past an off-road unit that is nearer)
+            off = sites[snapped.km[sites] > graph.max_snap_km]
+            off_km = np.full(n, np.inf)
+            off_target = np.full(n, -1, dtype=np.int64)
+            if len(off):
+                c, k = cKDTree(xyz[off]).query(xyz)
+                off_km = chord_to_km(np.asarray(c)) * rules.detour_factor
+                off_target = off[np.asarray(k)]
         for i in range(n):
             if road is not None and road_target[i] >= 0 and math.isfinite(road.km[i]):
                 t, method = int(road_target[i]), geo.ROAD
@@ -276,6 +286,15 @@ def _measure(
                 # reached by the one run, reached by the other (the same edges)
                 dt, dkm = int(dist_target[i]), float(road.dist_km[i])
                 road_used = True
+                o = int(off_target[i])
+                if o >= 0:  # an off-network site nearer by the estimate wins
+                    ekm = float(off_km[i])
+                    emin = geo.travel_minutes(ekm, rules.speed_kmh)
+                    if emin < minutes:
+                        t, km, minutes = o, ekm, emin
+                        straight = ekm / rules.detour_factor
+                    if ekm < dkm:  # the threshold's figure, and the method shown with it
+                        dt, dkm, method = o, ekm, geo.ESTIMATE
             else:
                 t, straight = int(target[i]), float(line[i])
                 km, method = straight * rules.detour_factor, geo.ESTIMATE

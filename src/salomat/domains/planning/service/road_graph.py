@@ -77,6 +77,9 @@ class RoadGraph(Protocol):
     at once: ``route(origins, targets, off_road_kmh)`` (points as rows of lat, lon, or as
     ``snap`` gave them)."""
 
+    #: a point (origin or target) farther than this from every node is off the network
+    max_snap_km: float
+
     def snap(self, points: NDArray[np.float64]) -> Snapped: ...
 
     def route(
@@ -178,6 +181,10 @@ class SparseRoadGraph:
     @property
     def node_count(self) -> int:
         return self._n
+
+    @property
+    def max_snap_km(self) -> float:
+        return self._max_snap
 
     def _reversed(self, per_min: float) -> tuple[NDArray[Any], ...]:
         """The road edges reversed (to, from), of parallel ones the fastest with its km,
