@@ -47,7 +47,7 @@ PERMISSION_TEXTS: dict[str, str] = {
     "immunization:read": N_("view vaccination records"),
     "immunization:record": N_("record vaccinations"),
     "immunization:worklist": N_("view the vaccination worklist"),
-    "immunization:portal": N_("view vaccination records"),
+    "immunization:portal": N_("see whether your own revaccination is due"),
     "immunization:coverage": N_("view vaccination coverage"),
     "child:read": N_("view child health passports"),
     "child:record": N_("record child health data"),

@@ -426,6 +426,18 @@ async def test_the_citizen_sees_her_own_notice_only(client, db, make_place, make
     assert audited == 2
 
 
+async def test_the_citizens_permission_says_what_it_allows(client, make_user, login):
+    """``immunization:portal`` is the citizen's own revaccination notice, not the staff's
+    reading of vaccination records: a refusal names it in its own words."""
+    from salomat.core.permission_texts import PERMISSION_TEXTS
+
+    assert PERMISSION_TEXTS["immunization:portal"] != PERMISSION_TEXTS["immunization:read"]
+    nurse = await login(await make_user("nurse"))
+    r = await client.get("/my/revaccination", headers={**nurse, "Accept-Language": "en"})
+    assert r.status_code == 403
+    assert "see whether your own revaccination is due" in r.text
+
+
 async def test_the_pages_render_in_the_readers_language(client, db, make_place, make_user, login):
     place = await make_place()
     sid = await _settlement_id(db, place.settlement)
