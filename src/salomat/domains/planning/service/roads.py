@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import anyio
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.domains.planning.models_roads import RoadEdge, RoadNode
@@ -203,9 +203,22 @@ def parse_osm(stream: IO[bytes], rules: norms.AccessRules, bounds: norms.Bounds)
     return RoadNetwork(nodes, edges)
 
 
+async def take_turn(session: Any, region_code: str) -> None:
+    """Wait for any other import of the region to commit (PostgreSQL transaction lock,
+    as statistics' aggregate does; SQLite has one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": zlib.crc32(f"road_network:{region_code}".encode())},
+        )
+
+
 async def store(session: Any, country: str, region_code: str, net: RoadNetwork) -> dict[str, int]:
     """Replace the region's road network with ``net`` (set-wise, in the caller's
-    transaction)."""
+    transaction). Two imports of one region at once take turns (``take_turn``): the
+    second deletes the first's rows once it has committed, so one file's network is
+    stored, never both mixed."""
+    await take_turn(session, region_code)
     forget_graphs(region_code)
     await session.execute(delete(RoadEdge).where(RoadEdge.region_code == region_code))
     await session.execute(delete(RoadNode).where(RoadNode.region_code == region_code))
