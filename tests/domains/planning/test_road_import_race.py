@@ -66,6 +66,6 @@ async def test_two_imports_of_one_region_at_once_store_one_file(
     assert all(a.json()["nodes"] == 4 for a in answers)
     async with session_factory()() as s:
         stored = set(
-            (await s.scalars(select(RoadNode.osm_id).where(RoadNode.region_code == plan.region)))
+            await s.scalars(select(RoadNode.osm_id).where(RoadNode.region_code == plan.region))
         )
     assert stored in ({1, 2, 3, 4}, {101, 102, 103, 104}), sorted(stored)
