@@ -438,6 +438,48 @@ async def test_the_citizens_permission_says_what_it_allows(client, make_user, lo
     assert "see whether your own revaccination is due" in r.text
 
 
+async def test_the_coverage_page_offers_the_areas_by_name_and_links_rows_to_them(
+    client, db, make_place, make_user, login
+):
+    """The area is chosen from the registry's regions and districts by name (in the
+    reader's language), and a region's or district's row opens its own breakdown; a
+    settlement's row has nowhere further to go."""
+    import re
+
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    await _doses(db, await _people(db, 2, date(1985, 1, 1), settlement_id=sid), OLD)
+    await db.execute(
+        update(Territory)
+        .where(Territory.code == place.region)
+        .values(names={"ru": "Тестовая область", "uz": "Sinov viloyati"})
+    )
+    await db.commit()
+    analyst = await login(await make_user("epidemiologist"))
+    ru = {**analyst, "Accept-Language": "ru"}
+    r = await client.get("/epidemic/revaccination", params={"on": ON.isoformat()}, headers=ru)
+    assert r.status_code == 200, r.text
+    assert re.search(rf'<option value="{place.region}"[^>]*>Тестовая область</option>', r.text)
+    assert f'<option value="{place.district}"' in r.text
+    assert 'name="area" value=' not in r.text  # no free-text code box
+    r = await client.get(
+        "/epidemic/revaccination", params={"area": place.region, "on": ON.isoformat()}, headers=ru
+    )
+    assert r.status_code == 200, r.text
+    assert f'<option value="{place.region}" selected>' in r.text
+    link = f'href="/epidemic/revaccination?area={place.district}&amp;on={ON.isoformat()}"'
+    # every row of the district (each age group) links to it; the area's own total does not
+    assert r.text.count(link) == r.text.count(f'data-unit="{place.district}"') > 1
+    assert f'href="/epidemic/revaccination?area={place.region}&amp;' not in r.text
+    r = await client.get(
+        "/epidemic/revaccination",
+        params={"area": place.district, "on": ON.isoformat()},
+        headers=ru,
+    )
+    assert r.status_code == 200, r.text
+    assert f"area={place.settlement}" not in r.text
+
+
 async def test_the_pages_render_in_the_readers_language(client, db, make_place, make_user, login):
     place = await make_place()
     sid = await _settlement_id(db, place.settlement)

@@ -12,12 +12,14 @@ from fastapi.responses import HTMLResponse, Response
 from salomat.core.downloads import csv_download
 from salomat.core.errors import Invalid
 from salomat.core.i18n import N_
+from salomat.core.pagination import PageParams
 from salomat.core.policy import Require
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.epidemic.service import revaccination_due as due_service
 from salomat.domains.epidemic.service import revaccination_sql as service
-from salomat.ui.templating import NavItem, register_nav, render, speaking
+from salomat.domains.registry import service as registry
+from salomat.ui.templating import NavItem, language_of, register_nav, render, speaking
 
 web = router(include_in_schema=False)
 
@@ -42,6 +44,18 @@ def _q(request: Request, name: str) -> str | None:
     return (request.query_params.get(name) or "").strip() or None
 
 
+async def _areas(session: DbSession, lang: str) -> dict[str, Any]:
+    """The area choice: regions, their districts by region code, every one's name in
+    ``lang`` by code (the registry's territory list, as immunization's coverage page)."""
+    regions = (await registry.list_territory(session, PageParams(500, 0), level="region")).items
+    districts: dict[str, list[Any]] = {}
+    names = {r.code: r.names.get(lang) or r.name for r in regions}
+    for d in (await registry.list_territory(session, PageParams(500, 0), level="district")).items:
+        districts.setdefault(d.parent_code or "", []).append(d)
+        names[d.code] = d.names.get(lang) or d.name
+    return {"regions": regions, "districts": districts, "area_names": names}
+
+
 @web.get("/epidemic/revaccination", response_class=HTMLResponse)
 async def revaccination_coverage_page(
     request: Request,
@@ -51,6 +65,7 @@ async def revaccination_coverage_page(
     """Coverage by unit and age group, both denominators, the target met or not."""
     area, on = _q(request, "area"), _q(request, "on")
     ctx: dict[str, Any] = {"area": area, "on": on, "c": None, "errors": []}
+    ctx.update(await _areas(session, language_of(request)))
     try:
         with speaking(request):
             ctx["c"] = await service.revaccination_coverage(session, principal, area=area, on=on)
