@@ -131,3 +131,93 @@ async def test_every_region_is_listed_zeros_included(client, scene, make_place) 
     by = {a["code"]: a["counts"] for a in r.json()["areas"]}
     assert by[quiet.region] == [0, 0, 0]
     assert by[scene.place.region] == [0, 6, 0]
+
+
+def _possible(shown: list[int | str], total: int | str) -> list[set[int]]:
+    """What an analyst can work out of a day's district cells beside the region's
+    published figure: each cell's possible values over every filling-in ("<5": 1 to 4,
+    "x": at least 5, a number: itself) whose sum is the region's (a number: itself,
+    "<5": 1 to 4, "x": at least 5)."""
+    import itertools
+
+    top = 40
+    ranges = [
+        range(1, 5) if c == "<5" else range(5, top) if c == "x" else range(c, c + 1) for c in shown
+    ]
+    out: list[set[int]] = [set() for _ in shown]
+    for fill in itertools.product(*ranges):
+        s = sum(fill)
+        ok = 1 <= s <= 4 if total == "<5" else s >= 5 if total == "x" else s == total
+        if ok:
+            for i, v in enumerate(fill):
+                out[i].add(v)
+    return out
+
+
+async def test_analyst_cannot_work_out_a_small_district_from_its_region(  # type: ignore[no-untyped-def]
+    client, scene, db, make_user, login
+) -> None:
+    """A region's daily count (the country by region) beside its districts (the region by
+    district): a "<5" district is not the region minus the others. Day 0: districts 3
+    and 6 (region 9: the 6 is withheld as "x"); day 1: 1 and 5 (region 6: no complement
+    protects a 1 beside a 5, so the region's figure is withheld too, in both answers)."""
+    from salomat.domains.registry import service as registry
+    from salomat.domains.registry.schemas import TerritoryIn
+
+    other = f"{scene.place.region}-D2"
+    await registry.create_territory(
+        db, TerritoryIn(code=other, level="district", parent_code=scene.place.region, name="D2")
+    )
+    await db.commit()
+    d0 = today() - timedelta(days=3)
+    d1 = d0 + timedelta(days=1)
+    for day, here, there in ((d0, 3, 6), (d1, 1, 5)):
+        await _notify(client, scene, day, day, n=here)
+        for _ in range(there):
+            r = await client.post(
+                f"{API}/notifications",
+                json=scene.body(
+                    onset_date=day.isoformat(), report_date=day.isoformat(), district=other
+                ),
+                headers=scene.doctor_auth,
+            )
+            assert r.status_code == 201, r.text
+    window = {"from": d0.isoformat(), "to": d1.isoformat()}
+    analyst = await login(await make_user("analyst"))
+
+    async def seen(headers, area=None):  # type: ignore[no-untyped-def]
+        q = {**window, **({"area": area} if area else {})}
+        r = await client.get(f"{API}/counts", params=q, headers=headers)
+        assert r.status_code == 200, r.text
+        return {a["code"]: a["counts"] for a in r.json()["areas"]}
+
+    # the epidemiologist sees every number
+    assert (await seen(scene.epi_auth))[scene.place.region] == [9, 6]
+    assert await seen(scene.epi_auth, scene.place.region) == {
+        scene.place.district: [3, 1],
+        other: [6, 5],
+    }
+    regions = (await seen(analyst))[scene.place.region]
+    districts = await seen(analyst, scene.place.region)
+    assert regions == [9, "x"]
+    assert districts == {scene.place.district: ["<5", "<5"], other: ["x", "x"]}
+    # one district's own answer shows the same signs
+    assert (await seen(analyst, other))[other] == ["x", "x"]
+    for j in range(2):
+        cells = [districts[scene.place.district][j], districts[other][j]]
+        small, _ = _possible(cells, regions[j])
+        assert len(small) > 1, (j, cells, regions[j], small)
+        assert small <= {1, 2, 3, 4}
+
+
+async def test_no_small_cell_withholds_nothing(client, scene, db, make_user, login) -> None:  # type: ignore[no-untyped-def]
+    """Districts of 5 and more beside their region: nothing withheld (5 is the first
+    count shown)."""
+    d0 = today() - timedelta(days=2)
+    await _notify(client, scene, d0, d0, n=5)
+    analyst = await login(await make_user("analyst"))
+    q = {"from": d0.isoformat(), "to": d0.isoformat()}
+    r = await client.get(f"{API}/counts", params=q, headers=analyst)
+    assert {a["code"]: a["counts"] for a in r.json()["areas"]}[scene.place.region] == [5]
+    r = await client.get(f"{API}/counts", params={**q, "area": scene.place.region}, headers=analyst)
+    assert r.json()["areas"][0]["counts"] == [5]

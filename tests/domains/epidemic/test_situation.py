@@ -193,3 +193,43 @@ async def test_query_params_never_5xx(client, make_user, login, pack) -> None:  
         assert r.status_code < 500, (path, params, r.text)
         if r.status_code == 422:
             assert fields(r), (path, params, r.text)
+
+
+@pytest.mark.parametrize("small_at", ["inside", "just_outside"])
+async def test_incidence_withheld_beside_a_small_day_for_the_analyst(  # type: ignore[no-untyped-def]
+    db, make_place, make_person, make_user, login, client, pack, small_at
+) -> None:
+    """population × incidence is the window's sum: with the window's other days shown, a
+    "<5" day would be that sum minus them. The analyst gets no incidence while the
+    window holds a withheld day (its first day: inside; the day before it: shown), the
+    epidemiologist always."""
+    day = today() - timedelta(days=1)
+    window = pack.edition(on=day).window_days
+    k = window - 1 if small_at == "inside" else window
+    per_day = [C] * 28
+    per_day[k] = 3
+    person = await make_person()
+    a = await region_with_cases(db, make_place, person.id, day, per_day)
+    half = [5000] * 10 + [0] * 8
+    await registry.set_population(
+        db, a.code + "-D-S", PopulationIn(year=day.year, male=half, female=half)
+    )
+    await db.commit()
+    q = {"area": a.code, "on": day.isoformat()}
+    epi = await login(await make_user("epidemiologist"))
+    [mine] = (await client.get(f"{API}/situation", params=q, headers=epi)).json()["regions"]
+    assert mine["incidence_per_100k"] is not None
+    analyst = await login(await make_user("analyst"))
+    r = await client.get(f"{API}/situation", params=q, headers=analyst)
+    assert r.status_code == 200, r.text
+    [reg] = r.json()["regions"]
+    assert reg["counts"][-1 - k] == "<5"
+    assert reg["population"] == 100_000
+    if small_at == "inside":
+        assert reg["incidence_per_100k"] is None
+        # what the analyst can work out: the window's shown days, and nothing to
+        # subtract them from; the small day is any of 1..4
+        shown = reg["counts"][-window:]
+        assert shown.count("<5") == 1
+    else:
+        assert reg["incidence_per_100k"] == pytest.approx(mine["incidence_per_100k"])

@@ -28,7 +28,7 @@ from salomat.domains.epidemic.api_params import (
     _language,
     check_days,
 )
-from salomat.domains.epidemic.service import alerts, notifications
+from salomat.domains.epidemic.service import alerts, counts, notifications
 from salomat.domains.epidemic.service.forecast import BANDS
 from salomat.domains.epidemic.service.matrix import METRIC_LABELS
 from salomat.domains.epidemic.service.situation import compute_situation
@@ -175,6 +175,13 @@ async def read_situation(
     ed = s.edition
     note = s.rt.truncation_note()
     suppress = not allowed(principal.role, "epidemic:cases")
+    hidden: set[counts.Cell] = set()
+    if suppress:
+        # the same cells withheld as in /counts (a region's day beside its districts')
+        _, _, hidden = await counts.protected_cells(
+            session, start=s.counts.days[0], end=on, by=by, region_ids=s.region_ids
+        )
+    window = range(len(s.counts.days) - ed.window_days, len(s.counts.days))
     out = []
     for i, code in enumerate(s.codes):
         if area is not None and code != area:
@@ -200,13 +207,17 @@ async def read_situation(
                 )
             )
         pop = s.population[i]
+        rid = s.region_ids[i]
+        # population × incidence is the window's sum: beside the window's shown days it
+        # would give a withheld one, so a window with one has no incidence for this reader
+        withheld = suppress and any(("region", rid, j) in hidden for j in window)
         out.append(
             RegionSituation(
                 code=code,
                 name=s.names[i].get(lang) or s.names[i][""],
                 counts=[
-                    suppression.mark(int(n), suppression.is_small(int(n))) if suppress else int(n)
-                    for n in s.counts.counts[i]
+                    suppression.mark(int(n), ("region", rid, j) in hidden) if suppress else int(n)
+                    for j, n in enumerate(s.counts.counts[i])
                 ],
                 rt=RtOut(
                     day=s.counts.days[s.rt_day],
@@ -216,7 +227,7 @@ async def read_situation(
                     reason=_t(est.reason, est.params) if est.reason else None,
                 ),
                 population=None if math.isnan(pop) else int(pop),
-                incidence_per_100k=_num(s.incidence_per_100k[i]),
+                incidence_per_100k=None if withheld else _num(s.incidence_per_100k[i]),
                 hospitalised_per_100k=_num(s.hospitalised_per_100k[i]),
                 beds={p: None if math.isnan(b[i]) else int(b[i]) for p, b in s.beds.items()},
                 occupied={p: int(o[i]) for p, o in s.occupied.items()},
@@ -263,7 +274,19 @@ async def read_zones(
     rows = await alerts.zone_history(
         session, principal, area=area, start=start, end=end, language=_language()
     )
-    return [ZoneDayOut(**{**r.__dict__, "missing": list(r.missing)}) for r in rows]
+    # a recorded incidence × /situation's population is a window's exact sum, which the
+    # "<5" days of that window cannot hide: only the readers of notifications get it
+    cases = allowed(principal.role, "epidemic:cases")
+    return [
+        ZoneDayOut(
+            **{
+                **r.__dict__,
+                "missing": list(r.missing),
+                "incidence_per_100k": r.incidence_per_100k if cases else None,
+            }
+        )
+        for r in rows
+    ]
 
 
 @api.get("/alerts", response_model=list[AlertOut], responses=_INVALID)

@@ -4,8 +4,12 @@ date: one set-wise statement, returned as the areas × days array ``rt.estimate_
 
 The counts name no person, but a count of 1-4 in a district can point at one: readers
 who do not read notifications (``epidemic:cases``) get them through
-``core.suppression``: cells 1-4 as "<5"; no total is published beside them, so no
-complementary cell is withheld.
+``core.suppression``: cells 1-4 as "<5". A region's daily count is published (the
+country by region, the situation) beside its districts' (a region by district), so each
+day of a region is a line of ``protect_lines``: its districts' cells against the region's
+total, complementary cells withheld as "x" so that no "<5" is the region minus the rest;
+a day that cannot be protected that way (``[1, 5]`` in a region of 6) withholds the
+region's figure too, in every answer that shows it (``protected_cells``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.pagination import PageParams
 from salomat.core.policy import allowed
 from salomat.core.security import Principal
+from salomat.core.suppression import SUPPRESS_BELOW, protect_lines
 from salomat.domains.epidemic.models import CaseNotification
 from salomat.domains.registry import service as registry
 
-__all__ = ["MAX_DAYS", "DailyCounts", "daily_counts", "published_counts"]
+__all__ = ["MAX_DAYS", "DailyCounts", "daily_counts", "protected_cells", "published_counts"]
 
 MAX_DAYS = 731
 #: every region of a country, or district of a region, on one page
@@ -95,6 +100,65 @@ async def daily_counts(
     return DailyCounts(level, by, tuple(ids), days, counts)
 
 
+#: a published cell: ("region" | "district", the unit's id, the day's index)
+Cell = tuple[str, int, int]
+
+
+async def protected_cells(
+    session: AsyncSession,
+    *,
+    start: date,
+    end: date,
+    by: str,
+    region_ids: tuple[int, ...] | None = None,
+) -> tuple[DailyCounts, DailyCounts, set[Cell]]:
+    """The region and district counts over ``start..end`` (of ``region_ids``, default
+    every region) and the cells a reader without ``epidemic:cases`` does not see: each
+    day of a region is a line (its districts' cells, the region's total published), so
+    the same cells are withheld whichever answer shows them (the country by region, a
+    region by district, a district, the situation). Lines share no cell, so one
+    ``protect_lines`` pass is exact: a line's "<5" cells keep 1 to 4 against the
+    published sum (tested with ``core.suppression.pinned``)."""
+    regions = (await registry.list_territory(session, _ALL, level="region")).items
+    if region_ids is None:
+        region_ids = tuple(r.id for r in regions)
+    wanted = set(region_ids)
+    region_of_code = {r.code: r.id for r in regions if r.id in wanted}
+    districts = (await registry.list_territory(session, _ALL, level="district")).items
+    by_region: dict[int, list[int]] = {r: [] for r in region_ids}
+    for d in districts:
+        rid = region_of_code.get(d.parent_code or "")
+        if rid is not None:
+            by_region[rid].append(d.id)
+    district_ids = tuple(i for r in region_ids for i in by_region[r])
+    regions_c = await daily_counts(
+        session, level="region", start=start, end=end, by=by, area_ids=region_ids
+    )
+    districts_c = await daily_counts(
+        session, level="district", start=start, end=end, by=by, area_ids=district_ids
+    )
+    values: dict[Cell, int] = {}
+    lines: list[tuple[list[Cell], Cell | None]] = []
+    d_row = {a: i for i, a in enumerate(district_ids)}
+    for i, rid in enumerate(region_ids):
+        total = regions_c.counts[i]
+        parts = districts_c.counts[[d_row[d] for d in by_region[rid]]]
+        # only the days with a small cell need a line (the others withhold nothing)
+        small = (total > 0) & (total < SUPPRESS_BELOW)
+        small |= ((parts > 0) & (parts < SUPPRESS_BELOW)).any(axis=0)
+        days = np.flatnonzero(small)
+        for j in days.tolist():
+            whole: Cell = ("region", rid, j)
+            values[whole] = int(total[j])
+            cells: list[Cell] = []
+            for k, d in enumerate(by_region[rid]):
+                values[("district", d, j)] = int(parts[k, j])
+                cells.append(("district", d, j))
+            lines.append((cells, whole))
+    hidden = protect_lines(values, lines) if lines else set()
+    return regions_c, districts_c, hidden
+
+
 @dataclass(frozen=True)
 class PublishedArea:
     code: str
@@ -114,9 +178,11 @@ async def published_counts(
     language: str = "en",
 ) -> tuple[DailyCounts, list[PublishedArea], bool]:
     """The counts a reader sees: the country by region (no ``area``), a region by district,
-    or one district — every unit listed, zeros included; small counts suppressed for
-    readers who do not read notifications."""
+    or one district — every unit listed, zeros included; for readers who do not read
+    notifications small counts are "<5" and their complements "x" (``protected_cells``:
+    the same cells in every answer)."""
     level = "region"
+    region_ids: tuple[int, ...] | None = None
     if area is None:
         units = (await registry.list_territory(session, _ALL, level="region")).items
     else:
@@ -126,22 +192,35 @@ async def published_counts(
                 [FieldError("area", N_("Unknown region or district: %(code)s"), {"code": area})]
             )
         level = "district"
-        units = (
-            (
+        if t.level == "region":
+            units = (
                 await registry.list_territory(session, _ALL, level="district", parent_code=t.code)
             ).items
-            if t.level == "region"
-            else [t]
-        )
+            region_ids = (t.id,)
+        else:
+            units = [t]
+            parent = (
+                await registry.territory_id_by_code(session, t.parent_code)
+                if t.parent_code
+                else None
+            )
+            region_ids = (parent,) if parent is not None else ()
     result = await daily_counts(
         session, level=level, start=start, end=end, by=by, area_ids=tuple(u.id for u in units)
     )
     suppress = not allowed(principal.role, "epidemic:cases")
+    hidden: set[Cell] = set()
+    if suppress:
+        _, _, hidden = await protected_cells(
+            session, start=start, end=end, by=by, region_ids=region_ids
+        )
     out = []
     for i, u in enumerate(units):
         row = [int(x) for x in result.counts[i]]
         cells: list[int | str] = (
-            [suppression.mark(n, suppression.is_small(n)) for n in row] if suppress else list(row)
+            [suppression.mark(n, (level, u.id, j) in hidden) for j, n in enumerate(row)]
+            if suppress
+            else list(row)
         )
         out.append(PublishedArea(u.code, u.names.get(language) or u.name, u.level, cells))
     await audit.record(
