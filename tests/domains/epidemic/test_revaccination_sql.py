@@ -480,6 +480,56 @@ async def test_the_coverage_page_offers_the_areas_by_name_and_links_rows_to_them
     assert f"area={place.settlement}" not in r.text
 
 
+def test_the_vaccines_doses_are_recordable_only_when_the_calendar_has_its_series(monkeypatch):
+    """Read from the immunization calendar, not written down: covid19 is no series of it
+    in either pack now; a calendar with the series makes the doses recordable."""
+    from types import SimpleNamespace
+
+    from salomat.domains.epidemic.service import revaccination_sql
+
+    for country in ("UZ", "KZ"):
+        assert revaccination_sql.doses_recordable(country) is False
+    monkeypatch.setattr(
+        revaccination_sql.immunization,
+        "calendar_options",
+        lambda country=None: SimpleNamespace(get=lambda antigen: object()),
+    )
+    assert revaccination_sql.doses_recordable("UZ") is True
+
+
+async def test_the_pages_say_the_doses_cannot_be_recorded_yet(
+    client, db, make_place, make_user, login, monkeypatch
+):
+    """Coverage, worklist and the citizen's page say that only imported doses count while
+    the vaccine is no series of the immunization calendar, in the reader's language; the
+    notice goes once the calendar has it."""
+    from salomat.domains.epidemic.service import revaccination_sql
+
+    place = await make_place()
+    sid = await _settlement_id(db, place.settlement)
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    (pid,) = await _people(db, 1, date(1985, 1, 1), settlement_id=sid)
+    await db.commit()
+    pages = (
+        ("/epidemic/revaccination", await login(await make_user("epidemiologist"))),
+        (
+            "/epidemic/revaccination/worklist",
+            await login(await make_user("nurse", facility_code=poly.code)),
+        ),
+        ("/my/revaccination", await login(await make_user("citizen", person_id=pid))),
+    )
+    for url, who in pages:
+        r = await client.get(url, headers={**who, "Accept-Language": "ru"})
+        assert r.status_code == 200, (url, r.text)
+        assert 'data-testid="revacc-not-recordable"' in r.text, url
+        assert "Вакцина против COVID-19" in r.text.split('data-testid="revacc-not-recordable"')[1]
+    monkeypatch.setattr(revaccination_sql, "doses_recordable", lambda country=None: True)
+    for url, who in pages:
+        r = await client.get(url, headers={**who, "Accept-Language": "ru"})
+        assert r.status_code == 200, (url, r.text)
+        assert 'data-testid="revacc-not-recordable"' not in r.text, url
+
+
 async def test_the_pages_render_in_the_readers_language(client, db, make_place, make_user, login):
     place = await make_place()
     sid = await _settlement_id(db, place.settlement)

@@ -44,6 +44,14 @@ def _q(request: Request, name: str) -> str | None:
     return (request.query_params.get(name) or "").strip() or None
 
 
+def _recordable(request: Request) -> dict[str, Any]:
+    """Whether the vaccine's doses can be recorded yet (the pages say when they cannot),
+    and its name in the reader's language."""
+    with speaking(request):
+        name = service.definition().name()
+    return {"recordable": service.doses_recordable(), "vaccine_name": name}
+
+
 async def _areas(session: DbSession, lang: str) -> dict[str, Any]:
     """The area choice: regions, their districts by region code, every one's name in
     ``lang`` by code (the registry's territory list, as immunization's coverage page)."""
@@ -64,7 +72,13 @@ async def revaccination_coverage_page(
 ) -> Response:
     """Coverage by unit and age group, both denominators, the target met or not."""
     area, on = _q(request, "area"), _q(request, "on")
-    ctx: dict[str, Any] = {"area": area, "on": on, "c": None, "errors": []}
+    ctx: dict[str, Any] = {
+        "area": area,
+        "on": on,
+        "c": None,
+        "errors": [],
+        **_recordable(request),
+    }
     ctx.update(await _areas(session, language_of(request)))
     try:
         with speaking(request):
@@ -98,7 +112,13 @@ async def revaccination_worklist_page(
 ) -> Response:
     """People of the user's facility due a revaccination, by section."""
     section, on = _q(request, "section"), _q(request, "on")
-    ctx: dict[str, Any] = {"section": section, "on": on, "w": None, "errors": []}
+    ctx: dict[str, Any] = {
+        "section": section,
+        "on": on,
+        "w": None,
+        "errors": [],
+        **_recordable(request),
+    }
     try:
         with speaking(request):
             ctx["w"] = await due_service.revaccination_worklist(
@@ -135,4 +155,5 @@ async def my_revaccination_page(
     with speaking(request):
         due = await due_service.my_revaccination_due(session, principal)
         vaccine = service.definition().name()
-    return render(request, "epidemic/my_revaccination.html", {"due": due, "vaccine": vaccine})
+    ctx = {"due": due, "vaccine": vaccine, **_recordable(request)}
+    return render(request, "epidemic/my_revaccination.html", ctx)

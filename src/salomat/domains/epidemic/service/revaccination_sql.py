@@ -52,6 +52,7 @@ from salomat.domains.epidemic.service.revaccination import (
     coverage,
     months_before,
 )
+from salomat.domains.immunization import service as immunization
 from salomat.domains.immunization.service.dose_queries import given_doses_query
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.service.mpi_queries import (
@@ -67,6 +68,7 @@ __all__ = [
     "ShareOut",
     "coverage_csv",
     "definition",
+    "doses_recordable",
     "parse_on",
     "per_person_query",
     "revaccination_coverage",
@@ -135,6 +137,15 @@ def _definition(country: str) -> RevaccinationDefinition:
 def definition(country: str | None = None) -> RevaccinationDefinition:
     """The deployed (or ``country``'s) revaccination definition, read once."""
     return _definition((country or get_settings().country).upper())
+
+
+def doses_recordable(country: str | None = None) -> bool:
+    """Whether a dose of the revaccination vaccine can be recorded in the immunization
+    registry: its antigen is a series of the immunization calendar (the dose form refuses
+    any other). While not, the figures count only the doses loaded by import, and the
+    pages say so."""
+    d = definition(country)
+    return immunization.calendar_options(country).get(d.antigen) is not None
 
 
 def parse_on(value: str | date | None, today: date | None = None) -> date:
