@@ -18,7 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select, text, update
 
+from salomat.core.config import get_settings
+from salomat.country import pack
 from salomat.domains.epidemic.service.revaccination import months_before
+from salomat.domains.epidemic.service.revaccination_due import first_due_day
 from salomat.domains.immunization.models import Dose
 from salomat.domains.registry.models import Person, Section, Territory
 from tests.domains.maternal.test_referrals import facility
@@ -253,7 +256,6 @@ async def test_due_since_is_the_first_day_the_person_is_due_at_a_months_end(
 ):
     """A primary series completed on 31 December is due from 1 July (six months before 30
     June is 30 December): the worklist and the citizen's page show that day, not 30 June."""
-    from salomat.country import pack
     from salomat.domains.epidemic.service import revaccination_due
 
     place = await make_place()
@@ -270,11 +272,19 @@ async def test_due_since_is_the_first_day_the_person_is_due_at_a_months_end(
         rows = [row for row in r.json()["rows"] if row["person_id"] == pid]
         assert bool(rows) is listed, on
     assert rows[0]["due_since"] == due_from.isoformat()
-    assert await revaccination_due.due_for_person(db, pid, today=day_before) is None
+    later = await revaccination_due.due_for_person(db, pid, today=day_before)
+    assert later is not None
+    assert (later.due_now, later.due_since) == (False, due_from)
     due = await revaccination_due.due_for_person(db, pid, today=due_from)
     assert due is not None
-    assert due.due_since == due_from
+    assert (due.due_now, due.due_since) == (True, due_from)
     her = await login(await make_user("citizen", person_id=pid))
+    monkeypatch.setattr(pack, "today", lambda country=None: day_before)
+    r = await client.get("/my/revaccination", headers=her)
+    assert r.status_code == 200, r.text
+    assert 'data-testid="my-revacc-later"' in r.text  # not yet: told the day she will be
+    assert f'data-since="{due_from.isoformat()}"' in r.text
+    assert due_from.strftime("%d.%m.%Y") in r.text
     monkeypatch.setattr(pack, "today", lambda country=None: due_from)
     r = await client.get("/my/revaccination", headers=her)
     assert r.status_code == 200, r.text
@@ -284,8 +294,6 @@ async def test_due_since_is_the_first_day_the_person_is_due_at_a_months_end(
 
 @given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.integers(1, 24))
 def test_the_first_due_day_is_the_first_day_the_rule_holds(completed, months):
-    from salomat.domains.epidemic.service.revaccination_due import first_due_day
-
     due = first_due_day(completed, months)
     assert completed <= months_before(due, months)
     assert completed > months_before(due - timedelta(days=1), months)
@@ -399,21 +407,30 @@ async def test_worklist_scope_section_audit_and_refusals(
 async def test_the_citizen_sees_her_own_notice_only(client, db, make_place, make_user, login):
     place = await make_place()
     sid = await _settlement_id(db, place.settlement)
-    due, not_yet = await _people(db, 2, date(1990, 2, 2), settlement_id=sid)
+    due, not_yet, unknown = await _people(db, 3, date(1990, 2, 2), settlement_id=sid)
     await _doses(db, [due], OLD)
-    today = date.today()
-    await _doses(db, [not_yet], [today - timedelta(days=60), today - timedelta(days=30)])
+    today = pack.today(get_settings().country)
+    completed = today - timedelta(days=30)
+    await _doses(db, [not_yet], [today - timedelta(days=60), completed])
+    await _doses(db, [unknown], OLD[:1])  # one dose: no completed primary series
     await db.commit()
     her = await login(await make_user("citizen", person_id=due))
     r = await client.get("/my/revaccination", headers=her)
     assert r.status_code == 200, r.text
     assert 'data-testid="my-revacc-due"' in r.text
-    assert "10.08.2023" in r.text  # due since: 6 months after 10.02.2023
+    # due since: 6 months after 10.02.2023, by the project's date macro
+    assert '<time datetime="2023-08-10">10.08.2023</time>' in r.text
+    assert '<time datetime="2023-02-10">10.02.2023</time>' in r.text
     r = await client.get("/my/revaccination", headers={**her, "Accept-Language": "ru"})
     assert "COVID-19" in r.text
     assert "Вакцина против COVID-19" in r.text
     other = await login(await make_user("citizen", person_id=not_yet))
     r = await client.get("/my/revaccination", headers=other)
+    assert 'data-testid="my-revacc-later"' in r.text  # not yet: the day she will be
+    since = first_due_day(completed, 6)
+    assert f'<time datetime="{since.isoformat()}">' in r.text
+    third = await login(await make_user("citizen", person_id=unknown))
+    r = await client.get("/my/revaccination", headers=third)
     assert 'data-testid="my-revacc-none"' in r.text
     nurse = await login(await make_user("nurse"))
     assert (await client.get("/my/revaccination", headers=nurse)).status_code == 403

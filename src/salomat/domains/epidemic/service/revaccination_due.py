@@ -227,14 +227,19 @@ def worklist_csv(w: RevaccinationWorklist, *, localized: bool = False) -> CsvFil
 class RevaccinationDue(BaseModel):
     vaccine: str
     primary_completed_on: date
+    #: the first day the person is due (today or earlier when ``due_now``, else later)
     due_since: date
+    #: due on the day asked; False: not yet, due from ``due_since``
+    due_now: bool = True
 
 
 async def due_for_person(
     session: AsyncSession, person_id: int, *, today: date | None = None
 ) -> RevaccinationDue | None:
     """Whether the person (their own record: the caller has checked it is theirs and
-    audits the read) is due a revaccination today; None when not."""
+    audits the read) is due a revaccination today (``due_now``), or from which day when
+    not yet; None when that is not known (no completed primary series) or already
+    revaccinated."""
     d = definition()
     day = today or pack.today(get_settings().country)
     per = per_person_query(d, day)
@@ -249,12 +254,11 @@ async def due_for_person(
     if row is None or row.rev is not None:
         return None
     completed = _as_date(row.done)
-    if completed > months_before(day, d.interval_months):
-        return None
     return RevaccinationDue(
         vaccine=d.name(),
         primary_completed_on=completed,
         due_since=first_due_day(completed, d.interval_months),
+        due_now=completed <= months_before(day, d.interval_months),
     )
 
 
@@ -273,6 +277,6 @@ async def my_revaccination_due(
         resource_type="Immunization",
         patient_id=principal.person_id,
         purpose="own record",
-        detail="revaccination due" if due else "revaccination not due",
+        detail="revaccination due" if due and due.due_now else "revaccination not due",
     )
     return due
