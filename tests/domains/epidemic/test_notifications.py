@@ -226,6 +226,36 @@ async def test_csv_import_all_or_nothing(client, scene) -> None:  # type: ignore
     assert r.text.count("\n") == 3
 
 
+@pytest.mark.parametrize(("n", "ok"), [(4, True), (5, True), (6, False)])
+async def test_csv_export_reads_every_page_up_to_the_cap(  # type: ignore[no-untyped-def]
+    client, scene, monkeypatch, n, ok
+) -> None:
+    """The export is every notification found, read page by page (pages of 2 here), not
+    its first page; one past the cap (5 here) is refused naming the dates."""
+    from salomat.domains.epidemic.service import notifications
+
+    monkeypatch.setattr(notifications, "MAX_PAGE", 2)
+    monkeypatch.setattr(notifications, "EXPORT_MAX", 5)
+    t = today()
+    good = f"{scene.person.id},B05,{t - timedelta(days=2)},{t},{scene.place.district},yes"
+    h = {**scene.doctor_auth, "Content-Type": "text/csv"}
+    r = await client.post(f"{BASE}/import", content=_csv(scene, *[good] * n), headers=h)
+    assert r.status_code == 201, r.text
+    ids = set(r.json()["ids"])
+    r = await client.get(
+        f"{BASE}.csv", params={"district": scene.place.district}, headers=scene.epi_auth
+    )
+    if not ok:
+        assert r.status_code == 422, r.text
+        assert fields(r) == {"from", "to"}
+        assert "narrow the dates" in r.text
+        return
+    assert r.status_code == 200, r.text
+    lines = r.text.strip().splitlines()[1:]
+    assert len(lines) == n
+    assert {int(line.split(",")[0]) for line in lines} == ids
+
+
 async def test_csv_export_neutralises_cells(client, scene) -> None:  # type: ignore[no-untyped-def]
     from salomat.domains.epidemic.schemas import NotificationOut
     from salomat.domains.epidemic.service.notification_csv import export_csv

@@ -31,6 +31,7 @@ __all__ = [
     "RESOURCE",
     "check_icd10",
     "create_notification",
+    "export_notifications",
     "get_notification",
     "search_notifications",
 ]
@@ -296,3 +297,44 @@ async def search_notifications(
     )
     codes = await _codes(session, rows)
     return [_out(r, codes, language) for r in rows], int(total or 0)
+
+
+#: the most notifications one CSV export holds (beyond it the export is refused, naming
+#: ``from`` and ``to``: narrow the dates)
+EXPORT_MAX = 20_000
+
+
+async def export_notifications(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    district: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    by: str = "report",
+    language: str = "en",
+) -> list[NotificationOut]:
+    """Every notification of the search (not its first page), read page by page (one
+    statement each, ``MAX_PAGE`` rows), newest first; more than ``EXPORT_MAX`` is a 422
+    naming ``from`` and ``to`` (the pages read are not kept: the refusal rolls back, their
+    audit with it). A notification entered meanwhile that shifts a page is listed once."""
+    items, total = await search_notifications(
+        session, principal, district=district, start=start, end=end, by=by,
+        limit=MAX_PAGE, offset=0, language=language,
+    )  # fmt: skip
+    if total > EXPORT_MAX:
+        msg = N_("More than %(n)s notifications: narrow the dates")
+        raise Invalid.fields([FieldError(f, msg, {"n": EXPORT_MAX}) for f in ("from", "to")])
+    seen = {n.id for n in items}
+    offset = len(items)
+    while offset < total:
+        page, _ = await search_notifications(
+            session, principal, district=district, start=start, end=end, by=by,
+            limit=MAX_PAGE, offset=offset, language=language,
+        )  # fmt: skip
+        if not page:
+            break
+        items += [n for n in page if n.id not in seen]
+        seen.update(n.id for n in page)
+        offset += len(page)
+    return items
