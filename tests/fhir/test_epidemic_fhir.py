@@ -226,3 +226,35 @@ async def test_metadata_lists_the_epidemic_interactions(client) -> None:  # type
     assert "epidemic" in by["Condition"]["documentation"]
     errors = await schema_errors([("metadata", r.json())])
     assert not invalid(errors), invalid(errors)
+
+
+async def test_notifiable_case_posted_to_condition_is_notified(client, scene) -> None:  # type: ignore[no-untyped-def]
+    """POST /fhir/Condition with the notification extensions is the case's notification
+    (as $notify), not a silent shared-record Condition; a plain Condition stays the
+    record's."""
+    r = await client.post("/fhir/Condition", json=_condition(scene), headers=scene["doctor_auth"])
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    assert cid.startswith("epi-"), cid
+    r = await client.get(f"/fhir/Condition/{cid}", headers=scene["epi_auth"])
+    assert r.status_code == 200, r.text
+    # refused as $notify refuses it, naming the element
+    bad = _condition(scene)
+    bad["code"]["coding"][0]["code"] = "J18.9"
+    r = await client.post("/fhir/Condition", json=bad, headers=scene["doctor_auth"])
+    assert r.status_code == 422, r.text
+    assert "Condition.code" in r.text
+    # conditional create is not a notification's: refused, not a second case
+    r = await client.post(
+        "/fhir/Condition",
+        json=_condition(scene),
+        headers={**scene["doctor_auth"], "If-None-Exist": "identifier=x|1"},
+    )
+    assert r.status_code == 422, r.text
+    assert "If-None-Exist" in r.text
+    # a Condition without the notification's extensions stays the shared record's
+    plain = _condition(scene)
+    plain.pop("extension")
+    r = await client.post("/fhir/Condition", json=plain, headers=scene["doctor_auth"])
+    assert r.status_code == 201, r.text
+    assert not r.json()["id"].startswith("epi-")

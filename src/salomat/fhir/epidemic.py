@@ -35,7 +35,8 @@ POSITIVE = "10828004"
 CONDITION_PREFIX = "epi-"
 LAB_PREFIX = "epi-lab-"
 REPORT_PREFIX = "beds-"
-DISTRICT_EXT = f"{EXT}notification-district"
+NOTIFICATION_EXT_PREFIX = f"{EXT}notification-"
+DISTRICT_EXT = f"{NOTIFICATION_EXT_PREFIX}district"
 FACILITY_EXT = f"{EXT}notification-facility"
 ADMISSION_EXT = f"{EXT}notification-admission"
 PROFILE_SYSTEM = "urn:salomat:bed-profile"
@@ -174,6 +175,20 @@ PATHS = {
     "admission_date": f"Condition.extension[{ADMISSION_EXT}]",
     "lab_facility": "Observation.performer",
 }
+
+
+def notification_body(body: Any) -> bool:
+    """A posted Condition carrying a case notification's extensions (``{EXT}notification-*``):
+    a notification, which ``POST /fhir/Condition`` hands to ``$notify``."""
+    if not isinstance(body, dict):
+        return False
+    exts = body.get("extension")
+    return isinstance(exts, list) and any(
+        isinstance(e, dict)
+        and isinstance(e.get("url"), str)
+        and e["url"].startswith(NOTIFICATION_EXT_PREFIX)
+        for e in exts
+    )
 
 
 def notification_in(cond: Condition, lab: Observation | None) -> NotificationIn:

@@ -5,8 +5,9 @@ the REST API does.
 - ``POST /fhir/Condition/$notify``: a case notification as a ``Condition`` alone, or a
   Bundle (``transaction`` or ``collection``) of the Condition and its laboratory
   ``Observation``; 201 with the stored Condition (``epidemic:report``). ``POST
-  /fhir/Condition`` stays the shared record's create (fhir/record_api.py); the operation
-  keeps the two apart without reading the body in the router.
+  /fhir/Condition`` with a notification extension (``{EXT}notification-*``) is handed
+  here too (``notify_created``, fhir/record_api.py); any other Condition stays the shared
+  record's create.
 - ``GET /fhir/Condition/epi-<n>`` and ``GET /fhir/Observation/epi-lab-<n>``: read back
   (the epidemiologist, or the notifying facility; anyone else: 404).
 - ``POST /fhir/MeasureReport``: a facility's day of occupancy in the SANER style, one
@@ -111,6 +112,22 @@ async def notify_condition(request: Request, session: DbSession, principal: Repo
             session, principal, data, language=i18n.current_language()
         )
     return resource_response(request, mapper.condition(out), status=201, location=True)
+
+
+async def notify_created(request: Request, session: DbSession, principal: Reporter) -> Response:
+    """``POST /fhir/Condition`` of a notifiable case: the notification, as ``$notify``. A
+    notification is not conditional: ``If-None-Exist`` is refused (422), never a second
+    case created beside the record's conditional-create semantics."""
+    if request.headers.get("if-none-exist") is not None:
+        raise Invalid.fields(
+            [
+                FieldError(
+                    "If-None-Exist",
+                    N_("A case notification is not created conditionally; use Condition/$notify"),
+                )
+            ]
+        )
+    return await notify_condition(request, session, principal)
 
 
 async def read_condition(

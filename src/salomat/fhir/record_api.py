@@ -16,7 +16,9 @@ own ids. The record's routes claim only what is the record's (fhir/common.claime
 
 - create: ``writes`` comes before the cancer registry's and sick leave's routes. A Condition
   carrying the cancer registry's marks (the morphology extension, an ICD-O-3 body site, the
-  IARC basis of diagnosis) is a cancer notification and goes to the registry's create; a
+  IARC basis of diagnosis) is a cancer notification and goes to the registry's create; one
+  carrying a case notification's extension (``{EXT}notification-*``) is a notifiable case
+  and goes to epidemic surveillance's ``$notify`` (``epidemic:report``); a
   DocumentReference whose type is a sick-leave kind or reason goes to sick leave's.
 - read, vread, history, update: ``shr-<n>`` ids.
 - search: which searches the record claims, which stay with the other domains and which
@@ -43,7 +45,7 @@ from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.record import service as record
-from salomat.fhir import cancer_api, capability, sick_leave_api
+from salomat.fhir import cancer_api, capability, epidemic, epidemic_api, sick_leave_api
 from salomat.fhir import record as mapper
 from salomat.fhir.common import (
     PAGING,
@@ -272,6 +274,10 @@ async def _update(
     return await store_update(request, session, principal, resource_type, rid, body, expected)
 
 
+#: a shared create's hooks: (is the body theirs, their handler, their permission)
+Hook = tuple[Callable[[Any], bool], Handler, str]
+
+
 async def _create_shared(
     request: Request,
     session: Any,
@@ -281,17 +287,30 @@ async def _create_shared(
     handler: Handler,
     permission: str,
 ) -> Response:
-    if not allowed(principal.role, "record:write"):
-        await Require(permission)(request)  # the other domain's refusal, as before
-        return await handler(request, session, principal)
+    """A shared create with one other domain's hook (screening's Observation calls it)."""
+    return await _create_hooked(
+        request, session, principal, resource_type, [(theirs, handler, permission)]
+    )
+
+
+async def _create_hooked(
+    request: Request, session: Any, principal: Principal, resource_type: str, hooks: list[Hook]
+) -> Response:
+    """The first hook whose ``theirs`` claims the body handles it (with its permission);
+    else the record's create, or the first hook's refusal for one without record:write."""
     try:
         # too deep, a NUL or a huge integer (BodyError, a ValueError) is the record's to
         # refuse with its 400, as any malformed body
         body = load_json(await request.body())
     except (UnicodeDecodeError, ValueError):
         body = None
-    if theirs(body):
-        await Require(permission)(request)
+    for theirs, handler, permission in hooks:
+        if theirs(body):
+            await Require(permission)(request)
+            return await handler(request, session, principal)
+    if not allowed(principal.role, "record:write"):
+        _, handler, permission = hooks[0]
+        await Require(permission)(request)  # the other domain's refusal, as before
         return await handler(request, session, principal)
     await Require("record:write")(request)
     return await _create(request, session, principal, resource_type)
@@ -359,20 +378,20 @@ def _add_routes(resource_type: str) -> None:
     router.add_api_route(f"{path}/_history/{{version}}", vread, methods=["GET"])
     router.add_api_route(f"{path}/_history", history, methods=["GET"])
     router.add_api_route(path, update, methods=["PUT"])
+    hooks: list[Hook]
     if t == "Condition":
-        other, check, perm = cancer_api.notify_condition, cancer_notification, "cancer:notify"
+        hooks = [
+            (cancer_notification, cancer_api.notify_condition, "cancer:notify"),
+            (epidemic.notification_body, epidemic_api.notify_created, "epidemic:report"),
+        ]
     elif t == "DocumentReference":
-        other, check, perm = (
-            sick_leave_api.create_document,
-            sick_leave_document,
-            "sick_leave:issue",
-        )
+        hooks = [(sick_leave_document, sick_leave_api.create_document, "sick_leave:issue")]
     else:
         router.add_api_route(f"/{t}", create, methods=["POST"], status_code=201)
         return
 
     async def create_shared(request: Request, session: Session, principal: Anyone) -> Response:
-        return await _create_shared(request, session, principal, t, check, other, perm)
+        return await _create_hooked(request, session, principal, t, hooks)
 
     create_shared.__name__ = f"create_record_{t.lower()}"
     writes.add_api_route(f"/{t}", create_shared, methods=["POST"], status_code=201)
