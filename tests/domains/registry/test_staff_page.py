@@ -377,3 +377,20 @@ async def test_any_form_answers_without_a_server_error(
             data={"csrf_token": csrf, "end_on": end_on, "version": version},
         )
         assert end.status_code in (303, 409, 412, 422), end.text
+
+
+async def test_the_section_is_shown_by_its_name_not_its_code(client, admin, make_facility):
+    from salomat.domains.registry.models import Section
+
+    fac = await make_facility()
+    async with session_factory()() as s:
+        s.add(Section(facility_id=fac.id, code="07", name="7-son uchastka"))
+        await s.commit()
+    _, csrf = admin
+    data = _new(csrf, position="family_doctor", section_code="07")
+    await _add(client, fac.code, data)
+    page = await client.get(_url(fac.code))
+    row = _role_row(page.text, data["given_name"])
+    # as the add form's select shows it
+    assert "07 · 7-son uchastka" in row
+    assert 'data-label="Section">07<' not in row

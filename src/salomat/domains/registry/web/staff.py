@@ -123,6 +123,8 @@ async def _context(
         "found": found,
         "find": find,
         "sections": sections,
+        #: the table's section names, as the add form's select shows them
+        "section_names": {s.code: f"{s.code} · {s.name}" for s in sections},
         "positions": service.positions(),
         "specialties": service.specialties(),
         "id_label": _id_label(),
