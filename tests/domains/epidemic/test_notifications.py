@@ -175,6 +175,29 @@ async def test_every_access_is_audited(client, scene, db) -> None:  # type: igno
     assert actions == ["create", "read", "search"]
 
 
+async def test_the_citizen_reads_why_in_their_language(client, scene, db) -> None:  # type: ignore[no-untyped-def]
+    """Each purpose the notifications write on the person's access log is a platform
+    reason with a translation (accounts' PURPOSES), not a raw code on a Russian page."""
+    from salomat.domains.accounts.service.labels import PURPOSES
+
+    r = await client.post(BASE, json=scene.body(), headers=scene.doctor_auth)
+    nid = r.json()["id"]
+    await client.get(f"{BASE}/{nid}", headers=scene.epi_auth)
+    await client.get(BASE, params={"district": scene.place.district}, headers=scene.epi_auth)
+    purposes = set(
+        (
+            await db.scalars(
+                select(AuditEvent.purpose).where(
+                    AuditEvent.resource_type == "CaseNotification",
+                    AuditEvent.patient_id == scene.person.id,
+                )
+            )
+        ).all()
+    )
+    assert purposes == {"notification", "surveillance"}
+    assert purposes <= PURPOSES
+
+
 async def test_search_by_district_and_dates(client, scene) -> None:  # type: ignore[no-untyped-def]
     t = today()
     for d in (3, 10):

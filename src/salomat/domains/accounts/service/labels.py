@@ -210,6 +210,10 @@ PURPOSES = frozenset(
         # the shared health record's writes and timeline (record.service.common PURPOSE,
         # matched as data: accounts does not import the record domain)
         N_("shared health record"),
+        # epidemic surveillance: a notifiable disease notified, and the notification read
+        # or searched by the epidemiologist (epidemic.service.notifications)
+        N_("notification"),
+        N_("surveillance"),
     }
 )
 #: reasons written as codes, not English words: the shared health record's sender's
