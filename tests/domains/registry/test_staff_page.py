@@ -379,6 +379,13 @@ async def test_any_form_answers_without_a_server_error(
         assert end.status_code in (303, 409, 412, 422), end.text
 
 
+def _country_today() -> date:
+    from salomat.core.config import get_settings
+    from salomat.country import pack
+
+    return pack.today(get_settings().country)
+
+
 async def test_the_section_is_shown_by_its_name_not_its_code(client, admin, make_facility):
     from salomat.domains.registry.models import Section
 
@@ -394,3 +401,44 @@ async def test_the_section_is_shown_by_its_name_not_its_code(client, admin, make
     # as the add form's select shows it
     assert "07 · 7-son uchastka" in row
     assert 'data-label="Section">07<' not in row
+
+
+async def test_the_form_offers_the_countrys_day_not_the_servers(
+    client, admin, make_facility, monkeypatch
+):
+    # 20:00 UTC on 7 December is already 8 December in Tashkent and Almaty (UTC+5)
+    from datetime import UTC, datetime
+
+    from salomat.country import pack
+
+    real = pack.today
+    monkeypatch.setattr(
+        pack,
+        "today",
+        lambda country, now=None: real(country, datetime(2026, 12, 7, 20, tzinfo=UTC)),
+    )
+    fac = await make_facility()
+    page = await client.get(_url(fac.code))
+    start = re.search(r'<input[^>]*name="start_on"[^>]*>', page.text)
+    assert start, page.text
+    assert 'value="2026-12-08"' in start.group(0)
+
+
+@pytest.mark.parametrize(("days", "upcoming"), [(-1, False), (0, False), (1, True)])
+async def test_a_role_that_starts_later_says_when_on_the_banner(
+    client, admin, make_facility, days, upcoming
+):
+    fac = await make_facility()
+    _, csrf = admin
+    start = _country_today() + timedelta(days=days)
+    data = _new(csrf, start_on=start.isoformat())
+    role_id = await _add(client, fac.code, data)
+    page = await client.get(_url(fac.code), params={"added": role_id})
+    banner = page.text.split('data-testid="role-added"')[1].split("</div>")[0]
+    listed = f'data-testid="role-{role_id}"' in page.text
+    assert listed is not upcoming  # the table lists the current roles
+    if upcoming:  # not in the table yet: the banner says from which day (not a dead end)
+        assert start.strftime("%d.%m.%Y") in banner
+        assert "starts on" in banner
+    else:
+        assert "starts on" not in banner

@@ -32,6 +32,7 @@ from salomat.core.errors import (
 from salomat.core.pagination import PageParams
 from salomat.core.policy import Require, allowed
 from salomat.core.security import Principal
+from salomat.country import pack
 from salomat.domains.registry import service
 from salomat.domains.registry.schemas import (
     MAX_FTE,
@@ -42,7 +43,13 @@ from salomat.domains.registry.schemas import (
     PractitionerRoleIn,
     PractitionerRolePatch,
 )
-from salomat.domains.registry.web._common import Session, _id_label, _version, web
+from salomat.domains.registry.web._common import (
+    Session,
+    _country,
+    _id_label,
+    _version,
+    web,
+)
 from salomat.ui import forms
 from salomat.ui.templating import language_of, redirect, render
 
@@ -84,6 +91,11 @@ async def _facility(session: Session, code: str) -> FacilityOut:
     return fac
 
 
+def _today() -> date:
+    """The country's day (a server on UTC turns the day over hours late)."""
+    return pack.today(_country())
+
+
 def _fte_total(p: PractitionerOut) -> float:
     return round(sum(r.fte for r in p.roles if r.current), 2)
 
@@ -115,6 +127,7 @@ async def _context(
         found = hits.items
         choices = {p.id: p for p in found} | choices
     sections = await service.list_sections(session, fac.id)
+    today = _today()
     return {
         "facility": fac,
         "page": page,
@@ -129,13 +142,14 @@ async def _context(
         "specialties": service.specialties(),
         "id_label": _id_label(),
         "can_manage": allowed(principal.role, "practitioner:manage"),
-        "today": date.today().isoformat(),
+        "today": today.isoformat(),
         "max_fte": _Fte(MAX_FTE),
         "fte_text": fte_text,
-        "form": {"fte": "1.0", "start_on": date.today().isoformat(), "practitioner_id": NEW},
+        "form": {"fte": "1.0", "start_on": today.isoformat(), "practitioner_id": NEW},
         "errors": {},
         "loose": [],
         "added": None,
+        "added_from": None,
         "ended": None,
         "end_role": None,
         "end_form": {},
@@ -169,6 +183,13 @@ async def staff(
     fac = await _facility(session, code)
     ctx = await _context(request, session, principal, fac, offset=offset, find=find.strip())
     ctx["added"], ctx["ended"] = added, ended
+    if added is not None:  # a role that starts later is not in the table yet: say when
+        try:
+            role = await service.get_practitioner_role(session, added)
+        except NotFound:
+            role = None
+        if role is not None and role.facility_code == fac.code and role.start_on > _today():
+            ctx["added_from"] = role.start_on
     if ctx["found"]:
         ctx["form"]["practitioner_id"] = str(ctx["found"][0].id)
     return _render(request, ctx)
@@ -311,7 +332,7 @@ async def add_role(
             "facility_code": fac.code,
             "position": form["position"],
             "section_code": form["section_code"] or None,
-            "start_on": form["start_on"] or date.today().isoformat(),
+            "start_on": form["start_on"] or _today().isoformat(),
         }
         fte_raw = _fte_value(form["fte"])
         if fte_raw is not None:
@@ -404,7 +425,7 @@ async def end_role(
     if role.facility_code != fac.code:  # another facility's role is not on this page
         raise NotFound(N_("Role %(id)s not found."), params={"id": role_id})
     try:
-        end_on = forms.day(form["end_on"], "end_on") or date.today()
+        end_on = forms.day(form["end_on"], "end_on") or _today()
         if end_on < role.start_on:
             raise Invalid.fields([FieldError("end_on", N_("is before the role's start"))])
         read = _version(form["version"])
