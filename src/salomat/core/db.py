@@ -122,6 +122,17 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """The session's dialect's ``INSERT`` of ``table`` (PostgreSQL's or SQLite's), the one
+    with ``on_conflict_do_update`` / ``on_conflict_do_nothing``: an upsert in one statement,
+    no read-then-insert race on a unique key."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if dialect_name(session) == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 #: Search structures the models cannot express (SQLite FTS5 tables, PostgreSQL
 #: trigram indexes): created by migrations, skipped when comparing the models
 #: with the database.

@@ -219,3 +219,56 @@ async def test_two_reports_of_one_day_at_once_keep_one_row(make_facility, monkey
         ).one()
     assert rows[0] == 1
     assert rows[1] in (3, 7)
+
+
+@pytest.mark.skipif(
+    __import__("tests.conftest", fromlist=["BACKEND"]).BACKEND != "postgresql",
+    reason="SQLite serialises writers on one file lock (the barrier would wait on it)",
+)
+async def test_two_first_bed_registrations_at_once_keep_one_row(make_facility, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two first registrations of one facility's profile and day, held together after the
+    facility is checked and before anything is read or written (a barrier): both succeed
+    (no 409), one row stays, with one of the two numbers."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from salomat.core.db import session_factory
+    from salomat.core.security import Principal
+    from salomat.domains.epidemic.models import BedCapacity
+    from salomat.domains.epidemic.schemas import BedsIn
+    from salomat.domains.epidemic.service import capacity
+
+    fac = await make_facility()
+    who = Principal(user_id=1, username="n", role="nurse", session_id="t", facility_id=fac.id)
+    day = today() - timedelta(days=1)
+    barrier = asyncio.Barrier(2)
+    check = capacity._facility
+
+    async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fid = await check(*args, **kwargs)
+        await asyncio.wait_for(barrier.wait(), 60)
+        return fid
+
+    monkeypatch.setattr(capacity, "_facility", held)
+
+    async def one(beds: int) -> int:
+        async with session_factory()() as s:
+            data = BedsIn(facility=fac.code, profile="icu", beds=beds, valid_from=day)
+            out = await capacity.register_beds(s, who, data)
+            await s.commit()
+            return out.beds
+
+    async with asyncio.timeout(60):  # a safety net against a hang, not a timing bet
+        got = await asyncio.gather(one(10), one(12))
+    assert sorted(got) == [10, 12]
+    async with session_factory()() as s:
+        rows = (
+            await s.execute(
+                select(func.count(), func.max(BedCapacity.beds)).where(
+                    BedCapacity.facility_id == fac.id, BedCapacity.valid_from == day
+                )
+            )
+        ).one()
+    assert rows[0] == 1
+    assert rows[1] in (10, 12)

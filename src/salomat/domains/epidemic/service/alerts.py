@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core.db import utcnow
+from salomat.core.db import insert_for, utcnow
 from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.pagination import PageParams
 from salomat.core.security import Principal
@@ -54,11 +53,6 @@ KINDS = {
         "Infectious diseases beds are projected to be exceeded within %(days)s days."
     ),
 }
-
-
-def _insert(session: AsyncSession, table: object):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def _previous_zones(session: AsyncSession, day: date) -> dict[int, str | None]:
@@ -104,7 +98,7 @@ async def record_day(
         for i, (rid, z) in enumerate(zip(s.region_ids, s.zones, strict=True))
     ]
     previous = await _previous_zones(session, day)
-    ins = _insert(session, ZoneDay.__table__)
+    ins = insert_for(session, ZoneDay.__table__)
     stmt = ins.values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["region_id", "day"],
@@ -129,7 +123,7 @@ async def record_day(
     raised = 0
     if alerts:
         stmt = (
-            _insert(session, Alert.__table__)
+            insert_for(session, Alert.__table__)
             .values([{**a, "country": country, "day": day, "created_at": now} for a in alerts])
             .on_conflict_do_nothing(index_elements=["region_id", "day", "kind"])
             .returning(Alert.__table__.c.id)

@@ -13,11 +13,10 @@ from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit
-from salomat.core.db import utcnow
+from salomat.core.db import insert_for, utcnow
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid
 from salomat.core.security import Principal
 from salomat.domains.epidemic.models import BedCapacity, OccupancyReport
@@ -94,27 +93,23 @@ async def register_beds(session: AsyncSession, principal: Principal, data: BedsI
     fid = await _facility(session, principal, data.facility, errs, "")
     if errs or fid is None:
         raise Invalid.fields(errs)
-    row = await session.scalar(
-        select(BedCapacity).where(
-            BedCapacity.facility_id == fid,
-            BedCapacity.profile == data.profile,
-            BedCapacity.valid_from == data.valid_from,
-        )
+    # one statement: two first registrations of one facility, profile and day at once both
+    # succeed and the later one's number stays (no read-then-insert race on the unique key)
+    table = BedCapacity.__table__
+    stmt = insert_for(session, table).values(
+        country=_country(),
+        facility_id=fid,
+        profile=data.profile,
+        beds=data.beds,
+        valid_from=data.valid_from,
     )
-    if row is None:
-        row = BedCapacity(
-            country=_country(),
-            facility_id=fid,
-            profile=data.profile,
-            beds=data.beds,
-            valid_from=data.valid_from,
-        )
-        session.add(row)
-    else:
-        row.beds = data.beds
-    await session.flush()
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["facility_id", "profile", "valid_from"],
+        set_={"beds": stmt.excluded.beds},
+    ).returning(table.c.id)
+    row_id = int((await session.execute(stmt)).scalar_one())
     await audit.record(
-        session, principal, action="update", resource_type="BedCapacity", resource_id=str(row.id)
+        session, principal, action="update", resource_type="BedCapacity", resource_id=str(row_id)
     )
     return BedsOut(
         facility=data.facility, profile=data.profile, beds=data.beds, valid_from=data.valid_from
@@ -164,9 +159,7 @@ async def _upsert_occupancy(session: AsyncSession, values: dict[str, object]) ->
     """One statement: two reports of one facility's day and profile at once both succeed
     and the later one's figures stay (no read-then-insert race on the unique key)."""
     table = OccupancyReport.__table__
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = ins.values(**values)
+    stmt = insert_for(session, table).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["facility_id", "day", "profile"],
         set_={
