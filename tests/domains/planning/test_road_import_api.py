@@ -230,10 +230,12 @@ async def test_units_of_a_settlement_without_coordinates_are_named(
 
 
 async def test_the_area_page_says_how_its_distances_were_measured(
-    client, planner, plan, kz
+    client, planner, plan, kz, login, make_user
 ) -> None:  # type: ignore[no-untyped-def]
     """An estimate is labelled as one: before an import the page says every distance is
-    estimated; after it, that they go along the imported roads (in the reader's language)."""
+    estimated, and a planner who may import (``planning:edit``) is told how (the CLI and
+    the REST call); an analyst (``planning:read`` only) just the statement. After it, that
+    they go along the imported roads (in the reader's language)."""
     from salomat.core.i18n import translations
 
     ru = translations("ru")
@@ -245,11 +247,20 @@ async def test_the_area_page_says_how_its_distances_were_measured(
     method = r.text.split('data-testid="pl-access-method"')[1].split("</span>")[0]
     assert 'data-method="estimate"' in method
     assert estimate in method
+    how = r.text.split('data-testid="pl-roads-how"')[1].split("</span>")[0]
+    assert "salomat planning import-roads" in how
+    assert "PUT /api/v1/planning/regions/" in how
+    analyst = await login(await make_user("analyst"))
+    r = await client.get("/planning", params=page, headers={**analyst, "Accept-Language": "en"})
+    assert r.status_code == 200
+    assert estimate in r.text
+    assert 'data-testid="pl-roads-how"' not in r.text  # may not import: no instructions
     assert (await put(client, planner, plan.region, osm(PRIMARY + tertiary("-1")))).is_success
     r = await client.get("/planning", params=page, headers=headers)
     method = r.text.split('data-testid="pl-access-method"')[1].split("</span>")[0]
     assert 'data-method="road"' in method
     assert road in method
+    assert 'data-testid="pl-roads-how"' not in r.text  # loaded: nothing to do
     r = await client.get("/planning", params=page, headers={**planner, "Accept-Language": "ru"})
     method = r.text.split('data-testid="pl-access-method"')[1].split("</span>")[0]
     assert "автомобильн" in method  # the Russian words, not the English ones
