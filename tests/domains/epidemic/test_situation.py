@@ -233,3 +233,41 @@ async def test_incidence_withheld_beside_a_small_day_for_the_analyst(  # type: i
         assert shown.count("<5") == 1
     else:
         assert reg["incidence_per_100k"] == pytest.approx(mine["incidence_per_100k"])
+
+
+async def test_zones_and_alerts_name_their_zones_in_the_readers_language(  # type: ignore[no-untyped-def]
+    db, make_place, make_person, make_user, login, client, monkeypatch
+) -> None:
+    """/zones and /alerts give each zone's name in the reader's language (from the
+    recorded edition; an alert's from the editions in force), not its code alone."""
+    from dataclasses import replace
+
+    from salomat.domains.epidemic.models_situation import ZoneDay
+    from salomat.domains.epidemic.service import alerts
+    from salomat.domains.epidemic.service.matrix import parse_edition
+    from tests.domains.epidemic.situation_support import EDITION
+
+    names = {"red": {"en": "Red", "ru": "Красная"}, "green": {"en": "Green", "ru": "Зелёная"}}
+    edition = {**EDITION, "zones": [{**z, "names": names[z["code"]]} for z in EDITION["zones"]]}
+    p = replace(simple_pack(), editions=(parse_edition(edition),))
+    monkeypatch.setattr(rules, "current", lambda: p)
+    day = today() - timedelta(days=2)
+    person = await make_person()
+    c = await region_with_cases(db, make_place, person.id, day, C)
+    db.add(ZoneDay(country="UZ", region_id=c.id, day=day - timedelta(days=1), edition="t-rt",
+                   zone="green", rule=1, missing=""))  # fmt: skip
+    await db.commit()
+    await alerts.record_day(db, day, ep=p)
+    await db.commit()
+    epi = {**await login(await make_user("epidemiologist")), "Accept-Language": "ru"}
+    q = {"area": c.code, "from": (day - timedelta(days=1)).isoformat(), "to": day.isoformat()}
+    r = await client.get(f"{API}/zones", params=q, headers=epi)
+    assert r.status_code == 200, r.text
+    assert [(z["zone"], z["zone_name"]) for z in r.json()] == [
+        ("green", "Зелёная"),
+        ("red", "Красная"),
+    ]
+    r = await client.get(f"{API}/alerts", params={"from": day.isoformat()}, headers=epi)
+    assert r.status_code == 200, r.text
+    [change] = [a for a in r.json() if a["region"] == c.code and a["kind"] == "zone_change"]
+    assert (change["zone_from_name"], change["zone_to_name"]) == ("Зелёная", "Красная")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query, Request
 
 from salomat.core import i18n
-from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.errors import N_, FieldError, Invalid, api_language
 
 __all__ = [
     "EARLIEST",
@@ -24,6 +24,7 @@ __all__ = [
     "AreaDays",
     "By",
     "From",
+    "Language",
     "To",
     "check_days",
     "counts_query",
@@ -48,6 +49,15 @@ _INVALID = {422: {"description": "a field is wrong, each named"}}
 
 def _language() -> str:
     return i18n.current_language()
+
+
+def _reader_language(request: Request) -> str:
+    return api_language(request)
+
+
+#: the API reader's language (Accept-Language among the pack's; English without it): the
+#: names and messages of the answer are in it
+Language = Annotated[str, Depends(_reader_language)]
 
 
 def check_days(**days: date | None) -> None:

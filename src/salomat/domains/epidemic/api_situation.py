@@ -24,11 +24,11 @@ from salomat.domains.epidemic.api_params import (
     _INVALID,
     Area,
     From,
+    Language,
     To,
-    _language,
     check_days,
 )
-from salomat.domains.epidemic.service import alerts, counts, notifications
+from salomat.domains.epidemic.service import alerts, counts, notifications, rules
 from salomat.domains.epidemic.service.forecast import BANDS
 from salomat.domains.epidemic.service.matrix import METRIC_LABELS
 from salomat.domains.epidemic.service.situation import compute_situation
@@ -117,6 +117,8 @@ class ZoneDayOut(BaseModel):
     day: date
     edition: str
     zone: str | None
+    #: the zone's name in the reader's language, from the edition recorded with it
+    zone_name: str | None
     rule: int | None
     missing: list[str]
     rt: float | None
@@ -131,12 +133,35 @@ class AlertOut(BaseModel):
     message: str
     zone_from: str | None
     zone_to: str | None
+    #: the zones' names in the reader's language (the editions in force on the day before
+    #: and on the day: an alert records no edition)
+    zone_from_name: str | None
+    zone_to_name: str | None
     exceeds_on: date | None
     beds: int | None
 
 
-def _t(msgid: str, params: dict[str, Any] | None = None) -> str:
-    text = i18n.gettext(msgid)
+def _zone_name(
+    ep: rules.EpidemicPack,
+    zone: str | None,
+    lang: str,
+    *,
+    edition: str | None = None,
+    on: date | None = None,
+) -> str | None:
+    """A zone's name in ``lang`` by the edition ``edition`` (else the one in force on
+    ``on``); None for no zone, or an edition or zone the pack no longer holds."""
+    if zone is None:
+        return None
+    try:
+        ed = ep.edition(edition) if edition is not None else ep.edition(on=on)
+        return ed.zone(zone).name(lang)
+    except (Invalid, KeyError):
+        return None
+
+
+def _t(lang: str, msgid: str, params: dict[str, Any] | None = None) -> str:
+    text = i18n.translations(lang).gettext(msgid)
     return text % params if params else text
 
 
@@ -152,6 +177,7 @@ def _band(series: dict[str, Any], i: int) -> Band:
 async def read_situation(
     session: DbSession,
     principal: Reader,
+    lang: Language,
     area: Area = None,
     on: date | None = None,
     edition: Edition = None,
@@ -171,7 +197,6 @@ async def read_situation(
     s = await compute_situation(session, on=on, edition=edition, by=by, horizon=horizon)
     if area is not None and area not in s.codes:
         raise Invalid.fields([FieldError("area", N_("Unknown region: %(code)s"), {"code": area})])
-    lang = _language()
     ed = s.edition
     note = s.rt.truncation_note()
     suppress = not allowed(principal.role, "epidemic:cases")
@@ -224,7 +249,7 @@ async def read_situation(
                     mean=est.mean,
                     lower=est.lower,
                     upper=est.upper,
-                    reason=_t(est.reason, est.params) if est.reason else None,
+                    reason=_t(lang, est.reason, est.params) if est.reason else None,
                 ),
                 population=None if math.isnan(pop) else int(pop),
                 incidence_per_100k=None if withheld else _num(s.incidence_per_100k[i]),
@@ -236,8 +261,8 @@ async def read_situation(
                     name=zone.name(lang) if zone else None,
                     colour=zone.colour if zone else None,
                     rule=z.rule,
-                    reason=_t(z.reason, z.params) if z.reason else None,
-                    missing=[_t(METRIC_LABELS[m]) for m in z.missing],
+                    reason=_t(lang, z.reason, z.params) if z.reason else None,
+                    missing=[_t(lang, METRIC_LABELS[m]) for m in z.missing],
                 ),
                 forecast=fc,
             )
@@ -252,7 +277,7 @@ async def read_situation(
         days=list(s.counts.days),
         forecast_days=list(s.forecast_days),
         hospital_illustrative=s.projection.illustrative,
-        truncation_note=_t(*note) if note else None,
+        truncation_note=_t(lang, *note) if note else None,
         suppressed=suppress,
         regions=out,
     )
@@ -262,6 +287,7 @@ async def read_situation(
 async def read_zones(
     session: DbSession,
     principal: Reader,
+    lang: Language,
     area: Area = None,
     start: From = None,
     end: To = None,
@@ -272,15 +298,17 @@ async def read_zones(
     end = end or notifications.today()
     start = start or end - timedelta(days=27)
     rows = await alerts.zone_history(
-        session, principal, area=area, start=start, end=end, language=_language()
+        session, principal, area=area, start=start, end=end, language=lang
     )
     # a recorded incidence × /situation's population is a window's exact sum, which the
     # "<5" days of that window cannot hide: only the readers of notifications get it
     cases = allowed(principal.role, "epidemic:cases")
+    ep = rules.current()
     return [
         ZoneDayOut(
             **{
                 **r.__dict__,
+                "zone_name": _zone_name(ep, r.zone, lang, edition=r.edition),
                 "missing": list(r.missing),
                 "incidence_per_100k": r.incidence_per_100k if cases else None,
             }
@@ -291,23 +319,26 @@ async def read_zones(
 
 @api.get("/alerts", response_model=list[AlertOut], responses=_INVALID)
 async def read_alerts(
-    session: DbSession, principal: Reader, start: From = None, end: To = None
+    session: DbSession, principal: Reader, lang: Language, start: From = None, end: To = None
 ) -> list[AlertOut]:
     """The alerts of ``from..to`` (default the last 28 days) of the reader's region (their
     facility's; every region for a reader bound to no facility), newest first."""
     check_days(**{"from": start, "to": end})
     end = end or notifications.today()
     start = start or end - timedelta(days=27)
-    rows = await alerts.list_alerts(session, principal, start=start, end=end, language=_language())
+    rows = await alerts.list_alerts(session, principal, start=start, end=end, language=lang)
+    ep = rules.current()
     return [
         AlertOut(
             region=a.region,
             region_name=a.region_name,
             day=a.day,
             kind=a.kind,
-            message=_t(a.message, a.params),
+            message=_t(lang, a.message, a.params),
             zone_from=a.zone_from,
             zone_to=a.zone_to,
+            zone_from_name=_zone_name(ep, a.zone_from, lang, on=a.day - timedelta(days=1)),
+            zone_to_name=_zone_name(ep, a.zone_to, lang, on=a.day),
             exceeds_on=a.exceeds_on,
             beds=a.beds,
         )
