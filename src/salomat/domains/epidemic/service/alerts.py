@@ -9,7 +9,8 @@ projected (the central scenario's median) to be exceeded within ``ALERT_DAYS`` d
 
 The platform has no in-app inbox: alerts are rows read through
 ``GET /api/v1/epidemic/alerts``. Accounts carry no region, so a reader's region is kept
-here (``epidemic_reader_region``, set by ``salomat epidemic reader-region``): a reader
+(``epidemic_reader_region``, set by ``salomat epidemic reader-region``, read by
+service/reader_region.py, which case notifications apply too): a reader
 with one sees that region's alerts only; else a reader bound to a facility sees its
 region's (one in no region sees none); a reader with neither (the ministry's
 epidemiologists) sees every region's.
@@ -30,6 +31,7 @@ from salomat.core.security import Principal
 from salomat.domains.epidemic.models_situation import Alert, ReaderRegion, ZoneDay
 from salomat.domains.epidemic.service import rules
 from salomat.domains.epidemic.service.notifications import _country
+from salomat.domains.epidemic.service.reader_region import reader_region
 from salomat.domains.epidemic.service.situation import ALERT_DAYS, compute_situation
 from salomat.domains.registry import service as registry
 
@@ -131,19 +133,6 @@ async def record_day(
         raised = len((await session.execute(stmt)).all())
     await session.flush()
     return {"zones": len(rows), "alerts": raised}
-
-
-async def reader_region(session: AsyncSession, principal: Principal) -> str | None:
-    """The region code a reader is limited to ('' : none; None: every region)."""
-    rid = await session.scalar(
-        select(ReaderRegion.region_id).where(ReaderRegion.user_id == principal.user_id)
-    )
-    if rid is not None:
-        return (await registry.get_territory_by_id(session, rid)).code
-    if principal.facility_id is None:
-        return None
-    found = await registry.facility_regions(session, [principal.facility_id])
-    return found.get(principal.facility_id) or ""
 
 
 async def set_reader_region(session: AsyncSession, user_id: int, region: str | None) -> None:

@@ -25,6 +25,7 @@ from salomat.country import pack
 from salomat.domains.epidemic.models import CaseNotification
 from salomat.domains.epidemic.schemas import NotificationIn, NotificationOut
 from salomat.domains.epidemic.service import rules
+from salomat.domains.epidemic.service.reader_region import NONE, reader_region_id
 from salomat.domains.registry import service as registry
 
 __all__ = [
@@ -205,9 +206,13 @@ async def create_notification(
     return _out(row, await _codes(session, [row]), language)
 
 
-def _may_read(principal: Principal, row: CaseNotification) -> bool:
+async def _may_read(session: AsyncSession, principal: Principal, row: CaseNotification) -> bool:
+    """The epidemiologist within their region (service/reader_region.py), or the notifying
+    facility's own staff."""
     if allowed(principal.role, "epidemic:cases"):
-        return True
+        own = await reader_region_id(session, principal)
+        if own is None or (own != NONE and own == row.region_id):
+            return True
     return (
         allowed(principal.role, "epidemic:report")
         and principal.facility_id is not None
@@ -221,7 +226,7 @@ async def get_notification(
     """One notification, for the epidemiologist or the notifying facility; to anyone else
     it answers as a missing one (and the refusal is audited)."""
     row = await session.get(CaseNotification, notification_id)
-    if row is None or not _may_read(principal, row):
+    if row is None or not await _may_read(session, principal, row):
         await audit.record(
             session,
             principal,
@@ -272,6 +277,10 @@ async def search_notifications(
             (CaseNotification.district_id if t.level == "district" else CaseNotification.region_id)
             == t.id
         )
+    if allowed(principal.role, "epidemic:cases"):
+        own = await reader_region_id(session, principal)
+        if own is not None:  # a region-limited reader: their region's only (NONE: none)
+            conds.append(CaseNotification.region_id == own)
     if start is not None:
         conds.append(column >= start)
     if end is not None:
