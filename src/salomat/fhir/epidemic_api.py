@@ -30,9 +30,9 @@ from fastapi.responses import Response
 from starlette.types import Scope
 
 from salomat.core import i18n
-from salomat.core.errors import N_, FieldError, Forbidden, Invalid, NotFound
+from salomat.core.errors import N_, FieldError, Invalid, NotFound
 from salomat.core.params import parse_row_id
-from salomat.core.policy import Require, RequireAny, allowed
+from salomat.core.policy import Require, RequireAny
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.epidemic.service import capacity, notifications
@@ -204,17 +204,12 @@ async def read_measure_report(
     if parsed is None:
         raise _missing("MeasureReport", report_id)
     kind, code, day = parsed
-    own_only = not allowed(principal.role, "epidemic:read")
-    language = i18n.current_language()
-    if kind == "facility" and code is not None:
-        out = await capacity.facility_capacity(
-            session, principal, code, day, own_only=own_only, language=language
-        )
-        return resource_response(request, mapper.measure_report(out, region=False))
-    if own_only:
-        raise Forbidden(N_("You may read only your own facility's capacity"))
-    out = await capacity.region_capacity(session, principal, code, day, language=language)
-    return resource_response(request, mapper.measure_report(out, region=True))
+    facility = code if kind == "facility" else None
+    region = code if kind == "region" else None
+    out = await capacity.read_capacity(
+        session, principal, facility, region, day, language=i18n.current_language()
+    )
+    return resource_response(request, mapper.measure_report(out, region=facility is None))
 
 
 router.add_api_route(

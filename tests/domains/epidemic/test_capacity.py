@@ -272,3 +272,25 @@ async def test_two_first_bed_registrations_at_once_keep_one_row(make_facility, m
         ).one()
     assert rows[0] == 1
     assert rows[1] in (10, 12)
+
+
+async def test_read_capacity_decides_who_reads_what(db, make_facility) -> None:  # type: ignore[no-untyped-def]
+    """One service decision for the REST and FHIR reads: a reporter (epidemic:capacity
+    without epidemic:read) reads their own facility only; an epidemiologist or analyst reads
+    any facility, a region and the country; a facility and a region at once are refused."""
+    from salomat.core.errors import Forbidden, Invalid
+    from salomat.core.security import Principal
+    from salomat.domains.epidemic.service import capacity
+
+    own, other = await make_facility(), await make_facility()
+    day = today() - timedelta(days=1)
+    nurse = Principal(user_id=1, username="n", role="nurse", session_id="t", facility_id=own.id)
+    epi = Principal(user_id=2, username="e", role="epidemiologist", session_id="t")
+    assert (await capacity.read_capacity(db, nurse, own.code, None, day)).area == own.code
+    for facility in (other.code, None):
+        with pytest.raises(Forbidden):
+            await capacity.read_capacity(db, nurse, facility, None, day)
+    assert (await capacity.read_capacity(db, epi, other.code, None, day)).area == other.code
+    assert (await capacity.read_capacity(db, epi, None, None, day)).area == "country"
+    with pytest.raises(Invalid):
+        await capacity.read_capacity(db, epi, own.code, "R", day)

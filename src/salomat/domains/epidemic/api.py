@@ -15,9 +15,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from salomat.core.downloads import CsvFile, csv_download
-from salomat.core.errors import N_, FieldError, Forbidden, Invalid
+from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.params import RowId
-from salomat.core.policy import Require, RequireAny, allowed
+from salomat.core.policy import Require, RequireAny
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
 from salomat.domains.epidemic.api_params import (
@@ -195,13 +195,6 @@ async def read_occupancy(
 ) -> CapacityOut:
     """Beds and occupancy on ``day`` of a facility, or summed over a region (neither: the
     country). A reporter without ``epidemic:read`` sees their own facility only."""
-    if facility is not None and region is not None:
-        raise Invalid.fields([FieldError("region", N_("Give a facility or a region, not both"))])
-    own_only = not allowed(principal.role, "epidemic:read")
-    if own_only and facility is None:
-        raise Forbidden(N_("You may read only your own facility's capacity"))
-    if facility is not None:
-        return await capacity.facility_capacity(
-            session, principal, facility, day, own_only=own_only, language=_language()
-        )
-    return await capacity.region_capacity(session, principal, region, day, language=_language())
+    return await capacity.read_capacity(
+        session, principal, facility, region, day, language=_language()
+    )

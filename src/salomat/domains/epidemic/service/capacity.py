@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salomat.core import audit
 from salomat.core.db import insert_for, utcnow
 from salomat.core.errors import N_, FieldError, Forbidden, Invalid
+from salomat.core.policy import allowed
 from salomat.core.security import Principal
 from salomat.domains.epidemic.models import BedCapacity, OccupancyReport
 from salomat.domains.epidemic.schemas import (
@@ -34,6 +35,7 @@ from salomat.domains.registry import service as registry
 __all__ = [
     "beds_on",
     "facility_capacity",
+    "read_capacity",
     "region_capacity",
     "register_beds",
     "report_occupancy",
@@ -334,3 +336,27 @@ async def region_capacity(
         resource_id=region or "country",
     )
     return _lines(region or "country", day, dict(beds), sums, language)
+
+
+async def read_capacity(
+    session: AsyncSession,
+    principal: Principal,
+    facility: str | None,
+    region: str | None,
+    day: date,
+    *,
+    language: str = "en",
+) -> CapacityOut:
+    """Beds and occupancy on ``day`` of a facility, or summed over a region (neither: the
+    country), with the one decision of who reads what: with ``epidemic:read`` any of them;
+    else (a reporter, ``epidemic:capacity``) their own facility only, 403 otherwise."""
+    if facility is not None and region is not None:
+        raise Invalid.fields([FieldError("region", N_("Give a facility or a region, not both"))])
+    own_only = not allowed(principal.role, "epidemic:read")
+    if facility is not None:
+        return await facility_capacity(
+            session, principal, facility, day, own_only=own_only, language=language
+        )
+    if own_only:
+        raise Forbidden(N_("You may read only your own facility's capacity"))
+    return await region_capacity(session, principal, region, day, language=language)
