@@ -106,7 +106,7 @@ async def _role_outs(
                 select(Section.id, Section.code).where(Section.id.in_(sec_ids))
             )
         }
-    today = date.today()
+    today = pack.today(get_settings().country)
     return [
         PractitionerRoleOut(
             id=r.id,
@@ -197,7 +197,7 @@ async def practitioner_works_at(
     session: AsyncSession, practitioner_id: int, facility_id: int, on: date | None = None
 ) -> bool:
     """Whether the practitioner holds a role at the facility on the day (today)."""
-    day = on or date.today()
+    day = on or pack.today(get_settings().country)
     found = await session.scalar(
         select(PractitionerRole.id).where(
             PractitionerRole.practitioner_id == practitioner_id,
@@ -229,7 +229,7 @@ async def list_practitioners(
     if q.active is not None:
         where.append(Practitioner.active.is_(q.active))
     if q.facility_code:
-        today = date.today()
+        today = pack.today(get_settings().country)
         where.append(
             Practitioner.id.in_(
                 select(PractitionerRole.practitioner_id)
@@ -388,7 +388,7 @@ async def update_practitioner(
     except IntegrityError as e:
         raise Conflict("Another practitioner has the same national id or licence.") from e
     if values.get("active") is False:
-        await _end_roles(session, principal, p.id, date.today())
+        await _end_roles(session, principal, p.id, pack.today(get_settings().country))
     await _audit(session, principal, "update", p)
     out = await _out(session, p)
     await versions.record_version(session, RESOURCE, out, action="update", by=principal.username)
