@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salomat.domains.epidemic.service import counts
 from salomat.domains.epidemic.service.notifications import today
@@ -221,3 +223,22 @@ async def test_no_small_cell_withholds_nothing(client, scene, db, make_user, log
     assert {a["code"]: a["counts"] for a in r.json()["areas"]}[scene.place.region] == [5]
     r = await client.get(f"{API}/counts", params={**q, "area": scene.place.region}, headers=analyst)
     assert r.json()["areas"][0]["counts"] == [5]
+
+
+@pytest.mark.no_db
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=5))
+def test_a_regions_day_leaves_no_small_district_worked_out(parts: list[int]) -> None:
+    """Property: a day of a region (its districts against the region's published figure),
+    protected as ``counts.protected_cells`` protects it, leaves no "<5" district that the
+    published sum pins to one value (``core.suppression.pinned``, an integer programme) —
+    except where the signs alone decide it (every cell "<5": four districts of "<5" in a
+    region of "<5" are 1 each), which no withholding changes."""
+    from salomat.core.suppression import is_small, pinned, protect_lines
+
+    values: dict[object, int] = {("d", i): n for i, n in enumerate(parts)}
+    values["r"] = sum(parts)
+    lines = [([("d", i) for i in range(len(parts))], "r")]
+    hidden = protect_lines(values, lines)
+    found = pinned(values, lines, hidden)
+    assert not found or all(is_small(n) for n in values.values() if n), (parts, hidden)

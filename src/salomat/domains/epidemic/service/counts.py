@@ -118,7 +118,8 @@ async def protected_cells(
     the same cells are withheld whichever answer shows them (the country by region, a
     region by district, a district, the situation). Lines share no cell, so one
     ``protect_lines`` pass is exact: a line's "<5" cells keep 1 to 4 against the
-    published sum (tested with ``core.suppression.pinned``)."""
+    published sum (tested with ``core.suppression.pinned``), but for the signs' own
+    limit (four "<5" districts of a "<5" region are 1 each)."""
     regions = (await registry.list_territory(session, _ALL, level="region")).items
     if region_ids is None:
         region_ids = tuple(r.id for r in regions)
