@@ -192,18 +192,61 @@ async def test_measure_report_posted_and_produced(client, make_user, login, make
     r = await client.post("/fhir/MeasureReport", json=report, headers=auth)
     assert r.status_code == 201, r.text
     out = r.json()
-    pops = {
-        p["code"]["coding"][0]["code"]: p["count"] for g in out["group"] for p in g["population"]
-    }
-    assert pops["numTotBeds"] == 30
-    assert pops["numTotBedsOcc"] == 30
+    # SANER's one Beds group: every profile's beds summed; intensive care its own
+    saner = [g for g in out["group"] if g["code"]["coding"][0]["system"] == mapper.SANER_GROUP]
+    assert len(saner) == 1
+    assert len(saner[0]["code"]["coding"]) == 1
+    pops = {p["code"]["coding"][0]["code"]: p["count"] for p in saner[0]["population"]}
+    assert pops["numTotBeds"] == 36
+    assert pops["numTotBedsOcc"] == 35
+    assert pops["numTotBedsAvail"] == 1
     assert pops["numICUBeds"] == 6
+    assert pops["numICUBedsOcc"] == 5
     assert pops["numICUBedsAvail"] == 1
-    # one above the registered beds: refused naming the group's element, nothing stored
+    # per profile: groups coded with the bed profile only
+    by_profile = {
+        g["code"]["coding"][0]["code"]: g
+        for g in out["group"]
+        if g["code"]["coding"][0]["system"] == mapper.PROFILE_SYSTEM
+    }
+    assert set(by_profile) == {"infectious", "icu"}
+    for g in by_profile.values():
+        assert [c["system"] for c in g["code"]["coding"]] == [mapper.PROFILE_SYSTEM]
+    roles = {
+        c["code"]: p["count"]
+        for p in by_profile["infectious"]["population"]
+        for c in p["code"]["coding"]
+    }
+    assert roles["denominator"] == 30
+    assert roles["numerator"] == 30
+    assert roles["numerator-complement"] == 0
+    assert roles["admitted"] == 2
+    # no flow is a population of the measure
+    assert "initial-population" not in r.text
+    # the produced report posted back is read as it was sent (the summary group skipped)
+    back = {k: v for k, v in out.items() if k not in ("id", "meta")}
+    r = await client.post("/fhir/MeasureReport", json=back, headers=auth)
+    assert r.status_code == 201, r.text
+    # one above the registered beds: refused naming the element sent, nothing stored
     report["group"] = [group("infectious", "numTotBedsOcc", 31)]
     r = await client.post("/fhir/MeasureReport", json=report, headers=auth)
     assert r.status_code == 422
-    assert "MeasureReport.group[0].occupied" in r.text
+    assert "MeasureReport.group[0].population[0].count" in r.text
+    # a population without its count is refused, not taken as 0
+    missing = group("infectious", "numTotBedsOcc", 1)
+    del missing["population"][0]["count"]
+    report["group"] = [missing]
+    r = await client.post("/fhir/MeasureReport", json=report, headers=auth)
+    assert r.status_code == 422, r.text
+    assert "MeasureReport.group[0].population[0].count" in r.text
+    # another facility: named as the subject, not ".facility"
+    other = {**report, "group": [group("infectious", "numTotBedsOcc", 1)]}
+    other["subject"] = {"identifier": {"system": "urn:salomat:facility", "value": "NOPE-1"}}
+    r = await client.post("/fhir/MeasureReport", json=other, headers=auth)
+    assert r.status_code == 422, r.text
+    fields = {i.get("expression", [None])[0] for i in r.json()["issue"]}
+    assert "MeasureReport.subject" in fields, r.text
+    assert not any(f and f.endswith(".facility") for f in fields), r.text
     rid = out["id"]
     r = await client.get(f"/fhir/MeasureReport/{rid}", headers=auth)
     assert r.status_code == 200, r.text

@@ -1,9 +1,11 @@
 """Mappers of epidemic surveillance (docs/epidemic.md "FHIR"): a case notification as an R4
 ``Condition`` (ICD-10 code, onset, recordedDate, subject) with its laboratory result as an
 ``Observation``, and a facility's or region's beds as a ``MeasureReport`` in the style of
-HL7 SANER (the measure group ``Beds`` of the CDC patient-impact and hospital-capacity
-measure: ``numTotBeds``, ``numTotBedsOcc``, ``numTotBedsAvail``; for intensive care
-``numICUBeds``, ``numICUBedsOcc``, ``numICUBedsAvail``), one group per bed profile.
+HL7 SANER: the one measure group ``Beds`` of the CDC patient-impact and hospital-capacity
+measure (``numTotBeds``, ``numTotBedsOcc``, ``numTotBedsAvail``: all the hospital's beds,
+the sums over every profile; ``numICUBeds``, ``numICUBedsOcc``, ``numICUBedsAvail``: the
+intensive-care profile), then one group per bed profile coded in
+``urn:salomat:bed-profile`` only.
 
 Ids: ``Condition/epi-<n>``, ``Observation/epi-lab-<n>``, ``MeasureReport/beds-<day>-<facility
 code>`` and ``beds-region-<day>-<region code>`` (``beds-country-<day>``).
@@ -51,12 +53,14 @@ SANER_VALUES = "http://hl7.org/fhir/uv/saner/CodeSystem/MeasuredValues"
 SANER_MEASURE = "http://hl7.org/fhir/uv/saner/Measure/CDCPatientImpactAndHospitalCapacity"
 MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
 SANER_POPULATION = "http://hl7.org/fhir/uv/saner/CodeSystem/MeasurePopulationSystem"
-#: SANER's measured values by bed profile: (total, occupied, available)
-VALUES = {
-    "icu": ("numICUBeds", "numICUBedsOcc", "numICUBedsAvail"),
-    "infectious": ("numTotBeds", "numTotBedsOcc", "numTotBedsAvail"),
-    "general": ("numTotBeds", "numTotBedsOcc", "numTotBedsAvail"),
-}
+#: SANER's measured values of the one ``Beds`` group: all the hospital's beds (the sums
+#: over every profile) and its intensive-care beds (the ``icu`` profile)
+TOTAL = ("numTotBeds", "numTotBedsOcc", "numTotBedsAvail")
+ICU = ("numICUBeds", "numICUBedsOcc", "numICUBedsAvail")
+ICU_PROFILE = "icu"
+#: the occupied count a posted group gives (the old form: a SANER code in the profile's
+#: group; the new: the profile group's numerator)
+OCCUPIED_CODES = {(SANER_VALUES, "numTotBedsOcc"), (SANER_VALUES, "numICUBedsOcc")}
 
 
 def condition(n: NotificationOut) -> dict[str, Any]:
@@ -264,43 +268,72 @@ def parse_report_id(rid: str) -> tuple[str, str | None, date] | None:
 
 
 def _population(
-    system: str, code: str, role: str, count: int, role_system: str = MEASURE_POPULATION
+    system: str, code: str, count: int, role: tuple[str, str] | None = None
 ) -> dict[str, Any]:
-    return {
-        "code": {
-            "coding": [{"system": system, "code": code}, {"system": role_system, "code": role}]
-        },
-        "count": count,
-    }
+    coding = [{"system": system, "code": code}]
+    if role is not None:
+        coding.append({"system": role[1], "code": role[0]})
+    return {"code": {"coding": coding}, "count": count}
+
+
+DENOMINATOR = ("denominator", MEASURE_POPULATION)
+NUMERATOR = ("numerator", MEASURE_POPULATION)
+COMPLEMENT = ("numerator-complement", SANER_POPULATION)
+
+
+def _role(role: tuple[str, str], count: int) -> dict[str, Any]:
+    return {"code": {"coding": [{"system": role[1], "code": role[0]}]}, "count": count}
+
+
+def _saner_group(c: CapacityOut) -> dict[str, Any] | None:
+    """SANER's ``Beds``: numTotBeds/Occ/Avail over every profile (totals only when every
+    profile has beds registered), numICUBeds/Occ/Avail of the icu profile."""
+    if not c.profiles:
+        return None
+    pops = []
+    known = all(p.beds is not None for p in c.profiles)
+    occupied = sum(p.occupied for p in c.profiles)
+    if known:
+        beds = sum(p.beds or 0 for p in c.profiles)
+        pops.append(_population(SANER_VALUES, TOTAL[0], beds, DENOMINATOR))
+    pops.append(_population(SANER_VALUES, TOTAL[1], occupied, NUMERATOR))
+    if known:
+        avail = sum(max((p.beds or 0) - p.occupied, 0) for p in c.profiles)
+        pops.append(_population(SANER_VALUES, TOTAL[2], avail, COMPLEMENT))
+    for p in c.profiles:
+        if p.profile == ICU_PROFILE:
+            if p.beds is not None:
+                pops.append(_population(SANER_VALUES, ICU[0], p.beds))
+            pops.append(_population(SANER_VALUES, ICU[1], p.occupied))
+            if p.beds is not None:
+                pops.append(_population(SANER_VALUES, ICU[2], max(p.beds - p.occupied, 0)))
+    return {"code": {"coding": [{"system": SANER_GROUP, "code": "Beds"}]}, "population": pops}
 
 
 def measure_report(c: CapacityOut, *, region: bool) -> dict[str, Any]:
+    """SANER's one ``Beds`` group (all beds; intensive care), then one group per bed profile
+    (coded in ``urn:salomat:bed-profile`` only): its beds as the denominator, occupied as
+    the numerator, available as the numerator-complement, and the day's admitted and
+    discharged, which carry no population role (they are counts beside the measure, not a
+    population of it)."""
     groups = []
+    saner = _saner_group(c)
+    if saner is not None:
+        groups.append(saner)
     for p in c.profiles:
-        total, occ, avail = VALUES.get(p.profile, VALUES["general"])
-        pops = [
-            _population(SANER_VALUES, occ, "numerator", p.occupied),
-            _population(FLOW_SYSTEM, "admitted", "initial-population", p.admitted),
-            _population(FLOW_SYSTEM, "discharged", "initial-population", p.discharged),
-        ]
+        pops = []
         if p.beds is not None:
-            pops.insert(0, _population(SANER_VALUES, total, "denominator", p.beds))
-            pops.insert(
-                2,
-                _population(
-                    SANER_VALUES,
-                    avail,
-                    "numerator-complement",
-                    max(p.beds - p.occupied, 0),
-                    SANER_POPULATION,
-                ),
-            )
+            pops.append(_role(DENOMINATOR, p.beds))
+        pops.append(_role(NUMERATOR, p.occupied))
+        if p.beds is not None:
+            pops.append(_role(COMPLEMENT, max(p.beds - p.occupied, 0)))
+        pops.append(_population(FLOW_SYSTEM, "admitted", p.admitted))
+        pops.append(_population(FLOW_SYSTEM, "discharged", p.discharged))
         groups.append(
             {
                 "code": {
                     "coding": [
-                        {"system": SANER_GROUP, "code": "Beds"},
-                        {"system": PROFILE_SYSTEM, "code": p.profile, "display": p.profile_name},
+                        {"system": PROFILE_SYSTEM, "code": p.profile, "display": p.profile_name}
                     ]
                 },
                 "population": pops,
@@ -328,10 +361,13 @@ def measure_report(c: CapacityOut, *, region: bool) -> dict[str, Any]:
     return validated(MeasureReport, res)
 
 
-def occupancy_in(report: MeasureReport) -> list[OccupancyIn]:
-    """A posted SANER-style MeasureReport of one facility and day: each group's bed profile
-    (``urn:salomat:bed-profile``) with its occupied count and, if given, admitted and
-    discharged; bed totals are registered by POST /api/v1/epidemic/beds, not here."""
+def occupancy_in(report: MeasureReport) -> list[tuple[OccupancyIn, dict[str, str]]]:
+    """A posted SANER-style MeasureReport of one facility and day: each group coded with a
+    bed profile (``urn:salomat:bed-profile``) gives its occupied count (its ``numerator``,
+    or ``numTotBedsOcc`` / ``numICUBedsOcc``) and, if given, admitted and discharged; a
+    group without a profile (SANER's ``Beds`` summary, as produced) is not read. Bed totals
+    are registered by POST /api/v1/epidemic/beds, not here. Each line comes with the FHIR
+    paths of its REST fields (for the service's refusals)."""
     subject = report.subject
     facility = (
         subject.identifier.value
@@ -352,37 +388,53 @@ def occupancy_in(report: MeasureReport) -> list[OccupancyIn]:
     out = []
     for i, g in enumerate(report.group or []):
         where = f"MeasureReport.group[{i}]"
-        codes = (
-            [c.code for c in (g.code.coding or []) if c.system == PROFILE_SYSTEM] if g.code else []
-        )
+        codings = [(c.system, c.code) for c in (g.code.coding or [])] if g.code else []
+        codes = [code for system, code in codings if system == PROFILE_SYSTEM]
+        if not codes and (SANER_GROUP, "Beds") in codings:
+            continue  # SANER's summary of every profile: computed, not reported
         if len(codes) != 1:
             raise _bad(
                 f"{where}.code", N_("Give the bed profile in %(system)s"), system=PROFILE_SYSTEM
             )
         counts: dict[str, int] = {}
-        for pop in g.population or []:
+        paths = {
+            "facility": "MeasureReport.subject",
+            "day": "MeasureReport.period.start",
+            "profile": f"{where}.code",
+        }
+        for j, pop in enumerate(g.population or []):
+            field = None
             for c in pop.code.coding or [] if pop.code else []:
-                if c.system == SANER_VALUES and c.code in ("numTotBedsOcc", "numICUBedsOcc"):
-                    counts["occupied"] = pop.count if pop.count is not None else 0
+                if (c.system, c.code) in OCCUPIED_CODES or (
+                    c.system == MEASURE_POPULATION and c.code == "numerator"
+                ):
+                    field = "occupied"
                 elif c.system == FLOW_SYSTEM and c.code in ("admitted", "discharged"):
-                    counts[c.code] = pop.count if pop.count is not None else 0
+                    field = c.code
+            if field is None:
+                continue
+            at = f"{where}.population[{j}].count"
+            if pop.count is None:
+                raise _bad(at, N_("is required"))
+            counts[field] = pop.count
+            paths[field] = at
         if "occupied" not in counts:
             raise _bad(
-                f"{where}.population", N_("Give the occupied beds (numTotBedsOcc or numICUBedsOcc)")
+                f"{where}.population",
+                N_("Give the occupied beds (the numerator, numTotBedsOcc or numICUBedsOcc)"),
             )
         try:
-            out.append(
-                OccupancyIn(
-                    facility=facility,
-                    day=day,
-                    profile=codes[0],
-                    occupied=counts["occupied"],
-                    admitted=counts.get("admitted", 0),
-                    discharged=counts.get("discharged", 0),
-                )
+            line = OccupancyIn(
+                facility=facility,
+                day=day,
+                profile=codes[0],
+                occupied=counts["occupied"],
+                admitted=counts.get("admitted", 0),
+                discharged=counts.get("discharged", 0),
             )
         except ValueError as e:
             raise _bad(where, N_("Not a valid value: %(value)s"), value=str(e)[:200]) from e
+        out.append((line, paths))
     if not out:
         raise _bad("MeasureReport.group", N_("is required"))
     return out

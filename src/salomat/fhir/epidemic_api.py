@@ -180,13 +180,13 @@ async def post_measure_report(
     from fhir.resources.R4B.measurereport import MeasureReport
 
     report = await read_body(request, "MeasureReport", MeasureReport)
-    lines = mapper.occupancy_in(report)
-    for i, line in enumerate(lines):
-        errs, _ = await capacity.check_occupancy(
-            session, principal, line, f"MeasureReport.group[{i}]."
-        )
-        if errs:
-            raise Invalid.fields(errs)
+    parsed = mapper.occupancy_in(report)
+    for line, paths in parsed:
+        with fields_as(paths):
+            errs, _ = await capacity.check_occupancy(session, principal, line)
+            if errs:
+                raise Invalid.fields(errs)
+    lines = [line for line, _ in parsed]
     for line in lines:
         await capacity.report_occupancy(session, principal, line, language=i18n.current_language())
     out = await capacity.facility_capacity(
