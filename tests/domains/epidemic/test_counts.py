@@ -242,3 +242,25 @@ def test_a_regions_day_leaves_no_small_district_worked_out(parts: list[int]) -> 
     hidden = protect_lines(values, lines)
     found = pinned(values, lines, hidden)
     assert not found or all(is_small(n) for n in values.values() if n), (parts, hidden)
+
+
+async def test_counts_name_the_areas_in_the_readers_language(client, scene, db) -> None:  # type: ignore[no-untyped-def]
+    """The API answers in the language of Accept-Language (English without it): the
+    regions' names from the registry (it answered English whatever was asked)."""
+    from sqlalchemy import update
+
+    from salomat.domains.registry.models import Territory
+
+    await db.execute(
+        update(Territory)
+        .where(Territory.code == scene.place.region)
+        .values(names={"ru": "Тестовая область", "uz": "Sinov viloyati"})
+    )
+    await db.commit()
+    t = today()
+    q = {"from": t.isoformat(), "to": t.isoformat()}
+    for lang, name in (("ru", "Тестовая область"), ("uz", "Sinov viloyati"), (None, "Region")):
+        h = {**scene.epi_auth, **({"Accept-Language": lang} if lang else {})}
+        r = await client.get(f"{API}/counts", params=q, headers=h)
+        assert r.status_code == 200, r.text
+        assert {a["code"]: a["name"] for a in r.json()["areas"]}[scene.place.region] == name

@@ -24,7 +24,7 @@ from salomat.domains.epidemic.api_params import (
     _INVALID,
     Area,
     AreaDays,
-    _language,
+    Language,
     counts_query,
     notifications_query,
 )
@@ -60,19 +60,20 @@ CountsQuery = Annotated[AreaDays, Depends(counts_query)]
 
 @api.post("/notifications", response_model=NotificationOut, status_code=201, responses=_INVALID)
 async def create_notification(
-    data: NotificationIn, session: DbSession, principal: Reporter
+    data: NotificationIn, session: DbSession, principal: Reporter, lang: Language
 ) -> NotificationOut:
     """Notify a case of a notifiable disease (the pack's ICD-10 list). Refused, naming the
     field: onset after report, onset before the person's birth, a report in the future, an
     ICD-10 code unknown or not notifiable, an unknown district or facility. A retry with
     the same ``Idempotency-Key`` answers the first notification."""
-    return await notifications.create_notification(session, principal, data, language=_language())
+    return await notifications.create_notification(session, principal, data, language=lang)
 
 
 @api.get("/notifications", response_model=NotificationPage, responses=_INVALID)
 async def search_notifications(
     session: DbSession,
     principal: CaseReader,
+    lang: Language,
     q: NotificationsQuery,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -81,32 +82,30 @@ async def search_notifications(
     one shown is audited."""
     items, total = await notifications.search_notifications(
         session, principal, district=q.area, start=q.start, end=q.end, by=q.by,
-        limit=limit, offset=offset, language=_language(),
+        limit=limit, offset=offset, language=lang,
     )  # fmt: skip
     return NotificationPage(items=items, total=total)
 
 
 @api.get("/notifications.csv", responses=_INVALID)
 async def export_notifications(
-    session: DbSession, principal: CaseReader, q: NotificationsQuery
+    session: DbSession, principal: CaseReader, lang: Language, q: NotificationsQuery
 ) -> Any:
     """The search as CSV (the import's columns), every cell neutralised: every
     notification found, up to ``EXPORT_MAX`` (more: 422 naming ``from`` and ``to``)."""
     items = await notifications.export_notifications(
         session, principal, district=q.area, start=q.start, end=q.end, by=q.by,
-        language=_language(),
+        language=lang,
     )  # fmt: skip
     return csv_download(CsvFile("notifications.csv", notification_csv.export_csv(items)))
 
 
 @api.get("/notifications/{notification_id}", response_model=NotificationOut)
 async def read_notification(
-    notification_id: RowId, session: DbSession, principal: OneReader
+    notification_id: RowId, session: DbSession, principal: OneReader, lang: Language
 ) -> NotificationOut:
     """One notification: the epidemiologist's, or the notifying facility's own."""
-    return await notifications.get_notification(
-        session, principal, notification_id, language=_language()
-    )
+    return await notifications.get_notification(session, principal, notification_id, language=lang)
 
 
 _CSV_BODY: dict[str, Any] = {
@@ -127,7 +126,7 @@ _CSV_BODY: dict[str, Any] = {
     },
 )
 async def import_notifications(
-    request: Request, session: DbSession, principal: Reporter
+    request: Request, session: DbSession, principal: Reporter, lang: Language
 ) -> NotificationImportOut:
     """Notifications as CSV (text/csv): ``person_id,icd10,onset_date,report_date,district``
     and optionally ``lab_confirmed,lab_facility,hospitalised,admission_date,
@@ -139,7 +138,7 @@ async def import_notifications(
         raise Invalid.fields([FieldError("file", N_("The file is not UTF-8 text"))]) from e
     if "\x00" in text:
         raise Invalid.fields([FieldError("file", N_("The file is not UTF-8 text"))])
-    report = await notification_csv.import_csv(session, principal, text, language=_language())
+    report = await notification_csv.import_csv(session, principal, text, language=lang)
     if report.issues:
         raise Invalid.fields(
             [
@@ -151,13 +150,15 @@ async def import_notifications(
 
 
 @api.get("/counts", response_model=CountsOut, responses=_INVALID)
-async def read_counts(session: DbSession, principal: Reader, q: CountsQuery) -> CountsOut:
+async def read_counts(
+    session: DbSession, principal: Reader, lang: Language, q: CountsQuery
+) -> CountsOut:
     """Daily cases: the country by region (no ``area``), a region by district, or one
     district, over ``from..to`` (default the last 28 days). Counts of 1-4 are shown as
     "<5" to readers who do not read notifications."""
     start, end = q.window(notifications.today())
     result, areas, suppressed = await counts.published_counts(
-        session, principal, area=q.area, start=start, end=end, by=q.by, language=_language()
+        session, principal, area=q.area, start=start, end=end, by=q.by, language=lang
     )
     return CountsOut(
         by=q.by,
@@ -178,23 +179,22 @@ async def register_beds(data: BedsIn, session: DbSession, principal: CapacityRep
 
 @api.post("/occupancy", response_model=OccupancyOut, status_code=201, responses=_INVALID)
 async def report_occupancy(
-    data: OccupancyIn, session: DbSession, principal: CapacityReporter
+    data: OccupancyIn, session: DbSession, principal: CapacityReporter, lang: Language
 ) -> OccupancyOut:
     """A day's occupancy of a profile at a facility; refused, naming the field: occupied
     above the beds registered (with their number), a negative count, a future day."""
-    return await capacity.report_occupancy(session, principal, data, language=_language())
+    return await capacity.report_occupancy(session, principal, data, language=lang)
 
 
 @api.get("/occupancy", response_model=CapacityOut, responses=_INVALID)
 async def read_occupancy(
     session: DbSession,
     principal: CapacityReader,
+    lang: Language,
     day: date,
     facility: Area = None,
     region: Area = None,
 ) -> CapacityOut:
     """Beds and occupancy on ``day`` of a facility, or summed over a region (neither: the
     country). A reporter without ``epidemic:read`` sees their own facility only."""
-    return await capacity.read_capacity(
-        session, principal, facility, region, day, language=_language()
-    )
+    return await capacity.read_capacity(session, principal, facility, region, day, language=lang)

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
-from salomat.core import i18n
 from salomat.core.errors import N_, FieldError, Invalid, api_language
 
 __all__ = [
@@ -45,10 +44,6 @@ From = Annotated[date | None, Query(alias="from")]
 To = Annotated[date | None, Query(alias="to")]
 
 _INVALID = {422: {"description": "a field is wrong, each named"}}
-
-
-def _language() -> str:
-    return i18n.current_language()
 
 
 def _reader_language(request: Request) -> str:
