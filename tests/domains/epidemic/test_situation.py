@@ -271,3 +271,35 @@ async def test_zones_and_alerts_name_their_zones_in_the_readers_language(  # typ
     assert r.status_code == 200, r.text
     [change] = [a for a in r.json() if a["region"] == c.code and a["kind"] == "zone_change"]
     assert (change["zone_from_name"], change["zone_to_name"]) == ("Зелёная", "Красная")
+
+
+@pytest.mark.parametrize("small", [True, False])
+async def test_rt_and_projections_withheld_beside_a_small_day_for_the_analyst(  # type: ignore[no-untyped-def]
+    db, make_place, make_person, make_user, login, client, pack, small
+) -> None:
+    """Rt's mean and interval give its posterior's shape (1 + the window's cases), and the
+    projections continue the exact counts: beside the shown days either would give a "<5"
+    day back. With one anywhere in the period the analyst gets neither (a reason instead);
+    without one, the same figures as the epidemiologist."""
+    day = today() - timedelta(days=1)
+    per_day = [C] * 28
+    if small:
+        per_day[20] = 2  # outside the incidence window, inside the counts Rt reads
+    person = await make_person()
+    a = await region_with_cases(db, make_place, person.id, day, per_day)
+    q = {"area": a.code, "on": day.isoformat()}
+    epi = await login(await make_user("epidemiologist"))
+    [mine] = (await client.get(f"{API}/situation", params=q, headers=epi)).json()["regions"]
+    assert mine["rt"]["mean"] is not None
+    analyst = await login(await make_user("analyst"))
+    r = await client.get(f"{API}/situation", params=q, headers=analyst)
+    assert r.status_code == 200, r.text
+    [reg] = r.json()["regions"]
+    if small:
+        assert reg["counts"][-21] == "<5"
+        assert (reg["rt"]["mean"], reg["rt"]["lower"], reg["rt"]["upper"]) == (None, None, None)
+        assert reg["rt"]["reason"].startswith("Withheld")
+        assert reg["forecast"] == []
+    else:
+        assert reg["rt"] == mine["rt"]
+        assert reg["forecast"] == mine["forecast"]

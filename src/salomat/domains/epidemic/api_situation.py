@@ -160,6 +160,13 @@ def _zone_name(
         return None
 
 
+#: why a reader without ``epidemic:cases`` gets no Rt or projection for a region
+WITHHELD_RT = N_(
+    "Withheld: the period holds a day of 1 to 4 cases or a withheld day, which Rt and "
+    "the projections would give back"
+)
+
+
 def _t(lang: str, msgid: str, params: dict[str, Any] | None = None) -> str:
     text = i18n.translations(lang).gettext(msgid)
     return text % params if params else text
@@ -212,11 +219,25 @@ async def read_situation(
         if area is not None and code != area:
             continue
         est = s.rt.at(i, s.rt_day)
+        rid = s.region_ids[i]
+        # the region's days this reader sees as a sign: withheld ("x") or 1 to 4 ("<5")
+        masked = (
+            {
+                j
+                for j, n in enumerate(s.counts.counts[i])
+                if ("region", rid, j) in hidden or suppression.is_small(int(n))
+            }
+            if suppress
+            else set()
+        )
         z = s.zones[i]
         zone = ed.zone(z.zone) if z.zone is not None else None
         fc = []
         rt_from = int(s.cases.from_day[i])
-        for sc in s.cases.scenarios:
+        # Rt's posterior (mean and interval give its shape, a + the window's cases) and the
+        # projections (continued from the exact counts) would give a masked day back
+        # beside the shown ones: a region with one has neither for this reader
+        for sc in () if masked else s.cases.scenarios:
             first_i = s.projection.general_crossing[sc]["median"][i]
             first_c = s.projection.icu_crossing[sc]["median"][i]
             fc.append(
@@ -232,10 +253,15 @@ async def read_situation(
                 )
             )
         pop = s.population[i]
-        rid = s.region_ids[i]
         # population × incidence is the window's sum: beside the window's shown days it
-        # would give a withheld one, so a window with one has no incidence for this reader
-        withheld = suppress and any(("region", rid, j) in hidden for j in window)
+        # would give a withheld or a small one, so a window with one has no incidence
+        withheld = any(j in masked for j in window)
+        if masked:
+            est_mean = est_lower = est_upper = None
+            est_reason = _t(lang, WITHHELD_RT)
+        else:
+            est_mean, est_lower, est_upper = est.mean, est.lower, est.upper
+            est_reason = _t(lang, est.reason, est.params) if est.reason else None
         out.append(
             RegionSituation(
                 code=code,
@@ -246,10 +272,10 @@ async def read_situation(
                 ],
                 rt=RtOut(
                     day=s.counts.days[s.rt_day],
-                    mean=est.mean,
-                    lower=est.lower,
-                    upper=est.upper,
-                    reason=_t(lang, est.reason, est.params) if est.reason else None,
+                    mean=est_mean,
+                    lower=est_lower,
+                    upper=est_upper,
+                    reason=est_reason,
                 ),
                 population=None if math.isnan(pop) else int(pop),
                 incidence_per_100k=None if withheld else _num(s.incidence_per_100k[i]),
