@@ -38,6 +38,8 @@ from salomat.domains.child import web as child_web
 from salomat.domains.epidemic import api as epidemic_api
 from salomat.domains.epidemic import api_revaccination as epidemic_api_revaccination
 from salomat.domains.epidemic import api_situation as epidemic_api_situation
+from salomat.domains.epidemic import web_dashboard as epidemic_web_dashboard
+from salomat.domains.epidemic import web_reporting as epidemic_web_reporting
 from salomat.domains.epidemic import web_revaccination as epidemic_web_revaccination
 from salomat.domains.immunization import api as immunization_api
 from salomat.domains.immunization import web as immunization_web
@@ -200,6 +202,8 @@ def create_app() -> FastAPI:
         statistics_web.web,
         insurance_web.web,
         epidemic_web_revaccination.web,
+        epidemic_web_dashboard.web,
+        epidemic_web_reporting.web,
         record_web.web,
         bulkdata_web.web,
         subscriptions_web.web,
