@@ -53,6 +53,7 @@ CVX_DISPLAY = {
     "177": "PCV10",
     "178": "OPV bivalent",
     "198": "DTP-hepB-Hib Pentavalent Non-US",
+    "213": "SARS-COV-2 (COVID-19) vaccine, UNSPECIFIED",
 }
 #: SNOMED CT codes the mappers emit (Patient referral: the referral ServiceRequest of
 #: the maternal exchange and the sanatorium; the severities of maternal_condition)

@@ -498,28 +498,33 @@ async def test_the_coverage_page_offers_the_areas_by_name_and_links_rows_to_them
 
 
 def test_the_vaccines_doses_are_recordable_only_when_the_calendar_has_its_series(monkeypatch):
-    """Read from the immunization calendar, not written down: covid19 is no series of it
-    in either pack now; a calendar with the series makes the doses recordable."""
+    """Read from the immunization calendar, not written down: covid19 is a series of both
+    packs (given on indication), with the primary doses and a revaccination; a calendar
+    without the series, or with no revaccination, makes the doses not recordable."""
     from types import SimpleNamespace
 
     from salomat.domains.epidemic.service import revaccination_sql
 
     for country in ("UZ", "KZ"):
-        assert revaccination_sql.doses_recordable(country) is False
-    monkeypatch.setattr(
-        revaccination_sql.immunization,
-        "calendar_options",
-        lambda country=None: SimpleNamespace(get=lambda antigen: object()),
-    )
-    assert revaccination_sql.doses_recordable("UZ") is True
+        assert revaccination_sql.doses_recordable(country) is True
+    for known, numbers in ((False, ()), (True, (1, 2)), (True, (1, 2, 3))):
+        monkeypatch.setattr(
+            revaccination_sql.immunization,
+            "calendar_options",
+            lambda country=None, known=known, numbers=numbers: SimpleNamespace(
+                get=lambda antigen: object() if known else None,
+                accepts=lambda antigen, n: n in numbers,
+            ),
+        )
+        assert revaccination_sql.doses_recordable("UZ") is (numbers == (1, 2, 3))
 
 
-async def test_the_pages_say_the_doses_cannot_be_recorded_yet(
+async def test_the_pages_say_when_the_doses_cannot_be_recorded(
     client, db, make_place, make_user, login, monkeypatch
 ):
     """Coverage, worklist and the citizen's page say that only imported doses count while
-    the vaccine is no series of the immunization calendar, in the reader's language; the
-    notice goes once the calendar has it."""
+    the vaccine is no series of the immunization calendar, in the reader's language; with
+    the calendar's covid19 series (both packs now) there is no notice."""
     from salomat.domains.epidemic.service import revaccination_sql
 
     place = await make_place()
@@ -538,13 +543,13 @@ async def test_the_pages_say_the_doses_cannot_be_recorded_yet(
     for url, who in pages:
         r = await client.get(url, headers={**who, "Accept-Language": "ru"})
         assert r.status_code == 200, (url, r.text)
-        assert 'data-testid="revacc-not-recordable"' in r.text, url
-        assert "Вакцина против COVID-19" in r.text.split('data-testid="revacc-not-recordable"')[1]
-    monkeypatch.setattr(revaccination_sql, "doses_recordable", lambda country=None: True)
+        assert 'data-testid="revacc-not-recordable"' not in r.text, url
+    monkeypatch.setattr(revaccination_sql, "doses_recordable", lambda country=None: False)
     for url, who in pages:
         r = await client.get(url, headers={**who, "Accept-Language": "ru"})
         assert r.status_code == 200, (url, r.text)
-        assert 'data-testid="revacc-not-recordable"' not in r.text, url
+        assert 'data-testid="revacc-not-recordable"' in r.text, url
+        assert "Вакцина против COVID-19" in r.text.split('data-testid="revacc-not-recordable"')[1]
 
 
 async def test_the_pages_render_in_the_readers_language(client, db, make_place, make_user, login):

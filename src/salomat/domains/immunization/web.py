@@ -257,7 +257,8 @@ async def _card_page(
     ctx: dict[str, Any] = {
         "person": person,
         "card": card,
-        "series": [s for s in cal.series if s.antigen in by_series],
+        # every series with a dose on the card (a series given on indication too: COVID-19)
+        "series": [s for s in cal.all_series if s.antigen in by_series],
         "by_series": by_series,
         "due": due,
         "due_rows": sorted(
@@ -287,7 +288,7 @@ async def _card_page(
         "error": None,
         "saved": request.query_params.get("saved") == "1",
         # contraindications and refusals, and marking a dose entered in error
-        "all_series": cal.series,
+        "all_series": cal.all_series,
         "exemption_kinds": EXEMPTION_KINDS,
         "ex_form": {"kind": "contraindication", "starts_on": today.isoformat()},
         "ex_errors": {},

@@ -140,12 +140,16 @@ def definition(country: str | None = None) -> RevaccinationDefinition:
 
 
 def doses_recordable(country: str | None = None) -> bool:
-    """Whether a dose of the revaccination vaccine can be recorded in the immunization
-    registry: its antigen is a series of the immunization calendar (the dose form refuses
-    any other). While not, the figures count only the doses loaded by import, and the
-    pages say so."""
+    """Whether every dose the figures count can be recorded in the immunization registry:
+    its antigen is a series of the immunization calendar (both packs: ``covid19``, given
+    on indication) that accepts the primary doses and a revaccination after them (the
+    registry refuses any other antigen or number). While not, the figures count only the
+    doses loaded by import, and the pages say so."""
     d = definition(country)
-    return immunization.calendar_options(country).get(d.antigen) is not None
+    cal = immunization.calendar_options(country)
+    return cal.get(d.antigen) is not None and all(
+        cal.accepts(d.antigen, n) for n in range(1, d.primary_doses + 2)
+    )
 
 
 def parse_on(value: str | date | None, today: date | None = None) -> date:

@@ -341,7 +341,7 @@ def _check_fields(data: DoseIn, birth: date, today: date, cal: engine.Calendar) 
     errors: list[FieldError] = []
     series = cal.get(data.antigen)
     if series is None:
-        known = ", ".join(s.antigen for s in cal.series)
+        known = ", ".join(s.antigen for s in cal.all_series)
         errors.append(
             FieldError(
                 "antigen",

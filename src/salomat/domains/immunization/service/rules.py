@@ -35,6 +35,8 @@ from typing import Any
 from salomat.country import pack
 
 __all__ = [
+    "BY_AGE",
+    "ON_INDICATION",
     "Age",
     "Calendar",
     "CatchUp",
@@ -45,6 +47,11 @@ __all__ = [
     "calendar",
     "parse_age",
 ]
+
+#: series kinds: scheduled by age (the calendar's), or given on indication (never due)
+BY_AGE = "by_age"
+ON_INDICATION = "on_indication"
+KINDS = (BY_AGE, ON_INDICATION)
 
 _AGE = re.compile(r"^(?:\d+[dwmy])+$")
 _PART = re.compile(r"(\d+)([dwmy])")
@@ -145,6 +152,14 @@ class Series:
     catch_up: tuple[CatchUp, ...] = ()
     #: the series whose places this one's follow (one ``Chain``), e.g. the DTP booster: penta
     continues: str | None = None
+    #: ``by_age`` (scheduled) or ``on_indication`` (recorded and counted, never due)
+    kind: str = BY_AGE
+    #: WHO ATC code of the vaccine group, where the pack gives one (COVID-19: J07BX03)
+    atc: str = ""
+
+    @property
+    def on_indication(self) -> bool:
+        return self.kind == ON_INDICATION
 
     def plan(self, birth: date, first_on: date | None) -> CatchUp | None:
         """The reduced series that a first dose on ``first_on`` starts (None: the calendar's)."""
@@ -249,16 +264,24 @@ class Calendar:
     country: str
     source: str
     code_system: str
+    #: the series scheduled by age (what the schedule, worklists, coverage and synth read)
     series: tuple[Series, ...]
     vaccines: dict[str, dict[str, Any]] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)
+    #: the series given on indication: recorded and counted, never due
+    on_indication: tuple[Series, ...] = ()
+
+    @property
+    def all_series(self) -> tuple[Series, ...]:
+        """Every series a dose may be recorded for: the scheduled ones, then on indication."""
+        return self.series + self.on_indication
 
     @cached_property
     def _index(self) -> tuple[dict[str, Series], dict[tuple[str, int], DoseRule]]:
         """Series by antigen and rules by (antigen, dose): the first in pack order wins."""
         series: dict[str, Series] = {}
         rules: dict[tuple[str, int], DoseRule] = {}
-        for s in self.series:
+        for s in self.all_series:
             series.setdefault(s.antigen, s)
         for s in series.values():
             for r in s.doses:
@@ -390,14 +413,45 @@ def _continued(
     return before
 
 
+def _on_indication_doses(antigen: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """An on-indication series' doses, checked: no recommended or upper age (it is never
+    scheduled), no catch-up plan, no chain, intervals only from its own doses."""
+    where = f"series {antigen} (kind: {ON_INDICATION})"
+    for key in ("catch_up", "continues"):
+        if spec.get(key):
+            raise pack.PackError(f"{where}: {key} is for series scheduled by age")
+    out = []
+    for d in spec["doses"]:
+        for key in ("age", "max_age"):
+            if key in d:
+                raise pack.PackError(
+                    f"{where} dose {d.get('dose')}: no {key} (it is never due by age; "
+                    "give min_age and min_interval only)"
+                )
+        after = _parse_after(d.get("after"))
+        if after is not None and after[0] != antigen:
+            raise pack.PackError(f"{where} dose {d.get('dose')}: after names another series")
+        out.append({**d, "age": d.get("min_age", "0d")})
+    return out
+
+
 def _build(country: str, data: dict[str, Any]) -> Calendar:
     series: list[Series] = []
+    on_indication: list[Series] = []
     for s in data.get("series", []):
         antigen = s["antigen"]
+        kind = s.get("kind", BY_AGE)
+        if kind not in KINDS:
+            raise pack.PackError(f"series {antigen}: kind must be one of {', '.join(KINDS)}")
         continues = s.get("continues")
-        before = _continued(antigen, continues, series, s)
+        if kind == ON_INDICATION:
+            doses = _on_indication_doses(antigen, s)
+            before = None
+        else:
+            doses = s["doses"]
+            before = _continued(antigen, continues, series, s)
         rules: list[DoseRule] = []
-        for d in s["doses"]:
+        for d in doses:
             n = int(d["dose"])
             after = _parse_after(d.get("after"))
             if after is None and rules:
@@ -418,7 +472,7 @@ def _build(country: str, data: dict[str, Any]) -> Calendar:
                 )
             )
         b = s.get("booster") or {}
-        series.append(
+        (on_indication if kind == ON_INDICATION else series).append(
             Series(
                 antigen=antigen,
                 label=s["label"],
@@ -431,9 +485,19 @@ def _build(country: str, data: dict[str, Any]) -> Calendar:
                 booster_min_interval=parse_age(b.get("min_interval")),
                 booster_max_age=parse_age(b.get("max_age")),
                 catch_up=tuple(_catch_up(antigen, rules, s.get("catch_up") or [])),
-                continues=continues,
+                continues=None if kind == ON_INDICATION else continues,
+                kind=kind,
+                atc=str(s.get("atc") or ""),
             )
         )
+    indicated = {s.antigen for s in on_indication}
+    for s in series:
+        for r in s.doses:
+            if r.after is not None and r.after[0] in indicated:
+                raise pack.PackError(
+                    f"series {s.antigen} dose {r.dose_number}: after {r.after[0]}, a series "
+                    "given on indication (a scheduled dose never waits for one)"
+                )
     vaccines = {v["code"]: v for v in data.get("vaccines", [])}
     sites = {x["code"]: x["label"] for x in data.get("sites", [])}
     return Calendar(
@@ -443,6 +507,7 @@ def _build(country: str, data: dict[str, Any]) -> Calendar:
         series=tuple(series),
         vaccines=vaccines,
         sites=sites,
+        on_indication=tuple(on_indication),
     )
 
 
