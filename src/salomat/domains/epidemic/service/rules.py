@@ -29,9 +29,11 @@ __all__ = [
     "EpidemicPack",
     "RtRules",
     "Scenario",
+    "SyntheticBeds",
     "current",
     "epidemic_pack",
     "parse_pack",
+    "synthetic_beds",
 ]
 
 
@@ -303,4 +305,54 @@ def bed_profiles(country: str | None = None) -> tuple[NamedCode, ...]:
     cc = (country or get_settings().country).upper()
     return _named(
         pack.load(cc, "epidemic").get("bed_profiles"), f"{cc}/epidemic.yaml: bed_profiles"
+    )
+
+
+@dataclass(frozen=True)
+class SyntheticBeds:
+    """The pack's ``synthetic_beds``, read by ``salomat synth --epidemic-r`` only: beds per
+    100 000 people served by each profile, at the facility kinds that hold beds, and the
+    share of each profile's beds taken by patients other than the epidemic's."""
+
+    facility_kinds: tuple[str, ...]
+    per_100k: Mapping[str, float]
+    background_occupancy: Mapping[str, float]
+    illustrative: bool
+    source: str
+
+
+def _shares(raw: Any, where: str, profiles: set[str], *, share: bool) -> dict[str, float]:
+    if not isinstance(raw, Mapping) or set(raw) != profiles:
+        named = ", ".join(sorted(profiles))
+        raise pack.PackError(f"{where}: one value for each bed profile ({named})")
+    out = {}
+    for code, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (share and v > 1):
+            limit = "between 0 and 1" if share else ">= 0"
+            raise pack.PackError(f"{where}.{code}: must be a number {limit}")
+        out[str(code)] = float(v)
+    return out
+
+
+@lru_cache(maxsize=4)
+def synthetic_beds(country: str | None = None) -> SyntheticBeds:
+    """The pack's beds for the synthetic population (``synthetic_beds``); a malformed block
+    is refused with ``pack.PackError`` naming the field."""
+    cc = (country or get_settings().country).upper()
+    where = f"{cc}/epidemic.yaml: synthetic_beds"
+    raw = pack.load(cc, "epidemic").get("synthetic_beds")
+    if not isinstance(raw, Mapping):
+        raise pack.PackError(f"{where}: must be a mapping")
+    profiles = {p.code for p in bed_profiles(cc)}
+    kinds = raw.get("facility_kinds")
+    if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+        raise pack.PackError(f"{where}.facility_kinds: a non-empty list of facility kinds")
+    return SyntheticBeds(
+        facility_kinds=tuple(kinds),
+        per_100k=_shares(raw.get("per_100k"), f"{where}.per_100k", profiles, share=False),
+        background_occupancy=_shares(
+            raw.get("background_occupancy"), f"{where}.background_occupancy", profiles, share=True
+        ),
+        illustrative=bool(raw.get("illustrative", False)),
+        source=str(raw.get("source") or ""),
     )
