@@ -43,7 +43,11 @@ while its seed matches (``--fresh`` reloads it). Then every suite runs:
   team routed by OR-Tools beside a nearest-neighbour tour;
 - ``revaccination``: COVID-19 revaccination coverage of the whole country by region and
   age group (doses seeded set-wise in a rolled-back transaction) beside one hand-written
-  statement of the same national counts.
+  statement of the same national counts;
+- ``epidemic``: every region's situation (Rt, forecast, zone matrix) and the nightly
+  ``record_day`` on the synthetic epidemic ``salomat synth --epidemic-r`` loads (with its
+  hospitals' beds and occupancy), beside a hand-written SQL of the same regions × days
+  counts; Rt checked against the synthetic R.
 
 Each figure is printed with the baseline measured in the same run and the
 ratio between them; results go to ``bench/results/<date>-bench.json`` and
@@ -65,15 +69,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DATA, PG_SERVER, RESULTS, ROOT, BenchContext, Figure, load_average
+from bench.epidemic import EPIDEMIC_R
 
 SUITES = [
     "api", "search", "indicators", "dedup", "sick_leave", "sanatorium", "cancer", "insurance",
     "record", "bulk", "subscriptions", "statistics", "screening", "planning", "revaccination",
+    "epidemic",
 ]  # fmt: skip
 #: a population loaded before a generator existed lacks its tables' rows: loaded again
 REQUIRED_ROWS = (
     "sick_leave_certificate", "sanatorium_referral", "cancer_tumour", "ins_claim_line",
-    "record_resource", "dmp_enrolment", "settlement_census",
+    "record_resource", "dmp_enrolment", "settlement_census", "epidemic_occupancy",
 )  # fmt: skip
 
 
@@ -149,6 +155,8 @@ def prepare(country: str, people: int, seed: int, *, fresh: bool) -> tuple[str, 
             str(seed),
             "--country",
             country,
+            "--epidemic-r",
+            str(EPIDEMIC_R),
         ],
         env=env,
         check=True,
