@@ -17,10 +17,12 @@ a warm-up, each in a session of its own rolled back after (the database is left 
 * the nightly job, ``alerts.record_day``: the same situation, the day's zones written with
   one upsert and the alerts raised with one insert;
 * beside the baseline: a hand-written SQL of the same regions × days counts (the one
-  ``GROUP BY`` the situation reads through ``counts.daily_counts``, whose own time is in
-  the detail). The two totals are compared (``agree``), and Rt of the regions that report
-  one is compared with the synthetic R (``rt_median``, ``rt_near_r``: within
-  ``RT_TOLERANCE``), and so is the country's Rt from the summed counts (``rt_national``).
+  ``GROUP BY`` the situation reads through ``counts.daily_counts``: its time with the
+  regions' listing is in the detail, and so is a breakdown of the situation's reads and
+  pure core, each timed alone). The two totals are compared (``agree``), and Rt of the
+  regions that report one is compared with the synthetic R (``rt_median``, ``rt_near_r``:
+  within ``RT_TOLERANCE``), and so is the country's Rt from the summed counts
+  (``rt_national``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ async def _figures(ctx: BenchContext) -> list[Figure]:
 
     reported = sit.rt_reported()
     national = _national_rt(sit)
+    breakdown = await _breakdown(ctx, sit, day, repeats)
     rt_now = sit.rt.mean[:, sit.rt_day][reported]
     rt_median = float(np.median(rt_now)) if rt_now.size else float("nan")
     hand_total = sum(int(r[2]) for r in rows)
@@ -117,7 +120,7 @@ async def _figures(ctx: BenchContext) -> list[Figure]:
         "cases_in_window": int(sit.counts.counts.sum()),
         "hand_cases": hand_total,
         "agree": hand_total == int(sit.counts.counts.sum()) == int(counts.counts.sum()),
-        "daily_counts_ms": round(counts_ms, 1),
+        "regions_and_daily_counts_ms": round(counts_ms, 1),
         "synthetic_r": EPIDEMIC_R,
         "rt_regions_reported": int(reported.sum()),
         "rt_median": round(rt_median, 3) if rt_now.size else None,
@@ -135,6 +138,7 @@ async def _figures(ctx: BenchContext) -> list[Figure]:
         "infectious_occupied": _total(sit.occupied["infectious"]),
         "icu_occupied": _total(sit.occupied["icu"]),
         "hospitalised_per_100k_median": _median(sit.hospitalised_per_100k),
+        "breakdown_ms": breakdown,
         "baseline_samples_ms": [round(x, 1) for x in hand_samples],
         "load": load_average(),
     }
@@ -174,6 +178,69 @@ async def _region_ids(s: Any, registry: Any) -> tuple[int, ...]:
 
     page = await registry.list_territory(s, PageParams(limit=10_000, offset=0), level="region")
     return tuple(r.id for r in page.items)
+
+
+async def _breakdown(ctx: BenchContext, sit: Any, day: Any, repeats: int) -> dict[str, float]:
+    """Where the situation's time goes, each part alone (median of ``repeats`` after a
+    warm-up): its three reads (counts, population, beds) and its pure core on the counts
+    read (Rt, the cases' and the beds' forecast)."""
+    import time
+
+    import numpy as np
+
+    from salomat.domains.epidemic.service import rules
+    from salomat.domains.epidemic.service import situation as situation_module
+    from salomat.domains.epidemic.service.forecast import project_beds, project_cases
+    from salomat.domains.epidemic.service.rt import estimate_rt
+    from salomat.domains.epidemic.service.situation import HISTORY_DAYS
+
+    ep = rules.current()
+    ids, codes = sit.region_ids, sit.codes
+    c = sit.counts.counts.astype(float)
+
+    async def population(s: Any) -> Any:
+        return await situation_module._population(s, day, ids)
+
+    async def beds(s: Any) -> Any:
+        return await situation_module._beds(s, day, codes)
+
+    def pure() -> tuple[float, float]:
+        t0 = time.perf_counter()
+        rt = estimate_rt(
+            c,
+            ep.serial_interval,
+            window_days=ep.rt.window_days,
+            prior=ep.rt.prior,
+            cv_max=ep.rt.cv_max,
+            truncate_days=min(ep.rt.truncate_days, HISTORY_DAYS - 1),
+            interval=ep.rt.interval,
+        )
+        t1 = time.perf_counter()
+        cases = project_cases(
+            c,
+            ep.serial_interval,
+            rt,
+            horizon=ep.horizon_days,
+            scenarios=ep.scenario_multipliers(),
+            quantiles=ep.quantiles,
+            horizon_range=ep.horizon_range,
+        )
+        inf = np.where(np.isnan(sit.beds["infectious"]), np.inf, sit.beds["infectious"])
+        icu = np.where(np.isnan(sit.beds["icu"]), np.inf, sit.beds["icu"])
+        project_beds(cases, ep.hospital, beds=inf, icu_beds=icu)
+        t2 = time.perf_counter()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000
+
+    pop_ms, _, _ = await timed_in_sessions(ctx.async_url, population, repeats)
+    beds_ms, _, _ = await timed_in_sessions(ctx.async_url, beds, repeats)
+    pure()  # warm-up
+    runs = [pure() for _ in range(repeats)]
+    return {
+        "population_read": round(pop_ms, 1),
+        "beds_read": round(beds_ms, 1),
+        "rt": round(statistics.median(r[0] for r in runs), 1),
+        "forecast_cases_and_beds": round(statistics.median(r[1] for r in runs), 1),
+    }
 
 
 def _national_rt(sit: Any) -> float:
