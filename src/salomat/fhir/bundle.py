@@ -10,6 +10,10 @@ record's types, and Patient entries matched against the registry by national id
 account may register people). A POST of an Observation declaring the screening profile
 (or category) is a screening result: the screening create takes it (fhir/screening_api.
 submit_observation: its checks, ``screening:record``), not the record's.
+A POST of a Condition carrying a case notification's extension (``{EXT}notification-*``)
+is a notification: epidemic surveillance stores it as ``POST /fhir/Condition/$notify``
+does (``epidemic:report``), with, in a transaction, the laboratory Observation it refers
+to (fhir/bundle_notification.py).
 
 In a transaction, an entry's ``fullUrl`` (``urn:uuid:...`` or absolute) becomes the stored
 ``<Type>/<id>`` wherever R4 says it is replaced: references, elements of type uri, url,
@@ -32,7 +36,8 @@ permission (record:write for writes, record:read for reads; a search, what
 
 The module is split by use case: bundle_links.py (where a fullUrl may stand in a
 resource), bundle_plan.py (the entries read, checked and ordered), bundle_run.py (each
-entry run through its service), bundle_check.py (the answer checked against R4B).
+entry run through its service), bundle_notification.py (a case notification's entries),
+bundle_check.py (the answer checked against R4B).
 """
 
 from __future__ import annotations
@@ -98,8 +103,10 @@ SYSTEM_INTERACTIONS: list[dict[str, Any]] = [
         "(ifNoneExist), urn:uuid references between entries and Patient?identifier= "
         "references resolved; screening results (Observations with the "
         "screening-observation profile, checked and stored as POST Observation stores "
-        "them); or one antenatal contact (an Encounter of an EpisodeOfCare and its "
-        "Observations)",
+        "them); case notifications (a Condition with a notification-* extension, stored "
+        "as POST Condition/$notify stores it, location Condition/epi-<n>, with the "
+        "laboratory Observation it refers to as Observation/epi-lab-<n>); or one "
+        "antenatal contact (an Encounter of an EpisodeOfCare and its Observations)",
     },
     {
         "code": "batch",
@@ -113,7 +120,12 @@ Sender = Annotated[
     Principal,
     Depends(
         RequireAny(
-            "record:write", "record:read", "pregnancy:contact", "person:create", "screening:record"
+            "record:write",
+            "record:read",
+            "pregnancy:contact",
+            "person:create",
+            "screening:record",
+            "epidemic:report",
         )
     ),
 ]

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from salomat.core.errors import N_, FieldError, Invalid, SalomatError
 from salomat.domains.record import service as record
 from salomat.fhir.bundle_links import REFERENCE, links
+from salomat.fhir.bundle_notification import bind_labs, is_notification
 from salomat.fhir.common import BadRequest, element_path
 from salomat.fhir.record import RESOURCE_TYPES, parse_body, validate_resource
 
@@ -62,6 +63,11 @@ class _Entry:
     #: ``<Type>/<id>`` once written (what references to its fullUrl become)
     location: str | None = None
     response: dict[str, Any] | None = None
+    #: a case notification (fhir/bundle_notification.py); its laboratory Observation
+    #: entry, and an Observation's notification
+    notification: bool = False
+    lab: int | None = None
+    lab_of: int | None = None
 
     @property
     def at(self) -> str:
@@ -255,6 +261,7 @@ def _check(e: _Entry) -> None:
         validate_resource(e.resource, kind)
     except SalomatError as exc:
         raise _named(exc, e) from None
+    e.notification = is_notification(e.method, kind, e.resource)
 
 
 def _condition(query: str) -> list[tuple[str, str]]:
@@ -346,6 +353,7 @@ def _plan(entries: list[_Entry], *, batch: bool) -> list[_Entry]:
             e.error = exc
             continue
         e.deps = {i for i, _ in [*e.names.values(), *e.relative.values()]}
+    bind_labs(writes)
     live = {e.index: e for e in writes if e.error is None}
     posts = {i: e for i, e in live.items() if e.method == "POST"}
     # a PUT's location is its url: what refers to it waits for nothing

@@ -18,8 +18,8 @@ from salomat.core.security import Principal
 from salomat.domains.record import service as record
 from salomat.domains.record.schemas import RecordQuery, StoredResource
 from salomat.domains.registry import service as registry
+from salomat.fhir import bundle_notification, patient_api
 from salomat.fhir import patient as patient_mapper
-from salomat.fhir import patient_api
 from salomat.fhir.bundle_links import REFERENCE, rewrite_references
 from salomat.fhir.bundle_plan import (
     _CONDITIONAL,
@@ -60,6 +60,11 @@ class _Run:
                 await self.get(e)
             elif e.kind == "Patient":
                 await self.patient(e)
+            elif e.notification:
+                await self.permit(bundle_notification.PERMISSION)
+                await bundle_notification.notify(self, e)
+            elif e.lab_of is not None:
+                bundle_notification.lab_done(e)
             elif _screening_result(e):
                 await self.permit("screening:record")
                 await self.screening_result(e)
@@ -85,9 +90,11 @@ class _Run:
             )
         return target.location
 
-    async def resolve(self, e: _Entry) -> dict[str, Any]:
-        resolved = {v: self.location_of(e, i, p) for v, (i, p) in e.names.items()}
-        relative = {v: self.location_of(e, i, p) for v, (i, p) in e.relative.items()}
+    async def resolve(self, e: _Entry, skip: int | None = None) -> dict[str, Any]:
+        """``e``'s resource with its links rewritten; those naming entry ``skip`` (a
+        notification's laboratory Observation, run after it) left as sent."""
+        resolved = {v: self.location_of(e, i, p) for v, (i, p) in e.names.items() if i != skip}
+        relative = {v: self.location_of(e, i, p) for v, (i, p) in e.relative.items() if i != skip}
         for kind, path, value in e.links:
             if kind != REFERENCE or value in resolved or value in relative:
                 continue
