@@ -274,9 +274,9 @@ async def _card_page(
         # the products of each series, and the series each product may be recorded for: the
         # product list narrows to the chosen vaccine (here for the dose shown, in salomat.js
         # when it changes; the service refuses a product of another series either way)
-        "products": {s.antigen: list(s.vaccines) for s in cal.series},
+        "products": {s.antigen: list(s.vaccines) for s in cal.all_series},
         "antigens_of": {
-            code: [s.antigen for s in cal.series if code in s.vaccines] for code in cal.vaccines
+            code: [s.antigen for s in cal.all_series if code in s.vaccines] for code in cal.vaccines
         },
         "sites": cal.sites,
         "can_record": can(principal, "immunization:record")
