@@ -38,13 +38,16 @@ from salomat.core.uow import DbSession, router
 from salomat.domains.epidemic.service import capacity, notifications
 from salomat.fhir import capability
 from salomat.fhir import epidemic as mapper
-from salomat.fhir.common import EXT, claimed_route, fields_as, read_body, resource_response
+from salomat.fhir import epidemic_operation as operation
+from salomat.fhir.common import claimed_route, fields_as, read_body, resource_response
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
 Reporter = Annotated[Principal, Depends(Require("epidemic:report"))]
 OneReader = Annotated[Principal, Depends(RequireAny("epidemic:cases", "epidemic:report"))]
 CapacityReporter = Annotated[Principal, Depends(Require("epidemic:capacity"))]
 CapacityReader = Annotated[Principal, Depends(RequireAny("epidemic:read", "epidemic:capacity"))]
+#: as the other conformance resources (StructureDefinition, CodeSystem): staff
+DefinitionReader = Annotated[Principal, Depends(Require("terminology:read"))]
 
 
 def _prefix(name: str, prefix: str) -> Callable[[Scope], bool]:
@@ -220,8 +223,15 @@ router.add_api_route(
 )
 
 
-#: the operation's canonical (Salomat's own; docs/epidemic.md, "FHIR")
-NOTIFY = f"{EXT.removesuffix('StructureDefinition/')}OperationDefinition/Condition-notify"
+#: the operation's canonical (Salomat's own; docs/epidemic.md, "FHIR"), read at
+#: OperationDefinition/condition-notify
+NOTIFY = operation.NOTIFY
+
+
+@router.get(f"/OperationDefinition/{operation.ID}")
+async def read_notify_definition(request: Request, _: DefinitionReader) -> Response:
+    """``$notify``'s OperationDefinition: its input (a Condition or a Bundle) and output."""
+    return resource_response(request, operation.definition())
 
 
 def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -230,15 +240,26 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "type": "Condition",
             "interaction": [{"code": "read"}],
-            "operation": [{"name": "notify", "definition": NOTIFY}],
+            "operation": [
+                {
+                    "name": "notify",
+                    "definition": NOTIFY,
+                    "documentation": f"OperationDefinition/{operation.ID}",
+                }
+            ],
             "documentation": "epidemic: a case notification Condition/epi-<n> (read); "
             "notified by POST Condition/$notify (a Condition, or a Bundle with its lab "
-            "Observation)",
+            f"Observation; its definition: OperationDefinition/{operation.ID})",
         },
         {
             "type": "Observation",
             "interaction": [{"code": "read"}],
             "documentation": "epidemic: a notification's laboratory result Observation/epi-lab-<n>",
+        },
+        {
+            "type": "OperationDefinition",
+            "interaction": [{"code": "read"}],
+            "documentation": f"OperationDefinition/{operation.ID}: Condition/$notify",
         },
         {
             "type": "MeasureReport",
