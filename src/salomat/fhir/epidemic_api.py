@@ -14,6 +14,9 @@ the REST API does.
   group per bed profile (``epidemic:capacity``); ``GET /fhir/MeasureReport/beds-<day>-<facility>``,
   ``beds-region-<day>-<region>``, ``beds-country-<day>``: beds and occupancy produced
   (``epidemic:read``; a reporter their own facility).
+- ``GET /fhir/MeasureReport/revaccination-<day>-<area>``: revaccination coverage
+  (fhir/epidemic_coverage.py; ``immunization:coverage``, as the REST coverage).
+- ``GET /fhir/OperationDefinition/condition-notify``: ``$notify``'s definition.
 
 These routes claim only their own ids, so they sit before the other domains' routes of
 the same types.
@@ -35,9 +38,10 @@ from salomat.core.params import parse_row_id
 from salomat.core.policy import Require, RequireAny
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.epidemic.service import capacity, notifications
+from salomat.domains.epidemic.service import capacity, notifications, revaccination_sql
 from salomat.fhir import capability
 from salomat.fhir import epidemic as mapper
+from salomat.fhir import epidemic_coverage as coverage
 from salomat.fhir import epidemic_operation as operation
 from salomat.fhir.common import claimed_route, fields_as, read_body, resource_response
 
@@ -46,6 +50,8 @@ Reporter = Annotated[Principal, Depends(Require("epidemic:report"))]
 OneReader = Annotated[Principal, Depends(RequireAny("epidemic:cases", "epidemic:report"))]
 CapacityReporter = Annotated[Principal, Depends(Require("epidemic:capacity"))]
 CapacityReader = Annotated[Principal, Depends(RequireAny("epidemic:read", "epidemic:capacity"))]
+#: as GET /api/v1/epidemic/revaccination/coverage
+CoverageReader = Annotated[Principal, Depends(Require("immunization:coverage"))]
 #: as the other conformance resources (StructureDefinition, CodeSystem): staff
 DefinitionReader = Annotated[Principal, Depends(Require("terminology:read"))]
 
@@ -215,6 +221,30 @@ async def read_measure_report(
     return resource_response(request, mapper.measure_report(out, region=facility is None))
 
 
+async def read_coverage_report(
+    request: Request, session: DbSession, report_id: str, principal: CoverageReader
+) -> Response:
+    """Revaccination coverage of a day in the country, a region or a district
+    (``revaccination-<day>-<area>``): the REST coverage's figures, permission and audit."""
+    parsed = coverage.parse_report_id(report_id)
+    if parsed is None:
+        raise _missing("MeasureReport", report_id)
+    day, area = parsed
+    try:
+        out = await revaccination_sql.revaccination_coverage(session, principal, area=area, on=day)
+    except Invalid as e:
+        # an unknown area, or a day outside the figures': no such report
+        raise _missing("MeasureReport", report_id) from e
+    bands = revaccination_sql.definition().age_bands
+    return resource_response(request, coverage.measure_report(out, bands))
+
+
+router.add_api_route(
+    "/MeasureReport/{report_id}",
+    read_coverage_report,
+    methods=["GET"],
+    route_class_override=claimed_route(_prefix("report_id", coverage.PREFIX)),
+)
 router.add_api_route(
     "/MeasureReport/{report_id}",
     read_measure_report,
@@ -266,7 +296,8 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "interaction": [{"code": "read"}, {"code": "create"}],
             "documentation": "epidemic: beds and occupancy in the SANER style "
             "(MeasureReport/beds-<day>-<facility>, beds-region-<day>-<region>, "
-            "beds-country-<day>); create: a facility's day of occupancy",
+            "beds-country-<day>); create: a facility's day of occupancy; revaccination "
+            "coverage (MeasureReport/revaccination-<day>-<region, district or country>)",
         },
     ]
     return capability.merge(resources, ours, label="epidemic")

@@ -20,6 +20,7 @@ from salomat.core.policy import Role
 from salomat.domains.cancer.schemas import STAGE_GROUP, TNM_M, TNM_N, TNM_T
 from salomat.domains.cancer.service.labels import BASIS_LABELS
 from salomat.domains.child.service import growth as child_growth
+from salomat.domains.epidemic.service import revaccination_sql
 from salomat.domains.epidemic.service import rules as epidemic_rules
 from salomat.domains.immunization import service as immunization
 from salomat.domains.insurance import service as insurance
@@ -48,6 +49,7 @@ from salomat.fhir import (
 from salomat.fhir import cancer as cancer_mapper
 from salomat.fhir import child as child_mapper
 from salomat.fhir import epidemic as epidemic_mapper
+from salomat.fhir import epidemic_coverage as coverage_mapper
 from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import mobile_encounter as mobile_mapper
@@ -98,6 +100,16 @@ def _ours(
         version=__version__,
         concepts=tuple(concepts),
     )
+
+
+def _band_names(low: int, high: int | None) -> dict[str, str]:
+    """An age band's names: English, and each language that translates it."""
+    out = {"en": coverage_mapper.age_name(low, high, "en")}
+    for lang in ("uz", "ru", "kk"):
+        text = coverage_mapper.age_name(low, high, lang)
+        if text != out["en"]:
+            out[lang] = text
+    return out
 
 
 def _named(table: dict[str, str]) -> Iterable[Concept]:
@@ -595,6 +607,25 @@ def code_systems(country: str) -> list[CodeSystem]:
         "the capacity MeasureReport's admitted and discharged populations",
         _named(epidemic_mapper.FLOW_NAMES),
     )
+    revaccination_denominators = _ours(
+        "revaccination-denominator",
+        coverage_mapper.DENOMINATOR_SYSTEM,
+        "Denominators of revaccination coverage",
+        "the revaccination MeasureReport's groups",
+        _named(coverage_mapper.DENOMINATORS),
+    )
+    revaccination_ages = _ours(
+        "revaccination-age-group",
+        coverage_mapper.AGE_GROUP_SYSTEM,
+        "Age groups of revaccination coverage",
+        "epidemic.yaml revaccination.age_bands",
+        (
+            concept(code, _band_names(lo, hi))
+            for code, lo, hi in coverage_mapper.age_codes(
+                revaccination_sql.definition(country).age_bands
+            )
+        ),
+    )
 
     return [
         *_national_more(country),
@@ -626,6 +657,8 @@ def code_systems(country: str) -> list[CodeSystem]:
         mobile_services,
         bed_profiles,
         bed_flows,
+        revaccination_denominators,
+        revaccination_ages,
         *external.code_systems(country),
     ]
 
