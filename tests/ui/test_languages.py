@@ -293,6 +293,7 @@ async def _seed(
             tumours = await _cancer_ids(s)
             insurance = await _insurance_ids(s)
             subscriptions = await _subscription_ids(s)
+            notifications = await _notification_ids(s)
             statistics = await _statistics_ids(s)
             certified = await _certified_ids(s)
             enrolled = await _screening_ids(s)
@@ -313,6 +314,7 @@ async def _seed(
             **insurance,
             **subscriptions,
             **statistics,
+            **notifications,
             "code": staffed,
         },
         nids,
@@ -459,6 +461,17 @@ async def _insurance_ids(session: Any) -> dict[str, list[Any]]:
     claim = await session.scalar(select(ServiceClaim.id).order_by(ServiceClaim.id).limit(1))
     settlement = await session.scalar(select(Settlement.id).order_by(Settlement.id).limit(1))
     return {"claim_id": [claim], "settlement_id": [settlement]}
+
+
+async def _notification_ids(session: Any) -> dict[str, list[Any]]:
+    """The demo's first case notification (its page, read by the notifying polyclinic and
+    the epidemiologist)."""
+    from sqlalchemy import select
+
+    from salomat.domains.epidemic.models import CaseNotification
+
+    first = await session.scalar(select(CaseNotification.id).order_by(CaseNotification.id))
+    return {"notification_id": [first]}
 
 
 async def _subscription_ids(session: Any) -> dict[str, list[Any]]:

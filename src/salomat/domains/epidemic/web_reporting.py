@@ -24,6 +24,7 @@ from salomat.core.params import RowId
 from salomat.core.policy import Require, RequireAny, allowed
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
+from salomat.country import national_id
 from salomat.domains.epidemic.schemas import BedsIn, NotificationIn, OccupancyIn
 from salomat.domains.epidemic.service import capacity, notifications, rules
 from salomat.domains.registry import service as registry
@@ -234,6 +235,7 @@ async def _notify_page(
         "found": search[1] if search else None,
         "search_errors": search[2] if search else {},
         "labels": NOTIFY_LABELS,
+        "id_label": national_id.name(_country()),
     }
     return render(request, "epidemic/report_notify.html", ctx, status=status)
 
