@@ -16,6 +16,9 @@ the REST API does.
   (``epidemic:read``; a reporter their own facility).
 - ``GET /fhir/MeasureReport/revaccination-<day>-<area>``: revaccination coverage
   (fhir/epidemic_coverage.py; ``immunization:coverage``, as the REST coverage).
+- ``GET /fhir/MeasureReport/epi-situation-<day>-<region>``: a region's situation
+  (fhir/epidemic_situation.py; ``epidemic:read``, shaped for the reader by
+  service/situation_view.py).
 - ``GET /fhir/OperationDefinition/condition-notify``: ``$notify``'s definition.
 
 These routes claim only their own ids, so they sit before the other domains' routes of
@@ -38,11 +41,19 @@ from salomat.core.params import parse_row_id
 from salomat.core.policy import Require, RequireAny
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession, router
-from salomat.domains.epidemic.service import capacity, notifications, revaccination_sql
+from salomat.domains.epidemic.api_params import EARLIEST
+from salomat.domains.epidemic.service import (
+    capacity,
+    notifications,
+    revaccination_sql,
+    rules,
+    situation_view,
+)
 from salomat.fhir import capability
 from salomat.fhir import epidemic as mapper
 from salomat.fhir import epidemic_coverage as coverage
 from salomat.fhir import epidemic_operation as operation
+from salomat.fhir import epidemic_situation as situation
 from salomat.fhir.common import claimed_route, fields_as, read_body, resource_response
 
 router = router(tags=["fhir"])  # type: ignore[no-redef]
@@ -50,6 +61,8 @@ Reporter = Annotated[Principal, Depends(Require("epidemic:report"))]
 OneReader = Annotated[Principal, Depends(RequireAny("epidemic:cases", "epidemic:report"))]
 CapacityReporter = Annotated[Principal, Depends(Require("epidemic:capacity"))]
 CapacityReader = Annotated[Principal, Depends(RequireAny("epidemic:read", "epidemic:capacity"))]
+#: as GET /api/v1/epidemic/situation
+SituationReader = Annotated[Principal, Depends(Require("epidemic:read"))]
 #: as GET /api/v1/epidemic/revaccination/coverage
 CoverageReader = Annotated[Principal, Depends(Require("immunization:coverage"))]
 #: as the other conformance resources (StructureDefinition, CodeSystem): staff
@@ -239,6 +252,31 @@ async def read_coverage_report(
     return resource_response(request, coverage.measure_report(out, bands))
 
 
+async def read_situation_report(
+    request: Request, session: DbSession, report_id: str, principal: SituationReader
+) -> Response:
+    """A region's situation on a day (``epi-situation-<day>-<region>``): the REST
+    situation's figures for this reader (service/situation_view.situation_for)."""
+    parsed = situation.parse_report_id(report_id)
+    if parsed is None or parsed[0] < EARLIEST:
+        raise _missing("MeasureReport", report_id)
+    day, region = parsed
+    try:
+        out = await situation_view.situation_for(
+            session, principal, language=i18n.current_language(), area=region, on=day
+        )
+    except Invalid as e:
+        # an unknown region, or a day in the future: no such report
+        raise _missing("MeasureReport", report_id) from e
+    return resource_response(request, situation.measure_report(out, region, rules.current()))
+
+
+router.add_api_route(
+    "/MeasureReport/{report_id}",
+    read_situation_report,
+    methods=["GET"],
+    route_class_override=claimed_route(_prefix("report_id", situation.PREFIX)),
+)
 router.add_api_route(
     "/MeasureReport/{report_id}",
     read_coverage_report,
@@ -297,7 +335,8 @@ def with_capabilities(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "documentation": "epidemic: beds and occupancy in the SANER style "
             "(MeasureReport/beds-<day>-<facility>, beds-region-<day>-<region>, "
             "beds-country-<day>); create: a facility's day of occupancy; revaccination "
-            "coverage (MeasureReport/revaccination-<day>-<region, district or country>)",
+            "coverage (MeasureReport/revaccination-<day>-<region, district or country>); "
+            "a region's epidemic situation (MeasureReport/epi-situation-<day>-<region>)",
         },
     ]
     return capability.merge(resources, ours, label="epidemic")

@@ -50,6 +50,7 @@ from salomat.fhir import cancer as cancer_mapper
 from salomat.fhir import child as child_mapper
 from salomat.fhir import epidemic as epidemic_mapper
 from salomat.fhir import epidemic_coverage as coverage_mapper
+from salomat.fhir import epidemic_situation as situation_mapper
 from salomat.fhir import immunization as immunization_mapper
 from salomat.fhir import maternal as maternal_mapper
 from salomat.fhir import mobile_encounter as mobile_mapper
@@ -607,6 +608,28 @@ def code_systems(country: str) -> list[CodeSystem]:
         "the capacity MeasureReport's admitted and discharged populations",
         _named(epidemic_mapper.FLOW_NAMES),
     )
+    situation_measures = _ours(
+        "epidemic-situation-measure",
+        situation_mapper.MEASURE_SYSTEM,
+        "Measures of a region's epidemic situation",
+        "the situation MeasureReport's groups",
+        _named(situation_mapper.MEASURES),
+    )
+    epidemic_pack = epidemic_rules.epidemic_pack(country)
+    zones = _ours(
+        "epidemic-zone",
+        situation_mapper.ZONE_SYSTEM,
+        "Epidemic zones (every edition of the matrix)",
+        "epidemic.yaml matrix.editions zones",
+        (concept(code, names) for code, names in situation_mapper.zones(epidemic_pack).items()),
+    )
+    scenarios = _ours(
+        "forecast-scenario",
+        situation_mapper.SCENARIO_SYSTEM,
+        "Forecast scenarios of the epidemic situation",
+        "epidemic.yaml forecast.scenarios",
+        (concept(sc.code, dict(sc.names)) for sc in epidemic_pack.scenarios),
+    )
     revaccination_denominators = _ours(
         "revaccination-denominator",
         coverage_mapper.DENOMINATOR_SYSTEM,
@@ -659,6 +682,9 @@ def code_systems(country: str) -> list[CodeSystem]:
         bed_flows,
         revaccination_denominators,
         revaccination_ages,
+        situation_measures,
+        zones,
+        scenarios,
         *external.code_systems(country),
     ]
 
