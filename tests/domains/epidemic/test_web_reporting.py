@@ -527,3 +527,41 @@ async def test_every_page_in_the_language_without_english(client, clinic, make_u
     from babel.numbers import format_decimal
 
     assert format_decimal(1200, locale=i18n.babel_locale(lang)) in beds.text
+
+
+async def test_any_typed_values_are_refused_by_field_never_a_server_error(client, clinic):
+    """Whatever is typed in the forms' fields (hypothesis): stored, or refused with a
+    message beside a field or above the form, never a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    typed = st.one_of(
+        st.text(max_size=40),
+        st.integers(-(10**12), 10**12).map(str),
+        st.dates().map(date.isoformat),
+        st.sampled_from(["", "B05", "U07.1", "A01.0", clinic.place.district, "1", "on"]),
+    )
+    notify_fields = (
+        *("icd10", "onset_date", "report_date", "district", "lab_confirmed"),
+        *("lab_facility", "hospitalised", "admission_date", "reporting_facility"),
+    )
+    bed_fields = ("day", "infectious.occupied", "icu.occupied", "profile", "beds", "valid_from")
+    examples: list[tuple[str, dict[str, str]]] = []
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @given(
+        st.sampled_from([NOTIFY, f"{BEDS}/occupancy", f"{BEDS}/register"]),
+        st.dictionaries(st.sampled_from(notify_fields + bed_fields), typed, max_size=8),
+    )
+    def collect(path: str, values: dict[str, str]) -> None:
+        examples.append((path, values))
+
+    collect()
+    csrf = await web_login(client, clinic.doctor)
+    for path, values in examples:
+        data = {"csrf_token": csrf, "person_id": str(clinic.person.id), **values}
+        r = await client.post(path, data=data)
+        assert r.status_code < 500, (path, values, r.text)
+        if r.status_code == 422:
+            assert 'class="alert error"' in r.text, (path, values)
