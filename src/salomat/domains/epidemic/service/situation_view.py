@@ -21,18 +21,26 @@ code of the answer; each raises ``Invalid`` naming the query field it refuses):
 - ``zones_for(session, principal, *, language, area, start, end) -> list[ZoneDayOut]``.
 - ``alerts_for(session, principal, *, language, start, end) -> list[AlertOut]``.
 - ``rule_words(edition, rule, language) -> str | None``: a zone rule in words.
+- ``region_places(session) -> dict[str, tuple[float, float]]``: where each region lies.
+- ``choices(language) -> Choices``: the editions, scenarios, bed profiles and horizon a
+  page offers, named in ``language``.
+- ``situation_csv(situation, language) -> CsvFile``: the overview's table as CSV.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import i18n, suppression
+from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import N_, FieldError, Invalid
+from salomat.core.pagination import PageParams
 from salomat.core.policy import allowed
 from salomat.core.security import Principal
 from salomat.domains.epidemic.schemas_situation import (
@@ -49,15 +57,28 @@ from salomat.domains.epidemic.schemas_situation import (
 from salomat.domains.epidemic.service import alerts, counts, notifications, rules
 from salomat.domains.epidemic.service.forecast import BANDS
 from salomat.domains.epidemic.service.matrix import METRIC_LABELS, All, Any_, Condition, Node
-from salomat.domains.epidemic.service.situation import Situation, compute_situation
+from salomat.domains.epidemic.service.situation import (
+    Situation,
+    central_scenario,
+    compute_situation,
+)
+from salomat.domains.registry import service as registry
+from salomat.domains.registry.service.planning_reads import settlements_select
 
 __all__ = [
+    "CSV_HEADER",
     "WITHHELD_RT",
+    "Choices",
     "alerts_for",
+    "central",
+    "choices",
     "region_detail",
+    "region_places",
     "rule_words",
+    "situation_csv",
     "situation_for",
     "zone_name",
+    "zone_words",
     "zones_for",
 ]
 
@@ -372,3 +393,135 @@ async def alerts_for(
         )
         for a in rows
     ]
+
+
+async def region_places(session: AsyncSession) -> dict[str, tuple[float, float]]:
+    """Region code -> (latitude, longitude): the region's own coordinates in the
+    registry, else the mean of its settlements' (a region with neither is left out)."""
+    regions = (
+        await registry.list_territory(session, PageParams(limit=10_000, offset=0), level="region")
+    ).items
+    places = {
+        r.code: (r.latitude, r.longitude)
+        for r in regions
+        if r.latitude is not None and r.longitude is not None
+    }
+    if len(places) < len(regions):
+        sq = settlements_select(None).order_by(None).subquery()
+        rows = await session.execute(
+            select(sq.c.district_parent_id, func.avg(sq.c.latitude), func.avg(sq.c.longitude))
+            .where(sq.c.latitude.is_not(None), sq.c.longitude.is_not(None))
+            .group_by(sq.c.district_parent_id)
+        )
+        mean = {rid: (float(lat), float(lon)) for rid, lat, lon in rows}
+        for r in regions:
+            if r.code not in places and r.id in mean:
+                places[r.code] = mean[r.id]
+    return places
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the dashboard's form offers and names, in one language."""
+
+    #: (code, name) of each matrix edition, oldest first
+    editions: list[tuple[str, str]]
+    #: scenario code -> name
+    scenarios: dict[str, str]
+    #: bed profile code -> name
+    profiles: dict[str, str]
+    horizon_default: int
+    horizon_min: int
+    horizon_max: int
+
+
+def choices(language: str) -> Choices:
+    ep = rules.current()
+    lo, hi = ep.horizon_range
+    names = {p.code: p.name(language) for p in rules.bed_profiles()}
+    return Choices(
+        editions=[(e.code, e.name(language)) for e in ep.editions],
+        scenarios={s.code: s.name(language) for s in ep.scenarios},
+        profiles={p: names.get(p, p) for p in ("infectious", "icu")},
+        horizon_default=ep.horizon_days,
+        horizon_min=lo,
+        horizon_max=hi,
+    )
+
+
+#: the overview's CSV columns (translated for the page's download)
+CSV_HEADER = (
+    N_("Region code"),
+    N_("Region"),
+    N_("Zone"),
+    N_("Decided by"),
+    N_("Rt"),
+    N_("Rt lower bound"),
+    N_("Rt upper bound"),
+    N_("Why no Rt"),
+    N_("Incidence per 100,000"),
+    N_("Hospitalised per 100,000"),
+    N_("Infectious diseases beds occupied"),
+    N_("Infectious diseases beds registered"),
+    N_("Intensive care beds occupied"),
+    N_("Intensive care beds registered"),
+    N_("Infectious diseases beds first passed on"),
+    N_("Intensive care beds first passed on"),
+)
+
+
+def central() -> str | None:
+    """The scenario the alerts and the overview read (multiplier 1, else the nearest)."""
+    m = rules.current().scenario_multipliers()
+    return central_scenario(m) if m else None
+
+
+def zone_words(zone: ZoneOut, edition: str, language: str) -> str:
+    """How the zone was decided, in ``language``: the rule's condition, the edition's
+    "otherwise", or "undetermined: missing ..." (what the page and the CSV say)."""
+    if zone.code is None:
+        if zone.missing:
+            return _t(
+                language, N_("undetermined: missing %(what)s"), {"what": ", ".join(zone.missing)}
+            )
+        return zone.reason or _t(language, N_("undetermined"))
+    words = rule_words(edition, zone.rule, language)
+    return (
+        words
+        if words is not None
+        else _t(language, N_("no rule held (the edition's default zone)"))
+    )
+
+
+def situation_csv(situation: SituationOut, language: str) -> CsvFile:
+    """One line per region of the overview: the zone and how it was decided, Rt with its
+    interval or why there is none, the rates, beds and the first projected day each is
+    passed (the central scenario), header in ``language`` (cells neutralised)."""
+    scenario = central()
+    lines = []
+    for r in situation.regions:
+        fc = next((p for p in r.forecast if p.scenario == scenario), None)
+        lines.append(
+            [
+                r.code,
+                r.name,
+                r.zone.name or "",
+                zone_words(r.zone, situation.edition, language),
+                "" if r.rt.mean is None else round(r.rt.mean, 2),
+                "" if r.rt.lower is None else round(r.rt.lower, 2),
+                "" if r.rt.upper is None else round(r.rt.upper, 2),
+                r.rt.reason or "",
+                "" if r.incidence_per_100k is None else round(r.incidence_per_100k, 1),
+                "" if r.hospitalised_per_100k is None else round(r.hospitalised_per_100k, 1),
+                r.occupied.get("infectious", 0),
+                "" if r.beds.get("infectious") is None else r.beds["infectious"],
+                r.occupied.get("icu", 0),
+                "" if r.beds.get("icu") is None else r.beds["icu"],
+                ""
+                if fc is None or fc.infectious_exceeded_on is None
+                else fc.infectious_exceeded_on.isoformat(),
+                "" if fc is None or fc.icu_exceeded_on is None else fc.icu_exceeded_on.isoformat(),
+            ]
+        )
+    header = [_t(language, h) for h in CSV_HEADER]
+    return CsvFile(f"epidemic-situation-{situation.on.isoformat()}.csv", csv_text(header, lines))
