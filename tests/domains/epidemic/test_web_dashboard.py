@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from salomat.core import i18n
-from salomat.domains.epidemic.service import rules
+from salomat.domains.epidemic.service import alerts, rules
 from salomat.domains.epidemic.service.matrix import parse_edition
 from salomat.domains.epidemic.service.notifications import today
 from salomat.domains.epidemic.service.rules import Scenario
@@ -236,6 +236,30 @@ async def test_the_region_page_curve_and_capacity_line(  # type: ignore[no-untyp
     inf = re.search(r'data-testid="fan-infectious".*?</svg>', r.text, re.S).group(0)
     assert "capacity-line" not in inf
     assert "no beds registered" in r.text
+
+
+async def test_zone_history_and_alerts_of_a_region(  # type: ignore[no-untyped-def]
+    db, make_place, make_person, make_user, client, pack
+) -> None:
+    day = today() - timedelta(days=1)
+    person = await make_person()
+    region = await region_with_cases(db, make_place, person.id, day, C)
+    # 1 ICU bed: the projection passes it within the alert's 14 days
+    await icu_beds(db, region, 1, day)
+    for d in (day - timedelta(days=1), day):
+        await alerts.record_day(db, d)
+    await db.commit()
+    await epidemiologist(client, make_user)
+    params = {"on": day.isoformat()}
+    page = await client.get(f"/epidemic/region/{region.code}", params=params)
+    over = await client.get("/epidemic", params=params)
+    history = re.findall(r'<tr data-day="([^"]+)" data-zone="(\w*)">.*?</tr>', page.text, re.S)
+    assert history == [((day - timedelta(days=1)).isoformat(), "red"), (day.isoformat(), "red")]
+    table = page.text[page.text.index('data-testid="zone-history"') :]
+    assert table.count("Red</td>") == 2
+    kinds = re.findall(r'data-testid="reg-alert" data-kind="(\w+)"', page.text)
+    assert "icu_beds" in kinds
+    assert 'data-kind="icu_beds"' in rows(over.text, "dash-row")[region.code]
 
 
 async def test_a_clinician_is_refused(client, make_user, make_place) -> None:  # type: ignore[no-untyped-def]
