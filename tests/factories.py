@@ -15,6 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 PASSWORD = "correct horse battery"
 
 
+def country_today() -> date:
+    """The running country's day (UTC+5 in both packs): what the services that take the
+    country's day (``pack.today``) compare with. ``date.today()`` is the server's day, a day
+    behind from 19:00 UTC, and a module-level constant is fixed at import: call this in the
+    test instead."""
+    from salomat.core.config import get_settings
+    from salomat.country import pack
+
+    return pack.today(get_settings().country)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(4)}"
 

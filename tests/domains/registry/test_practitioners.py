@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,10 +10,9 @@ from sqlalchemy import select
 from salomat.core.audit import AuditEvent
 from salomat.core.pagination import PageParams
 from salomat.domains.registry import service
-from tests.factories import unique
+from tests.factories import country_today, unique
 
 pytestmark = pytest.mark.anyio
-TODAY = date.today()
 
 
 def _body(**kw):
@@ -108,7 +107,7 @@ async def test_roles_at_facilities_with_sections_and_dates(client, admin_headers
         facility_code=poly.code,
         position="family_doctor",
         section_code="07",
-        start_on=str(TODAY - timedelta(days=30)),
+        start_on=str(country_today() - timedelta(days=30)),
     )
     assert r.status_code == 201, r.text
     role = r.json()
@@ -121,13 +120,13 @@ async def test_roles_at_facilities_with_sections_and_dates(client, admin_headers
         facility_code=poly.code,
         position="pharmacist",
         section_code="99",
-        start_on=str(TODAY),
+        start_on=str(country_today()),
     )
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"section_code"}
     bad = await _role(
         client, admin_headers, p["id"], facility_code=poly.code, position="wizard",
-        start_on=str(TODAY),
+        start_on=str(country_today()),
     )  # fmt: skip
     assert bad.json()["errors"][0]["field"] == "position"
     bad = await _role(
@@ -136,8 +135,8 @@ async def test_roles_at_facilities_with_sections_and_dates(client, admin_headers
         p["id"],
         facility_code=poly.code,
         position="nurse",
-        start_on=str(TODAY),
-        end_on=str(TODAY - timedelta(days=1)),
+        start_on=str(country_today()),
+        end_on=str(country_today() - timedelta(days=1)),
     )
     assert bad.status_code == 422
     overlap = await _role(
@@ -146,7 +145,7 @@ async def test_roles_at_facilities_with_sections_and_dates(client, admin_headers
         p["id"],
         facility_code=poly.code,
         position="family_doctor",
-        start_on=str(TODAY),
+        start_on=str(country_today()),
     )
     assert overlap.status_code == 409
 
@@ -156,7 +155,7 @@ async def test_roles_at_facilities_with_sections_and_dates(client, admin_headers
     # ending the role: the practitioner no longer counts as working there
     r = await client.patch(
         f"/api/v1/practitioner-roles/{role['id']}",
-        json={"end_on": str(TODAY - timedelta(days=1))},
+        json={"end_on": str(country_today() - timedelta(days=1))},
         headers=admin_headers | {"If-Match": 'W/"1"'},
     )
     assert r.status_code == 200, r.text
@@ -165,7 +164,7 @@ async def test_roles_at_facilities_with_sections_and_dates(client, admin_headers
     r = await client.get(f"/api/v1/practitioners?facility_code={poly.code}", headers=admin_headers)
     assert r.json()["total"] == 0
     r = await client.get(f"/api/v1/practitioners/{p['id']}", headers=admin_headers)
-    assert [x["end_on"] for x in r.json()["roles"]] == [str(TODAY - timedelta(days=1))]
+    assert [x["end_on"] for x in r.json()["roles"]] == [str(country_today() - timedelta(days=1))]
 
 
 async def test_no_role_at_a_closed_facility_and_deactivation_ends_roles(
@@ -181,7 +180,7 @@ async def test_no_role_at_a_closed_facility_and_deactivation_ends_roles(
     p = await _create(client, admin_headers, specialty="pharmacy")
     r = await _role(
         client, admin_headers, p["id"], facility_code=closed.code, position="pharmacist",
-        start_on=str(TODAY),
+        start_on=str(country_today()),
     )  # fmt: skip
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "facility_code"
@@ -189,7 +188,7 @@ async def test_no_role_at_a_closed_facility_and_deactivation_ends_roles(
     open_one = await make_facility(kind="pharmacy")
     r = await _role(
         client, admin_headers, p["id"], facility_code=open_one.code, position="pharmacist",
-        start_on=str(TODAY - timedelta(days=3)),
+        start_on=str(country_today() - timedelta(days=3)),
     )  # fmt: skip
     assert r.status_code == 201
     r = await client.patch(
@@ -198,10 +197,10 @@ async def test_no_role_at_a_closed_facility_and_deactivation_ends_roles(
         headers=admin_headers | {"If-Match": 'W/"1"'},
     )
     assert r.status_code == 200
-    assert [x["end_on"] for x in r.json()["roles"]] == [str(TODAY)]
+    assert [x["end_on"] for x in r.json()["roles"]] == [str(country_today())]
     r = await _role(
         client, admin_headers, p["id"], facility_code=open_one.code, position="pharmacist",
-        start_on=str(TODAY + timedelta(days=10)),
+        start_on=str(country_today() + timedelta(days=10)),
     )  # fmt: skip
     assert r.status_code == 409
 
@@ -223,7 +222,7 @@ async def test_linking_a_user_account(client, admin_headers, make_user, make_fac
     assert r.status_code == 422  # no role at the doctor's facility yet
     r = await _role(
         client, admin_headers, p["id"], facility_code=poly.code, position="family_doctor",
-        start_on=str(TODAY),
+        start_on=str(country_today()),
     )  # fmt: skip
     assert r.status_code == 201
     r = await client.put(url, json={"practitioner_id": p["id"]}, headers=admin_headers)

@@ -15,10 +15,9 @@ from sqlalchemy import select
 from salomat.core.audit import AuditEvent
 from salomat.core.db import session_factory
 from tests.domains.registry.test_web import field_error, web_login
-from tests.factories import unique_name
+from tests.factories import country_today, unique_name
 
 pytestmark = pytest.mark.anyio
-TODAY = date.today()
 FTE_MESSAGE = (
     "with this role the person would work %(total)s full-time equivalents (their "
     "other roles in those dates hold %(held)s); one person works at most %(max)s"
@@ -44,7 +43,7 @@ def _new(csrf: str, **kw: str) -> dict[str, str]:
         "position": "nurse",
         "section_code": "",
         "fte": "0.5",
-        "start_on": TODAY.isoformat(),
+        "start_on": country_today().isoformat(),
         **kw,
     }
 
@@ -182,30 +181,34 @@ async def test_ending_a_role_needs_the_version_read(client, admin, make_facility
     data = _new(csrf)
     role_id = await _add(client, fac.code, data)
     end = f"{_url(fac.code)}/{role_id}/end"
-    r = await client.post(end, data={"csrf_token": csrf, "end_on": TODAY.isoformat()})
+    r = await client.post(end, data={"csrf_token": csrf, "end_on": country_today().isoformat()})
     assert r.status_code == 412
     assert field_error(r.text, "end_on")
     r = await client.post(
-        end, data={"csrf_token": csrf, "end_on": TODAY.isoformat(), "version": "1"}
+        end, data={"csrf_token": csrf, "end_on": country_today().isoformat(), "version": "1"}
     )
     assert r.status_code == 303, r.text
     page = await client.get(_url(fac.code))
     row = _role_row(page.text, data["given_name"])
-    assert TODAY.strftime("%d.%m.%Y") in row
+    assert country_today().strftime("%d.%m.%Y") in row
     # the version read is now stale
     stale = await client.post(
-        end, data={"csrf_token": csrf, "end_on": TODAY.isoformat(), "version": "1"}
+        end, data={"csrf_token": csrf, "end_on": country_today().isoformat(), "version": "1"}
     )
     # the same day again changes nothing: the page takes it (however old the version
     # read, versions.unchanged) and shows the role as it is
     assert stale.status_code == 303, stale.text
     assert stale.headers["location"] == f"{_url(fac.code)}?ended={role_id}"
-    assert TODAY.strftime("%d.%m.%Y") in _role_row(
+    assert country_today().strftime("%d.%m.%Y") in _role_row(
         (await client.get(_url(fac.code))).text, data["given_name"]
     )
     later = await client.post(
         end,
-        data={"csrf_token": csrf, "end_on": (TODAY + timedelta(1)).isoformat(), "version": "1"},
+        data={
+            "csrf_token": csrf,
+            "end_on": (country_today() + timedelta(1)).isoformat(),
+            "version": "1",
+        },
     )
     # another day with the stale version is refused on the field, the role unchanged
     assert later.status_code == 412
@@ -213,11 +216,15 @@ async def test_ending_a_role_needs_the_version_read(client, admin, make_facility
         "The role changed since the page was opened: reload it and try again."
     )
     row = _role_row((await client.get(_url(fac.code))).text, data["given_name"])
-    assert TODAY.strftime("%d.%m.%Y") in row
-    assert (TODAY + timedelta(1)).strftime("%d.%m.%Y") not in row
+    assert country_today().strftime("%d.%m.%Y") in row
+    assert (country_today() + timedelta(1)).strftime("%d.%m.%Y") not in row
     before = await client.post(
         end,
-        data={"csrf_token": csrf, "end_on": (TODAY - timedelta(1)).isoformat(), "version": "2"},
+        data={
+            "csrf_token": csrf,
+            "end_on": (country_today() - timedelta(1)).isoformat(),
+            "version": "2",
+        },
     )
     assert before.status_code == 422
     assert field_error(before.text, "end_on")
@@ -229,7 +236,7 @@ async def test_a_role_of_another_facility_is_not_ended_here(client, admin, make_
     role_id = await _add(client, other.code, _new(csrf))
     r = await client.post(
         f"{_url(fac.code)}/{role_id}/end",
-        data={"csrf_token": csrf, "end_on": TODAY.isoformat(), "version": "1"},
+        data={"csrf_token": csrf, "end_on": country_today().isoformat(), "version": "1"},
     )
     assert r.status_code == 404
 
@@ -379,13 +386,6 @@ async def test_any_form_answers_without_a_server_error(
         assert end.status_code in (303, 409, 412, 422), end.text
 
 
-def _country_today() -> date:
-    from salomat.core.config import get_settings
-    from salomat.country import pack
-
-    return pack.today(get_settings().country)
-
-
 async def test_the_section_is_shown_by_its_name_not_its_code(client, admin, make_facility):
     from salomat.domains.registry.models import Section
 
@@ -430,7 +430,7 @@ async def test_a_role_that_starts_later_says_when_on_the_banner(
 ):
     fac = await make_facility()
     _, csrf = admin
-    start = _country_today() + timedelta(days=days)
+    start = country_today() + timedelta(days=days)
     data = _new(csrf, start_on=start.isoformat())
     role_id = await _add(client, fac.code, data)
     page = await client.get(_url(fac.code), params={"added": role_id})
