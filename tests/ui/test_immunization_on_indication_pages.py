@@ -1,6 +1,7 @@
 """The vaccination card in headless Chromium shows the COVID-19 doses recorded through the
 API (a series given on indication) as given, named in the page's language, and never as a
-dose due."""
+dose due; the nurse records one from the card's own form, and an early one is refused
+beside its date."""
 
 from __future__ import annotations
 
@@ -53,3 +54,53 @@ async def test_the_card_shows_covid19_doses_as_given_and_never_due(
     await page.goto(browser.url(f"/patients/{adult.id}/immunizations"))
     assert await page.get_by_role("heading", name="COVID-19 (по показаниям)").is_visible()
     await browser.screenshot("vaccination-card-covid19")
+
+
+@in_chromium
+async def test_the_nurse_records_covid19_dose_1_on_the_card_and_an_early_dose_2_is_refused(
+    browser, make_facility, make_person, make_user
+):
+    fac = await make_facility()
+    adult = await make_person(facility_code=fac.code, birth_date=date(1968, 6, 30), sex="female")
+    nurse = await make_user("nurse", facility_code=fac.code)
+    page = browser.page
+    await browser.log_in(nurse.username)
+    await page.goto(browser.url(f"/patients/{adult.id}/immunizations"))
+    assert await page.get_by_test_id("no-doses").is_visible()
+
+    # the series by its name, dose 1 proposed, its one product chosen
+    form = page.get_by_test_id("oi-form")
+    series = form.get_by_label("Vaccine", exact=True)
+    assert await series.input_value() == "covid19"
+    assert await series.locator("option:checked").inner_text() == "COVID-19 (on indication)"
+    assert await form.get_by_label("Dose", exact=True).input_value() == "1"
+    assert await form.get_by_label("Vaccine product").input_value() == "covid19"
+    first = date.today() - timedelta(days=10)
+    await form.get_by_label("Lot", exact=True).fill("CV-2024")
+    await form.get_by_label("Site").select_option("left_arm")
+    await form.get_by_label("Date given").fill(first.isoformat())
+    async with page.expect_navigation():
+        await form.get_by_test_id("oi-submit").click()
+
+    # the card shows the dose as given and counted; dose 2 is proposed next
+    assert await page.get_by_test_id("saved").is_visible()
+    row = page.locator('[data-testid="dose"][data-antigen="covid19"][data-dose="1"]')
+    assert await row.get_attribute("data-valid") == "true"
+    assert "CV-2024" in await row.inner_text()
+    assert await page.get_by_role("heading", name="COVID-19 (on indication)").is_visible()
+    assert await page.locator('[data-testid="due-dose"][data-antigen="covid19"]').count() == 0
+    form = page.get_by_test_id("oi-form")
+    assert await form.get_by_label("Dose", exact=True).input_value() == "2"
+    await browser.screenshot("vaccination-card-covid19-recorded")
+
+    # dose 2 the next day: refused beside the date, with the day it may be given
+    await form.get_by_label("Date given").fill((first + timedelta(days=1)).isoformat())
+    async with page.expect_navigation():
+        await form.get_by_test_id("oi-submit").click()
+    form = page.get_by_test_id("oi-form")
+    assert await page.get_by_test_id("oi-error").is_visible()
+    message = await form.get_by_test_id("error-given_on").inner_text()
+    assert f"{first + timedelta(days=14):%d.%m.%Y}" in message
+    assert await form.get_by_label("Date given").get_attribute("aria-invalid") == "true"
+    assert await page.locator('[data-testid="dose"][data-antigen="covid19"]').count() == 1
+    await browser.screenshot("vaccination-card-covid19-refused")

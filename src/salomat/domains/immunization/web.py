@@ -231,6 +231,65 @@ def _card_errors(errors: list[FieldError]) -> dict[str, list[FieldError]]:
     return forms.errors_by_field(errors, {"antigen": "dose", "dose_number": "dose"})
 
 
+# ---- a dose of a series given on indication (COVID-19) -------------------------------------
+
+#: the on-indication form's fields: the series and the dose number apart, the rest as above
+_OI_FIELDS = ("antigen", "dose_number", *_CARD_FIELDS[1:])
+
+
+def _dmy(d: _date) -> str:
+    return f"{d:%d.%m.%Y}"
+
+
+class _Refusal(FieldError):
+    """A dose the engine would not count (too early), worded for the page in each language:
+    the reason's text with the day it may be given, never the engine's codes ("covid19",
+    "6m")."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, error: FieldError, reason: str) -> None:
+        super().__init__(error.field, error.english)
+        self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return _service.invalid_reason_text(self.reason, _dmy) or super().message
+
+
+def _oi_errors(errors: list[FieldError]) -> dict[str, list[FieldError]]:
+    shown = [_Refusal(e, r) if (r := getattr(e, "reason", None)) else e for e in errors]
+    return forms.errors_by_field(shown)
+
+
+def _next_dose(series: Any, doses: list[Any]) -> int:
+    """The dose of the series to propose: one after the last place a valid dose counts in."""
+    counted = [
+        d.counted_as or d.dose_number for d in doses if d.antigen == series.antigen and d.valid
+    ]
+    return max(counted, default=0) + 1
+
+
+def _on_indication(cal: Any, doses: list[Any], chosen: str | None, today: _date) -> dict[str, Any]:
+    """The on-indication form's choices: its series, the dose numbers up to the next one of
+    the chosen series (each saying whether it is a revaccination) and the form proposed."""
+    series = cal.on_indication
+    pick = next((s for s in series if s.antigen == chosen), series[0] if series else None)
+    if pick is None:
+        return {"oi_series": (), "oi_numbers": [], "oi_form": {}}
+    nxt = _next_dose(pick, doses)
+    primary = max((r.dose_number for r in pick.doses), default=0)
+    return {
+        "oi_series": series,
+        "oi_numbers": [(n, n > primary) for n in range(1, nxt + 1)],
+        "oi_form": {
+            "antigen": pick.antigen,
+            "dose_number": str(nxt),
+            "given_on": today.isoformat(),
+        },
+    }
+
+
 async def _card_page(
     request: Request,
     session: DbSession,
@@ -254,6 +313,8 @@ async def _card_page(
     marked = str(
         (extra or {}).pop("eie_id", "") or request.query_params.get("entered_in_error", "")
     )
+    posted_oi = (extra or {}).get("oi_form", {}).get("antigen")
+    on_indication = _on_indication(cal, card.doses, posted_oi, today)
     ctx: dict[str, Any] = {
         "person": person,
         "card": card,
@@ -304,6 +365,11 @@ async def _card_page(
         "eie_errors": {},
         "eie_error": None,
         "done": request.query_params.get("done", ""),
+        # a dose of a series given on indication (COVID-19): never due, so not in the form
+        # above; its own form proposes the next dose of the series
+        **on_indication,
+        "oi_errors": {},
+        "oi_error": None,
         **(extra or {}),
     }
     return render(request, "immunization/card.html", ctx, status=status)
@@ -329,10 +395,49 @@ async def immunization_record_page(
 ) -> Response:
     """Record a dose from the form; a refused one is shown again with each field's message."""
     posted = await request.form()
-    form = {n: str(posted.get(n) or "").strip() for n in _CARD_FIELDS}
-    form["given_elsewhere"] = "1" if posted.get("given_elsewhere") == "1" else ""
+    form = _posted(posted, _CARD_FIELDS)
     antigen, _, number = form["dose"].partition("/")
-    raw: dict[str, Any] = {
+    try:
+        await _record(session, principal, person_id, _raw_dose(antigen, number, form))
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"form": form, "errors": _card_errors(e.errors), "error": e}
+        return await _card_page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/immunizations?saved=1")
+
+
+@web.post("/patients/{person_id}/immunizations/on-indication", response_class=HTMLResponse)
+async def immunization_on_indication_page(
+    request: Request,
+    session: DbSession,
+    person_id: int,
+    principal: Annotated[Principal, Depends(Require("immunization:record"))],
+) -> Response:
+    """Record a dose of a series given on indication (COVID-19), chosen by series and dose
+    number; the service checks it as any dose and a refused one is shown again with each
+    field's message."""
+    posted = await request.form()
+    form = _posted(posted, _OI_FIELDS)
+    try:
+        raw = _raw_dose(form["antigen"], form["dose_number"], form)
+        await _record(session, principal, person_id, raw)
+    except SalomatError as e:
+        if e.status == 404:
+            raise
+        extra = {"oi_form": form, "oi_errors": _oi_errors(e.errors), "oi_error": e}
+        return await _card_page(request, session, principal, person_id, extra, e.status)
+    return redirect(f"/patients/{person_id}/immunizations?saved=1")
+
+
+def _posted(posted: Any, names: tuple[str, ...]) -> dict[str, str]:
+    form = {n: str(posted.get(n) or "").strip() for n in names}
+    form["given_elsewhere"] = "1" if posted.get("given_elsewhere") == "1" else ""
+    return form
+
+
+def _raw_dose(antigen: str, number: str, form: dict[str, str]) -> dict[str, Any]:
+    return {
         "antigen": antigen,
         "dose_number": number or None,
         "given_on": form["given_on"] or None,
@@ -343,18 +448,16 @@ async def immunization_record_page(
         "given_elsewhere": bool(form["given_elsewhere"]),
         "place": form["place"] or None,
     }
+
+
+async def _record(
+    session: DbSession, principal: Principal, person_id: int, raw: dict[str, Any]
+) -> None:
     try:
-        try:
-            data = DoseIn.model_validate(raw)
-        except ValidationError as e:
-            raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
-        await _service.record_dose(session, principal, person_id, data)
-    except SalomatError as e:
-        if e.status == 404:
-            raise
-        extra = {"form": form, "errors": _card_errors(e.errors), "error": e}
-        return await _card_page(request, session, principal, person_id, extra, e.status)
-    return redirect(f"/patients/{person_id}/immunizations?saved=1")
+        data = DoseIn.model_validate(raw)
+    except ValidationError as e:
+        raise Invalid.fields(field_errors_from_pydantic(list(e.errors()))) from e
+    await _service.record_dose(session, principal, person_id, data)
 
 
 @web.post("/patients/{person_id}/immunizations/exemptions", response_class=HTMLResponse)
