@@ -52,6 +52,10 @@ from salomat.core.errors import N_, SalomatError
 from salomat.core.policy import Require, RequireAny
 from salomat.core.security import Principal
 from salomat.core.uow import DbSession
+
+# the record's service as the entries call it (bundle_run.py): a test patches its writes
+# through this module, as before the split
+from salomat.domains.record import service as record
 from salomat.fhir import maternal_exchange
 from salomat.fhir.bundle_check import checked_response
 from salomat.fhir.bundle_links import (
@@ -87,6 +91,7 @@ __all__ = [
     "_visit_links",
     "checked_response",
     "links",
+    "record",
     "references",
     "rewrite_references",
     "submit",
