@@ -349,3 +349,36 @@ async def test_the_form_and_its_refusals_are_in_the_pages_language(
     future = field_error(section(r.text), "given_on")
     assert future == translations(lang).gettext("is in the future")
     assert findings(section(r.text), lang, country=country) == []
+
+
+async def test_whatever_is_typed_is_stored_or_refused_by_field_never_a_server_error(client, adult):
+    """Any value in any of the form's fields (hypothesis): stored (303), refused with a
+    message beside a field or above the form (4xx), never a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    typed = st.one_of(
+        st.text(max_size=40),
+        st.integers(-(10**12), 10**12).map(str),
+        st.dates().map(date.isoformat),
+        st.sampled_from(["", "covid19", "penta", "left_arm", "1", "3", "99", "100", "on"]),
+    )
+    names = ("antigen", "dose_number", "given_on", "vaccine", "lot", "expires_on", "site")
+    names += ("given_elsewhere", "place")
+    examples: list[dict[str, str]] = []
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @given(st.dictionaries(st.sampled_from(names), typed, max_size=9))
+    def collect(values: dict[str, str]) -> None:
+        examples.append(values)
+
+    collect()
+    person, nurse = adult
+    csrf = await web_login(client, nurse)
+    url = f"/patients/{person.id}/immunizations/on-indication"
+    for values in examples:
+        r = await client.post(url, data={**dose(csrf, 1, D1), **values})
+        assert r.status_code < 500, (values, r.text)
+        if r.status_code >= 400:
+            assert 'data-testid="oi-error"' in r.text, (values, r.status_code)
