@@ -496,6 +496,7 @@ async def test_metadata_lists_exactly_the_routes_and_parameters(
         "Subscription",  # checked in test_subscription.py
         "Group",  # a facility's population: checked in test_bulk_export.py
         "StructureDefinition",  # the national profiles: checked in test_profiles.py
+        "OperationDefinition",  # Condition/$notify's: checked in test_epidemic_operation.py
         "Measure",  # the health indicators: checked in tests/domains/statistics
         "MeasureReport",  # the health indicators' values: checked in tests/domains/statistics
         "CarePlan",  # a disease-management programme's schedule: checked in test_screening.py

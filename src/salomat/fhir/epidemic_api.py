@@ -296,9 +296,14 @@ router.add_api_route(
 NOTIFY = operation.NOTIFY
 
 
-@router.get(f"/OperationDefinition/{operation.ID}")
-async def read_notify_definition(request: Request, _: DefinitionReader) -> Response:
-    """``$notify``'s OperationDefinition: its input (a Condition or a Bundle) and output."""
+@router.get("/OperationDefinition/{definition_id}")
+async def read_notify_definition(
+    request: Request, definition_id: str, _: DefinitionReader
+) -> Response:
+    """``$notify``'s OperationDefinition: its input (a Condition or a Bundle) and output;
+    the server defines no other operation of its own here (404)."""
+    if definition_id != operation.ID:
+        raise _missing("OperationDefinition", definition_id)
     return resource_response(request, operation.definition())
 
 
