@@ -422,7 +422,7 @@ async def record_dose(
     if data.practitioner_id is not None and not await registry.practitioner_exists(
         session, data.practitioner_id
     ):
-        errors.append(FieldError("practitioner_id", "no such practitioner"))
+        errors.append(FieldError("practitioner_id", N_("no such practitioner")))
     if errors:
         raise Invalid.fields(errors)
     # the card is counted from what is read: two doses recorded at once (a Penta and a DTP
@@ -437,8 +437,9 @@ async def record_dose(
             and d.dose_number == data.dose_number
         ):
             raise Conflict(
-                f"{data.antigen} dose {data.dose_number} of {data.given_on:%d.%m.%Y} is "
-                f"already recorded (Immunization {d.id}).",
+                N_("Dose %(dose)s of this vaccine given on %(day)s is already recorded."),
+                params={"dose": data.dose_number, "day": f"{data.given_on:%d.%m.%Y}"},
+                errors=[FieldError("dose_number", N_("is already recorded for this day"))],
                 extensions={"existing": d.id},
             )
     dose = Dose(

@@ -51,9 +51,9 @@ async def record_exemption(
     if data.antigen is not None and cal.get(data.antigen) is None:
         errors.append(FieldError("antigen", f"{data.antigen!r} is not in the calendar"))
     if not data.reason.strip():
-        errors.append(FieldError("reason", "is required"))
+        errors.append(FieldError("reason", N_("is required")))
     if data.ends_on is not None and data.ends_on < starts:
-        errors.append(FieldError("ends_on", "is before starts_on"))
+        errors.append(FieldError("ends_on", N_("is before the start day")))
     if errors:
         raise Invalid.fields(errors)
     e = Exemption(
@@ -102,7 +102,7 @@ async def withdraw_exemption(
         )
     day = withdrawn_on or date.today()
     if day > date.today():
-        raise Invalid.fields([FieldError("withdrawn_on", "is in the future")])
+        raise Invalid.fields([FieldError("withdrawn_on", N_("is in the future"))])
     e.withdrawn_on = day
     await session.flush()
     return _exemption_out(e)

@@ -127,7 +127,7 @@ async def immunization_worklist(
     end = start + timedelta(days=6)
     section_code = (section or "").strip() or None
     if section_code is not None and len(section_code) > 16:
-        raise Invalid.fields([FieldError("section", "is longer than 16 characters")])
+        raise Invalid.fields([FieldError("section", N_("is longer than 16 characters"))])
     if section_code == "-":
         section_code = ""
     born_from = _years_before(end, CHILD_UNDER_YEARS) + timedelta(days=1)
