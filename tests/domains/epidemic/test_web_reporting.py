@@ -18,6 +18,7 @@ import pytest
 from salomat.core import i18n
 from salomat.domains.epidemic.service.notifications import today
 from tests.domains.registry.test_web import field_error, web_login
+from tests.factories import token_for as token
 from tests.ui.test_languages import findings
 
 pytestmark = pytest.mark.anyio
@@ -563,5 +564,35 @@ async def test_any_typed_values_are_refused_by_field_never_a_server_error(client
         data = {"csrf_token": csrf, "person_id": str(clinic.person.id), **values}
         r = await client.post(path, data=data)
         assert r.status_code < 500, (path, values, r.text)
-        if r.status_code == 422:
-            assert 'class="alert error"' in r.text, (path, values)
+        if r.status_code == 422:  # beside a field, or the error page naming it (a NUL)
+            assert 'class="alert error"' in r.text or 'data-testid="error"' in r.text
+
+
+async def test_the_laboratory_is_suggested_among_the_facilities_of_the_region(
+    client, db, make_place, make_person, make_user
+):
+    from tests.domains.maternal.test_referrals import facility
+
+    place, elsewhere = await make_place(), await make_place()
+    poly = await facility(db, "family_polyclinic", place.settlement)
+    lab = await facility(db, "district_hospital", place.settlement)
+    far = await facility(db, "district_hospital", elsewhere.settlement)
+    person = await make_person(facility_code=poly.code, settlement_code=place.settlement)
+    doctor = await make_user("family_doctor", facility_code=poly.code)
+    csrf = await web_login(client, doctor)
+    page = await client.get(NOTIFY, params={"person": person.id})
+    suggestions = page.text.split('<datalist id="n-facilities">', 1)[1].split("</datalist>")[0]
+    assert f'<option value="{lab.code}">district_hospital</option>' in suggestions
+    assert far.code not in suggestions
+    day = today() - timedelta(days=1)
+    r = await client.post(
+        NOTIFY,
+        data={
+            "csrf_token": csrf, "person_id": str(person.id), "icd10": "U07.1",
+            "onset_date": day.isoformat(), "report_date": day.isoformat(),
+            "district": place.district, "lab_confirmed": "1", "lab_facility": far.code,
+        },
+    )  # fmt: skip
+    nid = saved_id(r)  # a laboratory of another region may still be typed
+    rest = await client.get(f"{API}/notifications/{nid}", headers=await token(client, doctor))
+    assert rest.json()["lab_facility"] == far.code

@@ -128,19 +128,34 @@ async def _districts(session: DbSession, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-async def _facilities(session: DbSession, lang: str) -> list[tuple[str, str]]:
-    """Open facilities (code, name in ``lang``): the suggestions of a facility field."""
+async def _facilities(
+    session: DbSession, lang: str, region: str | None = None
+) -> list[tuple[str, str]]:
+    """Open facilities (code, name in ``lang``), of ``region`` when given: the suggestions
+    of a facility field (any code may be typed)."""
     from salomat.domains.registry.schemas import FacilityQuery
 
+    query = FacilityQuery(is_open=True, territory_code=region)
     out: list[tuple[str, str]] = []
     while len(out) < MOST_CHOICES:
-        page = await registry.list_facilities(
-            session, PageParams(100, len(out)), FacilityQuery(is_open=True)
-        )
+        page = await registry.list_facilities(session, PageParams(100, len(out)), query)
         out += [(f.code, (f.names or {}).get(lang) or f.name) for f in page.items]
         if not page.items or len(out) >= page.total:
             break
     return sorted(out, key=lambda f: (f[1], f[0]))
+
+
+async def _nearby_facilities(
+    session: DbSession, principal: Principal, lang: str
+) -> list[tuple[str, str]]:
+    """The laboratory's suggestions: the facilities of the user's region (a facility
+    without a place suggests none; a code from elsewhere may still be typed)."""
+    if principal.facility_id is None:
+        return []
+    region = (await registry.facility_regions(session, [principal.facility_id])).get(
+        principal.facility_id
+    )
+    return await _facilities(session, lang, region) if region else []
 
 
 def _diseases(lang: str) -> list[tuple[str, str]]:
@@ -227,7 +242,7 @@ async def _notify_page(
         "error": error,
         "diseases": _diseases(lang),
         "regions": await _districts(session, lang) if person is not None else [],
-        "facilities": await _facilities(session, lang) if person is not None else [],
+        "facilities": await _nearby_facilities(session, principal, lang) if person else [],
         "own_facility": principal.facility_code,
         "own_facility_name": principal.facility_names.get(lang) or principal.facility_name,
         "today": notifications.today().isoformat(),
