@@ -114,6 +114,17 @@ async def test_zone_change_recorded_once(
         ((day - timedelta(days=1)).isoformat(), "green"),
         (day.isoformat(), "red"),
     ]
+    assert r.json()[1]["rt"] is not None
+    # a recorded Rt's mean is (1 + the window's cases) / (b + Λ): beside the shown days it
+    # gives a "<5" day back, so a reader without epidemic:cases gets the zones without it
+    analyst = await login(await make_user("analyst"))
+    r = await client.get(
+        f"{API}/zones", params={"area": c.code, "from": day.isoformat()}, headers=analyst
+    )
+    assert r.status_code == 200, r.text
+    assert [(z["zone"], z["rt"], z["incidence_per_100k"]) for z in r.json()] == [
+        ("red", None, None)
+    ]
 
 
 async def test_same_zone_no_alert_and_no_beds_no_bed_alert(db, make_place, make_person) -> None:  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ from salomat.domains.epidemic.schemas_situation import (
     ZoneOut,
 )
 from salomat.domains.epidemic.service import notifications, rules, situation_view
+from salomat.domains.epidemic.service.matrix import METRIC_LABELS
 from salomat.ui.templating import NavItem, language_of, register_nav, render, speaking
 
 web = router(include_in_schema=False)
@@ -565,7 +566,8 @@ async def dashboard_region_page(
                         name=z.zone_name,
                         colour=None,
                         rule=z.rule,
-                        missing=z.missing,
+                        # the recorded codes, named in the page's language
+                        missing=[gettext(METRIC_LABELS.get(m, m)) for m in z.missing],
                     ),
                     z.edition,
                     lang,

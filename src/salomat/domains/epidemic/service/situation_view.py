@@ -353,8 +353,10 @@ async def zones_for(
     rows = await alerts.zone_history(
         session, principal, area=area, start=start, end=end, language=language
     )
-    # a recorded incidence × /situation's population is a window's exact sum, which the
-    # "<5" days of that window cannot hide: only the readers of notifications get it
+    # a recorded incidence × /situation's population is a window's exact sum, and a
+    # recorded Rt's mean is (1 + the window's cases) / (b + its Λ), Λ from the shown days:
+    # either gives back a "<5" day of the window, so only the readers of notifications get
+    # them (as /situation withholds both)
     cases = allowed(principal.role, "epidemic:cases")
     ep = rules.current()
     return [
@@ -364,6 +366,7 @@ async def zones_for(
                 "zone_name": zone_name(ep, r.zone, language, edition=r.edition),
                 "missing": list(r.missing),
                 "incidence_per_100k": r.incidence_per_100k if cases else None,
+                "rt": r.rt if cases else None,
             }
         )
         for r in rows
