@@ -84,7 +84,10 @@ def test_inconsistent_counts_refused(args: tuple[int, int, int], field: str) -> 
         (date(2024, 8, 31), date(2024, 2, 29)),
         (date(2023, 8, 31), date(2023, 2, 28)),
         (date(2024, 3, 15), date(2023, 9, 15)),
-        (date(2024, 6, 30), date(2023, 12, 30)),
+        (date(2024, 6, 30), date(2023, 12, 31)),  # June's last day: all of December
+        (date(2024, 6, 29), date(2023, 12, 29)),
+        (date(2023, 2, 28), date(2022, 8, 31)),  # 29-31 Aug + 6 months = 28 Feb
+        (date(2023, 2, 27), date(2022, 8, 27)),
     ],
 )
 def test_months_before(day: date, expected: date) -> None:

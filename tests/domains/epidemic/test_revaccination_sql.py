@@ -244,18 +244,21 @@ async def test_the_interval_boundary_one_day_before_at_and_after(
 @pytest.mark.parametrize(
     ("completed", "day_before", "due_from"),
     [
-        (date(2024, 12, 31), date(2025, 6, 30), date(2025, 7, 1)),
-        (date(2025, 8, 29), date(2026, 2, 28), date(2026, 3, 1)),
-        (date(2025, 8, 30), date(2026, 2, 28), date(2026, 3, 1)),
-        (date(2025, 8, 31), date(2026, 2, 28), date(2026, 3, 1)),
+        (date(2024, 12, 31), date(2025, 6, 29), date(2025, 6, 30)),
+        (date(2025, 8, 29), date(2026, 2, 27), date(2026, 2, 28)),
+        (date(2025, 8, 30), date(2026, 2, 27), date(2026, 2, 28)),
+        (date(2025, 8, 31), date(2026, 2, 27), date(2026, 2, 28)),
+        (date(2023, 8, 31), date(2024, 2, 28), date(2024, 2, 29)),  # a leap February
         (date(2025, 2, 10), date(2025, 8, 9), date(2025, 8, 10)),  # not a month's end
     ],
 )
 async def test_due_since_is_the_first_day_the_person_is_due_at_a_months_end(
     client, db, make_place, make_user, login, monkeypatch, completed, day_before, due_from
 ):
-    """A primary series completed on 31 December is due from 1 July (six months before 30
-    June is 30 December): the worklist and the citizen's page show that day, not 30 June."""
+    """Six months after 31 December is 30 June, after 29-31 August 28 February (months
+    clamped to the month's end, as the immunization registry counts a revaccination valid
+    from that day): the worklist and the citizen's page show that day, not the day after,
+    and not the day before."""
     from salomat.domains.epidemic.service import revaccination_due
 
     place = await make_place()
@@ -297,6 +300,10 @@ def test_the_first_due_day_is_the_first_day_the_rule_holds(completed, months):
     due = first_due_day(completed, months)
     assert completed <= months_before(due, months)
     assert completed > months_before(due - timedelta(days=1), months)
+    # the day the immunization registry first counts a revaccination dose valid
+    from salomat.domains.immunization.service.rules import Age, add_age
+
+    assert due == add_age(completed, Age(months=months))
 
 
 async def test_merged_duplicates_count_once(client, db, make_place, epidemiologist):

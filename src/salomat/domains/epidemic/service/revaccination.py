@@ -99,10 +99,19 @@ def coverage(
 
 
 def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier (the month's last day if shorter)."""
+    """The last completion day from which ``months`` calendar months have passed on
+    ``day``: the same day ``months`` months earlier, and the whole month's end when
+    ``day`` is the last day of its month. Months are added as the immunization registry
+    adds them (``immunization.add_age``: clamped to the month's last day), so a completion
+    on 29-31 August has passed 6 months on 28 February, the day the registry first counts
+    a revaccination valid, and is eligible and due from then: one definition of "6
+    months after" for the registry's check and this count."""
     y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
     m += 1
-    return date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
+    last = calendar.monthrange(y, m)[1]
+    if day.day == calendar.monthrange(day.year, day.month)[1]:
+        return date(y, m, last)
+    return date(y, m, min(day.day, last))
 
 
 def coverage_of_persons(

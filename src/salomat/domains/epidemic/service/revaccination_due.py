@@ -10,6 +10,7 @@ reason, as the immunization worklist does.
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 from typing import Any
 
@@ -76,14 +77,18 @@ class RevaccinationWorklist(BaseModel):
 
 
 def _add_months(day: date, months: int) -> date:
-    return months_before(day, -months)
+    """``day`` plus calendar months, clamped to the month's last day (31 August + 6 months
+    is 28 February), as the immunization registry adds an interval (``add_age``)."""
+    y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
+    m += 1
+    return date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
 
 
 def first_due_day(completed: date, interval_months: int) -> date:
     """The first day on which the eligibility rule (``completed <= months_before(day,
-    interval_months)``) holds. Adding the months to a month's last days can land a day or
-    more early (31 Dec + 6 months is 30 Jun, but 6 months before 30 Jun is 30 Dec, before
-    the completion): the first later day on which the rule holds then."""
+    interval_months)``) holds: the completion plus the interval, clamped to the month's end
+    (``months_before`` is its inverse, so the rule first holds on that day; the loop only
+    guards the inverse)."""
     due = _add_months(completed, interval_months)
     while months_before(due, interval_months) < completed:
         due += timedelta(days=1)
