@@ -349,7 +349,9 @@ async def _card_page(
         "error": None,
         "saved": request.query_params.get("saved") == "1",
         # contraindications and refusals, and marking a dose entered in error
-        "all_series": cal.all_series,
+        # contraindications and refusals stand against a scheduled series; the revaccination
+        # worklist of a series given on indication does not read them, so none is offered
+        "all_series": cal.series,
         "exemption_kinds": EXEMPTION_KINDS,
         "ex_form": {"kind": "contraindication", "starts_on": today.isoformat()},
         "ex_errors": {},

@@ -474,8 +474,10 @@ async def record_dose(
         await session.flush()
     except (IntegrityError, StaleDataError) as e:
         raise Conflict(
-            f"Another {data.antigen} dose was recorded for this person at the same time; "
-            "reload the card and retry."
+            N_(
+                "Another dose of this vaccine was recorded for this person at the same time; "
+                "reload the card and retry."
+            )
         ) from e
     moved = len([c for c in changes if c[0] is not dose])
     detail = f"{dose.antigen}/{dose.dose_number}"

@@ -49,7 +49,13 @@ async def record_exemption(
     starts = data.starts_on or today
     errors: list[FieldError] = []
     if data.antigen is not None and cal.get(data.antigen) is None:
-        errors.append(FieldError("antigen", f"{data.antigen!r} is not in the calendar"))
+        errors.append(
+            FieldError(
+                "antigen",
+                N_("%(code)s is not a series of the calendar"),
+                {"code": data.antigen},
+            )
+        )
     if not data.reason.strip():
         errors.append(FieldError("reason", N_("is required")))
     if data.ends_on is not None and data.ends_on < starts:
