@@ -18,7 +18,6 @@ from salomat.core.audit import AuditEvent
 from salomat.domains.epidemic.service.notifications import today
 from salomat.fhir import epidemic as mapper
 from salomat.fhir.patient import national_system
-from tests.conftest import BACKEND
 from tests.factories import national_id_for
 from tests.fhir.validator import invalid, schema_errors
 
@@ -214,13 +213,6 @@ async def test_transaction_is_all_or_nothing(client, scene) -> None:  # type: ig
     ]
 
 
-@pytest.mark.xfail(
-    BACKEND == "sqlite",
-    strict=True,
-    reason="SQLite (pysqlite's own transaction handling, core/db.py): when a record "
-    "create's SAVEPOINT is the request's first write it starts the transaction and its "
-    "RELEASE commits it; the same with two record entries alone",
-)
 async def test_transaction_whose_first_write_is_a_record_create(client, scene) -> None:  # type: ignore[no-untyped-def]
     t = today()
     plain = _condition(scene)

@@ -75,6 +75,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_savepoint_in_a_transaction(conn: Any, _name: Any) -> None:
+    """SQLite: a SAVEPOINT outside a transaction starts one of its own, which its RELEASE
+    commits. The driver (pysqlite, under aiosqlite) begins a transaction only before
+    INSERT/UPDATE/DELETE, so a service's savepoint that is the request's first write was
+    committed on release, and a later refusal of the same request (a FHIR transaction's
+    next entry) could not undo it. Begin the request's transaction first, as PostgreSQL
+    has it (tests/fhir/test_epidemic_bundle.py, tests/core/test_db.py)."""
+    dbapi = conn.connection.dbapi_connection
+    raw = getattr(dbapi, "_connection", dbapi)  # aiosqlite's connection under the adapter
+    if getattr(raw, "in_transaction", True):
+        return
+    cur = dbapi.cursor()
+    try:
+        cur.execute("BEGIN")
+    finally:
+        cur.close()
+
+
 def get_engine(url: str | None = None) -> AsyncEngine:
     url = url or get_settings().resolved_database_url()
     engine = _engines.get(url)
@@ -98,6 +116,7 @@ def get_engine(url: str | None = None) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint_in_a_transaction)
         _engines[url] = engine
     return engine
 
