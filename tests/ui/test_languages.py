@@ -465,13 +465,21 @@ async def _insurance_ids(session: Any) -> dict[str, list[Any]]:
 
 async def _notification_ids(session: Any) -> dict[str, list[Any]]:
     """The demo's first case notification (its page, read by the notifying polyclinic and
-    the epidemiologist)."""
+    the epidemiologist) and its region (the epidemic dashboard's region page)."""
     from sqlalchemy import select
 
     from salomat.domains.epidemic.models import CaseNotification
+    from salomat.domains.registry.models import Territory
 
     first = await session.scalar(select(CaseNotification.id).order_by(CaseNotification.id))
-    return {"notification_id": [first]}
+    region = await session.scalar(
+        select(Territory.code)
+        .join(CaseNotification, CaseNotification.region_id == Territory.id)
+        .order_by(CaseNotification.id)
+        .limit(1)
+    )
+    # and the region of it (the dashboard's region page: its curve, Rt, fans)
+    return {"notification_id": [first], "region": [region]}
 
 
 async def _subscription_ids(session: Any) -> dict[str, list[Any]]:

@@ -522,11 +522,12 @@ async def dashboard_download(request: Request, session: DbSession, principal: Re
     return csv_download(situation_view.situation_csv(s, lang))
 
 
-@web.get("/epidemic/region/{code}", response_class=HTMLResponse)
+@web.get("/epidemic/region/{region}", response_class=HTMLResponse)
 async def dashboard_region_page(
-    request: Request, session: DbSession, principal: Reader, code: str
+    request: Request, session: DbSession, principal: Reader, region: str
 ) -> Response:
     """One region: its curve, Rt, the forecast fans against its beds, zones and alerts."""
+    code = region
     lang = language_of(request)
     q, errors = _query(request)
     ctx: dict[str, Any] = {"d": None, "code": code, "errors": errors, **_form(lang, q)}
