@@ -223,7 +223,11 @@ class BodySizeLimitMiddleware:
             return
         max_bytes = self.limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        if (
+            declared is not None
+            and (declared.isascii() and declared.isdigit())
+            and int(declared) > max_bytes
+        ):
             response = problem(Request(scope), self._error(max_bytes, int(declared)))
             await response(scope, receive, send)
             return

@@ -87,7 +87,7 @@ async def search_related_persons(
     if raw is None:
         raise Invalid.fields([FieldError("patient", "is required")])
     v = raw.removeprefix("Patient/")
-    if not v.isdigit():
+    if not (v.isascii() and v.isdigit()):
         raise Invalid.fields([FieldError("patient", "must be a Patient id or Patient/<id>")])
     child = int(v)
     b = await service.birth_summary(session, principal, child)

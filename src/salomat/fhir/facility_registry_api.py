@@ -108,7 +108,7 @@ def _ref_ids(params: Params, name: str, kind: str, *, site: bool = False) -> lis
         v = value.removeprefix(f"{kind}/")
         if site:
             fid = mapper.parse_site_id(v)
-            if fid is None and not v.isdigit():
+            if fid is None and not (v.isascii() and v.isdigit()):
                 raise Invalid.fields([FieldError(name, f"must be {kind}/facility-<id>")])
             if fid is not None:
                 out.append(fid)

@@ -148,7 +148,7 @@ async def search_service_requests(
         raise Invalid.fields([FieldError("status", "must be active, completed or revoked")])
     if raw_patient is not None:
         pid = raw_patient.removeprefix("Patient/")
-        if not pid.isdigit():
+        if not (pid.isascii() and pid.isdigit()):
             raise Invalid.fields([FieldError("patient", "must be a Patient id or Patient/<id>")])
         found = [
             r

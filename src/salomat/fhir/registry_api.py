@@ -133,7 +133,7 @@ def _ref(params: Params, name: str, kind: str) -> int | None:
     if raw is None:
         return None
     v = raw.removeprefix(f"{kind}/")
-    if not v.isdigit():
+    if not (v.isascii() and v.isdigit()):
         raise Invalid.fields([FieldError(name, f"must be {kind}/<id> or <id>")])
     return int(v)
 

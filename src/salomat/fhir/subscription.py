@@ -354,12 +354,12 @@ def _headers(sub: SubscriptionOut) -> dict[str, str]:
 def _patient_of(resource: dict[str, Any]) -> int | None:
     if resource.get("resourceType") == "Patient":
         rid = str(resource.get("id", ""))
-        return int(rid) if rid.isdigit() else None
+        return int(rid) if (rid.isascii() and rid.isdigit()) else None
     for key in ("subject", "patient"):
         ref = resource.get(key)
         if isinstance(ref, dict):
             tail = str(ref.get("reference", "")).removeprefix("Patient/")
-            if tail.isdigit():
+            if tail.isascii() and tail.isdigit():
                 return int(tail)
     return None
 

@@ -215,7 +215,8 @@ async def test_the_patient_is_found_by_name_and_out_of_scope_is_missing(
     assert f'href="/epidemic/notify?person={clinic.person.id}"' in page.text
     stranger = await make_person()  # attached nowhere: outside the doctor's scope
     assert (await client.get(NOTIFY, params={"person": stranger.id})).status_code == 404
-    for junk in ("abc", "0", "-1", "99999999999999999999999"):
+    # "²" and "①" are digits to str.isdigit() and not to int(): refused, not a 500
+    for junk in ("abc", "0", "-1", "99999999999999999999999", "²", "1①"):
         r = await client.get(NOTIFY, params={"person": junk})
         assert r.status_code == 422, junk
         assert 'data-testid="error-person"' in r.text

@@ -263,7 +263,7 @@ async def notify_form(request: Request, session: DbSession, principal: Reporter)
     if not raw:
         search = await _find_people(session, principal, request)
         return await _notify_page(request, session, principal, None, {}, search=search)
-    if not raw.isdigit() or not 1 <= int(raw) <= 2**63 - 1:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 2**63 - 1:
         errs = {"person": [FieldError("person", N_("is not a patient's number"))]}
         return await _notify_page(
             request, session, principal, None, {}, search=({}, None, errs), status=422
@@ -286,7 +286,7 @@ async def notify_post(request: Request, session: DbSession, principal: Reporter)
     form["lab_confirmed"] = "1" if _checked(posted, "lab_confirmed") else ""
     form["hospitalised"] = "1" if _checked(posted, "hospitalised") else ""
     person_id = form["person_id"]
-    if not person_id.isdigit() or not 1 <= int(person_id) <= 2**63 - 1:
+    if not (person_id.isascii() and person_id.isdigit()) or not 1 <= int(person_id) <= 2**63 - 1:
         raise Invalid.fields([FieldError("person_id", N_("is not a patient's number"))])
     person = await registry.get_person(session, principal, int(person_id), purpose="notification")
     raw = {

@@ -539,7 +539,9 @@ async def mobile_page(request: Request, session: DbSession, principal: Reader) -
             ctx["teams"] = await mobile.list_teams(session, principal)
             team_id: int | None = None
             if team:
-                if not team.isdigit() or int(team) not in {t.id for t in ctx["teams"]}:
+                if not (team.isascii() and team.isdigit()) or int(team) not in {
+                    t.id for t in ctx["teams"]
+                }:
                     errors.append(FieldError("team", N_("is not one of the choices")))
                 else:
                     team_id = int(team)

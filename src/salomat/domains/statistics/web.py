@@ -241,7 +241,7 @@ def _years(request: Request) -> tuple[int, list[FieldError]]:
     raw, errors = query_text(request, "years", 4)
     if errors or not raw:
         return 10, errors
-    if not raw.isdigit() or not 1 <= int(raw) <= 50:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 50:
         return 10, [FieldError("years", N_("must be between 1 and 50"))]
     return int(raw), []
 

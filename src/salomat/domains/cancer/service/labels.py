@@ -194,7 +194,7 @@ def site_group_name(code: str | None, lang: str | None = None) -> str:
     """The pack's statistics site group of a topography or ICD-10 code (C18.2: colorectum)
     in ``lang`` (the current language by default); "" when no group covers it. Of several
     groups the narrowest is taken: the totals never name a site."""
-    if not code or not code.startswith("C") or not code[1:3].isdigit():
+    if not code or not code.startswith("C") or not (code[1:3].isascii() and code[1:3].isdigit()):
         return ""
     groups = [g for g in cancer_rules().site_groups if g.code not in _TOTALS and g.covers(code[:3])]
     if not groups:

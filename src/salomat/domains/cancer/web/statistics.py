@@ -65,7 +65,10 @@ def _query(request: Request) -> tuple[dict[str, str], list[FieldError]]:
     typed["standard"] = typed["standard"] or "segi"
     typed["year"] = typed["year"] or str(date.today().year - 1)
     errors = []
-    if not typed["year"].isdigit() or not 1900 <= int(typed["year"]) <= 2100:
+    if (
+        not (typed["year"].isascii() and typed["year"].isdigit())
+        or not 1900 <= int(typed["year"]) <= 2100
+    ):
         errors.append(
             FieldError("year", N_("must be from %(low)s to %(high)s"), {"low": 1900, "high": 2100})
         )

@@ -97,7 +97,7 @@ async def _check(
     if born is None:
         err("person_id", N_("No person has the id %(id)s"), id=data.person_id)
     elif data.onset_date < born:
-        err("onset_date", N_("The onset date is before the person's birth (%(born)s)"), born=born)
+        err("onset_date", N_("The onset date is before the person's birth"))
     district = await registry.territory_by_code(session, data.district)
     region_id = None
     if district is None or district.level != "district":

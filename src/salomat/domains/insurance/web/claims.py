@@ -101,7 +101,7 @@ def line_errors(errors: list[FieldError]) -> list[tuple[int | None, str, FieldEr
     out = []
     for e in errors:
         parts = e.field.split(".")
-        if len(parts) >= 2 and parts[0] == "lines" and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0] == "lines" and (parts[1].isascii() and parts[1].isdigit()):
             out.append((int(parts[1]) + 1, parts[2] if len(parts) > 2 else "", e))
         else:
             out.append((None, e.field, e))

@@ -138,7 +138,7 @@ def line_errors(errors: list[FieldError]) -> list[tuple[int | None, str, FieldEr
     out: list[tuple[int | None, str, FieldError]] = []
     for e in errors:
         parts = e.field.split(".")
-        if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit():
+        if len(parts) == 3 and parts[0] == "lines" and (parts[1].isascii() and parts[1].isdigit()):
             out.append((int(parts[1]), parts[2], e))
         else:
             out.append((None, e.field, e))
@@ -175,7 +175,7 @@ async def import_page(request: Request, session: DbSession, principal: Manager) 
     raw = (request.query_params.get("import") or "").strip()
     if not raw:
         return await _import_page(request, session, {})
-    if not raw.isdigit() or not 0 < int(raw) < 2**62:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**62:
         raise NotFound(N_("Payment file %(id)s not found."), params={"id": raw[:20]})
     again = request.query_params.get("again") == "1"
     result = await contributions.get_import(session, int(raw), again=again)
@@ -310,7 +310,7 @@ async def arrears_page(request: Request, session: DbSession, principal: Manager)
     month_from, month_to = _period(request)
     payer = (request.query_params.get("payer") or "").strip()
     if payer:
-        if not payer.isdigit() or not 0 < int(payer) < 2**62:
+        if not (payer.isascii() and payer.isdigit()) or not 0 < int(payer) < 2**62:
             raise NotFound(N_("Payer %(id)s not found."), params={"id": payer[:20]})
         return await _payer_page(request, session, principal, int(payer), month_from, month_to)
     kind = (request.query_params.get("kind") or "")[:16] or None

@@ -176,7 +176,7 @@ async def get_condition(
     """One diagnosis by its FHIR id (``<pregnancy id>-...``); audited as a Condition read."""
     missing = NotFound(f"Condition {condition_id} not found.")
     head, dash, _ = condition_id.partition("-")
-    if not dash or not head.isdigit() or len(head) > 18:
+    if not dash or not (head.isascii() and head.isdigit()) or len(head) > 18:
         await audit.denied(
             session,
             principal,

@@ -180,7 +180,7 @@ def _population(
     year = 0
     if not year_raw:
         _issue(issues, line, "year", "required with the population")
-    elif not year_raw.isdigit() or not 1900 <= int(year_raw) <= 2100:
+    elif not (year_raw.isascii() and year_raw.isdigit()) or not 1900 <= int(year_raw) <= 2100:
         _issue(issues, line, "year", f"{year_raw!r} is not a year between 1900 and 2100")
     else:
         year = int(year_raw)

@@ -302,7 +302,7 @@ async def _chosen(session: Session, raw: str) -> tuple[int | None, list[FieldErr
     """The existing practitioner chosen, or ``None`` for a new one."""
     if raw in ("", NEW):
         return None, []
-    if not raw.isdigit() or not 1 <= int(raw) < 2**31:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) < 2**31:
         return None, [FieldError("practitioner_id", N_("choose a practitioner from the list"))]
     try:
         p = await service.get_practitioner(session, int(raw))
@@ -393,7 +393,9 @@ async def _refused(
         ctx["errors"] = errors
         ctx["loose"] = forms.loose(errors, ADD_FIELDS)
         chosen_id = form.get("practitioner_id", "")
-        if chosen_id.isdigit() and 1 <= int(chosen_id) < 2**31:  # keep it in the list
+        if (chosen_id.isascii() and chosen_id.isdigit()) and 1 <= int(
+            chosen_id
+        ) < 2**31:  # keep it in the list
             try:
                 chosen = await service.get_practitioner(session, int(chosen_id))
                 if chosen.id not in {p.id for p in ctx["choices"]}:

@@ -249,7 +249,7 @@ async def last_computed_year(session: AsyncSession, today: date | None = None) -
     """The newest closed year the aggregate job has computed (None: none yet)."""
     today = _today(today)
     for code in await computed_periods(session):
-        if len(code) == 4 and code.isdigit() and int(code) < today.year:
+        if len(code) == 4 and (code.isascii() and code.isdigit()) and int(code) < today.year:
             return code
     return None
 
