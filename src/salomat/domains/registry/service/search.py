@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import Select, column, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salomat.core.errors import FieldError, Invalid
+from salomat.core.errors import N_, FieldError, Invalid
 from salomat.core.pagination import Page, PageParams
 from salomat.core.security import Principal
 from salomat.country import names
@@ -385,8 +385,8 @@ async def search_persons(
     if not (q.national_id or q.name or q.family or q.given):
         raise Invalid.fields(
             [
-                FieldError("national_id", "give a national id or a name"),
-                FieldError("name", "give a national id or a name"),
+                FieldError("national_id", N_("give a national id or a name")),
+                FieldError("name", N_("give a national id or a name")),
             ]
         )
     facility_id = None
@@ -407,7 +407,7 @@ async def search_persons(
     else:
         terms = _terms(q.name, q.family, q.given)
         if not terms:
-            raise Invalid.fields([FieldError("name", "give at least one letter of a name")])
+            raise Invalid.fields([FieldError("name", N_("give at least one letter of a name"))])
         found = await name_matches(
             session,
             terms,
