@@ -9,7 +9,6 @@ country's numbers; adding a country means adding a directory, not code.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from salomat.core.errors import FieldError, Invalid
+from salomat.country.frozen import FrozenDict, freeze
 
 PACKS_DIR = Path(__file__).resolve().parent
 _CODE = re.compile(r"^[A-Z]{2}$")
@@ -37,8 +37,11 @@ def countries() -> list[str]:
 
 
 def load(country: str, name: str = "pack") -> dict[str, Any]:
-    """The YAML file ``<country>/<name>.yaml`` as a dict (a copy: callers may change it)."""
-    return copy.deepcopy(_read(country.upper(), name))
+    """The YAML file ``<country>/<name>.yaml`` as a read-only dict, parsed once and shared:
+    the same object on every call, never copied (issue 24). Its dicts and lists refuse
+    changes (``TypeError``, naming the file; :mod:`salomat.country.frozen`): a caller that
+    must change what it read takes a copy, ``copy.deepcopy(load(...))`` or ``dict(...)``."""
+    return _read(country.upper(), name)
 
 
 def demo(country: str) -> dict[str, Any]:
@@ -118,7 +121,7 @@ def edition(
 
 
 @lru_cache
-def _read(country: str, name: str) -> dict[str, Any]:
+def _read(country: str, name: str) -> FrozenDict:
     if not _CODE.match(country) or not _NAME.match(name):
         raise PackError(f"not a country pack file: {country}/{name}")
     path = PACKS_DIR / country / f"{name}.yaml"
@@ -128,4 +131,5 @@ def _read(country: str, name: str) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise PackError(f"{country}/{name}.yaml must hold a mapping at the top")
-    return data
+    frozen: FrozenDict = freeze(data, origin=f"the country pack file {country}/{name}.yaml")
+    return frozen

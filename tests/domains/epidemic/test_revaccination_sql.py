@@ -8,6 +8,7 @@ notice, the CSV and the MeasureReport.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
@@ -652,7 +653,7 @@ def test_a_malformed_revaccination_section_is_refused_naming_the_key():
         ("age_bands", [18, 30], "age_bands"),
         ("age_bands", [0, 30, 30], "age_bands"),
     ):
-        data = pack.load("KZ", "epidemic")
+        data = copy.deepcopy(pack.load("KZ", "epidemic"))  # the pack is read-only
         data["revaccination"][key] = value
         with pytest.raises(pack.PackError, match=named):
             parse_definition("KZ", data)

@@ -7,6 +7,7 @@ edition's words give it (docs/planning.md explains the inclusivity chosen).
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
 import pytest
@@ -149,7 +150,7 @@ def test_open_band_not_last_refused() -> None:
 
 
 def test_pack_with_overlapping_edition_refused_on_load() -> None:
-    data = pack.load("KZ", "planning")
+    data = copy.deepcopy(pack.load("KZ", "planning"))  # the pack is read-only: change a copy
     data["norms"][2]["bands"][1]["max_population"] = 600  # 50-600 over 500-1499
     with pytest.raises(BandError, match=r"kz-2022.*500-1499"):
         norms.parse_pack("KZ", data, pack.load("KZ", "pack"))
@@ -214,7 +215,7 @@ def test_uz_brigade_editions() -> None:
 
 
 def test_malformed_pack_is_a_pack_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = pack.load("KZ", "planning")
+    data = copy.deepcopy(pack.load("KZ", "planning"))  # the pack is read-only: change a copy
     del data["units"][0]["level"]
     monkeypatch.setattr(
         pack, "load", lambda c, name="pack": data if name == "planning" else pack._read(c, name)
@@ -228,7 +229,7 @@ def test_malformed_pack_is_a_pack_error(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_unit_outside_the_units_refused() -> None:
-    data = pack.load("KZ", "planning")
+    data = copy.deepcopy(pack.load("KZ", "planning"))  # the pack is read-only: change a copy
     data["norms"][0]["bands"][1]["unit"] = "castle"
     with pytest.raises(pack.PackError, match="castle"):
         norms.parse_pack("KZ", data, pack.load("KZ", "pack"))
@@ -251,7 +252,7 @@ def test_mobile_weekend_read_with_the_other_rules(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize("weekend", [[0, 1, 2, 3, 4, 5, 6], [7], [-1]])
 def test_pack_weekend_out_of_range_refused(weekend: list[int]) -> None:
-    data = pack.load("KZ", "planning")
+    data = copy.deepcopy(pack.load("KZ", "planning"))  # the pack is read-only: change a copy
     data["mobile"]["weekend"] = weekend
     with pytest.raises(pack.PackError, match="weekend"):
         norms.parse_pack("KZ", data, pack.load("KZ", "pack"))
