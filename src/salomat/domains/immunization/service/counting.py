@@ -66,7 +66,9 @@ __all__ = [
     "Validity",
     "check_dose",
     "count_doses",
+    "counting_index",
     "tally",
+    "tally_rows",
 ]
 
 #: a dose repeated because the first was invalid waits this long after the invalid one
@@ -201,11 +203,14 @@ def _count_chain(
     items: list[tuple[int, date, str]],
     out: list[Counted | None] | None,
     t: Tally,
+    born: dict[int, date] | None = None,
 ) -> None:
     """Fill the chain's places with its doses, in date order (``out``: verdicts, if wanted).
 
     ``items``: (index, date given, series of the dose). A place's minimum age and
     interval are the place's; the upper age is the product's (``Chain.upper_age``).
+    ``born``: the person's ``id(age) -> birth + age`` so far, shared by the chains of one
+    person (the calendar's ages are few and held by the calendar): each is computed once.
     """
     slots = c.places
     lead = c.lead.antigen
@@ -213,7 +218,7 @@ def _count_chain(
     k = 0
     floors: dict[int, date] = {}
     given = t.given
-    min_on: dict[int, date] = {}  # id(rule) -> birth + its minimum age
+    min_on: dict[int, date] = {} if born is None else born  # id(age) -> birth + that age
     upper_on: dict[tuple[int, str], date | None] = {}  # (id(rule), product) -> upper date
     for i, on, antigen in items:
         rule = slots[k] if k < len(slots) else c.slot(slots, k)
@@ -230,16 +235,24 @@ def _count_chain(
                 )
             continue
         # the usual case decided in line: old enough, young enough, no repeat floor, far enough
-        first_on = min_on.get(id(rule))
+        first_on = min_on.get(id(rule.min_age))
         if first_on is None:
-            first_on = min_on[id(rule)] = add_age(birth, rule.min_age)
-        key = (id(rule), antigen)
-        if key in upper_on:
-            last_on = upper_on[key]
+            first_on = min_on[id(rule.min_age)] = add_age(birth, rule.min_age)
+        if single:
+            upper = rule.max_age  # ``upper_age`` of the place's own series
+            if upper is None:
+                last_on = None
+            else:
+                last_on = min_on.get(id(upper))
+                if last_on is None:
+                    last_on = min_on[id(upper)] = add_age(birth, upper)
         else:
-            product = c.lead if single else cal.get(antigen) or c.lead
-            upper = c.upper_age(product, rule)
-            last_on = upper_on[key] = add_age(birth, upper) if upper is not None else None
+            key = (id(rule), antigen)
+            if key in upper_on:
+                last_on = upper_on[key]
+            else:
+                upper = c.upper_age(cal.get(antigen) or c.lead, rule)
+                last_on = upper_on[key] = add_age(birth, upper) if upper is not None else None
         ok = on >= first_on and not floors and (last_on is None or on < last_on)
         if ok and rule.after is not None and rule.min_interval is not None:
             prev = given.get(rule.after)
@@ -327,6 +340,63 @@ def count_doses(
 def tally(birth_date: date, doses: Iterable[Any], country: str | Calendar) -> Tally:
     """The counted doses, repeat floors, first dates and plans of one person."""
     return _count(birth_date, list(doses), cal_of(country), verdicts=False)[1]
+
+
+def counting_index(cal: Calendar) -> dict[str, tuple[int, int]]:
+    """For ``tally_rows``: each calendar antigen's chain (its place in ``counting_order``)
+    and rank in the chain (the order of a chain's series on one day; -1 in a lone series).
+
+    What ``_count`` asks the calendar per dose (``get``, ``chain``, the index in the
+    chain), asked once per calendar: a worklist prepares it once for every child.
+    """
+    chains = cal.counting_order
+    position = {id(c): i for i, c in enumerate(chains)}
+    out: dict[str, tuple[int, int]] = {}
+    for s in cal.all_series:
+        c = cal.chain(s.antigen)
+        if c is None or cal.get(s.antigen) is None:
+            continue
+        out[s.antigen] = (position[id(c)], c.antigens.index(s.antigen) if len(c.series) > 1 else -1)
+    return out
+
+
+def tally_rows(
+    birth_date: date,
+    rows: Iterable[tuple[str, date]],
+    cal: Calendar,
+    index: dict[str, tuple[int, int]],
+) -> Tally:
+    """``tally`` for stored doses as plain ``(antigen, given_on)`` tuples (a bulk read's).
+
+    ``rows`` leave out the doses entered in error; ``index`` is ``counting_index(cal)``.
+    The same order as ``_count`` (date, then the chain's series order) and the same
+    ``_count_chain``, without the per-dose attribute reads and calendar look-ups
+    (property-tested equal to ``tally``). ``_count`` breaks the remaining ties by id, but
+    doses of one series on one day are alike to the count (it reads their date and
+    series only), so their order among themselves does not change the tally.
+    """
+    groups: dict[int, list[tuple[int, date, str]]] = {}
+    multi: dict[int, bool] = {}
+    for antigen, on in rows:
+        pos = index.get(antigen)
+        if pos is None:
+            continue  # an antigen the calendar does not have: left as recorded
+        items = groups.get(pos[0])
+        if items is None:
+            items = groups[pos[0]] = []
+            multi[pos[0]] = pos[1] >= 0
+        items.append((0, on, antigen))
+    t = Tally()
+    chains = cal.counting_order
+    born: dict[int, date] = {}
+    for i in sorted(groups):
+        items = groups[i]
+        if multi[i]:
+            items.sort(key=lambda x: (x[1], index[x[2]][1]))
+        else:
+            items.sort()  # one series: by date
+        _count_chain(chains[i], cal, birth_date, items, None, t, born)
+    return t
 
 
 def check_dose(

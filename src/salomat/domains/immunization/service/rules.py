@@ -72,12 +72,17 @@ class Age:
         return "".join(parts)
 
 
+#: one object per age value: equal ages parsed from the pack are the same object, so a
+#: person's ``birth + age`` can be remembered by ``id(age)`` (``counting._count_chain``)
+_AGES: dict[Age, Age] = {}
+
+
 def parse_age(value: str | int | None) -> Age | None:
     """``"2m"``, ``"6w"``, ``"10y"``, ``"0d"``, ``"11y6m"`` (an int is days)."""
     if value is None:
         return None
     if isinstance(value, int):
-        return Age(days=value)
+        return _interned(Age(days=value))
     text = str(value).replace(" ", "")
     if not _AGE.match(text):
         raise pack.PackError(f"not an age: {value!r} (use 0d, 6w, 2m, 9y, 11y6m)")
@@ -91,7 +96,11 @@ def parse_age(value: str | int | None) -> Age | None:
             days += 7 * int(n)
         else:
             days += int(n)
-    return Age(years, months, days)
+    return _interned(Age(years, months, days))
+
+
+def _interned(age: Age) -> Age:
+    return _AGES.setdefault(age, age)
 
 
 def add_age(start: date, age: Age) -> date:

@@ -69,7 +69,9 @@ from salomat.domains.immunization.service.counting import (
     Validity,
     check_dose,
     count_doses,
+    counting_index,
     tally,
+    tally_rows,
 )
 from salomat.domains.immunization.service.rules import (
     Age,
@@ -404,6 +406,9 @@ class DueOn:
         self._steps: dict[str | None, tuple[_Step, ...]] = {}
         self._boosters: dict[str | None, tuple[Series, ...]] = {}
         self._planned: dict[str | None, tuple[Series, ...]] = {}
+        self._index = counting_index(self.cal)
+        #: the antigens whose doses count (the calendar's, scheduled or on indication)
+        self.antigens = sorted(self._index)
 
     def _prepare(self, sex: str | None) -> None:
         cal, today = self.cal, self.today
@@ -446,10 +451,27 @@ class DueOn:
         exemptions: Iterable[Any],
     ) -> list[DueDose]:
         """The person's due and overdue doses, oldest due date first."""
+        return self._due(birth_date, sex, tally(birth_date, doses, self.cal), exemptions)
+
+    def next_due_rows(
+        self,
+        birth_date: date,
+        sex: str | None,
+        doses: Iterable[tuple[str, date]],
+        exemptions: Iterable[Any],
+    ) -> list[DueDose]:
+        """``next_due`` for doses as plain ``(antigen, given_on)`` tuples, those entered in
+        error left out (a worklist's bulk read): counted by ``tally_rows``. Doses of an
+        antigen outside ``antigens`` count nowhere and may be left out too."""
+        t = tally_rows(birth_date, doses, self.cal, self._index)
+        return self._due(birth_date, sex, t, exemptions)
+
+    def _due(
+        self, birth_date: date, sex: str | None, t: Tally, exemptions: Iterable[Any]
+    ) -> list[DueDose]:
         if sex not in self._steps:
             self._prepare(sex)
         cal, today = self.cal, self.today
-        t = tally(birth_date, doses, cal)
         given, floors = t.given, t.floors
         exempts = list(exemptions)
         plans = _plans(cal, self._planned[sex], birth_date, t, today)

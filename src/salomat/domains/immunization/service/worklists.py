@@ -26,11 +26,12 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
 from salomat.core.config import get_settings
+from salomat.core.db import dialect_name
 from salomat.core.downloads import CsvFile, csv_text
 from salomat.core.errors import FieldError, Forbidden, Invalid
 from salomat.core.i18n import N_
@@ -78,32 +79,52 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+#: between two doses in a child's aggregated string (no calendar antigen code holds it)
+_SEP = "\x1e"
+
+
 async def _records(
-    session: AsyncSession, ids: list[int]
-) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
-    """The page's doses and exemptions as plain rows (the engine reads attributes only)."""
-    doses: dict[int, list[Any]] = defaultdict(list)
-    # doses entered in error count nowhere in the engine: they are not read (the status is,
-    # as the engine asks each dose for it). The engine counts the doses itself, in date
-    # order (id breaks a tie), so the recorded number and stored verdict are not read.
-    for d in await session.execute(
-        select(Dose.id, Dose.person_id, Dose.antigen, Dose.given_on, Dose.status).where(
-            Dose.person_id.in_(ids), Dose.status != "entered_in_error"
+    session: AsyncSession, facility_id: int, born_from: date, born_to: date, antigens: list[str]
+) -> tuple[dict[int, list[tuple[str, date]]], dict[int, list[Any]]]:
+    """The doses and exemptions of the facility's children, one statement each.
+
+    The children are the registry's (``attached_ids_query``, the people
+    ``attached_people`` pages through) joined in SQL: no id list is sent. The doses
+    the engine counts (``antigens``: the calendar's; entered in error left out)
+    come as one row per child, ``<given_on><antigen>`` joined by ``_SEP``: a
+    twentieth of the rows a row per dose would make the driver and SQLAlchemy turn
+    into Python objects. They are ``(antigen, given_on)`` for
+    ``DueOn.next_due_rows``, which counts them itself in date order: the recorded
+    number and stored verdict are not read.
+    """
+    children = registry.attached_ids_query(facility_id, born_from=born_from, born_to=born_to)
+    d = Dose.__table__.c
+    if dialect_name(session) == "postgresql":
+        day = func.to_char(d.given_on, "YYYY-MM-DD", type_=String)  # whatever the DateStyle
+    else:
+        day = type_coerce(d.given_on, String)  # SQLite stores a date as YYYY-MM-DD
+    per_child = (
+        select(d.person_id, func.aggregate_strings(day + d.antigen, _SEP))
+        .where(
+            d.person_id.in_(children),
+            d.status != "entered_in_error",
+            d.antigen.in_(antigens),
+        )
+        .group_by(d.person_id)
+    )
+    parse = date.fromisoformat
+    doses: dict[int, list[tuple[str, date]]] = {
+        person_id: [(x[10:], parse(x[:10])) for x in joined.split(_SEP)]
+        for person_id, joined in await session.execute(per_child)
+    }
+    e = Exemption.__table__.c
+    exemptions: dict[int, list[Any]] = defaultdict(list)
+    for row in await session.execute(
+        select(e.person_id, e.antigen, e.kind, e.starts_on, e.ends_on, e.withdrawn_on).where(
+            e.person_id.in_(children)
         )
     ):
-        doses[d.person_id].append(d)
-    exemptions: dict[int, list[Any]] = defaultdict(list)
-    for e in await session.execute(
-        select(
-            Exemption.person_id,
-            Exemption.antigen,
-            Exemption.kind,
-            Exemption.starts_on,
-            Exemption.ends_on,
-            Exemption.withdrawn_on,
-        ).where(Exemption.person_id.in_(ids))
-    ):
-        exemptions[e.person_id].append(e)
+        exemptions[row.person_id].append(row)
     return doses, exemptions
 
 
@@ -132,6 +153,11 @@ async def immunization_worklist(
         section_code = ""
     born_from = _years_before(end, CHILD_UNDER_YEARS) + timedelta(days=1)
     due_on = schedule.DueOn(get_settings().country, end)
+    doses, exemptions = await _records(
+        session, principal.facility_id, born_from, end, due_on.antigens
+    )
+    no_doses: list[tuple[str, date]] = []
+    no_exemptions: list[Any] = []
     rows: list[ImmunizationWorklistRow] = []
     after = 0
     while True:
@@ -147,10 +173,9 @@ async def immunization_worklist(
         if not page:
             break
         after = page[-1].id
-        doses, exemptions = await _records(session, [p.id for p in page])
         for p in page:
-            due = due_on.next_due(
-                p.birth_date, p.sex, doses.get(p.id, ()), exemptions.get(p.id, ())
+            due = due_on.next_due_rows(
+                p.birth_date, p.sex, doses.get(p.id, no_doses), exemptions.get(p.id, no_exemptions)
             )
             if not due:
                 continue
