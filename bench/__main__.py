@@ -4,6 +4,8 @@
     .venv/bin/python -m bench --people 100000          # smaller
     .venv/bin/python -m bench --people 100000,1000000  # growth from 100k to 1M
     .venv/bin/python -m bench --suites api --quick     # one suite, short runs
+    .venv/bin/python -m bench --suites api --profile   # + where the server's CPU goes
+    .venv/bin/python -m bench --suites api --workers 1,2   # + register, read at 1, 2 workers
 
 For each size a synthetic population is loaded once with ``salomat synth``
 into the database ``bench_<country>_<size>`` of the server in
@@ -170,6 +172,30 @@ def prepare(country: str, people: int, seed: int, *, fresh: bool) -> tuple[str, 
     return url, run
 
 
+def code() -> dict[str, Any]:
+    """Which salomat the run measured: its source path (a checkout put first on PYTHONPATH
+    to measure another commit, ``git worktree add /tmp/before <commit>``) and commit."""
+    import salomat
+
+    where = Path(salomat.__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", ""
+    return {"salomat": str(where), "commit": commit, "uncommitted_changes": bool(dirty)}
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -226,6 +252,16 @@ def markdown(result: dict[str, Any]) -> str:
         "the database share this machine. Country pack "
         f"{result['country']}, seed {result['seed']}.",
         "",
+        *(
+            [
+                f"Code measured: {c['salomat']} at {c['commit']}"
+                + (" with uncommitted changes" if c.get("uncommitted_changes") else "")
+                + ".",
+                "",
+            ]
+            if (c := result.get("code"))
+            else []
+        ),
         "## Populations",
         "",
         "| people | database | loaded | synth seconds | rows |",
@@ -258,6 +294,16 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {f.get('baseline') or ''} | {_fmt(f.get('baseline_value'))} "
             f"| {_fmt(f.get('ratio'))} | {f.get('target') or ''} | {met} |"
         )
+    lines += _workers_table(result["figures"])
+    profiles: dict[str, dict[str, Any]] = {}
+    for f in result["figures"]:  # a scenario's profile once, under its first figure's name
+        p = (f.get("detail") or {}).get("profile")
+        if p and p not in profiles.values():
+            profiles[f"{f['name']} ({_label(f['people'])})"] = p
+    if profiles:
+        from bench.profile import markdown as profile_markdown
+
+        lines += ["", *profile_markdown(profiles)]
     if result.get("errors"):
         lines += ["", "## Suites that failed", ""]
         lines += [
@@ -302,8 +348,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short runs: to try, not for figures")
     ap.add_argument("--fresh", action="store_true", help="reload the synthetic populations")
     ap.add_argument("--out", default=None, help="results file name (default: <date>-bench)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="api suite: py-spy records the server in the measured window of register, read "
+        "and the FHIR Patient create and read; the CPU by layer goes into the results",
+    )
+    ap.add_argument(
+        "--workers",
+        default="",
+        help="api suite: also register and read at each of these `salomat serve --workers` "
+        "counts (e.g. 1,2), reported side by side",
+    )
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.people.split(",") if s.strip()]
+    workers = tuple(int(s) for s in args.workers.split(",") if s.strip())
+    if any(n < 1 for n in workers):
+        ap.error("--workers: counts of 1 or more")
     suites = [s.strip() for s in args.suites.split(",") if s.strip()]
     unknown = [s for s in suites if s not in SUITES]
     if unknown:
@@ -315,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         "country": country,
         "seed": args.seed,
         "quick": args.quick,
+        "profile": args.profile,
+        "workers": list(workers),
+        "code": code(),
         "machine": machine(),
         "load_average_start": load_average(),
         "populations": [],
@@ -328,7 +392,13 @@ def main(argv: list[str] | None = None) -> int:
             {"people": people, "database": url.rsplit("/", 1)[1], **_jsonable(run)}
         )
         ctx = BenchContext(
-            url=url, people=people, country=country, seed=args.seed, quick=args.quick
+            url=url,
+            people=people,
+            country=country,
+            seed=args.seed,
+            quick=args.quick,
+            profile=args.profile,
+            workers=workers,
         )
         for key, value in ctx.env().items():
             if key.startswith("SALOMAT_"):
@@ -362,6 +432,37 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / f"{name}.md").write_text(markdown(result))
     print(f"Results: {(RESULTS / f'{name}.md').relative_to(ROOT)} and .json")
     return 1 if result["errors"] else 0
+
+
+def _workers_table(figures: list[dict[str, Any]]) -> list[str]:
+    """``--workers``: register and read at each worker count, side by side."""
+    rows: dict[tuple[int, int], dict[str, dict[str, Any]]] = {}
+    for f in figures:
+        n = (f.get("detail") or {}).get("workers")
+        if n is not None:
+            what = "register" if f["name"].startswith("register") else "read"
+            rows.setdefault((f["people"], n), {})[what] = f
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Worker processes (`salomat serve --workers N`)",
+        "",
+        "| people | workers | register req/s | p99 ms | × 1 worker | read req/s | p95 ms "
+        "| × 1 worker |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for (people, n), got in sorted(rows.items()):
+        cells = []
+        for what, p in (("register", "p99"), ("read", "p95")):
+            f = got.get(what)
+            if f is None:
+                cells += ["", "", ""]
+                continue
+            lat = (f["detail"].get("latency_ms") or {}).get(p)
+            cells += [_fmt(f["value"]), _fmt(lat), _fmt(f.get("ratio"))]
+        lines.append(f"| {people:,} | {n} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _verdict(met: bool | None) -> str:

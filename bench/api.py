@@ -68,6 +68,11 @@ PASSWORD = "bench-password-not-secret"  # noqa: S105 - accounts of a dropped cop
 #: at most this many requests per second are expected of a write: the plan carries
 #: enough distinct items for it (a write plan that runs dry says so: "exhausted")
 MAX_WRITE_RATE = 700
+#: the scenarios ``--profile`` records (py-spy on the server, bench/profile.py)
+PROFILED = ("register", "fhir_create", "read", "fhir_read")
+TWIN_NAMES = (("register", "register a person"), ("read", "read a person by id"))
+#: a FHIR twin within 1.3 x its REST twin: its throughput at least 1 / 1.3 of the REST one
+TWIN_RATIO_MIN = round(1 / 1.3, 3)
 
 
 # ---- processes -----------------------------------------------------------------------------
@@ -88,7 +93,9 @@ def _get(url: str, timeout: float = 5.0) -> int:
 
 
 @contextlib.contextmanager
-def _server(cmd: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def _server(
+    cmd: list[str], env: dict[str, str], ready_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """One server subprocess, up until its readiness URL answers 200, stopped on exit."""
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -100,7 +107,7 @@ def _server(cmd: list[str], env: dict[str, str], ready_url: str) -> Iterator[Non
                     tail = log.read()[-3000:].decode(errors="replace")
                     raise RuntimeError(f"{' '.join(cmd)} did not become ready:\n{tail}")
                 time.sleep(0.3)
-            yield
+            yield proc
         finally:
             proc.terminate()
             try:
@@ -110,8 +117,18 @@ def _server(cmd: list[str], env: dict[str, str], ready_url: str) -> Iterator[Non
                 proc.wait()
 
 
-def _loadgen(plan: dict[str, Any], work: Path) -> dict[str, Any]:
+def _loadgen(
+    plan: dict[str, Any], work: Path, profile: tuple[int, Path] | None = None
+) -> dict[str, Any]:
+    """Run one plan; with ``profile`` (the server's pid, a file), py-spy records the server
+    during the plan's measured window (bench/profile.py) into ``result["profile"]``."""
     before = load_average()
+    window = None
+    if profile is not None:
+        from bench.profile import WindowProfile
+
+        pid, out = profile
+        window = WindowProfile(pid, float(plan["warmup"]), float(plan["duration"]), out).start()
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir=work, delete=False) as f:
         json.dump(plan, f)
     try:
@@ -128,6 +145,8 @@ def _loadgen(plan: dict[str, Any], work: Path) -> dict[str, Any]:
         raise RuntimeError(f"the load generator failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout)
     result["load_average"] = {"before": before, "after": load_average()}
+    if window is not None:
+        result["profile"] = window.join()
     return result
 
 
@@ -156,20 +175,53 @@ class AppServer:
     port: int
     base: str
     admin_token: str
+    #: the server process (uvicorn's supervisor when it has several workers)
+    pid: int = 0
+    #: the command that serves it
+    command: tuple[str, ...] = ()
 
 
 @contextlib.contextmanager
 def app_server(
-    ctx: BenchContext, admin: str, env: dict[str, str] | None = None
+    ctx: BenchContext, admin: str, env: dict[str, str] | None = None, workers: int | None = None
 ) -> Iterator[AppServer]:
     """``salomat serve`` on a free port against ``ctx``'s database, with the admin account
-    ``admin`` made first by the CLI (the other accounts go through the API: ``add_user``)."""
+    ``admin`` made first by the CLI (the other accounts go through the API: ``add_user``);
+    ``workers``: ``salomat serve --workers N``."""
     _cli(ctx, "user", "create", f"--username={admin}", "--role=admin", f"--password={PASSWORD}")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    serve = [str(Path(sys.executable).parent / "salomat"), "serve", "--port", str(port)]
-    with _server(serve, env or ctx.env(), base + "/readyz"):
-        yield AppServer(port, base, _token(base, admin))
+    serve = serve_command(port, workers)
+    with _server(serve, env or ctx.env(), base + "/readyz") as proc:
+        yield AppServer(port, base, _token(base, admin), proc.pid, tuple(serve))
+
+
+def serve_command(port: int, workers: int | None = None) -> list[str]:
+    """``salomat serve --port P [--workers N]``; a ``salomat`` older than ``--workers``
+    (a "before" checkout on PYTHONPATH) is served by uvicorn's own command with the same
+    arguments (what docs/operations.md said to run for several workers)."""
+    salomat = str(Path(sys.executable).parent / "salomat")
+    serve = [salomat, "serve", "--port", str(port)]
+    if not workers:
+        return serve
+    if "--workers" in _serve_help():
+        return [*serve, "--workers", str(workers)]
+    return [
+        sys.executable, "-m", "uvicorn", "salomat.main:create_app", "--factory",
+        "--port", str(port), "--workers", str(workers), "--no-access-log",
+        "--no-server-header",
+    ]  # fmt: skip
+
+
+def _serve_help() -> str:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "salomat"), "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    return out.stdout
 
 
 def add_user(app: AppServer, username: str, role: str, **fields: Any) -> str:
@@ -361,6 +413,26 @@ def registrations(
     return [b for b in out if b["national_id"] not in taken]
 
 
+def fhir_patient(body: dict[str, Any], country: str) -> dict[str, Any]:
+    """The FHIR Patient of a REST registration ``body`` (``registrations``): the same
+    national id, names, birth date, sex, facility and duplicate reason."""
+    from salomat.country.national_id import system_uri
+    from salomat.fhir.common import FACILITY_SYSTEM
+    from salomat.fhir.patient import DUPLICATE_REASON_EXT
+
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": system_uri(country), "value": body["national_id"]}],
+        "name": [{"family": body["family_name"], "given": [body["given_name"]]}],
+        "gender": body["sex"],
+        "birthDate": body["birth_date"],
+        "generalPractitioner": [
+            {"identifier": {"system": FACILITY_SYSTEM, "value": body["attached_facility_code"]}}
+        ],
+        "extension": [{"url": DUPLICATE_REASON_EXT, "valueString": body["duplicate_reason"]}],
+    }
+
+
 def _cyrillic(name: str) -> bool:
     return any("\u0400" <= c <= "\u04ff" for c in name)
 
@@ -424,6 +496,9 @@ def _detail(result: dict[str, Any]) -> dict[str, Any]:
     )
     if result.get("failures"):
         d["failures"] = result["failures"]
+    for key in ("profile", "command"):
+        if key in result:
+            d[key] = result[key]
     if "steps" in result:
         d["steps"] = {
             k: {"throughput": v["throughput"], "latency_ms": v["latency_ms"]}
@@ -611,7 +686,17 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
     # one account by the CLI, the others through the API once the server is up
     admin = f"bench-admin-{tag}"
     results: dict[str, dict[str, Any]] = {}
-    regs = registrations(conn, ctx.country, doctor_facilities[0], writes * 2 + 200, rng)
+    # REST, bare insert, FHIR create, and one more set per --workers run
+    sets = 3 + len(ctx.workers)
+    regs = registrations(conn, ctx.country, doctor_facilities[0], writes * sets + 200, rng)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+
+    def profiled(app: AppServer, scenario: str) -> tuple[int, Path] | None:
+        """With --profile, py-spy on the server during ``scenario``'s measured window."""
+        if not ctx.profile or scenario not in PROFILED:
+            return None
+        return app.pid, ctx.work / "profiles" / f"{stamp}-{people}-{scenario}.txt"
+
     reads_sample = (
         conn.execute(
             "SELECT id, national_id FROM person TABLESAMPLE SYSTEM (10) "
@@ -652,6 +737,25 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
                 once=True,
             ),
             ctx.work,
+            profiled(app, "register"),
+        )
+        # its FHIR twin: the same registrations as Patient resources
+        results["fhir_create"] = _loadgen(
+            plan(
+                "requests",
+                [
+                    {
+                        "method": "POST",
+                        "path": "/fhir/Patient",
+                        "body": fhir_patient(b, ctx.country),
+                        "token": reg,
+                    }
+                    for b in regs[writes * 2 : writes * 3]
+                ],
+                once=True,
+            ),
+            ctx.work,
+            profiled(app, "fhir_create"),
         )
         doctor_of = {code: names.index(f"doctor{i}") for i, code in enumerate(doctor_facilities)}
         contact_items = [
@@ -722,12 +826,40 @@ def _run(ctx: BenchContext, people: int, warmup: float, duration: float) -> list
         read_items = [
             {"path": f"/api/v1/persons/{pid}", "token": reg} for pid, _ in reads_sample[:10000]
         ]
-        results["read"] = _loadgen(plan("requests", read_items), ctx.work)
+        results["read"] = _loadgen(plan("requests", read_items), ctx.work, profiled(app, "read"))
+        fhir_read_items = [
+            {"path": f"/fhir/Patient/{pid}", "token": reg} for pid, _ in reads_sample[:10000]
+        ]
+        results["fhir_read"] = _loadgen(
+            plan("requests", fhir_read_items), ctx.work, profiled(app, "fhir_read")
+        )
         search_items = [
             {"path": f"/api/v1/persons?national_id={nid}", "token": reg}
             for _, nid in reads_sample[:10000]
         ]
         results["search"] = _loadgen(plan("requests", search_items), ctx.work)
+
+    # the register and read scenarios again at each --workers N, side by side
+    for k, n in enumerate(ctx.workers):
+        with app_server(ctx, f"{admin}-w{n}", workers=n) as app:
+            wtok = _token(app.base, users["registrar"][0])
+            wplan = {
+                "kind": "requests",
+                "base_url": app.base,
+                "tokens": [wtok],
+                "connections": CONNECTIONS,
+                **timing,
+            }
+            chunk = regs[writes * (3 + k) : writes * (4 + k)]
+            register_items = [
+                {"method": "POST", "path": "/api/v1/persons", "body": b, "token": 0} for b in chunk
+            ]
+            results[f"workers{n}_register"] = _loadgen(
+                wplan | {"items": register_items, "once": True}, ctx.work
+            )
+            items = [{"path": f"/api/v1/persons/{pid}", "token": 0} for pid, _ in reads_sample]
+            results[f"workers{n}_read"] = _loadgen(wplan | {"items": items[:10000]}, ctx.work)
+            results[f"workers{n}_register"]["command"] = " ".join(app.command[1:])
 
     results |= bare_baselines(
         port,
@@ -826,4 +958,34 @@ def _figures(ctx: BenchContext, people: int, results: dict[str, dict[str, Any]])
             results.get("bare_read"),
         )
     )
+    twins = (
+        ("fhir_create", "FHIR Patient create (POST /fhir/Patient)", "register"),
+        ("fhir_read", "FHIR Patient read (GET /fhir/Patient/{id})", "read"),
+    )
+    for key, name, twin in twins:
+        if key in results:
+            figures.append(
+                _figure(
+                    ctx,
+                    name,
+                    results[key],
+                    f"its REST twin in the same run: {dict(TWIN_NAMES)[twin]}",
+                    results[twin],
+                    target="within 1.3 x its REST twin (ratio >= 0.77)",
+                    ratio_min=TWIN_RATIO_MIN,
+                )
+            )
+    for key in sorted(k for k in results if k.startswith("workers")):
+        n, _, what = key.removeprefix("workers").partition("_")
+        one = results.get(f"workers1_{what}")
+        label = {"register": "register a person", "read": "read a person by id"}[what]
+        f = _figure(
+            ctx,
+            f"{label}, {n} worker{'s' if n != '1' else ''}",
+            results[key],
+            f"the same at 1 worker in the same run ({label})",
+            one,
+        )
+        f.detail["workers"] = int(n)
+        figures.append(f)
     return figures

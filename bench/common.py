@@ -36,6 +36,10 @@ class BenchContext:
     quick: bool = False
     #: where a suite may keep scratch files
     work: Path = DATA
+    #: ``--profile``: py-spy records the server during the api suite's main scenarios
+    profile: bool = False
+    #: ``--workers 1,2``: the api suite's register and read again at each worker count
+    workers: tuple[int, ...] = ()
 
     @property
     def async_url(self) -> str:
