@@ -107,6 +107,7 @@ class Settings(BaseSettings):
         return _secret_from_file(self.var_dir / "secret.key")
 
 
+@lru_cache(maxsize=8)  # read once per process: every token signed or checked asks (issue 24)
 def _secret_from_file(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
