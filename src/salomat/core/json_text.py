@@ -11,7 +11,7 @@ Also: a JSON object naming a member twice is read by ``json.loads`` as its last 
 the first silently dropped; ``loads`` refuses it (``DuplicateName``, every path named).
 
 Knows no domain; the record (domains/record) keeps its bodies with it and the FHIR
-layer reads and answers with it.
+layer reads and answers with it (``dump_bytes``: the same JSON by orjson, for answers).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["DuplicateName", "Number", "dumps", "loads"]
+import orjson
+
+__all__ = ["DuplicateName", "Number", "dump_bytes", "dumps", "loads"]
 
 
 class Number(float):
@@ -131,3 +133,40 @@ def dumps(obj: Any) -> str:
     if not texts:
         return out
     return re.sub(rf'"\\u0000{nonce}:([0-9]+)\\u0000"', lambda m: texts[int(m.group(1))], out)
+
+
+def _number_text(obj: Any) -> orjson.Fragment:
+    if type(obj) is Number:
+        return orjson.Fragment(obj.text)
+    raise TypeError(type(obj).__name__)
+
+
+def _finite(obj: Any) -> bool:
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            return False
+    return True
+
+
+def dump_bytes(obj: Any) -> bytes:
+    """``dumps(obj)`` as UTF-8, written by orjson (an answer of 50 resources in about a
+    thirtieth of the time): each ``Number`` by its text, refusing what ``dumps`` refuses
+    (NaN or an infinity: ``ValueError``). What orjson does not write as ``dumps`` would
+    (an integer past 64 bits, a key that is not a string, a date or a datetime, a lone
+    surrogate) goes the ``dumps`` way. A float that is not a ``Number`` may be written in
+    another form of the same number (``1e-05`` as ``0.00001``); none is in what
+    ``loads`` read. Stored bodies keep ``dumps``, whose text they are."""
+    try:
+        out = orjson.dumps(obj, default=_number_text, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:
+        return dumps(obj).encode("utf-8")
+    # orjson writes NaN and the infinities as null; dumps refuses them
+    if b"null" in out and not _finite(obj):
+        raise ValueError("Out of range float values are not JSON compliant")
+    return out

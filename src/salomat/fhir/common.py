@@ -24,6 +24,7 @@ from salomat.core.pagination import PageParams, check_page
 from salomat.core.params import BodyError, load_json, parse_row_id, parse_version
 from salomat.core.uow import UnitOfWorkRoute
 from salomat.country import pack
+from salomat.fhir import output
 
 FHIR_JSON = "application/fhir+json"
 #: Salomat's own extensions (the placeholder domain of docs/fhir.md)
@@ -94,10 +95,11 @@ def base_url(request: Request) -> str:
 
 
 class FhirJSONResponse(JSONResponse):
-    """JSON as ``core.json_text`` writes it: a decimal by the text it was sent with."""
+    """JSON as ``core.json_text`` writes it: a decimal by the text it was sent with
+    (``dump_bytes``: by orjson)."""
 
     def render(self, content: Any) -> bytes:
-        return json_text.dumps(content).encode("utf-8")
+        return json_text.dump_bytes(content)
 
 
 def fhir_response(
@@ -546,18 +548,19 @@ def history_bundle(
 
 def bundle_out(body: dict[str, Any]) -> dict[str, Any]:
     """An outgoing Bundle: its shell (type, total, links, each entry's fullUrl, search,
-    request and response) goes through the R4B model; the entries' resources are put back
-    exactly as given, not as the model writes them again. Each one has been through its
-    own model already (a domain's mapper, or the shared record's check when it was
-    sent), and the model's dump would change what a sender wrote: ``09:20:00.000+05:00``
-    becomes ``09:20:00+05:00``, ``09:15:00.5`` ``09:15:00.500000``. A
-    ``response.lastModified`` given as text is kept as written too (it passed the model
-    as an instant), so that it reads as the resource's ``meta.lastUpdated`` does."""
+    request and response) written as the R4B model writes it (``output.ordered``, checked
+    against the model under test); the entries' resources are put back exactly as given,
+    not as the model writes them again. Each one has been through its own model already
+    (a domain's mapper, or the shared record's check when it was sent), and the model's
+    dump would change what a sender wrote: ``09:20:00.000+05:00`` becomes
+    ``09:20:00+05:00``, ``09:15:00.5`` ``09:15:00.500000``. A ``response.lastModified``
+    given as text is kept as written too (it passed the model as an instant), so that it
+    reads as the resource's ``meta.lastUpdated`` does."""
     from fhir.resources.R4B.bundle import Bundle
 
     entries = body.get("entry")
     if not isinstance(entries, list):
-        return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+        return _written(Bundle, body)
     shell_entries: list[Any] = []
     kept: dict[int, Any] = {}
     modified: dict[int, str] = {}
@@ -572,12 +575,14 @@ def bundle_out(body: dict[str, Any]) -> dict[str, Any]:
         if isinstance(response, dict) and isinstance(response.get("lastModified"), str):
             modified[i] = response["lastModified"]
         shell_entries.append(entry)
-    out = Bundle.model_validate({**body, "entry": shell_entries}).model_dump(
-        mode="json", exclude_none=True
-    )
+
+    def as_given(out: dict[str, Any]) -> dict[str, Any]:
+        for i, text in modified.items():
+            out["entry"][i]["response"]["lastModified"] = text
+        return out
+
+    out = _written(Bundle, {**body, "entry": shell_entries}, as_given)
     out_entries = out.get("entry", [])
-    for i, text in modified.items():
-        out_entries[i]["response"]["lastModified"] = text
     for i, resource in kept.items():
         # after fullUrl, where the model writes an entry's resource
         before = {k: v for k, v in out_entries[i].items() if k in _BEFORE_RESOURCE}
@@ -596,12 +601,13 @@ _UNCHECKED: ContextVar[bool] = ContextVar("salomat_fhir_unchecked_output", defau
 
 @contextmanager
 def unchecked_output() -> Iterator[None]:
-    """Within it, ``validated`` only drops the empty (None) elements instead of the R4B
-    model's round trip, which is 95% of a mapper's time (about 1 ms a resource).
+    """Within it, ``validated`` skips the comparison with the model made under test, and
+    where ``output.ordered`` is not sure it only drops the empty (None) elements.
 
-    For a bulk export: millions of resources from the same mappers whose answers go
-    through the model everywhere else. tests/fhir/test_bulk_export.py holds that every
-    exported line is exactly what the model makes of it, and HL7's schema checks them.
+    For a bulk export: millions of resources from the same mappers whose answers are
+    compared with the model everywhere else. tests/fhir/test_bulk_export.py holds that
+    every exported line is exactly what the model makes of it, and HL7's schema checks
+    them.
     """
     token = _UNCHECKED.set(True)
     try:
@@ -619,10 +625,39 @@ def _without_none(value: Any) -> Any:
 
 
 def validated(model: type[BaseModel], resource: dict[str, Any]) -> dict[str, Any]:
-    """Every outgoing resource goes through its R4B model; a Bundle's shell does and its
-    entries' resources are kept as given (``bundle_out``)."""
+    """An outgoing resource as its R4B model writes it (``output.ordered``: the model's
+    element order, no empty elements) without the model's round trip: what the platform
+    produced was validated where it came in. A Bundle's shell likewise and its entries'
+    resources kept as given (``bundle_out``). Under test each one is also made the
+    model's way and must be the same, key order included."""
     if resource.get("resourceType") == "Bundle" and model.__name__ == "Bundle":
         return bundle_out(resource)
+    return _written(model, resource)
+
+
+def _written(
+    model: type[BaseModel],
+    resource: dict[str, Any],
+    adjust: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``output.ordered``, or the model's round trip where the walk is not sure to write
+    what the model would (then the model refuses what it must); ``adjust`` is applied to
+    either answer. Under test (``SALOMAT_ENV=test``) both, compared."""
+    fast = output.ordered(model, resource)
+    if fast is not None and adjust is not None:
+        fast = adjust(fast)
     if _UNCHECKED.get():
-        return _without_none(resource)
-    return model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+        return fast if fast is not None else _without_none(resource)
+    if fast is not None and get_settings().env != "test":
+        return fast
+    expected = model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+    if adjust is not None:
+        expected = adjust(expected)
+    if fast is None:
+        return expected
+    if not output.same(fast, expected):
+        raise AssertionError(
+            f"fhir.output wrote a {model.__name__} otherwise than its R4B model: "
+            f"{json_text.dumps(fast)} != {json_text.dumps(expected)}"
+        )
+    return fast
