@@ -132,6 +132,15 @@ def _check_configuration() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="SALOMAT_WORKERS",
+            help="worker processes (uvicorn's); each has its own database pool of "
+            "SALOMAT_DB_POOL_SIZE + SALOMAT_DB_MAX_OVERFLOW connections (docs/operations.md)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web UI, the REST API and the FHIR API (uvicorn; logs are JSON lines)."""
     import uvicorn
@@ -156,11 +165,16 @@ def serve(
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     shown = f"[{shown}]" if ":" in shown else shown
     out.print(f"Salomat on http://{shown}:{port}/  (health: /healthz, readiness: /readyz)")
+    if workers > 1:
+        out.print(f"{workers} worker processes, each with its own database pool")
+    # the import string and factory=True: each worker process (spawned, not forked) builds
+    # its own app, and its engine and pool on first use; none is inherited from this one
     uvicorn.run(
         "salomat.main:create_app",
         factory=True,
         host=host,
         port=port,
+        workers=workers,
         access_log=False,
         log_config=None,
         server_header=False,
