@@ -10,7 +10,9 @@ only those.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import Select, column, or_, select, table, text
@@ -119,6 +121,40 @@ def _term_score(forms: tuple[str, ...], have: list[str], prefix: bool) -> float:
     return best
 
 
+class _Scorer:
+    """``name_similarity(terms, key, prefix=True)`` for the many keys of a pool.
+
+    A block of namesakes repeats a few hundred family and given names, so each
+    distinct stored token is scored against each term once (a dictionary per
+    term) and a key costs a split and a few lookups: the same numbers, summed in
+    the same order, as ``name_similarity`` gives.
+    """
+
+    __slots__ = ("_seen", "terms")
+
+    def __init__(self, terms: list[tuple[str, ...]]) -> None:
+        self.terms = terms
+        self._seen: list[dict[str, float]] = [{} for _ in terms]
+
+    def __call__(self, key: str) -> float:
+        have = key.split()
+        if not self.terms or not have:
+            return 0.0
+        total = 0.0
+        for forms, seen in zip(self.terms, self._seen, strict=True):
+            best = 0.0
+            for h in have:
+                score = seen.get(h)
+                if score is None:
+                    score = seen[h] = max(fuzz.ratio(forms[0], h), _prefix_score(forms, h))
+                if score > best:
+                    best = score
+            if best < _MIN_TOKEN_SCORE:
+                return 0.0
+            total += best
+        return total / (100.0 * len(self.terms))
+
+
 def name_similarity(
     query: list[str] | list[tuple[str, ...]], key: str, *, prefix: bool = False
 ) -> float:
@@ -168,44 +204,86 @@ def _fts_terms(terms: list[tuple[str, ...]]) -> str | None:
 
 
 def _halves(token: str) -> list[str]:
-    """A slip (one letter wrong, missing or extra) leaves one half of a word intact.
+    """A slip (a letter wrong, missing or extra, or two letters swapped) leaves one
+    half of a word intact: the first ``k`` letters or all after the next one (``k``
+    half the length; the letter between keeps a swap across the middle from
+    breaking both). Each half is a trigram or more from seven letters on; shorter
+    words give none (no trigram is sure to survive a slip in them)."""
+    k = len(token) // 2
+    if len(token) < 7:
+        return []
+    return [token[:k], token[k + 1 :]]
 
-    Words too short to halve into trigrams give themselves.
+
+def _slip_pieces(token: str) -> tuple[str, str]:
+    """(head, tail): a slip in ``token`` (a letter wrong, missing or extra, or two
+    letters swapped) leaves a word beginning with the head or containing the tail.
+
+    For any ``h``, the first ``h`` letters and all after the next one: a slip that
+    touches no letter before ``h`` leaves the head, one that does (a swap across
+    ``h`` included) the tail. ``h`` is half the length less one, so the tail has
+    three letters (a trigram) from six letters on, and the head, as the beginning
+    of a word, is read by the trigrams of a word's start however short it is.
     """
-    k = max(3, len(token) // 2)
-    if len(token) < 6:
-        return [token]
-    return list(dict.fromkeys([token[:k], token[-k:]]))
+    h = len(token) // 2 - 1
+    return token[:h], token[h + 1 :]
+
+
+def _one_slip_regex(token: str) -> str:
+    """A word beginning with ``token`` with one slip (a letter wrong, missing or extra,
+    or two letters swapped), as a regular expression on a name key. Skeletons are
+    ``[a-z]``: nothing to escape."""
+    n = len(token)
+    alts = {token[:p] + "." + token[p + 1 :] for p in range(n)}
+    alts |= {token[:p] + token[p + 1 :] for p in range(n)}
+    alts |= {token[:p] + "." + token[p:] for p in range(n + 1)}
+    alts |= {token[:p] + token[p + 1] + token[p] + token[p + 2 :] for p in range(n - 1)}
+    return "(^| )(" + "|".join(sorted(a for a in alts if a)) + ")"
 
 
 def _one_slip_fts_query(tokens: list[str]) -> str | None:
-    """Every token but one intact, the other with its first or its second half intact."""
+    """Every token but one intact, the other with its first or its second half intact
+    (a short one, with no half sure to survive, left to the others)."""
     if len(tokens) < 2:
         return None
     alternatives = []
     for i, slipped in enumerate(tokens):
         intact = _fts_query(tokens[:i] + tokens[i + 1 :], all_of=True)
+        if not intact:
+            continue
         halves = [_fts_query([h], all_of=True) for h in _halves(slipped)]
-        if len(slipped) < 6:
-            halves = [_fts_query([slipped], all_of=False)]
         loose = " OR ".join(f"({h})" for h in halves if h)
-        if intact and loose:
-            alternatives.append(f"({intact} AND ({loose}))")
+        alternatives.append(f"({intact} AND ({loose}))" if loose else f"({intact})")
     return " OR ".join(alternatives) or None
 
 
 _FTS = table("search_person", column("rowid"), column("rank"))
 
 
-def _best(terms: list[tuple[str, ...]], rows: list[tuple[int, str]]) -> list[int]:
-    """The ``_POOL`` rows whose keys score best against ``terms``, best first."""
-    scored = sorted(((-name_similarity(terms, key, prefix=True), pid) for pid, key in rows))
-    return [pid for _, pid in scored[:_POOL]]
+#: (id, name key, family name): what a step reads of each match, all the ranking needs
+Row = tuple[int, str, str]
+
+
+def _best(score: _Scorer, rows: list[Row]) -> list[Row]:
+    """The ``_POOL`` rows whose keys score best, best first (by id among equals)."""
+    scored = sorted(((-score(r[1]), r[0], r) for r in rows), key=lambda x: (x[0], x[1]))
+    return [r for _, _, r in scored[:_POOL]]
+
+
+def _add(pool: list[Row], seen: set[int], rows: list[Row]) -> None:
+    for r in rows:
+        if r[0] not in seen:
+            seen.add(r[0])
+            pool.append(r)
+
+
+def _rows(result: Iterable[Any]) -> list[Row]:
+    return [(int(r[0]), r[1], r[2]) for r in result]
 
 
 async def _pool_sqlite(
-    session: AsyncSession, terms: list[tuple[str, ...]], where: Select[tuple[int]]
-) -> list[int]:
+    session: AsyncSession, score: _Scorer, where: Select[tuple[int]]
+) -> list[Row]:
     """Three widening FTS5 queries, each only when the narrower found too few.
 
     1. every trigram (the names as typed, in any script); 2. every trigram of
@@ -217,42 +295,45 @@ async def _pool_sqlite(
     trigram query matches inside words, so the first step also finds the
     names a token begins.
     """
+    terms = score.terms
     tokens = [forms[0] for forms in terms]
-    ids: list[int] = []
-    keyed = where.add_columns(Person.name_key).join(_FTS, _FTS.c.rowid == Person.id)
+    pool: list[Row] = []
+    seen: set[int] = set()
+    keyed = where.add_columns(Person.name_key, Person.family_name).join(
+        _FTS, _FTS.c.rowid == Person.id
+    )
     for match in (_fts_terms(terms), _one_slip_fts_query(tokens)):
         if match is None:
             continue
         stmt = keyed.where(text("search_person MATCH :m")).limit(_CAP)
-        rows = [(r[0], r[1]) for r in await session.execute(stmt, {"m": match})]
-        ids += [pid for pid in _best(terms, rows) if pid not in ids]
-        if len(ids) >= _ENOUGH:
-            return ids[:_POOL]
-    if ids:
-        return ids
+        _add(pool, seen, _best(score, _rows(await session.execute(stmt, {"m": match}))))
+        if len(pool) >= _ENOUGH:
+            return pool[:_POOL]
+    if pool:
+        return pool
     match = _fts_query(tokens, all_of=False)
     if match is None:
-        return ids
-    stmt = (
-        where.join(_FTS, _FTS.c.rowid == Person.id)
-        .where(text("search_person MATCH :m"))
-        .order_by(_FTS.c.rank)
-        .limit(_POOL)
-    )
-    return [r[0] for r in await session.execute(stmt, {"m": match})]
+        return pool
+    stmt = keyed.where(text("search_person MATCH :m")).order_by(_FTS.c.rank).limit(_POOL)
+    return _rows(await session.execute(stmt, {"m": match}))
 
 
 async def _pool_postgresql(
-    session: AsyncSession, terms: list[tuple[str, ...]], where: Select[tuple[int]]
-) -> list[int]:
+    session: AsyncSession, score: _Scorer, where: Select[tuple[int]]
+) -> list[Row]:
     """The same widening as on SQLite, with the trigram GIN index on ``name_key``.
 
-    ``LIKE '%token%'`` (every token as typed; then every token but one, with
-    the word similarity of the whole query at 0.5 as before) is answered by
-    the GIN index, so the first two steps read only the rows that can match;
-    the last step, the word similarity alone, runs only when they found
-    nothing.
+    ``LIKE '%token%'`` (every token as typed; then every token but one, and
+    of that one a word beginning with its head or containing its tail, see
+    ``_slip_pieces``, or for a short one its word similarity at 0.3 or a word
+    beginning with it with one slip, ``_one_slip_regex``) is
+    answered by the GIN index, so the first two steps read only the rows that
+    can match; the last step, the word similarity of the whole query at 0.5,
+    runs only when they found nothing. The thresholds are written into the
+    statements, so a search sets no session variable (one round trip each)
+    unless it comes to the last step.
     """
+    terms = score.terms
     tokens = [forms[0] for forms in terms]
     query = " ".join(tokens)
     params: dict[str, str] = {"q": query}
@@ -266,51 +347,53 @@ async def _pool_postgresql(
             params[f"l{i}_{j}"] = f"%{form}%"  # skeletons are [a-z] only: nothing to escape
             alts.append(f"person.name_key LIKE :l{i}_{j}")
         like.append("(" + " OR ".join(alts) + ")")
-    steps = [(" AND ".join(like), "0.5")]
+    steps = [" AND ".join(like)]
     if len(tokens) > 1:
-        # one slipped token: the others as typed and one half of the slipped one intact
-        # (all from the index), then the whole query as similar as the last step asks
+        # one slipped token: the others as typed and, of the slipped one, the beginning
+        # of a word or the end that a slip leaves intact (all from the index); a short
+        # one as similar as the last step asks of a word
         loose = []
         for i, t in enumerate(tokens):
             if len(t) < 6:
-                loose.append(f":t{i} <% person.name_key")
+                # the others read by the index; this one checked on their rows only
+                params[f"r{i}"] = _one_slip_regex(t)
+                loose.append(
+                    f"(word_similarity(:t{i}, person.name_key) >= 0.3 OR person.name_key ~ :r{i})"
+                )
                 continue
-            halves = []
-            for j, h in enumerate(_halves(t)):
-                params[f"h{i}_{j}"] = f"%{h}%"
-                halves.append(f"person.name_key LIKE :h{i}_{j}")
-            loose.append("(" + " OR ".join(halves) + ")")
+            head, tail = _slip_pieces(t)
+            # the head begins a word: the index reads it by the trigrams of a word's start
+            params |= {f"hs{i}": f"{head}%", f"hw{i}": f"% {head}%", f"ht{i}": f"%{tail}%"}
+            loose.append(
+                f"(person.name_key LIKE :hs{i} OR person.name_key LIKE :hw{i}"
+                f" OR person.name_key LIKE :ht{i})"
+            )
         slipped = " OR ".join(
             "(" + " AND ".join([*like[:i], *like[i + 1 :], loose[i]]) + ")"
             for i in range(len(tokens))
         )
-        steps.append((f"({slipped})", "0.3"))
-    ids: list[int] = []
-    keyed = where.add_columns(Person.name_key)
-    for cond, threshold in steps:
-        await session.execute(
-            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-            {"t": threshold},
-        )
+        steps.append(f"({slipped})")
+    pool: list[Row] = []
+    seen: set[int] = set()
+    keyed = where.add_columns(Person.name_key, Person.family_name)
+    for cond in steps:
         # read unranked (up to _CAP) and rank here by the final score, as on SQLite:
         # computing word_similarity for every match inside PostgreSQL cost more
         stmt = keyed.where(text(f"({cond})")).limit(_CAP)
-        rows = [(r[0], r[1]) for r in await session.execute(stmt, params)]
-        ids += [pid for pid in _best(terms, rows) if pid not in ids]
-        if len(ids) >= _ENOUGH:
-            break
+        _add(pool, seen, _best(score, _rows(await session.execute(stmt, params))))
+        if len(pool) >= _ENOUGH:
+            return pool[:_POOL]
+    if pool:
+        return pool
     await session.execute(
         text("SELECT set_config('pg_trgm.word_similarity_threshold', '0.5', true)")
     )
-    if ids:
-        return ids[:_POOL]
     stmt = (
-        where.where(text(":q <% person.name_key"))
+        keyed.where(text(":q <% person.name_key"))
         .order_by(text("word_similarity(:q, person.name_key) DESC"))
         .limit(_POOL)
     )
-    rows = await session.execute(stmt, {"q": query})
-    return [r[0] for r in rows]
+    return _rows(await session.execute(stmt, {"q": query}))
 
 
 async def name_matches(
@@ -323,11 +406,12 @@ async def name_matches(
 ) -> list[tuple[int, float]]:
     """Ids of the people whose names match ``tokens`` (skeletons), best first, with the score.
 
-    Only ids and keys are read here; callers load the few rows they show. A
-    token may be the tuple of ``prefix_forms`` (a search: it also matches the
-    names it begins).
+    Only ids, keys and family names are read here (each step reads them with
+    its matches: nothing is read twice); callers load the few rows they show.
+    A token may be the tuple of ``prefix_forms`` (a search: it also matches
+    the names it begins).
     """
-    terms = [(t,) if isinstance(t, str) else t for t in tokens]
+    score = _Scorer([(t,) if isinstance(t, str) else t for t in tokens])
     where = select(Person.id).where(Person.merged_into_id.is_(None))
     if birth_dates:
         where = where.where(Person.birth_date.in_(birth_dates))
@@ -337,19 +421,15 @@ async def name_matches(
         where = where.where(Person.attached_facility_id == facility_id)
     if birth_dates:
         # a day holds a few dozen people even in a national registry: score them all
-        ids = [r[0] for r in await session.execute(where.limit(5000))]
+        keyed = where.add_columns(Person.name_key, Person.family_name).limit(5000)
+        rows = _rows(await session.execute(keyed))
     elif session.get_bind().dialect.name == "postgresql":
-        ids = await _pool_postgresql(session, terms, where)
+        rows = await _pool_postgresql(session, score, where)
     else:
-        ids = await _pool_sqlite(session, terms, where)
-    if not ids:
-        return []
-    rows = await session.execute(
-        select(Person.id, Person.name_key, Person.family_name).where(Person.id.in_(ids))
-    )
-    scored = [(pid, name_similarity(terms, key, prefix=True), family) for pid, key, family in rows]
+        rows = await _pool_sqlite(session, score, where)
+    scored = [(pid, score(key), family) for pid, key, family in rows]
     scored.sort(key=lambda r: (-r[1], r[2], r[0]))
-    return [(pid, score) for pid, score, _ in scored if score > 0]
+    return [(pid, s) for pid, s, _ in scored if s > 0]
 
 
 async def _people(session: AsyncSession, ids: list[int]) -> list[Person]:
