@@ -309,7 +309,8 @@ def scratch_copy(ctx: BenchContext) -> Iterator[BenchContext]:
     try:
         # the copy at the schema of the code measured (a population loaded by older code
         # lacks a later migration's index; the population's database itself is left alone)
-        _cli(copy, "db", "upgrade")
+        if not _at_head(copy):
+            _cli(copy, "db", "upgrade")
         moved = move_sequences(copy)
         if moved:
             print(
@@ -320,6 +321,17 @@ def scratch_copy(ctx: BenchContext) -> Iterator[BenchContext]:
     finally:
         with _admin(ctx) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _at_head(ctx: BenchContext) -> bool:
+    """Whether the copy is at the latest migration of the code measured."""
+    import psycopg
+
+    from salomat.core.backup import head_revisions
+
+    with psycopg.connect(ctx.dsn) as conn:
+        current = {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")}
+    return current == set(head_revisions(ctx.url))
 
 
 def move_sequences(ctx: BenchContext) -> list[str]:
