@@ -213,8 +213,10 @@ def _count_chain(
     person (the calendar's ages are few and held by the calendar): each is computed once.
     """
     slots = c.places
-    lead = c.lead.antigen
+    head = c.series[0]  # ``c.lead``
+    lead = head.antigen
     single = len(c.series) == 1
+    planned = single and bool(head.catch_up)  # else the places never change
     k = 0
     floors: dict[int, date] = {}
     given = t.given
@@ -274,7 +276,8 @@ def _count_chain(
             given[(rule.antigen, rule.dose_number)] = on
             if k == 0:
                 t.first[lead] = on
-                slots = c.slots(birth, on)
+                if planned:  # a catch-up plan may replace the places
+                    slots = c.slots(birth, on)
             k += 1
             if out is not None:
                 if earliest is None:
