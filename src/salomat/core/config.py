@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(default=15, ge=1)
 
     break_glass_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    #: seconds a process keeps a login session's principal (its account, role, facility)
+    #: instead of reading it again; what another process revokes (logout, a disabled
+    #: account) takes effect here within this delay, what this one does at once; 0: off
+    auth_cache_seconds: float = Field(default=5, ge=0, le=60)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: a FHIR write's body (POST/PUT under /fhir): a shared-record document carries up

@@ -32,6 +32,7 @@ from salomat.domains.accounts.schemas import (
     ClientSystemIn,
     ClientSystemOut,
 )
+from salomat.domains.accounts.service import principal_cache
 from salomat.domains.registry import service as registry
 
 __all__ = [
@@ -374,6 +375,7 @@ async def list_clients(session: AsyncSession) -> list[ClientSystemOut]:
 
 
 async def _revoke_tokens(session: AsyncSession, user_id: int) -> None:
+    principal_cache.forget(session, user_ids=[user_id])
     await session.execute(
         update(AuthSession)
         .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))

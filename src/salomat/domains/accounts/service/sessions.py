@@ -1,7 +1,9 @@
 """Accounts: who may log in, as what, for which facility; and for how long.
 
-Access tokens are short JWTs naming a login session; every request checks
-that session and the account, so logout and disabling revoke at once.
+Access tokens are short JWTs naming a login session; every request checks the token
+and that session and the account (``principal_cache`` keeps the latter for a few
+seconds: logout and disabling revoke at once in this process, within
+``SALOMAT_AUTH_CACHE_SECONDS`` in the others).
 Failed logins are throttled per username and per client address, and an
 unknown user and a wrong password produce the same answer.
 """
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salomat.core import audit, i18n
 from salomat.core.config import get_settings
-from salomat.core.db import utcnow
+from salomat.core.db import DatabaseUnavailable, utcnow
 from salomat.core.errors import TooManyRequests, Unauthorized
 from salomat.core.policy import Role
 from salomat.core.security import (
@@ -34,6 +36,7 @@ from salomat.core.security import (
 )
 from salomat.domains.accounts.models import AuthSession, ClientAssertionJti, LoginFailure, User
 from salomat.domains.accounts.schemas import Me, TokenPair, WebLogin
+from salomat.domains.accounts.service import principal_cache
 from salomat.domains.registry import service as registry
 
 __all__ = [
@@ -228,6 +231,7 @@ async def refresh(session: AsyncSession, refresh_token: str) -> TokenPair:
                 session,
                 update(AuthSession).where(AuthSession.id == reused.id).values(revoked_at=utcnow()),
             )
+            principal_cache.forget(session, session_ids=[reused.id])
             user = await session.get(User, reused.user_id)
             await audit.denied(
                 session,
@@ -261,6 +265,7 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
         .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    principal_cache.forget(session, session_ids=[principal.session_id])
     await audit.record(
         session,
         principal,
@@ -271,6 +276,31 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
 
 
 async def _session_principal(
+    session: AsyncSession, where: Any, via: str, *, with_facility_names: bool = False
+) -> tuple[Principal, Any]:
+    """The read, retried once on a fresh connection when the pooled one turned out dead
+    (the database restarted): it is the request's first statement, so nothing is lost."""
+    first = not session.in_transaction()
+    for attempt in (1, 2):
+        try:
+            return await _read_session_principal(
+                session, where, via, with_facility_names=with_facility_names
+            )
+        except DatabaseUnavailable as e:
+            if not first or attempt == 2:
+                raise SessionUnreadable(e.msgid, headers=e.headers) from e
+            await session.rollback()
+    raise AssertionError("unreachable")
+
+
+class SessionUnreadable(DatabaseUnavailable, Unauthorized):
+    """The caller's session could not be read, the database being unreachable: a 503
+    "retry" (``DatabaseUnavailable``'s status and type), never a 401 that would send a
+    logged-in user to log in again. It is an ``Unauthorized`` too only so that the
+    permission check (``core.policy.Require``) passes it on as it is."""
+
+
+async def _read_session_principal(
     session: AsyncSession, where: Any, via: str, *, with_facility_names: bool = False
 ) -> tuple[Principal, Any]:
     """The principal of a live login session, read in one round trip.
@@ -331,12 +361,31 @@ async def _session_principal(
     return principal, row
 
 
+def _cache_key(session: AsyncSession, via: str, ident: str) -> tuple[Any, ...]:
+    """Per database (tests switch between several) and per way of presenting a session."""
+    return (session.get_bind().url, via, ident)
+
+
 async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
+    """The token is checked every time (signature, expiry, audience, issuer; its account
+    and role against the session's); only the session's principal may come from the
+    cache."""
     claims = decode_access_token(token)
-    principal, row = await _session_principal(session, AuthSession.id == claims["sid"], "bearer")
-    if str(row.user_id) != claims["sub"] or row.role != claims.get("role"):
+    cache = principal_cache.CACHE
+    key = _cache_key(session, "bearer", str(claims["sid"]))
+    kept = cache.get(key)
+    if kept is None:
+        generation = cache.generation
+        principal, row = await _session_principal(
+            session, AuthSession.id == claims["sid"], "bearer"
+        )
+        kind = row.kind
+        cache.put(key, principal, kind, row.expires_at, generation)
+    else:
+        principal, kind = kept.principal, kept.kind
+    if str(principal.user_id) != claims["sub"] or principal.role != claims.get("role"):
         raise Unauthorized("The access token no longer matches the account; log in again.")
-    if row.kind == "system":
+    if kind == "system":
         # a client system's token: what it may do is narrowed by its scopes (core.scopes)
         scope = claims.get("scope")
         if not isinstance(scope, str):
@@ -348,8 +397,17 @@ async def principal_from_bearer(session: AsyncSession, token: str) -> Principal:
 async def principal_from_cookie(session: AsyncSession, cookie: str) -> Principal:
     """A page's principal, with its facility's names for the header (two more correlated
     subqueries in the same statement: still one statement, as for an API request)."""
-    where = (AuthSession.token_digest == token_digest(cookie)) & (AuthSession.kind == "web")
-    return (await _session_principal(session, where, "cookie", with_facility_names=True))[0]
+    digest = token_digest(cookie)
+    cache = principal_cache.CACHE
+    key = _cache_key(session, "cookie", digest)
+    kept = cache.get(key)
+    if kept is not None:
+        return kept.principal
+    generation = cache.generation
+    where = (AuthSession.token_digest == digest) & (AuthSession.kind == "web")
+    principal, row = await _session_principal(session, where, "cookie", with_facility_names=True)
+    cache.put(key, principal, row.kind, row.expires_at, generation)
+    return principal
 
 
 def me(principal: Principal, full_name: str | None = None, language: str | None = None) -> Me:

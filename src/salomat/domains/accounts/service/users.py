@@ -15,6 +15,7 @@ from salomat.core.security import Principal, hash_password
 from salomat.country import pack
 from salomat.domains.accounts.models import AuthSession, BreakGlassGrant, User
 from salomat.domains.accounts.schemas import UserIn, UserOut
+from salomat.domains.accounts.service import principal_cache
 from salomat.domains.registry import service as registry
 from salomat.domains.registry.schemas import PractitionerLinkOut
 
@@ -176,7 +177,9 @@ async def count_users(session: AsyncSession) -> int:
 async def set_active(
     session: AsyncSession, actor: Principal, user_id: int, active: bool
 ) -> UserOut:
-    """Disabling revokes every open session of the account at once."""
+    """Disabling revokes every open session of the account at once (in every process:
+    this one forgets the account's principals now, the others within
+    ``SALOMAT_AUTH_CACHE_SECONDS``)."""
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"User {user_id} not found.")
@@ -184,6 +187,7 @@ async def set_active(
         raise InvalidState("You cannot disable your own account.")
     user.is_active = active
     user.disabled_at = None if active else utcnow()
+    principal_cache.forget(session, user_ids=[user.id])
     if not active:
         await _revoke_all(session, user.id)
     await session.flush()
@@ -271,3 +275,5 @@ async def move_person_rows(session: AsyncSession, event: registry.PersonRowsMove
                 update(model).where(model.id.in_(ids)).values(person_id=event.to_id)
             )
             event.moved[table] = ids
+            if model is User:  # a principal names its person: read the moved ones again
+                principal_cache.forget(session, user_ids=ids)
