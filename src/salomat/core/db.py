@@ -2,15 +2,23 @@
 
 One unit of work per request: the session is opened by ``core.uow`` and only
 it commits. Services receive an ``AsyncSession`` and ``flush()``.
+
+A dead connection (the database restarted, a proxy dropped it) is handled optimistically,
+with no round trip per checkout: the statement that meets it fails with
+``DatabaseUnavailable`` (503, "retry"), SQLAlchemy discards that connection and every
+pooled one older than the failure, and the next request connects afresh. Only a
+connection idle for ``IDLE_PING_SECONDS`` is pinged before use, and none is kept longer
+than ``RECYCLE_SECONDS`` (docs/operations.md, "After a database restart").
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import DateTime, MetaData, event, exc
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +30,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from salomat.core.config import get_settings
+from salomat.core.errors import SalomatError
+from salomat.core.i18n import N_
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -62,6 +72,57 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class DatabaseUnavailable(SalomatError):
+    """The database could not be reached, or the connection to it broke (a restart): the
+    request changed nothing and may be retried (503 with ``Retry-After``)."""
+
+    status, code, fhir_code = 503, "database-unavailable", "transient"
+    title = N_("Service unavailable")
+
+
+#: a pooled connection unused for this long is pinged before it is handed out (one round
+#: trip after a quiet spell, none under load); a restart during a quiet night costs no
+#: failed request
+IDLE_PING_SECONDS = 10.0
+#: no connection is kept longer than this (a firewall or proxy that silently drops long
+#: connections then never hands a dead one to a request)
+RECYCLE_SECONDS = 1800
+_IDLE_SINCE = "salomat_idle_since"
+
+
+def _unavailable_on_disconnect(ctx: ExceptionContext) -> None:
+    """A broken connection, or none to be had: ``DatabaseUnavailable`` instead of a 500.
+    SQLAlchemy still invalidates the connection and the pool's older ones (its cleanup
+    runs whatever this raises)."""
+    if ctx.is_pre_ping:
+        return
+    refused = ctx.connection is None and isinstance(
+        ctx.sqlalchemy_exception, exc.OperationalError | exc.InterfaceError
+    )
+    if ctx.is_disconnect or refused:
+        raise DatabaseUnavailable(
+            N_("The database cannot be reached just now; nothing was changed. Try again."),
+            headers={"Retry-After": "1"},
+        )
+
+
+def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Any:
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as e:  # the pool replaces it (and retries) on DisconnectionError
+            raise exc.DisconnectionError(f"idle connection found dead: {e}") from e
+
+    return checkout
+
+
 _engines: dict[str, AsyncEngine] = {}
 _factories: dict[str, async_sessionmaker[AsyncSession]] = {}
 
@@ -98,12 +159,18 @@ def get_engine(url: str | None = None) -> AsyncEngine:
     engine = _engines.get(url)
     if engine is None:
         settings = get_settings()
-        kwargs: dict[str, Any] = {"pool_pre_ping": not url.startswith("sqlite")}
+        kwargs: dict[str, Any] = {}
         if not url.startswith("sqlite"):
             # a request holds one connection from its first statement to its commit;
             # connections beyond pool_size are closed when handed back, and a new
-            # PostgreSQL connection (a forked backend) costs more than a whole request
-            kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+            # PostgreSQL connection (a forked backend) costs more than a whole request.
+            # LIFO: a quiet process keeps reusing its few warm connections
+            kwargs.update(
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                pool_recycle=RECYCLE_SECONDS,
+                pool_use_lifo=True,
+            )
         if settings.env == "test":
             # each test runs in its own event loop; pooled connections would outlive theirs
             kwargs = {"poolclass": NullPool}
@@ -114,6 +181,10 @@ def get_engine(url: str | None = None) -> AsyncEngine:
 
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "handle_error", _unavailable_on_disconnect)
+        if "poolclass" not in kwargs and engine.dialect.name != "sqlite":
+            event.listen(engine.sync_engine.pool, "checkin", _checked_in)
+            event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine.dialect))
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint_in_a_transaction)
