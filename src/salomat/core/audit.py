@@ -207,6 +207,35 @@ def _row(
     return row
 
 
+def build(
+    principal: Principal | None,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    patient_id: int | None = None,
+    purpose: str | None = None,
+    outcome: str = "success",
+    break_glass_grant: int | None = None,
+    detail: str | None = None,
+    username: str | None = None,
+) -> dict[str, Any]:
+    """One audit row as ``record`` writes it (hashed), for a caller that writes it
+    together with other rows in one statement (``write``)."""
+    return _row(
+        principal,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        purpose=purpose,
+        outcome=outcome,
+        break_glass_grant=break_glass_grant,
+        detail=detail,
+        username=username,
+    )
+
+
 async def record(
     session: AsyncSession,
     principal: Principal | None,
@@ -229,7 +258,7 @@ async def record(
     exists) has still shown the person's data, and the person's list of who
     opened her record must say so. Writes roll back with what they recorded.
     """
-    row = _row(
+    row = build(
         principal,
         action=action,
         resource_type=resource_type,
@@ -241,9 +270,34 @@ async def record(
         detail=detail,
         username=username,
     )
-    await session.execute(insert(AuditEvent.__table__), [row])
-    if action in KEPT_ACTIONS:
-        keep_after_rollback(session, AuditEvent.__table__, row)
+    await write(session, [row])
+
+
+async def write(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Rows made by ``build`` or ``listing_rows``, in one insert in the current transaction;
+    the reads and searches among them are also kept after a rollback (``keep``)."""
+    if not rows:
+        return
+    await session.execute(insert(AuditEvent.__table__), rows)
+    keep(session, rows)
+
+
+def insert_rows(rows: list[dict[str, Any]]) -> Any:
+    """The insert of ``rows`` (one multi-row ``VALUES``), for a caller that sends it in one
+    statement with its own writes; that caller queues the reads among them (``keep``)."""
+    return insert(AuditEvent.__table__).values(rows)
+
+
+def keep(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue the reads and searches of ``rows`` to be written should the request fail.
+
+    For a caller that writes the rows later in the request, with others in one
+    statement (a registration's candidate listing, written with its create row):
+    what was read stays audited whatever fails in between.
+    """
+    for row in rows:
+        if row["action"] in KEPT_ACTIONS:
+            keep_after_rollback(session, AuditEvent.__table__, row)
 
 
 #: actions whose audit rows outlive a failed request (what was shown stays shown)
@@ -259,6 +313,46 @@ class Access:
     break_glass_grant: int | None = None
     #: what was shown of the person, when not the person herself (an encounter's id)
     resource_id: str | None = None
+
+
+def listing_rows(
+    principal: Principal | None,
+    shown: list[Access],
+    *,
+    action: str = "search",
+    resource_type: str = "Patient",
+) -> list[dict[str, Any]]:
+    """The rows ``record_listing`` writes: one per person shown, or one ``no result`` row."""
+    if not shown:
+        return [
+            _row(
+                principal,
+                action=action,
+                resource_type=resource_type,
+                resource_id=None,
+                patient_id=None,
+                purpose=None,
+                outcome="success",
+                break_glass_grant=None,
+                detail="no result",
+                username=None,
+            )
+        ]
+    return [
+        _row(
+            principal,
+            action=action,
+            resource_type=resource_type,
+            resource_id=a.resource_id if a.resource_id is not None else str(a.patient_id),
+            patient_id=a.patient_id,
+            purpose=a.purpose,
+            outcome="success",
+            break_glass_grant=a.break_glass_grant,
+            detail=None,
+            username=None,
+        )
+        for a in shown
+    ]
 
 
 async def record_listing(
@@ -277,30 +371,7 @@ async def record_listing(
     instead of one round trip per row keeps the audit from dominating the
     search's time. An empty listing is audited too (``detail='no result'``).
     """
-    if not shown:
-        await record(
-            session, principal, action=action, resource_type=resource_type, detail="no result"
-        )
-        return
-    rows = [
-        _row(
-            principal,
-            action=action,
-            resource_type=resource_type,
-            resource_id=a.resource_id if a.resource_id is not None else str(a.patient_id),
-            patient_id=a.patient_id,
-            purpose=a.purpose,
-            outcome="success",
-            break_glass_grant=a.break_glass_grant,
-            detail=None,
-            username=None,
-        )
-        for a in shown
-    ]
-    await session.execute(insert(AuditEvent.__table__), rows)
-    if action in KEPT_ACTIONS:
-        for row in rows:
-            keep_after_rollback(session, AuditEvent.__table__, row)
+    await write(session, listing_rows(principal, shown, action=action, resource_type=resource_type))
 
 
 def keep_after_rollback(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:

@@ -26,19 +26,30 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Boolean, String, and_, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from salomat.core import audit
 from salomat.core.security import Principal
 from salomat.country import names
 from salomat.domains.registry.models import Person
 from salomat.domains.registry.schemas import Candidate, PersonIn
-from salomat.domains.registry.service.people import audit_listing, person_out, visible
+from salomat.domains.registry.service.people import (
+    _CODES,
+    RESOURCE,
+    Codes,
+    person_out,
+    visible,
+)
 from salomat.domains.registry.service.search import name_similarity, swapped_day_month
 
-__all__ = ["SHOW_FROM", "find_candidates", "score_pair"]
+__all__ = ["SHOW_FROM", "candidates_unaudited", "find_candidates", "score_pair"]
 
 #: candidates below this score are not shown
 SHOW_FROM = 0.6
@@ -94,22 +105,37 @@ def score_pair(new: PersonIn, old: Person) -> tuple[float, list[str]]:
     return max(0.0, min(1.0, round(score, 3))), reasons
 
 
-async def find_candidates(
-    session: AsyncSession,
-    principal: Principal,
-    data: PersonIn,
-    *,
-    national_id_checked: bool = False,
-) -> list[Candidate]:
-    """Registered people who may be the one in ``data``, best first (audited as a search).
+class _Holds(FunctionElement[bool]):
+    """``text`` occurs in ``column``: ``LIKE '%text%'`` that no index answers.
 
-    ``national_id_checked``: the caller already knows no one holds the national id.
+    The block it sits in is a birth date's few dozen people; a planner without
+    statistics otherwise took the trigram index for it and read every namesake of the
+    country (a given name is shared by thousands) to keep the four born that day.
     """
-    pool: dict[int, Person] = {}
-    if data.national_id and not national_id_checked:
-        same = await session.scalar(select(Person).where(Person.national_id == data.national_id))
-        if same is not None:
-            pool[same.id] = same
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_Holds)
+def _holds_default(element: _Holds, compiler: SQLCompiler, **kw: Any) -> str:
+    column, value = element.clauses
+    return f"instr({compiler.process(column, **kw)}, {compiler.process(value, **kw)}) > 0"
+
+
+@compiles(_Holds, "postgresql")
+def _holds_postgresql(element: _Holds, compiler: SQLCompiler, **kw: Any) -> str:
+    column, value = element.clauses
+    return f"strpos({compiler.process(column, **kw)}, {compiler.process(value, **kw)}) > 0"
+
+
+def _holds(column: Any, text: str) -> Any:
+    return _Holds(column, literal(text, String))
+
+
+def _blocks(data: PersonIn) -> tuple[list[Any], list[str]]:
+    """The blocks of people worth scoring against ``data`` (see the module's docstring),
+    and the name skeletons every candidate's name must match."""
     family = names.skeleton(data.family_name)[:100]
     given = names.skeleton(data.given_name)
     days: list[date] = [data.birth_date]
@@ -117,15 +143,16 @@ async def find_candidates(
     if swapped:
         days.append(swapped)
     same_day = Person.birth_date.in_(days)
-    if family or given:
-        by_name = []
-        if family:
-            by_name.append(Person.family_key == family)
-        if given:
-            # skeletons are [a-z] only: nothing to escape
-            by_name.append(Person.name_key.like(f"%{given}%"))
-        same_day = and_(same_day, or_(*by_name))
-    blocks = [same_day]
+    # each block carries its own indexed condition (the birth date with each name): as
+    # "same day and (family or given)", a planner read "given anywhere in the name" on
+    # its own and fetched every namesake in the country to filter them by birth date
+    blocks: list[Any] = []
+    if family:
+        blocks.append(and_(Person.family_key == family, same_day))
+    if given:
+        blocks.append(and_(same_day, _holds(Person.name_key, given)))
+    if not blocks:
+        blocks.append(same_day)
     if family:
         born = data.birth_date
         last = calendar.monthrange(born.year, born.month)[1]
@@ -149,26 +176,80 @@ async def find_candidates(
                     ),
                 )
             )
-    found = await session.scalars(
-        select(Person).where(Person.merged_into_id.is_(None), or_(*blocks)).limit(_BLOCK_LIMIT)
-    )
+    return blocks, [t for t in (family, given) if t]
+
+
+async def candidates_unaudited(
+    session: AsyncSession,
+    principal: Principal,
+    data: PersonIn,
+    *,
+    national_id_checked: bool = False,
+) -> tuple[list[Candidate], list[dict[str, Any]]]:
+    """``find_candidates`` without writing its audit rows: they are returned, queued to
+    survive a rollback (``audit.keep``), for the caller to write in the same transaction
+    before it answers (a registration writes them with its create row, in one insert).
+
+    One statement finds the block and the codes each candidate is shown with. Which
+    people are merged away is left to Python: a ``merged_into_id IS NULL`` condition
+    in SQL let a planner without statistics walk that index over the whole registry.
+    """
+    pool: dict[int, tuple[Person, Codes]] = {}
+    if data.national_id and not national_id_checked:
+        same = (
+            await session.execute(
+                select(Person, *_CODES).where(Person.national_id == data.national_id)
+            )
+        ).first()
+        if same is not None:
+            pool[same[0].id] = (same[0], (same[1], same[2], same[3]))
+    blocks, tokens = _blocks(data)
+    found = await session.execute(select(Person, *_CODES).where(or_(*blocks)).limit(_BLOCK_LIMIT))
     # as the name search does: every name given must match some part of the stored
     # name (twins share the family name and birth date, not the given name)
-    tokens = [t for t in (family, given) if t]
-    for p in found:
+    for p, *codes in found:
         if not tokens or name_similarity(tokens, p.name_key) > 0:
-            pool.setdefault(p.id, p)
+            pool.setdefault(p.id, (p, (codes[0], codes[1], codes[2])))
     scored = []
-    for p in pool.values():
+    for p, codes in pool.values():
         if p.merged_into_id is not None:
             continue
         score, reasons = score_pair(data, p)
         if score >= SHOW_FROM:
-            scored.append((p, score, reasons))
-    scored.sort(key=lambda x: (-x[1], x[0].id))
-    allowed = {p.id: s for p, s in await visible(session, principal, [p for p, _, _ in scored])}
-    shown = [(p, sc, r) for p, sc, r in scored if p.id in allowed][:_MAX]
-    await audit_listing(session, principal, [(p, allowed[p.id]) for p, _, _ in shown])
+            scored.append((p, codes, score, reasons))
+    scored.sort(key=lambda x: (-x[2], x[0].id))
+    allowed = {}
+    if scored:
+        allowed = {p.id: s for p, s in await visible(session, principal, [p for p, *_ in scored])}
+    shown = [c for c in scored if c[0].id in allowed][:_MAX]
+    rows = audit.listing_rows(
+        principal,
+        [
+            audit.Access(p.id, allowed[p.id].reason, allowed[p.id].break_glass_grant)
+            for p, *_ in shown
+        ],
+        resource_type=RESOURCE,
+    )
+    audit.keep(session, rows)
     return [
-        Candidate(person=await person_out(session, p), score=sc, reasons=r) for p, sc, r in shown
-    ]
+        Candidate(person=await person_out(session, p, codes=codes), score=sc, reasons=r)
+        for p, codes, sc, r in shown
+    ], rows
+
+
+async def find_candidates(
+    session: AsyncSession,
+    principal: Principal,
+    data: PersonIn,
+    *,
+    national_id_checked: bool = False,
+) -> list[Candidate]:
+    """Registered people who may be the one in ``data``, best first (audited as a search).
+
+    ``national_id_checked``: the caller already knows no one holds the national id.
+    """
+    found, rows = await candidates_unaudited(
+        session, principal, data, national_id_checked=national_id_checked
+    )
+    await audit.write(session, rows)
+    return found
