@@ -249,10 +249,15 @@ def db_upgrade() -> None:
         os.close(os.open(sqlite_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     with err.status(f"Migrating {where}..."):
         try:
-            migrate.upgrade()
+            # and ANALYZE on PostgreSQL: every table after a migration, else those without
+            # statistics (a restored dump): a planner without them misreads the hot queries
+            analyzed = migrate.upgrade(analyze=True)
         except Exception as e:  # alembic and driver errors alike: say which database failed
             raise _fail(f"Migrating {where} failed: {e}") from None
     out.print(f"{where}: {_revision_line(db_backup.current_revision())}", markup=False)
+    if analyzed:
+        which = "every table" if analyzed == ["*"] else f"{len(analyzed)} table(s) without them"
+        out.print(f"planner statistics refreshed: {which}", markup=False)
 
 
 @db_app.command("current")
