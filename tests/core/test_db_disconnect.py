@@ -155,3 +155,24 @@ async def test_an_unreachable_database_is_503_for_a_logged_in_caller_too(
     get_settings.cache_clear()
     assert r.status_code == 503, r.text
     assert r.json()["type"].endswith("/database-unavailable")
+
+
+async def test_an_unreachable_database_is_503_on_a_page_too_not_the_login_page(client, monkeypatch):
+    """A person with a session cookie opening a page while the database is down gets the
+    503 "try again", not a redirect to the login page (which would say their session
+    ended): the caller's resolver raises a 5xx as it is (core.uow)."""
+    from salomat.domains.accounts.api import SESSION_COOKIE
+
+    monkeypatch.setattr(principal_cache, "CACHE", PrincipalCache(seconds=0))
+    security._hasher()
+    with monkeypatch.context() as m:
+        m.setenv("SALOMAT_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+        get_settings.cache_clear()
+        try:
+            r = await client.get("/", cookies={SESSION_COOKIE: "a-cookie"}, follow_redirects=False)
+        finally:
+            await db.get_engine().dispose()
+            db._engines.pop(get_settings().resolved_database_url(), None)
+            db._factories.pop(get_settings().resolved_database_url(), None)
+    get_settings.cache_clear()
+    assert r.status_code == 503, (r.status_code, r.headers.get("location"))

@@ -56,6 +56,11 @@ class UnitOfWorkRoute(APIRoute):
                     try:
                         request.state.principal = await resolver(request, session)
                     except SalomatError as e:
+                        if e.status >= 500:
+                            # the caller could not be read (the database unreachable): a
+                            # 503 for every route, public pages included, never a 401 or a
+                            # redirect to the login page
+                            raise
                         request.state.auth_error = e
                 principal: Principal | None = request.state.principal
                 key = idempotency.key_of(request) if principal else None
