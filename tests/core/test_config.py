@@ -25,6 +25,25 @@ def test_secret_is_generated_once_into_var_with_owner_only_permissions(tmp_path)
     assert other != first
 
 
+def test_a_secret_key_file_made_by_another_process_is_read_whole_or_refused(tmp_path):
+    """Workers started side by side: one that finds the key already made reads it (and
+    keeps it for the process); an empty key file is refused, never kept as the key."""
+    made = tmp_path / "made"
+    made.mkdir()
+    (made / "secret.key").write_text("made-by-the-first-worker\n")
+    assert Settings(var_dir=made, secret_key="").resolved_secret_key() == (
+        "made-by-the-first-worker"
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "secret.key").write_text("")
+    with pytest.raises(RuntimeError, match="empty"):
+        Settings(var_dir=empty, secret_key="").resolved_secret_key()
+    (empty / "secret.key").write_text("written-since")
+    assert Settings(var_dir=empty, secret_key="").resolved_secret_key() == "written-since"
+    assert not [p for p in tmp_path.rglob(".secret.key.*")]
+
+
 def test_environment_overrides(monkeypatch, tmp_path):
     monkeypatch.setenv("SALOMAT_COUNTRY", "kz")
     monkeypatch.setenv("SALOMAT_SECRET_KEY", "from-the-environment")

@@ -176,3 +176,41 @@ async def test_an_unreachable_database_is_503_on_a_page_too_not_the_login_page(c
             db._factories.pop(get_settings().resolved_database_url(), None)
     get_settings.cache_clear()
     assert r.status_code == 503, (r.status_code, r.headers.get("location"))
+
+
+async def test_a_connection_broken_during_commit_does_not_say_nothing_was_changed(
+    client, make_user, login, monkeypatch
+):
+    """The server may have committed before the connection went: the 503 says the change
+    may or may not have been saved, and how to repeat it safely."""
+    from datetime import date
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.factories import national_id_for, unique_name
+
+    clerk = await make_user("registrar")
+    headers = await login(clerk)
+
+    async def broken(self: AsyncSession) -> None:
+        raise db.DatabaseUnavailable(
+            "The database cannot be reached just now; nothing was changed. Try again."
+        )
+
+    monkeypatch.setattr(AsyncSession, "commit", broken)
+    born = date(1990, 1, 2)
+    r = await client.post(
+        "/api/v1/persons",
+        json={
+            "family_name": unique_name("Karimova"),
+            "given_name": unique_name("Dilnoza"),
+            "birth_date": born.isoformat(),
+            "sex": "female",
+            "national_id": national_id_for(born, "female"),
+        },
+        headers=headers,
+    )
+    monkeypatch.undo()
+    assert r.status_code == 503, r.text
+    assert "nothing was changed" not in r.json()["detail"]
+    assert "Idempotency-Key" in r.json()["detail"]

@@ -375,8 +375,13 @@ async def record_listing(
 
 
 def keep_after_rollback(session: AsyncSession, table: Any, row: dict[str, Any]) -> None:
-    """Queue a row that must be written even though the request fails."""
-    session.info.setdefault(AFTER_ROLLBACK, []).append((table, row))
+    """Queue a row that must be written even though the request fails; a row already
+    queued (the same row, as ``write`` and ``keep`` both queue what they are given) is
+    queued once, so a failed request never audits one read twice."""
+    pending = session.info.setdefault(AFTER_ROLLBACK, [])
+    if any(queued is row for _, queued in pending):
+        return
+    pending.append((table, row))
 
 
 async def denied(

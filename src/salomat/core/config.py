@@ -111,16 +111,34 @@ class Settings(BaseSettings):
         return _secret_from_file(self.var_dir / "secret.key")
 
 
-@lru_cache(maxsize=8)  # read once per process: every token signed or checked asks (issue 24)
 def _secret_from_file(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+    """The generated key of ``path``, read once per process (every token signed or checked
+    asks; issue 24). Made whole before it appears under its name (written to a file of
+    its own, then linked), so a worker process started beside the one that makes it
+    never reads it half written, and an empty read is never kept."""
+    key = _KEYS.get(path)
+    if key:
+        return key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        made = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(made, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(made, path)  # fails if another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            made.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: remove it, or set SALOMAT_SECRET_KEY")
+    _KEYS[path] = key
     return key
+
+
+_KEYS: dict[Path, str] = {}
 
 
 @lru_cache

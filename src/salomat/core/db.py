@@ -90,14 +90,28 @@ RECYCLE_SECONDS = 1800
 _IDLE_SINCE = "salomat_idle_since"
 
 
+#: what PostgreSQL says when the connection settings are wrong (not a transient failure)
+_MISCONFIGURED = (
+    "authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "invalid dsn",
+)
+
+
 def _unavailable_on_disconnect(ctx: ExceptionContext) -> None:
     """A broken connection, or none to be had: ``DatabaseUnavailable`` instead of a 500.
     SQLAlchemy still invalidates the connection and the pool's older ones (its cleanup
     runs whatever this raises)."""
     if ctx.is_pre_ping:
         return
-    refused = ctx.connection is None and isinstance(
-        ctx.sqlalchemy_exception, exc.OperationalError | exc.InterfaceError
+    refused = (
+        ctx.connection is None
+        and isinstance(ctx.sqlalchemy_exception, exc.OperationalError | exc.InterfaceError)
+        # a wrong password, role or database name is a misconfiguration, not a moment's
+        # outage: left a 500 (and logged), never a "try again"
+        and not any(words in str(ctx.original_exception).lower() for words in _MISCONFIGURED)
     )
     if ctx.is_disconnect or refused:
         raise DatabaseUnavailable(

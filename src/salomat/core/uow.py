@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from salomat.core import audit, idempotency
-from salomat.core.db import dispose_engines, session_factory
+from salomat.core.db import DatabaseUnavailable, dispose_engines, session_factory
 from salomat.core.errors import Conflict, SalomatError
+from salomat.core.i18n import N_
 from salomat.core.params import bound_integers, check_form, check_json_body
 from salomat.core.security import Principal
 
@@ -87,6 +88,17 @@ class UnitOfWorkRoute(APIRoute):
                             session, principal.user_id, key, digest, response
                         )
                     await session.commit()
+                except DatabaseUnavailable as e:
+                    # the connection broke during COMMIT: the server may have committed
+                    # before it went, so "nothing was changed" would not be true
+                    raise DatabaseUnavailable(
+                        N_(
+                            "The connection to the database broke while the change was "
+                            "being saved: it may or may not have been saved. Check before "
+                            "trying again, or repeat the request with the same "
+                            "Idempotency-Key."
+                        )
+                    ) from e
                 except IntegrityError as e:
                     await session.rollback()
                     if key and principal and digest:

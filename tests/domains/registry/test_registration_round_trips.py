@@ -219,3 +219,35 @@ async def test_a_district_is_not_a_settlement_and_a_hospital_takes_no_attachment
         )
     await db.rollback()
     assert "not a primary-care facility" in refused.value.errors[0].english
+
+
+async def test_a_refusal_for_candidates_audits_each_one_shown_once(client, db, make_user, login):
+    """A 409 that shows a registered look-alike writes one search row for her, not two
+    (the listing was queued to outlive the failed request, and queued again when written;
+    the failed request wrote every queued row)."""
+    clerk = await make_user("registrar")
+    headers = await login(clerk)
+    born = date(1971, 3, 9)
+    body = {
+        "family_name": unique_name("Xolmatova"),
+        "given_name": unique_name("Nilufar"),
+        "birth_date": born.isoformat(),
+        "sex": "female",
+        "national_id": national_id_for(born, "female"),
+    }
+    r = await client.post("/api/v1/persons", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    again = {**body, "national_id": national_id_for(born, "female")}
+    r = await client.post("/api/v1/persons", json=again, headers=headers)
+    assert r.status_code == 409, r.text
+    assert [c["person"]["id"] for c in r.json()["candidates"]] == [first]
+    await db.rollback()
+    rows = (
+        await db.execute(
+            select(AuditEvent.patient_id).where(
+                AuditEvent.username == clerk.username, AuditEvent.action == "search"
+            )
+        )
+    ).all()
+    assert [p for (p,) in rows].count(first) == 1, rows

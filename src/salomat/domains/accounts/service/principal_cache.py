@@ -112,7 +112,13 @@ class PrincipalCache:
         with self._lock:
             if generation != self.generation:
                 return
-            self._entries[key] = Entry(principal, kind, expires_at, self.clock())
+            # a copy: the request that read it keeps its own, as every hit gets one
+            kept = replace(
+                principal,
+                facility_names=dict(principal.facility_names),
+                extra=dict(principal.extra),
+            )
+            self._entries[key] = Entry(kept, kind, expires_at, self.clock())
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)

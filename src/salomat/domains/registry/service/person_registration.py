@@ -92,13 +92,20 @@ def _lookups(session: AsyncSession, data: PersonIn) -> Any | None:
     return select(*columns).select_from(source)
 
 
-async def _check_places(session: AsyncSession, data: PersonIn, row: Any) -> None:
+async def _check_places(
+    session: AsyncSession, data: PersonIn, row: Any
+) -> tuple[int | None, int | None, int | None]:
     """Refuse what ``_lookups`` found wrong, in the order and words of the one-by-one
-    checks (which run again on a refusal only, to raise their own error)."""
+    checks (which run again on a refusal only, to raise their own error). Answers the
+    settlement, facility and section ids: ``row``'s, or the one-by-one check's where that
+    passed after the lookup missed (a place committed between the two statements)."""
+    settlement_id = row.settlement_id if data.settlement_code is not None else None
+    facility_id = row.facility_id if data.attached_facility_code else None
+    section_id = row.section_id if data.attached_facility_code and data.section_code else None
     if data.settlement_code is not None and (
         row.settlement_id is None or row.level != "settlement"
     ):
-        await _territory_id(session, data.settlement_code, "settlement_code")
+        settlement_id = await _territory_id(session, data.settlement_code, "settlement_code")
     if data.attached_facility_code:
         if (
             row.facility_id is None
@@ -106,13 +113,15 @@ async def _check_places(session: AsyncSession, data: PersonIn, row: Any) -> None
             or row.kind not in _primary_care_types()
             or (data.section_code and row.section_id is None)
         ):
-            await _attachment_target(
+            fac, sec = await _attachment_target(
                 session, data.attached_facility_code, data.section_code, "attached_"
             )
+            facility_id, section_id = fac.id, (sec.id if sec is not None else None)
     elif data.section_code:
         raise Invalid.fields(
             [FieldError("section_code", N_("give the facility of the section too"))]
         )
+    return settlement_id, facility_id, section_id
 
 
 def _taken(existing_id: int) -> Conflict:
@@ -145,7 +154,7 @@ async def register_person(session: AsyncSession, principal: Principal, data: Per
     phone = normalise_phone(data.phone)
     query = _lookups(session, data)
     row = (await session.execute(query)).one() if query is not None else None
-    await _check_places(session, data, row)
+    settlement_id, facility_id, section_id = await _check_places(session, data, row)
     if data.national_id and row is not None and row.taken is not None:
         raise _taken(row.taken)
     found, listing = await candidates_unaudited(session, principal, data, national_id_checked=True)
@@ -165,15 +174,13 @@ async def register_person(session: AsyncSession, principal: Principal, data: Per
     # written below with the creation; kept should anything fail before the commit
     audit.keep(session, listing)
     now = utcnow()
-    facility_id = row.facility_id if data.attached_facility_code else None
-    section_id = row.section_id if data.attached_facility_code and data.section_code else None
     person: dict[str, Any] = {
         "national_id": data.national_id,
         **name_fields,
         "birth_date": data.birth_date,
         "sex": data.sex,
         "phone": phone,
-        "settlement_id": row.settlement_id if data.settlement_code is not None else None,
+        "settlement_id": settlement_id if data.settlement_code is not None else None,
         "address": data.address,
         "attached_facility_id": facility_id,
         "section_id": section_id,
