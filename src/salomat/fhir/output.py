@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import typing
 from datetime import date, datetime, time
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -54,12 +55,34 @@ class _Text:
             raise _Unplanned from e
 
 
+class _Kind:
+    """A primitive written as given when it is already of the JSON kind the model writes
+    (a boolean, an integer, a decimal, a string); any other value (``1`` for a boolean,
+    ``"2"`` or ``2.0`` for an integer) is left to the model, which converts or refuses."""
+
+    __slots__ = ("accepts",)
+
+    def __init__(self, accepts: Any) -> None:
+        self.accepts = accepts
+
+
+_KINDS: dict[Any, _Kind] = {
+    bool: _Kind(lambda v: type(v) is bool),
+    int: _Kind(lambda v: type(v) is int),
+    float: _Kind(lambda v: isinstance(v, int | float) and type(v) is not bool),
+    Decimal: _Kind(lambda v: isinstance(v, int | float) and type(v) is not bool),
+    str: _Kind(lambda v: isinstance(v, str)),
+}
+
+
 def _child(annotation: Any) -> Any:
     """What an element holds: a model class, ``_RESOURCE``, a ``_Text``, ``_OPAQUE`` (a
     primitive left to the model) or None (a primitive written as it is)."""
     stack = [annotation]
     while stack:
         t = stack.pop()
+        if t in _KINDS:
+            return _KINDS[t]
         klass = getattr(t, "get_model_klass", None)
         if klass is not None:
             if getattr(t, "__name__", "") == "ResourceType":
@@ -71,7 +94,7 @@ def _child(annotation: Any) -> Any:
                 return _Text(t)
             if base is bytes:
                 return _OPAQUE
-            return None
+            return _KINDS.get(base)
         stack.extend(typing.get_args(t))
     return None
 
@@ -114,6 +137,8 @@ def _element(value: Any, cls: Any) -> dict[str, Any]:
         seen += 1
         v = _value(value[key], child)
         if v is not None and v != []:
+            if v == {} and value[key] != {}:
+                raise _Unplanned  # emptied by the walk: the model leaves it out
             out[key] = v
     if seen != len(value):  # an element the model does not know
         raise _Unplanned
@@ -124,8 +149,13 @@ def _value(v: Any, child: Any) -> Any:
     if v is None:
         return None
     if isinstance(v, list):
-        items = [_value(x, child) for x in v]
-        return [x for x in items if x is not None]
+        if any(x is None for x in v):
+            raise _Unplanned  # a placeholder (given[1] null beside _given[1]): the model's
+        return [_value(x, child) for x in v]
+    if type(child) is _Kind:
+        if not child.accepts(v):
+            raise _Unplanned
+        return v
     if child is None:
         if isinstance(v, str | int | float):  # bool is an int; json_text.Number a float
             return v

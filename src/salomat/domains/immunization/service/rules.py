@@ -72,6 +72,11 @@ class Age:
         return "".join(parts)
 
 
+#: the age 0, one object: the worklist's counting memoises birth + age by the age object
+#: (``counting._count_chain``), so every age a rule holds must outlive the count
+ZERO_AGE = Age()
+
+
 #: one object per age value: equal ages parsed from the pack are the same object, so a
 #: person's ``birth + age`` can be remembered by ``id(age)`` (``counting._count_chain``)
 _AGES: dict[Age, Age] = {}
@@ -259,8 +264,8 @@ def booster_rule(s: Series, n: int) -> DoseRule:
     return DoseRule(
         antigen=s.antigen,
         dose_number=n,
-        age=s.booster_from_age or Age(),
-        min_age=s.booster_from_age or Age(),
+        age=s.booster_from_age or ZERO_AGE,
+        min_age=s.booster_from_age or ZERO_AGE,
         min_interval=s.booster_min_interval or s.booster_every,
         max_age=s.booster_max_age,
         after=(s.antigen, n - 1),

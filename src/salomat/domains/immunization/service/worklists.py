@@ -153,12 +153,7 @@ async def immunization_worklist(
         section_code = ""
     born_from = _years_before(end, CHILD_UNDER_YEARS) + timedelta(days=1)
     due_on = schedule.DueOn(get_settings().country, end)
-    doses, exemptions = await _records(
-        session, principal.facility_id, born_from, end, due_on.antigens
-    )
-    no_doses: list[tuple[str, date]] = []
-    no_exemptions: list[Any] = []
-    rows: list[ImmunizationWorklistRow] = []
+    children: list[Any] = []
     after = 0
     while True:
         page = await registry.attached_people(
@@ -173,6 +168,16 @@ async def immunization_worklist(
         if not page:
             break
         after = page[-1].id
+        children.append(page)
+    # the doses read after the children: a child attached (or merged into one) between
+    # the two reads is on the list with the doses recorded by then, never with none
+    doses, exemptions = await _records(
+        session, principal.facility_id, born_from, end, due_on.antigens
+    )
+    no_doses: list[tuple[str, date]] = []
+    no_exemptions: list[Any] = []
+    rows: list[ImmunizationWorklistRow] = []
+    for page in children:
         for p in page:
             due = due_on.next_due_rows(
                 p.birth_date, p.sex, doses.get(p.id, no_doses), exemptions.get(p.id, no_exemptions)
