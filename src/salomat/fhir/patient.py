@@ -64,8 +64,8 @@ def national_system() -> str:
 
 @lru_cache
 def _system_uri(country: str) -> str:
-    """The pack's national id system, read once (``pack.load`` copies the whole pack: a
-    bulk export called it for every Patient)."""
+    """The pack's national id system, read once per country (a bulk export asks for every
+    Patient)."""
     return nid.system_uri(country)
 
 
