@@ -156,8 +156,8 @@ CONTENT = (
 def content_hash(row: Any) -> bytes:
     """SHA-256 of a row's CONTENT as canonical JSON (a list: no key can be confused).
 
-    ``row`` is a mapping (what ``_row`` builds, or a row read back): the values
-    read back from either database are the ones written, as ``_row`` writes
+    ``row`` is a mapping (what ``build`` builds, or a row read back): the values
+    read back from either database are the ones written, as ``build`` writes
     ints, strings and booleans only.
     """
     return hashlib.sha256(CANONICAL.encode([row[c] for c in CONTENT]).encode()).digest()
@@ -167,19 +167,21 @@ def content_hash(row: Any) -> bytes:
 CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _row(
+def build(
     principal: Principal | None,
     *,
     action: str,
     resource_type: str,
-    resource_id: str | None,
-    patient_id: int | None,
-    purpose: str | None,
-    outcome: str,
-    break_glass_grant: int | None,
-    detail: str | None,
-    username: str | None,
+    resource_id: str | None = None,
+    patient_id: int | None = None,
+    purpose: str | None = None,
+    outcome: str = "success",
+    break_glass_grant: int | None = None,
+    detail: str | None = None,
+    username: str | None = None,
 ) -> dict[str, Any]:
+    """One audit row as ``record`` writes it (hashed), for a caller that writes it
+    together with other rows in one statement (``write``)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     ctx = context.current()
@@ -205,35 +207,6 @@ def _row(
     }
     row["row_hash"] = content_hash(row)
     return row
-
-
-def build(
-    principal: Principal | None,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: str | None = None,
-    patient_id: int | None = None,
-    purpose: str | None = None,
-    outcome: str = "success",
-    break_glass_grant: int | None = None,
-    detail: str | None = None,
-    username: str | None = None,
-) -> dict[str, Any]:
-    """One audit row as ``record`` writes it (hashed), for a caller that writes it
-    together with other rows in one statement (``write``)."""
-    return _row(
-        principal,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        patient_id=patient_id,
-        purpose=purpose,
-        outcome=outcome,
-        break_glass_grant=break_glass_grant,
-        detail=detail,
-        username=username,
-    )
 
 
 async def record(
@@ -325,7 +298,7 @@ def listing_rows(
     """The rows ``record_listing`` writes: one per person shown, or one ``no result`` row."""
     if not shown:
         return [
-            _row(
+            build(
                 principal,
                 action=action,
                 resource_type=resource_type,
@@ -339,7 +312,7 @@ def listing_rows(
             )
         ]
     return [
-        _row(
+        build(
             principal,
             action=action,
             resource_type=resource_type,
@@ -395,7 +368,7 @@ async def denied(
     action: str = "denied",
     username: str | None = None,
 ) -> None:
-    row = _row(
+    row = build(
         principal,
         action=action,
         resource_type=resource_type,
